@@ -1,0 +1,57 @@
+// Package apperr is the one vocabulary of errors the services share. Business
+// packages declare their sentinels with New; the gRPC error interceptor maps
+// each Kind to a status code exactly once (see grpcserver).
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error for the caller.
+type Kind int
+
+const (
+	Internal Kind = iota
+	InvalidArgument
+	NotFound
+	AlreadyExists
+	FailedPrecondition
+	Unauthenticated
+	PermissionDenied
+	ResourceExhausted
+	Unavailable
+)
+
+// Violation names one bad field, or one bad CSV cell.
+type Violation struct {
+	Field       string
+	Description string
+}
+
+// Error is an error with a Kind and, for bad input, the fields at fault.
+type Error struct {
+	Kind       Kind
+	Msg        string
+	Violations []Violation
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// New returns a sentinel-ready error of the given kind.
+func New(kind Kind, msg string) *Error { return &Error{Kind: kind, Msg: msg} }
+
+// Invalid reports bad input in one field.
+func Invalid(field, format string, args ...any) *Error {
+	d := fmt.Sprintf(format, args...)
+	return &Error{Kind: InvalidArgument, Msg: field + ": " + d, Violations: []Violation{{Field: field, Description: d}}}
+}
+
+// KindOf returns the Kind of the first *Error in err's chain, or Internal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}

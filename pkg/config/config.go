@@ -1,0 +1,73 @@
+// Package config reads settings from environment variables with defaults.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// String returns the variable's value, or def when it is unset or empty.
+func String(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Int returns the variable as an int, or def; a malformed value is an error
+// naming the variable.
+func Int(key string, def int) (int, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("config: %s=%q is not an integer", key, v)
+	}
+	return n, nil
+}
+
+// Duration returns the variable as a time.Duration ("30s"), or def.
+func Duration(key string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("config: %s=%q is not a duration", key, v)
+	}
+	return d, nil
+}
+
+// Service is what every service reads at start.
+type Service struct {
+	Name            string        // service name, also the OTel service name default
+	GRPCAddr        string        // GRPC_ADDR
+	MetricsAddr     string        // METRICS_ADDR: /metrics, /livez, /readyz
+	DatabaseURL     string        // DATABASE_URL
+	RedisURL        string        // REDIS_URL; empty means probe 127.0.0.1:6379
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+	LogLevel        string        // LOG_LEVEL: debug, info, warn, error
+}
+
+// Load reads the common service settings; grpcPort and metricsPort are the
+// service's default ports.
+func Load(name, grpcAddr, metricsAddr string) (Service, error) {
+	timeout, err := Duration("SHUTDOWN_TIMEOUT", 15*time.Second)
+	if err != nil {
+		return Service{}, err
+	}
+	return Service{
+		Name:            name,
+		GRPCAddr:        String("GRPC_ADDR", grpcAddr),
+		MetricsAddr:     String("METRICS_ADDR", metricsAddr),
+		DatabaseURL:     String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vcci?sslmode=disable"),
+		RedisURL:        os.Getenv("REDIS_URL"),
+		ShutdownTimeout: timeout,
+		LogLevel:        String("LOG_LEVEL", "info"),
+	}, nil
+}

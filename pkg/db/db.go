@@ -1,0 +1,262 @@
+// Package db opens traced PostgreSQL pools, applies embedded migrations, runs
+// work inside a tenant's row-level-security scope, and keeps date partitions
+// ahead of the data.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/exaring/otelpgx"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// AppRole is the role tenant-scoped work runs as. It owns nothing, so the
+// row-level-security policies on every tenant table apply to it.
+const AppRole = "vcci_app"
+
+// Open returns a pool for url whose queries are traced with tp.
+func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("db.Open: %w", err)
+	}
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithIncludeQueryParameters())
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("db.Open: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("db.Open: %w", err)
+	}
+	return pool, nil
+}
+
+var migrationName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
+
+// Migrate creates schema and applies the *.sql files of fsys (any folder
+// depth; names NNNN_name.sql) that it has not applied yet, in order, each in
+// its own transaction. Concurrent callers (replicas starting together)
+// serialize on an advisory lock.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS) error {
+	type mig struct {
+		version int
+		name    string
+		sql     string
+	}
+	var migs []mig
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		m := migrationName.FindStringSubmatch(d.Name())
+		if m == nil {
+			return fmt.Errorf("migration %s: name must be NNNN_name.sql", path)
+		}
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return err
+		}
+		v, _ := strconv.Atoi(m[1])
+		migs = append(migs, mig{v, d.Name(), string(b)})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	defer conn.Release()
+	// One lock for the whole cluster: CREATE ROLE is cluster-wide.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7242001)`); err != nil {
+		return fmt.Errorf("db.Migrate %s: lock: %w", schema, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
+
+	setup := fmt.Sprintf(`
+		DO $$ BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%[1]s') THEN
+				CREATE ROLE %[1]s NOLOGIN;
+			END IF;
+		END $$;
+		CREATE SCHEMA IF NOT EXISTS %[2]s;
+		GRANT USAGE ON SCHEMA %[2]s TO %[1]s;
+		CREATE TABLE IF NOT EXISTS %[2]s.schema_migrations (
+			version    int PRIMARY KEY,
+			name       text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		);`, AppRole, pgx.Identifier{schema}.Sanitize())
+	if _, err := conn.Exec(ctx, setup); err != nil {
+		return fmt.Errorf("db.Migrate %s: setup: %w", schema, err)
+	}
+	// A non-superuser connecting role must be able to SET ROLE to the app role.
+	var super bool
+	if err := conn.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	if !super {
+		var member bool
+		if err := conn.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, AppRole).Scan(&member); err != nil {
+			return fmt.Errorf("db.Migrate %s: %w", schema, err)
+		}
+		if !member {
+			if _, err := conn.Exec(ctx, `GRANT `+AppRole+` TO CURRENT_USER`); err != nil {
+				return fmt.Errorf("db.Migrate %s: grant %s to the connecting role: %w", schema, AppRole, err)
+			}
+		}
+	}
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT version FROM %s.schema_migrations`, pgx.Identifier{schema}.Sanitize()))
+	if err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	done := make(map[int]bool, len(applied))
+	for _, v := range applied {
+		done[v] = true
+	}
+	for _, m := range migs {
+		if done[m.version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()+", public"); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.schema_migrations (version, name) VALUES ($1, $2)`, pgx.Identifier{schema}.Sanitize()), m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("db.Migrate %s: %s: %w", schema, m.name, err)
+		}
+	}
+	return nil
+}
+
+// InTenant runs fn in a transaction as AppRole with the tenant set, so the
+// database itself limits every statement to that tenant's rows.
+func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := SetTenant(ctx, tx, tenant); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// SetTenant scopes the current transaction to tenant.
+func SetTenant(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+	// uuid.String is a fixed hex form, safe to inline; one round trip.
+	_, err := tx.Exec(ctx, "SET LOCAL ROLE "+AppRole+"; SELECT set_config('vcci.tenant_id', '"+tenant.String()+"', true)")
+	if err != nil {
+		return fmt.Errorf("db.SetTenant: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports a SQLSTATE 23505 error.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// QuarterStart returns the first day of t's quarter.
+func QuarterStart(t time.Time) time.Time {
+	q := (int(t.Month()) - 1) / 3
+	return time.Date(t.Year(), time.Month(q*3+1), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// EnsureQuarterlyPartitions creates the quarterly partitions of table
+// ("schema.table", partitioned by a date column) that cover [from, to]. It is
+// idempotent and safe to call from several processes at once.
+func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table string, from, to time.Time) error {
+	parts := strings.SplitN(table, ".", 2)
+	if len(parts) != 2 {
+		return fmt.Errorf("db.EnsureQuarterlyPartitions: %q is not schema.table", table)
+	}
+	var stmts []string
+	for q := QuarterStart(from); !q.After(to); q = q.AddDate(0, 3, 0) {
+		name := fmt.Sprintf("%s_%dq%d", parts[1], q.Year(), (int(q.Month())-1)/3+1)
+		stmts = append(stmts, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')`,
+			pgx.Identifier{parts[0], name}.Sanitize(), pgx.Identifier{parts[0], parts[1]}.Sanitize(),
+			q.Format(time.DateOnly), q.AddDate(0, 3, 0).Format(time.DateOnly)))
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	// Checking first keeps the common case (all exist) lock-free.
+	var missing bool
+	err := pool.QueryRow(ctx, `
+		SELECT count(*) < $2 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = $1::regclass AND c.relname = ANY($3)`,
+		table, len(stmts), partitionNames(parts[1], from, to)).Scan(&missing)
+	if err != nil {
+		return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
+	}
+	if !missing {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, table); err != nil {
+			return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
+func partitionNames(table string, from, to time.Time) []string {
+	var names []string
+	for q := QuarterStart(from); !q.After(to); q = q.AddDate(0, 3, 0) {
+		names = append(names, fmt.Sprintf("%s_%dq%d", table, q.Year(), (int(q.Month())-1)/3+1))
+	}
+	return names
+}
+
+// KeepPartitionsAhead creates the partitions of tables from a year back to
+// two quarters ahead now, then daily, until ctx ends.
+func KeepPartitionsAhead(ctx context.Context, pool *pgxpool.Pool, onErr func(error), tables ...string) {
+	for {
+		now := time.Now().UTC()
+		for _, t := range tables {
+			if err := EnsureQuarterlyPartitions(ctx, pool, t, now.AddDate(-1, 0, 0), now.AddDate(0, 6, 0)); err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(24 * time.Hour):
+		}
+	}
+}

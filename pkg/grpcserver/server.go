@@ -1,0 +1,209 @@
+// Package grpcserver is the bootstrap every service shares: interceptors
+// (panic recovery, API-key authentication, error mapping, metrics), the health
+// and reflection services, OpenTelemetry stats handlers, a metrics and probe
+// HTTP listener, and shutdown with a deadline.
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/telemetry"
+)
+
+// Authenticator resolves an API key to a tenant.
+type Authenticator interface {
+	Authenticate(ctx context.Context, key string) (uuid.UUID, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Name           string
+	Log            *slog.Logger
+	TracerProvider trace.TracerProvider
+	Auth           Authenticator
+	// Ready reports whether the service can serve (its database answers).
+	Ready func(ctx context.Context) error
+	// Registry receives the gRPC metrics; nil means a new one.
+	Registry *prometheus.Registry
+}
+
+// Server is a gRPC server with the shared interceptors.
+type Server struct {
+	GRPC     *grpc.Server
+	Health   *health.Server
+	Registry *prometheus.Registry
+	opts     Options
+}
+
+// New returns a Server; register the service on s.GRPC, then Run.
+func New(opts Options) *Server {
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+		grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})))
+	reg.MustRegister(metrics)
+
+	s := &Server{Health: health.NewServer(), Registry: reg, opts: opts}
+	recover := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		opts.Log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})
+	s.GRPC = grpc.NewServer(
+		grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(opts.TracerProvider),
+			otelgrpc.WithPropagators(telemetry.Propagator()))),
+		grpc.MaxRecvMsgSize(64<<20),
+		grpc.ChainUnaryInterceptor(
+			metrics.UnaryServerInterceptor(),
+			recovery.UnaryServerInterceptor(recover),
+			s.unaryAuthAndErrors,
+		),
+		grpc.ChainStreamInterceptor(
+			metrics.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(recover),
+			s.streamAuthAndErrors,
+		),
+	)
+	healthpb.RegisterHealthServer(s.GRPC, s.Health)
+	reflection.Register(s.GRPC)
+	return s
+}
+
+// open methods need no API key: health checks and reflection (ghz, grpcurl).
+func open(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if open(method) {
+		return ctx, nil
+	}
+	key := APIKey(ctx)
+	tenant, err := s.opts.Auth.Authenticate(ctx, key)
+	if err != nil {
+		return ctx, err
+	}
+	return tenancy.WithTenant(ctx, tenant, key), nil
+}
+
+// APIKey reads the key from incoming metadata: "x-api-key", or
+// "authorization: Bearer <key>".
+func APIKey(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		return v[0]
+	}
+	if v := md.Get("authorization"); len(v) > 0 {
+		if k, ok := strings.CutPrefix(v[0], "Bearer "); ok {
+			return k
+		}
+	}
+	return ""
+}
+
+func (s *Server) unaryAuthAndErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, err := s.authenticate(ctx, info.FullMethod)
+	if err != nil {
+		return nil, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
+	}
+	resp, err := handler(ctx, req)
+	return resp, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
+}
+
+type wrappedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (w wrappedStream) Context() context.Context { return w.ctx }
+
+func (s *Server) streamAuthAndErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
+		return ToStatus(ctx, s.opts.Log, info.FullMethod, err)
+	}
+	return ToStatus(ctx, s.opts.Log, info.FullMethod, handler(srv, wrappedStream{ss, ctx}))
+}
+
+// Run serves gRPC on lis and metrics/probes on metricsLis (if not nil) until
+// ctx ends, then shuts down: health goes NOT_SERVING, in-flight calls get
+// up to timeout to finish, then the server stops hard.
+func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout time.Duration) error {
+	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	errc := make(chan error, 2)
+	go func() { errc <- s.GRPC.Serve(lis) }()
+
+	var hs *http.Server
+	if metricsLis != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+		mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if s.opts.Ready != nil {
+				if err := s.opts.Ready(rctx); err != nil {
+					http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+			}
+			w.Write([]byte("ok\n"))
+		})
+		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := hs.Serve(metricsLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	s.opts.Log.Info("serving", "grpc", lis.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.Health.Shutdown()
+	stopped := make(chan struct{})
+	go func() { s.GRPC.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(timeout):
+		s.opts.Log.Warn("graceful stop timed out; stopping hard", "timeout", timeout.String())
+		s.GRPC.Stop()
+	}
+	if hs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}
+	return err
+}

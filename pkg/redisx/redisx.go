@@ -1,0 +1,44 @@
+// Package redisx connects the optional Redis: used when REDIS_URL is set or a
+// server answers on 127.0.0.1:6379; otherwise services run without it.
+package redisx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Connect returns a traced client, or nil (and a log line saying so) when no
+// Redis answers. A REDIS_URL that is set but unreachable is an error.
+func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerProvider) (*redis.Client, error) {
+	explicit := url != ""
+	if !explicit {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisx.Connect: REDIS_URL: %w", err)
+	}
+	opt.DialTimeout = 500 * time.Millisecond
+	c := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		if explicit {
+			return nil, fmt.Errorf("redisx.Connect: %s: %w", url, err)
+		}
+		log.Info("redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
+		return nil, nil
+	}
+	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tp)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redisx.Connect: %w", err)
+	}
+	return c, nil
+}

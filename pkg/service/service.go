@@ -1,0 +1,134 @@
+// Package service is what every deployable's main shares: a signal-bound
+// context, configuration, logger, tracer provider and listeners, handed to the
+// service's Run; and the database and authentication every service opens.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/logging"
+	"github.com/vcci-dev/vcci/pkg/telemetry"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+)
+
+// Default addresses of every service; <NAME>_ADDR overrides a peer's.
+var Defaults = map[string]struct{ GRPC, Metrics string }{
+	"intake":     {"127.0.0.1:9101", "127.0.0.1:9201"},
+	"calculator": {"127.0.0.1:9102", "127.0.0.1:9202"},
+	"hotspot":    {"127.0.0.1:9103", "127.0.0.1:9203"},
+	"engagement": {"127.0.0.1:9104", "127.0.0.1:9204"},
+	"reporting":  {"127.0.0.1:9105", "127.0.0.1:9205"},
+}
+
+// Env is what a service's Run receives.
+type Env struct {
+	Cfg config.Service
+	Log *slog.Logger
+	TP  trace.TracerProvider
+	// GRPC and Metrics are the listeners to serve on; Metrics may be nil.
+	GRPC    net.Listener
+	Metrics net.Listener
+	// Peers maps a service name to its gRPC address.
+	Peers map[string]string
+}
+
+// Peer returns the address of service name: Peers, else <NAME>_ADDR, else the default.
+func (e Env) Peer(name string) string {
+	if a, ok := e.Peers[name]; ok {
+		return a
+	}
+	return PeerAddr(name)
+}
+
+// PeerAddr returns <NAME>_ADDR or the default address of service name.
+func PeerAddr(name string) string {
+	up := []byte(name)
+	for i, c := range up {
+		if c >= 'a' && c <= 'z' {
+			up[i] = c - 32
+		}
+	}
+	return config.String(string(up)+"_ADDR", Defaults[name].GRPC)
+}
+
+// Main runs a service as its own process and exits with its result.
+func Main(name string, run func(context.Context, Env) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := mainErr(ctx, name, run); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func mainErr(ctx context.Context, name string, run func(context.Context, Env) error) error {
+	d := Defaults[name]
+	cfg, err := config.Load(name, d.GRPC, d.Metrics)
+	if err != nil {
+		return err
+	}
+	log := logging.New(os.Stdout, name, cfg.LogLevel)
+	tp, err := telemetry.Setup(ctx, "vcci-"+name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tp.Shutdown(sctx)
+	}()
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+	}
+	var mlis net.Listener
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
+		}
+	}
+	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis})
+}
+
+// OpenDB opens the service's pool, applies the identity schema's migrations
+// and the service's own (via migrate), and returns the pool with an
+// authenticator on it.
+func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, *tenancy.Authenticator, error) {
+	pool, err := db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := tenancy.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	if migrate != nil {
+		if err := migrate(ctx, pool); err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+	}
+	return pool, tenancy.NewAuthenticator(pool, 30*time.Second), nil
+}
+
+// NewServer returns the shared gRPC server for a service whose readiness is
+// its database answering.
+func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpcserver.Server {
+	return grpcserver.New(grpcserver.Options{
+		Name: env.Cfg.Name, Log: env.Log, TracerProvider: env.TP, Auth: auth,
+		Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
+	})
+}

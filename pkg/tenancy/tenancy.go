@@ -1,0 +1,173 @@
+// Package tenancy maps API keys to tenants. Keys are random, shown once, and
+// stored only as their SHA-256 hash. The iam schema is the platform's identity
+// store, the one set of tables every service reads (through Authenticator).
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/db"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrBadKey is returned for a missing, unknown or revoked key.
+var ErrBadKey = apperr.New(apperr.Unauthenticated, "missing or invalid API key: send it as the x-api-key header or metadata")
+
+// Migrate creates or updates the iam schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return db.Migrate(ctx, pool, "iam", migrations)
+}
+
+type ctxKey struct{}
+
+type identity struct {
+	tenant uuid.UUID
+	key    string
+}
+
+// WithTenant returns ctx carrying the tenant and the key it was proven with.
+func WithTenant(ctx context.Context, tenant uuid.UUID, key string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, identity{tenant, key})
+}
+
+// TenantFrom returns the caller's tenant.
+func TenantFrom(ctx context.Context) (uuid.UUID, bool) {
+	id, ok := ctx.Value(ctxKey{}).(identity)
+	return id.tenant, ok
+}
+
+// KeyFrom returns the API key the caller authenticated with, to forward to
+// downstream services.
+func KeyFrom(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(identity)
+	return id.key
+}
+
+// MustTenant returns the caller's tenant or ErrBadKey.
+func MustTenant(ctx context.Context) (uuid.UUID, error) {
+	t, ok := TenantFrom(ctx)
+	if !ok {
+		return uuid.Nil, ErrBadKey
+	}
+	return t, nil
+}
+
+// Hash is the stored form of a key.
+func Hash(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// EnsureTenant returns the id of the tenant with this name, creating it.
+func EnsureTenant(ctx context.Context, pool *pgxpool.Pool, name string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := pool.QueryRow(ctx, `
+		INSERT INTO iam.tenants (id, name) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET name = excluded.name
+		RETURNING id`, uuid.New(), name).Scan(&id)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("tenancy.EnsureTenant: %w", err)
+	}
+	return id, nil
+}
+
+// IssueKey creates a new API key for tenant and returns it; only its hash is kept.
+func IssueKey(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, label string) (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("tenancy.IssueKey: %w", err)
+	}
+	key := "vcci_" + hex.EncodeToString(b)
+	_, err := pool.Exec(ctx, `INSERT INTO iam.api_keys (key_hash, tenant_id, prefix, label) VALUES ($1, $2, $3, $4)`,
+		Hash(key), tenant, key[:9], label)
+	if err != nil {
+		return "", fmt.Errorf("tenancy.IssueKey: %w", err)
+	}
+	return key, nil
+}
+
+// RegisterKey stores a caller-chosen key (for example one given in the
+// environment) for tenant; registering it again is a no-op.
+func RegisterKey(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, key, label string) error {
+	if len(key) < 16 {
+		return apperr.Invalid("api_key", "must be at least 16 characters")
+	}
+	_, err := pool.Exec(ctx, `INSERT INTO iam.api_keys (key_hash, tenant_id, prefix, label) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (key_hash) DO NOTHING`, Hash(key), tenant, key[:9], label)
+	if err != nil {
+		return fmt.Errorf("tenancy.RegisterKey: %w", err)
+	}
+	return nil
+}
+
+// Authenticator resolves keys to tenants, remembering answers for a short
+// while so that a request costs no query in the steady state.
+type Authenticator struct {
+	pool *pgxpool.Pool
+	ttl  time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	tenant  uuid.UUID
+	ok      bool
+	expires time.Time
+}
+
+// NewAuthenticator returns an Authenticator; revocations take effect within ttl.
+func NewAuthenticator(pool *pgxpool.Pool, ttl time.Duration) *Authenticator {
+	return &Authenticator{pool: pool, ttl: ttl, cache: make(map[string]cached)}
+}
+
+// Authenticate returns the tenant of key, or ErrBadKey.
+func (a *Authenticator) Authenticate(ctx context.Context, key string) (uuid.UUID, error) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return uuid.Nil, ErrBadKey
+	}
+	h := string(Hash(key))
+	now := time.Now()
+	a.mu.Lock()
+	c, hit := a.cache[h]
+	a.mu.Unlock()
+	if hit && now.Before(c.expires) {
+		if !c.ok {
+			return uuid.Nil, ErrBadKey
+		}
+		return c.tenant, nil
+	}
+	var tenant uuid.UUID
+	err := a.pool.QueryRow(ctx, `SELECT tenant_id FROM iam.api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, []byte(h)).Scan(&tenant)
+	ok := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("tenancy.Authenticate: %w", err)
+	}
+	a.mu.Lock()
+	if len(a.cache) > 100_000 { // bound memory under a flood of random keys
+		clear(a.cache)
+	}
+	a.cache[h] = cached{tenant: tenant, ok: ok, expires: now.Add(a.ttl)}
+	a.mu.Unlock()
+	if !ok {
+		return uuid.Nil, ErrBadKey
+	}
+	return tenant, nil
+}

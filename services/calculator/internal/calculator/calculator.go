@@ -1,0 +1,180 @@
+// Package calculator turns spend lines into emissions with versioned factors
+// and answers for every result's provenance.
+package calculator
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+// Sentinels.
+var (
+	ErrResultNotFound = apperr.New(apperr.NotFound, "emission result not found")
+	ErrSetNotFound    = apperr.New(apperr.NotFound, "factor set not found")
+)
+
+// MaxBatch is the most lines one CalculateEmissions call takes.
+const MaxBatch = 50_000
+
+// DefaultSet is the factor set spend-based lines are calculated with.
+const DefaultSet = "epa-supply-chain-v1.3.0"
+
+// MethodSpendBased is the method recorded on spend-based results.
+const MethodSpendBased = "spend-based"
+
+// Line is one purchase line to calculate.
+type Line struct {
+	TransactionID string
+	Date          time.Time
+	SupplierID    string
+	NAICS         string
+	Amount        string // exact decimal USD
+}
+
+// FactorSet is a factor library version.
+type FactorSet struct {
+	Name, DisplayName, Publisher, Version, Unit, Source string
+	Count                                               int
+}
+
+// Factor is one factor of a set.
+type Factor struct {
+	Set, Code, Title, Value, Unit string
+	Category                      int
+}
+
+// Result is one line's stored emissions with provenance.
+type Result struct {
+	TransactionID, Upload                      string
+	Date                                       time.Time
+	SupplierID, NAICS, Amount                  string
+	Category                                   int
+	Method, Set, SetVersion, FactorValue, Unit string
+	Kg                                         string
+	CalculatedAt                               time.Time
+}
+
+// Dimension is what a summary groups by.
+type Dimension int
+
+const (
+	BySupplier Dimension = iota + 1
+	ByCategory
+	ByNAICS
+	ByMonth
+)
+
+// Group is one group of a summary.
+type Group struct {
+	Key, Label, Kg, Spend string
+	Count                 int64
+	Share                 float64
+}
+
+// Summary is a grouped total.
+type Summary struct {
+	Groups            []Group
+	TotalKg, TotalUSD string
+	Count             int64
+	GroupCount        int
+}
+
+// Calculated is what a batch stored.
+type Calculated struct {
+	Stored, Skipped int64
+	Kg              string
+}
+
+// Store is the persistence the calculator needs.
+type Store interface {
+	FactorSets(ctx context.Context, tenant uuid.UUID) ([]FactorSet, error)
+	Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error)
+	Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []Line) (Calculated, error)
+	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
+	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error)
+}
+
+// FactorKey names a factor.
+type FactorKey struct{ Set, Code string }
+
+// Service is the calculator's business logic.
+type Service struct{ store Store }
+
+// New returns a Service.
+func New(store Store) *Service { return &Service{store: store} }
+
+var (
+	amountRe = regexp.MustCompile(`^-?[0-9]{1,14}(\.[0-9]{1,4})?$`)
+	naicsRe  = regexp.MustCompile(`^[0-9]{6}$`)
+)
+
+// Calculate validates lines and stores their emissions; lines already
+// calculated are skipped.
+func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, lines []Line) (Calculated, error) {
+	if len(lines) == 0 {
+		return Calculated{Kg: "0"}, nil
+	}
+	if len(lines) > MaxBatch {
+		return Calculated{}, apperr.Invalid("lines", "at most %d lines per call, got %d", MaxBatch, len(lines))
+	}
+	for i, l := range lines {
+		field := func(f string) string { return fmt.Sprintf("lines[%d].%s", i, f) }
+		switch {
+		case l.TransactionID == "":
+			return Calculated{}, apperr.Invalid(field("transaction_id"), "required")
+		case l.SupplierID == "":
+			return Calculated{}, apperr.Invalid(field("supplier_id"), "required")
+		case !naicsRe.MatchString(l.NAICS):
+			return Calculated{}, apperr.Invalid(field("naics_code"), "%q is not a 6-digit NAICS code", l.NAICS)
+		case !amountRe.MatchString(l.Amount):
+			return Calculated{}, apperr.Invalid(field("amount_usd"), "%q is not a decimal amount with at most 4 decimals", l.Amount)
+		}
+	}
+	return s.store.Calculate(ctx, tenant, upload, DefaultSet, lines)
+}
+
+// FactorSets lists the loaded factor sets.
+func (s *Service) FactorSets(ctx context.Context, tenant uuid.UUID) ([]FactorSet, error) {
+	return s.store.FactorSets(ctx, tenant)
+}
+
+// Factors resolves factors; unknown ones are left out.
+func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error) {
+	if len(keys) > 1000 {
+		return nil, apperr.Invalid("names", "at most 1000 names, got %d", len(keys))
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return s.store.Factors(ctx, tenant, keys)
+}
+
+// Result returns one transaction's result.
+func (s *Service) Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error) {
+	return s.store.Result(ctx, tenant, transactionID)
+}
+
+// Summarize totals emissions by dim; limit 0 means every group.
+func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error) {
+	if dim < BySupplier || dim > ByMonth {
+		return Summary{}, apperr.Invalid("group_by", "must be one of SUPPLIER, CATEGORY, NAICS, MONTH")
+	}
+	if limit < 0 {
+		return Summary{}, apperr.Invalid("limit", "must not be negative")
+	}
+	return s.store.Summarize(ctx, tenant, dim, limit)
+}
+
+// CategoryNames are the GHG Protocol Scope 3 categories, 1-based.
+var CategoryNames = [16]string{"",
+	"Purchased goods and services", "Capital goods", "Fuel- and energy-related activities",
+	"Upstream transportation and distribution", "Waste generated in operations", "Business travel",
+	"Employee commuting", "Upstream leased assets", "Downstream transportation and distribution",
+	"Processing of sold products", "Use of sold products", "End-of-life treatment of sold products",
+	"Downstream leased assets", "Franchises", "Investments"}

@@ -1,0 +1,151 @@
+// Package grpcapi translates between the calculator's contract and its domain.
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+)
+
+// API implements calculatorv1.CalculatorServiceServer.
+type API struct {
+	calculatorv1.UnimplementedCalculatorServiceServer
+	svc *calculator.Service
+}
+
+// New returns the API over svc.
+func New(svc *calculator.Service) *API { return &API{svc: svc} }
+
+func (a *API) ListFactorSets(ctx context.Context, _ *calculatorv1.ListFactorSetsRequest) (*calculatorv1.ListFactorSetsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := a.svc.FactorSets(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.ListFactorSetsResponse{}
+	for _, s := range sets {
+		resp.FactorSets = append(resp.FactorSets, &calculatorv1.FactorSet{
+			Name: "factorSets/" + s.Name, DisplayName: s.DisplayName, Publisher: s.Publisher,
+			Version: s.Version, Unit: s.Unit, Source: s.Source, FactorCount: int32(s.Count),
+		})
+	}
+	return resp, nil
+}
+
+func (a *API) BatchGetFactors(ctx context.Context, req *calculatorv1.BatchGetFactorsRequest) (*calculatorv1.BatchGetFactorsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]calculator.FactorKey, len(req.GetNames()))
+	for i, n := range req.GetNames() {
+		parts := strings.Split(n, "/")
+		if len(parts) != 4 || parts[0] != "factorSets" || parts[2] != "factors" || parts[1] == "" || parts[3] == "" {
+			return nil, apperr.Invalid(fmt.Sprintf("names[%d]", i), "%q is not factorSets/{set}/factors/{code}", n)
+		}
+		keys[i] = calculator.FactorKey{Set: parts[1], Code: parts[3]}
+	}
+	fs, err := a.svc.Factors(ctx, tenant, keys)
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.BatchGetFactorsResponse{}
+	for _, f := range fs {
+		resp.Factors = append(resp.Factors, &calculatorv1.Factor{
+			Name: "factorSets/" + f.Set + "/factors/" + f.Code, Code: f.Code, Title: f.Title,
+			Value: f.Value, Unit: f.Unit, Category: commonv1.ScopeCategory(f.Category),
+		})
+	}
+	return resp, nil
+}
+
+func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.CalculateEmissionsRequest) (*calculatorv1.CalculateEmissionsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	upload, err := ParseID("upload", "uploads/", req.GetUpload())
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]calculator.Line, len(req.GetLines()))
+	for i, l := range req.GetLines() {
+		d, err := time.Parse(time.DateOnly, l.GetDate())
+		if err != nil {
+			return nil, apperr.Invalid(fmt.Sprintf("lines[%d].date", i), "%q is not a YYYY-MM-DD date", l.GetDate())
+		}
+		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd()}
+	}
+	out, err := a.svc.Calculate(ctx, tenant, upload, lines)
+	if err != nil {
+		return nil, err
+	}
+	return &calculatorv1.CalculateEmissionsResponse{LinesCalculated: out.Stored, LinesSkipped: out.Skipped, KgCo2E: out.Kg}, nil
+}
+
+func (a *API) GetEmissionResult(ctx context.Context, req *calculatorv1.GetEmissionResultRequest) (*calculatorv1.EmissionResult, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := strings.CutPrefix(req.GetName(), "emissionResults/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return nil, apperr.Invalid("name", "%q is not emissionResults/{transaction_id}", req.GetName())
+	}
+	r, err := a.svc.Result(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return &calculatorv1.EmissionResult{
+		Name: "emissionResults/" + r.TransactionID, Upload: r.Upload, Date: r.Date.Format(time.DateOnly),
+		SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount, Category: commonv1.ScopeCategory(r.Category),
+		Method: r.Method, Factor: "factorSets/" + r.Set + "/factors/" + r.NAICS, FactorSetVersion: r.SetVersion,
+		FactorValue: r.FactorValue, FactorUnit: r.Unit, KgCo2E: r.Kg, CalculateTime: timestamppb.New(r.CalculatedAt),
+	}, nil
+}
+
+func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := a.svc.Summarize(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()))
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.SummarizeEmissionsResponse{
+		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: int32(sum.GroupCount),
+	}
+	for _, g := range sum.Groups {
+		resp.Groups = append(resp.Groups, &commonv1.EmissionTotal{
+			Key: g.Key, Label: g.Label, KgCo2E: g.Kg, SpendUsd: g.Spend, TransactionCount: g.Count, Share: g.Share,
+		})
+	}
+	return resp, nil
+}
+
+// ParseID reads the numeric id of a resource name such as "uploads/42".
+func ParseID(field, prefix, name string) (int64, error) {
+	s, ok := strings.CutPrefix(name, prefix)
+	var id int64
+	if ok {
+		_, err := fmt.Sscan(s, &id)
+		ok = err == nil && id > 0 && fmt.Sprint(id) == s
+	}
+	if !ok {
+		return 0, apperr.Invalid(field, "%q is not %s{id}", name, prefix)
+	}
+	return id, nil
+}

@@ -1,0 +1,312 @@
+// Package store is the calculator's PostgreSQL persistence.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ResultsTable is the partitioned results table, kept partitioned ahead.
+const ResultsTable = "calculator.emission_results"
+
+// Migrate creates or updates the calculator schema and loads the default
+// factor library.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := db.Migrate(ctx, pool, "calculator", migrations); err != nil {
+		return err
+	}
+	return LoadSet(ctx, pool, factors.EPA)
+}
+
+// LoadSet loads a public factor set once; a set already loaded is left as is
+// (a new version is a new set, so results keep pointing at what they used).
+func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
+	fs, err := factors.EPAFactors()
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE calculator.factor_sets IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var id int16
+		err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		rows := make([][]any, len(fs))
+		for i, f := range fs {
+			rows[i] = []any{id, f.Code, f.Title, f.Value, int16(f.Category)}
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE factor_stage (factor_set_id smallint, code text, title text, value text, category smallint) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, []string{"factor_set_id", "code", "title", "value", "category"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, code, title, value, category)
+			SELECT factor_set_id, code, title, value::numeric, category FROM factor_stage`)
+		if err != nil {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		return nil
+	})
+}
+
+// Store implements calculator.Store.
+type Store struct{ pool *pgxpool.Pool }
+
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.FactorSet, error) {
+	var out []calculator.FactorSet
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT s.name, s.display_name, s.publisher, s.version, s.unit, s.source,
+			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id)
+			FROM calculator.factor_sets s ORDER BY s.name`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
+			var fs calculator.FactorSet
+			err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count)
+			return fs, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.FactorSets: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator.FactorKey) ([]calculator.Factor, error) {
+	sets := make([]string, len(keys))
+	codes := make([]string, len(keys))
+	for i, k := range keys {
+		sets[i], codes[i] = k.Set, k.Code
+	}
+	var out []calculator.Factor
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT s.name, f.code, f.title, f.value::text, s.unit, f.category
+			FROM unnest($1::text[], $2::text[]) AS k(set_name, code)
+			JOIN calculator.factor_sets s ON s.name = k.set_name
+			JOIN calculator.factors f ON f.factor_set_id = s.id AND f.code = k.code`, sets, codes)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (calculator.Factor, error) {
+			var f calculator.Factor
+			var cat int16
+			err := r.Scan(&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &cat)
+			f.Category = int(cat)
+			return f, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.Factors: %w", err)
+	}
+	return out, nil
+}
+
+// Calculate stores the lines' results and folds them into the rollup in one
+// statement, skipping transactions calculated before (so retries are safe).
+func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []calculator.Line) (calculator.Calculated, error) {
+	minD, maxD := lines[0].Date, lines[0].Date
+	for _, l := range lines {
+		if l.Date.Before(minD) {
+			minD = l.Date
+		}
+		if l.Date.After(maxD) {
+			maxD = l.Date
+		}
+	}
+	if err := db.EnsureQuarterlyPartitions(ctx, s.pool, ResultsTable, minD, maxD); err != nil {
+		return calculator.Calculated{}, err
+	}
+	var out calculator.Calculated
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var setID int16
+		if err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return calculator.ErrSetNotFound
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE calc_stage (transaction_id text, tx_date date, supplier_id text, naics_code text, amount text) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"calc_stage"}, []string{"transaction_id", "tx_date", "supplier_id", "naics_code", "amount"},
+			pgx.CopyFromSlice(len(lines), func(i int) ([]any, error) {
+				l := &lines[i]
+				return []any{l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		var unknown []string
+		rows, err := tx.Query(ctx, `SELECT DISTINCT s.naics_code FROM calc_stage s
+			WHERE NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = $1 AND f.code = s.naics_code)
+			ORDER BY 1 LIMIT 10`, setID)
+		if err != nil {
+			return err
+		}
+		if unknown, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if len(unknown) > 0 {
+			return apperr.Invalid("lines.naics_code", "no factor in %s for NAICS codes %v", set, unknown)
+		}
+		var kg string
+		err = tx.QueryRow(ctx, `
+			WITH ins AS (
+				INSERT INTO calculator.emission_results
+					(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
+					 category, factor_set_id, factor_value, method, kg_co2e)
+				SELECT $1, s.transaction_id, s.tx_date, $2, s.supplier_id, s.naics_code, s.amount::numeric,
+					f.category, f.factor_set_id, f.value, $4, s.amount::numeric(18, 4) * f.value
+				FROM calc_stage s
+				JOIN calculator.factors f ON f.factor_set_id = $3 AND f.code = s.naics_code
+				ON CONFLICT DO NOTHING
+				RETURNING supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
+			), roll AS (
+				INSERT INTO calculator.emission_rollup AS r
+					(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count)
+				SELECT $1, supplier_id, date_trunc('month', tx_date)::date, naics_code, category, factor_set_id,
+					sum(kg_co2e), sum(amount_usd), count(*)
+				FROM ins GROUP BY 2, 3, 4, 5, 6
+				ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
+				SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
+				    spend_usd = r.spend_usd + excluded.spend_usd,
+				    tx_count = r.tx_count + excluded.tx_count
+			)
+			SELECT count(*), coalesce(sum(kg_co2e), 0)::text FROM ins`,
+			tenant, upload, setID, calculator.MethodSpendBased).Scan(&out.Stored, &kg)
+		if err != nil {
+			return err
+		}
+		out.Kg = kg
+		out.Skipped = int64(len(lines)) - out.Stored
+		return nil
+	})
+	if err != nil {
+		return calculator.Calculated{}, fmt.Errorf("store.Calculate: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID string) (calculator.Result, error) {
+	var r calculator.Result
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var upload int64
+		var cat int16
+		err := tx.QueryRow(ctx, `
+			SELECT e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
+				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, e.kg_co2e::text, e.calculated_at
+			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
+			WHERE e.tenant_id = $1 AND e.transaction_id = $2
+			ORDER BY e.tx_date LIMIT 1`, tenant, transactionID).Scan(
+			&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
+			&cat, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt)
+		r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
+		r.Category = int(cat)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, calculator.ErrResultNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("store.Result: %w", err)
+	}
+	return r, nil
+}
+
+// Summarize groups the rollup (never the results) by dim.
+func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int) (calculator.Summary, error) {
+	var key, order string
+	switch dim {
+	case calculator.BySupplier:
+		key, order = "supplier_id", "kg DESC, key"
+	case calculator.ByCategory:
+		key, order = "category::text", "kg DESC, key"
+	case calculator.ByNAICS:
+		key, order = "naics_code", "kg DESC, key"
+	case calculator.ByMonth:
+		key, order = "to_char(month, 'YYYY-MM')", "key"
+	}
+	lim := "ALL"
+	if limit > 0 {
+		lim = strconv.Itoa(limit)
+	}
+	q := `
+		WITH g AS (
+			SELECT ` + key + ` AS key, sum(kg_co2e) AS kg, sum(spend_usd) AS spend, sum(tx_count) AS n
+			FROM calculator.emission_rollup WHERE tenant_id = $1 GROUP BY 1
+		), t AS (
+			SELECT coalesce(sum(kg), 0) AS kg, coalesce(sum(spend), 0) AS spend, coalesce(sum(n), 0) AS n, count(*) AS groups FROM g
+		)
+		SELECT t.kg::text, t.spend::text, t.n, t.groups, g.key, g.kg::text, g.spend::text, g.n,
+			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
+		FROM t LEFT JOIN LATERAL (SELECT * FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
+	var sum calculator.Summary
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, tenant)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var g calculator.Group
+			var gk, gkg, gspend *string
+			var gn *int64
+			var share float64
+			if err := rows.Scan(&sum.TotalKg, &sum.TotalUSD, &sum.Count, &sum.GroupCount, &gk, &gkg, &gspend, &gn, &share); err != nil {
+				return err
+			}
+			if gk == nil { // no groups at all
+				continue
+			}
+			g.Key, g.Kg, g.Spend, g.Count, g.Share = *gk, *gkg, *gspend, *gn, share
+			if dim == calculator.ByCategory {
+				if c, err := strconv.Atoi(g.Key); err == nil && c > 0 && c < len(calculator.CategoryNames) {
+					g.Label = calculator.CategoryNames[c]
+				}
+			}
+			sum.Groups = append(sum.Groups, g)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return sum, fmt.Errorf("store.Summarize: %w", err)
+	}
+	return sum, nil
+}
+
+var _ calculator.Store = (*Store)(nil)

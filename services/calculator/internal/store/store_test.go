@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/dbtest"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := tenancy.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	return store.Migrate(ctx, pool)
+}
+
+func setup(t *testing.T) (*calculator.Service, *pgxpool.Pool, uuid.UUID, uuid.UUID) {
+	t.Helper()
+	pool := dbtest.NewPool(t, "calculator", migrate)
+	a, err := tenancy.EnsureTenant(context.Background(), pool, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tenancy.EnsureTenant(context.Background(), pool, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calculator.New(store.New(pool)), pool, a, b
+}
+
+func day(s string) time.Time {
+	d, _ := time.Parse(time.DateOnly, s)
+	return d
+}
+
+func TestCalculateStoresExactResultsOnce(t *testing.T) {
+	ctx := context.Background()
+	svc, _, a, b := setup(t)
+	lines := []calculator.Line{
+		{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00"},  // 787
+		{TransactionID: "T2", Date: day("2024-02-01"), SupplierID: "S1", NAICS: "327310", Amount: "10.5"},     // 41.202
+		{TransactionID: "T3", Date: day("2024-07-09"), SupplierID: "S2", NAICS: "481111", Amount: "200.0000"}, // 128.8 (cat 6)
+		{TransactionID: "T4", Date: day("2024-07-10"), SupplierID: "S2", NAICS: "331110", Amount: "-100.00"},  // -78.7 credit note
+	}
+	got, err := svc.Calculate(ctx, a, 7, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Stored != 4 || got.Skipped != 0 || got.Kg != "878.3020000" {
+		t.Fatalf("first = %+v, want 4 stored, kg 878.3020000", got)
+	}
+	// A retry of an overlapping batch stores only the new line.
+	again, err := svc.Calculate(ctx, a, 7, append(lines[2:], calculator.Line{TransactionID: "T5", Date: day("2024-12-31"), SupplierID: "S3", NAICS: "541511", Amount: "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Stored != 1 || again.Skipped != 2 || again.Kg != "0.0840000" {
+		t.Fatalf("retry = %+v, want 1 stored, 2 skipped, kg 0.084", again)
+	}
+
+	sup, err := svc.Summarize(ctx, a, calculator.BySupplier, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sup.TotalKg != "878.3860000" || sup.TotalUSD != "1111.5000" || sup.Count != 5 || sup.GroupCount != 3 {
+		t.Fatalf("summary totals = %+v", sup)
+	}
+	if sup.Groups[0].Key != "S1" || sup.Groups[0].Kg != "828.2020000" || sup.Groups[1].Key != "S2" || sup.Groups[1].Kg != "50.1000000" {
+		t.Fatalf("supplier groups = %+v", sup.Groups)
+	}
+	cat, _ := svc.Summarize(ctx, a, calculator.ByCategory, 0)
+	if len(cat.Groups) != 2 || cat.Groups[0].Key != "1" || cat.Groups[0].Label != "Purchased goods and services" || cat.Groups[1].Key != "6" || cat.Groups[1].Kg != "128.8000000" {
+		t.Fatalf("category groups = %+v", cat.Groups)
+	}
+	months, _ := svc.Summarize(ctx, a, calculator.ByMonth, 0)
+	if len(months.Groups) != 4 || months.Groups[0].Key != "2024-01" || months.Groups[3].Key != "2024-12" {
+		t.Fatalf("month groups = %+v", months.Groups)
+	}
+	top, _ := svc.Summarize(ctx, a, calculator.ByNAICS, 1)
+	if len(top.Groups) != 1 || top.Groups[0].Key != "331110" || top.GroupCount != 4 || top.TotalKg != "878.3860000" {
+		t.Fatalf("limited naics = %+v", top)
+	}
+
+	r, err := svc.Result(ctx, a, "T2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kg != "41.2020000" || r.FactorValue != "3.924" || r.Set != "epa-supply-chain-v1.3.0" || r.SetVersion != "1.3.0" || r.Method != "spend-based" || r.Upload != "uploads/7" {
+		t.Fatalf("result = %+v", r)
+	}
+
+	// Tenant b sees none of it: the database enforces it.
+	if _, err := svc.Result(ctx, b, "T2"); !errors.Is(err, calculator.ErrResultNotFound) {
+		t.Fatalf("tenant b reading a's result: err = %v, want not found", err)
+	}
+	bs, err := svc.Summarize(ctx, b, calculator.BySupplier, 0)
+	if err != nil || bs.Count != 0 || bs.TotalKg != "0" || len(bs.Groups) != 0 {
+		t.Fatalf("tenant b summary = %+v, %v", bs, err)
+	}
+}
+
+func TestCalculateRejectsBadLines(t *testing.T) {
+	ctx := context.Background()
+	svc, _, a, _ := setup(t)
+	for name, tc := range map[string]struct {
+		line  calculator.Line
+		field string
+	}{
+		"unknown code": {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "999999", Amount: "1"}, "lines.naics_code"},
+		"bad amount":   {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1e5"}, "lines[0].amount_usd"},
+		"no id":        {calculator.Line{Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1"}, "lines[0].transaction_id"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := svc.Calculate(ctx, a, 1, []calculator.Line{tc.line})
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field {
+				t.Fatalf("err = %v, want InvalidArgument on %s", err, tc.field)
+			}
+		})
+	}
+	sum, _ := svc.Summarize(ctx, a, calculator.BySupplier, 0)
+	if sum.Count != 0 {
+		t.Fatalf("rejected lines were stored: %+v", sum)
+	}
+}

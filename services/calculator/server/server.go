@@ -1,0 +1,35 @@
+// Package server wires the calculator service; main and in-process launchers
+// call Run.
+package server
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/grpcapi"
+	"github.com/vcci-dev/vcci/services/calculator/internal/store"
+)
+
+// Migrate creates or updates the calculator's schema and default factors.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migrate(ctx, pool) }
+
+// Run serves the calculator until ctx ends.
+func Run(ctx context.Context, env service.Env) error {
+	pool, auth, err := service.OpenDB(ctx, env, 16, Migrate)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.ResultsTable)
+
+	srv := service.NewServer(env, pool, auth)
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool))))
+	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+}
