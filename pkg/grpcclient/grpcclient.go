@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
 // Dial returns a client connection to target ("host:port").
@@ -37,6 +37,10 @@ func Dial(target string, tp trace.TracerProvider) (*grpc.ClientConn, error) {
 }
 
 func forwardKey(ctx context.Context) context.Context {
+	if tok := tenancy.ServiceTokenFrom(ctx); tok != "" {
+		tenant, _ := tenancy.TenantFrom(ctx)
+		return metadata.AppendToOutgoingContext(ctx, "x-vcci-service-token", tok, "x-vcci-tenant", tenant.String())
+	}
 	if key := tenancy.KeyFrom(ctx); key != "" {
 		if md, ok := metadata.FromOutgoingContext(ctx); !ok || len(md.Get("x-api-key")) == 0 {
 			return metadata.AppendToOutgoingContext(ctx, "x-api-key", key)

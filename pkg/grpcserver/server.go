@@ -31,13 +31,18 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
 // Authenticator resolves an API key to a tenant.
 type Authenticator interface {
 	Authenticate(ctx context.Context, key string) (uuid.UUID, error)
+}
+
+// ServiceAuthenticator accepts another vcci service acting for a tenant.
+type ServiceAuthenticator interface {
+	AuthenticateService(ctx context.Context, token, tenant string) (uuid.UUID, error)
 }
 
 // Options configure a Server.
@@ -105,6 +110,22 @@ func open(method string) bool {
 func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
 	if open(method) {
 		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if tok := md.Get("x-vcci-service-token"); len(tok) > 0 {
+		sa, ok := s.opts.Auth.(ServiceAuthenticator)
+		if !ok {
+			return ctx, tenancy.ErrBadKey
+		}
+		var tenantID string
+		if v := md.Get("x-vcci-tenant"); len(v) > 0 {
+			tenantID = v[0]
+		}
+		tenant, err := sa.AuthenticateService(ctx, tok[0], tenantID)
+		if err != nil {
+			return ctx, err
+		}
+		return tenancy.AsService(ctx, tenant, tok[0]), nil
 	}
 	key := APIKey(ctx)
 	tenant, err := s.opts.Auth.Authenticate(ctx, key)

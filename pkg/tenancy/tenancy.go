@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -37,13 +38,42 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 type ctxKey struct{}
 
 type identity struct {
-	tenant uuid.UUID
-	key    string
+	tenant  uuid.UUID
+	key     string
+	service string // service token, for work done on a tenant's behalf
 }
 
 // WithTenant returns ctx carrying the tenant and the key it was proven with.
 func WithTenant(ctx context.Context, tenant uuid.UUID, key string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, identity{tenant, key})
+	return context.WithValue(ctx, ctxKey{}, identity{tenant: tenant, key: key})
+}
+
+// AsService returns ctx acting for tenant with the platform's service token,
+// for background work that has no user key.
+func AsService(ctx context.Context, tenant uuid.UUID, token string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, identity{tenant: tenant, service: token})
+}
+
+// ServiceTokenFrom returns the service token ctx acts with, if any.
+func ServiceTokenFrom(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(identity)
+	return id.service
+}
+
+// ServiceToken returns the platform's service token, creating it once.
+func ServiceToken(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("tenancy.ServiceToken: %w", err)
+	}
+	var secret []byte
+	err := pool.QueryRow(ctx, `
+		WITH ins AS (INSERT INTO iam.service_secret (secret) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING secret)
+		SELECT secret FROM ins UNION ALL SELECT secret FROM iam.service_secret LIMIT 1`, b).Scan(&secret)
+	if err != nil {
+		return "", fmt.Errorf("tenancy.ServiceToken: %w", err)
+	}
+	return hex.EncodeToString(secret), nil
 }
 
 // TenantFrom returns the caller's tenant.
@@ -124,6 +154,7 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[string]cached
+	token string // the service token, loaded on first use
 }
 
 type cached struct {
@@ -135,6 +166,30 @@ type cached struct {
 // NewAuthenticator returns an Authenticator; revocations take effect within ttl.
 func NewAuthenticator(pool *pgxpool.Pool, ttl time.Duration) *Authenticator {
 	return &Authenticator{pool: pool, ttl: ttl, cache: make(map[string]cached)}
+}
+
+// AuthenticateService accepts a service acting for tenant.
+func (a *Authenticator) AuthenticateService(ctx context.Context, token, tenant string) (uuid.UUID, error) {
+	a.mu.Lock()
+	want := a.token
+	a.mu.Unlock()
+	if want == "" {
+		t, err := ServiceToken(ctx, a.pool)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		a.mu.Lock()
+		a.token, want = t, t
+		a.mu.Unlock()
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
+		return uuid.Nil, ErrBadKey
+	}
+	id, err := uuid.Parse(tenant)
+	if err != nil {
+		return uuid.Nil, apperr.Invalid("x-vcci-tenant", "not a tenant id")
+	}
+	return id, nil
 }
 
 // Authenticate returns the tenant of key, or ErrBadKey.

@@ -11,6 +11,7 @@ import (
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
 	"github.com/vcci-dev/vcci/services/calculator/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/calculator/internal/store"
 )
@@ -32,4 +33,18 @@ func Run(ctx context.Context, env service.Env) error {
 	srv := service.NewServer(env, pool, auth)
 	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool))))
 	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+}
+
+// FactorCodes returns the NAICS codes of the default factor library, for
+// tools that generate spend data.
+func FactorCodes() ([]string, error) {
+	fs, err := factors.EPAFactors()
+	if err != nil {
+		return nil, err
+	}
+	codes := make([]string, len(fs))
+	for i, f := range fs {
+		codes[i] = f.Code
+	}
+	return codes, nil
 }

@@ -214,7 +214,15 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		}
 		out.Kg = kg
 		out.Skipped = int64(len(lines)) - out.Stored
-		return nil
+		if out.Skipped > 0 {
+			// A retry: report the batch's whole kg, including lines stored by
+			// the earlier attempt, so the caller's total stays exact.
+			err = tx.QueryRow(ctx, `SELECT coalesce(sum(r.kg_co2e), 0)::text
+				FROM (SELECT DISTINCT transaction_id, tx_date FROM calc_stage) s
+				JOIN calculator.emission_results r
+				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date`, tenant).Scan(&out.Kg)
+		}
+		return err
 	})
 	if err != nil {
 		return calculator.Calculated{}, fmt.Errorf("store.Calculate: %w", err)

@@ -66,8 +66,8 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Stored != 1 || again.Skipped != 2 || again.Kg != "0.0840000" {
-		t.Fatalf("retry = %+v, want 1 stored, 2 skipped, kg 0.084", again)
+	if again.Stored != 1 || again.Skipped != 2 || again.Kg != "50.1840000" {
+		t.Fatalf("retry = %+v, want 1 stored, 2 skipped, kg 50.184 (whole batch)", again)
 	}
 
 	sup, err := svc.Summarize(ctx, a, calculator.BySupplier, 0)

@@ -570,7 +570,7 @@ type CalculateEmissionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Lines calculated and stored by this call.
 	LinesCalculated int64 `protobuf:"varint,1,opt,name=lines_calculated,json=linesCalculated,proto3" json:"lines_calculated,omitempty"`
-	// kg CO2e of the lines stored by this call, exact decimal.
+	// kg CO2e of all the request's lines, stored now or before, exact decimal.
 	KgCo2E string `protobuf:"bytes,2,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
 	// Lines skipped because their transaction had been calculated before.
 	LinesSkipped  int64 `protobuf:"varint,3,opt,name=lines_skipped,json=linesSkipped,proto3" json:"lines_skipped,omitempty"`

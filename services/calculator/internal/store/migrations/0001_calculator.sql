@@ -57,20 +57,16 @@ CREATE TABLE emission_rollup (
 );
 
 ALTER TABLE factor_sets ENABLE ROW LEVEL SECURITY;
-ALTER TABLE factor_sets FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_or_public ON factor_sets
     USING (tenant_id IS NULL OR tenant_id = current_setting('vcci.tenant_id')::uuid);
 ALTER TABLE factors ENABLE ROW LEVEL SECURITY;
-ALTER TABLE factors FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_or_public ON factors
     USING (tenant_id IS NULL OR tenant_id = current_setting('vcci.tenant_id')::uuid);
 ALTER TABLE emission_results ENABLE ROW LEVEL SECURITY;
-ALTER TABLE emission_results FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON emission_results
     USING (tenant_id = current_setting('vcci.tenant_id')::uuid)
     WITH CHECK (tenant_id = current_setting('vcci.tenant_id')::uuid);
 ALTER TABLE emission_rollup ENABLE ROW LEVEL SECURITY;
-ALTER TABLE emission_rollup FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON emission_rollup
     USING (tenant_id = current_setting('vcci.tenant_id')::uuid)
     WITH CHECK (tenant_id = current_setting('vcci.tenant_id')::uuid);

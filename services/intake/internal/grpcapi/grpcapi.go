@@ -1,0 +1,238 @@
+// Package grpcapi translates between intake's contract and its domain.
+package grpcapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+// API implements intakev1.IntakeServiceServer.
+type API struct {
+	intakev1.UnimplementedIntakeServiceServer
+	svc *intake.Service
+}
+
+// New returns the API over svc.
+func New(svc *intake.Service) *API { return &API{svc: svc} }
+
+// streamReader reads the chunks of an UploadSpend stream as one byte stream.
+type streamReader struct {
+	stream intakev1.IntakeService_UploadSpendServer
+	cur    []byte
+}
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		msg, err := r.stream.Recv()
+		if err != nil {
+			return 0, err // io.EOF at the end of the stream
+		}
+		if msg.GetMetadata() != nil {
+			return 0, apperr.Invalid("metadata", "only the first message may carry metadata")
+		}
+		r.cur = msg.GetChunk()
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+func (a *API) UploadSpend(stream intakev1.IntakeService_UploadSpendServer) error {
+	ctx := stream.Context()
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return apperr.Invalid("metadata", "the stream was empty; send metadata, then the file in chunks")
+	}
+	if err != nil {
+		return err
+	}
+	md := first.GetMetadata()
+	if md == nil {
+		return apperr.Invalid("metadata", "the first message must carry the metadata")
+	}
+	u, err := a.svc.Receive(ctx, tenant, intake.NewUpload{Filename: md.GetFilename(), IdempotencyKey: md.GetIdempotencyKey()}, &streamReader{stream: stream})
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(toProto(u))
+}
+
+func (a *API) GetUpload(ctx context.Context, req *intakev1.GetUploadRequest) (*intakev1.Upload, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("name", "uploads/", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.svc.Get(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return toProto(u), nil
+}
+
+func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest) (*intakev1.ListUploadsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize(), 50)
+	if err != nil {
+		return nil, err
+	}
+	before, err := decodeToken("u", req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	us, err := a.svc.List(ctx, tenant, before, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &intakev1.ListUploadsResponse{}
+	if len(us) > size {
+		us = us[:size]
+		resp.NextPageToken = encodeToken("u", us[len(us)-1].ID)
+	}
+	for _, u := range us {
+		resp.Uploads = append(resp.Uploads, toProto(u))
+	}
+	return resp, nil
+}
+
+func (a *API) ListUploadErrors(ctx context.Context, req *intakev1.ListUploadErrorsRequest) (*intakev1.ListUploadErrorsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("parent", "uploads/", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize(), 100)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeToken("e"+strconv.FormatInt(id, 10), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	errs, last, total, err := a.svc.Errors(ctx, tenant, id, after, size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &intakev1.ListUploadErrorsResponse{TotalSize: total}
+	for _, e := range errs {
+		resp.Errors = append(resp.Errors, rowError(e))
+	}
+	if len(errs) == size && last < total {
+		resp.NextPageToken = encodeToken("e"+strconv.FormatInt(id, 10), last)
+	}
+	return resp, nil
+}
+
+func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppliersRequest) (*intakev1.BatchGetSuppliersResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(req.GetNames()))
+	for i, n := range req.GetNames() {
+		id, ok := strings.CutPrefix(n, "suppliers/")
+		if !ok || id == "" {
+			return nil, apperr.Invalid(fmt.Sprintf("names[%d]", i), "%q is not suppliers/{supplier}", n)
+		}
+		ids[i] = id
+	}
+	ss, err := a.svc.Suppliers(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	resp := &intakev1.BatchGetSuppliersResponse{}
+	for _, s := range ss {
+		resp.Suppliers = append(resp.Suppliers, &intakev1.Supplier{
+			Name: "suppliers/" + s.ID, DisplayName: s.Name,
+			CreateTime: timestamppb.New(s.CreatedAt), UpdateTime: timestamppb.New(s.UpdatedAt),
+		})
+	}
+	return resp, nil
+}
+
+func toProto(u intake.Upload) *intakev1.Upload {
+	p := &intakev1.Upload{
+		Name: "uploads/" + strconv.FormatInt(u.ID, 10), Filename: u.Filename, Sha256: hex.EncodeToString(u.SHA256),
+		SizeBytes: u.Size, State: intakev1.UploadState(u.State), RowsRead: u.Read, RowsAccepted: u.Accepted,
+		RowsRejected: u.Rejected, RowsCalculated: u.Calculated, KgCo2E: u.Kg, IdempotencyKey: u.IdempotencyKey,
+		CreateTime: timestamppb.New(u.CreatedAt), UpdateTime: timestamppb.New(u.UpdatedAt),
+	}
+	if u.State == intake.Failed {
+		p.FailureReason = u.FailureReason
+	}
+	if u.State == intake.Succeeded || u.State == intake.Failed {
+		p.CompleteTime = timestamppb.New(u.CompletedAt)
+	}
+	for _, e := range u.ErrorSamples {
+		p.ErrorSamples = append(p.ErrorSamples, rowError(e))
+	}
+	return p
+}
+
+func rowError(e intake.RowError) *intakev1.RowError {
+	return &intakev1.RowError{Row: e.Row, Column: e.Column, Reason: e.Reason, Value: e.Value}
+}
+
+func parseID(field, prefix, name string) (int64, error) {
+	s, ok := strings.CutPrefix(name, prefix)
+	id, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil || id <= 0 {
+		return 0, apperr.Invalid(field, "%q is not %s{id}", name, prefix)
+	}
+	return id, nil
+}
+
+func pageSize(n int32, def int) (int, error) {
+	switch {
+	case n == 0:
+		return def, nil
+	case n < 0 || n > 1000:
+		return 0, apperr.Invalid("page_size", "must be between 1 and 1000, got %d", n)
+	}
+	return int(n), nil
+}
+
+// Page tokens are opaque to clients; the kind prefix stops a token of one
+// listing being replayed on another.
+func encodeToken(kind string, v int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(v, 10)))
+}
+
+func decodeToken(kind, tok string) (int64, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	k, v, ok := strings.Cut(string(b), ":")
+	n, perr := strconv.ParseInt(v, 10, 64)
+	if err != nil || !ok || k != kind || perr != nil || n <= 0 {
+		return 0, apperr.Invalid("page_token", "not a token from this listing")
+	}
+	return n, nil
+}

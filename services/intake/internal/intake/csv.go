@@ -1,0 +1,385 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+// Columns are the spend file's columns; every one must be in the header,
+// in any order.
+var Columns = [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"}
+
+const (
+	colTx = iota
+	colDate
+	colSupplier
+	colSupplierName
+	colNAICS
+	colAmount
+	colCurrency
+	colDescription
+	numColumns
+)
+
+// Limits on what one row may hold.
+const (
+	MaxLineBytes   = 64 << 10
+	maxIDLen       = 128
+	maxNameLen     = 512
+	maxDescLen     = 2048
+	MaxErrorsKept  = 100_000
+	blockRows      = 4096
+	valueKeepBytes = 100
+)
+
+var (
+	amountRe = regexp.MustCompile(`^-?[0-9]{1,14}(\.[0-9]{1,4})?$`)
+	naicsRe  = regexp.MustCompile(`^[0-9]{6}$`)
+	minDate  = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Row is one accepted purchase line.
+type Row struct {
+	Line                            int64
+	TransactionID                   string
+	Date                            time.Time
+	SupplierID, SupplierName, NAICS string
+	Amount, Currency, Description   string
+}
+
+// RowError says why one line was rejected.
+type RowError struct {
+	Row            int64
+	Column, Reason string
+	Value          string
+}
+
+// Sniff rejects, from the first bytes of a file, content that is not CSV at
+// all, so it is refused before anything is stored.
+func Sniff(head []byte) error {
+	if len(head) == 0 {
+		return apperr.Invalid("file", "is empty")
+	}
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return apperr.Invalid("file", "is not a CSV file: binary content (NUL byte at offset %d)", i)
+	}
+	// A multi-byte rune may be cut at the end of the sample.
+	check := head
+	for k := 0; k < utf8.UTFMax && len(check) > 0 && !utf8.Valid(check); k++ {
+		check = check[:len(check)-1]
+	}
+	if !utf8.Valid(check) {
+		return apperr.Invalid("file", "is not a CSV file: not UTF-8 text")
+	}
+	first, _, _ := bytes.Cut(head, []byte("\n"))
+	if !bytes.Contains(first, []byte(",")) {
+		return apperr.Invalid("file", "is not a CSV file: the first line is not a comma-separated header (want %s)", strings.Join(Columns[:], ","))
+	}
+	return nil
+}
+
+// CodeChecker tells which NAICS codes have a factor.
+type CodeChecker interface {
+	Known(ctx context.Context, codes []string) (map[string]bool, error)
+}
+
+// Validator reads a spend CSV and hands out its accepted rows one at a time,
+// keeping the rejected ones' errors. Parsing runs in its own goroutine, one
+// block ahead, so parsing and storing use both cores.
+type Validator struct {
+	ctx    context.Context
+	codes  CodeChecker
+	known  map[string]bool
+	blocks chan block
+	cur    []parsed
+	pos    int
+	err    error
+	cancel context.CancelFunc
+
+	// Progress, read by the owner after Next returns false (or via Progress).
+	Read, Accepted, Rejected int64
+	Errors                   []RowError
+	MinDate, MaxDate         time.Time
+	progress                 func(read int64)
+}
+
+type parsed struct {
+	row Row
+	bad *RowError
+}
+
+type block struct {
+	rows []parsed
+	err  error
+}
+
+// HeaderError is a header that does not name the columns needed.
+type HeaderError struct{ Errors []RowError }
+
+func (e *HeaderError) Error() string {
+	return fmt.Sprintf("header: %s: %s", e.Errors[0].Column, e.Errors[0].Reason)
+}
+
+// NewValidator reads the header of r and starts parsing. progress, if not
+// nil, is called with the rows read so far every block.
+func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress func(int64)) (*Validator, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, &HeaderError{[]RowError{{Row: 1, Reason: "cannot read the header: " + csvReason(err)}}}
+	}
+	idx, herrs := mapHeader(header)
+	if len(herrs) > 0 {
+		return nil, &HeaderError{herrs}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	v := &Validator{ctx: ctx, codes: codes, known: map[string]bool{}, blocks: make(chan block, 2), cancel: cancel, progress: progress}
+	go v.parse(ctx, cr, idx)
+	return v, nil
+}
+
+// Close stops the parser (for an early return).
+func (v *Validator) Close() { v.cancel() }
+
+func mapHeader(header []string) ([numColumns]int, []RowError) {
+	var idx [numColumns]int
+	for i := range idx {
+		idx[i] = -1
+	}
+	var errs []RowError
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		found := false
+		for c, col := range Columns {
+			if name == col {
+				found = true
+				if idx[c] >= 0 {
+					errs = append(errs, RowError{Row: 1, Column: col, Reason: fmt.Sprintf("column appears twice (fields %d and %d)", idx[c]+1, i+1)})
+				}
+				idx[c] = i
+			}
+		}
+		if !found {
+			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(Columns[:], ","), Value: keep(h)})
+		}
+	}
+	for c, col := range Columns {
+		if idx[c] < 0 {
+			errs = append(errs, RowError{Row: 1, Column: col, Reason: "missing required column"})
+		}
+	}
+	return idx, errs
+}
+
+func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx [numColumns]int) {
+	defer close(v.blocks)
+	seen := newIDSet()
+	maxDate := time.Now().UTC().AddDate(1, 0, 0)
+	var read int64
+	blk := make([]parsed, 0, blockRows)
+	send := func(b block) bool {
+		select {
+		case v.blocks <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		read++
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				send(block{err: fmt.Errorf("reading the file: %w", err)})
+				return
+			}
+			blk = append(blk, parsed{bad: &RowError{Row: int64(pe.StartLine), Reason: "malformed CSV: " + csvReason(err)}})
+		} else {
+			blk = append(blk, validateRecord(int64(line), rec, idx, seen, maxDate))
+		}
+		if len(blk) == blockRows {
+			if !send(block{rows: blk}) {
+				return
+			}
+			if v.progress != nil {
+				v.progress(read)
+			}
+			blk = make([]parsed, 0, blockRows)
+		}
+	}
+	if len(blk) > 0 {
+		send(block{rows: blk})
+	}
+}
+
+func csvReason(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func keep(s string) string {
+	if len(s) <= valueKeepBytes {
+		return strings.ToValidUTF8(s, "\ufffd")
+	}
+	return strings.ToValidUTF8(s[:valueKeepBytes], "\ufffd") + "…"
+}
+
+func validateRecord(line int64, rec []string, idx [numColumns]int, seen *idSet, maxDate time.Time) parsed {
+	bad := func(col int, reason string, value string) parsed {
+		name := ""
+		if col >= 0 {
+			name = Columns[col]
+		}
+		return parsed{bad: &RowError{Row: line, Column: name, Reason: reason, Value: keep(value)}}
+	}
+	size := 0
+	for _, f := range rec {
+		size += len(f) + 1
+	}
+	if size > MaxLineBytes {
+		return bad(-1, fmt.Sprintf("line is %d bytes, over the %d-byte limit", size, MaxLineBytes), "")
+	}
+	if len(rec) != len(idx) {
+		return bad(-1, fmt.Sprintf("has %d fields, the header has %d", len(rec), len(idx)), "")
+	}
+	for c := range Columns {
+		if !utf8.ValidString(rec[idx[c]]) {
+			return bad(c, "not valid UTF-8 text (the file must be UTF-8)", rec[idx[c]])
+		}
+	}
+	get := func(c int) string { return strings.TrimSpace(rec[idx[c]]) }
+	r := Row{Line: line, TransactionID: get(colTx), SupplierID: get(colSupplier), SupplierName: get(colSupplierName),
+		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription)}
+	switch {
+	case r.TransactionID == "":
+		return bad(colTx, "required", "")
+	case len(r.TransactionID) > maxIDLen:
+		return bad(colTx, fmt.Sprintf("longer than %d bytes", maxIDLen), r.TransactionID)
+	case r.SupplierID == "":
+		return bad(colSupplier, "required", "")
+	case len(r.SupplierID) > maxIDLen:
+		return bad(colSupplier, fmt.Sprintf("longer than %d bytes", maxIDLen), r.SupplierID)
+	case len(r.SupplierName) > maxNameLen:
+		return bad(colSupplierName, fmt.Sprintf("longer than %d bytes", maxNameLen), r.SupplierName)
+	case len(r.Description) > maxDescLen:
+		return bad(colDescription, fmt.Sprintf("longer than %d bytes", maxDescLen), r.Description)
+	case !naicsRe.MatchString(r.NAICS):
+		return bad(colNAICS, "not a 6-digit NAICS code", r.NAICS)
+	case !amountRe.MatchString(r.Amount):
+		return bad(colAmount, "not a number with at most 4 decimals (like 1234.56 or -80.00)", r.Amount)
+	case r.Currency != "USD":
+		return bad(colCurrency, "unsupported currency: only USD is accepted until FX conversion lands", r.Currency)
+	}
+	d, err := time.Parse(time.DateOnly, get(colDate))
+	if err != nil {
+		return bad(colDate, "not a date in YYYY-MM-DD form", get(colDate))
+	}
+	if d.Before(minDate) || d.After(maxDate) {
+		return bad(colDate, fmt.Sprintf("outside %s..%s", minDate.Format(time.DateOnly), maxDate.Format(time.DateOnly)), get(colDate))
+	}
+	r.Date = d
+	if first, dup := seen.add(r.TransactionID, line); dup {
+		return bad(colTx, fmt.Sprintf("duplicate transaction id: first seen on row %d", first), r.TransactionID)
+	}
+	return parsed{row: r}
+}
+
+// Next returns the next accepted row; ok is false at the end or on error
+// (see Err).
+func (v *Validator) Next() (Row, bool) {
+	for {
+		if v.pos < len(v.cur) {
+			p := v.cur[v.pos]
+			v.pos++
+			if p.bad == nil && !v.known[p.row.NAICS] {
+				p.bad = &RowError{Row: p.row.Line, Column: "naics_code", Reason: "no emission factor for this NAICS code in the factor library", Value: p.row.NAICS}
+			}
+			if p.bad != nil {
+				v.reject(*p.bad)
+				continue
+			}
+			v.Accepted++
+			if v.MinDate.IsZero() || p.row.Date.Before(v.MinDate) {
+				v.MinDate = p.row.Date
+			}
+			if p.row.Date.After(v.MaxDate) {
+				v.MaxDate = p.row.Date
+			}
+			return p.row, true
+		}
+		if v.err != nil {
+			return Row{}, false
+		}
+		b, ok := <-v.blocks
+		if !ok {
+			return Row{}, false
+		}
+		if b.err != nil {
+			v.err = b.err
+			return Row{}, false
+		}
+		v.Read += int64(len(b.rows))
+		if err := v.resolveCodes(b.rows); err != nil {
+			v.err = err
+			return Row{}, false
+		}
+		v.cur, v.pos = b.rows, 0
+	}
+}
+
+// resolveCodes asks, in one call, about the block's codes not seen before.
+func (v *Validator) resolveCodes(rows []parsed) error {
+	var ask []string
+	asked := map[string]bool{}
+	for _, p := range rows {
+		if p.bad != nil {
+			continue
+		}
+		if _, ok := v.known[p.row.NAICS]; !ok && !asked[p.row.NAICS] {
+			asked[p.row.NAICS] = true
+			ask = append(ask, p.row.NAICS)
+		}
+	}
+	if len(ask) == 0 {
+		return nil
+	}
+	got, err := v.codes.Known(v.ctx, ask)
+	if err != nil {
+		return fmt.Errorf("checking NAICS codes: %w", err)
+	}
+	for _, c := range ask {
+		v.known[c] = got[c]
+	}
+	return nil
+}
+
+func (v *Validator) reject(e RowError) {
+	v.Rejected++
+	if len(v.Errors) < MaxErrorsKept {
+		v.Errors = append(v.Errors, e)
+	}
+}
+
+// Err is the error that stopped Next early, if any.
+func (v *Validator) Err() error { return v.err }

@@ -1,0 +1,132 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+type knownCodes map[string]bool
+
+func (k knownCodes) Known(_ context.Context, codes []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, c := range codes {
+		out[c] = k[c]
+	}
+	return out, nil
+}
+
+const header = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
+
+func validate(t *testing.T, body string) (*Validator, []Row) {
+	t.Helper()
+	v, err := NewValidator(context.Background(), strings.NewReader(body), knownCodes{"331110": true, "541511": true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []Row
+	for {
+		r, ok := v.Next()
+		if !ok {
+			break
+		}
+		rows = append(rows, r)
+	}
+	if err := v.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return v, rows
+}
+
+func TestValidatorRowErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		line, column, reason string
+	}{
+		"bad date":          {"T2,2024-13-01,S1,Acme,331110,10.00,USD,x", "date", "not a date"},
+		"date too old":      {"T2,1980-01-01,S1,Acme,331110,10.00,USD,x", "date", "outside"},
+		"non-numeric":       {"T2,2024-01-01,S1,Acme,331110,ten,USD,x", "amount", "not a number"},
+		"too many decimals": {"T2,2024-01-01,S1,Acme,331110,1.23456,USD,x", "amount", "not a number"},
+		"unknown naics":     {"T2,2024-01-01,S1,Acme,999999,10.00,USD,x", "naics_code", "no emission factor"},
+		"short naics":       {"T2,2024-01-01,S1,Acme,3311,10.00,USD,x", "naics_code", "6-digit"},
+		"currency":          {"T2,2024-01-01,S1,Acme,331110,10.00,EUR,x", "currency", "only USD"},
+		"duplicate id":      {"T1,2024-01-01,S1,Acme,331110,10.00,USD,x", "transaction_id", "first seen on row 2"},
+		"missing field":     {"T2,2024-01-01,S1,Acme,331110,10.00,USD", "", "has 7 fields"},
+		"no supplier":       {"T2,2024-01-01,,Acme,331110,10.00,USD,x", "supplier_id", "required"},
+		"encoding":          {"T2,2024-01-01,S1,Acme \xff\xfe,331110,10.00,USD,x", "supplier_name", "UTF-8"},
+		"oversized line":    {"T2,2024-01-01,S1,Acme,331110,10.00,USD," + strings.Repeat("x", MaxLineBytes), "", "over the 65536-byte limit"},
+		"bad quoting":       {"T2,2024-01-01,S1,\"Acme\"x,331110,10.00,USD,x", "", "malformed CSV"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := header + "T1,2024-01-01,S1,Acme,331110,10.00,USD,first\n" + tc.line + "\nT3,2024-02-01,S2,Beta,541511,-5.5,usd,credit note\n"
+			v, rows := validate(t, body)
+			if len(rows) != 2 || rows[0].TransactionID != "T1" || rows[1].TransactionID != "T3" {
+				t.Fatalf("accepted %+v, want T1 and T3", rows)
+			}
+			if rows[1].Amount != "-5.5" || rows[1].Currency != "USD" {
+				t.Fatalf("credit note = %+v", rows[1])
+			}
+			if v.Read != 3 || v.Accepted != 2 || v.Rejected != 1 || len(v.Errors) != 1 {
+				t.Fatalf("read %d accepted %d rejected %d errors %v", v.Read, v.Accepted, v.Rejected, v.Errors)
+			}
+			e := v.Errors[0]
+			if e.Row != 3 || e.Column != tc.column || !strings.Contains(e.Reason, tc.reason) {
+				t.Fatalf("error = %+v, want row 3 column %q reason ~%q", e, tc.column, tc.reason)
+			}
+		})
+	}
+}
+
+func TestValidatorHeader(t *testing.T) {
+	for name, tc := range map[string]struct {
+		header, column, reason string
+	}{
+		"missing column": {"transaction_id,date,supplier_id,supplier_name,naics_code,currency,description\n", "amount", "missing required column"},
+		"unknown column": {"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,colour\n", "colour", "unknown column"},
+		"twice":          {"transaction_id,date,date,supplier_id,supplier_name,naics_code,amount,currency,description\n", "date", "appears twice"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewValidator(context.Background(), strings.NewReader(tc.header), knownCodes{}, nil)
+			var he *HeaderError
+			if !errors.As(err, &he) || he.Errors[0].Row != 1 || he.Errors[0].Column != tc.column || !strings.Contains(he.Errors[0].Reason, tc.reason) {
+				t.Fatalf("err = %v, want header error on %s", err, tc.column)
+			}
+		})
+	}
+	// Columns in another order, any case, with a BOM, still map.
+	v, err := NewValidator(context.Background(), strings.NewReader("\ufeffAMOUNT,currency,date,transaction_id,supplier_id,supplier_name,naics_code,description\n12.5,USD,2024-03-01,T9,S9,\"Nine, Inc\",331110,\"a \"\"quoted\"\" word\"\n"), knownCodes{"331110": true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := v.Next()
+	if !ok || r.TransactionID != "T9" || r.Amount != "12.5" || r.SupplierName != "Nine, Inc" || r.Description != `a "quoted" word` || r.Line != 2 {
+		t.Fatalf("row = %+v, %v", r, v.Err())
+	}
+}
+
+func TestSniff(t *testing.T) {
+	for name, tc := range map[string]struct {
+		head string
+		ok   bool
+	}{
+		"csv":         {header, true},
+		"csv bom":     {"\ufeff" + header, true},
+		"empty":       {"", false},
+		"binary":      {"PK\x03\x04\x00\x00zip", false},
+		"latin1":      {"a,b\n\xe9t\xe9,x\n", false},
+		"no comma":    {"just some text\nmore\n", false},
+		"cut rune ok": {header + "caf\xc3", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := Sniff([]byte(tc.head))
+			if tc.ok != (err == nil) {
+				t.Fatalf("Sniff = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && apperr.KindOf(err) != apperr.InvalidArgument {
+				t.Fatalf("kind = %v, want InvalidArgument", apperr.KindOf(err))
+			}
+		})
+	}
+}

@@ -1,0 +1,25 @@
+package intake
+
+import "hash/maphash"
+
+// idSet remembers transaction ids by a 128-bit hash (two independent
+// 64-bit maphash seeds), so memory grows by ~40 bytes a row whatever the id
+// length; a false duplicate needs a 128-bit collision (~1e-26 at 1M rows).
+type idSet struct {
+	s1, s2 maphash.Seed
+	m      map[[2]uint64]int64
+}
+
+func newIDSet() *idSet {
+	return &idSet{s1: maphash.MakeSeed(), s2: maphash.MakeSeed(), m: make(map[[2]uint64]int64, 1<<16)}
+}
+
+// add records id at line; it returns the first line and true if id was seen.
+func (s *idSet) add(id string, line int64) (int64, bool) {
+	k := [2]uint64{maphash.String(s.s1, id), maphash.String(s.s2, id)}
+	if first, ok := s.m[k]; ok {
+		return first, true
+	}
+	s.m[k] = line
+	return 0, false
+}

@@ -1,0 +1,524 @@
+// Package store is intake's PostgreSQL persistence.
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// TransactionsTable is the partitioned transactions table.
+const TransactionsTable = "intake.transactions"
+
+// ChunkSize is how much of an upload one stored chunk holds.
+const ChunkSize = 1 << 20
+
+// Migrate creates or updates the intake schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return db.Migrate(ctx, pool, "intake", migrations)
+}
+
+// Store implements intake.Store.
+type Store struct{ pool *pgxpool.Pool }
+
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+const uploadCols = `id, tenant_id, filename, coalesce(idempotency_key, ''), coalesce(sha256, ''::bytea), size_bytes, state,
+	rows_read, rows_accepted, rows_rejected, rows_calculated, coalesce(kg_co2e::text, ''), failure_reason, attempts,
+	coalesce(min_date, '0001-01-01'), coalesce(max_date, '0001-01-01'), created_at, updated_at, coalesce(completed_at, '0001-01-01'), trace_parent`
+
+func scanUpload(row pgx.Row) (intake.Upload, error) {
+	var u intake.Upload
+	err := row.Scan(&u.ID, &u.Tenant, &u.Filename, &u.IdempotencyKey, &u.SHA256, &u.Size, &u.State,
+		&u.Read, &u.Accepted, &u.Rejected, &u.Calculated, &u.Kg, &u.FailureReason, &u.Attempts,
+		&u.MinDate, &u.MaxDate, &u.CreatedAt, &u.UpdatedAt, &u.CompletedAt, &u.TraceParent)
+	return u, err
+}
+
+var errDuplicate = errors.New("duplicate upload")
+
+// Receive stores r's content in chunks, in one transaction with the upload
+// row, so an acknowledged upload is whole and an unacknowledged one leaves
+// nothing behind.
+func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, r io.Reader) (intake.Upload, bool, error) {
+	if nu.IdempotencyKey != "" {
+		u, err := s.byKey(ctx, tenant, "idempotency_key", nu.IdempotencyKey)
+		if err == nil {
+			return u, false, nil
+		}
+		if !errors.Is(err, intake.ErrUploadNotFound) {
+			return u, false, err
+		}
+	}
+	var u intake.Upload
+	var sum []byte
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		buf := make([]byte, ChunkSize)
+		n, err := io.ReadFull(r, buf)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return err
+		}
+		if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
+			return err
+		}
+		var key any
+		if nu.IdempotencyKey != "" {
+			key = nu.IdempotencyKey
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
+			return err
+		}
+		h := sha256.New()
+		var size int64
+		for seq := 0; n > 0; seq++ {
+			h.Write(buf[:n])
+			size += int64(n)
+			if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) VALUES ($1, $2, $3, $4)`,
+				tenant, id, seq, buf[:n]); err != nil {
+				return err
+			}
+			n, err = io.ReadFull(r, buf)
+			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+				return err
+			}
+		}
+		sum = h.Sum(nil)
+		_, err = tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, sum, size)
+		if db.IsUniqueViolation(err) {
+			return errDuplicate
+		}
+		if err != nil {
+			return err
+		}
+		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
+		return err
+	})
+	switch {
+	case errors.Is(err, errDuplicate):
+		u, err := s.byKey(ctx, tenant, "sha256", sum)
+		return u, false, err
+	case db.IsUniqueViolation(err) && nu.IdempotencyKey != "": // a concurrent twin won
+		u, err := s.byKey(ctx, tenant, "idempotency_key", nu.IdempotencyKey)
+		return u, false, err
+	case err != nil:
+		return u, false, fmt.Errorf("store.Receive: %w", err)
+	}
+	return u, true, nil
+}
+
+func (s *Store) byKey(ctx context.Context, tenant uuid.UUID, col string, v any) (intake.Upload, error) {
+	var u intake.Upload
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE tenant_id = $1 AND `+col+` = $2`, tenant, v))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, intake.ErrUploadNotFound
+	}
+	if err != nil {
+		return u, fmt.Errorf("store.byKey: %w", err)
+	}
+	return s.withSamples(ctx, u)
+}
+
+// Upload returns an upload with its first errors.
+func (s *Store) Upload(ctx context.Context, tenant uuid.UUID, id int64) (intake.Upload, error) {
+	var u intake.Upload
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, intake.ErrUploadNotFound
+	}
+	if err != nil {
+		return u, fmt.Errorf("store.Upload: %w", err)
+	}
+	return s.withSamples(ctx, u)
+}
+
+func (s *Store) withSamples(ctx context.Context, u intake.Upload) (intake.Upload, error) {
+	if u.Rejected == 0 && u.State != intake.Failed {
+		return u, nil
+	}
+	errs, _, _, err := s.Errors(ctx, u.Tenant, u.ID, 0, 20)
+	u.ErrorSamples = errs
+	return u, err
+}
+
+func (s *Store) Uploads(ctx context.Context, tenant uuid.UUID, beforeID int64, limit int) ([]intake.Upload, error) {
+	var out []intake.Upload
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+uploadCols+` FROM intake.uploads
+			WHERE tenant_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, tenant, beforeID, limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) { return scanUpload(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.Uploads: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq int64, limit int) ([]intake.RowError, int64, int64, error) {
+	var out []intake.RowError
+	var last, total int64
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM intake.upload_errors WHERE upload_id = $1`, upload).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, row_number, column_name, reason, value FROM intake.upload_errors
+			WHERE upload_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, upload, afterSeq, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e intake.RowError
+			if err := rows.Scan(&last, &e.Row, &e.Column, &e.Reason, &e.Value); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("store.Errors: %w", err)
+	}
+	return out, last, total, nil
+}
+
+func (s *Store) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]intake.Supplier, error) {
+	var out []intake.Supplier
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT supplier_id, name, created_at, updated_at FROM intake.suppliers
+			WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id`, tenant, ids)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Supplier, error) {
+			var s intake.Supplier
+			err := r.Scan(&s.ID, &s.Name, &s.CreatedAt, &s.UpdatedAt)
+			return s, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.Suppliers: %w", err)
+	}
+	return out, nil
+}
+
+// Claim leases the next upload needing work, across tenants: the worker is
+// a system process, so it runs as the owner; the work itself runs scoped to
+// the upload's tenant.
+func (s *Store) Claim(ctx context.Context, lease time.Duration) (intake.Upload, bool, error) {
+	u, err := scanUpload(s.pool.QueryRow(ctx, `
+		UPDATE intake.uploads SET
+			state = CASE WHEN state = 1 THEN 2 ELSE state END,
+			attempts = attempts + 1, lease_until = now() + $1::interval, updated_at = now(), failure_reason = ''
+		WHERE id = (
+			SELECT id FROM intake.uploads
+			WHERE state IN (1, 2, 3) AND (lease_until IS NULL OR lease_until < now())
+			ORDER BY priority, id FOR UPDATE SKIP LOCKED LIMIT 1)
+		RETURNING `+uploadCols, lease.String()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, false, nil
+	}
+	if err != nil {
+		return u, false, fmt.Errorf("store.Claim: %w", err)
+	}
+	return u, true, nil
+}
+
+// chunks reads an upload's content back, a chunk at a time, on its own
+// connection (the validating transaction's is busy with COPY).
+type chunks struct {
+	ctx  context.Context
+	pool *pgxpool.Pool
+	id   int64
+	seq  int
+	cur  *bytes.Reader
+	done bool
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	for {
+		if c.cur != nil && c.cur.Len() > 0 {
+			return c.cur.Read(p)
+		}
+		if c.done {
+			return 0, io.EOF
+		}
+		var data []byte
+		err := c.pool.QueryRow(c.ctx, `SELECT data FROM intake.upload_chunks WHERE upload_id = $1 AND seq = $2`, c.id, c.seq).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			c.done = true
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: reading upload %d chunk %d: %w", c.id, c.seq, err)
+		}
+		c.seq++
+		c.cur = bytes.NewReader(data)
+	}
+}
+
+// rowSource feeds a Validator's accepted rows to COPY.
+type rowSource struct {
+	v   *intake.Validator
+	row intake.Row
+}
+
+func (r *rowSource) Next() bool {
+	var ok bool
+	r.row, ok = r.v.Next()
+	return ok
+}
+
+func (r *rowSource) Values() ([]any, error) {
+	x := &r.row
+	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, x.Description}, nil
+}
+
+func (r *rowSource) Err() error { return r.v.Err() }
+
+// Validate stores the upload's accepted rows, its suppliers and its errors,
+// and moves it to Calculating (or Failed for a bad header), in one
+// transaction: a crash half-way leaves nothing and the retry starts clean.
+func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Reader) (*intake.Validator, error)) (intake.Validated, error) {
+	var out intake.Validated
+	var headerErr *intake.HeaderError
+	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		// Errors from an earlier, interrupted attempt are rolled back with it,
+		// but a header failure may be recorded already: start clean.
+		if _, err := tx.Exec(ctx, `DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID); err != nil {
+			return err
+		}
+		v, err := open(&chunks{ctx: ctx, pool: s.pool, id: u.ID})
+		if errors.As(err, &headerErr) {
+			if err := insertErrors(ctx, tx, u, headerErr.Errors); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, failure_reason = $3, rows_rejected = 0,
+				completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
+				u.ID, intake.Failed, "the header does not name the required columns: "+headerErr.Error())
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
+			supplier_id text, supplier_name text, naics_code text, amount text, currency text, description text) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
+			[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"},
+			&rowSource{v: v}); err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		errs := v.Errors
+		out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
+		if v.Accepted > 0 {
+			if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {
+				return err
+			}
+			// Transactions stored by an earlier upload are rejected, not stored twice.
+			rows, err := tx.Query(ctx, `
+				DELETE FROM tx_stage s USING intake.transactions t
+				WHERE t.tenant_id = $1 AND t.tx_date BETWEEN $2 AND $3
+				  AND t.transaction_id = s.transaction_id AND t.tx_date = s.tx_date AND t.upload_id <> $4
+				RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, v.MinDate, v.MaxDate, u.ID)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var e intake.RowError
+				var other int64
+				if err := rows.Scan(&e.Row, &e.Value, &other); err != nil {
+					rows.Close()
+					return err
+				}
+				e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
+				errs = append(errs, e)
+				out.Accepted--
+				out.Rejected++
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
+					naics_code, amount_usd, currency, description)
+				SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, amount::numeric(18, 4), currency, description
+				FROM tx_stage`, u.Tenant, u.ID); err != nil {
+				return err
+			}
+			// The latest name in the file wins; unchanged names are not rewritten.
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name)
+				SELECT DISTINCT ON (supplier_id) $1, supplier_id, supplier_name FROM tx_stage ORDER BY supplier_id, line DESC
+				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET name = excluded.name, updated_at = now()
+				WHERE s.name IS DISTINCT FROM excluded.name`, u.Tenant); err != nil {
+				return err
+			}
+		}
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
+		if err := insertErrors(ctx, tx, u, errs); err != nil {
+			return err
+		}
+		next := intake.Calculating
+		if out.Accepted == 0 {
+			next = intake.Succeeded
+		}
+		_, err = tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
+			min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
+			u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
+		return err
+	})
+	if err == nil && headerErr != nil {
+		return out, headerErr
+	}
+	if err != nil {
+		return out, fmt.Errorf("store.Validate: %w", err)
+	}
+	return out, nil
+}
+
+func nullDate(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// insertErrors stores row errors. COPY is refused on tables under row-level
+// security, so they go in as arrays, in slices of 10,000.
+func insertErrors(ctx context.Context, tx pgx.Tx, u intake.Upload, errs []intake.RowError) error {
+	for start := 0; start < len(errs); start += 10_000 {
+		part := errs[start:min(start+10_000, len(errs))]
+		seqs := make([]int64, len(part))
+		rows := make([]int64, len(part))
+		cols := make([]string, len(part))
+		reasons := make([]string, len(part))
+		values := make([]string, len(part))
+		for i, e := range part {
+			seqs[i], rows[i], cols[i], reasons[i], values[i] = int64(start+i+1), e.Row, e.Column, e.Reason, e.Value
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_errors (tenant_id, upload_id, seq, row_number, column_name, reason, value)
+			SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[])`,
+			u.Tenant, u.ID, seqs, rows, cols, reasons, values); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Accepted streams the upload's rows in batches.
+func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intake.Row) error, batch int) error {
+	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT row_number, transaction_id, tx_date, supplier_id, naics_code, amount_usd::text
+			FROM intake.transactions WHERE tenant_id = $1 AND upload_id = $2 AND tx_date BETWEEN $3 AND $4`,
+			u.Tenant, u.ID, u.MinDate, u.MaxDate)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		buf := make([]intake.Row, 0, batch)
+		for rows.Next() {
+			var r intake.Row
+			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount); err != nil {
+				return err
+			}
+			buf = append(buf, r)
+			if len(buf) == batch {
+				if err := each(buf); err != nil {
+					return err
+				}
+				buf = make([]intake.Row, 0, batch)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(buf) > 0 {
+			return each(buf)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store.Accepted: %w", err)
+	}
+	return nil
+}
+
+// Progress records how far the worker got and extends its lease.
+func (s *Store) Progress(ctx context.Context, id int64, state intake.State, read, calculated int64, lease time.Duration) error {
+	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET rows_read = greatest(rows_read, $2), rows_calculated = $3,
+		lease_until = now() + $4::interval, updated_at = now() WHERE id = $1 AND state = $5`,
+		id, read, calculated, lease.String(), state)
+	if err != nil {
+		return fmt.Errorf("store.Progress: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) Finish(ctx context.Context, id int64, state intake.State, calculated int64, kg, reason string) error {
+	var kgv any
+	if kg != "" {
+		kgv = kg
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
+		failure_reason = $5, completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
+		id, state, calculated, kgv, reason)
+	if err != nil {
+		return fmt.Errorf("store.Finish: %w", err)
+	}
+	return nil
+}
+
+// Retry puts the upload back for another attempt no sooner than after.
+// The state stays as stored: the attempt may have moved it on (validated,
+// then failed calculating), and the retry resumes from there.
+func (s *Store) Retry(ctx context.Context, id int64, after time.Duration, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET lease_until = now() + $2::interval,
+		failure_reason = $3, updated_at = now() WHERE id = $1`, id, after.String(), "last attempt: "+reason)
+	if err != nil {
+		return fmt.Errorf("store.Retry: %w", err)
+	}
+	return nil
+}
+
+var _ intake.Store = (*Store)(nil)

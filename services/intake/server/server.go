@@ -1,0 +1,129 @@
+// Package server wires the intake service; main and in-process launchers
+// call Run.
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/batch"
+	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/db"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/store"
+)
+
+// FactorSet is the factor set uploads are checked against.
+const FactorSet = "epa-supply-chain-v1.3.0"
+
+// Migrate creates or updates intake's schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migrate(ctx, pool) }
+
+// Run serves intake and runs its upload workers until ctx ends.
+func Run(ctx context.Context, env service.Env) error {
+	maxUpload, err := config.Int("MAX_UPLOAD_BYTES", 2<<30)
+	if err != nil {
+		return err
+	}
+	workers, err := config.Int("UPLOAD_WORKERS", 2)
+	if err != nil {
+		return err
+	}
+	pool, auth, err := service.OpenDB(ctx, env, 16, Migrate)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	token, err := tenancy.ServiceToken(ctx, pool)
+	if err != nil {
+		return err
+	}
+	cc, err := grpcclient.Dial(env.Peer("calculator"), env.TP)
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	calc := calculatorv1.NewCalculatorServiceClient(cc)
+
+	st := store.New(pool)
+	worker := intake.NewWorker(env.Log, env.TP, st,
+		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
+		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
+		intake.WorkerOptions{})
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
+	done := make(chan struct{}, workers)
+	for range workers {
+		go func() { worker.Run(bg, time.Second); done <- struct{}{} }()
+	}
+
+	srv := service.NewServer(env, pool, auth)
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick)))
+	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	// Workers stop after the server: an interrupted upload's lease lapses and
+	// the next start resumes it.
+	stop()
+	for range workers {
+		<-done
+	}
+	return err
+}
+
+// calculatorClient calculates rows through the calculator, as the tenant.
+type calculatorClient struct {
+	c      calculatorv1.CalculatorServiceClient
+	tenant uuid.UUID
+	token  string
+}
+
+func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []intake.Row) (string, error) {
+	req := &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/" + strconv.FormatInt(upload, 10), Lines: make([]*calculatorv1.SpendLine, len(rows))}
+	for i, r := range rows {
+		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
+			SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount}
+	}
+	resp, err := c.c.CalculateEmissions(tenancy.AsService(ctx, c.tenant, c.token), req)
+	if err != nil {
+		return "", err
+	}
+	return resp.GetKgCo2E(), nil
+}
+
+// codeChecker answers which NAICS codes have a factor, through a DataLoader
+// so concurrent checks of one upload share one BatchGetFactors call.
+type codeChecker struct {
+	loader *batch.Loader[string, bool]
+}
+
+func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string) codeChecker {
+	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]bool, error) {
+		names := make([]string, len(codes))
+		for i, code := range codes {
+			names[i] = "factorSets/" + FactorSet + "/factors/" + code
+		}
+		resp, err := c.BatchGetFactors(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetFactorsRequest{Names: names})
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]bool, len(resp.GetFactors()))
+		for _, f := range resp.GetFactors() {
+			out[f.GetCode()] = true
+		}
+		return out, nil
+	}, batch.Options{MaxBatch: 1000})}
+}
+
+func (c codeChecker) Known(ctx context.Context, codes []string) (map[string]bool, error) {
+	return c.loader.LoadMany(ctx, codes)
+}
