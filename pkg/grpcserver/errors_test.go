@@ -1,0 +1,44 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+func TestToStatus(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		err  error
+		code codes.Code
+		msg  string
+	}{
+		"invalid":     {fmt.Errorf("svc.Do: %w", apperr.Invalid("page_size", "must be at most 1000")), codes.InvalidArgument, "page_size: must be at most 1000"},
+		"not found":   {apperr.New(apperr.NotFound, "upload not found"), codes.NotFound, "upload not found"},
+		"driver text": {errors.New(`ERROR: relation "intake.secret" does not exist`), codes.Internal, "internal error"},
+		"canceled":    {fmt.Errorf("x: %w", context.Canceled), codes.Canceled, "request canceled"},
+		"downstream":  {status.Error(codes.FailedPrecondition, "no emissions yet"), codes.FailedPrecondition, "no emissions yet"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, _ := status.FromError(ToStatus(ctx, log, "/m", tc.err))
+			if st.Code() != tc.code || st.Message() != tc.msg {
+				t.Fatalf("got %v %q, want %v %q", st.Code(), st.Message(), tc.code, tc.msg)
+			}
+		})
+	}
+	st, _ := status.FromError(ToStatus(ctx, log, "/m", apperr.Invalid("rows[3].amount", "not a number")))
+	br, ok := st.Details()[0].(*errdetails.BadRequest)
+	if !ok || br.FieldViolations[0].Field != "rows[3].amount" || br.FieldViolations[0].Description != "not a number" {
+		t.Fatalf("details = %v", st.Details())
+	}
+}
