@@ -103,11 +103,21 @@ type Store interface {
 // FactorKey names a factor.
 type FactorKey struct{ Set, Code string }
 
-// Service is the calculator's business logic.
-type Service struct{ store Store }
+// SummaryCache keeps summaries between writes; Invalidate is called after
+// every write of a tenant's emissions.
+type SummaryCache interface {
+	Summary(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, compute func() (Summary, error)) (Summary, error)
+	Invalidate(ctx context.Context, tenant uuid.UUID)
+}
 
-// New returns a Service.
-func New(store Store) *Service { return &Service{store: store} }
+// Service is the calculator's business logic.
+type Service struct {
+	store Store
+	cache SummaryCache
+}
+
+// New returns a Service; cache may be nil.
+func New(store Store, cache SummaryCache) *Service { return &Service{store: store, cache: cache} }
 
 var (
 	amountRe = regexp.MustCompile(`^-?[0-9]{1,14}(\.[0-9]{1,4})?$`)
@@ -136,7 +146,11 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, upload int64,
 			return Calculated{}, apperr.Invalid(field("amount_usd"), "%q is not a decimal amount with at most 4 decimals", l.Amount)
 		}
 	}
-	return s.store.Calculate(ctx, tenant, upload, DefaultSet, lines)
+	out, err := s.store.Calculate(ctx, tenant, upload, DefaultSet, lines)
+	if err == nil && out.Stored > 0 && s.cache != nil {
+		s.cache.Invalidate(ctx, tenant)
+	}
+	return out, err
 }
 
 // FactorSets lists the loaded factor sets.
@@ -168,7 +182,10 @@ func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension
 	if limit < 0 {
 		return Summary{}, apperr.Invalid("limit", "must not be negative")
 	}
-	return s.store.Summarize(ctx, tenant, dim, limit)
+	if s.cache == nil {
+		return s.store.Summarize(ctx, tenant, dim, limit)
+	}
+	return s.cache.Summary(ctx, tenant, dim, limit, func() (Summary, error) { return s.store.Summarize(ctx, tenant, dim, limit) })
 }
 
 // CategoryNames are the GHG Protocol Scope 3 categories, 1-based.
