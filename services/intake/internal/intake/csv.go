@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,11 +41,31 @@ const (
 	valueKeepBytes = 100
 )
 
-var (
-	amountRe = regexp.MustCompile(`^-?[0-9]{1,14}(\.[0-9]{1,4})?$`)
-	naicsRe  = regexp.MustCompile(`^[0-9]{6}$`)
-	minDate  = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
-)
+var minDate = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// isAmount matches -?[0-9]{1,14}(\.[0-9]{1,4})? without a regexp: it runs
+// once per row.
+func isAmount(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	whole, frac, dot := strings.Cut(s, ".")
+	if len(whole) < 1 || len(whole) > 14 || !digits(whole) {
+		return false
+	}
+	return !dot || (len(frac) >= 1 && len(frac) <= 4 && digits(frac))
+}
+
+func isNAICS(s string) bool { return len(s) == 6 && digits(s) }
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Row is one accepted purchase line.
 type Row struct {
@@ -284,9 +303,9 @@ func validateRecord(line int64, rec []string, idx [numColumns]int, seen *idSet, 
 		return bad(colSupplierName, fmt.Sprintf("longer than %d bytes", maxNameLen), r.SupplierName)
 	case len(r.Description) > maxDescLen:
 		return bad(colDescription, fmt.Sprintf("longer than %d bytes", maxDescLen), r.Description)
-	case !naicsRe.MatchString(r.NAICS):
+	case !isNAICS(r.NAICS):
 		return bad(colNAICS, "not a 6-digit NAICS code", r.NAICS)
-	case !amountRe.MatchString(r.Amount):
+	case !isAmount(r.Amount):
 		return bad(colAmount, "not a number with at most 4 decimals (like 1234.56 or -80.00)", r.Amount)
 	case r.Currency != "USD":
 		return bad(colCurrency, "unsupported currency: only USD is accepted until FX conversion lands", r.Currency)
