@@ -207,7 +207,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				    spend_usd = r.spend_usd + excluded.spend_usd,
 				    tx_count = r.tx_count + excluded.tx_count
 			)
-			SELECT count(*), coalesce(sum(kg_co2e), 0)::text FROM ins`,
+			SELECT count(*), round(coalesce(sum(kg_co2e), 0), 7)::text FROM ins`,
 			tenant, upload, setID, calculator.MethodSpendBased).Scan(&out.Stored, &kg)
 		if err != nil {
 			return err
@@ -217,7 +217,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		if out.Skipped > 0 {
 			// A retry: report the batch's whole kg, including lines stored by
 			// the earlier attempt, so the caller's total stays exact.
-			err = tx.QueryRow(ctx, `SELECT coalesce(sum(r.kg_co2e), 0)::text
+			err = tx.QueryRow(ctx, `SELECT round(coalesce(sum(r.kg_co2e), 0), 7)::text
 				FROM (SELECT DISTINCT transaction_id, tx_date FROM calc_stage) s
 				JOIN calculator.emission_results r
 				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date`, tenant).Scan(&out.Kg)
@@ -237,7 +237,7 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 		var cat int16
 		err := tx.QueryRow(ctx, `
 			SELECT e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
-				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, e.kg_co2e::text, e.calculated_at
+				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at
 			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
 			WHERE e.tenant_id = $1 AND e.transaction_id = $2
 			ORDER BY e.tx_date LIMIT 1`, tenant, transactionID).Scan(
@@ -256,7 +256,9 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 	return r, nil
 }
 
-// Summarize groups the rollup (never the results) by dim.
+// Summarize groups the rollup (never the results) by dim. kg CO2e are
+// stored exactly and reported to 7 decimals (0.1 g), whatever the factor's
+// own precision.
 func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int) (calculator.Summary, error) {
 	var key, order string
 	switch dim {
@@ -280,7 +282,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 		), t AS (
 			SELECT coalesce(sum(kg), 0) AS kg, coalesce(sum(spend), 0) AS spend, coalesce(sum(n), 0) AS n, count(*) AS groups FROM g
 		)
-		SELECT t.kg::text, t.spend::text, t.n, t.groups, g.key, g.kg::text, g.spend::text, g.n,
+		SELECT round(t.kg, 7)::text, t.spend::text, t.n, t.groups, g.key, round(g.kg, 7)::text, g.spend::text, g.n,
 			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
 		FROM t LEFT JOIN LATERAL (SELECT * FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
 	var sum calculator.Summary

@@ -106,7 +106,7 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 		t.Fatalf("tenant b reading a's result: err = %v, want not found", err)
 	}
 	bs, err := svc.Summarize(ctx, b, calculator.BySupplier, 0)
-	if err != nil || bs.Count != 0 || bs.TotalKg != "0" || len(bs.Groups) != 0 {
+	if err != nil || bs.Count != 0 || bs.TotalKg != "0.0000000" || len(bs.Groups) != 0 {
 		t.Fatalf("tenant b summary = %+v, %v", bs, err)
 	}
 }

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+)
+
+// benchE2E measures the upload flow with every deployable as its own process:
+// a spend file POSTed to the REST gateway until every row is stored and
+// calculated, against a plain psql \copy of the same file measured in the
+// same run.
+func benchE2E(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench-e2e", flag.ContinueOnError)
+	rows := fs.Int("rows", 1_000_000, "rows in the generated file")
+	binDir := fs.String("bin", "bin", "folder with the built deployables (intake, calculator, hotspot, engagement, reporting, gateway)")
+	work := fs.String("work", ".bench", "folder for the generated file and logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*work, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(*work, fmt.Sprintf("spend-%d.csv", *rows))
+	if _, err := os.Stat(file); err != nil {
+		if _, err := writeSpend(file, *rows, 10_000, 1); err != nil {
+			return err
+		}
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+
+	admin := os.Getenv("DATABASE_URL")
+	if admin == "" {
+		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	dbURL, err := freshDatabase(ctx, admin, "vcci_bench")
+	if err != nil {
+		return err
+	}
+
+	// Baseline first, on its own database: a plain \copy into a partitioned,
+	// indexed table of the same shape.
+	baseURL, err := freshDatabase(ctx, admin, "vcci_bench_copy")
+	if err != nil {
+		return err
+	}
+	copySecs, err := psqlCopy(ctx, baseURL, file)
+	if err != nil {
+		return err
+	}
+
+	ports := map[string]string{}
+	for _, name := range []string{"intake", "calculator", "hotspot", "engagement", "reporting", "gateway"} {
+		p, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		ports[name] = p
+	}
+	env := append(os.Environ(), "DATABASE_URL="+dbURL, "METRICS_ADDR=off", "LOG_LEVEL=warn")
+	for name, addr := range ports {
+		if name != "gateway" {
+			env = append(env, strings.ToUpper(name)+"_ADDR="+addr)
+		}
+	}
+	procs := map[string]*exec.Cmd{}
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(os.Interrupt)
+		}
+		for _, p := range procs {
+			p.Wait()
+		}
+	}()
+	// The calculator starts first: it loads the factor library.
+	for _, name := range []string{"calculator", "intake", "hotspot", "engagement", "reporting", "gateway"} {
+		cmd := exec.CommandContext(ctx, filepath.Join(*binDir, name))
+		cmd.Env = append(env, "GRPC_ADDR="+ports[name], "HTTP_ADDR="+ports["gateway"])
+		logf, err := os.Create(filepath.Join(*work, name+".log"))
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s (build it with make build): %w", name, err)
+		}
+		procs[name] = cmd
+		if name == "calculator" {
+			if err := waitTCP(ctx, ports[name], 60*time.Second); err != nil {
+				return fmt.Errorf("calculator: %w (see %s/calculator.log)", err, *work)
+			}
+		}
+	}
+	base := "http://" + ports["gateway"]
+	if err := waitReady(ctx, base+"/readyz", 60*time.Second); err != nil {
+		return fmt.Errorf("gateway: %w (see %s/*.log)", err, *work)
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	tenant, err := tenancy.EnsureTenant(ctx, pool, "bench")
+	if err != nil {
+		return err
+	}
+	key, err := tenancy.IssueKey(ctx, pool, tenant, "bench")
+	pool.Close()
+	if err != nil {
+		return err
+	}
+
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/uploads?filename="+filepath.Base(file), f)
+	req.Header.Set("x-api-key", key)
+	req.Header.Set("Content-Type", "text/csv")
+	req.ContentLength = info.Size()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	var up struct {
+		Name, State                string
+		RowsAccepted, RowsRejected string
+		RowsCalculated, KgCo2e     string
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("upload: %s: %s", resp.Status, body)
+	}
+	if err := json.Unmarshal(body, &up); err != nil {
+		return err
+	}
+	received := time.Since(start)
+	var validated time.Duration
+	for {
+		time.Sleep(50 * time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/"+up.Name, nil)
+		req.Header.Set("x-api-key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := json.Unmarshal(body, &up); err != nil {
+			return fmt.Errorf("status: %w: %s", err, body)
+		}
+		if validated == 0 && (up.State == "UPLOAD_STATE_CALCULATING" || up.State == "UPLOAD_STATE_SUCCEEDED") {
+			validated = time.Since(start)
+		}
+		if up.State == "UPLOAD_STATE_SUCCEEDED" {
+			break
+		}
+		if up.State == "UPLOAD_STATE_FAILED" {
+			return fmt.Errorf("upload failed: %s", body)
+		}
+		if time.Since(start) > 10*time.Minute {
+			return fmt.Errorf("upload not done after 10 minutes: %s", body)
+		}
+	}
+	total := time.Since(start)
+	accepted, _ := strconv.ParseFloat(up.RowsAccepted, 64)
+
+	rss := map[string]int64{}
+	for name, p := range procs {
+		rss[name] = peakRSS(p.Process.Pid)
+	}
+	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f rows/s", accepted/d.Seconds()) }
+	fmt.Printf("\nvcci bench-e2e: %d rows, %.1f MB, through the REST gateway, every service its own process\n\n", *rows, float64(info.Size())/1e6)
+	fmt.Printf("%-42s %10s  %s\n", "phase", "seconds", "rate")
+	fmt.Printf("%-42s %10.2f  %s\n", "upload received and stored durably", received.Seconds(), rate(received))
+	fmt.Printf("%-42s %10.2f  %s\n", "validated and stored (from start)", validated.Seconds(), rate(validated))
+	fmt.Printf("%-42s %10.2f  %s\n", "calculation alone", (total - validated).Seconds(), rate(total-validated))
+	fmt.Printf("%-42s %10.2f  %s\n", "end to end: stored and fully calculated", total.Seconds(), rate(total))
+	fmt.Printf("%-42s %10.2f  %s\n", "baseline: psql \\copy, same file and shape", copySecs, rate(time.Duration(copySecs*float64(time.Second))))
+	fmt.Printf("\nend to end / \\copy = %.2fx   (rows accepted %s, rejected %s, calculated %s, kg CO2e %s)\n",
+		total.Seconds()/copySecs, up.RowsAccepted, up.RowsRejected, up.RowsCalculated, up.KgCo2e)
+	fmt.Printf("\npeak RSS (VmHWM):")
+	for _, name := range []string{"gateway", "intake", "calculator", "hotspot", "engagement", "reporting"} {
+		fmt.Printf("  %s %.0f MB", name, float64(rss[name])/1024)
+	}
+	fmt.Println()
+	return nil
+}
+
+func freshDatabase(ctx context.Context, admin, name string) (string, error) {
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	cfg := c.Config()
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), nil
+}
+
+// psqlCopy times a plain \copy of file into a quarterly-partitioned table
+// with the same primary key as intake.transactions.
+func psqlCopy(ctx context.Context, url, file string) (float64, error) {
+	ddl := `CREATE TABLE spend (transaction_id text, tx_date date, supplier_id text, supplier_name text, naics_code text,
+		amount numeric(18, 4), currency text, description text, PRIMARY KEY (transaction_id, tx_date)) PARTITION BY RANGE (tx_date);`
+	for q := 0; q < 5; q++ {
+		from := time.Date(2024, time.Month(q*3+1), 1, 0, 0, 0, 0, time.UTC)
+		ddl += fmt.Sprintf("CREATE TABLE spend_q%d PARTITION OF spend FOR VALUES FROM ('%s') TO ('%s');", q, from.Format(time.DateOnly), from.AddDate(0, 3, 0).Format(time.DateOnly))
+	}
+	if out, err := exec.CommandContext(ctx, "psql", url, "-v", "ON_ERROR_STOP=1", "-qc", ddl).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("psql: %v: %s", err, out)
+	}
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "psql", url, "-v", "ON_ERROR_STOP=1", "-qc", `\copy spend FROM '`+file+`' WITH (FORMAT csv, HEADER true)`).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("psql \\copy: %v: %s", err, out)
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return errors.New("not listening on " + addr)
+}
+
+func waitReady(ctx context.Context, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return errors.New("not ready: " + url)
+}
+
+// peakRSS reads a process's high-water resident set (kB) from /proc.
+func peakRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/spendgen"
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
+	"github.com/vcci-dev/vcci/pkg/dbtest"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	calculator "github.com/vcci-dev/vcci/services/calculator/server"
+	engagement "github.com/vcci-dev/vcci/services/engagement/server"
+	intake "github.com/vcci-dev/vcci/services/intake/server"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// platform is a running stack on its own database, with a tenant and key.
+type platform struct {
+	base string
+	key  string
+	pool *pgxpool.Pool
+}
+
+func start(t *testing.T, tp trace.TracerProvider) platform {
+	t.Helper()
+	url := dbtest.NewDatabase(t, "e2e", func(ctx context.Context, pool *pgxpool.Pool) error {
+		for _, m := range []func(context.Context, *pgxpool.Pool) error{tenancy.Migrate, calculator.Migrate, intake.Migrate, engagement.Migrate} {
+			if err := m(ctx, pool); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := stack.Start(ctx, stack.Options{DatabaseURL: url, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TP: tp, Ephemeral: true})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); st.Wait() })
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return platform{base: st.HTTPURL, key: newKey(t, pool, "acme"), pool: pool}
+}
+
+func newKey(t *testing.T, pool *pgxpool.Pool, tenant string) string {
+	t.Helper()
+	id, err := tenancy.EnsureTenant(context.Background(), pool, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := tenancy.IssueKey(context.Background(), pool, id, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// call does one REST request and decodes the JSON answer.
+func (p platform) call(t *testing.T, method, path, key string, body io.Reader, out any, hdr ...string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, p.base+path, body)
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type upload struct {
+	Name, State, FailureReason                           string
+	RowsRead, RowsAccepted, RowsRejected, RowsCalculated string
+	KgCo2e                                               string
+	ErrorSamples                                         []rowError
+}
+
+type rowError struct {
+	Row, Column, Reason, Value string
+}
+
+func (p platform) upload(t *testing.T, key string, body []byte, hdr ...string) upload {
+	t.Helper()
+	var u upload
+	hdr = append(hdr, "Content-Type", "text/csv")
+	if code := p.call(t, "POST", "/v1/uploads?filename=spend.csv", key, bytes.NewReader(body), &u, hdr...); code != http.StatusAccepted {
+		t.Fatalf("upload: HTTP %d: %+v", code, u)
+	}
+	return u
+}
+
+func (p platform) wait(t *testing.T, key, name string) upload {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var u upload
+		p.call(t, "GET", "/v1/"+name, key, nil, &u)
+		if u.State == "UPLOAD_STATE_SUCCEEDED" || u.State == "UPLOAD_STATE_FAILED" {
+			return u
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upload %s not done: %+v", name, u)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// epaFactors reads the shipped factor table itself.
+func epaFactors(t *testing.T) map[string]*big.Rat {
+	t.Helper()
+	f, err := os.Open("../../services/calculator/internal/factors/data/SupplyChainGHGEmissionFactors_v1.3.0_NAICS_CO2e_USD2022.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*big.Rat{}
+	for _, r := range rows[1:] {
+		v, _ := new(big.Rat).SetString(r[6])
+		out[r[0]] = v
+	}
+	return out
+}
+
+type agg struct {
+	kg    *big.Rat
+	spend *big.Rat
+	n     int
+}
+
+func add(m map[string]*agg, k string, kg, spend *big.Rat) {
+	a := m[k]
+	if a == nil {
+		a = &agg{kg: new(big.Rat), spend: new(big.Rat)}
+		m[k] = a
+	}
+	a.kg.Add(a.kg, kg)
+	a.spend.Add(a.spend, spend)
+	a.n++
+}
+
+func dec(r *big.Rat) string { return r.FloatString(7) }
+
+// TestUploadFlowThroughREST uploads a generated file through the gateway and
+// checks every figure against totals computed here from the file and the
+// factor table.
+func TestUploadFlowThroughREST(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	codes := make([]string, 0, 1016)
+	factors := epaFactors(t)
+	for c := range factors {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	var file bytes.Buffer
+	if _, err := spendgen.Write(&file, spendgen.Options{Rows: 20_000, Suppliers: 500, Seed: 7, Codes: codes}); err != nil {
+		t.Fatal(err)
+	}
+	raw := file.Bytes()
+
+	// Expected figures, from the file.
+	recs, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, spend := new(big.Rat), new(big.Rat)
+	bySupplier, byMonth, byNAICS := map[string]*agg{}, map[string]*agg{}, map[string]*agg{}
+	for _, r := range recs[1:] {
+		amount, ok := new(big.Rat).SetString(r[5])
+		if !ok {
+			t.Fatalf("bad amount %q", r[5])
+		}
+		kg := new(big.Rat).Mul(amount, factors[r[4]])
+		total.Add(total, kg)
+		spend.Add(spend, amount)
+		add(bySupplier, r[2], kg, amount)
+		add(byMonth, r[1][:7], kg, amount)
+		add(byNAICS, r[4], kg, amount)
+	}
+
+	u := p.upload(t, p.key, raw)
+	done := p.wait(t, p.key, u.Name)
+	if done.State != "UPLOAD_STATE_SUCCEEDED" || done.RowsAccepted != "20000" || done.RowsCalculated != "20000" || done.RowsRejected != "" {
+		t.Fatalf("upload = %+v", done)
+	}
+	if done.KgCo2e != dec(total) {
+		t.Fatalf("upload kg = %s, want %s", done.KgCo2e, dec(total))
+	}
+
+	// Reporting: totals and every breakdown.
+	type group struct {
+		Key, Label, KgCo2e, SpendUsd, TransactionCount string
+		Share                                          float64
+	}
+	var inv struct {
+		TotalKgCo2e, TotalSpendUsd, TransactionCount string
+		ByCategory, BySupplier, ByNaics, ByMonth     []group
+		SupplierCount, NaicsCount                    int
+		FactorSets                                   []string
+	}
+	if code := p.call(t, "GET", "/v1/inventory/summary?topN=1000", p.key, nil, &inv); code != 200 {
+		t.Fatalf("summary: HTTP %d", code)
+	}
+	if inv.TotalKgCo2e != dec(total) || inv.TotalSpendUsd != spend.FloatString(4) || inv.TransactionCount != "20000" {
+		t.Fatalf("inventory totals = %s kg, %s USD, %s lines; want %s, %s, 20000", inv.TotalKgCo2e, inv.TotalSpendUsd, inv.TransactionCount, dec(total), spend.FloatString(4))
+	}
+	if inv.SupplierCount != len(bySupplier) || inv.NaicsCount != len(byNAICS) || len(inv.ByMonth) != len(byMonth) {
+		t.Fatalf("counts: suppliers %d/%d naics %d/%d months %d/%d", inv.SupplierCount, len(bySupplier), inv.NaicsCount, len(byNAICS), len(inv.ByMonth), len(byMonth))
+	}
+	for _, g := range inv.ByMonth {
+		want := byMonth[g.Key]
+		if want == nil || g.KgCo2e != dec(want.kg) || g.TransactionCount != fmt.Sprint(want.n) {
+			t.Fatalf("month %s = %+v, want %s kg", g.Key, g, dec(want.kg))
+		}
+	}
+	for _, g := range inv.BySupplier {
+		if want := bySupplier[g.Key]; want == nil || g.KgCo2e != dec(want.kg) || g.Label == "" {
+			t.Fatalf("supplier %s = %+v", g.Key, g)
+		}
+	}
+	for _, g := range inv.ByNaics {
+		if want := byNAICS[g.Key]; want == nil || g.KgCo2e != dec(want.kg) || g.Label == "" {
+			t.Fatalf("naics %s = %+v", g.Key, g)
+		}
+	}
+	catSum := new(big.Rat)
+	for _, g := range inv.ByCategory {
+		v, _ := new(big.Rat).SetString(g.KgCo2e)
+		catSum.Add(catSum, v)
+	}
+	if catSum.Cmp(total) != 0 || len(inv.ByCategory) == 0 || inv.ByCategory[0].Label == "" {
+		t.Fatalf("categories = %+v sum %s, want %s", inv.ByCategory, dec(catSum), dec(total))
+	}
+
+	// Hotspot: the Pareto of suppliers, computed here.
+	type ranked struct {
+		id string
+		kg *big.Rat
+	}
+	var rank []ranked
+	for id, a := range bySupplier {
+		rank = append(rank, ranked{id, a.kg})
+	}
+	sort.Slice(rank, func(i, j int) bool {
+		if c := rank[i].kg.Cmp(rank[j].kg); c != 0 {
+			return c > 0
+		}
+		return rank[i].id < rank[j].id
+	})
+	threshold := new(big.Rat).Mul(total, big.NewRat(8, 10))
+	cum, need := new(big.Rat), 0
+	for _, r := range rank {
+		need++
+		cum.Add(cum, r.kg)
+		if cum.Cmp(threshold) >= 0 {
+			break
+		}
+	}
+	var pareto struct {
+		Entries []struct {
+			Rank                                  int
+			Supplier, SupplierDisplayName, KgCo2e string
+			InThresholdSet                        bool
+		}
+		TotalKgCo2e            string
+		SupplierCount          int
+		ThresholdSupplierCount int
+	}
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?topN=20", p.key, nil, &pareto); code != 200 {
+		t.Fatalf("pareto: HTTP %d", code)
+	}
+	if pareto.TotalKgCo2e != dec(total) || pareto.SupplierCount != len(bySupplier) || pareto.ThresholdSupplierCount != need || len(pareto.Entries) != 20 {
+		t.Fatalf("pareto = total %s suppliers %d threshold set %d entries %d; want %s %d %d 20",
+			pareto.TotalKgCo2e, pareto.SupplierCount, pareto.ThresholdSupplierCount, len(pareto.Entries), dec(total), len(bySupplier), need)
+	}
+	for i, e := range pareto.Entries {
+		if e.Supplier != "suppliers/"+rank[i].id || e.KgCo2e != dec(rank[i].kg) || e.Rank != i+1 || e.SupplierDisplayName == "" || e.InThresholdSet != (i < need) {
+			t.Fatalf("pareto entry %d = %+v, want %s %s", i, e, rank[i].id, dec(rank[i].kg))
+		}
+	}
+
+	// Provenance of one line.
+	var res struct {
+		Factor, FactorSetVersion, FactorValue, Method, KgCo2e, AmountUsd, NaicsCode string
+	}
+	first := recs[1]
+	if code := p.call(t, "GET", "/v1/emissionResults/"+first[0], p.key, nil, &res); code != 200 {
+		t.Fatalf("result: HTTP %d", code)
+	}
+	amount, _ := new(big.Rat).SetString(first[5])
+	if res.Factor != "factorSets/epa-supply-chain-v1.3.0/factors/"+first[4] || res.FactorSetVersion != "1.3.0" || res.Method != "spend-based" ||
+		res.KgCo2e != dec(new(big.Rat).Mul(amount, factors[first[4]])) {
+		t.Fatalf("result = %+v", res)
+	}
+
+	// Engagement: a campaign on the top 5.
+	var camp struct {
+		Name    string
+		TopN    int
+		Targets []struct{ Supplier, KgCo2e string }
+	}
+	body := strings.NewReader(`{"displayName":"Top emitters 2024","topN":5}`)
+	if code := p.call(t, "POST", "/v1/campaigns", p.key, body, &camp, "Content-Type", "application/json"); code != 200 {
+		t.Fatalf("campaign: HTTP %d %+v", code, camp)
+	}
+	if len(camp.Targets) != 5 || camp.Targets[0].Supplier != "suppliers/"+rank[0].id || camp.Targets[4].KgCo2e != dec(rank[4].kg) {
+		t.Fatalf("campaign = %+v", camp)
+	}
+
+	// The same file again: the same upload, nothing stored twice.
+	again := p.upload(t, p.key, raw)
+	if again.Name != u.Name {
+		t.Fatalf("resend gave %s, want %s", again.Name, u.Name)
+	}
+	var n int
+	p.pool.QueryRow(context.Background(), `SELECT count(*) FROM calculator.emission_results`).Scan(&n)
+	if n != 20_000 {
+		t.Fatalf("%d results stored, want 20000", n)
+	}
+}
+
+// TestBadInputThroughREST covers what a client gets for bad requests.
+func TestBadInputThroughREST(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	type status struct {
+		Code    int
+		Message string
+		Details []struct {
+			FieldViolations []struct{ Field, Description string }
+		}
+	}
+	var st status
+	if code := p.call(t, "GET", "/v1/uploads", "", nil, &st); code != 401 || st.Code != 16 {
+		t.Fatalf("no key: HTTP %d %+v", code, st)
+	}
+	if code := p.call(t, "GET", "/v1/uploads", "vcci_not-a-key-at-all", nil, &st); code != 401 {
+		t.Fatalf("bad key: HTTP %d", code)
+	}
+	st = status{}
+	code := p.call(t, "POST", "/v1/uploads", p.key, bytes.NewReader([]byte("%PDF-1.7\x00\x01binary")), &st, "Content-Type", "text/csv")
+	if code != 400 || st.Code != 3 || len(st.Details) == 0 || st.Details[0].FieldViolations[0].Field != "file" {
+		t.Fatalf("not CSV: HTTP %d %+v", code, st)
+	}
+
+	file := "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n" +
+		"A1,2024-02-01,S1,Acme,331110,100.00,USD,ok\n" +
+		"A2,2024-02-30,S1,Acme,331110,100.00,USD,bad date\n" +
+		"A3,2024-02-01,S1,Acme,331110,12x,USD,bad amount\n" +
+		"A4,2024-02-01,S1,Acme,000000,1.00,USD,unknown naics\n" +
+		"A5,2024-02-01,S1,Acme,331110,1.00,EUR,currency\n" +
+		"A1,2024-02-02,S1,Acme,331110,1.00,USD,duplicate\n" +
+		"A6,2024-02-01,S2,Beta,541511,-40.00,USD,credit note\n" +
+		"A7,2024-02-01,S2\n"
+	u := p.upload(t, p.key, []byte(file), "Idempotency-Key", "batch-7")
+	done := p.wait(t, p.key, u.Name)
+	if done.State != "UPLOAD_STATE_SUCCEEDED" || done.RowsAccepted != "2" || done.RowsRejected != "6" || done.KgCo2e != "75.3400000" {
+		t.Fatalf("upload = %+v", done)
+	}
+	want := []rowError{{"3", "date", "", ""}, {"4", "amount", "", ""}, {"5", "naics_code", "", ""}, {"6", "currency", "", ""}, {"7", "transaction_id", "", ""}, {"9", "", "", ""}}
+	var errs struct {
+		Errors    []rowError
+		TotalSize string
+	}
+	p.call(t, "GET", "/v1/"+u.Name+"/errors?pageSize=100", p.key, nil, &errs)
+	if errs.TotalSize != "6" || len(errs.Errors) != 6 {
+		t.Fatalf("errors = %+v", errs)
+	}
+	for i, w := range want {
+		if errs.Errors[i].Row != w.Row || errs.Errors[i].Column != w.Column || errs.Errors[i].Reason == "" {
+			t.Fatalf("error %d = %+v, want row %s column %q", i, errs.Errors[i], w.Row, w.Column)
+		}
+	}
+	// Same idempotency key, different bytes: the first upload back.
+	again := p.upload(t, p.key, []byte(file+"A8,2024-02-01,S2,Beta,541511,1.00,USD,new\n"), "Idempotency-Key", "batch-7")
+	if again.Name != u.Name {
+		t.Fatalf("idempotent resend = %s, want %s", again.Name, u.Name)
+	}
+	// Another tenant cannot see it.
+	other := newKey(t, p.pool, "globex")
+	if code := p.call(t, "GET", "/v1/"+u.Name, other, nil, &st); code != 404 {
+		t.Fatalf("other tenant: HTTP %d", code)
+	}
+	var inv struct{ TransactionCount string }
+	p.call(t, "GET", "/v1/inventory/summary", other, nil, &inv)
+	if inv.TransactionCount != "" && inv.TransactionCount != "0" {
+		t.Fatalf("other tenant sees %s lines", inv.TransactionCount)
+	}
+	// Page sizes above the maximum are refused, naming the parameter.
+	st = status{}
+	if code := p.call(t, "GET", "/v1/uploads?pageSize=5000", p.key, nil, &st); code != 400 || st.Details[0].FieldViolations[0].Field != "page_size" {
+		t.Fatalf("page size: HTTP %d %+v", code, st)
+	}
+}
+
+// TestUploadIsOneTrace shows one trace from the gateway through intake (and
+// its background work) to the calculator and PostgreSQL.
+func TestUploadIsOneTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	p := start(t, tp)
+	u := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nX1,2024-05-01,S1,Acme,331110,10.00,USD,x\n"))
+	p.wait(t, p.key, u.Name)
+
+	var root trace.TraceID
+	for _, s := range rec.Ended() {
+		if s.SpanKind() == trace.SpanKindServer && s.Name() == "POST /v1/uploads" && !s.Parent().SpanID().IsValid() {
+			root = s.SpanContext().TraceID()
+		}
+	}
+	if !root.IsValid() {
+		var names []string
+		for _, s := range rec.Ended() {
+			names = append(names, s.Name())
+		}
+		t.Fatalf("no gateway span for POST /v1/uploads among %v", names)
+	}
+	seen := map[string]bool{}
+	for _, s := range rec.Ended() {
+		if s.SpanContext().TraceID() != root {
+			continue
+		}
+		switch {
+		case s.Name() == "vcci.intake.v1.IntakeService/UploadSpend" && s.SpanKind() == trace.SpanKindServer:
+			seen["intake"] = true
+		case s.Name() == "intake.ProcessUpload":
+			seen["worker"] = true
+		case s.Name() == "vcci.calculator.v1.CalculatorService/CalculateEmissions" && s.SpanKind() == trace.SpanKindServer:
+			seen["calculator"] = true
+		}
+		for _, a := range s.Attributes() {
+			if a.Key == "db.system" || a.Key == "db.system.name" {
+				seen["postgres"] = true
+			}
+		}
+	}
+	for _, hop := range []string{"intake", "worker", "calculator", "postgres"} {
+		if !seen[hop] {
+			t.Errorf("trace %s has no %s span (saw %v)", root, hop, seen)
+		}
+	}
+}

@@ -1,0 +1,293 @@
+// Package edge is the REST gateway: one grpc-gateway mux over every service,
+// the streaming upload endpoint, probes, metrics, the OpenAPI document and
+// Swagger UI. The gateway binary and the in-process launcher both use New.
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/klauspost/compress/gzhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	swgui "github.com/swaggest/swgui/v5emb"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so BadRequest details render in error bodies
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
+	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/telemetry"
+)
+
+// Backends are the services the gateway fronts, in the order /readyz lists them.
+var Backends = []string{"intake", "calculator", "hotspot", "engagement", "reporting"}
+
+// Options configure a Gateway.
+type Options struct {
+	Log            *slog.Logger
+	TracerProvider trace.TracerProvider
+	Addrs          map[string]string // service name -> host:port
+	MaxUploadBytes int64             // default 2 GiB
+}
+
+// Gateway is the REST edge.
+type Gateway struct {
+	handler http.Handler
+	conns   []*grpc.ClientConn
+}
+
+// forwarded are the request headers passed to the services as metadata.
+var forwarded = []string{"x-api-key", "authorization", "idempotency-key", "x-request-id"}
+
+func headerMatcher(k string) (string, bool) {
+	lk := strings.ToLower(k)
+	for _, f := range forwarded {
+		if lk == f {
+			return lk, true
+		}
+	}
+	return runtime.DefaultHeaderMatcher(k)
+}
+
+// New dials every backend and builds the handler.
+func New(ctx context.Context, o Options) (*Gateway, error) {
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 2 << 30
+	}
+	g := &Gateway{}
+	conns := map[string]*grpc.ClientConn{}
+	for _, name := range Backends {
+		addr, ok := o.Addrs[name]
+		if !ok {
+			return nil, fmt.Errorf("edge.New: no address for %s", name)
+		}
+		cc, err := grpcclient.Dial(addr, o.TracerProvider)
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		conns[name] = cc
+		g.conns = append(g.conns, cc)
+	}
+	marshaler := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+	)
+	regs := []struct {
+		name string
+		reg  func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+	}{
+		{"intake", intakev1.RegisterIntakeServiceHandler},
+		{"calculator", calculatorv1.RegisterCalculatorServiceHandler},
+		{"hotspot", hotspotv1.RegisterHotspotServiceHandler},
+		{"engagement", engagementv1.RegisterEngagementServiceHandler},
+		{"reporting", reportingv1.RegisterReportingServiceHandler},
+	}
+	for _, r := range regs {
+		if err := r.reg(ctx, mux, conns[r.name]); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("edge.New: register %s: %w", r.name, err)
+		}
+	}
+	up := &uploads{client: intakev1.NewIntakeServiceClient(conns["intake"]), mux: mux, marshaler: marshaler, max: o.MaxUploadBytes}
+	if err := mux.HandlePath(http.MethodPost, "/v1/uploads", up.serve); err != nil {
+		g.Close()
+		return nil, err
+	}
+
+	spec, err := newSpec()
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vcci_gateway_request_duration_seconds",
+		Help:    "REST requests by route and status code.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"method", "route", "code"})
+	reg.MustRegister(duration)
+
+	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	health := map[string]healthpb.HealthClient{}
+	for name, cc := range conns {
+		health[name] = healthpb.NewHealthClient(cc)
+	}
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	root.HandleFunc("GET /readyz", readyz(health))
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	root.Handle("GET /openapi.json", spec)
+	root.Handle("/docs/", swgui.New("vcci API", "/openapi.json", "/docs/"))
+	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
+	root.Handle("/", mux)
+
+	var h http.Handler = gz(root)
+	h = observe(h, o.Log, duration)
+	h = requestID(h)
+	h = otelhttp.NewHandler(h, "gateway",
+		otelhttp.WithTracerProvider(o.TracerProvider),
+		otelhttp.WithPropagators(telemetry.Propagator()),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + route(r.URL.Path) }))
+	g.handler = h
+	return g, nil
+}
+
+// Handler is the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Close closes the backend connections.
+func (g *Gateway) Close() error {
+	for _, cc := range g.conns {
+		cc.Close()
+	}
+	return nil
+}
+
+// readyz reports each backend's gRPC health, checked concurrently.
+func readyz(health map[string]healthpb.HealthClient) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		var mu sync.Mutex
+		states := map[string]string{}
+		var wg sync.WaitGroup
+		for name, hc := range health {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				state := "UNREACHABLE"
+				if resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+					state = resp.GetStatus().String()
+				}
+				mu.Lock()
+				states[name] = state
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		code := http.StatusOK
+		for _, s := range states {
+			if s != "SERVING" {
+				code = http.StatusServiceUnavailable
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(states)
+	}
+}
+
+// route names a path for metrics and span names without its ids, so their
+// cardinality stays bounded.
+func route(path string) string {
+	parts := strings.Split(path, "/")
+	for i := 1; i < len(parts); i++ {
+		switch parts[i-1] {
+		case "uploads", "campaigns", "emissionResults", "suppliers", "factorSets", "factors":
+			if parts[i] != "" && !strings.Contains(parts[i], ":") {
+				parts[i] = "{id}"
+			}
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// requestID keeps a sane incoming X-Request-Id or makes one, echoes it, and
+// leaves it on the request so it is forwarded to the services.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validID(id) {
+			b := make([]byte, 16)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+			r.Header.Set("X-Request-Id", id)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// observe logs each request once and records its duration.
+func observe(next http.Handler, log *slog.Logger, duration *prometheus.HistogramVec) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		d := time.Since(start)
+		rt := route(r.URL.Path)
+		duration.WithLabelValues(r.Method, rt, strconv.Itoa(sw.code)).Observe(d.Seconds())
+		log.InfoContext(r.Context(), "http", "method", r.Method, "route", rt, "status", sw.code,
+			"ms", float64(d.Microseconds())/1000, "request_id", w.Header().Get("X-Request-Id"))
+	})
+}

@@ -1,0 +1,144 @@
+package edge
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+)
+
+// chunkSize is how much of the body each UploadSpend message carries.
+const chunkSize = 256 << 10
+
+// uploads streams a POSTed file (raw CSV or a multipart "file" part) into
+// IntakeService.UploadSpend; the body is never held whole in memory.
+type uploads struct {
+	client    intakev1.IntakeServiceClient
+	mux       *runtime.ServeMux
+	marshaler runtime.Marshaler
+	max       int64
+}
+
+func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	r.Body = http.MaxBytesReader(w, r.Body, u.max)
+	body, filename, err := u.file(r)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if q := r.URL.Query().Get("filename"); q != "" {
+		filename = q
+	}
+	md := metadata.MD{}
+	for _, h := range forwarded {
+		if v := r.Header.Get(h); v != "" {
+			md.Set(h, v)
+		}
+	}
+	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	stream, err := u.client.UploadSpend(ctx)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Metadata{
+		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: r.Header.Get("Idempotency-Key")}}})
+	buf := make([]byte, chunkSize)
+	for err == nil {
+		n, rerr := io.ReadFull(body, buf)
+		if n > 0 {
+			// Send returns io.EOF when the service answered early (a file it
+			// refused, or an idempotent repeat): CloseAndRecv has the answer.
+			err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Chunk{Chunk: buf[:n]}})
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			// The client's body failed (too large, or cut off): abandon the
+			// stream so the service stores nothing.
+			u.fail(w, r, rerr)
+			return
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		u.fail(w, r, err)
+		return
+	}
+	up, err := stream.CloseAndRecv()
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	b, err := protojson.Marshal(up)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/v1/"+up.GetName())
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(b)
+}
+
+// file returns the upload's byte stream and the client's file name.
+func (u *uploads) file(r *http.Request) (io.Reader, string, error) {
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		name := "upload.csv"
+		if _, p, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && p["filename"] != "" {
+			name = p["filename"]
+		}
+		return r.Body, name, nil
+	}
+	if params["boundary"] == "" {
+		return nil, "", status.Error(codes.InvalidArgument, "file: multipart body without a boundary")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", status.Errorf(codes.InvalidArgument, "file: %v", err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, "", status.Error(codes.InvalidArgument, `file: the multipart body has no "file" part`)
+		}
+		if err != nil {
+			return nil, "", status.Errorf(codes.InvalidArgument, "file: %v", err)
+		}
+		if part.FormName() == "file" {
+			name := part.FileName()
+			if name == "" {
+				name = "upload.csv"
+			}
+			return part, name, nil
+		}
+	}
+}
+
+func (u *uploads) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		// 413 is not a gRPC code's HTTP status, so this one is written here,
+		// in the same body shape.
+		st := status.Newf(codes.InvalidArgument, "file: larger than the %d-byte upload limit", mbe.Limit)
+		b, _ := protojson.Marshal(st.Proto())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		w.Write(b)
+		return
+	}
+	if _, ok := status.FromError(err); !ok || strings.HasPrefix(err.Error(), "unexpected EOF") {
+		err = status.Errorf(codes.InvalidArgument, "file: reading the request body: %v", err)
+	}
+	runtime.HTTPError(r.Context(), u.mux, u.marshaler, w, r, err)
+}

@@ -1,0 +1,151 @@
+// Package engagement runs supplier engagement campaigns: a campaign invites
+// the suppliers at the top of a fresh Pareto analysis and keeps them as a
+// snapshot, so it still shows whom it targeted after the inventory changes.
+package engagement
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+// Sentinels.
+var (
+	ErrCampaignNotFound = apperr.New(apperr.NotFound, "campaign not found")
+	ErrNoEmissions      = apperr.New(apperr.FailedPrecondition, "no emissions have been calculated yet: upload spend data before creating a campaign")
+)
+
+// Limits on a new campaign.
+const (
+	MaxTopN        = 1000
+	MaxDisplayName = 200
+)
+
+// Status is a target's state (values match the contract's enum).
+type Status int16
+
+// Invited is a selected supplier that has not answered yet.
+const Invited Status = 1
+
+// Target is one supplier a campaign invited.
+type Target struct {
+	Rank         int
+	SupplierID   string
+	SupplierName string
+	Kg           string // exact decimal
+	Share        float64
+	Status       Status
+}
+
+// Campaign is a campaign and its targets.
+type Campaign struct {
+	ID            int64
+	DisplayName   string
+	TopN          int
+	Targets       []Target
+	TargetedKg    string // exact sum of the targets' kg
+	TargetedShare float64
+	CreatedAt     time.Time
+}
+
+// Cursor is a position in the newest-first listing; the zero Cursor is its
+// start.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        int64
+}
+
+// Store keeps campaigns, each tenant's apart.
+type Store interface {
+	// Create stores c with its targets and returns it with ID and CreatedAt.
+	Create(ctx context.Context, tenant uuid.UUID, c Campaign) (Campaign, error)
+	// Campaign returns a campaign with its targets, or ErrCampaignNotFound.
+	Campaign(ctx context.Context, tenant uuid.UUID, id int64) (Campaign, error)
+	// Campaigns returns up to limit campaigns after the cursor, newest first, with
+	// their targets.
+	Campaigns(ctx context.Context, tenant uuid.UUID, after Cursor, limit int) ([]Campaign, error)
+}
+
+// Pareto gives the caller's topN largest suppliers by emissions, ranked, with
+// their shares of the total.
+type Pareto interface {
+	TopSuppliers(ctx context.Context, topN int) ([]Target, error)
+}
+
+// Service is engagement's API-facing logic.
+type Service struct {
+	store  Store
+	pareto Pareto
+}
+
+// New returns a Service.
+func New(store Store, pareto Pareto) *Service { return &Service{store: store, pareto: pareto} }
+
+// Create creates a campaign on the topN largest suppliers as they are now.
+func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName string, topN int) (Campaign, error) {
+	displayName = strings.TrimSpace(displayName)
+	switch {
+	case displayName == "":
+		return Campaign{}, apperr.Invalid("campaign.display_name", "is required")
+	case utf8.RuneCountInString(displayName) > MaxDisplayName:
+		return Campaign{}, apperr.Invalid("campaign.display_name", "must be at most %d characters", MaxDisplayName)
+	case topN < 1 || topN > MaxTopN:
+		return Campaign{}, apperr.Invalid("campaign.top_n", "must be between 1 and %d, got %d", MaxTopN, topN)
+	}
+	// The peer's error is a gRPC status already; it passes through unwrapped
+	// so the caller sees the peer's own code and message.
+	targets, err := s.pareto.TopSuppliers(ctx, topN)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if len(targets) == 0 {
+		return Campaign{}, ErrNoEmissions
+	}
+	c := Campaign{DisplayName: displayName, TopN: topN, Targets: targets}
+	kg, scale := new(big.Rat), 0
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		v, sc, err := parseDecimal(t.Kg)
+		if err != nil {
+			return Campaign{}, fmt.Errorf("engagement.Create: supplier %q: %w", t.SupplierID, err)
+		}
+		kg.Add(kg, v)
+		scale = max(scale, sc)
+		c.TargetedShare += t.Share
+		t.Status = Invited
+	}
+	c.TargetedKg = kg.FloatString(scale)
+	return s.store.Create(ctx, tenant, c)
+}
+
+// Get returns one of the tenant's campaigns.
+func (s *Service) Get(ctx context.Context, tenant uuid.UUID, id int64) (Campaign, error) {
+	return s.store.Campaign(ctx, tenant, id)
+}
+
+// List returns up to limit of the tenant's campaigns after the cursor, newest first.
+func (s *Service) List(ctx context.Context, tenant uuid.UUID, after Cursor, limit int) ([]Campaign, error) {
+	return s.store.Campaigns(ctx, tenant, after, limit)
+}
+
+// parseDecimal reads a plain decimal ("-12.3400") and its scale (4); exponents
+// and other forms big.Rat would accept are refused, as no peer sends them.
+func parseDecimal(s string) (*big.Rat, int, error) {
+	body := s
+	if body != "" && (body[0] == '-' || body[0] == '+') {
+		body = body[1:]
+	}
+	whole, frac, _ := strings.Cut(body, ".")
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
+		return nil, 0, fmt.Errorf("%q is not a decimal", s)
+	}
+	return r, len(frac), nil
+}

@@ -1,0 +1,169 @@
+// Package grpcapi translates between engagement's domain and the contracts:
+// the EngagementService it serves and the HotspotService it calls.
+package grpcapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
+	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
+)
+
+// Listing page sizes, as the contract states them.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+const (
+	campaignPrefix = "campaigns/"
+	supplierPrefix = "suppliers/"
+)
+
+// API implements engagementv1.EngagementServiceServer.
+type API struct {
+	engagementv1.UnimplementedEngagementServiceServer
+	svc *engagement.Service
+}
+
+// New returns the API over svc.
+func New(svc *engagement.Service) *API { return &API{svc: svc} }
+
+func (a *API) CreateCampaign(ctx context.Context, req *engagementv1.CreateCampaignRequest) (*engagementv1.Campaign, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.svc.Create(ctx, tenant, req.GetCampaign().GetDisplayName(), int(req.GetCampaign().GetTopN()))
+	if err != nil {
+		return nil, err
+	}
+	return toProto(c), nil
+}
+
+func (a *API) GetCampaign(ctx context.Context, req *engagementv1.GetCampaignRequest) (*engagementv1.Campaign, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := strings.CutPrefix(req.GetName(), campaignPrefix)
+	id, perr := strconv.ParseInt(s, 10, 64)
+	if !ok || perr != nil || id <= 0 {
+		return nil, apperr.Invalid("name", "%q is not campaigns/{campaign}", req.GetName())
+	}
+	c, err := a.svc.Get(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return toProto(c), nil
+}
+
+func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaignsRequest) (*engagementv1.ListCampaignsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		return nil, apperr.Invalid("page_size", "must be between 1 and %d, got %d", MaxPageSize, size)
+	}
+	after, err := decodeToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	// One more than a page tells whether another page follows.
+	cs, err := a.svc.List(ctx, tenant, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &engagementv1.ListCampaignsResponse{}
+	if len(cs) > size {
+		cs = cs[:size]
+		last := cs[len(cs)-1]
+		resp.NextPageToken = encodeToken(engagement.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	for _, c := range cs {
+		resp.Campaigns = append(resp.Campaigns, toProto(c))
+	}
+	return resp, nil
+}
+
+func toProto(c engagement.Campaign) *engagementv1.Campaign {
+	p := &engagementv1.Campaign{
+		Name: campaignPrefix + strconv.FormatInt(c.ID, 10), DisplayName: c.DisplayName, TopN: int32(c.TopN),
+		Targets:        make([]*engagementv1.CampaignTarget, len(c.Targets)),
+		TargetedKgCo2E: c.TargetedKg, TargetedShare: c.TargetedShare, CreateTime: timestamppb.New(c.CreatedAt),
+	}
+	for i, t := range c.Targets {
+		p.Targets[i] = &engagementv1.CampaignTarget{
+			Supplier: supplierPrefix + t.SupplierID, SupplierDisplayName: t.SupplierName, Rank: int32(t.Rank),
+			KgCo2E: t.Kg, Share: t.Share, Status: engagementv1.TargetStatus(t.Status),
+		}
+	}
+	return p
+}
+
+// A page token is a version byte, the cursor (created_at in microseconds,
+// PostgreSQL's precision, and id) and a CRC of them: a token the client
+// altered is refused rather than silently starting the page elsewhere.
+const tokenVersion, tokenLen = 1, 1 + 8 + 8 + 4
+
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+func encodeToken(c engagement.Cursor) string {
+	b := make([]byte, 0, tokenLen)
+	b = append(b, tokenVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.CreatedAt.UnixMicro()))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.ID))
+	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	return tokenEncoding.EncodeToString(b)
+}
+
+func decodeToken(tok string) (engagement.Cursor, error) {
+	if tok == "" {
+		return engagement.Cursor{}, nil
+	}
+	b, err := tokenEncoding.DecodeString(tok)
+	if err != nil || len(b) != tokenLen || b[0] != tokenVersion || crc32.ChecksumIEEE(b[:17]) != binary.BigEndian.Uint32(b[17:]) {
+		return engagement.Cursor{}, apperr.Invalid("page_token", "not a token from this listing")
+	}
+	c := engagement.Cursor{CreatedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))), ID: int64(binary.BigEndian.Uint64(b[9:17]))}
+	if c.ID <= 0 {
+		return engagement.Cursor{}, apperr.Invalid("page_token", "not a token from this listing")
+	}
+	return c, nil
+}
+
+// Hotspot gives engagement the top suppliers of hotspot's Pareto analysis.
+type Hotspot struct {
+	Client hotspotv1.HotspotServiceClient
+}
+
+func (h Hotspot) TopSuppliers(ctx context.Context, topN int) ([]engagement.Target, error) {
+	resp, err := h.Client.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: int32(topN)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engagement.Target, len(resp.GetEntries()))
+	for i, e := range resp.GetEntries() {
+		out[i] = engagement.Target{
+			Rank: int(e.GetRank()), SupplierID: strings.TrimPrefix(e.GetSupplier(), supplierPrefix),
+			SupplierName: e.GetSupplierDisplayName(), Kg: e.GetKgCo2E(), Share: e.GetShare(),
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,308 @@
+package grpcapi_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vcci-dev/vcci/pkg/dbtest"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
+	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
+	"github.com/vcci-dev/vcci/services/engagement/internal/grpcapi"
+	"github.com/vcci-dev/vcci/services/engagement/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := tenancy.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	return store.Migrate(ctx, pool)
+}
+
+// fakeHotspot answers each API key with its own Pareto entries, cut to top_n
+// as hotspot does, and records what it was asked.
+type fakeHotspot struct {
+	hotspotv1.UnimplementedHotspotServiceServer
+	entries map[string][]*hotspotv1.ParetoEntry // by API key
+
+	mu   sync.Mutex
+	asks []string // "key top_n"
+}
+
+func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeSupplierParetoRequest) (*hotspotv1.AnalyzeSupplierParetoResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	key := ""
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		key = v[0]
+	}
+	f.mu.Lock()
+	f.asks = append(f.asks, fmt.Sprintf("%s %d", key, req.GetTopN()))
+	f.mu.Unlock()
+	es := f.entries[key]
+	return &hotspotv1.AnalyzeSupplierParetoResponse{Entries: es[:min(int(req.GetTopN()), len(es))]}, nil
+}
+
+func (f *fakeHotspot) asked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.asks)
+}
+
+type env struct {
+	client     engagementv1.EngagementServiceClient
+	hotspot    *fakeHotspot
+	keyA, keyB string
+}
+
+func (e env) as(key string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", key)
+}
+
+// start runs engagement on the shared server bootstrap with real API keys and
+// a real database, against a fake hotspot.
+func start(t *testing.T) env {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t, "engagement", migrate)
+	var e env
+	for _, k := range []struct {
+		tenant string
+		key    *string
+	}{{"acme", &e.keyA}, {"globex", &e.keyB}} {
+		id, err := tenancy.EnsureTenant(ctx, pool, k.tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *k.key, err = tenancy.IssueKey(ctx, pool, id, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.hotspot = &fakeHotspot{entries: map[string][]*hotspotv1.ParetoEntry{e.keyA: {
+		{Rank: 1, Supplier: "suppliers/S3", SupplierDisplayName: "Globex Metals", KgCo2E: "500.1250000", Share: 0.5},
+		{Rank: 2, Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", KgCo2E: "249.87", Share: 0.25},
+		{Rank: 3, Supplier: "suppliers/S7", SupplierDisplayName: "", KgCo2E: "125.0000000", Share: 0.125},
+		{Rank: 4, Supplier: "suppliers/S2", SupplierDisplayName: "Initech", KgCo2E: "-0.5000000", Share: -0.0005},
+	}}} // tenant b has no emissions
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := grpc.NewServer()
+	hotspotv1.RegisterHotspotServiceServer(hs, e.hotspot)
+	go hs.Serve(lis)
+	t.Cleanup(hs.Stop)
+	hcc, err := grpcclient.Dial(lis.Addr().String(), noop.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hcc.Close() })
+
+	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hcc)})
+	srv := grpcserver.New(grpcserver.Options{
+		Name: "engagement", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
+		Auth: tenancy.NewAuthenticator(pool, time.Minute),
+	})
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc))
+	slis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(sctx, slis, nil, time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+	cc, err := grpc.NewClient(slis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	e.client = engagementv1.NewEngagementServiceClient(cc)
+	return e
+}
+
+func create(t *testing.T, e env, name string, topN int32) *engagementv1.Campaign {
+	t.Helper()
+	c, err := e.client.CreateCampaign(e.as(e.keyA), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: name, TopN: topN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCreateAndGetCampaign(t *testing.T) {
+	e := start(t)
+	before := time.Now().Add(-time.Second)
+	c := create(t, e, "  Top emitters 2024 ", 3)
+
+	// The top three, with their figures as hotspot gave them; the total is
+	// exact at the largest scale among them.
+	want := &engagementv1.Campaign{
+		Name: c.GetName(), DisplayName: "Top emitters 2024", TopN: 3, TargetedKgCo2E: "874.9950000", TargetedShare: 0.875,
+		CreateTime: c.GetCreateTime(),
+		Targets: []*engagementv1.CampaignTarget{
+			{Supplier: "suppliers/S3", SupplierDisplayName: "Globex Metals", Rank: 1, KgCo2E: "500.1250000", Share: 0.5, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED},
+			{Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", Rank: 2, KgCo2E: "249.87", Share: 0.25, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED},
+			{Supplier: "suppliers/S7", SupplierDisplayName: "", Rank: 3, KgCo2E: "125.0000000", Share: 0.125, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED},
+		},
+	}
+	if !proto.Equal(c, want) {
+		t.Fatalf("created %v\nwant %v", c, want)
+	}
+	if ct := c.GetCreateTime().AsTime(); ct.Before(before) || ct.After(time.Now().Add(time.Second)) {
+		t.Fatalf("create time %v is not now", ct)
+	}
+	if got := e.hotspot.asked(); !slices.Equal(got, []string{e.keyA + " 3"}) {
+		t.Fatalf("hotspot was asked %v", got)
+	}
+
+	got, err := e.client.GetCampaign(e.as(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+
+	// Another tenant neither sees it nor, without emissions, creates one.
+	if _, err := e.client.GetCampaign(e.as(e.keyB), &engagementv1.GetCampaignRequest{Name: c.GetName()}); status.Code(err) != codes.NotFound {
+		t.Fatalf("tenant b reads tenant a's campaign: %v", err)
+	}
+	list, err := e.client.ListCampaigns(e.as(e.keyB), &engagementv1.ListCampaignsRequest{})
+	if err != nil || len(list.GetCampaigns()) != 0 {
+		t.Fatalf("tenant b lists %v (%v)", list.GetCampaigns(), err)
+	}
+	_, err = e.client.CreateCampaign(e.as(e.keyB), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: "x", TopN: 5}})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("campaign without emissions: %v", err)
+	}
+}
+
+func TestListCampaignsPages(t *testing.T) {
+	e := start(t)
+	var want []string
+	for i := range 5 {
+		want = append([]string{create(t, e, fmt.Sprintf("campaign %d", i), int32(i%3+1)).GetName()}, want...) // newest first
+	}
+	var got []string
+	tok := ""
+	for pages := 0; ; pages++ {
+		resp, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{PageSize: 2, PageToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range resp.GetCampaigns() {
+			got = append(got, c.GetName())
+			if len(c.GetTargets()) != int(c.GetTopN()) {
+				t.Fatalf("%s has %d targets for top %d", c.GetName(), len(c.GetTargets()), c.GetTopN())
+			}
+		}
+		if tok = resp.GetNextPageToken(); tok == "" {
+			if pages != 2 {
+				t.Fatalf("%d pages, want 3", pages+1)
+			}
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	all, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{})
+	if err != nil || len(all.GetCampaigns()) != 5 || all.GetNextPageToken() != "" {
+		t.Fatalf("default page: %d campaigns, token %q (%v)", len(all.GetCampaigns()), all.GetNextPageToken(), err)
+	}
+
+	// A token changed anywhere is refused.
+	first, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := first.GetNextPageToken()
+	for i := range len(valid) {
+		b := []byte(valid)
+		b[i] = map[bool]byte{true: 'B', false: 'A'}[b[i] == 'A']
+		_, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{PageToken: string(b)})
+		if field := violation(t, err); field != "page_token" {
+			t.Fatalf("token altered at %d: %v", i, err)
+		}
+	}
+}
+
+// violation returns the field an InvalidArgument error names.
+func violation(t *testing.T, err error) string {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument || len(st.Details()) != 1 {
+		t.Fatalf("status = %v, want InvalidArgument with a field", st)
+	}
+	return st.Details()[0].(*errdetails.BadRequest).GetFieldViolations()[0].GetField()
+}
+
+func TestBadInput(t *testing.T) {
+	e := start(t)
+	ctx := e.as(e.keyA)
+	for _, c := range []struct {
+		name     string
+		campaign *engagementv1.Campaign
+		field    string
+	}{
+		{"no campaign", nil, "campaign.display_name"},
+		{"blank name", &engagementv1.Campaign{DisplayName: "  ", TopN: 3}, "campaign.display_name"},
+		{"top_n 0", &engagementv1.Campaign{DisplayName: "x"}, "campaign.top_n"},
+		{"top_n 1001", &engagementv1.Campaign{DisplayName: "x", TopN: 1001}, "campaign.top_n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.client.CreateCampaign(ctx, &engagementv1.CreateCampaignRequest{Campaign: c.campaign})
+			if f := violation(t, err); f != c.field {
+				t.Fatalf("field %s, want %s", f, c.field)
+			}
+		})
+	}
+	for _, name := range []string{"", "campaigns/", "campaigns/abc", "campaigns/0", "campaigns/-4", "uploads/1"} {
+		_, err := e.client.GetCampaign(ctx, &engagementv1.GetCampaignRequest{Name: name})
+		if f := violation(t, err); f != "name" {
+			t.Fatalf("name %q: field %s", name, f)
+		}
+	}
+	if _, err := e.client.GetCampaign(ctx, &engagementv1.GetCampaignRequest{Name: "campaigns/987654"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("missing campaign: %v", err)
+	}
+	for _, size := range []int32{-1, 1001} {
+		_, err := e.client.ListCampaigns(ctx, &engagementv1.ListCampaignsRequest{PageSize: size})
+		if f := violation(t, err); f != "page_size" {
+			t.Fatalf("page size %d: field %s", size, f)
+		}
+	}
+	_, err := e.client.ListCampaigns(ctx, &engagementv1.ListCampaignsRequest{PageToken: "bm90LWEtdG9rZW4"})
+	if f := violation(t, err); f != "page_token" {
+		t.Fatalf("foreign token: field %s", f)
+	}
+	if _, err := e.client.ListCampaigns(context.Background(), &engagementv1.ListCampaignsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no key: %v", err)
+	}
+	if got := e.hotspot.asked(); len(got) != 0 {
+		t.Fatalf("hotspot asked %v for invalid campaigns", got)
+	}
+}

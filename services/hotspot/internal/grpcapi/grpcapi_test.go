@@ -1,0 +1,279 @@
+package grpcapi_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/hotspot/internal/grpcapi"
+	"github.com/vcci-dev/vcci/services/hotspot/internal/hotspot"
+)
+
+const apiKey = "vcci_test-key-for-acme"
+
+// keyAuth accepts one key; hotspot itself never reads the database.
+type keyAuth struct{ tenant uuid.UUID }
+
+func (a keyAuth) Authenticate(_ context.Context, key string) (uuid.UUID, error) {
+	if key != apiKey {
+		return uuid.Nil, tenancy.ErrBadKey
+	}
+	return a.tenant, nil
+}
+
+// keyLog records the API key each peer call carried.
+type keyLog struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (k *keyLog) seenKeys() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.seen)
+}
+
+func (k *keyLog) record(ctx context.Context) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.seen = append(k.seen, md.Get("x-api-key")...)
+}
+
+type fakeCalculator struct {
+	calculatorv1.UnimplementedCalculatorServiceServer
+	keyLog
+	groups []*commonv1.EmissionTotal
+}
+
+func (f *fakeCalculator) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
+	f.record(ctx)
+	if req.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_SUPPLIER || req.GetLimit() != 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "fake: unexpected request %v", req)
+	}
+	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups))}, nil
+}
+
+type fakeIntake struct {
+	intakev1.UnimplementedIntakeServiceServer
+	keyLog
+	names map[string]string // supplier id -> display name
+	calls [][]string
+}
+
+func (f *fakeIntake) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppliersRequest) (*intakev1.BatchGetSuppliersResponse, error) {
+	f.record(ctx)
+	f.mu.Lock()
+	f.calls = append(f.calls, slices.Clone(req.GetNames()))
+	f.mu.Unlock()
+	resp := &intakev1.BatchGetSuppliersResponse{}
+	for _, n := range req.GetNames() {
+		if name, ok := f.names[n[len("suppliers/"):]]; ok {
+			resp.Suppliers = append(resp.Suppliers, &intakev1.Supplier{Name: n, DisplayName: name})
+		}
+	}
+	return resp, nil
+}
+
+// batches returns the BatchGetSuppliers requests since the last call.
+func (f *fakeIntake) batches() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
+}
+
+func serve(t *testing.T, register func(*grpc.Server)) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	register(s)
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpcclient.Dial(addr, noop.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// start runs hotspot on the shared server bootstrap (authentication, error
+// mapping) against the fakes, and returns a client of it.
+func start(t *testing.T, calc *fakeCalculator, in *fakeIntake) hotspotv1.HotspotServiceClient {
+	t.Helper()
+	calcAddr := serve(t, func(s *grpc.Server) { calculatorv1.RegisterCalculatorServiceServer(s, calc) })
+	intakeAddr := serve(t, func(s *grpc.Server) { intakev1.RegisterIntakeServiceServer(s, in) })
+	svc := hotspot.New(
+		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(dial(t, calcAddr))},
+		grpcapi.Suppliers{Client: intakev1.NewIntakeServiceClient(dial(t, intakeAddr))},
+	)
+	srv := grpcserver.New(grpcserver.Options{
+		Name: "hotspot", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Auth: keyAuth{uuid.New()},
+	})
+	hotspotv1.RegisterHotspotServiceServer(srv.GRPC, grpcapi.New(svc))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, lis, nil, time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return hotspotv1.NewHotspotServiceClient(cc)
+}
+
+func withKey() context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", apiKey)
+}
+
+func group(key, kg, spend string) *commonv1.EmissionTotal {
+	return &commonv1.EmissionTotal{Key: key, KgCo2E: kg, SpendUsd: spend}
+}
+
+func TestAnalyzeSupplierPareto(t *testing.T) {
+	calc := &fakeCalculator{groups: []*commonv1.EmissionTotal{
+		// Out of order on purpose: hotspot must rank them itself.
+		group("S4", "-50.0000000", "-100.0000"),
+		group("S5", "150.0000000", "300.0000"),
+		group("S1", "249.8750000", "499.7500"),
+		group("S2", "150.0000000", "310.0000"),
+		group("S3", "500.1250000", "1000.2500"),
+	}}
+	in := &fakeIntake{names: map[string]string{"S1": "Acme Steel", "S3": "Globex", "S5": "Initech", "S4": "Umbrella"}}
+	client := start(t, calc, in)
+
+	resp, err := client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{TopN: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Net total 1000: the cumulative shares are 0.500125, 0.75, 0.9, so the
+	// default threshold of 0.8 is crossed by the third supplier.
+	if resp.GetTotalKgCo2E() != "1000.0000000" || resp.GetSupplierCount() != 5 || resp.GetThreshold() != 0.8 || resp.GetThresholdSupplierCount() != 3 {
+		t.Fatalf("response = total %s suppliers %d threshold %g count %d", resp.GetTotalKgCo2E(), resp.GetSupplierCount(), resp.GetThreshold(), resp.GetThresholdSupplierCount())
+	}
+	want := []*hotspotv1.ParetoEntry{
+		{Rank: 1, Supplier: "suppliers/S3", SupplierDisplayName: "Globex", KgCo2E: "500.1250000", SpendUsd: "1000.2500", Share: 0.500125, CumulativeShare: 0.500125, InThresholdSet: true},
+		{Rank: 2, Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", KgCo2E: "249.8750000", SpendUsd: "499.7500", Share: 0.249875, CumulativeShare: 0.75, InThresholdSet: true},
+		{Rank: 3, Supplier: "suppliers/S2", SupplierDisplayName: "", KgCo2E: "150.0000000", SpendUsd: "310.0000", Share: 0.15, CumulativeShare: 0.9, InThresholdSet: true},
+		{Rank: 4, Supplier: "suppliers/S5", SupplierDisplayName: "Initech", KgCo2E: "150.0000000", SpendUsd: "300.0000", Share: 0.15, CumulativeShare: 1.05, InThresholdSet: false},
+	}
+	if len(resp.GetEntries()) != len(want) {
+		t.Fatalf("%d entries, want %d", len(resp.GetEntries()), len(want))
+	}
+	for i, w := range want {
+		e := resp.GetEntries()[i]
+		if e.GetRank() != w.Rank || e.GetSupplier() != w.Supplier || e.GetSupplierDisplayName() != w.SupplierDisplayName || e.GetKgCo2E() != w.KgCo2E ||
+			e.GetSpendUsd() != w.SpendUsd || e.GetShare() != w.Share || e.GetCumulativeShare() != w.CumulativeShare || e.GetInThresholdSet() != w.InThresholdSet {
+			t.Errorf("entry %d = %v, want %v", i, e, w)
+		}
+	}
+	// Names of the returned entries only, in one call; S2 is unknown to intake.
+	if calls := in.batches(); len(calls) != 1 || !slices.Equal(slices.Sorted(slices.Values(calls[0])), []string{"suppliers/S1", "suppliers/S2", "suppliers/S3", "suppliers/S5"}) {
+		t.Fatalf("BatchGetSuppliers calls = %v", calls)
+	}
+	// Both peers were called as the caller.
+	if !slices.Equal(calc.seenKeys(), []string{apiKey}) || !slices.Equal(in.seenKeys(), []string{apiKey}) {
+		t.Fatalf("keys seen by calculator %v, intake %v", calc.seenKeys(), in.seenKeys())
+	}
+}
+
+func TestAnalyzeSupplierParetoDefaultsAndOneNameCall(t *testing.T) {
+	calc := &fakeCalculator{}
+	in := &fakeIntake{names: map[string]string{}}
+	for i := 1; i <= 300; i++ {
+		id := fmt.Sprintf("S%03d", i)
+		calc.groups = append(calc.groups, group(id, fmt.Sprintf("%d.5", i), "1"))
+		in.names[id] = "Supplier " + id
+	}
+	client := start(t, calc, in)
+
+	resp, err := client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetEntries()) != hotspot.DefaultTopN || resp.GetThreshold() != hotspot.DefaultThreshold || resp.GetSupplierCount() != 300 {
+		t.Fatalf("defaults: %d entries, threshold %g, %d suppliers", len(resp.GetEntries()), resp.GetThreshold(), resp.GetSupplierCount())
+	}
+	// sum(i + 0.5, i = 1..300) = 45150 + 150.
+	if resp.GetTotalKgCo2E() != "45300.0" || resp.GetEntries()[0].GetSupplier() != "suppliers/S300" || resp.GetEntries()[0].GetKgCo2E() != "300.5" {
+		t.Fatalf("total %s, first %v", resp.GetTotalKgCo2E(), resp.GetEntries()[0])
+	}
+
+	in.batches()
+	resp, err = client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{TopN: 250, Threshold: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := in.batches(); len(resp.GetEntries()) != 250 || len(calls) != 1 || len(calls[0]) != 250 {
+		t.Fatalf("%d entries resolved with %d BatchGetSuppliers calls", len(resp.GetEntries()), len(calls))
+	}
+	for _, e := range resp.GetEntries() {
+		if e.GetSupplierDisplayName() != "Supplier "+e.GetSupplier()[len("suppliers/"):] {
+			t.Fatalf("entry %v has the wrong name", e)
+		}
+	}
+}
+
+func TestAnalyzeSupplierParetoRefusesBadInput(t *testing.T) {
+	client := start(t, &fakeCalculator{}, &fakeIntake{})
+	for _, c := range []struct {
+		req   *hotspotv1.AnalyzeSupplierParetoRequest
+		field string
+	}{
+		{&hotspotv1.AnalyzeSupplierParetoRequest{TopN: 1001}, "top_n"},
+		{&hotspotv1.AnalyzeSupplierParetoRequest{TopN: -1}, "top_n"},
+		{&hotspotv1.AnalyzeSupplierParetoRequest{Threshold: 1.5}, "threshold"},
+		{&hotspotv1.AnalyzeSupplierParetoRequest{Threshold: -0.2}, "threshold"},
+	} {
+		t.Run(c.field, func(t *testing.T) {
+			_, err := client.AnalyzeSupplierPareto(withKey(), c.req)
+			st := status.Convert(err)
+			if st.Code() != codes.InvalidArgument || len(st.Details()) != 1 {
+				t.Fatalf("status = %v", st)
+			}
+			br, ok := st.Details()[0].(*errdetails.BadRequest)
+			if !ok || br.GetFieldViolations()[0].GetField() != c.field {
+				t.Fatalf("details = %v, want a violation of %s", st.Details(), c.field)
+			}
+		})
+	}
+	if _, err := client.AnalyzeSupplierPareto(context.Background(), &hotspotv1.AnalyzeSupplierParetoRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no key: %v", err)
+	}
+}

@@ -1,0 +1,182 @@
+// Package hotspot finds where a tenant's emissions concentrate: the few
+// suppliers that together make up most of the total (a Pareto analysis).
+package hotspot
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+// Request limits and defaults, as the contract states them.
+const (
+	DefaultTopN      = 10
+	MaxTopN          = 1000
+	DefaultThreshold = 0.8
+)
+
+// SupplierTotal is one supplier's emissions and spend, exact decimals.
+type SupplierTotal struct {
+	SupplierID string
+	Kg, Spend  string
+}
+
+// Emissions gives the totals of every supplier of the caller's tenant.
+type Emissions interface {
+	SupplierTotals(ctx context.Context) ([]SupplierTotal, error)
+}
+
+// SupplierNames resolves supplier ids to display names; unknown ids are left
+// out of the map.
+type SupplierNames interface {
+	SupplierNames(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+// Entry is one ranked supplier.
+type Entry struct {
+	Rank                   int
+	SupplierID             string
+	SupplierName           string
+	Kg, Spend              string
+	Share, CumulativeShare float64
+	InThresholdSet         bool
+}
+
+// Analysis is a supplier Pareto.
+type Analysis struct {
+	Entries        []Entry
+	TotalKg        string
+	SupplierCount  int
+	Threshold      float64
+	ThresholdCount int
+}
+
+// Service runs analyses for API callers.
+type Service struct {
+	emissions Emissions
+	names     SupplierNames
+}
+
+// New returns a Service.
+func New(emissions Emissions, names SupplierNames) *Service {
+	return &Service{emissions: emissions, names: names}
+}
+
+// AnalyzeSuppliers ranks the caller's suppliers and returns the first topN
+// (0 means DefaultTopN) with their names; threshold 0 means DefaultThreshold.
+func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int, threshold float64) (Analysis, error) {
+	switch {
+	case topN == 0:
+		topN = DefaultTopN
+	case topN < 0 || topN > MaxTopN:
+		return Analysis{}, apperr.Invalid("top_n", "must be between 1 and %d, got %d", MaxTopN, topN)
+	}
+	switch {
+	case threshold == 0:
+		threshold = DefaultThreshold
+	case !(threshold > 0 && threshold <= 1): // written so that NaN fails too
+		return Analysis{}, apperr.Invalid("threshold", "must be in (0, 1], got %g", threshold)
+	}
+	// Peers' errors are gRPC statuses already; they pass through unwrapped so
+	// the caller sees the peer's own code and message.
+	totals, err := s.emissions.SupplierTotals(ctx)
+	if err != nil {
+		return Analysis{}, err
+	}
+	a, err := Pareto(totals, threshold)
+	if err != nil {
+		return Analysis{}, err
+	}
+	a.Entries = a.Entries[:min(topN, len(a.Entries))]
+	if len(a.Entries) == 0 {
+		return a, nil
+	}
+	ids := make([]string, len(a.Entries))
+	for i, e := range a.Entries {
+		ids[i] = e.SupplierID
+	}
+	names, err := s.names.SupplierNames(ctx, ids)
+	if err != nil {
+		return Analysis{}, err
+	}
+	for i := range a.Entries {
+		a.Entries[i].SupplierName = names[a.Entries[i].SupplierID]
+	}
+	return a, nil
+}
+
+// Pareto ranks every supplier by kg CO2e (largest first, ties by id) and marks
+// the smallest prefix whose cumulative share reaches threshold; the supplier
+// that crosses it is in the set.
+//
+// Shares are of the net total over all suppliers, so a supplier with only
+// credit notes has a negative share and ranks last, and cumulative shares may
+// pass 1 before such suppliers bring them back to exactly 1. When the net
+// total is not positive no share is meaningful: all are 0 and the set is empty.
+func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
+	type ranked struct {
+		SupplierTotal
+		kg *big.Rat
+	}
+	rs := make([]ranked, len(totals))
+	total, scale := new(big.Rat), 0
+	for i, t := range totals {
+		kg, sc, err := parseDecimal(t.Kg)
+		if err != nil {
+			return Analysis{}, fmt.Errorf("hotspot.Pareto: supplier %q: %w", t.SupplierID, err)
+		}
+		rs[i] = ranked{t, kg}
+		total.Add(total, kg)
+		scale = max(scale, sc)
+	}
+	slices.SortFunc(rs, func(a, b ranked) int {
+		if c := b.kg.Cmp(a.kg); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SupplierID, b.SupplierID)
+	})
+
+	a := Analysis{Entries: make([]Entry, len(rs)), TotalKg: total.FloatString(scale), SupplierCount: len(rs), Threshold: threshold}
+	cum := new(big.Rat)
+	for i, r := range rs {
+		cum.Add(cum, r.kg)
+		e := Entry{Rank: i + 1, SupplierID: r.SupplierID, Kg: r.Kg, Spend: r.Spend}
+		if total.Sign() > 0 {
+			// Cumulative shares come from the exact running sum, so rounding
+			// never accumulates; the comparison is on the share as reported,
+			// so that exactly 4/5 meets a threshold of 0.8 (whose float64 is
+			// a hair above 4/5).
+			e.Share, e.CumulativeShare = ratio(r.kg, total), ratio(cum, total)
+			e.InThresholdSet = a.ThresholdCount == 0
+			if a.ThresholdCount == 0 && e.CumulativeShare >= threshold {
+				a.ThresholdCount = i + 1
+			}
+		}
+		a.Entries[i] = e
+	}
+	return a, nil
+}
+
+func ratio(x, total *big.Rat) float64 {
+	f, _ := new(big.Rat).Quo(x, total).Float64()
+	return f
+}
+
+// parseDecimal reads a plain decimal ("-12.3400") and its scale (4); exponents
+// and other forms big.Rat would accept are refused, as no peer sends them.
+func parseDecimal(s string) (*big.Rat, int, error) {
+	body := s
+	if body != "" && (body[0] == '-' || body[0] == '+') {
+		body = body[1:]
+	}
+	whole, frac, _ := strings.Cut(body, ".")
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
+		return nil, 0, fmt.Errorf("%q is not a decimal", s)
+	}
+	return r, len(frac), nil
+}

@@ -1,0 +1,45 @@
+// Package server wires the reporting service; main and in-process launchers
+// call Run.
+package server
+
+import (
+	"context"
+
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/services/reporting/internal/grpcapi"
+	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
+)
+
+// Run serves reporting until ctx ends.
+func Run(ctx context.Context, env service.Env) error {
+	// Reporting owns no tables: the pool is for authenticating keys (the iam
+	// schema) and for readiness, so a few connections do.
+	pool, auth, err := service.OpenDB(ctx, env, 4, nil)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	calcConn, err := grpcclient.Dial(env.Peer("calculator"), env.TP)
+	if err != nil {
+		return err
+	}
+	defer calcConn.Close()
+	intakeConn, err := grpcclient.Dial(env.Peer("intake"), env.TP)
+	if err != nil {
+		return err
+	}
+	defer intakeConn.Close()
+
+	calc := calculatorv1.NewCalculatorServiceClient(calcConn)
+	svc := reporting.New(
+		grpcapi.Calculator{Client: calc},
+		grpcapi.Labels{Suppliers: intakev1.NewIntakeServiceClient(intakeConn), Factors: calc},
+	)
+	srv := service.NewServer(env, pool, auth)
+	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc))
+	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+}
