@@ -21,6 +21,7 @@ const (
 	PermissionDenied
 	ResourceExhausted
 	Unavailable
+	Aborted
 )
 
 // Violation names one bad field, or one bad CSV cell.

@@ -186,6 +186,13 @@ func IsUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// IsRetryable reports a deadlock (40P01) or serialization failure (40001):
+// the transaction was rolled back and can be run again.
+func IsRetryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
 // QuarterStart returns the first day of t's quarter.
 func QuarterStart(t time.Time) time.Time {
 	q := (int(t.Month()) - 1) / 3

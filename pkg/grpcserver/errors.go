@@ -23,6 +23,7 @@ var codeOf = map[apperr.Kind]codes.Code{
 	apperr.PermissionDenied:   codes.PermissionDenied,
 	apperr.ResourceExhausted:  codes.ResourceExhausted,
 	apperr.Unavailable:        codes.Unavailable,
+	apperr.Aborted:            codes.Aborted,
 }
 
 // ToStatus turns any error into the status a client may see. Internal errors

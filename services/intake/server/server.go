@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vcci-dev/vcci/pkg/batch"
 	"github.com/vcci-dev/vcci/pkg/config"
@@ -93,11 +95,24 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
 			SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount}
 	}
-	resp, err := c.c.CalculateEmissions(tenancy.AsService(ctx, c.tenant, c.token), req)
-	if err != nil {
-		return "", err
+	ctx = tenancy.AsService(ctx, c.tenant, c.token)
+	// A batch that lost a write conflict or met a restarting calculator is
+	// sent again at once (the calculator skips what it stored); only a
+	// lasting failure fails the upload's attempt.
+	for attempt := 1; ; attempt++ {
+		resp, err := c.c.CalculateEmissions(ctx, req)
+		if err == nil {
+			return resp.GetKgCo2E(), nil
+		}
+		if code := status.Code(err); attempt == 5 || (code != codes.Aborted && code != codes.Unavailable) {
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+		}
 	}
-	return resp.GetKgCo2E(), nil
 }
 
 // codeChecker answers which NAICS codes have a factor, through a DataLoader

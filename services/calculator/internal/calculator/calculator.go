@@ -17,6 +17,9 @@ import (
 var (
 	ErrResultNotFound = apperr.New(apperr.NotFound, "emission result not found")
 	ErrSetNotFound    = apperr.New(apperr.NotFound, "factor set not found")
+	// ErrConflict is a write that lost to a concurrent one; the whole call
+	// was rolled back and may be retried as is.
+	ErrConflict = apperr.New(apperr.Aborted, "concurrent write conflict; retry the call")
 )
 
 // MaxBatch is the most lines one CalculateEmissions call takes.

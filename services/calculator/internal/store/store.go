@@ -202,6 +202,9 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				SELECT $1, supplier_id, date_trunc('month', tx_date)::date, naics_code, category, factor_set_id,
 					sum(kg_co2e), sum(amount_usd), count(*)
 				FROM ins GROUP BY 2, 3, 4, 5, 6
+				-- Key order: concurrent batches lock shared rollup rows in the
+				-- same order, so they queue instead of deadlocking.
+				ORDER BY 2, 3, 4, 5, 6
 				ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
 				SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
 				    spend_usd = r.spend_usd + excluded.spend_usd,
@@ -224,6 +227,9 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		}
 		return err
 	})
+	if db.IsRetryable(err) {
+		return calculator.Calculated{}, calculator.ErrConflict
+	}
 	if err != nil {
 		return calculator.Calculated{}, fmt.Errorf("store.Calculate: %w", err)
 	}
