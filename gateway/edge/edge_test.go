@@ -1,0 +1,282 @@
+package edge
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+)
+
+// fakeIntake records what reaches it; the gateway has no store, so a fake
+// backend is the honest peer here.
+type fakeIntake struct {
+	intakev1.UnimplementedIntakeServiceServer
+	mu     sync.Mutex
+	sum    [32]byte
+	chunks int
+	meta   *intakev1.UploadMetadata
+	md     metadata.MD
+}
+
+func (f *fakeIntake) UploadSpend(s intakev1.IntakeService_UploadSpendServer) error {
+	md, _ := metadata.FromIncomingContext(s.Context())
+	first, err := s.Recv()
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	chunks := 0
+	for {
+		m, err := s.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		h.Write(m.GetChunk())
+		chunks++
+	}
+	f.mu.Lock()
+	copy(f.sum[:], h.Sum(nil))
+	f.chunks, f.meta, f.md = chunks, first.GetMetadata(), md
+	f.mu.Unlock()
+	return s.SendAndClose(&intakev1.Upload{Name: "uploads/42", State: intakev1.UploadState_UPLOAD_STATE_QUEUED, Filename: first.GetMetadata().GetFilename()})
+}
+
+func (f *fakeIntake) GetUpload(ctx context.Context, r *intakev1.GetUploadRequest) (*intakev1.Upload, error) {
+	switch r.GetName() {
+	case "uploads/400":
+		st, _ := status.New(codes.InvalidArgument, "name: bad").WithDetails(&errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "name", Description: "bad"}}})
+		return nil, st.Err()
+	case "uploads/401":
+		return nil, status.Error(codes.Unauthenticated, "missing or invalid API key")
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	f.mu.Lock()
+	f.md = md
+	f.mu.Unlock()
+	// Long enough to be worth compressing.
+	return &intakev1.Upload{Name: r.GetName(), Filename: strings.Repeat("spend-", 400) + ".csv"}, nil
+}
+
+func setup(t *testing.T) (*httptest.Server, *fakeIntake, *health.Server) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	fake := &fakeIntake{}
+	hs := health.NewServer()
+	intakev1.RegisterIntakeServiceServer(srv, fake)
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	addrs := map[string]string{}
+	for _, b := range Backends {
+		addrs[b] = lis.Addr().String()
+	}
+	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: noop.NewTracerProvider(), Addrs: addrs, MaxUploadBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	ts := httptest.NewServer(gw.Handler())
+	t.Cleanup(ts.Close)
+	return ts, fake, hs
+}
+
+func TestUploadStreamsBody(t *testing.T) {
+	ts, fake, _ := setup(t)
+	body := bytes.Repeat([]byte("T1,2024-01-01,S1,Acme,331110,10.00,USD,x\n"), 40_000) // ~1.6 MB
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/uploads?filename=q1.csv", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("x-api-key", "vcci_secret")
+	req.Header.Set("Idempotency-Key", "k-1")
+	req.Header.Set("X-Request-Id", "req-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || resp.Header.Get("Location") != "/v1/uploads/42" || !strings.Contains(string(b), `"name":"uploads/42"`) {
+		t.Fatalf("HTTP %d %s %s", resp.StatusCode, resp.Header.Get("Location"), b)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if fake.sum != sha256.Sum256(body) || fake.chunks < 2 {
+		t.Fatalf("backend got %d chunks, sum match %v", fake.chunks, fake.sum == sha256.Sum256(body))
+	}
+	if fake.meta.GetFilename() != "q1.csv" || fake.meta.GetIdempotencyKey() != "k-1" ||
+		fake.md.Get("x-api-key")[0] != "vcci_secret" || fake.md.Get("x-request-id")[0] != "req-123" {
+		t.Fatalf("metadata %v, md %v", fake.meta, fake.md)
+	}
+	if resp.Header.Get("X-Request-Id") != "req-123" {
+		t.Fatalf("request id not echoed: %q", resp.Header.Get("X-Request-Id"))
+	}
+}
+
+func TestUploadMultipartAndLimit(t *testing.T) {
+	ts, fake, _ := setup(t)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("note", "ignored")
+	fw, _ := mw.CreateFormFile("file", "browser.csv")
+	fw.Write([]byte("a,b\n1,2\n"))
+	mw.Close()
+	resp, err := http.Post(ts.URL+"/v1/uploads", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	fake.mu.Lock()
+	name, sum := fake.meta.GetFilename(), fake.sum
+	fake.mu.Unlock()
+	if resp.StatusCode != 202 || name != "browser.csv" || sum != sha256.Sum256([]byte("a,b\n1,2\n")) {
+		t.Fatalf("multipart: HTTP %d, filename %q", resp.StatusCode, name)
+	}
+	// Over the 4 MiB limit: 413 with the error body.
+	resp, err = http.Post(ts.URL+"/v1/uploads", "text/csv", bytes.NewReader(make([]byte, 5<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Code    int
+		Message string
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || st.Code != 3 || !strings.Contains(st.Message, "4194304-byte") {
+		t.Fatalf("oversized: HTTP %d %+v", resp.StatusCode, st)
+	}
+}
+
+func TestErrorsAndHeaders(t *testing.T) {
+	ts, fake, _ := setup(t)
+	get := func(path string, hdr ...string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		// A bare Transport: the default one would undo gzip transparently.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, b
+	}
+	resp, b := get("/v1/uploads/400")
+	var st struct {
+		Code    int
+		Details []struct {
+			Type            string `json:"@type"`
+			FieldViolations []struct{ Field string }
+		}
+	}
+	json.Unmarshal(b, &st)
+	if resp.StatusCode != 400 || st.Code != 3 || st.Details[0].FieldViolations[0].Field != "name" {
+		t.Fatalf("invalid: HTTP %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := get("/v1/uploads/401"); resp.StatusCode != 401 {
+		t.Fatalf("unauthenticated: HTTP %d", resp.StatusCode)
+	}
+	// gzip over 1 KiB when asked; a generated request id is echoed and forwarded.
+	resp, b = get("/v1/uploads/7", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip on a %d-byte answer", len(b))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if !strings.Contains(string(plain), `"name":"uploads/7"`) {
+		t.Fatalf("gunzipped body %.80s", plain)
+	}
+	id := resp.Header.Get("X-Request-Id")
+	fake.mu.Lock()
+	fwd := fake.md.Get("x-request-id")
+	fake.mu.Unlock()
+	if len(id) != 32 || len(fwd) == 0 || fwd[0] != id {
+		t.Fatalf("request id %q, forwarded %v", id, fwd)
+	}
+	if resp, _ := get("/healthz", "Accept-Encoding", "gzip"); resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") == "gzip" {
+		t.Fatalf("healthz: HTTP %d, encoding %q (tiny bodies stay plain)", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+	}
+}
+
+func TestReadyzAndDocs(t *testing.T) {
+	ts, _, hs := setup(t)
+	resp, err := http.Get(ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states map[string]string
+	json.NewDecoder(resp.Body).Decode(&states)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(states) != 5 || states["reporting"] != "SERVING" {
+		t.Fatalf("readyz: HTTP %d %v", resp.StatusCode, states)
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	resp, _ = http.Get(ts.URL + "/readyz")
+	json.NewDecoder(resp.Body).Decode(&states)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || states["intake"] != "NOT_SERVING" {
+		t.Fatalf("readyz with a backend down: HTTP %d %v", resp.StatusCode, states)
+	}
+
+	resp, err = http.Get(ts.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths               map[string]map[string]any
+		SecurityDefinitions map[string]any
+	}
+	json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if doc.Paths["/v1/uploads"]["post"] == nil || doc.Paths["/v1/uploads"]["get"] == nil || doc.Paths["/v1/hotspots/supplierPareto"] == nil ||
+		doc.SecurityDefinitions["ApiKey"] == nil || etag == "" || resp.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("openapi: etag %q, paths %d", etag, len(doc.Paths))
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/openapi.json", nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, _ = http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 304 {
+		t.Fatalf("If-None-Match: HTTP %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(ts.URL + "/docs/")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "swagger") || !strings.Contains(string(b), "/openapi.json") {
+		t.Fatalf("docs: HTTP %d %.200s", resp.StatusCode, b)
+	}
+}
