@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 )
 
 // Sentinels.
@@ -112,7 +113,7 @@ func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName stri
 	kg, scale := new(big.Rat), 0
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		v, sc, err := parseDecimal(t.Kg)
+		v, sc, err := decimal.Parse(t.Kg)
 		if err != nil {
 			return Campaign{}, fmt.Errorf("engagement.Create: supplier %q: %w", t.SupplierID, err)
 		}
@@ -133,19 +134,4 @@ func (s *Service) Get(ctx context.Context, tenant uuid.UUID, id int64) (Campaign
 // List returns up to limit of the tenant's campaigns after the cursor, newest first.
 func (s *Service) List(ctx context.Context, tenant uuid.UUID, after Cursor, limit int) ([]Campaign, error) {
 	return s.store.Campaigns(ctx, tenant, after, limit)
-}
-
-// parseDecimal reads a plain decimal ("-12.3400") and its scale (4); exponents
-// and other forms big.Rat would accept are refused, as no peer sends them.
-func parseDecimal(s string) (*big.Rat, int, error) {
-	body := s
-	if body != "" && (body[0] == '-' || body[0] == '+') {
-		body = body[1:]
-	}
-	whole, frac, _ := strings.Cut(body, ".")
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
-		return nil, 0, fmt.Errorf("%q is not a decimal", s)
-	}
-	return r, len(frac), nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 )
 
 // Request limits and defaults, as the contract states them.
@@ -125,7 +126,7 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 	rs := make([]ranked, len(totals))
 	total, scale := new(big.Rat), 0
 	for i, t := range totals {
-		kg, sc, err := parseDecimal(t.Kg)
+		kg, sc, err := decimal.Parse(t.Kg)
 		if err != nil {
 			return Analysis{}, fmt.Errorf("hotspot.Pareto: supplier %q: %w", t.SupplierID, err)
 		}
@@ -164,19 +165,4 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 func ratio(x, total *big.Rat) float64 {
 	f, _ := new(big.Rat).Quo(x, total).Float64()
 	return f
-}
-
-// parseDecimal reads a plain decimal ("-12.3400") and its scale (4); exponents
-// and other forms big.Rat would accept are refused, as no peer sends them.
-func parseDecimal(s string) (*big.Rat, int, error) {
-	body := s
-	if body != "" && (body[0] == '-' || body[0] == '+') {
-		body = body[1:]
-	}
-	whole, frac, _ := strings.Cut(body, ".")
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
-		return nil, 0, fmt.Errorf("%q is not a decimal", s)
-	}
-	return r, len(frac), nil
 }
