@@ -186,6 +186,9 @@ func benchE2E(ctx context.Context, args []string) error {
 		}
 	}
 	total := time.Since(start)
+	if up.RowsRejected == "" { // protojson leaves zero out
+		up.RowsRejected = "0"
+	}
 	accepted, _ := strconv.ParseFloat(up.RowsAccepted, 64)
 
 	rss := map[string]int64{}
