@@ -5,6 +5,7 @@ package tenancy
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -62,18 +63,37 @@ func ServiceTokenFrom(ctx context.Context) string {
 
 // ServiceToken returns the platform's service token, creating it once.
 func ServiceToken(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	secret, err := platformSecret(ctx, pool)
+	if err != nil {
+		return "", fmt.Errorf("tenancy.ServiceToken: %w", err)
+	}
+	return hex.EncodeToString(secret), nil
+}
+
+// DeriveKey returns a key for one purpose (say "page-token") derived from the
+// platform secret, so every replica of every service derives the same key
+// and none of them ever sees the secret used for another purpose.
+func DeriveKey(ctx context.Context, pool *pgxpool.Pool, purpose string) ([]byte, error) {
+	secret, err := platformSecret(ctx, pool)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy.DeriveKey: %w", err)
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("vcci/" + purpose))
+	return m.Sum(nil), nil
+}
+
+// platformSecret reads the platform secret, creating it on first use.
+func platformSecret(ctx context.Context, pool *pgxpool.Pool) ([]byte, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("tenancy.ServiceToken: %w", err)
+		return nil, err
 	}
 	var secret []byte
 	err := pool.QueryRow(ctx, `
 		WITH ins AS (INSERT INTO iam.service_secret (secret) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING secret)
 		SELECT secret FROM ins UNION ALL SELECT secret FROM iam.service_secret LIMIT 1`, b).Scan(&secret)
-	if err != nil {
-		return "", fmt.Errorf("tenancy.ServiceToken: %w", err)
-	}
-	return hex.EncodeToString(secret), nil
+	return secret, err
 }
 
 // TenantFrom returns the caller's tenant.

@@ -89,7 +89,7 @@ type calculatorClient struct {
 	token  string
 }
 
-func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []intake.Row) (string, error) {
+func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
 	req := &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/" + strconv.FormatInt(upload, 10), Lines: make([]*calculatorv1.SpendLine, len(rows))}
 	for i, r := range rows {
 		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
@@ -102,27 +102,32 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 	for attempt := 1; ; attempt++ {
 		resp, err := c.c.CalculateEmissions(ctx, req)
 		if err == nil {
-			return resp.GetKgCo2E(), nil
+			out := intake.Calculated{Kg: resp.GetKgCo2E(), Suppliers: make([]intake.SupplierTotal, len(resp.GetSuppliers()))}
+			for i, s := range resp.GetSuppliers() {
+				out.Suppliers[i] = intake.SupplierTotal{ID: s.GetKey(), Spend: s.GetSpendUsd(), Kg: s.GetKgCo2E(), Count: s.GetTransactionCount()}
+			}
+			return out, nil
 		}
 		if code := status.Code(err); attempt == 5 || (code != codes.Aborted && code != codes.Unavailable) {
-			return "", err
+			return intake.Calculated{}, err
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return intake.Calculated{}, ctx.Err()
 		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
 		}
 	}
 }
 
-// codeChecker answers which NAICS codes have a factor, through a DataLoader
-// so concurrent checks of one upload share one BatchGetFactors call.
+// codeChecker answers which NAICS codes have a factor, and their category,
+// through a DataLoader so concurrent checks of one upload share one
+// BatchGetFactors call.
 type codeChecker struct {
-	loader *batch.Loader[string, bool]
+	loader *batch.Loader[string, int16]
 }
 
 func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string) codeChecker {
-	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]bool, error) {
+	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]int16, error) {
 		names := make([]string, len(codes))
 		for i, code := range codes {
 			names[i] = "factorSets/" + FactorSet + "/factors/" + code
@@ -131,14 +136,14 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[string]bool, len(resp.GetFactors()))
+		out := make(map[string]int16, len(resp.GetFactors()))
 		for _, f := range resp.GetFactors() {
-			out[f.GetCode()] = true
+			out[f.GetCode()] = int16(f.GetCategory())
 		}
 		return out, nil
 	}, batch.Options{MaxBatch: 1000})}
 }
 
-func (c codeChecker) Known(ctx context.Context, codes []string) (map[string]bool, error) {
+func (c codeChecker) Categories(ctx context.Context, codes []string) (map[string]int16, error) {
 	return c.loader.LoadMany(ctx, codes)
 }

@@ -92,6 +92,8 @@ type Summary struct {
 type Calculated struct {
 	Stored, Skipped int64
 	Kg              string
+	// Suppliers totals the batch's lines (stored now or before) by supplier.
+	Suppliers []Group
 }
 
 // Store is the persistence the calculator needs.
@@ -100,6 +102,7 @@ type Store interface {
 	Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error)
 	Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
+	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string) ([]Result, error)
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error)
 }
 
@@ -175,6 +178,18 @@ func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKe
 // Result returns one transaction's result.
 func (s *Service) Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error) {
 	return s.store.Result(ctx, tenant, transactionID)
+}
+
+// Results returns the results of the transactions named; ids not
+// calculated are left out.
+func (s *Service) Results(ctx context.Context, tenant uuid.UUID, ids []string) ([]Result, error) {
+	if len(ids) > 1000 {
+		return nil, apperr.Invalid("names", "at most 1000 names, got %d", len(ids))
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.store.Results(ctx, tenant, ids)
 }
 
 // Summarize totals emissions by dim; limit 0 means every group.

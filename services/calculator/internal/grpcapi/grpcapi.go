@@ -92,7 +92,12 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 	if err != nil {
 		return nil, err
 	}
-	return &calculatorv1.CalculateEmissionsResponse{LinesCalculated: out.Stored, LinesSkipped: out.Skipped, KgCo2E: out.Kg}, nil
+	resp := &calculatorv1.CalculateEmissionsResponse{LinesCalculated: out.Stored, LinesSkipped: out.Skipped, KgCo2E: out.Kg,
+		Suppliers: make([]*commonv1.EmissionTotal, len(out.Suppliers))}
+	for i, g := range out.Suppliers {
+		resp.Suppliers[i] = &commonv1.EmissionTotal{Key: g.Key, KgCo2E: g.Kg, SpendUsd: g.Spend, TransactionCount: g.Count}
+	}
+	return resp, nil
 }
 
 func (a *API) GetEmissionResult(ctx context.Context, req *calculatorv1.GetEmissionResultRequest) (*calculatorv1.EmissionResult, error) {
@@ -100,20 +105,54 @@ func (a *API) GetEmissionResult(ctx context.Context, req *calculatorv1.GetEmissi
 	if err != nil {
 		return nil, err
 	}
-	id, ok := strings.CutPrefix(req.GetName(), "emissionResults/")
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return nil, apperr.Invalid("name", "%q is not emissionResults/{transaction_id}", req.GetName())
+	id, err := resultID("name", req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	r, err := a.svc.Result(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
+	return resultProto(r), nil
+}
+
+func (a *API) BatchGetEmissionResults(ctx context.Context, req *calculatorv1.BatchGetEmissionResultsRequest) (*calculatorv1.BatchGetEmissionResultsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(req.GetNames()))
+	for i, n := range req.GetNames() {
+		if ids[i], err = resultID(fmt.Sprintf("names[%d]", i), n); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := a.svc.Results(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.BatchGetEmissionResultsResponse{Results: make([]*calculatorv1.EmissionResult, len(rs))}
+	for i, r := range rs {
+		resp.Results[i] = resultProto(r)
+	}
+	return resp, nil
+}
+
+func resultID(field, name string) (string, error) {
+	id, ok := strings.CutPrefix(name, "emissionResults/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", apperr.Invalid(field, "%q is not emissionResults/{transaction_id}", name)
+	}
+	return id, nil
+}
+
+func resultProto(r calculator.Result) *calculatorv1.EmissionResult {
 	return &calculatorv1.EmissionResult{
 		Name: "emissionResults/" + r.TransactionID, Upload: r.Upload, Date: r.Date.Format(time.DateOnly),
 		SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount, Category: commonv1.ScopeCategory(r.Category),
 		Method: r.Method, Factor: "factorSets/" + r.Set + "/factors/" + r.NAICS, FactorSetVersion: r.SetVersion,
 		FactorValue: r.FactorValue, FactorUnit: r.Unit, KgCo2E: r.Kg, CalculateTime: timestamppb.New(r.CalculatedAt),
-	}, nil
+	}
 }
 
 func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math/big"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -184,8 +185,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		if len(unknown) > 0 {
 			return apperr.Invalid("lines.naics_code", "no factor in %s for NAICS codes %v", set, unknown)
 		}
-		var kg string
-		err = tx.QueryRow(ctx, `
+		rows, err = tx.Query(ctx, `
 			WITH ins AS (
 				INSERT INTO calculator.emission_results
 					(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
@@ -210,21 +210,35 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				    spend_usd = r.spend_usd + excluded.spend_usd,
 				    tx_count = r.tx_count + excluded.tx_count
 			)
-			SELECT count(*), round(coalesce(sum(kg_co2e), 0), 7)::text FROM ins`,
-			tenant, upload, setID, calculator.MethodSpendBased).Scan(&out.Stored, &kg)
+			SELECT supplier_id, round(sum(kg_co2e), 7)::text, sum(amount_usd)::text, count(*)
+			FROM ins GROUP BY 1 ORDER BY 1`,
+			tenant, upload, setID, calculator.MethodSpendBased)
 		if err != nil {
 			return err
 		}
-		out.Kg = kg
+		if out.Suppliers, err = collectTotals(rows); err != nil {
+			return err
+		}
+		for _, g := range out.Suppliers {
+			out.Stored += g.Count
+		}
 		out.Skipped = int64(len(lines)) - out.Stored
 		if out.Skipped > 0 {
-			// A retry: report the batch's whole kg, including lines stored by
-			// the earlier attempt, so the caller's total stays exact.
-			err = tx.QueryRow(ctx, `SELECT round(coalesce(sum(r.kg_co2e), 0), 7)::text
+			// A retry: report the batch's whole totals, including lines stored
+			// by the earlier attempt, so the caller's totals stay exact.
+			rows, err := tx.Query(ctx, `SELECT r.supplier_id, round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
 				FROM (SELECT DISTINCT transaction_id, tx_date FROM calc_stage) s
 				JOIN calculator.emission_results r
-				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date`, tenant).Scan(&out.Kg)
+				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date
+				GROUP BY 1 ORDER BY 1`, tenant)
+			if err != nil {
+				return err
+			}
+			if out.Suppliers, err = collectTotals(rows); err != nil {
+				return err
+			}
 		}
+		out.Kg, err = sumKg(out.Suppliers)
 		return err
 	})
 	if db.IsRetryable(err) {
@@ -239,18 +253,13 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID string) (calculator.Result, error) {
 	var r calculator.Result
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		var upload int64
-		var cat int16
-		err := tx.QueryRow(ctx, `
+		var err error
+		r, err = scanResult(tx.QueryRow(ctx, `
 			SELECT e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
 				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at
 			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
 			WHERE e.tenant_id = $1 AND e.transaction_id = $2
-			ORDER BY e.tx_date LIMIT 1`, tenant, transactionID).Scan(
-			&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
-			&cat, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt)
-		r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
-		r.Category = int(cat)
+			ORDER BY e.tx_date LIMIT 1`, tenant, transactionID))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -260,6 +269,62 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 		return r, fmt.Errorf("store.Result: %w", err)
 	}
 	return r, nil
+}
+
+func collectTotals(rows pgx.Rows) ([]calculator.Group, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (calculator.Group, error) {
+		var g calculator.Group
+		err := r.Scan(&g.Key, &g.Kg, &g.Spend, &g.Count)
+		return g, err
+	})
+}
+
+// sumKg adds exact decimal kg values.
+func sumKg(gs []calculator.Group) (string, error) {
+	total := new(big.Rat)
+	for _, g := range gs {
+		r, ok := new(big.Rat).SetString(g.Kg)
+		if !ok {
+			return "", fmt.Errorf("kg %q of supplier %s is not a decimal", g.Kg, g.Key)
+		}
+		total.Add(total, r)
+	}
+	return total.FloatString(7), nil
+}
+
+// Results returns the results of the transactions named; ids never
+// calculated are left out. A transaction id stored under two dates answers
+// with the earliest, as Result does.
+func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string) ([]calculator.Result, error) {
+	var out []calculator.Result
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT DISTINCT ON (e.transaction_id) e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
+				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at
+			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
+			WHERE e.tenant_id = $1 AND e.transaction_id = ANY($2)
+			ORDER BY e.transaction_id, e.tx_date`, tenant, ids)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (calculator.Result, error) { return scanResult(row) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.Results: %w", err)
+	}
+	return out, nil
+}
+
+func scanResult(row pgx.Row) (calculator.Result, error) {
+	var r calculator.Result
+	var upload int64
+	var cat int16
+	err := row.Scan(&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
+		&cat, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt)
+	r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
+	r.Category = int(cat)
+	return r, err
 }
 
 // Summarize groups the rollup (never the results) by dim. kg CO2e are

@@ -14,9 +14,23 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 )
 
-// Columns are the spend file's columns; every one must be in the header,
-// in any order.
-var Columns = [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"}
+// Columns are the spend file's columns, in any order; all but the optional
+// ones must be in the header.
+var Columns = [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "supplier_country"}
+
+// optional reports whether column c may be left out of the header.
+func optional(c int) bool { return c == colCountry }
+
+// required lists the columns a header must name.
+func required() string {
+	var out []string
+	for c, col := range Columns {
+		if !optional(c) {
+			out = append(out, col)
+		}
+	}
+	return strings.Join(out, ",")
+}
 
 const (
 	colTx = iota
@@ -27,6 +41,7 @@ const (
 	colAmount
 	colCurrency
 	colDescription
+	colCountry
 	numColumns
 )
 
@@ -58,6 +73,11 @@ func isAmount(s string) bool {
 
 func isNAICS(s string) bool { return len(s) == 6 && digits(s) }
 
+// isCountry checks the shape of an alpha-2 code (two letters A-Z).
+func isCountry(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
 func digits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -74,6 +94,8 @@ type Row struct {
 	Date                            time.Time
 	SupplierID, SupplierName, NAICS string
 	Amount, Currency, Description   string
+	Country                         string // ISO 3166-1 alpha-2, or empty
+	Category                        int16  // Scope 3 category of the NAICS code's factor
 }
 
 // RowError says why one line was rejected.
@@ -103,14 +125,15 @@ func Sniff(head []byte) error {
 	}
 	first, _, _ := bytes.Cut(head, []byte("\n"))
 	if !bytes.Contains(first, []byte(",")) {
-		return apperr.Invalid("file", "is not a CSV file: the first line is not a comma-separated header (want %s)", strings.Join(Columns[:], ","))
+		return apperr.Invalid("file", "is not a CSV file: the first line is not a comma-separated header (want %s)", required())
 	}
 	return nil
 }
 
-// CodeChecker tells which NAICS codes have a factor.
+// CodeChecker tells which NAICS codes have a factor, and the Scope 3
+// category each known one is reported under.
 type CodeChecker interface {
-	Known(ctx context.Context, codes []string) (map[string]bool, error)
+	Categories(ctx context.Context, codes []string) (map[string]int16, error)
 }
 
 // Validator reads a spend CSV and hands out its accepted rows one at a time,
@@ -119,7 +142,7 @@ type CodeChecker interface {
 type Validator struct {
 	ctx    context.Context
 	codes  CodeChecker
-	known  map[string]bool
+	known  map[string]int16 // NAICS code -> category; 0 for no factor
 	blocks chan block
 	cur    []parsed
 	pos    int
@@ -165,7 +188,7 @@ func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress 
 		return nil, &HeaderError{herrs}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	v := &Validator{ctx: ctx, codes: codes, known: map[string]bool{}, blocks: make(chan block, 2), cancel: cancel, progress: progress}
+	v := &Validator{ctx: ctx, codes: codes, known: map[string]int16{}, blocks: make(chan block, 2), cancel: cancel, progress: progress}
 	go v.parse(ctx, cr, idx)
 	return v, nil
 }
@@ -173,7 +196,13 @@ func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress 
 // Close stops the parser (for an early return).
 func (v *Validator) Close() { v.cancel() }
 
-func mapHeader(header []string) ([numColumns]int, []RowError) {
+// layout is where each column is in the file's records.
+type layout struct {
+	idx    [numColumns]int // -1 for an optional column left out
+	fields int             // fields in the header
+}
+
+func mapHeader(header []string) (layout, []RowError) {
 	var idx [numColumns]int
 	for i := range idx {
 		idx[i] = -1
@@ -192,18 +221,18 @@ func mapHeader(header []string) ([numColumns]int, []RowError) {
 			}
 		}
 		if !found {
-			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(Columns[:], ","), Value: keep(h)})
+			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(Columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
 		}
 	}
 	for c, col := range Columns {
-		if idx[c] < 0 {
+		if idx[c] < 0 && !optional(c) {
 			errs = append(errs, RowError{Row: 1, Column: col, Reason: "missing required column"})
 		}
 	}
-	return idx, errs
+	return layout{idx: idx, fields: len(header)}, errs
 }
 
-func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx [numColumns]int) {
+func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 	defer close(v.blocks)
 	seen := newIDSet()
 	maxDate := time.Now().UTC().AddDate(1, 0, 0)
@@ -264,7 +293,8 @@ func keep(s string) string {
 	return strings.ToValidUTF8(s[:valueKeepBytes], "\ufffd") + "…"
 }
 
-func validateRecord(line int64, rec []string, idx [numColumns]int, seen *idSet, maxDate time.Time) parsed {
+func validateRecord(line int64, rec []string, lay layout, seen *idSet, maxDate time.Time) parsed {
+	idx := lay.idx
 	bad := func(col int, reason string, value string) parsed {
 		name := ""
 		if col >= 0 {
@@ -279,17 +309,23 @@ func validateRecord(line int64, rec []string, idx [numColumns]int, seen *idSet, 
 	if size > MaxLineBytes {
 		return bad(-1, fmt.Sprintf("line is %d bytes, over the %d-byte limit", size, MaxLineBytes), "")
 	}
-	if len(rec) != len(idx) {
-		return bad(-1, fmt.Sprintf("has %d fields, the header has %d", len(rec), len(idx)), "")
+	if len(rec) != lay.fields {
+		return bad(-1, fmt.Sprintf("has %d fields, the header has %d", len(rec), lay.fields), "")
 	}
 	for c := range Columns {
-		if !utf8.ValidString(rec[idx[c]]) {
+		if idx[c] >= 0 && !utf8.ValidString(rec[idx[c]]) {
 			return bad(c, "not valid UTF-8 text (the file must be UTF-8)", rec[idx[c]])
 		}
 	}
-	get := func(c int) string { return strings.TrimSpace(rec[idx[c]]) }
+	get := func(c int) string {
+		if idx[c] < 0 {
+			return ""
+		}
+		return strings.TrimSpace(rec[idx[c]])
+	}
 	r := Row{Line: line, TransactionID: get(colTx), SupplierID: get(colSupplier), SupplierName: get(colSupplierName),
-		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription)}
+		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription),
+		Country: strings.ToUpper(get(colCountry))}
 	switch {
 	case r.TransactionID == "":
 		return bad(colTx, "required", "")
@@ -309,6 +345,8 @@ func validateRecord(line int64, rec []string, idx [numColumns]int, seen *idSet, 
 		return bad(colAmount, "not a number with at most 4 decimals (like 1234.56 or -80.00)", r.Amount)
 	case r.Currency != "USD":
 		return bad(colCurrency, "unsupported currency: only USD is accepted until FX conversion lands", r.Currency)
+	case r.Country != "" && !isCountry(r.Country):
+		return bad(colCountry, "not an ISO 3166-1 alpha-2 country code (like DE or US)", r.Country)
 	}
 	d, err := time.Parse(time.DateOnly, get(colDate))
 	if err != nil {
@@ -331,13 +369,14 @@ func (v *Validator) Next() (Row, bool) {
 		if v.pos < len(v.cur) {
 			p := v.cur[v.pos]
 			v.pos++
-			if p.bad == nil && !v.known[p.row.NAICS] {
+			if p.bad == nil && v.known[p.row.NAICS] == 0 {
 				p.bad = &RowError{Row: p.row.Line, Column: "naics_code", Reason: "no emission factor for this NAICS code in the factor library", Value: p.row.NAICS}
 			}
 			if p.bad != nil {
 				v.reject(*p.bad)
 				continue
 			}
+			p.row.Category = v.known[p.row.NAICS]
 			v.Accepted++
 			if v.MinDate.IsZero() || p.row.Date.Before(v.MinDate) {
 				v.MinDate = p.row.Date
@@ -383,7 +422,7 @@ func (v *Validator) resolveCodes(rows []parsed) error {
 	if len(ask) == 0 {
 		return nil
 	}
-	got, err := v.codes.Known(v.ctx, ask)
+	got, err := v.codes.Categories(v.ctx, ask)
 	if err != nil {
 		return fmt.Errorf("checking NAICS codes: %w", err)
 	}

@@ -11,10 +11,13 @@ import (
 
 type knownCodes map[string]bool
 
-func (k knownCodes) Known(_ context.Context, codes []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// Categories answers category 1 for every known code.
+func (k knownCodes) Categories(_ context.Context, codes []string) (map[string]int16, error) {
+	out := map[string]int16{}
 	for _, c := range codes {
-		out[c] = k[c]
+		if k[c] {
+			out[c] = 1
+		}
 	}
 	return out, nil
 }

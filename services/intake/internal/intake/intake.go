@@ -97,12 +97,28 @@ type Store interface {
 	Accepted(ctx context.Context, u Upload, each func([]Row) error, batch int) error
 	Progress(ctx context.Context, id int64, state State, read, calculated int64, lease time.Duration) error
 	Finish(ctx context.Context, id int64, state State, calculated int64, kg, reason string) error
+	// Complete marks a calculating upload succeeded and adds totals to its
+	// suppliers, once; it reports whether this call did it.
+	Complete(ctx context.Context, u Upload, calculated int64, kg string, totals []SupplierTotal) (bool, error)
 	Retry(ctx context.Context, id int64, after time.Duration, reason string) error
 }
 
-// Calculator calculates a batch of rows and returns its kg CO2e.
+// Calculator calculates a batch of rows and returns its kg CO2e, in all and
+// by supplier.
 type Calculator interface {
-	Calculate(ctx context.Context, upload int64, rows []Row) (kg string, err error)
+	Calculate(ctx context.Context, upload int64, rows []Row) (Calculated, error)
+}
+
+// Calculated is one calculated batch.
+type Calculated struct {
+	Kg        string
+	Suppliers []SupplierTotal
+}
+
+// SupplierTotal is one supplier's share of some lines, as exact decimals.
+type SupplierTotal struct {
+	ID, Spend, Kg string
+	Count         int64
 }
 
 // Service is intake's API-facing logic.
@@ -330,24 +346,29 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type done struct {
-		n  int
-		kg string
+		n int
+		c Calculated
 	}
 	results := make(chan done, w.inFlight)
 	sem := make(chan struct{}, w.inFlight)
 	total := new(big.Rat)
+	bySupplier := map[string]*supplierSum{}
 	var calculated int64
 	collected := make(chan struct{})
 	var firstErr error
 	go func() {
 		defer close(collected)
 		for d := range results {
-			r, ok := new(big.Rat).SetString(d.kg)
+			r, ok := new(big.Rat).SetString(d.c.Kg)
 			if !ok {
-				cancel(fmt.Errorf("calculator returned kg %q", d.kg))
+				cancel(fmt.Errorf("calculator returned kg %q", d.c.Kg))
 				continue
 			}
 			total.Add(total, r)
+			if err := addTotals(bySupplier, d.c.Suppliers); err != nil {
+				cancel(err)
+				continue
+			}
 			calculated += int64(d.n)
 			w.store.Progress(ctx, u.ID, Calculating, 0, calculated, w.lease)
 		}
@@ -361,7 +382,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 		}
 		go func() {
 			defer func() { <-sem }()
-			kg, err := calc.Calculate(ctx, u.ID, rows)
+			c, err := calc.Calculate(ctx, u.ID, rows)
 			if err != nil {
 				select {
 				case errc <- err:
@@ -370,7 +391,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 				cancel(err)
 				return
 			}
-			results <- done{len(rows), kg}
+			results <- done{len(rows), c}
 		}()
 		return nil
 	}, w.batch)
@@ -394,5 +415,34 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 	}
 	kg := total.FloatString(7)
 	log.InfoContext(ctx, "upload calculated", "rows", calculated, "kg_co2e", kg, "seconds", time.Since(start).Seconds())
-	return w.store.Finish(ctx, u.ID, Succeeded, calculated, kg, "")
+	totals := make([]SupplierTotal, 0, len(bySupplier))
+	for id, s := range bySupplier {
+		totals = append(totals, SupplierTotal{ID: id, Spend: s.spend.FloatString(4), Kg: s.kg.FloatString(7), Count: s.count})
+	}
+	_, err = w.store.Complete(ctx, u, calculated, kg, totals)
+	return err
+}
+
+type supplierSum struct {
+	spend, kg big.Rat
+	count     int64
+}
+
+func addTotals(into map[string]*supplierSum, ts []SupplierTotal) error {
+	for _, t := range ts {
+		s := into[t.ID]
+		if s == nil {
+			s = &supplierSum{}
+			into[t.ID] = s
+		}
+		kg, ok1 := new(big.Rat).SetString(t.Kg)
+		spend, ok2 := new(big.Rat).SetString(t.Spend)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("calculator returned supplier %s totals kg %q spend %q", t.ID, t.Kg, t.Spend)
+		}
+		s.kg.Add(&s.kg, kg)
+		s.spend.Add(&s.spend, spend)
+		s.count += t.Count
+	}
+	return nil
 }

@@ -302,7 +302,7 @@ func (r *rowSource) Next() bool {
 
 func (r *rowSource) Values() ([]any, error) {
 	x := &r.row
-	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, x.Description}, nil
+	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, x.Description, x.Category, x.Country}, nil
 }
 
 func (r *rowSource) Err() error { return r.v.Err() }
@@ -334,11 +334,12 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 		}
 		defer v.Close()
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
-			supplier_id text, supplier_name text, naics_code text, amount text, currency text, description text) ON COMMIT DROP`); err != nil {
+			supplier_id text, supplier_name text, naics_code text, amount text, currency text, description text,
+			category smallint, country text) ON COMMIT DROP`); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
-			[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"},
+			[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "category", "country"},
 			&rowSource{v: v}); err != nil {
 			return err
 		}
@@ -381,17 +382,31 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 			}
 			if _, err := tx.Exec(ctx, `
 				INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-					naics_code, amount_usd, currency, description)
-				SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, amount::numeric(18, 4), currency, description
+					naics_code, amount_usd, currency, description, category)
+				SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, amount::numeric(18, 4), currency, description, category
 				FROM tx_stage`, u.Tenant, u.ID); err != nil {
 				return err
 			}
-			// The latest name in the file wins; unchanged names are not rewritten.
+			// The latest name and country in the file win; NAICS codes
+			// accumulate; unchanged suppliers are not rewritten. Key order:
+			// concurrent uploads lock shared suppliers in the same order.
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name)
-				SELECT DISTINCT ON (supplier_id) $1, supplier_id, supplier_name FROM tx_stage ORDER BY supplier_id, line DESC
-				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET name = excluded.name, updated_at = now()
-				WHERE s.name IS DISTINCT FROM excluded.name`, u.Tenant); err != nil {
+				INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, country, naics_codes)
+				SELECT $1, n.supplier_id, n.supplier_name, coalesce(c.country, ''), k.codes
+				FROM (SELECT DISTINCT ON (supplier_id) supplier_id, supplier_name FROM tx_stage ORDER BY supplier_id, line DESC) n
+				JOIN (SELECT supplier_id, array_agg(DISTINCT naics_code ORDER BY naics_code) AS codes FROM tx_stage GROUP BY 1) k USING (supplier_id)
+				LEFT JOIN (SELECT DISTINCT ON (supplier_id) supplier_id, country FROM tx_stage WHERE country <> ''
+					ORDER BY supplier_id, line DESC) c USING (supplier_id)
+				ORDER BY n.supplier_id
+				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
+					name = excluded.name,
+					country = CASE WHEN excluded.country <> '' THEN excluded.country ELSE s.country END,
+					naics_codes = CASE WHEN excluded.naics_codes <@ s.naics_codes THEN s.naics_codes
+						ELSE (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(s.naics_codes || excluded.naics_codes) x) END,
+					updated_at = now()
+				WHERE s.name IS DISTINCT FROM excluded.name
+				   OR (excluded.country <> '' AND excluded.country IS DISTINCT FROM s.country)
+				   OR NOT excluded.naics_codes <@ s.naics_codes`, u.Tenant); err != nil {
 				return err
 			}
 		}
@@ -507,6 +522,45 @@ func (s *Store) Finish(ctx context.Context, id int64, state intake.State, calcul
 		return fmt.Errorf("store.Finish: %w", err)
 	}
 	return nil
+}
+
+// Complete marks a calculated upload succeeded and adds its lines to its
+// suppliers' totals, in one transaction and only once: a second call (a
+// retried attempt that raced a slow first one) finds the upload no longer
+// calculating and changes nothing.
+func (s *Store) Complete(ctx context.Context, u intake.Upload, calculated int64, kg string, totals []intake.SupplierTotal) (bool, error) {
+	var done bool
+	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
+			failure_reason = '', completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1 AND state = $5`,
+			u.ID, intake.Succeeded, calculated, kg, intake.Calculating)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		done = true
+		ids := make([]string, len(totals))
+		spend := make([]string, len(totals))
+		kgs := make([]string, len(totals))
+		counts := make([]int64, len(totals))
+		for i, t := range totals {
+			ids[i], spend[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, spend_usd, kg_co2e, tx_count)
+			SELECT $1, id, id, spend, kg, n
+			FROM unnest($2::text[], $3::text[]::numeric[], $4::text[]::numeric[], $5::bigint[]) AS t(id, spend, kg, n)
+			ORDER BY id
+			ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
+				spend_usd = s.spend_usd + excluded.spend_usd,
+				kg_co2e = s.kg_co2e + excluded.kg_co2e,
+				tx_count = s.tx_count + excluded.tx_count,
+				updated_at = now()`, u.Tenant, ids, spend, kgs, counts)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store.Complete: %w", err)
+	}
+	return done, nil
 }
 
 // Retry puts the upload back for another attempt no sooner than after.

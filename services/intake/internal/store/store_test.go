@@ -35,10 +35,18 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 type codes struct{}
 
-func (codes) Known(_ context.Context, cs []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// Categories knows every code but 999999: 48xxxx is upstream transport
+// (category 4), the rest purchased goods (1).
+func (codes) Categories(_ context.Context, cs []string) (map[string]int16, error) {
+	out := map[string]int16{}
 	for _, c := range cs {
-		out[c] = c != "999999"
+		switch {
+		case c == "999999":
+		case strings.HasPrefix(c, "48"):
+			out[c] = 4
+		default:
+			out[c] = 1
+		}
 	}
 	return out, nil
 }
@@ -52,20 +60,41 @@ type fakeCalc struct {
 	seen  map[string]bool
 }
 
-func (f *fakeCalc) Calculate(_ context.Context, _ int64, rows []intake.Row) (string, error) {
+func (f *fakeCalc) Calculate(_ context.Context, _ int64, rows []intake.Row) (intake.Calculated, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.fail != nil {
-		return "", f.fail
+		return intake.Calculated{}, f.fail
 	}
 	sum := new(big.Rat)
+	type tot struct {
+		kg, spend big.Rat
+		n         int64
+	}
+	by := map[string]*tot{}
+	var order []string
 	for _, r := range rows {
 		a, _ := new(big.Rat).SetString(r.Amount)
-		sum.Add(sum, a.Mul(a, big.NewRat(2, 1)))
+		kg := new(big.Rat).Mul(a, big.NewRat(2, 1))
+		sum.Add(sum, kg)
+		t := by[r.SupplierID]
+		if t == nil {
+			t = &tot{}
+			by[r.SupplierID] = t
+			order = append(order, r.SupplierID)
+		}
+		t.kg.Add(&t.kg, kg)
+		t.spend.Add(&t.spend, a)
+		t.n++
 		f.seen[r.TransactionID] = true
 	}
-	return sum.FloatString(7), nil
+	out := intake.Calculated{Kg: sum.FloatString(7)}
+	for _, id := range order {
+		t := by[id]
+		out.Suppliers = append(out.Suppliers, intake.SupplierTotal{ID: id, Kg: t.kg.FloatString(7), Spend: t.spend.FloatString(4), Count: t.n})
+	}
+	return out, nil
 }
 
 type env struct {

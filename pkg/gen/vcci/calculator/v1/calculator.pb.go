@@ -573,7 +573,10 @@ type CalculateEmissionsResponse struct {
 	// kg CO2e of all the request's lines, stored now or before, exact decimal.
 	KgCo2E string `protobuf:"bytes,2,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
 	// Lines skipped because their transaction had been calculated before.
-	LinesSkipped  int64 `protobuf:"varint,3,opt,name=lines_skipped,json=linesSkipped,proto3" json:"lines_skipped,omitempty"`
+	LinesSkipped int64 `protobuf:"varint,3,opt,name=lines_skipped,json=linesSkipped,proto3" json:"lines_skipped,omitempty"`
+	// The request's lines totalled by supplier (key: supplier id), stored now
+	// or before, so a caller can keep per-supplier totals exactly once.
+	Suppliers     []*v1.EmissionTotal `protobuf:"bytes,4,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -627,6 +630,13 @@ func (x *CalculateEmissionsResponse) GetLinesSkipped() int64 {
 		return x.LinesSkipped
 	}
 	return 0
+}
+
+func (x *CalculateEmissionsResponse) GetSuppliers() []*v1.EmissionTotal {
+	if x != nil {
+		return x.Suppliers
+	}
+	return nil
 }
 
 // EmissionResult is the emissions of one purchase line and how they were
@@ -827,6 +837,95 @@ func (x *GetEmissionResultRequest) GetName() string {
 	return ""
 }
 
+type BatchGetEmissionResultsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "emissionResults/{transaction_id}", at most 1000.
+	Names         []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetEmissionResultsRequest) Reset() {
+	*x = BatchGetEmissionResultsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetEmissionResultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetEmissionResultsRequest) ProtoMessage() {}
+
+func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetEmissionResultsRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BatchGetEmissionResultsRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+type BatchGetEmissionResultsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*EmissionResult      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetEmissionResultsResponse) Reset() {
+	*x = BatchGetEmissionResultsResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetEmissionResultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetEmissionResultsResponse) ProtoMessage() {}
+
+func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetEmissionResultsResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetEmissionResultsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BatchGetEmissionResultsResponse) GetResults() []*EmissionResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type SummarizeEmissionsRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GroupBy SummaryDimension       `protobuf:"varint,1,opt,name=group_by,json=groupBy,proto3,enum=vcci.calculator.v1.SummaryDimension" json:"group_by,omitempty"`
@@ -838,7 +937,7 @@ type SummarizeEmissionsRequest struct {
 
 func (x *SummarizeEmissionsRequest) Reset() {
 	*x = SummarizeEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +949,7 @@ func (x *SummarizeEmissionsRequest) String() string {
 func (*SummarizeEmissionsRequest) ProtoMessage() {}
 
 func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +962,7 @@ func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SummarizeEmissionsRequest) GetGroupBy() SummaryDimension {
@@ -895,7 +994,7 @@ type SummarizeEmissionsResponse struct {
 
 func (x *SummarizeEmissionsResponse) Reset() {
 	*x = SummarizeEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1006,7 @@ func (x *SummarizeEmissionsResponse) String() string {
 func (*SummarizeEmissionsResponse) ProtoMessage() {}
 
 func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1019,7 @@ func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SummarizeEmissionsResponse) GetGroups() []*v1.EmissionTotal {
@@ -997,11 +1096,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"amount_usd\x18\x05 \x01(\tR\tamountUsd\"h\n" +
 	"\x19CalculateEmissionsRequest\x12\x16\n" +
 	"\x06upload\x18\x01 \x01(\tR\x06upload\x123\n" +
-	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\x85\x01\n" +
+	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\xc2\x01\n" +
 	"\x1aCalculateEmissionsResponse\x12)\n" +
 	"\x10lines_calculated\x18\x01 \x01(\x03R\x0flinesCalculated\x12\x17\n" +
 	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12#\n" +
-	"\rlines_skipped\x18\x03 \x01(\x03R\flinesSkipped\"\xe8\x03\n" +
+	"\rlines_skipped\x18\x03 \x01(\x03R\flinesSkipped\x12;\n" +
+	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xe8\x03\n" +
 	"\x0eEmissionResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06upload\x18\x02 \x01(\tR\x06upload\x12\x12\n" +
@@ -1023,7 +1123,11 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\r \x01(\tR\x06kgCo2e\x12A\n" +
 	"\x0ecalculate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\rcalculateTime\".\n" +
 	"\x18GetEmissionResultRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"r\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"6\n" +
+	"\x1eBatchGetEmissionResultsRequest\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"_\n" +
+	"\x1fBatchGetEmissionResultsResponse\x12<\n" +
+	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"r\n" +
 	"\x19SummarizeEmissionsRequest\x12?\n" +
 	"\bgroup_by\x18\x01 \x01(\x0e2$.vcci.calculator.v1.SummaryDimensionR\agroupBy\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\xed\x01\n" +
@@ -1039,12 +1143,13 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x1aSUMMARY_DIMENSION_SUPPLIER\x10\x01\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_CATEGORY\x10\x02\x12\x1b\n" +
 	"\x17SUMMARY_DIMENSION_NAICS\x10\x03\x12\x1b\n" +
-	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xb9\x04\n" +
+	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xbe\x05\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
 	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12s\n" +
 	"\x12CalculateEmissions\x12-.vcci.calculator.v1.CalculateEmissionsRequest\x1a..vcci.calculator.v1.CalculateEmissionsResponse\x12e\n" +
-	"\x11GetEmissionResult\x12,.vcci.calculator.v1.GetEmissionResultRequest\x1a\".vcci.calculator.v1.EmissionResult\x12s\n" +
+	"\x11GetEmissionResult\x12,.vcci.calculator.v1.GetEmissionResultRequest\x1a\".vcci.calculator.v1.EmissionResult\x12\x82\x01\n" +
+	"\x17BatchGetEmissionResults\x122.vcci.calculator.v1.BatchGetEmissionResultsRequest\x1a3.vcci.calculator.v1.BatchGetEmissionResultsResponse\x12s\n" +
 	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponseB\xd5\x01\n" +
 	"\x16com.vcci.calculator.v1B\x0fCalculatorProtoP\x01Z@github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1;calculatorv1\xa2\x02\x03VCX\xaa\x02\x12Vcci.Calculator.V1\xca\x02\x12Vcci\\Calculator\\V1\xe2\x02\x1eVcci\\Calculator\\V1\\GPBMetadata\xea\x02\x14Vcci::Calculator::V1b\x06proto3"
 
@@ -1061,50 +1166,56 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
-	(SummaryDimension)(0),              // 0: vcci.calculator.v1.SummaryDimension
-	(*FactorSet)(nil),                  // 1: vcci.calculator.v1.FactorSet
-	(*Factor)(nil),                     // 2: vcci.calculator.v1.Factor
-	(*ListFactorSetsRequest)(nil),      // 3: vcci.calculator.v1.ListFactorSetsRequest
-	(*ListFactorSetsResponse)(nil),     // 4: vcci.calculator.v1.ListFactorSetsResponse
-	(*BatchGetFactorsRequest)(nil),     // 5: vcci.calculator.v1.BatchGetFactorsRequest
-	(*BatchGetFactorsResponse)(nil),    // 6: vcci.calculator.v1.BatchGetFactorsResponse
-	(*SpendLine)(nil),                  // 7: vcci.calculator.v1.SpendLine
-	(*CalculateEmissionsRequest)(nil),  // 8: vcci.calculator.v1.CalculateEmissionsRequest
-	(*CalculateEmissionsResponse)(nil), // 9: vcci.calculator.v1.CalculateEmissionsResponse
-	(*EmissionResult)(nil),             // 10: vcci.calculator.v1.EmissionResult
-	(*GetEmissionResultRequest)(nil),   // 11: vcci.calculator.v1.GetEmissionResultRequest
-	(*SummarizeEmissionsRequest)(nil),  // 12: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil), // 13: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),              // 14: vcci.common.v1.ScopeCategory
-	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
-	(*v1.EmissionTotal)(nil),           // 16: vcci.common.v1.EmissionTotal
+	(SummaryDimension)(0),                   // 0: vcci.calculator.v1.SummaryDimension
+	(*FactorSet)(nil),                       // 1: vcci.calculator.v1.FactorSet
+	(*Factor)(nil),                          // 2: vcci.calculator.v1.Factor
+	(*ListFactorSetsRequest)(nil),           // 3: vcci.calculator.v1.ListFactorSetsRequest
+	(*ListFactorSetsResponse)(nil),          // 4: vcci.calculator.v1.ListFactorSetsResponse
+	(*BatchGetFactorsRequest)(nil),          // 5: vcci.calculator.v1.BatchGetFactorsRequest
+	(*BatchGetFactorsResponse)(nil),         // 6: vcci.calculator.v1.BatchGetFactorsResponse
+	(*SpendLine)(nil),                       // 7: vcci.calculator.v1.SpendLine
+	(*CalculateEmissionsRequest)(nil),       // 8: vcci.calculator.v1.CalculateEmissionsRequest
+	(*CalculateEmissionsResponse)(nil),      // 9: vcci.calculator.v1.CalculateEmissionsResponse
+	(*EmissionResult)(nil),                  // 10: vcci.calculator.v1.EmissionResult
+	(*GetEmissionResultRequest)(nil),        // 11: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),  // 12: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil), // 13: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),       // 14: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),      // 15: vcci.calculator.v1.SummarizeEmissionsResponse
+	(v1.ScopeCategory)(0),                   // 16: vcci.common.v1.ScopeCategory
+	(*v1.EmissionTotal)(nil),                // 17: vcci.common.v1.EmissionTotal
+	(*timestamppb.Timestamp)(nil),           // 18: google.protobuf.Timestamp
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
-	14, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	16, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
 	1,  // 1: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
 	2,  // 2: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
 	7,  // 3: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	14, // 4: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	15, // 5: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
-	0,  // 6: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	16, // 7: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	3,  // 8: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	5,  // 9: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	8,  // 10: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	11, // 11: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	12, // 12: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	4,  // 13: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	6,  // 14: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	9,  // 15: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	10, // 16: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	13, // 17: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	17, // 4: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	16, // 5: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	18, // 6: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	10, // 7: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	0,  // 8: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	17, // 9: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	3,  // 10: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	5,  // 11: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	8,  // 12: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	11, // 13: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	12, // 14: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	14, // 15: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	4,  // 16: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	6,  // 17: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	9,  // 18: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	10, // 19: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	13, // 20: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	15, // 21: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -1118,7 +1229,7 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CalculatorService_ListFactorSets_FullMethodName     = "/vcci.calculator.v1.CalculatorService/ListFactorSets"
-	CalculatorService_BatchGetFactors_FullMethodName    = "/vcci.calculator.v1.CalculatorService/BatchGetFactors"
-	CalculatorService_CalculateEmissions_FullMethodName = "/vcci.calculator.v1.CalculatorService/CalculateEmissions"
-	CalculatorService_GetEmissionResult_FullMethodName  = "/vcci.calculator.v1.CalculatorService/GetEmissionResult"
-	CalculatorService_SummarizeEmissions_FullMethodName = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
+	CalculatorService_ListFactorSets_FullMethodName          = "/vcci.calculator.v1.CalculatorService/ListFactorSets"
+	CalculatorService_BatchGetFactors_FullMethodName         = "/vcci.calculator.v1.CalculatorService/BatchGetFactors"
+	CalculatorService_CalculateEmissions_FullMethodName      = "/vcci.calculator.v1.CalculatorService/CalculateEmissions"
+	CalculatorService_GetEmissionResult_FullMethodName       = "/vcci.calculator.v1.CalculatorService/GetEmissionResult"
+	CalculatorService_BatchGetEmissionResults_FullMethodName = "/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults"
+	CalculatorService_SummarizeEmissions_FullMethodName      = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
 )
 
 // CalculatorServiceClient is the client API for CalculatorService service.
@@ -44,6 +45,9 @@ type CalculatorServiceClient interface {
 	CalculateEmissions(ctx context.Context, in *CalculateEmissionsRequest, opts ...grpc.CallOption) (*CalculateEmissionsResponse, error)
 	// GetEmissionResult returns one transaction's result with its provenance.
 	GetEmissionResult(ctx context.Context, in *GetEmissionResultRequest, opts ...grpc.CallOption) (*EmissionResult, error)
+	// BatchGetEmissionResults returns results by name; names not calculated
+	// (yet) are left out rather than failing the batch.
+	BatchGetEmissionResults(ctx context.Context, in *BatchGetEmissionResultsRequest, opts ...grpc.CallOption) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(ctx context.Context, in *SummarizeEmissionsRequest, opts ...grpc.CallOption) (*SummarizeEmissionsResponse, error)
 }
@@ -96,6 +100,16 @@ func (c *calculatorServiceClient) GetEmissionResult(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *calculatorServiceClient) BatchGetEmissionResults(ctx context.Context, in *BatchGetEmissionResultsRequest, opts ...grpc.CallOption) (*BatchGetEmissionResultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetEmissionResultsResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_BatchGetEmissionResults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calculatorServiceClient) SummarizeEmissions(ctx context.Context, in *SummarizeEmissionsRequest, opts ...grpc.CallOption) (*SummarizeEmissionsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SummarizeEmissionsResponse)
@@ -124,6 +138,9 @@ type CalculatorServiceServer interface {
 	CalculateEmissions(context.Context, *CalculateEmissionsRequest) (*CalculateEmissionsResponse, error)
 	// GetEmissionResult returns one transaction's result with its provenance.
 	GetEmissionResult(context.Context, *GetEmissionResultRequest) (*EmissionResult, error)
+	// BatchGetEmissionResults returns results by name; names not calculated
+	// (yet) are left out rather than failing the batch.
+	BatchGetEmissionResults(context.Context, *BatchGetEmissionResultsRequest) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error)
 	mustEmbedUnimplementedCalculatorServiceServer()
@@ -147,6 +164,9 @@ func (UnimplementedCalculatorServiceServer) CalculateEmissions(context.Context, 
 }
 func (UnimplementedCalculatorServiceServer) GetEmissionResult(context.Context, *GetEmissionResultRequest) (*EmissionResult, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetEmissionResult not implemented")
+}
+func (UnimplementedCalculatorServiceServer) BatchGetEmissionResults(context.Context, *BatchGetEmissionResultsRequest) (*BatchGetEmissionResultsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchGetEmissionResults not implemented")
 }
 func (UnimplementedCalculatorServiceServer) SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SummarizeEmissions not implemented")
@@ -244,6 +264,24 @@ func _CalculatorService_GetEmissionResult_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalculatorService_BatchGetEmissionResults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetEmissionResultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).BatchGetEmissionResults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_BatchGetEmissionResults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).BatchGetEmissionResults(ctx, req.(*BatchGetEmissionResultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalculatorService_SummarizeEmissions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SummarizeEmissionsRequest)
 	if err := dec(in); err != nil {
@@ -284,6 +322,10 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetEmissionResult",
 			Handler:    _CalculatorService_GetEmissionResult_Handler,
+		},
+		{
+			MethodName: "BatchGetEmissionResults",
+			Handler:    _CalculatorService_BatchGetEmissionResults_Handler,
 		},
 		{
 			MethodName: "SummarizeEmissions",

@@ -205,6 +205,85 @@ func (x *EmissionTotal) GetShare() float64 {
 	return 0
 }
 
+// PageInfo describes one page of an offset-paginated list.
+type PageInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The 1-based page number.
+	Page    int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	PerPage int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	// Rows matching the filters, on every page.
+	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	TotalPages    int32 `protobuf:"varint,4,opt,name=total_pages,json=totalPages,proto3" json:"total_pages,omitempty"`
+	HasNext       bool  `protobuf:"varint,5,opt,name=has_next,json=hasNext,proto3" json:"has_next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PageInfo) Reset() {
+	*x = PageInfo{}
+	mi := &file_vcci_common_v1_common_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PageInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PageInfo) ProtoMessage() {}
+
+func (x *PageInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_common_v1_common_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PageInfo.ProtoReflect.Descriptor instead.
+func (*PageInfo) Descriptor() ([]byte, []int) {
+	return file_vcci_common_v1_common_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PageInfo) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *PageInfo) GetPerPage() int32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+func (x *PageInfo) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *PageInfo) GetTotalPages() int32 {
+	if x != nil {
+		return x.TotalPages
+	}
+	return 0
+}
+
+func (x *PageInfo) GetHasNext() bool {
+	if x != nil {
+		return x.HasNext
+	}
+	return false
+}
+
 var File_vcci_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_vcci_common_v1_common_proto_rawDesc = "" +
@@ -216,7 +295,14 @@ const file_vcci_common_v1_common_proto_rawDesc = "" +
 	"\akg_co2e\x18\x03 \x01(\tR\x06kgCo2e\x12\x1b\n" +
 	"\tspend_usd\x18\x04 \x01(\tR\bspendUsd\x12+\n" +
 	"\x11transaction_count\x18\x05 \x01(\x03R\x10transactionCount\x12\x14\n" +
-	"\x05share\x18\x06 \x01(\x01R\x05share*\x86\x05\n" +
+	"\x05share\x18\x06 \x01(\x01R\x05share\"\x8b\x01\n" +
+	"\bPageInfo\x12\x12\n" +
+	"\x04page\x18\x01 \x01(\x05R\x04page\x12\x19\n" +
+	"\bper_page\x18\x02 \x01(\x05R\aperPage\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x1f\n" +
+	"\vtotal_pages\x18\x04 \x01(\x05R\n" +
+	"totalPages\x12\x19\n" +
+	"\bhas_next\x18\x05 \x01(\bR\ahasNext*\x86\x05\n" +
 	"\rScopeCategory\x12\x1e\n" +
 	"\x1aSCOPE_CATEGORY_UNSPECIFIED\x10\x00\x12/\n" +
 	"+SCOPE_CATEGORY_PURCHASED_GOODS_AND_SERVICES\x10\x01\x12 \n" +
@@ -250,10 +336,11 @@ func file_vcci_common_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_common_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_vcci_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_vcci_common_v1_common_proto_goTypes = []any{
 	(ScopeCategory)(0),    // 0: vcci.common.v1.ScopeCategory
 	(*EmissionTotal)(nil), // 1: vcci.common.v1.EmissionTotal
+	(*PageInfo)(nil),      // 2: vcci.common.v1.PageInfo
 }
 var file_vcci_common_v1_common_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -274,7 +361,7 @@ func file_vcci_common_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_common_v1_common_proto_rawDesc), len(file_vcci_common_v1_common_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,8 +7,11 @@
 package intakev1
 
 import (
+	v11 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -740,16 +743,30 @@ func (x *ListUploadErrorsResponse) GetTotalSize() int64 {
 	return 0
 }
 
-// Supplier is a vendor named in the tenant's spend data.
+// Supplier is a vendor named in the tenant's spend data. Its totals cover
+// the uploads whose calculation has finished.
 type Supplier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "suppliers/{supplier}"; {supplier} is the id from the spend file.
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	DisplayName   string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// ISO 3166-1 alpha-2 country from the spend file's optional
+	// supplier_country column; empty when never given.
+	Country string `protobuf:"bytes,5,opt,name=country,proto3" json:"country,omitempty"`
+	// The NAICS codes the tenant buys from this supplier under, ascending.
+	NaicsCodes []string `protobuf:"bytes,6,rep,name=naics_codes,json=naicsCodes,proto3" json:"naics_codes,omitempty"`
+	// Spend in USD, exact decimal.
+	SpendUsd string `protobuf:"bytes,7,opt,name=spend_usd,json=spendUsd,proto3" json:"spend_usd,omitempty"`
+	// Emissions in kg CO2e, exact decimal.
+	KgCo2E string `protobuf:"bytes,8,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	// Emission intensity: kg CO2e per USD spent, rounded to 6 decimals; empty
+	// when the spend is zero.
+	KgCo2EPerUsd     string `protobuf:"bytes,9,opt,name=kg_co2e_per_usd,json=kgCo2ePerUsd,proto3" json:"kg_co2e_per_usd,omitempty"`
+	TransactionCount int64  `protobuf:"varint,10,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Supplier) Reset() {
@@ -810,6 +827,672 @@ func (x *Supplier) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Supplier) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Supplier) GetNaicsCodes() []string {
+	if x != nil {
+		return x.NaicsCodes
+	}
+	return nil
+}
+
+func (x *Supplier) GetSpendUsd() string {
+	if x != nil {
+		return x.SpendUsd
+	}
+	return ""
+}
+
+func (x *Supplier) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *Supplier) GetKgCo2EPerUsd() string {
+	if x != nil {
+		return x.KgCo2EPerUsd
+	}
+	return ""
+}
+
+func (x *Supplier) GetTransactionCount() int64 {
+	if x != nil {
+		return x.TransactionCount
+	}
+	return 0
+}
+
+type GetSupplierRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "suppliers/{supplier}"
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The fields to return; empty means all.
+	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSupplierRequest) Reset() {
+	*x = GetSupplierRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSupplierRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSupplierRequest) ProtoMessage() {}
+
+func (x *GetSupplierRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSupplierRequest.ProtoReflect.Descriptor instead.
+func (*GetSupplierRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetSupplierRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetSupplierRequest) GetReadMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ReadMask
+	}
+	return nil
+}
+
+type ListSuppliersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Searches display names, ignoring case and accents and tolerating small
+	// typos (trigram word similarity). At most 200 characters.
+	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// Only suppliers the tenant buys from under this NAICS-6 code.
+	NaicsCode string `protobuf:"bytes,2,opt,name=naics_code,json=naicsCode,proto3" json:"naics_code,omitempty"`
+	// Only suppliers in this ISO 3166-1 alpha-2 country.
+	Country string `protobuf:"bytes,3,opt,name=country,proto3" json:"country,omitempty"`
+	// One of "kg_co2e desc" (the default without a query), "kg_co2e",
+	// "spend_usd desc", "spend_usd", "display_name", "display_name desc",
+	// "transaction_count desc", or "relevance" (the default with a query).
+	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Cursor pagination: at most 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, with the same filters.
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Offset pagination, instead of page_token: the 1-based page number.
+	Page int32 `protobuf:"varint,7,opt,name=page,proto3" json:"page,omitempty"`
+	// Offset pagination: rows per page, at most 1000; 0 means 50.
+	PerPage int32 `protobuf:"varint,8,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	// The fields to return; empty means all.
+	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,9,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSuppliersRequest) Reset() {
+	*x = ListSuppliersRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSuppliersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSuppliersRequest) ProtoMessage() {}
+
+func (x *ListSuppliersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSuppliersRequest.ProtoReflect.Descriptor instead.
+func (*ListSuppliersRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListSuppliersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListSuppliersRequest) GetNaicsCode() string {
+	if x != nil {
+		return x.NaicsCode
+	}
+	return ""
+}
+
+func (x *ListSuppliersRequest) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *ListSuppliersRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListSuppliersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSuppliersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListSuppliersRequest) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListSuppliersRequest) GetPerPage() int32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+func (x *ListSuppliersRequest) GetReadMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ReadMask
+	}
+	return nil
+}
+
+type ListSuppliersResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Suppliers []*Supplier            `protobuf:"bytes,1,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	// Empty on the last page (and in offset mode).
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Set in offset mode.
+	PageInfo      *v1.PageInfo `protobuf:"bytes,3,opt,name=page_info,json=pageInfo,proto3" json:"page_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSuppliersResponse) Reset() {
+	*x = ListSuppliersResponse{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSuppliersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSuppliersResponse) ProtoMessage() {}
+
+func (x *ListSuppliersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSuppliersResponse.ProtoReflect.Descriptor instead.
+func (*ListSuppliersResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListSuppliersResponse) GetSuppliers() []*Supplier {
+	if x != nil {
+		return x.Suppliers
+	}
+	return nil
+}
+
+func (x *ListSuppliersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListSuppliersResponse) GetPageInfo() *v1.PageInfo {
+	if x != nil {
+		return x.PageInfo
+	}
+	return nil
+}
+
+// Transaction is one accepted purchase line.
+type Transaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "transactions/{transaction_id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "YYYY-MM-DD".
+	Date       string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	SupplierId string `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	NaicsCode  string `protobuf:"bytes,4,opt,name=naics_code,json=naicsCode,proto3" json:"naics_code,omitempty"`
+	// Exact decimal, negative for credit notes.
+	AmountUsd   string `protobuf:"bytes,5,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
+	Currency    string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// The Scope 3 category the line is reported under.
+	Category v1.ScopeCategory `protobuf:"varint,8,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	// The upload that brought it ("uploads/{upload}") and its line there.
+	Upload    string `protobuf:"bytes,9,opt,name=upload,proto3" json:"upload,omitempty"`
+	RowNumber int64  `protobuf:"varint,10,opt,name=row_number,json=rowNumber,proto3" json:"row_number,omitempty"`
+	// The supplier, resolved in one batched lookup per page.
+	Supplier *Supplier `protobuf:"bytes,11,opt,name=supplier,proto3" json:"supplier,omitempty"`
+	// The line's emissions and their provenance; absent until calculated.
+	EmissionResult *v11.EmissionResult `protobuf:"bytes,12,opt,name=emission_result,json=emissionResult,proto3" json:"emission_result,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Transaction) Reset() {
+	*x = Transaction{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transaction) ProtoMessage() {}
+
+func (x *Transaction) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transaction.ProtoReflect.Descriptor instead.
+func (*Transaction) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Transaction) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Transaction) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *Transaction) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *Transaction) GetNaicsCode() string {
+	if x != nil {
+		return x.NaicsCode
+	}
+	return ""
+}
+
+func (x *Transaction) GetAmountUsd() string {
+	if x != nil {
+		return x.AmountUsd
+	}
+	return ""
+}
+
+func (x *Transaction) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Transaction) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Transaction) GetCategory() v1.ScopeCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.ScopeCategory(0)
+}
+
+func (x *Transaction) GetUpload() string {
+	if x != nil {
+		return x.Upload
+	}
+	return ""
+}
+
+func (x *Transaction) GetRowNumber() int64 {
+	if x != nil {
+		return x.RowNumber
+	}
+	return 0
+}
+
+func (x *Transaction) GetSupplier() *Supplier {
+	if x != nil {
+		return x.Supplier
+	}
+	return nil
+}
+
+func (x *Transaction) GetEmissionResult() *v11.EmissionResult {
+	if x != nil {
+		return x.EmissionResult
+	}
+	return nil
+}
+
+type GetTransactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "transactions/{transaction_id}"
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The fields to return; empty means all.
+	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTransactionRequest) Reset() {
+	*x = GetTransactionRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransactionRequest) ProtoMessage() {}
+
+func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
+func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetTransactionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetTransactionRequest) GetReadMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ReadMask
+	}
+	return nil
+}
+
+type ListTransactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this supplier's lines ("suppliers/{supplier}" or the bare id).
+	Supplier string `protobuf:"bytes,1,opt,name=supplier,proto3" json:"supplier,omitempty"`
+	// Inclusive date range, "YYYY-MM-DD"; either may be empty.
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate   string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only lines with this NAICS-6 code.
+	NaicsCode string `protobuf:"bytes,4,opt,name=naics_code,json=naicsCode,proto3" json:"naics_code,omitempty"`
+	// Only lines in this Scope 3 category.
+	Category v1.ScopeCategory `protobuf:"varint,5,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	// One of "date desc" (the default), "date", "amount_usd desc", "amount_usd".
+	OrderBy string `protobuf:"bytes,6,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Cursor pagination: at most 1000; 0 means 50.
+	PageSize  int32  `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Offset pagination, instead of page_token: the 1-based page number.
+	Page int32 `protobuf:"varint,9,opt,name=page,proto3" json:"page,omitempty"`
+	// Offset pagination: rows per page, at most 1000; 0 means 50.
+	PerPage int32 `protobuf:"varint,10,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	// The fields to return; empty means all. Leaving out "supplier" and
+	// "emission_result" skips their lookups.
+	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,11,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransactionsRequest) Reset() {
+	*x = ListTransactionsRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransactionsRequest) ProtoMessage() {}
+
+func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListTransactionsRequest) GetSupplier() string {
+	if x != nil {
+		return x.Supplier
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetNaicsCode() string {
+	if x != nil {
+		return x.NaicsCode
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetCategory() v1.ScopeCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.ScopeCategory(0)
+}
+
+func (x *ListTransactionsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTransactionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListTransactionsRequest) GetPerPage() int32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+func (x *ListTransactionsRequest) GetReadMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ReadMask
+	}
+	return nil
+}
+
+type ListTransactionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transactions  []*Transaction         `protobuf:"bytes,1,rep,name=transactions,proto3" json:"transactions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	PageInfo      *v1.PageInfo           `protobuf:"bytes,3,opt,name=page_info,json=pageInfo,proto3" json:"page_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransactionsResponse) Reset() {
+	*x = ListTransactionsResponse{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransactionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransactionsResponse) ProtoMessage() {}
+
+func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
+func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListTransactionsResponse) GetTransactions() []*Transaction {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+func (x *ListTransactionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListTransactionsResponse) GetPageInfo() *v1.PageInfo {
+	if x != nil {
+		return x.PageInfo
+	}
+	return nil
+}
+
 type BatchGetSuppliersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "suppliers/{supplier}", at most 1000. Unknown names are left out of the
@@ -821,7 +1504,7 @@ type BatchGetSuppliersRequest struct {
 
 func (x *BatchGetSuppliersRequest) Reset() {
 	*x = BatchGetSuppliersRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1516,7 @@ func (x *BatchGetSuppliersRequest) String() string {
 func (*BatchGetSuppliersRequest) ProtoMessage() {}
 
 func (x *BatchGetSuppliersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1529,7 @@ func (x *BatchGetSuppliersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetSuppliersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetSuppliersRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{10}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BatchGetSuppliersRequest) GetNames() []string {
@@ -865,7 +1548,7 @@ type BatchGetSuppliersResponse struct {
 
 func (x *BatchGetSuppliersResponse) Reset() {
 	*x = BatchGetSuppliersResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1560,7 @@ func (x *BatchGetSuppliersResponse) String() string {
 func (*BatchGetSuppliersResponse) ProtoMessage() {}
 
 func (x *BatchGetSuppliersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1573,7 @@ func (x *BatchGetSuppliersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetSuppliersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetSuppliersResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{11}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchGetSuppliersResponse) GetSuppliers() []*Supplier {
@@ -904,7 +1587,7 @@ var File_vcci_intake_v1_intake_proto protoreflect.FileDescriptor
 
 const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\n" +
-	"\x1bvcci/intake/v1/intake.proto\x12\x0evcci.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n" +
+	"\x1bvcci/intake/v1/intake.proto\x12\x0evcci.intake.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"u\n" +
 	"\x12UploadSpendRequest\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x1e.vcci.intake.v1.UploadMetadataH\x00R\bmetadata\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\t\n" +
@@ -956,14 +1639,82 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x06errors\x18\x01 \x03(\v2\x18.vcci.intake.v1.RowErrorR\x06errors\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xbb\x01\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x80\x03\n" +
 	"\bSupplier\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"0\n" +
+	"updateTime\x12\x18\n" +
+	"\acountry\x18\x05 \x01(\tR\acountry\x12\x1f\n" +
+	"\vnaics_codes\x18\x06 \x03(\tR\n" +
+	"naicsCodes\x12\x1b\n" +
+	"\tspend_usd\x18\a \x01(\tR\bspendUsd\x12\x17\n" +
+	"\akg_co2e\x18\b \x01(\tR\x06kgCo2e\x12%\n" +
+	"\x0fkg_co2e_per_usd\x18\t \x01(\tR\fkgCo2ePerUsd\x12+\n" +
+	"\x11transaction_count\x18\n" +
+	" \x01(\x03R\x10transactionCount\"a\n" +
+	"\x12GetSupplierRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\tread_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\xa4\x02\n" +
+	"\x14ListSuppliersRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12\x1d\n" +
+	"\n" +
+	"naics_code\x18\x02 \x01(\tR\tnaicsCode\x12\x18\n" +
+	"\acountry\x18\x03 \x01(\tR\acountry\x12\x19\n" +
+	"\border_by\x18\x04 \x01(\tR\aorderBy\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x12\n" +
+	"\x04page\x18\a \x01(\x05R\x04page\x12\x19\n" +
+	"\bper_page\x18\b \x01(\x05R\aperPage\x127\n" +
+	"\tread_mask\x18\t \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\xae\x01\n" +
+	"\x15ListSuppliersResponse\x126\n" +
+	"\tsuppliers\x18\x01 \x03(\v2\x18.vcci.intake.v1.SupplierR\tsuppliers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x125\n" +
+	"\tpage_info\x18\x03 \x01(\v2\x18.vcci.common.v1.PageInfoR\bpageInfo\"\xc7\x03\n" +
+	"\vTransaction\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
+	"\vsupplier_id\x18\x03 \x01(\tR\n" +
+	"supplierId\x12\x1d\n" +
+	"\n" +
+	"naics_code\x18\x04 \x01(\tR\tnaicsCode\x12\x1d\n" +
+	"\n" +
+	"amount_usd\x18\x05 \x01(\tR\tamountUsd\x12\x1a\n" +
+	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x129\n" +
+	"\bcategory\x18\b \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x16\n" +
+	"\x06upload\x18\t \x01(\tR\x06upload\x12\x1d\n" +
+	"\n" +
+	"row_number\x18\n" +
+	" \x01(\x03R\trowNumber\x124\n" +
+	"\bsupplier\x18\v \x01(\v2\x18.vcci.intake.v1.SupplierR\bsupplier\x12K\n" +
+	"\x0femission_result\x18\f \x01(\v2\".vcci.calculator.v1.EmissionResultR\x0eemissionResult\"d\n" +
+	"\x15GetTransactionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\tread_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\x88\x03\n" +
+	"\x17ListTransactionsRequest\x12\x1a\n" +
+	"\bsupplier\x18\x01 \x01(\tR\bsupplier\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\x12\x1d\n" +
+	"\n" +
+	"naics_code\x18\x04 \x01(\tR\tnaicsCode\x129\n" +
+	"\bcategory\x18\x05 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x19\n" +
+	"\border_by\x18\x06 \x01(\tR\aorderBy\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\x12\x12\n" +
+	"\x04page\x18\t \x01(\x05R\x04page\x12\x19\n" +
+	"\bper_page\x18\n" +
+	" \x01(\x05R\aperPage\x127\n" +
+	"\tread_mask\x18\v \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\xba\x01\n" +
+	"\x18ListTransactionsResponse\x12?\n" +
+	"\ftransactions\x18\x01 \x03(\v2\x1b.vcci.intake.v1.TransactionR\ftransactions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x125\n" +
+	"\tpage_info\x18\x03 \x01(\v2\x18.vcci.common.v1.PageInfoR\bpageInfo\"0\n" +
 	"\x18BatchGetSuppliersRequest\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\"S\n" +
 	"\x19BatchGetSuppliersResponse\x126\n" +
@@ -974,13 +1725,17 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x17UPLOAD_STATE_VALIDATING\x10\x02\x12\x1c\n" +
 	"\x18UPLOAD_STATE_CALCULATING\x10\x03\x12\x1a\n" +
 	"\x16UPLOAD_STATE_SUCCEEDED\x10\x04\x12\x17\n" +
-	"\x13UPLOAD_STATE_FAILED\x10\x052\xcc\x03\n" +
+	"\x13UPLOAD_STATE_FAILED\x10\x052\xb4\x06\n" +
 	"\rIntakeService\x12K\n" +
 	"\vUploadSpend\x12\".vcci.intake.v1.UploadSpendRequest\x1a\x16.vcci.intake.v1.Upload(\x01\x12E\n" +
 	"\tGetUpload\x12 .vcci.intake.v1.GetUploadRequest\x1a\x16.vcci.intake.v1.Upload\x12V\n" +
 	"\vListUploads\x12\".vcci.intake.v1.ListUploadsRequest\x1a#.vcci.intake.v1.ListUploadsResponse\x12e\n" +
 	"\x10ListUploadErrors\x12'.vcci.intake.v1.ListUploadErrorsRequest\x1a(.vcci.intake.v1.ListUploadErrorsResponse\x12h\n" +
-	"\x11BatchGetSuppliers\x12(.vcci.intake.v1.BatchGetSuppliersRequest\x1a).vcci.intake.v1.BatchGetSuppliersResponseB\xb5\x01\n" +
+	"\x11BatchGetSuppliers\x12(.vcci.intake.v1.BatchGetSuppliersRequest\x1a).vcci.intake.v1.BatchGetSuppliersResponse\x12K\n" +
+	"\vGetSupplier\x12\".vcci.intake.v1.GetSupplierRequest\x1a\x18.vcci.intake.v1.Supplier\x12\\\n" +
+	"\rListSuppliers\x12$.vcci.intake.v1.ListSuppliersRequest\x1a%.vcci.intake.v1.ListSuppliersResponse\x12T\n" +
+	"\x0eGetTransaction\x12%.vcci.intake.v1.GetTransactionRequest\x1a\x1b.vcci.intake.v1.Transaction\x12e\n" +
+	"\x10ListTransactions\x12'.vcci.intake.v1.ListTransactionsRequest\x1a(.vcci.intake.v1.ListTransactionsResponseB\xb5\x01\n" +
 	"\x12com.vcci.intake.v1B\vIntakeProtoP\x01Z8github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1;intakev1\xa2\x02\x03VIX\xaa\x02\x0eVcci.Intake.V1\xca\x02\x0eVcci\\Intake\\V1\xe2\x02\x1aVcci\\Intake\\V1\\GPBMetadata\xea\x02\x10Vcci::Intake::V1b\x06proto3"
 
 var (
@@ -996,7 +1751,7 @@ func file_vcci_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_vcci_intake_v1_intake_proto_goTypes = []any{
 	(UploadState)(0),                  // 0: vcci.intake.v1.UploadState
 	(*UploadSpendRequest)(nil),        // 1: vcci.intake.v1.UploadSpendRequest
@@ -1009,37 +1764,68 @@ var file_vcci_intake_v1_intake_proto_goTypes = []any{
 	(*ListUploadErrorsRequest)(nil),   // 8: vcci.intake.v1.ListUploadErrorsRequest
 	(*ListUploadErrorsResponse)(nil),  // 9: vcci.intake.v1.ListUploadErrorsResponse
 	(*Supplier)(nil),                  // 10: vcci.intake.v1.Supplier
-	(*BatchGetSuppliersRequest)(nil),  // 11: vcci.intake.v1.BatchGetSuppliersRequest
-	(*BatchGetSuppliersResponse)(nil), // 12: vcci.intake.v1.BatchGetSuppliersResponse
-	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
+	(*GetSupplierRequest)(nil),        // 11: vcci.intake.v1.GetSupplierRequest
+	(*ListSuppliersRequest)(nil),      // 12: vcci.intake.v1.ListSuppliersRequest
+	(*ListSuppliersResponse)(nil),     // 13: vcci.intake.v1.ListSuppliersResponse
+	(*Transaction)(nil),               // 14: vcci.intake.v1.Transaction
+	(*GetTransactionRequest)(nil),     // 15: vcci.intake.v1.GetTransactionRequest
+	(*ListTransactionsRequest)(nil),   // 16: vcci.intake.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),  // 17: vcci.intake.v1.ListTransactionsResponse
+	(*BatchGetSuppliersRequest)(nil),  // 18: vcci.intake.v1.BatchGetSuppliersRequest
+	(*BatchGetSuppliersResponse)(nil), // 19: vcci.intake.v1.BatchGetSuppliersResponse
+	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 21: google.protobuf.FieldMask
+	(*v1.PageInfo)(nil),               // 22: vcci.common.v1.PageInfo
+	(v1.ScopeCategory)(0),             // 23: vcci.common.v1.ScopeCategory
+	(*v11.EmissionResult)(nil),        // 24: vcci.calculator.v1.EmissionResult
 }
 var file_vcci_intake_v1_intake_proto_depIdxs = []int32{
 	2,  // 0: vcci.intake.v1.UploadSpendRequest.metadata:type_name -> vcci.intake.v1.UploadMetadata
 	0,  // 1: vcci.intake.v1.Upload.state:type_name -> vcci.intake.v1.UploadState
 	4,  // 2: vcci.intake.v1.Upload.error_samples:type_name -> vcci.intake.v1.RowError
-	13, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	13, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
-	13, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
+	20, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	20, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
+	20, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
 	3,  // 6: vcci.intake.v1.ListUploadsResponse.uploads:type_name -> vcci.intake.v1.Upload
 	4,  // 7: vcci.intake.v1.ListUploadErrorsResponse.errors:type_name -> vcci.intake.v1.RowError
-	13, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
-	13, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
-	10, // 10: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	1,  // 11: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
-	5,  // 12: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
-	6,  // 13: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
-	8,  // 14: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
-	11, // 15: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
-	3,  // 16: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
-	3,  // 17: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
-	7,  // 18: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
-	9,  // 19: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
-	12, // 20: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	20, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
+	20, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
+	21, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
+	21, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
+	10, // 12: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
+	22, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	23, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
+	10, // 15: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
+	24, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
+	21, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
+	23, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
+	21, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
+	14, // 20: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
+	22, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	10, // 22: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
+	1,  // 23: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
+	5,  // 24: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
+	6,  // 25: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
+	8,  // 26: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
+	18, // 27: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
+	11, // 28: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
+	12, // 29: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
+	15, // 30: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
+	16, // 31: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
+	3,  // 32: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
+	3,  // 33: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
+	7,  // 34: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
+	9,  // 35: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
+	19, // 36: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
+	10, // 37: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
+	13, // 38: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
+	14, // 39: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
+	17, // 40: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_vcci_intake_v1_intake_proto_init() }
@@ -1057,7 +1843,7 @@ func file_vcci_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_intake_v1_intake_proto_rawDesc), len(file_vcci_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,10 @@ const (
 	IntakeService_ListUploads_FullMethodName       = "/vcci.intake.v1.IntakeService/ListUploads"
 	IntakeService_ListUploadErrors_FullMethodName  = "/vcci.intake.v1.IntakeService/ListUploadErrors"
 	IntakeService_BatchGetSuppliers_FullMethodName = "/vcci.intake.v1.IntakeService/BatchGetSuppliers"
+	IntakeService_GetSupplier_FullMethodName       = "/vcci.intake.v1.IntakeService/GetSupplier"
+	IntakeService_ListSuppliers_FullMethodName     = "/vcci.intake.v1.IntakeService/ListSuppliers"
+	IntakeService_GetTransaction_FullMethodName    = "/vcci.intake.v1.IntakeService/GetTransaction"
+	IntakeService_ListTransactions_FullMethodName  = "/vcci.intake.v1.IntakeService/ListTransactions"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -47,6 +51,16 @@ type IntakeServiceClient interface {
 	ListUploadErrors(ctx context.Context, in *ListUploadErrorsRequest, opts ...grpc.CallOption) (*ListUploadErrorsResponse, error)
 	// BatchGetSuppliers resolves supplier ids to suppliers.
 	BatchGetSuppliers(ctx context.Context, in *BatchGetSuppliersRequest, opts ...grpc.CallOption) (*BatchGetSuppliersResponse, error)
+	// GetSupplier returns one supplier with its spend, emissions and intensity.
+	GetSupplier(ctx context.Context, in *GetSupplierRequest, opts ...grpc.CallOption) (*Supplier, error)
+	// ListSuppliers searches and lists suppliers, by default the largest
+	// emitters first.
+	ListSuppliers(ctx context.Context, in *ListSuppliersRequest, opts ...grpc.CallOption) (*ListSuppliersResponse, error)
+	// GetTransaction returns one purchase line with its supplier and its
+	// emission result.
+	GetTransaction(ctx context.Context, in *GetTransactionRequest, opts ...grpc.CallOption) (*Transaction, error)
+	// ListTransactions lists purchase lines, by default the newest first.
+	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
 }
 
 type intakeServiceClient struct {
@@ -110,6 +124,46 @@ func (c *intakeServiceClient) BatchGetSuppliers(ctx context.Context, in *BatchGe
 	return out, nil
 }
 
+func (c *intakeServiceClient) GetSupplier(ctx context.Context, in *GetSupplierRequest, opts ...grpc.CallOption) (*Supplier, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Supplier)
+	err := c.cc.Invoke(ctx, IntakeService_GetSupplier_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) ListSuppliers(ctx context.Context, in *ListSuppliersRequest, opts ...grpc.CallOption) (*ListSuppliersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSuppliersResponse)
+	err := c.cc.Invoke(ctx, IntakeService_ListSuppliers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) GetTransaction(ctx context.Context, in *GetTransactionRequest, opts ...grpc.CallOption) (*Transaction, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Transaction)
+	err := c.cc.Invoke(ctx, IntakeService_GetTransaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTransactionsResponse)
+	err := c.cc.Invoke(ctx, IntakeService_ListTransactions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -131,6 +185,16 @@ type IntakeServiceServer interface {
 	ListUploadErrors(context.Context, *ListUploadErrorsRequest) (*ListUploadErrorsResponse, error)
 	// BatchGetSuppliers resolves supplier ids to suppliers.
 	BatchGetSuppliers(context.Context, *BatchGetSuppliersRequest) (*BatchGetSuppliersResponse, error)
+	// GetSupplier returns one supplier with its spend, emissions and intensity.
+	GetSupplier(context.Context, *GetSupplierRequest) (*Supplier, error)
+	// ListSuppliers searches and lists suppliers, by default the largest
+	// emitters first.
+	ListSuppliers(context.Context, *ListSuppliersRequest) (*ListSuppliersResponse, error)
+	// GetTransaction returns one purchase line with its supplier and its
+	// emission result.
+	GetTransaction(context.Context, *GetTransactionRequest) (*Transaction, error)
+	// ListTransactions lists purchase lines, by default the newest first.
+	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -155,6 +219,18 @@ func (UnimplementedIntakeServiceServer) ListUploadErrors(context.Context, *ListU
 }
 func (UnimplementedIntakeServiceServer) BatchGetSuppliers(context.Context, *BatchGetSuppliersRequest) (*BatchGetSuppliersResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BatchGetSuppliers not implemented")
+}
+func (UnimplementedIntakeServiceServer) GetSupplier(context.Context, *GetSupplierRequest) (*Supplier, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetSupplier not implemented")
+}
+func (UnimplementedIntakeServiceServer) ListSuppliers(context.Context, *ListSuppliersRequest) (*ListSuppliersResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSuppliers not implemented")
+}
+func (UnimplementedIntakeServiceServer) GetTransaction(context.Context, *GetTransactionRequest) (*Transaction, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetTransaction not implemented")
+}
+func (UnimplementedIntakeServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListTransactions not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -256,6 +332,78 @@ func _IntakeService_BatchGetSuppliers_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_GetSupplier_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSupplierRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).GetSupplier(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_GetSupplier_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).GetSupplier(ctx, req.(*GetSupplierRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_ListSuppliers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSuppliersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).ListSuppliers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_ListSuppliers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).ListSuppliers(ctx, req.(*ListSuppliersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_GetTransaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTransactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).GetTransaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_GetTransaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).GetTransaction(ctx, req.(*GetTransactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_ListTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTransactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).ListTransactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_ListTransactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).ListTransactions(ctx, req.(*ListTransactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,6 +426,22 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetSuppliers",
 			Handler:    _IntakeService_BatchGetSuppliers_Handler,
+		},
+		{
+			MethodName: "GetSupplier",
+			Handler:    _IntakeService_GetSupplier_Handler,
+		},
+		{
+			MethodName: "ListSuppliers",
+			Handler:    _IntakeService_ListSuppliers_Handler,
+		},
+		{
+			MethodName: "GetTransaction",
+			Handler:    _IntakeService_GetTransaction_Handler,
+		},
+		{
+			MethodName: "ListTransactions",
+			Handler:    _IntakeService_ListTransactions_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

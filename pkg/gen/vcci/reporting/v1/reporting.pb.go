@@ -23,6 +23,171 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetDashboardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many top suppliers to list; 0 means 10, at most 100.
+	TopSuppliers  int32 `protobuf:"varint,1,opt,name=top_suppliers,json=topSuppliers,proto3" json:"top_suppliers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDashboardRequest) Reset() {
+	*x = GetDashboardRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDashboardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDashboardRequest) ProtoMessage() {}
+
+func (x *GetDashboardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDashboardRequest.ProtoReflect.Descriptor instead.
+func (*GetDashboardRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetDashboardRequest) GetTopSuppliers() int32 {
+	if x != nil {
+		return x.TopSuppliers
+	}
+	return 0
+}
+
+type Dashboard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TotalKgCo2E   string                 `protobuf:"bytes,1,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
+	TotalSpendUsd string                 `protobuf:"bytes,2,opt,name=total_spend_usd,json=totalSpendUsd,proto3" json:"total_spend_usd,omitempty"`
+	// kg CO2e per USD over all spend, 6 decimals; empty when spend is zero.
+	KgCo2EPerUsd     string              `protobuf:"bytes,3,opt,name=kg_co2e_per_usd,json=kgCo2ePerUsd,proto3" json:"kg_co2e_per_usd,omitempty"`
+	TransactionCount int64               `protobuf:"varint,4,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
+	SupplierCount    int32               `protobuf:"varint,5,opt,name=supplier_count,json=supplierCount,proto3" json:"supplier_count,omitempty"`
+	ByCategory       []*v1.EmissionTotal `protobuf:"bytes,6,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
+	// Every month with data, oldest first.
+	ByMonth []*v1.EmissionTotal `protobuf:"bytes,7,rep,name=by_month,json=byMonth,proto3" json:"by_month,omitempty"`
+	// The largest emitters, labelled with their names.
+	TopSuppliers []*v1.EmissionTotal `protobuf:"bytes,8,rep,name=top_suppliers,json=topSuppliers,proto3" json:"top_suppliers,omitempty"`
+	// The share of all emissions the top suppliers account for, 0..1.
+	TopSuppliersShare float64                `protobuf:"fixed64,9,opt,name=top_suppliers_share,json=topSuppliersShare,proto3" json:"top_suppliers_share,omitempty"`
+	GenerateTime      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=generate_time,json=generateTime,proto3" json:"generate_time,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Dashboard) Reset() {
+	*x = Dashboard{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dashboard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dashboard) ProtoMessage() {}
+
+func (x *Dashboard) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dashboard.ProtoReflect.Descriptor instead.
+func (*Dashboard) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Dashboard) GetTotalKgCo2E() string {
+	if x != nil {
+		return x.TotalKgCo2E
+	}
+	return ""
+}
+
+func (x *Dashboard) GetTotalSpendUsd() string {
+	if x != nil {
+		return x.TotalSpendUsd
+	}
+	return ""
+}
+
+func (x *Dashboard) GetKgCo2EPerUsd() string {
+	if x != nil {
+		return x.KgCo2EPerUsd
+	}
+	return ""
+}
+
+func (x *Dashboard) GetTransactionCount() int64 {
+	if x != nil {
+		return x.TransactionCount
+	}
+	return 0
+}
+
+func (x *Dashboard) GetSupplierCount() int32 {
+	if x != nil {
+		return x.SupplierCount
+	}
+	return 0
+}
+
+func (x *Dashboard) GetByCategory() []*v1.EmissionTotal {
+	if x != nil {
+		return x.ByCategory
+	}
+	return nil
+}
+
+func (x *Dashboard) GetByMonth() []*v1.EmissionTotal {
+	if x != nil {
+		return x.ByMonth
+	}
+	return nil
+}
+
+func (x *Dashboard) GetTopSuppliers() []*v1.EmissionTotal {
+	if x != nil {
+		return x.TopSuppliers
+	}
+	return nil
+}
+
+func (x *Dashboard) GetTopSuppliersShare() float64 {
+	if x != nil {
+		return x.TopSuppliersShare
+	}
+	return 0
+}
+
+func (x *Dashboard) GetGenerateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GenerateTime
+	}
+	return nil
+}
+
 type GetInventorySummaryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many suppliers and NAICS codes to list, largest first; 0 means 100,
@@ -34,7 +199,7 @@ type GetInventorySummaryRequest struct {
 
 func (x *GetInventorySummaryRequest) Reset() {
 	*x = GetInventorySummaryRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +211,7 @@ func (x *GetInventorySummaryRequest) String() string {
 func (*GetInventorySummaryRequest) ProtoMessage() {}
 
 func (x *GetInventorySummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +224,7 @@ func (x *GetInventorySummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInventorySummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetInventorySummaryRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{0}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetInventorySummaryRequest) GetTopN() int32 {
@@ -89,7 +254,7 @@ type InventorySummary struct {
 
 func (x *InventorySummary) Reset() {
 	*x = InventorySummary{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +266,7 @@ func (x *InventorySummary) String() string {
 func (*InventorySummary) ProtoMessage() {}
 
 func (x *InventorySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +279,7 @@ func (x *InventorySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventorySummary.ProtoReflect.Descriptor instead.
 func (*InventorySummary) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{1}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InventorySummary) GetTotalKgCo2E() string {
@@ -198,7 +363,22 @@ var File_vcci_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"1\n" +
+	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\":\n" +
+	"\x13GetDashboardRequest\x12#\n" +
+	"\rtop_suppliers\x18\x01 \x01(\x05R\ftopSuppliers\"\x81\x04\n" +
+	"\tDashboard\x12\"\n" +
+	"\rtotal_kg_co2e\x18\x01 \x01(\tR\vtotalKgCo2e\x12&\n" +
+	"\x0ftotal_spend_usd\x18\x02 \x01(\tR\rtotalSpendUsd\x12%\n" +
+	"\x0fkg_co2e_per_usd\x18\x03 \x01(\tR\fkgCo2ePerUsd\x12+\n" +
+	"\x11transaction_count\x18\x04 \x01(\x03R\x10transactionCount\x12%\n" +
+	"\x0esupplier_count\x18\x05 \x01(\x05R\rsupplierCount\x12>\n" +
+	"\vby_category\x18\x06 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\n" +
+	"byCategory\x128\n" +
+	"\bby_month\x18\a \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\abyMonth\x12B\n" +
+	"\rtop_suppliers\x18\b \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\ftopSuppliers\x12.\n" +
+	"\x13top_suppliers_share\x18\t \x01(\x01R\x11topSuppliersShare\x12?\n" +
+	"\rgenerate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fgenerateTime\"1\n" +
 	"\x1aGetInventorySummaryRequest\x12\x13\n" +
 	"\x05top_n\x18\x01 \x01(\x05R\x04topN\"\xa9\x04\n" +
 	"\x10InventorySummary\x12\"\n" +
@@ -217,9 +397,10 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\vfactor_sets\x18\n" +
 	" \x03(\tR\n" +
 	"factorSets\x12?\n" +
-	"\rgenerate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fgenerateTime2}\n" +
+	"\rgenerate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fgenerateTime2\xd3\x01\n" +
 	"\x10ReportingService\x12i\n" +
-	"\x13GetInventorySummary\x12-.vcci.reporting.v1.GetInventorySummaryRequest\x1a#.vcci.reporting.v1.InventorySummaryB\xcd\x01\n" +
+	"\x13GetInventorySummary\x12-.vcci.reporting.v1.GetInventorySummaryRequest\x1a#.vcci.reporting.v1.InventorySummary\x12T\n" +
+	"\fGetDashboard\x12&.vcci.reporting.v1.GetDashboardRequest\x1a\x1c.vcci.reporting.v1.DashboardB\xcd\x01\n" +
 	"\x15com.vcci.reporting.v1B\x0eReportingProtoP\x01Z>github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1;reportingv1\xa2\x02\x03VRX\xaa\x02\x11Vcci.Reporting.V1\xca\x02\x11Vcci\\Reporting\\V1\xe2\x02\x1dVcci\\Reporting\\V1\\GPBMetadata\xea\x02\x13Vcci::Reporting::V1b\x06proto3"
 
 var (
@@ -234,26 +415,34 @@ func file_vcci_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_vcci_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_vcci_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_vcci_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_vcci_reporting_v1_reporting_proto_goTypes = []any{
-	(*GetInventorySummaryRequest)(nil), // 0: vcci.reporting.v1.GetInventorySummaryRequest
-	(*InventorySummary)(nil),           // 1: vcci.reporting.v1.InventorySummary
-	(*v1.EmissionTotal)(nil),           // 2: vcci.common.v1.EmissionTotal
-	(*timestamppb.Timestamp)(nil),      // 3: google.protobuf.Timestamp
+	(*GetDashboardRequest)(nil),        // 0: vcci.reporting.v1.GetDashboardRequest
+	(*Dashboard)(nil),                  // 1: vcci.reporting.v1.Dashboard
+	(*GetInventorySummaryRequest)(nil), // 2: vcci.reporting.v1.GetInventorySummaryRequest
+	(*InventorySummary)(nil),           // 3: vcci.reporting.v1.InventorySummary
+	(*v1.EmissionTotal)(nil),           // 4: vcci.common.v1.EmissionTotal
+	(*timestamppb.Timestamp)(nil),      // 5: google.protobuf.Timestamp
 }
 var file_vcci_reporting_v1_reporting_proto_depIdxs = []int32{
-	2, // 0: vcci.reporting.v1.InventorySummary.by_category:type_name -> vcci.common.v1.EmissionTotal
-	2, // 1: vcci.reporting.v1.InventorySummary.by_supplier:type_name -> vcci.common.v1.EmissionTotal
-	2, // 2: vcci.reporting.v1.InventorySummary.by_naics:type_name -> vcci.common.v1.EmissionTotal
-	2, // 3: vcci.reporting.v1.InventorySummary.by_month:type_name -> vcci.common.v1.EmissionTotal
-	3, // 4: vcci.reporting.v1.InventorySummary.generate_time:type_name -> google.protobuf.Timestamp
-	0, // 5: vcci.reporting.v1.ReportingService.GetInventorySummary:input_type -> vcci.reporting.v1.GetInventorySummaryRequest
-	1, // 6: vcci.reporting.v1.ReportingService.GetInventorySummary:output_type -> vcci.reporting.v1.InventorySummary
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	4,  // 0: vcci.reporting.v1.Dashboard.by_category:type_name -> vcci.common.v1.EmissionTotal
+	4,  // 1: vcci.reporting.v1.Dashboard.by_month:type_name -> vcci.common.v1.EmissionTotal
+	4,  // 2: vcci.reporting.v1.Dashboard.top_suppliers:type_name -> vcci.common.v1.EmissionTotal
+	5,  // 3: vcci.reporting.v1.Dashboard.generate_time:type_name -> google.protobuf.Timestamp
+	4,  // 4: vcci.reporting.v1.InventorySummary.by_category:type_name -> vcci.common.v1.EmissionTotal
+	4,  // 5: vcci.reporting.v1.InventorySummary.by_supplier:type_name -> vcci.common.v1.EmissionTotal
+	4,  // 6: vcci.reporting.v1.InventorySummary.by_naics:type_name -> vcci.common.v1.EmissionTotal
+	4,  // 7: vcci.reporting.v1.InventorySummary.by_month:type_name -> vcci.common.v1.EmissionTotal
+	5,  // 8: vcci.reporting.v1.InventorySummary.generate_time:type_name -> google.protobuf.Timestamp
+	2,  // 9: vcci.reporting.v1.ReportingService.GetInventorySummary:input_type -> vcci.reporting.v1.GetInventorySummaryRequest
+	0,  // 10: vcci.reporting.v1.ReportingService.GetDashboard:input_type -> vcci.reporting.v1.GetDashboardRequest
+	3,  // 11: vcci.reporting.v1.ReportingService.GetInventorySummary:output_type -> vcci.reporting.v1.InventorySummary
+	1,  // 12: vcci.reporting.v1.ReportingService.GetDashboard:output_type -> vcci.reporting.v1.Dashboard
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_vcci_reporting_v1_reporting_proto_init() }
@@ -267,7 +456,7 @@ func file_vcci_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_reporting_v1_reporting_proto_rawDesc), len(file_vcci_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ReportingService_GetInventorySummary_FullMethodName = "/vcci.reporting.v1.ReportingService/GetInventorySummary"
+	ReportingService_GetDashboard_FullMethodName        = "/vcci.reporting.v1.ReportingService/GetDashboard"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -31,6 +32,10 @@ type ReportingServiceClient interface {
 	// GetInventorySummary totals the tenant's Scope 3 inventory by category,
 	// supplier, NAICS code and month.
 	GetInventorySummary(ctx context.Context, in *GetInventorySummaryRequest, opts ...grpc.CallOption) (*InventorySummary, error)
+	// GetDashboard returns the headline figures a dashboard opens with: totals,
+	// emissions by category and by month, and the top suppliers. It reads
+	// rollups, so its cost does not grow with the number of transactions.
+	GetDashboard(ctx context.Context, in *GetDashboardRequest, opts ...grpc.CallOption) (*Dashboard, error)
 }
 
 type reportingServiceClient struct {
@@ -51,6 +56,16 @@ func (c *reportingServiceClient) GetInventorySummary(ctx context.Context, in *Ge
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetDashboard(ctx context.Context, in *GetDashboardRequest, opts ...grpc.CallOption) (*Dashboard, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Dashboard)
+	err := c.cc.Invoke(ctx, ReportingService_GetDashboard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -60,6 +75,10 @@ type ReportingServiceServer interface {
 	// GetInventorySummary totals the tenant's Scope 3 inventory by category,
 	// supplier, NAICS code and month.
 	GetInventorySummary(context.Context, *GetInventorySummaryRequest) (*InventorySummary, error)
+	// GetDashboard returns the headline figures a dashboard opens with: totals,
+	// emissions by category and by month, and the top suppliers. It reads
+	// rollups, so its cost does not grow with the number of transactions.
+	GetDashboard(context.Context, *GetDashboardRequest) (*Dashboard, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -72,6 +91,9 @@ type UnimplementedReportingServiceServer struct{}
 
 func (UnimplementedReportingServiceServer) GetInventorySummary(context.Context, *GetInventorySummaryRequest) (*InventorySummary, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetInventorySummary not implemented")
+}
+func (UnimplementedReportingServiceServer) GetDashboard(context.Context, *GetDashboardRequest) (*Dashboard, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetDashboard not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -112,6 +134,24 @@ func _ReportingService_GetInventorySummary_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetDashboard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDashboardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetDashboard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetDashboard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetDashboard(ctx, req.(*GetDashboardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -122,6 +162,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetInventorySummary",
 			Handler:    _ReportingService_GetInventorySummary_Handler,
+		},
+		{
+			MethodName: "GetDashboard",
+			Handler:    _ReportingService_GetDashboard_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

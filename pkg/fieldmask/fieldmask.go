@@ -1,0 +1,153 @@
+// Package fieldmask checks read masks against a message's fields and prunes
+// responses to them. Paths use the proto field names (kg_co2e); the JSON
+// names REST clients see (kgCo2e) are accepted too. Services also ask a Mask
+// which fields are wanted, so that the SQL they run and the lookups they make
+// shrink with it.
+package fieldmask
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+// Mask is a parsed read mask: a tree of selected fields. The zero Mask
+// selects everything.
+type Mask struct {
+	all    bool
+	fields map[string]Mask
+}
+
+// All selects every field.
+var All = Mask{all: true}
+
+// Parse checks fm's paths against m's fields (param names the request field
+// in errors) and returns the Mask; a nil or empty fm selects everything.
+func Parse(m proto.Message, fm *fieldmaskpb.FieldMask, param string) (Mask, error) {
+	if len(fm.GetPaths()) == 0 {
+		return All, nil
+	}
+	root := Mask{fields: map[string]Mask{}}
+	desc := m.ProtoReflect().Descriptor()
+	for _, path := range fm.GetPaths() {
+		path = strings.TrimSpace(path)
+		if path == "" {
+			return Mask{}, apperr.Invalid(param, "has an empty path")
+		}
+		node, d := &root, desc
+		parts := strings.Split(path, ".")
+		for i, part := range parts {
+			if d == nil {
+				return Mask{}, apperr.Invalid(param, "%q: %s is not a message, it has no field %q", path, strings.Join(parts[:i], "."), part)
+			}
+			fd := lookup(d, part)
+			if fd == nil {
+				return Mask{}, apperr.Invalid(param, "unknown field %q in %s; its fields are %s", part, d.Name(), names(d))
+			}
+			name := string(fd.Name())
+			if i == len(parts)-1 {
+				node.fields[name] = All
+				break
+			}
+			child, ok := node.fields[name]
+			if ok && child.all {
+				break // the whole field is selected already
+			}
+			if !ok {
+				child = Mask{fields: map[string]Mask{}}
+				node.fields[name] = child
+			}
+			node = &child // shares child's map with the tree
+			d = nil
+			if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
+				d = fd.Message()
+			}
+		}
+	}
+	return root, nil
+}
+
+func lookup(d protoreflect.MessageDescriptor, part string) protoreflect.FieldDescriptor {
+	if fd := d.Fields().ByName(protoreflect.Name(part)); fd != nil {
+		return fd
+	}
+	return d.Fields().ByJSONName(part)
+}
+
+func names(d protoreflect.MessageDescriptor) string {
+	var out []string
+	for i := 0; i < d.Fields().Len(); i++ {
+		out = append(out, string(d.Fields().Get(i).Name()))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// IsAll reports whether m selects every field.
+func (m Mask) IsAll() bool { return m.all || m.fields == nil }
+
+// Has reports whether field (a top-level proto name) is wanted, whole or in
+// part.
+func (m Mask) Has(field string) bool {
+	if m.IsAll() {
+		return true
+	}
+	_, ok := m.fields[field]
+	return ok
+}
+
+// Sub returns the mask for a message field; All when the field is selected
+// whole (or m selects everything).
+func (m Mask) Sub(field string) Mask {
+	if m.IsAll() {
+		return All
+	}
+	if c, ok := m.fields[field]; ok {
+		return c
+	}
+	return Mask{fields: map[string]Mask{}}
+}
+
+// Prune clears the fields of msg that m does not select.
+func (m Mask) Prune(msg proto.Message) {
+	if m.IsAll() || msg == nil {
+		return
+	}
+	prune(msg.ProtoReflect(), m)
+}
+
+func prune(r protoreflect.Message, m Mask) {
+	r.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		c, ok := m.fields[string(fd.Name())]
+		switch {
+		case !ok:
+			r.Clear(fd)
+		case !c.IsAll() && fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap():
+			prune(v.Message(), c)
+		}
+		return true
+	})
+}
+
+// String renders the selected paths, sorted (for cache keys).
+func (m Mask) String() string {
+	if m.IsAll() {
+		return "*"
+	}
+	var out []string
+	for k, c := range m.fields {
+		if c.IsAll() {
+			out = append(out, k)
+		} else {
+			out = append(out, fmt.Sprintf("%s(%s)", k, c.String()))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
