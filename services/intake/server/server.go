@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,11 +14,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vcci-dev/vcci/pkg/batch"
+	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
+	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
@@ -57,11 +61,31 @@ func Run(ctx context.Context, env service.Env) error {
 	defer cc.Close()
 	calc := calculatorv1.NewCalculatorServiceClient(cc)
 
+	rdb, err := redisx.Connect(ctx, env.Cfg.RedisURL, env.Log, env.TP)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	tokenKey, err := tenancy.DeriveKey(ctx, pool, "page-token")
+	if err != nil {
+		return err
+	}
+	srv := service.NewServer(env, pool, auth)
+	// Supplier reads (one supplier, or a page of them) are cached per
+	// tenant; finished uploads invalidate them on every replica.
+	suppliers := cache.New(cache.Options[[]byte]{Name: "suppliers", Redis: rdb, Log: env.Log,
+		LocalSize: 20_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute,
+		Marshal: func(b []byte) ([]byte, error) { return b, nil }, Unmarshal: func(b []byte) ([]byte, error) { return b, nil },
+		Metrics: cache.NewMetrics(srv.Registry)})
+	defer suppliers.Close()
+
 	st := store.New(pool)
 	worker := intake.NewWorker(env.Log, env.TP, st,
 		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
 		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{})
+		intake.WorkerOptions{Changed: func(ctx context.Context, t uuid.UUID) { suppliers.Invalidate(ctx, t.String()) }})
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
@@ -70,8 +94,12 @@ func Run(ctx context.Context, env service.Env) error {
 		go func() { worker.Run(bg, time.Second); done <- struct{}{} }()
 	}
 
-	srv := service.NewServer(env, pool, auth)
-	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick)))
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick), grpcapi.Read{
+		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
+		Results: func(ctx context.Context, t uuid.UUID, ids []string) (map[string]*calculatorv1.EmissionResult, error) {
+			return emissionResults(ctx, calc, t, token, ids)
+		},
+	}))
 	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
 	// Workers stop after the server: an interrupted upload's lease lapses and
 	// the next start resumes it.
@@ -117,6 +145,27 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
 		}
 	}
+}
+
+// emissionResults reads results from the calculator as the platform (a
+// user's one read is not charged twice to their rate limit).
+func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, ids []string) (map[string]*calculatorv1.EmissionResult, error) {
+	out := make(map[string]*calculatorv1.EmissionResult, len(ids))
+	for start := 0; start < len(ids); start += 1000 {
+		part := ids[start:min(start+1000, len(ids))]
+		names := make([]string, len(part))
+		for i, id := range part {
+			names[i] = "emissionResults/" + id
+		}
+		resp, err := c.BatchGetEmissionResults(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetEmissionResultsRequest{Names: names})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range resp.GetResults() {
+			out[strings.TrimPrefix(r.GetName(), "emissionResults/")] = r
+		}
+	}
+	return out, nil
 }
 
 // codeChecker answers which NAICS codes have a factor, and their category,

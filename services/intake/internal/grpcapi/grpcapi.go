@@ -3,7 +3,6 @@ package grpcapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -22,11 +22,12 @@ import (
 // API implements intakev1.IntakeServiceServer.
 type API struct {
 	intakev1.UnimplementedIntakeServiceServer
-	svc *intake.Service
+	svc  *intake.Service
+	read Read
 }
 
-// New returns the API over svc.
-func New(svc *intake.Service) *API { return &API{svc: svc} }
+// New returns the API over svc and the read side.
+func New(svc *intake.Service, read Read) *API { return &API{svc: svc, read: read} }
 
 // streamReader reads the chunks of an UploadSpend stream as one byte stream.
 type streamReader struct {
@@ -99,7 +100,7 @@ func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest)
 	if err != nil {
 		return nil, err
 	}
-	before, err := decodeToken("u", req.GetPageToken())
+	before, err := a.idToken(tenant, "uploads", req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest)
 	resp := &intakev1.ListUploadsResponse{}
 	if len(us) > size {
 		us = us[:size]
-		resp.NextPageToken = encodeToken("u", us[len(us)-1].ID)
+		resp.NextPageToken = a.read.Tokens.Encode(tenant, "uploads", []string{strconv.FormatInt(us[len(us)-1].ID, 10)})
 	}
 	for _, u := range us {
 		resp.Uploads = append(resp.Uploads, toProto(u))
@@ -131,7 +132,7 @@ func (a *API) ListUploadErrors(ctx context.Context, req *intakev1.ListUploadErro
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeToken("e"+strconv.FormatInt(id, 10), req.GetPageToken())
+	after, err := a.idToken(tenant, req.GetParent()+"/errors", req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func (a *API) ListUploadErrors(ctx context.Context, req *intakev1.ListUploadErro
 		resp.Errors = append(resp.Errors, rowError(e))
 	}
 	if len(errs) == size && last < total {
-		resp.NextPageToken = encodeToken("e"+strconv.FormatInt(id, 10), last)
+		resp.NextPageToken = a.read.Tokens.Encode(tenant, req.GetParent()+"/errors", []string{strconv.FormatInt(last, 10)})
 	}
 	return resp, nil
 }
@@ -168,10 +169,7 @@ func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppl
 	}
 	resp := &intakev1.BatchGetSuppliersResponse{}
 	for _, s := range ss {
-		resp.Suppliers = append(resp.Suppliers, &intakev1.Supplier{
-			Name: "suppliers/" + s.ID, DisplayName: s.Name,
-			CreateTime: timestamppb.New(s.CreatedAt), UpdateTime: timestamppb.New(s.UpdatedAt),
-		})
+		resp.Suppliers = append(resp.Suppliers, supplierProto(s))
 	}
 	return resp, nil
 }
@@ -218,21 +216,21 @@ func pageSize(n int32, def int) (int, error) {
 	return int(n), nil
 }
 
-// Page tokens are opaque to clients; the kind prefix stops a token of one
-// listing being replayed on another.
-func encodeToken(kind string, v int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(v, 10)))
-}
-
-func decodeToken(kind, tok string) (int64, error) {
+// idToken reads a page token that resumes after a numeric id.
+func (a *API) idToken(tenant uuid.UUID, query, tok string) (int64, error) {
 	if tok == "" {
 		return 0, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	k, v, ok := strings.Cut(string(b), ":")
-	n, perr := strconv.ParseInt(v, 10, 64)
-	if err != nil || !ok || k != kind || perr != nil || n <= 0 {
-		return 0, apperr.Invalid("page_token", "not a token from this listing")
+	keys, err := a.read.Tokens.Decode(tok, tenant, query)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if len(keys) == 1 {
+		n, err = strconv.ParseInt(keys[0], 10, 64)
+	}
+	if len(keys) != 1 || err != nil || n <= 0 {
+		return 0, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
 	}
 	return n, nil
 }

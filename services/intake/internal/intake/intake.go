@@ -65,10 +65,15 @@ type NewUpload struct {
 	TraceParent              string // set by Receive
 }
 
-// Supplier is a supplier named in spend data.
+// Supplier is a supplier named in spend data, with the totals of its
+// calculated lines.
 type Supplier struct {
 	ID, Name             string
 	CreatedAt, UpdatedAt time.Time
+	Country              string
+	NAICSCodes           []string
+	Spend, Kg, Intensity string // exact decimals; Intensity empty when spend is 0
+	Count                int64
 }
 
 // Validated is what validation stored.
@@ -214,6 +219,7 @@ type Worker struct {
 	lease      time.Duration
 	maxAttempt int
 	wake       chan struct{}
+	changed    func(context.Context, uuid.UUID)
 }
 
 // WorkerOptions tune a Worker.
@@ -222,6 +228,9 @@ type WorkerOptions struct {
 	InFlight    int           // calculation calls at once; default 2
 	Lease       time.Duration // how long a claim holds without progress; default 60s
 	MaxAttempts int           // default 5
+	// Changed is told, after the commit, that a tenant's suppliers or
+	// totals changed (to invalidate caches).
+	Changed func(ctx context.Context, tenant uuid.UUID)
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -240,7 +249,7 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func
 		o.MaxAttempts = 5
 	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: codes, batch: o.Batch, inFlight: o.InFlight,
-		lease: o.Lease, maxAttempt: o.MaxAttempts, wake: make(chan struct{}, 1)}
+		lease: o.Lease, maxAttempt: o.MaxAttempts, wake: make(chan struct{}, 1), changed: o.Changed}
 }
 
 // Kick wakes the worker now rather than at its next poll.
@@ -326,6 +335,9 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) error {
 			return err
 		}
 		log.InfoContext(ctx, "upload validated", "read", v.Read, "accepted", v.Accepted, "rejected", v.Rejected, "seconds", time.Since(start).Seconds())
+		if v.Accepted > 0 {
+			w.notify(ctx, u.Tenant)
+		}
 		if v.Accepted == 0 {
 			return w.store.Finish(ctx, u.ID, Succeeded, 0, "0", "")
 		}
@@ -419,8 +431,17 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 	for id, s := range bySupplier {
 		totals = append(totals, SupplierTotal{ID: id, Spend: s.spend.FloatString(4), Kg: s.kg.FloatString(7), Count: s.count})
 	}
-	_, err = w.store.Complete(ctx, u, calculated, kg, totals)
+	completed, err := w.store.Complete(ctx, u, calculated, kg, totals)
+	if completed {
+		w.notify(ctx, u.Tenant)
+	}
 	return err
+}
+
+func (w *Worker) notify(ctx context.Context, tenant uuid.UUID) {
+	if w.changed != nil {
+		w.changed(ctx, tenant)
+	}
 }
 
 type supplierSum struct {

@@ -212,25 +212,9 @@ func (s *Store) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq i
 	return out, last, total, nil
 }
 
+// Suppliers reads suppliers by id, every field.
 func (s *Store) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]intake.Supplier, error) {
-	var out []intake.Supplier
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT supplier_id, name, created_at, updated_at FROM intake.suppliers
-			WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id`, tenant, ids)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Supplier, error) {
-			var s intake.Supplier
-			err := r.Scan(&s.ID, &s.Name, &s.CreatedAt, &s.UpdatedAt)
-			return s, err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store.Suppliers: %w", err)
-	}
-	return out, nil
+	return s.SuppliersByID(ctx, tenant, ids, nil)
 }
 
 // Claim leases the next upload needing work, across tenants: the worker is

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +18,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/dbtest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
@@ -35,74 +33,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 type codes struct{}
 
-// Categories knows every code but 999999: 48xxxx is upstream transport
-// (category 4), the rest purchased goods (1).
-func (codes) Categories(_ context.Context, cs []string) (map[string]int16, error) {
-	out := map[string]int16{}
-	for _, c := range cs {
-		switch {
-		case c == "999999":
-		case strings.HasPrefix(c, "48"):
-			out[c] = 4
-		default:
-			out[c] = 1
-		}
-	}
-	return out, nil
-}
-
-// fakeCalc stands in for the calculator service: kg = amount * 2, and it can
-// be told to fail.
-type fakeCalc struct {
-	mu    sync.Mutex
-	fail  error
-	calls int
-	seen  map[string]bool
-}
-
-func (f *fakeCalc) Calculate(_ context.Context, _ int64, rows []intake.Row) (intake.Calculated, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if f.fail != nil {
-		return intake.Calculated{}, f.fail
-	}
-	sum := new(big.Rat)
-	type tot struct {
-		kg, spend big.Rat
-		n         int64
-	}
-	by := map[string]*tot{}
-	var order []string
-	for _, r := range rows {
-		a, _ := new(big.Rat).SetString(r.Amount)
-		kg := new(big.Rat).Mul(a, big.NewRat(2, 1))
-		sum.Add(sum, kg)
-		t := by[r.SupplierID]
-		if t == nil {
-			t = &tot{}
-			by[r.SupplierID] = t
-			order = append(order, r.SupplierID)
-		}
-		t.kg.Add(&t.kg, kg)
-		t.spend.Add(&t.spend, a)
-		t.n++
-		f.seen[r.TransactionID] = true
-	}
-	out := intake.Calculated{Kg: sum.FloatString(7)}
-	for _, id := range order {
-		t := by[id]
-		out.Suppliers = append(out.Suppliers, intake.SupplierTotal{ID: id, Kg: t.kg.FloatString(7), Spend: t.spend.FloatString(4), Count: t.n})
-	}
-	return out, nil
-}
-
 type env struct {
 	pool   *pgxpool.Pool
 	st     *store.Store
 	svc    *intake.Service
 	worker *intake.Worker
-	calc   *fakeCalc
+	calc   *intaketest.Calc
 	a, b   uuid.UUID
 }
 
@@ -113,34 +49,15 @@ func setup(t *testing.T) env {
 	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
 	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
 	st := store.New(pool)
-	calc := &fakeCalc{seen: map[string]bool{}}
+	calc := intaketest.NewCalc()
 	w := intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
 		func(uuid.UUID) intake.Calculator { return calc },
-		func(uuid.UUID) intake.CodeChecker { return codes{} },
+		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} },
 		intake.WorkerOptions{Batch: 2, MaxAttempts: 2})
 	return env{pool, st, intake.New(st, 1<<20, nil), w, calc, a, b}
 }
 
-// drain runs the worker until no upload is claimable.
-func drain(t *testing.T, e env) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.worker.Run(ctx, 10*time.Millisecond); close(done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var pending int
-		// Work is left while an upload is unfinished and not waiting out a retry backoff.
-		e.pool.QueryRow(context.Background(), `SELECT count(*) FROM intake.uploads
-			WHERE state IN (1, 2, 3) AND NOT (failure_reason LIKE 'last attempt:%' AND lease_until > now())`).Scan(&pending)
-		if pending == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	<-done
-}
+func drain(t *testing.T, e env) { intaketest.Drain(t, e.pool, e.worker) }
 
 const file = `transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description
 T1,2024-01-05,S1,Acme Steel,331110,100.00,USD,coil
@@ -173,8 +90,8 @@ func TestUploadFlow(t *testing.T) {
 	if len(got.ErrorSamples) != 1 || got.ErrorSamples[0].Row != 5 || got.ErrorSamples[0].Column != "naics_code" {
 		t.Fatalf("errors = %+v", got.ErrorSamples)
 	}
-	if len(e.calc.seen) != 4 || e.calc.seen["T4"] {
-		t.Fatalf("calculator saw %v", e.calc.seen)
+	if len(e.calc.Seen) != 4 || e.calc.Seen["T4"] {
+		t.Fatalf("calculator saw %v", e.calc.Seen)
 	}
 	// The latest name in the file wins.
 	sups, err := e.svc.Suppliers(ctx, e.a, []string{"S1", "S2", "nope"})
@@ -270,7 +187,7 @@ func TestHeaderErrorFailsUpload(t *testing.T) {
 func TestCalculatorFailureIsRetriedThenFails(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t)
-	e.calc.fail = errors.New("calculator unavailable")
+	e.calc.Fail = errors.New("calculator unavailable")
 	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
@@ -282,9 +199,9 @@ func TestCalculatorFailureIsRetriedThenFails(t *testing.T) {
 		t.Fatalf("after first failure: %+v", got)
 	}
 	// The lease holds the retry back (backoff); let it lapse and recover.
-	e.calc.mu.Lock()
-	e.calc.fail = nil
-	e.calc.mu.Unlock()
+	e.calc.Mu.Lock()
+	e.calc.Fail = nil
+	e.calc.Mu.Unlock()
 	e.pool.Exec(ctx, `UPDATE intake.uploads SET lease_until = now() - interval '1 second' WHERE id = $1`, u.ID)
 	drain(t, e)
 	got, _ = e.svc.Get(ctx, e.a, u.ID)

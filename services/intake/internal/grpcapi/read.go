@@ -1,0 +1,456 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/batch"
+	"github.com/vcci-dev/vcci/pkg/fieldmask"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+// ResultFetcher resolves emission results by transaction id (the
+// calculator's BatchGetEmissionResults); ids not calculated are left out.
+type ResultFetcher func(ctx context.Context, tenant uuid.UUID, ids []string) (map[string]*calculatorv1.EmissionResult, error)
+
+// Cache keeps encoded responses per tenant; Get loads on a miss.
+type Cache interface {
+	Get(ctx context.Context, scope, key string, load func(context.Context) ([]byte, error)) ([]byte, error)
+}
+
+// Read is what the read RPCs need besides the domain service.
+type Read struct {
+	Store   intake.Reader
+	Tokens  *pagetoken.Codec
+	Results ResultFetcher
+	Cache   Cache // nil: no caching
+}
+
+// Date filters outside these bounds are refused as absurd.
+var (
+	minFilterDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxFilterDate = time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+const (
+	defaultPageSize = 50
+	maxQueryLen     = 200
+	maxIDLen        = 128
+	// maxOffset bounds offset pagination: deep pages cost a scan of every
+	// row before them, so past this the cursor is the way.
+	maxOffset = 100_000
+)
+
+func (a *API) GetSupplier(ctx context.Context, req *intakev1.GetSupplierRequest) (*intakev1.Supplier, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := supplierID("name", req.GetName(), true)
+	if err != nil {
+		return nil, err
+	}
+	mask, err := fieldmask.Parse(&intakev1.Supplier{}, req.GetReadMask(), "read_mask")
+	if err != nil {
+		return nil, err
+	}
+	out := &intakev1.Supplier{}
+	err = a.cached(ctx, tenant, "get|"+id+"|"+mask.String(), out, func(ctx context.Context) (proto.Message, error) {
+		s, err := a.read.Store.Supplier(ctx, tenant, id, fields(mask))
+		if err != nil {
+			return nil, err
+		}
+		p := supplierProto(s)
+		mask.Prune(p)
+		return p, nil
+	})
+	return out, err
+}
+
+func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequest) (*intakev1.ListSuppliersResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := intake.SupplierQuery{Text: strings.TrimSpace(req.GetQuery()), NAICS: req.GetNaicsCode(), Country: strings.ToUpper(req.GetCountry())}
+	switch {
+	case len(q.Text) > maxQueryLen:
+		return nil, apperr.Invalid("query", "longer than %d bytes", maxQueryLen)
+	case !utf8.ValidString(q.Text):
+		return nil, apperr.Invalid("query", "not valid UTF-8")
+	case q.NAICS != "" && !isDigits(q.NAICS, 6):
+		return nil, apperr.Invalid("naics_code", "%q is not a 6-digit NAICS code", q.NAICS)
+	case q.Country != "" && !isCountry(q.Country):
+		return nil, apperr.Invalid("country", "%q is not an ISO 3166-1 alpha-2 code (like DE or US)", req.GetCountry())
+	}
+	def := "kg_co2e desc"
+	if q.Text != "" {
+		def = "relevance"
+	}
+	if q.Order, err = orderBy(req.GetOrderBy(), def, intake.SupplierOrders); err != nil {
+		return nil, err
+	}
+	if q.Order == "relevance" && q.Text == "" {
+		return nil, apperr.Invalid("order_by", "relevance needs a query to be relevant to")
+	}
+	mask, err := fieldmask.Parse(&intakev1.Supplier{}, req.GetReadMask(), "read_mask")
+	if err != nil {
+		return nil, err
+	}
+	q.Fields = fields(mask)
+	fp := fmt.Sprintf("suppliers|q=%s|naics=%s|country=%s|order=%s", q.Text, q.NAICS, q.Country, q.Order)
+	if q.Page, err = a.page(tenant, fp, req.GetPageSize(), req.GetPageToken(), req.GetPage(), req.GetPerPage()); err != nil {
+		return nil, err
+	}
+	out := &intakev1.ListSuppliersResponse{}
+	key := fmt.Sprintf("list|%s|%s|%d|%d|%d|%s", fp, req.GetPageToken(), q.Limit, q.Offset, req.GetPage(), mask)
+	err = a.cached(ctx, tenant, key, out, func(ctx context.Context) (proto.Message, error) {
+		page, err := a.read.Store.ListSuppliers(ctx, tenant, q)
+		if err != nil {
+			return nil, err
+		}
+		resp := &intakev1.ListSuppliersResponse{Suppliers: make([]*intakev1.Supplier, len(page.Suppliers))}
+		for i, s := range page.Suppliers {
+			resp.Suppliers[i] = supplierProto(s)
+			mask.Prune(resp.Suppliers[i])
+		}
+		a.finishPage(tenant, fp, q.Page, req.GetPage(), page.Next, page.Total, &resp.NextPageToken, &resp.PageInfo)
+		return resp, nil
+	})
+	return out, err
+}
+
+func (a *API) GetTransaction(ctx context.Context, req *intakev1.GetTransactionRequest) (*intakev1.Transaction, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := strings.CutPrefix(req.GetName(), "transactions/")
+	if !ok || id == "" || len(id) > maxIDLen || strings.Contains(id, "/") {
+		return nil, apperr.Invalid("name", "%q is not transactions/{transaction_id}", req.GetName())
+	}
+	mask, err := fieldmask.Parse(&intakev1.Transaction{}, req.GetReadMask(), "read_mask")
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.read.Store.Transaction(ctx, tenant, id, fields(mask))
+	if err != nil {
+		return nil, err
+	}
+	out, err := a.transactions(ctx, tenant, []intake.Transaction{t}, mask)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactionsRequest) (*intakev1.ListTransactionsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := intake.TransactionQuery{NAICS: req.GetNaicsCode(), Category: int16(req.GetCategory())}
+	if req.GetSupplier() != "" {
+		if q.SupplierID, err = supplierID("supplier", req.GetSupplier(), false); err != nil {
+			return nil, err
+		}
+	}
+	if q.Start, err = filterDate("start_date", req.GetStartDate()); err != nil {
+		return nil, err
+	}
+	if q.End, err = filterDate("end_date", req.GetEndDate()); err != nil {
+		return nil, err
+	}
+	switch {
+	case !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start):
+		return nil, apperr.Invalid("end_date", "%s is before start_date %s", req.GetEndDate(), req.GetStartDate())
+	case q.NAICS != "" && !isDigits(q.NAICS, 6):
+		return nil, apperr.Invalid("naics_code", "%q is not a 6-digit NAICS code", q.NAICS)
+	case req.GetCategory() < 0 || req.GetCategory() > commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS:
+		return nil, apperr.Invalid("category", "%d is not a Scope 3 category (1-15)", req.GetCategory())
+	}
+	if q.Order, err = orderBy(req.GetOrderBy(), "date desc", intake.TransactionOrders); err != nil {
+		return nil, err
+	}
+	mask, err := fieldmask.Parse(&intakev1.Transaction{}, req.GetReadMask(), "read_mask")
+	if err != nil {
+		return nil, err
+	}
+	q.Fields = fields(mask)
+	fp := fmt.Sprintf("transactions|supplier=%s|start=%s|end=%s|naics=%s|cat=%d|order=%s",
+		q.SupplierID, req.GetStartDate(), req.GetEndDate(), q.NAICS, q.Category, q.Order)
+	if q.Page, err = a.page(tenant, fp, req.GetPageSize(), req.GetPageToken(), req.GetPage(), req.GetPerPage()); err != nil {
+		return nil, err
+	}
+	page, err := a.read.Store.ListTransactions(ctx, tenant, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &intakev1.ListTransactionsResponse{}
+	if resp.Transactions, err = a.transactions(ctx, tenant, page.Transactions, mask); err != nil {
+		return nil, err
+	}
+	a.finishPage(tenant, fp, q.Page, req.GetPage(), page.Next, page.Total, &resp.NextPageToken, &resp.PageInfo)
+	return resp, nil
+}
+
+// transactions builds the protos of ts, resolving their suppliers and
+// emission results in one batched call each, and only when the mask asks.
+func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Transaction, mask fieldmask.Mask) ([]*intakev1.Transaction, error) {
+	var suppliers map[string]intake.Supplier
+	var results map[string]*calculatorv1.EmissionResult
+	ids := func(f func(intake.Transaction) string) []string {
+		seen := make(map[string]bool, len(ts))
+		out := make([]string, 0, len(ts))
+		for _, t := range ts {
+			if k := f(t); !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	if mask.Has("supplier") && len(ts) > 0 {
+		sub := fields(mask.Sub("supplier"))
+		loader := batch.New(func(ctx context.Context, keys []string) (map[string]intake.Supplier, error) {
+			ss, err := a.read.Store.(suppliersByID).SuppliersByID(ctx, tenant, keys, sub)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]intake.Supplier, len(ss))
+			for _, s := range ss {
+				m[s.ID] = s
+			}
+			return m, nil
+		}, batch.Options{MaxBatch: intake.MaxPageSize})
+		var err error
+		if suppliers, err = loader.LoadMany(ctx, ids(func(t intake.Transaction) string { return t.SupplierID })); err != nil {
+			return nil, err
+		}
+	}
+	if mask.Has("emission_result") && len(ts) > 0 && a.read.Results != nil {
+		var err error
+		if results, err = a.read.Results(ctx, tenant, ids(func(t intake.Transaction) string { return t.ID })); err != nil {
+			return nil, fmt.Errorf("reading emission results: %w", err)
+		}
+	}
+	out := make([]*intakev1.Transaction, len(ts))
+	for i, t := range ts {
+		p := &intakev1.Transaction{Name: "transactions/" + t.ID, SupplierId: t.SupplierID, NaicsCode: t.NAICS, AmountUsd: t.Amount,
+			Currency: t.Currency, Description: t.Desc, Category: commonv1.ScopeCategory(t.Category), RowNumber: t.Row}
+		if !t.Date.IsZero() {
+			p.Date = t.Date.Format(time.DateOnly)
+		}
+		if t.Upload != 0 {
+			p.Upload = "uploads/" + strconv.FormatInt(t.Upload, 10)
+		}
+		if s, ok := suppliers[t.SupplierID]; ok {
+			p.Supplier = supplierProto(s)
+		}
+		p.EmissionResult = results[t.ID]
+		mask.Prune(p)
+		out[i] = p
+	}
+	return out, nil
+}
+
+// suppliersByID is the store's batched supplier read.
+type suppliersByID interface {
+	SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error)
+}
+
+// page reads the pagination fields: cursor (page_size, page_token) or
+// offset (page, per_page), never both.
+func (a *API) page(tenant uuid.UUID, fp string, size int32, token string, page, perPage int32) (intake.Page, error) {
+	if page != 0 || perPage != 0 {
+		switch {
+		case token != "":
+			return intake.Page{}, apperr.Invalid("page_token", "cannot be combined with page and per_page; use one way of paging")
+		case size != 0:
+			return intake.Page{}, apperr.Invalid("page_size", "cannot be combined with page and per_page; offset paging uses per_page")
+		case page < 0:
+			return intake.Page{}, apperr.Invalid("page", "must be 1 or more, got %d", page)
+		}
+		n, err := limit("per_page", perPage)
+		if err != nil {
+			return intake.Page{}, err
+		}
+		if page == 0 {
+			page = 1
+		}
+		off := (int64(page) - 1) * int64(n)
+		if off > maxOffset {
+			return intake.Page{}, apperr.Invalid("page", "page %d starts past row %d, the deepest offset served; use page_token to go further", page, maxOffset)
+		}
+		return intake.Page{Limit: n, Offset: int(off), Count: true}, nil
+	}
+	n, err := limit("page_size", size)
+	if err != nil {
+		return intake.Page{}, err
+	}
+	p := intake.Page{Limit: n}
+	if token != "" {
+		keys, err := a.read.Tokens.Decode(token, tenant, fp)
+		if err != nil {
+			return intake.Page{}, err
+		}
+		if len(keys) != 2 {
+			return intake.Page{}, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+		}
+		p.After = keys
+	}
+	return p, nil
+}
+
+// finishPage sets the next page token (cursor mode) or the page info.
+func (a *API) finishPage(tenant uuid.UUID, fp string, p intake.Page, page int32, next []string, total int64, token *string, info **commonv1.PageInfo) {
+	if p.Count {
+		if page == 0 {
+			page = 1
+		}
+		pages := (total + int64(p.Limit) - 1) / int64(p.Limit)
+		*info = &commonv1.PageInfo{Page: page, PerPage: int32(p.Limit), Total: total, TotalPages: int32(pages),
+			HasNext: int64(p.Offset+p.Limit) < total}
+		return
+	}
+	if next != nil {
+		*token = a.read.Tokens.Encode(tenant, fp, next)
+	}
+}
+
+func limit(field string, n int32) (int, error) {
+	switch {
+	case n == 0:
+		return defaultPageSize, nil
+	case n < 0:
+		return 0, apperr.Invalid(field, "must be positive, got %d", n)
+	case n > intake.MaxPageSize:
+		return 0, apperr.Invalid(field, "must be at most %d, got %d", intake.MaxPageSize, n)
+	}
+	return int(n), nil
+}
+
+// orderBy normalises an order_by value ("KG_CO2E  DESC", "spend_usd asc")
+// and checks it against the allowed ones.
+func orderBy(v, def string, allowed []string) (string, error) {
+	v = strings.Join(strings.Fields(strings.ToLower(v)), " ")
+	v = strings.TrimSuffix(v, " asc")
+	if v == "" {
+		return def, nil
+	}
+	if !slices.Contains(allowed, v) {
+		return "", apperr.Invalid("order_by", "%q is not one of: %s", v, strings.Join(allowed, ", "))
+	}
+	return v, nil
+}
+
+func filterDate(field, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return d, apperr.Invalid(field, "%q is not a YYYY-MM-DD date", v)
+	}
+	if d.Before(minFilterDate) || d.After(maxFilterDate) {
+		return d, apperr.Invalid(field, "%s is outside %s..%s", v, minFilterDate.Format(time.DateOnly), maxFilterDate.Format(time.DateOnly))
+	}
+	return d, nil
+}
+
+// supplierID reads "suppliers/{id}" (or, unless strict, a bare id).
+func supplierID(field, v string, strict bool) (string, error) {
+	id, ok := strings.CutPrefix(v, "suppliers/")
+	if !ok && !strict {
+		id, ok = v, true
+	}
+	if !ok || id == "" || len(id) > maxIDLen || strings.Contains(id, "/") {
+		return "", apperr.Invalid(field, "%q is not suppliers/{supplier}", v)
+	}
+	return id, nil
+}
+
+func isDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isCountry(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// fields lists the top-level fields a mask selects (nil: all).
+func fields(m fieldmask.Mask) []string {
+	if m.IsAll() {
+		return nil
+	}
+	var out []string
+	for _, f := range []string{"display_name", "create_time", "update_time", "country", "naics_codes", "spend_usd", "kg_co2e",
+		"kg_co2e_per_usd", "transaction_count", "date", "supplier_id", "naics_code", "amount_usd", "currency", "description",
+		"category", "upload", "row_number", "supplier"} {
+		if m.Has(f) {
+			out = append(out, f)
+		}
+	}
+	if out == nil {
+		out = []string{} // only the name: not nil, which means all
+	}
+	return out
+}
+
+func supplierProto(s intake.Supplier) *intakev1.Supplier {
+	p := &intakev1.Supplier{Name: "suppliers/" + s.ID, DisplayName: s.Name, Country: s.Country, NaicsCodes: s.NAICSCodes,
+		SpendUsd: s.Spend, KgCo2E: s.Kg, KgCo2EPerUsd: s.Intensity, TransactionCount: s.Count}
+	if !s.CreatedAt.IsZero() {
+		p.CreateTime = timestamppb.New(s.CreatedAt)
+	}
+	if !s.UpdatedAt.IsZero() {
+		p.UpdateTime = timestamppb.New(s.UpdatedAt)
+	}
+	return p
+}
+
+// cached answers from the cache when there is one, filling out.
+func (a *API) cached(ctx context.Context, tenant uuid.UUID, key string, out proto.Message, load func(context.Context) (proto.Message, error)) error {
+	if a.read.Cache == nil {
+		m, err := load(ctx)
+		if err != nil {
+			return err
+		}
+		proto.Merge(out, m)
+		return nil
+	}
+	b, err := a.read.Cache.Get(ctx, tenant.String(), key, func(ctx context.Context) ([]byte, error) {
+		m, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(m)
+	})
+	if err != nil {
+		return err
+	}
+	return proto.Unmarshal(b, out)
+}

@@ -1,0 +1,394 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+// The read queries are built from fixed fragments only: order_by, field
+// names and filters select among the constants below, and every value a
+// caller sends travels as a bind parameter.
+
+// WordSimilarity is how close (0..1) a name's best-matching words must be to
+// a search for it to match: 0.5 lets "acme steal" find "ACME Steel Corp".
+const WordSimilarity = 0.5
+
+// column reads one field into a Supplier or Transaction.
+type column[T any] struct {
+	expr string
+	dest func(*T) any
+}
+
+var supplierColumns = map[string]column[intake.Supplier]{
+	"display_name":      {"name", func(s *intake.Supplier) any { return &s.Name }},
+	"create_time":       {"created_at", func(s *intake.Supplier) any { return &s.CreatedAt }},
+	"update_time":       {"updated_at", func(s *intake.Supplier) any { return &s.UpdatedAt }},
+	"country":           {"country", func(s *intake.Supplier) any { return &s.Country }},
+	"naics_codes":       {"naics_codes", func(s *intake.Supplier) any { return &s.NAICSCodes }},
+	"spend_usd":         {"spend_usd::text", func(s *intake.Supplier) any { return &s.Spend }},
+	"kg_co2e":           {"kg_co2e::text", func(s *intake.Supplier) any { return &s.Kg }},
+	"kg_co2e_per_usd":   {"CASE WHEN spend_usd <> 0 THEN round(kg_co2e / spend_usd, 6)::text ELSE '' END", func(s *intake.Supplier) any { return &s.Intensity }},
+	"transaction_count": {"tx_count", func(s *intake.Supplier) any { return &s.Count }},
+}
+
+var transactionColumns = map[string]column[intake.Transaction]{
+	"date":        {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
+	"supplier_id": {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
+	"naics_code":  {"naics_code", func(t *intake.Transaction) any { return &t.NAICS }},
+	"amount_usd":  {"amount_usd::text", func(t *intake.Transaction) any { return &t.Amount }},
+	"currency":    {"currency", func(t *intake.Transaction) any { return &t.Currency }},
+	"description": {"description", func(t *intake.Transaction) any { return &t.Desc }},
+	"category":    {"category", func(t *intake.Transaction) any { return &t.Category }},
+	"upload":      {"upload_id", func(t *intake.Transaction) any { return &t.Upload }},
+	"row_number":  {"row_number", func(t *intake.Transaction) any { return &t.Row }},
+	// Reading the supplier needs its id.
+	"supplier": {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
+}
+
+// sortKey is how one order sorts: the expression, its SQL type (to read a
+// cursor value back), and the direction.
+type sortKey struct {
+	expr, typ string
+	desc      bool
+}
+
+var supplierSorts = map[string]sortKey{
+	"kg_co2e desc":           {"x.kg_co2e", "numeric", true},
+	"kg_co2e":                {"x.kg_co2e", "numeric", false},
+	"spend_usd desc":         {"x.spend_usd", "numeric", true},
+	"spend_usd":              {"x.spend_usd", "numeric", false},
+	"display_name":           {"x.name", "text", false},
+	"display_name desc":      {"x.name", "text", true},
+	"transaction_count desc": {"x.tx_count", "bigint", true},
+	"relevance":              {"public.word_similarity(intake.fold(@q), x.search_name)", "real", true},
+}
+
+var transactionSorts = map[string]sortKey{
+	"date desc":       {"x.tx_date", "date", true},
+	"date":            {"x.tx_date", "date", false},
+	"amount_usd desc": {"x.amount_usd", "numeric", true},
+	"amount_usd":      {"x.amount_usd", "numeric", false},
+}
+
+// query accumulates a statement's text and its bind parameters.
+type query struct {
+	args pgx.NamedArgs
+	n    int
+}
+
+func (q *query) arg(v any) string {
+	q.n++
+	name := "p" + strconv.Itoa(q.n)
+	q.args[name] = v
+	return "@" + name
+}
+
+// selectList returns the columns to read for fields (all when nil) and the
+// scan targets for a row.
+func selectList[T any](cols map[string]column[T], fields []string) ([]string, []func(*T) any) {
+	var exprs []string
+	var dests []func(*T) any
+	seen := map[string]bool{}
+	add := func(c column[T]) {
+		if !seen[c.expr] {
+			seen[c.expr] = true
+			exprs = append(exprs, c.expr)
+			dests = append(dests, c.dest)
+		}
+	}
+	if fields == nil {
+		for _, name := range sortedKeys(cols) {
+			add(cols[name])
+		}
+		return exprs, dests
+	}
+	for _, f := range fields {
+		if c, ok := cols[f]; ok {
+			add(c)
+		}
+	}
+	return exprs, dests
+}
+
+func sortedKeys[T any](m map[string]column[T]) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	// Deterministic SQL text keeps PostgreSQL's statement cache warm.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// keyset adds the WHERE condition that resumes after the row with sort
+// value v and id, and returns the ORDER BY clause.
+func keyset(q *query, where *[]string, sk sortKey, idCol string, after []string) (string, error) {
+	dir, cmp := "ASC", ">"
+	if sk.desc {
+		dir, cmp = "DESC", "<"
+	}
+	if after != nil {
+		if len(after) != 2 {
+			return "", errors.New("cursor has the wrong shape")
+		}
+		*where = append(*where, fmt.Sprintf("(%s, %s) %s (%s::%s, %s)", sk.expr, idCol, cmp, q.arg(after[0]), sk.typ, q.arg(after[1])))
+	}
+	return fmt.Sprintf("%s %s, %s %s", sk.expr, dir, idCol, dir), nil
+}
+
+// ListSuppliers reads one page of suppliers.
+func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.SupplierQuery) (intake.SupplierPage, error) {
+	sk, ok := supplierSorts[sq.Order]
+	if !ok {
+		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
+	}
+	q := &query{args: pgx.NamedArgs{"q": sq.Text}}
+	where := []string{"tenant_id = " + q.arg(tenant)}
+	if sq.Text != "" {
+		// Trigram word similarity finds typos; the substring test finds
+		// short or partial words trigrams miss. Both use the GIN index.
+		where = append(where, fmt.Sprintf("(intake.fold(@q) OPERATOR(public.<%%) search_name OR search_name LIKE '%%' || intake.fold(%s) || '%%')",
+			q.arg(likeEscape(sq.Text))))
+	}
+	if sq.NAICS != "" {
+		where = append(where, "naics_codes @> ARRAY["+q.arg(sq.NAICS)+"]::text[]")
+	}
+	if sq.Country != "" {
+		where = append(where, "country = "+q.arg(sq.Country))
+	}
+	filter := strings.Join(where, " AND ")
+	order, err := keyset(q, &where, sk, "x.supplier_id", sq.After)
+	if err != nil {
+		return intake.SupplierPage{}, err
+	}
+	exprs, dests := selectList(supplierColumns, sq.Fields)
+	stmt := "SELECT supplier_id, " + sk.expr + "::text"
+	for _, e := range exprs {
+		stmt += ", " + e
+	}
+	stmt += " FROM intake.suppliers x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
+
+	var page intake.SupplierPage
+	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		if sq.Text != "" {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL pg_trgm.word_similarity_threshold = %g", WordSimilarity)); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, stmt, q.args)
+		if err != nil {
+			return err
+		}
+		var keys []string
+		for rows.Next() {
+			var sup intake.Supplier
+			var key string
+			targets := []any{&sup.ID, &key}
+			for _, d := range dests {
+				targets = append(targets, d(&sup))
+			}
+			if err := rows.Scan(targets...); err != nil {
+				rows.Close()
+				return err
+			}
+			page.Suppliers = append(page.Suppliers, sup)
+			keys = append(keys, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(page.Suppliers) > sq.Limit {
+			page.Suppliers = page.Suppliers[:sq.Limit]
+			page.Next = []string{keys[sq.Limit-1], page.Suppliers[sq.Limit-1].ID}
+		}
+		if sq.Count {
+			return tx.QueryRow(ctx, "SELECT count(*) FROM intake.suppliers x WHERE "+filter, q.args).Scan(&page.Total)
+		}
+		return nil
+	})
+	if err != nil {
+		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
+	}
+	return page, nil
+}
+
+// likeEscape quotes LIKE's wildcards (with the default escape, backslash).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+// Supplier reads one supplier.
+func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Supplier, error) {
+	exprs, dests := selectList(supplierColumns, fields)
+	stmt := "SELECT supplier_id"
+	for _, e := range exprs {
+		stmt += ", " + e
+	}
+	stmt += " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = $2"
+	var sup intake.Supplier
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		targets := []any{&sup.ID}
+		for _, d := range dests {
+			targets = append(targets, d(&sup))
+		}
+		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets...)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sup, intake.ErrSupplierNotFound
+	}
+	if err != nil {
+		return sup, fmt.Errorf("store.Supplier: %w", err)
+	}
+	return sup, nil
+}
+
+// SuppliersByID reads the suppliers named, with the fields given (nil: all),
+// in one query; unknown ids are left out.
+func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error) {
+	exprs, dests := selectList(supplierColumns, fields)
+	stmt := "SELECT supplier_id"
+	for _, e := range exprs {
+		stmt += ", " + e
+	}
+	stmt += " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id"
+	var out []intake.Supplier
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, stmt, tenant, ids)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Supplier, error) {
+			var sup intake.Supplier
+			targets := []any{&sup.ID}
+			for _, d := range dests {
+				targets = append(targets, d(&sup))
+			}
+			err := r.Scan(targets...)
+			return sup, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.SuppliersByID: %w", err)
+	}
+	return out, nil
+}
+
+// ListTransactions reads one page of transactions.
+func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intake.TransactionQuery) (intake.TransactionPage, error) {
+	sk, ok := transactionSorts[tq.Order]
+	if !ok {
+		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
+	}
+	q := &query{args: pgx.NamedArgs{}}
+	where := []string{"tenant_id = " + q.arg(tenant)}
+	if tq.SupplierID != "" {
+		where = append(where, "supplier_id = "+q.arg(tq.SupplierID))
+	}
+	if !tq.Start.IsZero() {
+		where = append(where, "tx_date >= "+q.arg(tq.Start))
+	}
+	if !tq.End.IsZero() {
+		where = append(where, "tx_date <= "+q.arg(tq.End))
+	}
+	if tq.NAICS != "" {
+		where = append(where, "naics_code = "+q.arg(tq.NAICS))
+	}
+	if tq.Category != 0 {
+		where = append(where, "category = "+q.arg(tq.Category))
+	}
+	filter := strings.Join(where, " AND ")
+	order, err := keyset(q, &where, sk, "x.transaction_id", tq.After)
+	if err != nil {
+		return intake.TransactionPage{}, err
+	}
+	exprs, dests := selectList(transactionColumns, tq.Fields)
+	stmt := "SELECT transaction_id, " + sk.expr + "::text"
+	for _, e := range exprs {
+		stmt += ", " + e
+	}
+	stmt += " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
+
+	var page intake.TransactionPage
+	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, stmt, q.args)
+		if err != nil {
+			return err
+		}
+		var keys []string
+		for rows.Next() {
+			var t intake.Transaction
+			var key string
+			targets := []any{&t.ID, &key}
+			for _, d := range dests {
+				targets = append(targets, d(&t))
+			}
+			if err := rows.Scan(targets...); err != nil {
+				rows.Close()
+				return err
+			}
+			page.Transactions = append(page.Transactions, t)
+			keys = append(keys, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(page.Transactions) > tq.Limit {
+			page.Transactions = page.Transactions[:tq.Limit]
+			page.Next = []string{keys[tq.Limit-1], page.Transactions[tq.Limit-1].ID}
+		}
+		if tq.Count {
+			return tx.QueryRow(ctx, "SELECT count(*) FROM intake.transactions x WHERE "+filter, q.args).Scan(&page.Total)
+		}
+		return nil
+	})
+	if err != nil {
+		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
+	}
+	return page, nil
+}
+
+// Transaction reads one transaction; an id stored under two dates answers
+// with the earliest, as the calculator's results do.
+func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Transaction, error) {
+	exprs, dests := selectList(transactionColumns, fields)
+	stmt := "SELECT transaction_id"
+	for _, e := range exprs {
+		stmt += ", " + e
+	}
+	stmt += " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
+	var t intake.Transaction
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		targets := []any{&t.ID}
+		for _, d := range dests {
+			targets = append(targets, d(&t))
+		}
+		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets...)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, intake.ErrTransactionNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("store.Transaction: %w", err)
+	}
+	return t, nil
+}
+
+var _ intake.Reader = (*Store)(nil)
