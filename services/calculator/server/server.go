@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	pkgcache "github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	"github.com/vcci-dev/vcci/pkg/redisx"
@@ -40,7 +41,9 @@ func Run(ctx context.Context, env service.Env) error {
 		defer rdb.Close()
 	}
 	srv := service.NewServer(env, pool, auth)
-	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool), cache.New(rdb, env.Log))))
+	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry))
+	defer caches.Close()
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool), caches.Summaries, caches.Factors)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
 }
 

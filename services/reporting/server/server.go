@@ -4,11 +4,16 @@ package server
 
 import (
 	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
+	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/reporting/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
@@ -39,7 +44,26 @@ func Run(ctx context.Context, env service.Env) error {
 		grpcapi.Calculator{Client: calc},
 		grpcapi.Labels{Suppliers: intakev1.NewIntakeServiceClient(intakeConn), Factors: calc},
 	)
+	rdb, err := redisx.Connect(ctx, env.Cfg.RedisURL, env.Log, env.TP)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
 	srv := service.NewServer(env, pool, auth)
-	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc))
+	// Dashboards live in the "summaries" cache the calculator invalidates
+	// whenever a tenant's emissions change.
+	dashboards := cache.New(cache.Options[*reportingv1.Dashboard]{
+		Name: "summaries", Redis: rdb, Log: env.Log, LocalSize: 10_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute,
+		Marshal: func(d *reportingv1.Dashboard) ([]byte, error) { return proto.Marshal(d) },
+		Unmarshal: func(b []byte) (*reportingv1.Dashboard, error) {
+			d := &reportingv1.Dashboard{}
+			return d, proto.Unmarshal(b, d)
+		},
+		Metrics: cache.NewMetrics(srv.Registry),
+	})
+	defer dashboards.Close()
+	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, dashboards))
 	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
 }

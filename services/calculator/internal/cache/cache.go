@@ -1,87 +1,72 @@
-// Package cache keeps emission summaries in Redis under a per-tenant version
-// that every calculation bumps, so a write invalidates every replica's view at
-// once and stale entries simply age out. Redis is optional: with no client,
-// or when Redis fails, every call falls through to PostgreSQL.
+// Package cache gives the calculator its two caches, both three layers deep
+// (in process, Redis, PostgreSQL) through pkg/cache:
+//
+//   - summaries, per tenant, invalidated by every calculation that stores
+//     something (on every replica of every service sharing the "summaries"
+//     cache, reporting's dashboards included);
+//   - factor sets, whole, per tenant: a set is loaded once and every
+//     BatchGetFactors after that is answered from memory.
 package cache
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
 
-// TTL bounds how long an entry outlives its version.
-const TTL = 10 * time.Minute
+// SummariesName is the cache summaries share with reporting's dashboards.
+const SummariesName = "summaries"
 
-// Summaries caches calculator.Summary values.
-type Summaries struct {
-	rdb *redis.Client
-	log *slog.Logger
-
-	Hits, Misses, Errors atomic.Int64
+// Caches are the calculator's caches.
+type Caches struct {
+	Summaries *Summaries
+	Factors   *Factors
 }
 
-// New returns a cache over rdb; rdb may be nil (no caching).
-func New(rdb *redis.Client, log *slog.Logger) *Summaries { return &Summaries{rdb: rdb, log: log} }
+// New returns the caches over rdb (nil: in-process layer only).
+func New(rdb *redis.Client, log *slog.Logger, metrics *cache.Metrics) Caches {
+	return Caches{
+		Summaries: &Summaries{cache.New(cache.Options[calculator.Summary]{Name: SummariesName, Redis: rdb, Log: log,
+			LocalSize: 10_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute, Metrics: metrics})},
+		// Factor sets change only when a new version is loaded, which makes
+		// a new set: an hour in process is safe.
+		Factors: &Factors{cache.New(cache.Options[[]calculator.Factor]{Name: "factors", Redis: rdb, Log: log,
+			LocalSize: 1_000, LocalTTL: time.Hour, RedisTTL: 24 * time.Hour, Metrics: metrics})},
+	}
+}
 
-func versionKey(t uuid.UUID) string { return "vcci:calc:" + t.String() + ":v" }
+// Close stops the caches' subscribers.
+func (c Caches) Close() {
+	c.Summaries.C.Close()
+	c.Factors.C.Close()
+}
+
+// Summaries caches calculator.Summary values per tenant.
+type Summaries struct{ C *cache.Cache[calculator.Summary] }
 
 // Summary returns the cached summary, or computes and stores it.
-func (c *Summaries) Summary(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int,
-	compute func() (calculator.Summary, error)) (calculator.Summary, error) {
-	if c == nil || c.rdb == nil {
-		return compute()
-	}
-	v, err := c.rdb.Get(ctx, versionKey(tenant)).Int64()
-	if err != nil && err != redis.Nil {
-		c.fail(ctx, err)
-		return compute()
-	}
-	key := fmt.Sprintf("vcci:calc:%s:sum:%d:%d:%d", tenant, v, dim, limit)
-	if b, err := c.rdb.Get(ctx, key).Bytes(); err == nil {
-		var s calculator.Summary
-		if json.Unmarshal(b, &s) == nil {
-			c.Hits.Add(1)
-			return s, nil
-		}
-	} else if err != redis.Nil {
-		c.fail(ctx, err)
-		return compute()
-	}
-	c.Misses.Add(1)
-	s, err := compute()
-	if err != nil {
-		return s, err
-	}
-	if b, err := json.Marshal(s); err == nil {
-		if err := c.rdb.Set(ctx, key, b, TTL).Err(); err != nil {
-			c.fail(ctx, err)
-		}
-	}
-	return s, nil
+func (s *Summaries) Summary(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int,
+	compute func(context.Context) (calculator.Summary, error)) (calculator.Summary, error) {
+	return s.C.Get(ctx, tenant.String(), fmt.Sprintf("sum|%d|%d", dim, limit), compute)
 }
 
-// Invalidate bumps the tenant's version after its emissions changed.
-func (c *Summaries) Invalidate(ctx context.Context, tenant uuid.UUID) {
-	if c == nil || c.rdb == nil {
-		return
-	}
-	if err := c.rdb.Incr(ctx, versionKey(tenant)).Err(); err != nil {
-		// The next read may serve the previous version until Redis is back
-		// and the entry's TTL passes; say so once per failure.
-		c.fail(ctx, err)
-	}
+// Invalidate forgets the tenant's summaries after its emissions changed.
+func (s *Summaries) Invalidate(ctx context.Context, tenant uuid.UUID) {
+	s.C.Invalidate(ctx, tenant.String())
 }
 
-func (c *Summaries) fail(ctx context.Context, err error) {
-	c.Errors.Add(1)
-	c.log.WarnContext(ctx, "redis unavailable; using PostgreSQL", "error", err.Error())
+// Factors caches whole factor sets per tenant (a tenant sees the public
+// sets and its own).
+type Factors struct{ C *cache.Cache[[]calculator.Factor] }
+
+// Set returns the factors of one set.
+func (f *Factors) Set(ctx context.Context, tenant uuid.UUID, set string, load func(context.Context) ([]calculator.Factor, error)) ([]calculator.Factor, error) {
+	return f.C.Get(ctx, tenant.String(), "set|"+set, load)
 }

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vcci-dev/vcci/pkg/dbtest"
+	"github.com/vcci-dev/vcci/pkg/redistest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/cache"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -20,18 +20,11 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-func redisURL() string {
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
 func line(id, amount string) calculator.Line {
 	return calculator.Line{TransactionID: id, Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: amount}
 }
 
-func TestSummariesCachedAndInvalidatedByWrites(t *testing.T) {
+func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.NewPool(t, "cache", func(ctx context.Context, p *pgxpool.Pool) error {
 		if err := tenancy.Migrate(ctx, p); err != nil {
@@ -40,46 +33,76 @@ func TestSummariesCachedAndInvalidatedByWrites(t *testing.T) {
 		return store.Migrate(ctx, p)
 	})
 	tenant, _ := tenancy.EnsureTenant(ctx, pool, "a")
-	opt, _ := redis.ParseURL(redisURL())
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", redisURL(), err)
-	}
-	c := cache.New(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	svc := calculator.New(store.New(pool), c)
+	srv := redistest.Start(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Two replicas of the calculator sharing one Redis.
+	c1, c2 := cache.New(srv.Client(), log, nil), cache.New(srv.Client(), log, nil)
+	defer c1.Close()
+	defer c2.Close()
+	svc1 := calculator.New(store.New(pool), c1.Summaries, c1.Factors)
+	svc2 := calculator.New(store.New(pool), c2.Summaries, c2.Factors)
 
-	if _, err := svc.Calculate(ctx, tenant, 1, []calculator.Line{line("T1", "100")}); err != nil {
+	if _, err := svc1.Calculate(ctx, tenant, 1, []calculator.Line{line("T1", "100")}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		s, err := svc.Summarize(ctx, tenant, calculator.BySupplier, 0)
+		s, err := svc1.Summarize(ctx, tenant, calculator.BySupplier, 0)
 		if err != nil || s.TotalKg != "78.7000000" {
 			t.Fatalf("summary %d = %+v, %v", i, s, err)
 		}
 	}
-	if c.Misses.Load() != 1 || c.Hits.Load() != 2 {
-		t.Fatalf("misses %d hits %d, want 1 and 2", c.Misses.Load(), c.Hits.Load())
+	if st := c1.Summaries.C.Stats(); st.Loads != 1 || st.LocalHits != 2 {
+		t.Fatalf("replica 1: %+v, want 1 load and 2 local hits", st)
 	}
-	// A write shows at once: the version moved.
-	if _, err := svc.Calculate(ctx, tenant, 1, []calculator.Line{line("T2", "100")}); err != nil {
+	// The other replica finds it in Redis.
+	if s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0); s.TotalKg != "78.7000000" || c2.Summaries.C.Stats().RedisHits != 1 {
+		t.Fatalf("replica 2: %s kg, %+v", s.TotalKg, c2.Summaries.C.Stats())
+	}
+	// A write on replica 1 shows on replica 2 at once.
+	if _, err := svc1.Calculate(ctx, tenant, 1, []calculator.Line{line("T2", "100")}); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := svc.Summarize(ctx, tenant, calculator.BySupplier, 0)
-	if s.TotalKg != "157.4000000" || c.Misses.Load() != 2 {
-		t.Fatalf("after write: %s kg, %d misses", s.TotalKg, c.Misses.Load())
+	waitFor(t, func() bool {
+		s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0)
+		return s.TotalKg == "157.4000000"
+	})
+
+	// Factor sets load once per replica and answer every lookup after.
+	keys := []calculator.FactorKey{{Set: calculator.DefaultSet, Code: "331110"}, {Set: calculator.DefaultSet, Code: "484110"}, {Set: calculator.DefaultSet, Code: "000000"}}
+	for i := 0; i < 3; i++ {
+		fs, err := svc1.Factors(ctx, tenant, keys)
+		if err != nil || len(fs) != 2 || fs[0].Value != "0.787" || fs[1].Category != 4 {
+			t.Fatalf("factors = %+v, %v", fs, err)
+		}
+	}
+	if st := c1.Factors.C.Stats(); st.Loads != 1 || st.LocalHits != 2 {
+		t.Fatalf("factor cache: %+v", st)
 	}
 
-	// Redis down: every call still succeeds from PostgreSQL.
-	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
-	defer dead.Close()
-	down := cache.New(dead, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	svc2 := calculator.New(store.New(pool), down)
-	if _, err := svc2.Calculate(ctx, tenant, 1, []calculator.Line{line("T3", "1")}); err != nil {
+	// Redis dies: reads and writes keep working, and a write still shows
+	// on the replica that made it.
+	srv.Stop()
+	if _, err := svc1.Calculate(ctx, tenant, 1, []calculator.Line{line("T3", "1")}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0)
-	if err != nil || s.TotalKg != "158.1870000" || down.Errors.Load() == 0 {
-		t.Fatalf("redis down: %+v, %v, errors %d", s, err, down.Errors.Load())
+	s, err := svc1.Summarize(ctx, tenant, calculator.BySupplier, 0)
+	if err != nil || s.TotalKg != "158.1870000" {
+		t.Fatalf("redis down: %+v, %v", s, err)
 	}
+	if fs, err := svc2.Factors(ctx, tenant, keys[:1]); err != nil || len(fs) != 1 {
+		t.Fatalf("factors with redis down: %v, %v", fs, err)
+	}
+	if c1.Summaries.C.Stats().RedisErrors == 0 {
+		t.Fatal("no Redis errors counted with Redis down")
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 5s")
 }

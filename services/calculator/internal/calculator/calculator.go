@@ -100,6 +100,8 @@ type Calculated struct {
 type Store interface {
 	FactorSets(ctx context.Context, tenant uuid.UUID) ([]FactorSet, error)
 	Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error)
+	// SetFactors returns every factor of one set.
+	SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([]Factor, error)
 	Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
 	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string) ([]Result, error)
@@ -112,18 +114,26 @@ type FactorKey struct{ Set, Code string }
 // SummaryCache keeps summaries between writes; Invalidate is called after
 // every write of a tenant's emissions.
 type SummaryCache interface {
-	Summary(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, compute func() (Summary, error)) (Summary, error)
+	Summary(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, compute func(context.Context) (Summary, error)) (Summary, error)
 	Invalidate(ctx context.Context, tenant uuid.UUID)
+}
+
+// FactorCache keeps whole factor sets.
+type FactorCache interface {
+	Set(ctx context.Context, tenant uuid.UUID, set string, load func(context.Context) ([]Factor, error)) ([]Factor, error)
 }
 
 // Service is the calculator's business logic.
 type Service struct {
-	store Store
-	cache SummaryCache
+	store   Store
+	cache   SummaryCache
+	factors FactorCache
 }
 
-// New returns a Service; cache may be nil.
-func New(store Store, cache SummaryCache) *Service { return &Service{store: store, cache: cache} }
+// New returns a Service; either cache may be nil.
+func New(store Store, cache SummaryCache, factors FactorCache) *Service {
+	return &Service{store: store, cache: cache, factors: factors}
+}
 
 var (
 	amountRe = regexp.MustCompile(`^-?[0-9]{1,14}(\.[0-9]{1,4})?$`)
@@ -172,7 +182,32 @@ func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKe
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return s.store.Factors(ctx, tenant, keys)
+	if s.factors == nil {
+		return s.store.Factors(ctx, tenant, keys)
+	}
+	// Answered from whole cached sets: a set is read once, not per call.
+	sets := map[string]map[string]Factor{}
+	out := make([]Factor, 0, len(keys))
+	for _, k := range keys {
+		m, ok := sets[k.Set]
+		if !ok {
+			fs, err := s.factors.Set(ctx, tenant, k.Set, func(ctx context.Context) ([]Factor, error) {
+				return s.store.SetFactors(ctx, tenant, k.Set)
+			})
+			if err != nil {
+				return nil, err
+			}
+			m = make(map[string]Factor, len(fs))
+			for _, f := range fs {
+				m[f.Code] = f
+			}
+			sets[k.Set] = m
+		}
+		if f, ok := m[k.Code]; ok {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 // Result returns one transaction's result.
@@ -203,7 +238,9 @@ func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension
 	if s.cache == nil {
 		return s.store.Summarize(ctx, tenant, dim, limit)
 	}
-	return s.cache.Summary(ctx, tenant, dim, limit, func() (Summary, error) { return s.store.Summarize(ctx, tenant, dim, limit) })
+	return s.cache.Summary(ctx, tenant, dim, limit, func(ctx context.Context) (Summary, error) {
+		return s.store.Summarize(ctx, tenant, dim, limit)
+	})
 }
 
 // CategoryNames are the GHG Protocol Scope 3 categories, 1-based.

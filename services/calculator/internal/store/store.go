@@ -122,19 +122,42 @@ func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (calculator.Factor, error) {
-			var f calculator.Factor
-			var cat int16
-			err := r.Scan(&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &cat)
-			f.Category = int(cat)
-			return f, err
-		})
+		out, err = pgx.CollectRows(rows, scanFactor)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store.Factors: %w", err)
 	}
 	return out, nil
+}
+
+// SetFactors returns every factor of one set (none for a set the tenant
+// cannot see or that does not exist).
+func (s *Store) SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([]calculator.Factor, error) {
+	var out []calculator.Factor
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT s.name, f.code, f.title, f.value::text, s.unit, f.category
+			FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id
+			WHERE s.name = $1 ORDER BY f.code`, set)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanFactor)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.SetFactors: %w", err)
+	}
+	return out, nil
+}
+
+func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
+	var f calculator.Factor
+	var cat int16
+	err := r.Scan(&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &cat)
+	f.Category = int(cat)
+	return f, err
 }
 
 // Calculate stores the lines' results and folds them into the rollup in one

@@ -37,7 +37,7 @@ func setup(t *testing.T) (*calculator.Service, *pgxpool.Pool, uuid.UUID, uuid.UU
 	if err != nil {
 		t.Fatal(err)
 	}
-	return calculator.New(store.New(pool), nil), pool, a, b
+	return calculator.New(store.New(pool), nil, nil), pool, a, b
 }
 
 func day(s string) time.Time {

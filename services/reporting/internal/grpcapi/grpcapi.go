@@ -5,6 +5,7 @@ package grpcapi
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -26,11 +27,18 @@ const supplierPrefix = "suppliers/"
 // API implements reportingv1.ReportingServiceServer.
 type API struct {
 	reportingv1.UnimplementedReportingServiceServer
-	svc *reporting.Service
+	svc   *reporting.Service
+	cache DashboardCache
 }
 
-// New returns the API over svc.
-func New(svc *reporting.Service) *API { return &API{svc: svc} }
+// DashboardCache keeps dashboards per tenant until the tenant's emissions
+// change (the calculator invalidates the "summaries" cache it shares).
+type DashboardCache interface {
+	Get(ctx context.Context, scope, key string, load func(context.Context) (*reportingv1.Dashboard, error)) (*reportingv1.Dashboard, error)
+}
+
+// New returns the API over svc; cache may be nil.
+func New(svc *reporting.Service, cache DashboardCache) *API { return &API{svc: svc, cache: cache} }
 
 func (a *API) GetInventorySummary(ctx context.Context, req *reportingv1.GetInventorySummaryRequest) (*reportingv1.InventorySummary, error) {
 	// Reporting keeps no tenant data; its peers scope by the forwarded key.
@@ -48,6 +56,28 @@ func (a *API) GetInventorySummary(ctx context.Context, req *reportingv1.GetInven
 		SupplierCount: int32(inv.SupplierCount), NaicsCount: int32(inv.NAICSCount), FactorSets: inv.FactorSets,
 		GenerateTime: timestamppb.New(inv.GeneratedAt),
 	}, nil
+}
+
+func (a *API) GetDashboard(ctx context.Context, req *reportingv1.GetDashboardRequest) (*reportingv1.Dashboard, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	load := func(ctx context.Context) (*reportingv1.Dashboard, error) {
+		d, err := a.svc.Dashboard(ctx, int(req.GetTopSuppliers()))
+		if err != nil {
+			return nil, err
+		}
+		return &reportingv1.Dashboard{
+			TotalKgCo2E: d.TotalKg, TotalSpendUsd: d.TotalSpend, KgCo2EPerUsd: d.Intensity, TransactionCount: d.Count,
+			SupplierCount: int32(d.SupplierCount), ByCategory: totals(d.ByCategory), ByMonth: totals(d.ByMonth),
+			TopSuppliers: totals(d.Top), TopSuppliersShare: d.TopShare, GenerateTime: timestamppb.New(d.GeneratedAt),
+		}, nil
+	}
+	if a.cache == nil {
+		return load(ctx)
+	}
+	return a.cache.Get(ctx, tenant.String(), fmt.Sprintf("dashboard|%d", req.GetTopSuppliers()), load)
 }
 
 func totals(gs []reporting.Group) []*commonv1.EmissionTotal {

@@ -169,7 +169,7 @@ func start(t *testing.T, calc *fakeCalculator, in *fakeIntake) reportingv1.Repor
 	srv := grpcserver.New(grpcserver.Options{
 		Name: "reporting", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Auth: keyAuth{uuid.New()},
 	})
-	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc))
+	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, nil))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ package reporting
 
 import (
 	"context"
+	"math/big"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -165,4 +166,72 @@ func label(gs []Group, labels map[string]string) {
 	for i := range gs {
 		gs[i].Label = labels[gs[i].Key]
 	}
+}
+
+// Dashboard limits.
+const (
+	DefaultTopSuppliers = 10
+	MaxTopSuppliers     = 100
+)
+
+// Dashboard is the headline view of a tenant's emissions.
+type Dashboard struct {
+	TotalKg, TotalSpend, Intensity string
+	Count                          int64
+	SupplierCount                  int
+	ByCategory, ByMonth, Top       []Group
+	TopShare                       float64
+	GeneratedAt                    time.Time
+}
+
+// Dashboard returns totals, emissions by category and by month, and the top
+// suppliers (0 means DefaultTopSuppliers), from three rollup reads made at
+// once and one batched name lookup.
+func (s *Service) Dashboard(ctx context.Context, top int) (Dashboard, error) {
+	switch {
+	case top == 0:
+		top = DefaultTopSuppliers
+	case top < 0 || top > MaxTopSuppliers:
+		return Dashboard{}, apperr.Invalid("top_suppliers", "must be between 1 and %d, got %d", MaxTopSuppliers, top)
+	}
+	var sup, cat, month Breakdown
+	g, gctx := errgroup.WithContext(ctx)
+	for _, q := range []struct {
+		dim   Dimension
+		limit int
+		out   *Breakdown
+	}{{BySupplier, top, &sup}, {ByCategory, 0, &cat}, {ByMonth, 0, &month}} {
+		g.Go(func() (err error) {
+			*q.out, err = s.emissions.Breakdown(gctx, q.dim, q.limit)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Dashboard{}, err
+	}
+	names, err := s.labels.SupplierNames(ctx, keys(sup.Groups))
+	if err != nil {
+		return Dashboard{}, err
+	}
+	label(sup.Groups, names)
+	label(cat.Groups, CategoryNames)
+	d := Dashboard{
+		TotalKg: cat.TotalKg, TotalSpend: cat.TotalSpend, Count: cat.Count, SupplierCount: sup.GroupCount,
+		ByCategory: cat.Groups, ByMonth: month.Groups, Top: sup.Groups, GeneratedAt: time.Now(),
+	}
+	for _, g := range sup.Groups {
+		d.TopShare += g.Share
+	}
+	d.Intensity = intensity(cat.TotalKg, cat.TotalSpend)
+	return d, nil
+}
+
+// intensity is kg per USD to 6 decimals, or "" when spend is zero or unknown.
+func intensity(kg, spend string) string {
+	k, ok1 := new(big.Rat).SetString(kg)
+	s, ok2 := new(big.Rat).SetString(spend)
+	if !ok1 || !ok2 || s.Sign() == 0 {
+		return ""
+	}
+	return new(big.Rat).Quo(k, s).FloatString(6)
 }
