@@ -1,7 +1,7 @@
 // Package grpcserver is the bootstrap every service shares: interceptors
-// (panic recovery, API-key authentication, error mapping, metrics), the health
-// and reflection services, OpenTelemetry stats handlers, a metrics and probe
-// HTTP listener, and shutdown with a deadline.
+// (panic recovery, API-key authentication, per-key rate limits, error
+// mapping, metrics), the health and reflection services, OpenTelemetry stats
+// handlers, a metrics and probe HTTP listener, and shutdown with a deadline.
 package grpcserver
 
 import (
@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -30,7 +32,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
@@ -55,6 +59,11 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Registry receives the gRPC metrics; nil means a new one.
 	Registry *prometheus.Registry
+	// Limiter charges every request made with an API key to that key's
+	// budget; nil means no limits.
+	Limiter *ratelimit.Limiter
+	// Classify picks the budget a method draws on; nil means ratelimit.ClassOf.
+	Classify func(fullMethod string) ratelimit.Class
 }
 
 // Server is a gRPC server with the shared interceptors.
@@ -65,12 +74,23 @@ type Server struct {
 	opts     Options
 }
 
+// NewRegistry returns the registry a Server uses when Options.Registry is
+// nil: Go runtime and process metrics. Make one first to register other
+// metrics (a Limiter's) beside the server's.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
 // New returns a Server; register the service on s.GRPC, then Run.
 func New(opts Options) *Server {
 	reg := opts.Registry
 	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = NewRegistry()
+	}
+	if opts.Classify == nil {
+		opts.Classify = ratelimit.ClassOf
 	}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
 		grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})))
@@ -155,6 +175,9 @@ func (s *Server) unaryAuthAndErrors(ctx context.Context, req any, info *grpc.Una
 	if err != nil {
 		return nil, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 	}
+	if err := s.rateLimit(ctx, info.FullMethod, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) }); err != nil {
+		return nil, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
+	}
 	resp, err := handler(ctx, req)
 	return resp, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 }
@@ -171,7 +194,52 @@ func (s *Server) streamAuthAndErrors(srv any, ss grpc.ServerStream, info *grpc.S
 	if err != nil {
 		return ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 	}
+	if err := s.rateLimit(ctx, info.FullMethod, ss.SetHeader); err != nil {
+		return ToStatus(ctx, s.opts.Log, info.FullMethod, err)
+	}
 	return ToStatus(ctx, s.opts.Log, info.FullMethod, handler(srv, wrappedStream{ss, ctx}))
+}
+
+// rateLimit charges a call made with an API key to the key's budget and
+// reports the budget in the response headers (x-ratelimit-limit, -remaining,
+// -reset; retry-after when denied), which the gateway maps to HTTP. Calls
+// from other services acting for a tenant (AsService), and health and
+// reflection, are never limited.
+func (s *Server) rateLimit(ctx context.Context, method string, setHeader func(metadata.MD) error) error {
+	if s.opts.Limiter == nil || open(method) || tenancy.ServiceTokenFrom(ctx) != "" {
+		return nil
+	}
+	key := tenancy.KeyFrom(ctx)
+	if key == "" {
+		return nil
+	}
+	class := s.opts.Classify(method)
+	res := s.opts.Limiter.Allow(ctx, key, class)
+	md := metadata.Pairs(
+		"x-ratelimit-limit", strconv.Itoa(res.Limit),
+		"x-ratelimit-remaining", strconv.Itoa(res.Remaining),
+		"x-ratelimit-reset", strconv.FormatInt(ceilSeconds(res.ResetAfter), 10),
+	)
+	if res.Allowed {
+		// Headers only inform; a failure to set them (none is possible
+		// before the handler runs) must not fail the call.
+		_ = setHeader(md)
+		return nil
+	}
+	retry := max(ceilSeconds(res.RetryAfter), 1)
+	md.Set("retry-after", strconv.FormatInt(retry, 10))
+	_ = setHeader(md)
+	st := status.New(codes.ResourceExhausted, fmt.Sprintf("rate limit exceeded for %s requests: %s; retry after %ds",
+		class, s.opts.Limiter.Limit(class), retry))
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(res.RetryAfter)}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}
+
+// ceilSeconds is d in whole seconds, rounded up.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // Run serves gRPC on lis and metrics/probes on metricsLis (if not nil) until

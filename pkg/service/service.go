@@ -14,12 +14,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/logging"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
+	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
@@ -43,6 +48,13 @@ type Env struct {
 	Metrics net.Listener
 	// Peers maps a service name to its gRPC address.
 	Peers map[string]string
+	// RateLimit is the per-API-key budget NewServer enforces; nil means no
+	// limits (launchers that build Env themselves and set none).
+	RateLimit *ratelimit.Config
+	// Redis is the platform's Redis, or nil. NewServer keeps the rate limit
+	// budgets there so that every replica of every service spends one
+	// budget per key; without it each process keeps its own.
+	Redis *redis.Client
 }
 
 // Peer returns the address of service name: Peers, else <NAME>_ADDR, else the default.
@@ -80,6 +92,10 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 	if err != nil {
 		return err
 	}
+	limits, err := ratelimit.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	log := logging.New(os.Stdout, name, cfg.LogLevel)
 	tp, err := telemetry.Setup(ctx, "vcci-"+name)
 	if err != nil {
@@ -90,6 +106,15 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 		defer cancel()
 		tp.Shutdown(sctx)
 	}()
+	// The limits live in Redis when there is one: REDIS_URL, else a server
+	// on 127.0.0.1:6379.
+	rdb, err := redisx.Connect(ctx, cfg.RedisURL, log, tp)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
 	lis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
@@ -100,7 +125,7 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 			return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
 		}
 	}
-	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis})
+	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb})
 }
 
 // OpenDB opens the service's pool, applies the identity schema's migrations
@@ -125,10 +150,45 @@ func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.C
 }
 
 // NewServer returns the shared gRPC server for a service whose readiness is
-// its database answering.
+// its database answering, limiting API-key callers as env.RateLimit says.
 func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpcserver.Server {
+	reg := grpcserver.NewRegistry()
+	var limiter *ratelimit.Limiter
+	if env.RateLimit != nil {
+		limiter = ratelimit.New(env.Redis, *env.RateLimit, env.Log, reg)
+		env.Log.Info("rate limits per API key", "read", env.RateLimit.Read.String(), "write", env.RateLimit.Write.String(),
+			"heavy", env.RateLimit.Heavy.String(), "shared_in_redis", env.Redis != nil)
+	}
 	return grpcserver.New(grpcserver.Options{
 		Name: env.Cfg.Name, Log: env.Log, TracerProvider: env.TP, Auth: auth,
-		Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
+		Ready:    func(ctx context.Context) error { return pool.Ping(ctx) },
+		Registry: reg,
+		Limiter:  limiter,
 	})
+}
+
+// DialPeer connects to the peer service name. Calls made for an
+// authenticated caller travel as the platform acting for the caller's
+// tenant, so a request is charged to its key's rate limit once, where it
+// entered the platform.
+func DialPeer(ctx context.Context, env Env, pool *pgxpool.Pool, name string) (*grpc.ClientConn, error) {
+	token, err := tenancy.ServiceToken(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	return grpcclient.Dial(env.Peer(name), env.TP, grpcclient.AsService(token))
+}
+
+// RedisClient returns env.Redis, or connects (REDIS_URL, else a server on
+// 127.0.0.1:6379, else none) when the launcher gave none; close releases
+// only a client opened here.
+func RedisClient(ctx context.Context, env Env) (rdb *redis.Client, close func(), err error) {
+	if env.Redis != nil {
+		return env.Redis, func() {}, nil
+	}
+	rdb, err = redisx.Connect(ctx, env.Cfg.RedisURL, env.Log, env.TP)
+	if err != nil || rdb == nil {
+		return nil, func() {}, err
+	}
+	return rdb, func() { rdb.Close() }, nil
 }

@@ -10,7 +10,6 @@ import (
 	pkgcache "github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
-	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/calculator/internal/cache"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -33,13 +32,11 @@ func Run(ctx context.Context, env service.Env) error {
 	defer cancel()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.ResultsTable)
 
-	rdb, err := redisx.Connect(ctx, env.Cfg.RedisURL, env.Log, env.TP)
+	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
 		return err
 	}
-	if rdb != nil {
-		defer rdb.Close()
-	}
+	defer closeRedis()
 	srv := service.NewServer(env, pool, auth)
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry))
 	defer caches.Close()

@@ -9,7 +9,6 @@ import (
 
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 	"github.com/vcci-dev/vcci/services/engagement/internal/grpcapi"
@@ -26,7 +25,7 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer pool.Close()
-	hs, err := grpcclient.Dial(env.Peer("hotspot"), env.TP)
+	hs, err := service.DialPeer(ctx, env, pool, "hotspot")
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/hotspot/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/hotspot/internal/hotspot"
@@ -23,12 +22,12 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer pool.Close()
-	calc, err := grpcclient.Dial(env.Peer("calculator"), env.TP)
+	calc, err := service.DialPeer(ctx, env, pool, "calculator")
 	if err != nil {
 		return err
 	}
 	defer calc.Close()
-	intake, err := grpcclient.Dial(env.Peer("intake"), env.TP)
+	intake, err := service.DialPeer(ctx, env, pool, "intake")
 	if err != nil {
 		return err
 	}

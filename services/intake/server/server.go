@@ -19,9 +19,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
-	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
@@ -54,20 +52,18 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	cc, err := grpcclient.Dial(env.Peer("calculator"), env.TP)
+	cc, err := service.DialPeer(ctx, env, pool, "calculator")
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
 	calc := calculatorv1.NewCalculatorServiceClient(cc)
 
-	rdb, err := redisx.Connect(ctx, env.Cfg.RedisURL, env.Log, env.TP)
+	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
 		return err
 	}
-	if rdb != nil {
-		defer rdb.Close()
-	}
+	defer closeRedis()
 	tokenKey, err := tenancy.DeriveKey(ctx, pool, "page-token")
 	if err != nil {
 		return err

@@ -12,8 +12,6 @@ import (
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
 	"github.com/vcci-dev/vcci/pkg/cache"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
-	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/reporting/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
@@ -28,12 +26,12 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer pool.Close()
-	calcConn, err := grpcclient.Dial(env.Peer("calculator"), env.TP)
+	calcConn, err := service.DialPeer(ctx, env, pool, "calculator")
 	if err != nil {
 		return err
 	}
 	defer calcConn.Close()
-	intakeConn, err := grpcclient.Dial(env.Peer("intake"), env.TP)
+	intakeConn, err := service.DialPeer(ctx, env, pool, "intake")
 	if err != nil {
 		return err
 	}
@@ -44,13 +42,11 @@ func Run(ctx context.Context, env service.Env) error {
 		grpcapi.Calculator{Client: calc},
 		grpcapi.Labels{Suppliers: intakev1.NewIntakeServiceClient(intakeConn), Factors: calc},
 	)
-	rdb, err := redisx.Connect(ctx, env.Cfg.RedisURL, env.Log, env.TP)
+	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
 		return err
 	}
-	if rdb != nil {
-		defer rdb.Close()
-	}
+	defer closeRedis()
 	srv := service.NewServer(env, pool, auth)
 	// Dashboards live in the "summaries" cache the calculator invalidates
 	// whenever a tenant's emissions change.
