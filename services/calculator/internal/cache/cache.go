@@ -49,7 +49,9 @@ func (c Caches) Close() {
 }
 
 // Summaries caches calculator.Summary values per tenant.
-type Summaries struct{ C *cache.Cache[calculator.Summary] }
+type Summaries struct {
+	C *cache.Cache[calculator.Summary]
+}
 
 // Summary returns the cached summary, or computes and stores it.
 func (s *Summaries) Summary(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int,
@@ -64,7 +66,9 @@ func (s *Summaries) Invalidate(ctx context.Context, tenant uuid.UUID) {
 
 // Factors caches whole factor sets per tenant (a tenant sees the public
 // sets and its own).
-type Factors struct{ C *cache.Cache[[]calculator.Factor] }
+type Factors struct {
+	C *cache.Cache[[]calculator.Factor]
+}
 
 // Set returns the factors of one set.
 func (f *Factors) Set(ctx context.Context, tenant uuid.UUID, set string, load func(context.Context) ([]calculator.Factor, error)) ([]calculator.Factor, error) {
