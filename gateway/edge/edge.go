@@ -24,7 +24,6 @@ import (
 	swgui "github.com/swaggest/swgui/v5emb"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
-	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // so BadRequest details render in error bodies
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -89,10 +88,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		g.conns = append(g.conns, cc)
 	}
 	marshaler := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}
-	mux := runtime.NewServeMux(
-		runtime.WithIncomingHeaderMatcher(headerMatcher),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
-	)
+	mux := newServeMux(marshaler)
 	regs := []struct {
 		name string
 		reg  func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
@@ -129,7 +125,9 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}, []string{"method", "route", "code"})
 	reg.MustRegister(duration)
 
-	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
+	// The ETag is set before compression, so a compressed answer needs its
+	// own tag: see etagCodingSuffix.
+	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.SuffixETag(etagCodingSuffix))
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -146,7 +144,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("GET /openapi.json", spec)
 	root.Handle("/docs/", swgui.New("vcci API", "/openapi.json", "/docs/"))
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
-	root.Handle("/", mux)
+	root.Handle("/", restHabits(mux, marshaler))
 
 	var h http.Handler = gz(root)
 	h = observe(h, o.Log, duration)
@@ -157,6 +155,16 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + route(r.URL.Path) }))
 	g.handler = h
 	return g, nil
+}
+
+// newServeMux is the grpc-gateway mux with the gateway's header matchers and
+// marshaler, before any service is registered.
+func newServeMux(marshaler runtime.Marshaler) *runtime.ServeMux {
+	return runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeaderMatcher),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+	)
 }
 
 // Handler is the gateway's HTTP handler.
@@ -211,7 +219,7 @@ func route(path string) string {
 	parts := strings.Split(path, "/")
 	for i := 1; i < len(parts); i++ {
 		switch parts[i-1] {
-		case "uploads", "campaigns", "emissionResults", "suppliers", "factorSets", "factors":
+		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors":
 			if parts[i] != "" && !strings.Contains(parts[i], ":") {
 				parts[i] = "{id}"
 			}

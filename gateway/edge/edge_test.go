@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 )
 
@@ -41,6 +42,13 @@ type fakeIntake struct {
 
 func (f *fakeIntake) UploadSpend(s intakev1.IntakeService_UploadSpendServer) error {
 	md, _ := metadata.FromIncomingContext(s.Context())
+	// What a rate-limiting interceptor does: headers on every answer, and a
+	// refusal before the stream is read.
+	if k := md.Get("x-api-key"); len(k) > 0 && k[0] == "exhausted" {
+		s.SetHeader(metadata.Pairs("x-ratelimit-limit", "10", "x-ratelimit-remaining", "0", "x-ratelimit-reset", "42", "retry-after", "42"))
+		return status.Error(codes.ResourceExhausted, "upload rate limit exceeded")
+	}
+	s.SetHeader(metadata.Pairs("x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-ratelimit-reset", "60"))
 	first, err := s.Recv()
 	if err != nil {
 		return err
@@ -73,6 +81,14 @@ func (f *fakeIntake) GetUpload(ctx context.Context, r *intakev1.GetUploadRequest
 		return nil, st.Err()
 	case "uploads/401":
 		return nil, status.Error(codes.Unauthenticated, "missing or invalid API key")
+	case "uploads/429":
+		grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "100", "x-ratelimit-remaining", "0", "x-ratelimit-reset", "30", "retry-after", "30"))
+		return nil, status.Error(codes.ResourceExhausted, "rate limit exceeded")
+	case "uploads/limited":
+		grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "100", "x-ratelimit-remaining", "99", "x-ratelimit-reset", "60", "x-served-by", "intake-1"))
+		grpc.SetTrailer(ctx, metadata.Pairs("x-rows-scanned", "12"))
+	case "uploads/small":
+		return &intakev1.Upload{Name: r.GetName(), Filename: "q1.csv"}, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	f.mu.Lock()
@@ -92,6 +108,7 @@ func setup(t *testing.T) (*httptest.Server, *fakeIntake, *health.Server) {
 	fake := &fakeIntake{}
 	hs := health.NewServer()
 	intakev1.RegisterIntakeServiceServer(srv, fake)
+	calculatorv1.RegisterCalculatorServiceServer(srv, fakeCalculator{})
 	healthpb.RegisterHealthServer(srv, hs)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)

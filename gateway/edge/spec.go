@@ -61,7 +61,10 @@ func newSpec() (*spec, error) {
 func (s *spec) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", s.etag)
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	if r.Header.Get("If-None-Match") == s.etag {
+	// gzhttp suffixes the tag of the compressed document, so the tag a
+	// client holds may carry the suffix.
+	if held, ok := notModified(r.Header.Values("If-None-Match"), s.etag); ok {
+		w.Header().Set("ETag", held)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -45,7 +46,10 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 		}
 	}
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
-	stream, err := u.client.UploadSpend(ctx)
+	// The service's response headers (rate limits) are filled in when the
+	// stream ends, on success and on error alike.
+	var header metadata.MD
+	stream, err := u.client.UploadSpend(ctx, grpc.Header(&header))
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -75,6 +79,7 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 		return
 	}
 	up, err := stream.CloseAndRecv()
+	forwardHeaders(w, header)
 	if err != nil {
 		u.fail(w, r, err)
 		return
