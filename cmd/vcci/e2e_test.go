@@ -38,9 +38,16 @@ type platform struct {
 	base string
 	key  string
 	pool *pgxpool.Pool
+	grpc map[string]string // service -> address
 }
 
 func start(t *testing.T, tp trace.TracerProvider) platform {
+	t.Helper()
+	return startWith(t, stack.Options{TP: tp})
+}
+
+// startWith starts a stack with o's rate limits and Redis on a new database.
+func startWith(t *testing.T, o stack.Options) platform {
 	t.Helper()
 	url := dbtest.NewDatabase(t, "e2e", func(ctx context.Context, pool *pgxpool.Pool) error {
 		for _, m := range []func(context.Context, *pgxpool.Pool) error{tenancy.Migrate, calculator.Migrate, intake.Migrate, engagement.Migrate} {
@@ -51,7 +58,11 @@ func start(t *testing.T, tp trace.TracerProvider) platform {
 		return nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := stack.Start(ctx, stack.Options{DatabaseURL: url, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TP: tp, Ephemeral: true})
+	o.DatabaseURL, o.Log, o.Ephemeral = url, slog.New(slog.NewTextHandler(io.Discard, nil)), true
+	if o.TP == nil {
+		o.TP = noop.NewTracerProvider()
+	}
+	st, err := stack.Start(ctx, o)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -62,7 +73,7 @@ func start(t *testing.T, tp trace.TracerProvider) platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return platform{base: st.HTTPURL, key: newKey(t, pool, "acme"), pool: pool}
+	return platform{base: st.HTTPURL, key: newKey(t, pool, "acme"), pool: pool, grpc: st.GRPC}
 }
 
 func newKey(t *testing.T, pool *pgxpool.Pool, tenant string) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/logging"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
@@ -47,7 +48,12 @@ func runLocal(ctx context.Context, args []string) error {
 	defer tp.Shutdown(context.Background())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := stack.Start(runCtx, stack.Options{DatabaseURL: database.URL, RedisURL: os.Getenv("REDIS_URL"), Log: log, TP: tp, Metrics: true})
+	limits, err := ratelimit.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	st, err := stack.Start(runCtx, stack.Options{DatabaseURL: database.URL, RedisURL: os.Getenv("REDIS_URL"), Log: log, TP: tp, Metrics: true,
+		RateLimit: &limits})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 		return nil, fmt.Errorf("redisx.Connect: REDIS_URL: %w", err)
 	}
 	opt.DialTimeout = 500 * time.Millisecond
+	// go-redis prints its own dial failures; while Redis is down that is a
+	// line per request. Callers log outages once; its lines go to debug.
+	redis.SetLogger(quiet{log})
 	c := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -41,4 +44,10 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 		return nil, fmt.Errorf("redisx.Connect: %w", err)
 	}
 	return c, nil
+}
+
+type quiet struct{ log *slog.Logger }
+
+func (q quiet) Printf(ctx context.Context, format string, v ...any) {
+	q.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -49,9 +49,11 @@ func Run(ctx context.Context, env service.Env) error {
 	defer closeRedis()
 	srv := service.NewServer(env, pool, auth)
 	// Dashboards live in the "summaries" cache the calculator invalidates
-	// whenever a tenant's emissions change.
+	// whenever a tenant's emissions change. The invalidation reaches this
+	// process through Redis; the short local TTL bounds how stale a
+	// dashboard can be while Redis is down.
 	dashboards := cache.New(cache.Options[*reportingv1.Dashboard]{
-		Name: "summaries", Redis: rdb, Log: env.Log, LocalSize: 10_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute,
+		Name: "summaries", Redis: rdb, Log: env.Log, LocalSize: 10_000, LocalTTL: 2 * time.Second, RedisTTL: 10 * time.Minute,
 		Marshal: func(d *reportingv1.Dashboard) ([]byte, error) { return proto.Marshal(d) },
 		Unmarshal: func(b []byte) (*reportingv1.Dashboard, error) {
 			d := &reportingv1.Dashboard{}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
+	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
 	engagement "github.com/vcci-dev/vcci/services/engagement/server"
@@ -52,6 +54,9 @@ type Options struct {
 	HTTPAddr  string
 	// Metrics serves each service's /metrics, /livez and /readyz.
 	Metrics bool
+	// RateLimit is the per-API-key budget every service enforces (kept in
+	// Redis when one answers); nil means no limits.
+	RateLimit *ratelimit.Config
 }
 
 // Stack is a running platform.
@@ -74,6 +79,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		return net.Listen("tcp", addr)
 	}
+	// One Redis client for the process, as a service alone has one.
+	rdb, err := redisx.Connect(ctx, o.RedisURL, o.Log, o.TP)
+	if err != nil {
+		return nil, err
+	}
+	if rdb != nil {
+		go func() { <-ctx.Done(); s.wg.Wait(); rdb.Close() }()
+	}
 	envs := make([]service.Env, len(Services))
 	for i, svc := range Services {
 		d := service.Defaults[svc.Name]
@@ -93,7 +106,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			}
 		}
 		s.GRPC[svc.Name] = lis.Addr().String()
-		envs[i] = service.Env{Cfg: cfg, Log: o.Log.With("service", svc.Name), TP: o.TP, GRPC: lis, Metrics: mlis}
+		envs[i] = service.Env{Cfg: cfg, Log: o.Log.With("service", svc.Name), TP: o.TP, GRPC: lis, Metrics: mlis,
+			RateLimit: o.RateLimit, Redis: rdb}
 	}
 	for i, svc := range Services {
 		envs[i].Peers = s.GRPC

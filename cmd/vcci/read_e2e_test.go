@@ -1,0 +1,278 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
+	"github.com/vcci-dev/vcci/pkg/redistest"
+)
+
+// EPA v1.3 factors: 331110 0.787, 484110 0.595, 722511 0.194 kg/USD.
+const readFile = `transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country
+R1,2024-01-05,S1,Müller Stahl GmbH,331110,1000.00,USD,coil,DE
+R2,2024-02-05,S1,Müller Stahl GmbH,331110,500.00,USD,coil,DE
+R3,2024-02-06,S2,ACME Steel Corp,331110,700.00,USD,beams,US
+R4,2024-03-07,S3,Acme Logistics,484110,300.00,USD,freight,US
+R5,2024-04-01,S4,Café Central,722511,40.00,USD,lunch,AT
+`
+
+// raw does one request and returns the response with its body read (and
+// un-gzipped when the server compressed it).
+func (p platform) raw(t *testing.T, path, key string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.base+path, nil)
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		if r, err = gzip.NewReader(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func (p platform) get(t *testing.T, path string, out any) {
+	t.Helper()
+	resp, b := p.raw(t, path, p.key)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, b)
+	}
+}
+
+type supplierJSON struct {
+	Name, DisplayName, Country, SpendUsd, KgCo2e, KgCo2ePerUsd, TransactionCount string
+	NaicsCodes                                                                   []string
+}
+
+func TestReadSideThroughREST(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startWith(t, stack.Options{RedisURL: rs.URL(), RateLimit: &ratelimit.Config{
+		Read: ratelimit.Limit{Rate: 10_000, Period: time.Second, Burst: 10_000}, Write: ratelimit.Limit{Rate: 100, Period: time.Second, Burst: 100},
+		Heavy: ratelimit.Limit{Rate: 100, Period: time.Second, Burst: 100}}})
+	p.wait(t, p.key, p.upload(t, p.key, []byte(readFile)).Name)
+
+	// One supplier, with totals from the real calculator and HTTP caching.
+	resp, b := p.raw(t, "/v1/suppliers/S1", p.key)
+	var s1 supplierJSON
+	json.Unmarshal(b, &s1)
+	if resp.StatusCode != 200 || s1.DisplayName != "Müller Stahl GmbH" || s1.SpendUsd != "1500.0000" || s1.KgCo2e != "1180.5000000" ||
+		s1.KgCo2ePerUsd != "0.787000" || s1.TransactionCount != "2" || s1.Country != "DE" || !slices.Equal(s1.NaicsCodes, []string{"331110"}) {
+		t.Fatalf("S1: %d %s", resp.StatusCode, b)
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" || resp.Header.Get("Cache-Control") != "private, no-cache" || resp.Header.Get("X-RateLimit-Limit") != "10000" {
+		t.Fatalf("S1 headers: %v", resp.Header)
+	}
+	if resp, _ := p.raw(t, "/v1/suppliers/S1", p.key, "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %d", resp.StatusCode)
+	}
+	if resp, _ := p.raw(t, "/v1/factorSets", p.key); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Fatalf("factor sets Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+
+	// Search, with fields= narrowing the answer.
+	resp, b = p.raw(t, "/v1/suppliers?query=muller&fields=name,kgCo2e", p.key)
+	var found map[string][]map[string]any
+	json.Unmarshal(b, &found)
+	if resp.StatusCode != 200 || len(found["suppliers"]) != 1 || len(found["suppliers"][0]) != 2 || found["suppliers"][0]["kgCo2e"] != "1180.5000000" {
+		t.Fatalf("search: %d %s", resp.StatusCode, b)
+	}
+
+	// A transaction with its supplier and emission result, one page walk, and
+	// an offset page.
+	var tx struct {
+		Category       string
+		Supplier       supplierJSON
+		EmissionResult struct{ KgCo2e, FactorValue, Method string }
+	}
+	p.get(t, "/v1/transactions/R4", &tx)
+	if tx.Category != "SCOPE_CATEGORY_UPSTREAM_TRANSPORTATION" || tx.Supplier.DisplayName != "Acme Logistics" ||
+		tx.EmissionResult.KgCo2e != "178.5000000" || tx.EmissionResult.FactorValue != "0.595" || tx.EmissionResult.Method != "spend-based" {
+		t.Fatalf("R4 = %+v", tx)
+	}
+	var walked []string
+	for tok := ""; ; {
+		var page struct {
+			Transactions  []struct{ Name string }
+			NextPageToken string
+		}
+		p.get(t, "/v1/transactions?page_size=2&fields=name&page_token="+tok, &page)
+		for _, x := range page.Transactions {
+			walked = append(walked, strings.TrimPrefix(x.Name, "transactions/"))
+		}
+		if tok = page.NextPageToken; tok == "" {
+			break
+		}
+	}
+	if !slices.Equal(walked, []string{"R5", "R4", "R3", "R2", "R1"}) {
+		t.Fatalf("walk = %v", walked)
+	}
+	var off struct {
+		Transactions []struct{ Name string }
+		PageInfo     struct {
+			Page, PerPage, TotalPages int
+			Total                     string
+			HasNext                   bool
+		}
+	}
+	p.get(t, "/v1/transactions?per_page=2&page=3&order_by=amount_usd%20desc", &off)
+	if len(off.Transactions) != 1 || off.Transactions[0].Name != "transactions/R5" || off.PageInfo.Total != "5" || off.PageInfo.TotalPages != 3 || off.PageInfo.HasNext {
+		t.Fatalf("offset page = %+v", off)
+	}
+
+	// Big answers are gzipped for clients that take gzip.
+	resp, b = p.raw(t, "/v1/transactions?page_size=5", p.key, "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(b) < 1024 || !strings.Contains(string(b), "R1") {
+		t.Fatalf("gzip: %q, %d bytes", resp.Header.Get("Content-Encoding"), len(b))
+	}
+
+	dash := p.dashboard(t)
+	if dash.TotalKgCo2e != "1917.6600000" || dash.TotalSpendUsd != "2540.0000" || len(dash.TopSuppliers) != 2 ||
+		dash.TopSuppliers[0].Label != "Müller Stahl GmbH" || len(dash.ByMonth) != 4 || len(dash.ByCategory) != 2 ||
+		math.Abs(dash.TopSuppliersShare-(1180.5+550.9)/1917.66) > 1e-9 || dash.KgCo2ePerUsd != "0.754984" {
+		t.Fatalf("dashboard = %+v", dash)
+	}
+
+	// Bad input names the parameter.
+	for path, want := range map[string]string{
+		"/v1/suppliers?page_size=1001":                               "page_size: must be at most 1000",
+		"/v1/suppliers?order_by=kg_co2e%3BDROP%20TABLE%20x":          "order_by",
+		"/v1/suppliers?fields=nope":                                  `unknown field \"nope\"`,
+		"/v1/transactions?page_token=garbage":                        "page_token",
+		"/v1/transactions?start_date=2024-05-01&end_date=2024-01-01": "end_date",
+		"/v1/suppliers?fields=name&read_mask=name":                   "fields",
+	} {
+		resp, b := p.raw(t, path, p.key)
+		if resp.StatusCode != 400 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %s, want 400 naming %s", path, resp.StatusCode, b, want)
+		}
+	}
+	other := newKey(t, p.pool, "globex")
+	if resp, _ := p.raw(t, "/v1/suppliers/S1", other); resp.StatusCode != 404 {
+		t.Fatalf("another tenant reading S1: %d", resp.StatusCode)
+	}
+
+	// A write invalidates the cached supplier and dashboard.
+	p.wait(t, p.key, p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR6,2024-05-01,S1,Müller Stahl GmbH,331110,100.00,USD,more\n")).Name)
+	p.get(t, "/v1/suppliers/S1", &s1)
+	if s1.SpendUsd != "1600.0000" || s1.KgCo2e != "1259.2000000" {
+		t.Fatalf("S1 after a new upload: %+v", s1)
+	}
+	if d := p.dashboard(t); d.TotalKgCo2e != "1996.3600000" {
+		t.Fatalf("dashboard after a new upload: %s", d.TotalKgCo2e)
+	}
+
+	// Redis stops: reads, writes and invalidation go on without it.
+	rs.Stop()
+	p.get(t, "/v1/suppliers/S1", &s1)
+	p.wait(t, p.key, p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR7,2024-05-02,S1,Müller Stahl GmbH,331110,1000.00,USD,more\n")).Name)
+	resp, b = p.raw(t, "/v1/suppliers/S1", p.key)
+	json.Unmarshal(b, &s1)
+	if resp.StatusCode != 200 || s1.SpendUsd != "2600.0000" || resp.Header.Get("X-RateLimit-Limit") != "10000" {
+		t.Fatalf("S1 with Redis down: %d %s %v", resp.StatusCode, b, resp.Header)
+	}
+	// Reporting is another process as far as its cache knows: without
+	// Redis the calculator's invalidation cannot reach it, and its dashboard
+	// catches up when its 2 s local TTL runs out.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		d := p.dashboard(t)
+		if d.TotalKgCo2e == "2783.3600000" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dashboard with Redis down: %s", d.TotalKgCo2e)
+		}
+	}
+}
+
+type dashboardJSON struct {
+	TotalKgCo2e, TotalSpendUsd, KgCo2ePerUsd string
+	TopSuppliers, ByMonth, ByCategory        []struct{ Key, Label, KgCo2e string }
+	TopSuppliersShare                        float64
+}
+
+func (p platform) dashboard(t *testing.T) dashboardJSON {
+	t.Helper()
+	var d dashboardJSON
+	p.get(t, "/v1/dashboard?top_suppliers=2", &d)
+	return d
+}
+
+func TestRateLimitsREST(t *testing.T) {
+	p := startWith(t, stack.Options{RateLimit: &ratelimit.Config{
+		Read:  ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 3},
+		Write: ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 3}, Heavy: ratelimit.Limit{Rate: 1, Period: time.Minute, Burst: 1}}})
+	// The dashboard fans out to three calculator calls and one intake call,
+	// made as the platform: the caller is charged once.
+	for i, want := range []string{"2", "1", "0"} {
+		resp, b := p.raw(t, "/v1/dashboard", p.key)
+		if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit") != "3" || resp.Header.Get("X-RateLimit-Remaining") != want {
+			t.Fatalf("read %d: %d %s %v", i, resp.StatusCode, b, resp.Header)
+		}
+	}
+	resp, b := p.raw(t, "/v1/suppliers", p.key)
+	retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	reset, _ := strconv.Atoi(resp.Header.Get("X-RateLimit-Reset"))
+	if resp.StatusCode != http.StatusTooManyRequests || retry < 1 || reset < retry || resp.Header.Get("X-RateLimit-Remaining") != "0" ||
+		!strings.Contains(string(b), "rate limit exceeded for read requests") {
+		t.Fatalf("4th read: %d %s %v", resp.StatusCode, b, resp.Header)
+	}
+	// gRPC shares the key's budget and says ResourceExhausted.
+	cc, err := grpc.NewClient(p.grpc["intake"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	var hdr metadata.MD
+	_, err = intakev1.NewIntakeServiceClient(cc).ListSuppliers(metadata.AppendToOutgoingContext(context.Background(), "x-api-key", p.key),
+		&intakev1.ListSuppliersRequest{}, grpc.Header(&hdr))
+	if status.Code(err) != codes.ResourceExhausted || len(hdr.Get("retry-after")) != 1 {
+		t.Fatalf("gRPC: %v, headers %v", err, hdr)
+	}
+	// Uploads have their own (heavy) budget: one, then 429.
+	p.upload(t, p.key, []byte(readFile))
+	if code := p.call(t, "POST", "/v1/uploads", p.key, strings.NewReader(readFile), nil, "Content-Type", "text/csv"); code != http.StatusTooManyRequests {
+		t.Fatalf("second upload: %d", code)
+	}
+	// Another key has its own budget.
+	if resp, _ := p.raw(t, "/v1/suppliers", newKey(t, p.pool, "globex")); resp.StatusCode != 200 {
+		t.Fatalf("another key: %d", resp.StatusCode)
+	}
+}
