@@ -15,9 +15,9 @@ import (
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/logging"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
-	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
