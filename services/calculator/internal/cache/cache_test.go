@@ -51,11 +51,13 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 			t.Fatalf("summary %d = %+v, %v", i, s, err)
 		}
 	}
-	if st := c1.Summaries.C.Stats(); st.Loads != 1 || st.LocalHits != 2 {
-		t.Fatalf("replica 1: %+v, want 1 load and 2 local hits", st)
+	// The echo of the write's own invalidation may purge the local entry
+	// once more; either way the summary is computed once.
+	if st := c1.Summaries.C.Stats(); st.Loads != 1 || st.LocalHits+st.RedisHits != 2 {
+		t.Fatalf("replica 1: %+v, want 1 load and 2 hits", st)
 	}
 	// The other replica finds it in Redis.
-	if s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0); s.TotalKg != "78.7000000" || c2.Summaries.C.Stats().RedisHits != 1 {
+	if s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0); s.TotalKg != "78.7000000" || c2.Summaries.C.Stats().RedisHits != 1 || c2.Summaries.C.Stats().Loads != 0 {
 		t.Fatalf("replica 2: %s kg, %+v", s.TotalKg, c2.Summaries.C.Stats())
 	}
 	// A write on replica 1 shows on replica 2 at once.

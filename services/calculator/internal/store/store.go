@@ -233,14 +233,46 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				    spend_usd = r.spend_usd + excluded.spend_usd,
 				    tx_count = r.tx_count + excluded.tx_count
 			)
-			SELECT supplier_id, round(sum(kg_co2e), 7)::text, sum(amount_usd)::text, count(*)
-			FROM ins GROUP BY 1 ORDER BY 1`,
+			SELECT dim, key, round(sum(kg), 7)::text, sum(amt)::text, count(*) FROM (
+				SELECT 1 AS dim, supplier_id AS key, kg_co2e AS kg, amount_usd AS amt FROM ins
+				UNION ALL SELECT 2, category::text, kg_co2e, amount_usd FROM ins
+				UNION ALL SELECT 3, naics_code, kg_co2e, amount_usd FROM ins
+				UNION ALL SELECT 4, to_char(tx_date, 'YYYY-MM'), kg_co2e, amount_usd FROM ins
+			) u GROUP BY 1, 2 ORDER BY 1, 2`,
 			tenant, upload, setID, calculator.MethodSpendBased)
 		if err != nil {
 			return err
 		}
-		if out.Suppliers, err = collectTotals(rows); err != nil {
+		var t totals
+		for rows.Next() {
+			var g calculator.Group
+			var dim int16
+			if err := rows.Scan(&dim, &g.Key, &g.Kg, &g.Spend, &g.Count); err != nil {
+				rows.Close()
+				return err
+			}
+			t.add(dim, g)
+			if dim == 1 {
+				out.Suppliers = append(out.Suppliers, g)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
+		}
+		// After the rollup, in key order: every batch locks rollup rows then
+		// totals rows, each in the same order, so batches queue rather than
+		// deadlock.
+		if len(t.keys) > 0 {
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count)
+				SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[])
+				ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
+					kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
+					tx_count = t.tx_count + excluded.tx_count`,
+				tenant, t.dims, t.keys, t.kgs, t.spends, t.counts); err != nil {
+				return err
+			}
 		}
 		for _, g := range out.Suppliers {
 			out.Stored += g.Count
@@ -292,6 +324,18 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 		return r, fmt.Errorf("store.Result: %w", err)
 	}
 	return r, nil
+}
+
+// totals are a batch's groups per summary dimension, as arrays for unnest.
+type totals struct {
+	dims              []int16
+	keys, kgs, spends []string
+	counts            []int64
+}
+
+func (t *totals) add(dim int16, g calculator.Group) {
+	t.dims, t.keys, t.kgs, t.spends, t.counts = append(t.dims, dim), append(t.keys, g.Key), append(t.kgs, g.Kg),
+		append(t.spends, g.Spend), append(t.counts, g.Count)
 }
 
 func collectTotals(rows pgx.Rows) ([]calculator.Group, error) {
@@ -354,34 +398,31 @@ func scanResult(row pgx.Row) (calculator.Result, error) {
 // stored exactly and reported to 7 decimals (0.1 g), whatever the factor's
 // own precision.
 func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int) (calculator.Summary, error) {
-	var key, order string
-	switch dim {
-	case calculator.BySupplier:
-		key, order = "supplier_id", "kg DESC, key"
-	case calculator.ByCategory:
-		key, order = "category::text", "kg DESC, key"
-	case calculator.ByNAICS:
-		key, order = "naics_code", "kg DESC, key"
-	case calculator.ByMonth:
-		key, order = "to_char(month, 'YYYY-MM')", "key"
+	order := "kg_co2e DESC, key"
+	if dim == calculator.ByMonth {
+		order = "key"
 	}
 	lim := "ALL"
 	if limit > 0 {
 		lim = strconv.Itoa(limit)
 	}
+	// Totals come from the category rows (at most 15); the groups from the
+	// dimension's own rows, largest first through the index.
 	q := `
-		WITH g AS (
-			SELECT ` + key + ` AS key, sum(kg_co2e) AS kg, sum(spend_usd) AS spend, sum(tx_count) AS n
-			FROM calculator.emission_rollup WHERE tenant_id = $1 GROUP BY 1
-		), t AS (
-			SELECT coalesce(sum(kg), 0) AS kg, coalesce(sum(spend), 0) AS spend, coalesce(sum(n), 0) AS n, count(*) AS groups FROM g
+		WITH t AS (
+			SELECT coalesce(sum(kg_co2e), 0) AS kg, coalesce(sum(spend_usd), 0) AS spend, coalesce(sum(tx_count), 0) AS n
+			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 2
+		), c AS (
+			SELECT count(*) AS groups FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = $2
 		)
-		SELECT round(t.kg, 7)::text, t.spend::text, t.n, t.groups, g.key, round(g.kg, 7)::text, g.spend::text, g.n,
-			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
-		FROM t LEFT JOIN LATERAL (SELECT * FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
+		SELECT round(t.kg, 7)::text, t.spend::text, t.n, c.groups, g.key, round(g.kg_co2e, 7)::text, g.spend_usd::text, g.tx_count,
+			coalesce((g.kg_co2e / nullif(t.kg, 0))::float8, 0)
+		FROM t CROSS JOIN c LEFT JOIN LATERAL (
+			SELECT key, kg_co2e, spend_usd, tx_count FROM calculator.emission_totals
+			WHERE tenant_id = $1 AND dim = $2 ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
 	var sum calculator.Summary
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q, tenant)
+		rows, err := tx.Query(ctx, q, tenant, int16(dim))
 		if err != nil {
 			return err
 		}

@@ -544,8 +544,21 @@ func (s *Store) Complete(ctx context.Context, u intake.Upload, calculated int64,
 	if err != nil {
 		return false, fmt.Errorf("store.Complete: %w", err)
 	}
+	if done && calculated >= AnalyzeAfter {
+		// Autovacuum never analyzes a partitioned parent, and the planner
+		// needs fresh statistics after a bulk load to pick the keyset
+		// indexes; this runs beside the next requests, not before them.
+		go func() {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			s.pool.Exec(actx, `ANALYZE intake.transactions, intake.suppliers`)
+		}()
+	}
 	return done, nil
 }
+
+// AnalyzeAfter is the upload size (rows) after which the tables are analyzed.
+const AnalyzeAfter = 100_000
 
 // Retry puts the upload back for another attempt no sooner than after.
 // The state stays as stored: the attempt may have moved it on (validated,
