@@ -3,10 +3,12 @@ MODULES  := pkg services/intake services/calculator services/hotspot services/en
 PKGS     := $(foreach m,$(MODULES),./$(m)/...)
 DEPLOYS  := intake calculator hotspot engagement reporting
 BIN      := $(CURDIR)/bin
-TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
+TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/ghz
 ROWS     ?= 1000000
+# BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
+BENCH_API_ARGS ?=
 
-.PHONY: run test bench bench-e2e build generate lint check-generate tools deploy-check tidy
+.PHONY: run test bench bench-e2e bench-api build generate lint check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -24,6 +26,10 @@ bench:
 bench-e2e: build
 	go run ./cmd/vcci bench-e2e -rows $(ROWS) -bin $(BIN)
 
+## bench-api: ghz at every service's read RPCs and a 1,000-VU REST mix through the gateway, against ceilings; results in .bench/bench-api.{md,json}
+bench-api: build $(BIN)/ghz
+	$(BIN)/vcci bench-api -bin $(BIN) -ghz $(BIN)/ghz -configs bench/ghz $(BENCH_API_ARGS)
+
 ## build: one binary per deployable into bin/
 build:
 	@mkdir -p $(BIN)
@@ -31,7 +37,7 @@ build:
 	go build -trimpath -o $(BIN)/gateway ./gateway
 	go build -trimpath -o $(BIN)/vcci ./cmd/vcci
 
-## tools: buf and the protoc plugins, at the versions pinned in tools/go.mod
+## tools: buf, the protoc plugins and ghz, at the versions pinned in tools/go.mod
 tools: $(TOOLS)
 $(TOOLS): tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)

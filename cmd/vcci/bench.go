@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,53 +70,12 @@ func benchE2E(ctx context.Context, args []string) error {
 		return err
 	}
 
-	ports := map[string]string{}
-	for _, name := range []string{"intake", "calculator", "hotspot", "engagement", "reporting", "gateway"} {
-		p, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		ports[name] = p
+	d, err := startDeployables(ctx, *binDir, *work, "", "DATABASE_URL="+dbURL)
+	defer d.stop()
+	if err != nil {
+		return err
 	}
-	env := append(os.Environ(), "DATABASE_URL="+dbURL, "METRICS_ADDR=off", "LOG_LEVEL=warn")
-	for name, addr := range ports {
-		if name != "gateway" {
-			env = append(env, strings.ToUpper(name)+"_ADDR="+addr)
-		}
-	}
-	procs := map[string]*exec.Cmd{}
-	defer func() {
-		for _, p := range procs {
-			p.Process.Signal(os.Interrupt)
-		}
-		for _, p := range procs {
-			p.Wait()
-		}
-	}()
-	// The calculator starts first: it loads the factor library.
-	for _, name := range []string{"calculator", "intake", "hotspot", "engagement", "reporting", "gateway"} {
-		cmd := exec.CommandContext(ctx, filepath.Join(*binDir, name))
-		cmd.Env = append(env, "GRPC_ADDR="+ports[name], "HTTP_ADDR="+ports["gateway"])
-		logf, err := os.Create(filepath.Join(*work, name+".log"))
-		if err != nil {
-			return err
-		}
-		defer logf.Close()
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s (build it with make build): %w", name, err)
-		}
-		procs[name] = cmd
-		if name == "calculator" {
-			if err := waitTCP(ctx, ports[name], 60*time.Second); err != nil {
-				return fmt.Errorf("calculator: %w (see %s/calculator.log)", err, *work)
-			}
-		}
-	}
-	base := "http://" + ports["gateway"]
-	if err := waitReady(ctx, base+"/readyz", 60*time.Second); err != nil {
-		return fmt.Errorf("gateway: %w (see %s/*.log)", err, *work)
-	}
+	base := d.httpURL
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return err
@@ -192,7 +152,7 @@ func benchE2E(ctx context.Context, args []string) error {
 	accepted, _ := strconv.ParseFloat(up.RowsAccepted, 64)
 
 	rss := map[string]int64{}
-	for name, p := range procs {
+	for name, p := range d.procs {
 		rss[name] = peakRSS(p.Process.Pid)
 	}
 	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f rows/s", accepted/d.Seconds()) }
@@ -211,6 +171,95 @@ func benchE2E(ctx context.Context, args []string) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// deployables are the five services and the gateway, each its own process
+// started from the built binaries, on free loopback ports.
+type deployables struct {
+	procs   map[string]*exec.Cmd
+	grpc    map[string]string // service name -> gRPC address
+	httpURL string            // the gateway, "http://host:port"
+	logs    []*os.File
+}
+
+// deployOrder starts the calculator first (it loads the factor library) and
+// the gateway last.
+var deployOrder = []string{"calculator", "intake", "hotspot", "engagement", "reporting", "gateway"}
+
+// startDeployables starts every deployable from binDir with env (on top of
+// this process's environment, METRICS_ADDR=off and LOG_LEVEL=warn), logging
+// to logDir/<logPrefix><name>.log, and returns once the gateway reports every
+// backend ready. Call stop when done, also after an error.
+func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, env ...string) (*deployables, error) {
+	d := &deployables{procs: map[string]*exec.Cmd{}, grpc: map[string]string{}}
+	addrs := map[string]string{}
+	for _, name := range deployOrder {
+		a, err := freeAddr()
+		if err != nil {
+			return d, err
+		}
+		addrs[name] = a
+		if name != "gateway" {
+			d.grpc[name] = a
+		}
+	}
+	d.httpURL = "http://" + addrs["gateway"]
+	base := append(os.Environ(), "METRICS_ADDR=off", "LOG_LEVEL=warn")
+	base = append(base, env...)
+	for name, addr := range d.grpc {
+		base = append(base, strings.ToUpper(name)+"_ADDR="+addr)
+	}
+	for _, name := range deployOrder {
+		cmd := exec.CommandContext(ctx, filepath.Join(binDir, name))
+		cmd.Env = append(slices.Clip(base), "GRPC_ADDR="+addrs[name], "HTTP_ADDR="+addrs["gateway"])
+		// Cancelling ctx (Ctrl-C) asks for a graceful stop, as stop does;
+		// the kill only comes if that takes too long.
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		cmd.WaitDelay = stopTimeout
+		logf, err := os.Create(filepath.Join(logDir, logPrefix+name+".log"))
+		if err != nil {
+			return d, err
+		}
+		d.logs = append(d.logs, logf)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return d, fmt.Errorf("start %s (build it with make build): %w", name, err)
+		}
+		d.procs[name] = cmd
+		if name == "calculator" {
+			if err := waitTCP(ctx, addrs[name], 60*time.Second); err != nil {
+				return d, fmt.Errorf("calculator: %w (see %s)", err, logf.Name())
+			}
+		}
+	}
+	if err := waitReady(ctx, d.httpURL+"/readyz", 60*time.Second); err != nil {
+		return d, fmt.Errorf("gateway: %w (see %s)", err, filepath.Join(logDir, logPrefix+"*.log"))
+	}
+	return d, nil
+}
+
+// stopTimeout bounds a deployable's graceful stop; past it, it is killed.
+const stopTimeout = 30 * time.Second
+
+// stop interrupts every process (each drains and stops gracefully), waits
+// for all of them, and reports any that did not exit cleanly.
+func (d *deployables) stop() error {
+	for _, p := range d.procs {
+		p.Process.Signal(os.Interrupt)
+	}
+	var errs []error
+	for _, name := range deployOrder {
+		if p, ok := d.procs[name]; ok {
+			if err := p.Wait(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	}
+	for _, f := range d.logs {
+		f.Close()
+	}
+	d.procs = nil
+	return errors.Join(errs...)
 }
 
 func freshDatabase(ctx context.Context, admin, name string) (string, error) {

@@ -1,9 +1,10 @@
 // Command vcci runs the whole platform locally with no setup (the embedded
-// default), generates spend files, and runs the end-to-end benchmark.
+// default), generates spend files, and runs the end-to-end and API benchmarks.
 //
 //	vcci run                          all five services and the REST gateway
 //	vcci gen -rows N -o FILE          a deterministic spend CSV
 //	vcci bench-e2e -rows N -bin DIR   upload N rows through REST, measured
+//	vcci bench-api [flags]            ghz and a REST load against every service
 package main
 
 import (
@@ -29,8 +30,10 @@ func main() {
 		err = gen(args)
 	case "bench-e2e":
 		err = benchE2E(ctx, args)
+	case "bench-api":
+		err = benchAPI(ctx, args)
 	default:
-		err = fmt.Errorf("unknown command %q: want run, gen or bench-e2e", cmd)
+		err = fmt.Errorf("unknown command %q: want run, gen, bench-e2e or bench-api", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vcci:", err)

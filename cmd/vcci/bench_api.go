@@ -1,0 +1,865 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+)
+
+// benchRateLimit is what each per-key budget is raised to, so that the
+// benchmark measures the request path rather than the throttle: the limiter
+// still decides every request.
+const benchRateLimit = "1000000/s,burst=1000000"
+
+// benchAPI is the API benchmark: every deployable its own process, a
+// generated spend file loaded through the REST upload, then ghz against each
+// service's read RPCs (configs in bench/ghz) and a closed-loop REST mix,
+// each against a ceiling measured the same way.
+func benchAPI(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench-api", flag.ContinueOnError)
+	rows := fs.Int("rows", 1_000_000, "transactions in the generated dataset")
+	suppliers := fs.Int("suppliers", 10_000, "suppliers in the generated dataset")
+	duration := fs.Duration("duration", 60*time.Second, "length of the mixed REST load")
+	vus := fs.Int("vus", 1000, "virtual users of the REST load (closed loop)")
+	ghzDuration := fs.Duration("ghz-duration", 10*time.Second, "length of each ghz run")
+	ghzConcurrency := fs.Int("ghz-concurrency", 16, "ghz workers: a few per core measures latency, not queueing")
+	ceilingDuration := fs.Duration("ceiling-duration", 10*time.Second, "length of the REST ceiling run (GET /healthz)")
+	binDir := fs.String("bin", "bin", "folder with the built deployables")
+	ghzBin := fs.String("ghz", "", "the ghz binary (default: ghz in -bin)")
+	configs := fs.String("configs", filepath.Join("bench", "ghz"), "folder of ghz configs")
+	work := fs.String("work", ".bench", "folder for the dataset, logs and results")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *ghzBin == "" {
+		*ghzBin = filepath.Join(*binDir, "ghz")
+	}
+	if *vus < 1 || *duration <= 0 || *ghzDuration <= 0 || *ghzConcurrency < 1 || *ceilingDuration <= 0 {
+		return errors.New("bench-api: -vus, -duration, -ghz-duration, -ghz-concurrency and -ceiling-duration must be positive")
+	}
+	ghzConfigs, err := loadGHZConfigs(*configs)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(*work, "ghz"), 0o755); err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "bench-api: "+format+"\n", a...)
+	}
+
+	// The dataset, generated once per size and kept.
+	file, err := spendFile(*work, *rows, *suppliers)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+
+	admin := os.Getenv("DATABASE_URL")
+	if admin == "" {
+		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	dbURL, err := freshDatabase(ctx, admin, "vcci_bench_api")
+	if err != nil {
+		return err
+	}
+	limits := []string{
+		"VCCI_RATE_LIMIT_READ=" + benchRateLimit,
+		"VCCI_RATE_LIMIT_WRITE=" + benchRateLimit,
+		"VCCI_RATE_LIMIT_HEAVY=" + benchRateLimit,
+	}
+	d, err := startDeployables(ctx, *binDir, *work, "bench-api-", append([]string{"DATABASE_URL=" + dbURL}, limits...)...)
+	defer d.stop()
+	if err != nil {
+		return err
+	}
+	logf("deployables up: gateway %s, gRPC %v", d.httpURL, d.grpc)
+	key, err := benchKey(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	api := &restAPI{base: d.httpURL, key: key, client: &http.Client{Timeout: 10 * time.Minute}}
+
+	logf("uploading %s (%.1f MB) through POST /v1/uploads", file, float64(info.Size())/1e6)
+	start := time.Now()
+	up, err := api.uploadAndWait(ctx, file)
+	if err != nil {
+		return err
+	}
+	loadTime := time.Since(start)
+	logf("upload %s: %s rows accepted, %s calculated in %.1fs", up.Name, up.RowsAccepted, up.RowsCalculated, loadTime.Seconds())
+
+	var dash struct{ TransactionCount, SupplierCount json.Number }
+	if body, err := api.do(ctx, http.MethodGet, "/v1/dashboard", "", nil); err != nil {
+		return err
+	} else if err := json.Unmarshal(body, &dash); err != nil {
+		return fmt.Errorf("dashboard: %w: %s", err, body)
+	}
+	top, err := api.topSuppliers(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	if len(top) == 0 {
+		return errors.New("bench-api: no suppliers after the upload")
+	}
+	// A handful of campaigns, so that ListCampaigns returns something.
+	for _, n := range []int{10, 20, 50} {
+		body := fmt.Sprintf(`{"displayName":"Top %d emitters","topN":%d}`, n, n)
+		if _, err := api.do(ctx, http.MethodPost, "/v1/campaigns", "application/json", strings.NewReader(body)); err != nil {
+			return fmt.Errorf("create campaign: %w", err)
+		}
+	}
+
+	// gRPC, straight at each service, ceiling first.
+	vars := map[string]string{"SUPPLIER": strings.TrimPrefix(top[0].Name, "suppliers/")}
+	var grpcRows []apiRow
+	for _, c := range ghzConfigs {
+		addr, ok := d.grpc[c.Service]
+		if !ok {
+			return fmt.Errorf("%s: tags.service %q is not one of %v", c.File, c.Service, slices.Sorted(maps.Keys(d.grpc)))
+		}
+		logf("ghz %s against %s for %s at -c %d", c.Name, addr, *ghzDuration, *ghzConcurrency)
+		row, err := runGHZ(ctx, *ghzBin, c, filepath.Join(*work, "ghz"), addr, key, vars, *ghzConcurrency, *ghzDuration)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			// A config ghz cannot run (say, a method that is not there) is
+			// a failed row, not a lost suite.
+			logf("%v", err)
+			row = apiRow{Operation: c.Name, Protocol: "gRPC", Ceiling: c.Ceiling, Config: c.File, ErrorExamples: []string{err.Error()}}
+		}
+		grpcRows = append(grpcRows, row)
+	}
+
+	// REST through the gateway: its ceiling, then the mix.
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        2 * *vus,
+		MaxIdleConnsPerHost: 2 * *vus,
+		IdleConnTimeout:     2 * time.Minute,
+		// We ask for gzip ourselves and read the compressed bytes, as a
+		// client that decompresses lazily would; the server still compresses.
+		DisableCompression: true,
+	}
+	defer transport.CloseIdleConnections()
+	lg := loadgen.Config{
+		Client: &http.Client{Transport: transport, Timeout: time.Minute},
+		VUs:    *vus,
+		Seed:   1,
+		Header: http.Header{"X-Api-Key": {key}, "Accept-Encoding": {"gzip"}},
+	}
+	ceiling := lg
+	ceiling.Duration = *ceilingDuration
+	ceiling.Ops = []loadgen.Op{{Name: "GET /healthz", Weight: 1, New: api.get(func(*rand.Rand) string { return "/healthz" })}}
+	logf("REST ceiling: %d VUs on GET /healthz for %s", *vus, *ceilingDuration)
+	restCeiling, err := loadgen.Run(ctx, ceiling)
+	if err != nil {
+		return err
+	}
+	mix := lg
+	mix.Duration = *duration
+	mix.Ops = restMix(api, top)
+	logf("REST mix: %d VUs for %s", *vus, *duration)
+	restMixed, err := loadgen.Run(ctx, mix)
+	if err != nil {
+		return err
+	}
+
+	logf("stopping the deployables")
+	stopErr := d.stop()
+	if stopErr != nil {
+		logf("unclean stop: %v", stopErr)
+	}
+
+	rep := apiReport{
+		Date:  time.Now().UTC().Format(time.RFC3339),
+		Cores: runtime.NumCPU(),
+		Go:    runtime.Version(),
+		Dataset: apiDataset{
+			Transactions: *rows, Suppliers: *suppliers, FileBytes: info.Size(),
+			TransactionsStored: dash.TransactionCount.String(), SuppliersStored: dash.SupplierCount.String(),
+			RowsAccepted: up.RowsAccepted, RowsCalculated: up.RowsCalculated, KgCO2e: up.KgCo2e,
+			LoadSeconds: loadTime.Seconds(), TopSupplier: top[0].Name,
+		},
+		GHZ:        apiGHZ{Concurrency: *ghzConcurrency, Duration: ghzDuration.String(), Connections: 1},
+		REST:       apiREST{VUs: *vus, Duration: duration.String(), CeilingDuration: ceilingDuration.String()},
+		RateLimits: limits,
+		Redis:      redisNote(),
+	}
+	if stopErr != nil {
+		rep.StopError = stopErr.Error()
+	}
+	rep.Rows = append(rep.Rows, grpcRows...)
+	rep.Rows = append(rep.Rows, restRows(restMixed, restCeiling, *vus)...)
+	rep.judge()
+
+	md := rep.markdown()
+	fmt.Print(md)
+	if err := os.WriteFile(filepath.Join(*work, "bench-api.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*work, "bench-api.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s and %s; logs in %s, ghz configs and reports in %s",
+		filepath.Join(*work, "bench-api.md"), filepath.Join(*work, "bench-api.json"),
+		filepath.Join(*work, "bench-api-*.log"), filepath.Join(*work, "ghz"))
+	return nil
+}
+
+// spendFile returns the dataset for rows and suppliers, writing it first if
+// it is not in work yet (to a temporary name, so an interrupted run leaves
+// no half file behind). bench-e2e's file of the same size is the same file.
+func spendFile(work string, rows, suppliers int) (string, error) {
+	name := fmt.Sprintf("spend-%d.csv", rows)
+	if suppliers != 10_000 {
+		name = fmt.Sprintf("spend-%d-%ds.csv", rows, suppliers)
+	}
+	file := filepath.Join(work, name)
+	if _, err := os.Stat(file); err == nil {
+		return file, nil
+	}
+	tmp := file + ".tmp"
+	if _, err := writeSpend(tmp, rows, suppliers, 1); err != nil {
+		return "", err
+	}
+	return file, os.Rename(tmp, file)
+}
+
+// benchKey creates the tenant "bench" and an API key for it.
+func benchKey(ctx context.Context, dbURL string) (string, error) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	tenant, err := tenancy.EnsureTenant(ctx, pool, "bench")
+	if err != nil {
+		return "", err
+	}
+	return tenancy.IssueKey(ctx, pool, tenant, "bench")
+}
+
+// redisNote says whether the services found a Redis (REDIS_URL, else
+// 127.0.0.1:6379), which holds the rate-limit budgets and the read cache.
+func redisNote() string {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return "REDIS_URL is set"
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 200*time.Millisecond)
+	if err != nil {
+		return "none (each process keeps its own budgets)"
+	}
+	c.Close()
+	return "127.0.0.1:6379"
+}
+
+// restAPI is the REST edge with the benchmark's key.
+type restAPI struct {
+	base, key string
+	client    *http.Client
+}
+
+type uploadStatus struct {
+	Name, State                string
+	RowsAccepted, RowsRejected string
+	RowsCalculated, KgCo2e     string
+	FailureReason              string
+}
+
+func (a *restAPI) do(ctx context.Context, method, path, contentType string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("x-api-key", a.key)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+// uploadAndWait POSTs file to /v1/uploads and polls the upload until it has
+// SUCCEEDED.
+func (a *restAPI) uploadAndWait(ctx context.Context, file string) (uploadStatus, error) {
+	var up uploadStatus
+	f, err := os.Open(file)
+	if err != nil {
+		return up, err
+	}
+	defer f.Close()
+	body, err := a.do(ctx, http.MethodPost, "/v1/uploads?filename="+url.QueryEscape(filepath.Base(file)), "text/csv", f)
+	if err != nil {
+		return up, fmt.Errorf("upload: %w", err)
+	}
+	if err := json.Unmarshal(body, &up); err != nil {
+		return up, fmt.Errorf("upload: %w: %s", err, body)
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for up.State != "UPLOAD_STATE_SUCCEEDED" {
+		if up.State == "UPLOAD_STATE_FAILED" {
+			return up, fmt.Errorf("upload %s failed: %s", up.Name, up.FailureReason)
+		}
+		if time.Now().After(deadline) {
+			return up, fmt.Errorf("upload %s not done after 30 minutes: %s", up.Name, up.State)
+		}
+		select {
+		case <-ctx.Done():
+			return up, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		body, err := a.do(ctx, http.MethodGet, "/v1/"+up.Name, "", nil)
+		if err != nil {
+			return up, err
+		}
+		if err := json.Unmarshal(body, &up); err != nil {
+			return up, fmt.Errorf("upload status: %w: %s", err, body)
+		}
+	}
+	return up, nil
+}
+
+type supplierRef struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+}
+
+// topSuppliers lists the n largest emitters (ListSuppliers' default order).
+func (a *restAPI) topSuppliers(ctx context.Context, n int) ([]supplierRef, error) {
+	body, err := a.do(ctx, http.MethodGet, "/v1/suppliers?page_size="+strconv.Itoa(n), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Suppliers []supplierRef `json:"suppliers"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("list suppliers: %w", err)
+	}
+	return resp.Suppliers, nil
+}
+
+// get is a loadgen builder for a GET of the path pick returns.
+func (a *restAPI) get(pick func(*rand.Rand) string) func(context.Context, int, uint64, *rand.Rand) (*http.Request, error) {
+	return func(ctx context.Context, _ int, _ uint64, rng *rand.Rand) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, a.base+pick(rng), nil)
+	}
+}
+
+// uploadCodes are NAICS codes with factors in the default library: steel
+// mills, general freight trucking, custom software.
+var uploadCodes = []string{"331110", "484110", "541511"}
+
+// restMix is the REST load: list transactions 10 : get supplier 5 :
+// emissions summary 3 : small upload 2.
+func restMix(a *restAPI, top []supplierRef) []loadgen.Op {
+	ids := make([]string, len(top))
+	for i, s := range top {
+		ids[i] = strings.TrimPrefix(s.Name, "suppliers/")
+	}
+	return []loadgen.Op{
+		{Name: "list transactions", Weight: 10, New: a.get(func(rng *rand.Rand) string {
+			// One in four narrows to a supplier, as a drill-down would.
+			if rng.IntN(4) == 0 {
+				return "/v1/transactions?page_size=50&supplier=" + ids[rng.IntN(len(ids))]
+			}
+			return "/v1/transactions?page_size=50"
+		})},
+		{Name: "get supplier", Weight: 5, New: a.get(func(rng *rand.Rand) string {
+			return "/v1/suppliers/" + ids[rng.IntN(len(ids))]
+		})},
+		{Name: "emissions summary", Weight: 3, New: a.get(func(*rand.Rand) string {
+			return "/v1/emissionResults:summarize?group_by=SUMMARY_DIMENSION_CATEGORY"
+		})},
+		{Name: "small upload (10 rows)", Weight: 2, New: func(ctx context.Context, vu int, seq uint64, rng *rand.Rand) (*http.Request, error) {
+			body, err := smallUpload(vu, seq, rng, top)
+			if err != nil {
+				return nil, err
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/uploads?filename=lg-%d-%d.csv", a.base, vu, seq), bytes.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Content-Type", "text/csv")
+			return req, nil
+		}},
+	}
+}
+
+// smallUpload is a 10-row spend CSV whose transaction ids are unique to
+// (vu, seq), so that no two uploads are the same content.
+func smallUpload(vu int, seq uint64, rng *rand.Rand, top []supplierRef) ([]byte, error) {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write([]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"})
+	for i := range 10 {
+		s := top[rng.IntN(len(top))]
+		date := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(366))
+		w.Write([]string{
+			fmt.Sprintf("LG%04d-%07d-%02d", vu, seq, i),
+			date.Format(time.DateOnly),
+			strings.TrimPrefix(s.Name, "suppliers/"),
+			s.DisplayName,
+			uploadCodes[rng.IntN(len(uploadCodes))],
+			fmt.Sprintf("%d.%02d", 10+rng.IntN(5000), rng.IntN(100)),
+			"USD",
+			"loadgen small upload",
+		})
+	}
+	w.Flush()
+	return b.Bytes(), w.Error()
+}
+
+// ghzConfig is one committed ghz config and what the runner needs from it.
+type ghzConfig struct {
+	File    string
+	Name    string
+	Service string
+	Ceiling bool
+	raw     []byte
+}
+
+// loadGHZConfigs reads dir/*.json: ceilings first, then by file name.
+func loadGHZConfigs(dir string) ([]ghzConfig, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no ghz configs in %s (run from the repository root, or pass -configs)", dir)
+	}
+	var out []ghzConfig
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var c struct {
+			Name string            `json:"name"`
+			Call string            `json:"call"`
+			Tags map[string]string `json:"tags"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if c.Name == "" || c.Call == "" || c.Tags["service"] == "" {
+			return nil, fmt.Errorf("%s: needs name, call and tags.service", f)
+		}
+		out = append(out, ghzConfig{File: f, Name: c.Name, Service: c.Tags["service"], Ceiling: c.Tags["role"] == "ceiling", raw: raw})
+	}
+	slices.SortStableFunc(out, func(a, b ghzConfig) int {
+		switch {
+		case a.Ceiling && !b.Ceiling:
+			return -1
+		case b.Ceiling && !a.Ceiling:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// ghzReport is the part of ghz's JSON report we read.
+type ghzReport struct {
+	Count               int64              `json:"count"`
+	Total               time.Duration      `json:"total"`
+	Rps                 float64            `json:"rps"`
+	ErrorDist           map[string]int64   `json:"errorDistribution"`
+	StatusCodeDist      map[string]int64   `json:"statusCodeDistribution"`
+	LatencyDistribution []ghzLatencyBucket `json:"latencyDistribution"`
+}
+
+type ghzLatencyBucket struct {
+	Percentage int           `json:"percentage"`
+	Latency    time.Duration `json:"latency"`
+}
+
+// runGHZ runs one config against addr: the run-time values (${NAME} in the
+// config's data) go into a copy in dir, the address, key, concurrency and
+// duration are flags, which ghz lets override the file. The report, less its
+// per-call details, is kept beside the copy.
+func runGHZ(ctx context.Context, bin string, c ghzConfig, dir, addr, key string, vars map[string]string, concurrency int, dur time.Duration) (apiRow, error) {
+	base := strings.TrimSuffix(filepath.Base(c.File), ".json")
+	expanded := os.Expand(string(c.raw), func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		return "${" + k + "}"
+	})
+	cfgPath := filepath.Join(dir, base+".json")
+	if err := os.WriteFile(cfgPath, []byte(expanded), 0o644); err != nil {
+		return apiRow{}, err
+	}
+	md, _ := json.Marshal(map[string]string{"x-api-key": key})
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "--config", cfgPath,
+		"-c", strconv.Itoa(concurrency), "-z", dur.String(), "-m", string(md), "-O", "json", addr)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return apiRow{}, fmt.Errorf("ghz %s: %w: %s (build it with make tools)", base, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	var full map[string]json.RawMessage
+	if err := json.Unmarshal(stdout.Bytes(), &full); err != nil {
+		return apiRow{}, fmt.Errorf("ghz %s: report: %w", base, err)
+	}
+	delete(full, "details") // one entry per call: megabytes, and not needed
+	var opts map[string]any
+	if json.Unmarshal(full["options"], &opts) == nil && opts["metadata"] != nil {
+		opts["metadata"] = map[string]string{"x-api-key": "(redacted)"}
+		full["options"], _ = json.Marshal(opts)
+	}
+	trimmed, _ := json.MarshalIndent(full, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, base+".report.json"), trimmed, 0o644); err != nil {
+		return apiRow{}, err
+	}
+	var r ghzReport
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return apiRow{}, fmt.Errorf("ghz %s: report: %w", base, err)
+	}
+	row := apiRow{
+		Operation: c.Name, Protocol: "gRPC", Ceiling: c.Ceiling, Config: c.File,
+		Requests: r.Count, RPS: r.Rps, Seconds: r.Total.Seconds(),
+	}
+	for msg, n := range r.ErrorDist {
+		row.Errors += n
+		if len(row.ErrorExamples) < 5 {
+			row.ErrorExamples = append(row.ErrorExamples, fmt.Sprintf("%dx %s", n, msg))
+		}
+	}
+	slices.Sort(row.ErrorExamples)
+	if r.Count > 0 {
+		row.ErrorRate = float64(row.Errors) / float64(r.Count)
+	}
+	for _, b := range r.LatencyDistribution {
+		switch b.Percentage {
+		case 50:
+			row.P50 = ms(b.Latency)
+		case 95:
+			row.P95 = ms(b.Latency)
+		case 99:
+			row.P99 = ms(b.Latency)
+		}
+	}
+	row.Successes = r.Count - row.Errors
+	return row, nil
+}
+
+// restRows are the mix as a whole, each of its operations, and the ceiling.
+func restRows(mixed, ceiling loadgen.Result, vus int) []apiRow {
+	row := func(name string, o loadgen.OpResult, elapsed time.Duration) apiRow {
+		return apiRow{
+			Operation: name, Protocol: "REST", Requests: int64(o.Requests), Errors: int64(o.Errors),
+			Successes: int64(len(o.Latencies)), ErrorRate: o.ErrorRate(), RPS: o.RPS, Seconds: elapsed.Seconds(),
+			P50: ms(o.Percentile(50)), P95: ms(o.Percentile(95)), P99: ms(o.Percentile(99)),
+			ErrorExamples: o.Examples,
+		}
+	}
+	rows := []apiRow{row(fmt.Sprintf("REST ceiling: GET /healthz (%d VUs)", vus), ceiling.Total, ceiling.Elapsed)}
+	rows[0].Ceiling = true
+	all := row(fmt.Sprintf("REST mix, %d VUs (10:5:3:2)", vus), mixed.Total, mixed.Elapsed)
+	all.Mix = true
+	rows = append(rows, all)
+	paths := map[string]string{
+		"list transactions":      "GET /v1/transactions?page_size=50",
+		"get supplier":           "GET /v1/suppliers/{id}",
+		"emissions summary":      "GET /v1/emissionResults:summarize",
+		"small upload (10 rows)": "POST /v1/uploads (10 rows)",
+	}
+	for _, o := range mixed.Ops {
+		name := "REST " + o.Name
+		if p, ok := paths[o.Name]; ok {
+			name = "REST " + p
+		}
+		rows = append(rows, row("↳ "+name, o, mixed.Elapsed))
+	}
+	return rows
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// apiTarget is a design target: latency bounds, or throughput and errors.
+type apiTarget struct {
+	P95, P99     time.Duration
+	MinRPS       float64
+	MaxErrorRate float64
+	// AtVUs is the load the throughput target is set for.
+	AtVUs int
+}
+
+// defaultTarget applies to every row without its own.
+var defaultTarget = apiTarget{P95: 500 * time.Millisecond, P99: time.Second}
+
+// rowTargets are the design targets by row; see the README.
+var rowTargets = map[string]apiTarget{
+	"IntakeService/GetSupplier":         {P99: 5 * time.Millisecond},
+	"IntakeService/ListSuppliers (100)": {P99: 20 * time.Millisecond},
+	"ReportingService/GetDashboard":     {P99: 20 * time.Millisecond},
+	"mix":                               {MinRPS: 3000, MaxErrorRate: 0.001, AtVUs: 1000},
+}
+
+// maxErrorRate is the error rate above which a latency target fails too:
+// the latency of requests that did not succeed is not measured.
+const maxErrorRate = 0.001
+
+func (t apiTarget) String() string {
+	var parts []string
+	if t.MinRPS > 0 {
+		parts = append(parts, "> "+thousands(int64(t.MinRPS))+" rps")
+	}
+	if t.MaxErrorRate > 0 {
+		parts = append(parts, "errors < "+strconv.FormatFloat(t.MaxErrorRate*100, 'f', -1, 64)+"%")
+	}
+	if t.P95 > 0 {
+		parts = append(parts, "p95 < "+humanDur(t.P95))
+	}
+	if t.P99 > 0 {
+		parts = append(parts, "p99 < "+humanDur(t.P99))
+	}
+	s := strings.Join(parts, ", ")
+	if t.AtVUs > 0 {
+		s += " at " + thousands(int64(t.AtVUs)) + " VUs"
+	}
+	return s
+}
+
+func (t apiTarget) met(r apiRow) bool {
+	if r.Successes == 0 {
+		return false
+	}
+	errLimit := maxErrorRate
+	if t.MaxErrorRate > 0 {
+		errLimit = t.MaxErrorRate
+	}
+	return r.ErrorRate < errLimit &&
+		(t.MinRPS == 0 || r.RPS > t.MinRPS) &&
+		(t.P95 == 0 || r.P95 < ms(t.P95)) &&
+		(t.P99 == 0 || r.P99 < ms(t.P99))
+}
+
+func humanDur(d time.Duration) string {
+	if d >= time.Second && d%time.Second == 0 {
+		return strconv.Itoa(int(d/time.Second)) + " s"
+	}
+	return strconv.FormatFloat(ms(d), 'f', -1, 64) + " ms"
+}
+
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// apiRow is one line of the table. Latencies are milliseconds, of the
+// successful requests; rates are per second of the run.
+type apiRow struct {
+	Operation      string   `json:"operation"`
+	Protocol       string   `json:"protocol"`
+	Config         string   `json:"ghz_config,omitempty"`
+	Ceiling        bool     `json:"ceiling,omitempty"`
+	Mix            bool     `json:"mix,omitempty"`
+	Target         string   `json:"design_target,omitempty"`
+	Pass           *bool    `json:"pass,omitempty"`
+	Requests       int64    `json:"requests"`
+	Successes      int64    `json:"successes"`
+	Errors         int64    `json:"errors"`
+	ErrorRate      float64  `json:"error_rate"`
+	Seconds        float64  `json:"seconds"`
+	RPS            float64  `json:"rps"`
+	P50            float64  `json:"p50_ms"`
+	P95            float64  `json:"p95_ms"`
+	P99            float64  `json:"p99_ms"`
+	RatioToCeiling float64  `json:"ratio_to_ceiling"`
+	ErrorExamples  []string `json:"error_examples,omitempty"`
+}
+
+type apiReport struct {
+	Date       string     `json:"date"`
+	Cores      int        `json:"cores"`
+	Go         string     `json:"go"`
+	Dataset    apiDataset `json:"dataset"`
+	GHZ        apiGHZ     `json:"ghz"`
+	REST       apiREST    `json:"rest"`
+	RateLimits []string   `json:"rate_limits"`
+	Redis      string     `json:"redis"`
+	StopError  string     `json:"stop_error,omitempty"`
+	Rows       []apiRow   `json:"rows"`
+}
+
+type apiDataset struct {
+	Transactions int `json:"transactions"`
+	// Suppliers is the generator's supplier master; SuppliersStored those
+	// that have transactions (the dashboard's counts after the load).
+	Suppliers          int     `json:"suppliers"`
+	TransactionsStored string  `json:"transactions_stored"`
+	SuppliersStored    string  `json:"suppliers_stored"`
+	FileBytes          int64   `json:"file_bytes"`
+	RowsAccepted       string  `json:"rows_accepted"`
+	RowsCalculated     string  `json:"rows_calculated"`
+	KgCO2e             string  `json:"kg_co2e"`
+	LoadSeconds        float64 `json:"load_seconds"`
+	TopSupplier        string  `json:"top_supplier"`
+}
+
+type apiGHZ struct {
+	Concurrency int    `json:"concurrency"`
+	Connections int    `json:"connections"`
+	Duration    string `json:"duration"`
+}
+
+type apiREST struct {
+	VUs             int    `json:"vus"`
+	Duration        string `json:"duration"`
+	CeilingDuration string `json:"ceiling_duration"`
+}
+
+// judge sets each row's target, verdict and ratio to its protocol's ceiling.
+func (rep *apiReport) judge() {
+	ceilings := map[string]float64{}
+	for _, r := range rep.Rows {
+		if r.Ceiling {
+			ceilings[r.Protocol] = r.RPS
+		}
+	}
+	for i := range rep.Rows {
+		r := &rep.Rows[i]
+		if c := ceilings[r.Protocol]; c > 0 {
+			r.RatioToCeiling = r.RPS / c
+		}
+		if r.Ceiling {
+			continue
+		}
+		t, ok := rowTargets[r.Operation]
+		if r.Mix {
+			t, ok = rowTargets["mix"], true
+		}
+		if !ok {
+			t = defaultTarget
+		}
+		pass := t.met(*r)
+		r.Target, r.Pass = t.String(), &pass
+	}
+}
+
+func (rep *apiReport) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## vcci bench-api\n\n")
+	stored := func(n string) string {
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			return n
+		}
+		return thousands(v)
+	}
+	fmt.Fprintf(&b, "%d cores; dataset: %s transactions from %s suppliers (generator: %s rows, %s-supplier master, %.1f MB CSV), loaded through POST /v1/uploads in %.1f s; %s\n\n",
+		rep.Cores, stored(rep.Dataset.TransactionsStored), stored(rep.Dataset.SuppliersStored),
+		thousands(int64(rep.Dataset.Transactions)), thousands(int64(rep.Dataset.Suppliers)),
+		float64(rep.Dataset.FileBytes)/1e6, rep.Dataset.LoadSeconds, rep.Date)
+	fmt.Fprintf(&b, "| operation | design target | p50 | p95 | p99 | rps | error rate | ratio to ceiling | met |\n")
+	fmt.Fprintf(&b, "|---|---|--:|--:|--:|--:|--:|--:|:-:|\n")
+	for _, r := range rep.Rows {
+		target, verdict := "ceiling", "—"
+		if r.Pass != nil {
+			target, verdict = r.Target, "✗"
+			if *r.Pass {
+				verdict = "✓"
+			}
+		}
+		op := r.Operation
+		if r.Protocol == "gRPC" {
+			op = "gRPC " + op
+			if r.Ceiling {
+				op += " ¹"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
+			op, target, fmtMS(r.P50), fmtMS(r.P95), fmtMS(r.P99), thousands(int64(r.RPS+0.5)),
+			fmtRate(r), r.RatioToCeiling, verdict)
+	}
+	fmt.Fprintf(&b, "\ngRPC: ghz straight at each service, -c %d over %d connection, %s per row (configs in bench/ghz). REST: closed-loop load generator through the gateway, %d VUs, mix %s, ceiling %s; every request sends x-api-key and Accept-Encoding: gzip.\n",
+		rep.GHZ.Concurrency, rep.GHZ.Connections, rep.GHZ.Duration, rep.REST.VUs, rep.REST.Duration, rep.REST.CeilingDuration)
+	fmt.Fprintf(&b, "\n¹ grpc.health.v1.Health/Check on the intake server: the same grpc.Server, interceptors and stats handlers as the RPCs above, but health is not authenticated or rate limited.\n")
+	fmt.Fprintf(&b, "Percentiles are of successful requests; rps counts every completed request; a latency target also needs errors < %s%%. Ratio to ceiling is rps over the same protocol's ceiling rps.\n",
+		strconv.FormatFloat(maxErrorRate*100, 'f', -1, 64))
+	fmt.Fprintf(&b, "Per-key rate limits raised to %s for every class (the limiter still decides every request); Redis: %s. The load generator and ghz run on the same %d cores as the services and PostgreSQL.\n",
+		benchRateLimit, rep.Redis, rep.Cores)
+	var ex []string
+	for _, r := range rep.Rows {
+		for _, e := range r.ErrorExamples {
+			ex = append(ex, "- "+r.Operation+": "+e)
+		}
+	}
+	if len(ex) > 0 {
+		fmt.Fprintf(&b, "\nError examples:\n%s\n", strings.Join(ex, "\n"))
+	}
+	if rep.StopError != "" {
+		fmt.Fprintf(&b, "\nUnclean stop: %s\n", rep.StopError)
+	}
+	return b.String()
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case v == 0:
+		return "—"
+	case v < 10:
+		return fmt.Sprintf("%.2f ms", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+func fmtRate(r apiRow) string {
+	switch {
+	case r.Requests == 0:
+		return "no requests"
+	case r.Errors == 0:
+		return "0%"
+	}
+	return fmt.Sprintf("%.3f%% (%s)", r.ErrorRate*100, thousands(r.Errors))
+}

@@ -1,0 +1,235 @@
+package loadgen_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
+)
+
+func get(url string) func(context.Context, int, uint64, *rand.Rand) (*http.Request, error) {
+	return func(ctx context.Context, _ int, _ uint64, _ *rand.Rand) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	}
+}
+
+func client(vus int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: vus}}
+}
+
+func TestRunRespectsWeights(t *testing.T) {
+	var hits [4]atomic.Int64
+	mux := http.NewServeMux()
+	for i, p := range []string{"/a", "/b", "/c", "/d"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("x-api-key") != "k" {
+				http.Error(w, "no key", http.StatusUnauthorized)
+				return
+			}
+			hits[i].Add(1)
+		})
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	weights := []int{10, 5, 3, 2}
+	ops := make([]loadgen.Op, 4)
+	for i, p := range []string{"/a", "/b", "/c", "/d"} {
+		ops[i] = loadgen.Op{Name: p, Weight: weights[i], New: get(srv.URL + p)}
+	}
+	const vus = 32
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Client: client(vus), VUs: vus, Duration: time.Second, Ops: ops, Seed: 7,
+		Header: http.Header{"X-Api-Key": {"k"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Requests < 100 {
+		t.Fatalf("only %d requests in 1s; the shares below would be noise", res.Total.Requests)
+	}
+	if res.Total.Errors != 0 {
+		t.Fatalf("errors = %d (%v), want 0", res.Total.Errors, res.Total.Examples)
+	}
+	sum := 0
+	for i, o := range res.Ops {
+		sum += o.Requests
+		share := float64(o.Requests) / float64(res.Total.Requests)
+		want := float64(weights[i]) / 20
+		// Five standard deviations of a binomial share: about ±0.02 at
+		// 15,000 requests (no race detector), ±0.07 at 1,000.
+		tol := 5 * math.Sqrt(want*(1-want)/float64(res.Total.Requests))
+		if math.Abs(share-want) > tol {
+			t.Errorf("%s: share %.3f of %d, want %.3f ± %.3f", o.Name, share, res.Total.Requests, want, tol)
+		}
+		if len(o.Latencies) != o.Requests {
+			t.Errorf("%s: %d latencies for %d successful requests", o.Name, len(o.Latencies), o.Requests)
+		}
+		// The server saw every counted request, plus at most one cut off per VU.
+		if got := int(hits[i].Load()); got < o.Requests || got > o.Requests+vus {
+			t.Errorf("%s: server saw %d, client counted %d", o.Name, got, o.Requests)
+		}
+	}
+	if sum != res.Total.Requests || len(res.Total.Latencies) != sum {
+		t.Errorf("total %d requests / %d latencies, ops sum to %d", res.Total.Requests, len(res.Total.Latencies), sum)
+	}
+	if r := res.Total.RPS; r < float64(res.Total.Requests)/0.31 || r > float64(res.Total.Requests)/0.29 {
+		t.Errorf("rps %.0f for %d requests in %s", r, res.Total.Requests, res.Elapsed)
+	}
+}
+
+func TestRunCountsErrors(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"code":13,"message":"boom"}`, http.StatusInternalServerError)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	// A port nothing listens on: every request is a transport error.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/x"
+	l.Close()
+
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Client: client(8), VUs: 8, Duration: 150 * time.Millisecond, Seed: 1,
+		Ops: []loadgen.Op{
+			{Name: "ok", Weight: 2, New: get(srv.URL + "/ok")},
+			{Name: "fail", Weight: 1, New: get(srv.URL + "/fail")},
+			{Name: "refused", Weight: 1, New: get(closed)},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, fail, refused := res.Ops[0], res.Ops[1], res.Ops[2]
+	if ok.Requests == 0 || ok.Errors != 0 || len(ok.Examples) != 0 {
+		t.Errorf("ok: %d requests, %d errors %v; want some, none", ok.Requests, ok.Errors, ok.Examples)
+	}
+	if fail.Requests == 0 || fail.Errors != fail.Requests || fail.ErrorRate() != 1 || len(fail.Latencies) != 0 {
+		t.Errorf("fail: %d requests, %d errors, rate %v, %d latencies; want all errors, no latencies", fail.Requests, fail.Errors, fail.ErrorRate(), len(fail.Latencies))
+	}
+	if want := `GET /fail: 500 Internal Server Error: {"code":13,"message":"boom"}`; len(fail.Examples) != 1 || fail.Examples[0] != want {
+		t.Errorf("fail examples = %q, want [%q]", fail.Examples, want)
+	}
+	if refused.Requests == 0 || refused.Errors != refused.Requests || len(refused.Examples) == 0 || !strings.Contains(refused.Examples[0], "refused") {
+		t.Errorf("refused: %d requests, %d errors, %q", refused.Requests, refused.Errors, refused.Examples)
+	}
+	if got, want := res.Total.Errors, fail.Errors+refused.Errors; got != want {
+		t.Errorf("total errors %d, want %d", got, want)
+	}
+	wantRate := float64(fail.Errors+refused.Errors) / float64(res.Total.Requests)
+	if res.Total.ErrorRate() != wantRate {
+		t.Errorf("total error rate %v, want %v", res.Total.ErrorRate(), wantRate)
+	}
+}
+
+func TestRunMeasuresLatency(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+	}))
+	defer srv.Close()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Client: client(4), VUs: 4, Duration: 150 * time.Millisecond,
+		Ops: []loadgen.Op{{Name: "slow", Weight: 1, New: get(srv.URL)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.Ops[0]
+	// 4 users, 20ms each, closed loop: about 28 requests in 150ms, never more.
+	if o.Requests < 8 || o.Requests > 28 {
+		t.Errorf("%d requests; want 8..28 for 4 users at 20ms for 150ms", o.Requests)
+	}
+	if o.Latencies[0] < 20*time.Millisecond {
+		t.Errorf("fastest %s, want >= 20ms", o.Latencies[0])
+	}
+	if o.Percentile(50) < 20*time.Millisecond || o.Percentile(50) > o.Percentile(99) {
+		t.Errorf("p50 %s p99 %s", o.Percentile(50), o.Percentile(99))
+	}
+}
+
+func TestRunPassesVUAndSequence(t *testing.T) {
+	var seen sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, dup := seen.LoadOrStore(r.URL.RawQuery, true); dup {
+			http.Error(w, "duplicate "+r.URL.RawQuery, http.StatusConflict)
+		}
+	}))
+	defer srv.Close()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Client: client(8), VUs: 8, Duration: 100 * time.Millisecond,
+		Ops: []loadgen.Op{{Name: "unique", Weight: 1, New: func(ctx context.Context, vu int, seq uint64, _ *rand.Rand) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), nil)
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Requests == 0 || res.Total.Errors != 0 {
+		t.Errorf("%d requests, %d errors %v; want ids unique per (vu, seq)", res.Total.Requests, res.Total.Errors, res.Total.Examples)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	ok := loadgen.Op{Name: "x", Weight: 1, New: get("http://127.0.0.1:1/")}
+	for _, tc := range []struct {
+		name string
+		cfg  loadgen.Config
+	}{
+		{"no vus", loadgen.Config{Duration: time.Second, Ops: []loadgen.Op{ok}}},
+		{"no duration", loadgen.Config{VUs: 1, Ops: []loadgen.Op{ok}}},
+		{"no ops", loadgen.Config{VUs: 1, Duration: time.Second}},
+		{"zero weights", loadgen.Config{VUs: 1, Duration: time.Second, Ops: []loadgen.Op{{Name: "x", New: ok.New}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := loadgen.Run(context.Background(), tc.cfg); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = ms(i + 1)
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one", []time.Duration{ms(7)}, 99, ms(7)},
+		{"p50 of 1..100", hundred, 50, ms(50)},
+		{"p95 of 1..100", hundred, 95, ms(95)},
+		{"p99 of 1..100", hundred, 99, ms(99)},
+		{"p100 of 1..100", hundred, 100, ms(100)},
+		{"p99.9 of 1..100", hundred, 99.9, ms(100)},
+		{"p50 of 4", []time.Duration{ms(1), ms(2), ms(3), ms(4)}, 50, ms(2)},
+		{"p95 of 4", []time.Duration{ms(1), ms(2), ms(3), ms(4)}, 95, ms(4)},
+		{"p1 of 1..100", hundred, 1, ms(1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := loadgen.Percentile(tc.sorted, tc.p); got != tc.want {
+				t.Errorf("Percentile(p%v) = %s, want %s", tc.p, got, tc.want)
+			}
+		})
+	}
+}
