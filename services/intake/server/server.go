@@ -92,8 +92,8 @@ func Run(ctx context.Context, env service.Env) error {
 
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick), grpcapi.Read{
 		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
-		Results: func(ctx context.Context, t uuid.UUID, ids []string) (map[string]*calculatorv1.EmissionResult, error) {
-			return emissionResults(ctx, calc, t, token, ids)
+		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
+			return emissionResults(ctx, calc, t, token, ids, dates)
 		},
 	}))
 	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
@@ -145,7 +145,7 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 
 // emissionResults reads results from the calculator as the platform (a
 // user's one read is not charged twice to their rate limit).
-func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, ids []string) (map[string]*calculatorv1.EmissionResult, error) {
+func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 	out := make(map[string]*calculatorv1.EmissionResult, len(ids))
 	for start := 0; start < len(ids); start += 1000 {
 		part := ids[start:min(start+1000, len(ids))]
@@ -153,7 +153,8 @@ func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient
 		for i, id := range part {
 			names[i] = "emissionResults/" + id
 		}
-		resp, err := c.BatchGetEmissionResults(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetEmissionResultsRequest{Names: names})
+		resp, err := c.BatchGetEmissionResults(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetEmissionResultsRequest{
+			Names: names, TransactionDates: dates[start:min(start+1000, len(dates))]})
 		if err != nil {
 			return nil, err
 		}

@@ -104,7 +104,8 @@ type Store interface {
 	SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([]Factor, error)
 	Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
-	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string) ([]Result, error)
+	// Results reads by id; dates, when not nil, are the ids' dates.
+	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string, dates []time.Time) ([]Result, error)
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error)
 }
 
@@ -217,14 +218,14 @@ func (s *Service) Result(ctx context.Context, tenant uuid.UUID, transactionID st
 
 // Results returns the results of the transactions named; ids not
 // calculated are left out.
-func (s *Service) Results(ctx context.Context, tenant uuid.UUID, ids []string) ([]Result, error) {
+func (s *Service) Results(ctx context.Context, tenant uuid.UUID, ids []string, dates []time.Time) ([]Result, error) {
 	if len(ids) > 1000 {
 		return nil, apperr.Invalid("names", "at most 1000 names, got %d", len(ids))
 	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return s.store.Results(ctx, tenant, ids)
+	return s.store.Results(ctx, tenant, ids, dates)
 }
 
 // Summarize totals emissions by dim; limit 0 means every group.

@@ -127,7 +127,19 @@ func (a *API) BatchGetEmissionResults(ctx context.Context, req *calculatorv1.Bat
 			return nil, err
 		}
 	}
-	rs, err := a.svc.Results(ctx, tenant, ids)
+	var dates []time.Time
+	if n := len(req.GetTransactionDates()); n > 0 {
+		if n != len(ids) {
+			return nil, apperr.Invalid("transaction_dates", "has %d dates for %d names; give one per name or none", n, len(ids))
+		}
+		dates = make([]time.Time, n)
+		for i, d := range req.GetTransactionDates() {
+			if dates[i], err = time.Parse(time.DateOnly, d); err != nil {
+				return nil, apperr.Invalid(fmt.Sprintf("transaction_dates[%d]", i), "%q is not a YYYY-MM-DD date", d)
+			}
+		}
+	}
+	rs, err := a.svc.Results(ctx, tenant, ids, dates)
 	if err != nil {
 		return nil, err
 	}

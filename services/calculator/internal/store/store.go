@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -362,15 +363,29 @@ func sumKg(gs []calculator.Group) (string, error) {
 // Results returns the results of the transactions named; ids never
 // calculated are left out. A transaction id stored under two dates answers
 // with the earliest, as Result does.
-func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string) ([]calculator.Result, error) {
+func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dates []time.Time) ([]calculator.Result, error) {
 	var out []calculator.Result
+	const cols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
+		e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at`
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT DISTINCT ON (e.transaction_id) e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
-				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at
-			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
-			WHERE e.tenant_id = $1 AND e.transaction_id = ANY($2)
-			ORDER BY e.transaction_id, e.tx_date`, tenant, ids)
+		var rows pgx.Rows
+		var err error
+		if dates != nil {
+			// The date list prunes the partitions at run time; the pair
+			// join keeps each id to its own date.
+			rows, err = tx.Query(ctx, `
+				SELECT `+cols+`
+				FROM unnest($2::text[], $3::date[]) AS k(id, d)
+				JOIN calculator.emission_results e ON e.tenant_id = $1 AND e.transaction_id = k.id AND e.tx_date = k.d
+					AND e.tx_date = ANY($3::date[])
+				JOIN calculator.factor_sets s ON s.id = e.factor_set_id`, tenant, ids, dates)
+		} else {
+			rows, err = tx.Query(ctx, `
+				SELECT DISTINCT ON (e.transaction_id) `+cols+`
+				FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
+				WHERE e.tenant_id = $1 AND e.transaction_id = ANY($2)
+				ORDER BY e.transaction_id, e.tx_date`, tenant, ids)
+		}
 		if err != nil {
 			return err
 		}

@@ -24,9 +24,9 @@ import (
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
-// ResultFetcher resolves emission results by transaction id (the
+// ResultFetcher resolves emission results by transaction id and date (the
 // calculator's BatchGetEmissionResults); ids not calculated are left out.
-type ResultFetcher func(ctx context.Context, tenant uuid.UUID, ids []string) (map[string]*calculatorv1.EmissionResult, error)
+type ResultFetcher func(ctx context.Context, tenant uuid.UUID, ids []string, dates []string) (map[string]*calculatorv1.EmissionResult, error)
 
 // Cache keeps encoded responses per tenant; Get loads on a miss.
 type Cache interface {
@@ -244,8 +244,12 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Tr
 		}
 	}
 	if mask.Has("emission_result") && len(ts) > 0 && a.read.Results != nil {
+		txIDs, dates := make([]string, len(ts)), make([]string, len(ts))
+		for i, t := range ts {
+			txIDs[i], dates[i] = t.ID, t.Date.Format(time.DateOnly)
+		}
 		var err error
-		if results, err = a.read.Results(ctx, tenant, ids(func(t intake.Transaction) string { return t.ID })); err != nil {
+		if results, err = a.read.Results(ctx, tenant, txIDs, dates); err != nil {
 			return nil, fmt.Errorf("reading emission results: %w", err)
 		}
 	}
@@ -409,7 +413,7 @@ func fields(m fieldmask.Mask) []string {
 	var out []string
 	for _, f := range []string{"display_name", "create_time", "update_time", "country", "naics_codes", "spend_usd", "kg_co2e",
 		"kg_co2e_per_usd", "transaction_count", "date", "supplier_id", "naics_code", "amount_usd", "currency", "description",
-		"category", "upload", "row_number", "supplier"} {
+		"category", "upload", "row_number", "supplier", "emission_result"} {
 		if m.Has(f) {
 			out = append(out, f)
 		}

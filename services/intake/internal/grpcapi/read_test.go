@@ -78,8 +78,11 @@ func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUI
 	e.svc = intake.New(st, 1<<20, nil)
 	e.api = grpcapi.New(e.svc, grpcapi.Read{
 		Store: st, Tokens: pagetoken.New([]byte("0123456789abcdef0123456789abcdef")), Cache: c,
-		Results: func(_ context.Context, _ uuid.UUID, ids []string) (map[string]*calculatorv1.EmissionResult, error) {
+		Results: func(_ context.Context, _ uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 			e.results.Add(1)
+			if len(dates) != len(ids) || dates[0] == "0001-01-01" {
+				return nil, fmt.Errorf("results asked without their dates: %v", dates)
+			}
 			out := map[string]*calculatorv1.EmissionResult{}
 			for _, id := range ids {
 				out[id] = &calculatorv1.EmissionResult{Name: "emissionResults/" + id, KgCo2E: "1", Method: "spend-based"}

@@ -50,8 +50,10 @@ var transactionColumns = map[string]column[intake.Transaction]{
 	"category":    {"category", func(t *intake.Transaction) any { return &t.Category }},
 	"upload":      {"upload_id", func(t *intake.Transaction) any { return &t.Upload }},
 	"row_number":  {"row_number", func(t *intake.Transaction) any { return &t.Row }},
-	// Reading the supplier needs its id.
-	"supplier": {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
+	// Reading the supplier needs its id; the emission result, the date (to
+	// find its partition).
+	"supplier":        {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
+	"emission_result": {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
 }
 
 // sortKey is how one order sorts: the expression, its SQL type (to read a

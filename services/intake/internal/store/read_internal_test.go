@@ -19,9 +19,10 @@ func TestSelectListFollowsTheMask(t *testing.T) {
 	if len(exprs) != len(supplierColumns) {
 		t.Fatalf("no mask reads %d of %d columns", len(exprs), len(supplierColumns))
 	}
-	// supplier needs only the id to look the supplier up; it is read once.
+	// supplier needs only the id to look the supplier up (read once), the
+	// emission result only the date to find its partition.
 	exprs, _ = selectList(transactionColumns, []string{"supplier", "supplier_id", "amount_usd", "emission_result"})
-	if !slices.Equal(exprs, []string{"supplier_id", "amount_usd::text"}) {
+	if !slices.Equal(exprs, []string{"supplier_id", "amount_usd::text", "tx_date"}) {
 		t.Fatalf("transaction mask: %v", exprs)
 	}
 	// Unknown names (validated earlier, against the contract) add nothing.

@@ -840,9 +840,14 @@ func (x *GetEmissionResultRequest) GetName() string {
 type BatchGetEmissionResultsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "emissionResults/{transaction_id}", at most 1000.
-	Names         []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Names []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	// Optional, parallel to names: each transaction's date ("YYYY-MM-DD").
+	// With them the lookup reads only those dates' partitions instead of
+	// probing every quarter; a transaction stored under another date is then
+	// left out.
+	TransactionDates []string `protobuf:"bytes,2,rep,name=transaction_dates,json=transactionDates,proto3" json:"transaction_dates,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *BatchGetEmissionResultsRequest) Reset() {
@@ -878,6 +883,13 @@ func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
 func (x *BatchGetEmissionResultsRequest) GetNames() []string {
 	if x != nil {
 		return x.Names
+	}
+	return nil
+}
+
+func (x *BatchGetEmissionResultsRequest) GetTransactionDates() []string {
+	if x != nil {
+		return x.TransactionDates
 	}
 	return nil
 }
@@ -1123,9 +1135,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\r \x01(\tR\x06kgCo2e\x12A\n" +
 	"\x0ecalculate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\rcalculateTime\".\n" +
 	"\x18GetEmissionResultRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"6\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"c\n" +
 	"\x1eBatchGetEmissionResultsRequest\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05names\"_\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x12+\n" +
+	"\x11transaction_dates\x18\x02 \x03(\tR\x10transactionDates\"_\n" +
 	"\x1fBatchGetEmissionResultsResponse\x12<\n" +
 	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"r\n" +
 	"\x19SummarizeEmissionsRequest\x12?\n" +
