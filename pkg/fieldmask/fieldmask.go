@@ -102,6 +102,20 @@ func (m Mask) Has(field string) bool {
 	return ok
 }
 
+// Fields lists the top-level fields selected, whole or in part, sorted; nil
+// when m selects everything, and empty (not nil) when it selects nothing.
+func (m Mask) Fields() []string {
+	if m.IsAll() {
+		return nil
+	}
+	out := make([]string, 0, len(m.fields))
+	for k := range m.fields {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Sub returns the mask for a message field; All when the field is selected
 // whole (or m selects everything).
 func (m Mask) Sub(field string) Mask {

@@ -88,3 +88,16 @@ func TestErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldsListsTopLevel(t *testing.T) {
+	m, err := Parse(&intakev1.Transaction{}, &fieldmaskpb.FieldMask{Paths: []string{"supplier.name", "date", "amountUsd"}}, "read_mask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Fields(); strings.Join(got, ",") != "amount_usd,date,supplier" {
+		t.Fatalf("Fields = %v", got)
+	}
+	if All.Fields() != nil {
+		t.Fatal("All.Fields() should be nil (every field)")
+	}
+}

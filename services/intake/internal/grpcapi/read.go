@@ -71,7 +71,7 @@ func (a *API) GetSupplier(ctx context.Context, req *intakev1.GetSupplierRequest)
 	}
 	out := &intakev1.Supplier{}
 	err = a.cached(ctx, tenant, "get|"+id+"|"+mask.String(), out, func(ctx context.Context) (proto.Message, error) {
-		s, err := a.read.Store.Supplier(ctx, tenant, id, fields(mask))
+		s, err := a.read.Store.Supplier(ctx, tenant, id, mask.Fields())
 		if err != nil {
 			return nil, err
 		}
@@ -93,9 +93,9 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 		return nil, apperr.Invalid("query", "longer than %d bytes", maxQueryLen)
 	case !utf8.ValidString(q.Text):
 		return nil, apperr.Invalid("query", "not valid UTF-8")
-	case q.NAICS != "" && !isDigits(q.NAICS, 6):
+	case q.NAICS != "" && !intake.IsNAICS(q.NAICS):
 		return nil, apperr.Invalid("naics_code", "%q is not a 6-digit NAICS code", q.NAICS)
-	case q.Country != "" && !isCountry(q.Country):
+	case q.Country != "" && !intake.IsCountry(q.Country):
 		return nil, apperr.Invalid("country", "%q is not an ISO 3166-1 alpha-2 code (like DE or US)", req.GetCountry())
 	}
 	def := "kg_co2e desc"
@@ -112,7 +112,7 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 	if err != nil {
 		return nil, err
 	}
-	q.Fields = fields(mask)
+	q.Fields = mask.Fields()
 	fp := fmt.Sprintf("suppliers|q=%s|naics=%s|country=%s|order=%s", q.Text, q.NAICS, q.Country, q.Order)
 	if q.Page, err = a.page(tenant, fp, req.GetPageSize(), req.GetPageToken(), req.GetPage(), req.GetPerPage()); err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func (a *API) GetTransaction(ctx context.Context, req *intakev1.GetTransactionRe
 	if err != nil {
 		return nil, err
 	}
-	t, err := a.read.Store.Transaction(ctx, tenant, id, fields(mask))
+	t, err := a.read.Store.Transaction(ctx, tenant, id, mask.Fields())
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	switch {
 	case !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start):
 		return nil, apperr.Invalid("end_date", "%s is before start_date %s", req.GetEndDate(), req.GetStartDate())
-	case q.NAICS != "" && !isDigits(q.NAICS, 6):
+	case q.NAICS != "" && !intake.IsNAICS(q.NAICS):
 		return nil, apperr.Invalid("naics_code", "%q is not a 6-digit NAICS code", q.NAICS)
 	case req.GetCategory() < 0 || req.GetCategory() > commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS:
 		return nil, apperr.Invalid("category", "%d is not a Scope 3 category (1-15)", req.GetCategory())
@@ -191,7 +191,7 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	if err != nil {
 		return nil, err
 	}
-	q.Fields = fields(mask)
+	q.Fields = mask.Fields()
 	fp := fmt.Sprintf("transactions|supplier=%s|start=%s|end=%s|naics=%s|cat=%d|order=%s",
 		q.SupplierID, req.GetStartDate(), req.GetEndDate(), q.NAICS, q.Category, q.Order)
 	if q.Page, err = a.page(tenant, fp, req.GetPageSize(), req.GetPageToken(), req.GetPage(), req.GetPerPage()); err != nil {
@@ -226,7 +226,7 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Tr
 		return out
 	}
 	if mask.Has("supplier") && len(ts) > 0 {
-		sub := fields(mask.Sub("supplier"))
+		sub := mask.Sub("supplier").Fields()
 		loader := batch.New(func(ctx context.Context, keys []string) (map[string]intake.Supplier, error) {
 			ss, err := a.read.Store.(suppliersByID).SuppliersByID(ctx, tenant, keys, sub)
 			if err != nil {
@@ -387,41 +387,6 @@ func supplierID(field, v string, strict bool) (string, error) {
 		return "", apperr.Invalid(field, "%q is not suppliers/{supplier}", v)
 	}
 	return id, nil
-}
-
-func isDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isCountry(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
-}
-
-// fields lists the top-level fields a mask selects (nil: all).
-func fields(m fieldmask.Mask) []string {
-	if m.IsAll() {
-		return nil
-	}
-	var out []string
-	for _, f := range []string{"display_name", "create_time", "update_time", "country", "naics_codes", "spend_usd", "kg_co2e",
-		"kg_co2e_per_usd", "transaction_count", "date", "supplier_id", "naics_code", "amount_usd", "currency", "description",
-		"category", "upload", "row_number", "supplier", "emission_result"} {
-		if m.Has(f) {
-			out = append(out, f)
-		}
-	}
-	if out == nil {
-		out = []string{} // only the name: not nil, which means all
-	}
-	return out
 }
 
 func supplierProto(s intake.Supplier) *intakev1.Supplier {

@@ -71,10 +71,11 @@ func isAmount(s string) bool {
 	return !dot || (len(frac) >= 1 && len(frac) <= 4 && digits(frac))
 }
 
-func isNAICS(s string) bool { return len(s) == 6 && digits(s) }
+// IsNAICS checks the shape of a NAICS-6 code.
+func IsNAICS(s string) bool { return len(s) == 6 && digits(s) }
 
-// isCountry checks the shape of an alpha-2 code (two letters A-Z).
-func isCountry(s string) bool {
+// IsCountry checks the shape of an ISO 3166-1 alpha-2 code (two letters A-Z).
+func IsCountry(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
@@ -339,13 +340,13 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, maxDate t
 		return bad(colSupplierName, fmt.Sprintf("longer than %d bytes", maxNameLen), r.SupplierName)
 	case len(r.Description) > maxDescLen:
 		return bad(colDescription, fmt.Sprintf("longer than %d bytes", maxDescLen), r.Description)
-	case !isNAICS(r.NAICS):
+	case !IsNAICS(r.NAICS):
 		return bad(colNAICS, "not a 6-digit NAICS code", r.NAICS)
 	case !isAmount(r.Amount):
 		return bad(colAmount, "not a number with at most 4 decimals (like 1234.56 or -80.00)", r.Amount)
 	case r.Currency != "USD":
 		return bad(colCurrency, "unsupported currency: only USD is accepted until FX conversion lands", r.Currency)
-	case r.Country != "" && !isCountry(r.Country):
+	case r.Country != "" && !IsCountry(r.Country):
 		return bad(colCountry, "not an ISO 3166-1 alpha-2 country code (like DE or US)", r.Country)
 	}
 	d, err := time.Parse(time.DateOnly, get(colDate))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,7 +110,8 @@ func selectList[T any](cols map[string]column[T], fields []string) ([]string, []
 		}
 	}
 	if fields == nil {
-		for _, name := range sortedKeys(cols) {
+		// Sorted: the same SQL text keeps PostgreSQL's statement cache warm.
+		for _, name := range slices.Sorted(maps.Keys(cols)) {
 			add(cols[name])
 		}
 		return exprs, dests
@@ -121,18 +124,17 @@ func selectList[T any](cols map[string]column[T], fields []string) ([]string, []
 	return exprs, dests
 }
 
-func sortedKeys[T any](m map[string]column[T]) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// selectSQL is "SELECT head, exprs..." with the columns selectList chose.
+func selectSQL(head string, exprs []string) string {
+	return "SELECT " + strings.Join(append([]string{head}, exprs...), ", ")
+}
+
+// targets are the scan destinations of one row: head, then t's fields.
+func targets[T any](t *T, dests []func(*T) any, head ...any) []any {
+	for _, d := range dests {
+		head = append(head, d(t))
 	}
-	// Deterministic SQL text keeps PostgreSQL's statement cache warm.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return head
 }
 
 // keyset adds the WHERE condition that resumes after the row with sort
@@ -177,11 +179,7 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 		return intake.SupplierPage{}, err
 	}
 	exprs, dests := selectList(supplierColumns, sq.Fields)
-	stmt := "SELECT supplier_id, " + sk.expr + "::text"
-	for _, e := range exprs {
-		stmt += ", " + e
-	}
-	stmt += " FROM intake.suppliers x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt := selectSQL("supplier_id, "+sk.expr+"::text", exprs) + " FROM intake.suppliers x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
 
 	var page intake.SupplierPage
@@ -199,11 +197,7 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 		for rows.Next() {
 			var sup intake.Supplier
 			var key string
-			targets := []any{&sup.ID, &key}
-			for _, d := range dests {
-				targets = append(targets, d(&sup))
-			}
-			if err := rows.Scan(targets...); err != nil {
+			if err := rows.Scan(targets(&sup, dests, &sup.ID, &key)...); err != nil {
 				rows.Close()
 				return err
 			}
@@ -237,18 +231,10 @@ func likeEscape(s string) string {
 // Supplier reads one supplier.
 func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
-	stmt := "SELECT supplier_id"
-	for _, e := range exprs {
-		stmt += ", " + e
-	}
-	stmt += " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = $2"
+	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = $2"
 	var sup intake.Supplier
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		targets := []any{&sup.ID}
-		for _, d := range dests {
-			targets = append(targets, d(&sup))
-		}
-		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets...)
+		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets(&sup, dests, &sup.ID)...)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sup, intake.ErrSupplierNotFound
@@ -263,11 +249,7 @@ func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, field
 // in one query; unknown ids are left out.
 func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
-	stmt := "SELECT supplier_id"
-	for _, e := range exprs {
-		stmt += ", " + e
-	}
-	stmt += " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id"
+	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id"
 	var out []intake.Supplier
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, stmt, tenant, ids)
@@ -276,11 +258,7 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Supplier, error) {
 			var sup intake.Supplier
-			targets := []any{&sup.ID}
-			for _, d := range dests {
-				targets = append(targets, d(&sup))
-			}
-			err := r.Scan(targets...)
+			err := r.Scan(targets(&sup, dests, &sup.ID)...)
 			return sup, err
 		})
 		return err
@@ -320,11 +298,7 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 		return intake.TransactionPage{}, err
 	}
 	exprs, dests := selectList(transactionColumns, tq.Fields)
-	stmt := "SELECT transaction_id, " + sk.expr + "::text"
-	for _, e := range exprs {
-		stmt += ", " + e
-	}
-	stmt += " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt := selectSQL("transaction_id, "+sk.expr+"::text", exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
 
 	var page intake.TransactionPage
@@ -337,11 +311,7 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 		for rows.Next() {
 			var t intake.Transaction
 			var key string
-			targets := []any{&t.ID, &key}
-			for _, d := range dests {
-				targets = append(targets, d(&t))
-			}
-			if err := rows.Scan(targets...); err != nil {
+			if err := rows.Scan(targets(&t, dests, &t.ID, &key)...); err != nil {
 				rows.Close()
 				return err
 			}
@@ -371,18 +341,10 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 // with the earliest, as the calculator's results do.
 func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Transaction, error) {
 	exprs, dests := selectList(transactionColumns, fields)
-	stmt := "SELECT transaction_id"
-	for _, e := range exprs {
-		stmt += ", " + e
-	}
-	stmt += " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
+	stmt := selectSQL("transaction_id", exprs) + " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
 	var t intake.Transaction
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		targets := []any{&t.ID}
-		for _, d := range dests {
-			targets = append(targets, d(&t))
-		}
-		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets...)
+		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets(&t, dests, &t.ID)...)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, intake.ErrTransactionNotFound
