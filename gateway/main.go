@@ -38,6 +38,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stopPprof, err := telemetry.StartPprof()
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	tp, err := telemetry.Setup(ctx, "vcci-gateway")
 	if err != nil {
 		return err

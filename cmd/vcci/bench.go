@@ -70,7 +70,7 @@ func benchE2E(ctx context.Context, args []string) error {
 		return err
 	}
 
-	d, err := startDeployables(ctx, *binDir, *work, "", "DATABASE_URL="+dbURL)
+	d, err := startDeployables(ctx, *binDir, *work, "", false, "DATABASE_URL="+dbURL)
 	defer d.stop()
 	if err != nil {
 		return err
@@ -179,6 +179,7 @@ type deployables struct {
 	procs   map[string]*exec.Cmd
 	grpc    map[string]string // service name -> gRPC address
 	httpURL string            // the gateway, "http://host:port"
+	pprof   map[string]string // deployable -> its PPROF_ADDR, when asked for
 	logs    []*os.File
 }
 
@@ -190,8 +191,8 @@ var deployOrder = []string{"calculator", "intake", "hotspot", "engagement", "rep
 // this process's environment, METRICS_ADDR=off and LOG_LEVEL=warn), logging
 // to logDir/<logPrefix><name>.log, and returns once the gateway reports every
 // backend ready. Call stop when done, also after an error.
-func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, env ...string) (*deployables, error) {
-	d := &deployables{procs: map[string]*exec.Cmd{}, grpc: map[string]string{}}
+func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, pprof bool, env ...string) (*deployables, error) {
+	d := &deployables{procs: map[string]*exec.Cmd{}, grpc: map[string]string{}, pprof: map[string]string{}}
 	addrs := map[string]string{}
 	for _, name := range deployOrder {
 		a, err := freeAddr()
@@ -212,6 +213,14 @@ func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, env
 	for _, name := range deployOrder {
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, name))
 		cmd.Env = append(slices.Clip(base), "GRPC_ADDR="+addrs[name], "HTTP_ADDR="+addrs["gateway"])
+		if pprof {
+			a, err := freeAddr()
+			if err != nil {
+				return d, err
+			}
+			d.pprof[name] = a
+			cmd.Env = append(cmd.Env, "PPROF_ADDR="+a)
+		}
 		// Cancelling ctx (Ctrl-C) asks for a graceful stop, as stop does;
 		// the kill only comes if that takes too long.
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

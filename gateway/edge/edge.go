@@ -18,6 +18,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/klauspost/compress/gzhttp"
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -87,7 +88,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		conns[name] = cc
 		g.conns = append(g.conns, cc)
 	}
-	marshaler := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}
+	marshaler := newMemoJSON(&runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}})
 	mux := newServeMux(marshaler)
 	regs := []struct {
 		name string
@@ -127,7 +128,10 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 
 	// The ETag is set before compression, so a compressed answer needs its
 	// own tag: see etagCodingSuffix.
-	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.SuffixETag(etagCodingSuffix))
+	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.SuffixETag(etagCodingSuffix),
+		// Level 1: about twice the speed of the default for JSON, whose
+		// repetitive keys compress well at any level.
+		gzhttp.CompressionLevel(gzip.BestSpeed))
 	if err != nil {
 		g.Close()
 		return nil, err

@@ -79,10 +79,18 @@ type Options[V any] struct {
 	LoadTimeout time.Duration
 	// RedisBackoff is how long Redis is skipped after an error; default 1s.
 	RedisBackoff time.Duration
-	Marshal      func(V) ([]byte, error) // default encoding/json
-	Unmarshal    func([]byte) (V, error) // default encoding/json
-	Log          *slog.Logger
-	Metrics      *Metrics // shared collectors; nil counts only in Stats
+	// InvalidateEvery, when positive, is the least time between two
+	// invalidations of one scope by this replica: an Invalidate within it
+	// of the last one is deferred to the end of the period, and any more
+	// meanwhile are merged into it. Readers then see a write at most
+	// InvalidateEvery late, and a tenant writing hundreds of times a second
+	// costs its readers a few refills a second instead of a miss on every
+	// read. Zero (the default) invalidates at once, every time.
+	InvalidateEvery time.Duration
+	Marshal         func(V) ([]byte, error) // default encoding/json
+	Unmarshal       func([]byte) (V, error) // default encoding/json
+	Log             *slog.Logger
+	Metrics         *Metrics // shared collectors; nil counts only in Stats
 }
 
 // Stats are a cache's counts since New. Every Get that returns is counted
@@ -154,6 +162,13 @@ type Cache[V any] struct {
 	redisErrors counter
 	metrics     [3]interface{ Inc() } // nil without Metrics
 	metricErr   interface{ Inc() }
+
+	// Coalesced invalidation (InvalidateEvery > 0): when each scope was
+	// last invalidated, and the deferred invalidations not yet run.
+	every    time.Duration
+	coMu     sync.Mutex
+	coLast   map[string]int64 // scope -> now() of its last invalidation
+	coTimers map[string]*time.Timer
 
 	lastLog   atomic.Int64 // now() of the last Redis error log line
 	unlogged  atomic.Int64 // Redis errors since then
@@ -241,6 +256,9 @@ func New[V any](o Options[V]) *Cache[V] {
 		pending:     make(map[string]struct{}),
 		done:        make(chan struct{}),
 		subscribed:  make(chan struct{}),
+		every:       o.InvalidateEvery,
+		coLast:      make(map[string]int64),
+		coTimers:    make(map[string]*time.Timer),
 	}
 	c.lastLog.Store(-int64(logEvery))
 	if o.Metrics != nil {
@@ -285,7 +303,74 @@ func (c *Cache[V]) Get(ctx context.Context, scope, key string, load func(context
 // forgets this process's entries for it. Call it after the change is
 // committed. When Redis cannot be reached the local entries are still
 // forgotten, and the Redis part is retried when Redis answers again.
+//
+// With InvalidateEvery set, an Invalidate soon after the last one of the
+// same scope is deferred and merged (see Options.InvalidateEvery).
 func (c *Cache[V]) Invalidate(ctx context.Context, scope string) {
+	if c.every > 0 && !c.admit(scope) {
+		return
+	}
+	c.invalidate(ctx, scope)
+}
+
+// admit reports whether an invalidation of scope runs now; if not, one is
+// scheduled for the end of the scope's period (or already was).
+func (c *Cache[V]) admit(scope string) bool {
+	c.coMu.Lock()
+	defer c.coMu.Unlock()
+	if _, scheduled := c.coTimers[scope]; scheduled {
+		return false
+	}
+	now := c.now()
+	if last, ok := c.coLast[scope]; ok && now-last < int64(c.every) {
+		c.coTimers[scope] = time.AfterFunc(time.Duration(last+int64(c.every)-now), func() { c.runDeferred(scope) })
+		return false
+	}
+	if len(c.coLast) >= coalesceForgetAt {
+		for k, t := range c.coLast {
+			if now-t >= int64(c.every) {
+				delete(c.coLast, k)
+			}
+		}
+	}
+	c.coLast[scope] = now
+	return true
+}
+
+// coalesceForgetAt is the number of remembered scopes past which those
+// whose period is over are forgotten.
+const coalesceForgetAt = 10_000
+
+// runDeferred runs the deferred invalidation of scope.
+func (c *Cache[V]) runDeferred(scope string) {
+	c.coMu.Lock()
+	if _, ok := c.coTimers[scope]; !ok { // flushed by Close
+		c.coMu.Unlock()
+		return
+	}
+	delete(c.coTimers, scope)
+	c.coLast[scope] = c.now()
+	c.coMu.Unlock()
+	c.invalidate(context.Background(), scope)
+}
+
+// flushDeferred runs every deferred invalidation now (on Close, so that no
+// write stays invisible for want of its timer).
+func (c *Cache[V]) flushDeferred() {
+	c.coMu.Lock()
+	scopes := make([]string, 0, len(c.coTimers))
+	for scope, t := range c.coTimers {
+		t.Stop()
+		scopes = append(scopes, scope)
+	}
+	clear(c.coTimers)
+	c.coMu.Unlock()
+	for _, scope := range scopes {
+		c.invalidate(context.Background(), scope)
+	}
+}
+
+func (c *Cache[V]) invalidate(ctx context.Context, scope string) {
 	if c.rdb != nil {
 		if c.brk.allow(c.now(), c.backoff) {
 			if err := c.bump(context.WithoutCancel(ctx), scope); err != nil {
@@ -317,6 +402,7 @@ func (c *Cache[V]) Stats() Stats {
 // than LocalTTL.
 func (c *Cache[V]) Close() {
 	c.closeOnce.Do(func() {
+		c.flushDeferred()
 		c.psMu.Lock()
 		c.closed = true
 		if c.cancel != nil {

@@ -694,3 +694,63 @@ func ExampleCache_Get() {
 	fmt.Println(v.Factor, err)
 	// Output: 1.85 <nil>
 }
+
+func TestInvalidateEveryCoalescesBursts(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	d := newDB()
+	d.set("s1", supplier{ID: "s1", Name: "v0"})
+	const every = 300 * time.Millisecond
+	a := newCache(t, Options[supplier]{Redis: s.Client(), InvalidateEvery: every})
+	b := newCache(t, Options[supplier]{Redis: s.Client()})
+	ctx := context.Background()
+	version := func() int64 {
+		v, err := s.Client().Get(ctx, keyPrefix+"suppliers:tenant-a:ver").Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	get(t, b, d, "tenant-a", "s1")
+	// The first invalidation of a quiet scope takes effect at once.
+	d.set("s1", supplier{ID: "s1", Name: "v1"})
+	start := time.Now()
+	a.Invalidate(ctx, "tenant-a")
+	v1 := version()
+	eventually(t, "replica b to see v1", func() bool { return get(t, b, d, "tenant-a", "s1").Name == "v1" })
+
+	// A burst within the period: deferred and merged into one.
+	for i := 2; i <= 20; i++ {
+		d.set("s1", supplier{ID: "s1", Name: fmt.Sprint("v", i)})
+		a.Invalidate(ctx, "tenant-a")
+	}
+	if v := version(); v != v1 {
+		t.Fatalf("version moved from %d to %d within the period", v1, v)
+	}
+	if got := get(t, b, d, "tenant-a", "s1").Name; got != "v1" && time.Since(start) < every {
+		t.Fatalf("replica b sees %q within the period, want the cached v1", got)
+	}
+	eventually(t, "replica b to see v20", func() bool { return get(t, b, d, "tenant-a", "s1").Name == "v20" })
+	if waited := time.Since(start); waited < every-50*time.Millisecond || waited > every+2*time.Second {
+		t.Fatalf("the burst took effect after %s, want about %s", waited, every)
+	}
+	if v := version(); v != v1+1 {
+		t.Fatalf("version = %d after the burst, want %d (one bump for 19 invalidations)", v, v1+1)
+	}
+
+	// Another scope has a period of its own.
+	get(t, b, d, "tenant-b", "s1")
+	a.Invalidate(ctx, "tenant-b")
+	if v, err := s.Client().Get(ctx, keyPrefix+"suppliers:tenant-b:ver").Int64(); err != nil || v == 0 {
+		t.Fatalf("tenant-b version = %d, %v: its first invalidation should be at once", v, err)
+	}
+
+	// Close runs a deferred invalidation rather than dropping it.
+	a.Invalidate(ctx, "tenant-b")
+	before, _ := s.Client().Get(ctx, keyPrefix+"suppliers:tenant-b:ver").Int64()
+	a.Close()
+	if after, _ := s.Client().Get(ctx, keyPrefix+"suppliers:tenant-b:ver").Int64(); after != before+1 {
+		t.Fatalf("tenant-b version %d after Close, want %d", after, before+1)
+	}
+}

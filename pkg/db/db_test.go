@@ -3,10 +3,12 @@ package db_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -91,5 +93,74 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 		if n != want {
 			t.Fatalf("tenant %s sees %d rows, want %d", tenant, n, want)
 		}
+	}
+}
+
+func TestInTenantBatchScopesEveryQueryAndEndsWithTheBatch(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.NewPool(t, "db", migrate)
+	if err := db.EnsureQuarterlyPartitions(ctx, pool, "demo.things", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
+	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
+	for _, id := range []uuid.UUID{a, a, b} {
+		if _, err := pool.Exec(ctx, `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-02', 1)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pool holds one connection, so every call below reuses it: what
+	// InTenantBatch set must not outlive its batch.
+	pool.Config().MaxConns = 1
+	one, err := pgxpool.NewWithConfig(ctx, pool.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	count := func(into *int) db.Stmt {
+		return db.Stmt{SQL: `SELECT count(*) FROM demo.things`, Scan: func(r pgx.Rows) error {
+			*into, err = pgx.CollectExactlyOneRow(r, pgx.RowTo[int])
+			return err
+		}}
+	}
+	for tenant, want := range map[uuid.UUID]int{a: 2, b: 1} {
+		var n1, n2 int
+		var user string
+		err := db.InTenantBatch(ctx, one, tenant, count(&n1), db.Stmt{SQL: `SELECT current_user::text`, Scan: func(r pgx.Rows) error {
+			user, err = pgx.CollectExactlyOneRow(r, pgx.RowTo[string])
+			return err
+		}}, count(&n2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n1 != want || n2 != want || user != db.AppRole {
+			t.Fatalf("tenant %v: counts %d, %d as %q; want %d, %d as %q", tenant, n1, n2, user, want, want, db.AppRole)
+		}
+	}
+	var user, setting string
+	if err := one.QueryRow(ctx, `SELECT current_user::text, coalesce(current_setting('vcci.tenant_id', true), '')`).Scan(&user, &setting); err != nil {
+		t.Fatal(err)
+	}
+	if user == db.AppRole || setting != "" {
+		t.Fatalf("after InTenantBatch the connection is %q with tenant %q; want the pool's user and no tenant", user, setting)
+	}
+
+	// All or nothing: a failing statement fails the call and undoes the
+	// write before it.
+	drain := func(r pgx.Rows) error { r.Close(); return r.Err() }
+	err = db.InTenantBatch(ctx, one, a,
+		db.Stmt{SQL: `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-03', 1)`, Args: []any{a}, Scan: drain},
+		db.Stmt{SQL: `SELECT 1/0`, Scan: drain})
+	if err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("error = %v, want division by zero", err)
+	}
+	var n int
+	if err := db.InTenantBatch(ctx, one, a, count(&n)); err != nil || n != 2 {
+		t.Fatalf("tenant a has %d rows (%v) after a failed batch, want 2", n, err)
+	}
+	// The tenant's policy holds for writes too: a cannot write b's row.
+	err = db.InTenantBatch(ctx, one, a, db.Stmt{SQL: `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-02', 1)`, Args: []any{b}, Scan: drain})
+	if err == nil || !strings.Contains(err.Error(), "row-level security") {
+		t.Fatalf("error = %v, want a row-level security violation", err)
 	}
 }

@@ -55,6 +55,23 @@ type Env struct {
 	// budgets there so that every replica of every service spends one
 	// budget per key; without it each process keeps its own.
 	Redis *redis.Client
+	// CacheInvalidateEvery is the read caches' Options.InvalidateEvery: how
+	// late, at most, a reader may see a write, in exchange for one refill
+	// per period however often a tenant writes. Zero invalidates at once.
+	CacheInvalidateEvery time.Duration
+}
+
+// DefaultCacheInvalidateEvery is VCCI_CACHE_INVALIDATE_EVERY's default.
+const DefaultCacheInvalidateEvery = 500 * time.Millisecond
+
+// CacheInvalidateEveryFromEnv reads VCCI_CACHE_INVALIDATE_EVERY (a duration;
+// "0" invalidates at once).
+func CacheInvalidateEveryFromEnv() (time.Duration, error) {
+	d, err := config.Duration("VCCI_CACHE_INVALIDATE_EVERY", DefaultCacheInvalidateEvery)
+	if err == nil && d < 0 {
+		err = fmt.Errorf("config: VCCI_CACHE_INVALIDATE_EVERY=%s is negative", d)
+	}
+	return d, err
 }
 
 // Peer returns the address of service name: Peers, else <NAME>_ADDR, else the default.
@@ -96,7 +113,16 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 	if err != nil {
 		return err
 	}
+	every, err := CacheInvalidateEveryFromEnv()
+	if err != nil {
+		return err
+	}
 	log := logging.New(os.Stdout, name, cfg.LogLevel)
+	stopPprof, err := telemetry.StartPprof()
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	tp, err := telemetry.Setup(ctx, "vcci-"+name)
 	if err != nil {
 		return err
@@ -125,7 +151,7 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 			return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
 		}
 	}
-	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb})
+	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb, CacheInvalidateEvery: every})
 }
 
 // OpenDB opens the service's pool, applies the identity schema's migrations

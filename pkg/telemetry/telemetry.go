@@ -37,6 +37,11 @@ func Setup(ctx context.Context, service string) (*sdktrace.TracerProvider, error
 			return nil, fmt.Errorf("telemetry.Setup: otlp exporter: %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	} else if os.Getenv("OTEL_TRACES_SAMPLER") == "" {
+		// Nowhere to send spans: do not record them. Spans still get
+		// trace and span ids (logs carry them, and they propagate to the
+		// next hop), and a caller's sampled trace is still recorded.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	return sdktrace.NewTracerProvider(opts...), nil
 }

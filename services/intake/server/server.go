@@ -69,12 +69,13 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	srv := service.NewServer(env, pool, auth)
-	// Supplier reads (one supplier, or a page of them) are cached per
-	// tenant; finished uploads invalidate them on every replica.
-	suppliers := cache.New(cache.Options[[]byte]{Name: "suppliers", Redis: rdb, Log: env.Log,
+	// Reads (a supplier, a page of suppliers or of transactions) are cached
+	// per tenant; uploads, once validated and once calculated, invalidate
+	// them on every replica.
+	suppliers := cache.New(cache.Options[[]byte]{Name: "intake-reads", Redis: rdb, Log: env.Log,
 		LocalSize: 20_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute,
 		Marshal: func(b []byte) ([]byte, error) { return b, nil }, Unmarshal: func(b []byte) ([]byte, error) { return b, nil },
-		Metrics: cache.NewMetrics(srv.Registry)})
+		Metrics: cache.NewMetrics(srv.Registry), InvalidateEvery: env.CacheInvalidateEvery})
 	defer suppliers.Close()
 
 	st := store.New(pool)

@@ -57,6 +57,9 @@ type Options struct {
 	// RateLimit is the per-API-key budget every service enforces (kept in
 	// Redis when one answers); nil means no limits.
 	RateLimit *ratelimit.Config
+	// CacheInvalidateEvery is every service's Env.CacheInvalidateEvery;
+	// zero (tests) makes every write visible to the next read.
+	CacheInvalidateEvery time.Duration
 }
 
 // Stack is a running platform.
@@ -107,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		s.GRPC[svc.Name] = lis.Addr().String()
 		envs[i] = service.Env{Cfg: cfg, Log: o.Log.With("service", svc.Name), TP: o.TP, GRPC: lis, Metrics: mlis,
-			RateLimit: o.RateLimit, Redis: rdb}
+			RateLimit: o.RateLimit, Redis: rdb, CacheInvalidateEvery: o.CacheInvalidateEvery}
 	}
 	for i, svc := range Services {
 		envs[i].Peers = s.GRPC

@@ -197,16 +197,23 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	if q.Page, err = a.page(tenant, fp, req.GetPageSize(), req.GetPageToken(), req.GetPage(), req.GetPerPage()); err != nil {
 		return nil, err
 	}
-	page, err := a.read.Store.ListTransactions(ctx, tenant, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &intakev1.ListTransactionsResponse{}
-	if resp.Transactions, err = a.transactions(ctx, tenant, page.Transactions, mask); err != nil {
-		return nil, err
-	}
-	a.finishPage(tenant, fp, q.Page, req.GetPage(), page.Next, page.Total, &resp.NextPageToken, &resp.PageInfo)
-	return resp, nil
+	// A page, with its suppliers and emission results, is cached until the
+	// tenant's next upload is validated or calculated.
+	out := &intakev1.ListTransactionsResponse{}
+	key := fmt.Sprintf("txlist|%s|%s|%d|%d|%d|%s", fp, req.GetPageToken(), q.Limit, q.Offset, req.GetPage(), mask)
+	err = a.cached(ctx, tenant, key, out, func(ctx context.Context) (proto.Message, error) {
+		page, err := a.read.Store.ListTransactions(ctx, tenant, q)
+		if err != nil {
+			return nil, err
+		}
+		resp := &intakev1.ListTransactionsResponse{}
+		if resp.Transactions, err = a.transactions(ctx, tenant, page.Transactions, mask); err != nil {
+			return nil, err
+		}
+		a.finishPage(tenant, fp, q.Page, req.GetPage(), page.Next, page.Total, &resp.NextPageToken, &resp.PageInfo)
+		return resp, nil
+	})
+	return out, err
 }
 
 // transactions builds the protos of ts, resolving their suppliers and

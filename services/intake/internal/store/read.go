@@ -65,6 +65,18 @@ type sortKey struct {
 	desc      bool
 }
 
+// text is the SQL that reads the sort value as text, for the cursor. A
+// date is formatted with to_char: PostgreSQL 15 plans "LIMIT n" over the
+// partitions as a full sort when the select list holds date::text (a
+// DateStyle-dependent cast), instead of walking the date index backwards:
+// 300 ms instead of 0.2 ms on a million rows.
+func (sk sortKey) text() string {
+	if sk.typ == "date" {
+		return "to_char(" + sk.expr + ", 'YYYY-MM-DD')"
+	}
+	return sk.expr + "::text"
+}
+
 var supplierSorts = map[string]sortKey{
 	"kg_co2e desc":           {"x.kg_co2e", "numeric", true},
 	"kg_co2e":                {"x.kg_co2e", "numeric", false},
@@ -179,21 +191,16 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 		return intake.SupplierPage{}, err
 	}
 	exprs, dests := selectList(supplierColumns, sq.Fields)
-	stmt := selectSQL("supplier_id, "+sk.expr+"::text", exprs) + " FROM intake.suppliers x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt := selectSQL("supplier_id, "+sk.text(), exprs) + " FROM intake.suppliers x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
 
 	var page intake.SupplierPage
-	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		if sq.Text != "" {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL pg_trgm.word_similarity_threshold = %g", WordSimilarity)); err != nil {
-				return err
-			}
-		}
-		rows, err := tx.Query(ctx, stmt, q.args)
-		if err != nil {
-			return err
-		}
-		var keys []string
+	var keys []string
+	var stmts []db.Stmt
+	if sq.Text != "" {
+		stmts = append(stmts, db.Stmt{SQL: fmt.Sprintf("SELECT set_config('pg_trgm.word_similarity_threshold', '%g', true)", WordSimilarity), Scan: drain})
+	}
+	stmts = append(stmts, db.Stmt{SQL: stmt, Args: []any{q.args}, Scan: func(rows pgx.Rows) error {
 		for rows.Next() {
 			var sup intake.Supplier
 			var key string
@@ -205,18 +212,16 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 			keys = append(keys, key)
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(page.Suppliers) > sq.Limit {
-			page.Suppliers = page.Suppliers[:sq.Limit]
-			page.Next = []string{keys[sq.Limit-1], page.Suppliers[sq.Limit-1].ID}
-		}
-		if sq.Count {
-			return tx.QueryRow(ctx, "SELECT count(*) FROM intake.suppliers x WHERE "+filter, q.args).Scan(&page.Total)
-		}
-		return nil
-	})
+		return rows.Err()
+	}})
+	if sq.Count {
+		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: one(&page.Total)})
+	}
+	err = db.InTenantBatch(ctx, s.pool, tenant, stmts...)
+	if err == nil && len(page.Suppliers) > sq.Limit {
+		page.Suppliers = page.Suppliers[:sq.Limit]
+		page.Next = []string{keys[sq.Limit-1], page.Suppliers[sq.Limit-1].ID}
+	}
 	if err != nil {
 		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
 	}
@@ -233,9 +238,7 @@ func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, field
 	exprs, dests := selectList(supplierColumns, fields)
 	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = $2"
 	var sup intake.Supplier
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets(&sup, dests, &sup.ID)...)
-	})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: one(targets(&sup, dests, &sup.ID)...)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sup, intake.ErrSupplierNotFound
 	}
@@ -251,18 +254,15 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 	exprs, dests := selectList(supplierColumns, fields)
 	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id"
 	var out []intake.Supplier
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, stmt, tenant, ids)
-		if err != nil {
-			return err
-		}
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: func(rows pgx.Rows) error {
+		var err error
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Supplier, error) {
 			var sup intake.Supplier
 			err := r.Scan(targets(&sup, dests, &sup.ID)...)
 			return sup, err
 		})
 		return err
-	})
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("store.SuppliersByID: %w", err)
 	}
@@ -298,16 +298,12 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 		return intake.TransactionPage{}, err
 	}
 	exprs, dests := selectList(transactionColumns, tq.Fields)
-	stmt := selectSQL("transaction_id, "+sk.expr+"::text", exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt := selectSQL("transaction_id, "+sk.text(), exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
 
 	var page intake.TransactionPage
-	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, stmt, q.args)
-		if err != nil {
-			return err
-		}
-		var keys []string
+	var keys []string
+	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: func(rows pgx.Rows) error {
 		for rows.Next() {
 			var t intake.Transaction
 			var key string
@@ -319,18 +315,16 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 			keys = append(keys, key)
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(page.Transactions) > tq.Limit {
-			page.Transactions = page.Transactions[:tq.Limit]
-			page.Next = []string{keys[tq.Limit-1], page.Transactions[tq.Limit-1].ID}
-		}
-		if tq.Count {
-			return tx.QueryRow(ctx, "SELECT count(*) FROM intake.transactions x WHERE "+filter, q.args).Scan(&page.Total)
-		}
-		return nil
-	})
+		return rows.Err()
+	}}}
+	if tq.Count {
+		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.transactions x WHERE " + filter, Args: []any{q.args}, Scan: one(&page.Total)})
+	}
+	err = db.InTenantBatch(ctx, s.pool, tenant, stmts...)
+	if err == nil && len(page.Transactions) > tq.Limit {
+		page.Transactions = page.Transactions[:tq.Limit]
+		page.Next = []string{keys[tq.Limit-1], page.Transactions[tq.Limit-1].ID}
+	}
 	if err != nil {
 		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
 	}
@@ -343,9 +337,7 @@ func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fi
 	exprs, dests := selectList(transactionColumns, fields)
 	stmt := selectSQL("transaction_id", exprs) + " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
 	var t intake.Transaction
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, stmt, tenant, id).Scan(targets(&t, dests, &t.ID)...)
-	})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: one(targets(&t, dests, &t.ID)...)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, intake.ErrTransactionNotFound
 	}
@@ -353,6 +345,37 @@ func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fi
 		return t, fmt.Errorf("store.Transaction: %w", err)
 	}
 	return t, nil
+}
+
+// one scans the one row a statement returns into dest; no row is
+// pgx.ErrNoRows, as with QueryRow.
+func one(dest ...any) func(pgx.Rows) error {
+	return oneRow(func(r pgx.Row) error { return r.Scan(dest...) })
+}
+
+// oneRow calls scan on the one row a statement returns; no row is
+// pgx.ErrNoRows.
+func oneRow(scan func(pgx.Row) error) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return pgx.ErrNoRows
+		}
+		if err := scan(rows); err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	}
+}
+
+// drain reads and ignores a statement's rows.
+func drain(rows pgx.Rows) error {
+	rows.Close()
+	return rows.Err()
 }
 
 var _ intake.Reader = (*Store)(nil)

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -28,6 +30,11 @@ const TransactionsTable = "intake.transactions"
 
 // ChunkSize is how much of an upload one stored chunk holds.
 const ChunkSize = 1 << 20
+
+// chunkBufs are ChunkSize buffers for Receive, reused: a fresh megabyte per
+// upload, most of them a few hundred bytes, is most of a small upload's
+// cost in allocation and GC.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
 
 // Migrate creates or updates the intake schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
@@ -67,51 +74,76 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 			return u, false, err
 		}
 	}
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	buf := *bp
+	n, err := io.ReadFull(r, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+	}
+	if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
+		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+	}
+	var key any
+	if nu.IdempotencyKey != "" {
+		key = nu.IdempotencyKey
+	}
 	var u intake.Upload
 	var sum []byte
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		buf := make([]byte, ChunkSize)
-		n, err := io.ReadFull(r, buf)
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return err
+	if n < ChunkSize {
+		// The whole file is in hand: the upload and its one chunk go in
+		// one statement, in one round trip.
+		h := sha256.Sum256(buf[:n])
+		sum = h[:]
+		err = db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{
+			SQL: `WITH u AS (
+					INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent, sha256, size_bytes)
+					VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
+				c AS (INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) SELECT tenant_id, id, 0, $8::bytea FROM u)
+				SELECT ` + uploadCols + ` FROM u`,
+			Args: []any{tenant, nu.Filename, key, intake.Queued, nu.TraceParent, sum, int64(n), buf[:n]},
+			Scan: oneRow(func(r pgx.Row) error {
+				var err error
+				u, err = scanUpload(r)
+				return err
+			}),
+		})
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "uploads_content" {
+			err = errDuplicate
 		}
-		if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
-			return err
-		}
-		var key any
-		if nu.IdempotencyKey != "" {
-			key = nu.IdempotencyKey
-		}
-		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
-			return err
-		}
-		h := sha256.New()
-		var size int64
-		for seq := 0; n > 0; seq++ {
-			h.Write(buf[:n])
-			size += int64(n)
-			if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) VALUES ($1, $2, $3, $4)`,
-				tenant, id, seq, buf[:n]); err != nil {
+	} else {
+		err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent)
+				VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
 				return err
 			}
-			n, err = io.ReadFull(r, buf)
-			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			h := sha256.New()
+			var size int64
+			for seq := 0; n > 0; seq++ {
+				h.Write(buf[:n])
+				size += int64(n)
+				if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) VALUES ($1, $2, $3, $4)`,
+					tenant, id, seq, buf[:n]); err != nil {
+					return err
+				}
+				n, err = io.ReadFull(r, buf)
+				if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+					return err
+				}
+			}
+			sum = h.Sum(nil)
+			_, err = tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, sum, size)
+			if db.IsUniqueViolation(err) {
+				return errDuplicate
+			}
+			if err != nil {
 				return err
 			}
-		}
-		sum = h.Sum(nil)
-		_, err = tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, sum, size)
-		if db.IsUniqueViolation(err) {
-			return errDuplicate
-		}
-		if err != nil {
+			u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
 			return err
-		}
-		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
-		return err
-	})
+		})
+	}
 	switch {
 	case errors.Is(err, errDuplicate):
 		u, err := s.byKey(ctx, tenant, "sha256", sum)

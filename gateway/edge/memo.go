@@ -1,0 +1,75 @@
+package edge
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// memoJSON is the gateway's JSON marshaler with a memo of recent large
+// encodings. A page of transactions, with their suppliers and results, is
+// tens of kilobytes of JSON, and protojson is most of what the gateway spends
+// on it; the services cache such pages, so the gateway keeps being handed the
+// same messages. The binary encoding (deterministic, several times cheaper
+// than protojson) identifies a message exactly: an entry is used only when
+// its type and bytes are equal to the message's, so the memo can never
+// answer with another message's JSON.
+type memoJSON struct {
+	*runtime.JSONPb
+	memo *lru.Cache[uint64, memoEntry]
+	bufs sync.Pool
+}
+
+type memoEntry struct {
+	typ  string
+	wire []byte
+	json []byte
+}
+
+const (
+	// memoMinWire is the smallest binary encoding memoised: below it
+	// protojson is cheap and the memo would only churn.
+	memoMinWire = 2 << 10
+	memoEntries = 256
+)
+
+func newMemoJSON(m *runtime.JSONPb) *memoJSON {
+	c, _ := lru.New[uint64, memoEntry](memoEntries) // only fails for a size <= 0
+	return &memoJSON{JSONPb: m, memo: c}
+}
+
+// Marshal answers from the memo for a message seen recently.
+func (m *memoJSON) Marshal(v any) ([]byte, error) {
+	msg, ok := v.(proto.Message)
+	if !ok {
+		return m.JSONPb.Marshal(v)
+	}
+	bp, _ := m.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer m.bufs.Put(bp)
+	wire, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*bp)[:0], msg)
+	*bp = wire
+	if err != nil || len(wire) < memoMinWire {
+		return m.JSONPb.Marshal(v)
+	}
+	typ := string(msg.ProtoReflect().Descriptor().FullName())
+	d := xxhash.New()
+	d.WriteString(typ)
+	d.Write(wire)
+	h := d.Sum64()
+	if e, ok := m.memo.Get(h); ok && e.typ == typ && bytes.Equal(e.wire, wire) {
+		return e.json[:len(e.json):len(e.json)], nil // shared: an append must copy
+	}
+	out, err := m.JSONPb.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	m.memo.Add(h, memoEntry{typ: typ, wire: bytes.Clone(wire), json: out})
+	return out, nil
+}

@@ -1,0 +1,80 @@
+package edge
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+)
+
+func page(n int, amount string) *intakev1.ListTransactionsResponse {
+	p := &intakev1.ListTransactionsResponse{NextPageToken: "tok"}
+	for i := range n {
+		p.Transactions = append(p.Transactions, &intakev1.Transaction{
+			Name: fmt.Sprintf("transactions/T%05d", i), SupplierId: "S1", NaicsCode: "331110", AmountUsd: amount, Currency: "USD",
+			Description: "steel coil", Date: "2024-03-01",
+			Supplier: &intakev1.Supplier{Name: "suppliers/S1", DisplayName: "Acme Steel", SpendUsd: "100.0000"},
+		})
+	}
+	return p
+}
+
+func TestMemoJSONAnswersExactlyAsProtojson(t *testing.T) {
+	plain := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{}}
+	m := newMemoJSON(&runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{}})
+	a, b := page(50, "10.0000"), page(50, "10.0001") // one digit apart in every line
+	small := page(1, "1.0000")
+	for round := range 3 {
+		for _, msg := range []*intakev1.ListTransactionsResponse{a, b, small} {
+			got, err := m.Marshal(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := plain.Marshal(msg)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("round %d: memo JSON differs from protojson's:\n%.200s\n%.200s", round, got, want)
+			}
+		}
+	}
+	// The two large pages are memoised, the small one is not.
+	if n := m.memo.Len(); n != 2 {
+		t.Fatalf("memo holds %d entries, want 2", n)
+	}
+	// A message changed in place is encoded afresh, not served stale.
+	a.Transactions[7].AmountUsd = "99.0000"
+	got, _ := m.Marshal(a)
+	if want, _ := plain.Marshal(a); !bytes.Equal(got, want) {
+		t.Fatal("memo answered a changed message with its old JSON")
+	}
+	// The memo's bytes are shared: appending to them must not write into
+	// the entry.
+	got, _ = m.Marshal(b)
+	_ = append(got, '!')
+	again, _ := m.Marshal(b)
+	if want, _ := plain.Marshal(b); !bytes.Equal(again, want) {
+		t.Fatal("an append to a memoised answer changed the memo")
+	}
+}
+
+func BenchmarkMemoJSON(b *testing.B) {
+	msg := page(50, "10.0000")
+	for _, tc := range []struct {
+		name string
+		m    runtime.Marshaler
+	}{
+		{"protojson", &runtime.JSONPb{}},
+		{"memo", newMemoJSON(&runtime.JSONPb{})},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := tc.m.Marshal(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
