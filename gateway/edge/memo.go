@@ -45,7 +45,9 @@ func newMemoJSON(m *runtime.JSONPb) *memoJSON {
 // Marshal answers from the memo for a message seen recently.
 func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	msg, ok := v.(proto.Message)
-	if !ok {
+	// Sizing is a fraction of encoding: small answers (most of them) go
+	// straight to protojson without being encoded twice.
+	if !ok || proto.Size(msg) < memoMinWire {
 		return m.JSONPb.Marshal(v)
 	}
 	bp, _ := m.bufs.Get().(*[]byte)
@@ -53,9 +55,9 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 		bp = new([]byte)
 	}
 	defer m.bufs.Put(bp)
-	wire, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*bp)[:0], msg)
+	wire, err := proto.MarshalOptions{Deterministic: true, UseCachedSize: true}.MarshalAppend((*bp)[:0], msg)
 	*bp = wire
-	if err != nil || len(wire) < memoMinWire {
+	if err != nil {
 		return m.JSONPb.Marshal(v)
 	}
 	typ := string(msg.ProtoReflect().Descriptor().FullName())

@@ -9,7 +9,7 @@ import (
 )
 
 // Stmt is one statement of an InTenantBatch; its rows go to Scan, which
-// must read them all (or return an error).
+// must read them all (or return an error). A nil Scan drains them.
 type Stmt struct {
 	SQL  string
 	Args []any
@@ -31,7 +31,53 @@ func InTenantBatch(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, st
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+1)}
 	b.Queue(setTenantSQL, tenant.String())
 	for _, st := range stmts {
-		b.Queue(st.SQL, st.Args...).Query(st.Scan)
+		scan := st.Scan
+		if scan == nil {
+			scan = Drain
+		}
+		b.Queue(st.SQL, st.Args...).Query(scan)
 	}
 	return pool.SendBatch(ctx, b).Close()
+}
+
+// The Scan functions below cover the usual shapes of a Stmt's result.
+
+// One scans the one row a statement returns into dest; no row is
+// pgx.ErrNoRows, as with QueryRow.
+func One(dest ...any) func(pgx.Rows) error {
+	return OneRow(func(r pgx.Row) error { return r.Scan(dest...) })
+}
+
+// OneRow calls scan on the one row a statement returns; no row is
+// pgx.ErrNoRows.
+func OneRow(scan func(pgx.Row) error) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return pgx.ErrNoRows
+		}
+		if err := scan(rows); err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	}
+}
+
+// Collect gathers a statement's rows into out with fn.
+func Collect[T any](out *[]T, fn pgx.RowToFunc[T]) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		var err error
+		*out, err = pgx.CollectRows(rows, fn)
+		return err
+	}
+}
+
+// Drain reads and ignores a statement's rows.
+func Drain(rows pgx.Rows) error {
+	rows.Close()
+	return rows.Err()
 }

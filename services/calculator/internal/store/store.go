@@ -89,15 +89,11 @@ func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.
 	var out []calculator.FactorSet
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT s.name, s.display_name, s.publisher, s.version, s.unit, s.source,
 			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id)
-			FROM calculator.factor_sets s ORDER BY s.name`, Scan: func(rows pgx.Rows) error {
-		var err error
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
-			var fs calculator.FactorSet
-			err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count)
-			return fs, err
-		})
-		return err
-	}})
+			FROM calculator.factor_sets s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
+		var fs calculator.FactorSet
+		err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count)
+		return fs, err
+	})})
 	if err != nil {
 		return nil, fmt.Errorf("store.FactorSets: %w", err)
 	}
@@ -115,7 +111,7 @@ func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator
 			SELECT s.name, f.code, f.title, f.value::text, s.unit, f.category
 			FROM unnest($1::text[], $2::text[]) AS k(set_name, code)
 			JOIN calculator.factor_sets s ON s.name = k.set_name
-			JOIN calculator.factors f ON f.factor_set_id = s.id AND f.code = k.code`, Args: []any{sets, codes}, Scan: collect(&out, scanFactor)})
+			JOIN calculator.factors f ON f.factor_set_id = s.id AND f.code = k.code`, Args: []any{sets, codes}, Scan: db.Collect(&out, scanFactor)})
 	if err != nil {
 		return nil, fmt.Errorf("store.Factors: %w", err)
 	}
@@ -129,7 +125,7 @@ func (s *Store) SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
 			SELECT s.name, f.code, f.title, f.value::text, s.unit, f.category
 			FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id
-			WHERE s.name = $1 ORDER BY f.code`, Args: []any{set}, Scan: collect(&out, scanFactor)})
+			WHERE s.name = $1 ORDER BY f.code`, Args: []any{set}, Scan: db.Collect(&out, scanFactor)})
 	if err != nil {
 		return nil, fmt.Errorf("store.SetFactors: %w", err)
 	}
@@ -296,18 +292,11 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at
 			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
 			WHERE e.tenant_id = $1 AND e.transaction_id = $2
-			ORDER BY e.tx_date LIMIT 1`, Args: []any{tenant, transactionID}, Scan: func(rows pgx.Rows) error {
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return pgx.ErrNoRows
-		}
+			ORDER BY e.tx_date LIMIT 1`, Args: []any{tenant, transactionID}, Scan: db.OneRow(func(row pgx.Row) error {
 		var err error
-		r, err = scanResult(rows)
+		r, err = scanResult(row)
 		return err
-	}})
+	})})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, calculator.ErrResultNotFound
 	}
@@ -357,7 +346,7 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 	var out []calculator.Result
 	const cols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
 		e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at`
-	st := db.Stmt{Scan: collect(&out, func(row pgx.CollectableRow) (calculator.Result, error) { return scanResult(row) })}
+	st := db.Stmt{Scan: db.Collect(&out, func(row pgx.CollectableRow) (calculator.Result, error) { return scanResult(row) })}
 	if dates != nil {
 		// The date list prunes the partitions at run time; the pair join
 		// keeps each id to its own date.
@@ -379,7 +368,7 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 	// A generic plan: the custom plan PostgreSQL would otherwise make on
 	// every call costs more than the query (0.53 ms against 0.19 ms per
 	// 50-id call, pgbench on the bench-api dataset).
-	generic := db.Stmt{SQL: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`, Scan: func(r pgx.Rows) error { r.Close(); return r.Err() }}
+	generic := db.Stmt{SQL: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`}
 	err := db.InTenantBatch(ctx, s.pool, tenant, generic, st)
 	if err != nil {
 		return nil, fmt.Errorf("store.Results: %w", err)
@@ -452,15 +441,6 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 		return sum, fmt.Errorf("store.Summarize: %w", err)
 	}
 	return sum, nil
-}
-
-// collect gathers a statement's rows into out with fn.
-func collect[T any](out *[]T, fn pgx.RowToFunc[T]) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		var err error
-		*out, err = pgx.CollectRows(rows, fn)
-		return err
-	}
 }
 
 var _ calculator.Store = (*Store)(nil)

@@ -149,6 +149,39 @@ func targets[T any](t *T, dests []func(*T) any, head ...any) []any {
 	return head
 }
 
+// keyedRows collects a list query's rows, each read after its id and its
+// sort key as text (the cursor); the query asks for one row past the page,
+// to know whether there is a next one.
+type keyedRows[T any] struct {
+	rows []T
+	keys []string
+}
+
+func (k *keyedRows[T]) scan(dests []func(*T) any, id func(*T) *string) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var t T
+			var key string
+			if err := rows.Scan(targets(&t, dests, id(&t), &key)...); err != nil {
+				return err
+			}
+			k.rows = append(k.rows, t)
+			k.keys = append(k.keys, key)
+		}
+		return rows.Err()
+	}
+}
+
+// page is the first limit rows and, when more were read, the cursor that
+// resumes after the last of them.
+func (k *keyedRows[T]) page(limit int, id func(*T) *string) ([]T, []string) {
+	if len(k.rows) <= limit {
+		return k.rows, nil
+	}
+	return k.rows[:limit], []string{k.keys[limit-1], *id(&k.rows[limit-1])}
+}
+
 // keyset adds the WHERE condition that resumes after the row with sort
 // value v and id, and returns the ORDER BY clause.
 func keyset(q *query, where *[]string, sk sortKey, idCol string, after []string) (string, error) {
@@ -195,36 +228,20 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
 
 	var page intake.SupplierPage
-	var keys []string
+	var got keyedRows[intake.Supplier]
+	id := func(s *intake.Supplier) *string { return &s.ID }
 	var stmts []db.Stmt
 	if sq.Text != "" {
-		stmts = append(stmts, db.Stmt{SQL: fmt.Sprintf("SELECT set_config('pg_trgm.word_similarity_threshold', '%g', true)", WordSimilarity), Scan: drain})
+		stmts = append(stmts, db.Stmt{SQL: fmt.Sprintf("SELECT set_config('pg_trgm.word_similarity_threshold', '%g', true)", WordSimilarity)})
 	}
-	stmts = append(stmts, db.Stmt{SQL: stmt, Args: []any{q.args}, Scan: func(rows pgx.Rows) error {
-		for rows.Next() {
-			var sup intake.Supplier
-			var key string
-			if err := rows.Scan(targets(&sup, dests, &sup.ID, &key)...); err != nil {
-				rows.Close()
-				return err
-			}
-			page.Suppliers = append(page.Suppliers, sup)
-			keys = append(keys, key)
-		}
-		rows.Close()
-		return rows.Err()
-	}})
+	stmts = append(stmts, db.Stmt{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)})
 	if sq.Count {
-		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: one(&page.Total)})
+		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
-	err = db.InTenantBatch(ctx, s.pool, tenant, stmts...)
-	if err == nil && len(page.Suppliers) > sq.Limit {
-		page.Suppliers = page.Suppliers[:sq.Limit]
-		page.Next = []string{keys[sq.Limit-1], page.Suppliers[sq.Limit-1].ID}
-	}
-	if err != nil {
+	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
 		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
 	}
+	page.Suppliers, page.Next = got.page(sq.Limit, id)
 	return page, nil
 }
 
@@ -238,7 +255,7 @@ func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, field
 	exprs, dests := selectList(supplierColumns, fields)
 	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = $2"
 	var sup intake.Supplier
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: one(targets(&sup, dests, &sup.ID)...)})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&sup, dests, &sup.ID)...)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sup, intake.ErrSupplierNotFound
 	}
@@ -254,15 +271,11 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 	exprs, dests := selectList(supplierColumns, fields)
 	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id"
 	var out []intake.Supplier
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: func(rows pgx.Rows) error {
-		var err error
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Supplier, error) {
-			var sup intake.Supplier
-			err := r.Scan(targets(&sup, dests, &sup.ID)...)
-			return sup, err
-		})
-		return err
-	}})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (intake.Supplier, error) {
+		var sup intake.Supplier
+		err := r.Scan(targets(&sup, dests, &sup.ID)...)
+		return sup, err
+	})})
 	if err != nil {
 		return nil, fmt.Errorf("store.SuppliersByID: %w", err)
 	}
@@ -302,32 +315,16 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
 
 	var page intake.TransactionPage
-	var keys []string
-	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: func(rows pgx.Rows) error {
-		for rows.Next() {
-			var t intake.Transaction
-			var key string
-			if err := rows.Scan(targets(&t, dests, &t.ID, &key)...); err != nil {
-				rows.Close()
-				return err
-			}
-			page.Transactions = append(page.Transactions, t)
-			keys = append(keys, key)
-		}
-		rows.Close()
-		return rows.Err()
-	}}}
+	var got keyedRows[intake.Transaction]
+	id := func(t *intake.Transaction) *string { return &t.ID }
+	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
 	if tq.Count {
-		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.transactions x WHERE " + filter, Args: []any{q.args}, Scan: one(&page.Total)})
+		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.transactions x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
-	err = db.InTenantBatch(ctx, s.pool, tenant, stmts...)
-	if err == nil && len(page.Transactions) > tq.Limit {
-		page.Transactions = page.Transactions[:tq.Limit]
-		page.Next = []string{keys[tq.Limit-1], page.Transactions[tq.Limit-1].ID}
-	}
-	if err != nil {
+	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
 		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
 	}
+	page.Transactions, page.Next = got.page(tq.Limit, id)
 	return page, nil
 }
 
@@ -337,7 +334,7 @@ func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fi
 	exprs, dests := selectList(transactionColumns, fields)
 	stmt := selectSQL("transaction_id", exprs) + " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
 	var t intake.Transaction
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: one(targets(&t, dests, &t.ID)...)})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&t, dests, &t.ID)...)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, intake.ErrTransactionNotFound
 	}
@@ -345,37 +342,6 @@ func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fi
 		return t, fmt.Errorf("store.Transaction: %w", err)
 	}
 	return t, nil
-}
-
-// one scans the one row a statement returns into dest; no row is
-// pgx.ErrNoRows, as with QueryRow.
-func one(dest ...any) func(pgx.Rows) error {
-	return oneRow(func(r pgx.Row) error { return r.Scan(dest...) })
-}
-
-// oneRow calls scan on the one row a statement returns; no row is
-// pgx.ErrNoRows.
-func oneRow(scan func(pgx.Row) error) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return pgx.ErrNoRows
-		}
-		if err := scan(rows); err != nil {
-			return err
-		}
-		rows.Close()
-		return rows.Err()
-	}
-}
-
-// drain reads and ignores a statement's rows.
-func drain(rows pgx.Rows) error {
-	rows.Close()
-	return rows.Err()
 }
 
 var _ intake.Reader = (*Store)(nil)

@@ -102,7 +102,7 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 				c AS (INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) SELECT tenant_id, id, 0, $8::bytea FROM u)
 				SELECT ` + uploadCols + ` FROM u`,
 			Args: []any{tenant, nu.Filename, key, intake.Queued, nu.TraceParent, sum, int64(n), buf[:n]},
-			Scan: oneRow(func(r pgx.Row) error {
+			Scan: db.OneRow(func(r pgx.Row) error {
 				var err error
 				u, err = scanUpload(r)
 				return err
