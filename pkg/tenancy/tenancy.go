@@ -93,6 +93,12 @@ func platformSecret(ctx context.Context, pool *pgxpool.Pool) ([]byte, error) {
 	err := pool.QueryRow(ctx, `
 		WITH ins AS (INSERT INTO iam.service_secret (secret) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING secret)
 		SELECT secret FROM ins UNION ALL SELECT secret FROM iam.service_secret LIMIT 1`, b).Scan(&secret)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another process inserted the secret concurrently: the conflict
+		// waited for its commit, but this statement's snapshot predates
+		// it. A new statement sees it.
+		err = pool.QueryRow(ctx, `SELECT secret FROM iam.service_secret`).Scan(&secret)
+	}
 	return secret, err
 }
 

@@ -2,6 +2,7 @@ package tenancy_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"os"
 	"testing"
@@ -56,5 +57,54 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := auth.AuthenticateService(ctx, "00"+tok[2:], a.String()); !errors.Is(err, tenancy.ErrBadKey) {
 		t.Fatalf("wrong service token accepted: %v", err)
+	}
+}
+
+// Every service creates the platform secret on its first start, and they
+// start together: one that loses the race must read the secret that won.
+func TestServiceTokenLosingTheCreateRace(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.NewPool(t, "tenancy", tenancy.Migrate)
+	// The winner's insert, held uncommitted while the loser starts.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	winner := []byte("0123456789abcdef0123456789abcdef")
+	if _, err := tx.Exec(ctx, `INSERT INTO iam.service_secret (secret) VALUES ($1)`, winner); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		token string
+		err   error
+	}
+	got := make(chan result, 1)
+	go func() {
+		token, err := tenancy.ServiceToken(ctx, pool)
+		got <- result{token, err}
+	}()
+	// Let the loser's insert reach the conflict and wait on the winner.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%service_secret%' AND datname = current_database())`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second caller never waited on the first one's insert")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil || r.token != hex.EncodeToString(winner) {
+		t.Fatalf("ServiceToken = %q, %v; want the winner's secret %x", r.token, r.err, winner)
 	}
 }
