@@ -23,7 +23,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
@@ -57,6 +59,9 @@ func benchAPI(ctx context.Context, args []string) error {
 	withGRPC := fs.Bool("grpc", true, "run the ghz rows (false: only the REST ceiling and mix)")
 	mixWeights := fs.String("mix", designMix, "weights of list transactions : get supplier : emissions summary : small upload (the design's mix; change it only to study one operation)")
 	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable during the mix go into this folder")
+	reuse := fs.Bool("reuse", false, "start from a copy of the database a previous run loaded with the same dataset (kept as a template), instead of loading it again; for profiling runs")
+	study := fs.String("study", "", "after the mix, more mixes on the same stack, comma-separated (e.g. 1:0:0:0,0:1:0:0), each run for -study-duration; prints rps and CPU per request by process")
+	studyDuration := fs.Duration("study-duration", 20*time.Second, "length of each -study mix")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,17 +96,32 @@ func benchAPI(ctx context.Context, args []string) error {
 	if admin == "" {
 		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
-	dbURL, err := freshDatabase(ctx, admin, "vcci_bench_api")
-	if err != nil {
-		return err
+	template := fmt.Sprintf("vcci_bench_api_t%d_%d", *rows, *suppliers)
+	var dbURL string
+	reused := false
+	if *reuse {
+		if dbURL, reused, err = cloneDatabase(ctx, admin, template, "vcci_bench_api"); err != nil {
+			return err
+		}
+		if reused {
+			logf("reusing the dataset loaded earlier (database %s)", template)
+		}
+	}
+	if !reused {
+		if dbURL, err = freshDatabase(ctx, admin, "vcci_bench_api"); err != nil {
+			return err
+		}
 	}
 	limits := []string{
 		"VCCI_RATE_LIMIT_READ=" + benchRateLimit,
 		"VCCI_RATE_LIMIT_WRITE=" + benchRateLimit,
 		"VCCI_RATE_LIMIT_HEAVY=" + benchRateLimit,
 	}
-	d, err := startDeployables(ctx, *binDir, *work, "bench-api-", *pprofDir != "", append([]string{"DATABASE_URL=" + dbURL}, limits...)...)
-	defer d.stop()
+	start := func() (*deployables, error) {
+		return startDeployables(ctx, *binDir, *work, "bench-api-", *pprofDir != "", append([]string{"DATABASE_URL=" + dbURL}, limits...)...)
+	}
+	d, err := start()
+	defer func() { d.stop() }()
 	if err != nil {
 		return err
 	}
@@ -112,13 +132,35 @@ func benchAPI(ctx context.Context, args []string) error {
 	}
 	api := &restAPI{base: d.httpURL, key: key, client: &http.Client{Timeout: 10 * time.Minute}}
 
-	logf("uploading %s (%.1f MB) through POST /v1/uploads", file, float64(info.Size())/1e6)
-	start := time.Now()
-	up, err := api.uploadAndWait(ctx, file)
-	if err != nil {
-		return err
+	var up uploadStatus
+	var loadTime time.Duration
+	if reused {
+		if up, loadTime, err = api.loadedUpload(ctx); err != nil {
+			return err
+		}
+	} else {
+		logf("uploading %s (%.1f MB) through POST /v1/uploads", file, float64(info.Size())/1e6)
+		began := time.Now()
+		if up, err = api.uploadAndWait(ctx, file); err != nil {
+			return err
+		}
+		loadTime = time.Since(began)
+		if *reuse {
+			// A template can only be copied from a database nobody is
+			// connected to.
+			logf("keeping the loaded database as %s for -reuse", template)
+			if err := d.stop(); err != nil {
+				return err
+			}
+			if err := copyDatabase(ctx, admin, "vcci_bench_api", template); err != nil {
+				return err
+			}
+			if d, err = start(); err != nil {
+				return err
+			}
+			api.base = d.httpURL
+		}
 	}
-	loadTime := time.Since(start)
 	logf("upload %s: %s rows accepted, %s calculated in %.1fs", up.Name, up.RowsAccepted, up.RowsCalculated, loadTime.Seconds())
 
 	var dash struct{ TransactionCount, SupplierCount json.Number }
@@ -221,10 +263,46 @@ func benchAPI(ctx context.Context, args []string) error {
 	}
 	mixCPU := cpuLine(cpuUse(cpuBefore, sampleCPU(d)), restMixed.Elapsed, runtime.NumCPU())
 	logf("CPU during the mix: %s", mixCPU)
+	drainProfile := ""
+	if *pprofDir != "" {
+		drainProfile = filepath.Join(*pprofDir, "drain")
+	}
+	drain, err := drainUploads(ctx, dbURL, d, drainProfile)
+	if err != nil {
+		return err
+	}
+	logf("after the mix: %s", drain)
 	if err := <-profiled; err != nil {
 		logf("%v", err)
 	} else if *pprofDir != "" {
 		logf("CPU profiles in %s (go tool pprof -top bin/<name> %s/<name>.cpu.pprof)", *pprofDir, *pprofDir)
+	}
+
+	var studies []string
+	for spec := range strings.SplitSeq(*study, ",") {
+		if spec == "" {
+			continue
+		}
+		m := lg
+		m.Duration = *studyDuration
+		m.Ops = restMix(api, top)
+		if err := setWeights(m.Ops, spec); err != nil {
+			return err
+		}
+		logf("study %s: %d VUs for %s", spec, *vus, *studyDuration)
+		before := sampleCPU(d)
+		res, err := loadgen.Run(ctx, m)
+		if err != nil {
+			return err
+		}
+		line := studyLine(spec, res, cpuUse(before, sampleCPU(d)))
+		if dr, err := drainUploads(ctx, dbURL, d, ""); err != nil {
+			return err
+		} else if dr.Pending > 0 {
+			line += "; then " + dr.String()
+		}
+		studies = append(studies, line)
+		logf("%s", line)
 	}
 
 	logf("stopping the deployables")
@@ -248,6 +326,7 @@ func benchAPI(ctx context.Context, args []string) error {
 		RateLimits: limits,
 		Redis:      redisNote(),
 		MixCPU:     mixCPU,
+		MixDrain:   drain.String(),
 	}
 	if stopErr != nil {
 		rep.StopError = stopErr.Error()
@@ -257,6 +336,9 @@ func benchAPI(ctx context.Context, args []string) error {
 	rep.judge()
 
 	md := rep.markdown()
+	if len(studies) > 0 {
+		md += "\nStudies (mix weights list transactions : get supplier : summary : upload; CPU ms per request by process):\n\n" + strings.Join(studies, "\n") + "\n"
+	}
 	fmt.Print(md)
 	if err := os.WriteFile(filepath.Join(*work, "bench-api.md"), []byte(md), 0o644); err != nil {
 		return err
@@ -785,8 +867,11 @@ type apiReport struct {
 	Redis      string     `json:"redis"`
 	StopError  string     `json:"stop_error,omitempty"`
 	// MixCPU is the CPU each process used during the REST mix.
-	MixCPU string   `json:"mix_cpu"`
-	Rows   []apiRow `json:"rows"`
+	MixCPU string `json:"mix_cpu"`
+	// MixDrain is what the upload worker still had queued when the mix
+	// ended, and how long it took to finish.
+	MixDrain string   `json:"mix_drain"`
+	Rows     []apiRow `json:"rows"`
 }
 
 type apiDataset struct {
@@ -887,6 +972,9 @@ func (rep *apiReport) markdown() string {
 	fmt.Fprintf(&b, "Per-key rate limits raised to %s for every class (the limiter still decides every request); Redis: %s. The load generator and ghz run on the same %d cores as the services and PostgreSQL.\n",
 		benchRateLimit, rep.Redis, rep.Cores)
 	fmt.Fprintf(&b, "CPU during the REST mix: %s.\n", rep.MixCPU)
+	if rep.MixDrain != "" {
+		fmt.Fprintf(&b, "Uploads when the mix ended: %s.\n", rep.MixDrain)
+	}
 	var ex []string
 	for _, r := range rep.Rows {
 		for _, e := range r.ErrorExamples {
@@ -922,4 +1010,161 @@ func fmtRate(r apiRow) string {
 		return "0%"
 	}
 	return fmt.Sprintf("%.3f%% (%s)", r.ErrorRate*100, thousands(r.Errors))
+}
+
+// drained is what the upload worker still had to do when a mix ended.
+type drained struct {
+	Pending int           // uploads not yet finished when the mix ended
+	Took    time.Duration // until none was left
+	CPU     string        // cpuLine of the wait
+}
+
+func (d drained) String() string {
+	if d.Pending == 0 {
+		return "no upload was left queued"
+	}
+	return fmt.Sprintf("%d uploads were still queued or running; they finished %.1f s later (CPU meanwhile: %s)", d.Pending, d.Took.Seconds(), d.CPU)
+}
+
+// drainUploads waits until the worker has finished every upload (state
+// received, parsing or calculating), so that a mix's uploads are paid for
+// by the mix that sent them and not by the next measurement. With
+// profileDir, the first 10 s of the wait are CPU-profiled into it.
+func drainUploads(ctx context.Context, dbURL string, d *deployables, profileDir string) (drained, error) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return drained{}, err
+	}
+	defer pool.Close()
+	pending := func() (int, error) {
+		var n int
+		err := pool.QueryRow(ctx, "SELECT count(*) FROM intake.uploads WHERE state IN (1, 2, 3)").Scan(&n)
+		return n, err
+	}
+	start, before := time.Now(), sampleCPU(d)
+	n, err := pending()
+	if err != nil || n == 0 {
+		return drained{}, err
+	}
+	out := drained{Pending: n}
+	if profileDir != "" {
+		go profileCPU(ctx, d, profileDir, 10*time.Second)
+	}
+	for n > 0 {
+		if time.Since(start) > 15*time.Minute {
+			return out, fmt.Errorf("bench-api: %d uploads still unfinished 15 minutes after the mix", n)
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if n, err = pending(); err != nil {
+			return out, err
+		}
+	}
+	out.Took = time.Since(start)
+	out.CPU = cpuLine(cpuUse(before, sampleCPU(d)), out.Took, runtime.NumCPU())
+	return out, nil
+}
+
+// cloneDatabase replaces name with a copy of template, if template exists,
+// and forgets the cached reads of earlier runs (their cache versions in
+// Redis would otherwise hand out what the template's copy no longer holds).
+func cloneDatabase(ctx context.Context, admin, template, name string) (string, bool, error) {
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", false, err
+	}
+	defer c.Close(ctx)
+	var ok bool
+	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", template).Scan(&ok); err != nil || !ok {
+		return "", false, err
+	}
+	if err := copyDatabase(ctx, admin, template, name); err != nil {
+		return "", false, err
+	}
+	if err := forgetCachedReads(ctx); err != nil {
+		return "", false, err
+	}
+	cfg := c.Config()
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), true, nil
+}
+
+// copyDatabase (re)creates to as a copy of from.
+func copyDatabase(ctx context.Context, admin, from, to string) error {
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+to+" WITH (FORCE)"); err != nil {
+		return err
+	}
+	_, err = c.Exec(ctx, "CREATE DATABASE "+to+" TEMPLATE "+from)
+	return err
+}
+
+// forgetCachedReads deletes the read cache's keys from Redis (REDIS_URL, else
+// 127.0.0.1:6379); no Redis is no cache to forget.
+func forgetCachedReads(ctx context.Context) error {
+	opt := &redis.Options{Addr: "127.0.0.1:6379"}
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		var err error
+		if opt, err = redis.ParseURL(u); err != nil {
+			return err
+		}
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if rdb.Ping(ctx).Err() != nil {
+		return nil
+	}
+	it := rdb.Scan(ctx, 0, "vcci:cache:*", 1000).Iterator()
+	var keys []string
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+		if len(keys) == 1000 {
+			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
+				return err
+			}
+			keys = keys[:0]
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		return rdb.Unlink(ctx, keys...).Err()
+	}
+	return nil
+}
+
+// loadedUpload is the dataset's upload in a reused database, and how long
+// it took when it was loaded.
+func (a *restAPI) loadedUpload(ctx context.Context) (uploadStatus, time.Duration, error) {
+	var up uploadStatus
+	var resp struct {
+		Uploads []struct {
+			uploadStatus
+			CreateTime   time.Time `json:"createTime"`
+			CompleteTime time.Time `json:"completeTime"`
+		} `json:"uploads"`
+	}
+	body, err := a.do(ctx, http.MethodGet, "/v1/uploads?page_size=1000", "", nil)
+	if err != nil {
+		return up, 0, err
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return up, 0, fmt.Errorf("uploads: %w: %s", err, body)
+	}
+	// The dataset is the first upload; the list is newest first.
+	if len(resp.Uploads) == 0 {
+		return up, 0, errors.New("bench-api: -reuse: the template database holds no upload")
+	}
+	first := resp.Uploads[len(resp.Uploads)-1]
+	if first.State != "UPLOAD_STATE_SUCCEEDED" {
+		return up, 0, fmt.Errorf("bench-api: -reuse: the dataset upload %s is %s", first.Name, first.State)
+	}
+	return first.uploadStatus, first.CompleteTime.Sub(first.CreateTime), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
@@ -54,6 +57,14 @@ func sampleCPU(d *deployables) cpuSample {
 		}
 		ut, _ := strconv.ParseFloat(f[11], 64)
 		st, _ := strconv.ParseFloat(f[12], 64)
+		if comm == "postgres" {
+			// The postmaster's cutime and cstime hold the CPU of the
+			// backends it has reaped, so that a backend exiting between
+			// two samples does not take its CPU with it.
+			cut, _ := strconv.ParseFloat(f[13], 64)
+			cst, _ := strconv.ParseFloat(f[14], 64)
+			ut, st = ut+cut, st+cst
+		}
 		name, ok := byPid[pid]
 		switch {
 		case ok:
@@ -84,21 +95,7 @@ func cpuUse(before, after cpuSample) map[string]float64 {
 // cpuLine is the CPU use as "name x.xx s (y%)" by descending use, with the
 // total and the share of the machine's cores used over elapsed.
 func cpuLine(use map[string]float64, elapsed time.Duration, cores int) string {
-	names := make([]string, 0, len(use))
-	var total float64
-	for k, v := range use {
-		names = append(names, k)
-		total += v
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		switch {
-		case use[a] > use[b]:
-			return -1
-		case use[a] < use[b]:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
+	names, total := byUse(use)
 	parts := make([]string, len(names))
 	for i, n := range names {
 		parts[i] = fmt.Sprintf("%s %.1f s (%.0f%%)", n, use[n], 100*use[n]/total)
@@ -141,4 +138,37 @@ func profileCPU(ctx context.Context, d *deployables, dir string, dur time.Durati
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// studyLine is one -study mix: its rate, errors, p95, and the CPU each
+// process spent per completed request, largest first.
+func studyLine(spec string, r loadgen.Result, use map[string]float64) string {
+	n := float64(max(r.Total.Requests, 1))
+	names, total := byUse(use)
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		if ms := 1000 * use[k] / n; ms >= 0.005 {
+			parts = append(parts, fmt.Sprintf("%s %.3f", k, ms))
+		}
+	}
+	return fmt.Sprintf("- %s: %.0f rps, %d errors, p95 %s; %.3f ms CPU/request: %s", spec, r.Total.RPS, r.Total.Errors,
+		fmtMS(ms(r.Total.Percentile(95))), 1000*total/n, strings.Join(parts, ", "))
+}
+
+// byUse is use's process names by descending CPU (then by name), and the
+// total.
+func byUse(use map[string]float64) ([]string, float64) {
+	names := make([]string, 0, len(use))
+	var total float64
+	for k, v := range use {
+		names = append(names, k)
+		total += v
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(use[b], use[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return names, total
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -217,19 +218,39 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 	if len(stmts) == 0 {
 		return nil
 	}
+	// Partitions are never dropped, so one seen to exist is remembered and
+	// the common case (a small upload into this quarter) asks nothing.
+	names := partitionNames(parts[1], from, to)
+	known := func() bool {
+		for _, n := range names {
+			if _, ok := knownPartitions.Load(partitionKey{pool, parts[0], n}); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	remember := func() {
+		for _, n := range names {
+			knownPartitions.Store(partitionKey{pool, parts[0], n}, struct{}{})
+		}
+	}
+	if known() {
+		return nil
+	}
 	// Checking first keeps the common case (all exist) lock-free.
 	var missing bool
 	err := pool.QueryRow(ctx, `
 		SELECT count(*) < $2 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = $1::regclass AND c.relname = ANY($3)`,
-		table, len(stmts), partitionNames(parts[1], from, to)).Scan(&missing)
+		table, len(stmts), names).Scan(&missing)
 	if err != nil {
 		return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
 	}
 	if !missing {
+		remember()
 		return nil
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, table); err != nil {
 			return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
 		}
@@ -240,7 +261,21 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 		}
 		return nil
 	})
+	if err == nil {
+		remember()
+	}
+	return err
 }
+
+// partitionKey names a partition known to exist: by pool, since tests run
+// many databases in one process, and by schema, since partition names
+// repeat their table's name only.
+type partitionKey struct {
+	pool         *pgxpool.Pool
+	schema, name string
+}
+
+var knownPartitions sync.Map
 
 func partitionNames(table string, from, to time.Time) []string {
 	var names []string

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -31,6 +32,10 @@ func Run(ctx context.Context, env service.Env) error {
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.ResultsTable)
+	// The totals and the rollup are updated in place by every calculated
+	// batch: keep them vacuumed whatever autovacuum does.
+	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
+		"calculator.emission_totals", "calculator.emission_rollup")
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {

@@ -86,6 +86,10 @@ func Run(ctx context.Context, env service.Env) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
+	// Running totals and the upload queue are updated in place by every
+	// upload: keep them vacuumed whatever autovacuum does.
+	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
+		"intake.uploads", "intake.suppliers")
 	done := make(chan struct{}, workers)
 	for range workers {
 		go func() { worker.Run(bg, time.Second); done <- struct{}{} }()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"time"
 
@@ -73,6 +74,13 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		_, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, code, title, value, category)
 			SELECT factor_set_id, code, title, value::numeric, category FROM factor_stage`)
 		if err != nil {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		// Every calculation joins its lines to the factors: without
+		// statistics (autovacuum may be off, or not there yet) the planner
+		// guesses a set has 3 factors, not 1,016, and sorts them all per
+		// batch instead of probing the key.
+		if _, err := tx.Exec(ctx, `ANALYZE calculator.factor_sets, calculator.factors`); err != nil {
 			return fmt.Errorf("store.LoadSet: %w", err)
 		}
 		return nil
@@ -164,21 +172,24 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 			}
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE calc_stage (transaction_id text, tx_date date, supplier_id text, naics_code text, amount text) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"calc_stage"}, []string{"transaction_id", "tx_date", "supplier_id", "naics_code", "amount"},
-			pgx.CopyFromSlice(len(lines), func(i int) ([]any, error) {
-				l := &lines[i]
-				return []any{l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount}, nil
-			}))
-		if err != nil {
-			return err
+		// The lines go in as arrays: a staging table would cost a
+		// temporary table's catalog churn per batch, most of the work for a
+		// small one.
+		n := len(lines)
+		ids, sups, codes, amounts := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		dates := make([]time.Time, n)
+		var distinct []string
+		for i := range lines {
+			l := &lines[i]
+			ids[i], dates[i], sups[i], codes[i], amounts[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount
+			if !slices.Contains(distinct, l.NAICS) {
+				distinct = append(distinct, l.NAICS)
+			}
 		}
 		var unknown []string
-		rows, err := tx.Query(ctx, `SELECT DISTINCT s.naics_code FROM calc_stage s
-			WHERE NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = $1 AND f.code = s.naics_code)
-			ORDER BY 1 LIMIT 10`, setID)
+		rows, err := tx.Query(ctx, `SELECT c FROM unnest($2::text[]) c
+			WHERE NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = $1 AND f.code = c)
+			ORDER BY 1 LIMIT 10`, setID, distinct)
 		if err != nil {
 			return err
 		}
@@ -195,7 +206,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 					 category, factor_set_id, factor_value, method, kg_co2e)
 				SELECT $1, s.transaction_id, s.tx_date, $2, s.supplier_id, s.naics_code, s.amount::numeric,
 					f.category, f.factor_set_id, f.value, $4, s.amount::numeric(18, 4) * f.value
-				FROM calc_stage s
+				FROM unnest($5::text[], $6::date[], $7::text[], $8::text[], $9::text[]) AS s(transaction_id, tx_date, supplier_id, naics_code, amount)
 				JOIN calculator.factors f ON f.factor_set_id = $3 AND f.code = s.naics_code
 				ON CONFLICT DO NOTHING
 				RETURNING supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
@@ -219,7 +230,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				UNION ALL SELECT 3, naics_code, kg_co2e, amount_usd FROM ins
 				UNION ALL SELECT 4, to_char(tx_date, 'YYYY-MM'), kg_co2e, amount_usd FROM ins
 			) u GROUP BY 1, 2 ORDER BY 1, 2`,
-			tenant, upload, setID, calculator.MethodSpendBased)
+			tenant, upload, setID, calculator.MethodSpendBased, ids, dates, sups, codes, amounts)
 		if err != nil {
 			return err
 		}
@@ -262,10 +273,10 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 			// A retry: report the batch's whole totals, including lines stored
 			// by the earlier attempt, so the caller's totals stay exact.
 			rows, err := tx.Query(ctx, `SELECT r.supplier_id, round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
-				FROM (SELECT DISTINCT transaction_id, tx_date FROM calc_stage) s
+				FROM (SELECT DISTINCT * FROM unnest($2::text[], $3::date[]) AS s(transaction_id, tx_date)) s
 				JOIN calculator.emission_results r
 				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date
-				GROUP BY 1 ORDER BY 1`, tenant)
+				GROUP BY 1 ORDER BY 1`, tenant, ids, dates)
 			if err != nil {
 				return err
 			}

@@ -238,7 +238,9 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 	seen := newIDSet()
 	maxDate := time.Now().UTC().AddDate(1, 0, 0)
 	var read int64
-	blk := make([]parsed, 0, blockRows)
+	// The first block grows as it fills (most files are a few rows); later
+	// ones are allocated whole.
+	blk := make([]parsed, 0, 64)
 	send := func(b block) bool {
 		select {
 		case v.blocks <- b:
@@ -437,6 +439,18 @@ func (v *Validator) reject(e RowError) {
 	v.Rejected++
 	if len(v.Errors) < MaxErrorsKept {
 		v.Errors = append(v.Errors, e)
+	}
+}
+
+// All reads every remaining accepted row (for a file small enough to hold).
+func (v *Validator) All() ([]Row, error) {
+	var rows []Row
+	for {
+		r, ok := v.Next()
+		if !ok {
+			return rows, v.Err()
+		}
+		rows = append(rows, r)
 	}
 }
 

@@ -30,15 +30,8 @@ func validate(t *testing.T, body string) (*Validator, []Row) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []Row
-	for {
-		r, ok := v.Next()
-		if !ok {
-			break
-		}
-		rows = append(rows, r)
-	}
-	if err := v.Err(); err != nil {
+	rows, err := v.All()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return v, rows

@@ -10,8 +10,10 @@ type idSet struct {
 	m      map[[2]uint64]int64
 }
 
+// newIDSet starts small and grows with the file: most uploads are a few
+// rows, and a map sized for a big one is most of a small one's cost.
 func newIDSet() *idSet {
-	return &idSet{s1: maphash.MakeSeed(), s2: maphash.MakeSeed(), m: make(map[[2]uint64]int64, 1<<16)}
+	return &idSet{s1: maphash.MakeSeed(), s2: maphash.MakeSeed(), m: make(map[[2]uint64]int64, 64)}
 }
 
 // add records id at line; it returns the first line and true if id was seen.

@@ -341,7 +341,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) error {
 		if v.Accepted == 0 {
 			return w.store.Finish(ctx, u.ID, Succeeded, 0, "0", "")
 		}
-		u.State, u.MinDate, u.MaxDate = Calculating, v.MinDate, v.MaxDate
+		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
 	}
 	if u.State != Calculating {
 		return nil

@@ -42,10 +42,21 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // Store implements intake.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool  *pgxpool.Pool
+	small int64 // uploads up to this size are validated in memory
+}
 
 // New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, small: SmallUpload} }
+
+// WithSmallUpload sets the largest upload (bytes) validated in memory rather
+// than through COPY (default SmallUpload); 0 sends every upload through
+// COPY. Tests use it to run both paths.
+func (s *Store) WithSmallUpload(n int64) *Store {
+	s.small = n
+	return s
+}
 
 const uploadCols = `id, tenant_id, filename, coalesce(idempotency_key, ''), coalesce(sha256, ''::bytea), size_bytes, state,
 	rows_read, rows_accepted, rows_rejected, rows_calculated, coalesce(kg_co2e::text, ''), failure_reason, attempts,
@@ -278,8 +289,19 @@ type chunks struct {
 	pool *pgxpool.Pool
 	id   int64
 	seq  int
+	// last is the seq of the last chunk the upload's size implies; -1 when
+	// unknown, and reading goes on until a chunk is missing.
+	last int
 	cur  *bytes.Reader
 	done bool
+}
+
+func newChunks(ctx context.Context, pool *pgxpool.Pool, u intake.Upload) *chunks {
+	last := -1
+	if u.Size > 0 {
+		last = int((u.Size - 1) / ChunkSize)
+	}
+	return &chunks{ctx: ctx, pool: pool, id: u.ID, last: last}
 }
 
 func (c *chunks) Read(p []byte) (int, error) {
@@ -287,7 +309,7 @@ func (c *chunks) Read(p []byte) (int, error) {
 		if c.cur != nil && c.cur.Len() > 0 {
 			return c.cur.Read(p)
 		}
-		if c.done {
+		if c.done || (c.last >= 0 && c.seq > c.last) {
 			return 0, io.EOF
 		}
 		var data []byte
@@ -326,117 +348,25 @@ func (r *rowSource) Err() error { return r.v.Err() }
 // Validate stores the upload's accepted rows, its suppliers and its errors,
 // and moves it to Calculating (or Failed for a bad header), in one
 // transaction: a crash half-way leaves nothing and the retry starts clean.
+// Uploads up to the small limit are held in memory and written with array
+// parameters; larger ones are streamed through COPY into a staging table.
 func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Reader) (*intake.Validator, error)) (intake.Validated, error) {
 	var out intake.Validated
 	var headerErr *intake.HeaderError
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
-		// Errors from an earlier, interrupted attempt are rolled back with it,
-		// but a header failure may be recorded already: start clean.
-		if _, err := tx.Exec(ctx, `DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID); err != nil {
-			return err
-		}
-		v, err := open(&chunks{ctx: ctx, pool: s.pool, id: u.ID})
+		v, err := open(newChunks(ctx, s.pool, u))
 		if errors.As(err, &headerErr) {
-			if err := insertErrors(ctx, tx, u, headerErr.Errors); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, failure_reason = $3, rows_rejected = 0,
-				completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
-				u.ID, intake.Failed, "the header does not name the required columns: "+headerErr.Error())
-			return err
+			return failHeader(ctx, tx, u, headerErr)
 		}
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
-			supplier_id text, supplier_name text, naics_code text, amount text, currency text, description text,
-			category smallint, country text) ON COMMIT DROP`); err != nil {
-			return err
+		if u.Size > 0 && u.Size <= s.small {
+			out, err = s.storeSmall(ctx, tx, u, v)
+		} else {
+			out, err = s.storeStaged(ctx, tx, u, v)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
-			[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "category", "country"},
-			&rowSource{v: v}); err != nil {
-			return err
-		}
-		if err := v.Err(); err != nil {
-			return err
-		}
-		errs := v.Errors
-		out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
-		if v.Accepted > 0 {
-			if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {
-				return err
-			}
-			// Transactions stored by an earlier upload are rejected, not stored twice.
-			rows, err := tx.Query(ctx, `
-				DELETE FROM tx_stage s USING intake.transactions t
-				WHERE t.tenant_id = $1 AND t.tx_date BETWEEN $2 AND $3
-				  AND t.transaction_id = s.transaction_id AND t.tx_date = s.tx_date AND t.upload_id <> $4
-				RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, v.MinDate, v.MaxDate, u.ID)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var e intake.RowError
-				var other int64
-				if err := rows.Scan(&e.Row, &e.Value, &other); err != nil {
-					rows.Close()
-					return err
-				}
-				e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
-				errs = append(errs, e)
-				out.Accepted--
-				out.Rejected++
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-					naics_code, amount_usd, currency, description, category)
-				SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, amount::numeric(18, 4), currency, description, category
-				FROM tx_stage`, u.Tenant, u.ID); err != nil {
-				return err
-			}
-			// The latest name and country in the file win; NAICS codes
-			// accumulate; unchanged suppliers are not rewritten. Key order:
-			// concurrent uploads lock shared suppliers in the same order.
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, country, naics_codes)
-				SELECT $1, n.supplier_id, n.supplier_name, coalesce(c.country, ''), k.codes
-				FROM (SELECT DISTINCT ON (supplier_id) supplier_id, supplier_name FROM tx_stage ORDER BY supplier_id, line DESC) n
-				JOIN (SELECT supplier_id, array_agg(DISTINCT naics_code ORDER BY naics_code) AS codes FROM tx_stage GROUP BY 1) k USING (supplier_id)
-				LEFT JOIN (SELECT DISTINCT ON (supplier_id) supplier_id, country FROM tx_stage WHERE country <> ''
-					ORDER BY supplier_id, line DESC) c USING (supplier_id)
-				ORDER BY n.supplier_id
-				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
-					name = excluded.name,
-					country = CASE WHEN excluded.country <> '' THEN excluded.country ELSE s.country END,
-					naics_codes = CASE WHEN excluded.naics_codes <@ s.naics_codes THEN s.naics_codes
-						ELSE (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(s.naics_codes || excluded.naics_codes) x) END,
-					updated_at = now()
-				WHERE s.name IS DISTINCT FROM excluded.name
-				   OR (excluded.country <> '' AND excluded.country IS DISTINCT FROM s.country)
-				   OR NOT excluded.naics_codes <@ s.naics_codes`, u.Tenant); err != nil {
-				return err
-			}
-		}
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
-		if err := insertErrors(ctx, tx, u, errs); err != nil {
-			return err
-		}
-		next := intake.Calculating
-		if out.Accepted == 0 {
-			next = intake.Succeeded
-		}
-		_, err = tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
-			min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
-			u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
 		return err
 	})
 	if err == nil && headerErr != nil {
@@ -448,6 +378,95 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 	return out, nil
 }
 
+// storeStaged is Validate's body for a large upload.
+func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *intake.Validator) (intake.Validated, error) {
+	var out intake.Validated
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
+		supplier_id text, supplier_name text, naics_code text, amount text, currency text, description text,
+		category smallint, country text) ON COMMIT DROP`); err != nil {
+		return out, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
+		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "category", "country"},
+		&rowSource{v: v}); err != nil {
+		return out, err
+	}
+	if err := v.Err(); err != nil {
+		return out, err
+	}
+	errs := v.Errors
+	out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
+	if v.Accepted > 0 {
+		if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
+			return out, err
+		}
+		if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {
+			return out, err
+		}
+		// Transactions stored by an earlier upload are rejected, not stored twice.
+		rows, err := tx.Query(ctx, `
+			DELETE FROM tx_stage s USING intake.transactions t
+			WHERE t.tenant_id = $1 AND t.tx_date BETWEEN $2 AND $3
+			  AND t.transaction_id = s.transaction_id AND t.tx_date = s.tx_date AND t.upload_id <> $4
+			RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, v.MinDate, v.MaxDate, u.ID)
+		if err != nil {
+			return out, err
+		}
+		for rows.Next() {
+			var e intake.RowError
+			var other int64
+			if err := rows.Scan(&e.Row, &e.Value, &other); err != nil {
+				rows.Close()
+				return out, err
+			}
+			e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
+			errs = append(errs, e)
+			out.Accepted--
+			out.Rejected++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return out, err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
+				naics_code, amount_usd, currency, description, category)
+			SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, amount::numeric(18, 4), currency, description, category
+			FROM tx_stage`, u.Tenant, u.ID); err != nil {
+			return out, err
+		}
+		// Key order: concurrent uploads lock shared suppliers in the
+		// same order.
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, country, naics_codes)
+			SELECT $1, n.supplier_id, n.supplier_name, coalesce(c.country, ''), k.codes
+			FROM (SELECT DISTINCT ON (supplier_id) supplier_id, supplier_name FROM tx_stage ORDER BY supplier_id, line DESC) n
+			JOIN (SELECT supplier_id, array_agg(DISTINCT naics_code ORDER BY naics_code) AS codes FROM tx_stage GROUP BY 1) k USING (supplier_id)
+			LEFT JOIN (SELECT DISTINCT ON (supplier_id) supplier_id, country FROM tx_stage WHERE country <> ''
+				ORDER BY supplier_id, line DESC) c USING (supplier_id)
+			ORDER BY n.supplier_id`+supplierUpsert, u.Tenant); err != nil {
+			return out, err
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
+	// Errors from an earlier, interrupted attempt are rolled back with
+	// it, but a header failure may be recorded already: start clean.
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
+	queueErrors(b, u, errs)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return out, err
+	}
+	next := intake.Calculating
+	if out.Accepted == 0 {
+		next = intake.Succeeded
+	}
+	_, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
+		min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
+		u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
+	return out, err
+}
+
 func nullDate(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -455,9 +474,9 @@ func nullDate(t time.Time) any {
 	return t
 }
 
-// insertErrors stores row errors. COPY is refused on tables under row-level
-// security, so they go in as arrays, in slices of 10,000.
-func insertErrors(ctx context.Context, tx pgx.Tx, u intake.Upload, errs []intake.RowError) error {
+// queueErrors queues the insert of row errors. COPY is refused on tables
+// under row-level security, so they go in as arrays, in slices of 10,000.
+func queueErrors(b *pgx.Batch, u intake.Upload, errs []intake.RowError) {
 	for start := 0; start < len(errs); start += 10_000 {
 		part := errs[start:min(start+10_000, len(errs))]
 		seqs := make([]int64, len(part))
@@ -468,13 +487,10 @@ func insertErrors(ctx context.Context, tx pgx.Tx, u intake.Upload, errs []intake
 		for i, e := range part {
 			seqs[i], rows[i], cols[i], reasons[i], values[i] = int64(start+i+1), e.Row, e.Column, e.Reason, e.Value
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_errors (tenant_id, upload_id, seq, row_number, column_name, reason, value)
+		b.Queue(`INSERT INTO intake.upload_errors (tenant_id, upload_id, seq, row_number, column_name, reason, value)
 			SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[])`,
-			u.Tenant, u.ID, seqs, rows, cols, reasons, values); err != nil {
-			return err
-		}
+			u.Tenant, u.ID, seqs, rows, cols, reasons, values)
 	}
-	return nil
 }
 
 // Accepted streams the upload's rows in batches.
@@ -487,7 +503,11 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 			return err
 		}
 		defer rows.Close()
-		buf := make([]intake.Row, 0, batch)
+		size := batch
+		if u.Accepted > 0 && u.Accepted < int64(batch) {
+			size = int(u.Accepted) // a small upload is one small batch
+		}
+		buf := make([]intake.Row, 0, size)
 		for rows.Next() {
 			var r intake.Row
 			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount); err != nil {

@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -42,13 +44,22 @@ type env struct {
 	a, b   uuid.UUID
 }
 
-func setup(t *testing.T) env {
+// paths are the two ways Validate stores an upload: small ones in memory
+// with array parameters, large ones through COPY into a staging table.
+var paths = []struct {
+	name  string
+	small int64
+}{{"in-memory", store.SmallUpload}, {"copy", 0}}
+
+func setup(t *testing.T) env { return setupPath(t, store.SmallUpload) }
+
+func setupPath(t *testing.T, small int64) env {
 	t.Helper()
 	pool := dbtest.NewPool(t, "intake", migrate)
 	ctx := context.Background()
 	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
 	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
-	st := store.New(pool)
+	st := store.New(pool).WithSmallUpload(small)
 	calc := intaketest.NewCalc()
 	w := intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
 		func(uuid.UUID) intake.Calculator { return calc },
@@ -68,8 +79,13 @@ T5,2023-11-30,S3,Gamma,541511,1.0001,USD,old quarter
 `
 
 func TestUploadFlow(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) { testUploadFlow(t, setupPath(t, p.small)) })
+	}
+}
+
+func testUploadFlow(t *testing.T, e env) {
 	ctx := context.Background()
-	e := setup(t)
 	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{Filename: "q1.csv"}, strings.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +151,29 @@ func TestUploadFlow(t *testing.T) {
 		t.Fatalf("transactions = %d, want 5", stored)
 	}
 
+	// Suppliers gather their NAICS codes across uploads; the last country
+	// given wins, and a row without one keeps it.
+	c, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(
+		"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country\n"+
+			"T20,2024-02-01,S1,Acme Steel Ltd,541511,1.00,USD,x,FR\n"+
+			"T21,2024-02-02,S1,Acme Steel Ltd,331110,1.00,USD,x,DE\n"+
+			"T22,2024-02-03,S1,Acme Steel Ltd,331110,1.00,USD,x,\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, e)
+	if got, _ := e.svc.Get(ctx, e.a, c.ID); got.State != intake.Succeeded || got.Accepted != 3 {
+		t.Fatalf("third upload = %+v", got)
+	}
+	rows, err := e.pool.Query(ctx, `SELECT supplier_id || ':' || country || ':' || array_to_string(naics_codes, '+') FROM intake.suppliers ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if want := []string{"S1:DE:331110+541511", "S2::541511", "S3::541511"}; err != nil || !slices.Equal(sup, want) {
+		t.Fatalf("suppliers = %v, %v; want %v", sup, err, want)
+	}
+
 	// Tenant b sees nothing of a's.
 	if _, err := e.svc.Get(ctx, e.b, u.ID); !errors.Is(err, intake.ErrUploadNotFound) {
 		t.Fatalf("b reading a's upload: %v", err)
@@ -171,16 +210,20 @@ func TestNotCSVIsRejectedWhole(t *testing.T) {
 }
 
 func TestHeaderErrorFailsUpload(t *testing.T) {
-	ctx := context.Background()
-	e := setup(t)
-	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader("transaction_id,date,supplier_id\nT1,2024-01-01,S1\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	drain(t, e)
-	got, _ := e.svc.Get(ctx, e.a, u.ID)
-	if got.State != intake.Failed || !strings.Contains(got.FailureReason, "header") || len(got.ErrorSamples) != 5 || got.ErrorSamples[0].Row != 1 {
-		t.Fatalf("upload = %+v", got)
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := setupPath(t, p.small)
+			u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader("transaction_id,date,supplier_id\nT1,2024-01-01,S1\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, e)
+			got, _ := e.svc.Get(ctx, e.a, u.ID)
+			if got.State != intake.Failed || !strings.Contains(got.FailureReason, "header") || len(got.ErrorSamples) != 5 || got.ErrorSamples[0].Row != 1 {
+				t.Fatalf("upload = %+v", got)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,71 @@
+package db_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/dbtest"
+)
+
+func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.NewPool(t, "db", migrate)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	// totals: 10 rows updated 50 times each (500 dead tuples); quiet: 10
+	// rows never updated.
+	for _, q := range []string{
+		`CREATE SCHEMA hot`,
+		`CREATE TABLE hot.totals (k int PRIMARY KEY, n bigint NOT NULL)`,
+		`CREATE INDEX ON hot.totals (n)`, // updates change an indexed column: no HOT
+		`CREATE TABLE hot.quiet (k int PRIMARY KEY)`,
+		`INSERT INTO hot.totals SELECT g, 0 FROM generate_series(1, 10) g`,
+		`INSERT INTO hot.quiet SELECT g FROM generate_series(1, 10) g`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 50 {
+		if _, err := conn.Exec(ctx, `UPDATE hot.totals SET n = n + 1`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Statistics reach the shared counters when the backend flushes them.
+	if _, err := conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Exec(ctx, `SELECT 1`)
+	dead := func(table string) (n int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname || '.' || relname = $1`, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := dead("hot.totals"); n != 500 {
+		t.Fatalf("hot.totals has %d dead tuples before, want 500", n)
+	}
+	tables := []string{"hot.totals", "hot.quiet"}
+	// Under the threshold: nothing is vacuumed.
+	due, err := db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 500}, tables...)
+	if err != nil || len(due) != 0 {
+		t.Fatalf("MinDead 500: vacuumed %v, %v; want none", due, err)
+	}
+	due, err = db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 100, Ratio: 0.2}, tables...)
+	if err != nil || !slices.Equal(due, []string{"hot.totals"}) {
+		t.Fatalf("vacuumed %v, %v; want [hot.totals]", due, err)
+	}
+	if n := dead("hot.totals"); n != 0 {
+		t.Fatalf("hot.totals has %d dead tuples after VACUUM", n)
+	}
+	var sum int64
+	if err := pool.QueryRow(ctx, `SELECT sum(n) FROM hot.totals`).Scan(&sum); err != nil || sum != 500 {
+		t.Fatalf("sum after VACUUM = %d, %v; want 500", sum, err)
+	}
+}
