@@ -271,6 +271,11 @@ func benchAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if drain.Pending > 0 {
+		// What the machine keeps up with: the mix's requests over the mix
+		// and the time the worker took to catch up with its uploads.
+		drain.Sustained = float64(restMixed.Total.Requests) / (restMixed.Elapsed + drain.Took).Seconds()
+	}
 	logf("after the mix: %s", drain)
 	if err := <-profiled; err != nil {
 		logf("%v", err)
@@ -1017,13 +1022,20 @@ type drained struct {
 	Pending int           // uploads not yet finished when the mix ended
 	Took    time.Duration // until none was left
 	CPU     string        // cpuLine of the wait
+	// Sustained is the mix's requests per second of the mix and the wait
+	// together (0 when nothing was left).
+	Sustained float64
 }
 
 func (d drained) String() string {
 	if d.Pending == 0 {
 		return "no upload was left queued"
 	}
-	return fmt.Sprintf("%d uploads were still queued or running; they finished %.1f s later (CPU meanwhile: %s)", d.Pending, d.Took.Seconds(), d.CPU)
+	s := fmt.Sprintf("%d uploads were still queued or running; they finished %.1f s later (CPU meanwhile: %s)", d.Pending, d.Took.Seconds(), d.CPU)
+	if d.Sustained > 0 {
+		s += fmt.Sprintf("; over the mix and that wait together, %.0f requests/s", d.Sustained)
+	}
+	return s
 }
 
 // drainUploads waits until the worker has finished every upload (state

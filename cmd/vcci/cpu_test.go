@@ -34,4 +34,8 @@ func TestDrainedSaysWhatWasLeft(t *testing.T) {
 	if want := "12 uploads were still queued or running; they finished 1.5 s later (CPU meanwhile: x)"; s != want {
 		t.Fatalf("drain = %q, want %q", s, want)
 	}
+	s = drained{Pending: 12, Took: 1500 * time.Millisecond, CPU: "x", Sustained: 812.4}.String()
+	if want := "12 uploads were still queued or running; they finished 1.5 s later (CPU meanwhile: x); over the mix and that wait together, 812 requests/s"; s != want {
+		t.Fatalf("drain = %q, want %q", s, want)
+	}
 }

@@ -80,7 +80,8 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		if !ok {
 			return nil, fmt.Errorf("edge.New: no address for %s", name)
 		}
-		cc, err := grpcclient.Dial(addr, o.TracerProvider)
+		cc, err := grpcclient.Dial(addr, o.TracerProvider,
+			grpcclient.WithDialOptions(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newLazyCodec()))))
 		if err != nil {
 			g.Close()
 			return nil, err

@@ -34,7 +34,7 @@ const (
 	// memoMinWire is the smallest binary encoding memoised: below it
 	// protojson is cheap and the memo would only churn.
 	memoMinWire = 2 << 10
-	memoEntries = 256
+	memoEntries = 512
 )
 
 func newMemoJSON(m *runtime.JSONPb) *memoJSON {
@@ -42,23 +42,33 @@ func newMemoJSON(m *runtime.JSONPb) *memoJSON {
 	return &memoJSON{JSONPb: m, memo: c}
 }
 
-// Marshal answers from the memo for a message seen recently.
+// Marshal answers from the memo for a message seen recently. A message
+// lazyCodec left encoded is keyed by the bytes it came in, and decoded only
+// on a miss.
 func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	msg, ok := v.(proto.Message)
-	// Sizing is a fraction of encoding: small answers (most of them) go
-	// straight to protojson without being encoded twice.
-	if !ok || proto.Size(msg) < memoMinWire {
+	if !ok {
 		return m.JSONPb.Marshal(v)
 	}
-	bp, _ := m.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	defer m.bufs.Put(bp)
-	wire, err := proto.MarshalOptions{Deterministic: true, UseCachedSize: true}.MarshalAppend((*bp)[:0], msg)
-	*bp = wire
-	if err != nil {
-		return m.JSONPb.Marshal(v)
+	raw := stillEncoded(msg)
+	wire := raw
+	if raw == nil {
+		// Sizing is a fraction of encoding: small answers (most of them)
+		// go straight to protojson without being encoded twice.
+		if proto.Size(msg) < memoMinWire {
+			return m.JSONPb.Marshal(v)
+		}
+		bp, _ := m.bufs.Get().(*[]byte)
+		if bp == nil {
+			bp = new([]byte)
+		}
+		defer m.bufs.Put(bp)
+		var err error
+		wire, err = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}.MarshalAppend((*bp)[:0], msg)
+		*bp = wire
+		if err != nil {
+			return m.JSONPb.Marshal(v)
+		}
 	}
 	typ := string(msg.ProtoReflect().Descriptor().FullName())
 	d := xxhash.New()
@@ -68,10 +78,19 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	if e, ok := m.memo.Get(h); ok && e.typ == typ && bytes.Equal(e.wire, wire) {
 		return e.json[:len(e.json):len(e.json)], nil // shared: an append must copy
 	}
+	if raw != nil {
+		decoded := msg.ProtoReflect().New().Interface()
+		if err := proto.Unmarshal(raw, decoded); err != nil {
+			return nil, err
+		}
+		v = decoded
+	} else {
+		wire = bytes.Clone(wire) // the buffer is reused
+	}
 	out, err := m.JSONPb.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	m.memo.Add(h, memoEntry{typ: typ, wire: bytes.Clone(wire), json: out})
+	m.memo.Add(h, memoEntry{typ: typ, wire: wire, json: out})
 	return out, nil
 }

@@ -3,10 +3,13 @@ package edge
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 )
@@ -76,5 +79,64 @@ func BenchmarkMemoJSON(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// lazily is msg as lazyCodec hands it over: decoded or, for a large page of
+// a lazy type, still encoded.
+func lazily(t *testing.T, msg proto.Message) proto.Message {
+	t.Helper()
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	into := msg.ProtoReflect().New().Interface()
+	if err := newLazyCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, into); err != nil {
+		t.Fatal(err)
+	}
+	return into
+}
+
+func TestLazyCodecLeavesOnlyLargePagesEncoded(t *testing.T) {
+	big := lazily(t, page(50, "10.0000")).(*intakev1.ListTransactionsResponse)
+	if len(big.GetTransactions()) != 0 || stillEncoded(big) == nil {
+		t.Fatalf("a 50-line page was decoded: %d lines", len(big.GetTransactions()))
+	}
+	small := lazily(t, page(1, "1.0000")).(*intakev1.ListTransactionsResponse)
+	if len(small.GetTransactions()) != 1 || stillEncoded(small) != nil {
+		t.Fatal("a one-line page was left encoded")
+	}
+	// Not a lazy type: decoded whatever its size.
+	tx := &intakev1.Transaction{Name: "transactions/T1", Description: strings.Repeat("x", 4<<10)}
+	if got := lazily(t, tx).(*intakev1.Transaction); got.GetName() != "transactions/T1" || stillEncoded(got) != nil {
+		t.Fatalf("a transaction was left encoded: %v", got.GetName())
+	}
+}
+
+func TestMemoJSONDecodesAnEncodedPageOnlyOnAMiss(t *testing.T) {
+	plain := &runtime.JSONPb{}
+	m := newMemoJSON(&runtime.JSONPb{})
+	p := page(50, "10.0000")
+	want, _ := plain.Marshal(p)
+	for round := range 2 {
+		got, err := m.Marshal(lazily(t, p))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("round %d: %v\n%.200s\nwant\n%.200s", round, err, got, want)
+		}
+		if n := m.memo.Len(); n != 1 {
+			t.Fatalf("round %d: memo holds %d entries, want 1", round, n)
+		}
+	}
+	// A page that differs in one digit is another entry, with its own JSON.
+	q := page(50, "10.0001")
+	got, _ := m.Marshal(lazily(t, q))
+	if want, _ := plain.Marshal(q); !bytes.Equal(got, want) || m.memo.Len() != 2 {
+		t.Fatalf("second page: memo %d entries, JSON equal %v", m.memo.Len(), bytes.Equal(got, want))
+	}
+	// Bytes that are not a page fail the request rather than answer wrong.
+	bad := &intakev1.ListTransactionsResponse{}
+	bad.ProtoReflect().SetUnknown(bytes.Repeat([]byte{0xff}, 3<<10))
+	if _, err := m.Marshal(bad); err == nil {
+		t.Fatal("garbage bytes marshaled without an error")
 	}
 }

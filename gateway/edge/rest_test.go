@@ -161,8 +161,15 @@ func TestETagAndCompression(t *testing.T) {
 	ts, _, _ := setup(t)
 	resp, plain := call(t, "GET", ts.URL+"/v1/uploads/7", nil)
 	tag := resp.Header.Get("ETag")
+	if len(plain) < gzMemoMin {
+		t.Fatalf("the answer is %d bytes: too small to go through the gzip memo", len(plain))
+	}
 
+	_, first := call(t, "GET", ts.URL+"/v1/uploads/7", nil, "Accept-Encoding", "gzip")
 	resp, b := call(t, "GET", ts.URL+"/v1/uploads/7", nil, "Accept-Encoding", "gzip")
+	if !bytes.Equal(first, b) || !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Accept-Encoding") {
+		t.Fatalf("second gzip answer differs from the first, or Vary %q lacks Accept-Encoding", resp.Header.Values("Vary"))
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		t.Fatalf("Content-Encoding %q: %v", resp.Header.Get("Content-Encoding"), err)
@@ -509,5 +516,49 @@ func BenchmarkETagMiddleware(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestAcceptsOnlyGzip(t *testing.T) {
+	for _, tc := range []struct {
+		fields []string
+		want   bool
+	}{
+		{[]string{"gzip"}, true},
+		{[]string{"gzip, deflate, br"}, true},
+		{[]string{"deflate", "GZIP;q=0.5"}, true},
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"gzip, zstd"}, false},
+		{[]string{"gzip, zstd;q=0"}, true},
+		{[]string{"*"}, false},
+		{[]string{"br"}, false},
+		{nil, false},
+		{[]string{"gzip;q=abc"}, false},
+	} {
+		if got := acceptsOnlyGzip(tc.fields); got != tc.want {
+			t.Errorf("acceptsOnlyGzip(%q) = %v, want %v", tc.fields, got, tc.want)
+		}
+	}
+}
+
+func TestGzMemoCompressesOnceAndOnlyTheSameBody(t *testing.T) {
+	g := newGzMemo()
+	a := bytes.Repeat([]byte(`{"name":"transactions/T1","amountUsd":"10.0000"},`), 100)
+	b := bytes.Clone(a)
+	b[len(b)-3] = '1' // one byte apart
+	first := g.compressed(bodySum(a), a)
+	if again := g.compressed(bodySum(a), a); &again[0] != &first[0] {
+		t.Fatal("the same body was compressed again")
+	}
+	// A colliding sum with another body must not be answered from the memo.
+	other := g.compressed(bodySum(a), b)
+	for body, gz := range map[string][]byte{string(a): first, string(b): other} {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := io.ReadAll(zr); string(got) != body {
+			t.Fatal("gzip memo answered with another body's bytes")
+		}
 	}
 }

@@ -22,7 +22,15 @@ import (
 // Option configures Dial.
 type Option func(*options)
 
-type options struct{ serviceToken string }
+type options struct {
+	serviceToken string
+	dial         []grpc.DialOption
+}
+
+// WithDialOptions adds options to the connection's (after Dial's own).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dial = append(o.dial, opts...) }
+}
 
 // AsService makes calls made for an authenticated caller travel as the
 // platform (the service token) acting for the caller's tenant.
@@ -35,7 +43,7 @@ func Dial(target string, tp trace.TracerProvider, opts ...Option) (*grpc.ClientC
 		opt(&o)
 	}
 	forward := func(ctx context.Context) context.Context { return forwardKey(ctx, o.serviceToken) }
-	cc, err := grpc.NewClient(target,
+	cc, err := grpc.NewClient(target, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// Spread calls over every address the name resolves to (a headless
 		// Kubernetes Service lists each pod), not just the first.
@@ -49,7 +57,7 @@ func Dial(target string, tp trace.TracerProvider, opts ...Option) (*grpc.ClientC
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			return streamer(forward(ctx), desc, cc, method, opts...)
 		}),
-	)
+	}, o.dial...)...)
 	if err != nil {
 		return nil, fmt.Errorf("grpcclient.Dial %s: %w", target, err)
 	}

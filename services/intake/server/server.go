@@ -6,6 +6,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -172,10 +173,15 @@ func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient
 
 // codeChecker answers which NAICS codes have a factor, and their category,
 // through a DataLoader so concurrent checks of one upload share one
-// BatchGetFactors call.
+// BatchGetFactors call. Codes found are remembered for good (known): a
+// published factor set is never changed, a new version is a new set.
 type codeChecker struct {
 	loader *batch.Loader[string, int16]
+	known  *sync.Map // code -> category, for codes that have a factor
 }
+
+// knownCodes is every tenant's codeChecker memory: FactorSet is public.
+var knownCodes sync.Map
 
 func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string) codeChecker {
 	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]int16, error) {
@@ -192,9 +198,31 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 			out[f.GetCode()] = int16(f.GetCategory())
 		}
 		return out, nil
-	}, batch.Options{MaxBatch: 1000})}
+	}, batch.Options{MaxBatch: 1000}), &knownCodes}
 }
 
 func (c codeChecker) Categories(ctx context.Context, codes []string) (map[string]int16, error) {
-	return c.loader.LoadMany(ctx, codes)
+	out := make(map[string]int16, len(codes))
+	var ask []string
+	for _, code := range codes {
+		if cat, ok := c.known.Load(code); ok {
+			out[code] = cat.(int16)
+		} else {
+			ask = append(ask, code)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	got, err := c.loader.LoadMany(ctx, ask)
+	if err != nil {
+		return nil, err
+	}
+	for code, cat := range got {
+		out[code] = cat
+		if cat != 0 {
+			c.known.Store(code, cat)
+		}
+	}
+	return out, nil
 }

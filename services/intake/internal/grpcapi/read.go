@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -427,6 +428,15 @@ func (a *API) cached(ctx context.Context, tenant uuid.UUID, key string, out prot
 	})
 	if err != nil {
 		return err
+	}
+	if grpc.ServerTransportStreamFromContext(ctx) != nil {
+		// The answer goes out over gRPC, which only encodes it: hand it the
+		// cached encoding as it is, rather than decoding it here to have it
+		// encoded again (most of a cached read's cost). Unknown fields are
+		// written out verbatim, and the client decodes them as the fields
+		// they are. The bytes are shared and never changed.
+		out.ProtoReflect().SetUnknown(b)
+		return nil
 	}
 	return proto.Unmarshal(b, out)
 }

@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -427,5 +433,70 @@ func TestBadReadInput(t *testing.T) {
 	}
 	if all, _ := e.api.ListSuppliers(ctx, &intakev1.ListSuppliersRequest{}); len(all.GetSuppliers()) != 6 {
 		t.Fatal(fmt.Sprint("suppliers gone after injection attempts: ", all))
+	}
+}
+
+// mapCache is a Cache in a map: every Get after the first is a hit.
+type mapCache struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (c *mapCache) Get(ctx context.Context, scope, key string, load func(context.Context) ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.m[scope+"|"+key]; ok {
+		return b, nil
+	}
+	b, err := load(ctx)
+	if err == nil {
+		c.m[scope+"|"+key] = b
+	}
+	return b, err
+}
+
+// A cached read served over gRPC goes out as the cached encoding itself;
+// the client must see exactly what an in-process caller (which gets it
+// decoded) sees, as real fields.
+func TestCachedReadsOverGRPCAreTheDecodedAnswer(t *testing.T) {
+	e := setup(t, &mapCache{m: map[string][]byte{}}, nil)
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		return h(tenancy.WithTenant(ctx, e.a, "test-key"), req)
+	}))
+	intakev1.RegisterIntakeServiceServer(srv, e.api)
+	go srv.Serve(lis)
+	defer srv.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := intakev1.NewIntakeServiceClient(conn)
+	ctx := context.Background()
+
+	txReq := &intakev1.ListTransactionsRequest{PageSize: 4}
+	want, err := e.api.ListTransactions(as(e.a), txReq) // loads and caches
+	if err != nil || len(want.GetTransactions()) != 4 || want.GetTransactions()[0].GetSupplier().GetDisplayName() == "" {
+		t.Fatalf("in process: %v, %v", want, err)
+	}
+	for range 2 {
+		got, err := client.ListTransactions(ctx, txReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got, want) || len(got.ProtoReflect().GetUnknown()) != 0 || got.GetNextPageToken() == "" {
+			t.Fatalf("over gRPC:\n%v\nin process:\n%v", got, want)
+		}
+	}
+	sup, err := e.api.GetSupplier(as(e.a), &intakev1.GetSupplierRequest{Name: "suppliers/S1"})
+	if err != nil || sup.GetDisplayName() != "Müller Stahl GmbH" {
+		t.Fatalf("in process: %v, %v", sup, err)
+	}
+	got, err := client.GetSupplier(ctx, &intakev1.GetSupplierRequest{Name: "suppliers/S1"})
+	if err != nil || !proto.Equal(got, sup) || got.GetKgCo2E() != "3000.0000000" {
+		t.Fatalf("over gRPC: %v, %v; want %v", got, err, sup)
 	}
 }

@@ -80,6 +80,10 @@ type Supplier struct {
 type Validated struct {
 	Read, Accepted, Rejected int64
 	MinDate, MaxDate         time.Time
+	// Rows are the stored rows when the store held them in memory (a
+	// small upload), so that calculating them needs no read back; nil
+	// otherwise.
+	Rows []Row
 }
 
 // Store is the persistence intake needs.
@@ -342,17 +346,20 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) error {
 			return w.store.Finish(ctx, u.ID, Succeeded, 0, "0", "")
 		}
 		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
+		if v.Rows != nil {
+			return w.calculate(ctx, log, u, func(each func([]Row) error) error { return each(v.Rows) })
+		}
 	}
 	if u.State != Calculating {
 		return nil
 	}
-	return w.calculate(ctx, log, u)
+	return w.calculate(ctx, log, u, func(each func([]Row) error) error { return w.store.Accepted(ctx, u, each, w.batch) })
 }
 
-// calculate sends the upload's rows to the calculator, InFlight batches at a
-// time. The calculator skips rows it has seen, so a resumed upload starts
-// over safely.
-func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) error {
+// calculate sends the upload's rows, as batches from rows, to the
+// calculator, InFlight batches at a time. The calculator skips rows it has
+// seen, so a resumed upload starts over safely.
+func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows func(each func([]Row) error) error) error {
 	start := time.Now()
 	calc := w.calc(u.Tenant)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -382,11 +389,15 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 				continue
 			}
 			calculated += int64(d.n)
-			w.store.Progress(ctx, u.ID, Calculating, 0, calculated, w.lease)
+			if calculated < u.Accepted {
+				// Complete records the last batch; progress is for the
+				// batches before it (and is best effort).
+				w.store.Progress(ctx, u.ID, Calculating, 0, calculated, w.lease)
+			}
 		}
 	}()
 	errc := make(chan error, 1)
-	err := w.store.Accepted(ctx, u, func(rows []Row) error {
+	err := rows(func(rows []Row) error {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -406,7 +417,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload) erro
 			results <- done{len(rows), c}
 		}()
 		return nil
-	}, w.batch)
+	})
 	for i := 0; i < cap(sem); i++ { // wait for the batches in flight
 		sem <- struct{}{}
 	}

@@ -84,6 +84,10 @@ func (s *Store) storeSmall(ctx context.Context, tx pgx.Tx, u intake.Upload, v *i
 	b.Queue(`UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
 		min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
 		u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
+	out.Rows = rows
+	if out.Rows == nil {
+		out.Rows = []intake.Row{}
+	}
 	return out, tx.SendBatch(ctx, b).Close()
 }
 

@@ -565,34 +565,37 @@ func (s *Store) Finish(ctx context.Context, id int64, state intake.State, calcul
 // retried attempt that raced a slow first one) finds the upload no longer
 // calculating and changes nothing.
 func (s *Store) Complete(ctx context.Context, u intake.Upload, calculated int64, kg string, totals []intake.SupplierTotal) (bool, error) {
+	ids := make([]string, len(totals))
+	spend := make([]string, len(totals))
+	kgs := make([]string, len(totals))
+	counts := make([]int64, len(totals))
+	for i, t := range totals {
+		ids[i], spend[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
+	}
+	// One statement, one round trip: the totals are added only if this call
+	// moved the upload out of calculating.
 	var done bool
-	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
-			failure_reason = '', completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1 AND state = $5`,
-			u.ID, intake.Succeeded, calculated, kg, intake.Calculating)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		done = true
-		ids := make([]string, len(totals))
-		spend := make([]string, len(totals))
-		kgs := make([]string, len(totals))
-		counts := make([]int64, len(totals))
-		for i, t := range totals {
-			ids[i], spend[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
-		}
-		_, err = tx.Exec(ctx, `
+	err := db.InTenantBatch(ctx, s.pool, u.Tenant, db.Stmt{SQL: `
+		WITH done AS (
+			UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
+				failure_reason = '', completed_at = now(), updated_at = now(), lease_until = NULL
+			WHERE id = $1 AND state = $5
+			RETURNING 1
+		), added AS (
 			INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, spend_usd, kg_co2e, tx_count)
-			SELECT $1, id, id, spend, kg, n
-			FROM unnest($2::text[], $3::text[]::numeric[], $4::text[]::numeric[], $5::bigint[]) AS t(id, spend, kg, n)
+			SELECT $6, id, id, spend, kg, n
+			FROM unnest($7::text[], $8::text[]::numeric[], $9::text[]::numeric[], $10::bigint[]) AS t(id, spend, kg, n)
+			WHERE EXISTS (SELECT FROM done)
 			ORDER BY id
 			ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
 				spend_usd = s.spend_usd + excluded.spend_usd,
 				kg_co2e = s.kg_co2e + excluded.kg_co2e,
 				tx_count = s.tx_count + excluded.tx_count,
-				updated_at = now()`, u.Tenant, ids, spend, kgs, counts)
-		return err
-	})
+				updated_at = now()
+		)
+		SELECT EXISTS (SELECT FROM done)`,
+		Args: []any{u.ID, intake.Succeeded, calculated, kg, intake.Calculating, u.Tenant, ids, spend, kgs, counts},
+		Scan: db.OneRow(func(row pgx.Row) error { return row.Scan(&done) })})
 	if err != nil {
 		return false, fmt.Errorf("store.Complete: %w", err)
 	}
