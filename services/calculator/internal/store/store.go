@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strconv"
 	"time"
 
@@ -178,11 +177,13 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		n := len(lines)
 		ids, sups, codes, amounts := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		dates := make([]time.Time, n)
+		seen := map[string]bool{}
 		var distinct []string
 		for i := range lines {
 			l := &lines[i]
 			ids[i], dates[i], sups[i], codes[i], amounts[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount
-			if !slices.Contains(distinct, l.NAICS) {
+			if !seen[l.NAICS] {
+				seen[l.NAICS] = true
 				distinct = append(distinct, l.NAICS)
 			}
 		}
