@@ -271,7 +271,14 @@ func (d *deployables) stop() error {
 	return errors.Join(errs...)
 }
 
+// freshDatabase drops name and creates it again, empty; it returns its URL.
 func freshDatabase(ctx context.Context, admin, name string) (string, error) {
+	return recreateDatabase(ctx, admin, name, "")
+}
+
+// recreateDatabase drops name and creates it again, empty or, with a
+// template, as a copy of it; it returns name's URL.
+func recreateDatabase(ctx context.Context, admin, name, template string) (string, error) {
 	c, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		return "", err
@@ -280,7 +287,11 @@ func freshDatabase(ctx context.Context, admin, name string) (string, error) {
 	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 		return "", err
 	}
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	if _, err := c.Exec(ctx, create); err != nil {
 		return "", err
 	}
 	cfg := c.Config()

@@ -152,7 +152,7 @@ func benchAPI(ctx context.Context, args []string) error {
 			if err := d.stop(); err != nil {
 				return err
 			}
-			if err := copyDatabase(ctx, admin, "vcci_bench_api", template); err != nil {
+			if _, err := recreateDatabase(ctx, admin, template, "vcci_bench_api"); err != nil {
 				return err
 			}
 			if d, err = start(); err != nil {
@@ -1088,33 +1088,20 @@ func cloneDatabase(ctx context.Context, admin, template, name string) (string, b
 	if err != nil {
 		return "", false, err
 	}
-	defer c.Close(ctx)
 	var ok bool
-	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", template).Scan(&ok); err != nil || !ok {
+	err = c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", template).Scan(&ok)
+	c.Close(ctx)
+	if err != nil || !ok {
 		return "", false, err
 	}
-	if err := copyDatabase(ctx, admin, template, name); err != nil {
+	url, err := recreateDatabase(ctx, admin, name, template)
+	if err != nil {
 		return "", false, err
 	}
 	if err := forgetCachedReads(ctx); err != nil {
 		return "", false, err
 	}
-	cfg := c.Config()
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), true, nil
-}
-
-// copyDatabase (re)creates to as a copy of from.
-func copyDatabase(ctx context.Context, admin, from, to string) error {
-	c, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return err
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+to+" WITH (FORCE)"); err != nil {
-		return err
-	}
-	_, err = c.Exec(ctx, "CREATE DATABASE "+to+" TEMPLATE "+from)
-	return err
+	return url, true, nil
 }
 
 // forgetCachedReads deletes the read cache's keys from Redis (REDIS_URL, else

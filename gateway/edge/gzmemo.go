@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cespare/xxhash/v2"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/klauspost/compress/gzip"
 )
@@ -82,5 +81,3 @@ func acceptsOnlyGzip(fields []string) bool {
 	}
 	return gz
 }
-
-func bodySum(b []byte) uint64 { return xxhash.Sum64(b) }

@@ -225,8 +225,8 @@ func (c *cacheWriter) finish(r *http.Request) {
 	}
 	c.started = true
 	c.setCacheControl(http.StatusOK)
-	sum := bodySum(c.body.Bytes())
-	tag := etagOf(sum)
+	sum := xxhash.Sum64(c.body.Bytes())
+	tag := etag(sum)
 	h := c.Header()
 	if held, ok := notModified(r.Header.Values("If-None-Match"), tag); ok {
 		h.Set("ETag", held) // net/http drops Content-Type and Content-Length from a 304
@@ -247,15 +247,12 @@ func (c *cacheWriter) finish(r *http.Request) {
 	c.ResponseWriter.Write(body)
 }
 
-// etag is a strong entity tag for body: its 64-bit xxHash. A validator only
+// etag is a strong entity tag for a body whose 64-bit xxHash is h. A validator only
 // has to change when one URL's answer changes; the odds that a change keeps
 // the tag are 2^-64, and no one gains by forging a collision on their own
 // data. SHA-256 costs about six times as much (7 µs against 1.2 µs for 10 KB
 // on a dev box) for no benefit a client could see.
-func etag(body []byte) string { return etagOf(xxhash.Sum64(body)) }
-
-// etagOf is the ETag of a body whose xxHash is h.
-func etagOf(h uint64) string {
+func etag(h uint64) string {
 	var tag [2 + 11]byte // quotes around 8 bytes in unpadded base64url
 	var sum [8]byte
 	binary.BigEndian.PutUint64(sum[:], h)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -47,9 +46,6 @@ func (s *Store) storeSmall(ctx context.Context, tx pgx.Tx, u intake.Upload, v *i
 	errs := v.Errors
 	out := intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
 	b := &pgx.Batch{}
-	// Errors from an earlier, interrupted attempt are rolled back with it,
-	// but a header failure may be recorded already: start clean.
-	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
 	if len(rows) > 0 {
 		if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
 			return out, err
@@ -75,19 +71,8 @@ func (s *Store) storeSmall(ctx context.Context, tx pgx.Tx, u intake.Upload, v *i
 		queueRows(b, u, rows)
 		queueSuppliers(b, u, rows)
 	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
-	queueErrors(b, u, errs)
-	next := intake.Calculating
-	if out.Accepted == 0 {
-		next = intake.Succeeded
-	}
-	b.Queue(`UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
-		min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
-		u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
-	out.Rows = rows
-	if out.Rows == nil {
-		out.Rows = []intake.Row{}
-	}
+	queueValidated(b, u, out, errs)
+	out.Rows = rows // nil only when none was accepted, and then unused
 	return out, tx.SendBatch(ctx, b).Close()
 }
 

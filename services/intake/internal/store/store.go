@@ -448,23 +448,26 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 			return out, err
 		}
 	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
-	// Errors from an earlier, interrupted attempt are rolled back with
-	// it, but a header failure may be recorded already: start clean.
 	b := &pgx.Batch{}
+	queueValidated(b, u, out, errs)
+	return out, tx.SendBatch(ctx, b).Close()
+}
+
+// queueValidated queues the end of a validation: the upload's row errors,
+// in row order, in place of any an earlier attempt recorded (a header
+// failure is committed; other attempts roll back with theirs), and its
+// counts and next state.
+func queueValidated(b *pgx.Batch, u intake.Upload, out intake.Validated, errs []intake.RowError) {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
 	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
 	queueErrors(b, u, errs)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return out, err
-	}
 	next := intake.Calculating
 	if out.Accepted == 0 {
 		next = intake.Succeeded
 	}
-	_, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
+	b.Queue(`UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
 		min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
 		u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
-	return out, err
 }
 
 func nullDate(t time.Time) any {
