@@ -56,7 +56,13 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 	}
 	err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Metadata{
 		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: r.Header.Get("Idempotency-Key")}}})
-	buf := make([]byte, chunkSize)
+	// A small file's buffer is its size: most uploads are a few hundred
+	// bytes, and a chunk-sized buffer per request is most of their cost.
+	size := chunkSize
+	if r.ContentLength >= 0 && r.ContentLength < chunkSize {
+		size = int(r.ContentLength) + 1
+	}
+	buf := make([]byte, size)
 	for err == nil {
 		n, rerr := io.ReadFull(body, buf)
 		if n > 0 {

@@ -371,6 +371,10 @@ func (c *Cache[V]) flushDeferred() {
 }
 
 func (c *Cache[V]) invalidate(ctx context.Context, scope string) {
+	// This replica sees the write at once, whatever Redis does; the purge
+	// after the bump drops what a read filled from Redis's old version
+	// meanwhile.
+	c.purge(scope)
 	if c.rdb != nil {
 		if c.brk.allow(c.now(), c.backoff) {
 			if err := c.bump(context.WithoutCancel(ctx), scope); err != nil {

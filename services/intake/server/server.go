@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,10 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	workers, err := config.Int("UPLOAD_WORKERS", 2)
+	if err != nil {
+		return err
+	}
+	linger, err := config.Duration("UPLOAD_LINGER", 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
@@ -83,7 +88,7 @@ func Run(ctx context.Context, env service.Env) error {
 	worker := intake.NewWorker(env.Log, env.TP, st,
 		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
 		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{Changed: func(ctx context.Context, t uuid.UUID) { suppliers.Invalidate(ctx, t.String()) }})
+		intake.WorkerOptions{Linger: linger, Changed: func(ctx context.Context, t uuid.UUID) { suppliers.Invalidate(ctx, t.String()) }})
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
@@ -121,9 +126,17 @@ type calculatorClient struct {
 
 func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
 	req := &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/" + strconv.FormatInt(upload, 10), Lines: make([]*calculatorv1.SpendLine, len(rows))}
+	var last int64
+	var lastName string
 	for i, r := range rows {
 		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
 			SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount}
+		if r.Upload != 0 && r.Upload != upload { // a batch of uploads
+			if r.Upload != last {
+				last, lastName = r.Upload, "uploads/"+strconv.FormatInt(r.Upload, 10)
+			}
+			req.Lines[i].Upload = lastName
+		}
 	}
 	ctx = tenancy.AsService(ctx, c.tenant, c.token)
 	// A batch that lost a write conflict or met a restarting calculator is
@@ -132,11 +145,7 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 	for attempt := 1; ; attempt++ {
 		resp, err := c.c.CalculateEmissions(ctx, req)
 		if err == nil {
-			out := intake.Calculated{Kg: resp.GetKgCo2E(), Suppliers: make([]intake.SupplierTotal, len(resp.GetSuppliers()))}
-			for i, s := range resp.GetSuppliers() {
-				out.Suppliers[i] = intake.SupplierTotal{ID: s.GetKey(), Spend: s.GetSpendUsd(), Kg: s.GetKgCo2E(), Count: s.GetTransactionCount()}
-			}
-			return out, nil
+			return calculatedByUpload(resp)
 		}
 		if code := status.Code(err); attempt == 5 || (code != codes.Aborted && code != codes.Unavailable) {
 			return intake.Calculated{}, err
@@ -147,6 +156,24 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
 		}
 	}
+}
+
+// calculatedByUpload reads a calculation's share of each upload.
+func calculatedByUpload(resp *calculatorv1.CalculateEmissionsResponse) (intake.Calculated, error) {
+	out := intake.Calculated{Uploads: make([]intake.UploadTotal, len(resp.GetUploads()))}
+	for i, u := range resp.GetUploads() {
+		id, ok := strings.CutPrefix(u.GetUpload(), "uploads/")
+		n, err := strconv.ParseInt(id, 10, 64)
+		if !ok || err != nil {
+			return intake.Calculated{}, fmt.Errorf("calculator answered for upload %q", u.GetUpload())
+		}
+		t := intake.UploadTotal{Upload: n, Count: u.GetLineCount(), Kg: u.GetKgCo2E(), Suppliers: make([]intake.SupplierTotal, len(u.GetSuppliers()))}
+		for j, s := range u.GetSuppliers() {
+			t.Suppliers[j] = intake.SupplierTotal{ID: s.GetKey(), Spend: s.GetSpendUsd(), Kg: s.GetKgCo2E(), Count: s.GetTransactionCount()}
+		}
+		out.Uploads[i] = t
+	}
+	return out, nil
 }
 
 // emissionResults reads results from the calculator as the platform (a

@@ -21,7 +21,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 func line(id, amount string) calculator.Line {
-	return calculator.Line{TransactionID: id, Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: amount}
+	return calculator.Line{TransactionID: id, Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: amount, Upload: 1}
 }
 
 func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
@@ -42,7 +42,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	svc1 := calculator.New(store.New(pool), c1.Summaries, c1.Factors)
 	svc2 := calculator.New(store.New(pool), c2.Summaries, c2.Factors)
 
-	if _, err := svc1.Calculate(ctx, tenant, 1, []calculator.Line{line("T1", "100")}); err != nil {
+	if _, err := svc1.Calculate(ctx, tenant, []calculator.Line{line("T1", "100")}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
@@ -61,7 +61,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 		t.Fatalf("replica 2: %s kg, %+v", s.TotalKg, c2.Summaries.C.Stats())
 	}
 	// A write on replica 1 shows on replica 2 at once.
-	if _, err := svc1.Calculate(ctx, tenant, 1, []calculator.Line{line("T2", "100")}); err != nil {
+	if _, err := svc1.Calculate(ctx, tenant, []calculator.Line{line("T2", "100")}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
@@ -84,7 +84,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	// Redis dies: reads and writes keep working, and a write still shows
 	// on the replica that made it.
 	srv.Stop()
-	if _, err := svc1.Calculate(ctx, tenant, 1, []calculator.Line{line("T3", "1")}); err != nil {
+	if _, err := svc1.Calculate(ctx, tenant, []calculator.Line{line("T3", "1")}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := svc1.Summarize(ctx, tenant, calculator.BySupplier, 0)

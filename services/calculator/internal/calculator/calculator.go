@@ -38,6 +38,7 @@ type Line struct {
 	SupplierID    string
 	NAICS         string
 	Amount        string // exact decimal USD
+	Upload        int64  // the upload the line comes from
 }
 
 // FactorSet is a factor library version.
@@ -94,6 +95,16 @@ type Calculated struct {
 	Kg              string
 	// Suppliers totals the batch's lines (stored now or before) by supplier.
 	Suppliers []Group
+	// Uploads splits the same lines by upload, ascending.
+	Uploads []UploadShare
+}
+
+// UploadShare is one upload's lines in a batch, totalled.
+type UploadShare struct {
+	Upload    int64
+	Kg        string
+	Count     int64
+	Suppliers []Group // by supplier, ascending
 }
 
 // Store is the persistence the calculator needs.
@@ -102,7 +113,8 @@ type Store interface {
 	Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error)
 	// SetFactors returns every factor of one set.
 	SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([]Factor, error)
-	Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []Line) (Calculated, error)
+	// Calculate stores the lines' results; each line names its upload.
+	Calculate(ctx context.Context, tenant uuid.UUID, set string, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
 	// Results reads by id; dates, when not nil, are the ids' dates.
 	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string, dates []time.Time) ([]Result, error)
@@ -142,8 +154,8 @@ var (
 )
 
 // Calculate validates lines and stores their emissions; lines already
-// calculated are skipped.
-func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, lines []Line) (Calculated, error) {
+// calculated are skipped. Each line names its upload.
+func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line) (Calculated, error) {
 	if len(lines) == 0 {
 		return Calculated{Kg: "0"}, nil
 	}
@@ -157,13 +169,15 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, upload int64,
 			return Calculated{}, apperr.Invalid(field("transaction_id"), "required")
 		case l.SupplierID == "":
 			return Calculated{}, apperr.Invalid(field("supplier_id"), "required")
+		case l.Upload <= 0:
+			return Calculated{}, apperr.Invalid(field("upload"), "required")
 		case !naicsRe.MatchString(l.NAICS):
 			return Calculated{}, apperr.Invalid(field("naics_code"), "%q is not a 6-digit NAICS code", l.NAICS)
 		case !amountRe.MatchString(l.Amount):
 			return Calculated{}, apperr.Invalid(field("amount_usd"), "%q is not a decimal amount with at most 4 decimals", l.Amount)
 		}
 	}
-	out, err := s.store.Calculate(ctx, tenant, upload, DefaultSet, lines)
+	out, err := s.store.Calculate(ctx, tenant, DefaultSet, lines)
 	if err == nil && out.Stored > 0 && s.cache != nil {
 		s.cache.Invalidate(ctx, tenant)
 	}

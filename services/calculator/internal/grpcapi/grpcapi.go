@@ -4,6 +4,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,26 +77,44 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 	if err != nil {
 		return nil, err
 	}
-	upload, err := ParseID("upload", "uploads/", req.GetUpload())
-	if err != nil {
-		return nil, err
+	// The request's upload is the default of lines that name none.
+	var upload int64
+	if req.GetUpload() != "" {
+		if upload, err = ParseID("upload", "uploads/", req.GetUpload()); err != nil {
+			return nil, err
+		}
 	}
 	lines := make([]calculator.Line, len(req.GetLines()))
+	lastName, last := "", int64(0) // a batch's lines come grouped by upload
 	for i, l := range req.GetLines() {
 		d, err := time.Parse(time.DateOnly, l.GetDate())
 		if err != nil {
 			return nil, apperr.Invalid(fmt.Sprintf("lines[%d].date", i), "%q is not a YYYY-MM-DD date", l.GetDate())
 		}
-		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd()}
+		up := upload
+		switch name := l.GetUpload(); {
+		case name == "" && upload == 0:
+			return nil, apperr.Invalid(fmt.Sprintf("lines[%d].upload", i), "required when the request names no upload")
+		case name == "":
+		case name == lastName:
+			up = last
+		default:
+			if up, err = ParseID(fmt.Sprintf("lines[%d].upload", i), "uploads/", name); err != nil {
+				return nil, err
+			}
+			lastName, last = name, up
+		}
+		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up}
 	}
-	out, err := a.svc.Calculate(ctx, tenant, upload, lines)
+	out, err := a.svc.Calculate(ctx, tenant, lines)
 	if err != nil {
 		return nil, err
 	}
 	resp := &calculatorv1.CalculateEmissionsResponse{LinesCalculated: out.Stored, LinesSkipped: out.Skipped, KgCo2E: out.Kg,
-		Suppliers: make([]*commonv1.EmissionTotal, len(out.Suppliers))}
-	for i, g := range out.Suppliers {
-		resp.Suppliers[i] = &commonv1.EmissionTotal{Key: g.Key, KgCo2E: g.Kg, SpendUsd: g.Spend, TransactionCount: g.Count}
+		Suppliers: totalsProto(out.Suppliers), Uploads: make([]*calculatorv1.UploadEmissions, len(out.Uploads))}
+	for i, u := range out.Uploads {
+		resp.Uploads[i] = &calculatorv1.UploadEmissions{Upload: "uploads/" + strconv.FormatInt(u.Upload, 10), KgCo2E: u.Kg,
+			LineCount: u.Count, Suppliers: totalsProto(u.Suppliers)}
 	}
 	return resp, nil
 }
@@ -187,13 +206,22 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	return resp, nil
 }
 
+func totalsProto(gs []calculator.Group) []*commonv1.EmissionTotal {
+	out := make([]*commonv1.EmissionTotal, len(gs))
+	for i, g := range gs {
+		out[i] = &commonv1.EmissionTotal{Key: g.Key, KgCo2E: g.Kg, SpendUsd: g.Spend, TransactionCount: g.Count}
+	}
+	return out
+}
+
 // ParseID reads the numeric id of a resource name such as "uploads/42".
 func ParseID(field, prefix, name string) (int64, error) {
 	s, ok := strings.CutPrefix(name, prefix)
 	var id int64
 	if ok {
-		_, err := fmt.Sscan(s, &id)
-		ok = err == nil && id > 0 && fmt.Sprint(id) == s
+		var err error
+		id, err = strconv.ParseInt(s, 10, 64)
+		ok = err == nil && id > 0 && strconv.FormatInt(id, 10) == s
 	}
 	if !ok {
 		return 0, apperr.Invalid(field, "%q is not %s{id}", name, prefix)

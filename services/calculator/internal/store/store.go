@@ -149,7 +149,7 @@ func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
 
 // Calculate stores the lines' results and folds them into the rollup in one
 // statement, skipping transactions calculated before (so retries are safe).
-func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, set string, lines []calculator.Line) (calculator.Calculated, error) {
+func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lines []calculator.Line) (calculator.Calculated, error) {
 	minD, maxD := lines[0].Date, lines[0].Date
 	for _, l := range lines {
 		if l.Date.Before(minD) {
@@ -177,11 +177,12 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		n := len(lines)
 		ids, sups, codes, amounts := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		dates := make([]time.Time, n)
+		uploads := make([]int64, n)
 		seen := map[string]bool{}
 		var distinct []string
 		for i := range lines {
 			l := &lines[i]
-			ids[i], dates[i], sups[i], codes[i], amounts[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount
+			ids[i], dates[i], sups[i], codes[i], amounts[i], uploads[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount, l.Upload
 			if !seen[l.NAICS] {
 				seen[l.NAICS] = true
 				distinct = append(distinct, l.NAICS)
@@ -205,12 +206,13 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				INSERT INTO calculator.emission_results
 					(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
 					 category, factor_set_id, factor_value, method, kg_co2e)
-				SELECT $1, s.transaction_id, s.tx_date, $2, s.supplier_id, s.naics_code, s.amount::numeric,
-					f.category, f.factor_set_id, f.value, $4, s.amount::numeric(18, 4) * f.value
-				FROM unnest($5::text[], $6::date[], $7::text[], $8::text[], $9::text[]) AS s(transaction_id, tx_date, supplier_id, naics_code, amount)
-				JOIN calculator.factors f ON f.factor_set_id = $3 AND f.code = s.naics_code
+				SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.naics_code, s.amount::numeric,
+					f.category, f.factor_set_id, f.value, $3, s.amount::numeric(18, 4) * f.value
+				FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+					AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id)
+				JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
 				ON CONFLICT DO NOTHING
-				RETURNING supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
+				RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
 			), roll AS (
 				INSERT INTO calculator.emission_rollup AS r
 					(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count)
@@ -225,27 +227,37 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 				    spend_usd = r.spend_usd + excluded.spend_usd,
 				    tx_count = r.tx_count + excluded.tx_count
 			)
-			SELECT dim, key, round(sum(kg), 7)::text, sum(amt)::text, count(*) FROM (
-				SELECT 1 AS dim, supplier_id AS key, kg_co2e AS kg, amount_usd AS amt FROM ins
-				UNION ALL SELECT 2, category::text, kg_co2e, amount_usd FROM ins
-				UNION ALL SELECT 3, naics_code, kg_co2e, amount_usd FROM ins
-				UNION ALL SELECT 4, to_char(tx_date, 'YYYY-MM'), kg_co2e, amount_usd FROM ins
-			) u GROUP BY 1, 2 ORDER BY 1, 2`,
-			tenant, upload, setID, calculator.MethodSpendBased, ids, dates, sups, codes, amounts)
+			-- Dimension 0 is (upload, supplier), the caller's share of each
+			-- upload; 1 to 4 are the summary dimensions.
+			SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, count(*) FROM (
+				SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg_co2e AS kg, amount_usd AS amt FROM ins
+				UNION ALL SELECT 1, 0, supplier_id, kg_co2e, amount_usd FROM ins
+				UNION ALL SELECT 2, 0, category::text, kg_co2e, amount_usd FROM ins
+				UNION ALL SELECT 3, 0, naics_code, kg_co2e, amount_usd FROM ins
+				UNION ALL SELECT 4, 0, to_char(tx_date, 'YYYY-MM'), kg_co2e, amount_usd FROM ins
+			) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+			tenant, setID, calculator.MethodSpendBased, ids, dates, sups, codes, amounts, uploads)
 		if err != nil {
 			return err
 		}
 		var t totals
+		var shares []uploadGroup
 		for rows.Next() {
 			var g calculator.Group
 			var dim int16
-			if err := rows.Scan(&dim, &g.Key, &g.Kg, &g.Spend, &g.Count); err != nil {
+			var up int64
+			if err := rows.Scan(&dim, &up, &g.Key, &g.Kg, &g.Spend, &g.Count); err != nil {
 				rows.Close()
 				return err
 			}
-			t.add(dim, g)
-			if dim == 1 {
+			switch dim {
+			case 0:
+				shares = append(shares, uploadGroup{up, g})
+			case 1:
 				out.Suppliers = append(out.Suppliers, g)
+				fallthrough
+			default:
+				t.add(dim, g)
 			}
 		}
 		rows.Close()
@@ -272,20 +284,38 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, upload int64, s
 		out.Skipped = int64(len(lines)) - out.Stored
 		if out.Skipped > 0 {
 			// A retry: report the batch's whole totals, including lines stored
-			// by the earlier attempt, so the caller's totals stay exact.
-			rows, err := tx.Query(ctx, `SELECT r.supplier_id, round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
-				FROM (SELECT DISTINCT * FROM unnest($2::text[], $3::date[]) AS s(transaction_id, tx_date)) s
+			// by the earlier attempt, so the caller's totals stay exact. A
+			// line is counted once, under the first upload the batch names
+			// for it.
+			rows, err := tx.Query(ctx, `SELECT GROUPING(s.up), coalesce(s.up, 0), r.supplier_id,
+					round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
+				FROM (SELECT DISTINCT ON (transaction_id, tx_date) * FROM unnest($2::text[], $3::date[], $4::bigint[])
+					WITH ORDINALITY AS s(transaction_id, tx_date, up, i) ORDER BY transaction_id, tx_date, i) s
 				JOIN calculator.emission_results r
 				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date
-				GROUP BY 1 ORDER BY 1`, tenant, ids, dates)
+				GROUP BY GROUPING SETS ((s.up, r.supplier_id), (r.supplier_id)) ORDER BY 1 DESC, 2, 3`, tenant, ids, dates, uploads)
 			if err != nil {
 				return err
 			}
-			if out.Suppliers, err = collectTotals(rows); err != nil {
+			out.Suppliers, shares = nil, nil
+			var all int16
+			var up int64
+			var g calculator.Group
+			if _, err := pgx.ForEachRow(rows, []any{&all, &up, &g.Key, &g.Kg, &g.Spend, &g.Count}, func() error {
+				if all == 1 {
+					out.Suppliers = append(out.Suppliers, g)
+				} else {
+					shares = append(shares, uploadGroup{up, g})
+				}
+				return nil
+			}); err != nil {
 				return err
 			}
 		}
-		out.Kg, err = sumKg(out.Suppliers)
+		if out.Kg, err = sumKg(out.Suppliers); err != nil {
+			return err
+		}
+		out.Uploads, err = byUpload(shares)
 		return err
 	})
 	if db.IsRetryable(err) {
@@ -336,6 +366,33 @@ func collectTotals(rows pgx.Rows) ([]calculator.Group, error) {
 		err := r.Scan(&g.Key, &g.Kg, &g.Spend, &g.Count)
 		return g, err
 	})
+}
+
+// uploadGroup is one supplier's lines of one upload.
+type uploadGroup struct {
+	upload int64
+	calculator.Group
+}
+
+// byUpload gathers (upload, supplier) groups, sorted by upload, into each
+// upload's share.
+func byUpload(gs []uploadGroup) ([]calculator.UploadShare, error) {
+	var out []calculator.UploadShare
+	for _, g := range gs {
+		if len(out) == 0 || out[len(out)-1].Upload != g.upload {
+			out = append(out, calculator.UploadShare{Upload: g.upload})
+		}
+		u := &out[len(out)-1]
+		u.Suppliers = append(u.Suppliers, g.Group)
+		u.Count += g.Count
+	}
+	for i := range out {
+		var err error
+		if out[i].Kg, err = sumKg(out[i].Suppliers); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // sumKg adds exact decimal kg values.

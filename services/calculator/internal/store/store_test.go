@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,12 +51,12 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 	ctx := context.Background()
 	svc, _, a, b := setup(t)
 	lines := []calculator.Line{
-		{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00"},  // 787
-		{TransactionID: "T2", Date: day("2024-02-01"), SupplierID: "S1", NAICS: "327310", Amount: "10.5"},     // 41.202
-		{TransactionID: "T3", Date: day("2024-07-09"), SupplierID: "S2", NAICS: "481111", Amount: "200.0000"}, // 128.8 (cat 6)
-		{TransactionID: "T4", Date: day("2024-07-10"), SupplierID: "S2", NAICS: "331110", Amount: "-100.00"},  // -78.7 credit note
+		{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7},  // 787
+		{TransactionID: "T2", Date: day("2024-02-01"), SupplierID: "S1", NAICS: "327310", Amount: "10.5", Upload: 7},     // 41.202
+		{TransactionID: "T3", Date: day("2024-07-09"), SupplierID: "S2", NAICS: "481111", Amount: "200.0000", Upload: 7}, // 128.8 (cat 6)
+		{TransactionID: "T4", Date: day("2024-07-10"), SupplierID: "S2", NAICS: "331110", Amount: "-100.00", Upload: 7},  // -78.7 credit note
 	}
-	got, err := svc.Calculate(ctx, a, 7, lines)
+	got, err := svc.Calculate(ctx, a, lines)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 		t.Fatalf("first = %+v, want 4 stored, kg 878.3020000", got)
 	}
 	// A retry of an overlapping batch stores only the new line.
-	again, err := svc.Calculate(ctx, a, 7, append(lines[2:], calculator.Line{TransactionID: "T5", Date: day("2024-12-31"), SupplierID: "S3", NAICS: "541511", Amount: "1"}))
+	again, err := svc.Calculate(ctx, a, append(lines[2:], calculator.Line{TransactionID: "T5", Date: day("2024-12-31"), SupplierID: "S3", NAICS: "541511", Amount: "1", Upload: 7}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +113,52 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 	}
 }
 
+// A batch may carry the lines of several uploads (intake batches small
+// ones): each upload's share comes back on its own, exactly, on the first
+// call and on a retry that finds some lines stored.
+func TestCalculateSplitsTotalsByUpload(t *testing.T) {
+	ctx := context.Background()
+	svc, _, a, _ := setup(t)
+	lines := []calculator.Line{
+		{TransactionID: "U1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7}, // 787
+		{TransactionID: "U2", Date: day("2024-02-01"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 7},    // 41.202
+		{TransactionID: "U3", Date: day("2024-07-09"), SupplierID: "S1", NAICS: "331110", Amount: "-100.00", Upload: 8}, // -78.7
+	}
+	shares := func(c calculator.Calculated) string {
+		var b strings.Builder
+		for _, u := range c.Uploads {
+			fmt.Fprintf(&b, "%d:%s:%d[", u.Upload, u.Kg, u.Count)
+			for _, g := range u.Suppliers {
+				fmt.Fprintf(&b, "%s=%s/%s/%d ", g.Key, g.Kg, g.Spend, g.Count)
+			}
+			b.WriteString("] ")
+		}
+		return b.String()
+	}
+	got, err := svc.Calculate(ctx, a, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "7:828.2020000:2[S1=787.0000000/1000.0000/1 S2=41.2020000/10.5000/1 ] 8:-78.7000000:1[S1=-78.7000000/-100.0000/1 ] "
+	if s := shares(got); s != want || got.Kg != "749.5020000" || len(got.Suppliers) != 2 || got.Suppliers[0].Kg != "708.3000000" {
+		t.Fatalf("first call: %s, kg %s, suppliers %+v\nwant %s", s, got.Kg, got.Suppliers, want)
+	}
+	// A retry of upload 8's line with a new line of upload 9: the stored
+	// line still counts for 8, nothing is stored twice.
+	again, err := svc.Calculate(ctx, a, []calculator.Line{lines[2],
+		{TransactionID: "U4", Date: day("2024-07-10"), SupplierID: "S3", NAICS: "541511", Amount: "1", Upload: 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = "8:-78.7000000:1[S1=-78.7000000/-100.0000/1 ] 9:0.0840000:1[S3=0.0840000/1.0000/1 ] "
+	if s := shares(again); s != want || again.Stored != 1 || again.Skipped != 1 || again.Kg != "-78.6160000" {
+		t.Fatalf("retry: %s stored %d skipped %d kg %s\nwant %s", s, again.Stored, again.Skipped, again.Kg, want)
+	}
+	if r, err := svc.Result(ctx, a, "U3"); err != nil || r.Upload != "uploads/8" {
+		t.Fatalf("U3 = %+v, %v; want stored under uploads/8", r, err)
+	}
+}
+
 func TestCalculateRejectsBadLines(t *testing.T) {
 	ctx := context.Background()
 	svc, _, a, _ := setup(t)
@@ -118,12 +166,13 @@ func TestCalculateRejectsBadLines(t *testing.T) {
 		line  calculator.Line
 		field string
 	}{
-		"unknown code": {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "999999", Amount: "1"}, "lines.naics_code"},
-		"bad amount":   {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1e5"}, "lines[0].amount_usd"},
-		"no id":        {calculator.Line{Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1"}, "lines[0].transaction_id"},
+		"unknown code": {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "999999", Amount: "1", Upload: 1}, "lines.naics_code"},
+		"bad amount":   {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1e5", Upload: 1}, "lines[0].amount_usd"},
+		"no id":        {calculator.Line{Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1", Upload: 1}, "lines[0].transaction_id"},
+		"no upload":    {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1"}, "lines[0].upload"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := svc.Calculate(ctx, a, 1, []calculator.Line{tc.line})
+			_, err := svc.Calculate(ctx, a, []calculator.Line{tc.line})
 			var ae *apperr.Error
 			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field {
 				t.Fatalf("err = %v, want InvalidArgument on %s", err, tc.field)

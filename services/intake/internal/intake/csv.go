@@ -97,6 +97,9 @@ type Row struct {
 	Amount, Currency, Description   string
 	Country                         string // ISO 3166-1 alpha-2, or empty
 	Category                        int16  // Scope 3 category of the NAICS code's factor
+	// Upload is the upload the row belongs to, set where the rows of
+	// several uploads travel together; 0 is the upload at hand.
+	Upload int64
 }
 
 // RowError says why one line was rejected.

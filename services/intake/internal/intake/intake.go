@@ -84,6 +84,9 @@ type Validated struct {
 	// small upload), so that calculating them needs no read back; nil
 	// otherwise.
 	Rows []Row
+	// Refused is set when the header did not name the required columns;
+	// the upload is then recorded as failed, with the header's errors.
+	Refused *HeaderError
 }
 
 // Store is the persistence intake needs.
@@ -99,27 +102,54 @@ type Store interface {
 
 	// Claim leases the next upload that needs work.
 	Claim(ctx context.Context, lease time.Duration) (Upload, bool, error)
+	// ClaimMore leases up to n more queued uploads of first's tenant, none
+	// claimed before and none larger than maxSize bytes, in id order, to
+	// be processed together with first.
+	ClaimMore(ctx context.Context, first Upload, lease time.Duration, n int, maxSize int64) ([]Upload, error)
 	// Validate runs v over the upload's content and stores its accepted rows,
 	// its errors and the new state, all in one transaction.
 	Validate(ctx context.Context, u Upload, open func(io.Reader) (*Validator, error)) (Validated, error)
+	// ValidateSmall does what Validate does for several small uploads of
+	// one tenant (each one chunk), in id order, in one transaction: a
+	// transaction that two of them carry is stored by the first. A refused
+	// header fails its upload only (Validated.Refused).
+	ValidateSmall(ctx context.Context, us []Upload, open func(io.Reader) (*Validator, error)) ([]Validated, error)
 	// Accepted streams the upload's stored rows.
 	Accepted(ctx context.Context, u Upload, each func([]Row) error, batch int) error
 	Progress(ctx context.Context, id int64, state State, read, calculated int64, lease time.Duration) error
 	Finish(ctx context.Context, id int64, state State, calculated int64, kg, reason string) error
-	// Complete marks a calculating upload succeeded and adds totals to its
-	// suppliers, once; it reports whether this call did it.
-	Complete(ctx context.Context, u Upload, calculated int64, kg string, totals []SupplierTotal) (bool, error)
+	// Complete marks calculating uploads of one tenant succeeded and adds
+	// their totals to their suppliers, once per upload; it returns how
+	// many this call completed.
+	Complete(ctx context.Context, tenant uuid.UUID, cs []Completion) (int, error)
 	Retry(ctx context.Context, id int64, after time.Duration, reason string) error
 }
 
-// Calculator calculates a batch of rows and returns its kg CO2e, in all and
-// by supplier.
+// Completion is a calculated upload's outcome.
+type Completion struct {
+	Upload     int64
+	Calculated int64
+	Kg         string
+	Totals     []SupplierTotal // by supplier
+}
+
+// Calculator calculates a batch of rows, of upload or of the uploads the
+// rows name (Row.Upload), and returns each upload's kg CO2e, in all and by
+// supplier.
 type Calculator interface {
 	Calculate(ctx context.Context, upload int64, rows []Row) (Calculated, error)
 }
 
-// Calculated is one calculated batch.
+// Calculated is one calculated batch, by upload.
 type Calculated struct {
+	Uploads []UploadTotal
+}
+
+// UploadTotal is one upload's rows in a batch: how many, their kg CO2e
+// (exact decimal) and their totals by supplier.
+type UploadTotal struct {
+	Upload    int64
+	Count     int64
 	Kg        string
 	Suppliers []SupplierTotal
 }
@@ -213,17 +243,20 @@ func (s *Service) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string)
 
 // Worker processes queued uploads.
 type Worker struct {
-	log        *slog.Logger
-	tracer     trace.Tracer
-	store      Store
-	calc       func(tenant uuid.UUID) Calculator
-	codes      func(tenant uuid.UUID) CodeChecker
-	batch      int
-	inFlight   int
-	lease      time.Duration
-	maxAttempt int
-	wake       chan struct{}
-	changed    func(context.Context, uuid.UUID)
+	log          *slog.Logger
+	tracer       trace.Tracer
+	store        Store
+	calc         func(tenant uuid.UUID) Calculator
+	codes        func(tenant uuid.UUID) CodeChecker
+	batch        int
+	inFlight     int
+	lease        time.Duration
+	maxAttempt   int
+	batchUploads int
+	batchBytes   int64
+	linger       time.Duration
+	wake         chan struct{}
+	changed      func(context.Context, uuid.UUID)
 }
 
 // WorkerOptions tune a Worker.
@@ -232,6 +265,22 @@ type WorkerOptions struct {
 	InFlight    int           // calculation calls at once; default 2
 	Lease       time.Duration // how long a claim holds without progress; default 60s
 	MaxAttempts int           // default 5
+	// BatchUploads is how many queued small uploads of one tenant are
+	// validated, stored and calculated together, in one transaction each
+	// way (default 64; 1 processes every upload alone). Ten rows cost
+	// little; the statements, commits and calls around them cost the same
+	// for one upload as for sixty-four.
+	BatchUploads int
+	// BatchBytes is the largest upload that joins a batch (default 64 KiB,
+	// about 600 rows: a full batch stays well inside one calculation call).
+	BatchBytes int64
+	// Linger is how long the worker lets small uploads gather before it
+	// claims them, once it has caught up with the queue (default 0: at
+	// once). Each batch invalidates the tenant's cached reads once, so
+	// under a stream of small uploads the linger bounds how often reads
+	// start cold, at the price of that much delay before an upload is
+	// processed.
+	Linger time.Duration
 	// Changed is told, after the commit, that a tenant's suppliers or
 	// totals changed (to invalidate caches).
 	Changed func(ctx context.Context, tenant uuid.UUID)
@@ -252,8 +301,15 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5
 	}
+	if o.BatchUploads <= 0 {
+		o.BatchUploads = 64
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 10
+	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: codes, batch: o.Batch, inFlight: o.InFlight,
-		lease: o.Lease, maxAttempt: o.MaxAttempts, wake: make(chan struct{}, 1), changed: o.Changed}
+		lease: o.Lease, maxAttempt: o.MaxAttempts, batchUploads: o.BatchUploads, batchBytes: o.BatchBytes, linger: o.Linger,
+		wake: make(chan struct{}, 1), changed: o.Changed}
 }
 
 // Kick wakes the worker now rather than at its next poll.
@@ -278,15 +334,56 @@ func (w *Worker) Run(ctx context.Context, interval time.Duration) {
 			if !ok {
 				break
 			}
-			w.process(ctx, u)
+			us := w.claimBatch(ctx, u)
+			if len(us) > 1 {
+				w.processBatch(ctx, us)
+			} else {
+				w.process(ctx, u)
+			}
+			if w.batchable(u) && len(us) < w.batchUploads {
+				w.sleep(ctx, w.linger) // caught up: let the next ones gather
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.wake:
+			w.sleep(ctx, w.linger)
 		case <-time.After(interval):
 		}
 	}
+}
+
+func (w *Worker) sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// batchable reports whether u, as claimed, can be processed with others:
+// only first attempts of small files batch, so an upload that failed once
+// is retried alone.
+func (w *Worker) batchable(u Upload) bool {
+	return w.batchUploads > 1 && u.State == Validating && u.Attempts == 1 && u.Size > 0 && u.Size <= w.batchBytes
+}
+
+// claimBatch returns u with the queued small uploads of its tenant that can
+// be processed with it.
+func (w *Worker) claimBatch(ctx context.Context, u Upload) []Upload {
+	if !w.batchable(u) {
+		return []Upload{u}
+	}
+	more, err := w.store.ClaimMore(ctx, u, w.lease, w.batchUploads-1, w.batchBytes)
+	if err != nil {
+		w.log.WarnContext(ctx, "claim a batch of uploads", "error", err.Error())
+	}
+	return append([]Upload{u}, more...)
 }
 
 // process runs the phase the upload is in; a failure is retried with
@@ -304,6 +401,12 @@ func (w *Worker) process(ctx context.Context, u Upload) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
+	w.settle(ctx, log, u, err)
+}
+
+// settle schedules the retry of a failed attempt, or fails the upload for
+// good after MaxAttempts.
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, u Upload, err error) {
 	if err == nil || ctx.Err() != nil {
 		return // on shutdown the lease lapses and another worker resumes
 	}
@@ -312,56 +415,136 @@ func (w *Worker) process(ctx context.Context, u Upload) {
 		return // already recorded as the upload's failure
 	}
 	if u.Attempts >= w.maxAttempt {
-		log.ErrorContext(ctx, "upload failed", "error", err.Error())
+		log.ErrorContext(ctx, "upload failed", "upload", u.ID, "error", err.Error())
 		if ferr := w.store.Finish(context.WithoutCancel(ctx), u.ID, Failed, 0, "", fmt.Sprintf("gave up after %d attempts: %v", u.Attempts, err)); ferr != nil {
-			log.ErrorContext(ctx, "mark failed", "error", ferr.Error())
+			log.ErrorContext(ctx, "mark failed", "upload", u.ID, "error", ferr.Error())
 		}
 		return
 	}
 	backoff := time.Duration(u.Attempts*u.Attempts) * time.Second
-	log.WarnContext(ctx, "upload attempt failed; will retry", "error", err.Error(), "backoff", backoff.String())
+	log.WarnContext(ctx, "upload attempt failed; will retry", "upload", u.ID, "error", err.Error(), "backoff", backoff.String())
 	if rerr := w.store.Retry(context.WithoutCancel(ctx), u.ID, backoff, err.Error()); rerr != nil {
-		log.ErrorContext(ctx, "schedule retry", "error", rerr.Error())
+		log.ErrorContext(ctx, "schedule retry", "upload", u.ID, "error", rerr.Error())
 	}
 }
 
-func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) error {
-	if u.State == Queued || u.State == Validating {
+// opener opens a Validator over an upload's content, checking codes
+// against the tenant's factors; progress, if set, hears rows read.
+func (w *Worker) opener(ctx context.Context, tenant uuid.UUID, progress func(int64)) func(io.Reader) (*Validator, error) {
+	codes := w.codes(tenant)
+	return func(r io.Reader) (*Validator, error) { return NewValidator(ctx, r, codes, progress) }
+}
+
+func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) (err error) {
+	rows := func(each func([]Row) error) error { return w.store.Accepted(ctx, u, each, w.batch) }
+	switch u.State {
+	case Queued, Validating:
 		start := time.Now()
-		codes := w.codes(u.Tenant)
-		v, err := w.store.Validate(ctx, u, func(r io.Reader) (*Validator, error) {
-			return NewValidator(ctx, r, codes, func(read int64) {
-				// Progress is best effort; a missed update is harmless.
-				w.store.Progress(ctx, u.ID, Validating, read, 0, w.lease)
-			})
-		})
+		v, err := w.store.Validate(ctx, u, w.opener(ctx, u.Tenant, func(read int64) {
+			// Progress is best effort; a missed update is harmless.
+			w.store.Progress(ctx, u.ID, Validating, read, 0, w.lease)
+		}))
 		if err != nil {
 			return err
 		}
 		log.InfoContext(ctx, "upload validated", "read", v.Read, "accepted", v.Accepted, "rejected", v.Rejected, "seconds", time.Since(start).Seconds())
-		if v.Accepted > 0 {
-			w.notify(ctx, u.Tenant)
-		}
 		if v.Accepted == 0 {
-			return w.store.Finish(ctx, u.ID, Succeeded, 0, "0", "")
+			return nil // validation recorded it as done
 		}
+		// Caches hear once of the stored rows and, if the calculation
+		// succeeds, their totals.
+		defer w.notify(ctx, u.Tenant)
 		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
 		if v.Rows != nil {
-			return w.calculate(ctx, log, u, func(each func([]Row) error) error { return each(v.Rows) })
+			rows = func(each func([]Row) error) error { return each(v.Rows) }
 		}
-	}
-	if u.State != Calculating {
+	case Calculating:
+		defer func() {
+			if err == nil {
+				w.notify(ctx, u.Tenant)
+			}
+		}()
+	default:
 		return nil
 	}
-	return w.calculate(ctx, log, u, func(each func([]Row) error) error { return w.store.Accepted(ctx, u, each, w.batch) })
+	return w.calculate(ctx, log, []Upload{u}, rows)
 }
 
-// calculate sends the upload's rows, as batches from rows, to the
-// calculator, InFlight batches at a time. The calculator skips rows it has
-// seen, so a resumed upload starts over safely.
-func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows func(each func([]Row) error) error) error {
+// processBatch validates, stores and calculates several small uploads of
+// one tenant together. If the batch cannot be stored, nothing of it was,
+// and each upload goes through alone, so that one bad upload does not hold
+// back the others; if its calculation fails, each upload retries alone
+// from its stored rows.
+func (w *Worker) processBatch(ctx context.Context, us []Upload) {
+	// One span for the batch, linked to the trace of each upload's request.
+	links := make([]trace.Link, len(us))
+	for i, u := range us {
+		uctx := telemetry.Propagator().Extract(ctx, propagation.MapCarrier{"traceparent": u.TraceParent})
+		links[i] = trace.LinkFromContext(uctx, attribute.Int64("vcci.upload_id", u.ID))
+	}
+	tenant := us[0].Tenant
+	ctx, span := w.tracer.Start(ctx, "intake.ProcessUploads", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("vcci.uploads", len(us))))
+	defer span.End()
+	log := w.log.With("tenant", tenant.String(), "uploads", len(us), "first", us[0].ID)
 	start := time.Now()
-	calc := w.calc(u.Tenant)
+	vs, err := w.store.ValidateSmall(ctx, us, w.opener(ctx, tenant, nil))
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		span.RecordError(err)
+		log.WarnContext(ctx, "storing a batch of uploads failed; each goes alone", "error", err.Error())
+		for _, u := range us {
+			w.process(ctx, u)
+		}
+		return
+	}
+	var calc []Upload
+	var rows []Row
+	var read, rejected int64
+	for i, v := range vs {
+		read, rejected = read+v.Read, rejected+v.Rejected
+		if v.Refused != nil || v.Accepted == 0 {
+			continue
+		}
+		u := us[i]
+		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
+		calc = append(calc, u)
+		rows = append(rows, v.Rows...)
+	}
+	log.InfoContext(ctx, "uploads validated", "read", read, "accepted", len(rows), "rejected", rejected, "seconds", time.Since(start).Seconds())
+	if len(calc) == 0 {
+		return
+	}
+	// Caches hear once of the stored rows and, if the calculation
+	// succeeds, their totals.
+	defer w.notify(ctx, tenant)
+	err = w.calculate(ctx, log, calc, func(each func([]Row) error) error {
+		for start := 0; start < len(rows); start += w.batch {
+			if err := each(rows[start:min(start+w.batch, len(rows))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		for _, u := range calc {
+			w.settle(ctx, log, u, err)
+		}
+	}
+}
+
+// calculate sends rows, in batches, to the calculator, InFlight batches at
+// a time, and completes us, the uploads the rows belong to (a row with
+// Upload 0 belongs to us[0]). The calculator skips rows it has seen, so a
+// resumed upload starts over safely.
+func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, rows func(each func([]Row) error) error) error {
+	start := time.Now()
+	first := us[0]
+	calc := w.calc(first.Tenant)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type done struct {
@@ -370,29 +553,21 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 	}
 	results := make(chan done, w.inFlight)
 	sem := make(chan struct{}, w.inFlight)
-	total := new(big.Rat)
-	bySupplier := map[string]*supplierSum{}
+	sums := make(map[int64]*uploadSum, len(us))
 	var calculated int64
 	collected := make(chan struct{})
-	var firstErr error
 	go func() {
 		defer close(collected)
 		for d := range results {
-			r, ok := new(big.Rat).SetString(d.c.Kg)
-			if !ok {
-				cancel(fmt.Errorf("calculator returned kg %q", d.c.Kg))
-				continue
-			}
-			total.Add(total, r)
-			if err := addTotals(bySupplier, d.c.Suppliers); err != nil {
+			if err := addUploads(sums, d.c.Uploads); err != nil {
 				cancel(err)
 				continue
 			}
 			calculated += int64(d.n)
-			if calculated < u.Accepted {
+			if len(us) == 1 && calculated < first.Accepted {
 				// Complete records the last batch; progress is for the
 				// batches before it (and is best effort).
-				w.store.Progress(ctx, u.ID, Calculating, 0, calculated, w.lease)
+				w.store.Progress(ctx, first.ID, Calculating, 0, calculated, w.lease)
 			}
 		}
 	}()
@@ -405,7 +580,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 		}
 		go func() {
 			defer func() { <-sem }()
-			c, err := calc.Calculate(ctx, u.ID, rows)
+			c, err := calc.Calculate(ctx, first.ID, rows)
 			if err != nil {
 				select {
 				case errc <- err:
@@ -424,11 +599,9 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 	close(results)
 	<-collected
 	select {
-	case firstErr = <-errc:
-	default:
-	}
-	if firstErr != nil {
+	case firstErr := <-errc:
 		return fmt.Errorf("calculating: %w", firstErr)
+	default:
 	}
 	if err != nil {
 		return err
@@ -436,16 +609,20 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
-	kg := total.FloatString(7)
-	log.InfoContext(ctx, "upload calculated", "rows", calculated, "kg_co2e", kg, "seconds", time.Since(start).Seconds())
-	totals := make([]SupplierTotal, 0, len(bySupplier))
-	for id, s := range bySupplier {
-		totals = append(totals, SupplierTotal{ID: id, Spend: s.spend.FloatString(4), Kg: s.kg.FloatString(7), Count: s.count})
+	cs := make([]Completion, len(us))
+	for i, u := range us {
+		s := sums[u.ID]
+		if s == nil {
+			return fmt.Errorf("calculating: the calculator returned nothing for uploads/%d", u.ID)
+		}
+		c := Completion{Upload: u.ID, Calculated: s.count, Kg: s.kg.FloatString(7), Totals: make([]SupplierTotal, 0, len(s.suppliers))}
+		for id, t := range s.suppliers {
+			c.Totals = append(c.Totals, SupplierTotal{ID: id, Spend: t.spend.FloatString(4), Kg: t.kg.FloatString(7), Count: t.count})
+		}
+		cs[i] = c
 	}
-	completed, err := w.store.Complete(ctx, u, calculated, kg, totals)
-	if completed {
-		w.notify(ctx, u.Tenant)
-	}
+	n, err := w.store.Complete(ctx, first.Tenant, cs)
+	log.InfoContext(ctx, "uploads calculated", "uploads", len(us), "completed", n, "rows", calculated, "seconds", time.Since(start).Seconds())
 	return err
 }
 
@@ -455,9 +632,37 @@ func (w *Worker) notify(ctx context.Context, tenant uuid.UUID) {
 	}
 }
 
+// uploadSum is one upload's calculated rows so far.
+type uploadSum struct {
+	kg        big.Rat
+	count     int64
+	suppliers map[string]*supplierSum
+}
+
 type supplierSum struct {
 	spend, kg big.Rat
 	count     int64
+}
+
+// addUploads adds a calculated batch's uploads into sums.
+func addUploads(sums map[int64]*uploadSum, us []UploadTotal) error {
+	for _, u := range us {
+		s := sums[u.Upload]
+		if s == nil {
+			s = &uploadSum{suppliers: map[string]*supplierSum{}}
+			sums[u.Upload] = s
+		}
+		kg, ok := new(big.Rat).SetString(u.Kg)
+		if !ok {
+			return fmt.Errorf("calculator returned kg %q for uploads/%d", u.Kg, u.Upload)
+		}
+		s.kg.Add(&s.kg, kg)
+		s.count += u.Count
+		if err := addTotals(s.suppliers, u.Suppliers); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func addTotals(into map[string]*supplierSum, ts []SupplierTotal) error {

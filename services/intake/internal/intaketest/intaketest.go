@@ -35,8 +35,8 @@ func (Codes) Categories(_ context.Context, cs []string) (map[string]int16, error
 	return out, nil
 }
 
-// Calc stands in for the calculator service: kg = amount * 2, and it can
-// be told to fail.
+// Calc stands in for the calculator service: kg = amount * 2, by upload
+// and supplier, and it can be told to fail.
 type Calc struct {
 	Mu    sync.Mutex
 	Fail  error
@@ -47,39 +47,60 @@ type Calc struct {
 // NewCalc returns a Calc that has seen nothing.
 func NewCalc() *Calc { return &Calc{Seen: map[string]bool{}} }
 
-func (f *Calc) Calculate(_ context.Context, _ int64, rows []intake.Row) (intake.Calculated, error) {
+func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	f.Calls++
 	if f.Fail != nil {
 		return intake.Calculated{}, f.Fail
 	}
-	sum := new(big.Rat)
 	type tot struct {
 		kg, spend big.Rat
 		n         int64
 	}
-	by := map[string]*tot{}
-	var order []string
+	type up struct {
+		kg    big.Rat
+		n     int64
+		by    map[string]*tot
+		order []string
+	}
+	ups := map[int64]*up{}
+	var order []int64
 	for _, r := range rows {
+		id := r.Upload
+		if id == 0 {
+			id = upload
+		}
+		u := ups[id]
+		if u == nil {
+			u = &up{by: map[string]*tot{}}
+			ups[id] = u
+			order = append(order, id)
+		}
 		a, _ := new(big.Rat).SetString(r.Amount)
 		kg := new(big.Rat).Mul(a, big.NewRat(2, 1))
-		sum.Add(sum, kg)
-		t := by[r.SupplierID]
+		u.kg.Add(&u.kg, kg)
+		u.n++
+		t := u.by[r.SupplierID]
 		if t == nil {
 			t = &tot{}
-			by[r.SupplierID] = t
-			order = append(order, r.SupplierID)
+			u.by[r.SupplierID] = t
+			u.order = append(u.order, r.SupplierID)
 		}
 		t.kg.Add(&t.kg, kg)
 		t.spend.Add(&t.spend, a)
 		t.n++
 		f.Seen[r.TransactionID] = true
 	}
-	out := intake.Calculated{Kg: sum.FloatString(7)}
+	var out intake.Calculated
 	for _, id := range order {
-		t := by[id]
-		out.Suppliers = append(out.Suppliers, intake.SupplierTotal{ID: id, Kg: t.kg.FloatString(7), Spend: t.spend.FloatString(4), Count: t.n})
+		u := ups[id]
+		ut := intake.UploadTotal{Upload: id, Count: u.n, Kg: u.kg.FloatString(7)}
+		for _, sid := range u.order {
+			t := u.by[sid]
+			ut.Suppliers = append(ut.Suppliers, intake.SupplierTotal{ID: sid, Kg: t.kg.FloatString(7), Spend: t.spend.FloatString(4), Count: t.n})
+		}
+		out.Uploads = append(out.Uploads, ut)
 	}
 	return out, nil
 }

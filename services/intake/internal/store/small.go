@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -34,104 +38,207 @@ const supplierUpsert = `
 	   OR (excluded.country <> '' AND excluded.country IS DISTINCT FROM s.country)
 	   OR NOT excluded.naics_codes <@ s.naics_codes`
 
-// storeSmall is Validate's body for an upload of at most the small limit:
-// the accepted rows are held in memory, transactions stored by another
-// upload are found by primary key, one probe per row, and the rows,
-// suppliers, errors and new state are written in one pipelined batch.
-func (s *Store) storeSmall(ctx context.Context, tx pgx.Tx, u intake.Upload, v *intake.Validator) (intake.Validated, error) {
-	rows, err := v.All()
-	if err != nil {
-		return intake.Validated{}, err
+// ValidateSmall validates several small uploads of one tenant, each one
+// chunk, and stores them in one transaction: their content is read in one
+// query and validated in memory; transactions stored by another upload
+// (earlier, or earlier in the batch) are found by primary key, one probe
+// per row; and the rows, suppliers, errors and new states go in as array
+// parameters in one pipelined batch. A header that names no usable columns
+// fails its own upload only.
+func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func(io.Reader) (*intake.Validator, error)) ([]intake.Validated, error) {
+	tenant := us[0].Tenant
+	ids := make([]int64, len(us))
+	at := make(map[int64]int, len(us))
+	for i, u := range us {
+		if u.Tenant != tenant || u.Size > ChunkSize {
+			return nil, fmt.Errorf("store.ValidateSmall: uploads/%d is not a small upload of tenant %s", u.ID, tenant)
+		}
+		ids[i], at[u.ID] = u.ID, i
 	}
-	errs := v.Errors
-	out := intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
-	b := &pgx.Batch{}
-	if len(rows) > 0 {
-		if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
-			return out, err
-		}
-		dups, err := storedElsewhere(ctx, tx, u, rows)
+	var out []intake.Validated
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		out = make([]intake.Validated, len(us)) // a retried transaction starts over
+		content := make(map[int64][]byte, len(us))
+		res, err := tx.Query(ctx, `SELECT upload_id, data FROM intake.upload_chunks WHERE upload_id = ANY($1) AND seq = 0`, ids)
 		if err != nil {
-			return out, err
+			return err
 		}
-		if len(dups) > 0 {
+		var id int64
+		var data []byte
+		if _, err := pgx.ForEachRow(res, []any{&id, &data}, func() error {
+			content[id] = data
+			return nil
+		}); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		vs := make([]validated, 0, len(us))
+		var rows []intake.Row // accepted, in upload then line order
+		var minD, maxD time.Time
+		for i, u := range us {
+			v, err := open(bytes.NewReader(content[u.ID]))
+			if he := (*intake.HeaderError)(nil); errors.As(err, &he) {
+				out[i].Refused = he
+				queueRefused(b, u, he)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			all, err := v.All()
+			v.Close()
+			if err != nil {
+				return fmt.Errorf("uploads/%d: %w", u.ID, err)
+			}
+			out[i] = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
+			vs = append(vs, validated{u: u, errs: v.Errors})
+			for j := range all {
+				all[j].Upload = u.ID
+			}
+			rows = append(rows, all...)
+			if v.Accepted > 0 {
+				if minD.IsZero() || v.MinDate.Before(minD) {
+					minD = v.MinDate
+				}
+				if v.MaxDate.After(maxD) {
+					maxD = v.MaxDate
+				}
+			}
+		}
+		if len(rows) > 0 {
+			if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, minD, maxD); err != nil {
+				return err
+			}
+			dups, err := storedElsewhere(ctx, tx, tenant, rows)
+			if err != nil {
+				return err
+			}
 			kept := rows[:0]
 			for _, r := range rows {
-				if other, ok := dups[r.Line]; ok {
-					errs = append(errs, intake.RowError{Row: r.Line, Column: "transaction_id",
-						Reason: fmt.Sprintf("transaction already stored by uploads/%d", other), Value: r.TransactionID})
-					out.Accepted--
-					out.Rejected++
+				other, ok := dups[rowKey{r.Upload, r.Line}]
+				if !ok {
+					kept = append(kept, r)
 					continue
 				}
-				kept = append(kept, r)
+				i := at[r.Upload]
+				out[i].Accepted--
+				out[i].Rejected++
+				v := &vs[slices.IndexFunc(vs, func(v validated) bool { return v.u.ID == r.Upload })]
+				v.errs = append(v.errs, intake.RowError{Row: r.Line, Column: "transaction_id",
+					Reason: fmt.Sprintf("transaction already stored by uploads/%d", other), Value: r.TransactionID})
 			}
 			rows = kept
+			queueRows(b, tenant, rows)
+			queueSuppliers(b, tenant, rows)
 		}
-		queueRows(b, u, rows)
-		queueSuppliers(b, u, rows)
+		for start := 0; start < len(rows); {
+			end := start + 1
+			for end < len(rows) && rows[end].Upload == rows[start].Upload {
+				end++
+			}
+			out[at[rows[start].Upload]].Rows = rows[start:end:end]
+			start = end
+		}
+		for i := range vs {
+			o := out[at[vs[i].u.ID]]
+			o.Rows = nil
+			vs[i].out = o
+		}
+		queueValidated(b, tenant, vs)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.ValidateSmall: %w", err)
 	}
-	queueValidated(b, u, out, errs)
-	out.Rows = rows // nil only when none was accepted, and then unused
-	return out, tx.SendBatch(ctx, b).Close()
+	return out, nil
 }
 
-// storedElsewhere returns, by line, the upload that already stored each of
-// rows' transactions, if another one did. Each row is one primary-key probe
-// into its date's partition: a join against the whole date range would
-// walk every transaction stored between the rows' dates.
-func storedElsewhere(ctx context.Context, tx pgx.Tx, u intake.Upload, rows []intake.Row) (map[int64]int64, error) {
-	lines := make([]int64, len(rows))
-	ids := make([]string, len(rows))
-	dates := make([]time.Time, len(rows))
-	for i, r := range rows {
-		lines[i], ids[i], dates[i] = r.Line, r.TransactionID, r.Date
+// rowKey is a row of one upload.
+type rowKey struct{ upload, line int64 }
+
+// storedElsewhere returns, by upload and line, the upload that already
+// stored each of rows' transactions, if another one did: an upload stored
+// before, or one earlier in rows. Each row is one primary-key probe into
+// its date's partition: a join against the whole date range would walk
+// every transaction stored between the rows' dates.
+func storedElsewhere(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Row) (map[rowKey]int64, error) {
+	out := map[rowKey]int64{}
+	type txKey struct {
+		id   string
+		date time.Time
+	}
+	first := make(map[txKey]rowKey, len(rows))
+	var repeats [][2]rowKey // a row, and the earlier row of the batch it repeats
+	ups := make([]int64, 0, len(rows))
+	lines := make([]int64, 0, len(rows))
+	ids := make([]string, 0, len(rows))
+	dates := make([]time.Time, 0, len(rows))
+	for _, r := range rows {
+		k := txKey{r.TransactionID, r.Date}
+		if f, ok := first[k]; ok {
+			// A file does not repeat an id: another upload in the batch.
+			repeats = append(repeats, [2]rowKey{{r.Upload, r.Line}, f})
+			continue
+		}
+		first[k] = rowKey{r.Upload, r.Line}
+		ups, lines, ids, dates = append(ups, r.Upload), append(lines, r.Line), append(ids, r.TransactionID), append(dates, r.Date)
 	}
 	res, err := tx.Query(ctx, `
-		SELECT s.line, t.upload_id
-		FROM unnest($2::bigint[], $3::text[], $4::date[]) AS s(line, id, d)
+		SELECT s.up, s.line, t.upload_id
+		FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::date[]) AS s(up, line, id, d)
 		CROSS JOIN LATERAL (
 			SELECT t.upload_id FROM intake.transactions t
-			WHERE t.tenant_id = $1 AND t.transaction_id = s.id AND t.tx_date = s.d AND t.upload_id <> $5
-		) t`, u.Tenant, lines, ids, dates, u.ID)
+			WHERE t.tenant_id = $1 AND t.transaction_id = s.id AND t.tx_date = s.d AND t.upload_id <> s.up
+		) t`, tenant, ups, lines, ids, dates)
 	if err != nil {
 		return nil, err
 	}
-	out := map[int64]int64{}
-	var line, other int64
-	_, err = pgx.ForEachRow(res, []any{&line, &other}, func() error {
-		out[line] = other
+	var k rowKey
+	var other int64
+	if _, err = pgx.ForEachRow(res, []any{&k.upload, &k.line, &other}, func() error {
+		out[k] = other
 		return nil
-	})
-	return out, err
+	}); err != nil {
+		return nil, err
+	}
+	for _, r := range repeats {
+		// The earlier row is stored by its upload, or, if it was itself
+		// stored before, by the upload that stored it.
+		by, ok := out[r[1]]
+		if !ok {
+			by = r[1].upload
+		}
+		out[r[0]] = by
+	}
+	return out, nil
 }
 
-// queueRows queues the insert of the accepted rows.
-func queueRows(b *pgx.Batch, u intake.Upload, rows []intake.Row) {
+// queueRows queues the insert of accepted rows, each under its upload.
+func queueRows(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 	n := len(rows)
 	ids, sups, codes := make([]string, n), make([]string, n), make([]string, n)
 	amounts, curs, descs := make([]string, n), make([]string, n), make([]string, n)
 	dates := make([]time.Time, n)
-	lines := make([]int64, n)
+	ups, lines := make([]int64, n), make([]int64, n)
 	cats := make([]int16, n)
 	for i, r := range rows {
-		ids[i], dates[i], lines[i], sups[i], codes[i] = r.TransactionID, r.Date, r.Line, r.SupplierID, r.NAICS
+		ids[i], dates[i], ups[i], lines[i], sups[i], codes[i] = r.TransactionID, r.Date, r.Upload, r.Line, r.SupplierID, r.NAICS
 		amounts[i], curs[i], descs[i], cats[i] = r.Amount, r.Currency, r.Description, r.Category
 	}
 	b.Queue(`
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
 			naics_code, amount_usd, currency, description, category)
-		SELECT $1, id, d, $2, line, sup, code, amount::numeric(18, 4), cur, descr, cat
-		FROM unnest($3::text[], $4::date[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[])
-			AS r(id, d, line, sup, code, amount, cur, descr, cat)`,
-		u.Tenant, u.ID, ids, dates, lines, sups, codes, amounts, curs, descs, cats)
+		SELECT $1, id, d, up, line, sup, code, amount::numeric(18, 4), cur, descr, cat
+		FROM unnest($2::text[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[])
+			AS r(id, d, up, line, sup, code, amount, cur, descr, cat)`,
+		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats)
 }
 
 // queueSuppliers queues the upsert of the rows' suppliers: per supplier,
 // the name and country of its last row (the country of its last row that
 // has one) and its NAICS codes, ascending. Key order: concurrent uploads
 // lock shared suppliers in the same order.
-func queueSuppliers(b *pgx.Batch, u intake.Upload, rows []intake.Row) {
+func queueSuppliers(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 	type sup struct {
 		name, country string
 		codes         []string
@@ -167,17 +274,5 @@ func queueSuppliers(b *pgx.Batch, u intake.Upload, rows []intake.Row) {
 		INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, country, naics_codes)
 		SELECT $1, id, name, country, string_to_array(codes, ',')
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS n(id, name, country, codes, i)
-		ORDER BY i`+supplierUpsert, u.Tenant, ids, names, countries, codes)
-}
-
-// failHeader records a header that does not name the required columns as
-// the upload's failure.
-func failHeader(ctx context.Context, tx pgx.Tx, u intake.Upload, he *intake.HeaderError) error {
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
-	queueErrors(b, u, he.Errors)
-	b.Queue(`UPDATE intake.uploads SET state = $2, failure_reason = $3, rows_rejected = 0,
-		completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
-		u.ID, intake.Failed, "the header does not name the required columns: "+he.Error())
-	return tx.SendBatch(ctx, b).Close()
+		ORDER BY i`+supplierUpsert, tenant, ids, names, countries, codes)
 }

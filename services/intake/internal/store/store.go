@@ -282,6 +282,28 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (intake.Upload, 
 	return u, true, nil
 }
 
+// ClaimMore leases up to n queued uploads of first's tenant that no worker
+// has claimed before, none larger than maxSize bytes, in id order.
+func (s *Store) ClaimMore(ctx context.Context, first intake.Upload, lease time.Duration, n int, maxSize int64) ([]intake.Upload, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE intake.uploads SET state = 2, attempts = attempts + 1, lease_until = now() + $1::interval,
+			updated_at = now(), failure_reason = ''
+		WHERE id IN (
+			SELECT id FROM intake.uploads
+			WHERE state = 1 AND tenant_id = $2 AND size_bytes BETWEEN 1 AND $3 AND (lease_until IS NULL OR lease_until < now())
+			ORDER BY priority, id FOR UPDATE SKIP LOCKED LIMIT $4)
+		RETURNING `+uploadCols, lease.String(), first.Tenant, maxSize, n)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimMore: %w", err)
+	}
+	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) { return scanUpload(r) })
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimMore: %w", err)
+	}
+	sort.Slice(us, func(i, j int) bool { return us[i].ID < us[j].ID })
+	return us, nil
+}
+
 // chunks reads an upload's content back, a chunk at a time, on its own
 // connection (the validating transaction's is busy with COPY).
 type chunks struct {
@@ -351,22 +373,30 @@ func (r *rowSource) Err() error { return r.v.Err() }
 // Uploads up to the small limit are held in memory and written with array
 // parameters; larger ones are streamed through COPY into a staging table.
 func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Reader) (*intake.Validator, error)) (intake.Validated, error) {
+	if u.Size > 0 && u.Size <= s.small {
+		vs, err := s.ValidateSmall(ctx, []intake.Upload{u}, open)
+		if err != nil {
+			return intake.Validated{}, err
+		}
+		if vs[0].Refused != nil {
+			return vs[0], vs[0].Refused
+		}
+		return vs[0], nil
+	}
 	var out intake.Validated
 	var headerErr *intake.HeaderError
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
 		v, err := open(newChunks(ctx, s.pool, u))
 		if errors.As(err, &headerErr) {
-			return failHeader(ctx, tx, u, headerErr)
+			b := &pgx.Batch{}
+			queueRefused(b, u, headerErr)
+			return tx.SendBatch(ctx, b).Close()
 		}
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		if u.Size > 0 && u.Size <= s.small {
-			out, err = s.storeSmall(ctx, tx, u, v)
-		} else {
-			out, err = s.storeStaged(ctx, tx, u, v)
-		}
+		out, err = s.storeStaged(ctx, tx, u, v)
 		return err
 	})
 	if err == nil && headerErr != nil {
@@ -449,51 +479,83 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 		}
 	}
 	b := &pgx.Batch{}
-	queueValidated(b, u, out, errs)
+	queueValidated(b, u.Tenant, []validated{{u, out, errs}})
 	return out, tx.SendBatch(ctx, b).Close()
 }
 
-// queueValidated queues the end of a validation: the upload's row errors,
+// validated is one upload's validation, to record.
+type validated struct {
+	u    intake.Upload
+	out  intake.Validated
+	errs []intake.RowError
+}
+
+// queueValidated queues the end of validations: the uploads' row errors,
 // in row order, in place of any an earlier attempt recorded (a header
-// failure is committed; other attempts roll back with theirs), and its
-// counts and next state.
-func queueValidated(b *pgx.Batch, u intake.Upload, out intake.Validated, errs []intake.RowError) {
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
-	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
-	queueErrors(b, u, errs)
-	next := intake.Calculating
-	if out.Accepted == 0 {
-		next = intake.Succeeded
+// failure is committed; other attempts roll back with theirs), and their
+// counts and next state: calculating, or done when nothing was accepted.
+func queueValidated(b *pgx.Batch, tenant uuid.UUID, vs []validated) {
+	n := len(vs)
+	ids, reads, accepted, rejected := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	states := make([]int16, n)
+	mins, maxs := make([]time.Time, n), make([]time.Time, n)
+	for i := range vs {
+		v := &vs[i]
+		sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Row < v.errs[j].Row })
+		states[i] = int16(intake.Calculating)
+		if v.out.Accepted == 0 {
+			states[i] = int16(intake.Succeeded)
+		}
+		ids[i], reads[i], accepted[i], rejected[i], mins[i], maxs[i] = v.u.ID, v.out.Read, v.out.Accepted, v.out.Rejected, v.out.MinDate, v.out.MaxDate
 	}
-	b.Queue(`UPDATE intake.uploads SET state = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5,
-		min_date = $6, max_date = $7, updated_at = now() WHERE id = $1`,
-		u.ID, next, out.Read, out.Accepted, out.Rejected, nullDate(out.MinDate), nullDate(out.MaxDate))
+	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = ANY($1)`, ids)
+	queueErrors(b, tenant, vs)
+	// A zero date is "no accepted row".
+	b.Queue(`UPDATE intake.uploads u SET state = d.state, rows_read = d.rd, rows_accepted = d.acc, rows_rejected = d.rej,
+			min_date = nullif(d.mn, '0001-01-01'), max_date = nullif(d.mx, '0001-01-01'), updated_at = now(),
+			kg_co2e = CASE WHEN d.state = $1 THEN 0 ELSE u.kg_co2e END,
+			completed_at = CASE WHEN d.state = $1 THEN now() ELSE u.completed_at END,
+			lease_until = CASE WHEN d.state = $1 THEN NULL ELSE u.lease_until END
+		FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::date[], $8::date[])
+			AS d(id, state, rd, acc, rej, mn, mx)
+		WHERE u.id = d.id`, intake.Succeeded, ids, states, reads, accepted, rejected, mins, maxs)
 }
 
-func nullDate(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-// queueErrors queues the insert of row errors. COPY is refused on tables
-// under row-level security, so they go in as arrays, in slices of 10,000.
-func queueErrors(b *pgx.Batch, u intake.Upload, errs []intake.RowError) {
-	for start := 0; start < len(errs); start += 10_000 {
-		part := errs[start:min(start+10_000, len(errs))]
-		seqs := make([]int64, len(part))
-		rows := make([]int64, len(part))
-		cols := make([]string, len(part))
-		reasons := make([]string, len(part))
-		values := make([]string, len(part))
-		for i, e := range part {
-			seqs[i], rows[i], cols[i], reasons[i], values[i] = int64(start+i+1), e.Row, e.Column, e.Reason, e.Value
+// queueErrors queues the insert of the uploads' row errors, numbered from
+// 1 per upload. COPY is refused on tables under row-level security, so they
+// go in as arrays, in slices of 10,000.
+func queueErrors(b *pgx.Batch, tenant uuid.UUID, vs []validated) {
+	var ups, seqs, rows []int64
+	var cols, reasons, values []string
+	flush := func() {
+		if len(ups) == 0 {
+			return
 		}
 		b.Queue(`INSERT INTO intake.upload_errors (tenant_id, upload_id, seq, row_number, column_name, reason, value)
-			SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[])`,
-			u.Tenant, u.ID, seqs, rows, cols, reasons, values)
+			SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[])`,
+			tenant, ups, seqs, rows, cols, reasons, values)
+		ups, seqs, rows, cols, reasons, values = nil, nil, nil, nil, nil, nil
 	}
+	for _, v := range vs {
+		for i, e := range v.errs {
+			ups, seqs, rows = append(ups, v.u.ID), append(seqs, int64(i+1)), append(rows, e.Row)
+			cols, reasons, values = append(cols, e.Column), append(reasons, e.Reason), append(values, e.Value)
+			if len(ups) == 10_000 {
+				flush()
+			}
+		}
+	}
+	flush()
+}
+
+// queueRefused queues the record of a header that does not name the
+// required columns as the upload's failure.
+func queueRefused(b *pgx.Batch, u intake.Upload, he *intake.HeaderError) {
+	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
+	queueErrors(b, u.Tenant, []validated{{u: u, errs: he.Errors}})
+	b.Queue(`UPDATE intake.uploads SET state = $2, failure_reason = $3, rows_rejected = 0,
+		completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
+		u.ID, intake.Failed, "the header does not name the required columns: "+he.Error())
 }
 
 // Accepted streams the upload's rows in batches.
@@ -563,46 +625,50 @@ func (s *Store) Finish(ctx context.Context, id int64, state intake.State, calcul
 	return nil
 }
 
-// Complete marks a calculated upload succeeded and adds its lines to its
-// suppliers' totals, in one transaction and only once: a second call (a
-// retried attempt that raced a slow first one) finds the upload no longer
-// calculating and changes nothing.
-func (s *Store) Complete(ctx context.Context, u intake.Upload, calculated int64, kg string, totals []intake.SupplierTotal) (bool, error) {
-	ids := make([]string, len(totals))
-	spend := make([]string, len(totals))
-	kgs := make([]string, len(totals))
-	counts := make([]int64, len(totals))
-	for i, t := range totals {
-		ids[i], spend[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
+// Complete marks calculated uploads succeeded and adds their lines to
+// their suppliers' totals, in one statement and only once per upload: a
+// second call (a retried attempt that raced a slow first one) finds the
+// upload no longer calculating and adds nothing for it.
+func (s *Store) Complete(ctx context.Context, tenant uuid.UUID, cs []intake.Completion) (int, error) {
+	ids, calculated, kgs := make([]int64, len(cs)), make([]int64, len(cs)), make([]string, len(cs))
+	var ups, counts []int64
+	var sups, spends, supKgs []string
+	var rows int64
+	for i, c := range cs {
+		ids[i], calculated[i], kgs[i] = c.Upload, c.Calculated, c.Kg
+		rows += c.Calculated
+		for _, t := range c.Totals {
+			ups, sups, spends, supKgs, counts = append(ups, c.Upload), append(sups, t.ID), append(spends, t.Spend), append(supKgs, t.Kg), append(counts, t.Count)
+		}
 	}
-	// One statement, one round trip: the totals are added only if this call
-	// moved the upload out of calculating.
-	var done bool
-	err := db.InTenantBatch(ctx, s.pool, u.Tenant, db.Stmt{SQL: `
+	var done int
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
 		WITH done AS (
-			UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
+			UPDATE intake.uploads u SET state = $2, rows_calculated = d.n, kg_co2e = d.kg::numeric,
 				failure_reason = '', completed_at = now(), updated_at = now(), lease_until = NULL
-			WHERE id = $1 AND state = $5
-			RETURNING 1
+			FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS d(id, n, kg)
+			WHERE u.id = d.id AND u.state = $6
+			RETURNING u.id
 		), added AS (
 			INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, spend_usd, kg_co2e, tx_count)
-			SELECT $6, id, id, spend, kg, n
-			FROM unnest($7::text[], $8::text[]::numeric[], $9::text[]::numeric[], $10::bigint[]) AS t(id, spend, kg, n)
-			WHERE EXISTS (SELECT FROM done)
-			ORDER BY id
+			SELECT $1, t.id, t.id, sum(t.spend), sum(t.kg), sum(t.n)
+			FROM unnest($7::bigint[], $8::text[], $9::text[]::numeric[], $10::text[]::numeric[], $11::bigint[]) AS t(up, id, spend, kg, n)
+			WHERE t.up IN (SELECT id FROM done)
+			GROUP BY t.id
+			ORDER BY t.id
 			ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
 				spend_usd = s.spend_usd + excluded.spend_usd,
 				kg_co2e = s.kg_co2e + excluded.kg_co2e,
 				tx_count = s.tx_count + excluded.tx_count,
 				updated_at = now()
 		)
-		SELECT EXISTS (SELECT FROM done)`,
-		Args: []any{u.ID, intake.Succeeded, calculated, kg, intake.Calculating, u.Tenant, ids, spend, kgs, counts},
-		Scan: db.OneRow(func(row pgx.Row) error { return row.Scan(&done) })})
+		SELECT count(*) FROM done`,
+		Args: []any{tenant, intake.Succeeded, ids, calculated, kgs, intake.Calculating, ups, sups, spends, supKgs, counts},
+		Scan: db.One(&done)})
 	if err != nil {
-		return false, fmt.Errorf("store.Complete: %w", err)
+		return 0, fmt.Errorf("store.Complete: %w", err)
 	}
-	if done && calculated >= AnalyzeAfter {
+	if done > 0 && rows >= AnalyzeAfter {
 		// Autovacuum never analyzes a partitioned parent, and the planner
 		// needs fresh statistics after a bulk load to pick the keyset
 		// indexes; this runs beside the next requests, not before them.

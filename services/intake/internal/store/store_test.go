@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -250,5 +251,188 @@ func TestCalculatorFailureIsRetriedThenFails(t *testing.T) {
 	got, _ = e.svc.Get(ctx, e.a, u.ID)
 	if got.State != intake.Succeeded || got.Calculated != 4 || got.Kg != "262.5002000" || got.Attempts != 2 {
 		t.Fatalf("after retry: %+v", got)
+	}
+}
+
+// batchWorker is a worker with the service's defaults: small uploads of one
+// tenant are processed together.
+func batchWorker(e env, o intake.WorkerOptions) *intake.Worker {
+	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), e.st,
+		func(uuid.UUID) intake.Calculator { return e.calc },
+		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} }, o)
+}
+
+const header = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
+
+func TestSmallUploadsOfATenantAreProcessedTogether(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	w := batchWorker(e, intake.WorkerOptions{BatchBytes: 1024})
+	receive := func(tenant uuid.UUID, body string) intake.Upload {
+		t.Helper()
+		u, err := e.svc.Receive(ctx, tenant, intake.NewUpload{}, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	earlier := receive(e.a, header+"T40,2024-03-01,S4,Delta,541511,4.00,USD,x\n")
+	intaketest.Drain(t, e.pool, w)
+	callsBefore := e.calc.Calls
+
+	u1 := receive(e.a, header+"T1,2024-01-05,S1,Acme,331110,100.00,USD,x\nT2,2024-02-05,S2,Beta,541511,10.00,USD,x\n")
+	u2 := receive(e.a, "transaction_id,date\nT9,2024-01-01\n") // refused header
+	// T1 repeats u1's, which is in the same batch.
+	u3 := receive(e.a, header+"T1,2024-01-05,S1,Acme,331110,7.00,USD,x\nT5,2024-06-01,S1,Acme Corp,331110,1.00,USD,x\nT3,2024-06-02,S3,Gamma,999999,1.00,USD,x\n")
+	u4 := receive(e.a, header+"T40,2024-03-01,S4,Delta,541511,4.00,USD,again\nT41,2024-03-02,S4,Delta,541511,0.50,USD,x\n")
+	large := receive(e.a, header+"L1,2024-01-01,S1,Acme,331110,1.00,USD,"+strings.Repeat("x", 1024)+"\n")
+	other := receive(e.b, header+"B1,2024-01-01,S1,Other,331110,3.00,USD,x\n")
+	intaketest.Drain(t, e.pool, w)
+
+	// a's four small uploads: one calculation; the large one and b's alone.
+	if calls := e.calc.Calls - callsBefore; calls != 3 {
+		t.Fatalf("calculator calls = %d, want 3 (a's batch, a's large upload, b's upload)", calls)
+	}
+	get := func(tenant uuid.UUID, u intake.Upload) intake.Upload {
+		t.Helper()
+		got, err := e.svc.Get(ctx, tenant, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Attempts != 1 {
+			t.Fatalf("uploads/%d took %d attempts", u.ID, got.Attempts)
+		}
+		return got
+	}
+	if g := get(e.a, u1); g.State != intake.Succeeded || g.Accepted != 2 || g.Calculated != 2 || g.Kg != "220.0000000" {
+		t.Fatalf("u1 = %+v", g)
+	}
+	if g := get(e.a, u2); g.State != intake.Failed || !strings.Contains(g.FailureReason, "header") || len(g.ErrorSamples) == 0 {
+		t.Fatalf("u2 = %+v", g)
+	}
+	g3 := get(e.a, u3)
+	if g3.State != intake.Succeeded || g3.Read != 3 || g3.Accepted != 1 || g3.Rejected != 2 || g3.Calculated != 1 || g3.Kg != "2.0000000" {
+		t.Fatalf("u3 = %+v", g3)
+	}
+	if e := g3.ErrorSamples; len(e) != 2 || e[0].Row != 2 || e[0].Reason != fmt.Sprintf("transaction already stored by uploads/%d", u1.ID) || e[1].Row != 4 || e[1].Column != "naics_code" {
+		t.Fatalf("u3 errors = %+v", e)
+	}
+	g4 := get(e.a, u4)
+	if g4.State != intake.Succeeded || g4.Accepted != 1 || g4.Kg != "1.0000000" ||
+		len(g4.ErrorSamples) != 1 || g4.ErrorSamples[0].Reason != fmt.Sprintf("transaction already stored by uploads/%d", earlier.ID) {
+		t.Fatalf("u4 = %+v", g4)
+	}
+	if g := get(e.a, large); g.State != intake.Succeeded || g.Kg != "2.0000000" {
+		t.Fatalf("large = %+v", g)
+	}
+	if g := get(e.b, other); g.State != intake.Succeeded || g.Kg != "6.0000000" {
+		t.Fatalf("b's upload = %+v", g)
+	}
+	// Each row is stored once, under its own upload; suppliers carry the
+	// totals of every upload, and the last name in upload order.
+	rows, err := e.pool.Query(ctx, `SELECT upload_id || ':' || transaction_id || ':' || tx_date FROM intake.transactions
+		WHERE tenant_id = $1 ORDER BY upload_id, row_number`, e.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	want := []string{
+		fmt.Sprintf("%d:T40:2024-03-01", earlier.ID),
+		fmt.Sprintf("%d:T1:2024-01-05", u1.ID), fmt.Sprintf("%d:T2:2024-02-05", u1.ID),
+		fmt.Sprintf("%d:T5:2024-06-01", u3.ID), fmt.Sprintf("%d:T41:2024-03-02", u4.ID),
+		fmt.Sprintf("%d:L1:2024-01-01", large.ID),
+	}
+	if err != nil || !slices.Equal(stored, want) {
+		t.Fatalf("stored = %v, %v; want %v", stored, err, want)
+	}
+	sups, err := e.svc.Suppliers(ctx, e.a, []string{"S1", "S4"})
+	if err != nil || len(sups) != 2 {
+		t.Fatalf("suppliers = %+v, %v", sups, err)
+	}
+	if s := sups[0]; s.Name != "Acme" || s.Count != 3 || s.Kg != "204.0000000" || s.Spend != "102.0000" {
+		t.Fatalf("S1 = %+v", s) // u1's T1, u3's T5, the large file's L1
+	}
+	if s := sups[1]; s.Count != 2 || s.Kg != "9.0000000" {
+		t.Fatalf("S4 = %+v", s)
+	}
+}
+
+func TestAFailedBatchCalculationRetriesEachUploadAlone(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	w := batchWorker(e, intake.WorkerOptions{MaxAttempts: 3})
+	e.calc.Fail = errors.New("calculator unavailable")
+	var us []intake.Upload
+	for i := range 3 {
+		u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(fmt.Sprintf(header+"R%d,2024-01-05,S1,Acme,331110,%d.00,USD,x\n", i, i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+	intaketest.Drain(t, e.pool, w)
+	if e.calc.Calls != 1 {
+		t.Fatalf("calculator calls = %d, want 1 (one batch)", e.calc.Calls)
+	}
+	for _, u := range us {
+		// Stored, waiting out the backoff: accepted data is never dropped.
+		if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Calculating || g.Accepted != 1 || !strings.Contains(g.FailureReason, "calculator unavailable") {
+			t.Fatalf("after the failed batch: %+v", g)
+		}
+	}
+	e.calc.Mu.Lock()
+	e.calc.Fail = nil
+	e.calc.Mu.Unlock()
+	e.pool.Exec(ctx, `UPDATE intake.uploads SET lease_until = now() - interval '1 second'`)
+	intaketest.Drain(t, e.pool, w)
+	if e.calc.Calls != 4 {
+		t.Fatalf("calculator calls = %d, want 1 + 3 (each upload alone)", e.calc.Calls)
+	}
+	for i, u := range us {
+		g, _ := e.svc.Get(ctx, e.a, u.ID)
+		if want := fmt.Sprintf("%d.0000000", 2*(i+1)); g.State != intake.Succeeded || g.Attempts != 2 || g.Kg != want {
+			t.Fatalf("after the retry: %+v, want kg %s", g, want)
+		}
+	}
+	if s, _ := e.svc.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != 3 || s[0].Kg != "12.0000000" {
+		t.Fatalf("S1 = %+v, want 3 lines, 12 kg (each upload counted once)", s)
+	}
+}
+
+// A caught-up worker lets small uploads gather for its linger, then takes
+// them as one batch.
+func TestWorkerLingersForUploadsToGather(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	w := batchWorker(e, intake.WorkerOptions{Linger: 400 * time.Millisecond})
+	svc := intake.New(e.st, 1<<20, w.Kick)
+	run, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(run, time.Hour); close(done) }()
+	time.Sleep(50 * time.Millisecond) // the worker finds nothing and waits
+	var us []intake.Upload
+	for i := range 3 {
+		u, err := svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(fmt.Sprintf(header+"G%d,2024-01-05,S1,Acme,331110,1.00,USD,x\n", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if g, _ := svc.Get(ctx, e.a, us[2].ID); g.State == intake.Succeeded {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	<-done
+	for _, u := range us {
+		if g, _ := svc.Get(ctx, e.a, u.ID); g.State != intake.Succeeded {
+			t.Fatalf("uploads/%d = %+v", u.ID, g)
+		}
+	}
+	if e.calc.Calls != 1 {
+		t.Fatalf("calculator calls = %d, want 1: the three uploads gathered into one batch", e.calc.Calls)
 	}
 }

@@ -442,7 +442,10 @@ type SpendLine struct {
 	SupplierId string `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	NaicsCode  string `protobuf:"bytes,4,opt,name=naics_code,json=naicsCode,proto3" json:"naics_code,omitempty"`
 	// USD, exact decimal; negative for credit notes.
-	AmountUsd     string `protobuf:"bytes,5,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
+	AmountUsd string `protobuf:"bytes,5,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
+	// The upload the line comes from ("uploads/{upload}"), for a request that
+	// carries the lines of several uploads; empty: the request's upload.
+	Upload        string `protobuf:"bytes,6,opt,name=upload,proto3" json:"upload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -512,9 +515,17 @@ func (x *SpendLine) GetAmountUsd() string {
 	return ""
 }
 
+func (x *SpendLine) GetUpload() string {
+	if x != nil {
+		return x.Upload
+	}
+	return ""
+}
+
 type CalculateEmissionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The upload the lines come from ("uploads/{upload}").
+	// The upload the lines come from ("uploads/{upload}"); required unless
+	// every line names its own.
 	Upload string `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
 	// At most 50,000 lines.
 	Lines         []*SpendLine `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
@@ -576,7 +587,11 @@ type CalculateEmissionsResponse struct {
 	LinesSkipped int64 `protobuf:"varint,3,opt,name=lines_skipped,json=linesSkipped,proto3" json:"lines_skipped,omitempty"`
 	// The request's lines totalled by supplier (key: supplier id), stored now
 	// or before, so a caller can keep per-supplier totals exactly once.
-	Suppliers     []*v1.EmissionTotal `protobuf:"bytes,4,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	Suppliers []*v1.EmissionTotal `protobuf:"bytes,4,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	// The same lines split by upload, in upload order: what each upload of
+	// the request adds, so a caller that batched several uploads into one
+	// call can complete each of them exactly once.
+	Uploads       []*UploadEmissions `protobuf:"bytes,5,rep,name=uploads,proto3" json:"uploads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +654,86 @@ func (x *CalculateEmissionsResponse) GetSuppliers() []*v1.EmissionTotal {
 	return nil
 }
 
+func (x *CalculateEmissionsResponse) GetUploads() []*UploadEmissions {
+	if x != nil {
+		return x.Uploads
+	}
+	return nil
+}
+
+// UploadEmissions is one upload's share of a calculation.
+type UploadEmissions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "uploads/{upload}".
+	Upload string `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	// kg CO2e of the upload's lines, stored now or before, exact decimal.
+	KgCo2E string `protobuf:"bytes,2,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	// The upload's lines in the request.
+	LineCount int64 `protobuf:"varint,3,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	// The upload's lines totalled by supplier (key: supplier id).
+	Suppliers     []*v1.EmissionTotal `protobuf:"bytes,4,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadEmissions) Reset() {
+	*x = UploadEmissions{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadEmissions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadEmissions) ProtoMessage() {}
+
+func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadEmissions.ProtoReflect.Descriptor instead.
+func (*UploadEmissions) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UploadEmissions) GetUpload() string {
+	if x != nil {
+		return x.Upload
+	}
+	return ""
+}
+
+func (x *UploadEmissions) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *UploadEmissions) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+func (x *UploadEmissions) GetSuppliers() []*v1.EmissionTotal {
+	if x != nil {
+		return x.Suppliers
+	}
+	return nil
+}
+
 // EmissionResult is the emissions of one purchase line and how they were
 // obtained.
 type EmissionResult struct {
@@ -666,7 +761,7 @@ type EmissionResult struct {
 
 func (x *EmissionResult) Reset() {
 	*x = EmissionResult{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +773,7 @@ func (x *EmissionResult) String() string {
 func (*EmissionResult) ProtoMessage() {}
 
 func (x *EmissionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +786,7 @@ func (x *EmissionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmissionResult.ProtoReflect.Descriptor instead.
 func (*EmissionResult) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EmissionResult) GetName() string {
@@ -802,7 +897,7 @@ type GetEmissionResultRequest struct {
 
 func (x *GetEmissionResultRequest) Reset() {
 	*x = GetEmissionResultRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +909,7 @@ func (x *GetEmissionResultRequest) String() string {
 func (*GetEmissionResultRequest) ProtoMessage() {}
 
 func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +922,7 @@ func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmissionResultRequest.ProtoReflect.Descriptor instead.
 func (*GetEmissionResultRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetEmissionResultRequest) GetName() string {
@@ -852,7 +947,7 @@ type BatchGetEmissionResultsRequest struct {
 
 func (x *BatchGetEmissionResultsRequest) Reset() {
 	*x = BatchGetEmissionResultsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +959,7 @@ func (x *BatchGetEmissionResultsRequest) String() string {
 func (*BatchGetEmissionResultsRequest) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +972,7 @@ func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BatchGetEmissionResultsRequest) GetNames() []string {
@@ -903,7 +998,7 @@ type BatchGetEmissionResultsResponse struct {
 
 func (x *BatchGetEmissionResultsResponse) Reset() {
 	*x = BatchGetEmissionResultsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1010,7 @@ func (x *BatchGetEmissionResultsResponse) String() string {
 func (*BatchGetEmissionResultsResponse) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1023,7 @@ func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BatchGetEmissionResultsResponse) GetResults() []*EmissionResult {
@@ -949,7 +1044,7 @@ type SummarizeEmissionsRequest struct {
 
 func (x *SummarizeEmissionsRequest) Reset() {
 	*x = SummarizeEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1056,7 @@ func (x *SummarizeEmissionsRequest) String() string {
 func (*SummarizeEmissionsRequest) ProtoMessage() {}
 
 func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1069,7 @@ func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SummarizeEmissionsRequest) GetGroupBy() SummaryDimension {
@@ -1006,7 +1101,7 @@ type SummarizeEmissionsResponse struct {
 
 func (x *SummarizeEmissionsResponse) Reset() {
 	*x = SummarizeEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1113,7 @@ func (x *SummarizeEmissionsResponse) String() string {
 func (*SummarizeEmissionsResponse) ProtoMessage() {}
 
 func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1126,7 @@ func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SummarizeEmissionsResponse) GetGroups() []*v1.EmissionTotal {
@@ -1096,7 +1191,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x16BatchGetFactorsRequest\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\"O\n" +
 	"\x17BatchGetFactorsResponse\x124\n" +
-	"\afactors\x18\x01 \x03(\v2\x1a.vcci.calculator.v1.FactorR\afactors\"\xa5\x01\n" +
+	"\afactors\x18\x01 \x03(\v2\x1a.vcci.calculator.v1.FactorR\afactors\"\xbd\x01\n" +
 	"\tSpendLine\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -1105,14 +1200,22 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
 	"naics_code\x18\x04 \x01(\tR\tnaicsCode\x12\x1d\n" +
 	"\n" +
-	"amount_usd\x18\x05 \x01(\tR\tamountUsd\"h\n" +
+	"amount_usd\x18\x05 \x01(\tR\tamountUsd\x12\x16\n" +
+	"\x06upload\x18\x06 \x01(\tR\x06upload\"h\n" +
 	"\x19CalculateEmissionsRequest\x12\x16\n" +
 	"\x06upload\x18\x01 \x01(\tR\x06upload\x123\n" +
-	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\xc2\x01\n" +
+	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\x81\x02\n" +
 	"\x1aCalculateEmissionsResponse\x12)\n" +
 	"\x10lines_calculated\x18\x01 \x01(\x03R\x0flinesCalculated\x12\x17\n" +
 	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12#\n" +
 	"\rlines_skipped\x18\x03 \x01(\x03R\flinesSkipped\x12;\n" +
+	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\x12=\n" +
+	"\auploads\x18\x05 \x03(\v2#.vcci.calculator.v1.UploadEmissionsR\auploads\"\x9e\x01\n" +
+	"\x0fUploadEmissions\x12\x16\n" +
+	"\x06upload\x18\x01 \x01(\tR\x06upload\x12\x17\n" +
+	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x03 \x01(\x03R\tlineCount\x12;\n" +
 	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xe8\x03\n" +
 	"\x0eEmissionResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1179,7 +1282,7 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(SummaryDimension)(0),                   // 0: vcci.calculator.v1.SummaryDimension
 	(*FactorSet)(nil),                       // 1: vcci.calculator.v1.FactorSet
@@ -1191,44 +1294,47 @@ var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(*SpendLine)(nil),                       // 7: vcci.calculator.v1.SpendLine
 	(*CalculateEmissionsRequest)(nil),       // 8: vcci.calculator.v1.CalculateEmissionsRequest
 	(*CalculateEmissionsResponse)(nil),      // 9: vcci.calculator.v1.CalculateEmissionsResponse
-	(*EmissionResult)(nil),                  // 10: vcci.calculator.v1.EmissionResult
-	(*GetEmissionResultRequest)(nil),        // 11: vcci.calculator.v1.GetEmissionResultRequest
-	(*BatchGetEmissionResultsRequest)(nil),  // 12: vcci.calculator.v1.BatchGetEmissionResultsRequest
-	(*BatchGetEmissionResultsResponse)(nil), // 13: vcci.calculator.v1.BatchGetEmissionResultsResponse
-	(*SummarizeEmissionsRequest)(nil),       // 14: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil),      // 15: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),                   // 16: vcci.common.v1.ScopeCategory
-	(*v1.EmissionTotal)(nil),                // 17: vcci.common.v1.EmissionTotal
-	(*timestamppb.Timestamp)(nil),           // 18: google.protobuf.Timestamp
+	(*UploadEmissions)(nil),                 // 10: vcci.calculator.v1.UploadEmissions
+	(*EmissionResult)(nil),                  // 11: vcci.calculator.v1.EmissionResult
+	(*GetEmissionResultRequest)(nil),        // 12: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),  // 13: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil), // 14: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),       // 15: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),      // 16: vcci.calculator.v1.SummarizeEmissionsResponse
+	(v1.ScopeCategory)(0),                   // 17: vcci.common.v1.ScopeCategory
+	(*v1.EmissionTotal)(nil),                // 18: vcci.common.v1.EmissionTotal
+	(*timestamppb.Timestamp)(nil),           // 19: google.protobuf.Timestamp
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
-	16, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	17, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
 	1,  // 1: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
 	2,  // 2: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
 	7,  // 3: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	17, // 4: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	16, // 5: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	18, // 6: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
-	10, // 7: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	0,  // 8: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	17, // 9: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	3,  // 10: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	5,  // 11: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	8,  // 12: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	11, // 13: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	12, // 14: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	14, // 15: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	4,  // 16: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	6,  // 17: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	9,  // 18: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	10, // 19: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	13, // 20: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	15, // 21: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	18, // 4: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	10, // 5: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
+	18, // 6: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	17, // 7: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	19, // 8: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	11, // 9: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	0,  // 10: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	18, // 11: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	3,  // 12: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	5,  // 13: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	8,  // 14: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	12, // 15: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	13, // 16: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	15, // 17: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	4,  // 18: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	6,  // 19: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	9,  // 20: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	11, // 21: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	14, // 22: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	16, // 23: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -1242,7 +1348,7 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
