@@ -141,11 +141,17 @@ type Service struct {
 	store   Store
 	cache   SummaryCache
 	factors FactorCache
+	results *resultCache
 }
+
+// ResultCacheSize is how many results a Service keeps in memory (about
+// 300 bytes each): transaction pages ask for the same results again after
+// every write invalidates the pages themselves.
+const ResultCacheSize = 100_000
 
 // New returns a Service; either cache may be nil.
 func New(store Store, cache SummaryCache, factors FactorCache) *Service {
-	return &Service{store: store, cache: cache, factors: factors}
+	return &Service{store: store, cache: cache, factors: factors, results: newResultCache(ResultCacheSize)}
 }
 
 var (
@@ -239,7 +245,32 @@ func (s *Service) Results(ctx context.Context, tenant uuid.UUID, ids []string, d
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return s.store.Results(ctx, tenant, ids, dates)
+	if dates == nil {
+		// By id alone the earliest date answers, and an earlier one may
+		// still be calculated: not cacheable.
+		return s.store.Results(ctx, tenant, ids, dates)
+	}
+	hits, missing := s.results.get(tenant, ids, dates)
+	if len(missing) == 0 {
+		return hits, nil
+	}
+	if len(hits) > 0 {
+		ids, dates = pick(ids, missing), pick(dates, missing)
+	}
+	rs, err := s.store.Results(ctx, tenant, ids, dates)
+	if err != nil {
+		return nil, err
+	}
+	s.results.put(tenant, rs)
+	return append(hits, rs...), nil
+}
+
+func pick[T any](xs []T, at []int) []T {
+	out := make([]T, len(at))
+	for i, j := range at {
+		out[i] = xs[j]
+	}
+	return out
 }
 
 // Summarize totals emissions by dim; limit 0 means every group.
