@@ -39,21 +39,16 @@ func benchE2E(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*work, 0o755); err != nil {
 		return err
 	}
-	file := filepath.Join(*work, fmt.Sprintf("spend-%d.csv", *rows))
-	if _, err := os.Stat(file); err != nil {
-		if _, err := writeSpend(file, *rows, 10_000, 1); err != nil {
-			return err
-		}
+	file, err := spendFile(*work, *rows, 10_000)
+	if err != nil {
+		return err
 	}
 	info, err := os.Stat(file)
 	if err != nil {
 		return err
 	}
 
-	admin := os.Getenv("DATABASE_URL")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
+	admin := adminURL()
 	dbURL, err := freshDatabase(ctx, admin, "vcci_bench")
 	if err != nil {
 		return err
@@ -376,4 +371,13 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// adminURL is the PostgreSQL server the benchmarks create their databases
+// on: DATABASE_URL, else the local one.
+func adminURL() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }

@@ -92,10 +92,7 @@ func benchAPI(ctx context.Context, args []string) error {
 		return err
 	}
 
-	admin := os.Getenv("DATABASE_URL")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
+	admin := adminURL()
 	template := fmt.Sprintf("vcci_bench_api_t%d_%d", *rows, *suppliers)
 	var dbURL string
 	reused := false

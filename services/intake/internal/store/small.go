@@ -72,7 +72,7 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 			return err
 		}
 		b := &pgx.Batch{}
-		vs := make([]validated, 0, len(us))
+		errs := make([][]intake.RowError, len(us))
 		var rows []intake.Row // accepted, in upload then line order
 		var minD, maxD time.Time
 		for i, u := range us {
@@ -91,7 +91,7 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 				return fmt.Errorf("uploads/%d: %w", u.ID, err)
 			}
 			out[i] = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
-			vs = append(vs, validated{u: u, errs: v.Errors})
+			errs[i] = v.Errors
 			for j := range all {
 				all[j].Upload = u.ID
 			}
@@ -123,14 +123,20 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 				i := at[r.Upload]
 				out[i].Accepted--
 				out[i].Rejected++
-				v := &vs[slices.IndexFunc(vs, func(v validated) bool { return v.u.ID == r.Upload })]
-				v.errs = append(v.errs, intake.RowError{Row: r.Line, Column: "transaction_id",
+				errs[i] = append(errs[i], intake.RowError{Row: r.Line, Column: "transaction_id",
 					Reason: fmt.Sprintf("transaction already stored by uploads/%d", other), Value: r.TransactionID})
 			}
 			rows = kept
 			queueRows(b, tenant, rows)
 			queueSuppliers(b, tenant, rows)
 		}
+		vs := make([]validated, 0, len(us))
+		for i, u := range us {
+			if out[i].Refused == nil {
+				vs = append(vs, validated{u, out[i], errs[i]})
+			}
+		}
+		// Each upload's rows are one run of rows, which are in upload order.
 		for start := 0; start < len(rows); {
 			end := start + 1
 			for end < len(rows) && rows[end].Upload == rows[start].Upload {
@@ -138,11 +144,6 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 			}
 			out[at[rows[start].Upload]].Rows = rows[start:end:end]
 			start = end
-		}
-		for i := range vs {
-			o := out[at[vs[i].u.ID]]
-			o.Rows = nil
-			vs[i].out = o
 		}
 		queueValidated(b, tenant, vs)
 		return tx.SendBatch(ctx, b).Close()
