@@ -15,6 +15,8 @@ import (
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/logging"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
+	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 )
@@ -56,7 +58,32 @@ func run(ctx context.Context) error {
 	for _, name := range edge.Backends {
 		addrs[name] = service.PeerAddr(name)
 	}
-	gw, err := edge.New(ctx, edge.Options{Log: log, TracerProvider: tp, Addrs: addrs, MaxUploadBytes: int64(maxUpload)})
+	// The edge cache hears the services' invalidations in Redis and charges
+	// its answers to the same per-key limits; without Redis it is off.
+	limits, err := ratelimit.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	edgeBytes, err := config.Int("EDGE_CACHE_BYTES", edge.DefaultEdgeCacheBytes)
+	if err != nil {
+		return err
+	}
+	edgeTTL, err := config.Duration("EDGE_CACHE_TTL", edge.DefaultEdgeCacheTTL)
+	if err != nil {
+		return err
+	}
+	if edgeBytes == 0 {
+		edgeBytes = -1 // 0 means off here; edge.Options reads 0 as the default
+	}
+	rdb, err := redisx.Connect(ctx, os.Getenv("REDIS_URL"), log, tp)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	gw, err := edge.New(ctx, edge.Options{Log: log, TracerProvider: tp, Addrs: addrs, MaxUploadBytes: int64(maxUpload),
+		Redis: rdb, RateLimit: &limits, EdgeCacheBytes: int64(edgeBytes), EdgeCacheTTL: edgeTTL})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	swgui "github.com/swaggest/swgui/v5emb"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
@@ -35,6 +36,7 @@ import (
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcclient"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 )
 
@@ -47,12 +49,26 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	Addrs          map[string]string // service name -> host:port
 	MaxUploadBytes int64             // default 2 GiB
+	// Redis, when set, lets the gateway keep answers in its edge cache: it
+	// hears the services' cache invalidations there. Nil: no edge cache.
+	Redis *redis.Client
+	// RateLimit are the per-key limits the services apply (required with
+	// Redis): an answer from the edge cache is charged against them.
+	RateLimit *ratelimit.Config
+	// EdgeCacheBytes bounds the edge cache (default DefaultEdgeCacheBytes;
+	// negative turns it off); EdgeCacheTTL is the longest an answer is
+	// kept (default DefaultEdgeCacheTTL).
+	EdgeCacheBytes int64
+	EdgeCacheTTL   time.Duration
 }
 
 // Gateway is the REST edge.
 type Gateway struct {
 	handler http.Handler
 	conns   []*grpc.ClientConn
+	edge    *edgeCache // nil: none
+	stop    context.CancelFunc
+	watched chan struct{} // closed when the edge cache's subscriber returns
 }
 
 // forwarded are the request headers passed to the services as metadata.
@@ -72,6 +88,9 @@ func headerMatcher(k string) (string, bool) {
 func New(ctx context.Context, o Options) (*Gateway, error) {
 	if o.MaxUploadBytes <= 0 {
 		o.MaxUploadBytes = 2 << 30
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{}
 	conns := map[string]*grpc.ClientConn{}
@@ -149,7 +168,22 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("GET /openapi.json", spec)
 	root.Handle("/docs/", swgui.New("vcci API", "/openapi.json", "/docs/"))
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
-	root.Handle("/", restHabits(mux, marshaler))
+	var ec *edgeCache
+	if o.EdgeCacheBytes == 0 {
+		o.EdgeCacheBytes = DefaultEdgeCacheBytes
+	}
+	if o.EdgeCacheTTL <= 0 {
+		o.EdgeCacheTTL = DefaultEdgeCacheTTL
+	}
+	if o.Redis != nil && o.RateLimit != nil && o.EdgeCacheBytes > 0 {
+		limiter := ratelimit.New(o.Redis, *o.RateLimit, o.Log, reg)
+		ec = newEdgeCache(o.Log, limiter, o.EdgeCacheBytes, o.EdgeCacheTTL, reg)
+		g.edge = ec
+		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		g.stop, g.watched = stop, make(chan struct{})
+		go func() { defer close(g.watched); ec.watch(wctx, o.Redis) }()
+	}
+	root.Handle("/", restHabits(mux, marshaler, ec))
 
 	var h http.Handler = gz(root)
 	h = observe(h, o.Log, duration)
@@ -177,6 +211,10 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Close closes the backend connections.
 func (g *Gateway) Close() error {
+	if g.stop != nil {
+		g.stop()
+		<-g.watched
+	}
 	for _, cc := range g.conns {
 		cc.Close()
 	}

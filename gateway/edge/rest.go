@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/vcci-dev/vcci/pkg/cache"
 )
 
 // Cache-Control values. Tenant data may be kept by the client but must be
@@ -94,7 +96,11 @@ var etagCodingSuffixes = []string{"", etagCodingSuffix, "-zstd"}
 // resource, and a strong ETag with If-None-Match on every 200 to a GET. Only
 // GET and HEAD answers are held in memory to be hashed; the streaming upload
 // and every other method pass straight through.
-func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler) http.Handler {
+//
+// With an edge cache (nil: none), a GET or HEAD the cache holds for the
+// same credential is answered from it, and a 200 a service marked as cached
+// is kept there.
+func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler, edge *edgeCache) http.Handler {
 	gz := newGzMemo()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/v1/") {
@@ -103,6 +109,21 @@ func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler) http.Handler
 		}
 		safe := r.Method == http.MethodGet || r.Method == http.MethodHead
 		cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe, gz: gz}
+		if safe && edge != nil {
+			if cred := credential(r); cred != "" {
+				if epoch, ok := edge.usable(); ok {
+					key := edgeKey(cred, r.URL)
+					if e := edge.get(key); e != nil {
+						edge.serve(w, r, cred, e, mux, marshaler, gz)
+						return
+					}
+					edge.requests.WithLabelValues("miss").Inc()
+					cw.edge, cw.edgeKey, cw.edgeEpoch = edge, key, epoch
+				} else {
+					edge.requests.WithLabelValues("bypass").Inc()
+				}
+			}
+		}
 		if safe {
 			cw.policy = cachePolicy(r.URL.Path)
 			cw.body = bodies.Get().(*bytes.Buffer)
@@ -160,6 +181,11 @@ type cacheWriter struct {
 	started bool   // the status line went downstream
 	body    *bytes.Buffer
 	gz      *gzMemo // compresses a held answer itself when it can (nil: never)
+	// A held 200 the service marked as cached goes into edge under
+	// edgeKey, if edge is still in edgeEpoch (nil: not kept).
+	edge      *edgeCache
+	edgeKey   string
+	edgeEpoch uint64
 }
 
 func (c *cacheWriter) WriteHeader(code int) {
@@ -206,6 +232,7 @@ func (c *cacheWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (c *cacheWriter) setCacheControl(code int) {
 	h := c.Header()
+	h.Del(stampHeader)
 	if code >= 400 {
 		h.Set("Cache-Control", cacheNone)
 		return
@@ -223,9 +250,20 @@ func (c *cacheWriter) finish(r *http.Request) {
 	if !c.buffer {
 		return
 	}
+	body := c.body.Bytes()
+	sum := xxhash.Sum64(body)
+	if c.edge != nil {
+		if stamps := c.Header().Values(stampHeader); len(stamps) > 0 {
+			c.edge.put(c.edgeKey, c.edgeEpoch, stamps, c.Header(), c.policy, body, sum)
+		}
+	}
+	c.writeHeld(r, sum, body)
+}
+
+// writeHeld sends a 200 whose identity body has xxHash sum, or a 304.
+func (c *cacheWriter) writeHeld(r *http.Request, sum uint64, body []byte) {
 	c.started = true
 	c.setCacheControl(http.StatusOK)
-	sum := xxhash.Sum64(c.body.Bytes())
 	tag := etag(sum)
 	h := c.Header()
 	if held, ok := notModified(r.Header.Values("If-None-Match"), tag); ok {
@@ -233,7 +271,6 @@ func (c *cacheWriter) finish(r *http.Request) {
 		c.ResponseWriter.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := c.body.Bytes()
 	if n := len(body); c.gz != nil && n >= gzMemoMin && n <= gzMemoMax && acceptsOnlyGzip(r.Header.Values("Accept-Encoding")) {
 		// What gzhttp would send, from the memo: an answer that already
 		// names its coding passes through gzhttp untouched.
@@ -390,6 +427,9 @@ var responseHeaders = map[string]string{
 func outgoingHeaderMatcher(key string) (string, bool) {
 	if h, ok := responseHeaders[key]; ok {
 		return h, true
+	}
+	if key == cache.StampHeader {
+		return stampHeader, true // for the edge cache; never sent on
 	}
 	return runtime.MetadataHeaderPrefix + key, true
 }

@@ -338,7 +338,7 @@ func TestFieldsIsReadMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(restHabits(mux, marshaler))
+	ts := httptest.NewServer(restHabits(mux, marshaler, nil))
 	t.Cleanup(ts.Close)
 	for _, tc := range []struct{ query, want string }{
 		{"fields=name,owner.email", "name\nowner.email\n"},
@@ -436,7 +436,7 @@ func TestStreamingAnswerIsNotHeld(t *testing.T) {
 		w.Write([]byte(`{"n":2}`))
 	})
 	rec := httptest.NewRecorder()
-	restHabits(mux, marshaler).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/uploads/7/events", nil))
+	restHabits(mux, marshaler, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/uploads/7/events", nil))
 	if rec.Code != 200 || !rec.Flushed || rec.Body.String() != `{"n":1}{"n":2}` || rec.Header().Get("ETag") != "" ||
 		rec.Header().Get("Cache-Control") != cachePrivate {
 		t.Fatalf("HTTP %d, flushed %v, ETag %q, Cache-Control %q: %s", rec.Code, rec.Flushed, rec.Header().Get("ETag"),
@@ -498,8 +498,8 @@ func BenchmarkETagMiddleware(b *testing.B) {
 		code int
 	}{
 		{"without", mux, "", 200},
-		{"with", restHabits(mux, marshaler), "", 200},
-		{"with_304", restHabits(mux, marshaler), tag, 304},
+		{"with", restHabits(mux, marshaler, nil), "", 200},
+		{"with_304", restHabits(mux, marshaler, nil), tag, 304},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/v1/suppliers", nil)

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,20 +283,135 @@ func New[V any](o Options[V]) *Cache[V] {
 // misses of one key share one call of load. An error of load is returned
 // (as is) and not cached; Redis errors are never returned.
 func (c *Cache[V]) Get(ctx context.Context, scope, key string, load func(context.Context) (V, error)) (V, error) {
+	v, _, err := c.GetStamped(ctx, scope, key, load)
+	return v, err
+}
+
+// GetStamped is Get, and also says which version of scope the value belongs
+// to: it stays current until an invalidation of the scope publishes a
+// later version. A cache further out (the REST gateway's) may keep the
+// answer built from it that long, hearing the versions on InvalidateChannel.
+// The stamp is zero, not Valid, when the version is unknown (no Redis, or
+// Redis unreachable): then nothing tells a further cache when to let go.
+func (c *Cache[V]) GetStamped(ctx context.Context, scope, key string, load func(context.Context) (V, error)) (V, Stamp, error) {
 	st, ok := c.current(scope)
 	if !ok {
 		var err error
 		if st, err = c.refresh(ctx, scope, st); err != nil {
 			c.count(miss)
 			var zero V
-			return zero, err
+			return zero, Stamp{}, err
 		}
+	}
+	stamp := c.stamp(st)
+	if col, ok := ctx.Value(stampsKey{}).(*Stamps); ok {
+		col.add(stamp)
 	}
 	if v, ok := c.local.Get(localKey{st.gen, key}); ok {
 		c.count(localHit)
-		return v, nil
+		return v, stamp, nil
 	}
-	return c.fill(ctx, st, key, load)
+	v, err := c.fill(ctx, st, key, load)
+	if err != nil {
+		return v, Stamp{}, err
+	}
+	return v, stamp, nil
+}
+
+// Stamp names the version of a (cache, scope) that a value was read under.
+type Stamp struct {
+	key string // escaped name ":" escaped scope, as in invalidation messages
+	ver int64
+}
+
+// Valid reports whether the stamp names a version.
+func (s Stamp) Valid() bool { return s.key != "" }
+
+// String is the stamp as "name:scope:version" (name and scope
+// query-escaped), the form ParseStamp reads; "" when not Valid.
+func (s Stamp) String() string {
+	if !s.Valid() {
+		return ""
+	}
+	return s.key + ":" + strconv.FormatInt(s.ver, 10)
+}
+
+// ParseStamp reads what Stamp.String wrote, and also the payload of a
+// message on InvalidateChannel: key identifies the (cache, scope), ver is
+// the version the message made current (-1 in a message from a publisher
+// that did not say).
+func ParseStamp(s string) (key string, ver int64, ok bool) {
+	name, rest, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return "", 0, false
+	}
+	scope, v, hasVer := strings.Cut(rest, ":")
+	if scope == "" {
+		return "", 0, false
+	}
+	ver = -1
+	if hasVer {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return "", 0, false
+		}
+		ver = n
+	}
+	return name + ":" + scope, ver, true
+}
+
+// StampHeader is the gRPC response header under which a service names the
+// stamps of an answer built only from cached values (Stamps.Header).
+const StampHeader = "x-vcci-cache-stamp"
+
+// Stamps collects the stamps of every Get made with a context from
+// CollectStamps, so that a handler whose answer is built from nothing but
+// cached values can say which versions it depends on.
+type Stamps struct {
+	mu      sync.Mutex
+	list    []string
+	unknown bool
+}
+
+type stampsKey struct{}
+
+// CollectStamps returns a context under which Get and GetStamped record
+// their stamps in the returned Stamps.
+func CollectStamps(ctx context.Context) (context.Context, *Stamps) {
+	s := &Stamps{}
+	return context.WithValue(ctx, stampsKey{}, s), s
+}
+
+func (s *Stamps) add(st Stamp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !st.Valid() {
+		s.unknown = true
+		return
+	}
+	v := st.String()
+	if !slices.Contains(s.list, v) {
+		s.list = append(s.list, v)
+	}
+}
+
+// Header is the stamps as StampHeader's values: nil when no Get was made,
+// or when one of them read under a version that is not known, so that a
+// further cache cannot tell when the answer goes stale.
+func (s *Stamps) Header() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unknown {
+		return nil
+	}
+	return slices.Clone(s.list)
+}
+
+func (c *Cache[V]) stamp(st *scopeState) Stamp {
+	if st.ver < 0 || st.esc == "" {
+		return Stamp{}
+	}
+	return Stamp{key: c.escName + ":" + st.esc, ver: st.ver}
 }
 
 // Invalidate makes every replica's entries for scope unreachable: it bumps
@@ -552,15 +668,20 @@ func (c *Cache[V]) version(ctx context.Context, esc string) (int64, error) {
 // bump increments the version of scope and tells the other replicas.
 func (c *Cache[V]) bump(ctx context.Context, scope string) error {
 	esc := url.QueryEscape(scope)
-	k := c.versionKey(esc)
-	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, k, time.Now().UnixMicro(), 0)
-		p.Incr(ctx, k)
-		p.Publish(ctx, InvalidateChannel, c.escName+":"+esc)
-		return nil
-	})
-	return err
+	return bumpScript.Run(ctx, c.rdb, []string{c.versionKey(esc)},
+		time.Now().UnixMicro(), InvalidateChannel, c.escName+":"+esc).Err()
 }
+
+// bumpScript increments a version (created as in version if missing) and
+// publishes "name:scope:new version", in one atomic step: a listener that
+// hears version n knows that answers stamped below n are stale. (Lua
+// numbers are doubles: %d, not tostring, keeps the version an integer; at
+// microseconds since 1970 it stays exact until 2255.)
+var bumpScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local v = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. ':' .. string.format('%d', v))
+return v`)
 
 // purge forgets this process's entries for scope by replacing its state
 // with a tombstone: the next Get learns a new state, with a new gen. A
@@ -877,8 +998,12 @@ func (c *Cache[V]) subscriberFailed(err error) {
 }
 
 func (c *Cache[V]) onMessage(payload string) {
-	name, esc, ok := strings.Cut(payload, ":")
-	if !ok || name != c.escName {
+	key, _, ok := ParseStamp(payload)
+	if !ok {
+		return
+	}
+	name, esc, _ := strings.Cut(key, ":")
+	if name != c.escName {
 		return
 	}
 	scope, err := url.QueryUnescape(esc)

@@ -754,3 +754,68 @@ func TestInvalidateEveryCoalescesBursts(t *testing.T) {
 		t.Fatalf("tenant-b version %d after Close, want %d", after, before+1)
 	}
 }
+
+func TestStampsNameTheVersionAndInvalidationsPublishTheNext(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := rs.Client()
+	ps := rdb.Subscribe(context.Background(), InvalidateChannel)
+	defer ps.Close()
+	if _, err := ps.Receive(context.Background()); err != nil { // the confirmation
+		t.Fatal(err)
+	}
+	d := newDB()
+	d.set("s1", supplier{ID: "s1"})
+	c := newCache(t, Options[supplier]{Name: "sup pliers", Redis: rdb})
+
+	ctx, stamps := CollectStamps(context.Background())
+	if _, err := c.Get(ctx, "tenant:1", "s1", d.loader("s1")); err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := c.GetStamped(context.Background(), "tenant:1", "s1", d.loader("s1"))
+	if err != nil || !st.Valid() {
+		t.Fatalf("GetStamped: %v %v", st, err)
+	}
+	got := stamps.Header()
+	key, ver, ok := ParseStamp(got[0])
+	if len(got) != 1 || !ok || key != "sup+pliers:tenant%3A1" || got[0] != st.String() || ver < time.Now().Add(-time.Hour).UnixMicro() {
+		t.Fatalf("stamps %q (key %q ver %d), GetStamped %q", got, key, ver, st)
+	}
+
+	c.Invalidate(context.Background(), "tenant:1")
+	msg, err := ps.ReceiveMessage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("sup+pliers:tenant%%3A1:%d", ver+1); msg.Payload != want {
+		t.Fatalf("published %q, want %q", msg.Payload, want)
+	}
+	_, st2, _ := c.GetStamped(context.Background(), "tenant:1", "s1", d.loader("s1"))
+	if _, v2, _ := ParseStamp(st2.String()); v2 != ver+1 {
+		t.Fatalf("after the invalidation the stamp is %q, want version %d", st2, ver+1)
+	}
+}
+
+func TestStampsWithoutAKnownVersionMarkNothing(t *testing.T) {
+	d := newDB()
+	d.set("s1", supplier{ID: "s1"})
+	c := newCache(t, Options[supplier]{}) // no Redis: no versions
+	ctx, stamps := CollectStamps(context.Background())
+	if _, err := c.Get(ctx, "t", "s1", d.loader("s1")); err != nil {
+		t.Fatal(err)
+	}
+	if h := stamps.Header(); h != nil {
+		t.Fatalf("Header = %q, want nil", h)
+	}
+	_, fresh := CollectStamps(context.Background())
+	if fresh.Header() != nil {
+		t.Fatal("no Get, yet a stamp")
+	}
+	for _, bad := range []string{"", "name", ":scope", "name:", "n:s:x", "n:s:-2"} {
+		if _, _, ok := ParseStamp(bad); ok {
+			t.Errorf("ParseStamp(%q) accepted", bad)
+		}
+	}
+	if k, v, ok := ParseStamp("n:s"); !ok || k != "n:s" || v != -1 {
+		t.Errorf("a message without a version: %q %d %v", k, v, ok)
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
@@ -215,29 +216,58 @@ func (s *Server) rateLimit(ctx context.Context, method string, setHeader func(me
 	}
 	class := s.opts.Classify(method)
 	res := s.opts.Limiter.Allow(ctx, key, class)
-	md := metadata.Pairs(
-		"x-ratelimit-limit", strconv.Itoa(res.Limit),
-		"x-ratelimit-remaining", strconv.Itoa(res.Remaining),
-		"x-ratelimit-reset", strconv.FormatInt(ceilSeconds(res.ResetAfter), 10),
-	)
+	md := metadata.MD{}
+	for k, v := range RateLimitHeaders(res) {
+		md.Set(k, v)
+	}
+	// Headers only inform; a failure to set them (none is possible before
+	// the handler runs) must not fail the call.
+	_ = setHeader(md)
 	if res.Allowed {
-		// Headers only inform; a failure to set them (none is possible
-		// before the handler runs) must not fail the call.
-		_ = setHeader(md)
 		return nil
 	}
+	return RateLimitStatus(s.opts.Limiter, class, res).Err()
+}
+
+// RateLimitHeaders are the response headers of a rate limit decision, by
+// their lower-case names: x-ratelimit-limit, -remaining and -reset, and
+// retry-after when the request was refused.
+func RateLimitHeaders(res ratelimit.Result) map[string]string {
+	h := map[string]string{
+		"x-ratelimit-limit":     strconv.Itoa(res.Limit),
+		"x-ratelimit-remaining": strconv.Itoa(res.Remaining),
+		"x-ratelimit-reset":     strconv.FormatInt(ceilSeconds(res.ResetAfter), 10),
+	}
+	if !res.Allowed {
+		h["retry-after"] = strconv.FormatInt(max(ceilSeconds(res.RetryAfter), 1), 10)
+	}
+	return h
+}
+
+// RateLimitStatus is the ResourceExhausted status of a refused request of
+// class, with a RetryInfo detail.
+func RateLimitStatus(l *ratelimit.Limiter, class ratelimit.Class, res ratelimit.Result) *status.Status {
 	retry := max(ceilSeconds(res.RetryAfter), 1)
-	md.Set("retry-after", strconv.FormatInt(retry, 10))
-	_ = setHeader(md)
 	st := status.New(codes.ResourceExhausted, fmt.Sprintf("rate limit exceeded for %s requests: %s; retry after %ds",
-		class, s.opts.Limiter.Limit(class), retry))
+		class, l.Limit(class), retry))
 	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(res.RetryAfter)}); err == nil {
 		st = withInfo
 	}
-	return st.Err()
+	return st
 }
 
 // ceilSeconds is d in whole seconds, rounded up.
+// MarkCached names, in the answer's response headers, the cache versions it
+// was read under (cache.StampHeader), so that the REST gateway may keep the
+// answer until one of them is invalidated. Call it only for an answer built
+// from nothing but what was read under stamps' context; with no stamps, or
+// one of an unknown version, it marks nothing.
+func MarkCached(ctx context.Context, stamps *cache.Stamps) {
+	if vs := stamps.Header(); len(vs) > 0 {
+		_ = grpc.SetHeader(ctx, metadata.MD{cache.StampHeader: vs})
+	}
+}
+
 func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }

@@ -39,7 +39,12 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 		log.Info("redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
 		return nil, nil
 	}
-	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tp)); err != nil {
+	// Spans name the command, not its arguments: those are cached tenant
+	// data (kept out of traces) and copying them into a span attribute cost
+	// as much as the command itself for a cached page. Nor do they record the
+	// caller's file and line, a stack walk per command.
+	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tp),
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("redisx.Connect: %w", err)
 	}

@@ -60,6 +60,9 @@ type Options struct {
 	// CacheInvalidateEvery is every service's Env.CacheInvalidateEvery;
 	// zero (tests) makes every write visible to the next read.
 	CacheInvalidateEvery time.Duration
+	// EdgeCacheBytes is the gateway's edge.Options.EdgeCacheBytes (it
+	// needs Redis and RateLimit; negative turns it off).
+	EdgeCacheBytes int64
 }
 
 // Stack is a running platform.
@@ -126,7 +129,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	gw, err := edge.New(ctx, edge.Options{Log: o.Log.With("service", "gateway"), TracerProvider: o.TP, Addrs: s.GRPC})
+	gw, err := edge.New(ctx, edge.Options{Log: o.Log.With("service", "gateway"), TracerProvider: o.TP, Addrs: s.GRPC,
+		Redis: rdb, RateLimit: o.RateLimit, EdgeCacheBytes: o.EdgeCacheBytes})
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/cache"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
@@ -191,10 +193,14 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	if err != nil {
 		return nil, err
 	}
+	// The answer is the (cached) summary alone: the REST gateway may keep it
+	// as long as the summary's cache version stands.
+	ctx, stamps := cache.CollectStamps(ctx)
 	sum, err := a.svc.Summarize(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()))
 	if err != nil {
 		return nil, err
 	}
+	grpcserver.MarkCached(ctx, stamps)
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: int32(sum.GroupCount),
 	}

@@ -16,10 +16,12 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/batch"
+	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/fieldmask"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
@@ -419,6 +421,9 @@ func (a *API) cached(ctx context.Context, tenant uuid.UUID, key string, out prot
 		proto.Merge(out, m)
 		return nil
 	}
+	// The answer is the cached value and nothing else, so the REST gateway
+	// may keep it until the version it was read under is invalidated.
+	ctx, stamps := cache.CollectStamps(ctx)
 	b, err := a.read.Cache.Get(ctx, tenant.String(), key, func(ctx context.Context) ([]byte, error) {
 		m, err := load(ctx)
 		if err != nil {
@@ -429,6 +434,7 @@ func (a *API) cached(ctx context.Context, tenant uuid.UUID, key string, out prot
 	if err != nil {
 		return err
 	}
+	grpcserver.MarkCached(ctx, stamps)
 	if grpc.ServerTransportStreamFromContext(ctx) != nil {
 		// The answer goes out over gRPC, which only encodes it: hand it the
 		// cached encoding as it is, rather than decoding it here to have it

@@ -621,6 +621,12 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, r
 		}
 		cs[i] = c
 	}
+	// Caches hear of the change before the uploads are seen to succeed, so
+	// that one further off (the REST gateway's, told through Redis) has let
+	// go of the old answers by the time a client that saw the success asks
+	// again; the caller's notification after Complete drops whatever was
+	// filled in between.
+	w.notify(ctx, first.Tenant)
 	n, err := w.store.Complete(ctx, first.Tenant, cs)
 	log.InfoContext(ctx, "uploads calculated", "uploads", len(us), "completed", n, "rows", calculated, "seconds", time.Since(start).Seconds())
 	return err

@@ -11,10 +11,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/batch"
+	"github.com/vcci-dev/vcci/pkg/cache"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
 )
@@ -77,7 +79,15 @@ func (a *API) GetDashboard(ctx context.Context, req *reportingv1.GetDashboardReq
 	if a.cache == nil {
 		return load(ctx)
 	}
-	return a.cache.Get(ctx, tenant.String(), fmt.Sprintf("dashboard|%d", req.GetTopSuppliers()), load)
+	// The answer is the cached dashboard alone: the REST gateway may keep it
+	// as long as its cache version stands.
+	ctx, stamps := cache.CollectStamps(ctx)
+	d, err := a.cache.Get(ctx, tenant.String(), fmt.Sprintf("dashboard|%d", req.GetTopSuppliers()), load)
+	if err != nil {
+		return nil, err
+	}
+	grpcserver.MarkCached(ctx, stamps)
+	return d, nil
 }
 
 func totals(gs []reporting.Group) []*commonv1.EmissionTotal {

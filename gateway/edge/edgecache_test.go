@@ -1,0 +1,303 @@
+package edge
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/vcci-dev/vcci/pkg/cache"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/ratelimit"
+	"github.com/vcci-dev/vcci/pkg/redistest"
+)
+
+// stampingIntake answers GetSupplier as the real intake does: from a
+// pkg/cache in Redis, stamped with the version it read under. A "write" is
+// the cache's Invalidate; calls counts what reached the service.
+type stampingIntake struct {
+	intakev1.UnimplementedIntakeServiceServer
+	c     *cache.Cache[string]
+	spend atomic.Int64
+	calls atomic.Int64
+	keys  atomic.Value // last x-api-key seen
+}
+
+func (s *stampingIntake) GetSupplier(ctx context.Context, r *intakev1.GetSupplierRequest) (*intakev1.Supplier, error) {
+	s.calls.Add(1)
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.keys.Store(strings.Join(md.Get("x-api-key"), ","))
+	grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "5", "x-ratelimit-remaining", "4", "x-ratelimit-reset", "1"))
+	if r.GetName() == "suppliers/missing" {
+		return nil, status.Error(codes.NotFound, "suppliers/missing not found")
+	}
+	if r.GetName() == "suppliers/uncached" {
+		return &intakev1.Supplier{Name: r.GetName(), SpendUsd: "1"}, nil
+	}
+	ctx, stamps := cache.CollectStamps(ctx)
+	v, err := s.c.Get(ctx, "tenant-a", r.GetName(), func(context.Context) (string, error) {
+		return strings.Repeat("9", int(s.spend.Load())), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	grpcserver.MarkCached(ctx, stamps)
+	return &intakev1.Supplier{Name: r.GetName(), SpendUsd: v}, nil
+}
+
+type edgeEnv struct {
+	url   string
+	svc   *stampingIntake
+	redis *redistest.Server
+	reg   *prometheus.Registry
+	gw    *Gateway
+}
+
+func setupEdge(t *testing.T, ttl time.Duration, burst int) *edgeEnv {
+	t.Helper()
+	rs := redistest.Start(t)
+	rdb := rs.Client()
+	svc := &stampingIntake{c: cache.New(cache.Options[string]{Name: "intake-reads", Redis: rdb})}
+	t.Cleanup(svc.c.Close)
+	svc.spend.Store(3)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	intakev1.RegisterIntakeServiceServer(srv, svc)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	addrs := map[string]string{}
+	for _, b := range Backends {
+		addrs[b] = lis.Addr().String()
+	}
+	limits := ratelimit.Config{Read: ratelimit.Limit{Rate: burst, Period: time.Minute, Burst: burst},
+		Write: ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}, Heavy: ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}}
+	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: noop.NewTracerProvider(),
+		Addrs: addrs, Redis: rdb, RateLimit: &limits, EdgeCacheTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	ts := httptest.NewServer(gw.Handler())
+	t.Cleanup(ts.Close)
+	e := &edgeEnv{url: ts.URL, svc: svc, redis: rs, gw: gw}
+	e.waitLive(t)
+	return e
+}
+
+// waitLive waits for the edge cache's subscription to be confirmed.
+func (e *edgeEnv) waitLive(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !e.gw.edge.live.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("edge cache never subscribed")
+		}
+	}
+}
+
+func (e *edgeEnv) get(t *testing.T, path, key string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	h := append([]string{"x-api-key", key}, hdr...)
+	resp, b := call(t, "GET", e.url+path, nil, h...)
+	return resp, string(b)
+}
+
+func (e *edgeEnv) count(result string) float64 {
+	return testutil.ToFloat64(e.gw.edge.requests.WithLabelValues(result))
+}
+
+func TestEdgeCacheAnswersRepeatsUntilTheServiceInvalidates(t *testing.T) {
+	e := setupEdge(t, time.Minute, 1000)
+	resp, first := e.get(t, "/v1/suppliers/S1", "key-a")
+	if resp.StatusCode != 200 || !strings.Contains(first, `"spendUsd":"999"`) || e.svc.calls.Load() != 1 {
+		t.Fatalf("first: %d %s (calls %d)", resp.StatusCode, first, e.svc.calls.Load())
+	}
+	if resp.Header.Get(stampHeader) != "" || resp.Header.Get("Grpc-Metadata-"+stampHeader) != "" {
+		t.Fatalf("the stamp left the gateway: %v", resp.Header)
+	}
+	tag := resp.Header.Get("ETag")
+
+	// The service's data changes, but it has not told anyone: the edge
+	// answers the same bytes, headers and all, without calling it.
+	e.svc.spend.Store(5)
+	resp, again := e.get(t, "/v1/suppliers/S1", "key-a")
+	if again != first || e.svc.calls.Load() != 1 || resp.Header.Get("ETag") != tag ||
+		resp.Header.Get("Cache-Control") != cachePrivate || resp.Header.Get("Content-Type") != "application/json" ||
+		resp.Header.Get("X-Ratelimit-Limit") != "1000" || resp.Header.Get("X-Ratelimit-Remaining") == "" || resp.Header.Get("X-Ratelimit-Remaining") == "4" {
+		t.Fatalf("repeat: %s %v (calls %d)", again, resp.Header, e.svc.calls.Load())
+	}
+	if resp, _ := e.get(t, "/v1/suppliers/S1", "key-a", "If-None-Match", tag); resp.StatusCode != http.StatusNotModified || e.svc.calls.Load() != 1 {
+		t.Fatalf("If-None-Match from the edge: %d", resp.StatusCode)
+	}
+	if e.count("hit") != 2 || e.count("miss") != 1 {
+		t.Fatalf("hits %v misses %v", e.count("hit"), e.count("miss"))
+	}
+
+	// Another credential is never answered from key-a's entry.
+	if _, b := e.get(t, "/v1/suppliers/S1", "key-b"); !strings.Contains(b, `"spendUsd":"999"`) || e.svc.calls.Load() != 2 || e.svc.keys.Load() != "key-b" {
+		t.Fatalf("key-b: %s (calls %d, key %v)", b, e.svc.calls.Load(), e.svc.keys.Load())
+	}
+
+	// The write is announced: the next read reaches the service.
+	e.svc.c.Invalidate(context.Background(), "tenant-a")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		_, b := e.get(t, "/v1/suppliers/S1", "key-c") // its own budget
+		if strings.Contains(b, `"spendUsd":"99999"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s after the invalidation", b)
+		}
+	}
+	calls := e.svc.calls.Load()
+	if _, b := e.get(t, "/v1/suppliers/S1", "key-c"); !strings.Contains(b, `"spendUsd":"99999"`) || e.svc.calls.Load() != calls {
+		t.Fatalf("after refill: %s, calls %d then %d", b, calls, e.svc.calls.Load())
+	}
+}
+
+func TestEdgeCacheKeepsOnlyStampedSuccesses(t *testing.T) {
+	e := setupEdge(t, time.Minute, 1000)
+	for range 2 {
+		e.get(t, "/v1/suppliers/uncached", "key-a") // no stamp: not the service's cache
+		if resp, _ := e.get(t, "/v1/suppliers/missing", "key-a"); resp.StatusCode != 404 {
+			t.Fatalf("missing: %d", resp.StatusCode)
+		}
+	}
+	if e.svc.calls.Load() != 4 {
+		t.Fatalf("calls = %d, want 4: unstamped answers must not be kept", e.svc.calls.Load())
+	}
+	// No credential, no caching: the service decides what it says to those.
+	call(t, "GET", e.url+"/v1/suppliers/S1", nil)
+	call(t, "GET", e.url+"/v1/suppliers/S1", nil)
+	if e.svc.calls.Load() != 6 {
+		t.Fatalf("calls = %d, want 6", e.svc.calls.Load())
+	}
+}
+
+func TestEdgeCacheChargesHitsToTheReadBudget(t *testing.T) {
+	e := setupEdge(t, time.Minute, 5)
+	e.get(t, "/v1/suppliers/S1", "key-a") // the service's own (fake) decision
+	var last *http.Response
+	var body string
+	for range 6 { // a burst of 5 from the edge's limiter, then a refusal
+		last, body = e.get(t, "/v1/suppliers/S1", "key-a")
+	}
+	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" ||
+		last.Header.Get("X-Ratelimit-Remaining") != "0" || last.Header.Get("Cache-Control") != cacheNone ||
+		!strings.Contains(body, "rate limit exceeded for read requests") || e.svc.calls.Load() != 1 {
+		t.Fatalf("sixth hit: %d %v %s (calls %d)", last.StatusCode, last.Header, body, e.svc.calls.Load())
+	}
+}
+
+func TestEdgeCacheEntriesExpire(t *testing.T) {
+	e := setupEdge(t, 50*time.Millisecond, 1000)
+	e.get(t, "/v1/suppliers/S1", "key-a")
+	e.get(t, "/v1/suppliers/S1", "key-a")
+	if e.svc.calls.Load() != 1 {
+		t.Fatalf("calls = %d before the TTL", e.svc.calls.Load())
+	}
+	time.Sleep(80 * time.Millisecond)
+	e.get(t, "/v1/suppliers/S1", "key-a")
+	if e.svc.calls.Load() != 2 {
+		t.Fatalf("calls = %d after the TTL", e.svc.calls.Load())
+	}
+}
+
+func TestEdgeCacheStepsAsideWhileRedisIsDown(t *testing.T) {
+	e := setupEdge(t, time.Minute, 1000)
+	e.get(t, "/v1/suppliers/S1", "key-a")
+	e.redis.Stop()
+	// Invalidations could now be missed: nothing is answered from the edge,
+	// and every read still succeeds (the limiter decides locally).
+	for deadline := time.Now().Add(5 * time.Second); e.gw.edge.live.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the edge cache did not notice Redis stopping")
+		}
+	}
+	e.svc.spend.Store(4)
+	for i := range 3 {
+		resp, b := e.get(t, "/v1/suppliers/S1", "key-a")
+		if resp.StatusCode != 200 || e.svc.calls.Load() != int64(2+i) {
+			t.Fatalf("read %d with Redis down: %d %s (calls %d)", i, resp.StatusCode, b, e.svc.calls.Load())
+		}
+	}
+	if e.count("bypass") != 3 {
+		t.Fatalf("bypass = %v", e.count("bypass"))
+	}
+}
+
+func TestHearIgnoresOlderVersionsAndDropsAllOnGarbage(t *testing.T) {
+	ec := newEdgeCache(slog.New(slog.DiscardHandler), nil, 1<<20, time.Minute, nil)
+	ec.live.Store(true)
+	ec.newEpoch()
+	epoch, _ := ec.usable()
+	h := http.Header{"Content-Type": {"application/json"}}
+	ec.put("k", epoch, []string{"intake-reads:t1:10", "summaries:t1:4"}, h, cachePrivate, []byte("{}"), 1)
+	if ec.get("k") == nil {
+		t.Fatal("fresh entry not served")
+	}
+	ec.hear("intake-reads:t1:10") // the version it was read under
+	ec.hear("intake-reads:t2:99") // another scope
+	ec.hear("summaries:t1:3")     // an older one, arriving late
+	if ec.get("k") == nil {
+		t.Fatal("entry dropped by versions at or below its own")
+	}
+	ec.hear("summaries:t1:5")
+	if ec.get("k") != nil {
+		t.Fatal("entry served after a later version of one of its stamps")
+	}
+	// An entry read under a version already superseded is not even kept.
+	ec.put("k2", epoch, []string{"summaries:t1:4"}, h, cachePrivate, []byte("{}"), 1)
+	if ec.get("k2") != nil {
+		t.Fatal("stale answer kept")
+	}
+	ec.put("k3", epoch, []string{"summaries:t1:5"}, h, cachePrivate, []byte("{}"), 1)
+	ec.hear("not a stamp")
+	if ec.get("k3") != nil {
+		t.Fatal("entry kept after an unreadable invalidation")
+	}
+	// An answer fetched before a new subscription belongs to the old one.
+	ec.put("k4", epoch, []string{"summaries:t1:5"}, h, cachePrivate, []byte("{}"), 1)
+	if ec.get("k4") != nil {
+		t.Fatal("entry of an old epoch kept")
+	}
+}
+
+func TestEdgeCacheEvictsBySize(t *testing.T) {
+	ec := newEdgeCache(slog.New(slog.DiscardHandler), nil, 3*(1000+256+20), time.Minute, nil)
+	ec.live.Store(true)
+	epoch, _ := ec.usable()
+	body := make([]byte, 1000)
+	for _, k := range []string{"a-key-of-19-bytes-1", "a-key-of-19-bytes-2", "a-key-of-19-bytes-3"} {
+		ec.put(k, epoch, []string{"n:s:1"}, http.Header{}, cachePrivate, body, 1)
+	}
+	ec.get("a-key-of-19-bytes-1") // now the most recently used
+	ec.put("a-key-of-19-bytes-4", epoch, []string{"n:s:1"}, http.Header{}, cachePrivate, body, 1)
+	if ec.get("a-key-of-19-bytes-2") != nil || ec.get("a-key-of-19-bytes-1") == nil || ec.get("a-key-of-19-bytes-4") == nil {
+		t.Fatal("evicted the wrong entry")
+	}
+	if ec.bytes != 3*(1000+19+256) {
+		t.Fatalf("bytes = %d", ec.bytes)
+	}
+	ec.put("huge", epoch, []string{"n:s:1"}, http.Header{}, cachePrivate, make([]byte, edgeMaxEntry+1), 1)
+	if ec.get("huge") != nil {
+		t.Fatal("an answer over edgeMaxEntry was kept")
+	}
+}
