@@ -254,12 +254,15 @@ func benchAPI(ctx context.Context, args []string) error {
 		profiled <- nil
 	}
 	cpuBefore := sampleCPU(d)
+	edgeBefore := edgeCounts(ctx, d.httpURL)
 	restMixed, err := loadgen.Run(ctx, mix)
 	if err != nil {
 		return err
 	}
 	mixCPU := cpuLine(cpuUse(cpuBefore, sampleCPU(d)), restMixed.Elapsed, runtime.NumCPU())
 	logf("CPU during the mix: %s", mixCPU)
+	mixEdge := edgeCounts(ctx, d.httpURL).since(edgeBefore).String()
+	logf("gateway edge cache during the mix: %s", mixEdge)
 	drainProfile := ""
 	if *pprofDir != "" {
 		drainProfile = filepath.Join(*pprofDir, "drain")
@@ -329,6 +332,7 @@ func benchAPI(ctx context.Context, args []string) error {
 		Redis:      redisNote(),
 		MixCPU:     mixCPU,
 		MixDrain:   drain.String(),
+		MixEdge:    mixEdge,
 	}
 	if stopErr != nil {
 		rep.StopError = stopErr.Error()
@@ -872,8 +876,10 @@ type apiReport struct {
 	MixCPU string `json:"mix_cpu"`
 	// MixDrain is what the upload worker still had queued when the mix
 	// ended, and how long it took to finish.
-	MixDrain string   `json:"mix_drain"`
-	Rows     []apiRow `json:"rows"`
+	MixDrain string `json:"mix_drain"`
+	// MixEdge is what the gateway's edge cache did with the mix's GETs.
+	MixEdge string   `json:"mix_edge"`
+	Rows    []apiRow `json:"rows"`
 }
 
 type apiDataset struct {
@@ -976,6 +982,9 @@ func (rep *apiReport) markdown() string {
 	fmt.Fprintf(&b, "CPU during the REST mix: %s.\n", rep.MixCPU)
 	if rep.MixDrain != "" {
 		fmt.Fprintf(&b, "Uploads when the mix ended: %s.\n", rep.MixDrain)
+	}
+	if rep.MixEdge != "" {
+		fmt.Fprintf(&b, "Gateway edge cache during the mix: %s.\n", rep.MixEdge)
 	}
 	var ex []string
 	for _, r := range rep.Rows {
@@ -1163,4 +1172,66 @@ func (a *restAPI) loadedUpload(ctx context.Context) (uploadStatus, time.Duration
 		return up, 0, fmt.Errorf("bench-api: -reuse: the dataset upload %s is %s", first.Name, first.State)
 	}
 	return first.uploadStatus, first.CompleteTime.Sub(first.CreateTime), nil
+}
+
+// edgeResults are the gateway's vcci_gateway_edge_cache_requests_total
+// counts by result (hit, miss, bypass).
+type edgeResults map[string]float64
+
+// edgeCounts reads them off the gateway's /metrics; nil if it cannot.
+func edgeCounts(ctx context.Context, base string) edgeResults {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	return parseEdgeCounts(string(b))
+}
+
+func parseEdgeCounts(text string) edgeResults {
+	out := edgeResults{}
+	const prefix = `vcci_gateway_edge_cache_requests_total{result="`
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		result, value, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			out[result] = v
+		}
+	}
+	return out
+}
+
+// since is e minus an earlier reading.
+func (e edgeResults) since(before edgeResults) edgeResults {
+	if e == nil {
+		return nil
+	}
+	out := edgeResults{}
+	for k, v := range e {
+		out[k] = v - before[k]
+	}
+	return out
+}
+
+func (e edgeResults) String() string {
+	total := e["hit"] + e["miss"] + e["bypass"]
+	if total == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s GETs answered at the edge (%.0f%%), %s sent on to a service, %s sent on while it could not be trusted",
+		thousands(int64(e["hit"])), 100*e["hit"]/total, thousands(int64(e["miss"])), thousands(int64(e["bypass"])))
 }

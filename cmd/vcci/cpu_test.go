@@ -39,3 +39,15 @@ func TestDrainedSaysWhatWasLeft(t *testing.T) {
 		t.Fatalf("drain = %q, want %q", s, want)
 	}
 }
+
+func TestEdgeCountsReadTheGatewayMetrics(t *testing.T) {
+	before := parseEdgeCounts("# HELP x\nvcci_gateway_edge_cache_requests_total{result=\"hit\"} 10\nvcci_gateway_edge_cache_requests_total{result=\"miss\"} 5\n")
+	after := parseEdgeCounts("vcci_gateway_edge_cache_requests_total{result=\"hit\"} 1510\nvcci_gateway_edge_cache_requests_total{result=\"miss\"} 505\nvcci_gateway_edge_cache_requests_total{result=\"bypass\"} 1e+01\nother 3\n")
+	got := after.since(before).String()
+	if want := "1,500 GETs answered at the edge (75%), 500 sent on to a service, 10 sent on while it could not be trusted"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if (edgeResults{}).String() != "" || edgeResults(nil).since(before) != nil {
+		t.Fatal("no counts should say nothing")
+	}
+}

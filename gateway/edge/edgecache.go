@@ -76,8 +76,16 @@ type edgeCache struct {
 	byKey map[string]*list.Element
 	bytes int64
 
+	// flights are the misses on their way to a service, by key: a GET that
+	// finds one waits for its answer instead of asking too (collapsed
+	// forwarding), so that an invalidation costs the service one refill per
+	// key rather than one per client waiting meanwhile.
+	flightsMu sync.Mutex
+	flights   map[string]*edgeFlight
+
 	heardMu sync.RWMutex
 	heard   map[string]int64 // "name:scope" -> latest version heard
+	seq     atomic.Uint64    // versions heard so far
 	// epoch changes whenever versions may have been missed (a new
 	// subscription); entries of an older epoch are never served.
 	epoch atomic.Uint64
@@ -85,6 +93,25 @@ type edgeCache struct {
 
 	requests *prometheus.CounterVec
 	size     prometheus.Gauge
+}
+
+// edgeFlight is one miss being answered by a service.
+type edgeFlight struct {
+	done chan struct{}
+	// entry is the leader's answer, stored or not (it may have been
+	// superseded before it arrived); nil: nothing to share.
+	entry *edgeEntry
+	// events are the versions heard while the flight was in the air, in
+	// order; appended under flightsMu until the flight lands.
+	events []heardEvent
+}
+
+// heardEvent is one version heard: the seq'th, for key, which had been at
+// prev before it.
+type heardEvent struct {
+	seq  uint64
+	key  string
+	prev int64
 }
 
 type edgeStamp struct {
@@ -108,7 +135,7 @@ func (e *edgeEntry) size() int64 { return int64(len(e.body) + len(e.key) + 256) 
 func newEdgeCache(log *slog.Logger, limiter *ratelimit.Limiter, maxBytes int64, ttl time.Duration, reg prometheus.Registerer) *edgeCache {
 	ec := &edgeCache{
 		log: log, limiter: limiter, ttl: ttl, maxBytes: maxBytes, t0: time.Now(),
-		lru: list.New(), byKey: map[string]*list.Element{}, heard: map[string]int64{},
+		lru: list.New(), byKey: map[string]*list.Element{}, heard: map[string]int64{}, flights: map[string]*edgeFlight{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vcci_gateway_edge_cache_requests_total",
 			Help: "GETs the gateway answered from its edge cache (hit), sent on to a service (miss), or sent on because the cache could not be trusted (bypass: its invalidation subscription is down).",
@@ -202,22 +229,88 @@ func (ec *edgeCache) remove(e *edgeEntry) {
 	}
 }
 
+// lead returns the flight of key and whether the caller leads it: a leader
+// must call land exactly once; anyone else may await it, with the seq it
+// joined at.
+func (ec *edgeCache) lead(key string) (f *edgeFlight, leader bool, seq uint64) {
+	ec.flightsMu.Lock()
+	defer ec.flightsMu.Unlock()
+	seq = ec.seq.Load()
+	if f, ok := ec.flights[key]; ok {
+		return f, false, seq
+	}
+	f = &edgeFlight{done: make(chan struct{})}
+	ec.flights[key] = f
+	return f, true, seq
+}
+
+// land ends a flight with what its leader stored (nil: nothing).
+func (ec *edgeCache) land(key string, f *edgeFlight, e *edgeEntry) {
+	ec.flightsMu.Lock()
+	if ec.flights[key] == f {
+		delete(ec.flights, key)
+	}
+	ec.flightsMu.Unlock()
+	f.entry = e
+	close(f.done)
+}
+
+// await waits for f, joined at seq, and returns the leader's answer if it
+// was current when the caller arrived, else nil (the caller then asks the
+// service itself). An answer superseded by a version heard after the
+// caller arrived is still one the caller may have: its request overlapped
+// the write. One superseded by a version heard before it arrived is not:
+// the caller may know of that write.
+func (ec *edgeCache) await(ctx context.Context, f *edgeFlight, seq uint64) *edgeEntry {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil
+	}
+	e := f.entry
+	if e == nil {
+		return nil
+	}
+	if ep, ok := ec.usable(); !ok || e.epoch != ep || ec.now() >= e.expires {
+		return nil
+	}
+	ec.heardMu.RLock()
+	defer ec.heardMu.RUnlock()
+	for _, s := range e.stamps {
+		then := ec.heard[s.key]
+		for _, ev := range f.events { // the first version heard after arrival
+			if ev.seq > seq && ev.key == s.key {
+				then = ev.prev
+				break
+			}
+		}
+		if then > s.ver {
+			return nil
+		}
+	}
+	return e
+}
+
 // put keeps an answer fetched while the cache was in epoch, if it is still
-// current (no invalidation past its stamps arrived meanwhile).
-func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Header, policy string, body []byte, sum uint64) {
+// current (no invalidation past its stamps arrived meanwhile), and returns
+// the entry kept (nil: none).
+//
+// It also returns the answer as an entry, kept or not, for the requests
+// that waited on it (nil when it cannot be one: too large, or not stamped).
+func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Header, policy string, body []byte, sum uint64) *edgeEntry {
 	if len(body) > edgeMaxEntry || ec.maxBytes <= 0 {
-		return
+		return nil
 	}
 	e := &edgeEntry{key: key, epoch: epoch, expires: ec.now() + int64(ec.ttl), sum: sum, policy: policy}
 	for _, s := range stamps {
 		k, ver, ok := cache.ParseStamp(s)
 		if !ok || ver < 0 {
-			return
+			return nil
 		}
 		e.stamps = append(e.stamps, edgeStamp{k, ver})
 	}
-	if len(e.stamps) == 0 || !ec.current(e) {
-		return
+	if len(e.stamps) == 0 {
+		return nil
 	}
 	for name, vs := range h {
 		if len(vs) > 0 && (name == "Content-Type" || strings.HasPrefix(name, runtime.MetadataHeaderPrefix)) {
@@ -225,6 +318,9 @@ func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Heade
 		}
 	}
 	e.body = append([]byte(nil), body...) // the caller's buffer is pooled
+	if !ec.current(e) {
+		return e // superseded: for the waiters that arrived before that, only
+	}
 	ec.mu.Lock()
 	defer ec.mu.Unlock()
 	if el, ok := ec.byKey[key]; ok {
@@ -242,6 +338,7 @@ func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Heade
 		ec.bytes -= old.size()
 	}
 	ec.size.Set(float64(ec.bytes))
+	return e
 }
 
 // serve answers r from e: the credential's read budget is charged first,
@@ -370,8 +467,17 @@ func (ec *edgeCache) hear(payload string) {
 		ec.newEpoch()
 		ec.heardMu.Lock()
 	}
-	if ver > ec.heard[key] {
+	prev := ec.heard[key]
+	if ver > prev {
 		ec.heard[key] = ver
 	}
+	seq := ec.seq.Add(1)
 	ec.heardMu.Unlock()
+	// Each flight in the air learns what was heard during it, so that a
+	// request waiting on it can tell what had been heard when it arrived.
+	ec.flightsMu.Lock()
+	for _, f := range ec.flights {
+		f.events = append(f.events, heardEvent{seq: seq, key: key, prev: prev})
+	}
+	ec.flightsMu.Unlock()
 }

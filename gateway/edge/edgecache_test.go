@@ -36,10 +36,15 @@ type stampingIntake struct {
 	spend atomic.Int64
 	calls atomic.Int64
 	keys  atomic.Value // last x-api-key seen
+	// gate, when set, holds every call until it is closed.
+	gate chan struct{}
 }
 
 func (s *stampingIntake) GetSupplier(ctx context.Context, r *intakev1.GetSupplierRequest) (*intakev1.Supplier, error) {
 	s.calls.Add(1)
+	if s.gate != nil {
+		<-s.gate
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.keys.Store(strings.Join(md.Get("x-api-key"), ","))
 	grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "5", "x-ratelimit-remaining", "4", "x-ratelimit-reset", "1"))
@@ -299,5 +304,96 @@ func TestEdgeCacheEvictsBySize(t *testing.T) {
 	ec.put("huge", epoch, []string{"n:s:1"}, http.Header{}, cachePrivate, make([]byte, edgeMaxEntry+1), 1)
 	if ec.get("huge") != nil {
 		t.Fatal("an answer over edgeMaxEntry was kept")
+	}
+}
+
+func TestEdgeCacheCollapsesConcurrentMisses(t *testing.T) {
+	e := setupEdge(t, time.Minute, 1000)
+	e.svc.gate = make(chan struct{})
+	const n = 20
+	bodies := make(chan string, n)
+	for range n {
+		go func() {
+			resp, b := call(t, "GET", e.url+"/v1/suppliers/S1", nil, "x-api-key", "key-a")
+			if resp.StatusCode != 200 {
+				b = []byte(resp.Status)
+			}
+			bodies <- string(b)
+		}()
+	}
+	// Every request is in: one at the service, the others waiting on it.
+	for deadline := time.Now().Add(5 * time.Second); e.svc.calls.Load() < 1 || flights(e.gw.edge) != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls %d, flights %d", e.svc.calls.Load(), flights(e.gw.edge))
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // let the rest arrive and queue
+	close(e.svc.gate)
+	for range n {
+		if b := <-bodies; !strings.Contains(b, `"spendUsd":"999"`) {
+			t.Fatalf("a collapsed request got %s", b)
+		}
+	}
+	if e.svc.calls.Load() != 1 || e.count("miss") != 1 || e.count("hit") != n-1 || flights(e.gw.edge) != 0 {
+		t.Fatalf("calls %d, misses %v, hits %v, flights left %d", e.svc.calls.Load(), e.count("miss"), e.count("hit"), flights(e.gw.edge))
+	}
+
+	// A leader whose answer cannot be kept (an error) sends its followers
+	// to the service themselves.
+	e.svc.gate = make(chan struct{})
+	for range 3 {
+		go func() {
+			resp, _ := call(t, "GET", e.url+"/v1/suppliers/missing", nil, "x-api-key", "key-a")
+			bodies <- resp.Status
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(e.svc.gate)
+	for range 3 {
+		if b := <-bodies; b != "404 Not Found" {
+			t.Fatalf("follower of a failed leader: %s", b)
+		}
+	}
+	if e.svc.calls.Load() != 4 {
+		t.Fatalf("calls = %d, want 1 + 3", e.svc.calls.Load())
+	}
+}
+
+func flights(ec *edgeCache) int {
+	ec.flightsMu.Lock()
+	defer ec.flightsMu.Unlock()
+	return len(ec.flights)
+}
+
+func TestWaitersGetTheLeadersAnswerOnlyIfCurrentWhenTheyArrived(t *testing.T) {
+	ec := newEdgeCache(slog.New(slog.DiscardHandler), nil, 1<<20, time.Minute, nil)
+	ec.live.Store(true)
+	epoch, _ := ec.usable()
+	ec.hear("intake-reads:t1:7")
+
+	f, leader, _ := ec.lead("k")
+	if !leader {
+		t.Fatal("first request does not lead")
+	}
+	_, leader, early := ec.lead("k") // arrives while version 7 is current
+	if leader {
+		t.Fatal("second request leads too")
+	}
+	ec.hear("intake-reads:t1:8") // a write is announced mid-flight
+	_, _, late := ec.lead("k")   // arrives knowing of it
+	// The service answered from version 7, before the write.
+	e := ec.put("k", epoch, []string{"intake-reads:t1:7"}, http.Header{}, cachePrivate, []byte("{}"), 1)
+	if e == nil || ec.get("k") != nil {
+		t.Fatal("a superseded answer must be returned for waiters but not kept")
+	}
+	ec.land("k", f, e)
+	if ec.await(context.Background(), f, early) != e {
+		t.Fatal("a request that overlapped the write was refused the leader's answer")
+	}
+	if ec.await(context.Background(), f, late) != nil {
+		t.Fatal("a request that arrived after the write was given the answer from before it")
+	}
+	if _, leader, _ := ec.lead("k"); !leader {
+		t.Fatal("a landed flight still leads")
 	}
 }

@@ -117,6 +117,16 @@ func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler, edge *edgeCa
 						edge.serve(w, r, cred, e, mux, marshaler, gz)
 						return
 					}
+					f, leader, seq := edge.lead(key)
+					if !leader {
+						if e := edge.await(r.Context(), f, seq); e != nil {
+							edge.serve(w, r, cred, e, mux, marshaler, gz)
+							return
+						}
+					} else {
+						// Whatever happens to this request, the flight lands.
+						defer func() { edge.land(key, f, cw.edgeKept) }()
+					}
 					edge.requests.WithLabelValues("miss").Inc()
 					cw.edge, cw.edgeKey, cw.edgeEpoch = edge, key, epoch
 				} else {
@@ -186,6 +196,7 @@ type cacheWriter struct {
 	edge      *edgeCache
 	edgeKey   string
 	edgeEpoch uint64
+	edgeKept  *edgeEntry // the answer as an edge entry, for the requests waiting on it
 }
 
 func (c *cacheWriter) WriteHeader(code int) {
@@ -254,7 +265,7 @@ func (c *cacheWriter) finish(r *http.Request) {
 	sum := xxhash.Sum64(body)
 	if c.edge != nil {
 		if stamps := c.Header().Values(stampHeader); len(stamps) > 0 {
-			c.edge.put(c.edgeKey, c.edgeEpoch, stamps, c.Header(), c.policy, body, sum)
+			c.edgeKept = c.edge.put(c.edgeKey, c.edgeEpoch, stamps, c.Header(), c.policy, body, sum)
 		}
 	}
 	c.writeHeld(r, sum, body)
