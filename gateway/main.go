@@ -22,6 +22,7 @@ import (
 )
 
 func main() {
+	service.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

@@ -24,6 +24,7 @@ import (
 // runLocal brings the platform up on the embedded default and prints how to
 // reach it.
 func runLocal(ctx context.Context, args []string) error {
+	service.TuneGC() // the platform in one process, tuned as each deployable is
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	dataDir := fs.String("data", ".pgdata", "where a private PostgreSQL cluster lives when no server is found")
 	if err := fs.Parse(args); err != nil {
