@@ -284,11 +284,32 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 
 // ListTransactions reads one page of transactions.
 func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intake.TransactionQuery) (intake.TransactionPage, error) {
+	stmt, filter, q, dests, err := transactionsSQL(tenant, tq)
+	if err != nil {
+		return intake.TransactionPage{}, err
+	}
+	var page intake.TransactionPage
+	var got keyedRows[intake.Transaction]
+	id := func(t *intake.Transaction) *string { return &t.ID }
+	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
+	if tq.Count {
+		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.transactions x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
+	}
+	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
+		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
+	}
+	page.Transactions, page.Next = got.page(tq.Limit, id)
+	return page, nil
+}
+
+// transactionsSQL is the statement of a page of transactions, its filter
+// alone (for the count), its arguments and where the selected columns go.
+func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, filter string, q *query, dests []func(*intake.Transaction) any, err error) {
 	sk, ok := transactionSorts[tq.Order]
 	if !ok {
-		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
+		return "", "", nil, nil, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
 	}
-	q := &query{args: pgx.NamedArgs{}}
+	q = &query{args: pgx.NamedArgs{}}
 	where := []string{"tenant_id = " + q.arg(tenant)}
 	if tq.SupplierID != "" {
 		where = append(where, "supplier_id = "+q.arg(tq.SupplierID))
@@ -305,27 +326,15 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 	if tq.Category != 0 {
 		where = append(where, "category = "+q.arg(tq.Category))
 	}
-	filter := strings.Join(where, " AND ")
+	filter = strings.Join(where, " AND ")
 	order, err := keyset(q, &where, sk, "x.transaction_id", tq.After)
 	if err != nil {
-		return intake.TransactionPage{}, err
+		return "", "", nil, nil, err
 	}
 	exprs, dests := selectList(transactionColumns, tq.Fields)
-	stmt := selectSQL("transaction_id, "+sk.text(), exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt = selectSQL("transaction_id, "+sk.text(), exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
-
-	var page intake.TransactionPage
-	var got keyedRows[intake.Transaction]
-	id := func(t *intake.Transaction) *string { return &t.ID }
-	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
-	if tq.Count {
-		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.transactions x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
-	}
-	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
-		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
-	}
-	page.Transactions, page.Next = got.page(tq.Limit, id)
-	return page, nil
+	return stmt, filter, q, dests, nil
 }
 
 // Transaction reads one transaction; an id stored under two dates answers

@@ -671,17 +671,22 @@ func (s *Store) Complete(ctx context.Context, tenant uuid.UUID, cs []intake.Comp
 	if done > 0 && rows >= AnalyzeAfter {
 		// Autovacuum never analyzes a partitioned parent, and the planner
 		// needs fresh statistics after a bulk load to pick the keyset
-		// indexes; this runs beside the next requests, not before them.
+		// indexes. The vacuum marks the new heap pages all-visible, so that
+		// a supplier's page of transactions is read from its covering index
+		// alone (where autovacuum is off, nothing else would). This runs
+		// beside the next requests, not before them.
 		go func() {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
-			s.pool.Exec(actx, `ANALYZE intake.transactions, intake.suppliers`)
+			s.pool.Exec(actx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol)
+			s.pool.Exec(actx, `ANALYZE intake.suppliers`)
 		}()
 	}
 	return done, nil
 }
 
-// AnalyzeAfter is the upload size (rows) after which the tables are analyzed.
+// AnalyzeAfter is the upload size (rows) after which the tables are
+// vacuumed and analyzed.
 const AnalyzeAfter = 100_000
 
 // Retry puts the upload back for another attempt no sooner than after.
