@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -45,6 +44,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 type Store struct {
 	pool  *pgxpool.Pool
 	small int64 // uploads up to this size are validated in memory
+	recv  receiver
 }
 
 // New returns a Store.
@@ -73,17 +73,13 @@ func scanUpload(row pgx.Row) (intake.Upload, error) {
 var errDuplicate = errors.New("duplicate upload")
 
 // Receive stores r's content in chunks, in one transaction with the upload
-// row, so an acknowledged upload is whole and an unacknowledged one leaves
-// nothing behind.
+// row, so an acknowledged upload is whole and one that failed to be stored
+// leaves nothing behind. (A small file is acknowledged after the commit
+// that stored it with others; a caller gone by then leaves a whole upload,
+// which sending the file again finds by its content.)
 func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, r io.Reader) (intake.Upload, bool, error) {
-	if nu.IdempotencyKey != "" {
-		u, err := s.byKey(ctx, tenant, "idempotency_key", nu.IdempotencyKey)
-		if err == nil {
-			return u, false, nil
-		}
-		if !errors.Is(err, intake.ErrUploadNotFound) {
-			return u, false, err
-		}
+	if u, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey); found || err != nil {
+		return u, false, err
 	}
 	bp := chunkBufs.Get().(*[]byte)
 	defer chunkBufs.Put(bp)
@@ -99,62 +95,46 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	if nu.IdempotencyKey != "" {
 		key = nu.IdempotencyKey
 	}
-	var u intake.Upload
-	var sum []byte
 	if n < ChunkSize {
 		// The whole file is in hand: the upload and its one chunk go in
-		// one statement, in one round trip.
+		// one statement, with the tenant's other files arriving meanwhile
+		// (receive.go).
 		h := sha256.Sum256(buf[:n])
-		sum = h[:]
-		err = db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{
-			SQL: `WITH u AS (
-					INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent, sha256, size_bytes)
-					VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
-				c AS (INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) SELECT tenant_id, id, 0, $8::bytea FROM u)
-				SELECT ` + uploadCols + ` FROM u`,
-			Args: []any{tenant, nu.Filename, key, intake.Queued, nu.TraceParent, sum, int64(n), buf[:n]},
-			Scan: db.OneRow(func(r pgx.Row) error {
-				var err error
-				u, err = scanUpload(r)
-				return err
-			}),
-		})
-		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "uploads_content" {
-			err = errDuplicate
-		}
-	} else {
-		err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-			var id int64
-			if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent)
-				VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
-				return err
-			}
-			h := sha256.New()
-			var size int64
-			for seq := 0; n > 0; seq++ {
-				h.Write(buf[:n])
-				size += int64(n)
-				if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) VALUES ($1, $2, $3, $4)`,
-					tenant, id, seq, buf[:n]); err != nil {
-					return err
-				}
-				n, err = io.ReadFull(r, buf)
-				if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-					return err
-				}
-			}
-			sum = h.Sum(nil)
-			_, err = tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, sum, size)
-			if db.IsUniqueViolation(err) {
-				return errDuplicate
-			}
-			if err != nil {
-				return err
-			}
-			u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
-			return err
-		})
+		return s.storeSmall(ctx, tenant, nu, buf[:n], h[:])
 	}
+	var u intake.Upload
+	var sum []byte
+	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
+			return err
+		}
+		h := sha256.New()
+		var size int64
+		for seq := 0; n > 0; seq++ {
+			h.Write(buf[:n])
+			size += int64(n)
+			if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) VALUES ($1, $2, $3, $4)`,
+				tenant, id, seq, buf[:n]); err != nil {
+				return err
+			}
+			n, err = io.ReadFull(r, buf)
+			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+				return err
+			}
+		}
+		sum = h.Sum(nil)
+		_, err = tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, sum, size)
+		if db.IsUniqueViolation(err) {
+			return errDuplicate
+		}
+		if err != nil {
+			return err
+		}
+		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
+		return err
+	})
 	switch {
 	case errors.Is(err, errDuplicate):
 		u, err := s.byKey(ctx, tenant, "sha256", sum)
@@ -166,6 +146,21 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 		return u, false, fmt.Errorf("store.Receive: %w", err)
 	}
 	return u, true, nil
+}
+
+// byIdempotencyKey finds the upload made with key, if key is set.
+func (s *Store) byIdempotencyKey(ctx context.Context, tenant uuid.UUID, key string) (intake.Upload, bool, error) {
+	if key == "" {
+		return intake.Upload{}, false, nil
+	}
+	u, err := s.byKey(ctx, tenant, "idempotency_key", key)
+	switch {
+	case err == nil:
+		return u, true, nil
+	case errors.Is(err, intake.ErrUploadNotFound):
+		return intake.Upload{}, false, nil
+	}
+	return intake.Upload{}, false, err
 }
 
 func (s *Store) byKey(ctx context.Context, tenant uuid.UUID, col string, v any) (intake.Upload, error) {

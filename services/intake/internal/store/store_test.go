@@ -436,3 +436,79 @@ func TestWorkerLingersForUploadsToGather(t *testing.T) {
 		t.Fatalf("calculator calls = %d, want 1: the three uploads gathered into one batch", e.calc.Calls)
 	}
 }
+
+// Concurrent small files of a tenant are stored by one statement; each
+// caller still gets its own upload, duplicates of content or of key get the
+// upload that has it, and every stored upload has its chunk.
+func TestConcurrentSmallReceivesAreStoredTogether(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	e.st.HoldReceives(release)
+	type result struct {
+		name  string
+		u     intake.Upload
+		isNew bool
+		err   error
+	}
+	const distinct = 30
+	results := make(chan result, distinct+4)
+	send := func(name, key, content string) {
+		u, isNew, err := e.st.Receive(ctx, e.a, intake.NewUpload{Filename: name, IdempotencyKey: key}, strings.NewReader(content))
+		results <- result{name, u, isNew, err}
+	}
+	for i := range distinct {
+		go send(fmt.Sprintf("f%d.csv", i), "", strings.Replace(file, "T1,", fmt.Sprintf("X%d,", i), 1))
+	}
+	go send("twin-a.csv", "", file) // the same content twice
+	go send("twin-b.csv", "", file)
+	go send("key-a.csv", "k", strings.Replace(file, "T1,", "KA,", 1)) // the same key twice
+	go send("key-b.csv", "k", strings.Replace(file, "T1,", "KB,", 1))
+	for deadline := time.Now().Add(5 * time.Second); e.st.QueuedReceives() < distinct+4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d files queued", e.st.QueuedReceives())
+		}
+	}
+	close(release)
+	got := map[string]result{}
+	for range distinct + 4 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("%s: %v", r.name, r.err)
+		}
+		got[r.name] = r
+	}
+	if n := e.st.ReceiveBatches(); n != 1 {
+		t.Fatalf("%d statements for %d files, want 1", n, distinct+4)
+	}
+	ids := map[int64]bool{}
+	for i := range distinct {
+		r := got[fmt.Sprintf("f%d.csv", i)]
+		if !r.isNew || r.u.ID == 0 || r.u.Filename != fmt.Sprintf("f%d.csv", i) || r.u.State != intake.Queued || ids[r.u.ID] {
+			t.Fatalf("f%d: %+v", i, r)
+		}
+		ids[r.u.ID] = true
+	}
+	for _, pair := range [][2]string{{"twin-a.csv", "twin-b.csv"}, {"key-a.csv", "key-b.csv"}} {
+		a, b := got[pair[0]], got[pair[1]]
+		if a.u.ID != b.u.ID || a.isNew == b.isNew || a.u.ID == 0 || ids[a.u.ID] {
+			t.Fatalf("%s %+v and %s %+v: want one new upload both get", pair[0], a, pair[1], b)
+		}
+		ids[a.u.ID] = true
+	}
+	var uploads, chunks int
+	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads WHERE tenant_id = $1`, e.a).Scan(&uploads)
+	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.upload_chunks c JOIN intake.uploads u ON u.id = c.upload_id
+		WHERE u.tenant_id = $1 AND c.seq = 0 AND length(c.data) = u.size_bytes`, e.a).Scan(&chunks)
+	if uploads != distinct+2 || chunks != uploads {
+		t.Fatalf("%d uploads, %d whole chunks; want %d each", uploads, chunks, distinct+2)
+	}
+
+	// Every file is worked through to the end.
+	drain(t, e)
+	var done int
+	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads WHERE tenant_id = $1 AND state = $2`, e.a, intake.Succeeded).Scan(&done)
+	if done != uploads {
+		t.Fatalf("%d of %d uploads succeeded", done, uploads)
+	}
+}
