@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,18 @@ func TestCalculateRejectsBadLines(t *testing.T) {
 	sum, _ := svc.Summarize(ctx, a, calculator.BySupplier, 0)
 	if sum.Count != 0 {
 		t.Fatalf("rejected lines were stored: %+v", sum)
+	}
+}
+
+// Rollup rows are updated in place by every calculation: their pages keep
+// room for HOT updates.
+func TestRollupPagesKeepRoomForUpdates(t *testing.T) {
+	_, pool, _, _ := setup(t)
+	var opts []string
+	if err := pool.QueryRow(context.Background(), `SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'calculator.emission_rollup'::regclass`).Scan(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(opts, "fillfactor=70") {
+		t.Fatalf("emission_rollup options %v, want fillfactor=70", opts)
 	}
 }
