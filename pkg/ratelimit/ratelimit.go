@@ -57,6 +57,8 @@ type Limiter struct {
 	local   *lru.Cache[string, *bucket]
 	timeout time.Duration
 	backoff time.Duration
+	leaseMu sync.Mutex
+	leases  map[string]*lease // by Redis key
 	// downUntil is 0 while Redis answers; after an error, the UnixNano
 	// time until which decisions stay local.
 	downUntil atomic.Int64
@@ -81,7 +83,7 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registe
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	l := &Limiter{cfg: cfg, log: log, local: local, timeout: redisTimeout, backoff: redisBackoff}
+	l := &Limiter{cfg: cfg, log: log, local: local, timeout: redisTimeout, backoff: redisBackoff, leases: map[string]*lease{}}
 	if rdb != nil {
 		l.gcra = redis_rate.NewLimiter(rdb)
 	}
@@ -127,7 +129,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, class Class) Result {
 	id := "vcci:" + class.String() + ":" + hex.EncodeToString(sum[:16])
 
 	if l.gcra != nil && l.useRedis() {
-		if res, ok := l.allowRedis(ctx, id, limit); ok {
+		if res, ok := l.allowShared(ctx, id, limit); ok {
 			l.count(class, res, false)
 			return res
 		}
@@ -163,12 +165,76 @@ func (l *Limiter) useRedis() bool {
 	return l.downUntil.CompareAndSwap(until, now+int64(l.backoff))
 }
 
+// Leases. A budget lives in Redis so that every replica draws on the same
+// one, but asking Redis for every request costs a round trip per request in
+// the process, the network and Redis. Where the burst is large, a process
+// takes tokens in small blocks (leaseSize) and grants them itself until the
+// block is spent or leaseTTL passes: Redis still counts every token before
+// it is granted, so no replica together with the others exceeds the budget;
+// a block left unspent when its time is up is lost to the key (at most
+// leaseSize-1 requests' worth per replica). X-RateLimit-Remaining is then
+// what Redis had left when the block was taken plus what is left of the
+// block here.
+const (
+	leaseDivisor = 20 // a block is at most a twentieth of the burst
+	leaseMax     = 64
+	leaseTTL     = time.Second
+	leaseKeys    = 100_000
+)
+
+// leaseSize is how many tokens are taken from Redis at once for limit: 1
+// (no leasing) for bursts under 2 × leaseDivisor.
+func leaseSize(limit Limit) int {
+	return min(max(limit.Burst/leaseDivisor, 1), leaseMax)
+}
+
+type lease struct {
+	left       int // tokens not yet granted
+	remaining  int // what Redis had left when the block was taken
+	resetAfter time.Duration
+	until      time.Time
+}
+
+// allowShared decides in Redis, through a block of tokens when the limit
+// allows leasing.
+func (l *Limiter) allowShared(ctx context.Context, id string, limit Limit) (Result, bool) {
+	n := leaseSize(limit)
+	if n == 1 {
+		return l.allowRedis(ctx, id, limit, 1)
+	}
+	now := time.Now()
+	l.leaseMu.Lock()
+	if ls, ok := l.leases[id]; ok && ls.left > 0 && now.Before(ls.until) {
+		ls.left--
+		res := Result{Allowed: true, Limit: limit.Burst, Remaining: ls.remaining + ls.left, ResetAfter: ls.resetAfter}
+		l.leaseMu.Unlock()
+		return res, true
+	}
+	l.leaseMu.Unlock()
+	res, ok := l.allowRedis(ctx, id, limit, n)
+	if !ok {
+		return res, false
+	}
+	if !res.Allowed {
+		// Fewer than a block left: the last tokens go one at a time.
+		return l.allowRedis(ctx, id, limit, 1)
+	}
+	l.leaseMu.Lock()
+	if len(l.leases) >= leaseKeys {
+		clear(l.leases)
+	}
+	l.leases[id] = &lease{left: n - 1, remaining: res.Remaining, resetAfter: res.ResetAfter, until: now.Add(leaseTTL)}
+	l.leaseMu.Unlock()
+	res.Remaining += n - 1
+	return res, true
+}
+
 type redisReply struct {
 	res *redis_rate.Result
 	err error
 }
 
-func (l *Limiter) allowRedis(ctx context.Context, id string, limit Limit) (Result, bool) {
+func (l *Limiter) allowRedis(ctx context.Context, id string, limit Limit, n int) (Result, bool) {
 	// The call runs on its own goroutine so that a hung connection costs
 	// this request l.timeout, not the client's read timeout and retries. The
 	// caller going away does not cancel it: the script is one atomic step.
@@ -176,7 +242,7 @@ func (l *Limiter) allowRedis(ctx context.Context, id string, limit Limit) (Resul
 	go func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 		defer cancel()
-		res, err := l.gcra.Allow(rctx, id, redis_rate.Limit{Rate: limit.Rate, Period: limit.Period, Burst: limit.Burst})
+		res, err := l.gcra.AllowN(rctx, id, redis_rate.Limit{Rate: limit.Rate, Period: limit.Period, Burst: limit.Burst}, n)
 		replies <- redisReply{res, err}
 	}()
 	timer := time.NewTimer(l.timeout)

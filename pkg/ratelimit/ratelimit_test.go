@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -332,3 +333,69 @@ func benchmarkAllow(b *testing.B, rdb *redis.Client) {
 func BenchmarkAllowRedis(b *testing.B) { benchmarkAllow(b, redistest.Start(b).Client()) }
 
 func BenchmarkAllowLocal(b *testing.B) { benchmarkAllow(b, nil) }
+
+// evalCalls is how many scripts Redis has run.
+func evalCalls(t *testing.T, rdb *redis.Client) int {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range strings.Lines(info) {
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if rest, ok := strings.CutPrefix(line, cmd); ok {
+				v, _, _ := strings.Cut(rest, ",")
+				c, _ := strconv.Atoi(v)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// With a large burst a replica takes tokens from Redis in blocks: one
+// round trip per block, headers that count down exactly, and never more
+// granted across replicas than the shared budget.
+func TestLargeBudgetsAreLeasedInBlocks(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	cfg := five()
+	cfg.Read = ratelimit.Limit{Rate: 100, Period: time.Hour, Burst: 100} // blocks of 5
+	a := ratelimit.New(rdb, cfg, nil, nil)
+	b := ratelimit.New(rdb, cfg, nil, nil)
+	ctx := context.Background()
+	a.Allow(ctx, "vcci_warm_up", ratelimit.Heavy) // loads the script (EVALSHA, then EVAL)
+	before := evalCalls(t, rdb)
+	for i := range 20 {
+		res := a.Allow(ctx, "vcci_big_key", ratelimit.Read)
+		if !res.Allowed || res.Remaining != 99-i || res.Limit != 100 {
+			t.Fatalf("request %d: %+v, want allowed with %d remaining", i+1, res, 99-i)
+		}
+	}
+	if calls := evalCalls(t, rdb) - before; calls != 4 {
+		t.Fatalf("%d Redis calls for 20 requests in blocks of 5, want 4", calls)
+	}
+	// Two replicas draw on one budget: 80 tokens are left for both.
+	granted := 0
+	for i := range 200 {
+		l := a
+		if i%3 == 0 {
+			l = b
+		}
+		if l.Allow(ctx, "vcci_big_key", ratelimit.Read).Allowed {
+			granted++
+		}
+	}
+	if granted > 80 || granted < 80-2*4 {
+		t.Fatalf("granted %d more across two replicas, want at most the 80 left (and at most a block's rest lost per replica)", granted)
+	}
+	// Small bursts are decided one request at a time, as before.
+	before = evalCalls(t, rdb)
+	for range 3 {
+		a.Allow(ctx, "vcci_small_key", ratelimit.Write)
+	}
+	if calls := evalCalls(t, rdb) - before; calls != 3 {
+		t.Fatalf("%d Redis calls for 3 requests of a burst of 5, want 3", calls)
+	}
+}
