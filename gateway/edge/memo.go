@@ -8,6 +8,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/protobuf/proto"
+
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 )
 
 // memoJSON is the gateway's JSON marshaler with a memo of recent large
@@ -20,8 +22,9 @@ import (
 // answer with another message's JSON.
 type memoJSON struct {
 	*runtime.JSONPb
-	memo *lru.Cache[uint64, memoEntry]
-	bufs sync.Pool
+	memo  *lru.Cache[uint64, memoEntry]
+	bufs  sync.Pool
+	pages *txPages
 }
 
 type memoEntry struct {
@@ -29,6 +32,9 @@ type memoEntry struct {
 	wire []byte
 	json []byte
 }
+
+// txPageType is the message txPages renders.
+var txPageType = string((&intakev1.ListTransactionsResponse{}).ProtoReflect().Descriptor().FullName())
 
 const (
 	// memoMinWire is the smallest binary encoding memoised: below it
@@ -39,7 +45,7 @@ const (
 
 func newMemoJSON(m *runtime.JSONPb) *memoJSON {
 	c, _ := lru.New[uint64, memoEntry](memoEntries) // only fails for a size <= 0
-	return &memoJSON{JSONPb: m, memo: c}
+	return &memoJSON{JSONPb: m, memo: c, pages: newTxPages(func(msg proto.Message) ([]byte, error) { return m.Marshal(msg) })}
 }
 
 // Marshal answers from the memo for a message seen recently. A message
@@ -77,6 +83,13 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	h := d.Sum64()
 	if e, ok := m.memo.Get(h); ok && e.typ == typ && bytes.Equal(e.wire, wire) {
 		return e.json[:len(e.json):len(e.json)], nil // shared: an append must copy
+	}
+	if raw != nil && typ == txPageType {
+		// A page of transactions is put together from its parts.
+		if out, ok := m.pages.render(raw); ok {
+			m.memo.Add(h, memoEntry{typ: typ, wire: raw, json: out})
+			return out, nil
+		}
 	}
 	if raw != nil {
 		decoded := msg.ProtoReflect().New().Interface()
