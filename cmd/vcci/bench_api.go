@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
+	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
@@ -41,6 +42,10 @@ const benchRateLimit = "1000000/s,burst=1000000"
 // service's read RPCs (configs in bench/ghz) and a closed-loop REST mix,
 // each against a ceiling measured the same way.
 func benchAPI(ctx context.Context, args []string) error {
+	// The load generator shares the cores with what it measures: it runs
+	// with the same garbage collector setting as the deployables, so that
+	// it takes no more of them than it must.
+	service.TuneGC()
 	fs := flag.NewFlagSet("bench-api", flag.ContinueOnError)
 	rows := fs.Int("rows", 1_000_000, "transactions in the generated dataset")
 	suppliers := fs.Int("suppliers", 10_000, "suppliers in the generated dataset")
