@@ -91,11 +91,23 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) (v V, ok bool, err error
 }
 
 // LoadMany returns the found values of keys; missing keys are left out.
+// Keys of one call join rounds together (up to MaxBatch a round): a round's
+// timer cannot send it half-way through them.
 func (l *Loader[K, V]) LoadMany(ctx context.Context, keys []K) (map[K]V, error) {
 	out := make(map[K]V, len(keys))
 	rounds := make(map[*round[K, V]][]K)
-	for _, k := range keys {
-		r, memo := l.enqueue(ctx, k)
+	l.mu.Lock()
+	type queued struct {
+		r    *round[K, V]
+		memo result[V]
+	}
+	qs := make([]queued, len(keys))
+	for i, k := range keys {
+		qs[i].r, qs[i].memo = l.enqueueLocked(ctx, k)
+	}
+	l.mu.Unlock()
+	for i, k := range keys {
+		r, memo := qs[i].r, qs[i].memo
 		if r == nil {
 			if memo.err != nil {
 				return nil, memo.err
@@ -130,6 +142,11 @@ func (l *Loader[K, V]) LoadMany(ctx context.Context, keys []K) (map[K]V, error) 
 func (l *Loader[K, V]) enqueue(ctx context.Context, key K) (*round[K, V], result[V]) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.enqueueLocked(ctx, key)
+}
+
+// enqueueLocked is enqueue with l.mu held.
+func (l *Loader[K, V]) enqueueLocked(ctx context.Context, key K) (*round[K, V], result[V]) {
 	if res, ok := l.done[key]; ok {
 		return nil, res
 	}

@@ -124,3 +124,31 @@ func TestErrorsAreNotRemembered(t *testing.T) {
 		t.Fatalf("retry = %d %v %v", v, ok, err)
 	}
 }
+
+// The keys of one LoadMany go out together even when the round's wait is
+// over before they are all queued.
+func TestLoadManyIsOneRoundWhateverTheWait(t *testing.T) {
+	var calls [][]int
+	var mu sync.Mutex
+	l := New(func(_ context.Context, keys []int) (map[int]int, error) {
+		mu.Lock()
+		calls = append(calls, keys)
+		mu.Unlock()
+		out := map[int]int{}
+		for _, k := range keys {
+			out[k] = k * 2
+		}
+		return out, nil
+	}, Options{Wait: time.Nanosecond, MaxBatch: 200_000})
+	keys := make([]int, 200_000) // queueing them outlasts the wait many times
+	for i := range keys {
+		keys[i] = i
+	}
+	got, err := l.LoadMany(context.Background(), keys)
+	if err != nil || len(got) != 200_000 || got[199_999] != 399_998 {
+		t.Fatalf("LoadMany = %d values, %v", len(got), err)
+	}
+	if len(calls) != 1 || len(calls[0]) != 200_000 {
+		t.Fatalf("%d calls for one LoadMany", len(calls))
+	}
+}
