@@ -45,7 +45,16 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	linger, err := config.Duration("UPLOAD_LINGER", 200*time.Millisecond)
+	// Larger batches of small uploads cost less per upload: supplier and
+	// rollup totals are added once per batch, however many of its uploads
+	// touch them. With the REST mix's uploads (10 rows over a thousand
+	// suppliers), 256 uploads gathered for up to 500 ms cost the worker
+	// 1.37 ms of CPU each, against 1.80 ms at 64 and 200 ms.
+	linger, err := config.Duration("UPLOAD_LINGER", 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	batchUploads, err := config.Int("UPLOAD_BATCH", 256)
 	if err != nil {
 		return err
 	}
@@ -88,7 +97,7 @@ func Run(ctx context.Context, env service.Env) error {
 	worker := intake.NewWorker(env.Log, env.TP, st,
 		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
 		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{Linger: linger, Changed: func(ctx context.Context, t uuid.UUID) { suppliers.Invalidate(ctx, t.String()) }})
+		intake.WorkerOptions{Linger: linger, BatchUploads: batchUploads, Changed: func(ctx context.Context, t uuid.UUID) { suppliers.Invalidate(ctx, t.String()) }})
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
