@@ -110,10 +110,13 @@ func Run(ctx context.Context, env service.Env) error {
 		go func() { worker.Run(bg, time.Second); done <- struct{}{} }()
 	}
 
+	results := newResultMemo(resultMemoSize)
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick), grpcapi.Read{
 		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
 		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
-			return emissionResults(ctx, calc, t, token, ids, dates)
+			return results.results(ctx, t, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
+				return emissionResults(ctx, calc, t, token, ids, dates)
+			})
 		},
 	}))
 	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
