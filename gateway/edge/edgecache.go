@@ -91,8 +91,9 @@ type edgeCache struct {
 	epoch atomic.Uint64
 	live  atomic.Bool
 
-	requests *prometheus.CounterVec
-	size     prometheus.Gauge
+	requests               *prometheus.CounterVec
+	hits, misses, bypassed prometheus.Counter // its series, resolved once
+	size                   prometheus.Gauge
 }
 
 // edgeFlight is one miss being answered by a service.
@@ -145,6 +146,7 @@ func newEdgeCache(log *slog.Logger, limiter *ratelimit.Limiter, maxBytes int64, 
 			Help: "Bytes of answers held by the gateway's edge cache.",
 		}),
 	}
+	ec.hits, ec.misses, ec.bypassed = ec.requests.WithLabelValues("hit"), ec.requests.WithLabelValues("miss"), ec.requests.WithLabelValues("bypass")
 	if reg != nil {
 		reg.MustRegister(ec.requests, ec.size)
 	}
@@ -344,7 +346,7 @@ func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Heade
 // serve answers r from e: the credential's read budget is charged first,
 // exactly as the service would have charged it.
 func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, e *edgeEntry, mux *runtime.ServeMux, marshaler runtime.Marshaler, gz *gzMemo) {
-	ec.requests.WithLabelValues("hit").Inc()
+	ec.hits.Inc()
 	trace.SpanFromContext(r.Context()).SetAttributes(attribute.String(edgeCacheLabel, "hit"))
 	res := ec.limiter.Allow(r.Context(), cred, ratelimit.Read)
 	h := w.Header()

@@ -127,10 +127,10 @@ func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler, edge *edgeCa
 						// Whatever happens to this request, the flight lands.
 						defer func() { edge.land(key, f, cw.edgeKept) }()
 					}
-					edge.requests.WithLabelValues("miss").Inc()
+					edge.misses.Inc()
 					cw.edge, cw.edgeKey, cw.edgeEpoch = edge, key, epoch
 				} else {
-					edge.requests.WithLabelValues("bypass").Inc()
+					edge.bypassed.Inc()
 				}
 			}
 		}
