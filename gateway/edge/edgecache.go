@@ -4,9 +4,7 @@ import (
 	"container/list"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,13 +37,7 @@ const (
 	edgeMaxEntry = 1 << 20
 	// edgeMaxHeard bounds the versions remembered; past it they are all
 	// forgotten along with every entry (a new epoch).
-	edgeMaxHeard = 100_000
-	// Subscriber timing, as pkg/cache's: a tick without a message sends a
-	// ping, and a ping unanswered for a further tick means a dead
-	// connection.
-	edgeTick       = 3 * time.Second
-	edgeRetryMin   = 100 * time.Millisecond
-	edgeRetryMax   = 2 * time.Second
+	edgeMaxHeard   = 100_000
 	edgeCacheLabel = "vcci.edge_cache"
 )
 
@@ -188,14 +180,26 @@ func (ec *edgeCache) usable() (uint64, bool) {
 }
 
 // current reports whether e may still be served.
-func (ec *edgeCache) current(e *edgeEntry) bool {
+func (ec *edgeCache) current(e *edgeEntry) bool { return ec.currentAsOf(e, nil, 0) }
+
+// currentAsOf reports whether e could be served to a request that arrived
+// when seq versions had been heard, events being those heard since (in
+// order; nil: none, i.e. now).
+func (ec *edgeCache) currentAsOf(e *edgeEntry, events []heardEvent, seq uint64) bool {
 	if ep, ok := ec.usable(); !ok || e.epoch != ep || ec.now() >= e.expires {
 		return false
 	}
 	ec.heardMu.RLock()
 	defer ec.heardMu.RUnlock()
 	for _, s := range e.stamps {
-		if v, ok := ec.heard[s.key]; ok && v > s.ver {
+		then := ec.heard[s.key]
+		for _, ev := range events { // the first version heard after arrival
+			if ev.seq > seq && ev.key == s.key {
+				then = ev.prev
+				break
+			}
+		}
+		if then > s.ver {
 			return false
 		}
 	}
@@ -269,28 +273,10 @@ func (ec *edgeCache) await(ctx context.Context, f *edgeFlight, seq uint64) *edge
 	case <-ctx.Done():
 		return nil
 	}
-	e := f.entry
-	if e == nil {
-		return nil
+	if e := f.entry; e != nil && ec.currentAsOf(e, f.events, seq) {
+		return e
 	}
-	if ep, ok := ec.usable(); !ok || e.epoch != ep || ec.now() >= e.expires {
-		return nil
-	}
-	ec.heardMu.RLock()
-	defer ec.heardMu.RUnlock()
-	for _, s := range e.stamps {
-		then := ec.heard[s.key]
-		for _, ev := range f.events { // the first version heard after arrival
-			if ev.seq > seq && ev.key == s.key {
-				then = ev.prev
-				break
-			}
-		}
-		if then > s.ver {
-			return nil
-		}
-	}
-	return e
+	return nil
 }
 
 // put keeps an answer fetched while the cache was in epoch, if it is still
@@ -370,73 +356,26 @@ func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, 
 // error; each new subscription starts a new epoch, since messages may have
 // been missed without one.
 func (ec *edgeCache) watch(ctx context.Context, rdb *redis.Client) {
-	var mu sync.Mutex
-	ps := rdb.Subscribe(ctx, cache.InvalidateChannel)
-	stopped := make(chan struct{})
-	defer close(stopped)
-	defer func() {
-		mu.Lock()
-		ps.Close() // the latest one, if it was replaced after ctx ended
-		mu.Unlock()
-	}()
-	go func() {
-		// A pending receive ends only with its connection.
-		select {
-		case <-ctx.Done():
-		case <-stopped:
-		}
-		mu.Lock()
-		ps.Close()
-		mu.Unlock()
-	}()
-	wait := edgeRetryMin
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, edgeTick)
-		if ctx.Err() != nil {
-			ec.live.Store(false)
-			return
-		}
-		if err != nil {
-			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-				if pinged {
-					ec.lost("invalidation subscription unresponsive")
-					mu.Lock()
-					ps.Close()
-					ps = rdb.Subscribe(ctx, cache.InvalidateChannel)
-					mu.Unlock()
-					pinged = false
-					continue
-				}
-				pinged = ps.Ping(ctx) == nil
-				continue
-			}
-			ec.lost(err.Error())
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, edgeRetryMax)
-			continue
-		}
-		wait, pinged = edgeRetryMin, false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				ec.newEpoch()
-				ec.live.Store(true)
-			}
-		case *redis.Message:
-			ec.hear(m.Payload)
-		}
-	}
+	cache.Watch(ctx, rdb, edgeWatcher{ec})
+	ec.live.Store(false)
 }
 
-// lost stops the cache from being used until the next subscription.
-func (ec *edgeCache) lost(why string) {
-	if ec.live.Swap(false) {
-		ec.log.Warn("edge cache: not answering until invalidations are heard again", "reason", why)
+// edgeWatcher is what the edge cache does with what cache.Watch hears.
+type edgeWatcher struct{ ec *edgeCache }
+
+func (w edgeWatcher) Subscribed() {
+	w.ec.newEpoch()
+	w.ec.live.Store(true)
+}
+
+func (w edgeWatcher) Message(payload string) { w.ec.hear(payload) }
+
+func (w edgeWatcher) Idle() {}
+
+// Lost stops the cache from being used until the next subscription.
+func (w edgeWatcher) Lost(err error) {
+	if w.ec.live.Swap(false) {
+		w.ec.log.Warn("edge cache: not answering until invalidations are heard again", "reason", err.Error())
 	}
 }
 

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -180,8 +179,7 @@ type Cache[V any] struct {
 	// subscribed is closed once the subscriber first receives its
 	// subscription's confirmation (tests wait for it).
 	subscribed chan struct{}
-	psMu       sync.Mutex
-	ps         *redis.PubSub
+	psMu       sync.Mutex // guards closed, against replays started late
 	closed     bool
 }
 
@@ -526,10 +524,7 @@ func (c *Cache[V]) Close() {
 		c.psMu.Lock()
 		c.closed = true
 		if c.cancel != nil {
-			c.cancel()
-			if c.ps != nil {
-				c.ps.Close() // unblocks a pending receive
-			}
+			c.cancel() // Watch closes its connection, which ends a pending receive
 		}
 		c.psMu.Unlock()
 		<-c.done
@@ -917,72 +912,34 @@ func (c *Cache[V]) replay() {
 // subscribe receives invalidations until ctx ends, across Redis restarts.
 func (c *Cache[V]) subscribe(ctx context.Context) {
 	defer close(c.done)
-	ps := c.newPubSub(ctx)
-	if ps == nil {
-		return
-	}
-	wait := subscriberRetryMin
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, subscriberTick)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-				if pinged {
-					c.log.Warn("cache: invalidation subscription unresponsive; reconnecting")
-					ps.Close()
-					if ps = c.newPubSub(ctx); ps == nil {
-						return
-					}
-					pinged = false
-					continue
-				}
-				pinged = ps.Ping(ctx) == nil
-				c.replay()
-				continue
-			}
-			c.subscriberFailed(err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, subscriberRetryMax)
-			continue
-		}
-		wait, pinged = subscriberRetryMin, false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				// New connection: invalidations may have been missed
-				// while there was none.
-				c.forgetScopes()
-				select {
-				case <-c.subscribed:
-				default:
-					close(c.subscribed)
-				}
-				c.replay()
-			}
-		case *redis.Message:
-			c.onMessage(m.Payload)
-		}
-	}
+	Watch(ctx, c.rdb, watcher[V]{c})
 }
 
-// newPubSub subscribes, or returns nil if the cache is closed.
-func (c *Cache[V]) newPubSub(ctx context.Context) *redis.PubSub {
-	ps := c.rdb.Subscribe(ctx, InvalidateChannel) // connects lazily if Redis is down
-	c.psMu.Lock()
-	defer c.psMu.Unlock()
-	if c.closed {
-		ps.Close()
-		return nil
+// watcher is what a Cache does with what Watch hears.
+type watcher[V any] struct{ c *Cache[V] }
+
+func (w watcher[V]) Subscribed() {
+	// New connection: invalidations may have been missed while there was
+	// none.
+	w.c.forgetScopes()
+	select {
+	case <-w.c.subscribed:
+	default:
+		close(w.c.subscribed)
 	}
-	c.ps = ps
-	return ps
+	w.c.replay()
+}
+
+func (w watcher[V]) Message(payload string) { w.c.onMessage(payload) }
+
+func (w watcher[V]) Idle() { w.c.replay() }
+
+func (w watcher[V]) Lost(err error) {
+	if errors.Is(err, ErrUnresponsive) {
+		w.c.log.Warn("cache: invalidation subscription unresponsive; reconnecting")
+		return
+	}
+	w.c.subscriberFailed(err)
 }
 
 func (c *Cache[V]) subscriberFailed(err error) {
