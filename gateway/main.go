@@ -76,6 +76,15 @@ func run(ctx context.Context) error {
 	if edgeBytes == 0 {
 		edgeBytes = -1 // 0 means off here; edge.Options reads 0 as the default
 	}
+	// Unset or 0: edge.DefaultMaxInFlightPerCPU per CPU; negative: no bound.
+	maxInFlight, err := config.Int("MAX_IN_FLIGHT", 0)
+	if err != nil {
+		return err
+	}
+	admitWait, err := config.Duration("ADMIT_WAIT", edge.DefaultAdmitWait)
+	if err != nil {
+		return err
+	}
 	rdb, err := redisx.Connect(ctx, os.Getenv("REDIS_URL"), log, tp)
 	if err != nil {
 		return err
@@ -84,7 +93,8 @@ func run(ctx context.Context) error {
 		defer rdb.Close()
 	}
 	gw, err := edge.New(ctx, edge.Options{Log: log, TracerProvider: tp, Addrs: addrs, MaxUploadBytes: int64(maxUpload),
-		Redis: rdb, RateLimit: &limits, EdgeCacheBytes: int64(edgeBytes), EdgeCacheTTL: edgeTTL})
+		Redis: rdb, RateLimit: &limits, EdgeCacheBytes: int64(edgeBytes), EdgeCacheTTL: edgeTTL,
+		MaxInFlight: maxInFlight, AdmitWait: admitWait})
 	if err != nil {
 		return err
 	}

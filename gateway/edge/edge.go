@@ -60,6 +60,12 @@ type Options struct {
 	// kept (default DefaultEdgeCacheTTL).
 	EdgeCacheBytes int64
 	EdgeCacheTTL   time.Duration
+	// MaxInFlight bounds the API requests worked on at once; the rest wait
+	// their turn in arrival order (default DefaultMaxInFlightPerCPU per
+	// CPU; negative: no bound). AdmitWait is the longest a request waits
+	// before a 503 (default DefaultAdmitWait).
+	MaxInFlight int
+	AdmitWait   time.Duration
 }
 
 // Gateway is the REST edge.
@@ -186,6 +192,12 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("/", restHabits(mux, marshaler, ec))
 
 	var h http.Handler = gz(root)
+	if o.MaxInFlight >= 0 {
+		if o.AdmitWait <= 0 {
+			o.AdmitWait = DefaultAdmitWait
+		}
+		h = newAdmission(maxInFlight(o), o.AdmitWait, reg).admit(h)
+	}
 	h = observe(h, o.Log, duration)
 	h = requestID(h)
 	h = otelhttp.NewHandler(h, "gateway",
