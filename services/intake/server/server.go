@@ -104,7 +104,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// Running totals and the upload queue are updated in place by every
 	// upload: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
-		"intake.uploads", "intake.suppliers")
+		"intake.uploads", "intake.supplier_totals")
 	done := make(chan struct{}, workers)
 	for range workers {
 		go func() { worker.Run(bg, time.Second); done <- struct{}{} }()

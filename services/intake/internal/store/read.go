@@ -31,16 +31,20 @@ type column[T any] struct {
 }
 
 var supplierColumns = map[string]column[intake.Supplier]{
-	"display_name":      {"name", func(s *intake.Supplier) any { return &s.Name }},
-	"create_time":       {"created_at", func(s *intake.Supplier) any { return &s.CreatedAt }},
-	"update_time":       {"updated_at", func(s *intake.Supplier) any { return &s.UpdatedAt }},
-	"country":           {"country", func(s *intake.Supplier) any { return &s.Country }},
-	"naics_codes":       {"naics_codes", func(s *intake.Supplier) any { return &s.NAICSCodes }},
-	"spend_usd":         {"spend_usd::text", func(s *intake.Supplier) any { return &s.Spend }},
-	"kg_co2e":           {"kg_co2e::text", func(s *intake.Supplier) any { return &s.Kg }},
-	"kg_co2e_per_usd":   {"CASE WHEN spend_usd <> 0 THEN round(kg_co2e / spend_usd, 6)::text ELSE '' END", func(s *intake.Supplier) any { return &s.Intensity }},
-	"transaction_count": {"tx_count", func(s *intake.Supplier) any { return &s.Count }},
+	"display_name":      {"x.name", func(s *intake.Supplier) any { return &s.Name }},
+	"create_time":       {"x.created_at", func(s *intake.Supplier) any { return &s.CreatedAt }},
+	"update_time":       {"greatest(x.updated_at, t.updated_at)", func(s *intake.Supplier) any { return &s.UpdatedAt }},
+	"country":           {"x.country", func(s *intake.Supplier) any { return &s.Country }},
+	"naics_codes":       {"x.naics_codes", func(s *intake.Supplier) any { return &s.NAICSCodes }},
+	"spend_usd":         {"t.spend_usd::text", func(s *intake.Supplier) any { return &s.Spend }},
+	"kg_co2e":           {"t.kg_co2e::text", func(s *intake.Supplier) any { return &s.Kg }},
+	"kg_co2e_per_usd":   {"CASE WHEN t.spend_usd <> 0 THEN round(t.kg_co2e / t.spend_usd, 6)::text ELSE '' END", func(s *intake.Supplier) any { return &s.Intensity }},
+	"transaction_count": {"t.tx_count", func(s *intake.Supplier) any { return &s.Count }},
 }
+
+// suppliersFrom is where supplier reads find a supplier (x) and its running
+// totals (t): every supplier has exactly one totals row (migration 0005).
+const suppliersFrom = " FROM intake.suppliers x JOIN intake.supplier_totals t ON t.tenant_id = x.tenant_id AND t.supplier_id = x.supplier_id"
 
 var transactionColumns = map[string]column[intake.Transaction]{
 	"date":        {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
@@ -59,10 +63,13 @@ var transactionColumns = map[string]column[intake.Transaction]{
 }
 
 // sortKey is how one order sorts: the expression, its SQL type (to read a
-// cursor value back), and the direction.
+// cursor value back), the direction, and the id column that breaks ties:
+// the one in the same index as expr, so that a page's keyset condition
+// bounds that index's scan.
 type sortKey struct {
 	expr, typ string
 	desc      bool
+	id        string
 }
 
 // text is the SQL that reads the sort value as text, for the cursor. A
@@ -78,21 +85,21 @@ func (sk sortKey) text() string {
 }
 
 var supplierSorts = map[string]sortKey{
-	"kg_co2e desc":           {"x.kg_co2e", "numeric", true},
-	"kg_co2e":                {"x.kg_co2e", "numeric", false},
-	"spend_usd desc":         {"x.spend_usd", "numeric", true},
-	"spend_usd":              {"x.spend_usd", "numeric", false},
-	"display_name":           {"x.name", "text", false},
-	"display_name desc":      {"x.name", "text", true},
-	"transaction_count desc": {"x.tx_count", "bigint", true},
-	"relevance":              {"public.word_similarity(intake.fold(@q), x.search_name)", "real", true},
+	"kg_co2e desc":           {"t.kg_co2e", "numeric", true, "t.supplier_id"},
+	"kg_co2e":                {"t.kg_co2e", "numeric", false, "t.supplier_id"},
+	"spend_usd desc":         {"t.spend_usd", "numeric", true, "t.supplier_id"},
+	"spend_usd":              {"t.spend_usd", "numeric", false, "t.supplier_id"},
+	"display_name":           {"x.name", "text", false, "x.supplier_id"},
+	"display_name desc":      {"x.name", "text", true, "x.supplier_id"},
+	"transaction_count desc": {"t.tx_count", "bigint", true, "t.supplier_id"},
+	"relevance":              {"public.word_similarity(intake.fold(@q), x.search_name)", "real", true, "x.supplier_id"},
 }
 
 var transactionSorts = map[string]sortKey{
-	"date desc":       {"x.tx_date", "date", true},
-	"date":            {"x.tx_date", "date", false},
-	"amount_usd desc": {"x.amount_usd", "numeric", true},
-	"amount_usd":      {"x.amount_usd", "numeric", false},
+	"date desc":       {"x.tx_date", "date", true, "x.transaction_id"},
+	"date":            {"x.tx_date", "date", false, "x.transaction_id"},
+	"amount_usd desc": {"x.amount_usd", "numeric", true, "x.transaction_id"},
+	"amount_usd":      {"x.amount_usd", "numeric", false, "x.transaction_id"},
 }
 
 // query accumulates a statement's text and its bind parameters.
@@ -182,9 +189,10 @@ func (k *keyedRows[T]) page(limit int, id func(*T) *string) ([]T, []string) {
 	return k.rows[:limit], []string{k.keys[limit-1], *id(&k.rows[limit-1])}
 }
 
-// keyset adds the WHERE condition that resumes after the row with sort
-// value v and id, and returns the ORDER BY clause.
-func keyset(q *query, where *[]string, sk sortKey, idCol string, after []string) (string, error) {
+// keyset adds the WHERE condition that resumes after the row with the sort
+// value and id in after, and returns the ORDER BY clause.
+func keyset(q *query, where *[]string, sk sortKey, after []string) (string, error) {
+	idCol := sk.id
 	dir, cmp := "ASC", ">"
 	if sk.desc {
 		dir, cmp = "DESC", "<"
@@ -200,33 +208,10 @@ func keyset(q *query, where *[]string, sk sortKey, idCol string, after []string)
 
 // ListSuppliers reads one page of suppliers.
 func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.SupplierQuery) (intake.SupplierPage, error) {
-	sk, ok := supplierSorts[sq.Order]
-	if !ok {
-		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
-	}
-	q := &query{args: pgx.NamedArgs{"q": sq.Text}}
-	where := []string{"tenant_id = " + q.arg(tenant)}
-	if sq.Text != "" {
-		// Trigram word similarity finds typos; the substring test finds
-		// short or partial words trigrams miss. Both use the GIN index.
-		where = append(where, fmt.Sprintf("(intake.fold(@q) OPERATOR(public.<%%) search_name OR search_name LIKE '%%' || intake.fold(%s) || '%%')",
-			q.arg(likeEscape(sq.Text))))
-	}
-	if sq.NAICS != "" {
-		where = append(where, "naics_codes @> ARRAY["+q.arg(sq.NAICS)+"]::text[]")
-	}
-	if sq.Country != "" {
-		where = append(where, "country = "+q.arg(sq.Country))
-	}
-	filter := strings.Join(where, " AND ")
-	order, err := keyset(q, &where, sk, "x.supplier_id", sq.After)
+	stmt, filter, q, dests, err := suppliersSQL(tenant, sq)
 	if err != nil {
 		return intake.SupplierPage{}, err
 	}
-	exprs, dests := selectList(supplierColumns, sq.Fields)
-	stmt := selectSQL("supplier_id, "+sk.text(), exprs) + " FROM intake.suppliers x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
-	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
-
 	var page intake.SupplierPage
 	var got keyedRows[intake.Supplier]
 	id := func(s *intake.Supplier) *string { return &s.ID }
@@ -236,6 +221,7 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 	}
 	stmts = append(stmts, db.Stmt{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)})
 	if sq.Count {
+		// Every supplier has one totals row: the count needs no join.
 		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
@@ -243,6 +229,55 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 	}
 	page.Suppliers, page.Next = got.page(sq.Limit, id)
 	return page, nil
+}
+
+// suppliersSQL is ListSuppliers' page statement, its filter alone (for the
+// count), their parameters and the page's scan targets.
+func suppliersSQL(tenant uuid.UUID, sq intake.SupplierQuery) (stmt, filter string, q *query, dests []func(*intake.Supplier) any, err error) {
+	sk, ok := supplierSorts[sq.Order]
+	if !ok {
+		return "", "", nil, nil, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
+	}
+	q = &query{args: pgx.NamedArgs{"q": sq.Text}}
+	ta := q.arg(tenant)
+	exprs, dests := selectList(supplierColumns, sq.Fields)
+	head := selectSQL("x.supplier_id, "+sk.text(), exprs)
+	if strings.HasPrefix(sk.id, "t.") && sq.Text == "" && sq.NAICS == "" && sq.Country == "" {
+		// Ordered by a total, nothing to filter on: the page is found in
+		// supplier_totals alone, then its suppliers by primary key. Joined
+		// first, the suppliers policy would keep the keyset condition (not
+		// leakproof: numeric's <) out of the index scan.
+		inner := []string{"t.tenant_id = " + ta}
+		order, err := keyset(q, &inner, sk, sq.After)
+		if err != nil {
+			return "", "", nil, nil, err
+		}
+		stmt = head + fmt.Sprintf(" FROM (SELECT * FROM intake.supplier_totals t WHERE %s ORDER BY %s LIMIT %d OFFSET %d) t"+
+			" JOIN intake.suppliers x ON x.tenant_id = t.tenant_id AND x.supplier_id = t.supplier_id ORDER BY %s",
+			strings.Join(inner, " AND "), order, sq.Limit+1, sq.Offset, order)
+		return stmt, "x.tenant_id = " + ta, q, dests, nil
+	}
+	where := []string{"x.tenant_id = " + ta}
+	if sq.Text != "" {
+		// Trigram word similarity finds typos; the substring test finds
+		// short or partial words trigrams miss. Both use the GIN index.
+		where = append(where, fmt.Sprintf("(intake.fold(@q) OPERATOR(public.<%%) x.search_name OR x.search_name LIKE '%%' || intake.fold(%s) || '%%')",
+			q.arg(likeEscape(sq.Text))))
+	}
+	if sq.NAICS != "" {
+		where = append(where, "x.naics_codes @> ARRAY["+q.arg(sq.NAICS)+"]::text[]")
+	}
+	if sq.Country != "" {
+		where = append(where, "x.country = "+q.arg(sq.Country))
+	}
+	filter = strings.Join(where, " AND ")
+	order, err := keyset(q, &where, sk, sq.After)
+	if err != nil {
+		return "", "", nil, nil, err
+	}
+	stmt = head + suppliersFrom + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
+	return stmt, filter, q, dests, nil
 }
 
 // likeEscape quotes LIKE's wildcards (with the default escape, backslash).
@@ -253,7 +288,7 @@ func likeEscape(s string) string {
 // Supplier reads one supplier.
 func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
-	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = $2"
+	stmt := selectSQL("x.supplier_id", exprs) + suppliersFrom + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
 	var sup intake.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&sup, dests, &sup.ID)...)})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -269,7 +304,7 @@ func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, field
 // in one query; unknown ids are left out.
 func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
-	stmt := selectSQL("supplier_id", exprs) + " FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2) ORDER BY supplier_id"
+	stmt := selectSQL("x.supplier_id", exprs) + suppliersFrom + " WHERE x.tenant_id = $1 AND x.supplier_id = ANY($2) ORDER BY x.supplier_id"
 	var out []intake.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (intake.Supplier, error) {
 		var sup intake.Supplier
@@ -327,7 +362,7 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, filter
 		where = append(where, "category = "+q.arg(tq.Category))
 	}
 	filter = strings.Join(where, " AND ")
-	order, err := keyset(q, &where, sk, "x.transaction_id", tq.After)
+	order, err := keyset(q, &where, sk, tq.After)
 	if err != nil {
 		return "", "", nil, nil, err
 	}

@@ -8,7 +8,7 @@ import (
 // The mask decides the SELECT list: fields left out are not read at all.
 func TestSelectListFollowsTheMask(t *testing.T) {
 	exprs, dests := selectList(supplierColumns, []string{"display_name", "kg_co2e"})
-	if !slices.Equal(exprs, []string{"name", "kg_co2e::text"}) || len(dests) != 2 {
+	if !slices.Equal(exprs, []string{"x.name", "t.kg_co2e::text"}) || len(dests) != 2 {
 		t.Fatalf("supplier mask: %v", exprs)
 	}
 	exprs, _ = selectList(supplierColumns, []string{})

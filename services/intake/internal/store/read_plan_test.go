@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -21,17 +23,8 @@ import (
 // read from the covering index alone once the heap is all-visible: no
 // column of the statement the store sends may be missing from the index.
 func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
-	pool := dbtest.NewPool(t, "intake", func(ctx context.Context, pool *pgxpool.Pool) error {
-		if err := tenancy.Migrate(ctx, pool); err != nil {
-			return err
-		}
-		return Migrate(ctx, pool)
-	})
+	pool, tenant := planDB(t)
 	ctx := context.Background()
-	tenant, err := tenancy.EnsureTenant(ctx, pool, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := db.EnsureQuarterlyPartitions(ctx, pool, "intake.transactions", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
@@ -69,25 +62,134 @@ func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var plan []string
-		err = db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
-			// Few rows: make the planner show the index path it has.
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, pgx.QueryExecModeSimpleProtocol); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+stmt, q.args)
-			if err != nil {
-				return err
-			}
-			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Few rows: make the planner show the index path it has.
+		plan := explain(t, pool, tenant, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, stmt, q.args)
 		text := strings.Join(plan, "\n")
 		if !strings.Contains(text, "Index Only Scan") || strings.Contains(strings.ReplaceAll(text, "Index Only Scan", ""), "Index Scan") {
 			t.Fatalf("%s\nplan:\n%s", stmt, text)
 		}
 	}
+}
+
+// Suppliers ordered by a running total are read by walking that total's
+// index in supplier_totals, a later page starting where the last one ended
+// (the keyset bounds the index scan), never by sorting the tenant's
+// suppliers. The pages join up: every supplier once, in order.
+func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
+	pool, tenant := planDB(t)
+	ctx := context.Background()
+	// 3,000 suppliers (their totals rows come from the insert trigger),
+	// with ties in every total.
+	if err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO intake.suppliers (tenant_id, supplier_id, name) SELECT $1, 'S' || i, 'Supplier ' || i FROM generate_series(1, 3000) i`, tenant); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE intake.supplier_totals SET kg_co2e = (substr(supplier_id, 2)::int % 700) * 1.5,
+			spend_usd = substr(supplier_id, 2)::int % 900, tx_count = substr(supplier_id, 2)::int % 40`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE intake.suppliers, intake.supplier_totals`); err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool)
+	for order, index := range map[string]string{
+		"kg_co2e desc":           "supplier_totals_by_kg",
+		"spend_usd desc":         "supplier_totals_by_spend",
+		"transaction_count desc": "supplier_totals_by_count",
+	} {
+		var seen []string
+		var after []string
+		for {
+			sq := intake.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: intake.Page{Limit: 100, After: after}}
+			stmt, _, q, _, err := suppliersSQL(tenant, sq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := explain(t, pool, tenant, "", stmt, q.args)
+			text := strings.Join(plan, "\n")
+			// Every page walks the index in order (what is sorted after the
+			// join is at most the page); a later one starts inside it.
+			bounded := false
+			for _, l := range plan {
+				bounded = bounded || strings.Contains(l, "Index Cond") && strings.Contains(l, "ROW(")
+			}
+			if !strings.Contains(text, index) || after != nil && !bounded {
+				t.Fatalf("%s, after %v:\n%s\nplan:\n%s", order, after, stmt, text)
+			}
+			page, err := s.ListSuppliers(ctx, tenant, sq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sup := range page.Suppliers {
+				seen = append(seen, sup.ID)
+			}
+			if page.Next == nil {
+				break
+			}
+			after = page.Next
+		}
+		col := map[string]string{"kg_co2e desc": "kg_co2e", "spend_usd desc": "spend_usd", "transaction_count desc": "tx_count"}[order]
+		rows, err := pool.Query(ctx, `SELECT supplier_id FROM intake.supplier_totals ORDER BY `+col+` DESC, supplier_id DESC`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seen, want) {
+			t.Fatalf("%s: pages gave %d suppliers, want %d in order (first differs at %d)", order, len(seen), len(want), firstDiff(seen, want))
+		}
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// planDB is a migrated intake database with one tenant.
+func planDB(t *testing.T) (*pgxpool.Pool, uuid.UUID) {
+	t.Helper()
+	pool := dbtest.NewPool(t, "intake", func(ctx context.Context, pool *pgxpool.Pool) error {
+		if err := tenancy.Migrate(ctx, pool); err != nil {
+			return err
+		}
+		return Migrate(ctx, pool)
+	})
+	tenant, err := tenancy.EnsureTenant(context.Background(), pool, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, tenant
+}
+
+// explain is the plan of stmt as the tenant would run it, after the
+// settings in pre (none if empty).
+func explain(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, pre, stmt string, args pgx.NamedArgs) []string {
+	t.Helper()
+	ctx := context.Background()
+	var plan []string
+	if err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+		if pre != "" {
+			if _, err := tx.Exec(ctx, pre, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+stmt, args)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

@@ -645,8 +645,8 @@ func (s *Store) Complete(ctx context.Context, tenant uuid.UUID, cs []intake.Comp
 			WHERE u.id = d.id AND u.state = $6
 			RETURNING u.id
 		), added AS (
-			INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, spend_usd, kg_co2e, tx_count)
-			SELECT $1, t.id, t.id, sum(t.spend), sum(t.kg), sum(t.n)
+			INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
+			SELECT $1, t.id, sum(t.spend), sum(t.kg), sum(t.n)
 			FROM unnest($7::bigint[], $8::text[], $9::text[]::numeric[], $10::text[]::numeric[], $11::bigint[]) AS t(up, id, spend, kg, n)
 			WHERE t.up IN (SELECT id FROM done)
 			GROUP BY t.id
@@ -674,7 +674,7 @@ func (s *Store) Complete(ctx context.Context, tenant uuid.UUID, cs []intake.Comp
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
 			s.pool.Exec(actx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol)
-			s.pool.Exec(actx, `ANALYZE intake.suppliers`)
+			s.pool.Exec(actx, `ANALYZE intake.suppliers, intake.supplier_totals`)
 		}()
 	}
 	return done, nil

@@ -175,6 +175,34 @@ func testUploadFlow(t *testing.T, e env) {
 		t.Fatalf("suppliers = %v, %v; want %v", sup, err, want)
 	}
 
+	// Running totals live in a row of their own: an upload that changes
+	// nothing about a supplier but its totals leaves the supplier's row (and
+	// its indexes) as it was. Every supplier has its totals row.
+	var before string
+	if err := e.pool.QueryRow(ctx, `SELECT xmin::text FROM intake.suppliers WHERE supplier_id = 'S2'`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(
+		"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"+
+			"T30,2024-03-01,S2,\"Beta, Inc\",541511,9.75,USD,x\n")); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, e)
+	var after, spend string
+	var count int64
+	if err := e.pool.QueryRow(ctx, `SELECT s.xmin::text, t.spend_usd::text, t.tx_count FROM intake.suppliers s
+		JOIN intake.supplier_totals t USING (tenant_id, supplier_id) WHERE supplier_id = 'S2'`).Scan(&after, &spend, &count); err != nil {
+		t.Fatal(err)
+	}
+	if after != before || spend != "60.0000" || count != 2 {
+		t.Fatalf("S2 after a totals-only upload: row version %s (was %s), spend %s, count %d; want the same version, 60.0000, 2", after, before, spend, count)
+	}
+	var orphans int
+	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.suppliers s LEFT JOIN intake.supplier_totals t USING (tenant_id, supplier_id) WHERE t.supplier_id IS NULL`).Scan(&orphans)
+	if orphans != 0 {
+		t.Fatalf("%d suppliers without a totals row", orphans)
+	}
+
 	// Tenant b sees nothing of a's.
 	if _, err := e.svc.Get(ctx, e.b, u.ID); !errors.Is(err, intake.ErrUploadNotFound) {
 		t.Fatalf("b reading a's upload: %v", err)
