@@ -237,6 +237,9 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Tr
 	}
 	if mask.Has("supplier") && len(ts) > 0 {
 		sub := mask.Sub("supplier").Fields()
+		if sub == nil {
+			sub = supplierIdentity
+		}
 		loader := batch.New(func(ctx context.Context, keys []string) (map[string]intake.Supplier, error) {
 			ss, err := a.read.Store.(suppliersByID).SuppliersByID(ctx, tenant, keys, sub)
 			if err != nil {
@@ -282,6 +285,13 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Tr
 	}
 	return out, nil
 }
+
+// supplierIdentity are the supplier fields a transaction carries unless
+// its read mask names others (supplier.kg_co2e): who the supplier is. The
+// running totals change with every upload; in every line of every page,
+// they would change each page, and its ETag, after each upload, and cost
+// the lookup a join.
+var supplierIdentity = []string{"display_name", "country", "naics_codes", "create_time"}
 
 // suppliersByID is the store's batched supplier read.
 type suppliersByID interface {

@@ -287,6 +287,20 @@ func TestTransactionFiltersAndJoins(t *testing.T) {
 		t4.GetEmissionResult().GetName() != "emissionResults/T04" || t4.GetRowNumber() != 5 || !strings.HasPrefix(t4.GetUpload(), "uploads/") {
 		t.Fatalf("T04 = %v", t4)
 	}
+	// A transaction's supplier says who the supplier is; its running
+	// totals, which every upload changes, come only when the mask names them.
+	if s := t4.GetSupplier(); s.GetKgCo2E() != "" || s.GetSpendUsd() != "" || s.GetKgCo2EPerUsd() != "" || s.GetTransactionCount() != 0 || s.GetUpdateTime() != nil || s.GetCreateTime() == nil {
+		t.Fatalf("T04's supplier = %v, want no running totals", s)
+	}
+	full, err := e.api.GetSupplier(ctx, &intakev1.GetSupplierRequest{Name: "suppliers/" + t4.GetSupplierId()})
+	if err != nil || full.GetKgCo2E() == "" || full.GetTransactionCount() == 0 {
+		t.Fatalf("T04's supplier in full = %v, %v", full, err)
+	}
+	withTotals, err := e.api.GetTransaction(ctx, &intakev1.GetTransactionRequest{Name: "transactions/T04",
+		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"supplier.kg_co2e", "supplier.transaction_count"}}})
+	if err != nil || withTotals.GetSupplier().GetKgCo2E() != full.GetKgCo2E() || withTotals.GetSupplier().GetTransactionCount() != full.GetTransactionCount() {
+		t.Fatalf("T04 with its supplier's totals = %v, %v; want kg %s, count %d", withTotals, err, full.GetKgCo2E(), full.GetTransactionCount())
+	}
 
 	// A mask without the joined fields makes no calls for them, and returns
 	// only what it names.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,20 @@ var supplierColumns = map[string]column[intake.Supplier]{
 // suppliersFrom is where supplier reads find a supplier (x) and its running
 // totals (t): every supplier has exactly one totals row (migration 0005).
 const suppliersFrom = " FROM intake.suppliers x JOIN intake.supplier_totals t ON t.tenant_id = x.tenant_id AND t.supplier_id = x.supplier_id"
+
+// readsTotals finds a reference to the totals table (t) in an expression.
+var readsTotals = regexp.MustCompile(`\bt\.`)
+
+// supplierSource is the FROM clause for reading exprs of suppliers by id:
+// the totals are joined only when an expression reads them.
+func supplierSource(exprs []string) string {
+	for _, e := range exprs {
+		if readsTotals.MatchString(e) {
+			return suppliersFrom
+		}
+	}
+	return " FROM intake.suppliers x"
+}
 
 var transactionColumns = map[string]column[intake.Transaction]{
 	"date":        {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
@@ -288,7 +303,7 @@ func likeEscape(s string) string {
 // Supplier reads one supplier.
 func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
-	stmt := selectSQL("x.supplier_id", exprs) + suppliersFrom + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
+	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
 	var sup intake.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&sup, dests, &sup.ID)...)})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -304,7 +319,7 @@ func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, field
 // in one query; unknown ids are left out.
 func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
-	stmt := selectSQL("x.supplier_id", exprs) + suppliersFrom + " WHERE x.tenant_id = $1 AND x.supplier_id = ANY($2) ORDER BY x.supplier_id"
+	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = ANY($2) ORDER BY x.supplier_id"
 	var out []intake.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (intake.Supplier, error) {
 		var sup intake.Supplier

@@ -11,6 +11,16 @@ func TestSelectListFollowsTheMask(t *testing.T) {
 	if !slices.Equal(exprs, []string{"x.name", "t.kg_co2e::text"}) || len(dests) != 2 {
 		t.Fatalf("supplier mask: %v", exprs)
 	}
+	// Totals are joined only when a field reads them.
+	if got := supplierSource(exprs); got != suppliersFrom {
+		t.Fatalf("reading kg_co2e from %q", got)
+	}
+	if ident, _ := selectList(supplierColumns, []string{"display_name", "country", "naics_codes", "create_time"}); supplierSource(ident) != " FROM intake.suppliers x" {
+		t.Fatalf("reading %v from %q", ident, supplierSource(ident))
+	}
+	if upd, _ := selectList(supplierColumns, []string{"update_time"}); supplierSource(upd) != suppliersFrom {
+		t.Fatalf("reading update_time from %q", supplierSource(upd))
+	}
 	exprs, _ = selectList(supplierColumns, []string{})
 	if len(exprs) != 0 {
 		t.Fatalf("name only reads %v besides the id", exprs)

@@ -1123,7 +1123,11 @@ type Transaction struct {
 	// The upload that brought it ("uploads/{upload}") and its line there.
 	Upload    string `protobuf:"bytes,9,opt,name=upload,proto3" json:"upload,omitempty"`
 	RowNumber int64  `protobuf:"varint,10,opt,name=row_number,json=rowNumber,proto3" json:"row_number,omitempty"`
-	// The supplier, resolved in one batched lookup per page.
+	// The supplier, resolved in one batched lookup per page: who it is
+	// (name, display_name, country, naics_codes, create_time). Its running
+	// totals (spend_usd, kg_co2e, kg_co2e_per_usd, transaction_count,
+	// update_time) change with every upload and come only when the read mask
+	// names them (supplier.kg_co2e), or from GetSupplier.
 	Supplier *Supplier `protobuf:"bytes,11,opt,name=supplier,proto3" json:"supplier,omitempty"`
 	// The line's emissions and their provenance; absent until calculated.
 	EmissionResult *v11.EmissionResult `protobuf:"bytes,12,opt,name=emission_result,json=emissionResult,proto3" json:"emission_result,omitempty"`
