@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,7 +122,7 @@ func (a *admission) leave() {
 func (a *admission) admit(h http.Handler) http.Handler {
 	retry := strconv.Itoa(max(1, int(a.wait/time.Second/10)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.URL.Path) < 4 || r.URL.Path[:4] != "/v1/" {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") {
 			h.ServeHTTP(w, r)
 			return
 		}
