@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -66,15 +65,6 @@ func newAdmission(max int, wait time.Duration, reg prometheus.Registerer) *admis
 	}
 	reg.MustRegister(a.inFlight, a.queued, a.waited, a.shed)
 	return a
-}
-
-// maxInFlight is the admission limit for o: its own, or the default for the
-// CPUs this process may use.
-func maxInFlight(o Options) int {
-	if o.MaxInFlight > 0 {
-		return o.MaxInFlight
-	}
-	return DefaultMaxInFlightPerCPU * runtime.GOMAXPROCS(0)
 }
 
 // errShed is enter's answer when a request waited longer than allowed.

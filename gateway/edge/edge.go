@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,11 +193,14 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("/", restHabits(mux, marshaler, ec))
 
 	var h http.Handler = gz(root)
-	if o.MaxInFlight >= 0 {
-		if o.AdmitWait <= 0 {
-			o.AdmitWait = DefaultAdmitWait
-		}
-		h = newAdmission(maxInFlight(o), o.AdmitWait, reg).admit(h)
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlightPerCPU * goruntime.GOMAXPROCS(0)
+	}
+	if o.AdmitWait <= 0 {
+		o.AdmitWait = DefaultAdmitWait
+	}
+	if o.MaxInFlight > 0 {
+		h = newAdmission(o.MaxInFlight, o.AdmitWait, reg).admit(h)
 	}
 	h = observe(h, o.Log, duration)
 	h = requestID(h)

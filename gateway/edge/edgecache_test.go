@@ -110,11 +110,7 @@ func setupEdge(t *testing.T, ttl time.Duration, burst int) *edgeEnv {
 // waitLive waits for the edge cache's subscription to be confirmed.
 func (e *edgeEnv) waitLive(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !e.gw.edge.live.Load(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("edge cache never subscribed")
-		}
-	}
+	waitFor(t, "the edge cache to subscribe", e.gw.edge.live.Load)
 }
 
 func (e *edgeEnv) get(t *testing.T, path, key string, hdr ...string) (*http.Response, string) {
@@ -162,15 +158,10 @@ func TestEdgeCacheAnswersRepeatsUntilTheServiceInvalidates(t *testing.T) {
 
 	// The write is announced: the next read reaches the service.
 	e.svc.c.Invalidate(context.Background(), "tenant-a")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+	waitFor(t, "the invalidation to reach the edge", func() bool {
 		_, b := e.get(t, "/v1/suppliers/S1", "key-c") // its own budget
-		if strings.Contains(b, `"spendUsd":"99999"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %s after the invalidation", b)
-		}
-	}
+		return strings.Contains(b, `"spendUsd":"99999"`)
+	})
 	calls := e.svc.calls.Load()
 	if _, b := e.get(t, "/v1/suppliers/S1", "key-c"); !strings.Contains(b, `"spendUsd":"99999"`) || e.svc.calls.Load() != calls {
 		t.Fatalf("after refill: %s, calls %d then %d", b, calls, e.svc.calls.Load())
@@ -231,11 +222,7 @@ func TestEdgeCacheStepsAsideWhileRedisIsDown(t *testing.T) {
 	e.redis.Stop()
 	// Invalidations could now be missed: nothing is answered from the edge,
 	// and every read still succeeds (the limiter decides locally).
-	for deadline := time.Now().Add(5 * time.Second); e.gw.edge.live.Load(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the edge cache did not notice Redis stopping")
-		}
-	}
+	waitFor(t, "the edge cache to notice Redis stopping", func() bool { return !e.gw.edge.live.Load() })
 	e.svc.spend.Store(4)
 	for i := range 3 {
 		resp, b := e.get(t, "/v1/suppliers/S1", "key-a")

@@ -207,7 +207,6 @@ func (k *keyedRows[T]) page(limit int, id func(*T) *string) ([]T, []string) {
 // keyset adds the WHERE condition that resumes after the row with the sort
 // value and id in after, and returns the ORDER BY clause.
 func keyset(q *query, where *[]string, sk sortKey, after []string) (string, error) {
-	idCol := sk.id
 	dir, cmp := "ASC", ">"
 	if sk.desc {
 		dir, cmp = "DESC", "<"
@@ -216,9 +215,9 @@ func keyset(q *query, where *[]string, sk sortKey, after []string) (string, erro
 		if len(after) != 2 {
 			return "", errors.New("cursor has the wrong shape")
 		}
-		*where = append(*where, fmt.Sprintf("(%s, %s) %s (%s::%s, %s)", sk.expr, idCol, cmp, q.arg(after[0]), sk.typ, q.arg(after[1])))
+		*where = append(*where, fmt.Sprintf("(%s, %s) %s (%s::%s, %s)", sk.expr, sk.id, cmp, q.arg(after[0]), sk.typ, q.arg(after[1])))
 	}
-	return fmt.Sprintf("%s %s, %s %s", sk.expr, dir, idCol, dir), nil
+	return fmt.Sprintf("%s %s, %s %s", sk.expr, dir, sk.id, dir), nil
 }
 
 // ListSuppliers reads one page of suppliers.
@@ -257,7 +256,7 @@ func suppliersSQL(tenant uuid.UUID, sq intake.SupplierQuery) (stmt, filter strin
 	ta := q.arg(tenant)
 	exprs, dests := selectList(supplierColumns, sq.Fields)
 	head := selectSQL("x.supplier_id, "+sk.text(), exprs)
-	if strings.HasPrefix(sk.id, "t.") && sq.Text == "" && sq.NAICS == "" && sq.Country == "" {
+	if readsTotals.MatchString(sk.expr) && sq.Text == "" && sq.NAICS == "" && sq.Country == "" {
 		// Ordered by a total, nothing to filter on: the page is found in
 		// supplier_totals alone, then its suppliers by primary key. Joined
 		// first, the suppliers policy would keep the keyset condition (not
