@@ -25,20 +25,7 @@ import (
 func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
 	pool, tenant := planDB(t)
 	ctx := context.Background()
-	if err := db.EnsureQuarterlyPartitions(ctx, pool, "intake.transactions", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
-		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, state) VALUES ($1, 'f.csv', 1) RETURNING id`, tenant).Scan(&id); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id, naics_code, amount_usd, currency, description, category)
-			SELECT $1, 'T' || i, date '2024-01-01' + (i % 300), $2, i, 'S' || (i % 20), '331110', i, 'USD', 'line ' || i, 1 FROM generate_series(1, 2000) i`, tenant, id)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	seedTransactions(t, pool, tenant, 2000)
 	// The widest row the validator accepts (ids of 128 bytes, a 2,048-byte
 	// description of random text) still fits a btree entry of the index.
 	wide := make([]byte, 1536)
@@ -99,49 +86,130 @@ func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
 		"spend_usd desc":         "supplier_totals_by_spend",
 		"transaction_count desc": "supplier_totals_by_count",
 	} {
-		var seen []string
-		var after []string
-		for {
+		seen := walkPages(t, pool, tenant, order, index, func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			sq := intake.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: intake.Page{Limit: 100, After: after}}
 			stmt, _, q, _, err := suppliersSQL(tenant, sq)
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan := explain(t, pool, tenant, "", stmt, q.args)
-			text := strings.Join(plan, "\n")
-			// Every page walks the index in order (what is sorted after the
-			// join is at most the page); a later one starts inside it.
-			bounded := false
-			for _, l := range plan {
-				bounded = bounded || strings.Contains(l, "Index Cond") && strings.Contains(l, "ROW(")
-			}
-			if !strings.Contains(text, index) || after != nil && !bounded {
-				t.Fatalf("%s, after %v:\n%s\nplan:\n%s", order, after, stmt, text)
-			}
 			page, err := s.ListSuppliers(ctx, tenant, sq)
 			if err != nil {
 				t.Fatal(err)
 			}
+			var ids []string
 			for _, sup := range page.Suppliers {
-				seen = append(seen, sup.ID)
+				ids = append(ids, sup.ID)
 			}
-			if page.Next == nil {
-				break
-			}
-			after = page.Next
-		}
+			return stmt, q.args, ids, page.Next
+		})
 		col := map[string]string{"kg_co2e desc": "kg_co2e", "spend_usd desc": "spend_usd", "transaction_count desc": "tx_count"}[order]
-		rows, err := pool.Query(ctx, `SELECT supplier_id FROM intake.supplier_totals ORDER BY `+col+` DESC, supplier_id DESC`)
-		if err != nil {
-			t.Fatal(err)
+		inOrder(t, pool, order, seen, `SELECT supplier_id FROM intake.supplier_totals ORDER BY `+col+` DESC, supplier_id DESC`)
+	}
+}
+
+// Transactions ordered by amount are read by walking the amount index of
+// each partition, a later page starting where the last one ended, though
+// the transactions policy keeps conditions that are not leakproof (as
+// numeric's < is) out of index scans. The pages join up.
+func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
+	pool, tenant := planDB(t)
+	ctx := context.Background()
+	seedTransactions(t, pool, tenant, 3000)
+	if _, err := pool.Exec(ctx, `ANALYZE intake.transactions`); err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool)
+	for order, sql := range map[string]string{
+		"amount_usd desc": `SELECT transaction_id FROM intake.transactions ORDER BY amount_usd DESC, transaction_id DESC`,
+		"amount_usd":      `SELECT transaction_id FROM intake.transactions ORDER BY amount_usd, transaction_id`,
+	} {
+		var amounts []string
+		seen := walkPages(t, pool, tenant, order, "amount_e4", func(after []string) (string, pgx.NamedArgs, []string, []string) {
+			tq := intake.TransactionQuery{Order: order, Fields: []string{"amount_usd"}, Page: intake.Page{Limit: 200, After: after}}
+			stmt, _, q, _, err := transactionsSQL(tenant, tq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := s.ListTransactions(ctx, tenant, tq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, tx := range page.Transactions {
+				ids, amounts = append(ids, tx.ID), append(amounts, tx.Amount)
+			}
+			return stmt, q.args, ids, page.Next
+		})
+		inOrder(t, pool, order, seen, sql)
+		// The cursor holds the amount as shown, and reads it back exactly.
+		if amounts[0] != map[string]string{"amount_usd desc": "1048.5000", "amount_usd": "0.0000"}[order] {
+			t.Fatalf("%s: first amount %s", order, amounts[0])
 		}
-		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// seedTransactions stores n transactions of 20 suppliers, over 2024, with
+// amounts that tie: (i mod 700) * 1.5 for the i-th.
+func seedTransactions(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.EnsureQuarterlyPartitions(ctx, pool, "intake.transactions", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, state) VALUES ($1, 'f.csv', 1) RETURNING id`, tenant).Scan(&id); err != nil {
+			return err
 		}
-		if !slices.Equal(seen, want) {
-			t.Fatalf("%s: pages gave %d suppliers, want %d in order (first differs at %d)", order, len(seen), len(want), firstDiff(seen, want))
+		_, err := tx.Exec(ctx, `INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id, naics_code, amount_usd, currency, description, category)
+			SELECT $1, 'T' || i, date '2024-01-01' + (i % 300), $2, i, 'S' || (i % 20), '331110', (i % 700) * 1.5, 'USD', 'line ' || i, 1 FROM generate_series(1, $3::int) i`, tenant, id, n)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// walkPages reads the pages of one order until the last. Every page's
+// plan walks an index whose name holds index, and a later page's keyset
+// condition is an Index Cond (a filter would re-read the pages before it).
+// page returns a page's statement and arguments, the ids it served and the
+// cursor after it; walkPages returns every id served, in order.
+func walkPages(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, order, index string, page func(after []string) (stmt string, args pgx.NamedArgs, ids, next []string)) []string {
+	t.Helper()
+	var seen, after []string
+	for {
+		stmt, args, ids, next := page(after)
+		plan := explain(t, pool, tenant, "", stmt, args)
+		text := strings.Join(plan, "\n")
+		bounded := false
+		for _, l := range plan {
+			bounded = bounded || strings.Contains(l, "Index Cond") && strings.Contains(l, "ROW(")
 		}
+		if !strings.Contains(text, index) || after != nil && !bounded {
+			t.Fatalf("%s, after %v:\n%s\nplan:\n%s", order, after, stmt, text)
+		}
+		seen = append(seen, ids...)
+		if next == nil {
+			return seen
+		}
+		after = next
+	}
+}
+
+// inOrder checks that the pages served the ids the query sql reads, once
+// each and in its order.
+func inOrder(t *testing.T, pool *pgxpool.Pool, order string, seen []string, sql string) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("%s: pages gave %d rows, want %d in order (first differs at %d)", order, len(seen), len(want), firstDiff(seen, want))
 	}
 }
 
