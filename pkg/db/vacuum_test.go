@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/dbtest"
@@ -57,15 +58,43 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 	if err != nil || len(due) != 0 {
 		t.Fatalf("MinDead 500: vacuumed %v, %v; want none", due, err)
 	}
-	due, err = db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 100, Ratio: 0.2}, tables...)
+	counts := func() (vacuums, analyzes int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT vacuum_count, analyze_count FROM pg_stat_user_tables WHERE relid = 'hot.totals'::regclass`).Scan(&vacuums, &analyzes); err != nil {
+			t.Fatal(err)
+		}
+		return vacuums, analyzes
+	}
+	// Never analyzed: the vacuum analyzes too.
+	due, err = db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 100, Ratio: 0.2, AnalyzeEvery: time.Hour}, tables...)
 	if err != nil || !slices.Equal(due, []string{"hot.totals"}) {
 		t.Fatalf("vacuumed %v, %v; want [hot.totals]", due, err)
 	}
 	if n := dead("hot.totals"); n != 0 {
 		t.Fatalf("hot.totals has %d dead tuples after VACUUM", n)
 	}
+	if v, a := counts(); v != 1 || a != 1 {
+		t.Fatalf("after the first vacuum: %d vacuums, %d analyzes; want 1 and 1", v, a)
+	}
+	// Dead again, statistics a moment old: vacuumed, and analyzed only when
+	// they may be no older than a millisecond.
+	for _, every := range []time.Duration{time.Hour, time.Millisecond} {
+		for range 50 {
+			if _, err := conn.Exec(ctx, `UPDATE hot.totals SET n = n + 1`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+		conn.Exec(ctx, `SELECT 1`)
+		if due, err = db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 100, Ratio: 0.2, AnalyzeEvery: every}, tables...); err != nil || len(due) != 1 {
+			t.Fatalf("AnalyzeEvery %v: vacuumed %v, %v; want [hot.totals]", every, due, err)
+		}
+	}
+	if v, a := counts(); v != 3 || a != 2 {
+		t.Fatalf("after three vacuums, statistics an hour and a millisecond old allowed: %d vacuums, %d analyzes; want 3 and 2", v, a)
+	}
 	var sum int64
-	if err := pool.QueryRow(ctx, `SELECT sum(n) FROM hot.totals`).Scan(&sum); err != nil || sum != 500 {
-		t.Fatalf("sum after VACUUM = %d, %v; want 500", sum, err)
+	if err := pool.QueryRow(ctx, `SELECT sum(n) FROM hot.totals`).Scan(&sum); err != nil || sum != 1500 {
+		t.Fatalf("sum after VACUUM = %d, %v; want 1500", sum, err)
 	}
 }
