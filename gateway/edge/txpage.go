@@ -84,8 +84,14 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 	if len(elems) == 0 {
 		return nil, false
 	}
-	out := bytes.NewBuffer(make([]byte, 0, len(raw)*2))
-	out.WriteString(`{"transactions":[`)
+	// The parts first, then one buffer of the page's size: growing one
+	// from a guess copied and cleared each page several times over.
+	type piece struct {
+		tx, sup []byte
+		joined  bool // sup goes inside tx
+	}
+	pieces := make([]piece, len(elems))
+	size := len(`{"transactions":[]}`) + len(elems)
 	for i, e := range elems {
 		// The transaction without its supplier, and the supplier.
 		start, end, ok := supplierField(e)
@@ -108,11 +114,8 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		if i > 0 {
-			out.WriteByte(',')
-		}
 		if start == end {
-			out.Write(tj)
+			pieces[i], size = piece{tx: tj}, size+len(tj)
 			continue
 		}
 		sv, _ := protowire.ConsumeBytes(e[start+protowire.SizeTag(fieldTxSupplier):])
@@ -124,15 +127,8 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 		if len(tj) < 2 || tj[0] != '{' || tj[len(tj)-1] != '}' {
 			return nil, false
 		}
-		out.Write(tj[:len(tj)-1])
-		if len(bytes.TrimSpace(tj[1:len(tj)-1])) > 0 {
-			out.WriteByte(',')
-		}
-		out.WriteString(`"supplier":`)
-		out.Write(sj)
-		out.WriteByte('}')
+		pieces[i], size = piece{tx: tj, sup: sj, joined: true}, size+len(tj)+len(`,"supplier":`)+len(sj)
 	}
-	out.WriteByte(']')
 	// The page's own fields (token, page info): small, encoded each time.
 	top := &intakev1.ListTransactionsResponse{}
 	if err := proto.Unmarshal(rest, top); err != nil {
@@ -146,7 +142,27 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 	if len(rj) < 2 || rj[0] != '{' {
 		return nil, false
 	}
-	if inner := bytes.TrimSpace(rj[1 : len(rj)-1]); len(inner) > 0 {
+	inner := bytes.TrimSpace(rj[1 : len(rj)-1])
+	out := bytes.NewBuffer(make([]byte, 0, size+1+len(inner)))
+	out.WriteString(`{"transactions":[`)
+	for i, pc := range pieces {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		if !pc.joined {
+			out.Write(pc.tx)
+			continue
+		}
+		out.Write(pc.tx[:len(pc.tx)-1])
+		if len(bytes.TrimSpace(pc.tx[1:len(pc.tx)-1])) > 0 {
+			out.WriteByte(',')
+		}
+		out.WriteString(`"supplier":`)
+		out.Write(pc.sup)
+		out.WriteByte('}')
+	}
+	out.WriteByte(']')
+	if len(inner) > 0 {
 		out.WriteByte(',')
 		out.Write(inner)
 	}
