@@ -58,14 +58,9 @@ check-generate: generate
 	go work sync
 	git diff --exit-code -- pkg/gen gateway/openapi $(foreach m,$(MODULES),$(m)/go.mod)
 
-## deploy-check: validate docker-compose.yml and deploy/ offline (Prometheus rules and their tests with bin/promtool)
-deploy-check: $(BIN)/promtool
+## deploy-check: validate docker-compose.yml and deploy/ offline (Prometheus rules and their tests with promtool from tools/promtool)
+deploy-check:
 	bash deploy/validate.sh
-
-## promtool, at the version pinned in tools/promtool/go.mod (its own module: see there)
-$(BIN)/promtool: tools/promtool/go.mod tools/promtool/go.sum
-	@mkdir -p $(BIN)
-	cd tools/promtool && GOWORK=off go build -o $(BIN)/promtool github.com/prometheus/prometheus/cmd/promtool
 
 tidy:
 	$(foreach m,$(MODULES),(cd $(m) && go mod tidy) &&) true
