@@ -188,15 +188,22 @@ var deployOrder = []string{"calculator", "intake", "hotspot", "engagement", "rep
 // backend ready. Call stop when done, also after an error.
 func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, pprof bool, env ...string) (*deployables, error) {
 	d := &deployables{procs: map[string]*exec.Cmd{}, grpc: map[string]string{}, pprof: map[string]string{}}
+	n := len(deployOrder)
+	if pprof {
+		n *= 2
+	}
+	free, err := freeAddrs(n)
+	if err != nil {
+		return d, err
+	}
 	addrs := map[string]string{}
-	for _, name := range deployOrder {
-		a, err := freeAddr()
-		if err != nil {
-			return d, err
-		}
-		addrs[name] = a
+	for i, name := range deployOrder {
+		addrs[name] = free[i]
 		if name != "gateway" {
-			d.grpc[name] = a
+			d.grpc[name] = free[i]
+		}
+		if pprof {
+			d.pprof[name] = free[len(deployOrder)+i]
 		}
 	}
 	d.httpURL = "http://" + addrs["gateway"]
@@ -209,12 +216,7 @@ func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, ppr
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, name))
 		cmd.Env = append(slices.Clip(base), "GRPC_ADDR="+addrs[name], "HTTP_ADDR="+addrs["gateway"])
 		if pprof {
-			a, err := freeAddr()
-			if err != nil {
-				return d, err
-			}
-			d.pprof[name] = a
-			cmd.Env = append(cmd.Env, "PPROF_ADDR="+a)
+			cmd.Env = append(cmd.Env, "PPROF_ADDR="+d.pprof[name])
 		}
 		// Cancelling ctx (Ctrl-C) asks for a graceful stop, as stop does;
 		// the kill only comes if that takes too long.
@@ -313,13 +315,21 @@ func psqlCopy(ctx context.Context, url, file string) (float64, error) {
 	return time.Since(start).Seconds(), nil
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs returns n loopback addresses free now and distinct from each
+// other: every port stays bound until all are chosen, since one closed
+// early may be handed out again (two deployables were once given the same
+// port, and the second failed to start).
+func freeAddrs(n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return out, nil
 }
 
 func waitTCP(ctx context.Context, addr string, limit time.Duration) error {

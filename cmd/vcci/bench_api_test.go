@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,25 @@ func TestRunsSendFilesOfTheirOwn(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(two)), "\n")
 	if len(lines) != 11 || !strings.HasPrefix(lines[1], "LG2-0007-0000003-00,") || !strings.HasPrefix(lines[10], "LG2-0007-0000003-09,") {
 		t.Fatalf("run 2's file:\n%s", two)
+	}
+}
+
+func TestFreeAddrsAreDistinct(t *testing.T) {
+	addrs, err := freeAddrs(200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if seen[a] {
+			t.Fatalf("%s handed out twice in %v", a, addrs)
+		}
+		seen[a] = true
+		// Each is free again once chosen: the deployable can bind it.
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+		l.Close()
 	}
 }

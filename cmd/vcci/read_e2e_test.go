@@ -276,3 +276,72 @@ func TestRateLimitsREST(t *testing.T) {
 		t.Fatalf("another key: %d", resp.StatusCode)
 	}
 }
+
+// With invalidations coalesced (VCCI_CACHE_INVALIDATE_EVERY), an upload is
+// reported succeeded only once every cache has let go of what it changed:
+// a client that sees it succeed reads its rows back, from the gateway's
+// edge cache and the services' caches alike, while other clients keep
+// refilling those caches with the answers from before.
+func TestUploadSucceedsOnceEveryCacheHasIt(t *testing.T) {
+	rs := redistest.Start(t)
+	const every = time.Second
+	p := startWith(t, stack.Options{RedisURL: rs.URL(), CacheInvalidateEvery: every})
+	p.wait(t, p.key, p.upload(t, p.key, []byte(readFile)).Name)
+
+	ctx, stop := context.WithCancel(context.Background())
+	readers := make(chan int)
+	go func() {
+		n := 0
+		defer func() { readers <- n }()
+		for ctx.Err() == nil {
+			for _, path := range []string{"/v1/suppliers/S1", "/v1/dashboard?top_suppliers=2"} {
+				req, _ := http.NewRequestWithContext(ctx, "GET", p.base+path, nil)
+				req.Header.Set("x-api-key", p.key)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					n++
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	defer func() {
+		stop()
+		if n := <-readers; n < 10 {
+			t.Errorf("the readers read %d times: the caches were not kept full", n)
+		}
+	}()
+
+	name := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR6,2024-05-01,S1,Müller Stahl GmbH,331110,100.00,USD,more\n")).Name
+	var settling bool
+	var u struct {
+		State, RowsAccepted, RowsCalculated string
+		CompleteTime                        time.Time
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		u.CompleteTime = time.Time{}
+		p.call(t, "GET", "/v1/"+name, p.key, nil, &u)
+		if u.State == "UPLOAD_STATE_SUCCEEDED" {
+			break
+		}
+		// Calculated, not yet shown as done: the caches are settling.
+		settling = settling || u.State == "UPLOAD_STATE_CALCULATING" && u.RowsAccepted == "1" && u.RowsCalculated == "1"
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not done: %+v", name, u)
+		}
+	}
+	seen := time.Now()
+	if !settling || seen.Sub(u.CompleteTime) < every {
+		t.Errorf("succeeded at %v, seen at %v (settling seen: %v): want it shown at least %v after its completion",
+			u.CompleteTime, seen, settling, every)
+	}
+	var s1 supplierJSON
+	p.get(t, "/v1/suppliers/S1", &s1)
+	if s1.SpendUsd != "1600.0000" || s1.KgCo2e != "1259.2000000" || s1.TransactionCount != "3" {
+		t.Errorf("S1 read once the upload succeeded: %+v", s1)
+	}
+	if d := p.dashboard(t); d.TotalKgCo2e != "1996.3600000" {
+		t.Errorf("dashboard read once the upload succeeded: %s", d.TotalKgCo2e)
+	}
+}

@@ -62,8 +62,25 @@ type Env struct {
 	CacheInvalidateEvery time.Duration
 }
 
+// settleMargin covers what follows a coalesced invalidation's deadline:
+// the timer's lateness on a busy machine, the Redis version bump and the
+// pub/sub message reaching every replica and the gateway.
+const settleMargin = 250 * time.Millisecond
+
+// CacheSettle is how long after a committed write every read cache is sure
+// to have let go of what it changed: CacheInvalidateEvery and a margin, or
+// zero when caches are invalidated at once (after the commit, before the
+// writer goes on). A write reported done to its client no earlier than this
+// after its commit is read back by that client, cached or not.
+func (e Env) CacheSettle() time.Duration {
+	if e.CacheInvalidateEvery <= 0 {
+		return 0
+	}
+	return e.CacheInvalidateEvery + settleMargin
+}
+
 // DefaultCacheInvalidateEvery is VCCI_CACHE_INVALIDATE_EVERY's default.
-const DefaultCacheInvalidateEvery = 500 * time.Millisecond
+const DefaultCacheInvalidateEvery = 5 * time.Second
 
 // CacheInvalidateEveryFromEnv reads VCCI_CACHE_INVALIDATE_EVERY (a duration;
 // "0" invalidates at once).

@@ -112,7 +112,7 @@ func Run(ctx context.Context, env service.Env) error {
 
 	results := newResultMemo(resultMemoSize)
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick), grpcapi.Read{
-		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
+		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers, Settle: env.CacheSettle(),
 		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 			return results.results(ctx, t, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 				return emissionResults(ctx, calc, t, token, ids, dates)

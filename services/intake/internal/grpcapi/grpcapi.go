@@ -72,7 +72,7 @@ func (a *API) UploadSpend(stream intakev1.IntakeService_UploadSpendServer) error
 	if err != nil {
 		return err
 	}
-	return stream.SendAndClose(toProto(u))
+	return stream.SendAndClose(a.toProto(u))
 }
 
 func (a *API) GetUpload(ctx context.Context, req *intakev1.GetUploadRequest) (*intakev1.Upload, error) {
@@ -88,7 +88,7 @@ func (a *API) GetUpload(ctx context.Context, req *intakev1.GetUploadRequest) (*i
 	if err != nil {
 		return nil, err
 	}
-	return toProto(u), nil
+	return a.toProto(u), nil
 }
 
 func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest) (*intakev1.ListUploadsResponse, error) {
@@ -114,7 +114,7 @@ func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest)
 		resp.NextPageToken = a.read.Tokens.Encode(tenant, "uploads", []string{strconv.FormatInt(us[len(us)-1].ID, 10)})
 	}
 	for _, u := range us {
-		resp.Uploads = append(resp.Uploads, toProto(u))
+		resp.Uploads = append(resp.Uploads, a.toProto(u))
 	}
 	return resp, nil
 }
@@ -174,17 +174,18 @@ func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppl
 	return resp, nil
 }
 
-func toProto(u intake.Upload) *intakev1.Upload {
+func (a *API) toProto(u intake.Upload) *intakev1.Upload {
+	state := u.Shown(a.read.Settle)
 	p := &intakev1.Upload{
 		Name: "uploads/" + strconv.FormatInt(u.ID, 10), Filename: u.Filename, Sha256: hex.EncodeToString(u.SHA256),
-		SizeBytes: u.Size, State: intakev1.UploadState(u.State), RowsRead: u.Read, RowsAccepted: u.Accepted,
+		SizeBytes: u.Size, State: intakev1.UploadState(state), RowsRead: u.Read, RowsAccepted: u.Accepted,
 		RowsRejected: u.Rejected, RowsCalculated: u.Calculated, KgCo2E: u.Kg, IdempotencyKey: u.IdempotencyKey,
 		CreateTime: timestamppb.New(u.CreatedAt), UpdateTime: timestamppb.New(u.UpdatedAt),
 	}
-	if u.State == intake.Failed {
+	if state == intake.Failed {
 		p.FailureReason = u.FailureReason
 	}
-	if u.State == intake.Succeeded || u.State == intake.Failed {
+	if state == intake.Succeeded || state == intake.Failed {
 		p.CompleteTime = timestamppb.New(u.CompletedAt)
 	}
 	for _, e := range u.ErrorSamples {

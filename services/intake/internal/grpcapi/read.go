@@ -42,6 +42,11 @@ type Read struct {
 	Tokens  *pagetoken.Codec
 	Results ResultFetcher
 	Cache   Cache // nil: no caching
+	// Settle is how long after an upload succeeds every cache is sure to
+	// have let go of what it changed; until then the upload is reported as
+	// calculating (intake.Upload.Shown). Zero when caches are invalidated
+	// at once.
+	Settle time.Duration
 }
 
 // Date filters outside these bounds are refused as absurd.

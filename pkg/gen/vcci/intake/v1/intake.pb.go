@@ -33,9 +33,12 @@ const (
 	UploadState_UPLOAD_STATE_QUEUED UploadState = 1
 	// Rows are being validated and stored.
 	UploadState_UPLOAD_STATE_VALIDATING UploadState = 2
-	// Accepted rows are being calculated.
+	// Accepted rows are being calculated; or all are (rows_calculated equals
+	// rows_accepted) and the read caches are letting go of what the upload
+	// changed, for at most the caches' invalidation period and a margin.
 	UploadState_UPLOAD_STATE_CALCULATING UploadState = 3
-	// Done: every accepted row is stored and calculated.
+	// Done: every accepted row is stored and calculated, and every read,
+	// cached or not, reflects them.
 	UploadState_UPLOAD_STATE_SUCCEEDED UploadState = 4
 	// The file as a whole could not be processed (see failure_reason).
 	UploadState_UPLOAD_STATE_FAILED UploadState = 5
