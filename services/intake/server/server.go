@@ -97,7 +97,11 @@ func Run(ctx context.Context, env service.Env) error {
 	worker := intake.NewWorker(env.Log, env.TP, st,
 		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
 		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{Linger: linger, BatchUploads: batchUploads, Changed: func(ctx context.Context, t uuid.UUID) { suppliers.Invalidate(ctx, t.String()) }})
+		intake.WorkerOptions{Linger: linger, BatchUploads: batchUploads, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
+			for _, scope := range grpcapi.ChangedScopes(t, changed) {
+				suppliers.Invalidate(ctx, scope)
+			}
+		}})
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,7 +79,7 @@ func (a *API) GetSupplier(ctx context.Context, req *intakev1.GetSupplierRequest)
 		return nil, err
 	}
 	out := &intakev1.Supplier{}
-	err = a.cached(ctx, tenant, "get|"+id+"|"+mask.String(), out, func(ctx context.Context) (proto.Message, error) {
+	err = a.cached(ctx, SupplierScope(tenant, id), "get|"+id+"|"+mask.String(), out, func(ctx context.Context) (proto.Message, error) {
 		s, err := a.read.Store.Supplier(ctx, tenant, id, mask.Fields())
 		if err != nil {
 			return nil, err
@@ -127,7 +128,7 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 	}
 	out := &intakev1.ListSuppliersResponse{}
 	key := fmt.Sprintf("list|%s|%s|%d|%d|%d|%s", fp, req.GetPageToken(), q.Limit, q.Offset, req.GetPage(), mask)
-	err = a.cached(ctx, tenant, key, out, func(ctx context.Context) (proto.Message, error) {
+	err = a.cached(ctx, tenant.String(), key, out, func(ctx context.Context) (proto.Message, error) {
 		page, err := a.read.Store.ListSuppliers(ctx, tenant, q)
 		if err != nil {
 			return nil, err
@@ -206,10 +207,15 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 		return nil, err
 	}
 	// A page, with its suppliers and emission results, is cached until the
-	// tenant's next upload is validated or calculated.
+	// tenant's next upload is validated or calculated; one supplier's page,
+	// until the next one that names a supplier of its scope.
 	out := &intakev1.ListTransactionsResponse{}
 	key := fmt.Sprintf("txlist|%s|%s|%d|%d|%d|%s", fp, req.GetPageToken(), q.Limit, q.Offset, req.GetPage(), mask)
-	err = a.cached(ctx, tenant, key, out, func(ctx context.Context) (proto.Message, error) {
+	scope := tenant.String()
+	if q.SupplierID != "" {
+		scope = SupplierScope(tenant, q.SupplierID)
+	}
+	err = a.cached(ctx, scope, key, out, func(ctx context.Context) (proto.Message, error) {
 		page, err := a.read.Store.ListTransactions(ctx, tenant, q)
 		if err != nil {
 			return nil, err
@@ -426,8 +432,44 @@ func supplierProto(s intake.Supplier) *intakev1.Supplier {
 	return p
 }
 
+// supplierScopes is how many cache scopes a tenant's reads of one supplier
+// (the supplier, its transactions) are spread over, by a hash of its id.
+// An upload invalidates the scopes of the suppliers it names and the
+// tenant's own (every read across suppliers), so a supplier's reads outlive
+// writes to suppliers in other scopes; and with invalidations coalesced,
+// each scope's period runs on its own clock, so their refills are spread
+// over the period instead of all falling due at once.
+const supplierScopes = 64
+
+// SupplierScope is the cache scope of the reads of one supplier of tenant.
+func SupplierScope(tenant uuid.UUID, supplier string) string {
+	h := fnv.New32a()
+	h.Write([]byte(supplier))
+	return tenant.String() + "/suppliers/" + strconv.Itoa(int(h.Sum32()%supplierScopes))
+}
+
+// ChangedScopes are the cache scopes to invalidate when suppliers of tenant
+// changed (nil: any of them): the tenant's, then the suppliers'.
+func ChangedScopes(tenant uuid.UUID, suppliers []string) []string {
+	out := []string{tenant.String()}
+	if suppliers == nil {
+		for i := range supplierScopes {
+			out = append(out, tenant.String()+"/suppliers/"+strconv.Itoa(i))
+		}
+		return out
+	}
+	seen := make(map[string]bool, len(suppliers))
+	for _, s := range suppliers {
+		if sc := SupplierScope(tenant, s); !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
 // cached answers from the cache when there is one, filling out.
-func (a *API) cached(ctx context.Context, tenant uuid.UUID, key string, out proto.Message, load func(context.Context) (proto.Message, error)) error {
+func (a *API) cached(ctx context.Context, scope string, key string, out proto.Message, load func(context.Context) (proto.Message, error)) error {
 	if a.read.Cache == nil {
 		m, err := load(ctx)
 		if err != nil {
@@ -439,7 +481,7 @@ func (a *API) cached(ctx context.Context, tenant uuid.UUID, key string, out prot
 	// The answer is the cached value and nothing else, so the REST gateway
 	// may keep it until the version it was read under is invalidated.
 	ctx, stamps := cache.CollectStamps(ctx)
-	b, err := a.read.Cache.Get(ctx, tenant.String(), key, func(ctx context.Context) ([]byte, error) {
+	b, err := a.read.Cache.Get(ctx, scope, key, func(ctx context.Context) ([]byte, error) {
 		m, err := load(ctx)
 		if err != nil {
 			return nil, err

@@ -68,7 +68,7 @@ type env struct {
 	svc     *intake.Service
 }
 
-func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUID)) *env {
+func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUID, []string)) *env {
 	t.Helper()
 	pool := dbtest.NewPool(t, "intake_read", migrate)
 	ctx := context.Background()
@@ -512,5 +512,107 @@ func TestCachedReadsOverGRPCAreTheDecodedAnswer(t *testing.T) {
 	got, err := client.GetSupplier(ctx, &intakev1.GetSupplierRequest{Name: "suppliers/S1"})
 	if err != nil || !proto.Equal(got, sup) || got.GetKgCo2E() != "3000.0000000" {
 		t.Fatalf("over gRPC: %v, %v; want %v", got, err, sup)
+	}
+}
+
+// scopedCache is a Cache in a map whose scopes can be invalidated, counting
+// its loads.
+type scopedCache struct {
+	mu    sync.Mutex
+	m     map[string]map[string][]byte // scope -> key -> value
+	loads int
+}
+
+func (c *scopedCache) Get(ctx context.Context, scope, key string, load func(context.Context) ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.m[scope][key]; ok {
+		return b, nil
+	}
+	c.loads++
+	b, err := load(ctx)
+	if err == nil {
+		if c.m[scope] == nil {
+			c.m[scope] = map[string][]byte{}
+		}
+		c.m[scope][key] = b
+	}
+	return b, err
+}
+
+func (c *scopedCache) invalidate(scope string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, scope)
+}
+
+func (c *scopedCache) loaded() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loads
+}
+
+// An upload invalidates the reads of the suppliers it names and the
+// tenant's reads across suppliers; another supplier's reads stay cached.
+func TestUploadInvalidatesTheScopesOfItsSuppliers(t *testing.T) {
+	c := &scopedCache{m: map[string]map[string][]byte{}}
+	var heard [][]string
+	e := setup(t, c, func(_ context.Context, tenant uuid.UUID, suppliers []string) {
+		heard = append(heard, suppliers)
+		for _, s := range grpcapi.ChangedScopes(tenant, suppliers) {
+			c.invalidate(s)
+		}
+	})
+	other := ""
+	for _, id := range []string{"S2", "S3", "S4", "S5", "S6"} {
+		if grpcapi.SupplierScope(e.a, id) != grpcapi.SupplierScope(e.a, "S1") {
+			other = id
+			break
+		}
+	}
+	if other == "" || grpcapi.SupplierScope(e.a, "S1") == grpcapi.SupplierScope(e.b, "S1") {
+		t.Fatal("the test's suppliers share a scope")
+	}
+	ctx := as(e.a)
+	reads := func() (s1, o *intakev1.Supplier, all, ofOther *intakev1.ListTransactionsResponse) {
+		t.Helper()
+		var err error
+		if s1, err = e.api.GetSupplier(ctx, &intakev1.GetSupplierRequest{Name: "suppliers/S1"}); err != nil {
+			t.Fatal(err)
+		}
+		if o, err = e.api.GetSupplier(ctx, &intakev1.GetSupplierRequest{Name: "suppliers/" + other}); err != nil {
+			t.Fatal(err)
+		}
+		if all, err = e.api.ListTransactions(ctx, &intakev1.ListTransactionsRequest{PageSize: 20}); err != nil {
+			t.Fatal(err)
+		}
+		if ofOther, err = e.api.ListTransactions(ctx, &intakev1.ListTransactionsRequest{Supplier: other}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	s1, o, all, ofOther := reads()
+	if n := c.loaded(); n != 4 || s1.GetKgCo2E() != "3000.0000000" || len(all.GetTransactions()) != 10 {
+		t.Fatalf("first reads: %d loads, S1 %v, %d transactions", n, s1, len(all.GetTransactions()))
+	}
+
+	heard = nil
+	e.upload(t, e.a, "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nT11,2024-07-01,S1,Müller Stahl GmbH,331110,10.00,USD,coil\n")
+	for _, h := range heard {
+		if !slices.Equal(h, []string{"S1"}) {
+			t.Fatalf("the worker named %v as changed, want [S1]", heard)
+		}
+	}
+	if len(heard) == 0 {
+		t.Fatal("the worker named no change")
+	}
+	s1b, ob, allb, ofOtherb := reads()
+	// S1 and the page across suppliers are read again; the other supplier
+	// and its page are not.
+	if n := c.loaded(); n != 6 || s1b.GetKgCo2E() != "3020.0000000" || len(allb.GetTransactions()) != 11 {
+		t.Fatalf("after an upload naming S1: %d loads (want 6), S1 %v, %d transactions", n, s1b, len(allb.GetTransactions()))
+	}
+	if !proto.Equal(ob, o) || !proto.Equal(ofOtherb, ofOther) {
+		t.Fatalf("%s changed: %v, then %v", other, o, ob)
 	}
 }

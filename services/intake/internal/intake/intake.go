@@ -272,7 +272,7 @@ type Worker struct {
 	batchBytes   int64
 	linger       time.Duration
 	wake         chan struct{}
-	changed      func(context.Context, uuid.UUID)
+	changed      func(context.Context, uuid.UUID, []string)
 }
 
 // WorkerOptions tune a Worker.
@@ -298,8 +298,9 @@ type WorkerOptions struct {
 	// processed.
 	Linger time.Duration
 	// Changed is told, after the commit, that a tenant's suppliers or
-	// totals changed (to invalidate caches).
-	Changed func(ctx context.Context, tenant uuid.UUID)
+	// totals changed (to invalidate caches): those of the suppliers named,
+	// or, with nil, of any of them.
+	Changed func(ctx context.Context, tenant uuid.UUID, suppliers []string)
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -469,15 +470,17 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) (err error
 		}
 		// Caches hear once of the stored rows and, if the calculation
 		// succeeds, their totals.
-		defer w.notify(ctx, u.Tenant)
-		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
+		var changed []string // nil: a large upload's rows are not at hand
 		if v.Rows != nil {
 			rows = func(each func([]Row) error) error { return each(v.Rows) }
+			changed = supplierIDs(v.Rows)
 		}
+		defer w.notify(ctx, u.Tenant, changed)
+		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
 	case Calculating:
 		defer func() {
 			if err == nil {
-				w.notify(ctx, u.Tenant)
+				w.notify(ctx, u.Tenant, nil)
 			}
 		}()
 	default:
@@ -535,7 +538,7 @@ func (w *Worker) processBatch(ctx context.Context, us []Upload) {
 	}
 	// Caches hear once of the stored rows and, if the calculation
 	// succeeds, their totals.
-	defer w.notify(ctx, tenant)
+	defer w.notify(ctx, tenant, supplierIDs(rows))
 	err = w.calculate(ctx, log, calc, func(each func([]Row) error) error {
 		for start := 0; start < len(rows); start += w.batch {
 			if err := each(rows[start:min(start+w.batch, len(rows))]); err != nil {
@@ -642,16 +645,35 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, r
 	// go of the old answers by the time a client that saw the success asks
 	// again; the caller's notification after Complete drops whatever was
 	// filled in between.
-	w.notify(ctx, first.Tenant)
+	changed := []string{}
+	for _, c := range cs {
+		for _, t := range c.Totals {
+			changed = append(changed, t.ID)
+		}
+	}
+	w.notify(ctx, first.Tenant, changed)
 	n, err := w.store.Complete(ctx, first.Tenant, cs)
 	log.InfoContext(ctx, "uploads calculated", "uploads", len(us), "completed", n, "rows", calculated, "seconds", time.Since(start).Seconds())
 	return err
 }
 
-func (w *Worker) notify(ctx context.Context, tenant uuid.UUID) {
+func (w *Worker) notify(ctx context.Context, tenant uuid.UUID, suppliers []string) {
 	if w.changed != nil {
-		w.changed(ctx, tenant)
+		w.changed(ctx, tenant, suppliers)
 	}
+}
+
+// supplierIDs are the distinct suppliers of rows, never nil.
+func supplierIDs(rows []Row) []string {
+	seen := make(map[string]bool)
+	out := []string{}
+	for _, r := range rows {
+		if !seen[r.SupplierID] {
+			seen[r.SupplierID] = true
+			out = append(out, r.SupplierID)
+		}
+	}
+	return out
 }
 
 // uploadSum is one upload's calculated rows so far.
