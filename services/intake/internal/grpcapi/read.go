@@ -445,7 +445,11 @@ const supplierScopes = 64
 func SupplierScope(tenant uuid.UUID, supplier string) string {
 	h := fnv.New32a()
 	h.Write([]byte(supplier))
-	return tenant.String() + "/suppliers/" + strconv.Itoa(int(h.Sum32()%supplierScopes))
+	return scopeNumber(tenant, h.Sum32()%supplierScopes)
+}
+
+func scopeNumber(tenant uuid.UUID, i uint32) string {
+	return tenant.String() + "/suppliers/" + strconv.FormatUint(uint64(i), 10)
 }
 
 // ChangedScopes are the cache scopes to invalidate when suppliers of tenant
@@ -453,8 +457,8 @@ func SupplierScope(tenant uuid.UUID, supplier string) string {
 func ChangedScopes(tenant uuid.UUID, suppliers []string) []string {
 	out := []string{tenant.String()}
 	if suppliers == nil {
-		for i := range supplierScopes {
-			out = append(out, tenant.String()+"/suppliers/"+strconv.Itoa(i))
+		for i := range uint32(supplierScopes) {
+			out = append(out, scopeNumber(tenant, i))
 		}
 		return out
 	}

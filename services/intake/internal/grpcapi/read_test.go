@@ -450,30 +450,11 @@ func TestBadReadInput(t *testing.T) {
 	}
 }
 
-// mapCache is a Cache in a map: every Get after the first is a hit.
-type mapCache struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (c *mapCache) Get(ctx context.Context, scope, key string, load func(context.Context) ([]byte, error)) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if b, ok := c.m[scope+"|"+key]; ok {
-		return b, nil
-	}
-	b, err := load(ctx)
-	if err == nil {
-		c.m[scope+"|"+key] = b
-	}
-	return b, err
-}
-
 // A cached read served over gRPC goes out as the cached encoding itself;
 // the client must see exactly what an in-process caller (which gets it
 // decoded) sees, as real fields.
 func TestCachedReadsOverGRPCAreTheDecodedAnswer(t *testing.T) {
-	e := setup(t, &mapCache{m: map[string][]byte{}}, nil)
+	e := setup(t, &scopedCache{m: map[string]map[string][]byte{}}, nil)
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		return h(tenancy.WithTenant(ctx, e.a, "test-key"), req)
