@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -79,13 +80,18 @@ type Options[V any] struct {
 	LoadTimeout time.Duration
 	// RedisBackoff is how long Redis is skipped after an error; default 1s.
 	RedisBackoff time.Duration
-	// InvalidateEvery, when positive, is the least time between two
-	// invalidations of one scope by this replica: an Invalidate within it
-	// of the last one is deferred to the end of the period, and any more
-	// meanwhile are merged into it. Readers then see a write at most
-	// InvalidateEvery late, and a tenant writing hundreds of times a second
-	// costs its readers a few refills a second instead of a miss on every
-	// read. Zero (the default) invalidates at once, every time.
+	// InvalidateEvery, when positive, coalesces invalidations: each scope
+	// has periods of this length, and this replica invalidates a scope at
+	// most once in each of its periods. An Invalidate in a period that had
+	// none takes effect at once; one in a period that already had one is
+	// deferred to the start of the next, and any more meanwhile are merged
+	// into it. Readers then see a write at most InvalidateEvery late, and a
+	// tenant writing hundreds of times a second costs its readers a few
+	// refills a second instead of a miss on every read. Each scope's
+	// periods start at an offset of their own (a hash of the scope), so
+	// scopes written all the time are invalidated at times spread over the
+	// period rather than together, and so are the refills that follow.
+	// Zero (the default) invalidates at once, every time.
 	InvalidateEvery time.Duration
 	Marshal         func(V) ([]byte, error) // default encoding/json
 	Unmarshal       func([]byte) (V, error) // default encoding/json
@@ -167,7 +173,7 @@ type Cache[V any] struct {
 	// last invalidated, and the deferred invalidations not yet run.
 	every    time.Duration
 	coMu     sync.Mutex
-	coLast   map[string]int64 // scope -> now() of its last invalidation
+	coLast   map[string]int64 // scope -> period (see period) of its last invalidation
 	coTimers map[string]*time.Timer
 
 	lastLog   atomic.Int64 // now() of the last Redis error log line
@@ -436,19 +442,36 @@ func (c *Cache[V]) admit(scope string) bool {
 		return false
 	}
 	now := c.now()
-	if last, ok := c.coLast[scope]; ok && now-last < int64(c.every) {
-		c.coTimers[scope] = time.AfterFunc(time.Duration(last+int64(c.every)-now), func() { c.runDeferred(scope) })
+	offset := c.offset(scope)
+	period := c.period(now, offset)
+	if last, ok := c.coLast[scope]; ok && last == period {
+		next := (period+1)*int64(c.every) - offset
+		c.coTimers[scope] = time.AfterFunc(time.Duration(next-now), func() { c.runDeferred(scope) })
 		return false
 	}
 	if len(c.coLast) >= coalesceForgetAt {
-		for k, t := range c.coLast {
-			if now-t >= int64(c.every) {
+		for k, p := range c.coLast {
+			if p < c.period(now, c.offset(k)) {
 				delete(c.coLast, k)
 			}
 		}
 	}
-	c.coLast[scope] = now
+	c.coLast[scope] = period
 	return true
+}
+
+// offset is where scope's coalescing periods start, in [0, every): the
+// periods of scope are [k*every - offset, (k+1)*every - offset).
+func (c *Cache[V]) offset(scope string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(scope))
+	return int64(h.Sum64() % uint64(c.every))
+}
+
+// period numbers the coalescing period that holds now, for a scope whose
+// periods start at offset.
+func (c *Cache[V]) period(now, offset int64) int64 {
+	return (now + offset) / int64(c.every)
 }
 
 // coalesceForgetAt is the number of remembered scopes past which those
@@ -463,7 +486,7 @@ func (c *Cache[V]) runDeferred(scope string) {
 		return
 	}
 	delete(c.coTimers, scope)
-	c.coLast[scope] = c.now()
+	c.coLast[scope] = c.period(c.now(), c.offset(scope))
 	c.coMu.Unlock()
 	c.invalidate(context.Background(), scope)
 }

@@ -700,7 +700,7 @@ func TestInvalidateEveryCoalescesBursts(t *testing.T) {
 	s := redistest.Start(t)
 	d := newDB()
 	d.set("s1", supplier{ID: "s1", Name: "v0"})
-	const every = 300 * time.Millisecond
+	const every = 500 * time.Millisecond
 	a := newCache(t, Options[supplier]{Redis: s.Client(), InvalidateEvery: every})
 	b := newCache(t, Options[supplier]{Redis: s.Client()})
 	ctx := context.Background()
@@ -713,11 +713,20 @@ func TestInvalidateEveryCoalescesBursts(t *testing.T) {
 	}
 
 	get(t, b, d, "tenant-a", "s1")
+	// Start at the start of one of tenant-a's periods, so that the burst
+	// below falls in the same one.
+	offset := a.offset("tenant-a")
+	now := a.now()
+	time.Sleep(time.Duration((a.period(now, offset)+1)*int64(every) - offset - now))
 	// The first invalidation of a quiet scope takes effect at once.
 	d.set("s1", supplier{ID: "s1", Name: "v1"})
 	start := time.Now()
 	a.Invalidate(ctx, "tenant-a")
 	v1 := version()
+	// The period it fell in ends at due.
+	a.coMu.Lock()
+	due := a.t0.Add(time.Duration((a.coLast["tenant-a"]+1)*int64(every) - offset))
+	a.coMu.Unlock()
 	eventually(t, "replica b to see v1", func() bool { return get(t, b, d, "tenant-a", "s1").Name == "v1" })
 
 	// A burst within the period: deferred and merged into one.
@@ -732,8 +741,9 @@ func TestInvalidateEveryCoalescesBursts(t *testing.T) {
 		t.Fatalf("replica b sees %q within the period, want the cached v1", got)
 	}
 	eventually(t, "replica b to see v20", func() bool { return get(t, b, d, "tenant-a", "s1").Name == "v20" })
-	if waited := time.Since(start); waited < every-50*time.Millisecond || waited > every+2*time.Second {
-		t.Fatalf("the burst took effect after %s, want about %s", waited, every)
+	if seen := time.Now(); seen.Before(due) || seen.After(due.Add(2*time.Second)) {
+		t.Fatalf("the burst took effect %s after the first invalidation, want at the end of its period, %s after it",
+			seen.Sub(start), due.Sub(start))
 	}
 	if v := version(); v != v1+1 {
 		t.Fatalf("version = %d after the burst, want %d (one bump for 19 invalidations)", v, v1+1)
@@ -752,6 +762,58 @@ func TestInvalidateEveryCoalescesBursts(t *testing.T) {
 	a.Close()
 	if after, _ := s.Client().Get(ctx, keyPrefix+"suppliers:tenant-b:ver").Int64(); after != before+1 {
 		t.Fatalf("tenant-b version %d after Close, want %d", after, before+1)
+	}
+}
+
+// Scopes written all the time are invalidated at times spread over the
+// period, not together: together, every entry of every scope would be
+// refilled at once, each period.
+func TestCoalescedScopesTakeTurns(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	const every, scopes = time.Second, 64
+	a := newCache(t, Options[supplier]{Redis: s.Client(), InvalidateEvery: every})
+	ctx := context.Background()
+	sub := s.Client().Subscribe(ctx, InvalidateChannel)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	heard := sub.Channel()
+
+	// Every scope written twice at the same moment: the first write of
+	// each takes effect at once, the second at the start of the scope's
+	// next period.
+	for round := range 2 {
+		for i := range scopes {
+			a.Invalidate(ctx, fmt.Sprint("tenant-", i))
+		}
+		if round == 0 {
+			for range scopes {
+				<-heard
+			}
+		}
+	}
+	start := time.Now()
+	var first, last time.Duration
+	for i := range scopes {
+		select {
+		case <-heard:
+		case <-time.After(every + 2*time.Second):
+			t.Fatalf("heard %d of %d deferred invalidations", i, scopes)
+		}
+		at := time.Since(start)
+		if i == 0 {
+			first = at
+		}
+		last = at
+	}
+	// The scopes' offsets are fixed by their names' hash: these 64 leave
+	// no gap wider than 0.18 of the period, so the first and the last come
+	// at least 0.8 of it apart, wherever in the period the writes fell.
+	if spread := last - first; spread < every/2 {
+		t.Fatalf("the deferred invalidations of %d scopes came within %s of each other, want them spread over the %s period",
+			scopes, spread, every)
 	}
 }
 

@@ -437,8 +437,9 @@ func supplierProto(s intake.Supplier) *intakev1.Supplier {
 // An upload invalidates the scopes of the suppliers it names and the
 // tenant's own (every read across suppliers), so a supplier's reads outlive
 // writes to suppliers in other scopes; and with invalidations coalesced,
-// each scope's period runs on its own clock, so their refills are spread
-// over the period instead of all falling due at once.
+// each scope's periods start at an offset of their own (see
+// cache.Options.InvalidateEvery), so their refills are spread over the
+// period instead of all falling due at once.
 const supplierScopes = 64
 
 // SupplierScope is the cache scope of the reads of one supplier of tenant.
