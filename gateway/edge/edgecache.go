@@ -121,9 +121,18 @@ type edgeEntry struct {
 	sum     uint64
 	header  [][2]string // Content-Type and grpc-gateway's metadata headers
 	policy  string
+	// gz is body gzipped, once a client that takes gzip was sent it (see
+	// gzipped); set under edgeCache.mu, which counts its bytes.
+	gz atomic.Pointer[[]byte]
 }
 
-func (e *edgeEntry) size() int64 { return int64(len(e.body) + len(e.key) + 256) }
+func (e *edgeEntry) size() int64 {
+	n := len(e.body) + len(e.key) + 256
+	if gz := e.gz.Load(); gz != nil {
+		n += len(*gz)
+	}
+	return int64(n)
+}
 
 func newEdgeCache(log *slog.Logger, limiter *ratelimit.Limiter, maxBytes int64, ttl time.Duration, reg prometheus.Registerer) *edgeCache {
 	ec := &edgeCache{
@@ -317,7 +326,14 @@ func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Heade
 		ec.lru.Remove(el)
 	}
 	ec.byKey[key] = ec.lru.PushFront(e)
-	ec.bytes += e.size()
+	ec.grow(e.size())
+	return e
+}
+
+// grow counts n more bytes held and evicts the least recently used entries
+// while the cache holds more than its bound. ec.mu is held.
+func (ec *edgeCache) grow(n int64) {
+	ec.bytes += n
 	for ec.bytes > ec.maxBytes {
 		last := ec.lru.Back()
 		old := last.Value.(*edgeEntry)
@@ -326,7 +342,6 @@ func (ec *edgeCache) put(key string, epoch uint64, stamps []string, h http.Heade
 		ec.bytes -= old.size()
 	}
 	ec.size.Set(float64(ec.bytes))
-	return e
 }
 
 // serve answers r from e: the credential's read budget is charged first,
@@ -347,8 +362,30 @@ func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, 
 	for _, kv := range e.header {
 		h.Set(kv[0], kv[1])
 	}
-	cw := &cacheWriter{ResponseWriter: w, policy: e.policy, gz: gz}
+	cw := &cacheWriter{ResponseWriter: w, policy: e.policy, gz: gz, edge: ec, from: e}
 	cw.writeHeld(r, e.sum, e.body)
+}
+
+// gzipped is e's body gzipped as gzhttp would: compressed the first time a
+// client takes it and kept with the entry (and counted in the cache's
+// bytes), so a hit is never compressed again. The memo of recent
+// encodings holds far fewer answers than the edge cache does, and a page
+// it has forgotten costs several times more to compress than to send.
+func (ec *edgeCache) gzipped(e *edgeEntry, g *gzMemo) []byte {
+	if gz := e.gz.Load(); gz != nil {
+		return *gz
+	}
+	gz := g.compress(e.body)
+	ec.mu.Lock()
+	defer ec.mu.Unlock()
+	if kept := e.gz.Load(); kept != nil { // another request got there first
+		return *kept
+	}
+	e.gz.Store(&gz)
+	if el, ok := ec.byKey[e.key]; ok && el.Value == e {
+		ec.grow(int64(len(gz)))
+	}
+	return gz
 }
 
 // watch keeps the cache subscribed to invalidations until ctx ends. The

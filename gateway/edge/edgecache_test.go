@@ -1,12 +1,14 @@
 package edge
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -269,6 +271,46 @@ func TestHearIgnoresOlderVersionsAndDropsAllOnGarbage(t *testing.T) {
 	ec.put("k4", epoch, []string{"summaries:t1:5"}, h, cachePrivate, []byte("{}"), 1)
 	if ec.get("k4") != nil {
 		t.Fatal("entry of an old epoch kept")
+	}
+}
+
+// An entry keeps its gzip encoding: a hit is sent it without compressing
+// again, and the cache counts its bytes.
+func TestEdgeCacheKeepsTheGzipOfAnEntry(t *testing.T) {
+	e := setupEdge(t, time.Minute, 1000)
+	e.svc.spend.Store(4000) // a body over gzMemoMin
+	const path = "/v1/suppliers/S1"
+	_, plain := e.get(t, path, "key-a")
+	resp, gz := e.get(t, path, "key-a", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || e.count("hit") != 1 {
+		t.Fatalf("Content-Encoding %q, hits %v", resp.Header.Get("Content-Encoding"), e.count("hit"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(zr); string(got) != plain {
+		t.Fatal("the gzip answer is not the plain one compressed")
+	}
+	ec := e.gw.edge
+	u, _ := url.Parse(path)
+	entry := ec.get(edgeKey("key-a", u))
+	if entry == nil || entry.gz.Load() == nil || string(*entry.gz.Load()) != gz {
+		t.Fatal("the entry does not hold the encoding it was sent in")
+	}
+	ec.mu.Lock()
+	bytes := ec.bytes
+	ec.mu.Unlock()
+	if want := entry.size(); bytes != want || want != int64(len(plain)+len(entry.key)+256+len(gz)) {
+		t.Fatalf("cache bytes %d, want the entry's body, key, overhead and gzip: %d", bytes, want)
+	}
+
+	// The next hit is sent what the entry holds, not a fresh compression
+	// (a held encoding of other bytes shows which).
+	other := []byte("not the gzip of the body")
+	entry.gz.Store(&other)
+	if _, again := e.get(t, path, "key-a", "Accept-Encoding", "gzip"); again != string(other) || e.svc.calls.Load() != 1 {
+		t.Fatalf("second gzip hit: %q (calls %d), want the held encoding", again, e.svc.calls.Load())
 	}
 }
 

@@ -39,6 +39,13 @@ func (g *gzMemo) compressed(sum uint64, body []byte) []byte {
 	if e, ok := g.memo.Get(sum); ok && bytes.Equal(e.body, body) {
 		return e.gz
 	}
+	gz := g.compress(body)
+	g.memo.Add(sum, gzEntry{body: bytes.Clone(body), gz: gz})
+	return gz
+}
+
+// compress is body gzipped at level 1, without the memo.
+func (g *gzMemo) compress(body []byte) []byte {
 	var out bytes.Buffer
 	w, _ := g.writers.Get().(*gzip.Writer)
 	if w == nil {
@@ -49,7 +56,6 @@ func (g *gzMemo) compressed(sum uint64, body []byte) []byte {
 	w.Write(body)
 	w.Close()
 	g.writers.Put(w)
-	g.memo.Add(sum, gzEntry{body: bytes.Clone(body), gz: out.Bytes()})
 	return out.Bytes()
 }
 

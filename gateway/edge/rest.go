@@ -197,6 +197,9 @@ type cacheWriter struct {
 	edgeKey   string
 	edgeEpoch uint64
 	edgeKept  *edgeEntry // the answer as an edge entry, for the requests waiting on it
+	// from is the edge entry being sent (nil: an answer from a service
+	// that the edge does not keep); its gzip encoding is kept with it.
+	from *edgeEntry
 }
 
 func (c *cacheWriter) WriteHeader(code int) {
@@ -266,6 +269,7 @@ func (c *cacheWriter) finish(r *http.Request) {
 	if c.edge != nil {
 		if stamps := c.Header().Values(stampHeader); len(stamps) > 0 {
 			c.edgeKept = c.edge.put(c.edgeKey, c.edgeEpoch, stamps, c.Header(), c.policy, body, sum)
+			c.from = c.edgeKept
 		}
 	}
 	c.writeHeld(r, sum, body)
@@ -283,9 +287,14 @@ func (c *cacheWriter) writeHeld(r *http.Request, sum uint64, body []byte) {
 		return
 	}
 	if n := len(body); c.gz != nil && n >= gzMemoMin && n <= gzMemoMax && acceptsOnlyGzip(r.Header.Values("Accept-Encoding")) {
-		// What gzhttp would send, from the memo: an answer that already
-		// names its coding passes through gzhttp untouched.
-		body = c.gz.compressed(sum, body)
+		// What gzhttp would send, kept with the edge entry or in the memo:
+		// an answer that already names its coding passes through gzhttp
+		// untouched.
+		if c.from != nil {
+			body = c.edge.gzipped(c.from, c.gz)
+		} else {
+			body = c.gz.compressed(sum, body)
+		}
 		h.Set("Content-Encoding", "gzip")
 		tag = tag[:len(tag)-1] + etagCodingSuffix + `"`
 	}
