@@ -579,6 +579,10 @@ func restMix(a *restAPI, top []supplierRef, run uint64) []loadgen.Op {
 				return nil, err
 			}
 			req.Header.Set("Content-Type", "text/csv")
+			// As a client of the API should: with a key, a retry stores
+			// nothing twice, so net/http resends an upload whose kept-alive
+			// connection the server had closed before reading it.
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("lg-%d-%d-%d", run, vu, seq))
 			return req, nil
 		}},
 	}

@@ -122,8 +122,9 @@ type edgeEntry struct {
 	header  [][2]string // Content-Type and grpc-gateway's metadata headers
 	policy  string
 	// gz is body gzipped, once a client that takes gzip was sent it (see
-	// gzipped); set under edgeCache.mu, which counts its bytes.
-	gz atomic.Pointer[[]byte]
+	// gzipped); set under gzMu and edgeCache.mu, which counts its bytes.
+	gz   atomic.Pointer[[]byte]
+	gzMu sync.Mutex
 }
 
 func (e *edgeEntry) size() int64 {
@@ -375,12 +376,16 @@ func (ec *edgeCache) gzipped(e *edgeEntry, g *gzMemo) []byte {
 	if gz := e.gz.Load(); gz != nil {
 		return *gz
 	}
+	// One compression per entry: the requests that waited on the flight
+	// which filled it are all sent it at once.
+	e.gzMu.Lock()
+	defer e.gzMu.Unlock()
+	if gz := e.gz.Load(); gz != nil {
+		return *gz
+	}
 	gz := g.compress(e.body)
 	ec.mu.Lock()
 	defer ec.mu.Unlock()
-	if kept := e.gz.Load(); kept != nil { // another request got there first
-		return *kept
-	}
 	e.gz.Store(&gz)
 	if el, ok := ec.byKey[e.key]; ok && el.Value == e {
 		ec.grow(int64(len(gz)))

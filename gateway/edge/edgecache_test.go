@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -278,7 +279,7 @@ func TestHearIgnoresOlderVersionsAndDropsAllOnGarbage(t *testing.T) {
 // again, and the cache counts its bytes.
 func TestEdgeCacheKeepsTheGzipOfAnEntry(t *testing.T) {
 	e := setupEdge(t, time.Minute, 1000)
-	e.svc.spend.Store(4000) // a body over gzMemoMin
+	e.svc.spend.Store(1500) // a body over gzipMinSize, under gzMemoMin
 	const path = "/v1/suppliers/S1"
 	_, plain := e.get(t, path, "key-a")
 	resp, gz := e.get(t, path, "key-a", "Accept-Encoding", "gzip")
@@ -311,6 +312,37 @@ func TestEdgeCacheKeepsTheGzipOfAnEntry(t *testing.T) {
 	entry.gz.Store(&other)
 	if _, again := e.get(t, path, "key-a", "Accept-Encoding", "gzip"); again != string(other) || e.svc.calls.Load() != 1 {
 		t.Fatalf("second gzip hit: %q (calls %d), want the held encoding", again, e.svc.calls.Load())
+	}
+}
+
+// The requests that waited on one flight are sent its entry at once: they
+// share one compression of it.
+func TestEdgeEntryIsCompressedOnce(t *testing.T) {
+	ec := newEdgeCache(slog.New(slog.DiscardHandler), nil, 1<<20, time.Minute, nil)
+	ec.live.Store(true)
+	epoch, _ := ec.usable()
+	body := []byte(strings.Repeat(`{"supplier":"S1","kgCo2e":"12.5"},`, 200))
+	e := ec.put("k", epoch, []string{"n:s:1"}, http.Header{}, cachePrivate, body, 1)
+	g := newGzMemo()
+	const n = 32
+	got := make([][]byte, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			got[i] = ec.gzipped(e, g)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if &got[i][0] != &got[0][0] {
+			t.Fatalf("request %d was sent a compression of its own", i)
+		}
+	}
+	if ec.bytes != e.size() || e.size() != int64(len(body)+len("k")+256+len(got[0])) {
+		t.Fatalf("cache bytes %d, entry size %d: the encoding counted more or less than once", ec.bytes, e.size())
 	}
 }
 

@@ -22,6 +22,11 @@ type gzMemo struct {
 
 type gzEntry struct{ body, gz []byte }
 
+// gzipMinSize is the smallest answer sent compressed (to a client that
+// takes it): below it, the gzip header and a round trip of CPU cost more
+// than the bytes saved.
+const gzipMinSize = 1 << 10
+
 const (
 	gzMemoMin     = 2 << 10   // smaller answers are compressed as they go
 	gzMemoMax     = 256 << 10 // larger ones would crowd the memo out

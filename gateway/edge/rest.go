@@ -286,7 +286,7 @@ func (c *cacheWriter) writeHeld(r *http.Request, sum uint64, body []byte) {
 		c.ResponseWriter.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if n := len(body); c.gz != nil && n >= gzMemoMin && n <= gzMemoMax && acceptsOnlyGzip(r.Header.Values("Accept-Encoding")) {
+	if c.gz != nil && c.compressHere(len(body)) && acceptsOnlyGzip(r.Header.Values("Accept-Encoding")) {
 		// What gzhttp would send, kept with the edge entry or in the memo:
 		// an answer that already names its coding passes through gzhttp
 		// untouched.
@@ -302,6 +302,17 @@ func (c *cacheWriter) writeHeld(r *http.Request, sum uint64, body []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.ResponseWriter.WriteHeader(http.StatusOK)
 	c.ResponseWriter.Write(body)
+}
+
+// compressHere reports whether a held body of n bytes is compressed here,
+// as gzhttp would but without compressing the same bytes again: an edge
+// entry's from gzipMinSize up (kept with the entry, which edgeMaxEntry
+// bounds), another answer's from gzMemoMin to gzMemoMax (in the memo).
+func (c *cacheWriter) compressHere(n int) bool {
+	if c.from != nil {
+		return n >= gzipMinSize
+	}
+	return n >= gzMemoMin && n <= gzMemoMax
 }
 
 // etag is a strong entity tag for a body whose 64-bit xxHash is h. A validator only
