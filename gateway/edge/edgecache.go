@@ -122,18 +122,13 @@ type edgeEntry struct {
 	header  [][2]string // Content-Type and grpc-gateway's metadata headers
 	policy  string
 	// gz is body gzipped, once a client that takes gzip was sent it (see
-	// gzipped); set under gzMu and edgeCache.mu, which counts its bytes.
-	gz   atomic.Pointer[[]byte]
-	gzMu sync.Mutex
+	// gzipped): set once, under edgeCache.mu, which counts its bytes.
+	gz     []byte
+	gzOnce sync.Once
 }
 
-func (e *edgeEntry) size() int64 {
-	n := len(e.body) + len(e.key) + 256
-	if gz := e.gz.Load(); gz != nil {
-		n += len(*gz)
-	}
-	return int64(n)
-}
+// size is what e counts against the cache's bound. ec.mu is held.
+func (e *edgeEntry) size() int64 { return int64(len(e.body) + len(e.gz) + len(e.key) + 256) }
 
 func newEdgeCache(log *slog.Logger, limiter *ratelimit.Limiter, maxBytes int64, ttl time.Duration, reg prometheus.Registerer) *edgeCache {
 	ec := &edgeCache{
@@ -372,25 +367,20 @@ func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, 
 // bytes), so a hit is never compressed again. The memo of recent
 // encodings holds far fewer answers than the edge cache does, and a page
 // it has forgotten costs several times more to compress than to send.
+//
+// One compression per entry: the requests that waited on the flight which
+// filled it are all sent it at once.
 func (ec *edgeCache) gzipped(e *edgeEntry, g *gzMemo) []byte {
-	if gz := e.gz.Load(); gz != nil {
-		return *gz
-	}
-	// One compression per entry: the requests that waited on the flight
-	// which filled it are all sent it at once.
-	e.gzMu.Lock()
-	defer e.gzMu.Unlock()
-	if gz := e.gz.Load(); gz != nil {
-		return *gz
-	}
-	gz := g.compress(e.body)
-	ec.mu.Lock()
-	defer ec.mu.Unlock()
-	e.gz.Store(&gz)
-	if el, ok := ec.byKey[e.key]; ok && el.Value == e {
-		ec.grow(int64(len(gz)))
-	}
-	return gz
+	e.gzOnce.Do(func() {
+		gz := g.compress(e.body)
+		ec.mu.Lock()
+		defer ec.mu.Unlock()
+		e.gz = gz
+		if el, ok := ec.byKey[e.key]; ok && el.Value == e {
+			ec.grow(int64(len(gz)))
+		}
+	})
+	return e.gz
 }
 
 // watch keeps the cache subscribed to invalidations until ctx ends. The
