@@ -53,12 +53,8 @@ func runLocal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	every, err := service.CacheInvalidateEveryFromEnv()
-	if err != nil {
-		return err
-	}
 	st, err := stack.Start(runCtx, stack.Options{DatabaseURL: database.URL, RedisURL: os.Getenv("REDIS_URL"), Log: log, TP: tp, Metrics: true,
-		RateLimit: &limits, CacheInvalidateEvery: every})
+		RateLimit: &limits})
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -80,23 +79,10 @@ type Options[V any] struct {
 	LoadTimeout time.Duration
 	// RedisBackoff is how long Redis is skipped after an error; default 1s.
 	RedisBackoff time.Duration
-	// InvalidateEvery, when positive, coalesces invalidations: each scope
-	// has periods of this length, and this replica invalidates a scope at
-	// most once in each of its periods. An Invalidate in a period that had
-	// none takes effect at once; one in a period that already had one is
-	// deferred to the start of the next, and any more meanwhile are merged
-	// into it. Readers then see a write at most InvalidateEvery late, and a
-	// tenant writing hundreds of times a second costs its readers a few
-	// refills a second instead of a miss on every read. Each scope's
-	// periods start at an offset of their own (a hash of the scope), so
-	// scopes written all the time are invalidated at times spread over the
-	// period rather than together, and so are the refills that follow.
-	// Zero (the default) invalidates at once, every time.
-	InvalidateEvery time.Duration
-	Marshal         func(V) ([]byte, error) // default encoding/json
-	Unmarshal       func([]byte) (V, error) // default encoding/json
-	Log             *slog.Logger
-	Metrics         *Metrics // shared collectors; nil counts only in Stats
+	Marshal      func(V) ([]byte, error) // default encoding/json
+	Unmarshal    func([]byte) (V, error) // default encoding/json
+	Log          *slog.Logger
+	Metrics      *Metrics // shared collectors; nil counts only in Stats
 }
 
 // Stats are a cache's counts since New. Every Get that returns is counted
@@ -168,13 +154,6 @@ type Cache[V any] struct {
 	redisErrors counter
 	metrics     [3]interface{ Inc() } // nil without Metrics
 	metricErr   interface{ Inc() }
-
-	// Coalesced invalidation (InvalidateEvery > 0): when each scope was
-	// last invalidated, and the deferred invalidations not yet run.
-	every    time.Duration
-	coMu     sync.Mutex
-	coLast   map[string]int64 // scope -> period (see period) of its last invalidation
-	coTimers map[string]*time.Timer
 
 	lastLog   atomic.Int64 // now() of the last Redis error log line
 	unlogged  atomic.Int64 // Redis errors since then
@@ -261,9 +240,6 @@ func New[V any](o Options[V]) *Cache[V] {
 		pending:     make(map[string]struct{}),
 		done:        make(chan struct{}),
 		subscribed:  make(chan struct{}),
-		every:       o.InvalidateEvery,
-		coLast:      make(map[string]int64),
-		coTimers:    make(map[string]*time.Timer),
 	}
 	c.lastLog.Store(-int64(logEvery))
 	if o.Metrics != nil {
@@ -423,91 +399,7 @@ func (c *Cache[V]) stamp(st *scopeState) Stamp {
 // forgets this process's entries for it. Call it after the change is
 // committed. When Redis cannot be reached the local entries are still
 // forgotten, and the Redis part is retried when Redis answers again.
-//
-// With InvalidateEvery set, an Invalidate soon after the last one of the
-// same scope is deferred and merged (see Options.InvalidateEvery).
 func (c *Cache[V]) Invalidate(ctx context.Context, scope string) {
-	if c.every > 0 && !c.admit(scope) {
-		return
-	}
-	c.invalidate(ctx, scope)
-}
-
-// admit reports whether an invalidation of scope runs now; if not, one is
-// scheduled for the end of the scope's period (or already was).
-func (c *Cache[V]) admit(scope string) bool {
-	c.coMu.Lock()
-	defer c.coMu.Unlock()
-	if _, scheduled := c.coTimers[scope]; scheduled {
-		return false
-	}
-	now := c.now()
-	offset := c.offset(scope)
-	period := c.period(now, offset)
-	if last, ok := c.coLast[scope]; ok && last == period {
-		next := (period+1)*int64(c.every) - offset
-		c.coTimers[scope] = time.AfterFunc(time.Duration(next-now), func() { c.runDeferred(scope) })
-		return false
-	}
-	if len(c.coLast) >= coalesceForgetAt {
-		for k, p := range c.coLast {
-			if p < c.period(now, c.offset(k)) {
-				delete(c.coLast, k)
-			}
-		}
-	}
-	c.coLast[scope] = period
-	return true
-}
-
-// offset is where scope's coalescing periods start, in [0, every): the
-// periods of scope are [k*every - offset, (k+1)*every - offset).
-func (c *Cache[V]) offset(scope string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(scope))
-	return int64(h.Sum64() % uint64(c.every))
-}
-
-// period numbers the coalescing period that holds now, for a scope whose
-// periods start at offset.
-func (c *Cache[V]) period(now, offset int64) int64 {
-	return (now + offset) / int64(c.every)
-}
-
-// coalesceForgetAt is the number of remembered scopes past which those
-// whose period is over are forgotten.
-const coalesceForgetAt = 10_000
-
-// runDeferred runs the deferred invalidation of scope.
-func (c *Cache[V]) runDeferred(scope string) {
-	c.coMu.Lock()
-	if _, ok := c.coTimers[scope]; !ok { // flushed by Close
-		c.coMu.Unlock()
-		return
-	}
-	delete(c.coTimers, scope)
-	c.coLast[scope] = c.period(c.now(), c.offset(scope))
-	c.coMu.Unlock()
-	c.invalidate(context.Background(), scope)
-}
-
-// flushDeferred runs every deferred invalidation now (on Close, so that no
-// write stays invisible for want of its timer).
-func (c *Cache[V]) flushDeferred() {
-	c.coMu.Lock()
-	scopes := make([]string, 0, len(c.coTimers))
-	for scope, t := range c.coTimers {
-		t.Stop()
-		scopes = append(scopes, scope)
-	}
-	clear(c.coTimers)
-	c.coMu.Unlock()
-	for _, scope := range scopes {
-		c.invalidate(context.Background(), scope)
-	}
-}
-
-func (c *Cache[V]) invalidate(ctx context.Context, scope string) {
 	// This replica sees the write at once, whatever Redis does; the purge
 	// after the bump drops what a read filled from Redis's old version
 	// meanwhile.
@@ -543,7 +435,6 @@ func (c *Cache[V]) Stats() Stats {
 // than LocalTTL.
 func (c *Cache[V]) Close() {
 	c.closeOnce.Do(func() {
-		c.flushDeferred()
 		c.psMu.Lock()
 		c.closed = true
 		if c.cancel != nil {

@@ -56,40 +56,6 @@ type Env struct {
 	// budgets there so that every replica of every service spends one
 	// budget per key; without it each process keeps its own.
 	Redis *redis.Client
-	// CacheInvalidateEvery is the read caches' Options.InvalidateEvery: how
-	// late, at most, a reader may see a write, in exchange for one refill
-	// per period however often a tenant writes. Zero invalidates at once.
-	CacheInvalidateEvery time.Duration
-}
-
-// settleMargin covers what follows a coalesced invalidation's deadline:
-// the timer's lateness on a busy machine, the Redis version bump and the
-// pub/sub message reaching every replica and the gateway.
-const settleMargin = 250 * time.Millisecond
-
-// CacheSettle is how long after a committed write every read cache is sure
-// to have let go of what it changed: CacheInvalidateEvery and a margin, or
-// zero when caches are invalidated at once (after the commit, before the
-// writer goes on). A write reported done to its client no earlier than this
-// after its commit is read back by that client, cached or not.
-func (e Env) CacheSettle() time.Duration {
-	if e.CacheInvalidateEvery <= 0 {
-		return 0
-	}
-	return e.CacheInvalidateEvery + settleMargin
-}
-
-// DefaultCacheInvalidateEvery is VCCI_CACHE_INVALIDATE_EVERY's default.
-const DefaultCacheInvalidateEvery = 5 * time.Second
-
-// CacheInvalidateEveryFromEnv reads VCCI_CACHE_INVALIDATE_EVERY (a duration;
-// "0" invalidates at once).
-func CacheInvalidateEveryFromEnv() (time.Duration, error) {
-	d, err := config.Duration("VCCI_CACHE_INVALIDATE_EVERY", DefaultCacheInvalidateEvery)
-	if err == nil && d < 0 {
-		err = fmt.Errorf("config: VCCI_CACHE_INVALIDATE_EVERY=%s is negative", d)
-	}
-	return d, err
 }
 
 // Peer returns the address of service name: Peers, else <NAME>_ADDR, else the default.
@@ -150,10 +116,6 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 	if err != nil {
 		return err
 	}
-	every, err := CacheInvalidateEveryFromEnv()
-	if err != nil {
-		return err
-	}
 	log := logging.New(os.Stdout, name, cfg.LogLevel)
 	stopPprof, err := telemetry.StartPprof()
 	if err != nil {
@@ -188,7 +150,7 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 			return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
 		}
 	}
-	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb, CacheInvalidateEvery: every})
+	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb})
 }
 
 // OpenDB opens the service's pool, applies the identity schema's migrations

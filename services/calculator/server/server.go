@@ -43,7 +43,7 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	defer closeRedis()
 	srv := service.NewServer(env, pool, auth)
-	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry), env.CacheInvalidateEvery)
+	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry))
 	defer caches.Close()
 	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool), caches.Summaries, caches.Factors)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)

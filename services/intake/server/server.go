@@ -90,7 +90,7 @@ func Run(ctx context.Context, env service.Env) error {
 	suppliers := cache.New(cache.Options[[]byte]{Name: "intake-reads", Redis: rdb, Log: env.Log,
 		LocalSize: 20_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute,
 		Marshal: func(b []byte) ([]byte, error) { return b, nil }, Unmarshal: func(b []byte) ([]byte, error) { return b, nil },
-		Metrics: cache.NewMetrics(srv.Registry), InvalidateEvery: env.CacheInvalidateEvery})
+		Metrics: cache.NewMetrics(srv.Registry)})
 	defer suppliers.Close()
 
 	st := store.New(pool)
@@ -116,7 +116,7 @@ func Run(ctx context.Context, env service.Env) error {
 
 	results := newResultMemo(resultMemoSize)
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick), grpcapi.Read{
-		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers, Settle: env.CacheSettle(),
+		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
 		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 			return results.results(ctx, t, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 				return emissionResults(ctx, calc, t, token, ids, dates)

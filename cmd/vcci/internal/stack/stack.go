@@ -57,9 +57,6 @@ type Options struct {
 	// RateLimit is the per-API-key budget every service enforces (kept in
 	// Redis when one answers); nil means no limits.
 	RateLimit *ratelimit.Config
-	// CacheInvalidateEvery is every service's Env.CacheInvalidateEvery;
-	// zero (tests) makes every write visible to the next read.
-	CacheInvalidateEvery time.Duration
 	// EdgeCacheBytes is the gateway's edge.Options.EdgeCacheBytes (it
 	// needs Redis and RateLimit; negative turns it off).
 	EdgeCacheBytes int64
@@ -113,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		s.GRPC[svc.Name] = lis.Addr().String()
 		envs[i] = service.Env{Cfg: cfg, Log: o.Log.With("service", svc.Name), TP: o.TP, GRPC: lis, Metrics: mlis,
-			RateLimit: o.RateLimit, Redis: rdb, CacheInvalidateEvery: o.CacheInvalidateEvery}
+			RateLimit: o.RateLimit, Redis: rdb}
 	}
 	for i, svc := range Services {
 		envs[i].Peers = s.GRPC

@@ -31,12 +31,10 @@ type Caches struct {
 }
 
 // New returns the caches over rdb (nil: in-process layer only).
-// Summaries' invalidations are coalesced per invalidateEvery (see
-// cache.Options.InvalidateEvery).
-func New(rdb *redis.Client, log *slog.Logger, metrics *cache.Metrics, invalidateEvery time.Duration) Caches {
+func New(rdb *redis.Client, log *slog.Logger, metrics *cache.Metrics) Caches {
 	return Caches{
 		Summaries: &Summaries{cache.New(cache.Options[calculator.Summary]{Name: SummariesName, Redis: rdb, Log: log,
-			LocalSize: 10_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute, Metrics: metrics, InvalidateEvery: invalidateEvery})},
+			LocalSize: 10_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute, Metrics: metrics})},
 		// Factor sets change only when a new version is loaded, which makes
 		// a new set: an hour in process is safe.
 		Factors: &Factors{cache.New(cache.Options[[]calculator.Factor]{Name: "factors", Redis: rdb, Log: log,

@@ -36,7 +36,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// Two replicas of the calculator sharing one Redis.
-	c1, c2 := cache.New(srv.Client(), log, nil, 0), cache.New(srv.Client(), log, nil, 0)
+	c1, c2 := cache.New(srv.Client(), log, nil), cache.New(srv.Client(), log, nil)
 	defer c1.Close()
 	defer c2.Close()
 	svc1 := calculator.New(store.New(pool), c1.Summaries, c1.Factors)

@@ -175,7 +175,7 @@ func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppl
 }
 
 func (a *API) toProto(u intake.Upload) *intakev1.Upload {
-	state := u.Shown(a.read.Settle)
+	state := u.State
 	p := &intakev1.Upload{
 		Name: "uploads/" + strconv.FormatInt(u.ID, 10), Filename: u.Filename, Sha256: hex.EncodeToString(u.SHA256),
 		SizeBytes: u.Size, State: intakev1.UploadState(state), RowsRead: u.Read, RowsAccepted: u.Accepted,

@@ -43,11 +43,6 @@ type Read struct {
 	Tokens  *pagetoken.Codec
 	Results ResultFetcher
 	Cache   Cache // nil: no caching
-	// Settle is how long after an upload succeeds every cache is sure to
-	// have let go of what it changed; until then the upload is reported as
-	// calculating (intake.Upload.Shown). Zero when caches are invalidated
-	// at once.
-	Settle time.Duration
 }
 
 // Date filters outside these bounds are refused as absurd.
@@ -436,10 +431,7 @@ func supplierProto(s intake.Supplier) *intakev1.Supplier {
 // (the supplier, its transactions) are spread over, by a hash of its id.
 // An upload invalidates the scopes of the suppliers it names and the
 // tenant's own (every read across suppliers), so a supplier's reads outlive
-// writes to suppliers in other scopes; and with invalidations coalesced,
-// each scope's periods start at an offset of their own (see
-// cache.Options.InvalidateEvery), so their refills are spread over the
-// period instead of all falling due at once.
+// writes to suppliers in other scopes.
 const supplierScopes = 64
 
 // SupplierScope is the cache scope of the reads of one supplier of tenant.

@@ -57,22 +57,6 @@ type Upload struct {
 	CreatedAt, UpdatedAt                 time.Time
 	CompletedAt                          time.Time
 	TraceParent                          string
-	// ReadAt is the database's clock when the row was read: how long ago
-	// the upload completed is measured on the clock that stamped it.
-	ReadAt time.Time
-}
-
-// Shown is the state u is reported in when reads may lag writes by up to
-// settle (the caches' coalesced invalidation, see
-// service.Env.CacheInvalidateEvery, plus a margin): an upload that
-// succeeded less than settle ago is still calculating, so that a client
-// that sees it succeed and then reads finds its rows in every answer,
-// cached or not.
-func (u Upload) Shown(settle time.Duration) State {
-	if u.State == Succeeded && settle > 0 && u.ReadAt.Sub(u.CompletedAt) < settle {
-		return Calculating
-	}
-	return u.State
 }
 
 // NewUpload is what a client sends.

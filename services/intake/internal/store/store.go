@@ -60,14 +60,13 @@ func (s *Store) WithSmallUpload(n int64) *Store {
 
 const uploadCols = `id, tenant_id, filename, coalesce(idempotency_key, ''), coalesce(sha256, ''::bytea), size_bytes, state,
 	rows_read, rows_accepted, rows_rejected, rows_calculated, coalesce(kg_co2e::text, ''), failure_reason, attempts,
-	coalesce(min_date, '0001-01-01'), coalesce(max_date, '0001-01-01'), created_at, updated_at, coalesce(completed_at, '0001-01-01'), trace_parent,
-	statement_timestamp()`
+	coalesce(min_date, '0001-01-01'), coalesce(max_date, '0001-01-01'), created_at, updated_at, coalesce(completed_at, '0001-01-01'), trace_parent`
 
 func scanUpload(row pgx.Row) (intake.Upload, error) {
 	var u intake.Upload
 	err := row.Scan(&u.ID, &u.Tenant, &u.Filename, &u.IdempotencyKey, &u.SHA256, &u.Size, &u.State,
 		&u.Read, &u.Accepted, &u.Rejected, &u.Calculated, &u.Kg, &u.FailureReason, &u.Attempts,
-		&u.MinDate, &u.MaxDate, &u.CreatedAt, &u.UpdatedAt, &u.CompletedAt, &u.TraceParent, &u.ReadAt)
+		&u.MinDate, &u.MaxDate, &u.CreatedAt, &u.UpdatedAt, &u.CompletedAt, &u.TraceParent)
 	return u, err
 }
 
