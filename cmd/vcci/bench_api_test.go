@@ -60,7 +60,7 @@ func TestFreeAddrsAreDistinct(t *testing.T) {
 
 // The user model is judged on reads' and uploads' p99, errors, uploads
 // that all succeeded, and stalls: seconds with nothing done or a p95 over
-// 10x the run's p50 (at least 50 ms).
+// 10x the run's p50 (at least 50 ms, at most 1 s).
 func TestUserModelTargets(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	op := func(name string, lats ...int) loadgen.OpResult {
@@ -97,6 +97,13 @@ func TestUserModelTargets(t *testing.T) {
 	}
 	if r := rep.Rows[4]; r.Operation != "reads" || r.Requests != 7 || r.P99 != 49 {
 		t.Fatalf("reads row = %+v", r)
+	}
+	// A run slow throughout (p50 500 ms) is judged against 1 s, not 5 s.
+	slow := res
+	slow.Total = loadgen.Merge("total", op("list", 500, 500, 500), op("upload", 1500))
+	slow.Timeline = []loadgen.Second{{Requests: 3, P95: ms(500)}, {Requests: 1, P95: ms(1500)}}
+	if s := userReportOf(slow, userModel{Pages: 1, PerPage: 1}, 1, up).Stalls; !slices.Equal(s, []int{1}) {
+		t.Fatalf("slow run's stalls = %v, want [1]", s)
 	}
 	up.ByState = map[string]int{"SUCCEEDED": 2, "FAILED": 1}
 	for _, v := range userReportOf(res, userModel{Pages: 1, PerPage: 1}, 1, up).Targets {

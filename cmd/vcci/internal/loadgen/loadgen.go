@@ -146,12 +146,12 @@ func Timeline(samples []Sample, elapsed time.Duration) []Second {
 	return out
 }
 
-// Stalls are the seconds of timeline in which nothing completed, or whose
-// p95 is above limit.
+// Stalls are the seconds of timeline in which no request succeeded, or
+// whose p95 is above limit.
 func Stalls(timeline []Second, limit time.Duration) []int {
 	var out []int
 	for i, s := range timeline {
-		if s.Requests == 0 || s.P95 > limit {
+		if s.Requests == s.Errors || s.P95 > limit {
 			out = append(out, i)
 		}
 	}

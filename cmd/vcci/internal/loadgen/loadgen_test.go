@@ -348,6 +348,11 @@ func TestTimeline(t *testing.T) {
 	if s := loadgen.Stalls(got, ms(40)); !slices.Equal(s, []int{1}) {
 		t.Errorf("Stalls(40ms) = %v, want [1]", s)
 	}
+	// A second of failures only has no p95, and is a stall too.
+	failed := append(got, loadgen.Second{Requests: 9, Errors: 9})
+	if s := loadgen.Stalls(failed, ms(40)); !slices.Equal(s, []int{1, 3}) {
+		t.Errorf("with a failed second: Stalls = %v, want [1 3]", s)
+	}
 }
 
 func TestMerge(t *testing.T) {
