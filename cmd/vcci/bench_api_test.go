@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
 )
 
 // Two runs of the mix never send the same file: intake would answer the
@@ -50,5 +55,60 @@ func TestFreeAddrsAreDistinct(t *testing.T) {
 			t.Fatalf("%s: %v", a, err)
 		}
 		l.Close()
+	}
+}
+
+// The user model is judged on reads' and uploads' p99, errors, uploads
+// that all succeeded, and stalls: seconds with nothing done or a p95 over
+// 10x the run's p50 (at least 50 ms, at most 1 s).
+func TestUserModelTargets(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	op := func(name string, lats ...int) loadgen.OpResult {
+		o := loadgen.OpResult{Name: name, Requests: len(lats)}
+		for _, l := range lats {
+			o.Latencies = append(o.Latencies, ms(l))
+		}
+		return o
+	}
+	res := loadgen.Result{Elapsed: 3 * time.Second, Ops: []loadgen.OpResult{
+		op("list", 2, 3, 4, 49), op("supplier", 1, 2), op("summary", 5), op("upload", 30, 250),
+	}, Timeline: []loadgen.Second{{Requests: 5, P95: ms(49)}, {}, {Requests: 4, P95: ms(250)}}}
+	res.Total = loadgen.Merge("total", res.Ops...)
+	up := uploadOutcome{Posted: 2, Stored: 3, ByState: map[string]int{"SUCCEEDED": 3}}
+	rep := userReportOf(res, userModel{Users: 10, Duration: 3 * time.Second, Pages: 100, PerPage: 50}, 1000, up)
+	met := map[string]bool{}
+	for _, v := range rep.Targets {
+		met[v.Target] = v.Met
+	}
+	want := map[string]bool{
+		"reads p99 < 50 ms":               true,  // 49 ms
+		"uploads (the POST) p99 < 200 ms": false, // 250 ms
+		"0 errors":                        true,
+		"every upload SUCCEEDED":          true, // one cut off by the end, stored and done
+		"no stall":                        false,
+	}
+	if !maps.Equal(met, want) {
+		t.Fatalf("targets met = %v, want %v", met, want)
+	}
+	// p50 of all 9 latencies is 5 ms: the limit is the 50 ms floor, so
+	// second 2 (250 ms) stalls, as does second 1 (nothing done).
+	if !slices.Equal(rep.Stalls, []int{1, 2}) {
+		t.Fatalf("stalls = %v, want [1 2]", rep.Stalls)
+	}
+	if r := rep.Rows[4]; r.Operation != "reads" || r.Requests != 7 || r.P99 != 49 {
+		t.Fatalf("reads row = %+v", r)
+	}
+	// A run slow throughout (p50 500 ms) is judged against 1 s, not 5 s.
+	slow := res
+	slow.Total = loadgen.Merge("total", op("list", 500, 500, 500), op("upload", 1500))
+	slow.Timeline = []loadgen.Second{{Requests: 3, P95: ms(500)}, {Requests: 1, P95: ms(1500)}}
+	if s := userReportOf(slow, userModel{Pages: 1, PerPage: 1}, 1, up).Stalls; !slices.Equal(s, []int{1}) {
+		t.Fatalf("slow run's stalls = %v, want [1]", s)
+	}
+	up.ByState = map[string]int{"SUCCEEDED": 2, "FAILED": 1}
+	for _, v := range userReportOf(res, userModel{Pages: 1, PerPage: 1}, 1, up).Targets {
+		if v.Target == "every upload SUCCEEDED" && v.Met {
+			t.Fatalf("a failed upload met %q: %s", v.Target, v.Measured)
+		}
 	}
 }

@@ -1,8 +1,10 @@
-// Package loadgen is a closed-loop HTTP load generator: a fixed number of
-// virtual users, each sending one request at a time, choosing what to send
-// by weight, for a fixed duration. Every latency is kept, so percentiles are
-// exact (a million samples is 8 MB), and failures are counted with a few
-// examples.
+// Package loadgen is an HTTP load generator: a fixed number of virtual
+// users, each sending one request at a time, choosing what to send by
+// weight, for a fixed duration; back to back (a closed loop, to find
+// capacity) or with a pause between requests (users as they behave). Every
+// latency is kept, so percentiles are exact (a million samples is 8 MB),
+// failures are counted with a few examples, and a per-second timeline
+// shows a stall.
 package loadgen
 
 import (
@@ -30,6 +32,53 @@ type Op struct {
 	// (0..VUs-1) and seq counts that user's requests of this op from 0, so
 	// (vu, seq) is unique within a run; rng is the user's own.
 	New func(ctx context.Context, vu int, seq uint64, rng *rand.Rand) (*http.Request, error)
+	// Done, if set, is given the body of each successful response (its
+	// gzip undone) and when its request was sent; it must not block.
+	Done func(vu int, seq uint64, sent time.Time, body []byte)
+}
+
+// Think is the pause a user takes after each answer before the next
+// request: uniform in [Min, Max]. The zero Think is a closed loop.
+type Think struct{ Min, Max time.Duration }
+
+// Pause draws one pause.
+func (t Think) Pause(rng *rand.Rand) time.Duration {
+	if t.Max <= t.Min {
+		return t.Min
+	}
+	return t.Min + time.Duration(rng.Int64N(int64(t.Max-t.Min)+1))
+}
+
+// Mix chooses ops by weight.
+type Mix struct {
+	cum   []int // cum[i] is the sum of weights up to and including op i
+	total int
+}
+
+// NewMix is the mix of ops with these weights (each >= 0, not all 0).
+func NewMix(weights []int) (Mix, error) {
+	m := Mix{cum: make([]int, len(weights))}
+	for i, w := range weights {
+		if w < 0 {
+			return Mix{}, fmt.Errorf("loadgen: weight %d of op %d is negative", w, i)
+		}
+		m.total += w
+		m.cum[i] = m.total
+	}
+	if m.total == 0 {
+		return Mix{}, errors.New("loadgen: weights sum to zero")
+	}
+	return m, nil
+}
+
+// Pick draws an op's index.
+func (m Mix) Pick(rng *rand.Rand) int { return m.Op(rng.IntN(m.total)) }
+
+// Op is the index of the op that r, in [0, sum of weights), falls to: the
+// first w0 values to op 0, the next w1 to op 1, and so on.
+func (m Mix) Op(r int) int {
+	i, _ := slices.BinarySearch(m.cum, r+1)
+	return i
 }
 
 // Config is one run.
@@ -42,6 +91,9 @@ type Config struct {
 	Seed uint64
 	// Header is added to every request (API key, Accept-Encoding).
 	Header http.Header
+	// Think is each user's pause between requests (zero: closed loop).
+	// Users all start at once, sending their first request at time 0.
+	Think Think
 }
 
 // Result is a run's outcome.
@@ -50,6 +102,79 @@ type Result struct {
 	Elapsed time.Duration
 	Ops     []OpResult // in Config.Ops order
 	Total   OpResult   // every op together
+	// Timeline is the run second by second, by when requests completed.
+	Timeline []Second
+}
+
+// Sample is one completed request: when it ended, from the start of the
+// run, how long it took, and whether it failed.
+type Sample struct {
+	End, Latency time.Duration
+	Failed       bool
+}
+
+// Second is one second of a run: the requests that completed in it, how
+// many of them failed, and the p95 latency of those that succeeded.
+type Second struct {
+	Requests int           `json:"requests"`
+	Errors   int           `json:"errors"`
+	P95      time.Duration `json:"p95_ns"`
+}
+
+// Timeline buckets samples by the second they ended in, over a run that
+// lasted elapsed (a last partial second is a bucket of its own).
+func Timeline(samples []Sample, elapsed time.Duration) []Second {
+	n := int((elapsed + time.Second - 1) / time.Second)
+	if n == 0 {
+		return nil
+	}
+	out := make([]Second, n)
+	lats := make([][]time.Duration, n)
+	for _, s := range samples {
+		i := min(max(int(s.End/time.Second), 0), n-1)
+		out[i].Requests++
+		if s.Failed {
+			out[i].Errors++
+			continue
+		}
+		lats[i] = append(lats[i], s.Latency)
+	}
+	for i, l := range lats {
+		slices.Sort(l)
+		out[i].P95 = Percentile(l, 95)
+	}
+	return out
+}
+
+// Stalls are the seconds of timeline in which no request succeeded, or
+// whose p95 is above limit.
+func Stalls(timeline []Second, limit time.Duration) []int {
+	var out []int
+	for i, s := range timeline {
+		if s.Requests == s.Errors || s.P95 > limit {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Merge is the results of several ops as one, named name: requests and
+// errors summed, latencies merged, at most five examples.
+func Merge(name string, ops ...OpResult) OpResult {
+	out := OpResult{Name: name}
+	for _, o := range ops {
+		out.Requests += o.Requests
+		out.Errors += o.Errors
+		out.RPS += o.RPS
+		out.Latencies = append(out.Latencies, o.Latencies...)
+		for _, e := range o.Examples {
+			if len(out.Examples) < maxExamples {
+				out.Examples = append(out.Examples, o.Name+": "+e)
+			}
+		}
+	}
+	slices.Sort(out.Latencies)
+	return out
 }
 
 // OpResult is what one op (or the whole mix) did.
@@ -104,6 +229,7 @@ type recorder struct {
 	lats             [][]time.Duration
 	examples         [][]string
 	seq              []uint64
+	samples          []Sample
 }
 
 func newRecorder(ops int) *recorder {
@@ -131,19 +257,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, errors.New("loadgen: Duration must be positive")
 	case len(cfg.Ops) == 0:
 		return Result{}, errors.New("loadgen: no ops")
+	case cfg.Think.Min < 0 || cfg.Think.Max < cfg.Think.Min && cfg.Think.Max != 0:
+		return Result{}, fmt.Errorf("loadgen: think time %s..%s", cfg.Think.Min, cfg.Think.Max)
 	}
-	// cum[i] is the sum of weights up to and including op i.
-	cum := make([]int, len(cfg.Ops))
-	total := 0
+	weights := make([]int, len(cfg.Ops))
 	for i, op := range cfg.Ops {
-		if op.Weight < 0 || op.New == nil {
-			return Result{}, fmt.Errorf("loadgen: op %q needs a builder and a weight >= 0", op.Name)
+		if op.New == nil {
+			return Result{}, fmt.Errorf("loadgen: op %q needs a builder", op.Name)
 		}
-		total += op.Weight
-		cum[i] = total
+		weights[i] = op.Weight
 	}
-	if total == 0 {
-		return Result{}, errors.New("loadgen: weights sum to zero")
+	mix, err := NewMix(weights)
+	if err != nil {
+		return Result{}, err
 	}
 	client := cfg.Client
 	if client == nil {
@@ -165,8 +291,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(vu)))
 		wg.Go(func() {
 			for runCtx.Err() == nil {
-				pick := rng.IntN(total)
-				op, _ := slices.BinarySearch(cum, pick+1)
+				op := mix.Pick(rng)
 				seq := rec.seq[op]
 				rec.seq[op]++
 				req, err := cfg.Ops[op].New(runCtx, vu, seq, rng)
@@ -183,17 +308,27 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					}
 				}
 				t0 := time.Now()
-				err = do(client, req)
+				body, err := do(client, req, cfg.Ops[op].Done != nil)
 				lat := time.Since(t0)
 				if runCtx.Err() != nil {
 					return // cut off by the end of the run
 				}
 				rec.requests[op]++
+				rec.samples = append(rec.samples, Sample{End: t0.Add(lat).Sub(start), Latency: lat, Failed: err != nil})
 				if err != nil {
 					rec.fail(op, err)
-					continue
+				} else {
+					rec.lats[op] = append(rec.lats[op], lat)
+					if done := cfg.Ops[op].Done; done != nil {
+						done(vu, seq, t0, body)
+					}
 				}
-				rec.lats[op] = append(rec.lats[op], lat)
+				if p := cfg.Think.Pause(rng); p > 0 {
+					select {
+					case <-runCtx.Done():
+					case <-time.After(p):
+					}
+				}
 			}
 		})
 	}
@@ -206,7 +341,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, buildErr
 	}
 
-	res := Result{VUs: cfg.VUs, Elapsed: elapsed, Ops: make([]OpResult, len(cfg.Ops)), Total: OpResult{Name: "total"}}
+	res := Result{VUs: cfg.VUs, Elapsed: elapsed, Ops: make([]OpResult, len(cfg.Ops))}
 	for i, op := range cfg.Ops {
 		o := OpResult{Name: op.Name}
 		for _, rec := range recs {
@@ -222,32 +357,30 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		slices.Sort(o.Latencies)
 		o.RPS = float64(o.Requests) / elapsed.Seconds()
 		res.Ops[i] = o
-		res.Total.Requests += o.Requests
-		res.Total.Errors += o.Errors
-		res.Total.Latencies = append(res.Total.Latencies, o.Latencies...)
-		for _, e := range o.Examples {
-			if len(res.Total.Examples) < maxExamples {
-				res.Total.Examples = append(res.Total.Examples, op.Name+": "+e)
-			}
-		}
 	}
-	slices.Sort(res.Total.Latencies)
-	res.Total.RPS = float64(res.Total.Requests) / elapsed.Seconds()
+	res.Total = Merge("total", res.Ops...)
+	var samples []Sample
+	for _, rec := range recs {
+		samples = append(samples, rec.samples...)
+	}
+	res.Timeline = Timeline(samples, elapsed)
 	return res, nil
 }
 
 // do sends req and reads the whole body, so that the connection is reused
-// and the latency includes the transfer. A status outside 2xx is an error
-// carrying the start of the body.
-func do(client *http.Client, req *http.Request) error {
+// and the latency includes the transfer; with keep, it returns the body,
+// its gzip undone. A status outside 2xx is an error carrying the start of
+// the body.
+func do(client *http.Client, req *http.Request, keep bool) ([]byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
+	ok := resp.StatusCode/100 == 2
+	if ok && !keep {
 		_, err := io.Copy(io.Discard, resp.Body)
-		return err
+		return nil, err
 	}
 	var r io.Reader = resp.Body
 	if resp.Header.Get("Content-Encoding") == "gzip" {
@@ -256,9 +389,12 @@ func do(client *http.Client, req *http.Request) error {
 			r = zr
 		}
 	}
+	if ok {
+		return io.ReadAll(r)
+	}
 	body, _ := io.ReadAll(io.LimitReader(r, 512))
 	io.Copy(io.Discard, resp.Body)
-	return &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	return nil, &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 }
 
 // StatusError is a response outside 2xx.

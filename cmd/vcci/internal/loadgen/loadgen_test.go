@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,5 +232,176 @@ func TestPercentile(t *testing.T) {
 				t.Errorf("Percentile(p%v) = %s, want %s", tc.p, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestMixOpBoundaries(t *testing.T) {
+	m, err := loadgen.NewMix([]int{10, 5, 3, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3}
+	for r, w := range want {
+		if got := m.Op(r); got != w {
+			t.Errorf("Op(%d) = %d, want %d", r, got, w)
+		}
+	}
+	// A zero weight is never chosen.
+	z, err := loadgen.NewMix([]int{0, 3, 0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, w := range []int{1, 1, 1, 3} {
+		if got := z.Op(r); got != w {
+			t.Errorf("zero weights: Op(%d) = %d, want %d", r, got, w)
+		}
+	}
+	for _, bad := range [][]int{{0, 0}, {1, -1}, nil} {
+		if _, err := loadgen.NewMix(bad); err == nil {
+			t.Errorf("NewMix(%v): no error", bad)
+		}
+	}
+}
+
+func TestMixPickShares(t *testing.T) {
+	m, _ := loadgen.NewMix([]int{10, 5, 3, 2})
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 200_000
+	var got [4]int
+	for range n {
+		got[m.Pick(rng)]++
+	}
+	for i, want := range []float64{0.50, 0.25, 0.15, 0.10} {
+		// Five standard deviations of a binomial share at 200,000 draws
+		// are at most 0.0056.
+		if share := float64(got[i]) / n; math.Abs(share-want) > 0.0056 {
+			t.Errorf("op %d: share %.4f, want %.2f", i, share, want)
+		}
+	}
+}
+
+func TestThinkPause(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	think := loadgen.Think{Min: time.Second, Max: 3 * time.Second}
+	const n = 100_000
+	var sum time.Duration
+	var below, above int // under 1.5 s, over 2.5 s: a quarter each
+	for range n {
+		p := think.Pause(rng)
+		if p < time.Second || p > 3*time.Second {
+			t.Fatalf("pause %s outside 1s..3s", p)
+		}
+		sum += p
+		if p < 1500*time.Millisecond {
+			below++
+		}
+		if p > 2500*time.Millisecond {
+			above++
+		}
+	}
+	if mean := sum / n; mean < 1990*time.Millisecond || mean > 2010*time.Millisecond {
+		t.Errorf("mean pause %s, want 2s ± 10ms", mean)
+	}
+	for name, k := range map[string]int{"below 1.5s": below, "above 2.5s": above} {
+		if share := float64(k) / n; math.Abs(share-0.25) > 0.007 {
+			t.Errorf("%s: share %.4f, want 0.25", name, share)
+		}
+	}
+	if p := (loadgen.Think{Min: 250 * time.Millisecond, Max: 250 * time.Millisecond}).Pause(rng); p != 250*time.Millisecond {
+		t.Errorf("fixed pause = %s, want 250ms", p)
+	}
+	if p := (loadgen.Think{}).Pause(rng); p != 0 {
+		t.Errorf("closed loop pause = %s, want 0", p)
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var samples []loadgen.Sample
+	// Second 0: 20 requests of 1..20 ms, one failed (its latency, 500 ms,
+	// is left out of the p95). Second 1: none. Second 2: 3 of 40 ms.
+	// The run ends at 2.5 s; a sample at exactly the end falls in the last.
+	for i := 1; i <= 20; i++ {
+		samples = append(samples, loadgen.Sample{End: ms(40 * i), Latency: ms(i)})
+	}
+	samples = append(samples, loadgen.Sample{End: ms(999), Latency: ms(500), Failed: true})
+	for range 3 {
+		samples = append(samples, loadgen.Sample{End: ms(2100), Latency: ms(40)})
+	}
+	samples = append(samples, loadgen.Sample{End: ms(2500), Latency: ms(7), Failed: true})
+	got := loadgen.Timeline(samples, ms(2500))
+	want := []loadgen.Second{
+		{Requests: 21, Errors: 1, P95: ms(19)},
+		{},
+		{Requests: 4, Errors: 1, P95: ms(40)},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Timeline = %+v, want %+v", got, want)
+	}
+	if got := loadgen.Timeline(nil, 0); got != nil {
+		t.Fatalf("empty run: %+v", got)
+	}
+	// Second 1 completed nothing; second 2's p95, 40 ms, is over 30 ms.
+	if s := loadgen.Stalls(got, ms(30)); !slices.Equal(s, []int{1, 2}) {
+		t.Errorf("Stalls(30ms) = %v, want [1 2]", s)
+	}
+	if s := loadgen.Stalls(got, ms(40)); !slices.Equal(s, []int{1}) {
+		t.Errorf("Stalls(40ms) = %v, want [1]", s)
+	}
+	// A second of failures only has no p95, and is a stall too.
+	failed := append(got, loadgen.Second{Requests: 9, Errors: 9})
+	if s := loadgen.Stalls(failed, ms(40)); !slices.Equal(s, []int{1, 3}) {
+		t.Errorf("with a failed second: Stalls = %v, want [1 3]", s)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	a := loadgen.OpResult{Name: "a", Requests: 3, Errors: 1, Latencies: []time.Duration{ms(1), ms(5)}, RPS: 1.5, Examples: []string{"boom"}}
+	b := loadgen.OpResult{Name: "b", Requests: 2, Latencies: []time.Duration{ms(2), ms(3)}, RPS: 1}
+	m := loadgen.Merge("reads", a, b)
+	if m.Name != "reads" || m.Requests != 5 || m.Errors != 1 || m.RPS != 2.5 ||
+		!slices.Equal(m.Latencies, []time.Duration{ms(1), ms(2), ms(3), ms(5)}) || !slices.Equal(m.Examples, []string{"a: boom"}) {
+		t.Fatalf("Merge = %+v", m)
+	}
+	if p := m.Percentile(50); p != ms(2) {
+		t.Errorf("p50 = %s, want 2ms", p)
+	}
+}
+
+// With a think time each user sends a request, waits, and sends the next:
+// 4 users, instant answers, 100 ms pauses, for 450 ms make 5 requests each
+// (at 0, 100, 200, 300 and 400 ms), and Done sees every body.
+func TestRunPausesBetweenRequests(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("upload " + r.URL.Query().Get("id")))
+	}))
+	defer srv.Close()
+	var mu sync.Mutex
+	bodies := map[string]bool{}
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Client: client(4), VUs: 4, Duration: 450 * time.Millisecond,
+		Think: loadgen.Think{Min: 100 * time.Millisecond, Max: 100 * time.Millisecond},
+		Ops: []loadgen.Op{{Name: "post", Weight: 1,
+			New: func(ctx context.Context, vu int, seq uint64, _ *rand.Rand) (*http.Request, error) {
+				return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), nil)
+			},
+			Done: func(vu int, seq uint64, sent time.Time, body []byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				bodies[string(body)] = true
+			}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Requests != 20 || res.Total.Errors != 0 {
+		t.Fatalf("%d requests, %d errors; want 20, 0", res.Total.Requests, res.Total.Errors)
+	}
+	if len(bodies) != 20 || !bodies["upload 3-4"] {
+		t.Fatalf("Done saw %d distinct bodies: %v", len(bodies), bodies)
+	}
+	if len(res.Timeline) != 1 || res.Timeline[0].Requests != 20 {
+		t.Fatalf("timeline %+v", res.Timeline)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -357,7 +358,7 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 
 // ListTransactions reads one page of transactions.
 func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intake.TransactionQuery) (intake.TransactionPage, error) {
-	stmt, filter, q, dests, err := transactionsSQL(tenant, tq)
+	stmt, count, q, dests, err := transactionsSQL(tenant, tq)
 	if err != nil {
 		return intake.TransactionPage{}, err
 	}
@@ -366,7 +367,7 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 	id := func(t *intake.Transaction) *string { return &t.ID }
 	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
 	if tq.Count {
-		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.transactions x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
+		stmts = append(stmts, db.Stmt{SQL: count, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
 		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
@@ -375,23 +376,19 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 	return page, nil
 }
 
-// transactionsSQL is the statement of a page of transactions, its filter
-// alone (for the count), its arguments and where the selected columns go.
-func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, filter string, q *query, dests []func(*intake.Transaction) any, err error) {
+// transactionsSQL is the statement of a page of transactions, the one that
+// counts what its filter matches (countSQL), their arguments and where the
+// selected columns go.
+func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count string, q *query, dests []func(*intake.Transaction) any, err error) {
 	sk, ok := transactionSorts[tq.Order]
 	if !ok {
 		return "", "", nil, nil, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
 	}
 	q = &query{args: pgx.NamedArgs{}}
-	where := []string{"tenant_id = " + q.arg(tenant)}
+	ta := q.arg(tenant)
+	where := []string{"tenant_id = " + ta}
 	if tq.SupplierID != "" {
 		where = append(where, "supplier_id = "+q.arg(tq.SupplierID))
-	}
-	if !tq.Start.IsZero() {
-		where = append(where, "tx_date >= "+q.arg(tq.Start))
-	}
-	if !tq.End.IsZero() {
-		where = append(where, "tx_date <= "+q.arg(tq.End))
 	}
 	if tq.NAICS != "" {
 		where = append(where, "naics_code = "+q.arg(tq.NAICS))
@@ -399,7 +396,15 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, filter
 	if tq.Category != 0 {
 		where = append(where, "category = "+q.arg(tq.Category))
 	}
-	filter = strings.Join(where, " AND ")
+	if tq.Count {
+		count = countSQL(q, ta, tq, where)
+	}
+	if !tq.Start.IsZero() {
+		where = append(where, "tx_date >= "+q.arg(tq.Start))
+	}
+	if !tq.End.IsZero() {
+		where = append(where, "tx_date <= "+q.arg(tq.End))
+	}
 	order, err := keyset(q, &where, sk, tq.After)
 	if err != nil {
 		return "", "", nil, nil, err
@@ -407,7 +412,100 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, filter
 	exprs, dests := selectList(transactionColumns, tq.Fields)
 	stmt = selectSQL("transaction_id, "+sk.text(), exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
 	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
-	return stmt, filter, q, dests, nil
+	return stmt, count, q, dests, nil
+}
+
+// countSQL counts the transactions tq's filter matches from the counters
+// the insert trigger keeps (migration 0007), and from the rows only where
+// they do not answer, bounded: a supplier with other filters counts that
+// supplier's rows; a date range with a NAICS code or category counts the
+// rows of the at most two months it cuts. others are the filter's
+// conditions besides the dates, on the transactions' columns; ta is the
+// tenant's argument.
+func countSQL(q *query, ta string, tq intake.TransactionQuery, others []string) string {
+	lo, hi := tq.Start, tq.End // hi is inclusive
+	var end time.Time
+	if !hi.IsZero() {
+		end = hi.AddDate(0, 0, 1)
+	}
+	// The rows from from (inclusive) to to (exclusive); zero is unbounded.
+	rows := func(from, to time.Time) string {
+		w := slices.Clone(others)
+		if !from.IsZero() {
+			w = append(w, "tx_date >= "+q.arg(from))
+		}
+		if !to.IsZero() {
+			w = append(w, "tx_date < "+q.arg(to))
+		}
+		return "(SELECT count(*) FROM intake.transactions x WHERE " + strings.Join(w, " AND ") + ")"
+	}
+	sum := func(table string, where []string) string {
+		return "(SELECT coalesce(sum(n), 0)::bigint FROM intake." + table + " WHERE " + strings.Join(where, " AND ") + ")"
+	}
+	dated := !lo.IsZero() || !hi.IsZero()
+	switch {
+	case len(others) == 1:
+		w := []string{"tenant_id = " + ta}
+		if !lo.IsZero() {
+			w = append(w, "tx_date >= "+q.arg(lo))
+		}
+		if !hi.IsZero() {
+			w = append(w, "tx_date <= "+q.arg(hi))
+		}
+		return "SELECT " + sum("transaction_days", w)
+	case tq.SupplierID != "" && len(others) == 2 && !dated:
+		return "SELECT " + sum("transaction_suppliers", []string{"tenant_id = " + ta, "supplier_id = " + q.arg(tq.SupplierID)})
+	case tq.SupplierID != "":
+		return "SELECT " + rows(lo, end)
+	}
+	whole, cutLo, cutHi := wholeMonths(lo, hi)
+	if whole == nil {
+		return "SELECT " + rows(lo, end)
+	}
+	w := []string{"tenant_id = " + ta}
+	if tq.NAICS != "" {
+		w = append(w, "naics_code = "+q.arg(tq.NAICS))
+	}
+	if tq.Category != 0 {
+		w = append(w, "category = "+q.arg(tq.Category))
+	}
+	if !whole[0].IsZero() {
+		w = append(w, "month >= "+q.arg(whole[0]))
+	}
+	if !whole[1].IsZero() {
+		w = append(w, "month < "+q.arg(whole[1]))
+	}
+	stmt := "SELECT " + sum("transaction_codes", w)
+	if cutLo {
+		stmt += " + " + rows(lo, whole[0])
+	}
+	if cutHi {
+		stmt += " + " + rows(whole[1], end)
+	}
+	return stmt
+}
+
+// wholeMonths are the first days of the first month inside [lo, hi] and of
+// the month after the last one (zero when lo or hi is), nil if no month is
+// wholly inside; cutLo and cutHi say whether the range starts or ends part
+// way through a month.
+func wholeMonths(lo, hi time.Time) (whole []time.Time, cutLo, cutHi bool) {
+	first := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+	var from, to time.Time
+	if !lo.IsZero() {
+		if from = first(lo); from.Before(lo) {
+			from, cutLo = from.AddDate(0, 1, 0), true
+		}
+	}
+	if !hi.IsZero() {
+		end := hi.AddDate(0, 0, 1)
+		to = first(end)
+		cutHi = to.Before(end)
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return nil, false, false
+	}
+	return []time.Time{from, to}, cutLo, cutHi
 }
 
 // Transaction reads one transaction; an id stored under two dates answers

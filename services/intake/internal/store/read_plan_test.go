@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -145,6 +146,64 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 		if amounts[0] != map[string]string{"amount_usd desc": "1048.5000", "amount_usd": "0.0000"}[order] {
 			t.Fatalf("%s: first amount %s", order, amounts[0])
 		}
+	}
+}
+
+// partitionScan finds the partition a plan's line reads.
+var partitionScan = regexp.MustCompile(`on (transactions_\d{4}q\d)( |$)`)
+
+// An offset page's total is read from the counters, not by counting the
+// rows: without dates, or with a code's dates on month bounds, the
+// statement reads no transaction; a supplier's dates count that supplier's
+// rows alone; a code's range that cuts a month counts only that month's
+// rows (one partition of the four).
+func TestTransactionTotalsAreNotAScan(t *testing.T) {
+	pool, tenant := planDB(t)
+	ctx := context.Background()
+	seedTransactions(t, pool, tenant, 3000)
+	if _, err := pool.Exec(ctx, `ANALYZE intake.transactions, intake.transaction_days, intake.transaction_suppliers, intake.transaction_codes`); err != nil {
+		t.Fatal(err)
+	}
+	day := func(s string) time.Time {
+		d, _ := time.Parse(time.DateOnly, s)
+		return d
+	}
+	for _, tc := range []struct {
+		name    string
+		tq      intake.TransactionQuery
+		scanned string // the partitions counted, "" for none
+		rows    int64
+	}{
+		{"no filter", intake.TransactionQuery{}, "", 3000},
+		{"supplier", intake.TransactionQuery{SupplierID: "S7"}, "", 150},
+		{"naics", intake.TransactionQuery{NAICS: "331110"}, "", 3000},
+		{"category", intake.TransactionQuery{Category: 1}, "", 3000},
+		{"dates", intake.TransactionQuery{Start: day("2024-02-10"), End: day("2024-07-20")}, "", 1620},
+		{"naics, whole months", intake.TransactionQuery{NAICS: "331110", Start: day("2024-02-01"), End: day("2024-06-30")}, "", 1510},
+		{"naics, a cut month", intake.TransactionQuery{NAICS: "331110", Start: day("2024-02-10"), End: day("2024-06-30")}, "transactions_2024q1", 1420},
+		{"supplier and dates", intake.TransactionQuery{SupplierID: "S7", Start: day("2024-02-10"), End: day("2024-06-30")}, "transactions_2024q1 transactions_2024q2", 70},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tq := tc.tq
+			tq.Order, tq.Page = "date desc", intake.Page{Limit: 50, Offset: 100, Count: true}
+			_, count, q, _, err := transactionsSQL(tenant, tq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var scanned []string
+			for _, l := range explain(t, pool, tenant, "", count, q.args) {
+				if m := partitionScan.FindStringSubmatch(l); m != nil {
+					scanned = append(scanned, m[1])
+				}
+			}
+			if want := strings.Fields(tc.scanned); !slices.Equal(slices.Compact(slices.Sorted(slices.Values(scanned))), want) {
+				t.Fatalf("counting read partitions %v, want %v:\n%s", scanned, want, count)
+			}
+			page, err := New(pool).ListTransactions(ctx, tenant, tq)
+			if err != nil || page.Total != tc.rows {
+				t.Fatalf("total %d, %v; want %d", page.Total, err, tc.rows)
+			}
+		})
 	}
 }
 
