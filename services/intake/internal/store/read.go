@@ -410,8 +410,18 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count 
 		return "", "", nil, nil, err
 	}
 	exprs, dests := selectList(transactionColumns, tq.Fields)
-	stmt = selectSQL("transaction_id, "+sk.text(), exprs) + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
-	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
+	head := selectSQL("transaction_id, "+sk.text(), exprs)
+	page := fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
+	if tq.Offset > 0 && sk.expr == "x.tx_date" && tq.NAICS == "" && tq.Category == 0 {
+		// A deep page skips its offset in the date index alone (the
+		// tenant's, or a supplier's), then reads only its own rows: read
+		// whole, every skipped row was a heap fetch.
+		stmt = head + " FROM (SELECT x.tx_date AS k_date, x.transaction_id AS k_id FROM intake.transactions x WHERE " +
+			strings.Join(where, " AND ") + " ORDER BY " + order + page + ") k JOIN intake.transactions x ON x.tenant_id = " + ta +
+			" AND x.tx_date = k.k_date AND x.transaction_id = k.k_id ORDER BY " + order
+		return stmt, count, q, dests, nil
+	}
+	stmt = head + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + page
 	return stmt, count, q, dests, nil
 }
 

@@ -149,6 +149,58 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 	}
 }
 
+// A deep offset page by date skips its offset in the date index alone,
+// an index-only scan, and reads only its own rows from the table; it
+// serves the rows, fields and order a plain OFFSET does.
+func TestDeepOffsetPagesSkipInTheIndex(t *testing.T) {
+	pool, tenant := planDB(t)
+	ctx := context.Background()
+	seedTransactions(t, pool, tenant, 3000)
+	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool)
+	for _, tc := range []struct {
+		name, order, supplier, sql string
+	}{
+		{"newest first", "date desc", "", "ORDER BY tx_date DESC, transaction_id DESC"},
+		{"oldest first", "date", "", "ORDER BY tx_date, transaction_id"},
+		{"a supplier's", "date desc", "S7", "ORDER BY tx_date DESC, transaction_id DESC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tq := intake.TransactionQuery{SupplierID: tc.supplier, Order: tc.order, Page: intake.Page{Limit: 20, Offset: 100, Count: true}}
+			stmt, _, q, _, err := transactionsSQL(tenant, tq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(explain(t, pool, tenant, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, stmt, q.args), "\n")
+			if !strings.Contains(plan, "Index Only Scan") || !strings.Contains(plan, "Nested Loop") {
+				t.Fatalf("%s\nplan:\n%s", stmt, plan)
+			}
+			page, err := s.ListTransactions(ctx, tenant, tq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tx := range page.Transactions {
+				got = append(got, tx.ID+" "+tx.Date.Format(time.DateOnly)+" "+tx.SupplierID+" "+tx.Amount)
+			}
+			rows, err := pool.Query(ctx, `SELECT transaction_id || ' ' || tx_date || ' ' || supplier_id || ' ' || amount_usd
+				FROM intake.transactions WHERE tenant_id = $1 AND ($2 = '' OR supplier_id = $2) `+tc.sql+` LIMIT 20 OFFSET 100`, tenant, tc.supplier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != 20 || !slices.Equal(got, want) {
+				t.Fatalf("page = %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
 // partitionScan finds the partition a plan's line reads.
 var partitionScan = regexp.MustCompile(`on (transactions_\d{4}q\d)( |$)`)
 
