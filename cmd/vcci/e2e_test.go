@@ -487,3 +487,42 @@ func TestUploadIsOneTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryUploadThroughREST retries a failed upload through the gateway's
+// POST /v1/uploads/{upload}:retry; any other upload is refused.
+func TestRetryUploadThroughREST(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	type answer struct {
+		upload
+		Code    int
+		Message string
+	}
+	retry := func(name string) (int, answer) {
+		var a answer
+		code := p.call(t, "POST", "/v1/"+name+":retry", p.key, strings.NewReader("{}"), &a)
+		return code, a
+	}
+	// A header without the required columns fails the upload; a retry
+	// validates it again, and it fails again.
+	bad := p.upload(t, p.key, []byte("transaction_id,date,supplier_id\nT1,2024-01-01,S1\n"))
+	if u := p.wait(t, p.key, bad.Name); u.State != "UPLOAD_STATE_FAILED" {
+		t.Fatalf("bad header: %+v", u)
+	}
+	if code, a := retry(bad.Name); code != http.StatusOK || a.Name != bad.Name || a.State != "UPLOAD_STATE_QUEUED" {
+		t.Fatalf("retry a failed upload: HTTP %d %+v", code, a)
+	}
+	if u := p.wait(t, p.key, bad.Name); u.State != "UPLOAD_STATE_FAILED" || !strings.Contains(u.FailureReason, "header") {
+		t.Fatalf("bad header retried: %+v", u)
+	}
+
+	good := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR1,2024-05-01,S1,Acme,331110,10.00,USD,x\n"))
+	if u := p.wait(t, p.key, good.Name); u.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("good upload: %+v", u)
+	}
+	if code, a := retry(good.Name); code != http.StatusBadRequest || a.Code != 9 || a.Message != "only a failed upload can be retried" {
+		t.Fatalf("retry a succeeded upload: HTTP %d %+v", code, a)
+	}
+	if code, a := retry("uploads/999999"); code != http.StatusNotFound || a.Code != 5 {
+		t.Fatalf("retry a missing upload: HTTP %d %+v", code, a)
+	}
+}

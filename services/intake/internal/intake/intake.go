@@ -290,7 +290,7 @@ const (
 
 // DefaultTimeout bounds one attempt at an upload unless WorkerOptions say
 // otherwise: long enough for the largest file.
-const DefaultTimeout = 30 * time.Minute
+const DefaultTimeout = 10 * time.Minute
 
 // Worker processes uploads, one River job each.
 type Worker struct {

@@ -8,17 +8,25 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
@@ -53,8 +61,8 @@ type Calc struct {
 	Seen   map[string]bool
 	Stored int
 	// Before, if set, runs before each call, outside the lock, with the
-	// call's number from 1: a test holds a call there.
-	Before func(call int)
+	// upload the call is for: a test holds a call there.
+	Before func(upload int64)
 }
 
 // NewCalc returns a Calc that has seen nothing.
@@ -63,10 +71,10 @@ func NewCalc() *Calc { return &Calc{Seen: map[string]bool{}} }
 func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
 	f.Mu.Lock()
 	f.Calls++
-	call, before := f.Calls, f.Before
+	before := f.Before
 	f.Mu.Unlock()
 	if before != nil {
-		before(call)
+		before(upload)
 	}
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
@@ -196,6 +204,51 @@ func WaitIdle(t testing.TB, pool *pgxpool.Pool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("upload jobs still due after 20s")
+}
+
+// WaitState polls the upload until it is in state, and returns it.
+func WaitState(t testing.TB, svc *intake.Service, tenant uuid.UUID, id int64, state intake.State, within time.Duration) intake.Upload {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		u, err := svc.Get(context.Background(), tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.State == state {
+			return u
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uploads/%d still %v after %v, want %v: %+v", id, u.State, within, state, u)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Serve serves api over an in-memory gRPC connection as tenant, with the
+// services' mapping of errors to status codes, and returns a client.
+func Serve(t testing.TB, api intakev1.IntakeServiceServer, tenant uuid.UUID) intakev1.IntakeServiceClient {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		resp, err := h(tenancy.WithTenant(ctx, tenant, "test-key"), req)
+		if err != nil {
+			return nil, grpcserver.ToStatus(ctx, log, info.FullMethod, err)
+		}
+		return resp, nil
+	}))
+	intakev1.RegisterIntakeServiceServer(srv, api)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return intakev1.NewIntakeServiceClient(conn)
 }
 
 // RetryNow makes every upload job waiting out a backoff due now.

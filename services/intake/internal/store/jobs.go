@@ -33,7 +33,10 @@ type ClientOptions struct {
 	FetchPoll time.Duration
 	// RetryPolicy spaces attempts (default River's, attempt^4 seconds).
 	RetryPolicy river.ClientRetryPolicy
-	TestOnly    bool
+	// NotLeader keeps the client out of River's leader election, so that
+	// another client runs the upkeep (rescue, scheduling retries).
+	NotLeader bool
+	TestOnly  bool
 }
 
 // NewClient returns the River client that works uploads with w; Start it.
@@ -59,11 +62,12 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 			intake.QueueSmall: {MaxWorkers: o.SmallWorkers},
 			intake.QueueLarge: {MaxWorkers: o.LargeWorkers},
 		},
-		JobTimeout:           min(timeout, o.RescueAfter),
-		RescueStuckJobsAfter: o.RescueAfter,
-		RetryPolicy:          o.RetryPolicy,
-		Logger:               o.Log,
-		TestOnly:             o.TestOnly,
+		JobTimeout:             min(timeout, o.RescueAfter),
+		RescueStuckJobsAfter:   o.RescueAfter,
+		RetryPolicy:            o.RetryPolicy,
+		Logger:                 o.Log,
+		TestOnly:               o.TestOnly,
+		LeaderElectionDisabled: o.NotLeader,
 		// The job's span, River's, joins the trace of the upload's request.
 		Middleware: []rivertype.Middleware{&intake.ContinueTrace{}, otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
 	}

@@ -61,12 +61,16 @@ func setupPath(t *testing.T, small int64) env {
 	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
 	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
 	st := store.New(pool).WithSmallUpload(small).WithMaxAttempts(2)
-	calc := intaketest.NewCalc()
-	w := intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
-		func(uuid.UUID) intake.Calculator { return calc },
-		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} },
-		intake.WorkerOptions{Batch: 2})
-	return env{pool, st, intake.New(st, 1<<20), w, calc, a, b}
+	e := env{pool: pool, st: st, svc: intake.New(st, 1<<20), calc: intaketest.NewCalc(), a: a, b: b}
+	e.worker = newWorker(e, intake.WorkerOptions{Batch: 2})
+	return e
+}
+
+// newWorker is a worker on e's store and fake calculator.
+func newWorker(e env, o intake.WorkerOptions) *intake.Worker {
+	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), e.st,
+		func(uuid.UUID) intake.Calculator { return e.calc },
+		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} }, o)
 }
 
 func drain(t *testing.T, e env) { intaketest.Drain(t, e.pool, e.worker) }
