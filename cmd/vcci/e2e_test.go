@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/spendgen"
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
+	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/dbtest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
@@ -524,5 +526,51 @@ func TestRetryUploadThroughREST(t *testing.T) {
 	}
 	if code, a := retry("uploads/999999"); code != http.StatusNotFound || a.Code != 5 {
 		t.Fatalf("retry a missing upload: HTTP %d %+v", code, a)
+	}
+}
+
+// TestRiverUIIsBehindTheOperatorsPassword serves River's UI over the
+// platform's database as the gateway does when RIVER_UI_DATABASE_URL is set:
+// it shows the upload jobs, to the operator only.
+func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	u := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nU1,2024-05-01,S1,Acme,331110,10.00,USD,x\n"))
+	p.wait(t, p.key, u.Name)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := edge.RiverUI(ctx, p.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), "operator", ""); err == nil {
+		t.Fatal("River UI served without a password")
+	}
+	ui, err := edge.RiverUI(ctx, p.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), "operator", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(edge.RiverUIPath, ui)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(path, user, password string) (int, string) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct{ user, password string }{{"", ""}, {"operator", "wrong"}, {"someone", "s3cret"}} {
+		if code, _ := get(edge.RiverUIPath, c.user, c.password); code != http.StatusUnauthorized {
+			t.Errorf("as %q/%q: HTTP %d, want 401", c.user, c.password, code)
+		}
+	}
+	if code, body := get(edge.RiverUIPath, "operator", "s3cret"); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Fatalf("UI: HTTP %d %.200s", code, body)
+	}
+	if code, body := get(edge.RiverUIPath+"api/jobs?state=completed", "operator", "s3cret"); code != http.StatusOK || !strings.Contains(body, `"intake.upload"`) {
+		t.Fatalf("jobs: HTTP %d %.300s", code, body)
 	}
 }
