@@ -18,11 +18,12 @@ import (
 // single statement; under load many arrive at once, each paying for its own
 // transaction, statement and commit. Concurrent ones of a tenant are
 // written together instead: each caller queues its file and waits, one
-// flusher per tenant writes everything queued in one statement and one
-// commit, and tells every caller what became of its file. A caller is
+// flusher per tenant writes everything queued in one statement, inserts
+// their jobs, and commits once, and tells every caller what became of its
+// file. A caller is
 // answered only after the commit that stored its file, so an acknowledged
-// upload is whole; a failed statement stores nothing of its batch, and
-// every caller in it gets the error.
+// upload is whole and queued; a failed statement stores nothing of its
+// batch, and every caller in it gets the error.
 const (
 	receiveBatchMax   = 128     // files per statement
 	receiveBatchBytes = 8 << 20 // and bytes of content
