@@ -115,6 +115,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// every upload: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
 		"intake.uploads", "intake.supplier_totals")
+	go st.KeepFailingAbandoned(bg, time.Minute, func(err error) { env.Log.Error("fail abandoned uploads", "error", err.Error()) })
 	if err := jobs.Start(bg); err != nil {
 		return err
 	}

@@ -108,3 +108,40 @@ func (s *Store) WithSmallUpload(n int64) *Store {
 	s.small = n
 	return s
 }
+
+// FailAbandoned fails the unfinished uploads whose latest job River gave up
+// on without the worker saying so: its rescuer discards the job of a
+// worker that died on the last attempt, and an operator may cancel a job
+// in the River UI. They can then be retried like any failed upload. It
+// returns how many it failed.
+func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE intake.uploads u SET resume_state = u.state, state = $1, completed_at = now(), updated_at = now(),
+			failure_reason = CASE j.state
+				WHEN 'cancelled' THEN 'its job was cancelled'
+				ELSE 'gave up after ' || j.attempt || ' attempts: ' || coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '') END
+		FROM `+RiverSchema+`.river_job j
+		WHERE j.kind = $2 AND j.state IN ('discarded', 'cancelled') AND j.finalized_at > now() - interval '1 day'
+		  AND u.id = (j.args->>'upload')::bigint AND u.state IN ($3, $4, $5)
+		  AND NOT EXISTS (SELECT 1 FROM `+RiverSchema+`.river_job k
+			WHERE k.kind = j.kind AND k.args->'upload' = j.args->'upload' AND k.id > j.id)`,
+		intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
+	if err != nil {
+		return 0, fmt.Errorf("store.FailAbandoned: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// KeepFailingAbandoned runs FailAbandoned every interval until ctx ends.
+func (s *Store) KeepFailingAbandoned(ctx context.Context, every time.Duration, onErr func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if _, err := s.FailAbandoned(ctx); err != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+	}
+}

@@ -233,3 +233,60 @@ func TestASmallUploadIsNotHeldUpByALargeOne(t *testing.T) {
 		t.Fatalf("large upload = %+v", got)
 	}
 }
+
+// An upload whose job River gave up on behind the worker's back (discarded
+// by the rescuer, cancelled by an operator) is failed, and can be retried.
+func TestAnUploadWhoseJobWasAbandonedFails(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	var us [3]intake.Upload
+	for i := range us {
+		u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(fmt.Sprintf(header+"Z%d,2024-05-01,S1,Acme,331110,1.00,USD,x\n", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		us[i] = u
+	}
+	// The first as the rescuer leaves it after a worker died on the last
+	// attempt (the upload stays validating); the second cancelled; the
+	// third still queued.
+	if _, err := e.pool.Exec(ctx, `UPDATE intake.uploads SET state = $2, attempts = 2 WHERE id = $1`, us[0].ID, intake.Validating); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE `+store.RiverSchema+`.river_job SET state = 'discarded', attempt = 2, finalized_at = now(),
+		errors = ARRAY['{"attempt": 2, "error": "Stuck job rescued by JobRescuer"}'::jsonb] WHERE (args->>'upload')::bigint = $1`, us[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE `+store.RiverSchema+`.river_job SET state = 'cancelled', finalized_at = now()
+		WHERE (args->>'upload')::bigint = $1`, us[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.st.FailAbandoned(ctx); err != nil || n != 2 {
+		t.Fatalf("FailAbandoned = %d, %v; want 2", n, err)
+	}
+	for i, want := range []string{"gave up after 2 attempts: Stuck job rescued by JobRescuer", "its job was cancelled"} {
+		if g, _ := e.svc.Get(ctx, e.a, us[i].ID); g.State != intake.Failed || g.FailureReason != want {
+			t.Fatalf("uploads/%d = %+v, want failed: %s", us[i].ID, g, want)
+		}
+	}
+	if g, _ := e.svc.Get(ctx, e.a, us[2].ID); g.State != intake.Queued {
+		t.Fatalf("queued upload = %+v", g)
+	}
+	// Retried, the first resumes validating under a new job, which the
+	// next pass leaves alone.
+	if g, err := e.svc.Retry(ctx, e.a, us[0].ID); err != nil || g.State != intake.Validating {
+		t.Fatalf("retry = %+v, %v", g, err)
+	}
+	if n, err := e.st.FailAbandoned(ctx); err != nil || n != 0 {
+		t.Fatalf("FailAbandoned after the retry = %d, %v; want 0", n, err)
+	}
+	if _, err := e.svc.Retry(ctx, e.a, us[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	intaketest.Drain(t, e.pool, e.worker)
+	for _, u := range us {
+		if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Succeeded || g.Kg != "2.0000000" {
+			t.Fatalf("uploads/%d = %+v, want succeeded", u.ID, g)
+		}
+	}
+}
