@@ -59,7 +59,11 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	pool, auth, err := service.OpenDB(ctx, env, 16, Migrate)
+	// An upload's transaction may wait on a second connection (its chunks,
+	// its partitions, its progress): each worker gets two on top of the
+	// API's, so that busy workers cannot take every connection and wait
+	// on each other.
+	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(smallWorkers+largeWorkers)), Migrate)
 	if err != nil {
 		return err
 	}
