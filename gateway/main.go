@@ -14,6 +14,7 @@ import (
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/logging"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/redisx"
@@ -92,9 +93,23 @@ func run(ctx context.Context) error {
 	if rdb != nil {
 		defer rdb.Close()
 	}
+	// River's operator UI, off unless RIVER_UI_DATABASE_URL names the
+	// database holding intake's jobs; it then needs RIVER_UI_PASSWORD.
+	var riverUI http.Handler
+	if url := os.Getenv("RIVER_UI_DATABASE_URL"); url != "" {
+		pool, err := db.Open(ctx, url, tp, 4)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		if riverUI, err = edge.RiverUI(ctx, pool, log, config.String("RIVER_UI_USER", "operator"), os.Getenv("RIVER_UI_PASSWORD")); err != nil {
+			return err
+		}
+		log.Info("river ui on", "path", edge.RiverUIPath)
+	}
 	gw, err := edge.New(ctx, edge.Options{Log: log, TracerProvider: tp, Addrs: addrs, MaxUploadBytes: int64(maxUpload),
 		Redis: rdb, RateLimit: &limits, EdgeCacheBytes: int64(edgeBytes), EdgeCacheTTL: edgeTTL,
-		MaxInFlight: maxInFlight, AdmitWait: admitWait})
+		MaxInFlight: maxInFlight, AdmitWait: admitWait, RiverUI: riverUI})
 	if err != nil {
 		return err
 	}

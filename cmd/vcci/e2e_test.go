@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/spendgen"
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
+	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/dbtest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
@@ -470,6 +472,8 @@ func TestUploadIsOneTrace(t *testing.T) {
 		switch {
 		case s.Name() == "vcci.intake.v1.IntakeService/UploadSpend" && s.SpanKind() == trace.SpanKindServer:
 			seen["intake"] = true
+		case s.Name() == "river.work": // otelriver's span for the upload's job
+			seen["river"] = true
 		case s.Name() == "intake.ProcessUpload":
 			seen["worker"] = true
 		case s.Name() == "vcci.calculator.v1.CalculatorService/CalculateEmissions" && s.SpanKind() == trace.SpanKindServer:
@@ -481,9 +485,94 @@ func TestUploadIsOneTrace(t *testing.T) {
 			}
 		}
 	}
-	for _, hop := range []string{"intake", "worker", "calculator", "postgres"} {
+	for _, hop := range []string{"intake", "river", "worker", "calculator", "postgres"} {
 		if !seen[hop] {
 			t.Errorf("trace %s has no %s span (saw %v)", root, hop, seen)
 		}
+	}
+}
+
+// TestRetryUploadThroughREST retries a failed upload through the gateway's
+// POST /v1/uploads/{upload}:retry; any other upload is refused.
+func TestRetryUploadThroughREST(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	type answer struct {
+		upload
+		Code    int
+		Message string
+	}
+	retry := func(name string) (int, answer) {
+		var a answer
+		code := p.call(t, "POST", "/v1/"+name+":retry", p.key, strings.NewReader("{}"), &a)
+		return code, a
+	}
+	// A header without the required columns fails the upload; a retry
+	// validates it again, and it fails again.
+	bad := p.upload(t, p.key, []byte("transaction_id,date,supplier_id\nT1,2024-01-01,S1\n"))
+	if u := p.wait(t, p.key, bad.Name); u.State != "UPLOAD_STATE_FAILED" {
+		t.Fatalf("bad header: %+v", u)
+	}
+	if code, a := retry(bad.Name); code != http.StatusOK || a.Name != bad.Name || a.State != "UPLOAD_STATE_QUEUED" {
+		t.Fatalf("retry a failed upload: HTTP %d %+v", code, a)
+	}
+	if u := p.wait(t, p.key, bad.Name); u.State != "UPLOAD_STATE_FAILED" || !strings.Contains(u.FailureReason, "header") {
+		t.Fatalf("bad header retried: %+v", u)
+	}
+
+	good := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR1,2024-05-01,S1,Acme,331110,10.00,USD,x\n"))
+	if u := p.wait(t, p.key, good.Name); u.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("good upload: %+v", u)
+	}
+	if code, a := retry(good.Name); code != http.StatusBadRequest || a.Code != 9 || a.Message != "only a failed upload can be retried" {
+		t.Fatalf("retry a succeeded upload: HTTP %d %+v", code, a)
+	}
+	if code, a := retry("uploads/999999"); code != http.StatusNotFound || a.Code != 5 {
+		t.Fatalf("retry a missing upload: HTTP %d %+v", code, a)
+	}
+}
+
+// TestRiverUIIsBehindTheOperatorsPassword serves River's UI over the
+// platform's database as the gateway does when RIVER_UI_DATABASE_URL is set:
+// it shows the upload jobs, to the operator only.
+func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	u := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nU1,2024-05-01,S1,Acme,331110,10.00,USD,x\n"))
+	p.wait(t, p.key, u.Name)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := edge.RiverUI(ctx, p.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), "operator", ""); err == nil {
+		t.Fatal("River UI served without a password")
+	}
+	ui, err := edge.RiverUI(ctx, p.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), "operator", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(edge.RiverUIPath, ui)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(path, user, password string) (int, string) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct{ user, password string }{{"", ""}, {"operator", "wrong"}, {"someone", "s3cret"}} {
+		if code, _ := get(edge.RiverUIPath, c.user, c.password); code != http.StatusUnauthorized {
+			t.Errorf("as %q/%q: HTTP %d, want 401", c.user, c.password, code)
+		}
+	}
+	if code, body := get(edge.RiverUIPath, "operator", "s3cret"); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Fatalf("UI: HTTP %d %.200s", code, body)
+	}
+	if code, body := get(edge.RiverUIPath+"api/jobs?state=completed", "operator", "s3cret"); code != http.StatusOK || !strings.Contains(body, `"intake.upload"`) {
+		t.Fatalf("jobs: HTTP %d %.300s", code, body)
 	}
 }

@@ -67,6 +67,8 @@ type Options struct {
 	// before a 503 (default DefaultAdmitWait).
 	MaxInFlight int
 	AdmitWait   time.Duration
+	// RiverUI, when set, is served at RiverUIPath (see RiverUI).
+	RiverUI http.Handler
 }
 
 // Gateway is the REST edge.
@@ -175,6 +177,9 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("GET /openapi.json", spec)
 	root.Handle("/docs/", swgui.New("vcci API", "/openapi.json", "/docs/"))
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
+	if o.RiverUI != nil {
+		root.Handle(RiverUIPath, o.RiverUI)
+	}
 	var ec *edgeCache
 	if o.EdgeCacheBytes == 0 {
 		o.EdgeCacheBytes = DefaultEdgeCacheBytes

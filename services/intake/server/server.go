@@ -41,24 +41,29 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	workers, err := config.Int("UPLOAD_WORKERS", 2)
+	// Uploads are River jobs in two queues, each with its workers: files up
+	// to store.SmallUpload, and larger ones.
+	smallWorkers, err := config.Int("UPLOAD_WORKERS", 8)
 	if err != nil {
 		return err
 	}
-	// Larger batches of small uploads cost less per upload: supplier and
-	// rollup totals are added once per batch, however many of its uploads
-	// touch them. With the REST mix's uploads (10 rows over a thousand
-	// suppliers), 256 uploads gathered for up to 500 ms cost the worker
-	// 1.37 ms of CPU each, against 1.80 ms at 64 and 200 ms.
-	linger, err := config.Duration("UPLOAD_LINGER", 500*time.Millisecond)
+	largeWorkers, err := config.Int("UPLOAD_LARGE_WORKERS", 2)
 	if err != nil {
 		return err
 	}
-	batchUploads, err := config.Int("UPLOAD_BATCH", 256)
+	maxAttempts, err := config.Int("UPLOAD_MAX_ATTEMPTS", store.DefaultMaxAttempts)
 	if err != nil {
 		return err
 	}
-	pool, auth, err := service.OpenDB(ctx, env, 16, Migrate)
+	timeout, err := config.Duration("UPLOAD_TIMEOUT", intake.DefaultTimeout)
+	if err != nil {
+		return err
+	}
+	// An upload's transaction may wait on a second connection (its chunks,
+	// its partitions, its progress): each worker gets two on top of the
+	// API's, so that busy workers cannot take every connection and wait
+	// on each other.
+	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(smallWorkers+largeWorkers)), Migrate)
 	if err != nil {
 		return err
 	}
@@ -93,29 +98,34 @@ func Run(ctx context.Context, env service.Env) error {
 		Metrics: cache.NewMetrics(srv.Registry)})
 	defer suppliers.Close()
 
-	st := store.New(pool)
+	st := store.New(pool).WithMaxAttempts(maxAttempts)
 	worker := intake.NewWorker(env.Log, env.TP, st,
 		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
 		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{Linger: linger, BatchUploads: batchUploads, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
+		intake.WorkerOptions{Timeout: timeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
 			for _, scope := range grpcapi.ChangedScopes(t, changed) {
 				suppliers.Invalidate(ctx, scope)
 			}
 		}})
+	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
+		SmallWorkers: smallWorkers, LargeWorkers: largeWorkers})
+	if err != nil {
+		return err
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
-	// Running totals and the upload queue are updated in place by every
-	// upload: keep them vacuumed whatever autovacuum does.
+	// Running totals and the uploads' progress are updated in place by
+	// every upload: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
 		"intake.uploads", "intake.supplier_totals")
-	done := make(chan struct{}, workers)
-	for range workers {
-		go func() { worker.Run(bg, time.Second); done <- struct{}{} }()
+	go st.KeepFailingAbandoned(bg, time.Minute, func(err error) { env.Log.Error("fail abandoned uploads", "error", err.Error()) })
+	if err := jobs.Start(bg); err != nil {
+		return err
 	}
 
 	results := newResultMemo(resultMemoSize)
-	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload), worker.Kick), grpcapi.Read{
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload)), grpcapi.Read{
 		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
 		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 			return results.results(ctx, t, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
@@ -124,12 +134,18 @@ func Run(ctx context.Context, env service.Env) error {
 		},
 	}))
 	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
-	// Workers stop after the server: an interrupted upload's lease lapses and
-	// the next start resumes it.
-	stop()
-	for range workers {
-		<-done
+	// Jobs stop after the server, given the shutdown timeout to finish; an
+	// interrupted one resumes at the next start (Worker.Work snoozes it).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := jobs.Stop(sctx); serr != nil {
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer ccancel()
+		if cerr := jobs.StopAndCancel(cctx); cerr != nil {
+			env.Log.Error("stop upload jobs", "error", cerr.Error())
+		}
 	}
+	stop()
 	return err
 }
 

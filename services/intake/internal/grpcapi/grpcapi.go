@@ -76,15 +76,24 @@ func (a *API) UploadSpend(stream intakev1.IntakeService_UploadSpendServer) error
 }
 
 func (a *API) GetUpload(ctx context.Context, req *intakev1.GetUploadRequest) (*intakev1.Upload, error) {
+	return a.onUpload(ctx, req.GetName(), a.svc.Get)
+}
+
+func (a *API) RetryUpload(ctx context.Context, req *intakev1.RetryUploadRequest) (*intakev1.Upload, error) {
+	return a.onUpload(ctx, req.GetName(), a.svc.Retry)
+}
+
+// onUpload runs do on the caller's upload called name.
+func (a *API) onUpload(ctx context.Context, name string, do func(context.Context, uuid.UUID, int64) (intake.Upload, error)) (*intakev1.Upload, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("name", "uploads/", req.GetName())
+	id, err := parseID("name", "uploads/", name)
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.svc.Get(ctx, tenant, id)
+	u, err := do(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}

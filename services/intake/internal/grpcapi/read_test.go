@@ -81,7 +81,7 @@ func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUI
 		func(uuid.UUID) intake.Calculator { return calc },
 		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} },
 		intake.WorkerOptions{Batch: 3, Changed: changed})
-	e.svc = intake.New(st, 1<<20, nil)
+	e.svc = intake.New(st, 1<<20)
 	e.api = grpcapi.New(e.svc, grpcapi.Read{
 		Store: st, Tokens: pagetoken.New([]byte("0123456789abcdef0123456789abcdef")), Cache: c,
 		Results: func(_ context.Context, _ uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {

@@ -5,6 +5,7 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -27,6 +31,10 @@ import (
 var (
 	ErrUploadNotFound = apperr.New(apperr.NotFound, "upload not found")
 	ErrTooLarge       = apperr.New(apperr.InvalidArgument, "upload is larger than the limit")
+	ErrNotFailed      = apperr.New(apperr.FailedPrecondition, "only a failed upload can be retried")
+	// ErrSuperseded fails the writes of an attempt that a later attempt
+	// took over (River rescued its job while it still ran).
+	ErrSuperseded = errors.New("a later attempt has taken the upload over")
 )
 
 // State is an upload's processing state (values match the contract's enum).
@@ -91,39 +99,41 @@ type Validated struct {
 
 // Store is the persistence intake needs.
 type Store interface {
-	// Receive stores the content of r as a new upload in one transaction and
-	// returns it; an existing upload with the same idempotency key or content
-	// is returned instead (created false).
+	// Receive stores the content of r as a new upload, and queues its job,
+	// in one transaction and returns it; an existing upload with the same
+	// idempotency key or content is returned instead (created false).
 	Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r io.Reader) (Upload, bool, error)
 	Upload(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 	Uploads(ctx context.Context, tenant uuid.UUID, beforeID int64, limit int) ([]Upload, error)
 	Errors(ctx context.Context, tenant uuid.UUID, upload int64, afterSeq int64, limit int) ([]RowError, int64, int64, error)
 	Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]Supplier, error)
+	// Retry queues a failed upload again, to resume from the state it
+	// failed in, with a new job in the same transaction.
+	Retry(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 
-	// Claim leases the next upload that needs work.
-	Claim(ctx context.Context, lease time.Duration) (Upload, bool, error)
-	// ClaimMore leases up to n more queued uploads of first's tenant, none
-	// claimed before and none larger than maxSize bytes, in id order, to
-	// be processed together with first.
-	ClaimMore(ctx context.Context, first Upload, lease time.Duration, n int, maxSize int64) ([]Upload, error)
+	// Begin counts a new attempt at an unfinished upload and returns it;
+	// its Attempts fences the writes below against an older attempt still
+	// running. ok is false when the upload is finished.
+	Begin(ctx context.Context, id int64) (u Upload, ok bool, err error)
 	// Validate runs v over the upload's content and stores its accepted rows,
-	// its errors and the new state, all in one transaction.
-	Validate(ctx context.Context, u Upload, open func(io.Reader) (*Validator, error)) (Validated, error)
-	// ValidateSmall does what Validate does for several small uploads of
-	// one tenant (each one chunk), in id order, in one transaction: a
-	// transaction that two of them carry is stored by the first. A refused
-	// header fails its upload only (Validated.Refused).
-	ValidateSmall(ctx context.Context, us []Upload, open func(io.Reader) (*Validator, error)) ([]Validated, error)
+	// its errors and the new state, all in one transaction; if that finishes
+	// the upload (nothing to calculate, or a refused header), end runs in it.
+	Validate(ctx context.Context, u Upload, open func(io.Reader) (*Validator, error), end EndTx) (Validated, error)
 	// Accepted streams the upload's stored rows.
 	Accepted(ctx context.Context, u Upload, each func([]Row) error, batch int) error
-	Progress(ctx context.Context, id int64, state State, read, calculated int64, lease time.Duration) error
-	Finish(ctx context.Context, id int64, state State, calculated int64, kg, reason string) error
-	// Complete marks calculating uploads of one tenant succeeded and adds
-	// their totals to their suppliers, once per upload; it returns how
-	// many this call completed.
-	Complete(ctx context.Context, tenant uuid.UUID, cs []Completion) (int, error)
-	Retry(ctx context.Context, id int64, after time.Duration, reason string) error
+	// Progress records rows read or calculated so far (best effort).
+	Progress(ctx context.Context, u Upload, read, calculated int64) error
+	// Complete marks the calculating upload succeeded and adds its totals
+	// to its suppliers, once, with end in the same transaction.
+	Complete(ctx context.Context, u Upload, c Completion, end EndTx) error
+	// AttemptFailed records why an attempt failed; after the last one the
+	// upload fails, remembering the state a retry resumes from.
+	AttemptFailed(ctx context.Context, u Upload, reason string, last bool) error
 }
+
+// EndTx runs in the transaction that finishes an upload, so that its job is
+// recorded as done in the same commit.
+type EndTx func(ctx context.Context, tx pgx.Tx) error
 
 // Completion is a calculated upload's outcome.
 type Completion struct {
@@ -164,15 +174,14 @@ type SupplierTotal struct {
 type Service struct {
 	store   Store
 	maxSize int64
-	kick    func()
 }
 
-// New returns a Service; kick wakes a local worker after an upload lands.
-func New(store Store, maxSize int64, kick func()) *Service {
-	return &Service{store: store, maxSize: maxSize, kick: kick}
+// New returns a Service.
+func New(store Store, maxSize int64) *Service {
+	return &Service{store: store, maxSize: maxSize}
 }
 
-// Receive stores an upload from r and queues it.
+// Receive stores an upload from r and queues its job.
 func (s *Service) Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r io.Reader) (Upload, error) {
 	if len(nu.IdempotencyKey) > 256 {
 		return Upload{}, apperr.Invalid("idempotency_key", "longer than 256 bytes")
@@ -186,12 +195,9 @@ func (s *Service) Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r
 	carrier := propagation.MapCarrier{}
 	telemetry.Propagator().Inject(ctx, carrier)
 	nu.TraceParent = carrier.Get("traceparent")
-	u, created, err := s.store.Receive(ctx, tenant, nu, &limited{r: r, left: s.maxSize, max: s.maxSize})
+	u, _, err := s.store.Receive(ctx, tenant, nu, &limited{r: r, left: s.maxSize, max: s.maxSize})
 	if err != nil {
 		return Upload{}, err
-	}
-	if created && s.kick != nil {
-		s.kick()
 	}
 	return u, nil
 }
@@ -230,6 +236,12 @@ func (s *Service) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq
 	return s.store.Errors(ctx, tenant, upload, afterSeq, limit)
 }
 
+// Retry queues a failed upload again; it resumes from the state it failed
+// in (a calculation that failed is not validated again).
+func (s *Service) Retry(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error) {
+	return s.store.Retry(ctx, tenant, id)
+}
+
 // Suppliers resolves supplier ids; unknown ones are left out.
 func (s *Service) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]Supplier, error) {
 	if len(ids) > 1000 {
@@ -241,46 +253,50 @@ func (s *Service) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string)
 	return s.store.Suppliers(ctx, tenant, ids)
 }
 
-// Worker processes queued uploads.
+// UploadArgs is the River job that processes one upload.
+type UploadArgs struct {
+	Upload int64     `json:"upload"`
+	Tenant uuid.UUID `json:"tenant"`
+	// TraceParent is the W3C traceparent of the request that sent the
+	// file: the job's spans continue that trace.
+	TraceParent string `json:"trace_parent,omitempty"`
+}
+
+// Kind names the job type in River.
+func (UploadArgs) Kind() string { return "intake.upload" }
+
+// River queues, each with its own workers, so that a file of a million
+// lines does not hold up files of ten.
+const (
+	QueueSmall = "uploads_small"
+	QueueLarge = "uploads_large"
+)
+
+// DefaultTimeout bounds one attempt at an upload unless WorkerOptions say
+// otherwise: long enough for the largest file.
+const DefaultTimeout = 10 * time.Minute
+
+// Worker processes uploads, one River job each.
 type Worker struct {
-	log          *slog.Logger
-	tracer       trace.Tracer
-	store        Store
-	calc         func(tenant uuid.UUID) Calculator
-	codes        func(tenant uuid.UUID) CodeChecker
-	batch        int
-	inFlight     int
-	lease        time.Duration
-	maxAttempt   int
-	batchUploads int
-	batchBytes   int64
-	linger       time.Duration
-	wake         chan struct{}
-	changed      func(context.Context, uuid.UUID, []string)
+	river.WorkerDefaults[UploadArgs]
+	log      *slog.Logger
+	tracer   trace.Tracer
+	store    Store
+	calc     func(tenant uuid.UUID) Calculator
+	codes    func(tenant uuid.UUID) CodeChecker
+	batch    int
+	inFlight int
+	timeout  time.Duration
+	changed  func(context.Context, uuid.UUID, []string)
 }
 
 // WorkerOptions tune a Worker.
 type WorkerOptions struct {
-	Batch       int           // rows per calculation call; default 20,000
-	InFlight    int           // calculation calls at once; default 2
-	Lease       time.Duration // how long a claim holds without progress; default 60s
-	MaxAttempts int           // default 5
-	// BatchUploads is how many queued small uploads of one tenant are
-	// validated, stored and calculated together, in one transaction each
-	// way (default 64; 1 processes every upload alone). Ten rows cost
-	// little; the statements, commits and calls around them cost the same
-	// for one upload as for sixty-four.
-	BatchUploads int
-	// BatchBytes is the largest upload that joins a batch (default 64 KiB,
-	// about 600 rows: a full batch stays well inside one calculation call).
-	BatchBytes int64
-	// Linger is how long the worker lets small uploads gather before it
-	// claims them, once it has caught up with the queue (default 0: at
-	// once). Each batch invalidates the tenant's cached reads once, so
-	// under a stream of small uploads the linger bounds how often reads
-	// start cold, at the price of that much delay before an upload is
-	// processed.
-	Linger time.Duration
+	Batch    int // rows per calculation call; default 20,000
+	InFlight int // calculation calls at once; default 2
+	// Timeout bounds one attempt (default DefaultTimeout), in place of
+	// River's one-minute default that would cut a large file short.
+	Timeout time.Duration
 	// Changed is told, after the commit, that a tenant's suppliers or
 	// totals changed (to invalidate caches): those of the suppliers named,
 	// or, with nil, of any of them.
@@ -296,137 +312,65 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func
 	if o.InFlight <= 0 {
 		o.InFlight = 2
 	}
-	if o.Lease <= 0 {
-		o.Lease = 60 * time.Second
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
-	}
-	if o.BatchUploads <= 0 {
-		o.BatchUploads = 64
-	}
-	if o.BatchBytes <= 0 {
-		o.BatchBytes = 64 << 10
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
 	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: codes, batch: o.Batch, inFlight: o.InFlight,
-		lease: o.Lease, maxAttempt: o.MaxAttempts, batchUploads: o.BatchUploads, batchBytes: o.BatchBytes, linger: o.Linger,
-		wake: make(chan struct{}, 1), changed: o.Changed}
+		timeout: o.Timeout, changed: o.Changed}
 }
 
-// Kick wakes the worker now rather than at its next poll.
-func (w *Worker) Kick() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+// Timeout is how long River lets one attempt run.
+func (w *Worker) Timeout(*river.Job[UploadArgs]) time.Duration { return w.timeout }
 
-// Run claims and processes uploads until ctx ends, polling every interval.
-func (w *Worker) Run(ctx context.Context, interval time.Duration) {
-	for {
-		for ctx.Err() == nil {
-			u, ok, err := w.store.Claim(ctx, w.lease)
-			if err != nil {
-				if ctx.Err() == nil {
-					w.log.ErrorContext(ctx, "claim upload", "error", err.Error())
-				}
-				break
-			}
-			if !ok {
-				break
-			}
-			us := w.claimBatch(ctx, u)
-			if len(us) > 1 {
-				w.processBatch(ctx, us)
-			} else {
-				w.process(ctx, u)
-			}
-			if w.batchable(u) && len(us) < w.batchUploads {
-				w.sleep(ctx, w.linger) // caught up: let the next ones gather
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-			w.sleep(ctx, w.linger)
-		case <-time.After(interval):
-		}
+// Work runs one attempt at an upload, from the state it is in. River
+// retries a failed attempt with backoff up to the job's MaxAttempts; after
+// the last one the upload fails with the reason.
+func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
+	u, ok, err := w.store.Begin(ctx, job.Args.Upload)
+	if err != nil || !ok {
+		return err // not ok: the upload is finished
 	}
-}
-
-func (w *Worker) sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// batchable reports whether u, as claimed, can be processed with others:
-// only first attempts of small files batch, so an upload that failed once
-// is retried alone.
-func (w *Worker) batchable(u Upload) bool {
-	return w.batchUploads > 1 && u.State == Validating && u.Attempts == 1 && u.Size > 0 && u.Size <= w.batchBytes
-}
-
-// claimBatch returns u with the queued small uploads of its tenant that can
-// be processed with it.
-func (w *Worker) claimBatch(ctx context.Context, u Upload) []Upload {
-	if !w.batchable(u) {
-		return []Upload{u}
-	}
-	more, err := w.store.ClaimMore(ctx, u, w.lease, w.batchUploads-1, w.batchBytes)
-	if err != nil {
-		w.log.WarnContext(ctx, "claim a batch of uploads", "error", err.Error())
-	}
-	return append([]Upload{u}, more...)
-}
-
-// process runs the phase the upload is in; a failure is retried with
-// backoff until MaxAttempts, then the upload fails with the reason.
-func (w *Worker) process(ctx context.Context, u Upload) {
-	// Continue the trace of the request that sent the file, so one trace
-	// shows the upload from the gateway to the last calculated row.
-	ctx = telemetry.Propagator().Extract(ctx, propagation.MapCarrier{"traceparent": u.TraceParent})
+	// The trace of the request that sent the file is in ctx (ContinueTrace).
 	ctx, span := w.tracer.Start(ctx, "intake.ProcessUpload", trace.WithAttributes(
-		attribute.Int64("vcci.upload_id", u.ID), attribute.Int("vcci.attempt", u.Attempts)))
+		attribute.Int64("vcci.upload_id", u.ID), attribute.Int("vcci.attempt", job.Attempt)))
 	defer span.End()
-	log := w.log.With("upload", u.ID, "tenant", u.Tenant.String(), "attempt", u.Attempts)
-	err := w.run(ctx, log, u)
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	w.settle(ctx, log, u, err)
-}
-
-// settle schedules the retry of a failed attempt, or fails the upload for
-// good after MaxAttempts.
-func (w *Worker) settle(ctx context.Context, log *slog.Logger, u Upload, err error) {
-	if err == nil || ctx.Err() != nil {
-		return // on shutdown the lease lapses and another worker resumes
-	}
-	var he *HeaderError
-	if errors.As(err, &he) {
-		return // already recorded as the upload's failure
-	}
-	if u.Attempts >= w.maxAttempt {
-		log.ErrorContext(ctx, "upload failed", "upload", u.ID, "error", err.Error())
-		if ferr := w.store.Finish(context.WithoutCancel(ctx), u.ID, Failed, 0, "", fmt.Sprintf("gave up after %d attempts: %v", u.Attempts, err)); ferr != nil {
-			log.ErrorContext(ctx, "mark failed", "upload", u.ID, "error", ferr.Error())
+	log := w.log.With("upload", u.ID, "tenant", u.Tenant.String(), "attempt", job.Attempt)
+	end := func(ctx context.Context, tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		if errors.Is(err, rivertype.ErrNotFound) {
+			return nil // a superseded attempt settled the job; the upload's fence decided
 		}
-		return
+		return err
 	}
-	backoff := time.Duration(u.Attempts*u.Attempts) * time.Second
-	log.WarnContext(ctx, "upload attempt failed; will retry", "upload", u.ID, "error", err.Error(), "backoff", backoff.String())
-	if rerr := w.store.Retry(context.WithoutCancel(ctx), u.ID, backoff, err.Error()); rerr != nil {
-		log.ErrorContext(ctx, "schedule retry", "upload", u.ID, "error", rerr.Error())
+	err = w.run(ctx, log, u, end)
+	var he *HeaderError
+	if err == nil || errors.As(err, &he) {
+		return nil // a refused header is the upload's outcome, recorded with it
 	}
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The client is stopping: the job resumes at the next start
+		// without spending an attempt.
+		log.InfoContext(ctx, "upload interrupted", "error", err.Error())
+		return river.JobSnooze(0)
+	case errors.Is(err, ErrSuperseded):
+		log.WarnContext(ctx, "upload attempt superseded", "error", err.Error())
+		return err
+	}
+	last := job.Attempt >= job.MaxAttempts
+	reason := err.Error()
+	if last {
+		reason = fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
+		log.ErrorContext(ctx, "upload failed", "error", err.Error())
+	} else {
+		log.WarnContext(ctx, "upload attempt failed; River will retry it", "error", err.Error())
+	}
+	if ferr := w.store.AttemptFailed(context.WithoutCancel(ctx), u, reason, last); ferr != nil {
+		log.ErrorContext(ctx, "record the failed attempt", "error", ferr.Error())
+	}
+	return err
 }
 
 // opener opens a Validator over an upload's content, checking codes
@@ -436,15 +380,17 @@ func (w *Worker) opener(ctx context.Context, tenant uuid.UUID, progress func(int
 	return func(r io.Reader) (*Validator, error) { return NewValidator(ctx, r, codes, progress) }
 }
 
-func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) (err error) {
+// run takes u on from its stored state: a calculation that failed is
+// resumed from the stored rows, not validated again.
+func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx) (err error) {
 	rows := func(each func([]Row) error) error { return w.store.Accepted(ctx, u, each, w.batch) }
 	switch u.State {
 	case Queued, Validating:
 		start := time.Now()
 		v, err := w.store.Validate(ctx, u, w.opener(ctx, u.Tenant, func(read int64) {
 			// Progress is best effort; a missed update is harmless.
-			w.store.Progress(ctx, u.ID, Validating, read, 0, w.lease)
-		}))
+			w.store.Progress(ctx, u, read, 0)
+		}), end)
 		if err != nil {
 			return err
 		}
@@ -470,84 +416,15 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload) (err error
 	default:
 		return nil
 	}
-	return w.calculate(ctx, log, []Upload{u}, rows)
-}
-
-// processBatch validates, stores and calculates several small uploads of
-// one tenant together. If the batch cannot be stored, nothing of it was,
-// and each upload goes through alone, so that one bad upload does not hold
-// back the others; if its calculation fails, each upload retries alone
-// from its stored rows.
-func (w *Worker) processBatch(ctx context.Context, us []Upload) {
-	// One span for the batch, linked to the trace of each upload's request.
-	links := make([]trace.Link, len(us))
-	for i, u := range us {
-		uctx := telemetry.Propagator().Extract(ctx, propagation.MapCarrier{"traceparent": u.TraceParent})
-		links[i] = trace.LinkFromContext(uctx, attribute.Int64("vcci.upload_id", u.ID))
-	}
-	tenant := us[0].Tenant
-	ctx, span := w.tracer.Start(ctx, "intake.ProcessUploads", trace.WithLinks(links...),
-		trace.WithAttributes(attribute.Int("vcci.uploads", len(us))))
-	defer span.End()
-	log := w.log.With("tenant", tenant.String(), "uploads", len(us), "first", us[0].ID)
-	start := time.Now()
-	vs, err := w.store.ValidateSmall(ctx, us, w.opener(ctx, tenant, nil))
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		span.RecordError(err)
-		log.WarnContext(ctx, "storing a batch of uploads failed; each goes alone", "error", err.Error())
-		for _, u := range us {
-			w.process(ctx, u)
-		}
-		return
-	}
-	var calc []Upload
-	var rows []Row
-	var read, rejected int64
-	for i, v := range vs {
-		read, rejected = read+v.Read, rejected+v.Rejected
-		if v.Refused != nil || v.Accepted == 0 {
-			continue
-		}
-		u := us[i]
-		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
-		calc = append(calc, u)
-		rows = append(rows, v.Rows...)
-	}
-	log.InfoContext(ctx, "uploads validated", "read", read, "accepted", len(rows), "rejected", rejected, "seconds", time.Since(start).Seconds())
-	if len(calc) == 0 {
-		return
-	}
-	// Caches hear once of the stored rows and, if the calculation
-	// succeeds, their totals.
-	defer w.notify(ctx, tenant, supplierIDs(rows))
-	err = w.calculate(ctx, log, calc, func(each func([]Row) error) error {
-		for start := 0; start < len(rows); start += w.batch {
-			if err := each(rows[start:min(start+w.batch, len(rows))]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-		for _, u := range calc {
-			w.settle(ctx, log, u, err)
-		}
-	}
+	return w.calculate(ctx, log, u, rows, end)
 }
 
 // calculate sends rows, in batches, to the calculator, InFlight batches at
-// a time, and completes us, the uploads the rows belong to (a row with
-// Upload 0 belongs to us[0]). The calculator skips rows it has seen, so a
+// a time, and completes u. The calculator skips rows it has stored, so a
 // resumed upload starts over safely.
-func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, rows func(each func([]Row) error) error) error {
+func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows func(each func([]Row) error) error, end EndTx) error {
 	start := time.Now()
-	first := us[0]
-	calc := w.calc(first.Tenant)
+	calc := w.calc(u.Tenant)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type done struct {
@@ -556,7 +433,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, r
 	}
 	results := make(chan done, w.inFlight)
 	sem := make(chan struct{}, w.inFlight)
-	sums := make(map[int64]*uploadSum, len(us))
+	sums := make(map[int64]*uploadSum, 1)
 	var calculated int64
 	collected := make(chan struct{})
 	go func() {
@@ -567,10 +444,10 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, r
 				continue
 			}
 			calculated += int64(d.n)
-			if len(us) == 1 && calculated < first.Accepted {
+			if calculated < u.Accepted {
 				// Complete records the last batch; progress is for the
 				// batches before it (and is best effort).
-				w.store.Progress(ctx, first.ID, Calculating, 0, calculated, w.lease)
+				w.store.Progress(ctx, u, 0, calculated)
 			}
 		}
 	}()
@@ -583,7 +460,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, r
 		}
 		go func() {
 			defer func() { <-sem }()
-			c, err := calc.Calculate(ctx, first.ID, rows)
+			c, err := calc.Calculate(ctx, u.ID, rows)
 			if err != nil {
 				select {
 				case errc <- err:
@@ -612,32 +489,24 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, us []Upload, r
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
-	cs := make([]Completion, len(us))
-	for i, u := range us {
-		s := sums[u.ID]
-		if s == nil {
-			return fmt.Errorf("calculating: the calculator returned nothing for uploads/%d", u.ID)
-		}
-		c := Completion{Upload: u.ID, Calculated: s.count, Kg: s.kg.FloatString(7), Totals: make([]SupplierTotal, 0, len(s.suppliers))}
-		for id, t := range s.suppliers {
-			c.Totals = append(c.Totals, SupplierTotal{ID: id, Spend: t.spend.FloatString(4), Kg: t.kg.FloatString(7), Count: t.count})
-		}
-		cs[i] = c
+	s := sums[u.ID]
+	if s == nil {
+		return fmt.Errorf("calculating: the calculator returned nothing for uploads/%d", u.ID)
 	}
-	// Caches hear of the change before the uploads are seen to succeed, so
+	c := Completion{Upload: u.ID, Calculated: s.count, Kg: s.kg.FloatString(7), Totals: make([]SupplierTotal, 0, len(s.suppliers))}
+	changed := make([]string, 0, len(s.suppliers))
+	for id, t := range s.suppliers {
+		c.Totals = append(c.Totals, SupplierTotal{ID: id, Spend: t.spend.FloatString(4), Kg: t.kg.FloatString(7), Count: t.count})
+		changed = append(changed, id)
+	}
+	// Caches hear of the change before the upload is seen to succeed, so
 	// that one further off (the REST gateway's, told through Redis) has let
 	// go of the old answers by the time a client that saw the success asks
 	// again; the caller's notification after Complete drops whatever was
 	// filled in between.
-	changed := []string{}
-	for _, c := range cs {
-		for _, t := range c.Totals {
-			changed = append(changed, t.ID)
-		}
-	}
-	w.notify(ctx, first.Tenant, changed)
-	n, err := w.store.Complete(ctx, first.Tenant, cs)
-	log.InfoContext(ctx, "uploads calculated", "uploads", len(us), "completed", n, "rows", calculated, "seconds", time.Since(start).Seconds())
+	w.notify(ctx, u.Tenant, changed)
+	err = w.store.Complete(ctx, u, c, end)
+	log.InfoContext(ctx, "upload calculated", "rows", calculated, "seconds", time.Since(start).Seconds())
 	return err
 }
 
@@ -710,4 +579,17 @@ func addTotals(into map[string]*supplierSum, ts []SupplierTotal) error {
 		s.count += t.Count
 	}
 	return nil
+}
+
+// ContinueTrace is River middleware that works an upload's job in the trace
+// of the request that sent the file. Placed before otelriver's middleware,
+// River's own span for the job joins that trace too.
+type ContinueTrace struct{ river.MiddlewareDefaults }
+
+func (*ContinueTrace) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	var args UploadArgs
+	if job.Kind == args.Kind() && json.Unmarshal(job.EncodedArgs, &args) == nil && args.TraceParent != "" {
+		ctx = telemetry.Propagator().Extract(ctx, propagation.MapCarrier{"traceparent": args.TraceParent})
+	}
+	return doInner(ctx)
 }

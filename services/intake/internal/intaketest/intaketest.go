@@ -5,15 +5,30 @@ package intaketest
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"math/big"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
 // Codes is a factor library that knows every code but 999999: 48xxxx is
@@ -36,12 +51,18 @@ func (Codes) Categories(_ context.Context, cs []string) (map[string]int16, error
 }
 
 // Calc stands in for the calculator service: kg = amount * 2, by upload
-// and supplier, and it can be told to fail.
+// and supplier, and it can be told to fail. Like the calculator, it stores
+// a line once (Stored counts them) and answers with the totals of every
+// line it is sent.
 type Calc struct {
-	Mu    sync.Mutex
-	Fail  error
-	Calls int
-	Seen  map[string]bool
+	Mu     sync.Mutex
+	Fail   error
+	Calls  int
+	Seen   map[string]bool
+	Stored int
+	// Before, if set, runs before each call, outside the lock, with the
+	// upload the call is for: a test holds a call there.
+	Before func(upload int64)
 }
 
 // NewCalc returns a Calc that has seen nothing.
@@ -49,8 +70,14 @@ func NewCalc() *Calc { return &Calc{Seen: map[string]bool{}} }
 
 func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
 	f.Mu.Lock()
-	defer f.Mu.Unlock()
 	f.Calls++
+	before := f.Before
+	f.Mu.Unlock()
+	if before != nil {
+		before(upload)
+	}
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	if f.Fail != nil {
 		return intake.Calculated{}, f.Fail
 	}
@@ -90,7 +117,10 @@ func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (in
 		t.kg.Add(&t.kg, kg)
 		t.spend.Add(&t.spend, a)
 		t.n++
-		f.Seen[r.TransactionID] = true
+		if !f.Seen[r.TransactionID] {
+			f.Seen[r.TransactionID] = true
+			f.Stored++
+		}
 	}
 	var out intake.Calculated
 	for _, id := range order {
@@ -105,23 +135,133 @@ func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (in
 	return out, nil
 }
 
-// Drain runs the worker until no upload is claimable.
+// Client returns a started River client that works uploads with w, polling
+// often and retrying at once; it is stopped at the end of the test.
+func Client(t testing.TB, pool *pgxpool.Pool, w *intake.Worker, o store.ClientOptions) *river.Client[pgx.Tx] {
+	t.Helper()
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.TP == nil {
+		o.TP = noop.NewTracerProvider()
+	}
+	if o.FetchPoll == 0 {
+		o.FetchPoll = 10 * time.Millisecond
+	}
+	if o.RetryPolicy == nil {
+		o.RetryPolicy = retryNow{}
+	}
+	o.TestOnly = true
+	c, err := store.NewClient(pool, w, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Stop(t, c) })
+	return c
+}
+
+// Stop stops c, letting its jobs finish.
+func Stop(t testing.TB, c *river.Client[pgx.Tx]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Stop(ctx); err != nil {
+		t.Errorf("stop river client: %v", err)
+	}
+}
+
+// retryNow retries a failed attempt at once.
+type retryNow struct{}
+
+func (retryNow) NextRetry(*rivertype.JobRow) time.Time { return time.Now() }
+
+// retryLater retries a failed attempt in an hour.
+type retryLater struct{}
+
+func (retryLater) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(time.Hour) }
+
+// Drain works uploads until no job is running or due: a failed attempt
+// waits an hour for its retry (RetryNow makes it due), so that a slow
+// machine never has the retry run inside the same Drain.
 func Drain(t testing.TB, pool *pgxpool.Pool, w *intake.Worker) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx, 10*time.Millisecond); close(done) }()
+	// One worker a queue: uploads are worked in order, as tests expect.
+	c := Client(t, pool, w, store.ClientOptions{SmallWorkers: 1, LargeWorkers: 1, RetryPolicy: retryLater{}})
+	WaitIdle(t, pool)
+	Stop(t, c)
+}
+
+// WaitIdle waits until no upload job is running or due.
+func WaitIdle(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		var pending int
-		// Work is left while an upload is unfinished and not waiting out a retry backoff.
-		pool.QueryRow(context.Background(), `SELECT count(*) FROM intake.uploads
-			WHERE state IN (1, 2, 3) AND NOT (failure_reason LIKE 'last attempt:%' AND lease_until > now())`).Scan(&pending)
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM `+store.RiverSchema+`.river_job
+			WHERE state = 'running' OR (state IN ('available', 'pending') AND scheduled_at <= now())`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
 		if pending == 0 {
-			break
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	t.Fatal("upload jobs still due after 20s")
+}
+
+// WaitState polls the upload until it is in state, and returns it.
+func WaitState(t testing.TB, svc *intake.Service, tenant uuid.UUID, id int64, state intake.State, within time.Duration) intake.Upload {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		u, err := svc.Get(context.Background(), tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.State == state {
+			return u
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uploads/%d still %v after %v, want %v: %+v", id, u.State, within, state, u)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Serve serves api over an in-memory gRPC connection as tenant, with the
+// services' mapping of errors to status codes, and returns a client.
+func Serve(t testing.TB, api intakev1.IntakeServiceServer, tenant uuid.UUID) intakev1.IntakeServiceClient {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		resp, err := h(tenancy.WithTenant(ctx, tenant, "test-key"), req)
+		if err != nil {
+			return nil, grpcserver.ToStatus(ctx, log, info.FullMethod, err)
+		}
+		return resp, nil
+	}))
+	intakev1.RegisterIntakeServiceServer(srv, api)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return intakev1.NewIntakeServiceClient(conn)
+}
+
+// RetryNow makes every upload job waiting out a backoff due now.
+func RetryNow(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `UPDATE `+store.RiverSchema+`.river_job SET state = 'available', scheduled_at = now()
+		WHERE state IN ('available', 'retryable', 'scheduled')`); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -18,11 +18,12 @@ import (
 // single statement; under load many arrive at once, each paying for its own
 // transaction, statement and commit. Concurrent ones of a tenant are
 // written together instead: each caller queues its file and waits, one
-// flusher per tenant writes everything queued in one statement and one
-// commit, and tells every caller what became of its file. A caller is
+// flusher per tenant writes everything queued in one statement, inserts
+// their jobs, and commits once, and tells every caller what became of its
+// file. A caller is
 // answered only after the commit that stored its file, so an acknowledged
-// upload is whole; a failed statement stores nothing of its batch, and
-// every caller in it gets the error.
+// upload is whole and queued; a failed statement stores nothing of its
+// batch, and every caller in it gets the error.
 const (
 	receiveBatchMax   = 128     // files per statement
 	receiveBatchBytes = 8 << 20 // and bytes of content
@@ -119,8 +120,10 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 		}
 	}
 	stored := map[string]intake.Upload{}
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{
-		SQL: `WITH n AS (
+	// The uploads' jobs go in with them, in the same transaction.
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		clear(stored) // a retried transaction starts over
+		rows, err := tx.Query(ctx, `WITH n AS (
 				SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bytea[])
 					WITH ORDINALITY AS n(filename, ikey, trace, sha, size, data, i)
 			), u AS (
@@ -133,18 +136,18 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 				SELECT u.tenant_id, u.id, 0, f.data
 				FROM u JOIN (SELECT DISTINCT ON (sha) sha, data FROM n ORDER BY sha, i) f ON f.sha = u.sha256
 			)
-			SELECT ` + uploadCols + ` FROM u`,
-		Args: []any{tenant, names, keys, traces, sums, sizes, datas, intake.Queued},
-		Scan: func(rows pgx.Rows) error {
-			for rows.Next() {
-				u, err := scanUpload(rows)
-				if err != nil {
-					return err
-				}
-				stored[string(u.SHA256)] = u
-			}
-			return rows.Err()
-		},
+			SELECT `+uploadCols+` FROM u`, tenant, names, keys, traces, sums, sizes, datas, intake.Queued)
+		if err != nil {
+			return err
+		}
+		us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) { return scanUpload(r) })
+		if err != nil || len(us) == 0 {
+			return err
+		}
+		for _, u := range us {
+			stored[string(u.SHA256)] = u
+		}
+		return s.enqueue(ctx, tx, us...)
 	})
 	for _, rc := range batch {
 		if err != nil {

@@ -44,8 +44,9 @@ const supplierUpsert = `
 // (earlier, or earlier in the batch) are found by primary key, one probe
 // per row; and the rows, suppliers, errors and new states go in as array
 // parameters in one pipelined batch. A header that names no usable columns
-// fails its own upload only.
-func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func(io.Reader) (*intake.Validator, error)) ([]intake.Validated, error) {
+// fails its own upload only. If that finishes every upload, end runs in the
+// same transaction.
+func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func(io.Reader) (*intake.Validator, error), end intake.EndTx) ([]intake.Validated, error) {
 	tenant := us[0].Tenant
 	ids := make([]int64, len(us))
 	at := make(map[int64]int, len(us))
@@ -58,6 +59,11 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 	var out []intake.Validated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		out = make([]intake.Validated, len(us)) // a retried transaction starts over
+		for _, u := range us {
+			if err := fence(ctx, tx, u); err != nil {
+				return err
+			}
+		}
 		content := make(map[int64][]byte, len(us))
 		res, err := tx.Query(ctx, `SELECT upload_id, data FROM intake.upload_chunks WHERE upload_id = ANY($1) AND seq = 0`, ids)
 		if err != nil {
@@ -146,7 +152,13 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 			start = end
 		}
 		queueValidated(b, tenant, vs)
-		return tx.SendBatch(ctx, b).Close()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(out, func(v intake.Validated) bool { return !finished(v) }) {
+			return nil
+		}
+		return end(ctx, tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store.ValidateSmall: %w", err)

@@ -16,6 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
@@ -35,26 +38,72 @@ const ChunkSize = 1 << 20
 // cost in allocation and GC.
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
 
-// Migrate creates or updates the intake schema.
+// RiverSchema holds River's tables, apart from intake's.
+const RiverSchema = "river"
+
+// Migrate creates or updates the intake schema and River's.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return db.Migrate(ctx, pool, "intake", migrations)
+	if err := db.Migrate(ctx, pool, "intake", migrations); err != nil {
+		return err
+	}
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: RiverSchema})
+	if err != nil {
+		return fmt.Errorf("store.Migrate: %w", err)
+	}
+	// Replicas that start together migrate one at a time. River's versions
+	// go in a transaction each (one adds an enum value the next uses).
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store.Migrate: %w", err)
+	}
+	defer conn.Release()
+	const lock = `hashtext('intake.river')`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
+		return fmt.Errorf("store.Migrate: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+RiverSchema); err != nil {
+		return fmt.Errorf("store.Migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("store.Migrate: river: %w", err)
+	}
+	// Jobs are inserted and completed in the transactions that store and
+	// finish their uploads, which run as the application's role.
+	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole); err != nil {
+		return fmt.Errorf("store.Migrate: %w", err)
+	}
+	return nil
 }
 
 // Store implements intake.Store.
 type Store struct {
-	pool  *pgxpool.Pool
-	small int64 // uploads up to this size are validated in memory
-	recv  receiver
+	pool        *pgxpool.Pool
+	small       int64 // uploads up to this size are validated in memory
+	recv        receiver
+	jobs        *river.Client[pgx.Tx] // inserts only
+	maxAttempts int
 }
 
-// New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, small: SmallUpload} }
+// DefaultMaxAttempts is how many times an upload's job runs before it
+// fails, unless WithMaxAttempts says otherwise.
+const DefaultMaxAttempts = 5
 
-// WithSmallUpload sets the largest upload (bytes) validated in memory rather
-// than through COPY (default SmallUpload); 0 sends every upload through
-// COPY. Tests use it to run both paths.
-func (s *Store) WithSmallUpload(n int64) *Store {
-	s.small = n
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store {
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: RiverSchema})
+	if err != nil {
+		panic(fmt.Sprintf("store.New: river: %v", err)) // a fixed, valid config
+	}
+	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts}
+}
+
+// WithMaxAttempts sets how many times each new upload's job runs before
+// the upload fails.
+func (s *Store) WithMaxAttempts(n int) *Store {
+	s.maxAttempts = n
 	return s
 }
 
@@ -132,8 +181,10 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 		if err != nil {
 			return err
 		}
-		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
-		return err
+		if u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, u)
 	})
 	switch {
 	case errors.Is(err, errDuplicate):
@@ -255,50 +306,6 @@ func (s *Store) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) (
 	return s.SuppliersByID(ctx, tenant, ids, nil)
 }
 
-// Claim leases the next upload needing work, across tenants: the worker is
-// a system process, so it runs as the owner; the work itself runs scoped to
-// the upload's tenant.
-func (s *Store) Claim(ctx context.Context, lease time.Duration) (intake.Upload, bool, error) {
-	u, err := scanUpload(s.pool.QueryRow(ctx, `
-		UPDATE intake.uploads SET
-			state = CASE WHEN state = 1 THEN 2 ELSE state END,
-			attempts = attempts + 1, lease_until = now() + $1::interval, updated_at = now(), failure_reason = ''
-		WHERE id = (
-			SELECT id FROM intake.uploads
-			WHERE state IN (1, 2, 3) AND (lease_until IS NULL OR lease_until < now())
-			ORDER BY priority, id FOR UPDATE SKIP LOCKED LIMIT 1)
-		RETURNING `+uploadCols, lease.String()))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, false, nil
-	}
-	if err != nil {
-		return u, false, fmt.Errorf("store.Claim: %w", err)
-	}
-	return u, true, nil
-}
-
-// ClaimMore leases up to n queued uploads of first's tenant that no worker
-// has claimed before, none larger than maxSize bytes, in id order.
-func (s *Store) ClaimMore(ctx context.Context, first intake.Upload, lease time.Duration, n int, maxSize int64) ([]intake.Upload, error) {
-	rows, err := s.pool.Query(ctx, `
-		UPDATE intake.uploads SET state = 2, attempts = attempts + 1, lease_until = now() + $1::interval,
-			updated_at = now(), failure_reason = ''
-		WHERE id IN (
-			SELECT id FROM intake.uploads
-			WHERE state = 1 AND tenant_id = $2 AND size_bytes BETWEEN 1 AND $3 AND (lease_until IS NULL OR lease_until < now())
-			ORDER BY priority, id FOR UPDATE SKIP LOCKED LIMIT $4)
-		RETURNING `+uploadCols, lease.String(), first.Tenant, maxSize, n)
-	if err != nil {
-		return nil, fmt.Errorf("store.ClaimMore: %w", err)
-	}
-	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) { return scanUpload(r) })
-	if err != nil {
-		return nil, fmt.Errorf("store.ClaimMore: %w", err)
-	}
-	sort.Slice(us, func(i, j int) bool { return us[i].ID < us[j].ID })
-	return us, nil
-}
-
 // chunks reads an upload's content back, a chunk at a time, on its own
 // connection (the validating transaction's is busy with COPY).
 type chunks struct {
@@ -365,11 +372,12 @@ func (r *rowSource) Err() error { return r.v.Err() }
 // Validate stores the upload's accepted rows, its suppliers and its errors,
 // and moves it to Calculating (or Failed for a bad header), in one
 // transaction: a crash half-way leaves nothing and the retry starts clean.
+// When that finishes the upload, end runs in the same transaction.
 // Uploads up to the small limit are held in memory and written with array
 // parameters; larger ones are streamed through COPY into a staging table.
-func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Reader) (*intake.Validator, error)) (intake.Validated, error) {
+func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Reader) (*intake.Validator, error), end intake.EndTx) (intake.Validated, error) {
 	if u.Size > 0 && u.Size <= s.small {
-		vs, err := s.ValidateSmall(ctx, []intake.Upload{u}, open)
+		vs, err := s.ValidateSmall(ctx, []intake.Upload{u}, open, end)
 		if err != nil {
 			return intake.Validated{}, err
 		}
@@ -381,18 +389,29 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 	var out intake.Validated
 	var headerErr *intake.HeaderError
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		if err := fence(ctx, tx, u); err != nil {
+			return err
+		}
 		v, err := open(newChunks(ctx, s.pool, u))
 		if errors.As(err, &headerErr) {
 			b := &pgx.Batch{}
 			queueRefused(b, u, headerErr)
-			return tx.SendBatch(ctx, b).Close()
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+			return end(ctx, tx)
 		}
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		out, err = s.storeStaged(ctx, tx, u, v)
-		return err
+		if out, err = s.storeStaged(ctx, tx, u, v); err != nil {
+			return err
+		}
+		if finished(out) {
+			return end(ctx, tx)
+		}
+		return nil
 	})
 	if err == nil && headerErr != nil {
 		return out, headerErr
@@ -402,6 +421,24 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 	}
 	return out, nil
 }
+
+// fence fails the transaction of an attempt that a later one has taken
+// over: River rescued the job of an attempt it thought stuck, and the new
+// attempt owns the upload (Begin counted it).
+func fence(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
+	var current bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM intake.uploads WHERE id = $1 AND attempts = $2)`, u.ID, u.Attempts).Scan(&current); err != nil {
+		return err
+	}
+	if !current {
+		return intake.ErrSuperseded
+	}
+	return nil
+}
+
+// finished reports whether validation finished the upload: nothing was
+// accepted, or the header was refused.
+func finished(v intake.Validated) bool { return v.Accepted == 0 || v.Refused != nil }
 
 // storeStaged is Validate's body for a large upload.
 func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *intake.Validator) (intake.Validated, error) {
@@ -509,8 +546,7 @@ func queueValidated(b *pgx.Batch, tenant uuid.UUID, vs []validated) {
 	b.Queue(`UPDATE intake.uploads u SET state = d.state, rows_read = d.rd, rows_accepted = d.acc, rows_rejected = d.rej,
 			min_date = nullif(d.mn, '0001-01-01'), max_date = nullif(d.mx, '0001-01-01'), updated_at = now(),
 			kg_co2e = CASE WHEN d.state = $1 THEN 0 ELSE u.kg_co2e END,
-			completed_at = CASE WHEN d.state = $1 THEN now() ELSE u.completed_at END,
-			lease_until = CASE WHEN d.state = $1 THEN NULL ELSE u.lease_until END
+			completed_at = CASE WHEN d.state = $1 THEN now() ELSE u.completed_at END
 		FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::date[], $8::date[])
 			AS d(id, state, rd, acc, rej, mn, mx)
 		WHERE u.id = d.id`, intake.Succeeded, ids, states, reads, accepted, rejected, mins, maxs)
@@ -549,7 +585,7 @@ func queueRefused(b *pgx.Batch, u intake.Upload, he *intake.HeaderError) {
 	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = $1`, u.ID)
 	queueErrors(b, u.Tenant, []validated{{u: u, errs: he.Errors}})
 	b.Queue(`UPDATE intake.uploads SET state = $2, failure_reason = $3, rows_rejected = 0,
-		completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
+		completed_at = now(), updated_at = now() WHERE id = $1`,
 		u.ID, intake.Failed, "the header does not name the required columns: "+he.Error())
 }
 
@@ -595,75 +631,131 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 	return nil
 }
 
-// Progress records how far the worker got and extends its lease.
-func (s *Store) Progress(ctx context.Context, id int64, state intake.State, read, calculated int64, lease time.Duration) error {
+// Begin counts an attempt at an unfinished upload, moving a queued one to
+// validating, and returns it. The worker is a system process, so this runs
+// as the owner; the work itself runs scoped to the upload's tenant.
+func (s *Store) Begin(ctx context.Context, id int64) (intake.Upload, bool, error) {
+	u, err := scanUpload(s.pool.QueryRow(ctx, `
+		UPDATE intake.uploads SET state = CASE WHEN state = $2 THEN $3 ELSE state END,
+			attempts = attempts + 1, updated_at = now(), failure_reason = ''
+		WHERE id = $1 AND state IN ($2, $3, $4)
+		RETURNING `+uploadCols, id, intake.Queued, intake.Validating, intake.Calculating))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, false, nil
+	}
+	if err != nil {
+		return u, false, fmt.Errorf("store.Begin: %w", err)
+	}
+	return u, true, nil
+}
+
+// Progress records how far the attempt got, if it still owns the upload.
+func (s *Store) Progress(ctx context.Context, u intake.Upload, read, calculated int64) error {
 	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET rows_read = greatest(rows_read, $2), rows_calculated = $3,
-		lease_until = now() + $4::interval, updated_at = now() WHERE id = $1 AND state = $5`,
-		id, read, calculated, lease.String(), state)
+		updated_at = now() WHERE id = $1 AND state = $4 AND attempts = $5`,
+		u.ID, read, calculated, u.State, u.Attempts)
 	if err != nil {
 		return fmt.Errorf("store.Progress: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) Finish(ctx context.Context, id int64, state intake.State, calculated int64, kg, reason string) error {
-	var kgv any
-	if kg != "" {
-		kgv = kg
+// AttemptFailed records why the attempt failed, if it still owns the
+// upload; after the last attempt the upload fails, and remembers the state
+// it failed in for Retry.
+func (s *Store) AttemptFailed(ctx context.Context, u intake.Upload, reason string, last bool) error {
+	if !last {
+		reason = "last attempt: " + reason
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
-		failure_reason = $5, completed_at = now(), updated_at = now(), lease_until = NULL WHERE id = $1`,
-		id, state, calculated, kgv, reason)
+	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET failure_reason = $3, updated_at = now(),
+			resume_state = CASE WHEN $4 THEN state END,
+			state = CASE WHEN $4 THEN $5 ELSE state END,
+			completed_at = CASE WHEN $4 THEN now() ELSE completed_at END
+		WHERE id = $1 AND attempts = $2 AND state IN ($6, $7, $8)`,
+		u.ID, u.Attempts, reason, last, intake.Failed, intake.Queued, intake.Validating, intake.Calculating)
 	if err != nil {
-		return fmt.Errorf("store.Finish: %w", err)
+		return fmt.Errorf("store.AttemptFailed: %w", err)
 	}
 	return nil
 }
 
-// Complete marks calculated uploads succeeded and adds their lines to
-// their suppliers' totals, in one statement and only once per upload: a
-// second call (a retried attempt that raced a slow first one) finds the
-// upload no longer calculating and adds nothing for it.
-func (s *Store) Complete(ctx context.Context, tenant uuid.UUID, cs []intake.Completion) (int, error) {
-	ids, calculated, kgs := make([]int64, len(cs)), make([]int64, len(cs)), make([]string, len(cs))
-	var ups, counts []int64
-	var sups, spends, supKgs []string
-	var rows int64
-	for i, c := range cs {
-		ids[i], calculated[i], kgs[i] = c.Upload, c.Calculated, c.Kg
-		rows += c.Calculated
-		for _, t := range c.Totals {
-			ups, sups, spends, supKgs, counts = append(ups, c.Upload), append(sups, t.ID), append(spends, t.Spend), append(supKgs, t.Kg), append(counts, t.Count)
+// Retry queues a failed upload again, from the state it failed in, with a
+// new job in the same transaction.
+func (s *Store) Retry(ctx context.Context, tenant uuid.UUID, id int64) (intake.Upload, error) {
+	var u intake.Upload
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUpload(tx.QueryRow(ctx, `UPDATE intake.uploads SET state = coalesce(resume_state, $2), resume_state = NULL,
+				failure_reason = '', completed_at = NULL, updated_at = now()
+			WHERE id = $1 AND state = $3
+			RETURNING `+uploadCols, id, intake.Queued, intake.Failed))
+		if errors.Is(err, pgx.ErrNoRows) {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM intake.uploads WHERE id = $1)`, id).Scan(&exists); err != nil {
+				return err
+			}
+			if exists {
+				return intake.ErrNotFailed
+			}
+			return intake.ErrUploadNotFound
 		}
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, u)
+	})
+	switch {
+	case errors.Is(err, intake.ErrNotFailed), errors.Is(err, intake.ErrUploadNotFound):
+		return u, err
+	case err != nil:
+		return u, fmt.Errorf("store.Retry: %w", err)
 	}
-	var done int
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
-		WITH done AS (
-			UPDATE intake.uploads u SET state = $2, rows_calculated = d.n, kg_co2e = d.kg::numeric,
-				failure_reason = '', completed_at = now(), updated_at = now(), lease_until = NULL
-			FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS d(id, n, kg)
-			WHERE u.id = d.id AND u.state = $6
-			RETURNING u.id
-		), added AS (
-			INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
-			SELECT $1, t.id, sum(t.spend), sum(t.kg), sum(t.n)
-			FROM unnest($7::bigint[], $8::text[], $9::text[]::numeric[], $10::text[]::numeric[], $11::bigint[]) AS t(up, id, spend, kg, n)
-			WHERE t.up IN (SELECT id FROM done)
-			GROUP BY t.id
-			ORDER BY t.id
-			ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
-				spend_usd = s.spend_usd + excluded.spend_usd,
-				kg_co2e = s.kg_co2e + excluded.kg_co2e,
-				tx_count = s.tx_count + excluded.tx_count,
-				updated_at = now()
-		)
-		SELECT count(*) FROM done`,
-		Args: []any{tenant, intake.Succeeded, ids, calculated, kgs, intake.Calculating, ups, sups, spends, supKgs, counts},
-		Scan: db.One(&done)})
+	return u, nil
+}
+
+// Complete marks the calculated upload succeeded, adds its lines to its
+// suppliers' totals and runs end, in one transaction, and only if the
+// attempt still owns the upload and it is calculating: otherwise nothing is
+// added (ErrSuperseded), so totals count each upload once.
+func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completion, end intake.EndTx) error {
+	n := len(c.Totals)
+	sups, spends, kgs, counts := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	for i, t := range c.Totals {
+		sups[i], spends[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
+	}
+	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		var done bool
+		if err := tx.QueryRow(ctx, `
+			WITH done AS (
+				UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
+					failure_reason = '', completed_at = now(), updated_at = now()
+				WHERE id = $5 AND state = $6 AND attempts = $7
+				RETURNING id
+			), added AS (
+				INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
+				SELECT $1, t.id, t.spend, t.kg, t.n
+				FROM unnest($8::text[], $9::text[]::numeric[], $10::text[]::numeric[], $11::bigint[]) AS t(id, spend, kg, n)
+				WHERE EXISTS (SELECT 1 FROM done)
+				ORDER BY t.id
+				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
+					spend_usd = s.spend_usd + excluded.spend_usd,
+					kg_co2e = s.kg_co2e + excluded.kg_co2e,
+					tx_count = s.tx_count + excluded.tx_count,
+					updated_at = now()
+			)
+			SELECT EXISTS (SELECT 1 FROM done)`,
+			u.Tenant, intake.Succeeded, c.Calculated, c.Kg, u.ID, intake.Calculating, u.Attempts, sups, spends, kgs, counts).Scan(&done); err != nil {
+			return err
+		}
+		if !done {
+			return intake.ErrSuperseded
+		}
+		return end(ctx, tx)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("store.Complete: %w", err)
+		return fmt.Errorf("store.Complete: %w", err)
 	}
-	if done > 0 && rows >= AnalyzeAfter {
+	if c.Calculated >= AnalyzeAfter {
 		// Autovacuum never analyzes a partitioned parent, and the planner
 		// needs fresh statistics after a bulk load to pick the keyset
 		// indexes. The vacuum marks the new heap pages all-visible, so that
@@ -677,23 +769,11 @@ func (s *Store) Complete(ctx context.Context, tenant uuid.UUID, cs []intake.Comp
 			s.pool.Exec(actx, `ANALYZE intake.suppliers, intake.supplier_totals`)
 		}()
 	}
-	return done, nil
+	return nil
 }
 
 // AnalyzeAfter is the upload size (rows) after which the tables are
 // vacuumed and analyzed.
 const AnalyzeAfter = 100_000
-
-// Retry puts the upload back for another attempt no sooner than after.
-// The state stays as stored: the attempt may have moved it on (validated,
-// then failed calculating), and the retry resumes from there.
-func (s *Store) Retry(ctx context.Context, id int64, after time.Duration, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET lease_until = now() + $2::interval,
-		failure_reason = $3, updated_at = now() WHERE id = $1`, id, after.String(), "last attempt: "+reason)
-	if err != nil {
-		return fmt.Errorf("store.Retry: %w", err)
-	}
-	return nil
-}
 
 var _ intake.Store = (*Store)(nil)

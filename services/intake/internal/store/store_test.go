@@ -60,13 +60,17 @@ func setupPath(t *testing.T, small int64) env {
 	ctx := context.Background()
 	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
 	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
-	st := store.New(pool).WithSmallUpload(small)
-	calc := intaketest.NewCalc()
-	w := intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
-		func(uuid.UUID) intake.Calculator { return calc },
-		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} },
-		intake.WorkerOptions{Batch: 2, MaxAttempts: 2})
-	return env{pool, st, intake.New(st, 1<<20, nil), w, calc, a, b}
+	st := store.New(pool).WithSmallUpload(small).WithMaxAttempts(2)
+	e := env{pool: pool, st: st, svc: intake.New(st, 1<<20), calc: intaketest.NewCalc(), a: a, b: b}
+	e.worker = newWorker(e, intake.WorkerOptions{Batch: 2})
+	return e
+}
+
+// newWorker is a worker on e's store and fake calculator.
+func newWorker(e env, o intake.WorkerOptions) *intake.Worker {
+	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), e.st,
+		func(uuid.UUID) intake.Calculator { return e.calc },
+		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} }, o)
 }
 
 func drain(t *testing.T, e env) { intaketest.Drain(t, e.pool, e.worker) }
@@ -270,11 +274,11 @@ func TestCalculatorFailureIsRetriedThenFails(t *testing.T) {
 	if got.State != intake.Calculating || got.Accepted != 4 || got.Rejected != 1 || !strings.Contains(got.FailureReason, "calculator unavailable") {
 		t.Fatalf("after first failure: %+v", got)
 	}
-	// The lease holds the retry back (backoff); let it lapse and recover.
+	// River holds the retry back (backoff); let it run now and recover.
 	e.calc.Mu.Lock()
 	e.calc.Fail = nil
 	e.calc.Mu.Unlock()
-	e.pool.Exec(ctx, `UPDATE intake.uploads SET lease_until = now() - interval '1 second' WHERE id = $1`, u.ID)
+	intaketest.RetryNow(t, e.pool)
 	drain(t, e)
 	got, _ = e.svc.Get(ctx, e.a, u.ID)
 	if got.State != intake.Succeeded || got.Calculated != 4 || got.Kg != "262.5002000" || got.Attempts != 2 {
@@ -282,20 +286,14 @@ func TestCalculatorFailureIsRetriedThenFails(t *testing.T) {
 	}
 }
 
-// batchWorker is a worker with the service's defaults: small uploads of one
-// tenant are processed together.
-func batchWorker(e env, o intake.WorkerOptions) *intake.Worker {
-	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), e.st,
-		func(uuid.UUID) intake.Calculator { return e.calc },
-		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} }, o)
-}
-
 const header = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
 
-func TestSmallUploadsOfATenantAreProcessedTogether(t *testing.T) {
+// Small uploads of a tenant are each validated, stored and calculated on
+// their own, in order; a transaction an earlier one stored is rejected.
+func TestSmallUploadsOfATenantAreEachProcessedOnce(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t)
-	w := batchWorker(e, intake.WorkerOptions{BatchBytes: 1024})
+	w := e.worker
 	receive := func(tenant uuid.UUID, body string) intake.Upload {
 		t.Helper()
 		u, err := e.svc.Receive(ctx, tenant, intake.NewUpload{}, strings.NewReader(body))
@@ -310,16 +308,16 @@ func TestSmallUploadsOfATenantAreProcessedTogether(t *testing.T) {
 
 	u1 := receive(e.a, header+"T1,2024-01-05,S1,Acme,331110,100.00,USD,x\nT2,2024-02-05,S2,Beta,541511,10.00,USD,x\n")
 	u2 := receive(e.a, "transaction_id,date\nT9,2024-01-01\n") // refused header
-	// T1 repeats u1's, which is in the same batch.
+	// T1 repeats u1's.
 	u3 := receive(e.a, header+"T1,2024-01-05,S1,Acme,331110,7.00,USD,x\nT5,2024-06-01,S1,Acme Corp,331110,1.00,USD,x\nT3,2024-06-02,S3,Gamma,999999,1.00,USD,x\n")
 	u4 := receive(e.a, header+"T40,2024-03-01,S4,Delta,541511,4.00,USD,again\nT41,2024-03-02,S4,Delta,541511,0.50,USD,x\n")
 	large := receive(e.a, header+"L1,2024-01-01,S1,Acme,331110,1.00,USD,"+strings.Repeat("x", 1024)+"\n")
 	other := receive(e.b, header+"B1,2024-01-01,S1,Other,331110,3.00,USD,x\n")
 	intaketest.Drain(t, e.pool, w)
 
-	// a's four small uploads: one calculation; the large one and b's alone.
-	if calls := e.calc.Calls - callsBefore; calls != 3 {
-		t.Fatalf("calculator calls = %d, want 3 (a's batch, a's large upload, b's upload)", calls)
+	// One call for each upload with rows to calculate (Batch is 2 rows).
+	if calls := e.calc.Calls - callsBefore; calls != 5 {
+		t.Fatalf("calculator calls = %d, want 5 (u1, u3, u4, the large upload, b's upload)", calls)
 	}
 	get := func(tenant uuid.UUID, u intake.Upload) intake.Upload {
 		t.Helper()
@@ -385,10 +383,9 @@ func TestSmallUploadsOfATenantAreProcessedTogether(t *testing.T) {
 	}
 }
 
-func TestAFailedBatchCalculationRetriesEachUploadAlone(t *testing.T) {
+func TestFailedCalculationsRetryEachUploadOnce(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t)
-	w := batchWorker(e, intake.WorkerOptions{MaxAttempts: 3})
 	e.calc.Fail = errors.New("calculator unavailable")
 	var us []intake.Upload
 	for i := range 3 {
@@ -398,23 +395,23 @@ func TestAFailedBatchCalculationRetriesEachUploadAlone(t *testing.T) {
 		}
 		us = append(us, u)
 	}
-	intaketest.Drain(t, e.pool, w)
-	if e.calc.Calls != 1 {
-		t.Fatalf("calculator calls = %d, want 1 (one batch)", e.calc.Calls)
+	drain(t, e)
+	if e.calc.Calls != 3 {
+		t.Fatalf("calculator calls = %d, want 3 (one per upload)", e.calc.Calls)
 	}
 	for _, u := range us {
 		// Stored, waiting out the backoff: accepted data is never dropped.
 		if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Calculating || g.Accepted != 1 || !strings.Contains(g.FailureReason, "calculator unavailable") {
-			t.Fatalf("after the failed batch: %+v", g)
+			t.Fatalf("after the failed attempt: %+v", g)
 		}
 	}
 	e.calc.Mu.Lock()
 	e.calc.Fail = nil
 	e.calc.Mu.Unlock()
-	e.pool.Exec(ctx, `UPDATE intake.uploads SET lease_until = now() - interval '1 second'`)
-	intaketest.Drain(t, e.pool, w)
-	if e.calc.Calls != 4 {
-		t.Fatalf("calculator calls = %d, want 1 + 3 (each upload alone)", e.calc.Calls)
+	intaketest.RetryNow(t, e.pool)
+	drain(t, e)
+	if e.calc.Calls != 6 {
+		t.Fatalf("calculator calls = %d, want 3 + 3", e.calc.Calls)
 	}
 	for i, u := range us {
 		g, _ := e.svc.Get(ctx, e.a, u.ID)
@@ -424,44 +421,6 @@ func TestAFailedBatchCalculationRetriesEachUploadAlone(t *testing.T) {
 	}
 	if s, _ := e.svc.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != 3 || s[0].Kg != "12.0000000" {
 		t.Fatalf("S1 = %+v, want 3 lines, 12 kg (each upload counted once)", s)
-	}
-}
-
-// A caught-up worker lets small uploads gather for its linger, then takes
-// them as one batch.
-func TestWorkerLingersForUploadsToGather(t *testing.T) {
-	ctx := context.Background()
-	e := setup(t)
-	w := batchWorker(e, intake.WorkerOptions{Linger: 400 * time.Millisecond})
-	svc := intake.New(e.st, 1<<20, w.Kick)
-	run, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { w.Run(run, time.Hour); close(done) }()
-	time.Sleep(50 * time.Millisecond) // the worker finds nothing and waits
-	var us []intake.Upload
-	for i := range 3 {
-		u, err := svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(fmt.Sprintf(header+"G%d,2024-01-05,S1,Acme,331110,1.00,USD,x\n", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		us = append(us, u)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if g, _ := svc.Get(ctx, e.a, us[2].ID); g.State == intake.Succeeded {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	<-done
-	for _, u := range us {
-		if g, _ := svc.Get(ctx, e.a, u.ID); g.State != intake.Succeeded {
-			t.Fatalf("uploads/%d = %+v", u.ID, g)
-		}
-	}
-	if e.calc.Calls != 1 {
-		t.Fatalf("calculator calls = %d, want 1: the three uploads gathered into one batch", e.calc.Calls)
 	}
 }
 
@@ -530,6 +489,15 @@ func TestConcurrentSmallReceivesAreStoredTogether(t *testing.T) {
 		WHERE u.tenant_id = $1 AND c.seq = 0 AND length(c.data) = u.size_bytes`, e.a).Scan(&chunks)
 	if uploads != distinct+2 || chunks != uploads {
 		t.Fatalf("%d uploads, %d whole chunks; want %d each", uploads, chunks, distinct+2)
+	}
+	// Each stored upload has its one job, inserted in the same commit.
+	var jobs int
+	e.pool.QueryRow(ctx, `SELECT count(DISTINCT (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job
+		WHERE (args->>'upload')::bigint IN (SELECT id FROM intake.uploads WHERE tenant_id = $1)`, e.a).Scan(&jobs)
+	var total int
+	e.pool.QueryRow(ctx, `SELECT count(*) FROM `+store.RiverSchema+`.river_job`).Scan(&total)
+	if jobs != uploads || total != uploads {
+		t.Fatalf("%d jobs for %d of the uploads, want one for each of %d", total, jobs, uploads)
 	}
 
 	// Every file is worked through to the end.

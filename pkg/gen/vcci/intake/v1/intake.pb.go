@@ -519,6 +519,51 @@ func (x *GetUploadRequest) GetName() string {
 	return ""
 }
 
+type RetryUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "uploads/{upload}"
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryUploadRequest) Reset() {
+	*x = RetryUploadRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryUploadRequest) ProtoMessage() {}
+
+func (x *RetryUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryUploadRequest.ProtoReflect.Descriptor instead.
+func (*RetryUploadRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RetryUploadRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type ListUploadsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most 1000; 0 means 50.
@@ -530,7 +575,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +587,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +600,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{5}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListUploadsRequest) GetPageSize() int32 {
@@ -582,7 +627,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +639,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +652,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{6}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -637,7 +682,7 @@ type ListUploadErrorsRequest struct {
 
 func (x *ListUploadErrorsRequest) Reset() {
 	*x = ListUploadErrorsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +694,7 @@ func (x *ListUploadErrorsRequest) String() string {
 func (*ListUploadErrorsRequest) ProtoMessage() {}
 
 func (x *ListUploadErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +707,7 @@ func (x *ListUploadErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{7}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListUploadErrorsRequest) GetParent() string {
@@ -697,7 +742,7 @@ type ListUploadErrorsResponse struct {
 
 func (x *ListUploadErrorsResponse) Reset() {
 	*x = ListUploadErrorsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +754,7 @@ func (x *ListUploadErrorsResponse) String() string {
 func (*ListUploadErrorsResponse) ProtoMessage() {}
 
 func (x *ListUploadErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +767,7 @@ func (x *ListUploadErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{8}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListUploadErrorsResponse) GetErrors() []*RowError {
@@ -774,7 +819,7 @@ type Supplier struct {
 
 func (x *Supplier) Reset() {
 	*x = Supplier{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +831,7 @@ func (x *Supplier) String() string {
 func (*Supplier) ProtoMessage() {}
 
 func (x *Supplier) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +844,7 @@ func (x *Supplier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Supplier.ProtoReflect.Descriptor instead.
 func (*Supplier) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{9}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Supplier) GetName() string {
@@ -884,7 +929,7 @@ type GetSupplierRequest struct {
 
 func (x *GetSupplierRequest) Reset() {
 	*x = GetSupplierRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +941,7 @@ func (x *GetSupplierRequest) String() string {
 func (*GetSupplierRequest) ProtoMessage() {}
 
 func (x *GetSupplierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +954,7 @@ func (x *GetSupplierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupplierRequest.ProtoReflect.Descriptor instead.
 func (*GetSupplierRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{10}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSupplierRequest) GetName() string {
@@ -955,7 +1000,7 @@ type ListSuppliersRequest struct {
 
 func (x *ListSuppliersRequest) Reset() {
 	*x = ListSuppliersRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1012,7 @@ func (x *ListSuppliersRequest) String() string {
 func (*ListSuppliersRequest) ProtoMessage() {}
 
 func (x *ListSuppliersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1025,7 @@ func (x *ListSuppliersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuppliersRequest.ProtoReflect.Descriptor instead.
 func (*ListSuppliersRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{11}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListSuppliersRequest) GetQuery() string {
@@ -1059,7 +1104,7 @@ type ListSuppliersResponse struct {
 
 func (x *ListSuppliersResponse) Reset() {
 	*x = ListSuppliersResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1116,7 @@ func (x *ListSuppliersResponse) String() string {
 func (*ListSuppliersResponse) ProtoMessage() {}
 
 func (x *ListSuppliersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1129,7 @@ func (x *ListSuppliersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuppliersResponse.ProtoReflect.Descriptor instead.
 func (*ListSuppliersResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{12}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSuppliersResponse) GetSuppliers() []*Supplier {
@@ -1140,7 +1185,7 @@ type Transaction struct {
 
 func (x *Transaction) Reset() {
 	*x = Transaction{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1197,7 @@ func (x *Transaction) String() string {
 func (*Transaction) ProtoMessage() {}
 
 func (x *Transaction) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1210,7 @@ func (x *Transaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transaction.ProtoReflect.Descriptor instead.
 func (*Transaction) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{13}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Transaction) GetName() string {
@@ -1264,7 +1309,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1321,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1334,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{14}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetTransactionRequest) GetName() string {
@@ -1335,7 +1380,7 @@ type ListTransactionsRequest struct {
 
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1392,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1405,7 @@ func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{15}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTransactionsRequest) GetSupplier() string {
@@ -1451,7 +1496,7 @@ type ListTransactionsResponse struct {
 
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1508,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1521,7 @@ func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{16}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTransactionsResponse) GetTransactions() []*Transaction {
@@ -1511,7 +1556,7 @@ type BatchGetSuppliersRequest struct {
 
 func (x *BatchGetSuppliersRequest) Reset() {
 	*x = BatchGetSuppliersRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1568,7 @@ func (x *BatchGetSuppliersRequest) String() string {
 func (*BatchGetSuppliersRequest) ProtoMessage() {}
 
 func (x *BatchGetSuppliersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1581,7 @@ func (x *BatchGetSuppliersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetSuppliersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetSuppliersRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{17}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchGetSuppliersRequest) GetNames() []string {
@@ -1555,7 +1600,7 @@ type BatchGetSuppliersResponse struct {
 
 func (x *BatchGetSuppliersResponse) Reset() {
 	*x = BatchGetSuppliersResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1612,7 @@ func (x *BatchGetSuppliersResponse) String() string {
 func (*BatchGetSuppliersResponse) ProtoMessage() {}
 
 func (x *BatchGetSuppliersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1625,7 @@ func (x *BatchGetSuppliersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetSuppliersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetSuppliersResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{18}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchGetSuppliersResponse) GetSuppliers() []*Supplier {
@@ -1629,6 +1674,8 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\tR\x05value\"&\n" +
 	"\x10GetUploadRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"(\n" +
+	"\x12RetryUploadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"P\n" +
 	"\x12ListUploadsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1732,11 +1779,12 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x17UPLOAD_STATE_VALIDATING\x10\x02\x12\x1c\n" +
 	"\x18UPLOAD_STATE_CALCULATING\x10\x03\x12\x1a\n" +
 	"\x16UPLOAD_STATE_SUCCEEDED\x10\x04\x12\x17\n" +
-	"\x13UPLOAD_STATE_FAILED\x10\x052\xb4\x06\n" +
+	"\x13UPLOAD_STATE_FAILED\x10\x052\xff\x06\n" +
 	"\rIntakeService\x12K\n" +
 	"\vUploadSpend\x12\".vcci.intake.v1.UploadSpendRequest\x1a\x16.vcci.intake.v1.Upload(\x01\x12E\n" +
 	"\tGetUpload\x12 .vcci.intake.v1.GetUploadRequest\x1a\x16.vcci.intake.v1.Upload\x12V\n" +
-	"\vListUploads\x12\".vcci.intake.v1.ListUploadsRequest\x1a#.vcci.intake.v1.ListUploadsResponse\x12e\n" +
+	"\vListUploads\x12\".vcci.intake.v1.ListUploadsRequest\x1a#.vcci.intake.v1.ListUploadsResponse\x12I\n" +
+	"\vRetryUpload\x12\".vcci.intake.v1.RetryUploadRequest\x1a\x16.vcci.intake.v1.Upload\x12e\n" +
 	"\x10ListUploadErrors\x12'.vcci.intake.v1.ListUploadErrorsRequest\x1a(.vcci.intake.v1.ListUploadErrorsResponse\x12h\n" +
 	"\x11BatchGetSuppliers\x12(.vcci.intake.v1.BatchGetSuppliersRequest\x1a).vcci.intake.v1.BatchGetSuppliersResponse\x12K\n" +
 	"\vGetSupplier\x12\".vcci.intake.v1.GetSupplierRequest\x1a\x18.vcci.intake.v1.Supplier\x12\\\n" +
@@ -1758,7 +1806,7 @@ func file_vcci_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_vcci_intake_v1_intake_proto_goTypes = []any{
 	(UploadState)(0),                  // 0: vcci.intake.v1.UploadState
 	(*UploadSpendRequest)(nil),        // 1: vcci.intake.v1.UploadSpendRequest
@@ -1766,70 +1814,73 @@ var file_vcci_intake_v1_intake_proto_goTypes = []any{
 	(*Upload)(nil),                    // 3: vcci.intake.v1.Upload
 	(*RowError)(nil),                  // 4: vcci.intake.v1.RowError
 	(*GetUploadRequest)(nil),          // 5: vcci.intake.v1.GetUploadRequest
-	(*ListUploadsRequest)(nil),        // 6: vcci.intake.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),       // 7: vcci.intake.v1.ListUploadsResponse
-	(*ListUploadErrorsRequest)(nil),   // 8: vcci.intake.v1.ListUploadErrorsRequest
-	(*ListUploadErrorsResponse)(nil),  // 9: vcci.intake.v1.ListUploadErrorsResponse
-	(*Supplier)(nil),                  // 10: vcci.intake.v1.Supplier
-	(*GetSupplierRequest)(nil),        // 11: vcci.intake.v1.GetSupplierRequest
-	(*ListSuppliersRequest)(nil),      // 12: vcci.intake.v1.ListSuppliersRequest
-	(*ListSuppliersResponse)(nil),     // 13: vcci.intake.v1.ListSuppliersResponse
-	(*Transaction)(nil),               // 14: vcci.intake.v1.Transaction
-	(*GetTransactionRequest)(nil),     // 15: vcci.intake.v1.GetTransactionRequest
-	(*ListTransactionsRequest)(nil),   // 16: vcci.intake.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil),  // 17: vcci.intake.v1.ListTransactionsResponse
-	(*BatchGetSuppliersRequest)(nil),  // 18: vcci.intake.v1.BatchGetSuppliersRequest
-	(*BatchGetSuppliersResponse)(nil), // 19: vcci.intake.v1.BatchGetSuppliersResponse
-	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 21: google.protobuf.FieldMask
-	(*v1.PageInfo)(nil),               // 22: vcci.common.v1.PageInfo
-	(v1.ScopeCategory)(0),             // 23: vcci.common.v1.ScopeCategory
-	(*v11.EmissionResult)(nil),        // 24: vcci.calculator.v1.EmissionResult
+	(*RetryUploadRequest)(nil),        // 6: vcci.intake.v1.RetryUploadRequest
+	(*ListUploadsRequest)(nil),        // 7: vcci.intake.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),       // 8: vcci.intake.v1.ListUploadsResponse
+	(*ListUploadErrorsRequest)(nil),   // 9: vcci.intake.v1.ListUploadErrorsRequest
+	(*ListUploadErrorsResponse)(nil),  // 10: vcci.intake.v1.ListUploadErrorsResponse
+	(*Supplier)(nil),                  // 11: vcci.intake.v1.Supplier
+	(*GetSupplierRequest)(nil),        // 12: vcci.intake.v1.GetSupplierRequest
+	(*ListSuppliersRequest)(nil),      // 13: vcci.intake.v1.ListSuppliersRequest
+	(*ListSuppliersResponse)(nil),     // 14: vcci.intake.v1.ListSuppliersResponse
+	(*Transaction)(nil),               // 15: vcci.intake.v1.Transaction
+	(*GetTransactionRequest)(nil),     // 16: vcci.intake.v1.GetTransactionRequest
+	(*ListTransactionsRequest)(nil),   // 17: vcci.intake.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),  // 18: vcci.intake.v1.ListTransactionsResponse
+	(*BatchGetSuppliersRequest)(nil),  // 19: vcci.intake.v1.BatchGetSuppliersRequest
+	(*BatchGetSuppliersResponse)(nil), // 20: vcci.intake.v1.BatchGetSuppliersResponse
+	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 22: google.protobuf.FieldMask
+	(*v1.PageInfo)(nil),               // 23: vcci.common.v1.PageInfo
+	(v1.ScopeCategory)(0),             // 24: vcci.common.v1.ScopeCategory
+	(*v11.EmissionResult)(nil),        // 25: vcci.calculator.v1.EmissionResult
 }
 var file_vcci_intake_v1_intake_proto_depIdxs = []int32{
 	2,  // 0: vcci.intake.v1.UploadSpendRequest.metadata:type_name -> vcci.intake.v1.UploadMetadata
 	0,  // 1: vcci.intake.v1.Upload.state:type_name -> vcci.intake.v1.UploadState
 	4,  // 2: vcci.intake.v1.Upload.error_samples:type_name -> vcci.intake.v1.RowError
-	20, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	20, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
-	20, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
+	21, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	21, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
+	21, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
 	3,  // 6: vcci.intake.v1.ListUploadsResponse.uploads:type_name -> vcci.intake.v1.Upload
 	4,  // 7: vcci.intake.v1.ListUploadErrorsResponse.errors:type_name -> vcci.intake.v1.RowError
-	20, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
-	20, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
-	21, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
-	21, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
-	10, // 12: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	22, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
-	23, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
-	10, // 15: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
-	24, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
-	21, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
-	23, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
-	21, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
-	14, // 20: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
-	22, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
-	10, // 22: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
+	21, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
+	21, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
+	22, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
+	22, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
+	11, // 12: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
+	23, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	24, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
+	11, // 15: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
+	25, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
+	22, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
+	24, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
+	22, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
+	15, // 20: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
+	23, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	11, // 22: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
 	1,  // 23: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
 	5,  // 24: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
-	6,  // 25: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
-	8,  // 26: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
-	18, // 27: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
-	11, // 28: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
-	12, // 29: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
-	15, // 30: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
-	16, // 31: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
-	3,  // 32: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
-	3,  // 33: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
-	7,  // 34: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
-	9,  // 35: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
-	19, // 36: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
-	10, // 37: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
-	13, // 38: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
-	14, // 39: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
-	17, // 40: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
-	32, // [32:41] is the sub-list for method output_type
-	23, // [23:32] is the sub-list for method input_type
+	7,  // 25: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
+	6,  // 26: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
+	9,  // 27: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
+	19, // 28: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
+	12, // 29: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
+	13, // 30: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
+	16, // 31: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
+	17, // 32: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
+	3,  // 33: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
+	3,  // 34: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
+	8,  // 35: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
+	3,  // 36: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
+	10, // 37: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
+	20, // 38: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
+	11, // 39: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
+	14, // 40: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
+	15, // 41: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
+	18, // 42: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
+	33, // [33:43] is the sub-list for method output_type
+	23, // [23:33] is the sub-list for method input_type
 	23, // [23:23] is the sub-list for extension type_name
 	23, // [23:23] is the sub-list for extension extendee
 	0,  // [0:23] is the sub-list for field type_name
@@ -1850,7 +1901,7 @@ func file_vcci_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_intake_v1_intake_proto_rawDesc), len(file_vcci_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

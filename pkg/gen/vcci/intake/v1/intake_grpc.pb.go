@@ -22,6 +22,7 @@ const (
 	IntakeService_UploadSpend_FullMethodName       = "/vcci.intake.v1.IntakeService/UploadSpend"
 	IntakeService_GetUpload_FullMethodName         = "/vcci.intake.v1.IntakeService/GetUpload"
 	IntakeService_ListUploads_FullMethodName       = "/vcci.intake.v1.IntakeService/ListUploads"
+	IntakeService_RetryUpload_FullMethodName       = "/vcci.intake.v1.IntakeService/RetryUpload"
 	IntakeService_ListUploadErrors_FullMethodName  = "/vcci.intake.v1.IntakeService/ListUploadErrors"
 	IntakeService_BatchGetSuppliers_FullMethodName = "/vcci.intake.v1.IntakeService/BatchGetSuppliers"
 	IntakeService_GetSupplier_FullMethodName       = "/vcci.intake.v1.IntakeService/GetSupplier"
@@ -47,6 +48,10 @@ type IntakeServiceClient interface {
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*Upload, error)
 	// ListUploads lists the tenant's uploads, newest first.
 	ListUploads(ctx context.Context, in *ListUploadsRequest, opts ...grpc.CallOption) (*ListUploadsResponse, error)
+	// RetryUpload queues a failed upload again. It resumes from the state it
+	// failed in: an upload whose calculation failed is not validated again.
+	// Only a FAILED upload can be retried (others: FAILED_PRECONDITION).
+	RetryUpload(ctx context.Context, in *RetryUploadRequest, opts ...grpc.CallOption) (*Upload, error)
 	// ListUploadErrors lists the rows an upload rejected, in row order.
 	ListUploadErrors(ctx context.Context, in *ListUploadErrorsRequest, opts ...grpc.CallOption) (*ListUploadErrorsResponse, error)
 	// BatchGetSuppliers resolves supplier ids to suppliers.
@@ -98,6 +103,16 @@ func (c *intakeServiceClient) ListUploads(ctx context.Context, in *ListUploadsRe
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUploadsResponse)
 	err := c.cc.Invoke(ctx, IntakeService_ListUploads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) RetryUpload(ctx context.Context, in *RetryUploadRequest, opts ...grpc.CallOption) (*Upload, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Upload)
+	err := c.cc.Invoke(ctx, IntakeService_RetryUpload_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +196,10 @@ type IntakeServiceServer interface {
 	GetUpload(context.Context, *GetUploadRequest) (*Upload, error)
 	// ListUploads lists the tenant's uploads, newest first.
 	ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error)
+	// RetryUpload queues a failed upload again. It resumes from the state it
+	// failed in: an upload whose calculation failed is not validated again.
+	// Only a FAILED upload can be retried (others: FAILED_PRECONDITION).
+	RetryUpload(context.Context, *RetryUploadRequest) (*Upload, error)
 	// ListUploadErrors lists the rows an upload rejected, in row order.
 	ListUploadErrors(context.Context, *ListUploadErrorsRequest) (*ListUploadErrorsResponse, error)
 	// BatchGetSuppliers resolves supplier ids to suppliers.
@@ -213,6 +232,9 @@ func (UnimplementedIntakeServiceServer) GetUpload(context.Context, *GetUploadReq
 }
 func (UnimplementedIntakeServiceServer) ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListUploads not implemented")
+}
+func (UnimplementedIntakeServiceServer) RetryUpload(context.Context, *RetryUploadRequest) (*Upload, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RetryUpload not implemented")
 }
 func (UnimplementedIntakeServiceServer) ListUploadErrors(context.Context, *ListUploadErrorsRequest) (*ListUploadErrorsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListUploadErrors not implemented")
@@ -292,6 +314,24 @@ func _IntakeService_ListUploads_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(IntakeServiceServer).ListUploads(ctx, req.(*ListUploadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_RetryUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).RetryUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_RetryUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).RetryUpload(ctx, req.(*RetryUploadRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -418,6 +458,10 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListUploads",
 			Handler:    _IntakeService_ListUploads_Handler,
+		},
+		{
+			MethodName: "RetryUpload",
+			Handler:    _IntakeService_RetryUpload_Handler,
 		},
 		{
 			MethodName: "ListUploadErrors",

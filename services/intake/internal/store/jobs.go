@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+// ClientOptions configure the River client that works uploads.
+type ClientOptions struct {
+	Log *slog.Logger
+	TP  trace.TracerProvider
+	// SmallWorkers and LargeWorkers are how many uploads of each queue one
+	// client works at once (defaults 8 and 2).
+	SmallWorkers, LargeWorkers int
+	// RescueAfter is how long an attempt may run before River takes its
+	// worker for dead and runs the job again (default the worker's timeout
+	// plus a minute: River knows no heartbeat, only when an attempt began).
+	RescueAfter time.Duration
+	// FetchPoll is how often an idle queue looks for jobs it was not told
+	// of (default River's).
+	FetchPoll time.Duration
+	// RetryPolicy spaces attempts (default River's, attempt^4 seconds).
+	RetryPolicy river.ClientRetryPolicy
+	// NotLeader keeps the client out of River's leader election, so that
+	// another client runs the upkeep (rescue, scheduling retries).
+	NotLeader bool
+	TestOnly  bool
+}
+
+// NewClient returns the River client that works uploads with w; Start it.
+func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return nil, fmt.Errorf("store.NewClient: %w", err)
+	}
+	if o.SmallWorkers <= 0 {
+		o.SmallWorkers = 8
+	}
+	if o.LargeWorkers <= 0 {
+		o.LargeWorkers = 2
+	}
+	timeout := w.Timeout(nil)
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = timeout + time.Minute
+	}
+	cfg := &river.Config{
+		Schema:  RiverSchema,
+		Workers: workers,
+		Queues: map[string]river.QueueConfig{
+			intake.QueueSmall: {MaxWorkers: o.SmallWorkers},
+			intake.QueueLarge: {MaxWorkers: o.LargeWorkers},
+		},
+		JobTimeout:             min(timeout, o.RescueAfter),
+		RescueStuckJobsAfter:   o.RescueAfter,
+		RetryPolicy:            o.RetryPolicy,
+		Logger:                 o.Log,
+		TestOnly:               o.TestOnly,
+		LeaderElectionDisabled: o.NotLeader,
+		// The job's span, River's, joins the trace of the upload's request.
+		Middleware: []rivertype.Middleware{&intake.ContinueTrace{}, otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
+	}
+	if o.FetchPoll > 0 {
+		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store.NewClient: %w", err)
+	}
+	return c, nil
+}
+
+// enqueue inserts the uploads' jobs in tx, the transaction that stores
+// them: an upload is queued if and only if it is stored.
+func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, us ...intake.Upload) error {
+	ps := make([]river.InsertManyParams, len(us))
+	for i, u := range us {
+		queue := intake.QueueLarge
+		if u.Size <= s.small {
+			queue = intake.QueueSmall
+		}
+		ps[i] = river.InsertManyParams{
+			Args:       intake.UploadArgs{Upload: u.ID, Tenant: u.Tenant, TraceParent: u.TraceParent},
+			InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: s.maxAttempts},
+		}
+	}
+	if _, err := s.jobs.InsertManyTx(ctx, tx, ps); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	return nil
+}
+
+// WithSmallUpload sets the largest upload (bytes) validated in memory rather
+// than through COPY (default SmallUpload); 0 sends every upload through
+// COPY. Tests use it to run both paths.
+func (s *Store) WithSmallUpload(n int64) *Store {
+	s.small = n
+	return s
+}
+
+// FailAbandoned fails the unfinished uploads whose latest job River gave up
+// on without the worker saying so: its rescuer discards the job of a
+// worker that died on the last attempt, and an operator may cancel a job
+// in the River UI. They can then be retried like any failed upload. It
+// returns how many it failed.
+func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE intake.uploads u SET resume_state = u.state, state = $1, completed_at = now(), updated_at = now(),
+			failure_reason = CASE j.state
+				WHEN 'cancelled' THEN 'its job was cancelled'
+				ELSE 'gave up after ' || j.attempt || ' attempts: ' || coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '') END
+		FROM `+RiverSchema+`.river_job j
+		WHERE j.kind = $2 AND j.state IN ('discarded', 'cancelled') AND j.finalized_at > now() - interval '1 day'
+		  AND u.id = (j.args->>'upload')::bigint AND u.state IN ($3, $4, $5)
+		  AND NOT EXISTS (SELECT 1 FROM `+RiverSchema+`.river_job k
+			WHERE k.kind = j.kind AND k.args->'upload' = j.args->'upload' AND k.id > j.id)`,
+		intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
+	if err != nil {
+		return 0, fmt.Errorf("store.FailAbandoned: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// KeepFailingAbandoned runs FailAbandoned every interval until ctx ends.
+func (s *Store) KeepFailingAbandoned(ctx context.Context, every time.Duration, onErr func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if _, err := s.FailAbandoned(ctx); err != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+	}
+}
