@@ -123,9 +123,10 @@ type Store interface {
 	Accepted(ctx context.Context, u Upload, each func([]Row) error, batch int) error
 	// Progress records rows read or calculated so far (best effort).
 	Progress(ctx context.Context, u Upload, read, calculated int64) error
-	// Complete marks the calculating upload succeeded and adds its totals
-	// to its suppliers, once, with end in the same transaction.
-	Complete(ctx context.Context, u Upload, c Completion, end EndTx) error
+	// Complete adds the calculating upload's totals to its suppliers, once,
+	// and commits them; calls added; then marks the upload succeeded, with
+	// end in that transaction.
+	Complete(ctx context.Context, u Upload, c Completion, added func(context.Context), end EndTx) error
 	// AttemptFailed records why an attempt failed; after the last one the
 	// upload fails, remembering the state a retry resumes from.
 	AttemptFailed(ctx context.Context, u Upload, reason string, last bool) error
@@ -499,13 +500,10 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 		c.Totals = append(c.Totals, SupplierTotal{ID: id, Spend: t.spend.FloatString(4), Kg: t.kg.FloatString(7), Count: t.count})
 		changed = append(changed, id)
 	}
-	// Caches hear of the change before the upload is seen to succeed, so
-	// that one further off (the REST gateway's, told through Redis) has let
-	// go of the old answers by the time a client that saw the success asks
-	// again; the caller's notification after Complete drops whatever was
-	// filled in between.
-	w.notify(ctx, u.Tenant, changed)
-	err = w.store.Complete(ctx, u, c, end)
+	// Caches let go of the old totals after they are committed and before
+	// the upload is seen to succeed, so that a client that sees it succeed
+	// reads them back from any cache.
+	err = w.store.Complete(ctx, u, c, func(ctx context.Context) { w.notify(ctx, u.Tenant, changed) }, end)
 	log.InfoContext(ctx, "upload calculated", "rows", calculated, "seconds", time.Since(start).Seconds())
 	return err
 }

@@ -713,28 +713,30 @@ func (s *Store) Retry(ctx context.Context, tenant uuid.UUID, id int64) (intake.U
 	return u, nil
 }
 
-// Complete marks the calculated upload succeeded, adds its lines to its
-// suppliers' totals and runs end, in one transaction, and only if the
-// attempt still owns the upload and it is calculating: otherwise nothing is
-// added (ErrSuperseded), so totals count each upload once.
-func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completion, end intake.EndTx) error {
+// Complete adds the upload's totals to its suppliers and commits them,
+// calls added (caches let go of the old totals), then marks the upload
+// succeeded with end in the same transaction. Only the attempt that owns
+// the upload writes; totals_added keeps an attempt that resumes after the
+// first commit from adding the totals again.
+func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completion, added func(context.Context), end intake.EndTx) error {
 	n := len(c.Totals)
 	sups, spends, kgs, counts := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
 	for i, t := range c.Totals {
 		sups[i], spends[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
 	}
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
-		var done bool
+		var owned bool
 		if err := tx.QueryRow(ctx, `
-			WITH done AS (
-				UPDATE intake.uploads SET state = $2, rows_calculated = $3, kg_co2e = $4::numeric,
-					failure_reason = '', completed_at = now(), updated_at = now()
-				WHERE id = $5 AND state = $6 AND attempts = $7
-				RETURNING id
+			WITH owned AS (
+				SELECT id, totals_added FROM intake.uploads WHERE id = $4 AND state = $5 AND attempts = $6 FOR UPDATE
+			), done AS (
+				UPDATE intake.uploads u SET rows_calculated = $2, kg_co2e = $3::numeric, totals_added = true, updated_at = now()
+				FROM owned WHERE u.id = owned.id AND NOT owned.totals_added
+				RETURNING u.id
 			), added AS (
 				INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
 				SELECT $1, t.id, t.spend, t.kg, t.n
-				FROM unnest($8::text[], $9::text[]::numeric[], $10::text[]::numeric[], $11::bigint[]) AS t(id, spend, kg, n)
+				FROM unnest($7::text[], $8::text[]::numeric[], $9::text[]::numeric[], $10::bigint[]) AS t(id, spend, kg, n)
 				WHERE EXISTS (SELECT 1 FROM done)
 				ORDER BY t.id
 				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
@@ -743,11 +745,26 @@ func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completi
 					tx_count = s.tx_count + excluded.tx_count,
 					updated_at = now()
 			)
-			SELECT EXISTS (SELECT 1 FROM done)`,
-			u.Tenant, intake.Succeeded, c.Calculated, c.Kg, u.ID, intake.Calculating, u.Attempts, sups, spends, kgs, counts).Scan(&done); err != nil {
+			SELECT EXISTS (SELECT 1 FROM owned)`,
+			u.Tenant, c.Calculated, c.Kg, u.ID, intake.Calculating, u.Attempts, sups, spends, kgs, counts).Scan(&owned); err != nil {
 			return err
 		}
-		if !done {
+		if !owned {
+			return intake.ErrSuperseded
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store.Complete: %w", err)
+	}
+	added(ctx)
+	err = db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, failure_reason = '', completed_at = now(), updated_at = now()
+			WHERE id = $1 AND state = $3 AND attempts = $4`, u.ID, intake.Succeeded, intake.Calculating, u.Attempts)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
 			return intake.ErrSuperseded
 		}
 		return end(ctx, tx)

@@ -508,3 +508,42 @@ func TestConcurrentSmallReceivesAreStoredTogether(t *testing.T) {
 		t.Fatalf("%d of %d uploads succeeded", done, uploads)
 	}
 }
+
+// Caches are told of new totals after they are committed and before the
+// upload is seen to succeed: a cache refilled before the notice may hold
+// the old totals, and a client that sees the success must not read them.
+func TestCachesLetGoOfTotalsBeforeTheUploadSucceeds(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	type seen struct {
+		state intake.State
+		count int64
+	}
+	var notices []seen
+	e.worker = newWorker(e, intake.WorkerOptions{Batch: 2, Changed: func(ctx context.Context, tenant uuid.UUID, _ []string) {
+		u, err := e.svc.List(ctx, tenant, 0, 10)
+		if err != nil || len(u) != 1 {
+			t.Errorf("uploads at a notice: %v, %v", u, err)
+			return
+		}
+		var n int64
+		sups, err := e.svc.Suppliers(ctx, tenant, []string{"S1"})
+		if err == nil && len(sups) == 1 {
+			n = sups[0].Count
+		}
+		notices = append(notices, seen{u[0].State, n})
+	}})
+	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(header+"R1,2024-01-05,S1,Acme,331110,1.00,USD,x\nR2,2024-01-06,S1,Acme,331110,2.00,USD,x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, e)
+	if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Succeeded {
+		t.Fatalf("upload = %+v", g)
+	}
+	// The notice after the totals: both lines counted, still calculating.
+	want := seen{intake.Calculating, 2}
+	if !slices.Contains(notices, want) {
+		t.Fatalf("notices = %+v, want one with %+v", notices, want)
+	}
+}
