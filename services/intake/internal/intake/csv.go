@@ -457,5 +457,14 @@ func (v *Validator) All() ([]Row, error) {
 	}
 }
 
+// Heartbeat tells the progress callback, if any, the rows read so far. The
+// owner calls it while it stores the accepted rows, after reading ended,
+// so that the work is still seen to be alive.
+func (v *Validator) Heartbeat() {
+	if v.progress != nil {
+		v.progress(v.Read)
+	}
+}
+
 // Err is the error that stopped Next early, if any.
 func (v *Validator) Err() error { return v.err }

@@ -420,6 +420,11 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 	if err := v.Err(); err != nil {
 		return out, err
 	}
+	// Storing a large file's rows takes longer than reading it, which was
+	// the progress that kept the upload claimed; without a beat another
+	// worker took it over and stored it again beside this one.
+	stop := keepAlive(ctx, HeartbeatEvery, v.Heartbeat)
+	defer stop()
 	errs := v.Errors
 	out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
 	if v.Accepted > 0 {
@@ -474,9 +479,40 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 			return out, err
 		}
 	}
+	// Before the upload's row is updated here: a beat waiting for this
+	// transaction's lock on it would never end.
+	stop()
 	b := &pgx.Batch{}
 	queueValidated(b, u.Tenant, []validated{{u, out, errs}})
 	return out, tx.SendBatch(ctx, b).Close()
+}
+
+// HeartbeatEvery is how often Validate reports progress while it stores a
+// large upload's rows; well inside the worker's lease.
+const HeartbeatEvery = 10 * time.Second
+
+// keepAlive calls beat every period until stop, which waits for a beat
+// under way and may be called more than once.
+func keepAlive(ctx context.Context, period time.Duration, beat func()) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				beat()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // validated is one upload's validation, to record.
