@@ -594,8 +594,15 @@ func queueRefused(b *pgx.Batch, u intake.Upload, he *intake.HeaderError) {
 // Accepted streams the upload's rows in batches.
 func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intake.Row) error, batch int) error {
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		// By supplier: a batch then names a few hundred suppliers instead of
+		// nearly all of them, so the calculator's per-supplier rollup and
+		// totals rows are each written by about one batch, and the two
+		// batches in flight seldom wait for each other's row locks. The first
+		// batch also spans every date, so the result partitions are made
+		// before any batch is in flight.
 		rows, err := tx.Query(ctx, `SELECT row_number, transaction_id, tx_date, supplier_id, naics_code, amount_usd::text
-			FROM intake.transactions WHERE tenant_id = $1 AND upload_id = $2 AND tx_date BETWEEN $3 AND $4`,
+			FROM intake.transactions WHERE tenant_id = $1 AND upload_id = $2 AND tx_date BETWEEN $3 AND $4
+			ORDER BY supplier_id`,
 			u.Tenant, u.ID, u.MinDate, u.MaxDate)
 		if err != nil {
 			return err
