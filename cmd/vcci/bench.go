@@ -35,7 +35,7 @@ func benchE2E(ctx context.Context, args []string) error {
 	binDir := fs.String("bin", "bin", "folder with the built deployables (intake, calculator, hotspot, engagement, reporting, gateway)")
 	work := fs.String("work", ".bench", "folder for the generated file and logs")
 	dbName := fs.String("db", "vcci_bench", "database to (re)create for the platform; the baseline's is <db>_copy")
-	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable, in consecutive windows from the upload on, go into <dir>/<window>/")
+	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable, in consecutive windows from the upload on, and a heap profile after each, go into <dir>/<window>/")
 	window := fs.Duration("pprof-window", 5*time.Second, "length of one -pprof window")
 	maxRatio := fs.Float64("max-ratio", 0, "if set, fail when end to end takes more than this many times the same run's \\copy")
 	if err := fs.Parse(args); err != nil {
@@ -197,19 +197,37 @@ func checkRatio(total, copySecs, max float64) error {
 }
 
 // profileWindows takes CPU profiles of every deployable in consecutive
-// windows, into dir/00, dir/01, ..., until ctx ends; it returns how many
-// windows were taken whole (none when dir is empty).
+// windows, into dir/00, dir/01, ..., and a heap profile at the end of
+// each, until ctx ends; it returns how many windows were taken whole (none
+// when dir is empty).
 func profileWindows(ctx context.Context, d *deployables, dir string, window time.Duration) int {
 	if dir == "" {
 		return 0
 	}
 	n := 0
 	for ; ctx.Err() == nil; n++ {
-		if err := profileCPU(ctx, d, filepath.Join(dir, fmt.Sprintf("%02d", n)), window); err != nil {
+		wdir := filepath.Join(dir, fmt.Sprintf("%02d", n))
+		if err := profileCPU(ctx, d, wdir, window); err != nil {
 			break
+		}
+		for name, addr := range d.pprof {
+			saveHeapProfile(ctx, "http://"+addr+"/debug/pprof/heap", filepath.Join(wdir, name+".heap.pprof"))
 		}
 	}
 	return n
+}
+
+// saveHeapProfile writes the heap profile at url to file, best effort.
+func saveHeapProfile(ctx context.Context, url, file string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if b, err := io.ReadAll(resp.Body); err == nil {
+		os.WriteFile(file, b, 0o644)
+	}
 }
 
 // deployables are the five services and the gateway, each its own process
