@@ -8,7 +8,7 @@ ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test bench bench-e2e bench-api build generate lint check-generate tools deploy-check tidy
+.PHONY: run test bench bench-e2e bench-guard bench-api build generate lint check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -25,6 +25,12 @@ bench:
 ## bench-e2e: ROWS (default 1,000,000) spend lines through the REST gateway, each service its own process
 bench-e2e: build
 	go run ./cmd/vcci bench-e2e -rows $(ROWS) -bin $(BIN)
+
+## bench-guard: bench-e2e at 100,000 lines, failing when end to end takes over 10x the same run's \copy (CI).
+## Caches are invalidated at once: an upload is otherwise shown done only a
+## coalescing period (5 s) after it is, ten times a 100,000-line copy on its own.
+bench-guard: build
+	go run ./cmd/vcci bench-e2e -rows 100000 -bin $(BIN) -db vcci_bench_guard -max-ratio 10
 
 ## bench-api: ghz at every service's read RPCs and a 1,000-VU REST mix through the gateway, against ceilings; results in .bench/bench-api.{md,json}
 bench-api: build $(BIN)/ghz

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ func benchE2E(ctx context.Context, args []string) error {
 	rows := fs.Int("rows", 1_000_000, "rows in the generated file")
 	binDir := fs.String("bin", "bin", "folder with the built deployables (intake, calculator, hotspot, engagement, reporting, gateway)")
 	work := fs.String("work", ".bench", "folder for the generated file and logs")
+	dbName := fs.String("db", "vcci_bench", "database to (re)create for the platform; the baseline's is <db>_copy")
+	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable, in consecutive windows from the upload on, and a heap profile after each, go into <dir>/<window>/")
+	window := fs.Duration("pprof-window", 5*time.Second, "length of one -pprof window")
+	maxRatio := fs.Float64("max-ratio", 0, "if set, fail when end to end takes more than this many times the same run's \\copy")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,14 +54,14 @@ func benchE2E(ctx context.Context, args []string) error {
 	}
 
 	admin := adminURL()
-	dbURL, err := freshDatabase(ctx, admin, "vcci_bench")
+	dbURL, err := freshDatabase(ctx, admin, *dbName)
 	if err != nil {
 		return err
 	}
 
 	// Baseline first, on its own database: a plain \copy into a partitioned,
 	// indexed table of the same shape.
-	baseURL, err := freshDatabase(ctx, admin, "vcci_bench_copy")
+	baseURL, err := freshDatabase(ctx, admin, *dbName+"_copy")
 	if err != nil {
 		return err
 	}
@@ -65,7 +70,7 @@ func benchE2E(ctx context.Context, args []string) error {
 		return err
 	}
 
-	d, err := startDeployables(ctx, *binDir, *work, "", false, "DATABASE_URL="+dbURL)
+	d, err := startDeployables(ctx, *binDir, *work, "", *pprofDir != "", "DATABASE_URL="+dbURL)
 	defer d.stop()
 	if err != nil {
 		return err
@@ -90,7 +95,11 @@ func benchE2E(ctx context.Context, args []string) error {
 		return err
 	}
 	defer f.Close()
-	start := time.Now()
+	start, cpuStart := time.Now(), sampleCPU(d)
+	pctx, stopProfiles := context.WithCancel(ctx)
+	defer stopProfiles()
+	profiled := make(chan int, 1)
+	go func() { profiled <- profileWindows(pctx, d, *pprofDir, *window) }()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/uploads?filename="+filepath.Base(file), f)
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "text/csv")
@@ -114,6 +123,7 @@ func benchE2E(ctx context.Context, args []string) error {
 	}
 	received := time.Since(start)
 	var validated time.Duration
+	var cpuValidated cpuSample
 	for {
 		time.Sleep(50 * time.Millisecond)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/"+up.Name, nil)
@@ -128,7 +138,7 @@ func benchE2E(ctx context.Context, args []string) error {
 			return fmt.Errorf("status: %w: %s", err, body)
 		}
 		if validated == 0 && (up.State == "UPLOAD_STATE_CALCULATING" || up.State == "UPLOAD_STATE_SUCCEEDED") {
-			validated = time.Since(start)
+			validated, cpuValidated = time.Since(start), sampleCPU(d)
 		}
 		if up.State == "UPLOAD_STATE_SUCCEEDED" {
 			break
@@ -140,7 +150,9 @@ func benchE2E(ctx context.Context, args []string) error {
 			return fmt.Errorf("upload not done after 10 minutes: %s", body)
 		}
 	}
-	total := time.Since(start)
+	total, cpuEnd := time.Since(start), sampleCPU(d)
+	stopProfiles()
+	windows := <-profiled
 	if up.RowsRejected == "" { // protojson leaves zero out
 		up.RowsRejected = "0"
 	}
@@ -160,12 +172,62 @@ func benchE2E(ctx context.Context, args []string) error {
 	fmt.Printf("%-42s %10.2f  %s\n", "baseline: psql \\copy, same file and shape", copySecs, rate(time.Duration(copySecs*float64(time.Second))))
 	fmt.Printf("\nend to end / \\copy = %.2fx   (rows accepted %s, rejected %s, calculated %s, kg CO2e %s)\n",
 		total.Seconds()/copySecs, up.RowsAccepted, up.RowsRejected, up.RowsCalculated, up.KgCo2e)
+	fmt.Printf("\nCPU, validation: %s\n", cpuLine(cpuUse(cpuStart, cpuValidated), validated, runtime.NumCPU()))
+	fmt.Printf("CPU, calculation: %s\n", cpuLine(cpuUse(cpuValidated, cpuEnd), total-validated, runtime.NumCPU()))
+	if windows > 0 {
+		fmt.Printf("\nCPU profiles in %s/NN/<name>.cpu.pprof, %d windows of %s; validation ended in window %d\n",
+			*pprofDir, windows, *window, int(validated / *window))
+	}
 	fmt.Printf("\npeak RSS (VmHWM):")
 	for _, name := range []string{"gateway", "intake", "calculator", "hotspot", "engagement", "reporting"} {
 		fmt.Printf("  %s %.0f MB", name, float64(rss[name])/1024)
 	}
 	fmt.Println()
-	return nil
+	return checkRatio(total.Seconds(), copySecs, *maxRatio)
+}
+
+// checkRatio fails when end to end took more than max times the copy (max
+// 0: never). A ratio measured in one run holds on a busy or a slow machine,
+// where seconds would not.
+func checkRatio(total, copySecs, max float64) error {
+	if max <= 0 || total <= max*copySecs {
+		return nil
+	}
+	return fmt.Errorf("end to end took %.1f s, %.2fx the \\copy's %.1f s, over the %.1fx allowed (-max-ratio): bulk ingest got slower", total, total/copySecs, copySecs, max)
+}
+
+// profileWindows takes CPU profiles of every deployable in consecutive
+// windows, into dir/00, dir/01, ..., and a heap profile at the end of
+// each, until ctx ends; it returns how many windows were taken whole (none
+// when dir is empty).
+func profileWindows(ctx context.Context, d *deployables, dir string, window time.Duration) int {
+	if dir == "" {
+		return 0
+	}
+	n := 0
+	for ; ctx.Err() == nil; n++ {
+		wdir := filepath.Join(dir, fmt.Sprintf("%02d", n))
+		if err := profileCPU(ctx, d, wdir, window); err != nil {
+			break
+		}
+		for name, addr := range d.pprof {
+			saveHeapProfile(ctx, "http://"+addr+"/debug/pprof/heap", filepath.Join(wdir, name+".heap.pprof"))
+		}
+	}
+	return n
+}
+
+// saveHeapProfile writes the heap profile at url to file, best effort.
+func saveHeapProfile(ctx context.Context, url, file string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if b, err := io.ReadAll(resp.Body); err == nil {
+		os.WriteFile(file, b, 0o644)
+	}
 }
 
 // deployables are the five services and the gateway, each its own process

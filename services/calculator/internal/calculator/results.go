@@ -12,12 +12,14 @@ import (
 // calculation of the same transaction is skipped) and never updated, so an
 // entry cannot go stale and needs no invalidation; "not calculated" is
 // never cached, since it can change. The cache is bounded: past its size,
-// the oldest entry makes room.
+// the oldest entry makes room. It grows as it fills: made whole at start it
+// was a live heap of its own in every calculator, read side or not.
 type resultCache struct {
 	mu   sync.Mutex
 	m    map[resultKey]Result
 	ring []resultKey // insertion order, for eviction
 	next int
+	size int
 }
 
 type resultKey struct {
@@ -27,7 +29,7 @@ type resultKey struct {
 }
 
 func newResultCache(size int) *resultCache {
-	return &resultCache{m: make(map[resultKey]Result, size), ring: make([]resultKey, 0, size)}
+	return &resultCache{m: map[resultKey]Result{}, size: size}
 }
 
 func keyOf(tenant uuid.UUID, id string, date time.Time) resultKey {
@@ -57,7 +59,7 @@ func (c *resultCache) put(tenant uuid.UUID, rs []Result) {
 		if _, ok := c.m[k]; ok {
 			continue
 		}
-		if len(c.ring) < cap(c.ring) {
+		if len(c.ring) < c.size {
 			c.ring = append(c.ring, k)
 		} else {
 			delete(c.m, c.ring[c.next])

@@ -213,12 +213,18 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 				JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
 				ON CONFLICT DO NOTHING
 				RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
+			), g AS (
+				-- The stored lines grouped once, finer than every total below
+				-- (exact sums: numeric), so the rollup and the five groupings
+				-- read these groups instead of the lines five and six times.
+				SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
+					sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n
+				FROM ins GROUP BY 1, 2, 3, 4, 5, 6
 			), roll AS (
 				INSERT INTO calculator.emission_rollup AS r
 					(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count)
-				SELECT $1, supplier_id, date_trunc('month', tx_date)::date, naics_code, category, factor_set_id,
-					sum(kg_co2e), sum(amount_usd), count(*)
-				FROM ins GROUP BY 2, 3, 4, 5, 6
+				SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n)
+				FROM g GROUP BY 2, 3, 4, 5, 6
 				-- Key order: concurrent batches lock shared rollup rows in the
 				-- same order, so they queue instead of deadlocking.
 				ORDER BY 2, 3, 4, 5, 6
@@ -229,12 +235,12 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 			)
 			-- Dimension 0 is (upload, supplier), the caller's share of each
 			-- upload; 1 to 4 are the summary dimensions.
-			SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, count(*) FROM (
-				SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg_co2e AS kg, amount_usd AS amt FROM ins
-				UNION ALL SELECT 1, 0, supplier_id, kg_co2e, amount_usd FROM ins
-				UNION ALL SELECT 2, 0, category::text, kg_co2e, amount_usd FROM ins
-				UNION ALL SELECT 3, 0, naics_code, kg_co2e, amount_usd FROM ins
-				UNION ALL SELECT 4, 0, to_char(tx_date, 'YYYY-MM'), kg_co2e, amount_usd FROM ins
+			SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, sum(n)::bigint FROM (
+				SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n FROM g
+				UNION ALL SELECT 1, 0, supplier_id, kg, amt, n FROM g
+				UNION ALL SELECT 2, 0, category::text, kg, amt, n FROM g
+				UNION ALL SELECT 3, 0, naics_code, kg, amt, n FROM g
+				UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n FROM g
 			) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
 			tenant, setID, calculator.MethodSpendBased, ids, dates, sups, codes, amounts, uploads)
 		if err != nil {
