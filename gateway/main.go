@@ -77,15 +77,6 @@ func run(ctx context.Context) error {
 	if edgeBytes == 0 {
 		edgeBytes = -1 // 0 means off here; edge.Options reads 0 as the default
 	}
-	// Unset or 0: edge.DefaultMaxInFlightPerCPU per CPU; negative: no bound.
-	maxInFlight, err := config.Int("MAX_IN_FLIGHT", 0)
-	if err != nil {
-		return err
-	}
-	admitWait, err := config.Duration("ADMIT_WAIT", edge.DefaultAdmitWait)
-	if err != nil {
-		return err
-	}
 	rdb, err := redisx.Connect(ctx, os.Getenv("REDIS_URL"), log, tp)
 	if err != nil {
 		return err
@@ -109,7 +100,7 @@ func run(ctx context.Context) error {
 	}
 	gw, err := edge.New(ctx, edge.Options{Log: log, TracerProvider: tp, Addrs: addrs, MaxUploadBytes: int64(maxUpload),
 		Redis: rdb, RateLimit: &limits, EdgeCacheBytes: int64(edgeBytes), EdgeCacheTTL: edgeTTL,
-		MaxInFlight: maxInFlight, AdmitWait: admitWait, RiverUI: riverUI})
+		RiverUI: riverUI})
 	if err != nil {
 		return err
 	}

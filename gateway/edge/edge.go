@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,12 +60,6 @@ type Options struct {
 	// kept (default DefaultEdgeCacheTTL).
 	EdgeCacheBytes int64
 	EdgeCacheTTL   time.Duration
-	// MaxInFlight bounds the API requests worked on at once; the rest wait
-	// their turn in arrival order (default DefaultMaxInFlightPerCPU per
-	// CPU; negative: no bound). AdmitWait is the longest a request waits
-	// before a 503 (default DefaultAdmitWait).
-	MaxInFlight int
-	AdmitWait   time.Duration
 	// RiverUI, when set, is served at RiverUIPath (see RiverUI).
 	RiverUI http.Handler
 }
@@ -198,15 +191,6 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("/", restHabits(mux, marshaler, ec))
 
 	var h http.Handler = gz(root)
-	if o.MaxInFlight == 0 {
-		o.MaxInFlight = DefaultMaxInFlightPerCPU * goruntime.GOMAXPROCS(0)
-	}
-	if o.AdmitWait <= 0 {
-		o.AdmitWait = DefaultAdmitWait
-	}
-	if o.MaxInFlight > 0 {
-		h = newAdmission(o.MaxInFlight, o.AdmitWait, reg).admit(h)
-	}
 	h = observe(h, o.Log, duration)
 	h = requestID(h)
 	h = otelhttp.NewHandler(h, "gateway",

@@ -460,3 +460,15 @@ func TestWaitersGetTheLeadersAnswerOnlyIfCurrentWhenTheyArrived(t *testing.T) {
 		t.Fatal("a landed flight still leads")
 	}
 }
+
+// waitFor polls cond until it holds or a few seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
