@@ -87,6 +87,14 @@ func PeerAddr(name string) string {
 // only when the limit comes near.
 const DefaultGOGC = 400
 
+// DefaultMemoryLimit is a service's soft memory limit when GOMEMLIMIT is
+// unset. At DefaultGOGC a bulk upload's short-lived batches grew intake's
+// and the calculator's heaps to five times what was live; near this limit
+// the collector runs sooner instead. Their live heaps are a few tens of
+// megabytes, so below it nothing changes. (The gateway, whose edge cache
+// alone may hold 64 MiB, keeps no default limit.)
+const DefaultMemoryLimit = 128 << 20
+
 // TuneGC applies DefaultGOGC unless GOGC is set (the runtime has applied
 // that one already).
 func TuneGC() {
@@ -95,9 +103,17 @@ func TuneGC() {
 	}
 }
 
+// limitMemory applies DefaultMemoryLimit unless GOMEMLIMIT is set.
+func limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(DefaultMemoryLimit)
+	}
+}
+
 // Main runs a service as its own process and exits with its result.
 func Main(name string, run func(context.Context, Env) error) {
 	TuneGC()
+	limitMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := mainErr(ctx, name, run); err != nil {
