@@ -399,21 +399,16 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 		if v.Accepted == 0 {
 			return nil // validation recorded it as done
 		}
-		// Caches hear once of the stored rows and, if the calculation
-		// succeeds, their totals.
+		// Caches hear of the stored rows now; Complete tells them of the
+		// totals before the upload is seen to succeed.
 		var changed []string // nil: a large upload's rows are not at hand
 		if v.Rows != nil {
 			rows = func(each func([]Row) error) error { return each(v.Rows) }
 			changed = supplierIDs(v.Rows)
 		}
-		defer w.notify(ctx, u.Tenant, changed)
+		w.notify(ctx, u.Tenant, changed)
 		u.State, u.MinDate, u.MaxDate, u.Accepted = Calculating, v.MinDate, v.MaxDate, v.Accepted
 	case Calculating:
-		defer func() {
-			if err == nil {
-				w.notify(ctx, u.Tenant, nil)
-			}
-		}()
 	default:
 		return nil
 	}
