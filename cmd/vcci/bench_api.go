@@ -65,7 +65,7 @@ func benchAPI(ctx context.Context, args []string) error {
 	dbName := fs.String("db", "vcci_bench_api", "database to load the dataset into (dropped and made again): give runs that share a PostgreSQL names of their own")
 	withGRPC := fs.Bool("grpc", true, "run the ghz rows (false: only the REST ceiling and mix)")
 	mixWeights := fs.String("mix", designMix, "weights of list transactions : get supplier : emissions summary : small upload (the design's mix; change it only to study one operation)")
-	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable during the mix go into this folder")
+	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable during the mix (and in user/ during the user model) go into this folder")
 	reuse := fs.Bool("reuse", false, "start from a copy of the database a previous run loaded with the same dataset (kept as a template), instead of loading it again; for profiling runs")
 	study := fs.String("study", "", "after the mix, more mixes on the same stack, comma-separated (e.g. 1:0:0:0,0:1:0:0), each run for -study-duration; prints rps and CPU per request by process")
 	studyDuration := fs.Duration("study-duration", 20*time.Second, "length of each -study mix")
@@ -98,7 +98,7 @@ func benchAPI(ctx context.Context, args []string) error {
 		}
 	}
 	model := userModel{Users: *users, Duration: *userDuration, Think: loadgen.Think{Min: *thinkMin, Max: *thinkMax},
-		Pages: *pages, PerPage: *perPage, SampleEvery: *sampleUploads}
+		Pages: *pages, PerPage: *perPage, SampleEvery: *sampleUploads, Pprof: userPprof(*pprofDir)}
 	if runUser && (model.Users < 1 || model.Duration <= 0 || model.Think.Min < 0 || model.Think.Max < model.Think.Min ||
 		model.Pages < 1 || model.PerPage < 1 || model.SampleEvery < 1) {
 		return errors.New("bench-api: -users, -user-duration, -pages, -per-page and -sample-uploads must be positive, and -think-min <= -think-max")

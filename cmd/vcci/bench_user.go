@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -48,6 +49,9 @@ type userModel struct {
 	Pages, PerPage int
 	// SampleEvery: every n-th upload is followed until SUCCEEDED.
 	SampleEvery int
+	// Pprof, if set, is where CPU profiles of every deployable over the
+	// run's middle half go.
+	Pprof string
 }
 
 // userSuppliers are the 1,000 stored suppliers from S01000 on, with their
@@ -219,9 +223,25 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 	cfg := base
 	cfg.VUs, cfg.Duration, cfg.Think, cfg.Ops, cfg.Seed = m.Users, m.Duration, m.Think, ops, userRun
 	logf("user model: %d users arriving together, no warm-up, %s-%s between requests, for %s, on %d suppliers", m.Users, m.Think.Min, m.Think.Max, m.Duration, len(sups))
+	profiled := make(chan error, 1)
+	go func() {
+		if m.Pprof == "" {
+			profiled <- nil
+			return
+		}
+		select {
+		case <-time.After(m.Duration / 4):
+			profiled <- profileCPU(ctx, d, m.Pprof, m.Duration/2)
+		case <-ctx.Done():
+			profiled <- ctx.Err()
+		}
+	}()
 	before := sampleCPU(d)
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := <-profiled; err != nil {
 		return nil, err
 	}
 	cpu := cpuLine(cpuUse(before, sampleCPU(d)), res.Elapsed, runtime.NumCPU())
@@ -354,4 +374,12 @@ func (u *userReport) markdown() string {
 		fmt.Fprintf(&b, "| %d | %s | %d | %s |\n", s.Second, thousands(int64(s.Requests)), s.Errors, fmtMS(s.P95))
 	}
 	return b.String()
+}
+
+// userPprof is where the user model's profiles go under -pprof dir.
+func userPprof(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "user")
 }

@@ -152,6 +152,9 @@ func Client(t testing.TB, pool *pgxpool.Pool, w *intake.Worker, o store.ClientOp
 		o.RetryPolicy = retryNow{}
 	}
 	o.TestOnly = true
+	if o.CompactEvery == 0 {
+		o.CompactEvery = -1 // tests compact when they choose
+	}
 	c, err := store.NewClient(pool, w, o)
 	if err != nil {
 		t.Fatal(err)

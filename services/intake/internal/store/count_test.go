@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
+	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
 // An offset page's total comes from counters (migration 0007), and is the
@@ -106,6 +108,65 @@ func TestTransactionTotalsMatchACount(t *testing.T) {
 				t.Fatalf("tenant a has %d transactions, want 180", n)
 			}
 			check("after the second upload")
+			// Each upload appended its own counter rows (migration 0010);
+			// compaction folds a key's rows into one and changes no total.
+			dups := func() (n int64) {
+				t.Helper()
+				if err := e.pool.QueryRow(ctx, `SELECT
+					(SELECT count(*) - count(DISTINCT (tenant_id, tx_date)) FROM intake.transaction_days) +
+					(SELECT count(*) - count(DISTINCT (tenant_id, supplier_id)) FROM intake.transaction_suppliers) +
+					(SELECT count(*) - count(DISTINCT (tenant_id, naics_code, category, month)) FROM intake.transaction_codes)`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before := dups()
+			if before == 0 {
+				t.Fatal("the second upload added no counter row of a key the first had: nothing to compact")
+			}
+			removed, err := store.CompactCounts(ctx, e.pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if removed != before || dups() != 0 {
+				t.Fatalf("compaction removed %d rows, want %d; %d keys still have more than one row", removed, before, dups())
+			}
+			check("after compaction")
 		})
+	}
+}
+
+// The River leader compacts the counters on its own, every CompactEvery.
+func TestTheLeaderCompactsTheCounters(t *testing.T) {
+	ctx := context.Background()
+	e := setupPath(t, paths[0].small)
+	for _, name := range []string{"a.csv", "b.csv"} {
+		body := header + strings.ReplaceAll("X1,2024-03-01,S1,One,331110,1.00,USD,x\nX2,2024-03-02,S2,Two,331110,2.00,USD,x\n", "X", name[:1])
+		if _, err := e.svc.Receive(ctx, e.a, intake.NewUpload{Filename: name}, strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain(t, e)
+	rows := func() (n int64) {
+		t.Helper()
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transaction_suppliers`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows(); n != 4 {
+		t.Fatalf("two uploads of suppliers S1 and S2 left %d supplier counter rows, want 4", n)
+	}
+	intaketest.Client(t, e.pool, e.worker, store.ClientOptions{CompactEvery: 50 * time.Millisecond})
+	deadline := time.Now().Add(10 * time.Second)
+	for rows() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader left %d supplier counter rows after 10 s, want 2", rows())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var n int64
+	if err := e.pool.QueryRow(ctx, `SELECT n FROM intake.transaction_suppliers WHERE supplier_id = 'S1'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("S1's count is %d (%v), want 2", n, err)
 	}
 }

@@ -33,8 +33,12 @@ type ClientOptions struct {
 	FetchPoll time.Duration
 	// RetryPolicy spaces attempts (default River's, attempt^4 seconds).
 	RetryPolicy river.ClientRetryPolicy
+	// CompactEvery is how often the leader compacts the transaction
+	// counters (default DefaultCompactEvery; below zero, never).
+	CompactEvery time.Duration
 	// NotLeader keeps the client out of River's leader election, so that
-	// another client runs the upkeep (rescue, scheduling retries).
+	// another client runs the upkeep (rescue, scheduling retries,
+	// compaction).
 	NotLeader bool
 	TestOnly  bool
 }
@@ -44,6 +48,12 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return nil, fmt.Errorf("store.NewClient: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &compactor{pool: pool}); err != nil {
+		return nil, fmt.Errorf("store.NewClient: %w", err)
+	}
+	if o.CompactEvery == 0 {
+		o.CompactEvery = DefaultCompactEvery
 	}
 	if o.SmallWorkers <= 0 {
 		o.SmallWorkers = 8
@@ -61,6 +71,7 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 		Queues: map[string]river.QueueConfig{
 			intake.QueueSmall: {MaxWorkers: o.SmallWorkers},
 			intake.QueueLarge: {MaxWorkers: o.LargeWorkers},
+			QueueMaintenance:  {MaxWorkers: 1},
 		},
 		JobTimeout:             min(timeout, o.RescueAfter),
 		RescueStuckJobsAfter:   o.RescueAfter,
@@ -70,6 +81,12 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 		LeaderElectionDisabled: o.NotLeader,
 		// The job's span, River's, joins the trace of the upload's request.
 		Middleware: []rivertype.Middleware{&intake.ContinueTrace{}, otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
+	}
+	if o.CompactEvery > 0 {
+		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(o.CompactEvery),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return CompactArgs{}, &river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 1}
+			}, &river.PeriodicJobOpts{RunOnStart: true})}
 	}
 	if o.FetchPoll > 0 {
 		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)
