@@ -43,7 +43,7 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	// Uploads are River jobs in two queues, each with its workers: files up
 	// to store.SmallUpload, and larger ones.
-	smallWorkers, err := config.Int("UPLOAD_WORKERS", 8)
+	smallWorkers, err := config.Int("UPLOAD_WORKERS", store.DefaultSmallWorkers)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ type ClientOptions struct {
 	Log *slog.Logger
 	TP  trace.TracerProvider
 	// SmallWorkers and LargeWorkers are how many uploads of each queue one
-	// client works at once (defaults 8 and 2).
+	// client works at once (defaults DefaultSmallWorkers and 2).
 	SmallWorkers, LargeWorkers int
 	// RescueAfter is how long an attempt may run before River takes its
 	// worker for dead and runs the job again (default the worker's timeout
@@ -43,6 +43,14 @@ type ClientOptions struct {
 	TestOnly  bool
 }
 
+// DefaultSmallWorkers is how many small uploads a client works at once. A
+// small upload's time is mostly waits (commits, the calculator): under the
+// design's user model (about 50 ten-line uploads a second on 2 cores), 8
+// fell behind (upload to SUCCEEDED p50 4-8 s, growing), 16 kept up (1.1 s)
+// and 24 did better (0.5 s) but, at two connections a worker, takes 68 of
+// a stock PostgreSQL's 100 for one intake replica (docs/benchmarks.md).
+const DefaultSmallWorkers = 16
+
 // NewClient returns the River client that works uploads with w; Start it.
 func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
@@ -56,7 +64,7 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 		o.CompactEvery = DefaultCompactEvery
 	}
 	if o.SmallWorkers <= 0 {
-		o.SmallWorkers = 8
+		o.SmallWorkers = DefaultSmallWorkers
 	}
 	if o.LargeWorkers <= 0 {
 		o.LargeWorkers = 2
