@@ -120,9 +120,10 @@ func Run(ctx context.Context, env service.Env) error {
 	defer stop()
 	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
 	// Running totals and the uploads' progress are updated in place by
-	// every upload: keep them vacuumed whatever autovacuum does.
+	// every upload, and compaction rewrites the transaction counters: keep
+	// them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
-		"intake.uploads", "intake.supplier_totals")
+		"intake.uploads", "intake.supplier_totals", "intake.transaction_days", "intake.transaction_suppliers", "intake.transaction_codes")
 	go st.KeepFailingAbandoned(bg, time.Minute, func(err error) { env.Log.Error("fail abandoned uploads", "error", err.Error()) })
 	if err := jobs.Start(bg); err != nil {
 		return err

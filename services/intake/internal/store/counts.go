@@ -14,7 +14,7 @@ import (
 const QueueMaintenance = "maintenance"
 
 // DefaultCompactEvery is how often the transaction counters are compacted.
-const DefaultCompactEvery = 30 * time.Second
+const DefaultCompactEvery = 5 * time.Second
 
 // counters are the tables the transactions trigger appends to (migrations
 // 0007 and 0010), with the columns that make a key.
