@@ -132,6 +132,15 @@ func TestTransactionTotalsMatchACount(t *testing.T) {
 				t.Fatalf("compaction removed %d rows, want %d; %d keys still have more than one row", removed, before, dups())
 			}
 			check("after compaction")
+			var deltas int64
+			if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM intake.transaction_days WHERE delta) +
+				(SELECT count(*) FROM intake.transaction_suppliers WHERE delta) +
+				(SELECT count(*) FROM intake.transaction_codes WHERE delta)`).Scan(&deltas); err != nil {
+				t.Fatal(err)
+			}
+			if again, err := store.CompactCounts(ctx, e.pool); err != nil || again != 0 || deltas != 0 {
+				t.Fatalf("after compaction %d delta rows are left and a second one removed %d (%v), want 0 and 0", deltas, again, err)
+			}
 		})
 	}
 }

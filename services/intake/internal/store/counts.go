@@ -24,9 +24,11 @@ var counters = []struct{ table, key string }{
 	{"transaction_codes", "tenant_id, naics_code, category, month"},
 }
 
-// CompactCounts folds the rows each counter key has gathered into one,
-// their sum, and returns how many rows it removed. Each table is folded in
-// one statement: readers see its rows before or after, with the same sums.
+// CompactCounts folds the rows of each counter key that has deltas into
+// one, their sum, and returns how many rows it removed. It reads only those
+// keys (through the partial index on deltas), so its cost follows the
+// uploads since the last run, not the table. Each table is folded in one
+// statement: readers see its rows before or after, with the same sums.
 // Rows appended meanwhile are not in the statement's snapshot and stay.
 func CompactCounts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	var removed int64
@@ -37,7 +39,7 @@ func CompactCounts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 		}
 		var n int64
 		err := pool.QueryRow(ctx, fmt.Sprintf(`
-			WITH k AS (SELECT %[2]s FROM intake.%[1]s GROUP BY %[2]s HAVING count(*) > 1),
+			WITH k AS (SELECT DISTINCT %[2]s FROM intake.%[1]s WHERE delta),
 			gone AS (DELETE FROM intake.%[1]s d USING k WHERE %[3]s RETURNING d.*),
 			kept AS (INSERT INTO intake.%[1]s (%[2]s, n) SELECT %[2]s, sum(n) FROM gone GROUP BY %[2]s RETURNING 1)
 			SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)`, c.table, c.key, strings.Join(same, " AND "))).Scan(&n)

@@ -6,21 +6,29 @@
 --
 -- Now each insert appends its own delta rows, which lock nothing another
 -- upload needs. Readers already sum n over a key's rows. A periodic job
--- (store.CompactCounts) folds each key's rows back into one.
-ALTER TABLE transaction_days DROP CONSTRAINT transaction_days_pkey;
-ALTER TABLE transaction_suppliers DROP CONSTRAINT transaction_suppliers_pkey;
-ALTER TABLE transaction_codes DROP CONSTRAINT transaction_codes_pkey;
-CREATE INDEX transaction_days_key ON transaction_days (tenant_id, tx_date);
-CREATE INDEX transaction_suppliers_key ON transaction_suppliers (tenant_id, supplier_id);
-CREATE INDEX transaction_codes_key ON transaction_codes (tenant_id, naics_code, category, month);
+-- (store.CompactCounts) folds each key that has deltas back into one row;
+-- the partial indexes find those keys without reading the folded rows.
+DO $mig$
+DECLARE
+    t text;
+    k text;
+BEGIN
+    FOR t, k IN VALUES ('transaction_days', 'tenant_id, tx_date'), ('transaction_suppliers', 'tenant_id, supplier_id'),
+        ('transaction_codes', 'tenant_id, naics_code, category, month') LOOP
+        EXECUTE format('ALTER TABLE intake.%1$I DROP CONSTRAINT %2$I;
+            ALTER TABLE intake.%1$I ADD COLUMN delta boolean NOT NULL DEFAULT false;
+            CREATE INDEX %3$I ON intake.%1$I (%4$s);
+            CREATE INDEX %5$I ON intake.%1$I (%4$s) WHERE delta', t, t || '_pkey', t || '_key', k, t || '_deltas');
+    END LOOP;
+END $mig$;
 
 CREATE OR REPLACE FUNCTION transaction_counts_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO intake.transaction_days (tenant_id, tx_date, n)
-    SELECT tenant_id, tx_date, count(*) FROM new_transactions GROUP BY 1, 2;
-    INSERT INTO intake.transaction_suppliers (tenant_id, supplier_id, n)
-    SELECT tenant_id, supplier_id, count(*) FROM new_transactions GROUP BY 1, 2;
-    INSERT INTO intake.transaction_codes (tenant_id, naics_code, category, month, n)
-    SELECT tenant_id, naics_code, category, date_trunc('month', tx_date)::date, count(*) FROM new_transactions GROUP BY 1, 2, 3, 4;
+    INSERT INTO intake.transaction_days (tenant_id, tx_date, n, delta)
+    SELECT tenant_id, tx_date, count(*), true FROM new_transactions GROUP BY 1, 2;
+    INSERT INTO intake.transaction_suppliers (tenant_id, supplier_id, n, delta)
+    SELECT tenant_id, supplier_id, count(*), true FROM new_transactions GROUP BY 1, 2;
+    INSERT INTO intake.transaction_codes (tenant_id, naics_code, category, month, n, delta)
+    SELECT tenant_id, naics_code, category, date_trunc('month', tx_date)::date, count(*), true FROM new_transactions GROUP BY 1, 2, 3, 4;
     RETURN NULL;
 END $$;
