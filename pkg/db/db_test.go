@@ -2,6 +2,8 @@ package db_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -162,5 +164,20 @@ func TestInTenantBatchScopesEveryQueryAndEndsWithTheBatch(t *testing.T) {
 	err = db.InTenantBatch(ctx, one, a, db.Stmt{SQL: `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-02', 1)`, Args: []any{b}, Scan: drain})
 	if err == nil || !strings.Contains(err.Error(), "row-level security") {
 		t.Fatalf("error = %v, want a row-level security violation", err)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	gone := errors.New("gone")
+	if err := db.NotFound(nil, "op", gone); err != nil {
+		t.Fatalf("nil: got %v", err)
+	}
+	if err := db.NotFound(fmt.Errorf("wrapped: %w", pgx.ErrNoRows), "op", gone); err != gone {
+		t.Fatalf("no rows: got %v, want gone", err)
+	}
+	other := errors.New("boom")
+	err := db.NotFound(other, "store.Get", gone)
+	if !errors.Is(err, other) || err.Error() != "store.Get: boom" {
+		t.Fatalf("other: got %v", err)
 	}
 }

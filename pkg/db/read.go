@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -80,4 +82,18 @@ func Collect[T any](out *[]T, fn pgx.RowToFunc[T]) func(pgx.Rows) error {
 func Drain(rows pgx.Rows) error {
 	rows.Close()
 	return rows.Err()
+}
+
+// NotFound returns notFound when err is pgx.ErrNoRows, otherwise err with
+// op prefixed ("store.Upload: ..."), or nil. Stores translate "no row" to
+// their domain's not-found error here, once.
+func NotFound(err error, op string, notFound error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return notFound
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
 }
