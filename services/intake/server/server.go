@@ -17,7 +17,6 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/batch"
 	"github.com/vcci-dev/vcci/pkg/cache"
-	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
@@ -37,25 +36,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves intake and runs its upload workers until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
-	maxUpload, err := config.Int("MAX_UPLOAD_BYTES", 2<<30)
-	if err != nil {
-		return err
-	}
-	// Uploads are River jobs in two queues, each with its workers: files up
-	// to store.SmallUpload, and larger ones.
-	smallWorkers, err := config.Int("UPLOAD_WORKERS", store.DefaultSmallWorkers)
-	if err != nil {
-		return err
-	}
-	largeWorkers, err := config.Int("UPLOAD_LARGE_WORKERS", 2)
-	if err != nil {
-		return err
-	}
-	maxAttempts, err := config.Int("UPLOAD_MAX_ATTEMPTS", store.DefaultMaxAttempts)
-	if err != nil {
-		return err
-	}
-	timeout, err := config.Duration("UPLOAD_TIMEOUT", intake.DefaultTimeout)
+	cfg, err := LoadConfig()
 	if err != nil {
 		return err
 	}
@@ -63,7 +44,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// its partitions, its progress): each worker gets two on top of the
 	// API's, so that busy workers cannot take every connection and wait
 	// on each other.
-	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(smallWorkers+largeWorkers)), Migrate)
+	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(cfg.SmallWorkers+cfg.LargeWorkers)), Migrate)
 	if err != nil {
 		return err
 	}
@@ -102,17 +83,17 @@ func Run(ctx context.Context, env service.Env) error {
 		Metrics: cache.NewMetrics(srv.Registry)})
 	defer suppliers.Close()
 
-	st := store.New(pool).WithMaxAttempts(maxAttempts)
+	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts)
 	worker := intake.NewWorker(env.Log, env.TP, st,
 		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
 		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{Timeout: timeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
+		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
 			for _, scope := range grpcapi.ChangedScopes(t, changed) {
 				suppliers.Invalidate(ctx, scope)
 			}
 		}})
 	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
-		SmallWorkers: smallWorkers, LargeWorkers: largeWorkers})
+		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers})
 	if err != nil {
 		return err
 	}
@@ -130,7 +111,7 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 
 	results := newResultMemo(resultMemoSize)
-	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload)), grpcapi.Read{
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), grpcapi.Read{
 		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
 		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 			return results.results(ctx, t, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
