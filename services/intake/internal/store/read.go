@@ -330,13 +330,7 @@ func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, field
 	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
 	var sup intake.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&sup, dests, &sup.ID)...)})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sup, intake.ErrSupplierNotFound
-	}
-	if err != nil {
-		return sup, fmt.Errorf("store.Supplier: %w", err)
-	}
-	return sup, nil
+	return sup, db.NotFound(err, "store.Supplier", intake.ErrSupplierNotFound)
 }
 
 // SuppliersByID reads the suppliers named, with the fields given (nil: all),
@@ -525,13 +519,7 @@ func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fi
 	stmt := selectSQL("transaction_id", exprs) + " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
 	var t intake.Transaction
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&t, dests, &t.ID)...)})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, intake.ErrTransactionNotFound
-	}
-	if err != nil {
-		return t, fmt.Errorf("store.Transaction: %w", err)
-	}
-	return t, nil
+	return t, db.NotFound(err, "store.Transaction", intake.ErrTransactionNotFound)
 }
 
 var _ intake.Reader = (*Store)(nil)

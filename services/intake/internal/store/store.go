@@ -221,11 +221,8 @@ func (s *Store) byKey(ctx context.Context, tenant uuid.UUID, col string, v any) 
 		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE tenant_id = $1 AND `+col+` = $2`, tenant, v))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, intake.ErrUploadNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("store.byKey: %w", err)
+	if err := db.NotFound(err, "store.byKey", intake.ErrUploadNotFound); err != nil {
+		return u, err
 	}
 	return s.withSamples(ctx, u)
 }
@@ -238,11 +235,8 @@ func (s *Store) Upload(ctx context.Context, tenant uuid.UUID, id int64) (intake.
 		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, intake.ErrUploadNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("store.Upload: %w", err)
+	if err := db.NotFound(err, "store.Upload", intake.ErrUploadNotFound); err != nil {
+		return u, err
 	}
 	return s.withSamples(ctx, u)
 }
