@@ -16,6 +16,9 @@ import (
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
+	dirapi "github.com/vcci-dev/vcci/services/intake/internal/directory/grpcapi"
+	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
 	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
@@ -79,7 +82,7 @@ func Run(ctx context.Context, env service.Env) error {
 	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts)
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
 		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
-			for _, scope := range grpcapi.ChangedScopes(t, changed) {
+			for _, scope := range dirapi.ChangedScopes(t, changed) {
 				suppliers.Invalidate(ctx, scope)
 			}
 		}})
@@ -101,9 +104,9 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 
-	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), grpcapi.Read{
-		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers, Results: calc.Results,
-	}))
+	tokens := pagetoken.New(tokenKey)
+	dir := dirapi.New(directory.New(dirstore.New(pool)), tokens, calc.Results, suppliers)
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), tokens, dir))
 	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
 	// Jobs stop after the server, given the shutdown timeout to finish; an
 	// interrupted one resumes at the next start (Worker.Work snoozes it).

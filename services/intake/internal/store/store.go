@@ -295,11 +295,6 @@ func (s *Store) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq i
 	return out, last, total, nil
 }
 
-// Suppliers reads suppliers by id, every field.
-func (s *Store) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]intake.Supplier, error) {
-	return s.SuppliersByID(ctx, tenant, ids, nil)
-}
-
 // chunks reads an upload's content back, a chunk at a time, on its own
 // connection (the validating transaction's is busy with COPY).
 type chunks struct {

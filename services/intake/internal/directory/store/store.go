@@ -1,3 +1,5 @@
+// Package store is the directory's PostgreSQL reads of the suppliers and
+// transactions intake stored (its schema is migrated by intake's store).
 package store
 
 import (
@@ -13,9 +15,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
-	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
 )
 
 // The read queries are built from fixed fragments only: order_by, field
@@ -32,16 +35,16 @@ type column[T any] struct {
 	dest func(*T) any
 }
 
-var supplierColumns = map[string]column[intake.Supplier]{
-	"display_name":      {"x.name", func(s *intake.Supplier) any { return &s.Name }},
-	"create_time":       {"x.created_at", func(s *intake.Supplier) any { return &s.CreatedAt }},
-	"update_time":       {"greatest(x.updated_at, t.updated_at)", func(s *intake.Supplier) any { return &s.UpdatedAt }},
-	"country":           {"x.country", func(s *intake.Supplier) any { return &s.Country }},
-	"naics_codes":       {"x.naics_codes", func(s *intake.Supplier) any { return &s.NAICSCodes }},
-	"spend_usd":         {"t.spend_usd::text", func(s *intake.Supplier) any { return &s.Spend }},
-	"kg_co2e":           {"t.kg_co2e::text", func(s *intake.Supplier) any { return &s.Kg }},
-	"kg_co2e_per_usd":   {"CASE WHEN t.spend_usd <> 0 THEN round(t.kg_co2e / t.spend_usd, 6)::text ELSE '' END", func(s *intake.Supplier) any { return &s.Intensity }},
-	"transaction_count": {"t.tx_count", func(s *intake.Supplier) any { return &s.Count }},
+var supplierColumns = map[string]column[directory.Supplier]{
+	"display_name":      {"x.name", func(s *directory.Supplier) any { return &s.Name }},
+	"create_time":       {"x.created_at", func(s *directory.Supplier) any { return &s.CreatedAt }},
+	"update_time":       {"greatest(x.updated_at, t.updated_at)", func(s *directory.Supplier) any { return &s.UpdatedAt }},
+	"country":           {"x.country", func(s *directory.Supplier) any { return &s.Country }},
+	"naics_codes":       {"x.naics_codes", func(s *directory.Supplier) any { return &s.NAICSCodes }},
+	"spend_usd":         {"t.spend_usd::text", func(s *directory.Supplier) any { return &s.Spend }},
+	"kg_co2e":           {"t.kg_co2e::text", func(s *directory.Supplier) any { return &s.Kg }},
+	"kg_co2e_per_usd":   {"CASE WHEN t.spend_usd <> 0 THEN round(t.kg_co2e / t.spend_usd, 6)::text ELSE '' END", func(s *directory.Supplier) any { return &s.Intensity }},
+	"transaction_count": {"t.tx_count", func(s *directory.Supplier) any { return &s.Count }},
 }
 
 // suppliersFrom is where supplier reads find a supplier (x) and its running
@@ -62,20 +65,20 @@ func supplierSource(exprs []string) string {
 	return " FROM intake.suppliers x"
 }
 
-var transactionColumns = map[string]column[intake.Transaction]{
-	"date":        {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
-	"supplier_id": {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
-	"naics_code":  {"naics_code", func(t *intake.Transaction) any { return &t.NAICS }},
-	"amount_usd":  {"amount_usd::text", func(t *intake.Transaction) any { return &t.Amount }},
-	"currency":    {"currency", func(t *intake.Transaction) any { return &t.Currency }},
-	"description": {"description", func(t *intake.Transaction) any { return &t.Desc }},
-	"category":    {"category", func(t *intake.Transaction) any { return &t.Category }},
-	"upload":      {"upload_id", func(t *intake.Transaction) any { return &t.Upload }},
-	"row_number":  {"row_number", func(t *intake.Transaction) any { return &t.Row }},
+var transactionColumns = map[string]column[directory.Transaction]{
+	"date":        {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
+	"supplier_id": {"supplier_id", func(t *directory.Transaction) any { return &t.SupplierID }},
+	"naics_code":  {"naics_code", func(t *directory.Transaction) any { return &t.NAICS }},
+	"amount_usd":  {"amount_usd::text", func(t *directory.Transaction) any { return &t.Amount }},
+	"currency":    {"currency", func(t *directory.Transaction) any { return &t.Currency }},
+	"description": {"description", func(t *directory.Transaction) any { return &t.Desc }},
+	"category":    {"category", func(t *directory.Transaction) any { return &t.Category }},
+	"upload":      {"upload_id", func(t *directory.Transaction) any { return &t.Upload }},
+	"row_number":  {"row_number", func(t *directory.Transaction) any { return &t.Row }},
 	// Reading the supplier needs its id; the emission result, the date (to
 	// find its partition).
-	"supplier":        {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
-	"emission_result": {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
+	"supplier":        {"supplier_id", func(t *directory.Transaction) any { return &t.SupplierID }},
+	"emission_result": {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
 }
 
 // sortKey is how one order sorts: the expression, its SQL type (to read a
@@ -137,6 +140,14 @@ func amountKey(desc bool) sortKey {
 	k.cursor, k.fromCursor = "x.amount_usd::text", "(%s::numeric * 10000)::bigint"
 	return k
 }
+
+// Store implements directory.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // query accumulates a statement's text and its bind parameters.
 type query struct {
@@ -246,14 +257,14 @@ func keyset(q *query, where *[]string, sk sortKey, after []string) (string, erro
 }
 
 // ListSuppliers reads one page of suppliers.
-func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.SupplierQuery) (intake.SupplierPage, error) {
+func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq directory.SupplierQuery) (directory.SupplierPage, error) {
 	stmt, filter, q, dests, err := suppliersSQL(tenant, sq)
 	if err != nil {
-		return intake.SupplierPage{}, err
+		return directory.SupplierPage{}, err
 	}
-	var page intake.SupplierPage
-	var got keyedRows[intake.Supplier]
-	id := func(s *intake.Supplier) *string { return &s.ID }
+	var page directory.SupplierPage
+	var got keyedRows[directory.Supplier]
+	id := func(s *directory.Supplier) *string { return &s.ID }
 	var stmts []db.Stmt
 	if sq.Text != "" {
 		stmts = append(stmts, db.Stmt{SQL: fmt.Sprintf("SELECT set_config('pg_trgm.word_similarity_threshold', '%g', true)", WordSimilarity)})
@@ -264,7 +275,7 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
-		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
+		return directory.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
 	}
 	page.Suppliers, page.Next = got.page(sq.Limit, id)
 	return page, nil
@@ -272,7 +283,7 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 
 // suppliersSQL is ListSuppliers' page statement, its filter alone (for the
 // count), their parameters and the page's scan targets.
-func suppliersSQL(tenant uuid.UUID, sq intake.SupplierQuery) (stmt, filter string, q *query, dests []func(*intake.Supplier) any, err error) {
+func suppliersSQL(tenant uuid.UUID, sq directory.SupplierQuery) (stmt, filter string, q *query, dests []func(*directory.Supplier) any, err error) {
 	sk, ok := supplierSorts[sq.Order]
 	if !ok {
 		return "", "", nil, nil, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
@@ -325,22 +336,22 @@ func likeEscape(s string) string {
 }
 
 // Supplier reads one supplier.
-func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Supplier, error) {
+func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (directory.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
 	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
-	var sup intake.Supplier
+	var sup directory.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&sup, dests, &sup.ID)...)})
-	return sup, db.NotFound(err, "store.Supplier", intake.ErrSupplierNotFound)
+	return sup, db.NotFound(err, "store.Supplier", directory.ErrSupplierNotFound)
 }
 
 // SuppliersByID reads the suppliers named, with the fields given (nil: all),
 // in one query; unknown ids are left out.
-func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error) {
+func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]directory.Supplier, error) {
 	exprs, dests := selectList(supplierColumns, fields)
 	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = ANY($2) ORDER BY x.supplier_id"
-	var out []intake.Supplier
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (intake.Supplier, error) {
-		var sup intake.Supplier
+	var out []directory.Supplier
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (directory.Supplier, error) {
+		var sup directory.Supplier
 		err := r.Scan(targets(&sup, dests, &sup.ID)...)
 		return sup, err
 	})})
@@ -351,20 +362,20 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 }
 
 // ListTransactions reads one page of transactions.
-func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intake.TransactionQuery) (intake.TransactionPage, error) {
+func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq directory.TransactionQuery) (directory.TransactionPage, error) {
 	stmt, count, q, dests, err := transactionsSQL(tenant, tq)
 	if err != nil {
-		return intake.TransactionPage{}, err
+		return directory.TransactionPage{}, err
 	}
-	var page intake.TransactionPage
-	var got keyedRows[intake.Transaction]
-	id := func(t *intake.Transaction) *string { return &t.ID }
+	var page directory.TransactionPage
+	var got keyedRows[directory.Transaction]
+	id := func(t *directory.Transaction) *string { return &t.ID }
 	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
 	if tq.Count {
 		stmts = append(stmts, db.Stmt{SQL: count, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
-		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
+		return directory.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
 	}
 	page.Transactions, page.Next = got.page(tq.Limit, id)
 	return page, nil
@@ -373,7 +384,7 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 // transactionsSQL is the statement of a page of transactions, the one that
 // counts what its filter matches (countSQL), their arguments and where the
 // selected columns go.
-func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count string, q *query, dests []func(*intake.Transaction) any, err error) {
+func transactionsSQL(tenant uuid.UUID, tq directory.TransactionQuery) (stmt, count string, q *query, dests []func(*directory.Transaction) any, err error) {
 	sk, ok := transactionSorts[tq.Order]
 	if !ok {
 		return "", "", nil, nil, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
@@ -426,7 +437,7 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count 
 // rows of the at most two months it cuts. others are the filter's
 // conditions besides the dates, on the transactions' columns; ta is the
 // tenant's argument.
-func countSQL(q *query, ta string, tq intake.TransactionQuery, others []string) string {
+func countSQL(q *query, ta string, tq directory.TransactionQuery, others []string) string {
 	lo, hi := tq.Start, tq.End // hi is inclusive
 	var end time.Time
 	if !hi.IsZero() {
@@ -514,12 +525,12 @@ func wholeMonths(lo, hi time.Time) (whole []time.Time, cutLo, cutHi bool) {
 
 // Transaction reads one transaction; an id stored under two dates answers
 // with the earliest, as the calculator's results do.
-func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Transaction, error) {
+func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fields []string) (directory.Transaction, error) {
 	exprs, dests := selectList(transactionColumns, fields)
 	stmt := selectSQL("transaction_id", exprs) + " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
-	var t intake.Transaction
+	var t directory.Transaction
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&t, dests, &t.ID)...)})
-	return t, db.NotFound(err, "store.Transaction", intake.ErrTransactionNotFound)
+	return t, db.NotFound(err, "store.Transaction", directory.ErrTransactionNotFound)
 }
 
-var _ intake.Reader = (*Store)(nil)
+var _ directory.Store = (*Store)(nil)
