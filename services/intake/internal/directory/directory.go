@@ -24,11 +24,15 @@ var (
 const MaxPageSize = 1000
 
 // SupplierOrders are the orders ListSuppliers takes, by their order_by text.
-var SupplierOrders = []string{"kg_co2e desc", "kg_co2e", "spend_usd desc", "spend_usd",
-	"display_name", "display_name desc", "transaction_count desc", "relevance"}
+func SupplierOrders() []string {
+	return []string{"kg_co2e desc", "kg_co2e", "spend_usd desc", "spend_usd",
+		"display_name", "display_name desc", "transaction_count desc", "relevance"}
+}
 
 // TransactionOrders are the orders ListTransactions takes.
-var TransactionOrders = []string{"date desc", "date", "amount_usd desc", "amount_usd"}
+func TransactionOrders() []string {
+	return []string{"date desc", "date", "amount_usd desc", "amount_usd"}
+}
 
 // Supplier is a supplier named in spend data, with the totals of its
 // calculated lines.
@@ -52,7 +56,7 @@ type Page struct {
 // SupplierQuery is a validated ListSuppliers call.
 type SupplierQuery struct {
 	Text, NAICS, Country string
-	Order                string   // one of SupplierOrders
+	Order                string   // one of SupplierOrders()
 	Fields               []string // Supplier fields to read; nil means all
 	Page
 }
@@ -69,7 +73,7 @@ type TransactionQuery struct {
 	SupplierID, NAICS string
 	Start, End        time.Time // zero: open
 	Category          int16     // 0: any
-	Order             string    // one of TransactionOrders
+	Order             string    // one of TransactionOrders()
 	Fields            []string  // Transaction fields to read; nil means all
 	Page
 }

@@ -33,11 +33,6 @@ const TransactionsTable = "intake.transactions"
 // ChunkSize is how much of an upload one stored chunk holds.
 const ChunkSize = 1 << 20
 
-// chunkBufs are ChunkSize buffers for Receive, reused: a fresh megabyte per
-// upload, most of them a few hundred bytes, is most of a small upload's
-// cost in allocation and GC.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
-
 // RiverSchema holds River's tables, apart from intake's.
 const RiverSchema = "river"
 
@@ -80,8 +75,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Store implements intake.Store.
 type Store struct {
-	pool        *pgxpool.Pool
-	small       int64 // uploads up to this size are validated in memory
+	pool  *pgxpool.Pool
+	small int64 // uploads up to this size are validated in memory
+	// chunkBufs are ChunkSize buffers for Receive, reused: a fresh
+	// megabyte per upload, most of them a few hundred bytes, is most of a
+	// small upload's cost in allocation and GC.
+	chunkBufs   sync.Pool
 	recv        receiver
 	jobs        *river.Client[pgx.Tx] // inserts only
 	maxAttempts int
@@ -97,7 +96,8 @@ func New(pool *pgxpool.Pool) *Store {
 	if err != nil {
 		panic(fmt.Sprintf("store.New: river: %v", err)) // a fixed, valid config
 	}
-	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts}
+	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts,
+		chunkBufs: sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}}
 }
 
 // WithMaxAttempts sets how many times each new upload's job runs before
@@ -130,8 +130,8 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	if u, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey); found || err != nil {
 		return u, false, err
 	}
-	bp := chunkBufs.Get().(*[]byte)
-	defer chunkBufs.Put(bp)
+	bp := s.chunkBufs.Get().(*[]byte)
+	defer s.chunkBufs.Put(bp)
 	buf := *bp
 	n, err := io.ReadFull(r, buf)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {

@@ -58,11 +58,11 @@ func New(svc *directory.Service, tokens *pagetoken.Codec, results ResultFetcher,
 	return &API{svc: svc, tokens: tokens, results: results, cache: cache}
 }
 
-// Date filters outside these bounds are refused as absurd.
-var (
-	minFilterDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxFilterDate = time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC)
-)
+// filterDates are the bounds outside which a date filter is refused as
+// absurd.
+func filterDates() (lo, hi time.Time) {
+	return time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC)
+}
 
 const (
 	defaultPageSize = 50
@@ -143,7 +143,7 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 	if q.Text != "" {
 		def = "relevance"
 	}
-	if q.Order, err = orderBy(req.GetOrderBy(), def, directory.SupplierOrders); err != nil {
+	if q.Order, err = orderBy(req.GetOrderBy(), def, directory.SupplierOrders()); err != nil {
 		return nil, err
 	}
 	if q.Order == "relevance" && q.Text == "" {
@@ -225,7 +225,7 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	case req.GetCategory() < 0 || req.GetCategory() > commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS:
 		return nil, apperr.Invalid("category", "%d is not a Scope 3 category (1-15)", req.GetCategory())
 	}
-	if q.Order, err = orderBy(req.GetOrderBy(), "date desc", directory.TransactionOrders); err != nil {
+	if q.Order, err = orderBy(req.GetOrderBy(), "date desc", directory.TransactionOrders()); err != nil {
 		return nil, err
 	}
 	mask, err := fieldmask.Parse(&intakev1.Transaction{}, req.GetReadMask(), "read_mask")
@@ -281,7 +281,7 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []directory
 	if mask.Has("supplier") && len(ts) > 0 {
 		sub := mask.Sub("supplier").Fields()
 		if sub == nil {
-			sub = supplierIdentity
+			sub = supplierIdentity()
 		}
 		loader := batch.New(func(ctx context.Context, keys []string) (map[string]directory.Supplier, error) {
 			ss, err := a.svc.SuppliersByID(ctx, tenant, keys, sub)
@@ -334,7 +334,9 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []directory
 // running totals change with every upload; in every line of every page,
 // they would change each page, and its ETag, after each upload, and cost
 // the lookup a join.
-var supplierIdentity = []string{"display_name", "country", "naics_codes", "create_time"}
+func supplierIdentity() []string {
+	return []string{"display_name", "country", "naics_codes", "create_time"}
+}
 
 // page reads the pagination fields: cursor (page_size, page_token) or
 // offset (page, per_page), never both.
@@ -429,8 +431,8 @@ func filterDate(field, v string) (time.Time, error) {
 	if err != nil {
 		return d, apperr.Invalid(field, "%q is not a YYYY-MM-DD date", v)
 	}
-	if d.Before(minFilterDate) || d.After(maxFilterDate) {
-		return d, apperr.Invalid(field, "%s is outside %s..%s", v, minFilterDate.Format(time.DateOnly), maxFilterDate.Format(time.DateOnly))
+	if lo, hi := filterDates(); d.Before(lo) || d.After(hi) {
+		return d, apperr.Invalid(field, "%s is outside %s..%s", v, lo.Format(time.DateOnly), hi.Format(time.DateOnly))
 	}
 	return d, nil
 }

@@ -47,7 +47,7 @@ func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
 		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50}},
 		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50, After: []string{"2024-06-01", "T9"}}},
 	} {
-		stmt, _, q, _, err := transactionsSQL(tenant, tq)
+		stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
 	} {
 		seen := walkPages(t, pool, tenant, order, index, func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			sq := directory.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: directory.Page{Limit: 100, After: after}}
-			stmt, _, q, _, err := suppliersSQL(tenant, sq)
+			stmt, _, q, _, err := s.suppliersSQL(tenant, sq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 		var amounts []string
 		seen := walkPages(t, pool, tenant, order, "amount_e4", func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			tq := directory.TransactionQuery{Order: order, Fields: []string{"amount_usd"}, Page: directory.Page{Limit: 200, After: after}}
-			stmt, _, q, _, err := transactionsSQL(tenant, tq)
+			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestDeepOffsetPagesSkipInTheIndex(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := directory.TransactionQuery{SupplierID: tc.supplier, Order: tc.order, Page: directory.Page{Limit: 20, Offset: 100, Count: true}}
-			stmt, _, q, _, err := transactionsSQL(tenant, tq)
+			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,7 +239,7 @@ func TestTransactionTotalsAreNotAScan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := tc.tq
 			tq.Order, tq.Page = "date desc", directory.Page{Limit: 50, Offset: 100, Count: true}
-			_, count, q, _, err := transactionsSQL(tenant, tq)
+			_, count, q, _, err := New(pool).transactionsSQL(tenant, tq)
 			if err != nil {
 				t.Fatal(err)
 			}
