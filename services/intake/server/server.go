@@ -4,58 +4,35 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	"github.com/vcci-dev/vcci/pkg/batch"
 	"github.com/vcci-dev/vcci/pkg/cache"
-	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
+	dirapi "github.com/vcci-dev/vcci/services/intake/internal/directory/grpcapi"
+	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
 	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
 // FactorSet is the factor set uploads are checked against.
-const FactorSet = "epa-supply-chain-v1.3.0"
+const FactorSet = grpcapi.FactorSet
 
 // Migrate creates or updates intake's schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migrate(ctx, pool) }
 
 // Run serves intake and runs its upload workers until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
-	maxUpload, err := config.Int("MAX_UPLOAD_BYTES", 2<<30)
-	if err != nil {
-		return err
-	}
-	// Uploads are River jobs in two queues, each with its workers: files up
-	// to store.SmallUpload, and larger ones.
-	smallWorkers, err := config.Int("UPLOAD_WORKERS", store.DefaultSmallWorkers)
-	if err != nil {
-		return err
-	}
-	largeWorkers, err := config.Int("UPLOAD_LARGE_WORKERS", 2)
-	if err != nil {
-		return err
-	}
-	maxAttempts, err := config.Int("UPLOAD_MAX_ATTEMPTS", store.DefaultMaxAttempts)
-	if err != nil {
-		return err
-	}
-	timeout, err := config.Duration("UPLOAD_TIMEOUT", intake.DefaultTimeout)
+	cfg, err := LoadConfig()
 	if err != nil {
 		return err
 	}
@@ -63,7 +40,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// its partitions, its progress): each worker gets two on top of the
 	// API's, so that busy workers cannot take every connection and wait
 	// on each other.
-	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(smallWorkers+largeWorkers)), Migrate)
+	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(cfg.SmallWorkers+cfg.LargeWorkers)), Migrate)
 	if err != nil {
 		return err
 	}
@@ -77,7 +54,7 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer cc.Close()
-	calc := calculatorv1.NewCalculatorServiceClient(cc)
+	calc := grpcapi.NewCalculator(calculatorv1.NewCalculatorServiceClient(cc), token)
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
@@ -102,17 +79,15 @@ func Run(ctx context.Context, env service.Env) error {
 		Metrics: cache.NewMetrics(srv.Registry)})
 	defer suppliers.Close()
 
-	st := store.New(pool).WithMaxAttempts(maxAttempts)
-	worker := intake.NewWorker(env.Log, env.TP, st,
-		func(t uuid.UUID) intake.Calculator { return calculatorClient{calc, t, token} },
-		func(t uuid.UUID) intake.CodeChecker { return newCodeChecker(calc, t, token) },
-		intake.WorkerOptions{Timeout: timeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
-			for _, scope := range grpcapi.ChangedScopes(t, changed) {
+	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts)
+	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
+		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
+			for _, scope := range dirapi.ChangedScopes(t, changed) {
 				suppliers.Invalidate(ctx, scope)
 			}
 		}})
 	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
-		SmallWorkers: smallWorkers, LargeWorkers: largeWorkers})
+		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers})
 	if err != nil {
 		return err
 	}
@@ -129,15 +104,9 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 
-	results := newResultMemo(resultMemoSize)
-	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, int64(maxUpload)), grpcapi.Read{
-		Store: st, Tokens: pagetoken.New(tokenKey), Cache: suppliers,
-		Results: func(ctx context.Context, t uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
-			return results.results(ctx, t, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
-				return emissionResults(ctx, calc, t, token, ids, dates)
-			})
-		},
-	}))
+	tokens := pagetoken.New(tokenKey)
+	dir := dirapi.New(directory.New(dirstore.New(pool)), tokens, calc.Results, suppliers)
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), tokens, dir))
 	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
 	// Jobs stop after the server, given the shutdown timeout to finish; an
 	// interrupted one resumes at the next start (Worker.Work snoozes it).
@@ -152,141 +121,4 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	stop()
 	return err
-}
-
-// calculatorClient calculates rows through the calculator, as the tenant.
-type calculatorClient struct {
-	c      calculatorv1.CalculatorServiceClient
-	tenant uuid.UUID
-	token  string
-}
-
-func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
-	req := &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/" + strconv.FormatInt(upload, 10), Lines: make([]*calculatorv1.SpendLine, len(rows))}
-	var last int64
-	var lastName string
-	for i, r := range rows {
-		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
-			SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount}
-		if r.Upload != 0 && r.Upload != upload { // a batch of uploads
-			if r.Upload != last {
-				last, lastName = r.Upload, "uploads/"+strconv.FormatInt(r.Upload, 10)
-			}
-			req.Lines[i].Upload = lastName
-		}
-	}
-	ctx = tenancy.AsService(ctx, c.tenant, c.token)
-	// A batch that lost a write conflict or met a restarting calculator is
-	// sent again at once (the calculator skips what it stored); only a
-	// lasting failure fails the upload's attempt.
-	for attempt := 1; ; attempt++ {
-		resp, err := c.c.CalculateEmissions(ctx, req)
-		if err == nil {
-			return calculatedByUpload(resp)
-		}
-		if code := status.Code(err); attempt == 5 || (code != codes.Aborted && code != codes.Unavailable) {
-			return intake.Calculated{}, err
-		}
-		select {
-		case <-ctx.Done():
-			return intake.Calculated{}, ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
-		}
-	}
-}
-
-// calculatedByUpload reads a calculation's share of each upload.
-func calculatedByUpload(resp *calculatorv1.CalculateEmissionsResponse) (intake.Calculated, error) {
-	out := intake.Calculated{Uploads: make([]intake.UploadTotal, len(resp.GetUploads()))}
-	for i, u := range resp.GetUploads() {
-		id, ok := strings.CutPrefix(u.GetUpload(), "uploads/")
-		n, err := strconv.ParseInt(id, 10, 64)
-		if !ok || err != nil {
-			return intake.Calculated{}, fmt.Errorf("calculator answered for upload %q", u.GetUpload())
-		}
-		t := intake.UploadTotal{Upload: n, Count: u.GetLineCount(), Kg: u.GetKgCo2E(), Suppliers: make([]intake.SupplierTotal, len(u.GetSuppliers()))}
-		for j, s := range u.GetSuppliers() {
-			t.Suppliers[j] = intake.SupplierTotal{ID: s.GetKey(), Spend: s.GetSpendUsd(), Kg: s.GetKgCo2E(), Count: s.GetTransactionCount()}
-		}
-		out.Uploads[i] = t
-	}
-	return out, nil
-}
-
-// emissionResults reads results from the calculator as the platform (a
-// user's one read is not charged twice to their rate limit).
-func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
-	out := make(map[string]*calculatorv1.EmissionResult, len(ids))
-	for start := 0; start < len(ids); start += 1000 {
-		part := ids[start:min(start+1000, len(ids))]
-		names := make([]string, len(part))
-		for i, id := range part {
-			names[i] = "emissionResults/" + id
-		}
-		resp, err := c.BatchGetEmissionResults(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetEmissionResultsRequest{
-			Names: names, TransactionDates: dates[start:min(start+1000, len(dates))]})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range resp.GetResults() {
-			out[strings.TrimPrefix(r.GetName(), "emissionResults/")] = r
-		}
-	}
-	return out, nil
-}
-
-// codeChecker answers which NAICS codes have a factor, and their category,
-// through a DataLoader so concurrent checks of one upload share one
-// BatchGetFactors call. Codes found are remembered for good (known): a
-// published factor set is never changed, a new version is a new set.
-type codeChecker struct {
-	loader *batch.Loader[string, int16]
-	known  *sync.Map // code -> category, for codes that have a factor
-}
-
-// knownCodes is every tenant's codeChecker memory: FactorSet is public.
-var knownCodes sync.Map
-
-func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string) codeChecker {
-	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]int16, error) {
-		names := make([]string, len(codes))
-		for i, code := range codes {
-			names[i] = "factorSets/" + FactorSet + "/factors/" + code
-		}
-		resp, err := c.BatchGetFactors(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetFactorsRequest{Names: names})
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[string]int16, len(resp.GetFactors()))
-		for _, f := range resp.GetFactors() {
-			out[f.GetCode()] = int16(f.GetCategory())
-		}
-		return out, nil
-	}, batch.Options{MaxBatch: 1000}), &knownCodes}
-}
-
-func (c codeChecker) Categories(ctx context.Context, codes []string) (map[string]int16, error) {
-	out := make(map[string]int16, len(codes))
-	var ask []string
-	for _, code := range codes {
-		if cat, ok := c.known.Load(code); ok {
-			out[code] = cat.(int16)
-		} else {
-			ask = append(ask, code)
-		}
-	}
-	if len(ask) == 0 {
-		return out, nil
-	}
-	got, err := c.loader.LoadMany(ctx, ask)
-	if err != nil {
-		return nil, err
-	}
-	for code, cat := range got {
-		out[code] = cat
-		if cat != 0 {
-			c.known.Store(code, cat)
-		}
-	}
-	return out, nil
 }

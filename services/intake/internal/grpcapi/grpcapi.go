@@ -1,11 +1,12 @@
-// Package grpcapi translates between intake's contract and its domain.
+// Package grpcapi translates between intake's domain and the contracts: the
+// IntakeService it serves (its reads through the directory's API) and the
+// calculator service it calls.
 package grpcapi
 
 import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -15,19 +16,48 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	dirapi "github.com/vcci-dev/vcci/services/intake/internal/directory/grpcapi"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
-// API implements intakev1.IntakeServiceServer.
+// API implements intakev1.IntakeServiceServer: the upload RPCs here, the
+// reads of suppliers and transactions in the directory's API.
 type API struct {
 	intakev1.UnimplementedIntakeServiceServer
-	svc  *intake.Service
-	read Read
+	svc    *intake.Service
+	tokens *pagetoken.Codec
+	dir    *dirapi.API
 }
 
-// New returns the API over svc and the read side.
-func New(svc *intake.Service, read Read) *API { return &API{svc: svc, read: read} }
+// New returns the API over svc, sealing page tokens with tokens, and
+// forwarding reads to dir.
+func New(svc *intake.Service, tokens *pagetoken.Codec, dir *dirapi.API) *API {
+	return &API{svc: svc, tokens: tokens, dir: dir}
+}
+
+// The reads of suppliers and transactions are the directory's.
+
+func (a *API) GetSupplier(ctx context.Context, req *intakev1.GetSupplierRequest) (*intakev1.Supplier, error) {
+	return a.dir.GetSupplier(ctx, req)
+}
+
+func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppliersRequest) (*intakev1.BatchGetSuppliersResponse, error) {
+	return a.dir.BatchGetSuppliers(ctx, req)
+}
+
+func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequest) (*intakev1.ListSuppliersResponse, error) {
+	return a.dir.ListSuppliers(ctx, req)
+}
+
+func (a *API) GetTransaction(ctx context.Context, req *intakev1.GetTransactionRequest) (*intakev1.Transaction, error) {
+	return a.dir.GetTransaction(ctx, req)
+}
+
+func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactionsRequest) (*intakev1.ListTransactionsResponse, error) {
+	return a.dir.ListTransactions(ctx, req)
+}
 
 // streamReader reads the chunks of an UploadSpend stream as one byte stream.
 type streamReader struct {
@@ -120,7 +150,7 @@ func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest)
 	resp := &intakev1.ListUploadsResponse{}
 	if len(us) > size {
 		us = us[:size]
-		resp.NextPageToken = a.read.Tokens.Encode(tenant, "uploads", []string{strconv.FormatInt(us[len(us)-1].ID, 10)})
+		resp.NextPageToken = a.tokens.Encode(tenant, "uploads", []string{strconv.FormatInt(us[len(us)-1].ID, 10)})
 	}
 	for _, u := range us {
 		resp.Uploads = append(resp.Uploads, a.toProto(u))
@@ -154,31 +184,7 @@ func (a *API) ListUploadErrors(ctx context.Context, req *intakev1.ListUploadErro
 		resp.Errors = append(resp.Errors, rowError(e))
 	}
 	if len(errs) == size && last < total {
-		resp.NextPageToken = a.read.Tokens.Encode(tenant, req.GetParent()+"/errors", []string{strconv.FormatInt(last, 10)})
-	}
-	return resp, nil
-}
-
-func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppliersRequest) (*intakev1.BatchGetSuppliersResponse, error) {
-	tenant, err := tenancy.MustTenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(req.GetNames()))
-	for i, n := range req.GetNames() {
-		id, ok := strings.CutPrefix(n, "suppliers/")
-		if !ok || id == "" {
-			return nil, apperr.Invalid(fmt.Sprintf("names[%d]", i), "%q is not suppliers/{supplier}", n)
-		}
-		ids[i] = id
-	}
-	ss, err := a.svc.Suppliers(ctx, tenant, ids)
-	if err != nil {
-		return nil, err
-	}
-	resp := &intakev1.BatchGetSuppliersResponse{}
-	for _, s := range ss {
-		resp.Suppliers = append(resp.Suppliers, supplierProto(s))
+		resp.NextPageToken = a.tokens.Encode(tenant, req.GetParent()+"/errors", []string{strconv.FormatInt(last, 10)})
 	}
 	return resp, nil
 }
@@ -231,7 +237,7 @@ func (a *API) idToken(tenant uuid.UUID, query, tok string) (int64, error) {
 	if tok == "" {
 		return 0, nil
 	}
-	keys, err := a.read.Tokens.Decode(tok, tenant, query)
+	keys, err := a.tokens.Decode(tok, tenant, query)
 	if err != nil {
 		return 0, err
 	}

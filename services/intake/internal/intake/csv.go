@@ -16,7 +16,9 @@ import (
 
 // Columns are the spend file's columns, in any order; all but the optional
 // ones must be in the header.
-var Columns = [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "supplier_country"}
+func Columns() [numColumns]string {
+	return [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "supplier_country"}
+}
 
 // optional reports whether column c may be left out of the header.
 func optional(c int) bool { return c == colCountry }
@@ -24,7 +26,7 @@ func optional(c int) bool { return c == colCountry }
 // required lists the columns a header must name.
 func required() string {
 	var out []string
-	for c, col := range Columns {
+	for c, col := range Columns() {
 		if !optional(c) {
 			out = append(out, col)
 		}
@@ -56,7 +58,8 @@ const (
 	valueKeepBytes = 100
 )
 
-var minDate = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+// firstDate is the earliest transaction date accepted.
+func firstDate() time.Time { return time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // isAmount matches -?[0-9]{1,14}(\.[0-9]{1,4})? without a regexp: it runs
 // once per row.
@@ -212,10 +215,11 @@ func mapHeader(header []string) (layout, []RowError) {
 		idx[i] = -1
 	}
 	var errs []RowError
+	columns := Columns()
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		found := false
-		for c, col := range Columns {
+		for c, col := range columns {
 			if name == col {
 				found = true
 				if idx[c] >= 0 {
@@ -225,10 +229,10 @@ func mapHeader(header []string) (layout, []RowError) {
 			}
 		}
 		if !found {
-			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(Columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
+			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
 		}
 	}
-	for c, col := range Columns {
+	for c, col := range columns {
 		if idx[c] < 0 && !optional(c) {
 			errs = append(errs, RowError{Row: 1, Column: col, Reason: "missing required column"})
 		}
@@ -239,7 +243,7 @@ func mapHeader(header []string) (layout, []RowError) {
 func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 	defer close(v.blocks)
 	seen := newIDSet()
-	maxDate := time.Now().UTC().AddDate(1, 0, 0)
+	minDate, maxDate := firstDate(), time.Now().UTC().AddDate(1, 0, 0)
 	var read int64
 	// The first block grows as it fills (most files are a few rows); later
 	// ones are allocated whole.
@@ -267,7 +271,7 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 			}
 			blk = append(blk, parsed{bad: &RowError{Row: int64(pe.StartLine), Reason: "malformed CSV: " + csvReason(err)}})
 		} else {
-			blk = append(blk, validateRecord(int64(line), rec, idx, seen, maxDate))
+			blk = append(blk, validateRecord(int64(line), rec, idx, seen, minDate, maxDate))
 		}
 		if len(blk) == blockRows {
 			if !send(block{rows: blk}) {
@@ -299,12 +303,12 @@ func keep(s string) string {
 	return strings.ToValidUTF8(s[:valueKeepBytes], "\ufffd") + "…"
 }
 
-func validateRecord(line int64, rec []string, lay layout, seen *idSet, maxDate time.Time) parsed {
+func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, maxDate time.Time) parsed {
 	idx := lay.idx
 	bad := func(col int, reason string, value string) parsed {
 		name := ""
 		if col >= 0 {
-			name = Columns[col]
+			name = Columns()[col]
 		}
 		return parsed{bad: &RowError{Row: line, Column: name, Reason: reason, Value: keep(value)}}
 	}
@@ -318,7 +322,7 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, maxDate t
 	if len(rec) != lay.fields {
 		return bad(-1, fmt.Sprintf("has %d fields, the header has %d", len(rec), lay.fields), "")
 	}
-	for c := range Columns {
+	for c := range numColumns {
 		if idx[c] >= 0 && !utf8.ValidString(rec[idx[c]]) {
 			return bad(c, "not valid UTF-8 text (the file must be UTF-8)", rec[idx[c]])
 		}

@@ -73,17 +73,6 @@ type NewUpload struct {
 	TraceParent              string // set by Receive
 }
 
-// Supplier is a supplier named in spend data, with the totals of its
-// calculated lines.
-type Supplier struct {
-	ID, Name             string
-	CreatedAt, UpdatedAt time.Time
-	Country              string
-	NAICSCodes           []string
-	Spend, Kg, Intensity string // exact decimals; Intensity empty when spend is 0
-	Count                int64
-}
-
 // Validated is what validation stored.
 type Validated struct {
 	Read, Accepted, Rejected int64
@@ -106,7 +95,6 @@ type Store interface {
 	Upload(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 	Uploads(ctx context.Context, tenant uuid.UUID, beforeID int64, limit int) ([]Upload, error)
 	Errors(ctx context.Context, tenant uuid.UUID, upload int64, afterSeq int64, limit int) ([]RowError, int64, int64, error)
-	Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]Supplier, error)
 	// Retry queues a failed upload again, to resume from the state it
 	// failed in, with a new job in the same transaction.
 	Retry(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
@@ -241,17 +229,6 @@ func (s *Service) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq
 // in (a calculation that failed is not validated again).
 func (s *Service) Retry(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error) {
 	return s.store.Retry(ctx, tenant, id)
-}
-
-// Suppliers resolves supplier ids; unknown ones are left out.
-func (s *Service) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]Supplier, error) {
-	if len(ids) > 1000 {
-		return nil, apperr.Invalid("names", "at most 1000 names, got %d", len(ids))
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	return s.store.Suppliers(ctx, tenant, ids)
 }
 
 // UploadArgs is the River job that processes one upload.

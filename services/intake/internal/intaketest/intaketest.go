@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/vcci-dev/vcci/pkg/dbtest"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
@@ -133,6 +134,59 @@ func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (in
 		out.Uploads = append(out.Uploads, ut)
 	}
 	return out, nil
+}
+
+// Migrate creates intake's schema, and the tenancy schema it stands on.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := tenancy.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	return store.Migrate(ctx, pool)
+}
+
+// Path is one of the two ways the store keeps an upload's rows: in memory
+// with array parameters, or through COPY into a staging table. Small is
+// the largest upload that takes the first (store.WithSmallUpload).
+type Path struct {
+	Name  string
+	Small int64
+}
+
+// Paths are both ways, for the tests that run on each.
+func Paths() []Path { return []Path{{"in-memory", store.SmallUpload}, {"copy", 0}} }
+
+// Pipeline is intake's upload pipeline on a database of its own, with two
+// tenants: a store whose jobs run twice at most, a service that takes files
+// of up to 1 MiB, and a worker of two-row batches on a fake calculator.
+type Pipeline struct {
+	Pool   *pgxpool.Pool
+	Store  *store.Store
+	Svc    *intake.Service
+	Worker *intake.Worker
+	Calc   *Calc
+	A, B   uuid.UUID
+}
+
+// NewPipeline returns a Pipeline whose store validates uploads of up to
+// small bytes in memory.
+func NewPipeline(t testing.TB, small int64) Pipeline {
+	t.Helper()
+	pool := dbtest.NewPool(t, "intake", Migrate)
+	ctx := context.Background()
+	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
+	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
+	st := store.New(pool).WithSmallUpload(small).WithMaxAttempts(2)
+	calc := NewCalc()
+	return Pipeline{Pool: pool, Store: st, Svc: intake.New(st, 1<<20), Worker: NewWorker(st, calc, intake.WorkerOptions{Batch: 2}),
+		Calc: calc, A: a, B: b}
+}
+
+// NewWorker returns a worker on st that calculates with calc, checks codes
+// against Codes, and logs and traces nowhere.
+func NewWorker(st intake.Store, calc intake.Calculator, o intake.WorkerOptions) *intake.Worker {
+	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
+		func(uuid.UUID) intake.Calculator { return calc },
+		func(uuid.UUID) intake.CodeChecker { return Codes{} }, o)
 }
 
 // Client returns a started River client that works uploads with w, polling

@@ -18,10 +18,12 @@ const DefaultCompactEvery = 5 * time.Second
 
 // counters are the tables the transactions trigger appends to (migrations
 // 0007 and 0010), with the columns that make a key.
-var counters = []struct{ table, key string }{
-	{"transaction_days", "tenant_id, tx_date"},
-	{"transaction_suppliers", "tenant_id, supplier_id"},
-	{"transaction_codes", "tenant_id, naics_code, category, month"},
+func counters() []struct{ table, key string } {
+	return []struct{ table, key string }{
+		{"transaction_days", "tenant_id, tx_date"},
+		{"transaction_suppliers", "tenant_id, supplier_id"},
+		{"transaction_codes", "tenant_id, naics_code, category, month"},
+	}
 }
 
 // CompactCounts folds the rows of each counter key that has deltas into
@@ -32,7 +34,7 @@ var counters = []struct{ table, key string }{
 // Rows appended meanwhile are not in the statement's snapshot and stay.
 func CompactCounts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	var removed int64
-	for _, c := range counters {
+	for _, c := range counters() {
 		var same []string
 		for _, k := range strings.Split(c.key, ", ") {
 			same = append(same, "d."+k+" = k."+k)

@@ -109,7 +109,7 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 	if stored != lines || calculated != lines {
 		t.Fatalf("rows stored %d, at the calculator %d; want %d each", stored, calculated, lines)
 	}
-	if s, _ := e.svc.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != lines || s[0].Spend != fmt.Sprintf("%d.0000", lines*(lines+1)/2) {
+	if s, _ := e.dir.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != lines || s[0].Spend != fmt.Sprintf("%d.0000", lines*(lines+1)/2) {
 		t.Fatalf("S1 = %+v, want %d lines counted once", s, lines)
 	}
 	if s := jobState(t, e, u.ID); s != "completed" {
@@ -121,7 +121,7 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 	if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Succeeded || g.Calculated != lines || g.Attempts != 2 {
 		t.Fatalf("after the first attempt woke: %+v", g)
 	}
-	if s, _ := e.svc.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != lines {
+	if s, _ := e.dir.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != lines {
 		t.Fatalf("S1 after the first attempt woke = %+v", s)
 	}
 }
@@ -132,7 +132,7 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 func TestAFailedUploadIsRetriedOverGRPC(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t) // two attempts
-	client := intaketest.Serve(t, grpcapi.New(e.svc, grpcapi.Read{}), e.a)
+	client := intaketest.Serve(t, grpcapi.New(e.svc, nil, nil), e.a)
 	e.calc.Fail = errors.New("calculator unavailable")
 	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(file))
 	if err != nil {
@@ -167,7 +167,7 @@ func TestAFailedUploadIsRetriedOverGRPC(t *testing.T) {
 	if stored != 4 || e.calc.Stored != 4 {
 		t.Fatalf("rows stored %d, at the calculator %d; want 4 each", stored, e.calc.Stored)
 	}
-	if s, _ := e.svc.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != 2 {
+	if s, _ := e.dir.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != 2 {
 		t.Fatalf("S1 = %+v, want its 2 lines counted once", s)
 	}
 

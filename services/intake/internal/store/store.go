@@ -33,11 +33,6 @@ const TransactionsTable = "intake.transactions"
 // ChunkSize is how much of an upload one stored chunk holds.
 const ChunkSize = 1 << 20
 
-// chunkBufs are ChunkSize buffers for Receive, reused: a fresh megabyte per
-// upload, most of them a few hundred bytes, is most of a small upload's
-// cost in allocation and GC.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
-
 // RiverSchema holds River's tables, apart from intake's.
 const RiverSchema = "river"
 
@@ -80,8 +75,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Store implements intake.Store.
 type Store struct {
-	pool        *pgxpool.Pool
-	small       int64 // uploads up to this size are validated in memory
+	pool  *pgxpool.Pool
+	small int64 // uploads up to this size are validated in memory
+	// chunkBufs are ChunkSize buffers for Receive, reused: a fresh
+	// megabyte per upload, most of them a few hundred bytes, is most of a
+	// small upload's cost in allocation and GC.
+	chunkBufs   sync.Pool
 	recv        receiver
 	jobs        *river.Client[pgx.Tx] // inserts only
 	maxAttempts int
@@ -97,7 +96,8 @@ func New(pool *pgxpool.Pool) *Store {
 	if err != nil {
 		panic(fmt.Sprintf("store.New: river: %v", err)) // a fixed, valid config
 	}
-	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts}
+	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts,
+		chunkBufs: sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}}
 }
 
 // WithMaxAttempts sets how many times each new upload's job runs before
@@ -130,8 +130,8 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	if u, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey); found || err != nil {
 		return u, false, err
 	}
-	bp := chunkBufs.Get().(*[]byte)
-	defer chunkBufs.Put(bp)
+	bp := s.chunkBufs.Get().(*[]byte)
+	defer s.chunkBufs.Put(bp)
 	buf := *bp
 	n, err := io.ReadFull(r, buf)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -221,11 +221,8 @@ func (s *Store) byKey(ctx context.Context, tenant uuid.UUID, col string, v any) 
 		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE tenant_id = $1 AND `+col+` = $2`, tenant, v))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, intake.ErrUploadNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("store.byKey: %w", err)
+	if err := db.NotFound(err, "store.byKey", intake.ErrUploadNotFound); err != nil {
+		return u, err
 	}
 	return s.withSamples(ctx, u)
 }
@@ -238,11 +235,8 @@ func (s *Store) Upload(ctx context.Context, tenant uuid.UUID, id int64) (intake.
 		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE id = $1`, id))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, intake.ErrUploadNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("store.Upload: %w", err)
+	if err := db.NotFound(err, "store.Upload", intake.ErrUploadNotFound); err != nil {
+		return u, err
 	}
 	return s.withSamples(ctx, u)
 }
@@ -299,11 +293,6 @@ func (s *Store) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq i
 		return nil, 0, 0, fmt.Errorf("store.Errors: %w", err)
 	}
 	return out, last, total, nil
-}
-
-// Suppliers reads suppliers by id, every field.
-func (s *Store) Suppliers(ctx context.Context, tenant uuid.UUID, ids []string) ([]intake.Supplier, error) {
-	return s.SuppliersByID(ctx, tenant, ids, nil)
 }
 
 // chunks reads an upload's content back, a chunk at a time, on its own

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -15,11 +13,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
+	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
@@ -27,50 +25,32 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool)
-}
-
 type codes struct{}
 
 type env struct {
 	pool   *pgxpool.Pool
 	st     *store.Store
 	svc    *intake.Service
+	dir    *directory.Service // reads back what the pipeline stored
 	worker *intake.Worker
 	calc   *intaketest.Calc
 	a, b   uuid.UUID
 }
 
-// paths are the two ways Validate stores an upload: small ones in memory
-// with array parameters, large ones through COPY into a staging table.
-var paths = []struct {
-	name  string
-	small int64
-}{{"in-memory", store.SmallUpload}, {"copy", 0}}
+// paths are the two ways Validate stores an upload.
+var paths = intaketest.Paths()
 
 func setup(t *testing.T) env { return setupPath(t, store.SmallUpload) }
 
 func setupPath(t *testing.T, small int64) env {
 	t.Helper()
-	pool := dbtest.NewPool(t, "intake", migrate)
-	ctx := context.Background()
-	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
-	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
-	st := store.New(pool).WithSmallUpload(small).WithMaxAttempts(2)
-	e := env{pool: pool, st: st, svc: intake.New(st, 1<<20), calc: intaketest.NewCalc(), a: a, b: b}
-	e.worker = newWorker(e, intake.WorkerOptions{Batch: 2})
-	return e
+	p := intaketest.NewPipeline(t, small)
+	return env{pool: p.Pool, st: p.Store, svc: p.Svc, dir: directory.New(dirstore.New(p.Pool)), worker: p.Worker, calc: p.Calc, a: p.A, b: p.B}
 }
 
 // newWorker is a worker on e's store and fake calculator.
 func newWorker(e env, o intake.WorkerOptions) *intake.Worker {
-	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), e.st,
-		func(uuid.UUID) intake.Calculator { return e.calc },
-		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} }, o)
+	return intaketest.NewWorker(e.st, e.calc, o)
 }
 
 func drain(t *testing.T, e env) { intaketest.Drain(t, e.pool, e.worker) }
@@ -85,7 +65,7 @@ T5,2023-11-30,S3,Gamma,541511,1.0001,USD,old quarter
 
 func TestUploadFlow(t *testing.T) {
 	for _, p := range paths {
-		t.Run(p.name, func(t *testing.T) { testUploadFlow(t, setupPath(t, p.small)) })
+		t.Run(p.Name, func(t *testing.T) { testUploadFlow(t, setupPath(t, p.Small)) })
 	}
 }
 
@@ -115,7 +95,7 @@ func testUploadFlow(t *testing.T, e env) {
 		t.Fatalf("calculator saw %v", e.calc.Seen)
 	}
 	// The latest name in the file wins.
-	sups, err := e.svc.Suppliers(ctx, e.a, []string{"S1", "S2", "nope"})
+	sups, err := e.dir.Suppliers(ctx, e.a, []string{"S1", "S2", "nope"})
 	if err != nil || len(sups) != 2 || sups[0].Name != "Acme Steel Ltd" || sups[1].Name != "Beta, Inc" {
 		t.Fatalf("suppliers = %+v, %v", sups, err)
 	}
@@ -211,7 +191,7 @@ func testUploadFlow(t *testing.T, e env) {
 	if _, err := e.svc.Get(ctx, e.b, u.ID); !errors.Is(err, intake.ErrUploadNotFound) {
 		t.Fatalf("b reading a's upload: %v", err)
 	}
-	if sups, _ := e.svc.Suppliers(ctx, e.b, []string{"S1"}); len(sups) != 0 {
+	if sups, _ := e.dir.Suppliers(ctx, e.b, []string{"S1"}); len(sups) != 0 {
 		t.Fatalf("b sees a's suppliers: %+v", sups)
 	}
 	if list, _ := e.svc.List(ctx, e.b, 0, 10); len(list) != 0 {
@@ -244,9 +224,9 @@ func TestNotCSVIsRejectedWhole(t *testing.T) {
 
 func TestHeaderErrorFailsUpload(t *testing.T) {
 	for _, p := range paths {
-		t.Run(p.name, func(t *testing.T) {
+		t.Run(p.Name, func(t *testing.T) {
 			ctx := context.Background()
-			e := setupPath(t, p.small)
+			e := setupPath(t, p.Small)
 			u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader("transaction_id,date,supplier_id\nT1,2024-01-01,S1\n"))
 			if err != nil {
 				t.Fatal(err)
@@ -371,7 +351,7 @@ func TestSmallUploadsOfATenantAreEachProcessedOnce(t *testing.T) {
 	if err != nil || !slices.Equal(stored, want) {
 		t.Fatalf("stored = %v, %v; want %v", stored, err, want)
 	}
-	sups, err := e.svc.Suppliers(ctx, e.a, []string{"S1", "S4"})
+	sups, err := e.dir.Suppliers(ctx, e.a, []string{"S1", "S4"})
 	if err != nil || len(sups) != 2 {
 		t.Fatalf("suppliers = %+v, %v", sups, err)
 	}
@@ -419,7 +399,7 @@ func TestFailedCalculationsRetryEachUploadOnce(t *testing.T) {
 			t.Fatalf("after the retry: %+v, want kg %s", g, want)
 		}
 	}
-	if s, _ := e.svc.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != 3 || s[0].Kg != "12.0000000" {
+	if s, _ := e.dir.Suppliers(ctx, e.a, []string{"S1"}); len(s) != 1 || s[0].Count != 3 || s[0].Kg != "12.0000000" {
 		t.Fatalf("S1 = %+v, want 3 lines, 12 kg (each upload counted once)", s)
 	}
 }
@@ -527,7 +507,7 @@ func TestCachesLetGoOfTotalsBeforeTheUploadSucceeds(t *testing.T) {
 			return
 		}
 		var n int64
-		sups, err := e.svc.Suppliers(ctx, tenant, []string{"S1"})
+		sups, err := e.dir.Suppliers(ctx, tenant, []string{"S1"})
 		if err == nil && len(sups) == 1 {
 			n = sups[0].Count
 		}

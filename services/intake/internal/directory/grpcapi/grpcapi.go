@@ -1,3 +1,5 @@
+// Package grpcapi translates between intake's contract and the directory:
+// the reads of suppliers and transactions.
 package grpcapi
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
@@ -37,19 +40,29 @@ type Cache interface {
 	Get(ctx context.Context, scope, key string, load func(context.Context) ([]byte, error)) ([]byte, error)
 }
 
-// Read is what the read RPCs need besides the domain service.
-type Read struct {
-	Store   intake.Reader
-	Tokens  *pagetoken.Codec
-	Results ResultFetcher
-	Cache   Cache // nil: no caching
+// API implements the directory's RPCs of intakev1.IntakeServiceServer:
+// reads of suppliers and transactions. The upload RPCs answer
+// Unimplemented here; intake's API serves them and forwards reads here.
+type API struct {
+	intakev1.UnimplementedIntakeServiceServer
+	svc     *directory.Service
+	tokens  *pagetoken.Codec
+	results ResultFetcher
+	cache   Cache // nil: no caching
 }
 
-// Date filters outside these bounds are refused as absurd.
-var (
-	minFilterDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxFilterDate = time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC)
-)
+// New returns the API over svc. tokens seal page tokens; results, if not
+// nil, resolves the emission results of transactions; cache, if not nil,
+// keeps the encoded answers.
+func New(svc *directory.Service, tokens *pagetoken.Codec, results ResultFetcher, cache Cache) *API {
+	return &API{svc: svc, tokens: tokens, results: results, cache: cache}
+}
+
+// filterDates are the bounds outside which a date filter is refused as
+// absurd.
+func filterDates() (lo, hi time.Time) {
+	return time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC)
+}
 
 const (
 	defaultPageSize = 50
@@ -75,7 +88,7 @@ func (a *API) GetSupplier(ctx context.Context, req *intakev1.GetSupplierRequest)
 	}
 	out := &intakev1.Supplier{}
 	err = a.cached(ctx, SupplierScope(tenant, id), "get|"+id+"|"+mask.String(), out, func(ctx context.Context) (proto.Message, error) {
-		s, err := a.read.Store.Supplier(ctx, tenant, id, mask.Fields())
+		s, err := a.svc.Supplier(ctx, tenant, id, mask.Fields())
 		if err != nil {
 			return nil, err
 		}
@@ -86,12 +99,36 @@ func (a *API) GetSupplier(ctx context.Context, req *intakev1.GetSupplierRequest)
 	return out, err
 }
 
+func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppliersRequest) (*intakev1.BatchGetSuppliersResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(req.GetNames()))
+	for i, n := range req.GetNames() {
+		id, ok := strings.CutPrefix(n, "suppliers/")
+		if !ok || id == "" {
+			return nil, apperr.Invalid(fmt.Sprintf("names[%d]", i), "%q is not suppliers/{supplier}", n)
+		}
+		ids[i] = id
+	}
+	ss, err := a.svc.Suppliers(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	resp := &intakev1.BatchGetSuppliersResponse{}
+	for _, s := range ss {
+		resp.Suppliers = append(resp.Suppliers, supplierProto(s))
+	}
+	return resp, nil
+}
+
 func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequest) (*intakev1.ListSuppliersResponse, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	q := intake.SupplierQuery{Text: strings.TrimSpace(req.GetQuery()), NAICS: req.GetNaicsCode(), Country: strings.ToUpper(req.GetCountry())}
+	q := directory.SupplierQuery{Text: strings.TrimSpace(req.GetQuery()), NAICS: req.GetNaicsCode(), Country: strings.ToUpper(req.GetCountry())}
 	switch {
 	case len(q.Text) > maxQueryLen:
 		return nil, apperr.Invalid("query", "longer than %d bytes", maxQueryLen)
@@ -106,7 +143,7 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 	if q.Text != "" {
 		def = "relevance"
 	}
-	if q.Order, err = orderBy(req.GetOrderBy(), def, intake.SupplierOrders); err != nil {
+	if q.Order, err = orderBy(req.GetOrderBy(), def, directory.SupplierOrders()); err != nil {
 		return nil, err
 	}
 	if q.Order == "relevance" && q.Text == "" {
@@ -124,7 +161,7 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 	out := &intakev1.ListSuppliersResponse{}
 	key := fmt.Sprintf("list|%s|%s|%d|%d|%d|%s", fp, req.GetPageToken(), q.Limit, q.Offset, req.GetPage(), mask)
 	err = a.cached(ctx, tenant.String(), key, out, func(ctx context.Context) (proto.Message, error) {
-		page, err := a.read.Store.ListSuppliers(ctx, tenant, q)
+		page, err := a.svc.ListSuppliers(ctx, tenant, q)
 		if err != nil {
 			return nil, err
 		}
@@ -152,11 +189,11 @@ func (a *API) GetTransaction(ctx context.Context, req *intakev1.GetTransactionRe
 	if err != nil {
 		return nil, err
 	}
-	t, err := a.read.Store.Transaction(ctx, tenant, id, mask.Fields())
+	t, err := a.svc.Transaction(ctx, tenant, id, mask.Fields())
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.transactions(ctx, tenant, []intake.Transaction{t}, mask)
+	out, err := a.transactions(ctx, tenant, []directory.Transaction{t}, mask)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +205,7 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	if err != nil {
 		return nil, err
 	}
-	q := intake.TransactionQuery{NAICS: req.GetNaicsCode(), Category: int16(req.GetCategory())}
+	q := directory.TransactionQuery{NAICS: req.GetNaicsCode(), Category: int16(req.GetCategory())}
 	if req.GetSupplier() != "" {
 		if q.SupplierID, err = supplierID("supplier", req.GetSupplier(), false); err != nil {
 			return nil, err
@@ -188,7 +225,7 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	case req.GetCategory() < 0 || req.GetCategory() > commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS:
 		return nil, apperr.Invalid("category", "%d is not a Scope 3 category (1-15)", req.GetCategory())
 	}
-	if q.Order, err = orderBy(req.GetOrderBy(), "date desc", intake.TransactionOrders); err != nil {
+	if q.Order, err = orderBy(req.GetOrderBy(), "date desc", directory.TransactionOrders()); err != nil {
 		return nil, err
 	}
 	mask, err := fieldmask.Parse(&intakev1.Transaction{}, req.GetReadMask(), "read_mask")
@@ -211,7 +248,7 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 		scope = SupplierScope(tenant, q.SupplierID)
 	}
 	err = a.cached(ctx, scope, key, out, func(ctx context.Context) (proto.Message, error) {
-		page, err := a.read.Store.ListTransactions(ctx, tenant, q)
+		page, err := a.svc.ListTransactions(ctx, tenant, q)
 		if err != nil {
 			return nil, err
 		}
@@ -227,10 +264,10 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 
 // transactions builds the protos of ts, resolving their suppliers and
 // emission results in one batched call each, and only when the mask asks.
-func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Transaction, mask fieldmask.Mask) ([]*intakev1.Transaction, error) {
-	var suppliers map[string]intake.Supplier
+func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []directory.Transaction, mask fieldmask.Mask) ([]*intakev1.Transaction, error) {
+	var suppliers map[string]directory.Supplier
 	var results map[string]*calculatorv1.EmissionResult
-	ids := func(f func(intake.Transaction) string) []string {
+	ids := func(f func(directory.Transaction) string) []string {
 		seen := make(map[string]bool, len(ts))
 		out := make([]string, 0, len(ts))
 		for _, t := range ts {
@@ -244,31 +281,31 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Tr
 	if mask.Has("supplier") && len(ts) > 0 {
 		sub := mask.Sub("supplier").Fields()
 		if sub == nil {
-			sub = supplierIdentity
+			sub = supplierIdentity()
 		}
-		loader := batch.New(func(ctx context.Context, keys []string) (map[string]intake.Supplier, error) {
-			ss, err := a.read.Store.(suppliersByID).SuppliersByID(ctx, tenant, keys, sub)
+		loader := batch.New(func(ctx context.Context, keys []string) (map[string]directory.Supplier, error) {
+			ss, err := a.svc.SuppliersByID(ctx, tenant, keys, sub)
 			if err != nil {
 				return nil, err
 			}
-			m := make(map[string]intake.Supplier, len(ss))
+			m := make(map[string]directory.Supplier, len(ss))
 			for _, s := range ss {
 				m[s.ID] = s
 			}
 			return m, nil
-		}, batch.Options{MaxBatch: intake.MaxPageSize})
+		}, batch.Options{MaxBatch: directory.MaxPageSize})
 		var err error
-		if suppliers, err = loader.LoadMany(ctx, ids(func(t intake.Transaction) string { return t.SupplierID })); err != nil {
+		if suppliers, err = loader.LoadMany(ctx, ids(func(t directory.Transaction) string { return t.SupplierID })); err != nil {
 			return nil, err
 		}
 	}
-	if mask.Has("emission_result") && len(ts) > 0 && a.read.Results != nil {
+	if mask.Has("emission_result") && len(ts) > 0 && a.results != nil {
 		txIDs, dates := make([]string, len(ts)), make([]string, len(ts))
 		for i, t := range ts {
 			txIDs[i], dates[i] = t.ID, t.Date.Format(time.DateOnly)
 		}
 		var err error
-		if results, err = a.read.Results(ctx, tenant, txIDs, dates); err != nil {
+		if results, err = a.results(ctx, tenant, txIDs, dates); err != nil {
 			return nil, fmt.Errorf("reading emission results: %w", err)
 		}
 	}
@@ -297,50 +334,47 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []intake.Tr
 // running totals change with every upload; in every line of every page,
 // they would change each page, and its ETag, after each upload, and cost
 // the lookup a join.
-var supplierIdentity = []string{"display_name", "country", "naics_codes", "create_time"}
-
-// suppliersByID is the store's batched supplier read.
-type suppliersByID interface {
-	SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error)
+func supplierIdentity() []string {
+	return []string{"display_name", "country", "naics_codes", "create_time"}
 }
 
 // page reads the pagination fields: cursor (page_size, page_token) or
 // offset (page, per_page), never both.
-func (a *API) page(tenant uuid.UUID, fp string, size int32, token string, page, perPage int32) (intake.Page, error) {
+func (a *API) page(tenant uuid.UUID, fp string, size int32, token string, page, perPage int32) (directory.Page, error) {
 	if page != 0 || perPage != 0 {
 		switch {
 		case token != "":
-			return intake.Page{}, apperr.Invalid("page_token", "cannot be combined with page and per_page; use one way of paging")
+			return directory.Page{}, apperr.Invalid("page_token", "cannot be combined with page and per_page; use one way of paging")
 		case size != 0:
-			return intake.Page{}, apperr.Invalid("page_size", "cannot be combined with page and per_page; offset paging uses per_page")
+			return directory.Page{}, apperr.Invalid("page_size", "cannot be combined with page and per_page; offset paging uses per_page")
 		case page < 0:
-			return intake.Page{}, apperr.Invalid("page", "must be 1 or more, got %d", page)
+			return directory.Page{}, apperr.Invalid("page", "must be 1 or more, got %d", page)
 		}
 		n, err := limit("per_page", perPage)
 		if err != nil {
-			return intake.Page{}, err
+			return directory.Page{}, err
 		}
 		if page == 0 {
 			page = 1
 		}
 		off := (int64(page) - 1) * int64(n)
 		if off > maxOffset {
-			return intake.Page{}, apperr.Invalid("page", "page %d starts past row %d, the deepest offset served; use page_token to go further", page, maxOffset)
+			return directory.Page{}, apperr.Invalid("page", "page %d starts past row %d, the deepest offset served; use page_token to go further", page, maxOffset)
 		}
-		return intake.Page{Limit: n, Offset: int(off), Count: true}, nil
+		return directory.Page{Limit: n, Offset: int(off), Count: true}, nil
 	}
 	n, err := limit("page_size", size)
 	if err != nil {
-		return intake.Page{}, err
+		return directory.Page{}, err
 	}
-	p := intake.Page{Limit: n}
+	p := directory.Page{Limit: n}
 	if token != "" {
-		keys, err := a.read.Tokens.Decode(token, tenant, fp)
+		keys, err := a.tokens.Decode(token, tenant, fp)
 		if err != nil {
-			return intake.Page{}, err
+			return directory.Page{}, err
 		}
 		if len(keys) != 2 {
-			return intake.Page{}, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+			return directory.Page{}, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
 		}
 		p.After = keys
 	}
@@ -348,7 +382,7 @@ func (a *API) page(tenant uuid.UUID, fp string, size int32, token string, page, 
 }
 
 // finishPage sets the next page token (cursor mode) or the page info.
-func (a *API) finishPage(tenant uuid.UUID, fp string, p intake.Page, page int32, next []string, total int64, token *string, info **commonv1.PageInfo) {
+func (a *API) finishPage(tenant uuid.UUID, fp string, p directory.Page, page int32, next []string, total int64, token *string, info **commonv1.PageInfo) {
 	if p.Count {
 		if page == 0 {
 			page = 1
@@ -359,7 +393,7 @@ func (a *API) finishPage(tenant uuid.UUID, fp string, p intake.Page, page int32,
 		return
 	}
 	if next != nil {
-		*token = a.read.Tokens.Encode(tenant, fp, next)
+		*token = a.tokens.Encode(tenant, fp, next)
 	}
 }
 
@@ -369,8 +403,8 @@ func limit(field string, n int32) (int, error) {
 		return defaultPageSize, nil
 	case n < 0:
 		return 0, apperr.Invalid(field, "must be positive, got %d", n)
-	case n > intake.MaxPageSize:
-		return 0, apperr.Invalid(field, "must be at most %d, got %d", intake.MaxPageSize, n)
+	case n > directory.MaxPageSize:
+		return 0, apperr.Invalid(field, "must be at most %d, got %d", directory.MaxPageSize, n)
 	}
 	return int(n), nil
 }
@@ -397,8 +431,8 @@ func filterDate(field, v string) (time.Time, error) {
 	if err != nil {
 		return d, apperr.Invalid(field, "%q is not a YYYY-MM-DD date", v)
 	}
-	if d.Before(minFilterDate) || d.After(maxFilterDate) {
-		return d, apperr.Invalid(field, "%s is outside %s..%s", v, minFilterDate.Format(time.DateOnly), maxFilterDate.Format(time.DateOnly))
+	if lo, hi := filterDates(); d.Before(lo) || d.After(hi) {
+		return d, apperr.Invalid(field, "%s is outside %s..%s", v, lo.Format(time.DateOnly), hi.Format(time.DateOnly))
 	}
 	return d, nil
 }
@@ -415,7 +449,7 @@ func supplierID(field, v string, strict bool) (string, error) {
 	return id, nil
 }
 
-func supplierProto(s intake.Supplier) *intakev1.Supplier {
+func supplierProto(s directory.Supplier) *intakev1.Supplier {
 	p := &intakev1.Supplier{Name: "suppliers/" + s.ID, DisplayName: s.Name, Country: s.Country, NaicsCodes: s.NAICSCodes,
 		SpendUsd: s.Spend, KgCo2E: s.Kg, KgCo2EPerUsd: s.Intensity, TransactionCount: s.Count}
 	if !s.CreatedAt.IsZero() {
@@ -467,7 +501,7 @@ func ChangedScopes(tenant uuid.UUID, suppliers []string) []string {
 
 // cached answers from the cache when there is one, filling out.
 func (a *API) cached(ctx context.Context, scope string, key string, out proto.Message, load func(context.Context) (proto.Message, error)) error {
-	if a.read.Cache == nil {
+	if a.cache == nil {
 		m, err := load(ctx)
 		if err != nil {
 			return err
@@ -478,7 +512,7 @@ func (a *API) cached(ctx context.Context, scope string, key string, out proto.Me
 	// The answer is the cached value and nothing else, so the REST gateway
 	// may keep it until the version it was read under is invalidated.
 	ctx, stamps := cache.CollectStamps(ctx)
-	b, err := a.read.Cache.Get(ctx, scope, key, func(ctx context.Context) ([]byte, error) {
+	b, err := a.cache.Get(ctx, scope, key, func(ctx context.Context) ([]byte, error) {
 		m, err := load(ctx)
 		if err != nil {
 			return nil, err

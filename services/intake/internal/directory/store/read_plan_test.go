@@ -17,7 +17,8 @@ import (
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/dbtest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
-	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
+	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
 )
 
 // A supplier's page of transactions, with every field a page shows, is
@@ -42,11 +43,11 @@ func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
 	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol); err != nil {
 		t.Fatal(err)
 	}
-	for _, tq := range []intake.TransactionQuery{
-		{SupplierID: "S7", Order: "date desc", Page: intake.Page{Limit: 50}},
-		{SupplierID: "S7", Order: "date desc", Page: intake.Page{Limit: 50, After: []string{"2024-06-01", "T9"}}},
+	for _, tq := range []directory.TransactionQuery{
+		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50}},
+		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50, After: []string{"2024-06-01", "T9"}}},
 	} {
-		stmt, _, q, _, err := transactionsSQL(tenant, tq)
+		stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,8 +89,8 @@ func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
 		"transaction_count desc": "supplier_totals_by_count",
 	} {
 		seen := walkPages(t, pool, tenant, order, index, func(after []string) (string, pgx.NamedArgs, []string, []string) {
-			sq := intake.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: intake.Page{Limit: 100, After: after}}
-			stmt, _, q, _, err := suppliersSQL(tenant, sq)
+			sq := directory.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: directory.Page{Limit: 100, After: after}}
+			stmt, _, q, _, err := s.suppliersSQL(tenant, sq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,8 +127,8 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 	} {
 		var amounts []string
 		seen := walkPages(t, pool, tenant, order, "amount_e4", func(after []string) (string, pgx.NamedArgs, []string, []string) {
-			tq := intake.TransactionQuery{Order: order, Fields: []string{"amount_usd"}, Page: intake.Page{Limit: 200, After: after}}
-			stmt, _, q, _, err := transactionsSQL(tenant, tq)
+			tq := directory.TransactionQuery{Order: order, Fields: []string{"amount_usd"}, Page: directory.Page{Limit: 200, After: after}}
+			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,8 +169,8 @@ func TestDeepOffsetPagesSkipInTheIndex(t *testing.T) {
 		{"a supplier's", "date desc", "S7", "ORDER BY tx_date DESC, transaction_id DESC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tq := intake.TransactionQuery{SupplierID: tc.supplier, Order: tc.order, Page: intake.Page{Limit: 20, Offset: 100, Count: true}}
-			stmt, _, q, _, err := transactionsSQL(tenant, tq)
+			tq := directory.TransactionQuery{SupplierID: tc.supplier, Order: tc.order, Page: directory.Page{Limit: 20, Offset: 100, Count: true}}
+			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,23 +223,23 @@ func TestTransactionTotalsAreNotAScan(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		tq      intake.TransactionQuery
+		tq      directory.TransactionQuery
 		scanned string // the partitions counted, "" for none
 		rows    int64
 	}{
-		{"no filter", intake.TransactionQuery{}, "", 3000},
-		{"supplier", intake.TransactionQuery{SupplierID: "S7"}, "", 150},
-		{"naics", intake.TransactionQuery{NAICS: "331110"}, "", 3000},
-		{"category", intake.TransactionQuery{Category: 1}, "", 3000},
-		{"dates", intake.TransactionQuery{Start: day("2024-02-10"), End: day("2024-07-20")}, "", 1620},
-		{"naics, whole months", intake.TransactionQuery{NAICS: "331110", Start: day("2024-02-01"), End: day("2024-06-30")}, "", 1510},
-		{"naics, a cut month", intake.TransactionQuery{NAICS: "331110", Start: day("2024-02-10"), End: day("2024-06-30")}, "transactions_2024q1", 1420},
-		{"supplier and dates", intake.TransactionQuery{SupplierID: "S7", Start: day("2024-02-10"), End: day("2024-06-30")}, "transactions_2024q1 transactions_2024q2", 70},
+		{"no filter", directory.TransactionQuery{}, "", 3000},
+		{"supplier", directory.TransactionQuery{SupplierID: "S7"}, "", 150},
+		{"naics", directory.TransactionQuery{NAICS: "331110"}, "", 3000},
+		{"category", directory.TransactionQuery{Category: 1}, "", 3000},
+		{"dates", directory.TransactionQuery{Start: day("2024-02-10"), End: day("2024-07-20")}, "", 1620},
+		{"naics, whole months", directory.TransactionQuery{NAICS: "331110", Start: day("2024-02-01"), End: day("2024-06-30")}, "", 1510},
+		{"naics, a cut month", directory.TransactionQuery{NAICS: "331110", Start: day("2024-02-10"), End: day("2024-06-30")}, "transactions_2024q1", 1420},
+		{"supplier and dates", directory.TransactionQuery{SupplierID: "S7", Start: day("2024-02-10"), End: day("2024-06-30")}, "transactions_2024q1 transactions_2024q2", 70},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := tc.tq
-			tq.Order, tq.Page = "date desc", intake.Page{Limit: 50, Offset: 100, Count: true}
-			_, count, q, _, err := transactionsSQL(tenant, tq)
+			tq.Order, tq.Page = "date desc", directory.Page{Limit: 50, Offset: 100, Count: true}
+			_, count, q, _, err := New(pool).transactionsSQL(tenant, tq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,12 +337,7 @@ func firstDiff(a, b []string) int {
 // planDB is a migrated intake database with one tenant.
 func planDB(t *testing.T) (*pgxpool.Pool, uuid.UUID) {
 	t.Helper()
-	pool := dbtest.NewPool(t, "intake", func(ctx context.Context, pool *pgxpool.Pool) error {
-		if err := tenancy.Migrate(ctx, pool); err != nil {
-			return err
-		}
-		return Migrate(ctx, pool)
-	})
+	pool := dbtest.NewPool(t, "intake", intaketest.Migrate)
 	tenant, err := tenancy.EnsureTenant(context.Background(), pool, "a")
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -30,20 +27,15 @@ import (
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
-	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory/grpcapi"
+	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool)
-}
 
 // The fake calculator's kg is 2 x amount, so every intensity is 2.
 const suppliersFile = `transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country
@@ -70,21 +62,16 @@ type env struct {
 
 func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUID, []string)) *env {
 	t.Helper()
-	pool := dbtest.NewPool(t, "intake_read", migrate)
+	pool := dbtest.NewPool(t, "intake_read", intaketest.Migrate)
 	ctx := context.Background()
 	e := &env{pool: pool}
 	e.a, _ = tenancy.EnsureTenant(ctx, pool, "a")
 	e.b, _ = tenancy.EnsureTenant(ctx, pool, "b")
 	st := store.New(pool)
-	calc := intaketest.NewCalc()
-	e.worker = intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
-		func(uuid.UUID) intake.Calculator { return calc },
-		func(uuid.UUID) intake.CodeChecker { return intaketest.Codes{} },
-		intake.WorkerOptions{Batch: 3, Changed: changed})
+	e.worker = intaketest.NewWorker(st, intaketest.NewCalc(), intake.WorkerOptions{Batch: 3, Changed: changed})
 	e.svc = intake.New(st, 1<<20)
-	e.api = grpcapi.New(e.svc, grpcapi.Read{
-		Store: st, Tokens: pagetoken.New([]byte("0123456789abcdef0123456789abcdef")), Cache: c,
-		Results: func(_ context.Context, _ uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
+	e.api = grpcapi.New(directory.New(dirstore.New(pool)), pagetoken.New([]byte("0123456789abcdef0123456789abcdef")),
+		func(_ context.Context, _ uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
 			e.results.Add(1)
 			if len(dates) != len(ids) || dates[0] == "0001-01-01" {
 				return nil, fmt.Errorf("results asked without their dates: %v", dates)
@@ -94,8 +81,7 @@ func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUI
 				out[id] = &calculatorv1.EmissionResult{Name: "emissionResults/" + id, KgCo2E: "1", Method: "spend-based"}
 			}
 			return out, nil
-		},
-	})
+		}, c)
 	e.upload(t, e.a, suppliersFile)
 	return e
 }
@@ -338,10 +324,10 @@ func TestTenantsAreIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := as(e.b)
-	if _, err := e.api.GetSupplier(other, &intakev1.GetSupplierRequest{Name: "suppliers/S1"}); !errors.Is(err, intake.ErrSupplierNotFound) {
+	if _, err := e.api.GetSupplier(other, &intakev1.GetSupplierRequest{Name: "suppliers/S1"}); !errors.Is(err, directory.ErrSupplierNotFound) {
 		t.Fatalf("b reading a's supplier: %v", err)
 	}
-	if _, err := e.api.GetTransaction(other, &intakev1.GetTransactionRequest{Name: "transactions/T01"}); !errors.Is(err, intake.ErrTransactionNotFound) {
+	if _, err := e.api.GetTransaction(other, &intakev1.GetTransactionRequest{Name: "transactions/T01"}); !errors.Is(err, directory.ErrTransactionNotFound) {
 		t.Fatalf("b reading a's transaction: %v", err)
 	}
 	for _, req := range []*intakev1.ListSuppliersRequest{{}, {Query: "acme"}, {PerPage: 10}} {

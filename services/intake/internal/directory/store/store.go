@@ -1,3 +1,5 @@
+// Package store is the directory's PostgreSQL reads of the suppliers and
+// transactions intake stored (its schema is migrated by intake's store).
 package store
 
 import (
@@ -13,9 +15,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
-	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/directory"
 )
 
 // The read queries are built from fixed fragments only: order_by, field
@@ -32,50 +35,51 @@ type column[T any] struct {
 	dest func(*T) any
 }
 
-var supplierColumns = map[string]column[intake.Supplier]{
-	"display_name":      {"x.name", func(s *intake.Supplier) any { return &s.Name }},
-	"create_time":       {"x.created_at", func(s *intake.Supplier) any { return &s.CreatedAt }},
-	"update_time":       {"greatest(x.updated_at, t.updated_at)", func(s *intake.Supplier) any { return &s.UpdatedAt }},
-	"country":           {"x.country", func(s *intake.Supplier) any { return &s.Country }},
-	"naics_codes":       {"x.naics_codes", func(s *intake.Supplier) any { return &s.NAICSCodes }},
-	"spend_usd":         {"t.spend_usd::text", func(s *intake.Supplier) any { return &s.Spend }},
-	"kg_co2e":           {"t.kg_co2e::text", func(s *intake.Supplier) any { return &s.Kg }},
-	"kg_co2e_per_usd":   {"CASE WHEN t.spend_usd <> 0 THEN round(t.kg_co2e / t.spend_usd, 6)::text ELSE '' END", func(s *intake.Supplier) any { return &s.Intensity }},
-	"transaction_count": {"t.tx_count", func(s *intake.Supplier) any { return &s.Count }},
+func supplierColumns() map[string]column[directory.Supplier] {
+	return map[string]column[directory.Supplier]{
+		"display_name":      {"x.name", func(s *directory.Supplier) any { return &s.Name }},
+		"create_time":       {"x.created_at", func(s *directory.Supplier) any { return &s.CreatedAt }},
+		"update_time":       {"greatest(x.updated_at, t.updated_at)", func(s *directory.Supplier) any { return &s.UpdatedAt }},
+		"country":           {"x.country", func(s *directory.Supplier) any { return &s.Country }},
+		"naics_codes":       {"x.naics_codes", func(s *directory.Supplier) any { return &s.NAICSCodes }},
+		"spend_usd":         {"t.spend_usd::text", func(s *directory.Supplier) any { return &s.Spend }},
+		"kg_co2e":           {"t.kg_co2e::text", func(s *directory.Supplier) any { return &s.Kg }},
+		"kg_co2e_per_usd":   {"CASE WHEN t.spend_usd <> 0 THEN round(t.kg_co2e / t.spend_usd, 6)::text ELSE '' END", func(s *directory.Supplier) any { return &s.Intensity }},
+		"transaction_count": {"t.tx_count", func(s *directory.Supplier) any { return &s.Count }},
+	}
 }
 
 // suppliersFrom is where supplier reads find a supplier (x) and its running
 // totals (t): every supplier has exactly one totals row (migration 0005).
 const suppliersFrom = " FROM intake.suppliers x JOIN intake.supplier_totals t ON t.tenant_id = x.tenant_id AND t.supplier_id = x.supplier_id"
 
-// readsTotals finds a reference to the totals table (t) in an expression.
-var readsTotals = regexp.MustCompile(`\bt\.`)
-
 // supplierSource is the FROM clause for reading exprs of suppliers by id:
 // the totals are joined only when an expression reads them.
-func supplierSource(exprs []string) string {
+func (s *Store) supplierSource(exprs []string) string {
 	for _, e := range exprs {
-		if readsTotals.MatchString(e) {
+		if s.readsTotals.MatchString(e) {
 			return suppliersFrom
 		}
 	}
 	return " FROM intake.suppliers x"
 }
 
-var transactionColumns = map[string]column[intake.Transaction]{
-	"date":        {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
-	"supplier_id": {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
-	"naics_code":  {"naics_code", func(t *intake.Transaction) any { return &t.NAICS }},
-	"amount_usd":  {"amount_usd::text", func(t *intake.Transaction) any { return &t.Amount }},
-	"currency":    {"currency", func(t *intake.Transaction) any { return &t.Currency }},
-	"description": {"description", func(t *intake.Transaction) any { return &t.Desc }},
-	"category":    {"category", func(t *intake.Transaction) any { return &t.Category }},
-	"upload":      {"upload_id", func(t *intake.Transaction) any { return &t.Upload }},
-	"row_number":  {"row_number", func(t *intake.Transaction) any { return &t.Row }},
-	// Reading the supplier needs its id; the emission result, the date (to
-	// find its partition).
-	"supplier":        {"supplier_id", func(t *intake.Transaction) any { return &t.SupplierID }},
-	"emission_result": {"tx_date", func(t *intake.Transaction) any { return &t.Date }},
+func transactionColumns() map[string]column[directory.Transaction] {
+	return map[string]column[directory.Transaction]{
+		"date":        {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
+		"supplier_id": {"supplier_id", func(t *directory.Transaction) any { return &t.SupplierID }},
+		"naics_code":  {"naics_code", func(t *directory.Transaction) any { return &t.NAICS }},
+		"amount_usd":  {"amount_usd::text", func(t *directory.Transaction) any { return &t.Amount }},
+		"currency":    {"currency", func(t *directory.Transaction) any { return &t.Currency }},
+		"description": {"description", func(t *directory.Transaction) any { return &t.Desc }},
+		"category":    {"category", func(t *directory.Transaction) any { return &t.Category }},
+		"upload":      {"upload_id", func(t *directory.Transaction) any { return &t.Upload }},
+		"row_number":  {"row_number", func(t *directory.Transaction) any { return &t.Row }},
+		// Reading the supplier needs its id; the emission result, the date (to
+		// find its partition).
+		"supplier":        {"supplier_id", func(t *directory.Transaction) any { return &t.SupplierID }},
+		"emission_result": {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
+	}
 }
 
 // sortKey is how one order sorts: the expression, its SQL type (to read a
@@ -107,25 +111,29 @@ func (sk sortKey) text() string {
 	return sk.expr + "::text"
 }
 
-var supplierSorts = map[string]sortKey{
-	"kg_co2e desc":           sortBy("t.kg_co2e", "numeric", true, "t.supplier_id"),
-	"kg_co2e":                sortBy("t.kg_co2e", "numeric", false, "t.supplier_id"),
-	"spend_usd desc":         sortBy("t.spend_usd", "numeric", true, "t.supplier_id"),
-	"spend_usd":              sortBy("t.spend_usd", "numeric", false, "t.supplier_id"),
-	"display_name":           sortBy("x.name", "text", false, "x.supplier_id"),
-	"display_name desc":      sortBy("x.name", "text", true, "x.supplier_id"),
-	"transaction_count desc": sortBy("t.tx_count", "bigint", true, "t.supplier_id"),
-	"relevance":              sortBy("public.word_similarity(intake.fold(@q), x.search_name)", "real", true, "x.supplier_id"),
+func supplierSorts() map[string]sortKey {
+	return map[string]sortKey{
+		"kg_co2e desc":           sortBy("t.kg_co2e", "numeric", true, "t.supplier_id"),
+		"kg_co2e":                sortBy("t.kg_co2e", "numeric", false, "t.supplier_id"),
+		"spend_usd desc":         sortBy("t.spend_usd", "numeric", true, "t.supplier_id"),
+		"spend_usd":              sortBy("t.spend_usd", "numeric", false, "t.supplier_id"),
+		"display_name":           sortBy("x.name", "text", false, "x.supplier_id"),
+		"display_name desc":      sortBy("x.name", "text", true, "x.supplier_id"),
+		"transaction_count desc": sortBy("t.tx_count", "bigint", true, "t.supplier_id"),
+		"relevance":              sortBy("public.word_similarity(intake.fold(@q), x.search_name)", "real", true, "x.supplier_id"),
+	}
 }
 
-var transactionSorts = map[string]sortKey{
-	"date desc": sortBy("x.tx_date", "date", true, "x.transaction_id"),
-	"date":      sortBy("x.tx_date", "date", false, "x.transaction_id"),
-	// The amount in ten-thousandths (migration 0006): bigint's comparisons
-	// are leakproof, so the keyset bounds the index scan under the policy.
-	// The cursor holds the amount as shown.
-	"amount_usd desc": amountKey(true),
-	"amount_usd":      amountKey(false),
+func transactionSorts() map[string]sortKey {
+	return map[string]sortKey{
+		"date desc": sortBy("x.tx_date", "date", true, "x.transaction_id"),
+		"date":      sortBy("x.tx_date", "date", false, "x.transaction_id"),
+		// The amount in ten-thousandths (migration 0006): bigint's comparisons
+		// are leakproof, so the keyset bounds the index scan under the policy.
+		// The cursor holds the amount as shown.
+		"amount_usd desc": amountKey(true),
+		"amount_usd":      amountKey(false),
+	}
 }
 
 func sortBy(expr, typ string, desc bool, id string) sortKey {
@@ -136,6 +144,25 @@ func amountKey(desc bool) sortKey {
 	k := sortBy("x.amount_e4", "bigint", desc, "x.transaction_id")
 	k.cursor, k.fromCursor = "x.amount_usd::text", "(%s::numeric * 10000)::bigint"
 	return k
+}
+
+// Store implements directory.Store. Besides the pool it holds the
+// fragments its statements are built from, made once in New.
+type Store struct {
+	pool               *pgxpool.Pool
+	supplierColumns    map[string]column[directory.Supplier]
+	transactionColumns map[string]column[directory.Transaction]
+	supplierSorts      map[string]sortKey
+	transactionSorts   map[string]sortKey
+	// readsTotals finds a reference to the totals table (t) in an
+	// expression.
+	readsTotals *regexp.Regexp
+}
+
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, supplierColumns: supplierColumns(), transactionColumns: transactionColumns(),
+		supplierSorts: supplierSorts(), transactionSorts: transactionSorts(), readsTotals: regexp.MustCompile(`\bt\.`)}
 }
 
 // query accumulates a statement's text and its bind parameters.
@@ -246,14 +273,14 @@ func keyset(q *query, where *[]string, sk sortKey, after []string) (string, erro
 }
 
 // ListSuppliers reads one page of suppliers.
-func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.SupplierQuery) (intake.SupplierPage, error) {
-	stmt, filter, q, dests, err := suppliersSQL(tenant, sq)
+func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq directory.SupplierQuery) (directory.SupplierPage, error) {
+	stmt, filter, q, dests, err := s.suppliersSQL(tenant, sq)
 	if err != nil {
-		return intake.SupplierPage{}, err
+		return directory.SupplierPage{}, err
 	}
-	var page intake.SupplierPage
-	var got keyedRows[intake.Supplier]
-	id := func(s *intake.Supplier) *string { return &s.ID }
+	var page directory.SupplierPage
+	var got keyedRows[directory.Supplier]
+	id := func(s *directory.Supplier) *string { return &s.ID }
 	var stmts []db.Stmt
 	if sq.Text != "" {
 		stmts = append(stmts, db.Stmt{SQL: fmt.Sprintf("SELECT set_config('pg_trgm.word_similarity_threshold', '%g', true)", WordSimilarity)})
@@ -264,7 +291,7 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
-		return intake.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
+		return directory.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
 	}
 	page.Suppliers, page.Next = got.page(sq.Limit, id)
 	return page, nil
@@ -272,16 +299,16 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq intake.S
 
 // suppliersSQL is ListSuppliers' page statement, its filter alone (for the
 // count), their parameters and the page's scan targets.
-func suppliersSQL(tenant uuid.UUID, sq intake.SupplierQuery) (stmt, filter string, q *query, dests []func(*intake.Supplier) any, err error) {
-	sk, ok := supplierSorts[sq.Order]
+func (s *Store) suppliersSQL(tenant uuid.UUID, sq directory.SupplierQuery) (stmt, filter string, q *query, dests []func(*directory.Supplier) any, err error) {
+	sk, ok := s.supplierSorts[sq.Order]
 	if !ok {
 		return "", "", nil, nil, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
 	}
 	q = &query{args: pgx.NamedArgs{"q": sq.Text}}
 	ta := q.arg(tenant)
-	exprs, dests := selectList(supplierColumns, sq.Fields)
+	exprs, dests := selectList(s.supplierColumns, sq.Fields)
 	head := selectSQL("x.supplier_id, "+sk.text(), exprs)
-	if readsTotals.MatchString(sk.expr) && sq.Text == "" && sq.NAICS == "" && sq.Country == "" {
+	if s.readsTotals.MatchString(sk.expr) && sq.Text == "" && sq.NAICS == "" && sq.Country == "" {
 		// Ordered by a total, nothing to filter on: the page is found in
 		// supplier_totals alone, then its suppliers by primary key. Joined
 		// first, the suppliers policy would keep the keyset condition (not
@@ -325,28 +352,22 @@ func likeEscape(s string) string {
 }
 
 // Supplier reads one supplier.
-func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Supplier, error) {
-	exprs, dests := selectList(supplierColumns, fields)
-	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
-	var sup intake.Supplier
+func (s *Store) Supplier(ctx context.Context, tenant uuid.UUID, id string, fields []string) (directory.Supplier, error) {
+	exprs, dests := selectList(s.supplierColumns, fields)
+	stmt := selectSQL("x.supplier_id", exprs) + s.supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = $2"
+	var sup directory.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&sup, dests, &sup.ID)...)})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sup, intake.ErrSupplierNotFound
-	}
-	if err != nil {
-		return sup, fmt.Errorf("store.Supplier: %w", err)
-	}
-	return sup, nil
+	return sup, db.NotFound(err, "store.Supplier", directory.ErrSupplierNotFound)
 }
 
 // SuppliersByID reads the suppliers named, with the fields given (nil: all),
 // in one query; unknown ids are left out.
-func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]intake.Supplier, error) {
-	exprs, dests := selectList(supplierColumns, fields)
-	stmt := selectSQL("x.supplier_id", exprs) + supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = ANY($2) ORDER BY x.supplier_id"
-	var out []intake.Supplier
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (intake.Supplier, error) {
-		var sup intake.Supplier
+func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []string, fields []string) ([]directory.Supplier, error) {
+	exprs, dests := selectList(s.supplierColumns, fields)
+	stmt := selectSQL("x.supplier_id", exprs) + s.supplierSource(exprs) + " WHERE x.tenant_id = $1 AND x.supplier_id = ANY($2) ORDER BY x.supplier_id"
+	var out []directory.Supplier
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (directory.Supplier, error) {
+		var sup directory.Supplier
 		err := r.Scan(targets(&sup, dests, &sup.ID)...)
 		return sup, err
 	})})
@@ -357,20 +378,20 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 }
 
 // ListTransactions reads one page of transactions.
-func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intake.TransactionQuery) (intake.TransactionPage, error) {
-	stmt, count, q, dests, err := transactionsSQL(tenant, tq)
+func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq directory.TransactionQuery) (directory.TransactionPage, error) {
+	stmt, count, q, dests, err := s.transactionsSQL(tenant, tq)
 	if err != nil {
-		return intake.TransactionPage{}, err
+		return directory.TransactionPage{}, err
 	}
-	var page intake.TransactionPage
-	var got keyedRows[intake.Transaction]
-	id := func(t *intake.Transaction) *string { return &t.ID }
+	var page directory.TransactionPage
+	var got keyedRows[directory.Transaction]
+	id := func(t *directory.Transaction) *string { return &t.ID }
 	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
 	if tq.Count {
 		stmts = append(stmts, db.Stmt{SQL: count, Args: []any{q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
-		return intake.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
+		return directory.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
 	}
 	page.Transactions, page.Next = got.page(tq.Limit, id)
 	return page, nil
@@ -379,8 +400,8 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq intak
 // transactionsSQL is the statement of a page of transactions, the one that
 // counts what its filter matches (countSQL), their arguments and where the
 // selected columns go.
-func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count string, q *query, dests []func(*intake.Transaction) any, err error) {
-	sk, ok := transactionSorts[tq.Order]
+func (s *Store) transactionsSQL(tenant uuid.UUID, tq directory.TransactionQuery) (stmt, count string, q *query, dests []func(*directory.Transaction) any, err error) {
+	sk, ok := s.transactionSorts[tq.Order]
 	if !ok {
 		return "", "", nil, nil, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
 	}
@@ -409,7 +430,7 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count 
 	if err != nil {
 		return "", "", nil, nil, err
 	}
-	exprs, dests := selectList(transactionColumns, tq.Fields)
+	exprs, dests := selectList(s.transactionColumns, tq.Fields)
 	head := selectSQL("transaction_id, "+sk.text(), exprs)
 	page := fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
 	if tq.Offset > 0 && sk.expr == "x.tx_date" && tq.NAICS == "" && tq.Category == 0 {
@@ -432,7 +453,7 @@ func transactionsSQL(tenant uuid.UUID, tq intake.TransactionQuery) (stmt, count 
 // rows of the at most two months it cuts. others are the filter's
 // conditions besides the dates, on the transactions' columns; ta is the
 // tenant's argument.
-func countSQL(q *query, ta string, tq intake.TransactionQuery, others []string) string {
+func countSQL(q *query, ta string, tq directory.TransactionQuery, others []string) string {
 	lo, hi := tq.Start, tq.End // hi is inclusive
 	var end time.Time
 	if !hi.IsZero() {
@@ -520,18 +541,12 @@ func wholeMonths(lo, hi time.Time) (whole []time.Time, cutLo, cutHi bool) {
 
 // Transaction reads one transaction; an id stored under two dates answers
 // with the earliest, as the calculator's results do.
-func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fields []string) (intake.Transaction, error) {
-	exprs, dests := selectList(transactionColumns, fields)
+func (s *Store) Transaction(ctx context.Context, tenant uuid.UUID, id string, fields []string) (directory.Transaction, error) {
+	exprs, dests := selectList(s.transactionColumns, fields)
 	stmt := selectSQL("transaction_id", exprs) + " FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = $2 ORDER BY tx_date LIMIT 1"
-	var t intake.Transaction
+	var t directory.Transaction
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, id}, Scan: db.One(targets(&t, dests, &t.ID)...)})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, intake.ErrTransactionNotFound
-	}
-	if err != nil {
-		return t, fmt.Errorf("store.Transaction: %w", err)
-	}
-	return t, nil
+	return t, db.NotFound(err, "store.Transaction", directory.ErrTransactionNotFound)
 }
 
-var _ intake.Reader = (*Store)(nil)
+var _ directory.Store = (*Store)(nil)

@@ -1,0 +1,192 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/vcci-dev/vcci/pkg/batch"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+// FactorSet is the factor set uploads are checked against.
+const FactorSet = "epa-supply-chain-v1.3.0"
+
+// Calculator is intake's client of the calculator service: the worker's
+// calculations and code checks, and the emission results that reads of
+// transactions show. It calls as the tenant concerned, with intake's
+// service token.
+type Calculator struct {
+	client calculatorv1.CalculatorServiceClient
+	token  string
+	// known is every tenant's memory of the codes that have a factor, with
+	// their category: FactorSet is public, and a published factor set is
+	// never changed (a new version is a new set).
+	known   sync.Map
+	results *resultMemo
+}
+
+// NewCalculator returns a Calculator over client that calls with token.
+func NewCalculator(client calculatorv1.CalculatorServiceClient, token string) *Calculator {
+	return &Calculator{client: client, token: token, results: newResultMemo(resultMemoSize)}
+}
+
+// Calculations calculates the worker's rows as tenant.
+func (c *Calculator) Calculations(tenant uuid.UUID) intake.Calculator {
+	return calculatorClient{c.client, tenant, c.token}
+}
+
+// Codes checks the codes of tenant's uploads against FactorSet.
+func (c *Calculator) Codes(tenant uuid.UUID) intake.CodeChecker {
+	return newCodeChecker(c.client, tenant, c.token, &c.known)
+}
+
+// Results resolves emission results by transaction id and date, from the
+// memo where it can; ids not calculated yet are left out.
+func (c *Calculator) Results(ctx context.Context, tenant uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
+	return c.results.results(ctx, tenant, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
+		return emissionResults(ctx, c.client, tenant, c.token, ids, dates)
+	})
+}
+
+// calculatorClient calculates rows through the calculator, as the tenant.
+type calculatorClient struct {
+	c      calculatorv1.CalculatorServiceClient
+	tenant uuid.UUID
+	token  string
+}
+
+func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
+	req := &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/" + strconv.FormatInt(upload, 10), Lines: make([]*calculatorv1.SpendLine, len(rows))}
+	var last int64
+	var lastName string
+	for i, r := range rows {
+		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
+			SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount}
+		if r.Upload != 0 && r.Upload != upload { // a batch of uploads
+			if r.Upload != last {
+				last, lastName = r.Upload, "uploads/"+strconv.FormatInt(r.Upload, 10)
+			}
+			req.Lines[i].Upload = lastName
+		}
+	}
+	ctx = tenancy.AsService(ctx, c.tenant, c.token)
+	// A batch that lost a write conflict or met a restarting calculator is
+	// sent again at once (the calculator skips what it stored); only a
+	// lasting failure fails the upload's attempt.
+	for attempt := 1; ; attempt++ {
+		resp, err := c.c.CalculateEmissions(ctx, req)
+		if err == nil {
+			return calculatedByUpload(resp)
+		}
+		if code := status.Code(err); attempt == 5 || (code != codes.Aborted && code != codes.Unavailable) {
+			return intake.Calculated{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return intake.Calculated{}, ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// calculatedByUpload reads a calculation's share of each upload.
+func calculatedByUpload(resp *calculatorv1.CalculateEmissionsResponse) (intake.Calculated, error) {
+	out := intake.Calculated{Uploads: make([]intake.UploadTotal, len(resp.GetUploads()))}
+	for i, u := range resp.GetUploads() {
+		id, ok := strings.CutPrefix(u.GetUpload(), "uploads/")
+		n, err := strconv.ParseInt(id, 10, 64)
+		if !ok || err != nil {
+			return intake.Calculated{}, fmt.Errorf("calculator answered for upload %q", u.GetUpload())
+		}
+		t := intake.UploadTotal{Upload: n, Count: u.GetLineCount(), Kg: u.GetKgCo2E(), Suppliers: make([]intake.SupplierTotal, len(u.GetSuppliers()))}
+		for j, s := range u.GetSuppliers() {
+			t.Suppliers[j] = intake.SupplierTotal{ID: s.GetKey(), Spend: s.GetSpendUsd(), Kg: s.GetKgCo2E(), Count: s.GetTransactionCount()}
+		}
+		out.Uploads[i] = t
+	}
+	return out, nil
+}
+
+// emissionResults reads results from the calculator as the platform (a
+// user's one read is not charged twice to their rate limit).
+func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
+	out := make(map[string]*calculatorv1.EmissionResult, len(ids))
+	for start := 0; start < len(ids); start += 1000 {
+		part := ids[start:min(start+1000, len(ids))]
+		names := make([]string, len(part))
+		for i, id := range part {
+			names[i] = "emissionResults/" + id
+		}
+		resp, err := c.BatchGetEmissionResults(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetEmissionResultsRequest{
+			Names: names, TransactionDates: dates[start:min(start+1000, len(dates))]})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range resp.GetResults() {
+			out[strings.TrimPrefix(r.GetName(), "emissionResults/")] = r
+		}
+	}
+	return out, nil
+}
+
+// codeChecker answers which NAICS codes have a factor, and their category,
+// through a DataLoader so concurrent checks of one upload share one
+// BatchGetFactors call. Codes found are remembered for good (known).
+type codeChecker struct {
+	loader *batch.Loader[string, int16]
+	known  *sync.Map // code -> category, for codes that have a factor
+}
+
+func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, known *sync.Map) codeChecker {
+	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]int16, error) {
+		names := make([]string, len(codes))
+		for i, code := range codes {
+			names[i] = "factorSets/" + FactorSet + "/factors/" + code
+		}
+		resp, err := c.BatchGetFactors(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetFactorsRequest{Names: names})
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]int16, len(resp.GetFactors()))
+		for _, f := range resp.GetFactors() {
+			out[f.GetCode()] = int16(f.GetCategory())
+		}
+		return out, nil
+	}, batch.Options{MaxBatch: 1000}), known}
+}
+
+func (c codeChecker) Categories(ctx context.Context, codes []string) (map[string]int16, error) {
+	out := make(map[string]int16, len(codes))
+	var ask []string
+	for _, code := range codes {
+		if cat, ok := c.known.Load(code); ok {
+			out[code] = cat.(int16)
+		} else {
+			ask = append(ask, code)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	got, err := c.loader.LoadMany(ctx, ask)
+	if err != nil {
+		return nil, err
+	}
+	for code, cat := range got {
+		out[code] = cat
+		if cat != 0 {
+			c.known.Store(code, cat)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	vars := []string{"MAX_UPLOAD_BYTES", "UPLOAD_WORKERS", "UPLOAD_LARGE_WORKERS", "UPLOAD_MAX_ATTEMPTS", "UPLOAD_TIMEOUT"}
+	for _, v := range vars {
+		t.Setenv(v, "")
+	}
+	got, err := LoadConfig()
+	want := Config{MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute}
+	if err != nil || got != want {
+		t.Fatalf("defaults = %+v, %v; want %+v", got, err, want)
+	}
+	t.Setenv("UPLOAD_WORKERS", "24")
+	t.Setenv("UPLOAD_TIMEOUT", "90s")
+	if got, err := LoadConfig(); err != nil || got.SmallWorkers != 24 || got.UploadTimeout != 90*time.Second {
+		t.Fatalf("set = %+v, %v; want 24 workers, 90s", got, err)
+	}
+	for _, v := range vars {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv(v, "lots")
+			if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), v) {
+				t.Fatalf("%s=lots: %v, want an error naming %s", v, err, v)
+			}
+		})
+	}
+}
