@@ -3,12 +3,13 @@ MODULES  := pkg services/intake services/calculator services/hotspot services/en
 PKGS     := $(foreach m,$(MODULES),./$(m)/...)
 DEPLOYS  := intake calculator hotspot engagement reporting
 BIN      := $(CURDIR)/bin
+REDOCLY  := tools/redocly/node_modules/.package-lock.json
 TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/ghz
 ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test bench bench-e2e bench-guard bench-api build generate lint check-generate tools deploy-check tidy
+.PHONY: run test bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -58,6 +59,18 @@ lint: $(TOOLS)
 	$(BIN)/buf lint
 	go vet $(PKGS)
 	@test -z "$$(gofmt -l $(MODULES))" || (gofmt -l $(MODULES); echo "gofmt needed"; exit 1)
+
+## lint-api: the OpenAPI document the gateway serves, against Redocly's rules (tools/redocly/redocly.yaml)
+lint-api: $(REDOCLY)
+	@mkdir -p $(BIN)
+	go run ./gateway/openapi/dump $(BIN)/openapi.json
+	cd tools/redocly && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		./node_modules/.bin/redocly lint --config redocly.yaml --format stylish $(BIN)/openapi.json
+
+# Redocly CLI at the version package-lock.json pins, installed again when it changes.
+$(REDOCLY): tools/redocly/package.json tools/redocly/package-lock.json
+	cd tools/redocly && npm ci --no-audit --no-fund
+	@touch $@
 
 ## check-generate: generated code and go.work are in step with their sources
 check-generate: generate

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
-	swgui "github.com/swaggest/swgui/v5emb"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -168,7 +167,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.HandleFunc("GET /readyz", readyz(health))
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	root.Handle("GET /openapi.json", spec)
-	root.Handle("/docs/", swgui.New("vcci API", "/openapi.json", "/docs/"))
+	root.Handle("/docs/", docs())
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
 	if o.RiverUI != nil {
 		root.Handle(RiverUIPath, o.RiverUI)

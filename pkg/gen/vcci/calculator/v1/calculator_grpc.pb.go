@@ -36,17 +36,20 @@ const (
 type CalculatorServiceClient interface {
 	// ListFactorSets lists the factor libraries loaded.
 	ListFactorSets(ctx context.Context, in *ListFactorSetsRequest, opts ...grpc.CallOption) (*ListFactorSetsResponse, error)
-	// BatchGetFactors resolves factors by name, for example
-	// "factorSets/epa-supply-chain-v1.3.0/factors/331110".
+	// BatchGetFactors resolves factors by name.
+	//
+	// A name is for example "factorSets/epa-supply-chain-v1.3.0/factors/331110".
 	BatchGetFactors(ctx context.Context, in *BatchGetFactorsRequest, opts ...grpc.CallOption) (*BatchGetFactorsResponse, error)
-	// CalculateEmissions calculates and stores the emissions of a batch of
-	// spend lines. It is idempotent per transaction: lines whose transaction
-	// was calculated before are skipped, so a retried batch stores nothing twice.
+	// CalculateEmissions calculates and stores the emissions of spend lines.
+	//
+	// It is idempotent per transaction: lines whose transaction was calculated
+	// before are skipped, so a retried batch stores nothing twice.
 	CalculateEmissions(ctx context.Context, in *CalculateEmissionsRequest, opts ...grpc.CallOption) (*CalculateEmissionsResponse, error)
 	// GetEmissionResult returns one transaction's result with its provenance.
 	GetEmissionResult(ctx context.Context, in *GetEmissionResultRequest, opts ...grpc.CallOption) (*EmissionResult, error)
-	// BatchGetEmissionResults returns results by name; names not calculated
-	// (yet) are left out rather than failing the batch.
+	// BatchGetEmissionResults returns results by name.
+	//
+	// Names not calculated (yet) are left out rather than failing the batch.
 	BatchGetEmissionResults(ctx context.Context, in *BatchGetEmissionResultsRequest, opts ...grpc.CallOption) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(ctx context.Context, in *SummarizeEmissionsRequest, opts ...grpc.CallOption) (*SummarizeEmissionsResponse, error)
@@ -129,17 +132,20 @@ func (c *calculatorServiceClient) SummarizeEmissions(ctx context.Context, in *Su
 type CalculatorServiceServer interface {
 	// ListFactorSets lists the factor libraries loaded.
 	ListFactorSets(context.Context, *ListFactorSetsRequest) (*ListFactorSetsResponse, error)
-	// BatchGetFactors resolves factors by name, for example
-	// "factorSets/epa-supply-chain-v1.3.0/factors/331110".
+	// BatchGetFactors resolves factors by name.
+	//
+	// A name is for example "factorSets/epa-supply-chain-v1.3.0/factors/331110".
 	BatchGetFactors(context.Context, *BatchGetFactorsRequest) (*BatchGetFactorsResponse, error)
-	// CalculateEmissions calculates and stores the emissions of a batch of
-	// spend lines. It is idempotent per transaction: lines whose transaction
-	// was calculated before are skipped, so a retried batch stores nothing twice.
+	// CalculateEmissions calculates and stores the emissions of spend lines.
+	//
+	// It is idempotent per transaction: lines whose transaction was calculated
+	// before are skipped, so a retried batch stores nothing twice.
 	CalculateEmissions(context.Context, *CalculateEmissionsRequest) (*CalculateEmissionsResponse, error)
 	// GetEmissionResult returns one transaction's result with its provenance.
 	GetEmissionResult(context.Context, *GetEmissionResultRequest) (*EmissionResult, error)
-	// BatchGetEmissionResults returns results by name; names not calculated
-	// (yet) are left out rather than failing the batch.
+	// BatchGetEmissionResults returns results by name.
+	//
+	// Names not calculated (yet) are left out rather than failing the batch.
 	BatchGetEmissionResults(context.Context, *BatchGetEmissionResultsRequest) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error)

@@ -30,9 +30,12 @@ const (
 //
 // EngagementService runs supplier engagement campaigns.
 type EngagementServiceClient interface {
-	// CreateCampaign creates a campaign targeting the top suppliers of a fresh
-	// supplier Pareto analysis; the targets are a snapshot taken at creation.
+	// CreateCampaign creates a campaign targeting the top suppliers.
+	//
+	// The targets come from a fresh supplier Pareto analysis and are a
+	// snapshot taken at creation.
 	CreateCampaign(ctx context.Context, in *CreateCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
+	// GetCampaign returns a campaign with its targets.
 	GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
 	// ListCampaigns lists campaigns, newest first.
 	ListCampaigns(ctx context.Context, in *ListCampaignsRequest, opts ...grpc.CallOption) (*ListCampaignsResponse, error)
@@ -82,9 +85,12 @@ func (c *engagementServiceClient) ListCampaigns(ctx context.Context, in *ListCam
 //
 // EngagementService runs supplier engagement campaigns.
 type EngagementServiceServer interface {
-	// CreateCampaign creates a campaign targeting the top suppliers of a fresh
-	// supplier Pareto analysis; the targets are a snapshot taken at creation.
+	// CreateCampaign creates a campaign targeting the top suppliers.
+	//
+	// The targets come from a fresh supplier Pareto analysis and are a
+	// snapshot taken at creation.
 	CreateCampaign(context.Context, *CreateCampaignRequest) (*Campaign, error)
+	// GetCampaign returns a campaign with its targets.
 	GetCampaign(context.Context, *GetCampaignRequest) (*Campaign, error)
 	// ListCampaigns lists campaigns, newest first.
 	ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error)

@@ -28,8 +28,10 @@ const (
 //
 // HotspotService shows where emissions concentrate.
 type HotspotServiceClient interface {
-	// AnalyzeSupplierPareto ranks suppliers by emissions and finds the smallest
-	// set that makes up the threshold share (80% by default).
+	// AnalyzeSupplierPareto ranks suppliers by emissions.
+	//
+	// It also finds the smallest set of suppliers that makes up the threshold
+	// share (80% by default).
 	AnalyzeSupplierPareto(ctx context.Context, in *AnalyzeSupplierParetoRequest, opts ...grpc.CallOption) (*AnalyzeSupplierParetoResponse, error)
 }
 
@@ -57,8 +59,10 @@ func (c *hotspotServiceClient) AnalyzeSupplierPareto(ctx context.Context, in *An
 //
 // HotspotService shows where emissions concentrate.
 type HotspotServiceServer interface {
-	// AnalyzeSupplierPareto ranks suppliers by emissions and finds the smallest
-	// set that makes up the threshold share (80% by default).
+	// AnalyzeSupplierPareto ranks suppliers by emissions.
+	//
+	// It also finds the smallest set of suppliers that makes up the threshold
+	// share (80% by default).
 	AnalyzeSupplierPareto(context.Context, *AnalyzeSupplierParetoRequest) (*AnalyzeSupplierParetoResponse, error)
 	mustEmbedUnimplementedHotspotServiceServer()
 }

@@ -48,9 +48,11 @@ type IntakeServiceClient interface {
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*Upload, error)
 	// ListUploads lists the tenant's uploads, newest first.
 	ListUploads(ctx context.Context, in *ListUploadsRequest, opts ...grpc.CallOption) (*ListUploadsResponse, error)
-	// RetryUpload queues a failed upload again. It resumes from the state it
-	// failed in: an upload whose calculation failed is not validated again.
-	// Only a FAILED upload can be retried (others: FAILED_PRECONDITION).
+	// RetryUpload queues a failed upload again.
+	//
+	// It resumes from the state it failed in: an upload whose calculation
+	// failed is not validated again. Only a FAILED upload can be retried
+	// (others: FAILED_PRECONDITION).
 	RetryUpload(ctx context.Context, in *RetryUploadRequest, opts ...grpc.CallOption) (*Upload, error)
 	// ListUploadErrors lists the rows an upload rejected, in row order.
 	ListUploadErrors(ctx context.Context, in *ListUploadErrorsRequest, opts ...grpc.CallOption) (*ListUploadErrorsResponse, error)
@@ -58,11 +60,13 @@ type IntakeServiceClient interface {
 	BatchGetSuppliers(ctx context.Context, in *BatchGetSuppliersRequest, opts ...grpc.CallOption) (*BatchGetSuppliersResponse, error)
 	// GetSupplier returns one supplier with its spend, emissions and intensity.
 	GetSupplier(ctx context.Context, in *GetSupplierRequest, opts ...grpc.CallOption) (*Supplier, error)
-	// ListSuppliers searches and lists suppliers, by default the largest
-	// emitters first.
+	// ListSuppliers searches and lists suppliers.
+	//
+	// By default the largest emitters come first.
 	ListSuppliers(ctx context.Context, in *ListSuppliersRequest, opts ...grpc.CallOption) (*ListSuppliersResponse, error)
-	// GetTransaction returns one purchase line with its supplier and its
-	// emission result.
+	// GetTransaction returns one purchase line.
+	//
+	// The line comes with its supplier and its emission result.
 	GetTransaction(ctx context.Context, in *GetTransactionRequest, opts ...grpc.CallOption) (*Transaction, error)
 	// ListTransactions lists purchase lines, by default the newest first.
 	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
@@ -196,9 +200,11 @@ type IntakeServiceServer interface {
 	GetUpload(context.Context, *GetUploadRequest) (*Upload, error)
 	// ListUploads lists the tenant's uploads, newest first.
 	ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error)
-	// RetryUpload queues a failed upload again. It resumes from the state it
-	// failed in: an upload whose calculation failed is not validated again.
-	// Only a FAILED upload can be retried (others: FAILED_PRECONDITION).
+	// RetryUpload queues a failed upload again.
+	//
+	// It resumes from the state it failed in: an upload whose calculation
+	// failed is not validated again. Only a FAILED upload can be retried
+	// (others: FAILED_PRECONDITION).
 	RetryUpload(context.Context, *RetryUploadRequest) (*Upload, error)
 	// ListUploadErrors lists the rows an upload rejected, in row order.
 	ListUploadErrors(context.Context, *ListUploadErrorsRequest) (*ListUploadErrorsResponse, error)
@@ -206,11 +212,13 @@ type IntakeServiceServer interface {
 	BatchGetSuppliers(context.Context, *BatchGetSuppliersRequest) (*BatchGetSuppliersResponse, error)
 	// GetSupplier returns one supplier with its spend, emissions and intensity.
 	GetSupplier(context.Context, *GetSupplierRequest) (*Supplier, error)
-	// ListSuppliers searches and lists suppliers, by default the largest
-	// emitters first.
+	// ListSuppliers searches and lists suppliers.
+	//
+	// By default the largest emitters come first.
 	ListSuppliers(context.Context, *ListSuppliersRequest) (*ListSuppliersResponse, error)
-	// GetTransaction returns one purchase line with its supplier and its
-	// emission result.
+	// GetTransaction returns one purchase line.
+	//
+	// The line comes with its supplier and its emission result.
 	GetTransaction(context.Context, *GetTransactionRequest) (*Transaction, error)
 	// ListTransactions lists purchase lines, by default the newest first.
 	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)

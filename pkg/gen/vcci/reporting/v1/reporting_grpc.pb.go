@@ -29,12 +29,15 @@ const (
 //
 // ReportingService produces inventories and reports.
 type ReportingServiceClient interface {
-	// GetInventorySummary totals the tenant's Scope 3 inventory by category,
-	// supplier, NAICS code and month.
+	// GetInventorySummary totals the tenant's Scope 3 inventory.
+	//
+	// The totals are broken down by category, supplier, NAICS code and month.
 	GetInventorySummary(ctx context.Context, in *GetInventorySummaryRequest, opts ...grpc.CallOption) (*InventorySummary, error)
-	// GetDashboard returns the headline figures a dashboard opens with: totals,
-	// emissions by category and by month, and the top suppliers. It reads
-	// rollups, so its cost does not grow with the number of transactions.
+	// GetDashboard returns the headline figures a dashboard opens with.
+	//
+	// They are the totals, emissions by category and by month, and the top
+	// suppliers. It reads rollups, so its cost does not grow with the number
+	// of transactions.
 	GetDashboard(ctx context.Context, in *GetDashboardRequest, opts ...grpc.CallOption) (*Dashboard, error)
 }
 
@@ -72,12 +75,15 @@ func (c *reportingServiceClient) GetDashboard(ctx context.Context, in *GetDashbo
 //
 // ReportingService produces inventories and reports.
 type ReportingServiceServer interface {
-	// GetInventorySummary totals the tenant's Scope 3 inventory by category,
-	// supplier, NAICS code and month.
+	// GetInventorySummary totals the tenant's Scope 3 inventory.
+	//
+	// The totals are broken down by category, supplier, NAICS code and month.
 	GetInventorySummary(context.Context, *GetInventorySummaryRequest) (*InventorySummary, error)
-	// GetDashboard returns the headline figures a dashboard opens with: totals,
-	// emissions by category and by month, and the top suppliers. It reads
-	// rollups, so its cost does not grow with the number of transactions.
+	// GetDashboard returns the headline figures a dashboard opens with.
+	//
+	// They are the totals, emissions by category and by month, and the top
+	// suppliers. It reads rollups, so its cost does not grow with the number
+	// of transactions.
 	GetDashboard(context.Context, *GetDashboardRequest) (*Dashboard, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
