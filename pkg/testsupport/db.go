@@ -47,9 +47,13 @@ func URL(name string) string {
 // NewDatabase creates a database of the test's own and returns its URL; it
 // is dropped when the test ends. It is cloned from a template made once per
 // key and test binary: tenancy's schema (every service's tables rely on its
-// roles and tenants) and then ms, in order.
+// roles and tenants) and then ms, in order. Under -short the test is
+// skipped.
 func NewDatabase(t testing.TB, key string, ms ...Migration) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("testsupport: -short skips the tests that need PostgreSQL")
+	}
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
@@ -116,6 +120,9 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()
+	if len(templates) == 0 { // -short, or no test needed a database
+		return code
+	}
 	if c, err := pgx.Connect(context.Background(), AdminURL()); err == nil {
 		for _, name := range templates {
 			c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))

@@ -21,9 +21,12 @@ type Redis struct {
 }
 
 // StartRedis runs redis-server (no persistence) and waits until it answers;
-// it is killed when the test ends.
+// it is killed when the test ends. Under -short the test is skipped.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("testsupport: -short skips the tests that need Redis")
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,9 @@
 // once: waiting for a condition, a database cloned from a migrated template,
 // a private Redis, a gRPC server to dial, and a fake API-key check.
 //
+// The helpers that give a test PostgreSQL or Redis skip it under -short, so
+// that `go test -short` runs only the tests that need neither.
+//
 // It imports nothing that imports pkg/cache or pkg/grpcserver, so that the
 // in-package tests of those can use it too.
 package testsupport
