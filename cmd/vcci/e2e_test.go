@@ -26,14 +26,13 @@ import (
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/spendgen"
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
 	"github.com/vcci-dev/vcci/gateway/edge"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
 	engagement "github.com/vcci-dev/vcci/services/engagement/server"
 	intake "github.com/vcci-dev/vcci/services/intake/server"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // platform is a running stack on its own database, with a tenant and key.
 type platform struct {
@@ -51,14 +50,7 @@ func start(t *testing.T, tp trace.TracerProvider) platform {
 // startWith starts a stack with o's rate limits and Redis on a new database.
 func startWith(t *testing.T, o stack.Options) platform {
 	t.Helper()
-	url := dbtest.NewDatabase(t, "e2e", func(ctx context.Context, pool *pgxpool.Pool) error {
-		for _, m := range []func(context.Context, *pgxpool.Pool) error{tenancy.Migrate, calculator.Migrate, intake.Migrate, engagement.Migrate} {
-			if err := m(ctx, pool); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	url := testsupport.NewDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate)
 	ctx, cancel := context.WithCancel(context.Background())
 	o.DatabaseURL, o.Log, o.Ephemeral = url, slog.New(slog.NewTextHandler(io.Discard, nil)), true
 	if o.TP == nil {
@@ -75,20 +67,7 @@ func startWith(t *testing.T, o stack.Options) platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return platform{base: st.HTTPURL, key: newKey(t, pool, "acme"), pool: pool, grpc: st.GRPC}
-}
-
-func newKey(t *testing.T, pool *pgxpool.Pool, tenant string) string {
-	t.Helper()
-	id, err := tenancy.EnsureTenant(context.Background(), pool, tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := tenancy.IssueKey(context.Background(), pool, id, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
+	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), pool: pool, grpc: st.GRPC}
 }
 
 // call does one REST request and decodes the JSON answer.
@@ -426,7 +405,7 @@ func TestBadInputThroughREST(t *testing.T) {
 		t.Fatalf("idempotent resend = %s, want %s", again.Name, u.Name)
 	}
 	// Another tenant cannot see it.
-	other := newKey(t, p.pool, "globex")
+	other := testsupport.Key(t, p.pool, "globex")
 	if code := p.call(t, "GET", "/v1/"+u.Name, other, nil, &st); code != 404 {
 		t.Fatalf("other tenant: HTTP %d", code)
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
-	"github.com/vcci-dev/vcci/pkg/redistest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 // EPA v1.3 factors: 331110 0.787, 484110 0.595, 722511 0.194 kg/USD.
@@ -84,7 +84,7 @@ type supplierJSON struct {
 }
 
 func TestReadSideThroughREST(t *testing.T) {
-	rs := redistest.Start(t)
+	rs := testsupport.StartRedis(t)
 	p := startWith(t, stack.Options{RedisURL: rs.URL(), RateLimit: &ratelimit.Config{
 		Read: ratelimit.Limit{Rate: 10_000, Period: time.Second, Burst: 10_000}, Write: ratelimit.Limit{Rate: 100, Period: time.Second, Burst: 100},
 		Heavy: ratelimit.Limit{Rate: 100, Period: time.Second, Burst: 100}}})
@@ -186,7 +186,7 @@ func TestReadSideThroughREST(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 naming %s", path, resp.StatusCode, b, want)
 		}
 	}
-	other := newKey(t, p.pool, "globex")
+	other := testsupport.Key(t, p.pool, "globex")
 	if resp, _ := p.raw(t, "/v1/suppliers/S1", other); resp.StatusCode != 404 {
 		t.Fatalf("another tenant reading S1: %d", resp.StatusCode)
 	}
@@ -274,7 +274,7 @@ func TestRateLimitsREST(t *testing.T) {
 		t.Fatalf("second upload: %d", code)
 	}
 	// Another key has its own budget.
-	if resp, _ := p.raw(t, "/v1/suppliers", newKey(t, p.pool, "globex")); resp.StatusCode != 200 {
+	if resp, _ := p.raw(t, "/v1/suppliers", testsupport.Key(t, p.pool, "globex")); resp.StatusCode != 200 {
 		t.Fatalf("another key: %d", resp.StatusCode)
 	}
 }
@@ -284,7 +284,7 @@ func TestRateLimitsREST(t *testing.T) {
 // clients keep refilling those caches with the answers from before; and a
 // ten-line upload gets there well within a second.
 func TestUploadIsReadBackAtOnceWhenItSucceeds(t *testing.T) {
-	rs := redistest.Start(t)
+	rs := testsupport.StartRedis(t)
 	p := startWith(t, stack.Options{RedisURL: rs.URL()})
 	p.wait(t, p.key, p.upload(t, p.key, []byte(readFile)).Name)
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +26,7 @@ import (
 
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 // fakeIntake records what reaches it; the gateway has no store, so a fake
@@ -100,21 +100,16 @@ func (f *fakeIntake) GetUpload(ctx context.Context, r *intakev1.GetUploadRequest
 
 func setup(t *testing.T) (*httptest.Server, *fakeIntake, *health.Server) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	fake := &fakeIntake{}
 	hs := health.NewServer()
 	intakev1.RegisterIntakeServiceServer(srv, fake)
 	calculatorv1.RegisterCalculatorServiceServer(srv, fakeCalculator{})
 	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	addr := testsupport.Serve(t, srv)
 	addrs := map[string]string{}
 	for _, b := range Backends {
-		addrs[b] = lis.Addr().String()
+		addrs[b] = addr
 	}
 	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: noop.NewTracerProvider(), Addrs: addrs, MaxUploadBytes: 4 << 20})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,7 +26,7 @@ import (
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
-	"github.com/vcci-dev/vcci/pkg/redistest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 // stampingIntake answers GetSupplier as the real intake does: from a
@@ -71,29 +70,24 @@ func (s *stampingIntake) GetSupplier(ctx context.Context, r *intakev1.GetSupplie
 type edgeEnv struct {
 	url   string
 	svc   *stampingIntake
-	redis *redistest.Server
+	redis *testsupport.Redis
 	reg   *prometheus.Registry
 	gw    *Gateway
 }
 
 func setupEdge(t *testing.T, ttl time.Duration, burst int) *edgeEnv {
 	t.Helper()
-	rs := redistest.Start(t)
+	rs := testsupport.StartRedis(t)
 	rdb := rs.Client()
 	svc := &stampingIntake{c: cache.New(cache.Options[string]{Name: "intake-reads", Redis: rdb})}
 	t.Cleanup(svc.c.Close)
 	svc.spend.Store(3)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	intakev1.RegisterIntakeServiceServer(srv, svc)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	addr := testsupport.Serve(t, srv)
 	addrs := map[string]string{}
 	for _, b := range Backends {
-		addrs[b] = lis.Addr().String()
+		addrs[b] = addr
 	}
 	limits := ratelimit.Config{Read: ratelimit.Limit{Rate: burst, Period: time.Minute, Burst: burst},
 		Write: ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}, Heavy: ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}}
@@ -113,7 +107,7 @@ func setupEdge(t *testing.T, ttl time.Duration, burst int) *edgeEnv {
 // waitLive waits for the edge cache's subscription to be confirmed.
 func (e *edgeEnv) waitLive(t *testing.T) {
 	t.Helper()
-	waitFor(t, "the edge cache to subscribe", e.gw.edge.live.Load)
+	testsupport.WaitFor(t, "the edge cache to subscribe", 5*time.Second, e.gw.edge.live.Load)
 }
 
 func (e *edgeEnv) get(t *testing.T, path, key string, hdr ...string) (*http.Response, string) {
@@ -161,7 +155,7 @@ func TestEdgeCacheAnswersRepeatsUntilTheServiceInvalidates(t *testing.T) {
 
 	// The write is announced: the next read reaches the service.
 	e.svc.c.Invalidate(context.Background(), "tenant-a")
-	waitFor(t, "the invalidation to reach the edge", func() bool {
+	testsupport.WaitFor(t, "the invalidation to reach the edge", 5*time.Second, func() bool {
 		_, b := e.get(t, "/v1/suppliers/S1", "key-c") // its own budget
 		return strings.Contains(b, `"spendUsd":"99999"`)
 	})
@@ -225,7 +219,7 @@ func TestEdgeCacheStepsAsideWhileRedisIsDown(t *testing.T) {
 	e.redis.Stop()
 	// Invalidations could now be missed: nothing is answered from the edge,
 	// and every read still succeeds (the limiter decides locally).
-	waitFor(t, "the edge cache to notice Redis stopping", func() bool { return !e.gw.edge.live.Load() })
+	testsupport.WaitFor(t, "the edge cache to notice Redis stopping", 5*time.Second, func() bool { return !e.gw.edge.live.Load() })
 	e.svc.spend.Store(4)
 	for i := range 3 {
 		resp, b := e.get(t, "/v1/suppliers/S1", "key-a")
@@ -458,17 +452,5 @@ func TestWaitersGetTheLeadersAnswerOnlyIfCurrentWhenTheyArrived(t *testing.T) {
 	}
 	if _, leader, _ := ec.lead("k"); !leader {
 		t.Fatal("a landed flight still leads")
-	}
-}
-
-// waitFor polls cond until it holds or a few seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

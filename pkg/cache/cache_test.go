@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vcci-dev/vcci/pkg/redistest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 type supplier struct {
@@ -86,18 +84,6 @@ func get(t *testing.T, c *Cache[supplier], d *db, scope, key string) supplier {
 	return v
 }
 
-// eventually polls cond every 5ms until it holds or 10s have passed.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // withRedis runs f with a private Redis and without one.
 func withRedis(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
 	for _, tc := range []struct {
@@ -108,7 +94,7 @@ func withRedis(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
 			t.Parallel()
 			var rdb *redis.Client
 			if tc.redis {
-				rdb = redistest.Start(t).Client()
+				rdb = testsupport.StartRedis(t).Client()
 			}
 			f(t, rdb)
 		})
@@ -142,7 +128,7 @@ func TestLoadOnceThenLocalHits(t *testing.T) {
 
 func TestSecondReplicaReadsRedis(t *testing.T) {
 	t.Parallel()
-	s := redistest.Start(t)
+	s := testsupport.StartRedis(t)
 	d := newDB()
 	want := supplier{ID: "s1", Name: "Acme Steel", Factor: 1.85}
 	d.set("s1", want)
@@ -170,7 +156,7 @@ func TestSecondReplicaReadsRedis(t *testing.T) {
 
 func TestInvalidateReachesOtherReplicas(t *testing.T) {
 	t.Parallel()
-	s := redistest.Start(t)
+	s := testsupport.StartRedis(t)
 	d := newDB()
 	d.set("s1", supplier{ID: "s1", Name: "Acme Steel", Factor: 1.85})
 	d.set("s2", supplier{ID: "s2", Name: "Borealis Pulp", Factor: 0.4})
@@ -187,7 +173,7 @@ func TestInvalidateReachesOtherReplicas(t *testing.T) {
 	d.set("s2", supplier{ID: "s2", Name: "changed but not invalidated"})
 	a.Invalidate(context.Background(), "tenant-a")
 
-	eventually(t, "replica b to see the new value", func() bool {
+	testsupport.WaitFor(t, "replica b to see the new value", 10*time.Second, func() bool {
 		return get(t, b, d, "tenant-a", "s1") == updated
 	})
 	if n := d.reads.Load() - readsBefore; n != 1 {
@@ -371,7 +357,7 @@ func TestLocalTTL(t *testing.T) {
 		if s := c.Stats(); s.LocalHits != 1 {
 			t.Fatalf("Stats before expiry = %+v", s)
 		}
-		eventually(t, "the local entry to expire", func() bool {
+		testsupport.WaitFor(t, "the local entry to expire", 10*time.Second, func() bool {
 			get(t, c, d, "tenant-a", "s1")
 			s := c.Stats()
 			return s.RedisHits+s.Misses > 1
@@ -434,28 +420,9 @@ func TestInvalidateWithoutRedis(t *testing.T) {
 	}
 }
 
-// restart starts redis-server again on the address of a stopped s, as a
-// Redis restarted in place (without its data) would come back.
-func restart(t *testing.T, s *redistest.Server) {
-	t.Helper()
-	_, port, err := net.SplitHostPort(s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
-	defer c.Close()
-	eventually(t, "redis to restart", func() bool { return c.Ping(context.Background()).Err() == nil })
-}
-
 func TestRedisDownAndBack(t *testing.T) {
 	t.Parallel()
-	s := redistest.Start(t)
+	s := testsupport.StartRedis(t)
 	d := newDB()
 	for i := range 3000 { // the polls below read a new key each time
 		d.set("s"+strconv.Itoa(i), supplier{ID: "s" + strconv.Itoa(i), Factor: float64(i)})
@@ -492,9 +459,9 @@ func TestRedisDownAndBack(t *testing.T) {
 
 	// Back: the cache uses Redis again (b reads what a stored), and
 	// invalidations reach the other replica again.
-	restart(t, s)
+	s.Restart()
 	key := 100
-	eventually(t, "replica b to read an entry of a from Redis", func() bool {
+	testsupport.WaitFor(t, "replica b to read an entry of a from Redis", 10*time.Second, func() bool {
 		k := "s" + strconv.Itoa(key)
 		key++
 		get(t, a, d, "tenant-a", k)
@@ -505,7 +472,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	k := "s" + strconv.Itoa(key-1)
 	d.set(k, supplier{ID: k, Factor: -2})
 	a.Invalidate(context.Background(), "tenant-a")
-	eventually(t, "replica b to hear the invalidation", func() bool {
+	testsupport.WaitFor(t, "replica b to hear the invalidation", 10*time.Second, func() bool {
 		return get(t, b, d, "tenant-a", k).Factor == -2
 	})
 }
@@ -515,7 +482,7 @@ func TestRedisDownAndBack(t *testing.T) {
 // takes writes again, so that the other replicas stop serving the old value.
 func TestInvalidateReplayedAfterRedisRecovers(t *testing.T) {
 	t.Parallel()
-	s := redistest.Start(t)
+	s := testsupport.StartRedis(t)
 	d := newDB()
 	d.set("s1", supplier{ID: "s1", Factor: 1})
 	const backoff = 50 * time.Millisecond
@@ -539,7 +506,7 @@ func TestInvalidateReplayedAfterRedisRecovers(t *testing.T) {
 	if got := get(t, a, d, "tenant-a", "s1"); got.Factor != 2 {
 		t.Fatalf("replica a after its Invalidate failed in Redis: %+v, want the new value", got)
 	}
-	eventually(t, "the invalidation to be replayed to replica b", func() bool {
+	testsupport.WaitFor(t, "the invalidation to be replayed to replica b", 10*time.Second, func() bool {
 		return get(t, b, d, "tenant-a", "s1").Factor == 2
 	})
 }
@@ -548,7 +515,7 @@ func TestInvalidateReplayedAfterRedisRecovers(t *testing.T) {
 // reconnecting it relearns every version instead of waiting for LocalTTL.
 func TestMissedInvalidationAfterReconnect(t *testing.T) {
 	t.Parallel()
-	s := redistest.Start(t)
+	s := testsupport.StartRedis(t)
 	d := newDB()
 	d.set("s1", supplier{ID: "s1", Factor: 1})
 	c := newCache(t, Options[supplier]{Redis: s.Client()})
@@ -567,14 +534,14 @@ func TestMissedInvalidationAfterReconnect(t *testing.T) {
 	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the reconnected replica to reload", func() bool {
+	testsupport.WaitFor(t, "the reconnected replica to reload", 10*time.Second, func() bool {
 		return get(t, c, d, "tenant-a", "s1").Factor == 2
 	})
 }
 
 func TestMetricsMatchStats(t *testing.T) {
 	t.Parallel()
-	s := redistest.Start(t)
+	s := testsupport.StartRedis(t)
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg)
 	if again := NewMetrics(reg); again.requests != m.requests {
@@ -623,7 +590,7 @@ func TestMetricsMatchStats(t *testing.T) {
 }
 
 func BenchmarkGetLocalHit(b *testing.B) {
-	s := redistest.Start(b)
+	s := testsupport.StartRedis(b)
 	c := New(Options[supplier]{Name: "bench", Redis: s.Client(), Metrics: NewMetrics(nil)})
 	defer c.Close()
 	<-c.subscribed
@@ -659,7 +626,7 @@ func BenchmarkGetLocalHit(b *testing.B) {
 // Every Get misses the local layer (one entry, two keys read in turn) and
 // finds the value in Redis.
 func BenchmarkGetRedisHit(b *testing.B) {
-	s := redistest.Start(b)
+	s := testsupport.StartRedis(b)
 	c := New(Options[supplier]{Name: "bench", Redis: s.Client(), LocalSize: 1, Metrics: NewMetrics(nil)})
 	defer c.Close()
 	<-c.subscribed
@@ -696,7 +663,7 @@ func ExampleCache_Get() {
 }
 
 func TestStampsNameTheVersionAndInvalidationsPublishTheNext(t *testing.T) {
-	rs := redistest.Start(t)
+	rs := testsupport.StartRedis(t)
 	rdb := rs.Client()
 	ps := rdb.Subscribe(context.Background(), InvalidateChannel)
 	defer ps.Close()

@@ -15,11 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 var fsys = fstest.MapFS{
 	"migrations/0001_things.sql": {Data: []byte(`
@@ -32,15 +31,12 @@ var fsys = fstest.MapFS{
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	return db.Migrate(ctx, pool, "demo", fsys)
 }
 
 func TestMigratePartitionsAndTenantScope(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t, "db", migrate)
+	pool := testsupport.NewPool(t, "db", migrate)
 	// Applying again is a no-op.
 	if err := db.Migrate(ctx, pool, "demo", fsys); err != nil {
 		t.Fatal(err)
@@ -66,8 +62,7 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 		t.Fatalf("partitions = %v, want %v", names, want)
 	}
 
-	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
-	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
+	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
 	err := db.InTenant(ctx, pool, a, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-02', 1)`, a)
 		return err
@@ -100,12 +95,11 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 
 func TestInTenantBatchScopesEveryQueryAndEndsWithTheBatch(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t, "db", migrate)
+	pool := testsupport.NewPool(t, "db", migrate)
 	if err := db.EnsureQuarterlyPartitions(ctx, pool, "demo.things", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
-	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
+	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
 	for _, id := range []uuid.UUID{a, a, b} {
 		if _, err := pool.Exec(ctx, `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-02', 1)`, id); err != nil {
 			t.Fatal(err)

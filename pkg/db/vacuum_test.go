@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/vcci-dev/vcci/pkg/db"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t, "db", migrate)
+	pool := testsupport.NewPool(t, "db", migrate)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +13,15 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
-	"github.com/vcci-dev/vcci/pkg/redistest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 var tenant = uuid.MustParse("8d6f3f0e-7c1a-4d55-9a3e-2f1b6c0d9e41")
@@ -73,7 +70,7 @@ func (testService) StreamingInputCall(stream grpc.ClientStreamingServer[testpb.S
 // that no token comes back during the test and every figure is exact).
 func start(t *testing.T) *grpc.ClientConn {
 	t.Helper()
-	rdb := redistest.Start(t).Client()
+	rdb := testsupport.StartRedis(t).Client()
 	cfg := ratelimit.DefaultConfig()
 	cfg.Write = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 3}
 	cfg.Heavy = ratelimit.Limit{Rate: 2, Period: time.Minute, Burst: 2}
@@ -90,21 +87,7 @@ func start(t *testing.T) *grpc.ClientConn {
 		},
 	})
 	testpb.RegisterTestServiceServer(srv.GRPC, testService{})
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC.Serve(lis)
-	t.Cleanup(srv.GRPC.Stop)
-	cc, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return cc
-}
-
-func withKey(key string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", key)
+	return testsupport.ServeInMemory(t, srv.GRPC)
 }
 
 // ratelimitHeaders is the x-ratelimit-* and retry-after part of md, in a
@@ -121,7 +104,7 @@ func ratelimitHeaders(md metadata.MD) string {
 
 func TestAPIKeyCallsAreLimited(t *testing.T) {
 	client := testpb.NewTestServiceClient(start(t))
-	ctx := withKey("vcci_key_a")
+	ctx := testsupport.WithKey("vcci_key_a")
 
 	// 3 per minute: a token every 20s, so the bucket is full again 20s per
 	// request spent after the last request.
@@ -158,7 +141,7 @@ func TestAPIKeyCallsAreLimited(t *testing.T) {
 
 	// Another key has its own budget, and reads are a separate budget.
 	var other metadata.MD
-	if _, err := client.EmptyCall(withKey("vcci_key_b"), &testpb.Empty{}, grpc.Header(&other)); err != nil {
+	if _, err := client.EmptyCall(testsupport.WithKey("vcci_key_b"), &testpb.Empty{}, grpc.Header(&other)); err != nil {
 		t.Fatalf("other key: %v", err)
 	}
 	if got := other.Get("x-ratelimit-remaining"); len(got) != 1 || got[0] != "2" {
@@ -167,7 +150,7 @@ func TestAPIKeyCallsAreLimited(t *testing.T) {
 
 	// A rejected key is turned away before it can spend anyone's budget.
 	hdr = nil
-	_, err = client.EmptyCall(withKey("not-a-key"), &testpb.Empty{}, grpc.Header(&hdr))
+	_, err = client.EmptyCall(testsupport.WithKey("not-a-key"), &testpb.Empty{}, grpc.Header(&hdr))
 	if status.Code(err) != codes.Unauthenticated || ratelimitHeaders(hdr) != "" {
 		t.Fatalf("bad key: %v, headers %v", err, hdr)
 	}
@@ -176,7 +159,7 @@ func TestAPIKeyCallsAreLimited(t *testing.T) {
 func TestStreamsAreLimited(t *testing.T) {
 	client := testpb.NewTestServiceClient(start(t))
 	upload := func() (metadata.MD, error) {
-		stream, err := client.StreamingInputCall(withKey("vcci_key_stream"))
+		stream, err := client.StreamingInputCall(testsupport.WithKey("vcci_key_stream"))
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +210,7 @@ func TestServiceCallsAndHealthAreNotLimited(t *testing.T) {
 	}
 
 	// Health checks carrying a spent key still answer.
-	ctx := withKey("vcci_key_health")
+	ctx := testsupport.WithKey("vcci_key_health")
 	for range 3 {
 		client.EmptyCall(ctx, &testpb.Empty{})
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
-	"github.com/vcci-dev/vcci/pkg/redistest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 // five is 5 per second, burst 5, for every class.
@@ -73,7 +73,7 @@ func exhaust(t *testing.T, l *ratelimit.Limiter, key string, class ratelimit.Cla
 }
 
 func TestBurstThenDeny(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := testsupport.StartRedis(t)
 	for name, rdb := range map[string]*redis.Client{"redis": srv.Client(), "local": nil} {
 		t.Run(name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
@@ -103,7 +103,7 @@ func TestBurstThenDeny(t *testing.T) {
 }
 
 func TestRedisKeysHideTheAPIKey(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := testsupport.StartRedis(t)
 	rdb := srv.Client()
 	l := ratelimit.New(rdb, five(), nil, nil)
 	l.Allow(context.Background(), "vcci_secret_key_0123456789", ratelimit.Heavy)
@@ -119,7 +119,7 @@ func TestRedisKeysHideTheAPIKey(t *testing.T) {
 }
 
 func TestReplicasShareTheBudget(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := testsupport.StartRedis(t)
 	a := ratelimit.New(srv.Client(), five(), nil, nil)
 	b := ratelimit.New(srv.Client(), five(), nil, nil)
 	ctx := context.Background()
@@ -139,7 +139,7 @@ func TestReplicasShareTheBudget(t *testing.T) {
 }
 
 func TestLocalTakesOverWhenRedisStops(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := testsupport.StartRedis(t)
 	reg := prometheus.NewRegistry()
 	l := ratelimit.New(srv.Client(), five(), nil, reg)
 	ctx := context.Background()
@@ -166,7 +166,7 @@ func TestLocalTakesOverWhenRedisStops(t *testing.T) {
 }
 
 func TestSlowRedisFallsBackAndResumes(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := testsupport.StartRedis(t)
 	rdb := srv.Client()
 	reg := prometheus.NewRegistry()
 	perMinute := ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}
@@ -330,7 +330,7 @@ func benchmarkAllow(b *testing.B, rdb *redis.Client) {
 	})
 }
 
-func BenchmarkAllowRedis(b *testing.B) { benchmarkAllow(b, redistest.Start(b).Client()) }
+func BenchmarkAllowRedis(b *testing.B) { benchmarkAllow(b, testsupport.StartRedis(b).Client()) }
 
 func BenchmarkAllowLocal(b *testing.B) { benchmarkAllow(b, nil) }
 
@@ -358,7 +358,7 @@ func evalCalls(t *testing.T, rdb *redis.Client) int {
 // round trip per block, headers that count down exactly, and never more
 // granted across replicas than the shared budget.
 func TestLargeBudgetsAreLeasedInBlocks(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := testsupport.StartRedis(t)
 	rdb := srv.Client()
 	cfg := five()
 	cfg.Read = ratelimit.Limit{Rate: 100, Period: time.Hour, Burst: 100} // blocks of 5

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vcci-dev/vcci/pkg/dbtest"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 func TestKeys(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t, "tenancy", tenancy.Migrate)
+	pool := testsupport.NewPool(t, "tenancy")
 	a, err := tenancy.EnsureTenant(ctx, pool, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestKeys(t *testing.T) {
 // start together: one that loses the race must read the secret that won.
 func TestServiceTokenLosingTheCreateRace(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t, "tenancy", tenancy.Migrate)
+	pool := testsupport.NewPool(t, "tenancy")
 	// The winner's insert, held uncommitted while the loser starts.
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -85,21 +85,14 @@ func TestServiceTokenLosingTheCreateRace(t *testing.T) {
 		got <- result{token, err}
 	}()
 	// Let the loser's insert reach the conflict and wait on the winner.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testsupport.WaitFor(t, "the second caller to wait on the first one's insert", 10*time.Second, func() bool {
 		var waiting bool
 		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 			WHERE wait_event_type = 'Lock' AND query LIKE '%service_secret%' AND datname = current_database())`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the second caller never waited on the first one's insert")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return waiting
+	})
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

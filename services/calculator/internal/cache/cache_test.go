@@ -8,17 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/redistest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/cache"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 func line(id, amount string) calculator.Line {
 	return calculator.Line{TransactionID: id, Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: amount, Upload: 1}
@@ -26,14 +22,9 @@ func line(id, amount string) calculator.Line {
 
 func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t, "cache", func(ctx context.Context, p *pgxpool.Pool) error {
-		if err := tenancy.Migrate(ctx, p); err != nil {
-			return err
-		}
-		return store.Migrate(ctx, p)
-	})
-	tenant, _ := tenancy.EnsureTenant(ctx, pool, "a")
-	srv := redistest.Start(t)
+	pool := testsupport.NewPool(t, "cache", store.Migrate)
+	tenant := testsupport.Tenant(t, pool, "a")
+	srv := testsupport.StartRedis(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// Two replicas of the calculator sharing one Redis.
 	c1, c2 := cache.New(srv.Client(), log, nil), cache.New(srv.Client(), log, nil)
@@ -64,7 +55,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	if _, err := svc1.Calculate(ctx, tenant, []calculator.Line{line("T2", "100")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	testsupport.WaitFor(t, "replica 2 to see the write", 5*time.Second, func() bool {
 		s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0)
 		return s.TotalKg == "157.4000000"
 	})
@@ -97,14 +88,4 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	if c1.Summaries.C.Stats().RedisErrors == 0 {
 		t.Fatal("no Redis errors counted with Redis down")
 	}
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if ok() {
-			return
-		}
-	}
-	t.Fatal("condition not met within 5s")
 }

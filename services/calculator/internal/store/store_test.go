@@ -14,32 +14,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool)
-}
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 func setup(t *testing.T) (*calculator.Service, *pgxpool.Pool, uuid.UUID, uuid.UUID) {
 	t.Helper()
-	pool := dbtest.NewPool(t, "calculator", migrate)
-	a, err := tenancy.EnsureTenant(context.Background(), pool, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := tenancy.EnsureTenant(context.Background(), pool, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := testsupport.NewPool(t, "calculator", store.Migrate)
+	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
 	return calculator.New(store.New(pool), nil, nil), pool, a, b
 }
 

@@ -4,42 +4,31 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vcci-dev/vcci/pkg/dbtest"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 	"github.com/vcci-dev/vcci/services/engagement/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/engagement/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool)
-}
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // fakeHotspot answers each API key with its own Pareto entries, cut to top_n
 // as hotspot does, and records what it was asked.
@@ -76,29 +65,12 @@ type env struct {
 	keyA, keyB string
 }
 
-func (e env) as(key string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", key)
-}
-
 // start runs engagement on the shared server bootstrap with real API keys and
 // a real database, against a fake hotspot.
 func start(t *testing.T) env {
 	t.Helper()
-	ctx := context.Background()
-	pool := dbtest.NewPool(t, "engagement", migrate)
-	var e env
-	for _, k := range []struct {
-		tenant string
-		key    *string
-	}{{"acme", &e.keyA}, {"globex", &e.keyB}} {
-		id, err := tenancy.EnsureTenant(ctx, pool, k.tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if *k.key, err = tenancy.IssueKey(ctx, pool, id, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pool := testsupport.NewPool(t, "engagement", store.Migrate)
+	e := env{keyA: testsupport.Key(t, pool, "acme"), keyB: testsupport.Key(t, pool, "globex")}
 	e.hotspot = &fakeHotspot{entries: map[string][]*hotspotv1.ParetoEntry{e.keyA: {
 		{Rank: 1, Supplier: "suppliers/S3", SupplierDisplayName: "Globex Metals", KgCo2E: "500.1250000", Share: 0.5},
 		{Rank: 2, Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", KgCo2E: "249.87", Share: 0.25},
@@ -106,19 +78,9 @@ func start(t *testing.T) env {
 		{Rank: 4, Supplier: "suppliers/S2", SupplierDisplayName: "Initech", KgCo2E: "-0.5000000", Share: -0.0005},
 	}}} // tenant b has no emissions
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hs := grpc.NewServer()
 	hotspotv1.RegisterHotspotServiceServer(hs, e.hotspot)
-	go hs.Serve(lis)
-	t.Cleanup(hs.Stop)
-	hcc, err := grpcclient.Dial(lis.Addr().String(), noop.NewTracerProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hcc.Close() })
+	hcc := testsupport.Dial(t, testsupport.Serve(t, hs))
 
 	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hcc)})
 	srv := grpcserver.New(grpcserver.Options{
@@ -126,26 +88,13 @@ func start(t *testing.T) env {
 		Auth: tenancy.NewAuthenticator(pool, time.Minute),
 	})
 	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc))
-	slis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(sctx, slis, nil, time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cc, err := grpc.NewClient(slis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	e.client = engagementv1.NewEngagementServiceClient(cc)
+	e.client = engagementv1.NewEngagementServiceClient(testsupport.Dial(t, testsupport.Start(t, srv)))
 	return e
 }
 
 func create(t *testing.T, e env, name string, topN int32) *engagementv1.Campaign {
 	t.Helper()
-	c, err := e.client.CreateCampaign(e.as(e.keyA), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: name, TopN: topN}})
+	c, err := e.client.CreateCampaign(testsupport.WithKey(e.keyA), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: name, TopN: topN}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +127,7 @@ func TestCreateAndGetCampaign(t *testing.T) {
 		t.Fatalf("hotspot was asked %v", got)
 	}
 
-	got, err := e.client.GetCampaign(e.as(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()})
+	got, err := e.client.GetCampaign(testsupport.WithKey(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,14 +136,14 @@ func TestCreateAndGetCampaign(t *testing.T) {
 	}
 
 	// Another tenant neither sees it nor, without emissions, creates one.
-	if _, err := e.client.GetCampaign(e.as(e.keyB), &engagementv1.GetCampaignRequest{Name: c.GetName()}); status.Code(err) != codes.NotFound {
+	if _, err := e.client.GetCampaign(testsupport.WithKey(e.keyB), &engagementv1.GetCampaignRequest{Name: c.GetName()}); status.Code(err) != codes.NotFound {
 		t.Fatalf("tenant b reads tenant a's campaign: %v", err)
 	}
-	list, err := e.client.ListCampaigns(e.as(e.keyB), &engagementv1.ListCampaignsRequest{})
+	list, err := e.client.ListCampaigns(testsupport.WithKey(e.keyB), &engagementv1.ListCampaignsRequest{})
 	if err != nil || len(list.GetCampaigns()) != 0 {
 		t.Fatalf("tenant b lists %v (%v)", list.GetCampaigns(), err)
 	}
-	_, err = e.client.CreateCampaign(e.as(e.keyB), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: "x", TopN: 5}})
+	_, err = e.client.CreateCampaign(testsupport.WithKey(e.keyB), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: "x", TopN: 5}})
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("campaign without emissions: %v", err)
 	}
@@ -209,7 +158,7 @@ func TestListCampaignsPages(t *testing.T) {
 	var got []string
 	tok := ""
 	for pages := 0; ; pages++ {
-		resp, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{PageSize: 2, PageToken: tok})
+		resp, err := e.client.ListCampaigns(testsupport.WithKey(e.keyA), &engagementv1.ListCampaignsRequest{PageSize: 2, PageToken: tok})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,13 +178,13 @@ func TestListCampaignsPages(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed %v, want %v", got, want)
 	}
-	all, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{})
+	all, err := e.client.ListCampaigns(testsupport.WithKey(e.keyA), &engagementv1.ListCampaignsRequest{})
 	if err != nil || len(all.GetCampaigns()) != 5 || all.GetNextPageToken() != "" {
 		t.Fatalf("default page: %d campaigns, token %q (%v)", len(all.GetCampaigns()), all.GetNextPageToken(), err)
 	}
 
 	// A token changed anywhere is refused.
-	first, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{PageSize: 1})
+	first, err := e.client.ListCampaigns(testsupport.WithKey(e.keyA), &engagementv1.ListCampaignsRequest{PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +192,7 @@ func TestListCampaignsPages(t *testing.T) {
 	for i := range len(valid) {
 		b := []byte(valid)
 		b[i] = map[bool]byte{true: 'B', false: 'A'}[b[i] == 'A']
-		_, err := e.client.ListCampaigns(e.as(e.keyA), &engagementv1.ListCampaignsRequest{PageToken: string(b)})
+		_, err := e.client.ListCampaigns(testsupport.WithKey(e.keyA), &engagementv1.ListCampaignsRequest{PageToken: string(b)})
 		if field := violation(t, err); field != "page_token" {
 			t.Fatalf("token altered at %d: %v", i, err)
 		}
@@ -262,7 +211,7 @@ func violation(t *testing.T, err error) string {
 
 func TestBadInput(t *testing.T) {
 	e := start(t)
-	ctx := e.as(e.keyA)
+	ctx := testsupport.WithKey(e.keyA)
 	for _, c := range []struct {
 		name     string
 		campaign *engagementv1.Campaign

@@ -12,34 +12,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 	"github.com/vcci-dev/vcci/services/engagement/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool)
-}
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 func setup(t *testing.T) (*pgxpool.Pool, *store.Store, uuid.UUID, uuid.UUID) {
 	t.Helper()
-	ctx := context.Background()
-	pool := dbtest.NewPool(t, "engagement", migrate)
-	a, err := tenancy.EnsureTenant(ctx, pool, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := tenancy.EnsureTenant(ctx, pool, "globex")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pool, store.New(pool), a, b
+	pool := testsupport.NewPool(t, "engagement", store.Migrate)
+	return pool, store.New(pool), testsupport.Tenant(t, pool, "acme"), testsupport.Tenant(t, pool, "globex")
 }
 
 func campaign(name string) engagement.Campaign {

@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -23,24 +20,11 @@ import (
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/hotspot/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/hotspot/internal/hotspot"
 )
-
-const apiKey = "vcci_test-key-for-acme"
-
-// keyAuth accepts one key; hotspot itself never reads the database.
-type keyAuth struct{ tenant uuid.UUID }
-
-func (a keyAuth) Authenticate(_ context.Context, key string) (uuid.UUID, error) {
-	if key != apiKey {
-		return uuid.Nil, tenancy.ErrBadKey
-	}
-	return a.tenant, nil
-}
 
 // keyLog records the API key each peer call carried.
 type keyLog struct {
@@ -105,62 +89,26 @@ func (f *fakeIntake) batches() [][]string {
 	return c
 }
 
-func serve(t *testing.T, register func(*grpc.Server)) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	register(s)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return lis.Addr().String()
-}
-
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	cc, err := grpcclient.Dial(addr, noop.NewTracerProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return cc
-}
-
 // start runs hotspot on the shared server bootstrap (authentication, error
 // mapping) against the fakes, and returns a client of it.
 func start(t *testing.T, calc *fakeCalculator, in *fakeIntake) hotspotv1.HotspotServiceClient {
 	t.Helper()
-	calcAddr := serve(t, func(s *grpc.Server) { calculatorv1.RegisterCalculatorServiceServer(s, calc) })
-	intakeAddr := serve(t, func(s *grpc.Server) { intakev1.RegisterIntakeServiceServer(s, in) })
+	calcSrv, intakeSrv := grpc.NewServer(), grpc.NewServer()
+	calculatorv1.RegisterCalculatorServiceServer(calcSrv, calc)
+	intakev1.RegisterIntakeServiceServer(intakeSrv, in)
 	svc := hotspot.New(
-		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(dial(t, calcAddr))},
-		grpcapi.Suppliers{Client: intakev1.NewIntakeServiceClient(dial(t, intakeAddr))},
+		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(testsupport.Dial(t, testsupport.Serve(t, calcSrv)))},
+		grpcapi.Suppliers{Client: intakev1.NewIntakeServiceClient(testsupport.Dial(t, testsupport.Serve(t, intakeSrv)))},
 	)
 	srv := grpcserver.New(grpcserver.Options{
-		Name: "hotspot", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Auth: keyAuth{uuid.New()},
+		Name: "hotspot", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Auth: testsupport.KeyAuth{Tenant: uuid.New()},
 	})
 	hotspotv1.RegisterHotspotServiceServer(srv.GRPC, grpcapi.New(svc))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, lis, nil, time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return hotspotv1.NewHotspotServiceClient(cc)
+	return hotspotv1.NewHotspotServiceClient(testsupport.Dial(t, testsupport.Start(t, srv)))
 }
 
-func withKey() context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", apiKey)
-}
+// withKey is a context whose calls carry the key the service accepts.
+func withKey() context.Context { return testsupport.WithKey(testsupport.APIKey) }
 
 func group(key, kg, spend string) *commonv1.EmissionTotal {
 	return &commonv1.EmissionTotal{Key: key, KgCo2E: kg, SpendUsd: spend}
@@ -208,7 +156,7 @@ func TestAnalyzeSupplierPareto(t *testing.T) {
 		t.Fatalf("BatchGetSuppliers calls = %v", calls)
 	}
 	// Both peers were called as the caller.
-	if !slices.Equal(calc.seenKeys(), []string{apiKey}) || !slices.Equal(in.seenKeys(), []string{apiKey}) {
+	if !slices.Equal(calc.seenKeys(), []string{testsupport.APIKey}) || !slices.Equal(in.seenKeys(), []string{testsupport.APIKey}) {
 		t.Fatalf("keys seen by calculator %v, intake %v", calc.seenKeys(), in.seenKeys())
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -25,24 +23,11 @@ import (
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
-	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/reporting/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
 )
-
-const apiKey = "vcci_test-key-for-acme"
-
-// keyAuth accepts one key; reporting itself never reads the database.
-type keyAuth struct{ tenant uuid.UUID }
-
-func (a keyAuth) Authenticate(_ context.Context, key string) (uuid.UUID, error) {
-	if key != apiKey {
-		return uuid.Nil, tenancy.ErrBadKey
-	}
-	return a.tenant, nil
-}
 
 // calls records the requests a fake peer received, and their API keys.
 type calls struct {
@@ -136,59 +121,25 @@ func (f *fakeIntake) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchG
 	return resp, nil
 }
 
-func serve(t *testing.T, register func(*grpc.Server)) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	register(s)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return lis.Addr().String()
-}
-
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	cc, err := grpcclient.Dial(addr, noop.NewTracerProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return cc
-}
-
 // start runs reporting on the shared server bootstrap (authentication, error
 // mapping) against the fakes, and returns a client of it.
 func start(t *testing.T, calc *fakeCalculator, in *fakeIntake) reportingv1.ReportingServiceClient {
 	t.Helper()
-	calcClient := calculatorv1.NewCalculatorServiceClient(dial(t, serve(t, func(s *grpc.Server) { calculatorv1.RegisterCalculatorServiceServer(s, calc) })))
-	intakeClient := intakev1.NewIntakeServiceClient(dial(t, serve(t, func(s *grpc.Server) { intakev1.RegisterIntakeServiceServer(s, in) })))
+	calcSrv, intakeSrv := grpc.NewServer(), grpc.NewServer()
+	calculatorv1.RegisterCalculatorServiceServer(calcSrv, calc)
+	intakev1.RegisterIntakeServiceServer(intakeSrv, in)
+	calcClient := calculatorv1.NewCalculatorServiceClient(testsupport.Dial(t, testsupport.Serve(t, calcSrv)))
+	intakeClient := intakev1.NewIntakeServiceClient(testsupport.Dial(t, testsupport.Serve(t, intakeSrv)))
 	svc := reporting.New(grpcapi.Calculator{Client: calcClient}, grpcapi.Labels{Suppliers: intakeClient, Factors: calcClient})
 	srv := grpcserver.New(grpcserver.Options{
-		Name: "reporting", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Auth: keyAuth{uuid.New()},
+		Name: "reporting", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Auth: testsupport.KeyAuth{Tenant: uuid.New()},
 	})
 	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, nil))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, lis, nil, time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return reportingv1.NewReportingServiceClient(cc)
+	return reportingv1.NewReportingServiceClient(testsupport.Dial(t, testsupport.Start(t, srv)))
 }
 
-func withKey() context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", apiKey)
-}
+// withKey is a context whose calls carry the key the service accepts.
+func withKey() context.Context { return testsupport.WithKey(testsupport.APIKey) }
 
 func g(key, kg, spend string, n int64, share float64) *commonv1.EmissionTotal {
 	return &commonv1.EmissionTotal{Key: key, KgCo2E: kg, SpendUsd: spend, TransactionCount: n, Share: share}
@@ -284,7 +235,7 @@ func TestGetInventorySummary(t *testing.T) {
 		t.Fatalf("BatchGetFactors: %d calls for %v", n, names)
 	}
 	// Every peer call was made as the caller.
-	if !slices.Equal(calc.apiKeys(), []string{apiKey}) || !slices.Equal(in.apiKeys(), []string{apiKey}) {
+	if !slices.Equal(calc.apiKeys(), []string{testsupport.APIKey}) || !slices.Equal(in.apiKeys(), []string{testsupport.APIKey}) {
 		t.Fatalf("keys seen by calculator %v, intake %v", calc.apiKeys(), in.apiKeys())
 	}
 }
