@@ -34,8 +34,8 @@ const (
 	// Rows are being validated and stored.
 	UploadState_UPLOAD_STATE_VALIDATING UploadState = 2
 	// Accepted rows are being calculated; or all are (rows_calculated equals
-	// rows_accepted) and the read caches are letting go of what the upload
-	// changed, for at most the caches' invalidation period and a margin.
+	// rows_accepted) and the caches are being told, which ends before the
+	// upload is marked SUCCEEDED.
 	UploadState_UPLOAD_STATE_CALCULATING UploadState = 3
 	// Done: every accepted row is stored and calculated, and every read,
 	// cached or not, reflects them.
