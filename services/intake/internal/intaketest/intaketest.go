@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -21,13 +20,11 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
-	"github.com/vcci-dev/vcci/pkg/dbtest"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
@@ -136,14 +133,6 @@ func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (in
 	return out, nil
 }
 
-// Migrate creates intake's schema, and the tenancy schema it stands on.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := tenancy.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool)
-}
-
 // Path is one of the two ways the store keeps an upload's rows: in memory
 // with array parameters, or through COPY into a staging table. Small is
 // the largest upload that takes the first (store.WithSmallUpload).
@@ -171,10 +160,8 @@ type Pipeline struct {
 // small bytes in memory.
 func NewPipeline(t testing.TB, small int64) Pipeline {
 	t.Helper()
-	pool := dbtest.NewPool(t, "intake", Migrate)
-	ctx := context.Background()
-	a, _ := tenancy.EnsureTenant(ctx, pool, "a")
-	b, _ := tenancy.EnsureTenant(ctx, pool, "b")
+	pool := testsupport.NewPool(t, "intake", store.Migrate)
+	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
 	st := store.New(pool).WithSmallUpload(small).WithMaxAttempts(2)
 	calc := NewCalc()
 	return Pipeline{Pool: pool, Store: st, Svc: intake.New(st, 1<<20), Worker: NewWorker(st, calc, intake.WorkerOptions{Batch: 2}),
@@ -254,19 +241,14 @@ func Drain(t testing.TB, pool *pgxpool.Pool, w *intake.Worker) {
 // WaitIdle waits until no upload job is running or due.
 func WaitIdle(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	testsupport.WaitFor(t, "no upload job to be running or due", 20*time.Second, func() bool {
 		var pending int
 		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM `+store.RiverSchema+`.river_job
 			WHERE state = 'running' OR (state IN ('available', 'pending') AND scheduled_at <= now())`).Scan(&pending); err != nil {
 			t.Fatal(err)
 		}
-		if pending == 0 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("upload jobs still due after 20s")
+		return pending == 0
+	})
 }
 
 // WaitState polls the upload until it is in state, and returns it.
@@ -293,7 +275,6 @@ func WaitState(t testing.TB, svc *intake.Service, tenant uuid.UUID, id int64, st
 func Serve(t testing.TB, api intakev1.IntakeServiceServer, tenant uuid.UUID) intakev1.IntakeServiceClient {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		resp, err := h(tenancy.WithTenant(ctx, tenant, "test-key"), req)
 		if err != nil {
@@ -302,16 +283,7 @@ func Serve(t testing.TB, api intakev1.IntakeServiceServer, tenant uuid.UUID) int
 		return resp, nil
 	}))
 	intakev1.RegisterIntakeServiceServer(srv, api)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return intakev1.NewIntakeServiceClient(conn)
+	return intakev1.NewIntakeServiceClient(testsupport.ServeInMemory(t, srv))
 }
 
 // RetryNow makes every upload job waiting out a backoff due now.

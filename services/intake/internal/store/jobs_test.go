@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/intake/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
@@ -73,14 +74,10 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the calculation never reached its third call")
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if g, _ := e.svc.Get(ctx, e.a, u.ID); g.Calculated > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no calculation progress recorded")
-		}
-	}
+	testsupport.WaitFor(t, "calculation progress to be recorded", 5*time.Second, func() bool {
+		g, _ := e.svc.Get(ctx, e.a, u.ID)
+		return g.Calculated > 0
+	})
 	stop, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if err := first.StopAndCancel(stop); !errors.Is(err, context.DeadlineExceeded) {

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/intake/internal/directory"
 	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
@@ -23,7 +23,7 @@ import (
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 type codes struct{}
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -15,18 +14,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/intake/internal/directory"
 	"github.com/vcci-dev/vcci/services/intake/internal/directory/grpcapi"
 	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
@@ -35,7 +32,7 @@ import (
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // The fake calculator's kg is 2 x amount, so every intensity is 2.
 const suppliersFile = `transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country
@@ -62,11 +59,8 @@ type env struct {
 
 func setup(t *testing.T, c grpcapi.Cache, changed func(context.Context, uuid.UUID, []string)) *env {
 	t.Helper()
-	pool := dbtest.NewPool(t, "intake_read", intaketest.Migrate)
-	ctx := context.Background()
-	e := &env{pool: pool}
-	e.a, _ = tenancy.EnsureTenant(ctx, pool, "a")
-	e.b, _ = tenancy.EnsureTenant(ctx, pool, "b")
+	pool := testsupport.NewPool(t, "intake_read", store.Migrate)
+	e := &env{pool: pool, a: testsupport.Tenant(t, pool, "a"), b: testsupport.Tenant(t, pool, "b")}
 	st := store.New(pool)
 	e.worker = intaketest.NewWorker(st, intaketest.NewCalc(), intake.WorkerOptions{Batch: 3, Changed: changed})
 	e.svc = intake.New(st, 1<<20)
@@ -441,21 +435,11 @@ func TestBadReadInput(t *testing.T) {
 // decoded) sees, as real fields.
 func TestCachedReadsOverGRPCAreTheDecodedAnswer(t *testing.T) {
 	e := setup(t, &scopedCache{m: map[string]map[string][]byte{}}, nil)
-	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		return h(tenancy.WithTenant(ctx, e.a, "test-key"), req)
 	}))
 	intakev1.RegisterIntakeServiceServer(srv, e.api)
-	go srv.Serve(lis)
-	defer srv.Stop()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client := intakev1.NewIntakeServiceClient(conn)
+	client := intakev1.NewIntakeServiceClient(testsupport.ServeInMemory(t, srv))
 	ctx := context.Background()
 
 	txReq := &intakev1.ListTransactionsRequest{PageSize: 4}

@@ -15,10 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/db"
-	"github.com/vcci-dev/vcci/pkg/dbtest"
-	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/intake/internal/directory"
-	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
+	intakestore "github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
 // A supplier's page of transactions, with every field a page shows, is
@@ -337,12 +336,8 @@ func firstDiff(a, b []string) int {
 // planDB is a migrated intake database with one tenant.
 func planDB(t *testing.T) (*pgxpool.Pool, uuid.UUID) {
 	t.Helper()
-	pool := dbtest.NewPool(t, "intake", intaketest.Migrate)
-	tenant, err := tenancy.EnsureTenant(context.Background(), pool, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pool, tenant
+	pool := testsupport.NewPool(t, "intake", intakestore.Migrate)
+	return pool, testsupport.Tenant(t, pool, "a")
 }
 
 // explain is the plan of stmt as the tenant would run it, after the

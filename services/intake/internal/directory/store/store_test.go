@@ -4,12 +4,12 @@ import (
 	"os"
 	"testing"
 
-	"github.com/vcci-dev/vcci/pkg/dbtest"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
 	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // env is the directory's store (st) over what intake's upload pipeline
 // stores.
