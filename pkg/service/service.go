@@ -30,13 +30,22 @@ import (
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
-// Default addresses of every service; <NAME>_ADDR overrides a peer's.
-var Defaults = map[string]struct{ GRPC, Metrics string }{
-	"intake":     {"127.0.0.1:9101", "127.0.0.1:9201"},
-	"calculator": {"127.0.0.1:9102", "127.0.0.1:9202"},
-	"hotspot":    {"127.0.0.1:9103", "127.0.0.1:9203"},
-	"engagement": {"127.0.0.1:9104", "127.0.0.1:9204"},
-	"reporting":  {"127.0.0.1:9105", "127.0.0.1:9205"},
+// DefaultAddrs returns service name's gRPC and metrics addresses for when
+// its settings name none; <NAME>_ADDR overrides a peer's.
+func DefaultAddrs(name string) (grpc, metrics string) {
+	switch name {
+	case "intake":
+		return "127.0.0.1:9101", "127.0.0.1:9201"
+	case "calculator":
+		return "127.0.0.1:9102", "127.0.0.1:9202"
+	case "hotspot":
+		return "127.0.0.1:9103", "127.0.0.1:9203"
+	case "engagement":
+		return "127.0.0.1:9104", "127.0.0.1:9204"
+	case "reporting":
+		return "127.0.0.1:9105", "127.0.0.1:9205"
+	}
+	return "", ""
 }
 
 // Env is what a service's Run receives.
@@ -74,7 +83,8 @@ func PeerAddr(name string) string {
 			up[i] = c - 32
 		}
 	}
-	return config.String(string(up)+"_ADDR", Defaults[name].GRPC)
+	addr, _ := DefaultAddrs(name)
+	return config.String(string(up)+"_ADDR", addr)
 }
 
 // DefaultGOGC is the garbage collector's target when GOGC is unset: the
@@ -123,8 +133,8 @@ func Main(name string, run func(context.Context, Env) error) {
 }
 
 func mainErr(ctx context.Context, name string, run func(context.Context, Env) error) error {
-	d := Defaults[name]
-	cfg, err := config.Load(name, d.GRPC, d.Metrics)
+	grpcAddr, metricsAddr := DefaultAddrs(name)
+	cfg, err := config.Load(name, grpcAddr, metricsAddr)
 	if err != nil {
 		return err
 	}
