@@ -1,13 +1,16 @@
 // Package service is what every deployable's main shares: a signal-bound
-// context, configuration, logger, tracer provider and listeners, handed to the
-// service's Run; and the database and authentication every service opens.
+// context, configuration, logger, tracer provider, Redis and rate limits,
+// handed to a gRPC service's Run with its listeners (Main) or to the REST
+// edge's (MainEdge); and the database and authentication every service opens.
 package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -120,13 +123,39 @@ func limitMemory() {
 	}
 }
 
-// Main runs a service as its own process and exits with its result.
+// Main runs a gRPC service as its own process and exits with its result.
 func Main(name string, run func(context.Context, Env) error) {
-	TuneGC()
 	limitMemory()
+	runMain(name, func(ctx context.Context) error { return mainErr(ctx, name, run) })
+}
+
+// EdgeEnv is what an HTTP edge's run receives from MainEdge.
+type EdgeEnv struct {
+	Cfg config.Process
+	Log *slog.Logger
+	TP  trace.TracerProvider
+	// RateLimit is the per-API-key budget the services enforce.
+	RateLimit *ratelimit.Config
+	// Redis is the platform's Redis, or nil.
+	Redis *redis.Client
+}
+
+// MainEdge runs an HTTP edge (the gateway) as its own process and exits with
+// its result. It sets up what Main does, but opens no gRPC or metrics
+// listener (the edge serves both on its own HTTP address, with ServeHTTP)
+// and sets no default memory limit: the edge cache is sized by its own
+// setting.
+func MainEdge(name string, run func(context.Context, EdgeEnv) error) {
+	runMain(name, func(ctx context.Context) error { return mainEdgeErr(ctx, name, run) })
+}
+
+// runMain runs main with a context that ends on SIGINT or SIGTERM, and
+// exits the process when it fails.
+func runMain(name string, main func(context.Context) error) {
+	TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := mainErr(ctx, name, run); err != nil {
+	if err := main(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
@@ -138,17 +167,53 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 	if err != nil {
 		return err
 	}
+	return withProcess(ctx, cfg.Process, func(p process) error {
+		lis, err := net.Listen("tcp", cfg.GRPCAddr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+		}
+		var mlis net.Listener
+		if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+			if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+				return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
+			}
+		}
+		return run(ctx, Env{Cfg: cfg, Log: p.log, TP: p.tp, GRPC: lis, Metrics: mlis, RateLimit: p.limits, Redis: p.rdb})
+	})
+}
+
+func mainEdgeErr(ctx context.Context, name string, run func(context.Context, EdgeEnv) error) error {
+	cfg, err := config.LoadProcess(name)
+	if err != nil {
+		return err
+	}
+	return withProcess(ctx, cfg, func(p process) error {
+		return run(ctx, EdgeEnv{Cfg: cfg, Log: p.log, TP: p.tp, RateLimit: p.limits, Redis: p.rdb})
+	})
+}
+
+// process is what every deployable runs with, services and the edge alike.
+type process struct {
+	log    *slog.Logger
+	tp     trace.TracerProvider
+	limits *ratelimit.Config
+	rdb    *redis.Client // nil: none
+}
+
+// withProcess reads the rate limits, starts the logger, profiling, tracing
+// and Redis, calls run with them, and stops them when it returns.
+func withProcess(ctx context.Context, cfg config.Process, run func(process) error) error {
 	limits, err := ratelimit.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	log := logging.New(os.Stdout, name, cfg.LogLevel)
+	log := logging.New(os.Stdout, cfg.Name, cfg.LogLevel)
 	stopPprof, err := telemetry.StartPprof()
 	if err != nil {
 		return err
 	}
 	defer stopPprof()
-	tp, err := telemetry.Setup(ctx, "vcci-"+name)
+	tp, err := telemetry.Setup(ctx, "vcci-"+cfg.Name)
 	if err != nil {
 		return err
 	}
@@ -166,17 +231,26 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	lis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+	return run(process{log: log, tp: tp, limits: &limits, rdb: rdb})
+}
+
+// ServeHTTP serves srv on srv.Addr until ctx ends, then shuts it down,
+// letting requests in flight finish for at most timeout.
+func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "http", srv.Addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
 	}
-	var mlis net.Listener
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
-		if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
-		}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
-	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb})
+	return nil
 }
 
 // OpenDB opens the service's pool, applies the identity schema's migrations
