@@ -292,16 +292,21 @@ func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpc
 	})
 }
 
-// DialPeer connects to the peer service name. Calls made for an
+// Dial connects to the peer service at addr. Calls made for an
 // authenticated caller travel as the platform acting for the caller's
 // tenant, so a request is charged to its key's rate limit once, where it
 // entered the platform.
-func DialPeer(ctx context.Context, env Env, pool *pgxpool.Pool, name string) (*grpc.ClientConn, error) {
+func Dial(ctx context.Context, env Env, pool *pgxpool.Pool, addr string) (*grpc.ClientConn, error) {
 	token, err := tenancy.ServiceToken(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	return grpcclient.Dial(env.Peer(name), env.TP, grpcclient.AsService(token))
+	return grpcclient.Dial(addr, env.TP, grpcclient.AsService(token))
+}
+
+// DialPeer is Dial to the peer service name, at env.Peer(name).
+func DialPeer(ctx context.Context, env Env, pool *pgxpool.Pool, name string) (*grpc.ClientConn, error) {
+	return Dial(ctx, env, pool, env.Peer(name))
 }
 
 // RedisClient returns env.Redis, or connects (REDIS_URL, else a server on

@@ -114,3 +114,19 @@ func TestServeHTTPStopsWithItsContext(t *testing.T) {
 		t.Fatal("ServeHTTP did not return after its context ended")
 	}
 }
+
+// A peer's address is the launcher's, else <NAME>_ADDR, else the default.
+func TestPeer(t *testing.T) {
+	t.Setenv("CALCULATOR_ADDR", "")
+	t.Setenv("INTAKE_ADDR", "intake:9101")
+	env := Env{Peers: map[string]string{"hotspot": "127.0.0.1:40000"}}
+	for name, want := range map[string]string{
+		"hotspot":    "127.0.0.1:40000",
+		"intake":     "intake:9101",
+		"calculator": "127.0.0.1:9102",
+	} {
+		if got := env.Peer(name); got != want {
+			t.Errorf("Peer(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -24,6 +24,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves the calculator until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
+	cfg := LoadConfig(env)
 	pool, auth, err := service.OpenDB(ctx, env, 16, Migrate)
 	if err != nil {
 		return err
@@ -46,7 +47,7 @@ func Run(ctx context.Context, env service.Env) error {
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry))
 	defer caches.Close()
 	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool), caches.Summaries, caches.Factors)))
-	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }
 
 // FactorCodes returns the NAICS codes of the default factor library, for
