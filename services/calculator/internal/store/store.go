@@ -87,10 +87,19 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 }
 
 // Store implements calculator.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool       *pgxpool.Pool
+	partitions *db.Partitions
+}
 
 // New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, partitions: db.NewPartitions(pool)} }
+
+// KeepPartitionsAhead creates the results' partitions ahead of time, daily,
+// until ctx ends; Calculate then finds them known.
+func (s *Store) KeepPartitionsAhead(ctx context.Context, onErr func(error)) {
+	s.partitions.KeepAhead(ctx, onErr, ResultsTable)
+}
 
 func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.FactorSet, error) {
 	var out []calculator.FactorSet
@@ -159,7 +168,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 			maxD = l.Date
 		}
 	}
-	if err := db.EnsureQuarterlyPartitions(ctx, s.pool, ResultsTable, minD, maxD); err != nil {
+	if err := s.partitions.Ensure(ctx, ResultsTable, minD, maxD); err != nil {
 		return calculator.Calculated{}, err
 	}
 	var out calculator.Calculated
