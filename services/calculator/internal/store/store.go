@@ -32,7 +32,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := db.Migrate(ctx, pool, "calculator", migrations); err != nil {
 		return err
 	}
-	return LoadSet(ctx, pool, factors.EPA)
+	return LoadSet(ctx, pool, factors.EPA())
 }
 
 // LoadSet loads a public factor set once; a set already loaded is left as is
@@ -513,8 +513,10 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			}
 			g.Key, g.Kg, g.Spend, g.Count, g.Share = *gk, *gkg, *gspend, *gn, share
 			if dim == calculator.ByCategory {
-				if c, err := strconv.Atoi(g.Key); err == nil && c > 0 && c < len(calculator.CategoryNames) {
-					g.Label = calculator.CategoryNames[c]
+				if c, err := strconv.Atoi(g.Key); err == nil {
+					if name, ok := calculator.CategoryName(c); ok {
+						g.Label = name
+					}
 				}
 			}
 			sum.Groups = append(sum.Groups, g)
