@@ -47,12 +47,13 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 			return err
 		}
 		var id int16
-		err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id)
+		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id),
+			"store.LoadSet", calculator.ErrSetNotFound)
 		if err == nil {
-			return nil
+			return nil // loaded before
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("store.LoadSet: %w", err)
+		if !errors.Is(err, calculator.ErrSetNotFound) {
+			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -174,10 +175,9 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var setID int16
-		if err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return calculator.ErrSetNotFound
-			}
+		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID),
+			"factor set", calculator.ErrSetNotFound)
+		if err != nil {
 			return err
 		}
 		// The lines go in as arrays: a staging table would cost a
@@ -354,13 +354,7 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 		r, err = scanResult(row)
 		return err
 	})})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, calculator.ErrResultNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("store.Result: %w", err)
-	}
-	return r, nil
+	return r, db.NotFound(err, "store.Result", calculator.ErrResultNotFound)
 }
 
 // totals are a batch's groups per summary dimension, as arrays for unnest.
