@@ -93,19 +93,19 @@ func PeerAddr(name string) string {
 // DefaultGOGC is the garbage collector's target when GOGC is unset: the
 // heap may grow to five times what is live before a collection, rather than
 // Go's default of twice. A request allocates its answer's buffers and lets
-// go of them at once, so at the default the collector ran every few
-// milliseconds under load and cost a tenth of the gateway's CPU; the live
-// heaps here are tens of megabytes. Deployments with a memory limit set
-// GOMEMLIMIT below it (deploy/kubernetes), so the collector works harder
-// only when the limit comes near.
+// go of them at once, so at the default the collector ran often under load
+// and took a noticeable share of the gateway's CPU, while the live heaps
+// here are small (docs/benchmarks.md has the measurements). Deployments
+// with a memory limit set GOMEMLIMIT below it (deploy/kubernetes), so the
+// collector works harder only when the limit comes near.
 const DefaultGOGC = 400
 
 // DefaultMemoryLimit is a service's soft memory limit when GOMEMLIMIT is
 // unset. At DefaultGOGC a bulk upload's short-lived batches grew intake's
 // and the calculator's heaps to five times what was live; near this limit
-// the collector runs sooner instead. Their live heaps are a few tens of
-// megabytes, so below it nothing changes. (The gateway, whose edge cache
-// alone may hold 64 MiB, keeps no default limit.)
+// the collector runs sooner instead. Their live heaps are well under it,
+// so in ordinary running nothing changes. (The gateway, whose edge cache
+// alone may hold edge.DefaultEdgeCacheBytes, keeps no default limit.)
 const DefaultMemoryLimit = 128 << 20
 
 // TuneGC applies DefaultGOGC unless GOGC is set (the runtime has applied
