@@ -62,7 +62,8 @@ func runLocal(ctx context.Context, args []string) error {
 	fmt.Fprintf(&b, "\nvcci is running (database: %s)\n\n", database.Note)
 	fmt.Fprintf(&b, "  REST gateway   %s   (OpenAPI: %s/openapi.json, Swagger UI: %s/docs)\n", st.HTTPURL, st.HTTPURL, st.HTTPURL)
 	for _, s := range stack.Services {
-		fmt.Fprintf(&b, "  %-14s %s   (metrics: http://%s/metrics)\n", s.Name, st.GRPC[s.Name], service.Defaults[s.Name].Metrics)
+		_, metrics := service.DefaultAddrs(s.Name)
+		fmt.Fprintf(&b, "  %-14s %s   (metrics: http://%s/metrics)\n", s.Name, st.GRPC[s.Name], metrics)
 	}
 	fmt.Fprintf(&b, "\n  API key        %s   (tenant \"default\"; saved in .vcci-dev-key)\n\n", key)
 	fmt.Fprintf(&b, "Try:\n  curl -sS -H 'x-api-key: %s' -H 'Content-Type: text/csv' --data-binary @spend.csv '%s/v1/uploads?filename=spend.csv'\n", key, st.HTTPURL)

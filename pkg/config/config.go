@@ -43,31 +43,48 @@ func Duration(key string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// Service is what every service reads at start.
-type Service struct {
-	Name            string        // service name, also the OTel service name default
-	GRPCAddr        string        // GRPC_ADDR
-	MetricsAddr     string        // METRICS_ADDR: /metrics, /livez, /readyz
-	DatabaseURL     string        // DATABASE_URL
+// Process is what every deployable reads at start, the gRPC services and
+// the REST gateway alike.
+type Process struct {
+	Name            string        // the deployable's name, also the OTel service name default
 	RedisURL        string        // REDIS_URL; empty means probe 127.0.0.1:6379
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 	LogLevel        string        // LOG_LEVEL: debug, info, warn, error
 }
 
-// Load reads the common service settings; grpcPort and metricsPort are the
-// service's default ports.
-func Load(name, grpcAddr, metricsAddr string) (Service, error) {
+// LoadProcess reads the settings every deployable shares.
+func LoadProcess(name string) (Process, error) {
 	timeout, err := Duration("SHUTDOWN_TIMEOUT", 15*time.Second)
+	if err != nil {
+		return Process{}, err
+	}
+	return Process{
+		Name:            name,
+		RedisURL:        os.Getenv("REDIS_URL"),
+		ShutdownTimeout: timeout,
+		LogLevel:        String("LOG_LEVEL", "info"),
+	}, nil
+}
+
+// Service is what every gRPC service reads at start.
+type Service struct {
+	Process
+	GRPCAddr    string // GRPC_ADDR
+	MetricsAddr string // METRICS_ADDR: /metrics, /livez, /readyz
+	DatabaseURL string // DATABASE_URL
+}
+
+// Load reads the settings every gRPC service shares; grpcAddr and
+// metricsAddr are the service's default addresses.
+func Load(name, grpcAddr, metricsAddr string) (Service, error) {
+	p, err := LoadProcess(name)
 	if err != nil {
 		return Service{}, err
 	}
 	return Service{
-		Name:            name,
-		GRPCAddr:        String("GRPC_ADDR", grpcAddr),
-		MetricsAddr:     String("METRICS_ADDR", metricsAddr),
-		DatabaseURL:     String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vcci?sslmode=disable"),
-		RedisURL:        os.Getenv("REDIS_URL"),
-		ShutdownTimeout: timeout,
-		LogLevel:        String("LOG_LEVEL", "info"),
+		Process:     p,
+		GRPCAddr:    String("GRPC_ADDR", grpcAddr),
+		MetricsAddr: String("METRICS_ADDR", metricsAddr),
+		DatabaseURL: String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vcci?sslmode=disable"),
 	}, nil
 }

@@ -200,10 +200,26 @@ func QuarterStart(t time.Time) time.Time {
 	return time.Date(t.Year(), time.Month(q*3+1), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// EnsureQuarterlyPartitions creates the quarterly partitions of table
-// ("schema.table", partitioned by a date column) that cover [from, to]. It is
-// idempotent and safe to call from several processes at once.
-func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table string, from, to time.Time) error {
+// Partitions creates the quarterly partitions of a pool's partitioned
+// tables on demand. Partitions are never dropped, so one seen to exist is
+// remembered and the common case (a small upload into this quarter) asks
+// the database nothing.
+type Partitions struct {
+	pool  *pgxpool.Pool
+	known sync.Map // partitionKey -> struct{}: partitions seen to exist
+}
+
+// NewPartitions returns a Partitions for pool's tables.
+func NewPartitions(pool *pgxpool.Pool) *Partitions { return &Partitions{pool: pool} }
+
+// partitionKey names a partition: by schema, since partition names repeat
+// their table's name only.
+type partitionKey struct{ schema, name string }
+
+// Ensure creates the quarterly partitions of table ("schema.table",
+// partitioned by a date column) that cover [from, to]. It is idempotent and
+// safe to call from several processes at once.
+func (p *Partitions) Ensure(ctx context.Context, table string, from, to time.Time) error {
 	parts := strings.SplitN(table, ".", 2)
 	if len(parts) != 2 {
 		return fmt.Errorf("db.EnsureQuarterlyPartitions: %q is not schema.table", table)
@@ -218,12 +234,10 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 	if len(stmts) == 0 {
 		return nil
 	}
-	// Partitions are never dropped, so one seen to exist is remembered and
-	// the common case (a small upload into this quarter) asks nothing.
 	names := partitionNames(parts[1], from, to)
 	known := func() bool {
 		for _, n := range names {
-			if _, ok := knownPartitions.Load(partitionKey{pool, parts[0], n}); !ok {
+			if _, ok := p.known.Load(partitionKey{parts[0], n}); !ok {
 				return false
 			}
 		}
@@ -231,7 +245,7 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 	}
 	remember := func() {
 		for _, n := range names {
-			knownPartitions.Store(partitionKey{pool, parts[0], n}, struct{}{})
+			p.known.Store(partitionKey{parts[0], n}, struct{}{})
 		}
 	}
 	if known() {
@@ -239,7 +253,7 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 	}
 	// Checking first keeps the common case (all exist) lock-free.
 	var missing bool
-	err := pool.QueryRow(ctx, `
+	err := p.pool.QueryRow(ctx, `
 		SELECT count(*) < $2 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = $1::regclass AND c.relname = ANY($3)`,
 		table, len(stmts), names).Scan(&missing)
@@ -250,7 +264,7 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 		remember()
 		return nil
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, table); err != nil {
 			return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
 		}
@@ -267,16 +281,6 @@ func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table st
 	return err
 }
 
-// partitionKey names a partition known to exist: by pool, since tests run
-// many databases in one process, and by schema, since partition names
-// repeat their table's name only.
-type partitionKey struct {
-	pool         *pgxpool.Pool
-	schema, name string
-}
-
-var knownPartitions sync.Map
-
 func partitionNames(table string, from, to time.Time) []string {
 	var names []string
 	for q := QuarterStart(from); !q.After(to); q = q.AddDate(0, 3, 0) {
@@ -285,13 +289,13 @@ func partitionNames(table string, from, to time.Time) []string {
 	return names
 }
 
-// KeepPartitionsAhead creates the partitions of tables from a year back to
-// two quarters ahead now, then daily, until ctx ends.
-func KeepPartitionsAhead(ctx context.Context, pool *pgxpool.Pool, onErr func(error), tables ...string) {
+// KeepAhead creates the partitions of tables from a year back to two
+// quarters ahead now, then daily, until ctx ends.
+func (p *Partitions) KeepAhead(ctx context.Context, onErr func(error), tables ...string) {
 	for {
 		now := time.Now().UTC()
 		for _, t := range tables {
-			if err := EnsureQuarterlyPartitions(ctx, pool, t, now.AddDate(-1, 0, 0), now.AddDate(0, 6, 0)); err != nil && ctx.Err() == nil {
+			if err := p.Ensure(ctx, t, now.AddDate(-1, 0, 0), now.AddDate(0, 6, 0)); err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
 		}
@@ -301,4 +305,29 @@ func KeepPartitionsAhead(ctx context.Context, pool *pgxpool.Pool, onErr func(err
 		case <-time.After(24 * time.Hour):
 		}
 	}
+}
+
+// EnsureQuarterlyPartitions is Partitions.Ensure for a caller that holds no
+// Partitions: it shares one per pool with KeepPartitionsAhead. Its memory
+// is process-wide state, so new code holds a Partitions instead.
+func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table string, from, to time.Time) error {
+	return sharedPartitions(pool).Ensure(ctx, table, from, to)
+}
+
+// KeepPartitionsAhead is Partitions.KeepAhead with the Partitions
+// EnsureQuarterlyPartitions uses; new code holds a Partitions instead.
+func KeepPartitionsAhead(ctx context.Context, pool *pgxpool.Pool, onErr func(error), tables ...string) {
+	sharedPartitions(pool).KeepAhead(ctx, onErr, tables...)
+}
+
+// shared holds the Partitions of each pool EnsureQuarterlyPartitions and
+// KeepPartitionsAhead are called with.
+var shared sync.Map // *pgxpool.Pool -> *Partitions
+
+func sharedPartitions(pool *pgxpool.Pool) *Partitions {
+	p, ok := shared.Load(pool)
+	if !ok {
+		p, _ = shared.LoadOrStore(pool, NewPartitions(pool))
+	}
+	return p.(*Partitions)
 }

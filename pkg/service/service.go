@@ -1,13 +1,16 @@
 // Package service is what every deployable's main shares: a signal-bound
-// context, configuration, logger, tracer provider and listeners, handed to the
-// service's Run; and the database and authentication every service opens.
+// context, configuration, logger, tracer provider, Redis and rate limits,
+// handed to a gRPC service's Run with its listeners (Main) or to the REST
+// edge's (MainEdge); and the database and authentication every service opens.
 package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -30,13 +33,22 @@ import (
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
-// Default addresses of every service; <NAME>_ADDR overrides a peer's.
-var Defaults = map[string]struct{ GRPC, Metrics string }{
-	"intake":     {"127.0.0.1:9101", "127.0.0.1:9201"},
-	"calculator": {"127.0.0.1:9102", "127.0.0.1:9202"},
-	"hotspot":    {"127.0.0.1:9103", "127.0.0.1:9203"},
-	"engagement": {"127.0.0.1:9104", "127.0.0.1:9204"},
-	"reporting":  {"127.0.0.1:9105", "127.0.0.1:9205"},
+// DefaultAddrs returns service name's gRPC and metrics addresses for when
+// its settings name none; <NAME>_ADDR overrides a peer's.
+func DefaultAddrs(name string) (grpc, metrics string) {
+	switch name {
+	case "intake":
+		return "127.0.0.1:9101", "127.0.0.1:9201"
+	case "calculator":
+		return "127.0.0.1:9102", "127.0.0.1:9202"
+	case "hotspot":
+		return "127.0.0.1:9103", "127.0.0.1:9203"
+	case "engagement":
+		return "127.0.0.1:9104", "127.0.0.1:9204"
+	case "reporting":
+		return "127.0.0.1:9105", "127.0.0.1:9205"
+	}
+	return "", ""
 }
 
 // Env is what a service's Run receives.
@@ -74,25 +86,26 @@ func PeerAddr(name string) string {
 			up[i] = c - 32
 		}
 	}
-	return config.String(string(up)+"_ADDR", Defaults[name].GRPC)
+	addr, _ := DefaultAddrs(name)
+	return config.String(string(up)+"_ADDR", addr)
 }
 
 // DefaultGOGC is the garbage collector's target when GOGC is unset: the
 // heap may grow to five times what is live before a collection, rather than
 // Go's default of twice. A request allocates its answer's buffers and lets
-// go of them at once, so at the default the collector ran every few
-// milliseconds under load and cost a tenth of the gateway's CPU; the live
-// heaps here are tens of megabytes. Deployments with a memory limit set
-// GOMEMLIMIT below it (deploy/kubernetes), so the collector works harder
-// only when the limit comes near.
+// go of them at once, so at the default the collector ran often under load
+// and took a noticeable share of the gateway's CPU, while the live heaps
+// here are small (docs/benchmarks.md has the measurements). Deployments
+// with a memory limit set GOMEMLIMIT below it (deploy/kubernetes), so the
+// collector works harder only when the limit comes near.
 const DefaultGOGC = 400
 
 // DefaultMemoryLimit is a service's soft memory limit when GOMEMLIMIT is
 // unset. At DefaultGOGC a bulk upload's short-lived batches grew intake's
 // and the calculator's heaps to five times what was live; near this limit
-// the collector runs sooner instead. Their live heaps are a few tens of
-// megabytes, so below it nothing changes. (The gateway, whose edge cache
-// alone may hold 64 MiB, keeps no default limit.)
+// the collector runs sooner instead. Their live heaps are well under it,
+// so in ordinary running nothing changes. (The gateway, whose edge cache
+// alone may hold edge.DefaultEdgeCacheBytes, keeps no default limit.)
 const DefaultMemoryLimit = 128 << 20
 
 // TuneGC applies DefaultGOGC unless GOGC is set (the runtime has applied
@@ -110,35 +123,97 @@ func limitMemory() {
 	}
 }
 
-// Main runs a service as its own process and exits with its result.
+// Main runs a gRPC service as its own process and exits with its result.
 func Main(name string, run func(context.Context, Env) error) {
-	TuneGC()
 	limitMemory()
+	runMain(name, func(ctx context.Context) error { return mainErr(ctx, name, run) })
+}
+
+// EdgeEnv is what an HTTP edge's run receives from MainEdge.
+type EdgeEnv struct {
+	Cfg config.Process
+	Log *slog.Logger
+	TP  trace.TracerProvider
+	// RateLimit is the per-API-key budget the services enforce.
+	RateLimit *ratelimit.Config
+	// Redis is the platform's Redis, or nil.
+	Redis *redis.Client
+}
+
+// MainEdge runs an HTTP edge (the gateway) as its own process and exits with
+// its result. It sets up what Main does, but opens no gRPC or metrics
+// listener (the edge serves both on its own HTTP address, with ServeHTTP)
+// and sets no default memory limit: the edge cache is sized by its own
+// setting.
+func MainEdge(name string, run func(context.Context, EdgeEnv) error) {
+	runMain(name, func(ctx context.Context) error { return mainEdgeErr(ctx, name, run) })
+}
+
+// runMain runs main with a context that ends on SIGINT or SIGTERM, and
+// exits the process when it fails.
+func runMain(name string, main func(context.Context) error) {
+	TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := mainErr(ctx, name, run); err != nil {
+	if err := main(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
 }
 
 func mainErr(ctx context.Context, name string, run func(context.Context, Env) error) error {
-	d := Defaults[name]
-	cfg, err := config.Load(name, d.GRPC, d.Metrics)
+	grpcAddr, metricsAddr := DefaultAddrs(name)
+	cfg, err := config.Load(name, grpcAddr, metricsAddr)
 	if err != nil {
 		return err
 	}
+	return withProcess(ctx, cfg.Process, func(p process) error {
+		lis, err := net.Listen("tcp", cfg.GRPCAddr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+		}
+		var mlis net.Listener
+		if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+			if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+				return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
+			}
+		}
+		return run(ctx, Env{Cfg: cfg, Log: p.log, TP: p.tp, GRPC: lis, Metrics: mlis, RateLimit: p.limits, Redis: p.rdb})
+	})
+}
+
+func mainEdgeErr(ctx context.Context, name string, run func(context.Context, EdgeEnv) error) error {
+	cfg, err := config.LoadProcess(name)
+	if err != nil {
+		return err
+	}
+	return withProcess(ctx, cfg, func(p process) error {
+		return run(ctx, EdgeEnv{Cfg: cfg, Log: p.log, TP: p.tp, RateLimit: p.limits, Redis: p.rdb})
+	})
+}
+
+// process is what every deployable runs with, services and the edge alike.
+type process struct {
+	log    *slog.Logger
+	tp     trace.TracerProvider
+	limits *ratelimit.Config
+	rdb    *redis.Client // nil: none
+}
+
+// withProcess reads the rate limits, starts the logger, profiling, tracing
+// and Redis, calls run with them, and stops them when it returns.
+func withProcess(ctx context.Context, cfg config.Process, run func(process) error) error {
 	limits, err := ratelimit.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	log := logging.New(os.Stdout, name, cfg.LogLevel)
+	log := logging.New(os.Stdout, cfg.Name, cfg.LogLevel)
 	stopPprof, err := telemetry.StartPprof()
 	if err != nil {
 		return err
 	}
 	defer stopPprof()
-	tp, err := telemetry.Setup(ctx, "vcci-"+name)
+	tp, err := telemetry.Setup(ctx, "vcci-"+cfg.Name)
 	if err != nil {
 		return err
 	}
@@ -156,17 +231,26 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	lis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+	return run(process{log: log, tp: tp, limits: &limits, rdb: rdb})
+}
+
+// ServeHTTP serves srv on srv.Addr until ctx ends, then shuts it down,
+// letting requests in flight finish for at most timeout.
+func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "http", srv.Addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
 	}
-	var mlis net.Listener
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
-		if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
-		}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
-	return run(ctx, Env{Cfg: cfg, Log: log, TP: tp, GRPC: lis, Metrics: mlis, RateLimit: &limits, Redis: rdb})
+	return nil
 }
 
 // OpenDB opens the service's pool, applies the identity schema's migrations
@@ -208,16 +292,21 @@ func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpc
 	})
 }
 
-// DialPeer connects to the peer service name. Calls made for an
+// Dial connects to the peer service at addr. Calls made for an
 // authenticated caller travel as the platform acting for the caller's
 // tenant, so a request is charged to its key's rate limit once, where it
 // entered the platform.
-func DialPeer(ctx context.Context, env Env, pool *pgxpool.Pool, name string) (*grpc.ClientConn, error) {
+func Dial(ctx context.Context, env Env, pool *pgxpool.Pool, addr string) (*grpc.ClientConn, error) {
 	token, err := tenancy.ServiceToken(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	return grpcclient.Dial(env.Peer(name), env.TP, grpcclient.AsService(token))
+	return grpcclient.Dial(addr, env.TP, grpcclient.AsService(token))
+}
+
+// DialPeer is Dial to the peer service name, at env.Peer(name).
+func DialPeer(ctx context.Context, env Env, pool *pgxpool.Pool, name string) (*grpc.ClientConn, error) {
+	return Dial(ctx, env, pool, env.Peer(name))
 }
 
 // RedisClient returns env.Redis, or connects (REDIS_URL, else a server on

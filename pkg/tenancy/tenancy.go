@@ -237,10 +237,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (uuid.UUID
 	}
 	var tenant uuid.UUID
 	err := a.pool.QueryRow(ctx, `SELECT tenant_id FROM iam.api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, []byte(h)).Scan(&tenant)
-	ok := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, fmt.Errorf("tenancy.Authenticate: %w", err)
+	err = db.NotFound(err, "tenancy.Authenticate", ErrBadKey)
+	if err != nil && !errors.Is(err, ErrBadKey) {
+		return uuid.Nil, err
 	}
+	ok := err == nil
 	a.mu.Lock()
 	if len(a.cache) > 100_000 { // bound memory under a flood of random keys
 		clear(a.cache)

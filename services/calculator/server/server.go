@@ -24,6 +24,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves the calculator until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
+	cfg := LoadConfig(env)
 	pool, auth, err := service.OpenDB(ctx, env, 16, Migrate)
 	if err != nil {
 		return err
@@ -31,7 +32,8 @@ func Run(ctx context.Context, env service.Env) error {
 	defer pool.Close()
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.ResultsTable)
+	st := store.New(pool)
+	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.Error("partitions", "error", err.Error()) })
 	// The totals and the rollup are updated in place by every calculated
 	// batch: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
@@ -45,8 +47,8 @@ func Run(ctx context.Context, env service.Env) error {
 	srv := service.NewServer(env, pool, auth)
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry))
 	defer caches.Close()
-	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(store.New(pool), caches.Summaries, caches.Factors)))
-	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors)))
+	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }
 
 // FactorCodes returns the NAICS codes of the default factor library, for

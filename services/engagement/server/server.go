@@ -20,12 +20,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves engagement until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
+	cfg := LoadConfig(env)
 	pool, auth, err := service.OpenDB(ctx, env, 8, Migrate)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	hs, err := service.DialPeer(ctx, env, pool, "hotspot")
+	hs, err := service.Dial(ctx, env, pool, cfg.HotspotAddr)
 	if err != nil {
 		return err
 	}
@@ -34,5 +35,5 @@ func Run(ctx context.Context, env service.Env) error {
 	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
 	srv := service.NewServer(env, pool, auth)
 	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc))
-	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

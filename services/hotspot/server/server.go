@@ -15,6 +15,7 @@ import (
 
 // Run serves hotspot until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
+	cfg := LoadConfig(env)
 	// Hotspot owns no tables: the pool is for authenticating keys (the iam
 	// schema) and for readiness, so a few connections do.
 	pool, auth, err := service.OpenDB(ctx, env, 4, nil)
@@ -22,12 +23,12 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer pool.Close()
-	calc, err := service.DialPeer(ctx, env, pool, "calculator")
+	calc, err := service.Dial(ctx, env, pool, cfg.CalculatorAddr)
 	if err != nil {
 		return err
 	}
 	defer calc.Close()
-	intake, err := service.DialPeer(ctx, env, pool, "intake")
+	intake, err := service.Dial(ctx, env, pool, cfg.IntakeAddr)
 	if err != nil {
 		return err
 	}
@@ -39,5 +40,5 @@ func Run(ctx context.Context, env service.Env) error {
 	)
 	srv := service.NewServer(env, pool, auth)
 	hotspotv1.RegisterHotspotServiceServer(srv.GRPC, grpcapi.New(svc))
-	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

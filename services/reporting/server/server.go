@@ -19,6 +19,7 @@ import (
 
 // Run serves reporting until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
+	cfg := LoadConfig(env)
 	// Reporting owns no tables: the pool is for authenticating keys (the iam
 	// schema) and for readiness, so a few connections do.
 	pool, auth, err := service.OpenDB(ctx, env, 4, nil)
@@ -26,12 +27,12 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer pool.Close()
-	calcConn, err := service.DialPeer(ctx, env, pool, "calculator")
+	calcConn, err := service.Dial(ctx, env, pool, cfg.CalculatorAddr)
 	if err != nil {
 		return err
 	}
 	defer calcConn.Close()
-	intakeConn, err := service.DialPeer(ctx, env, pool, "intake")
+	intakeConn, err := service.Dial(ctx, env, pool, cfg.IntakeAddr)
 	if err != nil {
 		return err
 	}
@@ -63,5 +64,5 @@ func Run(ctx context.Context, env service.Env) error {
 	})
 	defer dashboards.Close()
 	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, dashboards))
-	return srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

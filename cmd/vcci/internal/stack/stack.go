@@ -92,8 +92,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	envs := make([]service.Env, len(Services))
 	for i, svc := range Services {
-		d := service.Defaults[svc.Name]
-		cfg, err := config.Load(svc.Name, d.GRPC, d.Metrics)
+		grpcAddr, metricsAddr := service.DefaultAddrs(svc.Name)
+		cfg, err := config.Load(svc.Name, grpcAddr, metricsAddr)
 		if err != nil {
 			return nil, err
 		}

@@ -289,8 +289,17 @@ func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension
 	})
 }
 
-// CategoryNames are the GHG Protocol Scope 3 categories, 1-based.
-var CategoryNames = [16]string{"",
+// CategoryName returns the name of GHG Protocol Scope 3 category c (1 to
+// 15).
+func CategoryName(c int) (string, bool) {
+	if c < 1 || c >= len(categoryNames) {
+		return "", false
+	}
+	return categoryNames[c], true
+}
+
+// categoryNames are the Scope 3 categories, 1-based; never written.
+var categoryNames = [16]string{"",
 	"Purchased goods and services", "Capital goods", "Fuel- and energy-related activities",
 	"Upstream transportation and distribution", "Waste generated in operations", "Business travel",
 	"Employee commuting", "Upstream leased assets", "Downstream transportation and distribution",

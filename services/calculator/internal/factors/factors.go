@@ -33,14 +33,16 @@ type Factor struct {
 	Category int
 }
 
-// EPA is the default set.
-var EPA = Set{
-	Name:        "epa-supply-chain-v1.3.0",
-	DisplayName: "US EPA Supply Chain GHG Emission Factors v1.3 by NAICS-6 (with margins)",
-	Publisher:   "US EPA",
-	Version:     "1.3.0",
-	Unit:        "kg CO2e/2022 USD, purchaser price",
-	Source:      "https://doi.org/10.23719/1531143 (public domain, US EPA ScienceHub licence); USEEIOv2.2.22-GHG, GHG data year 2022, IPCC AR5 GWP-100",
+// EPA returns the default set.
+func EPA() Set {
+	return Set{
+		Name:        "epa-supply-chain-v1.3.0",
+		DisplayName: "US EPA Supply Chain GHG Emission Factors v1.3 by NAICS-6 (with margins)",
+		Publisher:   "US EPA",
+		Version:     "1.3.0",
+		Unit:        "kg CO2e/2022 USD, purchaser price",
+		Source:      "https://doi.org/10.23719/1531143 (public domain, US EPA ScienceHub licence); USEEIOv2.2.22-GHG, GHG data year 2022, IPCC AR5 GWP-100",
+	}
 }
 
 // EPAFactors parses the embedded EPA file, taking the "with margins" factor,
@@ -54,9 +56,10 @@ func EPAFactors() ([]Factor, error) {
 	if len(rows) < 2 || rows[0][0] != "2017 NAICS Code" || rows[0][6] != "Supply Chain Emission Factors with Margins" {
 		return nil, fmt.Errorf("factors.EPAFactors: unexpected header %q", rows[0])
 	}
+	unit := EPA().Unit
 	out := make([]Factor, 0, len(rows)-1)
 	for i, row := range rows[1:] {
-		if len(row[0]) != 6 || row[3] != EPA.Unit {
+		if len(row[0]) != 6 || row[3] != unit {
 			return nil, fmt.Errorf("factors.EPAFactors: line %d: bad code %q or unit %q", i+2, row[0], row[3])
 		}
 		out = append(out, Factor{Code: row[0], Title: row[1], Value: row[6], Category: CategoryOf(row[0])})

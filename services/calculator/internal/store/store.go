@@ -32,7 +32,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := db.Migrate(ctx, pool, "calculator", migrations); err != nil {
 		return err
 	}
-	return LoadSet(ctx, pool, factors.EPA)
+	return LoadSet(ctx, pool, factors.EPA())
 }
 
 // LoadSet loads a public factor set once; a set already loaded is left as is
@@ -47,12 +47,13 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 			return err
 		}
 		var id int16
-		err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id)
+		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id),
+			"store.LoadSet", calculator.ErrSetNotFound)
 		if err == nil {
-			return nil
+			return nil // loaded before
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("store.LoadSet: %w", err)
+		if !errors.Is(err, calculator.ErrSetNotFound) {
+			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -87,10 +88,19 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 }
 
 // Store implements calculator.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool       *pgxpool.Pool
+	partitions *db.Partitions
+}
 
 // New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, partitions: db.NewPartitions(pool)} }
+
+// KeepPartitionsAhead creates the results' partitions ahead of time, daily,
+// until ctx ends; Calculate then finds them known.
+func (s *Store) KeepPartitionsAhead(ctx context.Context, onErr func(error)) {
+	s.partitions.KeepAhead(ctx, onErr, ResultsTable)
+}
 
 func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.FactorSet, error) {
 	var out []calculator.FactorSet
@@ -159,16 +169,15 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 			maxD = l.Date
 		}
 	}
-	if err := db.EnsureQuarterlyPartitions(ctx, s.pool, ResultsTable, minD, maxD); err != nil {
+	if err := s.partitions.Ensure(ctx, ResultsTable, minD, maxD); err != nil {
 		return calculator.Calculated{}, err
 	}
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var setID int16
-		if err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return calculator.ErrSetNotFound
-			}
+		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID),
+			"factor set", calculator.ErrSetNotFound)
+		if err != nil {
 			return err
 		}
 		// The lines go in as arrays: a staging table would cost a
@@ -345,13 +354,7 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 		r, err = scanResult(row)
 		return err
 	})})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, calculator.ErrResultNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("store.Result: %w", err)
-	}
-	return r, nil
+	return r, db.NotFound(err, "store.Result", calculator.ErrResultNotFound)
 }
 
 // totals are a batch's groups per summary dimension, as arrays for unnest.
@@ -504,8 +507,10 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			}
 			g.Key, g.Kg, g.Spend, g.Count, g.Share = *gk, *gkg, *gspend, *gn, share
 			if dim == calculator.ByCategory {
-				if c, err := strconv.Atoi(g.Key); err == nil && c > 0 && c < len(calculator.CategoryNames) {
-					g.Label = calculator.CategoryNames[c]
+				if c, err := strconv.Atoi(g.Key); err == nil {
+					if name, ok := calculator.CategoryName(c); ok {
+						g.Label = name
+					}
 				}
 			}
 			sum.Groups = append(sum.Groups, g)

@@ -69,8 +69,9 @@ type Inventory struct {
 	GeneratedAt                              time.Time
 }
 
-// CategoryNames are the GHG Protocol's Scope 3 categories, by number.
-var CategoryNames = map[string]string{
+// categoryNames are the GHG Protocol's Scope 3 categories, by number;
+// never written.
+var categoryNames = map[string]string{
 	"1": "Purchased goods and services", "2": "Capital goods", "3": "Fuel- and energy-related activities",
 	"4": "Upstream transportation and distribution", "5": "Waste generated in operations", "6": "Business travel",
 	"7": "Employee commuting", "8": "Upstream leased assets", "9": "Downstream transportation and distribution",
@@ -136,7 +137,7 @@ func (s *Service) InventorySummary(ctx context.Context, topN int) (Inventory, er
 	}
 	label(sup.Groups, names)
 	label(naics.Groups, titles)
-	label(cat.Groups, CategoryNames)
+	label(cat.Groups, categoryNames)
 
 	// The four breakdowns are separate reads, not one snapshot. The totals
 	// come from the category breakdown: it is never cut by a limit, so its
@@ -214,7 +215,7 @@ func (s *Service) Dashboard(ctx context.Context, top int) (Dashboard, error) {
 		return Dashboard{}, err
 	}
 	label(sup.Groups, names)
-	label(cat.Groups, CategoryNames)
+	label(cat.Groups, categoryNames)
 	d := Dashboard{
 		TotalKg: cat.TotalKg, TotalSpend: cat.TotalSpend, Count: cat.Count, SupplierCount: sup.GroupCount,
 		ByCategory: cat.Groups, ByMonth: month.Groups, Top: sup.Groups, GeneratedAt: time.Now(),

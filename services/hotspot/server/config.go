@@ -1,0 +1,21 @@
+package server
+
+import (
+	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/service"
+)
+
+// Config is everything hotspot reads from its environment: what every gRPC
+// service reads, and where the peers it ranks suppliers from are.
+type Config struct {
+	config.Service
+	CalculatorAddr string // CALCULATOR_ADDR: each supplier's emissions
+	IntakeAddr     string // INTAKE_ADDR: suppliers' names
+}
+
+// LoadConfig returns hotspot's Config: env.Cfg, as its launcher read it, and
+// the peers' addresses, which a launcher may also set (env.Peers). No value
+// can be malformed.
+func LoadConfig(env service.Env) Config {
+	return Config{Service: env.Cfg, CalculatorAddr: env.Peer("calculator"), IntakeAddr: env.Peer("intake")}
+}
