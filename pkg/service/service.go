@@ -304,11 +304,6 @@ func Dial(ctx context.Context, env Env, pool *pgxpool.Pool, addr string) (*grpc.
 	return grpcclient.Dial(addr, env.TP, grpcclient.AsService(token))
 }
 
-// DialPeer is Dial to the peer service name, at env.Peer(name).
-func DialPeer(ctx context.Context, env Env, pool *pgxpool.Pool, name string) (*grpc.ClientConn, error) {
-	return Dial(ctx, env, pool, env.Peer(name))
-}
-
 // RedisClient returns env.Redis, or connects (REDIS_URL, else a server on
 // 127.0.0.1:6379, else none) when the launcher gave none; close releases
 // only a client opened here.

@@ -4,13 +4,16 @@ import (
 	"time"
 
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
-// Config is what intake reads from the environment besides every service's
-// settings (service.Env).
+// Config is everything intake reads from its environment: what every gRPC
+// service reads, where the calculator is, and its own upload settings.
 type Config struct {
+	config.Service
+	CalculatorAddr string // CALCULATOR_ADDR: where accepted rows are calculated
 	// MaxUploadBytes bounds one spend file (MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// Uploads are River jobs in two queues, each with its workers: files up
@@ -24,14 +27,15 @@ type Config struct {
 	UploadTimeout time.Duration
 }
 
-// LoadConfig reads intake's Config; an error names the variable that is
-// malformed.
-func LoadConfig() (Config, error) {
+// LoadConfig returns intake's Config: env.Cfg, as its launcher read it, the
+// calculator's address (env.Peers may set it), and intake's own settings;
+// an error names the variable that is malformed.
+func LoadConfig(env service.Env) (Config, error) {
 	maxUpload, err := config.Int("MAX_UPLOAD_BYTES", 2<<30)
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{MaxUploadBytes: int64(maxUpload)}
+	c := Config{Service: env.Cfg, CalculatorAddr: env.Peer("calculator"), MaxUploadBytes: int64(maxUpload)}
 	if c.SmallWorkers, err = config.Int("UPLOAD_WORKERS", store.DefaultSmallWorkers); err != nil {
 		return Config{}, err
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vcci-dev/vcci/pkg/service"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -11,20 +13,23 @@ func TestLoadConfig(t *testing.T) {
 	for _, v := range vars {
 		t.Setenv(v, "")
 	}
-	got, err := LoadConfig()
-	want := Config{MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute}
+	env := service.Env{Peers: map[string]string{"calculator": "calc:9102"}}
+	env.Cfg.Name = "intake"
+	got, err := LoadConfig(env)
+	want := Config{CalculatorAddr: "calc:9102", MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute}
+	want.Name = "intake"
 	if err != nil || got != want {
 		t.Fatalf("defaults = %+v, %v; want %+v", got, err, want)
 	}
 	t.Setenv("UPLOAD_WORKERS", "24")
 	t.Setenv("UPLOAD_TIMEOUT", "90s")
-	if got, err := LoadConfig(); err != nil || got.SmallWorkers != 24 || got.UploadTimeout != 90*time.Second {
+	if got, err := LoadConfig(service.Env{}); err != nil || got.SmallWorkers != 24 || got.UploadTimeout != 90*time.Second {
 		t.Fatalf("set = %+v, %v; want 24 workers, 90s", got, err)
 	}
 	for _, v := range vars {
 		t.Run(v, func(t *testing.T) {
 			t.Setenv(v, "lots")
-			if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), v) {
+			if _, err := LoadConfig(service.Env{}); err == nil || !strings.Contains(err.Error(), v) {
 				t.Fatalf("%s=lots: %v, want an error naming %s", v, err, v)
 			}
 		})

@@ -32,7 +32,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves intake and runs its upload workers until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
-	cfg, err := LoadConfig()
+	cfg, err := LoadConfig(env)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	cc, err := service.DialPeer(ctx, env, pool, "calculator")
+	cc, err := service.Dial(ctx, env, pool, cfg.CalculatorAddr)
 	if err != nil {
 		return err
 	}
@@ -107,10 +107,10 @@ func Run(ctx context.Context, env service.Env) error {
 	tokens := pagetoken.New(tokenKey)
 	dir := dirapi.New(directory.New(dirstore.New(pool)), tokens, calc.Results, suppliers)
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), tokens, dir))
-	err = srv.Run(ctx, env.GRPC, env.Metrics, env.Cfg.ShutdownTimeout)
+	err = srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 	// Jobs stop after the server, given the shutdown timeout to finish; an
 	// interrupted one resumes at the next start (Worker.Work snoozes it).
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if serr := jobs.Stop(sctx); serr != nil {
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
