@@ -222,7 +222,7 @@ type partitionKey struct{ schema, name string }
 func (p *Partitions) Ensure(ctx context.Context, table string, from, to time.Time) error {
 	parts := strings.SplitN(table, ".", 2)
 	if len(parts) != 2 {
-		return fmt.Errorf("db.EnsureQuarterlyPartitions: %q is not schema.table", table)
+		return fmt.Errorf("db.Partitions.Ensure: %q is not schema.table", table)
 	}
 	var stmts []string
 	for q := QuarterStart(from); !q.After(to); q = q.AddDate(0, 3, 0) {
@@ -258,7 +258,7 @@ func (p *Partitions) Ensure(ctx context.Context, table string, from, to time.Tim
 		WHERE i.inhparent = $1::regclass AND c.relname = ANY($3)`,
 		table, len(stmts), names).Scan(&missing)
 	if err != nil {
-		return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
+		return fmt.Errorf("db.Partitions.Ensure %s: %w", table, err)
 	}
 	if !missing {
 		remember()
@@ -266,11 +266,11 @@ func (p *Partitions) Ensure(ctx context.Context, table string, from, to time.Tim
 	}
 	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, table); err != nil {
-			return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
+			return fmt.Errorf("db.Partitions.Ensure %s: %w", table, err)
 		}
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
-				return fmt.Errorf("db.EnsureQuarterlyPartitions %s: %w", table, err)
+				return fmt.Errorf("db.Partitions.Ensure %s: %w", table, err)
 			}
 		}
 		return nil
@@ -305,29 +305,4 @@ func (p *Partitions) KeepAhead(ctx context.Context, onErr func(error), tables ..
 		case <-time.After(24 * time.Hour):
 		}
 	}
-}
-
-// EnsureQuarterlyPartitions is Partitions.Ensure for a caller that holds no
-// Partitions: it shares one per pool with KeepPartitionsAhead. Its memory
-// is process-wide state, so new code holds a Partitions instead.
-func EnsureQuarterlyPartitions(ctx context.Context, pool *pgxpool.Pool, table string, from, to time.Time) error {
-	return sharedPartitions(pool).Ensure(ctx, table, from, to)
-}
-
-// KeepPartitionsAhead is Partitions.KeepAhead with the Partitions
-// EnsureQuarterlyPartitions uses; new code holds a Partitions instead.
-func KeepPartitionsAhead(ctx context.Context, pool *pgxpool.Pool, onErr func(error), tables ...string) {
-	sharedPartitions(pool).KeepAhead(ctx, onErr, tables...)
-}
-
-// shared holds the Partitions of each pool EnsureQuarterlyPartitions and
-// KeepPartitionsAhead are called with.
-var shared sync.Map // *pgxpool.Pool -> *Partitions
-
-func sharedPartitions(pool *pgxpool.Pool) *Partitions {
-	p, ok := shared.Load(pool)
-	if !ok {
-		p, _ = shared.LoadOrStore(pool, NewPartitions(pool))
-	}
-	return p.(*Partitions)
 }

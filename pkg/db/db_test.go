@@ -50,7 +50,7 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 	from := time.Date(2023, 11, 15, 0, 0, 0, 0, time.UTC)
 	to := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 2; i++ { // idempotent
-		if err := db.EnsureQuarterlyPartitions(ctx, pool, "demo.things", from, to); err != nil {
+		if err := db.NewPartitions(pool).Ensure(ctx, "demo.things", from, to); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 func TestInTenantBatchScopesEveryQueryAndEndsWithTheBatch(t *testing.T) {
 	ctx := context.Background()
 	pool := testsupport.NewPool(t, "db", migrate)
-	if err := db.EnsureQuarterlyPartitions(ctx, pool, "demo.things", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := db.NewPartitions(pool).Ensure(ctx, "demo.things", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")

@@ -93,7 +93,7 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	go db.KeepPartitionsAhead(bg, pool, func(err error) { env.Log.Error("partitions", "error", err.Error()) }, store.TransactionsTable)
+	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.Error("partitions", "error", err.Error()) })
 	// Running totals and the uploads' progress are updated in place by
 	// every upload, and compaction rewrites the transaction counters: keep
 	// them vacuumed whatever autovacuum does.

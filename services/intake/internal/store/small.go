@@ -112,7 +112,7 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 			}
 		}
 		if len(rows) > 0 {
-			if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, minD, maxD); err != nil {
+			if err := s.partitions.Ensure(ctx, TransactionsTable, minD, maxD); err != nil {
 				return err
 			}
 			dups, err := storedElsewhere(ctx, tx, tenant, rows)

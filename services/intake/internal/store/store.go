@@ -82,6 +82,7 @@ type Store struct {
 	// small upload's cost in allocation and GC.
 	chunkBufs   sync.Pool
 	recv        receiver
+	partitions  *db.Partitions
 	jobs        *river.Client[pgx.Tx] // inserts only
 	maxAttempts int
 }
@@ -96,8 +97,14 @@ func New(pool *pgxpool.Pool) *Store {
 	if err != nil {
 		panic(fmt.Sprintf("store.New: river: %v", err)) // a fixed, valid config
 	}
-	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts,
+	return &Store{pool: pool, small: SmallUpload, jobs: jobs, maxAttempts: DefaultMaxAttempts, partitions: db.NewPartitions(pool),
 		chunkBufs: sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}}
+}
+
+// KeepPartitionsAhead creates the transactions' partitions ahead of time,
+// daily, until ctx ends.
+func (s *Store) KeepPartitionsAhead(ctx context.Context, onErr func(error)) {
+	s.partitions.KeepAhead(ctx, onErr, TransactionsTable)
 }
 
 // WithMaxAttempts sets how many times each new upload's job runs before
@@ -448,7 +455,7 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 	errs := v.Errors
 	out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
 	if v.Accepted > 0 {
-		if err := db.EnsureQuarterlyPartitions(ctx, s.pool, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
+		if err := s.partitions.Ensure(ctx, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
 			return out, err
 		}
 		if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {

@@ -264,7 +264,7 @@ func TestTransactionTotalsAreNotAScan(t *testing.T) {
 func seedTransactions(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, n int) {
 	t.Helper()
 	ctx := context.Background()
-	if err := db.EnsureQuarterlyPartitions(ctx, pool, "intake.transactions", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := db.NewPartitions(pool).Ensure(ctx, "intake.transactions", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
