@@ -350,9 +350,9 @@ func recreateDatabase(ctx context.Context, admin, name, template string) (string
 	if template != "" {
 		create += " TEMPLATE " + template
 		// PostgreSQL 15 copies a template through the WAL by default: the
-		// gigabytes of a 1M-line dataset then forced checkpoints during the
-		// measured run, and upload to SUCCEEDED varied 0.3-3.5 s between
-		// runs of the same code. FILE_COPY copies the files, checkpointed.
+		// gigabytes of a 1M-line dataset then forced checkpoints into the
+		// measured run (docs/benchmarks.md). FILE_COPY copies the files,
+		// checkpointed.
 		var v int
 		if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
 			return "", err

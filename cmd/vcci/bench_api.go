@@ -54,8 +54,7 @@ func benchAPI(ctx context.Context, args []string) error {
 	vus := fs.Int("vus", 1000, "virtual users of the REST load (closed loop)")
 	ghzDuration := fs.Duration("ghz-duration", 10*time.Second, "length of each ghz run")
 	// Two calls in flight per core: the latency of a busy machine, not the
-	// length of a queue. At 16 the empty Health RPC's own p99 is above 5 ms
-	// on 2 cores, so a p99 target would measure the queue, not the service.
+	// length of a queue, which a p99 target would otherwise measure.
 	ghzConcurrency := fs.Int("ghz-concurrency", 4, "ghz workers: two per core measures latency, not queueing; raise it to measure saturation")
 	ceilingDuration := fs.Duration("ceiling-duration", 10*time.Second, "length of the REST ceiling run (GET /healthz)")
 	binDir := fs.String("bin", "bin", "folder with the built deployables")

@@ -318,8 +318,8 @@ func (c *cacheWriter) compressHere(n int) bool {
 // etag is a strong entity tag for a body whose 64-bit xxHash is h. A validator only
 // has to change when one URL's answer changes; the odds that a change keeps
 // the tag are 2^-64, and no one gains by forging a collision on their own
-// data. SHA-256 costs about six times as much (7 µs against 1.2 µs for 10 KB
-// on a dev box) for no benefit a client could see.
+// data. SHA-256 costs several times as much for no benefit a client could
+// see.
 func etag(h uint64) string {
 	var tag [2 + 11]byte // quotes around 8 bytes in unpadded base64url
 	var sum [8]byte

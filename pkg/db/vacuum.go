@@ -20,8 +20,7 @@ type VacuumOptions struct {
 	// AnalyzeEvery is how old a table's statistics (from this or from
 	// autovacuum) may be before a vacuum also analyzes it; KeepVacuumed's
 	// default is a minute, and zero in VacuumDead analyzes every time. Its
-	// sampling, not the vacuum, is most of the cost: on the benchmark's
-	// tables ANALYZE took 17-115 ms where VACUUM took 1-7 ms, every 5 s.
+	// sampling, not the vacuum, is most of the cost (docs/benchmarks.md).
 	AnalyzeEvery time.Duration
 }
 

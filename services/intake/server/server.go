@@ -68,11 +68,10 @@ func Run(ctx context.Context, env service.Env) error {
 	srv := service.NewServer(env, pool, auth)
 	// Reads (a supplier, a page of suppliers or of transactions) are cached
 	// per tenant; uploads, once validated and once calculated, invalidate
-	// them on every replica. An entry is up to about 12 KB (a page of 50
-	// transactions), and entries of invalidated versions stay until evicted:
-	// at 20,000 entries, under the design's load (uploads every 20 ms),
-	// intake's heap held 150 MB of them and its collector took a third of
-	// its CPU (docs/benchmarks.md). 2,000 hold what is read between uploads.
+	// them on every replica. Entries of invalidated versions stay until
+	// evicted, so a large cache fills the heap with dead pages under
+	// frequent uploads; 2,000 hold what is read between uploads
+	// (docs/benchmarks.md).
 	suppliers := cache.New(cache.Options[[]byte]{Name: "intake-reads", Redis: rdb, Log: env.Log,
 		LocalSize: 2_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute,
 		Marshal: func(b []byte) ([]byte, error) { return b, nil }, Unmarshal: func(b []byte) ([]byte, error) { return b, nil },

@@ -444,8 +444,7 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 		st.Args = []any{tenant, ids}
 	}
 	// A generic plan: the custom plan PostgreSQL would otherwise make on
-	// every call costs more than the query (0.53 ms against 0.19 ms per
-	// 50-id call, pgbench on the bench-api dataset).
+	// every call costs more than the query (docs/benchmarks.md).
 	generic := db.Stmt{SQL: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`}
 	err := db.InTenantBatch(ctx, s.pool, tenant, generic, st)
 	if err != nil {

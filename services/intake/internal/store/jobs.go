@@ -44,11 +44,10 @@ type ClientOptions struct {
 }
 
 // DefaultSmallWorkers is how many small uploads a client works at once. A
-// small upload's time is mostly waits (commits, the calculator): under the
-// design's user model (about 50 ten-line uploads a second on 2 cores), 8
-// fell behind (upload to SUCCEEDED p50 4-8 s, growing), 16 kept up (1.1 s)
-// and 24 did better (0.5 s) but, at two connections a worker, takes 68 of
-// a stock PostgreSQL's 100 for one intake replica (docs/benchmarks.md).
+// small upload's time is mostly waits (commits, the calculator), so under
+// the design's user model fewer workers fall behind; more would take too
+// many of a stock PostgreSQL's connections, at two a worker, for one
+// replica (docs/benchmarks.md).
 const DefaultSmallWorkers = 16
 
 // NewClient returns the River client that works uploads with w; Start it.

@@ -487,9 +487,8 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 			return out, err
 		}
 		// In date order, the rows fill one quarter's partition (and its
-		// indexes) at a time and the date index grows at its end: on 1M
-		// lines in file order the INSERT took 15.3 s, in date order 12.4 s
-		// (docs/benchmarks.md).
+		// indexes) at a time and the date index grows at its end, which is
+		// faster than file order (docs/benchmarks.md).
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
 				naics_code, amount_usd, currency, description, category)

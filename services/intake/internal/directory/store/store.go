@@ -99,8 +99,7 @@ type sortKey struct {
 // text is the SQL that reads the sort value as text, for the cursor. A
 // date is formatted with to_char: PostgreSQL 15 plans "LIMIT n" over the
 // partitions as a full sort when the select list holds date::text (a
-// DateStyle-dependent cast), instead of walking the date index backwards:
-// 300 ms instead of 0.2 ms on a million rows.
+// DateStyle-dependent cast), instead of walking the date index backwards.
 func (sk sortKey) text() string {
 	if sk.cursor != "" {
 		return sk.cursor
