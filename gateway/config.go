@@ -50,8 +50,8 @@ func loadConfig(p config.Process) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	backends := make(map[string]string, len(edge.Backends))
-	for _, name := range edge.Backends {
+	backends := make(map[string]string, len(edge.Backends()))
+	for _, name := range edge.Backends() {
 		backends[name] = service.PeerAddr(name)
 	}
 	return Config{

@@ -26,7 +26,7 @@ func TestLoadConfig(t *testing.T) {
 		cfg.RiverUIDatabaseURL != "" || cfg.RiverUIUser != "operator" || cfg.RiverUIPassword != "" {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	if len(cfg.Backends) != len(edge.Backends) || cfg.Backends["intake"] != "127.0.0.1:9101" || cfg.Backends["reporting"] != "127.0.0.1:9105" {
+	if len(cfg.Backends) != len(edge.Backends()) || cfg.Backends["intake"] != "127.0.0.1:9101" || cfg.Backends["reporting"] != "127.0.0.1:9105" {
 		t.Errorf("default backends: %v", cfg.Backends)
 	}
 

@@ -39,8 +39,11 @@ import (
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 )
 
-// Backends are the services the gateway fronts, in the order /readyz lists them.
-var Backends = []string{"intake", "calculator", "hotspot", "engagement", "reporting"}
+// Backends returns the services the gateway fronts, in the order /readyz
+// lists them.
+func Backends() []string {
+	return []string{"intake", "calculator", "hotspot", "engagement", "reporting"}
+}
 
 // Options configure a Gateway.
 type Options struct {
@@ -95,7 +98,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	g := &Gateway{}
 	conns := map[string]*grpc.ClientConn{}
-	for _, name := range Backends {
+	for _, name := range Backends() {
 		addr, ok := o.Addrs[name]
 		if !ok {
 			return nil, fmt.Errorf("edge.New: no address for %s", name)

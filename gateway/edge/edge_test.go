@@ -108,7 +108,7 @@ func setup(t *testing.T) (*httptest.Server, *fakeIntake, *health.Server) {
 	healthpb.RegisterHealthServer(srv, hs)
 	addr := testsupport.Serve(t, srv)
 	addrs := map[string]string{}
-	for _, b := range Backends {
+	for _, b := range Backends() {
 		addrs[b] = addr
 	}
 	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: noop.NewTracerProvider(), Addrs: addrs, MaxUploadBytes: 4 << 20})

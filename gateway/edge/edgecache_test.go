@@ -86,7 +86,7 @@ func setupEdge(t *testing.T, ttl time.Duration, burst int) *edgeEnv {
 	intakev1.RegisterIntakeServiceServer(srv, svc)
 	addr := testsupport.Serve(t, srv)
 	addrs := map[string]string{}
-	for _, b := range Backends {
+	for _, b := range Backends() {
 		addrs[b] = addr
 	}
 	limits := ratelimit.Config{Read: ratelimit.Limit{Rate: burst, Period: time.Minute, Burst: burst},
