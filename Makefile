@@ -64,7 +64,7 @@ check-generate: generate
 	go work sync
 	git diff --exit-code -- pkg/gen gateway/openapi $(foreach m,$(MODULES),$(m)/go.mod)
 
-## deploy-check: validate docker-compose.yml and deploy/ offline (Prometheus rules and their tests with promtool from tools/promtool)
+## deploy-check: validate docker-compose.yml and deploy/ offline (Prometheus rules and their tests with Debian's promtool)
 deploy-check:
 	bash deploy/validate.sh
 
