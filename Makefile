@@ -4,6 +4,7 @@ PKGS     := $(foreach m,$(MODULES),./$(m)/...)
 DEPLOYS  := intake calculator hotspot engagement reporting
 BIN      := $(CURDIR)/bin
 TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/ghz
+GOLANGCI := $(BIN)/golangci-lint
 ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
@@ -43,11 +44,15 @@ build:
 	go build -trimpath -o $(BIN)/gateway ./gateway
 	go build -trimpath -o $(BIN)/vcci ./cmd/vcci
 
-## tools: buf, the protoc plugins and ghz, at the versions pinned in tools/go.mod
-tools: $(TOOLS)
+## tools: buf, the protoc plugins and ghz (tools/go.mod) and golangci-lint (tools/lint/go.mod), at their pinned versions
+tools: $(TOOLS) $(GOLANGCI)
 $(TOOLS): tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)
 	cd tools && GOWORK=off go build -o $(BIN)/ tool
+# A module of its own: its requirements would raise protobuf and grpc under buf and the plugins.
+$(GOLANGCI): tools/lint/go.mod tools/lint/go.sum
+	@mkdir -p $(BIN)
+	cd tools/lint && GOWORK=off go build -o $(BIN)/ tool
 
 ## generate: Go code and the OpenAPI document from proto/
 generate: $(TOOLS)
