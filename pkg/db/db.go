@@ -30,6 +30,8 @@ const AppRole = "vcci_app"
 // Open returns a pool for url whose queries are traced with tp. Spans carry
 // a statement's text but not its parameters: those are tenant data, key
 // hashes and secrets, and traces leave the platform for a collector.
+// pgx keeps url's password out of its errors (TestOpenErrorsHideThePassword
+// holds it to that), so they are returned as they are.
 func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
@@ -196,6 +197,30 @@ func TestSpansCarryStatementsNotParameters(t *testing.T) {
 	}
 	if withStatement == 0 {
 		t.Fatalf("no span among %d carries the statement %q", len(rec.Ended()), stmt)
+	}
+}
+
+// TestOpenErrorsHideThePassword: a DATABASE_URL that cannot be used is
+// named in the error without its password, whatever is wrong with it.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	for _, url := range []string{
+		"postgres://vcci:zq-s3cret@127.0.0.1:port/vcci",
+		"postgres://vcci:zq-s3cret @127.0.0.1/vcci",
+		"postgres://vcci:zq-s3cret@127.0.0.1/vcci?sslmode=bogus",
+		"postgres://vcci:zq-s3cret@127.0.0.1/vcci?pool_max_conns=many",
+		"postgres://127.0.0.1/vcci?password=zq-s3cret&port=x",
+		"host=127.0.0.1 password='zq-s3cret x' port=x",
+		"host=127.0.0.1 password=zq-s3cret sslmode=bogus",
+		"postgres://vcci:zq-s3cret@127.0.0.1:1/vcci", // nothing listens
+	} {
+		pool, err := db.Open(context.Background(), url, noop.NewTracerProvider(), 1)
+		if err == nil {
+			pool.Close()
+			t.Fatalf("Open(%q) succeeded", url)
+		}
+		if !strings.HasPrefix(err.Error(), "db.Open: ") || strings.Contains(err.Error(), "zq-s3cret") {
+			t.Errorf("Open(%q): %v", url, err)
+		}
 	}
 }
 
