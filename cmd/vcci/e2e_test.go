@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -26,6 +27,7 @@ import (
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/spendgen"
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
 	"github.com/vcci-dev/vcci/gateway/edge"
+	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
 	engagement "github.com/vcci-dev/vcci/services/engagement/server"
@@ -47,10 +49,12 @@ func start(t *testing.T, tp trace.TracerProvider) platform {
 	return startWith(t, stack.Options{TP: tp})
 }
 
-// startWith starts a stack with o's rate limits and Redis on a new database.
+// startWith starts a stack with o's rate limits and Redis on a new
+// database. The database belongs to a role that is not a superuser, as a
+// deployment's does, so the tenant policies bind the services as there.
 func startWith(t *testing.T, o stack.Options) platform {
 	t.Helper()
-	url := testsupport.NewDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate)
+	url := testsupport.NewOwnedDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate)
 	ctx, cancel := context.WithCancel(context.Background())
 	o.DatabaseURL, o.Log, o.Ephemeral = url, slog.New(slog.NewTextHandler(io.Discard, nil)), true
 	if o.TP == nil {
@@ -342,9 +346,11 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		t.Fatalf("resend gave %s, want %s", again.Name, u.Name)
 	}
 	var n int
-	p.pool.QueryRow(context.Background(), `SELECT count(*) FROM calculator.emission_results`).Scan(&n)
-	if n != 20_000 {
-		t.Fatalf("%d results stored, want 20000", n)
+	err = db.InTenant(context.Background(), p.pool, testsupport.Tenant(t, p.pool, "acme"), func(tx pgx.Tx) error {
+		return tx.QueryRow(context.Background(), `SELECT count(*) FROM calculator.emission_results`).Scan(&n)
+	})
+	if err != nil || n != 20_000 {
+		t.Fatalf("%d results stored (%v), want 20000", n, err)
 	}
 }
 

@@ -64,10 +64,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("store.Migrate: river: %w", err)
 	}
 	// Jobs are inserted and completed in the transactions that store and
-	// finish their uploads, which run as the application's role.
-	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+	// finish their uploads, which run as the application's role; upkeep
+	// reads them to find the uploads River gave up on (FailAbandoned).
+	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`, `+db.MaintenanceRole+`;
 		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole); err != nil {
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+		GRANT SELECT ON `+RiverSchema+`.river_job TO `+db.MaintenanceRole); err != nil {
 		return fmt.Errorf("store.Migrate: %w", err)
 	}
 	return nil
