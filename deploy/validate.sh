@@ -192,6 +192,12 @@ for svc, conf in (compose.get("services") or {}).items():
     if not os.path.isfile(os.path.join(src, "go.mod")):
         err(f"docker-compose.yml: {svc}: {src}/go.mod does not exist")
 
+# Only the gateway is published beyond the host: the rest ask for no real secret.
+for svc, conf in (compose.get("services") or {}).items():
+    for port in conf.get("ports", []):
+        if svc != "gateway" and not str(port).startswith("127.0.0.1:"):
+            err(f"docker-compose.yml: {svc}: port {port} is published on every interface, want 127.0.0.1:{port}")
+
 # .dockerignore must not drop files the binaries embed (//go:embed), e.g. the factor CSV.
 def ignore_rules():
     rules = []
