@@ -89,7 +89,8 @@ for f, d in k8s:
     objs[(kind, name)] = (f, d)
 
 want_api = {"Deployment": "apps/v1", "Service": "v1", "ConfigMap": "v1", "Namespace": "v1",
-            "HorizontalPodAutoscaler": "autoscaling/v2", "PodDisruptionBudget": "policy/v1"}
+            "HorizontalPodAutoscaler": "autoscaling/v2", "PodDisruptionBudget": "policy/v1",
+            "NetworkPolicy": "networking.k8s.io/v1"}
 def matches(sel, labels): return bool(sel) and all(labels.get(k) == v for k, v in sel.items())
 
 deployments = {n: d for (k, n), (_, d) in objs.items() if k == "Deployment"}
@@ -175,6 +176,61 @@ for (kind, name), (f, d) in objs.items():
         sel = (spec.get("selector") or {}).get("matchLabels") or {}
         if not any(matches(sel, (dd["spec"]["template"].get("metadata") or {}).get("labels") or {}) for dd in deployments.values()):
             err(f"{where}: selector matches no Deployment")
+
+# NetworkPolicies: ingress is denied by default; each rule's pods and named ports exist; the
+# gRPC port of a service admits exactly the gateway and the services whose code dials it
+# (env.Peer("<name>") in services/<caller>/server).
+def pod_labels(dd): return (dd["spec"]["template"].get("metadata") or {}).get("labels") or {}
+def container_ports(dd): return {pp.get("name") for c in dd["spec"]["template"]["spec"]["containers"] for pp in c.get("ports", [])}
+policies = {n: d for (k, n), (_, d) in objs.items() if k == "NetworkPolicy"}
+if policies:
+    if not any(not (p["spec"].get("podSelector") or {}) and "Ingress" in p["spec"].get("policyTypes", []) and not p["spec"].get("ingress")
+               for p in policies.values()):
+        err("deploy/kubernetes: NetworkPolicies but no default deny of ingress (podSelector {}, no ingress rules)")
+    callers = {}
+    for f in glob.glob("services/*/server/*.go"):
+        caller = f.split("/")[1]
+        for callee in re.findall(r'env\.Peer\("(\w+)"\)', open(f).read()):
+            callers.setdefault(callee, set()).add(caller)
+    admitted = {}  # deployment -> port name -> names of deployments admitted
+    for name, p in policies.items():
+        where = f"NetworkPolicy/{name}"
+        sel = (p["spec"].get("podSelector") or {}).get("matchLabels") or {}
+        if not sel:
+            continue
+        targets = [n for n, dd in deployments.items() if matches(sel, pod_labels(dd))]
+        if not targets:
+            err(f"{where}: podSelector matches no Deployment")
+        for rule in p["spec"].get("ingress", []):
+            froms = rule.get("from")
+            sources = []
+            for src in froms or []:
+                ps = (src.get("podSelector") or {}).get("matchLabels") or {}
+                if "namespaceSelector" in src or "ipBlock" in src:
+                    sources.append("(elsewhere)")
+                    continue
+                hit = [n for n, dd in deployments.items() if matches(ps, pod_labels(dd))]
+                if not hit:
+                    err(f"{where}: from podSelector {ps} matches no Deployment")
+                sources += hit
+            for port in rule.get("ports", []):
+                for t in targets:
+                    if isinstance(port.get("port"), str) and port["port"] not in container_ports(deployments[t]):
+                        err(f"{where}: port {port['port']} is not a named port of {t}")
+                    admitted.setdefault(t, {}).setdefault(port.get("port"), set()).update(sources if froms else {"(anywhere)"})
+    for n, dd in deployments.items():
+        if n not in admitted:
+            err(f"Deployment/{n}: no NetworkPolicy admits anything to it")
+        elif n == "gateway":
+            if admitted[n].get("http") != {"(anywhere)"}:
+                err(f"Deployment/gateway: its http port should admit anyone, admits {admitted[n].get('http')}")
+        else:
+            want = {"gateway"} | callers.get(n, set())
+            if admitted[n].get("grpc", set()) != want:
+                err(f"Deployment/{n}: grpc admits {sorted(admitted[n].get('grpc', set()))}, the code's callers are {sorted(want)}")
+            if admitted[n].get("metrics") != {"(elsewhere)"}:
+                err(f"Deployment/{n}: metrics admits {admitted[n].get('metrics')}, want Prometheus only")
+    print(f"    checked {len(policies)} NetworkPolicies against the peer calls in services/*/server")
 print(f"    checked {len(k8s)} Kubernetes documents ({len(deployments)} Deployments)")
 
 # Dockerfile: every deployable in docker-compose.yml has a build path in deploy/Dockerfile.
@@ -192,6 +248,12 @@ for svc, conf in (compose.get("services") or {}).items():
     src = "gateway" if arg == "gateway" else f"services/{arg}"
     if not os.path.isfile(os.path.join(src, "go.mod")):
         err(f"docker-compose.yml: {svc}: {src}/go.mod does not exist")
+
+# Only the gateway is published beyond the host: the rest ask for no real secret.
+for svc, conf in (compose.get("services") or {}).items():
+    for port in conf.get("ports", []):
+        if svc != "gateway" and not str(port).startswith("127.0.0.1:"):
+            err(f"docker-compose.yml: {svc}: port {port} is published on every interface, want 127.0.0.1:{port}")
 
 # .dockerignore must not drop files the binaries embed (//go:embed), e.g. the factor CSV.
 def ignore_rules():

@@ -14,9 +14,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -26,6 +28,7 @@ import (
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/spendgen"
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
 	"github.com/vcci-dev/vcci/gateway/edge"
+	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
 	engagement "github.com/vcci-dev/vcci/services/engagement/server"
@@ -38,8 +41,10 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 type platform struct {
 	base string
 	key  string
+	url  string // the database, as its owner
 	pool *pgxpool.Pool
 	grpc map[string]string // service -> address
+	stop func()            // stops the stack and waits for it (also at the end of the test)
 }
 
 func start(t *testing.T, tp trace.TracerProvider) platform {
@@ -47,12 +52,18 @@ func start(t *testing.T, tp trace.TracerProvider) platform {
 	return startWith(t, stack.Options{TP: tp})
 }
 
-// startWith starts a stack with o's rate limits and Redis on a new database.
+// startWith starts a stack with o's rate limits, Redis, tracer and logger
+// (none by default) on a new database. The database belongs to a role that
+// is not a superuser, as a deployment's does, so the tenant policies bind
+// the services as there.
 func startWith(t *testing.T, o stack.Options) platform {
 	t.Helper()
-	url := testsupport.NewDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate)
+	url := testsupport.NewOwnedDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate)
 	ctx, cancel := context.WithCancel(context.Background())
-	o.DatabaseURL, o.Log, o.Ephemeral = url, slog.New(slog.NewTextHandler(io.Discard, nil)), true
+	o.DatabaseURL, o.Ephemeral = url, true
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	if o.TP == nil {
 		o.TP = noop.NewTracerProvider()
 	}
@@ -61,13 +72,15 @@ func startWith(t *testing.T, o stack.Options) platform {
 		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); st.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); st.Wait() }) }
+	t.Cleanup(stop)
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), pool: pool, grpc: st.GRPC}
+	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), url: url, pool: pool, grpc: st.GRPC, stop: stop}
 }
 
 // call does one REST request and decodes the JSON answer.
@@ -342,9 +355,11 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		t.Fatalf("resend gave %s, want %s", again.Name, u.Name)
 	}
 	var n int
-	p.pool.QueryRow(context.Background(), `SELECT count(*) FROM calculator.emission_results`).Scan(&n)
-	if n != 20_000 {
-		t.Fatalf("%d results stored, want 20000", n)
+	err = db.InTenant(context.Background(), p.pool, testsupport.Tenant(t, p.pool, "acme"), func(tx pgx.Tx) error {
+		return tx.QueryRow(context.Background(), `SELECT count(*) FROM calculator.emission_results`).Scan(&n)
+	})
+	if err != nil || n != 20_000 {
+		t.Fatalf("%d results stored (%v), want 20000", n, err)
 	}
 }
 

@@ -99,6 +99,9 @@ func bootstrapTenant(ctx context.Context, url, keyFile string) (string, error) {
 	if key == "" {
 		if b, err := os.ReadFile(keyFile); err == nil {
 			key = strings.TrimSpace(string(b))
+			if err := keepPrivate(keyFile); err != nil {
+				return "", err
+			}
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return "", err
 		}
@@ -111,5 +114,25 @@ func bootstrapTenant(ctx context.Context, url, keyFile string) (string, error) {
 		return "", err
 	}
 	path, _ := filepath.Abs(keyFile)
-	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("saving the key: %w", err)
+	}
+	return key, keepPrivate(path) // WriteFile keeps the mode of a file that exists
+}
+
+// keepPrivate makes the key file readable and writable by its owner only:
+// a file made before the key was kept private, or by hand, may be readable
+// by every user of the machine.
+func keepPrivate(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("making the key file private: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("making %s private to its owner: %w", path, err)
+	}
+	return nil
 }

@@ -3,8 +3,11 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -87,4 +90,46 @@ func Load(name, grpcAddr, metricsAddr string) (Service, error) {
 		MetricsAddr: String("METRICS_ADDR", metricsAddr),
 		DatabaseURL: String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vcci?sslmode=disable"),
 	}, nil
+}
+
+// Redact returns a connection string (DATABASE_URL, REDIS_URL,
+// RIVER_UI_DATABASE_URL) fit for an error or a log line: a URL's password,
+// and any password or sslpassword setting in its query or in a key=value
+// string, become "xxxxx". A URL that does not parse loses all of its user
+// information, since where its password ends is then a guess.
+func Redact(dsn string) string {
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		return redactSettings(dsn)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = "xxxxx" + rest[at:]
+		}
+		return scheme + "://" + redactSettings(rest)
+	}
+	if q := u.Query(); len(q) > 0 {
+		changed := false
+		for k := range q {
+			if isPasswordSetting(k) {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted()
+}
+
+// passwordSetting matches a password setting of a key=value connection
+// string (quoted or not) or of a URL's query.
+var passwordSetting = regexp.MustCompile(`(?i)\b((?:ssl)?password)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)`)
+
+func redactSettings(s string) string { return passwordSetting.ReplaceAllString(s, "${1}${2}xxxxx") }
+
+func isPasswordSetting(k string) bool {
+	return strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword")
 }

@@ -27,13 +27,26 @@ import (
 // row-level-security policies on every tenant table apply to it.
 const AppRole = "vcci_app"
 
-// Open returns a pool for url whose queries are traced with tp.
+// MaintenanceRole is the role upkeep that spans tenants runs as (folding
+// the transaction counters, failing abandoned uploads). The tables' owner,
+// the role services connect as, is held to their tenant policies too
+// (FORCE ROW LEVEL SECURITY), so that a statement run outside InTenant by
+// mistake fails instead of seeing every tenant. The few tables upkeep
+// touches have a policy for this role that lets it see every row; its
+// grants say what it may do there.
+const MaintenanceRole = "vcci_maintenance"
+
+// Open returns a pool for url whose queries are traced with tp. Spans carry
+// a statement's text but not its parameters: those are tenant data, key
+// hashes and secrets, and traces leave the platform for a collector.
+// pgx keeps url's password out of its errors (TestOpenErrorsHideThePassword
+// holds it to that), so they are returned as they are.
 func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db.Open: %w", err)
 	}
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithIncludeQueryParameters())
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp))
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
@@ -89,41 +102,38 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 		return fmt.Errorf("db.Migrate %s: %w", schema, err)
 	}
 	defer conn.Release()
-	// One lock for the whole cluster: CREATE ROLE is cluster-wide.
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7242001)`); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+rolesLock+`)`); err != nil {
 		return fmt.Errorf("db.Migrate %s: lock: %w", schema, err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+rolesLock+`)`)
 
+	if err := EnsureRoles(ctx, conn); err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
 	setup := fmt.Sprintf(`
-		DO $$ BEGIN
-			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%[1]s') THEN
-				CREATE ROLE %[1]s NOLOGIN;
-			END IF;
-		END $$;
-		CREATE SCHEMA IF NOT EXISTS %[2]s;
-		GRANT USAGE ON SCHEMA %[2]s TO %[1]s;
-		CREATE TABLE IF NOT EXISTS %[2]s.schema_migrations (
+		CREATE SCHEMA IF NOT EXISTS %[3]s;
+		GRANT USAGE ON SCHEMA %[3]s TO %[1]s, %[2]s;
+		CREATE TABLE IF NOT EXISTS %[3]s.schema_migrations (
 			version    int PRIMARY KEY,
 			name       text NOT NULL,
 			applied_at timestamptz NOT NULL DEFAULT now()
-		);`, AppRole, pgx.Identifier{schema}.Sanitize())
+		);`, AppRole, MaintenanceRole, pgx.Identifier{schema}.Sanitize())
 	if _, err := conn.Exec(ctx, setup); err != nil {
 		return fmt.Errorf("db.Migrate %s: setup: %w", schema, err)
 	}
-	// A non-superuser connecting role must be able to SET ROLE to the app role.
+	// A non-superuser connecting role must be able to SET ROLE to both.
 	var super bool
 	if err := conn.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil {
 		return fmt.Errorf("db.Migrate %s: %w", schema, err)
 	}
-	if !super {
+	for _, role := range []string{AppRole, MaintenanceRole} {
 		var member bool
-		if err := conn.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, AppRole).Scan(&member); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, role).Scan(&member); err != nil {
 			return fmt.Errorf("db.Migrate %s: %w", schema, err)
 		}
-		if !member {
-			if _, err := conn.Exec(ctx, `GRANT `+AppRole+` TO CURRENT_USER`); err != nil {
-				return fmt.Errorf("db.Migrate %s: grant %s to the connecting role: %w", schema, AppRole, err)
+		if !super && !member {
+			if _, err := conn.Exec(ctx, `GRANT `+role+` TO CURRENT_USER`); err != nil {
+				return fmt.Errorf("db.Migrate %s: grant %s to the connecting role: %w", schema, role, err)
 			}
 		}
 	}
@@ -158,6 +168,51 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 		}
 	}
 	return nil
+}
+
+// rolesLock is the advisory lock Migrate and EnsureRoles hold: one for the
+// whole cluster, since roles are cluster-wide.
+const rolesLock = "7242001"
+
+// EnsureRoles creates AppRole and MaintenanceRole (NOLOGIN) unless they
+// exist. Migrate calls it; a test that sets up a connecting role of its
+// own calls it first, to grant that role both.
+func EnsureRoles(ctx context.Context, conn interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}) error {
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rolesLock+`)`); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		for _, role := range []string{AppRole, MaintenanceRole} {
+			_, err := tx.Exec(ctx, fmt.Sprintf(`DO $$ BEGIN
+				IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%[1]s') THEN
+					CREATE ROLE %[1]s NOLOGIN;
+				END IF;
+			END $$`, role))
+			if err != nil {
+				return fmt.Errorf("%s: %w", role, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("db.EnsureRoles: %w", err)
+	}
+	return nil
+}
+
+// AsMaintenance runs fn in a transaction as MaintenanceRole, for upkeep
+// across tenants on the tables that let that role see every row. It also
+// sets the nil tenant, which owns nothing: a table's policies are OR-ed,
+// and the tenant policy's reading of the setting fails when it is unset.
+func AsMaintenance(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+MaintenanceRole+"; SELECT set_config('vcci.tenant_id', '"+uuid.Nil.String()+"', true)"); err != nil {
+			return fmt.Errorf("db.AsMaintenance: %w", err)
+		}
+		return fn(tx)
+	})
 }
 
 // InTenant runs fn in a transaction as AppRole with the tenant set, so the

@@ -13,6 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
@@ -158,6 +161,66 @@ func TestInTenantBatchScopesEveryQueryAndEndsWithTheBatch(t *testing.T) {
 	err = db.InTenantBatch(ctx, one, a, db.Stmt{SQL: `INSERT INTO demo.things (tenant_id, day, n) VALUES ($1, '2024-01-02', 1)`, Args: []any{b}, Scan: drain})
 	if err == nil || !strings.Contains(err.Error(), "row-level security") {
 		t.Fatalf("error = %v, want a row-level security violation", err)
+	}
+}
+
+// TestSpansCarryStatementsNotParameters: a statement's parameters are
+// tenant data and secrets, and traces leave the platform.
+func TestSpansCarryStatementsNotParameters(t *testing.T) {
+	ctx := context.Background()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	pool, err := db.Open(ctx, testsupport.NewDatabase(t, "db", migrate), tp, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	const secret, stmt = "zq-parameter-7731", "SELECT length($1::text)"
+	// The tracer records queries only inside a trace, as a request's are.
+	ctx, span := tp.Tracer("test").Start(ctx, "request")
+	var n int
+	if err := pool.QueryRow(ctx, stmt, secret).Scan(&n); err != nil || n != len(secret) {
+		t.Fatalf("query = %d, %v", n, err)
+	}
+	span.End()
+	var withStatement int
+	for _, s := range rec.Ended() {
+		for _, a := range s.Attributes() {
+			v := a.Value.String()
+			if strings.Contains(v, secret) {
+				t.Errorf("span %q attribute %s = %q carries the parameter", s.Name(), a.Key, v)
+			}
+			if a.Key == "db.query.text" && v == stmt {
+				withStatement++
+			}
+		}
+	}
+	if withStatement == 0 {
+		t.Fatalf("no span among %d carries the statement %q", len(rec.Ended()), stmt)
+	}
+}
+
+// TestOpenErrorsHideThePassword: a DATABASE_URL that cannot be used is
+// named in the error without its password, whatever is wrong with it.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	for _, url := range []string{
+		"postgres://vcci:zq-s3cret@127.0.0.1:port/vcci",
+		"postgres://vcci:zq-s3cret @127.0.0.1/vcci",
+		"postgres://vcci:zq-s3cret@127.0.0.1/vcci?sslmode=bogus",
+		"postgres://vcci:zq-s3cret@127.0.0.1/vcci?pool_max_conns=many",
+		"postgres://127.0.0.1/vcci?password=zq-s3cret&port=x",
+		"host=127.0.0.1 password='zq-s3cret x' port=x",
+		"host=127.0.0.1 password=zq-s3cret sslmode=bogus",
+		"postgres://vcci:zq-s3cret@127.0.0.1:1/vcci", // nothing listens
+	} {
+		pool, err := db.Open(context.Background(), url, noop.NewTracerProvider(), 1)
+		if err == nil {
+			pool.Close()
+			t.Fatalf("Open(%q) succeeded", url)
+		}
+		if !strings.HasPrefix(err.Error(), "db.Open: ") || strings.Contains(err.Error(), "zq-s3cret") {
+			t.Errorf("Open(%q): %v", url, err)
+		}
 	}
 }
 

@@ -4,13 +4,17 @@ package redisx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	urlpkg "net/url"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vcci-dev/vcci/pkg/config"
 )
 
 // Connect returns a traced client, or nil (and a log line saying so) when no
@@ -22,7 +26,11 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redisx.Connect: REDIS_URL: %w", err)
+		// net/url's errors quote the whole URL, password and all.
+		if ue, ok := errors.AsType[*urlpkg.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redisx.Connect: REDIS_URL %s: %w", config.Redact(url), err)
 	}
 	opt.DialTimeout = 500 * time.Millisecond
 	// go-redis prints its own dial failures; while Redis is down that is a
@@ -34,7 +42,7 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 	if err := c.Ping(pctx).Err(); err != nil {
 		c.Close()
 		if explicit {
-			return nil, fmt.Errorf("redisx.Connect: %s: %w", url, err)
+			return nil, fmt.Errorf("redisx.Connect: %s: %w", config.Redact(url), err)
 		}
 		log.Info("redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
 		return nil, nil

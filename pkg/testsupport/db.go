@@ -2,8 +2,13 @@ package testsupport
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +38,9 @@ var (
 	mu        sync.Mutex
 	templates = map[string]string{} // key -> template database
 	seq       atomic.Int64
+	// owner is the role of this binary's owned databases, made on first
+	// use; its password is in ownerPassword.
+	owner, ownerPassword string
 )
 
 // URL returns the URL of database name on the test server.
@@ -51,19 +59,74 @@ func URL(name string) string {
 // skipped.
 func NewDatabase(t testing.TB, key string, ms ...Migration) string {
 	t.Helper()
+	admin := connectAdmin(t)
+	defer admin.Close(context.Background())
+	return clone(t, admin, key, "", ms)
+}
+
+// NewOwnedDatabase is NewDatabase as a deployment sees it: the database,
+// and all its migrations make, belong to a login role with a password and
+// no superuser rights (one per test binary), so that row-level security
+// binds it where FORCE ROW LEVEL SECURITY says so, as it binds the role a
+// deployment connects as. (The superuser NewDatabase connects as passes
+// every policy.) It returns the URL as that role, password included.
+func NewOwnedDatabase(t testing.TB, key string, ms ...Migration) string {
+	t.Helper()
+	admin := connectAdmin(t)
+	defer admin.Close(context.Background())
+	return clone(t, admin, "owned_"+key, ownerRole(t, admin), ms)
+}
+
+// connectAdmin connects to AdminURL, or skips the test under -short.
+func connectAdmin(t testing.TB) *pgx.Conn {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("testsupport: -short skips the tests that need PostgreSQL")
 	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, AdminURL())
+	admin, err := pgx.Connect(context.Background(), AdminURL())
 	if err != nil {
 		t.Fatalf("testsupport: PostgreSQL is not reachable at %s: %v", AdminURL(), err)
 	}
-	defer admin.Close(ctx)
+	return admin
+}
 
-	tmpl := template(t, admin, key, append([]Migration{tenancy.Migrate}, ms...))
+// ownerRole returns the role of this binary's owned databases, making it
+// on first use: a member of the roles services switch to, as db.Migrate
+// would make it (a non-superuser may not grant them itself).
+func ownerRole(t testing.TB, admin *pgx.Conn) string {
+	mu.Lock()
+	defer mu.Unlock()
+	if owner != "" {
+		return owner
+	}
+	ctx := context.Background()
+	if err := db.EnsureRoles(ctx, admin); err != nil {
+		t.Fatalf("testsupport: %v", err)
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	name, password := fmt.Sprintf("vcci_owner_%d", os.Getpid()), hex.EncodeToString(b)
+	_, _ = admin.Exec(ctx, "DROP ROLE IF EXISTS "+name) // left by an earlier binary of this pid, if any
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS; GRANT %s, %s TO %s",
+		name, password, db.AppRole, db.MaintenanceRole, name)); err != nil {
+		t.Fatalf("testsupport: create the owning role: %v", err)
+	}
+	owner, ownerPassword = name, password
+	return owner
+}
+
+// clone creates a database for the test from key's template, owned by
+// role (the admin's user when empty), and returns its URL as that role.
+func clone(t testing.TB, admin *pgx.Conn, key, role string, ms []Migration) string {
+	t.Helper()
+	ctx := context.Background()
+	tmpl := template(t, admin, key, role, append([]Migration{tenancy.Migrate}, ms...))
 	name := fmt.Sprintf("vcci_test_%d_%d", os.Getpid(), seq.Add(1))
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
+	create := fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)
+	if role != "" {
+		create += " OWNER " + role
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("testsupport: create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -74,13 +137,40 @@ func NewDatabase(t testing.TB, key string, ms ...Migration) string {
 		defer c.Close(context.Background())
 		c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
 	})
-	return URL(name)
+	return urlAs(role, name)
+}
+
+// urlAs returns the URL of database name as role, or as the admin's user
+// when role is empty.
+func urlAs(role, name string) string {
+	if role == "" {
+		return URL(name)
+	}
+	cfg, err := pgx.ParseConfig(AdminURL())
+	if err != nil {
+		panic(err)
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(role, ownerPassword), Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))),
+		Path: "/" + name, RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 // NewPool is NewDatabase plus an untraced pool on it, closed at the end.
 func NewPool(t testing.TB, key string, ms ...Migration) *pgxpool.Pool {
 	t.Helper()
-	pool, err := db.Open(context.Background(), NewDatabase(t, key, ms...), noop.NewTracerProvider(), 8)
+	return openPool(t, NewDatabase(t, key, ms...))
+}
+
+// NewOwnedPool is NewOwnedDatabase plus an untraced pool on it as its
+// owner, closed at the end.
+func NewOwnedPool(t testing.TB, key string, ms ...Migration) *pgxpool.Pool {
+	t.Helper()
+	return openPool(t, NewOwnedDatabase(t, key, ms...))
+}
+
+func openPool(t testing.TB, dbURL string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := db.Open(context.Background(), dbURL, noop.NewTracerProvider(), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +178,9 @@ func NewPool(t testing.TB, key string, ms ...Migration) *pgxpool.Pool {
 	return pool
 }
 
-func template(t testing.TB, admin *pgx.Conn, key string, ms []Migration) string {
+// template returns key's template database, making it on first use: owned
+// by role (the admin's user when empty) and migrated by it with ms.
+func template(t testing.TB, admin *pgx.Conn, key, role string, ms []Migration) string {
 	mu.Lock()
 	defer mu.Unlock()
 	if name, ok := templates[key]; ok {
@@ -97,10 +189,14 @@ func template(t testing.TB, admin *pgx.Conn, key string, ms []Migration) string 
 	ctx := context.Background()
 	name := fmt.Sprintf("vcci_tmpl_%d_%s", os.Getpid(), key)
 	admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if role != "" {
+		create += " OWNER " + role
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("testsupport: create template: %v", err)
 	}
-	pool, err := db.Open(ctx, URL(name), noop.NewTracerProvider(), 4)
+	pool, err := db.Open(ctx, urlAs(role, name), noop.NewTracerProvider(), 4)
 	if err != nil {
 		t.Fatalf("testsupport: %v", err)
 	}
@@ -126,6 +222,9 @@ func Main(m *testing.M) int {
 	if c, err := pgx.Connect(context.Background(), AdminURL()); err == nil {
 		for _, name := range templates {
 			c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+		}
+		if owner != "" {
+			_, _ = c.Exec(context.Background(), "DROP ROLE IF EXISTS "+owner)
 		}
 		c.Close(context.Background())
 	}

@@ -101,8 +101,9 @@ type Store interface {
 
 	// Begin counts a new attempt at an unfinished upload and returns it;
 	// its Attempts fences the writes below against an older attempt still
-	// running. ok is false when the upload is finished.
-	Begin(ctx context.Context, id int64) (u Upload, ok bool, err error)
+	// running. ok is false when the upload is finished, or is not
+	// tenant's.
+	Begin(ctx context.Context, tenant uuid.UUID, id int64) (u Upload, ok bool, err error)
 	// Validate runs v over the upload's content and stores its accepted rows,
 	// its errors and the new state, all in one transaction; if that finishes
 	// the upload (nothing to calculate, or a refused header), end runs in it.
@@ -304,7 +305,7 @@ func (w *Worker) Timeout(*river.Job[UploadArgs]) time.Duration { return w.timeou
 // retries a failed attempt with backoff up to the job's MaxAttempts; after
 // the last one the upload fails with the reason.
 func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
-	u, ok, err := w.store.Begin(ctx, job.Args.Upload)
+	u, ok, err := w.store.Begin(ctx, job.Args.Tenant, job.Args.Upload)
 	if err != nil || !ok {
 		return err // not ok: the upload is finished
 	}

@@ -160,7 +160,19 @@ type Pipeline struct {
 // small bytes in memory.
 func NewPipeline(t testing.TB, small int64) Pipeline {
 	t.Helper()
-	pool := testsupport.NewPool(t, "intake", store.Migrate)
+	return pipelineOn(t, testsupport.NewPool(t, "intake", store.Migrate), small)
+}
+
+// NewOwnedPipeline is NewPipeline on a database its pool owns and is not
+// a superuser of (testsupport.NewOwnedPool): the tenant policies bind it,
+// as they bind a deployment's.
+func NewOwnedPipeline(t testing.TB, small int64) Pipeline {
+	t.Helper()
+	return pipelineOn(t, testsupport.NewOwnedPool(t, "intake", store.Migrate), small)
+}
+
+func pipelineOn(t testing.TB, pool *pgxpool.Pool, small int64) Pipeline {
+	t.Helper()
 	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
 	st := store.New(pool).WithSmallUpload(small).WithMaxAttempts(2)
 	calc := NewCalc()

@@ -6,8 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+
+	"github.com/vcci-dev/vcci/pkg/db"
 )
 
 // QueueMaintenance is the River queue of intake's periodic upkeep.
@@ -32,6 +35,8 @@ func counters() []struct{ table, key string } {
 // uploads since the last run, not the table. Each table is folded in one
 // statement: readers see its rows before or after, with the same sums.
 // Rows appended meanwhile are not in the statement's snapshot and stay.
+// It folds every tenant's keys at once, as db.MaintenanceRole (migration
+// 0011 lets that role see all the counters' rows).
 func CompactCounts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	var removed int64
 	for _, c := range counters() {
@@ -40,11 +45,13 @@ func CompactCounts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 			same = append(same, "d."+k+" = k."+k)
 		}
 		var n int64
-		err := pool.QueryRow(ctx, fmt.Sprintf(`
-			WITH k AS (SELECT DISTINCT %[2]s FROM intake.%[1]s WHERE delta),
-			gone AS (DELETE FROM intake.%[1]s d USING k WHERE %[3]s RETURNING d.*),
-			kept AS (INSERT INTO intake.%[1]s (%[2]s, n) SELECT %[2]s, sum(n) FROM gone GROUP BY %[2]s RETURNING 1)
-			SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)`, c.table, c.key, strings.Join(same, " AND "))).Scan(&n)
+		err := db.AsMaintenance(ctx, pool, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, fmt.Sprintf(`
+				WITH k AS (SELECT DISTINCT %[2]s FROM intake.%[1]s WHERE delta),
+				gone AS (DELETE FROM intake.%[1]s d USING k WHERE %[3]s RETURNING d.*),
+				kept AS (INSERT INTO intake.%[1]s (%[2]s, n) SELECT %[2]s, sum(n) FROM gone GROUP BY %[2]s RETURNING 1)
+				SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)`, c.table, c.key, strings.Join(same, " AND "))).Scan(&n)
+		})
 		if err != nil {
 			return removed, fmt.Errorf("store.CompactCounts: %s: %w", c.table, err)
 		}

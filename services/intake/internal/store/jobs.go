@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/rivercontrib/otelriver"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
@@ -137,23 +138,29 @@ func (s *Store) WithSmallUpload(n int64) *Store {
 // on without the worker saying so: its rescuer discards the job of a
 // worker that died on the last attempt, and an operator may cancel a job
 // in the River UI. They can then be retried like any failed upload. It
-// returns how many it failed.
+// returns how many it failed. It looks at every tenant's uploads, as
+// db.MaintenanceRole (migration 0011).
 func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
+	var failed int64
+	err := db.AsMaintenance(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
 		UPDATE intake.uploads u SET resume_state = u.state, state = $1, completed_at = now(), updated_at = now(),
 			failure_reason = CASE j.state
 				WHEN 'cancelled' THEN 'its job was cancelled'
 				ELSE 'gave up after ' || j.attempt || ' attempts: ' || coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '') END
 		FROM `+RiverSchema+`.river_job j
 		WHERE j.kind = $2 AND j.state IN ('discarded', 'cancelled') AND j.finalized_at > now() - interval '1 day'
-		  AND u.id = (j.args->>'upload')::bigint AND u.state IN ($3, $4, $5)
+		  AND u.id = (j.args->>'upload')::bigint AND u.tenant_id = (j.args->>'tenant')::uuid AND u.state IN ($3, $4, $5)
 		  AND NOT EXISTS (SELECT 1 FROM `+RiverSchema+`.river_job k
 			WHERE k.kind = j.kind AND k.args->'upload' = j.args->'upload' AND k.id > j.id)`,
-		intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
+			intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
+		failed = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store.FailAbandoned: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return failed, nil
 }
 
 // KeepFailingAbandoned runs FailAbandoned every interval until ctx ends.

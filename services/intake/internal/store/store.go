@@ -64,10 +64,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("store.Migrate: river: %w", err)
 	}
 	// Jobs are inserted and completed in the transactions that store and
-	// finish their uploads, which run as the application's role.
-	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+	// finish their uploads, which run as the application's role; upkeep
+	// reads them to find the uploads River gave up on (FailAbandoned).
+	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`, `+db.MaintenanceRole+`;
 		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole); err != nil {
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+		GRANT SELECT ON `+RiverSchema+`.river_job TO `+db.MaintenanceRole); err != nil {
 		return fmt.Errorf("store.Migrate: %w", err)
 	}
 	return nil
@@ -305,10 +307,11 @@ func (s *Store) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq i
 // chunks reads an upload's content back, a chunk at a time, on its own
 // connection (the validating transaction's is busy with COPY).
 type chunks struct {
-	ctx  context.Context
-	pool *pgxpool.Pool
-	id   int64
-	seq  int
+	ctx    context.Context
+	pool   *pgxpool.Pool
+	tenant uuid.UUID
+	id     int64
+	seq    int
 	// last is the seq of the last chunk the upload's size implies; -1 when
 	// unknown, and reading goes on until a chunk is missing.
 	last int
@@ -321,7 +324,7 @@ func newChunks(ctx context.Context, pool *pgxpool.Pool, u intake.Upload) *chunks
 	if u.Size > 0 {
 		last = int((u.Size - 1) / ChunkSize)
 	}
-	return &chunks{ctx: ctx, pool: pool, id: u.ID, last: last}
+	return &chunks{ctx: ctx, pool: pool, tenant: u.Tenant, id: u.ID, last: last}
 }
 
 func (c *chunks) Read(p []byte) (int, error) {
@@ -333,7 +336,8 @@ func (c *chunks) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		var data []byte
-		err := c.pool.QueryRow(c.ctx, `SELECT data FROM intake.upload_chunks WHERE upload_id = $1 AND seq = $2`, c.id, c.seq).Scan(&data)
+		err := db.InTenantBatch(c.ctx, c.pool, c.tenant, db.Stmt{SQL: `SELECT data FROM intake.upload_chunks WHERE upload_id = $1 AND seq = $2`,
+			Args: []any{c.id, c.seq}, Scan: db.One(&data)})
 		if errors.Is(err, pgx.ErrNoRows) {
 			c.done = true
 			continue
@@ -639,14 +643,16 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 }
 
 // Begin counts an attempt at an unfinished upload, moving a queued one to
-// validating, and returns it. The worker is a system process, so this runs
-// as the owner; the work itself runs scoped to the upload's tenant.
-func (s *Store) Begin(ctx context.Context, id int64) (intake.Upload, bool, error) {
-	u, err := scanUpload(s.pool.QueryRow(ctx, `
+// validating, and returns it. Like every statement of the worker's, it runs
+// scoped to the upload's tenant, named by the job.
+func (s *Store) Begin(ctx context.Context, tenant uuid.UUID, id int64) (intake.Upload, bool, error) {
+	var u intake.Upload
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
 		UPDATE intake.uploads SET state = CASE WHEN state = $2 THEN $3 ELSE state END,
 			attempts = attempts + 1, updated_at = now(), failure_reason = ''
 		WHERE id = $1 AND state IN ($2, $3, $4)
-		RETURNING `+uploadCols, id, intake.Queued, intake.Validating, intake.Calculating))
+		RETURNING ` + uploadCols, Args: []any{id, intake.Queued, intake.Validating, intake.Calculating},
+		Scan: db.OneRow(func(r pgx.Row) (err error) { u, err = scanUpload(r); return err })})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, false, nil
 	}
@@ -658,9 +664,9 @@ func (s *Store) Begin(ctx context.Context, id int64) (intake.Upload, bool, error
 
 // Progress records how far the attempt got, if it still owns the upload.
 func (s *Store) Progress(ctx context.Context, u intake.Upload, read, calculated int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET rows_read = greatest(rows_read, $2), rows_calculated = $3,
+	err := db.InTenantBatch(ctx, s.pool, u.Tenant, db.Stmt{SQL: `UPDATE intake.uploads SET rows_read = greatest(rows_read, $2), rows_calculated = $3,
 		updated_at = now() WHERE id = $1 AND state = $4 AND attempts = $5`,
-		u.ID, read, calculated, u.State, u.Attempts)
+		Args: []any{u.ID, read, calculated, u.State, u.Attempts}})
 	if err != nil {
 		return fmt.Errorf("store.Progress: %w", err)
 	}
@@ -674,12 +680,12 @@ func (s *Store) AttemptFailed(ctx context.Context, u intake.Upload, reason strin
 	if !last {
 		reason = "last attempt: " + reason
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE intake.uploads SET failure_reason = $3, updated_at = now(),
+	err := db.InTenantBatch(ctx, s.pool, u.Tenant, db.Stmt{SQL: `UPDATE intake.uploads SET failure_reason = $3, updated_at = now(),
 			resume_state = CASE WHEN $4 THEN state END,
 			state = CASE WHEN $4 THEN $5 ELSE state END,
 			completed_at = CASE WHEN $4 THEN now() ELSE completed_at END
 		WHERE id = $1 AND attempts = $2 AND state IN ($6, $7, $8)`,
-		u.ID, u.Attempts, reason, last, intake.Failed, intake.Queued, intake.Validating, intake.Calculating)
+		Args: []any{u.ID, u.Attempts, reason, last, intake.Failed, intake.Queued, intake.Validating, intake.Calculating}})
 	if err != nil {
 		return fmt.Errorf("store.AttemptFailed: %w", err)
 	}

@@ -1,0 +1,32 @@
+package config_test
+
+import (
+	"testing"
+
+	"github.com/vcci-dev/vcci/pkg/config"
+)
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgres://vcci:s3cret@db:5432/vcci?sslmode=require", "postgres://vcci:xxxxx@db:5432/vcci?sslmode=require"},
+		{"postgresql://vcci:s3cret@db/vcci", "postgresql://vcci:xxxxx@db/vcci"},
+		{"postgres://postgres@127.0.0.1:5432/vcci?sslmode=disable", "postgres://postgres@127.0.0.1:5432/vcci?sslmode=disable"},
+		{"postgres://db/vcci?user=vcci&password=s3cret", "postgres://db/vcci?password=xxxxx&user=vcci"},
+		{"postgres://db/vcci?sslpassword=s3cret", "postgres://db/vcci?sslpassword=xxxxx"},
+		{"redis://:s3cret@redis:6379/0", "redis://:xxxxx@redis:6379/0"},
+		{"rediss://default:s3cret@redis:6380", "rediss://default:xxxxx@redis:6380"},
+		// A URL that does not parse loses all of its user information.
+		{"redis://:s3cret@redis:port/0", "redis://xxxxx@redis:port/0"},
+		{"postgres://vcci:s3c ret@db/vcci", "postgres://xxxxx@db/vcci"},
+		{"postgres://vcci:p@ss@db:bad/vcci?password=s3cret", "postgres://xxxxx@db:bad/vcci?password=xxxxx"},
+		{"host=db user=vcci password=s3cret dbname=vcci", "host=db user=vcci password=xxxxx dbname=vcci"},
+		{"host=db password = 's3 cret\\' x' dbname=vcci", "host=db password = xxxxx dbname=vcci"},
+		{"host=db PASSWORD=s3cret sslpassword=s3cret", "host=db PASSWORD=xxxxx sslpassword=xxxxx"},
+		{"host=db user=vcci", "host=db user=vcci"},
+		{"", ""},
+	} {
+		if got := config.Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
