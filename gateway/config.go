@@ -6,6 +6,7 @@ import (
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/service"
 )
 
@@ -30,6 +31,8 @@ type Config struct {
 	RiverUIDatabaseURL string
 	RiverUIUser        string
 	RiverUIPassword    string
+	// DBTimeouts limit the River UI's database sessions (DB_*_TIMEOUT).
+	DBTimeouts db.Timeouts
 }
 
 // loadConfig reads the gateway's own settings beside p; a malformed value
@@ -50,6 +53,10 @@ func loadConfig(p config.Process) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	dbTimeouts, err := db.LoadTimeouts()
+	if err != nil {
+		return Config{}, err
+	}
 	backends := make(map[string]string, len(edge.Backends()))
 	for _, name := range edge.Backends() {
 		backends[name] = service.PeerAddr(name)
@@ -64,5 +71,6 @@ func loadConfig(p config.Process) (Config, error) {
 		RiverUIDatabaseURL: os.Getenv("RIVER_UI_DATABASE_URL"),
 		RiverUIUser:        config.String("RIVER_UI_USER", "operator"),
 		RiverUIPassword:    os.Getenv("RIVER_UI_PASSWORD"),
+		DBTimeouts:         dbTimeouts,
 	}, nil
 }

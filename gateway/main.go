@@ -21,7 +21,7 @@ func run(ctx context.Context, env service.EdgeEnv) error {
 	}
 	var riverUI http.Handler
 	if cfg.RiverUIDatabaseURL != "" {
-		pool, err := db.Open(ctx, cfg.RiverUIDatabaseURL, env.TP, 4)
+		pool, err := db.Open(ctx, cfg.RiverUIDatabaseURL, env.TP, 4, db.WithTimeouts(cfg.DBTimeouts))
 		if err != nil {
 			return err
 		}

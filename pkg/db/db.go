@@ -27,12 +27,27 @@ import (
 // row-level-security policies on every tenant table apply to it.
 const AppRole = "vcci_app"
 
-// Open returns a pool for url whose queries are traced with tp.
-func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32) (*pgxpool.Pool, error) {
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ timeouts Timeouts }
+
+// WithTimeouts gives the pool's connections t in place of DefaultTimeouts.
+func WithTimeouts(t Timeouts) Option { return func(o *options) { o.timeouts = t } }
+
+// Open returns a pool for url whose queries are traced with tp. Every
+// connection starts with DefaultTimeouts (or WithTimeouts'), unless url's
+// query sets a timeout itself.
+func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32, opts ...Option) (*pgxpool.Pool, error) {
+	o := options{timeouts: DefaultTimeouts()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db.Open: %w", err)
 	}
+	o.timeouts.params(cfg.ConnConfig.RuntimeParams)
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithIncludeQueryParameters())
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
@@ -84,11 +99,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
 
-	conn, err := pool.Acquire(ctx)
+	// Without timeouts: a migration may rewrite a large table, and other
+	// replicas (other test binaries) wait here for it to finish.
+	conn, release, err := Unbounded(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("db.Migrate %s: %w", schema, err)
 	}
-	defer conn.Release()
+	defer release()
 	// One lock for the whole cluster: CREATE ROLE is cluster-wide.
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7242001)`); err != nil {
 		return fmt.Errorf("db.Migrate %s: lock: %w", schema, err)

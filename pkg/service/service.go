@@ -253,11 +253,15 @@ func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout 
 	return nil
 }
 
-// OpenDB opens the service's pool, applies the identity schema's migrations
-// and the service's own (via migrate), and returns the pool with an
-// authenticator on it.
+// OpenDB opens the service's pool, its sessions limited as db.LoadTimeouts
+// reads, applies the identity schema's migrations and the service's own
+// (via migrate), and returns the pool with an authenticator on it.
 func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, *tenancy.Authenticator, error) {
-	pool, err := db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns)
+	timeouts, err := db.LoadTimeouts()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns, db.WithTimeouts(timeouts))
 	if err != nil {
 		return nil, nil, err
 	}
