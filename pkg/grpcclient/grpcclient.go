@@ -8,11 +8,13 @@ package grpcclient
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/vcci-dev/vcci/pkg/telemetry"
@@ -26,6 +28,20 @@ type options struct {
 	serviceToken string
 	dial         []grpc.DialOption
 }
+
+// KeepaliveParams are every connection's: it pings a peer it has heard
+// nothing from for 30 s, calls in flight or not, and gives up on it 10 s
+// later, so that a peer gone without closing (a node lost, a network
+// partition) fails calls at once rather than after the kernel's TCP
+// timeout. The servers' grpcserver.KeepalivePolicy must allow it, or they
+// answer with GOAWAY (too_many_pings).
+func KeepaliveParams() keepalive.ClientParameters {
+	return keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}
+}
+
+// MaxMsgBytes bounds a message either way, as grpcserver.MaxMsgBytes does
+// on the servers.
+const MaxMsgBytes = 64 << 20
 
 // WithDialOptions adds options to the connection's (after Dial's own).
 func WithDialOptions(opts ...grpc.DialOption) Option {
@@ -50,7 +66,8 @@ func Dial(target string, tp trace.TracerProvider, opts ...Option) (*grpc.ClientC
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(telemetry.Propagator()))),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMsgBytes), grpc.MaxCallSendMsgSize(MaxMsgBytes)),
+		grpc.WithKeepaliveParams(KeepaliveParams()),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			return invoker(forward(ctx), method, req, reply, cc, opts...)
 		}),
