@@ -7,6 +7,7 @@ import (
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/service"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	RiverUIPassword    string
 	// DBTimeouts limit the River UI's database sessions (DB_*_TIMEOUT).
 	DBTimeouts db.Timeouts
+	// CallTimeouts are the deadlines of calls to the services whose
+	// request carries none (GRPC_CALL_TIMEOUT, GRPC_STREAM_TIMEOUT).
+	CallTimeouts grpcclient.Timeouts
 }
 
 // loadConfig reads the gateway's own settings beside p; a malformed value
@@ -57,6 +61,10 @@ func loadConfig(p config.Process) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	callTimeouts, err := grpcclient.LoadTimeouts()
+	if err != nil {
+		return Config{}, err
+	}
 	backends := make(map[string]string, len(edge.Backends()))
 	for _, name := range edge.Backends() {
 		backends[name] = service.PeerAddr(name)
@@ -72,5 +80,6 @@ func loadConfig(p config.Process) (Config, error) {
 		RiverUIUser:        config.String("RIVER_UI_USER", "operator"),
 		RiverUIPassword:    os.Getenv("RIVER_UI_PASSWORD"),
 		DBTimeouts:         dbTimeouts,
+		CallTimeouts:       callTimeouts,
 	}, nil
 }

@@ -35,7 +35,7 @@ func run(ctx context.Context, env service.EdgeEnv) error {
 	// its answers to the same per-key limits; without Redis it is off.
 	gw, err := edge.New(ctx, edge.Options{Log: env.Log, TracerProvider: env.TP, Addrs: cfg.Backends, MaxUploadBytes: cfg.MaxUploadBytes,
 		Redis: env.Redis, RateLimit: env.RateLimit, EdgeCacheBytes: cfg.EdgeCacheBytes, EdgeCacheTTL: cfg.EdgeCacheTTL,
-		RiverUI: riverUI})
+		RiverUI: riverUI, CallTimeouts: &cfg.CallTimeouts})
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,9 @@ type Options struct {
 	EdgeCacheTTL   time.Duration
 	// RiverUI, when set, is served at RiverUIPath (see RiverUI).
 	RiverUI http.Handler
+	// CallTimeouts are the deadlines of calls to the services whose
+	// request carries none (nil: grpcclient's defaults).
+	CallTimeouts *grpcclient.Timeouts
 }
 
 // Gateway is the REST edge.
@@ -103,8 +106,11 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		if !ok {
 			return nil, fmt.Errorf("edge.New: no address for %s", name)
 		}
-		cc, err := grpcclient.Dial(addr, o.TracerProvider,
-			grpcclient.WithDialOptions(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newLazyCodec()))))
+		opts := []grpcclient.Option{grpcclient.WithDialOptions(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newLazyCodec())))}
+		if o.CallTimeouts != nil {
+			opts = append(opts, grpcclient.WithTimeouts(*o.CallTimeouts))
+		}
+		cc, err := grpcclient.Dial(addr, o.TracerProvider, opts...)
 		if err != nil {
 			g.Close()
 			return nil, err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
@@ -76,6 +77,10 @@ type Stack struct {
 // SERVING. Cancel ctx to stop them, then call Wait.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	s := &Stack{GRPC: map[string]string{}, errc: make(chan error, len(Services)+1)}
+	callTimeouts, err := grpcclient.LoadTimeouts()
+	if err != nil {
+		return nil, err
+	}
 	listen := func(addr string) (net.Listener, error) {
 		if o.Ephemeral {
 			addr = "127.0.0.1:0"
@@ -127,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 
 	gw, err := edge.New(ctx, edge.Options{Log: o.Log.With("service", "gateway"), TracerProvider: o.TP, Addrs: s.GRPC,
-		Redis: rdb, RateLimit: o.RateLimit, EdgeCacheBytes: o.EdgeCacheBytes})
+		Redis: rdb, RateLimit: o.RateLimit, EdgeCacheBytes: o.EdgeCacheBytes, CallTimeouts: &callTimeouts})
 	if err != nil {
 		return nil, err
 	}
