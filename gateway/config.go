@@ -37,6 +37,9 @@ type Config struct {
 	// CallTimeouts are the deadlines of calls to the services whose
 	// request carries none (GRPC_CALL_TIMEOUT, GRPC_STREAM_TIMEOUT).
 	CallTimeouts grpcclient.Timeouts
+	// HTTP limits requests: MAX_JSON_BODY_BYTES, the HTTP_* timeouts and
+	// HTTP_MAX_HEADER_BYTES (see edge.HTTPLimits).
+	HTTP edge.HTTPLimits
 }
 
 // loadConfig reads the gateway's own settings beside p; a malformed value
@@ -65,6 +68,10 @@ func loadConfig(p config.Process) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	httpLimits, err := edge.LoadHTTPLimits()
+	if err != nil {
+		return Config{}, err
+	}
 	backends := make(map[string]string, len(edge.Backends()))
 	for _, name := range edge.Backends() {
 		backends[name] = service.PeerAddr(name)
@@ -81,5 +88,6 @@ func loadConfig(p config.Process) (Config, error) {
 		RiverUIPassword:    os.Getenv("RIVER_UI_PASSWORD"),
 		DBTimeouts:         dbTimeouts,
 		CallTimeouts:       callTimeouts,
+		HTTP:               httpLimits,
 	}, nil
 }
