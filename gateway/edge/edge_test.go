@@ -197,6 +197,24 @@ func TestUploadMultipartAndLimit(t *testing.T) {
 	}
 }
 
+// A file name that is not UTF-8 is kept with U+FFFD in place of its bad
+// bytes, an idempotency key that is not is refused: neither fails the
+// call to intake, whose strings must be UTF-8.
+func TestUploadNamesThatAreNotUTF8(t *testing.T) {
+	ts, fake, _ := setup(t)
+	resp, b := call(t, "POST", ts.URL+"/v1/uploads?filename=%FFq1.csv", strings.NewReader("a,b\n1,2\n"), "Content-Type", "text/csv")
+	fake.mu.Lock()
+	name := fake.meta.GetFilename()
+	fake.mu.Unlock()
+	if resp.StatusCode != http.StatusAccepted || name != "\ufffdq1.csv" {
+		t.Fatalf("HTTP %d %s; intake got the name %q", resp.StatusCode, b, name)
+	}
+	resp, b = call(t, "POST", ts.URL+"/v1/uploads", strings.NewReader("a,b\n1,2\n"), "Content-Type", "text/csv", "Idempotency-Key", "k\xff")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "Idempotency-Key: not UTF-8 text") {
+		t.Fatalf("a key that is not UTF-8: HTTP %d %s", resp.StatusCode, b)
+	}
+}
+
 func TestErrorsAndHeaders(t *testing.T) {
 	ts, fake, _ := setup(t)
 	get := func(path string, hdr ...string) (*http.Response, []byte) {

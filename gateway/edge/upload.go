@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -60,6 +61,14 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 	if q := r.URL.Query().Get("filename"); q != "" {
 		filename = q
 	}
+	// Protobuf strings must be UTF-8, or the call fails to marshal: a
+	// name is only shown back, a key must match itself.
+	filename = strings.ToValidUTF8(filename, "\ufffd")
+	key := r.Header.Get("Idempotency-Key")
+	if !utf8.ValidString(key) {
+		u.fail(w, r, status.Error(codes.InvalidArgument, "Idempotency-Key: not UTF-8 text"))
+		return
+	}
 	md := metadata.MD{}
 	for _, h := range forwarded {
 		if v := r.Header.Get(h); v != "" {
@@ -76,7 +85,7 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 		return
 	}
 	err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Metadata{
-		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: r.Header.Get("Idempotency-Key")}}})
+		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: key}}})
 	// A small file's buffer is its size: most uploads are a few hundred
 	// bytes, and a chunk-sized buffer per request is most of their cost.
 	size := chunkSize
