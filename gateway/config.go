@@ -6,6 +6,8 @@ import (
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/service"
 )
 
@@ -30,6 +32,14 @@ type Config struct {
 	RiverUIDatabaseURL string
 	RiverUIUser        string
 	RiverUIPassword    string
+	// DBTimeouts limit the River UI's database sessions (DB_*_TIMEOUT).
+	DBTimeouts db.Timeouts
+	// CallTimeouts are the deadlines of calls to the services whose
+	// request carries none (GRPC_CALL_TIMEOUT, GRPC_STREAM_TIMEOUT).
+	CallTimeouts grpcclient.Timeouts
+	// HTTP limits requests: MAX_JSON_BODY_BYTES, the HTTP_* timeouts and
+	// HTTP_MAX_HEADER_BYTES (see edge.HTTPLimits).
+	HTTP edge.HTTPLimits
 }
 
 // loadConfig reads the gateway's own settings beside p; a malformed value
@@ -50,6 +60,18 @@ func loadConfig(p config.Process) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	dbTimeouts, err := db.LoadTimeouts()
+	if err != nil {
+		return Config{}, err
+	}
+	callTimeouts, err := grpcclient.LoadTimeouts()
+	if err != nil {
+		return Config{}, err
+	}
+	httpLimits, err := edge.LoadHTTPLimits()
+	if err != nil {
+		return Config{}, err
+	}
 	backends := make(map[string]string, len(edge.Backends()))
 	for _, name := range edge.Backends() {
 		backends[name] = service.PeerAddr(name)
@@ -64,5 +86,8 @@ func loadConfig(p config.Process) (Config, error) {
 		RiverUIDatabaseURL: os.Getenv("RIVER_UI_DATABASE_URL"),
 		RiverUIUser:        config.String("RIVER_UI_USER", "operator"),
 		RiverUIPassword:    os.Getenv("RIVER_UI_PASSWORD"),
+		DBTimeouts:         dbTimeouts,
+		CallTimeouts:       callTimeouts,
+		HTTP:               httpLimits,
 	}, nil
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -21,7 +20,7 @@ func run(ctx context.Context, env service.EdgeEnv) error {
 	}
 	var riverUI http.Handler
 	if cfg.RiverUIDatabaseURL != "" {
-		pool, err := db.Open(ctx, cfg.RiverUIDatabaseURL, env.TP, 4)
+		pool, err := db.Open(ctx, cfg.RiverUIDatabaseURL, env.TP, 4, db.WithTimeouts(cfg.DBTimeouts))
 		if err != nil {
 			return err
 		}
@@ -35,16 +34,10 @@ func run(ctx context.Context, env service.EdgeEnv) error {
 	// its answers to the same per-key limits; without Redis it is off.
 	gw, err := edge.New(ctx, edge.Options{Log: env.Log, TracerProvider: env.TP, Addrs: cfg.Backends, MaxUploadBytes: cfg.MaxUploadBytes,
 		Redis: env.Redis, RateLimit: env.RateLimit, EdgeCacheBytes: cfg.EdgeCacheBytes, EdgeCacheTTL: cfg.EdgeCacheTTL,
-		RiverUI: riverUI})
+		RiverUI: riverUI, CallTimeouts: &cfg.CallTimeouts, HTTP: &cfg.HTTP})
 	if err != nil {
 		return err
 	}
 	defer gw.Close()
-	srv := &http.Server{
-		Addr:              cfg.HTTPAddr,
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	return service.ServeHTTP(ctx, env.Log, srv, cfg.ShutdownTimeout)
+	return service.ServeHTTP(ctx, env.Log, gw.Server(cfg.HTTPAddr), cfg.ShutdownTimeout)
 }

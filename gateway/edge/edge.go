@@ -64,6 +64,12 @@ type Options struct {
 	EdgeCacheTTL   time.Duration
 	// RiverUI, when set, is served at RiverUIPath (see RiverUI).
 	RiverUI http.Handler
+	// CallTimeouts are the deadlines of calls to the services whose
+	// request carries none (nil: grpcclient's defaults).
+	CallTimeouts *grpcclient.Timeouts
+	// HTTP are the limits on requests (nil: DefaultHTTPLimits); Server
+	// applies its timeouts.
+	HTTP *HTTPLimits
 }
 
 // Gateway is the REST edge.
@@ -73,6 +79,7 @@ type Gateway struct {
 	edge    *edgeCache // nil: none
 	stop    context.CancelFunc
 	watched chan struct{} // closed when the edge cache's subscriber returns
+	limits  HTTPLimits
 }
 
 // forwarded are the request headers passed to the services as metadata.
@@ -96,15 +103,24 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{}
+	g := &Gateway{limits: DefaultHTTPLimits()}
+	if o.HTTP != nil {
+		g.limits = *o.HTTP
+	}
+	if g.limits.MaxJSONBodyBytes <= 0 {
+		g.limits.MaxJSONBodyBytes = DefaultHTTPLimits().MaxJSONBodyBytes
+	}
 	conns := map[string]*grpc.ClientConn{}
 	for _, name := range Backends() {
 		addr, ok := o.Addrs[name]
 		if !ok {
 			return nil, fmt.Errorf("edge.New: no address for %s", name)
 		}
-		cc, err := grpcclient.Dial(addr, o.TracerProvider,
-			grpcclient.WithDialOptions(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newLazyCodec()))))
+		opts := []grpcclient.Option{grpcclient.WithDialOptions(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newLazyCodec())))}
+		if o.CallTimeouts != nil {
+			opts = append(opts, grpcclient.WithTimeouts(*o.CallTimeouts))
+		}
+		cc, err := grpcclient.Dial(addr, o.TracerProvider, opts...)
 		if err != nil {
 			g.Close()
 			return nil, err
@@ -130,7 +146,8 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 			return nil, fmt.Errorf("edge.New: register %s: %w", r.name, err)
 		}
 	}
-	up := &uploads{client: intakev1.NewIntakeServiceClient(conns["intake"]), mux: mux, marshaler: marshaler, max: o.MaxUploadBytes}
+	up := &uploads{client: intakev1.NewIntakeServiceClient(conns["intake"]), mux: mux, marshaler: marshaler, max: o.MaxUploadBytes,
+		idle: g.limits.UploadIdleTimeout, write: g.limits.WriteTimeout}
 	if err := mux.HandlePath(http.MethodPost, "/v1/uploads", up.serve); err != nil {
 		g.Close()
 		return nil, err
@@ -192,7 +209,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	root.Handle("/", restHabits(mux, marshaler, ec))
 
-	var h http.Handler = gz(root)
+	var h http.Handler = gz(limitBodies(root, g.limits.MaxJSONBodyBytes))
 	h = observe(h, o.Log, duration)
 	h = requestID(h)
 	h = otelhttp.NewHandler(h, "gateway",

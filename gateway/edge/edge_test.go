@@ -100,6 +100,13 @@ func (f *fakeIntake) GetUpload(ctx context.Context, r *intakev1.GetUploadRequest
 
 func setup(t *testing.T) (*httptest.Server, *fakeIntake, *health.Server) {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the HTTP limits given (nil: the defaults), on
+// the server the gateway builds.
+func setupWith(t *testing.T, limits *HTTPLimits) (*httptest.Server, *fakeIntake, *health.Server) {
+	t.Helper()
 	srv := grpc.NewServer()
 	fake := &fakeIntake{}
 	hs := health.NewServer()
@@ -111,12 +118,15 @@ func setup(t *testing.T) (*httptest.Server, *fakeIntake, *health.Server) {
 	for _, b := range Backends() {
 		addrs[b] = addr
 	}
-	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: noop.NewTracerProvider(), Addrs: addrs, MaxUploadBytes: 4 << 20})
+	gw, err := New(context.Background(), Options{Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Addrs: addrs, MaxUploadBytes: 4 << 20,
+		HTTP: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gw.Close() })
-	ts := httptest.NewServer(gw.Handler())
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = gw.Server("")
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return ts, fake, hs
 }
@@ -182,8 +192,26 @@ func TestUploadMultipartAndLimit(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
 	resp.Body.Close()
-	if resp.StatusCode != 413 || st.Code != 3 || !strings.Contains(st.Message, "4194304-byte") {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || st.Code != 3 || st.Message != "request body exceeds 4194304 bytes (MAX_UPLOAD_BYTES)" {
 		t.Fatalf("oversized: HTTP %d %+v", resp.StatusCode, st)
+	}
+}
+
+// A file name that is not UTF-8 is kept with U+FFFD in place of its bad
+// bytes, an idempotency key that is not is refused: neither fails the
+// call to intake, whose strings must be UTF-8.
+func TestUploadNamesThatAreNotUTF8(t *testing.T) {
+	ts, fake, _ := setup(t)
+	resp, b := call(t, "POST", ts.URL+"/v1/uploads?filename=%FFq1.csv", strings.NewReader("a,b\n1,2\n"), "Content-Type", "text/csv")
+	fake.mu.Lock()
+	name := fake.meta.GetFilename()
+	fake.mu.Unlock()
+	if resp.StatusCode != http.StatusAccepted || name != "\ufffdq1.csv" {
+		t.Fatalf("HTTP %d %s; intake got the name %q", resp.StatusCode, b, name)
+	}
+	resp, b = call(t, "POST", ts.URL+"/v1/uploads", strings.NewReader("a,b\n1,2\n"), "Content-Type", "text/csv", "Idempotency-Key", "k\xff")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "Idempotency-Key: not UTF-8 text") {
+		t.Fatalf("a key that is not UTF-8: HTTP %d %s", resp.StatusCode, b)
 	}
 }
 

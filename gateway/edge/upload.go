@@ -5,7 +5,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -27,10 +30,29 @@ type uploads struct {
 	mux       *runtime.ServeMux
 	marshaler runtime.Marshaler
 	max       int64
+	// idle is the longest the body may stall (0: forever); write bounds
+	// the answer from the end of the body (0: no bound).
+	idle, write time.Duration
 }
 
 func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	r.Body = http.MaxBytesReader(w, r.Body, u.max)
+	if r.ContentLength > u.max {
+		tooLarge(w, "file", u.max, "MAX_UPLOAD_BYTES") // before any of it reaches intake
+		return
+	}
+	// The server's read and write timeouts are for ordinary requests: an
+	// upload's body is read for as long as it keeps coming.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	limited := http.MaxBytesReader(w, r.Body, u.max)
+	r.Body = limited
+	if u.idle > 0 {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{idleReader{r: limited, rc: rc, idle: u.idle}, limited}
+	}
 	body, filename, err := u.file(r)
 	if err != nil {
 		u.fail(w, r, err)
@@ -38,6 +60,14 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 	}
 	if q := r.URL.Query().Get("filename"); q != "" {
 		filename = q
+	}
+	// Protobuf strings must be UTF-8, or the call fails to marshal: a
+	// name is only shown back, a key must match itself.
+	filename = strings.ToValidUTF8(filename, "\ufffd")
+	key := r.Header.Get("Idempotency-Key")
+	if !utf8.ValidString(key) {
+		u.fail(w, r, status.Error(codes.InvalidArgument, "Idempotency-Key: not UTF-8 text"))
+		return
 	}
 	md := metadata.MD{}
 	for _, h := range forwarded {
@@ -55,7 +85,7 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 		return
 	}
 	err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Metadata{
-		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: r.Header.Get("Idempotency-Key")}}})
+		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: key}}})
 	// A small file's buffer is its size: most uploads are a few hundred
 	// bytes, and a chunk-sized buffer per request is most of their cost.
 	size := chunkSize
@@ -79,6 +109,12 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 			u.fail(w, r, rerr)
 			return
 		}
+	}
+	// The body is in. A read deadline left running would end the request
+	// (net/http reads on in the background); the answer has WriteTimeout.
+	_ = rc.SetReadDeadline(time.Time{})
+	if u.write > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(u.write))
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		u.fail(w, r, err)
@@ -138,14 +174,12 @@ func (u *uploads) file(r *http.Request) (io.Reader, string, error) {
 
 func (u *uploads) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		// 413 is not a gRPC code's HTTP status, so this one is written here,
-		// in the same body shape.
-		st := status.Newf(codes.InvalidArgument, "file: larger than the %d-byte upload limit", mbe.Limit)
-		b, _ := protojson.Marshal(st.Proto())
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		w.Write(b)
+	switch {
+	case errors.As(err, &mbe):
+		tooLarge(w, "file", mbe.Limit, "MAX_UPLOAD_BYTES")
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		stalled(w, u.idle)
 		return
 	}
 	if _, ok := status.FromError(err); !ok || strings.HasPrefix(err.Error(), "unexpected EOF") {

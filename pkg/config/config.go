@@ -46,6 +46,16 @@ func Duration(key string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// Timeout is Duration for a limit, where 0 means none: a negative value is
+// an error too.
+func Timeout(key string, def time.Duration) (time.Duration, error) {
+	d, err := Duration(key, def)
+	if err == nil && d < 0 {
+		err = fmt.Errorf("config: %s=%q is negative", key, os.Getenv(key))
+	}
+	return d, err
+}
+
 // Process is what every deployable reads at start, the gRPC services and
 // the REST gateway alike.
 type Process struct {

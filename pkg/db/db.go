@@ -36,16 +36,31 @@ const AppRole = "vcci_app"
 // grants say what it may do there.
 const MaintenanceRole = "vcci_maintenance"
 
-// Open returns a pool for url whose queries are traced with tp. Spans carry
-// a statement's text but not its parameters: those are tenant data, key
-// hashes and secrets, and traces leave the platform for a collector.
-// pgx keeps url's password out of its errors (TestOpenErrorsHideThePassword
-// holds it to that), so they are returned as they are.
-func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32) (*pgxpool.Pool, error) {
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ timeouts Timeouts }
+
+// WithTimeouts gives the pool's connections t in place of DefaultTimeouts.
+func WithTimeouts(t Timeouts) Option { return func(o *options) { o.timeouts = t } }
+
+// Open returns a pool for url whose queries are traced with tp. Every
+// connection starts with DefaultTimeouts (or WithTimeouts'), unless url's
+// query sets a timeout itself. Spans carry a statement's text but not its
+// parameters: those are tenant data, key hashes and secrets, and traces
+// leave the platform for a collector. pgx keeps url's password out of its
+// errors (TestOpenErrorsHideThePassword holds it to that), so they are
+// returned as they are.
+func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int32, opts ...Option) (*pgxpool.Pool, error) {
+	o := options{timeouts: DefaultTimeouts()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db.Open: %w", err)
 	}
+	o.timeouts.params(cfg.ConnConfig.RuntimeParams)
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp))
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
@@ -97,11 +112,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
 
-	conn, err := pool.Acquire(ctx)
+	// Without timeouts: a migration may rewrite a large table, and other
+	// replicas (other test binaries) wait here for it to finish.
+	conn, release, err := Unbounded(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("db.Migrate %s: %w", schema, err)
 	}
-	defer conn.Release()
+	defer release()
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+rolesLock+`)`); err != nil {
 		return fmt.Errorf("db.Migrate %s: lock: %w", schema, err)
 	}

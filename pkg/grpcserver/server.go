@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -65,7 +66,36 @@ type Options struct {
 	Limiter *ratelimit.Limiter
 	// Classify picks the budget a method draws on; nil means ratelimit.ClassOf.
 	Classify func(fullMethod string) ratelimit.Class
+	// MaxConcurrentStreams caps the calls in flight on one connection;
+	// 0 means DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
 }
+
+// Limits every server states rather than inherits from grpc-go.
+const (
+	// MaxMsgBytes bounds a message either way; the largest is a
+	// CalculateEmissions batch of 50,000 lines.
+	MaxMsgBytes = 64 << 20
+	// DefaultMaxConcurrentStreams: grpc-go allows any number. The gateway
+	// carries every REST request to a service over one connection, so the
+	// cap is far above what it has in flight; a client past it waits for
+	// a stream to end, it does not fail.
+	DefaultMaxConcurrentStreams = 1000
+)
+
+// KeepalivePolicy is how often a client may ping, with calls in flight or
+// not: one pinging more often is sent GOAWAY (too_many_pings) and
+// disconnected. grpc-go's default allows one ping in five minutes, and
+// only during a call, which grpcclient's keepalive would break.
+func KeepalivePolicy() keepalive.EnforcementPolicy {
+	return keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}
+}
+
+// keepaliveParams: the server pings a client silent for a minute and drops
+// it 20 s later if it does not answer, so that a client gone without
+// closing does not hold its streams; a connection with no call for 15
+// minutes is closed (the client dials again when it needs to).
+var keepaliveParams = keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}
 
 // Server is a gRPC server with the shared interceptors.
 type Server struct {
@@ -93,6 +123,9 @@ func New(opts Options) *Server {
 	if opts.Classify == nil {
 		opts.Classify = ratelimit.ClassOf
 	}
+	if opts.MaxConcurrentStreams == 0 {
+		opts.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
 		grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})))
 	reg.MustRegister(metrics)
@@ -106,7 +139,11 @@ func New(opts Options) *Server {
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(opts.TracerProvider),
 			otelgrpc.WithPropagators(telemetry.Propagator()))),
-		grpc.MaxRecvMsgSize(64<<20),
+		grpc.MaxRecvMsgSize(MaxMsgBytes),
+		grpc.MaxSendMsgSize(MaxMsgBytes),
+		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(KeepalivePolicy()),
+		grpc.KeepaliveParams(keepaliveParams),
 		grpc.ChainUnaryInterceptor(
 			metrics.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recover),

@@ -253,11 +253,15 @@ func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout 
 	return nil
 }
 
-// OpenDB opens the service's pool, applies the identity schema's migrations
-// and the service's own (via migrate), and returns the pool with an
-// authenticator on it.
+// OpenDB opens the service's pool, its sessions limited as db.LoadTimeouts
+// reads, applies the identity schema's migrations and the service's own
+// (via migrate), and returns the pool with an authenticator on it.
 func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, *tenancy.Authenticator, error) {
-	pool, err := db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns)
+	timeouts, err := db.LoadTimeouts()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns, db.WithTimeouts(timeouts))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -295,13 +299,18 @@ func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpc
 // Dial connects to the peer service at addr. Calls made for an
 // authenticated caller travel as the platform acting for the caller's
 // tenant, so a request is charged to its key's rate limit once, where it
-// entered the platform.
+// entered the platform; a call whose context has no deadline gets the one
+// grpcclient.LoadTimeouts reads.
 func Dial(ctx context.Context, env Env, pool *pgxpool.Pool, addr string) (*grpc.ClientConn, error) {
+	timeouts, err := grpcclient.LoadTimeouts()
+	if err != nil {
+		return nil, err
+	}
 	token, err := tenancy.ServiceToken(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	return grpcclient.Dial(addr, env.TP, grpcclient.AsService(token))
+	return grpcclient.Dial(addr, env.TP, grpcclient.AsService(token), grpcclient.WithTimeouts(timeouts))
 }
 
 // RedisClient returns env.Redis, or connects (REDIS_URL, else a server on

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/config"
+	"github.com/vcci-dev/vcci/pkg/grpcclient"
 	"github.com/vcci-dev/vcci/pkg/ratelimit"
 	"github.com/vcci-dev/vcci/pkg/redisx"
 	"github.com/vcci-dev/vcci/pkg/service"
@@ -76,6 +77,19 @@ type Stack struct {
 // SERVING. Cancel ctx to stop them, then call Wait.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	s := &Stack{GRPC: map[string]string{}, errc: make(chan error, len(Services)+1)}
+	callTimeouts, err := grpcclient.LoadTimeouts()
+	if err != nil {
+		return nil, err
+	}
+	httpLimits, err := edge.LoadHTTPLimits()
+	if err != nil {
+		return nil, err
+	}
+	// The gateway refuses what intake would (0: edge's default).
+	maxUpload, err := config.Int("MAX_UPLOAD_BYTES", 0)
+	if err != nil {
+		return nil, err
+	}
 	listen := func(addr string) (net.Listener, error) {
 		if o.Ephemeral {
 			addr = "127.0.0.1:0"
@@ -127,7 +141,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 
 	gw, err := edge.New(ctx, edge.Options{Log: o.Log.With("service", "gateway"), TracerProvider: o.TP, Addrs: s.GRPC,
-		Redis: rdb, RateLimit: o.RateLimit, EdgeCacheBytes: o.EdgeCacheBytes})
+		Redis: rdb, RateLimit: o.RateLimit, EdgeCacheBytes: o.EdgeCacheBytes, CallTimeouts: &callTimeouts,
+		HTTP: &httpLimits, MaxUploadBytes: int64(maxUpload)})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +156,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("stack: gateway: %w", err)
 	}
 	s.HTTPURL = "http://" + hl.Addr().String()
-	s.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = gw.Server("")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -113,28 +113,66 @@ type RowError struct {
 }
 
 // Sniff rejects, from the first bytes of a file, content that is not CSV at
-// all, so it is refused before anything is stored.
+// all, so it is refused before anything is stored. The header line must be
+// clean UTF-8 text; past it, a NUL byte or an invalid sequence is the error
+// of the row it is in (the Validator's), and only a sample of which more
+// than one byte in a hundred is bad (a binary file, UTF-16, Latin-1 text)
+// is refused whole.
 func Sniff(head []byte) error {
 	if len(head) == 0 {
 		return apperr.Invalid("file", "is empty")
 	}
 	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
-	if i := bytes.IndexByte(head, 0); i >= 0 {
+	head = trimCutRune(head)
+	first, _, _ := bytes.Cut(head, []byte("\n"))
+	if i := bytes.IndexByte(first, 0); i >= 0 {
 		return apperr.Invalid("file", "is not a CSV file: binary content (NUL byte at offset %d)", i)
 	}
-	// A multi-byte rune may be cut at the end of the sample.
-	check := head
-	for k := 0; k < utf8.UTFMax && len(check) > 0 && !utf8.Valid(check); k++ {
-		check = check[:len(check)-1]
+	if !utf8.Valid(first) {
+		return apperr.Invalid("file", "is not a CSV file: the header line is not UTF-8 text")
 	}
-	if !utf8.Valid(check) {
-		return apperr.Invalid("file", "is not a CSV file: not UTF-8 text")
+	nul, invalid := badBytes(head)
+	// A few bad bytes in a short file are still its rows' errors.
+	tooMany := func(n int) bool { return n > 16 && n*100 > len(head) }
+	if tooMany(nul) {
+		return apperr.Invalid("file", "is not a CSV file: binary content (%d NUL bytes in the first %d)", nul, len(head))
 	}
-	first, _, _ := bytes.Cut(head, []byte("\n"))
+	if tooMany(invalid) {
+		return apperr.Invalid("file", "is not a CSV file: not UTF-8 text (%d invalid bytes in the first %d)", invalid, len(head))
+	}
 	if !bytes.Contains(first, []byte(",")) {
 		return apperr.Invalid("file", "is not a CSV file: the first line is not a comma-separated header (want %s)", required())
 	}
 	return nil
+}
+
+// trimCutRune drops a multi-byte rune cut short at the end of a sample.
+func trimCutRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			return b
+		}
+	}
+	return b
+}
+
+// badBytes counts b's NUL bytes and the bytes of its invalid UTF-8
+// sequences.
+func badBytes(b []byte) (nul, invalid int) {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == 0:
+			nul++
+		case r == utf8.RuneError && n == 1:
+			invalid++
+		}
+		b = b[n:]
+	}
+	return nul, invalid
 }
 
 // CodeChecker tells which NAICS codes have a factor, and the Scope 3
@@ -229,7 +267,7 @@ func mapHeader(header []string) (layout, []RowError) {
 			}
 		}
 		if !found {
-			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
+			errs = append(errs, RowError{Row: 1, Column: keep(h), Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
 		}
 	}
 	for c, col := range columns {
@@ -296,11 +334,43 @@ func csvReason(err error) string {
 	return err.Error()
 }
 
+// keep is what is stored of a rejected value: its first bytes, as text.
 func keep(s string) string {
 	if len(s) <= valueKeepBytes {
-		return strings.ToValidUTF8(s, "\ufffd")
+		return clean(s, valueKeepBytes)
 	}
-	return strings.ToValidUTF8(s[:valueKeepBytes], "\ufffd") + "…"
+	return clean(s, valueKeepBytes) + "…"
+}
+
+// clean is s's first n bytes at most, cut at a rune boundary, as text
+// PostgreSQL can hold: invalid sequences and NUL bytes become U+FFFD.
+func clean(s string, n int) string {
+	if len(s) > n {
+		i := n
+		for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		if !utf8.RuneStart(s[i]) {
+			i = n // not UTF-8 there anyway
+		}
+		s = s[:i]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
+
+// invalidAt is the offset of s's first invalid UTF-8 sequence, or -1.
+func invalidAt(s string) int {
+	if utf8.ValidString(s) {
+		return -1
+	}
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, maxDate time.Time) parsed {
@@ -322,9 +392,18 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	if len(rec) != lay.fields {
 		return bad(-1, fmt.Sprintf("has %d fields, the header has %d", len(rec), lay.fields), "")
 	}
+	// PostgreSQL's text holds neither, so such a field is its row's error
+	// here, not the file's when its rows are stored.
 	for c := range numColumns {
-		if idx[c] >= 0 && !utf8.ValidString(rec[idx[c]]) {
-			return bad(c, "not valid UTF-8 text (the file must be UTF-8)", rec[idx[c]])
+		if idx[c] < 0 {
+			continue
+		}
+		f := rec[idx[c]]
+		if i := invalidAt(f); i >= 0 {
+			return bad(c, fmt.Sprintf("not valid UTF-8 text at byte %d of the field (the file must be UTF-8)", i+1), f)
+		}
+		if i := strings.IndexByte(f, 0); i >= 0 {
+			return bad(c, fmt.Sprintf("contains a NUL byte (0x00) at byte %d of the field", i+1), f)
 		}
 	}
 	get := func(c int) string {

@@ -51,7 +51,9 @@ func TestValidatorRowErrors(t *testing.T) {
 		"duplicate id":      {"T1,2024-01-01,S1,Acme,331110,10.00,USD,x", "transaction_id", "first seen on row 2"},
 		"missing field":     {"T2,2024-01-01,S1,Acme,331110,10.00,USD", "", "has 7 fields"},
 		"no supplier":       {"T2,2024-01-01,,Acme,331110,10.00,USD,x", "supplier_id", "required"},
-		"encoding":          {"T2,2024-01-01,S1,Acme \xff\xfe,331110,10.00,USD,x", "supplier_name", "UTF-8"},
+		"encoding":          {"T2,2024-01-01,S1,Acme \xff\xfe,331110,10.00,USD,x", "supplier_name", "not valid UTF-8 text at byte 6 of the field"},
+		"nul":               {"T2,2024-01-01,S1,Acme,331110,10.00,USD,PO\x0042", "description", "NUL byte (0x00) at byte 3 of the field"},
+		"nul in an id":      {"T2\x00,2024-01-01,S1,Acme,331110,10.00,USD,x", "transaction_id", "NUL byte"},
 		"oversized line":    {"T2,2024-01-01,S1,Acme,331110,10.00,USD," + strings.Repeat("x", MaxLineBytes), "", "over the 65536-byte limit"},
 		"bad quoting":       {"T2,2024-01-01,S1,\"Acme\"x,331110,10.00,USD,x", "", "malformed CSV"},
 	} {
@@ -111,9 +113,15 @@ func TestSniff(t *testing.T) {
 		"csv bom":     {"\ufeff" + header, true},
 		"empty":       {"", false},
 		"binary":      {"PK\x03\x04\x00\x00zip", false},
-		"latin1":      {"a,b\n\xe9t\xe9,x\n", false},
-		"no comma":    {"just some text\nmore\n", false},
-		"cut rune ok": {header + "caf\xc3", true},
+		"latin1":      {"a,b\n" + strings.Repeat("1,Soci\xe9t\xe9 G\xe9n\xe9rale\n", 20), false},
+		"utf16":       {"\xff\xfet\x00x\x00,\x00d\x00\n\x00", false},
+		"nul header":  {"transaction_id,da\x00te\n", false},
+		"latin1 head": {"transaction_id,soci\xe9t\xe9\n", false},
+		// One bad byte in a row is that row's error, not the file's.
+		"one latin1 byte": {header + "T1,2024-01-01,S1,Soci\xe9t\xe9,331110,10.00,USD,x\n", true},
+		"one nul":         {header + "T1,2024-01-01,S1,Acme,331110,10.00,USD,x\x00\n", true},
+		"no comma":        {"just some text\nmore\n", false},
+		"cut rune ok":     {header + "caf\xc3", true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := Sniff([]byte(tc.head))
@@ -124,5 +132,25 @@ func TestSniff(t *testing.T) {
 				t.Fatalf("kind = %v, want InvalidArgument", apperr.KindOf(err))
 			}
 		})
+	}
+}
+
+// What is kept of a rejected value or an unknown column's name is stored as
+// text, which holds no NUL byte and no invalid sequence.
+func TestRejectedValuesAreText(t *testing.T) {
+	if got := keep("a\x00b\xffc"); got != "a\ufffdb\ufffdc" {
+		t.Errorf("keep = %q", got)
+	}
+	// A file name of 400 bytes is cut at 256, between two runes.
+	if got := clean(strings.Repeat("é", 200), 256); got != strings.Repeat("é", 128) {
+		t.Errorf("clean cut %q", got)
+	}
+	if got := clean("x"+strings.Repeat("é", 200), 256); got != "x"+strings.Repeat("é", 127) {
+		t.Errorf("clean cut %q", got)
+	}
+	_, err := NewValidator(context.Background(), strings.NewReader(strings.TrimSuffix(header, "\n")+",col\x00our\n"), knownCodes{}, nil)
+	var he *HeaderError
+	if !errors.As(err, &he) || he.Errors[0].Column != "col\ufffdour" || he.Errors[0].Value != "col\ufffdour" {
+		t.Fatalf("err = %#v", err)
 	}
 }

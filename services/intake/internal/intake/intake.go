@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -176,12 +178,15 @@ func (s *Service) Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r
 	if len(nu.IdempotencyKey) > 256 {
 		return Upload{}, apperr.Invalid("idempotency_key", "longer than 256 bytes")
 	}
+	if strings.IndexByte(nu.IdempotencyKey, 0) >= 0 || !utf8.ValidString(nu.IdempotencyKey) {
+		return Upload{}, apperr.Invalid("idempotency_key", "must be UTF-8 text without NUL bytes")
+	}
 	if nu.Filename == "" {
 		nu.Filename = "upload.csv"
 	}
-	if len(nu.Filename) > 256 {
-		nu.Filename = nu.Filename[:256]
-	}
+	// The name is only shown back: what is kept is text PostgreSQL can
+	// hold, cut at a rune boundary.
+	nu.Filename = clean(nu.Filename, 256)
 	carrier := propagation.MapCarrier{}
 	telemetry.Propagator().Inject(ctx, carrier)
 	nu.TraceParent = carrier.Get("traceparent")

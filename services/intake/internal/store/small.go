@@ -58,6 +58,11 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 	}
 	var out []intake.Validated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		// The transaction waits, open, while the calculator is asked about
+		// the files' codes: the attempt's deadline bounds it.
+		if err := db.UntilDeadline(ctx, tx); err != nil {
+			return err
+		}
 		out = make([]intake.Validated, len(us)) // a retried transaction starts over
 		for _, u := range us {
 			if err := fence(ctx, tx, u); err != nil {

@@ -45,13 +45,14 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return fmt.Errorf("store.Migrate: %w", err)
 	}
-	// Replicas that start together migrate one at a time. River's versions
-	// go in a transaction each (one adds an enum value the next uses).
-	conn, err := pool.Acquire(ctx)
+	// Replicas that start together migrate one at a time, waiting without
+	// a timeout. River's versions go in a transaction each (one adds an
+	// enum value the next uses).
+	conn, release, err := db.Unbounded(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("store.Migrate: %w", err)
 	}
-	defer conn.Release()
+	defer release()
 	const lock = `hashtext('intake.river')`
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
 		return fmt.Errorf("store.Migrate: %w", err)
@@ -389,6 +390,12 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 	var out intake.Validated
 	var headerErr *intake.HeaderError
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		// The COPY lasts as long as the file takes to parse, and the insert
+		// from the stage grows with it: the attempt's deadline
+		// (UPLOAD_TIMEOUT) bounds them, not the pool's timeouts.
+		if err := db.UntilDeadline(ctx, tx); err != nil {
+			return err
+		}
 		if err := fence(ctx, tx, u); err != nil {
 			return err
 		}
@@ -596,6 +603,11 @@ func queueRefused(b *pgx.Batch, u intake.Upload, he *intake.HeaderError) {
 // Accepted streams the upload's rows in batches.
 func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intake.Row) error, batch int) error {
 	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+		// The read lasts until the last batch is calculated: the attempt's
+		// deadline bounds it, not the pool's timeouts.
+		if err := db.UntilDeadline(ctx, tx); err != nil {
+			return err
+		}
 		// By supplier: a batch then names a few hundred suppliers instead of
 		// nearly all of them, so the calculator's per-supplier rollup and
 		// totals rows are each written by about one batch, and the two
@@ -792,11 +804,18 @@ func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completi
 		// a supplier's page of transactions is read from its covering index
 		// alone (where autovacuum is off, nothing else would). This runs
 		// beside the next requests, not before them.
+		// Its deadline, not the pool's statement timeout, bounds it.
 		go func() {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
-			s.pool.Exec(actx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol)
-			s.pool.Exec(actx, `ANALYZE intake.suppliers, intake.supplier_totals`)
+			conn, release, err := db.Unbounded(actx, s.pool)
+			if err != nil {
+				return
+			}
+			defer release()
+			// Best effort: autovacuum comes later where it is on.
+			_, _ = conn.Exec(actx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol)
+			_, _ = conn.Exec(actx, `ANALYZE intake.suppliers, intake.supplier_totals`)
 		}()
 	}
 	return nil
