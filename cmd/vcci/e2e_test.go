@@ -399,10 +399,21 @@ func TestBadInputThroughREST(t *testing.T) {
 			t.Fatalf("error %d = %+v, want row %s column %q", i, errs.Errors[i], w.Row, w.Column)
 		}
 	}
-	// Same idempotency key, different bytes: the first upload back.
-	again := p.upload(t, p.key, []byte(file+"A8,2024-02-01,S2,Beta,541511,1.00,USD,new\n"), "Idempotency-Key", "batch-7")
+	// Same idempotency key and bytes: the first upload back; different
+	// bytes: 422, naming the key and the upload, and nothing stored.
+	again := p.upload(t, p.key, []byte(file), "Idempotency-Key", "batch-7")
 	if again.Name != u.Name {
 		t.Fatalf("idempotent resend = %s, want %s", again.Name, u.Name)
+	}
+	st = status{}
+	code = p.call(t, "POST", "/v1/uploads", p.key, strings.NewReader(file+"A8,2024-02-01,S2,Beta,541511,1.00,USD,new\n"), &st,
+		"Content-Type", "text/csv", "Idempotency-Key", "batch-7")
+	if want := `Idempotency-Key "batch-7" was used for a different body (` + u.Name + ")"; code != http.StatusUnprocessableEntity || st.Code != 9 || st.Message != want {
+		t.Fatalf("same key, other body: HTTP %d %+v, want 422 %q", code, st, want)
+	}
+	var list struct{ Uploads []upload }
+	if p.call(t, "GET", "/v1/uploads", p.key, nil, &list); len(list.Uploads) != 1 {
+		t.Fatalf("uploads after the refused key: %+v", list.Uploads)
 	}
 	// Another tenant cannot see it.
 	other := testsupport.Key(t, p.pool, "globex")

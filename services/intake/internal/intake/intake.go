@@ -37,6 +37,14 @@ var (
 	ErrSuperseded = errors.New("a later attempt has taken the upload over")
 )
 
+// KeyReused is the error for an idempotency key sent again with a body other
+// than the one it was first sent with, which uploads/id holds.
+func KeyReused(key string, id int64) error {
+	return &apperr.Error{Kind: apperr.FailedPrecondition,
+		Msg:    fmt.Sprintf("Idempotency-Key %q was used for a different body (uploads/%d)", key, id),
+		Reason: apperr.ReasonIdempotencyKeyReused, Metadata: map[string]string{"idempotency_key": key, "upload": fmt.Sprintf("uploads/%d", id)}}
+}
+
 // State is an upload's processing state (values match the contract's enum).
 type State int16
 
@@ -90,7 +98,8 @@ type Validated struct {
 type Store interface {
 	// Receive stores the content of r as a new upload, and queues its job,
 	// in one transaction and returns it; an existing upload with the same
-	// idempotency key or content is returned instead (created false).
+	// idempotency key or content is returned instead (created false). A key
+	// sent with another body than its upload's is KeyReused.
 	Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r io.Reader) (Upload, bool, error)
 	Upload(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 	Uploads(ctx context.Context, tenant uuid.UUID, beforeID int64, limit int) ([]Upload, error)

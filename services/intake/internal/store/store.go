@@ -134,8 +134,9 @@ var errDuplicate = errors.New("duplicate upload")
 // that stored it with others; a caller gone by then leaves a whole upload,
 // which sending the file again finds by its content.)
 func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, r io.Reader) (intake.Upload, bool, error) {
-	if u, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey); found || err != nil {
-		return u, false, err
+	keyed, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey)
+	if err != nil {
+		return keyed, false, err
 	}
 	bp := s.chunkBufs.Get().(*[]byte)
 	defer s.chunkBufs.Put(bp)
@@ -146,6 +147,18 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	}
 	if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
 		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+	}
+	if found {
+		// A repeat with the key: the body is hashed as it streams by, and
+		// stored only in the first upload.
+		h := sha256.New()
+		h.Write(buf[:n])
+		if n == ChunkSize {
+			if _, err := io.CopyBuffer(h, r, buf); err != nil {
+				return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+			}
+		}
+		return keyed, false, sameBody(keyed, nu.IdempotencyKey, h.Sum(nil))
 	}
 	var key any
 	if nu.IdempotencyKey != "" {
@@ -199,11 +212,25 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 		return u, false, err
 	case db.IsUniqueViolation(err) && nu.IdempotencyKey != "": // a concurrent twin won
 		u, err := s.byKey(ctx, tenant, "idempotency_key", nu.IdempotencyKey)
-		return u, false, err
+		if err != nil {
+			return u, false, err
+		}
+		return u, false, sameBody(u, nu.IdempotencyKey, sum)
 	case err != nil:
 		return u, false, fmt.Errorf("store.Receive: %w", err)
 	}
 	return u, true, nil
+}
+
+// sameBody checks that a body whose hash is sum may be answered with u, the
+// upload made with key: a key names one body. An upload stored without a
+// hash (none is: Receive sets it in the transaction that stores the file)
+// would match any body.
+func sameBody(u intake.Upload, key string, sum []byte) error {
+	if len(u.SHA256) == 0 || bytes.Equal(u.SHA256, sum) {
+		return nil
+	}
+	return intake.KeyReused(key, u.ID)
 }
 
 // byIdempotencyKey finds the upload made with key, if key is set.
