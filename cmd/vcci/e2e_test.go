@@ -566,3 +566,44 @@ func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
 		t.Fatalf("jobs: HTTP %d %.300s", code, body)
 	}
 }
+
+// TestCorrectedDateRepeatThroughREST: a later file repeating a transaction
+// id under another date has that row rejected, and neither intake's totals
+// nor the calculator's (the inventory, by month) count the line twice.
+func TestCorrectedDateRepeatThroughREST(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	const head = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
+	first := p.upload(t, p.key, []byte(head+"Q1,2024-01-05,S1,Acme,331110,100.00,USD,coil\n"))
+	if u := p.wait(t, p.key, first.Name); u.State != "UPLOAD_STATE_SUCCEEDED" || u.RowsAccepted != "1" {
+		t.Fatalf("first upload: %+v", u)
+	}
+	type totals struct {
+		TotalKgCo2e, TotalSpendUsd, TransactionCount string
+		ByMonth                                      []struct{ Key, KgCo2e string }
+	}
+	type supplier struct{ SpendUsd, KgCo2e, TransactionCount string }
+	var before, after totals
+	var supBefore, supAfter supplier
+	p.call(t, "GET", "/v1/inventory/summary", p.key, nil, &before)
+	p.call(t, "GET", "/v1/suppliers/S1", p.key, nil, &supBefore)
+	if before.TransactionCount != "1" || len(before.ByMonth) != 1 || supBefore.TransactionCount != "1" {
+		t.Fatalf("before the repeat: inventory %+v, supplier %+v", before, supBefore)
+	}
+
+	second := p.upload(t, p.key, []byte(head+"Q1,2024-04-05,S1,Acme,331110,100.00,USD,coil (date corrected)\n"))
+	u := p.wait(t, p.key, second.Name)
+	want := rowError{"2", "transaction_id", "transaction already stored by " + first.Name, "Q1"}
+	// JSON leaves a zero count out.
+	if u.State != "UPLOAD_STATE_SUCCEEDED" || u.RowsAccepted != "" || u.RowsRejected != "1" || len(u.ErrorSamples) != 1 || u.ErrorSamples[0] != want {
+		t.Fatalf("repeat: %+v, want the row rejected as %+v", u, want)
+	}
+	p.call(t, "GET", "/v1/inventory/summary", p.key, nil, &after)
+	p.call(t, "GET", "/v1/suppliers/S1", p.key, nil, &supAfter)
+	if after.TotalKgCo2e != before.TotalKgCo2e || after.TotalSpendUsd != before.TotalSpendUsd || after.TransactionCount != "1" ||
+		len(after.ByMonth) != 1 || after.ByMonth[0] != before.ByMonth[0] {
+		t.Fatalf("inventory after the repeat = %+v, want %+v", after, before)
+	}
+	if supAfter != supBefore {
+		t.Fatalf("S1 after the repeat = %+v, want %+v", supAfter, supBefore)
+	}
+}

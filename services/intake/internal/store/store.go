@@ -488,30 +488,35 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 		if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {
 			return out, err
 		}
-		// Transactions stored by an earlier upload are rejected, not stored twice.
-		rows, err := tx.Query(ctx, `
-			DELETE FROM tx_stage s USING intake.transactions t
-			WHERE t.tenant_id = $1 AND t.tx_date BETWEEN $2 AND $3
-			  AND t.transaction_id = s.transaction_id AND t.tx_date = s.tx_date AND t.upload_id <> $4
-			RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, v.MinDate, v.MaxDate, u.ID)
+		// A transaction id another upload holds is rejected, whatever its
+		// date. The ids are claimed first: a concurrent upload's claim of
+		// the same id makes this insert wait for its commit and skip the
+		// id, and the next statement sees which upload holds it.
+		tag, err := tx.Exec(ctx, `INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id)
+			SELECT $1, transaction_id, $2 FROM tx_stage ORDER BY transaction_id
+			ON CONFLICT DO NOTHING`, u.Tenant, u.ID)
 		if err != nil {
 			return out, err
 		}
-		for rows.Next() {
-			var e intake.RowError
-			var other int64
-			if err := rows.Scan(&e.Row, &e.Value, &other); err != nil {
-				rows.Close()
+		if tag.RowsAffected() < v.Accepted {
+			dups, err := tx.Query(ctx, `
+				DELETE FROM tx_stage s USING intake.transaction_ids t
+				WHERE t.tenant_id = $1 AND t.transaction_id = s.transaction_id AND t.upload_id <> $2
+				RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, u.ID)
+			if err != nil {
 				return out, err
 			}
-			e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
-			errs = append(errs, e)
-			out.Accepted--
-			out.Rejected++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return out, err
+			var e intake.RowError
+			var other int64
+			if _, err := pgx.ForEachRow(dups, []any{&e.Row, &e.Value, &other}, func() error {
+				e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
+				errs = append(errs, e)
+				out.Accepted--
+				out.Rejected++
+				return nil
+			}); err != nil {
+				return out, err
+			}
 		}
 		// In date order, the rows fill one quarter's partition (and its
 		// indexes) at a time and the date index grows at its end, which is
