@@ -36,10 +36,11 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // platform is a running stack on its own database, with a tenant and key.
 type platform struct {
-	base string
-	key  string
-	pool *pgxpool.Pool
-	grpc map[string]string // service -> address
+	base    string
+	key     string
+	pool    *pgxpool.Pool
+	grpc    map[string]string // service -> address
+	metrics map[string]string // service -> metrics address (stack.Options.Metrics)
 }
 
 func start(t *testing.T, tp trace.TracerProvider) platform {
@@ -67,7 +68,7 @@ func startWith(t *testing.T, o stack.Options) platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), pool: pool, grpc: st.GRPC}
+	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), pool: pool, grpc: st.GRPC, metrics: st.Metrics}
 }
 
 // call does one REST request and decodes the JSON answer.

@@ -275,6 +275,7 @@ type Worker struct {
 	inFlight int
 	timeout  time.Duration
 	changed  func(context.Context, uuid.UUID, []string)
+	metrics  *Metrics
 }
 
 // WorkerOptions tune a Worker.
@@ -288,6 +289,8 @@ type WorkerOptions struct {
 	// totals changed (to invalidate caches): those of the suppliers named,
 	// or, with nil, of any of them.
 	Changed func(ctx context.Context, tenant uuid.UUID, suppliers []string)
+	// Metrics counts failed jobs and validated rows; nil counts nothing.
+	Metrics *Metrics
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -303,7 +306,7 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func
 		o.Timeout = DefaultTimeout
 	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: codes, batch: o.Batch, inFlight: o.InFlight,
-		timeout: o.Timeout, changed: o.Changed}
+		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics}
 }
 
 // Timeout is how long River lets one attempt run.
@@ -351,6 +354,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	if last {
 		reason = fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
 		log.ErrorContext(ctx, "upload failed", "error", err.Error())
+		w.metrics.JobsFailed(FailedAttempts, 1)
 	} else {
 		log.WarnContext(ctx, "upload attempt failed; River will retry it", "error", err.Error())
 	}
@@ -381,6 +385,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 		if err != nil {
 			return err
 		}
+		w.metrics.Validated(v)
 		log.InfoContext(ctx, "upload validated", "read", v.Read, "accepted", v.Accepted, "rejected", v.Rejected, "seconds", time.Since(start).Seconds())
 		if v.Accepted == 0 {
 			return nil // validation recorded it as done
