@@ -39,12 +39,13 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // platform is a running stack on its own database, with a tenant and key.
 type platform struct {
-	base string
-	key  string
-	url  string // the database, as its owner
-	pool *pgxpool.Pool
-	grpc map[string]string // service -> address
-	stop func()            // stops the stack and waits for it (also at the end of the test)
+	base    string
+	key     string
+	url     string // the database, as its owner
+	pool    *pgxpool.Pool
+	grpc    map[string]string // service -> address
+	metrics map[string]string // service -> metrics address (stack.Options.Metrics)
+	stop    func()            // stops the stack and waits for it (also at the end of the test)
 }
 
 func start(t *testing.T, tp trace.TracerProvider) platform {
@@ -80,7 +81,7 @@ func startWith(t *testing.T, o stack.Options) platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), url: url, pool: pool, grpc: st.GRPC, stop: stop}
+	return platform{base: st.HTTPURL, key: testsupport.Key(t, pool, "acme"), url: url, pool: pool, grpc: st.GRPC, metrics: st.Metrics, stop: stop}
 }
 
 // call does one REST request and decodes the JSON answer.
@@ -414,10 +415,21 @@ func TestBadInputThroughREST(t *testing.T) {
 			t.Fatalf("error %d = %+v, want row %s column %q", i, errs.Errors[i], w.Row, w.Column)
 		}
 	}
-	// Same idempotency key, different bytes: the first upload back.
-	again := p.upload(t, p.key, []byte(file+"A8,2024-02-01,S2,Beta,541511,1.00,USD,new\n"), "Idempotency-Key", "batch-7")
+	// Same idempotency key and bytes: the first upload back; different
+	// bytes: 422, naming the key and the upload, and nothing stored.
+	again := p.upload(t, p.key, []byte(file), "Idempotency-Key", "batch-7")
 	if again.Name != u.Name {
 		t.Fatalf("idempotent resend = %s, want %s", again.Name, u.Name)
+	}
+	st = status{}
+	code = p.call(t, "POST", "/v1/uploads", p.key, strings.NewReader(file+"A8,2024-02-01,S2,Beta,541511,1.00,USD,new\n"), &st,
+		"Content-Type", "text/csv", "Idempotency-Key", "batch-7")
+	if want := `Idempotency-Key "batch-7" was used for a different body (` + u.Name + ")"; code != http.StatusUnprocessableEntity || st.Code != 9 || st.Message != want {
+		t.Fatalf("same key, other body: HTTP %d %+v, want 422 %q", code, st, want)
+	}
+	var list struct{ Uploads []upload }
+	if p.call(t, "GET", "/v1/uploads", p.key, nil, &list); len(list.Uploads) != 1 {
+		t.Fatalf("uploads after the refused key: %+v", list.Uploads)
 	}
 	// Another tenant cannot see it.
 	other := testsupport.Key(t, p.pool, "globex")
@@ -568,5 +580,46 @@ func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
 	}
 	if code, body := get(edge.RiverUIPath+"api/jobs?state=completed", "operator", "s3cret"); code != http.StatusOK || !strings.Contains(body, `"intake.upload"`) {
 		t.Fatalf("jobs: HTTP %d %.300s", code, body)
+	}
+}
+
+// TestCorrectedDateRepeatThroughREST: a later file repeating a transaction
+// id under another date has that row rejected, and neither intake's totals
+// nor the calculator's (the inventory, by month) count the line twice.
+func TestCorrectedDateRepeatThroughREST(t *testing.T) {
+	p := start(t, noop.NewTracerProvider())
+	const head = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
+	first := p.upload(t, p.key, []byte(head+"Q1,2024-01-05,S1,Acme,331110,100.00,USD,coil\n"))
+	if u := p.wait(t, p.key, first.Name); u.State != "UPLOAD_STATE_SUCCEEDED" || u.RowsAccepted != "1" {
+		t.Fatalf("first upload: %+v", u)
+	}
+	type totals struct {
+		TotalKgCo2e, TotalSpendUsd, TransactionCount string
+		ByMonth                                      []struct{ Key, KgCo2e string }
+	}
+	type supplier struct{ SpendUsd, KgCo2e, TransactionCount string }
+	var before, after totals
+	var supBefore, supAfter supplier
+	p.call(t, "GET", "/v1/inventory/summary", p.key, nil, &before)
+	p.call(t, "GET", "/v1/suppliers/S1", p.key, nil, &supBefore)
+	if before.TransactionCount != "1" || len(before.ByMonth) != 1 || supBefore.TransactionCount != "1" {
+		t.Fatalf("before the repeat: inventory %+v, supplier %+v", before, supBefore)
+	}
+
+	second := p.upload(t, p.key, []byte(head+"Q1,2024-04-05,S1,Acme,331110,100.00,USD,coil (date corrected)\n"))
+	u := p.wait(t, p.key, second.Name)
+	want := rowError{"2", "transaction_id", "transaction already stored by " + first.Name, "Q1"}
+	// JSON leaves a zero count out.
+	if u.State != "UPLOAD_STATE_SUCCEEDED" || u.RowsAccepted != "" || u.RowsRejected != "1" || len(u.ErrorSamples) != 1 || u.ErrorSamples[0] != want {
+		t.Fatalf("repeat: %+v, want the row rejected as %+v", u, want)
+	}
+	p.call(t, "GET", "/v1/inventory/summary", p.key, nil, &after)
+	p.call(t, "GET", "/v1/suppliers/S1", p.key, nil, &supAfter)
+	if after.TotalKgCo2e != before.TotalKgCo2e || after.TotalSpendUsd != before.TotalSpendUsd || after.TransactionCount != "1" ||
+		len(after.ByMonth) != 1 || after.ByMonth[0] != before.ByMonth[0] {
+		t.Fatalf("inventory after the repeat = %+v, want %+v", after, before)
+	}
+	if supAfter != supBefore {
+		t.Fatalf("S1 after the repeat = %+v, want %+v", supAfter, supBefore)
 	}
 }

@@ -25,10 +25,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/vcci-dev/vcci/pkg/apperr"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
@@ -227,8 +230,42 @@ func newServeMux(marshaler runtime.Marshaler) *runtime.ServeMux {
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeaderMatcher),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithErrorHandler(errorHandler),
 	)
 }
+
+// httpStatusOfReason overrides the HTTP status of errors whose ErrorInfo
+// names one of these reasons: gRPC has no code whose usual status is the
+// one HTTP clients expect for them.
+var httpStatusOfReason = map[string]int{
+	apperr.ReasonIdempotencyKeyReused: http.StatusUnprocessableEntity,
+}
+
+// errorHandler is grpc-gateway's, with the status of httpStatusOfReason's
+// errors set from their reason; the body is the usual google.rpc.Status.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok {
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == apperr.Domain {
+				if code, ok := httpStatusOfReason[info.GetReason()]; ok {
+					w = &fixedStatus{ResponseWriter: w, code: code}
+					break
+				}
+			}
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// fixedStatus writes code whatever status its caller writes.
+type fixedStatus struct {
+	http.ResponseWriter
+	code int
+}
+
+func (f *fixedStatus) WriteHeader(int) { f.ResponseWriter.WriteHeader(f.code) }
+
+func (f *fixedStatus) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // Handler is the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }

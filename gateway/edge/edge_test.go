@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/vcci-dev/vcci/pkg/apperr"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
@@ -52,6 +53,11 @@ func (f *fakeIntake) UploadSpend(s intakev1.IntakeService_UploadSpendServer) err
 	first, err := s.Recv()
 	if err != nil {
 		return err
+	}
+	if k := first.GetMetadata().GetIdempotencyKey(); k == "reused" {
+		st, _ := status.New(codes.FailedPrecondition, `Idempotency-Key "reused" was used for a different body (uploads/7)`).
+			WithDetails(&errdetails.ErrorInfo{Reason: apperr.ReasonIdempotencyKeyReused, Domain: apperr.Domain})
+		return st.Err()
 	}
 	h := sha256.New()
 	chunks := 0
@@ -160,6 +166,35 @@ func TestUploadStreamsBody(t *testing.T) {
 	if resp.Header.Get("X-Request-Id") != "req-123" {
 		t.Fatalf("request id not echoed: %q", resp.Header.Get("X-Request-Id"))
 	}
+}
+
+// TestUploadKeyReusedIs422: a reused Idempotency-Key is FailedPrecondition
+// in gRPC (400 by default) and 422 over REST, with the status body.
+func TestUploadKeyReusedIs422(t *testing.T) {
+	ts, _, _ := setup(t)
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/uploads", strings.NewReader("a,b\n1,2\n"))
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Idempotency-Key", "reused")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, msg := statusOf(resp)
+	if resp.StatusCode != http.StatusUnprocessableEntity || code != int(codes.FailedPrecondition) ||
+		msg != `Idempotency-Key "reused" was used for a different body (uploads/7)` {
+		t.Fatalf("reused key: HTTP %d %d %q", resp.StatusCode, code, msg)
+	}
+}
+
+// statusOf reads and closes a google.rpc.Status answer.
+func statusOf(resp *http.Response) (code int, msg string) {
+	var st struct {
+		Code    int
+		Message string
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	return st.Code, st.Message
 }
 
 func TestUploadMultipartAndLimit(t *testing.T) {

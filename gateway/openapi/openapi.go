@@ -35,7 +35,7 @@ func Document() ([]byte, error) {
 	status := map[string]any{"$ref": "#/definitions/rpcStatus"}
 	up["post"] = map[string]any{
 		"summary":     "Upload a spend CSV.",
-		"description": "Streams the body (text/csv, or multipart/form-data with a \"file\" part) to IntakeService.UploadSpend. The file is stored before the answer; validation and calculation continue in the background (poll the returned upload). The same content, or the same Idempotency-Key, again returns the first upload.",
+		"description": "Streams the body (text/csv, or multipart/form-data with a \"file\" part) to IntakeService.UploadSpend. The file is stored before the answer; validation and calculation continue in the background (poll the returned upload). The same content, or the same Idempotency-Key with the same content, again returns the first upload; the same Idempotency-Key with other content is refused with 422.",
 		"operationId": "IntakeService_UploadSpendREST",
 		"tags":        []any{"IntakeService"},
 		"consumes":    []any{"text/csv", "multipart/form-data"},
@@ -43,7 +43,7 @@ func Document() ([]byte, error) {
 			map[string]any{"name": "filename", "in": "query", "type": "string", "required": false,
 				"description": "The client's file name, kept for display."},
 			map[string]any{"name": "Idempotency-Key", "in": "header", "type": "string", "required": false,
-				"description": "A client-chosen key: a second upload with the same key returns the first upload."},
+				"description": "A client-chosen key: a second upload with the same key and body returns the first upload; with another body, 422."},
 			map[string]any{"name": "body", "in": "body", "required": true, "schema": map[string]any{"type": "string", "format": "binary"}},
 		},
 		// 401 and 429 as proto/vcci/openapi.yaml gives every generated call.
@@ -52,6 +52,7 @@ func Document() ([]byte, error) {
 			"400":     map[string]any{"description": "The body is not a usable file, for example a multipart body without a \"file\" part.", "schema": status},
 			"401":     map[string]any{"description": "The x-api-key header is missing or not a valid key.", "schema": status},
 			"413":     map[string]any{"description": "Larger than the upload limit.", "schema": status},
+			"422":     map[string]any{"description": "The Idempotency-Key was used before for a different body (an ErrorInfo of reason IDEMPOTENCY_KEY_REUSED names the upload).", "schema": status},
 			"429":     map[string]any{"description": "The key's upload rate limit is spent; Retry-After says when to try again.", "schema": status},
 			"default": map[string]any{"description": "An unexpected error response.", "schema": status},
 		},

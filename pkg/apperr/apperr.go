@@ -35,7 +35,19 @@ type Error struct {
 	Kind       Kind
 	Msg        string
 	Violations []Violation
+	// Reason, when set, is sent as a google.rpc.ErrorInfo (domain Domain,
+	// with Metadata) for clients, and the gateway, to tell this error apart
+	// from others of its Kind.
+	Reason   string
+	Metadata map[string]string
 }
+
+// Domain is the ErrorInfo domain of every Reason.
+const Domain = "vcci"
+
+// ReasonIdempotencyKeyReused: an Idempotency-Key was sent again with a
+// different body. Its Kind is FailedPrecondition; the gateway answers 422.
+const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 
 func (e *Error) Error() string { return e.Msg }
 

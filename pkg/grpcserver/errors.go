@@ -48,6 +48,12 @@ func ToStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 				st = withDetails
 			}
 		}
+		if ae.Reason != "" {
+			info := &errdetails.ErrorInfo{Reason: ae.Reason, Domain: apperr.Domain, Metadata: ae.Metadata}
+			if withDetails, derr := st.WithDetails(info); derr == nil {
+				st = withDetails
+			}
+		}
 		return st.Err()
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")

@@ -42,3 +42,16 @@ func TestToStatus(t *testing.T) {
 		t.Fatalf("details = %v", st.Details())
 	}
 }
+
+func TestToStatusSendsTheReason(t *testing.T) {
+	err := &apperr.Error{Kind: apperr.FailedPrecondition, Msg: `Idempotency-Key "k" was used for a different body (uploads/3)`,
+		Reason: apperr.ReasonIdempotencyKeyReused, Metadata: map[string]string{"upload": "uploads/3"}}
+	st, _ := status.FromError(ToStatus(context.Background(), slog.New(slog.DiscardHandler), "/m", fmt.Errorf("store: %w", err)))
+	if st.Code() != codes.FailedPrecondition || st.Message() != err.Msg || len(st.Details()) != 1 {
+		t.Fatalf("status = %v %q %v", st.Code(), st.Message(), st.Details())
+	}
+	info, ok := st.Details()[0].(*errdetails.ErrorInfo)
+	if !ok || info.Reason != apperr.ReasonIdempotencyKeyReused || info.Domain != apperr.Domain || info.Metadata["upload"] != "uploads/3" {
+		t.Fatalf("details = %v", st.Details())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,7 +59,11 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	Auth           Authenticator
 	// Ready reports whether the service can serve (its database answers).
+	// Run asks it every ReadyEvery and sets the gRPC health status and
+	// /readyz from the answer.
 	Ready func(ctx context.Context) error
+	// ReadyEvery is how often Ready is asked (default DefaultReadyEvery).
+	ReadyEvery time.Duration
 	// Registry receives the gRPC metrics; nil means a new one.
 	Registry *prometheus.Registry
 	// Limiter charges every request made with an API key to that key's
@@ -97,12 +102,24 @@ func KeepalivePolicy() keepalive.EnforcementPolicy {
 // minutes is closed (the client dials again when it needs to).
 var keepaliveParams = keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}
 
+// DefaultReadyEvery is how often a server asks Ready. With the check's own
+// timeout (readyTimeout), a database that stops answering turns the server
+// NOT_SERVING within 7 s.
+const DefaultReadyEvery = 5 * time.Second
+
+// readyTimeout bounds one Ready check: a database that does not answer in
+// that time is not ready.
+const readyTimeout = 2 * time.Second
+
 // Server is a gRPC server with the shared interceptors.
 type Server struct {
 	GRPC     *grpc.Server
 	Health   *health.Server
 	Registry *prometheus.Registry
 	opts     Options
+	// notReady is why the server is not ready ("" when it is), which
+	// /readyz reports.
+	notReady atomic.Pointer[string]
 }
 
 // NewRegistry returns the registry a Server uses when Options.Registry is
@@ -130,7 +147,11 @@ func New(opts Options) *Server {
 		grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})))
 	reg.MustRegister(metrics)
 
+	if opts.ReadyEvery <= 0 {
+		opts.ReadyEvery = DefaultReadyEvery
+	}
 	s := &Server{Health: health.NewServer(), Registry: reg, opts: opts}
+	s.setReady("")
 	recover := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		opts.Log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
@@ -309,6 +330,49 @@ func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
+// watchReady asks Ready every ReadyEvery until ctx ends, and sets the
+// health status and /readyz from the answer: a service whose database does
+// not answer is taken out of its load balancer's rotation, and put back
+// when it answers again.
+func (s *Server) watchReady(ctx context.Context) {
+	if s.opts.Ready == nil {
+		return
+	}
+	t := time.NewTicker(s.opts.ReadyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, min(readyTimeout, s.opts.ReadyEvery))
+		err := s.opts.Ready(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		was := *s.notReady.Load()
+		if err != nil && err.Error() == "" {
+			err = errors.New("not ready")
+		}
+		switch {
+		case err != nil && was == "":
+			s.opts.Log.Warn("not ready", "error", err.Error())
+			s.setReady(err.Error())
+			s.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+		case err != nil:
+			s.setReady(err.Error())
+		case was != "":
+			s.opts.Log.Info("ready again")
+			s.setReady("")
+			s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		}
+	}
+}
+
+func (s *Server) setReady(why string) { s.notReady.Store(&why) }
+
 // Run serves gRPC on lis and metrics/probes on metricsLis (if not nil) until
 // ctx ends, then shuts down: health goes NOT_SERVING, in-flight calls get
 // up to timeout to finish, then the server stops hard.
@@ -323,13 +387,9 @@ func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout 
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 		mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			if s.opts.Ready != nil {
-				if err := s.opts.Ready(rctx); err != nil {
-					http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-					return
-				}
+			if why := *s.notReady.Load(); why != "" {
+				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+				return
 			}
 			w.Write([]byte("ok\n"))
 		})
@@ -341,12 +401,18 @@ func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout 
 		}()
 	}
 	s.opts.Log.Info("serving", "grpc", lis.Addr().String())
+	wctx, stopWatching := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); s.watchReady(wctx) }()
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopWatching()
+	<-watched
+	s.setReady("shutting down")
 	s.Health.Shutdown()
 	stopped := make(chan struct{})
 	go func() { s.GRPC.GracefulStop(); close(stopped) }()

@@ -79,8 +79,9 @@ func Run(ctx context.Context, env service.Env) error {
 	defer suppliers.Close()
 
 	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts)
+	metrics := intake.NewMetrics(srv.Registry)
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
-		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
+		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Metrics: metrics, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
 			for _, scope := range dirapi.ChangedScopes(t, changed) {
 				suppliers.Invalidate(ctx, scope)
 			}
@@ -98,7 +99,8 @@ func Run(ctx context.Context, env service.Env) error {
 	// them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
 		"intake.uploads", "intake.supplier_totals", "intake.transaction_days", "intake.transaction_suppliers", "intake.transaction_codes")
-	go st.KeepFailingAbandoned(bg, time.Minute, func(err error) { env.Log.Error("fail abandoned uploads", "error", err.Error()) })
+	go st.KeepFailingAbandoned(bg, time.Minute, func(n int64) { metrics.JobsFailed(intake.FailedAbandoned, n) },
+		func(err error) { env.Log.Error("fail abandoned uploads", "error", err.Error()) })
 	if err := jobs.Start(bg); err != nil {
 		return err
 	}

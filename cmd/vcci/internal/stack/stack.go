@@ -65,7 +65,10 @@ type Options struct {
 
 // Stack is a running platform.
 type Stack struct {
-	GRPC    map[string]string // service -> gRPC address
+	GRPC map[string]string // service -> gRPC address
+	// Metrics maps a service to its /metrics, /livez and /readyz address
+	// (with Options.Metrics).
+	Metrics map[string]string
 	HTTPURL string
 	errc    chan error
 	wg      sync.WaitGroup
@@ -76,7 +79,7 @@ type Stack struct {
 // Start starts every service and the gateway and waits until all report
 // SERVING. Cancel ctx to stop them, then call Wait.
 func Start(ctx context.Context, o Options) (*Stack, error) {
-	s := &Stack{GRPC: map[string]string{}, errc: make(chan error, len(Services)+1)}
+	s := &Stack{GRPC: map[string]string{}, Metrics: map[string]string{}, errc: make(chan error, len(Services)+1)}
 	callTimeouts, err := grpcclient.LoadTimeouts()
 	if err != nil {
 		return nil, err
@@ -121,6 +124,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			if mlis, err = listen(cfg.MetricsAddr); err != nil {
 				return nil, fmt.Errorf("stack: %s metrics: %w", svc.Name, err)
 			}
+			s.Metrics[svc.Name] = mlis.Addr().String()
 		}
 		s.GRPC[svc.Name] = lis.Addr().String()
 		envs[i] = service.Env{Cfg: cfg, Log: o.Log.With("service", svc.Name), TP: o.TP, GRPC: lis, Metrics: mlis,

@@ -39,6 +39,14 @@ var (
 	ErrSuperseded = errors.New("a later attempt has taken the upload over")
 )
 
+// KeyReused is the error for an idempotency key sent again with a body other
+// than the one it was first sent with, which uploads/id holds.
+func KeyReused(key string, id int64) error {
+	return &apperr.Error{Kind: apperr.FailedPrecondition,
+		Msg:    fmt.Sprintf("Idempotency-Key %q was used for a different body (uploads/%d)", key, id),
+		Reason: apperr.ReasonIdempotencyKeyReused, Metadata: map[string]string{"idempotency_key": key, "upload": fmt.Sprintf("uploads/%d", id)}}
+}
+
 // State is an upload's processing state (values match the contract's enum).
 type State int16
 
@@ -92,7 +100,8 @@ type Validated struct {
 type Store interface {
 	// Receive stores the content of r as a new upload, and queues its job,
 	// in one transaction and returns it; an existing upload with the same
-	// idempotency key or content is returned instead (created false).
+	// idempotency key or content is returned instead (created false). A key
+	// sent with another body than its upload's is KeyReused.
 	Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r io.Reader) (Upload, bool, error)
 	Upload(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 	Uploads(ctx context.Context, tenant uuid.UUID, beforeID int64, limit int) ([]Upload, error)
@@ -272,6 +281,7 @@ type Worker struct {
 	inFlight int
 	timeout  time.Duration
 	changed  func(context.Context, uuid.UUID, []string)
+	metrics  *Metrics
 }
 
 // WorkerOptions tune a Worker.
@@ -285,6 +295,8 @@ type WorkerOptions struct {
 	// totals changed (to invalidate caches): those of the suppliers named,
 	// or, with nil, of any of them.
 	Changed func(ctx context.Context, tenant uuid.UUID, suppliers []string)
+	// Metrics counts failed jobs and validated rows; nil counts nothing.
+	Metrics *Metrics
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -300,7 +312,7 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func
 		o.Timeout = DefaultTimeout
 	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: codes, batch: o.Batch, inFlight: o.InFlight,
-		timeout: o.Timeout, changed: o.Changed}
+		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics}
 }
 
 // Timeout is how long River lets one attempt run.
@@ -348,6 +360,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	if last {
 		reason = fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
 		log.ErrorContext(ctx, "upload failed", "error", err.Error())
+		w.metrics.JobsFailed(FailedAttempts, 1)
 	} else {
 		log.WarnContext(ctx, "upload attempt failed; River will retry it", "error", err.Error())
 	}
@@ -378,6 +391,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 		if err != nil {
 			return err
 		}
+		w.metrics.Validated(v)
 		log.InfoContext(ctx, "upload validated", "read", v.Read, "accepted", v.Accepted, "rejected", v.Rejected, "seconds", time.Since(start).Seconds())
 		if v.Accepted == 0 {
 			return nil // validation recorded it as done

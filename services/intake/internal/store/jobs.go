@@ -163,16 +163,19 @@ func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 	return failed, nil
 }
 
-// KeepFailingAbandoned runs FailAbandoned every interval until ctx ends.
-func (s *Store) KeepFailingAbandoned(ctx context.Context, every time.Duration, onErr func(error)) {
+// KeepFailingAbandoned runs FailAbandoned every interval until ctx ends,
+// telling failed how many uploads each run failed.
+func (s *Store) KeepFailingAbandoned(ctx context.Context, every time.Duration, failed func(int64), onErr func(error)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
 		}
-		if _, err := s.FailAbandoned(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.FailAbandoned(ctx)
+		if err != nil && ctx.Err() == nil {
 			onErr(err)
 		}
+		failed(n)
 	}
 }

@@ -174,7 +174,10 @@ func (s *Store) storeSmall(ctx context.Context, tenant uuid.UUID, nu intake.NewU
 	// Not inserted: a concurrent twin with the same idempotency key won,
 	// or the tenant already has this content.
 	if u, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey); found || err != nil {
-		return u, false, err
+		if err != nil {
+			return u, false, err
+		}
+		return u, false, sameBody(u, nu.IdempotencyKey, sum)
 	}
 	u, err = s.byKey(ctx, tenant, "sha256", sum)
 	return u, false, err

@@ -40,9 +40,9 @@ const supplierUpsert = `
 
 // ValidateSmall validates several small uploads of one tenant, each one
 // chunk, and stores them in one transaction: their content is read in one
-// query and validated in memory; transactions stored by another upload
-// (earlier, or earlier in the batch) are found by primary key, one probe
-// per row; and the rows, suppliers, errors and new states go in as array
+// query and validated in memory; their transaction ids are claimed, and a
+// row whose id another upload holds (earlier, or earlier in the batch) is
+// rejected, whatever its date (claimIDs); and the rows, suppliers, errors and new states go in as array
 // parameters in one pipelined batch. A header that names no usable columns
 // fails its own upload only. If that finishes every upload, end runs in the
 // same transaction.
@@ -120,7 +120,7 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 			if err := s.partitions.Ensure(ctx, TransactionsTable, minD, maxD); err != nil {
 				return err
 			}
-			dups, err := storedElsewhere(ctx, tx, tenant, rows)
+			dups, err := claimIDs(ctx, tx, tenant, rows)
 			if err != nil {
 				return err
 			}
@@ -174,54 +174,58 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 // rowKey is a row of one upload.
 type rowKey struct{ upload, line int64 }
 
-// storedElsewhere returns, by upload and line, the upload that already
-// stored each of rows' transactions, if another one did: an upload stored
-// before, or one earlier in rows. Each row is one primary-key probe into
-// its date's partition: a join against the whole date range would walk
-// every transaction stored between the rows' dates.
-func storedElsewhere(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Row) (map[rowKey]int64, error) {
+// claimIDs claims rows' transaction ids for their uploads and returns, by
+// upload and line, the upload that holds each id another upload has: one
+// stored before, one that a concurrent upload committed first, or one
+// earlier in rows. Each id is one probe of intake.transaction_ids' primary
+// key, whatever its date; the holders are looked up only when some id was
+// taken.
+func claimIDs(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Row) (map[rowKey]int64, error) {
 	out := map[rowKey]int64{}
-	type txKey struct {
-		id   string
-		date time.Time
-	}
-	first := make(map[txKey]rowKey, len(rows))
+	first := make(map[string]rowKey, len(rows))
 	var repeats [][2]rowKey // a row, and the earlier row of the batch it repeats
 	ups := make([]int64, 0, len(rows))
 	lines := make([]int64, 0, len(rows))
 	ids := make([]string, 0, len(rows))
-	dates := make([]time.Time, 0, len(rows))
 	for _, r := range rows {
-		k := txKey{r.TransactionID, r.Date}
-		if f, ok := first[k]; ok {
+		if f, ok := first[r.TransactionID]; ok {
 			// A file does not repeat an id: another upload in the batch.
 			repeats = append(repeats, [2]rowKey{{r.Upload, r.Line}, f})
 			continue
 		}
-		first[k] = rowKey{r.Upload, r.Line}
-		ups, lines, ids, dates = append(ups, r.Upload), append(lines, r.Line), append(ids, r.TransactionID), append(dates, r.Date)
+		first[r.TransactionID] = rowKey{r.Upload, r.Line}
+		ups, lines, ids = append(ups, r.Upload), append(lines, r.Line), append(ids, r.TransactionID)
 	}
-	res, err := tx.Query(ctx, `
-		SELECT s.up, s.line, t.upload_id
-		FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::date[]) AS s(up, line, id, d)
-		CROSS JOIN LATERAL (
-			SELECT t.upload_id FROM intake.transactions t
-			WHERE t.tenant_id = $1 AND t.transaction_id = s.id AND t.tx_date = s.d AND t.upload_id <> s.up
-		) t`, tenant, ups, lines, ids, dates)
+	// In id order, as the large path claims: concurrent uploads wait for
+	// each other's ids in one order.
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id)
+		SELECT $1, id, up FROM unnest($2::text[], $3::bigint[]) AS s(id, up) ORDER BY id
+		ON CONFLICT DO NOTHING`, tenant, ids, ups)
 	if err != nil {
 		return nil, err
 	}
-	var k rowKey
-	var other int64
-	if _, err = pgx.ForEachRow(res, []any{&k.upload, &k.line, &other}, func() error {
-		out[k] = other
-		return nil
-	}); err != nil {
-		return nil, err
+	if tag.RowsAffected() < int64(len(ids)) {
+		res, err := tx.Query(ctx, `
+			SELECT s.up, s.line, t.upload_id
+			FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS s(up, line, id)
+			JOIN intake.transaction_ids t ON t.tenant_id = $1 AND t.transaction_id = s.id AND t.upload_id <> s.up`,
+			tenant, ups, lines, ids)
+		if err != nil {
+			return nil, err
+		}
+		var k rowKey
+		var other int64
+		if _, err = pgx.ForEachRow(res, []any{&k.upload, &k.line, &other}, func() error {
+			out[k] = other
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range repeats {
-		// The earlier row is stored by its upload, or, if it was itself
-		// stored before, by the upload that stored it.
+		// The earlier row is stored by its upload, or, if its id was held
+		// already, by the upload that holds it.
 		by, ok := out[r[1]]
 		if !ok {
 			by = r[1].upload

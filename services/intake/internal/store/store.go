@@ -137,8 +137,9 @@ var errDuplicate = errors.New("duplicate upload")
 // that stored it with others; a caller gone by then leaves a whole upload,
 // which sending the file again finds by its content.)
 func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, r io.Reader) (intake.Upload, bool, error) {
-	if u, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey); found || err != nil {
-		return u, false, err
+	keyed, found, err := s.byIdempotencyKey(ctx, tenant, nu.IdempotencyKey)
+	if err != nil {
+		return keyed, false, err
 	}
 	bp := s.chunkBufs.Get().(*[]byte)
 	defer s.chunkBufs.Put(bp)
@@ -149,6 +150,18 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	}
 	if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
 		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+	}
+	if found {
+		// A repeat with the key: the body is hashed as it streams by, and
+		// stored only in the first upload.
+		h := sha256.New()
+		h.Write(buf[:n])
+		if n == ChunkSize {
+			if _, err := io.CopyBuffer(h, r, buf); err != nil {
+				return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+			}
+		}
+		return keyed, false, sameBody(keyed, nu.IdempotencyKey, h.Sum(nil))
 	}
 	var key any
 	if nu.IdempotencyKey != "" {
@@ -202,11 +215,25 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 		return u, false, err
 	case db.IsUniqueViolation(err) && nu.IdempotencyKey != "": // a concurrent twin won
 		u, err := s.byKey(ctx, tenant, "idempotency_key", nu.IdempotencyKey)
-		return u, false, err
+		if err != nil {
+			return u, false, err
+		}
+		return u, false, sameBody(u, nu.IdempotencyKey, sum)
 	case err != nil:
 		return u, false, fmt.Errorf("store.Receive: %w", err)
 	}
 	return u, true, nil
+}
+
+// sameBody checks that a body whose hash is sum may be answered with u, the
+// upload made with key: a key names one body. An upload stored without a
+// hash (none is: Receive sets it in the transaction that stores the file)
+// would match any body.
+func sameBody(u intake.Upload, key string, sum []byte) error {
+	if len(u.SHA256) == 0 || bytes.Equal(u.SHA256, sum) {
+		return nil
+	}
+	return intake.KeyReused(key, u.ID)
 }
 
 // byIdempotencyKey finds the upload made with key, if key is set.
@@ -472,30 +499,35 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 		if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {
 			return out, err
 		}
-		// Transactions stored by an earlier upload are rejected, not stored twice.
-		rows, err := tx.Query(ctx, `
-			DELETE FROM tx_stage s USING intake.transactions t
-			WHERE t.tenant_id = $1 AND t.tx_date BETWEEN $2 AND $3
-			  AND t.transaction_id = s.transaction_id AND t.tx_date = s.tx_date AND t.upload_id <> $4
-			RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, v.MinDate, v.MaxDate, u.ID)
+		// A transaction id another upload holds is rejected, whatever its
+		// date. The ids are claimed first: a concurrent upload's claim of
+		// the same id makes this insert wait for its commit and skip the
+		// id, and the next statement sees which upload holds it.
+		tag, err := tx.Exec(ctx, `INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id)
+			SELECT $1, transaction_id, $2 FROM tx_stage ORDER BY transaction_id
+			ON CONFLICT DO NOTHING`, u.Tenant, u.ID)
 		if err != nil {
 			return out, err
 		}
-		for rows.Next() {
-			var e intake.RowError
-			var other int64
-			if err := rows.Scan(&e.Row, &e.Value, &other); err != nil {
-				rows.Close()
+		if tag.RowsAffected() < v.Accepted {
+			dups, err := tx.Query(ctx, `
+				DELETE FROM tx_stage s USING intake.transaction_ids t
+				WHERE t.tenant_id = $1 AND t.transaction_id = s.transaction_id AND t.upload_id <> $2
+				RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, u.ID)
+			if err != nil {
 				return out, err
 			}
-			e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
-			errs = append(errs, e)
-			out.Accepted--
-			out.Rejected++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return out, err
+			var e intake.RowError
+			var other int64
+			if _, err := pgx.ForEachRow(dups, []any{&e.Row, &e.Value, &other}, func() error {
+				e.Column, e.Reason = "transaction_id", fmt.Sprintf("transaction already stored by uploads/%d", other)
+				errs = append(errs, e)
+				out.Accepted--
+				out.Rejected++
+				return nil
+			}); err != nil {
+				return out, err
+			}
 		}
 		// In date order, the rows fill one quarter's partition (and its
 		// indexes) at a time and the date index grows at its end, which is

@@ -111,14 +111,20 @@ func testUploadFlow(t *testing.T, e env) {
 	if err != nil || again.ID != u.ID {
 		t.Fatalf("resend = %+v, %v; want upload %d", again, err, u.ID)
 	}
-	// Same idempotency key, other content: the first upload.
+	// Same idempotency key and content: the first upload; other content:
+	// refused, naming the key and the upload.
 	k1, err := e.svc.Receive(ctx, e.a, intake.NewUpload{IdempotencyKey: "k1"}, strings.NewReader(strings.Replace(file, "T1,", "T10,", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := e.svc.Receive(ctx, e.a, intake.NewUpload{IdempotencyKey: "k1"}, strings.NewReader(strings.Replace(file, "T1,", "T11,", 1)))
+	k2, err := e.svc.Receive(ctx, e.a, intake.NewUpload{IdempotencyKey: "k1"}, strings.NewReader(strings.Replace(file, "T1,", "T10,", 1)))
 	if err != nil || k2.ID != k1.ID {
-		t.Fatalf("same key = %d, want %d (%v)", k2.ID, k1.ID, err)
+		t.Fatalf("same key and body = %d, want %d (%v)", k2.ID, k1.ID, err)
+	}
+	_, err = e.svc.Receive(ctx, e.a, intake.NewUpload{IdempotencyKey: "k1"}, strings.NewReader(strings.Replace(file, "T1,", "T11,", 1)))
+	if want := fmt.Sprintf(`Idempotency-Key "k1" was used for a different body (uploads/%d)`, k1.ID); err == nil ||
+		err.Error() != want || apperr.KindOf(err) != apperr.FailedPrecondition {
+		t.Fatalf("same key, other body: %v, want %q", err, want)
 	}
 	drain(t, e)
 	// T10's file repeats T2, T3, T5 of the first upload: those are rejected
@@ -419,34 +425,47 @@ func TestConcurrentSmallReceivesAreStoredTogether(t *testing.T) {
 		err   error
 	}
 	const distinct = 30
-	results := make(chan result, distinct+4)
+	results := make(chan result, distinct+5)
 	send := func(name, key, content string) {
 		u, isNew, err := e.st.Receive(ctx, e.a, intake.NewUpload{Filename: name, IdempotencyKey: key}, strings.NewReader(content))
 		results <- result{name, u, isNew, err}
+	}
+	// key-a.csv first in the queue, so first in the statement.
+	go send("key-a.csv", "k", strings.Replace(file, "T1,", "KA,", 1))
+	for deadline := time.Now().Add(5 * time.Second); e.st.QueuedReceives() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("key-a.csv not queued")
+		}
 	}
 	for i := range distinct {
 		go send(fmt.Sprintf("f%d.csv", i), "", strings.Replace(file, "T1,", fmt.Sprintf("X%d,", i), 1))
 	}
 	go send("twin-a.csv", "", file) // the same content twice
 	go send("twin-b.csv", "", file)
-	go send("key-a.csv", "k", strings.Replace(file, "T1,", "KA,", 1)) // the same key twice
-	go send("key-b.csv", "k", strings.Replace(file, "T1,", "KB,", 1))
-	for deadline := time.Now().Add(5 * time.Second); e.st.QueuedReceives() < distinct+4; time.Sleep(time.Millisecond) {
+	go send("key-b.csv", "k", strings.Replace(file, "T1,", "KA,", 1)) // the same key and body again
+	go send("key-c.csv", "k", strings.Replace(file, "T1,", "KC,", 1)) // and with another body
+	for deadline := time.Now().Add(5 * time.Second); e.st.QueuedReceives() < distinct+5; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d files queued", e.st.QueuedReceives())
 		}
 	}
 	close(release)
 	got := map[string]result{}
-	for range distinct + 4 {
+	for range distinct + 5 {
 		r := <-results
-		if r.err != nil {
+		if r.err != nil && r.name != "key-c.csv" {
 			t.Fatalf("%s: %v", r.name, r.err)
 		}
 		got[r.name] = r
 	}
 	if n := e.st.ReceiveBatches(); n != 1 {
-		t.Fatalf("%d statements for %d files, want 1", n, distinct+4)
+		t.Fatalf("%d statements for %d files, want 1", n, distinct+5)
+	}
+	// The first of the key's files in the batch has it; another body with
+	// it is refused.
+	if c, a := got["key-c.csv"], got["key-a.csv"].u; c.err == nil ||
+		c.err.Error() != fmt.Sprintf(`Idempotency-Key "k" was used for a different body (uploads/%d)`, a.ID) {
+		t.Fatalf("key-c.csv: %+v, want the key refused naming uploads/%d", c, a.ID)
 	}
 	ids := map[int64]bool{}
 	for i := range distinct {
@@ -525,5 +544,51 @@ func TestCachesLetGoOfTotalsBeforeTheUploadSucceeds(t *testing.T) {
 	want := seen{intake.Calculating, 2}
 	if !slices.Contains(notices, want) {
 		t.Fatalf("notices = %+v, want one with %+v", notices, want)
+	}
+}
+
+// TestIdempotencyKeyNamesOneBody: a key sent again with the same body gets
+// its upload back, with another body it is refused and nothing is stored;
+// for a file of one chunk and for one of several.
+func TestIdempotencyKeyNamesOneBody(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	var big strings.Builder
+	big.WriteString(header)
+	for i := 0; big.Len() <= store.ChunkSize+store.ChunkSize/4; i++ {
+		fmt.Fprintf(&big, "B%06d,2024-01-05,S1,Acme,331110,1.00,USD,line\n", i)
+	}
+	// The store, not the service: the pipeline's service takes 1 MiB at most.
+	receiveKeyed := func(tenant uuid.UUID, key, body string) (intake.Upload, error) {
+		u, _, err := e.st.Receive(ctx, tenant, intake.NewUpload{Filename: key + ".csv", IdempotencyKey: key}, strings.NewReader(body))
+		return u, err
+	}
+	for name, body := range map[string]string{"small": file, "large": big.String()} {
+		t.Run(name, func(t *testing.T) {
+			first, err := receiveKeyed(e.a, name, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := receiveKeyed(e.a, name, body)
+			if err != nil || again.ID != first.ID {
+				t.Fatalf("same key and body: %+v, %v; want uploads/%d", again, err, first.ID)
+			}
+			var before, after int
+			e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&before)
+			other := strings.Replace(body, ",USD,", ",USD,changed ", 1)
+			_, err = receiveKeyed(e.a, name, other)
+			want := fmt.Sprintf(`Idempotency-Key %q was used for a different body (uploads/%d)`, name, first.ID)
+			if err == nil || err.Error() != want || apperr.KindOf(err) != apperr.FailedPrecondition {
+				t.Fatalf("same key, other body: %v, want %q", err, want)
+			}
+			e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&after)
+			if after != before {
+				t.Fatalf("%d uploads after the refused one, want %d", after, before)
+			}
+			// Another tenant's key of the same name is its own.
+			if u, err := receiveKeyed(e.b, name, other); err != nil || u.ID == first.ID {
+				t.Fatalf("tenant b, same key: %+v, %v", u, err)
+			}
+		})
 	}
 }

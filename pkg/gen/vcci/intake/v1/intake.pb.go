@@ -179,8 +179,8 @@ type UploadMetadata struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The client's file name, kept for display.
 	Filename string `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
-	// Optional: a client-chosen key; a second upload with the same key returns
-	// the first upload.
+	// Optional: a client-chosen key; a second upload with the same key and
+	// content returns the first upload, one with other content is refused.
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

@@ -42,7 +42,9 @@ type IntakeServiceClient interface {
 	// the rest carry the file in chunks. The file is stored durably before the
 	// call returns; it is then validated and calculated in the background, and
 	// the returned Upload tracks its progress. Sending the same content (or the
-	// same idempotency key) again returns the existing upload.
+	// same idempotency key with the same content) again returns the existing
+	// upload; the same idempotency key with other content is FAILED_PRECONDITION
+	// with an ErrorInfo of reason IDEMPOTENCY_KEY_REUSED (HTTP 422).
 	UploadSpend(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSpendRequest, Upload], error)
 	// GetUpload returns an upload with its progress.
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*Upload, error)
@@ -194,7 +196,9 @@ type IntakeServiceServer interface {
 	// the rest carry the file in chunks. The file is stored durably before the
 	// call returns; it is then validated and calculated in the background, and
 	// the returned Upload tracks its progress. Sending the same content (or the
-	// same idempotency key) again returns the existing upload.
+	// same idempotency key with the same content) again returns the existing
+	// upload; the same idempotency key with other content is FAILED_PRECONDITION
+	// with an ErrorInfo of reason IDEMPOTENCY_KEY_REUSED (HTTP 422).
 	UploadSpend(grpc.ClientStreamingServer[UploadSpendRequest, Upload]) error
 	// GetUpload returns an upload with its progress.
 	GetUpload(context.Context, *GetUploadRequest) (*Upload, error)

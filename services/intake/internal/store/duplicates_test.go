@@ -1,0 +1,145 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
+	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+)
+
+// onEachPath runs test on a pipeline of its own for each validation path.
+func onEachPath(t *testing.T, test func(t *testing.T, e env)) {
+	for _, p := range paths {
+		t.Run(p.Name, func(t *testing.T) { test(t, setupPath(t, p.Small)) })
+	}
+}
+
+// receive stores body as an upload of tenant, failing the test if it
+// cannot.
+func receive(t *testing.T, e env, tenant uuid.UUID, body string) intake.Upload {
+	t.Helper()
+	u, err := e.svc.Receive(context.Background(), tenant, intake.NewUpload{}, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// A transaction id is one line of its tenant whatever its date: a later
+// file repeating it with a corrected date has that row rejected, and the
+// totals count the line once.
+func TestRepeatedIDWithAnotherDateIsRejected(t *testing.T) {
+	onEachPath(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		first := receive(t, e, e.a, header+
+			"D1,2024-01-05,S1,Acme,331110,100.00,USD,coil\nD2,2024-01-06,S1,Acme,331110,10.00,USD,bolts\n")
+		drain(t, e)
+		// D1 again, dated a quarter later; D3 is new.
+		second := receive(t, e, e.a, header+
+			"D1,2024-04-05,S1,Acme,331110,100.00,USD,coil (date corrected)\nD3,2024-01-07,S1,Acme,331110,1.00,USD,nuts\n")
+		drain(t, e)
+		u, err := e.svc.Get(ctx, e.a, second.ID)
+		if err != nil || u.State != intake.Succeeded || u.Accepted != 1 || u.Rejected != 1 || u.Kg != "2.0000000" {
+			t.Fatalf("second upload = %+v, %v", u, err)
+		}
+		errs, _, _, err := e.svc.Errors(ctx, e.a, second.ID, 0, 10)
+		want := intake.RowError{Row: 2, Column: "transaction_id", Reason: fmt.Sprintf("transaction already stored by uploads/%d", first.ID), Value: "D1"}
+		if err != nil || len(errs) != 1 || errs[0] != want {
+			t.Fatalf("errors = %+v, %v; want %+v", errs, err, want)
+		}
+		var n int
+		var dates string
+		e.pool.QueryRow(ctx, `SELECT count(*), string_agg(tx_date::text, ',') FROM intake.transactions
+		WHERE tenant_id = $1 AND transaction_id = 'D1'`, e.a).Scan(&n, &dates)
+		if n != 1 || dates != "2024-01-05" {
+			t.Fatalf("D1 stored %d times (%s), want once on 2024-01-05", n, dates)
+		}
+		// 100 + 10 + 1 spent, each line's kg twice its amount.
+		sups, err := e.dir.Suppliers(ctx, e.a, []string{"S1"})
+		if err != nil || len(sups) != 1 || sups[0].Count != 3 || sups[0].Spend != "111.0000" || sups[0].Kg != "222.0000000" {
+			t.Fatalf("S1 = %+v, %v; want 3 lines, 111 spent, 222 kg", sups, err)
+		}
+		// Another tenant's D1 is its own.
+		other := receive(t, e, e.b, header+"D1,2024-04-05,S1,Acme,331110,5.00,USD,x\n")
+		drain(t, e)
+		if u, _ := e.svc.Get(ctx, e.b, other.ID); u.Accepted != 1 || u.Rejected != 0 {
+			t.Fatalf("tenant b's D1: %+v", u)
+		}
+	})
+}
+
+// Within one file an id is one line too: its second row is rejected,
+// whatever its date.
+func TestRepeatedIDInOneFileIsRejected(t *testing.T) {
+	onEachPath(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		up := receive(t, e, e.a, header+
+			"F1,2024-01-05,S1,Acme,331110,100.00,USD,coil\nF1,2024-02-05,S1,Acme,331110,100.00,USD,coil again\n")
+		drain(t, e)
+		u, _ := e.svc.Get(ctx, e.a, up.ID)
+		if u.Accepted != 1 || u.Rejected != 1 || len(u.ErrorSamples) != 1 ||
+			u.ErrorSamples[0].Row != 3 || u.ErrorSamples[0].Reason != "duplicate transaction id: first seen on row 2" {
+			t.Fatalf("upload = %+v", u)
+		}
+	})
+}
+
+// Two uploads racing with one id under different dates: the primary key of
+// transactions (which holds the date) cannot tell, the claim of the id can.
+// An upload whose validation meets an id claimed by one not yet committed
+// waits for that commit, then rejects the row naming its holder.
+func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
+	onEachPath(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		rival := receive(t, e, e.a, header+"C9,2024-01-05,S1,Acme,331110,7.00,USD,rival\n")
+		drain(t, e)
+		// The rival's validation as if half-way through a file naming C1
+		// too: the id claimed, not committed.
+		tx, err := e.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if err := db.SetTenant(ctx, tx, e.a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id) VALUES ($1, 'C1', $2)`, e.a, rival.ID); err != nil {
+			t.Fatal(err)
+		}
+		up := receive(t, e, e.a, header+
+			"C1,2024-03-05,S1,Acme,331110,7.00,USD,racer\nC2,2024-03-06,S1,Acme,331110,1.00,USD,other\n")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			drain(t, e)
+		}()
+		testsupport.WaitFor(t, "the upload to wait on the rival's claim", 10*time.Second, func() bool {
+			var waiting bool
+			e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%INSERT INTO intake.transaction_ids%')`).Scan(&waiting)
+			return waiting
+		})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		u, _ := e.svc.Get(ctx, e.a, up.ID)
+		if u.Accepted != 1 || u.Rejected != 1 || len(u.ErrorSamples) != 1 ||
+			u.ErrorSamples[0].Reason != fmt.Sprintf("transaction already stored by uploads/%d", rival.ID) {
+			t.Fatalf("upload = %+v", u)
+		}
+		var n int
+		e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = 'C1'`, e.a).Scan(&n)
+		if n != 0 {
+			// The rival's C1 was only claimed, by hand.
+			t.Fatalf("C1 stored %d times by the racing upload, want 0", n)
+		}
+	})
+}
