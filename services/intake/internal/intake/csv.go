@@ -261,7 +261,6 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		read++
 		if err != nil {
 			var pe *csv.ParseError
@@ -271,6 +270,9 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 			}
 			blk = append(blk, parsed{bad: &RowError{Row: int64(pe.StartLine), Reason: "malformed CSV: " + csvReason(err)}})
 		} else {
+			// FieldPos only after a record was read: after a parse error
+			// there may be no field 0, and it panics.
+			line, _ := cr.FieldPos(0)
 			blk = append(blk, validateRecord(int64(line), rec, idx, seen, minDate, maxDate))
 		}
 		if len(blk) == blockRows {

@@ -54,6 +54,7 @@ func TestValidatorRowErrors(t *testing.T) {
 		"encoding":          {"T2,2024-01-01,S1,Acme \xff\xfe,331110,10.00,USD,x", "supplier_name", "UTF-8"},
 		"oversized line":    {"T2,2024-01-01,S1,Acme,331110,10.00,USD," + strings.Repeat("x", MaxLineBytes), "", "over the 65536-byte limit"},
 		"bad quoting":       {"T2,2024-01-01,S1,\"Acme\"x,331110,10.00,USD,x", "", "malformed CSV"},
+		"bad first quote":   {"\"T2\"x,2024-01-01,S1,Acme,331110,10.00,USD,x", "", "malformed CSV"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := header + "T1,2024-01-01,S1,Acme,331110,10.00,USD,first\n" + tc.line + "\nT3,2024-02-01,S2,Beta,541511,-5.5,usd,credit note\n"
