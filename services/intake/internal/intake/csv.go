@@ -242,6 +242,16 @@ func mapHeader(header []string) (layout, []RowError) {
 
 func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 	defer close(v.blocks)
+	// A panic here would take the whole service down, not one upload: it
+	// fails the upload instead (as River does for a job's own goroutine).
+	defer func() {
+		if p := recover(); p != nil {
+			select {
+			case v.blocks <- block{err: fmt.Errorf("validating the file: panic: %v", p)}:
+			case <-ctx.Done():
+			}
+		}
+	}()
 	seen := newIDSet()
 	minDate, maxDate := firstDate(), time.Now().UTC().AddDate(1, 0, 0)
 	var read int64

@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -125,5 +126,23 @@ func TestSniff(t *testing.T) {
 				t.Fatalf("kind = %v, want InvalidArgument", apperr.KindOf(err))
 			}
 		})
+	}
+}
+
+// A panic in the parser fails the upload with an error; it must not take
+// the process down (the parser runs in a goroutine of its own).
+func TestValidatorPanicFailsTheUpload(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(header)
+	for i := range blockRows + 1 {
+		fmt.Fprintf(&b, "T%d,2024-01-01,S1,Acme,331110,10.00,USD,x\n", i)
+	}
+	v, err := NewValidator(context.Background(), strings.NewReader(b.String()), knownCodes{"331110": true}, func(int64) { panic("boom") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := v.All()
+	if err == nil || !strings.Contains(err.Error(), "panic: boom") || len(rows) != blockRows {
+		t.Fatalf("All = %d rows, %v; want the first block and the panic as an error", len(rows), err)
 	}
 }
