@@ -229,7 +229,7 @@ func mapHeader(header []string) (layout, []RowError) {
 			}
 		}
 		if !found {
-			errs = append(errs, RowError{Row: 1, Column: h, Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
+			errs = append(errs, RowError{Row: 1, Column: keep(h), Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
 		}
 	}
 	for c, col := range columns {
@@ -308,11 +308,14 @@ func csvReason(err error) string {
 	return err.Error()
 }
 
+// keep is the part of s an error quotes, as text PostgreSQL stores: valid
+// UTF-8 without NUL bytes (bytes Sniff did not see may be anything).
 func keep(s string) string {
-	if len(s) <= valueKeepBytes {
-		return strings.ToValidUTF8(s, "\ufffd")
+	more := ""
+	if len(s) > valueKeepBytes {
+		s, more = s[:valueKeepBytes], "…"
 	}
-	return strings.ToValidUTF8(s[:valueKeepBytes], "\ufffd") + "…"
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd") + more
 }
 
 func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, maxDate time.Time) parsed {
@@ -335,8 +338,15 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		return bad(-1, fmt.Sprintf("has %d fields, the header has %d", len(rec), lay.fields), "")
 	}
 	for c := range numColumns {
-		if idx[c] >= 0 && !utf8.ValidString(rec[idx[c]]) {
+		if idx[c] < 0 {
+			continue
+		}
+		if !utf8.ValidString(rec[idx[c]]) {
 			return bad(c, "not valid UTF-8 text (the file must be UTF-8)", rec[idx[c]])
+		}
+		// PostgreSQL stores no NUL in text; Sniff saw only the file's start.
+		if strings.IndexByte(rec[idx[c]], 0) >= 0 {
+			return bad(c, "contains a NUL byte: binary content, not text", rec[idx[c]])
 		}
 	}
 	get := func(c int) string {

@@ -53,6 +53,7 @@ func TestValidatorRowErrors(t *testing.T) {
 		"missing field":     {"T2,2024-01-01,S1,Acme,331110,10.00,USD", "", "has 7 fields"},
 		"no supplier":       {"T2,2024-01-01,,Acme,331110,10.00,USD,x", "supplier_id", "required"},
 		"encoding":          {"T2,2024-01-01,S1,Acme \xff\xfe,331110,10.00,USD,x", "supplier_name", "UTF-8"},
+		"nul byte":          {"T2,2024-01-01,S1,Acme,331110,10.00,USD,x\x00y", "description", "NUL byte"},
 		"oversized line":    {"T2,2024-01-01,S1,Acme,331110,10.00,USD," + strings.Repeat("x", MaxLineBytes), "", "over the 65536-byte limit"},
 		"bad quoting":       {"T2,2024-01-01,S1,\"Acme\"x,331110,10.00,USD,x", "", "malformed CSV"},
 		"bad first quote":   {"\"T2\"x,2024-01-01,S1,Acme,331110,10.00,USD,x", "", "malformed CSV"},
@@ -84,6 +85,8 @@ func TestValidatorHeader(t *testing.T) {
 		"missing column": {"transaction_id,date,supplier_id,supplier_name,naics_code,currency,description\n", "amount", "missing required column"},
 		"unknown column": {"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,colour\n", "colour", "unknown column"},
 		"twice":          {"transaction_id,date,date,supplier_id,supplier_name,naics_code,amount,currency,description\n", "date", "appears twice"},
+		// What an error names is stored as text: no invalid UTF-8, no NUL.
+		"not text": {"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,col\x00our\xff\n", "col\ufffdour\ufffd", "unknown column"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewValidator(context.Background(), strings.NewReader(tc.header), knownCodes{}, nil)
