@@ -8,6 +8,7 @@ package fieldmask
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -48,7 +49,11 @@ func Parse(m proto.Message, fm *fieldmaskpb.FieldMask, param string) (Mask, erro
 			}
 			fd := lookup(d, part)
 			if fd == nil {
-				return Mask{}, apperr.Invalid(param, "unknown field %q in %s; its fields are %s", part, d.Name(), names(d))
+				where := ""
+				if len(parts) > 1 { // name the whole path too: the part may be in several
+					where = strconv.Quote(path) + ": "
+				}
+				return Mask{}, apperr.Invalid(param, "%sunknown field %q in %s; its fields are %s", where, part, d.Name(), names(d))
 			}
 			name := string(fd.Name())
 			if i == len(parts)-1 {

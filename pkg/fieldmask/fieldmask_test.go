@@ -69,7 +69,7 @@ func TestEmptyIsAll(t *testing.T) {
 func TestErrorsNameTheField(t *testing.T) {
 	cases := map[string]string{
 		"kg":                      `unknown field "kg" in Transaction`,
-		"supplier.nope":           `unknown field "nope" in Supplier`,
+		"supplier.nope":           `"supplier.nope": unknown field "nope" in Supplier`,
 		"date.year":               `date is not a message`,
 		"":                        "empty path",
 		"name; DROP TABLE x":      `unknown field "name; DROP TABLE x"`,
