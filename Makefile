@@ -12,7 +12,7 @@ ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
+.PHONY: run test fuzz fuzz-short bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -21,6 +21,27 @@ run:
 ## test: every module's tests, with the race detector, against the local PostgreSQL and Redis
 test:
 	go test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
+
+# Fuzz targets as package:Target; go test -fuzz runs one target of one package at a time.
+FUZZ_TARGETS := ./pkg/pagetoken:FuzzDecode ./pkg/pagetoken:FuzzRoundTrip ./pkg/fieldmask:FuzzParse \
+	./services/intake/internal/intake:FuzzValidate ./services/intake/internal/directory/store:FuzzListSQL \
+	./services/intake/internal/directory/grpcapi:FuzzListSuppliers ./services/intake/internal/directory/grpcapi:FuzzListTransactions
+FUZZTIME         ?= 10m
+FUZZMINIMIZETIME ?= 10s
+FUZZPARALLEL     ?= 1
+
+## fuzz: every fuzz target for FUZZTIME each (default 10m), FUZZPARALLEL workers (default 1);
+## a failing input is written to the package's testdata/fuzz/<Target>/
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) \
+			-parallel $(FUZZPARALLEL) $${t%%:*}; \
+	done
+
+## fuzz-short: every fuzz target for 10 seconds (CI)
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s FUZZMINIMIZETIME=2s
 
 ## bench: the Go benchmarks of every module
 bench:

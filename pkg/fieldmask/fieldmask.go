@@ -8,6 +8,7 @@ package fieldmask
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -40,37 +41,57 @@ func Parse(m proto.Message, fm *fieldmaskpb.FieldMask, param string) (Mask, erro
 		if path == "" {
 			return Mask{}, apperr.Invalid(param, "has an empty path")
 		}
-		node, d := &root, desc
-		parts := strings.Split(path, ".")
-		for i, part := range parts {
-			if d == nil {
-				return Mask{}, apperr.Invalid(param, "%q: %s is not a message, it has no field %q", path, strings.Join(parts[:i], "."), part)
-			}
-			fd := lookup(d, part)
-			if fd == nil {
-				return Mask{}, apperr.Invalid(param, "unknown field %q in %s; its fields are %s", part, d.Name(), names(d))
-			}
-			name := string(fd.Name())
-			if i == len(parts)-1 {
-				node.fields[name] = All
-				break
-			}
-			child, ok := node.fields[name]
-			if ok && child.all {
-				break // the whole field is selected already
-			}
-			if !ok {
-				child = Mask{fields: map[string]Mask{}}
-				node.fields[name] = child
-			}
-			node = &child // shares child's map with the tree
-			d = nil
-			if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
-				d = fd.Message()
-			}
+		// Every path is checked whole, even under a field already selected
+		// whole, so that what is refused does not depend on the order.
+		fields, err := resolve(desc, path, param)
+		if err != nil {
+			return Mask{}, err
 		}
+		root.add(fields)
 	}
 	return root, nil
+}
+
+// resolve checks path against d's fields and returns their proto names.
+func resolve(d protoreflect.MessageDescriptor, path, param string) ([]string, error) {
+	parts := strings.Split(path, ".")
+	fields := make([]string, len(parts))
+	for i, part := range parts {
+		if d == nil {
+			return nil, apperr.Invalid(param, "%q: %s is not a message, it has no field %q", path, strings.Join(parts[:i], "."), part)
+		}
+		fd := lookup(d, part)
+		if fd == nil {
+			where := ""
+			if len(parts) > 1 { // name the whole path too: the part may be in several
+				where = strconv.Quote(path) + ": "
+			}
+			return nil, apperr.Invalid(param, "%sunknown field %q in %s; its fields are %s", where, part, d.Name(), names(d))
+		}
+		fields[i] = string(fd.Name())
+		d = nil
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
+			d = fd.Message()
+		}
+	}
+	return fields, nil
+}
+
+// add selects the field at the end of path (proto names), whole.
+func (m Mask) add(path []string) {
+	node := m // shares m's map with the tree
+	for _, name := range path[:len(path)-1] {
+		child, ok := node.fields[name]
+		if ok && child.all {
+			return // the whole field is selected already
+		}
+		if !ok {
+			child = Mask{fields: map[string]Mask{}}
+			node.fields[name] = child
+		}
+		node = child
+	}
+	node.fields[path[len(path)-1]] = All
 }
 
 func lookup(d protoreflect.MessageDescriptor, part string) protoreflect.FieldDescriptor {

@@ -54,6 +54,23 @@ func TestWholeFieldWins(t *testing.T) {
 	}
 }
 
+// A bad path is refused whatever comes before it, even its field whole.
+func TestBadPathUnderWholeField(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		bad   string
+	}{
+		{[]string{"supplier", "supplier.nope"}, "supplier.nope"},
+		{[]string{"supplier.nope", "supplier"}, "supplier.nope"},
+		{[]string{"date", "date.year", "supplier"}, "date.year"},
+	} {
+		_, err := Parse(&intakev1.Transaction{}, &fieldmaskpb.FieldMask{Paths: tc.paths}, "read_mask")
+		if err == nil || !strings.HasPrefix(err.Error(), "read_mask: ") || !strings.Contains(err.Error(), `"`+tc.bad+`"`) {
+			t.Fatalf("%q: err = %v, want read_mask naming %q", tc.paths, err, tc.bad)
+		}
+	}
+}
+
 func TestEmptyIsAll(t *testing.T) {
 	m, err := Parse(&intakev1.Transaction{}, nil, "read_mask")
 	if err != nil || !m.IsAll() || !m.Has("anything") {
@@ -69,7 +86,7 @@ func TestEmptyIsAll(t *testing.T) {
 func TestErrorsNameTheField(t *testing.T) {
 	cases := map[string]string{
 		"kg":                      `unknown field "kg" in Transaction`,
-		"supplier.nope":           `unknown field "nope" in Supplier`,
+		"supplier.nope":           `"supplier.nope": unknown field "nope" in Supplier`,
 		"date.year":               `date is not a message`,
 		"":                        "empty path",
 		"name; DROP TABLE x":      `unknown field "name; DROP TABLE x"`,

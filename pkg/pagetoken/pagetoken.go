@@ -27,6 +27,11 @@ const (
 	maxKeys = 16
 )
 
+// encoding is strict so that a token has one text: otherwise the spare bits
+// of its last character could be altered and the token still accepted.
+// (Decode refuses the CR and LF that even strict decoding skips.)
+var encoding = base64.RawURLEncoding.Strict()
+
 // Codec encodes and checks tokens with one key; every replica must share it
 // (tenancy.DeriveKey gives one).
 type Codec struct{ key []byte }
@@ -57,7 +62,7 @@ func (c *Codec) Encode(tenant uuid.UUID, query string, keys []string) string {
 		b = append(b, k...)
 	}
 	b = append(b, c.mac(tenant, b)...)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return encoding.EncodeToString(b)
 }
 
 func (c *Codec) mac(tenant uuid.UUID, payload []byte) []byte {
@@ -70,8 +75,8 @@ func (c *Codec) mac(tenant uuid.UUID, payload []byte) []byte {
 // Decode checks token against the caller's tenant and query and returns the
 // sort keys it carries. Every failure is an InvalidArgument on page_token.
 func (c *Codec) Decode(token string, tenant uuid.UUID, query string) ([]string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 1+fpLen+1+macLen {
+	b, err := encoding.DecodeString(token)
+	if err != nil || len(b) < 1+fpLen+1+macLen || encoding.EncodedLen(len(b)) != len(token) {
 		return nil, apperr.Invalid(Param, "is malformed; pass next_page_token from the previous response unchanged")
 	}
 	payload, sum := b[:len(b)-macLen], b[len(b)-macLen:]

@@ -30,6 +30,14 @@ func TestRoundTripAndRefusals(t *testing.T) {
 	if raw[len(raw)/2] == '-'+1 || raw[len(raw)/2] == '_'+1 { // stay in the alphabet
 		raw[len(raw)/2] = 'A'
 	}
+	// The last character's spare bits (the token is not a multiple of 3
+	// bytes): decoding ignores them unless strict.
+	spare := []byte(tok)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	spare[len(spare)-1] = alphabet[strings.IndexByte(alphabet, spare[len(spare)-1])^1]
+	if len(tok)%4 == 0 {
+		t.Fatalf("token %q has no spare bits to alter", tok)
+	}
 	cases := []struct {
 		name, token, query, want string
 		tenant                   uuid.UUID
@@ -38,6 +46,8 @@ func TestRoundTripAndRefusals(t *testing.T) {
 		{"another query", tok, "suppliers|order=spend_usd desc", "different query", tenant},
 		{"altered", string(raw), q, "", tenant},
 		{"not base64", "%%%", q, "malformed", tenant},
+		{"spare bits altered", string(spare), q, "malformed", tenant},
+		{"line break inserted", tok[:10] + "\r\n" + tok[10:], q, "malformed", tenant},
 		{"too short", "AQ", q, "malformed", tenant},
 		{"other key", New([]byte("fedcba9876543210fedcba9876543210")).Encode(tenant, q, keys), q, "issued to another caller", tenant},
 	}
@@ -54,17 +64,4 @@ func TestRoundTripAndRefusals(t *testing.T) {
 			t.Fatalf("%s: err = %q, want it to say %q", tc.name, err, tc.want)
 		}
 	}
-}
-
-func FuzzDecode(f *testing.F) {
-	c := New([]byte("0123456789abcdef0123456789abcdef"))
-	tenant := uuid.New()
-	f.Add(c.Encode(tenant, "q", []string{"a", "b"}))
-	f.Add("")
-	f.Fuzz(func(t *testing.T, tok string) {
-		keys, err := c.Decode(tok, tenant, "q")
-		if err == nil && len(keys) > maxKeys {
-			t.Fatalf("decoded %d keys", len(keys))
-		}
-	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -175,6 +176,39 @@ func openPool(t testing.TB, dbURL string) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	return pool
+}
+
+// FuzzPool is NewPool for a fuzz target. `go test -fuzz` runs the inputs
+// in worker processes that run the target's setup again and may be killed
+// before their cleanups, so only the process that runs the target itself
+// (its seeds, or coordinating the fuzzing) makes the database, fills it
+// with fill, and drops it at the end; its workers are handed the URL
+// through the environment and only connect.
+func FuzzPool(f *testing.F, key string, fill func(*pgxpool.Pool), ms ...Migration) *pgxpool.Pool {
+	f.Helper()
+	if testing.Short() {
+		f.Skip("testsupport: -short skips the tests that need PostgreSQL")
+	}
+	env := "VCCI_FUZZ_DATABASE_" + f.Name()
+	wf := flag.Lookup("test.fuzzworker")
+	worker := wf != nil && wf.Value.String() == "true"
+	url := os.Getenv(env)
+	switch {
+	case !worker:
+		url = NewDatabase(f, key, ms...)
+		f.Setenv(env, url) // the workers start with this process's environment
+	case url == "":
+		f.Fatalf("testsupport: a fuzz worker without %s", env)
+	}
+	pool, err := db.Open(context.Background(), url, noop.NewTracerProvider(), 4)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(pool.Close)
+	if !worker {
+		fill(pool)
+	}
 	return pool
 }
 

@@ -280,6 +280,16 @@ func mapHeader(header []string) (layout, []RowError) {
 
 func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 	defer close(v.blocks)
+	// A panic here would take the whole service down, not one upload: it
+	// fails the upload instead (as River does for a job's own goroutine).
+	defer func() {
+		if p := recover(); p != nil {
+			select {
+			case v.blocks <- block{err: fmt.Errorf("validating the file: panic: %v", p)}:
+			case <-ctx.Done():
+			}
+		}
+	}()
 	seen := newIDSet()
 	minDate, maxDate := firstDate(), time.Now().UTC().AddDate(1, 0, 0)
 	var read int64
@@ -299,7 +309,6 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		read++
 		if err != nil {
 			var pe *csv.ParseError
@@ -309,6 +318,9 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 			}
 			blk = append(blk, parsed{bad: &RowError{Row: int64(pe.StartLine), Reason: "malformed CSV: " + csvReason(err)}})
 		} else {
+			// FieldPos only after a record was read: after a parse error
+			// there may be no field 0, and it panics.
+			line, _ := cr.FieldPos(0)
 			blk = append(blk, validateRecord(int64(line), rec, idx, seen, minDate, maxDate))
 		}
 		if len(blk) == blockRows {
@@ -404,6 +416,10 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		}
 		if i := strings.IndexByte(f, 0); i >= 0 {
 			return bad(c, fmt.Sprintf("contains a NUL byte (0x00) at byte %d of the field", i+1), f)
+		}
+		// PostgreSQL stores no NUL in text; Sniff saw only the file's start.
+		if strings.IndexByte(rec[idx[c]], 0) >= 0 {
+			return bad(c, "contains a NUL byte: binary content, not text", rec[idx[c]])
 		}
 	}
 	get := func(c int) string {

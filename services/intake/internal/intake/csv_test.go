@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,6 +57,7 @@ func TestValidatorRowErrors(t *testing.T) {
 		"nul in an id":      {"T2\x00,2024-01-01,S1,Acme,331110,10.00,USD,x", "transaction_id", "NUL byte"},
 		"oversized line":    {"T2,2024-01-01,S1,Acme,331110,10.00,USD," + strings.Repeat("x", MaxLineBytes), "", "over the 65536-byte limit"},
 		"bad quoting":       {"T2,2024-01-01,S1,\"Acme\"x,331110,10.00,USD,x", "", "malformed CSV"},
+		"bad first quote":   {"\"T2\"x,2024-01-01,S1,Acme,331110,10.00,USD,x", "", "malformed CSV"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := header + "T1,2024-01-01,S1,Acme,331110,10.00,USD,first\n" + tc.line + "\nT3,2024-02-01,S2,Beta,541511,-5.5,usd,credit note\n"
@@ -84,6 +86,8 @@ func TestValidatorHeader(t *testing.T) {
 		"missing column": {"transaction_id,date,supplier_id,supplier_name,naics_code,currency,description\n", "amount", "missing required column"},
 		"unknown column": {"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,colour\n", "colour", "unknown column"},
 		"twice":          {"transaction_id,date,date,supplier_id,supplier_name,naics_code,amount,currency,description\n", "date", "appears twice"},
+		// What an error names is stored as text: no invalid UTF-8, no NUL.
+		"not text": {"transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,col\x00our\xff\n", "col\ufffdour\ufffd", "unknown column"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewValidator(context.Background(), strings.NewReader(tc.header), knownCodes{}, nil)
@@ -152,5 +156,23 @@ func TestRejectedValuesAreText(t *testing.T) {
 	var he *HeaderError
 	if !errors.As(err, &he) || he.Errors[0].Column != "col\ufffdour" || he.Errors[0].Value != "col\ufffdour" {
 		t.Fatalf("err = %#v", err)
+	}
+}
+
+// A panic in the parser fails the upload with an error; it must not take
+// the process down (the parser runs in a goroutine of its own).
+func TestValidatorPanicFailsTheUpload(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(header)
+	for i := range blockRows + 1 {
+		fmt.Fprintf(&b, "T%d,2024-01-01,S1,Acme,331110,10.00,USD,x\n", i)
+	}
+	v, err := NewValidator(context.Background(), strings.NewReader(b.String()), knownCodes{"331110": true}, func(int64) { panic("boom") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := v.All()
+	if err == nil || !strings.Contains(err.Error(), "panic: boom") || len(rows) != blockRows {
+		t.Fatalf("All = %d rows, %v; want the first block and the panic as an error", len(rows), err)
 	}
 }

@@ -592,3 +592,41 @@ func TestIdempotencyKeyNamesOneBody(t *testing.T) {
 		})
 	}
 }
+
+// Sniff looks at a file's first 64 KiB only: past them, a NUL byte (which
+// PostgreSQL refuses in text) rejects its row; stored, it failed the upload.
+func TestNULPastTheSniffedHeadRejectsItsRow(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.Name, func(t *testing.T) {
+			e := setupPath(t, p.Small)
+			var b strings.Builder
+			b.WriteString("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n")
+			rows := 0
+			for ; b.Len() <= 64<<10; rows++ {
+				fmt.Fprintf(&b, "T%05d,2024-01-05,S1,Acme Steel,331110,10.00,USD,steel coil for the plant\n", rows)
+			}
+			b.WriteString("X1,2024-01-05,S1,Acme Steel,331110,10.00,USD,bin\x00ary\n")
+			b.WriteString("X2,2024-01-05,S1,Acme Steel,\x00\x00\x00\x00\x00\x00,10.00,USD,zeros\n")
+			ctx := context.Background()
+			u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{Filename: "nul.csv"}, strings.NewReader(b.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, e)
+			got, err := e.svc.Get(ctx, e.a, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != intake.Succeeded || got.Accepted != int64(rows) || got.Rejected != 2 || len(got.ErrorSamples) != 2 {
+				t.Fatalf("upload of %d good rows and 2 with NUL = %+v", rows, got)
+			}
+			want := []intake.RowError{
+				{Row: int64(rows + 2), Column: "description", Reason: "contains a NUL byte (0x00) at byte 4 of the field", Value: "bin\ufffdary"},
+				{Row: int64(rows + 3), Column: "naics_code", Reason: "contains a NUL byte (0x00) at byte 1 of the field", Value: strings.Repeat("\ufffd", 6)},
+			}
+			if !slices.Equal(got.ErrorSamples, want) {
+				t.Fatalf("errors = %+v, want %+v", got.ErrorSamples, want)
+			}
+		})
+	}
+}

@@ -107,7 +107,7 @@ func (a *API) BatchGetSuppliers(ctx context.Context, req *intakev1.BatchGetSuppl
 	ids := make([]string, len(req.GetNames()))
 	for i, n := range req.GetNames() {
 		id, ok := strings.CutPrefix(n, "suppliers/")
-		if !ok || id == "" {
+		if !ok || id == "" || strings.IndexByte(id, 0) >= 0 {
 			return nil, apperr.Invalid(fmt.Sprintf("names[%d]", i), "%q is not suppliers/{supplier}", n)
 		}
 		ids[i] = id
@@ -134,6 +134,8 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 		return nil, apperr.Invalid("query", "longer than %d bytes", maxQueryLen)
 	case !utf8.ValidString(q.Text):
 		return nil, apperr.Invalid("query", "not valid UTF-8")
+	case strings.IndexByte(q.Text, 0) >= 0:
+		return nil, apperr.Invalid("query", "contains a NUL byte")
 	case q.NAICS != "" && !intake.IsNAICS(q.NAICS):
 		return nil, apperr.Invalid("naics_code", "%q is not a 6-digit NAICS code", q.NAICS)
 	case q.Country != "" && !intake.IsCountry(q.Country):
@@ -182,7 +184,7 @@ func (a *API) GetTransaction(ctx context.Context, req *intakev1.GetTransactionRe
 		return nil, err
 	}
 	id, ok := strings.CutPrefix(req.GetName(), "transactions/")
-	if !ok || id == "" || len(id) > maxIDLen || strings.Contains(id, "/") {
+	if !ok || badID(id) {
 		return nil, apperr.Invalid("name", "%q is not transactions/{transaction_id}", req.GetName())
 	}
 	mask, err := fieldmask.Parse(&intakev1.Transaction{}, req.GetReadMask(), "read_mask")
@@ -437,13 +439,20 @@ func filterDate(field, v string) (time.Time, error) {
 	return d, nil
 }
 
+// badID reports an id no row can have. PostgreSQL refuses a NUL byte in
+// text outright: looked up, it would fail the call instead of finding
+// nothing.
+func badID(id string) bool {
+	return id == "" || len(id) > maxIDLen || strings.ContainsAny(id, "/\x00")
+}
+
 // supplierID reads "suppliers/{id}" (or, unless strict, a bare id).
 func supplierID(field, v string, strict bool) (string, error) {
 	id, ok := strings.CutPrefix(v, "suppliers/")
 	if !ok && !strict {
 		id, ok = v, true
 	}
-	if !ok || id == "" || len(id) > maxIDLen || strings.Contains(id, "/") {
+	if !ok || badID(id) {
 		return "", apperr.Invalid(field, "%q is not suppliers/{supplier}", v)
 	}
 	return id, nil

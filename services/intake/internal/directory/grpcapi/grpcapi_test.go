@@ -382,6 +382,8 @@ func TestBadReadInput(t *testing.T) {
 		{&intakev1.ListSuppliersRequest{NaicsCode: "33111' OR '1'='1"}, "naics_code", "6-digit"},
 		{&intakev1.ListSuppliersRequest{Country: "Germany"}, "country", "alpha-2"},
 		{&intakev1.ListSuppliersRequest{Query: strings.Repeat("x", 201)}, "query", "longer than 200"},
+		// PostgreSQL refuses NUL in text: sent, it would fail the call.
+		{&intakev1.ListSuppliersRequest{Query: "acme\x00"}, "query", "NUL byte"},
 		{&intakev1.ListSuppliersRequest{ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"kg_co2e", "password"}}}, "read_mask", `unknown field "password" in Supplier`},
 	}
 	for _, c := range sup {
@@ -400,6 +402,7 @@ func TestBadReadInput(t *testing.T) {
 		{&intakev1.ListTransactionsRequest{EndDate: "9999-12-31"}, "end_date", "outside"},
 		{&intakev1.ListTransactionsRequest{Category: 99}, "category", "1-15"},
 		{&intakev1.ListTransactionsRequest{Supplier: "suppliers/a/b"}, "supplier", "suppliers/{supplier}"},
+		{&intakev1.ListTransactionsRequest{Supplier: "S1\x00"}, "supplier", "suppliers/{supplier}"},
 		{&intakev1.ListTransactionsRequest{NaicsCode: "48411"}, "naics_code", "6-digit"},
 		{&intakev1.ListTransactionsRequest{OrderBy: "tx_date desc"}, "order_by", "is not one of"},
 		{&intakev1.ListTransactionsRequest{OrderBy: "date desc, 1/0"}, "order_by", "is not one of"},
@@ -415,6 +418,12 @@ func TestBadReadInput(t *testing.T) {
 	wantInvalid(t, err, "name", "suppliers/{supplier}")
 	_, err = e.api.GetTransaction(ctx, &intakev1.GetTransactionRequest{Name: "transactions/"})
 	wantInvalid(t, err, "name", "transactions/{transaction_id}")
+	_, err = e.api.GetSupplier(ctx, &intakev1.GetSupplierRequest{Name: "suppliers/S1\x00"})
+	wantInvalid(t, err, "name", "suppliers/{supplier}")
+	_, err = e.api.GetTransaction(ctx, &intakev1.GetTransactionRequest{Name: "transactions/T01\x00"})
+	wantInvalid(t, err, "name", "transactions/{transaction_id}")
+	_, err = e.api.BatchGetSuppliers(ctx, &intakev1.BatchGetSuppliersRequest{Names: []string{"suppliers/S1", "suppliers/\x00"}})
+	wantInvalid(t, err, "names[1]", "suppliers/{supplier}")
 
 	// Injection text in filters is data: it matches nothing and breaks nothing.
 	r, err := e.api.ListSuppliers(ctx, &intakev1.ListSuppliersRequest{Query: "'; DROP TABLE intake.suppliers; --"})
