@@ -28,7 +28,7 @@ func run(ctx context.Context, env service.EdgeEnv) error {
 		if riverUI, err = edge.RiverUI(ctx, pool, env.Log, cfg.RiverUIUser, cfg.RiverUIPassword); err != nil {
 			return err
 		}
-		env.Log.Info("river ui on", "path", edge.RiverUIPath)
+		env.Log.InfoContext(ctx, "river ui on", "path", edge.RiverUIPath)
 	}
 	// The edge cache hears the services' invalidations in Redis and charges
 	// its answers to the same per-key limits; without Redis it is off.

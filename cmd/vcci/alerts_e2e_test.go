@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -132,9 +133,7 @@ func expand(name string, typ dto.MetricType, m *dto.Metric) []sample {
 	}
 	with := func(k, v string) map[string]string {
 		c := make(map[string]string, len(labels)+1)
-		for a, b := range labels {
-			c[a] = b
-		}
+		maps.Copy(c, labels)
 		c[k] = v
 		return c
 	}

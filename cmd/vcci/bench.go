@@ -126,7 +126,7 @@ func benchE2E(ctx context.Context, args []string) error {
 	var cpuValidated cpuSample
 	for {
 		time.Sleep(50 * time.Millisecond)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/"+up.Name, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/"+up.Name, http.NoBody)
 		req.Header.Set("x-api-key", key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -219,7 +219,7 @@ func profileWindows(ctx context.Context, d *deployables, dir string, window time
 
 // saveHeapProfile writes the heap profile at url to file, best effort.
 func saveHeapProfile(ctx context.Context, url, file string) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return
@@ -373,17 +373,17 @@ func recreateDatabase(ctx context.Context, admin, name, template string) (string
 func psqlCopy(ctx context.Context, url, file string) (float64, error) {
 	ddl := `CREATE TABLE spend (transaction_id text, tx_date date, supplier_id text, supplier_name text, naics_code text,
 		amount numeric(18, 4), currency text, description text, PRIMARY KEY (transaction_id, tx_date)) PARTITION BY RANGE (tx_date);`
-	for q := 0; q < 5; q++ {
+	for q := range 5 {
 		from := time.Date(2024, time.Month(q*3+1), 1, 0, 0, 0, 0, time.UTC)
 		ddl += fmt.Sprintf("CREATE TABLE spend_q%d PARTITION OF spend FOR VALUES FROM ('%s') TO ('%s');", q, from.Format(time.DateOnly), from.AddDate(0, 3, 0).Format(time.DateOnly))
 	}
 	if out, err := exec.CommandContext(ctx, "psql", url, "-v", "ON_ERROR_STOP=1", "-qc", ddl).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("psql: %v: %s", err, out)
+		return 0, fmt.Errorf("psql: %w: %s", err, out)
 	}
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, "psql", url, "-v", "ON_ERROR_STOP=1", "-qc", `\copy spend FROM '`+file+`' WITH (FORMAT csv, HEADER true)`).CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("psql \\copy: %v: %s", err, out)
+		return 0, fmt.Errorf("psql \\copy: %w: %s", err, out)
 	}
 	return time.Since(start).Seconds(), nil
 }

@@ -583,7 +583,7 @@ func (a *restAPI) topSuppliers(ctx context.Context, n int) ([]supplierRef, error
 // get is a loadgen builder for a GET of the path pick returns.
 func (a *restAPI) get(pick func(*rand.Rand) string) func(context.Context, int, uint64, *rand.Rand) (*http.Request, error) {
 	return func(ctx context.Context, _ int, _ uint64, rng *rand.Rand) (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, http.MethodGet, a.base+pick(rng), nil)
+		return http.NewRequestWithContext(ctx, http.MethodGet, a.base+pick(rng), http.NoBody)
 	}
 }
 
@@ -1323,7 +1323,7 @@ type edgeResults map[string]float64
 
 // edgeCounts reads them off the gateway's /metrics; nil if it cannot.
 func edgeCounts(ctx context.Context, base string) edgeResults {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", http.NoBody)
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -80,7 +81,7 @@ func userSuppliers(ctx context.Context, dbURL string) ([]supplierRef, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("bench-api: no stored supplier from S01000 on")
+		return nil, errors.New("bench-api: no stored supplier from S01000 on")
 	}
 	return out, nil
 }

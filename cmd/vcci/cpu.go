@@ -113,11 +113,9 @@ func profileCPU(ctx context.Context, d *deployables, dir string, dur time.Durati
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.pprof))
 	for name, addr := range d.pprof {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(dur.Seconds()))
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				errs <- fmt.Errorf("profile %s: %w", name, err)
@@ -133,7 +131,7 @@ func profileCPU(ctx context.Context, d *deployables, dir string, dur time.Durati
 			if _, err := io.Copy(f, resp.Body); err != nil {
 				errs <- fmt.Errorf("profile %s: %w", name, err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -13,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -252,7 +252,7 @@ func TestUploadFlowThroughREST(t *testing.T) {
 	}
 	for _, g := range inv.ByMonth {
 		want := byMonth[g.Key]
-		if want == nil || g.KgCo2e != dec(want.kg) || g.TransactionCount != fmt.Sprint(want.n) {
+		if want == nil || g.KgCo2e != dec(want.kg) || g.TransactionCount != strconv.Itoa(want.n) {
 			t.Fatalf("month %s = %+v, want %s kg", g.Key, g, dec(want.kg))
 		}
 	}
@@ -544,12 +544,11 @@ func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
 	p := start(t, noop.NewTracerProvider())
 	u := p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nU1,2024-05-01,S1,Acme,331110,10.00,USD,x\n"))
 	p.wait(t, p.key, u.Name)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := edge.RiverUI(ctx, p.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), "operator", ""); err == nil {
+	ctx := t.Context()
+	if _, err := edge.RiverUI(ctx, p.pool, slog.New(slog.DiscardHandler), "operator", ""); err == nil {
 		t.Fatal("River UI served without a password")
 	}
-	ui, err := edge.RiverUI(ctx, p.pool, slog.New(slog.NewTextHandler(io.Discard, nil)), "operator", "s3cret")
+	ui, err := edge.RiverUI(ctx, p.pool, slog.New(slog.DiscardHandler), "operator", "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +557,7 @@ func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path, user, password string) (int, string) {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 		if user != "" {
 			req.SetBasicAuth(user, password)
 		}

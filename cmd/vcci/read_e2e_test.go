@@ -40,7 +40,7 @@ R5,2024-04-01,S4,Café Central,722511,40.00,USD,lunch,AT
 // un-gzipped when the server compressed it).
 func (p platform) raw(t *testing.T, path, key string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", p.base+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, p.base+path, nil)
 	if key != "" {
 		req.Header.Set("x-api-key", key)
 	}
@@ -70,7 +70,7 @@ func (p platform) raw(t *testing.T, path, key string, hdr ...string) (*http.Resp
 func (p platform) get(t *testing.T, path string, out any) {
 	t.Helper()
 	resp, b := p.raw(t, path, p.key)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
@@ -94,7 +94,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	resp, b := p.raw(t, "/v1/suppliers/S1", p.key)
 	var s1 supplierJSON
 	json.Unmarshal(b, &s1)
-	if resp.StatusCode != 200 || s1.DisplayName != "Müller Stahl GmbH" || s1.SpendUsd != "1500.0000" || s1.KgCo2e != "1180.5000000" ||
+	if resp.StatusCode != http.StatusOK || s1.DisplayName != "Müller Stahl GmbH" || s1.SpendUsd != "1500.0000" || s1.KgCo2e != "1180.5000000" ||
 		s1.KgCo2ePerUsd != "0.787000" || s1.TransactionCount != "2" || s1.Country != "DE" || !slices.Equal(s1.NaicsCodes, []string{"331110"}) {
 		t.Fatalf("S1: %d %s", resp.StatusCode, b)
 	}
@@ -113,7 +113,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	resp, b = p.raw(t, "/v1/suppliers?query=muller&fields=name,kgCo2e", p.key)
 	var found map[string][]map[string]any
 	json.Unmarshal(b, &found)
-	if resp.StatusCode != 200 || len(found["suppliers"]) != 1 || len(found["suppliers"][0]) != 2 || found["suppliers"][0]["kgCo2e"] != "1180.5000000" {
+	if resp.StatusCode != http.StatusOK || len(found["suppliers"]) != 1 || len(found["suppliers"][0]) != 2 || found["suppliers"][0]["kgCo2e"] != "1180.5000000" {
 		t.Fatalf("search: %d %s", resp.StatusCode, b)
 	}
 
@@ -182,12 +182,12 @@ func TestReadSideThroughREST(t *testing.T) {
 		"/v1/suppliers?fields=name&read_mask=name":                   "fields",
 	} {
 		resp, b := p.raw(t, path, p.key)
-		if resp.StatusCode != 400 || !strings.Contains(string(b), want) {
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), want) {
 			t.Errorf("%s: %d %s, want 400 naming %s", path, resp.StatusCode, b, want)
 		}
 	}
 	other := testsupport.Key(t, p.pool, "globex")
-	if resp, _ := p.raw(t, "/v1/suppliers/S1", other); resp.StatusCode != 404 {
+	if resp, _ := p.raw(t, "/v1/suppliers/S1", other); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another tenant reading S1: %d", resp.StatusCode)
 	}
 
@@ -207,7 +207,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	p.wait(t, p.key, p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR7,2024-05-02,S1,Müller Stahl GmbH,331110,1000.00,USD,more\n")).Name)
 	resp, b = p.raw(t, "/v1/suppliers/S1", p.key)
 	json.Unmarshal(b, &s1)
-	if resp.StatusCode != 200 || s1.SpendUsd != "2600.0000" || resp.Header.Get("X-RateLimit-Limit") != "10000" {
+	if resp.StatusCode != http.StatusOK || s1.SpendUsd != "2600.0000" || resp.Header.Get("X-RateLimit-Limit") != "10000" {
 		t.Fatalf("S1 with Redis down: %d %s %v", resp.StatusCode, b, resp.Header)
 	}
 	// Reporting is another process as far as its cache knows: without
@@ -245,7 +245,7 @@ func TestRateLimitsREST(t *testing.T) {
 	// made as the platform: the caller is charged once.
 	for i, want := range []string{"2", "1", "0"} {
 		resp, b := p.raw(t, "/v1/dashboard", p.key)
-		if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit") != "3" || resp.Header.Get("X-RateLimit-Remaining") != want {
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-RateLimit-Limit") != "3" || resp.Header.Get("X-RateLimit-Remaining") != want {
 			t.Fatalf("read %d: %d %s %v", i, resp.StatusCode, b, resp.Header)
 		}
 	}
@@ -274,7 +274,7 @@ func TestRateLimitsREST(t *testing.T) {
 		t.Fatalf("second upload: %d", code)
 	}
 	// Another key has its own budget.
-	if resp, _ := p.raw(t, "/v1/suppliers", testsupport.Key(t, p.pool, "globex")); resp.StatusCode != 200 {
+	if resp, _ := p.raw(t, "/v1/suppliers", testsupport.Key(t, p.pool, "globex")); resp.StatusCode != http.StatusOK {
 		t.Fatalf("another key: %d", resp.StatusCode)
 	}
 }
@@ -295,7 +295,7 @@ func TestUploadIsReadBackAtOnceWhenItSucceeds(t *testing.T) {
 		defer close(done)
 		for ctx.Err() == nil {
 			for _, path := range []string{"/v1/suppliers/S1", "/v1/dashboard?top_suppliers=2"} {
-				req, _ := http.NewRequestWithContext(ctx, "GET", p.base+path, nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path, nil)
 				req.Header.Set("x-api-key", p.key)
 				if resp, err := http.DefaultClient.Do(req); err == nil {
 					io.Copy(io.Discard, resp.Body)

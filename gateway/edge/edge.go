@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,10 +91,8 @@ var forwarded = []string{"x-api-key", "authorization", "idempotency-key", "x-req
 
 func headerMatcher(k string) (string, bool) {
 	lk := strings.ToLower(k)
-	for _, f := range forwarded {
-		if lk == f {
-			return lk, true
-		}
+	if slices.Contains(forwarded, lk) {
+		return lk, true
 	}
 	return runtime.DefaultHeaderMatcher(k)
 }
@@ -291,9 +290,7 @@ func readyz(health map[string]healthpb.HealthClient) http.HandlerFunc {
 		states := map[string]string{}
 		var wg sync.WaitGroup
 		for name, hc := range health {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				state := "UNREACHABLE"
 				if resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
 					state = resp.GetStatus().String()
@@ -301,7 +298,7 @@ func readyz(health map[string]healthpb.HealthClient) http.HandlerFunc {
 				mu.Lock()
 				states[name] = state
 				mu.Unlock()
-			}()
+			})
 		}
 		wg.Wait()
 		code := http.StatusOK
@@ -352,7 +349,7 @@ func validID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
-	for i := 0; i < len(id); i++ {
+	for i := range len(id) {
 		if id[i] < 0x21 || id[i] > 0x7e {
 			return false
 		}

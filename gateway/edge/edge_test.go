@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -63,7 +64,7 @@ func (f *fakeIntake) UploadSpend(s intakev1.IntakeService_UploadSpendServer) err
 	chunks := 0
 	for {
 		m, err := s.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -140,7 +141,7 @@ func setupWith(t *testing.T, limits *HTTPLimits) (*httptest.Server, *fakeIntake,
 func TestUploadStreamsBody(t *testing.T) {
 	ts, fake, _ := setup(t)
 	body := bytes.Repeat([]byte("T1,2024-01-01,S1,Acme,331110,10.00,USD,x\n"), 40_000) // ~1.6 MB
-	req, _ := http.NewRequest("POST", ts.URL+"/v1/uploads?filename=q1.csv", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/uploads?filename=q1.csv", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "text/csv")
 	req.Header.Set("x-api-key", "vcci_secret")
 	req.Header.Set("Idempotency-Key", "k-1")
@@ -151,7 +152,7 @@ func TestUploadStreamsBody(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 202 || resp.Header.Get("Location") != "/v1/uploads/42" || !strings.Contains(string(b), `"name":"uploads/42"`) {
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Location") != "/v1/uploads/42" || !strings.Contains(string(b), `"name":"uploads/42"`) {
 		t.Fatalf("HTTP %d %s %s", resp.StatusCode, resp.Header.Get("Location"), b)
 	}
 	fake.mu.Lock()
@@ -172,7 +173,7 @@ func TestUploadStreamsBody(t *testing.T) {
 // in gRPC (400 by default) and 422 over REST, with the status body.
 func TestUploadKeyReusedIs422(t *testing.T) {
 	ts, _, _ := setup(t)
-	req, _ := http.NewRequest("POST", ts.URL+"/v1/uploads", strings.NewReader("a,b\n1,2\n"))
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/uploads", strings.NewReader("a,b\n1,2\n"))
 	req.Header.Set("Content-Type", "text/csv")
 	req.Header.Set("Idempotency-Key", "reused")
 	resp, err := http.DefaultClient.Do(req)
@@ -213,7 +214,7 @@ func TestUploadMultipartAndLimit(t *testing.T) {
 	fake.mu.Lock()
 	name, sum := fake.meta.GetFilename(), fake.sum
 	fake.mu.Unlock()
-	if resp.StatusCode != 202 || name != "browser.csv" || sum != sha256.Sum256([]byte("a,b\n1,2\n")) {
+	if resp.StatusCode != http.StatusAccepted || name != "browser.csv" || sum != sha256.Sum256([]byte("a,b\n1,2\n")) {
 		t.Fatalf("multipart: HTTP %d, filename %q", resp.StatusCode, name)
 	}
 	// Over the 4 MiB limit: 413 with the error body.
@@ -253,7 +254,7 @@ func TestUploadNamesThatAreNotUTF8(t *testing.T) {
 func TestErrorsAndHeaders(t *testing.T) {
 	ts, fake, _ := setup(t)
 	get := func(path string, hdr ...string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -275,10 +276,10 @@ func TestErrorsAndHeaders(t *testing.T) {
 		}
 	}
 	json.Unmarshal(b, &st)
-	if resp.StatusCode != 400 || st.Code != 3 || st.Details[0].FieldViolations[0].Field != "name" {
+	if resp.StatusCode != http.StatusBadRequest || st.Code != 3 || st.Details[0].FieldViolations[0].Field != "name" {
 		t.Fatalf("invalid: HTTP %d %s", resp.StatusCode, b)
 	}
-	if resp, _ := get("/v1/uploads/401"); resp.StatusCode != 401 {
+	if resp, _ := get("/v1/uploads/401"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated: HTTP %d", resp.StatusCode)
 	}
 	// gzip over 1 KiB when asked; a generated request id is echoed and forwarded.
@@ -301,7 +302,7 @@ func TestErrorsAndHeaders(t *testing.T) {
 	if len(id) != 32 || len(fwd) == 0 || fwd[0] != id {
 		t.Fatalf("request id %q, forwarded %v", id, fwd)
 	}
-	if resp, _ := get("/healthz", "Accept-Encoding", "gzip"); resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") == "gzip" {
+	if resp, _ := get("/healthz", "Accept-Encoding", "gzip"); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") == "gzip" {
 		t.Fatalf("healthz: HTTP %d, encoding %q (tiny bodies stay plain)", resp.StatusCode, resp.Header.Get("Content-Encoding"))
 	}
 }
@@ -315,14 +316,14 @@ func TestReadyzAndDocs(t *testing.T) {
 	var states map[string]string
 	json.NewDecoder(resp.Body).Decode(&states)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || len(states) != 5 || states["reporting"] != "SERVING" {
+	if resp.StatusCode != http.StatusOK || len(states) != 5 || states["reporting"] != "SERVING" {
 		t.Fatalf("readyz: HTTP %d %v", resp.StatusCode, states)
 	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	resp, _ = http.Get(ts.URL + "/readyz")
 	json.NewDecoder(resp.Body).Decode(&states)
 	resp.Body.Close()
-	if resp.StatusCode != 503 || states["intake"] != "NOT_SERVING" {
+	if resp.StatusCode != http.StatusServiceUnavailable || states["intake"] != "NOT_SERVING" {
 		t.Fatalf("readyz with a backend down: HTTP %d %v", resp.StatusCode, states)
 	}
 
@@ -341,17 +342,17 @@ func TestReadyzAndDocs(t *testing.T) {
 		doc.SecurityDefinitions["ApiKey"] == nil || etag == "" || resp.Header.Get("Cache-Control") != "public, max-age=300" {
 		t.Fatalf("openapi: etag %q, paths %d", etag, len(doc.Paths))
 	}
-	req, _ := http.NewRequest("GET", ts.URL+"/openapi.json", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/openapi.json", nil)
 	req.Header.Set("If-None-Match", etag)
 	resp, _ = http.DefaultClient.Do(req)
 	resp.Body.Close()
-	if resp.StatusCode != 304 {
+	if resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("If-None-Match: HTTP %d", resp.StatusCode)
 	}
 	resp, _ = http.Get(ts.URL + "/docs/")
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "swagger") || !strings.Contains(string(b), "/openapi.json") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "swagger") || !strings.Contains(string(b), "/openapi.json") {
 		t.Fatalf("docs: HTTP %d %.200s", resp.StatusCode, b)
 	}
 }

@@ -91,7 +91,7 @@ func setupEdge(t *testing.T, ttl time.Duration, burst int) *edgeEnv {
 	}
 	limits := ratelimit.Config{Read: ratelimit.Limit{Rate: burst, Period: time.Minute, Burst: burst},
 		Write: ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}, Heavy: ratelimit.Limit{Rate: 5, Period: time.Minute, Burst: 5}}
-	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: noop.NewTracerProvider(),
+	gw, err := New(context.Background(), Options{Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
 		Addrs: addrs, Redis: rdb, RateLimit: &limits, EdgeCacheTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func (e *edgeEnv) count(result string) float64 {
 func TestEdgeCacheAnswersRepeatsUntilTheServiceInvalidates(t *testing.T) {
 	e := setupEdge(t, time.Minute, 1000)
 	resp, first := e.get(t, "/v1/suppliers/S1", "key-a")
-	if resp.StatusCode != 200 || !strings.Contains(first, `"spendUsd":"999"`) || e.svc.calls.Load() != 1 {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(first, `"spendUsd":"999"`) || e.svc.calls.Load() != 1 {
 		t.Fatalf("first: %d %s (calls %d)", resp.StatusCode, first, e.svc.calls.Load())
 	}
 	if resp.Header.Get(stampHeader) != "" || resp.Header.Get("Grpc-Metadata-"+stampHeader) != "" {
@@ -169,7 +169,7 @@ func TestEdgeCacheKeepsOnlyStampedSuccesses(t *testing.T) {
 	e := setupEdge(t, time.Minute, 1000)
 	for range 2 {
 		e.get(t, "/v1/suppliers/uncached", "key-a") // no stamp: not the service's cache
-		if resp, _ := e.get(t, "/v1/suppliers/missing", "key-a"); resp.StatusCode != 404 {
+		if resp, _ := e.get(t, "/v1/suppliers/missing", "key-a"); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("missing: %d", resp.StatusCode)
 		}
 	}
@@ -223,7 +223,7 @@ func TestEdgeCacheStepsAsideWhileRedisIsDown(t *testing.T) {
 	e.svc.spend.Store(4)
 	for i := range 3 {
 		resp, b := e.get(t, "/v1/suppliers/S1", "key-a")
-		if resp.StatusCode != 200 || e.svc.calls.Load() != int64(2+i) {
+		if resp.StatusCode != http.StatusOK || e.svc.calls.Load() != int64(2+i) {
 			t.Fatalf("read %d with Redis down: %d %s (calls %d)", i, resp.StatusCode, b, e.svc.calls.Load())
 		}
 	}
@@ -372,7 +372,7 @@ func TestEdgeCacheCollapsesConcurrentMisses(t *testing.T) {
 	for range n {
 		go func() {
 			resp, b := call(t, "GET", e.url+"/v1/suppliers/S1", nil, "x-api-key", "key-a")
-			if resp.StatusCode != 200 {
+			if resp.StatusCode != http.StatusOK {
 				b = []byte(resp.Status)
 			}
 			bodies <- string(b)

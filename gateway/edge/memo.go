@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -82,7 +83,7 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	d.Write(wire)
 	h := d.Sum64()
 	if e, ok := m.memo.Get(h); ok && e.typ == typ && bytes.Equal(e.wire, wire) {
-		return e.json[:len(e.json):len(e.json)], nil // shared: an append must copy
+		return slices.Clip(e.json), nil // shared: an append must copy
 	}
 	if raw != nil && typ == txPageType {
 		// A page of transactions is put together from its parts.

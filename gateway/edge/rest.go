@@ -387,7 +387,7 @@ func scanETag(s string) (tag, rest string, ok bool) {
 func addVary(h http.Header, names ...string) {
 	var list []string
 	for _, v := range h.Values("Vary") {
-		for _, n := range strings.Split(v, ",") {
+		for n := range strings.SplitSeq(v, ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				list = append(list, n)
 			}

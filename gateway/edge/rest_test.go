@@ -87,7 +87,7 @@ func withCoding(tag, coding string) string {
 func vary(h http.Header) []string {
 	var out []string
 	for _, v := range h.Values("Vary") {
-		for _, n := range strings.Split(v, ",") {
+		for n := range strings.SplitSeq(v, ",") {
 			out = append(out, strings.TrimSpace(n))
 		}
 	}
@@ -98,7 +98,7 @@ func TestETagConditionalGet(t *testing.T) {
 	ts, _, _ := setup(t)
 	resp, body := call(t, "GET", ts.URL+"/v1/uploads/7", nil)
 	tag := resp.Header.Get("ETag")
-	if resp.StatusCode != 200 || tag != wantETag(body) || len(tag) != 13 || !strings.Contains(string(body), `"name":"uploads/7"`) {
+	if resp.StatusCode != http.StatusOK || tag != wantETag(body) || len(tag) != 13 || !strings.Contains(string(body), `"name":"uploads/7"`) {
 		t.Fatalf("HTTP %d, ETag %q, want %q", resp.StatusCode, tag, wantETag(body))
 	}
 	if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
@@ -144,7 +144,7 @@ func TestETagConditionalGet(t *testing.T) {
 	}
 
 	// Two If-None-Match lines are one list.
-	req, _ := http.NewRequest("GET", ts.URL+"/v1/uploads/7", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/uploads/7", nil)
 	req.Header.Add("If-None-Match", `"a"`)
 	req.Header.Add("If-None-Match", `W/"b", `+tag)
 	resp, err := http.DefaultClient.Do(req)
@@ -152,7 +152,7 @@ func TestETagConditionalGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 304 {
+	if resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("two If-None-Match lines: HTTP %d", resp.StatusCode)
 	}
 }
@@ -204,7 +204,7 @@ func TestETagAndCompression(t *testing.T) {
 		{`"stale", ` + gzTag, "gzip, deflate", gzTag},
 	} {
 		resp, b := call(t, "GET", ts.URL+"/v1/uploads/7", nil, "If-None-Match", tc.ifNoneMatch, "Accept-Encoding", tc.acceptEncoding)
-		if resp.StatusCode != 304 || len(b) != 0 || resp.Header.Get("ETag") != tc.etag || resp.Header.Get("Content-Encoding") != "" {
+		if resp.StatusCode != http.StatusNotModified || len(b) != 0 || resp.Header.Get("ETag") != tc.etag || resp.Header.Get("Content-Encoding") != "" {
 			t.Fatalf("If-None-Match %s, Accept-Encoding %q: HTTP %d, %d bytes, ETag %q, Content-Encoding %q",
 				tc.ifNoneMatch, tc.acceptEncoding, resp.StatusCode, len(b), resp.Header.Get("ETag"), resp.Header.Get("Content-Encoding"))
 		}
@@ -215,12 +215,12 @@ func TestHeadAnsweredAsGet(t *testing.T) {
 	ts, _, _ := setup(t)
 	get, body := call(t, "GET", ts.URL+"/v1/uploads/7", nil)
 	resp, b := call(t, "HEAD", ts.URL+"/v1/uploads/7", nil)
-	if resp.StatusCode != 200 || len(b) != 0 || resp.Header.Get("ETag") != get.Header.Get("ETag") ||
+	if resp.StatusCode != http.StatusOK || len(b) != 0 || resp.Header.Get("ETag") != get.Header.Get("ETag") ||
 		resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) || resp.Header.Get("Cache-Control") != "private, no-cache" {
 		t.Fatalf("HEAD: HTTP %d, %d bytes, ETag %q (GET %q), Content-Length %q", resp.StatusCode, len(b),
 			resp.Header.Get("ETag"), get.Header.Get("ETag"), resp.Header.Get("Content-Length"))
 	}
-	if resp, _ := call(t, "HEAD", ts.URL+"/v1/uploads/7", nil, "If-None-Match", get.Header.Get("ETag")); resp.StatusCode != 304 {
+	if resp, _ := call(t, "HEAD", ts.URL+"/v1/uploads/7", nil, "If-None-Match", get.Header.Get("ETag")); resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("conditional HEAD: HTTP %d", resp.StatusCode)
 	}
 }
@@ -294,17 +294,17 @@ func thingRequest(t *testing.T) protoreflect.MessageDescriptor {
 	_ = fieldmaskpb.File_google_protobuf_field_mask_proto // registers what the file imports
 	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
 	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
-		Name:       proto.String("edgetest/thing.proto"),
-		Package:    proto.String("edgetest"),
-		Syntax:     proto.String("proto3"),
+		Name:       new("edgetest/thing.proto"),
+		Package:    new("edgetest"),
+		Syntax:     new("proto3"),
 		Dependency: []string{"google/protobuf/field_mask.proto"},
 		MessageType: []*descriptorpb.DescriptorProto{{
-			Name: proto.String("GetThingRequest"),
+			Name: new("GetThingRequest"),
 			Field: []*descriptorpb.FieldDescriptorProto{
-				{Name: proto.String("name"), JsonName: proto.String("name"), Number: proto.Int32(1), Label: opt,
+				{Name: new("name"), JsonName: new("name"), Number: proto.Int32(1), Label: opt,
 					Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()},
-				{Name: proto.String("read_mask"), JsonName: proto.String("readMask"), Number: proto.Int32(2), Label: opt,
-					Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".google.protobuf.FieldMask")},
+				{Name: new("read_mask"), JsonName: new("readMask"), Number: proto.Int32(2), Label: opt,
+					Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: new(".google.protobuf.FieldMask")},
 			},
 		}},
 	}, protoregistry.GlobalFiles)
@@ -349,7 +349,7 @@ func TestFieldsIsReadMask(t *testing.T) {
 		{"fieldset=x", ""},
 	} {
 		resp, b := call(t, "GET", ts.URL+"/v1/things/t1?"+tc.query, nil)
-		if resp.StatusCode != 200 || string(b) != tc.want {
+		if resp.StatusCode != http.StatusOK || string(b) != tc.want {
 			t.Errorf("?%s: HTTP %d, read_mask paths %q, want %q", tc.query, resp.StatusCode, b, tc.want)
 		}
 	}
@@ -357,7 +357,7 @@ func TestFieldsIsReadMask(t *testing.T) {
 
 func TestFieldsWithReadMaskRefused(t *testing.T) {
 	ts, _, _ := setup(t)
-	if resp, b := call(t, "GET", ts.URL+"/v1/uploads/7?fields=name", nil); resp.StatusCode != 200 || !strings.Contains(string(b), `"name":"uploads/7"`) {
+	if resp, b := call(t, "GET", ts.URL+"/v1/uploads/7?fields=name", nil); resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"name":"uploads/7"`) {
 		t.Fatalf("fields on a route without a read mask: HTTP %d %.80s", resp.StatusCode, b)
 	}
 	for _, q := range []string{"fields=name&read_mask=filename", "readMask=filename&fields=name"} {
@@ -373,7 +373,7 @@ func TestFieldsWithReadMaskRefused(t *testing.T) {
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatalf("%s: %v in %s", q, err, b)
 		}
-		if resp.StatusCode != 400 || st.Code != 3 || !strings.Contains(st.Message, `"fields"`) || !strings.Contains(st.Message, `"read_mask"`) ||
+		if resp.StatusCode != http.StatusBadRequest || st.Code != 3 || !strings.Contains(st.Message, `"fields"`) || !strings.Contains(st.Message, `"read_mask"`) ||
 			len(st.Details) != 1 || st.Details[0].Type != "type.googleapis.com/google.rpc.BadRequest" ||
 			st.Details[0].FieldViolations[0].Field != "fields" || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("ETag") != "" {
 			t.Fatalf("?%s: HTTP %d, Cache-Control %q %s", q, resp.StatusCode, resp.Header.Get("Cache-Control"), b)
@@ -436,7 +436,7 @@ func TestStreamingAnswerIsNotHeld(t *testing.T) {
 		w.Write([]byte(`{"n":2}`))
 	})
 	rec := httptest.NewRecorder()
-	restHabits(mux, marshaler, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/uploads/7/events", nil))
+	restHabits(mux, marshaler, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/uploads/7/events", nil))
 	if rec.Code != 200 || !rec.Flushed || rec.Body.String() != `{"n":1}{"n":2}` || rec.Header().Get("ETag") != "" ||
 		rec.Header().Get("Cache-Control") != cachePrivate {
 		t.Fatalf("HTTP %d, flushed %v, ETag %q, Cache-Control %q: %s", rec.Code, rec.Flushed, rec.Header().Get("ETag"),
@@ -447,7 +447,7 @@ func TestStreamingAnswerIsNotHeld(t *testing.T) {
 func TestTrailersRequestedStillGetETag(t *testing.T) {
 	ts, _, _ := setup(t)
 	resp, b := call(t, "GET", ts.URL+"/v1/uploads/limited", nil, "TE", "trailers")
-	if resp.StatusCode != 200 || resp.Header.Get("ETag") != wantETag(b) || resp.Header.Get("Trailer") != "" || len(resp.Trailer) != 0 {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != wantETag(b) || resp.Header.Get("Trailer") != "" || len(resp.Trailer) != 0 {
 		t.Fatalf("HTTP %d, ETag %q, Trailer %q %v", resp.StatusCode, resp.Header.Get("ETag"), resp.Header.Get("Trailer"), resp.Trailer)
 	}
 }
@@ -502,7 +502,7 @@ func BenchmarkETagMiddleware(b *testing.B) {
 		{"with_304", restHabits(mux, marshaler, nil), tag, 304},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", "/v1/suppliers", nil)
+			req := httptest.NewRequest(http.MethodGet, "/v1/suppliers", nil)
 			if bc.inm != "" {
 				req.Header.Set("If-None-Match", bc.inm)
 			}

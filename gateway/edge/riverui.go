@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,7 @@ const riverSchema = "river"
 // it is never served without a password.
 func RiverUI(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, user, password string) (http.Handler, error) {
 	if user == "" || password == "" {
-		return nil, fmt.Errorf("edge.RiverUI: an operator user and password are required")
+		return nil, errors.New("edge.RiverUI: an operator user and password are required")
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: riverSchema, Logger: log})
 	if err != nil {

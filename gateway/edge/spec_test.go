@@ -38,7 +38,7 @@ func servedOpenAPI(t *testing.T, url string) openAPIDoc {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/openapi.json: HTTP %d", resp.StatusCode)
 	}
 	var doc openAPIDoc
@@ -142,7 +142,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode == 404 || resp.StatusCode == 405 {
+				if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
 					t.Fatalf("%s %s: HTTP %d %s", req.Method, url, resp.StatusCode, b)
 				}
 			})
@@ -151,7 +151,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 
 	// What Swagger UI sends after Authorize: the key in x-api-key, on the
 	// documented URL, reaching the service with the resource name.
-	req, _ := http.NewRequest("GET", ts.URL+"/v1/uploads/7", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/uploads/7", nil)
 	req.Header.Set("x-api-key", "vcci_partner")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -163,7 +163,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	fake.mu.Lock()
 	key := fake.md.Get("x-api-key")
 	fake.mu.Unlock()
-	if resp.StatusCode != 200 || up.Name != "uploads/7" || len(key) != 1 || key[0] != "vcci_partner" {
+	if resp.StatusCode != http.StatusOK || up.Name != "uploads/7" || len(key) != 1 || key[0] != "vcci_partner" {
 		t.Fatalf("GET /v1/uploads/7: HTTP %d, name %q, x-api-key at the service %v", resp.StatusCode, up.Name, key)
 	}
 }
@@ -179,7 +179,7 @@ func TestDocsAuthorizationPersists(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	page := string(b)
-	if resp.StatusCode != 200 || !strings.Contains(page, "persistAuthorization: true") || !strings.Contains(page, `"swaggerJsonUrl":"/openapi.json"`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "persistAuthorization: true") || !strings.Contains(page, `"swaggerJsonUrl":"/openapi.json"`) {
 		t.Fatalf("/docs/: HTTP %d %.300s", resp.StatusCode, page)
 	}
 }

@@ -92,7 +92,7 @@ func TestTransactionPartsAreReused(t *testing.T) {
 	if n := pages.parts.Len(); n != 51 {
 		t.Fatalf("%d parts after the first page, want 50 transactions and 1 supplier", n)
 	}
-	for _, tx := range p.Transactions {
+	for _, tx := range p.GetTransactions() {
 		tx.Supplier.SpendUsd = "250.0000"
 	}
 	raw2, _ := proto.Marshal(p)
@@ -116,7 +116,7 @@ func BenchmarkTransactionPage(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			n++
-			for _, tx := range p.Transactions {
+			for _, tx := range p.GetTransactions() {
 				tx.Supplier.SpendUsd = fmt.Sprintf("%d.0000", n)
 			}
 			raw, _ := proto.Marshal(p)

@@ -7,6 +7,7 @@ package openapi
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -25,7 +26,7 @@ func Document() ([]byte, error) {
 	}
 	paths, _ := doc["paths"].(map[string]any)
 	if paths == nil {
-		return nil, fmt.Errorf("openapi.Document: no paths in vcci.swagger.json")
+		return nil, errors.New("openapi.Document: no paths in vcci.swagger.json")
 	}
 	up, _ := paths["/v1/uploads"].(map[string]any)
 	if up == nil {

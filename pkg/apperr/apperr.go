@@ -62,8 +62,7 @@ func Invalid(field, format string, args ...any) *Error {
 
 // KindOf returns the Kind of the first *Error in err's chain, or Internal.
 func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Kind
 	}
 	return Internal

@@ -26,16 +26,14 @@ func TestConcurrentLoadsShareOneCall(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]string, 20)
 	oks := make([]bool, 20)
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for i := range 20 {
+		wg.Go(func() {
 			v, ok, err := l.Load(context.Background(), i%15) // keys 0..14, some twice
 			if err != nil {
 				t.Error(err)
 			}
 			results[i], oks[i] = v, ok
-		}()
+		})
 	}
 	wg.Wait()
 	if calls.Load() != 1 || len(got) != 15 {

@@ -669,7 +669,7 @@ func (c *Cache[V]) fetch(ctx context.Context, st *scopeState, key string, load f
 	c.local.Add(lk, v)
 	if rkey != "" {
 		if b, err := c.marshal(v); err != nil {
-			c.log.Error("cache: encode value", "err", err)
+			c.log.ErrorContext(ctx, "cache: encode value", "err", err)
 		} else if err := c.rdb.Set(ctx, rkey, b, c.redisTTL).Err(); err != nil {
 			c.redisFailed("set", err, true)
 		}
@@ -784,11 +784,9 @@ func (c *Cache[V]) replayInBackground() {
 	if c.closed {
 		return
 	}
-	c.background.Add(1)
-	go func() {
-		defer c.background.Done()
+	c.background.Go(func() {
 		c.replay()
-	}()
+	})
 }
 
 // replay retries the invalidations that could not reach Redis. A scope

@@ -207,16 +207,14 @@ func TestConcurrentMissesLoadOnce(t *testing.T) {
 		got := make([]supplier, n)
 		for i := range n {
 			started.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				started.Done()
 				v, err := c.Get(context.Background(), "tenant-a", "s1", load)
 				if err != nil {
 					t.Error(err)
 				}
 				got[i] = v
-			}()
+			})
 		}
 		started.Wait()
 		// Give the callers time to queue on the load. A caller that comes

@@ -52,7 +52,7 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 
 	from := time.Date(2023, 11, 15, 0, 0, 0, 0, time.UTC)
 	to := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < 2; i++ { // idempotent
+	for range 2 { // idempotent
 		if err := db.NewPartitions(pool).Ensure(ctx, "demo.things", from, to); err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +229,7 @@ func TestNotFound(t *testing.T) {
 	if err := db.NotFound(nil, "op", gone); err != nil {
 		t.Fatalf("nil: got %v", err)
 	}
-	if err := db.NotFound(fmt.Errorf("wrapped: %w", pgx.ErrNoRows), "op", gone); err != gone {
+	if err := db.NotFound(fmt.Errorf("wrapped: %w", pgx.ErrNoRows), "op", gone); !errors.Is(err, gone) {
 		t.Fatalf("no rows: got %v, want gone", err)
 	}
 	other := errors.New("boom")

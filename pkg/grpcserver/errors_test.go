@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 
@@ -16,7 +15,7 @@ import (
 )
 
 func TestToStatus(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 	for name, tc := range map[string]struct {
 		err  error
@@ -38,7 +37,7 @@ func TestToStatus(t *testing.T) {
 	}
 	st, _ := status.FromError(ToStatus(ctx, log, "/m", apperr.Invalid("rows[3].amount", "not a number")))
 	br, ok := st.Details()[0].(*errdetails.BadRequest)
-	if !ok || br.FieldViolations[0].Field != "rows[3].amount" || br.FieldViolations[0].Description != "not a number" {
+	if !ok || br.GetFieldViolations()[0].GetField() != "rows[3].amount" || br.GetFieldViolations()[0].GetDescription() != "not a number" {
 		t.Fatalf("details = %v", st.Details())
 	}
 }
@@ -51,7 +50,7 @@ func TestToStatusSendsTheReason(t *testing.T) {
 		t.Fatalf("status = %v %q %v", st.Code(), st.Message(), st.Details())
 	}
 	info, ok := st.Details()[0].(*errdetails.ErrorInfo)
-	if !ok || info.Reason != apperr.ReasonIdempotencyKeyReused || info.Domain != apperr.Domain || info.Metadata["upload"] != "uploads/3" {
+	if !ok || info.GetReason() != apperr.ReasonIdempotencyKeyReused || info.GetDomain() != apperr.Domain || info.GetMetadata()["upload"] != "uploads/3" {
 		t.Fatalf("details = %v", st.Details())
 	}
 }

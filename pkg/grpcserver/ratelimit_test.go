@@ -2,6 +2,7 @@ package grpcserver_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -55,7 +56,7 @@ func (testService) StreamingInputCall(stream grpc.ClientStreamingServer[testpb.S
 	n := 0
 	for {
 		req, err := stream.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return stream.SendAndClose(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: int32(n)})
 		}
 		if err != nil {
@@ -163,7 +164,7 @@ func TestStreamsAreLimited(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		if err := stream.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("abc")}}); err != nil && err != io.EOF {
+		if err := stream.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("abc")}}); err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
 		resp, err := stream.CloseAndRecv()

@@ -358,13 +358,13 @@ func (s *Server) watchReady(ctx context.Context) {
 		}
 		switch {
 		case err != nil && was == "":
-			s.opts.Log.Warn("not ready", "error", err.Error())
+			s.opts.Log.WarnContext(ctx, "not ready", "error", err.Error())
 			s.setReady(err.Error())
 			s.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 		case err != nil:
 			s.setReady(err.Error())
 		case was != "":
-			s.opts.Log.Info("ready again")
+			s.opts.Log.InfoContext(ctx, "ready again")
 			s.setReady("")
 			s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 		}
@@ -400,7 +400,7 @@ func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout 
 			}
 		}()
 	}
-	s.opts.Log.Info("serving", "grpc", lis.Addr().String())
+	s.opts.Log.InfoContext(ctx, "serving", "grpc", lis.Addr().String())
 	wctx, stopWatching := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { defer close(watched); s.watchReady(wctx) }()
@@ -419,7 +419,7 @@ func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout 
 	select {
 	case <-stopped:
 	case <-time.After(timeout):
-		s.opts.Log.Warn("graceful stop timed out; stopping hard", "timeout", timeout.String())
+		s.opts.Log.WarnContext(ctx, "graceful stop timed out; stopping hard", "timeout", timeout.String())
 		s.GRPC.Stop()
 	}
 	if hs != nil {

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -72,11 +73,11 @@ func (l Limit) String() string {
 func (l Limit) validate() error {
 	switch {
 	case l.Rate < 1:
-		return fmt.Errorf("rate must be at least 1")
+		return errors.New("rate must be at least 1")
 	case l.Period <= 0:
-		return fmt.Errorf("period must be positive")
+		return errors.New("period must be positive")
 	case l.Burst < 1:
-		return fmt.Errorf("burst must be at least 1")
+		return errors.New("burst must be at least 1")
 	}
 	return nil
 }
@@ -159,7 +160,7 @@ func parseLimit(s string) (Limit, error) {
 	spec, opts, _ := strings.Cut(s, ",")
 	rate, period, ok := strings.Cut(spec, "/")
 	if !ok {
-		return Limit{}, fmt.Errorf("no period")
+		return Limit{}, errors.New("no period")
 	}
 	var l Limit
 	var err error

@@ -44,7 +44,7 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 		if explicit {
 			return nil, fmt.Errorf("redisx.Connect: %s: %w", config.Redact(url), err)
 		}
-		log.Info("redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
+		log.InfoContext(ctx, "redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
 		return nil, nil
 	}
 	// Spans name the command, not its arguments: those are cached tenant

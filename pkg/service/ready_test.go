@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,7 +32,7 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := testsupport.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, fmt.Sprint(cfg.ConnConfig.Port)))
+	proxy := testsupport.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.FormatUint(uint64(cfg.ConnConfig.Port), 10)))
 	host, port, _ := net.SplitHostPort(proxy.Addr)
 	cfg.ConnConfig.Host = host
 	fmt.Sscan(port, &cfg.ConnConfig.Port)
@@ -43,7 +43,7 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	}
 	defer pool.Close()
 
-	env := Env{Cfg: config.Service{Process: config.Process{Name: "ready-test"}}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), TP: noop.NewTracerProvider()}
+	env := Env{Cfg: config.Service{Process: config.Process{Name: "ready-test"}}, Log: slog.New(slog.DiscardHandler), TP: noop.NewTracerProvider()}
 	srv := NewServer(env, pool, testsupport.KeyAuth{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

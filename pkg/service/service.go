@@ -239,7 +239,7 @@ func withProcess(ctx context.Context, cfg config.Process, run func(process) erro
 func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving", "http", srv.Addr)
+	log.InfoContext(ctx, "serving", "http", srv.Addr)
 	select {
 	case err := <-errc:
 		return err

@@ -61,11 +61,9 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
+		p.wg.Go(func() {
 			p.forward(c)
-		}()
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -38,5 +39,5 @@ func run(args []string) error {
 	case 1:
 		return os.WriteFile(args[0], doc, 0o644)
 	}
-	return fmt.Errorf("usage: dump [file]")
+	return errors.New("usage: dump [file]")
 }

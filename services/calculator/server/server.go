@@ -33,10 +33,10 @@ func Run(ctx context.Context, env service.Env) error {
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := store.New(pool)
-	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.Error("partitions", "error", err.Error()) })
+	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.ErrorContext(ctx, "partitions", "error", err.Error()) })
 	// The totals and the rollup are updated in place by every calculated
 	// batch: keep them vacuumed whatever autovacuum does.
-	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.Error("vacuum", "error", err.Error()) },
+	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
 		"calculator.emission_totals", "calculator.emission_rollup")
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)

@@ -20,7 +20,7 @@ import (
 
 func get(url string) func(context.Context, int, uint64, *rand.Rand) (*http.Request, error) {
 	return func(ctx context.Context, _ int, _ uint64, _ *rand.Rand) (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		return http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	}
 }
 
@@ -174,7 +174,7 @@ func TestRunPassesVUAndSequence(t *testing.T) {
 	res, err := loadgen.Run(context.Background(), loadgen.Config{
 		Client: client(8), VUs: 8, Duration: 100 * time.Millisecond,
 		Ops: []loadgen.Op{{Name: "unique", Weight: 1, New: func(ctx context.Context, vu int, seq uint64, _ *rand.Rand) (*http.Request, error) {
-			return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), nil)
+			return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), http.NoBody)
 		}}},
 	})
 	if err != nil {
@@ -384,7 +384,7 @@ func TestRunPausesBetweenRequests(t *testing.T) {
 		Think: loadgen.Think{Min: 100 * time.Millisecond, Max: 100 * time.Millisecond},
 		Ops: []loadgen.Op{{Name: "post", Weight: 1,
 			New: func(ctx context.Context, vu int, seq uint64, _ *rand.Rand) (*http.Request, error) {
-				return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), nil)
+				return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), http.NoBody)
 			},
 			Done: func(vu int, seq uint64, sent time.Time, body []byte) {
 				mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -80,9 +81,9 @@ func serverBin() (string, error) {
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Strings(dirs)
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-			return dirs[i], nil
+	for _, dir := range slices.Backward(dirs) {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+			return dir, nil
 		}
 	}
 	return "", errors.New("no PostgreSQL found: DATABASE_URL is unset, nothing answers on 127.0.0.1:5432, " +
@@ -116,7 +117,7 @@ func private(ctx context.Context, bin, dbname, dataDir string) (Database, error)
 	if _, err := os.Stat(filepath.Join(abs, "PG_VERSION")); err != nil {
 		cmd := command(filepath.Join(bin, "initdb"), "-D", abs, "-U", "postgres", "--auth=trust", "-E", "UTF8")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return Database{}, fmt.Errorf("initdb: %v: %s", err, out)
+			return Database{}, fmt.Errorf("initdb: %w: %s", err, out)
 		}
 	}
 	port, err := freePort()
@@ -126,7 +127,7 @@ func private(ctx context.Context, bin, dbname, dataDir string) (Database, error)
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", port, abs)
 	cmd := command(filepath.Join(bin, "pg_ctl"), "-D", abs, "-l", filepath.Join(abs, "server.log"), "-o", opts, "-w", "start")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return Database{}, fmt.Errorf("pg_ctl start: %v: %s", err, out)
+		return Database{}, fmt.Errorf("pg_ctl start: %w: %s", err, out)
 	}
 	stop := func() error {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -378,7 +378,7 @@ func csvField(s string) string {
 	}
 	q := make([]byte, 0, len(s)+4)
 	q = append(q, '"')
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		if s[i] == '"' {
 			q = append(q, '"')
 		}

@@ -132,13 +132,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	for i, svc := range Services {
 		envs[i].Peers = s.GRPC
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		s.wg.Go(func() {
 			if err := svc.Run(ctx, envs[i]); err != nil && ctx.Err() == nil {
 				s.errc <- fmt.Errorf("%s: %w", svc.Name, err)
 			}
-		}()
+		})
 	}
 	if err := s.waitServing(ctx); err != nil {
 		return nil, err
@@ -161,13 +159,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.HTTPURL = "http://" + hl.Addr().String()
 	s.http = gw.Server("")
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		if err := s.http.Serve(hl); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- fmt.Errorf("gateway: %w", err)
 		}
-	}()
+	})
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

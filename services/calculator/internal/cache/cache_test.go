@@ -2,7 +2,6 @@ package cache_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -25,7 +24,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	pool := testsupport.NewPool(t, "cache", store.Migrate)
 	tenant := testsupport.Tenant(t, pool, "a")
 	srv := testsupport.StartRedis(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	// Two replicas of the calculator sharing one Redis.
 	c1, c2 := cache.New(srv.Client(), log, nil), cache.New(srv.Client(), log, nil)
 	defer c1.Close()
@@ -36,7 +35,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	if _, err := svc1.Calculate(ctx, tenant, []calculator.Line{line("T1", "100")}); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		s, err := svc1.Summarize(ctx, tenant, calculator.BySupplier, 0)
 		if err != nil || s.TotalKg != "78.7000000" {
 			t.Fatalf("summary %d = %+v, %v", i, s, err)
@@ -62,7 +61,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 
 	// Factor sets load once per replica and answer every lookup after.
 	keys := []calculator.FactorKey{{Set: calculator.DefaultSet, Code: "331110"}, {Set: calculator.DefaultSet, Code: "484110"}, {Set: calculator.DefaultSet, Code: "000000"}}
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		fs, err := svc1.Factors(ctx, tenant, keys)
 		if err != nil || len(fs) != 2 || fs[0].Value != "0.787" || fs[1].Category != 4 {
 			t.Fatalf("factors = %+v, %v", fs, err)

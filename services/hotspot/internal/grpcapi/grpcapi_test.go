@@ -146,8 +146,8 @@ func TestAnalyzeSupplierPareto(t *testing.T) {
 	}
 	for i, w := range want {
 		e := resp.GetEntries()[i]
-		if e.GetRank() != w.Rank || e.GetSupplier() != w.Supplier || e.GetSupplierDisplayName() != w.SupplierDisplayName || e.GetKgCo2E() != w.KgCo2E ||
-			e.GetSpendUsd() != w.SpendUsd || e.GetShare() != w.Share || e.GetCumulativeShare() != w.CumulativeShare || e.GetInThresholdSet() != w.InThresholdSet {
+		if e.GetRank() != w.GetRank() || e.GetSupplier() != w.GetSupplier() || e.GetSupplierDisplayName() != w.GetSupplierDisplayName() || e.GetKgCo2E() != w.GetKgCo2E() ||
+			e.GetSpendUsd() != w.GetSpendUsd() || e.GetShare() != w.GetShare() || e.GetCumulativeShare() != w.GetCumulativeShare() || e.GetInThresholdSet() != w.GetInThresholdSet() {
 			t.Errorf("entry %d = %v, want %v", i, e, w)
 		}
 	}

@@ -83,7 +83,7 @@ func IsCountry(s string) bool {
 }
 
 func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
@@ -339,8 +339,7 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 }
 
 func csvReason(err error) string {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
 		return pe.Err.Error()
 	}
 	return err.Error()

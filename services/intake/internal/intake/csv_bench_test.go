@@ -13,7 +13,7 @@ import (
 func benchFile() []byte {
 	var b bytes.Buffer
 	b.WriteString(header)
-	for i := 0; i < 100_000; i++ {
+	for i := range 100_000 {
 		fmt.Fprintf(&b, "T%09d,2024-%02d-%02d,S%05d,\"Northwind Steel, Ltd\",331110,%d.%02d,USD,PO-%d steel coils\n",
 			i, 1+i%12, 1+i%28, i%10_000, 10+i%5000, i%100, 10_000+i%90_000)
 	}

@@ -5,7 +5,6 @@ package intaketest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"math/big"
 	"strings"
@@ -183,7 +182,7 @@ func pipelineOn(t testing.TB, pool *pgxpool.Pool, small int64) Pipeline {
 // NewWorker returns a worker on st that calculates with calc, checks codes
 // against Codes, and logs and traces nowhere.
 func NewWorker(st intake.Store, calc intake.Calculator, o intake.WorkerOptions) *intake.Worker {
-	return intake.NewWorker(slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider(), st,
+	return intake.NewWorker(slog.New(slog.DiscardHandler), noop.NewTracerProvider(), st,
 		func(uuid.UUID) intake.Calculator { return calc },
 		func(uuid.UUID) intake.CodeChecker { return Codes{} }, o)
 }
@@ -193,7 +192,7 @@ func NewWorker(st intake.Store, calc intake.Calculator, o intake.WorkerOptions) 
 func Client(t testing.TB, pool *pgxpool.Pool, w *intake.Worker, o store.ClientOptions) *river.Client[pgx.Tx] {
 	t.Helper()
 	if o.Log == nil {
-		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.TP == nil {
 		o.TP = noop.NewTracerProvider()
@@ -286,7 +285,7 @@ func WaitState(t testing.TB, svc *intake.Service, tenant uuid.UUID, id int64, st
 // services' mapping of errors to status codes, and returns a client.
 func Serve(t testing.TB, api intakev1.IntakeServiceServer, tenant uuid.UUID) intakev1.IntakeServiceClient {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		resp, err := h(tenancy.WithTenant(ctx, tenant, "test-key"), req)
 		if err != nil {

@@ -41,7 +41,7 @@ func CompactCounts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	var removed int64
 	for _, c := range counters() {
 		var same []string
-		for _, k := range strings.Split(c.key, ", ") {
+		for k := range strings.SplitSeq(c.key, ", ") {
 			same = append(same, "d."+k+" = k."+k)
 		}
 		var n int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,7 +96,7 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	intaketest.Client(t, e.pool, newWorker(e, intake.WorkerOptions{Batch: 2, Timeout: time.Second}), store.ClientOptions{RescueAfter: time.Second})
 	got := intaketest.WaitState(t, e.svc, e.a, u.ID, intake.Succeeded, 30*time.Second)
-	if want := fmt.Sprint(lines * (lines + 1)); got.Calculated != lines || got.Kg != want+".0000000" || got.Attempts != 2 {
+	if want := strconv.Itoa(lines * (lines + 1)); got.Calculated != lines || got.Kg != want+".0000000" || got.Attempts != 2 {
 		t.Fatalf("resumed upload = %+v, want %d rows, kg %s, 2 attempts", got, lines, want)
 	}
 	var stored int

@@ -145,7 +145,7 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	defer s.chunkBufs.Put(bp)
 	buf := *bp
 	n, err := io.ReadFull(r, buf)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
 	}
 	if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
@@ -192,7 +192,7 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 				return err
 			}
 			n, err = io.ReadFull(r, buf)
-			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 				return err
 			}
 		}

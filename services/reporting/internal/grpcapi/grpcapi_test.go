@@ -81,8 +81,8 @@ func (f *fakeCalculator) SummarizeEmissions(ctx context.Context, req *calculator
 		Groups: full.GetGroups(), TotalKgCo2E: full.GetTotalKgCo2E(), TotalSpendUsd: full.GetTotalSpendUsd(),
 		TransactionCount: full.GetTransactionCount(), GroupCount: int32(len(full.GetGroups())),
 	}
-	if l := int(req.GetLimit()); l > 0 && l < len(resp.Groups) {
-		resp.Groups = resp.Groups[:l]
+	if l := int(req.GetLimit()); l > 0 && l < len(resp.GetGroups()) {
+		resp.Groups = resp.GetGroups()[:l]
 	}
 	return resp, nil
 }

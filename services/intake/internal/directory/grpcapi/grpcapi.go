@@ -170,7 +170,7 @@ func (a *API) ListSuppliers(ctx context.Context, req *intakev1.ListSuppliersRequ
 		resp := &intakev1.ListSuppliersResponse{Suppliers: make([]*intakev1.Supplier, len(page.Suppliers))}
 		for i, s := range page.Suppliers {
 			resp.Suppliers[i] = supplierProto(s)
-			mask.Prune(resp.Suppliers[i])
+			mask.Prune(resp.GetSuppliers()[i])
 		}
 		a.finishPage(tenant, fp, q.Page, req.GetPage(), page.Next, page.Total, &resp.NextPageToken, &resp.PageInfo)
 		return resp, nil

@@ -56,10 +56,8 @@ const suppliersFrom = " FROM intake.suppliers x JOIN intake.supplier_totals t ON
 // supplierSource is the FROM clause for reading exprs of suppliers by id:
 // the totals are joined only when an expression reads them.
 func (s *Store) supplierSource(exprs []string) string {
-	for _, e := range exprs {
-		if s.readsTotals.MatchString(e) {
-			return suppliersFrom
-		}
+	if slices.ContainsFunc(exprs, s.readsTotals.MatchString) {
+		return suppliersFrom
 	}
 	return " FROM intake.suppliers x"
 }
@@ -458,7 +456,7 @@ func countSQL(q *query, ta string, tq directory.TransactionQuery, others []strin
 	if !hi.IsZero() {
 		end = hi.AddDate(0, 0, 1)
 	}
-	// The rows from from (inclusive) to to (exclusive); zero is unbounded.
+	// The rows between the bounds, from inclusive and to exclusive; a zero bound is open.
 	rows := func(from, to time.Time) string {
 		w := slices.Clone(others)
 		if !from.IsZero() {
