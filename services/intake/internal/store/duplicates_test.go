@@ -49,7 +49,8 @@ func TestRepeatedIDWithAnotherDateIsRejected(t *testing.T) {
 		if err != nil || u.State != intake.Succeeded || u.Accepted != 1 || u.Rejected != 1 || u.Kg != "2.0000000" {
 			t.Fatalf("second upload = %+v, %v", u, err)
 		}
-		errs, _, _, err := e.svc.Errors(ctx, e.a, second.ID, 0, 10)
+		page, err := e.svc.Errors(ctx, e.a, second.ID, 0, 10)
+		errs := page.Errors
 		want := intake.RowError{Row: 2, Column: "transaction_id", Reason: fmt.Sprintf("transaction already stored by uploads/%d", first.ID), Value: "D1"}
 		if err != nil || len(errs) != 1 || errs[0] != want {
 			t.Fatalf("errors = %+v, %v; want %+v", errs, err, want)

@@ -133,7 +133,8 @@ func testUploadFlow(t *testing.T, e env) {
 	if k.Accepted != 1 || k.Rejected != 4 {
 		t.Fatalf("second upload = %+v", k)
 	}
-	errs, _, total2, err := e.svc.Errors(ctx, e.a, k1.ID, 0, 100)
+	page, err := e.svc.Errors(ctx, e.a, k1.ID, 0, 100)
+	errs, total2 := page.Errors, page.Total
 	if err != nil || total2 != 4 || errs[0].Row != 3 || !strings.Contains(errs[0].Reason, fmt.Sprintf("already stored by uploads/%d", u.ID)) {
 		t.Fatalf("errors = %+v, %v", errs, err)
 	}
