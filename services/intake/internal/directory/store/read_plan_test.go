@@ -46,7 +46,8 @@ func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
 		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50}},
 		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50, After: []string{"2024-06-01", "T9"}}},
 	} {
-		stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
+		rs, err := New(pool).transactionsSQL(tenant, tq)
+		stmt, q := rs.stmt, rs.q
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +90,8 @@ func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
 	} {
 		seen := walkPages(t, pool, tenant, order, index, func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			sq := directory.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: directory.Page{Limit: 100, After: after}}
-			stmt, _, q, _, err := s.suppliersSQL(tenant, sq)
+			rs, err := s.suppliersSQL(tenant, sq)
+			stmt, q := rs.stmt, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +129,8 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 		var amounts []string
 		seen := walkPages(t, pool, tenant, order, "amount_e4", func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			tq := directory.TransactionQuery{Order: order, Fields: []string{"amount_usd"}, Page: directory.Page{Limit: 200, After: after}}
-			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
+			rs, err := New(pool).transactionsSQL(tenant, tq)
+			stmt, q := rs.stmt, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +172,8 @@ func TestDeepOffsetPagesSkipInTheIndex(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := directory.TransactionQuery{SupplierID: tc.supplier, Order: tc.order, Page: directory.Page{Limit: 20, Offset: 100, Count: true}}
-			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
+			rs, err := New(pool).transactionsSQL(tenant, tq)
+			stmt, q := rs.stmt, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,7 +242,8 @@ func TestTransactionTotalsAreNotAScan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := tc.tq
 			tq.Order, tq.Page = "date desc", directory.Page{Limit: 50, Offset: 100, Count: true}
-			_, count, q, _, err := New(pool).transactionsSQL(tenant, tq)
+			rs, err := New(pool).transactionsSQL(tenant, tq)
+			count, q := rs.count, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
