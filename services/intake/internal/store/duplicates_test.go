@@ -57,8 +57,10 @@ func TestRepeatedIDWithAnotherDateIsRejected(t *testing.T) {
 		}
 		var n int
 		var dates string
-		e.pool.QueryRow(ctx, `SELECT count(*), string_agg(tx_date::text, ',') FROM intake.transactions
-		WHERE tenant_id = $1 AND transaction_id = 'D1'`, e.a).Scan(&n, &dates)
+		if err := e.pool.QueryRow(ctx, `SELECT count(*), string_agg(tx_date::text, ',') FROM intake.transactions
+		WHERE tenant_id = $1 AND transaction_id = 'D1'`, e.a).Scan(&n, &dates); err != nil {
+			t.Fatal(err)
+		}
 		if n != 1 || dates != "2024-01-05" {
 			t.Fatalf("D1 stored %d times (%s), want once on 2024-01-05", n, dates)
 		}
@@ -107,7 +109,7 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer tx.Rollback(ctx)
+		defer func() { _ = tx.Rollback(ctx) }() // after the commit below: nothing to roll back
 		if err := db.SetTenant(ctx, tx, e.a); err != nil {
 			t.Fatal(err)
 		}
@@ -123,8 +125,10 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 		}()
 		testsupport.WaitFor(t, "the upload to wait on the rival's claim", 10*time.Second, func() bool {
 			var waiting bool
-			e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-			AND query LIKE '%INSERT INTO intake.transaction_ids%')`).Scan(&waiting)
+			if err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%INSERT INTO intake.transaction_ids%')`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
 			return waiting
 		})
 		if err := tx.Commit(ctx); err != nil {
@@ -137,7 +141,9 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 			t.Fatalf("upload = %+v", u)
 		}
 		var n int
-		e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = 'C1'`, e.a).Scan(&n)
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = 'C1'`, e.a).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			// The rival's C1 was only claimed, by hand.
 			t.Fatalf("C1 stored %d times by the racing upload, want 0", n)
