@@ -45,7 +45,8 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	defer closeRedis()
 	srv := service.NewServer(env, pool, auth)
-	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry))
+	// The caches' subscribers live until Close, below, not for a context.
+	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry)) //nolint:contextcheck // bounded by Close
 	defer caches.Close()
 	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)

@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,7 +42,11 @@ func Run(ctx context.Context, env service.Env) error {
 	// its partitions, its progress): each worker gets two on top of the
 	// API's, so that busy workers cannot take every connection and wait
 	// on each other.
-	pool, auth, err := service.OpenDB(ctx, env, int32(16+2*(cfg.SmallWorkers+cfg.LargeWorkers)), Migrate)
+	conns := 16 + 2*(cfg.SmallWorkers+cfg.LargeWorkers)
+	if conns < 1 || conns > math.MaxInt32 {
+		return fmt.Errorf("intake: %d small and %d large workers: too many for one pool", cfg.SmallWorkers, cfg.LargeWorkers)
+	}
+	pool, auth, err := service.OpenDB(ctx, env, int32(conns), Migrate)
 	if err != nil {
 		return err
 	}
@@ -102,7 +108,7 @@ func Run(ctx context.Context, env service.Env) error {
 	go st.KeepFailingAbandoned(bg, time.Minute, func(n int64) { metrics.JobsFailed(intake.FailedAbandoned, n) },
 		func(err error) { env.Log.ErrorContext(ctx, "fail abandoned uploads", "error", err.Error()) })
 	if err := jobs.Start(bg); err != nil {
-		return err
+		return fmt.Errorf("start upload workers: %w", err)
 	}
 
 	tokens := pagetoken.New(tokenKey)

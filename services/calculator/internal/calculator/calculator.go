@@ -44,13 +44,13 @@ type Line struct {
 // FactorSet is a factor library version.
 type FactorSet struct {
 	Name, DisplayName, Publisher, Version, Unit, Source string
-	Count                                               int
+	Count                                               int32 // its factors
 }
 
 // Factor is one factor of a set.
 type Factor struct {
 	Set, Code, Title, Value, Unit string
-	Category                      int
+	Category                      int16
 }
 
 // Result is one line's stored emissions with provenance.
@@ -58,7 +58,7 @@ type Result struct {
 	TransactionID, Upload                      string
 	Date                                       time.Time
 	SupplierID, NAICS, Amount                  string
-	Category                                   int
+	Category                                   int16
 	Method, Set, SetVersion, FactorValue, Unit string
 	Kg                                         string
 	CalculatedAt                               time.Time
@@ -86,7 +86,7 @@ type Summary struct {
 	Groups            []Group
 	TotalKg, TotalUSD string
 	Count             int64
-	GroupCount        int
+	GroupCount        int32
 }
 
 // Calculated is what a batch stored.
@@ -155,8 +155,8 @@ func New(store Store, cache SummaryCache, factors FactorCache) *Service {
 }
 
 var (
-	amountRe = regexp.MustCompile(`^-?[0-9]{1,14}(\.[0-9]{1,4})?$`)
-	naicsRe  = regexp.MustCompile(`^[0-9]{6}$`)
+	amountRe = regexp.MustCompile(`^-?\d{1,14}(\.\d{1,4})?$`)
+	naicsRe  = regexp.MustCompile(`^\d{6}$`)
 )
 
 // Calculate validates lines and stores their emissions; lines already

@@ -38,7 +38,7 @@ func TestResultsAreCachedOnceFoundAndOnlyThen(t *testing.T) {
 	a, b := uuid.New(), uuid.New()
 	ids, dates := []string{"T1", "T2", "T3"}, []time.Time{day, day, day}
 	kgs := func(rs []Result) []string {
-		var out []string
+		out := make([]string, 0, len(rs))
 		for _, r := range rs {
 			out = append(out, r.TransactionID+"="+r.Kg)
 		}
@@ -62,9 +62,14 @@ func TestResultsAreCachedOnceFoundAndOnlyThen(t *testing.T) {
 		t.Fatalf("after T3 was calculated: %v", kgs(rs))
 	}
 	// Another tenant, another date, or no dates: not from a's entries.
-	svc.Results(ctx, b, ids[:1], dates[:1])
-	svc.Results(ctx, a, ids[:1], []time.Time{day.AddDate(0, 0, 1)})
-	svc.Results(ctx, a, ids[:1], nil)
+	for _, c := range []struct {
+		tenant uuid.UUID
+		dates  []time.Time
+	}{{b, dates[:1]}, {a, []time.Time{day.AddDate(0, 0, 1)}}, {a, nil}} {
+		if _, err := svc.Results(ctx, c.tenant, ids[:1], c.dates); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n := len(st.asked); n != 6 {
 		t.Fatalf("store asked %d times, want 6: %v", n, st.asked)
 	}

@@ -30,7 +30,7 @@ type Factor struct {
 	Code     string
 	Title    string
 	Value    string
-	Category int
+	Category int16 // Scope 3, 1 to 15
 }
 
 // EPA returns the default set.
@@ -73,7 +73,7 @@ func EPAFactors() ([]Factor, error) {
 // goods), real-estate leasing (8); everything else is purchased goods and
 // services (1). Whether an item is capitalised is the tenant's accounting
 // call; this is the common default.
-func CategoryOf(code string) int {
+func CategoryOf(code string) int16 {
 	switch {
 	case code == "481111" || code == "481211" || code == "482112" ||
 		strings.HasPrefix(code, "4851") || strings.HasPrefix(code, "4852") || strings.HasPrefix(code, "4853") ||

@@ -26,7 +26,7 @@ func TestEPAFactors(t *testing.T) {
 }
 
 func TestCategoryOf(t *testing.T) {
-	for code, want := range map[string]int{
+	for code, want := range map[string]int16{
 		"481111": 6, "721110": 6, "484121": 4, "493110": 4, "562111": 5,
 		"236220": 2, "333120": 2, "336111": 2, "531120": 8, "331110": 1, "541511": 1,
 	} {

@@ -41,7 +41,7 @@ func (a *API) ListFactorSets(ctx context.Context, _ *calculatorv1.ListFactorSets
 	for _, s := range sets {
 		resp.FactorSets = append(resp.FactorSets, &calculatorv1.FactorSet{
 			Name: "factorSets/" + s.Name, DisplayName: s.DisplayName, Publisher: s.Publisher,
-			Version: s.Version, Unit: s.Unit, Source: s.Source, FactorCount: int32(s.Count),
+			Version: s.Version, Unit: s.Unit, Source: s.Source, FactorCount: s.Count,
 		})
 	}
 	return resp, nil
@@ -202,7 +202,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	}
 	grpcserver.MarkCached(ctx, stamps)
 	resp := &calculatorv1.SummarizeEmissionsResponse{
-		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: int32(sum.GroupCount),
+		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
 	}
 	for _, g := range sum.Groups {
 		resp.Groups = append(resp.Groups, &commonv1.EmissionTotal{

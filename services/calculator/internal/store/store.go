@@ -40,15 +40,15 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 	fs, err := factors.EPAFactors()
 	if err != nil {
-		return err
+		return fmt.Errorf("store.LoadSet: %w", err)
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE calculator.factor_sets IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return err
+			return fmt.Errorf("lock factor sets: %w", err)
 		}
 		var id int16
 		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id),
-			"store.LoadSet", calculator.ErrSetNotFound)
+			"look up set", calculator.ErrSetNotFound)
 		if err == nil {
 			return nil // loaded before
 		}
@@ -59,32 +59,36 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source).Scan(&id)
 		if err != nil {
-			return fmt.Errorf("store.LoadSet: %w", err)
+			return fmt.Errorf("insert set: %w", err)
 		}
 		rows := make([][]any, len(fs))
 		for i, f := range fs {
-			rows[i] = []any{id, f.Code, f.Title, f.Value, int16(f.Category)}
+			rows[i] = []any{id, f.Code, f.Title, f.Value, f.Category}
 		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE factor_stage (factor_set_id smallint, code text, title text, value text, category smallint) ON COMMIT DROP`); err != nil {
-			return fmt.Errorf("store.LoadSet: %w", err)
+			return fmt.Errorf("create stage: %w", err)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, []string{"factor_set_id", "code", "title", "value", "category"}, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("store.LoadSet: %w", err)
+			return fmt.Errorf("stage factors: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, code, title, value, category)
 			SELECT factor_set_id, code, title, value::numeric, category FROM factor_stage`)
 		if err != nil {
-			return fmt.Errorf("store.LoadSet: %w", err)
+			return fmt.Errorf("insert factors: %w", err)
 		}
 		// Every calculation joins its lines to the factors: without
 		// statistics (autovacuum may be off, or not there yet) the planner
 		// guesses a set has 3 factors, not 1,016, and sorts them all per
 		// batch instead of probing the key.
 		if _, err := tx.Exec(ctx, `ANALYZE calculator.factor_sets, calculator.factors`); err != nil {
-			return fmt.Errorf("store.LoadSet: %w", err)
+			return fmt.Errorf("analyze factors: %w", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("store.LoadSet: %w", err)
+	}
+	return nil
 }
 
 // Store implements calculator.Store.
@@ -108,8 +112,10 @@ func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.
 			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id)
 			FROM calculator.factor_sets s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
 		var fs calculator.FactorSet
-		err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count)
-		return fs, err
+		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count); err != nil {
+			return fs, fmt.Errorf("scan factor set: %w", err)
+		}
+		return fs, nil
 	})})
 	if err != nil {
 		return nil, fmt.Errorf("store.FactorSets: %w", err)
@@ -151,10 +157,10 @@ func (s *Store) SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([
 
 func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
 	var f calculator.Factor
-	var cat int16
-	err := r.Scan(&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &cat)
-	f.Category = int(cat)
-	return f, err
+	if err := r.Scan(&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &f.Category); err != nil {
+		return f, fmt.Errorf("scan factor: %w", err)
+	}
+	return f, nil
 }
 
 // Calculate stores the lines' results and folds them into the rollup in one
@@ -183,147 +189,23 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 		// The lines go in as arrays: a staging table would cost a
 		// temporary table's catalog churn per batch, most of the work for a
 		// small one.
-		n := len(lines)
-		ids, sups, codes, amounts := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		dates := make([]time.Time, n)
-		uploads := make([]int64, n)
-		seen := map[string]bool{}
-		var distinct []string
-		for i := range lines {
-			l := &lines[i]
-			ids[i], dates[i], sups[i], codes[i], amounts[i], uploads[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount, l.Upload
-			if !seen[l.NAICS] {
-				seen[l.NAICS] = true
-				distinct = append(distinct, l.NAICS)
-			}
+		ls := newLineArrays(lines)
+		if err := checkCodes(ctx, tx, set, setID, ls.distinct); err != nil {
+			return err
 		}
-		var unknown []string
-		rows, err := tx.Query(ctx, `SELECT c FROM unnest($2::text[]) c
-			WHERE NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = $1 AND f.code = c)
-			ORDER BY 1 LIMIT 10`, setID, distinct)
+		t, shares, err := storeResults(ctx, tx, tenant, setID, ls, &out)
 		if err != nil {
 			return err
 		}
-		if unknown, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		if err := addTotals(ctx, tx, tenant, t); err != nil {
 			return err
-		}
-		if len(unknown) > 0 {
-			return apperr.Invalid("lines.naics_code", "no factor in %s for NAICS codes %v", set, unknown)
-		}
-		rows, err = tx.Query(ctx, `
-			WITH ins AS (
-				INSERT INTO calculator.emission_results
-					(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
-					 category, factor_set_id, factor_value, method, kg_co2e)
-				SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.naics_code, s.amount::numeric,
-					f.category, f.factor_set_id, f.value, $3, s.amount::numeric(18, 4) * f.value
-				FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[])
-					AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id)
-				JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
-				ON CONFLICT DO NOTHING
-				RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
-			), g AS (
-				-- The stored lines grouped once, finer than every total below
-				-- (exact sums: numeric), so the rollup and the five groupings
-				-- read these groups instead of the lines five and six times.
-				SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
-					sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n
-				FROM ins GROUP BY 1, 2, 3, 4, 5, 6
-			), roll AS (
-				INSERT INTO calculator.emission_rollup AS r
-					(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count)
-				SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n)
-				FROM g GROUP BY 2, 3, 4, 5, 6
-				-- Key order: concurrent batches lock shared rollup rows in the
-				-- same order, so they queue instead of deadlocking.
-				ORDER BY 2, 3, 4, 5, 6
-				ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
-				SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
-				    spend_usd = r.spend_usd + excluded.spend_usd,
-				    tx_count = r.tx_count + excluded.tx_count
-			)
-			-- Dimension 0 is (upload, supplier), the caller's share of each
-			-- upload; 1 to 4 are the summary dimensions.
-			SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, sum(n)::bigint FROM (
-				SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n FROM g
-				UNION ALL SELECT 1, 0, supplier_id, kg, amt, n FROM g
-				UNION ALL SELECT 2, 0, category::text, kg, amt, n FROM g
-				UNION ALL SELECT 3, 0, naics_code, kg, amt, n FROM g
-				UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n FROM g
-			) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-			tenant, setID, calculator.MethodSpendBased, ids, dates, sups, codes, amounts, uploads)
-		if err != nil {
-			return err
-		}
-		var t totals
-		var shares []uploadGroup
-		for rows.Next() {
-			var g calculator.Group
-			var dim int16
-			var up int64
-			if err := rows.Scan(&dim, &up, &g.Key, &g.Kg, &g.Spend, &g.Count); err != nil {
-				rows.Close()
-				return err
-			}
-			switch dim {
-			case 0:
-				shares = append(shares, uploadGroup{up, g})
-			case 1:
-				out.Suppliers = append(out.Suppliers, g)
-				fallthrough
-			default:
-				t.add(dim, g)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// After the rollup, in key order: every batch locks rollup rows then
-		// totals rows, each in the same order, so batches queue rather than
-		// deadlock.
-		if len(t.keys) > 0 {
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count)
-				SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[])
-				ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
-					kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
-					tx_count = t.tx_count + excluded.tx_count`,
-				tenant, t.dims, t.keys, t.kgs, t.spends, t.counts); err != nil {
-				return err
-			}
 		}
 		for _, g := range out.Suppliers {
 			out.Stored += g.Count
 		}
 		out.Skipped = int64(len(lines)) - out.Stored
 		if out.Skipped > 0 {
-			// A retry: report the batch's whole totals, including lines stored
-			// by the earlier attempt, so the caller's totals stay exact. A
-			// line is counted once, under the first upload the batch names
-			// for it.
-			rows, err := tx.Query(ctx, `SELECT GROUPING(s.up), coalesce(s.up, 0), r.supplier_id,
-					round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
-				FROM (SELECT DISTINCT ON (transaction_id, tx_date) * FROM unnest($2::text[], $3::date[], $4::bigint[])
-					WITH ORDINALITY AS s(transaction_id, tx_date, up, i) ORDER BY transaction_id, tx_date, i) s
-				JOIN calculator.emission_results r
-				  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date
-				GROUP BY GROUPING SETS ((s.up, r.supplier_id), (r.supplier_id)) ORDER BY 1 DESC, 2, 3`, tenant, ids, dates, uploads)
-			if err != nil {
-				return err
-			}
-			out.Suppliers, shares = nil, nil
-			var all int16
-			var up int64
-			var g calculator.Group
-			if _, err := pgx.ForEachRow(rows, []any{&all, &up, &g.Key, &g.Kg, &g.Spend, &g.Count}, func() error {
-				if all == 1 {
-					out.Suppliers = append(out.Suppliers, g)
-				} else {
-					shares = append(shares, uploadGroup{up, g})
-				}
-				return nil
-			}); err != nil {
+			if shares, err = batchTotals(ctx, tx, tenant, ls, &out); err != nil {
 				return err
 			}
 		}
@@ -340,6 +222,179 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 		return calculator.Calculated{}, fmt.Errorf("store.Calculate: %w", err)
 	}
 	return out, nil
+}
+
+// lineArrays are a batch's lines as column arrays, for unnest, and the
+// distinct NAICS codes they name.
+type lineArrays struct {
+	ids, sups, codes, amounts []string
+	dates                     []time.Time
+	uploads                   []int64
+	distinct                  []string
+}
+
+func newLineArrays(lines []calculator.Line) lineArrays {
+	n := len(lines)
+	ls := lineArrays{ids: make([]string, n), sups: make([]string, n), codes: make([]string, n), amounts: make([]string, n),
+		dates: make([]time.Time, n), uploads: make([]int64, n)}
+	seen := map[string]bool{}
+	for i := range lines {
+		l := &lines[i]
+		ls.ids[i], ls.dates[i], ls.sups[i], ls.codes[i], ls.amounts[i], ls.uploads[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount, l.Upload
+		if !seen[l.NAICS] {
+			seen[l.NAICS] = true
+			ls.distinct = append(ls.distinct, l.NAICS)
+		}
+	}
+	return ls
+}
+
+// checkCodes refuses a batch that names NAICS codes the set has no factor
+// for, naming up to ten of them.
+func checkCodes(ctx context.Context, tx pgx.Tx, set string, setID int16, codes []string) error {
+	rows, err := tx.Query(ctx, `SELECT c FROM unnest($2::text[]) c
+		WHERE NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = $1 AND f.code = c)
+		ORDER BY 1 LIMIT 10`, setID, codes)
+	if err != nil {
+		return fmt.Errorf("query unknown codes: %w", err)
+	}
+	unknown, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read unknown codes: %w", err)
+	}
+	if len(unknown) > 0 {
+		return apperr.Invalid("lines.naics_code", "no factor in %s for NAICS codes %v", set, unknown)
+	}
+	return nil
+}
+
+// storeResults stores the lines' results not stored before and adds them
+// to the rollup, in one statement. It sets out's suppliers and returns the
+// summary dimensions' totals and each upload's share by supplier, of the
+// lines it stored.
+func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16, ls lineArrays, out *calculator.Calculated) (totals, []uploadGroup, error) {
+	var t totals
+	var shares []uploadGroup
+	rows, err := tx.Query(ctx, `
+		WITH ins AS (
+			INSERT INTO calculator.emission_results
+				(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
+				 category, factor_set_id, factor_value, method, kg_co2e)
+			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.naics_code, s.amount::numeric,
+				f.category, f.factor_set_id, f.value, $3, s.amount::numeric(18, 4) * f.value
+			FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+				AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id)
+			JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
+			ON CONFLICT DO NOTHING
+			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
+		), g AS (
+			-- The stored lines grouped once, finer than every total below
+			-- (exact sums: numeric), so the rollup and the five groupings
+			-- read these groups instead of the lines five and six times.
+			SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
+				sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n
+			FROM ins GROUP BY 1, 2, 3, 4, 5, 6
+		), roll AS (
+			INSERT INTO calculator.emission_rollup AS r
+				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count)
+			SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n)
+			FROM g GROUP BY 2, 3, 4, 5, 6
+			-- Key order: concurrent batches lock shared rollup rows in the
+			-- same order, so they queue instead of deadlocking.
+			ORDER BY 2, 3, 4, 5, 6
+			ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
+			SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
+			    spend_usd = r.spend_usd + excluded.spend_usd,
+			    tx_count = r.tx_count + excluded.tx_count
+		)
+		-- Dimension 0 is (upload, supplier), the caller's share of each
+		-- upload; 1 to 4 are the summary dimensions.
+		SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, sum(n)::bigint FROM (
+			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n FROM g
+			UNION ALL SELECT 1, 0, supplier_id, kg, amt, n FROM g
+			UNION ALL SELECT 2, 0, category::text, kg, amt, n FROM g
+			UNION ALL SELECT 3, 0, naics_code, kg, amt, n FROM g
+			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n FROM g
+		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+		tenant, setID, calculator.MethodSpendBased, ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads)
+	if err != nil {
+		return t, nil, fmt.Errorf("store results: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g calculator.Group
+		var dim int16
+		var up int64
+		if err := rows.Scan(&dim, &up, &g.Key, &g.Kg, &g.Spend, &g.Count); err != nil {
+			return t, nil, fmt.Errorf("scan stored group: %w", err)
+		}
+		switch dim {
+		case 0:
+			shares = append(shares, uploadGroup{up, g})
+		case 1:
+			out.Suppliers = append(out.Suppliers, g)
+			fallthrough
+		default:
+			t.add(dim, g)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t, nil, fmt.Errorf("store results: %w", err)
+	}
+	return t, shares, nil
+}
+
+// addTotals adds a batch's summary totals. It runs after the rollup, in
+// key order: every batch locks rollup rows then totals rows, each in the
+// same order, so batches queue rather than deadlock.
+func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals) error {
+	if len(t.keys) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count)
+		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[])
+		ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
+			kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
+			tx_count = t.tx_count + excluded.tx_count`,
+		tenant, t.dims, t.keys, t.kgs, t.spends, t.counts); err != nil {
+		return fmt.Errorf("add totals: %w", err)
+	}
+	return nil
+}
+
+// batchTotals is for a retry: it sets out's suppliers to the batch's whole
+// totals, including lines stored by the earlier attempt, so the caller's
+// totals stay exact, and returns each upload's share. A line is counted
+// once, under the first upload the batch names for it.
+func batchTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, ls lineArrays, out *calculator.Calculated) ([]uploadGroup, error) {
+	rows, err := tx.Query(ctx, `SELECT GROUPING(s.up), coalesce(s.up, 0), r.supplier_id,
+			round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
+		FROM (SELECT DISTINCT ON (transaction_id, tx_date) * FROM unnest($2::text[], $3::date[], $4::bigint[])
+			WITH ORDINALITY AS s(transaction_id, tx_date, up, i) ORDER BY transaction_id, tx_date, i) s
+		JOIN calculator.emission_results r
+		  ON r.tenant_id = $1 AND r.transaction_id = s.transaction_id AND r.tx_date = s.tx_date
+		GROUP BY GROUPING SETS ((s.up, r.supplier_id), (r.supplier_id)) ORDER BY 1 DESC, 2, 3`, tenant, ls.ids, ls.dates, ls.uploads)
+	if err != nil {
+		return nil, fmt.Errorf("query batch totals: %w", err)
+	}
+	out.Suppliers = nil
+	var shares []uploadGroup
+	var all int16
+	var up int64
+	var g calculator.Group
+	if _, err := pgx.ForEachRow(rows, []any{&all, &up, &g.Key, &g.Kg, &g.Spend, &g.Count}, func() error {
+		if all == 1 {
+			out.Suppliers = append(out.Suppliers, g)
+		} else {
+			shares = append(shares, uploadGroup{up, g})
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read batch totals: %w", err)
+	}
+	return shares, nil
 }
 
 func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID string) (calculator.Result, error) {
@@ -367,14 +422,6 @@ type totals struct {
 func (t *totals) add(dim int16, g calculator.Group) {
 	t.dims, t.keys, t.kgs, t.spends, t.counts = append(t.dims, dim), append(t.keys, g.Key), append(t.kgs, g.Kg),
 		append(t.spends, g.Spend), append(t.counts, g.Count)
-}
-
-func collectTotals(rows pgx.Rows) ([]calculator.Group, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (calculator.Group, error) {
-		var g calculator.Group
-		err := r.Scan(&g.Key, &g.Kg, &g.Spend, &g.Count)
-		return g, err
-	})
 }
 
 // uploadGroup is one supplier's lines of one upload.
@@ -456,12 +503,13 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 func scanResult(row pgx.Row) (calculator.Result, error) {
 	var r calculator.Result
 	var upload int64
-	var cat int16
 	err := row.Scan(&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
-		&cat, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt)
+		&r.Category, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt)
 	r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
-	r.Category = int(cat)
-	return r, err
+	if err != nil {
+		return r, fmt.Errorf("scan result: %w", err)
+	}
+	return r, nil
 }
 
 // Summarize groups the rollup (never the results) by dim. kg CO2e are
@@ -491,7 +539,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			SELECT key, kg_co2e, spend_usd, tx_count FROM calculator.emission_totals
 			WHERE tenant_id = $1 AND dim = $2 ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
 	var sum calculator.Summary
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, int16(dim)}, Scan: func(rows pgx.Rows) error {
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, int(dim)}, Scan: func(rows pgx.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
 			var g calculator.Group
@@ -499,7 +547,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			var gn *int64
 			var share float64
 			if err := rows.Scan(&sum.TotalKg, &sum.TotalUSD, &sum.Count, &sum.GroupCount, &gk, &gkg, &gspend, &gn, &share); err != nil {
-				return err
+				return fmt.Errorf("scan summary group: %w", err)
 			}
 			if gk == nil { // no groups at all
 				continue

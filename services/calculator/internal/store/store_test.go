@@ -21,11 +21,18 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
-func setup(t *testing.T) (*calculator.Service, *pgxpool.Pool, uuid.UUID, uuid.UUID) {
+// fixture is a migrated database, a Service over it, and two tenants.
+type fixture struct {
+	svc  *calculator.Service
+	pool *pgxpool.Pool
+	a, b uuid.UUID
+}
+
+func setup(t *testing.T) fixture {
 	t.Helper()
 	pool := testsupport.NewPool(t, "calculator", store.Migrate)
 	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
-	return calculator.New(store.New(pool), nil, nil), pool, a, b
+	return fixture{svc: calculator.New(store.New(pool), nil, nil), pool: pool, a: a, b: b}
 }
 
 func day(s string) time.Time {
@@ -35,7 +42,8 @@ func day(s string) time.Time {
 
 func TestCalculateStoresExactResultsOnce(t *testing.T) {
 	ctx := context.Background()
-	svc, _, a, b := setup(t)
+	f := setup(t)
+	svc, a, b := f.svc, f.a, f.b
 	lines := []calculator.Line{
 		{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7},  // 787
 		{TransactionID: "T2", Date: day("2024-02-01"), SupplierID: "S1", NAICS: "327310", Amount: "10.5", Upload: 7},     // 41.202
@@ -104,7 +112,8 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 // call and on a retry that finds some lines stored.
 func TestCalculateSplitsTotalsByUpload(t *testing.T) {
 	ctx := context.Background()
-	svc, _, a, _ := setup(t)
+	f := setup(t)
+	svc, a := f.svc, f.a
 	lines := []calculator.Line{
 		{TransactionID: "U1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7}, // 787
 		{TransactionID: "U2", Date: day("2024-02-01"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 7},    // 41.202
@@ -147,7 +156,8 @@ func TestCalculateSplitsTotalsByUpload(t *testing.T) {
 
 func TestCalculateRejectsBadLines(t *testing.T) {
 	ctx := context.Background()
-	svc, _, a, _ := setup(t)
+	f := setup(t)
+	svc, a := f.svc, f.a
 	for name, tc := range map[string]struct {
 		line  calculator.Line
 		field string
@@ -174,7 +184,7 @@ func TestCalculateRejectsBadLines(t *testing.T) {
 // Rollup rows are updated in place by every calculation: their pages keep
 // room for HOT updates.
 func TestRollupPagesKeepRoomForUpdates(t *testing.T) {
-	_, pool, _, _ := setup(t)
+	pool := setup(t).pool
 	var opts []string
 	if err := pool.QueryRow(context.Background(), `SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'calculator.emission_rollup'::regclass`).Scan(&opts); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ const Invited Status = 1
 
 // Target is one supplier a campaign invited.
 type Target struct {
-	Rank         int
+	Rank         int32
 	SupplierID   string
 	SupplierName string
 	Kg           string // exact decimal
@@ -49,7 +49,7 @@ type Target struct {
 type Campaign struct {
 	ID            int64
 	DisplayName   string
-	TopN          int
+	TopN          int32
 	Targets       []Target
 	TargetedKg    string // exact sum of the targets' kg
 	TargetedShare float64
@@ -77,7 +77,7 @@ type Store interface {
 // Pareto gives the caller's topN largest suppliers by emissions, ranked, with
 // their shares of the total.
 type Pareto interface {
-	TopSuppliers(ctx context.Context, topN int) ([]Target, error)
+	TopSuppliers(ctx context.Context, topN int32) ([]Target, error)
 }
 
 // Service is engagement's API-facing logic.
@@ -90,7 +90,7 @@ type Service struct {
 func New(store Store, pareto Pareto) *Service { return &Service{store: store, pareto: pareto} }
 
 // Create creates a campaign on the topN largest suppliers as they are now.
-func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName string, topN int) (Campaign, error) {
+func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName string, topN int32) (Campaign, error) {
 	displayName = strings.TrimSpace(displayName)
 	switch {
 	case displayName == "":

@@ -45,7 +45,7 @@ func (a *API) CreateCampaign(ctx context.Context, req *engagementv1.CreateCampai
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.svc.Create(ctx, tenant, req.GetCampaign().GetDisplayName(), int(req.GetCampaign().GetTopN()))
+	c, err := a.svc.Create(ctx, tenant, req.GetCampaign().GetDisplayName(), req.GetCampaign().GetTopN())
 	if err != nil {
 		return nil, err
 	}
@@ -104,13 +104,13 @@ func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaigns
 
 func toProto(c engagement.Campaign) *engagementv1.Campaign {
 	p := &engagementv1.Campaign{
-		Name: campaignPrefix + strconv.FormatInt(c.ID, 10), DisplayName: c.DisplayName, TopN: int32(c.TopN),
+		Name: campaignPrefix + strconv.FormatInt(c.ID, 10), DisplayName: c.DisplayName, TopN: c.TopN,
 		Targets:        make([]*engagementv1.CampaignTarget, len(c.Targets)),
 		TargetedKgCo2E: c.TargetedKg, TargetedShare: c.TargetedShare, CreateTime: timestamppb.New(c.CreatedAt),
 	}
 	for i, t := range c.Targets {
 		p.Targets[i] = &engagementv1.CampaignTarget{
-			Supplier: supplierPrefix + t.SupplierID, SupplierDisplayName: t.SupplierName, Rank: int32(t.Rank),
+			Supplier: supplierPrefix + t.SupplierID, SupplierDisplayName: t.SupplierName, Rank: t.Rank,
 			KgCo2E: t.Kg, Share: t.Share, Status: engagementv1.TargetStatus(t.Status),
 		}
 	}
@@ -128,7 +128,7 @@ func encodeToken(c engagement.Cursor) string {
 	b := make([]byte, 0, tokenLen)
 	b = append(b, tokenVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.CreatedAt.UnixMicro()))
-	b = binary.BigEndian.AppendUint64(b, uint64(c.ID))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.ID)) //nolint:gosec // G115: the id's bits, as decodeToken reads them back
 	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 	return tokenEncoding.EncodeToString(b)
 }
@@ -141,7 +141,8 @@ func decodeToken(tok string) (engagement.Cursor, error) {
 	if err != nil || len(b) != tokenLen || b[0] != tokenVersion || crc32.ChecksumIEEE(b[:17]) != binary.BigEndian.Uint32(b[17:]) {
 		return engagement.Cursor{}, apperr.Invalid("page_token", "not a token from this listing")
 	}
-	c := engagement.Cursor{CreatedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))), ID: int64(binary.BigEndian.Uint64(b[9:17]))}
+	// The bits encodeToken wrote, read back as the int64s they were.
+	c := engagement.Cursor{CreatedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))), ID: int64(binary.BigEndian.Uint64(b[9:17]))} //nolint:gosec // G115: see above
 	if c.ID <= 0 {
 		return engagement.Cursor{}, apperr.Invalid("page_token", "not a token from this listing")
 	}
@@ -153,15 +154,15 @@ type Hotspot struct {
 	Client hotspotv1.HotspotServiceClient
 }
 
-func (h Hotspot) TopSuppliers(ctx context.Context, topN int) ([]engagement.Target, error) {
-	resp, err := h.Client.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: int32(topN)})
+func (h Hotspot) TopSuppliers(ctx context.Context, topN int32) ([]engagement.Target, error) {
+	resp, err := h.Client.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]engagement.Target, len(resp.GetEntries()))
 	for i, e := range resp.GetEntries() {
 		out[i] = engagement.Target{
-			Rank: int(e.GetRank()), SupplierID: strings.TrimPrefix(e.GetSupplier(), supplierPrefix),
+			Rank: e.GetRank(), SupplierID: strings.TrimPrefix(e.GetSupplier(), supplierPrefix),
 			SupplierName: e.GetSupplierDisplayName(), Kg: e.GetKgCo2E(), Share: e.GetShare(),
 		}
 	}

@@ -36,7 +36,7 @@ func (s *Store) Create(ctx context.Context, tenant uuid.UUID, c engagement.Campa
 	ids, names, kgs := make([]string, n), make([]string, n), make([]string, n)
 	shares := make([]float64, n)
 	for i, t := range c.Targets {
-		ranks[i], ids[i], names[i], kgs[i], shares[i], statuses[i] = int32(t.Rank), t.SupplierID, t.SupplierName, t.Kg, t.Share, int16(t.Status)
+		ranks[i], ids[i], names[i], kgs[i], shares[i], statuses[i] = t.Rank, t.SupplierID, t.SupplierName, t.Kg, t.Share, int16(t.Status)
 	}
 	var out []engagement.Campaign
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
@@ -45,7 +45,7 @@ func (s *Store) Create(ctx context.Context, tenant uuid.UUID, c engagement.Campa
 			INSERT INTO engagement.campaigns (tenant_id, display_name, top_n, targeted_kg_co2e, targeted_share)
 			VALUES ($1, $2, $3, $4::text::numeric, $5) RETURNING id`,
 			tenant, c.DisplayName, c.TopN, c.TargetedKg, c.TargetedShare).Scan(&id); err != nil {
-			return err
+			return fmt.Errorf("insert campaign: %w", err)
 		}
 		// One statement for all targets: COPY is refused on tables under
 		// row-level security.
@@ -55,7 +55,7 @@ func (s *Store) Create(ctx context.Context, tenant uuid.UUID, c engagement.Campa
 			FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::smallint[])
 				AS t (rank, supplier_id, supplier_name, kg, share, status)`,
 			tenant, id, ranks, ids, names, kgs, shares, statuses); err != nil {
-			return err
+			return fmt.Errorf("insert targets: %w", err)
 		}
 		var err error
 		out, err = campaigns(ctx, tx, `id = $1`, id)
@@ -112,15 +112,20 @@ func campaigns(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]eng
 		SELECT id, display_name, top_n, targeted_kg_co2e::text, targeted_share, created_at
 		FROM engagement.campaigns WHERE `+where, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("query campaigns: %w", err)
 	}
 	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (engagement.Campaign, error) {
 		var c engagement.Campaign
-		err := r.Scan(&c.ID, &c.DisplayName, &c.TopN, &c.TargetedKg, &c.TargetedShare, &c.CreatedAt)
-		return c, err
+		if err := r.Scan(&c.ID, &c.DisplayName, &c.TopN, &c.TargetedKg, &c.TargetedShare, &c.CreatedAt); err != nil {
+			return c, fmt.Errorf("scan campaign: %w", err)
+		}
+		return c, nil
 	})
-	if err != nil || len(cs) == 0 {
-		return cs, err
+	if err != nil {
+		return nil, fmt.Errorf("read campaigns: %w", err)
+	}
+	if len(cs) == 0 {
+		return cs, nil
 	}
 	ids := make([]int64, len(cs))
 	at := make(map[int64]int, len(cs))
@@ -131,15 +136,17 @@ func campaigns(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]eng
 		SELECT campaign_id, rank, supplier_id, supplier_name, kg_co2e::text, share, status
 		FROM engagement.campaign_targets WHERE campaign_id = ANY($1) ORDER BY campaign_id, rank`, ids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("query targets: %w", err)
 	}
 	var campaign int64
 	var t engagement.Target
-	_, err = pgx.ForEachRow(rows, []any{&campaign, &t.Rank, &t.SupplierID, &t.SupplierName, &t.Kg, &t.Share, &t.Status}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&campaign, &t.Rank, &t.SupplierID, &t.SupplierName, &t.Kg, &t.Share, &t.Status}, func() error {
 		cs[at[campaign]].Targets = append(cs[at[campaign]].Targets, t)
 		return nil
-	})
-	return cs, err
+	}); err != nil {
+		return nil, fmt.Errorf("read targets: %w", err)
+	}
+	return cs, nil
 }
 
 var _ engagement.Store = (*Store)(nil)

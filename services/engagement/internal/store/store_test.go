@@ -19,10 +19,17 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
-func setup(t *testing.T) (*pgxpool.Pool, *store.Store, uuid.UUID, uuid.UUID) {
+// fixture is a migrated database, a Store over it, and two tenants.
+type fixture struct {
+	pool *pgxpool.Pool
+	st   *store.Store
+	a, b uuid.UUID
+}
+
+func setup(t *testing.T) fixture {
 	t.Helper()
 	pool := testsupport.NewPool(t, "engagement", store.Migrate)
-	return pool, store.New(pool), testsupport.Tenant(t, pool, "acme"), testsupport.Tenant(t, pool, "globex")
+	return fixture{pool: pool, st: store.New(pool), a: testsupport.Tenant(t, pool, "acme"), b: testsupport.Tenant(t, pool, "globex")}
 }
 
 func campaign(name string) engagement.Campaign {
@@ -51,7 +58,8 @@ func equal(t *testing.T, got, want engagement.Campaign) {
 
 func TestCreateAndGet(t *testing.T) {
 	ctx := context.Background()
-	_, st, a, _ := setup(t)
+	f := setup(t)
+	st, a := f.st, f.a
 	before := time.Now().Add(-time.Second)
 	c, err := st.Create(ctx, a, campaign("Top emitters"))
 	if err != nil {
@@ -76,9 +84,11 @@ func TestCreateAndGet(t *testing.T) {
 
 func TestCampaignsNewestFirstInPages(t *testing.T) {
 	ctx := context.Background()
-	pool, st, a, _ := setup(t)
-	var ids []int64
-	for _, name := range []string{"first", "second", "third", "fourth", "fifth"} {
+	f := setup(t)
+	pool, st, a := f.pool, f.st, f.a
+	names := []string{"first", "second", "third", "fourth", "fifth"}
+	ids := make([]int64, 0, len(names))
+	for _, name := range names {
 		c, err := st.Create(ctx, a, campaign(name))
 		if err != nil {
 			t.Fatal(err)
@@ -124,7 +134,8 @@ func TestCampaignsNewestFirstInPages(t *testing.T) {
 
 func TestTenantsAreIsolated(t *testing.T) {
 	ctx := context.Background()
-	pool, st, a, b := setup(t)
+	f := setup(t)
+	pool, st, a, b := f.pool, f.st, f.a, f.b
 	c, err := st.Create(ctx, a, campaign("Acme's"))
 	if err != nil {
 		t.Fatal(err)

@@ -29,17 +29,17 @@ func (a *API) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeS
 	if _, err := tenancy.MustTenant(ctx); err != nil {
 		return nil, err
 	}
-	an, err := a.svc.AnalyzeSuppliers(ctx, int(req.GetTopN()), req.GetThreshold())
+	an, err := a.svc.AnalyzeSuppliers(ctx, req.GetTopN(), req.GetThreshold())
 	if err != nil {
 		return nil, err
 	}
 	resp := &hotspotv1.AnalyzeSupplierParetoResponse{
 		Entries: make([]*hotspotv1.ParetoEntry, len(an.Entries)), TotalKgCo2E: an.TotalKg,
-		SupplierCount: int32(an.SupplierCount), Threshold: an.Threshold, ThresholdSupplierCount: int32(an.ThresholdCount),
+		SupplierCount: an.SupplierCount, Threshold: an.Threshold, ThresholdSupplierCount: an.ThresholdCount,
 	}
 	for i, e := range an.Entries {
 		resp.Entries[i] = &hotspotv1.ParetoEntry{
-			Rank: int32(e.Rank), Supplier: supplierPrefix + e.SupplierID, SupplierDisplayName: e.SupplierName,
+			Rank: e.Rank, Supplier: supplierPrefix + e.SupplierID, SupplierDisplayName: e.SupplierName,
 			KgCo2E: e.Kg, SpendUsd: e.Spend, Share: e.Share, CumulativeShare: e.CumulativeShare, InThresholdSet: e.InThresholdSet,
 		}
 	}

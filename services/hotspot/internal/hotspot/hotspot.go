@@ -5,6 +5,7 @@ package hotspot
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"strings"
@@ -39,7 +40,7 @@ type SupplierNames interface {
 
 // Entry is one ranked supplier.
 type Entry struct {
-	Rank                   int
+	Rank                   int32
 	SupplierID             string
 	SupplierName           string
 	Kg, Spend              string
@@ -51,9 +52,9 @@ type Entry struct {
 type Analysis struct {
 	Entries        []Entry
 	TotalKg        string
-	SupplierCount  int
+	SupplierCount  int32
 	Threshold      float64
-	ThresholdCount int
+	ThresholdCount int32
 }
 
 // Service runs analyses for API callers.
@@ -69,7 +70,7 @@ func New(emissions Emissions, names SupplierNames) *Service {
 
 // AnalyzeSuppliers ranks the caller's suppliers and returns the first topN
 // (0 means DefaultTopN) with their names; threshold 0 means DefaultThreshold.
-func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int, threshold float64) (Analysis, error) {
+func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold float64) (Analysis, error) {
 	switch {
 	case topN == 0:
 		topN = DefaultTopN
@@ -92,7 +93,7 @@ func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int, threshold floa
 	if err != nil {
 		return Analysis{}, err
 	}
-	a.Entries = a.Entries[:min(topN, len(a.Entries))]
+	a.Entries = a.Entries[:min(int(topN), len(a.Entries))]
 	if len(a.Entries) == 0 {
 		return a, nil
 	}
@@ -123,7 +124,11 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 		SupplierTotal
 		kg *big.Rat
 	}
-	rs := make([]ranked, len(totals))
+	n := len(totals)
+	if n > math.MaxInt32 {
+		return Analysis{}, fmt.Errorf("hotspot.Pareto: %d suppliers, more than the contract counts", n)
+	}
+	rs := make([]ranked, n)
 	total, scale := new(big.Rat), 0
 	for i, t := range totals {
 		kg, sc, err := decimal.Parse(t.Kg)
@@ -141,11 +146,13 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 		return strings.Compare(a.SupplierID, b.SupplierID)
 	})
 
-	a := Analysis{Entries: make([]Entry, len(rs)), TotalKg: total.FloatString(scale), SupplierCount: len(rs), Threshold: threshold}
+	a := Analysis{Entries: make([]Entry, len(rs)), TotalKg: total.FloatString(scale), SupplierCount: int32(n), Threshold: threshold}
 	cum := new(big.Rat)
+	var rank int32
 	for i, r := range rs {
+		rank++
 		cum.Add(cum, r.kg)
-		e := Entry{Rank: i + 1, SupplierID: r.SupplierID, Kg: r.Kg, Spend: r.Spend}
+		e := Entry{Rank: rank, SupplierID: r.SupplierID, Kg: r.Kg, Spend: r.Spend}
 		if total.Sign() > 0 {
 			// Cumulative shares come from the exact running sum, so rounding
 			// never accumulates; the comparison is on the share as reported,
@@ -154,7 +161,7 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 			e.Share, e.CumulativeShare = ratio(r.kg, total), ratio(cum, total)
 			e.InThresholdSet = a.ThresholdCount == 0
 			if a.ThresholdCount == 0 && e.CumulativeShare >= threshold {
-				a.ThresholdCount = i + 1
+				a.ThresholdCount = rank
 			}
 		}
 		a.Entries[i] = e

@@ -17,7 +17,7 @@ func TestPareto(t *testing.T) {
 		totals    []SupplierTotal
 		threshold float64
 		total     string
-		count     int
+		count     int32
 		want      []row
 	}{
 		{
@@ -69,7 +69,7 @@ func TestPareto(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.TotalKg != c.total || a.ThresholdCount != c.count || a.SupplierCount != len(c.totals) || a.Threshold != c.threshold {
+			if a.TotalKg != c.total || a.ThresholdCount != c.count || int(a.SupplierCount) != len(c.totals) || a.Threshold != c.threshold {
 				t.Fatalf("total %s count %d suppliers %d threshold %g, want %s %d %d %g",
 					a.TotalKg, a.ThresholdCount, a.SupplierCount, a.Threshold, c.total, c.count, len(c.totals), c.threshold)
 			}
@@ -78,7 +78,7 @@ func TestPareto(t *testing.T) {
 			}
 			for i, w := range c.want {
 				e := a.Entries[i]
-				if e.Rank != i+1 || e.SupplierID != w.id || e.Share != w.share || e.CumulativeShare != w.cum || e.InThresholdSet != w.inSet {
+				if int(e.Rank) != i+1 || e.SupplierID != w.id || e.Share != w.share || e.CumulativeShare != w.cum || e.InThresholdSet != w.inSet {
 					t.Errorf("entry %d = %+v, want %+v", i, e, w)
 				}
 				in := slices.IndexFunc(c.totals, func(s SupplierTotal) bool { return s.SupplierID == w.id })

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,16 +160,20 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 		}
 		out := make(map[string]int16, len(resp.GetFactors()))
 		for _, f := range resp.GetFactors() {
-			out[f.GetCode()] = int16(f.GetCategory())
+			cat := f.GetCategory()
+			if cat < 0 || cat > math.MaxInt16 {
+				return nil, fmt.Errorf("calculator returned category %d for NAICS code %s", cat, f.GetCode())
+			}
+			out[f.GetCode()] = int16(cat)
 		}
 		return out, nil
 	}, batch.Options{MaxBatch: 1000}), known}
 }
 
-func (c codeChecker) Categories(ctx context.Context, codes []string) (map[string]int16, error) {
-	out := make(map[string]int16, len(codes))
+func (c codeChecker) Categories(ctx context.Context, naics []string) (map[string]int16, error) {
+	out := make(map[string]int16, len(naics))
 	var ask []string
-	for _, code := range codes {
+	for _, code := range naics {
 		if cat, ok := c.known.Load(code); ok {
 			out[code] = cat.(int16)
 		} else {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -68,8 +69,11 @@ type streamReader struct {
 func (r *streamReader) Read(p []byte) (int, error) {
 	for len(r.cur) == 0 {
 		msg, err := r.stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF // the end of the stream, as readers expect it: unwrapped
+		}
 		if err != nil {
-			return 0, err // io.EOF at the end of the stream
+			return 0, fmt.Errorf("receive upload chunk: %w", err)
 		}
 		if msg.GetMetadata() != nil {
 			return 0, apperr.Invalid("metadata", "only the first message may carry metadata")
@@ -92,7 +96,7 @@ func (a *API) UploadSpend(stream intakev1.IntakeService_UploadSpendServer) error
 		return apperr.Invalid("metadata", "the stream was empty; send metadata, then the file in chunks")
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("receive upload metadata: %w", err)
 	}
 	md := first.GetMetadata()
 	if md == nil {
@@ -102,7 +106,10 @@ func (a *API) UploadSpend(stream intakev1.IntakeService_UploadSpendServer) error
 	if err != nil {
 		return err
 	}
-	return stream.SendAndClose(a.toProto(u))
+	if err := stream.SendAndClose(a.toProto(u)); err != nil {
+		return fmt.Errorf("send upload: %w", err)
+	}
+	return nil
 }
 
 func (a *API) GetUpload(ctx context.Context, req *intakev1.GetUploadRequest) (*intakev1.Upload, error) {
@@ -175,21 +182,21 @@ func (a *API) ListUploadErrors(ctx context.Context, req *intakev1.ListUploadErro
 	if err != nil {
 		return nil, err
 	}
-	errs, last, total, err := a.svc.Errors(ctx, tenant, id, after, size)
+	page, err := a.svc.Errors(ctx, tenant, id, after, size)
 	if err != nil {
 		return nil, err
 	}
-	resp := &intakev1.ListUploadErrorsResponse{TotalSize: total}
-	for _, e := range errs {
+	resp := &intakev1.ListUploadErrorsResponse{TotalSize: page.Total}
+	for _, e := range page.Errors {
 		resp.Errors = append(resp.Errors, rowError(e))
 	}
-	if len(errs) == size && last < total {
-		resp.NextPageToken = a.tokens.Encode(tenant, req.GetParent()+"/errors", []string{strconv.FormatInt(last, 10)})
+	if len(page.Errors) == size && page.Last < page.Total {
+		resp.NextPageToken = a.tokens.Encode(tenant, req.GetParent()+"/errors", []string{strconv.FormatInt(page.Last, 10)})
 	}
 	return resp, nil
 }
 
-func (a *API) toProto(u intake.Upload) *intakev1.Upload {
+func (*API) toProto(u intake.Upload) *intakev1.Upload {
 	state := u.State
 	p := &intakev1.Upload{
 		Name: "uploads/" + strconv.FormatInt(u.ID, 10), Filename: u.Filename, Sha256: hex.EncodeToString(u.SHA256),

@@ -36,8 +36,14 @@ func TestResultMemoAsksOnlyForWhatItHasNotSeen(t *testing.T) {
 		t.Fatalf("second: %v, asked %v", got, asked)
 	}
 	// Another tenant, or another date, is another result.
-	m.results(ctx, b, []string{"T1"}, []string{"2024-01-01"}, fetch)
-	m.results(ctx, a, []string{"T1"}, []string{"2024-02-01"}, fetch)
+	for _, c := range []struct {
+		tenant uuid.UUID
+		date   string
+	}{{b, "2024-01-01"}, {a, "2024-02-01"}} {
+		if _, err := m.results(ctx, c.tenant, []string{"T1"}, []string{c.date}, fetch); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if len(asked) != 4 {
 		t.Fatalf("asked %v", asked)
 	}

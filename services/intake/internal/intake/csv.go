@@ -64,9 +64,7 @@ func firstDate() time.Time { return time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC) 
 // isAmount matches -?[0-9]{1,14}(\.[0-9]{1,4})? without a regexp: it runs
 // once per row.
 func isAmount(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	whole, frac, dot := strings.Cut(s, ".")
 	if len(whole) < 1 || len(whole) > 14 || !digits(whole) {
 		return false
@@ -110,6 +108,13 @@ type RowError struct {
 	Row            int64
 	Column, Reason string
 	Value          string
+}
+
+// ErrorPage is a page of an upload's row errors.
+type ErrorPage struct {
+	Errors []RowError
+	Last   int64 // the seq of the page's last error, for the next page
+	Total  int64 // the upload's row errors, on every page
 }
 
 // Sniff rejects, from the first bytes of a file, content that is not CSV at

@@ -96,8 +96,15 @@ type Validated struct {
 	Refused *HeaderError
 }
 
-// Store is the persistence intake needs.
+// Store is the persistence intake needs: the uploads the Service keeps,
+// and the Worker's steps through them.
 type Store interface {
+	UploadStore
+	WorkStore
+}
+
+// UploadStore keeps uploads for the Service.
+type UploadStore interface {
 	// Receive stores the content of r as a new upload, and queues its job,
 	// in one transaction and returns it; an existing upload with the same
 	// idempotency key or content is returned instead (created false). A key
@@ -105,11 +112,14 @@ type Store interface {
 	Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r io.Reader) (Upload, bool, error)
 	Upload(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 	Uploads(ctx context.Context, tenant uuid.UUID, beforeID int64, limit int) ([]Upload, error)
-	Errors(ctx context.Context, tenant uuid.UUID, upload int64, afterSeq int64, limit int) ([]RowError, int64, int64, error)
+	Errors(ctx context.Context, tenant uuid.UUID, upload int64, afterSeq int64, limit int) (ErrorPage, error)
 	// Retry queues a failed upload again, to resume from the state it
 	// failed in, with a new job in the same transaction.
 	Retry(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
+}
 
+// WorkStore records a Worker's attempts at an upload.
+type WorkStore interface {
 	// Begin counts a new attempt at an unfinished upload and returns it;
 	// its Attempts fences the writes below against an older attempt still
 	// running. ok is false when the upload is finished, or is not
@@ -173,12 +183,12 @@ type SupplierTotal struct {
 
 // Service is intake's API-facing logic.
 type Service struct {
-	store   Store
+	store   UploadStore
 	maxSize int64
 }
 
 // New returns a Service.
-func New(store Store, maxSize int64) *Service {
+func New(store UploadStore, maxSize int64) *Service {
 	return &Service{store: store, maxSize: maxSize}
 }
 
@@ -218,7 +228,7 @@ func (l *limited) Read(p []byte) (int, error) {
 	if l.left < 0 {
 		return n, apperr.Invalid("file", "larger than the %d-byte upload limit", l.max)
 	}
-	return n, err
+	return n, err //nolint:wrapcheck // a Reader returns io.EOF as it is: readers compare it with ==
 }
 
 // Get returns an upload.
@@ -231,11 +241,10 @@ func (s *Service) List(ctx context.Context, tenant uuid.UUID, beforeID int64, li
 	return s.store.Uploads(ctx, tenant, beforeID, limit)
 }
 
-// Errors lists an upload's row errors after seq; it returns the errors, the
-// seq of the last one, and the total count.
-func (s *Service) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq int64, limit int) ([]RowError, int64, int64, error) {
+// Errors lists an upload's row errors after seq.
+func (s *Service) Errors(ctx context.Context, tenant uuid.UUID, upload, afterSeq int64, limit int) (ErrorPage, error) {
 	if _, err := s.store.Upload(ctx, tenant, upload); err != nil {
-		return nil, 0, 0, err
+		return ErrorPage{}, err
 	}
 	return s.store.Errors(ctx, tenant, upload, afterSeq, limit)
 }
@@ -274,7 +283,7 @@ type Worker struct {
 	river.WorkerDefaults[UploadArgs]
 	log      *slog.Logger
 	tracer   trace.Tracer
-	store    Store
+	store    WorkStore
 	calc     func(tenant uuid.UUID) Calculator
 	codes    func(tenant uuid.UUID) CodeChecker
 	batch    int
@@ -301,7 +310,7 @@ type WorkerOptions struct {
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
 // carry the tenant's credentials to the calculator).
-func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func(uuid.UUID) Calculator, codes func(uuid.UUID) CodeChecker, o WorkerOptions) *Worker {
+func NewWorker(log *slog.Logger, tp trace.TracerProvider, store WorkStore, calc func(uuid.UUID) Calculator, checker func(uuid.UUID) CodeChecker, o WorkerOptions) *Worker {
 	if o.Batch <= 0 {
 		o.Batch = 20_000
 	}
@@ -311,7 +320,7 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store Store, calc func
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: codes, batch: o.Batch, inFlight: o.InFlight,
+	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: checker, batch: o.Batch, inFlight: o.InFlight,
 		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics}
 }
 
@@ -350,7 +359,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 		// The client is stopping: the job resumes at the next start
 		// without spending an attempt.
 		log.InfoContext(ctx, "upload interrupted", "error", err.Error())
-		return river.JobSnooze(0)
+		return river.JobSnooze(0) //nolint:wrapcheck // River's instruction to snooze the job, not a failure
 	case errors.Is(err, ErrSuperseded):
 		log.WarnContext(ctx, "upload attempt superseded", "error", err.Error())
 		return err
@@ -373,8 +382,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 // opener opens a Validator over an upload's content, checking codes
 // against the tenant's factors; progress, if set, hears rows read.
 func (w *Worker) opener(ctx context.Context, tenant uuid.UUID, progress func(int64)) func(io.Reader) (*Validator, error) {
-	codes := w.codes(tenant)
-	return func(r io.Reader) (*Validator, error) { return NewValidator(ctx, r, codes, progress) }
+	checker := w.codes(tenant)
+	return func(r io.Reader) (*Validator, error) { return NewValidator(ctx, r, checker, progress) }
 }
 
 // run takes u on from its stored state: a calculation that failed is
@@ -386,7 +395,9 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 		start := time.Now()
 		v, err := w.store.Validate(ctx, u, w.opener(ctx, u.Tenant, func(read int64) {
 			// Progress is best effort; a missed update is harmless.
-			w.store.Progress(ctx, u, read, 0)
+			if err := w.store.Progress(ctx, u, read, 0); err != nil {
+				log.DebugContext(ctx, "record progress", "error", err.Error())
+			}
 		}), end)
 		if err != nil {
 			return err
@@ -440,7 +451,9 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 			if calculated < u.Accepted {
 				// Complete records the last batch; progress is for the
 				// batches before it (and is best effort).
-				w.store.Progress(ctx, u, 0, calculated)
+				if err := w.store.Progress(ctx, u, 0, calculated); err != nil {
+					log.DebugContext(ctx, "record progress", "error", err.Error())
+				}
 			}
 		}
 	}()
@@ -466,7 +479,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 		}()
 		return nil
 	})
-	for i := 0; i < cap(sem); i++ { // wait for the batches in flight
+	for range cap(sem) { // wait for the batches in flight
 		sem <- struct{}{}
 	}
 	close(results)
@@ -480,7 +493,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 		return err
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
+		return fmt.Errorf("calculating: %w", cause)
 	}
 	s := sums[u.ID]
 	if s == nil {

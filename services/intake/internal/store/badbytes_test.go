@@ -60,10 +60,11 @@ func oneBadByte(t *testing.T, e env, bad badByte) {
 	if stored != rows-1 {
 		t.Fatalf("stored %d rows, want %d", stored, rows-1)
 	}
-	errs, _, total, err := e.svc.Errors(ctx, e.a, u.ID, 0, 10)
+	page, err := e.svc.Errors(ctx, e.a, u.ID, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
+	errs, total := page.Errors, page.Total
 	if total != 1 || errs[0].Row != int64(bad.line) || errs[0].Column != "supplier_name" || errs[0].Reason != bad.reason ||
 		errs[0].Value != fmt.Sprintf("Supp\ufffdlier %03d", bad.line%500) {
 		t.Fatalf("errors (%d) = %+v", total, errs)

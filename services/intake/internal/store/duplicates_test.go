@@ -49,15 +49,18 @@ func TestRepeatedIDWithAnotherDateIsRejected(t *testing.T) {
 		if err != nil || u.State != intake.Succeeded || u.Accepted != 1 || u.Rejected != 1 || u.Kg != "2.0000000" {
 			t.Fatalf("second upload = %+v, %v", u, err)
 		}
-		errs, _, _, err := e.svc.Errors(ctx, e.a, second.ID, 0, 10)
+		page, err := e.svc.Errors(ctx, e.a, second.ID, 0, 10)
+		errs := page.Errors
 		want := intake.RowError{Row: 2, Column: "transaction_id", Reason: fmt.Sprintf("transaction already stored by uploads/%d", first.ID), Value: "D1"}
 		if err != nil || len(errs) != 1 || errs[0] != want {
 			t.Fatalf("errors = %+v, %v; want %+v", errs, err, want)
 		}
 		var n int
 		var dates string
-		e.pool.QueryRow(ctx, `SELECT count(*), string_agg(tx_date::text, ',') FROM intake.transactions
-		WHERE tenant_id = $1 AND transaction_id = 'D1'`, e.a).Scan(&n, &dates)
+		if err := e.pool.QueryRow(ctx, `SELECT count(*), string_agg(tx_date::text, ',') FROM intake.transactions
+		WHERE tenant_id = $1 AND transaction_id = 'D1'`, e.a).Scan(&n, &dates); err != nil {
+			t.Fatal(err)
+		}
 		if n != 1 || dates != "2024-01-05" {
 			t.Fatalf("D1 stored %d times (%s), want once on 2024-01-05", n, dates)
 		}
@@ -106,7 +109,7 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer tx.Rollback(ctx)
+		defer func() { _ = tx.Rollback(ctx) }() // after the commit below: nothing to roll back
 		if err := db.SetTenant(ctx, tx, e.a); err != nil {
 			t.Fatal(err)
 		}
@@ -122,8 +125,10 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 		}()
 		testsupport.WaitFor(t, "the upload to wait on the rival's claim", 10*time.Second, func() bool {
 			var waiting bool
-			e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-			AND query LIKE '%INSERT INTO intake.transaction_ids%')`).Scan(&waiting)
+			if err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%INSERT INTO intake.transaction_ids%')`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
 			return waiting
 		})
 		if err := tx.Commit(ctx); err != nil {
@@ -136,7 +141,9 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 			t.Fatalf("upload = %+v", u)
 		}
 		var n int
-		e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = 'C1'`, e.a).Scan(&n)
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1 AND transaction_id = 'C1'`, e.a).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			// The rival's C1 was only claimed, by hand.
 			t.Fatalf("C1 stored %d times by the racing upload, want 0", n)

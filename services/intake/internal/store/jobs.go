@@ -154,8 +154,11 @@ func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 		  AND NOT EXISTS (SELECT 1 FROM `+RiverSchema+`.river_job k
 			WHERE k.kind = j.kind AND k.args->'upload' = j.args->'upload' AND k.id > j.id)`,
 			intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
+		if err != nil {
+			return fmt.Errorf("fail abandoned uploads: %w", err)
+		}
 		failed = tag.RowsAffected()
-		return err
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store.FailAbandoned: %w", err)

@@ -100,7 +100,9 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 		t.Fatalf("resumed upload = %+v, want %d rows, kg %s, 2 attempts", got, lines, want)
 	}
 	var stored int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE upload_id = $1`, u.ID).Scan(&stored)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE upload_id = $1`, u.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
 	e.calc.Mu.Lock()
 	calculated := e.calc.Stored
 	e.calc.Mu.Unlock()
@@ -161,7 +163,9 @@ func TestAFailedUploadIsRetriedOverGRPC(t *testing.T) {
 		t.Fatalf("after the retry: %+v", got)
 	}
 	var stored int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE upload_id = $1`, u.ID).Scan(&stored)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE upload_id = $1`, u.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
 	if stored != 4 || e.calc.Stored != 4 {
 		t.Fatalf("rows stored %d, at the calculator %d; want 4 each", stored, e.calc.Stored)
 	}
@@ -222,7 +226,9 @@ func TestASmallUploadIsNotHeldUpByALargeOne(t *testing.T) {
 		t.Fatalf("large upload = %+v, want it still calculating", g)
 	}
 	var queues string
-	e.pool.QueryRow(ctx, `SELECT string_agg(queue, ',' ORDER BY (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job`).Scan(&queues)
+	if err := e.pool.QueryRow(ctx, `SELECT string_agg(queue, ',' ORDER BY (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job`).Scan(&queues); err != nil {
+		t.Fatal(err)
+	}
 	if queues != intake.QueueLarge+","+intake.QueueSmall {
 		t.Fatalf("queues = %s", queues)
 	}

@@ -64,7 +64,9 @@ func (s *Store) receiveSmall(ctx context.Context, tenant uuid.UUID, rc *receipt)
 	r.queues[tenant] = append(q, rc)
 	r.mu.Unlock()
 	if !running {
-		go s.flushReceipts(tenant)
+		// The flusher serves every caller queued: each batch runs with its
+		// first caller's values on no caller's cancellation (storeReceipts).
+		go s.flushReceipts(tenant) //nolint:contextcheck // detached from any one caller on purpose
 	}
 	// The caller waits even if it goes away: its file may be committed,
 	// and it is answered (or not) only once that is settled.
@@ -124,7 +126,8 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		clear(stored) // a retried transaction starts over
 		rows, err := tx.Query(ctx, `WITH n AS (
-				SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bytea[])
+				SELECT filename, ikey, trace, sha, size, data, i
+				FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bytea[])
 					WITH ORDINALITY AS n(filename, ikey, trace, sha, size, data, i)
 			), u AS (
 				INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent, sha256, size_bytes)
@@ -138,11 +141,14 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 			)
 			SELECT `+uploadCols+` FROM u`, tenant, names, keys, traces, sums, sizes, datas, intake.Queued)
 		if err != nil {
-			return err
+			return fmt.Errorf("insert uploads: %w", err)
 		}
 		us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) { return scanUpload(r) })
-		if err != nil || len(us) == 0 {
-			return err
+		if err != nil {
+			return fmt.Errorf("read inserted uploads: %w", err)
+		}
+		if len(us) == 0 {
+			return nil
 		}
 		for _, u := range us {
 			stored[string(u.SHA256)] = u

@@ -63,102 +63,37 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 		if err := db.UntilDeadline(ctx, tx); err != nil {
 			return err
 		}
-		out = make([]intake.Validated, len(us)) // a retried transaction starts over
 		for _, u := range us {
 			if err := fence(ctx, tx, u); err != nil {
 				return err
 			}
 		}
-		content := make(map[int64][]byte, len(us))
-		res, err := tx.Query(ctx, `SELECT upload_id, data FROM intake.upload_chunks WHERE upload_id = ANY($1) AND seq = 0`, ids)
+		content, err := smallContent(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		var id int64
-		var data []byte
-		if _, err := pgx.ForEachRow(res, []any{&id, &data}, func() error {
-			content[id] = data
-			return nil
-		}); err != nil {
-			return err
-		}
+		sb := &smallBatch{us: us, at: at, out: make([]intake.Validated, len(us))} // a retried transaction starts over
+		out = sb.out
 		b := &pgx.Batch{}
-		errs := make([][]intake.RowError, len(us))
-		var rows []intake.Row // accepted, in upload then line order
-		var minD, maxD time.Time
-		for i, u := range us {
-			v, err := open(bytes.NewReader(content[u.ID]))
-			if he := (*intake.HeaderError)(nil); errors.As(err, &he) {
-				out[i].Refused = he
-				queueRefused(b, u, he)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			all, err := v.All()
-			v.Close()
-			if err != nil {
-				return fmt.Errorf("uploads/%d: %w", u.ID, err)
-			}
-			out[i] = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
-			errs[i] = v.Errors
-			for j := range all {
-				all[j].Upload = u.ID
-			}
-			rows = append(rows, all...)
-			if v.Accepted > 0 {
-				if minD.IsZero() || v.MinDate.Before(minD) {
-					minD = v.MinDate
-				}
-				if v.MaxDate.After(maxD) {
-					maxD = v.MaxDate
-				}
-			}
-		}
-		if len(rows) > 0 {
-			if err := s.partitions.Ensure(ctx, TransactionsTable, minD, maxD); err != nil {
-				return err
-			}
-			dups, err := claimIDs(ctx, tx, tenant, rows)
-			if err != nil {
-				return err
-			}
-			kept := rows[:0]
-			for _, r := range rows {
-				other, ok := dups[rowKey{r.Upload, r.Line}]
-				if !ok {
-					kept = append(kept, r)
-					continue
-				}
-				i := at[r.Upload]
-				out[i].Accepted--
-				out[i].Rejected++
-				errs[i] = append(errs[i], intake.RowError{Row: r.Line, Column: "transaction_id",
-					Reason: fmt.Sprintf("transaction already stored by uploads/%d", other), Value: r.TransactionID})
-			}
-			rows = kept
-			queueRows(b, tenant, rows)
-			queueSuppliers(b, tenant, rows)
-		}
-		vs := make([]validated, 0, len(us))
-		for i, u := range us {
-			if out[i].Refused == nil {
-				vs = append(vs, validated{u, out[i], errs[i]})
-			}
-		}
-		// Each upload's rows are one run of rows, which are in upload order.
-		for start := 0; start < len(rows); {
-			end := start + 1
-			for end < len(rows) && rows[end].Upload == rows[start].Upload {
-				end++
-			}
-			out[at[rows[start].Upload]].Rows = rows[start:end:end]
-			start = end
-		}
-		queueValidated(b, tenant, vs)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if err := sb.validate(b, open, content); err != nil {
 			return err
+		}
+		if len(sb.rows) > 0 {
+			if err := s.partitions.Ensure(ctx, TransactionsTable, sb.minD, sb.maxD); err != nil {
+				return err
+			}
+			dups, err := claimIDs(ctx, tx, tenant, sb.rows)
+			if err != nil {
+				return err
+			}
+			sb.rejectHeld(dups)
+			queueRows(b, tenant, sb.rows)
+			queueSuppliers(b, tenant, sb.rows)
+		}
+		queueValidated(b, tenant, sb.validated())
+		sb.splitRows()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("store rows: %w", err)
 		}
 		if slices.ContainsFunc(out, func(v intake.Validated) bool { return !finished(v) }) {
 			return nil
@@ -169,6 +104,121 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 		return nil, fmt.Errorf("store.ValidateSmall: %w", err)
 	}
 	return out, nil
+}
+
+// smallContent reads the one chunk of each upload named, by upload.
+func smallContent(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64][]byte, error) {
+	content := make(map[int64][]byte, len(ids))
+	res, err := tx.Query(ctx, `SELECT upload_id, data FROM intake.upload_chunks WHERE upload_id = ANY($1) AND seq = 0`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("query chunks: %w", err)
+	}
+	var id int64
+	var data []byte
+	if _, err := pgx.ForEachRow(res, []any{&id, &data}, func() error {
+		content[id] = data
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read chunks: %w", err)
+	}
+	return content, nil
+}
+
+// smallBatch is ValidateSmall's work on its uploads: their outcomes, row
+// errors and accepted rows.
+type smallBatch struct {
+	us   []intake.Upload
+	at   map[int64]int // index in us by upload id
+	out  []intake.Validated
+	errs [][]intake.RowError
+	rows []intake.Row // accepted, in upload then line order
+	// minD and maxD span the accepted rows' dates.
+	minD, maxD time.Time
+}
+
+// validate runs each upload's content through a Validator; a refused
+// header's record is queued on b.
+func (sb *smallBatch) validate(b *pgx.Batch, open func(io.Reader) (*intake.Validator, error), content map[int64][]byte) error {
+	sb.errs = make([][]intake.RowError, len(sb.us))
+	for i, u := range sb.us {
+		v, err := open(bytes.NewReader(content[u.ID]))
+		if he := (*intake.HeaderError)(nil); errors.As(err, &he) {
+			sb.out[i].Refused = he
+			queueRefused(b, u, he)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		all, err := v.All()
+		v.Close()
+		if err != nil {
+			return fmt.Errorf("uploads/%d: %w", u.ID, err)
+		}
+		sb.out[i] = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
+		sb.errs[i] = v.Errors
+		for j := range all {
+			all[j].Upload = u.ID
+		}
+		sb.rows = append(sb.rows, all...)
+		if v.Accepted > 0 {
+			if sb.minD.IsZero() || v.MinDate.Before(sb.minD) {
+				sb.minD = v.MinDate
+			}
+			if v.MaxDate.After(sb.maxD) {
+				sb.maxD = v.MaxDate
+			}
+		}
+	}
+	return nil
+}
+
+// rejectHeld rejects the rows whose transaction id another upload holds
+// (dups, from claimIDs), whatever their date.
+func (sb *smallBatch) rejectHeld(dups map[rowKey]int64) {
+	if len(dups) == 0 {
+		return
+	}
+	kept := sb.rows[:0]
+	for _, r := range sb.rows {
+		other, ok := dups[rowKey{r.Upload, r.Line}]
+		if !ok {
+			kept = append(kept, r)
+			continue
+		}
+		i := sb.at[r.Upload]
+		sb.out[i].Accepted--
+		sb.out[i].Rejected++
+		sb.errs[i] = append(sb.errs[i], intake.RowError{Row: r.Line, Column: colTransactionID,
+			Reason: fmt.Sprintf("transaction already stored by uploads/%d", other), Value: r.TransactionID})
+	}
+	sb.rows = kept
+}
+
+// splitRows hands each upload its stored rows: each upload's rows are one
+// run of rows, which are in upload order.
+func (sb *smallBatch) splitRows() {
+	rows := sb.rows
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].Upload == rows[start].Upload {
+			end++
+		}
+		sb.out[sb.at[rows[start].Upload]].Rows = rows[start:end:end]
+		start = end
+	}
+}
+
+// validated lists the uploads' validations to record, leaving out those
+// whose header was refused (queueRefused recorded them).
+func (sb *smallBatch) validated() []validated {
+	vs := make([]validated, 0, len(sb.us))
+	for i, u := range sb.us {
+		if sb.out[i].Refused == nil {
+			vs = append(vs, validated{u, sb.out[i], sb.errs[i]})
+		}
+	}
+	return vs
 }
 
 // rowKey is a row of one upload.
@@ -203,7 +253,7 @@ func claimIDs(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Ro
 		SELECT $1, id, up FROM unnest($2::text[], $3::bigint[]) AS s(id, up) ORDER BY id
 		ON CONFLICT DO NOTHING`, tenant, ids, ups)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("claim transaction ids: %w", err)
 	}
 	if tag.RowsAffected() < int64(len(ids)) {
 		res, err := tx.Query(ctx, `
@@ -212,7 +262,7 @@ func claimIDs(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Ro
 			JOIN intake.transaction_ids t ON t.tenant_id = $1 AND t.transaction_id = s.id AND t.upload_id <> s.up`,
 			tenant, ups, lines, ids)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("query held transaction ids: %w", err)
 		}
 		var k rowKey
 		var other int64
@@ -220,7 +270,7 @@ func claimIDs(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Ro
 			out[k] = other
 			return nil
 		}); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read held transaction ids: %w", err)
 		}
 	}
 	for _, r := range repeats {

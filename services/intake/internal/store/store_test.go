@@ -25,8 +25,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
-type codes struct{}
-
 type env struct {
 	pool   *pgxpool.Pool
 	st     *store.Store
@@ -65,11 +63,11 @@ T5,2023-11-30,S3,Gamma,541511,1.0001,USD,old quarter
 
 func TestUploadFlow(t *testing.T) {
 	for _, p := range paths {
-		t.Run(p.Name, func(t *testing.T) { testUploadFlow(t, setupPath(t, p.Small)) })
+		t.Run(p.Name, func(t *testing.T) { checkUploadFlow(t, setupPath(t, p.Small)) })
 	}
 }
 
-func testUploadFlow(t *testing.T, e env) {
+func checkUploadFlow(t *testing.T, e env) {
 	ctx := context.Background()
 	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{Filename: "q1.csv"}, strings.NewReader(file))
 	if err != nil {
@@ -101,7 +99,9 @@ func testUploadFlow(t *testing.T, e env) {
 	}
 	var stored int
 	var total string
-	e.pool.QueryRow(ctx, `SELECT count(*), sum(amount_usd)::text FROM intake.transactions WHERE upload_id = $1`, u.ID).Scan(&stored, &total)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*), sum(amount_usd)::text FROM intake.transactions WHERE upload_id = $1`, u.ID).Scan(&stored, &total); err != nil {
+		t.Fatal(err)
+	}
 	if stored != 4 || total != "131.2501" {
 		t.Fatalf("stored %d rows, total %s", stored, total)
 	}
@@ -133,11 +133,14 @@ func testUploadFlow(t *testing.T, e env) {
 	if k.Accepted != 1 || k.Rejected != 4 {
 		t.Fatalf("second upload = %+v", k)
 	}
-	errs, _, total2, err := e.svc.Errors(ctx, e.a, k1.ID, 0, 100)
+	page, err := e.svc.Errors(ctx, e.a, k1.ID, 0, 100)
+	errs, total2 := page.Errors, page.Total
 	if err != nil || total2 != 4 || errs[0].Row != 3 || !strings.Contains(errs[0].Reason, fmt.Sprintf("already stored by uploads/%d", u.ID)) {
 		t.Fatalf("errors = %+v, %v", errs, err)
 	}
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions`).Scan(&stored)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
 	if stored != 5 {
 		t.Fatalf("transactions = %d, want 5", stored)
 	}
@@ -188,7 +191,9 @@ func testUploadFlow(t *testing.T, e env) {
 		t.Fatalf("S2 after a totals-only upload: row version %s (was %s), spend %s, count %d; want the same version, 60.0000, 2", after, before, spend, count)
 	}
 	var orphans int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.suppliers s LEFT JOIN intake.supplier_totals t USING (tenant_id, supplier_id) WHERE t.supplier_id IS NULL`).Scan(&orphans)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.suppliers s LEFT JOIN intake.supplier_totals t USING (tenant_id, supplier_id) WHERE t.supplier_id IS NULL`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
 	if orphans != 0 {
 		t.Fatalf("%d suppliers without a totals row", orphans)
 	}
@@ -213,7 +218,9 @@ func TestNotCSVIsRejectedWhole(t *testing.T) {
 		t.Fatalf("err = %v, want InvalidArgument", err)
 	}
 	var n int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&n)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Fatalf("%d uploads stored for a rejected file", n)
 	}
@@ -222,7 +229,9 @@ func TestNotCSVIsRejectedWhole(t *testing.T) {
 	if _, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(big)); apperr.KindOf(err) != apperr.InvalidArgument {
 		t.Fatalf("oversized: err = %v", err)
 	}
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.upload_chunks`).Scan(&n)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.upload_chunks`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Fatalf("%d chunks left behind", n)
 	}
@@ -373,8 +382,8 @@ func TestFailedCalculationsRetryEachUploadOnce(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t)
 	e.calc.Fail = errors.New("calculator unavailable")
-	var us []intake.Upload
-	for i := range 3 {
+	us := make([]intake.Upload, 0, 3)
+	for i := range cap(us) {
 		u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(fmt.Sprintf(header+"R%d,2024-01-05,S1,Acme,331110,%d.00,USD,x\n", i, i+1)))
 		if err != nil {
 			t.Fatal(err)
@@ -483,18 +492,26 @@ func TestConcurrentSmallReceivesAreStoredTogether(t *testing.T) {
 		ids[a.u.ID] = true
 	}
 	var uploads, chunks int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads WHERE tenant_id = $1`, e.a).Scan(&uploads)
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.upload_chunks c JOIN intake.uploads u ON u.id = c.upload_id
-		WHERE u.tenant_id = $1 AND c.seq = 0 AND length(c.data) = u.size_bytes`, e.a).Scan(&chunks)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads WHERE tenant_id = $1`, e.a).Scan(&uploads); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.upload_chunks c JOIN intake.uploads u ON u.id = c.upload_id
+		WHERE u.tenant_id = $1 AND c.seq = 0 AND length(c.data) = u.size_bytes`, e.a).Scan(&chunks); err != nil {
+		t.Fatal(err)
+	}
 	if uploads != distinct+2 || chunks != uploads {
 		t.Fatalf("%d uploads, %d whole chunks; want %d each", uploads, chunks, distinct+2)
 	}
 	// Each stored upload has its one job, inserted in the same commit.
 	var jobs int
-	e.pool.QueryRow(ctx, `SELECT count(DISTINCT (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job
-		WHERE (args->>'upload')::bigint IN (SELECT id FROM intake.uploads WHERE tenant_id = $1)`, e.a).Scan(&jobs)
+	if err := e.pool.QueryRow(ctx, `SELECT count(DISTINCT (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job
+		WHERE (args->>'upload')::bigint IN (SELECT id FROM intake.uploads WHERE tenant_id = $1)`, e.a).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
 	var total int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM `+store.RiverSchema+`.river_job`).Scan(&total)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM `+store.RiverSchema+`.river_job`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
 	if jobs != uploads || total != uploads {
 		t.Fatalf("%d jobs for %d of the uploads, want one for each of %d", total, jobs, uploads)
 	}
@@ -502,7 +519,9 @@ func TestConcurrentSmallReceivesAreStoredTogether(t *testing.T) {
 	// Every file is worked through to the end.
 	drain(t, e)
 	var done int
-	e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads WHERE tenant_id = $1 AND state = $2`, e.a, intake.Succeeded).Scan(&done)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads WHERE tenant_id = $1 AND state = $2`, e.a, intake.Succeeded).Scan(&done); err != nil {
+		t.Fatal(err)
+	}
 	if done != uploads {
 		t.Fatalf("%d of %d uploads succeeded", done, uploads)
 	}
@@ -574,14 +593,18 @@ func TestIdempotencyKeyNamesOneBody(t *testing.T) {
 				t.Fatalf("same key and body: %+v, %v; want uploads/%d", again, err, first.ID)
 			}
 			var before, after int
-			e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&before)
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
 			other := strings.Replace(body, ",USD,", ",USD,changed ", 1)
 			_, err = receiveKeyed(e.a, name, other)
 			want := fmt.Sprintf(`Idempotency-Key %q was used for a different body (uploads/%d)`, name, first.ID)
 			if err == nil || err.Error() != want || apperr.KindOf(err) != apperr.FailedPrecondition {
 				t.Fatalf("same key, other body: %v, want %q", err, want)
 			}
-			e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&after)
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&after); err != nil {
+				t.Fatal(err)
+			}
 			if after != before {
 				t.Fatalf("%d uploads after the refused one, want %d", after, before)
 			}

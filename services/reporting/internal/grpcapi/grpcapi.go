@@ -39,8 +39,10 @@ type DashboardCache interface {
 	Get(ctx context.Context, scope, key string, load func(context.Context) (*reportingv1.Dashboard, error)) (*reportingv1.Dashboard, error)
 }
 
-// New returns the API over svc; cache may be nil.
-func New(svc *reporting.Service, cache DashboardCache) *API { return &API{svc: svc, cache: cache} }
+// New returns the API over svc; dashboards may be nil.
+func New(svc *reporting.Service, dashboards DashboardCache) *API {
+	return &API{svc: svc, cache: dashboards}
+}
 
 func (a *API) GetInventorySummary(ctx context.Context, req *reportingv1.GetInventorySummaryRequest) (*reportingv1.InventorySummary, error) {
 	// Reporting keeps no tenant data; its peers scope by the forwarded key.
@@ -48,14 +50,14 @@ func (a *API) GetInventorySummary(ctx context.Context, req *reportingv1.GetInven
 	if _, err := tenancy.MustTenant(ctx); err != nil {
 		return nil, err
 	}
-	inv, err := a.svc.InventorySummary(ctx, int(req.GetTopN()))
+	inv, err := a.svc.InventorySummary(ctx, req.GetTopN())
 	if err != nil {
 		return nil, err
 	}
 	return &reportingv1.InventorySummary{
 		TotalKgCo2E: inv.TotalKg, TotalSpendUsd: inv.TotalSpend, TransactionCount: inv.Count,
 		ByCategory: totals(inv.ByCategory), BySupplier: totals(inv.BySupplier), ByNaics: totals(inv.ByNAICS), ByMonth: totals(inv.ByMonth),
-		SupplierCount: int32(inv.SupplierCount), NaicsCount: int32(inv.NAICSCount), FactorSets: inv.FactorSets,
+		SupplierCount: inv.SupplierCount, NaicsCount: inv.NAICSCount, FactorSets: inv.FactorSets,
 		GenerateTime: timestamppb.New(inv.GeneratedAt),
 	}, nil
 }
@@ -66,13 +68,13 @@ func (a *API) GetDashboard(ctx context.Context, req *reportingv1.GetDashboardReq
 		return nil, err
 	}
 	load := func(ctx context.Context) (*reportingv1.Dashboard, error) {
-		d, err := a.svc.Dashboard(ctx, int(req.GetTopSuppliers()))
+		d, err := a.svc.Dashboard(ctx, req.GetTopSuppliers())
 		if err != nil {
 			return nil, err
 		}
 		return &reportingv1.Dashboard{
 			TotalKgCo2E: d.TotalKg, TotalSpendUsd: d.TotalSpend, KgCo2EPerUsd: d.Intensity, TransactionCount: d.Count,
-			SupplierCount: int32(d.SupplierCount), ByCategory: totals(d.ByCategory), ByMonth: totals(d.ByMonth),
+			SupplierCount: d.SupplierCount, ByCategory: totals(d.ByCategory), ByMonth: totals(d.ByMonth),
 			TopSuppliers: totals(d.Top), TopSuppliersShare: d.TopShare, GenerateTime: timestamppb.New(d.GeneratedAt),
 		}, nil
 	}
@@ -103,16 +105,16 @@ type Calculator struct {
 	Client calculatorv1.CalculatorServiceClient
 }
 
-func (c Calculator) Breakdown(ctx context.Context, dim reporting.Dimension, limit int) (reporting.Breakdown, error) {
+func (c Calculator) Breakdown(ctx context.Context, dim reporting.Dimension, limit int32) (reporting.Breakdown, error) {
 	resp, err := c.Client.SummarizeEmissions(ctx, &calculatorv1.SummarizeEmissionsRequest{
-		GroupBy: calculatorv1.SummaryDimension(dim), Limit: int32(limit),
+		GroupBy: calculatorv1.SummaryDimension(dim), Limit: limit,
 	})
 	if err != nil {
 		return reporting.Breakdown{}, err
 	}
 	b := reporting.Breakdown{
 		Groups:  make([]reporting.Group, len(resp.GetGroups())),
-		TotalKg: resp.GetTotalKgCo2E(), TotalSpend: resp.GetTotalSpendUsd(), Count: resp.GetTransactionCount(), GroupCount: int(resp.GetGroupCount()),
+		TotalKg: resp.GetTotalKgCo2E(), TotalSpend: resp.GetTotalSpendUsd(), Count: resp.GetTransactionCount(), GroupCount: resp.GetGroupCount(),
 	}
 	for i, g := range resp.GetGroups() {
 		b.Groups[i] = reporting.Group{Key: g.GetKey(), Label: g.GetLabel(), Kg: g.GetKgCo2E(), Spend: g.GetSpendUsd(), Count: g.GetTransactionCount(), Share: g.GetShare()}

@@ -20,7 +20,7 @@ const (
 
 // Dimension is what a breakdown groups by (values match the calculator's
 // contract).
-type Dimension int
+type Dimension int32
 
 const (
 	BySupplier Dimension = iota + 1
@@ -43,13 +43,13 @@ type Breakdown struct {
 	TotalKg    string
 	TotalSpend string
 	Count      int64
-	GroupCount int
+	GroupCount int32
 }
 
 // Emissions gives the caller's breakdowns (limit 0 means every group) and
 // the names of the factor sets loaded.
 type Emissions interface {
-	Breakdown(ctx context.Context, dim Dimension, limit int) (Breakdown, error)
+	Breakdown(ctx context.Context, dim Dimension, limit int32) (Breakdown, error)
 	FactorSets(ctx context.Context) ([]string, error)
 }
 
@@ -64,7 +64,7 @@ type Inventory struct {
 	TotalKg, TotalSpend                      string
 	Count                                    int64
 	ByCategory, BySupplier, ByNAICS, ByMonth []Group
-	SupplierCount, NAICSCount                int
+	SupplierCount, NAICSCount                int32
 	FactorSets                               []string
 	GeneratedAt                              time.Time
 }
@@ -92,7 +92,7 @@ func New(emissions Emissions, labels Labels) *Service {
 
 // InventorySummary returns the caller's inventory with its topN largest
 // suppliers and NAICS codes (0 means DefaultTopN) and every category and month.
-func (s *Service) InventorySummary(ctx context.Context, topN int) (Inventory, error) {
+func (s *Service) InventorySummary(ctx context.Context, topN int32) (Inventory, error) {
 	switch {
 	case topN == 0:
 		topN = DefaultTopN
@@ -106,7 +106,7 @@ func (s *Service) InventorySummary(ctx context.Context, topN int) (Inventory, er
 	g, gctx := errgroup.WithContext(ctx)
 	for _, q := range []struct {
 		dim   Dimension
-		limit int
+		limit int32
 		out   *Breakdown
 	}{{BySupplier, topN, &sup}, {ByNAICS, topN, &naics}, {ByCategory, 0, &cat}, {ByMonth, 0, &month}} {
 		g.Go(func() (err error) {
@@ -179,7 +179,7 @@ const (
 type Dashboard struct {
 	TotalKg, TotalSpend, Intensity string
 	Count                          int64
-	SupplierCount                  int
+	SupplierCount                  int32
 	ByCategory, ByMonth, Top       []Group
 	TopShare                       float64
 	GeneratedAt                    time.Time
@@ -188,7 +188,7 @@ type Dashboard struct {
 // Dashboard returns totals, emissions by category and by month, and the top
 // suppliers (0 means DefaultTopSuppliers), from three rollup reads made at
 // once and one batched name lookup.
-func (s *Service) Dashboard(ctx context.Context, top int) (Dashboard, error) {
+func (s *Service) Dashboard(ctx context.Context, top int32) (Dashboard, error) {
 	switch {
 	case top == 0:
 		top = DefaultTopSuppliers
@@ -199,7 +199,7 @@ func (s *Service) Dashboard(ctx context.Context, top int) (Dashboard, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, q := range []struct {
 		dim   Dimension
-		limit int
+		limit int32
 		out   *Breakdown
 	}{{BySupplier, top, &sup}, {ByCategory, 0, &cat}, {ByMonth, 0, &month}} {
 		g.Go(func() (err error) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,10 +53,10 @@ type API struct {
 }
 
 // New returns the API over svc. tokens seal page tokens; results, if not
-// nil, resolves the emission results of transactions; cache, if not nil,
-// keeps the encoded answers.
-func New(svc *directory.Service, tokens *pagetoken.Codec, results ResultFetcher, cache Cache) *API {
-	return &API{svc: svc, tokens: tokens, results: results, cache: cache}
+// nil, resolves the emission results of transactions; answers, if not
+// nil, keeps the encoded answers.
+func New(svc *directory.Service, tokens *pagetoken.Codec, results ResultFetcher, answers Cache) *API {
+	return &API{svc: svc, tokens: tokens, results: results, cache: answers}
 }
 
 // filterDates are the bounds outside which a date filter is refused as
@@ -207,7 +208,8 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 	if err != nil {
 		return nil, err
 	}
-	q := directory.TransactionQuery{NAICS: req.GetNaicsCode(), Category: int16(req.GetCategory())}
+	q := directory.TransactionQuery{NAICS: req.GetNaicsCode()}
+	cat := req.GetCategory()
 	if req.GetSupplier() != "" {
 		if q.SupplierID, err = supplierID("supplier", req.GetSupplier(), false); err != nil {
 			return nil, err
@@ -224,9 +226,10 @@ func (a *API) ListTransactions(ctx context.Context, req *intakev1.ListTransactio
 		return nil, apperr.Invalid("end_date", "%s is before start_date %s", req.GetEndDate(), req.GetStartDate())
 	case q.NAICS != "" && !intake.IsNAICS(q.NAICS):
 		return nil, apperr.Invalid("naics_code", "%q is not a 6-digit NAICS code", q.NAICS)
-	case req.GetCategory() < 0 || req.GetCategory() > commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS:
-		return nil, apperr.Invalid("category", "%d is not a Scope 3 category (1-15)", req.GetCategory())
+	case cat < 0 || cat > commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS:
+		return nil, apperr.Invalid("category", "%d is not a Scope 3 category (1-15)", cat)
 	}
+	q.Category = int16(cat)
 	if q.Order, err = orderBy(req.GetOrderBy(), "date desc", directory.TransactionOrders()); err != nil {
 		return nil, err
 	}
@@ -383,6 +386,9 @@ func (a *API) page(tenant uuid.UUID, fp string, size int32, token string, page, 
 	return p, nil
 }
 
+// count32 is n as the contract's int32, held within 0 and MaxInt32.
+func count32(n int64) int32 { return int32(min(max(n, 0), math.MaxInt32)) }
+
 // finishPage sets the next page token (cursor mode) or the page info.
 func (a *API) finishPage(tenant uuid.UUID, fp string, p directory.Page, page int32, next []string, total int64, token *string, info **commonv1.PageInfo) {
 	if p.Count {
@@ -390,7 +396,7 @@ func (a *API) finishPage(tenant uuid.UUID, fp string, p directory.Page, page int
 			page = 1
 		}
 		pages := (total + int64(p.Limit) - 1) / int64(p.Limit)
-		*info = &commonv1.PageInfo{Page: page, PerPage: int32(p.Limit), Total: total, TotalPages: int32(pages),
+		*info = &commonv1.PageInfo{Page: page, PerPage: count32(int64(p.Limit)), Total: total, TotalPages: count32(pages),
 			HasNext: int64(p.Offset+p.Limit) < total}
 		return
 	}
@@ -541,5 +547,8 @@ func (a *API) cached(ctx context.Context, scope string, key string, out proto.Me
 		out.ProtoReflect().SetUnknown(b)
 		return nil
 	}
-	return proto.Unmarshal(b, out)
+	if err := proto.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("decode cached answer: %w", err)
+	}
+	return nil
 }

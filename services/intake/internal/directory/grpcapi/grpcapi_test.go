@@ -549,7 +549,7 @@ func TestUploadInvalidatesTheScopesOfItsSuppliers(t *testing.T) {
 		if ofOther, err = e.api.ListTransactions(ctx, &intakev1.ListTransactionsRequest{Supplier: other}); err != nil {
 			t.Fatal(err)
 		}
-		return
+		return s1, o, all, ofOther
 	}
 	s1, o, all, ofOther := reads()
 	if n := c.loaded(); n != 4 || s1.GetKgCo2E() != "3000.0000000" || len(all.GetTransactions()) != 10 {

@@ -114,7 +114,7 @@ func FuzzListTransactions(f *testing.F) {
 	f.Add("", "", "", "", "", "", int32(0), int32(0), int32(0), int32(0), false)
 	f.Add("suppliers/S1", "2024-01-01", "2024-03-31", "", "amount_usd desc", "date,amountUsd,supplier.displayName", int32(0), int32(1), int32(0), int32(0), true)
 	f.Add("S3", "2024-02-15", "", "484110", "date", "supplier", int32(1), int32(0), int32(2), int32(1), false)
-	f.Add("", "2024-01-10", "2024-05-20", "331110", "DATE DESC", "emission_result,row_number,upload", int32(int32(commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS)), int32(2), int32(0), int32(0), true)
+	f.Add("", "2024-01-10", "2024-05-20", "331110", "DATE DESC", "emission_result,row_number,upload", int32(commonv1.ScopeCategory_SCOPE_CATEGORY_INVESTMENTS), int32(2), int32(0), int32(0), true)
 	f.Add("suppliers/a/b", "2024-13-01", "yesterday", "48411", "tx_date desc", "supplier.secret", int32(99), int32(-5), int32(-1), int32(0), false)
 	f.Add("S1'; --", "1900-01-01", "2199-12-31", "", "amount_usd", "", int32(0), int32(0), int32(3), int32(500), true)
 	api, ctx := fuzzAPI(f)

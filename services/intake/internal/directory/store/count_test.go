@@ -103,7 +103,9 @@ func TestTransactionTotalsMatchACount(t *testing.T) {
 			upload(e.A, "second.csv", spend("A", 180))
 			drain(t, e)
 			var n int64
-			e.Pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1`, e.A).Scan(&n)
+			if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE tenant_id = $1`, e.A).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			if n != 180 {
 				t.Fatalf("tenant a has %d transactions, want 180", n)
 			}

@@ -46,12 +46,13 @@ func TestSupplierPageIsAnIndexOnlyScan(t *testing.T) {
 		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50}},
 		{SupplierID: "S7", Order: "date desc", Page: directory.Page{Limit: 50, After: []string{"2024-06-01", "T9"}}},
 	} {
-		stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
+		rs, err := New(pool).transactionsSQL(tenant, tq)
+		stmt, q := rs.stmt, rs.q
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Few rows: make the planner show the index path it has.
-		plan := explain(t, pool, tenant, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, stmt, q.args)
+		plan := explain(ctx, t, pool, tenant, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, stmt, q.args)
 		text := strings.Join(plan, "\n")
 		if !strings.Contains(text, "Index Only Scan") || strings.Contains(strings.ReplaceAll(text, "Index Only Scan", ""), "Index Scan") {
 			t.Fatalf("%s\nplan:\n%s", stmt, text)
@@ -87,9 +88,10 @@ func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
 		"spend_usd desc":         "supplier_totals_by_spend",
 		"transaction_count desc": "supplier_totals_by_count",
 	} {
-		seen := walkPages(t, pool, tenant, order, index, func(after []string) (string, pgx.NamedArgs, []string, []string) {
+		seen := walkPages(ctx, t, pool, tenant, order, index, func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			sq := directory.SupplierQuery{Order: order, Fields: []string{"kg_co2e"}, Page: directory.Page{Limit: 100, After: after}}
-			stmt, _, q, _, err := s.suppliersSQL(tenant, sq)
+			rs, err := s.suppliersSQL(tenant, sq)
+			stmt, q := rs.stmt, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +99,7 @@ func TestSupplierPagesWalkTheTotalsIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ids []string
+			ids := make([]string, 0, len(page.Suppliers))
 			for _, sup := range page.Suppliers {
 				ids = append(ids, sup.ID)
 			}
@@ -125,9 +127,10 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 		"amount_usd":      `SELECT transaction_id FROM intake.transactions ORDER BY amount_usd, transaction_id`,
 	} {
 		var amounts []string
-		seen := walkPages(t, pool, tenant, order, "amount_e4", func(after []string) (string, pgx.NamedArgs, []string, []string) {
+		seen := walkPages(ctx, t, pool, tenant, order, "amount_e4", func(after []string) (string, pgx.NamedArgs, []string, []string) {
 			tq := directory.TransactionQuery{Order: order, Fields: []string{"amount_usd"}, Page: directory.Page{Limit: 200, After: after}}
-			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
+			rs, err := New(pool).transactionsSQL(tenant, tq)
+			stmt, q := rs.stmt, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +138,7 @@ func TestTransactionPagesByAmountWalkTheIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ids []string
+			ids := make([]string, 0, len(page.Transactions))
 			for _, tx := range page.Transactions {
 				ids, amounts = append(ids, tx.ID), append(amounts, tx.Amount)
 			}
@@ -169,11 +172,12 @@ func TestDeepOffsetPagesSkipInTheIndex(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := directory.TransactionQuery{SupplierID: tc.supplier, Order: tc.order, Page: directory.Page{Limit: 20, Offset: 100, Count: true}}
-			stmt, _, q, _, err := New(pool).transactionsSQL(tenant, tq)
+			rs, err := New(pool).transactionsSQL(tenant, tq)
+			stmt, q := rs.stmt, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan := strings.Join(explain(t, pool, tenant, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, stmt, q.args), "\n")
+			plan := strings.Join(explain(ctx, t, pool, tenant, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`, stmt, q.args), "\n")
 			if !strings.Contains(plan, "Index Only Scan") || !strings.Contains(plan, "Nested Loop") {
 				t.Fatalf("%s\nplan:\n%s", stmt, plan)
 			}
@@ -181,7 +185,7 @@ func TestDeepOffsetPagesSkipInTheIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
+			got := make([]string, 0, len(page.Transactions))
 			for _, tx := range page.Transactions {
 				got = append(got, tx.ID+" "+tx.Date.Format(time.DateOnly)+" "+tx.SupplierID+" "+tx.Amount)
 			}
@@ -238,12 +242,13 @@ func TestTransactionTotalsAreNotAScan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tq := tc.tq
 			tq.Order, tq.Page = "date desc", directory.Page{Limit: 50, Offset: 100, Count: true}
-			_, count, q, _, err := New(pool).transactionsSQL(tenant, tq)
+			rs, err := New(pool).transactionsSQL(tenant, tq)
+			count, q := rs.count, rs.q
 			if err != nil {
 				t.Fatal(err)
 			}
 			var scanned []string
-			for _, l := range explain(t, pool, tenant, "", count, q.args) {
+			for _, l := range explain(ctx, t, pool, tenant, "", count, q.args) {
 				if m := partitionScan.FindStringSubmatch(l); m != nil {
 					scanned = append(scanned, m[1])
 				}
@@ -285,12 +290,12 @@ func seedTransactions(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, n int)
 // condition is an Index Cond (a filter would re-read the pages before it).
 // page returns a page's statement and arguments, the ids it served and the
 // cursor after it; walkPages returns every id served, in order.
-func walkPages(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, order, index string, page func(after []string) (stmt string, args pgx.NamedArgs, ids, next []string)) []string {
+func walkPages(ctx context.Context, t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, order, index string, page func(after []string) (stmt string, args pgx.NamedArgs, ids, next []string)) []string {
 	t.Helper()
 	var seen, after []string
 	for {
 		stmt, args, ids, next := page(after)
-		plan := explain(t, pool, tenant, "", stmt, args)
+		plan := explain(ctx, t, pool, tenant, "", stmt, args)
 		text := strings.Join(plan, "\n")
 		bounded := false
 		for _, l := range plan {
@@ -342,9 +347,8 @@ func planDB(t *testing.T) (*pgxpool.Pool, uuid.UUID) {
 
 // explain is the plan of stmt as the tenant would run it, after the
 // settings in pre (none if empty).
-func explain(t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, pre, stmt string, args pgx.NamedArgs) []string {
+func explain(ctx context.Context, t *testing.T, pool *pgxpool.Pool, tenant uuid.UUID, pre, stmt string, args pgx.NamedArgs) []string {
 	t.Helper()
-	ctx := context.Background()
 	var plan []string
 	if err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
 		if pre != "" {

@@ -79,7 +79,8 @@ func FuzzListSQL(f *testing.F) {
 		}
 
 		sq := directory.SupplierQuery{Text: text, NAICS: naics, Country: country, Order: order, Fields: pick(supplierFields, fields), Page: page}
-		stmt, filter, q, _, err := s.suppliersSQL(tenant, sq)
+		rs, err := s.suppliersSQL(tenant, sq)
+		stmt, filter, q := rs.stmt, rs.count, rs.q
 		if _, known := s.supplierSorts[order]; !known {
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("unknown order %q", order)) {
 				t.Fatalf("order %q: err = %v, want unknown order", order, err)
@@ -87,7 +88,8 @@ func FuzzListSQL(f *testing.F) {
 		} else {
 			alt := sq
 			alt.Text, alt.NAICS, alt.Country, alt.Page = standIn(text, "x"), standIn(naics, "000000"), standIn(country, "ZZ"), standInPage
-			altStmt, altFilter, _, _, altErr := s.suppliersSQL(tenant, alt)
+			altRS, altErr := s.suppliersSQL(tenant, alt)
+			altStmt, altFilter := altRS.stmt, altRS.count
 			if err != nil || altErr != nil || stmt != altStmt || filter != altFilter {
 				t.Fatalf("supplier SQL depends on the values:\n%s\n%s\n(%v, %v)", stmt, altStmt, err, altErr)
 			}
@@ -100,7 +102,9 @@ func FuzzListSQL(f *testing.F) {
 
 		tq := directory.TransactionQuery{SupplierID: supplier, NAICS: naics, Start: day(start), End: day(end), Category: int16(category),
 			Order: order, Fields: pick(transactionFields, fields), Page: page}
-		stmt, count, q, _, err := s.transactionsSQL(tenant, tq)
+		trs, err := s.transactionsSQL(tenant, tq)
+		stmt, q = trs.stmt, trs.q
+		count := trs.count
 		if _, known := s.transactionSorts[order]; !known {
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("unknown order %q", order)) {
 				t.Fatalf("order %q: err = %v, want unknown order", order, err)
@@ -112,7 +116,8 @@ func FuzzListSQL(f *testing.F) {
 		if category != 0 {
 			alt.Category = 1
 		}
-		altStmt, altCount, _, _, altErr := s.transactionsSQL(tenant, alt)
+		altTRS, altErr := s.transactionsSQL(tenant, alt)
+		altStmt, altCount := altTRS.stmt, altTRS.count
 		if err != nil || altErr != nil || stmt != altStmt || count != altCount {
 			t.Fatalf("transaction SQL depends on the values:\n%s\n%s\n%s\n%s\n(%v, %v)", stmt, altStmt, count, altCount, err, altErr)
 		}

@@ -35,6 +35,25 @@ type column[T any] struct {
 	dest func(*T) any
 }
 
+// Store implements directory.Store. Besides the pool it holds the
+// fragments its statements are built from, made once in New.
+type Store struct {
+	pool               *pgxpool.Pool
+	supplierColumns    map[string]column[directory.Supplier]
+	transactionColumns map[string]column[directory.Transaction]
+	supplierSorts      map[string]sortKey
+	transactionSorts   map[string]sortKey
+	// readsTotals finds a reference to the totals table (t) in an
+	// expression.
+	readsTotals *regexp.Regexp
+}
+
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, supplierColumns: supplierColumns(), transactionColumns: transactionColumns(),
+		supplierSorts: supplierSorts(), transactionSorts: transactionSorts(), readsTotals: regexp.MustCompile(`\bt\.`)}
+}
+
 func supplierColumns() map[string]column[directory.Supplier] {
 	return map[string]column[directory.Supplier]{
 		"display_name":      {"x.name", func(s *directory.Supplier) any { return &s.Name }},
@@ -62,10 +81,13 @@ func (s *Store) supplierSource(exprs []string) string {
 	return " FROM intake.suppliers x"
 }
 
+// supplierIDCol is the transactions' supplier column.
+const supplierIDCol = "supplier_id"
+
 func transactionColumns() map[string]column[directory.Transaction] {
 	return map[string]column[directory.Transaction]{
 		"date":        {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
-		"supplier_id": {"supplier_id", func(t *directory.Transaction) any { return &t.SupplierID }},
+		"supplier_id": {supplierIDCol, func(t *directory.Transaction) any { return &t.SupplierID }},
 		"naics_code":  {"naics_code", func(t *directory.Transaction) any { return &t.NAICS }},
 		"amount_usd":  {"amount_usd::text", func(t *directory.Transaction) any { return &t.Amount }},
 		"currency":    {"currency", func(t *directory.Transaction) any { return &t.Currency }},
@@ -75,7 +97,7 @@ func transactionColumns() map[string]column[directory.Transaction] {
 		"row_number":  {"row_number", func(t *directory.Transaction) any { return &t.Row }},
 		// Reading the supplier needs its id; the emission result, the date (to
 		// find its partition).
-		"supplier":        {"supplier_id", func(t *directory.Transaction) any { return &t.SupplierID }},
+		"supplier":        {supplierIDCol, func(t *directory.Transaction) any { return &t.SupplierID }},
 		"emission_result": {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
 	}
 }
@@ -102,7 +124,7 @@ func (sk sortKey) text() string {
 	if sk.cursor != "" {
 		return sk.cursor
 	}
-	if sk.typ == "date" {
+	if sk.typ == dateType {
 		return "to_char(" + sk.expr + ", 'YYYY-MM-DD')"
 	}
 	return sk.expr + "::text"
@@ -121,10 +143,13 @@ func supplierSorts() map[string]sortKey {
 	}
 }
 
+// dateType is SQL's date type, a sort key's type by name.
+const dateType = "date"
+
 func transactionSorts() map[string]sortKey {
 	return map[string]sortKey{
-		"date desc": sortBy("x.tx_date", "date", true, "x.transaction_id"),
-		"date":      sortBy("x.tx_date", "date", false, "x.transaction_id"),
+		"date desc": sortBy("x.tx_date", dateType, true, "x.transaction_id"),
+		"date":      sortBy("x.tx_date", dateType, false, "x.transaction_id"),
 		// The amount in ten-thousandths (migration 0006): bigint's comparisons
 		// are leakproof, so the keyset bounds the index scan under the policy.
 		// The cursor holds the amount as shown.
@@ -141,25 +166,6 @@ func amountKey(desc bool) sortKey {
 	k := sortBy("x.amount_e4", "bigint", desc, "x.transaction_id")
 	k.cursor, k.fromCursor = "x.amount_usd::text", "(%s::numeric * 10000)::bigint"
 	return k
-}
-
-// Store implements directory.Store. Besides the pool it holds the
-// fragments its statements are built from, made once in New.
-type Store struct {
-	pool               *pgxpool.Pool
-	supplierColumns    map[string]column[directory.Supplier]
-	transactionColumns map[string]column[directory.Transaction]
-	supplierSorts      map[string]sortKey
-	transactionSorts   map[string]sortKey
-	// readsTotals finds a reference to the totals table (t) in an
-	// expression.
-	readsTotals *regexp.Regexp
-}
-
-// New returns a Store.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, supplierColumns: supplierColumns(), transactionColumns: transactionColumns(),
-		supplierSorts: supplierSorts(), transactionSorts: transactionSorts(), readsTotals: regexp.MustCompile(`\bt\.`)}
 }
 
 // query accumulates a statement's text and its bind parameters.
@@ -231,7 +237,7 @@ func (k *keyedRows[T]) scan(dests []func(*T) any, id func(*T) *string) func(pgx.
 			var t T
 			var key string
 			if err := rows.Scan(targets(&t, dests, id(&t), &key)...); err != nil {
-				return err
+				return fmt.Errorf("scan row: %w", err)
 			}
 			k.rows = append(k.rows, t)
 			k.keys = append(k.keys, key)
@@ -271,7 +277,7 @@ func keyset(q *query, where *[]string, sk sortKey, after []string) (string, erro
 
 // ListSuppliers reads one page of suppliers.
 func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq directory.SupplierQuery) (directory.SupplierPage, error) {
-	stmt, filter, q, dests, err := s.suppliersSQL(tenant, sq)
+	rs, err := s.suppliersSQL(tenant, sq)
 	if err != nil {
 		return directory.SupplierPage{}, err
 	}
@@ -282,10 +288,9 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq director
 	if sq.Text != "" {
 		stmts = append(stmts, db.Stmt{SQL: fmt.Sprintf("SELECT set_config('pg_trgm.word_similarity_threshold', '%g', true)", WordSimilarity)})
 	}
-	stmts = append(stmts, db.Stmt{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)})
+	stmts = append(stmts, db.Stmt{SQL: rs.stmt, Args: []any{rs.q.args}, Scan: got.scan(rs.dests, id)})
 	if sq.Count {
-		// Every supplier has one totals row: the count needs no join.
-		stmts = append(stmts, db.Stmt{SQL: "SELECT count(*) FROM intake.suppliers x WHERE " + filter, Args: []any{q.args}, Scan: db.One(&page.Total)})
+		stmts = append(stmts, db.Stmt{SQL: rs.count, Args: []any{rs.q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
 		return directory.SupplierPage{}, fmt.Errorf("store.ListSuppliers: %w", err)
@@ -294,16 +299,27 @@ func (s *Store) ListSuppliers(ctx context.Context, tenant uuid.UUID, sq director
 	return page, nil
 }
 
-// suppliersSQL is ListSuppliers' page statement, its filter alone (for the
-// count), their parameters and the page's scan targets.
-func (s *Store) suppliersSQL(tenant uuid.UUID, sq directory.SupplierQuery) (stmt, filter string, q *query, dests []func(*directory.Supplier) any, err error) {
+// readSQL is a list read's statements: the page's, the one that counts
+// what its filter matches, their parameters and the page's scan targets.
+type readSQL[T any] struct {
+	stmt, count string
+	q           *query
+	dests       []func(*T) any
+}
+
+// suppliersSQL is ListSuppliers' statements. Every supplier has one totals
+// row: the count needs no join.
+func (s *Store) suppliersSQL(tenant uuid.UUID, sq directory.SupplierQuery) (readSQL[directory.Supplier], error) {
+	var rs readSQL[directory.Supplier]
 	sk, ok := s.supplierSorts[sq.Order]
 	if !ok {
-		return "", "", nil, nil, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
+		return rs, fmt.Errorf("store.ListSuppliers: unknown order %q", sq.Order)
 	}
-	q = &query{args: pgx.NamedArgs{"q": sq.Text}}
+	q := &query{args: pgx.NamedArgs{"q": sq.Text}}
+	rs.q = q
 	ta := q.arg(tenant)
 	exprs, dests := selectList(s.supplierColumns, sq.Fields)
+	rs.dests = dests
 	head := selectSQL("x.supplier_id, "+sk.text(), exprs)
 	if s.readsTotals.MatchString(sk.expr) && sq.Text == "" && sq.NAICS == "" && sq.Country == "" {
 		// Ordered by a total, nothing to filter on: the page is found in
@@ -313,12 +329,13 @@ func (s *Store) suppliersSQL(tenant uuid.UUID, sq directory.SupplierQuery) (stmt
 		inner := []string{"t.tenant_id = " + ta}
 		order, err := keyset(q, &inner, sk, sq.After)
 		if err != nil {
-			return "", "", nil, nil, err
+			return rs, err
 		}
-		stmt = head + fmt.Sprintf(" FROM (SELECT * FROM intake.supplier_totals t WHERE %s ORDER BY %s LIMIT %d OFFSET %d) t"+
+		rs.stmt = head + fmt.Sprintf(" FROM (SELECT "+totalsCols+" FROM intake.supplier_totals t WHERE %s ORDER BY %s LIMIT %d OFFSET %d) t"+
 			" JOIN intake.suppliers x ON x.tenant_id = t.tenant_id AND x.supplier_id = t.supplier_id ORDER BY %s",
 			strings.Join(inner, " AND "), order, sq.Limit+1, sq.Offset, order)
-		return stmt, "x.tenant_id = " + ta, q, dests, nil
+		rs.count = supplierCount + "x.tenant_id = " + ta
+		return rs, nil
 	}
 	where := []string{"x.tenant_id = " + ta}
 	if sq.Text != "" {
@@ -333,15 +350,23 @@ func (s *Store) suppliersSQL(tenant uuid.UUID, sq directory.SupplierQuery) (stmt
 	if sq.Country != "" {
 		where = append(where, "x.country = "+q.arg(sq.Country))
 	}
-	filter = strings.Join(where, " AND ")
+	rs.count = supplierCount + strings.Join(where, " AND ")
 	order, err := keyset(q, &where, sk, sq.After)
 	if err != nil {
-		return "", "", nil, nil, err
+		return rs, err
 	}
-	stmt = head + suppliersFrom + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
-	stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
-	return stmt, filter, q, dests, nil
+	rs.stmt = head + suppliersFrom + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order
+	rs.stmt += fmt.Sprintf(" LIMIT %d OFFSET %d", sq.Limit+1, sq.Offset)
+	return rs, nil
 }
+
+// supplierCount begins the statement that counts the suppliers a filter
+// matches.
+const supplierCount = "SELECT count(*) FROM intake.suppliers x WHERE "
+
+// totalsCols are supplier_totals' columns, read where a page of suppliers
+// is found in that table alone.
+const totalsCols = "t.tenant_id, t.supplier_id, t.spend_usd, t.kg_co2e, t.tx_count, t.updated_at"
 
 // likeEscape quotes LIKE's wildcards (with the default escape, backslash).
 func likeEscape(s string) string {
@@ -365,8 +390,10 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 	var out []directory.Supplier
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: stmt, Args: []any{tenant, ids}, Scan: db.Collect(&out, func(r pgx.CollectableRow) (directory.Supplier, error) {
 		var sup directory.Supplier
-		err := r.Scan(targets(&sup, dests, &sup.ID)...)
-		return sup, err
+		if err := r.Scan(targets(&sup, dests, &sup.ID)...); err != nil {
+			return sup, fmt.Errorf("scan supplier: %w", err)
+		}
+		return sup, nil
 	})})
 	if err != nil {
 		return nil, fmt.Errorf("store.SuppliersByID: %w", err)
@@ -376,16 +403,16 @@ func (s *Store) SuppliersByID(ctx context.Context, tenant uuid.UUID, ids []strin
 
 // ListTransactions reads one page of transactions.
 func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq directory.TransactionQuery) (directory.TransactionPage, error) {
-	stmt, count, q, dests, err := s.transactionsSQL(tenant, tq)
+	rs, err := s.transactionsSQL(tenant, tq)
 	if err != nil {
 		return directory.TransactionPage{}, err
 	}
 	var page directory.TransactionPage
 	var got keyedRows[directory.Transaction]
 	id := func(t *directory.Transaction) *string { return &t.ID }
-	stmts := []db.Stmt{{SQL: stmt, Args: []any{q.args}, Scan: got.scan(dests, id)}}
+	stmts := []db.Stmt{{SQL: rs.stmt, Args: []any{rs.q.args}, Scan: got.scan(rs.dests, id)}}
 	if tq.Count {
-		stmts = append(stmts, db.Stmt{SQL: count, Args: []any{q.args}, Scan: db.One(&page.Total)})
+		stmts = append(stmts, db.Stmt{SQL: rs.count, Args: []any{rs.q.args}, Scan: db.One(&page.Total)})
 	}
 	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
 		return directory.TransactionPage{}, fmt.Errorf("store.ListTransactions: %w", err)
@@ -394,15 +421,16 @@ func (s *Store) ListTransactions(ctx context.Context, tenant uuid.UUID, tq direc
 	return page, nil
 }
 
-// transactionsSQL is the statement of a page of transactions, the one that
-// counts what its filter matches (countSQL), their arguments and where the
-// selected columns go.
-func (s *Store) transactionsSQL(tenant uuid.UUID, tq directory.TransactionQuery) (stmt, count string, q *query, dests []func(*directory.Transaction) any, err error) {
+// transactionsSQL is ListTransactions' statements; the count (countSQL)
+// only when tq asks for it.
+func (s *Store) transactionsSQL(tenant uuid.UUID, tq directory.TransactionQuery) (readSQL[directory.Transaction], error) {
+	var rs readSQL[directory.Transaction]
 	sk, ok := s.transactionSorts[tq.Order]
 	if !ok {
-		return "", "", nil, nil, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
+		return rs, fmt.Errorf("store.ListTransactions: unknown order %q", tq.Order)
 	}
-	q = &query{args: pgx.NamedArgs{}}
+	q := &query{args: pgx.NamedArgs{}}
+	rs.q = q
 	ta := q.arg(tenant)
 	where := []string{"tenant_id = " + ta}
 	if tq.SupplierID != "" {
@@ -415,7 +443,7 @@ func (s *Store) transactionsSQL(tenant uuid.UUID, tq directory.TransactionQuery)
 		where = append(where, "category = "+q.arg(tq.Category))
 	}
 	if tq.Count {
-		count = countSQL(q, ta, tq, where)
+		rs.count = countSQL(q, ta, tq, where)
 	}
 	if !tq.Start.IsZero() {
 		where = append(where, "tx_date >= "+q.arg(tq.Start))
@@ -425,22 +453,23 @@ func (s *Store) transactionsSQL(tenant uuid.UUID, tq directory.TransactionQuery)
 	}
 	order, err := keyset(q, &where, sk, tq.After)
 	if err != nil {
-		return "", "", nil, nil, err
+		return rs, err
 	}
 	exprs, dests := selectList(s.transactionColumns, tq.Fields)
+	rs.dests = dests
 	head := selectSQL("transaction_id, "+sk.text(), exprs)
 	page := fmt.Sprintf(" LIMIT %d OFFSET %d", tq.Limit+1, tq.Offset)
 	if tq.Offset > 0 && sk.expr == "x.tx_date" && tq.NAICS == "" && tq.Category == 0 {
 		// A deep page skips its offset in the date index alone (the
 		// tenant's, or a supplier's), then reads only its own rows: read
 		// whole, every skipped row was a heap fetch.
-		stmt = head + " FROM (SELECT x.tx_date AS k_date, x.transaction_id AS k_id FROM intake.transactions x WHERE " +
+		rs.stmt = head + " FROM (SELECT x.tx_date AS k_date, x.transaction_id AS k_id FROM intake.transactions x WHERE " +
 			strings.Join(where, " AND ") + " ORDER BY " + order + page + ") k JOIN intake.transactions x ON x.tenant_id = " + ta +
 			" AND x.tx_date = k.k_date AND x.transaction_id = k.k_id ORDER BY " + order
-		return stmt, count, q, dests, nil
+		return rs, nil
 	}
-	stmt = head + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + page
-	return stmt, count, q, dests, nil
+	rs.stmt = head + " FROM intake.transactions x WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + page
+	return rs, nil
 }
 
 // countSQL counts the transactions tq's filter matches from the counters
