@@ -28,7 +28,7 @@ import (
 // never fire.
 func TestAlertRulesUseEmittedMetrics(t *testing.T) {
 	selectors := alertSelectors(t, "../../deploy/prometheus/alerts.yaml")
-	var texts []string
+	texts := make([]string, 0, len(selectors))
 	for _, s := range selectors {
 		texts = append(texts, s.text)
 	}
@@ -95,7 +95,8 @@ type sample struct {
 // scrapeAll reads /metrics of every service and of the gateway.
 func scrapeAll(t *testing.T, p platform) []sample {
 	t.Helper()
-	urls := []string{p.base + "/metrics"}
+	urls := make([]string, 0, 1+len(stack.Services))
+	urls = append(urls, p.base+"/metrics")
 	for _, name := range stack.Services {
 		addr, ok := p.metrics[name.Name]
 		if !ok {
@@ -150,8 +151,9 @@ func expand(name string, typ dto.MetricType, m *dto.Metric) []sample {
 			out = append(out, sample{name + "_bucket", with("le", strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)), float64(b.GetCumulativeCount())})
 		}
 		return out
+	default:
+		return []sample{{name, labels, m.GetUntyped().GetValue()}}
 	}
-	return []sample{{name, labels, m.GetUntyped().GetValue()}}
 }
 
 // selector is one series selector of a rule: a metric name and its label

@@ -20,9 +20,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/vcci-dev/vcci/pkg/tenancy"
 )
 
 // benchE2E measures the upload flow with every deployable as its own process:
@@ -38,11 +35,11 @@ func benchE2E(ctx context.Context, args []string) error {
 	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable, in consecutive windows from the upload on, and a heap profile after each, go into <dir>/<window>/")
 	window := fs.Duration("pprof-window", 5*time.Second, "length of one -pprof window")
 	maxRatio := fs.Float64("max-ratio", 0, "if set, fail when end to end takes more than this many times the same run's \\copy")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*work, 0o755); err != nil {
-		return err
+		return fmt.Errorf("bench-e2e: %w", err)
 	}
 	file, err := spendFile(*work, *rows, 10_000)
 	if err != nil {
@@ -50,7 +47,7 @@ func benchE2E(ctx context.Context, args []string) error {
 	}
 	info, err := os.Stat(file)
 	if err != nil {
-		return err
+		return fmt.Errorf("bench-e2e: %w", err)
 	}
 
 	admin := adminURL()
@@ -71,99 +68,145 @@ func benchE2E(ctx context.Context, args []string) error {
 	}
 
 	d, err := startDeployables(ctx, *binDir, *work, "", *pprofDir != "", "DATABASE_URL="+dbURL)
-	defer d.stop()
+	defer func() {
+		// The run has been measured by then; an unclean stop is told, not
+		// failed on.
+		if err := d.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-e2e: unclean stop:", err)
+		}
+	}()
 	if err != nil {
 		return err
 	}
-	base := d.httpURL
-	pool, err := pgxpool.New(ctx, dbURL)
+	key, err := benchKey(ctx, dbURL)
 	if err != nil {
 		return err
 	}
-	tenant, err := tenancy.EnsureTenant(ctx, pool, "bench")
+	run, err := measureUpload(ctx, d, key, file, info.Size(), *pprofDir, *window)
 	if err != nil {
 		return err
 	}
-	key, err := tenancy.IssueKey(ctx, pool, tenant, "bench")
-	pool.Close()
-	if err != nil {
-		return err
-	}
+	printE2E(run, d, *rows, info.Size(), copySecs, *pprofDir, *window)
+	return checkRatio(run.total.Seconds(), copySecs, *maxRatio)
+}
 
+// e2eRun is what bench-e2e measured of one upload: when it was received,
+// validated and fully calculated, the CPU used by then, and how many
+// profile windows were taken.
+type e2eRun struct {
+	up                             uploadStatus
+	received, validated, total     time.Duration
+	cpuStart, cpuValidated, cpuEnd cpuSample
+	windows                        int
+}
+
+// measureUpload POSTs file (size bytes) to the gateway with key and polls
+// the upload until it has SUCCEEDED, profiling the deployables into
+// pprofDir meanwhile when it is set.
+func measureUpload(ctx context.Context, d *deployables, key, file string, size int64, pprofDir string, window time.Duration) (e2eRun, error) {
+	var run e2eRun
 	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return run, fmt.Errorf("bench-e2e: %w", err)
 	}
 	defer f.Close()
-	start, cpuStart := time.Now(), sampleCPU(d)
+	start := time.Now()
+	run.cpuStart = sampleCPU(d)
 	pctx, stopProfiles := context.WithCancel(ctx)
 	defer stopProfiles()
 	profiled := make(chan int, 1)
-	go func() { profiled <- profileWindows(pctx, d, *pprofDir, *window) }()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/uploads?filename="+filepath.Base(file), f)
+	go func() { profiled <- profileWindows(pctx, d, pprofDir, window) }()
+	if run.up, err = postUpload(ctx, d.httpURL, key, file, f, size); err != nil {
+		return run, err
+	}
+	run.received = time.Since(start)
+	for {
+		time.Sleep(50 * time.Millisecond)
+		body, err := getUpload(ctx, d.httpURL, key, &run.up)
+		if err != nil {
+			return run, err
+		}
+		if run.validated == 0 && (run.up.State == stateCalculating || run.up.State == stateSucceeded) {
+			run.validated, run.cpuValidated = time.Since(start), sampleCPU(d)
+		}
+		if run.up.State == stateSucceeded {
+			break
+		}
+		if run.up.State == stateFailed {
+			return run, fmt.Errorf("upload failed: %s", body)
+		}
+		if time.Since(start) > 10*time.Minute {
+			return run, fmt.Errorf("upload not done after 10 minutes: %s", body)
+		}
+	}
+	run.total, run.cpuEnd = time.Since(start), sampleCPU(d)
+	stopProfiles()
+	run.windows = <-profiled
+	if run.up.RowsRejected == "" { // protojson leaves zero out
+		run.up.RowsRejected = "0"
+	}
+	return run, nil
+}
+
+// postUpload POSTs the spend file (named file, read from body) to the
+// gateway at base and returns the upload it accepted.
+func postUpload(ctx context.Context, base, key, file string, body io.Reader, size int64) (uploadStatus, error) {
+	var up uploadStatus
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/uploads?filename="+filepath.Base(file), body)
+	if err != nil {
+		return up, fmt.Errorf("upload: %w", err)
+	}
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "text/csv")
-	req.ContentLength = info.Size()
+	req.ContentLength = size
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return up, fmt.Errorf("upload: %w", err)
 	}
-	var up struct {
-		Name, State                string
-		RowsAccepted, RowsRejected string
-		RowsCalculated, KgCo2e     string
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return up, fmt.Errorf("upload: %s: %s", resp.Status, b)
+	}
+	if err := json.Unmarshal(b, &up); err != nil {
+		return up, fmt.Errorf("upload: %w: %s", err, b)
+	}
+	return up, nil
+}
+
+// getUpload reads up's current state into it and returns the answer.
+func getUpload(ctx context.Context, base, key string, up *uploadStatus) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/"+up.Name, http.NoBody)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	req.Header.Set("x-api-key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("upload: %s: %s", resp.Status, body)
+	if err := json.Unmarshal(body, up); err != nil {
+		return nil, fmt.Errorf("status: %w: %s", err, body)
 	}
-	if err := json.Unmarshal(body, &up); err != nil {
-		return err
-	}
-	received := time.Since(start)
-	var validated time.Duration
-	var cpuValidated cpuSample
-	for {
-		time.Sleep(50 * time.Millisecond)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/"+up.Name, http.NoBody)
-		req.Header.Set("x-api-key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err := json.Unmarshal(body, &up); err != nil {
-			return fmt.Errorf("status: %w: %s", err, body)
-		}
-		if validated == 0 && (up.State == "UPLOAD_STATE_CALCULATING" || up.State == "UPLOAD_STATE_SUCCEEDED") {
-			validated, cpuValidated = time.Since(start), sampleCPU(d)
-		}
-		if up.State == "UPLOAD_STATE_SUCCEEDED" {
-			break
-		}
-		if up.State == "UPLOAD_STATE_FAILED" {
-			return fmt.Errorf("upload failed: %s", body)
-		}
-		if time.Since(start) > 10*time.Minute {
-			return fmt.Errorf("upload not done after 10 minutes: %s", body)
-		}
-	}
-	total, cpuEnd := time.Since(start), sampleCPU(d)
-	stopProfiles()
-	windows := <-profiled
-	if up.RowsRejected == "" { // protojson leaves zero out
-		up.RowsRejected = "0"
-	}
-	accepted, _ := strconv.ParseFloat(up.RowsAccepted, 64)
+	return body, nil
+}
 
+// rssOrder is the order bench-e2e reports peak memory in.
+var rssOrder = []string{gatewayName, "intake", calculatorName, "hotspot", "engagement", "reporting"}
+
+// printE2E prints bench-e2e's report of run, on a file of rows lines and
+// size bytes, beside the \copy's copySecs.
+func printE2E(run e2eRun, d *deployables, rows int, size int64, copySecs float64, pprofDir string, window time.Duration) {
+	accepted, _ := strconv.ParseFloat(run.up.RowsAccepted, 64)
 	rss := map[string]int64{}
 	for name, p := range d.procs {
 		rss[name] = peakRSS(p.Process.Pid)
 	}
+	received, validated, total := run.received, run.validated, run.total
 	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f rows/s", accepted/d.Seconds()) }
-	fmt.Printf("\nvcci bench-e2e: %d rows, %.1f MB, through the REST gateway, every service its own process\n\n", *rows, float64(info.Size())/1e6)
+	fmt.Printf("\nvcci bench-e2e: %d rows, %.1f MB, through the REST gateway, every service its own process\n\n", rows, float64(size)/1e6)
 	fmt.Printf("%-42s %10s  %s\n", "phase", "seconds", "rate")
 	fmt.Printf("%-42s %10.2f  %s\n", "upload received and stored durably", received.Seconds(), rate(received))
 	fmt.Printf("%-42s %10.2f  %s\n", "validated and stored (from start)", validated.Seconds(), rate(validated))
@@ -171,29 +214,28 @@ func benchE2E(ctx context.Context, args []string) error {
 	fmt.Printf("%-42s %10.2f  %s\n", "end to end: stored and fully calculated", total.Seconds(), rate(total))
 	fmt.Printf("%-42s %10.2f  %s\n", "baseline: psql \\copy, same file and shape", copySecs, rate(time.Duration(copySecs*float64(time.Second))))
 	fmt.Printf("\nend to end / \\copy = %.2fx   (rows accepted %s, rejected %s, calculated %s, kg CO2e %s)\n",
-		total.Seconds()/copySecs, up.RowsAccepted, up.RowsRejected, up.RowsCalculated, up.KgCo2e)
-	fmt.Printf("\nCPU, validation: %s\n", cpuLine(cpuUse(cpuStart, cpuValidated), validated, runtime.NumCPU()))
-	fmt.Printf("CPU, calculation: %s\n", cpuLine(cpuUse(cpuValidated, cpuEnd), total-validated, runtime.NumCPU()))
-	if windows > 0 {
+		total.Seconds()/copySecs, run.up.RowsAccepted, run.up.RowsRejected, run.up.RowsCalculated, run.up.KgCo2e)
+	fmt.Printf("\nCPU, validation: %s\n", cpuLine(cpuUse(run.cpuStart, run.cpuValidated), validated, runtime.NumCPU()))
+	fmt.Printf("CPU, calculation: %s\n", cpuLine(cpuUse(run.cpuValidated, run.cpuEnd), total-validated, runtime.NumCPU()))
+	if run.windows > 0 {
 		fmt.Printf("\nCPU profiles in %s/NN/<name>.cpu.pprof, %d windows of %s; validation ended in window %d\n",
-			*pprofDir, windows, *window, int(validated / *window))
+			pprofDir, run.windows, window, int(validated/window))
 	}
-	fmt.Printf("\npeak RSS (VmHWM):")
-	for _, name := range []string{"gateway", "intake", "calculator", "hotspot", "engagement", "reporting"} {
+	fmt.Print("\npeak RSS (VmHWM):")
+	for _, name := range rssOrder {
 		fmt.Printf("  %s %.0f MB", name, float64(rss[name])/1024)
 	}
 	fmt.Println()
-	return checkRatio(total.Seconds(), copySecs, *maxRatio)
 }
 
-// checkRatio fails when end to end took more than max times the copy (max
-// 0: never). A ratio measured in one run holds on a busy or a slow machine,
-// where seconds would not.
-func checkRatio(total, copySecs, max float64) error {
-	if max <= 0 || total <= max*copySecs {
+// checkRatio fails when end to end took more than limit times the copy
+// (limit 0: never). A ratio measured in one run holds on a busy or a slow
+// machine, where seconds would not.
+func checkRatio(total, copySecs, limit float64) error {
+	if limit <= 0 || total <= limit*copySecs {
 		return nil
 	}
-	return fmt.Errorf("end to end took %.1f s, %.2fx the \\copy's %.1f s, over the %.1fx allowed (-max-ratio): bulk ingest got slower", total, total/copySecs, copySecs, max)
+	return fmt.Errorf("end to end took %.1f s, %.2fx the \\copy's %.1f s, over the %.1fx allowed (-max-ratio): bulk ingest got slower", total, total/copySecs, copySecs, limit)
 }
 
 // profileWindows takes CPU profiles of every deployable in consecutive
@@ -226,7 +268,7 @@ func saveHeapProfile(ctx context.Context, url, file string) {
 	}
 	defer resp.Body.Close()
 	if b, err := io.ReadAll(resp.Body); err == nil {
-		os.WriteFile(file, b, 0o644)
+		_ = os.WriteFile(file, b, 0o644) // best effort: the CPU profiles stand without it
 	}
 }
 
@@ -242,7 +284,14 @@ type deployables struct {
 
 // deployOrder starts the calculator first (it loads the factor library) and
 // the gateway last.
-var deployOrder = []string{"calculator", "intake", "hotspot", "engagement", "reporting", "gateway"}
+var deployOrder = []string{calculatorName, "intake", "hotspot", "engagement", "reporting", gatewayName}
+
+// The deployables started apart from the rest: the calculator before the
+// others, the gateway on the HTTP address.
+const (
+	calculatorName = "calculator"
+	gatewayName    = "gateway"
+)
 
 // startDeployables starts every deployable from binDir with env (on top of
 // this process's environment, METRICS_ADDR=off and LOG_LEVEL=warn), logging
@@ -254,21 +303,21 @@ func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, ppr
 	if pprof {
 		n *= 2
 	}
-	free, err := freeAddrs(n)
+	free, err := freeAddrs(ctx, n)
 	if err != nil {
 		return d, err
 	}
 	addrs := map[string]string{}
 	for i, name := range deployOrder {
 		addrs[name] = free[i]
-		if name != "gateway" {
+		if name != gatewayName {
 			d.grpc[name] = free[i]
 		}
 		if pprof {
 			d.pprof[name] = free[len(deployOrder)+i]
 		}
 	}
-	d.httpURL = "http://" + addrs["gateway"]
+	d.httpURL = "http://" + addrs[gatewayName]
 	base := append(os.Environ(), "METRICS_ADDR=off", "LOG_LEVEL=warn")
 	base = append(base, env...)
 	for name, addr := range d.grpc {
@@ -276,7 +325,7 @@ func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, ppr
 	}
 	for _, name := range deployOrder {
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, name))
-		cmd.Env = append(slices.Clip(base), "GRPC_ADDR="+addrs[name], "HTTP_ADDR="+addrs["gateway"])
+		cmd.Env = append(slices.Clip(base), "GRPC_ADDR="+addrs[name], "HTTP_ADDR="+addrs[gatewayName])
 		if pprof {
 			cmd.Env = append(cmd.Env, "PPROF_ADDR="+d.pprof[name])
 		}
@@ -286,7 +335,7 @@ func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, ppr
 		cmd.WaitDelay = stopTimeout
 		logf, err := os.Create(filepath.Join(logDir, logPrefix+name+".log"))
 		if err != nil {
-			return d, err
+			return d, fmt.Errorf("log of %s: %w", name, err)
 		}
 		d.logs = append(d.logs, logf)
 		cmd.Stdout, cmd.Stderr = logf, logf
@@ -294,7 +343,7 @@ func startDeployables(ctx context.Context, binDir, logDir, logPrefix string, ppr
 			return d, fmt.Errorf("start %s (build it with make build): %w", name, err)
 		}
 		d.procs[name] = cmd
-		if name == "calculator" {
+		if name == calculatorName {
 			if err := waitTCP(ctx, addrs[name], 60*time.Second); err != nil {
 				return d, fmt.Errorf("calculator: %w (see %s)", err, logf.Name())
 			}
@@ -313,7 +362,8 @@ const stopTimeout = 30 * time.Second
 // for all of them, and reports any that did not exit cleanly.
 func (d *deployables) stop() error {
 	for _, p := range d.procs {
-		p.Process.Signal(os.Interrupt)
+		// One that has already exited says so through Wait below.
+		_ = p.Process.Signal(os.Interrupt)
 	}
 	var errs []error
 	for _, name := range deployOrder {
@@ -340,11 +390,11 @@ func freshDatabase(ctx context.Context, admin, name string) (string, error) {
 func recreateDatabase(ctx context.Context, admin, name, template string) (string, error) {
 	c, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("connecting to the admin database: %w", err)
 	}
 	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return "", err
+		return "", fmt.Errorf("dropping %s: %w", name, err)
 	}
 	create := "CREATE DATABASE " + name
 	if template != "" {
@@ -355,29 +405,30 @@ func recreateDatabase(ctx context.Context, admin, name, template string) (string
 		// checkpointed.
 		var v int
 		if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
-			return "", err
+			return "", fmt.Errorf("server version: %w", err)
 		}
 		if v >= 150000 {
 			create += " STRATEGY FILE_COPY"
 		}
 	}
 	if _, err := c.Exec(ctx, create); err != nil {
-		return "", err
+		return "", fmt.Errorf("creating %s: %w", name, err)
 	}
 	cfg := c.Config()
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), nil
+	return fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cfg.User, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), name), nil
 }
 
 // psqlCopy times a plain \copy of file into a quarterly-partitioned table
 // with the same primary key as intake.transactions.
 func psqlCopy(ctx context.Context, url, file string) (float64, error) {
-	ddl := `CREATE TABLE spend (transaction_id text, tx_date date, supplier_id text, supplier_name text, naics_code text,
-		amount numeric(18, 4), currency text, description text, PRIMARY KEY (transaction_id, tx_date)) PARTITION BY RANGE (tx_date);`
+	var ddl strings.Builder
+	ddl.WriteString(`CREATE TABLE spend (transaction_id text, tx_date date, supplier_id text, supplier_name text, naics_code text,
+		amount numeric(18, 4), currency text, description text, PRIMARY KEY (transaction_id, tx_date)) PARTITION BY RANGE (tx_date);`)
 	for q := range 5 {
 		from := time.Date(2024, time.Month(q*3+1), 1, 0, 0, 0, 0, time.UTC)
-		ddl += fmt.Sprintf("CREATE TABLE spend_q%d PARTITION OF spend FOR VALUES FROM ('%s') TO ('%s');", q, from.Format(time.DateOnly), from.AddDate(0, 3, 0).Format(time.DateOnly))
+		fmt.Fprintf(&ddl, "CREATE TABLE spend_q%d PARTITION OF spend FOR VALUES FROM ('%s') TO ('%s');", q, from.Format(time.DateOnly), from.AddDate(0, 3, 0).Format(time.DateOnly))
 	}
-	if out, err := exec.CommandContext(ctx, "psql", url, "-v", "ON_ERROR_STOP=1", "-qc", ddl).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "psql", url, "-v", "ON_ERROR_STOP=1", "-qc", ddl.String()).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("psql: %w: %s", err, out)
 	}
 	start := time.Now()
@@ -392,14 +443,21 @@ func psqlCopy(ctx context.Context, url, file string) (float64, error) {
 // other: every port stays bound until all are chosen, since one closed
 // early may be handed out again (two deployables were once given the same
 // port, and the second failed to start).
-func freeAddrs(n int) ([]string, error) {
+func freeAddrs(ctx context.Context, n int) ([]string, error) {
+	var lc net.ListenConfig
+	held := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
 	out := make([]string, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
-		defer l.Close()
+		held = append(held, l)
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
@@ -407,8 +465,9 @@ func freeAddrs(n int) ([]string, error) {
 
 func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
+	dialer := net.Dialer{Timeout: 200 * time.Millisecond}
 	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		if c, err := dialer.DialContext(ctx, "tcp", addr); err == nil {
 			c.Close()
 			return nil
 		}
@@ -424,7 +483,11 @@ func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
 func waitReady(ctx context.Context, url string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+		if err != nil {
+			return fmt.Errorf("readiness: %w", err)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil

@@ -46,165 +46,33 @@ func benchAPI(ctx context.Context, args []string) error {
 	// with the same garbage collector setting as the deployables, so that
 	// it takes no more of them than it must.
 	service.TuneGC()
-	fs := flag.NewFlagSet("bench-api", flag.ContinueOnError)
-	rows := fs.Int("rows", 1_000_000, "transactions in the generated dataset")
-	suppliers := fs.Int("suppliers", 10_000, "suppliers in the generated dataset")
-	duration := fs.Duration("duration", 60*time.Second, "length of the mixed REST load")
-	warmup := fs.Duration("warmup", 15*time.Second, "the same mix, run first and not measured, so that the measured one meets a platform that has been serving (its memos, caches, connection pools and prepared statements filled), as users do; 0 measures from a cold start")
-	vus := fs.Int("vus", 1000, "virtual users of the REST load (closed loop)")
-	ghzDuration := fs.Duration("ghz-duration", 10*time.Second, "length of each ghz run")
-	// Two calls in flight per core: the latency of a busy machine, not the
-	// length of a queue, which a p99 target would otherwise measure.
-	ghzConcurrency := fs.Int("ghz-concurrency", 4, "ghz workers: two per core measures latency, not queueing; raise it to measure saturation")
-	ceilingDuration := fs.Duration("ceiling-duration", 10*time.Second, "length of the REST ceiling run (GET /healthz)")
-	binDir := fs.String("bin", "bin", "folder with the built deployables")
-	ghzBin := fs.String("ghz", "", "the ghz binary (default: ghz in -bin)")
-	configs := fs.String("configs", filepath.Join("bench", "ghz"), "folder of ghz configs")
-	work := fs.String("work", ".bench", "folder for the dataset, logs and results")
-	dbName := fs.String("db", "vcci_bench_api", "database to load the dataset into (dropped and made again): give runs that share a PostgreSQL names of their own")
-	withGRPC := fs.Bool("grpc", true, "run the ghz rows (false: only the REST ceiling and mix)")
-	mixWeights := fs.String("mix", designMix, "weights of list transactions : get supplier : emissions summary : small upload (the design's mix; change it only to study one operation)")
-	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable during the mix (and in user/ during the user model) go into this folder")
-	reuse := fs.Bool("reuse", false, "start from a copy of the database a previous run loaded with the same dataset (kept as a template), instead of loading it again; for profiling runs")
-	study := fs.String("study", "", "after the mix, more mixes on the same stack, comma-separated (e.g. 1:0:0:0,0:1:0:0), each run for -study-duration; prints rps and CPU per request by process")
-	studyDuration := fs.Duration("study-duration", 20*time.Second, "length of each -study mix")
-	models := fs.String("model", "user,closed", "which REST loads to run, comma-separated: user (the design's users: arriving together, cold, pausing between requests; run first, on the freshly loaded dataset) and closed (the closed-loop capacity run and its ceiling)")
-	users := fs.Int("users", 1000, "user model: users, all arriving at the start")
-	userDuration := fs.Duration("user-duration", 60*time.Second, "user model: length of the run")
-	thinkMin := fs.Duration("think-min", time.Second, "user model: shortest pause after an answer")
-	thinkMax := fs.Duration("think-max", 3*time.Second, "user model: longest pause after an answer")
-	pages := fs.Int("pages", 100, "user model: a transactions page is one of pages 1..pages")
-	perPage := fs.Int("per-page", 50, "user model: per_page of a transactions page")
-	sampleUploads := fs.Int("sample-uploads", 10, "user model: every n-th upload is polled until SUCCEEDED, to measure how long a user waits for it")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *ghzBin == "" {
-		*ghzBin = filepath.Join(*binDir, "ghz")
-	}
-	if *vus < 1 || *duration <= 0 || *ghzDuration <= 0 || *ghzConcurrency < 1 || *ceilingDuration <= 0 {
-		return errors.New("bench-api: -vus, -duration, -ghz-duration, -ghz-concurrency and -ceiling-duration must be positive")
-	}
-	runUser, runClosed := false, false
-	for m := range strings.SplitSeq(*models, ",") {
-		switch strings.TrimSpace(m) {
-		case "user":
-			runUser = true
-		case "closed":
-			runClosed = true
-		default:
-			return fmt.Errorf("bench-api: -model %q: want user, closed or both", *models)
-		}
-	}
-	model := userModel{Users: *users, Duration: *userDuration, Think: loadgen.Think{Min: *thinkMin, Max: *thinkMax},
-		Pages: *pages, PerPage: *perPage, SampleEvery: *sampleUploads, Pprof: userPprof(*pprofDir)}
-	if runUser && (model.Users < 1 || model.Duration <= 0 || model.Think.Min < 0 || model.Think.Max < model.Think.Min ||
-		model.Pages < 1 || model.PerPage < 1 || model.SampleEvery < 1) {
-		return errors.New("bench-api: -users, -user-duration, -pages, -per-page and -sample-uploads must be positive, and -think-min <= -think-max")
-	}
-	ghzConfigs, err := loadGHZConfigs(*configs)
+	f, err := parseAPIFlags(args)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(*work, "ghz"), 0o755); err != nil {
-		return err
-	}
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "bench-api: "+format+"\n", a...)
-	}
-
-	// The dataset, generated once per size and kept.
-	file, err := spendFile(*work, *rows, *suppliers)
+	ghzConfigs, err := loadGHZConfigs(f.configs)
 	if err != nil {
 		return err
 	}
-	info, err := os.Stat(file)
-	if err != nil {
-		return err
+	if err := os.MkdirAll(filepath.Join(f.work, "ghz"), 0o755); err != nil {
+		return fmt.Errorf("bench-api: %w", err)
 	}
-
-	admin := adminURL()
-	template := fmt.Sprintf("%s_t%d_%d", *dbName, *rows, *suppliers)
-	var dbURL string
-	reused := false
-	if *reuse {
-		if dbURL, reused, err = cloneDatabase(ctx, admin, template, *dbName); err != nil {
-			return err
-		}
-		if reused {
-			logf("reusing the dataset loaded earlier (database %s)", template)
-		}
-	}
-	if !reused {
-		if dbURL, err = freshDatabase(ctx, admin, *dbName); err != nil {
-			return err
-		}
-	}
-	limits := []string{
+	b := &apiBench{flags: f, limits: []string{
 		"VCCI_RATE_LIMIT_READ=" + benchRateLimit,
 		"VCCI_RATE_LIMIT_WRITE=" + benchRateLimit,
 		"VCCI_RATE_LIMIT_HEAVY=" + benchRateLimit,
-	}
-	start := func() (*deployables, error) {
-		return startDeployables(ctx, *binDir, *work, "bench-api-", *pprofDir != "", append([]string{"DATABASE_URL=" + dbURL}, limits...)...)
-	}
-	d, err := start()
-	defer func() { d.stop() }()
+	}}
+	defer b.stopLeftovers()
+	ds, err := b.loadDataset(ctx)
 	if err != nil {
 		return err
 	}
-	logf("deployables up: gateway %s, gRPC %v", d.httpURL, d.grpc)
-	key, err := benchKey(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	api := &restAPI{base: d.httpURL, key: key, client: &http.Client{Timeout: 10 * time.Minute}}
-
-	var up uploadStatus
-	var loadTime time.Duration
-	if reused {
-		if up, loadTime, err = api.loadedUpload(ctx); err != nil {
-			return err
-		}
-	} else {
-		logf("uploading %s (%.1f MB) through POST /v1/uploads", file, float64(info.Size())/1e6)
-		began := time.Now()
-		if up, err = api.uploadAndWait(ctx, file); err != nil {
-			return err
-		}
-		loadTime = time.Since(began)
-		// A million rows just inserted are autovacuum's next work; left to
-		// it, that work would land in the measured mix, and only in runs
-		// that loaded the dataset (a template's copies start with no
-		// statistics, so autovacuum sees nothing to do in them).
-		took, err := vacuumDatabase(ctx, dbURL)
-		if err != nil {
-			return err
-		}
-		logf("vacuumed and analyzed the loaded dataset in %.1fs, as autovacuum would after such a load", took.Seconds())
-		if *reuse {
-			// A template can only be copied from a database nobody is
-			// connected to.
-			logf("keeping the loaded database as %s for -reuse", template)
-			if err := d.stop(); err != nil {
-				return err
-			}
-			if _, err := recreateDatabase(ctx, admin, template, *dbName); err != nil {
-				return err
-			}
-			if d, err = start(); err != nil {
-				return err
-			}
-			api.base = d.httpURL
-		}
-	}
-	logf("upload %s: %s rows accepted, %s calculated in %.1fs", up.Name, up.RowsAccepted, up.RowsCalculated, loadTime.Seconds())
 
 	// REST through the gateway.
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        2 * max(*vus, *users),
-		MaxIdleConnsPerHost: 2 * max(*vus, *users),
+		MaxIdleConns:        2 * max(f.vus, f.model.Users),
+		MaxIdleConnsPerHost: 2 * max(f.vus, f.model.Users),
 		IdleConnTimeout:     2 * time.Minute,
 		// We ask for gzip ourselves and read the compressed bytes, as a
 		// client that decompresses lazily would; the server still compresses.
@@ -213,226 +81,513 @@ func benchAPI(ctx context.Context, args []string) error {
 	defer transport.CloseIdleConnections()
 	lg := loadgen.Config{
 		Client: &http.Client{Transport: transport, Timeout: time.Minute},
-		VUs:    *vus,
+		VUs:    f.vus,
 		Seed:   1,
-		Header: http.Header{"X-Api-Key": {key}, "Accept-Encoding": {"gzip"}},
+		Header: http.Header{"X-Api-Key": {b.api.key}, "Accept-Encoding": {"gzip"}},
 	}
 	// The user model first: on the dataset as loaded, with every cache
 	// cold, as the design's users would meet it.
 	var userRep *userReport
-	if runUser {
-		if userRep, err = runUserModel(ctx, lg, api, dbURL, d, model, logf); err != nil {
+	if f.runUser {
+		if userRep, err = runUserModel(ctx, lg, b.api, b.dbURL, b.d, f.model, b.logf); err != nil {
+			return err
+		}
+	}
+	if err := b.readDataset(ctx, &ds); err != nil {
+		return err
+	}
+	grpcRows, err := b.grpcRows(ctx, ghzConfigs, ds.top)
+	if err != nil {
+		return err
+	}
+	var closed closedRun
+	if f.runClosed {
+		if closed, err = b.closedLoop(ctx, lg, ds.top); err != nil {
 			return err
 		}
 	}
 
-	var dash struct{ TransactionCount, SupplierCount json.Number }
-	if body, err := api.do(ctx, http.MethodGet, "/v1/dashboard", "", nil); err != nil {
+	b.logf("stopping the deployables")
+	stopErr := b.d.stop()
+	if stopErr != nil {
+		b.logf("unclean stop: %v", stopErr)
+	}
+	rep := b.report(ctx, ds, userRep, grpcRows, closed, stopErr)
+	return b.writeReport(rep, closed.studies)
+}
+
+// apiFlags are bench-api's flags.
+type apiFlags struct {
+	rows, suppliers, vus, ghzConcurrency                               int
+	duration, warmup, ghzDuration, ceilingDuration, studyDuration      time.Duration
+	binDir, ghzBin, configs, work, dbName, mixWeights, pprofDir, study string
+	withGRPC, reuse                                                    bool
+	// models is -model; runUser and runClosed are the loads it names.
+	models             string
+	runUser, runClosed bool
+	model              userModel
+}
+
+// parseAPIFlags parses and checks bench-api's flags.
+func parseAPIFlags(args []string) (apiFlags, error) {
+	var f apiFlags
+	fs := flag.NewFlagSet("bench-api", flag.ContinueOnError)
+	fs.IntVar(&f.rows, "rows", 1_000_000, "transactions in the generated dataset")
+	fs.IntVar(&f.suppliers, "suppliers", 10_000, "suppliers in the generated dataset")
+	fs.DurationVar(&f.duration, "duration", 60*time.Second, "length of the mixed REST load")
+	fs.DurationVar(&f.warmup, "warmup", 15*time.Second, "the same mix, run first and not measured, so that the measured one meets a platform that has been serving (its memos, caches, connection pools and prepared statements filled), as users do; 0 measures from a cold start")
+	fs.IntVar(&f.vus, "vus", 1000, "virtual users of the REST load (closed loop)")
+	fs.DurationVar(&f.ghzDuration, "ghz-duration", 10*time.Second, "length of each ghz run")
+	// Two calls in flight per core: the latency of a busy machine, not the
+	// length of a queue, which a p99 target would otherwise measure.
+	fs.IntVar(&f.ghzConcurrency, "ghz-concurrency", 4, "ghz workers: two per core measures latency, not queueing; raise it to measure saturation")
+	fs.DurationVar(&f.ceilingDuration, "ceiling-duration", 10*time.Second, "length of the REST ceiling run (GET /healthz)")
+	fs.StringVar(&f.binDir, "bin", "bin", "folder with the built deployables")
+	fs.StringVar(&f.ghzBin, "ghz", "", "the ghz binary (default: ghz in -bin)")
+	fs.StringVar(&f.configs, "configs", filepath.Join("bench", "ghz"), "folder of ghz configs")
+	fs.StringVar(&f.work, "work", ".bench", "folder for the dataset, logs and results")
+	fs.StringVar(&f.dbName, "db", "vcci_bench_api", "database to load the dataset into (dropped and made again): give runs that share a PostgreSQL names of their own")
+	fs.BoolVar(&f.withGRPC, "grpc", true, "run the ghz rows (false: only the REST ceiling and mix)")
+	fs.StringVar(&f.mixWeights, "mix", designMix, "weights of list transactions : get supplier : emissions summary : small upload (the design's mix; change it only to study one operation)")
+	fs.StringVar(&f.pprofDir, "pprof", "", "if set, CPU profiles of every deployable during the mix (and in user/ during the user model) go into this folder")
+	fs.BoolVar(&f.reuse, "reuse", false, "start from a copy of the database a previous run loaded with the same dataset (kept as a template), instead of loading it again; for profiling runs")
+	fs.StringVar(&f.study, "study", "", "after the mix, more mixes on the same stack, comma-separated (e.g. 1:0:0:0,0:1:0:0), each run for -study-duration; prints rps and CPU per request by process")
+	fs.DurationVar(&f.studyDuration, "study-duration", 20*time.Second, "length of each -study mix")
+	fs.StringVar(&f.models, "model", "user,closed", "which REST loads to run, comma-separated: user (the design's users: arriving together, cold, pausing between requests; run first, on the freshly loaded dataset) and closed (the closed-loop capacity run and its ceiling)")
+	m := &f.model
+	fs.IntVar(&m.Users, "users", 1000, "user model: users, all arriving at the start")
+	fs.DurationVar(&m.Duration, "user-duration", 60*time.Second, "user model: length of the run")
+	fs.DurationVar(&m.Think.Min, "think-min", time.Second, "user model: shortest pause after an answer")
+	fs.DurationVar(&m.Think.Max, "think-max", 3*time.Second, "user model: longest pause after an answer")
+	fs.IntVar(&m.Pages, "pages", 100, "user model: a transactions page is one of pages 1..pages")
+	fs.IntVar(&m.PerPage, "per-page", 50, "user model: per_page of a transactions page")
+	fs.IntVar(&m.SampleEvery, "sample-uploads", 10, "user model: every n-th upload is polled until SUCCEEDED, to measure how long a user waits for it")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	if f.ghzBin == "" {
+		f.ghzBin = filepath.Join(f.binDir, "ghz")
+	}
+	m.Pprof = userPprof(f.pprofDir)
+	err := f.check() // before f is returned: it reads -model into f
+	return f, err
+}
+
+// check rejects flags no run can be made with, and reads -model.
+func (f *apiFlags) check() error {
+	if f.vus < 1 || f.duration <= 0 || f.ghzDuration <= 0 || f.ghzConcurrency < 1 || f.ceilingDuration <= 0 {
+		return errors.New("bench-api: -vus, -duration, -ghz-duration, -ghz-concurrency and -ceiling-duration must be positive")
+	}
+	for name := range strings.SplitSeq(f.models, ",") {
+		switch strings.TrimSpace(name) {
+		case "user":
+			f.runUser = true
+		case "closed":
+			f.runClosed = true
+		default:
+			return fmt.Errorf("bench-api: -model %q: want user, closed or both", f.models)
+		}
+	}
+	m := f.model
+	if f.runUser && (m.Users < 1 || m.Duration <= 0 || m.Think.Min < 0 || m.Think.Max < m.Think.Min ||
+		m.Pages < 1 || m.PerPage < 1 || m.SampleEvery < 1) {
+		return errors.New("bench-api: -users, -user-duration, -pages, -per-page and -sample-uploads must be positive, and -think-min <= -think-max")
+	}
+	return nil
+}
+
+// apiBench is one bench-api run: its flags and the platform it measures.
+type apiBench struct {
+	flags  apiFlags
+	limits []string // the deployables' rate-limit settings
+	dbURL  string
+	d      *deployables
+	api    *restAPI
+}
+
+// logf reports progress on stderr.
+func (*apiBench) logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench-api: "+format+"\n", a...)
+}
+
+// start starts the deployables on b's database.
+func (b *apiBench) start(ctx context.Context) error {
+	f := b.flags
+	var err error
+	b.d, err = startDeployables(ctx, f.binDir, f.work, "bench-api-", f.pprofDir != "", append([]string{"DATABASE_URL=" + b.dbURL}, b.limits...)...)
+	return err
+}
+
+// stopLeftovers stops the deployables a failed run left running.
+func (b *apiBench) stopLeftovers() {
+	if b.d == nil {
+		return
+	}
+	if err := b.d.stop(); err != nil {
+		b.logf("unclean stop: %v", err)
+	}
+}
+
+// loadedDataset is the dataset as loaded, and what the benchmark read
+// back from it.
+type loadedDataset struct {
+	file     string
+	size     int64
+	up       uploadStatus
+	loadTime time.Duration
+	// Read back once loaded.
+	dash dashboardCounts
+	top  []supplierRef
+}
+
+// dashboardCounts is the part of GET /v1/dashboard the report gives.
+type dashboardCounts struct {
+	TransactionCount json.Number `json:"transactionCount"`
+	SupplierCount    json.Number `json:"supplierCount"`
+}
+
+// loadDataset generates the dataset (once per size), loads it into a fresh
+// database, or, with -reuse, into a copy of the one an earlier run loaded,
+// and starts the deployables on it.
+func (b *apiBench) loadDataset(ctx context.Context) (loadedDataset, error) {
+	f := b.flags
+	var ds loadedDataset
+	// The dataset, generated once per size and kept.
+	file, err := spendFile(f.work, f.rows, f.suppliers)
+	if err != nil {
+		return ds, err
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		return ds, fmt.Errorf("bench-api: %w", err)
+	}
+	ds.file, ds.size = file, info.Size()
+
+	admin := adminURL()
+	template := fmt.Sprintf("%s_t%d_%d", f.dbName, f.rows, f.suppliers)
+	reused := false
+	if f.reuse {
+		if b.dbURL, reused, err = cloneDatabase(ctx, admin, template, f.dbName); err != nil {
+			return ds, err
+		}
+		if reused {
+			b.logf("reusing the dataset loaded earlier (database %s)", template)
+		}
+	}
+	if !reused {
+		if b.dbURL, err = freshDatabase(ctx, admin, f.dbName); err != nil {
+			return ds, err
+		}
+	}
+	if err := b.start(ctx); err != nil {
+		return ds, err
+	}
+	b.logf("deployables up: gateway %s, gRPC %v", b.d.httpURL, b.d.grpc)
+	key, err := benchKey(ctx, b.dbURL)
+	if err != nil {
+		return ds, err
+	}
+	b.api = &restAPI{base: b.d.httpURL, key: key, client: &http.Client{Timeout: 10 * time.Minute}}
+	if reused {
+		if ds.up, ds.loadTime, err = b.api.loadedUpload(ctx); err != nil {
+			return ds, err
+		}
+	} else if err := b.upload(ctx, &ds, admin, template); err != nil {
+		return ds, err
+	}
+	b.logf("upload %s: %s rows accepted, %s calculated in %.1fs", ds.up.Name, ds.up.RowsAccepted, ds.up.RowsCalculated, ds.loadTime.Seconds())
+	return ds, nil
+}
+
+// upload loads ds's file through the REST upload and vacuums what it
+// stored; with -reuse, it keeps the loaded database as template.
+func (b *apiBench) upload(ctx context.Context, ds *loadedDataset, admin, template string) error {
+	b.logf("uploading %s (%.1f MB) through POST /v1/uploads", ds.file, float64(ds.size)/1e6)
+	began := time.Now()
+	var err error
+	if ds.up, err = b.api.uploadAndWait(ctx, ds.file); err != nil {
 		return err
-	} else if err := json.Unmarshal(body, &dash); err != nil {
+	}
+	ds.loadTime = time.Since(began)
+	// A million rows just inserted are autovacuum's next work; left to
+	// it, that work would land in the measured mix, and only in runs
+	// that loaded the dataset (a template's copies start with no
+	// statistics, so autovacuum sees nothing to do in them).
+	took, err := vacuumDatabase(ctx, b.dbURL)
+	if err != nil {
+		return err
+	}
+	b.logf("vacuumed and analyzed the loaded dataset in %.1fs, as autovacuum would after such a load", took.Seconds())
+	if !b.flags.reuse {
+		return nil
+	}
+	// A template can only be copied from a database nobody is
+	// connected to.
+	b.logf("keeping the loaded database as %s for -reuse", template)
+	if err := b.d.stop(); err != nil {
+		return err
+	}
+	if _, err := recreateDatabase(ctx, admin, template, b.flags.dbName); err != nil {
+		return err
+	}
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	b.api.base = b.d.httpURL
+	return nil
+}
+
+// readDataset reads the dashboard's counts and the top suppliers into ds,
+// and creates a handful of campaigns, so that ListCampaigns returns
+// something.
+func (b *apiBench) readDataset(ctx context.Context, ds *loadedDataset) error {
+	if body, err := b.api.do(ctx, http.MethodGet, "/v1/dashboard", "", nil); err != nil {
+		return err
+	} else if err := json.Unmarshal(body, &ds.dash); err != nil {
 		return fmt.Errorf("dashboard: %w: %s", err, body)
 	}
-	top, err := api.topSuppliers(ctx, 1000)
+	top, err := b.api.topSuppliers(ctx, 1000)
 	if err != nil {
 		return err
 	}
 	if len(top) == 0 {
 		return errors.New("bench-api: no suppliers after the upload")
 	}
-	// A handful of campaigns, so that ListCampaigns returns something.
+	ds.top = top
 	for _, n := range []int{10, 20, 50} {
 		body := fmt.Sprintf(`{"displayName":"Top %d emitters","topN":%d}`, n, n)
-		if _, err := api.do(ctx, http.MethodPost, "/v1/campaigns", "application/json", strings.NewReader(body)); err != nil {
+		if _, err := b.api.do(ctx, http.MethodPost, "/v1/campaigns", "application/json", strings.NewReader(body)); err != nil {
 			return fmt.Errorf("create campaign: %w", err)
 		}
 	}
+	return nil
+}
 
-	// gRPC, straight at each service, ceiling first.
+// grpcRows runs ghz at each service, straight, ceiling first (none
+// without -grpc).
+func (b *apiBench) grpcRows(ctx context.Context, configs []ghzConfig, top []supplierRef) ([]apiRow, error) {
+	f := b.flags
+	if !f.withGRPC {
+		return nil, nil
+	}
 	vars := map[string]string{"SUPPLIER": strings.TrimPrefix(top[0].Name, "suppliers/")}
-	var grpcRows []apiRow
-	for _, c := range ghzConfigs {
-		if !*withGRPC {
-			break
-		}
-		addr, ok := d.grpc[c.Service]
+	rows := make([]apiRow, 0, len(configs))
+	for _, c := range configs {
+		addr, ok := b.d.grpc[c.Service]
 		if !ok {
-			return fmt.Errorf("%s: tags.service %q is not one of %v", c.File, c.Service, slices.Sorted(maps.Keys(d.grpc)))
+			return nil, fmt.Errorf("%s: tags.service %q is not one of %v", c.File, c.Service, slices.Sorted(maps.Keys(b.d.grpc)))
 		}
-		logf("ghz %s against %s for %s at -c %d", c.Name, addr, *ghzDuration, *ghzConcurrency)
-		row, err := runGHZ(ctx, *ghzBin, c, filepath.Join(*work, "ghz"), addr, key, vars, *ghzConcurrency, *ghzDuration)
+		b.logf("ghz %s against %s for %s at -c %d", c.Name, addr, f.ghzDuration, f.ghzConcurrency)
+		row, err := runGHZ(ctx, f.ghzBin, c, filepath.Join(f.work, "ghz"), addr, b.api.key, vars, f.ghzConcurrency, f.ghzDuration)
 		if err != nil {
 			if ctx.Err() != nil {
-				return err
+				return nil, err
 			}
 			// A config ghz cannot run (say, a method that is not there) is
 			// a failed row, not a lost suite.
-			logf("%v", err)
-			row = apiRow{Operation: c.Name, Protocol: "gRPC", Ceiling: c.Ceiling, Config: c.File, ErrorExamples: []string{err.Error()}}
+			b.logf("%v", err)
+			row = apiRow{Operation: c.Name, Protocol: protoGRPC, Ceiling: c.Ceiling, Config: c.File, ErrorExamples: []string{err.Error()}}
 		}
-		grpcRows = append(grpcRows, row)
+		rows = append(rows, row)
 	}
+	return rows, nil
+}
 
-	var (
-		restCeiling, restMixed loadgen.Result
-		mixCPU, mixEdge        string
-		drain                  drained
-		studies                []string
-	)
-	if runClosed {
-		ceiling := lg
-		ceiling.Duration = *ceilingDuration
-		ceiling.Ops = []loadgen.Op{{Name: "GET /healthz", Weight: 1, New: api.get(func(*rand.Rand) string { return "/healthz" })}}
-		logf("REST ceiling: %d VUs on GET /healthz for %s", *vus, *ceilingDuration)
-		restCeiling, err = loadgen.Run(ctx, ceiling)
-		if err != nil {
-			return err
-		}
-		// Every run of the mix sends files of its own (a run's number is in
-		// their transaction ids, and seeds its choices): the same bytes twice
-		// are one upload, which intake answers with the upload it already has
-		// and does no work for, so a run repeating another's would be cheap.
-		mixRun := func(run uint64, weights string, d time.Duration) (loadgen.Config, error) {
-			m := lg
-			m.Seed, m.Duration, m.Ops = run, d, restMix(api, top, run)
-			return m, setWeights(m.Ops, weights)
-		}
-		if *warmup > 0 {
-			warm, err := mixRun(2, *mixWeights, *warmup)
-			if err != nil {
-				return err
-			}
-			logf("REST mix warm-up (not measured): %d VUs for %s", *vus, *warmup)
-			if _, err := loadgen.Run(ctx, warm); err != nil {
-				return err
-			}
-		}
-		mix, err := mixRun(1, *mixWeights, *duration)
-		if err != nil {
-			return err
-		}
-		logf("REST mix: %d VUs for %s", *vus, *duration)
-		profiled := make(chan error, 1)
-		if *pprofDir != "" {
-			// The middle of the mix: past its warm-up, before its end.
-			pdur := max(*duration/2, time.Second)
-			go func() {
-				select {
-				case <-time.After(*duration / 4):
-					profiled <- profileCPU(ctx, d, *pprofDir, pdur)
-				case <-ctx.Done():
-					profiled <- ctx.Err()
-				}
-			}()
-		} else {
-			profiled <- nil
-		}
-		cpuBefore := sampleCPU(d)
-		edgeBefore := edgeCounts(ctx, d.httpURL)
-		restMixed, err = loadgen.Run(ctx, mix)
-		if err != nil {
-			return err
-		}
-		mixCPU = cpuLine(cpuUse(cpuBefore, sampleCPU(d)), restMixed.Elapsed, runtime.NumCPU())
-		logf("CPU during the mix: %s", mixCPU)
-		mixEdge = edgeCounts(ctx, d.httpURL).since(edgeBefore).String()
-		logf("gateway edge cache during the mix: %s", mixEdge)
-		drainProfile := ""
-		if *pprofDir != "" {
-			drainProfile = filepath.Join(*pprofDir, "drain")
-		}
-		drain, err = drainUploads(ctx, dbURL, d, drainProfile)
-		if err != nil {
-			return err
-		}
-		if drain.Pending > 0 {
-			// What the machine keeps up with: the mix's requests over the mix
-			// and the time the worker took to catch up with its uploads.
-			drain.Sustained = float64(restMixed.Total.Requests) / (restMixed.Elapsed + drain.Took).Seconds()
-		}
-		logf("after the mix: %s", drain)
-		if err := <-profiled; err != nil {
-			logf("%v", err)
-		} else if *pprofDir != "" {
-			logf("CPU profiles in %s (go tool pprof -top bin/<name> %s/<name>.cpu.pprof)", *pprofDir, *pprofDir)
-		}
+// closedRun is what the closed-loop REST loads measured.
+type closedRun struct {
+	ceiling, mixed loadgen.Result
+	cpu, edge      string // during the mix: cpuLine, and the edge cache's work
+	drain          drained
+	studies        []string
+}
 
-		for spec := range strings.SplitSeq(*study, ",") {
-			if spec == "" {
-				continue
-			}
-			m, err := mixRun(3+uint64(len(studies)), spec, *studyDuration)
-			if err != nil {
-				return err
-			}
-			logf("study %s: %d VUs for %s", spec, *vus, *studyDuration)
-			before := sampleCPU(d)
-			res, err := loadgen.Run(ctx, m)
-			if err != nil {
-				return err
-			}
-			line := studyLine(spec, res, cpuUse(before, sampleCPU(d)))
-			if dr, err := drainUploads(ctx, dbURL, d, ""); err != nil {
-				return err
-			} else if dr.Pending > 0 {
-				line += "; then " + dr.String()
-			}
-			studies = append(studies, line)
-			logf("%s", line)
+// closedLoop runs the REST ceiling, the mix (after its warm-up) and the
+// -study mixes, closed loop, on lg's client.
+func (b *apiBench) closedLoop(ctx context.Context, lg loadgen.Config, top []supplierRef) (closedRun, error) {
+	f := b.flags
+	var out closedRun
+	ceiling := lg
+	ceiling.Duration = f.ceilingDuration
+	ceiling.Ops = []loadgen.Op{{Name: "GET /healthz", Weight: 1, New: b.api.get(func(*rand.Rand) string { return "/healthz" })}}
+	b.logf("REST ceiling: %d VUs on GET /healthz for %s", f.vus, f.ceilingDuration)
+	var err error
+	if out.ceiling, err = loadgen.Run(ctx, ceiling); err != nil {
+		return out, err
+	}
+	if f.warmup > 0 {
+		warm, err := b.mixRun(lg, top, 2, f.mixWeights, f.warmup)
+		if err != nil {
+			return out, err
+		}
+		b.logf("REST mix warm-up (not measured): %d VUs for %s", f.vus, f.warmup)
+		if _, err := loadgen.Run(ctx, warm); err != nil {
+			return out, err
 		}
 	}
-
-	logf("stopping the deployables")
-	stopErr := d.stop()
-	if stopErr != nil {
-		logf("unclean stop: %v", stopErr)
+	if err := b.measureMix(ctx, lg, top, &out); err != nil {
+		return out, err
 	}
+	out.studies, err = b.studies(ctx, lg, top)
+	return out, err
+}
 
+// mixRun is the mix of weights as run number run, for d. Every run of the
+// mix sends files of its own (a run's number is in their transaction ids,
+// and seeds its choices): the same bytes twice are one upload, which intake
+// answers with the upload it already has and does no work for, so a run
+// repeating another's would be cheap.
+func (b *apiBench) mixRun(lg loadgen.Config, top []supplierRef, run uint64, weights string, d time.Duration) (loadgen.Config, error) {
+	m := lg
+	m.Seed, m.Duration, m.Ops = run, d, restMix(b.api, top, run)
+	return m, setWeights(m.Ops, weights)
+}
+
+// measureMix runs the measured mix into out, with the CPU and edge cache
+// work during it, and waits for the uploads it left to finish.
+func (b *apiBench) measureMix(ctx context.Context, lg loadgen.Config, top []supplierRef, out *closedRun) error {
+	f := b.flags
+	mix, err := b.mixRun(lg, top, 1, f.mixWeights, f.duration)
+	if err != nil {
+		return err
+	}
+	b.logf("REST mix: %d VUs for %s", f.vus, f.duration)
+	// The middle of the mix: past its warm-up, before its end.
+	profiled := profileLater(ctx, b.d, f.pprofDir, f.duration/4, max(f.duration/2, time.Second))
+	cpuBefore := sampleCPU(b.d)
+	edgeBefore := edgeCounts(ctx, b.d.httpURL)
+	if out.mixed, err = loadgen.Run(ctx, mix); err != nil {
+		return err
+	}
+	out.cpu = cpuLine(cpuUse(cpuBefore, sampleCPU(b.d)), out.mixed.Elapsed, runtime.NumCPU())
+	b.logf("CPU during the mix: %s", out.cpu)
+	out.edge = edgeCounts(ctx, b.d.httpURL).since(edgeBefore).String()
+	b.logf("gateway edge cache during the mix: %s", out.edge)
+	drainProfile := ""
+	if f.pprofDir != "" {
+		drainProfile = filepath.Join(f.pprofDir, "drain")
+	}
+	if out.drain, err = drainUploads(ctx, b.dbURL, b.d, drainProfile); err != nil {
+		return err
+	}
+	if out.drain.Pending > 0 {
+		// What the machine keeps up with: the mix's requests over the mix
+		// and the time the worker took to catch up with its uploads.
+		out.drain.Sustained = float64(out.mixed.Total.Requests) / (out.mixed.Elapsed + out.drain.Took).Seconds()
+	}
+	b.logf("after the mix: %s", out.drain)
+	if err := <-profiled; err != nil {
+		b.logf("%v", err)
+	} else if f.pprofDir != "" {
+		b.logf("CPU profiles in %s (go tool pprof -top bin/<name> %s/<name>.cpu.pprof)", f.pprofDir, f.pprofDir)
+	}
+	return nil
+}
+
+// studies runs each -study mix and returns a studyLine for each.
+func (b *apiBench) studies(ctx context.Context, lg loadgen.Config, top []supplierRef) ([]string, error) {
+	f := b.flags
+	var lines []string
+	for spec := range strings.SplitSeq(f.study, ",") {
+		if spec == "" {
+			continue
+		}
+		m, err := b.mixRun(lg, top, 3+uint64(len(lines)), spec, f.studyDuration)
+		if err != nil {
+			return nil, err
+		}
+		b.logf("study %s: %d VUs for %s", spec, f.vus, f.studyDuration)
+		before := sampleCPU(b.d)
+		res, err := loadgen.Run(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		line := studyLine(spec, res, cpuUse(before, sampleCPU(b.d)))
+		if dr, err := drainUploads(ctx, b.dbURL, b.d, ""); err != nil {
+			return nil, err
+		} else if dr.Pending > 0 {
+			line += "; then " + dr.String()
+		}
+		lines = append(lines, line)
+		b.logf("%s", line)
+	}
+	return lines, nil
+}
+
+// profileLater CPU-profiles every deployable of d into dir for dur,
+// starting after wait; the channel says how that went (nil at once when
+// dir is empty).
+func profileLater(ctx context.Context, d *deployables, dir string, wait, dur time.Duration) <-chan error {
+	profiled := make(chan error, 1)
+	if dir == "" {
+		profiled <- nil
+		return profiled
+	}
+	go func() {
+		select {
+		case <-time.After(wait):
+			profiled <- profileCPU(ctx, d, dir, dur)
+		case <-ctx.Done():
+			profiled <- ctx.Err()
+		}
+	}()
+	return profiled
+}
+
+// report is the run's report, its rows judged.
+func (b *apiBench) report(ctx context.Context, ds loadedDataset, userRep *userReport, grpcRows []apiRow, closed closedRun, stopErr error) apiReport {
+	f := b.flags
 	rep := apiReport{
 		Date:  time.Now().UTC().Format(time.RFC3339),
 		Cores: runtime.NumCPU(),
 		Go:    runtime.Version(),
 		Dataset: apiDataset{
-			Transactions: *rows, Suppliers: *suppliers, FileBytes: info.Size(),
-			TransactionsStored: dash.TransactionCount.String(), SuppliersStored: dash.SupplierCount.String(),
-			RowsAccepted: up.RowsAccepted, RowsCalculated: up.RowsCalculated, KgCO2e: up.KgCo2e,
-			LoadSeconds: loadTime.Seconds(), TopSupplier: top[0].Name,
+			Transactions: f.rows, Suppliers: f.suppliers, FileBytes: ds.size,
+			TransactionsStored: ds.dash.TransactionCount.String(), SuppliersStored: ds.dash.SupplierCount.String(),
+			RowsAccepted: ds.up.RowsAccepted, RowsCalculated: ds.up.RowsCalculated, KgCO2e: ds.up.KgCo2e,
+			LoadSeconds: ds.loadTime.Seconds(), TopSupplier: ds.top[0].Name,
 		},
-		GHZ:        apiGHZ{Concurrency: *ghzConcurrency, Duration: ghzDuration.String(), Connections: 1},
-		REST:       apiREST{VUs: *vus, Duration: duration.String(), Warmup: warmup.String(), CeilingDuration: ceilingDuration.String()},
-		RateLimits: limits,
-		Redis:      redisNote(),
-		MixCPU:     mixCPU,
+		GHZ:        apiGHZ{Concurrency: f.ghzConcurrency, Duration: f.ghzDuration.String(), Connections: 1},
+		REST:       apiREST{VUs: f.vus, Duration: f.duration.String(), Warmup: f.warmup.String(), CeilingDuration: f.ceilingDuration.String()},
+		RateLimits: b.limits,
+		Redis:      redisNote(ctx),
+		MixCPU:     closed.cpu,
 		UserModel:  userRep,
-		MixEdge:    mixEdge,
+		MixEdge:    closed.edge,
 	}
 	if stopErr != nil {
 		rep.StopError = stopErr.Error()
 	}
 	rep.Rows = append(rep.Rows, grpcRows...)
-	if runClosed {
-		rep.Rows = append(rep.Rows, restRows(restMixed, restCeiling, *vus, *mixWeights)...)
-		rep.MixDrain = drain.String()
+	if f.runClosed {
+		rep.Rows = append(rep.Rows, restRows(closed.mixed, closed.ceiling, f.vus, f.mixWeights)...)
+		rep.MixDrain = closed.drain.String()
 	}
 	rep.judge()
+	return rep
+}
 
+// writeReport prints rep and the study lines as markdown and writes them to
+// bench-api.md, and rep to bench-api.json, in the work folder.
+func (b *apiBench) writeReport(rep apiReport, studies []string) error {
+	work := b.flags.work
 	md := rep.markdown()
 	if len(studies) > 0 {
 		md += "\nStudies (mix weights list transactions : get supplier : summary : upload; CPU ms per request by process):\n\n" + strings.Join(studies, "\n") + "\n"
 	}
 	fmt.Print(md)
-	if err := os.WriteFile(filepath.Join(*work, "bench-api.md"), []byte(md), 0o644); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(work, "bench-api.md"), []byte(md), 0o644); err != nil {
+		return fmt.Errorf("bench-api: %w", err)
 	}
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("bench-api: report: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(*work, "bench-api.json"), append(js, '\n'), 0o644); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(work, "bench-api.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bench-api: %w", err)
 	}
-	logf("wrote %s and %s; logs in %s, ghz configs and reports in %s",
-		filepath.Join(*work, "bench-api.md"), filepath.Join(*work, "bench-api.json"),
-		filepath.Join(*work, "bench-api-*.log"), filepath.Join(*work, "ghz"))
+	b.logf("wrote %s and %s; logs in %s, ghz configs and reports in %s",
+		filepath.Join(work, "bench-api.md"), filepath.Join(work, "bench-api.json"),
+		filepath.Join(work, "bench-api-*.log"), filepath.Join(work, "ghz"))
 	return nil
 }
 
@@ -449,17 +604,20 @@ func spendFile(work string, rows, suppliers int) (string, error) {
 		return file, nil
 	}
 	tmp := file + ".tmp"
-	if _, err := writeSpend(tmp, rows, suppliers, 1); err != nil {
+	if err := writeSpend(tmp, rows, suppliers, 1); err != nil {
 		return "", err
 	}
-	return file, os.Rename(tmp, file)
+	if err := os.Rename(tmp, file); err != nil {
+		return "", fmt.Errorf("keeping the spend file: %w", err)
+	}
+	return file, nil
 }
 
 // benchKey creates the tenant "bench" and an API key for it.
 func benchKey(ctx context.Context, dbURL string) (string, error) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("bench key: %w", err)
 	}
 	defer pool.Close()
 	tenant, err := tenancy.EnsureTenant(ctx, pool, "bench")
@@ -471,11 +629,12 @@ func benchKey(ctx context.Context, dbURL string) (string, error) {
 
 // redisNote says whether the services found a Redis (REDIS_URL, else
 // 127.0.0.1:6379), which holds the rate-limit budgets and the read cache.
-func redisNote() string {
+func redisNote(ctx context.Context) string {
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		return "REDIS_URL is set"
 	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 200*time.Millisecond)
+	dialer := net.Dialer{Timeout: 200 * time.Millisecond}
+	c, err := dialer.DialContext(ctx, "tcp", "127.0.0.1:6379")
 	if err != nil {
 		return "none (each process keeps its own budgets)"
 	}
@@ -489,17 +648,28 @@ type restAPI struct {
 	client    *http.Client
 }
 
+// uploadStatus is the part of an Upload (as JSON) the benchmarks read.
 type uploadStatus struct {
-	Name, State                string
-	RowsAccepted, RowsRejected string
-	RowsCalculated, KgCo2e     string
-	FailureReason              string
+	Name           string `json:"name"`
+	State          string `json:"state"`
+	RowsAccepted   string `json:"rowsAccepted"`
+	RowsRejected   string `json:"rowsRejected"`
+	RowsCalculated string `json:"rowsCalculated"`
+	KgCo2e         string `json:"kgCo2e"`
+	FailureReason  string `json:"failureReason"`
 }
+
+// Upload states as the REST API spells them.
+const (
+	stateCalculating = "UPLOAD_STATE_CALCULATING"
+	stateSucceeded   = "UPLOAD_STATE_SUCCEEDED"
+	stateFailed      = "UPLOAD_STATE_FAILED"
+)
 
 func (a *restAPI) do(ctx context.Context, method, path, contentType string, body io.Reader) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench-api: %w", err)
 	}
 	req.Header.Set("x-api-key", a.key)
 	if contentType != "" {
@@ -507,12 +677,12 @@ func (a *restAPI) do(ctx context.Context, method, path, contentType string, body
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench-api: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
@@ -526,7 +696,7 @@ func (a *restAPI) uploadAndWait(ctx context.Context, file string) (uploadStatus,
 	var up uploadStatus
 	f, err := os.Open(file)
 	if err != nil {
-		return up, err
+		return up, fmt.Errorf("upload: %w", err)
 	}
 	defer f.Close()
 	body, err := a.do(ctx, http.MethodPost, "/v1/uploads?filename="+url.QueryEscape(filepath.Base(file)), "text/csv", f)
@@ -537,8 +707,8 @@ func (a *restAPI) uploadAndWait(ctx context.Context, file string) (uploadStatus,
 		return up, fmt.Errorf("upload: %w: %s", err, body)
 	}
 	deadline := time.Now().Add(30 * time.Minute)
-	for up.State != "UPLOAD_STATE_SUCCEEDED" {
-		if up.State == "UPLOAD_STATE_FAILED" {
+	for up.State != stateSucceeded {
+		if up.State == stateFailed {
 			return up, fmt.Errorf("upload %s failed: %s", up.Name, up.FailureReason)
 		}
 		if time.Now().After(deadline) {
@@ -634,7 +804,7 @@ func restOps(a *restAPI, list func(*rand.Rand) string, ids []string, sups []supp
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/uploads?filename=lg-%d-%d-%d.csv", a.base, run, vu, seq), bytes.NewReader(body))
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("small upload: %w", err)
 			}
 			req.Header.Set("Content-Type", "text/csv")
 			// As a client of the API should: with a key, a retry stores
@@ -671,11 +841,13 @@ func setWeights(ops []loadgen.Op, spec string) error {
 func smallUpload(run uint64, vu int, seq uint64, rng *rand.Rand, top []supplierRef) ([]byte, error) {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	w.Write([]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"})
+	// A bytes.Buffer takes every write: the writer's one error, if any, is
+	// at w.Error below.
+	_ = w.Write([]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description"})
 	for i := range 10 {
 		s := top[rng.IntN(len(top))]
 		date := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(366))
-		w.Write([]string{
+		_ = w.Write([]string{
 			fmt.Sprintf("LG%d-%04d-%07d-%02d", run, vu, seq, i),
 			date.Format(time.DateOnly),
 			strings.TrimPrefix(s.Name, "suppliers/"),
@@ -703,7 +875,7 @@ type ghzConfig struct {
 func loadGHZConfigs(dir string) ([]ghzConfig, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ghz configs: %w", err)
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no ghz configs in %s (run from the repository root, or pass -configs)", dir)
@@ -712,7 +884,7 @@ func loadGHZConfigs(dir string) ([]ghzConfig, error) {
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ghz config: %w", err)
 		}
 		var c struct {
 			Name string            `json:"name"`
@@ -768,9 +940,12 @@ func runGHZ(ctx context.Context, bin string, c ghzConfig, dir, addr, key string,
 	})
 	cfgPath := filepath.Join(dir, base+".json")
 	if err := os.WriteFile(cfgPath, []byte(expanded), 0o644); err != nil {
-		return apiRow{}, err
+		return apiRow{}, fmt.Errorf("ghz %s: %w", base, err)
 	}
-	md, _ := json.Marshal(map[string]string{"x-api-key": key})
+	md, err := json.Marshal(map[string]string{"x-api-key": key})
+	if err != nil {
+		return apiRow{}, fmt.Errorf("ghz %s: metadata: %w", base, err)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "--config", cfgPath,
 		"-c", strconv.Itoa(concurrency), "-z", dur.String(), "-m", string(md), "-O", "json", addr)
@@ -778,26 +953,47 @@ func runGHZ(ctx context.Context, bin string, c ghzConfig, dir, addr, key string,
 	if err := cmd.Run(); err != nil {
 		return apiRow{}, fmt.Errorf("ghz %s: %w: %s (build it with make tools)", base, err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	var full map[string]json.RawMessage
-	if err := json.Unmarshal(stdout.Bytes(), &full); err != nil {
+	if err := keepGHZReport(stdout.Bytes(), filepath.Join(dir, base+".report.json")); err != nil {
 		return apiRow{}, fmt.Errorf("ghz %s: report: %w", base, err)
-	}
-	delete(full, "details") // one entry per call: megabytes, and not needed
-	var opts map[string]any
-	if json.Unmarshal(full["options"], &opts) == nil && opts["metadata"] != nil {
-		opts["metadata"] = map[string]string{"x-api-key": "(redacted)"}
-		full["options"], _ = json.Marshal(opts)
-	}
-	trimmed, _ := json.MarshalIndent(full, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, base+".report.json"), trimmed, 0o644); err != nil {
-		return apiRow{}, err
 	}
 	var r ghzReport
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		return apiRow{}, fmt.Errorf("ghz %s: report: %w", base, err)
 	}
+	return ghzRow(c, r), nil
+}
+
+// keepGHZReport writes ghz's JSON report to file without its per-call
+// details and with the API key redacted.
+func keepGHZReport(report []byte, file string) error {
+	var full map[string]json.RawMessage
+	if err := json.Unmarshal(report, &full); err != nil {
+		return fmt.Errorf("reading: %w", err)
+	}
+	delete(full, "details") // one entry per call: megabytes, and not needed
+	var opts map[string]any
+	if json.Unmarshal(full["options"], &opts) == nil && opts["metadata"] != nil {
+		opts["metadata"] = map[string]string{"x-api-key": "(redacted)"}
+		b, err := json.Marshal(opts)
+		if err != nil {
+			return fmt.Errorf("redacting: %w", err)
+		}
+		full["options"] = b
+	}
+	trimmed, err := json.MarshalIndent(full, "", "  ")
+	if err != nil {
+		return fmt.Errorf("trimming: %w", err)
+	}
+	if err := os.WriteFile(file, trimmed, 0o644); err != nil {
+		return fmt.Errorf("keeping: %w", err)
+	}
+	return nil
+}
+
+// ghzRow is config c's row of the table from ghz's report r.
+func ghzRow(c ghzConfig, r ghzReport) apiRow {
 	row := apiRow{
-		Operation: c.Name, Protocol: "gRPC", Ceiling: c.Ceiling, Config: c.File,
+		Operation: c.Name, Protocol: protoGRPC, Ceiling: c.Ceiling, Config: c.File,
 		Requests: r.Count, RPS: r.Rps, Seconds: r.Total.Seconds(),
 	}
 	for msg, n := range r.ErrorDist {
@@ -821,13 +1017,13 @@ func runGHZ(ctx context.Context, bin string, c ghzConfig, dir, addr, key string,
 		}
 	}
 	row.Successes = r.Count - row.Errors
-	return row, nil
+	return row
 }
 
 // restRow is one REST operation's (or a group's) line of a table.
 func restRow(name string, o loadgen.OpResult, elapsed time.Duration) apiRow {
 	return apiRow{
-		Operation: name, Protocol: "REST", Requests: int64(o.Requests), Errors: int64(o.Errors),
+		Operation: name, Protocol: protoREST, Requests: int64(o.Requests), Errors: int64(o.Errors),
 		Successes: int64(len(o.Latencies)), ErrorRate: o.ErrorRate(), RPS: o.RPS, Seconds: elapsed.Seconds(),
 		P50: ms(o.Percentile(50)), P95: ms(o.Percentile(95)), P99: ms(o.Percentile(99)),
 		ErrorExamples: o.Examples,
@@ -836,7 +1032,8 @@ func restRow(name string, o loadgen.OpResult, elapsed time.Duration) apiRow {
 
 // restRows are the mix as a whole, each of its operations, and the ceiling.
 func restRows(mixed, ceiling loadgen.Result, vus int, weights string) []apiRow {
-	rows := []apiRow{restRow(fmt.Sprintf("REST ceiling: GET /healthz (%d VUs)", vus), ceiling.Total, ceiling.Elapsed)}
+	rows := make([]apiRow, 0, 2+len(mixed.Ops))
+	rows = append(rows, restRow(fmt.Sprintf("REST ceiling: GET /healthz (%d VUs)", vus), ceiling.Total, ceiling.Elapsed))
 	rows[0].Ceiling = true
 	all := restRow(fmt.Sprintf("REST mix, %d VUs (%s)", vus, weights), mixed.Total, mixed.Elapsed)
 	// Only the design's mix is judged against the mix target.
@@ -933,6 +1130,12 @@ func thousands(n int64) string {
 	}
 	return s
 }
+
+// The protocols a row of the report measures.
+const (
+	protoGRPC = "gRPC"
+	protoREST = "REST"
+)
 
 // apiRow is one line of the table. Latencies are milliseconds, of the
 // successful requests; rates are per second of the run.
@@ -1035,9 +1238,10 @@ func (rep *apiReport) judge() {
 	}
 }
 
+// markdown is the report as bench-api prints it.
 func (rep *apiReport) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## vcci bench-api\n\n")
+	b.WriteString("\n## vcci bench-api\n\n")
 	stored := func(n string) string {
 		v, err := strconv.ParseInt(n, 10, 64)
 		if err != nil {
@@ -1049,8 +1253,25 @@ func (rep *apiReport) markdown() string {
 		rep.Cores, stored(rep.Dataset.TransactionsStored), stored(rep.Dataset.SuppliersStored),
 		thousands(int64(rep.Dataset.Transactions)), thousands(int64(rep.Dataset.Suppliers)),
 		float64(rep.Dataset.FileBytes)/1e6, rep.Dataset.LoadSeconds, rep.Date)
-	fmt.Fprintf(&b, "| operation | design target | p50 | p95 | p99 | rps | error rate | ratio to ceiling | met |\n")
-	fmt.Fprintf(&b, "|---|---|--:|--:|--:|--:|--:|--:|:-:|\n")
+	rep.writeTable(&b)
+	rep.writeNotes(&b)
+	rep.writeClosedLoop(&b)
+	if rep.UserModel != nil {
+		b.WriteString(rep.UserModel.markdown())
+	}
+	if ex := rep.errorExamples(); len(ex) > 0 {
+		fmt.Fprintf(&b, "\nError examples:\n%s\n", strings.Join(ex, "\n"))
+	}
+	if rep.StopError != "" {
+		fmt.Fprintf(&b, "\nUnclean stop: %s\n", rep.StopError)
+	}
+	return b.String()
+}
+
+// writeTable writes the table of rows, each against its target.
+func (rep *apiReport) writeTable(b *strings.Builder) {
+	b.WriteString("| operation | design target | p50 | p95 | p99 | rps | error rate | ratio to ceiling | met |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|:-:|\n")
 	for _, r := range rep.Rows {
 		target, verdict := "ceiling", "—"
 		if r.Pass != nil {
@@ -1060,52 +1281,64 @@ func (rep *apiReport) markdown() string {
 			}
 		}
 		op := r.Operation
-		if r.Protocol == "gRPC" {
-			op = "gRPC " + op
+		if r.Protocol == protoGRPC {
+			op = protoGRPC + " " + op
 			if r.Ceiling {
 				op += " ¹"
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
 			op, target, fmtMS(r.P50), fmtMS(r.P95), fmtMS(r.P99), thousands(int64(r.RPS+0.5)),
 			fmtRate(r), r.RatioToCeiling, verdict)
 	}
-	fmt.Fprintf(&b, "\ngRPC: ghz straight at each service, -c %d over %d connection, %s per row (configs in bench/ghz). REST (closed loop, if run): closed-loop load generator through the gateway, %d VUs, mix %s measured after %s of the same mix unmeasured (warm-up), ceiling %s; every request sends x-api-key and Accept-Encoding: gzip.\n",
+}
+
+// writeNotes writes how the table was measured, and what the platform did
+// during the mix.
+func (rep *apiReport) writeNotes(b *strings.Builder) {
+	fmt.Fprintf(b, "\ngRPC: ghz straight at each service, -c %d over %d connection, %s per row (configs in bench/ghz). REST (closed loop, if run): closed-loop load generator through the gateway, %d VUs, mix %s measured after %s of the same mix unmeasured (warm-up), ceiling %s; every request sends x-api-key and Accept-Encoding: gzip.\n",
 		rep.GHZ.Concurrency, rep.GHZ.Connections, rep.GHZ.Duration, rep.REST.VUs, rep.REST.Duration, rep.REST.Warmup, rep.REST.CeilingDuration)
-	fmt.Fprintf(&b, "\n¹ grpc.health.v1.Health/Check on the intake server: the same grpc.Server, interceptors and stats handlers as the RPCs above, but health is not authenticated or rate limited.\n")
-	fmt.Fprintf(&b, "Percentiles are of successful requests; rps counts every completed request; a latency target also needs errors < %s%%. Ratio to ceiling is rps over the same protocol's ceiling rps.\n",
+	b.WriteString("\n¹ grpc.health.v1.Health/Check on the intake server: the same grpc.Server, interceptors and stats handlers as the RPCs above, but health is not authenticated or rate limited.\n")
+	fmt.Fprintf(b, "Percentiles are of successful requests; rps counts every completed request; a latency target also needs errors < %s%%. Ratio to ceiling is rps over the same protocol's ceiling rps.\n",
 		strconv.FormatFloat(maxErrorRate*100, 'f', -1, 64))
-	fmt.Fprintf(&b, "Per-key rate limits raised to %s for every class (the limiter still decides every request); Redis: %s. The load generator and ghz run on the same %d cores as the services and PostgreSQL.\n",
+	fmt.Fprintf(b, "Per-key rate limits raised to %s for every class (the limiter still decides every request); Redis: %s. The load generator and ghz run on the same %d cores as the services and PostgreSQL.\n",
 		benchRateLimit, rep.Redis, rep.Cores)
 	if rep.MixCPU != "" {
-		fmt.Fprintf(&b, "CPU during the REST mix: %s.\n", rep.MixCPU)
+		fmt.Fprintf(b, "CPU during the REST mix: %s.\n", rep.MixCPU)
 	}
 	if rep.MixDrain != "" {
-		fmt.Fprintf(&b, "Uploads when the mix ended: %s.\n", rep.MixDrain)
+		fmt.Fprintf(b, "Uploads when the mix ended: %s.\n", rep.MixDrain)
 	}
 	if rep.MixEdge != "" {
-		fmt.Fprintf(&b, "Gateway edge cache during the mix: %s.\n", rep.MixEdge)
+		fmt.Fprintf(b, "Gateway edge cache during the mix: %s.\n", rep.MixEdge)
 	}
+}
+
+// writeClosedLoop writes the judged mix's throughput beside the REST
+// ceiling.
+func (rep *apiReport) writeClosedLoop(b *strings.Builder) {
 	ceiling := 0.0
 	for _, r := range rep.Rows {
-		if r.Ceiling && r.Protocol == "REST" {
+		if r.Ceiling && r.Protocol == protoREST {
 			ceiling = r.RPS
 		}
 	}
 	for _, r := range rep.Rows {
-		if r.Mix && r.Pass != nil {
-			met := "not met ✗"
-			if *r.Pass {
-				met = "met ✓"
-			}
-			fmt.Fprintf(&b, "\nClosed loop (%s VUs, no pause): %s requests/s beside the same run's REST ceiling of %s (ratio %.2f); target %s: %s.\n",
-				thousands(int64(rep.REST.VUs)), thousands(int64(r.RPS+0.5)), thousands(int64(ceiling+0.5)), r.RatioToCeiling, r.Target, met)
+		if !r.Mix || r.Pass == nil {
+			continue
 		}
+		met := "not met ✗"
+		if *r.Pass {
+			met = "met ✓"
+		}
+		fmt.Fprintf(b, "\nClosed loop (%s VUs, no pause): %s requests/s beside the same run's REST ceiling of %s (ratio %.2f); target %s: %s.\n",
+			thousands(int64(rep.REST.VUs)), thousands(int64(r.RPS+0.5)), thousands(int64(ceiling+0.5)), r.RatioToCeiling, r.Target, met)
 	}
-	if rep.UserModel != nil {
-		b.WriteString(rep.UserModel.markdown())
-	}
-	var ex []string
+}
+
+// errorExamples are the rows' error examples, the user model's operations'
+// among them, as list items.
+func (rep *apiReport) errorExamples() []string {
 	rows := slices.Clone(rep.Rows)
 	if rep.UserModel != nil {
 		for _, r := range rep.UserModel.Rows {
@@ -1115,18 +1348,13 @@ func (rep *apiReport) markdown() string {
 			}
 		}
 	}
+	var ex []string
 	for _, r := range rows {
 		for _, e := range r.ErrorExamples {
 			ex = append(ex, "- "+r.Operation+": "+e)
 		}
 	}
-	if len(ex) > 0 {
-		fmt.Fprintf(&b, "\nError examples:\n%s\n", strings.Join(ex, "\n"))
-	}
-	if rep.StopError != "" {
-		fmt.Fprintf(&b, "\nUnclean stop: %s\n", rep.StopError)
-	}
-	return b.String()
+	return ex
 }
 
 func fmtMS(v float64) string {
@@ -1179,13 +1407,15 @@ func (d drained) String() string {
 func drainUploads(ctx context.Context, dbURL string, d *deployables, profileDir string) (drained, error) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return drained{}, err
+		return drained{}, fmt.Errorf("bench-api: drain: %w", err)
 	}
 	defer pool.Close()
 	pending := func() (int, error) {
 		var n int
-		err := pool.QueryRow(ctx, "SELECT count(*) FROM intake.uploads WHERE state IN (1, 2, 3)").Scan(&n)
-		return n, err
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM intake.uploads WHERE state IN (1, 2, 3)").Scan(&n); err != nil {
+			return 0, fmt.Errorf("bench-api: counting unfinished uploads: %w", err)
+		}
+		return n, nil
 	}
 	start, before := time.Now(), sampleCPU(d)
 	n, err := pending()
@@ -1194,7 +1424,11 @@ func drainUploads(ctx context.Context, dbURL string, d *deployables, profileDir 
 	}
 	out := drained{Pending: n}
 	if profileDir != "" {
-		go profileCPU(ctx, d, profileDir, 10*time.Second)
+		go func() {
+			if err := profileCPU(ctx, d, profileDir, 10*time.Second); err != nil {
+				fmt.Fprintln(os.Stderr, "bench-api: drain profile:", err)
+			}
+		}()
 	}
 	for n > 0 {
 		if time.Since(start) > 15*time.Minute {
@@ -1216,10 +1450,10 @@ func drainUploads(ctx context.Context, dbURL string, d *deployables, profileDir 
 
 // vacuumDatabase runs VACUUM (ANALYZE) over the database at url and returns
 // how long it took.
-func vacuumDatabase(ctx context.Context, url string) (time.Duration, error) {
-	c, err := pgx.Connect(ctx, url)
+func vacuumDatabase(ctx context.Context, dbURL string) (time.Duration, error) {
+	c, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("bench-api: vacuuming the dataset: %w", err)
 	}
 	defer c.Close(ctx)
 	began := time.Now()
@@ -1235,22 +1469,25 @@ func vacuumDatabase(ctx context.Context, url string) (time.Duration, error) {
 func cloneDatabase(ctx context.Context, admin, template, name string) (string, bool, error) {
 	c, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", false, err
+		return "", false, fmt.Errorf("connecting to the admin database: %w", err)
 	}
 	var ok bool
 	err = c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", template).Scan(&ok)
 	c.Close(ctx)
-	if err != nil || !ok {
-		return "", false, err
+	if err != nil {
+		return "", false, fmt.Errorf("looking for %s: %w", template, err)
 	}
-	url, err := recreateDatabase(ctx, admin, name, template)
+	if !ok {
+		return "", false, nil
+	}
+	dbURL, err := recreateDatabase(ctx, admin, name, template)
 	if err != nil {
 		return "", false, err
 	}
 	if err := forgetCachedReads(ctx); err != nil {
 		return "", false, err
 	}
-	return url, true, nil
+	return dbURL, true, nil
 }
 
 // forgetCachedReads deletes the read cache's keys from Redis (REDIS_URL, else
@@ -1260,7 +1497,7 @@ func forgetCachedReads(ctx context.Context) error {
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		var err error
 		if opt, err = redis.ParseURL(u); err != nil {
-			return err
+			return fmt.Errorf("REDIS_URL: %w", err)
 		}
 	}
 	rdb := redis.NewClient(opt)
@@ -1311,7 +1548,7 @@ func (a *restAPI) loadedUpload(ctx context.Context) (uploadStatus, time.Duration
 		return up, 0, errors.New("bench-api: -reuse: the template database holds no upload")
 	}
 	first := resp.Uploads[len(resp.Uploads)-1]
-	if first.State != "UPLOAD_STATE_SUCCEEDED" {
+	if first.State != stateSucceeded {
 		return up, 0, fmt.Errorf("bench-api: -reuse: the dataset upload %s is %s", first.Name, first.State)
 	}
 	return first.uploadStatus, first.CompleteTime.Sub(first.CreateTime), nil

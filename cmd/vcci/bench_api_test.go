@@ -39,7 +39,7 @@ func TestRunsSendFilesOfTheirOwn(t *testing.T) {
 }
 
 func TestFreeAddrsAreDistinct(t *testing.T) {
-	addrs, err := freeAddrs(200)
+	addrs, err := freeAddrs(t.Context(), 200)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,20 +60,20 @@ type userModel struct {
 func userSuppliers(ctx context.Context, dbURL string) ([]supplierRef, error) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench-api: user suppliers: %w", err)
 	}
 	defer pool.Close()
 	rows, err := pool.Query(ctx, `SELECT 'suppliers/' || supplier_id, name FROM intake.suppliers
 		WHERE supplier_id >= 'S01000' ORDER BY supplier_id LIMIT 1000`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench-api: user suppliers: %w", err)
 	}
 	defer rows.Close()
 	var out []supplierRef
 	for rows.Next() {
 		var s supplierRef
 		if err := rows.Scan(&s.Name, &s.DisplayName); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("bench-api: user suppliers: %w", err)
 		}
 		out = append(out, s)
 	}
@@ -132,10 +132,10 @@ func (w *uploadWaits) follow(ctx context.Context, name string, sent time.Time) {
 			var up uploadStatus
 			if err = json.Unmarshal(body, &up); err == nil {
 				switch up.State {
-				case "UPLOAD_STATE_SUCCEEDED":
+				case stateSucceeded:
 					w.record(time.Since(sent), "")
 					return
-				case "UPLOAD_STATE_FAILED":
+				case stateFailed:
 					w.record(0, name+" FAILED: "+up.FailureReason)
 					return
 				}
@@ -224,19 +224,7 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 	cfg := base
 	cfg.VUs, cfg.Duration, cfg.Think, cfg.Ops, cfg.Seed = m.Users, m.Duration, m.Think, ops, userRun
 	logf("user model: %d users arriving together, no warm-up, %s-%s between requests, for %s, on %d suppliers", m.Users, m.Think.Min, m.Think.Max, m.Duration, len(sups))
-	profiled := make(chan error, 1)
-	go func() {
-		if m.Pprof == "" {
-			profiled <- nil
-			return
-		}
-		select {
-		case <-time.After(m.Duration / 4):
-			profiled <- profileCPU(ctx, d, m.Pprof, m.Duration/2)
-		case <-ctx.Done():
-			profiled <- ctx.Err()
-		}
-	}()
+	profiled := profileLater(ctx, d, m.Pprof, m.Duration/4, m.Duration/2)
 	before := sampleCPU(d)
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
@@ -308,7 +296,7 @@ func userReportOf(res loadgen.Result, m userModel, suppliers int, up uploadOutco
 }
 
 func (u uploadOutcome) summary() string {
-	var states []string
+	states := make([]string, 0, len(u.ByState))
 	for _, k := range slices.Sorted(maps.Keys(u.ByState)) {
 		states = append(states, fmt.Sprintf("%d %s", u.ByState[k], k))
 	}
@@ -323,12 +311,12 @@ func (u uploadOutcome) summary() string {
 func uploadStates(ctx context.Context, dbURL, like string) (map[string]int, int64, error) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("bench-api: upload states: %w", err)
 	}
 	defer pool.Close()
 	rows, err := pool.Query(ctx, `SELECT state, count(*) FROM intake.uploads WHERE filename LIKE $1 GROUP BY 1`, like)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("bench-api: upload states: %w", err)
 	}
 	defer rows.Close()
 	names := map[int16]string{1: "QUEUED", 2: "VALIDATING", 3: "CALCULATING", 4: "SUCCEEDED", 5: "FAILED"}
@@ -338,7 +326,7 @@ func uploadStates(ctx context.Context, dbURL, like string) (map[string]int, int6
 		var st int16
 		var n int
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("bench-api: upload states: %w", err)
 		}
 		out[names[st]] += n
 		total += int64(n)
@@ -351,11 +339,11 @@ func (u *userReport) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n### User model\n\n%s users arriving together with no warm-up (a cold start is part of what is measured), each pausing %s (uniform) after every answer, for %s; the design's mix 10:5:3:2 of the requests below, suppliers drawn from %s stored from S01000 on.\n\n",
 		thousands(int64(u.Users)), u.Think, u.Duration, thousands(int64(u.Suppliers)))
-	fmt.Fprintf(&b, "| operation | p50 | p95 | p99 | rps | error rate |\n|---|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| operation | p50 | p95 | p99 | rps | error rate |\n|---|--:|--:|--:|--:|--:|\n")
 	for _, r := range u.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Operation, fmtMS(r.P50), fmtMS(r.P95), fmtMS(r.P99), thousands(int64(r.RPS+0.5)), fmtRate(r))
 	}
-	fmt.Fprintf(&b, "\n| target | measured | met |\n|---|---|:-:|\n")
+	b.WriteString("\n| target | measured | met |\n|---|---|:-:|\n")
 	for _, v := range u.Targets {
 		mark := "✗"
 		if v.Met {

@@ -41,17 +41,17 @@ func sampleCPU(d *deployables) cpuSample {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 		if err != nil {
 			continue
 		}
 		// pid (comm) state ppid ... utime is field 14, stime 15.
-		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || close < open {
+		lp, rp := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if lp < 0 || rp < lp {
 			continue
 		}
-		comm := string(b[open+1 : close])
-		f := strings.Fields(string(b[close+1:]))
+		comm := string(b[lp+1 : rp])
+		f := strings.Fields(string(b[rp+1:]))
 		if len(f) < 13 {
 			continue
 		}
@@ -108,7 +108,7 @@ func cpuLine(use map[string]float64, elapsed time.Duration, cores int) string {
 // pprof, into dir/<name>.cpu.pprof, concurrently; it returns when all are in.
 func profileCPU(ctx context.Context, d *deployables, dir string, dur time.Duration) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("profile: %w", err)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.pprof))
@@ -124,7 +124,7 @@ func profileCPU(ctx context.Context, d *deployables, dir string, dur time.Durati
 			defer resp.Body.Close()
 			f, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
 			if err != nil {
-				errs <- err
+				errs <- fmt.Errorf("profile %s: %w", name, err)
 				return
 			}
 			defer f.Close()

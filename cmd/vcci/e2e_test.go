@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,7 +194,7 @@ func TestUploadFlowThroughREST(t *testing.T) {
 	for c := range factors {
 		codes = append(codes, c)
 	}
-	sort.Strings(codes)
+	slices.Sort(codes)
 	var file bytes.Buffer
 	if _, err := spendgen.Write(&file, spendgen.Options{Rows: 20_000, Suppliers: 500, Seed: 7, Codes: codes}); err != nil {
 		t.Fatal(err)
@@ -280,15 +280,15 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		id string
 		kg *big.Rat
 	}
-	var rank []ranked
+	rank := make([]ranked, 0, len(bySupplier))
 	for id, a := range bySupplier {
 		rank = append(rank, ranked{id, a.kg})
 	}
-	sort.Slice(rank, func(i, j int) bool {
-		if c := rank[i].kg.Cmp(rank[j].kg); c != 0 {
-			return c > 0
+	slices.SortFunc(rank, func(a, b ranked) int {
+		if c := b.kg.Cmp(a.kg); c != 0 {
+			return c
 		}
-		return rank[i].id < rank[j].id
+		return strings.Compare(a.id, b.id)
 	})
 	threshold := new(big.Rat).Mul(total, big.NewRat(8, 10))
 	cum, need := new(big.Rat), 0
@@ -428,7 +428,8 @@ func TestBadInputThroughREST(t *testing.T) {
 		t.Fatalf("same key, other body: HTTP %d %+v, want 422 %q", code, st, want)
 	}
 	var list struct{ Uploads []upload }
-	if p.call(t, "GET", "/v1/uploads", p.key, nil, &list); len(list.Uploads) != 1 {
+	p.call(t, "GET", "/v1/uploads", p.key, nil, &list)
+	if len(list.Uploads) != 1 {
 		t.Fatalf("uploads after the refused key: %+v", list.Uploads)
 	}
 	// Another tenant cannot see it.
@@ -464,8 +465,9 @@ func TestUploadIsOneTrace(t *testing.T) {
 		}
 	}
 	if !root.IsValid() {
-		var names []string
-		for _, s := range rec.Ended() {
+		ended := rec.Ended()
+		names := make([]string, 0, len(ended))
+		for _, s := range ended {
 			names = append(names, s.Name())
 		}
 		t.Fatalf("no gateway span for POST /v1/uploads among %v", names)
@@ -557,7 +559,7 @@ func TestRiverUIIsBehindTheOperatorsPassword(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path, user, password string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, http.NoBody)
 		if user != "" {
 			req.SetBasicAuth(user, password)
 		}

@@ -18,32 +18,35 @@ func gen(args []string) error {
 	suppliers := fs.Int("suppliers", 10_000, "distinct suppliers")
 	seed := fs.Uint64("seed", 1, "seed; the same seed gives the same file")
 	out := fs.String("o", "spend.csv", "output file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_, err := writeSpend(*out, *rows, *suppliers, *seed)
-	return err
+	return writeSpend(*out, *rows, *suppliers, *seed)
 }
 
-func writeSpend(path string, rows, suppliers int, seed uint64) (spendgen.Stats, error) {
+// writeSpend writes a spend file of rows lines over suppliers to path.
+func writeSpend(path string, rows, suppliers int, seed uint64) error {
 	codes, err := calculator.FactorCodes()
 	if err != nil {
-		return spendgen.Stats{}, err
+		return err
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return spendgen.Stats{}, err
+		return fmt.Errorf("creating the spend file: %w", err)
 	}
 	defer f.Close()
 	start := time.Now()
 	w := bufio.NewWriterSize(f, 1<<20)
 	st, err := spendgen.Write(w, spendgen.Options{Rows: rows, Suppliers: suppliers, Seed: seed, Codes: codes})
 	if err != nil {
-		return st, err
+		return err
 	}
 	if err := w.Flush(); err != nil {
-		return st, err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s: %d rows, %d suppliers, %.1f MB in %.2fs\n", path, st.Rows, st.Suppliers, float64(st.Bytes)/1e6, time.Since(start).Seconds())
-	return st, f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,26 +18,37 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cmd, args := "run", os.Args[1:]
-	if len(args) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "run":
-		err = runLocal(ctx, args)
-	case "gen":
-		err = gen(args)
-	case "bench-e2e":
-		err = benchE2E(ctx, args)
-	case "bench-api":
-		err = benchAPI(ctx, args)
-	default:
-		err = fmt.Errorf("unknown command %q: want run, gen, bench-e2e or bench-api", cmd)
-	}
+	err := dispatch(ctx, os.Args[1:])
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vcci:", err)
 		os.Exit(1)
 	}
+}
+
+// dispatch runs the command args name (run when none is named).
+func dispatch(ctx context.Context, args []string) error {
+	cmd := "run"
+	if len(args) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runLocal(ctx, args)
+	case "gen":
+		return gen(args)
+	case "bench-e2e":
+		return benchE2E(ctx, args)
+	case "bench-api":
+		return benchAPI(ctx, args)
+	}
+	return fmt.Errorf("unknown command %q: want run, gen, bench-e2e or bench-api", cmd)
+}
+
+// parseFlags parses args into fs, naming the command in its error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return nil
 }

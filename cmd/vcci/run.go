@@ -27,7 +27,7 @@ func runLocal(ctx context.Context, args []string) error {
 	service.TuneGC() // the platform in one process, tuned as each deployable is
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	dataDir := fs.String("data", ".pgdata", "where a private PostgreSQL cluster lives when no server is found")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log := logging.New(os.Stderr, "vcci", config.String("LOG_LEVEL", "info"))
@@ -36,7 +36,11 @@ func runLocal(ctx context.Context, args []string) error {
 		return err
 	}
 	if database.Stop != nil {
-		defer database.Stop()
+		defer func() {
+			if err := database.Stop(); err != nil {
+				log.WarnContext(ctx, "stopping the private PostgreSQL cluster", "error", err)
+			}
+		}()
 	}
 	key, err := bootstrapTenant(ctx, database.URL, ".vcci-dev-key")
 	if err != nil {
@@ -46,7 +50,12 @@ func runLocal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer tp.Shutdown(context.Background())
+	defer func() {
+		// ctx is done by now: flush on a context that outlives it.
+		if err := tp.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.WarnContext(ctx, "flushing traces", "error", err)
+		}
+	}()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	limits, err := ratelimit.ConfigFromEnv(os.Getenv)
@@ -85,7 +94,7 @@ func runLocal(ctx context.Context, args []string) error {
 func bootstrapTenant(ctx context.Context, url, keyFile string) (string, error) {
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("connecting to the database: %w", err)
 	}
 	defer pool.Close()
 	if err := tenancy.Migrate(ctx, pool); err != nil {
@@ -103,7 +112,7 @@ func bootstrapTenant(ctx context.Context, url, keyFile string) (string, error) {
 				return "", err
 			}
 		} else if !errors.Is(err, os.ErrNotExist) {
-			return "", err
+			return "", fmt.Errorf("reading the key: %w", err)
 		}
 	}
 	if key != "" {

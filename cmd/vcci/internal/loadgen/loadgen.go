@@ -250,24 +250,7 @@ func (r *recorder) fail(op int, err error) {
 // Run runs cfg until its duration ends or ctx does. Requests cut off by the
 // end of the run are not counted either way.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	switch {
-	case cfg.VUs < 1:
-		return Result{}, errors.New("loadgen: VUs must be at least 1")
-	case cfg.Duration <= 0:
-		return Result{}, errors.New("loadgen: Duration must be positive")
-	case len(cfg.Ops) == 0:
-		return Result{}, errors.New("loadgen: no ops")
-	case cfg.Think.Min < 0 || cfg.Think.Max < cfg.Think.Min && cfg.Think.Max != 0:
-		return Result{}, fmt.Errorf("loadgen: think time %s..%s", cfg.Think.Min, cfg.Think.Max)
-	}
-	weights := make([]int, len(cfg.Ops))
-	for i, op := range cfg.Ops {
-		if op.New == nil {
-			return Result{}, fmt.Errorf("loadgen: op %q needs a builder", op.Name)
-		}
-		weights[i] = op.Weight
-	}
-	mix, err := NewMix(weights)
+	mix, err := cfg.mix()
 	if err != nil {
 		return Result{}, err
 	}
@@ -278,69 +261,119 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	r := &run{cfg: cfg, mix: mix, client: client, ctx: runCtx, cancel: cancel}
 	recs := make([]*recorder, cfg.VUs)
-	var (
-		wg       sync.WaitGroup
-		buildErr error
-		once     sync.Once
-	)
-	start := time.Now()
+	var wg sync.WaitGroup
+	r.start = time.Now()
 	for vu := range cfg.VUs {
 		rec := newRecorder(len(cfg.Ops))
 		recs[vu] = rec
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(vu)))
-		wg.Go(func() {
-			for runCtx.Err() == nil {
-				op := mix.Pick(rng)
-				seq := rec.seq[op]
-				rec.seq[op]++
-				req, err := cfg.Ops[op].New(runCtx, vu, seq, rng)
-				if err != nil {
-					// A builder's error is the generator's fault, not the
-					// server's: stop the run rather than count it.
-					once.Do(func() { buildErr = fmt.Errorf("loadgen: build %s: %w", cfg.Ops[op].Name, err) })
-					cancel()
-					return
-				}
-				for k, v := range cfg.Header {
-					if req.Header.Get(k) == "" {
-						req.Header[k] = v
-					}
-				}
-				t0 := time.Now()
-				body, err := do(client, req, cfg.Ops[op].Done != nil)
-				lat := time.Since(t0)
-				if runCtx.Err() != nil {
-					return // cut off by the end of the run
-				}
-				rec.requests[op]++
-				rec.samples = append(rec.samples, Sample{End: t0.Add(lat).Sub(start), Latency: lat, Failed: err != nil})
-				if err != nil {
-					rec.fail(op, err)
-				} else {
-					rec.lats[op] = append(rec.lats[op], lat)
-					if done := cfg.Ops[op].Done; done != nil {
-						done(vu, seq, t0, body)
-					}
-				}
-				if p := cfg.Think.Pause(rng); p > 0 {
-					select {
-					case <-runCtx.Done():
-					case <-time.After(p):
-					}
-				}
-			}
-		})
+		wg.Go(func() { r.user(vu, rec, rng) })
 	}
 	wg.Wait()
-	elapsed := min(time.Since(start), cfg.Duration)
+	elapsed := min(time.Since(r.start), cfg.Duration)
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	if buildErr != nil {
-		return Result{}, buildErr
+	if r.buildErr != nil {
+		return Result{}, r.buildErr
 	}
+	return result(cfg, recs, elapsed), nil
+}
 
+// mix checks cfg and returns the mix of its ops.
+func (cfg *Config) mix() (Mix, error) {
+	switch {
+	case cfg.VUs < 1:
+		return Mix{}, errors.New("loadgen: VUs must be at least 1")
+	case cfg.Duration <= 0:
+		return Mix{}, errors.New("loadgen: Duration must be positive")
+	case len(cfg.Ops) == 0:
+		return Mix{}, errors.New("loadgen: no ops")
+	case cfg.Think.Min < 0 || cfg.Think.Max < cfg.Think.Min && cfg.Think.Max != 0:
+		return Mix{}, fmt.Errorf("loadgen: think time %s..%s", cfg.Think.Min, cfg.Think.Max)
+	}
+	weights := make([]int, len(cfg.Ops))
+	for i, op := range cfg.Ops {
+		if op.New == nil {
+			return Mix{}, fmt.Errorf("loadgen: op %q needs a builder", op.Name)
+		}
+		weights[i] = op.Weight
+	}
+	return NewMix(weights)
+}
+
+// run is one Run in progress, as its virtual users share it.
+type run struct {
+	cfg    Config
+	mix    Mix
+	client *http.Client
+	ctx    context.Context // ends with the run
+	cancel context.CancelFunc
+	start  time.Time
+	// buildErr is the first builder's error, which ends the run.
+	once     sync.Once
+	buildErr error
+}
+
+// user is virtual user vu: it sends requests, pausing between them, until
+// the run ends, and tallies them in rec.
+func (r *run) user(vu int, rec *recorder, rng *rand.Rand) {
+	for r.ctx.Err() == nil {
+		if !r.send(vu, rec, rng) {
+			return
+		}
+		if p := r.cfg.Think.Pause(rng); p > 0 {
+			select {
+			case <-r.ctx.Done():
+			case <-time.After(p):
+			}
+		}
+	}
+}
+
+// send sends one request of an op drawn from the mix and tallies it; false
+// when the run is over.
+func (r *run) send(vu int, rec *recorder, rng *rand.Rand) bool {
+	op := r.mix.Pick(rng)
+	seq := rec.seq[op]
+	rec.seq[op]++
+	o := r.cfg.Ops[op]
+	req, err := o.New(r.ctx, vu, seq, rng)
+	if err != nil {
+		// A builder's error is the generator's fault, not the
+		// server's: stop the run rather than count it.
+		r.once.Do(func() { r.buildErr = fmt.Errorf("loadgen: build %s: %w", o.Name, err) })
+		r.cancel()
+		return false
+	}
+	for k, v := range r.cfg.Header {
+		if req.Header.Get(k) == "" {
+			req.Header[k] = v
+		}
+	}
+	t0 := time.Now()
+	body, err := do(r.client, req, o.Done != nil)
+	lat := time.Since(t0)
+	if r.ctx.Err() != nil {
+		return false // cut off by the end of the run
+	}
+	rec.requests[op]++
+	rec.samples = append(rec.samples, Sample{End: t0.Add(lat).Sub(r.start), Latency: lat, Failed: err != nil})
+	if err != nil {
+		rec.fail(op, err)
+		return true
+	}
+	rec.lats[op] = append(rec.lats[op], lat)
+	if o.Done != nil {
+		o.Done(vu, seq, t0, body)
+	}
+	return true
+}
+
+// result merges the virtual users' tallies of a run that lasted elapsed.
+func result(cfg Config, recs []*recorder, elapsed time.Duration) Result {
 	res := Result{VUs: cfg.VUs, Elapsed: elapsed, Ops: make([]OpResult, len(cfg.Ops))}
 	for i, op := range cfg.Ops {
 		o := OpResult{Name: op.Name}
@@ -364,7 +397,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		samples = append(samples, rec.samples...)
 	}
 	res.Timeline = Timeline(samples, elapsed)
-	return res, nil
+	return res
 }
 
 // do sends req and reads the whole body, so that the connection is reused
@@ -374,13 +407,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 func do(client *http.Client, req *http.Request, keep bool) ([]byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, err //nolint:wrapcheck // *url.Error names the method and URL; its text is the report's error example
 	}
 	defer resp.Body.Close()
 	ok := resp.StatusCode/100 == 2
 	if ok && !keep {
-		_, err := io.Copy(io.Discard, resp.Body)
-		return nil, err
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return nil, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+		}
+		return nil, nil
 	}
 	var r io.Reader = resp.Body
 	if resp.Header.Get("Content-Encoding") == "gzip" {
@@ -390,10 +425,15 @@ func do(client *http.Client, req *http.Request, keep bool) ([]byte, error) {
 		}
 	}
 	if ok {
-		return io.ReadAll(r)
+		body, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+		}
+		return body, nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(r, 512))
-	io.Copy(io.Discard, resp.Body)
+	// Drained for the connection's reuse; the status is the error either way.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil, &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 }
 

@@ -91,8 +91,8 @@ func TestRunRespectsWeights(t *testing.T) {
 
 func TestRunCountsErrors(t *testing.T) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
-	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("fine")) })
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"code":13,"message":"boom"}`, http.StatusInternalServerError)
 	})
 	srv := httptest.NewServer(mux)
@@ -139,7 +139,7 @@ func TestRunCountsErrors(t *testing.T) {
 }
 
 func TestRunMeasuresLatency(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		time.Sleep(20 * time.Millisecond)
 	}))
 	defer srv.Close()
@@ -349,7 +349,7 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("Stalls(40ms) = %v, want [1]", s)
 	}
 	// A second of failures only has no p95, and is a stall too.
-	failed := append(got, loadgen.Second{Requests: 9, Errors: 9})
+	failed := append(slices.Clone(got), loadgen.Second{Requests: 9, Errors: 9})
 	if s := loadgen.Stalls(failed, ms(40)); !slices.Equal(s, []int{1, 3}) {
 		t.Errorf("with a failed second: Stalls = %v, want [1 3]", s)
 	}
@@ -386,7 +386,7 @@ func TestRunPausesBetweenRequests(t *testing.T) {
 			New: func(ctx context.Context, vu int, seq uint64, _ *rand.Rand) (*http.Request, error) {
 				return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"?id="+strconv.Itoa(vu)+"-"+strconv.FormatUint(seq, 10), http.NoBody)
 			},
-			Done: func(vu int, seq uint64, sent time.Time, body []byte) {
+			Done: func(_ int, _ uint64, _ time.Time, body []byte) {
 				mu.Lock()
 				defer mu.Unlock()
 				bodies[string(body)] = true

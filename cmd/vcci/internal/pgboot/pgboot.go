@@ -13,7 +13,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -33,7 +32,7 @@ func Find(ctx context.Context, dbname, dataDir string) (Database, error) {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		return Database{URL: u, Note: "DATABASE_URL"}, nil
 	}
-	if reachable("127.0.0.1:5432") {
+	if reachable(ctx, "127.0.0.1:5432") {
 		admin := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 		if err := ensureDB(ctx, admin, dbname); err != nil {
 			return Database{}, fmt.Errorf("PostgreSQL on 127.0.0.1:5432 answered but: %w (set DATABASE_URL to a database you can use)", err)
@@ -47,8 +46,9 @@ func Find(ctx context.Context, dbname, dataDir string) (Database, error) {
 	return private(ctx, bin, dbname, dataDir)
 }
 
-func reachable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+func reachable(ctx context.Context, addr string) bool {
+	dialer := net.Dialer{Timeout: 500 * time.Millisecond}
+	c, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return false
 	}
@@ -59,16 +59,16 @@ func reachable(addr string) bool {
 func ensureDB(ctx context.Context, adminURL, dbname string) error {
 	c, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("connecting: %w", err)
 	}
 	defer c.Close(ctx)
 	var exists bool
 	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, dbname).Scan(&exists); err != nil {
-		return err
+		return fmt.Errorf("looking for database %s: %w", dbname, err)
 	}
 	if !exists {
 		if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbname}.Sanitize()); err != nil {
-			return err
+			return fmt.Errorf("creating database %s: %w", dbname, err)
 		}
 	}
 	return nil
@@ -80,7 +80,7 @@ func serverBin() (string, error) {
 		return filepath.Dir(p), nil
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Strings(dirs)
+	slices.Sort(dirs)
 	for _, dir := range slices.Backward(dirs) {
 		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
 			return dir, nil
@@ -93,7 +93,7 @@ func serverBin() (string, error) {
 
 func private(ctx context.Context, bin, dbname, dataDir string) (Database, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return Database{}, err
+		return Database{}, fmt.Errorf("private cluster: %w", err)
 	}
 	abs, _ := filepath.Abs(dataDir)
 	// PostgreSQL refuses to run as root: as root, run it as the postgres user.
@@ -111,7 +111,7 @@ func private(ctx context.Context, bin, dbname, dataDir string) (Database, error)
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(abs, uid, gid); err != nil {
-			return Database{}, err
+			return Database{}, fmt.Errorf("private cluster: %w", err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(abs, "PG_VERSION")); err != nil {
@@ -120,7 +120,7 @@ func private(ctx context.Context, bin, dbname, dataDir string) (Database, error)
 			return Database{}, fmt.Errorf("initdb: %w: %s", err, out)
 		}
 	}
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return Database{}, err
 	}
@@ -130,18 +130,21 @@ func private(ctx context.Context, bin, dbname, dataDir string) (Database, error)
 		return Database{}, fmt.Errorf("pg_ctl start: %w: %s", err, out)
 	}
 	stop := func() error {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Stopping comes once ctx is done: it has a deadline of its own.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		args := []string{filepath.Join(bin, "pg_ctl"), "-D", abs, "-m", "fast", "stop"}
 		if os.Geteuid() == 0 {
 			args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
 		}
-		return exec.CommandContext(stopCtx, args[0], args[1:]...).Run()
+		if err := exec.CommandContext(stopCtx, args[0], args[1:]...).Run(); err != nil {
+			return fmt.Errorf("pg_ctl stop: %w", err)
+		}
+		return nil
 	}
 	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	if err := ensureDB(ctx, admin, dbname); err != nil {
-		stop()
-		return Database{}, err
+		return Database{}, errors.Join(err, stop())
 	}
 	return Database{
 		URL:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, dbname),
@@ -150,10 +153,11 @@ func private(ctx context.Context, bin, dbname, dataDir string) (Database, error)
 	}, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("finding a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil

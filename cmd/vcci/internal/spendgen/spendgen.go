@@ -109,7 +109,7 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 	n, err := bw.WriteString(Header)
 	st.Bytes += int64(n)
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("spendgen: %w", err)
 	}
 	id := []byte("T000000000,")
 	for range opts.Rows {
@@ -144,11 +144,14 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 		n, err := bw.Write(line)
 		st.Bytes += int64(n)
 		if err != nil {
-			return st, err
+			return st, fmt.Errorf("spendgen: %w", err)
 		}
 		st.Rows++
 	}
-	return st, bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return st, fmt.Errorf("spendgen: %w", err)
+	}
+	return st, nil
 }
 
 type code struct {
@@ -234,7 +237,7 @@ func supplierName(rng *rand.Rand, naics string) string {
 type sector struct{ words, items []string }
 
 var (
-	sectorDefault = sector{[]string{"Industries", "Trading", "Services"}, []string{"office supplies", "maintenance", "general services", "equipment rental"}}
+	sectorDefault = sector{[]string{"Industries", "Trading", "Services"}, []string{"office supplies", "maintenance", "general services", "equipment rental"}} //nolint:goconst // words of a table, not one value repeated
 	sectorMfg     = sector{
 		[]string{"Steel", "Plastics", "Chemicals", "Foods", "Textiles", "Components", "Packaging", "Electronics", "Metals", "Glass", "Paper"},
 		[]string{"steel coils", "resin pellets", "packaging film", "spare parts", "raw materials", "castings", "fasteners", "circuit boards"}}
@@ -366,7 +369,7 @@ func appendCents(b []byte, cents int64) []byte {
 // csvField applies encoding/csv's rules: quote a field holding a comma,
 // quote, CR or LF (or starting with a space), doubling inner quotes.
 func csvField(s string) string {
-	need := len(s) > 0 && s[0] == ' '
+	need := s != "" && s[0] == ' '
 	for i := 0; i < len(s) && !need; i++ {
 		switch s[i] {
 		case ',', '"', '\n', '\r':

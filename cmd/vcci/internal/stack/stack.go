@@ -97,7 +97,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if o.Ephemeral {
 			addr = "127.0.0.1:0"
 		}
-		return net.Listen("tcp", addr)
+		var lc net.ListenConfig
+		return lc.Listen(ctx, "tcp", addr)
 	}
 	// One Redis client for the process, as a service alone has one.
 	rdb, err := redisx.Connect(ctx, o.RedisURL, o.Log, o.TP)
@@ -166,9 +167,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	})
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// ctx is done: the shutdown gets a deadline of its own.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		s.http.Shutdown(sctx)
+		if err := s.http.Shutdown(sctx); err != nil {
+			o.Log.WarnContext(sctx, "gateway shutdown", "error", err)
+		}
 		gw.Close()
 	}()
 	return s, nil
@@ -185,7 +189,7 @@ func (s *Stack) waitServing(ctx context.Context) error {
 	for name, addr := range s.GRPC {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
-			return err
+			return fmt.Errorf("stack: %s: %w", name, err)
 		}
 		hc := healthpb.NewHealthClient(cc)
 		for {
