@@ -103,14 +103,27 @@ func (s *ServiceTokens) matches(token string) bool {
 
 // load reads both tokens, creating the first; s.mu is held.
 func (s *ServiceTokens) load(ctx context.Context) error {
-	cur, err := ServiceToken(ctx, s.pool)
+	rows, err := s.pool.Query(ctx, `SELECT slot, token FROM iam.service_credentials`)
 	if err != nil {
-		return err
-	}
-	var prev string
-	err = s.pool.QueryRow(ctx, `SELECT token FROM iam.service_credentials WHERE slot = 'previous'`).Scan(&prev)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("tenancy.ServiceTokens: %w", err)
+	}
+	var cur, prev string
+	var slot, token string
+	_, err = pgx.ForEachRow(rows, []any{&slot, &token}, func() error {
+		if slot == "current" {
+			cur = token
+		} else {
+			prev = token
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tenancy.ServiceTokens: %w", err)
+	}
+	if cur == "" { // the platform's first start
+		if cur, err = ServiceToken(ctx, s.pool); err != nil {
+			return err
+		}
 	}
 	s.current, s.previous, s.loaded = cur, prev, time.Now()
 	return nil
