@@ -5,6 +5,7 @@
 //	vcci gen -rows N -o FILE          a deterministic spend CSV
 //	vcci bench-e2e -rows N -bin DIR   upload N rows through REST, measured
 //	vcci bench-api [flags]            ghz and a REST load against every service
+//	vcci service-token rotate|retire  rotate the services' credential
 package main
 
 import (
@@ -32,8 +33,10 @@ func main() {
 		err = benchE2E(ctx, args)
 	case "bench-api":
 		err = benchAPI(ctx, args)
+	case "service-token":
+		err = serviceToken(ctx, args, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q: want run, gen, bench-e2e or bench-api", cmd)
+		err = fmt.Errorf("unknown command %q: want run, gen, bench-e2e, bench-api or service-token", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vcci:", err)
