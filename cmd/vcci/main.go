@@ -5,6 +5,7 @@
 //	vcci gen -rows N -o FILE          a deterministic spend CSV
 //	vcci bench-e2e -rows N -bin DIR   upload N rows through REST, measured
 //	vcci bench-api [flags]            ghz and a REST load against every service
+//	vcci service-token rotate|retire  rotate the services' credential
 package main
 
 import (
@@ -41,8 +42,10 @@ func dispatch(ctx context.Context, args []string) error {
 		return benchE2E(ctx, args)
 	case "bench-api":
 		return benchAPI(ctx, args)
+	case "service-token":
+		return serviceToken(ctx, args, os.Stdout)
 	}
-	return fmt.Errorf("unknown command %q: want run, gen, bench-e2e or bench-api", cmd)
+	return fmt.Errorf("unknown command %q: want run, gen, bench-e2e, bench-api or service-token", cmd)
 }
 
 // parseFlags parses args into fs, naming the command in its error.

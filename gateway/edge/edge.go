@@ -36,6 +36,7 @@ import (
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	iamv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/iam/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcclient"
@@ -136,7 +137,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		name string
 		reg  func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
 	}{
-		{"intake", intakev1.RegisterIntakeServiceHandler},
+		{"intake", registerIntake},
 		{"calculator", calculatorv1.RegisterCalculatorServiceHandler},
 		{"hotspot", hotspotv1.RegisterHotspotServiceHandler},
 		{"engagement", engagementv1.RegisterEngagementServiceHandler},
@@ -220,6 +221,19 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + route(r.URL.Path) }))
 	g.handler = h
 	return g, nil
+}
+
+// registerIntake registers intake's routes: its own service's, and the
+// tenant's keys and audit log, which intake serves too.
+func registerIntake(ctx context.Context, mux *runtime.ServeMux, cc *grpc.ClientConn) error {
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		intakev1.RegisterIntakeServiceHandler, iamv1.RegisterApiKeyServiceHandler, iamv1.RegisterAuditServiceHandler,
+	} {
+		if err := reg(ctx, mux, cc); err != nil {
+			return fmt.Errorf("register: %w", err)
+		}
+	}
+	return nil
 }
 
 // newServeMux is the grpc-gateway mux with the gateway's header matchers and
@@ -320,7 +334,7 @@ func route(path string) string {
 	parts := strings.Split(path, "/")
 	for i := 1; i < len(parts); i++ {
 		switch parts[i-1] {
-		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors":
+		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys":
 			if parts[i] != "" && !strings.Contains(parts[i], ":") {
 				parts[i] = "{id}"
 			}

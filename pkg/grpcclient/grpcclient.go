@@ -26,7 +26,7 @@ import (
 type Option func(*options)
 
 type options struct {
-	serviceToken string
+	serviceToken func(context.Context) string
 	timeouts     Timeouts
 	dial         []grpc.DialOption
 }
@@ -84,7 +84,17 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 
 // AsService makes calls made for an authenticated caller travel as the
 // platform (the service token) acting for the caller's tenant.
-func AsService(token string) Option { return func(o *options) { o.serviceToken = token } }
+func AsService(token string) Option {
+	return AsServiceFrom(func(context.Context) string { return token })
+}
+
+// AsServiceFrom is AsService with the token read from current at every
+// call, so that a rotated token is sent without dialling again. It is sent
+// for calls made as the service too (tenancy.AsService), in place of the
+// token their context carries.
+func AsServiceFrom(current func(context.Context) string) Option {
+	return func(o *options) { o.serviceToken = current }
+}
 
 // Dial returns a client connection to target ("host:port").
 func Dial(target string, tp trace.TracerProvider, opts ...Option) (*grpc.ClientConn, error) {
@@ -146,13 +156,20 @@ func (s *endingStream) RecvMsg(m any) error {
 	return err //nolint:wrapcheck // the stream's status and io.EOF, as grpc gives them
 }
 
-func forwardKey(ctx context.Context, serviceToken string) context.Context {
+func forwardKey(ctx context.Context, serviceToken func(context.Context) string) context.Context {
+	var current string
+	if serviceToken != nil {
+		current = serviceToken(ctx)
+	}
 	if tok := tenancy.ServiceTokenFrom(ctx); tok != "" {
+		if current != "" {
+			tok = current
+		}
 		tenant, _ := tenancy.TenantFrom(ctx)
 		return metadata.AppendToOutgoingContext(ctx, "x-vcci-service-token", tok, "x-vcci-tenant", tenant.String())
 	}
-	if tenant, ok := tenancy.TenantFrom(ctx); ok && serviceToken != "" {
-		return metadata.AppendToOutgoingContext(ctx, "x-vcci-service-token", serviceToken, "x-vcci-tenant", tenant.String())
+	if tenant, ok := tenancy.TenantFrom(ctx); ok && current != "" {
+		return metadata.AppendToOutgoingContext(ctx, "x-vcci-service-token", current, "x-vcci-tenant", tenant.String())
 	}
 	if key := tenancy.KeyFrom(ctx); key != "" {
 		if md, ok := metadata.FromOutgoingContext(ctx); !ok || len(md.Get("x-api-key")) == 0 {

@@ -212,8 +212,10 @@ func TestServiceCallsAndHealthAreNotLimited(t *testing.T) {
 
 	// Health checks carrying a spent key still answer.
 	ctx := testsupport.WithKey("vcci_key_health")
-	for range 3 {
-		client.EmptyCall(ctx, &testpb.Empty{})
+	for i := range 3 {
+		if _, err := client.EmptyCall(ctx, &testpb.Empty{}); err != nil {
+			t.Fatalf("call %d to spend the budget: %v", i+1, err)
+		}
 	}
 	if _, err := client.EmptyCall(ctx, &testpb.Empty{}); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("4th call: %v, want ResourceExhausted", err)

@@ -1,6 +1,6 @@
 // Package grpcserver is the bootstrap every service shares: interceptors
-// (panic recovery, API-key authentication, per-key rate limits, error
-// mapping, metrics), the health and reflection services, OpenTelemetry stats
+// (panic recovery, API-key authentication, scopes, per-key rate limits, the
+// audit log, error mapping, metrics), the health and reflection services, OpenTelemetry stats
 // handlers, a metrics and probe HTTP listener, and shutdown with a deadline.
 package grpcserver
 
@@ -47,6 +47,12 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, key string) (uuid.UUID, error)
 }
 
+// KeyAuthenticator resolves an API key to who it proves the caller to be,
+// scopes included; an Authenticator without it grants every scope.
+type KeyAuthenticator interface {
+	AuthenticateKey(ctx context.Context, key string) (tenancy.Caller, error)
+}
+
 // ServiceAuthenticator accepts another vcci service acting for a tenant.
 type ServiceAuthenticator interface {
 	AuthenticateService(ctx context.Context, token, tenant string) (uuid.UUID, error)
@@ -74,6 +80,9 @@ type Options struct {
 	// MaxConcurrentStreams caps the calls in flight on one connection;
 	// 0 means DefaultMaxConcurrentStreams.
 	MaxConcurrentStreams uint32
+	// Audit receives a row for every successful call that is not a read;
+	// nil records nothing.
+	Audit Auditor
 }
 
 // Limits every server states rather than inherits from grpc-go.
@@ -152,7 +161,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{Health: health.NewServer(), Registry: reg, opts: opts}
 	s.setReady("")
-	recover := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		opts.Log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
@@ -167,12 +176,12 @@ func New(opts Options) *Server {
 		grpc.KeepaliveParams(keepaliveParams),
 		grpc.ChainUnaryInterceptor(
 			metrics.UnaryServerInterceptor(),
-			recovery.UnaryServerInterceptor(recover),
+			recovery.UnaryServerInterceptor(recoverOpt),
 			s.unaryAuthAndErrors,
 		),
 		grpc.ChainStreamInterceptor(
 			metrics.StreamServerInterceptor(),
-			recovery.StreamServerInterceptor(recover),
+			recovery.StreamServerInterceptor(recoverOpt),
 			s.streamAuthAndErrors,
 		),
 	)
@@ -207,11 +216,33 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		return tenancy.AsService(ctx, tenant, tok[0]), nil
 	}
 	key := APIKey(ctx)
+	if ka, ok := s.opts.Auth.(KeyAuthenticator); ok {
+		caller, err := ka.AuthenticateKey(ctx, key)
+		if err != nil {
+			return ctx, fmt.Errorf("authenticate key: %w", err)
+		}
+		return tenancy.WithCaller(ctx, caller, key), nil
+	}
 	tenant, err := s.opts.Auth.Authenticate(ctx, key)
+	if err != nil {
+		return ctx, fmt.Errorf("authenticate key: %w", err)
+	}
+	return tenancy.WithTenant(ctx, tenant, key), nil
+}
+
+// admit authenticates a call of method, checks its scope and charges its
+// rate limit.
+func (s *Server) admit(ctx context.Context, method string, setHeader func(metadata.MD) error) (context.Context, error) {
+	ctx, err := s.authenticate(ctx, method)
 	if err != nil {
 		return ctx, err
 	}
-	return tenancy.WithTenant(ctx, tenant, key), nil
+	if !open(method) {
+		if err := authorize(ctx, method); err != nil {
+			return ctx, err
+		}
+	}
+	return ctx, s.rateLimit(ctx, method, setHeader)
 }
 
 // APIKey reads the key from incoming metadata: "x-api-key", or
@@ -230,33 +261,54 @@ func APIKey(ctx context.Context) string {
 }
 
 func (s *Server) unaryAuthAndErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, err := s.authenticate(ctx, info.FullMethod)
+	ctx, err := s.admit(ctx, info.FullMethod, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) })
 	if err != nil {
-		return nil, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
-	}
-	if err := s.rateLimit(ctx, info.FullMethod, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) }); err != nil {
 		return nil, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 	}
 	resp, err := handler(ctx, req)
+	if err == nil {
+		s.audit(ctx, info.FullMethod, req, resp)
+	}
 	return resp, ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 }
 
+// wrappedStream carries the authenticated context and remembers the first
+// message received and the last sent, for the audit log.
 type wrappedStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx         context.Context
+	first, last any
+	keep        bool
 }
 
-func (w wrappedStream) Context() context.Context { return w.ctx }
+func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+func (w *wrappedStream) SendMsg(m any) error {
+	if w.keep {
+		w.last = m
+	}
+	return w.ServerStream.SendMsg(m) //nolint:wrapcheck // the stream's status, as grpc gives it
+}
+
+func (w *wrappedStream) RecvMsg(m any) error {
+	err := w.ServerStream.RecvMsg(m)
+	if w.keep && w.first == nil && err == nil {
+		w.first = m
+	}
+	return err //nolint:wrapcheck // the stream's status and io.EOF, as grpc gives them
+}
 
 func (s *Server) streamAuthAndErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+	ctx, err := s.admit(ss.Context(), info.FullMethod, ss.SetHeader)
 	if err != nil {
 		return ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 	}
-	if err := s.rateLimit(ctx, info.FullMethod, ss.SetHeader); err != nil {
-		return ToStatus(ctx, s.opts.Log, info.FullMethod, err)
+	w := &wrappedStream{ServerStream: ss, ctx: ctx, keep: s.opts.Audit != nil}
+	err = handler(srv, w)
+	if err == nil {
+		s.audit(ctx, info.FullMethod, w.first, w.last)
 	}
-	return ToStatus(ctx, s.opts.Log, info.FullMethod, handler(srv, wrappedStream{ss, ctx}))
+	return ToStatus(ctx, s.opts.Log, info.FullMethod, err)
 }
 
 // rateLimit charges a call made with an API key to the key's budget and
@@ -314,7 +366,6 @@ func RateLimitStatus(l *ratelimit.Limiter, class ratelimit.Class, res ratelimit.
 	return st
 }
 
-// ceilSeconds is d in whole seconds, rounded up.
 // MarkCached names, in the answer's response headers, the cache versions it
 // was read under (cache.StampHeader), so that the REST gateway may keep the
 // answer until one of them is invalidated. Call it only for an answer built
@@ -326,6 +377,7 @@ func MarkCached(ctx context.Context, stamps *cache.Stamps) {
 	}
 }
 
+// ceilSeconds is d in whole seconds, rounded up.
 func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
@@ -385,8 +437,8 @@ func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout 
 	if metricsLis != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
-		mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 			if why := *s.notReady.Load(); why != "" {
 				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 				return
@@ -423,9 +475,12 @@ func (s *Server) Run(ctx context.Context, lis, metricsLis net.Listener, timeout 
 		s.GRPC.Stop()
 	}
 	if hs != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// ctx has ended by now: the listener gets a deadline of its own.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
-		hs.Shutdown(sctx)
+		if serr := hs.Shutdown(sctx); serr != nil {
+			s.opts.Log.WarnContext(ctx, "metrics listener shutdown", "error", serr.Error())
+		}
 	}
 	return err
 }

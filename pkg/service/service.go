@@ -275,7 +275,7 @@ func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.C
 			return nil, nil, err
 		}
 	}
-	return pool, tenancy.NewAuthenticator(pool, 30*time.Second), nil
+	return pool, tenancy.NewAuthenticator(pool, tenancy.DefaultAuthTTL), nil
 }
 
 // NewServer returns the shared gRPC server for a service whose readiness is
@@ -293,6 +293,7 @@ func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpc
 		Ready:    func(ctx context.Context) error { return pool.Ping(ctx) },
 		Registry: reg,
 		Limiter:  limiter,
+		Audit:    tenancy.NewAuditLog(pool),
 	})
 }
 
@@ -300,17 +301,25 @@ func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpc
 // authenticated caller travel as the platform acting for the caller's
 // tenant, so a request is charged to its key's rate limit once, where it
 // entered the platform; a call whose context has no deadline gets the one
-// grpcclient.LoadTimeouts reads.
+// grpcclient.LoadTimeouts reads. The token is the current one, read again
+// every tenancy.CredentialRefresh, so a rotation needs no restart.
 func Dial(ctx context.Context, env Env, pool *pgxpool.Pool, addr string) (*grpc.ClientConn, error) {
 	timeouts, err := grpcclient.LoadTimeouts()
 	if err != nil {
 		return nil, err
 	}
-	token, err := tenancy.ServiceToken(ctx, pool)
-	if err != nil {
+	tokens := tenancy.NewServiceTokens(pool)
+	if _, err := tokens.Current(ctx); err != nil {
 		return nil, err
 	}
-	return grpcclient.Dial(addr, env.TP, grpcclient.AsService(token), grpcclient.WithTimeouts(timeouts))
+	current := func(ctx context.Context) string {
+		tok, err := tokens.Current(ctx)
+		if err != nil {
+			env.Log.WarnContext(ctx, "service token", "error", err.Error())
+		}
+		return tok
+	}
+	return grpcclient.Dial(addr, env.TP, grpcclient.AsServiceFrom(current), grpcclient.WithTimeouts(timeouts))
 }
 
 // RedisClient returns env.Redis, or connects (REDIS_URL, else a server on

@@ -2,6 +2,8 @@ package tenancy_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -28,11 +30,14 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored int
-	pool.QueryRow(ctx, `SELECT count(*) FROM iam.api_keys WHERE key_hash = $1 AND prefix = $2`, tenancy.Hash(key), key[:9]).Scan(&stored)
-	var plain int
+	var stored, plain int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM iam.api_keys WHERE key_hash = $1 AND prefix = $2`, tenancy.Hash(key), key[:9]).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
 	// No column holds the key itself.
-	pool.QueryRow(ctx, `SELECT count(*) FROM iam.api_keys k WHERE k::text LIKE '%' || $1 || '%'`, key).Scan(&plain)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM iam.api_keys k WHERE k::text LIKE '%' || $1 || '%'`, key).Scan(&plain); err != nil {
+		t.Fatal(err)
+	}
 	if stored != 1 || plain != 0 {
 		t.Fatalf("key stored %d times by hash, %d in plain text", stored, plain)
 	}
@@ -60,44 +65,64 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-// Every service creates the platform secret on its first start, and they
-// start together: one that loses the race must read the secret that won.
-func TestServiceTokenLosingTheCreateRace(t *testing.T) {
-	ctx := context.Background()
-	pool := testsupport.NewPool(t, "tenancy")
-	// The winner's insert, held uncommitted while the loser starts.
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	winner := []byte("0123456789abcdef0123456789abcdef")
-	if _, err := tx.Exec(ctx, `INSERT INTO iam.service_secret (secret) VALUES ($1)`, winner); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		token string
-		err   error
-	}
-	got := make(chan result, 1)
-	go func() {
-		token, err := tenancy.ServiceToken(ctx, pool)
-		got <- result{token, err}
-	}()
-	// Let the loser's insert reach the conflict and wait on the winner.
-	testsupport.WaitFor(t, "the second caller to wait on the first one's insert", 10*time.Second, func() bool {
-		var waiting bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%service_secret%' AND datname = current_database())`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		return waiting
-	})
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := <-got
-	if r.err != nil || r.token != hex.EncodeToString(winner) {
-		t.Fatalf("ServiceToken = %q, %v; want the winner's secret %x", r.token, r.err, winner)
+// Every service creates the service token and the platform secret on its
+// first start, and they start together: one that loses the race must read
+// what won.
+func TestLosingTheCreateRace(t *testing.T) {
+	winner := "0123456789abcdef0123456789abcdef"
+	mac := hmac.New(sha256.New, []byte(winner))
+	mac.Write([]byte("vcci/page-token"))
+	for _, c := range []struct {
+		name, insert, table string
+		want                string
+	}{
+		{"the service token", `INSERT INTO iam.service_credentials (slot, token) VALUES ('current', $1)`, "service_credentials", winner},
+		{"the platform secret", `INSERT INTO iam.service_secret (secret) VALUES ($1::text::bytea)`, "service_secret", hex.EncodeToString(mac.Sum(nil))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			pool := testsupport.NewPool(t, "tenancy")
+			get := func() (string, error) {
+				if c.table == "service_secret" {
+					k, err := tenancy.DeriveKey(ctx, pool, "page-token")
+					return hex.EncodeToString(k), err
+				}
+				return tenancy.ServiceToken(ctx, pool)
+			}
+			// The winner's insert, held uncommitted while the loser starts.
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			if _, err := tx.Exec(ctx, c.insert, winner); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				got string
+				err error
+			}
+			got := make(chan result, 1)
+			go func() {
+				v, err := get()
+				got <- result{v, err}
+			}()
+			// Let the loser's insert reach the conflict and wait on the winner.
+			testsupport.WaitFor(t, "the second caller to wait on the first one's insert", 10*time.Second, func() bool {
+				var waiting bool
+				if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+					WHERE wait_event_type = 'Lock' AND query LIKE '%'||$1||'%' AND datname = current_database())`, c.table).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				return waiting
+			})
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := <-got
+			if r.err != nil || r.got != c.want {
+				t.Fatalf("got %q, %v; want %q, from the winner's row", r.got, r.err, c.want)
+			}
+		})
 	}
 }

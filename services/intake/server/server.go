@@ -14,10 +14,12 @@ import (
 	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	iamv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/iam/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/pkg/tenancy/iamapi"
 	"github.com/vcci-dev/vcci/services/intake/internal/directory"
 	dirapi "github.com/vcci-dev/vcci/services/intake/internal/directory/grpcapi"
 	dirstore "github.com/vcci-dev/vcci/services/intake/internal/directory/store"
@@ -114,6 +116,10 @@ func Run(ctx context.Context, env service.Env) error {
 	tokens := pagetoken.New(tokenKey)
 	dir := dirapi.New(directory.New(dirstore.New(pool)), tokens, calc.Results, suppliers)
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), tokens, dir))
+	// The tenant's keys and audit log (docs/security.md says why here).
+	iam := iamapi.New(pool, tokens)
+	iamv1.RegisterApiKeyServiceServer(srv.GRPC, iam)
+	iamv1.RegisterAuditServiceServer(srv.GRPC, iam)
 	err = srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 	// Jobs stop after the server, given the shutdown timeout to finish; an
 	// interrupted one resumes at the next start (Worker.Work snoozes it).

@@ -1,0 +1,133 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+)
+
+// DefaultAuthTTL is how long a replica trusts what it learnt of a key: a
+// revoked key stops working on every replica within it, at the cost of one
+// indexed read per key, replica and TTL.
+const DefaultAuthTTL = 5 * time.Second
+
+// lastUsedEvery is the resolution of a key's last use: a key is written to
+// at most this often, whatever its traffic.
+const lastUsedEvery = time.Minute
+
+// maxCached bounds the answers remembered under a flood of random keys.
+const maxCached = 100_000
+
+// Authenticator resolves keys to callers, remembering answers for a short
+// while so that a request costs no query in the steady state, and checks
+// the service credentials.
+type Authenticator struct {
+	pool   *pgxpool.Pool
+	ttl    time.Duration
+	tokens *ServiceTokens
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	caller  Caller
+	ok      bool
+	expires time.Time
+}
+
+// NewAuthenticator returns an Authenticator; revocations take effect
+// within ttl (DefaultAuthTTL), expiries at once.
+func NewAuthenticator(pool *pgxpool.Pool, ttl time.Duration) *Authenticator {
+	return &Authenticator{pool: pool, ttl: ttl, tokens: NewServiceTokens(pool), cache: make(map[string]cached)}
+}
+
+// AuthenticateService accepts a service acting for tenant with a current or
+// previous service token.
+func (a *Authenticator) AuthenticateService(ctx context.Context, token, tenant string) (uuid.UUID, error) {
+	ok, err := a.tokens.Accepts(ctx, token)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("tenancy.AuthenticateService: %w", err)
+	}
+	if !ok {
+		return uuid.Nil, ErrBadKey
+	}
+	id, err := uuid.Parse(tenant)
+	if err != nil {
+		return uuid.Nil, apperr.Invalid("x-vcci-tenant", "not a tenant id")
+	}
+	return id, nil
+}
+
+// Authenticate returns the tenant of key, or ErrBadKey.
+func (a *Authenticator) Authenticate(ctx context.Context, key string) (uuid.UUID, error) {
+	c, err := a.AuthenticateKey(ctx, key)
+	return c.Tenant, err
+}
+
+// AuthenticateKey returns who key proves the caller to be, or ErrBadKey for
+// a key that is unknown, revoked or expired.
+func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Caller, error) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return Caller{}, ErrBadKey
+	}
+	h := string(Hash(key))
+	now := time.Now()
+	a.mu.Lock()
+	c, hit := a.cache[h]
+	a.mu.Unlock()
+	if hit && now.Before(c.expires) {
+		if !c.ok {
+			return Caller{}, ErrBadKey
+		}
+		return c.caller, nil
+	}
+	var (
+		caller  Caller
+		names   []string
+		expires *time.Time
+		stale   bool
+	)
+	err := a.pool.QueryRow(ctx, `
+		SELECT tenant_id, id, prefix, scopes, expires_at, last_used_at IS NULL OR last_used_at < now() - $2::interval
+		FROM iam.api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+		[]byte(h), lastUsedEvery).Scan(&caller.Tenant, &caller.KeyID, &caller.Prefix, &names, &expires, &stale)
+	ok := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Caller{}, fmt.Errorf("tenancy.Authenticate: %w", err)
+	}
+	if ok {
+		if caller.Scopes, err = ParseScopes(names); err != nil {
+			return Caller{}, fmt.Errorf("tenancy.Authenticate: %w", err)
+		}
+		if stale {
+			if _, err := a.pool.Exec(ctx, `UPDATE iam.api_keys SET last_used_at = now() WHERE key_hash = $1`, []byte(h)); err != nil {
+				return Caller{}, fmt.Errorf("tenancy.Authenticate: last used: %w", err)
+			}
+		}
+	}
+	until := now.Add(a.ttl)
+	if expires != nil && expires.Before(until) {
+		until = *expires
+	}
+	a.mu.Lock()
+	if len(a.cache) > maxCached {
+		clear(a.cache)
+	}
+	a.cache[h] = cached{caller: caller, ok: ok, expires: until}
+	a.mu.Unlock()
+	if !ok {
+		return Caller{}, ErrBadKey
+	}
+	return caller, nil
+}
