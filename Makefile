@@ -12,7 +12,7 @@ ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test fuzz fuzz-short bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
+.PHONY: run test test-memory fuzz fuzz-short bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -22,9 +22,13 @@ run:
 test:
 	go test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
 
+## test-memory: validation's peak memory on hostile files, without the race detector (FULL=1: full sizes)
+test-memory:
+	VCCI_MEMORY_FULL=$(FULL) go test -count=1 -timeout 30m -run '^TestValidationMemoryIsBounded$$' -v ./services/intake/internal/intake/
+
 # Fuzz targets as package:Target; go test -fuzz runs one target of one package at a time.
 FUZZ_TARGETS := ./pkg/pagetoken:FuzzDecode ./pkg/pagetoken:FuzzRoundTrip ./pkg/fieldmask:FuzzParse \
-	./services/intake/internal/intake:FuzzValidate ./services/intake/internal/directory/store:FuzzListSQL \
+	./services/intake/internal/intake:FuzzValidate ./services/intake/internal/intake:FuzzRecordLimiter ./services/intake/internal/directory/store:FuzzListSQL \
 	./services/intake/internal/directory/grpcapi:FuzzListSuppliers ./services/intake/internal/directory/grpcapi:FuzzListTransactions
 FUZZTIME         ?= 10m
 FUZZMINIMIZETIME ?= 10s

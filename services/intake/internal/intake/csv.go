@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -49,11 +50,15 @@ const (
 
 // Limits on what one row may hold.
 const (
-	MaxLineBytes   = 64 << 10
-	maxIDLen       = 128
-	maxNameLen     = 512
-	maxDescLen     = 2048
-	MaxErrorsKept  = 100_000
+	MaxLineBytes  = 64 << 10
+	maxIDLen      = 128
+	maxNameLen    = 512
+	maxDescLen    = 2048
+	MaxErrorsKept = 100_000
+	// MaxIDsInMemory bounds the ids the validator remembers to find
+	// duplicates (about 50 bytes each); a longer file's later duplicates
+	// are found by the store (see Validator.DuplicatesUnchecked).
+	MaxIDsInMemory = 4 << 20
 	blockRows      = 4096
 	valueKeepBytes = 100
 )
@@ -204,7 +209,22 @@ type Validator struct {
 	Errors                   []RowError
 	MinDate, MaxDate         time.Time
 	progress                 func(read int64)
+	maxIDs                   int
+	unchecked                atomic.Bool // set by the parser when its id set filled up
 }
+
+// Option changes a Validator's defaults.
+type Option func(*Validator)
+
+// WithMaxIDsInMemory sets how many transaction ids the validator keeps to
+// find duplicates (MaxIDsInMemory by default).
+func WithMaxIDsInMemory(n int) Option { return func(v *Validator) { v.maxIDs = n } }
+
+// DuplicatesUnchecked reports, once Next has returned false, whether the
+// file had more rows than the validator could check for duplicate ids in
+// memory: the accepted rows past that point may repeat an id, and the
+// caller must check them.
+func (v *Validator) DuplicatesUnchecked() bool { return v.unchecked.Load() }
 
 type parsed struct {
 	row Row
@@ -225,8 +245,8 @@ func (e *HeaderError) Error() string {
 
 // NewValidator reads the header of r and starts parsing. progress, if not
 // nil, is called with the rows read so far every block.
-func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress func(int64)) (*Validator, error) {
-	cr := csv.NewReader(r)
+func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress func(int64), opts ...Option) (*Validator, error) {
+	cr := csv.NewReader(newRecordLimiter(r, MaxRecordBytes))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -238,7 +258,11 @@ func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress 
 		return nil, &HeaderError{herrs}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	v := &Validator{ctx: ctx, codes: codes, known: map[string]int16{}, blocks: make(chan block, 2), cancel: cancel, progress: progress}
+	v := &Validator{ctx: ctx, codes: codes, known: map[string]int16{}, blocks: make(chan block, 2), cancel: cancel, progress: progress,
+		maxIDs: MaxIDsInMemory}
+	for _, o := range opts {
+		o(v)
+	}
 	go v.parse(ctx, cr, idx)
 	return v, nil
 }
@@ -295,7 +319,8 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 			}
 		}
 	}()
-	seen := newIDSet()
+	seen := newIDSet(v.maxIDs)
+	defer func() { v.unchecked.Store(seen.full) }()
 	minDate, maxDate := firstDate(), time.Now().UTC().AddDate(1, 0, 0)
 	var read int64
 	// The first block grows as it fills (most files are a few rows); later
@@ -398,6 +423,9 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		}
 		return parsed{bad: &RowError{Row: line, Column: name, Reason: reason, Value: keep(value)}}
 	}
+	if strings.HasSuffix(rec[len(rec)-1], cutMarker) {
+		return bad(-1, fmt.Sprintf("line is over %d bytes, over the %d-byte limit", MaxRecordBytes, MaxLineBytes), "")
+	}
 	size := 0
 	for _, f := range rec {
 		size += len(f) + 1
@@ -420,10 +448,6 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		}
 		if i := strings.IndexByte(f, 0); i >= 0 {
 			return bad(c, fmt.Sprintf("contains a NUL byte (0x00) at byte %d of the field", i+1), f)
-		}
-		// PostgreSQL stores no NUL in text; Sniff saw only the file's start.
-		if strings.IndexByte(rec[idx[c]], 0) >= 0 {
-			return bad(c, "contains a NUL byte: binary content, not text", rec[idx[c]])
 		}
 	}
 	get := func(c int) string {
@@ -466,9 +490,15 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	}
 	r.Date = d
 	if first, dup := seen.add(r.TransactionID, line); dup {
-		return bad(colTx, fmt.Sprintf("duplicate transaction id: first seen on row %d", first), r.TransactionID)
+		return bad(colTx, DuplicateReason(first), r.TransactionID)
 	}
 	return parsed{row: r}
+}
+
+// DuplicateReason is the error of a row repeating the transaction id of
+// the file's row first.
+func DuplicateReason(first int64) string {
+	return fmt.Sprintf("duplicate transaction id: first seen on row %d", first)
 }
 
 // Next returns the next accepted row; ok is false at the end or on error

@@ -58,3 +58,15 @@ func BenchmarkValidate(b *testing.B) {
 	}
 	b.ReportMetric(float64(100_000*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkRecordLimiter is the record limiter alone over the same bytes,
+// to set against BenchmarkParseBaseline.
+func BenchmarkRecordLimiter(b *testing.B) {
+	data := benchFile()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := io.Copy(io.Discard, newRecordLimiter(bytes.NewReader(data), MaxRecordBytes)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

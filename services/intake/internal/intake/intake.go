@@ -291,6 +291,7 @@ type Worker struct {
 	timeout  time.Duration
 	changed  func(context.Context, uuid.UUID, []string)
 	metrics  *Metrics
+	maxIDs   int
 }
 
 // WorkerOptions tune a Worker.
@@ -306,6 +307,9 @@ type WorkerOptions struct {
 	Changed func(ctx context.Context, tenant uuid.UUID, suppliers []string)
 	// Metrics counts failed jobs and validated rows; nil counts nothing.
 	Metrics *Metrics
+	// MaxIDsInMemory bounds the ids a validation remembers (default
+	// MaxIDsInMemory); tests lower it to reach the store's check.
+	MaxIDsInMemory int
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -320,8 +324,11 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store WorkStore, calc 
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.MaxIDsInMemory <= 0 {
+		o.MaxIDsInMemory = MaxIDsInMemory
+	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: checker, batch: o.Batch, inFlight: o.InFlight,
-		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics}
+		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics, maxIDs: o.MaxIDsInMemory}
 }
 
 // Timeout is how long River lets one attempt run.
@@ -383,7 +390,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 // against the tenant's factors; progress, if set, hears rows read.
 func (w *Worker) opener(ctx context.Context, tenant uuid.UUID, progress func(int64)) func(io.Reader) (*Validator, error) {
 	checker := w.codes(tenant)
-	return func(r io.Reader) (*Validator, error) { return NewValidator(ctx, r, checker, progress) }
+	return func(r io.Reader) (*Validator, error) {
+		return NewValidator(ctx, r, checker, progress, WithMaxIDsInMemory(w.maxIDs))
+	}
 }
 
 // run takes u on from its stored state: a calculation that failed is

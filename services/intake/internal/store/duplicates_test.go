@@ -12,6 +12,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
+	"github.com/vcci-dev/vcci/services/intake/internal/intaketest"
 )
 
 // onEachPath runs test on a pipeline of its own for each validation path.
@@ -149,4 +150,37 @@ func TestConcurrentUploadsOfOneIDStoreItOnce(t *testing.T) {
 			t.Fatalf("C1 stored %d times by the racing upload, want 0", n)
 		}
 	})
+}
+
+// A file longer than the validator checks in memory has its later
+// duplicates found in the staged rows: each repeat is rejected naming the
+// id's first row, and the id is stored once.
+func TestDuplicatesPastTheMemoryBoundAreRejected(t *testing.T) {
+	e := setupPath(t, 0)
+	ctx := context.Background()
+	// The worker remembers two ids: X1's repeat is caught in memory, X3's
+	// (past the bound) by the store.
+	up := receive(t, e, e.a, header+"X1,2024-01-05,S1,Acme,331110,1.00,USD,\nX2,2024-01-05,S1,Acme,331110,2.00,USD,\n"+
+		"X3,2024-01-05,S1,Acme,331110,4.00,USD,\nX1,2024-02-05,S1,Acme,331110,8.00,USD,\n"+
+		"X3,2024-03-05,S1,Acme,331110,16.00,USD,\nX3,2024-01-05,S1,Acme,331110,32.00,USD,\n")
+	intaketest.Drain(t, e.pool, newWorker(e, intake.WorkerOptions{Batch: 2, MaxIDsInMemory: 2}))
+	u, err := e.svc.Get(ctx, e.a, up.ID)
+	if err != nil || u.State != intake.Succeeded || u.Accepted != 3 || u.Rejected != 3 || u.Kg != "14.0000000" {
+		t.Fatalf("upload = %+v, %v; want 3 accepted (14 kg), 3 rejected", u, err)
+	}
+	page, err := e.svc.Errors(ctx, e.a, up.ID, 0, 10)
+	errs := page.Errors
+	want := []intake.RowError{
+		{Row: 5, Column: "transaction_id", Reason: "duplicate transaction id: first seen on row 2", Value: "X1"},
+		{Row: 6, Column: "transaction_id", Reason: "duplicate transaction id: first seen on row 4", Value: "X3"},
+		{Row: 7, Column: "transaction_id", Reason: "duplicate transaction id: first seen on row 4", Value: "X3"},
+	}
+	if err != nil || len(errs) != 3 || errs[0] != want[0] || errs[1] != want[1] || errs[2] != want[2] {
+		t.Fatalf("errors = %+v, %v; want %+v", errs, err, want)
+	}
+	var rows, ids int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT transaction_id) FROM intake.transactions WHERE upload_id = $1`,
+		up.ID).Scan(&rows, &ids); err != nil || rows != 3 || ids != 3 {
+		t.Fatalf("stored %d rows of %d ids, %v; want 3 of 3", rows, ids, err)
+	}
 }

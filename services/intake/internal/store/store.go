@@ -509,15 +509,26 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 	}
 	errs := v.Errors
 	out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
-	if v.Accepted > 0 {
+	reject := func(e intake.RowError) {
+		if len(errs) < intake.MaxErrorsKept {
+			errs = append(errs, e)
+		}
+		out.Accepted--
+		out.Rejected++
+	}
+	if v.DuplicatesUnchecked() {
+		if err := rejectStagedDuplicates(ctx, tx, reject); err != nil {
+			return out, err
+		}
+	}
+	if out.Accepted > 0 {
 		if err := s.partitions.Ensure(ctx, TransactionsTable, v.MinDate, v.MaxDate); err != nil {
 			return out, err
 		}
 		if _, err := tx.Exec(ctx, `ANALYZE tx_stage`); err != nil {
 			return out, fmt.Errorf("analyze stage: %w", err)
 		}
-		var err error
-		if errs, err = claimStagedIDs(ctx, tx, u, &out, errs); err != nil {
+		if err := claimStagedIDs(ctx, tx, u, out.Accepted, reject); err != nil {
 			return out, err
 		}
 		if err := insertStaged(ctx, tx, u); err != nil {
@@ -548,41 +559,38 @@ func stageRows(ctx context.Context, tx pgx.Tx, v *intake.Validator) error {
 	return v.Err()
 }
 
-// claimStagedIDs claims the staged rows' transaction ids for u. A
+// claimStagedIDs claims the accepted staged rows' transaction ids for u. A
 // transaction id another upload holds is rejected, whatever its date: the
-// row leaves the stage, out counts it rejected, and its error is added to
-// errs, which is returned. The ids are claimed first: a concurrent upload's
-// claim of the same id makes this insert wait for its commit and skip the
-// id, and the next statement sees which upload holds it.
-func claimStagedIDs(ctx context.Context, tx pgx.Tx, u intake.Upload, out *intake.Validated, errs []intake.RowError) ([]intake.RowError, error) {
+// row leaves the stage and goes to reject. The ids are claimed first: a
+// concurrent upload's claim of the same id makes this insert wait for its
+// commit and skip the id, and the next statement sees which upload holds it.
+func claimStagedIDs(ctx context.Context, tx pgx.Tx, u intake.Upload, accepted int64, reject func(intake.RowError)) error {
 	tag, err := tx.Exec(ctx, `INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id)
 		SELECT $1, transaction_id, $2 FROM tx_stage ORDER BY transaction_id
 		ON CONFLICT DO NOTHING`, u.Tenant, u.ID)
 	if err != nil {
-		return errs, fmt.Errorf("claim transaction ids: %w", err)
+		return fmt.Errorf("claim transaction ids: %w", err)
 	}
-	if tag.RowsAffected() >= out.Accepted {
-		return errs, nil
+	if tag.RowsAffected() >= accepted {
+		return nil
 	}
 	dups, err := tx.Query(ctx, `
 		DELETE FROM tx_stage s USING intake.transaction_ids t
 		WHERE t.tenant_id = $1 AND t.transaction_id = s.transaction_id AND t.upload_id <> $2
 		RETURNING s.line, s.transaction_id, t.upload_id`, u.Tenant, u.ID)
 	if err != nil {
-		return errs, fmt.Errorf("unstage held transaction ids: %w", err)
+		return fmt.Errorf("unstage held transaction ids: %w", err)
 	}
 	var e intake.RowError
 	var other int64
 	if _, err := pgx.ForEachRow(dups, []any{&e.Row, &e.Value, &other}, func() error {
 		e.Column, e.Reason = colTransactionID, fmt.Sprintf("transaction already stored by uploads/%d", other)
-		errs = append(errs, e)
-		out.Accepted--
-		out.Rejected++
+		reject(e)
 		return nil
 	}); err != nil {
-		return errs, fmt.Errorf("read held transaction ids: %w", err)
+		return fmt.Errorf("read held transaction ids: %w", err)
 	}
-	return errs, nil
+	return nil
 }
 
 // insertStaged moves the staged rows into the transactions and upserts
@@ -610,6 +618,30 @@ func insertStaged(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
 		FROM tx_stage GROUP BY supplier_id
 		ORDER BY supplier_id`+supplierUpsert, u.Tenant); err != nil {
 		return fmt.Errorf("upsert suppliers: %w", err)
+	}
+	return nil
+}
+
+// rejectStagedDuplicates rejects the staged rows whose transaction id an
+// earlier line of the file holds, for a file longer than the validator
+// could check in memory.
+func rejectStagedDuplicates(ctx context.Context, tx pgx.Tx, reject func(intake.RowError)) error {
+	dups, err := tx.Query(ctx, `
+		DELETE FROM tx_stage s USING (
+			SELECT line, min(line) OVER (PARTITION BY transaction_id) AS first FROM tx_stage) d
+		WHERE s.line = d.line AND d.line <> d.first
+		RETURNING s.line, s.transaction_id, d.first`)
+	if err != nil {
+		return fmt.Errorf("find duplicate ids in the stage: %w", err)
+	}
+	var e intake.RowError
+	var first int64
+	if _, err := pgx.ForEachRow(dups, []any{&e.Row, &e.Value, &first}, func() error {
+		e.Column, e.Reason = colTransactionID, intake.DuplicateReason(first)
+		reject(e)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("find duplicate ids in the stage: %w", err)
 	}
 	return nil
 }
