@@ -153,7 +153,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		idle: g.limits.UploadIdleTimeout, write: g.limits.WriteTimeout}
 	if err := mux.HandlePath(http.MethodPost, "/v1/uploads", up.serve); err != nil {
 		g.Close()
-		return nil, err
+		return nil, fmt.Errorf("edge.New: route /v1/uploads: %w", err)
 	}
 
 	spec, err := newSpec()
@@ -178,7 +178,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		gzhttp.CompressionLevel(gzip.BestSpeed))
 	if err != nil {
 		g.Close()
-		return nil, err
+		return nil, fmt.Errorf("edge.New: gzip: %w", err)
 	}
 	health := map[string]healthpb.HealthClient{}
 	for name, cc := range conns {
@@ -186,7 +186,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", readyz(health))
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	root.Handle("GET /openapi.json", spec)
@@ -324,7 +324,7 @@ func readyz(health map[string]healthpb.HealthClient) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(states)
+		_ = json.NewEncoder(w).Encode(states) // failing, it means the client is gone: nobody to tell
 	}
 }
 
@@ -387,7 +387,7 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	return s.ResponseWriter.Write(b) //nolint:wrapcheck // a decorator passes its writer's errors through as they are
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -47,10 +47,14 @@ func (f *fakeIntake) UploadSpend(s intakev1.IntakeService_UploadSpendServer) err
 	// What a rate-limiting interceptor does: headers on every answer, and a
 	// refusal before the stream is read.
 	if k := md.Get("x-api-key"); len(k) > 0 && k[0] == "exhausted" {
-		s.SetHeader(metadata.Pairs("x-ratelimit-limit", "10", "x-ratelimit-remaining", "0", "x-ratelimit-reset", "42", "retry-after", "42"))
+		if err := s.SetHeader(metadata.Pairs("x-ratelimit-limit", "10", "x-ratelimit-remaining", "0", "x-ratelimit-reset", "42", "retry-after", "42")); err != nil {
+			return err
+		}
 		return status.Error(codes.ResourceExhausted, "upload rate limit exceeded")
 	}
-	s.SetHeader(metadata.Pairs("x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-ratelimit-reset", "60"))
+	if err := s.SetHeader(metadata.Pairs("x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-ratelimit-reset", "60")); err != nil {
+		return err
+	}
 	first, err := s.Recv()
 	if err != nil {
 		return err
@@ -89,11 +93,17 @@ func (f *fakeIntake) GetUpload(ctx context.Context, r *intakev1.GetUploadRequest
 	case "uploads/401":
 		return nil, status.Error(codes.Unauthenticated, "missing or invalid API key")
 	case "uploads/429":
-		grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "100", "x-ratelimit-remaining", "0", "x-ratelimit-reset", "30", "retry-after", "30"))
+		if err := grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "100", "x-ratelimit-remaining", "0", "x-ratelimit-reset", "30", "retry-after", "30")); err != nil {
+			return nil, err
+		}
 		return nil, status.Error(codes.ResourceExhausted, "rate limit exceeded")
 	case "uploads/limited":
-		grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "100", "x-ratelimit-remaining", "99", "x-ratelimit-reset", "60", "x-served-by", "intake-1"))
-		grpc.SetTrailer(ctx, metadata.Pairs("x-rows-scanned", "12"))
+		if err := grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "100", "x-ratelimit-remaining", "99", "x-ratelimit-reset", "60", "x-served-by", "intake-1")); err != nil {
+			return nil, err
+		}
+		if err := grpc.SetTrailer(ctx, metadata.Pairs("x-rows-scanned", "12")); err != nil {
+			return nil, err
+		}
 	case "uploads/small":
 		return &intakev1.Upload{Name: r.GetName(), Filename: "q1.csv"}, nil
 	}
@@ -180,7 +190,7 @@ func TestUploadKeyReusedIs422(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, msg := statusOf(resp)
+	code, msg := statusOf(t, resp)
 	if resp.StatusCode != http.StatusUnprocessableEntity || code != int(codes.FailedPrecondition) ||
 		msg != `Idempotency-Key "reused" was used for a different body (uploads/7)` {
 		t.Fatalf("reused key: HTTP %d %d %q", resp.StatusCode, code, msg)
@@ -188,24 +198,42 @@ func TestUploadKeyReusedIs422(t *testing.T) {
 }
 
 // statusOf reads and closes a google.rpc.Status answer.
-func statusOf(resp *http.Response) (code int, msg string) {
+func statusOf(t *testing.T, resp *http.Response) (code int, msg string) {
+	t.Helper()
 	var st struct {
-		Code    int
-		Message string
+		Code    int    `json:"code"`
+		Message string `json:"message"`
 	}
-	json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	decodeJSON(t, resp, &st)
 	return st.Code, st.Message
+}
+
+// decodeJSON decodes resp's JSON body into v and closes it.
+func decodeJSON(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s %s: HTTP %d: %v", resp.Request.Method, resp.Request.URL, resp.StatusCode, err)
+	}
 }
 
 func TestUploadMultipartAndLimit(t *testing.T) {
 	ts, fake, _ := setup(t)
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("note", "ignored")
-	fw, _ := mw.CreateFormFile("file", "browser.csv")
-	fw.Write([]byte("a,b\n1,2\n"))
-	mw.Close()
+	if err := mw.WriteField("note", "ignored"); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := mw.CreateFormFile("file", "browser.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write([]byte("a,b\n1,2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Post(ts.URL+"/v1/uploads", mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
@@ -223,11 +251,10 @@ func TestUploadMultipartAndLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st struct {
-		Code    int
-		Message string
+		Code    int    `json:"code"`
+		Message string `json:"message"`
 	}
-	json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	decodeJSON(t, resp, &st)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || st.Code != 3 || st.Message != "request body exceeds 4194304 bytes (MAX_UPLOAD_BYTES)" {
 		t.Fatalf("oversized: HTTP %d %+v", resp.StatusCode, st)
 	}
@@ -254,7 +281,7 @@ func TestUploadNamesThatAreNotUTF8(t *testing.T) {
 func TestErrorsAndHeaders(t *testing.T) {
 	ts, fake, _ := setup(t)
 	get := func(path string, hdr ...string) (*http.Response, []byte) {
-		req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+path, http.NoBody)
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -269,13 +296,17 @@ func TestErrorsAndHeaders(t *testing.T) {
 	}
 	resp, b := get("/v1/uploads/400")
 	var st struct {
-		Code    int
+		Code    int `json:"code"`
 		Details []struct {
 			Type            string `json:"@type"`
-			FieldViolations []struct{ Field string }
-		}
+			FieldViolations []struct {
+				Field string `json:"field"`
+			} `json:"fieldViolations"`
+		} `json:"details"`
 	}
-	json.Unmarshal(b, &st)
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("invalid: %v in %s", err, b)
+	}
 	if resp.StatusCode != http.StatusBadRequest || st.Code != 3 || st.Details[0].FieldViolations[0].Field != "name" {
 		t.Fatalf("invalid: HTTP %d %s", resp.StatusCode, b)
 	}
@@ -314,15 +345,16 @@ func TestReadyzAndDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var states map[string]string
-	json.NewDecoder(resp.Body).Decode(&states)
-	resp.Body.Close()
+	decodeJSON(t, resp, &states)
 	if resp.StatusCode != http.StatusOK || len(states) != 5 || states["reporting"] != "SERVING" {
 		t.Fatalf("readyz: HTTP %d %v", resp.StatusCode, states)
 	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	resp, _ = http.Get(ts.URL + "/readyz")
-	json.NewDecoder(resp.Body).Decode(&states)
-	resp.Body.Close()
+	resp, err = http.Get(ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeJSON(t, resp, &states)
 	if resp.StatusCode != http.StatusServiceUnavailable || states["intake"] != "NOT_SERVING" {
 		t.Fatalf("readyz with a backend down: HTTP %d %v", resp.StatusCode, states)
 	}
@@ -332,17 +364,16 @@ func TestReadyzAndDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Paths               map[string]map[string]any
-		SecurityDefinitions map[string]any
+		Paths               map[string]map[string]any `json:"paths"`
+		SecurityDefinitions map[string]any            `json:"securityDefinitions"`
 	}
-	json.NewDecoder(resp.Body).Decode(&doc)
-	resp.Body.Close()
+	decodeJSON(t, resp, &doc)
 	etag := resp.Header.Get("ETag")
 	if doc.Paths["/v1/uploads"]["post"] == nil || doc.Paths["/v1/uploads"]["get"] == nil || doc.Paths["/v1/hotspots/supplierPareto"] == nil ||
 		doc.SecurityDefinitions["ApiKey"] == nil || etag == "" || resp.Header.Get("Cache-Control") != "public, max-age=300" {
 		t.Fatalf("openapi: etag %q, paths %d", etag, len(doc.Paths))
 	}
-	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/openapi.json", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/openapi.json", http.NoBody)
 	req.Header.Set("If-None-Match", etag)
 	resp, _ = http.DefaultClient.Do(req)
 	resp.Body.Close()

@@ -402,7 +402,7 @@ func (w edgeWatcher) Subscribed() {
 
 func (w edgeWatcher) Message(payload string) { w.ec.hear(payload) }
 
-func (w edgeWatcher) Idle() {}
+func (edgeWatcher) Idle() {}
 
 // Lost stops the cache from being used until the next subscription.
 func (w edgeWatcher) Lost(err error) {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
@@ -49,7 +48,9 @@ func (s *stampingIntake) GetSupplier(ctx context.Context, r *intakev1.GetSupplie
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.keys.Store(strings.Join(md.Get("x-api-key"), ","))
-	grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "5", "x-ratelimit-remaining", "4", "x-ratelimit-reset", "1"))
+	if err := grpc.SetHeader(ctx, metadata.Pairs("x-ratelimit-limit", "5", "x-ratelimit-remaining", "4", "x-ratelimit-reset", "1")); err != nil {
+		return nil, err
+	}
 	if r.GetName() == "suppliers/missing" {
 		return nil, status.Error(codes.NotFound, "suppliers/missing not found")
 	}
@@ -71,7 +72,6 @@ type edgeEnv struct {
 	url   string
 	svc   *stampingIntake
 	redis *testsupport.Redis
-	reg   *prometheus.Registry
 	gw    *Gateway
 }
 

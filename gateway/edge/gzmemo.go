@@ -58,7 +58,7 @@ func (g *gzMemo) compress(body []byte) []byte {
 	} else {
 		w.Reset(&out)
 	}
-	w.Write(body)
+	_, _ = w.Write(body) // into a bytes.Buffer: it cannot fail
 	w.Close()
 	g.writers.Put(w)
 	return out.Bytes()

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"fmt"
+
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
@@ -32,7 +34,10 @@ func (c lazyCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		m.ProtoReflect().SetUnknown(data.Materialize())
 		return nil
 	}
-	return c.CodecV2.Unmarshal(data, v)
+	if err := c.CodecV2.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("edge: lazy codec: %w", err)
+	}
+	return nil
 }
 
 // stillEncoded is the encoding lazyCodec left in msg, or nil when msg holds

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -55,7 +56,7 @@ func newMemoJSON(m *runtime.JSONPb) *memoJSON {
 func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	msg, ok := v.(proto.Message)
 	if !ok {
-		return m.JSONPb.Marshal(v)
+		return m.marshalPlain(v)
 	}
 	raw := stillEncoded(msg)
 	wire := raw
@@ -63,7 +64,7 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 		// Sizing is a fraction of encoding: small answers (most of them)
 		// go straight to protojson without being encoded twice.
 		if proto.Size(msg) < memoMinWire {
-			return m.JSONPb.Marshal(v)
+			return m.marshalPlain(v)
 		}
 		bp, _ := m.bufs.Get().(*[]byte)
 		if bp == nil {
@@ -74,13 +75,13 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 		wire, err = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}.MarshalAppend((*bp)[:0], msg)
 		*bp = wire
 		if err != nil {
-			return m.JSONPb.Marshal(v)
+			return m.marshalPlain(v)
 		}
 	}
 	typ := string(msg.ProtoReflect().Descriptor().FullName())
 	d := xxhash.New()
-	d.WriteString(typ)
-	d.Write(wire)
+	_, _ = d.WriteString(typ) // xxhash's writes never fail
+	_, _ = d.Write(wire)
 	h := d.Sum64()
 	if e, ok := m.memo.Get(h); ok && e.typ == typ && bytes.Equal(e.wire, wire) {
 		return slices.Clip(e.json), nil // shared: an append must copy
@@ -95,16 +96,25 @@ func (m *memoJSON) Marshal(v any) ([]byte, error) {
 	if raw != nil {
 		decoded := msg.ProtoReflect().New().Interface()
 		if err := proto.Unmarshal(raw, decoded); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("edge: decode %s: %w", typ, err)
 		}
 		v = decoded
 	} else {
 		wire = bytes.Clone(wire) // the buffer is reused
 	}
-	out, err := m.JSONPb.Marshal(v)
+	out, err := m.marshalPlain(v)
 	if err != nil {
 		return nil, err
 	}
 	m.memo.Add(h, memoEntry{typ: typ, wire: wire, json: out})
 	return out, nil
+}
+
+// marshalPlain is protojson's encoding of v, without the memo.
+func (m *memoJSON) marshalPlain(v any) ([]byte, error) {
+	b, err := m.JSONPb.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("edge: marshal: %w", err)
+	}
+	return b, nil
 }

@@ -101,77 +101,103 @@ var etagCodingSuffixes = []string{"", etagCodingSuffix, "-zstd"}
 // same credential is answered from it, and a 200 a service marked as cached
 // is kept there.
 func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler, edge *edgeCache) http.Handler {
-	gz := newGzMemo()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/v1/") {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-		cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe, gz: gz}
-		if safe && edge != nil {
-			if cred := credential(r); cred != "" {
-				if epoch, ok := edge.usable(); ok {
-					key := edgeKey(cred, r.URL)
-					if e := edge.get(key); e != nil {
-						edge.serve(w, r, cred, e, mux, marshaler, gz)
-						return
-					}
-					f, leader, seq := edge.lead(key)
-					if !leader {
-						if e := edge.await(r.Context(), f, seq); e != nil {
-							edge.serve(w, r, cred, e, mux, marshaler, gz)
-							return
-						}
-					} else {
-						// Whatever happens to this request, the flight lands.
-						defer func() { edge.land(key, f, cw.edgeKept) }()
-					}
-					edge.misses.Inc()
-					cw.edge, cw.edgeKey, cw.edgeEpoch = edge, key, epoch
-				} else {
-					edge.bypassed.Inc()
-				}
+	return &habits{mux: mux, marshaler: marshaler, edge: edge, gz: newGzMemo()}
+}
+
+// habits is the handler restHabits returns.
+type habits struct {
+	mux       *runtime.ServeMux
+	marshaler runtime.Marshaler
+	edge      *edgeCache // nil: none
+	gz        *gzMemo
+}
+
+func (h *habits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
+	cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe, gz: h.gz}
+	if safe {
+		if h.edge != nil {
+			if h.answerFromEdge(w, r, cw) {
+				return
+			}
+			if cw.flight != nil {
+				// Whatever happens to this request, the flight lands.
+				defer cw.land()
 			}
 		}
-		if safe {
-			cw.policy = cachePolicy(r.URL.Path)
-			cw.body = bodies.Get().(*bytes.Buffer)
-			defer func() {
-				if cw.body.Cap() <= maxPooledBody {
-					cw.body.Reset()
-					bodies.Put(cw.body)
-				}
-			}()
-		}
-		u, err := fieldsToReadMask(r.URL)
-		if err != nil {
-			runtime.HTTPError(r.Context(), mux, marshaler, cw, r, err)
-			return
-		}
-		// The mux routes HEAD nowhere; RFC 9110 §9.3.2 has it answer as GET,
-		// and net/http drops the body of a HEAD answer itself.
-		head := r.Method == http.MethodHead
-		// grpc-gateway sends gRPC trailers as HTTP trailers when TE allows;
-		// a held body goes out with a Content-Length, so they would arrive
-		// as headers instead. Trailer metadata is not part of the API.
-		te := safe && r.Header.Get("TE") != ""
-		if u != r.URL || head || te {
-			r2 := new(http.Request)
-			*r2 = *r
-			r2.URL = u
-			if head {
-				r2.Method = http.MethodGet
-			}
-			if te {
-				r2.Header = r.Header.Clone()
-				r2.Header.Del("TE")
-			}
-			r = r2
-		}
-		mux.ServeHTTP(cw, r)
-		cw.finish(r)
-	})
+		cw.policy = cachePolicy(r.URL.Path)
+		cw.body = bodies.Get().(*bytes.Buffer)
+		defer cw.releaseBody()
+	}
+	u, err := fieldsToReadMask(r.URL)
+	if err != nil {
+		runtime.HTTPError(r.Context(), h.mux, h.marshaler, cw, r, err)
+		return
+	}
+	r = muxRequest(r, u, safe)
+	h.mux.ServeHTTP(cw, r)
+	cw.finish(r)
+}
+
+// answerFromEdge answers r from the edge cache, and reports so, when the
+// cache holds the answer for r's credential or another request fetching it
+// lands one. Otherwise cw is set to keep what the service answers, and to
+// land the flight for r's key when r leads it.
+func (h *habits) answerFromEdge(w http.ResponseWriter, r *http.Request, cw *cacheWriter) bool {
+	cred := credential(r)
+	if cred == "" {
+		return false
+	}
+	epoch, ok := h.edge.usable()
+	if !ok {
+		h.edge.bypassed.Inc()
+		return false
+	}
+	key := edgeKey(cred, r.URL)
+	if e := h.edge.get(key); e != nil {
+		h.edge.serve(w, r, cred, e, h.mux, h.marshaler, h.gz)
+		return true
+	}
+	f, leader, seq := h.edge.lead(key)
+	if leader {
+		cw.flight = f
+	} else if e := h.edge.await(r.Context(), f, seq); e != nil {
+		h.edge.serve(w, r, cred, e, h.mux, h.marshaler, h.gz)
+		return true
+	}
+	h.edge.misses.Inc()
+	cw.edge, cw.edgeKey, cw.edgeEpoch = h.edge, key, epoch
+	return false
+}
+
+// muxRequest is r as the mux is to see it: with u, r's URL after
+// fieldsToReadMask; a HEAD as a GET; a held answer's without TE.
+func muxRequest(r *http.Request, u *url.URL, safe bool) *http.Request {
+	// The mux routes HEAD nowhere; RFC 9110 §9.3.2 has it answer as GET,
+	// and net/http drops the body of a HEAD answer itself.
+	head := r.Method == http.MethodHead
+	// grpc-gateway sends gRPC trailers as HTTP trailers when TE allows;
+	// a held body goes out with a Content-Length, so they would arrive
+	// as headers instead. Trailer metadata is not part of the API.
+	te := safe && r.Header.Get("TE") != ""
+	if u == r.URL && !head && !te {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = u
+	if head {
+		r2.Method = http.MethodGet
+	}
+	if te {
+		r2.Header = r.Header.Clone()
+		r2.Header.Del("TE")
+	}
+	return r2
 }
 
 // bodies are the buffers GET answers are held in: most answers fit in a few
@@ -196,10 +222,24 @@ type cacheWriter struct {
 	edge      *edgeCache
 	edgeKey   string
 	edgeEpoch uint64
-	edgeKept  *edgeEntry // the answer as an edge entry, for the requests waiting on it
+	edgeKept  *edgeEntry  // the answer as an edge entry, for the requests waiting on it
+	flight    *edgeFlight // the fetch of edgeKey this request leads (nil: none)
 	// from is the edge entry being sent (nil: an answer from a service
 	// that the edge does not keep); its gzip encoding is kept with it.
 	from *edgeEntry
+}
+
+// land ends the flight this request led, handing its waiters the answer
+// kept (nil: none).
+func (c *cacheWriter) land() { c.edge.land(c.edgeKey, c.flight, c.edgeKept) }
+
+// releaseBody returns the held body's buffer to the pool, unless it grew
+// too large to keep.
+func (c *cacheWriter) releaseBody() {
+	if c.body.Cap() <= maxPooledBody {
+		c.body.Reset()
+		bodies.Put(c.body)
+	}
 }
 
 func (c *cacheWriter) WriteHeader(code int) {
@@ -224,9 +264,10 @@ func (c *cacheWriter) Write(b []byte) (int, error) {
 		c.WriteHeader(http.StatusOK)
 	}
 	if c.buffer {
-		return c.body.Write(b)
+		n, _ := c.body.Write(b) // a bytes.Buffer returns no error
+		return n, nil
 	}
-	return c.ResponseWriter.Write(b)
+	return c.ResponseWriter.Write(b) //nolint:wrapcheck // a decorator passes its writer's errors through as they are
 }
 
 // Flush means the handler streams: a body that never ends cannot be hashed,
@@ -419,7 +460,7 @@ func fieldsToReadMask(u *url.URL) (*url.URL, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return u, nil
+		return u, nil //nolint:nilerr // the mux refuses a query that does not parse, with its own error
 	}
 	fields, ok := q["fields"]
 	if !ok {

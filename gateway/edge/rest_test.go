@@ -43,7 +43,7 @@ func (fakeCalculator) ListFactorSets(context.Context, *calculatorv1.ListFactorSe
 }
 
 func (fakeCalculator) BatchGetFactors(_ context.Context, r *calculatorv1.BatchGetFactorsRequest) (*calculatorv1.BatchGetFactorsResponse, error) {
-	var out []*calculatorv1.Factor
+	out := make([]*calculatorv1.Factor, 0, len(r.GetNames()))
 	for _, n := range r.GetNames() {
 		out = append(out, &calculatorv1.Factor{Name: n, Value: "0.123"})
 	}
@@ -144,7 +144,7 @@ func TestETagConditionalGet(t *testing.T) {
 	}
 
 	// Two If-None-Match lines are one list.
-	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/uploads/7", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/uploads/7", http.NoBody)
 	req.Header.Add("If-None-Match", `"a"`)
 	req.Header.Add("If-None-Match", `W/"b", `+tag)
 	resp, err := http.DefaultClient.Do(req)
@@ -363,12 +363,15 @@ func TestFieldsWithReadMaskRefused(t *testing.T) {
 	for _, q := range []string{"fields=name&read_mask=filename", "readMask=filename&fields=name"} {
 		resp, b := call(t, "GET", ts.URL+"/v1/uploads/7?"+q, nil)
 		var st struct {
-			Code    int
-			Message string
+			Code    int    `json:"code"`
+			Message string `json:"message"`
 			Details []struct {
 				Type            string `json:"@type"`
-				FieldViolations []struct{ Field, Description string }
-			}
+				FieldViolations []struct {
+					Field       string `json:"field"`
+					Description string `json:"description"`
+				} `json:"fieldViolations"`
+			} `json:"details"`
 		}
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatalf("%s: %v in %s", q, err, b)
@@ -396,8 +399,12 @@ func TestRateLimitHeaders(t *testing.T) {
 			t.Fatalf("HTTP %d, headers %v: %.120s", resp.StatusCode, h, b)
 		}
 		if w.grpcCode != 0 {
-			var st struct{ Code int }
-			json.Unmarshal(b, &st)
+			var st struct {
+				Code int `json:"code"`
+			}
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatalf("error body %s: %v", b, err)
+			}
 			if st.Code != w.grpcCode || h.Get("Cache-Control") != "no-store" {
 				t.Fatalf("error body %s, Cache-Control %q", b, h.Get("Cache-Control"))
 			}
@@ -430,13 +437,15 @@ func TestRateLimitHeaders(t *testing.T) {
 func TestStreamingAnswerIsNotHeld(t *testing.T) {
 	marshaler := &runtime.JSONPb{}
 	mux := newServeMux(marshaler)
-	mux.HandlePath("GET", "/v1/uploads/{name}/events", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	if err := mux.HandlePath("GET", "/v1/uploads/{name}/events", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 		w.Write([]byte(`{"n":1}`))
 		http.NewResponseController(w).Flush()
 		w.Write([]byte(`{"n":2}`))
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
-	restHabits(mux, marshaler, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/uploads/7/events", nil))
+	restHabits(mux, marshaler, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/uploads/7/events", http.NoBody))
 	if rec.Code != 200 || !rec.Flushed || rec.Body.String() != `{"n":1}{"n":2}` || rec.Header().Get("ETag") != "" ||
 		rec.Header().Get("Cache-Control") != cachePrivate {
 		t.Fatalf("HTTP %d, flushed %v, ETag %q, Cache-Control %q: %s", rec.Code, rec.Flushed, rec.Header().Get("ETag"),
@@ -486,10 +495,12 @@ func BenchmarkETagMiddleware(b *testing.B) {
 	body = append(body[:10*1024-2], "]}"...)
 	marshaler := &runtime.JSONPb{}
 	mux := newServeMux(marshaler)
-	mux.HandlePath("GET", "/v1/suppliers", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	if err := mux.HandlePath("GET", "/v1/suppliers", func(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
-	})
+	}); err != nil {
+		b.Fatal(err)
+	}
 	tag := wantETag(body)
 	for _, bc := range []struct {
 		name string
@@ -502,7 +513,7 @@ func BenchmarkETagMiddleware(b *testing.B) {
 		{"with_304", restHabits(mux, marshaler, nil), tag, 304},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			req := httptest.NewRequest(http.MethodGet, "/v1/suppliers", nil)
+			req := httptest.NewRequest(http.MethodGet, "/v1/suppliers", http.NoBody)
 			if bc.inm != "" {
 				req.Header.Set("If-None-Match", bc.inm)
 			}

@@ -5,7 +5,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -102,7 +102,7 @@ func TestOpenAPIDocumentIsUsable(t *testing.T) {
 					}
 				}
 			}
-			sort.Strings(clientErrs)
+			slices.Sort(clientErrs)
 			// Every call is authenticated and rate limited.
 			if !strings.Contains(strings.Join(clientErrs, " "), "401") || !strings.Contains(strings.Join(clientErrs, " "), "429") {
 				t.Errorf("%s: 4xx answers %v, want 401 and 429 among them", where, clientErrs)
@@ -151,15 +151,16 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 
 	// What Swagger UI sends after Authorize: the key in x-api-key, on the
 	// documented URL, reaching the service with the resource name.
-	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/uploads/7", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/uploads/7", http.NoBody)
 	req.Header.Set("x-api-key", "vcci_partner")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var up struct{ Name string }
-	json.NewDecoder(resp.Body).Decode(&up)
-	resp.Body.Close()
+	var up struct {
+		Name string `json:"name"`
+	}
+	decodeJSON(t, resp, &up)
 	fake.mu.Lock()
 	key := fake.md.Get("x-api-key")
 	fake.mu.Unlock()

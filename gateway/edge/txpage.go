@@ -62,16 +62,38 @@ func newTxPages(marshal func(proto.Message) ([]byte, error)) *txPages {
 // repeated that should not be, or bytes that do not parse): the caller then
 // encodes the page whole.
 func (p *txPages) render(raw []byte) ([]byte, bool) {
-	var elems [][]byte
-	var rest []byte // every other field, as encoded
+	elems, rest, ok := splitPage(raw)
+	if !ok {
+		return nil, false
+	}
+	// The parts first, then one buffer of the page's size: growing one
+	// from a guess copied and cleared each page several times over.
+	pieces := make([]txPiece, len(elems))
+	size := len(`{"transactions":[]}`) + len(elems)
+	for i, e := range elems {
+		if pieces[i], ok = p.piece(e); !ok {
+			return nil, false
+		}
+		size += pieces[i].size()
+	}
+	inner, ok := p.pageFields(rest)
+	if !ok {
+		return nil, false
+	}
+	return writePage(pieces, inner, size+1+len(inner)), true
+}
+
+// splitPage splits an encoded page into its transactions and every other
+// field, as encoded; false when it does not parse or has no transactions.
+func splitPage(raw []byte) (elems [][]byte, rest []byte, ok bool) {
 	for b := raw; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, false
+			return nil, nil, false
 		}
 		m := protowire.ConsumeFieldValue(num, typ, b[n:])
 		if m < 0 {
-			return nil, false
+			return nil, nil, false
 		}
 		if num == fieldPageTransactions && typ == protowire.BytesType {
 			v, _ := protowire.ConsumeBytes(b[n:])
@@ -81,55 +103,60 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 		}
 		b = b[n+m:]
 	}
-	if len(elems) == 0 {
-		return nil, false
+	return elems, rest, len(elems) > 0
+}
+
+// txPiece is one transaction of a page, as JSON.
+type txPiece struct {
+	tx, sup []byte
+	joined  bool // sup goes inside tx
+}
+
+// size is the length of the piece's JSON in the page.
+func (pc txPiece) size() int {
+	if !pc.joined {
+		return len(pc.tx)
 	}
-	// The parts first, then one buffer of the page's size: growing one
-	// from a guess copied and cleared each page several times over.
-	type piece struct {
-		tx, sup []byte
-		joined  bool // sup goes inside tx
+	return len(pc.tx) + len(`,"supplier":`) + len(pc.sup)
+}
+
+// piece is the JSON of the encoded transaction e: the transaction without
+// its supplier, and the supplier, each from the memo or encoded now.
+func (p *txPages) piece(e []byte) (txPiece, bool) {
+	start, end, ok := supplierField(e)
+	if !ok {
+		return txPiece{}, false
 	}
-	pieces := make([]piece, len(elems))
-	size := len(`{"transactions":[]}`) + len(elems)
-	for i, e := range elems {
-		// The transaction without its supplier, and the supplier.
-		start, end, ok := supplierField(e)
-		if !ok {
-			return nil, false
-		}
-		var tj []byte
-		if start == end {
-			tj, ok = p.part(partTransaction, e)
-		} else {
-			bp, _ := p.bufs.Get().(*[]byte)
-			if bp == nil {
-				bp = new([]byte)
-			}
-			without := append(append((*bp)[:0], e[:start]...), e[end:]...)
-			tj, ok = p.part(partTransaction, without)
-			*bp = without
-			p.bufs.Put(bp)
-		}
-		if !ok {
-			return nil, false
-		}
-		if start == end {
-			pieces[i], size = piece{tx: tj}, size+len(tj)
-			continue
-		}
-		sv, _ := protowire.ConsumeBytes(e[start+protowire.SizeTag(fieldTxSupplier):])
-		sj, ok := p.part(partSupplier, sv)
-		if !ok {
-			return nil, false
-		}
-		tj = bytes.TrimSpace(tj)
-		if len(tj) < 2 || tj[0] != '{' || tj[len(tj)-1] != '}' {
-			return nil, false
-		}
-		pieces[i], size = piece{tx: tj, sup: sj, joined: true}, size+len(tj)+len(`,"supplier":`)+len(sj)
+	if start == end {
+		tj, ok := p.part(partTransaction, e)
+		return txPiece{tx: tj}, ok
 	}
-	// The page's own fields (token, page info): small, encoded each time.
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	without := append(append((*bp)[:0], e[:start]...), e[end:]...)
+	tj, ok := p.part(partTransaction, without)
+	*bp = without
+	p.bufs.Put(bp)
+	if !ok {
+		return txPiece{}, false
+	}
+	sv, _ := protowire.ConsumeBytes(e[start+protowire.SizeTag(fieldTxSupplier):])
+	sj, ok := p.part(partSupplier, sv)
+	if !ok {
+		return txPiece{}, false
+	}
+	tj = bytes.TrimSpace(tj)
+	if len(tj) < 2 || tj[0] != '{' || tj[len(tj)-1] != '}' {
+		return txPiece{}, false
+	}
+	return txPiece{tx: tj, sup: sj, joined: true}, true
+}
+
+// pageFields is the JSON of the page's own fields (token, page info),
+// encoded from rest each time (they are small), without its braces.
+func (p *txPages) pageFields(rest []byte) ([]byte, bool) {
 	top := &intakev1.ListTransactionsResponse{}
 	if err := proto.Unmarshal(rest, top); err != nil {
 		return nil, false
@@ -142,8 +169,13 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 	if len(rj) < 2 || rj[0] != '{' {
 		return nil, false
 	}
-	inner := bytes.TrimSpace(rj[1 : len(rj)-1])
-	out := bytes.NewBuffer(make([]byte, 0, size+1+len(inner)))
+	return bytes.TrimSpace(rj[1 : len(rj)-1]), true
+}
+
+// writePage puts a page's JSON together from its pieces and the page's own
+// fields (inner), in a buffer of size bytes.
+func writePage(pieces []txPiece, inner []byte, size int) []byte {
+	out := bytes.NewBuffer(make([]byte, 0, size))
 	out.WriteString(`{"transactions":[`)
 	for i, pc := range pieces {
 		if i > 0 {
@@ -167,7 +199,7 @@ func (p *txPages) render(raw []byte) ([]byte, bool) {
 		out.Write(inner)
 	}
 	out.WriteByte('}')
-	return out.Bytes(), true
+	return out.Bytes()
 }
 
 // supplierField finds the one supplier field of an encoded transaction:
@@ -199,8 +231,8 @@ func supplierField(e []byte) (start, end int, ok bool) {
 // encoded now.
 func (p *txPages) part(kind byte, wire []byte) ([]byte, bool) {
 	d := xxhash.New()
-	d.Write([]byte{kind})
-	d.Write(wire)
+	_, _ = d.Write([]byte{kind}) // xxhash's writes never fail
+	_, _ = d.Write(wire)
 	h := d.Sum64()
 	if e, ok := p.parts.Get(h); ok && e.kind == kind && bytes.Equal(e.wire, wire) {
 		return e.json, true

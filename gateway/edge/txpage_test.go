@@ -3,6 +3,7 @@ package edge
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -73,7 +74,7 @@ func TestTransactionPagesRenderAsProtojsonDoes(t *testing.T) {
 	tx, _ := proto.Marshal(&intakev1.Transaction{Name: "transactions/T1", Supplier: &intakev1.Supplier{Name: "suppliers/S1"}})
 	sup, _ := proto.Marshal(&intakev1.Transaction{Supplier: &intakev1.Supplier{SpendUsd: "1"}})
 	twice, _ := proto.Marshal(&intakev1.ListTransactionsResponse{})
-	elem := append(append([]byte{}, tx...), sup...)
+	elem := slices.Concat(tx, sup)
 	twice = append(twice, 0x0a, byte(len(elem)))
 	twice = append(twice, elem...)
 	if _, ok := pages.render(twice); ok {
@@ -109,7 +110,9 @@ func BenchmarkTransactionPage(b *testing.B) {
 	pages := newTxPages(func(m proto.Message) ([]byte, error) { return plain.Marshal(m) })
 	b.Run("protojson", func(b *testing.B) {
 		for b.Loop() {
-			plain.Marshal(p)
+			if _, err := plain.Marshal(p); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("parts, supplier moved", func(b *testing.B) {

@@ -138,7 +138,7 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 }
 
 // file returns the upload's byte stream and the client's file name.
-func (u *uploads) file(r *http.Request) (io.Reader, string, error) {
+func (*uploads) file(r *http.Request) (io.Reader, string, error) {
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
 		name := "upload.csv"

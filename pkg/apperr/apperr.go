@@ -45,7 +45,7 @@ type Error struct {
 // Domain is the ErrorInfo domain of every Reason.
 const Domain = "vcci"
 
-// ReasonIdempotencyKeyReused: an Idempotency-Key was sent again with a
+// ReasonIdempotencyKeyReused says an Idempotency-Key was sent again with a
 // different body. Its Kind is FailedPrecondition; the gateway answers 422.
 const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 

@@ -83,7 +83,7 @@ func TestMaxBatchSplits(t *testing.T) {
 func TestCancelledCallerDoesNotFailBatch(t *testing.T) {
 	release := make(chan struct{})
 	var batchErr error
-	l := New(func(ctx context.Context, keys []string) (map[string]int, error) {
+	l := New(func(ctx context.Context, _ []string) (map[string]int, error) {
 		<-release
 		batchErr = ctx.Err()
 		return map[string]int{"a": 1, "b": 2}, nil

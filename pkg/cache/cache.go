@@ -56,8 +56,8 @@ const (
 	// connection is dead even if TCP has not noticed, and it is replaced.
 	subscriberTick = 3 * time.Second
 	// Reconnect waits of the subscriber while Redis is down.
-	subscriberRetryMin = 100 * time.Millisecond
-	subscriberRetryMax = 2 * time.Second
+	subscriberRetryFirst = 100 * time.Millisecond
+	subscriberRetryLast  = 2 * time.Second
 )
 
 // Options configure a Cache; zero values take the defaults.
@@ -217,8 +217,10 @@ func New[V any](o Options[V]) *Cache[V] {
 	if o.Unmarshal == nil {
 		o.Unmarshal = func(b []byte) (V, error) {
 			var v V
-			err := json.Unmarshal(b, &v)
-			return v, err
+			if err := json.Unmarshal(b, &v); err != nil {
+				return v, fmt.Errorf("cache: decode: %w", err)
+			}
+			return v, nil
 		}
 	}
 	if o.Log == nil {
@@ -252,7 +254,7 @@ func New[V any](o Options[V]) *Cache[V] {
 		close(c.done)
 		return c
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background()) //nolint:gosec // G118: Close calls c.cancel
 	c.cancel = cancel
 	go c.subscribe(ctx)
 	return c
@@ -559,8 +561,11 @@ func (c *Cache[V]) learn(scope string, e uint64, old *scopeState) *scopeState {
 func (c *Cache[V]) version(ctx context.Context, esc string) (int64, error) {
 	k := c.versionKey(esc)
 	ver, err := c.rdb.Get(ctx, k).Int64()
-	if !errors.Is(err, redis.Nil) {
-		return ver, err
+	switch {
+	case err == nil:
+		return ver, nil
+	case !errors.Is(err, redis.Nil):
+		return 0, fmt.Errorf("get version: %w", err)
 	}
 	var get *redis.StringCmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -569,9 +574,12 @@ func (c *Cache[V]) version(ctx context.Context, esc string) (int64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("create version: %w", err)
 	}
-	return get.Int64()
+	if ver, err = get.Int64(); err != nil {
+		return 0, fmt.Errorf("create version: %w", err)
+	}
+	return ver, nil
 }
 
 // bump increments the version of scope and tells the other replicas.

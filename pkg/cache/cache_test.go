@@ -102,6 +102,7 @@ func withRedis(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
 }
 
 func TestLoadOnceThenLocalHits(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		d := newDB()
 		want := supplier{ID: "s1", Name: "Acme Steel", Factor: 1.85}
@@ -193,10 +194,12 @@ func TestInvalidateReachesOtherReplicas(t *testing.T) {
 }
 
 func TestConcurrentMissesLoadOnce(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		c := newCache(t, Options[supplier]{Redis: rdb})
 		var loads atomic.Int64
 		release := make(chan struct{})
+		//nolint:unparam // the signature is Get's load, whose error this test does not need
 		load := func(context.Context) (supplier, error) {
 			loads.Add(1)
 			<-release
@@ -239,6 +242,7 @@ func TestConcurrentMissesLoadOnce(t *testing.T) {
 }
 
 func TestCancelledCallerDoesNotFailSharedLoad(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		c := newCache(t, Options[supplier]{Redis: rdb})
 		release := make(chan struct{})
@@ -280,6 +284,7 @@ func TestCancelledCallerDoesNotFailSharedLoad(t *testing.T) {
 // A load that read the old row before an Invalidate must not be what a Get
 // after the Invalidate returns.
 func TestLoadRacingInvalidate(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		c := newCache(t, Options[supplier]{Redis: rdb})
 		started, release := make(chan struct{}), make(chan struct{})
@@ -309,6 +314,7 @@ func TestLoadRacingInvalidate(t *testing.T) {
 }
 
 func TestLoadErrorNotCached(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		d := newDB()
 		c := newCache(t, Options[supplier]{Redis: rdb})
@@ -344,6 +350,7 @@ func TestLoadErrorNotCached(t *testing.T) {
 }
 
 func TestLocalTTL(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		d := newDB()
 		d.set("s1", supplier{ID: "s1", Factor: 1})
@@ -374,6 +381,7 @@ func TestLocalTTL(t *testing.T) {
 }
 
 func TestLocalSizeBound(t *testing.T) {
+	t.Parallel()
 	withRedis(t, func(t *testing.T, rdb *redis.Client) {
 		d := newDB()
 		for i := range 5 {

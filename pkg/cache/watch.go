@@ -53,7 +53,7 @@ func Watch(ctx context.Context, rdb *redis.Client, w Watcher) {
 		ps.Close()
 		mu.Unlock()
 	}()
-	wait := subscriberRetryMin
+	wait := subscriberRetryFirst
 	pinged := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, subscriberTick)
@@ -81,10 +81,10 @@ func Watch(ctx context.Context, rdb *redis.Client, w Watcher) {
 				return
 			case <-time.After(wait):
 			}
-			wait = min(2*wait, subscriberRetryMax)
+			wait = min(2*wait, subscriberRetryLast)
 			continue
 		}
-		wait, pinged = subscriberRetryMin, false
+		wait, pinged = subscriberRetryFirst, false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {

@@ -4,12 +4,13 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,33 +86,10 @@ var migrationName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
 // its own transaction. Concurrent callers (replicas starting together)
 // serialize on an advisory lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS) error {
-	type mig struct {
-		version int
-		name    string
-		sql     string
-	}
-	var migs []mig
-	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		m := migrationName.FindStringSubmatch(d.Name())
-		if m == nil {
-			return fmt.Errorf("migration %s: name must be NNNN_name.sql", path)
-		}
-		b, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return err
-		}
-		v, _ := strconv.Atoi(m[1])
-		migs = append(migs, mig{v, d.Name(), string(b)})
-		return nil
-	})
+	migs, err := readMigrations(fsys)
 	if err != nil {
 		return fmt.Errorf("db.Migrate %s: %w", schema, err)
 	}
-	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
-
 	// Without timeouts: a migration may rewrite a large table, and other
 	// replicas (other test binaries) wait here for it to finish.
 	conn, release, err := Unbounded(ctx, pool)
@@ -122,11 +100,75 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+rolesLock+`)`); err != nil {
 		return fmt.Errorf("db.Migrate %s: lock: %w", schema, err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+rolesLock+`)`)
+	defer unlockMigrations(ctx, conn)
 
 	if err := EnsureRoles(ctx, conn); err != nil {
 		return fmt.Errorf("db.Migrate %s: %w", schema, err)
 	}
+	if err := prepareSchema(ctx, conn, schema); err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	done, err := appliedMigrations(ctx, conn, schema)
+	if err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
+	for _, m := range migs {
+		if done[m.version] {
+			continue
+		}
+		if err := applyMigration(ctx, conn, schema, m); err != nil {
+			return fmt.Errorf("db.Migrate %s: %s: %w", schema, m.name, err)
+		}
+	}
+	return nil
+}
+
+// migration is one NNNN_name.sql file.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// readMigrations returns the migrations of fsys in version order.
+func readMigrations(fsys fs.FS) ([]migration, error) {
+	var migs []migration
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		m := migrationName.FindStringSubmatch(d.Name())
+		if m == nil {
+			return fmt.Errorf("migration %s: name must be NNNN_name.sql", path)
+		}
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", path, err)
+		}
+		v, _ := strconv.Atoi(m[1])
+		migs = append(migs, migration{v, d.Name(), string(b)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	slices.SortFunc(migs, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+	return migs, nil
+}
+
+// unlockMigrations releases Migrate's advisory lock. A session that cannot
+// release it is closed, which does: a lock left held would stall every
+// later Migrate.
+func unlockMigrations(ctx context.Context, conn *pgxpool.Conn) {
+	uctx := context.WithoutCancel(ctx)
+	if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(`+rolesLock+`)`); err != nil {
+		conn.Conn().Close(uctx)
+	}
+}
+
+// prepareSchema creates schema and its schema_migrations table, and lets a
+// non-superuser connecting role SET ROLE to AppRole and MaintenanceRole.
+func prepareSchema(ctx context.Context, conn *pgxpool.Conn, schema string) error {
 	setup := fmt.Sprintf(`
 		CREATE SCHEMA IF NOT EXISTS %[3]s;
 		GRANT USAGE ON SCHEMA %[3]s TO %[1]s, %[2]s;
@@ -136,55 +178,85 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 			applied_at timestamptz NOT NULL DEFAULT now()
 		);`, AppRole, MaintenanceRole, pgx.Identifier{schema}.Sanitize())
 	if _, err := conn.Exec(ctx, setup); err != nil {
-		return fmt.Errorf("db.Migrate %s: setup: %w", schema, err)
+		return fmt.Errorf("setup: %w", err)
 	}
-	// A non-superuser connecting role must be able to SET ROLE to both.
 	var super bool
 	if err := conn.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil {
-		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+		return fmt.Errorf("rolsuper: %w", err)
+	}
+	if super {
+		return nil
 	}
 	for _, role := range []string{AppRole, MaintenanceRole} {
 		var member bool
 		if err := conn.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, role).Scan(&member); err != nil {
-			return fmt.Errorf("db.Migrate %s: %w", schema, err)
+			return fmt.Errorf("membership of %s: %w", role, err)
 		}
-		if !super && !member {
+		if !member {
 			if _, err := conn.Exec(ctx, `GRANT `+role+` TO CURRENT_USER`); err != nil {
-				return fmt.Errorf("db.Migrate %s: grant %s to the connecting role: %w", schema, role, err)
+				return fmt.Errorf("grant %s to the connecting role: %w", role, err)
 			}
 		}
 	}
+	return nil
+}
+
+// appliedMigrations returns the versions schema_migrations records.
+func appliedMigrations(ctx context.Context, conn *pgxpool.Conn, schema string) (map[int]bool, error) {
 	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT version FROM %s.schema_migrations`, pgx.Identifier{schema}.Sanitize()))
 	if err != nil {
-		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+		return nil, fmt.Errorf("applied migrations: %w", err)
 	}
 	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
 	if err != nil {
-		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+		return nil, fmt.Errorf("applied migrations: %w", err)
 	}
 	done := make(map[int]bool, len(applied))
 	for _, v := range applied {
 		done[v] = true
 	}
-	for _, m := range migs {
-		if done[m.version] {
-			continue
+	return done, nil
+}
+
+// applyMigration runs m in schema and records it, in one transaction.
+func applyMigration(ctx context.Context, conn *pgxpool.Conn, schema string, m migration) error {
+	ident := pgx.Identifier{schema}.Sanitize()
+	return inTx(ctx, conn, "transaction", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+ident+", public"); err != nil {
+			return fmt.Errorf("search_path: %w", err)
 		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()+", public"); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.schema_migrations (version, name) VALUES ($1, $2)`, pgx.Identifier{schema}.Sanitize()), m.version, m.name)
-			return err
-		})
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.schema_migrations (version, name) VALUES ($1, $2)`, ident), m.version, m.name)
 		if err != nil {
-			return fmt.Errorf("db.Migrate %s: %s: %w", schema, m.name, err)
+			return fmt.Errorf("record: %w", err)
 		}
+		return nil
+	})
+}
+
+// beginner is what a transaction starts from: a pool or one connection.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// inTx runs fn in a transaction begun on db. fn's error comes back as it
+// is; a failure to begin or commit is wrapped with op.
+func inTx(ctx context.Context, db beginner, op string, fn func(pgx.Tx) error) error {
+	var fnErr error
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	default:
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	return nil
 }
 
 // rolesLock is the advisory lock Migrate and EnsureRoles hold: one for the
@@ -194,10 +266,8 @@ const rolesLock = "7242001"
 // EnsureRoles creates AppRole and MaintenanceRole (NOLOGIN) unless they
 // exist. Migrate calls it; a test that sets up a connecting role of its
 // own calls it first, to grant that role both.
-func EnsureRoles(ctx context.Context, conn interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}) error {
-	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+func EnsureRoles(ctx context.Context, conn beginner) error {
+	err := inTx(ctx, conn, "transaction", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rolesLock+`)`); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
@@ -224,7 +294,7 @@ func EnsureRoles(ctx context.Context, conn interface {
 // sets the nil tenant, which owns nothing: a table's policies are OR-ed,
 // and the tenant policy's reading of the setting fails when it is unset.
 func AsMaintenance(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	return inTx(ctx, pool, "db.AsMaintenance", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+MaintenanceRole+"; SELECT set_config('vcci.tenant_id', '"+uuid.Nil.String()+"', true)"); err != nil {
 			return fmt.Errorf("db.AsMaintenance: %w", err)
 		}
@@ -235,7 +305,7 @@ func AsMaintenance(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) erro
 // InTenant runs fn in a transaction as AppRole with the tenant set, so the
 // database itself limits every statement to that tenant's rows.
 func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	return inTx(ctx, pool, "db.InTenant", func(tx pgx.Tx) error {
 		if err := SetTenant(ctx, tx, tenant); err != nil {
 			return err
 		}
@@ -336,7 +406,7 @@ func (p *Partitions) Ensure(ctx context.Context, table string, from, to time.Tim
 		remember()
 		return nil
 	}
-	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err = inTx(ctx, p.pool, "db.Partitions.Ensure "+table, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, table); err != nil {
 			return fmt.Errorf("db.Partitions.Ensure %s: %w", table, err)
 		}

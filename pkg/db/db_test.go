@@ -45,7 +45,9 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	var versions int
-	pool.QueryRow(ctx, `SELECT count(*) FROM demo.schema_migrations`).Scan(&versions)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM demo.schema_migrations`).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
 	if versions != 2 {
 		t.Fatalf("%d migrations recorded, want 2", versions)
 	}
@@ -87,9 +89,11 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 			id = b
 		}
 		var n int
-		db.InTenant(ctx, pool, id, func(tx pgx.Tx) error {
+		if err := db.InTenant(ctx, pool, id, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, `SELECT count(*) FROM demo.things`).Scan(&n)
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if n != want {
 			t.Fatalf("tenant %s sees %d rows, want %d", tenant, n, want)
 		}

@@ -39,7 +39,10 @@ func InTenantBatch(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, st
 		}
 		b.Queue(st.SQL, st.Args...).Query(scan)
 	}
-	return pool.SendBatch(ctx, b).Close()
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("db.InTenantBatch: %w", err)
+	}
+	return nil
 }
 
 // The Scan functions below cover the usual shapes of a Stmt's result.
@@ -73,8 +76,10 @@ func OneRow(scan func(pgx.Row) error) func(pgx.Rows) error {
 func Collect[T any](out *[]T, fn pgx.RowToFunc[T]) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		var err error
-		*out, err = pgx.CollectRows(rows, fn)
-		return err
+		if *out, err = pgx.CollectRows(rows, fn); err != nil {
+			return fmt.Errorf("db.Collect: %w", err)
+		}
+		return nil
 	}
 }
 

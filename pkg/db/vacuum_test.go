@@ -41,7 +41,10 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
 		t.Fatal(err)
 	}
-	conn.Exec(ctx, `SELECT 1`)
+	// One more round trip: the backend flushes once it has gone idle.
+	if _, err := conn.Exec(ctx, `SELECT 1`); err != nil {
+		t.Fatal(err)
+	}
 	dead := func(table string) (n int64) {
 		t.Helper()
 		if err := pool.QueryRow(ctx, `SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname || '.' || relname = $1`, table).Scan(&n); err != nil {
@@ -84,8 +87,11 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
-		conn.Exec(ctx, `SELECT 1`)
+		for _, q := range []string{`SELECT pg_stat_force_next_flush()`, `SELECT 1`} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if due, err = db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 100, Ratio: 0.2, AnalyzeEvery: every}, tables...); err != nil || len(due) != 1 {
 			t.Fatalf("AnalyzeEvery %v: vacuumed %v, %v; want [hot.totals]", every, due, err)
 		}

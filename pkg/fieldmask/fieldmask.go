@@ -102,9 +102,10 @@ func lookup(d protoreflect.MessageDescriptor, part string) protoreflect.FieldDes
 }
 
 func names(d protoreflect.MessageDescriptor) string {
-	var out []string
-	for i := 0; i < d.Fields().Len(); i++ {
-		out = append(out, string(d.Fields().Get(i).Name()))
+	fields := d.Fields()
+	out := make([]string, 0, fields.Len())
+	for i := range fields.Len() {
+		out = append(out, string(fields.Get(i).Name()))
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")

@@ -4,6 +4,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -70,7 +71,10 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
-	return h.h.Handle(ctx, r)
+	if err := h.h.Handle(ctx, r); err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	return nil
 }
 
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -77,8 +77,10 @@ func TestServiceInAGroupIsTheGroups(t *testing.T) {
 	var buf bytes.Buffer
 	logging.New(&buf, "reporting", "info").WithGroup("peer").With("service", "calculator").Info("dial")
 	var m struct {
-		Service string
-		Peer    struct{ Service string }
+		Service string `json:"service"`
+		Peer    struct {
+			Service string `json:"service"`
+		} `json:"peer"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)

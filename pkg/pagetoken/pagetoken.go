@@ -105,11 +105,15 @@ func decodeKeys(b []byte) ([]string, error) {
 	keys := make([]string, 0, n)
 	for range n {
 		l, w := binary.Uvarint(b)
-		if w <= 0 || l > uint64(len(b)-w) {
+		if w <= 0 {
 			return nil, errors.New("truncated key")
 		}
-		keys = append(keys, string(b[w:w+int(l)]))
-		b = b[w+int(l):]
+		b = b[w:]
+		if l > uint64(len(b)) {
+			return nil, errors.New("truncated key")
+		}
+		keys = append(keys, string(b[:l]))
+		b = b[l:]
 	}
 	if len(b) != 0 {
 		return nil, errors.New("trailing bytes")

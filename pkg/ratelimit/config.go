@@ -113,8 +113,9 @@ func (c Config) Of(class Class) Limit {
 		return c.Read
 	case Heavy:
 		return c.Heavy
+	default:
+		return c.Write
 	}
-	return c.Write
 }
 
 // Validate reports a limit that cannot be enforced.

@@ -158,11 +158,11 @@ func (l *Limiter) useRedis() bool {
 	if until == 0 {
 		return true
 	}
-	now := time.Now().UnixNano()
-	if now < until {
+	nowNano := time.Now().UnixNano()
+	if nowNano < until {
 		return false
 	}
-	return l.downUntil.CompareAndSwap(until, now+int64(l.backoff))
+	return l.downUntil.CompareAndSwap(until, nowNano+int64(l.backoff))
 }
 
 // Leases. A budget lives in Redis so that every replica draws on the same

@@ -21,8 +21,8 @@ func five() ratelimit.Config {
 	return ratelimit.Config{Read: l, Write: l, Heavy: l}
 }
 
-// decisions reads vcci_ratelimit_decisions_total{class,result,store}.
-func decisions(t *testing.T, reg *prometheus.Registry, class, result, store string) float64 {
+// readDecisions reads vcci_ratelimit_decisions_total{class="read",result,store}.
+func readDecisions(t *testing.T, reg *prometheus.Registry, result, store string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -37,7 +37,7 @@ func decisions(t *testing.T, reg *prometheus.Registry, class, result, store stri
 			for _, lp := range m.GetLabel() {
 				labels[lp.GetName()] = lp.GetValue()
 			}
-			if labels["class"] == class && labels["result"] == result && labels["store"] == store {
+			if labels["class"] == "read" && labels["result"] == result && labels["store"] == store {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -79,10 +79,10 @@ func TestBurstThenDeny(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			l := ratelimit.New(rdb, five(), nil, reg)
 			exhaust(t, l, "vcci_key_one_"+name, ratelimit.Read)
-			if got := decisions(t, reg, "read", "allowed", name); got != 5 {
+			if got := readDecisions(t, reg, "allowed", name); got != 5 {
 				t.Errorf("allowed{store=%s} = %v, want 5", name, got)
 			}
-			if got := decisions(t, reg, "read", "limited", name); got != 1 {
+			if got := readDecisions(t, reg, "limited", name); got != 1 {
 				t.Errorf("limited{store=%s} = %v, want 1", name, got)
 			}
 
@@ -146,7 +146,7 @@ func TestLocalTakesOverWhenRedisStops(t *testing.T) {
 	for range 3 {
 		l.Allow(ctx, "vcci_outage_key", ratelimit.Read)
 	}
-	if got := decisions(t, reg, "read", "allowed", "redis"); got != 3 {
+	if got := readDecisions(t, reg, "allowed", "redis"); got != 3 {
 		t.Fatalf("allowed{store=redis} = %v before the outage, want 3", got)
 	}
 
@@ -154,13 +154,13 @@ func TestLocalTakesOverWhenRedisStops(t *testing.T) {
 	// The local bucket starts full: the outage must not deny a key that
 	// was within its budget, and it still stops the key after its burst.
 	exhaust(t, l, "vcci_outage_key", ratelimit.Read)
-	if got := decisions(t, reg, "read", "allowed", "local"); got != 5 {
+	if got := readDecisions(t, reg, "allowed", "local"); got != 5 {
 		t.Errorf("allowed{store=local} = %v, want 5", got)
 	}
-	if got := decisions(t, reg, "read", "limited", "local"); got != 1 {
+	if got := readDecisions(t, reg, "limited", "local"); got != 1 {
 		t.Errorf("limited{store=local} = %v, want 1", got)
 	}
-	if got := decisions(t, reg, "read", "allowed", "redis"); got != 3 {
+	if got := readDecisions(t, reg, "allowed", "redis"); got != 3 {
 		t.Errorf("allowed{store=redis} = %v after the outage, want still 3", got)
 	}
 }
@@ -198,7 +198,7 @@ func TestSlowRedisFallsBackAndResumes(t *testing.T) {
 	if r, took := remaining(); r != 3 || took > 10*time.Millisecond {
 		t.Fatalf("in the backoff: remaining %d after %v, want 3 at once", r, took)
 	}
-	if got := decisions(t, reg, "read", "allowed", "local"); got != 2 {
+	if got := readDecisions(t, reg, "allowed", "local"); got != 2 {
 		t.Fatalf("allowed{store=local} = %v, want 2", got)
 	}
 
@@ -208,7 +208,7 @@ func TestSlowRedisFallsBackAndResumes(t *testing.T) {
 	if r, _ := remaining(); r != 3 {
 		t.Fatalf("after the pause: remaining %d, want 3 (redis: 2 of 5 used)", r)
 	}
-	if got := decisions(t, reg, "read", "allowed", "redis"); got != 2 {
+	if got := readDecisions(t, reg, "allowed", "redis"); got != 2 {
 		t.Fatalf("allowed{store=redis} = %v, want 2", got)
 	}
 }

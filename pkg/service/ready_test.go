@@ -35,7 +35,9 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	proxy := testsupport.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.FormatUint(uint64(cfg.ConnConfig.Port), 10)))
 	host, port, _ := net.SplitHostPort(proxy.Addr)
 	cfg.ConnConfig.Host = host
-	fmt.Sscan(port, &cfg.ConnConfig.Port)
+	if _, err := fmt.Sscan(port, &cfg.ConnConfig.Port); err != nil {
+		t.Fatal(err)
+	}
 	cfg.ConnConfig.ConnectTimeout = time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -55,7 +57,12 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(ctx, lis, mlis, time.Second) }()
-	defer func() { cancel(); <-ran }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
 	health := healthpb.NewHealthClient(testsupport.Dial(t, lis.Addr().String()))
 	state := func() (healthpb.HealthCheckResponse_ServingStatus, int) {
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)

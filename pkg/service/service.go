@@ -35,7 +35,7 @@ import (
 
 // DefaultAddrs returns service name's gRPC and metrics addresses for when
 // its settings name none; <NAME>_ADDR overrides a peer's.
-func DefaultAddrs(name string) (grpc, metrics string) {
+func DefaultAddrs(name string) (grpcAddr, metricsAddr string) {
 	switch name {
 	case "intake":
 		return "127.0.0.1:9101", "127.0.0.1:9201"
@@ -153,12 +153,17 @@ func MainEdge(name string, run func(context.Context, EdgeEnv) error) {
 // exits the process when it fails.
 func runMain(name string, main func(context.Context) error) {
 	TuneGC()
+	if err := runSignalled(main); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1) //nolint:revive // deep-exit: Main and MainEdge are each deployable's main
+	}
+}
+
+// runSignalled runs main with a context that ends on SIGINT or SIGTERM.
+func runSignalled(main func(context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := main(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-		os.Exit(1)
-	}
+	return main(ctx)
 }
 
 func mainErr(ctx context.Context, name string, run func(context.Context, Env) error) error {
@@ -168,13 +173,14 @@ func mainErr(ctx context.Context, name string, run func(context.Context, Env) er
 		return err
 	}
 	return withProcess(ctx, cfg.Process, func(p process) error {
-		lis, err := net.Listen("tcp", cfg.GRPCAddr)
+		var lc net.ListenConfig
+		lis, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
 		}
 		var mlis net.Listener
 		if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
-			if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			if mlis, err = lc.Listen(ctx, "tcp", cfg.MetricsAddr); err != nil {
 				return fmt.Errorf("listen %s: %w", cfg.MetricsAddr, err)
 			}
 		}
@@ -208,7 +214,7 @@ func withProcess(ctx context.Context, cfg config.Process, run func(process) erro
 		return err
 	}
 	log := logging.New(os.Stdout, cfg.Name, cfg.LogLevel)
-	stopPprof, err := telemetry.StartPprof()
+	stopPprof, err := telemetry.StartPprof(ctx)
 	if err != nil {
 		return err
 	}
@@ -218,9 +224,12 @@ func withProcess(ctx context.Context, cfg config.Process, run func(process) erro
 		return err
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// ctx may have ended: the flush gets a deadline of its own.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		tp.Shutdown(sctx)
+		if err := tp.Shutdown(sctx); err != nil {
+			log.WarnContext(sctx, "flushing traces", "error", err)
+		}
 	}()
 	// The limits live in Redis when there is one: REDIS_URL, else a server
 	// on 127.0.0.1:6379.
@@ -245,10 +254,10 @@ func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout 
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return fmt.Errorf("service.ServeHTTP: shutdown: %w", err)
 	}
 	return nil
 }
@@ -323,9 +332,9 @@ func Dial(ctx context.Context, env Env, pool *pgxpool.Pool, addr string) (*grpc.
 }
 
 // RedisClient returns env.Redis, or connects (REDIS_URL, else a server on
-// 127.0.0.1:6379, else none) when the launcher gave none; close releases
+// 127.0.0.1:6379, else none) when the launcher gave none; release closes
 // only a client opened here.
-func RedisClient(ctx context.Context, env Env) (rdb *redis.Client, close func(), err error) {
+func RedisClient(ctx context.Context, env Env) (rdb *redis.Client, release func(), err error) {
 	if env.Redis != nil {
 		return env.Redis, func() {}, nil
 	}

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,12 +15,13 @@ import (
 // set, and does nothing otherwise. It is for profiling a deployable under
 // load (make bench-api -pprof); keep the address off any public interface.
 // The returned stop closes the listener.
-func StartPprof() (stop func(), err error) {
+func StartPprof(ctx context.Context) (stop func(), err error) {
 	addr := os.Getenv("PPROF_ADDR")
 	if addr == "" {
 		return func() {}, nil
 	}
-	lis, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("PPROF_ADDR: %w", err)
 	}

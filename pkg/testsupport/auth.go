@@ -10,7 +10,7 @@ import (
 )
 
 // APIKey is the one key KeyAuth accepts.
-const APIKey = "vcci_test-key-for-acme"
+const APIKey = "vcci_test-key-for-acme" //nolint:gosec // G101: a fake key that only KeyAuth accepts
 
 // KeyAuth is the authenticator of a service under test that reads no key
 // table: APIKey is Tenant's, every other key is refused with

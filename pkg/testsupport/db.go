@@ -50,7 +50,7 @@ func URL(name string) string {
 	if err != nil {
 		panic(err)
 	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+	return fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cfg.User, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), name)
 }
 
 // NewDatabase creates a database of the test's own and returns its URL; it
@@ -133,10 +133,13 @@ func clone(t testing.TB, admin *pgx.Conn, key, role string, ms []Migration) stri
 	t.Cleanup(func() {
 		c, err := pgx.Connect(context.Background(), AdminURL())
 		if err != nil {
+			t.Logf("testsupport: drop database %s: %v", name, err)
 			return
 		}
 		defer c.Close(context.Background())
-		c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+		if _, err := c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+			t.Logf("testsupport: drop database %s: %v", name, err)
+		}
 	})
 	return urlAs(role, name)
 }
@@ -193,15 +196,15 @@ func FuzzPool(f *testing.F, key string, fill func(*pgxpool.Pool), ms ...Migratio
 	env := "VCCI_FUZZ_DATABASE_" + f.Name()
 	wf := flag.Lookup("test.fuzzworker")
 	worker := wf != nil && wf.Value.String() == "true"
-	url := os.Getenv(env)
+	dbURL := os.Getenv(env)
 	switch {
 	case !worker:
-		url = NewDatabase(f, key, ms...)
-		f.Setenv(env, url) // the workers start with this process's environment
-	case url == "":
+		dbURL = NewDatabase(f, key, ms...)
+		f.Setenv(env, dbURL) // the workers start with this process's environment
+	case dbURL == "":
 		f.Fatalf("testsupport: a fuzz worker without %s", env)
 	}
-	pool, err := db.Open(context.Background(), url, noop.NewTracerProvider(), 4)
+	pool, err := db.Open(context.Background(), dbURL, noop.NewTracerProvider(), 4)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -222,7 +225,11 @@ func template(t testing.TB, admin *pgx.Conn, key, role string, ms []Migration) s
 	}
 	ctx := context.Background()
 	name := fmt.Sprintf("vcci_tmpl_%d_%s", os.Getpid(), key)
-	admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+	// A binary killed before Main ran leaves its template behind; a new
+	// process with the same pid would find it.
+	if _, err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+		t.Fatalf("testsupport: drop stale template: %v", err)
+	}
 	create := "CREATE DATABASE " + name
 	if role != "" {
 		create += " OWNER " + role
@@ -255,7 +262,9 @@ func Main(m *testing.M) int {
 	}
 	if c, err := pgx.Connect(context.Background(), AdminURL()); err == nil {
 		for _, name := range templates {
-			c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+			if _, err := c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+				fmt.Fprintf(os.Stderr, "testsupport: drop template %s: %v\n", name, err)
+			}
 		}
 		if owner != "" {
 			_, _ = c.Exec(context.Background(), "DROP ROLE IF EXISTS "+owner)

@@ -18,9 +18,21 @@ import (
 func Serve(t testing.TB, s *grpc.Server) string {
 	t.Helper()
 	lis := listen(t)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
+	serveUntilCleanup(t, s, lis)
 	return lis.Addr().String()
+}
+
+// serveUntilCleanup serves s on lis until the test ends; Serve failing
+// other than by the Stop at the end fails the test.
+func serveUntilCleanup(t testing.TB, s *grpc.Server, lis net.Listener) {
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+	t.Cleanup(func() {
+		s.Stop()
+		if err := <-served; err != nil {
+			t.Errorf("testsupport: serve: %v", err)
+		}
+	})
 }
 
 // Runner is a server that serves lis until ctx is done and then shuts down
@@ -38,7 +50,12 @@ func Start(t testing.TB, r Runner) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, lis, nil, time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("testsupport: run: %v", err)
+		}
+	})
 	return lis.Addr().String()
 }
 
@@ -47,10 +64,11 @@ func Start(t testing.TB, r Runner) string {
 // caller on), untraced; the connection is closed when the test ends.
 func Dial(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
-	return dial(t, addr)
+	return dialWith(t, addr)
 }
 
-func dial(t testing.TB, addr string, opts ...grpcclient.Option) *grpc.ClientConn {
+// dialWith is Dial with grpcclient options added.
+func dialWith(t testing.TB, addr string, opts ...grpcclient.Option) *grpc.ClientConn {
 	t.Helper()
 	cc, err := grpcclient.Dial(addr, noop.NewTracerProvider(), opts...)
 	if err != nil {
@@ -65,15 +83,15 @@ func dial(t testing.TB, addr string, opts ...grpcclient.Option) *grpc.ClientConn
 func ServeInMemory(t testing.TB, s *grpc.Server) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return dial(t, "passthrough:///bufconn", grpcclient.WithDialOptions(
+	serveUntilCleanup(t, s, lis)
+	return dialWith(t, "passthrough:///bufconn", grpcclient.WithDialOptions(
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })))
 }
 
 func listen(t testing.TB) net.Listener {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

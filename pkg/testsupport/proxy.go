@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -12,6 +13,7 @@ import (
 // pointed at Addr sees the server go away and come back.
 type Proxy struct {
 	Addr   string
+	ctx    context.Context // the test's: dials to the target end with it
 	target string
 	lis    net.Listener
 	mu     sync.Mutex
@@ -25,7 +27,7 @@ type Proxy struct {
 func StartProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	lis := listen(t)
-	p := &Proxy{Addr: lis.Addr().String(), target: target, lis: lis, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{Addr: lis.Addr().String(), ctx: t.Context(), target: target, lis: lis, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -75,7 +77,8 @@ func (p *Proxy) forward(c net.Conn) {
 		return
 	}
 	defer p.untrack(c)
-	s, err := net.Dial("tcp", p.target)
+	var d net.Dialer
+	s, err := d.DialContext(p.ctx, "tcp", p.target)
 	if err != nil {
 		return
 	}
@@ -85,8 +88,10 @@ func (p *Proxy) forward(c net.Conn) {
 	}
 	defer p.untrack(s)
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }()
-	go func() { io.Copy(c, s); done <- struct{}{} }()
+	// A copy ends in an error when Break or the other side closes its
+	// connections: that is how forwarding stops, not a failure.
+	go func() { _, _ = io.Copy(s, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, s); done <- struct{}{} }()
 	<-done // one side ended: close both, which ends the other copy
 	c.Close()
 	s.Close()

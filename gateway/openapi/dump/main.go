@@ -29,15 +29,21 @@ func run(args []string) error {
 	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, compact, "", "  "); err != nil {
-		return err
+		return fmt.Errorf("indent: %w", err)
 	}
 	doc := append(buf.Bytes(), '\n')
 	switch len(args) {
 	case 0:
-		_, err = os.Stdout.Write(doc)
-		return err
+		if _, err := os.Stdout.Write(doc); err != nil {
+			return fmt.Errorf("stdout: %w", err)
+		}
+		return nil
 	case 1:
-		return os.WriteFile(args[0], doc, 0o644)
+		// G703: writing where its caller says is this command's job.
+		if err := os.WriteFile(args[0], doc, 0o600); err != nil { //nolint:gosec // G703, see above
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
 	}
 	return errors.New("usage: dump [file]")
 }
