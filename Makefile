@@ -12,7 +12,7 @@ ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test test-memory fuzz fuzz-short bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
+.PHONY: run test test-memory test-faults fuzz fuzz-short bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -25,6 +25,12 @@ test:
 ## test-memory: validation's peak memory on hostile files, without the race detector (FULL=1: full sizes)
 test-memory:
 	VCCI_MEMORY_FULL=$(FULL) go test -count=1 -timeout 30m -run '^TestValidationMemoryIsBounded$$' -v ./services/intake/internal/intake/
+
+## test-faults: break one thing at a time (a killed or stopped service, a PostgreSQL restart, Redis
+## down) with every deployable its own process on a private PostgreSQL and Redis, and print a table
+## (docs/reliability.md); reduced sizes, FAULTS_FULL=1 for 1M-line uploads and 2 minutes of calculator down
+test-faults: build
+	go test -tags faults -v -count=1 -timeout 60m -run TestFaults ./cmd/vcci/faults/
 
 # Fuzz targets as package:Target; go test -fuzz runs one target of one package at a time.
 FUZZ_TARGETS := ./pkg/pagetoken:FuzzDecode ./pkg/pagetoken:FuzzRoundTrip ./pkg/fieldmask:FuzzParse \

@@ -188,6 +188,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", readyz(health))
+	root.HandleFunc("GET /readyz/{service}", readyzOne(health))
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	root.Handle("GET /openapi.json", spec)
 	root.Handle("/docs/", docs())
@@ -325,6 +326,34 @@ func readyz(health map[string]healthpb.HealthClient) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(states) // failing, it means the client is gone: nobody to tell
+	}
+}
+
+// readyzOne reports one backend's gRPC health: the readiness of the routes
+// it serves, which do not depend on the other backends.
+func readyzOne(health map[string]healthpb.HealthClient) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("service")
+		hc, ok := health[name]
+		if !ok {
+			http.Error(w, "no such service: "+name, http.StatusNotFound)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		state, code := "UNREACHABLE", http.StatusServiceUnavailable
+		if resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+			state = resp.GetStatus().String()
+		}
+		if state == "SERVING" {
+			code = http.StatusOK
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		if err := json.NewEncoder(w).Encode(map[string]string{name: state}); err != nil {
+			return // the client went away
+		}
 	}
 }
 

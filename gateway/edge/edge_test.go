@@ -358,6 +358,32 @@ func TestReadyzAndDocs(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || states["intake"] != "NOT_SERVING" {
 		t.Fatalf("readyz with a backend down: HTTP %d %v", resp.StatusCode, states)
 	}
+	// Each route group's readiness is its own backend's. (The test's five
+	// backends share one health server, so all are down here.)
+	for path, want := range map[string]int{"/readyz/intake": http.StatusServiceUnavailable, "/readyz/nosuch": http.StatusNotFound} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: HTTP %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	resp, err = http.Get(ts.URL + "/readyz/reporting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states = nil
+	err = json.NewDecoder(resp.Body).Decode(&states)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(states) != 1 || states["reporting"] != "SERVING" {
+		t.Fatalf("/readyz/reporting: HTTP %d %v", resp.StatusCode, states)
+	}
 
 	resp, err = http.Get(ts.URL + "/openapi.json")
 	if err != nil {

@@ -17,8 +17,13 @@ import (
 	"github.com/vcci-dev/vcci/pkg/config"
 )
 
-// Connect returns a traced client, or nil (and a log line saying so) when no
-// Redis answers. A REDIS_URL that is set but unreachable is an error.
+// Connect returns a traced client, or nil (and a log line saying so) when
+// REDIS_URL is unset and no Redis answers on the default address. A
+// REDIS_URL that is set but does not answer yet gives a client all the
+// same, with one log line: Redis is a cache, so the process starts and
+// serves degraded (the caches and rate limits fall back to the process, as
+// when Redis goes away later) and uses it once it answers. A REDIS_URL
+// that does not parse is an error.
 func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerProvider) (*redis.Client, error) {
 	explicit := url != ""
 	if !explicit {
@@ -40,12 +45,13 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
-		c.Close()
 		if explicit {
-			return nil, fmt.Errorf("redisx.Connect: %s: %w", config.Redact(url), err)
+			log.WarnContext(ctx, "redis does not answer: running degraded until it does", "redis_url", config.Redact(url), "error", err.Error())
+		} else {
+			c.Close()
+			log.InfoContext(ctx, "redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
+			return nil, nil //nolint:nilnil // no client and no error: run without Redis, as documented
 		}
-		log.InfoContext(ctx, "redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
-		return nil, nil //nolint:nilnil // no client is the documented answer: callers run without Redis
 	}
 	// Spans name the command, not its arguments: those are cached tenant
 	// data (kept out of traces) and copying them into a span attribute cost

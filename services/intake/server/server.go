@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -120,18 +121,42 @@ func Run(ctx context.Context, env service.Env) error {
 	iam := iamapi.New(pool, tokens)
 	iamv1.RegisterApiKeyServiceServer(srv.GRPC, iam)
 	iamv1.RegisterAuditServiceServer(srv.GRPC, iam)
+	served := make(chan struct{})
+	handedBack := handBackJobs(ctx, served, jobs, cfg.ShutdownTimeout, env.Log)
 	err = srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
-	// Jobs stop after the server, given the shutdown timeout to finish; an
-	// interrupted one resumes at the next start (Worker.Work snoozes it).
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if serr := jobs.Stop(sctx); serr != nil {
-		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer ccancel()
-		if cerr := jobs.StopAndCancel(cctx); cerr != nil {
-			env.Log.ErrorContext(ctx, "stop upload jobs", "error", cerr.Error())
-		}
-	}
+	close(served)
+	<-handedBack
 	stop()
 	return err
+}
+
+// jobStopper is the part of River's client that stops it.
+type jobStopper interface {
+	StopAndCancel(ctx context.Context) error
+}
+
+// handBackJobs stops jobs as soon as ctx ends (or served is closed, the
+// server having stopped on its own), cancelling the uploads being worked:
+// each is handed back at once, without spending an attempt (Worker.Work
+// snoozes it), and another replica resumes it from its stored state within
+// seconds. Finishing it here instead would hold a large upload for as long
+// as it takes, and one cut short by the end of the grace period would wait
+// for River's rescue (UPLOAD_TIMEOUT plus a minute). The stop runs while
+// the server drains its requests; the returned channel is closed once it
+// is done.
+func handBackJobs(ctx context.Context, served <-chan struct{}, jobs jobStopper, timeout time.Duration, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+		case <-served:
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if err := jobs.StopAndCancel(sctx); err != nil {
+			log.ErrorContext(sctx, "stop upload jobs", "error", err.Error())
+		}
+	}()
+	return done
 }
