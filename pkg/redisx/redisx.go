@@ -45,13 +45,12 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
-		if explicit {
-			log.WarnContext(ctx, "redis does not answer: running degraded until it does", "redis_url", config.Redact(url), "error", err.Error())
-		} else {
+		if !explicit {
 			c.Close()
 			log.InfoContext(ctx, "redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
 			return nil, nil //nolint:nilnil // no client and no error: run without Redis, as documented
 		}
+		log.WarnContext(ctx, "redis does not answer: running degraded until it does", "redis_url", config.Redact(url), "error", err.Error())
 	}
 	// Spans name the command, not its arguments: those are cached tenant
 	// data (kept out of traces) and copying them into a span attribute cost

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net"
+	"os"
 	"time"
 
 	"github.com/vcci-dev/vcci/pkg/config"
@@ -25,6 +27,11 @@ type Config struct {
 	MaxAttempts int
 	// UploadTimeout bounds one attempt at an upload (UPLOAD_TIMEOUT).
 	UploadTimeout time.Duration
+	// WorkerID names this replica's River client (UPLOAD_WORKER_ID; by
+	// default intake-<hostname>-<gRPC port>, the same across a restart of
+	// one pod or container): a restart takes back the uploads it was
+	// working when it died. Two live replicas must not share it.
+	WorkerID string
 }
 
 // LoadConfig returns intake's Config: env.Cfg, as its launcher read it, the
@@ -48,5 +55,24 @@ func LoadConfig(env service.Env) (Config, error) {
 	if c.UploadTimeout, err = config.Duration("UPLOAD_TIMEOUT", intake.DefaultTimeout); err != nil {
 		return Config{}, err
 	}
+	c.WorkerID = config.String("UPLOAD_WORKER_ID", defaultWorkerID(env.GRPC))
 	return c, nil
+}
+
+// defaultWorkerID is intake-<hostname>-<port of lis>, or empty (a random
+// id) when either is unknown.
+func defaultWorkerID(lis net.Listener) string {
+	host, err := os.Hostname()
+	if err != nil || lis == nil {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(lis.Addr().String())
+	if err != nil {
+		return ""
+	}
+	id := "intake-" + host + "-" + port
+	if len(id) > 100 { // River's limit
+		return ""
+	}
+	return id
 }

@@ -96,9 +96,14 @@ func Run(ctx context.Context, env service.Env) error {
 			}
 		}})
 	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
-		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers})
+		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers, ID: cfg.WorkerID})
 	if err != nil {
 		return err
+	}
+	if n, err := store.ReclaimOwnJobs(ctx, pool, cfg.WorkerID); err != nil {
+		return err
+	} else if n > 0 {
+		env.Log.WarnContext(ctx, "took back the uploads this replica was working when it stopped", "jobs", n, "worker_id", cfg.WorkerID)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()

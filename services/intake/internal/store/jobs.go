@@ -42,6 +42,10 @@ type ClientOptions struct {
 	// compaction).
 	NotLeader bool
 	TestOnly  bool
+	// ID names the client in its jobs' attempts (River's Config.ID): one
+	// that stays the same across a restart of the same replica lets
+	// ReclaimOwnJobs take back what a crash left running. Empty: random.
+	ID string
 }
 
 // DefaultSmallWorkers is how many small uploads a client works at once. A
@@ -74,6 +78,7 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 		o.RescueAfter = timeout + time.Minute
 	}
 	cfg := &river.Config{
+		ID:      o.ID,
 		Schema:  RiverSchema,
 		Workers: workers,
 		Queues: map[string]river.QueueConfig{
@@ -104,6 +109,24 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 		return nil, fmt.Errorf("store.NewClient: %w", err)
 	}
 	return c, nil
+}
+
+// ReclaimOwnJobs makes the jobs that client id was running available again,
+// to be called before that client starts: a replica killed mid-upload
+// takes its work back at once when it restarts, not when River's rescuer
+// takes the attempt for stuck (RescueAfter). River allows one process per
+// id, so no live attempt is taken over; were one, the upload's fence would
+// fail its commit.
+func ReclaimOwnJobs(ctx context.Context, pool *pgxpool.Pool, id string) (int64, error) {
+	if id == "" {
+		return 0, nil
+	}
+	tag, err := pool.Exec(ctx, `UPDATE `+RiverSchema+`.river_job SET state = 'available', scheduled_at = now()
+		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, id)
+	if err != nil {
+		return 0, fmt.Errorf("store.ReclaimOwnJobs: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // enqueue inserts the uploads' jobs in tx, the transaction that stores

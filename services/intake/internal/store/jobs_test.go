@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -56,40 +58,10 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The third call hangs, deaf to its context, as in a process that stopped.
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	defer once.Do(func() { close(release) })
-	var calls atomic.Int32
-	e.calc.Before = func(int64) {
-		if calls.Add(1) == 3 {
-			close(held)
-			<-release
-		}
-	}
 	// It is not River's leader: a killed leader's term would hold the
 	// next one back until it lapsed, and this one cannot truly die.
-	first := intaketest.Client(t, e.pool, e.worker, store.ClientOptions{NotLeader: true})
-	select {
-	case <-held:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the calculation never reached its third call")
-	}
-	testsupport.WaitFor(t, "calculation progress to be recorded", 5*time.Second, func() bool {
-		g, _ := e.svc.Get(ctx, e.a, u.ID)
-		return g.Calculated > 0
-	})
-	stop, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	if err := first.StopAndCancel(stop); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("hard stop = %v, want the job still running", err)
-	}
-	if s := jobState(t, e, u.ID); s != "running" {
-		t.Fatalf("job %s after the worker died, want running", s)
-	}
-	if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Calculating || g.Calculated == 0 || g.Calculated >= lines {
-		t.Fatalf("killed mid-calculation: %+v", g)
-	}
+	first, wake := killMidCalculation(t, e, u, lines, store.ClientOptions{NotLeader: true})
+	defer wake()
 
 	// The new client takes an attempt older than a second for dead (River
 	// waits out the worker's Timeout too).
@@ -116,7 +88,7 @@ func TestAKilledWorkerIsResumedAndStoresEveryRowOnce(t *testing.T) {
 		t.Fatalf("job %s, want completed", s)
 	}
 	// The first attempt, woken at last, changes nothing.
-	once.Do(func() { close(release) })
+	wake()
 	intaketest.Stop(t, first)
 	if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Succeeded || g.Calculated != lines || g.Attempts != 2 {
 		t.Fatalf("after the first attempt woke: %+v", g)
@@ -293,4 +265,82 @@ func TestAnUploadWhoseJobWasAbandonedFails(t *testing.T) {
 			t.Fatalf("uploads/%d = %+v, want succeeded", u.ID, g)
 		}
 	}
+}
+
+// killMidCalculation starts a client with o on e's worker and kills it in
+// the third calculation call of u (of lines rows): the call hangs, deaf to
+// its context, as in a process that stopped, and the job stays running.
+// wake lets the hung call return.
+func killMidCalculation(t *testing.T, e env, u intake.Upload, lines int64, o store.ClientOptions) (first *river.Client[pgx.Tx], wake func()) {
+	t.Helper()
+	ctx := context.Background()
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	wake = func() { once.Do(func() { close(release) }) }
+	var calls atomic.Int32
+	e.calc.Before = func(int64) {
+		if calls.Add(1) == 3 {
+			close(held)
+			<-release
+		}
+	}
+	first = intaketest.Client(t, e.pool, e.worker, o)
+	select {
+	case <-held:
+	case <-time.After(20 * time.Second):
+		wake()
+		t.Fatal("the calculation never reached its third call")
+	}
+	testsupport.WaitFor(t, "calculation progress to be recorded", 5*time.Second, func() bool {
+		g, _ := e.svc.Get(ctx, e.a, u.ID)
+		return g.Calculated > 0
+	})
+	stop, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := first.StopAndCancel(stop); !errors.Is(err, context.DeadlineExceeded) {
+		wake()
+		t.Fatalf("hard stop = %v, want the job still running", err)
+	}
+	if s := jobState(t, e, u.ID); s != "running" {
+		wake()
+		t.Fatalf("job %s after the worker died, want running", s)
+	}
+	if g, _ := e.svc.Get(ctx, e.a, u.ID); g.State != intake.Calculating || g.Calculated == 0 || g.Calculated >= lines {
+		wake()
+		t.Fatalf("killed mid-calculation: %+v", g)
+	}
+	return first, wake
+}
+
+// A replica that restarts under its worker id takes back at once the job
+// it was running when it died; another id takes nothing. No rescue timeout
+// is waited out (RescueAfter stays at the worker's timeout plus a minute).
+func TestARestartedReplicaTakesBackItsJobAtOnce(t *testing.T) {
+	ctx := context.Background()
+	e := setupPath(t, 0)
+	const lines = 20
+	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(spend(lines)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, wake := killMidCalculation(t, e, u, lines, store.ClientOptions{NotLeader: true, ID: "intake-test-1"})
+	defer wake()
+	if n, err := store.ReclaimOwnJobs(ctx, e.pool, "intake-test-2"); err != nil || n != 0 {
+		t.Fatalf("another replica took back %d jobs, %v; want 0", n, err)
+	}
+	if s := jobState(t, e, u.ID); s != "running" {
+		t.Fatalf("job %s, want still running", s)
+	}
+	if n, err := store.ReclaimOwnJobs(ctx, e.pool, "intake-test-1"); err != nil || n != 1 {
+		t.Fatalf("the restarted replica took back %d jobs, %v; want 1", n, err)
+	}
+	start := time.Now()
+	intaketest.Client(t, e.pool, newWorker(e, intake.WorkerOptions{Batch: 2}), store.ClientOptions{NotLeader: true, ID: "intake-test-1b"})
+	got := intaketest.WaitState(t, e.svc, e.a, u.ID, intake.Succeeded, 30*time.Second)
+	if want := strconv.Itoa(lines * (lines + 1)); got.Calculated != lines || got.Kg != want+".0000000" || got.Attempts != 2 {
+		t.Fatalf("resumed upload = %+v, want %d rows, kg %s, 2 attempts", got, lines, want)
+	}
+	t.Logf("finished %v after the restart", time.Since(start).Round(time.Millisecond))
+	wake()
+	intaketest.Stop(t, first)
 }
