@@ -47,7 +47,6 @@ func (s *Redis) Restart() {
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	// The test's context kills the server should the test end without Stop.
-	//nolint:gosec // G204: bin is redis-server from PATH; the config's exclusion names the old pkg/redistest
 	s.cmd = exec.CommandContext(s.t.Context(), bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
 	if err := s.cmd.Start(); err != nil {
