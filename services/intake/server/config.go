@@ -32,6 +32,10 @@ type Config struct {
 	// one pod or container): a restart takes back the uploads it was
 	// working when it died. Two live replicas must not share it.
 	WorkerID string
+	// SpoolDir holds upload bodies over a megabyte while they arrive
+	// (UPLOAD_SPOOL_DIR, default the system's temporary directory): room
+	// for MAX_UPLOAD_BYTES times the uploads received at once.
+	SpoolDir string
 }
 
 // LoadConfig returns intake's Config: env.Cfg, as its launcher read it, the
@@ -56,6 +60,7 @@ func LoadConfig(env service.Env) (Config, error) {
 		return Config{}, err
 	}
 	c.WorkerID = config.String("UPLOAD_WORKER_ID", defaultWorkerID(env.GRPC))
+	c.SpoolDir = config.String("UPLOAD_SPOOL_DIR", "")
 	return c, nil
 }
 

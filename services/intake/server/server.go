@@ -87,7 +87,7 @@ func Run(ctx context.Context, env service.Env) error {
 		Metrics: cache.NewMetrics(srv.Registry)})
 	defer suppliers.Close()
 
-	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts)
+	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts).WithSpoolDir(cfg.SpoolDir)
 	metrics := intake.NewMetrics(srv.Registry)
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
 		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Metrics: metrics, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -92,6 +93,14 @@ type Store struct {
 	partitions  *db.Partitions
 	jobs        *river.Client[pgx.Tx] // inserts only
 	maxAttempts int
+	spoolDir    string // where bodies over a chunk wait for their transaction; "" is os.TempDir
+}
+
+// WithSpoolDir sets the directory bodies larger than one chunk are written
+// to before they are stored (default os.TempDir()).
+func (s *Store) WithSpoolDir(dir string) *Store {
+	s.spoolDir = dir
+	return s
 }
 
 // DefaultMaxAttempts is how many times an upload's job runs before it
@@ -181,13 +190,57 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 		h := sha256.Sum256(buf[:n])
 		return s.storeSmall(ctx, tenant, nu, buf[:n], h[:])
 	}
-	u, sum, err := s.storeChunked(ctx, tenant, nu, r, buf)
-	return s.receivedChunked(ctx, tenant, nu, u, sum, err)
+	body, err := s.spool(buf, r)
+	if err != nil {
+		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
+	}
+	defer func() { _ = body.f.Close() }() // spool removed the file's name already
+	u, err := s.storeChunked(ctx, tenant, nu, body, buf)
+	return s.receivedChunked(ctx, tenant, nu, u, body.sum, err)
 }
 
-// storeChunked stores an upload larger than one chunk, the first chunk
-// already in buf, and returns it with its content's hash.
-func (s *Store) storeChunked(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, r io.Reader, buf []byte) (u intake.Upload, sum []byte, err error) {
+// spooled is an upload's body in a temporary file, read from its start.
+type spooled struct {
+	f    *os.File
+	sum  []byte // SHA-256 of the body
+	size int64
+}
+
+// spool writes a body larger than one chunk, its first chunk in buf and
+// the rest in r, to a temporary file, hashing it: the transaction that
+// stores it then waits on no client, however slowly the body arrives. The
+// file is unlinked at once (the open handle keeps it), so nothing is left
+// behind whatever happens to the process.
+func (s *Store) spool(buf []byte, r io.Reader) (spooled, error) {
+	f, err := os.CreateTemp(s.spoolDir, "vcci-upload-*")
+	if err != nil {
+		return spooled{}, fmt.Errorf("spool the body: %w", err)
+	}
+	fail := func(what string, err error) (spooled, error) {
+		_ = f.Close()
+		return spooled{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		return fail("spool the body", err)
+	}
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	if _, err := w.Write(buf); err != nil {
+		return fail("spool the body", err)
+	}
+	n, err := io.CopyBuffer(w, r, buf)
+	if err != nil {
+		return fail("read the body", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail("spool the body", err)
+	}
+	return spooled{f: f, sum: h.Sum(nil), size: int64(len(buf)) + n}, nil
+}
+
+// storeChunked stores an upload larger than one chunk from its spooled
+// body, in ChunkSize pieces read with buf.
+func (s *Store) storeChunked(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, body spooled, buf []byte) (u intake.Upload, err error) {
 	var key any
 	if nu.IdempotencyKey != "" {
 		key = nu.IdempotencyKey
@@ -198,23 +251,20 @@ func (s *Store) storeChunked(ctx context.Context, tenant uuid.UUID, nu intake.Ne
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
 			return fmt.Errorf("insert upload: %w", err)
 		}
-		h := sha256.New()
-		var size int64
-		for seq, n := 0, len(buf); n > 0; seq++ {
-			h.Write(buf[:n])
-			size += int64(n)
+		for seq := 0; ; seq++ {
+			n, err := io.ReadFull(body.f, buf)
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read spooled chunk %d: %w", seq, err)
+			}
+			if n == 0 {
+				break
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO intake.upload_chunks (tenant_id, upload_id, seq, data) VALUES ($1, $2, $3, $4)`,
 				tenant, id, seq, buf[:n]); err != nil {
 				return fmt.Errorf("insert chunk %d: %w", seq, err)
 			}
-			var err error
-			n, err = io.ReadFull(r, buf)
-			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("read chunk %d: %w", seq+1, err)
-			}
 		}
-		sum = h.Sum(nil)
-		_, err := tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, sum, size)
+		_, err := tx.Exec(ctx, `UPDATE intake.uploads SET sha256 = $2, size_bytes = $3 WHERE id = $1`, id, body.sum, body.size)
 		if db.IsUniqueViolation(err) {
 			return errDuplicate
 		}
@@ -226,7 +276,7 @@ func (s *Store) storeChunked(ctx context.Context, tenant uuid.UUID, nu intake.Ne
 		}
 		return s.enqueue(ctx, tx, u)
 	})
-	return u, sum, err
+	return u, err
 }
 
 // receivedChunked answers Receive for a chunked upload that storeChunked

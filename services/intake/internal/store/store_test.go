@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -651,5 +652,63 @@ func TestNULPastTheSniffedHeadRejectsItsRow(t *testing.T) {
 				t.Fatalf("errors = %+v, want %+v", got.ErrorSamples, want)
 			}
 		})
+	}
+}
+
+// A body that arrives slowly holds no transaction open: it is spooled to
+// a file as it comes, and stored once it is whole.
+func TestASlowBodyHoldsNoTransactionOpen(t *testing.T) {
+	e := setupPath(t, 0)
+	ctx := context.Background()
+	var first, rest strings.Builder
+	first.WriteString(header)
+	for i := 0; first.Len() < 2*store.ChunkSize; i++ {
+		fmt.Fprintf(&first, "SLOW%07d,2024-01-05,S1,Acme,331110,1.00,USD,a row of the slow body\n", i)
+	}
+	rest.WriteString("SLOWLAST,2024-01-05,S1,Acme,331110,1.00,USD,the last row\n")
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { _ = pw.CloseWithError(io.ErrClosedPipe) }) // a failed test lets Receive go
+	type received struct {
+		u   intake.Upload
+		err error
+	}
+	done := make(chan received, 1)
+	go func() {
+		u, _, err := e.st.Receive(ctx, e.a, intake.NewUpload{Filename: "slow.csv"}, pr)
+		_ = pr.CloseWithError(err) // a writer left waiting fails instead
+		done <- received{u, err}
+	}()
+	if _, err := io.WriteString(pw, first.String()); err != nil {
+		t.Fatal(err, (<-done).err)
+	}
+	// Two chunks are in, the client pauses: no session of this database
+	// but the test's own is in a transaction.
+	time.Sleep(300 * time.Millisecond)
+	var open int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()`).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if open != 0 {
+		t.Fatalf("%d transactions open while the client pauses, want 0", open)
+	}
+	if _, err := io.WriteString(pw, rest.String()); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if want := int64(first.Len() + rest.Len()); r.u.Size != want {
+		t.Fatalf("stored %d bytes, want %d", r.u.Size, want)
+	}
+	var stored []byte
+	if err := e.pool.QueryRow(ctx, `SELECT string_agg(data, ''::bytea ORDER BY seq) FROM intake.upload_chunks WHERE upload_id = $1`,
+		r.u.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if string(stored) != first.String()+rest.String() {
+		t.Fatalf("stored body differs from the one sent (%d bytes stored)", len(stored))
 	}
 }
