@@ -356,3 +356,22 @@ func TestReadyzAndDocs(t *testing.T) {
 		t.Fatalf("docs: HTTP %d %.200s", resp.StatusCode, b)
 	}
 }
+
+// A route is a bounded label: ids give way to {id}, a custom verb stays, and
+// bytes that are not UTF-8 (a metric's label must be) become U+FFFD.
+func TestRouteHidesIDsAndIsText(t *testing.T) {
+	for path, want := range map[string]string{
+		"/v1/uploads/42":                       "/v1/uploads/{id}",
+		"/v1/uploads/42:retry":                 "/v1/uploads/{id}:retry",
+		"/v1/apiKeys/\xff:revoke":              "/v1/apiKeys/{id}:revoke",
+		"/v1/apiKeys/7:\xff":                   "/v1/apiKeys/{id}:\ufffd",
+		"/v1/suppliers:batchGet":               "/v1/suppliers:batchGet",
+		"/v1/factorSets/epa-v1/factors/331110": "/v1/factorSets/{id}/factors/{id}",
+		"/v1/uploads/42/errors":                "/v1/uploads/{id}/errors",
+		"/v1/\xff\xfe":                         "/v1/\ufffd",
+	} {
+		if got := route(path); got != want {
+			t.Errorf("route(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
