@@ -375,3 +375,23 @@ func TestRouteHidesIDsAndIsText(t *testing.T) {
 		}
 	}
 }
+
+// A multipart body whose file part ends without the closing boundary is cut
+// short: it is refused, not stored as if it were the whole file.
+func TestUploadMultipartCutShortIsRefused(t *testing.T) {
+	ts, fake, _ := setup(t)
+	for name, size := range map[string]int{"one chunk": 100, "several chunks": 3 * chunkSize} {
+		t.Run(name, func(t *testing.T) {
+			body := "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n" + strings.Repeat("a,b\n", size/4)
+			resp, b := call(t, "POST", ts.URL+"/v1/uploads", strings.NewReader(body), "Content-Type", "multipart/form-data; boundary=XyZ")
+			if e := decodeError(t, b); resp.StatusCode != http.StatusBadRequest || e.Code != 3 || !strings.Contains(e.Message, "unexpected EOF") {
+				t.Fatalf("HTTP %d %s, want 400", resp.StatusCode, b)
+			}
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			if fake.meta != nil {
+				t.Fatalf("intake stored the cut file: %v", fake.meta)
+			}
+		})
+	}
+}
