@@ -213,7 +213,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	root.Handle("/", restHabits(mux, marshaler, ec))
 
-	var h http.Handler = gz(limitBodies(root, g.limits.MaxJSONBodyBytes))
+	var h http.Handler = gz(limitBodies(textOnly(root), g.limits.MaxJSONBodyBytes))
 	h = observe(h, o.Log, duration)
 	h = requestID(h)
 	h = otelhttp.NewHandler(h, "gateway",
@@ -358,18 +358,19 @@ func readyzOne(health map[string]healthpb.HealthClient) http.HandlerFunc {
 }
 
 // route names a path for metrics and span names without its ids, so their
-// cardinality stays bounded.
+// cardinality stays bounded: "/v1/uploads/{id}:retry". It is UTF-8 text
+// whatever the client sent, as a metric's label must be.
 func route(path string) string {
 	parts := strings.Split(path, "/")
 	for i := 1; i < len(parts); i++ {
 		switch parts[i-1] {
 		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys":
-			if parts[i] != "" && !strings.Contains(parts[i], ":") {
-				parts[i] = "{id}"
+			if id, _, _ := strings.Cut(parts[i], ":"); id != "" {
+				parts[i] = "{id}" + parts[i][len(id):] // the custom verb stays
 			}
 		}
 	}
-	return strings.Join(parts, "/")
+	return strings.ToValidUTF8(strings.Join(parts, "/"), "\ufffd")
 }
 
 // requestID keeps a sane incoming X-Request-Id or makes one, echoes it, and

@@ -413,3 +413,42 @@ func TestReadyzAndDocs(t *testing.T) {
 		t.Fatalf("docs: HTTP %d %.200s", resp.StatusCode, b)
 	}
 }
+
+// A route is a bounded label: ids give way to {id}, a custom verb stays, and
+// bytes that are not UTF-8 (a metric's label must be) become U+FFFD.
+func TestRouteHidesIDsAndIsText(t *testing.T) {
+	for path, want := range map[string]string{
+		"/v1/uploads/42":                       "/v1/uploads/{id}",
+		"/v1/uploads/42:retry":                 "/v1/uploads/{id}:retry",
+		"/v1/apiKeys/\xff:revoke":              "/v1/apiKeys/{id}:revoke",
+		"/v1/apiKeys/7:\xff":                   "/v1/apiKeys/{id}:\ufffd",
+		"/v1/suppliers:batchGet":               "/v1/suppliers:batchGet",
+		"/v1/factorSets/epa-v1/factors/331110": "/v1/factorSets/{id}/factors/{id}",
+		"/v1/uploads/42/errors":                "/v1/uploads/{id}/errors",
+		"/v1/\xff\xfe":                         "/v1/\ufffd",
+	} {
+		if got := route(path); got != want {
+			t.Errorf("route(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// A multipart body whose file part ends without the closing boundary is cut
+// short: it is refused, not stored as if it were the whole file.
+func TestUploadMultipartCutShortIsRefused(t *testing.T) {
+	ts, fake, _ := setup(t)
+	for name, size := range map[string]int{"one chunk": 100, "several chunks": 3 * chunkSize} {
+		t.Run(name, func(t *testing.T) {
+			body := "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n" + strings.Repeat("a,b\n", size/4)
+			resp, b := call(t, "POST", ts.URL+"/v1/uploads", strings.NewReader(body), "Content-Type", "multipart/form-data; boundary=XyZ")
+			if e := decodeError(t, b); resp.StatusCode != http.StatusBadRequest || e.Code != 3 || !strings.Contains(e.Message, "unexpected EOF") {
+				t.Fatalf("HTTP %d %s, want 400", resp.StatusCode, b)
+			}
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			if fake.meta != nil {
+				t.Fatalf("intake stored the cut file: %v", fake.meta)
+			}
+		})
+	}
+}

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -136,6 +140,33 @@ func limitBodies(next http.Handler, limit int64) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// textOnly refuses, with 400, an API request whose path or query holds
+// bytes that are not UTF-8 text: a protobuf string must be UTF-8, so the
+// request built from it would fail to marshal, an internal error. The
+// upload, whose file name is only shown back, keeps it with U+FFFD.
+func textOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") || isUpload(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !utf8.ValidString(r.URL.Path) {
+			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "path", "the path is not UTF-8 text")
+			return
+		}
+		// A query that does not parse is left to the mux, which refuses it.
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		for name, vs := range q {
+			if !utf8.ValidString(name) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
+				field := strings.ToValidUTF8(name, "\ufffd")
+				writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, field, field+": not UTF-8 text")
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -210,3 +210,35 @@ func TestUploadsAreCutOffOnlyWhenTheyStall(t *testing.T) {
 		t.Fatalf("a stalled upload: HTTP %d %s", resp.StatusCode, b)
 	}
 }
+
+// A path or query that is not UTF-8 text is a 400 naming the parameter: the
+// request built from it could not be marshalled for the service.
+func TestPathsAndQueriesNotUTF8Are400(t *testing.T) {
+	ts, _, _ := setup(t)
+	for target, field := range map[string]string{
+		"/v1/uploads/%FF":                   "path",
+		"/v1/uploads?page_token=%C3%28":     "page_token",
+		"/v1/uploads?pageToken=ok&x%FE=1":   "x\ufffd",
+		"/v1/emissionResults/%FF:calculate": "path",
+		"/v1/apiKeys/%FF:revoke":            "path", // once a panic naming the route
+		"/v1/suppliers?query=m%FCller&x=ok": "query",
+		"/v1/suppliers?query=m%C3%BCller":   "", // text: the service's to answer
+	} {
+		resp, b := call(t, "GET", ts.URL+target, nil)
+		if field == "" {
+			if resp.StatusCode != http.StatusNotImplemented {
+				t.Errorf("%s: HTTP %d %s, want the fake's 501", target, resp.StatusCode, b)
+			}
+			continue
+		}
+		if e := decodeError(t, b); resp.StatusCode != http.StatusBadRequest || e.Code != 3 || len(e.Details) != 1 ||
+			e.Details[0].FieldViolations[0].Field != field {
+			t.Errorf("%s: HTTP %d %s, want 400 naming %s", target, resp.StatusCode, b, field)
+		}
+	}
+	// The upload keeps a file name that is not text, with U+FFFD.
+	resp, b := call(t, "POST", ts.URL+"/v1/uploads?filename=a%FF.csv", strings.NewReader("a,b\n1,2\n"), "Content-Type", "text/csv")
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(b), "a\ufffd.csv") {
+		t.Fatalf("upload: HTTP %d %s", resp.StatusCode, b)
+	}
+}

@@ -94,13 +94,13 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 	}
 	buf := make([]byte, size)
 	for err == nil {
-		n, rerr := io.ReadFull(body, buf)
+		n, rerr := fill(body, buf)
 		if n > 0 {
 			// Send returns io.EOF when the service answered early (a file it
 			// refused, or an idempotent repeat): CloseAndRecv has the answer.
 			err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Chunk{Chunk: buf[:n]}})
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if errors.Is(rerr, io.EOF) {
 			break
 		}
 		if rerr != nil {
@@ -135,6 +135,23 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 	w.Header().Set("Location", "/v1/"+up.GetName())
 	w.WriteHeader(http.StatusAccepted)
 	w.Write(b)
+}
+
+// fill reads r into buf until buf is full or r ends. Unlike io.ReadFull it
+// returns r's own error: io.EOF at the end of the body, and r's
+// io.ErrUnexpectedEOF (a multipart part without its closing boundary, a body
+// short of its Content-Length) as the error it is, so that a file cut short
+// is not stored as if whole.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err //nolint:wrapcheck // a Reader's errors, io.EOF first, pass as they are
+		}
+	}
+	return n, nil
 }
 
 // file returns the upload's byte stream and the client's file name.

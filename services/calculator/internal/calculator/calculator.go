@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -175,6 +176,12 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 			return Calculated{}, apperr.Invalid(field("transaction_id"), "required")
 		case l.SupplierID == "":
 			return Calculated{}, apperr.Invalid(field("supplier_id"), "required")
+		// PostgreSQL's text cannot hold a NUL byte: stored, it would fail
+		// the call.
+		case strings.ContainsRune(l.TransactionID, 0):
+			return Calculated{}, apperr.Invalid(field("transaction_id"), "contains a NUL byte")
+		case strings.ContainsRune(l.SupplierID, 0):
+			return Calculated{}, apperr.Invalid(field("supplier_id"), "contains a NUL byte")
 		case l.Upload <= 0:
 			return Calculated{}, apperr.Invalid(field("upload"), "required")
 		case !naicsRe.MatchString(l.NAICS):

@@ -173,7 +173,9 @@ func (a *API) BatchGetEmissionResults(ctx context.Context, req *calculatorv1.Bat
 
 func resultID(field, name string) (string, error) {
 	id, ok := strings.CutPrefix(name, "emissionResults/")
-	if !ok || id == "" || strings.Contains(id, "/") {
+	// A NUL byte cannot be in a stored id, and PostgreSQL would fail the
+	// lookup rather than find nothing.
+	if !ok || id == "" || strings.ContainsAny(id, "/\x00") {
 		return "", apperr.Invalid(field, "%q is not emissionResults/{transaction_id}", name)
 	}
 	return id, nil

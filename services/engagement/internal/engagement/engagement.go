@@ -97,6 +97,9 @@ func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName stri
 		return Campaign{}, apperr.Invalid("campaign.display_name", "is required")
 	case utf8.RuneCountInString(displayName) > MaxDisplayName:
 		return Campaign{}, apperr.Invalid("campaign.display_name", "must be at most %d characters", MaxDisplayName)
+	case strings.ContainsRune(displayName, 0):
+		// PostgreSQL's text cannot hold it: stored, it would fail the call.
+		return Campaign{}, apperr.Invalid("campaign.display_name", "contains a NUL byte")
 	case topN < 1 || topN > MaxTopN:
 		return Campaign{}, apperr.Invalid("campaign.top_n", "must be between 1 and %d, got %d", MaxTopN, topN)
 	}

@@ -219,6 +219,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"no campaign", nil, "campaign.display_name"},
 		{"blank name", &engagementv1.Campaign{DisplayName: "  ", TopN: 3}, "campaign.display_name"},
+		{"NUL in the name", &engagementv1.Campaign{DisplayName: "a\x00b", TopN: 3}, "campaign.display_name"},
 		{"top_n 0", &engagementv1.Campaign{DisplayName: "x"}, "campaign.top_n"},
 		{"top_n 1001", &engagementv1.Campaign{DisplayName: "x", TopN: 1001}, "campaign.top_n"},
 	} {
