@@ -8,12 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -289,28 +292,58 @@ func EnsureRoles(ctx context.Context, conn beginner) error {
 	return nil
 }
 
+// inFreshTx is inTx, run again on another connection when the connection
+// it had was dead before setup (the transaction's first statement) ran: a
+// server restart leaves every pooled connection so, and the first request
+// on each would fail. Nothing ran, so nothing is repeated; once setup has
+// run, an error is returned as it is.
+func inFreshTx(ctx context.Context, pool *pgxpool.Pool, op string, setup, fn func(pgx.Tx) error) error {
+	for tries := int(pool.Config().MaxConns); ; tries-- {
+		started := false
+		err := inTx(ctx, pool, op, func(tx pgx.Tx) error {
+			if err := setup(tx); err != nil {
+				return err
+			}
+			started = true
+			return fn(tx)
+		})
+		if err == nil || started || tries <= 0 || !ConnectionLost(err) {
+			return err
+		}
+	}
+}
+
+// ConnectionLost reports an error of a connection that the server closed
+// or that broke (a restart, a failover, a network cut): the statement may
+// be sent again on another connection if it did not run or changes nothing.
+func ConnectionLost(err error) bool {
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		// 08: connection exception; 57P01-57P03: shutdown, crash, starting up.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET)
+}
+
 // AsMaintenance runs fn in a transaction as MaintenanceRole, for upkeep
 // across tenants on the tables that let that role see every row. It also
 // sets the nil tenant, which owns nothing: a table's policies are OR-ed,
 // and the tenant policy's reading of the setting fails when it is unset.
 func AsMaintenance(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return inTx(ctx, pool, "db.AsMaintenance", func(tx pgx.Tx) error {
+	return inFreshTx(ctx, pool, "db.AsMaintenance", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+MaintenanceRole+"; SELECT set_config('vcci.tenant_id', '"+uuid.Nil.String()+"', true)"); err != nil {
 			return fmt.Errorf("db.AsMaintenance: %w", err)
 		}
-		return fn(tx)
-	})
+		return nil
+	}, fn)
 }
 
 // InTenant runs fn in a transaction as AppRole with the tenant set, so the
 // database itself limits every statement to that tenant's rows.
 func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, fn func(pgx.Tx) error) error {
-	return inTx(ctx, pool, "db.InTenant", func(tx pgx.Tx) error {
-		if err := SetTenant(ctx, tx, tenant); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	return inFreshTx(ctx, pool, "db.InTenant", func(tx pgx.Tx) error { return SetTenant(ctx, tx, tenant) }, fn)
 }
 
 // SetTenant scopes the current transaction to tenant.

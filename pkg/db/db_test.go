@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -240,5 +242,54 @@ func TestNotFound(t *testing.T) {
 	err := db.NotFound(other, "store.Get", gone)
 	if !errors.Is(err, other) || err.Error() != "store.Get: boom" {
 		t.Fatalf("other: got %v", err)
+	}
+}
+
+// After the server drops every connection (a restart), the pool still
+// holds them; a transaction that meets a dead one before its first
+// statement runs takes another, so no request fails for it.
+func TestATransactionOnADeadConnectionTakesAnother(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testsupport.NewDatabase(t, "dbfresh", migrate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testsupport.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.Addr)
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+	cfg.MaxConns = 4
+	// Connections in use a moment ago are not pinged before reuse.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tenant := testsupport.Tenant(t, pool, "a")
+	// Four connections in the pool, then the server side of each is gone.
+	conns := make([]*pgxpool.Conn, 4)
+	for i := range conns {
+		if conns[i], err = pool.Acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		c.Release()
+	}
+	proxy.Break()
+	proxy.Restore()
+	time.Sleep(100 * time.Millisecond) // the proxy has closed them
+	for i := range 3 {
+		var got string
+		err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT current_setting('vcci.tenant_id')`).Scan(&got)
+		})
+		if err != nil || got != tenant.String() {
+			t.Fatalf("transaction %d after the connections died: tenant %q, %v", i, got, err)
+		}
+	}
+	if err := db.AsMaintenance(ctx, pool, func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatalf("maintenance after the connections died: %v", err)
 	}
 }

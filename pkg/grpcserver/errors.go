@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/db"
 )
 
 // codeOf is the one table from error kinds to gRPC codes.
@@ -63,6 +64,12 @@ func ToStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	// A status from a downstream service passes through unchanged.
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown && ae == nil {
 		return err
+	}
+	// A database connection that broke (a restart, a failover) is the
+	// client's to retry, not a fault of the request.
+	if db.ConnectionLost(err) {
+		log.WarnContext(ctx, "database connection lost", "method", method, "error", err.Error())
+		return status.Error(codes.Unavailable, "the database is unavailable; retry shortly")
 	}
 	log.ErrorContext(ctx, "internal error", "method", method, "error", err.Error())
 	return status.Error(codes.Internal, "internal error")

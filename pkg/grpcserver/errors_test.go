@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -27,6 +28,8 @@ func TestToStatus(t *testing.T) {
 		"driver text": {errors.New(`ERROR: relation "intake.secret" does not exist`), codes.Internal, "internal error"},
 		"canceled":    {fmt.Errorf("x: %w", context.Canceled), codes.Canceled, "request canceled"},
 		"downstream":  {status.Error(codes.FailedPrecondition, "no emissions yet"), codes.FailedPrecondition, "no emissions yet"},
+		"server shut the connection": {fmt.Errorf("db.InTenant: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}),
+			codes.Unavailable, "the database is unavailable; retry shortly"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			st, _ := status.FromError(ToStatus(ctx, log, "/m", tc.err))
