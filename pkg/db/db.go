@@ -317,14 +317,26 @@ func inFreshTx(ctx context.Context, pool *pgxpool.Pool, op string, setup, fn fun
 // or that broke (a restart, a failover, a network cut): the statement may
 // be sent again on another connection if it did not run or changes nothing.
 func ConnectionLost(err error) bool {
+	return closedBeforeUse(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// closedBeforeUse reports a connection that could not be used at all: it
+// was closed before anything was sent, could not be opened, or the server
+// ended the session (shutdown, crash, start-up), so no statement of it
+// committed. A broken connection (EOF, reset) might have committed first.
+func closedBeforeUse(err error) bool {
 	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
 		return true
 	}
 	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
 		// 08: connection exception; 57P01-57P03: shutdown, crash, starting up.
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
 	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET)
+	return false
 }
 
 // AsMaintenance runs fn in a transaction as MaintenanceRole, for upkeep

@@ -268,27 +268,36 @@ func TestATransactionOnADeadConnectionTakesAnother(t *testing.T) {
 	defer pool.Close()
 	tenant := testsupport.Tenant(t, pool, "a")
 	// Four connections in the pool, then the server side of each is gone.
-	conns := make([]*pgxpool.Conn, 4)
-	for i := range conns {
-		if conns[i], err = pool.Acquire(ctx); err != nil {
-			t.Fatal(err)
+	killPool := func() {
+		t.Helper()
+		conns := make([]*pgxpool.Conn, 4)
+		for i := range conns {
+			if conns[i], err = pool.Acquire(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	for _, c := range conns {
-		c.Release()
-	}
-	proxy.Break()
-	proxy.Restore()
-	time.Sleep(100 * time.Millisecond) // the proxy has closed them
-	for i := range 3 {
-		var got string
-		err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT current_setting('vcci.tenant_id')`).Scan(&got)
-		})
-		if err != nil || got != tenant.String() {
-			t.Fatalf("transaction %d after the connections died: tenant %q, %v", i, got, err)
+		for _, c := range conns {
+			c.Release()
 		}
+		proxy.Break()
+		proxy.Restore()
+		time.Sleep(100 * time.Millisecond) // the proxy has closed them
 	}
+	killPool()
+	var got string
+	err = db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT current_setting('vcci.tenant_id')`).Scan(&got)
+	})
+	if err != nil || got != tenant.String() {
+		t.Fatalf("a transaction after the connections died: tenant %q, %v", got, err)
+	}
+	killPool()
+	got = ""
+	if err := db.InTenantBatch(ctx, pool, tenant, db.Stmt{SQL: `SELECT current_setting('vcci.tenant_id')`, Scan: db.One(&got)}); err != nil ||
+		got != tenant.String() {
+		t.Fatalf("a batch after the connections died: tenant %q, %v", got, err)
+	}
+	killPool()
 	if err := db.AsMaintenance(ctx, pool, func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatalf("maintenance after the connections died: %v", err)
 	}

@@ -30,19 +30,38 @@ const setTenantSQL = "SELECT set_config('role', '" + AppRole + "', true), set_co
 // (READ COMMITTED). Use it where no statement depends on Go code run on an
 // earlier one's result; otherwise use InTenant.
 func InTenantBatch(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, stmts ...Stmt) error {
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+1)}
-	b.Queue(setTenantSQL, tenant.String())
-	for _, st := range stmts {
-		scan := st.Scan
-		if scan == nil {
-			scan = Drain
+	// A connection that died in the pool (a server restart) fails the
+	// batch before any statement answers: it is sent again on another.
+	for tries := int(pool.Config().MaxConns); ; tries-- {
+		answered := false
+		b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+1)}
+		b.Queue(setTenantSQL, tenant.String())
+		for _, st := range stmts {
+			scan := st.Scan
+			if scan == nil {
+				scan = Drain
+			}
+			b.Queue(st.SQL, st.Args...).Query(func(rows pgx.Rows) error {
+				answered = true
+				return scan(rows)
+			})
 		}
-		b.Queue(st.SQL, st.Args...).Query(scan)
+		err := pool.SendBatch(ctx, b).Close()
+		if err == nil {
+			return nil
+		}
+		unused := closedBeforeUse(err) || preparing(err) && ConnectionLost(err)
+		if answered || tries <= 0 || !unused {
+			return fmt.Errorf("db.InTenantBatch: %w", err)
+		}
 	}
-	if err := pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("db.InTenantBatch: %w", err)
-	}
-	return nil
+}
+
+// preparing reports an error of a batch's prepare step (parse and
+// describe): nothing of the batch ran.
+func preparing(err error) bool {
+	_, ok := errors.AsType[pgx.ErrPreprocessingBatch](err)
+	return ok
 }
 
 // The Scan functions below cover the usual shapes of a Stmt's result.
