@@ -95,9 +95,9 @@ generate: $(TOOLS)
 ## lint: buf lint, go vet, gofmt, and golangci-lint with .golangci.yaml over every module
 lint: $(TOOLS) $(GOLANGCI)
 	$(BIN)/buf lint
-	go vet $(PKGS)
+	go vet -tags faults $(PKGS)
 	@test -z "$$(gofmt -l $(MODULES))" || (gofmt -l $(MODULES); echo "gofmt needed"; exit 1)
-	$(GOLANGCI) run --issues-exit-code=$(LINT_ISSUES_EXIT) $(PKGS)
+	$(GOLANGCI) run --build-tags faults --issues-exit-code=$(LINT_ISSUES_EXIT) $(PKGS)
 
 ## lint-api: the OpenAPI document the gateway serves, against Redocly's rules (tools/redocly/redocly.yaml)
 lint-api: $(REDOCLY)

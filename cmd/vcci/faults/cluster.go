@@ -7,19 +7,19 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vcci-dev/vcci/cmd/vcci/internal/pgboot"
 )
 
 // Cluster is a private PostgreSQL cluster made with initdb and run with
@@ -37,7 +37,7 @@ type Cluster struct {
 // binaries are not installed.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
-	bin, err := serverBin()
+	bin, err := pgboot.ServerBin()
 	if err != nil {
 		t.Skip(err)
 	}
@@ -130,22 +130,6 @@ func (c *Cluster) NewDatabase(ctx context.Context, name string) (string, error) 
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return c.URL(name), nil
-}
-
-// serverBin finds initdb and pg_ctl: on PATH, or in Debian's versioned
-// folders, the newest first.
-func serverBin() (string, error) {
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.Sort(dirs)
-	for _, dir := range slices.Backward(dirs) {
-		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
-			return dir, nil
-		}
-	}
-	return "", errors.New("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
 }
 
 // freePort returns a loopback port free now.

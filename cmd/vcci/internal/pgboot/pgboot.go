@@ -39,9 +39,11 @@ func Find(ctx context.Context, dbname, dataDir string) (Database, error) {
 		}
 		return Database{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", dbname), Note: "PostgreSQL on 127.0.0.1:5432"}, nil
 	}
-	bin, err := serverBin()
+	bin, err := ServerBin()
 	if err != nil {
-		return Database{}, err
+		return Database{}, fmt.Errorf("no PostgreSQL found: DATABASE_URL is unset, nothing answers on 127.0.0.1:5432, "+
+			"and %w. Install them (Debian/Ubuntu: apt-get install postgresql; "+
+			"macOS: brew install postgresql@15) or set DATABASE_URL=postgres://user@host:5432/vcci", err)
 	}
 	return private(ctx, bin, dbname, dataDir)
 }
@@ -74,8 +76,8 @@ func ensureDB(ctx context.Context, adminURL, dbname string) error {
 	return nil
 }
 
-// serverBin finds initdb and pg_ctl: on PATH, or Debian's versioned folder.
-func serverBin() (string, error) {
+// ServerBin finds initdb and pg_ctl: on PATH, or Debian's versioned folder.
+func ServerBin() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		return filepath.Dir(p), nil
 	}
@@ -86,9 +88,7 @@ func serverBin() (string, error) {
 			return dir, nil
 		}
 	}
-	return "", errors.New("no PostgreSQL found: DATABASE_URL is unset, nothing answers on 127.0.0.1:5432, " +
-		"and the server binaries (initdb, pg_ctl) are not installed. Install them (Debian/Ubuntu: apt-get install postgresql; " +
-		"macOS: brew install postgresql@15) or set DATABASE_URL=postgres://user@host:5432/vcci")
+	return "", errors.New("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
 }
 
 func private(ctx context.Context, bin, dbname, dataDir string) (Database, error) {
