@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +17,6 @@ import (
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
-
-// logBuffer collects the log lines of every service and the gateway.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // secretsFile is a spend file whose cells are found nowhere else: an
 // accepted row of each, and a rejected one whose bad value is stored.
@@ -55,7 +35,7 @@ func TestNoSecretsOrTenantDataInTracesOrLogs(t *testing.T) {
 	ctx := context.Background()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(rec))
-	var logs logBuffer
+	var logs testsupport.LogBuffer
 	rs := testsupport.StartRedis(t)
 	lots := ratelimit.Limit{Rate: 1000, Period: time.Second, Burst: 1000}
 	p := startWith(t, stack.Options{TP: tp, Log: logging.New(&logs, "vcci", "debug"), RedisURL: rs.URL(),

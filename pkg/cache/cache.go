@@ -13,6 +13,8 @@
 // Redis is an optimisation, never a dependency: its errors are counted and
 // logged but never returned; after one, Redis is skipped for a short backoff
 // so that an outage costs one timeout per backoff rather than one per request.
+// A client from redisx.Connect fails fast during an outage and logs it
+// once; the refusals (redisx.ErrUnavailable) are counted, not logged.
 //
 // Values are shared by every caller that reads them and must be treated as
 // immutable.
@@ -35,6 +37,8 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/vcci-dev/vcci/pkg/redisx"
 )
 
 // InvalidateChannel is the Redis pub/sub channel on which Invalidate tells
@@ -718,6 +722,9 @@ func (c *Cache[V]) redisFailed(op string, err error, trip bool) {
 	if trip {
 		c.brk.fail(now, c.backoff)
 	}
+	if errors.Is(err, redisx.ErrUnavailable) {
+		return // refused by the client during an outage it has logged
+	}
 	n := c.unlogged.Add(1)
 	last := c.lastLog.Load()
 	if now-last < int64(logEvery) || !c.lastLog.CompareAndSwap(last, now) {
@@ -863,6 +870,9 @@ func (w watcher[V]) Lost(err error) {
 }
 
 func (c *Cache[V]) subscriberFailed(err error) {
+	if errors.Is(err, redisx.ErrUnavailable) {
+		return // refused by the client during an outage it has logged
+	}
 	now := c.now()
 	n := c.unlogged.Add(1)
 	last := c.lastLog.Load()

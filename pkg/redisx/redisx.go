@@ -24,27 +24,35 @@ import (
 // serves degraded (the caches and rate limits fall back to the process, as
 // when Redis goes away later) and uses it once it answers. A REDIS_URL
 // that does not parse is an error.
+//
+// While Redis does not answer, the client's commands fail at once with
+// ErrUnavailable rather than each spending go-redis's dials and retries,
+// and one of them probes Redis every second (see breaker).
 func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerProvider) (*redis.Client, error) {
 	explicit := url != ""
 	if !explicit {
 		url = "redis://127.0.0.1:6379/0"
 	}
-	opt, err := redis.ParseURL(url)
+	opt, err := options(url)
 	if err != nil {
-		// net/url's errors quote the whole URL, password and all.
-		if ue, ok := errors.AsType[*urlpkg.Error](err); ok {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("redisx.Connect: REDIS_URL %s: %w", config.Redact(url), err)
+		return nil, fmt.Errorf("redisx.Connect: %w", err)
 	}
-	opt.DialTimeout = 500 * time.Millisecond
 	// go-redis prints its own dial failures; while Redis is down that is a
 	// line per request. Callers log outages once; its lines go to debug.
 	redis.SetLogger(quiet{log})
+	brk := newBreaker(log, config.Redact(url), breakerPeriod)
+	opt.DialerRetryBackoff = brk.dialBackoff
 	c := redis.NewClient(opt)
+	// The first hook, outside the tracing one: a refused command costs no
+	// span either.
+	c.AddHook(brk)
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := c.Ping(pctx).Err(); err != nil {
+	// A Redis down at start is logged below, not by the breaker too.
+	brk.quiet.Store(true)
+	err = c.Ping(pctx).Err()
+	brk.quiet.Store(false)
+	if err != nil {
 		if !explicit {
 			c.Close()
 			log.InfoContext(ctx, "redis not found on 127.0.0.1:6379 and REDIS_URL unset: running without redis")
@@ -62,6 +70,22 @@ func Connect(ctx context.Context, url string, log *slog.Logger, tp trace.TracerP
 		return nil, fmt.Errorf("redisx.Connect: %w", err)
 	}
 	return c, nil
+}
+
+// options are the client's options for url: its own, and a dial timeout
+// short enough for a cache.
+func options(url string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		// net/url's errors quote the whole URL, password and all.
+		if ue, ok := errors.AsType[*urlpkg.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("REDIS_URL %s: %w", config.Redact(url), err)
+	}
+	opt.DialTimeout = 500 * time.Millisecond
+	opt.DialerRetryTimeout = dialRetryWait
+	return opt, nil
 }
 
 type quiet struct{ log *slog.Logger }
