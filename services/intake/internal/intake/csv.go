@@ -55,6 +55,8 @@ const (
 	maxNameLen    = 512
 	maxDescLen    = 2048
 	MaxErrorsKept = 100_000
+	// maxHeaderErrors bounds the errors kept of one header.
+	maxHeaderErrors = 100
 	// MaxIDsInMemory bounds the ids the validator remembers to find
 	// duplicates (about 50 bytes each); a longer file's later duplicates
 	// are found by the store (see Validator.DuplicatesUnchecked).
@@ -303,6 +305,12 @@ func mapHeader(header []string) (layout, []RowError) {
 		if idx[c] < 0 && !optional(c) {
 			errs = append(errs, RowError{Row: 1, Column: col, Reason: "missing required column"})
 		}
+	}
+	// Each error is stored: a header of thousands of unknown columns is
+	// told as its first ones and a count.
+	if len(errs) > maxHeaderErrors {
+		more := len(errs) - maxHeaderErrors + 1
+		errs = append(errs[:maxHeaderErrors-1], RowError{Row: 1, Reason: fmt.Sprintf("and %d more header errors", more)})
 	}
 	return layout{idx: idx, fields: len(header)}, errs
 }

@@ -97,6 +97,13 @@ func TestValidatorHeader(t *testing.T) {
 			}
 		})
 	}
+	// A header of thousands of unknown columns is told in 100 errors.
+	wide := "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description" + strings.Repeat(",extra", 5000) + "\n"
+	_, err := NewValidator(context.Background(), strings.NewReader(wide), knownCodes{}, nil)
+	he, ok := errors.AsType[*HeaderError](err)
+	if !ok || len(he.Errors) != 100 || he.Errors[98].Column != "extra" || he.Errors[99].Reason != "and 4901 more header errors" {
+		t.Fatalf("wide header: %v", err)
+	}
 	// Columns in another order, any case, with a BOM, still map.
 	v, err := NewValidator(context.Background(), strings.NewReader("\ufeffAMOUNT,currency,date,transaction_id,supplier_id,supplier_name,naics_code,description\n12.5,USD,2024-03-01,T9,S9,\"Nine, Inc\",331110,\"a \"\"quoted\"\" word\"\n"), knownCodes{"331110": true}, nil)
 	if err != nil {
