@@ -49,9 +49,9 @@ fuzz:
 			-parallel $(FUZZPARALLEL) $${t%%:*}; \
 	done
 
-## fuzz-short: every fuzz target for 10 seconds (CI)
+## fuzz-short: every fuzz target for 5 seconds (CI)
 fuzz-short:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s FUZZMINIMIZETIME=2s
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s FUZZMINIMIZETIME=2s
 
 ## bench: the Go benchmarks of every module
 bench:
