@@ -298,7 +298,7 @@ func EnsureRoles(ctx context.Context, conn beginner) error {
 // on each would fail. Nothing ran, so nothing is repeated; once setup has
 // run, an error is returned as it is.
 func inFreshTx(ctx context.Context, pool *pgxpool.Pool, op string, setup, fn func(pgx.Tx) error) error {
-	for tries := int(pool.Config().MaxConns); ; tries-- {
+	for try := int32(1); ; try++ {
 		started := false
 		err := inTx(ctx, pool, op, func(tx pgx.Tx) error {
 			if err := setup(tx); err != nil {
@@ -307,7 +307,7 @@ func inFreshTx(ctx context.Context, pool *pgxpool.Pool, op string, setup, fn fun
 			started = true
 			return fn(tx)
 		})
-		if err == nil || started || tries <= 0 || !ConnectionLost(err) {
+		if err == nil || started || !ConnectionLost(err) || try > pool.Stat().MaxConns() {
 			return err
 		}
 	}

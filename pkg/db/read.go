@@ -32,7 +32,7 @@ const setTenantSQL = "SELECT set_config('role', '" + AppRole + "', true), set_co
 func InTenantBatch(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, stmts ...Stmt) error {
 	// A connection that died in the pool (a server restart) fails the
 	// batch before any statement answers: it is sent again on another.
-	for tries := int(pool.Config().MaxConns); ; tries-- {
+	for try := int32(1); ; try++ {
 		answered := false
 		b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+1)}
 		b.Queue(setTenantSQL, tenant.String())
@@ -51,7 +51,7 @@ func InTenantBatch(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, st
 			return nil
 		}
 		unused := closedBeforeUse(err) || preparing(err) && ConnectionLost(err)
-		if answered || tries <= 0 || !unused {
+		if answered || !unused || try > pool.Stat().MaxConns() {
 			return fmt.Errorf("db.InTenantBatch: %w", err)
 		}
 	}
