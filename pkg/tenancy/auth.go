@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 )
@@ -35,8 +36,9 @@ type Authenticator struct {
 	ttl    time.Duration
 	tokens *ServiceTokens
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu      sync.Mutex
+	cache   map[string]cached
+	lookups singleflight.Group
 }
 
 type cached struct {
@@ -92,42 +94,71 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Caller
 		}
 		return c.caller, nil
 	}
+	// One lookup per key at a time: when an answer expires, the requests
+	// of that moment share the next one instead of all querying the same
+	// row. It outlives a caller that gives up, for the others waiting.
+	v, err, _ := a.lookups.Do(h, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		return a.lookup(lctx, h)
+	})
+	if err != nil {
+		return Caller{}, err //nolint:wrapcheck // lookup's own error, wrapped there
+	}
+	if c := v.(cached); c.ok {
+		return c.caller, nil
+	}
+	return Caller{}, ErrBadKey
+}
+
+// lookupTimeout bounds a key's lookup, shared by the requests waiting on it.
+const lookupTimeout = 10 * time.Second
+
+// lookup reads the key with hash h and remembers the answer for the TTL
+// (never past the key's expiry). Its last use is recorded at most once a
+// lastUsedEvery, off the request's path.
+func (a *Authenticator) lookup(ctx context.Context, h string) (cached, error) {
 	var (
 		caller  Caller
 		names   []string
 		expires *time.Time
 		stale   bool
 	)
+	now := time.Now()
 	err := a.pool.QueryRow(ctx, `
 		SELECT tenant_id, id, prefix, scopes, expires_at, last_used_at IS NULL OR last_used_at < now() - $2::interval
 		FROM iam.api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
 		[]byte(h), lastUsedEvery).Scan(&caller.Tenant, &caller.KeyID, &caller.Prefix, &names, &expires, &stale)
 	ok := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return Caller{}, fmt.Errorf("tenancy.Authenticate: %w", err)
+		return cached{}, fmt.Errorf("tenancy.Authenticate: %w", err)
 	}
 	if ok {
 		if caller.Scopes, err = ParseScopes(names); err != nil {
-			return Caller{}, fmt.Errorf("tenancy.Authenticate: %w", err)
+			return cached{}, fmt.Errorf("tenancy.Authenticate: %w", err)
 		}
 		if stale {
-			if _, err := a.pool.Exec(ctx, `UPDATE iam.api_keys SET last_used_at = now() WHERE key_hash = $1`, []byte(h)); err != nil {
-				return Caller{}, fmt.Errorf("tenancy.Authenticate: last used: %w", err)
-			}
+			go a.touch(context.WithoutCancel(ctx), h)
 		}
 	}
 	until := now.Add(a.ttl)
 	if expires != nil && expires.Before(until) {
 		until = *expires
 	}
+	c := cached{caller: caller, ok: ok, expires: until}
 	a.mu.Lock()
 	if len(a.cache) > maxCached {
 		clear(a.cache)
 	}
-	a.cache[h] = cached{caller: caller, ok: ok, expires: until}
+	a.cache[h] = c
 	a.mu.Unlock()
-	if !ok {
-		return Caller{}, ErrBadKey
-	}
-	return caller, nil
+	return c, nil
+}
+
+// touch records a key's use, best effort: a lost write only makes its
+// "last used" older than it is.
+func (a *Authenticator) touch(ctx context.Context, h string) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	_, _ = a.pool.Exec(ctx, `UPDATE iam.api_keys SET last_used_at = now() WHERE key_hash = $1`, []byte(h))
 }
