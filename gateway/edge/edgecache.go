@@ -31,7 +31,9 @@ const stampHeader = "X-Vcci-Cache-Stamp"
 // Edge cache defaults.
 const (
 	DefaultEdgeCacheBytes = 64 << 20
-	DefaultEdgeCacheTTL   = 10 * time.Second
+	// DefaultEdgeCacheTTL is the services' key TTL (tenancy.DefaultAuthTTL):
+	// a revoked key's cached reads end when the services refuse the key.
+	DefaultEdgeCacheTTL = 5 * time.Second
 	// edgeMaxEntry keeps one large answer from displacing hundreds of
 	// small ones.
 	edgeMaxEntry = 1 << 20
@@ -52,7 +54,7 @@ const (
 //
 // An entry is keyed by the caller's credential, path and query, so only
 // the credential that was answered is answered again; it lives at most TTL
-// (no longer than a revoked key keeps working at the services). A hit
+// (by default no longer than a revoked key keeps working at the services). A hit
 // still costs the credential one request of its read budget, decided by
 // the same limiter the services use, with the same headers and the same
 // 429.

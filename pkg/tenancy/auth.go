@@ -36,15 +36,19 @@ type Authenticator struct {
 	ttl    time.Duration
 	tokens *ServiceTokens
 
-	mu      sync.Mutex
-	cache   map[string]cached
-	lookups singleflight.Group
+	mu         sync.Mutex
+	cache      map[string]cached
+	lookups    singleflight.Group
+	refreshing sync.Map // key hash -> struct{}: a lookup ahead of expiry is running
 }
 
+// cached is an answer about a key, served until expires; from refreshAt
+// on, the first request to see it starts the next lookup in the
+// background, so that a key in steady use never waits for one.
 type cached struct {
-	caller  Caller
-	ok      bool
-	expires time.Time
+	caller             Caller
+	ok                 bool
+	refreshAt, expires time.Time
 }
 
 // NewAuthenticator returns an Authenticator; revocations take effect
@@ -89,6 +93,9 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Caller
 	c, hit := a.cache[h]
 	a.mu.Unlock()
 	if hit && now.Before(c.expires) {
+		if now.After(c.refreshAt) {
+			a.refreshAhead(ctx, h)
+		}
 		if !c.ok {
 			return Caller{}, ErrBadKey
 		}
@@ -96,12 +103,8 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Caller
 	}
 	// One lookup per key at a time: when an answer expires, the requests
 	// of that moment share the next one instead of all querying the same
-	// row. It outlives a caller that gives up, for the others waiting.
-	v, err, _ := a.lookups.Do(h, func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
-		defer cancel()
-		return a.lookup(lctx, h)
-	})
+	// row.
+	v, err := a.sharedLookup(ctx, h)
 	if err != nil {
 		return Caller{}, err //nolint:wrapcheck // lookup's own error, wrapped there
 	}
@@ -109,6 +112,28 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Caller
 		return c.caller, nil
 	}
 	return Caller{}, ErrBadKey
+}
+
+// refreshAhead looks key hash h up in the background, once at a time.
+func (a *Authenticator) refreshAhead(ctx context.Context, h string) {
+	if _, running := a.refreshing.LoadOrStore(h, struct{}{}); running {
+		return
+	}
+	go func() {
+		defer a.refreshing.Delete(h)
+		_, _ = a.sharedLookup(ctx, h) // a failure is met again, in a request's path, once the answer expires
+	}()
+}
+
+// sharedLookup is lookup, run once for every request asking at the same
+// time; it outlives a caller that gives up, for the others waiting.
+func (a *Authenticator) sharedLookup(ctx context.Context, h string) (any, error) {
+	v, err, _ := a.lookups.Do(h, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		return a.lookup(lctx, h)
+	})
+	return v, err //nolint:wrapcheck // lookup's own error, wrapped there
 }
 
 // lookupTimeout bounds a key's lookup, shared by the requests waiting on it.
@@ -145,7 +170,7 @@ func (a *Authenticator) lookup(ctx context.Context, h string) (cached, error) {
 	if expires != nil && expires.Before(until) {
 		until = *expires
 	}
-	c := cached{caller: caller, ok: ok, expires: until}
+	c := cached{caller: caller, ok: ok, refreshAt: now.Add(a.ttl - a.ttl/5), expires: until}
 	a.mu.Lock()
 	if len(a.cache) > maxCached {
 		clear(a.cache)

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -43,7 +45,9 @@ var ErrRetireTooSoon = apperr.New(apperr.FailedPrecondition,
 
 // ServiceTokens are the service credentials as one process knows them,
 // read again every CredentialRefresh: the current token, which it sends,
-// and the previous one, which it still accepts during a rotation.
+// and the previous one, which it still accepts during a rotation. A read
+// starts in the background in the last fifth of that period, so that under
+// steady traffic no call waits for one; past the period, calls wait.
 type ServiceTokens struct {
 	pool  *pgxpool.Pool
 	every time.Duration
@@ -51,6 +55,9 @@ type ServiceTokens struct {
 	mu                sync.Mutex
 	current, previous string
 	loaded            time.Time
+
+	loads      singleflight.Group
+	refreshing atomic.Bool
 }
 
 // NewServiceTokens returns the service credentials of pool's platform.
@@ -58,50 +65,82 @@ func NewServiceTokens(pool *pgxpool.Pool) *ServiceTokens {
 	return &ServiceTokens{pool: pool, every: CredentialRefresh}
 }
 
+// known returns the tokens as last read, reading them first when they are
+// older than s.every, and starting a read in the background when they are
+// in the last fifth of it.
+func (s *ServiceTokens) known(ctx context.Context) (current, previous string, loaded time.Time, err error) {
+	s.mu.Lock()
+	current, previous, loaded = s.current, s.previous, s.loaded
+	s.mu.Unlock()
+	age := time.Since(loaded)
+	switch {
+	case age >= s.every:
+		if err := s.reload(ctx); err != nil {
+			return current, previous, loaded, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.current, s.previous, s.loaded, nil
+	case age >= s.every-s.every/5 && s.refreshing.CompareAndSwap(false, true):
+		go func() {
+			defer s.refreshing.Store(false)
+			_ = s.reload(context.WithoutCancel(ctx)) // a failure is met again, in the caller's path, once the tokens are stale
+		}()
+	}
+	return current, previous, loaded, nil
+}
+
+// reload reads the tokens once for every caller asking at the same time.
+func (s *ServiceTokens) reload(ctx context.Context) error {
+	_, err, _ := s.loads.Do("", func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		return nil, s.load(lctx)
+	})
+	return err //nolint:wrapcheck // load's own error, wrapped there
+}
+
 // Current returns the token to send. When a read fails, the last token
 // read is kept (the database may be back by the next call).
 func (s *ServiceTokens) Current(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if time.Since(s.loaded) >= s.every {
-		if err := s.load(ctx); err != nil && s.current == "" {
-			return "", err
-		}
+	current, _, _, err := s.known(ctx)
+	if err != nil && current == "" {
+		return "", err
 	}
-	return s.current, nil
+	return current, nil
 }
 
 // Accepts reports whether token is the current or the previous token. One
 // it does not know makes it read the credentials again (at most once a
 // second), so that a token rotated elsewhere is accepted at once.
 func (s *ServiceTokens) Accepts(ctx context.Context, token string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if time.Since(s.loaded) >= s.every {
-		if err := s.load(ctx); err != nil {
-			return false, err
-		}
-	}
-	if s.matches(token) {
-		return true, nil
-	}
-	if time.Since(s.loaded) < minReload {
-		return false, nil
-	}
-	if err := s.load(ctx); err != nil {
+	current, previous, loaded, err := s.known(ctx)
+	if err != nil {
 		return false, err
 	}
-	return s.matches(token), nil
+	if matches(token, current, previous) {
+		return true, nil
+	}
+	if time.Since(loaded) < minReload {
+		return false, nil
+	}
+	if err := s.reload(ctx); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	current, previous = s.current, s.previous
+	s.mu.Unlock()
+	return matches(token, current, previous), nil
 }
 
-func (s *ServiceTokens) matches(token string) bool {
+func matches(token, current, previous string) bool {
 	b := []byte(token)
-	cur := subtle.ConstantTimeCompare(b, []byte(s.current)) == 1
-	prev := s.previous != "" && subtle.ConstantTimeCompare(b, []byte(s.previous)) == 1
+	cur := subtle.ConstantTimeCompare(b, []byte(current)) == 1
+	prev := previous != "" && subtle.ConstantTimeCompare(b, []byte(previous)) == 1
 	return cur || prev
 }
 
-// load reads both tokens, creating the first; s.mu is held.
+// load reads both tokens, creating the first.
 func (s *ServiceTokens) load(ctx context.Context) error {
 	rows, err := s.pool.Query(ctx, `SELECT slot, token FROM iam.service_credentials`)
 	if err != nil {
@@ -125,7 +164,9 @@ func (s *ServiceTokens) load(ctx context.Context) error {
 			return err
 		}
 	}
+	s.mu.Lock()
 	s.current, s.previous, s.loaded = cur, prev, time.Now()
+	s.mu.Unlock()
 	return nil
 }
 

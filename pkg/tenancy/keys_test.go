@@ -164,6 +164,44 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	}
 }
 
+// A key in steady use is looked up again before its answer expires, by a
+// request that does not wait for it: the answer's expiry moves on while
+// the key keeps working, and the lookup sees a revocation as before.
+func TestKeyInUseIsLookedUpAhead(t *testing.T) {
+	ctx := context.Background()
+	pool := testsupport.NewPool(t, "tenancy")
+	acme := testsupport.Tenant(t, pool, "acme")
+	key, info, err := tenancy.CreateKey(ctx, pool, acme, tenancy.NewKey{Scopes: tenancy.ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = time.Second
+	a := tenancy.NewAuthenticator(pool, ttl)
+	if _, err := a.Authenticate(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	first := a.AnswerExpires(key)
+	if first.IsZero() {
+		t.Fatal("no answer remembered")
+	}
+	time.Sleep(ttl - ttl/10) // past the refresh point, before the expiry
+	if _, err := a.Authenticate(ctx, key); err != nil {
+		t.Fatalf("before its answer expired: %v", err)
+	}
+	testsupport.WaitFor(t, "the answer to be renewed ahead of its expiry", 5*time.Second, func() bool {
+		return a.AnswerExpires(key).After(first)
+	})
+	// The next lookup ahead sees the revocation; the key is refused once
+	// the answer in use expires, as without the lookup ahead.
+	if _, err := tenancy.RevokeKey(ctx, pool, acme, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.WaitFor(t, "the revoked key to be refused", 2*ttl+time.Second, func() bool {
+		_, err := a.Authenticate(ctx, key)
+		return errors.Is(err, tenancy.ErrBadKey)
+	})
+}
+
 // An expiring key stops at its expiry, whatever the TTL.
 func TestExpiredKeyStopsAtItsExpiry(t *testing.T) {
 	ctx := context.Background()
