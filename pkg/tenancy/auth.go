@@ -106,7 +106,7 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Caller
 	// row.
 	v, err := a.sharedLookup(ctx, h)
 	if err != nil {
-		return Caller{}, err //nolint:wrapcheck // lookup's own error, wrapped there
+		return Caller{}, err
 	}
 	if c := v.(cached); c.ok {
 		return c.caller, nil

@@ -52,9 +52,8 @@ type ServiceTokens struct {
 	pool  *pgxpool.Pool
 	every time.Duration
 
-	mu                sync.Mutex
-	current, previous string
-	loaded            time.Time
+	mu    sync.Mutex
+	known tokens
 
 	loads      singleflight.Group
 	refreshing atomic.Bool
@@ -65,29 +64,37 @@ func NewServiceTokens(pool *pgxpool.Pool) *ServiceTokens {
 	return &ServiceTokens{pool: pool, every: CredentialRefresh}
 }
 
-// known returns the tokens as last read, reading them first when they are
+// tokens are the credentials as read at one moment.
+type tokens struct {
+	current, previous string
+	loaded            time.Time
+}
+
+func (s *ServiceTokens) last() tokens {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.known
+}
+
+// fresh returns the tokens as last read, reading them first when they are
 // older than s.every, and starting a read in the background when they are
 // in the last fifth of it.
-func (s *ServiceTokens) known(ctx context.Context) (current, previous string, loaded time.Time, err error) {
-	s.mu.Lock()
-	current, previous, loaded = s.current, s.previous, s.loaded
-	s.mu.Unlock()
-	age := time.Since(loaded)
+func (s *ServiceTokens) fresh(ctx context.Context) (tokens, error) {
+	t := s.last()
+	age := time.Since(t.loaded)
 	switch {
 	case age >= s.every:
 		if err := s.reload(ctx); err != nil {
-			return current, previous, loaded, err
+			return t, err
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.current, s.previous, s.loaded, nil
+		return s.last(), nil
 	case age >= s.every-s.every/5 && s.refreshing.CompareAndSwap(false, true):
 		go func() {
 			defer s.refreshing.Store(false)
 			_ = s.reload(context.WithoutCancel(ctx)) // a failure is met again, in the caller's path, once the tokens are stale
 		}()
 	}
-	return current, previous, loaded, nil
+	return t, nil
 }
 
 // reload reads the tokens once for every caller asking at the same time.
@@ -103,40 +110,37 @@ func (s *ServiceTokens) reload(ctx context.Context) error {
 // Current returns the token to send. When a read fails, the last token
 // read is kept (the database may be back by the next call).
 func (s *ServiceTokens) Current(ctx context.Context) (string, error) {
-	current, _, _, err := s.known(ctx)
-	if err != nil && current == "" {
+	t, err := s.fresh(ctx)
+	if err != nil && t.current == "" {
 		return "", err
 	}
-	return current, nil
+	return t.current, nil
 }
 
 // Accepts reports whether token is the current or the previous token. One
 // it does not know makes it read the credentials again (at most once a
 // second), so that a token rotated elsewhere is accepted at once.
 func (s *ServiceTokens) Accepts(ctx context.Context, token string) (bool, error) {
-	current, previous, loaded, err := s.known(ctx)
+	t, err := s.fresh(ctx)
 	if err != nil {
 		return false, err
 	}
-	if matches(token, current, previous) {
+	if t.matches(token) {
 		return true, nil
 	}
-	if time.Since(loaded) < minReload {
+	if time.Since(t.loaded) < minReload {
 		return false, nil
 	}
 	if err := s.reload(ctx); err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	current, previous = s.current, s.previous
-	s.mu.Unlock()
-	return matches(token, current, previous), nil
+	return s.last().matches(token), nil
 }
 
-func matches(token, current, previous string) bool {
+func (t tokens) matches(token string) bool {
 	b := []byte(token)
-	cur := subtle.ConstantTimeCompare(b, []byte(current)) == 1
-	prev := previous != "" && subtle.ConstantTimeCompare(b, []byte(previous)) == 1
+	cur := subtle.ConstantTimeCompare(b, []byte(t.current)) == 1
+	prev := t.previous != "" && subtle.ConstantTimeCompare(b, []byte(t.previous)) == 1
 	return cur || prev
 }
 
@@ -165,7 +169,7 @@ func (s *ServiceTokens) load(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.current, s.previous, s.loaded = cur, prev, time.Now()
+	s.known = tokens{current: cur, previous: prev, loaded: time.Now()}
 	s.mu.Unlock()
 	return nil
 }
