@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -30,6 +31,7 @@ func parseFilter(s string) ([]calculator.FactorCond, error) {
 	}
 	var conds []calculator.FactorCond
 	rest := strings.TrimSpace(s)
+	trim := func(s string) string { return strings.TrimLeftFunc(s, unicode.IsSpace) }
 	for rest != "" {
 		if len(conds) > 0 {
 			var and string
@@ -43,18 +45,18 @@ func parseFilter(s string) ([]calculator.FactorCond, error) {
 		if i <= 0 {
 			return nil, apperr.Invalid("filter", "expected a field name at %q", rest)
 		}
-		field, rest = rest[:i], strings.TrimLeft(rest[i:], " ")
+		field, rest = rest[:i], trim(rest[i:])
 		if rest == "" || (rest[0] != '=' && rest[0] != ':') {
 			return nil, apperr.Invalid("filter", "expected = or : after %s", field)
 		}
-		op, rest = rest[:1], strings.TrimLeft(rest[1:], " ")
+		op, rest = rest[:1], trim(rest[1:])
 		if strings.HasPrefix(rest, `"`) {
 			q, err := strconv.QuotedPrefix(rest)
 			if err != nil {
 				return nil, apperr.Invalid("filter", "unterminated string after %s%s", field, op)
 			}
 			value, _ = strconv.Unquote(q)
-			rest = strings.TrimLeft(rest[len(q):], " ")
+			rest = trim(rest[len(q):])
 		} else {
 			value, rest = cutWord(rest)
 		}
@@ -67,10 +69,13 @@ func parseFilter(s string) ([]calculator.FactorCond, error) {
 	return conds, nil
 }
 
-// cutWord splits s after its first space-delimited word.
+// cutWord splits s after its first word.
 func cutWord(s string) (word, rest string) {
-	word, rest, _ = strings.Cut(s, " ")
-	return word, strings.TrimLeft(rest, " ")
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimLeftFunc(s[i:], unicode.IsSpace)
 }
 
 // The filter fields named more than once.
