@@ -356,3 +356,41 @@ func TestUploadIsReadBackAtOnceWhenItSucceeds(t *testing.T) {
 		t.Errorf("dashboard read once the upload succeeded: %s", d.TotalKgCo2e)
 	}
 }
+
+// The factor library is searched and read through REST, with the running
+// calculator's signed page tokens.
+func TestFactorLibraryThroughREST(t *testing.T) {
+	p := startWith(t, stack.Options{})
+	var list struct {
+		Factors []struct {
+			Code  string `json:"code"`
+			Value string `json:"value"`
+		} `json:"factors"`
+		NextPageToken string `json:"nextPageToken"`
+		TotalSize     string `json:"totalSize"`
+	}
+	p.get(t, `/v1/factorSets/-/factors?filter=code:%22331%22%20AND%20title:%22STEEL%22&orderBy=value%20desc&pageSize=1`, &list)
+	if len(list.Factors) != 1 || list.Factors[0].Code != "331110" || list.Factors[0].Value != "0.787" || list.TotalSize != "6" || list.NextPageToken == "" {
+		t.Fatalf("first page %+v", list)
+	}
+	next := "/v1/factorSets/-/factors?filter=code:%22331%22%20AND%20title:%22STEEL%22&orderBy=value%20desc&pageSize=1&pageToken=" + list.NextPageToken
+	p.get(t, next, &list)
+	if len(list.Factors) != 1 || list.Factors[0].Code != "331513" || list.Factors[0].Value != "0.369" || list.NextPageToken == "" {
+		t.Fatalf("second page %+v", list)
+	}
+
+	var f map[string]any
+	p.get(t, "/v1/factorSets/epa-supply-chain-v1.3.0/factors/331110", &f)
+	if f["value"] != "0.787" || f["region"] != "US" || f["year"] != 2022.0 || f["factorSetVersion"] != "1.3.0" || f["category"] != "SCOPE_CATEGORY_PURCHASED_GOODS_AND_SERVICES" {
+		t.Fatalf("331110: %v", f)
+	}
+	for path, code := range map[string]int{
+		"/v1/factorSets/epa-supply-chain-v1.3.0/factors/999999": http.StatusNotFound,
+		"/v1/factorSets/-/factors?filter=colour%3Dred":          http.StatusBadRequest,
+		"/v1/factorSets/-/factors?orderBy=unit":                 http.StatusBadRequest,
+	} {
+		if resp, b := p.raw(t, path, p.key); resp.StatusCode != code {
+			t.Fatalf("%s: %d %s, want %d", path, resp.StatusCode, b, code)
+		}
+	}
+}

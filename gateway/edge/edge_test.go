@@ -424,6 +424,7 @@ func TestRouteHidesIDsAndIsText(t *testing.T) {
 		"/v1/apiKeys/7:\xff":                   "/v1/apiKeys/{id}:\ufffd",
 		"/v1/suppliers:batchGet":               "/v1/suppliers:batchGet",
 		"/v1/factorSets/epa-v1/factors/331110": "/v1/factorSets/{id}/factors/{id}",
+		"/v1/factorSets/-/factors":             "/v1/factorSets/{id}/factors",
 		"/v1/uploads/42/errors":                "/v1/uploads/{id}/errors",
 		"/v1/\xff\xfe":                         "/v1/\ufffd",
 	} {

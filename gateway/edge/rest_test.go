@@ -50,6 +50,14 @@ func (fakeCalculator) BatchGetFactors(_ context.Context, r *calculatorv1.BatchGe
 	return &calculatorv1.BatchGetFactorsResponse{Factors: out}, nil
 }
 
+func (fakeCalculator) ListFactors(_ context.Context, r *calculatorv1.ListFactorsRequest) (*calculatorv1.ListFactorsResponse, error) {
+	return &calculatorv1.ListFactorsResponse{Factors: []*calculatorv1.Factor{{Name: r.GetParent() + "/factors/331110", Value: "0.787"}}, TotalSize: 1}, nil
+}
+
+func (fakeCalculator) GetFactor(_ context.Context, r *calculatorv1.GetFactorRequest) (*calculatorv1.Factor, error) {
+	return &calculatorv1.Factor{Name: r.GetName(), Value: "0.787"}, nil
+}
+
 // call sends one request with a bare Transport, which neither follows
 // redirects nor undoes gzip, and returns the answer with its whole body.
 func call(t *testing.T, method, url string, body io.Reader, hdr ...string) (*http.Response, []byte) {
@@ -238,6 +246,8 @@ func TestCacheControlByResource(t *testing.T) {
 		{"GET", "/v1/uploads/7", 200, "private, no-cache", []string{"Accept-Encoding", "Authorization", "X-Api-Key"}, true},
 		{"GET", "/v1/factorSets", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
 		{"GET", "/v1/factors:batchGet?names=factorSets/epa/factors/331110", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
+		{"GET", "/v1/factorSets/-/factors?filter=code%3A%223311*%22&orderBy=value%20desc", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
+		{"GET", "/v1/factorSets/epa/factors/331110", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
 		{"GET", "/v1/uploads/400", 400, "no-store", []string{"Accept-Encoding"}, false},
 		{"GET", "/v1/uploads/401", 401, "no-store", []string{"Accept-Encoding"}, false},
 		{"GET", "/v1/emissionResults/1", 501, "no-store", []string{"Accept-Encoding"}, false},
@@ -278,6 +288,7 @@ func TestCachePolicyTable(t *testing.T) {
 		"/v1/campaigns/c1":                  cachePrivate,
 		"/v1/factorSets":                    cachePublic,
 		"/v1/factorSets/epa/factors/331110": cachePublic,
+		"/v1/factorSets/-/factors":          cachePublic,
 		"/v1/factors:batchGet":              cachePublic,
 		"/v1/somethingNew":                  cachePrivate,
 	} {

@@ -50,6 +50,8 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.intake.v1.IntakeService/ListTransactions":                read,
 	"/vcci.calculator.v1.CalculatorService/ListFactorSets":          read,
 	"/vcci.calculator.v1.CalculatorService/BatchGetFactors":         read,
+	"/vcci.calculator.v1.CalculatorService/ListFactors":             read,
+	"/vcci.calculator.v1.CalculatorService/GetFactor":               read,
 	"/vcci.calculator.v1.CalculatorService/CalculateEmissions":      write,
 	"/vcci.calculator.v1.CalculatorService/GetEmissionResult":       read,
 	"/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults": read,

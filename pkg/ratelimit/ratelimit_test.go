@@ -267,6 +267,8 @@ func TestClassOf(t *testing.T) {
 	for method, want := range map[string]ratelimit.Class{
 		"/vcci.calculator.v1.CalculatorService/ListFactorSets":     ratelimit.Read,
 		"/vcci.calculator.v1.CalculatorService/BatchGetFactors":    ratelimit.Read,
+		"/vcci.calculator.v1.CalculatorService/ListFactors":        ratelimit.Read,
+		"/vcci.calculator.v1.CalculatorService/GetFactor":          ratelimit.Read,
 		"/vcci.calculator.v1.CalculatorService/GetEmissionResult":  ratelimit.Read,
 		"/vcci.calculator.v1.CalculatorService/SummarizeEmissions": ratelimit.Read,
 		"/vcci.calculator.v1.CalculatorService/CalculateEmissions": ratelimit.Heavy,

@@ -11,7 +11,9 @@ import (
 	pkgcache "github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/cache"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
@@ -44,11 +46,15 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer closeRedis()
+	tokenKey, err := tenancy.DeriveKey(ctx, pool, "factor-page-token")
+	if err != nil {
+		return err
+	}
 	srv := service.NewServer(env, pool, auth)
 	// The caches' subscribers live until Close, below, not for a context.
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry)) //nolint:contextcheck // bounded by Close
 	defer caches.Close()
-	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors)))
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors), pagetoken.New(tokenKey)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }
 

@@ -72,5 +72,6 @@ type Factors struct {
 
 // Set returns the factors of one set.
 func (f *Factors) Set(ctx context.Context, tenant uuid.UUID, set string, load func(context.Context) ([]calculator.Factor, error)) ([]calculator.Factor, error) {
-	return f.C.Get(ctx, tenant.String(), "set|"+set, load)
+	// v2: factors carry their set's details since; older entries lack them.
+	return f.C.Get(ctx, tenant.String(), "set|v2|"+set, load)
 }

@@ -46,12 +46,68 @@ type Line struct {
 type FactorSet struct {
 	Name, DisplayName, Publisher, Version, Unit, Source string
 	Count                                               int32 // its factors
+	Region                                              string
+	Year                                                int16 // data year; 0: not recorded
 }
 
-// Factor is one factor of a set.
+// Factor is one factor of a set, with what the set says of it.
 type Factor struct {
 	Set, Code, Title, Value, Unit string
 	Category                      int16
+	SetVersion, Source, Region    string
+	Year                          int16
+}
+
+// FactorNotFound is the error for a factor that does not exist, naming it.
+func FactorNotFound(k FactorKey) error {
+	return apperr.New(apperr.NotFound, fmt.Sprintf("factor factorSets/%s/factors/%s not found", k.Set, k.Code))
+}
+
+// AllSets is the FactorQuery set that reads the factors of every set.
+const AllSets = "-"
+
+// MaxFactorPage bounds a page of ListFactors.
+const MaxFactorPage = 1000
+
+// DefaultFactorOrder is the order of a ListFactors call that names none.
+const DefaultFactorOrder = "code"
+
+// FactorOrders are the orders ListFactors takes, by their order_by text.
+func FactorOrders() []string {
+	return []string{DefaultFactorOrder, "code desc", "title", "title desc", "value", "value desc"}
+}
+
+// CondOp is how a filter condition compares.
+type CondOp int
+
+const (
+	OpEquals   CondOp = iota + 1
+	OpPrefix          // the field starts with the value
+	OpContains        // the field contains the value, ignoring case
+)
+
+// FactorCond is one condition of a factor filter: Field is one of
+// category, code, title, unit, region, year.
+type FactorCond struct {
+	Field string
+	Op    CondOp
+	Value string
+}
+
+// FactorQuery is a validated ListFactors call; its conditions all hold.
+type FactorQuery struct {
+	Set   string // a set's name, or AllSets
+	Conds []FactorCond
+	Order string   // one of FactorOrders()
+	Limit int      // 1 to MaxFactorPage
+	After []string // the sort keys of the last factor served
+}
+
+// FactorPage is one page of factors.
+type FactorPage struct {
+	Factors []Factor
+	Next    []string // sort keys to resume after; nil on the last page
+	Total   int64    // factors matching the set and conditions
 }
 
 // Result is one line's stored emissions with provenance.
@@ -114,6 +170,9 @@ type Store interface {
 	Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error)
 	// SetFactors returns every factor of one set.
 	SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([]Factor, error)
+	// ListFactors reads a page of factors; ErrSetNotFound for a set that
+	// is not there.
+	ListFactors(ctx context.Context, tenant uuid.UUID, q FactorQuery) (FactorPage, error)
 	// Calculate stores the lines' results; each line names its upload.
 	Calculate(ctx context.Context, tenant uuid.UUID, set string, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
@@ -236,6 +295,23 @@ func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKe
 		}
 	}
 	return out, nil
+}
+
+// Factor returns one factor, from the cached set when there is a cache.
+func (s *Service) Factor(ctx context.Context, tenant uuid.UUID, k FactorKey) (Factor, error) {
+	fs, err := s.Factors(ctx, tenant, []FactorKey{k})
+	if err != nil {
+		return Factor{}, err
+	}
+	if len(fs) == 0 {
+		return Factor{}, FactorNotFound(k)
+	}
+	return fs[0], nil
+}
+
+// ListFactors reads one page of factors.
+func (s *Service) ListFactors(ctx context.Context, tenant uuid.UUID, q FactorQuery) (FactorPage, error) {
+	return s.store.ListFactors(ctx, tenant, q)
 }
 
 // Result returns one transaction's result.

@@ -23,6 +23,8 @@ type Set struct {
 	Version     string
 	Unit        string
 	Source      string
+	Region      string // where the factors apply: "US"
+	Year        int16  // the data year, and the currency's
 }
 
 // Factor is one code's factor, value as an exact decimal string.
@@ -42,6 +44,8 @@ func EPA() Set {
 		Version:     "1.3.0",
 		Unit:        "kg CO2e/2022 USD, purchaser price",
 		Source:      "https://doi.org/10.23719/1531143 (public domain, US EPA ScienceHub licence); USEEIOv2.2.22-GHG, GHG data year 2022, IPCC AR5 GWP-100",
+		Region:      "US",
+		Year:        2022,
 	}
 }
 

@@ -4,6 +4,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
@@ -22,11 +24,17 @@ import (
 // API implements calculatorv1.CalculatorServiceServer.
 type API struct {
 	calculatorv1.UnimplementedCalculatorServiceServer
-	svc *calculator.Service
+	svc    *calculator.Service
+	tokens *pagetoken.Codec
 }
 
-// New returns the API over svc.
-func New(svc *calculator.Service) *API { return &API{svc: svc} }
+// New returns the API over svc; tokens seal page tokens.
+func New(svc *calculator.Service, tokens *pagetoken.Codec) *API {
+	return &API{svc: svc, tokens: tokens}
+}
+
+// defaultPageSize is a factor page's size when the request gives none.
+const defaultPageSize = 50
 
 func (a *API) ListFactorSets(ctx context.Context, _ *calculatorv1.ListFactorSetsRequest) (*calculatorv1.ListFactorSetsResponse, error) {
 	tenant, err := tenancy.MustTenant(ctx)
@@ -41,7 +49,7 @@ func (a *API) ListFactorSets(ctx context.Context, _ *calculatorv1.ListFactorSets
 	for _, s := range sets {
 		resp.FactorSets = append(resp.FactorSets, &calculatorv1.FactorSet{
 			Name: "factorSets/" + s.Name, DisplayName: s.DisplayName, Publisher: s.Publisher,
-			Version: s.Version, Unit: s.Unit, Source: s.Source, FactorCount: s.Count,
+			Version: s.Version, Unit: s.Unit, Source: s.Source, FactorCount: s.Count, Region: s.Region, Year: int32(s.Year),
 		})
 	}
 	return resp, nil
@@ -54,11 +62,9 @@ func (a *API) BatchGetFactors(ctx context.Context, req *calculatorv1.BatchGetFac
 	}
 	keys := make([]calculator.FactorKey, len(req.GetNames()))
 	for i, n := range req.GetNames() {
-		parts := strings.Split(n, "/")
-		if len(parts) != 4 || parts[0] != "factorSets" || parts[2] != "factors" || parts[1] == "" || parts[3] == "" {
-			return nil, apperr.Invalid(fmt.Sprintf("names[%d]", i), "%q is not factorSets/{set}/factors/{code}", n)
+		if keys[i], err = factorKey(fmt.Sprintf("names[%d]", i), n); err != nil {
+			return nil, err
 		}
-		keys[i] = calculator.FactorKey{Set: parts[1], Code: parts[3]}
 	}
 	fs, err := a.svc.Factors(ctx, tenant, keys)
 	if err != nil {
@@ -66,12 +72,99 @@ func (a *API) BatchGetFactors(ctx context.Context, req *calculatorv1.BatchGetFac
 	}
 	resp := &calculatorv1.BatchGetFactorsResponse{}
 	for _, f := range fs {
-		resp.Factors = append(resp.Factors, &calculatorv1.Factor{
-			Name: "factorSets/" + f.Set + "/factors/" + f.Code, Code: f.Code, Title: f.Title,
-			Value: f.Value, Unit: f.Unit, Category: commonv1.ScopeCategory(f.Category),
-		})
+		resp.Factors = append(resp.Factors, factorProto(f))
 	}
 	return resp, nil
+}
+
+func (a *API) GetFactor(ctx context.Context, req *calculatorv1.GetFactorRequest) (*calculatorv1.Factor, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k, err := factorKey("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	f, err := a.svc.Factor(ctx, tenant, k)
+	if err != nil {
+		return nil, err
+	}
+	return factorProto(f), nil
+}
+
+func (a *API) ListFactors(ctx context.Context, req *calculatorv1.ListFactorsRequest) (*calculatorv1.ListFactorsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := calculator.FactorQuery{Limit: defaultPageSize}
+	set, ok := strings.CutPrefix(req.GetParent(), "factorSets/")
+	if !ok || badSegment(set) {
+		return nil, apperr.Invalid("parent", "%q is not factorSets/{set} or factorSets/-", req.GetParent())
+	}
+	q.Set = set
+	switch n := req.GetPageSize(); {
+	case n < 0:
+		return nil, apperr.Invalid("page_size", "must not be negative, got %d", n)
+	case n > 0:
+		// AIP-158: a larger size is served as the largest.
+		q.Limit = min(int(n), calculator.MaxFactorPage)
+	}
+	if q.Conds, err = parseFilter(req.GetFilter()); err != nil {
+		return nil, err
+	}
+	q.Order = strings.TrimSuffix(strings.Join(strings.Fields(strings.ToLower(req.GetOrderBy())), " "), " asc")
+	if q.Order == "" {
+		q.Order = calculator.DefaultFactorOrder
+	}
+	if !slices.Contains(calculator.FactorOrders(), q.Order) {
+		return nil, apperr.Invalid("order_by", "%q is not one of: %s", req.GetOrderBy(), strings.Join(calculator.FactorOrders(), ", "))
+	}
+	fp := fmt.Sprintf("factors|set=%q|filter=%s|order=%s", q.Set, filterKey(q.Conds), q.Order)
+	if t := req.GetPageToken(); t != "" {
+		if q.After, err = a.tokens.Decode(t, tenant, fp); err != nil {
+			return nil, err
+		}
+		if len(q.After) != 3 {
+			return nil, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+		}
+	}
+	page, err := a.svc.ListFactors(ctx, tenant, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.ListFactorsResponse{Factors: make([]*calculatorv1.Factor, len(page.Factors)), TotalSize: page.Total}
+	for i, f := range page.Factors {
+		resp.Factors[i] = factorProto(f)
+	}
+	if page.Next != nil {
+		resp.NextPageToken = a.tokens.Encode(tenant, fp, page.Next)
+	}
+	return resp, nil
+}
+
+// factorKey reads "factorSets/{set}/factors/{code}".
+func factorKey(field, name string) (calculator.FactorKey, error) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 4 || parts[0] != "factorSets" || parts[2] != "factors" || badSegment(parts[1]) || badSegment(parts[3]) {
+		return calculator.FactorKey{}, apperr.Invalid(field, "%q is not factorSets/{set}/factors/{code}", name)
+	}
+	return calculator.FactorKey{Set: parts[1], Code: parts[3]}, nil
+}
+
+// badSegment reports a name segment no row can have; PostgreSQL would
+// fail a lookup of a NUL byte rather than find nothing.
+func badSegment(s string) bool {
+	return s == "" || len(s) > 128 || strings.IndexByte(s, 0) >= 0
+}
+
+func factorProto(f calculator.Factor) *calculatorv1.Factor {
+	return &calculatorv1.Factor{
+		Name: "factorSets/" + f.Set + "/factors/" + f.Code, Code: f.Code, Title: f.Title,
+		Value: f.Value, Unit: f.Unit, Category: commonv1.ScopeCategory(f.Category),
+		FactorSet: "factorSets/" + f.Set, FactorSetVersion: f.SetVersion, Source: f.Source, Region: f.Region, Year: int32(f.Year),
+	}
 }
 
 func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.CalculateEmissionsRequest) (*calculatorv1.CalculateEmissionsResponse, error) {

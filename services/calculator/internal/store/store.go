@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,9 +56,9 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		if !errors.Is(err, calculator.ErrSetNotFound) {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source).Scan(&id)
+		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source, region, data_year)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert set: %w", err)
 		}
@@ -109,10 +110,10 @@ func (s *Store) KeepPartitionsAhead(ctx context.Context, onErr func(error)) {
 func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.FactorSet, error) {
 	var out []calculator.FactorSet
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT s.name, s.display_name, s.publisher, s.version, s.unit, s.source,
-			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id)
+			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id), s.region, s.data_year
 			FROM calculator.factor_sets s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
 		var fs calculator.FactorSet
-		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count); err != nil {
+		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count, &fs.Region, &fs.Year); err != nil {
 			return fs, fmt.Errorf("scan factor set: %w", err)
 		}
 		return fs, nil
@@ -131,7 +132,7 @@ func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator
 	}
 	var out []calculator.Factor
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
-			SELECT s.name, f.code, f.title, f.value::text, s.unit, f.category
+			SELECT ` + factorCols + `
 			FROM unnest($1::text[], $2::text[]) AS k(set_name, code)
 			JOIN calculator.factor_sets s ON s.name = k.set_name
 			JOIN calculator.factors f ON f.factor_set_id = s.id AND f.code = k.code`, Args: []any{sets, codes}, Scan: db.Collect(&out, scanFactor)})
@@ -146,8 +147,7 @@ func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator
 func (s *Store) SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([]calculator.Factor, error) {
 	var out []calculator.Factor
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
-			SELECT s.name, f.code, f.title, f.value::text, s.unit, f.category
-			FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id
+			SELECT ` + factorCols + factorsFrom + `
 			WHERE s.name = $1 ORDER BY f.code`, Args: []any{set}, Scan: db.Collect(&out, scanFactor)})
 	if err != nil {
 		return nil, fmt.Errorf("store.SetFactors: %w", err)
@@ -155,12 +155,116 @@ func (s *Store) SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([
 	return out, nil
 }
 
+// factorCols are what scanFactor reads: a factor with its set's details.
+const factorCols = `s.name, f.code, f.title, f.value::text, s.unit, f.category, s.version, s.source, s.region, s.data_year`
+
+// factorsFrom joins the factors to their sets.
+const factorsFrom = ` FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id`
+
 func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
+	return scanFactorKey(r)
+}
+
+// scanFactorKey scans factorCols, then into keys (a list's sort key).
+func scanFactorKey(r pgx.Row, keys ...any) (calculator.Factor, error) {
 	var f calculator.Factor
-	if err := r.Scan(&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &f.Category); err != nil {
+	dest := append([]any{&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &f.Category, &f.SetVersion, &f.Source, &f.Region, &f.Year}, keys...)
+	if err := r.Scan(dest...); err != nil {
 		return f, fmt.Errorf("scan factor: %w", err)
 	}
 	return f, nil
+}
+
+// factorFields are the columns ListFactors filters (all but value) and
+// orders by (code, title, value), with their SQL types.
+var factorFields = map[string]struct{ expr, typ string }{
+	"category": {"f.category", "smallint"},
+	"code":     {"f.code", sqlText},
+	"title":    {"f.title", sqlText},
+	"unit":     {"s.unit", sqlText},
+	"region":   {"s.region", sqlText},
+	"year":     {"s.data_year", "smallint"},
+	"value":    {"f.value", "numeric"},
+}
+
+const sqlText = "text"
+
+// ListFactors reads one page of factors, resuming after q.After, and
+// counts every factor the query matches.
+func (s *Store) ListFactors(ctx context.Context, tenant uuid.UUID, q calculator.FactorQuery) (calculator.FactorPage, error) {
+	var page calculator.FactorPage
+	// The set's name and the code break ties, in the same direction:
+	// every factor has one place.
+	name, desc := strings.CutSuffix(q.Order, " desc")
+	sort, ok := factorFields[name]
+	if !ok {
+		return page, fmt.Errorf("store.ListFactors: unknown order %q", q.Order)
+	}
+	args := pgx.NamedArgs{"set": q.Set}
+	where := []string{"true"}
+	if q.Set != calculator.AllSets {
+		where = append(where, "s.name = @set")
+	}
+	for i, c := range q.Conds {
+		col, ok := factorFields[c.Field]
+		if !ok {
+			return page, fmt.Errorf("store.ListFactors: unknown field %q", c.Field)
+		}
+		p := "c" + strconv.Itoa(i)
+		args[p] = c.Value
+		switch c.Op {
+		case calculator.OpEquals:
+			where = append(where, fmt.Sprintf("%s = @%s::text::%s", col.expr, p, col.typ))
+		case calculator.OpPrefix:
+			where = append(where, fmt.Sprintf("starts_with(%s, @%s)", col.expr, p))
+		case calculator.OpContains:
+			where = append(where, fmt.Sprintf("strpos(lower(%s), lower(@%s)) > 0", col.expr, p))
+		}
+	}
+	count := "SELECT count(*)" + factorsFrom + " WHERE " + strings.Join(where, " AND ")
+	dir, cmp := "ASC", ">"
+	if desc {
+		dir, cmp = "DESC", "<"
+	}
+	if q.After != nil {
+		if len(q.After) != 3 {
+			return page, fmt.Errorf("store.ListFactors: cursor has %d keys, not 3", len(q.After))
+		}
+		args["a0"], args["a1"], args["a2"] = q.After[0], q.After[1], q.After[2]
+		where = append(where, fmt.Sprintf("(%s, s.name, f.code) %s (@a0::text::%s, @a1, @a2)", sort.expr, cmp, sort.typ))
+	}
+	list := fmt.Sprintf("SELECT %s, %s::text%s WHERE %s ORDER BY %s %s, s.name %s, f.code %s LIMIT %d",
+		factorCols, sort.expr, factorsFrom, strings.Join(where, " AND "), sort.expr, dir, dir, dir, q.Limit+1)
+	var keys []string
+	exists := q.Set == calculator.AllSets
+	var stmts []db.Stmt
+	if !exists {
+		stmts = append(stmts, db.Stmt{SQL: `SELECT EXISTS (SELECT 1 FROM calculator.factor_sets WHERE name = @set)`, Args: []any{args}, Scan: db.One(&exists)})
+	}
+	stmts = append(stmts, db.Stmt{SQL: count, Args: []any{args}, Scan: db.One(&page.Total)},
+		db.Stmt{SQL: list, Args: []any{args}, Scan: func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				var key string
+				f, err := scanFactorKey(rows, &key)
+				if err != nil {
+					return err
+				}
+				page.Factors, keys = append(page.Factors, f), append(keys, key)
+			}
+			return rows.Err()
+		}})
+	if err := db.InTenantBatch(ctx, s.pool, tenant, stmts...); err != nil {
+		return calculator.FactorPage{}, fmt.Errorf("store.ListFactors: %w", err)
+	}
+	if !exists {
+		return calculator.FactorPage{}, calculator.ErrSetNotFound
+	}
+	if len(page.Factors) > q.Limit {
+		last := page.Factors[q.Limit-1]
+		page.Factors, page.Next = page.Factors[:q.Limit], []string{keys[q.Limit-1], last.Set, last.Code}
+	}
+	return page, nil
 }
 
 // Calculate stores the lines' results and folds them into the rollup in one

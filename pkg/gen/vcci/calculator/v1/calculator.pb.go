@@ -90,8 +90,13 @@ type FactorSet struct {
 	// The unit the factors are expressed in.
 	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Where the data came from (DOI or URL) and its licence.
-	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
-	FactorCount   int32  `protobuf:"varint,7,opt,name=factor_count,json=factorCount,proto3" json:"factor_count,omitempty"`
+	Source      string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	FactorCount int32  `protobuf:"varint,7,opt,name=factor_count,json=factorCount,proto3" json:"factor_count,omitempty"`
+	// Where the factors apply, for example "US"; empty when not recorded.
+	Region string `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	// The data year of the factors (and of the currency of a spend-based
+	// set); 0 when not recorded.
+	Year          int32 `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -175,6 +180,20 @@ func (x *FactorSet) GetFactorCount() int32 {
 	return 0
 }
 
+func (x *FactorSet) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *FactorSet) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
 // Factor is one emission factor.
 type Factor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -187,9 +206,16 @@ type Factor struct {
 	Value string `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
 	Unit  string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
 	// The Scope 3 category spend on this code is reported under.
-	Category      v1.ScopeCategory `protobuf:"varint,6,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Category v1.ScopeCategory `protobuf:"varint,6,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	// The set the factor belongs to ("factorSets/{factor_set}"), with the
+	// set's version, source, region and data year.
+	FactorSet        string `protobuf:"bytes,7,opt,name=factor_set,json=factorSet,proto3" json:"factor_set,omitempty"`
+	FactorSetVersion string `protobuf:"bytes,8,opt,name=factor_set_version,json=factorSetVersion,proto3" json:"factor_set_version,omitempty"`
+	Source           string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	Region           string `protobuf:"bytes,10,opt,name=region,proto3" json:"region,omitempty"`
+	Year             int32  `protobuf:"varint,11,opt,name=year,proto3" json:"year,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Factor) Reset() {
@@ -262,6 +288,41 @@ func (x *Factor) GetCategory() v1.ScopeCategory {
 		return x.Category
 	}
 	return v1.ScopeCategory(0)
+}
+
+func (x *Factor) GetFactorSet() string {
+	if x != nil {
+		return x.FactorSet
+	}
+	return ""
+}
+
+func (x *Factor) GetFactorSetVersion() string {
+	if x != nil {
+		return x.FactorSetVersion
+	}
+	return ""
+}
+
+func (x *Factor) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Factor) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *Factor) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
 }
 
 type ListFactorSetsRequest struct {
@@ -433,6 +494,199 @@ func (x *BatchGetFactorsResponse) GetFactors() []*Factor {
 	return nil
 }
 
+type ListFactorsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "factorSets/{factor_set}", or "factorSets/-" for every set.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most 1000 (larger is read as 1000); 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, with the same parent,
+	// filter and order_by.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Comparisons joined by AND (AIP-160): category = 4 (or the enum name);
+	// code = "331110"; code = "3311*" or code:"3311" (a code prefix);
+	// unit = "..."; region = "US"; year = 2022; title = "..." (exact) or
+	// title:"steel" (contains, ignoring case).
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// One of "code" (the default), "code desc", "title", "title desc",
+	// "value", "value desc".
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFactorsRequest) Reset() {
+	*x = ListFactorsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFactorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFactorsRequest) ProtoMessage() {}
+
+func (x *ListFactorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFactorsRequest.ProtoReflect.Descriptor instead.
+func (*ListFactorsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListFactorsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListFactorsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFactorsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListFactorsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListFactorsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+type ListFactorsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Factors []*Factor              `protobuf:"bytes,1,rep,name=factors,proto3" json:"factors,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Factors matching the parent and filter, on every page.
+	TotalSize     int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFactorsResponse) Reset() {
+	*x = ListFactorsResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFactorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFactorsResponse) ProtoMessage() {}
+
+func (x *ListFactorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFactorsResponse.ProtoReflect.Descriptor instead.
+func (*ListFactorsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListFactorsResponse) GetFactors() []*Factor {
+	if x != nil {
+		return x.Factors
+	}
+	return nil
+}
+
+func (x *ListFactorsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListFactorsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+type GetFactorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "factorSets/{factor_set}/factors/{code}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFactorRequest) Reset() {
+	*x = GetFactorRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFactorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFactorRequest) ProtoMessage() {}
+
+func (x *GetFactorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFactorRequest.ProtoReflect.Descriptor instead.
+func (*GetFactorRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetFactorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // SpendLine is one purchase line to calculate.
 type SpendLine struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -452,7 +706,7 @@ type SpendLine struct {
 
 func (x *SpendLine) Reset() {
 	*x = SpendLine{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +718,7 @@ func (x *SpendLine) String() string {
 func (*SpendLine) ProtoMessage() {}
 
 func (x *SpendLine) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +731,7 @@ func (x *SpendLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpendLine.ProtoReflect.Descriptor instead.
 func (*SpendLine) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{6}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SpendLine) GetTransactionId() string {
@@ -535,7 +789,7 @@ type CalculateEmissionsRequest struct {
 
 func (x *CalculateEmissionsRequest) Reset() {
 	*x = CalculateEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +801,7 @@ func (x *CalculateEmissionsRequest) String() string {
 func (*CalculateEmissionsRequest) ProtoMessage() {}
 
 func (x *CalculateEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +814,7 @@ func (x *CalculateEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*CalculateEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{7}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CalculateEmissionsRequest) GetUpload() string {
@@ -598,7 +852,7 @@ type CalculateEmissionsResponse struct {
 
 func (x *CalculateEmissionsResponse) Reset() {
 	*x = CalculateEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +864,7 @@ func (x *CalculateEmissionsResponse) String() string {
 func (*CalculateEmissionsResponse) ProtoMessage() {}
 
 func (x *CalculateEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +877,7 @@ func (x *CalculateEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*CalculateEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{8}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CalculateEmissionsResponse) GetLinesCalculated() int64 {
@@ -678,7 +932,7 @@ type UploadEmissions struct {
 
 func (x *UploadEmissions) Reset() {
 	*x = UploadEmissions{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +944,7 @@ func (x *UploadEmissions) String() string {
 func (*UploadEmissions) ProtoMessage() {}
 
 func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +957,7 @@ func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadEmissions.ProtoReflect.Descriptor instead.
 func (*UploadEmissions) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UploadEmissions) GetUpload() string {
@@ -761,7 +1015,7 @@ type EmissionResult struct {
 
 func (x *EmissionResult) Reset() {
 	*x = EmissionResult{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +1027,7 @@ func (x *EmissionResult) String() string {
 func (*EmissionResult) ProtoMessage() {}
 
 func (x *EmissionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +1040,7 @@ func (x *EmissionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmissionResult.ProtoReflect.Descriptor instead.
 func (*EmissionResult) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EmissionResult) GetName() string {
@@ -897,7 +1151,7 @@ type GetEmissionResultRequest struct {
 
 func (x *GetEmissionResultRequest) Reset() {
 	*x = GetEmissionResultRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1163,7 @@ func (x *GetEmissionResultRequest) String() string {
 func (*GetEmissionResultRequest) ProtoMessage() {}
 
 func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1176,7 @@ func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmissionResultRequest.ProtoReflect.Descriptor instead.
 func (*GetEmissionResultRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetEmissionResultRequest) GetName() string {
@@ -947,7 +1201,7 @@ type BatchGetEmissionResultsRequest struct {
 
 func (x *BatchGetEmissionResultsRequest) Reset() {
 	*x = BatchGetEmissionResultsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1213,7 @@ func (x *BatchGetEmissionResultsRequest) String() string {
 func (*BatchGetEmissionResultsRequest) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1226,7 @@ func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BatchGetEmissionResultsRequest) GetNames() []string {
@@ -998,7 +1252,7 @@ type BatchGetEmissionResultsResponse struct {
 
 func (x *BatchGetEmissionResultsResponse) Reset() {
 	*x = BatchGetEmissionResultsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1264,7 @@ func (x *BatchGetEmissionResultsResponse) String() string {
 func (*BatchGetEmissionResultsResponse) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1277,7 @@ func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BatchGetEmissionResultsResponse) GetResults() []*EmissionResult {
@@ -1044,7 +1298,7 @@ type SummarizeEmissionsRequest struct {
 
 func (x *SummarizeEmissionsRequest) Reset() {
 	*x = SummarizeEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1310,7 @@ func (x *SummarizeEmissionsRequest) String() string {
 func (*SummarizeEmissionsRequest) ProtoMessage() {}
 
 func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1323,7 @@ func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SummarizeEmissionsRequest) GetGroupBy() SummaryDimension {
@@ -1101,7 +1355,7 @@ type SummarizeEmissionsResponse struct {
 
 func (x *SummarizeEmissionsResponse) Reset() {
 	*x = SummarizeEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1367,7 @@ func (x *SummarizeEmissionsResponse) String() string {
 func (*SummarizeEmissionsResponse) ProtoMessage() {}
 
 func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1380,7 @@ func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SummarizeEmissionsResponse) GetGroups() []*v1.EmissionTotal {
@@ -1168,7 +1422,7 @@ var File_vcci_calculator_v1_calculator_proto protoreflect.FileDescriptor
 
 const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/calculator/v1/calculator.proto\x12\x12vcci.calculator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"\xc9\x01\n" +
+	"#vcci/calculator/v1/calculator.proto\x12\x12vcci.calculator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"\xf5\x01\n" +
 	"\tFactorSet\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1c\n" +
@@ -1176,14 +1430,23 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12\x12\n" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12!\n" +
-	"\ffactor_count\x18\a \x01(\x05R\vfactorCount\"\xab\x01\n" +
+	"\ffactor_count\x18\a \x01(\x05R\vfactorCount\x12\x16\n" +
+	"\x06region\x18\b \x01(\tR\x06region\x12\x12\n" +
+	"\x04year\x18\t \x01(\x05R\x04year\"\xbc\x02\n" +
 	"\x06Factor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
 	"\x05title\x18\x03 \x01(\tR\x05title\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\tR\x05value\x12\x12\n" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x129\n" +
-	"\bcategory\x18\x06 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\"\x17\n" +
+	"\bcategory\x18\x06 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x1d\n" +
+	"\n" +
+	"factor_set\x18\a \x01(\tR\tfactorSet\x12,\n" +
+	"\x12factor_set_version\x18\b \x01(\tR\x10factorSetVersion\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\x12\x16\n" +
+	"\x06region\x18\n" +
+	" \x01(\tR\x06region\x12\x12\n" +
+	"\x04year\x18\v \x01(\x05R\x04year\"\x17\n" +
 	"\x15ListFactorSetsRequest\"X\n" +
 	"\x16ListFactorSetsResponse\x12>\n" +
 	"\vfactor_sets\x18\x01 \x03(\v2\x1d.vcci.calculator.v1.FactorSetR\n" +
@@ -1191,7 +1454,21 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x16BatchGetFactorsRequest\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\"O\n" +
 	"\x17BatchGetFactorsResponse\x124\n" +
-	"\afactors\x18\x01 \x03(\v2\x1a.vcci.calculator.v1.FactorR\afactors\"\xbd\x01\n" +
+	"\afactors\x18\x01 \x03(\v2\x1a.vcci.calculator.v1.FactorR\afactors\"\x9b\x01\n" +
+	"\x12ListFactorsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x19\n" +
+	"\border_by\x18\x05 \x01(\tR\aorderBy\"\x92\x01\n" +
+	"\x13ListFactorsResponse\x124\n" +
+	"\afactors\x18\x01 \x03(\v2\x1a.vcci.calculator.v1.FactorR\afactors\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"&\n" +
+	"\x10GetFactorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xbd\x01\n" +
 	"\tSpendLine\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -1259,10 +1536,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x1aSUMMARY_DIMENSION_SUPPLIER\x10\x01\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_CATEGORY\x10\x02\x12\x1b\n" +
 	"\x17SUMMARY_DIMENSION_NAICS\x10\x03\x12\x1b\n" +
-	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xbe\x05\n" +
+	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xed\x06\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
-	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12s\n" +
+	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12^\n" +
+	"\vListFactors\x12&.vcci.calculator.v1.ListFactorsRequest\x1a'.vcci.calculator.v1.ListFactorsResponse\x12M\n" +
+	"\tGetFactor\x12$.vcci.calculator.v1.GetFactorRequest\x1a\x1a.vcci.calculator.v1.Factor\x12s\n" +
 	"\x12CalculateEmissions\x12-.vcci.calculator.v1.CalculateEmissionsRequest\x1a..vcci.calculator.v1.CalculateEmissionsResponse\x12e\n" +
 	"\x11GetEmissionResult\x12,.vcci.calculator.v1.GetEmissionResultRequest\x1a\".vcci.calculator.v1.EmissionResult\x12\x82\x01\n" +
 	"\x17BatchGetEmissionResults\x122.vcci.calculator.v1.BatchGetEmissionResultsRequest\x1a3.vcci.calculator.v1.BatchGetEmissionResultsResponse\x12s\n" +
@@ -1282,7 +1561,7 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(SummaryDimension)(0),                   // 0: vcci.calculator.v1.SummaryDimension
 	(*FactorSet)(nil),                       // 1: vcci.calculator.v1.FactorSet
@@ -1291,50 +1570,58 @@ var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(*ListFactorSetsResponse)(nil),          // 4: vcci.calculator.v1.ListFactorSetsResponse
 	(*BatchGetFactorsRequest)(nil),          // 5: vcci.calculator.v1.BatchGetFactorsRequest
 	(*BatchGetFactorsResponse)(nil),         // 6: vcci.calculator.v1.BatchGetFactorsResponse
-	(*SpendLine)(nil),                       // 7: vcci.calculator.v1.SpendLine
-	(*CalculateEmissionsRequest)(nil),       // 8: vcci.calculator.v1.CalculateEmissionsRequest
-	(*CalculateEmissionsResponse)(nil),      // 9: vcci.calculator.v1.CalculateEmissionsResponse
-	(*UploadEmissions)(nil),                 // 10: vcci.calculator.v1.UploadEmissions
-	(*EmissionResult)(nil),                  // 11: vcci.calculator.v1.EmissionResult
-	(*GetEmissionResultRequest)(nil),        // 12: vcci.calculator.v1.GetEmissionResultRequest
-	(*BatchGetEmissionResultsRequest)(nil),  // 13: vcci.calculator.v1.BatchGetEmissionResultsRequest
-	(*BatchGetEmissionResultsResponse)(nil), // 14: vcci.calculator.v1.BatchGetEmissionResultsResponse
-	(*SummarizeEmissionsRequest)(nil),       // 15: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil),      // 16: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),                   // 17: vcci.common.v1.ScopeCategory
-	(*v1.EmissionTotal)(nil),                // 18: vcci.common.v1.EmissionTotal
-	(*timestamppb.Timestamp)(nil),           // 19: google.protobuf.Timestamp
+	(*ListFactorsRequest)(nil),              // 7: vcci.calculator.v1.ListFactorsRequest
+	(*ListFactorsResponse)(nil),             // 8: vcci.calculator.v1.ListFactorsResponse
+	(*GetFactorRequest)(nil),                // 9: vcci.calculator.v1.GetFactorRequest
+	(*SpendLine)(nil),                       // 10: vcci.calculator.v1.SpendLine
+	(*CalculateEmissionsRequest)(nil),       // 11: vcci.calculator.v1.CalculateEmissionsRequest
+	(*CalculateEmissionsResponse)(nil),      // 12: vcci.calculator.v1.CalculateEmissionsResponse
+	(*UploadEmissions)(nil),                 // 13: vcci.calculator.v1.UploadEmissions
+	(*EmissionResult)(nil),                  // 14: vcci.calculator.v1.EmissionResult
+	(*GetEmissionResultRequest)(nil),        // 15: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),  // 16: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil), // 17: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),       // 18: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),      // 19: vcci.calculator.v1.SummarizeEmissionsResponse
+	(v1.ScopeCategory)(0),                   // 20: vcci.common.v1.ScopeCategory
+	(*v1.EmissionTotal)(nil),                // 21: vcci.common.v1.EmissionTotal
+	(*timestamppb.Timestamp)(nil),           // 22: google.protobuf.Timestamp
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
-	17, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	20, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
 	1,  // 1: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
 	2,  // 2: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	7,  // 3: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	18, // 4: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	10, // 5: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	18, // 6: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	17, // 7: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	19, // 8: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
-	11, // 9: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	0,  // 10: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	18, // 11: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	3,  // 12: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	5,  // 13: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	8,  // 14: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	12, // 15: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	13, // 16: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	15, // 17: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	4,  // 18: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	6,  // 19: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	9,  // 20: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	11, // 21: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	14, // 22: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	16, // 23: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	2,  // 3: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	10, // 4: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	21, // 5: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	13, // 6: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
+	21, // 7: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	20, // 8: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	22, // 9: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	14, // 10: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	0,  // 11: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	21, // 12: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	3,  // 13: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	5,  // 14: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	7,  // 15: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	9,  // 16: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	11, // 17: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	15, // 18: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	16, // 19: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	18, // 20: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	4,  // 21: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	6,  // 22: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	8,  // 23: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	2,  // 24: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	12, // 25: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	14, // 26: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	17, // 27: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	19, // 28: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -1348,7 +1635,7 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

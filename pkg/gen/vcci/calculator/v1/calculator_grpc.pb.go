@@ -21,6 +21,8 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	CalculatorService_ListFactorSets_FullMethodName          = "/vcci.calculator.v1.CalculatorService/ListFactorSets"
 	CalculatorService_BatchGetFactors_FullMethodName         = "/vcci.calculator.v1.CalculatorService/BatchGetFactors"
+	CalculatorService_ListFactors_FullMethodName             = "/vcci.calculator.v1.CalculatorService/ListFactors"
+	CalculatorService_GetFactor_FullMethodName               = "/vcci.calculator.v1.CalculatorService/GetFactor"
 	CalculatorService_CalculateEmissions_FullMethodName      = "/vcci.calculator.v1.CalculatorService/CalculateEmissions"
 	CalculatorService_GetEmissionResult_FullMethodName       = "/vcci.calculator.v1.CalculatorService/GetEmissionResult"
 	CalculatorService_BatchGetEmissionResults_FullMethodName = "/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults"
@@ -40,6 +42,11 @@ type CalculatorServiceClient interface {
 	//
 	// A name is for example "factorSets/epa-supply-chain-v1.3.0/factors/331110".
 	BatchGetFactors(ctx context.Context, in *BatchGetFactorsRequest, opts ...grpc.CallOption) (*BatchGetFactorsResponse, error)
+	// ListFactors searches the factors of one set, or of every set
+	// ("factorSets/-"), a page at a time.
+	ListFactors(ctx context.Context, in *ListFactorsRequest, opts ...grpc.CallOption) (*ListFactorsResponse, error)
+	// GetFactor returns one factor by name.
+	GetFactor(ctx context.Context, in *GetFactorRequest, opts ...grpc.CallOption) (*Factor, error)
 	// CalculateEmissions calculates and stores the emissions of spend lines.
 	//
 	// It is idempotent per transaction: lines whose transaction was calculated
@@ -77,6 +84,26 @@ func (c *calculatorServiceClient) BatchGetFactors(ctx context.Context, in *Batch
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BatchGetFactorsResponse)
 	err := c.cc.Invoke(ctx, CalculatorService_BatchGetFactors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) ListFactors(ctx context.Context, in *ListFactorsRequest, opts ...grpc.CallOption) (*ListFactorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFactorsResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_ListFactors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) GetFactor(ctx context.Context, in *GetFactorRequest, opts ...grpc.CallOption) (*Factor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Factor)
+	err := c.cc.Invoke(ctx, CalculatorService_GetFactor_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +163,11 @@ type CalculatorServiceServer interface {
 	//
 	// A name is for example "factorSets/epa-supply-chain-v1.3.0/factors/331110".
 	BatchGetFactors(context.Context, *BatchGetFactorsRequest) (*BatchGetFactorsResponse, error)
+	// ListFactors searches the factors of one set, or of every set
+	// ("factorSets/-"), a page at a time.
+	ListFactors(context.Context, *ListFactorsRequest) (*ListFactorsResponse, error)
+	// GetFactor returns one factor by name.
+	GetFactor(context.Context, *GetFactorRequest) (*Factor, error)
 	// CalculateEmissions calculates and stores the emissions of spend lines.
 	//
 	// It is idempotent per transaction: lines whose transaction was calculated
@@ -164,6 +196,12 @@ func (UnimplementedCalculatorServiceServer) ListFactorSets(context.Context, *Lis
 }
 func (UnimplementedCalculatorServiceServer) BatchGetFactors(context.Context, *BatchGetFactorsRequest) (*BatchGetFactorsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BatchGetFactors not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ListFactors(context.Context, *ListFactorsRequest) (*ListFactorsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListFactors not implemented")
+}
+func (UnimplementedCalculatorServiceServer) GetFactor(context.Context, *GetFactorRequest) (*Factor, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetFactor not implemented")
 }
 func (UnimplementedCalculatorServiceServer) CalculateEmissions(context.Context, *CalculateEmissionsRequest) (*CalculateEmissionsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CalculateEmissions not implemented")
@@ -230,6 +268,42 @@ func _CalculatorService_BatchGetFactors_Handler(srv interface{}, ctx context.Con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CalculatorServiceServer).BatchGetFactors(ctx, req.(*BatchGetFactorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_ListFactors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFactorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ListFactors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ListFactors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ListFactors(ctx, req.(*ListFactorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_GetFactor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFactorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).GetFactor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_GetFactor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).GetFactor(ctx, req.(*GetFactorRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -320,6 +394,14 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetFactors",
 			Handler:    _CalculatorService_BatchGetFactors_Handler,
+		},
+		{
+			MethodName: "ListFactors",
+			Handler:    _CalculatorService_ListFactors_Handler,
+		},
+		{
+			MethodName: "GetFactor",
+			Handler:    _CalculatorService_GetFactor_Handler,
 		},
 		{
 			MethodName: "CalculateEmissions",
