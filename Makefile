@@ -40,7 +40,7 @@ FUZZ_TARGETS := ./pkg/pagetoken:FuzzDecode:150000 ./pkg/pagetoken:FuzzRoundTrip:
 	./services/intake/internal/intake:FuzzValidate:15000 ./services/intake/internal/intake:FuzzRecordLimiter:3000 \
 	./services/intake/internal/directory/store:FuzzListSQL:4000 \
 	./services/intake/internal/directory/grpcapi:FuzzListSuppliers:3000 ./services/intake/internal/directory/grpcapi:FuzzListTransactions:8000 \
-	./services/calculator/internal/grpcapi:FuzzParseFilter:50000
+	./services/calculator/internal/grpcapi:FuzzParseFilter:30000
 FUZZTIME         ?= 10m
 FUZZMINIMIZETIME ?= 10s
 FUZZPARALLEL     ?= 1
