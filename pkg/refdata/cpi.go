@@ -70,22 +70,16 @@ type PriceIndex struct {
 	obs []Observation // by month, ascending
 }
 
-var (
-	cpiOnce sync.Once
-	cpi     *PriceIndex
-	cpiErr  error
-)
-
 // CPIU returns the shipped CPI-U series, read once.
-func CPIU() (*PriceIndex, error) {
-	cpiOnce.Do(func() { cpi, cpiErr = parseCPI(cpiCSV) })
-	return cpi, cpiErr
-}
+var CPIU = sync.OnceValues(func() (*PriceIndex, error) { return parseCPI(cpiCSV) })
 
 func parseCPI(b []byte) (*PriceIndex, error) {
 	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil || len(rows) < 2 || strings.Join(rows[0], ",") != cpiHeader {
-		return nil, fmt.Errorf("refdata: the shipped CPI file is malformed: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("refdata: the shipped CPI file: %w", err)
+	}
+	if len(rows) < 2 || strings.Join(rows[0], ",") != cpiHeader {
+		return nil, errors.New("refdata: the shipped CPI file has no data or another header")
 	}
 	p := &PriceIndex{obs: make([]Observation, 0, len(rows)-1)}
 	for _, r := range rows[1:] {
