@@ -29,6 +29,7 @@ import (
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/stack"
 	"github.com/vcci-dev/vcci/gateway/edge"
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
 	engagement "github.com/vcci-dev/vcci/services/engagement/server"
@@ -184,6 +185,35 @@ func add(m map[string]*agg, k string, kg, spend *big.Rat) {
 
 func dec(r *big.Rat) string { return r.FloatString(7) }
 
+// in2022USD brings amount, spent on date ("YYYY-MM-DD"), to 2022 dollars:
+// x 292.655 (the 2022 average CPI-U) / CPI-U of its month, rounded half
+// away from zero to 4 decimals, as docs/methods.md writes it.
+func in2022USD(t *testing.T, amount *big.Rat, date string) *big.Rat {
+	t.Helper()
+	cpi, err := refdata.CPIU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := cpi.At(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := new(big.Rat).SetString(o.Index)
+	x := new(big.Rat).Mul(amount, big.NewRat(292655, 1000))
+	x.Quo(x, idx)
+	// Round to 4 decimals, half away from zero.
+	x.Mul(x, big.NewRat(10000, 1))
+	q, m := new(big.Int).QuoRem(x.Num(), x.Denom(), new(big.Int))
+	if new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(x.Denom()) >= 0 {
+		q.Add(q, big.NewInt(int64(x.Sign())))
+	}
+	return new(big.Rat).SetFrac(q, big.NewInt(10000))
+}
+
 // TestUploadFlowThroughREST uploads a generated file through the gateway and
 // checks every figure against totals computed here from the file and the
 // factor table.
@@ -213,7 +243,7 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		if !ok {
 			t.Fatalf("bad amount %q", r[5])
 		}
-		kg := new(big.Rat).Mul(amount, factors[r[4]])
+		kg := new(big.Rat).Mul(in2022USD(t, amount, r[1]), factors[r[4]])
 		total.Add(total, kg)
 		spend.Add(spend, amount)
 		add(bySupplier, r[2], kg, amount)
@@ -324,15 +354,19 @@ func TestUploadFlowThroughREST(t *testing.T) {
 
 	// Provenance of one line.
 	var res struct {
-		Factor, FactorSetVersion, FactorValue, Method, KgCo2e, AmountUsd, NaicsCode string
+		Factor, FactorSetVersion, FactorValue, Method, KgCo2e, AmountUsd, NaicsCode  string
+		AmountBaseUsd, PriceIndexSeries, PriceIndexMonth, PriceIndex, PriceIndexBase string
+		PriceYear                                                                    int
 	}
 	first := recs[1]
 	if code := p.call(t, "GET", "/v1/emissionResults/"+first[0], p.key, nil, &res); code != 200 {
 		t.Fatalf("result: HTTP %d", code)
 	}
 	amount, _ := new(big.Rat).SetString(first[5])
+	base := in2022USD(t, amount, first[1])
 	if res.Factor != "factorSets/epa-supply-chain-v1.3.0/factors/"+first[4] || res.FactorSetVersion != "1.3.0" || res.Method != "spend-based" ||
-		res.KgCo2e != dec(new(big.Rat).Mul(amount, factors[first[4]])) {
+		res.KgCo2e != dec(new(big.Rat).Mul(base, factors[first[4]])) || res.AmountBaseUsd != base.FloatString(4) ||
+		res.PriceIndexMonth != first[1][:7] || res.PriceIndexBase != "292.655" || res.PriceYear != 2022 || !strings.HasPrefix(res.PriceIndexSeries, "CPI-U") {
 		t.Fatalf("result = %+v", res)
 	}
 
@@ -398,7 +432,7 @@ func TestBadInputThroughREST(t *testing.T) {
 		"A7,2024-02-01,S2\n"
 	u := p.upload(t, p.key, []byte(file), "Idempotency-Key", "batch-7")
 	done := p.wait(t, p.key, u.Name)
-	if done.State != "UPLOAD_STATE_SUCCEEDED" || done.RowsAccepted != "2" || done.RowsRejected != "6" || done.KgCo2e != "75.3400000" {
+	if done.State != "UPLOAD_STATE_SUCCEEDED" || done.RowsAccepted != "2" || done.RowsRejected != "6" || done.KgCo2e != "71.0499127" {
 		t.Fatalf("upload = %+v", done)
 	}
 	want := []rowError{{"3", "date", "", ""}, {"4", "amount", "", ""}, {"5", "naics_code", "", ""}, {"6", "currency", "", ""}, {"7", "transaction_id", "", ""}, {"9", "", "", ""}}

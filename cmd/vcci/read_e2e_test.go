@@ -27,7 +27,11 @@ import (
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
-// EPA v1.3 factors: 331110 0.787, 484110 0.595, 722511 0.194 kg/USD.
+// EPA v1.3 factors: 331110 0.787, 484110 0.595, 722511 0.194 kg per 2022
+// USD. In 2022 USD (x 292.655 / CPI-U of the month: 2024-01 308.417,
+// -02 310.326, -03 312.332, -04 313.548), R1 948.8939, R2 471.5283, R3
+// 660.1397, R4 281.0999, R5 37.3346; so S1 1117.8722714 kg, S2
+// 519.5299439, R4 167.2544405 and all 1811.8995682.
 const readFile = `transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country
 R1,2024-01-05,S1,Müller Stahl GmbH,331110,1000.00,USD,coil,DE
 R2,2024-02-05,S1,Müller Stahl GmbH,331110,500.00,USD,coil,DE
@@ -102,8 +106,8 @@ func TestReadSideThroughREST(t *testing.T) {
 	if err := json.Unmarshal(b, &s1); err != nil {
 		t.Fatalf("S1: %d %s: %v", resp.StatusCode, b, err)
 	}
-	if resp.StatusCode != http.StatusOK || s1.DisplayName != "Müller Stahl GmbH" || s1.SpendUsd != "1500.0000" || s1.KgCo2e != "1180.5000000" ||
-		s1.KgCo2ePerUsd != "0.787000" || s1.TransactionCount != "2" || s1.Country != "DE" || !slices.Equal(s1.NaicsCodes, []string{"331110"}) {
+	if resp.StatusCode != http.StatusOK || s1.DisplayName != "Müller Stahl GmbH" || s1.SpendUsd != "1500.0000" || s1.KgCo2e != "1117.8722714" ||
+		s1.KgCo2ePerUsd != "0.745248" || s1.TransactionCount != "2" || s1.Country != "DE" || !slices.Equal(s1.NaicsCodes, []string{"331110"}) {
 		t.Fatalf("S1: %d %s", resp.StatusCode, b)
 	}
 	etag := resp.Header.Get("ETag")
@@ -123,7 +127,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	if err := json.Unmarshal(b, &found); err != nil {
 		t.Fatalf("search: %d %s: %v", resp.StatusCode, b, err)
 	}
-	if resp.StatusCode != http.StatusOK || len(found["suppliers"]) != 1 || len(found["suppliers"][0]) != 2 || found["suppliers"][0]["kgCo2e"] != "1180.5000000" {
+	if resp.StatusCode != http.StatusOK || len(found["suppliers"]) != 1 || len(found["suppliers"][0]) != 2 || found["suppliers"][0]["kgCo2e"] != "1117.8722714" {
 		t.Fatalf("search: %d %s", resp.StatusCode, b)
 	}
 
@@ -136,7 +140,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	}
 	p.get(t, "/v1/transactions/R4", &tx)
 	if tx.Category != "SCOPE_CATEGORY_UPSTREAM_TRANSPORTATION" || tx.Supplier.DisplayName != "Acme Logistics" ||
-		tx.EmissionResult.KgCo2e != "178.5000000" || tx.EmissionResult.FactorValue != "0.595" || tx.EmissionResult.Method != "spend-based" {
+		tx.EmissionResult.KgCo2e != "167.2544405" || tx.EmissionResult.FactorValue != "0.595" || tx.EmissionResult.Method != "spend-based" {
 		t.Fatalf("R4 = %+v", tx)
 	}
 	var walked []string
@@ -176,9 +180,9 @@ func TestReadSideThroughREST(t *testing.T) {
 	}
 
 	dash := p.dashboard(t)
-	if dash.TotalKgCo2e != "1917.6600000" || dash.TotalSpendUsd != "2540.0000" || len(dash.TopSuppliers) != 2 ||
+	if dash.TotalKgCo2e != "1811.8995682" || dash.TotalSpendUsd != "2540.0000" || len(dash.TopSuppliers) != 2 ||
 		dash.TopSuppliers[0].Label != "Müller Stahl GmbH" || len(dash.ByMonth) != 4 || len(dash.ByCategory) != 2 ||
-		math.Abs(dash.TopSuppliersShare-(1180.5+550.9)/1917.66) > 1e-9 || dash.KgCo2ePerUsd != "0.754984" {
+		math.Abs(dash.TopSuppliersShare-(1117.8722714+519.5299439)/1811.8995682) > 1e-9 || dash.KgCo2ePerUsd != "0.713346" {
 		t.Fatalf("dashboard = %+v", dash)
 	}
 
@@ -204,10 +208,11 @@ func TestReadSideThroughREST(t *testing.T) {
 	// A write invalidates the cached supplier and dashboard.
 	p.wait(t, p.key, p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR6,2024-05-01,S1,Müller Stahl GmbH,331110,100.00,USD,more\n")).Name)
 	p.get(t, "/v1/suppliers/S1", &s1)
-	if s1.SpendUsd != "1600.0000" || s1.KgCo2e != "1259.2000000" {
+	// R6: 100 x 292.655 / 314.069 (CPI-U 2024-05) = 93.1818 x 0.787 = 73.3340766.
+	if s1.SpendUsd != "1600.0000" || s1.KgCo2e != "1191.2063480" {
 		t.Fatalf("S1 after a new upload: %+v", s1)
 	}
-	if d := p.dashboard(t); d.TotalKgCo2e != "1996.3600000" {
+	if d := p.dashboard(t); d.TotalKgCo2e != "1885.2336448" {
 		t.Fatalf("dashboard after a new upload: %s", d.TotalKgCo2e)
 	}
 
@@ -227,7 +232,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	// catches up when its 2 s local TTL runs out.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		d := p.dashboard(t)
-		if d.TotalKgCo2e == "2783.3600000" {
+		if d.TotalKgCo2e == "2618.5740173" { // R7: 1000 x 292.655 / 314.069 = 931.8175 x 0.787 = 733.3403725 more
 			break
 		}
 		if time.Now().After(deadline) {
@@ -348,11 +353,12 @@ func TestUploadIsReadBackAtOnceWhenItSucceeds(t *testing.T) {
 	}
 	var s1 supplierJSON
 	p.get(t, "/v1/suppliers/S1", &s1)
-	// 1,500 USD before and 100 more at 0.787 kg/USD.
-	if s1.SpendUsd != "1600.0000" || s1.KgCo2e != "1259.2000000" || s1.TransactionCount != "12" {
+	// 1,500 USD before and ten lines of 10 USD of 2024-05, each 10 x
+	// 292.655 / 314.069 = 9.3182 2022 USD x 0.787 = 7.3334234 kg.
+	if s1.SpendUsd != "1600.0000" || s1.KgCo2e != "1191.2065054" || s1.TransactionCount != "12" {
 		t.Errorf("S1 read once the upload succeeded: %+v", s1)
 	}
-	if d := p.dashboard(t); d.TotalKgCo2e != "1996.3600000" {
+	if d := p.dashboard(t); d.TotalKgCo2e != "1885.2338022" {
 		t.Errorf("dashboard read once the upload succeeded: %s", d.TotalKgCo2e)
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
+// line is a March 2024 line of factor 0.787: 100 USD is 100 x 292.655 /
+// 312.332 = 93.7000 2022 USD, 73.7419 kg; 1 USD is 0.9370, 0.737419 kg.
 func line(id, amount string) calculator.Line {
 	return calculator.Line{TransactionID: id, Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: amount, Upload: 1}
 }
@@ -37,7 +39,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	}
 	for i := range 3 {
 		s, err := svc1.Summarize(ctx, tenant, calculator.BySupplier, 0)
-		if err != nil || s.TotalKg != "78.7000000" {
+		if err != nil || s.TotalKg != "73.7419000" {
 			t.Fatalf("summary %d = %+v, %v", i, s, err)
 		}
 	}
@@ -47,7 +49,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 		t.Fatalf("replica 1: %+v, want 1 load and 2 hits", st)
 	}
 	// The other replica finds it in Redis.
-	if s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0); s.TotalKg != "78.7000000" || c2.Summaries.C.Stats().RedisHits != 1 || c2.Summaries.C.Stats().Loads != 0 {
+	if s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0); s.TotalKg != "73.7419000" || c2.Summaries.C.Stats().RedisHits != 1 || c2.Summaries.C.Stats().Loads != 0 {
 		t.Fatalf("replica 2: %s kg, %+v", s.TotalKg, c2.Summaries.C.Stats())
 	}
 	// A write on replica 1 shows on replica 2 at once.
@@ -56,7 +58,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	}
 	testsupport.WaitFor(t, "replica 2 to see the write", 5*time.Second, func() bool {
 		s, _ := svc2.Summarize(ctx, tenant, calculator.BySupplier, 0)
-		return s.TotalKg == "157.4000000"
+		return s.TotalKg == "147.4838000"
 	})
 
 	// Factor sets load once per replica and answer every lookup after.
@@ -78,7 +80,7 @@ func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := svc1.Summarize(ctx, tenant, calculator.BySupplier, 0)
-	if err != nil || s.TotalKg != "158.1870000" {
+	if err != nil || s.TotalKg != "148.2212190" {
 		t.Fatalf("redis down: %+v, %v", s, err)
 	}
 	if fs, err := svc2.Factors(ctx, tenant, keys[:1]); err != nil || len(fs) != 1 {

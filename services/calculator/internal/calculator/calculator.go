@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 )
 
 // Sentinels.
@@ -40,6 +41,10 @@ type Line struct {
 	NAICS         string
 	Amount        string // exact decimal USD
 	Upload        int64  // the upload the line comes from
+	// The price index that brings Amount to the factor set's base-year
+	// dollars, and the month it is of; Calculate sets them.
+	PriceIndex string
+	PriceMonth time.Time
 }
 
 // FactorSet is a factor library version.
@@ -119,6 +124,11 @@ type Result struct {
 	Method, Set, SetVersion, FactorValue, Unit string
 	Kg                                         string
 	CalculatedAt                               time.Time
+	// The price adjustment (empty on results stored before it): Amount in
+	// base-year dollars, the index and its month ("YYYY-MM"), the base
+	// year's average index and the year.
+	AmountBase, PriceIndex, PriceMonth, PriceBase string
+	PriceYear                                     int16
 }
 
 // Dimension is what a summary groups by.
@@ -249,11 +259,36 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 			return Calculated{}, apperr.Invalid(field("amount_usd"), "%q is not a decimal amount with at most 4 decimals", l.Amount)
 		}
 	}
+	if err := priceLines(lines); err != nil {
+		return Calculated{}, err
+	}
 	out, err := s.store.Calculate(ctx, tenant, DefaultSet, lines)
 	if err == nil && out.Stored > 0 && s.cache != nil {
 		s.cache.Invalidate(ctx, tenant)
 	}
 	return out, err
+}
+
+// priceLines sets each line's price index: CPI-U of its month, or of the
+// latest published month before it (refdata.PriceIndex.At).
+func priceLines(lines []Line) error {
+	cpi, err := refdata.CPIU()
+	if err != nil {
+		return fmt.Errorf("calculator: %w", err)
+	}
+	memo := map[time.Time]refdata.Observation{}
+	for i := range lines {
+		m := time.Date(lines[i].Date.Year(), lines[i].Date.Month(), 1, 0, 0, 0, 0, time.UTC)
+		o, ok := memo[m]
+		if !ok {
+			if o, err = cpi.At(m); err != nil {
+				return apperr.Invalid(fmt.Sprintf("lines[%d].date", i), "%v", err)
+			}
+			memo[m] = o
+		}
+		lines[i].PriceIndex, lines[i].PriceMonth = o.Index, o.Month
+	}
+	return nil
 }
 
 // FactorSets lists the loaded factor sets.

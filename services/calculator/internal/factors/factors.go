@@ -24,7 +24,10 @@ type Set struct {
 	Unit        string
 	Source      string
 	Region      string // where the factors apply: "US"
-	Year        int16  // the data year, and the currency's
+	Year        int16  // the data year
+	// PriceYear is the year whose dollars the factors are per: spend is
+	// brought to them with CPI-U (pkg/refdata).
+	PriceYear int
 }
 
 // Factor is one code's factor, value as an exact decimal string.
@@ -46,6 +49,7 @@ func EPA() Set {
 		Source:      "https://doi.org/10.23719/1531143 (public domain, US EPA ScienceHub licence); USEEIOv2.2.22-GHG, GHG data year 2022, IPCC AR5 GWP-100",
 		Region:      "US",
 		Year:        2022,
+		PriceYear:   2022,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
@@ -275,12 +276,18 @@ func resultID(field, name string) (string, error) {
 }
 
 func resultProto(r calculator.Result) *calculatorv1.EmissionResult {
-	return &calculatorv1.EmissionResult{
+	out := &calculatorv1.EmissionResult{
 		Name: "emissionResults/" + r.TransactionID, Upload: r.Upload, Date: r.Date.Format(time.DateOnly),
 		SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount, Category: commonv1.ScopeCategory(r.Category),
 		Method: r.Method, Factor: "factorSets/" + r.Set + "/factors/" + r.NAICS, FactorSetVersion: r.SetVersion,
 		FactorValue: r.FactorValue, FactorUnit: r.Unit, KgCo2E: r.Kg, CalculateTime: timestamppb.New(r.CalculatedAt),
+		AmountBaseUsd: r.AmountBase, PriceIndexMonth: r.PriceMonth, PriceIndex: r.PriceIndex, PriceIndexBase: r.PriceBase,
+		PriceYear: int32(r.PriceYear),
 	}
+	if r.PriceIndex != "" {
+		out.PriceIndexSeries = refdata.CPISeries
+	}
+	return out
 }
 
 func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
 )
@@ -43,6 +44,10 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 	if err != nil {
 		return fmt.Errorf("store.LoadSet: %w", err)
 	}
+	base, err := priceBase(set.PriceYear)
+	if err != nil {
+		return fmt.Errorf("store.LoadSet: %w", err)
+	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE calculator.factor_sets IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock factor sets: %w", err)
@@ -51,14 +56,21 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id),
 			"look up set", calculator.ErrSetNotFound)
 		if err == nil {
-			return nil // loaded before
+			// Loaded before; a set loaded before prices were adjusted
+			// gets its price year once.
+			_, err := tx.Exec(ctx, `UPDATE calculator.factor_sets SET price_year = $2, price_index_base = $3
+				WHERE id = $1 AND price_year IS NULL`, id, set.PriceYear, base)
+			if err != nil {
+				return fmt.Errorf("set the price year: %w", err)
+			}
+			return nil
 		}
 		if !errors.Is(err, calculator.ErrSetNotFound) {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source, region, data_year)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year).Scan(&id)
+		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source, region, data_year, price_year, price_index_base)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year, set.PriceYear, base).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert set: %w", err)
 		}
@@ -90,6 +102,19 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		return fmt.Errorf("store.LoadSet: %w", err)
 	}
 	return nil
+}
+
+// priceBase is the average CPI-U of year, the index of the set's dollars.
+func priceBase(year int) (string, error) {
+	cpi, err := refdata.CPIU()
+	if err != nil {
+		return "", fmt.Errorf("price base: %w", err)
+	}
+	base, err := cpi.YearAverage(year)
+	if err != nil {
+		return "", fmt.Errorf("price base: %w", err)
+	}
+	return base, nil
 }
 
 // Store implements calculator.Store.
@@ -285,7 +310,8 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var setID int16
-		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID),
+		var base string
+		err := db.NotFound(tx.QueryRow(ctx, `SELECT id, price_index_base::text FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID, &base),
 			"factor set", calculator.ErrSetNotFound)
 		if err != nil {
 			return err
@@ -297,7 +323,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 		if err := checkCodes(ctx, tx, set, setID, ls.distinct); err != nil {
 			return err
 		}
-		t, shares, err := storeResults(ctx, tx, tenant, setID, ls, &out)
+		t, shares, err := storeResults(ctx, tx, tenant, setID, base, ls, &out)
 		if err != nil {
 			return err
 		}
@@ -331,20 +357,21 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 // lineArrays are a batch's lines as column arrays, for unnest, and the
 // distinct NAICS codes they name.
 type lineArrays struct {
-	ids, sups, codes, amounts []string
-	dates                     []time.Time
-	uploads                   []int64
-	distinct                  []string
+	ids, sups, codes, amounts, prices []string
+	dates, priceMonths                []time.Time
+	uploads                           []int64
+	distinct                          []string
 }
 
 func newLineArrays(lines []calculator.Line) lineArrays {
 	n := len(lines)
 	ls := lineArrays{ids: make([]string, n), sups: make([]string, n), codes: make([]string, n), amounts: make([]string, n),
-		dates: make([]time.Time, n), uploads: make([]int64, n)}
+		prices: make([]string, n), dates: make([]time.Time, n), priceMonths: make([]time.Time, n), uploads: make([]int64, n)}
 	seen := map[string]bool{}
 	for i := range lines {
 		l := &lines[i]
 		ls.ids[i], ls.dates[i], ls.sups[i], ls.codes[i], ls.amounts[i], ls.uploads[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount, l.Upload
+		ls.prices[i], ls.priceMonths[i] = l.PriceIndex, l.PriceMonth
 		if !seen[l.NAICS] {
 			seen[l.NAICS] = true
 			ls.distinct = append(ls.distinct, l.NAICS)
@@ -375,19 +402,22 @@ func checkCodes(ctx context.Context, tx pgx.Tx, set string, setID int16, codes [
 // storeResults stores the lines' results not stored before and adds them
 // to the rollup, in one statement. It sets out's suppliers and returns the
 // summary dimensions' totals and each upload's share by supplier, of the
-// lines it stored.
-func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16, ls lineArrays, out *calculator.Calculated) (totals, []uploadGroup, error) {
+// lines it stored. A line's kg CO2e is its amount in the set's base-year
+// dollars (amount x base / the line's price index, rounded half away from
+// zero to a hundredth of a cent) times the factor.
+func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16, base string, ls lineArrays, out *calculator.Calculated) (totals, []uploadGroup, error) {
 	var t totals
 	var shares []uploadGroup
 	rows, err := tx.Query(ctx, `
 		WITH ins AS (
 			INSERT INTO calculator.emission_results
 				(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
-				 category, factor_set_id, factor_value, method, kg_co2e)
+				 category, factor_set_id, factor_value, method, kg_co2e, amount_base_usd, price_index, price_index_month)
 			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.naics_code, s.amount::numeric,
-				f.category, f.factor_set_id, f.value, $3, s.amount::numeric(18, 4) * f.value
-			FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[])
-				AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id)
+				f.category, f.factor_set_id, f.value, $3, b.usd * f.value, b.usd, s.price::numeric, s.price_month
+			FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::date[])
+				AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id, price, price_month)
+			CROSS JOIN LATERAL (SELECT round(s.amount::numeric(18, 4) * $12::numeric / s.price::numeric, 4) AS usd) b
 			JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
 			ON CONFLICT DO NOTHING
 			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
@@ -420,7 +450,8 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 			UNION ALL SELECT 3, 0, naics_code, kg, amt, n FROM g
 			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n FROM g
 		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-		tenant, setID, calculator.MethodSpendBased, ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads)
+		tenant, setID, calculator.MethodSpendBased, ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads,
+		ls.prices, ls.priceMonths, base)
 	if err != nil {
 		return t, nil, fmt.Errorf("store results: %w", err)
 	}
@@ -504,8 +535,7 @@ func batchTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, ls lineArrays
 func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID string) (calculator.Result, error) {
 	var r calculator.Result
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
-			SELECT e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
-				e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at
+			SELECT ` + resultCols + `
 			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
 			WHERE e.tenant_id = $1 AND e.transaction_id = $2
 			ORDER BY e.tx_date LIMIT 1`, Args: []any{tenant, transactionID}, Scan: db.OneRow(func(row pgx.Row) error {
@@ -573,14 +603,12 @@ func sumKg(gs []calculator.Group) (string, error) {
 // with the earliest, as Result does.
 func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dates []time.Time) ([]calculator.Result, error) {
 	var out []calculator.Result
-	const cols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
-		e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at`
 	st := db.Stmt{Scan: db.Collect(&out, func(row pgx.CollectableRow) (calculator.Result, error) { return scanResult(row) })}
 	if dates != nil {
 		// The date list prunes the partitions at run time; the pair join
 		// keeps each id to its own date.
 		st.SQL = `
-			SELECT ` + cols + `
+			SELECT ` + resultCols + `
 			FROM unnest($2::text[], $3::date[]) AS k(id, d)
 			JOIN calculator.emission_results e ON e.tenant_id = $1 AND e.transaction_id = k.id AND e.tx_date = k.d
 				AND e.tx_date = ANY($3::date[])
@@ -588,7 +616,7 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 		st.Args = []any{tenant, ids, dates}
 	} else {
 		st.SQL = `
-			SELECT DISTINCT ON (e.transaction_id) ` + cols + `
+			SELECT DISTINCT ON (e.transaction_id) ` + resultCols + `
 			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
 			WHERE e.tenant_id = $1 AND e.transaction_id = ANY($2)
 			ORDER BY e.transaction_id, e.tx_date`
@@ -604,11 +632,20 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 	return out, nil
 }
 
+// resultCols are what scanResult reads, of a result e joined to its set s.
+// The price adjustment is empty on results stored before it.
+const resultCols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
+	e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at,
+	coalesce(e.amount_base_usd::text, ''), coalesce(e.price_index::text, ''), coalesce(to_char(e.price_index_month, 'YYYY-MM'), ''),
+	CASE WHEN e.price_index IS NULL THEN '' ELSE s.price_index_base::text END,
+	CASE WHEN e.price_index IS NULL THEN 0 ELSE s.price_year END`
+
 func scanResult(row pgx.Row) (calculator.Result, error) {
 	var r calculator.Result
 	var upload int64
 	err := row.Scan(&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
-		&r.Category, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt)
+		&r.Category, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt,
+		&r.AmountBase, &r.PriceIndex, &r.PriceMonth, &r.PriceBase, &r.PriceYear)
 	r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
 	if err != nil {
 		return r, fmt.Errorf("scan result: %w", err)

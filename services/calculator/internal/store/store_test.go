@@ -16,6 +16,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
 	"github.com/vcci-dev/vcci/services/calculator/internal/store"
 )
 
@@ -44,40 +45,43 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	svc, a, b := f.svc, f.a, f.b
+	// Each line: amount x 292.655 (CPI-U, 2022 average) / CPI-U of its
+	// month, rounded to 4 decimals (2022 USD), x the factor.
 	lines := []calculator.Line{
-		{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7},  // 787
-		{TransactionID: "T2", Date: day("2024-02-01"), SupplierID: "S1", NAICS: "327310", Amount: "10.5", Upload: 7},     // 41.202
-		{TransactionID: "T3", Date: day("2024-07-09"), SupplierID: "S2", NAICS: "481111", Amount: "200.0000", Upload: 7}, // 128.8 (cat 6)
-		{TransactionID: "T4", Date: day("2024-07-10"), SupplierID: "S2", NAICS: "331110", Amount: "-100.00", Upload: 7},  // -78.7 credit note
+		{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7},  // / 308.417 = 948.8939 x 0.787 = 746.7794993
+		{TransactionID: "T2", Date: day("2024-02-01"), SupplierID: "S1", NAICS: "327310", Amount: "10.5", Upload: 7},     // / 310.326 = 9.9021 x 3.924 = 38.8558404
+		{TransactionID: "T3", Date: day("2024-07-09"), SupplierID: "S2", NAICS: "481111", Amount: "200.0000", Upload: 7}, // / 314.54 = 186.0844 x 0.644 = 119.8383536 (cat 6)
+		{TransactionID: "T4", Date: day("2024-07-10"), SupplierID: "S2", NAICS: "331110", Amount: "-100.00", Upload: 7},  // / 314.54 = -93.0422 x 0.787 = -73.2242114 credit note
 	}
 	got, err := svc.Calculate(ctx, a, lines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Stored != 4 || got.Skipped != 0 || got.Kg != "878.3020000" {
-		t.Fatalf("first = %+v, want 4 stored, kg 878.3020000", got)
+	if got.Stored != 4 || got.Skipped != 0 || got.Kg != "832.2494819" {
+		t.Fatalf("first = %+v, want 4 stored, kg 832.2494819", got)
 	}
 	// A retry of an overlapping batch stores only the new line.
+	// T5: 1 x 292.655 / 315.605 = 0.9273 x 0.084 = 0.0778932.
 	again, err := svc.Calculate(ctx, a, append(lines[2:], calculator.Line{TransactionID: "T5", Date: day("2024-12-31"), SupplierID: "S3", NAICS: "541511", Amount: "1", Upload: 7}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Stored != 1 || again.Skipped != 2 || again.Kg != "50.1840000" {
-		t.Fatalf("retry = %+v, want 1 stored, 2 skipped, kg 50.184 (whole batch)", again)
+	if again.Stored != 1 || again.Skipped != 2 || again.Kg != "46.6920354" {
+		t.Fatalf("retry = %+v, want 1 stored, 2 skipped, kg 46.6920354 (whole batch)", again)
 	}
 
 	sup, err := svc.Summarize(ctx, a, calculator.BySupplier, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sup.TotalKg != "878.3860000" || sup.TotalUSD != "1111.5000" || sup.Count != 5 || sup.GroupCount != 3 {
+	if sup.TotalKg != "832.3273751" || sup.TotalUSD != "1111.5000" || sup.Count != 5 || sup.GroupCount != 3 {
 		t.Fatalf("summary totals = %+v", sup)
 	}
-	if sup.Groups[0].Key != "S1" || sup.Groups[0].Kg != "828.2020000" || sup.Groups[1].Key != "S2" || sup.Groups[1].Kg != "50.1000000" {
+	if sup.Groups[0].Key != "S1" || sup.Groups[0].Kg != "785.6353397" || sup.Groups[1].Key != "S2" || sup.Groups[1].Kg != "46.6141422" {
 		t.Fatalf("supplier groups = %+v", sup.Groups)
 	}
 	cat, _ := svc.Summarize(ctx, a, calculator.ByCategory, 0)
-	if len(cat.Groups) != 2 || cat.Groups[0].Key != "1" || cat.Groups[0].Label != "Purchased goods and services" || cat.Groups[1].Key != "6" || cat.Groups[1].Kg != "128.8000000" {
+	if len(cat.Groups) != 2 || cat.Groups[0].Key != "1" || cat.Groups[0].Label != "Purchased goods and services" || cat.Groups[1].Key != "6" || cat.Groups[1].Kg != "119.8383536" {
 		t.Fatalf("category groups = %+v", cat.Groups)
 	}
 	months, _ := svc.Summarize(ctx, a, calculator.ByMonth, 0)
@@ -85,7 +89,7 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 		t.Fatalf("month groups = %+v", months.Groups)
 	}
 	top, _ := svc.Summarize(ctx, a, calculator.ByNAICS, 1)
-	if len(top.Groups) != 1 || top.Groups[0].Key != "331110" || top.GroupCount != 4 || top.TotalKg != "878.3860000" {
+	if len(top.Groups) != 1 || top.Groups[0].Key != "331110" || top.GroupCount != 4 || top.TotalKg != "832.3273751" {
 		t.Fatalf("limited naics = %+v", top)
 	}
 
@@ -93,7 +97,8 @@ func TestCalculateStoresExactResultsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Kg != "41.2020000" || r.FactorValue != "3.924" || r.Set != "epa-supply-chain-v1.3.0" || r.SetVersion != "1.3.0" || r.Method != "spend-based" || r.Upload != "uploads/7" {
+	if r.Kg != "38.8558404" || r.FactorValue != "3.924" || r.Set != "epa-supply-chain-v1.3.0" || r.SetVersion != "1.3.0" || r.Method != "spend-based" || r.Upload != "uploads/7" ||
+		r.Amount != "10.5000" || r.AmountBase != "9.9021" || r.PriceIndex != "310.326" || r.PriceMonth != "2024-02" || r.PriceBase != "292.655" || r.PriceYear != 2022 {
 		t.Fatalf("result = %+v", r)
 	}
 
@@ -114,10 +119,10 @@ func TestCalculateSplitsTotalsByUpload(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
 	svc, a := f.svc, f.a
-	lines := []calculator.Line{
-		{TransactionID: "U1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7}, // 787
-		{TransactionID: "U2", Date: day("2024-02-01"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 7},    // 41.202
-		{TransactionID: "U3", Date: day("2024-07-09"), SupplierID: "S1", NAICS: "331110", Amount: "-100.00", Upload: 8}, // -78.7
+	lines := []calculator.Line{ // in 2022 USD as in TestCalculateStoresExactResultsOnce
+		{TransactionID: "U1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 7}, // 746.7794993
+		{TransactionID: "U2", Date: day("2024-02-01"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 7},    // 38.8558404
+		{TransactionID: "U3", Date: day("2024-07-09"), SupplierID: "S1", NAICS: "331110", Amount: "-100.00", Upload: 8}, // -73.2242114
 	}
 	shares := func(c calculator.Calculated) string {
 		var b strings.Builder
@@ -134,19 +139,20 @@ func TestCalculateSplitsTotalsByUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "7:828.2020000:2[S1=787.0000000/1000.0000/1 S2=41.2020000/10.5000/1 ] 8:-78.7000000:1[S1=-78.7000000/-100.0000/1 ] "
-	if s := shares(got); s != want || got.Kg != "749.5020000" || len(got.Suppliers) != 2 || got.Suppliers[0].Kg != "708.3000000" {
+	want := "7:785.6353397:2[S1=746.7794993/1000.0000/1 S2=38.8558404/10.5000/1 ] 8:-73.2242114:1[S1=-73.2242114/-100.0000/1 ] "
+	if s := shares(got); s != want || got.Kg != "712.4111283" || len(got.Suppliers) != 2 || got.Suppliers[0].Kg != "673.5552879" {
 		t.Fatalf("first call: %s, kg %s, suppliers %+v\nwant %s", s, got.Kg, got.Suppliers, want)
 	}
-	// A retry of upload 8's line with a new line of upload 9: the stored
-	// line still counts for 8, nothing is stored twice.
+	// A retry of upload 8's line with a new line of upload 9 (1 / 314.54 x
+	// 292.655 = 0.9304 x 0.084 = 0.0781536): the stored line still counts
+	// for 8, nothing is stored twice.
 	again, err := svc.Calculate(ctx, a, []calculator.Line{lines[2],
 		{TransactionID: "U4", Date: day("2024-07-10"), SupplierID: "S3", NAICS: "541511", Amount: "1", Upload: 9}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = "8:-78.7000000:1[S1=-78.7000000/-100.0000/1 ] 9:0.0840000:1[S3=0.0840000/1.0000/1 ] "
-	if s := shares(again); s != want || again.Stored != 1 || again.Skipped != 1 || again.Kg != "-78.6160000" {
+	want = "8:-73.2242114:1[S1=-73.2242114/-100.0000/1 ] 9:0.0781536:1[S3=0.0781536/1.0000/1 ] "
+	if s := shares(again); s != want || again.Stored != 1 || again.Skipped != 1 || again.Kg != "-73.1460578" {
 		t.Fatalf("retry: %s stored %d skipped %d kg %s\nwant %s", s, again.Stored, again.Skipped, again.Kg, want)
 	}
 	if r, err := svc.Result(ctx, a, "U3"); err != nil || r.Upload != "uploads/8" {
@@ -166,6 +172,7 @@ func TestCalculateRejectsBadLines(t *testing.T) {
 		"bad amount":   {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1e5", Upload: 1}, "lines[0].amount_usd"},
 		"no id":        {calculator.Line{Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1", Upload: 1}, "lines[0].transaction_id"},
 		"no upload":    {calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", NAICS: "331110", Amount: "1"}, "lines[0].upload"},
+		"no index":     {calculator.Line{TransactionID: "T1", Date: day("1912-12-31"), SupplierID: "S", NAICS: "331110", Amount: "1", Upload: 1}, "lines[0].date"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := svc.Calculate(ctx, a, []calculator.Line{tc.line})
@@ -178,6 +185,45 @@ func TestCalculateRejectsBadLines(t *testing.T) {
 	sum, _ := svc.Summarize(ctx, a, calculator.BySupplier, 0)
 	if sum.Count != 0 {
 		t.Fatalf("rejected lines were stored: %+v", sum)
+	}
+}
+
+// A month without a published index takes the latest before it, and the
+// result says which; results stored before the price adjustment read back
+// with none, and their set got its price year at the next start.
+func TestPriceIndexGapsAndOlderResults(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	lines := []calculator.Line{
+		// 2025-10 was not published: 2025-09's 324.8. 100 x 292.655 / 324.8 = 90.1031 x 0.787 = 70.9111397.
+		{TransactionID: "G1", Date: day("2025-10-15"), SupplierID: "S1", NAICS: "331110", Amount: "100", Upload: 1},
+		// Past the shipped data (2026-05, 335.123): 100 x 292.655 / 335.123 = 87.3276 x 0.787 = 68.7268212.
+		{TransactionID: "G2", Date: day("2026-11-30"), SupplierID: "S1", NAICS: "331110", Amount: "100", Upload: 1},
+	}
+	if _, err := f.svc.Calculate(ctx, f.a, lines); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string][4]string{"G1": {"2025-09", "324.8", "90.1031", "70.9111397"}, "G2": {"2026-05", "335.123", "87.3276", "68.7268212"}} {
+		r, err := f.svc.Result(ctx, f.a, id)
+		if err != nil || r.PriceMonth != want[0] || r.PriceIndex != want[1] || r.AmountBase != want[2] || r.Kg != want[3] {
+			t.Errorf("%s = %+v, %v; want index of %s %s, %s 2022 USD, %s kg", id, r, err, want[0], want[1], want[2], want[3])
+		}
+	}
+
+	// As a result and a set from before the adjustment.
+	if _, err := f.pool.Exec(ctx, `UPDATE calculator.emission_results SET amount_base_usd = NULL, price_index = NULL, price_index_month = NULL WHERE transaction_id = 'G1';
+		UPDATE calculator.factor_sets SET price_year = NULL, price_index_base = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.LoadSet(ctx, f.pool, factors.EPA()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.svc.Result(ctx, f.a, "G1")
+	if err != nil || r.PriceIndex != "" || r.PriceMonth != "" || r.AmountBase != "" || r.PriceBase != "" || r.PriceYear != 0 || r.Kg != "70.9111397" {
+		t.Fatalf("an older result = %+v, %v; want no price fields", r, err)
+	}
+	if r, _ := f.svc.Result(ctx, f.a, "G2"); r.PriceBase != "292.655" || r.PriceYear != 2022 {
+		t.Fatalf("the set's price year after LoadSet: %+v", r)
 	}
 }
 

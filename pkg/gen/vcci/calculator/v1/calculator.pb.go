@@ -1003,14 +1003,29 @@ type EmissionResult struct {
 	// "spend-based".
 	Method string `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`
 	// The factor used, by name, with its set's version and value.
-	Factor           string                 `protobuf:"bytes,9,opt,name=factor,proto3" json:"factor,omitempty"`
-	FactorSetVersion string                 `protobuf:"bytes,10,opt,name=factor_set_version,json=factorSetVersion,proto3" json:"factor_set_version,omitempty"`
-	FactorValue      string                 `protobuf:"bytes,11,opt,name=factor_value,json=factorValue,proto3" json:"factor_value,omitempty"`
-	FactorUnit       string                 `protobuf:"bytes,12,opt,name=factor_unit,json=factorUnit,proto3" json:"factor_unit,omitempty"`
-	KgCo2E           string                 `protobuf:"bytes,13,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
-	CalculateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=calculate_time,json=calculateTime,proto3" json:"calculate_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	Factor           string `protobuf:"bytes,9,opt,name=factor,proto3" json:"factor,omitempty"`
+	FactorSetVersion string `protobuf:"bytes,10,opt,name=factor_set_version,json=factorSetVersion,proto3" json:"factor_set_version,omitempty"`
+	FactorValue      string `protobuf:"bytes,11,opt,name=factor_value,json=factorValue,proto3" json:"factor_value,omitempty"`
+	FactorUnit       string `protobuf:"bytes,12,opt,name=factor_unit,json=factorUnit,proto3" json:"factor_unit,omitempty"`
+	// kg_co2e = amount_base_usd x factor_value, exactly.
+	KgCo2E        string                 `protobuf:"bytes,13,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	CalculateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=calculate_time,json=calculateTime,proto3" json:"calculate_time,omitempty"`
+	// amount_usd in the factor set's base-year dollars (price_year):
+	// amount_usd x price_index_base / price_index, rounded half away from
+	// zero to 4 decimals. The price fields are empty on results calculated
+	// before prices were adjusted, whose kg_co2e is amount_usd x factor_value.
+	AmountBaseUsd string `protobuf:"bytes,15,opt,name=amount_base_usd,json=amountBaseUsd,proto3" json:"amount_base_usd,omitempty"`
+	// The price index series, for example US CPI-U.
+	PriceIndexSeries string `protobuf:"bytes,16,opt,name=price_index_series,json=priceIndexSeries,proto3" json:"price_index_series,omitempty"`
+	// The month whose index was used ("YYYY-MM"): the line's own, or the
+	// latest published month before it when the series has none for it.
+	PriceIndexMonth string `protobuf:"bytes,17,opt,name=price_index_month,json=priceIndexMonth,proto3" json:"price_index_month,omitempty"`
+	PriceIndex      string `protobuf:"bytes,18,opt,name=price_index,json=priceIndex,proto3" json:"price_index,omitempty"`
+	// The average index of price_year.
+	PriceIndexBase string `protobuf:"bytes,19,opt,name=price_index_base,json=priceIndexBase,proto3" json:"price_index_base,omitempty"`
+	PriceYear      int32  `protobuf:"varint,20,opt,name=price_year,json=priceYear,proto3" json:"price_year,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EmissionResult) Reset() {
@@ -1139,6 +1154,48 @@ func (x *EmissionResult) GetCalculateTime() *timestamppb.Timestamp {
 		return x.CalculateTime
 	}
 	return nil
+}
+
+func (x *EmissionResult) GetAmountBaseUsd() string {
+	if x != nil {
+		return x.AmountBaseUsd
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetPriceIndexSeries() string {
+	if x != nil {
+		return x.PriceIndexSeries
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetPriceIndexMonth() string {
+	if x != nil {
+		return x.PriceIndexMonth
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetPriceIndex() string {
+	if x != nil {
+		return x.PriceIndex
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetPriceIndexBase() string {
+	if x != nil {
+		return x.PriceIndexBase
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetPriceYear() int32 {
+	if x != nil {
+		return x.PriceYear
+	}
+	return 0
 }
 
 type GetEmissionResultRequest struct {
@@ -1493,7 +1550,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x03 \x01(\x03R\tlineCount\x12;\n" +
-	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xe8\x03\n" +
+	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xd4\x05\n" +
 	"\x0eEmissionResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06upload\x18\x02 \x01(\tR\x06upload\x12\x12\n" +
@@ -1513,7 +1570,15 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\vfactor_unit\x18\f \x01(\tR\n" +
 	"factorUnit\x12\x17\n" +
 	"\akg_co2e\x18\r \x01(\tR\x06kgCo2e\x12A\n" +
-	"\x0ecalculate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\rcalculateTime\".\n" +
+	"\x0ecalculate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\rcalculateTime\x12&\n" +
+	"\x0famount_base_usd\x18\x0f \x01(\tR\ramountBaseUsd\x12,\n" +
+	"\x12price_index_series\x18\x10 \x01(\tR\x10priceIndexSeries\x12*\n" +
+	"\x11price_index_month\x18\x11 \x01(\tR\x0fpriceIndexMonth\x12\x1f\n" +
+	"\vprice_index\x18\x12 \x01(\tR\n" +
+	"priceIndex\x12(\n" +
+	"\x10price_index_base\x18\x13 \x01(\tR\x0epriceIndexBase\x12\x1d\n" +
+	"\n" +
+	"price_year\x18\x14 \x01(\x05R\tpriceYear\".\n" +
 	"\x18GetEmissionResultRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"c\n" +
 	"\x1eBatchGetEmissionResultsRequest\x12\x14\n" +
