@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -137,14 +138,21 @@ func TestKeysFromBeforeScopesKeepEveryScope(t *testing.T) {
 // A revoked key stops working on every replica within the TTL: two
 // authenticators, as two replicas would, both holding the key's answer
 // when it is revoked.
-func TestRevocationReachesEveryReplica(t *testing.T) {
-	ctx := context.Background()
+// readKey is a database with the tenant acme and a read key of it.
+func readKey(t *testing.T) (*pgxpool.Pool, uuid.UUID, string, tenancy.KeyInfo) {
+	t.Helper()
 	pool := testsupport.NewPool(t, "tenancy")
 	acme := testsupport.Tenant(t, pool, "acme")
-	key, info, err := tenancy.CreateKey(ctx, pool, acme, tenancy.NewKey{Scopes: tenancy.ScopeRead})
+	key, info, err := tenancy.CreateKey(context.Background(), pool, acme, tenancy.NewKey{Scopes: tenancy.ScopeRead})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pool, acme, key, info
+}
+
+func TestRevocationReachesEveryReplica(t *testing.T) {
+	ctx := context.Background()
+	pool, acme, key, info := readKey(t)
 	replicas := []*tenancy.Authenticator{tenancy.NewAuthenticator(pool, tenancy.DefaultAuthTTL), tenancy.NewAuthenticator(pool, tenancy.DefaultAuthTTL)}
 	for _, a := range replicas {
 		if _, err := a.Authenticate(ctx, key); err != nil {
@@ -169,12 +177,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 // the key keeps working, and the lookup sees a revocation as before.
 func TestKeyInUseIsLookedUpAhead(t *testing.T) {
 	ctx := context.Background()
-	pool := testsupport.NewPool(t, "tenancy")
-	acme := testsupport.Tenant(t, pool, "acme")
-	key, info, err := tenancy.CreateKey(ctx, pool, acme, tenancy.NewKey{Scopes: tenancy.ScopeRead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, acme, key, info := readKey(t)
 	const ttl = time.Second
 	a := tenancy.NewAuthenticator(pool, ttl)
 	if _, err := a.Authenticate(ctx, key); err != nil {
