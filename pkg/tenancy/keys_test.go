@@ -138,21 +138,29 @@ func TestKeysFromBeforeScopesKeepEveryScope(t *testing.T) {
 // A revoked key stops working on every replica within the TTL: two
 // authenticators, as two replicas would, both holding the key's answer
 // when it is revoked.
-// readKey is a database with the tenant acme and a read key of it.
-func readKey(t *testing.T) (*pgxpool.Pool, uuid.UUID, string, tenancy.KeyInfo) {
+// keyFixture is a database with the tenant acme and a read key of it.
+type keyFixture struct {
+	pool *pgxpool.Pool
+	acme uuid.UUID
+	key  string
+	info tenancy.KeyInfo
+}
+
+func readKey(t *testing.T) keyFixture {
 	t.Helper()
-	pool := testsupport.NewPool(t, "tenancy")
-	acme := testsupport.Tenant(t, pool, "acme")
-	key, info, err := tenancy.CreateKey(context.Background(), pool, acme, tenancy.NewKey{Scopes: tenancy.ScopeRead})
-	if err != nil {
+	f := keyFixture{pool: testsupport.NewPool(t, "tenancy")}
+	f.acme = testsupport.Tenant(t, f.pool, "acme")
+	var err error
+	if f.key, f.info, err = tenancy.CreateKey(context.Background(), f.pool, f.acme, tenancy.NewKey{Scopes: tenancy.ScopeRead}); err != nil {
 		t.Fatal(err)
 	}
-	return pool, acme, key, info
+	return f
 }
 
 func TestRevocationReachesEveryReplica(t *testing.T) {
 	ctx := context.Background()
-	pool, acme, key, info := readKey(t)
+	f := readKey(t)
+	pool, acme, key, info := f.pool, f.acme, f.key, f.info
 	replicas := []*tenancy.Authenticator{tenancy.NewAuthenticator(pool, tenancy.DefaultAuthTTL), tenancy.NewAuthenticator(pool, tenancy.DefaultAuthTTL)}
 	for _, a := range replicas {
 		if _, err := a.Authenticate(ctx, key); err != nil {
@@ -177,7 +185,8 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 // the key keeps working, and the lookup sees a revocation as before.
 func TestKeyInUseIsLookedUpAhead(t *testing.T) {
 	ctx := context.Background()
-	pool, acme, key, info := readKey(t)
+	f := readKey(t)
+	pool, acme, key, info := f.pool, f.acme, f.key, f.info
 	const ttl = time.Second
 	a := tenancy.NewAuthenticator(pool, ttl)
 	if _, err := a.Authenticate(ctx, key); err != nil {
