@@ -219,7 +219,9 @@ func TestReadSideThroughREST(t *testing.T) {
 	// Redis stops: reads, writes and invalidation go on without it.
 	rs.Stop()
 	p.get(t, "/v1/suppliers/S1", &s1)
-	p.wait(t, p.key, p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR7,2024-05-02,S1,Müller Stahl GmbH,331110,1000.00,USD,more\n")).Name)
+	if u := p.wait(t, p.key, p.upload(t, p.key, []byte("transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nR7,2024-05-02,S1,Müller Stahl GmbH,331110,1000.00,USD,more\n")).Name); u.State != "UPLOAD_STATE_SUCCEEDED" || u.RowsAccepted != "1" {
+		t.Fatalf("an upload with Redis down: %+v", u)
+	}
 	resp, b = p.raw(t, "/v1/suppliers/S1", p.key)
 	if err := json.Unmarshal(b, &s1); err != nil {
 		t.Fatalf("S1 with Redis down: %d %s: %v", resp.StatusCode, b, err)
