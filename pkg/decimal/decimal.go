@@ -22,3 +22,15 @@ func Parse(s string) (*big.Rat, int, error) {
 	}
 	return r, len(frac), nil
 }
+
+// Round formats r with scale decimals, rounding half away from zero as
+// PostgreSQL's round(numeric, scale) does, so that Go and SQL agree.
+func Round(r *big.Rat, scale int) string {
+	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
+	n := new(big.Int).Mul(r.Num(), pow)
+	q, m := new(big.Int).QuoRem(n, r.Denom(), new(big.Int))
+	if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(r.Denom()) >= 0 {
+		q.Add(q, big.NewInt(int64(n.Sign())))
+	}
+	return new(big.Rat).SetFrac(q, pow).FloatString(scale)
+}

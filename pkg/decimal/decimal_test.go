@@ -1,6 +1,9 @@
 package decimal
 
-import "testing"
+import (
+	"math/big"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	for in, want := range map[string]struct {
@@ -14,6 +17,25 @@ func TestParse(t *testing.T) {
 		r, sc, err := Parse(in)
 		if (err == nil) != want.ok || (want.ok && (r.String() != want.rat || sc != want.scale)) {
 			t.Errorf("Parse(%q) = %v, %d, %v; want %s, %d, ok=%v", in, r, sc, err, want.rat, want.scale, want.ok)
+		}
+	}
+}
+
+func TestRound(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		scale int
+		want  string
+	}{
+		{"292.655", 3, "292.655"}, {"1.00005", 4, "1.0001"}, {"-1.00005", 4, "-1.0001"}, {"1.00004999", 4, "1.0000"},
+		{"-0.00004", 4, "0.0000"}, {"2.5", 0, "3"}, {"-2.5", 0, "-3"}, {"35/12", 2, "2.92"}, {"-35/12", 2, "-2.92"},
+	} {
+		r, ok := new(big.Rat).SetString(c.in)
+		if !ok {
+			t.Fatalf("bad case %q", c.in)
+		}
+		if got := Round(r, c.scale); got != c.want {
+			t.Errorf("Round(%s, %d) = %s, want %s", c.in, c.scale, got, c.want)
 		}
 	}
 }

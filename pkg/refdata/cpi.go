@@ -127,17 +127,5 @@ func (p *PriceIndex) YearAverage(year int) (string, error) {
 	if n != 12 {
 		return "", fmt.Errorf("%w: %d has %d published months, not 12", ErrNoIndex, year, n)
 	}
-	return roundHalfAway(sum.Quo(sum, big.NewRat(12, 1)), 3), nil
-}
-
-// roundHalfAway formats r with scale decimals, rounding half away from
-// zero as PostgreSQL's round(numeric, scale) does.
-func roundHalfAway(r *big.Rat, scale int) string {
-	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
-	n := new(big.Int).Mul(r.Num(), pow)
-	q, m := new(big.Int).QuoRem(n, r.Denom(), new(big.Int))
-	if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(r.Denom()) >= 0 {
-		q.Add(q, big.NewInt(int64(n.Sign())))
-	}
-	return new(big.Rat).SetFrac(q, pow).FloatString(scale)
+	return decimal.Round(sum.Quo(sum, big.NewRat(12, 1)), 3), nil
 }
