@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 )
 
@@ -39,8 +40,13 @@ type Line struct {
 	Date          time.Time
 	SupplierID    string
 	NAICS         string
-	Amount        string // exact decimal USD
+	Amount        string // exact decimal USD; Calculate sets it from Original
 	Upload        int64  // the upload the line comes from
+	// A line in another currency: its ISO 4217 code and amount; Calculate
+	// sets the rate it was converted at, and the rate's month. Empty for USD.
+	Currency, Original string
+	FXRate             string
+	FXMonth            time.Time
 	// The price index that brings Amount to the factor set's base-year
 	// dollars, and the month it is of; Calculate sets them.
 	PriceIndex string
@@ -129,6 +135,9 @@ type Result struct {
 	// year's average index and the year.
 	AmountBase, PriceIndex, PriceMonth, PriceBase string
 	PriceYear                                     int16
+	// The conversion of a line not in dollars (empty for USD): its
+	// currency and amount, the rate and its month ("YYYY-MM").
+	Currency, Original, FXRate, FXMonth string
 }
 
 // Dimension is what a summary groups by.
@@ -255,11 +264,12 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 			return Calculated{}, apperr.Invalid(field("upload"), "required")
 		case !naicsRe.MatchString(l.NAICS):
 			return Calculated{}, apperr.Invalid(field("naics_code"), "%q is not a 6-digit NAICS code", l.NAICS)
-		case !amountRe.MatchString(l.Amount):
-			return Calculated{}, apperr.Invalid(field("amount_usd"), "%q is not a decimal amount with at most 4 decimals", l.Amount)
+		}
+		if err := checkAmount(&lines[i], field); err != nil {
+			return Calculated{}, err
 		}
 	}
-	if err := priceLines(lines); err != nil {
+	if err := convertLines(lines); err != nil {
 		return Calculated{}, err
 	}
 	out, err := s.store.Calculate(ctx, tenant, DefaultSet, lines)
@@ -269,16 +279,52 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 	return out, err
 }
 
-// priceLines sets each line's price index: CPI-U of its month, or of the
-// latest published month before it (refdata.PriceIndex.At).
-func priceLines(lines []Line) error {
+// checkAmount checks a line's amount: in USD (amount_usd, or amount with
+// currency USD) or in another currency (amount and currency).
+func checkAmount(l *Line, field func(string) string) error {
+	switch {
+	case l.Currency == "" || l.Currency == "USD":
+		if l.Amount == "" {
+			l.Amount = l.Original
+		} else if l.Original != "" && l.Original != l.Amount {
+			return apperr.Invalid(field("amount"), "%q differs from amount_usd %q; give one", l.Original, l.Amount)
+		}
+		l.Currency, l.Original = "", ""
+		if !amountRe.MatchString(l.Amount) {
+			return apperr.Invalid(field("amount_usd"), "%q is not a decimal amount with at most 4 decimals", l.Amount)
+		}
+	case l.Amount != "":
+		return apperr.Invalid(field("amount_usd"), "must be empty for a line in %s: the calculator converts amount", l.Currency)
+	case !amountRe.MatchString(l.Original):
+		return apperr.Invalid(field("amount"), "%q is not a decimal amount with at most 4 decimals", l.Original)
+	}
+	return nil
+}
+
+// convertLines converts each line not in dollars at its month's average
+// rate (refdata.FX) and sets each line's price index: CPI-U of its month,
+// or of the latest published month before it (refdata.PriceIndex.At).
+func convertLines(lines []Line) error {
 	cpi, err := refdata.CPIU()
+	if err != nil {
+		return fmt.Errorf("calculator: %w", err)
+	}
+	fx, err := refdata.FX()
 	if err != nil {
 		return fmt.Errorf("calculator: %w", err)
 	}
 	memo := map[time.Time]refdata.Observation{}
 	for i := range lines {
-		m := time.Date(lines[i].Date.Year(), lines[i].Date.Month(), 1, 0, 0, 0, 0, time.UTC)
+		l := &lines[i]
+		m := time.Date(l.Date.Year(), l.Date.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if l.Currency != "" {
+			rate, err := fx.Rate(l.Currency, m)
+			if err != nil {
+				return apperr.Invalid(fmt.Sprintf("lines[%d].currency", i), "%v", err)
+			}
+			a, _, _ := decimal.Parse(l.Original) // checked by checkAmount
+			l.Amount, l.FXRate, l.FXMonth = rate.ToUSD(a), rate.UnitsPerUSD, m
+		}
 		o, ok := memo[m]
 		if !ok {
 			if o, err = cpi.At(m); err != nil {
@@ -286,7 +332,7 @@ func priceLines(lines []Line) error {
 			}
 			memo[m] = o
 		}
-		lines[i].PriceIndex, lines[i].PriceMonth = o.Index, o.Month
+		l.PriceIndex, l.PriceMonth = o.Index, o.Month
 	}
 	return nil
 }

@@ -200,7 +200,8 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 			}
 			lastName, last = name, up
 		}
-		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up}
+		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up,
+			Currency: l.GetCurrency(), Original: l.GetAmount()}
 	}
 	out, err := a.svc.Calculate(ctx, tenant, lines)
 	if err != nil {
@@ -286,6 +287,9 @@ func resultProto(r calculator.Result) *calculatorv1.EmissionResult {
 	}
 	if r.PriceIndex != "" {
 		out.PriceIndexSeries = refdata.CPISeries
+	}
+	if r.Currency != "" {
+		out.Currency, out.Amount, out.FxRate, out.FxMonth, out.FxSeries = r.Currency, r.Original, r.FXRate, r.FXMonth, refdata.FXSeries
 	}
 	return out
 }

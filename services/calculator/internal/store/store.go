@@ -358,7 +358,9 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 // distinct NAICS codes they name.
 type lineArrays struct {
 	ids, sups, codes, amounts, prices []string
-	dates, priceMonths                []time.Time
+	// The conversion of lines not in dollars; "" for USD lines.
+	curs, originals, rates, rateMonths []string
+	dates, priceMonths                 []time.Time
 	uploads                           []int64
 	distinct                          []string
 }
@@ -366,12 +368,16 @@ type lineArrays struct {
 func newLineArrays(lines []calculator.Line) lineArrays {
 	n := len(lines)
 	ls := lineArrays{ids: make([]string, n), sups: make([]string, n), codes: make([]string, n), amounts: make([]string, n),
-		prices: make([]string, n), dates: make([]time.Time, n), priceMonths: make([]time.Time, n), uploads: make([]int64, n)}
+		prices: make([]string, n), dates: make([]time.Time, n), priceMonths: make([]time.Time, n), uploads: make([]int64, n),
+		curs: make([]string, n), originals: make([]string, n), rates: make([]string, n), rateMonths: make([]string, n)}
 	seen := map[string]bool{}
 	for i := range lines {
 		l := &lines[i]
 		ls.ids[i], ls.dates[i], ls.sups[i], ls.codes[i], ls.amounts[i], ls.uploads[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount, l.Upload
 		ls.prices[i], ls.priceMonths[i] = l.PriceIndex, l.PriceMonth
+		if l.Currency != "" {
+			ls.curs[i], ls.originals[i], ls.rates[i], ls.rateMonths[i] = l.Currency, l.Original, l.FXRate, l.FXMonth.Format(time.DateOnly)
+		}
 		if !seen[l.NAICS] {
 			seen[l.NAICS] = true
 			ls.distinct = append(ls.distinct, l.NAICS)
@@ -412,11 +418,14 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 		WITH ins AS (
 			INSERT INTO calculator.emission_results
 				(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
-				 category, factor_set_id, factor_value, method, kg_co2e, amount_base_usd, price_index, price_index_month)
+				 category, factor_set_id, factor_value, method, kg_co2e, amount_base_usd, price_index, price_index_month,
+				 currency, amount, fx_rate, fx_month)
 			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.naics_code, s.amount::numeric,
-				f.category, f.factor_set_id, f.value, $3, b.usd * f.value, b.usd, s.price::numeric, s.price_month
-			FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::date[])
-				AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id, price, price_month)
+				f.category, f.factor_set_id, f.value, $3, b.usd * f.value, b.usd, s.price::numeric, s.price_month,
+				nullif(s.cur, ''), nullif(s.orig, '')::numeric, nullif(s.rate, '')::numeric, nullif(s.rate_month, '')::date
+			FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::date[],
+					$13::text[], $14::text[], $15::text[], $16::text[])
+				AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id, price, price_month, cur, orig, rate, rate_month)
 			CROSS JOIN LATERAL (SELECT round(s.amount::numeric(18, 4) * $12::numeric / s.price::numeric, 4) AS usd) b
 			JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
 			ON CONFLICT DO NOTHING
@@ -451,7 +460,7 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n FROM g
 		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
 		tenant, setID, calculator.MethodSpendBased, ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads,
-		ls.prices, ls.priceMonths, base)
+		ls.prices, ls.priceMonths, base, ls.curs, ls.originals, ls.rates, ls.rateMonths)
 	if err != nil {
 		return t, nil, fmt.Errorf("store results: %w", err)
 	}
@@ -638,14 +647,15 @@ const resultCols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.n
 	e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at,
 	coalesce(e.amount_base_usd::text, ''), coalesce(e.price_index::text, ''), coalesce(to_char(e.price_index_month, 'YYYY-MM'), ''),
 	CASE WHEN e.price_index IS NULL THEN '' ELSE s.price_index_base::text END,
-	CASE WHEN e.price_index IS NULL THEN 0 ELSE s.price_year END`
+	CASE WHEN e.price_index IS NULL THEN 0 ELSE s.price_year END,
+	coalesce(e.currency, ''), coalesce(e.amount::text, ''), coalesce(e.fx_rate::text, ''), coalesce(to_char(e.fx_month, 'YYYY-MM'), '')`
 
 func scanResult(row pgx.Row) (calculator.Result, error) {
 	var r calculator.Result
 	var upload int64
 	err := row.Scan(&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
 		&r.Category, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt,
-		&r.AmountBase, &r.PriceIndex, &r.PriceMonth, &r.PriceBase, &r.PriceYear)
+		&r.AmountBase, &r.PriceIndex, &r.PriceMonth, &r.PriceBase, &r.PriceYear, &r.Currency, &r.Original, &r.FXRate, &r.FXMonth)
 	r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
 	if err != nil {
 		return r, fmt.Errorf("scan result: %w", err)

@@ -239,3 +239,73 @@ func TestRollupPagesKeepRoomForUpdates(t *testing.T) {
 		t.Fatalf("emission_rollup options %v, want fillfactor=70", opts)
 	}
 }
+
+// A line in another currency is converted at its month's average rate, then
+// priced in 2022 dollars; the result records the currency, the amount, the
+// rate and its month, so it can be recomputed by hand.
+func TestCurrencyLinesAreConvertedAndRecorded(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	lines := []calculator.Line{
+		// 100 / 0.9291 = 107.6310 USD; x 292.655 / 314.175 (CPI-U 2024-06) = 100.2586; x 0.787 = 78.9035182.
+		{TransactionID: "E1", Date: day("2024-06-14"), SupplierID: "S1", NAICS: "331110", Currency: "EUR", Original: "100", Upload: 1},
+		// -250.50 / 0.7864 = -318.5402; -296.7212 x 0.084 = -24.9245808.
+		{TransactionID: "E2", Date: day("2024-06-30"), SupplierID: "S2", NAICS: "541511", Currency: "GBP", Original: "-250.50", Upload: 1},
+		// 1000000 / 157.8600 = 6334.7270; 5900.8181 x 0.787 = 4643.9438447.
+		{TransactionID: "E3", Date: day("2024-06-01"), SupplierID: "S1", NAICS: "331110", Currency: "JPY", Original: "1000000", Upload: 1},
+		// USD given as amount and currency reads as amount_usd: 10 x 292.655 / 314.175 = 9.3150 x 0.787 = 7.330905.
+		{TransactionID: "E4", Date: day("2024-06-01"), SupplierID: "S2", NAICS: "331110", Currency: "USD", Original: "10", Upload: 1},
+	}
+	out, err := f.svc.Calculate(ctx, f.a, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 78.9035182 - 24.9245808 + 4643.9438447 + 7.330905
+	if out.Stored != 4 || out.Kg != "4705.2536871" {
+		t.Fatalf("Calculate = %+v, want 4 lines, 4705.2536871 kg", out)
+	}
+	for id, want := range map[string][6]string{
+		"E1": {"EUR", "100.0000", "0.9291", "107.6310", "100.2586", "78.9035182"},
+		"E2": {"GBP", "-250.5000", "0.7864", "-318.5402", "-296.7212", "-24.9245808"},
+		"E3": {"JPY", "1000000.0000", "157.8600", "6334.7270", "5900.8181", "4643.9438447"},
+		"E4": {"", "", "", "10.0000", "9.3150", "7.3309050"},
+	} {
+		r, err := f.svc.Result(ctx, f.a, id)
+		if err != nil || r.Currency != want[0] || r.Original != want[1] || r.FXRate != want[2] || r.Amount != want[3] ||
+			r.AmountBase != want[4] || r.Kg != want[5] || (want[0] != "" && r.FXMonth != "2024-06") {
+			t.Errorf("%s = %+v, %v; want %v", id, r, err, want)
+		}
+	}
+	// Supplier spend is in dollars: S1 107.6310 + 6334.7270.
+	sum, err := f.svc.Summarize(ctx, f.a, calculator.BySupplier, 0)
+	if err != nil || sum.TotalUSD != "6133.8178" || sum.Groups[0].Key != "S1" || sum.Groups[0].Spend != "6442.3580" {
+		t.Fatalf("Summarize = %+v, %v", sum, err)
+	}
+}
+
+func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	line := func(cur, orig, usd, date string) calculator.Line {
+		return calculator.Line{TransactionID: "T1", Date: day(date), SupplierID: "S", NAICS: "331110", Currency: cur, Original: orig, Amount: usd, Upload: 1}
+	}
+	for name, tc := range map[string]struct {
+		line        calculator.Line
+		field, text string
+	}{
+		"unknown currency": {line("XYZ", "1", "", "2024-01-01"), "lines[0].currency", `unknown currency "XYZ"`},
+		"no rate":          {line("EUR", "1", "", "2026-07-01"), "lines[0].currency", "no FX rate for EUR in 2026-07: the series covers 1999-01 to 2026-06"},
+		"both amounts":     {line("EUR", "1", "1", "2024-01-01"), "lines[0].amount_usd", "must be empty for a line in EUR"},
+		"bad amount":       {line("EUR", "1,5", "", "2024-01-01"), "lines[0].amount", `"1,5" is not a decimal amount`},
+		"usd mismatch":     {line("USD", "2", "1", "2024-01-01"), "lines[0].amount", `"2" differs from amount_usd "1"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
+				!strings.HasPrefix(ae.Violations[0].Description, tc.text) {
+				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
+			}
+		})
+	}
+}

@@ -83,7 +83,8 @@ type Transaction struct {
 	ID                     string
 	Date                   time.Time
 	SupplierID, NAICS      string
-	Amount, Currency, Desc string
+	Amount, Currency, Desc string // Amount in USD
+	Original               string // the amount in Currency
 	Category               int16
 	Upload, Row            int64
 }

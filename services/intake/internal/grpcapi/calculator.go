@@ -72,7 +72,12 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 	var lastName string
 	for i, r := range rows {
 		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
-			SupplierId: r.SupplierID, NaicsCode: r.NAICS, AmountUsd: r.Amount}
+			SupplierId: r.SupplierID, NaicsCode: r.NAICS}
+		if r.Currency == "USD" || r.Currency == "" {
+			req.Lines[i].AmountUsd = r.Amount
+		} else { // the calculator converts it, and records how
+			req.Lines[i].Currency, req.Lines[i].Amount = r.Currency, r.Amount
+		}
 		if r.Upload != 0 && r.Upload != upload { // a batch of uploads
 			if r.Upload != last {
 				last, lastName = r.Upload, "uploads/"+strconv.FormatInt(r.Upload, 10)

@@ -102,9 +102,12 @@ type Row struct {
 	TransactionID                   string
 	Date                            time.Time
 	SupplierID, SupplierName, NAICS string
-	Amount, Currency, Description   string
-	Country                         string // ISO 3166-1 alpha-2, or empty
-	Category                        int16  // Scope 3 category of the NAICS code's factor
+	Amount, Currency, Description   string // Amount in Currency, as uploaded
+	// AmountUSD is Amount in US dollars (refdata.FX): Amount itself for
+	// USD.
+	AmountUSD string
+	Country   string // ISO 3166-1 alpha-2, or empty
+	Category  int16  // Scope 3 category of the NAICS code's factor
 	// Upload is the upload the row belongs to, set where the rows of
 	// several uploads travel together; 0 is the upload at hand.
 	Upload int64
@@ -484,8 +487,8 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		return bad(colNAICS, "not a 6-digit NAICS code", r.NAICS)
 	case !isAmount(r.Amount):
 		return bad(colAmount, "not a number with at most 4 decimals (like 1234.56 or -80.00)", r.Amount)
-	case r.Currency != "USD":
-		return bad(colCurrency, "unsupported currency: only USD is accepted until FX conversion lands", r.Currency)
+	case len(r.Currency) != 3:
+		return bad(colCurrency, "not an ISO 4217 currency code (like USD or EUR)", r.Currency)
 	case r.Country != "" && !IsCountry(r.Country):
 		return bad(colCountry, "not an ISO 3166-1 alpha-2 country code (like DE or US)", r.Country)
 	}
@@ -497,6 +500,9 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		return bad(colDate, fmt.Sprintf("outside %s..%s", minDate.Format(time.DateOnly), maxDate.Format(time.DateOnly)), get(colDate))
 	}
 	r.Date = d
+	if r.AmountUSD, err = ToUSD(r.Amount, r.Currency, d); err != nil {
+		return bad(colCurrency, err.Error(), r.Currency)
+	}
 	if first, dup := seen.add(r.TransactionID, line); dup {
 		return bad(colTx, DuplicateReason(first), r.TransactionID)
 	}

@@ -136,11 +136,17 @@ func FuzzValidate(f *testing.F) {
 				}
 			}
 			if r.Line <= last || r.Line > lines || ids[r.TransactionID] || r.TransactionID == "" || r.SupplierID == "" ||
-				!IsNAICS(r.NAICS) || !isAmount(r.Amount) || r.Currency != "USD" || (r.Country != "" && !IsCountry(r.Country)) ||
+				!IsNAICS(r.NAICS) || !isAmount(r.Amount) || !converted(r) || (r.Country != "" && !IsCountry(r.Country)) ||
 				r.Date.Before(firstDate()) || r.Category == 0 {
 				t.Fatalf("accepted row %+v breaks a rule it was checked against (previous line %d)", r, last)
 			}
 			ids[r.TransactionID], last = true, r.Line
 		}
 	})
+}
+
+// converted reports whether r's dollars are its amount at its month's rate.
+func converted(r Row) bool {
+	usd, err := ToUSD(r.Amount, r.Currency, r.Date)
+	return err == nil && usd == r.AmountUSD
 }

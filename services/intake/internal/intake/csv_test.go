@@ -48,7 +48,10 @@ func TestValidatorRowErrors(t *testing.T) {
 		"too many decimals": {"T2,2024-01-01,S1,Acme,331110,1.23456,USD,x", "amount", "not a number"},
 		"unknown naics":     {"T2,2024-01-01,S1,Acme,999999,10.00,USD,x", "naics_code", "no emission factor"},
 		"short naics":       {"T2,2024-01-01,S1,Acme,3311,10.00,USD,x", "naics_code", "6-digit"},
-		"currency":          {"T2,2024-01-01,S1,Acme,331110,10.00,EUR,x", "currency", "only USD"},
+		"currency":          {"T2,2024-01-01,S1,Acme,331110,10.00,EURO,x", "currency", "not an ISO 4217 currency code"},
+		"unknown currency":  {"T2,2024-01-01,S1,Acme,331110,10.00,XYZ,x", "currency", `unknown currency "XYZ": not an ISO 4217 code the FX data has rates for`},
+		"no rate":           {"T2,2026-07-01,S1,Acme,331110,10.00,EUR,x", "currency", "no FX rate for EUR in 2026-07: the series covers 1999-01 to 2026-06"},
+		"no currency":       {"T2,2024-01-01,S1,Acme,331110,10.00,,x", "currency", "not an ISO 4217 currency code"},
 		"duplicate id":      {"T1,2024-01-01,S1,Acme,331110,10.00,USD,x", "transaction_id", "first seen on row 2"},
 		"missing field":     {"T2,2024-01-01,S1,Acme,331110,10.00,USD", "", "has 7 fields"},
 		"no supplier":       {"T2,2024-01-01,,Acme,331110,10.00,USD,x", "supplier_id", "required"},
@@ -181,5 +184,20 @@ func TestValidatorPanicFailsTheUpload(t *testing.T) {
 	rows, err := v.All()
 	if err == nil || !strings.Contains(err.Error(), "panic: boom") || len(rows) != blockRows {
 		t.Fatalf("All = %d rows, %v; want the first block and the panic as an error", len(rows), err)
+	}
+}
+
+// Lines in other currencies keep their amount and get it in dollars at the
+// average rate of their month (pkg/refdata: EUR 2024-06 0.9291).
+func TestValidatorConvertsCurrencies(t *testing.T) {
+	_, rows := validate(t, header+"T1,2024-06-14,S1,Acme,331110,100,eur,x\nT2,2024-06-01,S1,Acme,331110,-12.5,USD,y\n")
+	if len(rows) != 2 {
+		t.Fatalf("accepted %+v", rows)
+	}
+	if r := rows[0]; r.Amount != "100" || r.Currency != "EUR" || r.AmountUSD != "107.6310" {
+		t.Fatalf("EUR row = %+v, want 100 EUR = 107.6310 USD", r)
+	}
+	if r := rows[1]; r.Amount != "-12.5" || r.AmountUSD != "-12.5" {
+		t.Fatalf("USD row = %+v", r)
 	}
 }

@@ -101,7 +101,7 @@ func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (in
 			ups[id] = u
 			order = append(order, id)
 		}
-		a, _ := new(big.Rat).SetString(r.Amount)
+		a, _ := new(big.Rat).SetString(r.AmountUSD)
 		kg := new(big.Rat).Mul(a, big.NewRat(2, 1))
 		u.kg.Add(&u.kg, kg)
 		u.n++

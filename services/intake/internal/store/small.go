@@ -289,21 +289,25 @@ func claimIDs(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, rows []intake.Ro
 func queueRows(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 	n := len(rows)
 	ids, sups, codes := make([]string, n), make([]string, n), make([]string, n)
-	amounts, curs, descs := make([]string, n), make([]string, n), make([]string, n)
+	amounts, curs, usds, descs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	dates := make([]time.Time, n)
 	ups, lines := make([]int64, n), make([]int64, n)
 	cats := make([]int16, n)
 	for i, r := range rows {
 		ids[i], dates[i], ups[i], lines[i], sups[i], codes[i] = r.TransactionID, r.Date, r.Upload, r.Line, r.SupplierID, r.NAICS
 		amounts[i], curs[i], descs[i], cats[i] = r.Amount, r.Currency, r.Description, r.Category
+		if r.Currency != "USD" {
+			usds[i] = r.AmountUSD
+		}
 	}
 	b.Queue(`
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, description, category)
-		SELECT $1, id, d, up, line, sup, code, amount::numeric(18, 4), cur, descr, cat
-		FROM unnest($2::text[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[])
-			AS r(id, d, up, line, sup, code, amount, cur, descr, cat)`,
-		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats)
+			naics_code, amount_usd, currency, amount, description, category)
+		SELECT $1, id, d, up, line, sup, code, coalesce(nullif(usd, ''), amount)::numeric(18, 4), cur,
+			CASE WHEN usd <> '' THEN amount::numeric(18, 4) END, descr, cat
+		FROM unnest($2::text[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[], $12::text[])
+			AS r(id, d, up, line, sup, code, amount, cur, descr, cat, usd)`,
+		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats, usds)
 }
 
 // queueSuppliers queues the upsert of the rows' suppliers: per supplier,

@@ -469,7 +469,11 @@ func (r *rowSource) Next() bool {
 
 func (r *rowSource) Values() ([]any, error) {
 	x := &r.row
-	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, x.Description, x.Category, x.Country}, nil
+	var usd any // NULL for USD: the amount itself
+	if x.Currency != "USD" {
+		usd = x.AmountUSD
+	}
+	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, usd, x.Description, x.Category, x.Country}, nil
 }
 
 func (r *rowSource) Err() error { return r.v.Err() }
@@ -597,12 +601,12 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 // tx_stage, dropped at commit.
 func stageRows(ctx context.Context, tx pgx.Tx, v *intake.Validator) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
-		supplier_id text, supplier_name text, naics_code text, amount text, currency text, description text,
+		supplier_id text, supplier_name text, naics_code text, amount text, currency text, amount_usd text, description text,
 		category smallint, country text) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("create stage: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
-		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "category", "country"},
+		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "amount_usd", "description", "category", "country"},
 		&rowSource{v: v}); err != nil {
 		return fmt.Errorf("stage rows: %w", err)
 	}
@@ -651,8 +655,9 @@ func insertStaged(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
 	// faster than file order (docs/benchmarks.md).
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, description, category)
-		SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, amount::numeric(18, 4), currency, description, category
+			naics_code, amount_usd, currency, amount, description, category)
+		SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, coalesce(amount_usd, amount)::numeric(18, 4), currency,
+			CASE WHEN amount_usd IS NOT NULL THEN amount::numeric(18, 4) END, description, category
 		FROM tx_stage ORDER BY tx_date, transaction_id`, u.Tenant, u.ID); err != nil {
 		return fmt.Errorf("insert transactions: %w", err)
 	}
@@ -784,7 +789,8 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 		// batches in flight seldom wait for each other's row locks. The first
 		// batch also spans every date, so the result partitions are made
 		// before any batch is in flight.
-		rows, err := tx.Query(ctx, `SELECT row_number, transaction_id, tx_date, supplier_id, naics_code, amount_usd::text
+		rows, err := tx.Query(ctx, `SELECT row_number, transaction_id, tx_date, supplier_id, naics_code,
+				amount_usd::text, currency, coalesce(amount, amount_usd)::text
 			FROM intake.transactions WHERE tenant_id = $1 AND upload_id = $2 AND tx_date BETWEEN $3 AND $4
 			ORDER BY supplier_id`,
 			u.Tenant, u.ID, u.MinDate, u.MaxDate)
@@ -799,7 +805,7 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 		buf := make([]intake.Row, 0, size)
 		for rows.Next() {
 			var r intake.Row
-			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount); err != nil {
+			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.AmountUSD, &r.Currency, &r.Amount); err != nil {
 				return fmt.Errorf("scan accepted row: %w", err)
 			}
 			buf = append(buf, r)

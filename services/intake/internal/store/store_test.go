@@ -712,3 +712,48 @@ func TestASlowBodyHoldsNoTransactionOpen(t *testing.T) {
 		t.Fatalf("stored body differs from the one sent (%d bytes stored)", len(stored))
 	}
 }
+
+// Lines in other currencies are stored with their own amount and in
+// dollars at their month's rate (EUR 2024-06 0.9291, GBP 2024-06 0.7864),
+// on both ways an upload is stored, and read back with both.
+func TestCurrencyUploadStoresBothAmounts(t *testing.T) {
+	const fx = `transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description
+E1,2024-06-14,S1,Acme,331110,100,EUR,coil
+E2,2024-06-20,S1,Acme,331110,-250.50,gbp,credit
+E3,2024-06-21,S2,Beta,541511,10,USD,dev
+E4,2026-07-01,S2,Beta,541511,10,EUR,no rate yet
+`
+	for _, p := range paths {
+		t.Run(p.Name, func(t *testing.T) {
+			ctx := context.Background()
+			e := setupPath(t, p.Small)
+			u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{Filename: "fx.csv"}, strings.NewReader(fx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, e)
+			got, err := e.svc.Get(ctx, e.a, u.ID)
+			// kg = 2 x (107.6310 - 318.5402 + 10), the fake calculator's factor on dollars
+			if err != nil || got.State != intake.Succeeded || got.Accepted != 3 || got.Kg != "-401.8184000" {
+				t.Fatalf("upload = %+v, %v", got, err)
+			}
+			if s := got.ErrorSamples; len(s) != 1 || s[0].Row != 5 || s[0].Column != "currency" ||
+				s[0].Reason != "no FX rate for EUR in 2026-07: the series covers 1999-01 to 2026-06" {
+				t.Fatalf("errors = %+v", s)
+			}
+			page, err := e.dir.ListTransactions(ctx, e.a, directory.TransactionQuery{Order: "date", Page: directory.Page{Limit: 10}})
+			if err != nil || len(page.Transactions) != 3 {
+				t.Fatalf("transactions = %+v, %v", page, err)
+			}
+			for i, want := range [][3]string{{"107.6310", "EUR", "100.0000"}, {"-318.5402", "GBP", "-250.5000"}, {"10.0000", "USD", "10.0000"}} {
+				if tx := page.Transactions[i]; tx.Amount != want[0] || tx.Currency != want[1] || tx.Original != want[2] {
+					t.Errorf("transaction %d = %+v, want %v", i, tx, want)
+				}
+			}
+			var nulls int
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM intake.transactions WHERE amount IS NULL`).Scan(&nulls); err != nil || nulls != 1 {
+				t.Fatalf("USD rows with a second amount: %d of 1 left NULL (%v)", nulls, err)
+			}
+		})
+	}
+}

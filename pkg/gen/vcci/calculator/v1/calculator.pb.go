@@ -695,11 +695,19 @@ type SpendLine struct {
 	Date       string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
 	SupplierId string `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	NaicsCode  string `protobuf:"bytes,4,opt,name=naics_code,json=naicsCode,proto3" json:"naics_code,omitempty"`
-	// USD, exact decimal; negative for credit notes.
+	// USD, exact decimal with at most 4 decimals; negative for credit notes.
+	// For a line in another currency, leave it empty and give amount and
+	// currency: the calculator converts it.
 	AmountUsd string `protobuf:"bytes,5,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
 	// The upload the line comes from ("uploads/{upload}"), for a request that
 	// carries the lines of several uploads; empty: the request's upload.
-	Upload        string `protobuf:"bytes,6,opt,name=upload,proto3" json:"upload,omitempty"`
+	Upload string `protobuf:"bytes,6,opt,name=upload,proto3" json:"upload,omitempty"`
+	// The ISO 4217 currency of amount; empty or "USD" for a line in dollars.
+	Currency string `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
+	// The amount in currency, exact decimal with at most 4 decimals; it is
+	// converted to USD at the average rate of the line's month (US Federal
+	// Reserve H.10). With currency USD it may stand for amount_usd.
+	Amount        string `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -772,6 +780,20 @@ func (x *SpendLine) GetAmountUsd() string {
 func (x *SpendLine) GetUpload() string {
 	if x != nil {
 		return x.Upload
+	}
+	return ""
+}
+
+func (x *SpendLine) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *SpendLine) GetAmount() string {
+	if x != nil {
+		return x.Amount
 	}
 	return ""
 }
@@ -1024,8 +1046,18 @@ type EmissionResult struct {
 	// The average index of price_year.
 	PriceIndexBase string `protobuf:"bytes,19,opt,name=price_index_base,json=priceIndexBase,proto3" json:"price_index_base,omitempty"`
 	PriceYear      int32  `protobuf:"varint,20,opt,name=price_year,json=priceYear,proto3" json:"price_year,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The line's own currency and amount when it was not in US dollars, and
+	// the conversion: amount_usd = amount / fx_rate, rounded half away from
+	// zero to 4 decimals. All empty for a line in dollars.
+	Currency string `protobuf:"bytes,21,opt,name=currency,proto3" json:"currency,omitempty"`
+	Amount   string `protobuf:"bytes,22,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Units of currency per US dollar, the average of fx_month ("YYYY-MM").
+	FxRate  string `protobuf:"bytes,23,opt,name=fx_rate,json=fxRate,proto3" json:"fx_rate,omitempty"`
+	FxMonth string `protobuf:"bytes,24,opt,name=fx_month,json=fxMonth,proto3" json:"fx_month,omitempty"`
+	// The exchange-rate series, for example US Federal Reserve H.10.
+	FxSeries      string `protobuf:"bytes,25,opt,name=fx_series,json=fxSeries,proto3" json:"fx_series,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EmissionResult) Reset() {
@@ -1196,6 +1228,41 @@ func (x *EmissionResult) GetPriceYear() int32 {
 		return x.PriceYear
 	}
 	return 0
+}
+
+func (x *EmissionResult) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetAmount() string {
+	if x != nil {
+		return x.Amount
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetFxRate() string {
+	if x != nil {
+		return x.FxRate
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetFxMonth() string {
+	if x != nil {
+		return x.FxMonth
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetFxSeries() string {
+	if x != nil {
+		return x.FxSeries
+	}
+	return ""
 }
 
 type GetEmissionResultRequest struct {
@@ -1525,7 +1592,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\"&\n" +
 	"\x10GetFactorRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xbd\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xf1\x01\n" +
 	"\tSpendLine\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -1535,7 +1602,9 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"naics_code\x18\x04 \x01(\tR\tnaicsCode\x12\x1d\n" +
 	"\n" +
 	"amount_usd\x18\x05 \x01(\tR\tamountUsd\x12\x16\n" +
-	"\x06upload\x18\x06 \x01(\tR\x06upload\"h\n" +
+	"\x06upload\x18\x06 \x01(\tR\x06upload\x12\x1a\n" +
+	"\bcurrency\x18\a \x01(\tR\bcurrency\x12\x16\n" +
+	"\x06amount\x18\b \x01(\tR\x06amount\"h\n" +
 	"\x19CalculateEmissionsRequest\x12\x16\n" +
 	"\x06upload\x18\x01 \x01(\tR\x06upload\x123\n" +
 	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\x81\x02\n" +
@@ -1550,7 +1619,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x03 \x01(\x03R\tlineCount\x12;\n" +
-	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xd4\x05\n" +
+	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xd9\x06\n" +
 	"\x0eEmissionResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06upload\x18\x02 \x01(\tR\x06upload\x12\x12\n" +
@@ -1578,7 +1647,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"priceIndex\x12(\n" +
 	"\x10price_index_base\x18\x13 \x01(\tR\x0epriceIndexBase\x12\x1d\n" +
 	"\n" +
-	"price_year\x18\x14 \x01(\x05R\tpriceYear\".\n" +
+	"price_year\x18\x14 \x01(\x05R\tpriceYear\x12\x1a\n" +
+	"\bcurrency\x18\x15 \x01(\tR\bcurrency\x12\x16\n" +
+	"\x06amount\x18\x16 \x01(\tR\x06amount\x12\x17\n" +
+	"\afx_rate\x18\x17 \x01(\tR\x06fxRate\x12\x19\n" +
+	"\bfx_month\x18\x18 \x01(\tR\afxMonth\x12\x1b\n" +
+	"\tfx_series\x18\x19 \x01(\tR\bfxSeries\".\n" +
 	"\x18GetEmissionResultRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"c\n" +
 	"\x1eBatchGetEmissionResultsRequest\x12\x14\n" +

@@ -1162,8 +1162,10 @@ type Transaction struct {
 	Date       string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
 	SupplierId string `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	NaicsCode  string `protobuf:"bytes,4,opt,name=naics_code,json=naicsCode,proto3" json:"naics_code,omitempty"`
-	// Exact decimal, negative for credit notes.
-	AmountUsd   string `protobuf:"bytes,5,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
+	// US dollars, exact decimal, negative for credit notes: amount converted
+	// at the average rate of the transaction's month (docs/methods.md).
+	AmountUsd string `protobuf:"bytes,5,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
+	// The ISO 4217 currency of the line, as uploaded.
 	Currency    string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
 	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
 	// The Scope 3 category the line is reported under.
@@ -1179,8 +1181,10 @@ type Transaction struct {
 	Supplier *Supplier `protobuf:"bytes,11,opt,name=supplier,proto3" json:"supplier,omitempty"`
 	// The line's emissions and their provenance; absent until calculated.
 	EmissionResult *v11.EmissionResult `protobuf:"bytes,12,opt,name=emission_result,json=emissionResult,proto3" json:"emission_result,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The amount in currency, as uploaded; equal to amount_usd for USD.
+	Amount        string `protobuf:"bytes,13,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Transaction) Reset() {
@@ -1295,6 +1299,13 @@ func (x *Transaction) GetEmissionResult() *v11.EmissionResult {
 		return x.EmissionResult
 	}
 	return nil
+}
+
+func (x *Transaction) GetAmount() string {
+	if x != nil {
+		return x.Amount
+	}
+	return ""
 }
 
 type GetTransactionRequest struct {
@@ -1727,7 +1738,7 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x15ListSuppliersResponse\x126\n" +
 	"\tsuppliers\x18\x01 \x03(\v2\x18.vcci.intake.v1.SupplierR\tsuppliers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x125\n" +
-	"\tpage_info\x18\x03 \x01(\v2\x18.vcci.common.v1.PageInfoR\bpageInfo\"\xc7\x03\n" +
+	"\tpage_info\x18\x03 \x01(\v2\x18.vcci.common.v1.PageInfoR\bpageInfo\"\xdf\x03\n" +
 	"\vTransaction\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -1745,7 +1756,8 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"row_number\x18\n" +
 	" \x01(\x03R\trowNumber\x124\n" +
 	"\bsupplier\x18\v \x01(\v2\x18.vcci.intake.v1.SupplierR\bsupplier\x12K\n" +
-	"\x0femission_result\x18\f \x01(\v2\".vcci.calculator.v1.EmissionResultR\x0eemissionResult\"d\n" +
+	"\x0femission_result\x18\f \x01(\v2\".vcci.calculator.v1.EmissionResultR\x0eemissionResult\x12\x16\n" +
+	"\x06amount\x18\r \x01(\tR\x06amount\"d\n" +
 	"\x15GetTransactionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
 	"\tread_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\x88\x03\n" +

@@ -91,6 +91,7 @@ func transactionColumns() map[string]column[directory.Transaction] {
 		"naics_code":  {"naics_code", func(t *directory.Transaction) any { return &t.NAICS }},
 		"amount_usd":  {"amount_usd::text", func(t *directory.Transaction) any { return &t.Amount }},
 		"currency":    {"currency", func(t *directory.Transaction) any { return &t.Currency }},
+		"amount":      {"coalesce(amount, amount_usd)::text", func(t *directory.Transaction) any { return &t.Original }},
 		"description": {"description", func(t *directory.Transaction) any { return &t.Desc }},
 		"category":    {"category", func(t *directory.Transaction) any { return &t.Category }},
 		"upload":      {"upload_id", func(t *directory.Transaction) any { return &t.Upload }},
