@@ -361,8 +361,8 @@ type lineArrays struct {
 	// The conversion of lines not in dollars; "" for USD lines.
 	curs, originals, rates, rateMonths []string
 	dates, priceMonths                 []time.Time
-	uploads                           []int64
-	distinct                          []string
+	uploads                            []int64
+	distinct                           []string
 }
 
 func newLineArrays(lines []calculator.Line) lineArrays {
