@@ -20,16 +20,18 @@ func main() {
 }
 
 func run(dir string) error {
-	src, err := os.ReadFile(filepath.Join(dir, "source", "cpiai.csv")) //nolint:gosec // the repository's own data folder
-	if err != nil {
-		return fmt.Errorf("read the CPI source: %w", err)
-	}
-	out, err := refdata.ConvertCPI(src)
-	if err != nil {
-		return fmt.Errorf("convert: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cpi_u.csv"), out, 0o644); err != nil { //nolint:gosec // a data file in the repository
-		return fmt.Errorf("write: %w", err)
+	for _, c := range refdata.Conversions() {
+		src, err := os.ReadFile(filepath.Join(dir, "source", c.Source)) //nolint:gosec // the repository's own data folder
+		if err != nil {
+			return fmt.Errorf("read %s: %w", c.Source, err)
+		}
+		out, err := c.Convert(src)
+		if err != nil {
+			return fmt.Errorf("convert %s: %w", c.Source, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.Output), out, 0o644); err != nil { //nolint:gosec // a data file in the repository
+			return fmt.Errorf("write %s: %w", c.Output, err)
+		}
 	}
 	return nil
 }
