@@ -74,12 +74,9 @@ type PriceIndex struct {
 var CPIU = sync.OnceValues(func() (*PriceIndex, error) { return parseCPI(cpiCSV) })
 
 func parseCPI(b []byte) (*PriceIndex, error) {
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	rows, err := readShipped("CPI", b, cpiHeader)
 	if err != nil {
-		return nil, fmt.Errorf("refdata: the shipped CPI file: %w", err)
-	}
-	if len(rows) < 2 || strings.Join(rows[0], ",") != cpiHeader {
-		return nil, errors.New("refdata: the shipped CPI file has no data or another header")
+		return nil, err
 	}
 	p := &PriceIndex{obs: make([]Observation, 0, len(rows)-1)}
 	for _, r := range rows[1:] {

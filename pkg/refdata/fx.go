@@ -128,12 +128,9 @@ type FXTable struct {
 var FX = sync.OnceValues(func() (*FXTable, error) { return parseFX(fxCSV) })
 
 func parseFX(b []byte) (*FXTable, error) {
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	rows, err := readShipped("FX", b, fxHeader)
 	if err != nil {
-		return nil, fmt.Errorf("refdata: the shipped FX file: %w", err)
-	}
-	if len(rows) < 2 || strings.Join(rows[0], ",") != fxHeader {
-		return nil, errors.New("refdata: the shipped FX file has no data or another header")
+		return nil, err
 	}
 	t := &FXTable{rates: make(map[fxKey]FXRate, len(rows)-1), span: map[string][2]time.Time{}}
 	for _, r := range rows[1:] {

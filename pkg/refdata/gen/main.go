@@ -20,17 +20,17 @@ func main() {
 }
 
 func run(dir string) error {
-	for _, f := range refdata.Generated() {
-		src, err := os.ReadFile(filepath.Join(dir, "source", f.Source)) //nolint:gosec // the repository's own data folder
+	for _, c := range refdata.Conversions() {
+		src, err := os.ReadFile(filepath.Join(dir, "source", c.Source)) //nolint:gosec // the repository's own data folder
 		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Source, err)
+			return fmt.Errorf("read %s: %w", c.Source, err)
 		}
-		out, err := f.Convert(src)
+		out, err := c.Convert(src)
 		if err != nil {
-			return fmt.Errorf("convert %s: %w", f.Source, err)
+			return fmt.Errorf("convert %s: %w", c.Source, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, f.Shipped), out, 0o644); err != nil { //nolint:gosec // a data file in the repository
-			return fmt.Errorf("write %s: %w", f.Shipped, err)
+		if err := os.WriteFile(filepath.Join(dir, c.Output), out, 0o644); err != nil { //nolint:gosec // a data file in the repository
+			return fmt.Errorf("write %s: %w", c.Output, err)
 		}
 	}
 	return nil
