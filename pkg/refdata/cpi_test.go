@@ -8,24 +8,33 @@ import (
 	"time"
 
 	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/pkg/refdata/internal/desnzxlsx"
 )
 
-// Running the generator again reproduces the shipped file byte for byte.
+// Running the generator again reproduces each shipped file byte for byte.
 func TestShippedDataIsGenerated(t *testing.T) {
-	src, err := os.ReadFile("data/source/cpiai.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := refdata.ConvertCPI(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shipped, err := os.ReadFile("data/cpi_u.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, shipped) {
-		t.Fatal("data/cpi_u.csv is not what the generator makes of its source: run go run ./pkg/refdata/gen")
+	for _, c := range []struct {
+		source, shipped string
+		convert         func([]byte) ([]byte, error)
+	}{
+		{"cpiai.csv", "cpi_u.csv", refdata.ConvertCPI},
+		{desnzxlsx.Source, "desnz_2024.csv", desnzxlsx.Convert},
+	} {
+		src, err := os.ReadFile("data/source/" + c.source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.convert(src)
+		if err != nil {
+			t.Fatalf("%s: %v", c.source, err)
+		}
+		shipped, err := os.ReadFile("data/" + c.shipped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, shipped) {
+			t.Errorf("data/%s is not what the generator makes of its source: run go run ./pkg/refdata/gen", c.shipped)
+		}
 	}
 }
 

@@ -31,5 +31,8 @@ func run(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "cpi_u.csv"), out, 0o644); err != nil { //nolint:gosec // a data file in the repository
 		return fmt.Errorf("write: %w", err)
 	}
+	if err := desnz(dir); err != nil {
+		return fmt.Errorf("DESNZ: %w", err)
+	}
 	return nil
 }
