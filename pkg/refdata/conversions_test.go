@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/pkg/refdata/internal/desnzxlsx"
 )
 
 // Running the generator again reproduces every shipped file byte for byte.
 func TestShippedDataIsGenerated(t *testing.T) {
-	for _, c := range refdata.Conversions() {
+	for _, c := range append(refdata.Conversions(), desnzxlsx.Conversion()) {
 		t.Run(c.Output, func(t *testing.T) {
 			got, err := c.Convert(readSource(t, c.Source))
 			if err != nil {

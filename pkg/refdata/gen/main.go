@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/pkg/refdata/internal/desnzxlsx"
 )
 
 func main() {
@@ -20,7 +21,7 @@ func main() {
 }
 
 func run(dir string) error {
-	for _, c := range refdata.Conversions() {
+	for _, c := range append(refdata.Conversions(), desnzxlsx.Conversion()) {
 		src, err := os.ReadFile(filepath.Join(dir, "source", c.Source)) //nolint:gosec // the repository's own data folder
 		if err != nil {
 			return fmt.Errorf("read %s: %w", c.Source, err)
