@@ -34,3 +34,17 @@ func Round(r *big.Rat, scale int) string {
 	}
 	return new(big.Rat).SetFrac(q, pow).FloatString(scale)
 }
+
+// Format writes r as a plain decimal with the fewest decimals that hold it
+// exactly, when at most maxScale do (r's denominator divides 10^scale);
+// otherwise rounded half away from zero to maxScale, and exact is false.
+func Format(r *big.Rat, maxScale int) (s string, exact bool) {
+	pow, ten := big.NewInt(1), big.NewInt(10)
+	for scale := 0; scale <= maxScale; scale++ {
+		if new(big.Int).Rem(pow, r.Denom()).Sign() == 0 {
+			return Round(r, scale), true
+		}
+		pow.Mul(pow, ten)
+	}
+	return Round(r, maxScale), false
+}

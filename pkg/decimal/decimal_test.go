@@ -39,3 +39,18 @@ func TestRound(t *testing.T) {
 		}
 	}
 }
+
+func TestFormat(t *testing.T) {
+	for _, c := range []struct {
+		num, den int64
+		want     string
+		exact    bool
+	}{
+		{1, 4, "0.25", true}, {-3, 1, "-3", true}, {7, 8000, "0.000875", true},
+		{2500, 9, "277.777777777778", false}, {-1, 3, "-0.333333333333", false},
+	} {
+		if got, exact := Format(big.NewRat(c.num, c.den), 12); got != c.want || exact != c.exact {
+			t.Errorf("Format(%d/%d) = %s, %v; want %s, %v", c.num, c.den, got, exact, c.want, c.exact)
+		}
+	}
+}

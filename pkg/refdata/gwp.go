@@ -191,13 +191,8 @@ func CO2e(t *GWPTable, b Basis, gases []GasFactor) (string, error) {
 }
 
 // exact writes r, made of decimals by sums and products, as a plain
-// decimal: its denominator is 2^a 5^b, so it divides a power of ten, and
-// the smallest such power gives the fewest decimals that are exact.
+// decimal with the fewest decimals that hold it.
 func exact(r *big.Rat) string {
-	scale, pow, ten := 0, big.NewInt(1), big.NewInt(10)
-	for new(big.Int).Rem(pow, r.Denom()).Sign() != 0 {
-		pow.Mul(pow, ten)
-		scale++
-	}
-	return decimal.Round(r, scale)
+	s, _ := decimal.Format(r, 1<<10)
+	return s
 }

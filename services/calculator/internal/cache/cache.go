@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vcci-dev/vcci/pkg/cache"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
 
@@ -54,9 +55,10 @@ type Summaries struct {
 }
 
 // Summary returns the cached summary, or computes and stores it.
-func (s *Summaries) Summary(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int,
+// A basis of "" is the tenant's: UpdateSettings invalidates it.
+func (s *Summaries) Summary(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis,
 	compute func(context.Context) (calculator.Summary, error)) (calculator.Summary, error) {
-	return s.C.Get(ctx, tenant.String(), fmt.Sprintf("sum|%d|%d", dim, limit), compute)
+	return s.C.Get(ctx, tenant.String(), fmt.Sprintf("sum|v2|%d|%d|%s", dim, limit, basis), compute)
 }
 
 // Invalidate forgets the tenant's summaries after its emissions changed.
@@ -72,6 +74,7 @@ type Factors struct {
 
 // Set returns the factors of one set.
 func (f *Factors) Set(ctx context.Context, tenant uuid.UUID, set string, load func(context.Context) ([]calculator.Factor, error)) ([]calculator.Factor, error) {
-	// v2: factors carry their set's details since; older entries lack them.
-	return f.C.Get(ctx, tenant.String(), "set|v2|"+set, load)
+	// v3: factors carry their gases, re-expressed values and licence since;
+	// older entries lack them.
+	return f.C.Get(ctx, tenant.String(), "set|v3|"+set, load)
 }

@@ -31,8 +31,21 @@ const MaxBatch = 50_000
 // DefaultSet is the factor set spend-based lines are calculated with.
 const DefaultSet = "epa-supply-chain-v1.3.0"
 
-// MethodSpendBased is the method recorded on spend-based results.
-const MethodSpendBased = "spend-based"
+// ActivitySet is the factor set activity lines are calculated with.
+const ActivitySet = "desnz-2024"
+
+// Methods recorded on results: spend x a spend-based factor, or a
+// quantity of activity x an average factor for it (GHG Protocol Scope 3
+// Calculation Guidance).
+const (
+	MethodSpendBased  = "spend-based"
+	MethodAverageData = "average-data"
+)
+
+// FactorQuantityScale is the most decimals a quantity converted to its
+// factor's unit keeps: a conversion that does not end (1 GJ = 2500/9 kWh)
+// is rounded half away from zero there.
+const FactorQuantityScale = 10
 
 // Line is one purchase line to calculate.
 type Line struct {
@@ -47,6 +60,13 @@ type Line struct {
 	Currency, Original string
 	FXRate             string
 	FXMonth            time.Time
+	// An activity line: the activity (a factor of ActivitySet), its
+	// quantity and unit as given; Calculate sets the quantity in the
+	// factor's unit. NAICS is then empty.
+	Activity, Quantity, Unit string
+	FactorQty                string
+	// Category overrides the factor's default Scope 3 category; 0: none.
+	Category int16
 	// The price index that brings Amount to the factor set's base-year
 	// dollars, and the month it is of; Calculate sets them.
 	PriceIndex string
@@ -63,11 +83,23 @@ type FactorSet struct {
 
 // Factor is one factor of a set, with what the set says of it.
 type Factor struct {
-	Set, Code, Title, Value, Unit string
-	Category                      int16
+	Set, Code, Title, Value, Unit string // Value: kg CO2e per Unit, AR5
+	Category                      int16  // 0: none by default
 	SetVersion, Source, Region    string
 	Year                          int16
+	Licence                       string
+	// ActivityUnit is the unit of activity an activity factor is per
+	// (a pkg/units id, "litre"); Unit is then "kg CO2e/litre".
+	ActivityUnit string
+	// The factor's gases, in GasUnit (kg, or kg CO2e under AR5), and its
+	// CO2e re-expressed under AR4 and AR6.
+	Gases    []Gas
+	GasUnit  string
+	AR4, AR6 string
 }
+
+// Gas is one gas of a factor, per unit.
+type Gas struct{ Gas, Value string }
 
 // FactorNotFound is the error for a factor that does not exist, naming it.
 func FactorNotFound(k FactorKey) error {
@@ -138,6 +170,13 @@ type Result struct {
 	// The conversion of a line not in dollars (empty for USD): its
 	// currency and amount, the rate and its month ("YYYY-MM").
 	Currency, Original, FXRate, FXMonth string
+	// An activity line's activity, quantity and unit as given, and the
+	// quantity in the factor's unit of activity (empty on spend lines).
+	Activity, Quantity, QtyUnit, FactorQty, ActivityUnit string
+	// CO2e under AR4 and AR6 (Kg is AR5), and the line's gases in GasUnit.
+	KgAR4, KgAR6 string
+	Gases        []Gas
+	GasUnit      string
 }
 
 // Dimension is what a summary groups by.
@@ -163,6 +202,13 @@ type Summary struct {
 	TotalKg, TotalUSD string
 	Count             int64
 	GroupCount        int32
+	Basis             refdata.Basis // the GWP basis kg CO2e are under
+}
+
+// Settings are a tenant's calculation settings.
+type Settings struct {
+	Basis      refdata.Basis // AR5 until changed
+	UpdateTime time.Time     // zero: never changed
 }
 
 // Calculated is what a batch stored.
@@ -193,11 +239,17 @@ type Store interface {
 	// is not there.
 	ListFactors(ctx context.Context, tenant uuid.UUID, q FactorQuery) (FactorPage, error)
 	// Calculate stores the lines' results; each line names its upload.
-	Calculate(ctx context.Context, tenant uuid.UUID, set string, lines []Line) (Calculated, error)
+	// Spend lines use DefaultSet, activity lines ActivitySet.
+	Calculate(ctx context.Context, tenant uuid.UUID, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
 	// Results reads by id; dates, when not nil, are the ids' dates.
 	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string, dates []time.Time) ([]Result, error)
-	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error)
+	// Summarize groups the tenant's emissions; basis "" is the tenant's.
+	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error)
+	// Settings reads the tenant's settings (the defaults until changed);
+	// UpdateSettings stores them.
+	Settings(ctx context.Context, tenant uuid.UUID) (Settings, error)
+	UpdateSettings(ctx context.Context, tenant uuid.UUID, s Settings) (Settings, error)
 }
 
 // FactorKey names a factor.
@@ -206,7 +258,7 @@ type FactorKey struct{ Set, Code string }
 // SummaryCache keeps summaries between writes; Invalidate is called after
 // every write of a tenant's emissions.
 type SummaryCache interface {
-	Summary(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, compute func(context.Context) (Summary, error)) (Summary, error)
+	Summary(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, compute func(context.Context) (Summary, error)) (Summary, error)
 	Invalidate(ctx context.Context, tenant uuid.UUID)
 }
 
@@ -262,17 +314,24 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 			return Calculated{}, apperr.Invalid(field("supplier_id"), "contains a NUL byte")
 		case l.Upload <= 0:
 			return Calculated{}, apperr.Invalid(field("upload"), "required")
-		case !naicsRe.MatchString(l.NAICS):
+		case l.Category < 0 || l.Category > 15:
+			return Calculated{}, apperr.Invalid(field("category"), "%d is not a Scope 3 category (1 to 15)", l.Category)
+		case l.Activity == "" && !naicsRe.MatchString(l.NAICS):
 			return Calculated{}, apperr.Invalid(field("naics_code"), "%q is not a 6-digit NAICS code", l.NAICS)
+		case l.Activity != "" && l.Amount == "" && l.Original == "":
+			lines[i].Amount = "0" // no spend recorded
 		}
 		if err := checkAmount(&lines[i], field); err != nil {
 			return Calculated{}, err
 		}
 	}
+	if err := s.resolveActivities(ctx, tenant, lines); err != nil {
+		return Calculated{}, err
+	}
 	if err := convertLines(lines); err != nil {
 		return Calculated{}, err
 	}
-	out, err := s.store.Calculate(ctx, tenant, DefaultSet, lines)
+	out, err := s.store.Calculate(ctx, tenant, lines)
 	if err == nil && out.Stored > 0 && s.cache != nil {
 		s.cache.Invalidate(ctx, tenant)
 	}
@@ -324,6 +383,9 @@ func convertLines(lines []Line) error {
 			}
 			a, _, _ := decimal.Parse(l.Original) // checked by checkAmount
 			l.Amount, l.FXRate, l.FXMonth = rate.ToUSD(a), rate.UnitsPerUSD, m
+		}
+		if l.Activity != "" {
+			continue // not priced: the factor is per unit of activity
 		}
 		o, ok := memo[m]
 		if !ok {
@@ -437,8 +499,16 @@ func pick[T any](xs []T, at []int) []T {
 	return out
 }
 
-// Summarize totals emissions by dim; limit 0 means every group.
+// Summarize totals emissions by dim under the tenant's GWP basis; limit 0
+// means every group.
 func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error) {
+	return s.SummarizeUnder(ctx, tenant, dim, limit, "")
+}
+
+// SummarizeUnder is Summarize under basis ("": the tenant's). Each basis
+// has its own totals, kept as lines are stored: switching reads other
+// columns of the same rows.
+func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error) {
 	if dim < BySupplier || dim > ByMonth {
 		return Summary{}, apperr.Invalid("group_by", "must be one of SUPPLIER, CATEGORY, NAICS, MONTH")
 	}
@@ -446,11 +516,26 @@ func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension
 		return Summary{}, apperr.Invalid("limit", "must not be negative")
 	}
 	if s.cache == nil {
-		return s.store.Summarize(ctx, tenant, dim, limit)
+		return s.store.Summarize(ctx, tenant, dim, limit, basis)
 	}
-	return s.cache.Summary(ctx, tenant, dim, limit, func(ctx context.Context) (Summary, error) {
-		return s.store.Summarize(ctx, tenant, dim, limit)
+	return s.cache.Summary(ctx, tenant, dim, limit, basis, func(ctx context.Context) (Summary, error) {
+		return s.store.Summarize(ctx, tenant, dim, limit, basis)
 	})
+}
+
+// Settings returns the tenant's calculation settings.
+func (s *Service) Settings(ctx context.Context, tenant uuid.UUID) (Settings, error) {
+	return s.store.Settings(ctx, tenant)
+}
+
+// UpdateSettings stores the tenant's settings; summaries under the
+// tenant's basis are forgotten, so the next read is under the new one.
+func (s *Service) UpdateSettings(ctx context.Context, tenant uuid.UUID, set Settings) (Settings, error) {
+	out, err := s.store.UpdateSettings(ctx, tenant, set)
+	if err == nil && s.cache != nil {
+		s.cache.Invalidate(ctx, tenant)
+	}
+	return out, err
 }
 
 // CategoryName returns the name of GHG Protocol Scope 3 category c (1 to

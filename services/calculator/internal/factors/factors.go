@@ -1,7 +1,9 @@
-// Package factors holds the default factor library shipped with vcci: the US
-// EPA Supply Chain GHG Emission Factors v1.3.0 by NAICS-6 (see data/README.md
-// for provenance and licence), and the Scope 3 category each code's spend is
-// reported under.
+// Package factors holds the factor libraries shipped with vcci: the US EPA
+// Supply Chain GHG Emission Factors v1.3.0 by NAICS-6 for spend (see
+// data/README.md for provenance and licence), with the Scope 3 category each
+// code's spend is reported under, and the UK DESNZ 2024 conversion factors
+// for activity data (pkg/refdata). Each factor carries its gases and its
+// CO2e under every GWP basis.
 package factors
 
 import (
@@ -9,7 +11,11 @@ import (
 	_ "embed"
 	"encoding/csv"
 	"fmt"
+	"math/big"
 	"strings"
+
+	"github.com/vcci-dev/vcci/pkg/decimal"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 )
 
 //go:embed data/SupplyChainGHGEmissionFactors_v1.3.0_NAICS_CO2e_USD2022.csv
@@ -26,17 +32,37 @@ type Set struct {
 	Region      string // where the factors apply: "US"
 	Year        int16  // the data year
 	// PriceYear is the year whose dollars the factors are per: spend is
-	// brought to them with CPI-U (pkg/refdata).
+	// brought to them with CPI-U (pkg/refdata). 0 for activity factors.
 	PriceYear int
+	// GasUnit is what the factors' gas values are in: kg of the gas, or
+	// kg CO2e of the gas under AR5 where the publisher gives that.
+	GasUnit string
+	Licence string
+	// Factors reads the set's factors.
+	Factors func() ([]Factor, error)
 }
+
+// Gas units of factor sets.
+const (
+	GasKg        = "kg"
+	GasKgCO2eAR5 = "kg CO2e (AR5)"
+)
 
 // Factor is one code's factor, value as an exact decimal string.
 type Factor struct {
 	Code     string
 	Title    string
-	Value    string
-	Category int16 // Scope 3, 1 to 15
+	Value    string // kg CO2e per unit under AR5, as published
+	Category int16  // Scope 3, 1 to 15; 0: none by default (a line names it)
+	Unit     string // "": the set's unit
+	Region   string // "": the set's region
+	Gases    []refdata.GasFactor
+	// AR4 and AR6 are Value re-expressed under those bases (reexpress).
+	AR4, AR6 string
 }
+
+// Shipped returns the sets vcci ships, loaded at every start.
+func Shipped() []Set { return []Set{EPA(), DESNZ()} }
 
 // EPA returns the default set.
 func EPA() Set {
@@ -50,7 +76,115 @@ func EPA() Set {
 		Region:      "US",
 		Year:        2022,
 		PriceYear:   2022,
+		GasUnit:     GasKg,
+		Licence:     "Public domain (US EPA ScienceHub)",
+		Factors:     EPAFactors,
 	}
+}
+
+// DESNZ is the activity set: UK Government GHG conversion factors for
+// company reporting 2024. Each factor has its own unit.
+func DESNZ() Set {
+	return Set{
+		Name:        "desnz-2024",
+		DisplayName: "UK DESNZ GHG conversion factors for company reporting 2024 (full set v1.1)",
+		Publisher:   "UK Department for Energy Security and Net Zero (DESNZ)",
+		Version:     "1.1",
+		Unit:        "kg CO2e per unit of activity (each factor's unit)",
+		Source:      "https://www.gov.uk/government/publications/greenhouse-gas-reporting-conversion-factors-2024 (Open Government Licence v3.0); IPCC AR5 GWP-100",
+		Region:      "GB",
+		Year:        2024,
+		GasUnit:     GasKgCO2eAR5,
+		Licence:     "Open Government Licence v3.0",
+		Factors:     desnzFactors,
+	}
+}
+
+func desnzFactors() ([]Factor, error) {
+	set, err := refdata.DESNZ()
+	if err != nil {
+		return nil, fmt.Errorf("factors.DESNZ: %w", err)
+	}
+	all := set.All()
+	out := make([]Factor, len(all))
+	for i, a := range all {
+		f := Factor{Code: a.Activity, Title: a.Description, Value: a.KgCO2e, Category: a.Category, Unit: a.Unit, Region: a.Region}
+		for _, g := range []refdata.GasFactor{{Gas: "CO2", Value: a.KgCO2}, {Gas: "CH4", Value: a.KgCH4}, {Gas: "N2O", Value: a.KgN2O}} {
+			if g.Value != "" {
+				f.Gases = append(f.Gases, g)
+			}
+		}
+		if err := reexpress(&f, GasKgCO2eAR5); err != nil {
+			return nil, fmt.Errorf("factors.DESNZ: %s: %w", a.Activity, err)
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// ReexpressScale is the most decimals a re-expressed value keeps: a DESNZ
+// gas given in CO2e is scaled by a ratio of GWPs (27.9/28), which seldom
+// ends.
+const ReexpressScale = 12
+
+// reexpress sets f's CO2e under AR4 and AR6: the published AR5 value, plus,
+// gas by gas, the change of GWP. A residue the gases do not explain (EPA's
+// rounding of its by-gas file, "HFCs and PFCs, unspecified", a DESNZ total
+// without a split) keeps its AR5 value under every basis.
+//
+//	gases in kg:            value + sum(kg x (GWP_b - GWP_AR5))
+//	gases in kg CO2e (AR5): value + sum(co2e x (GWP_b / GWP_AR5 - 1))
+func reexpress(f *Factor, gasUnit string) error {
+	t, err := refdata.GWPs()
+	if err != nil {
+		return fmt.Errorf("reexpress: %w", err)
+	}
+	v, _, err := decimal.Parse(f.Value)
+	if err != nil {
+		return fmt.Errorf("reexpress: %w", err)
+	}
+	for _, b := range []refdata.Basis{refdata.AR4, refdata.AR6} {
+		sum := new(big.Rat).Set(v)
+		for _, g := range f.Gases {
+			amount, _, err := decimal.Parse(g.Value)
+			if err != nil {
+				return fmt.Errorf("reexpress: gas %s: %w", g.Gas, err)
+			}
+			gb, err := gwp(t, b, g.Gas)
+			if err != nil {
+				return err
+			}
+			g5, err := gwp(t, refdata.AR5, g.Gas)
+			if err != nil {
+				return err
+			}
+			if gasUnit == GasKg {
+				amount.Mul(amount, gb.Sub(gb, g5))
+			} else {
+				amount.Mul(amount, gb.Quo(gb, g5).Sub(gb, big.NewRat(1, 1)))
+			}
+			sum.Add(sum, amount)
+		}
+		s, _ := decimal.Format(sum, ReexpressScale)
+		if b == refdata.AR4 {
+			f.AR4 = s
+		} else {
+			f.AR6 = s
+		}
+	}
+	return nil
+}
+
+func gwp(t *refdata.GWPTable, b refdata.Basis, gas string) (*big.Rat, error) {
+	s, err := t.GWP(b, gas)
+	if err != nil {
+		return nil, fmt.Errorf("reexpress: %w", err)
+	}
+	r, _, err := decimal.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("reexpress: GWP of %s: %w", gas, err)
+	}
+	return r, nil
 }
 
 // EPAFactors parses the embedded EPA file, taking the "with margins" factor,
@@ -64,13 +198,24 @@ func EPAFactors() ([]Factor, error) {
 	if len(rows) < 2 || rows[0][0] != "2017 NAICS Code" || rows[0][6] != "Supply Chain Emission Factors with Margins" {
 		return nil, fmt.Errorf("factors.EPAFactors: unexpected header %q", rows[0])
 	}
-	unit := EPA().Unit
+	gases, err := refdata.EPAGases()
+	if err != nil {
+		return nil, fmt.Errorf("factors.EPAFactors: %w", err)
+	}
+	const unit = "kg CO2e/2022 USD, purchaser price"
 	out := make([]Factor, 0, len(rows)-1)
 	for i, row := range rows[1:] {
 		if len(row[0]) != 6 || row[3] != unit {
 			return nil, fmt.Errorf("factors.EPAFactors: line %d: bad code %q or unit %q", i+2, row[0], row[3])
 		}
-		out = append(out, Factor{Code: row[0], Title: row[1], Value: row[6], Category: CategoryOf(row[0])})
+		f := Factor{Code: row[0], Title: row[1], Value: row[6], Category: CategoryOf(row[0]), Gases: gases[row[0]]}
+		if len(f.Gases) == 0 {
+			return nil, fmt.Errorf("factors.EPAFactors: line %d: no by-gas factors for %s", i+2, row[0])
+		}
+		if err := reexpress(&f, GasKg); err != nil {
+			return nil, fmt.Errorf("factors.EPAFactors: %s: %w", row[0], err)
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

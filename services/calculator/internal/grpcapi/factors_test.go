@@ -138,12 +138,18 @@ func TestListFactorsFiltersMatchTheCSV(t *testing.T) {
 // with its value exactly as the CSV has it.
 func TestListFactorsPagesEveryFactorOnce(t *testing.T) {
 	api, ctx := factorAPI(t)
-	byCode := map[string]factors.Factor{}
-	for _, f := range epa(t) {
-		byCode[f.Code] = f
+	byCode := map[string]factors.Factor{} // codes are unique across the shipped sets
+	for _, set := range factors.Shipped() {
+		fs, err := set.Factors()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			byCode[f.Code] = f
+		}
 	}
-	if len(byCode) != 1016 {
-		t.Fatalf("the CSV has %d codes, want 1016", len(byCode))
+	if len(byCode) != 1016+1289 {
+		t.Fatalf("the shipped sets have %d codes, want 1016 EPA + 1289 DESNZ", len(byCode))
 	}
 	for _, order := range calculator.FactorOrders() {
 		t.Run(order, func(t *testing.T) {
@@ -296,7 +302,10 @@ func TestGetFactorReadsTheCSVValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := sets.GetFactorSets()[0]; s.GetRegion() != "US" || s.GetYear() != 2022 || s.GetFactorCount() != 1016 {
-		t.Fatalf("factor set %v, want region US, year 2022, 1016 factors", s)
+	if s := sets.GetFactorSets()[1]; s.GetName() != epaSet || s.GetRegion() != "US" || s.GetYear() != 2022 || s.GetFactorCount() != 1016 {
+		t.Fatalf("factor set %v, want %s, region US, year 2022, 1016 factors", s, epaSet)
+	}
+	if s := sets.GetFactorSets()[0]; s.GetName() != "factorSets/desnz-2024" || s.GetRegion() != "GB" || s.GetYear() != 2024 || s.GetFactorCount() != 1289 {
+		t.Fatalf("factor set %v, want desnz-2024, region GB, year 2024, 1289 factors", s)
 	}
 }

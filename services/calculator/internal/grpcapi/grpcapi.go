@@ -165,7 +165,43 @@ func factorProto(f calculator.Factor) *calculatorv1.Factor {
 		Name: "factorSets/" + f.Set + "/factors/" + f.Code, Code: f.Code, Title: f.Title,
 		Value: f.Value, Unit: f.Unit, Category: commonv1.ScopeCategory(f.Category),
 		FactorSet: "factorSets/" + f.Set, FactorSetVersion: f.SetVersion, Source: f.Source, Region: f.Region, Year: int32(f.Year),
+		Gases: gasesProto(f.Gases), GasUnit: f.GasUnit, ValueAr4: f.AR4, ValueAr6: f.AR6, Licence: f.Licence,
+		ActivityUnit: f.ActivityUnit,
 	}
+}
+
+func gasesProto(gs []calculator.Gas) []*calculatorv1.FactorGas {
+	out := make([]*calculatorv1.FactorGas, len(gs))
+	for i, g := range gs {
+		out[i] = &calculatorv1.FactorGas{Gas: g.Gas, Value: g.Value}
+	}
+	return out
+}
+
+// bases maps the contract's GWP bases to refdata's.
+var bases = map[calculatorv1.GwpBasis]refdata.Basis{
+	calculatorv1.GwpBasis_GWP_BASIS_AR4: refdata.AR4, calculatorv1.GwpBasis_GWP_BASIS_AR5: refdata.AR5, calculatorv1.GwpBasis_GWP_BASIS_AR6: refdata.AR6,
+}
+
+func basisProto(b refdata.Basis) calculatorv1.GwpBasis {
+	for k, v := range bases {
+		if v == b {
+			return k
+		}
+	}
+	return calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+// parseBasis reads a request's basis; unspecified is "" (the tenant's).
+func parseBasis(field string, b calculatorv1.GwpBasis) (refdata.Basis, error) {
+	if b == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
+		return "", nil
+	}
+	out, ok := bases[b]
+	if !ok {
+		return "", apperr.Invalid(field, "%d is not a GWP basis: want GWP_BASIS_AR4, GWP_BASIS_AR5 or GWP_BASIS_AR6", b)
+	}
+	return out, nil
 }
 
 func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.CalculateEmissionsRequest) (*calculatorv1.CalculateEmissionsResponse, error) {
@@ -201,7 +237,8 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 			lastName, last = name, up
 		}
 		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up,
-			Currency: l.GetCurrency(), Original: l.GetAmount()}
+			Currency: l.GetCurrency(), Original: l.GetAmount(), Activity: l.GetActivity(), Quantity: l.GetQuantity(), Unit: l.GetUnit(),
+			Category: int16(min(max(l.GetCategory(), -1), 16))} //nolint:gosec // clamped; Calculate refuses outside 0-15
 	}
 	out, err := a.svc.Calculate(ctx, tenant, lines)
 	if err != nil {
@@ -291,6 +328,12 @@ func resultProto(r calculator.Result) *calculatorv1.EmissionResult {
 	if r.Currency != "" {
 		out.Currency, out.Amount, out.FxRate, out.FxMonth, out.FxSeries = r.Currency, r.Original, r.FXRate, r.FXMonth, refdata.FXSeries
 	}
+	if r.Activity != "" {
+		out.Factor = "factorSets/" + r.Set + "/factors/" + r.Activity
+		out.Activity, out.Quantity, out.Unit, out.FactorQuantity = r.Activity, r.Quantity, r.QtyUnit, r.FactorQty
+		out.UnitConversion = calculator.UnitConversion(r.QtyUnit, r.ActivityUnit)
+	}
+	out.Gases, out.GasUnit, out.GwpBasis, out.KgCo2EAr4, out.KgCo2EAr6 = gasesProto(r.Gases), r.GasUnit, calculatorv1.GwpBasis_GWP_BASIS_AR5, r.KgAR4, r.KgAR6
 	return out
 }
 
@@ -301,14 +344,19 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	}
 	// The answer is the (cached) summary alone: the REST gateway may keep it
 	// as long as the summary's cache version stands.
+	basis, err := parseBasis("gwp_basis", req.GetGwpBasis())
+	if err != nil {
+		return nil, err
+	}
 	ctx, stamps := cache.CollectStamps(ctx)
-	sum, err := a.svc.Summarize(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()))
+	sum, err := a.svc.SummarizeUnder(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()), basis)
 	if err != nil {
 		return nil, err
 	}
 	grpcserver.MarkCached(ctx, stamps)
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
+		GwpBasis: basisProto(sum.Basis),
 	}
 	for _, g := range sum.Groups {
 		resp.Groups = append(resp.Groups, &commonv1.EmissionTotal{
@@ -339,4 +387,56 @@ func ParseID(field, prefix, name string) (int64, error) {
 		return 0, apperr.Invalid(field, "%q is not %s{id}", name, prefix)
 	}
 	return id, nil
+}
+
+// settingsName is the name of a tenant's one CalculationSettings.
+const settingsName = "calculationSettings"
+
+func (a *API) GetCalculationSettings(ctx context.Context, req *calculatorv1.GetCalculationSettingsRequest) (*calculatorv1.CalculationSettings, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetName() != settingsName {
+		return nil, apperr.Invalid("name", "%q is not %s", req.GetName(), settingsName)
+	}
+	s, err := a.svc.Settings(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return settingsProto(s), nil
+}
+
+func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.UpdateCalculationSettingsRequest) (*calculatorv1.CalculationSettings, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetSettings()
+	switch paths := req.GetUpdateMask().GetPaths(); {
+	case in.GetName() != settingsName:
+		return nil, apperr.Invalid("settings.name", "%q is not %s", in.GetName(), settingsName)
+	case len(paths) > 1 || len(paths) == 1 && paths[0] != "gwp_basis":
+		return nil, apperr.Invalid("update_mask", "%v: only gwp_basis can be updated", paths)
+	}
+	basis, err := parseBasis("settings.gwp_basis", in.GetGwpBasis())
+	if err != nil {
+		return nil, err
+	}
+	if basis == "" {
+		return nil, apperr.Invalid("settings.gwp_basis", "required: GWP_BASIS_AR4, GWP_BASIS_AR5 or GWP_BASIS_AR6")
+	}
+	s, err := a.svc.UpdateSettings(ctx, tenant, calculator.Settings{Basis: basis})
+	if err != nil {
+		return nil, err
+	}
+	return settingsProto(s), nil
+}
+
+func settingsProto(s calculator.Settings) *calculatorv1.CalculationSettings {
+	out := &calculatorv1.CalculationSettings{Name: settingsName, GwpBasis: basisProto(s.Basis)}
+	if !s.UpdateTime.IsZero() {
+		out.UpdateTime = timestamppb.New(s.UpdateTime)
+	}
+	return out
 }

@@ -28,78 +28,189 @@ var migrations embed.FS
 // ResultsTable is the partitioned results table, kept partitioned ahead.
 const ResultsTable = "calculator.emission_results"
 
-// Migrate creates or updates the calculator schema and loads the default
-// factor library.
+// Migrate creates or updates the calculator schema and loads the shipped
+// factor sets.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := db.Migrate(ctx, pool, "calculator", migrations); err != nil {
 		return err
 	}
-	return LoadSet(ctx, pool, factors.EPA())
+	for _, set := range factors.Shipped() {
+		if err := LoadSet(ctx, pool, set); err != nil {
+			return err
+		}
+	}
+	return backfillBases(ctx, pool)
 }
 
-// LoadSet loads a public factor set once; a set already loaded is left as is
-// (a new version is a new set, so results keep pointing at what they used).
+// LoadSet loads a public factor set once; a set already loaded keeps its
+// factors (a new version is a new set, so results keep pointing at what
+// they used) and only gains what later versions of vcci record of the same
+// published values: its price year, its factors' gases and their CO2e
+// under AR4 and AR6.
 func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
-	fs, err := factors.EPAFactors()
+	fs, err := set.Factors()
 	if err != nil {
 		return fmt.Errorf("store.LoadSet: %w", err)
 	}
-	base, err := priceBase(set.PriceYear)
-	if err != nil {
-		return fmt.Errorf("store.LoadSet: %w", err)
+	var base *string
+	if set.PriceYear != 0 {
+		b, err := priceBase(set.PriceYear)
+		if err != nil {
+			return fmt.Errorf("store.LoadSet: %w", err)
+		}
+		base = &b
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE calculator.factor_sets IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock factor sets: %w", err)
 		}
 		var id int16
-		err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE name = $1`, set.Name).Scan(&id),
+		var complete bool
+		err := db.NotFound(tx.QueryRow(ctx, `SELECT id, (price_year IS NOT NULL OR $2 = 0)
+				AND NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = s.id AND f.value_ar4 IS NULL)
+			FROM calculator.factor_sets s WHERE name = $1`, set.Name, set.PriceYear).Scan(&id, &complete),
 			"look up set", calculator.ErrSetNotFound)
-		if err == nil {
-			// Loaded before; a set loaded before prices were adjusted
-			// gets its price year once.
-			_, err := tx.Exec(ctx, `UPDATE calculator.factor_sets SET price_year = $2, price_index_base = $3
-				WHERE id = $1 AND price_year IS NULL`, id, set.PriceYear, base)
-			if err != nil {
-				return fmt.Errorf("set the price year: %w", err)
-			}
+		switch {
+		case err == nil && complete:
 			return nil
-		}
-		if !errors.Is(err, calculator.ErrSetNotFound) {
+		case err == nil:
+			return completeSet(ctx, tx, id, set, base, fs)
+		case !errors.Is(err, calculator.ErrSetNotFound):
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source, region, data_year, price_year, price_index_base)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year, set.PriceYear, base).Scan(&id)
+		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source, region, data_year, price_year, price_index_base, gas_unit, licence)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, 0), $10, $11, $12) RETURNING id`,
+			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year, set.PriceYear, base, set.GasUnit, set.Licence).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert set: %w", err)
 		}
-		rows := make([][]any, len(fs))
-		for i, f := range fs {
-			rows[i] = []any{id, f.Code, f.Title, f.Value, f.Category}
+		if err := stageFactors(ctx, tx, id, fs); err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE factor_stage (factor_set_id smallint, code text, title text, value text, category smallint) ON COMMIT DROP`); err != nil {
-			return fmt.Errorf("create stage: %w", err)
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, []string{"factor_set_id", "code", "title", "value", "category"}, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("stage factors: %w", err)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, code, title, value, category)
-			SELECT factor_set_id, code, title, value::numeric, category FROM factor_stage`)
-		if err != nil {
+		if _, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, code, title, value, category, unit, region, value_ar4, value_ar6)
+			SELECT factor_set_id, code, title, value::numeric, nullif(category, 0), nullif(unit, ''), nullif(region, ''), ar4::numeric, ar6::numeric
+			FROM factor_stage`); err != nil {
 			return fmt.Errorf("insert factors: %w", err)
 		}
-		// Every calculation joins its lines to the factors: without
-		// statistics (autovacuum may be off, or not there yet) the planner
-		// guesses a set has 3 factors, not 1,016, and sorts them all per
-		// batch instead of probing the key.
-		if _, err := tx.Exec(ctx, `ANALYZE calculator.factor_sets, calculator.factors`); err != nil {
-			return fmt.Errorf("analyze factors: %w", err)
-		}
-		return nil
+		return insertGases(ctx, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("store.LoadSet: %w", err)
+	}
+	return nil
+}
+
+// stageFactors copies fs, and their gases, into temporary tables.
+func stageFactors(ctx context.Context, tx pgx.Tx, id int16, fs []factors.Factor) error {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE factor_stage (factor_set_id smallint, code text, title text, value text, category smallint,
+			unit text, region text, ar4 text, ar6 text) ON COMMIT DROP;
+		CREATE TEMP TABLE gas_stage (factor_set_id smallint, code text, gas text, value text) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("create stage: %w", err)
+	}
+	rows := make([][]any, len(fs))
+	var gases [][]any
+	for i, f := range fs {
+		rows[i] = []any{id, f.Code, f.Title, f.Value, f.Category, f.Unit, f.Region, f.AR4, f.AR6}
+		for _, g := range f.Gases {
+			gases = append(gases, []any{id, f.Code, g.Gas, g.Value})
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, []string{"factor_set_id", "code", "title", "value", "category", "unit", "region", "ar4", "ar6"},
+		pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("stage factors: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"gas_stage"}, []string{"factor_set_id", "code", "gas", "value"}, pgx.CopyFromRows(gases)); err != nil {
+		return fmt.Errorf("stage gases: %w", err)
+	}
+	return nil
+}
+
+// insertGases stores the staged gases and refreshes the planner's
+// statistics. Every calculation joins its lines to the factors: without
+// statistics (autovacuum may be off, or not there yet) the planner guesses
+// a set has 3 factors, not 1,016, and sorts them all per batch instead of
+// probing the key.
+func insertGases(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO calculator.factor_gases (factor_set_id, code, gas, value)
+		SELECT factor_set_id, code, gas, value::numeric FROM gas_stage`); err != nil {
+		return fmt.Errorf("insert gases: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `ANALYZE calculator.factor_sets, calculator.factors, calculator.factor_gases`); err != nil {
+		return fmt.Errorf("analyze factors: %w", err)
+	}
+	return nil
+}
+
+// completeSet gives a set loaded by an earlier version of vcci what this
+// one records of the same published factors: the price year, the gases and
+// the re-expressed values. The published values are not touched.
+func completeSet(ctx context.Context, tx pgx.Tx, id int16, set factors.Set, base *string, fs []factors.Factor) error {
+	if _, err := tx.Exec(ctx, `UPDATE calculator.factor_sets SET price_year = coalesce(price_year, nullif($2, 0)),
+			price_index_base = coalesce(price_index_base, $3), gas_unit = $4, licence = $5 WHERE id = $1`, id, set.PriceYear, base, set.GasUnit, set.Licence); err != nil {
+		return fmt.Errorf("complete the set: %w", err)
+	}
+	if err := stageFactors(ctx, tx, id, fs); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE calculator.factors f SET value_ar4 = s.ar4::numeric, value_ar6 = s.ar6::numeric,
+			unit = nullif(s.unit, ''), region = nullif(s.region, '')
+		FROM factor_stage s WHERE f.factor_set_id = s.factor_set_id AND f.code = s.code AND f.value = s.value::numeric`); err != nil {
+		return fmt.Errorf("complete factors: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM gas_stage s WHERE EXISTS (SELECT 1 FROM calculator.factor_gases g
+		WHERE g.factor_set_id = s.factor_set_id AND g.code = s.code AND g.gas = s.gas)`); err != nil {
+		return fmt.Errorf("complete gases: %w", err)
+	}
+	return insertGases(ctx, tx)
+}
+
+// backfillBases gives rollup and totals rows stored before CO2e was kept
+// under every GWP basis their AR4 and AR6 values, from the results and
+// their factors, once, tenant by tenant. The tenant's rows are locked
+// meanwhile so a concurrent calculation cannot slip between the read and
+// the update.
+func backfillBases(ctx context.Context, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, `SELECT id FROM iam.tenants`)
+	if err != nil {
+		return fmt.Errorf("store.backfillBases: %w", err)
+	}
+	tenants, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("store.backfillBases: %w", err)
+	}
+	for _, t := range tenants {
+		if err := db.InTenant(ctx, pool, t, func(tx pgx.Tx) error { return backfillTenant(ctx, tx) }); err != nil {
+			return fmt.Errorf("store.backfillBases: tenant %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func backfillTenant(ctx context.Context, tx pgx.Tx) error {
+	var todo bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE kg_co2e_ar4 IS NULL)
+		OR EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE kg_co2e_ar4 IS NULL)`).Scan(&todo); err != nil || !todo {
+		return err
+	}
+	_, err := tx.Exec(ctx, `
+		SELECT 1 FROM calculator.emission_rollup FOR UPDATE;
+		UPDATE calculator.emission_rollup r SET kg_co2e_ar4 = x.k4, kg_co2e_ar6 = x.k6
+		FROM (SELECT e.supplier_id, date_trunc('month', e.tx_date)::date AS month, e.naics_code, e.category, e.factor_set_id,
+				sum(coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) * f.value_ar4) AS k4,
+				sum(coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) * f.value_ar6) AS k6
+			FROM calculator.emission_results e JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id AND f.code = e.naics_code
+			GROUP BY 1, 2, 3, 4, 5) x
+		WHERE (r.supplier_id, r.month, r.naics_code, r.category, r.factor_set_id) = (x.supplier_id, x.month, x.naics_code, x.category, x.factor_set_id);
+		UPDATE calculator.emission_totals t SET kg_co2e_ar4 = x.k4, kg_co2e_ar6 = x.k6
+		FROM (SELECT dim, key, sum(k4) AS k4, sum(k6) AS k6 FROM (
+				SELECT 1 AS dim, supplier_id AS key, kg_co2e_ar4 AS k4, kg_co2e_ar6 AS k6 FROM calculator.emission_rollup
+				UNION ALL SELECT 2, category::text, kg_co2e_ar4, kg_co2e_ar6 FROM calculator.emission_rollup
+				UNION ALL SELECT 3, naics_code, kg_co2e_ar4, kg_co2e_ar6 FROM calculator.emission_rollup
+				UNION ALL SELECT 4, to_char(month, 'YYYY-MM'), kg_co2e_ar4, kg_co2e_ar6 FROM calculator.emission_rollup) u
+			GROUP BY 1, 2) x
+		WHERE t.dim = x.dim AND t.key = x.key`)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
 	}
 	return nil
 }
@@ -181,7 +292,10 @@ func (s *Store) SetFactors(ctx context.Context, tenant uuid.UUID, set string) ([
 }
 
 // factorCols are what scanFactor reads: a factor with its set's details.
-const factorCols = `s.name, f.code, f.title, f.value::text, s.unit, f.category, s.version, s.source, s.region, s.data_year`
+const factorCols = `s.name, f.code, f.title, f.value::text, coalesce('kg CO2e/' || f.unit, s.unit), coalesce(f.unit, ''), coalesce(f.category, 0), s.version, s.source,
+	coalesce(f.region, s.region), s.data_year, s.licence, s.gas_unit, coalesce(f.value_ar4::text, ''), coalesce(f.value_ar6::text, ''),
+	coalesce((SELECT array_agg(g.gas || '=' || g.value::text ORDER BY g.gas) FROM calculator.factor_gases g
+		WHERE g.factor_set_id = f.factor_set_id AND g.code = f.code), '{}')`
 
 // factorsFrom joins the factors to their sets.
 const factorsFrom = ` FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id`
@@ -193,9 +307,15 @@ func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
 // scanFactorKey scans factorCols, then into keys (a list's sort key).
 func scanFactorKey(r pgx.Row, keys ...any) (calculator.Factor, error) {
 	var f calculator.Factor
-	dest := append([]any{&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &f.Category, &f.SetVersion, &f.Source, &f.Region, &f.Year}, keys...)
+	var gases []string
+	dest := append([]any{&f.Set, &f.Code, &f.Title, &f.Value, &f.Unit, &f.ActivityUnit, &f.Category, &f.SetVersion, &f.Source, &f.Region, &f.Year,
+		&f.Licence, &f.GasUnit, &f.AR4, &f.AR6, &gases}, keys...)
 	if err := r.Scan(dest...); err != nil {
 		return f, fmt.Errorf("scan factor: %w", err)
+	}
+	f.Gases = make([]calculator.Gas, len(gases))
+	for i, g := range gases {
+		f.Gases[i].Gas, f.Gases[i].Value, _ = strings.Cut(g, "=")
 	}
 	return f, nil
 }
@@ -294,7 +414,7 @@ func (s *Store) ListFactors(ctx context.Context, tenant uuid.UUID, q calculator.
 
 // Calculate stores the lines' results and folds them into the rollup in one
 // statement, skipping transactions calculated before (so retries are safe).
-func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lines []calculator.Line) (calculator.Calculated, error) {
+func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calculator.Line) (calculator.Calculated, error) {
 	minD, maxD := lines[0].Date, lines[0].Date
 	for _, l := range lines {
 		if l.Date.Before(minD) {
@@ -309,21 +429,20 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 	}
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		var setID int16
-		var base string
-		err := db.NotFound(tx.QueryRow(ctx, `SELECT id, price_index_base::text FROM calculator.factor_sets WHERE name = $1`, set).Scan(&setID, &base),
-			"factor set", calculator.ErrSetNotFound)
-		if err != nil {
+		var sets setIDs
+		err := tx.QueryRow(ctx, `SELECT s.id, s.price_index_base::text, a.id FROM calculator.factor_sets s, calculator.factor_sets a
+			WHERE s.name = $1 AND a.name = $2`, calculator.DefaultSet, calculator.ActivitySet).Scan(&sets.spend, &sets.base, &sets.activity)
+		if err := db.NotFound(err, "factor sets", calculator.ErrSetNotFound); err != nil {
 			return err
 		}
 		// The lines go in as arrays: a staging table would cost a
 		// temporary table's catalog churn per batch, most of the work for a
 		// small one.
 		ls := newLineArrays(lines)
-		if err := checkCodes(ctx, tx, set, setID, ls.distinct); err != nil {
+		if err := checkCodes(ctx, tx, calculator.DefaultSet, sets.spend, ls.distinct); err != nil {
 			return err
 		}
-		t, shares, err := storeResults(ctx, tx, tenant, setID, base, ls, &out)
+		t, shares, err := storeResults(ctx, tx, tenant, sets, ls, &out)
 		if err != nil {
 			return err
 		}
@@ -354,30 +473,44 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, set string, lin
 	return out, nil
 }
 
+// setIDs are the sets a batch's lines use, and the spend set's base-year
+// price index.
+type setIDs struct {
+	spend, activity int16
+	base            string
+}
+
 // lineArrays are a batch's lines as column arrays, for unnest, and the
-// distinct NAICS codes they name.
+// distinct NAICS codes its spend lines name. Empty strings stand for NULL:
+// the price of an activity line, the conversion of a line in dollars.
 type lineArrays struct {
-	ids, sups, codes, amounts, prices []string
-	// The conversion of lines not in dollars; "" for USD lines.
-	curs, originals, rates, rateMonths []string
-	dates, priceMonths                 []time.Time
-	uploads                            []int64
-	distinct                           []string
+	ids, sups, codes, amounts, prices, priceMonths []string
+	curs, originals, rates, rateMonths             []string
+	qtys, units, factorQtys                        []string
+	dates                                          []time.Time
+	uploads                                        []int64
+	cats                                           []int16
+	distinct                                       []string
 }
 
 func newLineArrays(lines []calculator.Line) lineArrays {
 	n := len(lines)
-	ls := lineArrays{ids: make([]string, n), sups: make([]string, n), codes: make([]string, n), amounts: make([]string, n),
-		prices: make([]string, n), dates: make([]time.Time, n), priceMonths: make([]time.Time, n), uploads: make([]int64, n),
-		curs: make([]string, n), originals: make([]string, n), rates: make([]string, n), rateMonths: make([]string, n)}
+	text := func() []string { return make([]string, n) }
+	ls := lineArrays{ids: text(), sups: text(), codes: text(), amounts: text(), prices: text(), priceMonths: text(),
+		curs: text(), originals: text(), rates: text(), rateMonths: text(), qtys: text(), units: text(), factorQtys: text(),
+		dates: make([]time.Time, n), uploads: make([]int64, n), cats: make([]int16, n)}
 	seen := map[string]bool{}
 	for i := range lines {
 		l := &lines[i]
-		ls.ids[i], ls.dates[i], ls.sups[i], ls.codes[i], ls.amounts[i], ls.uploads[i] = l.TransactionID, l.Date, l.SupplierID, l.NAICS, l.Amount, l.Upload
-		ls.prices[i], ls.priceMonths[i] = l.PriceIndex, l.PriceMonth
+		ls.ids[i], ls.dates[i], ls.sups[i], ls.amounts[i], ls.uploads[i], ls.cats[i] = l.TransactionID, l.Date, l.SupplierID, l.Amount, l.Upload, l.Category
 		if l.Currency != "" {
 			ls.curs[i], ls.originals[i], ls.rates[i], ls.rateMonths[i] = l.Currency, l.Original, l.FXRate, l.FXMonth.Format(time.DateOnly)
 		}
+		if l.Activity != "" {
+			ls.codes[i], ls.qtys[i], ls.units[i], ls.factorQtys[i] = l.Activity, l.Quantity, l.Unit, l.FactorQty
+			continue
+		}
+		ls.codes[i], ls.prices[i], ls.priceMonths[i] = l.NAICS, l.PriceIndex, l.PriceMonth.Format(time.DateOnly)
 		if !seen[l.NAICS] {
 			seen[l.NAICS] = true
 			ls.distinct = append(ls.distinct, l.NAICS)
@@ -408,10 +541,14 @@ func checkCodes(ctx context.Context, tx pgx.Tx, set string, setID int16, codes [
 // storeResults stores the lines' results not stored before and adds them
 // to the rollup, in one statement. It sets out's suppliers and returns the
 // summary dimensions' totals and each upload's share by supplier, of the
-// lines it stored. A line's kg CO2e is its amount in the set's base-year
-// dollars (amount x base / the line's price index, rounded half away from
-// zero to a hundredth of a cent) times the factor.
-func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16, base string, ls lineArrays, out *calculator.Calculated) (totals, []uploadGroup, error) {
+// lines it stored. A line's kg CO2e is its factor quantity times the
+// factor: for a spend line its amount in the set's base-year dollars
+// (amount x base / the line's price index, rounded half away from zero to
+// a hundredth of a cent), for an activity line its quantity in the
+// factor's unit. The groups also carry CO2e under AR4 and AR6: the
+// group's factor quantity times the factor's re-expressed values, which is
+// the sum of its lines' (the factor is the same for the whole group).
+func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs, ls lineArrays, out *calculator.Calculated) (totals, []uploadGroup, error) {
 	var t totals
 	var shares []uploadGroup
 	rows, err := tx.Query(ctx, `
@@ -419,28 +556,35 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 			INSERT INTO calculator.emission_results
 				(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
 				 category, factor_set_id, factor_value, method, kg_co2e, amount_base_usd, price_index, price_index_month,
-				 currency, amount, fx_rate, fx_month)
-			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.naics_code, s.amount::numeric,
-				f.category, f.factor_set_id, f.value, $3, b.usd * f.value, b.usd, s.price::numeric, s.price_month,
-				nullif(s.cur, ''), nullif(s.orig, '')::numeric, nullif(s.rate, '')::numeric, nullif(s.rate_month, '')::date
-			FROM unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::date[],
-					$13::text[], $14::text[], $15::text[], $16::text[])
-				AS s(transaction_id, tx_date, supplier_id, naics_code, amount, upload_id, price, price_month, cur, orig, rate, rate_month)
-			CROSS JOIN LATERAL (SELECT round(s.amount::numeric(18, 4) * $12::numeric / s.price::numeric, 4) AS usd) b
-			JOIN calculator.factors f ON f.factor_set_id = $2 AND f.code = s.naics_code
+				 currency, amount, fx_rate, fx_month, quantity, unit, factor_quantity)
+			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.code, s.amount::numeric,
+				coalesce(nullif(s.cat, 0), f.category), f.factor_set_id, f.value, CASE WHEN s.fq = '' THEN $3 ELSE $4 END,
+				b.q * f.value, CASE WHEN s.fq = '' THEN b.q END, nullif(s.price, '')::numeric, nullif(s.price_month, '')::date,
+				nullif(s.cur, ''), nullif(s.orig, '')::numeric, nullif(s.rate, '')::numeric, nullif(s.rate_month, '')::date,
+				nullif(s.qty, '')::numeric, nullif(s.unit, ''), nullif(s.fq, '')::numeric
+			FROM unnest($7::text[], $8::date[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[],
+					$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::smallint[])
+				AS s(transaction_id, tx_date, supplier_id, code, amount, upload_id, price, price_month,
+					cur, orig, rate, rate_month, qty, unit, fq, cat)
+			CROSS JOIN LATERAL (SELECT CASE WHEN s.fq = '' THEN round(s.amount::numeric(18, 4) * $6::numeric / s.price::numeric, 4)
+				ELSE s.fq::numeric END AS q) b
+			JOIN calculator.factors f ON f.factor_set_id = CASE WHEN s.fq = '' THEN $2::smallint ELSE $5::smallint END AND f.code = s.code
 			ON CONFLICT DO NOTHING
-			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e
+			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e,
+				coalesce(factor_quantity, amount_base_usd) AS q
 		), g AS (
 			-- The stored lines grouped once, finer than every total below
 			-- (exact sums: numeric), so the rollup and the five groupings
 			-- read these groups instead of the lines five and six times.
-			SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
-				sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n
-			FROM ins GROUP BY 1, 2, 3, 4, 5, 6
+			SELECT g.*, g.q * f.value_ar4 AS kg4, g.q * f.value_ar6 AS kg6 FROM (
+				SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
+					sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n, sum(q) AS q
+				FROM ins GROUP BY 1, 2, 3, 4, 5, 6) g
+			JOIN calculator.factors f ON f.factor_set_id = g.factor_set_id AND f.code = g.naics_code
 		), roll AS (
 			INSERT INTO calculator.emission_rollup AS r
-				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count)
-			SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n)
+				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n), sum(kg4), sum(kg6)
 			FROM g GROUP BY 2, 3, 4, 5, 6
 			-- Key order: concurrent batches lock shared rollup rows in the
 			-- same order, so they queue instead of deadlocking.
@@ -448,19 +592,22 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 			ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
 			SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
 			    spend_usd = r.spend_usd + excluded.spend_usd,
-			    tx_count = r.tx_count + excluded.tx_count
+			    tx_count = r.tx_count + excluded.tx_count,
+			    kg_co2e_ar4 = r.kg_co2e_ar4 + excluded.kg_co2e_ar4,
+			    kg_co2e_ar6 = r.kg_co2e_ar6 + excluded.kg_co2e_ar6
 		)
 		-- Dimension 0 is (upload, supplier), the caller's share of each
 		-- upload; 1 to 4 are the summary dimensions.
-		SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, sum(n)::bigint FROM (
-			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n FROM g
-			UNION ALL SELECT 1, 0, supplier_id, kg, amt, n FROM g
-			UNION ALL SELECT 2, 0, category::text, kg, amt, n FROM g
-			UNION ALL SELECT 3, 0, naics_code, kg, amt, n FROM g
-			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n FROM g
+		SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text FROM (
+			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 1, 0, supplier_id, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 2, 0, category::text, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 3, 0, naics_code, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n, kg4, kg6 FROM g
 		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-		tenant, setID, calculator.MethodSpendBased, ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads,
-		ls.prices, ls.priceMonths, base, ls.curs, ls.originals, ls.rates, ls.rateMonths)
+		tenant, sets.spend, calculator.MethodSpendBased, calculator.MethodAverageData, sets.activity, sets.base,
+		ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads, ls.prices, ls.priceMonths,
+		ls.curs, ls.originals, ls.rates, ls.rateMonths, ls.qtys, ls.units, ls.factorQtys, ls.cats)
 	if err != nil {
 		return t, nil, fmt.Errorf("store results: %w", err)
 	}
@@ -469,7 +616,8 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 		var g calculator.Group
 		var dim int16
 		var up int64
-		if err := rows.Scan(&dim, &up, &g.Key, &g.Kg, &g.Spend, &g.Count); err != nil {
+		var kg4, kg6 string
+		if err := rows.Scan(&dim, &up, &g.Key, &g.Kg, &g.Spend, &g.Count, &kg4, &kg6); err != nil {
 			return t, nil, fmt.Errorf("scan stored group: %w", err)
 		}
 		switch dim {
@@ -479,7 +627,7 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, setID int16,
 			out.Suppliers = append(out.Suppliers, g)
 			fallthrough
 		default:
-			t.add(dim, g)
+			t.add(dim, g, kg4, kg6)
 		}
 	}
 	rows.Close()
@@ -497,12 +645,14 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals) error
 		return nil
 	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count)
-		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[])
+		INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[],
+			$7::text[]::numeric[], $8::text[]::numeric[])
 		ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
 			kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
-			tx_count = t.tx_count + excluded.tx_count`,
-		tenant, t.dims, t.keys, t.kgs, t.spends, t.counts); err != nil {
+			tx_count = t.tx_count + excluded.tx_count,
+			kg_co2e_ar4 = t.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = t.kg_co2e_ar6 + excluded.kg_co2e_ar6`,
+		tenant, t.dims, t.keys, t.kgs, t.spends, t.counts, t.kg4s, t.kg6s); err != nil {
 		return fmt.Errorf("add totals: %w", err)
 	}
 	return nil
@@ -545,7 +695,7 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 	var r calculator.Result
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
 			SELECT ` + resultCols + `
-			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
+			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id` + resultQuantity + `
 			WHERE e.tenant_id = $1 AND e.transaction_id = $2
 			ORDER BY e.tx_date LIMIT 1`, Args: []any{tenant, transactionID}, Scan: db.OneRow(func(row pgx.Row) error {
 		var err error
@@ -557,14 +707,16 @@ func (s *Store) Result(ctx context.Context, tenant uuid.UUID, transactionID stri
 
 // totals are a batch's groups per summary dimension, as arrays for unnest.
 type totals struct {
-	dims              []int16
-	keys, kgs, spends []string
-	counts            []int64
+	dims                          []int16
+	keys, kgs, spends, kg4s, kg6s []string
+	counts                        []int64
 }
 
-func (t *totals) add(dim int16, g calculator.Group) {
+// add adds a group, with its CO2e under AR4 and AR6.
+func (t *totals) add(dim int16, g calculator.Group, kg4, kg6 string) {
 	t.dims, t.keys, t.kgs, t.spends, t.counts = append(t.dims, dim), append(t.keys, g.Key), append(t.kgs, g.Kg),
 		append(t.spends, g.Spend), append(t.counts, g.Count)
+	t.kg4s, t.kg6s = append(t.kg4s, kg4), append(t.kg6s, kg6)
 }
 
 // uploadGroup is one supplier's lines of one upload.
@@ -621,12 +773,12 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 			FROM unnest($2::text[], $3::date[]) AS k(id, d)
 			JOIN calculator.emission_results e ON e.tenant_id = $1 AND e.transaction_id = k.id AND e.tx_date = k.d
 				AND e.tx_date = ANY($3::date[])
-			JOIN calculator.factor_sets s ON s.id = e.factor_set_id`
+			JOIN calculator.factor_sets s ON s.id = e.factor_set_id` + resultQuantity
 		st.Args = []any{tenant, ids, dates}
 	} else {
 		st.SQL = `
 			SELECT DISTINCT ON (e.transaction_id) ` + resultCols + `
-			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
+			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id` + resultQuantity + `
 			WHERE e.tenant_id = $1 AND e.transaction_id = ANY($2)
 			ORDER BY e.transaction_id, e.tx_date`
 		st.Args = []any{tenant, ids}
@@ -644,21 +796,40 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 // resultCols are what scanResult reads, of a result e joined to its set s.
 // The price adjustment is empty on results stored before it.
 const resultCols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.naics_code, e.amount_usd::text,
-	e.category, e.method, s.name, s.version, e.factor_value::text, s.unit, round(e.kg_co2e, 7)::text, e.calculated_at,
+	e.category, e.method, s.name, s.version, e.factor_value::text, coalesce('kg CO2e/' || f.unit, s.unit), round(e.kg_co2e, 7)::text, e.calculated_at,
 	coalesce(e.amount_base_usd::text, ''), coalesce(e.price_index::text, ''), coalesce(to_char(e.price_index_month, 'YYYY-MM'), ''),
 	CASE WHEN e.price_index IS NULL THEN '' ELSE s.price_index_base::text END,
 	CASE WHEN e.price_index IS NULL THEN 0 ELSE s.price_year END,
-	coalesce(e.currency, ''), coalesce(e.amount::text, ''), coalesce(e.fx_rate::text, ''), coalesce(to_char(e.fx_month, 'YYYY-MM'), '')`
+	coalesce(e.currency, ''), coalesce(e.amount::text, ''), coalesce(e.fx_rate::text, ''), coalesce(to_char(e.fx_month, 'YYYY-MM'), ''),
+	coalesce(e.quantity::text, ''), coalesce(e.unit, ''), coalesce(e.factor_quantity::text, ''), coalesce(f.unit, ''), s.gas_unit,
+	coalesce(round(f.value_ar4 * q.q, 7)::text, ''), coalesce(round(f.value_ar6 * q.q, 7)::text, ''),
+	coalesce((SELECT array_agg(g.gas || '=' || (g.value * q.q)::text ORDER BY g.gas) FROM calculator.factor_gases g
+		WHERE g.factor_set_id = e.factor_set_id AND g.code = e.naics_code), '{}')`
+
+// resultQuantity joins, for resultCols, a result's factor f and factor
+// quantity q: what the factor multiplies (results calculated before prices
+// were adjusted multiplied the dollars themselves).
+const resultQuantity = ` JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id AND f.code = e.naics_code
+	CROSS JOIN LATERAL (SELECT coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) AS q) q`
 
 func scanResult(row pgx.Row) (calculator.Result, error) {
 	var r calculator.Result
 	var upload int64
+	var gases []string
 	err := row.Scan(&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
 		&r.Category, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt,
-		&r.AmountBase, &r.PriceIndex, &r.PriceMonth, &r.PriceBase, &r.PriceYear, &r.Currency, &r.Original, &r.FXRate, &r.FXMonth)
+		&r.AmountBase, &r.PriceIndex, &r.PriceMonth, &r.PriceBase, &r.PriceYear, &r.Currency, &r.Original, &r.FXRate, &r.FXMonth,
+		&r.Quantity, &r.QtyUnit, &r.FactorQty, &r.ActivityUnit, &r.GasUnit, &r.KgAR4, &r.KgAR6, &gases)
 	r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
 	if err != nil {
 		return r, fmt.Errorf("scan result: %w", err)
+	}
+	if r.Method == calculator.MethodAverageData { // the code is the activity's
+		r.Activity, r.NAICS = r.NAICS, ""
+	}
+	r.Gases = make([]calculator.Gas, len(gases))
+	for i, g := range gases {
+		r.Gases[i].Gas, r.Gases[i].Value, _ = strings.Cut(g, "=")
 	}
 	return r, nil
 }
@@ -666,38 +837,46 @@ func scanResult(row pgx.Row) (calculator.Result, error) {
 // Summarize groups the rollup (never the results) by dim. kg CO2e are
 // stored exactly and reported to 7 decimals (0.1 g), whatever the factor's
 // own precision.
-func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int) (calculator.Summary, error) {
-	order := "kg_co2e DESC, key"
-	if dim == calculator.ByMonth {
-		order = "key"
-	}
+func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis) (calculator.Summary, error) {
 	lim := "ALL"
 	if limit > 0 {
 		lim = strconv.Itoa(limit)
 	}
-	// Totals come from the category rows (at most 15); the groups from the
-	// dimension's own rows, largest first through the index.
+	// The groups of the basis asked, or the tenant's: one branch per basis,
+	// each ordered by its own column (AR5's through the index), of which
+	// only the basis's runs (the others' filters are false once).
+	var groups []string
+	for _, b := range []struct{ basis, col string }{{"AR5", "kg_co2e"}, {"AR4", "kg_co2e_ar4"}, {"AR6", "kg_co2e_ar6"}} {
+		order := b.col + " DESC, key"
+		if dim == calculator.ByMonth {
+			order = "key"
+		}
+		groups = append(groups, `(SELECT key, `+b.col+` AS kg, spend_usd, tx_count FROM calculator.emission_totals
+			WHERE t.basis = '`+b.basis+`' AND tenant_id = $1 AND dim = $2 ORDER BY `+order+` LIMIT `+lim+`)`)
+	}
+	// Totals come from the category rows (at most 15).
 	q := `
-		WITH t AS (
-			SELECT coalesce(sum(kg_co2e), 0) AS kg, coalesce(sum(spend_usd), 0) AS spend, coalesce(sum(tx_count), 0) AS n
-			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 2
+		WITH b AS MATERIALIZED (
+			SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis
+		), t AS (
+			SELECT b.basis, coalesce(sum(CASE b.basis WHEN 'AR4' THEN e.kg_co2e_ar4 WHEN 'AR6' THEN e.kg_co2e_ar6 ELSE e.kg_co2e END), 0) AS kg,
+				coalesce(sum(e.spend_usd), 0) AS spend, coalesce(sum(e.tx_count), 0) AS n
+			FROM b LEFT JOIN calculator.emission_totals e ON e.tenant_id = $1 AND e.dim = 2 GROUP BY b.basis
 		), c AS (
 			SELECT count(*) AS groups FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = $2
 		)
-		SELECT round(t.kg, 7)::text, t.spend::text, t.n, c.groups, g.key, round(g.kg_co2e, 7)::text, g.spend_usd::text, g.tx_count,
-			coalesce((g.kg_co2e / nullif(t.kg, 0))::float8, 0)
-		FROM t CROSS JOIN c LEFT JOIN LATERAL (
-			SELECT key, kg_co2e, spend_usd, tx_count FROM calculator.emission_totals
-			WHERE tenant_id = $1 AND dim = $2 ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
+		SELECT t.basis, round(t.kg, 7)::text, t.spend::text, t.n, c.groups, g.key, round(g.kg, 7)::text, g.spend_usd::text, g.tx_count,
+			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
+		FROM t CROSS JOIN c LEFT JOIN LATERAL (` + strings.Join(groups, " UNION ALL ") + `) g ON true`
 	var sum calculator.Summary
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, int(dim)}, Scan: func(rows pgx.Rows) error {
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, int(dim), string(basis)}, Scan: func(rows pgx.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
 			var g calculator.Group
 			var gk, gkg, gspend *string
 			var gn *int64
 			var share float64
-			if err := rows.Scan(&sum.TotalKg, &sum.TotalUSD, &sum.Count, &sum.GroupCount, &gk, &gkg, &gspend, &gn, &share); err != nil {
+			if err := rows.Scan(&sum.Basis, &sum.TotalKg, &sum.TotalUSD, &sum.Count, &sum.GroupCount, &gk, &gkg, &gspend, &gn, &share); err != nil {
 				return fmt.Errorf("scan summary group: %w", err)
 			}
 			if gk == nil { // no groups at all
@@ -722,3 +901,32 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 }
 
 var _ calculator.Store = (*Store)(nil)
+
+// Settings reads the tenant's settings; a tenant that never changed them
+// has the defaults.
+func (s *Store) Settings(ctx context.Context, tenant uuid.UUID) (calculator.Settings, error) {
+	out := calculator.Settings{Basis: refdata.AR5}
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT gwp_basis, update_time FROM calculator.tenant_settings WHERE tenant_id = $1`,
+		Args: []any{tenant}, Scan: func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&out.Basis, &out.UpdateTime}, func() error { return nil })
+			return err //nolint:wrapcheck // wrapped below
+		}})
+	if err != nil {
+		return out, fmt.Errorf("store.Settings: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateSettings stores the tenant's settings.
+func (s *Store) UpdateSettings(ctx context.Context, tenant uuid.UUID, set calculator.Settings) (calculator.Settings, error) {
+	out := set
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO calculator.tenant_settings AS t (tenant_id, gwp_basis) VALUES ($1, $2)
+			ON CONFLICT (tenant_id) DO UPDATE SET gwp_basis = excluded.gwp_basis, update_time = now()
+			RETURNING update_time`, tenant, string(set.Basis)).Scan(&out.UpdateTime) //nolint:wrapcheck // wrapped below
+	})
+	if err != nil {
+		return out, fmt.Errorf("store.UpdateSettings: %w", err)
+	}
+	return out, nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
@@ -298,6 +299,107 @@ func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
 		"both amounts":     {line("EUR", "1", "1", "2024-01-01"), "lines[0].amount_usd", "must be empty for a line in EUR"},
 		"bad amount":       {line("EUR", "1,5", "", "2024-01-01"), "lines[0].amount", `"1,5" is not a decimal amount`},
 		"usd mismatch":     {line("USD", "2", "1", "2024-01-01"), "lines[0].amount", `"2" differs from amount_usd "1"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
+				!strings.HasPrefix(ae.Violations[0].Description, tc.text) {
+				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
+			}
+		})
+	}
+}
+
+// Activity lines are calculated with the DESNZ 2024 factors, their units
+// converted exactly (or to 10 decimals where the conversion does not end),
+// and every result carries its gases and its CO2e under AR4 and AR6.
+func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	act := func(id, activity, qty, unit string, cat int16) calculator.Line {
+		return calculator.Line{TransactionID: id, Date: day("2024-03-10"), SupplierID: "S1", Activity: activity, Quantity: qty, Unit: unit, Category: cat, Upload: 1}
+	}
+	lines := []calculator.Line{
+		// Fuels, diesel (average biofuel blend), 2.51279 kg CO2e per litre (CO2 2.4796, CH4 0.00029, N2O 0.0329):
+		// 10 US gal = 37.85411784 L, x 2.51279 = 95.1194487671736.
+		act("A1", "fuels.liquid-fuels.diesel-average-biofuel-blend.litre", "10", "gal", 1),
+		// Hotel stay, UK, 10.4 per room-night, category 6 by default.
+		act("A2", "hotel.uk.room-night", "3", "nights", 0),
+		// Long-haul business class with RF, 0.58028 per passenger-km: 1000 passenger-miles = 1609.344 km.
+		act("A3", "air.flights.long-haul-to-from-uk.business-class.with-rf.passenger-km", "1000", "passenger-miles", 0),
+		// Natural gas, 0.1829 per kWh (gross CV): 1 GJ = 2500/9 kWh, kept to 10 decimals.
+		act("A4", "fuels.gaseous-fuels.natural-gas.kwh-gross-cv", "1", "GJ (gross CV)", 3),
+	}
+	out, err := f.svc.Calculate(ctx, f.a, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Stored != 4 || out.Kg != "1110.9951406" {
+		t.Fatalf("Calculate = %+v, want 4 lines, 1110.9951406 kg", out)
+	}
+	for id, want := range map[string][7]string{
+		"A1": {"37.85411784", "95.1194488", "95.2733602", "95.1570066", "1", "litre", "gal"},
+		"A2": {"3", "31.2000000", "31.2000000", "31.2000000", "6", "room-night", "nights"},
+		"A3": {"1609.344", "933.8701363", "934.4378530", "934.0084857", "6", "passenger-km", "passenger-miles"},
+		"A4": {"277.7777777778", "50.8055556", "50.8003354", "50.8060325", "3", "kwh-gross-cv", "GJ (gross CV)"},
+	} {
+		r, err := f.svc.Result(ctx, f.a, id)
+		if err != nil || r.FactorQty != want[0] || r.Kg != want[1] || r.KgAR4 != want[2] || r.KgAR6 != want[3] ||
+			fmt.Sprint(r.Category) != want[4] || r.Unit != "kg CO2e/"+want[5] || r.QtyUnit != want[6] || r.Method != calculator.MethodAverageData ||
+			r.Set != "desnz-2024" || r.Activity == "" || r.NAICS != "" || r.Amount != "0.0000" || r.AmountBase != "" || r.PriceIndex != "" {
+			t.Errorf("%s = %+v, %v; want %v", id, r, err, want)
+		}
+	}
+	// The diesel line's gases, in kg CO2e (AR5) as DESNZ gives them.
+	r, _ := f.svc.Result(ctx, f.a, "A1")
+	if fmt.Sprint(r.Gases) != "[{CH4 0.0109776941736} {CO2 93.863070596064} {N2O 1.245400476936}]" || r.GasUnit != "kg CO2e (AR5)" {
+		t.Fatalf("A1 gases = %v %s", r.Gases, r.GasUnit)
+	}
+	if got := calculator.UnitConversion("gal", "litre"); got != "1 us-gallon = 3.785411784 litre" {
+		t.Fatalf("UnitConversion = %q", got)
+	}
+
+	// The inventory under each basis, from the totals kept as lines were
+	// stored (AR5 totals add each batch's groups at 0.1 g, as before).
+	for basis, want := range map[refdata.Basis][2]string{
+		refdata.AR5: {"1110.9951407", "965.0701363"}, refdata.AR4: {"1111.7115486", "965.6378530"}, refdata.AR6: {"1111.1715247", ""},
+	} {
+		sum, err := f.svc.SummarizeUnder(ctx, f.a, calculator.ByCategory, 0, basis)
+		if err != nil || sum.Basis != basis || sum.TotalKg != want[0] || sum.Groups[0].Key != "6" || (want[1] != "" && sum.Groups[0].Kg != want[1]) {
+			t.Errorf("%s summary = %+v, %v; want %v", basis, sum, err, want)
+		}
+	}
+	// The tenant's basis applies when none is asked for.
+	if _, err := f.svc.UpdateSettings(ctx, f.a, calculator.Settings{Basis: refdata.AR4}); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := f.svc.Summarize(ctx, f.a, calculator.BySupplier, 0); err != nil || sum.Basis != refdata.AR4 || sum.TotalKg != "1111.7115486" {
+		t.Fatalf("summary under the tenant's basis = %+v, %v", sum, err)
+	}
+	if s, err := f.svc.Settings(ctx, f.b); err != nil || s.Basis != refdata.AR5 || !s.UpdateTime.IsZero() {
+		t.Fatalf("another tenant's settings = %+v, %v; want the default", s, err)
+	}
+}
+
+func TestActivityLinesRefusedNamingTheField(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	const diesel = "fuels.liquid-fuels.diesel-average-biofuel-blend.litre"
+	line := func(activity, qty, unit string, cat int16) calculator.Line {
+		return calculator.Line{TransactionID: "T1", Date: day("2024-01-01"), SupplierID: "S", Activity: activity, Quantity: qty, Unit: unit, Category: cat, Upload: 1}
+	}
+	for name, tc := range map[string]struct {
+		line        calculator.Line
+		field, text string
+	}{
+		"unknown activity": {line("fuels.unobtainium.litre", "1", "L", 1), "lines[0].activity", `unknown activity "fuels.unobtainium.litre": not a factor of desnz-2024`},
+		"other dimension":  {line(diesel, "1", "kg", 1), "lines[0].unit", `"kg" does not convert to the factor's unit "litre"`},
+		"unknown unit":     {line(diesel, "1", "barrels of joy", 1), "lines[0].unit", `"barrels of joy" does not convert`},
+		"negative":         {line(diesel, "-5", "L", 1), "lines[0].quantity", "-5 must not be negative"},
+		"not a number":     {line(diesel, "5 L", "L", 1), "lines[0].quantity", `"5 L" is not a decimal quantity`},
+		"no category":      {line(diesel, "5", "L", 0), "lines[0].category", "required for " + diesel},
+		"category 16":      {line(diesel, "5", "L", 16), "lines[0].category", "16 is not a Scope 3 category"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})

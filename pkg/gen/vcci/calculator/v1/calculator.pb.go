@@ -10,6 +10,7 @@ import (
 	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -22,6 +23,59 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// GwpBasis is the IPCC report whose 100-year GWPs express CO2e.
+type GwpBasis int32
+
+const (
+	GwpBasis_GWP_BASIS_UNSPECIFIED GwpBasis = 0
+	GwpBasis_GWP_BASIS_AR4         GwpBasis = 1
+	GwpBasis_GWP_BASIS_AR5         GwpBasis = 2
+	GwpBasis_GWP_BASIS_AR6         GwpBasis = 3
+)
+
+// Enum value maps for GwpBasis.
+var (
+	GwpBasis_name = map[int32]string{
+		0: "GWP_BASIS_UNSPECIFIED",
+		1: "GWP_BASIS_AR4",
+		2: "GWP_BASIS_AR5",
+		3: "GWP_BASIS_AR6",
+	}
+	GwpBasis_value = map[string]int32{
+		"GWP_BASIS_UNSPECIFIED": 0,
+		"GWP_BASIS_AR4":         1,
+		"GWP_BASIS_AR5":         2,
+		"GWP_BASIS_AR6":         3,
+	}
+)
+
+func (x GwpBasis) Enum() *GwpBasis {
+	p := new(GwpBasis)
+	*p = x
+	return p
+}
+
+func (x GwpBasis) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GwpBasis) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[0].Descriptor()
+}
+
+func (GwpBasis) Type() protoreflect.EnumType {
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[0]
+}
+
+func (x GwpBasis) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GwpBasis.Descriptor instead.
+func (GwpBasis) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{0}
+}
 
 // SummaryDimension is what SummarizeEmissions groups by.
 type SummaryDimension int32
@@ -63,11 +117,11 @@ func (x SummaryDimension) String() string {
 }
 
 func (SummaryDimension) Descriptor() protoreflect.EnumDescriptor {
-	return file_vcci_calculator_v1_calculator_proto_enumTypes[0].Descriptor()
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[1].Descriptor()
 }
 
 func (SummaryDimension) Type() protoreflect.EnumType {
-	return &file_vcci_calculator_v1_calculator_proto_enumTypes[0]
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[1]
 }
 
 func (x SummaryDimension) Number() protoreflect.EnumNumber {
@@ -76,7 +130,7 @@ func (x SummaryDimension) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SummaryDimension.Descriptor instead.
 func (SummaryDimension) EnumDescriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{0}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{1}
 }
 
 // FactorSet is one version of an emission factor library.
@@ -214,8 +268,22 @@ type Factor struct {
 	Source           string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
 	Region           string `protobuf:"bytes,10,opt,name=region,proto3" json:"region,omitempty"`
 	Year             int32  `protobuf:"varint,11,opt,name=year,proto3" json:"year,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The factor's gases per unit, in gas_unit: "kg" (of the gas) or
+	// "kg CO2e (AR5)" where the publisher gives each gas's CO2e.
+	Gases   []*FactorGas `protobuf:"bytes,12,rep,name=gases,proto3" json:"gases,omitempty"`
+	GasUnit string       `protobuf:"bytes,13,opt,name=gas_unit,json=gasUnit,proto3" json:"gas_unit,omitempty"`
+	// value re-expressed under AR4 and AR6 GWP-100: value plus, gas by gas,
+	// the change of GWP (docs/methods.md); exact, or rounded half away from
+	// zero to 12 decimals where a ratio of GWPs does not end.
+	ValueAr4 string `protobuf:"bytes,14,opt,name=value_ar4,json=valueAr4,proto3" json:"value_ar4,omitempty"`
+	ValueAr6 string `protobuf:"bytes,15,opt,name=value_ar6,json=valueAr6,proto3" json:"value_ar6,omitempty"`
+	Licence  string `protobuf:"bytes,16,opt,name=licence,proto3" json:"licence,omitempty"`
+	// For an activity factor, the unit of activity value is per (unit is
+	// then "kg CO2e/" and it), for example "litre" or "passenger-km"; a
+	// line may give its quantity in any unit that converts to it.
+	ActivityUnit  string `protobuf:"bytes,17,opt,name=activity_unit,json=activityUnit,proto3" json:"activity_unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Factor) Reset() {
@@ -325,6 +393,267 @@ func (x *Factor) GetYear() int32 {
 	return 0
 }
 
+func (x *Factor) GetGases() []*FactorGas {
+	if x != nil {
+		return x.Gases
+	}
+	return nil
+}
+
+func (x *Factor) GetGasUnit() string {
+	if x != nil {
+		return x.GasUnit
+	}
+	return ""
+}
+
+func (x *Factor) GetValueAr4() string {
+	if x != nil {
+		return x.ValueAr4
+	}
+	return ""
+}
+
+func (x *Factor) GetValueAr6() string {
+	if x != nil {
+		return x.ValueAr6
+	}
+	return ""
+}
+
+func (x *Factor) GetLicence() string {
+	if x != nil {
+		return x.Licence
+	}
+	return ""
+}
+
+func (x *Factor) GetActivityUnit() string {
+	if x != nil {
+		return x.ActivityUnit
+	}
+	return ""
+}
+
+// FactorGas is one gas of a factor.
+type FactorGas struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// For example "CO2", "CH4", "N2O", "SF6", "HFC134a";
+	// "HFC_PFC_UNSPECIFIED_CO2E" is EPA's unspecified HFCs and PFCs, already
+	// CO2e under AR5 and kept at that under every basis.
+	Gas string `protobuf:"bytes,1,opt,name=gas,proto3" json:"gas,omitempty"`
+	// Exact decimal, per unit of the factor.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FactorGas) Reset() {
+	*x = FactorGas{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FactorGas) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FactorGas) ProtoMessage() {}
+
+func (x *FactorGas) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FactorGas.ProtoReflect.Descriptor instead.
+func (*FactorGas) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FactorGas) GetGas() string {
+	if x != nil {
+		return x.Gas
+	}
+	return ""
+}
+
+func (x *FactorGas) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// CalculationSettings are a tenant's choices for its inventory
+// ("calculationSettings", one per tenant).
+type CalculationSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The basis summaries are expressed under; AR5 until changed.
+	GwpBasis      GwpBasis               `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalculationSettings) Reset() {
+	*x = CalculationSettings{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalculationSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalculationSettings) ProtoMessage() {}
+
+func (x *CalculationSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalculationSettings.ProtoReflect.Descriptor instead.
+func (*CalculationSettings) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CalculationSettings) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CalculationSettings) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *CalculationSettings) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type GetCalculationSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "calculationSettings".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalculationSettingsRequest) Reset() {
+	*x = GetCalculationSettingsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalculationSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalculationSettingsRequest) ProtoMessage() {}
+
+func (x *GetCalculationSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalculationSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetCalculationSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetCalculationSettingsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpdateCalculationSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name "calculationSettings".
+	Settings *CalculationSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The fields to change; empty means gwp_basis.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalculationSettingsRequest) Reset() {
+	*x = UpdateCalculationSettingsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalculationSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalculationSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateCalculationSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalculationSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCalculationSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdateCalculationSettingsRequest) GetSettings() *CalculationSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *UpdateCalculationSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 type ListFactorSetsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -333,7 +662,7 @@ type ListFactorSetsRequest struct {
 
 func (x *ListFactorSetsRequest) Reset() {
 	*x = ListFactorSetsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +674,7 @@ func (x *ListFactorSetsRequest) String() string {
 func (*ListFactorSetsRequest) ProtoMessage() {}
 
 func (x *ListFactorSetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +687,7 @@ func (x *ListFactorSetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorSetsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactorSetsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{2}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{6}
 }
 
 type ListFactorSetsResponse struct {
@@ -370,7 +699,7 @@ type ListFactorSetsResponse struct {
 
 func (x *ListFactorSetsResponse) Reset() {
 	*x = ListFactorSetsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +711,7 @@ func (x *ListFactorSetsResponse) String() string {
 func (*ListFactorSetsResponse) ProtoMessage() {}
 
 func (x *ListFactorSetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +724,7 @@ func (x *ListFactorSetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorSetsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactorSetsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{3}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListFactorSetsResponse) GetFactorSets() []*FactorSet {
@@ -415,7 +744,7 @@ type BatchGetFactorsRequest struct {
 
 func (x *BatchGetFactorsRequest) Reset() {
 	*x = BatchGetFactorsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +756,7 @@ func (x *BatchGetFactorsRequest) String() string {
 func (*BatchGetFactorsRequest) ProtoMessage() {}
 
 func (x *BatchGetFactorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +769,7 @@ func (x *BatchGetFactorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetFactorsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetFactorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{4}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BatchGetFactorsRequest) GetNames() []string {
@@ -459,7 +788,7 @@ type BatchGetFactorsResponse struct {
 
 func (x *BatchGetFactorsResponse) Reset() {
 	*x = BatchGetFactorsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +800,7 @@ func (x *BatchGetFactorsResponse) String() string {
 func (*BatchGetFactorsResponse) ProtoMessage() {}
 
 func (x *BatchGetFactorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +813,7 @@ func (x *BatchGetFactorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetFactorsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetFactorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{5}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BatchGetFactorsResponse) GetFactors() []*Factor {
@@ -517,7 +846,7 @@ type ListFactorsRequest struct {
 
 func (x *ListFactorsRequest) Reset() {
 	*x = ListFactorsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +858,7 @@ func (x *ListFactorsRequest) String() string {
 func (*ListFactorsRequest) ProtoMessage() {}
 
 func (x *ListFactorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +871,7 @@ func (x *ListFactorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{6}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListFactorsRequest) GetParent() string {
@@ -593,7 +922,7 @@ type ListFactorsResponse struct {
 
 func (x *ListFactorsResponse) Reset() {
 	*x = ListFactorsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +934,7 @@ func (x *ListFactorsResponse) String() string {
 func (*ListFactorsResponse) ProtoMessage() {}
 
 func (x *ListFactorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +947,7 @@ func (x *ListFactorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{7}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListFactorsResponse) GetFactors() []*Factor {
@@ -652,7 +981,7 @@ type GetFactorRequest struct {
 
 func (x *GetFactorRequest) Reset() {
 	*x = GetFactorRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +993,7 @@ func (x *GetFactorRequest) String() string {
 func (*GetFactorRequest) ProtoMessage() {}
 
 func (x *GetFactorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +1006,7 @@ func (x *GetFactorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFactorRequest.ProtoReflect.Descriptor instead.
 func (*GetFactorRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{8}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetFactorRequest) GetName() string {
@@ -687,7 +1016,8 @@ func (x *GetFactorRequest) GetName() string {
 	return ""
 }
 
-// SpendLine is one purchase line to calculate.
+// SpendLine is one line to calculate: spend (naics_code and an amount) or,
+// when activity is set, activity data (activity, quantity and unit).
 type SpendLine struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TransactionId string                 `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
@@ -707,14 +1037,27 @@ type SpendLine struct {
 	// The amount in currency, exact decimal with at most 4 decimals; it is
 	// converted to USD at the average rate of the line's month (US Federal
 	// Reserve H.10). With currency USD it may stand for amount_usd.
-	Amount        string `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
+	Amount string `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
+	// An activity line: the activity factor's id in the activity set
+	// (factorSets/desnz-2024/factors/{activity}), for example
+	// "fuels.liquid-fuels.diesel-average-biofuel-blend.litre". naics_code is
+	// then not needed, and an amount, if given, is recorded as spend only.
+	Activity string `protobuf:"bytes,9,opt,name=activity,proto3" json:"activity,omitempty"`
+	// Non-negative exact decimal, at most 6 decimals.
+	Quantity string `protobuf:"bytes,10,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// Any unit that converts to the factor's, for example "L", "gal" or
+	// "US gallon" for a factor per litre.
+	Unit string `protobuf:"bytes,11,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Overrides the Scope 3 category the factor (or the tenant's rules)
+	// would give; required for a factor with none (a fuel's own combustion).
+	Category      v1.ScopeCategory `protobuf:"varint,12,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SpendLine) Reset() {
 	*x = SpendLine{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +1069,7 @@ func (x *SpendLine) String() string {
 func (*SpendLine) ProtoMessage() {}
 
 func (x *SpendLine) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +1082,7 @@ func (x *SpendLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpendLine.ProtoReflect.Descriptor instead.
 func (*SpendLine) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SpendLine) GetTransactionId() string {
@@ -798,6 +1141,34 @@ func (x *SpendLine) GetAmount() string {
 	return ""
 }
 
+func (x *SpendLine) GetActivity() string {
+	if x != nil {
+		return x.Activity
+	}
+	return ""
+}
+
+func (x *SpendLine) GetQuantity() string {
+	if x != nil {
+		return x.Quantity
+	}
+	return ""
+}
+
+func (x *SpendLine) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *SpendLine) GetCategory() v1.ScopeCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.ScopeCategory(0)
+}
+
 type CalculateEmissionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The upload the lines come from ("uploads/{upload}"); required unless
@@ -811,7 +1182,7 @@ type CalculateEmissionsRequest struct {
 
 func (x *CalculateEmissionsRequest) Reset() {
 	*x = CalculateEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1194,7 @@ func (x *CalculateEmissionsRequest) String() string {
 func (*CalculateEmissionsRequest) ProtoMessage() {}
 
 func (x *CalculateEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1207,7 @@ func (x *CalculateEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*CalculateEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CalculateEmissionsRequest) GetUpload() string {
@@ -874,7 +1245,7 @@ type CalculateEmissionsResponse struct {
 
 func (x *CalculateEmissionsResponse) Reset() {
 	*x = CalculateEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1257,7 @@ func (x *CalculateEmissionsResponse) String() string {
 func (*CalculateEmissionsResponse) ProtoMessage() {}
 
 func (x *CalculateEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1270,7 @@ func (x *CalculateEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*CalculateEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CalculateEmissionsResponse) GetLinesCalculated() int64 {
@@ -954,7 +1325,7 @@ type UploadEmissions struct {
 
 func (x *UploadEmissions) Reset() {
 	*x = UploadEmissions{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1337,7 @@ func (x *UploadEmissions) String() string {
 func (*UploadEmissions) ProtoMessage() {}
 
 func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1350,7 @@ func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadEmissions.ProtoReflect.Descriptor instead.
 func (*UploadEmissions) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UploadEmissions) GetUpload() string {
@@ -1055,14 +1426,33 @@ type EmissionResult struct {
 	FxRate  string `protobuf:"bytes,23,opt,name=fx_rate,json=fxRate,proto3" json:"fx_rate,omitempty"`
 	FxMonth string `protobuf:"bytes,24,opt,name=fx_month,json=fxMonth,proto3" json:"fx_month,omitempty"`
 	// The exchange-rate series, for example US Federal Reserve H.10.
-	FxSeries      string `protobuf:"bytes,25,opt,name=fx_series,json=fxSeries,proto3" json:"fx_series,omitempty"`
+	FxSeries string `protobuf:"bytes,25,opt,name=fx_series,json=fxSeries,proto3" json:"fx_series,omitempty"`
+	// An activity line's quantity and unit as given, its quantity in the
+	// factor's unit (factor_unit) and the conversion, for example
+	// "1 us-gallon = 3.785411784 litre". kg_co2e = factor_quantity x
+	// factor_value. factor_quantity is exact, or rounded half away from zero
+	// to 10 decimals when the conversion does not end (1 GJ = 2500/9 kWh).
+	Activity       string `protobuf:"bytes,26,opt,name=activity,proto3" json:"activity,omitempty"`
+	Quantity       string `protobuf:"bytes,27,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Unit           string `protobuf:"bytes,28,opt,name=unit,proto3" json:"unit,omitempty"`
+	FactorQuantity string `protobuf:"bytes,29,opt,name=factor_quantity,json=factorQuantity,proto3" json:"factor_quantity,omitempty"`
+	UnitConversion string `protobuf:"bytes,30,opt,name=unit_conversion,json=unitConversion,proto3" json:"unit_conversion,omitempty"`
+	// The line's gases: the factor's per-gas values times the factor
+	// quantity, in gas_unit.
+	Gases   []*FactorGas `protobuf:"bytes,31,rep,name=gases,proto3" json:"gases,omitempty"`
+	GasUnit string       `protobuf:"bytes,32,opt,name=gas_unit,json=gasUnit,proto3" json:"gas_unit,omitempty"`
+	// The basis kg_co2e is under (the factor's, AR5), and the line's CO2e
+	// under the others: factor_quantity x the factor's value under them.
+	GwpBasis      GwpBasis `protobuf:"varint,33,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	KgCo2EAr4     string   `protobuf:"bytes,34,opt,name=kg_co2e_ar4,json=kgCo2eAr4,proto3" json:"kg_co2e_ar4,omitempty"`
+	KgCo2EAr6     string   `protobuf:"bytes,35,opt,name=kg_co2e_ar6,json=kgCo2eAr6,proto3" json:"kg_co2e_ar6,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EmissionResult) Reset() {
 	*x = EmissionResult{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1464,7 @@ func (x *EmissionResult) String() string {
 func (*EmissionResult) ProtoMessage() {}
 
 func (x *EmissionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1477,7 @@ func (x *EmissionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmissionResult.ProtoReflect.Descriptor instead.
 func (*EmissionResult) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EmissionResult) GetName() string {
@@ -1265,6 +1655,76 @@ func (x *EmissionResult) GetFxSeries() string {
 	return ""
 }
 
+func (x *EmissionResult) GetActivity() string {
+	if x != nil {
+		return x.Activity
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetQuantity() string {
+	if x != nil {
+		return x.Quantity
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetFactorQuantity() string {
+	if x != nil {
+		return x.FactorQuantity
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetUnitConversion() string {
+	if x != nil {
+		return x.UnitConversion
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetGases() []*FactorGas {
+	if x != nil {
+		return x.Gases
+	}
+	return nil
+}
+
+func (x *EmissionResult) GetGasUnit() string {
+	if x != nil {
+		return x.GasUnit
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *EmissionResult) GetKgCo2EAr4() string {
+	if x != nil {
+		return x.KgCo2EAr4
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetKgCo2EAr6() string {
+	if x != nil {
+		return x.KgCo2EAr6
+	}
+	return ""
+}
+
 type GetEmissionResultRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "emissionResults/{transaction_id}".
@@ -1275,7 +1735,7 @@ type GetEmissionResultRequest struct {
 
 func (x *GetEmissionResultRequest) Reset() {
 	*x = GetEmissionResultRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1747,7 @@ func (x *GetEmissionResultRequest) String() string {
 func (*GetEmissionResultRequest) ProtoMessage() {}
 
 func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1760,7 @@ func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmissionResultRequest.ProtoReflect.Descriptor instead.
 func (*GetEmissionResultRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetEmissionResultRequest) GetName() string {
@@ -1325,7 +1785,7 @@ type BatchGetEmissionResultsRequest struct {
 
 func (x *BatchGetEmissionResultsRequest) Reset() {
 	*x = BatchGetEmissionResultsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1797,7 @@ func (x *BatchGetEmissionResultsRequest) String() string {
 func (*BatchGetEmissionResultsRequest) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1810,7 @@ func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchGetEmissionResultsRequest) GetNames() []string {
@@ -1376,7 +1836,7 @@ type BatchGetEmissionResultsResponse struct {
 
 func (x *BatchGetEmissionResultsResponse) Reset() {
 	*x = BatchGetEmissionResultsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1848,7 @@ func (x *BatchGetEmissionResultsResponse) String() string {
 func (*BatchGetEmissionResultsResponse) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1861,7 @@ func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{16}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchGetEmissionResultsResponse) GetResults() []*EmissionResult {
@@ -1415,14 +1875,17 @@ type SummarizeEmissionsRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GroupBy SummaryDimension       `protobuf:"varint,1,opt,name=group_by,json=groupBy,proto3,enum=vcci.calculator.v1.SummaryDimension" json:"group_by,omitempty"`
 	// The largest groups by emissions first, at most this many; 0 means all.
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The basis kg CO2e are expressed under; unspecified: the tenant's
+	// (CalculationSettings).
+	GwpBasis      GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SummarizeEmissionsRequest) Reset() {
 	*x = SummarizeEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1897,7 @@ func (x *SummarizeEmissionsRequest) String() string {
 func (*SummarizeEmissionsRequest) ProtoMessage() {}
 
 func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1910,7 @@ func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{17}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SummarizeEmissionsRequest) GetGroupBy() SummaryDimension {
@@ -1464,6 +1927,13 @@ func (x *SummarizeEmissionsRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *SummarizeEmissionsRequest) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
 type SummarizeEmissionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Ordered by kg CO2e descending, or by key for months.
@@ -1473,13 +1943,15 @@ type SummarizeEmissionsResponse struct {
 	TotalSpendUsd    string `protobuf:"bytes,3,opt,name=total_spend_usd,json=totalSpendUsd,proto3" json:"total_spend_usd,omitempty"`
 	TransactionCount int64  `protobuf:"varint,4,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
 	GroupCount       int32  `protobuf:"varint,5,opt,name=group_count,json=groupCount,proto3" json:"group_count,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The basis kg CO2e are expressed under.
+	GwpBasis      GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SummarizeEmissionsResponse) Reset() {
 	*x = SummarizeEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1963,7 @@ func (x *SummarizeEmissionsResponse) String() string {
 func (*SummarizeEmissionsResponse) ProtoMessage() {}
 
 func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1976,7 @@ func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{18}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SummarizeEmissionsResponse) GetGroups() []*v1.EmissionTotal {
@@ -1542,11 +2014,18 @@ func (x *SummarizeEmissionsResponse) GetGroupCount() int32 {
 	return 0
 }
 
+func (x *SummarizeEmissionsResponse) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
 var File_vcci_calculator_v1_calculator_proto protoreflect.FileDescriptor
 
 const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/calculator/v1/calculator.proto\x12\x12vcci.calculator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"\xf5\x01\n" +
+	"#vcci/calculator/v1/calculator.proto\x12\x12vcci.calculator.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"\xf5\x01\n" +
 	"\tFactorSet\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1c\n" +
@@ -1556,7 +2035,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12!\n" +
 	"\ffactor_count\x18\a \x01(\x05R\vfactorCount\x12\x16\n" +
 	"\x06region\x18\b \x01(\tR\x06region\x12\x12\n" +
-	"\x04year\x18\t \x01(\x05R\x04year\"\xbc\x02\n" +
+	"\x04year\x18\t \x01(\x05R\x04year\"\x85\x04\n" +
 	"\x06Factor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
@@ -1570,7 +2049,27 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x06source\x18\t \x01(\tR\x06source\x12\x16\n" +
 	"\x06region\x18\n" +
 	" \x01(\tR\x06region\x12\x12\n" +
-	"\x04year\x18\v \x01(\x05R\x04year\"\x17\n" +
+	"\x04year\x18\v \x01(\x05R\x04year\x123\n" +
+	"\x05gases\x18\f \x03(\v2\x1d.vcci.calculator.v1.FactorGasR\x05gases\x12\x19\n" +
+	"\bgas_unit\x18\r \x01(\tR\agasUnit\x12\x1b\n" +
+	"\tvalue_ar4\x18\x0e \x01(\tR\bvalueAr4\x12\x1b\n" +
+	"\tvalue_ar6\x18\x0f \x01(\tR\bvalueAr6\x12\x18\n" +
+	"\alicence\x18\x10 \x01(\tR\alicence\x12#\n" +
+	"\ractivity_unit\x18\x11 \x01(\tR\factivityUnit\"3\n" +
+	"\tFactorGas\x12\x10\n" +
+	"\x03gas\x18\x01 \x01(\tR\x03gas\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xa1\x01\n" +
+	"\x13CalculationSettings\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
+	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12;\n" +
+	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"3\n" +
+	"\x1dGetCalculationSettingsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa4\x01\n" +
+	" UpdateCalculationSettingsRequest\x12C\n" +
+	"\bsettings\x18\x01 \x01(\v2'.vcci.calculator.v1.CalculationSettingsR\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\x17\n" +
 	"\x15ListFactorSetsRequest\"X\n" +
 	"\x16ListFactorSetsResponse\x12>\n" +
 	"\vfactor_sets\x18\x01 \x03(\v2\x1d.vcci.calculator.v1.FactorSetR\n" +
@@ -1592,7 +2091,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\"&\n" +
 	"\x10GetFactorRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xf1\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xf8\x02\n" +
 	"\tSpendLine\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -1604,7 +2103,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"amount_usd\x18\x05 \x01(\tR\tamountUsd\x12\x16\n" +
 	"\x06upload\x18\x06 \x01(\tR\x06upload\x12\x1a\n" +
 	"\bcurrency\x18\a \x01(\tR\bcurrency\x12\x16\n" +
-	"\x06amount\x18\b \x01(\tR\x06amount\"h\n" +
+	"\x06amount\x18\b \x01(\tR\x06amount\x12\x1a\n" +
+	"\bactivity\x18\t \x01(\tR\bactivity\x12\x1a\n" +
+	"\bquantity\x18\n" +
+	" \x01(\tR\bquantity\x12\x12\n" +
+	"\x04unit\x18\v \x01(\tR\x04unit\x129\n" +
+	"\bcategory\x18\f \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\"h\n" +
 	"\x19CalculateEmissionsRequest\x12\x16\n" +
 	"\x06upload\x18\x01 \x01(\tR\x06upload\x123\n" +
 	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\x81\x02\n" +
@@ -1619,7 +2123,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x03 \x01(\x03R\tlineCount\x12;\n" +
-	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xd9\x06\n" +
+	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xc2\t\n" +
 	"\x0eEmissionResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06upload\x18\x02 \x01(\tR\x06upload\x12\x12\n" +
@@ -1652,30 +2156,47 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x06amount\x18\x16 \x01(\tR\x06amount\x12\x17\n" +
 	"\afx_rate\x18\x17 \x01(\tR\x06fxRate\x12\x19\n" +
 	"\bfx_month\x18\x18 \x01(\tR\afxMonth\x12\x1b\n" +
-	"\tfx_series\x18\x19 \x01(\tR\bfxSeries\".\n" +
+	"\tfx_series\x18\x19 \x01(\tR\bfxSeries\x12\x1a\n" +
+	"\bactivity\x18\x1a \x01(\tR\bactivity\x12\x1a\n" +
+	"\bquantity\x18\x1b \x01(\tR\bquantity\x12\x12\n" +
+	"\x04unit\x18\x1c \x01(\tR\x04unit\x12'\n" +
+	"\x0ffactor_quantity\x18\x1d \x01(\tR\x0efactorQuantity\x12'\n" +
+	"\x0funit_conversion\x18\x1e \x01(\tR\x0eunitConversion\x123\n" +
+	"\x05gases\x18\x1f \x03(\v2\x1d.vcci.calculator.v1.FactorGasR\x05gases\x12\x19\n" +
+	"\bgas_unit\x18  \x01(\tR\agasUnit\x129\n" +
+	"\tgwp_basis\x18! \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1e\n" +
+	"\vkg_co2e_ar4\x18\" \x01(\tR\tkgCo2eAr4\x12\x1e\n" +
+	"\vkg_co2e_ar6\x18# \x01(\tR\tkgCo2eAr6\".\n" +
 	"\x18GetEmissionResultRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"c\n" +
 	"\x1eBatchGetEmissionResultsRequest\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x12+\n" +
 	"\x11transaction_dates\x18\x02 \x03(\tR\x10transactionDates\"_\n" +
 	"\x1fBatchGetEmissionResultsResponse\x12<\n" +
-	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"r\n" +
+	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\xad\x01\n" +
 	"\x19SummarizeEmissionsRequest\x12?\n" +
 	"\bgroup_by\x18\x01 \x01(\x0e2$.vcci.calculator.v1.SummaryDimensionR\agroupBy\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\xed\x01\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x129\n" +
+	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\xa8\x02\n" +
 	"\x1aSummarizeEmissionsResponse\x125\n" +
 	"\x06groups\x18\x01 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\x06groups\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12&\n" +
 	"\x0ftotal_spend_usd\x18\x03 \x01(\tR\rtotalSpendUsd\x12+\n" +
 	"\x11transaction_count\x18\x04 \x01(\x03R\x10transactionCount\x12\x1f\n" +
 	"\vgroup_count\x18\x05 \x01(\x05R\n" +
-	"groupCount*\xaf\x01\n" +
+	"groupCount\x129\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis*^\n" +
+	"\bGwpBasis\x12\x19\n" +
+	"\x15GWP_BASIS_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rGWP_BASIS_AR4\x10\x01\x12\x11\n" +
+	"\rGWP_BASIS_AR5\x10\x02\x12\x11\n" +
+	"\rGWP_BASIS_AR6\x10\x03*\xaf\x01\n" +
 	"\x10SummaryDimension\x12!\n" +
 	"\x1dSUMMARY_DIMENSION_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_SUPPLIER\x10\x01\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_CATEGORY\x10\x02\x12\x1b\n" +
 	"\x17SUMMARY_DIMENSION_NAICS\x10\x03\x12\x1b\n" +
-	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xed\x06\n" +
+	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xdf\b\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
 	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12^\n" +
@@ -1684,7 +2205,9 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x12CalculateEmissions\x12-.vcci.calculator.v1.CalculateEmissionsRequest\x1a..vcci.calculator.v1.CalculateEmissionsResponse\x12e\n" +
 	"\x11GetEmissionResult\x12,.vcci.calculator.v1.GetEmissionResultRequest\x1a\".vcci.calculator.v1.EmissionResult\x12\x82\x01\n" +
 	"\x17BatchGetEmissionResults\x122.vcci.calculator.v1.BatchGetEmissionResultsRequest\x1a3.vcci.calculator.v1.BatchGetEmissionResultsResponse\x12s\n" +
-	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponseB\xd5\x01\n" +
+	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponse\x12t\n" +
+	"\x16GetCalculationSettings\x121.vcci.calculator.v1.GetCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12z\n" +
+	"\x19UpdateCalculationSettings\x124.vcci.calculator.v1.UpdateCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettingsB\xd5\x01\n" +
 	"\x16com.vcci.calculator.v1B\x0fCalculatorProtoP\x01Z@github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1;calculatorv1\xa2\x02\x03VCX\xaa\x02\x12Vcci.Calculator.V1\xca\x02\x12Vcci\\Calculator\\V1\xe2\x02\x1eVcci\\Calculator\\V1\\GPBMetadata\xea\x02\x14Vcci::Calculator::V1b\x06proto3"
 
 var (
@@ -1699,68 +2222,88 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 	return file_vcci_calculator_v1_calculator_proto_rawDescData
 }
 
-var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
-	(SummaryDimension)(0),                   // 0: vcci.calculator.v1.SummaryDimension
-	(*FactorSet)(nil),                       // 1: vcci.calculator.v1.FactorSet
-	(*Factor)(nil),                          // 2: vcci.calculator.v1.Factor
-	(*ListFactorSetsRequest)(nil),           // 3: vcci.calculator.v1.ListFactorSetsRequest
-	(*ListFactorSetsResponse)(nil),          // 4: vcci.calculator.v1.ListFactorSetsResponse
-	(*BatchGetFactorsRequest)(nil),          // 5: vcci.calculator.v1.BatchGetFactorsRequest
-	(*BatchGetFactorsResponse)(nil),         // 6: vcci.calculator.v1.BatchGetFactorsResponse
-	(*ListFactorsRequest)(nil),              // 7: vcci.calculator.v1.ListFactorsRequest
-	(*ListFactorsResponse)(nil),             // 8: vcci.calculator.v1.ListFactorsResponse
-	(*GetFactorRequest)(nil),                // 9: vcci.calculator.v1.GetFactorRequest
-	(*SpendLine)(nil),                       // 10: vcci.calculator.v1.SpendLine
-	(*CalculateEmissionsRequest)(nil),       // 11: vcci.calculator.v1.CalculateEmissionsRequest
-	(*CalculateEmissionsResponse)(nil),      // 12: vcci.calculator.v1.CalculateEmissionsResponse
-	(*UploadEmissions)(nil),                 // 13: vcci.calculator.v1.UploadEmissions
-	(*EmissionResult)(nil),                  // 14: vcci.calculator.v1.EmissionResult
-	(*GetEmissionResultRequest)(nil),        // 15: vcci.calculator.v1.GetEmissionResultRequest
-	(*BatchGetEmissionResultsRequest)(nil),  // 16: vcci.calculator.v1.BatchGetEmissionResultsRequest
-	(*BatchGetEmissionResultsResponse)(nil), // 17: vcci.calculator.v1.BatchGetEmissionResultsResponse
-	(*SummarizeEmissionsRequest)(nil),       // 18: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil),      // 19: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),                   // 20: vcci.common.v1.ScopeCategory
-	(*v1.EmissionTotal)(nil),                // 21: vcci.common.v1.EmissionTotal
-	(*timestamppb.Timestamp)(nil),           // 22: google.protobuf.Timestamp
+	(GwpBasis)(0),                            // 0: vcci.calculator.v1.GwpBasis
+	(SummaryDimension)(0),                    // 1: vcci.calculator.v1.SummaryDimension
+	(*FactorSet)(nil),                        // 2: vcci.calculator.v1.FactorSet
+	(*Factor)(nil),                           // 3: vcci.calculator.v1.Factor
+	(*FactorGas)(nil),                        // 4: vcci.calculator.v1.FactorGas
+	(*CalculationSettings)(nil),              // 5: vcci.calculator.v1.CalculationSettings
+	(*GetCalculationSettingsRequest)(nil),    // 6: vcci.calculator.v1.GetCalculationSettingsRequest
+	(*UpdateCalculationSettingsRequest)(nil), // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest
+	(*ListFactorSetsRequest)(nil),            // 8: vcci.calculator.v1.ListFactorSetsRequest
+	(*ListFactorSetsResponse)(nil),           // 9: vcci.calculator.v1.ListFactorSetsResponse
+	(*BatchGetFactorsRequest)(nil),           // 10: vcci.calculator.v1.BatchGetFactorsRequest
+	(*BatchGetFactorsResponse)(nil),          // 11: vcci.calculator.v1.BatchGetFactorsResponse
+	(*ListFactorsRequest)(nil),               // 12: vcci.calculator.v1.ListFactorsRequest
+	(*ListFactorsResponse)(nil),              // 13: vcci.calculator.v1.ListFactorsResponse
+	(*GetFactorRequest)(nil),                 // 14: vcci.calculator.v1.GetFactorRequest
+	(*SpendLine)(nil),                        // 15: vcci.calculator.v1.SpendLine
+	(*CalculateEmissionsRequest)(nil),        // 16: vcci.calculator.v1.CalculateEmissionsRequest
+	(*CalculateEmissionsResponse)(nil),       // 17: vcci.calculator.v1.CalculateEmissionsResponse
+	(*UploadEmissions)(nil),                  // 18: vcci.calculator.v1.UploadEmissions
+	(*EmissionResult)(nil),                   // 19: vcci.calculator.v1.EmissionResult
+	(*GetEmissionResultRequest)(nil),         // 20: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),   // 21: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil),  // 22: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),        // 23: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),       // 24: vcci.calculator.v1.SummarizeEmissionsResponse
+	(v1.ScopeCategory)(0),                    // 25: vcci.common.v1.ScopeCategory
+	(*timestamppb.Timestamp)(nil),            // 26: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 27: google.protobuf.FieldMask
+	(*v1.EmissionTotal)(nil),                 // 28: vcci.common.v1.EmissionTotal
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
-	20, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
-	1,  // 1: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
-	2,  // 2: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	2,  // 3: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	10, // 4: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	21, // 5: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	13, // 6: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	21, // 7: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	20, // 8: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	22, // 9: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
-	14, // 10: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	0,  // 11: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	21, // 12: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	3,  // 13: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	5,  // 14: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	7,  // 15: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	9,  // 16: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	11, // 17: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	15, // 18: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	16, // 19: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	18, // 20: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	4,  // 21: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	6,  // 22: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	8,  // 23: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	2,  // 24: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	12, // 25: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	14, // 26: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	17, // 27: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	19, // 28: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	21, // [21:29] is the sub-list for method output_type
-	13, // [13:21] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	25, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	4,  // 1: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
+	0,  // 2: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	26, // 3: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 4: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
+	27, // 5: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 6: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
+	3,  // 7: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	3,  // 8: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	25, // 9: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
+	15, // 10: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	28, // 11: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	18, // 12: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
+	28, // 13: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	25, // 14: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	26, // 15: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	4,  // 16: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
+	0,  // 17: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	19, // 18: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	1,  // 19: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	0,  // 20: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	28, // 21: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	0,  // 22: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	8,  // 23: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	10, // 24: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	12, // 25: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	14, // 26: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	16, // 27: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	20, // 28: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	21, // 29: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	23, // 30: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	6,  // 31: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	7,  // 32: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	9,  // 33: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	11, // 34: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	13, // 35: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	3,  // 36: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	17, // 37: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	19, // 38: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	22, // 39: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	24, // 40: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	5,  // 41: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	5,  // 42: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	33, // [33:43] is the sub-list for method output_type
+	23, // [23:33] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -1773,8 +2316,8 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CalculatorService_ListFactorSets_FullMethodName          = "/vcci.calculator.v1.CalculatorService/ListFactorSets"
-	CalculatorService_BatchGetFactors_FullMethodName         = "/vcci.calculator.v1.CalculatorService/BatchGetFactors"
-	CalculatorService_ListFactors_FullMethodName             = "/vcci.calculator.v1.CalculatorService/ListFactors"
-	CalculatorService_GetFactor_FullMethodName               = "/vcci.calculator.v1.CalculatorService/GetFactor"
-	CalculatorService_CalculateEmissions_FullMethodName      = "/vcci.calculator.v1.CalculatorService/CalculateEmissions"
-	CalculatorService_GetEmissionResult_FullMethodName       = "/vcci.calculator.v1.CalculatorService/GetEmissionResult"
-	CalculatorService_BatchGetEmissionResults_FullMethodName = "/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults"
-	CalculatorService_SummarizeEmissions_FullMethodName      = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
+	CalculatorService_ListFactorSets_FullMethodName            = "/vcci.calculator.v1.CalculatorService/ListFactorSets"
+	CalculatorService_BatchGetFactors_FullMethodName           = "/vcci.calculator.v1.CalculatorService/BatchGetFactors"
+	CalculatorService_ListFactors_FullMethodName               = "/vcci.calculator.v1.CalculatorService/ListFactors"
+	CalculatorService_GetFactor_FullMethodName                 = "/vcci.calculator.v1.CalculatorService/GetFactor"
+	CalculatorService_CalculateEmissions_FullMethodName        = "/vcci.calculator.v1.CalculatorService/CalculateEmissions"
+	CalculatorService_GetEmissionResult_FullMethodName         = "/vcci.calculator.v1.CalculatorService/GetEmissionResult"
+	CalculatorService_BatchGetEmissionResults_FullMethodName   = "/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults"
+	CalculatorService_SummarizeEmissions_FullMethodName        = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
+	CalculatorService_GetCalculationSettings_FullMethodName    = "/vcci.calculator.v1.CalculatorService/GetCalculationSettings"
+	CalculatorService_UpdateCalculationSettings_FullMethodName = "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings"
 )
 
 // CalculatorServiceClient is the client API for CalculatorService service.
@@ -60,6 +62,11 @@ type CalculatorServiceClient interface {
 	BatchGetEmissionResults(ctx context.Context, in *BatchGetEmissionResultsRequest, opts ...grpc.CallOption) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(ctx context.Context, in *SummarizeEmissionsRequest, opts ...grpc.CallOption) (*SummarizeEmissionsResponse, error)
+	// GetCalculationSettings returns the tenant's calculation settings.
+	GetCalculationSettings(ctx context.Context, in *GetCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error)
+	// UpdateCalculationSettings changes them; summaries are expressed under
+	// the new GWP basis from the next read, without recalculating a line.
+	UpdateCalculationSettings(ctx context.Context, in *UpdateCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error)
 }
 
 type calculatorServiceClient struct {
@@ -150,6 +157,26 @@ func (c *calculatorServiceClient) SummarizeEmissions(ctx context.Context, in *Su
 	return out, nil
 }
 
+func (c *calculatorServiceClient) GetCalculationSettings(ctx context.Context, in *GetCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CalculationSettings)
+	err := c.cc.Invoke(ctx, CalculatorService_GetCalculationSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) UpdateCalculationSettings(ctx context.Context, in *UpdateCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CalculationSettings)
+	err := c.cc.Invoke(ctx, CalculatorService_UpdateCalculationSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CalculatorServiceServer is the server API for CalculatorService service.
 // All implementations must embed UnimplementedCalculatorServiceServer
 // for forward compatibility.
@@ -181,6 +208,11 @@ type CalculatorServiceServer interface {
 	BatchGetEmissionResults(context.Context, *BatchGetEmissionResultsRequest) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error)
+	// GetCalculationSettings returns the tenant's calculation settings.
+	GetCalculationSettings(context.Context, *GetCalculationSettingsRequest) (*CalculationSettings, error)
+	// UpdateCalculationSettings changes them; summaries are expressed under
+	// the new GWP basis from the next read, without recalculating a line.
+	UpdateCalculationSettings(context.Context, *UpdateCalculationSettingsRequest) (*CalculationSettings, error)
 	mustEmbedUnimplementedCalculatorServiceServer()
 }
 
@@ -214,6 +246,12 @@ func (UnimplementedCalculatorServiceServer) BatchGetEmissionResults(context.Cont
 }
 func (UnimplementedCalculatorServiceServer) SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SummarizeEmissions not implemented")
+}
+func (UnimplementedCalculatorServiceServer) GetCalculationSettings(context.Context, *GetCalculationSettingsRequest) (*CalculationSettings, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCalculationSettings not implemented")
+}
+func (UnimplementedCalculatorServiceServer) UpdateCalculationSettings(context.Context, *UpdateCalculationSettingsRequest) (*CalculationSettings, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateCalculationSettings not implemented")
 }
 func (UnimplementedCalculatorServiceServer) mustEmbedUnimplementedCalculatorServiceServer() {}
 func (UnimplementedCalculatorServiceServer) testEmbeddedByValue()                           {}
@@ -380,6 +418,42 @@ func _CalculatorService_SummarizeEmissions_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalculatorService_GetCalculationSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCalculationSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).GetCalculationSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_GetCalculationSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).GetCalculationSettings(ctx, req.(*GetCalculationSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_UpdateCalculationSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCalculationSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).UpdateCalculationSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_UpdateCalculationSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).UpdateCalculationSettings(ctx, req.(*UpdateCalculationSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CalculatorService_ServiceDesc is the grpc.ServiceDesc for CalculatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -418,6 +492,14 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SummarizeEmissions",
 			Handler:    _CalculatorService_SummarizeEmissions_Handler,
+		},
+		{
+			MethodName: "GetCalculationSettings",
+			Handler:    _CalculatorService_GetCalculationSettings_Handler,
+		},
+		{
+			MethodName: "UpdateCalculationSettings",
+			Handler:    _CalculatorService_UpdateCalculationSettings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
