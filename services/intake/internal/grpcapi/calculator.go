@@ -15,6 +15,7 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/batch"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
@@ -78,6 +79,11 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 		} else { // the calculator converts it, and records how
 			req.Lines[i].Currency, req.Lines[i].Amount = r.Currency, r.Amount
 		}
+		if r.Activity != "" {
+			req.Lines[i].Activity, req.Lines[i].Quantity, req.Lines[i].Unit = r.Activity, r.Quantity, r.Unit
+		}
+		// The category intake stored: the line's own or its factor's.
+		req.Lines[i].Category = commonv1.ScopeCategory(r.Category)
 		if r.Upload != 0 && r.Upload != upload { // a batch of uploads
 			if r.Upload != last {
 				last, lastName = r.Upload, "uploads/"+strconv.FormatInt(r.Upload, 10)

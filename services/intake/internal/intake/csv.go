@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,14 +16,17 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 )
 
-// Columns are the spend file's columns, in any order; all but the optional
-// ones must be in the header.
+// Columns are the file's columns, in any order; all but the optional ones
+// must be in the header. A line is spend (naics_code, amount, currency) or,
+// when activity is set, activity data (activity, quantity, unit; an amount
+// is then optional, kept as the line's spend).
 func Columns() [numColumns]string {
-	return [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description", "supplier_country"}
+	return [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description",
+		"supplier_country", "category", "activity", "quantity", "unit"}
 }
 
 // optional reports whether column c may be left out of the header.
-func optional(c int) bool { return c == colCountry }
+func optional(c int) bool { return c >= colCountry }
 
 // required lists the columns a header must name.
 func required() string {
@@ -45,6 +49,10 @@ const (
 	colCurrency
 	colDescription
 	colCountry
+	colCategory
+	colActivity
+	colQuantity
+	colUnit
 	numColumns
 )
 
@@ -107,7 +115,13 @@ type Row struct {
 	// USD.
 	AmountUSD string
 	Country   string // ISO 3166-1 alpha-2, or empty
-	Category  int16  // Scope 3 category of the NAICS code's factor
+	// Category is the line's Scope 3 category: its own (Override), or its
+	// factor's default.
+	Category int16
+	Override bool
+	// An activity line's activity (a DESNZ factor id), quantity and unit,
+	// as given; empty on spend lines.
+	Activity, Quantity, Unit string
 	// Upload is the upload the row belongs to, set where the rows of
 	// several uploads travel together; 0 is the upload at hand.
 	Upload int64
@@ -469,7 +483,19 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	}
 	r := Row{Line: line, TransactionID: get(colTx), SupplierID: get(colSupplier), SupplierName: get(colSupplierName),
 		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription),
-		Country: strings.ToUpper(get(colCountry))}
+		Country: strings.ToUpper(get(colCountry)), Activity: strings.ToLower(get(colActivity)), Quantity: get(colQuantity), Unit: get(colUnit)}
+	if c := get(colCategory); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 || n > 15 {
+			return bad(colCategory, "not a Scope 3 category (a number from 1 to 15)", c)
+		}
+		r.Category, r.Override = int16(n), true
+	}
+	if r.Activity != "" {
+		if col, reason := checkActivity(&r); reason != "" {
+			return bad(col, reason, get(col))
+		}
+	}
 	switch {
 	case r.TransactionID == "":
 		return bad(colTx, "required", "")
@@ -483,7 +509,7 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		return bad(colSupplierName, fmt.Sprintf("longer than %d bytes", maxNameLen), r.SupplierName)
 	case len(r.Description) > maxDescLen:
 		return bad(colDescription, fmt.Sprintf("longer than %d bytes", maxDescLen), r.Description)
-	case !IsNAICS(r.NAICS):
+	case !IsNAICS(r.NAICS) && (r.Activity == "" || r.NAICS != ""):
 		return bad(colNAICS, "not a 6-digit NAICS code", r.NAICS)
 	case !isAmount(r.Amount):
 		return bad(colAmount, "not a number with at most 4 decimals (like 1234.56 or -80.00)", r.Amount)
@@ -522,14 +548,16 @@ func (v *Validator) Next() (Row, bool) {
 		if v.pos < len(v.cur) {
 			p := v.cur[v.pos]
 			v.pos++
-			if p.bad == nil && v.known[p.row.NAICS] == 0 {
+			if p.bad == nil && p.row.Activity == "" && v.known[p.row.NAICS] == 0 {
 				p.bad = &RowError{Row: p.row.Line, Column: "naics_code", Reason: "no emission factor for this NAICS code in the factor library", Value: p.row.NAICS}
 			}
 			if p.bad != nil {
 				v.reject(*p.bad)
 				continue
 			}
-			p.row.Category = v.known[p.row.NAICS]
+			if !p.row.Override && p.row.Activity == "" {
+				p.row.Category = v.known[p.row.NAICS]
+			}
 			v.Accepted++
 			if v.MinDate.IsZero() || p.row.Date.Before(v.MinDate) {
 				v.MinDate = p.row.Date
@@ -564,7 +592,7 @@ func (v *Validator) resolveCodes(rows []parsed) error {
 	var ask []string
 	asked := map[string]bool{}
 	for _, p := range rows {
-		if p.bad != nil {
+		if p.bad != nil || p.row.Activity != "" {
 			continue
 		}
 		if _, ok := v.known[p.row.NAICS]; !ok && !asked[p.row.NAICS] {

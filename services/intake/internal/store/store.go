@@ -473,7 +473,12 @@ func (r *rowSource) Values() ([]any, error) {
 	if x.Currency != "USD" {
 		usd = x.AmountUSD
 	}
-	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, usd, x.Description, x.Category, x.Country}, nil
+	var activity, qty, unit any // NULL on spend lines
+	if x.Activity != "" {
+		activity, qty, unit = x.Activity, x.Quantity, x.Unit
+	}
+	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, usd, x.Description, x.Category, x.Country,
+		activity, qty, unit}, nil
 }
 
 func (r *rowSource) Err() error { return r.v.Err() }
@@ -602,11 +607,12 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 func stageRows(ctx context.Context, tx pgx.Tx, v *intake.Validator) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
 		supplier_id text, supplier_name text, naics_code text, amount text, currency text, amount_usd text, description text,
-		category smallint, country text) ON COMMIT DROP`); err != nil {
+		category smallint, country text, activity text, quantity text, unit text) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("create stage: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
-		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "amount_usd", "description", "category", "country"},
+		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "amount_usd", "description", "category", "country",
+			"activity", "quantity", "unit"},
 		&rowSource{v: v}); err != nil {
 		return fmt.Errorf("stage rows: %w", err)
 	}
@@ -655,9 +661,9 @@ func insertStaged(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
 	// faster than file order (docs/benchmarks.md).
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, amount, description, category)
+			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit)
 		SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, coalesce(amount_usd, amount)::numeric(18, 4), currency,
-			CASE WHEN amount_usd IS NOT NULL THEN amount::numeric(18, 4) END, description, category
+			CASE WHEN amount_usd IS NOT NULL THEN amount::numeric(18, 4) END, description, category, activity, quantity::numeric, unit
 		FROM tx_stage ORDER BY tx_date, transaction_id`, u.Tenant, u.ID); err != nil {
 		return fmt.Errorf("insert transactions: %w", err)
 	}
@@ -669,7 +675,7 @@ func insertStaged(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
 		INSERT INTO intake.suppliers AS s (tenant_id, supplier_id, name, country, naics_codes)
 		SELECT $1, supplier_id, (array_agg(supplier_name ORDER BY line DESC))[1],
 			coalesce((array_agg(country ORDER BY line DESC) FILTER (WHERE country <> ''))[1], ''),
-			array_agg(DISTINCT naics_code ORDER BY naics_code)
+			coalesce(array_agg(DISTINCT naics_code ORDER BY naics_code) FILTER (WHERE naics_code <> ''), '{}')
 		FROM tx_stage GROUP BY supplier_id
 		ORDER BY supplier_id`+supplierUpsert, u.Tenant); err != nil {
 		return fmt.Errorf("upsert suppliers: %w", err)
@@ -790,7 +796,8 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 		// batch also spans every date, so the result partitions are made
 		// before any batch is in flight.
 		rows, err := tx.Query(ctx, `SELECT row_number, transaction_id, tx_date, supplier_id, naics_code,
-				amount_usd::text, currency, coalesce(amount, amount_usd)::text
+				amount_usd::text, currency, coalesce(amount, amount_usd)::text, category,
+				coalesce(activity, ''), coalesce(quantity::text, ''), coalesce(unit, '')
 			FROM intake.transactions WHERE tenant_id = $1 AND upload_id = $2 AND tx_date BETWEEN $3 AND $4
 			ORDER BY supplier_id`,
 			u.Tenant, u.ID, u.MinDate, u.MaxDate)
@@ -805,7 +812,8 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 		buf := make([]intake.Row, 0, size)
 		for rows.Next() {
 			var r intake.Row
-			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.AmountUSD, &r.Currency, &r.Amount); err != nil {
+			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.AmountUSD, &r.Currency, &r.Amount, &r.Category,
+				&r.Activity, &r.Quantity, &r.Unit); err != nil {
 				return fmt.Errorf("scan accepted row: %w", err)
 			}
 			buf = append(buf, r)

@@ -9,3 +9,10 @@ CREATE INDEX transactions_by_supplier_page2 ON transactions (tenant_id, supplier
     INCLUDE (amount_usd, amount, naics_code, category, currency, description, upload_id, row_number);
 DROP INDEX transactions_by_supplier_page;
 ALTER INDEX transactions_by_supplier_page2 RENAME TO transactions_by_supplier_page;
+
+-- An activity line's activity (a factor of the activity set), quantity and
+-- unit as given; NULL on spend lines. Its naics_code is '' and its
+-- amount_usd the spend it records, 0 when none.
+ALTER TABLE transactions ADD COLUMN activity text,
+    ADD COLUMN quantity numeric,
+    ADD COLUMN unit text;

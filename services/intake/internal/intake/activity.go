@@ -1,0 +1,52 @@
+package intake
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/pkg/units"
+)
+
+// checkActivity checks an activity line against the shipped activity
+// factors (refdata.DESNZ; the calculator checks again against the set it
+// holds): the activity exists, the quantity is a non-negative decimal with
+// at most 6 decimals, the unit converts to the factor's, and the line has a
+// category (its own or the factor's). A line with no amount records no
+// spend: 0 USD. It returns the column at fault and why, or "".
+func checkActivity(r *Row) (col int, reason string) {
+	set, err := refdata.DESNZ()
+	if err != nil {
+		return colActivity, "the activity factors could not be read: " + err.Error()
+	}
+	f, ok := set.Get(r.Activity)
+	switch {
+	case !ok:
+		return colActivity, fmt.Sprintf("unknown activity: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", set.Name, set.Name)
+	case !isQuantity(r.Quantity):
+		return colQuantity, "not a non-negative number with at most 6 decimals (like 12.5)"
+	case f.Category == 0 && !r.Override:
+		return colCategory, "required for this activity: its factor has no default Scope 3 category (it is the reporter's own fuel or energy use)"
+	}
+	q, _ := new(big.Rat).SetString(r.Quantity)
+	if _, err := units.Convert(q, r.Unit, f.Unit); err != nil {
+		return colUnit, fmt.Sprintf("does not convert to the factor's unit %q (%s)", f.Unit, strings.TrimPrefix(err.Error(), "units.Convert: "))
+	}
+	if !r.Override {
+		r.Category = f.Category
+	}
+	if r.Amount == "" && r.Currency == "" {
+		r.Amount, r.Currency = "0", "USD"
+	}
+	return 0, ""
+}
+
+// isQuantity matches [0-9]{1,14}(\.[0-9]{1,6})?.
+func isQuantity(s string) bool {
+	whole, frac, dot := strings.Cut(s, ".")
+	if len(whole) < 1 || len(whole) > 14 || !digits(whole) {
+		return false
+	}
+	return !dot || (len(frac) >= 1 && len(frac) <= 6 && digits(frac))
+}
