@@ -604,7 +604,7 @@ func spendFile(work string, rows, suppliers int) (string, error) {
 		return file, nil
 	}
 	tmp := file + ".tmp"
-	if err := writeSpend(tmp, rows, suppliers, 1); err != nil {
+	if err := writeSpend(tmp, rows, suppliers, 1, false); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, file); err != nil {
