@@ -12,7 +12,7 @@ ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test test-memory test-faults fuzz fuzz-short bench bench-e2e bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
+.PHONY: run test test-memory test-faults fuzz fuzz-short bench bench-e2e bench-e2e-mix bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -67,6 +67,12 @@ bench:
 ## bench-e2e: ROWS (default 1,000,000) spend lines through the REST gateway, each service its own process
 bench-e2e: build
 	go run ./cmd/vcci bench-e2e -rows $(ROWS) -bin $(BIN)
+
+## bench-e2e-mix: bench-e2e with ROWS USD-only spend lines, then ROWS mixed lines (60% spend in six currencies, 40% activity),
+## each on fresh processes and a fresh database; prints the mixed/USD ratio, failing over MIX_RATIO when it is set
+MIX_RATIO ?= 0
+bench-e2e-mix: build
+	go run ./cmd/vcci bench-e2e -mix -rows $(ROWS) -bin $(BIN) -max-mix-ratio $(MIX_RATIO)
 
 ## bench-guard: bench-e2e at 100,000 lines, failing when end to end takes over GUARD_RATIO times the same run's \copy (CI).
 ## The goal is 10; docs/benchmarks.md has where the code stands.

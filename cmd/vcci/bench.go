@@ -25,16 +25,20 @@ import (
 // benchE2E measures the upload flow with every deployable as its own process:
 // a spend file POSTed to the REST gateway until every row is stored and
 // calculated, against a plain psql \copy of the same file measured in the
-// same run.
+// same run. With -mix it then does the same with a mixed file of spend and
+// activity lines, on fresh processes and a fresh database, and compares the
+// two.
 func benchE2E(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench-e2e", flag.ContinueOnError)
 	rows := fs.Int("rows", 1_000_000, "rows in the generated file")
 	binDir := fs.String("bin", "bin", "folder with the built deployables (intake, calculator, hotspot, engagement, reporting, gateway)")
 	work := fs.String("work", ".bench", "folder for the generated file and logs")
-	dbName := fs.String("db", "vcci_bench", "database to (re)create for the platform; the baseline's is <db>_copy")
-	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable, in consecutive windows from the upload on, and a heap profile after each, go into <dir>/<window>/")
+	dbName := fs.String("db", "vcci_bench", "database to (re)create for the platform; the baseline's is <db>_copy, the mixed file's <db>_mix")
+	pprofDir := fs.String("pprof", "", "if set, CPU profiles of every deployable, in consecutive windows from the upload on, and a heap profile after each, go into <dir>/<window>/ (the mixed file's into <dir>/mix/<window>/)")
 	window := fs.Duration("pprof-window", 5*time.Second, "length of one -pprof window")
 	maxRatio := fs.Float64("max-ratio", 0, "if set, fail when end to end takes more than this many times the same run's \\copy")
+	mix := fs.Bool("mix", false, "after the USD-only file, run a mixed file of as many rows (60% spend in six currencies over 2022-2025, 40% activity lines of every kind) and print its end to end against the USD-only file's")
+	maxMixRatio := fs.Float64("max-mix-ratio", 0, "with -mix, if set, fail when the mixed file's end to end takes more than this many times the USD-only file's")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,11 +49,6 @@ func benchE2E(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	info, err := os.Stat(file)
-	if err != nil {
-		return fmt.Errorf("bench-e2e: %w", err)
-	}
-
 	admin := adminURL()
 	dbURL, err := freshDatabase(ctx, admin, *dbName)
 	if err != nil {
@@ -67,7 +66,63 @@ func benchE2E(ctx context.Context, args []string) error {
 		return err
 	}
 
-	d, err := startDeployables(ctx, *binDir, *work, "", *pprofDir != "", "DATABASE_URL="+dbURL)
+	usd := e2eCase{rows: *rows, kind: "rows", file: file, dbURL: dbURL, copySecs: copySecs, copyLabel: "baseline: psql \\copy, same file and shape"}
+	if *mix {
+		usd.kind = "USD-only spend rows"
+	}
+	usdRun, err := usd.run(ctx, *binDir, *work, *pprofDir, *window)
+	if err != nil {
+		return err
+	}
+	ratioErr := checkRatio(usdRun.total.Seconds(), copySecs, *maxRatio)
+	if !*mix {
+		return ratioErr
+	}
+
+	// The mixed file gets no \copy of its own: its lines have another shape
+	// (activity lines have no amount, dates span four years), and one
+	// yardstick for both files keeps their ratios comparable.
+	mixed := e2eCase{rows: *rows, kind: "mixed rows (60% spend in six currencies, 40% activity)", copySecs: copySecs,
+		copyLabel: "baseline: psql \\copy of the USD-only file", logPrefix: "mix-"}
+	if mixed.file, err = datasetFile(*work, *rows, 10_000, true); err != nil {
+		return errors.Join(ratioErr, err)
+	}
+	if mixed.dbURL, err = freshDatabase(ctx, admin, *dbName+"_mix"); err != nil {
+		return errors.Join(ratioErr, err)
+	}
+	mixedPprof := ""
+	if *pprofDir != "" {
+		mixedPprof = filepath.Join(*pprofDir, "mix")
+	}
+	mixedRun, err := mixed.run(ctx, *binDir, *work, mixedPprof, *window)
+	if err != nil {
+		return errors.Join(ratioErr, err)
+	}
+	mixSecs, usdSecs := mixedRun.total.Seconds(), usdRun.total.Seconds()
+	fmt.Printf("\nmixed / USD-only end to end = %.2fx   (mixed %.2f s, %.2fx the \\copy; USD-only %.2f s, %.2fx the \\copy)\n",
+		mixSecs/usdSecs, mixSecs, mixSecs/copySecs, usdSecs, usdSecs/copySecs)
+	return errors.Join(ratioErr, checkMixRatio(mixSecs, usdSecs, *maxMixRatio))
+}
+
+// e2eCase is one file bench-e2e sends through a fresh set of deployables.
+type e2eCase struct {
+	rows      int
+	kind      string // what the rows are, for the report's title
+	file      string
+	dbURL     string // a fresh database for the platform
+	copySecs  float64
+	copyLabel string // the baseline's line in the report
+	logPrefix string // of the deployables' logs
+}
+
+// run starts the deployables on c.dbURL, uploads c.file, prints the report
+// and stops them; the peak memory is of this file alone.
+func (c e2eCase) run(ctx context.Context, binDir, work, pprofDir string, window time.Duration) (e2eRun, error) {
+	info, err := os.Stat(c.file)
+	if err != nil {
+		return e2eRun{}, fmt.Errorf("bench-e2e: %w", err)
+	}
+	d, err := startDeployables(ctx, binDir, work, c.logPrefix, pprofDir != "", "DATABASE_URL="+c.dbURL)
 	defer func() {
 		// The run has been measured by then; an unclean stop is told, not
 		// failed on.
@@ -76,18 +131,22 @@ func benchE2E(ctx context.Context, args []string) error {
 		}
 	}()
 	if err != nil {
-		return err
+		return e2eRun{}, err
 	}
-	key, err := benchKey(ctx, dbURL)
+	key, err := benchKey(ctx, c.dbURL)
 	if err != nil {
-		return err
+		return e2eRun{}, err
 	}
-	run, err := measureUpload(ctx, d, key, file, info.Size(), *pprofDir, *window)
+	run, err := measureUpload(ctx, d, key, c.file, info.Size(), pprofDir, window)
 	if err != nil {
-		return err
+		if run.up.State == stateFailed {
+			printFailure(run.up)
+			return run, fmt.Errorf("bench-e2e: the upload of %s failed (above)", c.file)
+		}
+		return run, err
 	}
-	printE2E(run, d, *rows, info.Size(), copySecs, *pprofDir, *window)
-	return checkRatio(run.total.Seconds(), copySecs, *maxRatio)
+	printE2E(run, d, c, info.Size(), pprofDir, window)
+	return run, nil
 }
 
 // e2eRun is what bench-e2e measured of one upload: when it was received,
@@ -196,9 +255,9 @@ func getUpload(ctx context.Context, base, key string, up *uploadStatus) ([]byte,
 // rssOrder is the order bench-e2e reports peak memory in.
 var rssOrder = []string{gatewayName, "intake", calculatorName, "hotspot", "engagement", "reporting"}
 
-// printE2E prints bench-e2e's report of run, on a file of rows lines and
-// size bytes, beside the \copy's copySecs.
-func printE2E(run e2eRun, d *deployables, rows int, size int64, copySecs float64, pprofDir string, window time.Duration) {
+// printE2E prints bench-e2e's report of run, on c's file of size bytes.
+func printE2E(run e2eRun, d *deployables, c e2eCase, size int64, pprofDir string, window time.Duration) {
+	rows, copySecs := c.rows, c.copySecs
 	accepted, _ := strconv.ParseFloat(run.up.RowsAccepted, 64)
 	rss := map[string]int64{}
 	for name, p := range d.procs {
@@ -206,15 +265,16 @@ func printE2E(run e2eRun, d *deployables, rows int, size int64, copySecs float64
 	}
 	received, validated, total := run.received, run.validated, run.total
 	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f rows/s", accepted/d.Seconds()) }
-	fmt.Printf("\nvcci bench-e2e: %d rows, %.1f MB, through the REST gateway, every service its own process\n\n", rows, float64(size)/1e6)
+	fmt.Printf("\nvcci bench-e2e: %d %s, %.1f MB, through the REST gateway, every service its own process\n\n", rows, c.kind, float64(size)/1e6)
 	fmt.Printf("%-42s %10s  %s\n", "phase", "seconds", "rate")
 	fmt.Printf("%-42s %10.2f  %s\n", "upload received and stored durably", received.Seconds(), rate(received))
 	fmt.Printf("%-42s %10.2f  %s\n", "validated and stored (from start)", validated.Seconds(), rate(validated))
 	fmt.Printf("%-42s %10.2f  %s\n", "calculation alone", (total - validated).Seconds(), rate(total-validated))
 	fmt.Printf("%-42s %10.2f  %s\n", "end to end: stored and fully calculated", total.Seconds(), rate(total))
-	fmt.Printf("%-42s %10.2f  %s\n", "baseline: psql \\copy, same file and shape", copySecs, rate(time.Duration(copySecs*float64(time.Second))))
+	fmt.Printf("%-42s %10.2f  %s\n", c.copyLabel, copySecs, rate(time.Duration(copySecs*float64(time.Second))))
 	fmt.Printf("\nend to end / \\copy = %.2fx   (rows accepted %s, rejected %s, calculated %s, kg CO2e %s)\n",
 		total.Seconds()/copySecs, run.up.RowsAccepted, run.up.RowsRejected, run.up.RowsCalculated, run.up.KgCo2e)
+	printRowErrors(run.up)
 	fmt.Printf("\nCPU, validation: %s\n", cpuLine(cpuUse(run.cpuStart, run.cpuValidated), validated, runtime.NumCPU()))
 	fmt.Printf("CPU, calculation: %s\n", cpuLine(cpuUse(run.cpuValidated, run.cpuEnd), total-validated, runtime.NumCPU()))
 	if run.windows > 0 {
@@ -226,6 +286,43 @@ func printE2E(run e2eRun, d *deployables, rows int, size int64, copySecs float64
 		fmt.Printf("  %s %.0f MB", name, float64(rss[name])/1024)
 	}
 	fmt.Println()
+}
+
+// printFailure tells why an upload failed as a whole, with its first
+// errors.
+func printFailure(up uploadStatus) {
+	fmt.Printf("\nupload %s failed: %s (rows accepted %s, rejected %s)\n", up.Name, up.FailureReason, zeroIfEmpty(up.RowsAccepted), zeroIfEmpty(up.RowsRejected))
+	printRowErrors(up)
+}
+
+// printRowErrors prints the upload's error samples, if any: a reader sees
+// which lines were refused and why.
+func printRowErrors(up uploadStatus) {
+	if len(up.ErrorSamples) == 0 {
+		return
+	}
+	const shown = 5
+	fmt.Printf("first errors (GET /v1/%s/errors has every rejected row):\n", up.Name)
+	for _, e := range up.ErrorSamples[:min(shown, len(up.ErrorSamples))] {
+		fmt.Printf("  line %s  %s: %s  %q\n", e.Row, e.Column, e.Reason, e.Value)
+	}
+}
+
+// zeroIfEmpty reads a protojson int64, which leaves zero out.
+func zeroIfEmpty(n string) string {
+	if n == "" {
+		return "0"
+	}
+	return n
+}
+
+// checkMixRatio fails when the mixed file took more than limit times the
+// USD-only file end to end (limit 0: never).
+func checkMixRatio(mixed, usd, limit float64) error {
+	if limit <= 0 || mixed <= limit*usd {
+		return nil
+	}
+	return fmt.Errorf("the mixed file took %.1f s end to end, %.2fx the USD-only file's %.1f s, over the %.2fx allowed (-max-mix-ratio)", mixed, mixed/usd, usd, limit)
 }
 
 // checkRatio fails when end to end took more than limit times the copy

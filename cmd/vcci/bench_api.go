@@ -595,16 +595,24 @@ func (b *apiBench) writeReport(rep apiReport, studies []string) error {
 // it is not in work yet (to a temporary name, so an interrupted run leaves
 // no half file behind). bench-e2e's file of the same size is the same file.
 func spendFile(work string, rows, suppliers int) (string, error) {
+	return datasetFile(work, rows, suppliers, false)
+}
+
+// datasetFile is spendFile, or with mix the mixed file of that size.
+func datasetFile(work string, rows, suppliers int, mix bool) (string, error) {
 	name := fmt.Sprintf("spend-%d.csv", rows)
 	if suppliers != 10_000 {
 		name = fmt.Sprintf("spend-%d-%ds.csv", rows, suppliers)
+	}
+	if mix {
+		name = "mixed-" + strings.TrimPrefix(name, "spend-")
 	}
 	file := filepath.Join(work, name)
 	if _, err := os.Stat(file); err == nil {
 		return file, nil
 	}
 	tmp := file + ".tmp"
-	if err := writeSpend(tmp, rows, suppliers, 1); err != nil {
+	if err := writeSpend(tmp, rows, suppliers, 1, mix); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, file); err != nil {
@@ -657,6 +665,12 @@ type uploadStatus struct {
 	RowsCalculated string `json:"rowsCalculated"`
 	KgCo2e         string `json:"kgCo2e"`
 	FailureReason  string `json:"failureReason"`
+	ErrorSamples   []struct {
+		Row    string `json:"row"` // int64, a string in protojson
+		Column string `json:"column"`
+		Reason string `json:"reason"`
+		Value  string `json:"value"`
+	} `json:"errorSamples"`
 }
 
 // Upload states as the REST API spells them.

@@ -2,7 +2,7 @@
 // default), generates spend files, and runs the end-to-end and API benchmarks.
 //
 //	vcci run                          all five services and the REST gateway
-//	vcci gen -rows N -o FILE          a deterministic spend CSV
+//	vcci gen -rows N -o FILE [-mix]   a deterministic spend CSV; -mix: spend and activity lines
 //	vcci bench-e2e -rows N -bin DIR   upload N rows through REST, measured
 //	vcci bench-api [flags]            ghz and a REST load against every service
 //	vcci service-token rotate|retire  rotate the services' credential

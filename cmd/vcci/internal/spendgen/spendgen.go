@@ -1,7 +1,8 @@
 // Package spendgen writes deterministic, realistic procurement spend CSV
 // files for benchmarks and tests: Zipf-like spend across suppliers,
 // log-normal line amounts, about 1% credit notes, NAICS codes per supplier,
-// and supplier names that exercise CSV quoting.
+// and supplier names that exercise CSV quoting. Options.Mix adds spend in
+// six currencies over four years and activity lines (mix.go).
 //
 // The same Options always give byte-identical output: all randomness comes
 // from one PCG seeded from Options.Seed, and nothing iterates a map or reads
@@ -17,6 +18,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/vcci-dev/vcci/pkg/refdata"
 )
 
 // Options shape a file; zero values take the defaults.
@@ -27,6 +30,13 @@ type Options struct {
 	Codes     []string  // NAICS-6 codes to draw from; required
 	Start     time.Time // first date; default 2024-01-01
 	Days      int       // dates fall in [Start, Start+Days); at most 1,000,000; default 366
+
+	// Mix writes MixHeader and a mixed file: 60% spend lines in six
+	// currencies, 40% activity lines drawn from Activities; the dates then
+	// default to 2022-01-01..2025-12-31. Without it the output is what it
+	// always was, byte for byte.
+	Mix        bool
+	Activities []refdata.ActivityFactor // required with Mix
 }
 
 // Stats describe what was written.
@@ -34,6 +44,7 @@ type Stats struct {
 	Rows      int
 	Suppliers int   // distinct suppliers used
 	Bytes     int64 // including the header
+	Activity  int   // activity lines (Mix only)
 }
 
 // Header is the file's first line.
@@ -64,6 +75,8 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 		return Stats{}, fmt.Errorf("spendgen: Rows %d out of range [0, 999999999]", opts.Rows)
 	case opts.Suppliers > 100_000:
 		return Stats{}, fmt.Errorf("spendgen: Suppliers %d > 100000", opts.Suppliers)
+	case opts.Mix && len(opts.Activities) == 0:
+		return Stats{}, errors.New("spendgen: no activities to draw from")
 	case opts.Days > 1_000_000:
 		return Stats{}, fmt.Errorf("spendgen: Days %d > 1000000", opts.Days)
 	}
@@ -72,6 +85,14 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 	}
 	if opts.Seed == 0 {
 		opts.Seed = 1
+	}
+	if opts.Mix {
+		if opts.Start.IsZero() {
+			opts.Start = mixStart
+		}
+		if opts.Days <= 0 {
+			opts.Days = mixDays
+		}
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -94,6 +115,15 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 	// Rank r is a random supplier, so the biggest spenders are not simply
 	// S00000, S00001, ... and sorting by id says nothing about spend.
 	byRank := rng.Perm(opts.Suppliers)
+	var mix *mixer
+	header := Header
+	if opts.Mix {
+		var err error
+		if mix, err = newMixer(opts.Activities); err != nil {
+			return Stats{}, err
+		}
+		header = MixHeader
+	}
 
 	// Formatting a date per row costs more than the rest of the row; the
 	// range is small, so format each day once.
@@ -106,12 +136,18 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var st Stats
-	n, err := bw.WriteString(Header)
+	n, err := bw.WriteString(header)
 	st.Bytes += int64(n)
 	if err != nil {
 		return st, fmt.Errorf("spendgen: %w", err)
 	}
 	id := []byte("T000000000,")
+	// appendHead appends a row's id, date and supplier.
+	appendHead := func(line []byte, day int, s *supplier) []byte {
+		line = append(line, id...)
+		line = append(line, dates[day*dateLen:(day+1)*dateLen]...)
+		return append(line, s.prefix...)
+	}
 	for range opts.Rows {
 		incr(id[1:10])
 		s := &sups[byRank[pick.draw(rng)]]
@@ -119,39 +155,60 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 			s.used = true
 			st.Suppliers++
 		}
+		// Append straight into bufio's spare capacity: no per-row buffer
+		// and no copy when the row fits, which is nearly always.
+		line := bw.AvailableBuffer()
+		if mix != nil && rng.IntN(100) < activityPercent {
+			line = mix.appendActivity(appendHead(line, rng.IntN(opts.Days), s), rng)
+			if err := writeLine(bw, &st, line); err != nil {
+				return st, err
+			}
+			st.Activity++
+			continue
+		}
 		c := &codes[s.codes[rng.IntN(len(s.codes))]]
 
 		cents := s.amount(rng)
 		if rng.IntN(creditOneIn) == 0 {
 			cents = -cents
 		}
-		day := rng.IntN(opts.Days)
-
-		// Append straight into bufio's spare capacity: no per-row buffer
-		// and no copy when the row fits, which is nearly always.
-		line := bw.AvailableBuffer()
-		line = append(line, id...)
-		line = append(line, dates[day*dateLen:(day+1)*dateLen]...)
-		line = append(line, s.prefix...)
+		// The day is drawn after the amount, as it always was: the
+		// default file stays byte-identical.
+		line = appendHead(line, rng.IntN(opts.Days), s)
 		line = append(line, c.field...)
 		line = append(line, ',')
-		line = appendCents(line, cents)
-		line = append(line, ",USD,PO-"...)
+		if mix == nil {
+			line = appendCents(line, cents)
+			line = append(line, ",USD,PO-"...)
+		} else {
+			line = appendMoney(line, rng, cents)
+			line = append(line, ",PO-"...)
+		}
 		line = strconv.AppendInt(line, int64(10_000+rng.IntN(90_000)), 10)
 		line = append(line, ' ')
 		line = append(line, c.items[rng.IntN(len(c.items))]...)
-		line = append(line, '\n')
-		n, err := bw.Write(line)
-		st.Bytes += int64(n)
-		if err != nil {
-			return st, fmt.Errorf("spendgen: %w", err)
+		if mix != nil {
+			line = append(line, ",,,"...) // no activity, quantity, unit
 		}
-		st.Rows++
+		if err := writeLine(bw, &st, append(line, '\n')); err != nil {
+			return st, err
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return st, fmt.Errorf("spendgen: %w", err)
 	}
 	return st, nil
+}
+
+// writeLine writes one data row and counts it.
+func writeLine(bw *bufio.Writer, st *Stats, line []byte) error {
+	n, err := bw.Write(line)
+	st.Bytes += int64(n)
+	if err != nil {
+		return fmt.Errorf("spendgen: %w", err)
+	}
+	st.Rows++
+	return nil
 }
 
 type code struct {

@@ -201,6 +201,7 @@ func TestErrors(t *testing.T) {
 		{Rows: 10, Suppliers: 100_001, Codes: codes},
 		{Rows: 10, Days: 1_000_001, Codes: codes},
 		{Rows: 10, Start: time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC), Codes: codes},
+		{Rows: 10, Codes: codes, Mix: true},
 	} {
 		if _, err := Write(io.Discard, o); err == nil {
 			t.Errorf("%+v: no error", o)
