@@ -598,7 +598,7 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 		)
 		-- Dimension 0 is (upload, supplier), the caller's share of each
 		-- upload; 1 to 4 are the summary dimensions.
-		SELECT dim, up, key, round(sum(kg), 7)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text FROM (
+		SELECT dim, up, key, sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text FROM (
 			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
 			UNION ALL SELECT 1, 0, supplier_id, kg, amt, n, kg4, kg6 FROM g
 			UNION ALL SELECT 2, 0, category::text, kg, amt, n, kg4, kg6 FROM g
@@ -664,7 +664,7 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals) error
 // once, under the first upload the batch names for it.
 func batchTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, ls lineArrays, out *calculator.Calculated) ([]uploadGroup, error) {
 	rows, err := tx.Query(ctx, `SELECT GROUPING(s.up), coalesce(s.up, 0), r.supplier_id,
-			round(sum(r.kg_co2e), 7)::text, sum(r.amount_usd)::text, count(*)
+			sum(r.kg_co2e)::text, sum(r.amount_usd)::text, count(*)
 		FROM (SELECT DISTINCT ON (transaction_id, tx_date) * FROM unnest($2::text[], $3::date[], $4::bigint[])
 			WITH ORDINALITY AS s(transaction_id, tx_date, up, i) ORDER BY transaction_id, tx_date, i) s
 		JOIN calculator.emission_results r

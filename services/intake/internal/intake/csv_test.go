@@ -201,3 +201,48 @@ func TestValidatorConvertsCurrencies(t *testing.T) {
 		t.Fatalf("USD row = %+v", r)
 	}
 }
+
+const activityHeader = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,category,activity,quantity,unit\n"
+
+// Activity lines are checked against the shipped activity factors, each
+// fault naming its column.
+func TestValidatorActivityLines(t *testing.T) {
+	const diesel = "fuels.liquid-fuels.diesel-average-biofuel-blend.litre"
+	body := activityHeader +
+		"A1,2024-01-05,S1,Acme,,,,fuel,1," + diesel + ",10,gal\n" +
+		"A2,2024-01-05,S2,Inn,,120.5,EUR,stay,,hotel.uk.room-night,3,nights\n" +
+		"A3,2024-01-05,S1,Acme,331110,10,USD,coil,4,,,\n" + // spend, its category overridden
+		"B1,2024-01-05,S1,Acme,,,,x,,fuels.unobtainium.litre,1,L\n" +
+		"B2,2024-01-05,S1,Acme,,,,x,1," + diesel + ",-1,L\n" +
+		"B3,2024-01-05,S1,Acme,,,,x,1," + diesel + ",1,kg\n" +
+		"B4,2024-01-05,S1,Acme,,,,x,," + diesel + ",1,L\n" +
+		"B5,2024-01-05,S1,Acme,331110,10,USD,x,16,,,\n"
+	v, rows := validate(t, body)
+	if len(rows) != 3 {
+		t.Fatalf("accepted %+v", rows)
+	}
+	if r := rows[0]; r.Activity != diesel || r.Quantity != "10" || r.Unit != "gal" || r.Category != 1 || r.Amount != "0" || r.AmountUSD != "0" || r.NAICS != "" {
+		t.Fatalf("diesel row = %+v", r)
+	}
+	if r := rows[1]; r.Category != 6 || r.Override || r.Amount != "120.5" || r.Currency != "EUR" || r.AmountUSD != "131.3351" {
+		t.Fatalf("hotel row = %+v (120.5 EUR / 0.9175 in 2024-01)", r)
+	}
+	if r := rows[2]; r.Category != 4 || !r.Override || r.Activity != "" {
+		t.Fatalf("spend row = %+v", r)
+	}
+	want := []struct{ column, reason string }{
+		{"activity", "unknown activity: not a factor of desnz-2024"},
+		{"quantity", "not a non-negative number"},
+		{"unit", `does not convert to the factor's unit "litre"`},
+		{"category", "required for this activity"},
+		{"category", "not a Scope 3 category (a number from 1 to 15)"},
+	}
+	if len(v.Errors) != len(want) {
+		t.Fatalf("errors = %+v", v.Errors)
+	}
+	for i, w := range want {
+		if e := v.Errors[i]; e.Row != int64(i+5) || e.Column != w.column || !strings.HasPrefix(e.Reason, w.reason) {
+			t.Errorf("error %d = %+v, want row %d %s: %s", i, e, i+5, w.column, w.reason)
+		}
+	}
+}
