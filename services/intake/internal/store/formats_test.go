@@ -158,9 +158,9 @@ func TestColumnMappingCRUD(t *testing.T) {
 
 // erpFile is an ERP export: its own header names, and a column vcci has no
 // use for.
-const erpFile = `Doc,Posting Date,Vendor,Vendor Name,NAICS,Net Value,Curr,Text,Cost Center
-D1,2024-02-01,V1,Acme Steel,331110,250.10,USD,coil,CC-7
-D2,2024-02-02,V2,Beta,541511,99.90,USD,dev,CC-8
+const erpFile = `Doc,Posting Date,Vendor,Vendor Name,NAICS,Net Value,Curr,Text,Cost Center,"Note ""a"", \b"
+D1,2024-02-01,V1,Acme Steel,331110,250.10,USD,coil,CC-7,
+D2,2024-02-02,V2,Beta,541511,99.90,USD,dev,CC-8,
 `
 
 func TestUploadThroughAColumnMapping(t *testing.T) {
@@ -174,7 +174,7 @@ func TestUploadThroughAColumnMapping(t *testing.T) {
 				t.Fatal(err)
 			}
 			u := processed(t, e, intake.NewUpload{Filename: "export.csv", ColumnMapping: "columnMappings/sap"}, []byte(erpFile))
-			if u.State != intake.Succeeded || u.Accepted != 2 || u.ColumnMapping != "columnMappings/sap" || !slices.Equal(u.Ignored, []string{"Cost Center"}) {
+			if u.State != intake.Succeeded || u.Accepted != 2 || u.ColumnMapping != "columnMappings/sap" || !slices.Equal(u.Ignored, []string{"Cost Center", `Note "a", \b`}) {
 				t.Fatalf("upload = %+v", u)
 			}
 			if got := storedRows(t, e, u.ID); !slices.Equal(got, []string{"D1 2024-02-01 V1 250.1000", "D2 2024-02-02 V2 99.9000"}) {
