@@ -592,6 +592,11 @@ func handmadeUploads() []uploadCase {
 		{name: "multipart without a file part", body: []byte("--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--XyZ--\r\n"), contentType: mp, want: "400"},
 		{name: "multipart without a boundary", body: []byte(corpusFile("H-MPB", 1)), contentType: "multipart/form-data", want: "400"},
 		{name: "multipart with a broken boundary", body: []byte("--Other\r\n" + corpusFile("H-MPX", 1)), contentType: mp, want: "400"},
+		{name: "a zip that is no workbook", body: []byte("PK\x03\x04" + strings.Repeat("\x00junk", 500)), contentType: xlsxType, query: "?filename=x.xlsx", want: "FAILED"},
+		{name: "a workbook sent as CSV", body: []byte("PK\x03\x04" + strings.Repeat("\x00junk", 50)), want: "400"},
+		{name: "JSON Lines of hostile lines", contentType: "application/x-ndjson", query: "?filename=x.jsonl", want: "SUCCEEDED 1/6",
+			body: []byte(`{"transaction_id":"H-JL-1","date":"2024-05-01","supplier_id":"S1","supplier_name":"Acme","naics_code":331110,"amount":100.00,"currency":"USD","description":"x"}` + "\n" +
+				"[1]\n\"x\"\n{\"transaction_id\":{\"a\":1}}\n{\"transaction_id\":\"H-JL-5\",\"new\":1}\n{\"transaction_id\":\"H-JL-6\"} {}\n{\"transaction_id\":\"a\\u0000b\",\"amount\":1e400}\n")},
 	}
 }
 
@@ -810,20 +815,23 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 	if a := h.send(http.MethodGet, "/openapi.json", nil); a.status != http.StatusOK || json.Unmarshal(a.body, &doc) != nil {
 		t.Fatalf("writes: /openapi.json: HTTP %d", a.status)
 	}
-	var routes []string
+	var routes, deletes []string
 	for path, ops := range doc.Paths {
 		for method := range ops {
-			if method == "post" || method == "put" || method == "patch" || method == "delete" {
-				if method != "post" {
-					t.Errorf("writes: %s %s: only POST routes are covered", method, path)
-				}
+			switch method {
+			case "post":
 				if path != "/v1/uploads" {
 					routes = append(routes, path)
 				}
+			case "delete":
+				deletes = append(deletes, path)
+			case "put", "patch":
+				t.Errorf("writes: %s %s: only POST and DELETE routes are covered", method, path)
 			}
 		}
 	}
 	slices.Sort(routes)
+	slices.Sort(deletes)
 	if len(routes) < 5 {
 		t.Fatalf("writes: the OpenAPI document has %d write routes: %v", len(routes), routes)
 	}
@@ -859,6 +867,9 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 			`{"expireTime":"1970-01-01T00:00:00Z","scopes":["SCOPE_READ"]}`, `{"expireTime":"0001-01-01T00:00:00Z"}`, `{"expireTime":"10000-01-01T00:00:00Z"}`,
 			`{"expireTime":"2024-13-01T00:00:00Z"}`, `{"name":"apiKeys/1","prefix":"vcci_x","revokeTime":"2024-01-01T00:00:00Z","scopes":["SCOPE_READ"]}`},
 		"/v1/emissionResults:calculate": calculateBodies(t),
+		"/v1/columnMappings": {`{"columns":{"Net Value":"amount"}}`, `{"columns":{"a\u0000b":"amount"}}`, `{"columns":{"A":"amount","B":"amount"}}`,
+			`{"columns":{"A":"colour"}}`, `{"columns":{}}`, `{"columns":{"A":5}}`, `{"columns":["amount"]}`,
+			`{"columns":{"` + strings.Repeat("x", 100_000) + `":"amount"}}`},
 	}
 
 	for _, route := range routes {
@@ -884,6 +895,16 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 			}
 			if a := post(path+" over the limit, chunked", path, io.MultiReader(strings.NewReader(over))); a.status != http.StatusRequestEntityTooLarge {
 				t.Errorf("writes: %s over the limit, chunked: HTTP %d %.300s, want 413", path, a.status, a.body)
+			}
+		}
+	}
+	for _, route := range deletes {
+		for _, id := range ids {
+			path := pathParam(route, id)
+			a := h.send(http.MethodDelete, path, nil)
+			c.count(t, "delete "+path, a)
+			if a.status != 0 && (a.status < 200 || a.status >= 300 && a.status < 400) {
+				t.Errorf("writes: delete %s: HTTP %d, want 2xx or 4xx", path, a.status)
 			}
 		}
 	}

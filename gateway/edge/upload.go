@@ -53,13 +53,17 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 			io.Closer
 		}{idleReader{r: limited, rc: rc, idle: u.idle}, limited}
 	}
-	body, filename, err := u.file(r)
+	body, filename, ctype, err := u.file(r)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
 	if q := r.URL.Query().Get("filename"); q != "" {
 		filename = q
+	}
+	mapping := r.URL.Query().Get("column_mapping")
+	if mapping == "" {
+		mapping = r.URL.Query().Get("columnMapping")
 	}
 	// Protobuf strings must be UTF-8, or the call fails to marshal: a
 	// name is only shown back, a key must match itself.
@@ -85,7 +89,8 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 		return
 	}
 	err = stream.Send(&intakev1.UploadSpendRequest{Payload: &intakev1.UploadSpendRequest_Metadata{
-		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: key}}})
+		Metadata: &intakev1.UploadMetadata{Filename: filename, IdempotencyKey: key, ContentType: ctype,
+			ColumnMapping: strings.ToValidUTF8(mapping, "\ufffd")}}})
 	// A small file's buffer is its size: most uploads are a few hundred
 	// bytes, and a chunk-sized buffer per request is most of their cost.
 	size := chunkSize
@@ -154,37 +159,35 @@ func fill(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// file returns the upload's byte stream and the client's file name.
-func (*uploads) file(r *http.Request) (io.Reader, string, error) {
-	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+// file returns the upload's byte stream, the client's file name (empty
+// when it gave none: intake names it by its format) and its media type.
+func (*uploads) file(r *http.Request) (io.Reader, string, string, error) {
+	ctype := r.Header.Get("Content-Type")
+	mt, params, _ := mime.ParseMediaType(ctype)
 	if mt != "multipart/form-data" {
-		name := "upload.csv"
+		name := ""
 		if _, p, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && p["filename"] != "" {
 			name = p["filename"]
 		}
-		return r.Body, name, nil
+		return r.Body, name, ctype, nil
 	}
 	if params["boundary"] == "" {
-		return nil, "", status.Error(codes.InvalidArgument, "file: multipart body without a boundary")
+		return nil, "", "", status.Error(codes.InvalidArgument, "file: multipart body without a boundary")
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", status.Errorf(codes.InvalidArgument, "file: %v", err)
+		return nil, "", "", status.Errorf(codes.InvalidArgument, "file: %v", err)
 	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, "", status.Error(codes.InvalidArgument, `file: the multipart body has no "file" part`)
+			return nil, "", "", status.Error(codes.InvalidArgument, `file: the multipart body has no "file" part`)
 		}
 		if err != nil {
-			return nil, "", status.Errorf(codes.InvalidArgument, "file: %v", err)
+			return nil, "", "", status.Errorf(codes.InvalidArgument, "file: %v", err)
 		}
 		if part.FormName() == "file" {
-			name := part.FileName()
-			if name == "" {
-				name = "upload.csv"
-			}
-			return part, name, nil
+			return part, part.FileName(), part.Header.Get("Content-Type"), nil
 		}
 	}
 }

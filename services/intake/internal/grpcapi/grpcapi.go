@@ -102,7 +102,8 @@ func (a *API) UploadSpend(stream intakev1.IntakeService_UploadSpendServer) error
 	if md == nil {
 		return apperr.Invalid("metadata", "the first message must carry the metadata")
 	}
-	u, err := a.svc.Receive(ctx, tenant, intake.NewUpload{Filename: md.GetFilename(), IdempotencyKey: md.GetIdempotencyKey()}, &streamReader{stream: stream})
+	u, err := a.svc.Receive(ctx, tenant, intake.NewUpload{Filename: md.GetFilename(), IdempotencyKey: md.GetIdempotencyKey(),
+		ContentType: md.GetContentType(), ColumnMapping: md.GetColumnMapping()}, &streamReader{stream: stream})
 	if err != nil {
 		return err
 	}
@@ -138,27 +139,20 @@ func (a *API) onUpload(ctx context.Context, name string, do func(context.Context
 }
 
 func (a *API) ListUploads(ctx context.Context, req *intakev1.ListUploadsRequest) (*intakev1.ListUploadsResponse, error) {
-	tenant, err := tenancy.MustTenant(ctx)
+	p, err := a.startPage(ctx, "uploads", req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
-	size, err := pageSize(req.GetPageSize(), 50)
+	before, err := tokenID(p.after)
 	if err != nil {
 		return nil, err
 	}
-	before, err := a.idToken(tenant, "uploads", req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	us, err := a.svc.List(ctx, tenant, before, size+1)
+	us, err := a.svc.List(ctx, p.tenant, before, p.size+1)
 	if err != nil {
 		return nil, err
 	}
 	resp := &intakev1.ListUploadsResponse{}
-	if len(us) > size {
-		us = us[:size]
-		resp.NextPageToken = a.tokens.Encode(tenant, "uploads", []string{strconv.FormatInt(us[len(us)-1].ID, 10)})
-	}
+	us, resp.NextPageToken = nextPage(a, p, us, func(u intake.Upload) string { return strconv.FormatInt(u.ID, 10) })
 	for _, u := range us {
 		resp.Uploads = append(resp.Uploads, a.toProto(u))
 	}
@@ -202,6 +196,7 @@ func (*API) toProto(u intake.Upload) *intakev1.Upload {
 		Name: "uploads/" + strconv.FormatInt(u.ID, 10), Filename: u.Filename, Sha256: hex.EncodeToString(u.SHA256),
 		SizeBytes: u.Size, State: intakev1.UploadState(state), RowsRead: u.Read, RowsAccepted: u.Accepted,
 		RowsRejected: u.Rejected, RowsCalculated: u.Calculated, KgCo2E: u.Kg, IdempotencyKey: u.IdempotencyKey,
+		ColumnMapping: u.ColumnMapping, IgnoredColumns: u.Ignored,
 		CreateTime: timestamppb.New(u.CreatedAt), UpdateTime: timestamppb.New(u.UpdatedAt),
 	}
 	if state == intake.Failed {
@@ -241,19 +236,70 @@ func pageSize(n int32, def int) (int, error) {
 
 // idToken reads a page token that resumes after a numeric id.
 func (a *API) idToken(tenant uuid.UUID, query, tok string) (int64, error) {
-	if tok == "" {
-		return 0, nil
-	}
-	keys, err := a.tokens.Decode(tok, tenant, query)
+	key, err := a.nameToken(tenant, query, tok)
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	if len(keys) == 1 {
-		n, err = strconv.ParseInt(keys[0], 10, 64)
+	return tokenID(key)
+}
+
+// tokenID is the numeric id a page token's key holds (0 for none).
+func tokenID(key string) (int64, error) {
+	if key == "" {
+		return 0, nil
 	}
-	if len(keys) != 1 || err != nil || n <= 0 {
-		return 0, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+	n, err := strconv.ParseInt(key, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errMalformedToken
 	}
 	return n, nil
+}
+
+// page is a list call's caller, page size, and the key it resumes after.
+type page struct {
+	tenant uuid.UUID
+	query  string // what the page token is sealed for
+	size   int
+	after  string
+}
+
+// startPage reads a list call's tenant, page size (0 means 50) and token.
+func (a *API) startPage(ctx context.Context, query string, size int32, tok string) (page, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return page{}, err
+	}
+	n, err := pageSize(size, 50)
+	if err != nil {
+		return page{}, err
+	}
+	after, err := a.nameToken(tenant, query, tok)
+	return page{tenant: tenant, query: query, size: n, after: after}, err
+}
+
+// nextPage cuts items, read one past the page, to the page, and returns the
+// token of the next page ("" on the last).
+func nextPage[T any](a *API, p page, items []T, key func(T) string) ([]T, string) {
+	if len(items) <= p.size {
+		return items, ""
+	}
+	items = items[:p.size]
+	return items, a.tokens.Encode(p.tenant, p.query, []string{key(items[len(items)-1])})
+}
+
+var errMalformedToken = apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+
+// nameToken reads a page token that resumes after one key ("" for none).
+func (a *API) nameToken(tenant uuid.UUID, query, tok string) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	keys, err := a.tokens.Decode(tok, tenant, query)
+	if err != nil {
+		return "", err
+	}
+	if len(keys) != 1 || keys[0] == "" {
+		return "", errMalformedToken
+	}
+	return keys[0], nil
 }

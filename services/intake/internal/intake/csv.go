@@ -148,6 +148,11 @@ type ErrorPage struct {
 // than one byte in a hundred is bad (a binary file, UTF-16, Latin-1 text)
 // is refused whole.
 func Sniff(head []byte) error {
+	return sniffText(FormatCSV, head)
+}
+
+// sniffText is Sniff for a text format: CSV or JSON Lines.
+func sniffText(f Format, head []byte) error {
 	if len(head) == 0 {
 		return apperr.Invalid("file", "is empty")
 	}
@@ -155,21 +160,21 @@ func Sniff(head []byte) error {
 	head = trimCutRune(head)
 	first, _, _ := bytes.Cut(head, []byte("\n"))
 	if i := bytes.IndexByte(first, 0); i >= 0 {
-		return apperr.Invalid("file", "is not a CSV file: binary content (NUL byte at offset %d)", i)
+		return apperr.Invalid("file", "is not a %s file: binary content (NUL byte at offset %d)", f, i)
 	}
 	if !utf8.Valid(first) {
-		return apperr.Invalid("file", "is not a CSV file: the header line is not UTF-8 text")
+		return apperr.Invalid("file", "is not a %s file: the %s is not UTF-8 text", f, firstLineName(f))
 	}
 	nul, invalid := badBytes(head)
 	// A few bad bytes in a short file are still its rows' errors.
 	tooMany := func(n int) bool { return n > 16 && n*100 > len(head) }
 	if tooMany(nul) {
-		return apperr.Invalid("file", "is not a CSV file: binary content (%d NUL bytes in the first %d)", nul, len(head))
+		return apperr.Invalid("file", "is not a %s file: binary content (%d NUL bytes in the first %d)", f, nul, len(head))
 	}
 	if tooMany(invalid) {
-		return apperr.Invalid("file", "is not a CSV file: not UTF-8 text (%d invalid bytes in the first %d)", invalid, len(head))
+		return apperr.Invalid("file", "is not a %s file: not UTF-8 text (%d invalid bytes in the first %d)", f, invalid, len(head))
 	}
-	if !bytes.Contains(first, []byte(",")) {
+	if f == FormatCSV && !bytes.Contains(first, []byte(",")) {
 		return apperr.Invalid("file", "is not a CSV file: the first line is not a comma-separated header (want %s)", required())
 	}
 	return nil
@@ -229,11 +234,22 @@ type Validator struct {
 	MinDate, MaxDate         time.Time
 	progress                 func(read int64)
 	maxIDs                   int
-	unchecked                atomic.Bool // set by the parser when its id set filled up
+	mapping                  map[string]string
+	spoolDir                 string
+	// Ignored are the header's columns no column took (with a mapping).
+	Ignored   []string
+	unchecked atomic.Bool // set by the parser when its id set filled up
 }
 
 // Option changes a Validator's defaults.
 type Option func(*Validator)
+
+// WithMapping reads the header through mapping (header name -> column):
+// header names neither mapped nor a column's own are ignored (Ignored).
+func WithMapping(mapping map[string]string) Option { return func(v *Validator) { v.mapping = mapping } }
+
+// WithSpoolDir sets where an XLSX workbook is spooled (default os.TempDir).
+func WithSpoolDir(dir string) Option { return func(v *Validator) { v.spoolDir = dir } }
 
 // WithMaxIDsInMemory sets how many transaction ids the validator keeps to
 // find duplicates (MaxIDsInMemory by default).
@@ -256,34 +272,60 @@ type block struct {
 }
 
 // HeaderError is a header that does not name the columns needed.
-type HeaderError struct{ Errors []RowError }
+type HeaderError struct {
+	Errors []RowError
+	// Summary, when set, is the error's text: the missing columns and the
+	// mapping that would supply them (mapHeader).
+	Summary string
+}
 
 func (e *HeaderError) Error() string {
+	if e.Summary != "" {
+		return e.Summary
+	}
 	return fmt.Sprintf("header: %s: %s", e.Errors[0].Column, e.Errors[0].Reason)
 }
 
-// NewValidator reads the header of r and starts parsing. progress, if not
-// nil, is called with the rows read so far every block.
+// NewValidator reads the header of r and starts parsing. r is CSV, an XLSX
+// workbook or JSON Lines, as its first bytes show (DetectFormat). progress,
+// if not nil, is called with the rows read so far every block.
 func NewValidator(ctx context.Context, r io.Reader, codes CodeChecker, progress func(int64), opts ...Option) (*Validator, error) {
-	cr := csv.NewReader(newRecordLimiter(r, MaxRecordBytes))
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		return nil, &HeaderError{[]RowError{{Row: 1, Reason: "cannot read the header: " + csvReason(err)}}}
-	}
-	idx, herrs := mapHeader(header)
-	if len(herrs) > 0 {
-		return nil, &HeaderError{herrs}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	v := &Validator{ctx: ctx, codes: codes, known: map[string]int16{}, blocks: make(chan block, 2), cancel: cancel, progress: progress,
 		maxIDs: MaxIDsInMemory}
 	for _, o := range opts {
 		o(v)
 	}
-	go v.parse(ctx, cr, idx)
+	recs, err := openRecords(r, v.spoolDir)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	idx, err := v.readHeader(recs)
+	if err != nil {
+		cancel()
+		_ = recs.Close()
+		return nil, err
+	}
+	go v.parse(ctx, recs, idx)
 	return v, nil
+}
+
+// readHeader maps the header's columns, through the mapping if any.
+func (v *Validator) readHeader(recs recordSource) (layout, error) {
+	header, err := recs.Header()
+	if err != nil {
+		return layout{}, err
+	}
+	idx, ignored, he := mapHeader(header, v.mapping)
+	if he != nil {
+		return layout{}, he
+	}
+	v.Ignored = ignored
+	if d, ok := recs.(dateColumn); ok {
+		d.setDateColumn(idx.idx[colDate])
+	}
+	return idx, nil
 }
 
 // Close stops the parser (for an early return).
@@ -295,45 +337,9 @@ type layout struct {
 	fields int             // fields in the header
 }
 
-func mapHeader(header []string) (layout, []RowError) {
-	var idx [numColumns]int
-	for i := range idx {
-		idx[i] = -1
-	}
-	var errs []RowError
-	columns := Columns()
-	for i, h := range header {
-		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		found := false
-		for c, col := range columns {
-			if name == col {
-				found = true
-				if idx[c] >= 0 {
-					errs = append(errs, RowError{Row: 1, Column: col, Reason: fmt.Sprintf("column appears twice (fields %d and %d)", idx[c]+1, i+1)})
-				}
-				idx[c] = i
-			}
-		}
-		if !found {
-			errs = append(errs, RowError{Row: 1, Column: keep(h), Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
-		}
-	}
-	for c, col := range columns {
-		if idx[c] < 0 && !optional(c) {
-			errs = append(errs, RowError{Row: 1, Column: col, Reason: "missing required column"})
-		}
-	}
-	// Each error is stored: a header of thousands of unknown columns is
-	// told as its first ones and a count.
-	if len(errs) > maxHeaderErrors {
-		more := len(errs) - maxHeaderErrors + 1
-		errs = append(errs[:maxHeaderErrors-1], RowError{Row: 1, Reason: fmt.Sprintf("and %d more header errors", more)})
-	}
-	return layout{idx: idx, fields: len(header)}, errs
-}
-
-func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
+func (v *Validator) parse(ctx context.Context, recs recordSource, idx layout) {
 	defer close(v.blocks)
+	defer func() { _ = recs.Close() }() // a read-only source: nothing to lose
 	// A panic here would take the whole service down, not one upload: it
 	// fails the upload instead (as River does for a job's own goroutine).
 	defer func() {
@@ -360,23 +366,19 @@ func (v *Validator) parse(ctx context.Context, cr *csv.Reader, idx layout) {
 		}
 	}
 	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
+		rec, err := recs.Next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		read++
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				send(block{err: fmt.Errorf("reading the file: %w", err)})
-				return
-			}
-			blk = append(blk, parsed{bad: &RowError{Row: int64(pe.StartLine), Reason: "malformed CSV: " + csvReason(err)}})
+			send(block{err: err})
+			return
+		}
+		read++
+		if rec.bad != nil {
+			blk = append(blk, parsed{bad: rec.bad})
 		} else {
-			// FieldPos only after a record was read: after a parse error
-			// there may be no field 0, and it panics.
-			line, _ := cr.FieldPos(0)
-			blk = append(blk, validateRecord(int64(line), rec, idx, seen, minDate, maxDate))
+			blk = append(blk, validateRecord(rec.line, rec.fields, idx, seen, minDate, maxDate))
 		}
 		if len(blk) == blockRows {
 			if !send(block{rows: blk}) {

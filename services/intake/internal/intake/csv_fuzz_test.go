@@ -92,6 +92,9 @@ func FuzzValidate(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if DetectFormat(data) != FormatCSV {
+			t.Skip("not CSV: FuzzValidateJSONL's, or a workbook")
+		}
 		if err := Sniff(data[:min(len(data), 64<<10)]); err != nil {
 			var ae *apperr.Error
 			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || len(ae.Violations) != 1 || ae.Violations[0].Field != "file" {
@@ -149,4 +152,43 @@ func FuzzValidate(f *testing.F) {
 func converted(r Row) bool {
 	usd, err := ToUSD(r.Amount, r.Currency, r.Date)
 	return err == nil && usd == r.AmountUSD
+}
+
+// FuzzValidateJSONL runs JSON Lines through the Validator: whatever the
+// lines hold, it never panics, answers the same twice, counts every row
+// once, and keeps only text PostgreSQL stores and rows that keep the rules.
+func FuzzValidateJSONL(f *testing.F) {
+	for _, s := range []string{
+		`{"transaction_id":"T1","date":"2024-01-05","supplier_id":"S1","supplier_name":"Acme","naics_code":331110,"amount":10.00,"currency":"USD","description":"coil"}` + "\n" +
+			`{"transaction_id":"T2","date":"2024-01-05","supplier_id":"S1","supplier_name":null,"naics_code":"331110","amount":"-5.5","currency":"usd"}` + "\n",
+		`{"transaction_id":"T1"}` + "\n\n[1]\n{\"transaction_id\":{}}\n{\"x\":1}\n{\"transaction_id\":\"T2\"} {}\n",
+		`{"a\u0000b":1,"a\u0000b":2}`,
+		"{\"transaction_id\":\"\xff\"}\n{",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if DetectFormat(data) != FormatJSONL {
+			t.Skip("not JSON Lines")
+		}
+		got := runValidator(t, data)
+		if again := runValidator(t, data); !reflect.DeepEqual(got, again) {
+			t.Fatalf("two runs differ:\n%+v\n%+v", got, again)
+		}
+		for _, e := range append(got.Header, got.Errors...) {
+			if !storable(e.Column) || !storable(e.Reason) || !storable(e.Value) || e.Reason == "" || e.Row < 1 {
+				t.Fatalf("error %+v: want a row, a reason, and text PostgreSQL stores", e)
+			}
+		}
+		if got.Accepted+got.Rejected != got.Read || int64(len(got.Rows)) != got.Accepted {
+			t.Fatalf("read %d, accepted %d (%d rows), rejected %d", got.Read, got.Accepted, len(got.Rows), got.Rejected)
+		}
+		var last int64
+		for _, r := range got.Rows {
+			if r.Line <= last || !(IsNAICS(r.NAICS) || r.Activity != "") || !isAmount(r.Amount) || r.TransactionID == "" || !storable(r.SupplierName) || !storable(r.Description) {
+				t.Fatalf("accepted row %+v breaks a rule it was checked against (previous line %d)", r, last)
+			}
+			last = r.Line
+		}
+	})
 }

@@ -75,12 +75,25 @@ type Upload struct {
 	CreatedAt, UpdatedAt                 time.Time
 	CompletedAt                          time.Time
 	TraceParent                          string
+	// ColumnMapping names the mapping the header is read through ("" for
+	// none), and Mapping is the copy of it the upload keeps.
+	ColumnMapping string
+	Mapping       map[string]string
+	// Ignored are the header's columns validation left unread.
+	Ignored []string
 }
 
 // NewUpload is what a client sends.
 type NewUpload struct {
 	Filename, IdempotencyKey string
-	TraceParent              string // set by Receive
+	// ContentType is the media type the client declared, if any: only
+	// checked against the content (SniffUpload), not kept.
+	ContentType string
+	// ColumnMapping is "columnMappings/{mapping}" or empty; Receive looks
+	// the mapping up into Mapping.
+	ColumnMapping string
+	Mapping       map[string]string
+	TraceParent   string // set by Receive
 }
 
 // Validated is what validation stored.
@@ -91,6 +104,8 @@ type Validated struct {
 	// small upload), so that calculating them needs no read back; nil
 	// otherwise.
 	Rows []Row
+	// Ignored are the header's columns no column took.
+	Ignored []string
 	// Refused is set when the header did not name the required columns;
 	// the upload is then recorded as failed, with the header's errors.
 	Refused *HeaderError
@@ -105,6 +120,7 @@ type Store interface {
 
 // UploadStore keeps uploads for the Service.
 type UploadStore interface {
+	MappingStore
 	// Receive stores the content of r as a new upload, and queues its job,
 	// in one transaction and returns it; an existing upload with the same
 	// idempotency key or content is returned instead (created false). A key
@@ -200,8 +216,12 @@ func (s *Service) Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r
 	if strings.IndexByte(nu.IdempotencyKey, 0) >= 0 || !utf8.ValidString(nu.IdempotencyKey) {
 		return Upload{}, apperr.Invalid("idempotency_key", "must be UTF-8 text without NUL bytes")
 	}
+	br, head := peek(&limited{r: r, left: s.maxSize, max: s.maxSize})
 	if nu.Filename == "" {
-		nu.Filename = "upload.csv"
+		nu.Filename = defaultFilename(DetectFormat(head))
+	}
+	if err := s.resolveMapping(ctx, tenant, &nu); err != nil {
+		return Upload{}, err
 	}
 	// The name is only shown back: what is kept is text PostgreSQL can
 	// hold, cut at a rune boundary.
@@ -209,7 +229,7 @@ func (s *Service) Receive(ctx context.Context, tenant uuid.UUID, nu NewUpload, r
 	carrier := propagation.MapCarrier{}
 	telemetry.Propagator().Inject(ctx, carrier)
 	nu.TraceParent = carrier.Get("traceparent")
-	u, _, err := s.store.Receive(ctx, tenant, nu, &limited{r: r, left: s.maxSize, max: s.maxSize})
+	u, _, err := s.store.Receive(ctx, tenant, nu, br)
 	if err != nil {
 		return Upload{}, err
 	}
@@ -388,10 +408,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 
 // opener opens a Validator over an upload's content, checking codes
 // against the tenant's factors; progress, if set, hears rows read.
-func (w *Worker) opener(ctx context.Context, tenant uuid.UUID, progress func(int64)) func(io.Reader) (*Validator, error) {
-	checker := w.codes(tenant)
+func (w *Worker) opener(ctx context.Context, u Upload, progress func(int64)) func(io.Reader) (*Validator, error) {
+	checker := w.codes(u.Tenant)
 	return func(r io.Reader) (*Validator, error) {
-		return NewValidator(ctx, r, checker, progress, WithMaxIDsInMemory(w.maxIDs))
+		return NewValidator(ctx, r, checker, progress, WithMaxIDsInMemory(w.maxIDs), WithMapping(u.Mapping))
 	}
 }
 
@@ -402,7 +422,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 	switch u.State {
 	case Queued, Validating:
 		start := time.Now()
-		v, err := w.store.Validate(ctx, u, w.opener(ctx, u.Tenant, func(read int64) {
+		v, err := w.store.Validate(ctx, u, w.opener(ctx, u, func(read int64) {
 			// Progress is best effort; a missed update is harmless.
 			if err := w.store.Progress(ctx, u, read, 0); err != nil {
 				log.DebugContext(ctx, "record progress", "error", err.Error())

@@ -4,6 +4,7 @@
 package intaketest
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/xuri/excelize/v2"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 
@@ -304,4 +306,45 @@ func RetryNow(t testing.TB, pool *pgxpool.Pool) {
 		WHERE state IN ('available', 'retryable', 'scheduled')`); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// XLSX is a workbook of one sheet, "Spend", whose rows are rows (row 1
+// first; a nil row is left blank). A time.Time cell is a date cell: Excel
+// keeps it as a date serial with a date format. format, if set, is the
+// number format of every cell below the header, as a user may give one.
+func XLSX(t testing.TB, format string, rows ...[]any) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	defer func() { _ = f.Close() }()
+	const sheet = "Spend"
+	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows {
+		if row == nil {
+			continue
+		}
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.SetSheetRow(sheet, cell, &row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if format != "" && len(rows) > 1 {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _ := excelize.CoordinatesToCellName(len(rows[0]), len(rows))
+		if err := f.SetCellStyle(sheet, "A2", last, style); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b bytes.Buffer
+	if err := f.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

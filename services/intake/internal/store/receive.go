@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,7 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), receiveTimeout)
 	defer cancel()
 	names, traces := make([]string, len(batch)), make([]string, len(batch))
+	mappingNames, mappings := make([]string, len(batch)), make([][]byte, len(batch))
 	keys := make([]*string, len(batch))
 	sums, datas := make([][]byte, len(batch)), make([][]byte, len(batch))
 	sizes := make([]int64, len(batch))
@@ -120,18 +122,26 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 		if rc.nu.IdempotencyKey != "" {
 			keys[i] = &rc.nu.IdempotencyKey
 		}
+		mappingNames[i] = rc.nu.ColumnMapping
+		if rc.nu.Mapping != nil {
+			var err error
+			if mappings[i], err = json.Marshal(rc.nu.Mapping); err != nil {
+				failReceipts(batch, fmt.Errorf("encode column mapping: %w", err))
+				return
+			}
+		}
 	}
 	stored := map[string]intake.Upload{}
 	// The uploads' jobs go in with them, in the same transaction.
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		clear(stored) // a retried transaction starts over
 		rows, err := tx.Query(ctx, `WITH n AS (
-				SELECT filename, ikey, trace, sha, size, data, i
-				FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bytea[])
-					WITH ORDINALITY AS n(filename, ikey, trace, sha, size, data, i)
+				SELECT filename, ikey, trace, sha, size, data, mname, mapping, i
+				FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bytea[], $9::text[], $10::text[])
+					WITH ORDINALITY AS n(filename, ikey, trace, sha, size, data, mname, mapping, i)
 			), u AS (
-				INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent, sha256, size_bytes)
-				SELECT $1, filename, ikey, $8, trace, sha, size FROM n ORDER BY i
+				INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent, sha256, size_bytes, column_mapping, mapping)
+				SELECT $1, filename, ikey, $8, trace, sha, size, mname, mapping::jsonb FROM n ORDER BY i
 				ON CONFLICT DO NOTHING
 				RETURNING *
 			), c AS (
@@ -139,7 +149,7 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 				SELECT u.tenant_id, u.id, 0, f.data
 				FROM u JOIN (SELECT DISTINCT ON (sha) sha, data FROM n ORDER BY sha, i) f ON f.sha = u.sha256
 			)
-			SELECT `+uploadCols+` FROM u`, tenant, names, keys, traces, sums, sizes, datas, intake.Queued)
+			SELECT `+uploadCols+` FROM u`, tenant, names, keys, traces, sums, sizes, datas, intake.Queued, mappingNames, jsonTexts(mappings))
 		if err != nil {
 			return fmt.Errorf("insert uploads: %w", err)
 		}
@@ -151,16 +161,16 @@ func (s *Store) storeReceipts(tenant uuid.UUID, batch []*receipt) {
 			return nil
 		}
 		for _, u := range us {
-			stored[string(u.SHA256)] = u
+			stored[contentKey(u.SHA256, u.ColumnMapping)] = u
 		}
 		return s.enqueue(ctx, tx, us...)
 	})
 	for _, rc := range batch {
 		if err != nil {
 			rc.err = err
-		} else if u, ok := stored[string(rc.sum)]; ok {
+		} else if u, ok := stored[contentKey(rc.sum, rc.nu.ColumnMapping)]; ok {
 			// Of several identical files in the batch, the first is new.
-			delete(stored, string(rc.sum))
+			delete(stored, contentKey(rc.sum, rc.nu.ColumnMapping))
 			rc.u, rc.isNew = u, true
 		}
 		close(rc.done)
@@ -185,6 +195,30 @@ func (s *Store) storeSmall(ctx context.Context, tenant uuid.UUID, nu intake.NewU
 		}
 		return u, false, sameBody(u, nu.IdempotencyKey, sum)
 	}
-	u, err = s.byKey(ctx, tenant, "sha256", sum)
+	u, err = s.byContent(ctx, tenant, sum, nu.ColumnMapping)
 	return u, false, err
+}
+
+// contentKey is what makes an upload a repeat: its content and the mapping
+// it is read through.
+func contentKey(sum []byte, mapping string) string { return string(sum) + "\x00" + mapping }
+
+// jsonTexts are JSON documents as text, nil (SQL NULL) for none.
+func jsonTexts(docs [][]byte) []*string {
+	out := make([]*string, len(docs))
+	for i, d := range docs {
+		if d != nil {
+			s := string(d)
+			out[i] = &s
+		}
+	}
+	return out
+}
+
+// failReceipts answers every caller of a batch that could not be sent.
+func failReceipts(batch []*receipt, err error) {
+	for _, rc := range batch {
+		rc.err = err
+		close(rc.done)
+	}
 }

@@ -155,7 +155,7 @@ func (sb *smallBatch) validate(b *pgx.Batch, open func(io.Reader) (*intake.Valid
 		if err != nil {
 			return fmt.Errorf("uploads/%d: %w", u.ID, err)
 		}
-		sb.out[i] = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
+		sb.out[i] = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate, Ignored: v.Ignored}
 		sb.errs[i] = v.Errors
 		for j := range all {
 			all[j].Upload = u.ID

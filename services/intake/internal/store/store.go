@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,13 +133,15 @@ func (s *Store) WithMaxAttempts(n int) *Store {
 
 const uploadCols = `id, tenant_id, filename, coalesce(idempotency_key, ''), coalesce(sha256, ''::bytea), size_bytes, state,
 	rows_read, rows_accepted, rows_rejected, rows_calculated, coalesce(kg_co2e::text, ''), failure_reason, attempts,
-	coalesce(min_date, '0001-01-01'), coalesce(max_date, '0001-01-01'), created_at, updated_at, coalesce(completed_at, '0001-01-01'), trace_parent`
+	coalesce(min_date, '0001-01-01'), coalesce(max_date, '0001-01-01'), created_at, updated_at, coalesce(completed_at, '0001-01-01'), trace_parent,
+	column_mapping, mapping, ignored_columns`
 
 func scanUpload(row pgx.Row) (intake.Upload, error) {
 	var u intake.Upload
 	err := row.Scan(&u.ID, &u.Tenant, &u.Filename, &u.IdempotencyKey, &u.SHA256, &u.Size, &u.State,
 		&u.Read, &u.Accepted, &u.Rejected, &u.Calculated, &u.Kg, &u.FailureReason, &u.Attempts,
-		&u.MinDate, &u.MaxDate, &u.CreatedAt, &u.UpdatedAt, &u.CompletedAt, &u.TraceParent)
+		&u.MinDate, &u.MaxDate, &u.CreatedAt, &u.UpdatedAt, &u.CompletedAt, &u.TraceParent,
+		&u.ColumnMapping, &u.Mapping, &u.Ignored)
 	if err != nil {
 		return u, fmt.Errorf("scan upload: %w", err)
 	}
@@ -168,7 +171,7 @@ func (s *Store) Receive(ctx context.Context, tenant uuid.UUID, nu intake.NewUplo
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
 	}
-	if err := intake.Sniff(buf[:min(n, 64<<10)]); err != nil {
+	if err := intake.SniffUpload(nu, buf[:min(n, 64<<10)]); err != nil {
 		return intake.Upload{}, false, fmt.Errorf("store.Receive: %w", err)
 	}
 	if found {
@@ -247,8 +250,9 @@ func (s *Store) storeChunked(ctx context.Context, tenant uuid.UUID, nu intake.Ne
 	}
 	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO intake.uploads (tenant_id, filename, idempotency_key, state, trace_parent, column_mapping, mapping)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, tenant, nu.Filename, key, intake.Queued, nu.TraceParent,
+			nu.ColumnMapping, nu.Mapping).Scan(&id); err != nil {
 			return fmt.Errorf("insert upload: %w", err)
 		}
 		for seq := 0; ; seq++ {
@@ -284,7 +288,7 @@ func (s *Store) storeChunked(ctx context.Context, tenant uuid.UUID, nu intake.Ne
 func (s *Store) receivedChunked(ctx context.Context, tenant uuid.UUID, nu intake.NewUpload, u intake.Upload, sum []byte, err error) (intake.Upload, bool, error) {
 	switch {
 	case errors.Is(err, errDuplicate):
-		u, err := s.byKey(ctx, tenant, "sha256", sum)
+		u, err := s.byContent(ctx, tenant, sum, nu.ColumnMapping)
 		return u, false, err
 	case db.IsUniqueViolation(err) && nu.IdempotencyKey != "": // a concurrent twin won
 		u, err := s.byKey(ctx, tenant, "idempotency_key", nu.IdempotencyKey)
@@ -325,10 +329,22 @@ func (s *Store) byIdempotencyKey(ctx context.Context, tenant uuid.UUID, key stri
 }
 
 func (s *Store) byKey(ctx context.Context, tenant uuid.UUID, col string, v any) (intake.Upload, error) {
+	return s.uploadWhere(ctx, tenant, col+` = $2`, v)
+}
+
+// byContent finds the upload of this content read through this mapping
+// ("" for none): the same file through another mapping is another upload.
+func (s *Store) byContent(ctx context.Context, tenant uuid.UUID, sum []byte, mapping string) (intake.Upload, error) {
+	return s.uploadWhere(ctx, tenant, `sha256 = $2 AND column_mapping = $3`, sum, mapping)
+}
+
+// uploadWhere finds the tenant's upload that cond, on args from $2, holds.
+func (s *Store) uploadWhere(ctx context.Context, tenant uuid.UUID, cond string, args ...any) (intake.Upload, error) {
 	var u intake.Upload
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var err error
-		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE tenant_id = $1 AND `+col+` = $2`, tenant, v))
+		u, err = scanUpload(tx.QueryRow(ctx, `SELECT `+uploadCols+` FROM intake.uploads WHERE tenant_id = $1 AND `+cond,
+			append([]any{tenant}, args...)...))
 		return err
 	})
 	if err := db.NotFound(err, "store.byKey", intake.ErrUploadNotFound); err != nil {
@@ -567,7 +583,7 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 		return out, err
 	}
 	errs := v.Errors
-	out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate}
+	out = intake.Validated{Read: v.Read, Accepted: v.Accepted, Rejected: v.Rejected, MinDate: v.MinDate, MaxDate: v.MaxDate, Ignored: v.Ignored}
 	reject := func(e intake.RowError) {
 		if len(errs) < intake.MaxErrorsKept {
 			errs = append(errs, e)
@@ -723,6 +739,9 @@ func queueValidated(b *pgx.Batch, tenant uuid.UUID, vs []validated) {
 	ids, reads, accepted, rejected := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	states := make([]int16, n)
 	mins, maxs := make([]time.Time, n), make([]time.Time, n)
+	// One array literal of text per upload: PostgreSQL has no array of
+	// arrays of different lengths.
+	ignored := make([]string, n)
 	for i := range vs {
 		v := &vs[i]
 		slices.SortStableFunc(v.errs, func(a, b intake.RowError) int { return cmp.Compare(a.Row, b.Row) })
@@ -731,6 +750,7 @@ func queueValidated(b *pgx.Batch, tenant uuid.UUID, vs []validated) {
 			states[i] = int16(intake.Succeeded)
 		}
 		ids[i], reads[i], accepted[i], rejected[i], mins[i], maxs[i] = v.u.ID, v.out.Read, v.out.Accepted, v.out.Rejected, v.out.MinDate, v.out.MaxDate
+		ignored[i] = textArray(v.out.Ignored)
 	}
 	b.Queue(`DELETE FROM intake.upload_errors WHERE upload_id = ANY($1)`, ids)
 	queueErrors(b, tenant, vs)
@@ -738,10 +758,27 @@ func queueValidated(b *pgx.Batch, tenant uuid.UUID, vs []validated) {
 	b.Queue(`UPDATE intake.uploads u SET state = d.state, rows_read = d.rd, rows_accepted = d.acc, rows_rejected = d.rej,
 			min_date = nullif(d.mn, '0001-01-01'), max_date = nullif(d.mx, '0001-01-01'), updated_at = now(),
 			kg_co2e = CASE WHEN d.state = $1 THEN 0 ELSE u.kg_co2e END,
-			completed_at = CASE WHEN d.state = $1 THEN now() ELSE u.completed_at END
-		FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::date[], $8::date[])
-			AS d(id, state, rd, acc, rej, mn, mx)
-		WHERE u.id = d.id`, intake.Succeeded, ids, states, reads, accepted, rejected, mins, maxs)
+			completed_at = CASE WHEN d.state = $1 THEN now() ELSE u.completed_at END,
+			ignored_columns = d.ign::text[]
+		FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::date[], $8::date[], $9::text[])
+			AS d(id, state, rd, acc, rej, mn, mx, ign)
+		WHERE u.id = d.id`, intake.Succeeded, ids, states, reads, accepted, rejected, mins, maxs, ignored)
+}
+
+// textArray is ss as a PostgreSQL array literal of text.
+func textArray(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, x := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(x))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // queueErrors queues the insert of the uploads' row errors, numbered from

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -182,8 +183,17 @@ type UploadMetadata struct {
 	// Optional: a client-chosen key; a second upload with the same key and
 	// content returns the first upload, one with other content is refused.
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Optional: the file's media type (text/csv,
+	// application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,
+	// application/x-ndjson or application/jsonl). The format is read from the
+	// content; a declared type (else the file name's extension) that names
+	// another format than the content's is INVALID_ARGUMENT.
+	ContentType string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Optional: "columnMappings/{mapping}", read the header through that
+	// mapping. The upload keeps a copy of it.
+	ColumnMapping string `protobuf:"bytes,4,opt,name=column_mapping,json=columnMapping,proto3" json:"column_mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UploadMetadata) Reset() {
@@ -230,6 +240,20 @@ func (x *UploadMetadata) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *UploadMetadata) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *UploadMetadata) GetColumnMapping() string {
+	if x != nil {
+		return x.ColumnMapping
+	}
+	return ""
+}
+
 // Upload is one spend file and its processing state.
 type Upload struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -256,6 +280,12 @@ type Upload struct {
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	CompleteTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
 	IdempotencyKey string                 `protobuf:"bytes,16,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// The column mapping the header was read through
+	// ("columnMappings/{mapping}"); empty for none.
+	ColumnMapping string `protobuf:"bytes,17,opt,name=column_mapping,json=columnMapping,proto3" json:"column_mapping,omitempty"`
+	// Header columns that neither name a spend file column nor are mapped to
+	// one: their values were not read. Set once the upload is validated.
+	IgnoredColumns []string `protobuf:"bytes,18,rep,name=ignored_columns,json=ignoredColumns,proto3" json:"ignored_columns,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -402,10 +432,25 @@ func (x *Upload) GetIdempotencyKey() string {
 	return ""
 }
 
-// RowError says why one CSV row was rejected.
+func (x *Upload) GetColumnMapping() string {
+	if x != nil {
+		return x.ColumnMapping
+	}
+	return ""
+}
+
+func (x *Upload) GetIgnoredColumns() []string {
+	if x != nil {
+		return x.IgnoredColumns
+	}
+	return nil
+}
+
+// RowError says why one row of a spend file was rejected.
 type RowError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// 1-based line number in the file (the header is line 1).
+	// 1-based line number in the file (a CSV's header is line 1; a JSON Lines
+	// file's first object is line 1), or the sheet's row number in a workbook.
 	Row int64 `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
 	// The column at fault, by header name; empty when the row as a whole is.
 	Column string `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
@@ -1646,18 +1691,337 @@ func (x *BatchGetSuppliersResponse) GetSuppliers() []*Supplier {
 	return nil
 }
 
+// ColumnMapping maps the column names of an ERP export onto the spend file's
+// columns, such as {"Vendor Name": "supplier_name", "Net Value": "amount"}.
+type ColumnMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: "columnMappings/{mapping}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Header name in the export -> spend file column (transaction_id, date,
+	// supplier_id, supplier_name, naics_code, amount, currency, description,
+	// supplier_country). No two header names may map to one column. A header
+	// column that already has a spend file column's name needs no entry.
+	Columns       map[string]string      `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ColumnMapping) Reset() {
+	*x = ColumnMapping{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ColumnMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ColumnMapping) ProtoMessage() {}
+
+func (x *ColumnMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ColumnMapping.ProtoReflect.Descriptor instead.
+func (*ColumnMapping) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ColumnMapping) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ColumnMapping) GetColumns() map[string]string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *ColumnMapping) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type CreateColumnMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mapping to create; its name is ignored.
+	ColumnMapping *ColumnMapping `protobuf:"bytes,1,opt,name=column_mapping,json=columnMapping,proto3" json:"column_mapping,omitempty"`
+	// The {mapping} part of the name: 1 to 63 characters, lower-case letters,
+	// digits and hyphens, starting with a letter (AIP-122).
+	ColumnMappingId string `protobuf:"bytes,2,opt,name=column_mapping_id,json=columnMappingId,proto3" json:"column_mapping_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CreateColumnMappingRequest) Reset() {
+	*x = CreateColumnMappingRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateColumnMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateColumnMappingRequest) ProtoMessage() {}
+
+func (x *CreateColumnMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateColumnMappingRequest.ProtoReflect.Descriptor instead.
+func (*CreateColumnMappingRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateColumnMappingRequest) GetColumnMapping() *ColumnMapping {
+	if x != nil {
+		return x.ColumnMapping
+	}
+	return nil
+}
+
+func (x *CreateColumnMappingRequest) GetColumnMappingId() string {
+	if x != nil {
+		return x.ColumnMappingId
+	}
+	return ""
+}
+
+type GetColumnMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "columnMappings/{mapping}"
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetColumnMappingRequest) Reset() {
+	*x = GetColumnMappingRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetColumnMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetColumnMappingRequest) ProtoMessage() {}
+
+func (x *GetColumnMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetColumnMappingRequest.ProtoReflect.Descriptor instead.
+func (*GetColumnMappingRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetColumnMappingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListColumnMappingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1000; 0 means 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListColumnMappingsRequest) Reset() {
+	*x = ListColumnMappingsRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListColumnMappingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListColumnMappingsRequest) ProtoMessage() {}
+
+func (x *ListColumnMappingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListColumnMappingsRequest.ProtoReflect.Descriptor instead.
+func (*ListColumnMappingsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListColumnMappingsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListColumnMappingsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListColumnMappingsResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ColumnMappings []*ColumnMapping       `protobuf:"bytes,1,rep,name=column_mappings,json=columnMappings,proto3" json:"column_mappings,omitempty"`
+	NextPageToken  string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListColumnMappingsResponse) Reset() {
+	*x = ListColumnMappingsResponse{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListColumnMappingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListColumnMappingsResponse) ProtoMessage() {}
+
+func (x *ListColumnMappingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListColumnMappingsResponse.ProtoReflect.Descriptor instead.
+func (*ListColumnMappingsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListColumnMappingsResponse) GetColumnMappings() []*ColumnMapping {
+	if x != nil {
+		return x.ColumnMappings
+	}
+	return nil
+}
+
+func (x *ListColumnMappingsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DeleteColumnMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "columnMappings/{mapping}"
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteColumnMappingRequest) Reset() {
+	*x = DeleteColumnMappingRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteColumnMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteColumnMappingRequest) ProtoMessage() {}
+
+func (x *DeleteColumnMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteColumnMappingRequest.ProtoReflect.Descriptor instead.
+func (*DeleteColumnMappingRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteColumnMappingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_vcci_intake_v1_intake_proto protoreflect.FileDescriptor
 
 const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\n" +
-	"\x1bvcci/intake/v1/intake.proto\x12\x0evcci.intake.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"u\n" +
+	"\x1bvcci/intake/v1/intake.proto\x12\x0evcci.intake.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"u\n" +
 	"\x12UploadSpendRequest\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x1e.vcci.intake.v1.UploadMetadataH\x00R\bmetadata\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\t\n" +
-	"\apayload\"U\n" +
+	"\apayload\"\x9f\x01\n" +
 	"\x0eUploadMetadata\x12\x1a\n" +
 	"\bfilename\x18\x01 \x01(\tR\bfilename\x12'\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"\x95\x05\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12%\n" +
+	"\x0ecolumn_mapping\x18\x04 \x01(\tR\rcolumnMapping\"\xe5\x05\n" +
 	"\x06Upload\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bfilename\x18\x02 \x01(\tR\bfilename\x12\x16\n" +
@@ -1678,7 +2042,9 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12?\n" +
 	"\rcomplete_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x12'\n" +
-	"\x0fidempotency_key\x18\x10 \x01(\tR\x0eidempotencyKey\"b\n" +
+	"\x0fidempotency_key\x18\x10 \x01(\tR\x0eidempotencyKey\x12%\n" +
+	"\x0ecolumn_mapping\x18\x11 \x01(\tR\rcolumnMapping\x12'\n" +
+	"\x0fignored_columns\x18\x12 \x03(\tR\x0eignoredColumns\"b\n" +
 	"\bRowError\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\tR\x06column\x12\x16\n" +
@@ -1784,14 +2150,37 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x18BatchGetSuppliersRequest\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\"S\n" +
 	"\x19BatchGetSuppliersResponse\x126\n" +
-	"\tsuppliers\x18\x01 \x03(\v2\x18.vcci.intake.v1.SupplierR\tsuppliers*\xb4\x01\n" +
+	"\tsuppliers\x18\x01 \x03(\v2\x18.vcci.intake.v1.SupplierR\tsuppliers\"\xe2\x01\n" +
+	"\rColumnMapping\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12D\n" +
+	"\acolumns\x18\x02 \x03(\v2*.vcci.intake.v1.ColumnMapping.ColumnsEntryR\acolumns\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x1a:\n" +
+	"\fColumnsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8e\x01\n" +
+	"\x1aCreateColumnMappingRequest\x12D\n" +
+	"\x0ecolumn_mapping\x18\x01 \x01(\v2\x1d.vcci.intake.v1.ColumnMappingR\rcolumnMapping\x12*\n" +
+	"\x11column_mapping_id\x18\x02 \x01(\tR\x0fcolumnMappingId\"-\n" +
+	"\x17GetColumnMappingRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x19ListColumnMappingsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x8c\x01\n" +
+	"\x1aListColumnMappingsResponse\x12F\n" +
+	"\x0fcolumn_mappings\x18\x01 \x03(\v2\x1d.vcci.intake.v1.ColumnMappingR\x0ecolumnMappings\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
+	"\x1aDeleteColumnMappingRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xb4\x01\n" +
 	"\vUploadState\x12\x1c\n" +
 	"\x18UPLOAD_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13UPLOAD_STATE_QUEUED\x10\x01\x12\x1b\n" +
 	"\x17UPLOAD_STATE_VALIDATING\x10\x02\x12\x1c\n" +
 	"\x18UPLOAD_STATE_CALCULATING\x10\x03\x12\x1a\n" +
 	"\x16UPLOAD_STATE_SUCCEEDED\x10\x04\x12\x17\n" +
-	"\x13UPLOAD_STATE_FAILED\x10\x052\xff\x06\n" +
+	"\x13UPLOAD_STATE_FAILED\x10\x052\x85\n" +
+	"\n" +
 	"\rIntakeService\x12K\n" +
 	"\vUploadSpend\x12\".vcci.intake.v1.UploadSpendRequest\x1a\x16.vcci.intake.v1.Upload(\x01\x12E\n" +
 	"\tGetUpload\x12 .vcci.intake.v1.GetUploadRequest\x1a\x16.vcci.intake.v1.Upload\x12V\n" +
@@ -1802,7 +2191,11 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\vGetSupplier\x12\".vcci.intake.v1.GetSupplierRequest\x1a\x18.vcci.intake.v1.Supplier\x12\\\n" +
 	"\rListSuppliers\x12$.vcci.intake.v1.ListSuppliersRequest\x1a%.vcci.intake.v1.ListSuppliersResponse\x12T\n" +
 	"\x0eGetTransaction\x12%.vcci.intake.v1.GetTransactionRequest\x1a\x1b.vcci.intake.v1.Transaction\x12e\n" +
-	"\x10ListTransactions\x12'.vcci.intake.v1.ListTransactionsRequest\x1a(.vcci.intake.v1.ListTransactionsResponseB\xb5\x01\n" +
+	"\x10ListTransactions\x12'.vcci.intake.v1.ListTransactionsRequest\x1a(.vcci.intake.v1.ListTransactionsResponse\x12`\n" +
+	"\x13CreateColumnMapping\x12*.vcci.intake.v1.CreateColumnMappingRequest\x1a\x1d.vcci.intake.v1.ColumnMapping\x12Z\n" +
+	"\x10GetColumnMapping\x12'.vcci.intake.v1.GetColumnMappingRequest\x1a\x1d.vcci.intake.v1.ColumnMapping\x12k\n" +
+	"\x12ListColumnMappings\x12).vcci.intake.v1.ListColumnMappingsRequest\x1a*.vcci.intake.v1.ListColumnMappingsResponse\x12Y\n" +
+	"\x13DeleteColumnMapping\x12*.vcci.intake.v1.DeleteColumnMappingRequest\x1a\x16.google.protobuf.EmptyB\xb5\x01\n" +
 	"\x12com.vcci.intake.v1B\vIntakeProtoP\x01Z8github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1;intakev1\xa2\x02\x03VIX\xaa\x02\x0eVcci.Intake.V1\xca\x02\x0eVcci\\Intake\\V1\xe2\x02\x1aVcci\\Intake\\V1\\GPBMetadata\xea\x02\x10Vcci::Intake::V1b\x06proto3"
 
 var (
@@ -1818,84 +2211,104 @@ func file_vcci_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_vcci_intake_v1_intake_proto_goTypes = []any{
-	(UploadState)(0),                  // 0: vcci.intake.v1.UploadState
-	(*UploadSpendRequest)(nil),        // 1: vcci.intake.v1.UploadSpendRequest
-	(*UploadMetadata)(nil),            // 2: vcci.intake.v1.UploadMetadata
-	(*Upload)(nil),                    // 3: vcci.intake.v1.Upload
-	(*RowError)(nil),                  // 4: vcci.intake.v1.RowError
-	(*GetUploadRequest)(nil),          // 5: vcci.intake.v1.GetUploadRequest
-	(*RetryUploadRequest)(nil),        // 6: vcci.intake.v1.RetryUploadRequest
-	(*ListUploadsRequest)(nil),        // 7: vcci.intake.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),       // 8: vcci.intake.v1.ListUploadsResponse
-	(*ListUploadErrorsRequest)(nil),   // 9: vcci.intake.v1.ListUploadErrorsRequest
-	(*ListUploadErrorsResponse)(nil),  // 10: vcci.intake.v1.ListUploadErrorsResponse
-	(*Supplier)(nil),                  // 11: vcci.intake.v1.Supplier
-	(*GetSupplierRequest)(nil),        // 12: vcci.intake.v1.GetSupplierRequest
-	(*ListSuppliersRequest)(nil),      // 13: vcci.intake.v1.ListSuppliersRequest
-	(*ListSuppliersResponse)(nil),     // 14: vcci.intake.v1.ListSuppliersResponse
-	(*Transaction)(nil),               // 15: vcci.intake.v1.Transaction
-	(*GetTransactionRequest)(nil),     // 16: vcci.intake.v1.GetTransactionRequest
-	(*ListTransactionsRequest)(nil),   // 17: vcci.intake.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil),  // 18: vcci.intake.v1.ListTransactionsResponse
-	(*BatchGetSuppliersRequest)(nil),  // 19: vcci.intake.v1.BatchGetSuppliersRequest
-	(*BatchGetSuppliersResponse)(nil), // 20: vcci.intake.v1.BatchGetSuppliersResponse
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 22: google.protobuf.FieldMask
-	(*v1.PageInfo)(nil),               // 23: vcci.common.v1.PageInfo
-	(v1.ScopeCategory)(0),             // 24: vcci.common.v1.ScopeCategory
-	(*v11.EmissionResult)(nil),        // 25: vcci.calculator.v1.EmissionResult
+	(UploadState)(0),                   // 0: vcci.intake.v1.UploadState
+	(*UploadSpendRequest)(nil),         // 1: vcci.intake.v1.UploadSpendRequest
+	(*UploadMetadata)(nil),             // 2: vcci.intake.v1.UploadMetadata
+	(*Upload)(nil),                     // 3: vcci.intake.v1.Upload
+	(*RowError)(nil),                   // 4: vcci.intake.v1.RowError
+	(*GetUploadRequest)(nil),           // 5: vcci.intake.v1.GetUploadRequest
+	(*RetryUploadRequest)(nil),         // 6: vcci.intake.v1.RetryUploadRequest
+	(*ListUploadsRequest)(nil),         // 7: vcci.intake.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),        // 8: vcci.intake.v1.ListUploadsResponse
+	(*ListUploadErrorsRequest)(nil),    // 9: vcci.intake.v1.ListUploadErrorsRequest
+	(*ListUploadErrorsResponse)(nil),   // 10: vcci.intake.v1.ListUploadErrorsResponse
+	(*Supplier)(nil),                   // 11: vcci.intake.v1.Supplier
+	(*GetSupplierRequest)(nil),         // 12: vcci.intake.v1.GetSupplierRequest
+	(*ListSuppliersRequest)(nil),       // 13: vcci.intake.v1.ListSuppliersRequest
+	(*ListSuppliersResponse)(nil),      // 14: vcci.intake.v1.ListSuppliersResponse
+	(*Transaction)(nil),                // 15: vcci.intake.v1.Transaction
+	(*GetTransactionRequest)(nil),      // 16: vcci.intake.v1.GetTransactionRequest
+	(*ListTransactionsRequest)(nil),    // 17: vcci.intake.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),   // 18: vcci.intake.v1.ListTransactionsResponse
+	(*BatchGetSuppliersRequest)(nil),   // 19: vcci.intake.v1.BatchGetSuppliersRequest
+	(*BatchGetSuppliersResponse)(nil),  // 20: vcci.intake.v1.BatchGetSuppliersResponse
+	(*ColumnMapping)(nil),              // 21: vcci.intake.v1.ColumnMapping
+	(*CreateColumnMappingRequest)(nil), // 22: vcci.intake.v1.CreateColumnMappingRequest
+	(*GetColumnMappingRequest)(nil),    // 23: vcci.intake.v1.GetColumnMappingRequest
+	(*ListColumnMappingsRequest)(nil),  // 24: vcci.intake.v1.ListColumnMappingsRequest
+	(*ListColumnMappingsResponse)(nil), // 25: vcci.intake.v1.ListColumnMappingsResponse
+	(*DeleteColumnMappingRequest)(nil), // 26: vcci.intake.v1.DeleteColumnMappingRequest
+	nil,                                // 27: vcci.intake.v1.ColumnMapping.ColumnsEntry
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 29: google.protobuf.FieldMask
+	(*v1.PageInfo)(nil),                // 30: vcci.common.v1.PageInfo
+	(v1.ScopeCategory)(0),              // 31: vcci.common.v1.ScopeCategory
+	(*v11.EmissionResult)(nil),         // 32: vcci.calculator.v1.EmissionResult
+	(*emptypb.Empty)(nil),              // 33: google.protobuf.Empty
 }
 var file_vcci_intake_v1_intake_proto_depIdxs = []int32{
 	2,  // 0: vcci.intake.v1.UploadSpendRequest.metadata:type_name -> vcci.intake.v1.UploadMetadata
 	0,  // 1: vcci.intake.v1.Upload.state:type_name -> vcci.intake.v1.UploadState
 	4,  // 2: vcci.intake.v1.Upload.error_samples:type_name -> vcci.intake.v1.RowError
-	21, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	21, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
-	21, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
+	28, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	28, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
+	28, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
 	3,  // 6: vcci.intake.v1.ListUploadsResponse.uploads:type_name -> vcci.intake.v1.Upload
 	4,  // 7: vcci.intake.v1.ListUploadErrorsResponse.errors:type_name -> vcci.intake.v1.RowError
-	21, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
-	21, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
-	22, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
-	22, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
+	28, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
+	28, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
+	29, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
+	29, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
 	11, // 12: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	23, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
-	24, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
+	30, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	31, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
 	11, // 15: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
-	25, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
-	22, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
-	24, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
-	22, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
+	32, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
+	29, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
+	31, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
+	29, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
 	15, // 20: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
-	23, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	30, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
 	11, // 22: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	1,  // 23: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
-	5,  // 24: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
-	7,  // 25: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
-	6,  // 26: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
-	9,  // 27: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
-	19, // 28: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
-	12, // 29: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
-	13, // 30: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
-	16, // 31: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
-	17, // 32: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
-	3,  // 33: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
-	3,  // 34: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
-	8,  // 35: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
-	3,  // 36: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
-	10, // 37: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
-	20, // 38: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
-	11, // 39: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
-	14, // 40: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
-	15, // 41: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
-	18, // 42: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
-	33, // [33:43] is the sub-list for method output_type
-	23, // [23:33] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	27, // 23: vcci.intake.v1.ColumnMapping.columns:type_name -> vcci.intake.v1.ColumnMapping.ColumnsEntry
+	28, // 24: vcci.intake.v1.ColumnMapping.create_time:type_name -> google.protobuf.Timestamp
+	21, // 25: vcci.intake.v1.CreateColumnMappingRequest.column_mapping:type_name -> vcci.intake.v1.ColumnMapping
+	21, // 26: vcci.intake.v1.ListColumnMappingsResponse.column_mappings:type_name -> vcci.intake.v1.ColumnMapping
+	1,  // 27: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
+	5,  // 28: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
+	7,  // 29: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
+	6,  // 30: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
+	9,  // 31: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
+	19, // 32: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
+	12, // 33: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
+	13, // 34: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
+	16, // 35: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
+	17, // 36: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
+	22, // 37: vcci.intake.v1.IntakeService.CreateColumnMapping:input_type -> vcci.intake.v1.CreateColumnMappingRequest
+	23, // 38: vcci.intake.v1.IntakeService.GetColumnMapping:input_type -> vcci.intake.v1.GetColumnMappingRequest
+	24, // 39: vcci.intake.v1.IntakeService.ListColumnMappings:input_type -> vcci.intake.v1.ListColumnMappingsRequest
+	26, // 40: vcci.intake.v1.IntakeService.DeleteColumnMapping:input_type -> vcci.intake.v1.DeleteColumnMappingRequest
+	3,  // 41: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
+	3,  // 42: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
+	8,  // 43: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
+	3,  // 44: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
+	10, // 45: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
+	20, // 46: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
+	11, // 47: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
+	14, // 48: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
+	15, // 49: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
+	18, // 50: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
+	21, // 51: vcci.intake.v1.IntakeService.CreateColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
+	21, // 52: vcci.intake.v1.IntakeService.GetColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
+	25, // 53: vcci.intake.v1.IntakeService.ListColumnMappings:output_type -> vcci.intake.v1.ListColumnMappingsResponse
+	33, // 54: vcci.intake.v1.IntakeService.DeleteColumnMapping:output_type -> google.protobuf.Empty
+	41, // [41:55] is the sub-list for method output_type
+	27, // [27:41] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_vcci_intake_v1_intake_proto_init() }
@@ -1913,7 +2326,7 @@ func file_vcci_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_intake_v1_intake_proto_rawDesc), len(file_vcci_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

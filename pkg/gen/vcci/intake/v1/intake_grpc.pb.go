@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -19,16 +20,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IntakeService_UploadSpend_FullMethodName       = "/vcci.intake.v1.IntakeService/UploadSpend"
-	IntakeService_GetUpload_FullMethodName         = "/vcci.intake.v1.IntakeService/GetUpload"
-	IntakeService_ListUploads_FullMethodName       = "/vcci.intake.v1.IntakeService/ListUploads"
-	IntakeService_RetryUpload_FullMethodName       = "/vcci.intake.v1.IntakeService/RetryUpload"
-	IntakeService_ListUploadErrors_FullMethodName  = "/vcci.intake.v1.IntakeService/ListUploadErrors"
-	IntakeService_BatchGetSuppliers_FullMethodName = "/vcci.intake.v1.IntakeService/BatchGetSuppliers"
-	IntakeService_GetSupplier_FullMethodName       = "/vcci.intake.v1.IntakeService/GetSupplier"
-	IntakeService_ListSuppliers_FullMethodName     = "/vcci.intake.v1.IntakeService/ListSuppliers"
-	IntakeService_GetTransaction_FullMethodName    = "/vcci.intake.v1.IntakeService/GetTransaction"
-	IntakeService_ListTransactions_FullMethodName  = "/vcci.intake.v1.IntakeService/ListTransactions"
+	IntakeService_UploadSpend_FullMethodName         = "/vcci.intake.v1.IntakeService/UploadSpend"
+	IntakeService_GetUpload_FullMethodName           = "/vcci.intake.v1.IntakeService/GetUpload"
+	IntakeService_ListUploads_FullMethodName         = "/vcci.intake.v1.IntakeService/ListUploads"
+	IntakeService_RetryUpload_FullMethodName         = "/vcci.intake.v1.IntakeService/RetryUpload"
+	IntakeService_ListUploadErrors_FullMethodName    = "/vcci.intake.v1.IntakeService/ListUploadErrors"
+	IntakeService_BatchGetSuppliers_FullMethodName   = "/vcci.intake.v1.IntakeService/BatchGetSuppliers"
+	IntakeService_GetSupplier_FullMethodName         = "/vcci.intake.v1.IntakeService/GetSupplier"
+	IntakeService_ListSuppliers_FullMethodName       = "/vcci.intake.v1.IntakeService/ListSuppliers"
+	IntakeService_GetTransaction_FullMethodName      = "/vcci.intake.v1.IntakeService/GetTransaction"
+	IntakeService_ListTransactions_FullMethodName    = "/vcci.intake.v1.IntakeService/ListTransactions"
+	IntakeService_CreateColumnMapping_FullMethodName = "/vcci.intake.v1.IntakeService/CreateColumnMapping"
+	IntakeService_GetColumnMapping_FullMethodName    = "/vcci.intake.v1.IntakeService/GetColumnMapping"
+	IntakeService_ListColumnMappings_FullMethodName  = "/vcci.intake.v1.IntakeService/ListColumnMappings"
+	IntakeService_DeleteColumnMapping_FullMethodName = "/vcci.intake.v1.IntakeService/DeleteColumnMapping"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -38,7 +43,8 @@ const (
 // IntakeService takes procurement data in: spend uploads, their validation,
 // and the suppliers they name.
 type IntakeServiceClient interface {
-	// UploadSpend streams a spend CSV. The first message carries the metadata,
+	// UploadSpend streams a spend file: CSV, an XLSX workbook or JSON Lines,
+	// as its first bytes show. The first message carries the metadata,
 	// the rest carry the file in chunks. The file is stored durably before the
 	// call returns; it is then validated and calculated in the background, and
 	// the returned Upload tracks its progress. Sending the same content (or the
@@ -72,6 +78,17 @@ type IntakeServiceClient interface {
 	GetTransaction(ctx context.Context, in *GetTransactionRequest, opts ...grpc.CallOption) (*Transaction, error)
 	// ListTransactions lists purchase lines, by default the newest first.
 	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
+	// CreateColumnMapping saves how the columns of an ERP export map onto the
+	// spend file's columns, for uploads to name (UploadMetadata.column_mapping).
+	// A mapping id the tenant already has is ALREADY_EXISTS.
+	CreateColumnMapping(ctx context.Context, in *CreateColumnMappingRequest, opts ...grpc.CallOption) (*ColumnMapping, error)
+	// GetColumnMapping returns one saved column mapping.
+	GetColumnMapping(ctx context.Context, in *GetColumnMappingRequest, opts ...grpc.CallOption) (*ColumnMapping, error)
+	// ListColumnMappings lists the tenant's column mappings by id.
+	ListColumnMappings(ctx context.Context, in *ListColumnMappingsRequest, opts ...grpc.CallOption) (*ListColumnMappingsResponse, error)
+	// DeleteColumnMapping deletes a column mapping. Uploads made with it keep
+	// the copy of it they were made with.
+	DeleteColumnMapping(ctx context.Context, in *DeleteColumnMappingRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
 type intakeServiceClient struct {
@@ -185,6 +202,46 @@ func (c *intakeServiceClient) ListTransactions(ctx context.Context, in *ListTran
 	return out, nil
 }
 
+func (c *intakeServiceClient) CreateColumnMapping(ctx context.Context, in *CreateColumnMappingRequest, opts ...grpc.CallOption) (*ColumnMapping, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ColumnMapping)
+	err := c.cc.Invoke(ctx, IntakeService_CreateColumnMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) GetColumnMapping(ctx context.Context, in *GetColumnMappingRequest, opts ...grpc.CallOption) (*ColumnMapping, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ColumnMapping)
+	err := c.cc.Invoke(ctx, IntakeService_GetColumnMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) ListColumnMappings(ctx context.Context, in *ListColumnMappingsRequest, opts ...grpc.CallOption) (*ListColumnMappingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListColumnMappingsResponse)
+	err := c.cc.Invoke(ctx, IntakeService_ListColumnMappings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) DeleteColumnMapping(ctx context.Context, in *DeleteColumnMappingRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, IntakeService_DeleteColumnMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -192,7 +249,8 @@ func (c *intakeServiceClient) ListTransactions(ctx context.Context, in *ListTran
 // IntakeService takes procurement data in: spend uploads, their validation,
 // and the suppliers they name.
 type IntakeServiceServer interface {
-	// UploadSpend streams a spend CSV. The first message carries the metadata,
+	// UploadSpend streams a spend file: CSV, an XLSX workbook or JSON Lines,
+	// as its first bytes show. The first message carries the metadata,
 	// the rest carry the file in chunks. The file is stored durably before the
 	// call returns; it is then validated and calculated in the background, and
 	// the returned Upload tracks its progress. Sending the same content (or the
@@ -226,6 +284,17 @@ type IntakeServiceServer interface {
 	GetTransaction(context.Context, *GetTransactionRequest) (*Transaction, error)
 	// ListTransactions lists purchase lines, by default the newest first.
 	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)
+	// CreateColumnMapping saves how the columns of an ERP export map onto the
+	// spend file's columns, for uploads to name (UploadMetadata.column_mapping).
+	// A mapping id the tenant already has is ALREADY_EXISTS.
+	CreateColumnMapping(context.Context, *CreateColumnMappingRequest) (*ColumnMapping, error)
+	// GetColumnMapping returns one saved column mapping.
+	GetColumnMapping(context.Context, *GetColumnMappingRequest) (*ColumnMapping, error)
+	// ListColumnMappings lists the tenant's column mappings by id.
+	ListColumnMappings(context.Context, *ListColumnMappingsRequest) (*ListColumnMappingsResponse, error)
+	// DeleteColumnMapping deletes a column mapping. Uploads made with it keep
+	// the copy of it they were made with.
+	DeleteColumnMapping(context.Context, *DeleteColumnMappingRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -265,6 +334,18 @@ func (UnimplementedIntakeServiceServer) GetTransaction(context.Context, *GetTran
 }
 func (UnimplementedIntakeServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListTransactions not implemented")
+}
+func (UnimplementedIntakeServiceServer) CreateColumnMapping(context.Context, *CreateColumnMappingRequest) (*ColumnMapping, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateColumnMapping not implemented")
+}
+func (UnimplementedIntakeServiceServer) GetColumnMapping(context.Context, *GetColumnMappingRequest) (*ColumnMapping, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetColumnMapping not implemented")
+}
+func (UnimplementedIntakeServiceServer) ListColumnMappings(context.Context, *ListColumnMappingsRequest) (*ListColumnMappingsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListColumnMappings not implemented")
+}
+func (UnimplementedIntakeServiceServer) DeleteColumnMapping(context.Context, *DeleteColumnMappingRequest) (*emptypb.Empty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteColumnMapping not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -456,6 +537,78 @@ func _IntakeService_ListTransactions_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_CreateColumnMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateColumnMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).CreateColumnMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_CreateColumnMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).CreateColumnMapping(ctx, req.(*CreateColumnMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_GetColumnMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetColumnMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).GetColumnMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_GetColumnMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).GetColumnMapping(ctx, req.(*GetColumnMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_ListColumnMappings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListColumnMappingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).ListColumnMappings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_ListColumnMappings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).ListColumnMappings(ctx, req.(*ListColumnMappingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_DeleteColumnMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteColumnMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).DeleteColumnMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_DeleteColumnMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).DeleteColumnMapping(ctx, req.(*DeleteColumnMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -498,6 +651,22 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTransactions",
 			Handler:    _IntakeService_ListTransactions_Handler,
+		},
+		{
+			MethodName: "CreateColumnMapping",
+			Handler:    _IntakeService_CreateColumnMapping_Handler,
+		},
+		{
+			MethodName: "GetColumnMapping",
+			Handler:    _IntakeService_GetColumnMapping_Handler,
+		},
+		{
+			MethodName: "ListColumnMappings",
+			Handler:    _IntakeService_ListColumnMappings_Handler,
+		},
+		{
+			MethodName: "DeleteColumnMapping",
+			Handler:    _IntakeService_DeleteColumnMapping_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
