@@ -238,7 +238,7 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 		}
 		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up,
 			Currency: l.GetCurrency(), Original: l.GetAmount(), Activity: l.GetActivity(), Quantity: l.GetQuantity(), Unit: l.GetUnit(),
-			Category: int16(min(max(l.GetCategory(), -1), 16))} //nolint:gosec // clamped; Calculate refuses outside 0-15
+			Category: int16(min(max(l.GetCategory(), -1), 16))} // clamped; Calculate refuses outside 0-15
 	}
 	out, err := a.svc.Calculate(ctx, tenant, lines)
 	if err != nil {

@@ -115,11 +115,11 @@ func stageFactors(ctx context.Context, tx pgx.Tx, id int16, fs []factors.Factor)
 			gases = append(gases, []any{id, f.Code, g.Gas, g.Value})
 		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, []string{"factor_set_id", "code", "title", "value", "category", "unit", "region", "ar4", "ar6"},
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, strings.Fields("factor_set_id code title value category unit region ar4 ar6"),
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("stage factors: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"gas_stage"}, []string{"factor_set_id", "code", "gas", "value"}, pgx.CopyFromRows(gases)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"gas_stage"}, strings.Fields("factor_set_id code gas value"), pgx.CopyFromRows(gases)); err != nil {
 		return fmt.Errorf("stage gases: %w", err)
 	}
 	return nil
@@ -190,7 +190,7 @@ func backfillTenant(ctx context.Context, tx pgx.Tx) error {
 	var todo bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE kg_co2e_ar4 IS NULL)
 		OR EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE kg_co2e_ar4 IS NULL)`).Scan(&todo); err != nil || !todo {
-		return err
+		return err //nolint:wrapcheck // wrapped by backfillBases, naming the tenant
 	}
 	_, err := tx.Exec(ctx, `
 		SELECT 1 FROM calculator.emission_rollup FOR UPDATE;
@@ -845,7 +845,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 	// The groups of the basis asked, or the tenant's: one branch per basis,
 	// each ordered by its own column (AR5's through the index), of which
 	// only the basis's runs (the others' filters are false once).
-	var groups []string
+	groups := make([]string, 0, 3)
 	for _, b := range []struct{ basis, col string }{{"AR5", "kg_co2e"}, {"AR4", "kg_co2e_ar4"}, {"AR6", "kg_co2e_ar6"}} {
 		order := b.col + " DESC, key"
 		if dim == calculator.ByMonth {
@@ -923,7 +923,7 @@ func (s *Store) UpdateSettings(ctx context.Context, tenant uuid.UUID, set calcul
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO calculator.tenant_settings AS t (tenant_id, gwp_basis) VALUES ($1, $2)
 			ON CONFLICT (tenant_id) DO UPDATE SET gwp_basis = excluded.gwp_basis, update_time = now()
-			RETURNING update_time`, tenant, string(set.Basis)).Scan(&out.UpdateTime) //nolint:wrapcheck // wrapped below
+			RETURNING update_time`, tenant, string(set.Basis)).Scan(&out.UpdateTime)
 	})
 	if err != nil {
 		return out, fmt.Errorf("store.UpdateSettings: %w", err)

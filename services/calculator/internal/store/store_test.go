@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -346,7 +347,7 @@ func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 	} {
 		r, err := f.svc.Result(ctx, f.a, id)
 		if err != nil || r.FactorQty != want[0] || r.Kg != want[1] || r.KgAR4 != want[2] || r.KgAR6 != want[3] ||
-			fmt.Sprint(r.Category) != want[4] || r.Unit != "kg CO2e/"+want[5] || r.QtyUnit != want[6] || r.Method != calculator.MethodAverageData ||
+			strconv.Itoa(int(r.Category)) != want[4] || r.Unit != "kg CO2e/"+want[5] || r.QtyUnit != want[6] || r.Method != calculator.MethodAverageData ||
 			r.Set != "desnz-2024" || r.Activity == "" || r.NAICS != "" || r.Amount != "0.0000" || r.AmountBase != "" || r.PriceIndex != "" {
 			t.Errorf("%s = %+v, %v; want %v", id, r, err, want)
 		}

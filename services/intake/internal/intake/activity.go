@@ -3,11 +3,28 @@ package intake
 import (
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/units"
 )
+
+// checkKind reads a line's own Scope 3 category, if it gives one, and
+// checks an activity line. It returns the column at fault and why, or "".
+func checkKind(r *Row, category string) (col int, reason string) {
+	if category != "" {
+		n, err := strconv.ParseInt(category, 10, 16)
+		if err != nil || n < 1 || n > 15 {
+			return colCategory, "not a Scope 3 category (a number from 1 to 15)"
+		}
+		r.Category, r.Override = int16(n), true
+	}
+	if r.Activity != "" {
+		return checkActivity(r)
+	}
+	return 0, ""
+}
 
 // checkActivity checks an activity line against the shipped activity
 // factors (refdata.DESNZ; the calculator checks again against the set it

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -486,17 +485,8 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	r := Row{Line: line, TransactionID: get(colTx), SupplierID: get(colSupplier), SupplierName: get(colSupplierName),
 		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription),
 		Country: strings.ToUpper(get(colCountry)), Activity: strings.ToLower(get(colActivity)), Quantity: get(colQuantity), Unit: get(colUnit)}
-	if c := get(colCategory); c != "" {
-		n, err := strconv.Atoi(c)
-		if err != nil || n < 1 || n > 15 {
-			return bad(colCategory, "not a Scope 3 category (a number from 1 to 15)", c)
-		}
-		r.Category, r.Override = int16(n), true
-	}
-	if r.Activity != "" {
-		if col, reason := checkActivity(&r); reason != "" {
-			return bad(col, reason, get(col))
-		}
+	if col, reason := checkKind(&r, get(colCategory)); reason != "" {
+		return bad(col, reason, get(col))
 	}
 	switch {
 	case r.TransactionID == "":

@@ -61,7 +61,7 @@ func (s *Store) Mappings(ctx context.Context, tenant uuid.UUID, afterID string, 
 			return fmt.Errorf("query column mappings: %w", err)
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.ColumnMapping, error) { return scanMapping(r) })
-		return err
+		return err //nolint:wrapcheck // wrapped below, with the call's name
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store.Mappings: %w", err)
@@ -75,7 +75,7 @@ func (s *Store) DeleteMapping(ctx context.Context, tenant uuid.UUID, id string) 
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM intake.column_mappings WHERE tenant_id = $1 AND mapping_id = $2`, tenant, id)
 		n = tag.RowsAffected()
-		return err
+		return err //nolint:wrapcheck // wrapped below, with the call's name
 	})
 	if err != nil {
 		return fmt.Errorf("store.DeleteMapping: %w", err)
