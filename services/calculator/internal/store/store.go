@@ -326,10 +326,14 @@ var factorFields = map[string]struct{ expr, typ string }{
 	"category": {"f.category", "smallint"},
 	"code":     {"f.code", sqlText},
 	"title":    {"f.title", sqlText},
-	"unit":     {"s.unit", sqlText},
-	"region":   {"s.region", sqlText},
+	"activity": {"f.code", sqlText},
+	"unit":     {"coalesce(f.unit, s.unit)", sqlText},
+	"region":   {"coalesce(f.region, s.region)", sqlText},
 	"year":     {"s.data_year", "smallint"},
+	"version":  {"s.version", sqlText},
 	"value":    {"f.value", "numeric"},
+	// A factor has the gas: the condition is written apart.
+	"gas": {"g.gas", sqlText},
 }
 
 const sqlText = "text"
@@ -357,6 +361,11 @@ func (s *Store) ListFactors(ctx context.Context, tenant uuid.UUID, q calculator.
 		}
 		p := "c" + strconv.Itoa(i)
 		args[p] = c.Value
+		if c.Field == "gas" {
+			where = append(where, fmt.Sprintf(`EXISTS (SELECT 1 FROM calculator.factor_gases g
+				WHERE g.factor_set_id = f.factor_set_id AND g.code = f.code AND g.gas = @%s)`, p))
+			continue
+		}
 		switch c.Op {
 		case calculator.OpEquals:
 			where = append(where, fmt.Sprintf("%s = @%s::text::%s", col.expr, p, col.typ))

@@ -834,7 +834,10 @@ type ListFactorsRequest struct {
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Comparisons joined by AND (AIP-160): category = 4 (or the enum name);
 	// code = "331110"; code = "3311*" or code:"3311" (a code prefix);
-	// unit = "..."; region = "US"; year = 2022; title = "..." (exact) or
+	// activity:"air.flights" (a prefix of an activity factor's id, the same
+	// as code); unit = "litre" (an activity factor's unit of activity, or
+	// the set's unit); region = "US"; year = 2022; version = "1.1";
+	// gas = "SF6" (the factor has the gas); title = "..." (exact) or
 	// title:"steel" (contains, ignoring case).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// One of "code" (the default), "code desc", "title", "title desc",
