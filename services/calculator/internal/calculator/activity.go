@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -22,31 +23,17 @@ var quantityRe = regexp.MustCompile(`^-?\d{1,14}(\.\d{1,6})?$`)
 // (its own or the factor's). It sets each line's quantity in the factor's
 // unit.
 func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines []Line) error {
-	var keys []FactorKey
-	seen := map[string]bool{}
-	for i := range lines {
-		l := &lines[i]
-		if l.Activity == "" {
-			continue
-		}
-		l.Activity = strings.ToLower(strings.TrimSpace(l.Activity))
-		if !seen[l.Activity] {
-			seen[l.Activity] = true
-			keys = append(keys, FactorKey{Set: ActivitySet, Code: l.Activity})
-		}
-	}
-	if len(keys) == 0 {
+	if !slices.ContainsFunc(lines, func(l Line) bool { return l.Activity != "" }) {
 		return nil
 	}
-	fs, err := s.Factors(ctx, tenant, keys)
+	// The whole set: a batch may name more activities than a lookup of
+	// factors by name takes.
+	byCode, err := s.setFactors(ctx, tenant, ActivitySet)
 	if err != nil {
 		return err
 	}
-	byCode := make(map[string]Factor, len(fs))
-	for _, f := range fs {
-		byCode[f.Code] = f
-	}
 	for i := range lines {
+		lines[i].Activity = strings.ToLower(strings.TrimSpace(lines[i].Activity))
 		if lines[i].Activity == "" {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -410,5 +411,36 @@ func TestActivityLinesRefusedNamingTheField(t *testing.T) {
 				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
 			}
 		})
+	}
+}
+
+// Every activity factor calculates, all in one batch (more activities than
+// a lookup of factors by name takes): one unit of each is its value.
+func TestEveryActivityFactorInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	set, err := refdata.DESNZ()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := set.All()
+	lines := make([]calculator.Line, len(all))
+	for i, a := range all {
+		lines[i] = calculator.Line{TransactionID: fmt.Sprintf("D%04d", i), Date: day("2024-05-01"), SupplierID: "S", Activity: a.Activity,
+			Quantity: "1", Unit: a.Unit, Category: 1, Upload: 1}
+	}
+	if _, err := f.svc.Calculate(ctx, f.a, lines); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := f.svc.Results(ctx, f.a, []string{"D0000", fmt.Sprintf("D%04d", len(all)-1)}, nil)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("results = %v, %v", rs, err)
+	}
+	for i, r := range rs {
+		a := all[map[int]int{0: 0, 1: len(all) - 1}[i]]
+		v, _, _ := decimal.Parse(a.KgCO2e)
+		if r.Activity != a.Activity || r.Kg != decimal.Round(v, 7) {
+			t.Errorf("%s = %s kg, want %s (%s)", r.TransactionID, r.Kg, a.KgCO2e, a.Activity)
+		}
 	}
 }
