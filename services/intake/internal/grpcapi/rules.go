@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"math"
 
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -27,10 +28,10 @@ func (a *API) CreateCategoryRule(ctx context.Context, req *intakev1.CreateCatego
 	return ruleProto(r), nil
 }
 
-// ruleCategory is c as a category number, or -1 for a value past int16's
-// range (which CheckRule refuses, as it does 0 and 16 to 32767).
+// ruleCategory is c as a category number for CheckRule to judge, or -1 for
+// a value past int16's range (an open enum takes any int32).
 func ruleCategory(c commonv1.ScopeCategory) int16 {
-	if c < 0 || c > 15 {
+	if c < math.MinInt16 || c > math.MaxInt16 {
 		return -1
 	}
 	return int16(c)
