@@ -874,6 +874,10 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 		"/v1/columnMappings": {`{"columns":{"Net Value":"amount"}}`, `{"columns":{"a\u0000b":"amount"}}`, `{"columns":{"A":"amount","B":"amount"}}`,
 			`{"columns":{"A":"colour"}}`, `{"columns":{}}`, `{"columns":{"A":5}}`, `{"columns":["amount"]}`,
 			`{"columns":{"` + strings.Repeat("x", 100_000) + `":"amount"}}`},
+		"/v1/categoryRules": {`{"naicsPrefix":"48","category":"SCOPE_CATEGORY_UPSTREAM_TRANSPORTATION"}`, `{"naicsPrefix":"4\u00008","category":4}`,
+			`{"activityPrefix":"air.","supplierId":"S1","category":6}`, `{"supplierId":"` + strings.Repeat("s", 100_000) + `","category":1}`,
+			`{"activityPrefix":"\ud800","category":6}`, `{"naicsPrefix":"48","category":99}`, `{"naicsPrefix":"48","category":-1}`,
+			`{"naicsPrefix":"48","category":2147483647}`, `{"naicsPrefix":48,"category":4}`},
 	}
 
 	for _, route := range routes {
