@@ -397,8 +397,8 @@ func (a *API) GetCalculationSettings(ctx context.Context, req *calculatorv1.GetC
 	if err != nil {
 		return nil, err
 	}
-	if req.GetName() != settingsName {
-		return nil, apperr.Invalid("name", "%q is not %s", req.GetName(), settingsName)
+	if n := req.GetName(); n != "" && n != settingsName {
+		return nil, apperr.Invalid("name", "%q is not %s", n, settingsName)
 	}
 	s, err := a.svc.Settings(ctx, tenant)
 	if err != nil {
@@ -414,7 +414,7 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 	}
 	in := req.GetSettings()
 	switch paths := req.GetUpdateMask().GetPaths(); {
-	case in.GetName() != settingsName:
+	case in.GetName() != "" && in.GetName() != settingsName:
 		return nil, apperr.Invalid("settings.name", "%q is not %s", in.GetName(), settingsName)
 	case len(paths) > 1 || len(paths) == 1 && paths[0] != "gwp_basis":
 		return nil, apperr.Invalid("update_mask", "%v: only gwp_basis can be updated", paths)

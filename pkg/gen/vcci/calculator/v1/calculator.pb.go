@@ -557,7 +557,7 @@ func (x *CalculationSettings) GetUpdateTime() *timestamppb.Timestamp {
 
 type GetCalculationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "calculationSettings".
+	// "calculationSettings", or empty: the tenant's one.
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -602,7 +602,7 @@ func (x *GetCalculationSettingsRequest) GetName() string {
 
 type UpdateCalculationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name "calculationSettings".
+	// name "calculationSettings", or empty.
 	Settings *CalculationSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
 	// The fields to change; empty means gwp_basis.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
