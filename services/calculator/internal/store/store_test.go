@@ -287,7 +287,6 @@ func TestCurrencyLinesAreConvertedAndRecorded(t *testing.T) {
 }
 
 func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
-	ctx := context.Background()
 	f := setup(t)
 	line := func(cur, orig, usd, date string) calculator.Line {
 		return calculator.Line{TransactionID: "T1", Date: day(date), SupplierID: "S", NAICS: "331110", Currency: cur, Original: orig, Amount: usd, Upload: 1}
@@ -302,14 +301,7 @@ func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
 		"bad amount":       {line("EUR", "1,5", "", "2024-01-01"), "lines[0].amount", `"1,5" is not a decimal amount`},
 		"usd mismatch":     {line("USD", "2", "1", "2024-01-01"), "lines[0].amount", `"2" differs from amount_usd "1"`},
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})
-			var ae *apperr.Error
-			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
-				!strings.HasPrefix(ae.Violations[0].Description, tc.text) {
-				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
-			}
-		})
+		t.Run(name, func(t *testing.T) { refused(t, f, tc.line, tc.field, tc.text) })
 	}
 }
 
@@ -385,7 +377,6 @@ func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 }
 
 func TestActivityLinesRefusedNamingTheField(t *testing.T) {
-	ctx := context.Background()
 	f := setup(t)
 	const diesel = "fuels.liquid-fuels.diesel-average-biofuel-blend.litre"
 	line := func(activity, qty, unit string, cat int16) calculator.Line {
@@ -403,14 +394,7 @@ func TestActivityLinesRefusedNamingTheField(t *testing.T) {
 		"no category":      {line(diesel, "5", "L", 0), "lines[0].category", "required for " + diesel},
 		"category 16":      {line(diesel, "5", "L", 16), "lines[0].category", "16 is not a Scope 3 category"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})
-			var ae *apperr.Error
-			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
-				!strings.HasPrefix(ae.Violations[0].Description, tc.text) {
-				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
-			}
-		})
+		t.Run(name, func(t *testing.T) { refused(t, f, tc.line, tc.field, tc.text) })
 	}
 }
 
@@ -442,5 +426,17 @@ func TestEveryActivityFactorInOneBatch(t *testing.T) {
 		if r.Activity != a.Activity || r.Kg != decimal.Round(v, 7) {
 			t.Errorf("%s = %s kg, want %s (%s)", r.TransactionID, r.Kg, a.KgCO2e, a.Activity)
 		}
+	}
+}
+
+// refused checks that calculating line is refused, naming field, with a
+// description starting with text.
+func refused(t *testing.T, f fixture, line calculator.Line, field, text string) {
+	t.Helper()
+	_, err := f.svc.Calculate(context.Background(), f.a, []calculator.Line{line})
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != field ||
+		!strings.HasPrefix(ae.Violations[0].Description, text) {
+		t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, field, text)
 	}
 }
