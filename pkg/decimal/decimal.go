@@ -26,13 +26,49 @@ func Parse(s string) (*big.Rat, int, error) {
 // Round formats r with scale decimals, rounding half away from zero as
 // PostgreSQL's round(numeric, scale) does, so that Go and SQL agree.
 func Round(r *big.Rat, scale int) string {
-	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
+	pow := Pow10(scale)
 	n := new(big.Int).Mul(r.Num(), pow)
 	q, m := new(big.Int).QuoRem(n, r.Denom(), new(big.Int))
-	if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(r.Denom()) >= 0 {
+	if m.Sign() != 0 && m.Abs(m).Lsh(m, 1).Cmp(r.Denom()) >= 0 {
 		q.Add(q, big.NewInt(int64(n.Sign())))
 	}
-	return new(big.Rat).SetFrac(q, pow).FloatString(scale)
+	return FormatScaled(q, scale)
+}
+
+// FormatScaled writes q x 10^-scale with scale decimals, as PostgreSQL
+// writes a numeric of that scale: a zero is unsigned.
+func FormatScaled(q *big.Int, scale int) string {
+	digits := new(big.Int).Abs(q).String()
+	if len(digits) <= scale {
+		digits = strings.Repeat("0", scale-len(digits)+1) + digits
+	}
+	out := digits
+	if scale > 0 {
+		out = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if q.Sign() < 0 {
+		return "-" + out
+	}
+	return out
+}
+
+// pow10s are 10^0 to 10^39, never written: rounding to a scale is hot
+// (every converted amount, every calculated line).
+var pow10s = func() []*big.Int {
+	out := make([]*big.Int, 40)
+	out[0] = big.NewInt(1)
+	for i := 1; i < len(out); i++ {
+		out[i] = new(big.Int).Mul(out[i-1], big.NewInt(10))
+	}
+	return out
+}()
+
+// Pow10 is 10^n; the caller must not modify it.
+func Pow10(n int) *big.Int {
+	if n < len(pow10s) {
+		return pow10s[n]
+	}
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }
 
 // Format writes r as a plain decimal with the fewest decimals that hold it
