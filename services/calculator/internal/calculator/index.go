@@ -45,14 +45,14 @@ func newSetIndex(fs []Factor) (setIndex, error) {
 	return idx, nil
 }
 
-// maxIndexes bounds the parsed sets a Service keeps: about the factor
-// cache's own in-process size, as each of its entries has one index.
-const maxIndexes = 1000
+// maxIndexes bounds the parsed sets a Service keeps (a parsed EPA set is
+// about a megabyte): the sets of the tenants calculating now. The factor
+// cache holds a set per tenant, so each tenant's sets have their own index.
+const maxIndexes = 100
 
 // indexes keeps each cached set's index beside it, keyed by the cached
 // slice itself: the factor cache hands the same slice to every call until
-// it reloads the set, and a reloaded set (a new slice) is indexed anew, so
-// an index never outlives what it was built from by more than one reload.
+// it reloads the set, and a reloaded set (a new slice) is indexed anew.
 type indexes struct {
 	mu sync.Mutex
 	m  map[*Factor]setIndex
@@ -74,8 +74,14 @@ func (x *indexes) get(fs []Factor) (setIndex, error) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.m == nil || len(x.m) >= maxIndexes {
-		x.m = map[*Factor]setIndex{} // dropped whole: rebuilt on next use
+	if x.m == nil {
+		x.m = map[*Factor]setIndex{}
+	}
+	for k := range x.m { // full: one goes, at random (map order), rebuilt if used again
+		if len(x.m) < maxIndexes {
+			break
+		}
+		delete(x.m, k)
 	}
 	x.m[&fs[0]] = idx
 	return idx, nil
