@@ -146,7 +146,7 @@ func priceToBase(l *Line, r *Result) (fixed, error) {
 	n := amount.mul(base.value)
 	n.v.Mul(n.v, decimal.Pow10(baseScale+index.scale))
 	d := new(big.Int).Mul(index.v, decimal.Pow10(n.scale))
-	q := fixed{quoRound(n.v, d), baseScale}
+	q := fixed{decimal.QuoRound(n.v, d), baseScale}
 	r.AmountBase = q.text()
 	r.PriceIndex, r.PriceMonth, r.PriceBase, r.PriceYear = index.text(), l.PriceMonth.Format(monthLayout), base.value.text(), base.year
 	return q, nil

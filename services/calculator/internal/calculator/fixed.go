@@ -3,7 +3,6 @@ package calculator
 import (
 	"fmt"
 	"math/big"
-	"strings"
 
 	"github.com/vcci-dev/vcci/pkg/decimal"
 )
@@ -19,16 +18,11 @@ type fixed struct {
 
 // parseFixed reads a plain decimal ("-12.3400": scale 4).
 func parseFixed(s string) (fixed, error) {
-	body := strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
-	whole, frac, _ := strings.Cut(body, ".")
-	v, ok := new(big.Int).SetString(whole+frac, 10)
-	if !ok || whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
-		return fixed{}, fmt.Errorf("%q is not a decimal", s)
+	v, scale, err := decimal.ParseScaled(s)
+	if err != nil {
+		return fixed{}, fmt.Errorf("calculator: %w", err)
 	}
-	if strings.HasPrefix(s, "-") {
-		v.Neg(v)
-	}
-	return fixed{v, len(frac)}, nil
+	return fixed{v, scale}, nil
 }
 
 // optionalFixed is parseFixed, or nil for "".
@@ -53,16 +47,7 @@ func (a fixed) round(scale int) fixed {
 	if scale >= a.scale {
 		return fixed{new(big.Int).Mul(a.v, decimal.Pow10(scale-a.scale)), scale}
 	}
-	return fixed{quoRound(a.v, decimal.Pow10(a.scale-scale)), scale}
-}
-
-// quoRound is n / d (d > 0) rounded half away from zero.
-func quoRound(n, d *big.Int) *big.Int {
-	q, m := new(big.Int).QuoRem(n, d, new(big.Int))
-	if m.Sign() != 0 && m.Abs(m).Lsh(m, 1).Cmp(d) >= 0 {
-		q.Add(q, big.NewInt(int64(n.Sign())))
-	}
-	return q
+	return fixed{decimal.QuoRound(a.v, decimal.Pow10(a.scale-scale)), scale}
 }
 
 // rat is a as a big.Rat.
