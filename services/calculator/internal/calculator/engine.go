@@ -225,7 +225,7 @@ var spendBase = sync.OnceValues(func() (priceBase, error) {
 		if err != nil {
 			return priceBase{}, fmt.Errorf("calculator: price base: %w", err)
 		}
-		return priceBase{year: int16(set.PriceYear), value: v}, nil //nolint:gosec // a year
+		return priceBase{year: int16(set.PriceYear), value: v}, nil // a year
 	}
 	return priceBase{}, fmt.Errorf("calculator: %s is not a shipped set", DefaultSet)
 })

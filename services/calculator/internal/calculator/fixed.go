@@ -28,7 +28,7 @@ func parseFixed(s string) (fixed, error) {
 // optionalFixed is parseFixed, or nil for "".
 func optionalFixed(s string) (*fixed, error) {
 	if s == "" {
-		return nil, nil
+		return nil, nil //nolint:nilnil // no value is a valid answer: the factor has none
 	}
 	f, err := parseFixed(s)
 	return &f, err

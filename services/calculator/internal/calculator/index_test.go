@@ -2,6 +2,7 @@ package calculator
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 func TestIndexesAreBoundedAndReused(t *testing.T) {
 	var x indexes
 	set := func(i int) []Factor {
-		return []Factor{{Set: "s", Code: fmt.Sprint(i), Value: "1.5", AR4: "1.25", Gases: []Gas{{Gas: "CO2", Value: "0.001"}}}}
+		return []Factor{{Set: "s", Code: strconv.Itoa(i), Value: "1.5", AR4: "1.25", Gases: []Gas{{Gas: "CO2", Value: "0.001"}}}}
 	}
 	kept := set(0)
 	first, err := x.get(kept)

@@ -92,7 +92,7 @@ func TestBatchCalculateTotalsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kgs []string
+	kgs := make([]string, 0, len(resp.GetResults()))
 	for _, r := range resp.GetResults() {
 		kgs = append(kgs, r.GetName()+"="+r.GetKgCo2E())
 	}

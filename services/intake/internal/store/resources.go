@@ -53,7 +53,7 @@ func (r resource[T]) list(ctx context.Context, pool *pgxpool.Pool, tenant uuid.U
 			return fmt.Errorf("query: %w", err)
 		}
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return r.scan(row) })
-		return err
+		return err //nolint:wrapcheck // wrapped below, with the table's name
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store.list %s: %w", r.table, err)
@@ -67,7 +67,7 @@ func (r resource[T]) delete(ctx context.Context, pool *pgxpool.Pool, tenant uuid
 	err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM `+r.table+` WHERE tenant_id = $1 AND `+r.id+` = $2`, tenant, id)
 		n = tag.RowsAffected()
-		return err
+		return err //nolint:wrapcheck // wrapped below, with the table's name
 	})
 	if err != nil {
 		return fmt.Errorf("store.delete %s: %w", r.table, err)
