@@ -62,6 +62,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.calculator.v1.CalculatorService/SummarizeEmissions":        read,
 	"/vcci.calculator.v1.CalculatorService/GetCalculationSettings":    read,
 	"/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings": write,
+	"/vcci.calculator.v1.CalculatorService/ImportFactorSet":           write,
 	"/vcci.hotspot.v1.HotspotService/AnalyzeSupplierPareto":           read,
 	"/vcci.engagement.v1.EngagementService/CreateCampaign":            write,
 	"/vcci.engagement.v1.EngagementService/GetCampaign":               read,

@@ -16,13 +16,14 @@ import (
 
 var quantityRe = regexp.MustCompile(`^-?\d{1,14}(\.\d{1,6})?$`)
 
-// resolveActivities checks each activity line against its factor in
-// ActivitySet: the activity exists, the quantity is a non-negative decimal,
+// resolveActivities checks each activity line against its factor in the
+// tenant's activity set (ActivitySet until changed), which it records on
+// the line: the activity exists, the quantity is a non-negative decimal,
 // the unit converts to the factor's, and the line has a Scope 3 category
 // (its own or the factor's). It sets each line's quantity in the factor's
 // unit.
 func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines []Line) error {
-	var keys []FactorKey
+	var codes []string
 	seen := map[string]bool{}
 	for i := range lines {
 		l := &lines[i]
@@ -32,11 +33,20 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 		l.Activity = strings.ToLower(strings.TrimSpace(l.Activity))
 		if !seen[l.Activity] {
 			seen[l.Activity] = true
-			keys = append(keys, FactorKey{Set: ActivitySet, Code: l.Activity})
+			codes = append(codes, l.Activity)
 		}
 	}
-	if len(keys) == 0 {
+	if len(codes) == 0 {
 		return nil
+	}
+	settings, err := s.store.Settings(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	set := settings.ActivitySet
+	keys := make([]FactorKey, len(codes))
+	for i, c := range codes {
+		keys[i] = FactorKey{Set: set, Code: c}
 	}
 	fs, err := s.Factors(ctx, tenant, keys)
 	if err != nil {
@@ -50,10 +60,11 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 		if lines[i].Activity == "" {
 			continue
 		}
+		lines[i].ActivitySet = set
 		f, ok := byCode[lines[i].Activity]
 		if !ok {
 			return apperr.Invalid(fmt.Sprintf("lines[%d].activity", i),
-				"unknown activity %q: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", lines[i].Activity, ActivitySet, ActivitySet)
+				"unknown activity %q: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", lines[i].Activity, set, set)
 		}
 		if err := resolveActivity(&lines[i], f, func(c string) string { return fmt.Sprintf("lines[%d].%s", i, c) }); err != nil {
 			return err

@@ -29,6 +29,7 @@ const (
 	CalculatorService_SummarizeEmissions_FullMethodName        = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
 	CalculatorService_GetCalculationSettings_FullMethodName    = "/vcci.calculator.v1.CalculatorService/GetCalculationSettings"
 	CalculatorService_UpdateCalculationSettings_FullMethodName = "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings"
+	CalculatorService_ImportFactorSet_FullMethodName           = "/vcci.calculator.v1.CalculatorService/ImportFactorSet"
 )
 
 // CalculatorServiceClient is the client API for CalculatorService service.
@@ -67,6 +68,11 @@ type CalculatorServiceClient interface {
 	// UpdateCalculationSettings changes them; summaries are expressed under
 	// the new GWP basis from the next read, without recalculating a line.
 	UpdateCalculationSettings(ctx context.Context, in *UpdateCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error)
+	// ImportFactorSet loads a new factor set version from CSV as the tenant's
+	// own set (docs/methods.md, "Factor set versions"). A set is never
+	// changed once loaded: a new version is a new set, and results keep the
+	// set they were calculated with.
+	ImportFactorSet(ctx context.Context, in *ImportFactorSetRequest, opts ...grpc.CallOption) (*FactorSet, error)
 }
 
 type calculatorServiceClient struct {
@@ -177,6 +183,16 @@ func (c *calculatorServiceClient) UpdateCalculationSettings(ctx context.Context,
 	return out, nil
 }
 
+func (c *calculatorServiceClient) ImportFactorSet(ctx context.Context, in *ImportFactorSetRequest, opts ...grpc.CallOption) (*FactorSet, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FactorSet)
+	err := c.cc.Invoke(ctx, CalculatorService_ImportFactorSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CalculatorServiceServer is the server API for CalculatorService service.
 // All implementations must embed UnimplementedCalculatorServiceServer
 // for forward compatibility.
@@ -213,6 +229,11 @@ type CalculatorServiceServer interface {
 	// UpdateCalculationSettings changes them; summaries are expressed under
 	// the new GWP basis from the next read, without recalculating a line.
 	UpdateCalculationSettings(context.Context, *UpdateCalculationSettingsRequest) (*CalculationSettings, error)
+	// ImportFactorSet loads a new factor set version from CSV as the tenant's
+	// own set (docs/methods.md, "Factor set versions"). A set is never
+	// changed once loaded: a new version is a new set, and results keep the
+	// set they were calculated with.
+	ImportFactorSet(context.Context, *ImportFactorSetRequest) (*FactorSet, error)
 	mustEmbedUnimplementedCalculatorServiceServer()
 }
 
@@ -252,6 +273,9 @@ func (UnimplementedCalculatorServiceServer) GetCalculationSettings(context.Conte
 }
 func (UnimplementedCalculatorServiceServer) UpdateCalculationSettings(context.Context, *UpdateCalculationSettingsRequest) (*CalculationSettings, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateCalculationSettings not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ImportFactorSet(context.Context, *ImportFactorSetRequest) (*FactorSet, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportFactorSet not implemented")
 }
 func (UnimplementedCalculatorServiceServer) mustEmbedUnimplementedCalculatorServiceServer() {}
 func (UnimplementedCalculatorServiceServer) testEmbeddedByValue()                           {}
@@ -454,6 +478,24 @@ func _CalculatorService_UpdateCalculationSettings_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalculatorService_ImportFactorSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportFactorSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ImportFactorSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ImportFactorSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ImportFactorSet(ctx, req.(*ImportFactorSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CalculatorService_ServiceDesc is the grpc.ServiceDesc for CalculatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -500,6 +542,10 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateCalculationSettings",
 			Handler:    _CalculatorService_UpdateCalculationSettings_Handler,
+		},
+		{
+			MethodName: "ImportFactorSet",
+			Handler:    _CalculatorService_ImportFactorSet_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
