@@ -5,7 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/fieldmask"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -64,9 +67,14 @@ func settingsSet(field, name string) (string, error) {
 // settingsFields are the CalculationSettings fields an update may change.
 var settingsFields = []string{"gwp_basis", "spend_factor_set", "activity_factor_set"}
 
-// settingsUpdate reads what an update changes: the fields its mask names,
-// each then required, or with no mask those given.
-func settingsUpdate(in *calculatorv1.CalculationSettings, paths []string) (calculator.Settings, error) {
+// settingsUpdate reads what an update changes: the fields its mask names
+// (proto or JSON names), each then required, or with no mask those given.
+func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldMask) (calculator.Settings, error) {
+	mask, err := fieldmask.Parse(in, fm, "update_mask")
+	if err != nil {
+		return calculator.Settings{}, err //nolint:wrapcheck // an InvalidArgument naming update_mask
+	}
+	paths := mask.Fields()
 	given := map[string]bool{"gwp_basis": in.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED,
 		"spend_factor_set": in.GetSpendFactorSet() != "", "activity_factor_set": in.GetActivityFactorSet() != ""}
 	if len(paths) == 0 {

@@ -165,6 +165,11 @@ func TestCalculationSettingsChooseFactorSets(t *testing.T) {
 		got.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR5 || got.GetUpdateTime() == nil {
 		t.Fatalf("choosing a's set = %v, %v", got, err)
 	}
+	// A mask may use the JSON names REST clients see.
+	got, err = update(a, &calculatorv1.CalculationSettings{ActivityFactorSet: "factorSets/desnz-2024"}, "activityFactorSet")
+	if err != nil || got.GetActivityFactorSet() != "factorSets/desnz-2024" || got.GetSpendFactorSet() != "factorSets/acme-steel-2025" {
+		t.Fatalf("a mask in JSON names = %v, %v", got, err)
+	}
 	// The basis alone leaves the sets as they are.
 	got, err = update(a, &calculatorv1.CalculationSettings{GwpBasis: calculatorv1.GwpBasis_GWP_BASIS_AR6}, "gwp_basis")
 	if err != nil || got.GetSpendFactorSet() != "factorSets/acme-steel-2025" || got.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 {
@@ -183,7 +188,8 @@ func TestCalculationSettingsChooseFactorSets(t *testing.T) {
 		{"spend set for activity", a, &calculatorv1.CalculationSettings{ActivityFactorSet: "factorSets/acme-steel-2025"}, nil, "settings.activity_factor_set"},
 		{"not a set name", a, &calculatorv1.CalculationSettings{ActivityFactorSet: "desnz-2024"}, nil, "settings.activity_factor_set"},
 		{"masked but empty", a, &calculatorv1.CalculationSettings{}, []string{"spend_factor_set"}, "settings.spend_factor_set"},
-		{"unknown path", a, &calculatorv1.CalculationSettings{}, []string{"name"}, "update_mask"},
+		{"path not to update", a, &calculatorv1.CalculationSettings{}, []string{"name"}, "update_mask"},
+		{"unknown path", a, &calculatorv1.CalculationSettings{}, []string{"colour"}, "update_mask"},
 		{"nothing", a, &calculatorv1.CalculationSettings{}, nil, "settings"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

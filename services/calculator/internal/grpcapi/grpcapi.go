@@ -413,7 +413,7 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 	if in.GetName() != settingsName {
 		return nil, apperr.Invalid("settings.name", "%q is not %s", in.GetName(), settingsName)
 	}
-	set, err := settingsUpdate(in, req.GetUpdateMask().GetPaths())
+	set, err := settingsUpdate(in, req.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
