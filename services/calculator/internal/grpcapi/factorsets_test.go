@@ -88,8 +88,16 @@ func TestImportFactorSetReadsBackExactly(t *testing.T) {
 	if all, err := api.ListFactors(b, &calculatorv1.ListFactorsRequest{Parent: "factorSets/-", Filter: `code = "331210"`}); err != nil || all.GetTotalSize() != 1 {
 		t.Fatalf("b listing every set = %v, %v; want only EPA's 331210", all, err)
 	}
-	if _, err := api.ImportFactorSet(b, importSteel("beta-steel-2025")); err != nil {
+	// b's names are its own: a's neither block nor show.
+	other := importSteel("acme-steel-2025")
+	other.Csv = []byte(strings.Replace(steelCSV, ",0.9,", ",0.95,", 1))
+	if _, err := api.ImportFactorSet(b, other); err != nil {
 		t.Fatal(err)
+	}
+	for ctx, want := range map[context.Context]string{a: "0.9", b: "0.95"} {
+		if f, err := api.GetFactor(ctx, &calculatorv1.GetFactorRequest{Name: "factorSets/acme-steel-2025/factors/331110"}); err != nil || f.GetValue() != want {
+			t.Fatalf("each tenant's own 331110: %v, %v; want %s", f, err, want)
+		}
 	}
 	if sets, _ := api.ListFactorSets(a, &calculatorv1.ListFactorSetsRequest{}); len(sets.GetFactorSets()) != 3 {
 		t.Fatalf("a's sets after b's import = %v", sets)

@@ -15,8 +15,15 @@ import (
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
 )
 
+// visibleSets are the factor sets a tenant sees, one per name: a public
+// set and one of the tenant's can share a name only when vcci ships a set
+// under a name the tenant had imported, and then the tenant's own is the
+// one its names mean.
+const visibleSets = `(SELECT DISTINCT ON (name) * FROM calculator.factor_sets ORDER BY name, tenant_id NULLS LAST)`
+
 // ImportSet stores a new set of the tenant's, its factors and their gases
-// in one transaction; ErrSetExists when the name is taken.
+// in one transaction; ErrSetExists when the tenant sees a set of that name
+// (public or its own: another tenant's names are not its business).
 func (s *Store) ImportSet(ctx context.Context, tenant uuid.UUID, set factors.Set, fs []factors.Factor) (calculator.FactorSet, error) {
 	var base *string
 	if set.PriceYear != 0 {
@@ -27,10 +34,17 @@ func (s *Store) ImportSet(ctx context.Context, tenant uuid.UUID, set factors.Set
 		base = &b
 	}
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var taken bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.factor_sets WHERE name = $1)`, set.Name).Scan(&taken); err != nil {
+			return fmt.Errorf("look up name: %w", err)
+		}
+		if taken {
+			return calculator.ErrSetExists
+		}
 		_, err := insertSet(ctx, tx, &tenant, set, base, fs)
 		return err
 	})
-	if db.IsUniqueViolation(err) {
+	if db.IsUniqueViolation(err) || errors.Is(err, calculator.ErrSetExists) {
 		return calculator.FactorSet{}, calculator.ErrSetExists
 	}
 	if err != nil {
@@ -48,8 +62,8 @@ func tenantSets(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calcul
 	var sets setIDs
 	err := tx.QueryRow(ctx, `SELECT s.id, s.name, s.price_index_base::text, a.id, a.name
 		FROM (SELECT) d LEFT JOIN calculator.tenant_settings t ON t.tenant_id = $1
-		JOIN calculator.factor_sets s ON s.id = coalesce(t.spend_factor_set_id, (SELECT id FROM calculator.factor_sets WHERE name = $2))
-		JOIN calculator.factor_sets a ON a.id = coalesce(t.activity_factor_set_id, (SELECT id FROM calculator.factor_sets WHERE name = $3))`,
+		JOIN calculator.factor_sets s ON s.id = coalesce(t.spend_factor_set_id, (SELECT id FROM calculator.factor_sets WHERE name = $2 AND tenant_id IS NULL))
+		JOIN calculator.factor_sets a ON a.id = coalesce(t.activity_factor_set_id, (SELECT id FROM calculator.factor_sets WHERE name = $3 AND tenant_id IS NULL))`,
 		tenant, calculator.DefaultSet, calculator.ActivitySet).Scan(&sets.spend, &sets.spendName, &sets.base, &sets.activity, &sets.activityName)
 	if err := db.NotFound(err, "factor sets", calculator.ErrSetNotFound); err != nil {
 		return sets, err
@@ -135,7 +149,7 @@ func settingsSet(ctx context.Context, tx pgx.Tx, field, name string, kind factor
 	}
 	var id int16
 	var got factors.Kind
-	err := db.NotFound(tx.QueryRow(ctx, `SELECT id, kind FROM calculator.factor_sets WHERE name = $1`, name).Scan(&id, &got),
+	err := db.NotFound(tx.QueryRow(ctx, `SELECT id, kind FROM `+visibleSets+` s WHERE name = $1`, name).Scan(&id, &got),
 		"look up set", calculator.ErrSetNotFound)
 	switch {
 	case errors.Is(err, calculator.ErrSetNotFound):

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
 	"github.com/vcci-dev/vcci/services/calculator/internal/store"
@@ -106,5 +108,45 @@ func TestSwitchingTheActivitySet(t *testing.T) {
 	hotel.Activity, hotel.ActivitySet, hotel.FactorQty = "hotel.uk.room-night", "desnz-2024", "3"
 	if _, err := store.New(f.pool).Calculate(ctx, f.a, []calculator.Line{hotel}); !errors.Is(err, calculator.ErrConflict) {
 		t.Fatalf("stale activity set: %v, want ErrConflict", err)
+	}
+}
+
+// vcci may ship a set under a name a tenant already imported: it loads,
+// the tenant keeps meaning its own by the name, and every other tenant
+// sees the public one.
+func TestShippingANameATenantImported(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	if _, err := f.svc.ImportFactorSet(ctx, f.a, epaV14(), []byte(epaV14CSV)); err != nil {
+		t.Fatal(err)
+	}
+	shipped := epaV14()
+	shipped.Factors = func() ([]factors.Factor, error) {
+		return factors.ParseCSV([]byte(strings.Replace(epaV14CSV, ",0.9,", ",0.85,", 1)), factors.KindSpend, factors.GasKg)
+	}
+	if err := store.LoadSet(ctx, f.pool, shipped); err != nil {
+		t.Fatal(err)
+	}
+	key := calculator.FactorKey{Set: "epa-supply-chain-v1.4.0", Code: "331110"}
+	for tenant, want := range map[string]string{"a": "0.9", "b": "0.85"} {
+		id := map[string]uuid.UUID{"a": f.a, "b": f.b}[tenant]
+		if got, err := f.svc.Factor(ctx, id, key); err != nil || got.Value != want {
+			t.Errorf("%s's 331110 = %+v, %v; want %s", tenant, got, err, want)
+		}
+		if sets, err := f.svc.FactorSets(ctx, id); err != nil || len(sets) != 3 {
+			t.Errorf("%s's sets = %+v, %v; want 3, one per name", tenant, sets, err)
+		}
+	}
+	// Choosing the name chooses the tenant's own.
+	if _, err := f.svc.UpdateSettings(ctx, f.a, calculator.Settings{SpendSet: key.Set}); err != nil {
+		t.Fatal(err)
+	}
+	line := calculator.Line{TransactionID: "T1", Date: day("2024-01-15"), SupplierID: "S1", NAICS: "331110", Amount: "1000.00", Upload: 1}
+	if out, err := f.svc.Calculate(ctx, f.a, []calculator.Line{line}); err != nil || out.Kg != "854.0045100" {
+		t.Fatalf("a with its own v1.4.0: %+v, %v", out, err)
+	}
+	// b sees the public set: the name is taken for it.
+	if _, err := f.svc.ImportFactorSet(ctx, f.b, epaV14(), []byte(epaV14CSV)); !errors.Is(err, calculator.ErrSetExists) {
+		t.Fatalf("b importing a public name: %v, want ErrSetExists", err)
 	}
 }

@@ -68,7 +68,7 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		var complete bool
 		err := db.NotFound(tx.QueryRow(ctx, `SELECT id, (price_year IS NOT NULL OR $2 = 0)
 				AND NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = s.id AND f.value_ar4 IS NULL)
-			FROM calculator.factor_sets s WHERE name = $1`, set.Name, set.PriceYear).Scan(&id, &complete),
+			FROM calculator.factor_sets s WHERE name = $1 AND tenant_id IS NULL`, set.Name, set.PriceYear).Scan(&id, &complete),
 			"look up set", calculator.ErrSetNotFound)
 		switch {
 		case err == nil && complete:
@@ -260,7 +260,7 @@ func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.
 	var out []calculator.FactorSet
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT s.name, s.display_name, s.publisher, s.version, s.unit, s.source,
 			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id), s.region, s.data_year, s.kind
-			FROM calculator.factor_sets s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
+			FROM ` + visibleSets + ` s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
 		var fs calculator.FactorSet
 		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count, &fs.Region, &fs.Year, &fs.Kind); err != nil {
 			return fs, fmt.Errorf("scan factor set: %w", err)
@@ -283,7 +283,7 @@ func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
 			SELECT ` + factorCols + `
 			FROM unnest($1::text[], $2::text[]) AS k(set_name, code)
-			JOIN calculator.factor_sets s ON s.name = k.set_name
+			JOIN ` + visibleSets + ` s ON s.name = k.set_name
 			JOIN calculator.factors f ON f.factor_set_id = s.id AND f.code = k.code`, Args: []any{sets, codes}, Scan: db.Collect(&out, scanFactor)})
 	if err != nil {
 		return nil, fmt.Errorf("store.Factors: %w", err)
@@ -311,7 +311,7 @@ const factorCols = `s.name, f.code, f.title, f.value::text, coalesce('kg CO2e/' 
 		WHERE g.factor_set_id = f.factor_set_id AND g.code = f.code), '{}')`
 
 // factorsFrom joins the factors to their sets.
-const factorsFrom = ` FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id`
+const factorsFrom = ` FROM ` + visibleSets + ` s JOIN calculator.factors f ON f.factor_set_id = s.id`
 
 func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
 	return scanFactorKey(r)

@@ -32,9 +32,9 @@ type Calculator struct {
 	client calculatorv1.CalculatorServiceClient
 	token  string
 	// known is every tenant's memory of the codes that have a factor, with
-	// their category, by set: a factor set is never changed once loaded (a
-	// new version is a new set), and a tenant can name only the public
-	// sets and its own, whose names no other tenant's set has.
+	// their category, by tenant and set: a factor set is never changed once
+	// loaded (a new version is a new set), but two tenants may each have a
+	// set of one name.
 	known   sync.Map
 	results *resultMemo
 }
@@ -159,8 +159,9 @@ func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient
 // for good (known).
 type codeChecker struct {
 	loader *batch.Loader[string, int16]
-	known  *sync.Map // set + "|" + code -> category, for codes that have a factor
+	known  *sync.Map // tenant|set|code -> category, for codes that have a factor
 	set    *spendSet
+	tenant uuid.UUID
 }
 
 // spendSet is the tenant's spend factor set, read once per checker (an
@@ -217,7 +218,7 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 			out[f.GetCode()] = int16(cat)
 		}
 		return out, nil
-	}, batch.Options{MaxBatch: 1000}), known, set}
+	}, batch.Options{MaxBatch: 1000}), known, set, tenant}
 }
 
 func (c codeChecker) Categories(ctx context.Context, naics []string) (map[string]int16, error) {
@@ -225,10 +226,11 @@ func (c codeChecker) Categories(ctx context.Context, naics []string) (map[string
 	if err != nil {
 		return nil, err
 	}
+	prefix := c.tenant.String() + "|" + setName + "|"
 	out := make(map[string]int16, len(naics))
 	var ask []string
 	for _, code := range naics {
-		if cat, ok := c.known.Load(setName + "|" + code); ok {
+		if cat, ok := c.known.Load(prefix + code); ok {
 			out[code] = cat.(int16)
 		} else {
 			ask = append(ask, code)
@@ -244,7 +246,7 @@ func (c codeChecker) Categories(ctx context.Context, naics []string) (map[string
 	for code, cat := range got {
 		out[code] = cat
 		if cat != 0 {
-			c.known.Store(setName+"|"+code, cat)
+			c.known.Store(prefix+code, cat)
 		}
 	}
 	return out, nil

@@ -14,3 +14,11 @@ GRANT INSERT ON factor_sets, factors, factor_gases TO vcci_app;
 ALTER TABLE tenant_settings
     ADD COLUMN spend_factor_set_id smallint REFERENCES factor_sets (id),
     ADD COLUMN activity_factor_set_id smallint REFERENCES factor_sets (id);
+
+-- A set's name is unique among the public sets and among each tenant's:
+-- one tenant's names neither block nor reveal another's, and vcci can
+-- ship a set under a name a tenant already imported (that tenant's own
+-- keeps the name for it: store.visibleSets).
+ALTER TABLE factor_sets DROP CONSTRAINT factor_sets_name_key;
+CREATE UNIQUE INDEX factor_sets_public_name ON factor_sets (name) WHERE tenant_id IS NULL;
+CREATE UNIQUE INDEX factor_sets_tenant_name ON factor_sets (tenant_id, name) WHERE tenant_id IS NOT NULL;
