@@ -799,8 +799,8 @@ func fuzzDay(offset string) string {
 func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 	t := h.t
 	c := &tally{name: "writes"}
-	post := func(what, path string, body io.Reader) answer {
-		a := h.send(http.MethodPost, path, body, "Content-Type", "application/json")
+	post := func(what, method, path string, body io.Reader) answer {
+		a := h.send(method, path, body, "Content-Type", "application/json")
 		c.count(t, what, a)
 		if a.status != 0 && (a.status < 200 || a.status >= 300 && a.status < 400) {
 			t.Errorf("writes: %s: HTTP %d, want 2xx or 4xx", what, a.status)
@@ -816,17 +816,19 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 		t.Fatalf("writes: /openapi.json: HTTP %d", a.status)
 	}
 	var routes, deletes []string
+	methods := map[string]string{} // a write route's method, POST or PATCH
 	for path, ops := range doc.Paths {
 		for method := range ops {
 			switch method {
-			case "post":
+			case "post", "patch":
 				if path != "/v1/uploads" {
 					routes = append(routes, path)
+					methods[path] = strings.ToUpper(method)
 				}
 			case "delete":
 				deletes = append(deletes, path)
-			case "put", "patch":
-				t.Errorf("writes: %s %s: only POST and DELETE routes are covered", method, path)
+			case "put":
+				t.Errorf("writes: %s %s: only POST, PATCH and DELETE routes are covered", method, path)
 			}
 		}
 	}
@@ -867,9 +869,15 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 			`{"expireTime":"1970-01-01T00:00:00Z","scopes":["SCOPE_READ"]}`, `{"expireTime":"0001-01-01T00:00:00Z"}`, `{"expireTime":"10000-01-01T00:00:00Z"}`,
 			`{"expireTime":"2024-13-01T00:00:00Z"}`, `{"name":"apiKeys/1","prefix":"vcci_x","revokeTime":"2024-01-01T00:00:00Z","scopes":["SCOPE_READ"]}`},
 		"/v1/emissionResults:calculate": calculateBodies(t),
+		"/v1/calculationSettings": {`{"gwpBasis":"GWP_BASIS_AR6"}`, `{"gwpBasis":"GWP_BASIS_UNSPECIFIED"}`, `{"gwpBasis":99}`, `{"gwpBasis":"AR6"}`,
+			`{"name":"calculationSettings/x","gwpBasis":"GWP_BASIS_AR4"}`, `{"updateTime":"not a time"}`},
 		"/v1/columnMappings": {`{"columns":{"Net Value":"amount"}}`, `{"columns":{"a\u0000b":"amount"}}`, `{"columns":{"A":"amount","B":"amount"}}`,
 			`{"columns":{"A":"colour"}}`, `{"columns":{}}`, `{"columns":{"A":5}}`, `{"columns":["amount"]}`,
 			`{"columns":{"` + strings.Repeat("x", 100_000) + `":"amount"}}`},
+		"/v1/categoryRules": {`{"naicsPrefix":"48","category":"SCOPE_CATEGORY_UPSTREAM_TRANSPORTATION"}`, `{"naicsPrefix":"4\u00008","category":4}`,
+			`{"activityPrefix":"air.","supplierId":"S1","category":6}`, `{"supplierId":"` + strings.Repeat("s", 100_000) + `","category":1}`,
+			`{"activityPrefix":"\ud800","category":6}`, `{"naicsPrefix":"48","category":99}`, `{"naicsPrefix":"48","category":-1}`,
+			`{"naicsPrefix":"48","category":2147483647}`, `{"naicsPrefix":48,"category":4}`},
 	}
 
 	for _, route := range routes {
@@ -885,15 +893,16 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 			if path != route {
 				bodies = append(bodies, "{}", `{"name":"apiKeys/1"}`, `{"name":"uploads/1"}`)
 			}
+			m := methods[route]
 			for _, b := range bodies {
-				post(fmt.Sprintf("%s %.80q", path, b), path, strings.NewReader(b))
+				post(fmt.Sprintf("%s %s %.80q", m, path, b), m, path, strings.NewReader(b))
 			}
 			// Over MAX_JSON_BODY_BYTES, with its length said and not.
 			over := `{"displayName":"` + strings.Repeat("x", 1<<20) + `"}`
-			if a := post(path+" over the limit", path, strings.NewReader(over)); a.status != http.StatusRequestEntityTooLarge {
+			if a := post(path+" over the limit", m, path, strings.NewReader(over)); a.status != http.StatusRequestEntityTooLarge {
 				t.Errorf("writes: %s over the limit: HTTP %d %.300s, want 413", path, a.status, a.body)
 			}
-			if a := post(path+" over the limit, chunked", path, io.MultiReader(strings.NewReader(over))); a.status != http.StatusRequestEntityTooLarge {
+			if a := post(path+" over the limit, chunked", m, path, io.MultiReader(strings.NewReader(over))); a.status != http.StatusRequestEntityTooLarge {
 				t.Errorf("writes: %s over the limit, chunked: HTTP %d %.300s, want 413", path, a.status, a.body)
 			}
 		}

@@ -426,7 +426,7 @@ func TestBadInputThroughREST(t *testing.T) {
 		"A2,2024-02-30,S1,Acme,331110,100.00,USD,bad date\n" +
 		"A3,2024-02-01,S1,Acme,331110,12x,USD,bad amount\n" +
 		"A4,2024-02-01,S1,Acme,000000,1.00,USD,unknown naics\n" +
-		"A5,2024-02-01,S1,Acme,331110,1.00,EUR,currency\n" +
+		"A5,2024-02-01,S1,Acme,331110,1.00,XYZ,currency\n" +
 		"A1,2024-02-02,S1,Acme,331110,1.00,USD,duplicate\n" +
 		"A6,2024-02-01,S2,Beta,541511,-40.00,USD,credit note\n" +
 		"A7,2024-02-01,S2\n"

@@ -86,8 +86,11 @@ func TestFormatsAndColumnMappingsThroughREST(t *testing.T) {
 		!slices.Equal(u.IgnoredColumns, []string{"Cost Center"}) || len(u.ErrorSamples) != 1 || u.ErrorSamples[0] != want {
 		t.Fatalf("xlsx upload = %+v", u)
 	}
-	var tx struct{ Date, AmountUsd, SupplierId string }
-	if code := p.call(t, "GET", "/v1/transactions/X1", p.key, nil, &tx); code != http.StatusOK || tx.Date != "2024-02-01" || tx.AmountUsd != "250.1000" || tx.SupplierId != "V1" {
+	var tx struct {
+		Date, AmountUsd string
+		SupplierID      string `json:"supplierId"`
+	}
+	if code := p.call(t, "GET", "/v1/transactions/X1", p.key, nil, &tx); code != http.StatusOK || tx.Date != "2024-02-01" || tx.AmountUsd != "250.1000" || tx.SupplierID != "V1" {
 		t.Fatalf("transaction X1: HTTP %d %+v", code, tx)
 	}
 

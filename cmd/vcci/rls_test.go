@@ -124,7 +124,7 @@ func TestEveryTenantTableForcesRowLevelSecurity(t *testing.T) {
 	// The schemas as they stand: intake's 10 tenant tables, the
 	// calculator's 5, engagement's 2 and iam's audit log; two quarters of
 	// two tables.
-	if forced != 18 || partitions != 4 {
-		t.Errorf("%d tables with forced policies and %d partitions, want 18 and 4", forced, partitions)
+	if forced != 21 || partitions != 4 {
+		t.Errorf("%d tables with forced policies and %d partitions, want 21 and 4", forced, partitions)
 	}
 }

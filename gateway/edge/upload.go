@@ -53,11 +53,12 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 			io.Closer
 		}{idleReader{r: limited, rc: rc, idle: u.idle}, limited}
 	}
-	body, filename, ctype, err := u.file(r)
+	f, err := u.file(r)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
+	body, filename, ctype := f.body, f.name, f.ctype
 	if q := r.URL.Query().Get("filename"); q != "" {
 		filename = q
 	}
@@ -159,9 +160,15 @@ func fill(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// file returns the upload's byte stream, the client's file name (empty
+// uploadFile is an upload's byte stream, the client's file name (empty
 // when it gave none: intake names it by its format) and its media type.
-func (*uploads) file(r *http.Request) (io.Reader, string, string, error) {
+type uploadFile struct {
+	body        io.Reader
+	name, ctype string
+}
+
+// file returns the upload's file.
+func (*uploads) file(r *http.Request) (uploadFile, error) {
 	ctype := r.Header.Get("Content-Type")
 	mt, params, _ := mime.ParseMediaType(ctype)
 	if mt != "multipart/form-data" {
@@ -169,25 +176,26 @@ func (*uploads) file(r *http.Request) (io.Reader, string, string, error) {
 		if _, p, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && p["filename"] != "" {
 			name = p["filename"]
 		}
-		return r.Body, name, ctype, nil
+		return uploadFile{r.Body, name, ctype}, nil
 	}
 	if params["boundary"] == "" {
-		return nil, "", "", status.Error(codes.InvalidArgument, "file: multipart body without a boundary")
+		return uploadFile{}, status.Error(codes.InvalidArgument, "file: multipart body without a boundary")
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", "", status.Errorf(codes.InvalidArgument, "file: %v", err)
+		return uploadFile{}, status.Errorf(codes.InvalidArgument, "file: %v", err)
 	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, "", "", status.Error(codes.InvalidArgument, `file: the multipart body has no "file" part`)
+			return uploadFile{}, status.Error(codes.InvalidArgument, `file: the multipart body has no "file" part`)
 		}
 		if err != nil {
-			return nil, "", "", status.Errorf(codes.InvalidArgument, "file: %v", err)
+			return uploadFile{}, status.Errorf(codes.InvalidArgument, "file: %v", err)
 		}
 		if part.FormName() == "file" {
-			return part, part.FileName(), part.Header.Get("Content-Type"), nil
+			name, ctype := part.FileName(), part.Header.Get("Content-Type")
+			return uploadFile{part, name, ctype}, nil
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,7 +104,7 @@ func ConvertEPAByGas(src []byte) ([]byte, error) {
 	for c := range byCode {
 		codes = append(codes, c)
 	}
-	sort.Strings(codes)
+	slices.Sort(codes)
 	var b bytes.Buffer
 	b.WriteString(epaByGasHeader + "\n")
 	for _, c := range codes {

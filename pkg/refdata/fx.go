@@ -2,12 +2,13 @@ package refdata
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,12 +84,7 @@ func ConvertFX(src []byte) ([]byte, error) {
 		seen[code+m] = true
 		out = append(out, rate{code, m, r[2]})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].code != out[j].code {
-			return out[i].code < out[j].code
-		}
-		return out[i].month < out[j].month
-	})
+	slices.SortFunc(out, func(a, b rate) int { return cmp.Or(cmp.Compare(a.code, b.code), cmp.Compare(a.month, b.month)) })
 	var b bytes.Buffer
 	b.WriteString(fxHeader + "\n")
 	for _, r := range out {
@@ -170,10 +166,11 @@ func (t *FXTable) Rate(currency string, day time.Time) (FXRate, error) {
 
 // Currencies lists the codes the data has rates for, and USD, sorted.
 func (t *FXTable) Currencies() []string {
-	out := []string{"USD"}
+	out := make([]string, 0, 1+len(t.span))
+	out = append(out, "USD")
 	for c := range t.span {
 		out = append(out, c)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }

@@ -11,6 +11,7 @@ package spendgen
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -68,41 +69,8 @@ const (
 // which it flushes before returning. Memory is bounded by the supplier
 // master and the date table, never by Rows.
 func Write(w io.Writer, opts Options) (Stats, error) {
-	switch {
-	case len(opts.Codes) == 0:
-		return Stats{}, errors.New("spendgen: no NAICS codes to draw from")
-	case opts.Rows < 0 || opts.Rows > 999_999_999:
-		return Stats{}, fmt.Errorf("spendgen: Rows %d out of range [0, 999999999]", opts.Rows)
-	case opts.Suppliers > 100_000:
-		return Stats{}, fmt.Errorf("spendgen: Suppliers %d > 100000", opts.Suppliers)
-	case opts.Mix && len(opts.Activities) == 0:
-		return Stats{}, errors.New("spendgen: no activities to draw from")
-	case opts.Days > 1_000_000:
-		return Stats{}, fmt.Errorf("spendgen: Days %d > 1000000", opts.Days)
-	}
-	if opts.Suppliers <= 0 {
-		opts.Suppliers = 10_000
-	}
-	if opts.Seed == 0 {
-		opts.Seed = 1
-	}
-	if opts.Mix {
-		if opts.Start.IsZero() {
-			opts.Start = mixStart
-		}
-		if opts.Days <= 0 {
-			opts.Days = mixDays
-		}
-	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
-	if opts.Days <= 0 {
-		opts.Days = 366
-	}
-	// Dates are fixed-width YYYY-MM-DD only for years 0000-9999.
-	if first, last := opts.Start, opts.Start.AddDate(0, 0, opts.Days-1); first.Year() < 0 || last.Year() > 9999 {
-		return Stats{}, fmt.Errorf("spendgen: dates %s..%s leave years 0-9999", first.Format(time.DateOnly), last.Format(time.DateOnly))
+	if err := opts.check(); err != nil {
+		return Stats{}, err
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
 
@@ -445,4 +413,35 @@ func csvField(s string) string {
 		q = append(q, s[i])
 	}
 	return string(append(q, '"'))
+}
+
+// check refuses options out of range and fills in the defaults.
+func (opts *Options) check() error {
+	switch {
+	case len(opts.Codes) == 0:
+		return errors.New("spendgen: no NAICS codes to draw from")
+	case opts.Rows < 0 || opts.Rows > 999_999_999:
+		return fmt.Errorf("spendgen: Rows %d out of range [0, 999999999]", opts.Rows)
+	case opts.Suppliers > 100_000:
+		return fmt.Errorf("spendgen: Suppliers %d > 100000", opts.Suppliers)
+	case opts.Mix && len(opts.Activities) == 0:
+		return errors.New("spendgen: no activities to draw from")
+	case opts.Days > 1_000_000:
+		return fmt.Errorf("spendgen: Days %d > 1000000", opts.Days)
+	}
+	opts.Suppliers = cmp.Or(max(opts.Suppliers, 0), 10_000)
+	opts.Seed = cmp.Or(opts.Seed, 1)
+	start, days := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 366
+	if opts.Mix {
+		start, days = mixStart, mixDays
+	}
+	if opts.Start.IsZero() {
+		opts.Start = start
+	}
+	opts.Days = cmp.Or(max(opts.Days, 0), days)
+	// Dates are fixed-width YYYY-MM-DD only for years 0000-9999.
+	if first, last := opts.Start, opts.Start.AddDate(0, 0, opts.Days-1); first.Year() < 0 || last.Year() > 9999 {
+		return fmt.Errorf("spendgen: dates %s..%s leave years 0-9999", first.Format(time.DateOnly), last.Format(time.DateOnly))
+	}
+	return nil
 }

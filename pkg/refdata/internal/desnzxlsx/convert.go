@@ -84,12 +84,12 @@ func Convert(xlsx []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desnzxlsx.Convert: %w", err)
 	}
-	defer f.Close() //nolint:errcheck // read only
+	defer f.Close()
 
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	if err := w.Write(strings.Split(Header, ",")); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("desnzxlsx.Convert: %w", err)
 	}
 	seen := map[string]string{}
 	for _, s := range sheets {
@@ -108,7 +108,7 @@ func Convert(xlsx []byte) ([]byte, error) {
 			seen[fa.activity] = fa.where
 			if err := w.Write([]string{fa.activity, s.name, strconv.Itoa(int(s.category)), fa.unit,
 				fa.values[0], fa.values[1], fa.values[2], fa.values[3], fa.region, fa.description}); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("desnzxlsx.Convert: %w", err)
 			}
 		}
 	}
@@ -250,10 +250,10 @@ func readLayout(rows [][]string, h int) (layout, error) {
 		j++
 	}
 	for ; j < len(hdr); j++ {
-		switch c := hdr[j]; {
-		case c == "kg CO2e":
+		switch c := hdr[j]; c {
+		case "kg CO2e":
 			l.groups = append(l.groups, group{cols: [4]int{j, -1, -1, -1}})
-		case c == "":
+		case "":
 			l.width = min(l.width, j)
 		default:
 			k := indexOf(gasHeaders, c)

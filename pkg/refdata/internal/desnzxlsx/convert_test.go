@@ -65,7 +65,7 @@ func TestFactors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
+	lines := make([]string, 0, len(got))
 	for _, f := range got {
 		lines = append(lines, strings.Join(append([]string{f.activity, f.unit, f.region, f.description}, f.values[:]...), "|"))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -23,20 +24,7 @@ var quantityRe = regexp.MustCompile(`^-?\d{1,14}(\.\d{1,6})?$`)
 // (its own or the factor's). It sets each line's quantity in the factor's
 // unit.
 func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines []Line) error {
-	var codes []string
-	seen := map[string]bool{}
-	for i := range lines {
-		l := &lines[i]
-		if l.Activity == "" {
-			continue
-		}
-		l.Activity = strings.ToLower(strings.TrimSpace(l.Activity))
-		if !seen[l.Activity] {
-			seen[l.Activity] = true
-			codes = append(codes, l.Activity)
-		}
-	}
-	if len(codes) == 0 {
+	if !slices.ContainsFunc(lines, func(l Line) bool { return l.Activity != "" }) {
 		return nil
 	}
 	settings, err := s.store.Settings(ctx, tenant)
@@ -44,19 +32,14 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 		return err
 	}
 	set := settings.ActivitySet
-	keys := make([]FactorKey, len(codes))
-	for i, c := range codes {
-		keys[i] = FactorKey{Set: set, Code: c}
-	}
-	fs, err := s.Factors(ctx, tenant, keys)
+	// The whole set: a batch may name more activities than a lookup of
+	// factors by name takes.
+	byCode, err := s.setFactors(ctx, tenant, set)
 	if err != nil {
 		return err
 	}
-	byCode := make(map[string]Factor, len(fs))
-	for _, f := range fs {
-		byCode[f.Code] = f
-	}
 	for i := range lines {
+		lines[i].Activity = strings.ToLower(strings.TrimSpace(lines[i].Activity))
 		if lines[i].Activity == "" {
 			continue
 		}

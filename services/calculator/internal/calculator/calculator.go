@@ -437,15 +437,9 @@ func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKe
 	for _, k := range keys {
 		m, ok := sets[k.Set]
 		if !ok {
-			fs, err := s.factors.Set(ctx, tenant, k.Set, func(ctx context.Context) ([]Factor, error) {
-				return s.store.SetFactors(ctx, tenant, k.Set)
-			})
-			if err != nil {
+			var err error
+			if m, err = s.setFactors(ctx, tenant, k.Set); err != nil {
 				return nil, err
-			}
-			m = make(map[string]Factor, len(fs))
-			for _, f := range fs {
-				m[f.Code] = f
 			}
 			sets[k.Set] = m
 		}
@@ -454,6 +448,27 @@ func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKe
 		}
 	}
 	return out, nil
+}
+
+// setFactors returns every factor of one set by code, from the cache when
+// there is one.
+func (s *Service) setFactors(ctx context.Context, tenant uuid.UUID, set string) (map[string]Factor, error) {
+	load := func(ctx context.Context) ([]Factor, error) { return s.store.SetFactors(ctx, tenant, set) }
+	var fs []Factor
+	var err error
+	if s.factors == nil {
+		fs, err = load(ctx)
+	} else {
+		fs, err = s.factors.Set(ctx, tenant, set, load)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Factor, len(fs))
+	for _, f := range fs {
+		m[f.Code] = f
+	}
+	return m, nil
 }
 
 // Factor returns one factor, from the cached set when there is a cache.

@@ -15,6 +15,7 @@ import (
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -307,5 +308,47 @@ func TestGetFactorReadsTheCSVValue(t *testing.T) {
 	}
 	if s := sets.GetFactorSets()[0]; s.GetName() != "factorSets/desnz-2024" || s.GetRegion() != "GB" || s.GetYear() != 2024 || s.GetFactorCount() != 1289 {
 		t.Fatalf("factor set %v, want desnz-2024, region GB, year 2024, 1289 factors", s)
+	}
+}
+
+// The activity factors are searched by id prefix, unit of activity,
+// version and gas, counted against the shipped file.
+func TestListFactorsFindsActivityFactors(t *testing.T) {
+	api, ctx := factorAPI(t)
+	set, err := refdata.DESNZ()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(keep func(refdata.ActivityFactor) bool) int64 {
+		n := int64(0)
+		for _, f := range set.All() {
+			if keep(f) {
+				n++
+			}
+		}
+		return n
+	}
+	for filter, want := range map[string]int64{
+		`activity:"air.flights"`:             count(func(f refdata.ActivityFactor) bool { return strings.HasPrefix(f.Activity, "air.flights") }),
+		`unit = "litre" AND version = "1.1"`: count(func(f refdata.ActivityFactor) bool { return f.Unit == "litre" }),
+		`activity:"hotel." AND gas = "CH4"`:  0, // DESNZ gives hotel nights as CO2e only
+		`activity:"fuels." AND gas = "N2O"`:  count(func(f refdata.ActivityFactor) bool { return strings.HasPrefix(f.Activity, "fuels.") && f.KgN2O != "" }),
+		`region = "FR" AND activity:"hotel."`: count(func(f refdata.ActivityFactor) bool {
+			return f.Region == "FR" && strings.HasPrefix(f.Activity, "hotel.")
+		}),
+	} {
+		resp, err := api.ListFactors(ctx, &calculatorv1.ListFactorsRequest{Parent: "factorSets/desnz-2024", Filter: filter})
+		if err != nil || resp.GetTotalSize() != want || (filter != `activity:"hotel." AND gas = "CH4"` && want == 0) {
+			t.Errorf("%s: total %d, %v; want %d (and not 0)", filter, resp.GetTotalSize(), err, want)
+		}
+	}
+	// Every EPA factor has SF6 among its 18 gases.
+	if resp, err := api.ListFactors(ctx, &calculatorv1.ListFactorsRequest{Parent: epaSet, Filter: `gas = "SF6"`}); err != nil || resp.GetTotalSize() != 1016 {
+		t.Fatalf("EPA factors with SF6: %d, %v", resp.GetTotalSize(), err)
+	}
+	got, err := api.GetFactor(ctx, &calculatorv1.GetFactorRequest{Name: "factorSets/desnz-2024/factors/hotel.uk.room-night"})
+	if err != nil || got.GetValue() != "10.4" || got.GetUnit() != "kg CO2e/room-night" || got.GetActivityUnit() != "room-night" ||
+		got.GetCategory() != commonv1.ScopeCategory_SCOPE_CATEGORY_BUSINESS_TRAVEL || got.GetLicence() != "Open Government Licence v3.0" || got.GetValueAr4() != "10.4" {
+		t.Fatalf("hotel night = %v, %v", got, err)
 	}
 }

@@ -105,15 +105,20 @@ func factorCond(field, op, value string) (calculator.FactorCond, error) {
 		}
 		c.Value = strconv.Itoa(n)
 		return c, nil
-	case fieldCode, "title", "unit", "region":
+	case "gas":
+		if op != "=" || value == "" {
+			return c, apperr.Invalid("filter", "%s%s%s: want gas = a gas id (CO2, CH4, N2O, SF6, HFC134a, ...)", field, op, value)
+		}
+		return c, nil
+	case fieldCode, "activity", "title", "unit", "region", "version":
 	default:
-		return c, apperr.Invalid("filter", "unknown field %q; one of category, code, title, unit, region, year", field)
+		return c, apperr.Invalid("filter", "unknown field %q; one of category, code, activity, title, unit, region, year, version, gas", field)
 	}
 	if prefix, ok := strings.CutSuffix(value, "*"); ok {
 		c.Op, c.Value = calculator.OpPrefix, prefix
 	} else if op == ":" {
 		c.Op = calculator.OpContains
-		if field == fieldCode {
+		if field == fieldCode || field == "activity" {
 			c.Op = calculator.OpPrefix
 		}
 	}

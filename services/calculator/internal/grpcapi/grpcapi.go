@@ -235,7 +235,7 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 		}
 		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up,
 			Currency: l.GetCurrency(), Original: l.GetAmount(), Activity: l.GetActivity(), Quantity: l.GetQuantity(), Unit: l.GetUnit(),
-			Category: int16(min(max(l.GetCategory(), -1), 16))} //nolint:gosec // clamped; Calculate refuses outside 0-15
+			Category: int16(min(max(l.GetCategory(), -1), 16))} // clamped; Calculate refuses outside 0-15
 	}
 	out, err := a.svc.Calculate(ctx, tenant, lines)
 	if err != nil {
@@ -394,8 +394,8 @@ func (a *API) GetCalculationSettings(ctx context.Context, req *calculatorv1.GetC
 	if err != nil {
 		return nil, err
 	}
-	if req.GetName() != settingsName {
-		return nil, apperr.Invalid("name", "%q is not %s", req.GetName(), settingsName)
+	if n := req.GetName(); n != "" && n != settingsName {
+		return nil, apperr.Invalid("name", "%q is not %s", n, settingsName)
 	}
 	s, err := a.svc.Settings(ctx, tenant)
 	if err != nil {
@@ -410,7 +410,7 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 		return nil, err
 	}
 	in := req.GetSettings()
-	if in.GetName() != settingsName {
+	if n := in.GetName(); n != "" && n != settingsName {
 		return nil, apperr.Invalid("settings.name", "%q is not %s", in.GetName(), settingsName)
 	}
 	set, err := settingsUpdate(in, req.GetUpdateMask())

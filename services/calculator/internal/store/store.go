@@ -102,11 +102,11 @@ func stageFactors(ctx context.Context, tx pgx.Tx, id int16, fs []factors.Factor)
 			gases = append(gases, []any{id, f.Code, g.Gas, g.Value})
 		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, []string{"factor_set_id", "code", "title", "value", "category", "unit", "region", "ar4", "ar6"},
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"factor_stage"}, strings.Fields("factor_set_id code title value category unit region ar4 ar6"),
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("stage factors: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"gas_stage"}, []string{"factor_set_id", "code", "gas", "value"}, pgx.CopyFromRows(gases)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"gas_stage"}, strings.Fields("factor_set_id code gas value"), pgx.CopyFromRows(gases)); err != nil {
 		return fmt.Errorf("stage gases: %w", err)
 	}
 	return nil
@@ -203,7 +203,7 @@ func backfillTenant(ctx context.Context, tx pgx.Tx) error {
 	var todo bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE kg_co2e_ar4 IS NULL)
 		OR EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE kg_co2e_ar4 IS NULL)`).Scan(&todo); err != nil || !todo {
-		return err
+		return err //nolint:wrapcheck // wrapped by backfillBases, naming the tenant
 	}
 	_, err := tx.Exec(ctx, `
 		SELECT 1 FROM calculator.emission_rollup FOR UPDATE;
@@ -339,10 +339,14 @@ var factorFields = map[string]struct{ expr, typ string }{
 	"category": {"f.category", "smallint"},
 	"code":     {"f.code", sqlText},
 	"title":    {"f.title", sqlText},
-	"unit":     {"s.unit", sqlText},
-	"region":   {"s.region", sqlText},
+	"activity": {"f.code", sqlText},
+	"unit":     {"coalesce(f.unit, s.unit)", sqlText},
+	"region":   {"coalesce(f.region, s.region)", sqlText},
 	"year":     {"s.data_year", "smallint"},
+	"version":  {"s.version", sqlText},
 	"value":    {"f.value", "numeric"},
+	// A factor has the gas: the condition is written apart.
+	"gas": {"g.gas", sqlText},
 }
 
 const sqlText = "text"
@@ -370,6 +374,11 @@ func (s *Store) ListFactors(ctx context.Context, tenant uuid.UUID, q calculator.
 		}
 		p := "c" + strconv.Itoa(i)
 		args[p] = c.Value
+		if c.Field == "gas" {
+			where = append(where, fmt.Sprintf(`EXISTS (SELECT 1 FROM calculator.factor_gases g
+				WHERE g.factor_set_id = f.factor_set_id AND g.code = f.code AND g.gas = @%s)`, p))
+			continue
+		}
 		switch c.Op {
 		case calculator.OpEquals:
 			where = append(where, fmt.Sprintf("%s = @%s::text::%s", col.expr, p, col.typ))
@@ -857,7 +866,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 	// The groups of the basis asked, or the tenant's: one branch per basis,
 	// each ordered by its own column (AR5's through the index), of which
 	// only the basis's runs (the others' filters are false once).
-	var groups []string
+	groups := make([]string, 0, 3)
 	for _, b := range []struct{ basis, col string }{{"AR5", "kg_co2e"}, {"AR4", "kg_co2e_ar4"}, {"AR6", "kg_co2e_ar6"}} {
 		order := b.col + " DESC, key"
 		if dim == calculator.ByMonth {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -285,7 +287,6 @@ func TestCurrencyLinesAreConvertedAndRecorded(t *testing.T) {
 }
 
 func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
-	ctx := context.Background()
 	f := setup(t)
 	line := func(cur, orig, usd, date string) calculator.Line {
 		return calculator.Line{TransactionID: "T1", Date: day(date), SupplierID: "S", NAICS: "331110", Currency: cur, Original: orig, Amount: usd, Upload: 1}
@@ -300,14 +301,7 @@ func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
 		"bad amount":       {line("EUR", "1,5", "", "2024-01-01"), "lines[0].amount", `"1,5" is not a decimal amount`},
 		"usd mismatch":     {line("USD", "2", "1", "2024-01-01"), "lines[0].amount", `"2" differs from amount_usd "1"`},
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})
-			var ae *apperr.Error
-			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
-				!strings.HasPrefix(ae.Violations[0].Description, tc.text) {
-				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
-			}
-		})
+		t.Run(name, func(t *testing.T) { refused(t, f, tc.line, tc.field, tc.text) })
 	}
 }
 
@@ -346,7 +340,7 @@ func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 	} {
 		r, err := f.svc.Result(ctx, f.a, id)
 		if err != nil || r.FactorQty != want[0] || r.Kg != want[1] || r.KgAR4 != want[2] || r.KgAR6 != want[3] ||
-			fmt.Sprint(r.Category) != want[4] || r.Unit != "kg CO2e/"+want[5] || r.QtyUnit != want[6] || r.Method != calculator.MethodAverageData ||
+			strconv.Itoa(int(r.Category)) != want[4] || r.Unit != "kg CO2e/"+want[5] || r.QtyUnit != want[6] || r.Method != calculator.MethodAverageData ||
 			r.Set != "desnz-2024" || r.Activity == "" || r.NAICS != "" || r.Amount != "0.0000" || r.AmountBase != "" || r.PriceIndex != "" {
 			t.Errorf("%s = %+v, %v; want %v", id, r, err, want)
 		}
@@ -383,7 +377,6 @@ func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 }
 
 func TestActivityLinesRefusedNamingTheField(t *testing.T) {
-	ctx := context.Background()
 	f := setup(t)
 	const diesel = "fuels.liquid-fuels.diesel-average-biofuel-blend.litre"
 	line := func(activity, qty, unit string, cat int16) calculator.Line {
@@ -401,13 +394,49 @@ func TestActivityLinesRefusedNamingTheField(t *testing.T) {
 		"no category":      {line(diesel, "5", "L", 0), "lines[0].category", "required for " + diesel},
 		"category 16":      {line(diesel, "5", "L", 16), "lines[0].category", "16 is not a Scope 3 category"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := f.svc.Calculate(ctx, f.a, []calculator.Line{tc.line})
-			var ae *apperr.Error
-			if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
-				!strings.HasPrefix(ae.Violations[0].Description, tc.text) {
-				t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, tc.field, tc.text)
-			}
-		})
+		t.Run(name, func(t *testing.T) { refused(t, f, tc.line, tc.field, tc.text) })
+	}
+}
+
+// Every activity factor calculates, all in one batch (more activities than
+// a lookup of factors by name takes): one unit of each is its value.
+func TestEveryActivityFactorInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	set, err := refdata.DESNZ()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := set.All()
+	lines := make([]calculator.Line, len(all))
+	for i, a := range all {
+		lines[i] = calculator.Line{TransactionID: fmt.Sprintf("D%04d", i), Date: day("2024-05-01"), SupplierID: "S", Activity: a.Activity,
+			Quantity: "1", Unit: a.Unit, Category: 1, Upload: 1}
+	}
+	if _, err := f.svc.Calculate(ctx, f.a, lines); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := f.svc.Results(ctx, f.a, []string{"D0000", fmt.Sprintf("D%04d", len(all)-1)}, nil)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("results = %v, %v", rs, err)
+	}
+	for i, r := range rs {
+		a := all[map[int]int{0: 0, 1: len(all) - 1}[i]]
+		v, _, _ := decimal.Parse(a.KgCO2e)
+		if r.Activity != a.Activity || r.Kg != decimal.Round(v, 7) {
+			t.Errorf("%s = %s kg, want %s (%s)", r.TransactionID, r.Kg, a.KgCO2e, a.Activity)
+		}
+	}
+}
+
+// refused checks that calculating line is refused, naming field, with a
+// description starting with text.
+func refused(t *testing.T, f fixture, line calculator.Line, field, text string) {
+	t.Helper()
+	_, err := f.svc.Calculate(context.Background(), f.a, []calculator.Line{line})
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != field ||
+		!strings.HasPrefix(ae.Violations[0].Description, text) {
+		t.Fatalf("err = %v, want InvalidArgument on %s: %s", err, field, text)
 	}
 }

@@ -86,6 +86,7 @@ type Transaction struct {
 	Amount, Currency, Desc string // Amount in USD
 	Original               string // the amount in Currency
 	Category               int16
+	CategorySource         string // "line", "factor" or "categoryRules/{rule}"
 	Upload, Row            int64
 }
 

@@ -3,18 +3,36 @@ package intake
 import (
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/units"
 )
 
+// checkKind reads a line's own Scope 3 category, if it gives one, and
+// checks an activity line. It returns the column at fault and why, or "".
+func checkKind(r *Row, category string) (col int, reason string) {
+	if category != "" {
+		n, err := strconv.ParseInt(category, 10, 16)
+		if err != nil || n < 1 || n > 15 {
+			return colCategory, "not a Scope 3 category (a number from 1 to 15)"
+		}
+		r.Category, r.Override = int16(n), true
+	}
+	if r.Activity != "" {
+		return checkActivity(r)
+	}
+	return 0, ""
+}
+
 // checkActivity checks an activity line against the shipped activity
 // factors (refdata.DESNZ; the calculator checks again against the set it
 // holds): the activity exists, the quantity is a non-negative decimal with
-// at most 6 decimals, the unit converts to the factor's, and the line has a
-// category (its own or the factor's). A line with no amount records no
-// spend: 0 USD. It returns the column at fault and why, or "".
+// at most 6 decimals, and the unit converts to the factor's. A line with no
+// category of its own takes the factor's, if it has one (a category rule
+// may give one, Validator.Next). A line with no amount records no spend:
+// 0 USD. It returns the column at fault and why, or "".
 func checkActivity(r *Row) (col int, reason string) {
 	set, err := refdata.DESNZ()
 	if err != nil {
@@ -26,8 +44,6 @@ func checkActivity(r *Row) (col int, reason string) {
 		return colActivity, fmt.Sprintf("unknown activity: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", set.Name, set.Name)
 	case !isQuantity(r.Quantity):
 		return colQuantity, "not a non-negative number with at most 6 decimals (like 12.5)"
-	case f.Category == 0 && !r.Override:
-		return colCategory, "required for this activity: its factor has no default Scope 3 category (it is the reporter's own fuel or energy use)"
 	}
 	q, _ := new(big.Rat).SetString(r.Quantity)
 	if _, err := units.Convert(q, r.Unit, f.Unit); err != nil {

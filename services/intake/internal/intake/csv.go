@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -115,16 +114,29 @@ type Row struct {
 	// USD.
 	AmountUSD string
 	Country   string // ISO 3166-1 alpha-2, or empty
-	// Category is the line's Scope 3 category: its own (Override), or its
-	// factor's default.
+	// Category is the line's Scope 3 category: its own (Override), else
+	// the one of the category rule Rule names, else its factor's default.
 	Category int16
 	Override bool
+	Rule     string
 	// An activity line's activity (a DESNZ factor id), quantity and unit,
 	// as given; empty on spend lines.
 	Activity, Quantity, Unit string
 	// Upload is the upload the row belongs to, set where the rows of
 	// several uploads travel together; 0 is the upload at hand.
 	Upload int64
+}
+
+// CategorySource says where the line's category came from: "line" (its
+// own), "categoryRules/{rule}", or "factor" (its factor's default).
+func (r *Row) CategorySource() string {
+	switch {
+	case r.Override:
+		return "line"
+	case r.Rule != "":
+		return RulePrefix + r.Rule
+	}
+	return "factor"
 }
 
 // RowError says why one line was rejected.
@@ -235,6 +247,7 @@ type Validator struct {
 	progress                 func(read int64)
 	maxIDs                   int
 	mapping                  map[string]string
+	rules                    *Rules
 	spoolDir                 string
 	// Ignored are the header's columns no column took (with a mapping).
 	Ignored   []string
@@ -247,6 +260,10 @@ type Option func(*Validator)
 // WithMapping reads the header through mapping (header name -> column):
 // header names neither mapped nor a column's own are ignored (Ignored).
 func WithMapping(mapping map[string]string) Option { return func(v *Validator) { v.mapping = mapping } }
+
+// WithRules decides the category of lines without one of their own by
+// rules before their factor's default.
+func WithRules(rules *Rules) Option { return func(v *Validator) { v.rules = rules } }
 
 // WithSpoolDir sets where an XLSX workbook is spooled (default os.TempDir).
 func WithSpoolDir(dir string) Option { return func(v *Validator) { v.spoolDir = dir } }
@@ -486,17 +503,8 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	r := Row{Line: line, TransactionID: get(colTx), SupplierID: get(colSupplier), SupplierName: get(colSupplierName),
 		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription),
 		Country: strings.ToUpper(get(colCountry)), Activity: strings.ToLower(get(colActivity)), Quantity: get(colQuantity), Unit: get(colUnit)}
-	if c := get(colCategory); c != "" {
-		n, err := strconv.Atoi(c)
-		if err != nil || n < 1 || n > 15 {
-			return bad(colCategory, "not a Scope 3 category (a number from 1 to 15)", c)
-		}
-		r.Category, r.Override = int16(n), true
-	}
-	if r.Activity != "" {
-		if col, reason := checkActivity(&r); reason != "" {
-			return bad(col, reason, get(col))
-		}
+	if col, reason := checkKind(&r, get(colCategory)); reason != "" {
+		return bad(col, reason, get(col))
 	}
 	switch {
 	case r.TransactionID == "":
@@ -553,12 +561,12 @@ func (v *Validator) Next() (Row, bool) {
 			if p.bad == nil && p.row.Activity == "" && v.known[p.row.NAICS] == 0 {
 				p.bad = &RowError{Row: p.row.Line, Column: "naics_code", Reason: "no emission factor for this NAICS code in the factor library", Value: p.row.NAICS}
 			}
+			if p.bad == nil && !p.row.Override {
+				p.bad = v.categorize(&p.row)
+			}
 			if p.bad != nil {
 				v.reject(*p.bad)
 				continue
-			}
-			if !p.row.Override && p.row.Activity == "" {
-				p.row.Category = v.known[p.row.NAICS]
 			}
 			v.Accepted++
 			if v.MinDate.IsZero() || p.row.Date.Before(v.MinDate) {
@@ -587,6 +595,23 @@ func (v *Validator) Next() (Row, bool) {
 		}
 		v.cur, v.pos = b.rows, 0
 	}
+}
+
+// categorize gives a line without a category of its own the one of the
+// rule that matches it, else its factor's default (checkActivity set an
+// activity line's); a line left without one is rejected.
+func (v *Validator) categorize(r *Row) *RowError {
+	if r.Activity == "" {
+		r.Category = v.known[r.NAICS]
+	}
+	if rule := v.rules.Match(r); rule != nil {
+		r.Category, r.Rule = rule.Category, rule.ID
+	}
+	if r.Category == 0 {
+		return &RowError{Row: r.Line, Column: Columns()[colCategory], Reason: "required for this activity: its factor has no default Scope 3 category " +
+			"(it is the reporter's own fuel or energy use), and no category rule matches the line"}
+	}
+	return nil
 }
 
 // resolveCodes asks, in one call, about the block's codes not seen before.

@@ -173,7 +173,7 @@ func TestCheckMapping(t *testing.T) {
 		"ok":        {intake.ColumnMapping{ID: "sap-export", Columns: map[string]string{"Vendor Name": "supplier_name", "Net Value": "amount"}}, ""},
 		"bad id":    {intake.ColumnMapping{ID: "SAP", Columns: map[string]string{"a": "amount"}}, `column_mapping_id: must be 1 to 63 lower-case letters, digits and hyphens, starting with a letter, got "SAP"`},
 		"empty":     {intake.ColumnMapping{ID: "sap"}, "column_mapping.columns: must map at least one header name"},
-		"not a col": {intake.ColumnMapping{ID: "sap", Columns: map[string]string{"Net Value": "net"}}, `column_mapping.columns["Net Value"]: "net" is not a column; the columns are transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country`},
+		"not a col": {intake.ColumnMapping{ID: "sap", Columns: map[string]string{"Net Value": "net"}}, `column_mapping.columns["Net Value"]: "net" is not a column; the columns are transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country,category,activity,quantity,unit`},
 		"two to one": {intake.ColumnMapping{ID: "sap", Columns: map[string]string{"Gross": "amount", "Net": "amount"}},
 			`column_mapping.columns["Net"]: "Gross" and "Net" both map to amount`},
 	} {

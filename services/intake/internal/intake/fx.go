@@ -22,7 +22,7 @@ func ToUSD(amount, currency string, day time.Time) (string, error) {
 	}
 	rate, err := fx.Rate(currency, day)
 	if err != nil {
-		return "", err //nolint:wrapcheck // a row's reason, shown as is
+		return "", err // a row's reason, shown as is
 	}
 	a, ok := new(big.Rat).SetString(amount)
 	if !ok {

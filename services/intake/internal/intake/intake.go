@@ -121,6 +121,7 @@ type Store interface {
 // UploadStore keeps uploads for the Service.
 type UploadStore interface {
 	MappingStore
+	RuleStore
 	// Receive stores the content of r as a new upload, and queues its job,
 	// in one transaction and returns it; an existing upload with the same
 	// idempotency key or content is returned instead (created false). A key
@@ -136,6 +137,8 @@ type UploadStore interface {
 
 // WorkStore records a Worker's attempts at an upload.
 type WorkStore interface {
+	// RuleLister gives the category rules an upload is validated with.
+	RuleLister
 	// Begin counts a new attempt at an unfinished upload and returns it;
 	// its Attempts fences the writes below against an older attempt still
 	// running. ok is false when the upload is finished, or is not
@@ -408,10 +411,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 
 // opener opens a Validator over an upload's content, checking codes
 // against the tenant's factors; progress, if set, hears rows read.
-func (w *Worker) opener(ctx context.Context, u Upload, progress func(int64)) func(io.Reader) (*Validator, error) {
+func (w *Worker) opener(ctx context.Context, u Upload, rules *Rules, progress func(int64)) func(io.Reader) (*Validator, error) {
 	checker := w.codes(u.Tenant)
 	return func(r io.Reader) (*Validator, error) {
-		return NewValidator(ctx, r, checker, progress, WithMaxIDsInMemory(w.maxIDs), WithMapping(u.Mapping))
+		return NewValidator(ctx, r, checker, progress, WithMaxIDsInMemory(w.maxIDs), WithMapping(u.Mapping), WithRules(rules))
 	}
 }
 
@@ -422,7 +425,13 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 	switch u.State {
 	case Queued, Validating:
 		start := time.Now()
-		v, err := w.store.Validate(ctx, u, w.opener(ctx, u, func(read int64) {
+		// The rules as they are now decide the upload's categories; a later
+		// change of them leaves its stored lines as they are.
+		rules, err := LoadRules(ctx, w.store, u.Tenant)
+		if err != nil {
+			return err
+		}
+		v, err := w.store.Validate(ctx, u, w.opener(ctx, u, rules, func(read int64) {
 			// Progress is best effort; a missed update is harmless.
 			if err := w.store.Progress(ctx, u, read, 0); err != nil {
 				log.DebugContext(ctx, "record progress", "error", err.Error())

@@ -290,7 +290,7 @@ func queueRows(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 	n := len(rows)
 	ids, sups, codes := make([]string, n), make([]string, n), make([]string, n)
 	amounts, curs, usds, descs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	acts, qtys, units := make([]string, n), make([]string, n), make([]string, n)
+	acts, qtys, units, srcs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	dates := make([]time.Time, n)
 	ups, lines := make([]int64, n), make([]int64, n)
 	cats := make([]int16, n)
@@ -300,17 +300,17 @@ func queueRows(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 		if r.Currency != "USD" {
 			usds[i] = r.AmountUSD
 		}
-		acts[i], qtys[i], units[i] = r.Activity, r.Quantity, r.Unit
+		acts[i], qtys[i], units[i], srcs[i] = r.Activity, r.Quantity, r.Unit, r.CategorySource()
 	}
 	b.Queue(`
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit)
+			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit, category_source)
 		SELECT $1, id, d, up, line, sup, code, coalesce(nullif(usd, ''), amount)::numeric(18, 4), cur,
-			CASE WHEN usd <> '' THEN amount::numeric(18, 4) END, descr, cat, nullif(act, ''), nullif(qty, '')::numeric, nullif(unit, '')
+			CASE WHEN usd <> '' THEN amount::numeric(18, 4) END, descr, cat, nullif(act, ''), nullif(qty, '')::numeric, nullif(unit, ''), nullif(src, 'factor')
 		FROM unnest($2::text[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[], $12::text[],
-			$13::text[], $14::text[], $15::text[])
-			AS r(id, d, up, line, sup, code, amount, cur, descr, cat, usd, act, qty, unit)`,
-		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats, usds, acts, qtys, units)
+			$13::text[], $14::text[], $15::text[], $16::text[])
+			AS r(id, d, up, line, sup, code, amount, cur, descr, cat, usd, act, qty, unit, src)`,
+		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats, usds, acts, qtys, units, srcs)
 }
 
 // queueSuppliers queues the upsert of the rows' suppliers: per supplier,

@@ -494,7 +494,7 @@ func (r *rowSource) Values() ([]any, error) {
 		activity, qty, unit = x.Activity, x.Quantity, x.Unit
 	}
 	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, usd, x.Description, x.Category, x.Country,
-		activity, qty, unit}, nil
+		activity, qty, unit, x.CategorySource()}, nil
 }
 
 func (r *rowSource) Err() error { return r.v.Err() }
@@ -623,12 +623,12 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 func stageRows(ctx context.Context, tx pgx.Tx, v *intake.Validator) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
 		supplier_id text, supplier_name text, naics_code text, amount text, currency text, amount_usd text, description text,
-		category smallint, country text, activity text, quantity text, unit text) ON COMMIT DROP`); err != nil {
+		category smallint, country text, activity text, quantity text, unit text, category_source text) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("create stage: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
 		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "amount_usd", "description", "category", "country",
-			"activity", "quantity", "unit"},
+			"activity", "quantity", "unit", "category_source"},
 		&rowSource{v: v}); err != nil {
 		return fmt.Errorf("stage rows: %w", err)
 	}
@@ -677,9 +677,10 @@ func insertStaged(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
 	// faster than file order (docs/benchmarks.md).
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit)
+			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit, category_source)
 		SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, coalesce(amount_usd, amount)::numeric(18, 4), currency,
-			CASE WHEN amount_usd IS NOT NULL THEN amount::numeric(18, 4) END, description, category, activity, quantity::numeric, unit
+			CASE WHEN amount_usd IS NOT NULL THEN amount::numeric(18, 4) END, description, category, activity, quantity::numeric, unit,
+			nullif(category_source, 'factor')
 		FROM tx_stage ORDER BY tx_date, transaction_id`, u.Tenant, u.ID); err != nil {
 		return fmt.Errorf("insert transactions: %w", err)
 	}

@@ -796,7 +796,7 @@ func (x *CalculationSettings) GetActivityFactorSet() string {
 
 type GetCalculationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "calculationSettings".
+	// "calculationSettings", or empty: the tenant's one.
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -841,7 +841,7 @@ func (x *GetCalculationSettingsRequest) GetName() string {
 
 type UpdateCalculationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name "calculationSettings".
+	// name "calculationSettings", or empty.
 	Settings *CalculationSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
 	// The fields to change (gwp_basis, spend_factor_set,
 	// activity_factor_set); empty means those given.
@@ -1074,7 +1074,10 @@ type ListFactorsRequest struct {
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Comparisons joined by AND (AIP-160): category = 4 (or the enum name);
 	// code = "331110"; code = "3311*" or code:"3311" (a code prefix);
-	// unit = "..."; region = "US"; year = 2022; title = "..." (exact) or
+	// activity:"air.flights" (a prefix of an activity factor's id, the same
+	// as code); unit = "litre" (an activity factor's unit of activity, or
+	// the set's unit); region = "US"; year = 2022; version = "1.1";
+	// gas = "SF6" (the factor has the gas); title = "..." (exact) or
 	// title:"steel" (contains, ignoring case).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// One of "code" (the default), "code desc", "title", "title desc",

@@ -302,20 +302,19 @@ func local_request_CalculatorService_SummarizeEmissions_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+var filter_CalculatorService_GetCalculationSettings_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
 func request_CalculatorService_GetCalculationSettings_0(ctx context.Context, marshaler runtime.Marshaler, client CalculatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetCalculationSettingsRequest
 		metadata runtime.ServerMetadata
-		err      error
 	)
 	io.Copy(io.Discard, req.Body)
-	val, ok := pathParams["name"]
-	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	protoReq.Name, err = runtime.String(val)
-	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CalculatorService_GetCalculationSettings_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := client.GetCalculationSettings(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
 	return msg, metadata, err
@@ -325,27 +324,23 @@ func local_request_CalculatorService_GetCalculationSettings_0(ctx context.Contex
 	var (
 		protoReq GetCalculationSettingsRequest
 		metadata runtime.ServerMetadata
-		err      error
 	)
-	val, ok := pathParams["name"]
-	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	protoReq.Name, err = runtime.String(val)
-	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CalculatorService_GetCalculationSettings_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.GetCalculationSettings(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-var filter_CalculatorService_UpdateCalculationSettings_0 = &utilities.DoubleArray{Encoding: map[string]int{"settings": 0, "name": 1}, Base: []int{1, 2, 1, 0, 0}, Check: []int{0, 1, 2, 3, 2}}
+var filter_CalculatorService_UpdateCalculationSettings_0 = &utilities.DoubleArray{Encoding: map[string]int{"settings": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_CalculatorService_UpdateCalculationSettings_0(ctx context.Context, marshaler runtime.Marshaler, client CalculatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateCalculationSettingsRequest
 		metadata runtime.ServerMetadata
-		err      error
 	)
 	newReader, berr := utilities.IOReaderFactory(req.Body)
 	if berr != nil {
@@ -360,14 +355,6 @@ func request_CalculatorService_UpdateCalculationSettings_0(ctx context.Context, 
 		} else {
 			protoReq.UpdateMask = fieldMask
 		}
-	}
-	val, ok := pathParams["settings.name"]
-	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "settings.name")
-	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "settings.name", val)
-	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "settings.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -383,7 +370,6 @@ func local_request_CalculatorService_UpdateCalculationSettings_0(ctx context.Con
 	var (
 		protoReq UpdateCalculationSettingsRequest
 		metadata runtime.ServerMetadata
-		err      error
 	)
 	newReader, berr := utilities.IOReaderFactory(req.Body)
 	if berr != nil {
@@ -398,14 +384,6 @@ func local_request_CalculatorService_UpdateCalculationSettings_0(ctx context.Con
 		} else {
 			protoReq.UpdateMask = fieldMask
 		}
-	}
-	val, ok := pathParams["settings.name"]
-	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "settings.name")
-	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "settings.name", val)
-	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "settings.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -613,7 +591,7 @@ func RegisterCalculatorServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/GetCalculationSettings", runtime.WithHTTPPathPattern("/v1/{name=calculationSettings}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/GetCalculationSettings", runtime.WithHTTPPathPattern("/v1/calculationSettings"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -633,7 +611,7 @@ func RegisterCalculatorServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings", runtime.WithHTTPPathPattern("/v1/{settings.name=calculationSettings}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings", runtime.WithHTTPPathPattern("/v1/calculationSettings"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -847,7 +825,7 @@ func RegisterCalculatorServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/GetCalculationSettings", runtime.WithHTTPPathPattern("/v1/{name=calculationSettings}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/GetCalculationSettings", runtime.WithHTTPPathPattern("/v1/calculationSettings"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -864,7 +842,7 @@ func RegisterCalculatorServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings", runtime.WithHTTPPathPattern("/v1/{settings.name=calculationSettings}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings", runtime.WithHTTPPathPattern("/v1/calculationSettings"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -906,8 +884,8 @@ var (
 	pattern_CalculatorService_GetEmissionResult_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "emissionResults", "name"}, ""))
 	pattern_CalculatorService_BatchGetEmissionResults_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "batchGet"))
 	pattern_CalculatorService_SummarizeEmissions_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "summarize"))
-	pattern_CalculatorService_GetCalculationSettings_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "calculationSettings", "name"}, ""))
-	pattern_CalculatorService_UpdateCalculationSettings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "calculationSettings", "settings.name"}, ""))
+	pattern_CalculatorService_GetCalculationSettings_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "calculationSettings"}, ""))
+	pattern_CalculatorService_UpdateCalculationSettings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "calculationSettings"}, ""))
 	pattern_CalculatorService_ImportFactorSet_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "factorSets"}, "import"))
 )
 

@@ -1227,9 +1227,15 @@ type Transaction struct {
 	// The line's emissions and their provenance; absent until calculated.
 	EmissionResult *v11.EmissionResult `protobuf:"bytes,12,opt,name=emission_result,json=emissionResult,proto3" json:"emission_result,omitempty"`
 	// The amount in currency, as uploaded; equal to amount_usd for USD.
-	Amount        string `protobuf:"bytes,13,opt,name=amount,proto3" json:"amount,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Amount string `protobuf:"bytes,13,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Where category came from: "line" (the line's own category column),
+	// "categoryRules/{rule}" (the tenant's category rule that matched it when
+	// it was uploaded; the rule may have changed or gone since), or "factor"
+	// (its emission factor's default). Empty for lines stored before it was
+	// recorded.
+	CategorySource string `protobuf:"bytes,14,opt,name=category_source,json=categorySource,proto3" json:"category_source,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Transaction) Reset() {
@@ -1349,6 +1355,13 @@ func (x *Transaction) GetEmissionResult() *v11.EmissionResult {
 func (x *Transaction) GetAmount() string {
 	if x != nil {
 		return x.Amount
+	}
+	return ""
+}
+
+func (x *Transaction) GetCategorySource() string {
+	if x != nil {
+		return x.CategorySource
 	}
 	return ""
 }
@@ -2008,6 +2021,360 @@ func (x *DeleteColumnMappingRequest) GetName() string {
 	return ""
 }
 
+// CategoryRule decides the Scope 3 category of a tenant's uploaded lines
+// that carry no category of their own. It matches on exactly one of
+// naics_prefix, activity_prefix and supplier_id. Of the rules that match a
+// line, a supplier rule wins, then the activity rule of the longest prefix,
+// then the NAICS rule of the longest prefix; with none, the line takes its
+// factor's default category.
+type CategoryRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: "categoryRules/{rule}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The first 1 to 6 digits of a NAICS code: "48" matches 481111 and 484110.
+	NaicsPrefix string `protobuf:"bytes,2,opt,name=naics_prefix,json=naicsPrefix,proto3" json:"naics_prefix,omitempty"`
+	// The start of an activity id (a DESNZ factor id): "air." or "hotel.uk".
+	ActivityPrefix string `protobuf:"bytes,3,opt,name=activity_prefix,json=activityPrefix,proto3" json:"activity_prefix,omitempty"`
+	// One supplier, by its id as uploaded (exact match).
+	SupplierId string `protobuf:"bytes,4,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	// The category given to the lines the rule matches.
+	Category v1.ScopeCategory `protobuf:"varint,5,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	// Free text, at most 1024 bytes.
+	Description   string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CategoryRule) Reset() {
+	*x = CategoryRule{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CategoryRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CategoryRule) ProtoMessage() {}
+
+func (x *CategoryRule) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CategoryRule.ProtoReflect.Descriptor instead.
+func (*CategoryRule) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CategoryRule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CategoryRule) GetNaicsPrefix() string {
+	if x != nil {
+		return x.NaicsPrefix
+	}
+	return ""
+}
+
+func (x *CategoryRule) GetActivityPrefix() string {
+	if x != nil {
+		return x.ActivityPrefix
+	}
+	return ""
+}
+
+func (x *CategoryRule) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *CategoryRule) GetCategory() v1.ScopeCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.ScopeCategory(0)
+}
+
+func (x *CategoryRule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CategoryRule) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type CreateCategoryRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule to create; its name is ignored.
+	CategoryRule *CategoryRule `protobuf:"bytes,1,opt,name=category_rule,json=categoryRule,proto3" json:"category_rule,omitempty"`
+	// The {rule} part of the name: 1 to 63 characters, lower-case letters,
+	// digits and hyphens, starting with a letter (AIP-122).
+	CategoryRuleId string `protobuf:"bytes,2,opt,name=category_rule_id,json=categoryRuleId,proto3" json:"category_rule_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateCategoryRuleRequest) Reset() {
+	*x = CreateCategoryRuleRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCategoryRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCategoryRuleRequest) ProtoMessage() {}
+
+func (x *CreateCategoryRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCategoryRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateCategoryRuleRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CreateCategoryRuleRequest) GetCategoryRule() *CategoryRule {
+	if x != nil {
+		return x.CategoryRule
+	}
+	return nil
+}
+
+func (x *CreateCategoryRuleRequest) GetCategoryRuleId() string {
+	if x != nil {
+		return x.CategoryRuleId
+	}
+	return ""
+}
+
+type GetCategoryRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "categoryRules/{rule}"
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCategoryRuleRequest) Reset() {
+	*x = GetCategoryRuleRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCategoryRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCategoryRuleRequest) ProtoMessage() {}
+
+func (x *GetCategoryRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCategoryRuleRequest.ProtoReflect.Descriptor instead.
+func (*GetCategoryRuleRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetCategoryRuleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListCategoryRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1000; 0 means 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCategoryRulesRequest) Reset() {
+	*x = ListCategoryRulesRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCategoryRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCategoryRulesRequest) ProtoMessage() {}
+
+func (x *ListCategoryRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCategoryRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListCategoryRulesRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListCategoryRulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCategoryRulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListCategoryRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CategoryRules []*CategoryRule        `protobuf:"bytes,1,rep,name=category_rules,json=categoryRules,proto3" json:"category_rules,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCategoryRulesResponse) Reset() {
+	*x = ListCategoryRulesResponse{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCategoryRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCategoryRulesResponse) ProtoMessage() {}
+
+func (x *ListCategoryRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCategoryRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListCategoryRulesResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListCategoryRulesResponse) GetCategoryRules() []*CategoryRule {
+	if x != nil {
+		return x.CategoryRules
+	}
+	return nil
+}
+
+func (x *ListCategoryRulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DeleteCategoryRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "categoryRules/{rule}"
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCategoryRuleRequest) Reset() {
+	*x = DeleteCategoryRuleRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCategoryRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCategoryRuleRequest) ProtoMessage() {}
+
+func (x *DeleteCategoryRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCategoryRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCategoryRuleRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DeleteCategoryRuleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_vcci_intake_v1_intake_proto protoreflect.FileDescriptor
 
 const file_vcci_intake_v1_intake_proto_rawDesc = "" +
@@ -2104,7 +2471,7 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x15ListSuppliersResponse\x126\n" +
 	"\tsuppliers\x18\x01 \x03(\v2\x18.vcci.intake.v1.SupplierR\tsuppliers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x125\n" +
-	"\tpage_info\x18\x03 \x01(\v2\x18.vcci.common.v1.PageInfoR\bpageInfo\"\xdf\x03\n" +
+	"\tpage_info\x18\x03 \x01(\v2\x18.vcci.common.v1.PageInfoR\bpageInfo\"\x88\x04\n" +
 	"\vTransaction\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -2123,7 +2490,8 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	" \x01(\x03R\trowNumber\x124\n" +
 	"\bsupplier\x18\v \x01(\v2\x18.vcci.intake.v1.SupplierR\bsupplier\x12K\n" +
 	"\x0femission_result\x18\f \x01(\v2\".vcci.calculator.v1.EmissionResultR\x0eemissionResult\x12\x16\n" +
-	"\x06amount\x18\r \x01(\tR\x06amount\"d\n" +
+	"\x06amount\x18\r \x01(\tR\x06amount\x12'\n" +
+	"\x0fcategory_source\x18\x0e \x01(\tR\x0ecategorySource\"d\n" +
 	"\x15GetTransactionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
 	"\tread_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\x88\x03\n" +
@@ -2172,6 +2540,30 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x0fcolumn_mappings\x18\x01 \x03(\v2\x1d.vcci.intake.v1.ColumnMappingR\x0ecolumnMappings\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
 	"\x1aDeleteColumnMappingRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa9\x02\n" +
+	"\fCategoryRule\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fnaics_prefix\x18\x02 \x01(\tR\vnaicsPrefix\x12'\n" +
+	"\x0factivity_prefix\x18\x03 \x01(\tR\x0eactivityPrefix\x12\x1f\n" +
+	"\vsupplier_id\x18\x04 \x01(\tR\n" +
+	"supplierId\x129\n" +
+	"\bcategory\x18\x05 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12 \n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\x88\x01\n" +
+	"\x19CreateCategoryRuleRequest\x12A\n" +
+	"\rcategory_rule\x18\x01 \x01(\v2\x1c.vcci.intake.v1.CategoryRuleR\fcategoryRule\x12(\n" +
+	"\x10category_rule_id\x18\x02 \x01(\tR\x0ecategoryRuleId\",\n" +
+	"\x16GetCategoryRuleRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"V\n" +
+	"\x18ListCategoryRulesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x88\x01\n" +
+	"\x19ListCategoryRulesResponse\x12C\n" +
+	"\x0ecategory_rules\x18\x01 \x03(\v2\x1c.vcci.intake.v1.CategoryRuleR\rcategoryRules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
+	"\x19DeleteCategoryRuleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name*\xb4\x01\n" +
 	"\vUploadState\x12\x1c\n" +
 	"\x18UPLOAD_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -2179,8 +2571,7 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x17UPLOAD_STATE_VALIDATING\x10\x02\x12\x1c\n" +
 	"\x18UPLOAD_STATE_CALCULATING\x10\x03\x12\x1a\n" +
 	"\x16UPLOAD_STATE_SUCCEEDED\x10\x04\x12\x17\n" +
-	"\x13UPLOAD_STATE_FAILED\x10\x052\x85\n" +
-	"\n" +
+	"\x13UPLOAD_STATE_FAILED\x10\x052\x80\r\n" +
 	"\rIntakeService\x12K\n" +
 	"\vUploadSpend\x12\".vcci.intake.v1.UploadSpendRequest\x1a\x16.vcci.intake.v1.Upload(\x01\x12E\n" +
 	"\tGetUpload\x12 .vcci.intake.v1.GetUploadRequest\x1a\x16.vcci.intake.v1.Upload\x12V\n" +
@@ -2195,7 +2586,11 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x13CreateColumnMapping\x12*.vcci.intake.v1.CreateColumnMappingRequest\x1a\x1d.vcci.intake.v1.ColumnMapping\x12Z\n" +
 	"\x10GetColumnMapping\x12'.vcci.intake.v1.GetColumnMappingRequest\x1a\x1d.vcci.intake.v1.ColumnMapping\x12k\n" +
 	"\x12ListColumnMappings\x12).vcci.intake.v1.ListColumnMappingsRequest\x1a*.vcci.intake.v1.ListColumnMappingsResponse\x12Y\n" +
-	"\x13DeleteColumnMapping\x12*.vcci.intake.v1.DeleteColumnMappingRequest\x1a\x16.google.protobuf.EmptyB\xb5\x01\n" +
+	"\x13DeleteColumnMapping\x12*.vcci.intake.v1.DeleteColumnMappingRequest\x1a\x16.google.protobuf.Empty\x12]\n" +
+	"\x12CreateCategoryRule\x12).vcci.intake.v1.CreateCategoryRuleRequest\x1a\x1c.vcci.intake.v1.CategoryRule\x12W\n" +
+	"\x0fGetCategoryRule\x12&.vcci.intake.v1.GetCategoryRuleRequest\x1a\x1c.vcci.intake.v1.CategoryRule\x12h\n" +
+	"\x11ListCategoryRules\x12(.vcci.intake.v1.ListCategoryRulesRequest\x1a).vcci.intake.v1.ListCategoryRulesResponse\x12W\n" +
+	"\x12DeleteCategoryRule\x12).vcci.intake.v1.DeleteCategoryRuleRequest\x1a\x16.google.protobuf.EmptyB\xb5\x01\n" +
 	"\x12com.vcci.intake.v1B\vIntakeProtoP\x01Z8github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1;intakev1\xa2\x02\x03VIX\xaa\x02\x0eVcci.Intake.V1\xca\x02\x0eVcci\\Intake\\V1\xe2\x02\x1aVcci\\Intake\\V1\\GPBMetadata\xea\x02\x10Vcci::Intake::V1b\x06proto3"
 
 var (
@@ -2211,7 +2606,7 @@ func file_vcci_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_vcci_intake_v1_intake_proto_goTypes = []any{
 	(UploadState)(0),                   // 0: vcci.intake.v1.UploadState
 	(*UploadSpendRequest)(nil),         // 1: vcci.intake.v1.UploadSpendRequest
@@ -2240,75 +2635,93 @@ var file_vcci_intake_v1_intake_proto_goTypes = []any{
 	(*ListColumnMappingsRequest)(nil),  // 24: vcci.intake.v1.ListColumnMappingsRequest
 	(*ListColumnMappingsResponse)(nil), // 25: vcci.intake.v1.ListColumnMappingsResponse
 	(*DeleteColumnMappingRequest)(nil), // 26: vcci.intake.v1.DeleteColumnMappingRequest
-	nil,                                // 27: vcci.intake.v1.ColumnMapping.ColumnsEntry
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 29: google.protobuf.FieldMask
-	(*v1.PageInfo)(nil),                // 30: vcci.common.v1.PageInfo
-	(v1.ScopeCategory)(0),              // 31: vcci.common.v1.ScopeCategory
-	(*v11.EmissionResult)(nil),         // 32: vcci.calculator.v1.EmissionResult
-	(*emptypb.Empty)(nil),              // 33: google.protobuf.Empty
+	(*CategoryRule)(nil),               // 27: vcci.intake.v1.CategoryRule
+	(*CreateCategoryRuleRequest)(nil),  // 28: vcci.intake.v1.CreateCategoryRuleRequest
+	(*GetCategoryRuleRequest)(nil),     // 29: vcci.intake.v1.GetCategoryRuleRequest
+	(*ListCategoryRulesRequest)(nil),   // 30: vcci.intake.v1.ListCategoryRulesRequest
+	(*ListCategoryRulesResponse)(nil),  // 31: vcci.intake.v1.ListCategoryRulesResponse
+	(*DeleteCategoryRuleRequest)(nil),  // 32: vcci.intake.v1.DeleteCategoryRuleRequest
+	nil,                                // 33: vcci.intake.v1.ColumnMapping.ColumnsEntry
+	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 35: google.protobuf.FieldMask
+	(*v1.PageInfo)(nil),                // 36: vcci.common.v1.PageInfo
+	(v1.ScopeCategory)(0),              // 37: vcci.common.v1.ScopeCategory
+	(*v11.EmissionResult)(nil),         // 38: vcci.calculator.v1.EmissionResult
+	(*emptypb.Empty)(nil),              // 39: google.protobuf.Empty
 }
 var file_vcci_intake_v1_intake_proto_depIdxs = []int32{
 	2,  // 0: vcci.intake.v1.UploadSpendRequest.metadata:type_name -> vcci.intake.v1.UploadMetadata
 	0,  // 1: vcci.intake.v1.Upload.state:type_name -> vcci.intake.v1.UploadState
 	4,  // 2: vcci.intake.v1.Upload.error_samples:type_name -> vcci.intake.v1.RowError
-	28, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	28, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
-	28, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
+	34, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	34, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
+	34, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
 	3,  // 6: vcci.intake.v1.ListUploadsResponse.uploads:type_name -> vcci.intake.v1.Upload
 	4,  // 7: vcci.intake.v1.ListUploadErrorsResponse.errors:type_name -> vcci.intake.v1.RowError
-	28, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
-	28, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
-	29, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
-	29, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
+	34, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
+	34, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
+	35, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
+	35, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
 	11, // 12: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	30, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
-	31, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
+	36, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	37, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
 	11, // 15: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
-	32, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
-	29, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
-	31, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
-	29, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
+	38, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
+	35, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
+	37, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
+	35, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
 	15, // 20: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
-	30, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	36, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
 	11, // 22: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	27, // 23: vcci.intake.v1.ColumnMapping.columns:type_name -> vcci.intake.v1.ColumnMapping.ColumnsEntry
-	28, // 24: vcci.intake.v1.ColumnMapping.create_time:type_name -> google.protobuf.Timestamp
+	33, // 23: vcci.intake.v1.ColumnMapping.columns:type_name -> vcci.intake.v1.ColumnMapping.ColumnsEntry
+	34, // 24: vcci.intake.v1.ColumnMapping.create_time:type_name -> google.protobuf.Timestamp
 	21, // 25: vcci.intake.v1.CreateColumnMappingRequest.column_mapping:type_name -> vcci.intake.v1.ColumnMapping
 	21, // 26: vcci.intake.v1.ListColumnMappingsResponse.column_mappings:type_name -> vcci.intake.v1.ColumnMapping
-	1,  // 27: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
-	5,  // 28: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
-	7,  // 29: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
-	6,  // 30: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
-	9,  // 31: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
-	19, // 32: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
-	12, // 33: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
-	13, // 34: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
-	16, // 35: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
-	17, // 36: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
-	22, // 37: vcci.intake.v1.IntakeService.CreateColumnMapping:input_type -> vcci.intake.v1.CreateColumnMappingRequest
-	23, // 38: vcci.intake.v1.IntakeService.GetColumnMapping:input_type -> vcci.intake.v1.GetColumnMappingRequest
-	24, // 39: vcci.intake.v1.IntakeService.ListColumnMappings:input_type -> vcci.intake.v1.ListColumnMappingsRequest
-	26, // 40: vcci.intake.v1.IntakeService.DeleteColumnMapping:input_type -> vcci.intake.v1.DeleteColumnMappingRequest
-	3,  // 41: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
-	3,  // 42: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
-	8,  // 43: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
-	3,  // 44: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
-	10, // 45: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
-	20, // 46: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
-	11, // 47: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
-	14, // 48: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
-	15, // 49: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
-	18, // 50: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
-	21, // 51: vcci.intake.v1.IntakeService.CreateColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
-	21, // 52: vcci.intake.v1.IntakeService.GetColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
-	25, // 53: vcci.intake.v1.IntakeService.ListColumnMappings:output_type -> vcci.intake.v1.ListColumnMappingsResponse
-	33, // 54: vcci.intake.v1.IntakeService.DeleteColumnMapping:output_type -> google.protobuf.Empty
-	41, // [41:55] is the sub-list for method output_type
-	27, // [27:41] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	37, // 27: vcci.intake.v1.CategoryRule.category:type_name -> vcci.common.v1.ScopeCategory
+	34, // 28: vcci.intake.v1.CategoryRule.create_time:type_name -> google.protobuf.Timestamp
+	27, // 29: vcci.intake.v1.CreateCategoryRuleRequest.category_rule:type_name -> vcci.intake.v1.CategoryRule
+	27, // 30: vcci.intake.v1.ListCategoryRulesResponse.category_rules:type_name -> vcci.intake.v1.CategoryRule
+	1,  // 31: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
+	5,  // 32: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
+	7,  // 33: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
+	6,  // 34: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
+	9,  // 35: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
+	19, // 36: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
+	12, // 37: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
+	13, // 38: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
+	16, // 39: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
+	17, // 40: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
+	22, // 41: vcci.intake.v1.IntakeService.CreateColumnMapping:input_type -> vcci.intake.v1.CreateColumnMappingRequest
+	23, // 42: vcci.intake.v1.IntakeService.GetColumnMapping:input_type -> vcci.intake.v1.GetColumnMappingRequest
+	24, // 43: vcci.intake.v1.IntakeService.ListColumnMappings:input_type -> vcci.intake.v1.ListColumnMappingsRequest
+	26, // 44: vcci.intake.v1.IntakeService.DeleteColumnMapping:input_type -> vcci.intake.v1.DeleteColumnMappingRequest
+	28, // 45: vcci.intake.v1.IntakeService.CreateCategoryRule:input_type -> vcci.intake.v1.CreateCategoryRuleRequest
+	29, // 46: vcci.intake.v1.IntakeService.GetCategoryRule:input_type -> vcci.intake.v1.GetCategoryRuleRequest
+	30, // 47: vcci.intake.v1.IntakeService.ListCategoryRules:input_type -> vcci.intake.v1.ListCategoryRulesRequest
+	32, // 48: vcci.intake.v1.IntakeService.DeleteCategoryRule:input_type -> vcci.intake.v1.DeleteCategoryRuleRequest
+	3,  // 49: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
+	3,  // 50: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
+	8,  // 51: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
+	3,  // 52: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
+	10, // 53: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
+	20, // 54: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
+	11, // 55: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
+	14, // 56: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
+	15, // 57: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
+	18, // 58: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
+	21, // 59: vcci.intake.v1.IntakeService.CreateColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
+	21, // 60: vcci.intake.v1.IntakeService.GetColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
+	25, // 61: vcci.intake.v1.IntakeService.ListColumnMappings:output_type -> vcci.intake.v1.ListColumnMappingsResponse
+	39, // 62: vcci.intake.v1.IntakeService.DeleteColumnMapping:output_type -> google.protobuf.Empty
+	27, // 63: vcci.intake.v1.IntakeService.CreateCategoryRule:output_type -> vcci.intake.v1.CategoryRule
+	27, // 64: vcci.intake.v1.IntakeService.GetCategoryRule:output_type -> vcci.intake.v1.CategoryRule
+	31, // 65: vcci.intake.v1.IntakeService.ListCategoryRules:output_type -> vcci.intake.v1.ListCategoryRulesResponse
+	39, // 66: vcci.intake.v1.IntakeService.DeleteCategoryRule:output_type -> google.protobuf.Empty
+	49, // [49:67] is the sub-list for method output_type
+	31, // [31:49] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_vcci_intake_v1_intake_proto_init() }
@@ -2326,7 +2739,7 @@ func file_vcci_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_intake_v1_intake_proto_rawDesc), len(file_vcci_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,10 @@ const (
 	IntakeService_GetColumnMapping_FullMethodName    = "/vcci.intake.v1.IntakeService/GetColumnMapping"
 	IntakeService_ListColumnMappings_FullMethodName  = "/vcci.intake.v1.IntakeService/ListColumnMappings"
 	IntakeService_DeleteColumnMapping_FullMethodName = "/vcci.intake.v1.IntakeService/DeleteColumnMapping"
+	IntakeService_CreateCategoryRule_FullMethodName  = "/vcci.intake.v1.IntakeService/CreateCategoryRule"
+	IntakeService_GetCategoryRule_FullMethodName     = "/vcci.intake.v1.IntakeService/GetCategoryRule"
+	IntakeService_ListCategoryRules_FullMethodName   = "/vcci.intake.v1.IntakeService/ListCategoryRules"
+	IntakeService_DeleteCategoryRule_FullMethodName  = "/vcci.intake.v1.IntakeService/DeleteCategoryRule"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -89,6 +93,18 @@ type IntakeServiceClient interface {
 	// DeleteColumnMapping deletes a column mapping. Uploads made with it keep
 	// the copy of it they were made with.
 	DeleteColumnMapping(ctx context.Context, in *DeleteColumnMappingRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// CreateCategoryRule saves a rule that decides the Scope 3 category of
+	// the tenant's uploaded lines that carry none of their own. A rule id the
+	// tenant already has is ALREADY_EXISTS. Rules apply to uploads validated
+	// after the change; stored lines keep the category they were stored with.
+	CreateCategoryRule(ctx context.Context, in *CreateCategoryRuleRequest, opts ...grpc.CallOption) (*CategoryRule, error)
+	// GetCategoryRule returns one category rule.
+	GetCategoryRule(ctx context.Context, in *GetCategoryRuleRequest, opts ...grpc.CallOption) (*CategoryRule, error)
+	// ListCategoryRules lists the tenant's category rules by id.
+	ListCategoryRules(ctx context.Context, in *ListCategoryRulesRequest, opts ...grpc.CallOption) (*ListCategoryRulesResponse, error)
+	// DeleteCategoryRule deletes a category rule. Lines it categorized keep
+	// their category.
+	DeleteCategoryRule(ctx context.Context, in *DeleteCategoryRuleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
 type intakeServiceClient struct {
@@ -242,6 +258,46 @@ func (c *intakeServiceClient) DeleteColumnMapping(ctx context.Context, in *Delet
 	return out, nil
 }
 
+func (c *intakeServiceClient) CreateCategoryRule(ctx context.Context, in *CreateCategoryRuleRequest, opts ...grpc.CallOption) (*CategoryRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CategoryRule)
+	err := c.cc.Invoke(ctx, IntakeService_CreateCategoryRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) GetCategoryRule(ctx context.Context, in *GetCategoryRuleRequest, opts ...grpc.CallOption) (*CategoryRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CategoryRule)
+	err := c.cc.Invoke(ctx, IntakeService_GetCategoryRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) ListCategoryRules(ctx context.Context, in *ListCategoryRulesRequest, opts ...grpc.CallOption) (*ListCategoryRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCategoryRulesResponse)
+	err := c.cc.Invoke(ctx, IntakeService_ListCategoryRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) DeleteCategoryRule(ctx context.Context, in *DeleteCategoryRuleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, IntakeService_DeleteCategoryRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -295,6 +351,18 @@ type IntakeServiceServer interface {
 	// DeleteColumnMapping deletes a column mapping. Uploads made with it keep
 	// the copy of it they were made with.
 	DeleteColumnMapping(context.Context, *DeleteColumnMappingRequest) (*emptypb.Empty, error)
+	// CreateCategoryRule saves a rule that decides the Scope 3 category of
+	// the tenant's uploaded lines that carry none of their own. A rule id the
+	// tenant already has is ALREADY_EXISTS. Rules apply to uploads validated
+	// after the change; stored lines keep the category they were stored with.
+	CreateCategoryRule(context.Context, *CreateCategoryRuleRequest) (*CategoryRule, error)
+	// GetCategoryRule returns one category rule.
+	GetCategoryRule(context.Context, *GetCategoryRuleRequest) (*CategoryRule, error)
+	// ListCategoryRules lists the tenant's category rules by id.
+	ListCategoryRules(context.Context, *ListCategoryRulesRequest) (*ListCategoryRulesResponse, error)
+	// DeleteCategoryRule deletes a category rule. Lines it categorized keep
+	// their category.
+	DeleteCategoryRule(context.Context, *DeleteCategoryRuleRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -346,6 +414,18 @@ func (UnimplementedIntakeServiceServer) ListColumnMappings(context.Context, *Lis
 }
 func (UnimplementedIntakeServiceServer) DeleteColumnMapping(context.Context, *DeleteColumnMappingRequest) (*emptypb.Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteColumnMapping not implemented")
+}
+func (UnimplementedIntakeServiceServer) CreateCategoryRule(context.Context, *CreateCategoryRuleRequest) (*CategoryRule, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCategoryRule not implemented")
+}
+func (UnimplementedIntakeServiceServer) GetCategoryRule(context.Context, *GetCategoryRuleRequest) (*CategoryRule, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCategoryRule not implemented")
+}
+func (UnimplementedIntakeServiceServer) ListCategoryRules(context.Context, *ListCategoryRulesRequest) (*ListCategoryRulesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCategoryRules not implemented")
+}
+func (UnimplementedIntakeServiceServer) DeleteCategoryRule(context.Context, *DeleteCategoryRuleRequest) (*emptypb.Empty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteCategoryRule not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -609,6 +689,78 @@ func _IntakeService_DeleteColumnMapping_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_CreateCategoryRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCategoryRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).CreateCategoryRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_CreateCategoryRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).CreateCategoryRule(ctx, req.(*CreateCategoryRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_GetCategoryRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCategoryRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).GetCategoryRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_GetCategoryRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).GetCategoryRule(ctx, req.(*GetCategoryRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_ListCategoryRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCategoryRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).ListCategoryRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_ListCategoryRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).ListCategoryRules(ctx, req.(*ListCategoryRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_DeleteCategoryRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCategoryRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).DeleteCategoryRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_DeleteCategoryRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).DeleteCategoryRule(ctx, req.(*DeleteCategoryRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -667,6 +819,22 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteColumnMapping",
 			Handler:    _IntakeService_DeleteColumnMapping_Handler,
+		},
+		{
+			MethodName: "CreateCategoryRule",
+			Handler:    _IntakeService_CreateCategoryRule_Handler,
+		},
+		{
+			MethodName: "GetCategoryRule",
+			Handler:    _IntakeService_GetCategoryRule_Handler,
+		},
+		{
+			MethodName: "ListCategoryRules",
+			Handler:    _IntakeService_ListCategoryRules_Handler,
+		},
+		{
+			MethodName: "DeleteCategoryRule",
+			Handler:    _IntakeService_DeleteCategoryRule_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

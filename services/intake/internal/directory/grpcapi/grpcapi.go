@@ -317,7 +317,8 @@ func (a *API) transactions(ctx context.Context, tenant uuid.UUID, ts []directory
 	out := make([]*intakev1.Transaction, len(ts))
 	for i, t := range ts {
 		p := &intakev1.Transaction{Name: "transactions/" + t.ID, SupplierId: t.SupplierID, NaicsCode: t.NAICS, AmountUsd: t.Amount,
-			Amount: t.Original, Currency: t.Currency, Description: t.Desc, Category: commonv1.ScopeCategory(t.Category), RowNumber: t.Row}
+			Amount: t.Original, Currency: t.Currency, Description: t.Desc, Category: commonv1.ScopeCategory(t.Category), RowNumber: t.Row,
+			CategorySource: t.CategorySource}
 		if !t.Date.IsZero() {
 			p.Date = t.Date.Format(time.DateOnly)
 		}

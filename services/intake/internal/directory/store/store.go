@@ -86,16 +86,17 @@ const supplierIDCol = "supplier_id"
 
 func transactionColumns() map[string]column[directory.Transaction] {
 	return map[string]column[directory.Transaction]{
-		"date":        {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
-		"supplier_id": {supplierIDCol, func(t *directory.Transaction) any { return &t.SupplierID }},
-		"naics_code":  {"naics_code", func(t *directory.Transaction) any { return &t.NAICS }},
-		"amount_usd":  {"amount_usd::text", func(t *directory.Transaction) any { return &t.Amount }},
-		"currency":    {"currency", func(t *directory.Transaction) any { return &t.Currency }},
-		"amount":      {"coalesce(amount, amount_usd)::text", func(t *directory.Transaction) any { return &t.Original }},
-		"description": {"description", func(t *directory.Transaction) any { return &t.Desc }},
-		"category":    {"category", func(t *directory.Transaction) any { return &t.Category }},
-		"upload":      {"upload_id", func(t *directory.Transaction) any { return &t.Upload }},
-		"row_number":  {"row_number", func(t *directory.Transaction) any { return &t.Row }},
+		"date":            {"tx_date", func(t *directory.Transaction) any { return &t.Date }},
+		"supplier_id":     {supplierIDCol, func(t *directory.Transaction) any { return &t.SupplierID }},
+		"naics_code":      {"naics_code", func(t *directory.Transaction) any { return &t.NAICS }},
+		"amount_usd":      {"amount_usd::text", func(t *directory.Transaction) any { return &t.Amount }},
+		"currency":        {"currency", func(t *directory.Transaction) any { return &t.Currency }},
+		"amount":          {"coalesce(amount, amount_usd)::text", func(t *directory.Transaction) any { return &t.Original }},
+		"description":     {"description", func(t *directory.Transaction) any { return &t.Desc }},
+		"category":        {"category", func(t *directory.Transaction) any { return &t.Category }},
+		"category_source": {"coalesce(category_source, 'factor')", func(t *directory.Transaction) any { return &t.CategorySource }},
+		"upload":          {"upload_id", func(t *directory.Transaction) any { return &t.Upload }},
+		"row_number":      {"row_number", func(t *directory.Transaction) any { return &t.Row }},
 		// Reading the supplier needs its id; the emission result, the date (to
 		// find its partition).
 		"supplier":        {supplierIDCol, func(t *directory.Transaction) any { return &t.SupplierID }},
