@@ -11,28 +11,82 @@ import (
 // Parse reads a plain decimal ("-12.3400") and its scale (4); exponents and
 // other forms big.Rat would accept are refused, as no service sends them.
 func Parse(s string) (*big.Rat, int, error) {
+	v, scale, err := ParseScaled(s)
+	if err != nil {
+		return nil, 0, err
+	}
+	return new(big.Rat).SetFrac(v, Pow10(scale)), scale, nil
+}
+
+// ParseScaled reads a plain decimal as Parse does, as its digits and scale:
+// "-12.3400" is -123400 and 4. Arithmetic on such integers (products keep
+// every digit, their scales add up) skips big.Rat's normalising.
+func ParseScaled(s string) (*big.Int, int, error) {
 	body := s
 	if body != "" && (body[0] == '-' || body[0] == '+') {
 		body = body[1:]
 	}
 	whole, frac, _ := strings.Cut(body, ".")
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
+	digits := whole + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
 		return nil, 0, fmt.Errorf("%q is not a decimal", s)
 	}
-	return r, len(frac), nil
+	v, _ := new(big.Int).SetString(digits, 10) // digits only
+	if s[0] == '-' {
+		v.Neg(v)
+	}
+	return v, len(frac), nil
 }
 
 // Round formats r with scale decimals, rounding half away from zero as
 // PostgreSQL's round(numeric, scale) does, so that Go and SQL agree.
 func Round(r *big.Rat, scale int) string {
-	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
-	n := new(big.Int).Mul(r.Num(), pow)
-	q, m := new(big.Int).QuoRem(n, r.Denom(), new(big.Int))
-	if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(r.Denom()) >= 0 {
+	return FormatScaled(QuoRound(new(big.Int).Mul(r.Num(), Pow10(scale)), r.Denom()), scale)
+}
+
+// QuoRound is n / d, for d > 0, rounded half away from zero.
+func QuoRound(n, d *big.Int) *big.Int {
+	q, m := new(big.Int).QuoRem(n, d, new(big.Int))
+	if m.Sign() != 0 && m.Abs(m).Lsh(m, 1).Cmp(d) >= 0 {
 		q.Add(q, big.NewInt(int64(n.Sign())))
 	}
-	return new(big.Rat).SetFrac(q, pow).FloatString(scale)
+	return q
+}
+
+// FormatScaled writes q x 10^-scale with scale decimals, as PostgreSQL
+// writes a numeric of that scale: a zero is unsigned.
+func FormatScaled(q *big.Int, scale int) string {
+	digits := new(big.Int).Abs(q).String()
+	if len(digits) <= scale {
+		digits = strings.Repeat("0", scale-len(digits)+1) + digits
+	}
+	out := digits
+	if scale > 0 {
+		out = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if q.Sign() < 0 {
+		return "-" + out
+	}
+	return out
+}
+
+// pow10s are 10^0 to 10^39, never written: rounding to a scale is hot
+// (every converted amount, every calculated line).
+var pow10s = func() []*big.Int {
+	out := make([]*big.Int, 40)
+	out[0] = big.NewInt(1)
+	for i := 1; i < len(out); i++ {
+		out[i] = new(big.Int).Mul(out[i-1], big.NewInt(10))
+	}
+	return out
+}()
+
+// Pow10 is 10^n; the caller must not modify it.
+func Pow10(n int) *big.Int {
+	if n < len(pow10s) {
+		return pow10s[n]
+	}
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }
 
 // Format writes r as a plain decimal with the fewest decimals that hold it

@@ -54,3 +54,23 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestParseScaledAndQuoRound(t *testing.T) {
+	for in, want := range map[string]string{"-12.3400": "-123400/4", "+5": "5/0", "007.50": "750/2", ".5": "5/1"} {
+		v, scale, err := ParseScaled(in)
+		if err != nil || v.String()+"/"+big.NewInt(int64(scale)).String() != want {
+			t.Errorf("ParseScaled(%q) = %v, %d, %v; want %s", in, v, scale, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-", "1e5", "1/2", "1,5"} {
+		if _, _, err := ParseScaled(bad); err == nil {
+			t.Errorf("ParseScaled(%q) accepted", bad)
+		}
+	}
+	// 5/2 and -5/2 round away from zero, 7/3 and -7/3 to the nearest.
+	for _, c := range [][3]int64{{5, 2, 3}, {-5, 2, -3}, {7, 3, 2}, {-7, 3, -2}, {8, 3, 3}} {
+		if got := QuoRound(big.NewInt(c[0]), big.NewInt(c[1])); got.Int64() != c[2] {
+			t.Errorf("QuoRound(%d, %d) = %v, want %d", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -18,6 +18,15 @@ import (
 // with one of them needs the read scope.
 var readPrefixes = []string{"Get", "List", "BatchGet", "Summarize", "Analyze", "Search"}
 
+// computeOnly are methods that calculate and store nothing, whose names do
+// not start as a read's: they need the read scope and are not audited, as
+// reads are. (CalculateEmissions stores its results: a write.)
+var computeOnly = map[string]bool{
+	"/vcci.calculator.v1.CalculatorService/Calculate":       true,
+	"/vcci.calculator.v1.CalculatorService/BatchCalculate":  true,
+	"/vcci.calculator.v1.CalculatorService/StreamCalculate": true,
+}
+
 // adminPackage holds the tenant's administration: its keys and audit log.
 const adminPackage = "/vcci.iam.v1."
 
@@ -33,8 +42,8 @@ var scopeExceptions = map[string]tenancy.Scopes{
 // RequiredScope is the scope a call of fullMethod ("/pkg.Service/Method")
 // needs: the exception if there is one; admin for any other method of the
 // administration package; read for a method named as a read
-// (readPrefixes); write for everything else, so that a method nobody
-// classified is refused to a read-only key.
+// (readPrefixes) or that stores nothing (computeOnly); write for everything
+// else, so that a method nobody classified is refused to a read-only key.
 func RequiredScope(fullMethod string) tenancy.Scopes {
 	if s, ok := scopeExceptions[fullMethod]; ok {
 		return s
@@ -48,8 +57,12 @@ func RequiredScope(fullMethod string) tenancy.Scopes {
 	return tenancy.ScopeWrite
 }
 
-// reads reports whether fullMethod is named as a read (readPrefixes).
+// reads reports whether fullMethod only reads: named as a read
+// (readPrefixes), or a computation that stores nothing (computeOnly).
 func reads(fullMethod string) bool {
+	if computeOnly[fullMethod] {
+		return true
+	}
 	name := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
 	for _, p := range readPrefixes {
 		if strings.HasPrefix(name, p) {

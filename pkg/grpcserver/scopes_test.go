@@ -67,6 +67,9 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.calculator.v1.CalculatorService/GetCalculationSettings":    read,
 	"/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings": write,
 	"/vcci.calculator.v1.CalculatorService/ImportFactorSet":           write,
+	"/vcci.calculator.v1.CalculatorService/Calculate":                 read,
+	"/vcci.calculator.v1.CalculatorService/BatchCalculate":            read,
+	"/vcci.calculator.v1.CalculatorService/StreamCalculate":           read,
 	"/vcci.hotspot.v1.HotspotService/AnalyzeSupplierPareto":           read,
 	"/vcci.engagement.v1.EngagementService/CreateCampaign":            write,
 	"/vcci.engagement.v1.EngagementService/GetCampaign":               read,
@@ -336,5 +339,32 @@ func TestSuccessfulWritesAreAudited(t *testing.T) {
 	}
 	if got := log.take(); !slices.Equal(got, want) {
 		t.Fatalf("audited\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// computes answers Calculate as the calculator would, storing nothing.
+type computes struct{ unimplemented }
+
+func (computes) Calculate(context.Context, *calculatorv1.CalculateRequest) (*calculatorv1.EmissionResult, error) {
+	return &calculatorv1.EmissionResult{Name: "emissionResults/T1", KgCo2E: "1.0000000"}, nil
+}
+
+// Calculating without storing is a read: a read-only key may, and nothing
+// is audited (CalculateEmissions, which stores, stays a write).
+func TestComputationsAreReadsAndNotAudited(t *testing.T) {
+	log := &auditLog{}
+	srv := grpcserver.New(grpcserver.Options{Name: "test", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
+		Auth: scopedKeys{}, Audit: log})
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, computes{})
+	calc := calculatorv1.NewCalculatorServiceClient(testsupport.ServeInMemory(t, srv.GRPC))
+	r, err := calc.Calculate(testsupport.WithKey("vcci_read"), &calculatorv1.CalculateRequest{})
+	if err != nil || r.GetKgCo2E() != "1.0000000" {
+		t.Fatalf("Calculate with a read key = %v, %v", r, err)
+	}
+	if got := log.take(); len(got) != 0 {
+		t.Fatalf("audited %+v, want nothing", got)
+	}
+	if got := grpcserver.RequiredScope("/vcci.calculator.v1.CalculatorService/CalculateEmissions"); got != write {
+		t.Fatalf("CalculateEmissions needs %s, want write", got)
 	}
 }

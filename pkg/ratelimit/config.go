@@ -33,14 +33,17 @@ func (c Class) String() string {
 }
 
 // ClassOf is the default classification of a gRPC method ("/pkg.Service/Method")
-// by its name: reads are cheap, uploads, calculations, reports and exports
-// are heavy, and the rest change state.
+// by its name: reads (and Calculate, one line not stored) are cheap,
+// uploads, calculations of many lines, reports and exports are heavy, and
+// the rest change state.
 func ClassOf(fullMethod string) Class {
 	m := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
 	switch {
-	case m == "UploadSpend" || m == "CalculateEmissions" || hasVerb(m, "Generate", "Export"):
+	case m == "UploadSpend" || m == "CalculateEmissions" || m == "BatchCalculate" || m == "StreamCalculate" ||
+		hasVerb(m, "Generate", "Export"):
 		return Heavy
-	case hasVerb(m, "Get", "List", "BatchGet", "Summarize", "Analyze", "Search"):
+	case m == "Calculate" || hasVerb(m, "Get", "List", "BatchGet", "Summarize", "Analyze", "Search"):
+		// Calculate is one line, computed in memory and not stored.
 		return Read
 	}
 	return Write

@@ -34,7 +34,7 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 	set := settings.ActivitySet
 	// The whole set: a batch may name more activities than a lookup of
 	// factors by name takes.
-	byCode, err := s.setFactors(ctx, tenant, set)
+	byCode, err := s.index(ctx, tenant, set)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 			return apperr.Invalid(fmt.Sprintf("lines[%d].activity", i),
 				"unknown activity %q: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", lines[i].Activity, set, set)
 		}
-		if err := resolveActivity(&lines[i], f, func(c string) string { return fmt.Sprintf("lines[%d].%s", i, c) }); err != nil {
+		if err := resolveActivity(&lines[i], f.Factor, func(c string) string { return fmt.Sprintf("lines[%d].%s", i, c) }); err != nil {
 			return err
 		}
 	}

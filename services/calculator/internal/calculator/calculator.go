@@ -289,6 +289,7 @@ type Service struct {
 	cache   SummaryCache
 	factors FactorCache
 	results *resultCache
+	indexes indexes // the cached sets, parsed
 }
 
 // ResultCacheSize is how many results a Service keeps in memory (about
@@ -316,35 +317,11 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 		return Calculated{}, apperr.Invalid("lines", "at most %d lines per call, got %d", MaxBatch, len(lines))
 	}
 	for i, l := range lines {
-		field := func(f string) string { return fmt.Sprintf("lines[%d].%s", i, f) }
-		switch {
-		case l.TransactionID == "":
-			return Calculated{}, apperr.Invalid(field("transaction_id"), "required")
-		case l.SupplierID == "":
-			return Calculated{}, apperr.Invalid(field("supplier_id"), "required")
-		// PostgreSQL's text cannot hold a NUL byte: stored, it would fail
-		// the call.
-		case strings.ContainsRune(l.TransactionID, 0):
-			return Calculated{}, apperr.Invalid(field("transaction_id"), "contains a NUL byte")
-		case strings.ContainsRune(l.SupplierID, 0):
-			return Calculated{}, apperr.Invalid(field("supplier_id"), "contains a NUL byte")
-		case l.Upload <= 0:
-			return Calculated{}, apperr.Invalid(field("upload"), "required")
-		case l.Category < 0 || l.Category > 15:
-			return Calculated{}, apperr.Invalid(field("category"), "%d is not a Scope 3 category (1 to 15)", l.Category)
-		case l.Activity == "" && !naicsRe.MatchString(l.NAICS):
-			return Calculated{}, apperr.Invalid(field("naics_code"), "%q is not a 6-digit NAICS code", l.NAICS)
-		case l.Activity != "" && l.Amount == "" && l.Original == "":
-			lines[i].Amount = "0" // no spend recorded
-		}
-		if err := checkAmount(&lines[i], field); err != nil {
+		if err := checkStored(l, lineField(i)); err != nil {
 			return Calculated{}, err
 		}
 	}
-	if err := s.resolveActivities(ctx, tenant, lines); err != nil {
-		return Calculated{}, err
-	}
-	if err := convertLines(lines); err != nil {
+	if err := s.prepare(ctx, tenant, lines); err != nil {
 		return Calculated{}, err
 	}
 	out, err := s.store.Calculate(ctx, tenant, lines)
@@ -352,6 +329,59 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 		s.cache.Invalidate(ctx, tenant)
 	}
 	return out, err
+}
+
+// lineField names a field of lines[i].
+func lineField(i int) func(string) string {
+	return func(f string) string { return fmt.Sprintf("lines[%d].%s", i, f) }
+}
+
+// checkStored checks what only a line to store needs: the transaction and
+// supplier it is stored under and the upload it comes from.
+func checkStored(l Line, field func(string) string) error {
+	switch {
+	case l.TransactionID == "":
+		return apperr.Invalid(field("transaction_id"), "required")
+	case l.SupplierID == "":
+		return apperr.Invalid(field("supplier_id"), "required")
+	case l.Upload <= 0:
+		return apperr.Invalid(field("upload"), "required")
+	}
+	return nil
+}
+
+// prepare validates lines for either path, stored or not, and completes
+// them: amounts in USD, activity quantities in their factor's unit, each
+// spend line's price index.
+func (s *Service) prepare(ctx context.Context, tenant uuid.UUID, lines []Line) error {
+	for i := range lines {
+		if err := checkLine(&lines[i], lineField(i)); err != nil {
+			return err
+		}
+	}
+	if err := s.resolveActivities(ctx, tenant, lines); err != nil {
+		return err
+	}
+	return convertLines(lines)
+}
+
+// checkLine checks one line's own fields, whatever is done with it.
+func checkLine(l *Line, field func(string) string) error {
+	switch {
+	// PostgreSQL's text cannot hold a NUL byte: stored, it would fail
+	// the call.
+	case strings.ContainsRune(l.TransactionID, 0):
+		return apperr.Invalid(field("transaction_id"), "contains a NUL byte")
+	case strings.ContainsRune(l.SupplierID, 0):
+		return apperr.Invalid(field("supplier_id"), "contains a NUL byte")
+	case l.Category < 0 || l.Category > 15:
+		return apperr.Invalid(field("category"), "%d is not a Scope 3 category (1 to 15)", l.Category)
+	case l.Activity == "" && !naicsRe.MatchString(l.NAICS):
+		return apperr.Invalid(field("naics_code"), "%q is not a 6-digit NAICS code", l.NAICS)
+	case l.Activity != "" && l.Amount == "" && l.Original == "":
+		l.Amount = "0" // no spend recorded
+	}
+	return checkAmount(l, field)
 }
 
 // checkAmount checks a line's amount: in USD (amount_usd, or amount with
@@ -432,43 +462,22 @@ func (s *Service) Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKe
 		return s.store.Factors(ctx, tenant, keys)
 	}
 	// Answered from whole cached sets: a set is read once, not per call.
-	sets := map[string]map[string]Factor{}
+	sets := map[string]setIndex{}
 	out := make([]Factor, 0, len(keys))
 	for _, k := range keys {
 		m, ok := sets[k.Set]
 		if !ok {
 			var err error
-			if m, err = s.setFactors(ctx, tenant, k.Set); err != nil {
+			if m, err = s.index(ctx, tenant, k.Set); err != nil {
 				return nil, err
 			}
 			sets[k.Set] = m
 		}
 		if f, ok := m[k.Code]; ok {
-			out = append(out, f)
+			out = append(out, f.Factor)
 		}
 	}
 	return out, nil
-}
-
-// setFactors returns every factor of one set by code, from the cache when
-// there is one.
-func (s *Service) setFactors(ctx context.Context, tenant uuid.UUID, set string) (map[string]Factor, error) {
-	load := func(ctx context.Context) ([]Factor, error) { return s.store.SetFactors(ctx, tenant, set) }
-	var fs []Factor
-	var err error
-	if s.factors == nil {
-		fs, err = load(ctx)
-	} else {
-		fs, err = s.factors.Set(ctx, tenant, set, load)
-	}
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]Factor, len(fs))
-	for _, f := range fs {
-		m[f.Code] = f
-	}
-	return m, nil
 }
 
 // Factor returns one factor, from the cached set when there is a cache.

@@ -216,9 +216,8 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 	lines := make([]calculator.Line, len(req.GetLines()))
 	lastName, last := "", int64(0) // a batch's lines come grouped by upload
 	for i, l := range req.GetLines() {
-		d, err := time.Parse(time.DateOnly, l.GetDate())
-		if err != nil {
-			return nil, apperr.Invalid(fmt.Sprintf("lines[%d].date", i), "%q is not a YYYY-MM-DD date", l.GetDate())
+		if lines[i], err = lineFromProto(fmt.Sprintf("lines[%d]", i), l); err != nil {
+			return nil, err
 		}
 		up := upload
 		switch name := l.GetUpload(); {
@@ -233,9 +232,7 @@ func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.Calculat
 			}
 			lastName, last = name, up
 		}
-		lines[i] = calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(), Upload: up,
-			Currency: l.GetCurrency(), Original: l.GetAmount(), Activity: l.GetActivity(), Quantity: l.GetQuantity(), Unit: l.GetUnit(),
-			Category: int16(min(max(l.GetCategory(), -1), 16))} // clamped; Calculate refuses outside 0-15
+		lines[i].Upload = up
 	}
 	out, err := a.svc.Calculate(ctx, tenant, lines)
 	if err != nil {

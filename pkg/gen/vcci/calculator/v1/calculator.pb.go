@@ -1968,6 +1968,208 @@ func (x *EmissionResult) GetKgCo2EAr6() string {
 	return ""
 }
 
+type CalculateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line to calculate; its errors name "line.{field}".
+	Line          *SpendLine `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalculateRequest) Reset() {
+	*x = CalculateRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalculateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalculateRequest) ProtoMessage() {}
+
+func (x *CalculateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalculateRequest.ProtoReflect.Descriptor instead.
+func (*CalculateRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CalculateRequest) GetLine() *SpendLine {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+type BatchCalculateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 10,000 lines; errors name "lines[{index}].{field}".
+	Lines         []*SpendLine `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCalculateRequest) Reset() {
+	*x = BatchCalculateRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCalculateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCalculateRequest) ProtoMessage() {}
+
+func (x *BatchCalculateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCalculateRequest.ProtoReflect.Descriptor instead.
+func (*BatchCalculateRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BatchCalculateRequest) GetLines() []*SpendLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+// StreamCalculateRequest is one line of a StreamCalculate stream.
+type StreamCalculateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Errors name "lines[{index}].{field}", index counting the stream's
+	// lines from 0.
+	Line          *SpendLine `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamCalculateRequest) Reset() {
+	*x = StreamCalculateRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamCalculateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamCalculateRequest) ProtoMessage() {}
+
+func (x *StreamCalculateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamCalculateRequest.ProtoReflect.Descriptor instead.
+func (*StreamCalculateRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *StreamCalculateRequest) GetLine() *SpendLine {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+type BatchCalculateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The lines' results, in the lines' order (for StreamCalculate, the
+	// first 10,000 lines').
+	Results []*EmissionResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// kg CO2e of all the lines, exact, reported to 7 decimals as
+	// CalculateEmissions totals them (under AR5, as kg_co2e of each result).
+	KgCo2E string `protobuf:"bytes,2,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	// The lines calculated: all of them.
+	LineCount     int64 `protobuf:"varint,3,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCalculateResponse) Reset() {
+	*x = BatchCalculateResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCalculateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCalculateResponse) ProtoMessage() {}
+
+func (x *BatchCalculateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCalculateResponse.ProtoReflect.Descriptor instead.
+func (*BatchCalculateResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *BatchCalculateResponse) GetResults() []*EmissionResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchCalculateResponse) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *BatchCalculateResponse) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
 type GetEmissionResultRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "emissionResults/{transaction_id}".
@@ -1978,7 +2180,7 @@ type GetEmissionResultRequest struct {
 
 func (x *GetEmissionResultRequest) Reset() {
 	*x = GetEmissionResultRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2192,7 @@ func (x *GetEmissionResultRequest) String() string {
 func (*GetEmissionResultRequest) ProtoMessage() {}
 
 func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2205,7 @@ func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmissionResultRequest.ProtoReflect.Descriptor instead.
 func (*GetEmissionResultRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{19}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetEmissionResultRequest) GetName() string {
@@ -2028,7 +2230,7 @@ type BatchGetEmissionResultsRequest struct {
 
 func (x *BatchGetEmissionResultsRequest) Reset() {
 	*x = BatchGetEmissionResultsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2242,7 @@ func (x *BatchGetEmissionResultsRequest) String() string {
 func (*BatchGetEmissionResultsRequest) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2255,7 @@ func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{20}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BatchGetEmissionResultsRequest) GetNames() []string {
@@ -2079,7 +2281,7 @@ type BatchGetEmissionResultsResponse struct {
 
 func (x *BatchGetEmissionResultsResponse) Reset() {
 	*x = BatchGetEmissionResultsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2293,7 @@ func (x *BatchGetEmissionResultsResponse) String() string {
 func (*BatchGetEmissionResultsResponse) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2306,7 @@ func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{21}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BatchGetEmissionResultsResponse) GetResults() []*EmissionResult {
@@ -2128,7 +2330,7 @@ type SummarizeEmissionsRequest struct {
 
 func (x *SummarizeEmissionsRequest) Reset() {
 	*x = SummarizeEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2342,7 @@ func (x *SummarizeEmissionsRequest) String() string {
 func (*SummarizeEmissionsRequest) ProtoMessage() {}
 
 func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2355,7 @@ func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{22}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SummarizeEmissionsRequest) GetGroupBy() SummaryDimension {
@@ -2194,7 +2396,7 @@ type SummarizeEmissionsResponse struct {
 
 func (x *SummarizeEmissionsResponse) Reset() {
 	*x = SummarizeEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2408,7 @@ func (x *SummarizeEmissionsResponse) String() string {
 func (*SummarizeEmissionsResponse) ProtoMessage() {}
 
 func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2421,7 @@ func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{23}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SummarizeEmissionsResponse) GetGroups() []*v1.EmissionTotal {
@@ -2429,7 +2631,18 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\bgas_unit\x18  \x01(\tR\agasUnit\x129\n" +
 	"\tgwp_basis\x18! \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1e\n" +
 	"\vkg_co2e_ar4\x18\" \x01(\tR\tkgCo2eAr4\x12\x1e\n" +
-	"\vkg_co2e_ar6\x18# \x01(\tR\tkgCo2eAr6\".\n" +
+	"\vkg_co2e_ar6\x18# \x01(\tR\tkgCo2eAr6\"E\n" +
+	"\x10CalculateRequest\x121\n" +
+	"\x04line\x18\x01 \x01(\v2\x1d.vcci.calculator.v1.SpendLineR\x04line\"L\n" +
+	"\x15BatchCalculateRequest\x123\n" +
+	"\x05lines\x18\x01 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"K\n" +
+	"\x16StreamCalculateRequest\x121\n" +
+	"\x04line\x18\x01 \x01(\v2\x1d.vcci.calculator.v1.SpendLineR\x04line\"\x8e\x01\n" +
+	"\x16BatchCalculateResponse\x12<\n" +
+	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\x12\x17\n" +
+	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x03 \x01(\x03R\tlineCount\".\n" +
 	"\x18GetEmissionResultRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"c\n" +
 	"\x1eBatchGetEmissionResultsRequest\x12\x14\n" +
@@ -2463,7 +2676,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x1aSUMMARY_DIMENSION_SUPPLIER\x10\x01\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_CATEGORY\x10\x02\x12\x1b\n" +
 	"\x17SUMMARY_DIMENSION_NAICS\x10\x03\x12\x1b\n" +
-	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xbd\t\n" +
+	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xea\v\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
 	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12^\n" +
@@ -2475,7 +2688,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponse\x12t\n" +
 	"\x16GetCalculationSettings\x121.vcci.calculator.v1.GetCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12z\n" +
 	"\x19UpdateCalculationSettings\x124.vcci.calculator.v1.UpdateCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12\\\n" +
-	"\x0fImportFactorSet\x12*.vcci.calculator.v1.ImportFactorSetRequest\x1a\x1d.vcci.calculator.v1.FactorSetB\xd5\x01\n" +
+	"\x0fImportFactorSet\x12*.vcci.calculator.v1.ImportFactorSetRequest\x1a\x1d.vcci.calculator.v1.FactorSet\x12U\n" +
+	"\tCalculate\x12$.vcci.calculator.v1.CalculateRequest\x1a\".vcci.calculator.v1.EmissionResult\x12g\n" +
+	"\x0eBatchCalculate\x12).vcci.calculator.v1.BatchCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse\x12k\n" +
+	"\x0fStreamCalculate\x12*.vcci.calculator.v1.StreamCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse(\x01B\xd5\x01\n" +
 	"\x16com.vcci.calculator.v1B\x0fCalculatorProtoP\x01Z@github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1;calculatorv1\xa2\x02\x03VCX\xaa\x02\x12Vcci.Calculator.V1\xca\x02\x12Vcci\\Calculator\\V1\xe2\x02\x1eVcci\\Calculator\\V1\\GPBMetadata\xea\x02\x14Vcci::Calculator::V1b\x06proto3"
 
 var (
@@ -2491,7 +2707,7 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(FactorSetKind)(0),                       // 0: vcci.calculator.v1.FactorSetKind
 	(GwpBasis)(0),                            // 1: vcci.calculator.v1.GwpBasis
@@ -2515,69 +2731,83 @@ var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(*CalculateEmissionsResponse)(nil),       // 19: vcci.calculator.v1.CalculateEmissionsResponse
 	(*UploadEmissions)(nil),                  // 20: vcci.calculator.v1.UploadEmissions
 	(*EmissionResult)(nil),                   // 21: vcci.calculator.v1.EmissionResult
-	(*GetEmissionResultRequest)(nil),         // 22: vcci.calculator.v1.GetEmissionResultRequest
-	(*BatchGetEmissionResultsRequest)(nil),   // 23: vcci.calculator.v1.BatchGetEmissionResultsRequest
-	(*BatchGetEmissionResultsResponse)(nil),  // 24: vcci.calculator.v1.BatchGetEmissionResultsResponse
-	(*SummarizeEmissionsRequest)(nil),        // 25: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil),       // 26: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),                    // 27: vcci.common.v1.ScopeCategory
-	(*timestamppb.Timestamp)(nil),            // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 29: google.protobuf.FieldMask
-	(*v1.EmissionTotal)(nil),                 // 30: vcci.common.v1.EmissionTotal
+	(*CalculateRequest)(nil),                 // 22: vcci.calculator.v1.CalculateRequest
+	(*BatchCalculateRequest)(nil),            // 23: vcci.calculator.v1.BatchCalculateRequest
+	(*StreamCalculateRequest)(nil),           // 24: vcci.calculator.v1.StreamCalculateRequest
+	(*BatchCalculateResponse)(nil),           // 25: vcci.calculator.v1.BatchCalculateResponse
+	(*GetEmissionResultRequest)(nil),         // 26: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),   // 27: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil),  // 28: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),        // 29: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),       // 30: vcci.calculator.v1.SummarizeEmissionsResponse
+	(v1.ScopeCategory)(0),                    // 31: vcci.common.v1.ScopeCategory
+	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 33: google.protobuf.FieldMask
+	(*v1.EmissionTotal)(nil),                 // 34: vcci.common.v1.EmissionTotal
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	0,  // 0: vcci.calculator.v1.FactorSet.kind:type_name -> vcci.calculator.v1.FactorSetKind
 	0,  // 1: vcci.calculator.v1.ImportFactorSetRequest.kind:type_name -> vcci.calculator.v1.FactorSetKind
-	27, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	31, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
 	6,  // 3: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 4: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	28, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
+	32, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
 	7,  // 6: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
-	29, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 8: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
 	5,  // 9: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
 	5,  // 10: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	27, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
+	31, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
 	17, // 12: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	30, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	34, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
 	20, // 14: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	30, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	27, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	28, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	34, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	31, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	32, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
 	6,  // 18: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 19: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	21, // 20: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	2,  // 21: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	1,  // 22: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	30, // 23: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	1,  // 24: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	10, // 25: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	12, // 26: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	14, // 27: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	16, // 28: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	18, // 29: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	22, // 30: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	23, // 31: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	25, // 32: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	8,  // 33: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
-	9,  // 34: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
-	4,  // 35: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
-	11, // 36: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	13, // 37: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	15, // 38: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	5,  // 39: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	19, // 40: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	21, // 41: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	24, // 42: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	26, // 43: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	7,  // 44: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	7,  // 45: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	3,  // 46: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
-	36, // [36:47] is the sub-list for method output_type
-	25, // [25:36] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	17, // 20: vcci.calculator.v1.CalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
+	17, // 21: vcci.calculator.v1.BatchCalculateRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	17, // 22: vcci.calculator.v1.StreamCalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
+	21, // 23: vcci.calculator.v1.BatchCalculateResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	21, // 24: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	2,  // 25: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	1,  // 26: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	34, // 27: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	1,  // 28: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	10, // 29: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	12, // 30: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	14, // 31: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	16, // 32: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	18, // 33: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	26, // 34: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	27, // 35: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	29, // 36: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	8,  // 37: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	9,  // 38: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	4,  // 39: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
+	22, // 40: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
+	23, // 41: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
+	24, // 42: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
+	11, // 43: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	13, // 44: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	15, // 45: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	5,  // 46: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	19, // 47: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	21, // 48: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	28, // 49: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	30, // 50: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	7,  // 51: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	7,  // 52: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	3,  // 53: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
+	21, // 54: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
+	25, // 55: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	25, // 56: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	43, // [43:57] is the sub-list for method output_type
+	29, // [29:43] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -2591,7 +2821,7 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,9 @@ const (
 	CalculatorService_GetCalculationSettings_FullMethodName    = "/vcci.calculator.v1.CalculatorService/GetCalculationSettings"
 	CalculatorService_UpdateCalculationSettings_FullMethodName = "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings"
 	CalculatorService_ImportFactorSet_FullMethodName           = "/vcci.calculator.v1.CalculatorService/ImportFactorSet"
+	CalculatorService_Calculate_FullMethodName                 = "/vcci.calculator.v1.CalculatorService/Calculate"
+	CalculatorService_BatchCalculate_FullMethodName            = "/vcci.calculator.v1.CalculatorService/BatchCalculate"
+	CalculatorService_StreamCalculate_FullMethodName           = "/vcci.calculator.v1.CalculatorService/StreamCalculate"
 )
 
 // CalculatorServiceClient is the client API for CalculatorService service.
@@ -73,6 +76,24 @@ type CalculatorServiceClient interface {
 	// changed once loaded: a new version is a new set, and results keep the
 	// set they were calculated with.
 	ImportFactorSet(ctx context.Context, in *ImportFactorSetRequest, opts ...grpc.CallOption) (*FactorSet, error)
+	// Calculate calculates one line and stores nothing: the result is what
+	// GetEmissionResult would return had the line been uploaded, with the
+	// same provenance, but no upload and calculate_time now.
+	//
+	// The line needs no transaction, supplier or upload; its name is
+	// "emissionResults/{transaction_id}" when it gives a transaction id, so a
+	// caller can match results to its lines, and empty otherwise.
+	Calculate(ctx context.Context, in *CalculateRequest, opts ...grpc.CallOption) (*EmissionResult, error)
+	// BatchCalculate calculates up to 10,000 lines as Calculate does, in
+	// their order, and stores nothing.
+	BatchCalculate(ctx context.Context, in *BatchCalculateRequest, opts ...grpc.CallOption) (*BatchCalculateResponse, error)
+	// StreamCalculate calculates a stream of lines of any length as
+	// Calculate does, and stores nothing. Lines are calculated as they come,
+	// a chunk at a time, so the server holds a bounded part of the stream:
+	// the answer totals every line, and carries the results of the first
+	// 10,000 only (line_count says how many there were). A caller that
+	// needs every line's provenance sends batches of BatchCalculate instead.
+	StreamCalculate(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamCalculateRequest, BatchCalculateResponse], error)
 }
 
 type calculatorServiceClient struct {
@@ -193,6 +214,39 @@ func (c *calculatorServiceClient) ImportFactorSet(ctx context.Context, in *Impor
 	return out, nil
 }
 
+func (c *calculatorServiceClient) Calculate(ctx context.Context, in *CalculateRequest, opts ...grpc.CallOption) (*EmissionResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EmissionResult)
+	err := c.cc.Invoke(ctx, CalculatorService_Calculate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) BatchCalculate(ctx context.Context, in *BatchCalculateRequest, opts ...grpc.CallOption) (*BatchCalculateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCalculateResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_BatchCalculate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) StreamCalculate(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamCalculateRequest, BatchCalculateResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CalculatorService_ServiceDesc.Streams[0], CalculatorService_StreamCalculate_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamCalculateRequest, BatchCalculateResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CalculatorService_StreamCalculateClient = grpc.ClientStreamingClient[StreamCalculateRequest, BatchCalculateResponse]
+
 // CalculatorServiceServer is the server API for CalculatorService service.
 // All implementations must embed UnimplementedCalculatorServiceServer
 // for forward compatibility.
@@ -234,6 +288,24 @@ type CalculatorServiceServer interface {
 	// changed once loaded: a new version is a new set, and results keep the
 	// set they were calculated with.
 	ImportFactorSet(context.Context, *ImportFactorSetRequest) (*FactorSet, error)
+	// Calculate calculates one line and stores nothing: the result is what
+	// GetEmissionResult would return had the line been uploaded, with the
+	// same provenance, but no upload and calculate_time now.
+	//
+	// The line needs no transaction, supplier or upload; its name is
+	// "emissionResults/{transaction_id}" when it gives a transaction id, so a
+	// caller can match results to its lines, and empty otherwise.
+	Calculate(context.Context, *CalculateRequest) (*EmissionResult, error)
+	// BatchCalculate calculates up to 10,000 lines as Calculate does, in
+	// their order, and stores nothing.
+	BatchCalculate(context.Context, *BatchCalculateRequest) (*BatchCalculateResponse, error)
+	// StreamCalculate calculates a stream of lines of any length as
+	// Calculate does, and stores nothing. Lines are calculated as they come,
+	// a chunk at a time, so the server holds a bounded part of the stream:
+	// the answer totals every line, and carries the results of the first
+	// 10,000 only (line_count says how many there were). A caller that
+	// needs every line's provenance sends batches of BatchCalculate instead.
+	StreamCalculate(grpc.ClientStreamingServer[StreamCalculateRequest, BatchCalculateResponse]) error
 	mustEmbedUnimplementedCalculatorServiceServer()
 }
 
@@ -276,6 +348,15 @@ func (UnimplementedCalculatorServiceServer) UpdateCalculationSettings(context.Co
 }
 func (UnimplementedCalculatorServiceServer) ImportFactorSet(context.Context, *ImportFactorSetRequest) (*FactorSet, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ImportFactorSet not implemented")
+}
+func (UnimplementedCalculatorServiceServer) Calculate(context.Context, *CalculateRequest) (*EmissionResult, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Calculate not implemented")
+}
+func (UnimplementedCalculatorServiceServer) BatchCalculate(context.Context, *BatchCalculateRequest) (*BatchCalculateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchCalculate not implemented")
+}
+func (UnimplementedCalculatorServiceServer) StreamCalculate(grpc.ClientStreamingServer[StreamCalculateRequest, BatchCalculateResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method StreamCalculate not implemented")
 }
 func (UnimplementedCalculatorServiceServer) mustEmbedUnimplementedCalculatorServiceServer() {}
 func (UnimplementedCalculatorServiceServer) testEmbeddedByValue()                           {}
@@ -496,6 +577,49 @@ func _CalculatorService_ImportFactorSet_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalculatorService_Calculate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CalculateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).Calculate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_Calculate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).Calculate(ctx, req.(*CalculateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_BatchCalculate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCalculateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).BatchCalculate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_BatchCalculate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).BatchCalculate(ctx, req.(*BatchCalculateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_StreamCalculate_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(CalculatorServiceServer).StreamCalculate(&grpc.GenericServerStream[StreamCalculateRequest, BatchCalculateResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CalculatorService_StreamCalculateServer = grpc.ClientStreamingServer[StreamCalculateRequest, BatchCalculateResponse]
+
 // CalculatorService_ServiceDesc is the grpc.ServiceDesc for CalculatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -547,7 +671,21 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ImportFactorSet",
 			Handler:    _CalculatorService_ImportFactorSet_Handler,
 		},
+		{
+			MethodName: "Calculate",
+			Handler:    _CalculatorService_Calculate_Handler,
+		},
+		{
+			MethodName: "BatchCalculate",
+			Handler:    _CalculatorService_BatchCalculate_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamCalculate",
+			Handler:       _CalculatorService_StreamCalculate_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "vcci/calculator/v1/calculator.proto",
 }

@@ -1,0 +1,231 @@
+package calculator
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
+	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
+)
+
+// MaxCompute is the most lines one Compute call takes.
+const MaxCompute = 10_000
+
+// Computed is what Compute calculated: each line's result and their exact
+// total.
+type Computed struct {
+	Results []Result
+	Kg      *big.Rat // kg CO2e of all the lines, unrounded
+}
+
+// Compute calculates lines exactly as Calculate would, from the cached
+// factor sets, and stores nothing. Each Result reads as the stored line's
+// would (GetEmissionResult), but for its upload (none) and CalculatedAt
+// (now). A line needs no transaction, supplier or upload: they are only
+// echoed.
+func (s *Service) Compute(ctx context.Context, tenant uuid.UUID, lines []Line) (Computed, error) {
+	out := Computed{Kg: new(big.Rat)}
+	if len(lines) > MaxCompute {
+		return out, apperr.Invalid("lines", "at most %d lines per call, got %d", MaxCompute, len(lines))
+	}
+	if err := s.prepare(ctx, tenant, lines); err != nil {
+		return out, err
+	}
+	e := engine{svc: s, tenant: tenant, now: time.Now()}
+	out.Results = make([]Result, len(lines))
+	for i := range lines {
+		kg, err := e.compute(ctx, &lines[i], &out.Results[i], lineField(i))
+		if err != nil {
+			return Computed{}, err
+		}
+		out.Kg.Add(out.Kg, kg.rat())
+	}
+	return out, nil
+}
+
+// engine computes one call's lines; it reads each set at most once.
+type engine struct {
+	svc             *Service
+	tenant          uuid.UUID
+	now             time.Time
+	spend, activity setIndex
+}
+
+// compute sets r to l's result and returns its exact kg CO2e.
+func (e *engine) compute(ctx context.Context, l *Line, r *Result, field func(string) string) (fixed, error) {
+	*r = Result{TransactionID: l.TransactionID, Date: l.Date, SupplierID: l.SupplierID, Amount: money(l.Amount),
+		Category: l.Category, CalculatedAt: e.now}
+	if l.Currency != "" {
+		r.Currency, r.Original, r.FXRate, r.FXMonth = l.Currency, money(l.Original), numericText(l.FXRate), l.FXMonth.Format(monthLayout)
+	}
+	if l.Activity != "" {
+		return e.activityLine(ctx, l, r)
+	}
+	return e.spendLine(ctx, l, r, field)
+}
+
+// activityLine computes an activity line: its quantity in the factor's
+// unit times the factor.
+func (e *engine) activityLine(ctx context.Context, l *Line, r *Result) (fixed, error) {
+	f, err := e.factor(ctx, &e.activity, ActivitySet, l.Activity)
+	if err != nil {
+		return fixed{}, err
+	}
+	if f == nil { // resolveActivities found it moments ago
+		return fixed{}, fmt.Errorf("calculator.Compute: factor %s/%s gone", ActivitySet, l.Activity)
+	}
+	r.Method, r.Activity, r.Quantity, r.QtyUnit = MethodAverageData, l.Activity, numericText(l.Quantity), l.Unit
+	q, err := parseFixed(l.FactorQty)
+	if err != nil {
+		return fixed{}, fmt.Errorf("calculator.Compute: factor quantity: %w", err)
+	}
+	r.FactorQty = q.text()
+	return applyFactor(r, f, q), nil
+}
+
+// spendLine computes a spend line: its amount in the set's base-year
+// dollars times its NAICS code's factor.
+func (e *engine) spendLine(ctx context.Context, l *Line, r *Result, field func(string) string) (fixed, error) {
+	f, err := e.factor(ctx, &e.spend, DefaultSet, l.NAICS)
+	if err != nil {
+		return fixed{}, err
+	}
+	if f == nil {
+		return fixed{}, apperr.Invalid(field("naics_code"), "no factor in %s for NAICS code %s", DefaultSet, l.NAICS)
+	}
+	r.Method, r.NAICS = MethodSpendBased, l.NAICS
+	q, err := priceToBase(l, r)
+	if err != nil {
+		return fixed{}, err
+	}
+	return applyFactor(r, f, q), nil
+}
+
+// factor returns code's factor in set, reading the set into *idx once per
+// call; nil when the set has no such code.
+func (e *engine) factor(ctx context.Context, idx *setIndex, set, code string) (*parsedFactor, error) {
+	if *idx == nil {
+		var err error
+		if *idx, err = e.svc.index(ctx, e.tenant, set); err != nil {
+			return nil, err
+		}
+	}
+	return (*idx)[code], nil
+}
+
+// baseScale is the decimals of an amount in base-year dollars
+// (amount_base_usd, numeric(18, 4)).
+const baseScale = 4
+
+const monthLayout = "2006-01"
+
+// priceToBase sets r's price adjustment and returns the amount in the set's
+// base-year dollars: round(amount x base / index, 4), as storeResults
+// computes it.
+func priceToBase(l *Line, r *Result) (fixed, error) {
+	base, err := spendBase()
+	if err != nil {
+		return fixed{}, err
+	}
+	amount, err := parseFixed(l.Amount)
+	if err != nil {
+		return fixed{}, fmt.Errorf("calculator.Compute: amount: %w", err)
+	}
+	index, err := parseFixed(l.PriceIndex)
+	if err != nil || index.v.Sign() <= 0 {
+		return fixed{}, fmt.Errorf("calculator.Compute: price index %q", l.PriceIndex)
+	}
+	// In units of 10^-baseScale: amount x base x 10^baseScale / index.
+	n := amount.mul(base.value)
+	n.v.Mul(n.v, decimal.Pow10(baseScale+index.scale))
+	d := new(big.Int).Mul(index.v, decimal.Pow10(n.scale))
+	q := fixed{decimal.QuoRound(n.v, d), baseScale}
+	r.AmountBase = q.text()
+	r.PriceIndex, r.PriceMonth, r.PriceBase, r.PriceYear = index.text(), l.PriceMonth.Format(monthLayout), base.value.text(), base.year
+	return q, nil
+}
+
+// applyFactor sets r's factor fields and CO2e for factor quantity q and
+// returns its exact kg CO2e. Reported as resultCols reads them back: kg
+// CO2e rounded to 7 decimals under each basis, gases exact.
+func applyFactor(r *Result, f *parsedFactor, q fixed) fixed {
+	r.Set, r.SetVersion, r.FactorValue, r.Unit, r.ActivityUnit, r.GasUnit = f.Set, f.SetVersion, f.Value, f.Unit, f.ActivityUnit, f.GasUnit
+	if r.Category == 0 {
+		r.Category = f.Category
+	}
+	kg := q.mul(f.value)
+	r.Kg = kg.round(kgScale).text()
+	r.KgAR4, r.KgAR6 = timesRounded(q, f.ar4), timesRounded(q, f.ar6)
+	r.Gases = make([]Gas, len(f.gases))
+	for i, g := range f.gases {
+		r.Gases[i] = Gas{Gas: f.Gases[i].Gas, Value: q.mul(g).text()}
+	}
+	return kg
+}
+
+// kgScale is the decimals kg CO2e are reported to (0.1 g).
+const kgScale = 7
+
+// timesRounded is q x v to kgScale decimals, or "" when there is no v.
+func timesRounded(q fixed, v *fixed) string {
+	if v == nil {
+		return ""
+	}
+	return q.mul(*v).round(kgScale).text()
+}
+
+// money is an amount as numeric(18, 4) holds it.
+func money(s string) string {
+	f, err := parseFixed(s)
+	if err != nil {
+		return s
+	}
+	return f.round(4).text()
+}
+
+// numericText is a decimal as PostgreSQL's numeric reads and writes it
+// back: its scale kept, leading zeros and a zero's sign dropped.
+func numericText(s string) string {
+	f, err := parseFixed(s)
+	if err != nil {
+		return s
+	}
+	return f.text()
+}
+
+// priceBase is the spend set's price year and that year's average index.
+type priceBase struct {
+	year  int16
+	value fixed
+}
+
+// spendBase is DefaultSet's price base, as store.LoadSet records it: the
+// CPI-U average of the set's price year.
+var spendBase = sync.OnceValues(func() (priceBase, error) {
+	for _, set := range factors.Shipped() {
+		if set.Name != DefaultSet {
+			continue
+		}
+		cpi, err := refdata.CPIU()
+		if err != nil {
+			return priceBase{}, fmt.Errorf("calculator: %w", err)
+		}
+		text, err := cpi.YearAverage(set.PriceYear)
+		if err != nil {
+			return priceBase{}, fmt.Errorf("calculator: %w", err)
+		}
+		v, err := parseFixed(text)
+		if err != nil {
+			return priceBase{}, fmt.Errorf("calculator: price base: %w", err)
+		}
+		return priceBase{year: int16(set.PriceYear), value: v}, nil //nolint:gosec // a year
+	}
+	return priceBase{}, fmt.Errorf("calculator: %s is not a shipped set", DefaultSet)
+})
