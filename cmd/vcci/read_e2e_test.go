@@ -117,7 +117,7 @@ func TestReadSideThroughREST(t *testing.T) {
 	if resp, _ := p.raw(t, "/v1/suppliers/S1", p.key, "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("If-None-Match: %d", resp.StatusCode)
 	}
-	if resp, _ := p.raw(t, "/v1/factorSets", p.key); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+	if resp, _ := p.raw(t, "/v1/factorSets", p.key); resp.Header.Get("Cache-Control") != "private, no-cache" {
 		t.Fatalf("factor sets Cache-Control %q", resp.Header.Get("Cache-Control"))
 	}
 

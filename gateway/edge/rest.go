@@ -22,12 +22,12 @@ import (
 
 // Cache-Control values. Tenant data may be kept by the client but must be
 // revalidated every time (cheap: a 304 on the ETag), and never by a shared
-// cache. Reference data changes only with a new factor set version, so any
-// cache may keep it for an hour. Errors and answers to unsafe methods are
+// cache. Factor data is tenant data too since tenants import their own
+// sets: a list of sets or a search of every set holds the tenant's, and
+// an import must show at once. Errors and answers to unsafe methods are
 // one-off outcomes, not representations to reuse.
 const (
 	cachePrivate = "private, no-cache"
-	cachePublic  = "public, max-age=3600"
 	cacheNone    = "no-store"
 )
 
@@ -45,8 +45,8 @@ var cachePolicies = map[string]string{
 	"inventory":       cachePrivate,
 	"dashboard":       cachePrivate,
 	"campaigns":       cachePrivate,
-	"factorSets":      cachePublic,
-	"factors":         cachePublic,
+	"factorSets":      cachePrivate,
+	"factors":         cachePrivate,
 }
 
 // privateVary are the request headers a private answer depends on: the

@@ -244,10 +244,10 @@ func TestCacheControlByResource(t *testing.T) {
 		etag         bool
 	}{
 		{"GET", "/v1/uploads/7", 200, "private, no-cache", []string{"Accept-Encoding", "Authorization", "X-Api-Key"}, true},
-		{"GET", "/v1/factorSets", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
-		{"GET", "/v1/factors:batchGet?names=factorSets/epa/factors/331110", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
-		{"GET", "/v1/factorSets/-/factors?filter=code%3A%223311*%22&orderBy=value%20desc", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
-		{"GET", "/v1/factorSets/epa/factors/331110", 200, "public, max-age=3600", []string{"Accept-Encoding"}, true},
+		{"GET", "/v1/factorSets", 200, "private, no-cache", []string{"Accept-Encoding", "Authorization", "X-Api-Key"}, true},
+		{"GET", "/v1/factors:batchGet?names=factorSets/epa/factors/331110", 200, "private, no-cache", []string{"Accept-Encoding", "Authorization", "X-Api-Key"}, true},
+		{"GET", "/v1/factorSets/-/factors?filter=code%3A%223311*%22&orderBy=value%20desc", 200, "private, no-cache", []string{"Accept-Encoding", "Authorization", "X-Api-Key"}, true},
+		{"GET", "/v1/factorSets/epa/factors/331110", 200, "private, no-cache", []string{"Accept-Encoding", "Authorization", "X-Api-Key"}, true},
 		{"GET", "/v1/uploads/400", 400, "no-store", []string{"Accept-Encoding"}, false},
 		{"GET", "/v1/uploads/401", 401, "no-store", []string{"Accept-Encoding"}, false},
 		{"GET", "/v1/emissionResults/1", 501, "no-store", []string{"Accept-Encoding"}, false},
@@ -286,10 +286,10 @@ func TestCachePolicyTable(t *testing.T) {
 		"/v1/inventory/summary":             cachePrivate,
 		"/v1/dashboard":                     cachePrivate,
 		"/v1/campaigns/c1":                  cachePrivate,
-		"/v1/factorSets":                    cachePublic,
-		"/v1/factorSets/epa/factors/331110": cachePublic,
-		"/v1/factorSets/-/factors":          cachePublic,
-		"/v1/factors:batchGet":              cachePublic,
+		"/v1/factorSets":                    cachePrivate,
+		"/v1/factorSets/epa/factors/331110": cachePrivate,
+		"/v1/factorSets/-/factors":          cachePrivate,
+		"/v1/factors:batchGet":              cachePrivate,
 		"/v1/somethingNew":                  cachePrivate,
 	} {
 		if got := cachePolicy(path); got != want {

@@ -66,6 +66,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.calculator.v1.CalculatorService/SummarizeEmissions":        read,
 	"/vcci.calculator.v1.CalculatorService/GetCalculationSettings":    read,
 	"/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings": write,
+	"/vcci.calculator.v1.CalculatorService/ImportFactorSet":           write,
 	"/vcci.calculator.v1.CalculatorService/Calculate":                 read,
 	"/vcci.calculator.v1.CalculatorService/BatchCalculate":            read,
 	"/vcci.calculator.v1.CalculatorService/StreamCalculate":           read,

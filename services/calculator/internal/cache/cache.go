@@ -78,3 +78,8 @@ func (f *Factors) Set(ctx context.Context, tenant uuid.UUID, set string, load fu
 	// older entries lack them.
 	return f.C.Get(ctx, tenant.String(), "set|v3|"+set, load)
 }
+
+// Invalidate forgets the tenant's sets, after it imported one.
+func (f *Factors) Invalidate(ctx context.Context, tenant uuid.UUID) {
+	f.C.Invalidate(ctx, tenant.String())
+}

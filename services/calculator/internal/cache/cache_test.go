@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/cache"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -21,18 +23,32 @@ func line(id, amount string) calculator.Line {
 	return calculator.Line{TransactionID: id, Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: amount, Upload: 1}
 }
 
+// replicas are two calculators on one database sharing one Redis, and a
+// tenant.
+type replicas struct {
+	tenant     uuid.UUID
+	srv        *testsupport.Redis
+	c1, c2     cache.Caches
+	svc1, svc2 *calculator.Service
+}
+
+func startReplicas(t *testing.T) replicas {
+	t.Helper()
+	pool := testsupport.NewPool(t, "cache", store.Migrate)
+	r := replicas{tenant: testsupport.Tenant(t, pool, "a"), srv: testsupport.StartRedis(t)}
+	log := slog.New(slog.DiscardHandler)
+	r.c1, r.c2 = cache.New(r.srv.Client(), log, nil), cache.New(r.srv.Client(), log, nil)
+	t.Cleanup(r.c1.Close)
+	t.Cleanup(r.c2.Close)
+	r.svc1 = calculator.New(store.New(pool), r.c1.Summaries, r.c1.Factors)
+	r.svc2 = calculator.New(store.New(pool), r.c2.Summaries, r.c2.Factors)
+	return r
+}
+
 func TestCachesAcrossReplicasAndRedisOutage(t *testing.T) {
 	ctx := context.Background()
-	pool := testsupport.NewPool(t, "cache", store.Migrate)
-	tenant := testsupport.Tenant(t, pool, "a")
-	srv := testsupport.StartRedis(t)
-	log := slog.New(slog.DiscardHandler)
-	// Two replicas of the calculator sharing one Redis.
-	c1, c2 := cache.New(srv.Client(), log, nil), cache.New(srv.Client(), log, nil)
-	defer c1.Close()
-	defer c2.Close()
-	svc1 := calculator.New(store.New(pool), c1.Summaries, c1.Factors)
-	svc2 := calculator.New(store.New(pool), c2.Summaries, c2.Factors)
+	r := startReplicas(t)
+	tenant, srv, c1, c2, svc1, svc2 := r.tenant, r.srv, r.c1, r.c2, r.svc1, r.svc2
 
 	if _, err := svc1.Calculate(ctx, tenant, []calculator.Line{line("T1", "100")}); err != nil {
 		t.Fatal(err)

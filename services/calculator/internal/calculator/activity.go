@@ -17,8 +17,9 @@ import (
 
 var quantityRe = regexp.MustCompile(`^-?\d{1,14}(\.\d{1,6})?$`)
 
-// resolveActivities checks each activity line against its factor in
-// ActivitySet: the activity exists, the quantity is a non-negative decimal,
+// resolveActivities checks each activity line against its factor in the
+// tenant's activity set (ActivitySet until changed), which it records on
+// the line: the activity exists, the quantity is a non-negative decimal,
 // the unit converts to the factor's, and the line has a Scope 3 category
 // (its own or the factor's). It sets each line's quantity in the factor's
 // unit.
@@ -26,9 +27,14 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 	if !slices.ContainsFunc(lines, func(l Line) bool { return l.Activity != "" }) {
 		return nil
 	}
+	settings, err := s.store.Settings(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	set := settings.ActivitySet
 	// The whole set: a batch may name more activities than a lookup of
 	// factors by name takes.
-	byCode, err := s.index(ctx, tenant, ActivitySet)
+	byCode, err := s.index(ctx, tenant, set)
 	if err != nil {
 		return err
 	}
@@ -37,10 +43,11 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 		if lines[i].Activity == "" {
 			continue
 		}
+		lines[i].ActivitySet = set
 		f, ok := byCode[lines[i].Activity]
 		if !ok {
 			return apperr.Invalid(fmt.Sprintf("lines[%d].activity", i),
-				"unknown activity %q: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", lines[i].Activity, ActivitySet, ActivitySet)
+				"unknown activity %q: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", lines[i].Activity, set, set)
 		}
 		if err := resolveActivity(&lines[i], f.Factor, func(c string) string { return fmt.Sprintf("lines[%d].%s", i, c) }); err != nil {
 			return err

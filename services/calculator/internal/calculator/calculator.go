@@ -14,12 +14,14 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
 )
 
 // Sentinels.
 var (
 	ErrResultNotFound = apperr.New(apperr.NotFound, "emission result not found")
 	ErrSetNotFound    = apperr.New(apperr.NotFound, "factor set not found")
+	ErrSetExists      = apperr.New(apperr.AlreadyExists, "a factor set of that name exists: a new version is a new set, with a new name")
 	// ErrConflict is a write that lost to a concurrent one; the whole call
 	// was rolled back and may be retried as is.
 	ErrConflict = apperr.New(apperr.Aborted, "concurrent write conflict; retry the call")
@@ -60,11 +62,13 @@ type Line struct {
 	Currency, Original string
 	FXRate             string
 	FXMonth            time.Time
-	// An activity line: the activity (a factor of ActivitySet), its
-	// quantity and unit as given; Calculate sets the quantity in the
-	// factor's unit. NAICS is then empty.
+	// An activity line: the activity (a factor of the tenant's activity
+	// set), its quantity and unit as given; Calculate sets the quantity in
+	// the factor's unit and the set it resolved the activity in. NAICS is
+	// then empty.
 	Activity, Quantity, Unit string
 	FactorQty                string
+	ActivitySet              string
 	// Category overrides the factor's default Scope 3 category; 0: none.
 	Category int16
 	// The price index that brings Amount to the factor set's base-year
@@ -79,6 +83,7 @@ type FactorSet struct {
 	Count                                               int32 // its factors
 	Region                                              string
 	Year                                                int16 // data year; 0: not recorded
+	Kind                                                factors.Kind
 }
 
 // Factor is one factor of a set, with what the set says of it.
@@ -209,6 +214,9 @@ type Summary struct {
 type Settings struct {
 	Basis      refdata.Basis // AR5 until changed
 	UpdateTime time.Time     // zero: never changed
+	// The sets spend and activity lines are calculated with: DefaultSet
+	// and ActivitySet until changed. "" in an update: unchanged.
+	SpendSet, ActivitySet string
 }
 
 // Calculated is what a batch stored.
@@ -239,7 +247,9 @@ type Store interface {
 	// is not there.
 	ListFactors(ctx context.Context, tenant uuid.UUID, q FactorQuery) (FactorPage, error)
 	// Calculate stores the lines' results; each line names its upload.
-	// Spend lines use DefaultSet, activity lines ActivitySet.
+	// Spend lines use the tenant's spend set, activity lines its activity
+	// set (Settings); ErrConflict when that is no longer the set an
+	// activity line was resolved in.
 	Calculate(ctx context.Context, tenant uuid.UUID, lines []Line) (Calculated, error)
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
 	// Results reads by id; dates, when not nil, are the ids' dates.
@@ -250,6 +260,9 @@ type Store interface {
 	// UpdateSettings stores them.
 	Settings(ctx context.Context, tenant uuid.UUID) (Settings, error)
 	UpdateSettings(ctx context.Context, tenant uuid.UUID, s Settings) (Settings, error)
+	// ImportSet stores a new set of the tenant's; ErrSetExists when its
+	// name is taken.
+	ImportSet(ctx context.Context, tenant uuid.UUID, set factors.Set, fs []factors.Factor) (FactorSet, error)
 }
 
 // FactorKey names a factor.
@@ -265,6 +278,9 @@ type SummaryCache interface {
 // FactorCache keeps whole factor sets.
 type FactorCache interface {
 	Set(ctx context.Context, tenant uuid.UUID, set string, load func(context.Context) ([]Factor, error)) ([]Factor, error)
+	// Invalidate forgets the tenant's sets: a set it asked for before
+	// importing it was cached as empty.
+	Invalidate(ctx context.Context, tenant uuid.UUID)
 }
 
 // Service is the calculator's business logic.

@@ -38,6 +38,7 @@ type Set struct {
 	// kg CO2e of the gas under AR5 where the publisher gives that.
 	GasUnit string
 	Licence string
+	Kind    Kind
 	// Factors reads the set's factors.
 	Factors func() ([]Factor, error)
 }
@@ -78,6 +79,7 @@ func EPA() Set {
 		PriceYear:   2022,
 		GasUnit:     GasKg,
 		Licence:     "Public domain (US EPA ScienceHub)",
+		Kind:        KindSpend,
 		Factors:     EPAFactors,
 	}
 }
@@ -96,6 +98,7 @@ func DESNZ() Set {
 		Year:        2024,
 		GasUnit:     GasKgCO2eAR5,
 		Licence:     "Open Government Licence v3.0",
+		Kind:        KindActivity,
 		Factors:     desnzFactors,
 	}
 }

@@ -48,10 +48,7 @@ func (a *API) ListFactorSets(ctx context.Context, _ *calculatorv1.ListFactorSets
 	}
 	resp := &calculatorv1.ListFactorSetsResponse{}
 	for _, s := range sets {
-		resp.FactorSets = append(resp.FactorSets, &calculatorv1.FactorSet{
-			Name: "factorSets/" + s.Name, DisplayName: s.DisplayName, Publisher: s.Publisher,
-			Version: s.Version, Unit: s.Unit, Source: s.Source, FactorCount: s.Count, Region: s.Region, Year: int32(s.Year),
-		})
+		resp.FactorSets = append(resp.FactorSets, factorSetProto(s))
 	}
 	return resp, nil
 }
@@ -410,20 +407,14 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 		return nil, err
 	}
 	in := req.GetSettings()
-	switch paths := req.GetUpdateMask().GetPaths(); {
-	case in.GetName() != "" && in.GetName() != settingsName:
+	if n := in.GetName(); n != "" && n != settingsName {
 		return nil, apperr.Invalid("settings.name", "%q is not %s", in.GetName(), settingsName)
-	case len(paths) > 1 || len(paths) == 1 && paths[0] != "gwp_basis":
-		return nil, apperr.Invalid("update_mask", "%v: only gwp_basis can be updated", paths)
 	}
-	basis, err := parseBasis("settings.gwp_basis", in.GetGwpBasis())
+	set, err := settingsUpdate(in, req.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	if basis == "" {
-		return nil, apperr.Invalid("settings.gwp_basis", "required: GWP_BASIS_AR4, GWP_BASIS_AR5 or GWP_BASIS_AR6")
-	}
-	s, err := a.svc.UpdateSettings(ctx, tenant, calculator.Settings{Basis: basis})
+	s, err := a.svc.UpdateSettings(ctx, tenant, set)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +422,8 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 }
 
 func settingsProto(s calculator.Settings) *calculatorv1.CalculationSettings {
-	out := &calculatorv1.CalculationSettings{Name: settingsName, GwpBasis: basisProto(s.Basis)}
+	out := &calculatorv1.CalculationSettings{Name: settingsName, GwpBasis: basisProto(s.Basis),
+		SpendFactorSet: "factorSets/" + s.SpendSet, ActivityFactorSet: "factorSets/" + s.ActivitySet}
 	if !s.UpdateTime.IsZero() {
 		out.UpdateTime = timestamppb.New(s.UpdateTime)
 	}

@@ -68,7 +68,7 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		var complete bool
 		err := db.NotFound(tx.QueryRow(ctx, `SELECT id, (price_year IS NOT NULL OR $2 = 0)
 				AND NOT EXISTS (SELECT 1 FROM calculator.factors f WHERE f.factor_set_id = s.id AND f.value_ar4 IS NULL)
-			FROM calculator.factor_sets s WHERE name = $1`, set.Name, set.PriceYear).Scan(&id, &complete),
+			FROM calculator.factor_sets s WHERE name = $1 AND tenant_id IS NULL`, set.Name, set.PriceYear).Scan(&id, &complete),
 			"look up set", calculator.ErrSetNotFound)
 		switch {
 		case err == nil && complete:
@@ -78,21 +78,8 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		case !errors.Is(err, calculator.ErrSetNotFound):
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (name, display_name, publisher, version, unit, source, region, data_year, price_year, price_index_base, gas_unit, licence)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, 0), $10, $11, $12) RETURNING id`,
-			set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year, set.PriceYear, base, set.GasUnit, set.Licence).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("insert set: %w", err)
-		}
-		if err := stageFactors(ctx, tx, id, fs); err != nil {
-			return err
-		}
-		if _, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, code, title, value, category, unit, region, value_ar4, value_ar6)
-			SELECT factor_set_id, code, title, value::numeric, nullif(category, 0), nullif(unit, ''), nullif(region, ''), ar4::numeric, ar6::numeric
-			FROM factor_stage`); err != nil {
-			return fmt.Errorf("insert factors: %w", err)
-		}
-		return insertGases(ctx, tx)
+		_, err = insertSet(ctx, tx, nil, set, base, fs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store.LoadSet: %w", err)
@@ -125,15 +112,41 @@ func stageFactors(ctx context.Context, tx pgx.Tx, id int16, fs []factors.Factor)
 	return nil
 }
 
-// insertGases stores the staged gases and refreshes the planner's
-// statistics. Every calculation joins its lines to the factors: without
-// statistics (autovacuum may be off, or not there yet) the planner guesses
-// a set has 3 factors, not 1,016, and sorts them all per batch instead of
-// probing the key.
-func insertGases(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO calculator.factor_gases (factor_set_id, code, gas, value)
-		SELECT factor_set_id, code, gas, value::numeric FROM gas_stage`); err != nil {
+// insertSet stores a new set, its factors and their gases, public (tenant
+// nil) or the tenant's, and returns its id.
+func insertSet(ctx context.Context, tx pgx.Tx, tenant *uuid.UUID, set factors.Set, base *string, fs []factors.Factor) (int16, error) {
+	var id int16
+	err := tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (tenant_id, name, display_name, publisher, version, unit, source, region, data_year,
+			price_year, price_index_base, gas_unit, licence, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, 0), $11, $12, $13, $14) RETURNING id`,
+		tenant, set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year, set.PriceYear, base,
+		set.GasUnit, set.Licence, string(set.Kind)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert set: %w", err)
+	}
+	if err := stageFactors(ctx, tx, id, fs); err != nil {
+		return 0, err
+	}
+	if _, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, tenant_id, code, title, value, category, unit, region, value_ar4, value_ar6)
+		SELECT factor_set_id, $1::uuid, code, title, value::numeric, nullif(category, 0), nullif(unit, ''), nullif(region, ''), ar4::numeric, ar6::numeric
+		FROM factor_stage`, tenant); err != nil {
+		return 0, fmt.Errorf("insert factors: %w", err)
+	}
+	return id, insertGases(ctx, tx, tenant)
+}
+
+// insertGases stores the staged gases, public (tenant nil) or the
+// tenant's, and, for a public set, refreshes the planner's statistics. Every calculation
+// joins its lines to the factors: without statistics (autovacuum may be
+// off, or not there yet) the planner guesses a set has 3 factors, not
+// 1,016, and sorts them all per batch instead of probing the key.
+func insertGases(ctx context.Context, tx pgx.Tx, tenant *uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO calculator.factor_gases (factor_set_id, tenant_id, code, gas, value)
+		SELECT factor_set_id, $1::uuid, code, gas, value::numeric FROM gas_stage`, tenant); err != nil {
 		return fmt.Errorf("insert gases: %w", err)
+	}
+	if tenant != nil {
+		return nil // only the tables' owner may analyze them; the public sets keep their statistics current
 	}
 	if _, err := tx.Exec(ctx, `ANALYZE calculator.factor_sets, calculator.factors, calculator.factor_gases`); err != nil {
 		return fmt.Errorf("analyze factors: %w", err)
@@ -161,7 +174,7 @@ func completeSet(ctx context.Context, tx pgx.Tx, id int16, set factors.Set, base
 		WHERE g.factor_set_id = s.factor_set_id AND g.code = s.code AND g.gas = s.gas)`); err != nil {
 		return fmt.Errorf("complete gases: %w", err)
 	}
-	return insertGases(ctx, tx)
+	return insertGases(ctx, tx, nil)
 }
 
 // backfillBases gives rollup and totals rows stored before CO2e was kept
@@ -246,10 +259,10 @@ func (s *Store) KeepPartitionsAhead(ctx context.Context, onErr func(error)) {
 func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.FactorSet, error) {
 	var out []calculator.FactorSet
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT s.name, s.display_name, s.publisher, s.version, s.unit, s.source,
-			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id), s.region, s.data_year
-			FROM calculator.factor_sets s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
+			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id), s.region, s.data_year, s.kind
+			FROM ` + visibleSets + ` s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
 		var fs calculator.FactorSet
-		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count, &fs.Region, &fs.Year); err != nil {
+		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count, &fs.Region, &fs.Year, &fs.Kind); err != nil {
 			return fs, fmt.Errorf("scan factor set: %w", err)
 		}
 		return fs, nil
@@ -270,7 +283,7 @@ func (s *Store) Factors(ctx context.Context, tenant uuid.UUID, keys []calculator
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
 			SELECT ` + factorCols + `
 			FROM unnest($1::text[], $2::text[]) AS k(set_name, code)
-			JOIN calculator.factor_sets s ON s.name = k.set_name
+			JOIN ` + visibleSets + ` s ON s.name = k.set_name
 			JOIN calculator.factors f ON f.factor_set_id = s.id AND f.code = k.code`, Args: []any{sets, codes}, Scan: db.Collect(&out, scanFactor)})
 	if err != nil {
 		return nil, fmt.Errorf("store.Factors: %w", err)
@@ -298,7 +311,7 @@ const factorCols = `s.name, f.code, f.title, f.value::text, coalesce('kg CO2e/' 
 		WHERE g.factor_set_id = f.factor_set_id AND g.code = f.code), '{}')`
 
 // factorsFrom joins the factors to their sets.
-const factorsFrom = ` FROM calculator.factor_sets s JOIN calculator.factors f ON f.factor_set_id = s.id`
+const factorsFrom = ` FROM ` + visibleSets + ` s JOIN calculator.factors f ON f.factor_set_id = s.id`
 
 func scanFactor(r pgx.CollectableRow) (calculator.Factor, error) {
 	return scanFactorKey(r)
@@ -438,17 +451,15 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 	}
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		var sets setIDs
-		err := tx.QueryRow(ctx, `SELECT s.id, s.price_index_base::text, a.id FROM calculator.factor_sets s, calculator.factor_sets a
-			WHERE s.name = $1 AND a.name = $2`, calculator.DefaultSet, calculator.ActivitySet).Scan(&sets.spend, &sets.base, &sets.activity)
-		if err := db.NotFound(err, "factor sets", calculator.ErrSetNotFound); err != nil {
+		sets, err := tenantSets(ctx, tx, tenant, lines)
+		if err != nil {
 			return err
 		}
 		// The lines go in as arrays: a staging table would cost a
 		// temporary table's catalog churn per batch, most of the work for a
 		// small one.
 		ls := newLineArrays(lines)
-		if err := checkCodes(ctx, tx, calculator.DefaultSet, sets.spend, ls.distinct); err != nil {
+		if err := checkCodes(ctx, tx, sets.spendName, sets.spend, ls.distinct); err != nil {
 			return err
 		}
 		t, shares, err := storeResults(ctx, tx, tenant, sets, ls, &out)
@@ -485,8 +496,9 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 // setIDs are the sets a batch's lines use, and the spend set's base-year
 // price index.
 type setIDs struct {
-	spend, activity int16
-	base            string
+	spend, activity         int16
+	base                    string
+	spendName, activityName string
 }
 
 // lineArrays are a batch's lines as column arrays, for unnest, and the
@@ -910,32 +922,3 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 }
 
 var _ calculator.Store = (*Store)(nil)
-
-// Settings reads the tenant's settings; a tenant that never changed them
-// has the defaults.
-func (s *Store) Settings(ctx context.Context, tenant uuid.UUID) (calculator.Settings, error) {
-	out := calculator.Settings{Basis: refdata.AR5}
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT gwp_basis, update_time FROM calculator.tenant_settings WHERE tenant_id = $1`,
-		Args: []any{tenant}, Scan: func(rows pgx.Rows) error {
-			_, err := pgx.ForEachRow(rows, []any{&out.Basis, &out.UpdateTime}, func() error { return nil })
-			return err //nolint:wrapcheck // wrapped below
-		}})
-	if err != nil {
-		return out, fmt.Errorf("store.Settings: %w", err)
-	}
-	return out, nil
-}
-
-// UpdateSettings stores the tenant's settings.
-func (s *Store) UpdateSettings(ctx context.Context, tenant uuid.UUID, set calculator.Settings) (calculator.Settings, error) {
-	out := set
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO calculator.tenant_settings AS t (tenant_id, gwp_basis) VALUES ($1, $2)
-			ON CONFLICT (tenant_id) DO UPDATE SET gwp_basis = excluded.gwp_basis, update_time = now()
-			RETURNING update_time`, tenant, string(set.Basis)).Scan(&out.UpdateTime)
-	})
-	if err != nil {
-		return out, fmt.Errorf("store.UpdateSettings: %w", err)
-	}
-	return out, nil
-}

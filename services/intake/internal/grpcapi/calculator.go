@@ -20,7 +20,8 @@ import (
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
-// FactorSet is the factor set uploads are checked against.
+// FactorSet is the spend factor set uploads are checked against until
+// the tenant chooses another (CalculationSettings.spend_factor_set).
 const FactorSet = "epa-supply-chain-v1.3.0"
 
 // Calculator is intake's client of the calculator service: the worker's
@@ -31,8 +32,9 @@ type Calculator struct {
 	client calculatorv1.CalculatorServiceClient
 	token  string
 	// known is every tenant's memory of the codes that have a factor, with
-	// their category: FactorSet is public, and a published factor set is
-	// never changed (a new version is a new set).
+	// their category, by tenant and set: a factor set is never changed once
+	// loaded (a new version is a new set), but two tenants may each have a
+	// set of one name.
 	known   sync.Map
 	results *resultMemo
 }
@@ -151,19 +153,57 @@ func emissionResults(ctx context.Context, c calculatorv1.CalculatorServiceClient
 	return out, nil
 }
 
-// codeChecker answers which NAICS codes have a factor, and their category,
-// through a DataLoader so concurrent checks of one upload share one
-// BatchGetFactors call. Codes found are remembered for good (known).
+// codeChecker answers which NAICS codes have a factor in the tenant's
+// spend set, and their category, through a DataLoader so concurrent checks
+// of one upload share one BatchGetFactors call. Codes found are remembered
+// for good (known).
 type codeChecker struct {
 	loader *batch.Loader[string, int16]
-	known  *sync.Map // code -> category, for codes that have a factor
+	known  *sync.Map // tenant|set|code -> category, for codes that have a factor
+	set    *spendSet
+	tenant uuid.UUID
+}
+
+// spendSet is the tenant's spend factor set, read once per checker (an
+// upload's validation): the set its lines will be calculated with.
+type spendSet struct {
+	mu   sync.Mutex
+	name string
+	read func(context.Context) (string, error)
+}
+
+func (s *spendSet) get(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.name == "" {
+		name, err := s.read(ctx)
+		if err != nil {
+			return "", err
+		}
+		s.name = name
+	}
+	return s.name, nil
 }
 
 func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, token string, known *sync.Map) codeChecker {
+	set := &spendSet{read: func(ctx context.Context) (string, error) {
+		s, err := c.GetCalculationSettings(tenancy.AsService(ctx, tenant, token), &calculatorv1.GetCalculationSettingsRequest{Name: "calculationSettings"})
+		if err != nil {
+			return "", err
+		}
+		if name, ok := strings.CutPrefix(s.GetSpendFactorSet(), "factorSets/"); ok && name != "" {
+			return name, nil
+		}
+		return FactorSet, nil
+	}}
 	return codeChecker{batch.New(func(ctx context.Context, codes []string) (map[string]int16, error) {
+		setName, err := set.get(ctx)
+		if err != nil {
+			return nil, err
+		}
 		names := make([]string, len(codes))
 		for i, code := range codes {
-			names[i] = "factorSets/" + FactorSet + "/factors/" + code
+			names[i] = "factorSets/" + setName + "/factors/" + code
 		}
 		resp, err := c.BatchGetFactors(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetFactorsRequest{Names: names})
 		if err != nil {
@@ -178,14 +218,19 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 			out[f.GetCode()] = int16(cat)
 		}
 		return out, nil
-	}, batch.Options{MaxBatch: 1000}), known}
+	}, batch.Options{MaxBatch: 1000}), known, set, tenant}
 }
 
 func (c codeChecker) Categories(ctx context.Context, naics []string) (map[string]int16, error) {
+	setName, err := c.set.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prefix := c.tenant.String() + "|" + setName + "|"
 	out := make(map[string]int16, len(naics))
 	var ask []string
 	for _, code := range naics {
-		if cat, ok := c.known.Load(code); ok {
+		if cat, ok := c.known.Load(prefix + code); ok {
 			out[code] = cat.(int16)
 		} else {
 			ask = append(ask, code)
@@ -201,7 +246,7 @@ func (c codeChecker) Categories(ctx context.Context, naics []string) (map[string
 	for code, cat := range got {
 		out[code] = cat
 		if cat != 0 {
-			c.known.Store(code, cat)
+			c.known.Store(prefix+code, cat)
 		}
 	}
 	return out, nil

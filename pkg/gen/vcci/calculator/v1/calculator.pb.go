@@ -24,6 +24,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// FactorSetKind is what a set's factors multiply.
+type FactorSetKind int32
+
+const (
+	FactorSetKind_FACTOR_SET_KIND_UNSPECIFIED FactorSetKind = 0
+	// Per dollar of spend, by NAICS-6 code.
+	FactorSetKind_FACTOR_SET_KIND_SPEND FactorSetKind = 1
+	// Per unit of activity, each factor in its own unit.
+	FactorSetKind_FACTOR_SET_KIND_ACTIVITY FactorSetKind = 2
+)
+
+// Enum value maps for FactorSetKind.
+var (
+	FactorSetKind_name = map[int32]string{
+		0: "FACTOR_SET_KIND_UNSPECIFIED",
+		1: "FACTOR_SET_KIND_SPEND",
+		2: "FACTOR_SET_KIND_ACTIVITY",
+	}
+	FactorSetKind_value = map[string]int32{
+		"FACTOR_SET_KIND_UNSPECIFIED": 0,
+		"FACTOR_SET_KIND_SPEND":       1,
+		"FACTOR_SET_KIND_ACTIVITY":    2,
+	}
+)
+
+func (x FactorSetKind) Enum() *FactorSetKind {
+	p := new(FactorSetKind)
+	*p = x
+	return p
+}
+
+func (x FactorSetKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FactorSetKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[0].Descriptor()
+}
+
+func (FactorSetKind) Type() protoreflect.EnumType {
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[0]
+}
+
+func (x FactorSetKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FactorSetKind.Descriptor instead.
+func (FactorSetKind) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{0}
+}
+
 // GwpBasis is the IPCC report whose 100-year GWPs express CO2e.
 type GwpBasis int32
 
@@ -61,11 +113,11 @@ func (x GwpBasis) String() string {
 }
 
 func (GwpBasis) Descriptor() protoreflect.EnumDescriptor {
-	return file_vcci_calculator_v1_calculator_proto_enumTypes[0].Descriptor()
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[1].Descriptor()
 }
 
 func (GwpBasis) Type() protoreflect.EnumType {
-	return &file_vcci_calculator_v1_calculator_proto_enumTypes[0]
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[1]
 }
 
 func (x GwpBasis) Number() protoreflect.EnumNumber {
@@ -74,7 +126,7 @@ func (x GwpBasis) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GwpBasis.Descriptor instead.
 func (GwpBasis) EnumDescriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{0}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{1}
 }
 
 // SummaryDimension is what SummarizeEmissions groups by.
@@ -117,11 +169,11 @@ func (x SummaryDimension) String() string {
 }
 
 func (SummaryDimension) Descriptor() protoreflect.EnumDescriptor {
-	return file_vcci_calculator_v1_calculator_proto_enumTypes[1].Descriptor()
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[2].Descriptor()
 }
 
 func (SummaryDimension) Type() protoreflect.EnumType {
-	return &file_vcci_calculator_v1_calculator_proto_enumTypes[1]
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[2]
 }
 
 func (x SummaryDimension) Number() protoreflect.EnumNumber {
@@ -130,7 +182,7 @@ func (x SummaryDimension) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SummaryDimension.Descriptor instead.
 func (SummaryDimension) EnumDescriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{1}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{2}
 }
 
 // FactorSet is one version of an emission factor library.
@@ -150,7 +202,10 @@ type FactorSet struct {
 	Region string `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
 	// The data year of the factors (and of the currency of a spend-based
 	// set); 0 when not recorded.
-	Year          int32 `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
+	Year int32 `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
+	// Whether the set's factors are per dollar of spend or per unit of
+	// activity.
+	Kind          FactorSetKind `protobuf:"varint,10,opt,name=kind,proto3,enum=vcci.calculator.v1.FactorSetKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +303,169 @@ func (x *FactorSet) GetYear() int32 {
 	return 0
 }
 
+func (x *FactorSet) GetKind() FactorSetKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactorSetKind_FACTOR_SET_KIND_UNSPECIFIED
+}
+
+// ImportFactorSetRequest is a factor set's metadata and its factors as CSV:
+// a header `code,title,value,category,unit,region` followed by one column
+// per gas, named by its id in the GWP table (CO2, CH4, N2O, ...); every
+// value an exact decimal (docs/methods.md).
+type ImportFactorSetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new set's id, for example "epa-supply-chain-v1.4.0": lower-case
+	// letters, digits, '.', '-' and '_', at most 63 characters.
+	FactorSetId string `protobuf:"bytes,1,opt,name=factor_set_id,json=factorSetId,proto3" json:"factor_set_id,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Publisher   string `protobuf:"bytes,3,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	Version     string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// What the factors are per; for a spend set, for example
+	// "kg CO2e/2022 USD, purchaser price". An activity set's factors carry
+	// their own units.
+	Unit    string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
+	Source  string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	Licence string `protobuf:"bytes,7,opt,name=licence,proto3" json:"licence,omitempty"`
+	// Where the factors apply, for example "US".
+	Region string `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	// The data year.
+	Year int32 `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
+	// A spend set's dollar year: spend is brought to its dollars with CPI-U.
+	// 0 for an activity set.
+	PriceYear int32         `protobuf:"varint,10,opt,name=price_year,json=priceYear,proto3" json:"price_year,omitempty"`
+	Kind      FactorSetKind `protobuf:"varint,11,opt,name=kind,proto3,enum=vcci.calculator.v1.FactorSetKind" json:"kind,omitempty"`
+	// What the gas columns are in: "kg" of the gas (the default) or
+	// "kg CO2e (AR5)".
+	GasUnit string `protobuf:"bytes,12,opt,name=gas_unit,json=gasUnit,proto3" json:"gas_unit,omitempty"`
+	// The factors, as CSV (UTF-8), at most 16 MiB.
+	Csv           []byte `protobuf:"bytes,13,opt,name=csv,proto3" json:"csv,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportFactorSetRequest) Reset() {
+	*x = ImportFactorSetRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportFactorSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportFactorSetRequest) ProtoMessage() {}
+
+func (x *ImportFactorSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportFactorSetRequest.ProtoReflect.Descriptor instead.
+func (*ImportFactorSetRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ImportFactorSetRequest) GetFactorSetId() string {
+	if x != nil {
+		return x.FactorSetId
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetPublisher() string {
+	if x != nil {
+		return x.Publisher
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetLicence() string {
+	if x != nil {
+		return x.Licence
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *ImportFactorSetRequest) GetPriceYear() int32 {
+	if x != nil {
+		return x.PriceYear
+	}
+	return 0
+}
+
+func (x *ImportFactorSetRequest) GetKind() FactorSetKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactorSetKind_FACTOR_SET_KIND_UNSPECIFIED
+}
+
+func (x *ImportFactorSetRequest) GetGasUnit() string {
+	if x != nil {
+		return x.GasUnit
+	}
+	return ""
+}
+
+func (x *ImportFactorSetRequest) GetCsv() []byte {
+	if x != nil {
+		return x.Csv
+	}
+	return nil
+}
+
 // Factor is one emission factor.
 type Factor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -288,7 +506,7 @@ type Factor struct {
 
 func (x *Factor) Reset() {
 	*x = Factor{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[1]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +518,7 @@ func (x *Factor) String() string {
 func (*Factor) ProtoMessage() {}
 
 func (x *Factor) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[1]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +531,7 @@ func (x *Factor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Factor.ProtoReflect.Descriptor instead.
 func (*Factor) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{1}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Factor) GetName() string {
@@ -450,7 +668,7 @@ type FactorGas struct {
 
 func (x *FactorGas) Reset() {
 	*x = FactorGas{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +680,7 @@ func (x *FactorGas) String() string {
 func (*FactorGas) ProtoMessage() {}
 
 func (x *FactorGas) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[2]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +693,7 @@ func (x *FactorGas) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactorGas.ProtoReflect.Descriptor instead.
 func (*FactorGas) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{2}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FactorGas) GetGas() string {
@@ -498,15 +716,22 @@ type CalculationSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The basis summaries are expressed under; AR5 until changed.
-	GwpBasis      GwpBasis               `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	GwpBasis   GwpBasis               `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The set spend lines are calculated with, "factorSets/{set}", a spend
+	// set; factorSets/epa-supply-chain-v1.3.0 until changed. Results keep
+	// the set they were calculated with.
+	SpendFactorSet string `protobuf:"bytes,4,opt,name=spend_factor_set,json=spendFactorSet,proto3" json:"spend_factor_set,omitempty"`
+	// The set activity lines are calculated with, an activity set;
+	// factorSets/desnz-2024 until changed.
+	ActivityFactorSet string `protobuf:"bytes,5,opt,name=activity_factor_set,json=activityFactorSet,proto3" json:"activity_factor_set,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CalculationSettings) Reset() {
 	*x = CalculationSettings{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +743,7 @@ func (x *CalculationSettings) String() string {
 func (*CalculationSettings) ProtoMessage() {}
 
 func (x *CalculationSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[3]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +756,7 @@ func (x *CalculationSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculationSettings.ProtoReflect.Descriptor instead.
 func (*CalculationSettings) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{3}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CalculationSettings) GetName() string {
@@ -555,6 +780,20 @@ func (x *CalculationSettings) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CalculationSettings) GetSpendFactorSet() string {
+	if x != nil {
+		return x.SpendFactorSet
+	}
+	return ""
+}
+
+func (x *CalculationSettings) GetActivityFactorSet() string {
+	if x != nil {
+		return x.ActivityFactorSet
+	}
+	return ""
+}
+
 type GetCalculationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "calculationSettings", or empty: the tenant's one.
@@ -565,7 +804,7 @@ type GetCalculationSettingsRequest struct {
 
 func (x *GetCalculationSettingsRequest) Reset() {
 	*x = GetCalculationSettingsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +816,7 @@ func (x *GetCalculationSettingsRequest) String() string {
 func (*GetCalculationSettingsRequest) ProtoMessage() {}
 
 func (x *GetCalculationSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[4]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +829,7 @@ func (x *GetCalculationSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalculationSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetCalculationSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{4}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetCalculationSettingsRequest) GetName() string {
@@ -604,7 +843,8 @@ type UpdateCalculationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name "calculationSettings", or empty.
 	Settings *CalculationSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
-	// The fields to change; empty means gwp_basis.
+	// The fields to change (gwp_basis, spend_factor_set,
+	// activity_factor_set); empty means those given.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -612,7 +852,7 @@ type UpdateCalculationSettingsRequest struct {
 
 func (x *UpdateCalculationSettingsRequest) Reset() {
 	*x = UpdateCalculationSettingsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +864,7 @@ func (x *UpdateCalculationSettingsRequest) String() string {
 func (*UpdateCalculationSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateCalculationSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[5]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +877,7 @@ func (x *UpdateCalculationSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCalculationSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCalculationSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{5}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateCalculationSettingsRequest) GetSettings() *CalculationSettings {
@@ -662,7 +902,7 @@ type ListFactorSetsRequest struct {
 
 func (x *ListFactorSetsRequest) Reset() {
 	*x = ListFactorSetsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +914,7 @@ func (x *ListFactorSetsRequest) String() string {
 func (*ListFactorSetsRequest) ProtoMessage() {}
 
 func (x *ListFactorSetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[6]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +927,7 @@ func (x *ListFactorSetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorSetsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactorSetsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{6}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{7}
 }
 
 type ListFactorSetsResponse struct {
@@ -699,7 +939,7 @@ type ListFactorSetsResponse struct {
 
 func (x *ListFactorSetsResponse) Reset() {
 	*x = ListFactorSetsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +951,7 @@ func (x *ListFactorSetsResponse) String() string {
 func (*ListFactorSetsResponse) ProtoMessage() {}
 
 func (x *ListFactorSetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[7]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +964,7 @@ func (x *ListFactorSetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorSetsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactorSetsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{7}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListFactorSetsResponse) GetFactorSets() []*FactorSet {
@@ -744,7 +984,7 @@ type BatchGetFactorsRequest struct {
 
 func (x *BatchGetFactorsRequest) Reset() {
 	*x = BatchGetFactorsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +996,7 @@ func (x *BatchGetFactorsRequest) String() string {
 func (*BatchGetFactorsRequest) ProtoMessage() {}
 
 func (x *BatchGetFactorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[8]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +1009,7 @@ func (x *BatchGetFactorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetFactorsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetFactorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{8}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BatchGetFactorsRequest) GetNames() []string {
@@ -788,7 +1028,7 @@ type BatchGetFactorsResponse struct {
 
 func (x *BatchGetFactorsResponse) Reset() {
 	*x = BatchGetFactorsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +1040,7 @@ func (x *BatchGetFactorsResponse) String() string {
 func (*BatchGetFactorsResponse) ProtoMessage() {}
 
 func (x *BatchGetFactorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[9]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +1053,7 @@ func (x *BatchGetFactorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetFactorsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetFactorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{9}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BatchGetFactorsResponse) GetFactors() []*Factor {
@@ -849,7 +1089,7 @@ type ListFactorsRequest struct {
 
 func (x *ListFactorsRequest) Reset() {
 	*x = ListFactorsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +1101,7 @@ func (x *ListFactorsRequest) String() string {
 func (*ListFactorsRequest) ProtoMessage() {}
 
 func (x *ListFactorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[10]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +1114,7 @@ func (x *ListFactorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{10}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListFactorsRequest) GetParent() string {
@@ -925,7 +1165,7 @@ type ListFactorsResponse struct {
 
 func (x *ListFactorsResponse) Reset() {
 	*x = ListFactorsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1177,7 @@ func (x *ListFactorsResponse) String() string {
 func (*ListFactorsResponse) ProtoMessage() {}
 
 func (x *ListFactorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[11]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1190,7 @@ func (x *ListFactorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactorsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{11}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListFactorsResponse) GetFactors() []*Factor {
@@ -984,7 +1224,7 @@ type GetFactorRequest struct {
 
 func (x *GetFactorRequest) Reset() {
 	*x = GetFactorRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1236,7 @@ func (x *GetFactorRequest) String() string {
 func (*GetFactorRequest) ProtoMessage() {}
 
 func (x *GetFactorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[12]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1249,7 @@ func (x *GetFactorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFactorRequest.ProtoReflect.Descriptor instead.
 func (*GetFactorRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{12}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetFactorRequest) GetName() string {
@@ -1060,7 +1300,7 @@ type SpendLine struct {
 
 func (x *SpendLine) Reset() {
 	*x = SpendLine{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1312,7 @@ func (x *SpendLine) String() string {
 func (*SpendLine) ProtoMessage() {}
 
 func (x *SpendLine) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[13]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1325,7 @@ func (x *SpendLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpendLine.ProtoReflect.Descriptor instead.
 func (*SpendLine) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{13}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SpendLine) GetTransactionId() string {
@@ -1185,7 +1425,7 @@ type CalculateEmissionsRequest struct {
 
 func (x *CalculateEmissionsRequest) Reset() {
 	*x = CalculateEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1437,7 @@ func (x *CalculateEmissionsRequest) String() string {
 func (*CalculateEmissionsRequest) ProtoMessage() {}
 
 func (x *CalculateEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[14]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1450,7 @@ func (x *CalculateEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*CalculateEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{14}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CalculateEmissionsRequest) GetUpload() string {
@@ -1248,7 +1488,7 @@ type CalculateEmissionsResponse struct {
 
 func (x *CalculateEmissionsResponse) Reset() {
 	*x = CalculateEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1500,7 @@ func (x *CalculateEmissionsResponse) String() string {
 func (*CalculateEmissionsResponse) ProtoMessage() {}
 
 func (x *CalculateEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[15]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1513,7 @@ func (x *CalculateEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*CalculateEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{15}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CalculateEmissionsResponse) GetLinesCalculated() int64 {
@@ -1328,7 +1568,7 @@ type UploadEmissions struct {
 
 func (x *UploadEmissions) Reset() {
 	*x = UploadEmissions{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1580,7 @@ func (x *UploadEmissions) String() string {
 func (*UploadEmissions) ProtoMessage() {}
 
 func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[16]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1593,7 @@ func (x *UploadEmissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadEmissions.ProtoReflect.Descriptor instead.
 func (*UploadEmissions) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{16}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UploadEmissions) GetUpload() string {
@@ -1455,7 +1695,7 @@ type EmissionResult struct {
 
 func (x *EmissionResult) Reset() {
 	*x = EmissionResult{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1707,7 @@ func (x *EmissionResult) String() string {
 func (*EmissionResult) ProtoMessage() {}
 
 func (x *EmissionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[17]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1720,7 @@ func (x *EmissionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmissionResult.ProtoReflect.Descriptor instead.
 func (*EmissionResult) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{17}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EmissionResult) GetName() string {
@@ -1738,7 +1978,7 @@ type CalculateRequest struct {
 
 func (x *CalculateRequest) Reset() {
 	*x = CalculateRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1990,7 @@ func (x *CalculateRequest) String() string {
 func (*CalculateRequest) ProtoMessage() {}
 
 func (x *CalculateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[18]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +2003,7 @@ func (x *CalculateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateRequest.ProtoReflect.Descriptor instead.
 func (*CalculateRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{18}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CalculateRequest) GetLine() *SpendLine {
@@ -1783,7 +2023,7 @@ type BatchCalculateRequest struct {
 
 func (x *BatchCalculateRequest) Reset() {
 	*x = BatchCalculateRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1795,7 +2035,7 @@ func (x *BatchCalculateRequest) String() string {
 func (*BatchCalculateRequest) ProtoMessage() {}
 
 func (x *BatchCalculateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[19]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1808,7 +2048,7 @@ func (x *BatchCalculateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCalculateRequest.ProtoReflect.Descriptor instead.
 func (*BatchCalculateRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{19}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchCalculateRequest) GetLines() []*SpendLine {
@@ -1830,7 +2070,7 @@ type StreamCalculateRequest struct {
 
 func (x *StreamCalculateRequest) Reset() {
 	*x = StreamCalculateRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1842,7 +2082,7 @@ func (x *StreamCalculateRequest) String() string {
 func (*StreamCalculateRequest) ProtoMessage() {}
 
 func (x *StreamCalculateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[20]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,7 +2095,7 @@ func (x *StreamCalculateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCalculateRequest.ProtoReflect.Descriptor instead.
 func (*StreamCalculateRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{20}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamCalculateRequest) GetLine() *SpendLine {
@@ -1881,7 +2121,7 @@ type BatchCalculateResponse struct {
 
 func (x *BatchCalculateResponse) Reset() {
 	*x = BatchCalculateResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2133,7 @@ func (x *BatchCalculateResponse) String() string {
 func (*BatchCalculateResponse) ProtoMessage() {}
 
 func (x *BatchCalculateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[21]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2146,7 @@ func (x *BatchCalculateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCalculateResponse.ProtoReflect.Descriptor instead.
 func (*BatchCalculateResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{21}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BatchCalculateResponse) GetResults() []*EmissionResult {
@@ -1940,7 +2180,7 @@ type GetEmissionResultRequest struct {
 
 func (x *GetEmissionResultRequest) Reset() {
 	*x = GetEmissionResultRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2192,7 @@ func (x *GetEmissionResultRequest) String() string {
 func (*GetEmissionResultRequest) ProtoMessage() {}
 
 func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[22]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2205,7 @@ func (x *GetEmissionResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmissionResultRequest.ProtoReflect.Descriptor instead.
 func (*GetEmissionResultRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{22}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetEmissionResultRequest) GetName() string {
@@ -1990,7 +2230,7 @@ type BatchGetEmissionResultsRequest struct {
 
 func (x *BatchGetEmissionResultsRequest) Reset() {
 	*x = BatchGetEmissionResultsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2242,7 @@ func (x *BatchGetEmissionResultsRequest) String() string {
 func (*BatchGetEmissionResultsRequest) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[23]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2255,7 @@ func (x *BatchGetEmissionResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{23}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BatchGetEmissionResultsRequest) GetNames() []string {
@@ -2041,7 +2281,7 @@ type BatchGetEmissionResultsResponse struct {
 
 func (x *BatchGetEmissionResultsResponse) Reset() {
 	*x = BatchGetEmissionResultsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[24]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2053,7 +2293,7 @@ func (x *BatchGetEmissionResultsResponse) String() string {
 func (*BatchGetEmissionResultsResponse) ProtoMessage() {}
 
 func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[24]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2066,7 +2306,7 @@ func (x *BatchGetEmissionResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetEmissionResultsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetEmissionResultsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{24}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BatchGetEmissionResultsResponse) GetResults() []*EmissionResult {
@@ -2090,7 +2330,7 @@ type SummarizeEmissionsRequest struct {
 
 func (x *SummarizeEmissionsRequest) Reset() {
 	*x = SummarizeEmissionsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[25]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2102,7 +2342,7 @@ func (x *SummarizeEmissionsRequest) String() string {
 func (*SummarizeEmissionsRequest) ProtoMessage() {}
 
 func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[25]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2115,7 +2355,7 @@ func (x *SummarizeEmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{25}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SummarizeEmissionsRequest) GetGroupBy() SummaryDimension {
@@ -2156,7 +2396,7 @@ type SummarizeEmissionsResponse struct {
 
 func (x *SummarizeEmissionsResponse) Reset() {
 	*x = SummarizeEmissionsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[26]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2408,7 @@ func (x *SummarizeEmissionsResponse) String() string {
 func (*SummarizeEmissionsResponse) ProtoMessage() {}
 
 func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[26]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2421,7 @@ func (x *SummarizeEmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeEmissionsResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeEmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{26}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SummarizeEmissionsResponse) GetGroups() []*v1.EmissionTotal {
@@ -2230,7 +2470,7 @@ var File_vcci_calculator_v1_calculator_proto protoreflect.FileDescriptor
 
 const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/calculator/v1/calculator.proto\x12\x12vcci.calculator.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"\xf5\x01\n" +
+	"#vcci/calculator/v1/calculator.proto\x12\x12vcci.calculator.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\"\xac\x02\n" +
 	"\tFactorSet\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1c\n" +
@@ -2240,7 +2480,25 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12!\n" +
 	"\ffactor_count\x18\a \x01(\x05R\vfactorCount\x12\x16\n" +
 	"\x06region\x18\b \x01(\tR\x06region\x12\x12\n" +
-	"\x04year\x18\t \x01(\x05R\x04year\"\x85\x04\n" +
+	"\x04year\x18\t \x01(\x05R\x04year\x125\n" +
+	"\x04kind\x18\n" +
+	" \x01(\x0e2!.vcci.calculator.v1.FactorSetKindR\x04kind\"\x8c\x03\n" +
+	"\x16ImportFactorSetRequest\x12\"\n" +
+	"\rfactor_set_id\x18\x01 \x01(\tR\vfactorSetId\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1c\n" +
+	"\tpublisher\x18\x03 \x01(\tR\tpublisher\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x12\n" +
+	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12\x18\n" +
+	"\alicence\x18\a \x01(\tR\alicence\x12\x16\n" +
+	"\x06region\x18\b \x01(\tR\x06region\x12\x12\n" +
+	"\x04year\x18\t \x01(\x05R\x04year\x12\x1d\n" +
+	"\n" +
+	"price_year\x18\n" +
+	" \x01(\x05R\tpriceYear\x125\n" +
+	"\x04kind\x18\v \x01(\x0e2!.vcci.calculator.v1.FactorSetKindR\x04kind\x12\x19\n" +
+	"\bgas_unit\x18\f \x01(\tR\agasUnit\x12\x10\n" +
+	"\x03csv\x18\r \x01(\fR\x03csv\"\x85\x04\n" +
 	"\x06Factor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
@@ -2263,12 +2521,14 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\ractivity_unit\x18\x11 \x01(\tR\factivityUnit\"3\n" +
 	"\tFactorGas\x12\x10\n" +
 	"\x03gas\x18\x01 \x01(\tR\x03gas\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xa1\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xfb\x01\n" +
 	"\x13CalculationSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12;\n" +
 	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"3\n" +
+	"updateTime\x12(\n" +
+	"\x10spend_factor_set\x18\x04 \x01(\tR\x0espendFactorSet\x12.\n" +
+	"\x13activity_factor_set\x18\x05 \x01(\tR\x11activityFactorSet\"3\n" +
 	"\x1dGetCalculationSettingsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xa4\x01\n" +
 	" UpdateCalculationSettingsRequest\x12C\n" +
@@ -2401,7 +2661,11 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x11transaction_count\x18\x04 \x01(\x03R\x10transactionCount\x12\x1f\n" +
 	"\vgroup_count\x18\x05 \x01(\x05R\n" +
 	"groupCount\x129\n" +
-	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis*^\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis*i\n" +
+	"\rFactorSetKind\x12\x1f\n" +
+	"\x1bFACTOR_SET_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15FACTOR_SET_KIND_SPEND\x10\x01\x12\x1c\n" +
+	"\x18FACTOR_SET_KIND_ACTIVITY\x10\x02*^\n" +
 	"\bGwpBasis\x12\x19\n" +
 	"\x15GWP_BASIS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rGWP_BASIS_AR4\x10\x01\x12\x11\n" +
@@ -2412,7 +2676,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x1aSUMMARY_DIMENSION_SUPPLIER\x10\x01\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_CATEGORY\x10\x02\x12\x1b\n" +
 	"\x17SUMMARY_DIMENSION_NAICS\x10\x03\x12\x1b\n" +
-	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\x8c\v\n" +
+	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xea\v\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
 	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12^\n" +
@@ -2423,7 +2687,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x17BatchGetEmissionResults\x122.vcci.calculator.v1.BatchGetEmissionResultsRequest\x1a3.vcci.calculator.v1.BatchGetEmissionResultsResponse\x12s\n" +
 	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponse\x12t\n" +
 	"\x16GetCalculationSettings\x121.vcci.calculator.v1.GetCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12z\n" +
-	"\x19UpdateCalculationSettings\x124.vcci.calculator.v1.UpdateCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12U\n" +
+	"\x19UpdateCalculationSettings\x124.vcci.calculator.v1.UpdateCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12\\\n" +
+	"\x0fImportFactorSet\x12*.vcci.calculator.v1.ImportFactorSetRequest\x1a\x1d.vcci.calculator.v1.FactorSet\x12U\n" +
 	"\tCalculate\x12$.vcci.calculator.v1.CalculateRequest\x1a\".vcci.calculator.v1.EmissionResult\x12g\n" +
 	"\x0eBatchCalculate\x12).vcci.calculator.v1.BatchCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse\x12k\n" +
 	"\x0fStreamCalculate\x12*.vcci.calculator.v1.StreamCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse(\x01B\xd5\x01\n" +
@@ -2441,102 +2706,108 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 	return file_vcci_calculator_v1_calculator_proto_rawDescData
 }
 
-var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
-	(GwpBasis)(0),                            // 0: vcci.calculator.v1.GwpBasis
-	(SummaryDimension)(0),                    // 1: vcci.calculator.v1.SummaryDimension
-	(*FactorSet)(nil),                        // 2: vcci.calculator.v1.FactorSet
-	(*Factor)(nil),                           // 3: vcci.calculator.v1.Factor
-	(*FactorGas)(nil),                        // 4: vcci.calculator.v1.FactorGas
-	(*CalculationSettings)(nil),              // 5: vcci.calculator.v1.CalculationSettings
-	(*GetCalculationSettingsRequest)(nil),    // 6: vcci.calculator.v1.GetCalculationSettingsRequest
-	(*UpdateCalculationSettingsRequest)(nil), // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest
-	(*ListFactorSetsRequest)(nil),            // 8: vcci.calculator.v1.ListFactorSetsRequest
-	(*ListFactorSetsResponse)(nil),           // 9: vcci.calculator.v1.ListFactorSetsResponse
-	(*BatchGetFactorsRequest)(nil),           // 10: vcci.calculator.v1.BatchGetFactorsRequest
-	(*BatchGetFactorsResponse)(nil),          // 11: vcci.calculator.v1.BatchGetFactorsResponse
-	(*ListFactorsRequest)(nil),               // 12: vcci.calculator.v1.ListFactorsRequest
-	(*ListFactorsResponse)(nil),              // 13: vcci.calculator.v1.ListFactorsResponse
-	(*GetFactorRequest)(nil),                 // 14: vcci.calculator.v1.GetFactorRequest
-	(*SpendLine)(nil),                        // 15: vcci.calculator.v1.SpendLine
-	(*CalculateEmissionsRequest)(nil),        // 16: vcci.calculator.v1.CalculateEmissionsRequest
-	(*CalculateEmissionsResponse)(nil),       // 17: vcci.calculator.v1.CalculateEmissionsResponse
-	(*UploadEmissions)(nil),                  // 18: vcci.calculator.v1.UploadEmissions
-	(*EmissionResult)(nil),                   // 19: vcci.calculator.v1.EmissionResult
-	(*CalculateRequest)(nil),                 // 20: vcci.calculator.v1.CalculateRequest
-	(*BatchCalculateRequest)(nil),            // 21: vcci.calculator.v1.BatchCalculateRequest
-	(*StreamCalculateRequest)(nil),           // 22: vcci.calculator.v1.StreamCalculateRequest
-	(*BatchCalculateResponse)(nil),           // 23: vcci.calculator.v1.BatchCalculateResponse
-	(*GetEmissionResultRequest)(nil),         // 24: vcci.calculator.v1.GetEmissionResultRequest
-	(*BatchGetEmissionResultsRequest)(nil),   // 25: vcci.calculator.v1.BatchGetEmissionResultsRequest
-	(*BatchGetEmissionResultsResponse)(nil),  // 26: vcci.calculator.v1.BatchGetEmissionResultsResponse
-	(*SummarizeEmissionsRequest)(nil),        // 27: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil),       // 28: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),                    // 29: vcci.common.v1.ScopeCategory
-	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 31: google.protobuf.FieldMask
-	(*v1.EmissionTotal)(nil),                 // 32: vcci.common.v1.EmissionTotal
+	(FactorSetKind)(0),                       // 0: vcci.calculator.v1.FactorSetKind
+	(GwpBasis)(0),                            // 1: vcci.calculator.v1.GwpBasis
+	(SummaryDimension)(0),                    // 2: vcci.calculator.v1.SummaryDimension
+	(*FactorSet)(nil),                        // 3: vcci.calculator.v1.FactorSet
+	(*ImportFactorSetRequest)(nil),           // 4: vcci.calculator.v1.ImportFactorSetRequest
+	(*Factor)(nil),                           // 5: vcci.calculator.v1.Factor
+	(*FactorGas)(nil),                        // 6: vcci.calculator.v1.FactorGas
+	(*CalculationSettings)(nil),              // 7: vcci.calculator.v1.CalculationSettings
+	(*GetCalculationSettingsRequest)(nil),    // 8: vcci.calculator.v1.GetCalculationSettingsRequest
+	(*UpdateCalculationSettingsRequest)(nil), // 9: vcci.calculator.v1.UpdateCalculationSettingsRequest
+	(*ListFactorSetsRequest)(nil),            // 10: vcci.calculator.v1.ListFactorSetsRequest
+	(*ListFactorSetsResponse)(nil),           // 11: vcci.calculator.v1.ListFactorSetsResponse
+	(*BatchGetFactorsRequest)(nil),           // 12: vcci.calculator.v1.BatchGetFactorsRequest
+	(*BatchGetFactorsResponse)(nil),          // 13: vcci.calculator.v1.BatchGetFactorsResponse
+	(*ListFactorsRequest)(nil),               // 14: vcci.calculator.v1.ListFactorsRequest
+	(*ListFactorsResponse)(nil),              // 15: vcci.calculator.v1.ListFactorsResponse
+	(*GetFactorRequest)(nil),                 // 16: vcci.calculator.v1.GetFactorRequest
+	(*SpendLine)(nil),                        // 17: vcci.calculator.v1.SpendLine
+	(*CalculateEmissionsRequest)(nil),        // 18: vcci.calculator.v1.CalculateEmissionsRequest
+	(*CalculateEmissionsResponse)(nil),       // 19: vcci.calculator.v1.CalculateEmissionsResponse
+	(*UploadEmissions)(nil),                  // 20: vcci.calculator.v1.UploadEmissions
+	(*EmissionResult)(nil),                   // 21: vcci.calculator.v1.EmissionResult
+	(*CalculateRequest)(nil),                 // 22: vcci.calculator.v1.CalculateRequest
+	(*BatchCalculateRequest)(nil),            // 23: vcci.calculator.v1.BatchCalculateRequest
+	(*StreamCalculateRequest)(nil),           // 24: vcci.calculator.v1.StreamCalculateRequest
+	(*BatchCalculateResponse)(nil),           // 25: vcci.calculator.v1.BatchCalculateResponse
+	(*GetEmissionResultRequest)(nil),         // 26: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),   // 27: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil),  // 28: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),        // 29: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),       // 30: vcci.calculator.v1.SummarizeEmissionsResponse
+	(v1.ScopeCategory)(0),                    // 31: vcci.common.v1.ScopeCategory
+	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 33: google.protobuf.FieldMask
+	(*v1.EmissionTotal)(nil),                 // 34: vcci.common.v1.EmissionTotal
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
-	29, // 0: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
-	4,  // 1: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
-	0,  // 2: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	30, // 3: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
-	31, // 5: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 6: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
-	3,  // 7: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	3,  // 8: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	29, // 9: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
-	15, // 10: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	32, // 11: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	18, // 12: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	32, // 13: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	29, // 14: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	30, // 15: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
-	4,  // 16: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
-	0,  // 17: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	15, // 18: vcci.calculator.v1.CalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
-	15, // 19: vcci.calculator.v1.BatchCalculateRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	15, // 20: vcci.calculator.v1.StreamCalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
-	19, // 21: vcci.calculator.v1.BatchCalculateResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	19, // 22: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	1,  // 23: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	0,  // 24: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	32, // 25: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	0,  // 26: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	8,  // 27: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	10, // 28: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	12, // 29: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	14, // 30: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	16, // 31: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	24, // 32: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	25, // 33: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	27, // 34: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	6,  // 35: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
-	7,  // 36: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
-	20, // 37: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
-	21, // 38: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
-	22, // 39: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
-	9,  // 40: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	11, // 41: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	13, // 42: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	3,  // 43: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	17, // 44: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	19, // 45: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	26, // 46: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	28, // 47: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	5,  // 48: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	5,  // 49: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	19, // 50: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
-	23, // 51: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	23, // 52: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	40, // [40:53] is the sub-list for method output_type
-	27, // [27:40] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	0,  // 0: vcci.calculator.v1.FactorSet.kind:type_name -> vcci.calculator.v1.FactorSetKind
+	0,  // 1: vcci.calculator.v1.ImportFactorSetRequest.kind:type_name -> vcci.calculator.v1.FactorSetKind
+	31, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	6,  // 3: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
+	1,  // 4: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	32, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 6: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
+	33, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 8: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
+	5,  // 9: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	5,  // 10: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	31, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
+	17, // 12: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	34, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	20, // 14: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
+	34, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	31, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	32, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	6,  // 18: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
+	1,  // 19: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	17, // 20: vcci.calculator.v1.CalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
+	17, // 21: vcci.calculator.v1.BatchCalculateRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	17, // 22: vcci.calculator.v1.StreamCalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
+	21, // 23: vcci.calculator.v1.BatchCalculateResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	21, // 24: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	2,  // 25: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	1,  // 26: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	34, // 27: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	1,  // 28: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	10, // 29: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	12, // 30: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	14, // 31: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	16, // 32: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	18, // 33: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	26, // 34: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	27, // 35: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	29, // 36: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	8,  // 37: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	9,  // 38: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	4,  // 39: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
+	22, // 40: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
+	23, // 41: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
+	24, // 42: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
+	11, // 43: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	13, // 44: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	15, // 45: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	5,  // 46: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	19, // 47: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	21, // 48: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	28, // 49: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	30, // 50: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	7,  // 51: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	7,  // 52: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	3,  // 53: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
+	21, // 54: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
+	25, // 55: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	25, // 56: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	43, // [43:57] is the sub-list for method output_type
+	29, // [29:43] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -2549,8 +2820,8 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   27,
+			NumEnums:      3,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

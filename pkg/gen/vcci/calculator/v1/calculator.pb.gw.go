@@ -395,6 +395,30 @@ func local_request_CalculatorService_UpdateCalculationSettings_0(ctx context.Con
 	return msg, metadata, err
 }
 
+func request_CalculatorService_ImportFactorSet_0(ctx context.Context, marshaler runtime.Marshaler, client CalculatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ImportFactorSetRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := client.ImportFactorSet(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CalculatorService_ImportFactorSet_0(ctx context.Context, marshaler runtime.Marshaler, server CalculatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ImportFactorSetRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ImportFactorSet(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_CalculatorService_Calculate_0(ctx context.Context, marshaler runtime.Marshaler, client CalculatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq CalculateRequest
@@ -649,6 +673,26 @@ func RegisterCalculatorServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_CalculatorService_UpdateCalculationSettings_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_CalculatorService_ImportFactorSet_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/ImportFactorSet", runtime.WithHTTPPathPattern("/v1/factorSets:import"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CalculatorService_ImportFactorSet_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CalculatorService_ImportFactorSet_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_CalculatorService_Calculate_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -899,6 +943,23 @@ func RegisterCalculatorServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_CalculatorService_UpdateCalculationSettings_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_CalculatorService_ImportFactorSet_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/ImportFactorSet", runtime.WithHTTPPathPattern("/v1/factorSets:import"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CalculatorService_ImportFactorSet_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CalculatorService_ImportFactorSet_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_CalculatorService_Calculate_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -947,6 +1008,7 @@ var (
 	pattern_CalculatorService_SummarizeEmissions_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "summarize"))
 	pattern_CalculatorService_GetCalculationSettings_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "calculationSettings"}, ""))
 	pattern_CalculatorService_UpdateCalculationSettings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "calculationSettings"}, ""))
+	pattern_CalculatorService_ImportFactorSet_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "factorSets"}, "import"))
 	pattern_CalculatorService_Calculate_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "compute"))
 	pattern_CalculatorService_BatchCalculate_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "batchCompute"))
 )
@@ -962,6 +1024,7 @@ var (
 	forward_CalculatorService_SummarizeEmissions_0        = runtime.ForwardResponseMessage
 	forward_CalculatorService_GetCalculationSettings_0    = runtime.ForwardResponseMessage
 	forward_CalculatorService_UpdateCalculationSettings_0 = runtime.ForwardResponseMessage
+	forward_CalculatorService_ImportFactorSet_0           = runtime.ForwardResponseMessage
 	forward_CalculatorService_Calculate_0                 = runtime.ForwardResponseMessage
 	forward_CalculatorService_BatchCalculate_0            = runtime.ForwardResponseMessage
 )

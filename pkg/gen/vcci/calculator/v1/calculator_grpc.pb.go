@@ -29,6 +29,7 @@ const (
 	CalculatorService_SummarizeEmissions_FullMethodName        = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
 	CalculatorService_GetCalculationSettings_FullMethodName    = "/vcci.calculator.v1.CalculatorService/GetCalculationSettings"
 	CalculatorService_UpdateCalculationSettings_FullMethodName = "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings"
+	CalculatorService_ImportFactorSet_FullMethodName           = "/vcci.calculator.v1.CalculatorService/ImportFactorSet"
 	CalculatorService_Calculate_FullMethodName                 = "/vcci.calculator.v1.CalculatorService/Calculate"
 	CalculatorService_BatchCalculate_FullMethodName            = "/vcci.calculator.v1.CalculatorService/BatchCalculate"
 	CalculatorService_StreamCalculate_FullMethodName           = "/vcci.calculator.v1.CalculatorService/StreamCalculate"
@@ -70,6 +71,11 @@ type CalculatorServiceClient interface {
 	// UpdateCalculationSettings changes them; summaries are expressed under
 	// the new GWP basis from the next read, without recalculating a line.
 	UpdateCalculationSettings(ctx context.Context, in *UpdateCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error)
+	// ImportFactorSet loads a new factor set version from CSV as the tenant's
+	// own set (docs/methods.md, "Factor set versions"). A set is never
+	// changed once loaded: a new version is a new set, and results keep the
+	// set they were calculated with.
+	ImportFactorSet(ctx context.Context, in *ImportFactorSetRequest, opts ...grpc.CallOption) (*FactorSet, error)
 	// Calculate calculates one line and stores nothing: the result is what
 	// GetEmissionResult would return had the line been uploaded, with the
 	// same provenance, but no upload and calculate_time now.
@@ -198,6 +204,16 @@ func (c *calculatorServiceClient) UpdateCalculationSettings(ctx context.Context,
 	return out, nil
 }
 
+func (c *calculatorServiceClient) ImportFactorSet(ctx context.Context, in *ImportFactorSetRequest, opts ...grpc.CallOption) (*FactorSet, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FactorSet)
+	err := c.cc.Invoke(ctx, CalculatorService_ImportFactorSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calculatorServiceClient) Calculate(ctx context.Context, in *CalculateRequest, opts ...grpc.CallOption) (*EmissionResult, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EmissionResult)
@@ -267,6 +283,11 @@ type CalculatorServiceServer interface {
 	// UpdateCalculationSettings changes them; summaries are expressed under
 	// the new GWP basis from the next read, without recalculating a line.
 	UpdateCalculationSettings(context.Context, *UpdateCalculationSettingsRequest) (*CalculationSettings, error)
+	// ImportFactorSet loads a new factor set version from CSV as the tenant's
+	// own set (docs/methods.md, "Factor set versions"). A set is never
+	// changed once loaded: a new version is a new set, and results keep the
+	// set they were calculated with.
+	ImportFactorSet(context.Context, *ImportFactorSetRequest) (*FactorSet, error)
 	// Calculate calculates one line and stores nothing: the result is what
 	// GetEmissionResult would return had the line been uploaded, with the
 	// same provenance, but no upload and calculate_time now.
@@ -324,6 +345,9 @@ func (UnimplementedCalculatorServiceServer) GetCalculationSettings(context.Conte
 }
 func (UnimplementedCalculatorServiceServer) UpdateCalculationSettings(context.Context, *UpdateCalculationSettingsRequest) (*CalculationSettings, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateCalculationSettings not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ImportFactorSet(context.Context, *ImportFactorSetRequest) (*FactorSet, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportFactorSet not implemented")
 }
 func (UnimplementedCalculatorServiceServer) Calculate(context.Context, *CalculateRequest) (*EmissionResult, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Calculate not implemented")
@@ -535,6 +559,24 @@ func _CalculatorService_UpdateCalculationSettings_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalculatorService_ImportFactorSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportFactorSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ImportFactorSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ImportFactorSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ImportFactorSet(ctx, req.(*ImportFactorSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalculatorService_Calculate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CalculateRequest)
 	if err := dec(in); err != nil {
@@ -624,6 +666,10 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateCalculationSettings",
 			Handler:    _CalculatorService_UpdateCalculationSettings_Handler,
+		},
+		{
+			MethodName: "ImportFactorSet",
+			Handler:    _CalculatorService_ImportFactorSet_Handler,
 		},
 		{
 			MethodName: "Calculate",
