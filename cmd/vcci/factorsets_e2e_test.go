@@ -26,7 +26,10 @@ func TestFactorSetVersionThroughREST(t *testing.T) {
 	req := map[string]any{"factorSetId": "epa-supply-chain-v1.4.0", "displayName": "US EPA v1.4", "publisher": "US EPA", "version": "1.4.0",
 		"unit": "kg CO2e/2022 USD, purchaser price", "source": "test", "region": "US", "year": 2022, "priceYear": 2022,
 		"kind": "FACTOR_SET_KIND_SPEND", "csv": base64.StdEncoding.EncodeToString([]byte(csv))}
-	body, _ := json.Marshal(req)
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var set struct {
 		Name, Kind  string
 		FactorCount int
@@ -40,7 +43,9 @@ func TestFactorSetVersionThroughREST(t *testing.T) {
 		t.Fatalf("import again: %d %v, want 409", code, conflict)
 	}
 	req["factorSetId"], req["csv"] = "epa-supply-chain-v1.4.1", base64.StdEncoding.EncodeToString([]byte(strings.Replace(csv, "0.9,", "0.9x,", 1)))
-	body, _ = json.Marshal(req)
+	if body, err = json.Marshal(req); err != nil {
+		t.Fatal(err)
+	}
 	var bad struct {
 		Details []struct {
 			FieldViolations []struct{ Field, Description string }

@@ -238,7 +238,8 @@ type UploadShare struct {
 }
 
 // Store is the persistence the calculator needs.
-type Store interface {
+type Store interface { //nolint:interfacebloat // one store per service: factors, results, summaries, settings
+
 	FactorSets(ctx context.Context, tenant uuid.UUID) ([]FactorSet, error)
 	Factors(ctx context.Context, tenant uuid.UUID, keys []FactorKey) ([]Factor, error)
 	// SetFactors returns every factor of one set.
@@ -298,8 +299,8 @@ type Service struct {
 const ResultCacheSize = 100_000
 
 // New returns a Service; either cache may be nil.
-func New(store Store, cache SummaryCache, factors FactorCache) *Service {
-	return &Service{store: store, cache: cache, factors: factors, results: newResultCache(ResultCacheSize)}
+func New(store Store, cache SummaryCache, sets FactorCache) *Service {
+	return &Service{store: store, cache: cache, factors: sets, results: newResultCache(ResultCacheSize)}
 }
 
 var (

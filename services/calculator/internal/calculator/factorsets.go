@@ -32,7 +32,7 @@ func (s *Service) ImportFactorSet(ctx context.Context, tenant uuid.UUID, set fac
 	}
 	fs, err := factors.ParseCSV(csv, set.Kind, set.GasUnit)
 	if err != nil {
-		return FactorSet{}, err //nolint:wrapcheck // an InvalidArgument naming the cells, or a refdata failure already wrapped
+		return FactorSet{}, err // an InvalidArgument naming the cells, or a refdata failure already wrapped
 	}
 	out, err := s.store.ImportSet(ctx, tenant, set, fs)
 	if err == nil && s.factors != nil {

@@ -74,10 +74,10 @@ func ParseCSV(data []byte, kind Kind, gasUnit string) ([]Factor, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
-				p.violate(row, "", "has %d columns, the header %d", len(rec), len(header))
+				p.violatef(row, "", "has %d columns, the header %d", len(rec), len(header))
 				continue
 			}
-			p.violate(row, "", "%v", csvErr(err))
+			p.violatef(row, "", "%v", csvErr(err))
 			break
 		}
 		if f, ok := p.parseRow(row, rec); ok {
@@ -85,7 +85,7 @@ func ParseCSV(data []byte, kind Kind, gasUnit string) ([]Factor, error) {
 		}
 	}
 	if len(out) == 0 && len(p.bad) == 0 {
-		p.violate(2, "", "no factors: give at least one row")
+		p.violatef(2, "", "no factors: give at least one row")
 	}
 	if len(p.bad) > 0 {
 		return nil, &apperr.Error{Kind: apperr.InvalidArgument, Msg: CSVField + ": " + p.bad[0].Description, Violations: p.bad}
@@ -95,8 +95,7 @@ func ParseCSV(data []byte, kind Kind, gasUnit string) ([]Factor, error) {
 
 // csvErr is a CSV error without the reader's own line numbering.
 func csvErr(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
 		return pe.Err
 	}
 	return err
@@ -111,7 +110,7 @@ type csvParser struct {
 	bad     []apperr.Violation
 }
 
-func (p *csvParser) violate(row int, column, format string, args ...any) {
+func (p *csvParser) violatef(row int, column, format string, args ...any) {
 	if len(p.bad) >= MaxViolations {
 		return
 	}
@@ -136,18 +135,18 @@ func (p *csvParser) readHeader(header []string, gwp *refdata.GWPTable) error {
 		case known[strings.ToLower(h)]:
 			c := strings.ToLower(h)
 			if _, dup := p.col[c]; dup {
-				p.violate(1, h, "appears twice")
+				p.violatef(1, h, "appears twice")
 			}
 			p.col[c] = i
 		case h == "":
-			p.violate(1, strconv.Itoa(i+1), "has no name")
+			p.violatef(1, strconv.Itoa(i+1), "has no name")
 		default:
 			if _, err := gwp.GWP(refdata.AR5, h); err != nil {
-				p.violate(1, h, "is neither one of %s nor a gas of the GWP table (%s)", strings.Join(CSVColumns, ", "), strings.Join(gwp.Gases(), ", "))
+				p.violatef(1, h, "is neither one of %s nor a gas of the GWP table (%s)", strings.Join(CSVColumns, ", "), strings.Join(gwp.Gases(), ", "))
 				continue
 			}
 			if gasSeen[h] {
-				p.violate(1, h, "appears twice")
+				p.violatef(1, h, "appears twice")
 			}
 			gasSeen[h] = true
 			p.gases[i] = h
@@ -155,7 +154,7 @@ func (p *csvParser) readHeader(header []string, gwp *refdata.GWPTable) error {
 	}
 	for _, c := range CSVColumns {
 		if _, ok := p.col[c]; !ok {
-			p.violate(1, c, "missing: the header needs %s, then gas columns", strings.Join(CSVColumns, ","))
+			p.violatef(1, c, "missing: the header needs %s, then gas columns", strings.Join(CSVColumns, ","))
 		}
 	}
 	if len(p.bad) > 0 {
@@ -171,27 +170,27 @@ func (p *csvParser) parseRow(row int, rec []string) (Factor, bool) {
 	f := Factor{Code: cell("code"), Title: cell("title"), Value: cell("value"), Unit: cell("unit"), Region: cell("region")}
 	switch {
 	case p.kind == KindSpend && !naics6Re.MatchString(f.Code):
-		p.violate(row, "code", "%q is not a 6-digit NAICS code", f.Code)
+		p.violatef(row, "code", "%q is not a 6-digit NAICS code", f.Code)
 	case p.kind == KindActivity && !activityRe.MatchString(f.Code):
-		p.violate(row, "code", "%q is not an activity id: lower-case letters, digits, '.', '-' and '_', at most 128", f.Code)
+		p.violatef(row, "code", "%q is not an activity id: lower-case letters, digits, '.', '-' and '_', at most 128", f.Code)
 	default:
 		if first, dup := p.seen[f.Code]; dup {
-			p.violate(row, "code", "%s is already on row %d", f.Code, first)
+			p.violatef(row, "code", "%s is already on row %d", f.Code, first)
 		}
 		p.seen[f.Code] = row
 	}
 	if f.Title == "" {
-		p.violate(row, "title", "required")
+		p.violatef(row, "title", "required")
 	}
 	if _, _, err := decimal.Parse(f.Value); err != nil {
-		p.violate(row, "value", "%q is not an exact decimal (kg CO2e per unit, under AR5)", f.Value)
+		p.violatef(row, "value", "%q is not an exact decimal (kg CO2e per unit, under AR5)", f.Value)
 	}
 	p.category(row, &f, cell("category"))
 	switch _, known := units.Normalize(f.Unit); {
 	case p.kind == KindSpend && f.Unit != "":
-		p.violate(row, "unit", "must be empty in a spend set: its factors are per the set's unit")
+		p.violatef(row, "unit", "must be empty in a spend set: its factors are per the set's unit")
 	case p.kind == KindActivity && !known:
-		p.violate(row, "unit", "%q is not a unit vcci converts (docs/methods.md lists them)", f.Unit)
+		p.violatef(row, "unit", "%q is not a unit vcci converts (docs/methods.md lists them)", f.Unit)
 	}
 	for i, gas := range p.gases {
 		v := strings.TrimSpace(rec[i])
@@ -199,7 +198,7 @@ func (p *csvParser) parseRow(row int, rec []string) (Factor, bool) {
 			continue
 		}
 		if _, _, err := decimal.Parse(v); err != nil {
-			p.violate(row, gas, "%q is not an exact decimal", v)
+			p.violatef(row, gas, "%q is not an exact decimal", v)
 			continue
 		}
 		f.Gases = append(f.Gases, refdata.GasFactor{Gas: gas, Value: v})
@@ -208,7 +207,7 @@ func (p *csvParser) parseRow(row int, rec []string) (Factor, bool) {
 		return Factor{}, false
 	}
 	if err := reexpress(&f, p.gasUnit); err != nil {
-		p.violate(row, "", "%v", err)
+		p.violatef(row, "", "%v", err)
 		return Factor{}, false
 	}
 	return f, true
@@ -226,7 +225,7 @@ func (p *csvParser) category(row int, f *Factor, s string) {
 	}
 	c, err := strconv.ParseInt(s, 10, 16)
 	if err != nil || c < 1 || c > 15 {
-		p.violate(row, "category", "%q is not a Scope 3 category (1 to 15)", s)
+		p.violatef(row, "category", "%q is not a Scope 3 category (1 to 15)", s)
 		return
 	}
 	f.Category = int16(c)

@@ -25,7 +25,7 @@ func TestParseCSVReexpressesAsTheShippedSets(t *testing.T) {
 	}
 	// The EPA factor written in the import shape comes back the same,
 	// re-expressed to the same AR4 and AR6 values.
-	var cols, vals []string
+	cols, vals := make([]string, 0, len(want.Gases)), make([]string, 0, len(want.Gases))
 	for _, g := range want.Gases {
 		cols, vals = append(cols, g.Gas), append(vals, g.Value)
 	}

@@ -65,18 +65,25 @@ func settingsSet(field, name string) (string, error) {
 }
 
 // settingsFields are the CalculationSettings fields an update may change.
-var settingsFields = []string{"gwp_basis", "spend_factor_set", "activity_factor_set"}
+var settingsFields = []string{fieldGWPBasis, fieldSpendSet, fieldActivitySet}
+
+// The CalculationSettings fields, as an update mask names them.
+const (
+	fieldGWPBasis    = "gwp_basis"
+	fieldSpendSet    = "spend_factor_set"
+	fieldActivitySet = "activity_factor_set"
+)
 
 // settingsUpdate reads what an update changes: the fields its mask names
 // (proto or JSON names), each then required, or with no mask those given.
 func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldMask) (calculator.Settings, error) {
 	mask, err := fieldmask.Parse(in, fm, "update_mask")
 	if err != nil {
-		return calculator.Settings{}, err //nolint:wrapcheck // an InvalidArgument naming update_mask
+		return calculator.Settings{}, err
 	}
 	paths := mask.Fields()
-	given := map[string]bool{"gwp_basis": in.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED,
-		"spend_factor_set": in.GetSpendFactorSet() != "", "activity_factor_set": in.GetActivityFactorSet() != ""}
+	given := map[string]bool{fieldGWPBasis: in.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED,
+		fieldSpendSet: in.GetSpendFactorSet() != "", fieldActivitySet: in.GetActivityFactorSet() != ""}
 	if len(paths) == 0 {
 		for _, f := range settingsFields {
 			if given[f] {
@@ -93,13 +100,13 @@ func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldM
 		switch {
 		case !slices.Contains(settingsFields, p):
 			return out, apperr.Invalid("update_mask", "%v: only %s can be updated", paths, strings.Join(settingsFields, ", "))
-		case !given[p] && p == "gwp_basis":
+		case !given[p] && p == fieldGWPBasis:
 			return out, apperr.Invalid("settings.gwp_basis", "required: GWP_BASIS_AR4, GWP_BASIS_AR5 or GWP_BASIS_AR6")
 		case !given[p]:
 			return out, apperr.Invalid("settings."+p, "required: factorSets/{set}")
-		case p == "gwp_basis":
+		case p == fieldGWPBasis:
 			out.Basis, err = parseBasis("settings.gwp_basis", in.GetGwpBasis())
-		case p == "spend_factor_set":
+		case p == fieldSpendSet:
 			out.SpendSet, err = settingsSet("settings.spend_factor_set", in.GetSpendFactorSet())
 		default:
 			out.ActivitySet, err = settingsSet("settings.activity_factor_set", in.GetActivityFactorSet())

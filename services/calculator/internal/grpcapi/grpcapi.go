@@ -338,7 +338,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	}
 	// The answer is the (cached) summary alone: the REST gateway may keep it
 	// as long as the summary's cache version stands.
-	basis, err := parseBasis("gwp_basis", req.GetGwpBasis())
+	basis, err := parseBasis(fieldGWPBasis, req.GetGwpBasis())
 	if err != nil {
 		return nil, err
 	}

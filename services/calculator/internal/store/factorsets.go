@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,7 +42,7 @@ func (s *Store) ImportSet(ctx context.Context, tenant uuid.UUID, set factors.Set
 		if taken {
 			return calculator.ErrSetExists
 		}
-		_, err := insertSet(ctx, tx, &tenant, set, base, fs)
+		err := insertSet(ctx, tx, &tenant, set, base, fs)
 		return err
 	})
 	if db.IsUniqueViolation(err) || errors.Is(err, calculator.ErrSetExists) {
@@ -51,7 +52,7 @@ func (s *Store) ImportSet(ctx context.Context, tenant uuid.UUID, set factors.Set
 		return calculator.FactorSet{}, fmt.Errorf("store.ImportSet: %w", err)
 	}
 	return calculator.FactorSet{Name: set.Name, DisplayName: set.DisplayName, Publisher: set.Publisher, Version: set.Version, Unit: set.Unit,
-		Source: set.Source, Count: int32(len(fs)), Region: set.Region, Year: set.Year, Kind: set.Kind}, nil
+		Source: set.Source, Count: int32(min(len(fs), math.MaxInt32)), Region: set.Region, Year: set.Year, Kind: set.Kind}, nil
 }
 
 // tenantSets reads the sets the tenant calculates with: its choices, or

@@ -78,7 +78,7 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		case !errors.Is(err, calculator.ErrSetNotFound):
 			return err
 		}
-		_, err = insertSet(ctx, tx, nil, set, base, fs)
+		err = insertSet(ctx, tx, nil, set, base, fs)
 		return err
 	})
 	if err != nil {
@@ -113,8 +113,8 @@ func stageFactors(ctx context.Context, tx pgx.Tx, id int16, fs []factors.Factor)
 }
 
 // insertSet stores a new set, its factors and their gases, public (tenant
-// nil) or the tenant's, and returns its id.
-func insertSet(ctx context.Context, tx pgx.Tx, tenant *uuid.UUID, set factors.Set, base *string, fs []factors.Factor) (int16, error) {
+// nil) or the tenant's.
+func insertSet(ctx context.Context, tx pgx.Tx, tenant *uuid.UUID, set factors.Set, base *string, fs []factors.Factor) error {
 	var id int16
 	err := tx.QueryRow(ctx, `INSERT INTO calculator.factor_sets (tenant_id, name, display_name, publisher, version, unit, source, region, data_year,
 			price_year, price_index_base, gas_unit, licence, kind)
@@ -122,17 +122,17 @@ func insertSet(ctx context.Context, tx pgx.Tx, tenant *uuid.UUID, set factors.Se
 		tenant, set.Name, set.DisplayName, set.Publisher, set.Version, set.Unit, set.Source, set.Region, set.Year, set.PriceYear, base,
 		set.GasUnit, set.Licence, string(set.Kind)).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("insert set: %w", err)
+		return fmt.Errorf("insert set: %w", err)
 	}
 	if err := stageFactors(ctx, tx, id, fs); err != nil {
-		return 0, err
+		return err
 	}
 	if _, err = tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, tenant_id, code, title, value, category, unit, region, value_ar4, value_ar6)
 		SELECT factor_set_id, $1::uuid, code, title, value::numeric, nullif(category, 0), nullif(unit, ''), nullif(region, ''), ar4::numeric, ar6::numeric
 		FROM factor_stage`, tenant); err != nil {
-		return 0, fmt.Errorf("insert factors: %w", err)
+		return fmt.Errorf("insert factors: %w", err)
 	}
-	return id, insertGases(ctx, tx, tenant)
+	return insertGases(ctx, tx, tenant)
 }
 
 // insertGases stores the staged gases, public (tenant nil) or the
