@@ -74,12 +74,14 @@ func (e *engine) compute(ctx context.Context, l *Line, r *Result, field func(str
 // activityLine computes an activity line: its quantity in the factor's
 // unit times the factor.
 func (e *engine) activityLine(ctx context.Context, l *Line, r *Result) (fixed, error) {
-	f, err := e.factor(ctx, &e.activity, ActivitySet, l.Activity)
+	// The tenant's activity set, which resolveActivities read and
+	// recorded on every activity line of the call.
+	f, err := e.factor(ctx, &e.activity, l.ActivitySet, l.Activity)
 	if err != nil {
 		return fixed{}, err
 	}
 	if f == nil { // resolveActivities found it moments ago
-		return fixed{}, fmt.Errorf("calculator.Compute: factor %s/%s gone", ActivitySet, l.Activity)
+		return fixed{}, fmt.Errorf("calculator.Compute: factor %s/%s gone", l.ActivitySet, l.Activity)
 	}
 	r.Method, r.Activity, r.Quantity, r.QtyUnit = MethodAverageData, l.Activity, numericText(l.Quantity), l.Unit
 	q, err := parseFixed(l.FactorQty)

@@ -98,6 +98,11 @@ func TestSwitchingTheActivitySet(t *testing.T) {
 	if r, err := f.svc.Result(ctx, f.a, "H1"); err != nil || r.Set != "acme-travel-2025" || r.Category != 6 || r.KgAR4 != "37.3392857" {
 		t.Fatalf("H1 = %+v, %v", r, err)
 	}
+	// Calculating without storing uses the same set.
+	if c, err := f.svc.Compute(ctx, f.a, []calculator.Line{{Date: hotel.Date, Activity: hotel.Activity, Quantity: "3", Unit: "nights"}}); err != nil ||
+		len(c.Results) != 1 || c.Results[0].Set != "acme-travel-2025" || c.Results[0].Kg != "37.5000000" {
+		t.Fatalf("Compute = %+v, %v", c, err)
+	}
 	// An activity the set lacks is refused naming the set.
 	hotel.TransactionID, hotel.Activity = "H2", "hotel.france.room-night"
 	if _, err := f.svc.Calculate(ctx, f.a, []calculator.Line{hotel}); err == nil || !strings.Contains(err.Error(), "not a factor of acme-travel-2025") {
