@@ -54,7 +54,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// The caches' subscribers live until Close, below, not for a context.
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry)) //nolint:contextcheck // bounded by Close
 	defer caches.Close()
-	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors), pagetoken.New(tokenKey)))
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors, caches.Settings), pagetoken.New(tokenKey)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }
 

@@ -29,6 +29,7 @@ const SummariesName = "summaries"
 type Caches struct {
 	Summaries *Summaries
 	Factors   *Factors
+	Settings  *Settings
 }
 
 // New returns the caches over rdb (nil: in-process layer only).
@@ -40,6 +41,10 @@ func New(rdb *redis.Client, log *slog.Logger, metrics *cache.Metrics) Caches {
 		// a new set: an hour in process is safe.
 		Factors: &Factors{cache.New(cache.Options[[]calculator.Factor]{Name: "factors", Redis: rdb, Log: log,
 			LocalSize: 1_000, LocalTTL: time.Hour, RedisTTL: 24 * time.Hour, Metrics: metrics})},
+		// Read by every calculation that has an activity line and every
+		// Calculate call; invalidated on every replica by UpdateSettings.
+		Settings: &Settings{cache.New(cache.Options[calculator.Settings]{Name: "settings", Redis: rdb, Log: log,
+			LocalSize: 10_000, LocalTTL: 30 * time.Second, RedisTTL: 10 * time.Minute, Metrics: metrics})},
 	}
 }
 
@@ -47,6 +52,22 @@ func New(rdb *redis.Client, log *slog.Logger, metrics *cache.Metrics) Caches {
 func (c Caches) Close() {
 	c.Summaries.C.Close()
 	c.Factors.C.Close()
+	c.Settings.C.Close()
+}
+
+// Settings caches calculator.Settings per tenant.
+type Settings struct {
+	C *cache.Cache[calculator.Settings]
+}
+
+// Settings returns the tenant's cached settings, or loads and keeps them.
+func (s *Settings) Settings(ctx context.Context, tenant uuid.UUID, load func(context.Context) (calculator.Settings, error)) (calculator.Settings, error) {
+	return s.C.Get(ctx, tenant.String(), "settings", load)
+}
+
+// Invalidate forgets the tenant's settings after they changed.
+func (s *Settings) Invalidate(ctx context.Context, tenant uuid.UUID) {
+	s.C.Invalidate(ctx, tenant.String())
 }
 
 // Summaries caches calculator.Summary values per tenant.

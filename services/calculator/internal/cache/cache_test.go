@@ -40,8 +40,8 @@ func startReplicas(t *testing.T) replicas {
 	r.c1, r.c2 = cache.New(r.srv.Client(), log, nil), cache.New(r.srv.Client(), log, nil)
 	t.Cleanup(r.c1.Close)
 	t.Cleanup(r.c2.Close)
-	r.svc1 = calculator.New(store.New(pool), r.c1.Summaries, r.c1.Factors)
-	r.svc2 = calculator.New(store.New(pool), r.c2.Summaries, r.c2.Factors)
+	r.svc1 = calculator.New(store.New(pool), r.c1.Summaries, r.c1.Factors, r.c1.Settings)
+	r.svc2 = calculator.New(store.New(pool), r.c2.Summaries, r.c2.Factors, r.c2.Settings)
 	return r
 }
 

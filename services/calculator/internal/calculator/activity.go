@@ -27,7 +27,7 @@ func (s *Service) resolveActivities(ctx context.Context, tenant uuid.UUID, lines
 	if !slices.ContainsFunc(lines, func(l Line) bool { return l.Activity != "" }) {
 		return nil
 	}
-	settings, err := s.store.Settings(ctx, tenant)
+	settings, err := s.Settings(ctx, tenant)
 	if err != nil {
 		return err
 	}

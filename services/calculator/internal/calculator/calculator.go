@@ -84,6 +84,10 @@ type FactorSet struct {
 	Region                                              string
 	Year                                                int16 // data year; 0: not recorded
 	Kind                                                factors.Kind
+	// A spend set's price year and that year's average CPI-U; 0 and "" for
+	// an activity set.
+	PriceYear int16
+	PriceBase string
 }
 
 // Factor is one factor of a set, with what the set says of it.
@@ -286,11 +290,19 @@ type FactorCache interface {
 
 // Service is the calculator's business logic.
 type Service struct {
-	store   Store
-	cache   SummaryCache
-	factors FactorCache
-	results *resultCache
-	indexes indexes // the cached sets, parsed
+	store    Store
+	cache    SummaryCache
+	factors  FactorCache
+	settings SettingsCache
+	results  *resultCache
+	indexes  indexes // the cached sets, parsed
+}
+
+// SettingsCache keeps tenants' settings between changes; Invalidate is
+// called after every change of a tenant's.
+type SettingsCache interface {
+	Settings(ctx context.Context, tenant uuid.UUID, load func(context.Context) (Settings, error)) (Settings, error)
+	Invalidate(ctx context.Context, tenant uuid.UUID)
 }
 
 // ResultCacheSize is how many results a Service keeps in memory (about
@@ -298,9 +310,9 @@ type Service struct {
 // every write invalidates the pages themselves.
 const ResultCacheSize = 100_000
 
-// New returns a Service; either cache may be nil.
-func New(store Store, cache SummaryCache, sets FactorCache) *Service {
-	return &Service{store: store, cache: cache, factors: sets, results: newResultCache(ResultCacheSize)}
+// New returns a Service; any cache may be nil.
+func New(store Store, cache SummaryCache, sets FactorCache, settings SettingsCache) *Service {
+	return &Service{store: store, cache: cache, factors: sets, settings: settings, results: newResultCache(ResultCacheSize)}
 }
 
 var (
@@ -564,15 +576,24 @@ func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dime
 	})
 }
 
-// Settings returns the tenant's calculation settings.
+// Settings returns the tenant's calculation settings, from the cache when
+// there is one.
 func (s *Service) Settings(ctx context.Context, tenant uuid.UUID) (Settings, error) {
-	return s.store.Settings(ctx, tenant)
+	load := func(ctx context.Context) (Settings, error) { return s.store.Settings(ctx, tenant) }
+	if s.settings == nil {
+		return load(ctx)
+	}
+	return s.settings.Settings(ctx, tenant, load)
 }
 
-// UpdateSettings stores the tenant's settings; summaries under the
-// tenant's basis are forgotten, so the next read is under the new one.
+// UpdateSettings stores the tenant's settings; its cached settings and its
+// summaries under its basis are forgotten, so the next read is under the
+// new ones.
 func (s *Service) UpdateSettings(ctx context.Context, tenant uuid.UUID, set Settings) (Settings, error) {
 	out, err := s.store.UpdateSettings(ctx, tenant, set)
+	if err == nil && s.settings != nil {
+		s.settings.Invalidate(ctx, tenant)
+	}
 	if err == nil && s.cache != nil {
 		s.cache.Invalidate(ctx, tenant)
 	}

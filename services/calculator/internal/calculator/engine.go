@@ -1,9 +1,11 @@
 package calculator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,7 +40,14 @@ func (s *Service) Compute(ctx context.Context, tenant uuid.UUID, lines []Line) (
 	if err := s.prepare(ctx, tenant, lines); err != nil {
 		return out, err
 	}
-	e := engine{svc: s, tenant: tenant, now: time.Now()}
+	e := engine{svc: s, tenant: tenant, now: time.Now(), spendSet: DefaultSet}
+	if slices.ContainsFunc(lines, func(l Line) bool { return l.Activity == "" }) {
+		st, err := s.Settings(ctx, tenant)
+		if err != nil {
+			return out, err
+		}
+		e.spendSet = cmp.Or(st.SpendSet, DefaultSet)
+	}
 	out.Results = make([]Result, len(lines))
 	for i := range lines {
 		kg, err := e.compute(ctx, &lines[i], &out.Results[i], lineField(i))
@@ -55,6 +64,8 @@ type engine struct {
 	svc             *Service
 	tenant          uuid.UUID
 	now             time.Time
+	spendSet        string     // the tenant's
+	base            *priceBase // spendSet's, read once
 	spend, activity setIndex
 }
 
@@ -95,15 +106,19 @@ func (e *engine) activityLine(ctx context.Context, l *Line, r *Result) (fixed, e
 // spendLine computes a spend line: its amount in the set's base-year
 // dollars times its NAICS code's factor.
 func (e *engine) spendLine(ctx context.Context, l *Line, r *Result, field func(string) string) (fixed, error) {
-	f, err := e.factor(ctx, &e.spend, DefaultSet, l.NAICS)
+	f, err := e.factor(ctx, &e.spend, e.spendSet, l.NAICS)
 	if err != nil {
 		return fixed{}, err
 	}
 	if f == nil {
-		return fixed{}, apperr.Invalid(field("naics_code"), "no factor in %s for NAICS code %s", DefaultSet, l.NAICS)
+		return fixed{}, apperr.Invalid(field("naics_code"), "no factor in %s for NAICS code %s", e.spendSet, l.NAICS)
 	}
 	r.Method, r.NAICS = MethodSpendBased, l.NAICS
-	q, err := priceToBase(l, r)
+	base, err := e.priceBase(ctx)
+	if err != nil {
+		return fixed{}, err
+	}
+	q, err := priceToBase(l, r, base)
 	if err != nil {
 		return fixed{}, err
 	}
@@ -131,11 +146,7 @@ const monthLayout = "2006-01"
 // priceToBase sets r's price adjustment and returns the amount in the set's
 // base-year dollars: round(amount x base / index, 4), as storeResults
 // computes it.
-func priceToBase(l *Line, r *Result) (fixed, error) {
-	base, err := spendBase()
-	if err != nil {
-		return fixed{}, err
-	}
+func priceToBase(l *Line, r *Result, base priceBase) (fixed, error) {
 	amount, err := parseFixed(l.Amount)
 	if err != nil {
 		return fixed{}, fmt.Errorf("calculator.Compute: amount: %w", err)
@@ -231,3 +242,32 @@ var spendBase = sync.OnceValues(func() (priceBase, error) {
 	}
 	return priceBase{}, fmt.Errorf("calculator: %s is not a shipped set", DefaultSet)
 })
+
+// priceBase is the spend set's price base: the shipped set's from the
+// shipped data, another's as the store recorded it when it was loaded.
+func (e *engine) priceBase(ctx context.Context) (priceBase, error) {
+	if e.base != nil {
+		return *e.base, nil
+	}
+	if e.spendSet == DefaultSet {
+		b, err := spendBase()
+		e.base = &b
+		return b, err
+	}
+	sets, err := e.svc.store.FactorSets(ctx, e.tenant)
+	if err != nil {
+		return priceBase{}, err //nolint:wrapcheck // the store's own, named
+	}
+	for _, set := range sets {
+		if set.Name != e.spendSet {
+			continue
+		}
+		v, err := parseFixed(set.PriceBase)
+		if err != nil {
+			return priceBase{}, fmt.Errorf("calculator.Compute: %s has no price base: %w", set.Name, err)
+		}
+		e.base = &priceBase{year: set.PriceYear, value: v}
+		return *e.base, nil
+	}
+	return priceBase{}, fmt.Errorf("calculator.Compute: spend set %s: %w", e.spendSet, ErrSetNotFound)
+}

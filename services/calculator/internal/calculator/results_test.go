@@ -34,7 +34,7 @@ func TestResultsAreCachedOnceFoundAndOnlyThen(t *testing.T) {
 		"T1": {TransactionID: "T1", Date: day, Kg: "1.0000000"},
 		"T2": {TransactionID: "T2", Date: day, Kg: "2.0000000"},
 	}}
-	svc := New(st, nil, nil)
+	svc := New(st, nil, nil, nil)
 	a, b := uuid.New(), uuid.New()
 	ids, dates := []string{"T1", "T2", "T3"}, []time.Time{day, day, day}
 	kgs := func(rs []Result) []string {

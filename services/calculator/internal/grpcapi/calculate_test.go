@@ -36,7 +36,7 @@ func calcServer(tb testing.TB) *grpc.ClientConn {
 	tenant := testsupport.Tenant(tb, pool, "a")
 	caches := cache.New(nil, slog.New(slog.DiscardHandler), nil)
 	tb.Cleanup(caches.Close)
-	svc := calculator.New(store.New(pool), caches.Summaries, caches.Factors)
+	svc := calculator.New(store.New(pool), caches.Summaries, caches.Factors, caches.Settings)
 	srv := grpcserver.New(grpcserver.Options{Name: "calculator", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
 		Auth: testsupport.KeyAuth{Tenant: tenant}})
 	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(svc, pagetoken.New([]byte("0123456789abcdef0123456789abcdef"))))

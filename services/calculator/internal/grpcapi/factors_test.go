@@ -34,7 +34,7 @@ func factorAPI(t *testing.T) (*grpcapi.API, context.Context) {
 	t.Helper()
 	pool := testsupport.NewPool(t, "calculator", store.Migrate)
 	tenant := testsupport.Tenant(t, pool, "a")
-	api := grpcapi.New(calculator.New(store.New(pool), nil, nil), pagetoken.New([]byte("0123456789abcdef0123456789abcdef")))
+	api := grpcapi.New(calculator.New(store.New(pool), nil, nil, nil), pagetoken.New([]byte("0123456789abcdef0123456789abcdef")))
 	return api, tenancy.WithTenant(context.Background(), tenant, "key")
 }
 

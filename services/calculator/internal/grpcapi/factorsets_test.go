@@ -22,7 +22,7 @@ import (
 func twoTenants(t *testing.T) (api *grpcapi.API, a, b context.Context) {
 	t.Helper()
 	pool := testsupport.NewPool(t, "calculator", store.Migrate)
-	api = grpcapi.New(calculator.New(store.New(pool), nil, nil), pagetoken.New([]byte("0123456789abcdef0123456789abcdef")))
+	api = grpcapi.New(calculator.New(store.New(pool), nil, nil, nil), pagetoken.New([]byte("0123456789abcdef0123456789abcdef")))
 	a = tenancy.WithTenant(context.Background(), testsupport.Tenant(t, pool, "a"), "key")
 	b = tenancy.WithTenant(context.Background(), testsupport.Tenant(t, pool, "b"), "key")
 	return api, a, b

@@ -18,7 +18,7 @@ import (
 // A line's upload is its own or the request's; a missing or malformed one
 // is refused naming the line, before anything is stored.
 func TestCalculateEmissionsNamesTheLineWithoutAnUpload(t *testing.T) {
-	api := grpcapi.New(calculator.New(nil, nil, nil), nil) // never reached
+	api := grpcapi.New(calculator.New(nil, nil, nil, nil), nil) // never reached
 	ctx := tenancy.WithTenant(context.Background(), uuid.New(), "key")
 	line := func(upload string) *calculatorv1.SpendLine {
 		return &calculatorv1.SpendLine{TransactionId: "T1", Date: "2024-01-01", SupplierId: "S1", NaicsCode: "331110", AmountUsd: "1", Upload: upload}
@@ -45,7 +45,7 @@ func TestCalculateEmissionsNamesTheLineWithoutAnUpload(t *testing.T) {
 // refused naming the field, before any lookup or write (none is reachable
 // here) rather than failing there as an internal error.
 func TestNULBytesAreRefusedNamingTheField(t *testing.T) {
-	api := grpcapi.New(calculator.New(nil, nil, nil), nil) // never reached
+	api := grpcapi.New(calculator.New(nil, nil, nil, nil), nil) // never reached
 	ctx := tenancy.WithTenant(context.Background(), uuid.New(), "key")
 	line := &calculatorv1.SpendLine{TransactionId: "T1", Date: "2024-01-01", SupplierId: "S1", NaicsCode: "331110", AmountUsd: "1"}
 	withNUL := func(f func(*calculatorv1.SpendLine)) []*calculatorv1.SpendLine {

@@ -68,7 +68,7 @@ func TestComputeAgreesWithStoredResults(t *testing.T) {
 	c := cache.New(nil, slog.New(slog.DiscardHandler), nil)
 	defer c.Close()
 	for name, svc := range map[string]*calculator.Service{
-		"no cache": f.svc, "factor cache": calculator.New(store.New(f.pool), c.Summaries, c.Factors),
+		"no cache": f.svc, "factor cache": calculator.New(store.New(f.pool), c.Summaries, c.Factors, c.Settings),
 	} {
 		t.Run(name, func(t *testing.T) {
 			for range 2 { // the second from the parsed sets

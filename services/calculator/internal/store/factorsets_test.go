@@ -64,6 +64,14 @@ func TestSwitchingFactorSetVersionRewritesNothing(t *testing.T) {
 	if err != nil || sum.TotalKg != "1600.7840093" || sum.Count != 2 || len(sum.Groups) != 1 || sum.Groups[0].Kg != "1600.7840093" {
 		t.Fatalf("summary = %+v, %v; want both results added", sum, err)
 	}
+	// Calculating without storing follows the tenant's set too, and a
+	// tenant that kept the shipped one gets it.
+	for tenant, want := range map[uuid.UUID][2]string{f.a: {"epa-supply-chain-v1.4.0", "854.0045100"}, f.b: {"epa-supply-chain-v1.3.0", "746.7794993"}} {
+		c, err := f.svc.Compute(ctx, tenant, []calculator.Line{{Date: day("2024-01-15"), NAICS: "331110", Amount: "1000.00"}})
+		if err != nil || c.Results[0].Set != want[0] || c.Results[0].Kg != want[1] || c.Results[0].PriceBase != "292.655" {
+			t.Errorf("Compute for %s = %+v, %v; want %v", tenant, c, err, want)
+		}
+	}
 	// A code the new version lacks is refused naming it.
 	bad := line("GONE")
 	bad.NAICS = "327310"

@@ -259,10 +259,12 @@ func (s *Store) KeepPartitionsAhead(ctx context.Context, onErr func(error)) {
 func (s *Store) FactorSets(ctx context.Context, tenant uuid.UUID) ([]calculator.FactorSet, error) {
 	var out []calculator.FactorSet
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT s.name, s.display_name, s.publisher, s.version, s.unit, s.source,
-			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id), s.region, s.data_year, s.kind
+			(SELECT count(*) FROM calculator.factors f WHERE f.factor_set_id = s.id), s.region, s.data_year, s.kind,
+			coalesce(s.price_year, 0), coalesce(s.price_index_base::text, '')
 			FROM ` + visibleSets + ` s ORDER BY s.name`, Scan: db.Collect(&out, func(r pgx.CollectableRow) (calculator.FactorSet, error) {
 		var fs calculator.FactorSet
-		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count, &fs.Region, &fs.Year, &fs.Kind); err != nil {
+		if err := r.Scan(&fs.Name, &fs.DisplayName, &fs.Publisher, &fs.Version, &fs.Unit, &fs.Source, &fs.Count, &fs.Region, &fs.Year, &fs.Kind,
+			&fs.PriceYear, &fs.PriceBase); err != nil {
 			return fs, fmt.Errorf("scan factor set: %w", err)
 		}
 		return fs, nil

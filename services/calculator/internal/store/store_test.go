@@ -36,7 +36,7 @@ func setup(t *testing.T) fixture {
 	t.Helper()
 	pool := testsupport.NewPool(t, "calculator", store.Migrate)
 	a, b := testsupport.Tenant(t, pool, "a"), testsupport.Tenant(t, pool, "b")
-	return fixture{svc: calculator.New(store.New(pool), nil, nil), pool: pool, a: a, b: b}
+	return fixture{svc: calculator.New(store.New(pool), nil, nil, nil), pool: pool, a: a, b: b}
 }
 
 func day(s string) time.Time {
