@@ -256,7 +256,7 @@ func (e *engine) priceBase(ctx context.Context) (priceBase, error) {
 	}
 	sets, err := e.svc.store.FactorSets(ctx, e.tenant)
 	if err != nil {
-		return priceBase{}, err //nolint:wrapcheck // the store's own, named
+		return priceBase{}, err // the store's own, named
 	}
 	for _, set := range sets {
 		if set.Name != e.spendSet {
