@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -520,8 +521,16 @@ func newLineArrays(lines []calculator.Line) lineArrays {
 	n := len(lines)
 	text := func() []string { return make([]string, n) }
 	ls := lineArrays{ids: text(), sups: text(), codes: text(), amounts: text(), prices: text(), priceMonths: text(),
-		curs: text(), originals: text(), rates: text(), rateMonths: text(), qtys: text(), units: text(), factorQtys: text(),
 		dates: make([]time.Time, n), uploads: make([]int64, n), cats: make([]int16, n)}
+	// The conversion and activity arrays only for a batch that has such
+	// lines: nil goes as NULL, which unnest pads with NULLs, and a batch of
+	// dollar spend lines sends and parses seven fewer arrays.
+	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.Currency != "" }) {
+		ls.curs, ls.originals, ls.rates, ls.rateMonths = text(), text(), text(), text()
+	}
+	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.Activity != "" }) {
+		ls.qtys, ls.units, ls.factorQtys = text(), text(), text()
+	}
 	seen := map[string]bool{}
 	for i := range lines {
 		l := &lines[i]
@@ -581,17 +590,17 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 				 category, factor_set_id, factor_value, method, kg_co2e, amount_base_usd, price_index, price_index_month,
 				 currency, amount, fx_rate, fx_month, quantity, unit, factor_quantity)
 			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.code, s.amount::numeric,
-				coalesce(nullif(s.cat, 0), f.category), f.factor_set_id, f.value, CASE WHEN s.fq = '' THEN $3 ELSE $4 END,
-				b.q * f.value, CASE WHEN s.fq = '' THEN b.q END, nullif(s.price, '')::numeric, nullif(s.price_month, '')::date,
+				coalesce(nullif(s.cat, 0), f.category), f.factor_set_id, f.value, CASE WHEN coalesce(s.fq, '') = '' THEN $3 ELSE $4 END,
+				b.q * f.value, CASE WHEN coalesce(s.fq, '') = '' THEN b.q END, nullif(s.price, '')::numeric, nullif(s.price_month, '')::date,
 				nullif(s.cur, ''), nullif(s.orig, '')::numeric, nullif(s.rate, '')::numeric, nullif(s.rate_month, '')::date,
 				nullif(s.qty, '')::numeric, nullif(s.unit, ''), nullif(s.fq, '')::numeric
 			FROM unnest($7::text[], $8::date[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[],
 					$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::smallint[])
 				AS s(transaction_id, tx_date, supplier_id, code, amount, upload_id, price, price_month,
 					cur, orig, rate, rate_month, qty, unit, fq, cat)
-			CROSS JOIN LATERAL (SELECT CASE WHEN s.fq = '' THEN round(s.amount::numeric(18, 4) * $6::numeric / s.price::numeric, 4)
+			CROSS JOIN LATERAL (SELECT CASE WHEN coalesce(s.fq, '') = '' THEN round(s.amount::numeric(18, 4) * $6::numeric / s.price::numeric, 4)
 				ELSE s.fq::numeric END AS q) b
-			JOIN calculator.factors f ON f.factor_set_id = CASE WHEN s.fq = '' THEN $2::smallint ELSE $5::smallint END AND f.code = s.code
+			JOIN calculator.factors f ON f.factor_set_id = CASE WHEN coalesce(s.fq, '') = '' THEN $2::smallint ELSE $5::smallint END AND f.code = s.code
 			ON CONFLICT DO NOTHING
 			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e,
 				coalesce(factor_quantity, amount_base_usd) AS q
