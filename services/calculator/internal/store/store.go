@@ -201,9 +201,9 @@ func backfillBases(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 func backfillTenant(ctx context.Context, tx pgx.Tx) error {
-	var todo bool
+	var pending bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE kg_co2e_ar4 IS NULL)
-		OR EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE kg_co2e_ar4 IS NULL)`).Scan(&todo); err != nil || !todo {
+		OR EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE kg_co2e_ar4 IS NULL)`).Scan(&pending); err != nil || !pending {
 		return err //nolint:wrapcheck // wrapped by backfillBases, naming the tenant
 	}
 	_, err := tx.Exec(ctx, `
