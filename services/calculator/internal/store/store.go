@@ -801,7 +801,7 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 		// The date list prunes the partitions at run time; the pair join
 		// keeps each id to its own date.
 		st.SQL = `
-			SELECT ` + resultCols + `
+			SELECT ` + batchResultCols + `
 			FROM unnest($2::text[], $3::date[]) AS k(id, d)
 			JOIN calculator.emission_results e ON e.tenant_id = $1 AND e.transaction_id = k.id AND e.tx_date = k.d
 				AND e.tx_date = ANY($3::date[])
@@ -809,7 +809,7 @@ func (s *Store) Results(ctx context.Context, tenant uuid.UUID, ids []string, dat
 		st.Args = []any{tenant, ids, dates}
 	} else {
 		st.SQL = `
-			SELECT DISTINCT ON (e.transaction_id) ` + resultCols + `
+			SELECT DISTINCT ON (e.transaction_id) ` + batchResultCols + `
 			FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id` + resultQuantity + `
 			WHERE e.tenant_id = $1 AND e.transaction_id = ANY($2)
 			ORDER BY e.transaction_id, e.tx_date`
@@ -834,9 +834,17 @@ const resultCols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.n
 	CASE WHEN e.price_index IS NULL THEN 0 ELSE s.price_year END,
 	coalesce(e.currency, ''), coalesce(e.amount::text, ''), coalesce(e.fx_rate::text, ''), coalesce(to_char(e.fx_month, 'YYYY-MM'), ''),
 	coalesce(e.quantity::text, ''), coalesce(e.unit, ''), coalesce(e.factor_quantity::text, ''), coalesce(f.unit, ''), s.gas_unit,
-	coalesce(round(f.value_ar4 * q.q, 7)::text, ''), coalesce(round(f.value_ar6 * q.q, 7)::text, ''),
-	coalesce((SELECT array_agg(g.gas || '=' || (g.value * q.q)::text ORDER BY g.gas) FROM calculator.factor_gases g
+	coalesce(round(f.value_ar4 * q.q, 7)::text, ''), coalesce(round(f.value_ar6 * q.q, 7)::text, ''), ` + resultGases
+
+// resultGases reads a result's gases: the factor's, times the factor
+// quantity (EPA's 18 per line).
+const resultGases = `coalesce((SELECT array_agg(g.gas || '=' || (g.value * q.q)::text ORDER BY g.gas) FROM calculator.factor_gases g
 		WHERE g.factor_set_id = e.factor_set_id AND g.code = e.naics_code), '{}')`
+
+// batchResultCols are resultCols without the gases: a batch read serves
+// pages of transactions and fills the result caches, where 18 gases a line
+// would make each result several times larger (GetEmissionResult has them).
+var batchResultCols = strings.Replace(resultCols, resultGases, `'{}'::text[]`, 1)
 
 // resultQuantity joins, for resultCols, a result's factor f and factor
 // quantity q: what the factor multiplies (results calculated before prices

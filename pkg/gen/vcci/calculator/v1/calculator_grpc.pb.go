@@ -60,7 +60,9 @@ type CalculatorServiceClient interface {
 	CalculateEmissions(ctx context.Context, in *CalculateEmissionsRequest, opts ...grpc.CallOption) (*CalculateEmissionsResponse, error)
 	// GetEmissionResult returns one transaction's result with its provenance.
 	GetEmissionResult(ctx context.Context, in *GetEmissionResultRequest, opts ...grpc.CallOption) (*EmissionResult, error)
-	// BatchGetEmissionResults returns results by name.
+	// BatchGetEmissionResults returns results by name, without their gases
+	// (GetEmissionResult has them): pages of transactions embed these, and
+	// a spend line has 18 gases.
 	//
 	// Names not calculated (yet) are left out rather than failing the batch.
 	BatchGetEmissionResults(ctx context.Context, in *BatchGetEmissionResultsRequest, opts ...grpc.CallOption) (*BatchGetEmissionResultsResponse, error)
@@ -272,7 +274,9 @@ type CalculatorServiceServer interface {
 	CalculateEmissions(context.Context, *CalculateEmissionsRequest) (*CalculateEmissionsResponse, error)
 	// GetEmissionResult returns one transaction's result with its provenance.
 	GetEmissionResult(context.Context, *GetEmissionResultRequest) (*EmissionResult, error)
-	// BatchGetEmissionResults returns results by name.
+	// BatchGetEmissionResults returns results by name, without their gases
+	// (GetEmissionResult has them): pages of transactions embed these, and
+	// a spend line has 18 gases.
 	//
 	// Names not calculated (yet) are left out rather than failing the batch.
 	BatchGetEmissionResults(context.Context, *BatchGetEmissionResultsRequest) (*BatchGetEmissionResultsResponse, error)
