@@ -49,10 +49,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // published values: its price year, its factors' gases and their CO2e
 // under AR4 and AR6.
 func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
-	fs, err := set.Factors()
-	if err != nil {
-		return fmt.Errorf("store.LoadSet: %w", err)
-	}
 	var base *string
 	if set.PriceYear != 0 {
 		b, err := priceBase(set.PriceYear)
@@ -61,7 +57,7 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 		}
 		base = &b
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE calculator.factor_sets IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock factor sets: %w", err)
 		}
@@ -73,14 +69,18 @@ func LoadSet(ctx context.Context, pool *pgxpool.Pool, set factors.Set) error {
 			"look up set", calculator.ErrSetNotFound)
 		switch {
 		case err == nil && complete:
-			return nil
-		case err == nil:
-			return completeSet(ctx, tx, id, set, base, fs)
-		case !errors.Is(err, calculator.ErrSetNotFound):
+			return nil // the usual start: the published factors are not even parsed
+		case err != nil && !errors.Is(err, calculator.ErrSetNotFound):
 			return err
 		}
-		err = insertSet(ctx, tx, nil, set, base, fs)
-		return err
+		fs, ferr := set.Factors()
+		if ferr != nil {
+			return fmt.Errorf("read the factors: %w", ferr)
+		}
+		if err == nil {
+			return completeSet(ctx, tx, id, set, base, fs)
+		}
+		return insertSet(ctx, tx, nil, set, base, fs)
 	})
 	if err != nil {
 		return fmt.Errorf("store.LoadSet: %w", err)
