@@ -185,6 +185,115 @@ func (SummaryDimension) EnumDescriptor() ([]byte, []int) {
 	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{2}
 }
 
+// SupplierFactorKind is what a supplier's figure is per.
+type SupplierFactorKind int32
+
+const (
+	SupplierFactorKind_SUPPLIER_FACTOR_KIND_UNSPECIFIED SupplierFactorKind = 0
+	// kg CO2e per USD of the supplier's revenue: applied to spend with it.
+	SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY SupplierFactorKind = 1
+	// kg CO2e per declared unit of one product (PACT-style footprint):
+	// applied to quantities of that product.
+	SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT SupplierFactorKind = 2
+)
+
+// Enum value maps for SupplierFactorKind.
+var (
+	SupplierFactorKind_name = map[int32]string{
+		0: "SUPPLIER_FACTOR_KIND_UNSPECIFIED",
+		1: "SUPPLIER_FACTOR_KIND_COMPANY",
+		2: "SUPPLIER_FACTOR_KIND_PRODUCT",
+	}
+	SupplierFactorKind_value = map[string]int32{
+		"SUPPLIER_FACTOR_KIND_UNSPECIFIED": 0,
+		"SUPPLIER_FACTOR_KIND_COMPANY":     1,
+		"SUPPLIER_FACTOR_KIND_PRODUCT":     2,
+	}
+)
+
+func (x SupplierFactorKind) Enum() *SupplierFactorKind {
+	p := new(SupplierFactorKind)
+	*p = x
+	return p
+}
+
+func (x SupplierFactorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SupplierFactorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[3].Descriptor()
+}
+
+func (SupplierFactorKind) Type() protoreflect.EnumType {
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[3]
+}
+
+func (x SupplierFactorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SupplierFactorKind.Descriptor instead.
+func (SupplierFactorKind) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{3}
+}
+
+// RecalculationState is where a recalculation is.
+type RecalculationState int32
+
+const (
+	RecalculationState_RECALCULATION_STATE_UNSPECIFIED RecalculationState = 0
+	RecalculationState_RECALCULATION_STATE_QUEUED      RecalculationState = 1
+	RecalculationState_RECALCULATION_STATE_RUNNING     RecalculationState = 2
+	RecalculationState_RECALCULATION_STATE_SUCCEEDED   RecalculationState = 3
+	RecalculationState_RECALCULATION_STATE_FAILED      RecalculationState = 4
+)
+
+// Enum value maps for RecalculationState.
+var (
+	RecalculationState_name = map[int32]string{
+		0: "RECALCULATION_STATE_UNSPECIFIED",
+		1: "RECALCULATION_STATE_QUEUED",
+		2: "RECALCULATION_STATE_RUNNING",
+		3: "RECALCULATION_STATE_SUCCEEDED",
+		4: "RECALCULATION_STATE_FAILED",
+	}
+	RecalculationState_value = map[string]int32{
+		"RECALCULATION_STATE_UNSPECIFIED": 0,
+		"RECALCULATION_STATE_QUEUED":      1,
+		"RECALCULATION_STATE_RUNNING":     2,
+		"RECALCULATION_STATE_SUCCEEDED":   3,
+		"RECALCULATION_STATE_FAILED":      4,
+	}
+)
+
+func (x RecalculationState) Enum() *RecalculationState {
+	p := new(RecalculationState)
+	*p = x
+	return p
+}
+
+func (x RecalculationState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecalculationState) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_calculator_v1_calculator_proto_enumTypes[4].Descriptor()
+}
+
+func (RecalculationState) Type() protoreflect.EnumType {
+	return &file_vcci_calculator_v1_calculator_proto_enumTypes[4]
+}
+
+func (x RecalculationState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecalculationState.Descriptor instead.
+func (RecalculationState) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{4}
+}
+
 // FactorSet is one version of an emission factor library.
 type FactorSet struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -725,8 +834,14 @@ type CalculationSettings struct {
 	// The set activity lines are calculated with, an activity set;
 	// factorSets/desnz-2024 until changed.
 	ActivityFactorSet string `protobuf:"bytes,5,opt,name=activity_factor_set,json=activityFactorSet,proto3" json:"activity_factor_set,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The base year recalculations are measured against (GHG Protocol
+	// Corporate Standard, ch. 5); 0: none set.
+	BaseYear int32 `protobuf:"varint,6,opt,name=base_year,json=baseYear,proto3" json:"base_year,omitempty"`
+	// A base-year recalculation changing the base year's total by at least
+	// this percentage is significant; "5" until changed.
+	SignificanceThresholdPercent string `protobuf:"bytes,7,opt,name=significance_threshold_percent,json=significanceThresholdPercent,proto3" json:"significance_threshold_percent,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
 }
 
 func (x *CalculationSettings) Reset() {
@@ -790,6 +905,20 @@ func (x *CalculationSettings) GetSpendFactorSet() string {
 func (x *CalculationSettings) GetActivityFactorSet() string {
 	if x != nil {
 		return x.ActivityFactorSet
+	}
+	return ""
+}
+
+func (x *CalculationSettings) GetBaseYear() int32 {
+	if x != nil {
+		return x.BaseYear
+	}
+	return 0
+}
+
+func (x *CalculationSettings) GetSignificanceThresholdPercent() string {
+	if x != nil {
+		return x.SignificanceThresholdPercent
 	}
 	return ""
 }
@@ -1293,9 +1422,16 @@ type SpendLine struct {
 	Unit string `protobuf:"bytes,11,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Overrides the Scope 3 category the factor (or the tenant's rules)
 	// would give; required for a factor with none (a fuel's own combustion).
-	Category      v1.ScopeCategory `protobuf:"varint,12,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Category v1.ScopeCategory `protobuf:"varint,12,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	// The supplier's product bought, matched to the supplier's product
+	// footprints (SupplierFactor); quantity and unit are then in, or convert
+	// to, the footprint's declared unit.
+	ProductId string `protobuf:"bytes,13,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	// The supplier's ISO 3166-1 alpha-2 country, for the data quality
+	// score's geography.
+	SupplierCountry string `protobuf:"bytes,14,opt,name=supplier_country,json=supplierCountry,proto3" json:"supplier_country,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SpendLine) Reset() {
@@ -1410,6 +1546,20 @@ func (x *SpendLine) GetCategory() v1.ScopeCategory {
 		return x.Category
 	}
 	return v1.ScopeCategory(0)
+}
+
+func (x *SpendLine) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *SpendLine) GetSupplierCountry() string {
+	if x != nil {
+		return x.SupplierCountry
+	}
+	return ""
 }
 
 type CalculateEmissionsRequest struct {
@@ -1686,9 +1836,17 @@ type EmissionResult struct {
 	GasUnit string       `protobuf:"bytes,32,opt,name=gas_unit,json=gasUnit,proto3" json:"gas_unit,omitempty"`
 	// The basis kg_co2e is under (the factor's, AR5), and the line's CO2e
 	// under the others: factor_quantity x the factor's value under them.
-	GwpBasis      GwpBasis `protobuf:"varint,33,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
-	KgCo2EAr4     string   `protobuf:"bytes,34,opt,name=kg_co2e_ar4,json=kgCo2eAr4,proto3" json:"kg_co2e_ar4,omitempty"`
-	KgCo2EAr6     string   `protobuf:"bytes,35,opt,name=kg_co2e_ar6,json=kgCo2eAr6,proto3" json:"kg_co2e_ar6,omitempty"`
+	GwpBasis  GwpBasis `protobuf:"varint,33,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	KgCo2EAr4 string   `protobuf:"bytes,34,opt,name=kg_co2e_ar4,json=kgCo2eAr4,proto3" json:"kg_co2e_ar4,omitempty"`
+	KgCo2EAr6 string   `protobuf:"bytes,35,opt,name=kg_co2e_ar6,json=kgCo2eAr6,proto3" json:"kg_co2e_ar6,omitempty"`
+	// The product and supplier country the line gave.
+	ProductId       string `protobuf:"bytes,36,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	SupplierCountry string `protobuf:"bytes,37,opt,name=supplier_country,json=supplierCountry,proto3" json:"supplier_country,omitempty"`
+	// The line's data quality (docs/quality.md).
+	DataQuality *DataQuality `protobuf:"bytes,38,opt,name=data_quality,json=dataQuality,proto3" json:"data_quality,omitempty"`
+	// 1 for the first calculation; each recalculation that changed the
+	// result adds one, the earlier versions being kept.
+	Version       int32 `protobuf:"varint,39,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1966,6 +2124,34 @@ func (x *EmissionResult) GetKgCo2EAr6() string {
 		return x.KgCo2EAr6
 	}
 	return ""
+}
+
+func (x *EmissionResult) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetSupplierCountry() string {
+	if x != nil {
+		return x.SupplierCountry
+	}
+	return ""
+}
+
+func (x *EmissionResult) GetDataQuality() *DataQuality {
+	if x != nil {
+		return x.DataQuality
+	}
+	return nil
+}
+
+func (x *EmissionResult) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type CalculateRequest struct {
@@ -2466,6 +2652,2018 @@ func (x *SummarizeEmissionsResponse) GetGwpBasis() GwpBasis {
 	return GwpBasis_GWP_BASIS_UNSPECIFIED
 }
 
+// SupplierFactor is a supplier's own emissions figure, private to the
+// tenant, valid for a period.
+type SupplierFactor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "supplierFactors/{id}".
+	Name       string             `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	SupplierId string             `protobuf:"bytes,2,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	Kind       SupplierFactorKind `protobuf:"varint,3,opt,name=kind,proto3,enum=vcci.calculator.v1.SupplierFactorKind" json:"kind,omitempty"`
+	// PRODUCT: the supplier's product id lines name (SpendLine.product_id).
+	ProductId string `protobuf:"bytes,4,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	// PRODUCT: the unit the footprint is per, for example "kg", "litre" or
+	// "unit" (one item); a line's quantity converts to it.
+	DeclaredUnit string `protobuf:"bytes,5,opt,name=declared_unit,json=declaredUnit,proto3" json:"declared_unit,omitempty"`
+	// kg CO2e (AR5) per USD of revenue (COMPANY) or per declared unit
+	// (PRODUCT), exact decimal.
+	KgCo2EPerUnit string `protobuf:"bytes,6,opt,name=kg_co2e_per_unit,json=kgCo2ePerUnit,proto3" json:"kg_co2e_per_unit,omitempty"`
+	// Optional: the figure by gas, kg of each gas per unit; with them the
+	// figure is re-expressed under AR4 and AR6 as the public factors are.
+	Gases []*FactorGas `protobuf:"bytes,7,rep,name=gases,proto3" json:"gases,omitempty"`
+	// The year the figure reports on.
+	ReportingYear int32 `protobuf:"varint,8,opt,name=reporting_year,json=reportingYear,proto3" json:"reporting_year,omitempty"`
+	// Third-party verified (assured).
+	Verified bool `protobuf:"varint,9,opt,name=verified,proto3" json:"verified,omitempty"`
+	// PRODUCT: share of primary data in the footprint, decimal 0..1.
+	PrimaryDataShare string `protobuf:"bytes,10,opt,name=primary_data_share,json=primaryDataShare,proto3" json:"primary_data_share,omitempty"`
+	// PRODUCT: the footprint's boundary, for example "cradle-to-gate".
+	Boundary string `protobuf:"bytes,11,opt,name=boundary,proto3" json:"boundary,omitempty"`
+	// The lines it applies to: transaction dates from valid_from to
+	// valid_to, both included ("YYYY-MM-DD").
+	ValidFrom string `protobuf:"bytes,12,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
+	ValidTo   string `protobuf:"bytes,13,opt,name=valid_to,json=validTo,proto3" json:"valid_to,omitempty"`
+	// The factor results calculated with it name
+	// ("factorSets/supplier-data/factors/sf-{id}").
+	Factor     string                 `protobuf:"bytes,14,opt,name=factor,proto3" json:"factor,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The recalculation of the supplier's stored lines queued when it was
+	// created ("recalculations/{id}"); empty when it had none.
+	Recalculation string `protobuf:"bytes,16,opt,name=recalculation,proto3" json:"recalculation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupplierFactor) Reset() {
+	*x = SupplierFactor{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupplierFactor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupplierFactor) ProtoMessage() {}
+
+func (x *SupplierFactor) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupplierFactor.ProtoReflect.Descriptor instead.
+func (*SupplierFactor) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SupplierFactor) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetKind() SupplierFactorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SupplierFactorKind_SUPPLIER_FACTOR_KIND_UNSPECIFIED
+}
+
+func (x *SupplierFactor) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetDeclaredUnit() string {
+	if x != nil {
+		return x.DeclaredUnit
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetKgCo2EPerUnit() string {
+	if x != nil {
+		return x.KgCo2EPerUnit
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetGases() []*FactorGas {
+	if x != nil {
+		return x.Gases
+	}
+	return nil
+}
+
+func (x *SupplierFactor) GetReportingYear() int32 {
+	if x != nil {
+		return x.ReportingYear
+	}
+	return 0
+}
+
+func (x *SupplierFactor) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *SupplierFactor) GetPrimaryDataShare() string {
+	if x != nil {
+		return x.PrimaryDataShare
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetBoundary() string {
+	if x != nil {
+		return x.Boundary
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetValidFrom() string {
+	if x != nil {
+		return x.ValidFrom
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetValidTo() string {
+	if x != nil {
+		return x.ValidTo
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetFactor() string {
+	if x != nil {
+		return x.Factor
+	}
+	return ""
+}
+
+func (x *SupplierFactor) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *SupplierFactor) GetRecalculation() string {
+	if x != nil {
+		return x.Recalculation
+	}
+	return ""
+}
+
+type CreateSupplierFactorRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SupplierFactor *SupplierFactor        `protobuf:"bytes,1,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateSupplierFactorRequest) Reset() {
+	*x = CreateSupplierFactorRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSupplierFactorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSupplierFactorRequest) ProtoMessage() {}
+
+func (x *CreateSupplierFactorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSupplierFactorRequest.ProtoReflect.Descriptor instead.
+func (*CreateSupplierFactorRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CreateSupplierFactorRequest) GetSupplierFactor() *SupplierFactor {
+	if x != nil {
+		return x.SupplierFactor
+	}
+	return nil
+}
+
+type GetSupplierFactorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "supplierFactors/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSupplierFactorRequest) Reset() {
+	*x = GetSupplierFactorRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSupplierFactorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSupplierFactorRequest) ProtoMessage() {}
+
+func (x *GetSupplierFactorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSupplierFactorRequest.ProtoReflect.Descriptor instead.
+func (*GetSupplierFactorRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetSupplierFactorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListSupplierFactorsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this supplier's; empty: every supplier's.
+	SupplierId string `protobuf:"bytes,1,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	// At most 1000; 0: 100.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSupplierFactorsRequest) Reset() {
+	*x = ListSupplierFactorsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSupplierFactorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSupplierFactorsRequest) ProtoMessage() {}
+
+func (x *ListSupplierFactorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSupplierFactorsRequest.ProtoReflect.Descriptor instead.
+func (*ListSupplierFactorsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListSupplierFactorsRequest) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *ListSupplierFactorsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSupplierFactorsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSupplierFactorsResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	SupplierFactors []*SupplierFactor      `protobuf:"bytes,1,rep,name=supplier_factors,json=supplierFactors,proto3" json:"supplier_factors,omitempty"`
+	NextPageToken   string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListSupplierFactorsResponse) Reset() {
+	*x = ListSupplierFactorsResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSupplierFactorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSupplierFactorsResponse) ProtoMessage() {}
+
+func (x *ListSupplierFactorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSupplierFactorsResponse.ProtoReflect.Descriptor instead.
+func (*ListSupplierFactorsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListSupplierFactorsResponse) GetSupplierFactors() []*SupplierFactor {
+	if x != nil {
+		return x.SupplierFactors
+	}
+	return nil
+}
+
+func (x *ListSupplierFactorsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// DataQuality is a line's (or an emissions-weighted group's) data quality
+// on the GHG Protocol's five indicators, 1 best to 5 worst
+// (docs/quality.md has the scoring table).
+type DataQuality struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A line's indicators are whole numbers ("4"); a group's are weighted
+	// means with 2 decimals ("3.27").
+	Technology   string `protobuf:"bytes,1,opt,name=technology,proto3" json:"technology,omitempty"`
+	Time         string `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Geography    string `protobuf:"bytes,3,opt,name=geography,proto3" json:"geography,omitempty"`
+	Completeness string `protobuf:"bytes,4,opt,name=completeness,proto3" json:"completeness,omitempty"`
+	Reliability  string `protobuf:"bytes,5,opt,name=reliability,proto3" json:"reliability,omitempty"`
+	// The mean of the five (a line's, one decimal), or the emissions-weighted
+	// mean of the lines' scores (a group's, 2 decimals).
+	Score         string `protobuf:"bytes,6,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataQuality) Reset() {
+	*x = DataQuality{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataQuality) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataQuality) ProtoMessage() {}
+
+func (x *DataQuality) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataQuality.ProtoReflect.Descriptor instead.
+func (*DataQuality) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DataQuality) GetTechnology() string {
+	if x != nil {
+		return x.Technology
+	}
+	return ""
+}
+
+func (x *DataQuality) GetTime() string {
+	if x != nil {
+		return x.Time
+	}
+	return ""
+}
+
+func (x *DataQuality) GetGeography() string {
+	if x != nil {
+		return x.Geography
+	}
+	return ""
+}
+
+func (x *DataQuality) GetCompleteness() string {
+	if x != nil {
+		return x.Completeness
+	}
+	return ""
+}
+
+func (x *DataQuality) GetReliability() string {
+	if x != nil {
+		return x.Reliability
+	}
+	return ""
+}
+
+func (x *DataQuality) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+// UncertaintyRange is a Monte Carlo range of kg CO2e.
+type UncertaintyRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	P5            string                 `protobuf:"bytes,1,opt,name=p5,proto3" json:"p5,omitempty"`
+	P50           string                 `protobuf:"bytes,2,opt,name=p50,proto3" json:"p50,omitempty"`
+	P95           string                 `protobuf:"bytes,3,opt,name=p95,proto3" json:"p95,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UncertaintyRange) Reset() {
+	*x = UncertaintyRange{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UncertaintyRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UncertaintyRange) ProtoMessage() {}
+
+func (x *UncertaintyRange) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UncertaintyRange.ProtoReflect.Descriptor instead.
+func (*UncertaintyRange) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *UncertaintyRange) GetP5() string {
+	if x != nil {
+		return x.P5
+	}
+	return ""
+}
+
+func (x *UncertaintyRange) GetP50() string {
+	if x != nil {
+		return x.P50
+	}
+	return ""
+}
+
+func (x *UncertaintyRange) GetP95() string {
+	if x != nil {
+		return x.P95
+	}
+	return ""
+}
+
+// MethodShare is the part of a total calculated by one method.
+type MethodShare struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "supplier-product", "supplier-company", "average-data" or
+	// "spend-based".
+	Method    string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	KgCo2E    string `protobuf:"bytes,2,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	LineCount int64  `protobuf:"varint,3,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	// Of the total's kg CO2e, 0..1.
+	Share         float64 `protobuf:"fixed64,4,opt,name=share,proto3" json:"share,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MethodShare) Reset() {
+	*x = MethodShare{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MethodShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MethodShare) ProtoMessage() {}
+
+func (x *MethodShare) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MethodShare.ProtoReflect.Descriptor instead.
+func (*MethodShare) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *MethodShare) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *MethodShare) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *MethodShare) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+func (x *MethodShare) GetShare() float64 {
+	if x != nil {
+		return x.Share
+	}
+	return 0
+}
+
+// InventoryCategory is one Scope 3 category of an inventory.
+type InventoryCategory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Category      v1.ScopeCategory       `protobuf:"varint,1,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	KgCo2E        string                 `protobuf:"bytes,3,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	LineCount     int64                  `protobuf:"varint,4,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	Share         float64                `protobuf:"fixed64,5,opt,name=share,proto3" json:"share,omitempty"`
+	Methods       []*MethodShare         `protobuf:"bytes,6,rep,name=methods,proto3" json:"methods,omitempty"`
+	DataQuality   *DataQuality           `protobuf:"bytes,7,opt,name=data_quality,json=dataQuality,proto3" json:"data_quality,omitempty"`
+	Uncertainty   *UncertaintyRange      `protobuf:"bytes,8,opt,name=uncertainty,proto3" json:"uncertainty,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryCategory) Reset() {
+	*x = InventoryCategory{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryCategory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryCategory) ProtoMessage() {}
+
+func (x *InventoryCategory) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryCategory.ProtoReflect.Descriptor instead.
+func (*InventoryCategory) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *InventoryCategory) GetCategory() v1.ScopeCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.ScopeCategory(0)
+}
+
+func (x *InventoryCategory) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *InventoryCategory) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *InventoryCategory) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+func (x *InventoryCategory) GetShare() float64 {
+	if x != nil {
+		return x.Share
+	}
+	return 0
+}
+
+func (x *InventoryCategory) GetMethods() []*MethodShare {
+	if x != nil {
+		return x.Methods
+	}
+	return nil
+}
+
+func (x *InventoryCategory) GetDataQuality() *DataQuality {
+	if x != nil {
+		return x.DataQuality
+	}
+	return nil
+}
+
+func (x *InventoryCategory) GetUncertainty() *UncertaintyRange {
+	if x != nil {
+		return x.Uncertainty
+	}
+	return nil
+}
+
+// InventoryGroup is one input of an inventory's scores and percentiles:
+// the lines of one category calculated with one factor by one method with
+// the same data quality.
+type InventoryGroup struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Category v1.ScopeCategory       `protobuf:"varint,1,opt,name=category,proto3,enum=vcci.common.v1.ScopeCategory" json:"category,omitempty"`
+	// "factorSets/{set}/factors/{code}".
+	Factor string `protobuf:"bytes,2,opt,name=factor,proto3" json:"factor,omitempty"`
+	Method string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	// The lines' five indicators, "TTGCR" as digits: technology, time,
+	// geography, completeness, reliability (for example "41344").
+	Indicators string `protobuf:"bytes,4,opt,name=indicators,proto3" json:"indicators,omitempty"`
+	KgCo2E     string `protobuf:"bytes,5,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	LineCount  int64  `protobuf:"varint,6,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	// The lines' lognormal log-variance (docs/quality.md).
+	Sigma2        float64 `protobuf:"fixed64,7,opt,name=sigma2,proto3" json:"sigma2,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryGroup) Reset() {
+	*x = InventoryGroup{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryGroup) ProtoMessage() {}
+
+func (x *InventoryGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryGroup.ProtoReflect.Descriptor instead.
+func (*InventoryGroup) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *InventoryGroup) GetCategory() v1.ScopeCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.ScopeCategory(0)
+}
+
+func (x *InventoryGroup) GetFactor() string {
+	if x != nil {
+		return x.Factor
+	}
+	return ""
+}
+
+func (x *InventoryGroup) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *InventoryGroup) GetIndicators() string {
+	if x != nil {
+		return x.Indicators
+	}
+	return ""
+}
+
+func (x *InventoryGroup) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *InventoryGroup) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+func (x *InventoryGroup) GetSigma2() float64 {
+	if x != nil {
+		return x.Sigma2
+	}
+	return 0
+}
+
+// Inventory is the tenant's Scope 3 inventory.
+type Inventory struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	GwpBasis GwpBasis               `protobuf:"varint,1,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// The day it was read as of ("YYYY-MM-DD", the inventory as calculated
+	// at that day's end, UTC); empty when read now or from a snapshot.
+	AsOfDate string `protobuf:"bytes,2,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
+	// The snapshot read ("inventorySnapshots/{id}"); empty otherwise.
+	Snapshot    string               `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	TotalKgCo2E string               `protobuf:"bytes,4,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
+	LineCount   int64                `protobuf:"varint,5,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	Categories  []*InventoryCategory `protobuf:"bytes,6,rep,name=categories,proto3" json:"categories,omitempty"`
+	Methods     []*MethodShare       `protobuf:"bytes,7,rep,name=methods,proto3" json:"methods,omitempty"`
+	DataQuality *DataQuality         `protobuf:"bytes,8,opt,name=data_quality,json=dataQuality,proto3" json:"data_quality,omitempty"`
+	Uncertainty *UncertaintyRange    `protobuf:"bytes,9,opt,name=uncertainty,proto3" json:"uncertainty,omitempty"`
+	// The Monte Carlo's inputs: iterations and seed, and how many groups
+	// and factors it sampled (one draw per factor per iteration).
+	Iterations  int32  `protobuf:"varint,10,opt,name=iterations,proto3" json:"iterations,omitempty"`
+	Seed        uint64 `protobuf:"varint,11,opt,name=seed,proto3" json:"seed,omitempty"`
+	GroupCount  int32  `protobuf:"varint,12,opt,name=group_count,json=groupCount,proto3" json:"group_count,omitempty"`
+	FactorCount int32  `protobuf:"varint,13,opt,name=factor_count,json=factorCount,proto3" json:"factor_count,omitempty"`
+	// The groups themselves when include_groups was asked.
+	Groups []*InventoryGroup `protobuf:"bytes,14,rep,name=groups,proto3" json:"groups,omitempty"`
+	// When it was read, or the snapshot recorded.
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Inventory) Reset() {
+	*x = Inventory{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Inventory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Inventory) ProtoMessage() {}
+
+func (x *Inventory) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Inventory.ProtoReflect.Descriptor instead.
+func (*Inventory) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *Inventory) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *Inventory) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
+	}
+	return ""
+}
+
+func (x *Inventory) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *Inventory) GetTotalKgCo2E() string {
+	if x != nil {
+		return x.TotalKgCo2E
+	}
+	return ""
+}
+
+func (x *Inventory) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+func (x *Inventory) GetCategories() []*InventoryCategory {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *Inventory) GetMethods() []*MethodShare {
+	if x != nil {
+		return x.Methods
+	}
+	return nil
+}
+
+func (x *Inventory) GetDataQuality() *DataQuality {
+	if x != nil {
+		return x.DataQuality
+	}
+	return nil
+}
+
+func (x *Inventory) GetUncertainty() *UncertaintyRange {
+	if x != nil {
+		return x.Uncertainty
+	}
+	return nil
+}
+
+func (x *Inventory) GetIterations() int32 {
+	if x != nil {
+		return x.Iterations
+	}
+	return 0
+}
+
+func (x *Inventory) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *Inventory) GetGroupCount() int32 {
+	if x != nil {
+		return x.GroupCount
+	}
+	return 0
+}
+
+func (x *Inventory) GetFactorCount() int32 {
+	if x != nil {
+		return x.FactorCount
+	}
+	return 0
+}
+
+func (x *Inventory) GetGroups() []*InventoryGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *Inventory) GetReadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadTime
+	}
+	return nil
+}
+
+type GetInventoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unspecified: the tenant's basis (a snapshot's: the one it recorded).
+	GwpBasis GwpBasis `protobuf:"varint,1,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// "YYYY-MM-DD": the inventory as calculated at the end of that day
+	// (UTC), before anything recalculated since; empty: now.
+	AsOfDate string `protobuf:"bytes,2,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
+	// A snapshot to read ("inventorySnapshots/{id}"), instead of a time.
+	Snapshot string `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// Monte Carlo iterations, 100 to 100,000; 0: 10,000.
+	Iterations int32 `protobuf:"varint,4,opt,name=iterations,proto3" json:"iterations,omitempty"`
+	// 0: 1.
+	Seed          uint64 `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	IncludeGroups bool   `protobuf:"varint,6,opt,name=include_groups,json=includeGroups,proto3" json:"include_groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInventoryRequest) Reset() {
+	*x = GetInventoryRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInventoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInventoryRequest) ProtoMessage() {}
+
+func (x *GetInventoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInventoryRequest.ProtoReflect.Descriptor instead.
+func (*GetInventoryRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetInventoryRequest) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *GetInventoryRequest) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
+	}
+	return ""
+}
+
+func (x *GetInventoryRequest) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *GetInventoryRequest) GetIterations() int32 {
+	if x != nil {
+		return x.Iterations
+	}
+	return 0
+}
+
+func (x *GetInventoryRequest) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *GetInventoryRequest) GetIncludeGroups() bool {
+	if x != nil {
+		return x.IncludeGroups
+	}
+	return false
+}
+
+// InventorySnapshot is the inventory recorded under a name.
+type InventorySnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "inventorySnapshots/{id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// For example "FY2024 as reported"; unique per tenant.
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The tenant's basis when it was recorded.
+	GwpBasis      GwpBasis `protobuf:"varint,4,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	TotalKgCo2E   string   `protobuf:"bytes,5,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
+	LineCount     int64    `protobuf:"varint,6,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventorySnapshot) Reset() {
+	*x = InventorySnapshot{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventorySnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventorySnapshot) ProtoMessage() {}
+
+func (x *InventorySnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventorySnapshot.ProtoReflect.Descriptor instead.
+func (*InventorySnapshot) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *InventorySnapshot) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InventorySnapshot) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *InventorySnapshot) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *InventorySnapshot) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *InventorySnapshot) GetTotalKgCo2E() string {
+	if x != nil {
+		return x.TotalKgCo2E
+	}
+	return ""
+}
+
+func (x *InventorySnapshot) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+type CreateInventorySnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Snapshot      *InventorySnapshot     `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInventorySnapshotRequest) Reset() {
+	*x = CreateInventorySnapshotRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInventorySnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInventorySnapshotRequest) ProtoMessage() {}
+
+func (x *CreateInventorySnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInventorySnapshotRequest.ProtoReflect.Descriptor instead.
+func (*CreateInventorySnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateInventorySnapshotRequest) GetSnapshot() *InventorySnapshot {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+type ListInventorySnapshotsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInventorySnapshotsRequest) Reset() {
+	*x = ListInventorySnapshotsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInventorySnapshotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInventorySnapshotsRequest) ProtoMessage() {}
+
+func (x *ListInventorySnapshotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInventorySnapshotsRequest.ProtoReflect.Descriptor instead.
+func (*ListInventorySnapshotsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{42}
+}
+
+type ListInventorySnapshotsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Snapshots     []*InventorySnapshot   `protobuf:"bytes,1,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInventorySnapshotsResponse) Reset() {
+	*x = ListInventorySnapshotsResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInventorySnapshotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInventorySnapshotsResponse) ProtoMessage() {}
+
+func (x *ListInventorySnapshotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInventorySnapshotsResponse.ProtoReflect.Descriptor instead.
+func (*ListInventorySnapshotsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListInventorySnapshotsResponse) GetSnapshots() []*InventorySnapshot {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
+// Recalculation is a job recalculating stored lines.
+type Recalculation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "recalculations/{id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why, in the user's words.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The scope: the lines of this supplier, or calculated with this set
+	// ("factorSets/{set}"), or dated in this year; none set: every line.
+	SupplierId string `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	FactorSet  string `protobuf:"bytes,4,opt,name=factor_set,json=factorSet,proto3" json:"factor_set,omitempty"`
+	Year       int32  `protobuf:"varint,5,opt,name=year,proto3" json:"year,omitempty"`
+	// A base-year recalculation (RecalculateBaseYear).
+	BaseYear bool               `protobuf:"varint,6,opt,name=base_year,json=baseYear,proto3" json:"base_year,omitempty"`
+	State    RecalculationState `protobuf:"varint,7,opt,name=state,proto3,enum=vcci.calculator.v1.RecalculationState" json:"state,omitempty"`
+	// Lines in scope, recalculated so far, and whose result changed.
+	LineCount    int64 `protobuf:"varint,8,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	LinesDone    int64 `protobuf:"varint,9,opt,name=lines_done,json=linesDone,proto3" json:"lines_done,omitempty"`
+	LinesChanged int64 `protobuf:"varint,10,opt,name=lines_changed,json=linesChanged,proto3" json:"lines_changed,omitempty"`
+	// kg CO2e (AR5) of the lines in scope before and after, and the change
+	// in percent of before (2 decimals).
+	KgCo2EBefore  string `protobuf:"bytes,11,opt,name=kg_co2e_before,json=kgCo2eBefore,proto3" json:"kg_co2e_before,omitempty"`
+	KgCo2EAfter   string `protobuf:"bytes,12,opt,name=kg_co2e_after,json=kgCo2eAfter,proto3" json:"kg_co2e_after,omitempty"`
+	ChangePercent string `protobuf:"bytes,13,opt,name=change_percent,json=changePercent,proto3" json:"change_percent,omitempty"`
+	// Base year: the change's magnitude is at least the tenant's
+	// significance threshold.
+	Significant                  bool                   `protobuf:"varint,14,opt,name=significant,proto3" json:"significant,omitempty"`
+	SignificanceThresholdPercent string                 `protobuf:"bytes,15,opt,name=significance_threshold_percent,json=significanceThresholdPercent,proto3" json:"significance_threshold_percent,omitempty"`
+	CreateTime                   *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	FinishTime                   *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// Why it failed.
+	Error         string `protobuf:"bytes,18,opt,name=error,proto3" json:"error,omitempty"`
+	Attempts      int32  `protobuf:"varint,19,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recalculation) Reset() {
+	*x = Recalculation{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recalculation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recalculation) ProtoMessage() {}
+
+func (x *Recalculation) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recalculation.ProtoReflect.Descriptor instead.
+func (*Recalculation) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *Recalculation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Recalculation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Recalculation) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *Recalculation) GetFactorSet() string {
+	if x != nil {
+		return x.FactorSet
+	}
+	return ""
+}
+
+func (x *Recalculation) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *Recalculation) GetBaseYear() bool {
+	if x != nil {
+		return x.BaseYear
+	}
+	return false
+}
+
+func (x *Recalculation) GetState() RecalculationState {
+	if x != nil {
+		return x.State
+	}
+	return RecalculationState_RECALCULATION_STATE_UNSPECIFIED
+}
+
+func (x *Recalculation) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+func (x *Recalculation) GetLinesDone() int64 {
+	if x != nil {
+		return x.LinesDone
+	}
+	return 0
+}
+
+func (x *Recalculation) GetLinesChanged() int64 {
+	if x != nil {
+		return x.LinesChanged
+	}
+	return 0
+}
+
+func (x *Recalculation) GetKgCo2EBefore() string {
+	if x != nil {
+		return x.KgCo2EBefore
+	}
+	return ""
+}
+
+func (x *Recalculation) GetKgCo2EAfter() string {
+	if x != nil {
+		return x.KgCo2EAfter
+	}
+	return ""
+}
+
+func (x *Recalculation) GetChangePercent() string {
+	if x != nil {
+		return x.ChangePercent
+	}
+	return ""
+}
+
+func (x *Recalculation) GetSignificant() bool {
+	if x != nil {
+		return x.Significant
+	}
+	return false
+}
+
+func (x *Recalculation) GetSignificanceThresholdPercent() string {
+	if x != nil {
+		return x.SignificanceThresholdPercent
+	}
+	return ""
+}
+
+func (x *Recalculation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Recalculation) GetFinishTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishTime
+	}
+	return nil
+}
+
+func (x *Recalculation) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Recalculation) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+type CreateRecalculationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reason is required; supplier_id, factor_set and year narrow the scope.
+	Recalculation *Recalculation `protobuf:"bytes,1,opt,name=recalculation,proto3" json:"recalculation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRecalculationRequest) Reset() {
+	*x = CreateRecalculationRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRecalculationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRecalculationRequest) ProtoMessage() {}
+
+func (x *CreateRecalculationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRecalculationRequest.ProtoReflect.Descriptor instead.
+func (*CreateRecalculationRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CreateRecalculationRequest) GetRecalculation() *Recalculation {
+	if x != nil {
+		return x.Recalculation
+	}
+	return nil
+}
+
+type GetRecalculationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "recalculations/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecalculationRequest) Reset() {
+	*x = GetRecalculationRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecalculationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecalculationRequest) ProtoMessage() {}
+
+func (x *GetRecalculationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecalculationRequest.ProtoReflect.Descriptor instead.
+func (*GetRecalculationRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetRecalculationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListRecalculationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 100; 0: 20.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecalculationsRequest) Reset() {
+	*x = ListRecalculationsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecalculationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecalculationsRequest) ProtoMessage() {}
+
+func (x *ListRecalculationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecalculationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRecalculationsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ListRecalculationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRecalculationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListRecalculationsResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Recalculations []*Recalculation       `protobuf:"bytes,1,rep,name=recalculations,proto3" json:"recalculations,omitempty"`
+	NextPageToken  string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListRecalculationsResponse) Reset() {
+	*x = ListRecalculationsResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecalculationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecalculationsResponse) ProtoMessage() {}
+
+func (x *ListRecalculationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecalculationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRecalculationsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListRecalculationsResponse) GetRecalculations() []*Recalculation {
+	if x != nil {
+		return x.Recalculations
+	}
+	return nil
+}
+
+func (x *ListRecalculationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ResultVersion is one version of a line's result, what a change shows.
+type ResultVersion struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version int32                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Method  string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	// "factorSets/{set}/factors/{code}", its set's version and value.
+	Factor           string `protobuf:"bytes,3,opt,name=factor,proto3" json:"factor,omitempty"`
+	FactorSetVersion string `protobuf:"bytes,4,opt,name=factor_set_version,json=factorSetVersion,proto3" json:"factor_set_version,omitempty"`
+	FactorValue      string `protobuf:"bytes,5,opt,name=factor_value,json=factorValue,proto3" json:"factor_value,omitempty"`
+	KgCo2E           string `protobuf:"bytes,6,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	Indicators       string `protobuf:"bytes,7,opt,name=indicators,proto3" json:"indicators,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ResultVersion) Reset() {
+	*x = ResultVersion{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResultVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResultVersion) ProtoMessage() {}
+
+func (x *ResultVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResultVersion.ProtoReflect.Descriptor instead.
+func (*ResultVersion) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ResultVersion) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ResultVersion) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ResultVersion) GetFactor() string {
+	if x != nil {
+		return x.Factor
+	}
+	return ""
+}
+
+func (x *ResultVersion) GetFactorSetVersion() string {
+	if x != nil {
+		return x.FactorSetVersion
+	}
+	return ""
+}
+
+func (x *ResultVersion) GetFactorValue() string {
+	if x != nil {
+		return x.FactorValue
+	}
+	return ""
+}
+
+func (x *ResultVersion) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *ResultVersion) GetIndicators() string {
+	if x != nil {
+		return x.Indicators
+	}
+	return ""
+}
+
+// RecalculationChange is one line a recalculation changed.
+type RecalculationChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "emissionResults/{transaction_id}".
+	Result     string         `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	Date       string         `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	SupplierId string         `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	Before     *ResultVersion `protobuf:"bytes,4,opt,name=before,proto3" json:"before,omitempty"`
+	After      *ResultVersion `protobuf:"bytes,5,opt,name=after,proto3" json:"after,omitempty"`
+	// after.kg_co2e - before.kg_co2e.
+	KgCo2EDelta   string `protobuf:"bytes,6,opt,name=kg_co2e_delta,json=kgCo2eDelta,proto3" json:"kg_co2e_delta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecalculationChange) Reset() {
+	*x = RecalculationChange{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecalculationChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecalculationChange) ProtoMessage() {}
+
+func (x *RecalculationChange) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecalculationChange.ProtoReflect.Descriptor instead.
+func (*RecalculationChange) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RecalculationChange) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *RecalculationChange) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *RecalculationChange) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *RecalculationChange) GetBefore() *ResultVersion {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *RecalculationChange) GetAfter() *ResultVersion {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *RecalculationChange) GetKgCo2EDelta() string {
+	if x != nil {
+		return x.KgCo2EDelta
+	}
+	return ""
+}
+
+type ListRecalculationChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "recalculations/{id}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most 1000; 0: 100.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecalculationChangesRequest) Reset() {
+	*x = ListRecalculationChangesRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecalculationChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecalculationChangesRequest) ProtoMessage() {}
+
+func (x *ListRecalculationChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecalculationChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListRecalculationChangesRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ListRecalculationChangesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListRecalculationChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRecalculationChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListRecalculationChangesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changes       []*RecalculationChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecalculationChangesResponse) Reset() {
+	*x = ListRecalculationChangesResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecalculationChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecalculationChangesResponse) ProtoMessage() {}
+
+func (x *ListRecalculationChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecalculationChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListRecalculationChangesResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListRecalculationChangesResponse) GetChanges() []*RecalculationChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListRecalculationChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RecalculateBaseYearRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why: the methodology change, required.
+	Reason        string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecalculateBaseYearRequest) Reset() {
+	*x = RecalculateBaseYearRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecalculateBaseYearRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecalculateBaseYearRequest) ProtoMessage() {}
+
+func (x *RecalculateBaseYearRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecalculateBaseYearRequest.ProtoReflect.Descriptor instead.
+func (*RecalculateBaseYearRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *RecalculateBaseYearRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_vcci_calculator_v1_calculator_proto protoreflect.FileDescriptor
 
 const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
@@ -2521,14 +4719,16 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\ractivity_unit\x18\x11 \x01(\tR\factivityUnit\"3\n" +
 	"\tFactorGas\x12\x10\n" +
 	"\x03gas\x18\x01 \x01(\tR\x03gas\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xfb\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xde\x02\n" +
 	"\x13CalculationSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12;\n" +
 	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12(\n" +
 	"\x10spend_factor_set\x18\x04 \x01(\tR\x0espendFactorSet\x12.\n" +
-	"\x13activity_factor_set\x18\x05 \x01(\tR\x11activityFactorSet\"3\n" +
+	"\x13activity_factor_set\x18\x05 \x01(\tR\x11activityFactorSet\x12\x1b\n" +
+	"\tbase_year\x18\x06 \x01(\x05R\bbaseYear\x12D\n" +
+	"\x1esignificance_threshold_percent\x18\a \x01(\tR\x1csignificanceThresholdPercent\"3\n" +
 	"\x1dGetCalculationSettingsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xa4\x01\n" +
 	" UpdateCalculationSettingsRequest\x12C\n" +
@@ -2556,7 +4756,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\"&\n" +
 	"\x10GetFactorRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xf8\x02\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xc2\x03\n" +
 	"\tSpendLine\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
@@ -2573,7 +4773,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\bquantity\x18\n" +
 	" \x01(\tR\bquantity\x12\x12\n" +
 	"\x04unit\x18\v \x01(\tR\x04unit\x129\n" +
-	"\bcategory\x18\f \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\"h\n" +
+	"\bcategory\x18\f \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\r \x01(\tR\tproductId\x12)\n" +
+	"\x10supplier_country\x18\x0e \x01(\tR\x0fsupplierCountry\"h\n" +
 	"\x19CalculateEmissionsRequest\x12\x16\n" +
 	"\x06upload\x18\x01 \x01(\tR\x06upload\x123\n" +
 	"\x05lines\x18\x02 \x03(\v2\x1d.vcci.calculator.v1.SpendLineR\x05lines\"\x81\x02\n" +
@@ -2588,7 +4791,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x03 \x01(\x03R\tlineCount\x12;\n" +
-	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xc2\t\n" +
+	"\tsuppliers\x18\x04 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"\xea\n" +
+	"\n" +
 	"\x0eEmissionResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06upload\x18\x02 \x01(\tR\x06upload\x12\x12\n" +
@@ -2631,7 +4835,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\bgas_unit\x18  \x01(\tR\agasUnit\x129\n" +
 	"\tgwp_basis\x18! \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1e\n" +
 	"\vkg_co2e_ar4\x18\" \x01(\tR\tkgCo2eAr4\x12\x1e\n" +
-	"\vkg_co2e_ar6\x18# \x01(\tR\tkgCo2eAr6\"E\n" +
+	"\vkg_co2e_ar6\x18# \x01(\tR\tkgCo2eAr6\x12\x1d\n" +
+	"\n" +
+	"product_id\x18$ \x01(\tR\tproductId\x12)\n" +
+	"\x10supplier_country\x18% \x01(\tR\x0fsupplierCountry\x12B\n" +
+	"\fdata_quality\x18& \x01(\v2\x1f.vcci.calculator.v1.DataQualityR\vdataQuality\x12\x18\n" +
+	"\aversion\x18' \x01(\x05R\aversion\"E\n" +
 	"\x10CalculateRequest\x121\n" +
 	"\x04line\x18\x01 \x01(\v2\x1d.vcci.calculator.v1.SpendLineR\x04line\"L\n" +
 	"\x15BatchCalculateRequest\x123\n" +
@@ -2661,7 +4870,196 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x11transaction_count\x18\x04 \x01(\x03R\x10transactionCount\x12\x1f\n" +
 	"\vgroup_count\x18\x05 \x01(\x05R\n" +
 	"groupCount\x129\n" +
-	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis*i\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\xe5\x04\n" +
+	"\x0eSupplierFactor\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\vsupplier_id\x18\x02 \x01(\tR\n" +
+	"supplierId\x12:\n" +
+	"\x04kind\x18\x03 \x01(\x0e2&.vcci.calculator.v1.SupplierFactorKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x04 \x01(\tR\tproductId\x12#\n" +
+	"\rdeclared_unit\x18\x05 \x01(\tR\fdeclaredUnit\x12'\n" +
+	"\x10kg_co2e_per_unit\x18\x06 \x01(\tR\rkgCo2ePerUnit\x123\n" +
+	"\x05gases\x18\a \x03(\v2\x1d.vcci.calculator.v1.FactorGasR\x05gases\x12%\n" +
+	"\x0ereporting_year\x18\b \x01(\x05R\rreportingYear\x12\x1a\n" +
+	"\bverified\x18\t \x01(\bR\bverified\x12,\n" +
+	"\x12primary_data_share\x18\n" +
+	" \x01(\tR\x10primaryDataShare\x12\x1a\n" +
+	"\bboundary\x18\v \x01(\tR\bboundary\x12\x1d\n" +
+	"\n" +
+	"valid_from\x18\f \x01(\tR\tvalidFrom\x12\x19\n" +
+	"\bvalid_to\x18\r \x01(\tR\avalidTo\x12\x16\n" +
+	"\x06factor\x18\x0e \x01(\tR\x06factor\x12;\n" +
+	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12$\n" +
+	"\rrecalculation\x18\x10 \x01(\tR\rrecalculation\"j\n" +
+	"\x1bCreateSupplierFactorRequest\x12K\n" +
+	"\x0fsupplier_factor\x18\x01 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\".\n" +
+	"\x18GetSupplierFactorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"y\n" +
+	"\x1aListSupplierFactorsRequest\x12\x1f\n" +
+	"\vsupplier_id\x18\x01 \x01(\tR\n" +
+	"supplierId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x94\x01\n" +
+	"\x1bListSupplierFactorsResponse\x12M\n" +
+	"\x10supplier_factors\x18\x01 \x03(\v2\".vcci.calculator.v1.SupplierFactorR\x0fsupplierFactors\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n" +
+	"\vDataQuality\x12\x1e\n" +
+	"\n" +
+	"technology\x18\x01 \x01(\tR\n" +
+	"technology\x12\x12\n" +
+	"\x04time\x18\x02 \x01(\tR\x04time\x12\x1c\n" +
+	"\tgeography\x18\x03 \x01(\tR\tgeography\x12\"\n" +
+	"\fcompleteness\x18\x04 \x01(\tR\fcompleteness\x12 \n" +
+	"\vreliability\x18\x05 \x01(\tR\vreliability\x12\x14\n" +
+	"\x05score\x18\x06 \x01(\tR\x05score\"F\n" +
+	"\x10UncertaintyRange\x12\x0e\n" +
+	"\x02p5\x18\x01 \x01(\tR\x02p5\x12\x10\n" +
+	"\x03p50\x18\x02 \x01(\tR\x03p50\x12\x10\n" +
+	"\x03p95\x18\x03 \x01(\tR\x03p95\"s\n" +
+	"\vMethodShare\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x17\n" +
+	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x03 \x01(\x03R\tlineCount\x12\x14\n" +
+	"\x05share\x18\x04 \x01(\x01R\x05share\"\xf9\x02\n" +
+	"\x11InventoryCategory\x129\n" +
+	"\bcategory\x18\x01 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x17\n" +
+	"\akg_co2e\x18\x03 \x01(\tR\x06kgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x04 \x01(\x03R\tlineCount\x12\x14\n" +
+	"\x05share\x18\x05 \x01(\x01R\x05share\x129\n" +
+	"\amethods\x18\x06 \x03(\v2\x1f.vcci.calculator.v1.MethodShareR\amethods\x12B\n" +
+	"\fdata_quality\x18\a \x01(\v2\x1f.vcci.calculator.v1.DataQualityR\vdataQuality\x12F\n" +
+	"\vuncertainty\x18\b \x01(\v2$.vcci.calculator.v1.UncertaintyRangeR\vuncertainty\"\xeb\x01\n" +
+	"\x0eInventoryGroup\x129\n" +
+	"\bcategory\x18\x01 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x16\n" +
+	"\x06factor\x18\x02 \x01(\tR\x06factor\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12\x1e\n" +
+	"\n" +
+	"indicators\x18\x04 \x01(\tR\n" +
+	"indicators\x12\x17\n" +
+	"\akg_co2e\x18\x05 \x01(\tR\x06kgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x06 \x01(\x03R\tlineCount\x12\x16\n" +
+	"\x06sigma2\x18\a \x01(\x01R\x06sigma2\"\xbe\x05\n" +
+	"\tInventory\x129\n" +
+	"\tgwp_basis\x18\x01 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\x02 \x01(\tR\basOfDate\x12\x1a\n" +
+	"\bsnapshot\x18\x03 \x01(\tR\bsnapshot\x12\"\n" +
+	"\rtotal_kg_co2e\x18\x04 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x05 \x01(\x03R\tlineCount\x12E\n" +
+	"\n" +
+	"categories\x18\x06 \x03(\v2%.vcci.calculator.v1.InventoryCategoryR\n" +
+	"categories\x129\n" +
+	"\amethods\x18\a \x03(\v2\x1f.vcci.calculator.v1.MethodShareR\amethods\x12B\n" +
+	"\fdata_quality\x18\b \x01(\v2\x1f.vcci.calculator.v1.DataQualityR\vdataQuality\x12F\n" +
+	"\vuncertainty\x18\t \x01(\v2$.vcci.calculator.v1.UncertaintyRangeR\vuncertainty\x12\x1e\n" +
+	"\n" +
+	"iterations\x18\n" +
+	" \x01(\x05R\n" +
+	"iterations\x12\x12\n" +
+	"\x04seed\x18\v \x01(\x04R\x04seed\x12\x1f\n" +
+	"\vgroup_count\x18\f \x01(\x05R\n" +
+	"groupCount\x12!\n" +
+	"\ffactor_count\x18\r \x01(\x05R\vfactorCount\x12:\n" +
+	"\x06groups\x18\x0e \x03(\v2\".vcci.calculator.v1.InventoryGroupR\x06groups\x127\n" +
+	"\tread_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"\xe5\x01\n" +
+	"\x13GetInventoryRequest\x129\n" +
+	"\tgwp_basis\x18\x01 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\x02 \x01(\tR\basOfDate\x12\x1a\n" +
+	"\bsnapshot\x18\x03 \x01(\tR\bsnapshot\x12\x1e\n" +
+	"\n" +
+	"iterations\x18\x04 \x01(\x05R\n" +
+	"iterations\x12\x12\n" +
+	"\x04seed\x18\x05 \x01(\x04R\x04seed\x12%\n" +
+	"\x0einclude_groups\x18\x06 \x01(\bR\rincludeGroups\"\x85\x02\n" +
+	"\x11InventorySnapshot\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x129\n" +
+	"\tgwp_basis\x18\x04 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\"\n" +
+	"\rtotal_kg_co2e\x18\x05 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x06 \x01(\x03R\tlineCount\"c\n" +
+	"\x1eCreateInventorySnapshotRequest\x12A\n" +
+	"\bsnapshot\x18\x01 \x01(\v2%.vcci.calculator.v1.InventorySnapshotR\bsnapshot\"\x1f\n" +
+	"\x1dListInventorySnapshotsRequest\"e\n" +
+	"\x1eListInventorySnapshotsResponse\x12C\n" +
+	"\tsnapshots\x18\x01 \x03(\v2%.vcci.calculator.v1.InventorySnapshotR\tsnapshots\"\xd2\x05\n" +
+	"\rRecalculation\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vsupplier_id\x18\x03 \x01(\tR\n" +
+	"supplierId\x12\x1d\n" +
+	"\n" +
+	"factor_set\x18\x04 \x01(\tR\tfactorSet\x12\x12\n" +
+	"\x04year\x18\x05 \x01(\x05R\x04year\x12\x1b\n" +
+	"\tbase_year\x18\x06 \x01(\bR\bbaseYear\x12<\n" +
+	"\x05state\x18\a \x01(\x0e2&.vcci.calculator.v1.RecalculationStateR\x05state\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\b \x01(\x03R\tlineCount\x12\x1d\n" +
+	"\n" +
+	"lines_done\x18\t \x01(\x03R\tlinesDone\x12#\n" +
+	"\rlines_changed\x18\n" +
+	" \x01(\x03R\flinesChanged\x12$\n" +
+	"\x0ekg_co2e_before\x18\v \x01(\tR\fkgCo2eBefore\x12\"\n" +
+	"\rkg_co2e_after\x18\f \x01(\tR\vkgCo2eAfter\x12%\n" +
+	"\x0echange_percent\x18\r \x01(\tR\rchangePercent\x12 \n" +
+	"\vsignificant\x18\x0e \x01(\bR\vsignificant\x12D\n" +
+	"\x1esignificance_threshold_percent\x18\x0f \x01(\tR\x1csignificanceThresholdPercent\x12;\n" +
+	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vfinish_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishTime\x12\x14\n" +
+	"\x05error\x18\x12 \x01(\tR\x05error\x12\x1a\n" +
+	"\battempts\x18\x13 \x01(\x05R\battempts\"e\n" +
+	"\x1aCreateRecalculationRequest\x12G\n" +
+	"\rrecalculation\x18\x01 \x01(\v2!.vcci.calculator.v1.RecalculationR\rrecalculation\"-\n" +
+	"\x17GetRecalculationRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x19ListRecalculationsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x8f\x01\n" +
+	"\x1aListRecalculationsResponse\x12I\n" +
+	"\x0erecalculations\x18\x01 \x03(\v2!.vcci.calculator.v1.RecalculationR\x0erecalculations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe3\x01\n" +
+	"\rResultVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x16\n" +
+	"\x06factor\x18\x03 \x01(\tR\x06factor\x12,\n" +
+	"\x12factor_set_version\x18\x04 \x01(\tR\x10factorSetVersion\x12!\n" +
+	"\ffactor_value\x18\x05 \x01(\tR\vfactorValue\x12\x17\n" +
+	"\akg_co2e\x18\x06 \x01(\tR\x06kgCo2e\x12\x1e\n" +
+	"\n" +
+	"indicators\x18\a \x01(\tR\n" +
+	"indicators\"\xfa\x01\n" +
+	"\x13RecalculationChange\x12\x16\n" +
+	"\x06result\x18\x01 \x01(\tR\x06result\x12\x12\n" +
+	"\x04date\x18\x02 \x01(\tR\x04date\x12\x1f\n" +
+	"\vsupplier_id\x18\x03 \x01(\tR\n" +
+	"supplierId\x129\n" +
+	"\x06before\x18\x04 \x01(\v2!.vcci.calculator.v1.ResultVersionR\x06before\x127\n" +
+	"\x05after\x18\x05 \x01(\v2!.vcci.calculator.v1.ResultVersionR\x05after\x12\"\n" +
+	"\rkg_co2e_delta\x18\x06 \x01(\tR\vkgCo2eDelta\"u\n" +
+	"\x1fListRecalculationChangesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8d\x01\n" +
+	" ListRecalculationChangesResponse\x12A\n" +
+	"\achanges\x18\x01 \x03(\v2'.vcci.calculator.v1.RecalculationChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n" +
+	"\x1aRecalculateBaseYearRequest\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason*i\n" +
 	"\rFactorSetKind\x12\x1f\n" +
 	"\x1bFACTOR_SET_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15FACTOR_SET_KIND_SPEND\x10\x01\x12\x1c\n" +
@@ -2676,7 +5074,17 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x1aSUMMARY_DIMENSION_SUPPLIER\x10\x01\x12\x1e\n" +
 	"\x1aSUMMARY_DIMENSION_CATEGORY\x10\x02\x12\x1b\n" +
 	"\x17SUMMARY_DIMENSION_NAICS\x10\x03\x12\x1b\n" +
-	"\x17SUMMARY_DIMENSION_MONTH\x10\x042\xea\v\n" +
+	"\x17SUMMARY_DIMENSION_MONTH\x10\x04*~\n" +
+	"\x12SupplierFactorKind\x12$\n" +
+	" SUPPLIER_FACTOR_KIND_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cSUPPLIER_FACTOR_KIND_COMPANY\x10\x01\x12 \n" +
+	"\x1cSUPPLIER_FACTOR_KIND_PRODUCT\x10\x02*\xbd\x01\n" +
+	"\x12RecalculationState\x12#\n" +
+	"\x1fRECALCULATION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aRECALCULATION_STATE_QUEUED\x10\x01\x12\x1f\n" +
+	"\x1bRECALCULATION_STATE_RUNNING\x10\x02\x12!\n" +
+	"\x1dRECALCULATION_STATE_SUCCEEDED\x10\x03\x12\x1e\n" +
+	"\x1aRECALCULATION_STATE_FAILED\x10\x042\xba\x15\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
 	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12^\n" +
@@ -2691,7 +5099,18 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x0fImportFactorSet\x12*.vcci.calculator.v1.ImportFactorSetRequest\x1a\x1d.vcci.calculator.v1.FactorSet\x12U\n" +
 	"\tCalculate\x12$.vcci.calculator.v1.CalculateRequest\x1a\".vcci.calculator.v1.EmissionResult\x12g\n" +
 	"\x0eBatchCalculate\x12).vcci.calculator.v1.BatchCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse\x12k\n" +
-	"\x0fStreamCalculate\x12*.vcci.calculator.v1.StreamCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse(\x01B\xd5\x01\n" +
+	"\x0fStreamCalculate\x12*.vcci.calculator.v1.StreamCalculateRequest\x1a*.vcci.calculator.v1.BatchCalculateResponse(\x01\x12k\n" +
+	"\x14CreateSupplierFactor\x12/.vcci.calculator.v1.CreateSupplierFactorRequest\x1a\".vcci.calculator.v1.SupplierFactor\x12e\n" +
+	"\x11GetSupplierFactor\x12,.vcci.calculator.v1.GetSupplierFactorRequest\x1a\".vcci.calculator.v1.SupplierFactor\x12v\n" +
+	"\x13ListSupplierFactors\x12..vcci.calculator.v1.ListSupplierFactorsRequest\x1a/.vcci.calculator.v1.ListSupplierFactorsResponse\x12V\n" +
+	"\fGetInventory\x12'.vcci.calculator.v1.GetInventoryRequest\x1a\x1d.vcci.calculator.v1.Inventory\x12t\n" +
+	"\x17CreateInventorySnapshot\x122.vcci.calculator.v1.CreateInventorySnapshotRequest\x1a%.vcci.calculator.v1.InventorySnapshot\x12\x7f\n" +
+	"\x16ListInventorySnapshots\x121.vcci.calculator.v1.ListInventorySnapshotsRequest\x1a2.vcci.calculator.v1.ListInventorySnapshotsResponse\x12h\n" +
+	"\x13CreateRecalculation\x12..vcci.calculator.v1.CreateRecalculationRequest\x1a!.vcci.calculator.v1.Recalculation\x12b\n" +
+	"\x10GetRecalculation\x12+.vcci.calculator.v1.GetRecalculationRequest\x1a!.vcci.calculator.v1.Recalculation\x12s\n" +
+	"\x12ListRecalculations\x12-.vcci.calculator.v1.ListRecalculationsRequest\x1a..vcci.calculator.v1.ListRecalculationsResponse\x12\x85\x01\n" +
+	"\x18ListRecalculationChanges\x123.vcci.calculator.v1.ListRecalculationChangesRequest\x1a4.vcci.calculator.v1.ListRecalculationChangesResponse\x12h\n" +
+	"\x13RecalculateBaseYear\x12..vcci.calculator.v1.RecalculateBaseYearRequest\x1a!.vcci.calculator.v1.RecalculationB\xd5\x01\n" +
 	"\x16com.vcci.calculator.v1B\x0fCalculatorProtoP\x01Z@github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1;calculatorv1\xa2\x02\x03VCX\xaa\x02\x12Vcci.Calculator.V1\xca\x02\x12Vcci\\Calculator\\V1\xe2\x02\x1eVcci\\Calculator\\V1\\GPBMetadata\xea\x02\x14Vcci::Calculator::V1b\x06proto3"
 
 var (
@@ -2706,108 +5125,189 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 	return file_vcci_calculator_v1_calculator_proto_rawDescData
 }
 
-var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(FactorSetKind)(0),                       // 0: vcci.calculator.v1.FactorSetKind
 	(GwpBasis)(0),                            // 1: vcci.calculator.v1.GwpBasis
 	(SummaryDimension)(0),                    // 2: vcci.calculator.v1.SummaryDimension
-	(*FactorSet)(nil),                        // 3: vcci.calculator.v1.FactorSet
-	(*ImportFactorSetRequest)(nil),           // 4: vcci.calculator.v1.ImportFactorSetRequest
-	(*Factor)(nil),                           // 5: vcci.calculator.v1.Factor
-	(*FactorGas)(nil),                        // 6: vcci.calculator.v1.FactorGas
-	(*CalculationSettings)(nil),              // 7: vcci.calculator.v1.CalculationSettings
-	(*GetCalculationSettingsRequest)(nil),    // 8: vcci.calculator.v1.GetCalculationSettingsRequest
-	(*UpdateCalculationSettingsRequest)(nil), // 9: vcci.calculator.v1.UpdateCalculationSettingsRequest
-	(*ListFactorSetsRequest)(nil),            // 10: vcci.calculator.v1.ListFactorSetsRequest
-	(*ListFactorSetsResponse)(nil),           // 11: vcci.calculator.v1.ListFactorSetsResponse
-	(*BatchGetFactorsRequest)(nil),           // 12: vcci.calculator.v1.BatchGetFactorsRequest
-	(*BatchGetFactorsResponse)(nil),          // 13: vcci.calculator.v1.BatchGetFactorsResponse
-	(*ListFactorsRequest)(nil),               // 14: vcci.calculator.v1.ListFactorsRequest
-	(*ListFactorsResponse)(nil),              // 15: vcci.calculator.v1.ListFactorsResponse
-	(*GetFactorRequest)(nil),                 // 16: vcci.calculator.v1.GetFactorRequest
-	(*SpendLine)(nil),                        // 17: vcci.calculator.v1.SpendLine
-	(*CalculateEmissionsRequest)(nil),        // 18: vcci.calculator.v1.CalculateEmissionsRequest
-	(*CalculateEmissionsResponse)(nil),       // 19: vcci.calculator.v1.CalculateEmissionsResponse
-	(*UploadEmissions)(nil),                  // 20: vcci.calculator.v1.UploadEmissions
-	(*EmissionResult)(nil),                   // 21: vcci.calculator.v1.EmissionResult
-	(*CalculateRequest)(nil),                 // 22: vcci.calculator.v1.CalculateRequest
-	(*BatchCalculateRequest)(nil),            // 23: vcci.calculator.v1.BatchCalculateRequest
-	(*StreamCalculateRequest)(nil),           // 24: vcci.calculator.v1.StreamCalculateRequest
-	(*BatchCalculateResponse)(nil),           // 25: vcci.calculator.v1.BatchCalculateResponse
-	(*GetEmissionResultRequest)(nil),         // 26: vcci.calculator.v1.GetEmissionResultRequest
-	(*BatchGetEmissionResultsRequest)(nil),   // 27: vcci.calculator.v1.BatchGetEmissionResultsRequest
-	(*BatchGetEmissionResultsResponse)(nil),  // 28: vcci.calculator.v1.BatchGetEmissionResultsResponse
-	(*SummarizeEmissionsRequest)(nil),        // 29: vcci.calculator.v1.SummarizeEmissionsRequest
-	(*SummarizeEmissionsResponse)(nil),       // 30: vcci.calculator.v1.SummarizeEmissionsResponse
-	(v1.ScopeCategory)(0),                    // 31: vcci.common.v1.ScopeCategory
-	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 33: google.protobuf.FieldMask
-	(*v1.EmissionTotal)(nil),                 // 34: vcci.common.v1.EmissionTotal
+	(SupplierFactorKind)(0),                  // 3: vcci.calculator.v1.SupplierFactorKind
+	(RecalculationState)(0),                  // 4: vcci.calculator.v1.RecalculationState
+	(*FactorSet)(nil),                        // 5: vcci.calculator.v1.FactorSet
+	(*ImportFactorSetRequest)(nil),           // 6: vcci.calculator.v1.ImportFactorSetRequest
+	(*Factor)(nil),                           // 7: vcci.calculator.v1.Factor
+	(*FactorGas)(nil),                        // 8: vcci.calculator.v1.FactorGas
+	(*CalculationSettings)(nil),              // 9: vcci.calculator.v1.CalculationSettings
+	(*GetCalculationSettingsRequest)(nil),    // 10: vcci.calculator.v1.GetCalculationSettingsRequest
+	(*UpdateCalculationSettingsRequest)(nil), // 11: vcci.calculator.v1.UpdateCalculationSettingsRequest
+	(*ListFactorSetsRequest)(nil),            // 12: vcci.calculator.v1.ListFactorSetsRequest
+	(*ListFactorSetsResponse)(nil),           // 13: vcci.calculator.v1.ListFactorSetsResponse
+	(*BatchGetFactorsRequest)(nil),           // 14: vcci.calculator.v1.BatchGetFactorsRequest
+	(*BatchGetFactorsResponse)(nil),          // 15: vcci.calculator.v1.BatchGetFactorsResponse
+	(*ListFactorsRequest)(nil),               // 16: vcci.calculator.v1.ListFactorsRequest
+	(*ListFactorsResponse)(nil),              // 17: vcci.calculator.v1.ListFactorsResponse
+	(*GetFactorRequest)(nil),                 // 18: vcci.calculator.v1.GetFactorRequest
+	(*SpendLine)(nil),                        // 19: vcci.calculator.v1.SpendLine
+	(*CalculateEmissionsRequest)(nil),        // 20: vcci.calculator.v1.CalculateEmissionsRequest
+	(*CalculateEmissionsResponse)(nil),       // 21: vcci.calculator.v1.CalculateEmissionsResponse
+	(*UploadEmissions)(nil),                  // 22: vcci.calculator.v1.UploadEmissions
+	(*EmissionResult)(nil),                   // 23: vcci.calculator.v1.EmissionResult
+	(*CalculateRequest)(nil),                 // 24: vcci.calculator.v1.CalculateRequest
+	(*BatchCalculateRequest)(nil),            // 25: vcci.calculator.v1.BatchCalculateRequest
+	(*StreamCalculateRequest)(nil),           // 26: vcci.calculator.v1.StreamCalculateRequest
+	(*BatchCalculateResponse)(nil),           // 27: vcci.calculator.v1.BatchCalculateResponse
+	(*GetEmissionResultRequest)(nil),         // 28: vcci.calculator.v1.GetEmissionResultRequest
+	(*BatchGetEmissionResultsRequest)(nil),   // 29: vcci.calculator.v1.BatchGetEmissionResultsRequest
+	(*BatchGetEmissionResultsResponse)(nil),  // 30: vcci.calculator.v1.BatchGetEmissionResultsResponse
+	(*SummarizeEmissionsRequest)(nil),        // 31: vcci.calculator.v1.SummarizeEmissionsRequest
+	(*SummarizeEmissionsResponse)(nil),       // 32: vcci.calculator.v1.SummarizeEmissionsResponse
+	(*SupplierFactor)(nil),                   // 33: vcci.calculator.v1.SupplierFactor
+	(*CreateSupplierFactorRequest)(nil),      // 34: vcci.calculator.v1.CreateSupplierFactorRequest
+	(*GetSupplierFactorRequest)(nil),         // 35: vcci.calculator.v1.GetSupplierFactorRequest
+	(*ListSupplierFactorsRequest)(nil),       // 36: vcci.calculator.v1.ListSupplierFactorsRequest
+	(*ListSupplierFactorsResponse)(nil),      // 37: vcci.calculator.v1.ListSupplierFactorsResponse
+	(*DataQuality)(nil),                      // 38: vcci.calculator.v1.DataQuality
+	(*UncertaintyRange)(nil),                 // 39: vcci.calculator.v1.UncertaintyRange
+	(*MethodShare)(nil),                      // 40: vcci.calculator.v1.MethodShare
+	(*InventoryCategory)(nil),                // 41: vcci.calculator.v1.InventoryCategory
+	(*InventoryGroup)(nil),                   // 42: vcci.calculator.v1.InventoryGroup
+	(*Inventory)(nil),                        // 43: vcci.calculator.v1.Inventory
+	(*GetInventoryRequest)(nil),              // 44: vcci.calculator.v1.GetInventoryRequest
+	(*InventorySnapshot)(nil),                // 45: vcci.calculator.v1.InventorySnapshot
+	(*CreateInventorySnapshotRequest)(nil),   // 46: vcci.calculator.v1.CreateInventorySnapshotRequest
+	(*ListInventorySnapshotsRequest)(nil),    // 47: vcci.calculator.v1.ListInventorySnapshotsRequest
+	(*ListInventorySnapshotsResponse)(nil),   // 48: vcci.calculator.v1.ListInventorySnapshotsResponse
+	(*Recalculation)(nil),                    // 49: vcci.calculator.v1.Recalculation
+	(*CreateRecalculationRequest)(nil),       // 50: vcci.calculator.v1.CreateRecalculationRequest
+	(*GetRecalculationRequest)(nil),          // 51: vcci.calculator.v1.GetRecalculationRequest
+	(*ListRecalculationsRequest)(nil),        // 52: vcci.calculator.v1.ListRecalculationsRequest
+	(*ListRecalculationsResponse)(nil),       // 53: vcci.calculator.v1.ListRecalculationsResponse
+	(*ResultVersion)(nil),                    // 54: vcci.calculator.v1.ResultVersion
+	(*RecalculationChange)(nil),              // 55: vcci.calculator.v1.RecalculationChange
+	(*ListRecalculationChangesRequest)(nil),  // 56: vcci.calculator.v1.ListRecalculationChangesRequest
+	(*ListRecalculationChangesResponse)(nil), // 57: vcci.calculator.v1.ListRecalculationChangesResponse
+	(*RecalculateBaseYearRequest)(nil),       // 58: vcci.calculator.v1.RecalculateBaseYearRequest
+	(v1.ScopeCategory)(0),                    // 59: vcci.common.v1.ScopeCategory
+	(*timestamppb.Timestamp)(nil),            // 60: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 61: google.protobuf.FieldMask
+	(*v1.EmissionTotal)(nil),                 // 62: vcci.common.v1.EmissionTotal
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	0,  // 0: vcci.calculator.v1.FactorSet.kind:type_name -> vcci.calculator.v1.FactorSetKind
 	0,  // 1: vcci.calculator.v1.ImportFactorSetRequest.kind:type_name -> vcci.calculator.v1.FactorSetKind
-	31, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
-	6,  // 3: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
+	59, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	8,  // 3: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 4: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	32, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
-	33, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 8: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
-	5,  // 9: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	5,  // 10: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	31, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
-	17, // 12: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	34, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	20, // 14: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	34, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	31, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	32, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
-	6,  // 18: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
+	60, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 6: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
+	61, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 8: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
+	7,  // 9: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	7,  // 10: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
+	59, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
+	19, // 12: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	62, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	22, // 14: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
+	62, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	59, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	60, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	8,  // 18: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 19: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	17, // 20: vcci.calculator.v1.CalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
-	17, // 21: vcci.calculator.v1.BatchCalculateRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	17, // 22: vcci.calculator.v1.StreamCalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
-	21, // 23: vcci.calculator.v1.BatchCalculateResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	21, // 24: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
-	2,  // 25: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
-	1,  // 26: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	34, // 27: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
-	1,  // 28: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	10, // 29: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	12, // 30: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	14, // 31: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	16, // 32: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	18, // 33: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	26, // 34: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	27, // 35: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	29, // 36: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	8,  // 37: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
-	9,  // 38: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
-	4,  // 39: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
-	22, // 40: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
-	23, // 41: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
-	24, // 42: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
-	11, // 43: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	13, // 44: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	15, // 45: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	5,  // 46: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	19, // 47: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	21, // 48: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	28, // 49: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	30, // 50: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	7,  // 51: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	7,  // 52: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	3,  // 53: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
-	21, // 54: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
-	25, // 55: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	25, // 56: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	43, // [43:57] is the sub-list for method output_type
-	29, // [29:43] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	38, // 20: vcci.calculator.v1.EmissionResult.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	19, // 21: vcci.calculator.v1.CalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
+	19, // 22: vcci.calculator.v1.BatchCalculateRequest.lines:type_name -> vcci.calculator.v1.SpendLine
+	19, // 23: vcci.calculator.v1.StreamCalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
+	23, // 24: vcci.calculator.v1.BatchCalculateResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	23, // 25: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
+	2,  // 26: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
+	1,  // 27: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	62, // 28: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	1,  // 29: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	3,  // 30: vcci.calculator.v1.SupplierFactor.kind:type_name -> vcci.calculator.v1.SupplierFactorKind
+	8,  // 31: vcci.calculator.v1.SupplierFactor.gases:type_name -> vcci.calculator.v1.FactorGas
+	60, // 32: vcci.calculator.v1.SupplierFactor.create_time:type_name -> google.protobuf.Timestamp
+	33, // 33: vcci.calculator.v1.CreateSupplierFactorRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
+	33, // 34: vcci.calculator.v1.ListSupplierFactorsResponse.supplier_factors:type_name -> vcci.calculator.v1.SupplierFactor
+	59, // 35: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
+	40, // 36: vcci.calculator.v1.InventoryCategory.methods:type_name -> vcci.calculator.v1.MethodShare
+	38, // 37: vcci.calculator.v1.InventoryCategory.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	39, // 38: vcci.calculator.v1.InventoryCategory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
+	59, // 39: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
+	1,  // 40: vcci.calculator.v1.Inventory.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	41, // 41: vcci.calculator.v1.Inventory.categories:type_name -> vcci.calculator.v1.InventoryCategory
+	40, // 42: vcci.calculator.v1.Inventory.methods:type_name -> vcci.calculator.v1.MethodShare
+	38, // 43: vcci.calculator.v1.Inventory.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	39, // 44: vcci.calculator.v1.Inventory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
+	42, // 45: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
+	60, // 46: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
+	1,  // 47: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	60, // 48: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 49: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	45, // 50: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
+	45, // 51: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
+	4,  // 52: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
+	60, // 53: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
+	60, // 54: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
+	49, // 55: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
+	49, // 56: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
+	54, // 57: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
+	54, // 58: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
+	55, // 59: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
+	12, // 60: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	14, // 61: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	16, // 62: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	18, // 63: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	20, // 64: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	28, // 65: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	29, // 66: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	31, // 67: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	10, // 68: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	11, // 69: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	6,  // 70: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
+	24, // 71: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
+	25, // 72: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
+	26, // 73: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
+	34, // 74: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
+	35, // 75: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
+	36, // 76: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
+	44, // 77: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
+	46, // 78: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
+	47, // 79: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
+	50, // 80: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
+	51, // 81: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
+	52, // 82: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
+	56, // 83: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
+	58, // 84: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
+	13, // 85: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	15, // 86: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	17, // 87: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	7,  // 88: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	21, // 89: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	23, // 90: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	30, // 91: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	32, // 92: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	9,  // 93: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	9,  // 94: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	5,  // 95: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
+	23, // 96: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
+	27, // 97: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	27, // 98: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	33, // 99: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	33, // 100: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	37, // 101: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
+	43, // 102: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
+	45, // 103: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
+	48, // 104: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
+	49, // 105: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	49, // 106: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	53, // 107: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
+	57, // 108: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
+	49, // 109: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
+	85, // [85:110] is the sub-list for method output_type
+	60, // [60:85] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -2820,8 +5320,8 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   28,
+			NumEnums:      5,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

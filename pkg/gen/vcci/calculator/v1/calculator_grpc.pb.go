@@ -33,6 +33,17 @@ const (
 	CalculatorService_Calculate_FullMethodName                 = "/vcci.calculator.v1.CalculatorService/Calculate"
 	CalculatorService_BatchCalculate_FullMethodName            = "/vcci.calculator.v1.CalculatorService/BatchCalculate"
 	CalculatorService_StreamCalculate_FullMethodName           = "/vcci.calculator.v1.CalculatorService/StreamCalculate"
+	CalculatorService_CreateSupplierFactor_FullMethodName      = "/vcci.calculator.v1.CalculatorService/CreateSupplierFactor"
+	CalculatorService_GetSupplierFactor_FullMethodName         = "/vcci.calculator.v1.CalculatorService/GetSupplierFactor"
+	CalculatorService_ListSupplierFactors_FullMethodName       = "/vcci.calculator.v1.CalculatorService/ListSupplierFactors"
+	CalculatorService_GetInventory_FullMethodName              = "/vcci.calculator.v1.CalculatorService/GetInventory"
+	CalculatorService_CreateInventorySnapshot_FullMethodName   = "/vcci.calculator.v1.CalculatorService/CreateInventorySnapshot"
+	CalculatorService_ListInventorySnapshots_FullMethodName    = "/vcci.calculator.v1.CalculatorService/ListInventorySnapshots"
+	CalculatorService_CreateRecalculation_FullMethodName       = "/vcci.calculator.v1.CalculatorService/CreateRecalculation"
+	CalculatorService_GetRecalculation_FullMethodName          = "/vcci.calculator.v1.CalculatorService/GetRecalculation"
+	CalculatorService_ListRecalculations_FullMethodName        = "/vcci.calculator.v1.CalculatorService/ListRecalculations"
+	CalculatorService_ListRecalculationChanges_FullMethodName  = "/vcci.calculator.v1.CalculatorService/ListRecalculationChanges"
+	CalculatorService_RecalculateBaseYear_FullMethodName       = "/vcci.calculator.v1.CalculatorService/RecalculateBaseYear"
 )
 
 // CalculatorServiceClient is the client API for CalculatorService service.
@@ -96,6 +107,38 @@ type CalculatorServiceClient interface {
 	// 10,000 only (line_count says how many there were). A caller that
 	// needs every line's provenance sends batches of BatchCalculate instead.
 	StreamCalculate(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamCalculateRequest, BatchCalculateResponse], error)
+	// CreateSupplierFactor registers a supplier's own figure: a company-level
+	// intensity or a product footprint, valid for a period. Lines it covers
+	// are calculated with it from then on (docs/quality.md, "Method
+	// hierarchy"), and a recalculation of the supplier's stored lines is
+	// queued (its name is on the answer).
+	CreateSupplierFactor(ctx context.Context, in *CreateSupplierFactorRequest, opts ...grpc.CallOption) (*SupplierFactor, error)
+	GetSupplierFactor(ctx context.Context, in *GetSupplierFactorRequest, opts ...grpc.CallOption) (*SupplierFactor, error)
+	// ListSupplierFactors lists the tenant's supplier factors, newest first.
+	ListSupplierFactors(ctx context.Context, in *ListSupplierFactorsRequest, opts ...grpc.CallOption) (*ListSupplierFactorsResponse, error)
+	// GetInventory totals the tenant's Scope 3 inventory by category, with
+	// the share of each method, the emissions-weighted data quality and a
+	// Monte Carlo uncertainty range: as calculated now, as of a time, or as
+	// a named snapshot recorded it.
+	GetInventory(ctx context.Context, in *GetInventoryRequest, opts ...grpc.CallOption) (*Inventory, error)
+	// CreateInventorySnapshot records the inventory as it is now under a
+	// name ("FY2024 as reported"); GetInventory reads it back unchanged
+	// whatever is recalculated later.
+	CreateInventorySnapshot(ctx context.Context, in *CreateInventorySnapshotRequest, opts ...grpc.CallOption) (*InventorySnapshot, error)
+	ListInventorySnapshots(ctx context.Context, in *ListInventorySnapshotsRequest, opts ...grpc.CallOption) (*ListInventorySnapshotsResponse, error)
+	// CreateRecalculation queues a recalculation of the stored lines in its
+	// scope under the tenant's current settings and supplier factors. Lines
+	// whose result changes get a new result version; the old one is kept.
+	CreateRecalculation(ctx context.Context, in *CreateRecalculationRequest, opts ...grpc.CallOption) (*Recalculation, error)
+	GetRecalculation(ctx context.Context, in *GetRecalculationRequest, opts ...grpc.CallOption) (*Recalculation, error)
+	ListRecalculations(ctx context.Context, in *ListRecalculationsRequest, opts ...grpc.CallOption) (*ListRecalculationsResponse, error)
+	// ListRecalculationChanges explains a recalculation line by line: each
+	// changed line's result before and after.
+	ListRecalculationChanges(ctx context.Context, in *ListRecalculationChangesRequest, opts ...grpc.CallOption) (*ListRecalculationChangesResponse, error)
+	// RecalculateBaseYear recalculates the tenant's base year (settings
+	// base_year) for a methodology change, recording the total before and
+	// after and whether the change is significant.
+	RecalculateBaseYear(ctx context.Context, in *RecalculateBaseYearRequest, opts ...grpc.CallOption) (*Recalculation, error)
 }
 
 type calculatorServiceClient struct {
@@ -249,6 +292,116 @@ func (c *calculatorServiceClient) StreamCalculate(ctx context.Context, opts ...g
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CalculatorService_StreamCalculateClient = grpc.ClientStreamingClient[StreamCalculateRequest, BatchCalculateResponse]
 
+func (c *calculatorServiceClient) CreateSupplierFactor(ctx context.Context, in *CreateSupplierFactorRequest, opts ...grpc.CallOption) (*SupplierFactor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SupplierFactor)
+	err := c.cc.Invoke(ctx, CalculatorService_CreateSupplierFactor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) GetSupplierFactor(ctx context.Context, in *GetSupplierFactorRequest, opts ...grpc.CallOption) (*SupplierFactor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SupplierFactor)
+	err := c.cc.Invoke(ctx, CalculatorService_GetSupplierFactor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) ListSupplierFactors(ctx context.Context, in *ListSupplierFactorsRequest, opts ...grpc.CallOption) (*ListSupplierFactorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSupplierFactorsResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_ListSupplierFactors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) GetInventory(ctx context.Context, in *GetInventoryRequest, opts ...grpc.CallOption) (*Inventory, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Inventory)
+	err := c.cc.Invoke(ctx, CalculatorService_GetInventory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) CreateInventorySnapshot(ctx context.Context, in *CreateInventorySnapshotRequest, opts ...grpc.CallOption) (*InventorySnapshot, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InventorySnapshot)
+	err := c.cc.Invoke(ctx, CalculatorService_CreateInventorySnapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) ListInventorySnapshots(ctx context.Context, in *ListInventorySnapshotsRequest, opts ...grpc.CallOption) (*ListInventorySnapshotsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInventorySnapshotsResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_ListInventorySnapshots_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) CreateRecalculation(ctx context.Context, in *CreateRecalculationRequest, opts ...grpc.CallOption) (*Recalculation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Recalculation)
+	err := c.cc.Invoke(ctx, CalculatorService_CreateRecalculation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) GetRecalculation(ctx context.Context, in *GetRecalculationRequest, opts ...grpc.CallOption) (*Recalculation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Recalculation)
+	err := c.cc.Invoke(ctx, CalculatorService_GetRecalculation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) ListRecalculations(ctx context.Context, in *ListRecalculationsRequest, opts ...grpc.CallOption) (*ListRecalculationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRecalculationsResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_ListRecalculations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) ListRecalculationChanges(ctx context.Context, in *ListRecalculationChangesRequest, opts ...grpc.CallOption) (*ListRecalculationChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRecalculationChangesResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_ListRecalculationChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) RecalculateBaseYear(ctx context.Context, in *RecalculateBaseYearRequest, opts ...grpc.CallOption) (*Recalculation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Recalculation)
+	err := c.cc.Invoke(ctx, CalculatorService_RecalculateBaseYear_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CalculatorServiceServer is the server API for CalculatorService service.
 // All implementations must embed UnimplementedCalculatorServiceServer
 // for forward compatibility.
@@ -310,6 +463,38 @@ type CalculatorServiceServer interface {
 	// 10,000 only (line_count says how many there were). A caller that
 	// needs every line's provenance sends batches of BatchCalculate instead.
 	StreamCalculate(grpc.ClientStreamingServer[StreamCalculateRequest, BatchCalculateResponse]) error
+	// CreateSupplierFactor registers a supplier's own figure: a company-level
+	// intensity or a product footprint, valid for a period. Lines it covers
+	// are calculated with it from then on (docs/quality.md, "Method
+	// hierarchy"), and a recalculation of the supplier's stored lines is
+	// queued (its name is on the answer).
+	CreateSupplierFactor(context.Context, *CreateSupplierFactorRequest) (*SupplierFactor, error)
+	GetSupplierFactor(context.Context, *GetSupplierFactorRequest) (*SupplierFactor, error)
+	// ListSupplierFactors lists the tenant's supplier factors, newest first.
+	ListSupplierFactors(context.Context, *ListSupplierFactorsRequest) (*ListSupplierFactorsResponse, error)
+	// GetInventory totals the tenant's Scope 3 inventory by category, with
+	// the share of each method, the emissions-weighted data quality and a
+	// Monte Carlo uncertainty range: as calculated now, as of a time, or as
+	// a named snapshot recorded it.
+	GetInventory(context.Context, *GetInventoryRequest) (*Inventory, error)
+	// CreateInventorySnapshot records the inventory as it is now under a
+	// name ("FY2024 as reported"); GetInventory reads it back unchanged
+	// whatever is recalculated later.
+	CreateInventorySnapshot(context.Context, *CreateInventorySnapshotRequest) (*InventorySnapshot, error)
+	ListInventorySnapshots(context.Context, *ListInventorySnapshotsRequest) (*ListInventorySnapshotsResponse, error)
+	// CreateRecalculation queues a recalculation of the stored lines in its
+	// scope under the tenant's current settings and supplier factors. Lines
+	// whose result changes get a new result version; the old one is kept.
+	CreateRecalculation(context.Context, *CreateRecalculationRequest) (*Recalculation, error)
+	GetRecalculation(context.Context, *GetRecalculationRequest) (*Recalculation, error)
+	ListRecalculations(context.Context, *ListRecalculationsRequest) (*ListRecalculationsResponse, error)
+	// ListRecalculationChanges explains a recalculation line by line: each
+	// changed line's result before and after.
+	ListRecalculationChanges(context.Context, *ListRecalculationChangesRequest) (*ListRecalculationChangesResponse, error)
+	// RecalculateBaseYear recalculates the tenant's base year (settings
+	// base_year) for a methodology change, recording the total before and
+	// after and whether the change is significant.
+	RecalculateBaseYear(context.Context, *RecalculateBaseYearRequest) (*Recalculation, error)
 	mustEmbedUnimplementedCalculatorServiceServer()
 }
 
@@ -361,6 +546,39 @@ func (UnimplementedCalculatorServiceServer) BatchCalculate(context.Context, *Bat
 }
 func (UnimplementedCalculatorServiceServer) StreamCalculate(grpc.ClientStreamingServer[StreamCalculateRequest, BatchCalculateResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method StreamCalculate not implemented")
+}
+func (UnimplementedCalculatorServiceServer) CreateSupplierFactor(context.Context, *CreateSupplierFactorRequest) (*SupplierFactor, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateSupplierFactor not implemented")
+}
+func (UnimplementedCalculatorServiceServer) GetSupplierFactor(context.Context, *GetSupplierFactorRequest) (*SupplierFactor, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetSupplierFactor not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ListSupplierFactors(context.Context, *ListSupplierFactorsRequest) (*ListSupplierFactorsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSupplierFactors not implemented")
+}
+func (UnimplementedCalculatorServiceServer) GetInventory(context.Context, *GetInventoryRequest) (*Inventory, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetInventory not implemented")
+}
+func (UnimplementedCalculatorServiceServer) CreateInventorySnapshot(context.Context, *CreateInventorySnapshotRequest) (*InventorySnapshot, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateInventorySnapshot not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ListInventorySnapshots(context.Context, *ListInventorySnapshotsRequest) (*ListInventorySnapshotsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListInventorySnapshots not implemented")
+}
+func (UnimplementedCalculatorServiceServer) CreateRecalculation(context.Context, *CreateRecalculationRequest) (*Recalculation, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateRecalculation not implemented")
+}
+func (UnimplementedCalculatorServiceServer) GetRecalculation(context.Context, *GetRecalculationRequest) (*Recalculation, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetRecalculation not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ListRecalculations(context.Context, *ListRecalculationsRequest) (*ListRecalculationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListRecalculations not implemented")
+}
+func (UnimplementedCalculatorServiceServer) ListRecalculationChanges(context.Context, *ListRecalculationChangesRequest) (*ListRecalculationChangesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListRecalculationChanges not implemented")
+}
+func (UnimplementedCalculatorServiceServer) RecalculateBaseYear(context.Context, *RecalculateBaseYearRequest) (*Recalculation, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecalculateBaseYear not implemented")
 }
 func (UnimplementedCalculatorServiceServer) mustEmbedUnimplementedCalculatorServiceServer() {}
 func (UnimplementedCalculatorServiceServer) testEmbeddedByValue()                           {}
@@ -624,6 +842,204 @@ func _CalculatorService_StreamCalculate_Handler(srv interface{}, stream grpc.Ser
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CalculatorService_StreamCalculateServer = grpc.ClientStreamingServer[StreamCalculateRequest, BatchCalculateResponse]
 
+func _CalculatorService_CreateSupplierFactor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSupplierFactorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).CreateSupplierFactor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_CreateSupplierFactor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).CreateSupplierFactor(ctx, req.(*CreateSupplierFactorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_GetSupplierFactor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSupplierFactorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).GetSupplierFactor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_GetSupplierFactor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).GetSupplierFactor(ctx, req.(*GetSupplierFactorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_ListSupplierFactors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSupplierFactorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ListSupplierFactors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ListSupplierFactors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ListSupplierFactors(ctx, req.(*ListSupplierFactorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_GetInventory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInventoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).GetInventory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_GetInventory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).GetInventory(ctx, req.(*GetInventoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_CreateInventorySnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInventorySnapshotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).CreateInventorySnapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_CreateInventorySnapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).CreateInventorySnapshot(ctx, req.(*CreateInventorySnapshotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_ListInventorySnapshots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInventorySnapshotsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ListInventorySnapshots(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ListInventorySnapshots_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ListInventorySnapshots(ctx, req.(*ListInventorySnapshotsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_CreateRecalculation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateRecalculationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).CreateRecalculation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_CreateRecalculation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).CreateRecalculation(ctx, req.(*CreateRecalculationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_GetRecalculation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecalculationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).GetRecalculation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_GetRecalculation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).GetRecalculation(ctx, req.(*GetRecalculationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_ListRecalculations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRecalculationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ListRecalculations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ListRecalculations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ListRecalculations(ctx, req.(*ListRecalculationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_ListRecalculationChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRecalculationChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).ListRecalculationChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_ListRecalculationChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).ListRecalculationChanges(ctx, req.(*ListRecalculationChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_RecalculateBaseYear_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecalculateBaseYearRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).RecalculateBaseYear(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_RecalculateBaseYear_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).RecalculateBaseYear(ctx, req.(*RecalculateBaseYearRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CalculatorService_ServiceDesc is the grpc.ServiceDesc for CalculatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -682,6 +1098,50 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchCalculate",
 			Handler:    _CalculatorService_BatchCalculate_Handler,
+		},
+		{
+			MethodName: "CreateSupplierFactor",
+			Handler:    _CalculatorService_CreateSupplierFactor_Handler,
+		},
+		{
+			MethodName: "GetSupplierFactor",
+			Handler:    _CalculatorService_GetSupplierFactor_Handler,
+		},
+		{
+			MethodName: "ListSupplierFactors",
+			Handler:    _CalculatorService_ListSupplierFactors_Handler,
+		},
+		{
+			MethodName: "GetInventory",
+			Handler:    _CalculatorService_GetInventory_Handler,
+		},
+		{
+			MethodName: "CreateInventorySnapshot",
+			Handler:    _CalculatorService_CreateInventorySnapshot_Handler,
+		},
+		{
+			MethodName: "ListInventorySnapshots",
+			Handler:    _CalculatorService_ListInventorySnapshots_Handler,
+		},
+		{
+			MethodName: "CreateRecalculation",
+			Handler:    _CalculatorService_CreateRecalculation_Handler,
+		},
+		{
+			MethodName: "GetRecalculation",
+			Handler:    _CalculatorService_GetRecalculation_Handler,
+		},
+		{
+			MethodName: "ListRecalculations",
+			Handler:    _CalculatorService_ListRecalculations_Handler,
+		},
+		{
+			MethodName: "ListRecalculationChanges",
+			Handler:    _CalculatorService_ListRecalculationChanges_Handler,
+		},
+		{
+			MethodName: "RecalculateBaseYear",
+			Handler:    _CalculatorService_RecalculateBaseYear_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
