@@ -3,6 +3,7 @@
 package calculator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -24,7 +25,11 @@ var (
 	ErrSetExists      = apperr.New(apperr.AlreadyExists, "a factor set of that name exists: a new version is a new set, with a new name")
 	// ErrConflict is a write that lost to a concurrent one; the whole call
 	// was rolled back and may be retried as is.
-	ErrConflict = apperr.New(apperr.Aborted, "concurrent write conflict; retry the call")
+	ErrConflict               = apperr.New(apperr.Aborted, "concurrent write conflict; retry the call")
+	ErrSupplierFactorNotFound = apperr.New(apperr.NotFound, "supplier factor not found")
+	ErrSnapshotNotFound       = apperr.New(apperr.NotFound, "inventory snapshot not found")
+	ErrSnapshotExists         = apperr.New(apperr.AlreadyExists, "an inventory snapshot of that name exists")
+	ErrRecalculationNotFound  = apperr.New(apperr.NotFound, "recalculation not found")
 )
 
 // MaxBatch is the most lines one CalculateEmissions call takes.
@@ -75,6 +80,19 @@ type Line struct {
 	// dollars, and the month it is of; Calculate sets them.
 	PriceIndex string
 	PriceMonth time.Time
+	// The supplier's product (matched to its footprints) and country.
+	ProductID, SupplierCountry string
+	// What Calculate decides (assess): the spend set, the method, the
+	// supplier factor used (0: none) and the quantity it multiplies, the
+	// data quality indicators (quality.Indicators.Pack).
+	SpendSet       string
+	Method         string
+	SupplierFactor int64
+	SupplierQty    string
+	DQ             int32
+	// Version is the result version to store: 0 or 1 for a first
+	// calculation, one more than the stored one for a recalculation.
+	Version int32
 }
 
 // FactorSet is a factor library version.
@@ -186,6 +204,14 @@ type Result struct {
 	KgAR4, KgAR6 string
 	Gases        []Gas
 	GasUnit      string
+	// The line's product and supplier country as given, its data quality
+	// indicators (quality.Indicators.Pack; 0: not assessed, stored before
+	// they were), the result's version and the supplier factor used (0:
+	// none).
+	ProductID, SupplierCountry string
+	DQ                         int32
+	Version                    int32
+	FactorCode                 string // the factor's code in Set
 }
 
 // Dimension is what a summary groups by.
@@ -268,6 +294,22 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	// ImportSet stores a new set of the tenant's; ErrSetExists when its
 	// name is taken.
 	ImportSet(ctx context.Context, tenant uuid.UUID, set factors.Set, fs []factors.Factor) (FactorSet, error)
+	// SupplierFactorsOf reads the figures of the suppliers named (sorted),
+	// each supplier's newest first.
+	SupplierFactorsOf(ctx context.Context, tenant uuid.UUID, suppliers []string) ([]SupplierFactor, error)
+	// CreateSupplierFactor stores a figure and its factor f (code and
+	// values set, the code filled from the new id) in the tenant's
+	// SupplierSet, creating that set with its first figure.
+	CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf SupplierFactor, f factors.Factor) (SupplierFactor, error)
+	SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64) (SupplierFactor, error)
+	// ListSupplierFactors reads a page of figures, newest first, of one
+	// supplier or all (""), after the id given (0: from the newest).
+	ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]SupplierFactor, error)
+	// InventoryGroups reads the inventory's groups: now (day zero, no
+	// snapshot), as of the end of day, or as a snapshot recorded them.
+	InventoryGroups(ctx context.Context, tenant uuid.UUID, at InventoryAt) (InventoryData, error)
+	CreateSnapshot(ctx context.Context, tenant uuid.UUID, name string) (Snapshot, error)
+	Snapshots(ctx context.Context, tenant uuid.UUID) ([]Snapshot, error)
 }
 
 // FactorKey names a factor.
@@ -335,6 +377,13 @@ func (s *Service) Calculate(ctx context.Context, tenant uuid.UUID, lines []Line)
 		}
 	}
 	if err := s.prepare(ctx, tenant, lines); err != nil {
+		return Calculated{}, err
+	}
+	st, err := s.Settings(ctx, tenant)
+	if err != nil {
+		return Calculated{}, err
+	}
+	if err := s.assess(ctx, tenant, cmp.Or(st.SpendSet, DefaultSet), lines); err != nil {
 		return Calculated{}, err
 	}
 	out, err := s.store.Calculate(ctx, tenant, lines)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"slices"
 	"sync"
 	"time"
 
@@ -40,13 +39,13 @@ func (s *Service) Compute(ctx context.Context, tenant uuid.UUID, lines []Line) (
 	if err := s.prepare(ctx, tenant, lines); err != nil {
 		return out, err
 	}
-	e := engine{svc: s, tenant: tenant, now: time.Now(), spendSet: DefaultSet}
-	if slices.ContainsFunc(lines, func(l Line) bool { return l.Activity == "" }) {
-		st, err := s.Settings(ctx, tenant)
-		if err != nil {
-			return out, err
-		}
-		e.spendSet = cmp.Or(st.SpendSet, DefaultSet)
+	st, err := s.Settings(ctx, tenant)
+	if err != nil {
+		return out, err
+	}
+	e := engine{svc: s, tenant: tenant, now: time.Now(), spendSet: cmp.Or(st.SpendSet, DefaultSet)}
+	if err := s.assess(ctx, tenant, e.spendSet, lines); err != nil {
+		return out, err
 	}
 	out.Results = make([]Result, len(lines))
 	for i := range lines {
@@ -67,19 +66,49 @@ type engine struct {
 	spendSet        string     // the tenant's
 	base            *priceBase // spendSet's, read once
 	spend, activity setIndex
+	supplier        setIndex
 }
 
 // compute sets r to l's result and returns its exact kg CO2e.
 func (e *engine) compute(ctx context.Context, l *Line, r *Result, field func(string) string) (fixed, error) {
 	*r = Result{TransactionID: l.TransactionID, Date: l.Date, SupplierID: l.SupplierID, Amount: money(l.Amount),
-		Category: l.Category, CalculatedAt: e.now}
+		Category: l.Category, CalculatedAt: e.now, ProductID: l.ProductID, SupplierCountry: l.SupplierCountry, DQ: l.DQ, Version: 1}
 	if l.Currency != "" {
 		r.Currency, r.Original, r.FXRate, r.FXMonth = l.Currency, money(l.Original), numericText(l.FXRate), l.FXMonth.Format(monthLayout)
+	}
+	if l.SupplierFactor != 0 {
+		return e.supplierLine(ctx, l, r)
 	}
 	if l.Activity != "" {
 		return e.activityLine(ctx, l, r)
 	}
 	return e.spendLine(ctx, l, r, field)
+}
+
+// supplierLine computes a line with supplier data (assess chose it): the
+// quantity it decided times the supplier's factor.
+func (e *engine) supplierLine(ctx context.Context, l *Line, r *Result) (fixed, error) {
+	code := SupplierFactor{ID: l.SupplierFactor}.Code()
+	f, err := e.factor(ctx, &e.supplier, SupplierSet, code)
+	if err != nil {
+		return fixed{}, err
+	}
+	if f == nil { // assess read the figure moments ago, the set's cache before it
+		return fixed{}, fmt.Errorf("calculator.Compute: factor %s/%s: %w", SupplierSet, code, ErrConflict)
+	}
+	r.Method, r.NAICS, r.FactorCode = l.Method, l.NAICS, code
+	if l.Activity != "" {
+		r.Activity, r.NAICS = l.Activity, ""
+	}
+	if l.ProductID != "" || l.Activity != "" {
+		r.Quantity, r.QtyUnit = numericText(l.Quantity), l.Unit
+	}
+	q, err := parseFixed(l.SupplierQty)
+	if err != nil {
+		return fixed{}, fmt.Errorf("calculator.Compute: supplier quantity: %w", err)
+	}
+	r.FactorQty = q.text()
+	return applyFactor(r, f, q), nil
 }
 
 // activityLine computes an activity line: its quantity in the factor's
@@ -94,7 +123,7 @@ func (e *engine) activityLine(ctx context.Context, l *Line, r *Result) (fixed, e
 	if f == nil { // resolveActivities found it moments ago
 		return fixed{}, fmt.Errorf("calculator.Compute: factor %s/%s gone", l.ActivitySet, l.Activity)
 	}
-	r.Method, r.Activity, r.Quantity, r.QtyUnit = MethodAverageData, l.Activity, numericText(l.Quantity), l.Unit
+	r.Method, r.Activity, r.Quantity, r.QtyUnit, r.FactorCode = MethodAverageData, l.Activity, numericText(l.Quantity), l.Unit, l.Activity
 	q, err := parseFixed(l.FactorQty)
 	if err != nil {
 		return fixed{}, fmt.Errorf("calculator.Compute: factor quantity: %w", err)
@@ -113,7 +142,10 @@ func (e *engine) spendLine(ctx context.Context, l *Line, r *Result, field func(s
 	if f == nil {
 		return fixed{}, apperr.Invalid(field("naics_code"), "no factor in %s for NAICS code %s", e.spendSet, l.NAICS)
 	}
-	r.Method, r.NAICS = MethodSpendBased, l.NAICS
+	r.Method, r.NAICS, r.FactorCode = MethodSpendBased, l.NAICS, l.NAICS
+	if l.ProductID != "" && l.Quantity != "" {
+		r.Quantity, r.QtyUnit = numericText(l.Quantity), l.Unit
+	}
 	base, err := e.priceBase(ctx)
 	if err != nil {
 		return fixed{}, err

@@ -28,7 +28,8 @@ func lineFromProto(field string, l *calculatorv1.SpendLine) (calculator.Line, er
 	}
 	return calculator.Line{TransactionID: l.GetTransactionId(), Date: d, SupplierID: l.GetSupplierId(), NAICS: l.GetNaicsCode(), Amount: l.GetAmountUsd(),
 		Currency: l.GetCurrency(), Original: l.GetAmount(), Activity: l.GetActivity(), Quantity: l.GetQuantity(), Unit: l.GetUnit(),
-		Category: int16(min(max(l.GetCategory(), -1), 16))}, nil // clamped; the service refuses outside 0-15
+		Category:  int16(min(max(l.GetCategory(), -1), 16)), // clamped; the service refuses outside 0-15
+		ProductID: strings.TrimSpace(l.GetProductId()), SupplierCountry: strings.ToUpper(strings.TrimSpace(l.GetSupplierCountry()))}, nil
 }
 
 func (a *API) Calculate(ctx context.Context, req *calculatorv1.CalculateRequest) (*calculatorv1.EmissionResult, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
 )
 
 // API implements calculatorv1.CalculatorServiceServer.
@@ -327,8 +328,22 @@ func resultProto(r calculator.Result) *calculatorv1.EmissionResult {
 		out.Activity, out.Quantity, out.Unit, out.FactorQuantity = r.Activity, r.Quantity, r.QtyUnit, r.FactorQty
 		out.UnitConversion = calculator.UnitConversion(r.QtyUnit, r.ActivityUnit)
 	}
+	if r.FactorCode != "" {
+		out.Factor = "factorSets/" + r.Set + "/factors/" + r.FactorCode
+	}
 	out.Gases, out.GasUnit, out.GwpBasis, out.KgCo2EAr4, out.KgCo2EAr6 = gasesProto(r.Gases), r.GasUnit, calculatorv1.GwpBasis_GWP_BASIS_AR5, r.KgAR4, r.KgAR6
+	out.ProductId, out.SupplierCountry, out.Version = r.ProductID, r.SupplierCountry, r.Version
+	if d, err := quality.Unpack(r.DQ); err == nil && r.DQ != 0 {
+		out.DataQuality = lineQualityProto(d)
+	}
 	return out
+}
+
+// lineQualityProto is one line's indicators and score.
+func lineQualityProto(d quality.Indicators) *calculatorv1.DataQuality {
+	digit := func(v int8) string { return strconv.Itoa(int(v)) }
+	return &calculatorv1.DataQuality{Technology: digit(d.Technology), Time: digit(d.Time), Geography: digit(d.Geography),
+		Completeness: digit(d.Completeness), Reliability: digit(d.Reliability), Score: d.Score()}
 }
 
 func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,8 +71,14 @@ func tenantSets(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calcul
 		return sets, err
 	}
 	for _, l := range lines {
-		if l.Activity != "" && l.ActivitySet != sets.activityName {
+		if l.Activity != "" && l.ActivitySet != sets.activityName || l.SpendSet != "" && l.SpendSet != sets.spendName {
 			return sets, calculator.ErrConflict
+		}
+	}
+	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.SupplierFactor != 0 }) {
+		err := tx.QueryRow(ctx, `SELECT id FROM calculator.factor_sets WHERE tenant_id = $1 AND name = $2`, tenant, calculator.SupplierSet).Scan(&sets.supplier)
+		if err != nil {
+			return sets, fmt.Errorf("supplier set: %w", err)
 		}
 	}
 	return sets, nil

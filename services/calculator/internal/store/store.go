@@ -246,10 +246,20 @@ func priceBase(year int) (string, error) {
 type Store struct {
 	pool       *pgxpool.Pool
 	partitions *db.Partitions
+	// Now is the clock the inventory's daily log is kept by; tests set it.
+	Now func() time.Time
 }
 
 // New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, partitions: db.NewPartitions(pool)} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, partitions: db.NewPartitions(pool), Now: time.Now}
+}
+
+// day is the UTC day changes are logged under now.
+func (s *Store) day() time.Time {
+	y, m, d := s.Now().UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
 
 // KeepPartitionsAhead creates the results' partitions ahead of time, daily,
 // until ctx ends; Calculate then finds them known.
@@ -465,11 +475,11 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 		if err := checkCodes(ctx, tx, sets.spendName, sets.spend, ls.distinct); err != nil {
 			return err
 		}
-		t, shares, err := storeResults(ctx, tx, tenant, sets, ls, &out)
+		t, shares, err := storeResults(ctx, tx, tenant, sets, ls, nil, &out)
 		if err != nil {
 			return err
 		}
-		if err := addTotals(ctx, tx, tenant, t); err != nil {
+		if err := addTotals(ctx, tx, tenant, t, s.day()); err != nil {
 			return err
 		}
 		for _, g := range out.Suppliers {
@@ -500,6 +510,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 // price index.
 type setIDs struct {
 	spend, activity         int16
+	supplier                int16 // the tenant's SupplierSet; 0 when no line uses it
 	base                    string
 	spendName, activityName string
 }
@@ -511,10 +522,19 @@ type lineArrays struct {
 	ids, sups, codes, amounts, prices, priceMonths []string
 	curs, originals, rates, rateMonths             []string
 	qtys, units, factorQtys                        []string
+	products, countries                            []string
 	dates                                          []time.Time
 	uploads                                        []int64
 	cats                                           []int16
-	distinct                                       []string
+	dqs                                            []int32
+	// Lines with supplier data: the supplier factor's id (NULL: none), the
+	// quantity it multiplies and the method; nil for a batch without any.
+	supplierIDs    []*int64
+	supplierQtys   []string
+	methods        []string
+	versions       []int32 // nil: every line's first version
+	distinct       []string
+	supplierFactor bool // some line uses a supplier factor
 }
 
 func newLineArrays(lines []calculator.Line) lineArrays {
@@ -528,13 +548,36 @@ func newLineArrays(lines []calculator.Line) lineArrays {
 	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.Currency != "" }) {
 		ls.curs, ls.originals, ls.rates, ls.rateMonths = text(), text(), text(), text()
 	}
-	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.Activity != "" }) {
+	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.Activity != "" || l.ProductID != "" }) {
 		ls.qtys, ls.units, ls.factorQtys = text(), text(), text()
 	}
+	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.ProductID != "" || l.SupplierCountry != "" }) {
+		ls.products, ls.countries = text(), text()
+	}
+	if ls.supplierFactor = slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.SupplierFactor != 0 }); ls.supplierFactor {
+		ls.supplierIDs, ls.supplierQtys, ls.methods = make([]*int64, n), text(), text()
+	}
+	if slices.ContainsFunc(lines, func(l calculator.Line) bool { return l.Version > 1 }) {
+		ls.versions = make([]int32, n)
+	}
+	ls.dqs = make([]int32, n)
 	seen := map[string]bool{}
 	for i := range lines {
 		l := &lines[i]
 		ls.ids[i], ls.dates[i], ls.sups[i], ls.amounts[i], ls.uploads[i], ls.cats[i] = l.TransactionID, l.Date, l.SupplierID, l.Amount, l.Upload, l.Category
+		ls.dqs[i] = l.DQ
+		if ls.products != nil {
+			ls.products[i], ls.countries[i] = l.ProductID, l.SupplierCountry
+		}
+		if ls.versions != nil {
+			ls.versions[i] = max(l.Version, 1)
+		}
+		if l.SupplierFactor != 0 {
+			ls.supplierIDs[i], ls.supplierQtys[i], ls.methods[i] = &l.SupplierFactor, l.SupplierQty, l.Method
+		}
+		if l.ProductID != "" && l.Activity == "" {
+			ls.qtys[i], ls.units[i] = l.Quantity, l.Unit
+		}
 		if l.Currency != "" {
 			ls.curs[i], ls.originals[i], ls.rates[i], ls.rateMonths[i] = l.Currency, l.Original, l.FXRate, l.FXMonth.Format(time.DateOnly)
 		}
@@ -580,7 +623,7 @@ func checkCodes(ctx context.Context, tx pgx.Tx, set string, setID int16, codes [
 // factor's unit. The groups also carry CO2e under AR4 and AR6: the
 // group's factor quantity times the factor's re-expressed values, which is
 // the sum of its lines' (the factor is the same for the whole group).
-func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs, ls lineArrays, out *calculator.Calculated) (totals, []uploadGroup, error) {
+func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs, ls lineArrays, run *int64, out *calculator.Calculated) (totals, []uploadGroup, error) {
 	var t totals
 	var shares []uploadGroup
 	rows, err := tx.Query(ctx, `
@@ -588,31 +631,40 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 			INSERT INTO calculator.emission_results
 				(tenant_id, transaction_id, tx_date, upload_id, supplier_id, naics_code, amount_usd,
 				 category, factor_set_id, factor_value, method, kg_co2e, amount_base_usd, price_index, price_index_month,
-				 currency, amount, fx_rate, fx_month, quantity, unit, factor_quantity)
+				 currency, amount, fx_rate, fx_month, quantity, unit, factor_quantity,
+				 factor_code, product_id, supplier_country, dq, version, recalculation_id)
 			SELECT $1, s.transaction_id, s.tx_date, s.upload_id, s.supplier_id, s.code, s.amount::numeric,
-				coalesce(nullif(s.cat, 0), f.category), f.factor_set_id, f.value, CASE WHEN coalesce(s.fq, '') = '' THEN $3 ELSE $4 END,
-				b.q * f.value, CASE WHEN coalesce(s.fq, '') = '' THEN b.q END, nullif(s.price, '')::numeric, nullif(s.price_month, '')::date,
+				coalesce(nullif(s.cat, 0), f.category), f.factor_set_id, f.value,
+				coalesce(nullif(s.meth, ''), CASE WHEN coalesce(s.fq, '') = '' THEN $3 ELSE $4 END),
+				b.q * f.value, CASE WHEN s.sfid IS NULL AND coalesce(s.fq, '') = '' THEN b.q END,
+				CASE WHEN s.sfid IS NULL THEN nullif(s.price, '')::numeric END, CASE WHEN s.sfid IS NULL THEN nullif(s.price_month, '')::date END,
 				nullif(s.cur, ''), nullif(s.orig, '')::numeric, nullif(s.rate, '')::numeric, nullif(s.rate_month, '')::date,
-				nullif(s.qty, '')::numeric, nullif(s.unit, ''), nullif(s.fq, '')::numeric
+				nullif(s.qty, '')::numeric, nullif(s.unit, ''), CASE WHEN s.sfid IS NOT NULL THEN b.q ELSE nullif(s.fq, '')::numeric END,
+				CASE WHEN s.sfid IS NOT NULL THEN 'sf-' || s.sfid END, nullif(s.prod, ''), nullif(s.country, ''), nullif(s.dq, 0),
+				coalesce(s.ver, 1), $24
 			FROM unnest($7::text[], $8::date[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[],
-					$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::smallint[])
+					$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::smallint[],
+					$25::text[], $26::text[], $27::integer[], $28::bigint[], $29::text[], $30::text[], $31::integer[])
 				AS s(transaction_id, tx_date, supplier_id, code, amount, upload_id, price, price_month,
-					cur, orig, rate, rate_month, qty, unit, fq, cat)
-			CROSS JOIN LATERAL (SELECT CASE WHEN coalesce(s.fq, '') = '' THEN round(s.amount::numeric(18, 4) * $6::numeric / s.price::numeric, 4)
+					cur, orig, rate, rate_month, qty, unit, fq, cat, prod, country, dq, sfid, sfq, meth, ver)
+			CROSS JOIN LATERAL (SELECT CASE WHEN s.sfid IS NOT NULL THEN s.sfq::numeric
+				WHEN coalesce(s.fq, '') = '' THEN round(s.amount::numeric(18, 4) * $6::numeric / s.price::numeric, 4)
 				ELSE s.fq::numeric END AS q) b
-			JOIN calculator.factors f ON f.factor_set_id = CASE WHEN coalesce(s.fq, '') = '' THEN $2::smallint ELSE $5::smallint END AND f.code = s.code
+			JOIN calculator.factors f
+			  ON f.factor_set_id = CASE WHEN s.sfid IS NOT NULL THEN $23::smallint WHEN coalesce(s.fq, '') = '' THEN $2::smallint ELSE $5::smallint END
+			 AND f.code = CASE WHEN s.sfid IS NOT NULL THEN 'sf-' || s.sfid ELSE s.code END
 			ON CONFLICT DO NOTHING
 			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e,
-				coalesce(factor_quantity, amount_base_usd) AS q
+				coalesce(factor_quantity, amount_base_usd) AS q, coalesce(factor_code, naics_code) AS fcode, method, coalesce(dq, 0) AS dq
 		), g AS (
 			-- The stored lines grouped once, finer than every total below
-			-- (exact sums: numeric), so the rollup and the five groupings
-			-- read these groups instead of the lines five and six times.
+			-- (exact sums: numeric), so the rollup and the groupings read
+			-- these groups instead of the lines six and seven times.
 			SELECT g.*, g.q * f.value_ar4 AS kg4, g.q * f.value_ar6 AS kg6 FROM (
 				SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
-					sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n, sum(q) AS q
-				FROM ins GROUP BY 1, 2, 3, 4, 5, 6) g
-			JOIN calculator.factors f ON f.factor_set_id = g.factor_set_id AND f.code = g.naics_code
+					fcode, method, dq, sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n, sum(q) AS q
+				FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) g
+			JOIN calculator.factors f ON f.factor_set_id = g.factor_set_id AND f.code = g.fcode
 		), roll AS (
 			INSERT INTO calculator.emission_rollup AS r
 				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
@@ -629,17 +681,20 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 			    kg_co2e_ar6 = r.kg_co2e_ar6 + excluded.kg_co2e_ar6
 		)
 		-- Dimension 0 is (upload, supplier), the caller's share of each
-		-- upload; 1 to 4 are the summary dimensions.
+		-- upload; 1 to 4 are the summary dimensions, 5 the inventory's
+		-- groups (calculator.InventoryKey).
 		SELECT dim, up, key, sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text FROM (
 			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
 			UNION ALL SELECT 1, 0, supplier_id, kg, amt, n, kg4, kg6 FROM g
 			UNION ALL SELECT 2, 0, category::text, kg, amt, n, kg4, kg6 FROM g
 			UNION ALL SELECT 3, 0, naics_code, kg, amt, n, kg4, kg6 FROM g
 			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, kg, amt, n, kg4, kg6 FROM g
 		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
 		tenant, sets.spend, calculator.MethodSpendBased, calculator.MethodAverageData, sets.activity, sets.base,
 		ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads, ls.prices, ls.priceMonths,
-		ls.curs, ls.originals, ls.rates, ls.rateMonths, ls.qtys, ls.units, ls.factorQtys, ls.cats)
+		ls.curs, ls.originals, ls.rates, ls.rateMonths, ls.qtys, ls.units, ls.factorQtys, ls.cats,
+		sets.supplier, run, ls.products, ls.countries, ls.dqs, ls.supplierIDs, ls.supplierQtys, ls.methods, ls.versions)
 	if err != nil {
 		return t, nil, fmt.Errorf("store results: %w", err)
 	}
@@ -672,19 +727,32 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 // addTotals adds a batch's summary totals. It runs after the rollup, in
 // key order: every batch locks rollup rows then totals rows, each in the
 // same order, so batches queue rather than deadlock.
-func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals) error {
+func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day time.Time) error {
 	if len(t.keys) == 0 {
 		return nil
 	}
+	// The inventory's groups (dimension 5) also go to the day's log, which
+	// inventories as of a day read, after the totals: every batch locks
+	// in the same order.
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[],
-			$7::text[]::numeric[], $8::text[]::numeric[])
-		ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
-			kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
-			tx_count = t.tx_count + excluded.tx_count,
-			kg_co2e_ar4 = t.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = t.kg_co2e_ar6 + excluded.kg_co2e_ar6`,
-		tenant, t.dims, t.keys, t.kgs, t.spends, t.counts, t.kg4s, t.kg6s); err != nil {
+		WITH a AS (
+			SELECT * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[],
+				$7::text[]::numeric[], $8::text[]::numeric[]) AS a(dim, key, kg, spend, n, kg4, kg6)
+		), tot AS (
+			INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, * FROM a
+			ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
+				kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
+				tx_count = t.tx_count + excluded.tx_count,
+				kg_co2e_ar4 = t.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = t.kg_co2e_ar6 + excluded.kg_co2e_ar6
+		)
+		INSERT INTO calculator.emission_totals_log AS l (tenant_id, day, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+		SELECT $1, $9, key, kg, spend, n, coalesce(kg4, kg), coalesce(kg6, kg) FROM a WHERE dim = 5 ORDER BY key
+		ON CONFLICT (tenant_id, day, key) DO UPDATE SET
+			kg_co2e = l.kg_co2e + excluded.kg_co2e, spend_usd = l.spend_usd + excluded.spend_usd,
+			tx_count = l.tx_count + excluded.tx_count,
+			kg_co2e_ar4 = l.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = l.kg_co2e_ar6 + excluded.kg_co2e_ar6`,
+		tenant, t.dims, t.keys, t.kgs, t.spends, t.counts, t.kg4s, t.kg6s, day); err != nil {
 		return fmt.Errorf("add totals: %w", err)
 	}
 	return nil
@@ -834,12 +902,13 @@ const resultCols = `e.transaction_id, e.upload_id, e.tx_date, e.supplier_id, e.n
 	CASE WHEN e.price_index IS NULL THEN 0 ELSE s.price_year END,
 	coalesce(e.currency, ''), coalesce(e.amount::text, ''), coalesce(e.fx_rate::text, ''), coalesce(to_char(e.fx_month, 'YYYY-MM'), ''),
 	coalesce(e.quantity::text, ''), coalesce(e.unit, ''), coalesce(e.factor_quantity::text, ''), coalesce(f.unit, ''), s.gas_unit,
-	coalesce(round(f.value_ar4 * q.q, 7)::text, ''), coalesce(round(f.value_ar6 * q.q, 7)::text, ''), ` + resultGases
+	coalesce(round(f.value_ar4 * q.q, 7)::text, ''), coalesce(round(f.value_ar6 * q.q, 7)::text, ''),
+	coalesce(e.product_id, ''), coalesce(e.supplier_country, ''), coalesce(e.dq, 0), e.version, f.code, ` + resultGases
 
 // resultGases reads a result's gases: the factor's, times the factor
 // quantity (EPA's 18 per line).
 const resultGases = `coalesce((SELECT array_agg(g.gas || '=' || (g.value * q.q)::text ORDER BY g.gas) FROM calculator.factor_gases g
-		WHERE g.factor_set_id = e.factor_set_id AND g.code = e.naics_code), '{}')`
+		WHERE g.factor_set_id = e.factor_set_id AND g.code = f.code), '{}')`
 
 // batchResultCols are resultCols without the gases: a batch read serves
 // pages of transactions and fills the result caches, where 18 gases a line
@@ -849,7 +918,7 @@ var batchResultCols = strings.Replace(resultCols, resultGases, `'{}'::text[]`, 1
 // resultQuantity joins, for resultCols, a result's factor f and factor
 // quantity q: what the factor multiplies (results calculated before prices
 // were adjusted multiplied the dollars themselves).
-const resultQuantity = ` JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id AND f.code = e.naics_code
+const resultQuantity = ` JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id AND f.code = coalesce(e.factor_code, e.naics_code)
 	CROSS JOIN LATERAL (SELECT coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) AS q) q`
 
 func scanResult(row pgx.Row) (calculator.Result, error) {
@@ -859,12 +928,13 @@ func scanResult(row pgx.Row) (calculator.Result, error) {
 	err := row.Scan(&r.TransactionID, &upload, &r.Date, &r.SupplierID, &r.NAICS, &r.Amount,
 		&r.Category, &r.Method, &r.Set, &r.SetVersion, &r.FactorValue, &r.Unit, &r.Kg, &r.CalculatedAt,
 		&r.AmountBase, &r.PriceIndex, &r.PriceMonth, &r.PriceBase, &r.PriceYear, &r.Currency, &r.Original, &r.FXRate, &r.FXMonth,
-		&r.Quantity, &r.QtyUnit, &r.FactorQty, &r.ActivityUnit, &r.GasUnit, &r.KgAR4, &r.KgAR6, &gases)
+		&r.Quantity, &r.QtyUnit, &r.FactorQty, &r.ActivityUnit, &r.GasUnit, &r.KgAR4, &r.KgAR6,
+		&r.ProductID, &r.SupplierCountry, &r.DQ, &r.Version, &r.FactorCode, &gases)
 	r.Upload = "uploads/" + strconv.FormatInt(upload, 10)
 	if err != nil {
 		return r, fmt.Errorf("scan result: %w", err)
 	}
-	if r.Method == calculator.MethodAverageData { // the code is the activity's
+	if r.NAICS != "" && !calculator.IsNAICS(r.NAICS) { // the code is an activity's
 		r.Activity, r.NAICS = r.NAICS, ""
 	}
 	r.Gases = make([]calculator.Gas, len(gases))

@@ -1,0 +1,306 @@
+package calculator
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
+	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
+)
+
+// InventoryAt is when an inventory is read: now (the zero value), as of
+// the end of a UTC day, or as a snapshot recorded it.
+type InventoryAt struct {
+	Day      time.Time
+	Snapshot int64
+}
+
+// InventoryRow is one stored inventory group: the lines of one category
+// calculated with one factor by one method with the same indicators, under
+// each GWP basis.
+type InventoryRow struct {
+	Category     int16
+	Set, Code    string
+	Method       string
+	DQ           int32 // quality.Indicators.Pack; 0: not assessed
+	Kg, Kg4, Kg6 string
+	Spend        string
+	Count        int64
+}
+
+// InventoryData is what the store reads of an inventory.
+type InventoryData struct {
+	Rows     []InventoryRow
+	Basis    refdata.Basis // the tenant's now, or the snapshot's
+	ReadTime time.Time
+}
+
+// Snapshot is an inventory recorded under a name.
+type Snapshot struct {
+	ID         int64
+	Name       string
+	Basis      refdata.Basis
+	CreateTime time.Time
+	Kg         string // under Basis
+	Count      int64
+}
+
+// MethodShare is the part of a total one method calculated.
+type MethodShare struct {
+	Method string
+	Kg     string
+	Count  int64
+	Share  float64
+}
+
+// Quality is a weighted data quality: each indicator's and the score.
+type Quality struct {
+	Indicators quality.IndicatorScores
+	Score      string
+}
+
+// CategoryTotal is one category of an inventory.
+type CategoryTotal struct {
+	Category    int16
+	Kg          string
+	Count       int64
+	Share       float64
+	Methods     []MethodShare
+	Quality     Quality
+	Uncertainty quality.Range
+}
+
+// InventoryGroup is one Monte Carlo input, as the inventory shows it.
+type InventoryGroup struct {
+	InventoryRow
+	Sigma2 float64
+}
+
+// Inventory is the tenant's Scope 3 inventory under one basis.
+type Inventory struct {
+	Basis       refdata.Basis
+	Day         time.Time // as of; zero: now or a snapshot
+	Snapshot    int64
+	ReadTime    time.Time
+	Kg          string
+	Count       int64
+	Categories  []CategoryTotal
+	Methods     []MethodShare
+	Quality     Quality
+	Uncertainty quality.Range
+	Iterations  int
+	Seed        uint64
+	Factors     int
+	Groups      []InventoryGroup
+}
+
+// Monte Carlo bounds of an inventory read.
+const (
+	DefaultIterations = 10_000
+	MaxIterations     = 100_000
+)
+
+// notAssessed stands for the indicators of lines stored before they were
+// assessed: the worst on each, so their uncertainty is not understated.
+var notAssessed = quality.Indicators{Technology: 5, Time: 5, Geography: 5, Completeness: 5, Reliability: 5}
+
+// Inventory reads the tenant's inventory at `at` under basis ("": the
+// tenant's, or the snapshot's), with data quality weighted by emissions
+// and a Monte Carlo range of iterations draws from seed.
+func (s *Service) Inventory(ctx context.Context, tenant uuid.UUID, at InventoryAt, basis refdata.Basis, iterations int, seed uint64) (Inventory, error) {
+	iterations = cmp.Or(iterations, DefaultIterations)
+	if iterations < 100 || iterations > MaxIterations {
+		return Inventory{}, apperr.Invalid("iterations", "%d is outside 100..%d", iterations, MaxIterations)
+	}
+	seed = cmp.Or(seed, 1)
+	data, err := s.store.InventoryGroups(ctx, tenant, at)
+	if err != nil {
+		return Inventory{}, err
+	}
+	inv := Inventory{Basis: cmp.Or(basis, data.Basis, refdata.AR5), Day: at.Day, Snapshot: at.Snapshot, ReadTime: data.ReadTime,
+		Iterations: iterations, Seed: seed}
+	if err := inv.total(data.Rows); err != nil {
+		return Inventory{}, err
+	}
+	return inv, nil
+}
+
+// total fills the inventory from its groups.
+func (inv *Inventory) total(rows []InventoryRow) error {
+	type acc struct {
+		kg      *big.Rat
+		count   int64
+		methods map[string]*MethodShare
+		methKg  map[string]*big.Rat
+		weighed []quality.Weighed
+	}
+	newAcc := func() *acc {
+		return &acc{kg: new(big.Rat), methods: map[string]*MethodShare{}, methKg: map[string]*big.Rat{}}
+	}
+	all, cats := newAcc(), map[int16]*acc{}
+	groups := make([]quality.Group, 0, len(rows))
+	factors := map[string]bool{}
+	for _, r := range rows {
+		kgText := r.Kg
+		switch inv.Basis {
+		case refdata.AR4:
+			kgText = r.Kg4
+		case refdata.AR6:
+			kgText = r.Kg6
+		}
+		kg, _, err := decimal.Parse(kgText)
+		if err != nil {
+			return fmt.Errorf("inventory group %s/%s: kg %q: %w", r.Set, r.Code, kgText, err)
+		}
+		c := cats[r.Category]
+		if c == nil {
+			c = newAcc()
+			cats[r.Category] = c
+		}
+		d := notAssessed
+		if r.DQ != 0 {
+			if d, err = quality.Unpack(r.DQ); err != nil {
+				return fmt.Errorf("inventory group %s/%s: %w", r.Set, r.Code, err)
+			}
+		}
+		kgStr, _ := decimal.Format(kg, 7)
+		for _, a := range []*acc{all, c} {
+			a.kg.Add(a.kg, kg)
+			a.count += r.Count
+			m := a.methods[r.Method]
+			if m == nil {
+				m = &MethodShare{Method: r.Method}
+				a.methods[r.Method], a.methKg[r.Method] = m, new(big.Rat)
+			}
+			m.Count += r.Count
+			a.methKg[r.Method].Add(a.methKg[r.Method], kg)
+			if r.DQ != 0 {
+				a.weighed = append(a.weighed, quality.Weighed{Kg: kgStr, Indicators: d})
+			}
+		}
+		f, _ := kg.Float64()
+		g := quality.Group{Factor: r.Set + "/" + r.Code, Category: r.Category, Kg: f, Sigma2: quality.Sigma2(r.Method, d)}
+		groups = append(groups, g)
+		factors[g.Factor] = true
+		inv.Groups = append(inv.Groups, InventoryGroup{InventoryRow: r, Sigma2: g.Sigma2})
+		inv.Groups[len(inv.Groups)-1].Kg = kgStr
+	}
+	inv.Factors = len(factors)
+	finish := func(a *acc) (string, []MethodShare, Quality, error) {
+		kg, _ := decimal.Format(a.kg, 7)
+		var ms []MethodShare
+		for name, m := range a.methods {
+			m.Kg, _ = decimal.Format(a.methKg[name], 7)
+			m.Share = share(a.methKg[name], a.kg)
+			ms = append(ms, *m)
+		}
+		slices.SortFunc(ms, func(x, y MethodShare) int { return methodRank(x.Method) - methodRank(y.Method) })
+		q, err := weighted(a.weighed)
+		return kg, ms, q, err
+	}
+	var err error
+	if inv.Kg, inv.Methods, inv.Quality, err = finish(all); err != nil {
+		return err
+	}
+	inv.Count = all.count
+	if len(groups) == 0 {
+		return nil
+	}
+	sim, err := quality.Simulate(groups, quality.Options{Iterations: inv.Iterations, Seed: inv.Seed})
+	if err != nil {
+		return fmt.Errorf("inventory uncertainty: %w", err)
+	}
+	inv.Uncertainty = sim.Total
+	ranges := map[int16]quality.Range{}
+	for _, c := range sim.Categories {
+		ranges[c.Category] = c.Range
+	}
+	for cat, a := range cats {
+		ct := CategoryTotal{Category: cat, Count: a.count, Share: share(a.kg, all.kg), Uncertainty: ranges[cat]}
+		if ct.Kg, ct.Methods, ct.Quality, err = finish(a); err != nil {
+			return err
+		}
+		inv.Categories = append(inv.Categories, ct)
+	}
+	slices.SortFunc(inv.Categories, func(x, y CategoryTotal) int { return int(x.Category) - int(y.Category) })
+	return nil
+}
+
+// weighted is the emissions-weighted quality of assessed groups; empty
+// when none is.
+func weighted(ws []quality.Weighed) (Quality, error) {
+	if len(ws) == 0 {
+		return Quality{}, nil
+	}
+	score, err := quality.Weighted(ws)
+	if err != nil {
+		return Quality{}, err
+	}
+	ind, err := quality.WeightedIndicators(ws)
+	if err != nil {
+		return Quality{}, err
+	}
+	return Quality{Indicators: ind, Score: score}, nil
+}
+
+// share is part/whole as a float, 0 for a zero whole.
+func share(part, whole *big.Rat) float64 {
+	if whole.Sign() == 0 {
+		return 0
+	}
+	f, _ := new(big.Rat).Quo(part, whole).Float64()
+	return f
+}
+
+// methodRank orders methods best data first.
+func methodRank(m string) int {
+	switch m {
+	case MethodSupplierProduct:
+		return 0
+	case MethodSupplierCompany:
+		return 1
+	case MethodAverageData:
+		return 2
+	case MethodSpendBased:
+		return 3
+	}
+	return 4
+}
+
+// InventoryKey is the key of an inventory group in the store's totals:
+// category, factor set id, method, packed indicators and the factor's code
+// (last: a code may hold '|').
+func InventoryKey(category int16, setID int16, method string, dq int32, code string) string {
+	return strings.Join([]string{strconv.Itoa(int(category)), strconv.Itoa(int(setID)), method, strconv.Itoa(int(dq)), code}, "|")
+}
+
+// MaxSnapshotName bounds a snapshot's name.
+const MaxSnapshotName = 200
+
+// CreateSnapshot records the inventory as it is now under name.
+func (s *Service) CreateSnapshot(ctx context.Context, tenant uuid.UUID, name string) (Snapshot, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return Snapshot{}, apperr.Invalid("snapshot.display_name", "required, for example \"FY2024 as reported\"")
+	case utf8.RuneCountInString(name) > MaxSnapshotName || strings.ContainsRune(name, 0):
+		return Snapshot{}, apperr.Invalid("snapshot.display_name", "at most %d characters, no NUL byte", MaxSnapshotName)
+	}
+	return s.store.CreateSnapshot(ctx, tenant, name)
+}
+
+// Snapshots lists the tenant's snapshots, newest first.
+func (s *Service) Snapshots(ctx context.Context, tenant uuid.UUID) ([]Snapshot, error) {
+	return s.store.Snapshots(ctx, tenant)
+}

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
+)
+
+const supplierFactorCols = `id, supplier_id, kind, product_id, declared_unit, value::text, reporting_year, verified,
+	coalesce(primary_data_share::text, ''), boundary, valid_from, valid_to, create_time`
+
+func scanSupplierFactor(row pgx.CollectableRow) (calculator.SupplierFactor, error) {
+	var f calculator.SupplierFactor
+	err := row.Scan(&f.ID, &f.SupplierID, &f.Kind, &f.ProductID, &f.DeclaredUnit, &f.Value, &f.ReportingYear, &f.Verified,
+		&f.PrimaryShare, &f.Boundary, &f.ValidFrom, &f.ValidTo, &f.CreateTime)
+	return f, err
+}
+
+func (s *Store) SupplierFactorsOf(ctx context.Context, tenant uuid.UUID, suppliers []string) ([]calculator.SupplierFactor, error) {
+	var out []calculator.SupplierFactor
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + supplierFactorCols + `
+		FROM calculator.supplier_factors WHERE tenant_id = $1 AND supplier_id = ANY($2)
+		ORDER BY supplier_id, valid_from DESC, id DESC`, Args: []any{tenant, suppliers}, Scan: db.Collect(&out, scanSupplierFactor)})
+	if err != nil {
+		return nil, fmt.Errorf("store.SupplierFactorsOf: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64) (calculator.SupplierFactor, error) {
+	var f calculator.SupplierFactor
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + supplierFactorCols + `
+		FROM calculator.supplier_factors WHERE tenant_id = $1 AND id = $2`, Args: []any{tenant, id},
+		Scan: db.OneRow(func(row pgx.Row) error {
+			var err error
+			f, err = scanSupplierFactor(row.(pgx.CollectableRow))
+			return err
+		})})
+	if err := db.NotFound(err, "store.SupplierFactor", calculator.ErrSupplierFactorNotFound); err != nil {
+		return f, err
+	}
+	return f, s.supplierGases(ctx, tenant, []*calculator.SupplierFactor{&f})
+}
+
+func (s *Store) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]calculator.SupplierFactor, error) {
+	var out []calculator.SupplierFactor
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + supplierFactorCols + `
+		FROM calculator.supplier_factors
+		WHERE tenant_id = $1 AND ($2 = '' OR supplier_id = $2) AND ($3 = 0 OR id < $3)
+		ORDER BY id DESC LIMIT $4`, Args: []any{tenant, supplier, after, limit}, Scan: db.Collect(&out, scanSupplierFactor)})
+	if err != nil {
+		return nil, fmt.Errorf("store.ListSupplierFactors: %w", err)
+	}
+	ps := make([]*calculator.SupplierFactor, len(out))
+	for i := range out {
+		ps[i] = &out[i]
+	}
+	return out, s.supplierGases(ctx, tenant, ps)
+}
+
+// supplierGases fills the figures' gases from their factors.
+func (s *Store) supplierGases(ctx context.Context, tenant uuid.UUID, fs []*calculator.SupplierFactor) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	byCode := map[string]*calculator.SupplierFactor{}
+	codes := make([]string, len(fs))
+	for i, f := range fs {
+		codes[i] = f.Code()
+		byCode[codes[i]] = f
+	}
+	var code, gas, value string
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT g.code, g.gas, g.value::text
+		FROM calculator.factor_gases g JOIN calculator.factor_sets s ON s.id = g.factor_set_id
+		WHERE s.tenant_id = $1 AND s.name = $2 AND g.code = ANY($3) ORDER BY g.code, g.gas`,
+		Args: []any{tenant, calculator.SupplierSet, codes}, Scan: func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&code, &gas, &value}, func() error {
+				f := byCode[code]
+				f.Gases = append(f.Gases, calculator.Gas{Gas: gas, Value: value})
+				return nil
+			})
+			return err
+		}})
+	if err != nil {
+		return fmt.Errorf("supplier gases: %w", err)
+	}
+	return nil
+}
+
+// CreateSupplierFactor stores the figure, then its factor 'sf-{id}' (f's
+// code is set here) and gases in the tenant's supplier set, made with the
+// tenant's first figure.
+func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf calculator.SupplierFactor, f factors.Factor) (calculator.SupplierFactor, error) {
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var set int16
+		err := tx.QueryRow(ctx, `WITH ins AS (
+				INSERT INTO calculator.factor_sets (tenant_id, name, display_name, publisher, version, unit, source, region, gas_unit, licence, kind)
+				VALUES ($1, $2, 'Supplier-specific data', 'the tenant''s suppliers', 'live', 'kg CO2e per unit (each factor''s)',
+					'supplier figures registered through /v1/supplierFactors', '', 'kg', 'the supplier''s', 'supplier')
+				ON CONFLICT (tenant_id, name) WHERE tenant_id IS NOT NULL DO NOTHING RETURNING id)
+			SELECT id FROM ins UNION ALL SELECT id FROM calculator.factor_sets WHERE tenant_id = $1 AND name = $2`,
+			tenant, calculator.SupplierSet).Scan(&set)
+		if err != nil {
+			return fmt.Errorf("supplier set: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO calculator.supplier_factors (tenant_id, supplier_id, kind, product_id, declared_unit, value,
+				reporting_year, verified, primary_data_share, boundary, valid_from, valid_to, factor_set_id)
+			VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, nullif($9, '')::numeric, $10, $11, $12, $13) RETURNING id, create_time`,
+			tenant, sf.SupplierID, sf.Kind, sf.ProductID, sf.DeclaredUnit, sf.Value, sf.ReportingYear, sf.Verified, sf.PrimaryShare,
+			sf.Boundary, sf.ValidFrom, sf.ValidTo, set).Scan(&sf.ID, &sf.CreateTime); err != nil {
+			return fmt.Errorf("insert supplier factor: %w", err)
+		}
+		f.Code = sf.Code()
+		if _, err := tx.Exec(ctx, `INSERT INTO calculator.factors (factor_set_id, tenant_id, code, title, value, unit, value_ar4, value_ar6)
+			VALUES ($1, $2, $3, $4, $5::numeric, $6, $7::numeric, $8::numeric)`, set, tenant, f.Code, f.Title, f.Value, f.Unit, f.AR4, f.AR6); err != nil {
+			return fmt.Errorf("insert factor: %w", err)
+		}
+		for _, g := range f.Gases {
+			if _, err := tx.Exec(ctx, `INSERT INTO calculator.factor_gases (factor_set_id, tenant_id, code, gas, value)
+				VALUES ($1, $2, $3, $4, $5::numeric)`, set, tenant, f.Code, g.Gas, g.Value); err != nil {
+				return fmt.Errorf("insert gas %s: %w", g.Gas, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return sf, fmt.Errorf("store.CreateSupplierFactor: %w", err)
+	}
+	return sf, nil
+}
+
+// inventoryCols read an inventory group g (key, kg columns, spend, count)
+// joined to its set s. The key is 'category|set id|method|indicators|code'
+// (calculator.InventoryKey): the code, which may hold '|', last.
+const inventoryCols = `split_part(g.key, '|', 1)::smallint, s.name, regexp_replace(g.key, '^([^|]*\|){4}', ''),
+	split_part(g.key, '|', 3), split_part(g.key, '|', 4)::integer,
+	g.kg::text, g.kg4::text, g.kg6::text, g.spend::text, g.n`
+
+func scanInventoryRow(row pgx.CollectableRow) (calculator.InventoryRow, error) {
+	var r calculator.InventoryRow
+	err := row.Scan(&r.Category, &r.Set, &r.Code, &r.Method, &r.DQ, &r.Kg, &r.Kg4, &r.Kg6, &r.Spend, &r.Count)
+	return r, err
+}
+
+// InventoryGroups reads the groups now (from the totals), as of a day
+// (the log's days up to it) or of a snapshot (its copy).
+func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calculator.InventoryAt) (calculator.InventoryData, error) {
+	var out calculator.InventoryData
+	var src string
+	args := []any{tenant}
+	head := db.Stmt{SQL: `SELECT coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'), now()`, Args: []any{tenant}}
+	switch {
+	case at.Snapshot != 0:
+		src = `SELECT key, kg_co2e AS kg, kg_co2e_ar4 AS kg4, kg_co2e_ar6 AS kg6, spend_usd AS spend, tx_count AS n
+			FROM calculator.inventory_snapshot_groups WHERE tenant_id = $1 AND snapshot_id = $2`
+		args = append(args, at.Snapshot)
+		head = db.Stmt{SQL: `SELECT gwp_basis, create_time FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`, Args: args}
+	case !at.Day.IsZero():
+		src = `SELECT key, sum(kg_co2e) AS kg, sum(kg_co2e_ar4) AS kg4, sum(kg_co2e_ar6) AS kg6, sum(spend_usd) AS spend, sum(tx_count) AS n
+			FROM calculator.emission_totals_log WHERE tenant_id = $1 AND day <= $2 GROUP BY key`
+		args = append(args, at.Day)
+	default:
+		src = `SELECT key, kg_co2e AS kg, coalesce(kg_co2e_ar4, kg_co2e) AS kg4, coalesce(kg_co2e_ar6, kg_co2e) AS kg6, spend_usd AS spend, tx_count AS n
+			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 5`
+	}
+	var basis string
+	head.Scan = db.OneRow(func(row pgx.Row) error { return row.Scan(&basis, &out.ReadTime) })
+	groups := db.Stmt{SQL: `SELECT ` + inventoryCols + ` FROM (` + src + `) g
+		JOIN calculator.factor_sets s ON s.id = split_part(g.key, '|', 2)::smallint
+		WHERE g.n <> 0 ORDER BY g.key`, Args: args, Scan: db.Collect(&out.Rows, scanInventoryRow)}
+	err := db.InTenantBatch(ctx, s.pool, tenant, head, groups)
+	if err := db.NotFound(err, "store.InventoryGroups", calculator.ErrSnapshotNotFound); err != nil {
+		return out, err
+	}
+	out.Basis = refdata.Basis(basis)
+	if !at.Day.IsZero() { // what a day's read says does not depend on when it is made
+		out.ReadTime = at.Day.AddDate(0, 0, 1)
+	}
+	return out, nil
+}
+
+// snapshotCols read a snapshot n with its total under its basis.
+const snapshotCols = `n.id, n.display_name, n.gwp_basis, n.create_time,
+	coalesce((SELECT round(sum(CASE n.gwp_basis WHEN 'AR4' THEN g.kg_co2e_ar4 WHEN 'AR6' THEN g.kg_co2e_ar6 ELSE g.kg_co2e END), 7)
+		FROM calculator.inventory_snapshot_groups g WHERE g.snapshot_id = n.id), 0)::text,
+	coalesce((SELECT sum(g.tx_count) FROM calculator.inventory_snapshot_groups g WHERE g.snapshot_id = n.id), 0)::bigint`
+
+func scanSnapshot(row pgx.CollectableRow) (calculator.Snapshot, error) {
+	var n calculator.Snapshot
+	var basis string
+	err := row.Scan(&n.ID, &n.Name, &basis, &n.CreateTime, &n.Kg, &n.Count)
+	n.Basis = refdata.Basis(basis)
+	return n, err
+}
+
+// CreateSnapshot copies the inventory's groups under a new name, in one
+// transaction: the copy is the inventory at one instant.
+func (s *Store) CreateSnapshot(ctx context.Context, tenant uuid.UUID, name string) (calculator.Snapshot, error) {
+	var out calculator.Snapshot
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO calculator.inventory_snapshots (tenant_id, display_name, gwp_basis)
+			VALUES ($1, $2, coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'))
+			ON CONFLICT (tenant_id, display_name) DO NOTHING RETURNING id`, tenant, name).Scan(&id); err != nil {
+			if err == pgx.ErrNoRows {
+				return calculator.ErrSnapshotExists
+			}
+			return fmt.Errorf("insert snapshot: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO calculator.inventory_snapshot_groups
+				(snapshot_id, tenant_id, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count)
+			SELECT $2, tenant_id, key, kg_co2e, coalesce(kg_co2e_ar4, kg_co2e), coalesce(kg_co2e_ar6, kg_co2e), spend_usd, tx_count
+			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 5 AND tx_count <> 0`, tenant, id); err != nil {
+			return fmt.Errorf("copy groups: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT `+snapshotCols+` FROM calculator.inventory_snapshots n WHERE n.id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("read snapshot: %w", err)
+		}
+		out, err = pgx.CollectExactlyOneRow(rows, scanSnapshot)
+		return err
+	})
+	if err != nil && err != calculator.ErrSnapshotExists {
+		err = fmt.Errorf("store.CreateSnapshot: %w", err)
+	}
+	return out, err
+}
+
+func (s *Store) Snapshots(ctx context.Context, tenant uuid.UUID) ([]calculator.Snapshot, error) {
+	var out []calculator.Snapshot
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + snapshotCols + `
+		FROM calculator.inventory_snapshots n WHERE n.tenant_id = $1 ORDER BY n.id DESC`, Args: []any{tenant},
+		Scan: db.Collect(&out, scanSnapshot)})
+	if err != nil {
+		return nil, fmt.Errorf("store.Snapshots: %w", err)
+	}
+	return out, nil
+}
