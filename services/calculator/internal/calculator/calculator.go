@@ -310,6 +310,7 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	InventoryGroups(ctx context.Context, tenant uuid.UUID, at InventoryAt) (InventoryData, error)
 	CreateSnapshot(ctx context.Context, tenant uuid.UUID, name string) (Snapshot, error)
 	Snapshots(ctx context.Context, tenant uuid.UUID) ([]Snapshot, error)
+	RecalculationStore
 }
 
 // FactorKey names a factor.

@@ -1,0 +1,4 @@
+package calculator
+
+// RecalculationStore is the persistence recalculations need.
+type RecalculationStore interface{}
