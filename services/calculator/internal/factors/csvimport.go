@@ -206,7 +206,7 @@ func (p *csvParser) parseRow(row int, rec []string) (Factor, bool) {
 	if len(p.bad) > n {
 		return Factor{}, false
 	}
-	if err := reexpress(&f, p.gasUnit); err != nil {
+	if err := Reexpress(&f, p.gasUnit); err != nil {
 		p.violatef(row, "", "%v", err)
 		return Factor{}, false
 	}

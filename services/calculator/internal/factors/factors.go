@@ -117,7 +117,7 @@ func desnzFactors() ([]Factor, error) {
 				f.Gases = append(f.Gases, g)
 			}
 		}
-		if err := reexpress(&f, GasKgCO2eAR5); err != nil {
+		if err := Reexpress(&f, GasKgCO2eAR5); err != nil {
 			return nil, fmt.Errorf("factors.DESNZ: %s: %w", a.Activity, err)
 		}
 		out[i] = f
@@ -137,7 +137,7 @@ const ReexpressScale = 12
 //
 //	gases in kg:            value + sum(kg x (GWP_b - GWP_AR5))
 //	gases in kg CO2e (AR5): value + sum(co2e x (GWP_b / GWP_AR5 - 1))
-func reexpress(f *Factor, gasUnit string) error {
+func Reexpress(f *Factor, gasUnit string) error {
 	t, err := refdata.GWPs()
 	if err != nil {
 		return fmt.Errorf("reexpress: %w", err)
@@ -215,7 +215,7 @@ func EPAFactors() ([]Factor, error) {
 		if len(f.Gases) == 0 {
 			return nil, fmt.Errorf("factors.EPAFactors: line %d: no by-gas factors for %s", i+2, row[0])
 		}
-		if err := reexpress(&f, GasKg); err != nil {
+		if err := Reexpress(&f, GasKg); err != nil {
 			return nil, fmt.Errorf("factors.EPAFactors: %s: %w", row[0], err)
 		}
 		out = append(out, f)

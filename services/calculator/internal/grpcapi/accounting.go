@@ -1,0 +1,251 @@
+package grpcapi
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
+)
+
+var supplierKinds = map[calculatorv1.SupplierFactorKind]string{
+	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY: calculator.SupplierCompany,
+	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT: calculator.SupplierProduct,
+}
+
+func (a *API) CreateSupplierFactor(ctx context.Context, req *calculatorv1.CreateSupplierFactorRequest) (*calculatorv1.SupplierFactor, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := req.GetSupplierFactor()
+	if p == nil {
+		return nil, apperr.Invalid("supplier_factor", "required")
+	}
+	sf := calculator.SupplierFactor{SupplierID: p.GetSupplierId(), Kind: supplierKinds[p.GetKind()], ProductID: p.GetProductId(),
+		DeclaredUnit: p.GetDeclaredUnit(), Value: p.GetKgCo2EPerUnit(), ReportingYear: int16(min(max(p.GetReportingYear(), -1), 1<<15-1)),
+		Verified: p.GetVerified(), PrimaryShare: p.GetPrimaryDataShare(), Boundary: p.GetBoundary()}
+	for _, g := range p.GetGases() {
+		sf.Gases = append(sf.Gases, calculator.Gas{Gas: g.GetGas(), Value: g.GetValue()})
+	}
+	for _, d := range []struct {
+		field, v string
+		to       *time.Time
+	}{{"supplier_factor.valid_from", p.GetValidFrom(), &sf.ValidFrom}, {"supplier_factor.valid_to", p.GetValidTo(), &sf.ValidTo}} {
+		if d.v == "" {
+			continue // the service says it is required
+		}
+		if *d.to, err = time.Parse(time.DateOnly, d.v); err != nil {
+			return nil, apperr.Invalid(d.field, "%q is not a YYYY-MM-DD date", d.v)
+		}
+	}
+	out, err := a.svc.CreateSupplierFactor(ctx, tenant, sf)
+	if err != nil {
+		return nil, err
+	}
+	return supplierFactorProto(out), nil
+}
+
+func supplierFactorProto(f calculator.SupplierFactor) *calculatorv1.SupplierFactor {
+	out := &calculatorv1.SupplierFactor{Name: "supplierFactors/" + strconv.FormatInt(f.ID, 10), SupplierId: f.SupplierID,
+		ProductId: f.ProductID, DeclaredUnit: f.DeclaredUnit, KgCo2EPerUnit: f.Value, ReportingYear: int32(f.ReportingYear),
+		Verified: f.Verified, PrimaryDataShare: f.PrimaryShare, Boundary: f.Boundary,
+		ValidFrom: f.ValidFrom.Format(time.DateOnly), ValidTo: f.ValidTo.Format(time.DateOnly),
+		Factor: "factorSets/" + calculator.SupplierSet + "/factors/" + f.Code(), CreateTime: timestamppb.New(f.CreateTime),
+		Gases: gasesProto(f.Gases)}
+	for k, v := range supplierKinds {
+		if v == f.Kind {
+			out.Kind = k
+		}
+	}
+	if f.Recalculation != 0 {
+		out.Recalculation = "recalculations/" + strconv.FormatInt(f.Recalculation, 10)
+	}
+	return out
+}
+
+// resourceID reads "{collection}/{id}" with a positive id.
+func resourceID(field, collection, name string) (int64, error) {
+	s, ok := strings.CutPrefix(name, collection+"/")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil || id <= 0 {
+		return 0, apperr.Invalid(field, "%q is not %s/{id}", name, collection)
+	}
+	return id, nil
+}
+
+func (a *API) GetSupplierFactor(ctx context.Context, req *calculatorv1.GetSupplierFactorRequest) (*calculatorv1.SupplierFactor, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := resourceID("name", "supplierFactors", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	f, err := a.svc.SupplierFactor(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return supplierFactorProto(f), nil
+}
+
+func (a *API) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSupplierFactorsRequest) (*calculatorv1.ListSupplierFactorsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fp := "supplierFactors?" + req.GetSupplierId()
+	var after int64
+	if t := req.GetPageToken(); t != "" {
+		keys, err := a.tokens.Decode(t, tenant, fp)
+		if err == nil && len(keys) == 1 {
+			after, err = strconv.ParseInt(keys[0], 10, 64)
+		}
+		if err != nil || after <= 0 {
+			return nil, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+		}
+	}
+	size := int(req.GetPageSize())
+	fs, err := a.svc.ListSupplierFactors(ctx, tenant, req.GetSupplierId(), size+1, after)
+	if err != nil {
+		return nil, err
+	}
+	if size <= 0 {
+		size = 100
+	}
+	resp := &calculatorv1.ListSupplierFactorsResponse{}
+	for i, f := range fs {
+		if i == size {
+			resp.NextPageToken = a.tokens.Encode(tenant, fp, []string{strconv.FormatInt(fs[i-1].ID, 10)})
+			break
+		}
+		resp.SupplierFactors = append(resp.SupplierFactors, supplierFactorProto(f))
+	}
+	return resp, nil
+}
+
+func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	basis, err := parseBasis(fieldGWPBasis, req.GetGwpBasis())
+	if err != nil {
+		return nil, err
+	}
+	var at calculator.InventoryAt
+	switch {
+	case req.GetSnapshot() != "" && req.GetAsOfDate() != "":
+		return nil, apperr.Invalid("as_of_date", "give a snapshot or a date, not both")
+	case req.GetSnapshot() != "":
+		if at.Snapshot, err = resourceID("snapshot", "inventorySnapshots", req.GetSnapshot()); err != nil {
+			return nil, err
+		}
+	case req.GetAsOfDate() != "":
+		if at.Day, err = time.Parse(time.DateOnly, req.GetAsOfDate()); err != nil {
+			return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
+		}
+	}
+	inv, err := a.svc.Inventory(ctx, tenant, at, basis, int(req.GetIterations()), req.GetSeed())
+	if err != nil {
+		return nil, err
+	}
+	return inventoryProto(inv, req.GetIncludeGroups()), nil
+}
+
+func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Inventory {
+	out := &calculatorv1.Inventory{GwpBasis: basisProto(inv.Basis), TotalKgCo2E: inv.Kg, LineCount: inv.Count,
+		Methods: methodsProto(inv.Methods), DataQuality: qualityProto(inv.Quality), Uncertainty: rangeProto(inv.Uncertainty),
+		Iterations: int32(inv.Iterations), Seed: inv.Seed, GroupCount: int32(len(inv.Groups)), FactorCount: int32(inv.Factors),
+		ReadTime: timestamppb.New(inv.ReadTime)}
+	if !inv.Day.IsZero() {
+		out.AsOfDate = inv.Day.Format(time.DateOnly)
+	}
+	if inv.Snapshot != 0 {
+		out.Snapshot = "inventorySnapshots/" + strconv.FormatInt(inv.Snapshot, 10)
+	}
+	for _, c := range inv.Categories {
+		title, _ := calculator.CategoryName(int(c.Category))
+		out.Categories = append(out.Categories, &calculatorv1.InventoryCategory{Category: commonv1.ScopeCategory(c.Category), Title: title,
+			KgCo2E: c.Kg, LineCount: c.Count, Share: c.Share, Methods: methodsProto(c.Methods), DataQuality: qualityProto(c.Quality),
+			Uncertainty: rangeProto(c.Uncertainty)})
+	}
+	if groups {
+		for _, g := range inv.Groups {
+			ind := ""
+			if g.DQ != 0 {
+				ind = strconv.Itoa(int(g.DQ))
+			}
+			out.Groups = append(out.Groups, &calculatorv1.InventoryGroup{Category: commonv1.ScopeCategory(g.Category),
+				Factor: "factorSets/" + g.Set + "/factors/" + g.Code, Method: g.Method, Indicators: ind, KgCo2E: g.Kg,
+				LineCount: g.Count, Sigma2: g.Sigma2})
+		}
+	}
+	return out
+}
+
+func methodsProto(ms []calculator.MethodShare) []*calculatorv1.MethodShare {
+	out := make([]*calculatorv1.MethodShare, len(ms))
+	for i, m := range ms {
+		out[i] = &calculatorv1.MethodShare{Method: m.Method, KgCo2E: m.Kg, LineCount: m.Count, Share: m.Share}
+	}
+	return out
+}
+
+func qualityProto(q calculator.Quality) *calculatorv1.DataQuality {
+	if q.Score == "" {
+		return nil // nothing assessed
+	}
+	i := q.Indicators
+	return &calculatorv1.DataQuality{Technology: i.Technology, Time: i.Time, Geography: i.Geography, Completeness: i.Completeness,
+		Reliability: i.Reliability, Score: q.Score}
+}
+
+// rangeProto reports percentiles to the gram: a Monte Carlo range is an
+// estimate, not an exact sum.
+func rangeProto(r quality.Range) *calculatorv1.UncertaintyRange {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	return &calculatorv1.UncertaintyRange{P5: f(r.P5), P50: f(r.P50), P95: f(r.P95)}
+}
+
+func (a *API) CreateInventorySnapshot(ctx context.Context, req *calculatorv1.CreateInventorySnapshotRequest) (*calculatorv1.InventorySnapshot, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := a.svc.CreateSnapshot(ctx, tenant, req.GetSnapshot().GetDisplayName())
+	if err != nil {
+		return nil, err
+	}
+	return snapshotProto(n), nil
+}
+
+func snapshotProto(n calculator.Snapshot) *calculatorv1.InventorySnapshot {
+	return &calculatorv1.InventorySnapshot{Name: "inventorySnapshots/" + strconv.FormatInt(n.ID, 10), DisplayName: n.Name,
+		CreateTime: timestamppb.New(n.CreateTime), GwpBasis: basisProto(n.Basis), TotalKgCo2E: n.Kg, LineCount: n.Count}
+}
+
+func (a *API) ListInventorySnapshots(ctx context.Context, _ *calculatorv1.ListInventorySnapshotsRequest) (*calculatorv1.ListInventorySnapshotsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := a.svc.Snapshots(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.ListInventorySnapshotsResponse{}
+	for _, n := range ns {
+		resp.Snapshots = append(resp.Snapshots, snapshotProto(n))
+	}
+	return resp, nil
+}
