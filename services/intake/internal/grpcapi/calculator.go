@@ -75,13 +75,13 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 	var lastName string
 	for i, r := range rows {
 		req.Lines[i] = &calculatorv1.SpendLine{TransactionId: r.TransactionID, Date: r.Date.Format(time.DateOnly),
-			SupplierId: r.SupplierID, NaicsCode: r.NAICS}
+			SupplierId: r.SupplierID, NaicsCode: r.NAICS, ProductId: r.ProductID, SupplierCountry: r.Country}
 		if r.Currency == "USD" || r.Currency == "" {
 			req.Lines[i].AmountUsd = r.Amount
 		} else { // the calculator converts it, and records how
 			req.Lines[i].Currency, req.Lines[i].Amount = r.Currency, r.Amount
 		}
-		if r.Activity != "" {
+		if r.Activity != "" || r.ProductID != "" {
 			req.Lines[i].Activity, req.Lines[i].Quantity, req.Lines[i].Unit = r.Activity, r.Quantity, r.Unit
 		}
 		// The category intake stored: the line's own or its factor's.

@@ -11,7 +11,8 @@ import (
 )
 
 // checkKind reads a line's own Scope 3 category, if it gives one, and
-// checks an activity line. It returns the column at fault and why, or "".
+// checks an activity or product line. It returns the column at fault and
+// why, or "".
 func checkKind(r *Row, category string) (col int, reason string) {
 	if category != "" {
 		n, err := strconv.ParseInt(category, 10, 16)
@@ -20,8 +21,34 @@ func checkKind(r *Row, category string) (col int, reason string) {
 		}
 		r.Category, r.Override = int16(n), true
 	}
-	if r.Activity != "" {
+	switch {
+	case r.Activity != "":
 		return checkActivity(r)
+	case r.ProductID != "":
+		return checkProduct(r)
+	}
+	// Nothing reads another spend line's quantity: it is not kept.
+	r.Quantity, r.Unit = "", ""
+	return 0, ""
+}
+
+// quantityReason is the error of a quantity that is not one.
+const quantityReason = "not a non-negative number with at most 6 decimals (like 12.5)"
+
+// checkProduct checks a product line's quantity, if it gives one: a
+// decimal as an activity's, in a unit it names. The unit is not checked
+// here: the footprint's declared unit is the supplier's (it may be
+// "piece"), and the calculator converts to it.
+func checkProduct(r *Row) (col int, reason string) {
+	switch {
+	case r.Quantity == "" && r.Unit != "":
+		return colQuantity, "required with a unit"
+	case r.Quantity == "":
+		return 0, ""
+	case !isQuantity(r.Quantity):
+		return colQuantity, quantityReason
+	case r.Unit == "":
+		return colUnit, "required with a quantity"
 	}
 	return 0, ""
 }
@@ -43,7 +70,7 @@ func checkActivity(r *Row) (col int, reason string) {
 	case !ok:
 		return colActivity, fmt.Sprintf("unknown activity: not a factor of %s (GET /v1/factorSets/%s/factors lists them)", set.Name, set.Name)
 	case !isQuantity(r.Quantity):
-		return colQuantity, "not a non-negative number with at most 6 decimals (like 12.5)"
+		return colQuantity, quantityReason
 	}
 	q, _ := new(big.Rat).SetString(r.Quantity)
 	if _, err := units.Convert(q, r.Unit, f.Unit); err != nil {

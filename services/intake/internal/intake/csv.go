@@ -18,10 +18,12 @@ import (
 // Columns are the file's columns, in any order; all but the optional ones
 // must be in the header. A line is spend (naics_code, amount, currency) or,
 // when activity is set, activity data (activity, quantity, unit; an amount
-// is then optional, kept as the line's spend).
+// is then optional, kept as the line's spend). A spend line naming the
+// supplier's product (product_id) may give the quantity bought and its
+// unit, for the supplier's product footprint; its spend is the fallback.
 func Columns() [numColumns]string {
 	return [numColumns]string{"transaction_id", "date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "description",
-		"supplier_country", "category", "activity", "quantity", "unit"}
+		"supplier_country", "category", "activity", "quantity", "unit", "product_id"}
 }
 
 // optional reports whether column c may be left out of the header.
@@ -52,6 +54,7 @@ const (
 	colActivity
 	colQuantity
 	colUnit
+	colProduct
 	numColumns
 )
 
@@ -120,8 +123,11 @@ type Row struct {
 	Override bool
 	Rule     string
 	// An activity line's activity (a DESNZ factor id), quantity and unit,
-	// as given; empty on spend lines.
+	// as given. Quantity and unit are also a product line's; both are empty
+	// on other spend lines.
 	Activity, Quantity, Unit string
+	// ProductID is the supplier's product bought, or empty.
+	ProductID string
 	// Upload is the upload the row belongs to, set where the rows of
 	// several uploads travel together; 0 is the upload at hand.
 	Upload int64
@@ -502,7 +508,8 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	}
 	r := Row{Line: line, TransactionID: get(colTx), SupplierID: get(colSupplier), SupplierName: get(colSupplierName),
 		NAICS: get(colNAICS), Amount: get(colAmount), Currency: strings.ToUpper(get(colCurrency)), Description: get(colDescription),
-		Country: strings.ToUpper(get(colCountry)), Activity: strings.ToLower(get(colActivity)), Quantity: get(colQuantity), Unit: get(colUnit)}
+		Country: strings.ToUpper(get(colCountry)), Activity: strings.ToLower(get(colActivity)), Quantity: get(colQuantity), Unit: get(colUnit),
+		ProductID: get(colProduct)}
 	if col, reason := checkKind(&r, get(colCategory)); reason != "" {
 		return bad(col, reason, get(col))
 	}
@@ -515,6 +522,8 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 		return bad(colSupplier, "required", "")
 	case len(r.SupplierID) > maxIDLen:
 		return bad(colSupplier, fmt.Sprintf("longer than %d bytes", maxIDLen), r.SupplierID)
+	case len(r.ProductID) > maxIDLen:
+		return bad(colProduct, fmt.Sprintf("longer than %d bytes", maxIDLen), r.ProductID)
 	case len(r.SupplierName) > maxNameLen:
 		return bad(colSupplierName, fmt.Sprintf("longer than %d bytes", maxNameLen), r.SupplierName)
 	case len(r.Description) > maxDescLen:

@@ -246,3 +246,62 @@ func TestValidatorActivityLines(t *testing.T) {
 		}
 	}
 }
+
+const productHeader = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country,quantity,unit,product_id\n"
+
+// A product line keeps its quantity and unit (any unit: the footprint's
+// is the supplier's), still needs its NAICS code and amount for the
+// spend fallback, and a quantity it gives must be one, with a unit. A
+// plain spend line's quantity is dropped.
+func TestValidatorProductLines(t *testing.T) {
+	body := productHeader +
+		"P1,2024-01-05,S1,Acme,331110,1200.00,USD,coil,de,2.5,tonne,STEEL-HR-01\n" +
+		"P2,2024-01-05,S1,Acme,331110,80,USD,bolts,,400,piece,BOLT-M8\n" +
+		"P3,2024-01-05,S1,Acme,331110,10,USD,no quantity,,,,BOLT-M8\n" +
+		"P4,2024-01-05,S2,Beta,541511,10,USD,spend,,7,h,\n" +
+		"B1,2024-01-05,S1,Acme,331110,10,USD,x,,abc,kg,STEEL-HR-01\n" +
+		"B2,2024-01-05,S1,Acme,331110,10,USD,x,,12,,STEEL-HR-01\n" +
+		"B3,2024-01-05,S1,Acme,331110,10,USD,x,,,kg,STEEL-HR-01\n" +
+		"B4,2024-01-05,S1,Acme,331110,10,USD,x,,-1,kg,STEEL-HR-01\n" +
+		"B5,2024-01-05,S1,Acme,331110,10,USD,x,,1.1234567,kg,STEEL-HR-01\n" +
+		"B6,2024-01-05,S1,Acme,,10,USD,x,,1,kg,STEEL-HR-01\n" +
+		"B7,2024-01-05,S1,Acme,331110,,USD,x,,1,kg,STEEL-HR-01\n" +
+		"B8,2024-01-05,S1,Acme,331110,10,USD,x,,1,kg," + strings.Repeat("p", 129) + "\n"
+	v, rows := validate(t, body)
+	if len(rows) != 4 {
+		t.Fatalf("accepted %+v", rows)
+	}
+	want := []struct{ product, qty, unit, country string }{
+		{"STEEL-HR-01", "2.5", "tonne", "DE"}, {"BOLT-M8", "400", "piece", ""}, {"BOLT-M8", "", "", ""}, {"", "", "", ""},
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r.ProductID != w.product || r.Quantity != w.qty || r.Unit != w.unit || r.Country != w.country || r.Activity != "" || r.Category != 1 {
+			t.Errorf("row %s = %+v, want %+v", r.TransactionID, r, w)
+		}
+	}
+	if r := rows[0]; r.NAICS != "331110" || r.AmountUSD != "1200.00" {
+		t.Errorf("P1 spend fallback = %s %s", r.NAICS, r.AmountUSD)
+	}
+	errs := []struct{ column, reason string }{
+		{"quantity", "not a non-negative number with at most 6 decimals (like 12.5)"},
+		{"unit", "required with a quantity"},
+		{"quantity", "required with a unit"},
+		{"quantity", "not a non-negative number with at most 6 decimals (like 12.5)"},
+		{"quantity", "not a non-negative number with at most 6 decimals (like 12.5)"},
+		{"naics_code", "not a 6-digit NAICS code"},
+		{"amount", "not a number with at most 4 decimals (like 1234.56 or -80.00)"},
+		{"product_id", "longer than 128 bytes"},
+	}
+	if len(v.Errors) != len(errs) {
+		t.Fatalf("errors = %+v", v.Errors)
+	}
+	for i, w := range errs {
+		if e := v.Errors[i]; e.Row != int64(i+6) || e.Column != w.column || e.Reason != w.reason {
+			t.Errorf("error %d = %+v, want row %d %s: %s", i, e, i+6, w.column, w.reason)
+		}
+	}
+	if e := v.Errors[0]; e.Value != "abc" {
+		t.Errorf("B1 value = %q, want abc", e.Value)
+	}
+}

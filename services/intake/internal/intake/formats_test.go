@@ -173,7 +173,7 @@ func TestCheckMapping(t *testing.T) {
 		"ok":        {intake.ColumnMapping{ID: "sap-export", Columns: map[string]string{"Vendor Name": "supplier_name", "Net Value": "amount"}}, ""},
 		"bad id":    {intake.ColumnMapping{ID: "SAP", Columns: map[string]string{"a": "amount"}}, `column_mapping_id: must be 1 to 63 lower-case letters, digits and hyphens, starting with a letter, got "SAP"`},
 		"empty":     {intake.ColumnMapping{ID: "sap"}, "column_mapping.columns: must map at least one header name"},
-		"not a col": {intake.ColumnMapping{ID: "sap", Columns: map[string]string{"Net Value": "net"}}, `column_mapping.columns["Net Value"]: "net" is not a column; the columns are transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country,category,activity,quantity,unit`},
+		"not a col": {intake.ColumnMapping{ID: "sap", Columns: map[string]string{"Net Value": "net"}}, `column_mapping.columns["Net Value"]: "net" is not a column; the columns are transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country,category,activity,quantity,unit,product_id`},
 		"two to one": {intake.ColumnMapping{ID: "sap", Columns: map[string]string{"Gross": "amount", "Net": "amount"}},
 			`column_mapping.columns["Net"]: "Gross" and "Net" both map to amount`},
 	} {
@@ -183,5 +183,24 @@ func TestCheckMapping(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An ERP's material number maps onto product_id like any optional column,
+// and a JSON Lines product line is checked as a CSV one.
+func TestAMappedProductColumn(t *testing.T) {
+	mapping := map[string]string{"Material": "product_id", "Qty": "quantity", "UoM": "unit"}
+	if err := intake.CheckMapping(intake.ColumnMapping{ID: "sap", Columns: mapping}); err != nil {
+		t.Fatal(err)
+	}
+	file := `{"transaction_id":"T1","date":"2024-03-14","supplier_id":"S1","supplier_name":"Acme","naics_code":"331110","amount":"900","currency":"USD","description":"coil","Material":"HR-COIL-2MM","Qty":"1.5","UoM":"t"}
+{"transaction_id":"T2","date":"2024-03-14","supplier_id":"S1","supplier_name":"Acme","naics_code":"331110","amount":"90","currency":"USD","description":"coil","Material":"HR-COIL-2MM","Qty":"1,5","UoM":"t"}
+`
+	rows, v := validate(t, []byte(file), intake.WithMapping(mapping))
+	if len(rows) != 1 || rows[0].ProductID != "HR-COIL-2MM" || rows[0].Quantity != "1.5" || rows[0].Unit != "t" {
+		t.Fatalf("rows = %+v, errors %+v", rows, v.Errors)
+	}
+	if len(v.Errors) != 1 || v.Errors[0].Row != 2 || v.Errors[0].Column != "quantity" || v.Errors[0].Value != "1,5" {
+		t.Fatalf("errors = %+v", v.Errors)
 	}
 }

@@ -25,7 +25,7 @@ func mapHeader(header []string, mapping map[string]string) (layout, []string, *H
 		switch {
 		case c < 0 && mapping == nil:
 			unmapped = append(unmapped, keep(h))
-			errs = append(errs, RowError{Row: 1, Column: keep(h), Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country is optional)", Value: keep(h)})
+			errs = append(errs, RowError{Row: 1, Column: keep(h), Reason: "unknown column; the columns are " + strings.Join(columns[:], ",") + " (supplier_country and those after it are optional)", Value: keep(h)})
 		case c < 0:
 			unmapped = append(unmapped, keep(h))
 		case idx[c] >= 0:

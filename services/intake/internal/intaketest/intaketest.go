@@ -62,6 +62,10 @@ type Calc struct {
 	// Before, if set, runs before each call, outside the lock, with the
 	// upload the call is for: a test holds a call there.
 	Before func(upload int64)
+	// Keep, if set, keeps the rows of every call in Rows, in the order
+	// sent.
+	Keep bool
+	Rows []intake.Row
 }
 
 // NewCalc returns a Calc that has seen nothing.
@@ -79,6 +83,9 @@ func (f *Calc) Calculate(_ context.Context, upload int64, rows []intake.Row) (in
 	defer f.Mu.Unlock()
 	if f.Fail != nil {
 		return intake.Calculated{}, f.Fail
+	}
+	if f.Keep {
+		f.Rows = append(f.Rows, rows...)
 	}
 	type tot struct {
 		kg, spend big.Rat

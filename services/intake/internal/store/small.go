@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -89,6 +90,7 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 			sb.rejectHeld(dups)
 			queueRows(b, tenant, sb.rows)
 			queueSuppliers(b, tenant, sb.rows)
+			queueSupplierCountries(b, tenant, sb.rows)
 		}
 		queueValidated(b, tenant, sb.validated())
 		sb.splitRows()
@@ -290,7 +292,7 @@ func queueRows(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 	n := len(rows)
 	ids, sups, codes := make([]string, n), make([]string, n), make([]string, n)
 	amounts, curs, usds, descs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	acts, qtys, units, srcs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	acts, qtys, units, srcs, prods := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	dates := make([]time.Time, n)
 	ups, lines := make([]int64, n), make([]int64, n)
 	cats := make([]int16, n)
@@ -300,17 +302,18 @@ func queueRows(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 		if r.Currency != "USD" {
 			usds[i] = r.AmountUSD
 		}
-		acts[i], qtys[i], units[i], srcs[i] = r.Activity, r.Quantity, r.Unit, r.CategorySource()
+		acts[i], qtys[i], units[i], srcs[i], prods[i] = r.Activity, r.Quantity, r.Unit, r.CategorySource(), r.ProductID
 	}
 	b.Queue(`
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit, category_source)
+			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit, category_source, product_id)
 		SELECT $1, id, d, up, line, sup, code, coalesce(nullif(usd, ''), amount)::numeric(18, 4), cur,
-			CASE WHEN usd <> '' THEN amount::numeric(18, 4) END, descr, cat, nullif(act, ''), nullif(qty, '')::numeric, nullif(unit, ''), nullif(src, 'factor')
+			CASE WHEN usd <> '' THEN amount::numeric(18, 4) END, descr, cat, nullif(act, ''), nullif(qty, '')::numeric, nullif(unit, ''), nullif(src, 'factor'),
+			nullif(prod, '')
 		FROM unnest($2::text[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[], $12::text[],
-			$13::text[], $14::text[], $15::text[], $16::text[])
-			AS r(id, d, up, line, sup, code, amount, cur, descr, cat, usd, act, qty, unit, src)`,
-		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats, usds, acts, qtys, units, srcs)
+			$13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+			AS r(id, d, up, line, sup, code, amount, cur, descr, cat, usd, act, qty, unit, src, prod)`,
+		tenant, ids, dates, ups, lines, sups, codes, amounts, curs, descs, cats, usds, acts, qtys, units, srcs, prods)
 }
 
 // queueSuppliers queues the upsert of the rows' suppliers: per supplier,
@@ -354,4 +357,27 @@ func queueSuppliers(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 		SELECT $1, id, name, country, string_to_array(codes, ',')
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS n(id, name, country, codes, i)
 		ORDER BY i`+supplierUpsert, tenant, ids, names, countries, codes)
+}
+
+// queueSupplierCountries queues the read of the rows' suppliers' countries,
+// as just stored, into the rows when the batch is closed: the calculator
+// is sent the supplier's country, as it is when the rows are read back
+// (Store.Accepted), not the line's.
+func queueSupplierCountries(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
+	at := map[string][]int{}
+	for i, r := range rows {
+		at[r.SupplierID] = append(at[r.SupplierID], i)
+	}
+	ids := slices.Collect(maps.Keys(at))
+	b.Queue(`SELECT supplier_id, country FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2)`, tenant, ids).
+		Query(func(res pgx.Rows) error {
+			var id, country string
+			_, err := pgx.ForEachRow(res, []any{&id, &country}, func() error {
+				for _, i := range at[id] {
+					rows[i].Country = country
+				}
+				return nil
+			})
+			return err
+		})
 }

@@ -489,12 +489,18 @@ func (r *rowSource) Values() ([]any, error) {
 	if x.Currency != "USD" {
 		usd = x.AmountUSD
 	}
-	var activity, qty, unit any // NULL on spend lines
-	if x.Activity != "" {
-		activity, qty, unit = x.Activity, x.Quantity, x.Unit
-	}
+	// NULL where the line gives none (the validator keeps a quantity and
+	// unit only on activity and product lines).
 	return []any{x.Line, x.TransactionID, x.Date, x.SupplierID, x.SupplierName, x.NAICS, x.Amount, x.Currency, usd, x.Description, x.Category, x.Country,
-		activity, qty, unit, x.CategorySource()}, nil
+		orNull(x.Activity), orNull(x.Quantity), orNull(x.Unit), x.CategorySource(), orNull(x.ProductID)}, nil
+}
+
+// orNull is s, or NULL for "".
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func (r *rowSource) Err() error { return r.v.Err() }
@@ -623,12 +629,12 @@ func (s *Store) storeStaged(ctx context.Context, tx pgx.Tx, u intake.Upload, v *
 func stageRows(ctx context.Context, tx pgx.Tx, v *intake.Validator) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tx_stage (line bigint, transaction_id text, tx_date date,
 		supplier_id text, supplier_name text, naics_code text, amount text, currency text, amount_usd text, description text,
-		category smallint, country text, activity text, quantity text, unit text, category_source text) ON COMMIT DROP`); err != nil {
+		category smallint, country text, activity text, quantity text, unit text, category_source text, product_id text) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("create stage: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tx_stage"},
 		[]string{"line", "transaction_id", "tx_date", "supplier_id", "supplier_name", "naics_code", "amount", "currency", "amount_usd", "description", "category", "country",
-			"activity", "quantity", "unit", "category_source"},
+			"activity", "quantity", "unit", "category_source", "product_id"},
 		&rowSource{v: v}); err != nil {
 		return fmt.Errorf("stage rows: %w", err)
 	}
@@ -677,10 +683,10 @@ func insertStaged(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
 	// faster than file order (docs/benchmarks.md).
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO intake.transactions (tenant_id, transaction_id, tx_date, upload_id, row_number, supplier_id,
-			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit, category_source)
+			naics_code, amount_usd, currency, amount, description, category, activity, quantity, unit, category_source, product_id)
 		SELECT $1, transaction_id, tx_date, $2, line, supplier_id, naics_code, coalesce(amount_usd, amount)::numeric(18, 4), currency,
 			CASE WHEN amount_usd IS NOT NULL THEN amount::numeric(18, 4) END, description, category, activity, quantity::numeric, unit,
-			nullif(category_source, 'factor')
+			nullif(category_source, 'factor'), product_id
 		FROM tx_stage ORDER BY tx_date, transaction_id`, u.Tenant, u.ID); err != nil {
 		return fmt.Errorf("insert transactions: %w", err)
 	}
@@ -833,11 +839,16 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 		// batches in flight seldom wait for each other's row locks. The first
 		// batch also spans every date, so the result partitions are made
 		// before any batch is in flight.
-		rows, err := tx.Query(ctx, `SELECT row_number, transaction_id, tx_date, supplier_id, naics_code,
-				amount_usd::text, currency, coalesce(amount, amount_usd)::text, category,
-				coalesce(activity, ''), coalesce(quantity::text, ''), coalesce(unit, '')
-			FROM intake.transactions WHERE tenant_id = $1 AND upload_id = $2 AND tx_date BETWEEN $3 AND $4
-			ORDER BY supplier_id`,
+		// The country is the supplier's as stored (the latest an upload
+		// gave), not the line's: lines do not keep one.
+		rows, err := tx.Query(ctx, `SELECT t.row_number, t.transaction_id, t.tx_date, t.supplier_id, t.naics_code,
+				t.amount_usd::text, t.currency, coalesce(t.amount, t.amount_usd)::text, t.category,
+				coalesce(t.activity, ''), coalesce(t.quantity::text, ''), coalesce(t.unit, ''),
+				coalesce(t.product_id, ''), coalesce(s.country, '')
+			FROM intake.transactions t
+			LEFT JOIN intake.suppliers s ON s.tenant_id = t.tenant_id AND s.supplier_id = t.supplier_id
+			WHERE t.tenant_id = $1 AND t.upload_id = $2 AND t.tx_date BETWEEN $3 AND $4
+			ORDER BY t.supplier_id`,
 			u.Tenant, u.ID, u.MinDate, u.MaxDate)
 		if err != nil {
 			return fmt.Errorf("query accepted rows: %w", err)
@@ -851,7 +862,7 @@ func (s *Store) Accepted(ctx context.Context, u intake.Upload, each func([]intak
 		for rows.Next() {
 			var r intake.Row
 			if err := rows.Scan(&r.Line, &r.TransactionID, &r.Date, &r.SupplierID, &r.NAICS, &r.AmountUSD, &r.Currency, &r.Amount, &r.Category,
-				&r.Activity, &r.Quantity, &r.Unit); err != nil {
+				&r.Activity, &r.Quantity, &r.Unit, &r.ProductID, &r.Country); err != nil {
 				return fmt.Errorf("scan accepted row: %w", err)
 			}
 			buf = append(buf, r)
