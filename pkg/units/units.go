@@ -93,6 +93,7 @@ var table = withCVBases(map[string]unit{
 	"therm": {Energy, therm},
 
 	"kg":        {Mass, one},
+	"g":         {Mass, rat("1/1000")},
 	"tonne":     {Mass, tonne},
 	"short-ton": {Mass, shortTon},
 	"long-ton":  {Mass, longTon},
@@ -141,7 +142,7 @@ var aliases = map[string]string{
 	"gwh": "gwh", "mj": "mj", "megajoule": "mj", "megajoules": "mj", "gj": "gj", "gigajoule": "gj", "gigajoules": "gj",
 	"therm": "therm", "therms": "therm",
 
-	"kg": "kg", "kgs": "kg", "kilogram": "kg", "kilograms": "kg",
+	"kg": "kg", "kgs": "kg", "kilogram": "kg", "kilograms": "kg", "g": "g", "gram": "g", "grams": "g",
 	"t": "tonne", "tonne": "tonne", "tonnes": "tonne", "metric ton": "tonne", "metric tons": "tonne",
 	"short ton": "short-ton", "short tons": "short-ton", "us ton": "short-ton", "us tons": "short-ton",
 	"long ton": "long-ton", "long tons": "long-ton", "uk ton": "long-ton", "uk tons": "long-ton",

@@ -174,7 +174,7 @@ func (inv *Inventory) total(rows []InventoryRow) error {
 				return fmt.Errorf("inventory group %s/%s: %w", r.Set, r.Code, err)
 			}
 		}
-		kgStr, _ := decimal.Format(kg, 7)
+		kgStr := kg.FloatString(7)
 		for _, a := range []*acc{all, c} {
 			a.kg.Add(a.kg, kg)
 			a.count += r.Count
@@ -198,10 +198,10 @@ func (inv *Inventory) total(rows []InventoryRow) error {
 	}
 	inv.Factors = len(factors)
 	finish := func(a *acc) (string, []MethodShare, Quality, error) {
-		kg, _ := decimal.Format(a.kg, 7)
+		kg := a.kg.FloatString(7)
 		var ms []MethodShare
 		for name, m := range a.methods {
-			m.Kg, _ = decimal.Format(a.methKg[name], 7)
+			m.Kg = a.methKg[name].FloatString(7)
 			m.Share = share(a.methKg[name], a.kg)
 			ms = append(ms, *m)
 		}

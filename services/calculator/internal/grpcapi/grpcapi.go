@@ -331,6 +331,15 @@ func resultProto(r calculator.Result) *calculatorv1.EmissionResult {
 	if r.FactorCode != "" {
 		out.Factor = "factorSets/" + r.Set + "/factors/" + r.FactorCode
 	}
+	if r.Activity == "" && r.Quantity != "" { // a product line's quantity as given
+		out.Quantity, out.Unit = r.Quantity, r.QtyUnit
+	}
+	if r.Activity == "" && r.FactorQty != "" { // supplier data: the quantity its factor multiplies
+		out.FactorQuantity = r.FactorQty
+		if r.Quantity != "" {
+			out.UnitConversion = calculator.UnitConversion(r.QtyUnit, r.ActivityUnit)
+		}
+	}
 	out.Gases, out.GasUnit, out.GwpBasis, out.KgCo2EAr4, out.KgCo2EAr6 = gasesProto(r.Gases), r.GasUnit, calculatorv1.GwpBasis_GWP_BASIS_AR5, r.KgAR4, r.KgAR6
 	out.ProductId, out.SupplierCountry, out.Version = r.ProductID, r.SupplierCountry, r.Version
 	if d, err := quality.Unpack(r.DQ); err == nil && r.DQ != 0 {

@@ -1,0 +1,225 @@
+package grpcapi_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+)
+
+// supplierLines are six lines of 2024-06 (CPI-U 314.175; EPA 331110 is
+// 0.787 kg per 2022 USD, base 292.655): 10 USD is 9.3150 2022 USD and
+// 7.3309050 kg spend-based, 100 USD 93.1503 and 73.3092861 kg.
+func supplierLines() []*calculatorv1.SpendLine {
+	l := func(id, sup string, amount string) *calculatorv1.SpendLine {
+		return &calculatorv1.SpendLine{TransactionId: id, Date: "2024-06-14", SupplierId: sup, NaicsCode: "331110", AmountUsd: amount}
+	}
+	l1 := l("L1", "S1", "100")
+	l1.Date = "2024-06-01" // inside S1's company figure's period
+	l2 := l("L2", "S1", "100")
+	l3 := l("L3", "S2", "10")
+	l3.ProductId, l3.Quantity, l3.Unit = "P1", "500", "g"
+	l4 := l("L4", "S2", "10")
+	l4.ProductId, l4.Quantity, l4.Unit = "P2", "3", "kg" // no footprint for P2
+	l5 := l("L5", "S3", "10")
+	l5.SupplierCountry = "US"
+	return []*calculatorv1.SpendLine{l1, l2, l3, l4, l5, l("L6", "S3", "10")}
+}
+
+func TestSupplierDataOverridesAveragesLineByLine(t *testing.T) {
+	calc := calculatorv1.NewCalculatorServiceClient(calcServer(t))
+	ctx := keyCtx()
+	company, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: &calculatorv1.SupplierFactor{
+		SupplierId: "S1", Kind: calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY, KgCo2EPerUnit: "0.5",
+		ReportingYear: 2024, Verified: true, ValidFrom: "2024-01-01", ValidTo: "2024-06-10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	product, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: &calculatorv1.SupplierFactor{
+		SupplierId: "S2", Kind: calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT, ProductId: "P1", DeclaredUnit: "kg",
+		KgCo2EPerUnit: "2.0", Gases: []*calculatorv1.FactorGas{{Gas: "CO2", Value: "1.72"}, {Gas: "CH4", Value: "0.01"}},
+		ReportingYear: 2024, PrimaryDataShare: "0.95", Boundary: "cradle-to-gate", ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if product.GetFactor() != "factorSets/supplier-data/factors/sf-"+strings.TrimPrefix(product.GetName(), "supplierFactors/") ||
+		len(product.GetGases()) != 2 || product.GetCreateTime() == nil {
+		t.Fatalf("product figure = %v", product)
+	}
+	got, err := calc.GetSupplierFactor(ctx, &calculatorv1.GetSupplierFactorRequest{Name: product.GetName()})
+	if err != nil || got.GetKgCo2EPerUnit() != "2.0" || got.GetPrimaryDataShare() != "0.95" || len(got.GetGases()) != 2 {
+		t.Fatalf("GetSupplierFactor = %v, %v", got, err)
+	}
+	list, err := calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1})
+	if err != nil || len(list.GetSupplierFactors()) != 1 || list.GetSupplierFactors()[0].GetName() != product.GetName() || list.GetNextPageToken() == "" {
+		t.Fatalf("first page = %v, %v", list, err)
+	}
+	list, err = calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1, PageToken: list.GetNextPageToken()})
+	if err != nil || len(list.GetSupplierFactors()) != 1 || list.GetSupplierFactors()[0].GetName() != company.GetName() || list.GetNextPageToken() != "" {
+		t.Fatalf("second page = %v, %v", list, err)
+	}
+
+	if _, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: supplierLines()}); err != nil {
+		t.Fatal(err)
+	}
+	// Method, kg, factor and indicators (technology, time, geography,
+	// completeness, reliability) of each line.
+	for _, w := range []struct{ id, method, kg, factor, dq, score string }{
+		{"L1", "supplier-company", "50.0000000", company.GetFactor(), "31121", "1.6"},
+		{"L2", "spend-based", "73.3092861", "factorSets/epa-supply-chain-v1.3.0/factors/331110", "41344", "3.2"},
+		{"L3", "supplier-product", "1.0000000", product.GetFactor(), "11112", "1.2"},
+		{"L4", "spend-based", "7.3309050", "factorSets/epa-supply-chain-v1.3.0/factors/331110", "41344", "3.2"},
+		{"L5", "spend-based", "7.3309050", "factorSets/epa-supply-chain-v1.3.0/factors/331110", "41144", "2.8"},
+		{"L6", "spend-based", "7.3309050", "factorSets/epa-supply-chain-v1.3.0/factors/331110", "41344", "3.2"},
+	} {
+		r, err := calc.GetEmissionResult(ctx, &calculatorv1.GetEmissionResultRequest{Name: "emissionResults/" + w.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := r.GetDataQuality()
+		dq := q.GetTechnology() + q.GetTime() + q.GetGeography() + q.GetCompleteness() + q.GetReliability()
+		if r.GetMethod() != w.method || r.GetKgCo2E() != w.kg || r.GetFactor() != w.factor || dq != w.dq || q.GetScore() != w.score || r.GetVersion() != 1 {
+			t.Errorf("%s: %s %s kg with %s, quality %s (%s), version %d; want %s %s kg with %s, %s (%s)", w.id, r.GetMethod(), r.GetKgCo2E(),
+				r.GetFactor(), dq, q.GetScore(), r.GetVersion(), w.method, w.kg, w.factor, w.dq, w.score)
+		}
+		// What Calculate answers for the same line is what was stored.
+		if w.id == "L3" {
+			c, err := calc.Calculate(ctx, &calculatorv1.CalculateRequest{Line: supplierLines()[2]})
+			if err != nil || c.GetKgCo2E() != w.kg || c.GetMethod() != w.method || c.GetFactorQuantity() != "0.5" || c.GetKgCo2EAr6() != r.GetKgCo2EAr6() {
+				t.Errorf("Calculate L3 = %v, %v; stored %v", c, err, r)
+			}
+			// 0.01 kg CH4 a kg: under AR6 (CH4 27.9, AR5 28) 2.0 - 0.001
+			// per kg, of 0.5 kg; under AR4 (25) 2.0 - 0.03.
+			if r.GetKgCo2EAr6() != "0.9995000" || r.GetKgCo2EAr4() != "0.9850000" || r.GetFactorQuantity() != "0.5" ||
+				r.GetProductId() != "P1" || r.GetUnitConversion() != "1 g = 0.001 kg" || r.GetQuantity() != "500" {
+				t.Errorf("L3 = %v", r)
+			}
+		}
+	}
+
+	inv, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{IncludeGroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50 + 73.3092861 + 1 + 3 x 7.330905.
+	if inv.GetTotalKgCo2E() != "146.3020011" || inv.GetLineCount() != 6 || len(inv.GetCategories()) != 1 {
+		t.Fatalf("inventory %s kg, %d lines, %d categories", inv.GetTotalKgCo2E(), inv.GetLineCount(), len(inv.GetCategories()))
+	}
+	var methods []string
+	for _, m := range inv.GetMethods() {
+		methods = append(methods, m.GetMethod()+"="+m.GetKgCo2E()+"/"+strconv.FormatInt(m.GetLineCount(), 10))
+	}
+	if strings.Join(methods, " ") != "supplier-product=1.0000000/1 supplier-company=50.0000000/1 spend-based=95.3020011/4" {
+		t.Errorf("methods %v", methods)
+	}
+	// (50 x 1.6 + 1 x 1.2 + 73.3092861 x 3.2 + 7.330905 x (3.2 + 2.8 + 3.2)) / 146.3020011 = 2.6195
+	// Technology: (50 x 3 + 1 x 1 + (73.3092861 + 3 x 7.330905) x 4) / 146.3020011 = 3.64.
+	if q := inv.GetDataQuality(); q.GetScore() != "2.62" || q.GetTechnology() != "3.64" {
+		t.Errorf("data quality %v", q)
+	}
+	u := inv.GetUncertainty()
+	p5, _ := strconv.ParseFloat(u.GetP5(), 64)
+	p50, _ := strconv.ParseFloat(u.GetP50(), 64)
+	p95, _ := strconv.ParseFloat(u.GetP95(), 64)
+	if p5 >= p50 || p50 >= p95 || p50 < 146.3*0.95 || p50 > 146.3*1.05 || inv.GetFactorCount() != 3 || inv.GetGroupCount() != 4 || inv.GetIterations() != 10000 {
+		t.Errorf("uncertainty %v of %d groups, %d factors, %d iterations", u, inv.GetGroupCount(), inv.GetFactorCount(), inv.GetIterations())
+	}
+	again, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{})
+	if err != nil || again.GetUncertainty().GetP50() != u.GetP50() || again.GetCategories()[0].GetUncertainty().GetP95() != inv.GetCategories()[0].GetUncertainty().GetP95() {
+		t.Errorf("the same seed gave %v, then %v", u, again.GetUncertainty())
+	}
+	other, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{Seed: 7})
+	if err != nil || other.GetUncertainty().GetP50() == u.GetP50() {
+		t.Errorf("seed 7 gave the same P50 %s", u.GetP50())
+	}
+}
+
+func TestInventorySnapshotsAndDaysStayAsRecorded(t *testing.T) {
+	calc := calculatorv1.NewCalculatorServiceClient(calcServer(t))
+	ctx := keyCtx()
+	lines := supplierLines()
+	if _, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: lines[:2]}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := calc.CreateInventorySnapshot(ctx, &calculatorv1.CreateInventorySnapshotRequest{Snapshot: &calculatorv1.InventorySnapshot{DisplayName: "FY2024 as reported"}})
+	if err != nil || snap.GetTotalKgCo2E() != "146.6185722" || snap.GetLineCount() != 2 || snap.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR5 {
+		t.Fatalf("snapshot = %v, %v", snap, err)
+	}
+	if _, err := calc.CreateInventorySnapshot(ctx, &calculatorv1.CreateInventorySnapshotRequest{Snapshot: &calculatorv1.InventorySnapshot{DisplayName: "FY2024 as reported"}}); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("a second snapshot of the name: %v", err)
+	}
+	if _, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/2", Lines: lines[2:]}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(req *calculatorv1.GetInventoryRequest) *calculatorv1.Inventory {
+		t.Helper()
+		inv, err := calc.GetInventory(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	if inv := read(&calculatorv1.GetInventoryRequest{Snapshot: snap.GetName()}); inv.GetTotalKgCo2E() != "146.6185722" || inv.GetLineCount() != 2 || inv.GetSnapshot() != snap.GetName() {
+		t.Errorf("the snapshot reads %s kg, %d lines", inv.GetTotalKgCo2E(), inv.GetLineCount())
+	}
+	// 2 x 73.3092861 + 4 x 7.330905 (no supplier figures here).
+	today := time.Now().UTC().Format(time.DateOnly)
+	if inv := read(&calculatorv1.GetInventoryRequest{AsOfDate: today}); inv.GetTotalKgCo2E() != "175.9421922" || inv.GetAsOfDate() != today {
+		t.Errorf("as of today %s kg", inv.GetTotalKgCo2E())
+	}
+	if inv := read(&calculatorv1.GetInventoryRequest{}); inv.GetTotalKgCo2E() != "175.9421922" {
+		t.Errorf("now %s kg", inv.GetTotalKgCo2E())
+	}
+	if inv := read(&calculatorv1.GetInventoryRequest{AsOfDate: "2020-01-01"}); inv.GetTotalKgCo2E() != "0.0000000" || inv.GetLineCount() != 0 {
+		t.Errorf("as of 2020 %s kg", inv.GetTotalKgCo2E())
+	}
+	list, err := calc.ListInventorySnapshots(ctx, &calculatorv1.ListInventorySnapshotsRequest{})
+	if err != nil || len(list.GetSnapshots()) != 1 || list.GetSnapshots()[0].GetDisplayName() != "FY2024 as reported" {
+		t.Errorf("snapshots = %v, %v", list, err)
+	}
+}
+
+func TestSupplierDataBadInputNamesTheField(t *testing.T) {
+	calc := calculatorv1.NewCalculatorServiceClient(calcServer(t))
+	ctx := keyCtx()
+	good := func() *calculatorv1.SupplierFactor {
+		return &calculatorv1.SupplierFactor{SupplierId: "S2", Kind: calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT, ProductId: "P1",
+			DeclaredUnit: "kg", KgCo2EPerUnit: "2", ReportingYear: 2024, ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}
+	}
+	for _, c := range []struct {
+		field string
+		edit  func(*calculatorv1.SupplierFactor)
+	}{
+		{"supplier_factor.valid_to", func(f *calculatorv1.SupplierFactor) { f.ValidTo = "2023-12-31" }},
+		{"supplier_factor.valid_from", func(f *calculatorv1.SupplierFactor) { f.ValidFrom = "2024-13-01" }},
+		{"supplier_factor.kg_co2e_per_unit", func(f *calculatorv1.SupplierFactor) { f.KgCo2EPerUnit = "-1" }},
+		{"supplier_factor.kind", func(f *calculatorv1.SupplierFactor) { f.Kind = calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY }},
+		{"supplier_factor.gases", func(f *calculatorv1.SupplierFactor) { f.Gases = []*calculatorv1.FactorGas{{Gas: "CO2", Value: "1.5"}} }},
+		{"supplier_factor.primary_data_share", func(f *calculatorv1.SupplierFactor) { f.PrimaryDataShare = "1.5" }},
+		{"supplier_factor.reporting_year", func(f *calculatorv1.SupplierFactor) { f.ReportingYear = 0 }},
+	} {
+		f := good()
+		c.edit(f)
+		_, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: f})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: %v", c.field, err)
+		}
+	}
+	if _, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: good()}); err != nil {
+		t.Fatal(err)
+	}
+	// A product line whose unit does not convert to the footprint's is
+	// refused naming its unit: calculated by spend instead, it would hide
+	// the supplier's figure.
+	line := supplierLines()[2]
+	line.Unit = "L"
+	_, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: []*calculatorv1.SpendLine{line}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "lines[0].unit") {
+		t.Errorf("unit L for a footprint per kg: %v", err)
+	}
+}
