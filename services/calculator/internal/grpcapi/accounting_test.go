@@ -198,7 +198,9 @@ func TestSupplierDataBadInputNamesTheField(t *testing.T) {
 		{"supplier_factor.valid_to", func(f *calculatorv1.SupplierFactor) { f.ValidTo = "2023-12-31" }},
 		{"supplier_factor.valid_from", func(f *calculatorv1.SupplierFactor) { f.ValidFrom = "2024-13-01" }},
 		{"supplier_factor.kg_co2e_per_unit", func(f *calculatorv1.SupplierFactor) { f.KgCo2EPerUnit = "-1" }},
-		{"supplier_factor.kind", func(f *calculatorv1.SupplierFactor) { f.Kind = calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY }},
+		{"supplier_factor.kind", func(f *calculatorv1.SupplierFactor) {
+			f.Kind = calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY
+		}},
 		{"supplier_factor.gases", func(f *calculatorv1.SupplierFactor) { f.Gases = []*calculatorv1.FactorGas{{Gas: "CO2", Value: "1.5"}} }},
 		{"supplier_factor.primary_data_share", func(f *calculatorv1.SupplierFactor) { f.PrimaryDataShare = "1.5" }},
 		{"supplier_factor.reporting_year", func(f *calculatorv1.SupplierFactor) { f.ReportingYear = 0 }},
