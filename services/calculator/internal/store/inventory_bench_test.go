@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vcci-dev/vcci/pkg/testsupport"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
+	"github.com/vcci-dev/vcci/services/calculator/internal/store"
+)
+
+// benchLines is how many lines an inventory benchmark calculates first
+// (VCCI_BENCH_LINES, default 100,000).
+func benchLines(b *testing.B) int {
+	n := 100_000
+	if s := os.Getenv("VCCI_BENCH_LINES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n
+}
+
+// spreadLines are n spend lines over every EPA code, 10,000 suppliers in
+// three countries (or none) and the 24 months of 2023-2024: as many
+// inventory groups as a tenant's real purchases make.
+func spreadLines(b *testing.B, n int) []calculator.Line {
+	fs, err := factors.EPAFactors()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	countries := []string{"US", "DE", "CN", ""}
+	out := make([]calculator.Line, n)
+	for i := range out {
+		out[i] = calculator.Line{TransactionID: fmt.Sprintf("T%07d", i), Upload: 1,
+			Date:       time.Date(2023+rng.IntN(2), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC),
+			SupplierID: fmt.Sprintf("S%05d", rng.IntN(10_000)), NAICS: fs[rng.IntN(len(fs))].Code,
+			Amount: strconv.Itoa(1+rng.IntN(100_000)) + ".25", SupplierCountry: countries[rng.IntN(len(countries))]}
+	}
+	return out
+}
+
+// BenchmarkInventory reads an inventory of benchLines lines now, as of
+// today and as a snapshot, each with its 10,000-draw Monte Carlo: all three
+// read the inventory's groups, not its lines.
+//
+//	VCCI_BENCH_LINES=1000000 go test -run x -bench Inventory -benchtime 20x ./internal/store/
+func BenchmarkInventory(b *testing.B) {
+	ctx := context.Background()
+	pool := testsupport.NewPool(b, "calculator", store.Migrate)
+	tenant := testsupport.Tenant(b, pool, "bench")
+	svc := calculator.New(store.New(pool), nil, nil, nil)
+	lines := spreadLines(b, benchLines(b))
+	start := time.Now()
+	for i := 0; i < len(lines); i += 5000 {
+		if _, err := svc.Calculate(ctx, tenant, lines[i:min(i+5000, len(lines))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%d lines calculated in %s", len(lines), time.Since(start).Round(time.Millisecond))
+	snap, err := svc.CreateSnapshot(ctx, tenant, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for _, c := range []struct {
+		name string
+		at   calculator.InventoryAt
+	}{{"now", calculator.InventoryAt{}}, {"as-of-day", calculator.InventoryAt{Day: today}}, {"snapshot", calculator.InventoryAt{Snapshot: snap.ID}}} {
+		b.Run(c.name, func(b *testing.B) {
+			var inv calculator.Inventory
+			for b.Loop() {
+				if inv, err = svc.Inventory(ctx, tenant, c.at, "", 0, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if inv.Count != int64(len(lines)) {
+				b.Fatalf("%d lines in the inventory, want %d", inv.Count, len(lines))
+			}
+			b.ReportMetric(float64(len(inv.Groups)), "groups")
+		})
+	}
+}
