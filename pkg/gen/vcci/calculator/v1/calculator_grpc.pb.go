@@ -113,6 +113,7 @@ type CalculatorServiceClient interface {
 	// hierarchy"), and a recalculation of the supplier's stored lines is
 	// queued (its name is on the answer).
 	CreateSupplierFactor(ctx context.Context, in *CreateSupplierFactorRequest, opts ...grpc.CallOption) (*SupplierFactor, error)
+	// GetSupplierFactor returns one of the tenant's supplier factors.
 	GetSupplierFactor(ctx context.Context, in *GetSupplierFactorRequest, opts ...grpc.CallOption) (*SupplierFactor, error)
 	// ListSupplierFactors lists the tenant's supplier factors, newest first.
 	ListSupplierFactors(ctx context.Context, in *ListSupplierFactorsRequest, opts ...grpc.CallOption) (*ListSupplierFactorsResponse, error)
@@ -125,12 +126,15 @@ type CalculatorServiceClient interface {
 	// name ("FY2024 as reported"); GetInventory reads it back unchanged
 	// whatever is recalculated later.
 	CreateInventorySnapshot(ctx context.Context, in *CreateInventorySnapshotRequest, opts ...grpc.CallOption) (*InventorySnapshot, error)
+	// ListInventorySnapshots lists the tenant's snapshots, newest first.
 	ListInventorySnapshots(ctx context.Context, in *ListInventorySnapshotsRequest, opts ...grpc.CallOption) (*ListInventorySnapshotsResponse, error)
 	// CreateRecalculation queues a recalculation of the stored lines in its
 	// scope under the tenant's current settings and supplier factors. Lines
 	// whose result changes get a new result version; the old one is kept.
 	CreateRecalculation(ctx context.Context, in *CreateRecalculationRequest, opts ...grpc.CallOption) (*Recalculation, error)
+	// GetRecalculation returns a recalculation's state and progress.
 	GetRecalculation(ctx context.Context, in *GetRecalculationRequest, opts ...grpc.CallOption) (*Recalculation, error)
+	// ListRecalculations lists the tenant's recalculations, newest first.
 	ListRecalculations(ctx context.Context, in *ListRecalculationsRequest, opts ...grpc.CallOption) (*ListRecalculationsResponse, error)
 	// ListRecalculationChanges explains a recalculation line by line: each
 	// changed line's result before and after.
@@ -469,6 +473,7 @@ type CalculatorServiceServer interface {
 	// hierarchy"), and a recalculation of the supplier's stored lines is
 	// queued (its name is on the answer).
 	CreateSupplierFactor(context.Context, *CreateSupplierFactorRequest) (*SupplierFactor, error)
+	// GetSupplierFactor returns one of the tenant's supplier factors.
 	GetSupplierFactor(context.Context, *GetSupplierFactorRequest) (*SupplierFactor, error)
 	// ListSupplierFactors lists the tenant's supplier factors, newest first.
 	ListSupplierFactors(context.Context, *ListSupplierFactorsRequest) (*ListSupplierFactorsResponse, error)
@@ -481,12 +486,15 @@ type CalculatorServiceServer interface {
 	// name ("FY2024 as reported"); GetInventory reads it back unchanged
 	// whatever is recalculated later.
 	CreateInventorySnapshot(context.Context, *CreateInventorySnapshotRequest) (*InventorySnapshot, error)
+	// ListInventorySnapshots lists the tenant's snapshots, newest first.
 	ListInventorySnapshots(context.Context, *ListInventorySnapshotsRequest) (*ListInventorySnapshotsResponse, error)
 	// CreateRecalculation queues a recalculation of the stored lines in its
 	// scope under the tenant's current settings and supplier factors. Lines
 	// whose result changes get a new result version; the old one is kept.
 	CreateRecalculation(context.Context, *CreateRecalculationRequest) (*Recalculation, error)
+	// GetRecalculation returns a recalculation's state and progress.
 	GetRecalculation(context.Context, *GetRecalculationRequest) (*Recalculation, error)
+	// ListRecalculations lists the tenant's recalculations, newest first.
 	ListRecalculations(context.Context, *ListRecalculationsRequest) (*ListRecalculationsResponse, error)
 	// ListRecalculationChanges explains a recalculation line by line: each
 	// changed line's result before and after.
