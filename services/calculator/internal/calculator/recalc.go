@@ -256,7 +256,7 @@ func (s *Service) recomputeBatch(ctx context.Context, tenant uuid.UUID, stored [
 	}
 	rs, kgs, err := s.computeLines(ctx, tenant, lines)
 	if err != nil {
-		return RecalcProgress{}, nil, err
+		return RecalcProgress{}, nil, inTransaction(err, stored)
 	}
 	last := stored[len(stored)-1]
 	p := RecalcProgress{CursorDate: last.Date, CursorID: last.TransactionID, Done: int64(len(stored)),
@@ -275,6 +275,23 @@ func (s *Service) recomputeBatch(ctx context.Context, tenant uuid.UUID, stored [
 		changed = append(changed, l)
 	}
 	return p, changed, nil
+}
+
+// inTransaction names the transaction a line's error is about: its
+// place in a batch means nothing to the user.
+func inTransaction(err error, stored []StoredLine) error {
+	var ae *apperr.Error
+	var i int
+	if !errors.As(err, &ae) || len(ae.Violations) == 0 {
+		return err
+	}
+	v := ae.Violations[0]
+	if n, _ := fmt.Sscanf(v.Field, "lines[%d]", &i); n != 1 || i < 0 || i >= len(stored) {
+		return err
+	}
+	_, field, _ := strings.Cut(v.Field, "].")
+	l := stored[i]
+	return apperr.New(ae.Kind, fmt.Sprintf("transaction %s of %s: %s: %s", l.TransactionID, l.Date.Format(time.DateOnly), field, v.Description))
 }
 
 // sameDecimal compares two decimals' values, whatever their scales.

@@ -399,3 +399,29 @@ func TestCreateRecalculationRefuses(t *testing.T) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
+
+func TestRecalculationFailsOnItsLastAttempt(t *testing.T) {
+	ctx := context.Background()
+	f := newRecalcFixture(t)
+	// A set without 481111: T3 cannot be recalculated under it.
+	set := factors.Set{Name: "epa-partial", DisplayName: "EPA partial", Publisher: "US EPA", Version: "1.3.1", Unit: "kg CO2e/2022 USD, purchaser price",
+		Source: "test", Licence: "Public domain", Region: "US", Year: 2022, PriceYear: 2022, Kind: factors.KindSpend, GasUnit: "kg CO2e (AR5)"}
+	if _, err := f.svc.ImportFactorSet(ctx, f.tenant, set, []byte(strings.Join(strings.SplitAfter(revisedCSV, "\n")[:3], ""))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateSettings(ctx, f.tenant, calculator.Settings{SpendSet: "epa-partial"}); err != nil {
+		t.Fatal(err)
+	}
+	startWorkers(t, f.pool, f.svc, 2)
+	r, err := f.svc.CreateRecalculation(ctx, f.tenant, calculator.Recalculation{Reason: "partial set"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = waitEnded(t, f.svc, f.tenant, r.ID)
+	// The first batch (T1, T2) committed; T3's failed every attempt.
+	if r.State != calculator.RecalcFailed || r.Attempts != 5 || r.LinesDone != 2 || r.FinishTime.IsZero() ||
+		r.Error != "transaction T3 of 2024-07-09: naics_code: no factor in epa-partial for NAICS code 481111" {
+		t.Fatalf("recalculation %+v", r)
+	}
+	assertTotals(t, f, "1012.6987040", 3)
+}
