@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,7 +55,24 @@ func Run(ctx context.Context, env service.Env) error {
 	// The caches' subscribers live until Close, below, not for a context.
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry)) //nolint:contextcheck // bounded by Close
 	defer caches.Close()
-	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(calculator.New(st, caches.Summaries, caches.Factors, caches.Settings), pagetoken.New(tokenKey)))
+	svc := calculator.New(st, caches.Summaries, caches.Factors, caches.Settings)
+	jobs, err := store.NewClient(pool, calculator.NewRecalcWorker(svc, 0), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
+	if err != nil {
+		return err
+	}
+	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil { // stopped below, after the server
+		return fmt.Errorf("start recalculation workers: %w", err)
+	}
+	defer func() {
+		// A recalculation cut short resumes at its cursor, on this
+		// replica or another.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := jobs.StopAndCancel(sctx); err != nil {
+			env.Log.ErrorContext(sctx, "stop recalculation jobs", "error", err.Error())
+		}
+	}()
+	calculatorv1.RegisterCalculatorServiceServer(srv.GRPC, grpcapi.New(svc, pagetoken.New(tokenKey)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }
 

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strings"
 	"time"
@@ -247,6 +248,29 @@ type Settings struct {
 	// The sets spend and activity lines are calculated with: DefaultSet
 	// and ActivitySet until changed. "" in an update: unchanged.
 	SpendSet, ActivitySet string
+	// The base year (0: none; in an update 0 is unchanged and ClearBaseYear
+	// clears it) and the change, in percent, that makes its recalculation
+	// significant ("" in an update: unchanged).
+	BaseYear  int16
+	Threshold string
+}
+
+// ClearBaseYear, as an update's BaseYear, removes the base year.
+const ClearBaseYear = -1
+
+// checkSettings checks an update's base year and threshold.
+func checkSettings(set Settings) error {
+	if set.BaseYear != 0 && set.BaseYear != ClearBaseYear && (set.BaseYear < 1990 || set.BaseYear > 2100) {
+		return apperr.Invalid("settings.base_year", "%d is outside 1990..2100", set.BaseYear)
+	}
+	if set.Threshold == "" {
+		return nil
+	}
+	v, ok := new(big.Rat).SetString(set.Threshold)
+	if !ok || !amountRe.MatchString(set.Threshold) || v.Sign() < 0 || v.Cmp(big.NewRat(100, 1)) > 0 {
+		return apperr.Invalid("settings.significance_threshold_percent", "%q is not a decimal percentage from 0 to 100", set.Threshold)
+	}
+	return nil
 }
 
 // Calculated is what a batch stored.
@@ -640,6 +664,9 @@ func (s *Service) Settings(ctx context.Context, tenant uuid.UUID) (Settings, err
 // summaries under its basis are forgotten, so the next read is under the
 // new ones.
 func (s *Service) UpdateSettings(ctx context.Context, tenant uuid.UUID, set Settings) (Settings, error) {
+	if err := checkSettings(set); err != nil {
+		return Settings{}, err
+	}
 	out, err := s.store.UpdateSettings(ctx, tenant, set)
 	if err == nil && s.settings != nil {
 		s.settings.Invalidate(ctx, tenant)

@@ -36,26 +36,38 @@ func (s *Service) Compute(ctx context.Context, tenant uuid.UUID, lines []Line) (
 	if len(lines) > MaxCompute {
 		return out, apperr.Invalid("lines", "at most %d lines per call, got %d", MaxCompute, len(lines))
 	}
-	if err := s.prepare(ctx, tenant, lines); err != nil {
-		return out, err
-	}
-	st, err := s.Settings(ctx, tenant)
+	rs, kgs, err := s.computeLines(ctx, tenant, lines)
 	if err != nil {
 		return out, err
 	}
-	e := engine{svc: s, tenant: tenant, now: time.Now(), spendSet: cmp.Or(st.SpendSet, DefaultSet)}
-	if err := s.assess(ctx, tenant, e.spendSet, lines); err != nil {
-		return out, err
-	}
-	out.Results = make([]Result, len(lines))
-	for i := range lines {
-		kg, err := e.compute(ctx, &lines[i], &out.Results[i], lineField(i))
-		if err != nil {
-			return Computed{}, err
-		}
+	out.Results = rs
+	for _, kg := range kgs {
 		out.Kg.Add(out.Kg, kg.rat())
 	}
 	return out, nil
+}
+
+// computeLines prepares, assesses and computes lines under the tenant's
+// current settings, returning each one's result and exact kg CO2e.
+func (s *Service) computeLines(ctx context.Context, tenant uuid.UUID, lines []Line) ([]Result, []fixed, error) {
+	if err := s.prepare(ctx, tenant, lines); err != nil {
+		return nil, nil, err
+	}
+	st, err := s.Settings(ctx, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := engine{svc: s, tenant: tenant, now: time.Now(), spendSet: cmp.Or(st.SpendSet, DefaultSet)}
+	if err := s.assess(ctx, tenant, e.spendSet, lines); err != nil {
+		return nil, nil, err
+	}
+	rs, kgs := make([]Result, len(lines)), make([]fixed, len(lines))
+	for i := range lines {
+		if kgs[i], err = e.compute(ctx, &lines[i], &rs[i], lineField(i)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rs, kgs, nil
 }
 
 // engine computes one call's lines; it reads each set at most once.

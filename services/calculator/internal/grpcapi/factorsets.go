@@ -65,13 +65,15 @@ func settingsSet(field, name string) (string, error) {
 }
 
 // settingsFields are the CalculationSettings fields an update may change.
-var settingsFields = []string{fieldGWPBasis, fieldSpendSet, fieldActivitySet}
+var settingsFields = []string{fieldGWPBasis, fieldSpendSet, fieldActivitySet, fieldBaseYear, fieldThreshold}
 
 // The CalculationSettings fields, as an update mask names them.
 const (
 	fieldGWPBasis    = "gwp_basis"
 	fieldSpendSet    = "spend_factor_set"
 	fieldActivitySet = "activity_factor_set"
+	fieldBaseYear    = "base_year"
+	fieldThreshold   = "significance_threshold_percent"
 )
 
 // settingsUpdate reads what an update changes: the fields its mask names
@@ -83,7 +85,8 @@ func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldM
 	}
 	paths := mask.Fields()
 	given := map[string]bool{fieldGWPBasis: in.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED,
-		fieldSpendSet: in.GetSpendFactorSet() != "", fieldActivitySet: in.GetActivityFactorSet() != ""}
+		fieldSpendSet: in.GetSpendFactorSet() != "", fieldActivitySet: in.GetActivityFactorSet() != "",
+		fieldBaseYear: in.GetBaseYear() != 0, fieldThreshold: in.GetSignificanceThresholdPercent() != ""}
 	if len(paths) == 0 {
 		for _, f := range settingsFields {
 			if given[f] {
@@ -91,7 +94,7 @@ func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldM
 			}
 		}
 		if len(paths) == 0 {
-			return calculator.Settings{}, apperr.Invalid("settings", "nothing to update: give gwp_basis, spend_factor_set or activity_factor_set")
+			return calculator.Settings{}, apperr.Invalid("settings", "nothing to update: give %s", strings.Join(settingsFields, ", "))
 		}
 	}
 	var out calculator.Settings
@@ -100,6 +103,12 @@ func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldM
 		switch {
 		case !slices.Contains(settingsFields, p):
 			return out, apperr.Invalid("update_mask", "%v: only %s can be updated", paths, strings.Join(settingsFields, ", "))
+		case p == fieldBaseYear:
+			out.BaseYear, err = baseYear(in.GetBaseYear())
+		case p == fieldThreshold && !given[p]:
+			return out, apperr.Invalid("settings."+fieldThreshold, "required: a decimal percentage from 0 to 100")
+		case p == fieldThreshold:
+			out.Threshold = in.GetSignificanceThresholdPercent()
 		case !given[p] && p == fieldGWPBasis:
 			return out, apperr.Invalid("settings.gwp_basis", "required: GWP_BASIS_AR4, GWP_BASIS_AR5 or GWP_BASIS_AR6")
 		case !given[p]:
@@ -116,4 +125,15 @@ func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldM
 		}
 	}
 	return out, nil
+}
+
+// baseYear reads settings.base_year: 0 (masked) removes it.
+func baseYear(y int32) (int16, error) {
+	switch {
+	case y == 0:
+		return calculator.ClearBaseYear, nil
+	case y < 1990 || y > 2100:
+		return 0, apperr.Invalid("settings.base_year", "%d is outside 1990..2100 (0: none)", y)
+	}
+	return int16(y), nil
 }

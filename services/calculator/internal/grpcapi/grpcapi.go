@@ -447,7 +447,8 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 
 func settingsProto(s calculator.Settings) *calculatorv1.CalculationSettings {
 	out := &calculatorv1.CalculationSettings{Name: settingsName, GwpBasis: basisProto(s.Basis),
-		SpendFactorSet: "factorSets/" + s.SpendSet, ActivityFactorSet: "factorSets/" + s.ActivitySet}
+		SpendFactorSet: "factorSets/" + s.SpendSet, ActivityFactorSet: "factorSets/" + s.ActivitySet,
+		BaseYear: int32(s.BaseYear), SignificanceThresholdPercent: s.Threshold}
 	if !s.UpdateTime.IsZero() {
 		out.UpdateTime = timestamppb.New(s.UpdateTime)
 	}

@@ -86,7 +86,8 @@ func tenantSets(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calcul
 
 // settingsQuery reads a tenant's settings, with the defaults for what it
 // never changed.
-const settingsQuery = `SELECT coalesce(t.gwp_basis, 'AR5'), t.update_time, coalesce(s.name, $2), coalesce(a.name, $3)
+const settingsQuery = `SELECT coalesce(t.gwp_basis, 'AR5'), t.update_time, coalesce(s.name, $2), coalesce(a.name, $3),
+		coalesce(t.base_year, 0), coalesce(t.significance_threshold, 5)::text
 	FROM (SELECT) d LEFT JOIN calculator.tenant_settings t ON t.tenant_id = $1
 	LEFT JOIN calculator.factor_sets s ON s.id = t.spend_factor_set_id
 	LEFT JOIN calculator.factor_sets a ON a.id = t.activity_factor_set_id`
@@ -94,7 +95,7 @@ const settingsQuery = `SELECT coalesce(t.gwp_basis, 'AR5'), t.update_time, coale
 func scanSettings(row pgx.Row) (calculator.Settings, error) {
 	var out calculator.Settings
 	var updated *time.Time
-	if err := row.Scan(&out.Basis, &updated, &out.SpendSet, &out.ActivitySet); err != nil {
+	if err := row.Scan(&out.Basis, &updated, &out.SpendSet, &out.ActivitySet, &out.BaseYear, &out.Threshold); err != nil {
 		return out, fmt.Errorf("scan settings: %w", err)
 	}
 	if updated != nil {
@@ -133,11 +134,16 @@ func (s *Store) UpdateSettings(ctx context.Context, tenant uuid.UUID, set calcul
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO calculator.tenant_settings AS t (tenant_id, gwp_basis, spend_factor_set_id, activity_factor_set_id)
-			VALUES ($1, coalesce(nullif($2, ''), 'AR5'), $3, $4)
+		// Base year 0 is unchanged, ClearBaseYear (-1) none; threshold ""
+		// unchanged.
+		if _, err := tx.Exec(ctx, `INSERT INTO calculator.tenant_settings AS t (tenant_id, gwp_basis, spend_factor_set_id, activity_factor_set_id,
+				base_year, significance_threshold)
+			VALUES ($1, coalesce(nullif($2, ''), 'AR5'), $3, $4, greatest($5::smallint, 0), coalesce(nullif($6, '')::numeric, 5))
 			ON CONFLICT (tenant_id) DO UPDATE SET gwp_basis = coalesce(nullif($2, ''), t.gwp_basis),
 				spend_factor_set_id = coalesce($3, t.spend_factor_set_id), activity_factor_set_id = coalesce($4, t.activity_factor_set_id),
-				update_time = now()`, tenant, string(set.Basis), spend, activity); err != nil {
+				base_year = CASE $5::smallint WHEN 0 THEN t.base_year ELSE greatest($5::smallint, 0) END,
+				significance_threshold = coalesce(nullif($6, '')::numeric, t.significance_threshold),
+				update_time = now()`, tenant, string(set.Basis), spend, activity, set.BaseYear, set.Threshold); err != nil {
 			return fmt.Errorf("store settings: %w", err)
 		}
 		out, err = scanSettings(tx.QueryRow(ctx, settingsQuery, tenant, calculator.DefaultSet, calculator.ActivitySet))

@@ -15,6 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -40,7 +42,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 	}
-	return backfillBases(ctx, pool)
+	if err := backfillBases(ctx, pool); err != nil {
+		return err
+	}
+	return migrateRiver(ctx, pool)
 }
 
 // LoadSet loads a public factor set once; a set already loaded keeps its
@@ -246,13 +251,18 @@ func priceBase(year int) (string, error) {
 type Store struct {
 	pool       *pgxpool.Pool
 	partitions *db.Partitions
+	jobs       *river.Client[pgx.Tx] // inserts only
 	// Now is the clock the inventory's daily log is kept by; tests set it.
 	Now func() time.Time
 }
 
 // New returns a Store.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, partitions: db.NewPartitions(pool), Now: time.Now}
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: RiverSchema})
+	if err != nil {
+		panic(fmt.Sprintf("store.New: river: %v", err)) // a fixed, valid config
+	}
+	return &Store{pool: pool, partitions: db.NewPartitions(pool), jobs: jobs, Now: time.Now}
 }
 
 // day is the UTC day changes are logged under now.
@@ -464,18 +474,7 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 	}
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		sets, err := tenantSets(ctx, tx, tenant, lines)
-		if err != nil {
-			return err
-		}
-		// The lines go in as arrays: a staging table would cost a
-		// temporary table's catalog churn per batch, most of the work for a
-		// small one.
-		ls := newLineArrays(lines)
-		if err := checkCodes(ctx, tx, sets.spendName, sets.spend, ls.distinct); err != nil {
-			return err
-		}
-		t, shares, err := storeResults(ctx, tx, tenant, sets, ls, nil, &out)
+		t, ls, shares, err := storeLines(ctx, tx, tenant, lines, nil, &out)
 		if err != nil {
 			return err
 		}
@@ -504,6 +503,24 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 		return calculator.Calculated{}, fmt.Errorf("store.Calculate: %w", err)
 	}
 	return out, nil
+}
+
+// storeLines stores the lines' results, by run (nil: their upload), with
+// the tenant's sets, and adds them to the rollup; it returns the totals to
+// add and the lines as arrays.
+func storeLines(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calculator.Line, run *int64, out *calculator.Calculated) (totals, lineArrays, []uploadGroup, error) {
+	sets, err := tenantSets(ctx, tx, tenant, lines)
+	if err != nil {
+		return totals{}, lineArrays{}, nil, err
+	}
+	// The lines go in as arrays: a staging table would cost a temporary
+	// table's catalog churn per batch, most of the work for a small one.
+	ls := newLineArrays(lines)
+	if err := checkCodes(ctx, tx, sets.spendName, sets.spend, ls.distinct); err != nil {
+		return totals{}, ls, nil, err
+	}
+	t, shares, err := storeResults(ctx, tx, tenant, sets, ls, run, out)
+	return t, ls, shares, err
 }
 
 // setIDs are the sets a batch's lines use, and the spend set's base-year
@@ -666,30 +683,15 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 				FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) g
 			JOIN calculator.factors f ON f.factor_set_id = g.factor_set_id AND f.code = g.fcode
 		), roll AS (
-			INSERT INTO calculator.emission_rollup AS r
-				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n), sum(kg4), sum(kg6)
-			FROM g GROUP BY 2, 3, 4, 5, 6
-			-- Key order: concurrent batches lock shared rollup rows in the
-			-- same order, so they queue instead of deadlocking.
-			ORDER BY 2, 3, 4, 5, 6
-			ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
-			SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
-			    spend_usd = r.spend_usd + excluded.spend_usd,
-			    tx_count = r.tx_count + excluded.tx_count,
-			    kg_co2e_ar4 = r.kg_co2e_ar4 + excluded.kg_co2e_ar4,
-			    kg_co2e_ar6 = r.kg_co2e_ar6 + excluded.kg_co2e_ar6
+`+rollupUpsert+`
 		)
 		-- Dimension 0 is (upload, supplier), the caller's share of each
 		-- upload; 1 to 4 are the summary dimensions, 5 the inventory's
 		-- groups (calculator.InventoryKey).
 		SELECT dim, up, key, sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text FROM (
 			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 1, 0, supplier_id, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 2, 0, category::text, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 3, 0, naics_code, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL
+`+summaryDims+`
 		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
 		tenant, sets.spend, calculator.MethodSpendBased, calculator.MethodAverageData, sets.activity, sets.base,
 		ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads, ls.prices, ls.priceMonths,
@@ -724,6 +726,30 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 	return t, shares, nil
 }
 
+// rollupUpsert adds groups g (supplier_id, month, naics_code, category,
+// factor_set_id, kg, amt, n, kg4, kg6) to the rollup, in key order:
+// concurrent batches lock shared rollup rows in the same order, so they
+// queue instead of deadlocking.
+const rollupUpsert = `			INSERT INTO calculator.emission_rollup AS r
+				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n), sum(kg4), sum(kg6)
+			FROM g GROUP BY 2, 3, 4, 5, 6
+			ORDER BY 2, 3, 4, 5, 6
+			ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
+			SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
+			    spend_usd = r.spend_usd + excluded.spend_usd,
+			    tx_count = r.tx_count + excluded.tx_count,
+			    kg_co2e_ar4 = r.kg_co2e_ar4 + excluded.kg_co2e_ar4,
+			    kg_co2e_ar6 = r.kg_co2e_ar6 + excluded.kg_co2e_ar6`
+
+// summaryDims are groups g's rows under summary dimensions 1 to 4 and the
+// inventory's (5), as (dim, upload 0, key, kg, amt, n, kg4, kg6).
+const summaryDims = `			SELECT 1 AS dim, 0 AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 2, 0, category::text, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 3, 0, naics_code, kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n, kg4, kg6 FROM g
+			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, kg, amt, n, kg4, kg6 FROM g`
+
 // addTotals adds a batch's summary totals. It runs after the rollup, in
 // key order: every batch locks rollup rows then totals rows, each in the
 // same order, so batches queue rather than deadlock.
@@ -736,11 +762,15 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 	// in the same order.
 	if _, err := tx.Exec(ctx, `
 		WITH a AS (
-			SELECT * FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[],
+			-- Summed by key: a recalculation's batch takes a group out and
+			-- puts it back.
+			SELECT dim, key, sum(kg) AS kg, sum(spend) AS spend, sum(n)::bigint AS n, sum(kg4) AS kg4, sum(kg6) AS kg6
+			FROM unnest($2::smallint[], $3::text[], $4::text[]::numeric[], $5::text[]::numeric[], $6::bigint[],
 				$7::text[]::numeric[], $8::text[]::numeric[]) AS a(dim, key, kg, spend, n, kg4, kg6)
+			GROUP BY dim, key ORDER BY dim, key
 		), tot AS (
 			INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, * FROM a
+			SELECT $1, * FROM a ORDER BY dim, key
 			ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
 				kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
 				tx_count = t.tx_count + excluded.tx_count,
