@@ -128,7 +128,16 @@ func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf c
 				return fmt.Errorf("insert gas %s: %w", g.Gas, err)
 			}
 		}
-		return nil
+		// The supplier's stored lines are recalculated with it, queued in
+		// the same transaction: the figure is not there without its job.
+		var stored bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE tenant_id = $1 AND supplier_id = $2 AND tx_count <> 0)`,
+			tenant, sf.SupplierID).Scan(&stored); err != nil || !stored {
+			return err
+		}
+		sf.Recalculation, err = s.insertRecalc(ctx, tx, tenant, calculator.Recalculation{SupplierID: sf.SupplierID,
+			Reason: fmt.Sprintf("supplier factor supplierFactors/%d registered", sf.ID)})
+		return err
 	})
 	if err != nil {
 		return sf, fmt.Errorf("store.CreateSupplierFactor: %w", err)

@@ -142,25 +142,10 @@ const recalcScope = `e.tenant_id = $1 AND ($2::text = '' OR e.supplier_id = $2::
 func (s *Store) CreateRecalculation(ctx context.Context, tenant uuid.UUID, r calculator.Recalculation) (calculator.Recalculation, error) {
 	var out calculator.Recalculation
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		var set *int16
-		if r.FactorSet != "" {
-			var id int16
-			if err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM `+visibleSets+` s WHERE name = $1`, r.FactorSet).Scan(&id),
-				"look up set", calculator.ErrSetNotFound); err != nil {
-				return err
-			}
-			set = &id
+		id, err := s.insertRecalc(ctx, tx, tenant, r)
+		if err != nil {
+			return err
 		}
-		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO calculator.recalculations (tenant_id, reason, supplier_id, factor_set_id, year, base_year, threshold, line_count)
-			SELECT $1, $5, $2::text, $6::smallint, $4::integer, $7, nullif($8, '')::numeric, count(*) FROM calculator.emission_results e WHERE `+recalcScope+`
-			RETURNING id`, tenant, r.SupplierID, r.FactorSet, r.Year, r.Reason, set, r.BaseYear, r.Threshold).Scan(&id); err != nil {
-			return fmt.Errorf("insert recalculation: %w", err)
-		}
-		if _, err := s.jobs.InsertTx(ctx, tx, calculator.RecalcArgs{Tenant: tenant, ID: id}, nil); err != nil {
-			return fmt.Errorf("queue recalculation: %w", err)
-		}
-		var err error
 		out, err = readRecalc(ctx, tx, id)
 		return err
 	})
@@ -171,6 +156,29 @@ func (s *Store) CreateRecalculation(ctx context.Context, tenant uuid.UUID, r cal
 		return out, fmt.Errorf("store.CreateRecalculation: %w", err)
 	}
 	return out, nil
+}
+
+// insertRecalc stores r queued and its job in tx.
+func (s *Store) insertRecalc(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, r calculator.Recalculation) (int64, error) {
+	var set *int16
+	if r.FactorSet != "" {
+		var id int16
+		if err := db.NotFound(tx.QueryRow(ctx, `SELECT id FROM `+visibleSets+` s WHERE name = $1`, r.FactorSet).Scan(&id),
+			"look up set", calculator.ErrSetNotFound); err != nil {
+			return 0, err
+		}
+		set = &id
+	}
+	var id int64
+	if err := tx.QueryRow(ctx, `INSERT INTO calculator.recalculations (tenant_id, reason, supplier_id, factor_set_id, year, base_year, threshold, line_count)
+		SELECT $1, $5, $2::text, $6::smallint, $4::integer, $7, nullif($8, '')::numeric, count(*) FROM calculator.emission_results e WHERE `+recalcScope+`
+		RETURNING id`, tenant, r.SupplierID, r.FactorSet, r.Year, r.Reason, set, r.BaseYear, r.Threshold).Scan(&id); err != nil {
+		return 0, fmt.Errorf("insert recalculation: %w", err)
+	}
+	if _, err := s.jobs.InsertTx(ctx, tx, calculator.RecalcArgs{Tenant: tenant, ID: id}, nil); err != nil {
+		return 0, fmt.Errorf("queue recalculation: %w", err)
+	}
+	return id, nil
 }
 
 func readRecalc(ctx context.Context, tx pgx.Tx, id int64) (calculator.Recalculation, error) {

@@ -425,3 +425,37 @@ func TestRecalculationFailsOnItsLastAttempt(t *testing.T) {
 	}
 	assertTotals(t, f, "1012.6987040", 3)
 }
+
+func TestSupplierFactorRecalculatesTheSuppliersLines(t *testing.T) {
+	f := newRecalcFixture(t)
+	startWorkers(t, f.pool, f.svc, 1)
+	ctx := context.Background()
+	company := func(supplier string) calculator.SupplierFactor {
+		return calculator.SupplierFactor{SupplierID: supplier, Kind: calculator.SupplierCompany, Value: "0.5", ReportingYear: 2024,
+			Verified: true, ValidFrom: day("2024-01-01"), ValidTo: day("2024-12-31")}
+	}
+	none, err := f.svc.CreateSupplierFactor(ctx, f.tenant, company("S9"))
+	if err != nil || none.Recalculation != 0 {
+		t.Fatalf("a supplier with no lines: %+v, %v", none, err)
+	}
+	sf, err := f.svc.CreateSupplierFactor(ctx, f.tenant, company("S1"))
+	if err != nil || sf.Recalculation == 0 {
+		t.Fatalf("supplier S1: %+v, %v", sf, err)
+	}
+	r := waitEnded(t, f.svc, f.tenant, sf.Recalculation)
+	// T1 and T2 are S1's: 1000 x 0.5 and 10.5 x 0.5 instead of 746.7794993
+	// and 38.8558404.
+	if r.State != calculator.RecalcSucceeded || r.LineCount != 2 || r.LinesChanged != 2 || r.KgBefore != "785.6353397" || r.KgAfter != "505.2500000" ||
+		r.SupplierID != "S1" || !strings.Contains(r.Reason, "supplierFactors/2") {
+		t.Fatalf("recalculation %+v", r)
+	}
+	for _, w := range []struct {
+		id, method, kg string
+		version        int32
+	}{{"T1", calculator.MethodSupplierCompany, "500.0000000", 2}, {"T2", calculator.MethodSupplierCompany, "5.2500000", 2}, {"T3", calculator.MethodSpendBased, "119.8383536", 1}} {
+		res, err := f.svc.Result(ctx, f.tenant, w.id)
+		if err != nil || res.Method != w.method || res.Kg != w.kg || res.Version != w.version || (w.version == 2) != (res.FactorCode == sf.Code()) {
+			t.Errorf("%s: %+v, %v", w.id, res, err)
+		}
+	}
+}
