@@ -218,31 +218,66 @@ func (s *Service) RunRecalculation(ctx context.Context, tenant uuid.UUID, id int
 	if err != nil || r.State == RecalcSucceeded || r.State == RecalcFailed {
 		return r, err // a job run again after its end does nothing
 	}
-	for {
-		stored, err := s.store.RecalculationLines(ctx, tenant, r, batch)
-		if err != nil {
+	// The next batch is read and calculated while this one is written: the
+	// two take different cores (this process, PostgreSQL), and a batch's
+	// lines all lie after the one before's, so neither waits for the other.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan recomputed, 1)
+	go s.recomputeAhead(ctx, tenant, r, batch, batches)
+	for b := range batches {
+		if b.err != nil {
+			return r, b.err
+		}
+		b.p.From = r.Cursor
+		if err := s.store.Recalculate(ctx, tenant, id, b.changed, b.p); err != nil {
 			return r, err
 		}
-		if len(stored) == 0 {
-			return s.store.FinishRecalculation(ctx, tenant, id, "")
-		}
-		p, changed, err := s.recomputeBatch(ctx, tenant, stored)
-		if err != nil {
-			return r, err
-		}
-		p.From = r.Cursor
-		if err := s.store.Recalculate(ctx, tenant, id, changed, p); err != nil {
-			return r, err
-		}
-		if len(changed) > 0 && s.cache != nil {
+		if len(b.changed) > 0 && s.cache != nil {
 			s.cache.Invalidate(ctx, tenant)
 		}
-		r.LinesDone += p.Done
-		r.LinesChanged += int64(len(changed))
-		if len(stored) < batch {
-			return s.store.FinishRecalculation(ctx, tenant, id, "")
+		r.LinesDone += b.p.Done
+		r.LinesChanged += int64(len(b.changed))
+		r.Cursor = &RecalcCursor{Date: b.p.CursorDate, ID: b.p.CursorID}
+	}
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	return s.store.FinishRecalculation(ctx, tenant, id, "")
+}
+
+// recomputed is one batch read and calculated again, or why it could not
+// be.
+type recomputed struct {
+	p       RecalcProgress
+	changed []Line
+	err     error
+}
+
+// recomputeAhead reads and calculates r's batches from its cursor on, in
+// order, until the scope's end (the channel closed) or an error (sent
+// last).
+func (s *Service) recomputeAhead(ctx context.Context, tenant uuid.UUID, r Recalculation, batch int, out chan<- recomputed) {
+	defer close(out)
+	for {
+		stored, err := s.store.RecalculationLines(ctx, tenant, r, batch)
+		if err == nil && len(stored) == 0 {
+			return
 		}
-		r.Cursor = &RecalcCursor{Date: p.CursorDate, ID: p.CursorID}
+		var b recomputed
+		if err == nil {
+			b.p, b.changed, err = s.recomputeBatch(ctx, tenant, stored)
+		}
+		b.err = err
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || len(stored) < batch {
+			return
+		}
+		r.Cursor = &RecalcCursor{Date: b.p.CursorDate, ID: b.p.CursorID}
 	}
 }
 
