@@ -361,7 +361,6 @@ type Service struct {
 	cache    SummaryCache
 	factors  FactorCache
 	settings SettingsCache
-	results  *resultCache
 	indexes  indexes // the cached sets, parsed
 }
 
@@ -372,14 +371,9 @@ type SettingsCache interface {
 	Invalidate(ctx context.Context, tenant uuid.UUID)
 }
 
-// ResultCacheSize is how many results a Service keeps in memory (about
-// 300 bytes each): transaction pages ask for the same results again after
-// every write invalidates the pages themselves.
-const ResultCacheSize = 100_000
-
 // New returns a Service; any cache may be nil.
 func New(store Store, cache SummaryCache, sets FactorCache, settings SettingsCache) *Service {
-	return &Service{store: store, cache: cache, factors: sets, settings: settings, results: newResultCache(ResultCacheSize)}
+	return &Service{store: store, cache: cache, factors: sets, settings: settings}
 }
 
 var (
@@ -598,32 +592,7 @@ func (s *Service) Results(ctx context.Context, tenant uuid.UUID, ids []string, d
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if dates == nil {
-		// By id alone the earliest date answers, and an earlier one may
-		// still be calculated: not cacheable.
-		return s.store.Results(ctx, tenant, ids, dates)
-	}
-	hits, missing := s.results.get(tenant, ids, dates)
-	if len(missing) == 0 {
-		return hits, nil
-	}
-	if len(hits) > 0 {
-		ids, dates = pick(ids, missing), pick(dates, missing)
-	}
-	rs, err := s.store.Results(ctx, tenant, ids, dates)
-	if err != nil {
-		return nil, err
-	}
-	s.results.put(tenant, rs)
-	return append(hits, rs...), nil
-}
-
-func pick[T any](xs []T, at []int) []T {
-	out := make([]T, len(at))
-	for i, j := range at {
-		out[i] = xs[j]
-	}
-	return out
+	return s.store.Results(ctx, tenant, ids, dates)
 }
 
 // Summarize totals emissions by dim under the tenant's GWP basis; limit 0

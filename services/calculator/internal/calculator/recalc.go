@@ -110,7 +110,7 @@ type RecalculationStore interface {
 	// StartRecalculation marks r running on its attempt-th attempt.
 	StartRecalculation(ctx context.Context, tenant uuid.UUID, id int64, attempt int) (Recalculation, error)
 	// RecalculationLines reads the next page of current results in r's
-	// scope after its cursor, in (date, transaction) order.
+	// scope after its cursor, in (transaction, date) order: the key order.
 	RecalculationLines(ctx context.Context, tenant uuid.UUID, r Recalculation, limit int) ([]StoredLine, error)
 	// Recalculate replaces the changed lines' results with new versions
 	// (their old ones to the history) and records the batch's progress,

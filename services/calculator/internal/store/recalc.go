@@ -266,8 +266,8 @@ func (s *Store) RecalculationLines(ctx context.Context, tenant uuid.UUID, r calc
 			coalesce(e.supplier_country, ''), e.version, e.method, s.name, coalesce(e.factor_code, e.naics_code), e.factor_value::text,
 			e.kg_co2e::text, coalesce(e.dq, 0)
 		FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
-		WHERE ` + recalcScope + ` AND ($5::date IS NULL OR (e.tx_date, e.transaction_id) > ($5::date, $6))
-		ORDER BY e.tx_date, e.transaction_id LIMIT $7`, Args: []any{tenant, r.SupplierID, r.FactorSet, r.Year, afterDate, afterID, limit},
+		WHERE ` + recalcScope + ` AND ($5::date IS NULL OR (e.tenant_id, e.transaction_id, e.tx_date) > ($1, $6, $5::date))
+		ORDER BY e.transaction_id, e.tx_date LIMIT $7`, Args: []any{tenant, r.SupplierID, r.FactorSet, r.Year, afterDate, afterID, limit},
 		Scan: db.Collect(&out, scanStoredLine)})
 	if err != nil {
 		return nil, fmt.Errorf("store.RecalculationLines: %w", err)

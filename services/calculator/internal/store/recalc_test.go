@@ -87,8 +87,13 @@ var _ river.ClientRetryPolicy = retryNow{}
 // waitEnded waits for recalculation id to succeed or fail.
 func waitEnded(t testing.TB, svc *calculator.Service, tenant uuid.UUID, id int64) calculator.Recalculation {
 	t.Helper()
+	return waitEndedWithin(t, svc, tenant, id, time.Minute)
+}
+
+func waitEndedWithin(t testing.TB, svc *calculator.Service, tenant uuid.UUID, id int64, limit time.Duration) calculator.Recalculation {
+	t.Helper()
 	var r calculator.Recalculation
-	testsupport.WaitFor(t, "the recalculation to end", 60*time.Second, func() bool {
+	testsupport.WaitFor(t, "the recalculation to end", limit, func() bool {
 		var err error
 		if r, err = svc.Recalculation(context.Background(), tenant, id); err != nil {
 			t.Fatal(err)

@@ -35,13 +35,12 @@ type Calculator struct {
 	// their category, by tenant and set: a factor set is never changed once
 	// loaded (a new version is a new set), but two tenants may each have a
 	// set of one name.
-	known   sync.Map
-	results *resultMemo
+	known sync.Map
 }
 
 // NewCalculator returns a Calculator over client that calls with token.
 func NewCalculator(client calculatorv1.CalculatorServiceClient, token string) *Calculator {
-	return &Calculator{client: client, token: token, results: newResultMemo(resultMemoSize)}
+	return &Calculator{client: client, token: token}
 }
 
 // Calculations calculates the worker's rows as tenant.
@@ -54,12 +53,11 @@ func (c *Calculator) Codes(tenant uuid.UUID) intake.CodeChecker {
 	return newCodeChecker(c.client, tenant, c.token, &c.known)
 }
 
-// Results resolves emission results by transaction id and date, from the
-// memo where it can; ids not calculated yet are left out.
+// Results resolves emission results by transaction id and date; ids not
+// calculated yet are left out. Never kept here: a recalculation gives a
+// line a new version.
 func (c *Calculator) Results(ctx context.Context, tenant uuid.UUID, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
-	return c.results.results(ctx, tenant, ids, dates, func(ctx context.Context, ids, dates []string) (map[string]*calculatorv1.EmissionResult, error) {
-		return emissionResults(ctx, c.client, tenant, c.token, ids, dates)
-	})
+	return emissionResults(ctx, c.client, tenant, c.token, ids, dates)
 }
 
 // calculatorClient calculates rows through the calculator, as the tenant.
