@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,12 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 		r.KgCo2e != "7.3309050" || r.ProductId != "COIL-1" || r.SupplierCountry != "US" || r.DataQuality.Geography != "1" || r.DataQuality.Score != "2.8" {
 		t.Fatalf("H1 before: HTTP %d %+v", code, r)
 	}
+	// Read once before: intake caches the supplier and its page.
+	var sup0 struct{ KgCo2e string }
+	if code := p.call(t, "GET", "/v1/suppliers/S1", p.key, nil, &sup0); code != http.StatusOK || sup0.KgCo2e != "7.3309050" {
+		t.Fatalf("supplier S1 before: HTTP %d %+v", code, sup0)
+	}
+	p.call(t, "GET", "/v1/transactions", p.key, nil, nil)
 	type snapshot struct{ Name, TotalKgCo2e string }
 	var snap snapshot
 	if code := p.call(t, "POST", "/v1/inventorySnapshots", p.key, strings.NewReader(`{"displayName": "FY2024 as reported"}`), &snap); code != http.StatusOK ||
@@ -64,6 +71,18 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	// 500 kg = 0.5 t x 1800 kg per t.
 	if rc.LineCount != "1" || rc.LinesChanged != "1" || rc.KgCo2eBefore != "7.3309050" || rc.KgCo2eAfter != "900.0000000" {
 		t.Errorf("recalculation = %+v", rc)
+	}
+	// Intake's supplier totals and its pages of transactions follow.
+	var sup struct{ KgCo2e string }
+	if code := p.call(t, "GET", "/v1/suppliers/S1", p.key, nil, &sup); code != http.StatusOK || sup.KgCo2e != "900.0000000" {
+		t.Errorf("supplier S1 after: HTTP %d %+v", code, sup)
+	}
+	var page struct {
+		Transactions []struct{ EmissionResult result }
+	}
+	if code := p.call(t, "GET", "/v1/transactions", p.key, nil, &page); code != http.StatusOK || len(page.Transactions) != 2 ||
+		!slices.ContainsFunc(page.Transactions, func(x struct{ EmissionResult result }) bool { return x.EmissionResult.KgCo2e == "900.0000000" }) {
+		t.Errorf("transactions after: HTTP %d %+v", code, page)
 	}
 	if code := p.call(t, "GET", "/v1/emissionResults/H1", p.key, nil, &r); code != http.StatusOK || r.Method != "supplier-product" ||
 		r.KgCo2e != "900.0000000" || r.Factor != sf.Factor || r.FactorQuantity != "0.5" || r.Version != 2 || r.DataQuality.Score != "1.2" {

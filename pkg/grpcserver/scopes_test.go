@@ -56,6 +56,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.intake.v1.IntakeService/GetCategoryRule":                   read,
 	"/vcci.intake.v1.IntakeService/ListCategoryRules":                 read,
 	"/vcci.intake.v1.IntakeService/DeleteCategoryRule":                write,
+	"/vcci.intake.v1.IntakeService/AdjustSupplierTotals":              write,
 	"/vcci.calculator.v1.CalculatorService/ListFactorSets":            read,
 	"/vcci.calculator.v1.CalculatorService/BatchGetFactors":           read,
 	"/vcci.calculator.v1.CalculatorService/ListFactors":               read,

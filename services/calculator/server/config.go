@@ -6,13 +6,15 @@ import (
 )
 
 // Config is everything the calculator reads from its environment: what
-// every gRPC service reads, and nothing of its own.
+// every gRPC service reads, and where intake is.
 type Config struct {
 	config.Service
+	IntakeAddr string // INTAKE_ADDR: suppliers' totals, which recalculations change
 }
 
 // LoadConfig returns the calculator's Config: env.Cfg, as its launcher read
-// it (service.Main, or an in-process launcher that sets it itself).
+// it (service.Main, or an in-process launcher that sets it itself), and
+// intake's address, which a launcher may also set (env.Peers).
 func LoadConfig(env service.Env) Config {
-	return Config{Service: env.Cfg}
+	return Config{Service: env.Cfg, IntakeAddr: env.Peer("intake")}
 }

@@ -12,6 +12,7 @@ import (
 	pkgcache "github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
@@ -55,7 +56,15 @@ func Run(ctx context.Context, env service.Env) error {
 	// The caches' subscribers live until Close, below, not for a context.
 	caches := cache.New(rdb, env.Log, pkgcache.NewMetrics(srv.Registry)) //nolint:contextcheck // bounded by Close
 	defer caches.Close()
-	svc := calculator.New(st, caches.Summaries, caches.Factors, caches.Settings)
+	// Intake keeps suppliers' totals, which recalculations change: the
+	// connection is made on first use, so intake need not be up first.
+	intakeConn, err := service.Dial(ctx, env, pool, cfg.IntakeAddr)
+	if err != nil {
+		return err
+	}
+	defer intakeConn.Close()
+	svc := calculator.New(st, caches.Summaries, caches.Factors, caches.Settings).
+		WithSupplierTotals(grpcapi.IntakeTotals(intakev1.NewIntakeServiceClient(intakeConn)))
 	jobs, err := store.NewClient(pool, calculator.NewRecalcWorker(svc, 0), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
 	if err != nil {
 		return err

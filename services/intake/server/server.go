@@ -89,12 +89,13 @@ func Run(ctx context.Context, env service.Env) error {
 
 	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts).WithSpoolDir(cfg.SpoolDir)
 	metrics := intake.NewMetrics(srv.Registry)
+	changed := func(ctx context.Context, t uuid.UUID, changed []string) {
+		for _, scope := range dirapi.ChangedScopes(t, changed) {
+			suppliers.Invalidate(ctx, scope)
+		}
+	}
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
-		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Metrics: metrics, Changed: func(ctx context.Context, t uuid.UUID, changed []string) {
-			for _, scope := range dirapi.ChangedScopes(t, changed) {
-				suppliers.Invalidate(ctx, scope)
-			}
-		}})
+		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Metrics: metrics, Changed: changed})
 	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
 		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers, ID: cfg.WorkerID})
 	if err != nil {
@@ -121,7 +122,7 @@ func Run(ctx context.Context, env service.Env) error {
 
 	tokens := pagetoken.New(tokenKey)
 	dir := dirapi.New(directory.New(dirstore.New(pool)), tokens, calc.Results, suppliers)
-	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes), tokens, dir))
+	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes).WithChanged(changed), tokens, dir))
 	// The tenant's keys and audit log (docs/security.md says why here).
 	iam := iamapi.New(pool, tokens)
 	iamv1.RegisterApiKeyServiceServer(srv.GRPC, iam)

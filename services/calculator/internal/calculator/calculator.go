@@ -361,7 +361,8 @@ type Service struct {
 	cache    SummaryCache
 	factors  FactorCache
 	settings SettingsCache
-	indexes  indexes // the cached sets, parsed
+	totals   SupplierTotals // nil: no intake to keep in step
+	indexes  indexes        // the cached sets, parsed
 }
 
 // SettingsCache keeps tenants' settings between changes; Invalidate is

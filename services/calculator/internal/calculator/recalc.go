@@ -119,6 +119,53 @@ type RecalculationStore interface {
 	// FinishRecalculation marks r succeeded, or failed with errText.
 	FinishRecalculation(ctx context.Context, tenant uuid.UUID, id int64, errText string) (Recalculation, error)
 	RecalculationChanges(ctx context.Context, tenant uuid.UUID, id int64, limit int, after *RecalcCursor) (RecalcChangePage, error)
+	// SupplierAdjustments reads what r's batches changed in suppliers'
+	// emissions and intake has not been sent; MarkAdjustmentSent records
+	// one sent.
+	SupplierAdjustments(ctx context.Context, tenant uuid.UUID, id int64) ([]Adjustment, error)
+	MarkAdjustmentSent(ctx context.Context, tenant uuid.UUID, id, batch int64) error
+}
+
+// Adjustment is what one batch of a recalculation changed in suppliers'
+// emissions (Group.Kg, the change).
+type Adjustment struct {
+	Batch     int64
+	Suppliers []Group
+}
+
+// SupplierTotals is intake's record of suppliers' emissions, which a
+// recalculation brings to its results.
+type SupplierTotals interface {
+	// AdjustSupplierTotals applies the changes once per id.
+	AdjustSupplierTotals(ctx context.Context, tenant uuid.UUID, id string, suppliers []Group) error
+}
+
+// WithSupplierTotals has recalculations send what they change in
+// suppliers' emissions to totals, and succeed only once it has them.
+func (s *Service) WithSupplierTotals(totals SupplierTotals) *Service {
+	s.totals = totals
+	return s
+}
+
+// sendAdjustments sends recalculation id's adjustments intake has not had,
+// in batch order, each marked sent once intake has it.
+func (s *Service) sendAdjustments(ctx context.Context, tenant uuid.UUID, id int64) error {
+	if s.totals == nil {
+		return nil
+	}
+	as, err := s.store.SupplierAdjustments(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if err := s.totals.AdjustSupplierTotals(ctx, tenant, fmt.Sprintf("recalculations/%d/batches/%d", id, a.Batch), a.Suppliers); err != nil {
+			return fmt.Errorf("supplier totals: %w", err)
+		}
+		if err := s.store.MarkAdjustmentSent(ctx, tenant, id, a.Batch); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecalcQueue is the River queue recalculations run on.
@@ -218,6 +265,10 @@ func (s *Service) RunRecalculation(ctx context.Context, tenant uuid.UUID, id int
 	if err != nil || r.State == RecalcSucceeded || r.State == RecalcFailed {
 		return r, err // a job run again after its end does nothing
 	}
+	// What an earlier attempt committed but could not send.
+	if err := s.sendAdjustments(ctx, tenant, id); err != nil {
+		return r, err
+	}
 	// The next batch is read and calculated while this one is written: the
 	// two take different cores (this process, PostgreSQL), and a batch's
 	// lines all lie after the one before's, so neither waits for the other.
@@ -235,6 +286,11 @@ func (s *Service) RunRecalculation(ctx context.Context, tenant uuid.UUID, id int
 		}
 		if len(b.changed) > 0 && s.cache != nil {
 			s.cache.Invalidate(ctx, tenant)
+		}
+		if len(b.changed) > 0 {
+			if err := s.sendAdjustments(ctx, tenant, id); err != nil {
+				return r, err
+			}
 		}
 		r.LinesDone += b.p.Done
 		r.LinesChanged += int64(len(b.changed))

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
@@ -248,4 +250,20 @@ func (a *API) ListInventorySnapshots(ctx context.Context, _ *calculatorv1.ListIn
 		resp.Snapshots = append(resp.Snapshots, snapshotProto(n))
 	}
 	return resp, nil
+}
+
+// IntakeTotals is intake's supplier totals, kept in step with
+// recalculations through c.
+func IntakeTotals(c intakev1.IntakeServiceClient) calculator.SupplierTotals { return intakeTotals{c} }
+
+type intakeTotals struct{ c intakev1.IntakeServiceClient }
+
+func (t intakeTotals) AdjustSupplierTotals(ctx context.Context, tenant uuid.UUID, id string, suppliers []calculator.Group) error {
+	req := &intakev1.AdjustSupplierTotalsRequest{AdjustmentId: id, Suppliers: make([]*commonv1.EmissionTotal, len(suppliers))}
+	for i, g := range suppliers {
+		req.Suppliers[i] = &commonv1.EmissionTotal{Key: g.Key, KgCo2E: g.Kg}
+	}
+	// As the tenant, with the calculator's service token (service.Dial).
+	_, err := t.c.AdjustSupplierTotals(tenancy.AsService(ctx, tenant, ""), req)
+	return err
 }

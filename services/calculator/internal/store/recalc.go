@@ -332,6 +332,14 @@ func (s *Store) Recalculate(ctx context.Context, tenant uuid.UUID, id int64, cha
 			if err := addTotals(ctx, tx, tenant, t, s.day()); err != nil {
 				return err
 			}
+			// Each supplier's change, for intake (SupplierAdjustments), under
+			// the batch's number: the lines done before it.
+			if _, err := tx.Exec(ctx, `INSERT INTO calculator.supplier_adjustments (tenant_id, recalculation_id, batch, supplier_id, kg_co2e)
+				SELECT $1, $2, (SELECT lines_done FROM calculator.recalculations WHERE id = $2), key, sum(kg)
+				FROM unnest($3::smallint[], $4::text[], $5::text[]::numeric[]) AS t(dim, key, kg)
+				WHERE dim = 1 GROUP BY key HAVING sum(kg) <> 0`, tenant, id, t.dims, t.keys, t.kgs); err != nil {
+				return fmt.Errorf("record supplier adjustments: %w", err)
+			}
 		}
 		var from *time.Time
 		var fromID string
@@ -479,4 +487,42 @@ func (s *Store) RecalculationChanges(ctx context.Context, tenant uuid.UUID, id i
 		page.Next = &calculator.RecalcCursor{Date: last.Date, ID: last.TransactionID}
 	}
 	return page, nil
+}
+
+// SupplierAdjustments reads the adjustments of recalculation id not sent
+// yet, by batch.
+func (s *Store) SupplierAdjustments(ctx context.Context, tenant uuid.UUID, id int64) ([]calculator.Adjustment, error) {
+	var out []calculator.Adjustment
+	var batch int64
+	var g calculator.Group
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT batch, supplier_id, kg_co2e::text FROM calculator.supplier_adjustments
+		WHERE tenant_id = $1 AND recalculation_id = $2 AND NOT sent ORDER BY batch, supplier_id`, Args: []any{tenant, id},
+		Scan: func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&batch, &g.Key, &g.Kg}, func() error {
+				if len(out) == 0 || out[len(out)-1].Batch != batch {
+					out = append(out, calculator.Adjustment{Batch: batch})
+				}
+				a := &out[len(out)-1]
+				a.Suppliers = append(a.Suppliers, g)
+				return nil
+			})
+			return err
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("store.SupplierAdjustments: %w", err)
+	}
+	return out, nil
+}
+
+// MarkAdjustmentSent records that intake has a batch's adjustment.
+func (s *Store) MarkAdjustmentSent(ctx context.Context, tenant uuid.UUID, id, batch int64) error {
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE calculator.supplier_adjustments SET sent = true
+			WHERE tenant_id = $1 AND recalculation_id = $2 AND batch = $3`, tenant, id, batch)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store.MarkAdjustmentSent: %w", err)
+	}
+	return nil
 }

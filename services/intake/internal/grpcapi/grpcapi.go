@@ -303,3 +303,19 @@ func (a *API) nameToken(tenant uuid.UUID, query, tok string) (string, error) {
 	}
 	return keys[0], nil
 }
+
+func (a *API) AdjustSupplierTotals(ctx context.Context, req *intakev1.AdjustSupplierTotalsRequest) (*intakev1.AdjustSupplierTotalsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	totals := make([]intake.SupplierTotal, len(req.GetSuppliers()))
+	for i, s := range req.GetSuppliers() {
+		totals[i] = intake.SupplierTotal{ID: s.GetKey(), Kg: s.GetKgCo2E()}
+	}
+	applied, err := a.svc.AdjustSupplierTotals(ctx, tenant, req.GetAdjustmentId(), totals)
+	if err != nil {
+		return nil, err
+	}
+	return &intakev1.AdjustSupplierTotalsResponse{Applied: applied}, nil
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/telemetry"
 )
 
@@ -133,6 +135,9 @@ type UploadStore interface {
 	// Retry queues a failed upload again, to resume from the state it
 	// failed in, with a new job in the same transaction.
 	Retry(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
+	// AdjustSupplierTotals adds each supplier's change of kg CO2e to its
+	// total, once per id; false when id was applied before.
+	AdjustSupplierTotals(ctx context.Context, tenant uuid.UUID, id string, totals []SupplierTotal) (bool, error)
 }
 
 // WorkStore records a Worker's attempts at an upload.
@@ -204,11 +209,50 @@ type SupplierTotal struct {
 type Service struct {
 	store   UploadStore
 	maxSize int64
+	changed func(ctx context.Context, tenant uuid.UUID, suppliers []string)
 }
 
 // New returns a Service.
 func New(store UploadStore, maxSize int64) *Service {
 	return &Service{store: store, maxSize: maxSize}
+}
+
+// WithChanged has s call changed after it changes suppliers' totals, as
+// the Worker's Changed: caches let go of what they held of them.
+func (s *Service) WithChanged(changed func(ctx context.Context, tenant uuid.UUID, suppliers []string)) *Service {
+	s.changed = changed
+	return s
+}
+
+// MaxAdjusted bounds the suppliers of one adjustment.
+const MaxAdjusted = 50_000
+
+var adjustmentRe = regexp.MustCompile(`^[A-Za-z0-9/_.-]{1,200}$`)
+
+// AdjustSupplierTotals applies a recalculation's changes to suppliers'
+// totals, once per id.
+func (s *Service) AdjustSupplierTotals(ctx context.Context, tenant uuid.UUID, id string, totals []SupplierTotal) (bool, error) {
+	if !adjustmentRe.MatchString(id) {
+		return false, apperr.Invalid("adjustment_id", "%q is not an adjustment id: 1 to 200 letters, digits and / _ . -", id)
+	}
+	if len(totals) > MaxAdjusted {
+		return false, apperr.Invalid("suppliers", "at most %d, got %d", MaxAdjusted, len(totals))
+	}
+	ids := make([]string, len(totals))
+	for i, t := range totals {
+		if t.ID == "" || strings.ContainsRune(t.ID, 0) {
+			return false, apperr.Invalid(fmt.Sprintf("suppliers[%d].key", i), "a supplier id, without NUL bytes")
+		}
+		if _, _, err := decimal.Parse(t.Kg); err != nil {
+			return false, apperr.Invalid(fmt.Sprintf("suppliers[%d].kg_co2e", i), "%q is not a decimal", t.Kg)
+		}
+		ids[i] = t.ID
+	}
+	applied, err := s.store.AdjustSupplierTotals(ctx, tenant, id, totals)
+	if applied && s.changed != nil {
+		s.changed(ctx, tenant, ids)
+	}
+	return applied, err
 }
 
 // Receive stores an upload from r and queues its job.

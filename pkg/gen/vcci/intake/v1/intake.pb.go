@@ -92,6 +92,106 @@ func (UploadState) EnumDescriptor() ([]byte, []int) {
 	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{0}
 }
 
+type AdjustSupplierTotalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique per adjustment, for example "recalculations/12/batches/5000".
+	AdjustmentId string `protobuf:"bytes,1,opt,name=adjustment_id,json=adjustmentId,proto3" json:"adjustment_id,omitempty"`
+	// Each supplier's change (key: supplier id; kg_co2e: the change, exact
+	// decimal, may be negative; the other fields are not read).
+	Suppliers     []*v1.EmissionTotal `protobuf:"bytes,2,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdjustSupplierTotalsRequest) Reset() {
+	*x = AdjustSupplierTotalsRequest{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdjustSupplierTotalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdjustSupplierTotalsRequest) ProtoMessage() {}
+
+func (x *AdjustSupplierTotalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdjustSupplierTotalsRequest.ProtoReflect.Descriptor instead.
+func (*AdjustSupplierTotalsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AdjustSupplierTotalsRequest) GetAdjustmentId() string {
+	if x != nil {
+		return x.AdjustmentId
+	}
+	return ""
+}
+
+func (x *AdjustSupplierTotalsRequest) GetSuppliers() []*v1.EmissionTotal {
+	if x != nil {
+		return x.Suppliers
+	}
+	return nil
+}
+
+type AdjustSupplierTotalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the id had been applied before.
+	Applied       bool `protobuf:"varint,1,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdjustSupplierTotalsResponse) Reset() {
+	*x = AdjustSupplierTotalsResponse{}
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdjustSupplierTotalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdjustSupplierTotalsResponse) ProtoMessage() {}
+
+func (x *AdjustSupplierTotalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdjustSupplierTotalsResponse.ProtoReflect.Descriptor instead.
+func (*AdjustSupplierTotalsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AdjustSupplierTotalsResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
 type UploadSpendRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Payload:
@@ -105,7 +205,7 @@ type UploadSpendRequest struct {
 
 func (x *UploadSpendRequest) Reset() {
 	*x = UploadSpendRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[0]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -117,7 +217,7 @@ func (x *UploadSpendRequest) String() string {
 func (*UploadSpendRequest) ProtoMessage() {}
 
 func (x *UploadSpendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[0]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -130,7 +230,7 @@ func (x *UploadSpendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSpendRequest.ProtoReflect.Descriptor instead.
 func (*UploadSpendRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{0}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UploadSpendRequest) GetPayload() isUploadSpendRequest_Payload {
@@ -198,7 +298,7 @@ type UploadMetadata struct {
 
 func (x *UploadMetadata) Reset() {
 	*x = UploadMetadata{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[1]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +310,7 @@ func (x *UploadMetadata) String() string {
 func (*UploadMetadata) ProtoMessage() {}
 
 func (x *UploadMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[1]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +323,7 @@ func (x *UploadMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadMetadata.ProtoReflect.Descriptor instead.
 func (*UploadMetadata) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{1}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UploadMetadata) GetFilename() string {
@@ -292,7 +392,7 @@ type Upload struct {
 
 func (x *Upload) Reset() {
 	*x = Upload{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[2]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +404,7 @@ func (x *Upload) String() string {
 func (*Upload) ProtoMessage() {}
 
 func (x *Upload) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[2]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +417,7 @@ func (x *Upload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upload.ProtoReflect.Descriptor instead.
 func (*Upload) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{2}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Upload) GetName() string {
@@ -463,7 +563,7 @@ type RowError struct {
 
 func (x *RowError) Reset() {
 	*x = RowError{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[3]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +575,7 @@ func (x *RowError) String() string {
 func (*RowError) ProtoMessage() {}
 
 func (x *RowError) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[3]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +588,7 @@ func (x *RowError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowError.ProtoReflect.Descriptor instead.
 func (*RowError) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{3}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RowError) GetRow() int64 {
@@ -529,7 +629,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[4]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +641,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[4]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +654,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{4}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetUploadRequest) GetName() string {
@@ -574,7 +674,7 @@ type RetryUploadRequest struct {
 
 func (x *RetryUploadRequest) Reset() {
 	*x = RetryUploadRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +686,7 @@ func (x *RetryUploadRequest) String() string {
 func (*RetryUploadRequest) ProtoMessage() {}
 
 func (x *RetryUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[5]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +699,7 @@ func (x *RetryUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryUploadRequest.ProtoReflect.Descriptor instead.
 func (*RetryUploadRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{5}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RetryUploadRequest) GetName() string {
@@ -620,7 +720,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +732,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[6]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +745,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{6}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListUploadsRequest) GetPageSize() int32 {
@@ -672,7 +772,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +784,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[7]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +797,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{7}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -727,7 +827,7 @@ type ListUploadErrorsRequest struct {
 
 func (x *ListUploadErrorsRequest) Reset() {
 	*x = ListUploadErrorsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +839,7 @@ func (x *ListUploadErrorsRequest) String() string {
 func (*ListUploadErrorsRequest) ProtoMessage() {}
 
 func (x *ListUploadErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[8]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +852,7 @@ func (x *ListUploadErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{8}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListUploadErrorsRequest) GetParent() string {
@@ -787,7 +887,7 @@ type ListUploadErrorsResponse struct {
 
 func (x *ListUploadErrorsResponse) Reset() {
 	*x = ListUploadErrorsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +899,7 @@ func (x *ListUploadErrorsResponse) String() string {
 func (*ListUploadErrorsResponse) ProtoMessage() {}
 
 func (x *ListUploadErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[9]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +912,7 @@ func (x *ListUploadErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{9}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListUploadErrorsResponse) GetErrors() []*RowError {
@@ -864,7 +964,7 @@ type Supplier struct {
 
 func (x *Supplier) Reset() {
 	*x = Supplier{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +976,7 @@ func (x *Supplier) String() string {
 func (*Supplier) ProtoMessage() {}
 
 func (x *Supplier) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[10]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +989,7 @@ func (x *Supplier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Supplier.ProtoReflect.Descriptor instead.
 func (*Supplier) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{10}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Supplier) GetName() string {
@@ -974,7 +1074,7 @@ type GetSupplierRequest struct {
 
 func (x *GetSupplierRequest) Reset() {
 	*x = GetSupplierRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1086,7 @@ func (x *GetSupplierRequest) String() string {
 func (*GetSupplierRequest) ProtoMessage() {}
 
 func (x *GetSupplierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[11]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1099,7 @@ func (x *GetSupplierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupplierRequest.ProtoReflect.Descriptor instead.
 func (*GetSupplierRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{11}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetSupplierRequest) GetName() string {
@@ -1045,7 +1145,7 @@ type ListSuppliersRequest struct {
 
 func (x *ListSuppliersRequest) Reset() {
 	*x = ListSuppliersRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1157,7 @@ func (x *ListSuppliersRequest) String() string {
 func (*ListSuppliersRequest) ProtoMessage() {}
 
 func (x *ListSuppliersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[12]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1170,7 @@ func (x *ListSuppliersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuppliersRequest.ProtoReflect.Descriptor instead.
 func (*ListSuppliersRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{12}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListSuppliersRequest) GetQuery() string {
@@ -1149,7 +1249,7 @@ type ListSuppliersResponse struct {
 
 func (x *ListSuppliersResponse) Reset() {
 	*x = ListSuppliersResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1261,7 @@ func (x *ListSuppliersResponse) String() string {
 func (*ListSuppliersResponse) ProtoMessage() {}
 
 func (x *ListSuppliersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[13]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1274,7 @@ func (x *ListSuppliersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuppliersResponse.ProtoReflect.Descriptor instead.
 func (*ListSuppliersResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{13}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListSuppliersResponse) GetSuppliers() []*Supplier {
@@ -1240,7 +1340,7 @@ type Transaction struct {
 
 func (x *Transaction) Reset() {
 	*x = Transaction{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1352,7 @@ func (x *Transaction) String() string {
 func (*Transaction) ProtoMessage() {}
 
 func (x *Transaction) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[14]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1365,7 @@ func (x *Transaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transaction.ProtoReflect.Descriptor instead.
 func (*Transaction) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{14}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Transaction) GetName() string {
@@ -1378,7 +1478,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1490,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[15]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1503,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{15}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetTransactionRequest) GetName() string {
@@ -1449,7 +1549,7 @@ type ListTransactionsRequest struct {
 
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1561,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[16]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1574,7 @@ func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{16}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTransactionsRequest) GetSupplier() string {
@@ -1565,7 +1665,7 @@ type ListTransactionsResponse struct {
 
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1677,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[17]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1690,7 @@ func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{17}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTransactionsResponse) GetTransactions() []*Transaction {
@@ -1625,7 +1725,7 @@ type BatchGetSuppliersRequest struct {
 
 func (x *BatchGetSuppliersRequest) Reset() {
 	*x = BatchGetSuppliersRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1737,7 @@ func (x *BatchGetSuppliersRequest) String() string {
 func (*BatchGetSuppliersRequest) ProtoMessage() {}
 
 func (x *BatchGetSuppliersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[18]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1750,7 @@ func (x *BatchGetSuppliersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetSuppliersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetSuppliersRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{18}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchGetSuppliersRequest) GetNames() []string {
@@ -1669,7 +1769,7 @@ type BatchGetSuppliersResponse struct {
 
 func (x *BatchGetSuppliersResponse) Reset() {
 	*x = BatchGetSuppliersResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[19]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1781,7 @@ func (x *BatchGetSuppliersResponse) String() string {
 func (*BatchGetSuppliersResponse) ProtoMessage() {}
 
 func (x *BatchGetSuppliersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[19]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1794,7 @@ func (x *BatchGetSuppliersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetSuppliersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetSuppliersResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{19}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BatchGetSuppliersResponse) GetSuppliers() []*Supplier {
@@ -1722,7 +1822,7 @@ type ColumnMapping struct {
 
 func (x *ColumnMapping) Reset() {
 	*x = ColumnMapping{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[20]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1834,7 @@ func (x *ColumnMapping) String() string {
 func (*ColumnMapping) ProtoMessage() {}
 
 func (x *ColumnMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[20]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1847,7 @@ func (x *ColumnMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColumnMapping.ProtoReflect.Descriptor instead.
 func (*ColumnMapping) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{20}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ColumnMapping) GetName() string {
@@ -1784,7 +1884,7 @@ type CreateColumnMappingRequest struct {
 
 func (x *CreateColumnMappingRequest) Reset() {
 	*x = CreateColumnMappingRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[21]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1896,7 @@ func (x *CreateColumnMappingRequest) String() string {
 func (*CreateColumnMappingRequest) ProtoMessage() {}
 
 func (x *CreateColumnMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[21]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1909,7 @@ func (x *CreateColumnMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateColumnMappingRequest.ProtoReflect.Descriptor instead.
 func (*CreateColumnMappingRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{21}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateColumnMappingRequest) GetColumnMapping() *ColumnMapping {
@@ -1836,7 +1936,7 @@ type GetColumnMappingRequest struct {
 
 func (x *GetColumnMappingRequest) Reset() {
 	*x = GetColumnMappingRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[22]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +1948,7 @@ func (x *GetColumnMappingRequest) String() string {
 func (*GetColumnMappingRequest) ProtoMessage() {}
 
 func (x *GetColumnMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[22]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1961,7 @@ func (x *GetColumnMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetColumnMappingRequest.ProtoReflect.Descriptor instead.
 func (*GetColumnMappingRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{22}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetColumnMappingRequest) GetName() string {
@@ -1882,7 +1982,7 @@ type ListColumnMappingsRequest struct {
 
 func (x *ListColumnMappingsRequest) Reset() {
 	*x = ListColumnMappingsRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[23]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +1994,7 @@ func (x *ListColumnMappingsRequest) String() string {
 func (*ListColumnMappingsRequest) ProtoMessage() {}
 
 func (x *ListColumnMappingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[23]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +2007,7 @@ func (x *ListColumnMappingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListColumnMappingsRequest.ProtoReflect.Descriptor instead.
 func (*ListColumnMappingsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{23}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListColumnMappingsRequest) GetPageSize() int32 {
@@ -1934,7 +2034,7 @@ type ListColumnMappingsResponse struct {
 
 func (x *ListColumnMappingsResponse) Reset() {
 	*x = ListColumnMappingsResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[24]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2046,7 @@ func (x *ListColumnMappingsResponse) String() string {
 func (*ListColumnMappingsResponse) ProtoMessage() {}
 
 func (x *ListColumnMappingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[24]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2059,7 @@ func (x *ListColumnMappingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListColumnMappingsResponse.ProtoReflect.Descriptor instead.
 func (*ListColumnMappingsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{24}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListColumnMappingsResponse) GetColumnMappings() []*ColumnMapping {
@@ -1986,7 +2086,7 @@ type DeleteColumnMappingRequest struct {
 
 func (x *DeleteColumnMappingRequest) Reset() {
 	*x = DeleteColumnMappingRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[25]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1998,7 +2098,7 @@ func (x *DeleteColumnMappingRequest) String() string {
 func (*DeleteColumnMappingRequest) ProtoMessage() {}
 
 func (x *DeleteColumnMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[25]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2011,7 +2111,7 @@ func (x *DeleteColumnMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteColumnMappingRequest.ProtoReflect.Descriptor instead.
 func (*DeleteColumnMappingRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{25}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteColumnMappingRequest) GetName() string {
@@ -2048,7 +2148,7 @@ type CategoryRule struct {
 
 func (x *CategoryRule) Reset() {
 	*x = CategoryRule{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[26]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2160,7 @@ func (x *CategoryRule) String() string {
 func (*CategoryRule) ProtoMessage() {}
 
 func (x *CategoryRule) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[26]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2173,7 @@ func (x *CategoryRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryRule.ProtoReflect.Descriptor instead.
 func (*CategoryRule) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{26}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CategoryRule) GetName() string {
@@ -2138,7 +2238,7 @@ type CreateCategoryRuleRequest struct {
 
 func (x *CreateCategoryRuleRequest) Reset() {
 	*x = CreateCategoryRuleRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[27]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2250,7 @@ func (x *CreateCategoryRuleRequest) String() string {
 func (*CreateCategoryRuleRequest) ProtoMessage() {}
 
 func (x *CreateCategoryRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[27]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2263,7 @@ func (x *CreateCategoryRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateCategoryRuleRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{27}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateCategoryRuleRequest) GetCategoryRule() *CategoryRule {
@@ -2190,7 +2290,7 @@ type GetCategoryRuleRequest struct {
 
 func (x *GetCategoryRuleRequest) Reset() {
 	*x = GetCategoryRuleRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[28]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2302,7 @@ func (x *GetCategoryRuleRequest) String() string {
 func (*GetCategoryRuleRequest) ProtoMessage() {}
 
 func (x *GetCategoryRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[28]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2315,7 @@ func (x *GetCategoryRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCategoryRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetCategoryRuleRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{28}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetCategoryRuleRequest) GetName() string {
@@ -2236,7 +2336,7 @@ type ListCategoryRulesRequest struct {
 
 func (x *ListCategoryRulesRequest) Reset() {
 	*x = ListCategoryRulesRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[29]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2348,7 @@ func (x *ListCategoryRulesRequest) String() string {
 func (*ListCategoryRulesRequest) ProtoMessage() {}
 
 func (x *ListCategoryRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[29]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2361,7 @@ func (x *ListCategoryRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoryRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListCategoryRulesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{29}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListCategoryRulesRequest) GetPageSize() int32 {
@@ -2288,7 +2388,7 @@ type ListCategoryRulesResponse struct {
 
 func (x *ListCategoryRulesResponse) Reset() {
 	*x = ListCategoryRulesResponse{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[30]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2300,7 +2400,7 @@ func (x *ListCategoryRulesResponse) String() string {
 func (*ListCategoryRulesResponse) ProtoMessage() {}
 
 func (x *ListCategoryRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[30]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2313,7 +2413,7 @@ func (x *ListCategoryRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoryRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListCategoryRulesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{30}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListCategoryRulesResponse) GetCategoryRules() []*CategoryRule {
@@ -2340,7 +2440,7 @@ type DeleteCategoryRuleRequest struct {
 
 func (x *DeleteCategoryRuleRequest) Reset() {
 	*x = DeleteCategoryRuleRequest{}
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[31]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2452,7 @@ func (x *DeleteCategoryRuleRequest) String() string {
 func (*DeleteCategoryRuleRequest) ProtoMessage() {}
 
 func (x *DeleteCategoryRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_intake_v1_intake_proto_msgTypes[31]
+	mi := &file_vcci_intake_v1_intake_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2465,7 @@ func (x *DeleteCategoryRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCategoryRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCategoryRuleRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{31}
+	return file_vcci_intake_v1_intake_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteCategoryRuleRequest) GetName() string {
@@ -2379,7 +2479,12 @@ var File_vcci_intake_v1_intake_proto protoreflect.FileDescriptor
 
 const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\n" +
-	"\x1bvcci/intake/v1/intake.proto\x12\x0evcci.intake.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"u\n" +
+	"\x1bvcci/intake/v1/intake.proto\x12\x0evcci.intake.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"\x7f\n" +
+	"\x1bAdjustSupplierTotalsRequest\x12#\n" +
+	"\radjustment_id\x18\x01 \x01(\tR\fadjustmentId\x12;\n" +
+	"\tsuppliers\x18\x02 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\tsuppliers\"8\n" +
+	"\x1cAdjustSupplierTotalsResponse\x12\x18\n" +
+	"\aapplied\x18\x01 \x01(\bR\aapplied\"u\n" +
 	"\x12UploadSpendRequest\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x1e.vcci.intake.v1.UploadMetadataH\x00R\bmetadata\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\t\n" +
@@ -2571,7 +2676,7 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x17UPLOAD_STATE_VALIDATING\x10\x02\x12\x1c\n" +
 	"\x18UPLOAD_STATE_CALCULATING\x10\x03\x12\x1a\n" +
 	"\x16UPLOAD_STATE_SUCCEEDED\x10\x04\x12\x17\n" +
-	"\x13UPLOAD_STATE_FAILED\x10\x052\x80\r\n" +
+	"\x13UPLOAD_STATE_FAILED\x10\x052\xf3\r\n" +
 	"\rIntakeService\x12K\n" +
 	"\vUploadSpend\x12\".vcci.intake.v1.UploadSpendRequest\x1a\x16.vcci.intake.v1.Upload(\x01\x12E\n" +
 	"\tGetUpload\x12 .vcci.intake.v1.GetUploadRequest\x1a\x16.vcci.intake.v1.Upload\x12V\n" +
@@ -2590,7 +2695,8 @@ const file_vcci_intake_v1_intake_proto_rawDesc = "" +
 	"\x12CreateCategoryRule\x12).vcci.intake.v1.CreateCategoryRuleRequest\x1a\x1c.vcci.intake.v1.CategoryRule\x12W\n" +
 	"\x0fGetCategoryRule\x12&.vcci.intake.v1.GetCategoryRuleRequest\x1a\x1c.vcci.intake.v1.CategoryRule\x12h\n" +
 	"\x11ListCategoryRules\x12(.vcci.intake.v1.ListCategoryRulesRequest\x1a).vcci.intake.v1.ListCategoryRulesResponse\x12W\n" +
-	"\x12DeleteCategoryRule\x12).vcci.intake.v1.DeleteCategoryRuleRequest\x1a\x16.google.protobuf.EmptyB\xb5\x01\n" +
+	"\x12DeleteCategoryRule\x12).vcci.intake.v1.DeleteCategoryRuleRequest\x1a\x16.google.protobuf.Empty\x12q\n" +
+	"\x14AdjustSupplierTotals\x12+.vcci.intake.v1.AdjustSupplierTotalsRequest\x1a,.vcci.intake.v1.AdjustSupplierTotalsResponseB\xb5\x01\n" +
 	"\x12com.vcci.intake.v1B\vIntakeProtoP\x01Z8github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1;intakev1\xa2\x02\x03VIX\xaa\x02\x0eVcci.Intake.V1\xca\x02\x0eVcci\\Intake\\V1\xe2\x02\x1aVcci\\Intake\\V1\\GPBMetadata\xea\x02\x10Vcci::Intake::V1b\x06proto3"
 
 var (
@@ -2606,122 +2712,128 @@ func file_vcci_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_vcci_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_vcci_intake_v1_intake_proto_goTypes = []any{
-	(UploadState)(0),                   // 0: vcci.intake.v1.UploadState
-	(*UploadSpendRequest)(nil),         // 1: vcci.intake.v1.UploadSpendRequest
-	(*UploadMetadata)(nil),             // 2: vcci.intake.v1.UploadMetadata
-	(*Upload)(nil),                     // 3: vcci.intake.v1.Upload
-	(*RowError)(nil),                   // 4: vcci.intake.v1.RowError
-	(*GetUploadRequest)(nil),           // 5: vcci.intake.v1.GetUploadRequest
-	(*RetryUploadRequest)(nil),         // 6: vcci.intake.v1.RetryUploadRequest
-	(*ListUploadsRequest)(nil),         // 7: vcci.intake.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),        // 8: vcci.intake.v1.ListUploadsResponse
-	(*ListUploadErrorsRequest)(nil),    // 9: vcci.intake.v1.ListUploadErrorsRequest
-	(*ListUploadErrorsResponse)(nil),   // 10: vcci.intake.v1.ListUploadErrorsResponse
-	(*Supplier)(nil),                   // 11: vcci.intake.v1.Supplier
-	(*GetSupplierRequest)(nil),         // 12: vcci.intake.v1.GetSupplierRequest
-	(*ListSuppliersRequest)(nil),       // 13: vcci.intake.v1.ListSuppliersRequest
-	(*ListSuppliersResponse)(nil),      // 14: vcci.intake.v1.ListSuppliersResponse
-	(*Transaction)(nil),                // 15: vcci.intake.v1.Transaction
-	(*GetTransactionRequest)(nil),      // 16: vcci.intake.v1.GetTransactionRequest
-	(*ListTransactionsRequest)(nil),    // 17: vcci.intake.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil),   // 18: vcci.intake.v1.ListTransactionsResponse
-	(*BatchGetSuppliersRequest)(nil),   // 19: vcci.intake.v1.BatchGetSuppliersRequest
-	(*BatchGetSuppliersResponse)(nil),  // 20: vcci.intake.v1.BatchGetSuppliersResponse
-	(*ColumnMapping)(nil),              // 21: vcci.intake.v1.ColumnMapping
-	(*CreateColumnMappingRequest)(nil), // 22: vcci.intake.v1.CreateColumnMappingRequest
-	(*GetColumnMappingRequest)(nil),    // 23: vcci.intake.v1.GetColumnMappingRequest
-	(*ListColumnMappingsRequest)(nil),  // 24: vcci.intake.v1.ListColumnMappingsRequest
-	(*ListColumnMappingsResponse)(nil), // 25: vcci.intake.v1.ListColumnMappingsResponse
-	(*DeleteColumnMappingRequest)(nil), // 26: vcci.intake.v1.DeleteColumnMappingRequest
-	(*CategoryRule)(nil),               // 27: vcci.intake.v1.CategoryRule
-	(*CreateCategoryRuleRequest)(nil),  // 28: vcci.intake.v1.CreateCategoryRuleRequest
-	(*GetCategoryRuleRequest)(nil),     // 29: vcci.intake.v1.GetCategoryRuleRequest
-	(*ListCategoryRulesRequest)(nil),   // 30: vcci.intake.v1.ListCategoryRulesRequest
-	(*ListCategoryRulesResponse)(nil),  // 31: vcci.intake.v1.ListCategoryRulesResponse
-	(*DeleteCategoryRuleRequest)(nil),  // 32: vcci.intake.v1.DeleteCategoryRuleRequest
-	nil,                                // 33: vcci.intake.v1.ColumnMapping.ColumnsEntry
-	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 35: google.protobuf.FieldMask
-	(*v1.PageInfo)(nil),                // 36: vcci.common.v1.PageInfo
-	(v1.ScopeCategory)(0),              // 37: vcci.common.v1.ScopeCategory
-	(*v11.EmissionResult)(nil),         // 38: vcci.calculator.v1.EmissionResult
-	(*emptypb.Empty)(nil),              // 39: google.protobuf.Empty
+	(UploadState)(0),                     // 0: vcci.intake.v1.UploadState
+	(*AdjustSupplierTotalsRequest)(nil),  // 1: vcci.intake.v1.AdjustSupplierTotalsRequest
+	(*AdjustSupplierTotalsResponse)(nil), // 2: vcci.intake.v1.AdjustSupplierTotalsResponse
+	(*UploadSpendRequest)(nil),           // 3: vcci.intake.v1.UploadSpendRequest
+	(*UploadMetadata)(nil),               // 4: vcci.intake.v1.UploadMetadata
+	(*Upload)(nil),                       // 5: vcci.intake.v1.Upload
+	(*RowError)(nil),                     // 6: vcci.intake.v1.RowError
+	(*GetUploadRequest)(nil),             // 7: vcci.intake.v1.GetUploadRequest
+	(*RetryUploadRequest)(nil),           // 8: vcci.intake.v1.RetryUploadRequest
+	(*ListUploadsRequest)(nil),           // 9: vcci.intake.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),          // 10: vcci.intake.v1.ListUploadsResponse
+	(*ListUploadErrorsRequest)(nil),      // 11: vcci.intake.v1.ListUploadErrorsRequest
+	(*ListUploadErrorsResponse)(nil),     // 12: vcci.intake.v1.ListUploadErrorsResponse
+	(*Supplier)(nil),                     // 13: vcci.intake.v1.Supplier
+	(*GetSupplierRequest)(nil),           // 14: vcci.intake.v1.GetSupplierRequest
+	(*ListSuppliersRequest)(nil),         // 15: vcci.intake.v1.ListSuppliersRequest
+	(*ListSuppliersResponse)(nil),        // 16: vcci.intake.v1.ListSuppliersResponse
+	(*Transaction)(nil),                  // 17: vcci.intake.v1.Transaction
+	(*GetTransactionRequest)(nil),        // 18: vcci.intake.v1.GetTransactionRequest
+	(*ListTransactionsRequest)(nil),      // 19: vcci.intake.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),     // 20: vcci.intake.v1.ListTransactionsResponse
+	(*BatchGetSuppliersRequest)(nil),     // 21: vcci.intake.v1.BatchGetSuppliersRequest
+	(*BatchGetSuppliersResponse)(nil),    // 22: vcci.intake.v1.BatchGetSuppliersResponse
+	(*ColumnMapping)(nil),                // 23: vcci.intake.v1.ColumnMapping
+	(*CreateColumnMappingRequest)(nil),   // 24: vcci.intake.v1.CreateColumnMappingRequest
+	(*GetColumnMappingRequest)(nil),      // 25: vcci.intake.v1.GetColumnMappingRequest
+	(*ListColumnMappingsRequest)(nil),    // 26: vcci.intake.v1.ListColumnMappingsRequest
+	(*ListColumnMappingsResponse)(nil),   // 27: vcci.intake.v1.ListColumnMappingsResponse
+	(*DeleteColumnMappingRequest)(nil),   // 28: vcci.intake.v1.DeleteColumnMappingRequest
+	(*CategoryRule)(nil),                 // 29: vcci.intake.v1.CategoryRule
+	(*CreateCategoryRuleRequest)(nil),    // 30: vcci.intake.v1.CreateCategoryRuleRequest
+	(*GetCategoryRuleRequest)(nil),       // 31: vcci.intake.v1.GetCategoryRuleRequest
+	(*ListCategoryRulesRequest)(nil),     // 32: vcci.intake.v1.ListCategoryRulesRequest
+	(*ListCategoryRulesResponse)(nil),    // 33: vcci.intake.v1.ListCategoryRulesResponse
+	(*DeleteCategoryRuleRequest)(nil),    // 34: vcci.intake.v1.DeleteCategoryRuleRequest
+	nil,                                  // 35: vcci.intake.v1.ColumnMapping.ColumnsEntry
+	(*v1.EmissionTotal)(nil),             // 36: vcci.common.v1.EmissionTotal
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 38: google.protobuf.FieldMask
+	(*v1.PageInfo)(nil),                  // 39: vcci.common.v1.PageInfo
+	(v1.ScopeCategory)(0),                // 40: vcci.common.v1.ScopeCategory
+	(*v11.EmissionResult)(nil),           // 41: vcci.calculator.v1.EmissionResult
+	(*emptypb.Empty)(nil),                // 42: google.protobuf.Empty
 }
 var file_vcci_intake_v1_intake_proto_depIdxs = []int32{
-	2,  // 0: vcci.intake.v1.UploadSpendRequest.metadata:type_name -> vcci.intake.v1.UploadMetadata
-	0,  // 1: vcci.intake.v1.Upload.state:type_name -> vcci.intake.v1.UploadState
-	4,  // 2: vcci.intake.v1.Upload.error_samples:type_name -> vcci.intake.v1.RowError
-	34, // 3: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	34, // 4: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
-	34, // 5: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
-	3,  // 6: vcci.intake.v1.ListUploadsResponse.uploads:type_name -> vcci.intake.v1.Upload
-	4,  // 7: vcci.intake.v1.ListUploadErrorsResponse.errors:type_name -> vcci.intake.v1.RowError
-	34, // 8: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
-	34, // 9: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
-	35, // 10: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
-	35, // 11: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
-	11, // 12: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	36, // 13: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
-	37, // 14: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
-	11, // 15: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
-	38, // 16: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
-	35, // 17: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
-	37, // 18: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
-	35, // 19: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
-	15, // 20: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
-	36, // 21: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
-	11, // 22: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
-	33, // 23: vcci.intake.v1.ColumnMapping.columns:type_name -> vcci.intake.v1.ColumnMapping.ColumnsEntry
-	34, // 24: vcci.intake.v1.ColumnMapping.create_time:type_name -> google.protobuf.Timestamp
-	21, // 25: vcci.intake.v1.CreateColumnMappingRequest.column_mapping:type_name -> vcci.intake.v1.ColumnMapping
-	21, // 26: vcci.intake.v1.ListColumnMappingsResponse.column_mappings:type_name -> vcci.intake.v1.ColumnMapping
-	37, // 27: vcci.intake.v1.CategoryRule.category:type_name -> vcci.common.v1.ScopeCategory
-	34, // 28: vcci.intake.v1.CategoryRule.create_time:type_name -> google.protobuf.Timestamp
-	27, // 29: vcci.intake.v1.CreateCategoryRuleRequest.category_rule:type_name -> vcci.intake.v1.CategoryRule
-	27, // 30: vcci.intake.v1.ListCategoryRulesResponse.category_rules:type_name -> vcci.intake.v1.CategoryRule
-	1,  // 31: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
-	5,  // 32: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
-	7,  // 33: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
-	6,  // 34: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
-	9,  // 35: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
-	19, // 36: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
-	12, // 37: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
-	13, // 38: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
-	16, // 39: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
-	17, // 40: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
-	22, // 41: vcci.intake.v1.IntakeService.CreateColumnMapping:input_type -> vcci.intake.v1.CreateColumnMappingRequest
-	23, // 42: vcci.intake.v1.IntakeService.GetColumnMapping:input_type -> vcci.intake.v1.GetColumnMappingRequest
-	24, // 43: vcci.intake.v1.IntakeService.ListColumnMappings:input_type -> vcci.intake.v1.ListColumnMappingsRequest
-	26, // 44: vcci.intake.v1.IntakeService.DeleteColumnMapping:input_type -> vcci.intake.v1.DeleteColumnMappingRequest
-	28, // 45: vcci.intake.v1.IntakeService.CreateCategoryRule:input_type -> vcci.intake.v1.CreateCategoryRuleRequest
-	29, // 46: vcci.intake.v1.IntakeService.GetCategoryRule:input_type -> vcci.intake.v1.GetCategoryRuleRequest
-	30, // 47: vcci.intake.v1.IntakeService.ListCategoryRules:input_type -> vcci.intake.v1.ListCategoryRulesRequest
-	32, // 48: vcci.intake.v1.IntakeService.DeleteCategoryRule:input_type -> vcci.intake.v1.DeleteCategoryRuleRequest
-	3,  // 49: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
-	3,  // 50: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
-	8,  // 51: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
-	3,  // 52: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
-	10, // 53: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
-	20, // 54: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
-	11, // 55: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
-	14, // 56: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
-	15, // 57: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
-	18, // 58: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
-	21, // 59: vcci.intake.v1.IntakeService.CreateColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
-	21, // 60: vcci.intake.v1.IntakeService.GetColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
-	25, // 61: vcci.intake.v1.IntakeService.ListColumnMappings:output_type -> vcci.intake.v1.ListColumnMappingsResponse
-	39, // 62: vcci.intake.v1.IntakeService.DeleteColumnMapping:output_type -> google.protobuf.Empty
-	27, // 63: vcci.intake.v1.IntakeService.CreateCategoryRule:output_type -> vcci.intake.v1.CategoryRule
-	27, // 64: vcci.intake.v1.IntakeService.GetCategoryRule:output_type -> vcci.intake.v1.CategoryRule
-	31, // 65: vcci.intake.v1.IntakeService.ListCategoryRules:output_type -> vcci.intake.v1.ListCategoryRulesResponse
-	39, // 66: vcci.intake.v1.IntakeService.DeleteCategoryRule:output_type -> google.protobuf.Empty
-	49, // [49:67] is the sub-list for method output_type
-	31, // [31:49] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	36, // 0: vcci.intake.v1.AdjustSupplierTotalsRequest.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	4,  // 1: vcci.intake.v1.UploadSpendRequest.metadata:type_name -> vcci.intake.v1.UploadMetadata
+	0,  // 2: vcci.intake.v1.Upload.state:type_name -> vcci.intake.v1.UploadState
+	6,  // 3: vcci.intake.v1.Upload.error_samples:type_name -> vcci.intake.v1.RowError
+	37, // 4: vcci.intake.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	37, // 5: vcci.intake.v1.Upload.update_time:type_name -> google.protobuf.Timestamp
+	37, // 6: vcci.intake.v1.Upload.complete_time:type_name -> google.protobuf.Timestamp
+	5,  // 7: vcci.intake.v1.ListUploadsResponse.uploads:type_name -> vcci.intake.v1.Upload
+	6,  // 8: vcci.intake.v1.ListUploadErrorsResponse.errors:type_name -> vcci.intake.v1.RowError
+	37, // 9: vcci.intake.v1.Supplier.create_time:type_name -> google.protobuf.Timestamp
+	37, // 10: vcci.intake.v1.Supplier.update_time:type_name -> google.protobuf.Timestamp
+	38, // 11: vcci.intake.v1.GetSupplierRequest.read_mask:type_name -> google.protobuf.FieldMask
+	38, // 12: vcci.intake.v1.ListSuppliersRequest.read_mask:type_name -> google.protobuf.FieldMask
+	13, // 13: vcci.intake.v1.ListSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
+	39, // 14: vcci.intake.v1.ListSuppliersResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	40, // 15: vcci.intake.v1.Transaction.category:type_name -> vcci.common.v1.ScopeCategory
+	13, // 16: vcci.intake.v1.Transaction.supplier:type_name -> vcci.intake.v1.Supplier
+	41, // 17: vcci.intake.v1.Transaction.emission_result:type_name -> vcci.calculator.v1.EmissionResult
+	38, // 18: vcci.intake.v1.GetTransactionRequest.read_mask:type_name -> google.protobuf.FieldMask
+	40, // 19: vcci.intake.v1.ListTransactionsRequest.category:type_name -> vcci.common.v1.ScopeCategory
+	38, // 20: vcci.intake.v1.ListTransactionsRequest.read_mask:type_name -> google.protobuf.FieldMask
+	17, // 21: vcci.intake.v1.ListTransactionsResponse.transactions:type_name -> vcci.intake.v1.Transaction
+	39, // 22: vcci.intake.v1.ListTransactionsResponse.page_info:type_name -> vcci.common.v1.PageInfo
+	13, // 23: vcci.intake.v1.BatchGetSuppliersResponse.suppliers:type_name -> vcci.intake.v1.Supplier
+	35, // 24: vcci.intake.v1.ColumnMapping.columns:type_name -> vcci.intake.v1.ColumnMapping.ColumnsEntry
+	37, // 25: vcci.intake.v1.ColumnMapping.create_time:type_name -> google.protobuf.Timestamp
+	23, // 26: vcci.intake.v1.CreateColumnMappingRequest.column_mapping:type_name -> vcci.intake.v1.ColumnMapping
+	23, // 27: vcci.intake.v1.ListColumnMappingsResponse.column_mappings:type_name -> vcci.intake.v1.ColumnMapping
+	40, // 28: vcci.intake.v1.CategoryRule.category:type_name -> vcci.common.v1.ScopeCategory
+	37, // 29: vcci.intake.v1.CategoryRule.create_time:type_name -> google.protobuf.Timestamp
+	29, // 30: vcci.intake.v1.CreateCategoryRuleRequest.category_rule:type_name -> vcci.intake.v1.CategoryRule
+	29, // 31: vcci.intake.v1.ListCategoryRulesResponse.category_rules:type_name -> vcci.intake.v1.CategoryRule
+	3,  // 32: vcci.intake.v1.IntakeService.UploadSpend:input_type -> vcci.intake.v1.UploadSpendRequest
+	7,  // 33: vcci.intake.v1.IntakeService.GetUpload:input_type -> vcci.intake.v1.GetUploadRequest
+	9,  // 34: vcci.intake.v1.IntakeService.ListUploads:input_type -> vcci.intake.v1.ListUploadsRequest
+	8,  // 35: vcci.intake.v1.IntakeService.RetryUpload:input_type -> vcci.intake.v1.RetryUploadRequest
+	11, // 36: vcci.intake.v1.IntakeService.ListUploadErrors:input_type -> vcci.intake.v1.ListUploadErrorsRequest
+	21, // 37: vcci.intake.v1.IntakeService.BatchGetSuppliers:input_type -> vcci.intake.v1.BatchGetSuppliersRequest
+	14, // 38: vcci.intake.v1.IntakeService.GetSupplier:input_type -> vcci.intake.v1.GetSupplierRequest
+	15, // 39: vcci.intake.v1.IntakeService.ListSuppliers:input_type -> vcci.intake.v1.ListSuppliersRequest
+	18, // 40: vcci.intake.v1.IntakeService.GetTransaction:input_type -> vcci.intake.v1.GetTransactionRequest
+	19, // 41: vcci.intake.v1.IntakeService.ListTransactions:input_type -> vcci.intake.v1.ListTransactionsRequest
+	24, // 42: vcci.intake.v1.IntakeService.CreateColumnMapping:input_type -> vcci.intake.v1.CreateColumnMappingRequest
+	25, // 43: vcci.intake.v1.IntakeService.GetColumnMapping:input_type -> vcci.intake.v1.GetColumnMappingRequest
+	26, // 44: vcci.intake.v1.IntakeService.ListColumnMappings:input_type -> vcci.intake.v1.ListColumnMappingsRequest
+	28, // 45: vcci.intake.v1.IntakeService.DeleteColumnMapping:input_type -> vcci.intake.v1.DeleteColumnMappingRequest
+	30, // 46: vcci.intake.v1.IntakeService.CreateCategoryRule:input_type -> vcci.intake.v1.CreateCategoryRuleRequest
+	31, // 47: vcci.intake.v1.IntakeService.GetCategoryRule:input_type -> vcci.intake.v1.GetCategoryRuleRequest
+	32, // 48: vcci.intake.v1.IntakeService.ListCategoryRules:input_type -> vcci.intake.v1.ListCategoryRulesRequest
+	34, // 49: vcci.intake.v1.IntakeService.DeleteCategoryRule:input_type -> vcci.intake.v1.DeleteCategoryRuleRequest
+	1,  // 50: vcci.intake.v1.IntakeService.AdjustSupplierTotals:input_type -> vcci.intake.v1.AdjustSupplierTotalsRequest
+	5,  // 51: vcci.intake.v1.IntakeService.UploadSpend:output_type -> vcci.intake.v1.Upload
+	5,  // 52: vcci.intake.v1.IntakeService.GetUpload:output_type -> vcci.intake.v1.Upload
+	10, // 53: vcci.intake.v1.IntakeService.ListUploads:output_type -> vcci.intake.v1.ListUploadsResponse
+	5,  // 54: vcci.intake.v1.IntakeService.RetryUpload:output_type -> vcci.intake.v1.Upload
+	12, // 55: vcci.intake.v1.IntakeService.ListUploadErrors:output_type -> vcci.intake.v1.ListUploadErrorsResponse
+	22, // 56: vcci.intake.v1.IntakeService.BatchGetSuppliers:output_type -> vcci.intake.v1.BatchGetSuppliersResponse
+	13, // 57: vcci.intake.v1.IntakeService.GetSupplier:output_type -> vcci.intake.v1.Supplier
+	16, // 58: vcci.intake.v1.IntakeService.ListSuppliers:output_type -> vcci.intake.v1.ListSuppliersResponse
+	17, // 59: vcci.intake.v1.IntakeService.GetTransaction:output_type -> vcci.intake.v1.Transaction
+	20, // 60: vcci.intake.v1.IntakeService.ListTransactions:output_type -> vcci.intake.v1.ListTransactionsResponse
+	23, // 61: vcci.intake.v1.IntakeService.CreateColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
+	23, // 62: vcci.intake.v1.IntakeService.GetColumnMapping:output_type -> vcci.intake.v1.ColumnMapping
+	27, // 63: vcci.intake.v1.IntakeService.ListColumnMappings:output_type -> vcci.intake.v1.ListColumnMappingsResponse
+	42, // 64: vcci.intake.v1.IntakeService.DeleteColumnMapping:output_type -> google.protobuf.Empty
+	29, // 65: vcci.intake.v1.IntakeService.CreateCategoryRule:output_type -> vcci.intake.v1.CategoryRule
+	29, // 66: vcci.intake.v1.IntakeService.GetCategoryRule:output_type -> vcci.intake.v1.CategoryRule
+	33, // 67: vcci.intake.v1.IntakeService.ListCategoryRules:output_type -> vcci.intake.v1.ListCategoryRulesResponse
+	42, // 68: vcci.intake.v1.IntakeService.DeleteCategoryRule:output_type -> google.protobuf.Empty
+	2,  // 69: vcci.intake.v1.IntakeService.AdjustSupplierTotals:output_type -> vcci.intake.v1.AdjustSupplierTotalsResponse
+	51, // [51:70] is the sub-list for method output_type
+	32, // [32:51] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_vcci_intake_v1_intake_proto_init() }
@@ -2729,7 +2841,7 @@ func file_vcci_intake_v1_intake_proto_init() {
 	if File_vcci_intake_v1_intake_proto != nil {
 		return
 	}
-	file_vcci_intake_v1_intake_proto_msgTypes[0].OneofWrappers = []any{
+	file_vcci_intake_v1_intake_proto_msgTypes[2].OneofWrappers = []any{
 		(*UploadSpendRequest_Metadata)(nil),
 		(*UploadSpendRequest_Chunk)(nil),
 	}
@@ -2739,7 +2851,7 @@ func file_vcci_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_intake_v1_intake_proto_rawDesc), len(file_vcci_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,24 +20,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IntakeService_UploadSpend_FullMethodName         = "/vcci.intake.v1.IntakeService/UploadSpend"
-	IntakeService_GetUpload_FullMethodName           = "/vcci.intake.v1.IntakeService/GetUpload"
-	IntakeService_ListUploads_FullMethodName         = "/vcci.intake.v1.IntakeService/ListUploads"
-	IntakeService_RetryUpload_FullMethodName         = "/vcci.intake.v1.IntakeService/RetryUpload"
-	IntakeService_ListUploadErrors_FullMethodName    = "/vcci.intake.v1.IntakeService/ListUploadErrors"
-	IntakeService_BatchGetSuppliers_FullMethodName   = "/vcci.intake.v1.IntakeService/BatchGetSuppliers"
-	IntakeService_GetSupplier_FullMethodName         = "/vcci.intake.v1.IntakeService/GetSupplier"
-	IntakeService_ListSuppliers_FullMethodName       = "/vcci.intake.v1.IntakeService/ListSuppliers"
-	IntakeService_GetTransaction_FullMethodName      = "/vcci.intake.v1.IntakeService/GetTransaction"
-	IntakeService_ListTransactions_FullMethodName    = "/vcci.intake.v1.IntakeService/ListTransactions"
-	IntakeService_CreateColumnMapping_FullMethodName = "/vcci.intake.v1.IntakeService/CreateColumnMapping"
-	IntakeService_GetColumnMapping_FullMethodName    = "/vcci.intake.v1.IntakeService/GetColumnMapping"
-	IntakeService_ListColumnMappings_FullMethodName  = "/vcci.intake.v1.IntakeService/ListColumnMappings"
-	IntakeService_DeleteColumnMapping_FullMethodName = "/vcci.intake.v1.IntakeService/DeleteColumnMapping"
-	IntakeService_CreateCategoryRule_FullMethodName  = "/vcci.intake.v1.IntakeService/CreateCategoryRule"
-	IntakeService_GetCategoryRule_FullMethodName     = "/vcci.intake.v1.IntakeService/GetCategoryRule"
-	IntakeService_ListCategoryRules_FullMethodName   = "/vcci.intake.v1.IntakeService/ListCategoryRules"
-	IntakeService_DeleteCategoryRule_FullMethodName  = "/vcci.intake.v1.IntakeService/DeleteCategoryRule"
+	IntakeService_UploadSpend_FullMethodName          = "/vcci.intake.v1.IntakeService/UploadSpend"
+	IntakeService_GetUpload_FullMethodName            = "/vcci.intake.v1.IntakeService/GetUpload"
+	IntakeService_ListUploads_FullMethodName          = "/vcci.intake.v1.IntakeService/ListUploads"
+	IntakeService_RetryUpload_FullMethodName          = "/vcci.intake.v1.IntakeService/RetryUpload"
+	IntakeService_ListUploadErrors_FullMethodName     = "/vcci.intake.v1.IntakeService/ListUploadErrors"
+	IntakeService_BatchGetSuppliers_FullMethodName    = "/vcci.intake.v1.IntakeService/BatchGetSuppliers"
+	IntakeService_GetSupplier_FullMethodName          = "/vcci.intake.v1.IntakeService/GetSupplier"
+	IntakeService_ListSuppliers_FullMethodName        = "/vcci.intake.v1.IntakeService/ListSuppliers"
+	IntakeService_GetTransaction_FullMethodName       = "/vcci.intake.v1.IntakeService/GetTransaction"
+	IntakeService_ListTransactions_FullMethodName     = "/vcci.intake.v1.IntakeService/ListTransactions"
+	IntakeService_CreateColumnMapping_FullMethodName  = "/vcci.intake.v1.IntakeService/CreateColumnMapping"
+	IntakeService_GetColumnMapping_FullMethodName     = "/vcci.intake.v1.IntakeService/GetColumnMapping"
+	IntakeService_ListColumnMappings_FullMethodName   = "/vcci.intake.v1.IntakeService/ListColumnMappings"
+	IntakeService_DeleteColumnMapping_FullMethodName  = "/vcci.intake.v1.IntakeService/DeleteColumnMapping"
+	IntakeService_CreateCategoryRule_FullMethodName   = "/vcci.intake.v1.IntakeService/CreateCategoryRule"
+	IntakeService_GetCategoryRule_FullMethodName      = "/vcci.intake.v1.IntakeService/GetCategoryRule"
+	IntakeService_ListCategoryRules_FullMethodName    = "/vcci.intake.v1.IntakeService/ListCategoryRules"
+	IntakeService_DeleteCategoryRule_FullMethodName   = "/vcci.intake.v1.IntakeService/DeleteCategoryRule"
+	IntakeService_AdjustSupplierTotals_FullMethodName = "/vcci.intake.v1.IntakeService/AdjustSupplierTotals"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -105,6 +106,12 @@ type IntakeServiceClient interface {
 	// DeleteCategoryRule deletes a category rule. Lines it categorized keep
 	// their category.
 	DeleteCategoryRule(ctx context.Context, in *DeleteCategoryRuleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// AdjustSupplierTotals applies what a recalculation in the calculator
+	// changed in suppliers' emissions to their totals here, once per
+	// adjustment id (a second call with the id changes nothing). The
+	// calculator calls it after each batch of a recalculation commits; gRPC
+	// only.
+	AdjustSupplierTotals(ctx context.Context, in *AdjustSupplierTotalsRequest, opts ...grpc.CallOption) (*AdjustSupplierTotalsResponse, error)
 }
 
 type intakeServiceClient struct {
@@ -298,6 +305,16 @@ func (c *intakeServiceClient) DeleteCategoryRule(ctx context.Context, in *Delete
 	return out, nil
 }
 
+func (c *intakeServiceClient) AdjustSupplierTotals(ctx context.Context, in *AdjustSupplierTotalsRequest, opts ...grpc.CallOption) (*AdjustSupplierTotalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdjustSupplierTotalsResponse)
+	err := c.cc.Invoke(ctx, IntakeService_AdjustSupplierTotals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -363,6 +380,12 @@ type IntakeServiceServer interface {
 	// DeleteCategoryRule deletes a category rule. Lines it categorized keep
 	// their category.
 	DeleteCategoryRule(context.Context, *DeleteCategoryRuleRequest) (*emptypb.Empty, error)
+	// AdjustSupplierTotals applies what a recalculation in the calculator
+	// changed in suppliers' emissions to their totals here, once per
+	// adjustment id (a second call with the id changes nothing). The
+	// calculator calls it after each batch of a recalculation commits; gRPC
+	// only.
+	AdjustSupplierTotals(context.Context, *AdjustSupplierTotalsRequest) (*AdjustSupplierTotalsResponse, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -426,6 +449,9 @@ func (UnimplementedIntakeServiceServer) ListCategoryRules(context.Context, *List
 }
 func (UnimplementedIntakeServiceServer) DeleteCategoryRule(context.Context, *DeleteCategoryRuleRequest) (*emptypb.Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteCategoryRule not implemented")
+}
+func (UnimplementedIntakeServiceServer) AdjustSupplierTotals(context.Context, *AdjustSupplierTotalsRequest) (*AdjustSupplierTotalsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AdjustSupplierTotals not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -761,6 +787,24 @@ func _IntakeService_DeleteCategoryRule_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_AdjustSupplierTotals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdjustSupplierTotalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).AdjustSupplierTotals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_AdjustSupplierTotals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).AdjustSupplierTotals(ctx, req.(*AdjustSupplierTotalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -835,6 +879,10 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCategoryRule",
 			Handler:    _IntakeService_DeleteCategoryRule_Handler,
+		},
+		{
+			MethodName: "AdjustSupplierTotals",
+			Handler:    _IntakeService_AdjustSupplierTotals_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
