@@ -91,7 +91,10 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	var changes struct {
 		Changes []struct {
 			Result, KgCo2eDelta string
-			Before, After       struct{ Version int; Method, Factor, KgCo2e string }
+			Before, After       struct {
+				Version                int
+				Method, Factor, KgCo2e string
+			}
 		}
 	}
 	if code := p.call(t, "GET", "/v1/"+sf.Recalculation+"/changes", p.key, nil, &changes); code != http.StatusOK || len(changes.Changes) != 1 {
