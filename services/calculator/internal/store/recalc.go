@@ -254,10 +254,12 @@ func (s *Store) updateRecalc(ctx context.Context, tenant uuid.UUID, id int64, op
 // code, a NAICS code or an activity; a line not in dollars is rebuilt in
 // its currency, to be converted again.
 func (s *Store) RecalculationLines(ctx context.Context, tenant uuid.UUID, r calculator.Recalculation, limit int) ([]calculator.StoredLine, error) {
-	var afterDate *time.Time
-	var afterID string
+	// Two statements, not one with "no cursor OR after it": the OR would
+	// keep the cursor out of the index scan, and every page would read and
+	// sort the scope's remaining lines.
+	after, args := ``, []any{tenant, r.SupplierID, r.FactorSet, r.Year, limit}
 	if r.Cursor != nil {
-		afterDate, afterID = &r.Cursor.Date, r.Cursor.ID
+		after, args = ` AND (e.tenant_id, e.transaction_id, e.tx_date) > ($1, $6, $7::date)`, append(args, r.Cursor.ID, r.Cursor.Date)
 	}
 	var out []calculator.StoredLine
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `
@@ -266,9 +268,8 @@ func (s *Store) RecalculationLines(ctx context.Context, tenant uuid.UUID, r calc
 			coalesce(e.supplier_country, ''), e.version, e.method, s.name, coalesce(e.factor_code, e.naics_code), e.factor_value::text,
 			e.kg_co2e::text, coalesce(e.dq, 0)
 		FROM calculator.emission_results e JOIN calculator.factor_sets s ON s.id = e.factor_set_id
-		WHERE ` + recalcScope + ` AND ($5::date IS NULL OR (e.tenant_id, e.transaction_id, e.tx_date) > ($1, $6, $5::date))
-		ORDER BY e.transaction_id, e.tx_date LIMIT $7`, Args: []any{tenant, r.SupplierID, r.FactorSet, r.Year, afterDate, afterID, limit},
-		Scan: db.Collect(&out, scanStoredLine)})
+		WHERE ` + recalcScope + after + `
+		ORDER BY e.transaction_id, e.tx_date LIMIT $5`, Args: args, Scan: db.Collect(&out, scanStoredLine)})
 	if err != nil {
 		return nil, fmt.Errorf("store.RecalculationLines: %w", err)
 	}
