@@ -119,18 +119,18 @@ type RecalculationStore interface {
 	// FinishRecalculation marks r succeeded, or failed with errText.
 	FinishRecalculation(ctx context.Context, tenant uuid.UUID, id int64, errText string) (Recalculation, error)
 	RecalculationChanges(ctx context.Context, tenant uuid.UUID, id int64, limit int, after *RecalcCursor) (RecalcChangePage, error)
-	// SupplierAdjustments reads what r's batches changed in suppliers'
-	// emissions and intake has not been sent; MarkAdjustmentSent records
-	// one sent.
-	SupplierAdjustments(ctx context.Context, tenant uuid.UUID, id int64) ([]Adjustment, error)
+	// SupplierAdjustments reads what recalculations' batches changed in
+	// suppliers' emissions and intake has not been sent, every
+	// recalculation's; MarkAdjustmentSent records one sent.
+	SupplierAdjustments(ctx context.Context, tenant uuid.UUID) ([]Adjustment, error)
 	MarkAdjustmentSent(ctx context.Context, tenant uuid.UUID, id, batch int64) error
 }
 
 // Adjustment is what one batch of a recalculation changed in suppliers'
 // emissions (Group.Kg, the change).
 type Adjustment struct {
-	Batch     int64
-	Suppliers []Group
+	Recalculation, Batch int64
+	Suppliers            []Group
 }
 
 // SupplierTotals is intake's record of suppliers' emissions, which a
@@ -147,21 +147,23 @@ func (s *Service) WithSupplierTotals(totals SupplierTotals) *Service {
 	return s
 }
 
-// sendAdjustments sends recalculation id's adjustments intake has not had,
-// in batch order, each marked sent once intake has it.
-func (s *Service) sendAdjustments(ctx context.Context, tenant uuid.UUID, id int64) error {
+// sendAdjustments sends the tenant's adjustments intake has not had, in
+// order, each marked sent once intake has it. Every recalculation's: one
+// that failed while intake was away is caught up by the next.
+func (s *Service) sendAdjustments(ctx context.Context, tenant uuid.UUID) error {
 	if s.totals == nil {
 		return nil
 	}
-	as, err := s.store.SupplierAdjustments(ctx, tenant, id)
+	as, err := s.store.SupplierAdjustments(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	for _, a := range as {
-		if err := s.totals.AdjustSupplierTotals(ctx, tenant, fmt.Sprintf("recalculations/%d/batches/%d", id, a.Batch), a.Suppliers); err != nil {
+		id := fmt.Sprintf("recalculations/%d/batches/%d", a.Recalculation, a.Batch)
+		if err := s.totals.AdjustSupplierTotals(ctx, tenant, id, a.Suppliers); err != nil {
 			return fmt.Errorf("supplier totals: %w", err)
 		}
-		if err := s.store.MarkAdjustmentSent(ctx, tenant, id, a.Batch); err != nil {
+		if err := s.store.MarkAdjustmentSent(ctx, tenant, a.Recalculation, a.Batch); err != nil {
 			return err
 		}
 	}
@@ -266,7 +268,7 @@ func (s *Service) RunRecalculation(ctx context.Context, tenant uuid.UUID, id int
 		return r, err // a job run again after its end does nothing
 	}
 	// What an earlier attempt committed but could not send.
-	if err := s.sendAdjustments(ctx, tenant, id); err != nil {
+	if err := s.sendAdjustments(ctx, tenant); err != nil {
 		return r, err
 	}
 	// The next batch is read and calculated while this one is written: the
@@ -288,7 +290,7 @@ func (s *Service) RunRecalculation(ctx context.Context, tenant uuid.UUID, id int
 			s.cache.Invalidate(ctx, tenant)
 		}
 		if len(b.changed) > 0 {
-			if err := s.sendAdjustments(ctx, tenant, id); err != nil {
+			if err := s.sendAdjustments(ctx, tenant); err != nil {
 				return r, err
 			}
 		}

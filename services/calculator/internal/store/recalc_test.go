@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
+	"sync"
 	"log/slog"
 	"strings"
 	"testing"
@@ -462,5 +465,49 @@ func TestSupplierFactorRecalculatesTheSuppliersLines(t *testing.T) {
 		if err != nil || res.Method != w.method || res.Kg != w.kg || res.Version != w.version || (w.version == 2) != (res.FactorCode == sf.Code()) {
 			t.Errorf("%s: %+v, %v", w.id, res, err)
 		}
+	}
+}
+
+// flakyTotals stands for intake: it refuses its first call, then records
+// each adjustment by id.
+type flakyTotals struct {
+	mu      sync.Mutex
+	refused bool
+	got     map[string][]calculator.Group
+}
+
+func (f *flakyTotals) AdjustSupplierTotals(_ context.Context, _ uuid.UUID, id string, gs []calculator.Group) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.refused {
+		f.refused = true
+		return errors.New("intake unavailable")
+	}
+	f.got[id] = gs
+	return nil
+}
+
+func TestRecalculationSendsSupplierChangesToIntake(t *testing.T) {
+	f := newRecalcFixture(t)
+	totals := &flakyTotals{got: map[string][]calculator.Group{}}
+	f.svc.WithSupplierTotals(totals)
+	switchToRevised(t, f)
+	startWorkers(t, f.pool, f.svc, 2)
+	r, err := f.svc.CreateRecalculation(context.Background(), f.tenant, calculator.Recalculation{Reason: "EPA revised"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = waitEnded(t, f.svc, f.tenant, r.ID)
+	// The first attempt stored its first batch (T1, T2 of S1) and could not
+	// send it; the second sent it, then went on. Only T1 changed in kg:
+	// 948.8939 x (0.9 - 0.787) = 107.2250107; S2's T3 did not.
+	if r.State != calculator.RecalcSucceeded || r.Attempts != 2 {
+		t.Fatalf("recalculation %+v", r)
+	}
+	totals.mu.Lock()
+	defer totals.mu.Unlock()
+	want := map[string][]calculator.Group{fmt.Sprintf("recalculations/%d/batches/0", r.ID): {{Key: "S1", Kg: "107.2250107"}}}
+	if !reflect.DeepEqual(totals.got, want) {
+		t.Errorf("intake got %+v, want %+v", totals.got, want)
 	}
 }

@@ -16,3 +16,4 @@ CREATE POLICY tenant_isolation ON supplier_adjustments
     USING (tenant_id = current_setting('vcci.tenant_id')::uuid)
     WITH CHECK (tenant_id = current_setting('vcci.tenant_id')::uuid);
 GRANT SELECT, INSERT, UPDATE ON supplier_adjustments TO vcci_app;
+CREATE INDEX supplier_adjustments_unsent ON supplier_adjustments (tenant_id, recalculation_id, batch) WHERE NOT sent;
