@@ -30,13 +30,13 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	}
 	type quality struct{ Technology, Time, Geography, Completeness, Reliability, Score string }
 	type result struct {
-		Method, Factor, KgCo2e, Quantity, Unit, FactorQuantity, ProductId, SupplierCountry string
+		Method, Factor, KgCo2e, Quantity, Unit, FactorQuantity, ProductID, SupplierCountry string
 		Version                                                                            int
 		DataQuality                                                                        quality
 	}
 	var r result
 	if code := p.call(t, "GET", "/v1/emissionResults/H1", p.key, nil, &r); code != http.StatusOK || r.Method != "spend-based" ||
-		r.KgCo2e != "7.3309050" || r.ProductId != "COIL-1" || r.SupplierCountry != "US" || r.DataQuality.Geography != "1" || r.DataQuality.Score != "2.8" {
+		r.KgCo2e != "7.3309050" || r.ProductID != "COIL-1" || r.SupplierCountry != "US" || r.DataQuality.Geography != "1" || r.DataQuality.Score != "2.8" {
 		t.Fatalf("H1 before: HTTP %d %+v", code, r)
 	}
 	// Read once before: intake caches the supplier and its page.
@@ -64,7 +64,8 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	}
 	var rc recalc
 	for deadline := time.Now().Add(60 * time.Second); rc.State != "RECALCULATION_STATE_SUCCEEDED"; time.Sleep(50 * time.Millisecond) {
-		if p.call(t, "GET", "/v1/"+sf.Recalculation, p.key, nil, &rc); time.Now().After(deadline) || rc.State == "RECALCULATION_STATE_FAILED" {
+		p.call(t, "GET", "/v1/"+sf.Recalculation, p.key, nil, &rc)
+		if time.Now().After(deadline) || rc.State == "RECALCULATION_STATE_FAILED" {
 			t.Fatalf("recalculation: %+v", rc)
 		}
 	}

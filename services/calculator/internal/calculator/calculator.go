@@ -255,7 +255,7 @@ type Settings struct {
 	Threshold string
 }
 
-// ClearBaseYear, as an update's BaseYear, removes the base year.
+// ClearBaseYear is the BaseYear of an update that removes the base year.
 const ClearBaseYear = -1
 
 // checkSettings checks an update's base year and threshold.

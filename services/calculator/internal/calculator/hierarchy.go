@@ -195,10 +195,7 @@ func (s *Service) supplierFactors(ctx context.Context, tenant uuid.UUID, lines [
 	if err != nil {
 		return nil, fmt.Errorf("supplier factors: %w", err)
 	}
-	if len(fs) == 0 {
-		return nil, nil
-	}
-	out := map[string][]SupplierFactor{}
+	out := make(map[string][]SupplierFactor, len(fs))
 	for _, f := range fs {
 		out[f.SupplierID] = append(out[f.SupplierID], f)
 	}

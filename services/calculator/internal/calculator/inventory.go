@@ -154,6 +154,7 @@ func (inv *Inventory) total(rows []InventoryRow) error {
 	for _, r := range rows {
 		kgText := r.Kg
 		switch inv.Basis {
+		case refdata.AR5: // r.Kg
 		case refdata.AR4:
 			kgText = r.Kg4
 		case refdata.AR6:
@@ -199,7 +200,7 @@ func (inv *Inventory) total(rows []InventoryRow) error {
 	inv.Factors = len(factors)
 	finish := func(a *acc) (string, []MethodShare, Quality, error) {
 		kg := a.kg.FloatString(7)
-		var ms []MethodShare
+		ms := make([]MethodShare, 0, len(a.methods))
 		for name, m := range a.methods {
 			m.Kg = a.methKg[name].FloatString(7)
 			m.Share = share(a.methKg[name], a.kg)

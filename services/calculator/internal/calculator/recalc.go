@@ -409,7 +409,7 @@ func NewRecalcWorker(svc *Service, batch int) *RecalcWorker {
 
 // Timeout bounds one attempt: a large recalculation resumes at its
 // cursor on the next.
-func (w *RecalcWorker) Timeout(*river.Job[RecalcArgs]) time.Duration { return time.Hour }
+func (*RecalcWorker) Timeout(*river.Job[RecalcArgs]) time.Duration { return time.Hour }
 
 // Work runs the recalculation; the last attempt's error fails it.
 func (w *RecalcWorker) Work(ctx context.Context, job *river.Job[RecalcArgs]) error {
@@ -417,14 +417,13 @@ func (w *RecalcWorker) Work(ctx context.Context, job *river.Job[RecalcArgs]) err
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// Stopped with its client: handed back without spending an
 		// attempt, it resumes at its cursor.
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(time.Second) //nolint:wrapcheck // River's own signal, read by River
 	}
 	if err != nil && job.Attempt >= job.MaxAttempts {
 		// The user sees what the domain said (a line's bad code), never a
 		// driver's text: the job's log has that.
 		msg := "internal error"
-		var ae *apperr.Error
-		if errors.As(err, &ae) {
+		if ae, ok := errors.AsType[*apperr.Error](err); ok {
 			msg = ae.Msg
 		}
 		if _, ferr := w.svc.store.FinishRecalculation(context.WithoutCancel(ctx), job.Args.Tenant, job.Args.ID, msg); ferr != nil {

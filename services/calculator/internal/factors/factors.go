@@ -130,7 +130,7 @@ func desnzFactors() ([]Factor, error) {
 // ends.
 const ReexpressScale = 12
 
-// reexpress sets f's CO2e under AR4 and AR6: the published AR5 value, plus,
+// Reexpress sets f's CO2e under AR4 and AR6: the published AR5 value, plus,
 // gas by gas, the change of GWP. A residue the gases do not explain (EPA's
 // rounding of its by-gas file, "HFCs and PFCs, unspecified", a DESNZ total
 // without a split) keeps its AR5 value under every basis.

@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,8 @@ func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRe
 func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Inventory {
 	out := &calculatorv1.Inventory{GwpBasis: basisProto(inv.Basis), TotalKgCo2E: inv.Kg, LineCount: inv.Count,
 		Methods: methodsProto(inv.Methods), DataQuality: qualityProto(inv.Quality), Uncertainty: rangeProto(inv.Uncertainty),
-		Iterations: int32(inv.Iterations), Seed: inv.Seed, GroupCount: int32(len(inv.Groups)), FactorCount: int32(inv.Factors),
+		Iterations: int32(min(inv.Iterations, math.MaxInt32)), Seed: inv.Seed, //nolint:gosec // bounded by min
+		GroupCount: int32(min(len(inv.Groups), math.MaxInt32)), FactorCount: int32(min(inv.Factors, math.MaxInt32)), //nolint:gosec // bounded by min
 		ReadTime: timestamppb.New(inv.ReadTime)}
 	if !inv.Day.IsZero() {
 		out.AsOfDate = inv.Day.Format(time.DateOnly)

@@ -110,7 +110,7 @@ func TestSupplierDataOverridesAveragesLineByLine(t *testing.T) {
 	if inv.GetTotalKgCo2E() != "146.3020011" || inv.GetLineCount() != 6 || len(inv.GetCategories()) != 1 {
 		t.Fatalf("inventory %s kg, %d lines, %d categories", inv.GetTotalKgCo2E(), inv.GetLineCount(), len(inv.GetCategories()))
 	}
-	var methods []string
+	methods := make([]string, 0, len(inv.GetMethods()))
 	for _, m := range inv.GetMethods() {
 		methods = append(methods, m.GetMethod()+"="+m.GetKgCo2E()+"/"+strconv.FormatInt(m.GetLineCount(), 10))
 	}

@@ -66,7 +66,7 @@ func (a *API) GetRecalculation(ctx context.Context, req *calculatorv1.GetRecalcu
 	return recalcProto(r), nil
 }
 
-// pageSize is a request's page size: def when 0, at most most (AIP-158).
+// pageSize is a request's page size: def when 0, at most the limit most (AIP-158).
 func pageSize(n int32, def, most int) (int, error) {
 	switch {
 	case n < 0:

@@ -66,7 +66,7 @@ func TestRecalculationsAPI(t *testing.T) {
 		})
 	}
 	// No workers here: the recalculations stay queued.
-	var names []string
+	names := make([]string, 0, 3)
 	for _, in := range []*calculatorv1.Recalculation{
 		{Reason: "new EPA version", FactorSet: "factorSets/epa-supply-chain-v1.3.0"},
 		{Reason: "supplier restated", SupplierId: "S1", Year: 2024},

@@ -12,7 +12,7 @@ func TestAssess(t *testing.T) {
 	product := func(share string) Inputs {
 		return Inputs{Method: MethodProduct, LineYear: 2024, FactorYear: 2024, Verified: true, PrimaryShare: share}
 	}
-	tests := []struct {
+	tests := []struct { //nolint:prealloc // a table, then the generated time cases
 		name string
 		in   Inputs
 		want Indicators

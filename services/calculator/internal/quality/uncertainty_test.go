@@ -121,7 +121,7 @@ func TestSimulateCategories(t *testing.T) {
 // and the spread 14 times as wide.
 func TestSimulateIndependentFactors(t *testing.T) {
 	const n, sigma2 = 400, 0.09
-	var groups []Group
+	groups := make([]Group, 0, n)
 	for i := range n {
 		groups = append(groups, Group{Factor: fmt.Sprint("f", i), Category: int16(1 + i%15), Kg: 1, Sigma2: sigma2})
 	}
@@ -146,7 +146,7 @@ func realisticGroups() []Group {
 	rng := rand.New(rand.NewPCG(7, 7))
 	spendCats := []int16{1, 1, 1, 1, 2, 2, 4, 5, 6, 7}
 	variants := []Indicators{{4, 1, 3, 4, 4}, {4, 2, 3, 4, 4}, {4, 1, 1, 4, 4}}
-	var out []Group
+	out := make([]Group, 0, len(variants)*1016+300)
 	for i := range 1016 {
 		for _, d := range variants {
 			out = append(out, Group{Factor: fmt.Sprintf("epa/%06d", 100000+i), Category: spendCats[i%len(spendCats)],

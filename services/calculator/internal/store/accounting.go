@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -18,9 +19,11 @@ const supplierFactorCols = `id, supplier_id, kind, product_id, declared_unit, va
 
 func scanSupplierFactor(row pgx.CollectableRow) (calculator.SupplierFactor, error) {
 	var f calculator.SupplierFactor
-	err := row.Scan(&f.ID, &f.SupplierID, &f.Kind, &f.ProductID, &f.DeclaredUnit, &f.Value, &f.ReportingYear, &f.Verified,
-		&f.PrimaryShare, &f.Boundary, &f.ValidFrom, &f.ValidTo, &f.CreateTime)
-	return f, err
+	if err := row.Scan(&f.ID, &f.SupplierID, &f.Kind, &f.ProductID, &f.DeclaredUnit, &f.Value, &f.ReportingYear, &f.Verified,
+		&f.PrimaryShare, &f.Boundary, &f.ValidFrom, &f.ValidTo, &f.CreateTime); err != nil {
+		return f, fmt.Errorf("scan supplier factor: %w", err)
+	}
+	return f, nil
 }
 
 func (s *Store) SupplierFactorsOf(ctx context.Context, tenant uuid.UUID, suppliers []string) ([]calculator.SupplierFactor, error) {
@@ -46,7 +49,8 @@ func (s *Store) SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64) 
 	if err := db.NotFound(err, "store.SupplierFactor", calculator.ErrSupplierFactorNotFound); err != nil {
 		return f, err
 	}
-	return f, s.supplierGases(ctx, tenant, []*calculator.SupplierFactor{&f})
+	err = s.supplierGases(ctx, tenant, []*calculator.SupplierFactor{&f})
+	return f, err
 }
 
 func (s *Store) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]calculator.SupplierFactor, error) {
@@ -81,12 +85,14 @@ func (s *Store) supplierGases(ctx context.Context, tenant uuid.UUID, fs []*calcu
 		FROM calculator.factor_gases g JOIN calculator.factor_sets s ON s.id = g.factor_set_id
 		WHERE s.tenant_id = $1 AND s.name = $2 AND g.code = ANY($3) ORDER BY g.code, g.gas`,
 		Args: []any{tenant, calculator.SupplierSet, codes}, Scan: func(rows pgx.Rows) error {
-			_, err := pgx.ForEachRow(rows, []any{&code, &gas, &value}, func() error {
+			if _, err := pgx.ForEachRow(rows, []any{&code, &gas, &value}, func() error {
 				f := byCode[code]
 				f.Gases = append(f.Gases, calculator.Gas{Gas: gas, Value: value})
 				return nil
-			})
-			return err
+			}); err != nil {
+				return fmt.Errorf("read gases: %w", err)
+			}
+			return nil
 		}})
 	if err != nil {
 		return fmt.Errorf("supplier gases: %w", err)
@@ -132,8 +138,11 @@ func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf c
 		// the same transaction: the figure is not there without its job.
 		var stored bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE tenant_id = $1 AND supplier_id = $2 AND tx_count <> 0)`,
-			tenant, sf.SupplierID).Scan(&stored); err != nil || !stored {
-			return err
+			tenant, sf.SupplierID).Scan(&stored); err != nil {
+			return fmt.Errorf("look up stored lines: %w", err)
+		}
+		if !stored {
+			return nil
 		}
 		sf.Recalculation, err = s.insertRecalc(ctx, tx, tenant, calculator.Recalculation{SupplierID: sf.SupplierID,
 			Reason: fmt.Sprintf("supplier factor supplierFactors/%d registered", sf.ID)})
@@ -154,8 +163,10 @@ const inventoryCols = `split_part(g.key, '|', 1)::smallint, s.name, regexp_repla
 
 func scanInventoryRow(row pgx.CollectableRow) (calculator.InventoryRow, error) {
 	var r calculator.InventoryRow
-	err := row.Scan(&r.Category, &r.Set, &r.Code, &r.Method, &r.DQ, &r.Kg, &r.Kg4, &r.Kg6, &r.Spend, &r.Count)
-	return r, err
+	if err := row.Scan(&r.Category, &r.Set, &r.Code, &r.Method, &r.DQ, &r.Kg, &r.Kg4, &r.Kg6, &r.Spend, &r.Count); err != nil {
+		return r, fmt.Errorf("scan inventory group: %w", err)
+	}
+	return r, nil
 }
 
 // InventoryGroups reads the groups now (from the totals), as of a day
@@ -204,9 +215,11 @@ const snapshotCols = `n.id, n.display_name, n.gwp_basis, n.create_time,
 func scanSnapshot(row pgx.CollectableRow) (calculator.Snapshot, error) {
 	var n calculator.Snapshot
 	var basis string
-	err := row.Scan(&n.ID, &n.Name, &basis, &n.CreateTime, &n.Kg, &n.Count)
+	if err := row.Scan(&n.ID, &n.Name, &basis, &n.CreateTime, &n.Kg, &n.Count); err != nil {
+		return n, fmt.Errorf("scan snapshot: %w", err)
+	}
 	n.Basis = refdata.Basis(basis)
-	return n, err
+	return n, nil
 }
 
 // CreateSnapshot copies the inventory's groups under a new name, in one
@@ -218,7 +231,7 @@ func (s *Store) CreateSnapshot(ctx context.Context, tenant uuid.UUID, name strin
 		if err := tx.QueryRow(ctx, `INSERT INTO calculator.inventory_snapshots (tenant_id, display_name, gwp_basis)
 			VALUES ($1, $2, coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'))
 			ON CONFLICT (tenant_id, display_name) DO NOTHING RETURNING id`, tenant, name).Scan(&id); err != nil {
-			if err == pgx.ErrNoRows {
+			if errors.Is(err, pgx.ErrNoRows) {
 				return calculator.ErrSnapshotExists
 			}
 			return fmt.Errorf("insert snapshot: %w", err)
@@ -233,10 +246,12 @@ func (s *Store) CreateSnapshot(ctx context.Context, tenant uuid.UUID, name strin
 		if err != nil {
 			return fmt.Errorf("read snapshot: %w", err)
 		}
-		out, err = pgx.CollectExactlyOneRow(rows, scanSnapshot)
-		return err
+		if out, err = pgx.CollectExactlyOneRow(rows, scanSnapshot); err != nil {
+			return fmt.Errorf("read snapshot: %w", err)
+		}
+		return nil
 	})
-	if err != nil && err != calculator.ErrSnapshotExists {
+	if err != nil && !errors.Is(err, calculator.ErrSnapshotExists) {
 		err = fmt.Errorf("store.CreateSnapshot: %w", err)
 	}
 	return out, err

@@ -325,7 +325,7 @@ func (s *Store) Recalculate(ctx context.Context, tenant uuid.UUID, id int64, cha
 				return err
 			}
 			var out calculator.Calculated
-			added, _, _, err := storeLines(ctx, tx, tenant, changed, &id, &out)
+			added, err := storeLines(ctx, tx, tenant, changed, &id, &out)
 			if err != nil {
 				return err
 			}
@@ -336,7 +336,7 @@ func (s *Store) Recalculate(ctx context.Context, tenant uuid.UUID, id int64, cha
 			if n != int64(len(changed)) {
 				return calculator.ErrConflict // a version of the line was stored meanwhile
 			}
-			t.merge(added)
+			t.merge(added.totals)
 			if err := addTotals(ctx, tx, tenant, t, s.day()); err != nil {
 				return err
 			}
@@ -514,7 +514,10 @@ func (s *Store) SupplierAdjustments(ctx context.Context, tenant uuid.UUID) ([]ca
 				a.Suppliers = append(a.Suppliers, g)
 				return nil
 			})
-			return err
+			if err != nil {
+				return fmt.Errorf("read adjustments: %w", err)
+			}
+			return nil
 		}})
 	if err != nil {
 		return nil, fmt.Errorf("store.SupplierAdjustments: %w", err)
@@ -527,7 +530,10 @@ func (s *Store) MarkAdjustmentSent(ctx context.Context, tenant uuid.UUID, id, ba
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE calculator.supplier_adjustments SET sent = true
 			WHERE tenant_id = $1 AND recalculation_id = $2 AND batch = $3`, tenant, id, batch)
-		return err
+		if err != nil {
+			return fmt.Errorf("mark sent: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store.MarkAdjustmentSent: %w", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -55,7 +54,7 @@ func BenchmarkRecalculate(b *testing.B) {
 		}
 	}
 	first := time.Since(start)
-	fmt.Printf("%d lines calculated in %v\n", n, first.Round(time.Millisecond))
+	b.Logf("%d lines calculated in %v", n, first.Round(time.Millisecond))
 
 	b.StopTimer()
 	set := factors.EPA()
@@ -80,7 +79,7 @@ func BenchmarkRecalculate(b *testing.B) {
 		b.Fatalf("recalculation %+v", r)
 	}
 	b.ReportMetric(again.Seconds()/first.Seconds(), "recalc/first")
-	fmt.Printf("%d lines: calculate %v, recalculate %v (%s %% change)\n", n, first.Round(time.Millisecond), again.Round(time.Millisecond), r.ChangePercent)
+	b.Logf("%d lines: calculate %v, recalculate %v (%s %% change)", n, first.Round(time.Millisecond), again.Round(time.Millisecond), r.ChangePercent)
 }
 
 // timesCSV is fs as an import CSV, each value times 1.1 (exact).

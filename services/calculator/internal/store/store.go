@@ -474,13 +474,14 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 	}
 	var out calculator.Calculated
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		t, ls, shares, err := storeLines(ctx, tx, tenant, lines, nil, &out)
+		st, err := storeLines(ctx, tx, tenant, lines, nil, &out)
 		if err != nil {
 			return err
 		}
-		if err := addTotals(ctx, tx, tenant, t, s.day()); err != nil {
+		if err := addTotals(ctx, tx, tenant, st.totals, s.day()); err != nil {
 			return err
 		}
+		ls, shares := st.lines, st.shares
 		for _, g := range out.Suppliers {
 			out.Stored += g.Count
 		}
@@ -508,19 +509,27 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 // storeLines stores the lines' results, by run (nil: their upload), with
 // the tenant's sets, and adds them to the rollup; it returns the totals to
 // add and the lines as arrays.
-func storeLines(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calculator.Line, run *int64, out *calculator.Calculated) (totals, lineArrays, []uploadGroup, error) {
+func storeLines(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calculator.Line, run *int64, out *calculator.Calculated) (stored, error) {
 	sets, err := tenantSets(ctx, tx, tenant, lines)
 	if err != nil {
-		return totals{}, lineArrays{}, nil, err
+		return stored{}, err
 	}
 	// The lines go in as arrays: a staging table would cost a temporary
 	// table's catalog churn per batch, most of the work for a small one.
-	ls := newLineArrays(lines)
-	if err := checkCodes(ctx, tx, sets.spendName, sets.spend, ls.distinct); err != nil {
-		return totals{}, ls, nil, err
+	st := stored{lines: newLineArrays(lines)}
+	if err := checkCodes(ctx, tx, sets.spendName, sets.spend, st.lines.distinct); err != nil {
+		return st, err
 	}
-	t, shares, err := storeResults(ctx, tx, tenant, sets, ls, run, out)
-	return t, ls, shares, err
+	st.totals, st.shares, err = storeResults(ctx, tx, tenant, sets, st.lines, run, out)
+	return st, err
+}
+
+// stored is what storeLines stored: the totals to add, the lines as
+// arrays, and each upload's share by supplier.
+type stored struct {
+	totals totals
+	lines  lineArrays
+	shares []uploadGroup
 }
 
 // setIDs are the sets a batch's lines use, and the spend set's base-year

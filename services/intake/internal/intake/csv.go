@@ -516,18 +516,19 @@ func validateRecord(line int64, rec []string, lay layout, seen *idSet, minDate, 
 	switch {
 	case r.TransactionID == "":
 		return bad(colTx, "required", "")
-	case len(r.TransactionID) > maxIDLen:
-		return bad(colTx, fmt.Sprintf("longer than %d bytes", maxIDLen), r.TransactionID)
 	case r.SupplierID == "":
 		return bad(colSupplier, "required", "")
-	case len(r.SupplierID) > maxIDLen:
-		return bad(colSupplier, fmt.Sprintf("longer than %d bytes", maxIDLen), r.SupplierID)
-	case len(r.ProductID) > maxIDLen:
-		return bad(colProduct, fmt.Sprintf("longer than %d bytes", maxIDLen), r.ProductID)
-	case len(r.SupplierName) > maxNameLen:
-		return bad(colSupplierName, fmt.Sprintf("longer than %d bytes", maxNameLen), r.SupplierName)
-	case len(r.Description) > maxDescLen:
-		return bad(colDescription, fmt.Sprintf("longer than %d bytes", maxDescLen), r.Description)
+	}
+	for _, f := range []struct {
+		col, max int
+		v        string
+	}{{colTx, maxIDLen, r.TransactionID}, {colSupplier, maxIDLen, r.SupplierID}, {colProduct, maxIDLen, r.ProductID},
+		{colSupplierName, maxNameLen, r.SupplierName}, {colDescription, maxDescLen, r.Description}} {
+		if len(f.v) > f.max {
+			return bad(f.col, fmt.Sprintf("longer than %d bytes", f.max), f.v)
+		}
+	}
+	switch {
 	case !IsNAICS(r.NAICS) && (r.Activity == "" || r.NAICS != ""):
 		return bad(colNAICS, "not a 6-digit NAICS code", r.NAICS)
 	case !isAmount(r.Amount):

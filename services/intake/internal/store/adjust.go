@@ -26,7 +26,7 @@ func (s *Store) AdjustSupplierTotals(ctx context.Context, tenant uuid.UUID, id s
 				INSERT INTO intake.supplier_adjustments (tenant_id, id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id
 			), upd AS (
 				UPDATE intake.supplier_totals s SET kg_co2e = s.kg_co2e + d.kg, updated_at = now()
-				FROM (SELECT * FROM unnest($3::text[], $4::text[]::numeric[]) AS d(id, kg) ORDER BY id) d
+				FROM (SELECT d.id, d.kg FROM unnest($3::text[], $4::text[]::numeric[]) AS d(id, kg) ORDER BY d.id) d
 				WHERE EXISTS (SELECT 1 FROM rec) AND s.tenant_id = $1 AND s.supplier_id = d.id
 			)
 			SELECT EXISTS (SELECT 1 FROM rec)`, tenant, id, sups, kgs).Scan(&applied)

@@ -372,12 +372,14 @@ func queueSupplierCountries(b *pgx.Batch, tenant uuid.UUID, rows []intake.Row) {
 	b.Queue(`SELECT supplier_id, country FROM intake.suppliers WHERE tenant_id = $1 AND supplier_id = ANY($2)`, tenant, ids).
 		Query(func(res pgx.Rows) error {
 			var id, country string
-			_, err := pgx.ForEachRow(res, []any{&id, &country}, func() error {
+			if _, err := pgx.ForEachRow(res, []any{&id, &country}, func() error {
 				for _, i := range at[id] {
 					rows[i].Country = country
 				}
 				return nil
-			})
-			return err
+			}); err != nil {
+				return fmt.Errorf("read supplier countries: %w", err)
+			}
+			return nil
 		})
 }
