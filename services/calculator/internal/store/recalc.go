@@ -13,12 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/riverqueue/rivercontrib/otelriver"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/riverdb"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
 
@@ -26,39 +26,12 @@ import (
 // each service migrates and works its own queue.
 const RiverSchema = "calculator_river"
 
-// migrateRiver creates or updates River's tables in RiverSchema, one
-// replica at a time, and lets the application's role insert jobs in its
-// transactions.
+// migrateRiver creates or updates River's tables in RiverSchema and lets
+// the application's role insert jobs in its transactions.
 func migrateRiver(ctx context.Context, pool *pgxpool.Pool) error {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: RiverSchema})
-	if err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	conn, release, err := db.Unbounded(ctx, pool)
-	if err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	defer release()
-	const lock = `hashtext('calculator.river')`
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	defer func() {
-		// Best effort: the lock ends with the session anyway.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`)
-	}()
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+RiverSchema); err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("store.Migrate: river: %w", err)
-	}
-	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+	return riverdb.Migrate(ctx, pool, RiverSchema, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
 		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole); err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	return nil
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole)
 }
 
 // ClientOptions configure the River client that works recalculations.

@@ -21,9 +21,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/riverdb"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
@@ -44,42 +44,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := db.Migrate(ctx, pool, "intake", migrations); err != nil {
 		return err
 	}
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: RiverSchema})
-	if err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	// Replicas that start together migrate one at a time, waiting without
-	// a timeout. River's versions go in a transaction each (one adds an
-	// enum value the next uses).
-	conn, release, err := db.Unbounded(ctx, pool)
-	if err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	defer release()
-	const lock = `hashtext('intake.river')`
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	defer func() {
-		// Best effort: the lock ends with the session anyway.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`)
-	}()
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+RiverSchema); err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("store.Migrate: river: %w", err)
-	}
 	// Jobs are inserted and completed in the transactions that store and
 	// finish their uploads, which run as the application's role; upkeep
 	// reads them to find the uploads River gave up on (FailAbandoned).
-	if _, err := conn.Exec(ctx, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`, `+db.MaintenanceRole+`;
+	return riverdb.Migrate(ctx, pool, RiverSchema, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`, `+db.MaintenanceRole+`;
 		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
 		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT SELECT ON `+RiverSchema+`.river_job TO `+db.MaintenanceRole); err != nil {
-		return fmt.Errorf("store.Migrate: %w", err)
-	}
-	return nil
+		GRANT SELECT ON `+RiverSchema+`.river_job TO `+db.MaintenanceRole)
 }
 
 // Store implements intake.Store.
