@@ -17,9 +17,10 @@ import (
 
 // Bounds of a supplier factor's fields.
 const (
-	maxIDBytes        = 128
-	maxBoundaryBytes  = 200
-	maxSupplierFactor = 1000 // ListSupplierFactors page
+	maxIDBytes       = 128
+	maxBoundaryBytes = 200
+	// MaxSupplierFactors is the largest page of ListSupplierFactors.
+	MaxSupplierFactors = 1000
 	// GasTolerance is how far a figure's gases, summed under AR5, may be
 	// from its CO2e: a supplier rounds each.
 	GasTolerance = "0.005"
@@ -164,13 +165,8 @@ func (s *Service) SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64
 	return s.store.SupplierFactor(ctx, tenant, id)
 }
 
-// ListSupplierFactors reads a page of figures, newest first.
+// ListSupplierFactors reads up to limit figures (1 to MaxSupplierFactors
+// + 1: a page and the sign of the next), newest first.
 func (s *Service) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]SupplierFactor, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	if limit > maxSupplierFactor {
-		return nil, apperr.Invalid("page_size", "at most %d", maxSupplierFactor)
-	}
-	return s.store.ListSupplierFactors(ctx, tenant, supplier, limit, after)
+	return s.store.ListSupplierFactors(ctx, tenant, supplier, min(max(limit, 1), MaxSupplierFactors+1), after)
 }

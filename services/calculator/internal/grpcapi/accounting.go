@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,22 +74,12 @@ func supplierFactorProto(f calculator.SupplierFactor) *calculatorv1.SupplierFact
 	return out
 }
 
-// resourceID reads "{collection}/{id}" with a positive id.
-func resourceID(field, collection, name string) (int64, error) {
-	s, ok := strings.CutPrefix(name, collection+"/")
-	id, err := strconv.ParseInt(s, 10, 64)
-	if !ok || err != nil || id <= 0 {
-		return 0, apperr.Invalid(field, "%q is not %s/{id}", name, collection)
-	}
-	return id, nil
-}
-
 func (a *API) GetSupplierFactor(ctx context.Context, req *calculatorv1.GetSupplierFactorRequest) (*calculatorv1.SupplierFactor, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	id, err := resourceID("name", "supplierFactors", req.GetName())
+	id, err := ParseID("name", "supplierFactors/", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -106,31 +95,25 @@ func (a *API) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSup
 	if err != nil {
 		return nil, err
 	}
-	fp := "supplierFactors?" + req.GetSupplierId()
-	var after int64
-	if t := req.GetPageToken(); t != "" {
-		keys, err := a.tokens.Decode(t, tenant, fp)
-		if err == nil && len(keys) == 1 {
-			after, err = strconv.ParseInt(keys[0], 10, 64)
-		}
-		if err != nil || after <= 0 {
-			return nil, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
-		}
-	}
-	size := int(req.GetPageSize())
-	fs, err := a.svc.ListSupplierFactors(ctx, tenant, req.GetSupplierId(), size+1, after)
+	limit, err := pageSize(req.GetPageSize(), 100, calculator.MaxSupplierFactors)
 	if err != nil {
 		return nil, err
 	}
-	if size <= 0 {
-		size = 100
+	fp := "supplierFactors?" + req.GetSupplierId()
+	after, err := a.afterID(tenant, fp, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	fs, err := a.svc.ListSupplierFactors(ctx, tenant, req.GetSupplierId(), limit+1, after)
+	if err != nil {
+		return nil, err
 	}
 	resp := &calculatorv1.ListSupplierFactorsResponse{}
-	for i, f := range fs {
-		if i == size {
-			resp.NextPageToken = a.tokens.Encode(tenant, fp, []string{strconv.FormatInt(fs[i-1].ID, 10)})
-			break
-		}
+	if len(fs) > limit {
+		fs = fs[:limit]
+		resp.NextPageToken = a.idToken(tenant, fp, fs[limit-1].ID)
+	}
+	for _, f := range fs {
 		resp.SupplierFactors = append(resp.SupplierFactors, supplierFactorProto(f))
 	}
 	return resp, nil
@@ -150,7 +133,7 @@ func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRe
 	case req.GetSnapshot() != "" && req.GetAsOfDate() != "":
 		return nil, apperr.Invalid("as_of_date", "give a snapshot or a date, not both")
 	case req.GetSnapshot() != "":
-		if at.Snapshot, err = resourceID("snapshot", "inventorySnapshots", req.GetSnapshot()); err != nil {
+		if at.Snapshot, err = ParseID("snapshot", "inventorySnapshots/", req.GetSnapshot()); err != nil {
 			return nil, err
 		}
 	case req.GetAsOfDate() != "":

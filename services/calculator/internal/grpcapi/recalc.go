@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"strconv"
 	"time"
 
@@ -77,6 +78,31 @@ func pageSize(n int32, def, most int) (int, error) {
 	return min(int(n), most), nil
 }
 
+// afterID reads a page token of a newest-first listing by id (query fp):
+// the last id served, 0 for the first page.
+func (a *API) afterID(tenant uuid.UUID, fp, token string) (int64, error) {
+	if token == "" {
+		return 0, nil
+	}
+	keys, err := a.tokens.Decode(token, tenant, fp)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if len(keys) == 1 {
+		id, err = strconv.ParseInt(keys[0], 10, 64)
+	}
+	if len(keys) != 1 || err != nil || id <= 0 {
+		return 0, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
+	}
+	return id, nil
+}
+
+// idToken is the page token after id, for afterID.
+func (a *API) idToken(tenant uuid.UUID, fp string, id int64) string {
+	return a.tokens.Encode(tenant, fp, []string{strconv.FormatInt(id, 10)})
+}
+
 func (a *API) ListRecalculations(ctx context.Context, req *calculatorv1.ListRecalculationsRequest) (*calculatorv1.ListRecalculationsResponse, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
@@ -87,18 +113,9 @@ func (a *API) ListRecalculations(ctx context.Context, req *calculatorv1.ListReca
 		return nil, err
 	}
 	const fp = "recalculations"
-	var after int64
-	if t := req.GetPageToken(); t != "" {
-		keys, err := a.tokens.Decode(t, tenant, fp)
-		if err != nil {
-			return nil, err
-		}
-		if len(keys) != 1 {
-			return nil, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
-		}
-		if after, err = strconv.ParseInt(keys[0], 10, 64); err != nil {
-			return nil, apperr.Invalid("page_token", "is malformed; pass next_page_token unchanged")
-		}
+	after, err := a.afterID(tenant, fp, req.GetPageToken())
+	if err != nil {
+		return nil, err
 	}
 	rs, err := a.svc.Recalculations(ctx, tenant, limit+1, after)
 	if err != nil {
@@ -107,7 +124,7 @@ func (a *API) ListRecalculations(ctx context.Context, req *calculatorv1.ListReca
 	resp := &calculatorv1.ListRecalculationsResponse{}
 	if len(rs) > limit {
 		rs = rs[:limit]
-		resp.NextPageToken = a.tokens.Encode(tenant, fp, []string{strconv.FormatInt(rs[limit-1].ID, 10)})
+		resp.NextPageToken = a.idToken(tenant, fp, rs[limit-1].ID)
 	}
 	for _, r := range rs {
 		resp.Recalculations = append(resp.Recalculations, recalcProto(r))
