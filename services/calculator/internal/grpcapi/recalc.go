@@ -2,10 +2,10 @@ package grpcapi
 
 import (
 	"context"
-	"github.com/google/uuid"
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
