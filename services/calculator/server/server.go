@@ -38,10 +38,10 @@ func Run(ctx context.Context, env service.Env) error {
 	defer cancel()
 	st := store.New(pool)
 	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.ErrorContext(ctx, "partitions", "error", err.Error()) })
-	// The totals and the rollup are updated in place by every calculated
-	// batch: keep them vacuumed whatever autovacuum does.
+	// The totals and the day's log are updated in place by every
+	// calculated batch: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
-		"calculator.emission_totals", "calculator.emission_rollup")
+		"calculator.emission_totals", "calculator.emission_totals_log")
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {

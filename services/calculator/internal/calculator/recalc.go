@@ -174,8 +174,11 @@ func (s *Service) sendAdjustments(ctx context.Context, tenant uuid.UUID) error {
 const RecalcQueue = "recalculations"
 
 // RecalcBatch is how many lines a recalculation reads, computes and
-// stores per transaction.
-const RecalcBatch = 5_000
+// stores per transaction. A batch's totals touch about as many rows
+// whatever its size (suppliers, codes, inventory groups): measured on
+// 300,000 lines, their upserts took 6.9 s in batches of 5,000, 1.5 s in
+// batches of 20,000.
+const RecalcBatch = 20_000
 
 // RecalcArgs are a recalculation job's arguments.
 type RecalcArgs struct {

@@ -137,7 +137,7 @@ func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf c
 		// The supplier's stored lines are recalculated with it, queued in
 		// the same transaction: the figure is not there without its job.
 		var stored bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE tenant_id = $1 AND supplier_id = $2 AND tx_count <> 0)`,
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 1 AND key = $2 AND tx_count <> 0)`,
 			tenant, sf.SupplierID).Scan(&stored); err != nil {
 			return fmt.Errorf("look up stored lines: %w", err)
 		}

@@ -2,6 +2,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -183,7 +184,7 @@ func completeSet(ctx context.Context, tx pgx.Tx, id int16, set factors.Set, base
 	return insertGases(ctx, tx, nil)
 }
 
-// backfillBases gives rollup and totals rows stored before CO2e was kept
+// backfillBases gives totals rows stored before CO2e was kept
 // under every GWP basis their AR4 and AR6 values, from the results and
 // their factors, once, tenant by tenant. The tenant's rows are locked
 // meanwhile so a concurrent calculation cannot slip between the read and
@@ -207,25 +208,23 @@ func backfillBases(ctx context.Context, pool *pgxpool.Pool) error {
 
 func backfillTenant(ctx context.Context, tx pgx.Tx) error {
 	var pending bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE kg_co2e_ar4 IS NULL)
-		OR EXISTS (SELECT 1 FROM calculator.emission_rollup WHERE kg_co2e_ar4 IS NULL)`).Scan(&pending); err != nil || !pending {
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE kg_co2e_ar4 IS NULL)`).Scan(&pending); err != nil || !pending {
 		return err //nolint:wrapcheck // wrapped by backfillBases, naming the tenant
 	}
 	_, err := tx.Exec(ctx, `
-		SELECT 1 FROM calculator.emission_rollup FOR UPDATE;
-		UPDATE calculator.emission_rollup r SET kg_co2e_ar4 = x.k4, kg_co2e_ar6 = x.k6
-		FROM (SELECT e.supplier_id, date_trunc('month', e.tx_date)::date AS month, e.naics_code, e.category, e.factor_set_id,
+		SELECT 1 FROM calculator.emission_totals FOR UPDATE;
+		WITH g AS (
+			SELECT e.supplier_id, date_trunc('month', e.tx_date)::date AS month, e.naics_code, e.category,
 				sum(coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) * f.value_ar4) AS k4,
 				sum(coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) * f.value_ar6) AS k6
 			FROM calculator.emission_results e JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id AND f.code = e.naics_code
-			GROUP BY 1, 2, 3, 4, 5) x
-		WHERE (r.supplier_id, r.month, r.naics_code, r.category, r.factor_set_id) = (x.supplier_id, x.month, x.naics_code, x.category, x.factor_set_id);
+			GROUP BY 1, 2, 3, 4)
 		UPDATE calculator.emission_totals t SET kg_co2e_ar4 = x.k4, kg_co2e_ar6 = x.k6
 		FROM (SELECT dim, key, sum(k4) AS k4, sum(k6) AS k6 FROM (
-				SELECT 1 AS dim, supplier_id AS key, kg_co2e_ar4 AS k4, kg_co2e_ar6 AS k6 FROM calculator.emission_rollup
-				UNION ALL SELECT 2, category::text, kg_co2e_ar4, kg_co2e_ar6 FROM calculator.emission_rollup
-				UNION ALL SELECT 3, naics_code, kg_co2e_ar4, kg_co2e_ar6 FROM calculator.emission_rollup
-				UNION ALL SELECT 4, to_char(month, 'YYYY-MM'), kg_co2e_ar4, kg_co2e_ar6 FROM calculator.emission_rollup) u
+				SELECT 1 AS dim, supplier_id AS key, k4, k6 FROM g
+				UNION ALL SELECT 2, category::text, k4, k6 FROM g
+				UNION ALL SELECT 3, naics_code, k4, k6 FROM g
+				UNION ALL SELECT 4, to_char(month, 'YYYY-MM'), k4, k6 FROM g) u
 			GROUP BY 1, 2) x
 		WHERE t.dim = x.dim AND t.key = x.key`)
 	if err != nil {
@@ -457,8 +456,9 @@ func (s *Store) ListFactors(ctx context.Context, tenant uuid.UUID, q calculator.
 	return page, nil
 }
 
-// Calculate stores the lines' results and folds them into the rollup in one
-// statement, skipping transactions calculated before (so retries are safe).
+// Calculate stores the lines' results and adds them to the totals in one
+// transaction, skipping transactions calculated before (so retries are
+// safe).
 func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calculator.Line) (calculator.Calculated, error) {
 	minD, maxD := lines[0].Date, lines[0].Date
 	for _, l := range lines {
@@ -507,8 +507,8 @@ func (s *Store) Calculate(ctx context.Context, tenant uuid.UUID, lines []calcula
 }
 
 // storeLines stores the lines' results, by run (nil: their upload), with
-// the tenant's sets, and adds them to the rollup; it returns the totals to
-// add and the lines as arrays.
+// the tenant's sets; it returns the totals to add and the lines as
+// arrays.
 func storeLines(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, lines []calculator.Line, run *int64, out *calculator.Calculated) (stored, error) {
 	sets, err := tenantSets(ctx, tx, tenant, lines)
 	if err != nil {
@@ -639,8 +639,8 @@ func checkCodes(ctx context.Context, tx pgx.Tx, set string, setID int16, codes [
 	return nil
 }
 
-// storeResults stores the lines' results not stored before and adds them
-// to the rollup, in one statement. It sets out's suppliers and returns the
+// storeResults stores the lines' results not stored before, in one
+// statement. It sets out's suppliers and returns the
 // summary dimensions' totals and each upload's share by supplier, of the
 // lines it stored. A line's kg CO2e is its factor quantity times the
 // factor: for a spend line its amount in the set's base-year dollars
@@ -684,24 +684,20 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 				coalesce(factor_quantity, amount_base_usd) AS q, coalesce(factor_code, naics_code) AS fcode, method, coalesce(dq, 0) AS dq
 		), g AS (
 			-- The stored lines grouped once, finer than every total below
-			-- (exact sums: numeric), so the rollup and the groupings read
-			-- these groups instead of the lines six and seven times.
+			-- (exact sums: numeric), so the groupings read these groups
+			-- instead of the lines six times.
 			SELECT g.*, g.q * f.value_ar4 AS kg4, g.q * f.value_ar6 AS kg6 FROM (
 				SELECT upload_id, supplier_id, date_trunc('month', tx_date)::date AS month, naics_code, category, factor_set_id,
 					fcode, method, dq, sum(kg_co2e) AS kg, sum(amount_usd) AS amt, count(*) AS n, sum(q) AS q
 				FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) g
 			JOIN calculator.factors f ON f.factor_set_id = g.factor_set_id AND f.code = g.fcode
-		), roll AS (
-`+rollupUpsert+`
 		)
 		-- Dimension 0 is (upload, supplier), the caller's share of each
 		-- upload; 1 to 4 are the summary dimensions, 5 the inventory's
 		-- groups (calculator.InventoryKey).
-		SELECT dim, up, key, sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text FROM (
-			SELECT 0 AS dim, upload_id AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL
-`+summaryDims+`
-		) u GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+		SELECT 0, upload_id, supplier_id, `+groupSums+` FROM g GROUP BY upload_id, supplier_id
+		UNION ALL
+`+summaryDims,
 		tenant, sets.spend, calculator.MethodSpendBased, calculator.MethodAverageData, sets.activity, sets.base,
 		ls.ids, ls.dates, ls.sups, ls.codes, ls.amounts, ls.uploads, ls.prices, ls.priceMonths,
 		ls.curs, ls.originals, ls.rates, ls.rateMonths, ls.qtys, ls.units, ls.factorQtys, ls.cats,
@@ -732,36 +728,31 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 	if err := rows.Err(); err != nil {
 		return t, nil, fmt.Errorf("store results: %w", err)
 	}
+	// In key order, as batchTotals reads them: byUpload takes an upload's
+	// groups together.
+	slices.SortFunc(shares, func(a, b uploadGroup) int { return cmp.Or(cmp.Compare(a.upload, b.upload), strings.Compare(a.Key, b.Key)) })
+	slices.SortFunc(out.Suppliers, func(a, b calculator.Group) int { return strings.Compare(a.Key, b.Key) })
 	return t, shares, nil
 }
 
-// rollupUpsert adds groups g (supplier_id, month, naics_code, category,
-// factor_set_id, kg, amt, n, kg4, kg6) to the rollup, in key order:
-// concurrent batches lock shared rollup rows in the same order, so they
-// queue instead of deadlocking.
-const rollupUpsert = `			INSERT INTO calculator.emission_rollup AS r
-				(tenant_id, supplier_id, month, naics_code, category, factor_set_id, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, supplier_id, month, naics_code, category, factor_set_id, sum(kg), sum(amt), sum(n), sum(kg4), sum(kg6)
-			FROM g GROUP BY 2, 3, 4, 5, 6
-			ORDER BY 2, 3, 4, 5, 6
-			ON CONFLICT (tenant_id, supplier_id, month, naics_code, category, factor_set_id) DO UPDATE
-			SET kg_co2e = r.kg_co2e + excluded.kg_co2e,
-			    spend_usd = r.spend_usd + excluded.spend_usd,
-			    tx_count = r.tx_count + excluded.tx_count,
-			    kg_co2e_ar4 = r.kg_co2e_ar4 + excluded.kg_co2e_ar4,
-			    kg_co2e_ar6 = r.kg_co2e_ar6 + excluded.kg_co2e_ar6`
+// summaryDims total groups g under summary dimensions 1 to 4 and the
+// inventory's (5), as (dim, upload 0, key, kg, amt, n, kg4, kg6) in no
+// order. Each dimension is its own hashed grouping, keyed on columns: one
+// sort of every group under every key cost a third of a batch's
+// statement.
+const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP BY supplier_id
+			UNION ALL SELECT 2, 0, category::text, ` + groupSums + ` FROM g GROUP BY category
+			UNION ALL SELECT 3, 0, naics_code, ` + groupSums + ` FROM g GROUP BY naics_code
+			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), ` + groupSums + ` FROM g GROUP BY month
+			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, ` + groupSums + `
+				FROM g GROUP BY category, factor_set_id, method, dq, fcode`
 
-// summaryDims are groups g's rows under summary dimensions 1 to 4 and the
-// inventory's (5), as (dim, upload 0, key, kg, amt, n, kg4, kg6).
-const summaryDims = `			SELECT 1 AS dim, 0 AS up, supplier_id AS key, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 2, 0, category::text, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 3, 0, naics_code, kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), kg, amt, n, kg4, kg6 FROM g
-			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, kg, amt, n, kg4, kg6 FROM g`
+// groupSums are a grouping's totals of groups g, as text.
+const groupSums = `sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text`
 
-// addTotals adds a batch's summary totals. It runs after the rollup, in
-// key order: every batch locks rollup rows then totals rows, each in the
-// same order, so batches queue rather than deadlock.
+// addTotals adds a batch's summary totals, in key order: every batch
+// locks totals rows in the same order, so batches queue rather than
+// deadlock.
 func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day time.Time) error {
 	if len(t.keys) == 0 {
 		return nil
@@ -983,7 +974,7 @@ func scanResult(row pgx.Row) (calculator.Result, error) {
 	return r, nil
 }
 
-// Summarize groups the rollup (never the results) by dim. kg CO2e are
+// Summarize reads the totals (never the results) of dim. kg CO2e are
 // stored exactly and reported to 7 decimals (0.1 g), whatever the factor's
 // own precision.
 func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis) (calculator.Summary, error) {

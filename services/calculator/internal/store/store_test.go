@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -227,19 +226,6 @@ func TestPriceIndexGapsAndOlderResults(t *testing.T) {
 	}
 	if r, _ := f.svc.Result(ctx, f.a, "G2"); r.PriceBase != "292.655" || r.PriceYear != 2022 {
 		t.Fatalf("the set's price year after LoadSet: %+v", r)
-	}
-}
-
-// Rollup rows are updated in place by every calculation: their pages keep
-// room for HOT updates.
-func TestRollupPagesKeepRoomForUpdates(t *testing.T) {
-	pool := setup(t).pool
-	var opts []string
-	if err := pool.QueryRow(context.Background(), `SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'calculator.emission_rollup'::regclass`).Scan(&opts); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(opts, "fillfactor=70") {
-		t.Fatalf("emission_rollup options %v, want fillfactor=70", opts)
 	}
 }
 
