@@ -411,16 +411,16 @@ func (s *Store) ListFactors(ctx context.Context, tenant uuid.UUID, q calculator.
 		}
 	}
 	count := "SELECT count(*)" + factorsFrom + " WHERE " + strings.Join(where, " AND ")
-	dir, cmp := "ASC", ">"
+	dir, op := "ASC", ">"
 	if desc {
-		dir, cmp = "DESC", "<"
+		dir, op = "DESC", "<"
 	}
 	if q.After != nil {
 		if len(q.After) != 3 {
 			return page, fmt.Errorf("store.ListFactors: cursor has %d keys, not 3", len(q.After))
 		}
 		args["a0"], args["a1"], args["a2"] = q.After[0], q.After[1], q.After[2]
-		where = append(where, fmt.Sprintf("(%s, s.name, f.code) %s (@a0::text::%s, @a1, @a2)", sort.expr, cmp, sort.typ))
+		where = append(where, fmt.Sprintf("(%s, s.name, f.code) %s (@a0::text::%s, @a1, @a2)", sort.expr, op, sort.typ))
 	}
 	list := fmt.Sprintf("SELECT %s, %s::text%s WHERE %s ORDER BY %s %s, s.name %s, f.code %s LIMIT %d",
 		factorCols, sort.expr, factorsFrom, strings.Join(where, " AND "), sort.expr, dir, dir, dir, q.Limit+1)
@@ -730,7 +730,9 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 	}
 	// In key order, as batchTotals reads them: byUpload takes an upload's
 	// groups together.
-	slices.SortFunc(shares, func(a, b uploadGroup) int { return cmp.Or(cmp.Compare(a.upload, b.upload), strings.Compare(a.Key, b.Key)) })
+	slices.SortFunc(shares, func(a, b uploadGroup) int {
+		return cmp.Or(cmp.Compare(a.upload, b.upload), strings.Compare(a.Key, b.Key))
+	})
 	slices.SortFunc(out.Suppliers, func(a, b calculator.Group) int { return strings.Compare(a.Key, b.Key) })
 	return t, shares, nil
 }
