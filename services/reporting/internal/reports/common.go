@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
 )
@@ -77,6 +78,43 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	return d, nil
 }
 
+// checkDecimals refuses a figure a peer sent that is not an exact decimal:
+// read as zero, it would misstate the report without a sign.
+func (d data) checkDecimals() error {
+	inv := d.inv
+	vals := []string{inv.TotalKg, inv.Uncertainty.P5, inv.Uncertainty.P50, inv.Uncertainty.P95, d.pareto.TotalKg}
+	for _, m := range inv.Methods {
+		vals = append(vals, m.Kg)
+	}
+	for _, c := range inv.Categories {
+		vals = append(vals, c.Kg, c.Uncertainty.P5, c.Uncertainty.P50, c.Uncertainty.P95)
+		for _, m := range c.Methods {
+			vals = append(vals, m.Kg)
+		}
+	}
+	for _, g := range inv.Groups {
+		vals = append(vals, g.Kg)
+	}
+	for _, m := range d.months {
+		vals = append(vals, m.Kg)
+	}
+	for _, e := range d.pareto.Entries {
+		vals = append(vals, e.Kg, e.Spend)
+	}
+	for _, r := range d.recalcs {
+		vals = append(vals, r.KgBefore, r.KgAfter)
+	}
+	for _, v := range vals {
+		if v == "" {
+			continue
+		}
+		if _, _, err := decimal.Parse(v); err != nil {
+			return fmt.Errorf("reports: a peer sent %w", err)
+		}
+	}
+	return nil
+}
+
 // catRow is one of the 15 categories, whether the inventory has it or not.
 type catRow struct {
 	n        int
@@ -117,6 +155,14 @@ func (c catRow) status() string {
 	}
 }
 
+// stamp is t in RFC 3339 (UTC), or "" for a time a peer did not give.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func snapshotLabel(d data) string {
 	if d.snapshot.DisplayName != "" {
 		return fmt.Sprintf("%q (%s)", d.snapshot.DisplayName, d.inv.Snapshot)
@@ -130,13 +176,13 @@ func source(d data) string {
 	case d.inv.Snapshot != "":
 		s := "The figures are those of the inventory snapshot " + snapshotLabel(d)
 		if !d.snapshot.CreateTime.IsZero() {
-			s += ", recorded " + d.snapshot.CreateTime.UTC().Format(time.RFC3339)
+			s += ", recorded " + stamp(d.snapshot.CreateTime)
 		}
 		return s + ": recalculations since do not change them."
 	case d.inv.AsOfDate != "":
 		return "The figures are the inventory as calculated at the end of " + d.inv.AsOfDate + " (UTC)."
 	default:
-		return "The figures are the inventory as calculated when the report was made (" + d.inv.ReadTime.UTC().Format(time.RFC3339) + "), not a recorded snapshot: a recalculation after that changes them."
+		return "The figures are the inventory as calculated when the report was made (" + stamp(d.inv.ReadTime) + "), not a recorded snapshot: a recalculation after that changes them."
 	}
 }
 
@@ -461,11 +507,7 @@ func recalculationsSection(d data) document.Section {
 		col(colTonnes, "Before"), col(colTonnes, "After"), {Title: "Change", Unit: "%", Kind: document.Percent, Decimals: 2},
 	}, Notes: []string{"Before and after are kg CO2e (AR5) of the lines in scope. A changed line keeps its earlier result versions (docs/history.md)."}}
 	for _, r := range d.recalcs {
-		finished := ""
-		if !r.FinishTime.IsZero() {
-			finished = r.FinishTime.UTC().Format(time.RFC3339)
-		}
-		t.Rows = append(t.Rows, []string{r.Name, r.Reason, recalcScope(r), r.State, r.CreateTime.UTC().Format(time.RFC3339), finished,
+		t.Rows = append(t.Rows, []string{r.Name, r.Reason, recalcScope(r), r.State, stamp(r.CreateTime), stamp(r.FinishTime),
 			strconv.FormatInt(r.LineCount, 10), strconv.FormatInt(r.LinesChanged, 10), tonnes(r.KgBefore), tonnes(r.KgAfter), r.ChangePct})
 	}
 	ps := []string{baseYearText(d)}

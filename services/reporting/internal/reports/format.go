@@ -18,7 +18,8 @@ const (
 	percentDecimals = 2
 )
 
-// rat reads an exact decimal from a service; an empty one is zero.
+// rat reads an exact decimal from a service (Build has checked them all);
+// an empty one is zero.
 func rat(s string) *big.Rat {
 	if s == "" {
 		return new(big.Rat)

@@ -88,10 +88,11 @@ func methodology(d data, c catRow) string {
 	}
 	var parts []string
 	for _, m := range byKg(c.c.Methods) {
-		p := fmt.Sprintf("%s (%s %% of emissions, %d lines)", methodText[m.Method], percent(rat(m.Kg), rat(c.c.Kg)), m.LineCount)
-		if methodText[m.Method] == "" {
-			p = fmt.Sprintf("%s (%s %% of emissions, %d lines)", m.Method, percent(rat(m.Kg), rat(c.c.Kg)), m.LineCount)
+		name := methodText[m.Method]
+		if name == "" {
+			name = m.Method
 		}
+		p := fmt.Sprintf("%s (%s %% of emissions, %d lines)", name, percent(rat(m.Kg), rat(c.c.Kg)), m.LineCount)
 		var labels []string
 		for _, s := range sets[m.Method] {
 			labels = append(labels, d.factorSetLabel(s))
@@ -221,7 +222,7 @@ func sb253(d data) document.Document {
 		{Title: "Snapshot", Kind: document.Text}, {Title: "As of", Kind: document.Text}, {Title: "Read", Kind: document.Text},
 		{Title: "GWP basis", Kind: document.Text}, {Title: "Monte Carlo iterations", Kind: document.Integer}, {Title: "Seed", Kind: document.Integer},
 		{Title: "Groups", Kind: document.Integer}, {Title: "Factors", Kind: document.Integer},
-	}, Rows: [][]string{{d.inv.Snapshot, d.inv.AsOfDate, d.inv.ReadTime.UTC().Format("2006-01-02T15:04:05Z"), basisName(d.inv.GWPBasis),
+	}, Rows: [][]string{{d.inv.Snapshot, d.inv.AsOfDate, stamp(d.inv.ReadTime), basisName(d.inv.GWPBasis),
 		strconv.Itoa(int(d.inv.Iterations)), strconv.FormatUint(d.inv.Seed, 10), strconv.Itoa(int(d.inv.GroupCount)), strconv.Itoa(int(d.inv.FactorCount))}},
 		Notes: []string{"The same inventory, iterations and seed give the same percentiles, so a reviewer can reproduce the range."}}
 	return document.Document{

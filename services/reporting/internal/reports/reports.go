@@ -359,6 +359,9 @@ func Build(ctx context.Context, src Sources, r Request) (document.Document, erro
 	if err != nil {
 		return document.Document{}, err
 	}
+	if err := d.checkDecimals(); err != nil {
+		return document.Document{}, err
+	}
 	if r.Snapshot != "" && d.snapshot.Name == "" {
 		return document.Document{}, apperr.Invalid("report.snapshot", "no snapshot %s", r.Snapshot)
 	}

@@ -482,3 +482,14 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// A peer's figure that is not an exact decimal fails the report rather
+// than counting as zero.
+func TestBuildRefusesMalformedFigures(t *testing.T) {
+	src := newFake()
+	src.inv.Categories[1].Kg = "4.3e3"
+	_, err := reports.Build(t.Context(), src, request(reports.GHGInventory))
+	if err == nil || apperr.KindOf(err) != apperr.Internal || !strings.Contains(err.Error(), `"4.3e3" is not a decimal`) {
+		t.Errorf("Build = %v, want an internal error naming 4.3e3", err)
+	}
+}
