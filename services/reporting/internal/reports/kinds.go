@@ -47,7 +47,7 @@ func ghgInventory(d data) document.Document {
 	return document.Document{
 		Title: "GHG Protocol Scope 3 inventory",
 		Sections: []document.Section{
-			{Title: "Summary", Paragraphs: append(summary, uncertaintyText(d)), Tables: []document.Table{summaryTable(d)}},
+			{Title: "Summary", Paragraphs: summary, Tables: []document.Table{summaryTable(d)}},
 			{Title: "Emissions by category", Tables: []document.Table{t}, Charts: []document.Chart{categoryChart(d)}},
 			monthsSection(d),
 			{Title: "Calculation methods", Tables: []document.Table{methodsTable(d)}, Charts: []document.Chart{methodMixChart(d)}},
@@ -296,7 +296,7 @@ func hotspotPack(d data) document.Document {
 
 	ps := []string{
 		fmt.Sprintf("%d suppliers account for %s t CO2e. The %d largest reach %s %% of it, the hotspot set procurement engagement starts with.",
-			p.SupplierCount, tonnes(p.TotalKg), p.ThresholdCount, strconv.FormatFloat(p.Threshold*100, 'f', -1, 64)),
+			p.SupplierCount, tonnes(p.TotalKg), p.ThresholdCount, thresholdPercent(p.Threshold)),
 		"Emissions here are under IPCC AR5 GWP-100, the basis the supplier Pareto ranks under, whatever basis the inventory is read under.",
 	}
 	if int(p.SupplierCount) > len(p.Entries) {
@@ -305,7 +305,7 @@ func hotspotPack(d data) document.Document {
 	if total.Sign() <= 0 {
 		ps = append(ps, "The net total is not positive (credit notes outweigh purchases), so no share is meaningful and none is shown.")
 	}
-	eng := fmt.Sprintf("%d of the %d suppliers listed are targeted by an engagement campaign; the status is their latest campaign's.", engaged, len(p.Entries))
+	eng := fmt.Sprintf("Suppliers listed that an engagement campaign targets: %d of %d; the status shown is their latest campaign's.", engaged, len(p.Entries))
 	if len(d.engaged) == 0 {
 		eng = "No engagement campaign has targeted any supplier: every supplier is shown as not engaged."
 	}
@@ -317,6 +317,16 @@ func hotspotPack(d data) document.Document {
 			limitations(d),
 		},
 	}
+}
+
+// thresholdPercent shows the Pareto's threshold (a float, 0.8) in percent
+// to 2 decimals, so its binary error never shows (80.00000000000001).
+func thresholdPercent(f float64) string {
+	r := new(big.Rat)
+	if r.SetFloat64(f) == nil {
+		return ""
+	}
+	return decimal.Round(r.Mul(r, big.NewRat(100, 1)), percentDecimals)
 }
 
 // spend is USD to 2 decimals, exact from the service's 4.

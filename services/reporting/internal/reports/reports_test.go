@@ -379,10 +379,15 @@ func TestHotspotPack(t *testing.T) {
 		t.Errorf("pareto chart = %v %v", pareto.Labels, pareto.Series)
 	}
 	txt := text(doc)
-	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75 % of it", "1 of the 3 suppliers listed are targeted"} {
+	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 1 of 3"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text lacks %q", want)
 		}
+	}
+	src := newFake()
+	src.pareto.Threshold = 0.8 // 80.00000000000001 in percent, as a float
+	if txt := text(build(t, src, request(reports.HotspotPack))); !strings.Contains(txt, "reach 80.00 % of it") {
+		t.Errorf("threshold 0.8 reads: %s", txt)
 	}
 }
 
