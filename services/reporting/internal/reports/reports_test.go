@@ -3,6 +3,7 @@ package reports_test
 import (
 	"context"
 	"errors"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -296,6 +297,7 @@ func TestGHGInventory(t *testing.T) {
 
 func TestCDP(t *testing.T) {
 	doc := build(t, newFake(), request(reports.CDP))
+	wantCells(t, "totals", row(t, table(t, doc, "totals"), "20.002"), map[string]string{"Lines": "1655"})
 	tb := table(t, doc, "cdp_scope3")
 	const supplierCol = "Emissions calculated using data obtained from suppliers or value chain partners"
 	wantCells(t, "category 1", row(t, tb, "1"), map[string]string{
@@ -335,6 +337,17 @@ func TestSB253(t *testing.T) {
 	tb := table(t, doc, "sb253_categories")
 	wantCells(t, "category 4", row(t, tb, "4"), map[string]string{"Emissions": "4.321", "Emissions (exact)": "4321.1234567", "Share of total": "21.60", "Lines": "300"})
 	wantCells(t, "total", row(t, tb, ""), map[string]string{"Emissions": "20.002", "Emissions (exact)": "20002.0000000", "Lines": "1655"})
+	// The categories' exact kg add up to the total to the last digit.
+	sum := new(big.Rat)
+	for _, r := range tb.Rows[:15] {
+		if r[3] != "" {
+			v, _ := new(big.Rat).SetString(r[3])
+			sum.Add(sum, v)
+		}
+	}
+	if got := sum.FloatString(7); got != "20002.0000000" {
+		t.Errorf("categories add up to %s kg, want 20002.0000000", got)
+	}
 	wantCells(t, "inventory read", row(t, table(t, doc, "inventory_read"), "inventorySnapshots/7"), map[string]string{
 		"GWP basis": "IPCC AR5 GWP-100", "Monte Carlo iterations": "10000", "Seed": "1", "Groups": "5", "Factors": "5",
 	})
