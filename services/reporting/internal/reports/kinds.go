@@ -302,6 +302,9 @@ func hotspotPack(d data) document.Document {
 	if int(p.SupplierCount) > len(p.Entries) {
 		ps = append(ps, fmt.Sprintf("The table lists the largest %d suppliers; shares are of all %d.", len(p.Entries), p.SupplierCount))
 	}
+	if d.inv.Snapshot != "" {
+		ps = append(ps, "The supplier Pareto is read from the current calculation: a snapshot records no suppliers, so these figures may differ from the snapshot's where lines were added or recalculated since.")
+	}
 	if total.Sign() <= 0 {
 		ps = append(ps, "The net total is not positive (credit notes outweigh purchases), so no share is meaningful and none is shown.")
 	}
