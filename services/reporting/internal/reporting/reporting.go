@@ -5,6 +5,7 @@ package reporting
 import (
 	"context"
 	"math/big"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -155,6 +156,10 @@ func (s *Service) InventorySummary(ctx context.Context, topN int32) (Inventory, 
 	return inv, nil
 }
 
+// CategoryTitle is the GHG Protocol's name of Scope 3 category n (1..15),
+// or "" for another number.
+func CategoryTitle(n int) string { return categoryNames[strconv.Itoa(n)] }
+
 func keys(gs []Group) []string {
 	out := make([]string, len(gs))
 	for i, g := range gs {
@@ -223,12 +228,12 @@ func (s *Service) Dashboard(ctx context.Context, top int32) (Dashboard, error) {
 	for _, g := range sup.Groups {
 		d.TopShare += g.Share
 	}
-	d.Intensity = intensity(cat.TotalKg, cat.TotalSpend)
+	d.Intensity = Intensity(cat.TotalKg, cat.TotalSpend)
 	return d, nil
 }
 
-// intensity is kg per USD to 6 decimals, or "" when spend is zero or unknown.
-func intensity(kg, spend string) string {
+// Intensity is kg per USD to 6 decimals, or "" when spend is zero or unknown.
+func Intensity(kg, spend string) string {
 	k, ok1 := new(big.Rat).SetString(kg)
 	s, ok2 := new(big.Rat).SetString(spend)
 	if !ok1 || !ok2 || s.Sign() == 0 {

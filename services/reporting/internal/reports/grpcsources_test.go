@@ -1,0 +1,263 @@
+package reports_test
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
+	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
+	"github.com/vcci-dev/vcci/services/reporting/internal/reports"
+)
+
+// keys records the API keys the fake peers were called with.
+type keys struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (k *keys) record(ctx context.Context) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.seen = append(k.seen, md.Get("x-api-key")...)
+}
+
+type fakeCalc struct {
+	calculatorv1.UnimplementedCalculatorServiceServer
+	*keys
+	invReq *calculatorv1.GetInventoryRequest
+	sumReq *calculatorv1.SummarizeEmissionsRequest
+}
+
+func (f *fakeCalc) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
+	f.record(ctx)
+	f.invReq = req
+	return &calculatorv1.Inventory{
+		GwpBasis: calculatorv1.GwpBasis_GWP_BASIS_AR6, Snapshot: req.GetSnapshot(), TotalKgCo2E: "12.5000000", LineCount: 3,
+		Categories: []*calculatorv1.InventoryCategory{{
+			Category: commonv1.ScopeCategory_SCOPE_CATEGORY_BUSINESS_TRAVEL, Title: "Business travel", KgCo2E: "12.5000000", LineCount: 3, Share: 1,
+			Methods:     []*calculatorv1.MethodShare{{Method: "average-data", KgCo2E: "12.5000000", LineCount: 3, Share: 1}},
+			DataQuality: &calculatorv1.DataQuality{Score: "2.20"}, Uncertainty: &calculatorv1.UncertaintyRange{P5: "10.1", P50: "12.6", P95: "15.2"},
+		}},
+		Methods:     []*calculatorv1.MethodShare{{Method: "average-data", KgCo2E: "12.5000000", LineCount: 3, Share: 1}},
+		DataQuality: &calculatorv1.DataQuality{Technology: "2.00", Time: "1.00", Geography: "3.00", Completeness: "3.00", Reliability: "2.00", Score: "2.20"},
+		Iterations:  10000, Seed: 1, GroupCount: 1, FactorCount: 1,
+		Groups: []*calculatorv1.InventoryGroup{{Category: commonv1.ScopeCategory_SCOPE_CATEGORY_BUSINESS_TRAVEL, Factor: "factorSets/desnz-2024/factors/hotel.uk.room-night",
+			Method: "average-data", Indicators: "21332", KgCo2E: "12.5000000", LineCount: 3, Sigma2: 0.01}},
+		ReadTime: timestamppb.New(time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)),
+	}, nil
+}
+
+func (f *fakeCalc) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
+	f.record(ctx)
+	f.sumReq = req
+	return &calculatorv1.SummarizeEmissionsResponse{Groups: []*commonv1.EmissionTotal{{Key: "2024-05", KgCo2E: "12.5000000", SpendUsd: "300.0000", TransactionCount: 3}}}, nil
+}
+
+func (f *fakeCalc) GetCalculationSettings(ctx context.Context, _ *calculatorv1.GetCalculationSettingsRequest) (*calculatorv1.CalculationSettings, error) {
+	f.record(ctx)
+	return &calculatorv1.CalculationSettings{GwpBasis: calculatorv1.GwpBasis_GWP_BASIS_AR6, BaseYear: 2023, SignificanceThresholdPercent: "5",
+		SpendFactorSet: "factorSets/epa-supply-chain-v1.3.0", ActivityFactorSet: "factorSets/desnz-2024"}, nil
+}
+
+// ListRecalculations answers in two pages.
+func (f *fakeCalc) ListRecalculations(ctx context.Context, req *calculatorv1.ListRecalculationsRequest) (*calculatorv1.ListRecalculationsResponse, error) {
+	f.record(ctx)
+	if req.GetPageToken() == "" {
+		return &calculatorv1.ListRecalculationsResponse{NextPageToken: "p2", Recalculations: []*calculatorv1.Recalculation{{
+			Name: "recalculations/2", Reason: "base year", BaseYear: true, Year: 2023, State: calculatorv1.RecalculationState_RECALCULATION_STATE_SUCCEEDED,
+			LineCount: 10, LinesChanged: 4, KgCo2EBefore: "100.0000000", KgCo2EAfter: "106.0000000", ChangePercent: "6.00", Significant: true,
+			CreateTime: timestamppb.New(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)),
+		}}}, nil
+	}
+	return &calculatorv1.ListRecalculationsResponse{Recalculations: []*calculatorv1.Recalculation{{
+		Name: "recalculations/1", Reason: "supplier figure", SupplierId: "S1", State: calculatorv1.RecalculationState_RECALCULATION_STATE_FAILED,
+	}}}, nil
+}
+
+func (f *fakeCalc) ListFactorSets(ctx context.Context, _ *calculatorv1.ListFactorSetsRequest) (*calculatorv1.ListFactorSetsResponse, error) {
+	f.record(ctx)
+	return &calculatorv1.ListFactorSetsResponse{FactorSets: []*calculatorv1.FactorSet{{
+		Name: "factorSets/desnz-2024", DisplayName: "UK DESNZ 2024", Publisher: "DESNZ", Version: "1.1", Region: "GB", Year: 2024, Source: "gov.uk",
+	}}}, nil
+}
+
+func (f *fakeCalc) ListInventorySnapshots(ctx context.Context, _ *calculatorv1.ListInventorySnapshotsRequest) (*calculatorv1.ListInventorySnapshotsResponse, error) {
+	f.record(ctx)
+	return &calculatorv1.ListInventorySnapshotsResponse{Snapshots: []*calculatorv1.InventorySnapshot{{
+		Name: "inventorySnapshots/7", DisplayName: "FY2024 as reported", GwpBasis: calculatorv1.GwpBasis_GWP_BASIS_AR5, TotalKgCo2E: "12.5000000",
+		CreateTime: timestamppb.New(time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)),
+	}}}, nil
+}
+
+func (f *fakeCalc) ListSupplierFactors(ctx context.Context, _ *calculatorv1.ListSupplierFactorsRequest) (*calculatorv1.ListSupplierFactorsResponse, error) {
+	f.record(ctx)
+	return &calculatorv1.ListSupplierFactorsResponse{SupplierFactors: []*calculatorv1.SupplierFactor{{
+		SupplierId: "S2", Kind: calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT, ReportingYear: 2024, ValidFrom: "2024-01-01", ValidTo: "2024-12-31",
+	}}}, nil
+}
+
+type fakeHotspot struct {
+	hotspotv1.UnimplementedHotspotServiceServer
+	*keys
+	topN int32
+}
+
+func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeSupplierParetoRequest) (*hotspotv1.AnalyzeSupplierParetoResponse, error) {
+	f.record(ctx)
+	f.topN = req.GetTopN()
+	return &hotspotv1.AnalyzeSupplierParetoResponse{TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
+		Entries: []*hotspotv1.ParetoEntry{{Rank: 1, Supplier: "suppliers/S1", SupplierDisplayName: "Acme", KgCo2E: "12.5000000", SpendUsd: "300.0000", Share: 1, CumulativeShare: 1, InThresholdSet: true}}}, nil
+}
+
+type fakeEngagement struct {
+	engagementv1.UnimplementedEngagementServiceServer
+	*keys
+}
+
+// ListCampaigns lists the newer campaign on the first page, as the
+// service lists newest first.
+func (f *fakeEngagement) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaignsRequest) (*engagementv1.ListCampaignsResponse, error) {
+	f.record(ctx)
+	target := func(s string) *engagementv1.CampaignTarget {
+		return &engagementv1.CampaignTarget{Supplier: "suppliers/" + s, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED}
+	}
+	if req.GetPageToken() == "" {
+		return &engagementv1.ListCampaignsResponse{NextPageToken: "older", Campaigns: []*engagementv1.Campaign{{
+			Name: "campaigns/2", DisplayName: "Q2", Targets: []*engagementv1.CampaignTarget{target("S1")},
+			CreateTime: timestamppb.New(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)),
+		}}}, nil
+	}
+	return &engagementv1.ListCampaignsResponse{Campaigns: []*engagementv1.Campaign{{
+		Name: "campaigns/1", DisplayName: "Q1", Targets: []*engagementv1.CampaignTarget{target("S1"), target("S2")},
+		CreateTime: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+	}}}, nil
+}
+
+func TestGRPCSources(t *testing.T) {
+	k := &keys{}
+	calc, hot, eng := &fakeCalc{keys: k}, &fakeHotspot{keys: k}, &fakeEngagement{keys: k}
+	s := grpc.NewServer()
+	calculatorv1.RegisterCalculatorServiceServer(s, calc)
+	hotspotv1.RegisterHotspotServiceServer(s, hot)
+	engagementv1.RegisterEngagementServiceServer(s, eng)
+	cc := testsupport.ServeInMemory(t, s)
+	src := reports.NewGRPCSources(calculatorv1.NewCalculatorServiceClient(cc), hotspotv1.NewHotspotServiceClient(cc), engagementv1.NewEngagementServiceClient(cc))
+	ctx := testsupport.WithKey(testsupport.APIKey)
+
+	inv, err := src.Inventory(ctx, reports.InventoryQuery{Snapshot: "inventorySnapshots/7", GWPBasis: "AR6", Iterations: 100, IncludeGroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := calc.invReq; r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 || r.GetSnapshot() != "inventorySnapshots/7" || r.GetIterations() != 100 || !r.GetIncludeGroups() {
+		t.Errorf("GetInventory request = %v", r)
+	}
+	want := reports.Inventory{
+		GWPBasis: "AR6", Snapshot: "inventorySnapshots/7", TotalKg: "12.5000000", LineCount: 3,
+		Categories: []reports.Category{{Number: 6, Title: "Business travel", Kg: "12.5000000", LineCount: 3,
+			Methods:     []reports.MethodShare{{Method: "average-data", Kg: "12.5000000", LineCount: 3}},
+			DataQuality: reports.DataQuality{Score: "2.20"}, Uncertainty: reports.Uncertainty{P5: "10.1", P50: "12.6", P95: "15.2"}}},
+		Methods:     []reports.MethodShare{{Method: "average-data", Kg: "12.5000000", LineCount: 3}},
+		DataQuality: reports.DataQuality{Technology: "2.00", Time: "1.00", Geography: "3.00", Completeness: "3.00", Reliability: "2.00", Score: "2.20"},
+		Iterations:  10000, Seed: 1, GroupCount: 1, FactorCount: 1,
+		Groups:   []reports.Group{{Category: 6, Factor: "factorSets/desnz-2024/factors/hotel.uk.room-night", Method: "average-data", Indicators: "21332", Kg: "12.5000000", LineCount: 3}},
+		ReadTime: time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC),
+	}
+	if !reflect.DeepEqual(inv, want) {
+		t.Errorf("Inventory =\n%+v\nwant\n%+v", inv, want)
+	}
+
+	months, err := src.MonthTotals(ctx, "AR6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(months, []reports.Total{{Key: "2024-05", Kg: "12.5000000", Spend: "300.0000", Count: 3}}) ||
+		calc.sumReq.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH || calc.sumReq.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 {
+		t.Errorf("MonthTotals = %v from %v", months, calc.sumReq)
+	}
+
+	settings, err := src.Settings(ctx)
+	if err != nil || settings != (reports.Settings{GWPBasis: "AR6", BaseYear: 2023, SignificanceThresholdPercent: "5",
+		SpendFactorSet: "factorSets/epa-supply-chain-v1.3.0", ActivityFactorSet: "factorSets/desnz-2024"}) {
+		t.Errorf("Settings = %+v, %v", settings, err)
+	}
+
+	recalcs, err := src.Recalculations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recalcs) != 2 || recalcs[0].State != "succeeded" || !recalcs[0].BaseYear || recalcs[0].KgAfter != "106.0000000" || recalcs[0].ChangePct != "6.00" ||
+		recalcs[1].State != "failed" || recalcs[1].SupplierID != "S1" || !recalcs[1].CreateTime.IsZero() {
+		t.Errorf("Recalculations = %+v", recalcs)
+	}
+
+	sets, err := src.FactorSets(ctx)
+	if err != nil || !slices.Equal(sets, []reports.FactorSet{{Name: "factorSets/desnz-2024", DisplayName: "UK DESNZ 2024", Publisher: "DESNZ", Version: "1.1", Source: "gov.uk", Region: "GB", Year: 2024}}) {
+		t.Errorf("FactorSets = %+v, %v", sets, err)
+	}
+
+	snaps, err := src.Snapshots(ctx)
+	if err != nil || !slices.Equal(snaps, []reports.Snapshot{{Name: "inventorySnapshots/7", DisplayName: "FY2024 as reported",
+		CreateTime: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "12.5000000"}}) {
+		t.Errorf("Snapshots = %+v, %v", snaps, err)
+	}
+
+	figures, err := src.SupplierFactors(ctx)
+	if err != nil || !slices.Equal(figures, []reports.SupplierFactor{{SupplierID: "S2", Kind: "supplier-product", ReportingYear: 2024, ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}}) {
+		t.Errorf("SupplierFactors = %+v, %v", figures, err)
+	}
+
+	p, err := src.SupplierPareto(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hot.topN != 100 || !reflect.DeepEqual(p, reports.Pareto{TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
+		Entries: []reports.ParetoEntry{{Rank: 1, SupplierID: "S1", Name: "Acme", Kg: "12.5000000", Spend: "300.0000", InThresholdSet: true}}}) {
+		t.Errorf("SupplierPareto = %+v (top_n %d)", p, hot.topN)
+	}
+
+	engaged, err := src.Engagements(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(engaged, map[string]reports.Engagement{
+		"S1": {Campaign: "campaigns/2", CampaignName: "Q2", Status: "invited", Since: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+		"S2": {Campaign: "campaigns/1", CampaignName: "Q1", Status: "invited", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}) {
+		t.Errorf("Engagements = %+v", engaged)
+	}
+
+	// Every call carried the caller's key, as pkg/grpcclient forwards it.
+	k.mu.Lock()
+	seen := slices.Compact(slices.Clone(k.seen))
+	calls := len(k.seen)
+	k.mu.Unlock()
+	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 11 {
+		t.Errorf("API keys seen = %v over %d calls, want %s on 11", seen, calls, testsupport.APIKey)
+	}
+}
+
+// A peer's error reaches the caller with its own code.
+func TestGRPCSourcesPassErrors(t *testing.T) {
+	s := grpc.NewServer()
+	calculatorv1.RegisterCalculatorServiceServer(s, calculatorv1.UnimplementedCalculatorServiceServer{})
+	cc := testsupport.ServeInMemory(t, s)
+	src := reports.NewGRPCSources(calculatorv1.NewCalculatorServiceClient(cc), nil, nil)
+	_, err := src.Inventory(testsupport.WithKey(testsupport.APIKey), reports.InventoryQuery{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("Inventory = %v, want Unimplemented", err)
+	}
+}

@@ -1,0 +1,408 @@
+// Package reports builds each report kind's document from the calculator's,
+// hotspot's and engagement's data. Tables carry the exact decimals the
+// services return, converted (kg to t) and rounded as decimals, never
+// through float64; only chart values are floats.
+package reports
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/services/reporting/internal/document"
+)
+
+// Kind is a report kind, named as the API names it.
+type Kind string
+
+const (
+	GHGInventory Kind = "GHG_INVENTORY"
+	CDP          Kind = "CDP"
+	ESRSE16      Kind = "ESRS_E1_6"
+	SB253        Kind = "SB_253"
+	HotspotPack  Kind = "HOTSPOT_PACK"
+)
+
+// Kinds lists every kind, in the order the API documents them.
+var Kinds = []Kind{GHGInventory, CDP, ESRSE16, SB253, HotspotPack}
+
+// Exclusion is a Scope 3 category the reporter leaves out, and why.
+type Exclusion struct {
+	Category int
+	Reason   string
+}
+
+// Request is what a report is asked for.
+type Request struct {
+	Kind Kind
+	// PeriodStart and PeriodEnd are the first and last days of the
+	// reporting period (00:00 UTC), both included.
+	PeriodStart, PeriodEnd time.Time
+	// Snapshot is "inventorySnapshots/{id}", or empty for the inventory as
+	// calculated now.
+	Snapshot string
+	// GWPBasis is "AR4", "AR5", "AR6", or empty for the tenant's (a
+	// snapshot's: the one it recorded).
+	GWPBasis     string
+	Organization string
+	Exclusions   []Exclusion
+}
+
+// Sources is what the reports read; each call is for the tenant the
+// context carries.
+type Sources interface {
+	// Inventory is the Scope 3 inventory with its groups.
+	Inventory(ctx context.Context, q InventoryQuery) (Inventory, error)
+	// MonthTotals are the emissions of every month with data, oldest first,
+	// under basis ("" for the tenant's).
+	MonthTotals(ctx context.Context, basis string) ([]Total, error)
+	SupplierPareto(ctx context.Context, topN int32) (Pareto, error)
+	// Engagements is each engaged supplier's latest campaign, by supplier id.
+	Engagements(ctx context.Context) (map[string]Engagement, error)
+	// SupplierFactors are the suppliers' own figures on file.
+	SupplierFactors(ctx context.Context) ([]SupplierFactor, error)
+	Settings(ctx context.Context) (Settings, error)
+	// Recalculations are the tenant's recalculations, newest first.
+	Recalculations(ctx context.Context) ([]Recalculation, error)
+	FactorSets(ctx context.Context) ([]FactorSet, error)
+	Snapshots(ctx context.Context) ([]Snapshot, error)
+}
+
+// InventoryQuery says which inventory to read. Iterations 0 is the
+// calculator's default.
+type InventoryQuery struct {
+	Snapshot, GWPBasis string
+	Iterations         int32
+	IncludeGroups      bool
+}
+
+// Inventory is the calculator's inventory; quantities are exact kg CO2e.
+type Inventory struct {
+	GWPBasis, AsOfDate, Snapshot string
+	TotalKg                      string
+	LineCount                    int64
+	Categories                   []Category
+	Methods                      []MethodShare
+	DataQuality                  DataQuality
+	Uncertainty                  Uncertainty
+	Iterations                   int32
+	Seed                         uint64
+	GroupCount, FactorCount      int32
+	Groups                       []Group
+	ReadTime                     time.Time
+}
+
+// Category is one Scope 3 category of an inventory (Number 1..15).
+type Category struct {
+	Number      int
+	Title       string
+	Kg          string
+	LineCount   int64
+	Methods     []MethodShare
+	DataQuality DataQuality
+	Uncertainty Uncertainty
+}
+
+// MethodShare is the part of a total one method calculated.
+type MethodShare struct {
+	Method    string
+	Kg        string
+	LineCount int64
+}
+
+// DataQuality is an emissions-weighted data quality, 1 best to 5 worst;
+// empty strings when nothing was scored.
+type DataQuality struct {
+	Technology, Time, Geography, Completeness, Reliability, Score string
+}
+
+// Uncertainty is a Monte Carlo range of kg CO2e; empty when none was run.
+type Uncertainty struct{ P5, P50, P95 string }
+
+// Group is the lines of one category, factor, method and data quality.
+type Group struct {
+	Category   int
+	Factor     string // "factorSets/{set}/factors/{code}"
+	Method     string
+	Indicators string // "41344", or empty when not scored
+	Kg         string
+	LineCount  int64
+}
+
+// Total is one group of a breakdown (a month: Key "2024-03").
+type Total struct {
+	Key, Label, Kg, Spend string
+	Count                 int64
+}
+
+// Pareto is the suppliers ranked by emissions (under AR5, as hotspot ranks).
+type Pareto struct {
+	Entries        []ParetoEntry
+	TotalKg        string
+	SupplierCount  int32
+	Threshold      float64
+	ThresholdCount int32
+}
+
+// ParetoEntry is one ranked supplier.
+type ParetoEntry struct {
+	Rank           int32
+	SupplierID     string
+	Name           string
+	Kg, Spend      string
+	InThresholdSet bool
+}
+
+// Engagement is a supplier's place in its latest campaign.
+type Engagement struct {
+	Campaign, CampaignName string
+	Status                 string // "invited"
+	Since                  time.Time
+}
+
+// SupplierFactor is a supplier's own figure on file.
+type SupplierFactor struct {
+	SupplierID         string
+	Kind               string // "supplier-company" or "supplier-product"
+	ReportingYear      int32
+	Verified           bool
+	ValidFrom, ValidTo string
+}
+
+// Settings are the tenant's calculation settings.
+type Settings struct {
+	GWPBasis                          string
+	BaseYear                          int32
+	SignificanceThresholdPercent      string
+	SpendFactorSet, ActivityFactorSet string
+}
+
+// Recalculation is a recalculation of stored lines.
+type Recalculation struct {
+	Name, Reason                 string
+	SupplierID, FactorSet        string
+	Year                         int32
+	BaseYear, Significant        bool
+	State                        string
+	LineCount, LinesChanged      int64
+	KgBefore, KgAfter, ChangePct string
+	CreateTime, FinishTime       time.Time
+}
+
+// FactorSet is a factor library version the tenant sees.
+type FactorSet struct {
+	Name, DisplayName, Publisher, Version, Source, Region string
+	Year                                                  int32
+}
+
+// Snapshot is a recorded inventory.
+type Snapshot struct {
+	Name, DisplayName string
+	CreateTime        time.Time
+	GWPBasis, TotalKg string
+}
+
+// checkIterations keeps Check's inventory read cheap: it needs the
+// categories, not a precise range.
+const checkIterations = 100
+
+// Check refuses a request that cannot make a report, naming the field.
+func Check(ctx context.Context, src Sources, r Request) error {
+	if err := checkFields(r); err != nil {
+		return err
+	}
+	if r.Snapshot != "" {
+		snaps, err := src.Snapshots(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(snaps, func(s Snapshot) bool { return s.Name == r.Snapshot }) {
+			return apperr.Invalid("report.snapshot", "no snapshot %s", r.Snapshot)
+		}
+	}
+	inv, err := src.Inventory(ctx, InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: checkIterations})
+	if err != nil {
+		return err
+	}
+	months, err := src.MonthTotals(ctx, inv.GWPBasis)
+	if err != nil {
+		return err
+	}
+	return checkData(r, inv, months)
+}
+
+var bases = []string{"", "AR4", "AR5", "AR6"}
+
+func checkFields(r Request) error {
+	if !slices.Contains(Kinds, r.Kind) {
+		return apperr.Invalid("report.kind", "must be one of %s, got %q", joinKinds(), r.Kind)
+	}
+	for _, d := range []struct {
+		field string
+		t     time.Time
+	}{{"report.period_start", r.PeriodStart}, {"report.period_end", r.PeriodEnd}} {
+		if d.t.IsZero() {
+			return apperr.Invalid(d.field, "is required")
+		}
+		if !d.t.Equal(day(d.t)) {
+			return apperr.Invalid(d.field, "must be a whole day (00:00 UTC), got %s", d.t.UTC().Format(time.RFC3339))
+		}
+	}
+	if r.PeriodEnd.Before(r.PeriodStart) {
+		return apperr.Invalid("report.period_end", "%s is before period_start %s", ymd(r.PeriodEnd), ymd(r.PeriodStart))
+	}
+	if r.Snapshot != "" {
+		id, ok := strings.CutPrefix(r.Snapshot, "inventorySnapshots/")
+		if !ok || id == "" || strings.Contains(id, "/") {
+			return apperr.Invalid("report.snapshot", "must be inventorySnapshots/{id}, got %q", r.Snapshot)
+		}
+	}
+	if !slices.Contains(bases, r.GWPBasis) {
+		return apperr.Invalid("report.gwp_basis", "must be AR4, AR5, AR6 or empty, got %q", r.GWPBasis)
+	}
+	seen := map[int]bool{}
+	for i, e := range r.Exclusions {
+		field := fmt.Sprintf("report.exclusions[%d]", i)
+		switch {
+		case e.Category < 1 || e.Category > 15:
+			return apperr.Invalid(field+".category", "must be a Scope 3 category from 1 to 15, got %d", e.Category)
+		case seen[e.Category]:
+			return apperr.Invalid(field+".category", "category %d is excluded twice", e.Category)
+		case strings.TrimSpace(e.Reason) == "":
+			return apperr.Invalid(field+".reason", "is required: an exclusion must be explained")
+		}
+		seen[e.Category] = true
+	}
+	return nil
+}
+
+// checkData refuses a period the inventory cannot be restricted to: the
+// calculator's totals are not split by transaction year, so a report is of
+// every stored line and its period must cover every month with data. It
+// also refuses excluding a category that has emissions, which would make
+// the report's total differ from the inventory's.
+func checkData(r Request, inv Inventory, months []Total) error {
+	var data []string
+	for _, m := range months {
+		if m.Count != 0 || !isZero(m.Kg) {
+			data = append(data, m.Key)
+		}
+	}
+	if len(data) == 0 && inv.LineCount == 0 {
+		return apperr.Invalid("report.period_start", "the period %s to %s has no data: nothing is calculated", ymd(r.PeriodStart), ymd(r.PeriodEnd))
+	}
+	var before, after []string
+	for _, m := range data {
+		start, err := time.Parse("2006-01", m)
+		if err != nil {
+			return fmt.Errorf("reports: month %q: %w", m, err)
+		}
+		switch {
+		case r.PeriodStart.After(start):
+			before = append(before, m)
+		case r.PeriodEnd.Before(start.AddDate(0, 1, -1)):
+			after = append(after, m)
+		}
+	}
+	var vs []apperr.Violation
+	const why = "the inventory covers every stored line (its totals are not split by date), so the period must cover every month with data; outside it: %s"
+	if len(before) > 0 {
+		vs = append(vs, apperr.Violation{Field: "report.period_start", Description: fmt.Sprintf(why, strings.Join(before, ", "))})
+	}
+	if len(after) > 0 {
+		vs = append(vs, apperr.Violation{Field: "report.period_end", Description: fmt.Sprintf(why, strings.Join(after, ", "))})
+	}
+	if len(vs) > 0 {
+		msg := make([]string, len(vs))
+		for i, v := range vs {
+			msg[i] = v.Field + ": " + v.Description
+		}
+		return &apperr.Error{Kind: apperr.InvalidArgument, Msg: strings.Join(msg, "; "), Violations: vs}
+	}
+	for i, e := range r.Exclusions {
+		for _, c := range inv.Categories {
+			if c.Number == e.Category && (c.LineCount != 0 || !isZero(c.Kg)) {
+				return apperr.Invalid(fmt.Sprintf("report.exclusions[%d].category", i),
+					"category %d has %s t CO2e calculated; only a category without data can be excluded", e.Category, tonnes(c.Kg))
+			}
+		}
+	}
+	return nil
+}
+
+func joinKinds() string {
+	s := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func day(t time.Time) time.Time {
+	u := t.UTC()
+	return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func ymd(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// Build reads the sources and builds r's document. It checks r as Check
+// does, against the data it reads, so that a report queued after Check
+// still never covers a period its data does not fit.
+func Build(ctx context.Context, src Sources, r Request) (document.Document, error) {
+	if err := checkFields(r); err != nil {
+		return document.Document{}, err
+	}
+	d, err := load(ctx, src, r)
+	if err != nil {
+		return document.Document{}, err
+	}
+	if err := d.checkDecimals(); err != nil {
+		return document.Document{}, err
+	}
+	if r.Snapshot != "" && d.snapshot.Name == "" {
+		return document.Document{}, apperr.Invalid("report.snapshot", "no snapshot %s", r.Snapshot)
+	}
+	if err := checkData(r, d.inv, d.months); err != nil {
+		return document.Document{}, err
+	}
+	var doc document.Document
+	switch r.Kind {
+	case GHGInventory:
+		doc = ghgInventory(d)
+	case CDP:
+		doc = cdp(d)
+	case ESRSE16:
+		doc = esrs(d)
+	case SB253:
+		doc = sb253(d)
+	case HotspotPack:
+		doc = hotspotPack(d)
+	}
+	doc.Kind = string(r.Kind)
+	doc.GeneratedAt = d.now
+	doc.Subtitle = subtitle(d)
+	if err := doc.Validate(); err != nil {
+		return document.Document{}, fmt.Errorf("reports.Build: %w", err)
+	}
+	return doc, nil
+}
+
+func subtitle(d data) string {
+	parts := []string{}
+	if d.req.Organization != "" {
+		parts = append(parts, d.req.Organization)
+	}
+	parts = append(parts, ymd(d.req.PeriodStart)+" to "+ymd(d.req.PeriodEnd))
+	if d.req.Kind != HotspotPack {
+		parts = append(parts, "GWP "+basisName(d.inv.GWPBasis))
+	} else {
+		parts = append(parts, "GWP "+basisName("AR5"))
+	}
+	if d.inv.Snapshot != "" {
+		parts = append(parts, "snapshot "+snapshotLabel(d))
+	}
+	return strings.Join(parts, " · ")
+}
