@@ -25,7 +25,14 @@ const (
 // renderPDF lays d out for print: a title page, contents with page
 // numbers, then a page per section with its paragraphs, tables and charts.
 func renderPDF(w io.Writer, d document.Document) error {
+	return writePDF(w, d, true)
+}
+
+// writePDF is renderPDF with the choice to leave page contents
+// uncompressed, so a test can find the text in them.
+func writePDF(w io.Writer, d document.Document, compress bool) error {
 	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetCompression(compress)
 	pdf.SetCreationDate(d.GeneratedAt)
 	pdf.SetModificationDate(d.GeneratedAt)
 	pdf.SetTitle(d.Title, true)

@@ -151,8 +151,11 @@ func Sample(nSuppliers int) document.Document {
 	}}
 	supChart := document.Chart{Kind: document.Pareto, Title: "Suppliers by emissions", XLabel: "Supplier", YLabel: "Emissions (t CO2e)",
 		Series: []document.Series{{Name: "Emissions"}}}
-	supBar := document.Chart{Kind: document.Bar, Title: "Spend and emissions of the largest suppliers", XLabel: "Supplier", YLabel: "Thousand EUR / t CO2e",
-		Series: []document.Series{{Name: "Spend (thousand EUR)"}, {Name: "Emissions (t CO2e)"}}}
+	countryBar := document.Chart{Kind: document.Bar, Title: "Supplier emissions by country and method", XLabel: "Supplier country", YLabel: "Emissions (t CO2e)",
+		Labels: countries, Series: make([]document.Series, len(methods))}
+	for i, m := range methods {
+		countryBar.Series[i] = document.Series{Name: m, Values: make([]float64, len(countries))}
+	}
 	var methodKg [4]int64
 	var methodN [4]int
 	var scoreKg [5]int64
@@ -161,9 +164,7 @@ func Sample(nSuppliers int) document.Document {
 			fmt.Sprintf("%d.%02d", s.cents/100, s.cents%100), tonnes(s.kg), share(s.kg, supTotal), methods[s.method], strconv.Itoa(s.score)})
 		supChart.Labels = append(supChart.Labels, s.name)
 		supChart.Series[0].Values = append(supChart.Series[0].Values, float64(s.kg)/1000)
-		supBar.Labels = append(supBar.Labels, s.name)
-		supBar.Series[0].Values = append(supBar.Series[0].Values, float64(s.cents)/1e5)
-		supBar.Series[1].Values = append(supBar.Series[1].Values, float64(s.kg)/1000)
+		countryBar.Series[s.method].Values[slices.Index(countries, s.country)] += float64(s.kg) / 1000
 		methodKg[s.method] += s.kg
 		methodN[s.method]++
 		scoreKg[s.score-1] += s.kg
@@ -212,7 +213,7 @@ func Sample(nSuppliers int) document.Document {
 			{Title: "Emissions by month", Paragraphs: []string{"Activity is allocated to the month it occurred in; transport covers categories 4 and 9."},
 				Tables: []document.Table{months}, Charts: []document.Chart{line, stack}},
 			{Title: "Suppliers", Paragraphs: []string{"Suppliers in descending order of emissions. Shares are of the emissions suppliers account for."},
-				Tables: []document.Table{supTable}, Charts: []document.Chart{supChart, supBar}},
+				Tables: []document.Table{supTable}, Charts: []document.Chart{supChart, countryBar}},
 			{Title: "Calculation methods", Paragraphs: []string{"Supplier-specific data replaces spend-based estimates as suppliers report."},
 				Tables: []document.Table{mix}, Charts: []document.Chart{mixChart}},
 			{Title: "Data quality", Tables: []document.Table{quality}, Charts: []document.Chart{qualityChart}},
