@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -92,22 +93,27 @@ func newPlot(title, xLabel, yLabel string, labels []string) *plot.Plot {
 	p.Y.Label.Text = yLabel
 	p.Y.Tick.Marker = groupedTicks{}
 	p.Y.Min = 0
-	short := make([]string, len(labels))
-	width := 0
-	for i, l := range labels {
-		short[i] = abbreviate(l)
-		width += len(short[i])
-	}
-	p.NominalX(short...)
-	// About 110 characters of 8 pt text fit across; beyond that, slant.
-	if width+2*len(labels) > 110 {
+	// Labels wrap onto up to three lines when that fits each under its
+	// own slot (about 150 mm across, 1.7 mm a character at 8 pt, with room);
+	// otherwise they are cut short and slanted.
+	perSlot := int(150 / 1.7 / float64(max(len(labels), 1)))
+	shown, ok := wrapLabels(labels, perSlot)
+	if !ok {
+		for i, l := range labels {
+			shown[i] = abbreviate(l)
+		}
 		p.X.Tick.Label.Rotation = math.Pi / 4
 		p.X.Tick.Label.XAlign = text.XRight
 		p.X.Tick.Label.YAlign = text.YCenter
 	}
+	p.NominalX(shown...)
 	p.X.Min, p.X.Max = -0.5, float64(len(labels))-0.5
 	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
+	// Horizontal lines only: vertical ones would cut through the legend
+	// and say nothing on a nominal axis.
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = nil
+	p.Add(grid)
 	return p
 }
 
@@ -134,6 +140,32 @@ func legendRoom(p *plot.Plot, c document.Chart, stacked bool) {
 		top = max(top, sum)
 	}
 	p.Y.Max = top * (1.05 + 0.09*float64(len(c.Series)))
+}
+
+// wrapLabels breaks each label at spaces into at most three lines of width
+// characters, and reports whether every label fit.
+func wrapLabels(labels []string, width int) ([]string, bool) {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		var lines []string
+		for _, w := range strings.Fields(l) {
+			if n := len(lines); n > 0 && utf8.RuneCountInString(lines[n-1])+1+utf8.RuneCountInString(w) <= width {
+				lines[n-1] += " " + w
+				continue
+			}
+			lines = append(lines, w)
+		}
+		for _, line := range lines {
+			if utf8.RuneCountInString(line) > width {
+				return out, false
+			}
+		}
+		if len(lines) > 3 {
+			return out, false
+		}
+		out[i] = strings.Join(lines, "\n")
+	}
+	return out, true
 }
 
 func abbreviate(s string) string {
@@ -190,6 +222,7 @@ func drawBars(dc draw.Canvas, c document.Chart) error {
 		width /= vg.Length(len(c.Series))
 	}
 	var below *plotter.BarChart
+	legend := make([]plot.Thumbnailer, len(c.Series))
 	for k, sr := range c.Series {
 		b, err := plotter.NewBarChart(plotter.Values(sr.Values), width)
 		if err != nil {
@@ -206,8 +239,15 @@ func drawBars(dc draw.Canvas, c document.Chart) error {
 			b.Offset = (vg.Length(k) - vg.Length(len(c.Series)-1)/2) * width
 		}
 		p.Add(b)
-		if len(c.Series) > 1 {
-			p.Legend.Add(sr.Name, b)
+		legend[k] = b
+	}
+	if len(c.Series) > 1 {
+		// A stack's legend lists its series top down, as they are drawn.
+		for k := range c.Series {
+			if c.Kind == document.StackedBar {
+				k = len(c.Series) - 1 - k
+			}
+			p.Legend.Add(c.Series[k].Name, legend[k])
 		}
 	}
 	legendRoom(p, c, c.Kind == document.StackedBar)

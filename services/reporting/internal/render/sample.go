@@ -190,12 +190,17 @@ func Sample(nSuppliers int) document.Document {
 		{Title: "Emissions", Unit: "t CO2e", Kind: document.Decimal, Decimals: 3},
 		{Title: "Share", Unit: "%", Kind: document.Percent, Decimals: 2},
 	}}
-	qualityChart := document.Chart{Kind: document.StackedBar, Title: "Supplier emissions by data quality score", XLabel: "Score", YLabel: "Emissions (t CO2e)",
-		Series: []document.Series{{Name: "Emissions"}}}
+	qualityChart := document.Chart{Kind: document.StackedBar, Title: "Supplier emissions by data quality score and method", XLabel: "Data quality score", YLabel: "Emissions (t CO2e)",
+		Series: make([]document.Series, len(methods))}
+	for m, name := range methods {
+		qualityChart.Series[m] = document.Series{Name: name, Values: make([]float64, len(qualityScores))}
+	}
+	for _, s := range sups {
+		qualityChart.Series[s.method].Values[s.score-1] += float64(s.kg) / 1000
+	}
 	for i, q := range qualityScores {
 		quality.Rows = append(quality.Rows, []string{strconv.Itoa(i + 1), q, tonnes(scoreKg[i]), share(scoreKg[i], supTotal)})
 		qualityChart.Labels = append(qualityChart.Labels, fmt.Sprintf("%d %s", i+1, q))
-		qualityChart.Series[0].Values = append(qualityChart.Series[0].Values, float64(scoreKg[i])/1000)
 	}
 
 	return document.Document{
