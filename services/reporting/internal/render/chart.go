@@ -106,8 +106,12 @@ func newPlot(title, xLabel, yLabel string, labels []string) *plot.Plot {
 		p.X.Tick.Label.XAlign = text.XRight
 		p.X.Tick.Label.YAlign = text.YCenter
 	}
-	p.NominalX(shown...)
-	p.X.Min, p.X.Max = -0.5, float64(len(labels))-0.5
+	if len(labels) > 0 {
+		p.NominalX(shown...)
+	} else {
+		p.Title.Text += " (no data)"
+	}
+	p.X.Min, p.X.Max = -0.5, max(float64(len(labels))-0.5, 0.5)
 	p.Legend.Top = true
 	// Horizontal lines only: vertical ones would cut through the legend
 	// and say nothing on a nominal axis.
@@ -284,7 +288,7 @@ func drawLine(dc draw.Canvas, c document.Chart) error {
 // axis, and two scales on one axis would mislead.
 func drawPareto(dc draw.Canvas, c document.Chart) error {
 	if len(c.Series) == 0 {
-		return nil
+		return drawBars(dc, c) // the axes and "no data"
 	}
 	vals := c.Series[0].Values
 	idx := make([]int, len(vals))

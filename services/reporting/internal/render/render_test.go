@@ -371,3 +371,41 @@ func BenchmarkXLSX(b *testing.B) {
 		}
 	}
 }
+
+// TestRenderEdgeDocuments renders documents with nothing in them, empty
+// tables and charts, and negative or zero values.
+func TestRenderEdgeDocuments(t *testing.T) {
+	empty := document.Document{Kind: "empty", Title: "Empty"}
+	noData := document.Document{Kind: "nodata", Title: "No data", Sections: []document.Section{{Title: "S",
+		Tables: []document.Table{{Name: "t", Title: "T", Columns: []document.Column{{Title: "a", Unit: "kg", Kind: document.Decimal}}}},
+		Charts: []document.Chart{{Kind: document.Bar, Title: "b"}, {Kind: document.Pareto, Title: "p"}, {Kind: document.Line, Title: "l"}, {Kind: document.StackedBar, Title: "s"}}}}}
+	negative := document.Document{Kind: "neg", Title: "Negative", Sections: []document.Section{{Title: "S",
+		Charts: []document.Chart{
+			{Kind: document.Bar, Title: "b", Labels: []string{"x", "y"}, Series: []document.Series{{Name: "a", Values: []float64{-5, 3}}, {Name: "b", Values: []float64{0, 0}}}},
+			{Kind: document.Pareto, Title: "p", Labels: []string{"x", "y"}, Series: []document.Series{{Name: "a", Values: []float64{0, 0}}}}}}}}
+	for _, d := range []document.Document{empty, noData, negative} {
+		for _, f := range []Format{PDF, XLSX, CSV, JSON} {
+			render(t, d, f)
+		}
+	}
+	if n := len(pdfPages(t, empty)); n != 1 {
+		t.Errorf("an empty document has %d pages, want the title page only", n)
+	}
+	// Title, contents, the section with its table and four charts.
+	if n := len(pdfPages(t, noData)); n != 5 {
+		t.Errorf("the no-data document has %d pages, want 5", n)
+	}
+	out := render(t, noData, CSV)
+	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := zr.Open("t.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); string(b) != "a (kg)\n" {
+		t.Errorf("t.csv = %q, want the header alone", b)
+	}
+}
