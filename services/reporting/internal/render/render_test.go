@@ -409,3 +409,24 @@ func TestRenderEdgeDocuments(t *testing.T) {
 		t.Errorf("t.csv = %q, want the header alone", b)
 	}
 }
+
+func TestSheetNamesAreUniqueAndShort(t *testing.T) {
+	long := strings.Repeat("x", 40)
+	var tables []document.Table
+	for _, n := range []string{"about", "History", long, long + "y", "a", "A"} {
+		tables = append(tables, document.Table{Name: n})
+	}
+	want := []string{"about_2", "History_2", strings.Repeat("x", 31), strings.Repeat("x", 29) + "_2", "a", "A_2"}
+	if got := sheetNames(tables); !reflect.DeepEqual(got, want) {
+		t.Errorf("sheetNames = %q, want %q", got, want)
+	}
+	d := document.Document{Kind: "k", Title: "T", Sections: []document.Section{{Title: "S", Tables: tables}}}
+	f, err := excelize.OpenReader(bytes.NewReader(render(t, d, XLSX)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.GetSheetList(); !reflect.DeepEqual(got, append([]string{"About"}, want...)) {
+		t.Errorf("sheets %q", got)
+	}
+}

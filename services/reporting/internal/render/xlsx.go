@@ -22,11 +22,13 @@ const maxSheetName = 31
 func renderXLSX(w io.Writer, d document.Document) error {
 	f := excelize.NewFile()
 	defer f.Close()
-	if err := writeAboutSheet(f, d); err != nil {
+	tables := d.Tables()
+	sheets := sheetNames(tables)
+	if err := writeAboutSheet(f, d, sheets); err != nil {
 		return fmt.Errorf("render.XLSX: %w", err)
 	}
-	for _, t := range d.Tables() {
-		if err := writeTableSheet(f, t); err != nil {
+	for i, t := range tables {
+		if err := writeTableSheet(f, sheets[i], t); err != nil {
 			return fmt.Errorf("render.XLSX table %s: %w", t.Name, err)
 		}
 	}
@@ -36,7 +38,9 @@ func renderXLSX(w io.Writer, d document.Document) error {
 	return nil
 }
 
-func writeAboutSheet(f *excelize.File, d document.Document) error {
+// writeAboutSheet writes the report's text and, under each section, the
+// sheets its tables are on (sheets: one per table in document order).
+func writeAboutSheet(f *excelize.File, d document.Document, sheets []string) error {
 	const sheet = "About"
 	if err := f.SetSheetName(f.GetSheetName(0), sheet); err != nil {
 		return err
@@ -61,13 +65,15 @@ func writeAboutSheet(f *excelize.File, d document.Document) error {
 		style int
 	}
 	lines := []line{{d.Title, title}, {d.Subtitle, wrap}, {"Generated " + generated(d), wrap}}
+	table := 0
 	for _, s := range d.Sections {
 		lines = append(lines, line{"", wrap}, line{s.Title, heading})
 		for _, p := range s.Paragraphs {
 			lines = append(lines, line{p, wrap})
 		}
 		for _, t := range s.Tables {
-			lines = append(lines, line{fmt.Sprintf("Sheet %s: %s", sheetName(t.Name), t.Title), wrap})
+			lines = append(lines, line{fmt.Sprintf("Sheet %s: %s", sheets[table], t.Title), wrap})
+			table++
 		}
 	}
 	for i, l := range lines {
@@ -82,16 +88,34 @@ func writeAboutSheet(f *excelize.File, d document.Document) error {
 	return nil
 }
 
-// sheetName is a table's name cut to Excel's limit.
-func sheetName(name string) string {
-	if len(name) > maxSheetName {
-		return name[:maxSheetName]
+// sheetNames names each table's sheet: its name cut to Excel's limit,
+// with a "_2", "_3"... suffix where that would repeat a sheet's name
+// (Excel compares them ignoring case), "About" or Excel's reserved
+// "History".
+func sheetNames(tables []document.Table) []string {
+	used := map[string]bool{"about": true, "history": true}
+	out := make([]string, len(tables))
+	for i, t := range tables {
+		name := cut(t.Name, maxSheetName)
+		for n := 2; used[strings.ToLower(name)]; n++ {
+			suffix := fmt.Sprintf("_%d", n)
+			name = cut(t.Name, maxSheetName-len(suffix)) + suffix
+		}
+		used[strings.ToLower(name)] = true
+		out[i] = name
 	}
-	return name
+	return out
 }
 
-func writeTableSheet(f *excelize.File, t document.Table) error {
-	sheet := sheetName(t.Name)
+// cut is s's first n bytes; table names are ASCII.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func writeTableSheet(f *excelize.File, sheet string, t document.Table) error {
 	if _, err := f.NewSheet(sheet); err != nil {
 		return err
 	}
