@@ -195,17 +195,18 @@ func (r *pdfRenderer) table(t document.Table) {
 	p.MultiCell(0, 6, r.tr(t.Title), "", "L", false)
 	p.Ln(1)
 
-	widths := r.tableWidths(t)
+	widths, size := r.fitTable(t)
+	lineH := size * 0.475 // a header line, in mm
 	headers := make([][]string, len(t.Columns))
 	lines := 1
-	p.SetFont("Helvetica", "B", 8)
+	p.SetFont("Helvetica", "B", size)
 	for i, c := range t.Columns {
 		headers[i] = r.wrapHeader(c, widths[i])
 		lines = max(lines, len(headers[i]))
 	}
-	headH := float64(lines)*3.8 + 2
+	headH := float64(lines)*lineH + 2
 	header := func() {
-		p.SetFont("Helvetica", "B", 8)
+		p.SetFont("Helvetica", "B", size)
 		p.SetFillColor(221, 228, 238)
 		x, y := p.GetX(), p.GetY()
 		for i, c := range t.Columns {
@@ -215,21 +216,21 @@ func (r *pdfRenderer) table(t document.Table) {
 				align = "R"
 			}
 			// Headers sit on the bottom line, over their values.
-			top := y + 1 + float64(lines-len(headers[i]))*3.8
+			top := y + 1 + float64(lines-len(headers[i]))*lineH
 			for k, l := range headers[i] {
-				p.SetXY(x, top+float64(k)*3.8)
-				p.CellFormat(widths[i], 3.8, l, "", 0, align, false, 0, "")
+				p.SetXY(x, top+float64(k)*lineH)
+				p.CellFormat(widths[i], lineH, l, "", 0, align, false, 0, "")
 			}
 			x += widths[i]
 		}
 		p.SetXY(margin, y+headH)
-		p.SetFont("Helvetica", "", 8)
+		p.SetFont("Helvetica", "", size)
 	}
 	header()
 	for n, row := range t.Rows {
 		if r.spaceLeft() < rowH {
 			p.AddPage()
-			p.SetFont("Helvetica", "I", 8)
+			p.SetFont("Helvetica", "I", size)
 			p.CellFormat(0, 5, r.tr(t.Title+" (continued)"), "", 1, "L", false, 0, "")
 			header()
 		}
@@ -283,22 +284,35 @@ func (r *pdfRenderer) wrapHeader(c document.Column, w float64) []string {
 	return lines
 }
 
-// tableWidths gives each column the width of its widest value (numbers
-// first: they must not be cut), text columns share what is left, and any
-// spare width goes to text columns so tables span the page.
-func (r *pdfRenderer) tableWidths(t document.Table) []float64 {
+// fitTable picks the largest font size, from 8 pt down to 5, at which
+// t's numbers fit across the page, and the columns' widths at that size.
+func (r *pdfRenderer) fitTable(t document.Table) ([]float64, float64) {
+	pw, _ := r.pdf.GetPageSize()
+	for size := 8.0; ; size -= 0.5 {
+		widths, need := r.tableWidths(t, size)
+		if need <= pw-2*margin || size <= 5 {
+			return widths, size
+		}
+	}
+}
+
+// tableWidths gives each column the width of its widest value at size
+// points (numbers first: they must not be cut), text columns share what
+// is left, and any spare width goes to text columns so tables span the
+// page. need is the width the numbers and 12 mm a text column take.
+func (r *pdfRenderer) tableWidths(t document.Table, size float64) (widths []float64, need float64) {
 	p := r.pdf
 	pw, _ := p.GetPageSize()
 	avail := pw - 2*margin
-	widths := make([]float64, len(t.Columns))
-	p.SetFont("Helvetica", "B", 8)
+	widths = make([]float64, len(t.Columns))
+	p.SetFont("Helvetica", "B", size)
 	for i, c := range t.Columns {
 		// A header may wrap, but not inside a word.
 		for _, word := range r.headerWords(c) {
 			widths[i] = max(widths[i], p.GetStringWidth(word))
 		}
 	}
-	p.SetFont("Helvetica", "", 8)
+	p.SetFont("Helvetica", "", size)
 	var numW, textW float64
 	for i, c := range t.Columns {
 		for _, row := range t.Rows {
@@ -317,17 +331,23 @@ func (r *pdfRenderer) tableWidths(t document.Table) []float64 {
 			textW += widths[i]
 		}
 	}
+	need = numW
+	for _, c := range t.Columns {
+		if !numeric(c) {
+			need += 12
+		}
+	}
 	if textW == 0 {
-		return widths
+		return widths, need
 	}
 	// Text columns take what numbers leave, in proportion to their needs.
-	scale := (avail - numW) / textW
+	scale := max(avail-numW, 0) / textW
 	for i, c := range t.Columns {
 		if !numeric(c) {
 			widths[i] *= scale
 		}
 	}
-	return widths
+	return widths, need
 }
 
 // chartPNGs draws every chart in d, in document order, on all cores:

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"reflect"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"codeberg.org/go-pdf/fpdf"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
@@ -125,7 +127,7 @@ func TestCSVHoldsTheExactCells(t *testing.T) {
 		files[f.Name] = b
 		names = append(names, f.Name)
 	}
-	wantNames := []string{"about.txt", "categories.csv", "months.csv", "suppliers.csv", "method_mix.csv", "data_quality.csv"}
+	wantNames := []string{"about.txt", "categories.csv", "months.csv", "category_months.csv", "suppliers.csv", "method_mix.csv", "data_quality.csv"}
 	if !reflect.DeepEqual(names, wantNames) {
 		t.Fatalf("zip holds %v, want %v", names, wantNames)
 	}
@@ -165,7 +167,7 @@ func TestXLSXStoresNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	wantSheets := []string{"About", "categories", "months", "suppliers", "method_mix", "data_quality"}
+	wantSheets := []string{"About", "categories", "months", "category_months", "suppliers", "method_mix", "data_quality"}
 	if got := f.GetSheetList(); !reflect.DeepEqual(got, wantSheets) {
 		t.Fatalf("sheets %v, want %v", got, wantSheets)
 	}
@@ -342,6 +344,16 @@ func TestSampleAddsUp(t *testing.T) {
 	if got := sum(d.Sections[2].Tables[0].Rows, 4); got.Cmp(total) != 0 {
 		t.Errorf("months add to %s, want %s", got.FloatString(3), total.FloatString(3))
 	}
+	for i, row := range d.Sections[2].Tables[1].Rows {
+		year, _ := new(big.Rat).SetString(row[13])
+		months := sum([][]string{row[1:13]}, 0)
+		for m := 1; m < 12; m++ {
+			months.Add(months, sum([][]string{row[1:13]}, m))
+		}
+		if months.Cmp(year) != 0 || row[13] != cats[i][1] {
+			t.Errorf("category %s: months add to %s, year %s, categories table %s", row[0], months.FloatString(3), row[13], cats[i][1])
+		}
+	}
 	sups := sum(d.Sections[3].Tables[0].Rows, 4)
 	if got := sum(d.Sections[4].Tables[0].Rows, 2); got.Cmp(sups) != 0 {
 		t.Errorf("methods add to %s, suppliers to %s", got.FloatString(3), sups.FloatString(3))
@@ -428,5 +440,31 @@ func TestSheetNamesAreUniqueAndShort(t *testing.T) {
 	defer f.Close()
 	if got := f.GetSheetList(); !reflect.DeepEqual(got, append([]string{"About"}, want...)) {
 		t.Errorf("sheets %q", got)
+	}
+}
+
+func TestWideTableFitsThePage(t *testing.T) {
+	d := Sample(50)
+	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetCellMargin(cellPad)
+	r := &pdfRenderer{pdf: pdf, tr: pdf.UnicodeTranslatorFromDescriptor("")}
+	for _, c := range []struct {
+		table    document.Table
+		wantSize float64
+	}{
+		{d.Sections[2].Tables[0], 8},   // five columns
+		{d.Sections[2].Tables[1], 6.5}, // fourteen
+	} {
+		widths, size := r.fitTable(c.table)
+		if size != c.wantSize {
+			t.Errorf("%s: font %v pt, want %v", c.table.Name, size, c.wantSize)
+		}
+		total := 0.0
+		for _, w := range widths {
+			total += w
+		}
+		if math.Abs(total-180) > 0.01 {
+			t.Errorf("%s: columns span %.2f mm, want the 180 mm between margins", c.table.Name, total)
+		}
 	}
 }

@@ -97,7 +97,8 @@ func Sample(nSuppliers int) document.Document {
 	cats.Rows = append(cats.Rows, []string{"Total", tonnes(total), "100.00", strconv.Itoa(nSuppliers)})
 
 	// Months: each category's total spread by a seasonal weight, the
-	// remainder in December so months add up to the year exactly.
+	// remainder in December so months add up to the year exactly; the
+	// groups by month are sums of those.
 	months := document.Table{Name: "months", Title: "Emissions by month", Columns: []document.Column{
 		{Title: "Month", Kind: document.Text},
 		{Title: "Purchased goods", Unit: "t CO2e", Kind: document.Decimal, Decimals: 3},
@@ -105,38 +106,64 @@ func Sample(nSuppliers int) document.Document {
 		{Title: "Other categories", Unit: "t CO2e", Kind: document.Decimal, Decimals: 3},
 		{Title: "Total", Unit: "t CO2e", Kind: document.Decimal, Decimals: 3},
 	}}
-	groups := [3]int64{catKg[0], catKg[3] + catKg[8], total - catKg[0] - catKg[3] - catKg[8]}
 	var weights [12]float64
 	var wsum float64
 	for m := range weights {
 		weights[m] = 1 + 0.25*math.Sin(float64(m)/12*2*math.Pi)
 		wsum += weights[m]
 	}
+	monthNames := make([]string, 12)
+	for m := range monthNames {
+		monthNames[m] = time.Date(2025, time.Month(m+1), 1, 0, 0, 0, 0, time.UTC).Format("Jan 2006")
+	}
+	// A row per category, a column per month: the widest table a report
+	// has, which the PDF must fit across the page.
+	wide := document.Table{Name: "category_months", Title: "Emissions by category and month (t CO2e)",
+		Columns: []document.Column{{Title: "Category", Kind: document.Text}}}
+	for _, name := range monthNames {
+		wide.Columns = append(wide.Columns, document.Column{Title: name[:3], Kind: document.Decimal, Decimals: 3})
+	}
+	wide.Columns = append(wide.Columns, document.Column{Title: "Year", Kind: document.Decimal, Decimals: 3})
+	var catMonth [15][12]int64
+	for c, kg := range catKg {
+		var spent int64
+		row := []string{strconv.Itoa(c + 1)}
+		for m := range 12 {
+			v := int64(float64(kg) * weights[m] / wsum)
+			if m == 11 {
+				v = kg - spent
+			}
+			spent += v
+			catMonth[c][m] = v
+			row = append(row, tonnes(v))
+		}
+		wide.Rows = append(wide.Rows, append(row, tonnes(kg)))
+	}
+
 	line := document.Chart{Kind: document.Line, Title: "Monthly emissions", XLabel: "Month", YLabel: "Emissions (t CO2e)",
 		Series: []document.Series{{Name: "Total"}, {Name: "Purchased goods"}}}
 	stack := document.Chart{Kind: document.StackedBar, Title: "Monthly emissions by group", XLabel: "Month", YLabel: "Emissions (t CO2e)",
 		Series: []document.Series{{Name: "Purchased goods"}, {Name: "Transport"}, {Name: "Other categories"}}}
-	var spent [3]int64
-	for m := range 12 {
-		label := time.Date(2025, time.Month(m+1), 1, 0, 0, 0, 0, time.UTC).Format("Jan 2006")
-		row := []string{label}
-		var sum int64
-		for g, kg := range groups {
-			v := int64(float64(kg) * weights[m] / wsum)
-			if m == 11 {
-				v = kg - spent[g]
-			}
-			spent[g] += v
-			sum += v
-			row = append(row, tonnes(v))
-			stack.Series[g].Values = append(stack.Series[g].Values, float64(v)/1000)
-			if g == 0 {
-				line.Series[1].Values = append(line.Series[1].Values, float64(v)/1000)
+	for m, label := range monthNames {
+		var group [3]int64
+		for c := range catMonth {
+			switch c {
+			case 0:
+				group[0] += catMonth[c][m]
+			case 3, 8:
+				group[1] += catMonth[c][m]
+			default:
+				group[2] += catMonth[c][m]
 			}
 		}
-		months.Rows = append(months.Rows, append(row, tonnes(sum)))
+		sum := group[0] + group[1] + group[2]
+		months.Rows = append(months.Rows, []string{label, tonnes(group[0]), tonnes(group[1]), tonnes(group[2]), tonnes(sum)})
+		for g, v := range group {
+			stack.Series[g].Values = append(stack.Series[g].Values, float64(v)/1000)
+		}
 		line.Labels, stack.Labels = append(line.Labels, label), append(stack.Labels, label)
 		line.Series[0].Values = append(line.Series[0].Values, float64(sum)/1000)
+		line.Series[1].Values = append(line.Series[1].Values, float64(group[0])/1000)
 	}
 
 	supTable := document.Table{Name: "suppliers", Title: "Emissions by supplier", Columns: []document.Column{
@@ -216,7 +243,7 @@ func Sample(nSuppliers int) document.Document {
 			{Title: "Emissions by category", Paragraphs: []string{"Each category's emissions and its share of the Scope 3 total."},
 				Tables: []document.Table{cats}, Charts: []document.Chart{catChart}},
 			{Title: "Emissions by month", Paragraphs: []string{"Activity is allocated to the month it occurred in; transport covers categories 4 and 9."},
-				Tables: []document.Table{months}, Charts: []document.Chart{line, stack}},
+				Tables: []document.Table{months, wide}, Charts: []document.Chart{line, stack}},
 			{Title: "Suppliers", Paragraphs: []string{"Suppliers in descending order of emissions. Shares are of the emissions suppliers account for."},
 				Tables: []document.Table{supTable}, Charts: []document.Chart{supChart, countryBar}},
 			{Title: "Calculation methods", Paragraphs: []string{"Supplier-specific data replaces spend-based estimates as suppliers report."},
