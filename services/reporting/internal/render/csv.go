@@ -80,8 +80,3 @@ func aboutText(d document.Document) string {
 	}
 	return b.String()
 }
-
-// generated is the report's time as every format shows it.
-func generated(d document.Document) string {
-	return d.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC")
-}

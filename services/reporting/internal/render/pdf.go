@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
 
 	"codeberg.org/go-pdf/fpdf"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 )
@@ -21,7 +19,7 @@ const (
 	lineH       = 5.0
 	rowH        = 5.0
 	cellPad     = 1.5 // fpdf's cell margin, left and right of a cell's text
-	tocPerPage  = 40
+	tocPerPage  = 34  // 7 mm lines under the heading
 )
 
 // renderPDF lays d out for print: a title page, contents with page
@@ -45,11 +43,6 @@ func writePDF(w io.Writer, d document.Document, compress bool) error {
 	r := &pdfRenderer{pdf: pdf, tr: pdf.UnicodeTranslatorFromDescriptor("")}
 	pdf.SetFooterFunc(r.footer)
 
-	charts, err := chartPNGs(d)
-	if err != nil {
-		return fmt.Errorf("render.PDF: %w", err)
-	}
-	r.charts = charts
 	r.titlePage(d)
 	links := r.contents(d)
 	for i, s := range d.Sections {
@@ -67,8 +60,7 @@ type pdfRenderer struct {
 	pdf *fpdf.Fpdf
 	// tr maps UTF-8 to the core fonts' cp1252.
 	tr func(string) string
-	// charts are the document's charts as PNG, in order.
-	charts [][]byte
+	// images counts the charts placed so far.
 	images int
 }
 
@@ -350,29 +342,11 @@ func (r *pdfRenderer) tableWidths(t document.Table, size float64) (widths []floa
 	return widths, need
 }
 
-// chartPNGs draws every chart in d, in document order, on all cores:
-// drawing and PNG-encoding them is most of a PDF's rendering time.
-func chartPNGs(d document.Document) ([][]byte, error) {
-	var charts []document.Chart
-	for _, s := range d.Sections {
-		charts = append(charts, s.Charts...)
-	}
-	out := make([][]byte, len(charts))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, c := range charts {
-		g.Go(func() error {
-			var err error
-			out[i], err = chartPNG(c)
-			return err
-		})
-	}
-	return out, g.Wait()
-}
-
-// chart places the next of r.charts, drawn from c.
 func (r *pdfRenderer) chart(c document.Chart) error {
-	img := r.charts[r.images]
+	img, err := chartPNG(c)
+	if err != nil {
+		return err
+	}
 	p := r.pdf
 	w, h := chartSize(c)
 	wmm, hmm := w.Points()*25.4/72, h.Points()*25.4/72

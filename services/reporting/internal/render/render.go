@@ -78,6 +78,11 @@ func Extension(f Format) string {
 	return ""
 }
 
+// generated is the report's time as every format shows it.
+func generated(d document.Document) string {
+	return d.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC")
+}
+
 // columnHeader is a column's title with its unit: "Emissions (t CO2e)".
 func columnHeader(c document.Column) string {
 	if c.Unit == "" {
