@@ -256,9 +256,10 @@ func (r *pdfRenderer) table(t document.Table) {
 // headerWords are a column header's words in cp1252, its unit one word
 // so that a wrapped header keeps "(t CO2e)" on one line.
 func (r *pdfRenderer) headerWords(c document.Column) []string {
+	unit := strings.TrimPrefix(columnHeader(c), c.Title)
 	words := strings.Fields(r.tr(c.Title))
-	if c.Unit != "" {
-		words = append(words, r.tr("("+c.Unit+")"))
+	if unit = strings.TrimSpace(unit); unit != "" {
+		words = append(words, r.tr(unit))
 	}
 	return words
 }

@@ -84,11 +84,17 @@ func generated(d document.Document) string {
 }
 
 // columnHeader is a column's title with its unit: "Emissions (t CO2e)".
+// A percent column says "%" even without a unit: the XLSX and CSV hold
+// its cells as plain numbers (12.5 for 12.5 %).
 func columnHeader(c document.Column) string {
-	if c.Unit == "" {
+	unit := c.Unit
+	if unit == "" && c.Kind == document.Percent {
+		unit = "%"
+	}
+	if unit == "" {
 		return c.Title
 	}
-	return c.Title + " (" + c.Unit + ")"
+	return c.Title + " (" + unit + ")"
 }
 
 // numeric reports whether c's cells are numbers.

@@ -52,6 +52,22 @@ func TestFormatCell(t *testing.T) {
 	}
 }
 
+func TestColumnHeader(t *testing.T) {
+	for _, c := range []struct {
+		col  document.Column
+		want string
+	}{
+		{document.Column{Title: "Emissions", Unit: "t CO2e", Kind: document.Decimal}, "Emissions (t CO2e)"},
+		{document.Column{Title: "Share", Kind: document.Percent}, "Share (%)"},
+		{document.Column{Title: "Share", Unit: "% of spend", Kind: document.Percent}, "Share (% of spend)"},
+		{document.Column{Title: "Supplier", Kind: document.Text}, "Supplier"},
+	} {
+		if got := columnHeader(c.col); got != c.want {
+			t.Errorf("columnHeader(%+v) = %q, want %q", c.col, got, c.want)
+		}
+	}
+}
+
 func TestContentTypeAndExtension(t *testing.T) {
 	for _, c := range []struct {
 		f         Format
