@@ -346,7 +346,8 @@ func drawPareto(dc draw.Canvas, c document.Chart) error {
 	// The bars take the upper 45 % of the image, the share plot the rest
 	// (it also carries the x labels).
 	split := dc.Min.Y + (dc.Max.Y-dc.Min.Y)*0.55
-	upper := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: dc.Min.X, Y: split}, Max: dc.Max}}
+	// A gap keeps the bars' 0 clear of the share axis's 100.
+	upper := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: dc.Min.X, Y: split + 4*vg.Millimeter}, Max: dc.Max}}
 	lower := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: dc.Min, Max: vg.Point{X: dc.Max.X, Y: split}}}
 	// Both plots' data areas must span the same x, so that each bar sits
 	// over its share point: crop whichever starts left of the other, then
