@@ -9,6 +9,9 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -482,5 +485,43 @@ func TestWideTableFitsThePage(t *testing.T) {
 		if math.Abs(total-180) > 0.01 {
 			t.Errorf("%s: columns span %.2f mm, want the 180 mm between margins", c.table.Name, total)
 		}
+	}
+}
+
+// TestPDFTextAsAReaderSeesIt reads the compressed PDF, as served, with
+// poppler's pdftotext: every page's footer and the contents' page numbers.
+func TestPDFTextAsAReaderSeesIt(t *testing.T) {
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext not installed (apt-get install poppler-utils); TestPDFLayout covers the uncompressed PDF")
+	}
+	d := Sample(300)
+	path := filepath.Join(t.TempDir(), "r.pdf")
+	if err := os.WriteFile(path, render(t, d, PDF), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := strings.Split(strings.TrimSuffix(string(out), "\f"), "\f")
+	for i, p := range pages {
+		if want := fmt.Sprintf("Page %d of %d", i+1, len(pages)); !strings.Contains(p, want) {
+			t.Errorf("page %d lacks %q", i+1, want)
+		}
+	}
+	for i, s := range d.Sections {
+		m := regexp.MustCompile(fmt.Sprintf(`(?m)^\s*%d\s+%s[ .]*\s(\d+)\s*$`, i+1, regexp.QuoteMeta(s.Title))).FindStringSubmatch(pages[1])
+		if m == nil {
+			t.Errorf("contents lack section %q", s.Title)
+			continue
+		}
+		at, _ := strconv.Atoi(m[1])
+		if at < 3 || at > len(pages) || !strings.Contains(pages[at-1], fmt.Sprintf("%d  %s", i+1, s.Title)) && !strings.Contains(pages[at-1], fmt.Sprintf("%d %s", i+1, s.Title)) {
+			t.Errorf("contents put %q on page %d, which lacks its heading", s.Title, at)
+		}
+	}
+	cats := d.Sections[1].Tables[0]
+	if total := formatCell(cats.Columns[1], cats.Rows[15][1]); !strings.Contains(string(out), total) {
+		t.Errorf("the categories' total %s is not in the text", total)
 	}
 }
