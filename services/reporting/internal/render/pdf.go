@@ -95,7 +95,7 @@ func (r *pdfRenderer) titlePage(d document.Document) {
 // digit as wide as two spaces, so padding the number with spaces to the
 // placeholder's width keeps it right-aligned.
 func tocAlias(i int) (alias string, pad func(page int) string) {
-	alias = fmt.Sprintf("#%04d#", i)
+	alias = fmt.Sprintf("#%02d#", i)
 	return alias, func(page int) string {
 		n := strconv.Itoa(page)
 		return strings.Repeat("  ", max(len(alias)-len(n), 0)) + n
@@ -120,7 +120,7 @@ func (r *pdfRenderer) contents(d document.Document) []int {
 		p.SetFont("Helvetica", "", 11)
 		title := r.tr(fmt.Sprintf("%d  %s", i+1, s.Title))
 		width, _ := p.GetPageSize()
-		avail := width - 2*margin - p.GetStringWidth(alias) - 4
+		avail := width - 2*margin - p.GetStringWidth(alias) - 2
 		title = fit(p, title, avail)
 		// Dot leaders from the title to the number.
 		dots := strings.Repeat(".", max(int((avail-p.GetStringWidth(title)-2)/p.GetStringWidth(".")), 0))
