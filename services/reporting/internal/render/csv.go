@@ -1,0 +1,82 @@
+package render
+
+import (
+	"archive/zip"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/vcci-dev/vcci/services/reporting/internal/document"
+)
+
+// renderCSV writes a zip of <table name>.csv per table, cells exactly as
+// the document holds them, plus about.txt with the report's text.
+func renderCSV(w io.Writer, d document.Document) error {
+	zw := zip.NewWriter(w)
+	if err := writeZipFile(zw, "about.txt", d.GeneratedAt, func(w io.Writer) error {
+		_, err := io.WriteString(w, aboutText(d))
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, t := range d.Tables() {
+		if err := writeZipFile(zw, t.Name+".csv", d.GeneratedAt, func(w io.Writer) error {
+			return writeTableCSV(w, t)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("render.CSV: %w", err)
+	}
+	return nil
+}
+
+func writeZipFile(zw *zip.Writer, name string, mod time.Time, write func(io.Writer) error) error {
+	f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: mod})
+	if err != nil {
+		return fmt.Errorf("render.CSV %s: %w", name, err)
+	}
+	if err := write(f); err != nil {
+		return fmt.Errorf("render.CSV %s: %w", name, err)
+	}
+	return nil
+}
+
+func writeTableCSV(w io.Writer, t document.Table) error {
+	cw := csv.NewWriter(w)
+	header := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		header[i] = columnHeader(c)
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	if err := cw.WriteAll(t.Rows); err != nil {
+		return err
+	}
+	return cw.Error()
+}
+
+// aboutText is the report's text without its tables: title, subtitle,
+// time, then each section's paragraphs.
+func aboutText(d document.Document) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", d.Title)
+	if d.Subtitle != "" {
+		fmt.Fprintf(&b, "%s\n", d.Subtitle)
+	}
+	fmt.Fprintf(&b, "Generated %s\n", generated(d))
+	for _, s := range d.Sections {
+		fmt.Fprintf(&b, "\n%s\n", s.Title)
+		for _, p := range s.Paragraphs {
+			fmt.Fprintf(&b, "\n%s\n", p)
+		}
+		for _, t := range s.Tables {
+			fmt.Fprintf(&b, "\nTable %s.csv: %s\n", t.Name, t.Title)
+		}
+	}
+	return b.String()
+}
