@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,10 +55,33 @@ func writeTableCSV(w io.Writer, t document.Table) error {
 	if err := cw.Write(header); err != nil {
 		return err
 	}
-	if err := cw.WriteAll(t.Rows); err != nil {
-		return err
+	for _, r := range t.Rows {
+		if err := cw.Write(defused(t.Columns, r)); err != nil {
+			return err
+		}
 	}
+	cw.Flush()
 	return cw.Error()
+}
+
+// defused quotes a text cell a spreadsheet would run as a formula (a
+// supplier named "=HYPERLINK(...)") with a leading apostrophe, as OWASP
+// advises for CSV; numbers are exact decimals and left as they are.
+func defused(cols []document.Column, row []string) []string {
+	var out []string
+	for i, c := range cols {
+		if c.Kind != document.Text || row[i] == "" || !strings.ContainsRune("=+-@\t\r", rune(row[i][0])) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(row)
+		}
+		out[i] = "'" + row[i]
+	}
+	if out == nil {
+		return row
+	}
+	return out
 }
 
 // aboutText is the report's text without its tables: title, subtitle,

@@ -525,3 +525,27 @@ func TestPDFTextAsAReaderSeesIt(t *testing.T) {
 		t.Errorf("the categories' total %s is not in the text", total)
 	}
 }
+
+// A text cell a spreadsheet would run as a formula gets an apostrophe;
+// a negative number stays a number.
+func TestCSVDefusesFormulas(t *testing.T) {
+	d := document.Document{Kind: "k", Sections: []document.Section{{Title: "s", Tables: []document.Table{{Name: "t",
+		Columns: []document.Column{{Title: "Supplier", Kind: document.Text}, {Title: "Emissions", Unit: "t CO2e", Kind: document.Decimal, Decimals: 3}},
+		Rows:    [][]string{{"=HYPERLINK(\"x\")", "-1.500"}, {"Steel Co", "2"}}}}}}}
+	out := render(t, d, CSV)
+	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := zr.Open("t.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]string{{"Supplier", "Emissions (t CO2e)"}, {"'=HYPERLINK(\"x\")", "-1.500"}, {"Steel Co", "2"}}; !reflect.DeepEqual(recs, want) {
+		t.Fatalf("csv = %q, want %q", recs, want)
+	}
+}
