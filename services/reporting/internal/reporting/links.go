@@ -18,7 +18,7 @@ const LinkTTL = 15 * time.Minute
 
 // ReasonLinkExpired tells an expired link from a forged one (both refuse
 // the download); the gateway answers it 410 Gone.
-const ReasonLinkExpired = "REPORT_LINK_EXPIRED"
+const ReasonLinkExpired = apperr.ReasonReportLinkExpired
 
 // Link errors. A forged or altered link is unauthenticated: it proves no
 // tenant.
