@@ -225,7 +225,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		otelhttp.WithTracerProvider(o.TracerProvider),
 		otelhttp.WithPropagators(telemetry.Propagator()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + route(r.URL.Path) }))
-	g.handler = h
+	g.handler = hideLinkTokens(h)
 	return g, nil
 }
 

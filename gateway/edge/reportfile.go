@@ -2,10 +2,12 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -26,7 +28,30 @@ import (
 const (
 	reportFileRoute   = "GET /v1/reports/{id}/file"
 	sharedReportRoute = "GET /v1/reportFiles/{token}"
+	sharedPrefix      = "/v1/reportFiles/"
+	// hiddenToken stands for a link's token in the path every layer
+	// after hideLinkTokens sees.
+	hiddenToken = "-"
 )
+
+type linkTokenKey struct{}
+
+// hideLinkTokens takes a report link's token out of the request's path
+// before anything records the path (the trace's url.path, the access log):
+// the token is a credential for as long as the link lives. serveShared
+// reads it back from the context.
+func hideLinkTokens(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.URL.Path, sharedPrefix)
+		if !ok || tok == "" || strings.Contains(tok, "/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r = r.Clone(context.WithValue(r.Context(), linkTokenKey{}, tok))
+		r.URL.Path, r.URL.RawPath, r.RequestURI = sharedPrefix+hiddenToken, "", sharedPrefix+hiddenToken
+		next.ServeHTTP(w, r)
+	})
+}
 
 // reportFiles serves report files from reporting's GetReportFile and
 // GetSharedReportFile streams.
@@ -61,7 +86,8 @@ func (f *reportFiles) serveShared(w http.ResponseWriter, r *http.Request) {
 		md.Set("x-request-id", v)
 	}
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
-	stream, err := f.client.GetSharedReportFile(ctx, &reportingv1.GetSharedReportFileRequest{Token: r.PathValue("token")})
+	tok, _ := r.Context().Value(linkTokenKey{}).(string) // hideLinkTokens'
+	stream, err := f.client.GetSharedReportFile(ctx, &reportingv1.GetSharedReportFileRequest{Token: tok})
 	f.serve(w, r, stream, err, nil, "private, no-store")
 }
 
@@ -84,7 +110,15 @@ func (f *reportFiles) serve(w http.ResponseWriter, r *http.Request, stream chunk
 		body.Write(m.GetData())
 	}
 	if header != nil {
-		forwardHeaders(w, *header) // rate limits
+		// The rate limits, and nothing else: a file's answer carries no
+		// Grpc-Metadata-* headers.
+		for k, vs := range *header {
+			if h, ok := responseHeaders[k]; ok {
+				for _, v := range vs {
+					w.Header().Add(h, v)
+				}
+			}
+		}
 	}
 	if !errors.Is(err, io.EOF) {
 		f.fail(w, r, err)
@@ -96,7 +130,7 @@ func (f *reportFiles) serve(w http.ResponseWriter, r *http.Request, stream chunk
 	}
 	h := w.Header()
 	h.Set("Content-Type", rep.GetContentType())
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.GetFileName()}))
+	h.Set("Content-Disposition", attachment(rep.GetFileName()))
 	h.Set("ETag", `"`+rep.GetSha256()+`"`)
 	h.Set("Cache-Control", cacheControl)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -128,4 +162,20 @@ func (f *reportFiles) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w = &fixedStatus{ResponseWriter: w, code: code}
 	}
 	runtime.HTTPError(r.Context(), f.mux, f.marshaler, w, r, err)
+}
+
+// attachment is the Content-Disposition of a file called name: the name
+// quoted when it is plain ASCII, else in RFC 2231's encoding, which
+// mime.FormatMediaType picks.
+func attachment(name string) string {
+	plain := name != ""
+	for _, c := range name {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+		}
+	}
+	if plain {
+		return `attachment; filename="` + name + `"`
+	}
+	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
 }

@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/trace/noop"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -94,7 +95,10 @@ func TestReportFileDownloads(t *testing.T) {
 	for _, b := range Backends() {
 		addrs[b] = addr
 	}
-	gw, err := New(context.Background(), Options{Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(), Addrs: addrs})
+	spans := tracetest.NewSpanRecorder()
+	var logs bytes.Buffer
+	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)), Addrs: addrs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +156,17 @@ func TestReportFileDownloads(t *testing.T) {
 		if keys := <-fake.sharedKeys; len(keys) != 0 {
 			t.Fatalf("shared download forwarded credentials %v", keys)
 		}
+	}
+	// A link's token is a credential: no span or log line holds it.
+	for _, sp := range spans.Ended() {
+		for _, a := range sp.Attributes() {
+			if v := a.Value.Emit(); strings.Contains(v, "good") || strings.Contains(v, "forged") {
+				t.Errorf("span %q attribute %s = %q holds a link token", sp.Name(), a.Key, v)
+			}
+		}
+	}
+	if strings.Contains(logs.String(), "good") || !strings.Contains(logs.String(), "/v1/reportFiles/{id}") {
+		t.Errorf("logs name a link token, or not the route:\n%s", logs.String())
 	}
 }
 
