@@ -316,6 +316,25 @@ func TestReportRowAndJobCommitTogether(t *testing.T) {
 	}
 }
 
+// TestReportNotStoredWhenItsJobIsNot: a job that cannot be queued takes
+// its row with it.
+func TestReportNotStoredWhenItsJobIsNot(t *testing.T) {
+	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	// The pool's role owns River's table: it can make every insert fail.
+	if _, err := e.pool.Exec(context.Background(), `ALTER TABLE reporting_river.river_job ADD CONSTRAINT no_jobs CHECK (false) NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.client.CreateReport(testsupport.WithKey(e.keyA), &reportingv1.CreateReportRequest{Report: inventory()})
+	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), "no_jobs") {
+		t.Fatalf("CreateReport with no queue: %v, want Internal without the driver's text", err)
+	}
+	var rows int
+	e.queryAsA(t, `SELECT count(*) FROM reporting.reports`, &rows)
+	if rows != 0 {
+		t.Fatalf("%d reports stored without their job, want none", rows)
+	}
+}
+
 func TestFailingProducerFailsTheReportAfterTheLastAttempt(t *testing.T) {
 	attempts := make(chan struct{}, 10)
 	e := startReports(t, reporting.AcceptAll{}, failing{attempts: attempts})
