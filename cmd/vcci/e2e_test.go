@@ -34,6 +34,7 @@ import (
 	calculator "github.com/vcci-dev/vcci/services/calculator/server"
 	engagement "github.com/vcci-dev/vcci/services/engagement/server"
 	intake "github.com/vcci-dev/vcci/services/intake/server"
+	reporting "github.com/vcci-dev/vcci/services/reporting/server"
 )
 
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
@@ -60,7 +61,7 @@ func start(t *testing.T, tp trace.TracerProvider) platform {
 // the services as there.
 func startWith(t *testing.T, o stack.Options) platform {
 	t.Helper()
-	url := testsupport.NewOwnedDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate)
+	url := testsupport.NewOwnedDatabase(t, "e2e", calculator.Migrate, intake.Migrate, engagement.Migrate, reporting.Migrate)
 	ctx, cancel := context.WithCancel(context.Background())
 	o.DatabaseURL, o.Ephemeral = url, true
 	if o.Log == nil {

@@ -213,14 +213,19 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	root.Handle("/", restHabits(mux, marshaler, ec))
 
-	var h http.Handler = gz(limitBodies(textOnly(root), g.limits.MaxJSONBodyBytes))
+	files := &reportFiles{client: reportingv1.NewReportingServiceClient(conns["reporting"]), mux: mux, marshaler: marshaler}
+	outer := http.NewServeMux()
+	outer.HandleFunc(reportFileRoute, files.serveOwn)
+	outer.HandleFunc(sharedReportRoute, files.serveShared)
+	outer.Handle("/", gz(limitBodies(textOnly(root), g.limits.MaxJSONBodyBytes)))
+	var h http.Handler = outer
 	h = observe(h, o.Log, duration)
 	h = requestID(h)
 	h = otelhttp.NewHandler(h, "gateway",
 		otelhttp.WithTracerProvider(o.TracerProvider),
 		otelhttp.WithPropagators(telemetry.Propagator()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + route(r.URL.Path) }))
-	g.handler = h
+	g.handler = hideLinkTokens(h)
 	return g, nil
 }
 
@@ -364,7 +369,9 @@ func route(path string) string {
 	parts := strings.Split(path, "/")
 	for i := 1; i < len(parts); i++ {
 		switch parts[i-1] {
-		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys":
+		// A report link's token is a credential: it never reaches a label
+		// or a log line.
+		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys", "reports", "reportFiles":
 			if id, _, _ := strings.Cut(parts[i], ":"); id != "" {
 				parts[i] = "{id}" + parts[i][len(id):] // the custom verb stays
 			}

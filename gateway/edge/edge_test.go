@@ -426,6 +426,9 @@ func TestRouteHidesIDsAndIsText(t *testing.T) {
 		"/v1/factorSets/epa-v1/factors/331110": "/v1/factorSets/{id}/factors/{id}",
 		"/v1/factorSets/-/factors":             "/v1/factorSets/{id}/factors",
 		"/v1/uploads/42/errors":                "/v1/uploads/{id}/errors",
+		"/v1/reports/3/file":                   "/v1/reports/{id}/file",
+		"/v1/reports/3:createLink":             "/v1/reports/{id}:createLink",
+		"/v1/reportFiles/c2VjcmV0.bWFj":        "/v1/reportFiles/{id}",
 		"/v1/\xff\xfe":                         "/v1/\ufffd",
 	} {
 		if got := route(path); got != want {

@@ -49,6 +49,10 @@ const Domain = "vcci"
 // different body. Its Kind is FailedPrecondition; the gateway answers 422.
 const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 
+// ReasonReportLinkExpired says a report's download link is past its
+// expiry. Its Kind is FailedPrecondition; the gateway answers 410.
+const ReasonReportLinkExpired = "REPORT_LINK_EXPIRED"
+
 func (e *Error) Error() string { return e.Msg }
 
 // New returns a sentinel-ready error of the given kind.

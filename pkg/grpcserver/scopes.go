@@ -92,7 +92,7 @@ type Auditor interface {
 // failure to record is logged, not returned: the change is made by then,
 // and a client told it failed would make it again.
 func (s *Server) audit(ctx context.Context, method string, req, resp any) {
-	if s.opts.Audit == nil || open(method) || reads(method) {
+	if s.opts.Audit == nil || s.open(method) || reads(method) {
 		return
 	}
 	tenant, ok := tenancy.TenantFrom(ctx)

@@ -88,6 +88,12 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.engagement.v1.EngagementService/ListCampaigns":             read,
 	"/vcci.reporting.v1.ReportingService/GetInventorySummary":         read,
 	"/vcci.reporting.v1.ReportingService/GetDashboard":                read,
+	"/vcci.reporting.v1.ReportingService/CreateReport":                write,
+	"/vcci.reporting.v1.ReportingService/GetReport":                   read,
+	"/vcci.reporting.v1.ReportingService/ListReports":                 read,
+	"/vcci.reporting.v1.ReportingService/CreateReportLink":            write,
+	"/vcci.reporting.v1.ReportingService/GetReportFile":               read,
+	"/vcci.reporting.v1.ReportingService/GetSharedReportFile":         read,
 	"/vcci.iam.v1.ApiKeyService/CreateApiKey":                         admin,
 	"/vcci.iam.v1.ApiKeyService/ListApiKeys":                          admin,
 	"/vcci.iam.v1.ApiKeyService/RevokeApiKey":                         admin,
@@ -190,14 +196,19 @@ func registerAll(s *grpc.Server, impl unimplemented) {
 }
 
 // call invokes method with an empty request, as a stream when it is one,
-// and returns its code.
-func call(ctx context.Context, cc *grpc.ClientConn, method string, streaming bool) codes.Code {
+// and returns its code. A server-only stream is sent its one request.
+func call(ctx context.Context, cc *grpc.ClientConn, method string, streaming, serverOnly bool) codes.Code {
 	if !streaming {
 		return status.Code(cc.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{}))
 	}
 	s, err := cc.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, method)
 	if err != nil {
 		return status.Code(err)
+	}
+	if serverOnly {
+		if err := s.SendMsg(&emptypb.Empty{}); err != nil {
+			return status.Code(err)
+		}
 	}
 	if err := s.CloseSend(); err != nil {
 		return status.Code(err)
@@ -242,7 +253,7 @@ func TestScopesHoldOnEveryRegisteredMethod(t *testing.T) {
 				if c.scopes.Has(want) {
 					wantCode = codes.Unimplemented
 				}
-				if got := call(c.ctx, cc, method, m.IsClientStream || m.IsServerStream); got != wantCode {
+				if got := call(c.ctx, cc, method, m.IsClientStream || m.IsServerStream, !m.IsClientStream && m.IsServerStream); got != wantCode {
 					t.Errorf("%s as %s: %s, want %s", method, who, got, wantCode)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -83,6 +84,11 @@ type Options struct {
 	// Audit receives a row for every successful call that is not a read;
 	// nil records nothing.
 	Audit Auditor
+	// Open are full method names ("/pkg.Service/Method") that need no API
+	// key, as health checks do: their request carries its own credential (a
+	// signed link), which the handler must verify. They are neither
+	// authorized, rate limited nor audited.
+	Open []string
 }
 
 // Limits every server states rather than inherits from grpc-go.
@@ -190,13 +196,14 @@ func New(opts Options) *Server {
 	return s
 }
 
-// open methods need no API key: health checks and reflection (ghz, grpcurl).
-func open(method string) bool {
-	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
+// open methods need no API key: health checks and reflection (ghz, grpcurl),
+// and Options.Open.
+func (s *Server) open(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") || slices.Contains(s.opts.Open, method)
 }
 
 func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
-	if open(method) {
+	if s.open(method) {
 		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
@@ -237,7 +244,7 @@ func (s *Server) admit(ctx context.Context, method string, setHeader func(metada
 	if err != nil {
 		return ctx, err
 	}
-	if !open(method) {
+	if !s.open(method) {
 		if err := authorize(ctx, method); err != nil {
 			return ctx, err
 		}
@@ -317,7 +324,7 @@ func (s *Server) streamAuthAndErrors(srv any, ss grpc.ServerStream, info *grpc.S
 // from other services acting for a tenant (AsService), and health and
 // reflection, are never limited.
 func (s *Server) rateLimit(ctx context.Context, method string, setHeader func(metadata.MD) error) error {
-	if s.opts.Limiter == nil || open(method) || tenancy.ServiceTokenFrom(ctx) != "" {
+	if s.opts.Limiter == nil || s.open(method) || tenancy.ServiceTokenFrom(ctx) != "" {
 		return nil
 	}
 	key := tenancy.KeyFrom(ctx)

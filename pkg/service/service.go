@@ -288,8 +288,9 @@ func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.C
 }
 
 // NewServer returns the shared gRPC server for a service whose readiness is
-// its database answering, limiting API-key callers as env.RateLimit says.
-func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpcserver.Server {
+// its database answering, limiting API-key callers as env.RateLimit says;
+// the open methods need no key (grpcserver.Options.Open).
+func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator, open ...string) *grpcserver.Server {
 	reg := grpcserver.NewRegistry()
 	var limiter *ratelimit.Limiter
 	if env.RateLimit != nil {
@@ -303,6 +304,7 @@ func NewServer(env Env, pool *pgxpool.Pool, auth grpcserver.Authenticator) *grpc
 		Registry: reg,
 		Limiter:  limiter,
 		Audit:    tenancy.NewAuditLog(pool),
+		Open:     open,
 	})
 }
 

@@ -6,7 +6,9 @@ import (
 )
 
 // Config is everything reporting reads from its environment: what every
-// gRPC service reads, and where the peers an inventory is built from are.
+// gRPC service reads (DATABASE_URL holds the reports, their files and
+// their jobs, in the schemas reporting and reporting_river), and where
+// the peers an inventory is built from are.
 type Config struct {
 	config.Service
 	CalculatorAddr string // CALCULATOR_ADDR: breakdowns, factor sets and NAICS titles

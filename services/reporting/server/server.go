@@ -4,25 +4,40 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vcci-dev/vcci/pkg/cache"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/reporting/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
+	"github.com/vcci-dev/vcci/services/reporting/internal/store"
 )
+
+// Migrate creates or updates reporting's schema and its River queue.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migrate(ctx, pool) }
+
+// reportMakers returns what checks a report request against the tenant's
+// data and what builds its file: the one place to swap in the real report
+// contents and renderers. calc and intake are the peers they read.
+func reportMakers(_ calculatorv1.CalculatorServiceClient, _ intakev1.IntakeServiceClient) (reporting.Checker, reporting.Producer) {
+	return reporting.AcceptAll{}, reporting.RequestJSON{}
+}
 
 // Run serves reporting until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
 	cfg := LoadConfig(env)
-	// Reporting owns no tables: the pool is for authenticating keys (the iam
-	// schema) and for readiness, so a few connections do.
-	pool, auth, err := service.OpenDB(ctx, env, 4, nil)
+	// Reporting keeps reports and their files, and the River queue that
+	// builds them.
+	pool, auth, err := service.OpenDB(ctx, env, 8, Migrate)
 	if err != nil {
 		return err
 	}
@@ -39,16 +54,45 @@ func Run(ctx context.Context, env service.Env) error {
 	defer intakeConn.Close()
 
 	calc := calculatorv1.NewCalculatorServiceClient(calcConn)
-	svc := reporting.New(
-		grpcapi.Calculator{Client: calc},
-		grpcapi.Labels{Suppliers: intakev1.NewIntakeServiceClient(intakeConn), Factors: calc},
-	)
+	intake := intakev1.NewIntakeServiceClient(intakeConn)
+	svc := reporting.New(grpcapi.Calculator{Client: calc}, grpcapi.Labels{Suppliers: intake, Factors: calc})
+	st, err := store.New(pool)
+	if err != nil {
+		return err
+	}
+	checker, producer := reportMakers(calc, intake)
+	reports := reporting.NewReports(st, checker, producer)
+	pageKey, err := tenancy.DeriveKey(ctx, pool, "report-page-token")
+	if err != nil {
+		return err
+	}
+	// Links are checked by whichever replica serves the download: the key
+	// comes from the platform secret every replica shares.
+	linkKey, err := tenancy.DeriveKey(ctx, pool, "report-link")
+	if err != nil {
+		return err
+	}
+	jobs, err := store.NewClient(pool, reporting.NewReportWorker(reports), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
+	if err != nil {
+		return err
+	}
+	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil { // stopped below, after the server
+		return fmt.Errorf("start report workers: %w", err)
+	}
+	defer func() {
+		// A report cut short is built again by its job's next run.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := jobs.StopAndCancel(sctx); err != nil {
+			env.Log.ErrorContext(sctx, "stop report jobs", "error", err.Error())
+		}
+	}()
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
-	srv := service.NewServer(env, pool, auth)
+	srv := service.NewServer(env, pool, auth, grpcapi.GetSharedReportFileMethod)
 	// Dashboards live in the "summaries" cache the calculator invalidates
 	// whenever a tenant's emissions change. The invalidation reaches this
 	// process through Redis; the short local TTL bounds how stale a
@@ -63,6 +107,7 @@ func Run(ctx context.Context, env service.Env) error {
 		Metrics: cache.NewMetrics(srv.Registry),
 	})
 	defer dashboards.Close()
-	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, dashboards))
+	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, dashboards).
+		WithReports(reports, pagetoken.New(pageKey), reporting.NewLinks(linkKey, nil)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

@@ -17,6 +17,7 @@ import (
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
 )
@@ -31,6 +32,10 @@ type API struct {
 	reportingv1.UnimplementedReportingServiceServer
 	svc   *reporting.Service
 	cache DashboardCache
+	// Reports (WithReports).
+	reports *reporting.Reports
+	tokens  *pagetoken.Codec
+	links   *reporting.Links
 }
 
 // DashboardCache keeps dashboards per tenant until the tenant's emissions

@@ -7,7 +7,8 @@
 package reportingv1
 
 import (
-	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
+	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	v11 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -23,6 +24,875 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReportKind is what a report contains.
+type ReportKind int32
+
+const (
+	ReportKind_REPORT_KIND_UNSPECIFIED ReportKind = 0
+	// The GHG Protocol Scope 3 inventory by category.
+	ReportKind_REPORT_KIND_GHG_INVENTORY ReportKind = 1
+	// CDP Climate Change questionnaire, Scope 3 section.
+	ReportKind_REPORT_KIND_CDP ReportKind = 2
+	// ESRS E1-6, gross Scopes 1, 2, 3 and total GHG emissions.
+	ReportKind_REPORT_KIND_ESRS_E1_6 ReportKind = 3
+	// California SB 253 Scope 3 disclosure.
+	ReportKind_REPORT_KIND_SB_253 ReportKind = 4
+	// The hotspot analysis: Pareto of suppliers and categories.
+	ReportKind_REPORT_KIND_HOTSPOT_PACK ReportKind = 5
+)
+
+// Enum value maps for ReportKind.
+var (
+	ReportKind_name = map[int32]string{
+		0: "REPORT_KIND_UNSPECIFIED",
+		1: "REPORT_KIND_GHG_INVENTORY",
+		2: "REPORT_KIND_CDP",
+		3: "REPORT_KIND_ESRS_E1_6",
+		4: "REPORT_KIND_SB_253",
+		5: "REPORT_KIND_HOTSPOT_PACK",
+	}
+	ReportKind_value = map[string]int32{
+		"REPORT_KIND_UNSPECIFIED":   0,
+		"REPORT_KIND_GHG_INVENTORY": 1,
+		"REPORT_KIND_CDP":           2,
+		"REPORT_KIND_ESRS_E1_6":     3,
+		"REPORT_KIND_SB_253":        4,
+		"REPORT_KIND_HOTSPOT_PACK":  5,
+	}
+)
+
+func (x ReportKind) Enum() *ReportKind {
+	p := new(ReportKind)
+	*p = x
+	return p
+}
+
+func (x ReportKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_reporting_v1_reporting_proto_enumTypes[0].Descriptor()
+}
+
+func (ReportKind) Type() protoreflect.EnumType {
+	return &file_vcci_reporting_v1_reporting_proto_enumTypes[0]
+}
+
+func (x ReportKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportKind.Descriptor instead.
+func (ReportKind) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{0}
+}
+
+// ReportFormat is the file a report is rendered as.
+type ReportFormat int32
+
+const (
+	ReportFormat_REPORT_FORMAT_UNSPECIFIED ReportFormat = 0
+	ReportFormat_REPORT_FORMAT_PDF         ReportFormat = 1
+	ReportFormat_REPORT_FORMAT_XLSX        ReportFormat = 2
+	ReportFormat_REPORT_FORMAT_CSV         ReportFormat = 3
+	ReportFormat_REPORT_FORMAT_JSON        ReportFormat = 4
+)
+
+// Enum value maps for ReportFormat.
+var (
+	ReportFormat_name = map[int32]string{
+		0: "REPORT_FORMAT_UNSPECIFIED",
+		1: "REPORT_FORMAT_PDF",
+		2: "REPORT_FORMAT_XLSX",
+		3: "REPORT_FORMAT_CSV",
+		4: "REPORT_FORMAT_JSON",
+	}
+	ReportFormat_value = map[string]int32{
+		"REPORT_FORMAT_UNSPECIFIED": 0,
+		"REPORT_FORMAT_PDF":         1,
+		"REPORT_FORMAT_XLSX":        2,
+		"REPORT_FORMAT_CSV":         3,
+		"REPORT_FORMAT_JSON":        4,
+	}
+)
+
+func (x ReportFormat) Enum() *ReportFormat {
+	p := new(ReportFormat)
+	*p = x
+	return p
+}
+
+func (x ReportFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_reporting_v1_reporting_proto_enumTypes[1].Descriptor()
+}
+
+func (ReportFormat) Type() protoreflect.EnumType {
+	return &file_vcci_reporting_v1_reporting_proto_enumTypes[1]
+}
+
+func (x ReportFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportFormat.Descriptor instead.
+func (ReportFormat) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{1}
+}
+
+// ReportState is where a report's job is.
+type ReportState int32
+
+const (
+	ReportState_REPORT_STATE_UNSPECIFIED ReportState = 0
+	ReportState_REPORT_STATE_QUEUED      ReportState = 1
+	ReportState_REPORT_STATE_RUNNING     ReportState = 2
+	ReportState_REPORT_STATE_SUCCEEDED   ReportState = 3
+	ReportState_REPORT_STATE_FAILED      ReportState = 4
+)
+
+// Enum value maps for ReportState.
+var (
+	ReportState_name = map[int32]string{
+		0: "REPORT_STATE_UNSPECIFIED",
+		1: "REPORT_STATE_QUEUED",
+		2: "REPORT_STATE_RUNNING",
+		3: "REPORT_STATE_SUCCEEDED",
+		4: "REPORT_STATE_FAILED",
+	}
+	ReportState_value = map[string]int32{
+		"REPORT_STATE_UNSPECIFIED": 0,
+		"REPORT_STATE_QUEUED":      1,
+		"REPORT_STATE_RUNNING":     2,
+		"REPORT_STATE_SUCCEEDED":   3,
+		"REPORT_STATE_FAILED":      4,
+	}
+)
+
+func (x ReportState) Enum() *ReportState {
+	p := new(ReportState)
+	*p = x
+	return p
+}
+
+func (x ReportState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportState) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_reporting_v1_reporting_proto_enumTypes[2].Descriptor()
+}
+
+func (ReportState) Type() protoreflect.EnumType {
+	return &file_vcci_reporting_v1_reporting_proto_enumTypes[2]
+}
+
+func (x ReportState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportState.Descriptor instead.
+func (ReportState) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{2}
+}
+
+// ReportExclusion is a Scope 3 category left out of a report, and why (the
+// GHG Protocol asks that exclusions be disclosed and justified).
+type ReportExclusion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Scope 3 category, 1 to 15.
+	Category int32 `protobuf:"varint,1,opt,name=category,proto3" json:"category,omitempty"`
+	// Why it is excluded, in the user's words.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportExclusion) Reset() {
+	*x = ReportExclusion{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportExclusion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportExclusion) ProtoMessage() {}
+
+func (x *ReportExclusion) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportExclusion.ProtoReflect.Descriptor instead.
+func (*ReportExclusion) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReportExclusion) GetCategory() int32 {
+	if x != nil {
+		return x.Category
+	}
+	return 0
+}
+
+func (x *ReportExclusion) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Report is a report file built by a job ("reports/{id}").
+type Report struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "reports/{id}"; set by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required.
+	Kind ReportKind `protobuf:"varint,2,opt,name=kind,proto3,enum=vcci.reporting.v1.ReportKind" json:"kind,omitempty"`
+	// The reporting period, "YYYY-MM-DD" both, inclusive; required, and
+	// period_end is not before period_start.
+	PeriodStart string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// The inventory snapshot reported ("inventorySnapshots/{id}"); empty:
+	// the inventory as it stands when the job runs.
+	Snapshot string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// The GWP basis figures are reported on; unspecified: the tenant's
+	// setting.
+	GwpBasis v1.GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// Required.
+	Format ReportFormat `protobuf:"varint,7,opt,name=format,proto3,enum=vcci.reporting.v1.ReportFormat" json:"format,omitempty"`
+	// The reporting organization's name, as printed on the report.
+	Organization string `protobuf:"bytes,8,opt,name=organization,proto3" json:"organization,omitempty"`
+	// Categories left out, each with its reason.
+	Exclusions []*ReportExclusion `protobuf:"bytes,9,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
+	// Output only, as every field below.
+	State ReportState `protobuf:"varint,10,opt,name=state,proto3,enum=vcci.reporting.v1.ReportState" json:"state,omitempty"`
+	// How far the job is, 0 to 100.
+	ProgressPercent int32 `protobuf:"varint,11,opt,name=progress_percent,json=progressPercent,proto3" json:"progress_percent,omitempty"`
+	// Why it failed, for a FAILED report.
+	Error string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
+	// The file, once SUCCEEDED: its name, media type, size in bytes and
+	// SHA-256 (hex), which is also its ETag.
+	FileName      string                 `protobuf:"bytes,13,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	ContentType   string                 `protobuf:"bytes,14,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	SizeBytes     int64                  `protobuf:"varint,15,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Sha256        string                 `protobuf:"bytes,16,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	FinishTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Report) Reset() {
+	*x = Report{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Report) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Report) ProtoMessage() {}
+
+func (x *Report) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Report.ProtoReflect.Descriptor instead.
+func (*Report) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Report) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Report) GetKind() ReportKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReportKind_REPORT_KIND_UNSPECIFIED
+}
+
+func (x *Report) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *Report) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
+func (x *Report) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *Report) GetGwpBasis() v1.GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return v1.GwpBasis(0)
+}
+
+func (x *Report) GetFormat() ReportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ReportFormat_REPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *Report) GetOrganization() string {
+	if x != nil {
+		return x.Organization
+	}
+	return ""
+}
+
+func (x *Report) GetExclusions() []*ReportExclusion {
+	if x != nil {
+		return x.Exclusions
+	}
+	return nil
+}
+
+func (x *Report) GetState() ReportState {
+	if x != nil {
+		return x.State
+	}
+	return ReportState_REPORT_STATE_UNSPECIFIED
+}
+
+func (x *Report) GetProgressPercent() int32 {
+	if x != nil {
+		return x.ProgressPercent
+	}
+	return 0
+}
+
+func (x *Report) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Report) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *Report) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Report) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *Report) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Report) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Report) GetFinishTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishTime
+	}
+	return nil
+}
+
+type CreateReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind, period_start, period_end and format are required.
+	Report        *Report `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReportRequest) Reset() {
+	*x = CreateReportRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReportRequest) ProtoMessage() {}
+
+func (x *CreateReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReportRequest.ProtoReflect.Descriptor instead.
+func (*CreateReportRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateReportRequest) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type GetReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "reports/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReportRequest) Reset() {
+	*x = GetReportRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReportRequest) ProtoMessage() {}
+
+func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReportRequest.ProtoReflect.Descriptor instead.
+func (*GetReportRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetReportRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListReportsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 100; 0: 20.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsRequest) Reset() {
+	*x = ListReportsRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsRequest) ProtoMessage() {}
+
+func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListReportsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListReportsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReportsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListReportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reports       []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsResponse) Reset() {
+	*x = ListReportsResponse{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsResponse) ProtoMessage() {}
+
+func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListReportsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListReportsResponse) GetReports() []*Report {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *ListReportsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CreateReportLinkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "reports/{id}" of a SUCCEEDED report.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReportLinkRequest) Reset() {
+	*x = CreateReportLinkRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReportLinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReportLinkRequest) ProtoMessage() {}
+
+func (x *CreateReportLinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReportLinkRequest.ProtoReflect.Descriptor instead.
+func (*CreateReportLinkRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateReportLinkRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ReportLink is a link to a report's file that needs no API key.
+type ReportLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The path to GET on the gateway: "/v1/reportFiles/{token}".
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// When the link stops working.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportLink) Reset() {
+	*x = ReportLink{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportLink) ProtoMessage() {}
+
+func (x *ReportLink) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportLink.ProtoReflect.Descriptor instead.
+func (*ReportLink) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReportLink) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ReportLink) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type GetReportFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "reports/{id}" of a SUCCEEDED report.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReportFileRequest) Reset() {
+	*x = GetReportFileRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReportFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReportFileRequest) ProtoMessage() {}
+
+func (x *GetReportFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReportFileRequest.ProtoReflect.Descriptor instead.
+func (*GetReportFileRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetReportFileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetSharedReportFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token of a link CreateReportLink returned.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSharedReportFileRequest) Reset() {
+	*x = GetSharedReportFileRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSharedReportFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSharedReportFileRequest) ProtoMessage() {}
+
+func (x *GetSharedReportFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSharedReportFileRequest.ProtoReflect.Descriptor instead.
+func (*GetSharedReportFileRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetSharedReportFileRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// ReportFileChunk is one message of a file's stream: the first carries the
+// report (its name, type, size and SHA-256), every later one a chunk of
+// the file's bytes, in order.
+type ReportFileChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *Report                `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportFileChunk) Reset() {
+	*x = ReportFileChunk{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportFileChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportFileChunk) ProtoMessage() {}
+
+func (x *ReportFileChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportFileChunk.ProtoReflect.Descriptor instead.
+func (*ReportFileChunk) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReportFileChunk) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *ReportFileChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type GetDashboardRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many top suppliers to list; 0 means 10, at most 100.
@@ -33,7 +903,7 @@ type GetDashboardRequest struct {
 
 func (x *GetDashboardRequest) Reset() {
 	*x = GetDashboardRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +915,7 @@ func (x *GetDashboardRequest) String() string {
 func (*GetDashboardRequest) ProtoMessage() {}
 
 func (x *GetDashboardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[0]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +928,7 @@ func (x *GetDashboardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDashboardRequest.ProtoReflect.Descriptor instead.
 func (*GetDashboardRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{0}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetDashboardRequest) GetTopSuppliers() int32 {
@@ -73,14 +943,14 @@ type Dashboard struct {
 	TotalKgCo2E   string                 `protobuf:"bytes,1,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
 	TotalSpendUsd string                 `protobuf:"bytes,2,opt,name=total_spend_usd,json=totalSpendUsd,proto3" json:"total_spend_usd,omitempty"`
 	// kg CO2e per USD over all spend, 6 decimals; empty when spend is zero.
-	KgCo2EPerUsd     string              `protobuf:"bytes,3,opt,name=kg_co2e_per_usd,json=kgCo2ePerUsd,proto3" json:"kg_co2e_per_usd,omitempty"`
-	TransactionCount int64               `protobuf:"varint,4,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
-	SupplierCount    int32               `protobuf:"varint,5,opt,name=supplier_count,json=supplierCount,proto3" json:"supplier_count,omitempty"`
-	ByCategory       []*v1.EmissionTotal `protobuf:"bytes,6,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
+	KgCo2EPerUsd     string               `protobuf:"bytes,3,opt,name=kg_co2e_per_usd,json=kgCo2ePerUsd,proto3" json:"kg_co2e_per_usd,omitempty"`
+	TransactionCount int64                `protobuf:"varint,4,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
+	SupplierCount    int32                `protobuf:"varint,5,opt,name=supplier_count,json=supplierCount,proto3" json:"supplier_count,omitempty"`
+	ByCategory       []*v11.EmissionTotal `protobuf:"bytes,6,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
 	// Every month with data, oldest first.
-	ByMonth []*v1.EmissionTotal `protobuf:"bytes,7,rep,name=by_month,json=byMonth,proto3" json:"by_month,omitempty"`
+	ByMonth []*v11.EmissionTotal `protobuf:"bytes,7,rep,name=by_month,json=byMonth,proto3" json:"by_month,omitempty"`
 	// The largest emitters, labelled with their names.
-	TopSuppliers []*v1.EmissionTotal `protobuf:"bytes,8,rep,name=top_suppliers,json=topSuppliers,proto3" json:"top_suppliers,omitempty"`
+	TopSuppliers []*v11.EmissionTotal `protobuf:"bytes,8,rep,name=top_suppliers,json=topSuppliers,proto3" json:"top_suppliers,omitempty"`
 	// The share of all emissions the top suppliers account for, 0..1.
 	TopSuppliersShare float64                `protobuf:"fixed64,9,opt,name=top_suppliers_share,json=topSuppliersShare,proto3" json:"top_suppliers_share,omitempty"`
 	GenerateTime      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=generate_time,json=generateTime,proto3" json:"generate_time,omitempty"`
@@ -90,7 +960,7 @@ type Dashboard struct {
 
 func (x *Dashboard) Reset() {
 	*x = Dashboard{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +972,7 @@ func (x *Dashboard) String() string {
 func (*Dashboard) ProtoMessage() {}
 
 func (x *Dashboard) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[1]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +985,7 @@ func (x *Dashboard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dashboard.ProtoReflect.Descriptor instead.
 func (*Dashboard) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{1}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Dashboard) GetTotalKgCo2E() string {
@@ -153,21 +1023,21 @@ func (x *Dashboard) GetSupplierCount() int32 {
 	return 0
 }
 
-func (x *Dashboard) GetByCategory() []*v1.EmissionTotal {
+func (x *Dashboard) GetByCategory() []*v11.EmissionTotal {
 	if x != nil {
 		return x.ByCategory
 	}
 	return nil
 }
 
-func (x *Dashboard) GetByMonth() []*v1.EmissionTotal {
+func (x *Dashboard) GetByMonth() []*v11.EmissionTotal {
 	if x != nil {
 		return x.ByMonth
 	}
 	return nil
 }
 
-func (x *Dashboard) GetTopSuppliers() []*v1.EmissionTotal {
+func (x *Dashboard) GetTopSuppliers() []*v11.EmissionTotal {
 	if x != nil {
 		return x.TopSuppliers
 	}
@@ -199,7 +1069,7 @@ type GetInventorySummaryRequest struct {
 
 func (x *GetInventorySummaryRequest) Reset() {
 	*x = GetInventorySummaryRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[2]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -211,7 +1081,7 @@ func (x *GetInventorySummaryRequest) String() string {
 func (*GetInventorySummaryRequest) ProtoMessage() {}
 
 func (x *GetInventorySummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[2]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -224,7 +1094,7 @@ func (x *GetInventorySummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInventorySummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetInventorySummaryRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{2}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetInventorySummaryRequest) GetTopN() int32 {
@@ -239,10 +1109,10 @@ type InventorySummary struct {
 	TotalKgCo2E      string                 `protobuf:"bytes,1,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
 	TotalSpendUsd    string                 `protobuf:"bytes,2,opt,name=total_spend_usd,json=totalSpendUsd,proto3" json:"total_spend_usd,omitempty"`
 	TransactionCount int64                  `protobuf:"varint,3,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
-	ByCategory       []*v1.EmissionTotal    `protobuf:"bytes,4,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
-	BySupplier       []*v1.EmissionTotal    `protobuf:"bytes,5,rep,name=by_supplier,json=bySupplier,proto3" json:"by_supplier,omitempty"`
-	ByNaics          []*v1.EmissionTotal    `protobuf:"bytes,6,rep,name=by_naics,json=byNaics,proto3" json:"by_naics,omitempty"`
-	ByMonth          []*v1.EmissionTotal    `protobuf:"bytes,7,rep,name=by_month,json=byMonth,proto3" json:"by_month,omitempty"`
+	ByCategory       []*v11.EmissionTotal   `protobuf:"bytes,4,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
+	BySupplier       []*v11.EmissionTotal   `protobuf:"bytes,5,rep,name=by_supplier,json=bySupplier,proto3" json:"by_supplier,omitempty"`
+	ByNaics          []*v11.EmissionTotal   `protobuf:"bytes,6,rep,name=by_naics,json=byNaics,proto3" json:"by_naics,omitempty"`
+	ByMonth          []*v11.EmissionTotal   `protobuf:"bytes,7,rep,name=by_month,json=byMonth,proto3" json:"by_month,omitempty"`
 	SupplierCount    int32                  `protobuf:"varint,8,opt,name=supplier_count,json=supplierCount,proto3" json:"supplier_count,omitempty"`
 	NaicsCount       int32                  `protobuf:"varint,9,opt,name=naics_count,json=naicsCount,proto3" json:"naics_count,omitempty"`
 	// The factor sets the results were calculated with.
@@ -254,7 +1124,7 @@ type InventorySummary struct {
 
 func (x *InventorySummary) Reset() {
 	*x = InventorySummary{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[3]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +1136,7 @@ func (x *InventorySummary) String() string {
 func (*InventorySummary) ProtoMessage() {}
 
 func (x *InventorySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[3]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +1149,7 @@ func (x *InventorySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventorySummary.ProtoReflect.Descriptor instead.
 func (*InventorySummary) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{3}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *InventorySummary) GetTotalKgCo2E() string {
@@ -303,28 +1173,28 @@ func (x *InventorySummary) GetTransactionCount() int64 {
 	return 0
 }
 
-func (x *InventorySummary) GetByCategory() []*v1.EmissionTotal {
+func (x *InventorySummary) GetByCategory() []*v11.EmissionTotal {
 	if x != nil {
 		return x.ByCategory
 	}
 	return nil
 }
 
-func (x *InventorySummary) GetBySupplier() []*v1.EmissionTotal {
+func (x *InventorySummary) GetBySupplier() []*v11.EmissionTotal {
 	if x != nil {
 		return x.BySupplier
 	}
 	return nil
 }
 
-func (x *InventorySummary) GetByNaics() []*v1.EmissionTotal {
+func (x *InventorySummary) GetByNaics() []*v11.EmissionTotal {
 	if x != nil {
 		return x.ByNaics
 	}
 	return nil
 }
 
-func (x *InventorySummary) GetByMonth() []*v1.EmissionTotal {
+func (x *InventorySummary) GetByMonth() []*v11.EmissionTotal {
 	if x != nil {
 		return x.ByMonth
 	}
@@ -363,7 +1233,61 @@ var File_vcci_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvcci/common/v1/common.proto\":\n" +
+	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"E\n" +
+	"\x0fReportExclusion\x12\x1a\n" +
+	"\bcategory\x18\x01 \x01(\x05R\bcategory\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xf1\x05\n" +
+	"\x06Report\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1d.vcci.reporting.v1.ReportKindR\x04kind\x12!\n" +
+	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x04 \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\x129\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x127\n" +
+	"\x06format\x18\a \x01(\x0e2\x1f.vcci.reporting.v1.ReportFormatR\x06format\x12\"\n" +
+	"\forganization\x18\b \x01(\tR\forganization\x12B\n" +
+	"\n" +
+	"exclusions\x18\t \x03(\v2\".vcci.reporting.v1.ReportExclusionR\n" +
+	"exclusions\x124\n" +
+	"\x05state\x18\n" +
+	" \x01(\x0e2\x1e.vcci.reporting.v1.ReportStateR\x05state\x12)\n" +
+	"\x10progress_percent\x18\v \x01(\x05R\x0fprogressPercent\x12\x14\n" +
+	"\x05error\x18\f \x01(\tR\x05error\x12\x1b\n" +
+	"\tfile_name\x18\r \x01(\tR\bfileName\x12!\n" +
+	"\fcontent_type\x18\x0e \x01(\tR\vcontentType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x0f \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\x10 \x01(\tR\x06sha256\x12;\n" +
+	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vfinish_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishTime\"H\n" +
+	"\x13CreateReportRequest\x121\n" +
+	"\x06report\x18\x01 \x01(\v2\x19.vcci.reporting.v1.ReportR\x06report\"&\n" +
+	"\x10GetReportRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"P\n" +
+	"\x12ListReportsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"r\n" +
+	"\x13ListReportsResponse\x123\n" +
+	"\areports\x18\x01 \x03(\v2\x19.vcci.reporting.v1.ReportR\areports\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
+	"\x17CreateReportLinkRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
+	"\n" +
+	"ReportLink\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"*\n" +
+	"\x14GetReportFileRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"2\n" +
+	"\x1aGetSharedReportFileRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"X\n" +
+	"\x0fReportFileChunk\x121\n" +
+	"\x06report\x18\x01 \x01(\v2\x19.vcci.reporting.v1.ReportR\x06report\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\":\n" +
 	"\x13GetDashboardRequest\x12#\n" +
 	"\rtop_suppliers\x18\x01 \x01(\x05R\ftopSuppliers\"\x81\x04\n" +
 	"\tDashboard\x12\"\n" +
@@ -397,10 +1321,36 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\vfactor_sets\x18\n" +
 	" \x03(\tR\n" +
 	"factorSets\x12?\n" +
-	"\rgenerate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fgenerateTime2\xd3\x01\n" +
+	"\rgenerate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fgenerateTime*\xae\x01\n" +
+	"\n" +
+	"ReportKind\x12\x1b\n" +
+	"\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19REPORT_KIND_GHG_INVENTORY\x10\x01\x12\x13\n" +
+	"\x0fREPORT_KIND_CDP\x10\x02\x12\x19\n" +
+	"\x15REPORT_KIND_ESRS_E1_6\x10\x03\x12\x16\n" +
+	"\x12REPORT_KIND_SB_253\x10\x04\x12\x1c\n" +
+	"\x18REPORT_KIND_HOTSPOT_PACK\x10\x05*\x8b\x01\n" +
+	"\fReportFormat\x12\x1d\n" +
+	"\x19REPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11REPORT_FORMAT_PDF\x10\x01\x12\x16\n" +
+	"\x12REPORT_FORMAT_XLSX\x10\x02\x12\x15\n" +
+	"\x11REPORT_FORMAT_CSV\x10\x03\x12\x16\n" +
+	"\x12REPORT_FORMAT_JSON\x10\x04*\x93\x01\n" +
+	"\vReportState\x12\x1c\n" +
+	"\x18REPORT_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13REPORT_STATE_QUEUED\x10\x01\x12\x18\n" +
+	"\x14REPORT_STATE_RUNNING\x10\x02\x12\x1a\n" +
+	"\x16REPORT_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
+	"\x13REPORT_STATE_FAILED\x10\x042\xfc\x05\n" +
 	"\x10ReportingService\x12i\n" +
 	"\x13GetInventorySummary\x12-.vcci.reporting.v1.GetInventorySummaryRequest\x1a#.vcci.reporting.v1.InventorySummary\x12T\n" +
-	"\fGetDashboard\x12&.vcci.reporting.v1.GetDashboardRequest\x1a\x1c.vcci.reporting.v1.DashboardB\xcd\x01\n" +
+	"\fGetDashboard\x12&.vcci.reporting.v1.GetDashboardRequest\x1a\x1c.vcci.reporting.v1.Dashboard\x12Q\n" +
+	"\fCreateReport\x12&.vcci.reporting.v1.CreateReportRequest\x1a\x19.vcci.reporting.v1.Report\x12K\n" +
+	"\tGetReport\x12#.vcci.reporting.v1.GetReportRequest\x1a\x19.vcci.reporting.v1.Report\x12\\\n" +
+	"\vListReports\x12%.vcci.reporting.v1.ListReportsRequest\x1a&.vcci.reporting.v1.ListReportsResponse\x12]\n" +
+	"\x10CreateReportLink\x12*.vcci.reporting.v1.CreateReportLinkRequest\x1a\x1d.vcci.reporting.v1.ReportLink\x12^\n" +
+	"\rGetReportFile\x12'.vcci.reporting.v1.GetReportFileRequest\x1a\".vcci.reporting.v1.ReportFileChunk0\x01\x12j\n" +
+	"\x13GetSharedReportFile\x12-.vcci.reporting.v1.GetSharedReportFileRequest\x1a\".vcci.reporting.v1.ReportFileChunk0\x01B\xcd\x01\n" +
 	"\x15com.vcci.reporting.v1B\x0eReportingProtoP\x01Z>github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1;reportingv1\xa2\x02\x03VRX\xaa\x02\x11Vcci.Reporting.V1\xca\x02\x11Vcci\\Reporting\\V1\xe2\x02\x1dVcci\\Reporting\\V1\\GPBMetadata\xea\x02\x13Vcci::Reporting::V1b\x06proto3"
 
 var (
@@ -415,34 +1365,73 @@ func file_vcci_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_vcci_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_vcci_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_vcci_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_vcci_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_vcci_reporting_v1_reporting_proto_goTypes = []any{
-	(*GetDashboardRequest)(nil),        // 0: vcci.reporting.v1.GetDashboardRequest
-	(*Dashboard)(nil),                  // 1: vcci.reporting.v1.Dashboard
-	(*GetInventorySummaryRequest)(nil), // 2: vcci.reporting.v1.GetInventorySummaryRequest
-	(*InventorySummary)(nil),           // 3: vcci.reporting.v1.InventorySummary
-	(*v1.EmissionTotal)(nil),           // 4: vcci.common.v1.EmissionTotal
-	(*timestamppb.Timestamp)(nil),      // 5: google.protobuf.Timestamp
+	(ReportKind)(0),                    // 0: vcci.reporting.v1.ReportKind
+	(ReportFormat)(0),                  // 1: vcci.reporting.v1.ReportFormat
+	(ReportState)(0),                   // 2: vcci.reporting.v1.ReportState
+	(*ReportExclusion)(nil),            // 3: vcci.reporting.v1.ReportExclusion
+	(*Report)(nil),                     // 4: vcci.reporting.v1.Report
+	(*CreateReportRequest)(nil),        // 5: vcci.reporting.v1.CreateReportRequest
+	(*GetReportRequest)(nil),           // 6: vcci.reporting.v1.GetReportRequest
+	(*ListReportsRequest)(nil),         // 7: vcci.reporting.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),        // 8: vcci.reporting.v1.ListReportsResponse
+	(*CreateReportLinkRequest)(nil),    // 9: vcci.reporting.v1.CreateReportLinkRequest
+	(*ReportLink)(nil),                 // 10: vcci.reporting.v1.ReportLink
+	(*GetReportFileRequest)(nil),       // 11: vcci.reporting.v1.GetReportFileRequest
+	(*GetSharedReportFileRequest)(nil), // 12: vcci.reporting.v1.GetSharedReportFileRequest
+	(*ReportFileChunk)(nil),            // 13: vcci.reporting.v1.ReportFileChunk
+	(*GetDashboardRequest)(nil),        // 14: vcci.reporting.v1.GetDashboardRequest
+	(*Dashboard)(nil),                  // 15: vcci.reporting.v1.Dashboard
+	(*GetInventorySummaryRequest)(nil), // 16: vcci.reporting.v1.GetInventorySummaryRequest
+	(*InventorySummary)(nil),           // 17: vcci.reporting.v1.InventorySummary
+	(v1.GwpBasis)(0),                   // 18: vcci.calculator.v1.GwpBasis
+	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
+	(*v11.EmissionTotal)(nil),          // 20: vcci.common.v1.EmissionTotal
 }
 var file_vcci_reporting_v1_reporting_proto_depIdxs = []int32{
-	4,  // 0: vcci.reporting.v1.Dashboard.by_category:type_name -> vcci.common.v1.EmissionTotal
-	4,  // 1: vcci.reporting.v1.Dashboard.by_month:type_name -> vcci.common.v1.EmissionTotal
-	4,  // 2: vcci.reporting.v1.Dashboard.top_suppliers:type_name -> vcci.common.v1.EmissionTotal
-	5,  // 3: vcci.reporting.v1.Dashboard.generate_time:type_name -> google.protobuf.Timestamp
-	4,  // 4: vcci.reporting.v1.InventorySummary.by_category:type_name -> vcci.common.v1.EmissionTotal
-	4,  // 5: vcci.reporting.v1.InventorySummary.by_supplier:type_name -> vcci.common.v1.EmissionTotal
-	4,  // 6: vcci.reporting.v1.InventorySummary.by_naics:type_name -> vcci.common.v1.EmissionTotal
-	4,  // 7: vcci.reporting.v1.InventorySummary.by_month:type_name -> vcci.common.v1.EmissionTotal
-	5,  // 8: vcci.reporting.v1.InventorySummary.generate_time:type_name -> google.protobuf.Timestamp
-	2,  // 9: vcci.reporting.v1.ReportingService.GetInventorySummary:input_type -> vcci.reporting.v1.GetInventorySummaryRequest
-	0,  // 10: vcci.reporting.v1.ReportingService.GetDashboard:input_type -> vcci.reporting.v1.GetDashboardRequest
-	3,  // 11: vcci.reporting.v1.ReportingService.GetInventorySummary:output_type -> vcci.reporting.v1.InventorySummary
-	1,  // 12: vcci.reporting.v1.ReportingService.GetDashboard:output_type -> vcci.reporting.v1.Dashboard
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	0,  // 0: vcci.reporting.v1.Report.kind:type_name -> vcci.reporting.v1.ReportKind
+	18, // 1: vcci.reporting.v1.Report.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	1,  // 2: vcci.reporting.v1.Report.format:type_name -> vcci.reporting.v1.ReportFormat
+	3,  // 3: vcci.reporting.v1.Report.exclusions:type_name -> vcci.reporting.v1.ReportExclusion
+	2,  // 4: vcci.reporting.v1.Report.state:type_name -> vcci.reporting.v1.ReportState
+	19, // 5: vcci.reporting.v1.Report.create_time:type_name -> google.protobuf.Timestamp
+	19, // 6: vcci.reporting.v1.Report.finish_time:type_name -> google.protobuf.Timestamp
+	4,  // 7: vcci.reporting.v1.CreateReportRequest.report:type_name -> vcci.reporting.v1.Report
+	4,  // 8: vcci.reporting.v1.ListReportsResponse.reports:type_name -> vcci.reporting.v1.Report
+	19, // 9: vcci.reporting.v1.ReportLink.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 10: vcci.reporting.v1.ReportFileChunk.report:type_name -> vcci.reporting.v1.Report
+	20, // 11: vcci.reporting.v1.Dashboard.by_category:type_name -> vcci.common.v1.EmissionTotal
+	20, // 12: vcci.reporting.v1.Dashboard.by_month:type_name -> vcci.common.v1.EmissionTotal
+	20, // 13: vcci.reporting.v1.Dashboard.top_suppliers:type_name -> vcci.common.v1.EmissionTotal
+	19, // 14: vcci.reporting.v1.Dashboard.generate_time:type_name -> google.protobuf.Timestamp
+	20, // 15: vcci.reporting.v1.InventorySummary.by_category:type_name -> vcci.common.v1.EmissionTotal
+	20, // 16: vcci.reporting.v1.InventorySummary.by_supplier:type_name -> vcci.common.v1.EmissionTotal
+	20, // 17: vcci.reporting.v1.InventorySummary.by_naics:type_name -> vcci.common.v1.EmissionTotal
+	20, // 18: vcci.reporting.v1.InventorySummary.by_month:type_name -> vcci.common.v1.EmissionTotal
+	19, // 19: vcci.reporting.v1.InventorySummary.generate_time:type_name -> google.protobuf.Timestamp
+	16, // 20: vcci.reporting.v1.ReportingService.GetInventorySummary:input_type -> vcci.reporting.v1.GetInventorySummaryRequest
+	14, // 21: vcci.reporting.v1.ReportingService.GetDashboard:input_type -> vcci.reporting.v1.GetDashboardRequest
+	5,  // 22: vcci.reporting.v1.ReportingService.CreateReport:input_type -> vcci.reporting.v1.CreateReportRequest
+	6,  // 23: vcci.reporting.v1.ReportingService.GetReport:input_type -> vcci.reporting.v1.GetReportRequest
+	7,  // 24: vcci.reporting.v1.ReportingService.ListReports:input_type -> vcci.reporting.v1.ListReportsRequest
+	9,  // 25: vcci.reporting.v1.ReportingService.CreateReportLink:input_type -> vcci.reporting.v1.CreateReportLinkRequest
+	11, // 26: vcci.reporting.v1.ReportingService.GetReportFile:input_type -> vcci.reporting.v1.GetReportFileRequest
+	12, // 27: vcci.reporting.v1.ReportingService.GetSharedReportFile:input_type -> vcci.reporting.v1.GetSharedReportFileRequest
+	17, // 28: vcci.reporting.v1.ReportingService.GetInventorySummary:output_type -> vcci.reporting.v1.InventorySummary
+	15, // 29: vcci.reporting.v1.ReportingService.GetDashboard:output_type -> vcci.reporting.v1.Dashboard
+	4,  // 30: vcci.reporting.v1.ReportingService.CreateReport:output_type -> vcci.reporting.v1.Report
+	4,  // 31: vcci.reporting.v1.ReportingService.GetReport:output_type -> vcci.reporting.v1.Report
+	8,  // 32: vcci.reporting.v1.ReportingService.ListReports:output_type -> vcci.reporting.v1.ListReportsResponse
+	10, // 33: vcci.reporting.v1.ReportingService.CreateReportLink:output_type -> vcci.reporting.v1.ReportLink
+	13, // 34: vcci.reporting.v1.ReportingService.GetReportFile:output_type -> vcci.reporting.v1.ReportFileChunk
+	13, // 35: vcci.reporting.v1.ReportingService.GetSharedReportFile:output_type -> vcci.reporting.v1.ReportFileChunk
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_vcci_reporting_v1_reporting_proto_init() }
@@ -455,13 +1444,14 @@ func file_vcci_reporting_v1_reporting_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_reporting_v1_reporting_proto_rawDesc), len(file_vcci_reporting_v1_reporting_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   4,
+			NumEnums:      3,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_vcci_reporting_v1_reporting_proto_goTypes,
 		DependencyIndexes: file_vcci_reporting_v1_reporting_proto_depIdxs,
+		EnumInfos:         file_vcci_reporting_v1_reporting_proto_enumTypes,
 		MessageInfos:      file_vcci_reporting_v1_reporting_proto_msgTypes,
 	}.Build()
 	File_vcci_reporting_v1_reporting_proto = out.File

@@ -21,6 +21,12 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ReportingService_GetInventorySummary_FullMethodName = "/vcci.reporting.v1.ReportingService/GetInventorySummary"
 	ReportingService_GetDashboard_FullMethodName        = "/vcci.reporting.v1.ReportingService/GetDashboard"
+	ReportingService_CreateReport_FullMethodName        = "/vcci.reporting.v1.ReportingService/CreateReport"
+	ReportingService_GetReport_FullMethodName           = "/vcci.reporting.v1.ReportingService/GetReport"
+	ReportingService_ListReports_FullMethodName         = "/vcci.reporting.v1.ReportingService/ListReports"
+	ReportingService_CreateReportLink_FullMethodName    = "/vcci.reporting.v1.ReportingService/CreateReportLink"
+	ReportingService_GetReportFile_FullMethodName       = "/vcci.reporting.v1.ReportingService/GetReportFile"
+	ReportingService_GetSharedReportFile_FullMethodName = "/vcci.reporting.v1.ReportingService/GetSharedReportFile"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -39,6 +45,35 @@ type ReportingServiceClient interface {
 	// suppliers. It reads rollups, so its cost does not grow with the number
 	// of transactions.
 	GetDashboard(ctx context.Context, in *GetDashboardRequest, opts ...grpc.CallOption) (*Dashboard, error)
+	// CreateReport queues a report and returns it at once, QUEUED.
+	//
+	// The request is checked before it is queued: a bad kind, format, period
+	// or exclusion is refused naming the field. A job then builds the file;
+	// poll GetReport until the state is SUCCEEDED or FAILED.
+	CreateReport(ctx context.Context, in *CreateReportRequest, opts ...grpc.CallOption) (*Report, error)
+	// GetReport returns a report's state, progress and, once built, its
+	// file's name, type, size and SHA-256.
+	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*Report, error)
+	// ListReports lists the tenant's reports, newest first.
+	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error)
+	// CreateReportLink returns a link to a built report's file that needs no
+	// API key, valid for 15 minutes.
+	//
+	// Anyone holding the link can download the file until it expires.
+	CreateReportLink(ctx context.Context, in *CreateReportLinkRequest, opts ...grpc.CallOption) (*ReportLink, error)
+	// GetReportFile streams a built report's file in chunks, after one
+	// message with the report itself.
+	//
+	// The gateway serves it at GET /v1/reports/{id}/file; it has no REST
+	// binding of its own.
+	GetReportFile(ctx context.Context, in *GetReportFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReportFileChunk], error)
+	// GetSharedReportFile streams the file a link (CreateReportLink) names.
+	//
+	// It needs no API key: the link's signature proves the tenant. A link
+	// whose signature does not hold is refused as unauthenticated, an
+	// expired one as a failed precondition with reason REPORT_LINK_EXPIRED.
+	// The gateway serves it at GET /v1/reportFiles/{token}.
+	GetSharedReportFile(ctx context.Context, in *GetSharedReportFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReportFileChunk], error)
 }
 
 type reportingServiceClient struct {
@@ -69,6 +104,84 @@ func (c *reportingServiceClient) GetDashboard(ctx context.Context, in *GetDashbo
 	return out, nil
 }
 
+func (c *reportingServiceClient) CreateReport(ctx context.Context, in *CreateReportRequest, opts ...grpc.CallOption) (*Report, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Report)
+	err := c.cc.Invoke(ctx, ReportingService_CreateReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*Report, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Report)
+	err := c.cc.Invoke(ctx, ReportingService_GetReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReportsResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListReports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) CreateReportLink(ctx context.Context, in *CreateReportLinkRequest, opts ...grpc.CallOption) (*ReportLink, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportLink)
+	err := c.cc.Invoke(ctx, ReportingService_CreateReportLink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetReportFile(ctx context.Context, in *GetReportFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReportFileChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ReportingService_ServiceDesc.Streams[0], ReportingService_GetReportFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetReportFileRequest, ReportFileChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ReportingService_GetReportFileClient = grpc.ServerStreamingClient[ReportFileChunk]
+
+func (c *reportingServiceClient) GetSharedReportFile(ctx context.Context, in *GetSharedReportFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReportFileChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ReportingService_ServiceDesc.Streams[1], ReportingService_GetSharedReportFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetSharedReportFileRequest, ReportFileChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ReportingService_GetSharedReportFileClient = grpc.ServerStreamingClient[ReportFileChunk]
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -85,6 +198,35 @@ type ReportingServiceServer interface {
 	// suppliers. It reads rollups, so its cost does not grow with the number
 	// of transactions.
 	GetDashboard(context.Context, *GetDashboardRequest) (*Dashboard, error)
+	// CreateReport queues a report and returns it at once, QUEUED.
+	//
+	// The request is checked before it is queued: a bad kind, format, period
+	// or exclusion is refused naming the field. A job then builds the file;
+	// poll GetReport until the state is SUCCEEDED or FAILED.
+	CreateReport(context.Context, *CreateReportRequest) (*Report, error)
+	// GetReport returns a report's state, progress and, once built, its
+	// file's name, type, size and SHA-256.
+	GetReport(context.Context, *GetReportRequest) (*Report, error)
+	// ListReports lists the tenant's reports, newest first.
+	ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error)
+	// CreateReportLink returns a link to a built report's file that needs no
+	// API key, valid for 15 minutes.
+	//
+	// Anyone holding the link can download the file until it expires.
+	CreateReportLink(context.Context, *CreateReportLinkRequest) (*ReportLink, error)
+	// GetReportFile streams a built report's file in chunks, after one
+	// message with the report itself.
+	//
+	// The gateway serves it at GET /v1/reports/{id}/file; it has no REST
+	// binding of its own.
+	GetReportFile(*GetReportFileRequest, grpc.ServerStreamingServer[ReportFileChunk]) error
+	// GetSharedReportFile streams the file a link (CreateReportLink) names.
+	//
+	// It needs no API key: the link's signature proves the tenant. A link
+	// whose signature does not hold is refused as unauthenticated, an
+	// expired one as a failed precondition with reason REPORT_LINK_EXPIRED.
+	// The gateway serves it at GET /v1/reportFiles/{token}.
+	GetSharedReportFile(*GetSharedReportFileRequest, grpc.ServerStreamingServer[ReportFileChunk]) error
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -100,6 +242,24 @@ func (UnimplementedReportingServiceServer) GetInventorySummary(context.Context, 
 }
 func (UnimplementedReportingServiceServer) GetDashboard(context.Context, *GetDashboardRequest) (*Dashboard, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetDashboard not implemented")
+}
+func (UnimplementedReportingServiceServer) CreateReport(context.Context, *CreateReportRequest) (*Report, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateReport not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReport(context.Context, *GetReportRequest) (*Report, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetReport not implemented")
+}
+func (UnimplementedReportingServiceServer) ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListReports not implemented")
+}
+func (UnimplementedReportingServiceServer) CreateReportLink(context.Context, *CreateReportLinkRequest) (*ReportLink, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateReportLink not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReportFile(*GetReportFileRequest, grpc.ServerStreamingServer[ReportFileChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method GetReportFile not implemented")
+}
+func (UnimplementedReportingServiceServer) GetSharedReportFile(*GetSharedReportFileRequest, grpc.ServerStreamingServer[ReportFileChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method GetSharedReportFile not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -158,6 +318,100 @@ func _ReportingService_GetDashboard_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_CreateReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).CreateReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_CreateReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).CreateReport(ctx, req.(*CreateReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetReport(ctx, req.(*GetReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ListReports_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReportsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListReports(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListReports_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListReports(ctx, req.(*ListReportsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_CreateReportLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateReportLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).CreateReportLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_CreateReportLink_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).CreateReportLink(ctx, req.(*CreateReportLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetReportFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetReportFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ReportingServiceServer).GetReportFile(m, &grpc.GenericServerStream[GetReportFileRequest, ReportFileChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ReportingService_GetReportFileServer = grpc.ServerStreamingServer[ReportFileChunk]
+
+func _ReportingService_GetSharedReportFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetSharedReportFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ReportingServiceServer).GetSharedReportFile(m, &grpc.GenericServerStream[GetSharedReportFileRequest, ReportFileChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ReportingService_GetSharedReportFileServer = grpc.ServerStreamingServer[ReportFileChunk]
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -173,7 +427,34 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetDashboard",
 			Handler:    _ReportingService_GetDashboard_Handler,
 		},
+		{
+			MethodName: "CreateReport",
+			Handler:    _ReportingService_CreateReport_Handler,
+		},
+		{
+			MethodName: "GetReport",
+			Handler:    _ReportingService_GetReport_Handler,
+		},
+		{
+			MethodName: "ListReports",
+			Handler:    _ReportingService_ListReports_Handler,
+		},
+		{
+			MethodName: "CreateReportLink",
+			Handler:    _ReportingService_CreateReportLink_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "GetReportFile",
+			Handler:       _ReportingService_GetReportFile_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "GetSharedReportFile",
+			Handler:       _ReportingService_GetSharedReportFile_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "vcci/reporting/v1/reporting.proto",
 }

@@ -1,0 +1,261 @@
+// Package store is reporting's PostgreSQL persistence: reports, their files
+// and the River queue that builds them.
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/refdata"
+	"github.com/vcci-dev/vcci/pkg/riverdb"
+	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// RiverSchema holds reporting's River tables: each service migrates and
+// works its own queue.
+const RiverSchema = "reporting_river"
+
+// Migrate creates or updates the reporting schema and its River queue.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := db.Migrate(ctx, pool, "reporting", migrations); err != nil {
+		return err
+	}
+	return riverdb.Migrate(ctx, pool, RiverSchema, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole)
+}
+
+// Store implements reporting.ReportStore.
+type Store struct {
+	pool *pgxpool.Pool
+	jobs *river.Client[pgx.Tx] // inserts only
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) (*Store, error) {
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: RiverSchema})
+	if err != nil {
+		return nil, fmt.Errorf("store.New: %w", err)
+	}
+	return &Store{pool: pool, jobs: jobs}, nil
+}
+
+// ClientOptions configure the River client that builds reports.
+type ClientOptions struct {
+	Log *slog.Logger
+	TP  trace.TracerProvider
+	// Workers is how many reports one client builds at once (default 2).
+	Workers int
+	// FetchPoll is how often an idle queue looks for jobs (default
+	// River's).
+	FetchPoll   time.Duration
+	RetryPolicy river.ClientRetryPolicy
+	TestOnly    bool
+}
+
+// NewClient returns the River client that builds reports with w; Start it.
+func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return nil, fmt.Errorf("store.NewClient: %w", err)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	cfg := &river.Config{
+		Schema:      RiverSchema,
+		Workers:     workers,
+		Queues:      map[string]river.QueueConfig{reporting.ReportQueue: {MaxWorkers: o.Workers}},
+		RetryPolicy: o.RetryPolicy,
+		Logger:      o.Log,
+		TestOnly:    o.TestOnly,
+		Middleware:  []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
+	}
+	if o.FetchPoll > 0 {
+		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store.NewClient: %w", err)
+	}
+	return c, nil
+}
+
+// reportCols read a report r, without its file.
+const reportCols = `r.id, r.kind, r.period_start, r.period_end, coalesce(r.snapshot_id, 0), r.gwp_basis, r.format, r.organization,
+	r.exclusions, r.state, r.progress, r.error, r.file_name, r.content_type, r.size_bytes, r.sha256, r.create_time, r.finish_time`
+
+func scanReport(row pgx.Row, extra ...any) (reporting.Report, error) {
+	var r reporting.Report
+	var kind, format, progress int16
+	var basis, state string
+	var exclusions []byte
+	var finish *time.Time
+	dest := append([]any{&r.ID, &kind, &r.PeriodStart, &r.PeriodEnd, &r.Snapshot, &basis, &format, &r.Organization, &exclusions, &state,
+		&progress, &r.Error, &r.File.Name, &r.File.ContentType, &r.File.Size, &r.File.SHA256, &r.CreateTime, &finish}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return r, fmt.Errorf("scan report: %w", err)
+	}
+	r.Kind, r.Format, r.Progress = reporting.Kind(kind), reporting.Format(format), int32(progress)
+	r.GWPBasis, r.State = refdata.Basis(basis), reporting.State(state)
+	if err := json.Unmarshal(exclusions, &r.Exclusions); err != nil {
+		return r, fmt.Errorf("scan report exclusions: %w", err)
+	}
+	if finish != nil {
+		r.FinishTime = *finish
+	}
+	return r, nil
+}
+
+// CreateReport stores the report queued and its job in one transaction: a
+// job is never queued without its row, nor a row left without its job.
+func (s *Store) CreateReport(ctx context.Context, tenant uuid.UUID, r reporting.Report) (reporting.Report, error) {
+	exclusions, err := json.Marshal(nonNil(r.Exclusions))
+	if err != nil {
+		return reporting.Report{}, fmt.Errorf("store.CreateReport: %w", err)
+	}
+	var out reporting.Report
+	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO reporting.reports (tenant_id, kind, period_start, period_end, snapshot_id, gwp_basis, format,
+				organization, exclusions)
+			VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9) RETURNING id`,
+			tenant, int16(r.Kind), r.PeriodStart, r.PeriodEnd, r.Snapshot, string(r.GWPBasis), int16(r.Format), r.Organization,
+			exclusions).Scan(&id); err != nil {
+			return fmt.Errorf("insert report: %w", err)
+		}
+		if _, err := s.jobs.InsertTx(ctx, tx, reporting.ReportArgs{Tenant: tenant, ID: id}, nil); err != nil {
+			return fmt.Errorf("queue report: %w", err)
+		}
+		var err error
+		out, err = readReport(ctx, tx, tenant, id)
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("store.CreateReport: %w", err)
+	}
+	return out, nil
+}
+
+func nonNil(es []reporting.Exclusion) []reporting.Exclusion {
+	if es == nil {
+		return []reporting.Exclusion{}
+	}
+	return es
+}
+
+func readReport(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, id int64) (reporting.Report, error) {
+	r, err := scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+` FROM reporting.reports r WHERE r.tenant_id = $1 AND r.id = $2`, tenant, id))
+	return r, db.NotFound(err, "read report", reporting.ErrReportNotFound)
+}
+
+// inTenant runs fn in a transaction of tenant's, and passes the domain's
+// not-found sentinel through unwrapped.
+func (s *Store) inTenant(ctx context.Context, tenant uuid.UUID, op string, fn func(pgx.Tx) error) error {
+	err := db.InTenant(ctx, s.pool, tenant, fn)
+	switch {
+	case errors.Is(err, reporting.ErrReportNotFound):
+		return reporting.ErrReportNotFound
+	case err != nil:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+func (s *Store) Report(ctx context.Context, tenant uuid.UUID, id int64) (reporting.Report, error) {
+	var out reporting.Report
+	err := s.inTenant(ctx, tenant, "store.Report", func(tx pgx.Tx) error {
+		var err error
+		out, err = readReport(ctx, tx, tenant, id)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) Reports(ctx context.Context, tenant uuid.UUID, limit int, after int64) ([]reporting.Report, error) {
+	var out []reporting.Report
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + reportCols + ` FROM reporting.reports r
+		WHERE r.tenant_id = $1 AND ($2 = 0 OR r.id < $2) ORDER BY r.id DESC LIMIT $3`, Args: []any{tenant, after, limit},
+		Scan: db.Collect(&out, func(row pgx.CollectableRow) (reporting.Report, error) { return scanReport(row) })})
+	if err != nil {
+		return nil, fmt.Errorf("store.Reports: %w", err)
+	}
+	return out, nil
+}
+
+// StartReport marks a queued or running report running, its progress
+// reset (an attempt starts over).
+func (s *Store) StartReport(ctx context.Context, tenant uuid.UUID, id int64) (reporting.Report, error) {
+	var out reporting.Report
+	err := s.inTenant(ctx, tenant, "store.StartReport", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE reporting.reports SET state = 'running', progress = 0, attempts = attempts + 1
+			WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')`, tenant, id); err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		var err error
+		out, err = readReport(ctx, tx, tenant, id)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) SetReportProgress(ctx context.Context, tenant uuid.UUID, id int64, percent int32) error {
+	return s.inTenant(ctx, tenant, "store.SetReportProgress", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE reporting.reports SET progress = $3 WHERE tenant_id = $1 AND id = $2 AND state = 'running'`,
+			tenant, id, int16(min(max(percent, 0), 100))) //nolint:gosec // bounded above
+		return err //nolint:wrapcheck // wrapped by inTenant
+	})
+}
+
+// FinishReport ends a report not ended yet: succeeded with its file when
+// errText is empty, else failed.
+func (s *Store) FinishReport(ctx context.Context, tenant uuid.UUID, id int64, f reporting.FileInfo, body []byte, errText string) (reporting.Report, error) {
+	var out reporting.Report
+	err := s.inTenant(ctx, tenant, "store.FinishReport", func(tx pgx.Tx) error {
+		var err error
+		if errText == "" {
+			_, err = tx.Exec(ctx, `UPDATE reporting.reports SET state = 'succeeded', progress = 100, file = $3, file_name = $4,
+					content_type = $5, size_bytes = $6, sha256 = $7, finish_time = now()
+				WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')`, tenant, id, body, f.Name, f.ContentType, f.Size, f.SHA256)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE reporting.reports SET state = 'failed', error = $3, finish_time = now()
+				WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')`, tenant, id, errText)
+		}
+		if err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		out, err = readReport(ctx, tx, tenant, id)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) ReportFile(ctx context.Context, tenant uuid.UUID, id int64) (reporting.Report, []byte, error) {
+	var out reporting.Report
+	var body []byte
+	err := s.inTenant(ctx, tenant, "store.ReportFile", func(tx pgx.Tx) error {
+		var err error
+		out, err = scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+`, r.file FROM reporting.reports r WHERE r.tenant_id = $1 AND r.id = $2`,
+			tenant, id), &body)
+		return db.NotFound(err, "read report file", reporting.ErrReportNotFound)
+	})
+	return out, body, err
+}
