@@ -1,14 +1,21 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"io"
+	"maps"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
@@ -17,24 +24,59 @@ type report struct {
 	Name, State, Error, FileName, ContentType, Sha256, SizeBytes string
 }
 
-// A report through the gateway and the real reporting service: created,
-// built by its job, downloaded with a key (ETag, If-None-Match, Range)
-// and through a link with none; another tenant reaches none of it.
+// Reports through the gateway and the real services: each format of a GHG
+// inventory built by its job from uploaded lines shows the inventory API's
+// total; bad requests name their field; the file downloads with a key
+// (ETag, If-None-Match, Range) and through a link with none; another
+// tenant reaches none of it.
 func TestReportThroughREST(t *testing.T) {
 	p := start(t, nil)
-	var r report
-	body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"2025-01-01","periodEnd":"2025-12-31"}`
-	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK ||
-		r.State != "REPORT_STATE_QUEUED" {
-		t.Fatalf("CreateReport: %d %+v", code, r)
+	// 10,000 USD of steel and 5,000 USD of cement in June 2024.
+	const lines = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n" +
+		"R1,2024-06-14,S1,Steel Co,331110,10000.00,USD,coil\n" +
+		"R2,2024-06-20,S2,Cement Co,327310,5000.00,USD,cement\n"
+	var u struct{ Name string }
+	if code := p.call(t, "POST", "/v1/uploads", p.key, strings.NewReader(lines), &u, "Content-Type", "text/csv"); code != http.StatusAccepted {
+		t.Fatalf("upload: HTTP %d %+v", code, u)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for r.State != "REPORT_STATE_SUCCEEDED" {
-		if r.State == "REPORT_STATE_FAILED" || time.Now().After(deadline) {
-			t.Fatalf("report not built: %+v", r)
+	if got := p.wait(t, p.key, u.Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("upload = %+v", got)
+	}
+	var inv struct{ TotalKgCo2e string }
+	if code := p.call(t, "GET", "/v1/inventory", p.key, nil, &inv); code != http.StatusOK || inv.TotalKgCo2e == "" {
+		t.Fatalf("inventory: HTTP %d %+v", code, inv)
+	}
+	// The reports show t CO2e to 3 decimals.
+	kg, _ := new(big.Rat).SetString(inv.TotalKgCo2e)
+	wantT := new(big.Rat).Quo(kg, big.NewRat(1000, 1)).FloatString(3)
+
+	for _, c := range []struct{ body, field string }{
+		{`{"kind":"REPORT_KIND_UNSPECIFIED","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31"}`, "report.kind"},
+		{`{"kind":"REPORT_KIND_CDP","periodStart":"2024-01-01","periodEnd":"2024-12-31"}`, "report.format"},
+		{`{"kind":"REPORT_KIND_CDP","format":"REPORT_FORMAT_PDF","periodStart":"2020-01-01","periodEnd":"2020-12-31"}`, "report.period"},
+	} {
+		var e struct{ Message string }
+		if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(c.body), &e, "Content-Type", "application/json"); code != http.StatusBadRequest ||
+			!strings.Contains(e.Message, c.field) {
+			t.Errorf("CreateReport %s: HTTP %d %q, want 400 naming %s", c.body, code, e.Message, c.field)
 		}
-		time.Sleep(50 * time.Millisecond)
-		p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
+	}
+
+	build := func(format string) report {
+		var r report
+		body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"` + format + `","periodStart":"2024-01-01","periodEnd":"2024-12-31","organization":"Acme"}`
+		if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK ||
+			r.State != "REPORT_STATE_QUEUED" {
+			t.Fatalf("CreateReport %s: %d %+v", format, code, r)
+		}
+		for deadline := time.Now().Add(60 * time.Second); r.State != "REPORT_STATE_SUCCEEDED"; {
+			if r.State == "REPORT_STATE_FAILED" || time.Now().After(deadline) {
+				t.Fatalf("report not built: %+v", r)
+			}
+			time.Sleep(50 * time.Millisecond)
+			p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
+		}
+		return r
 	}
 	get := func(path, key string, hdr ...string) (*http.Response, []byte) {
 		req, _ := http.NewRequest("GET", p.base+path, nil)
@@ -52,10 +94,29 @@ func TestReportThroughREST(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, b
 	}
+	// The same total in every format: JSON's and CSV's cell, XLSX's number,
+	// the PDF's text.
+	totals := map[string]string{}
+	files := map[string][]byte{}
+	for _, f := range []string{"REPORT_FORMAT_JSON", "REPORT_FORMAT_XLSX", "REPORT_FORMAT_CSV", "REPORT_FORMAT_PDF"} {
+		r := build(f)
+		resp, b := get("/v1/"+r.Name+"/file", p.key)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != r.ContentType {
+			t.Fatalf("download %s: %d %v", f, resp.StatusCode, resp.Header)
+		}
+		files[f] = b
+		totals[f] = reportTotal(t, f, b)
+	}
+	want := map[string]string{"REPORT_FORMAT_JSON": wantT, "REPORT_FORMAT_XLSX": wantT, "REPORT_FORMAT_CSV": wantT, "REPORT_FORMAT_PDF": "%PDF-"}
+	if !maps.Equal(totals, want) {
+		t.Fatalf("totals by format %v, want %v (inventory %s kg)", totals, want, inv.TotalKgCo2e)
+	}
+
+	r := build("REPORT_FORMAT_JSON")
 	resp, file := get("/v1/"+r.Name+"/file", p.key)
 	sum := sha256.Sum256(file)
 	if resp.StatusCode != http.StatusOK || hex.EncodeToString(sum[:]) != r.Sha256 || resp.Header.Get("ETag") != `"`+r.Sha256+`"` ||
-		resp.Header.Get("Content-Disposition") != `attachment; filename="`+r.FileName+`"` || !bytes.Contains(file, []byte(`"periodStart":"2025-01-01"`)) {
+		resp.Header.Get("Content-Disposition") != `attachment; filename="`+r.FileName+`"` || !bytes.Contains(file, []byte(`"title": "GHG Protocol Scope 3 inventory"`)) {
 		t.Fatalf("download: %d %s %v, want the file of %+v", resp.StatusCode, file, resp.Header, r)
 	}
 	if resp, _ := get("/v1/"+r.Name+"/file", p.key, "If-None-Match", `"`+r.Sha256+`"`); resp.StatusCode != http.StatusNotModified {
@@ -83,4 +144,65 @@ func TestReportThroughREST(t *testing.T) {
 	if resp, _ := get("/v1/"+r.Name+"/file", other); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another tenant's download: %d, want 404", resp.StatusCode)
 	}
+}
+
+// reportTotal reads the Scope 3 total (t CO2e) off a GHG inventory's
+// "totals" table in the file's format; a PDF's first bytes.
+func reportTotal(t *testing.T, format string, b []byte) string {
+	t.Helper()
+	switch format {
+	case "REPORT_FORMAT_JSON":
+		var d struct {
+			Sections []struct {
+				Tables []struct {
+					Name string
+					Rows [][]string
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range d.Sections {
+			for _, tb := range s.Tables {
+				if tb.Name == "totals" {
+					return tb.Rows[0][0]
+				}
+			}
+		}
+	case "REPORT_FORMAT_XLSX":
+		f, err := excelize.OpenReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if typ, err := f.GetCellType("totals", "A2"); err != nil || typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+			t.Fatalf("totals!A2 is %v (%v), want a number", typ, err)
+		}
+		v, err := f.GetCellValue("totals", "A2", excelize.Options{RawCellValue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := new(big.Rat).SetString(v)
+		return x.FloatString(3)
+	case "REPORT_FORMAT_CSV":
+		z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := z.Open("totals.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		recs, err := csv.NewReader(f).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs[1][0]
+	case "REPORT_FORMAT_PDF":
+		return string(b[:min(5, len(b))])
+	}
+	t.Fatalf("no total in the %s file", format)
+	return ""
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/cache"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
+	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
@@ -19,18 +21,12 @@ import (
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/reporting/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
+	"github.com/vcci-dev/vcci/services/reporting/internal/reports"
 	"github.com/vcci-dev/vcci/services/reporting/internal/store"
 )
 
 // Migrate creates or updates reporting's schema and its River queue.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migrate(ctx, pool) }
-
-// reportMakers returns what checks a report request against the tenant's
-// data and what builds its file: the one place to swap in the real report
-// contents and renderers. calc and intake are the peers they read.
-func reportMakers(_ calculatorv1.CalculatorServiceClient, _ intakev1.IntakeServiceClient) (reporting.Checker, reporting.Producer) {
-	return reporting.AcceptAll{}, reporting.RequestJSON{}
-}
 
 // Run serves reporting until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
@@ -60,8 +56,18 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	checker, producer := reportMakers(calc, intake)
-	reports := reporting.NewReports(st, checker, producer)
+	hotConn, err := service.Dial(ctx, env, pool, cfg.HotspotAddr)
+	if err != nil {
+		return err
+	}
+	defer hotConn.Close()
+	engConn, err := service.Dial(ctx, env, pool, cfg.EngagementAddr)
+	if err != nil {
+		return err
+	}
+	defer engConn.Close()
+	files := reportFiles{src: reports.NewGRPCSources(calc, hotspotv1.NewHotspotServiceClient(hotConn), engagementv1.NewEngagementServiceClient(engConn))}
+	made := reporting.NewReports(st, files, files)
 	pageKey, err := tenancy.DeriveKey(ctx, pool, "report-page-token")
 	if err != nil {
 		return err
@@ -72,7 +78,7 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := store.NewClient(pool, reporting.NewReportWorker(reports), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
+	jobs, err := store.NewClient(pool, reporting.NewReportWorker(made), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
 	if err != nil {
 		return err
 	}
@@ -108,6 +114,6 @@ func Run(ctx context.Context, env service.Env) error {
 	})
 	defer dashboards.Close()
 	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, dashboards).
-		WithReports(reports, pagetoken.New(pageKey), reporting.NewLinks(linkKey, nil)))
+		WithReports(made, pagetoken.New(pageKey), reporting.NewLinks(linkKey, nil)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

@@ -49,12 +49,12 @@ func (f failing) Produce(context.Context, uuid.UUID, reporting.Report) ([]byte, 
 	return nil, apperr.New(apperr.FailedPrecondition, "no emissions in the period")
 }
 
-// progressing reports progress, then renders the request as RequestJSON does.
+// progressing reports progress, then renders the request as requestJSON does.
 type progressing struct{}
 
 func (progressing) Produce(ctx context.Context, tenant uuid.UUID, r reporting.Report) ([]byte, error) {
 	reporting.SetProgress(ctx, 50)
-	return reporting.RequestJSON{}.Produce(ctx, tenant, r)
+	return requestJSON{}.Produce(ctx, tenant, r)
 }
 
 // reportsEnv is reporting's reports over a real database, River working
@@ -159,7 +159,7 @@ func readFile(stream interface {
 }
 
 func TestReportIsBuiltByItsJob(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, progressing{})
+	e := startReports(t, acceptAll{}, progressing{})
 	ctx := testsupport.WithKey(e.keyA)
 	created, err := e.client.CreateReport(ctx, &reportingv1.CreateReportRequest{Report: inventory()})
 	if err != nil {
@@ -171,7 +171,7 @@ func TestReportIsBuiltByItsJob(t *testing.T) {
 	}
 	r := waitEnded(t, ctx, e.client, created.GetName())
 	id := strings.TrimPrefix(created.GetName(), "reports/")
-	want := `{"report":` + id + `,"kind":"ghg-inventory","periodStart":"2025-01-01","periodEnd":"2025-12-31","gwpBasis":"AR6",` +
+	want := `{"report":` + id + `,"kind":1,"periodStart":"2025-01-01","periodEnd":"2025-12-31","gwpBasis":"AR6",` +
 		`"organization":"Acme Corp","exclusions":[{"category":10,"reason":"no sold intermediate products"}]}`
 	sum := sha256.Sum256([]byte(want))
 	if r.GetState() != reportingv1.ReportState_REPORT_STATE_SUCCEEDED || r.GetProgressPercent() != 100 || r.GetSha256() != hex.EncodeToString(sum[:]) ||
@@ -195,7 +195,7 @@ func TestReportIsBuiltByItsJob(t *testing.T) {
 }
 
 func TestReportsListNewestFirstInPages(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	e := startReports(t, acceptAll{}, requestJSON{})
 	ctx := testsupport.WithKey(e.keyA)
 	var names []string
 	for range 3 {
@@ -240,7 +240,7 @@ func fieldOf(t *testing.T, err error) string {
 }
 
 func TestBadReportRequestsNameTheField(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	e := startReports(t, acceptAll{}, requestJSON{})
 	ctx := testsupport.WithKey(e.keyA)
 	for _, tc := range []struct {
 		name  string
@@ -285,7 +285,7 @@ func (noData) Check(context.Context, uuid.UUID, reporting.Report) error {
 }
 
 func TestCheckerRefusalStoresNothing(t *testing.T) {
-	e := startReports(t, noData{}, reporting.RequestJSON{})
+	e := startReports(t, noData{}, requestJSON{})
 	_, err := e.client.CreateReport(testsupport.WithKey(e.keyA), &reportingv1.CreateReportRequest{Report: inventory()})
 	if got := fieldOf(t, err); got != "report.period_start" {
 		t.Fatalf("field = %q, want report.period_start", got)
@@ -299,7 +299,7 @@ func TestCheckerRefusalStoresNothing(t *testing.T) {
 // TestReportRowAndJobCommitTogether: every report has its job, with its id
 // and tenant, and a job is never left without its row.
 func TestReportRowAndJobCommitTogether(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	e := startReports(t, acceptAll{}, requestJSON{})
 	r, err := e.client.CreateReport(testsupport.WithKey(e.keyA), &reportingv1.CreateReportRequest{Report: inventory()})
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +319,7 @@ func TestReportRowAndJobCommitTogether(t *testing.T) {
 // TestReportNotStoredWhenItsJobIsNot: a job that cannot be queued takes
 // its row with it.
 func TestReportNotStoredWhenItsJobIsNot(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	e := startReports(t, acceptAll{}, requestJSON{})
 	// The pool's role owns River's table: it can make every insert fail.
 	if _, err := e.pool.Exec(context.Background(), `ALTER TABLE reporting_river.river_job ADD CONSTRAINT no_jobs CHECK (false) NOT VALID`); err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func TestReportNotStoredWhenItsJobIsNot(t *testing.T) {
 
 func TestFailingProducerFailsTheReportAfterTheLastAttempt(t *testing.T) {
 	attempts := make(chan struct{}, 10)
-	e := startReports(t, reporting.AcceptAll{}, failing{attempts: attempts})
+	e := startReports(t, acceptAll{}, failing{attempts: attempts})
 	ctx := testsupport.WithKey(e.keyA)
 	created, err := e.client.CreateReport(ctx, &reportingv1.CreateReportRequest{Report: inventory()})
 	if err != nil {
@@ -359,7 +359,7 @@ func TestFailingProducerFailsTheReportAfterTheLastAttempt(t *testing.T) {
 }
 
 func TestTenantCannotReachAnothersReport(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	e := startReports(t, acceptAll{}, requestJSON{})
 	a, b := testsupport.WithKey(e.keyA), testsupport.WithKey(e.keyB)
 	created, err := e.client.CreateReport(a, &reportingv1.CreateReportRequest{Report: inventory()})
 	if err != nil {
@@ -385,7 +385,7 @@ func TestTenantCannotReachAnothersReport(t *testing.T) {
 }
 
 func TestSharedLinkNeedsNoKey(t *testing.T) {
-	e := startReports(t, reporting.AcceptAll{}, reporting.RequestJSON{})
+	e := startReports(t, acceptAll{}, requestJSON{})
 	a := testsupport.WithKey(e.keyA)
 	created, err := e.client.CreateReport(a, &reportingv1.CreateReportRequest{Report: inventory()})
 	if err != nil {

@@ -59,7 +59,7 @@ const (
 var formats = map[Format]struct{ ext, contentType string }{
 	FormatPDF:  {"pdf", "application/pdf"},
 	FormatXLSX: {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-	FormatCSV:  {"csv", "text/csv; charset=utf-8"},
+	FormatCSV:  {"zip", "application/zip"}, // a CSV file per table
 	FormatJSON: {"json", "application/json"},
 }
 
