@@ -219,27 +219,45 @@ func (r *pdfRenderer) table(t document.Table) {
 		p.SetFont("Helvetica", "", size)
 	}
 	header()
+	step := size * 0.45 // a wrapped line, in mm
 	for n, row := range t.Rows {
-		if r.spaceLeft() < rowH {
+		// Text wraps (a category's status with its reason, a methods mix);
+		// numbers stay on one line.
+		cells := make([][]string, len(t.Columns))
+		rows := 1
+		for i, c := range t.Columns {
+			if numeric(c) {
+				cells[i] = []string{formatCell(c, row[i])}
+				continue
+			}
+			cells[i] = r.wrapCell(r.tr(row[i]), widths[i]-2*cellPad)
+			rows = max(rows, len(cells[i]))
+		}
+		h := max(rowH, float64(rows)*step+rowH-step)
+		if r.spaceLeft() < h {
 			p.AddPage()
 			p.SetFont("Helvetica", "I", size)
 			p.CellFormat(0, 5, r.tr(t.Title+" (continued)"), "", 1, "L", false, 0, "")
 			header()
 		}
-		fill := n%2 == 1
-		p.SetFillColor(244, 246, 249)
+		if n%2 == 1 {
+			p.SetFillColor(244, 246, 249)
+			pw, _ := p.GetPageSize()
+			p.Rect(margin, p.GetY(), pw-2*margin, h, "F")
+		}
+		x, y := p.GetX(), p.GetY()
 		for i, c := range t.Columns {
 			align := "L"
-			v := row[i]
 			if numeric(c) {
 				align = "R"
-				v = formatCell(c, v)
-			} else {
-				v = fit(p, r.tr(v), widths[i]-2*cellPad)
 			}
-			p.CellFormat(widths[i], rowH, v, "", 0, align, fill, 0, "")
+			for k, l := range cells[i] {
+				p.SetXY(x, y+(rowH-step)/2+float64(k)*step)
+				p.CellFormat(widths[i], step, l, "", 0, align, false, 0, "")
+			}
+			x += widths[i]
 		}
-		p.Ln(rowH)
+		p.SetXY(margin, y+h)
 	}
 	// A rule under the last row closes the table.
 	w, _ := p.GetPageSize()
@@ -251,6 +269,25 @@ func (r *pdfRenderer) table(t document.Table) {
 	}
 	p.Ln(4)
 	p.SetFont("Helvetica", "", 10)
+}
+
+// maxCellLines bounds a wrapped text cell; the last line is cut with
+// "..." beyond it, so one long text cannot outgrow a page.
+const maxCellLines = 8
+
+// wrapCell breaks text into lines that fit w millimetres in the current
+// font.
+func (r *pdfRenderer) wrapCell(text string, w float64) []string {
+	if text == "" {
+		return nil
+	}
+	// SplitText takes the cell's width: it keeps fpdf's cell margins.
+	lines := r.pdf.SplitText(text, w+2*r.pdf.GetCellMargin())
+	if len(lines) > maxCellLines {
+		last := fit(r.pdf, strings.Join(lines[maxCellLines-1:], " "), w)
+		lines = append(lines[:maxCellLines-1], last)
+	}
+	return lines
 }
 
 // headerWords are a column header's words in cp1252, its unit one word
@@ -290,14 +327,16 @@ func (r *pdfRenderer) fitTable(t document.Table) ([]float64, float64) {
 }
 
 // tableWidths gives each column the width of its widest value at size
-// points (numbers first: they must not be cut), text columns share what
-// is left, and any spare width goes to text columns so tables span the
-// page. need is the width the numbers and 12 mm a text column take.
+// points (numbers first: they must not be cut) and each text column at
+// least its longest word (text wraps between words, never inside one);
+// what is left goes to text columns in proportion to how much wider
+// their longest cell is. need is the width numbers and longest words take.
 func (r *pdfRenderer) tableWidths(t document.Table, size float64) (widths []float64, need float64) {
 	p := r.pdf
 	pw, _ := p.GetPageSize()
 	avail := pw - 2*margin
 	widths = make([]float64, len(t.Columns))
+	full := make([]float64, len(t.Columns))
 	p.SetFont("Helvetica", "B", size)
 	for i, c := range t.Columns {
 		// A header may wrap, but not inside a word.
@@ -306,38 +345,43 @@ func (r *pdfRenderer) tableWidths(t document.Table, size float64) (widths []floa
 		}
 	}
 	p.SetFont("Helvetica", "", size)
-	var numW, textW float64
+	var spare float64
 	for i, c := range t.Columns {
 		for _, row := range t.Rows {
-			v := row[i]
 			if numeric(c) {
-				v = formatCell(c, v)
-			} else {
-				v = r.tr(v)
+				widths[i] = max(widths[i], p.GetStringWidth(formatCell(c, row[i])))
+				continue
 			}
-			widths[i] = max(widths[i], p.GetStringWidth(v))
+			v := r.tr(row[i])
+			full[i] = max(full[i], p.GetStringWidth(v))
+			for _, word := range strings.Fields(v) {
+				widths[i] = max(widths[i], p.GetStringWidth(word))
+			}
 		}
 		widths[i] += 2*cellPad + 1
-		if numeric(c) {
-			numW += widths[i]
-		} else {
-			textW += widths[i]
-		}
-	}
-	need = numW
-	for _, c := range t.Columns {
+		need += widths[i]
 		if !numeric(c) {
-			need += 12
+			full[i] = max(full[i]+2*cellPad+1-widths[i], 0)
+			spare += full[i]
 		}
 	}
-	if textW == 0 {
-		return widths, need
-	}
-	// Text columns take what numbers leave, in proportion to their needs.
-	scale := max(avail-numW, 0) / textW
+	left := max(avail-need, 0)
 	for i, c := range t.Columns {
-		if !numeric(c) {
-			widths[i] *= scale
+		switch {
+		case numeric(c):
+		case spare > 0:
+			widths[i] += left * full[i] / spare
+		default:
+			widths[i] += left / float64(len(t.Columns))
+		}
+	}
+	if spare == 0 {
+		// Only numbers (or text that already fits): the spare width is
+		// shared by every column, so the table spans the page.
+		for i, c := range t.Columns {
+			if numeric(c) {
+				widths[i] += left / float64(len(t.Columns))
+			}
 		}
 	}
 	return widths, need

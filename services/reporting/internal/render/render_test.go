@@ -549,3 +549,22 @@ func TestCSVDefusesFormulas(t *testing.T) {
 		t.Fatalf("csv = %q, want %q", recs, want)
 	}
 }
+
+// A text cell wraps onto as many lines as it needs, up to maxCellLines,
+// the last cut with "..."; numbers never wrap.
+func TestPDFTextCellsWrap(t *testing.T) {
+	r := &pdfRenderer{pdf: fpdf.New("P", "mm", "A4", "")}
+	r.pdf.SetFont("Helvetica", "", 8)
+	r.tr = r.pdf.UnicodeTranslatorFromDescriptor("")
+	if got := r.wrapCell("excluded: Acme has no franchises", 20); len(got) < 2 || strings.Join(got, " ") != "excluded: Acme has no franchises" {
+		t.Errorf("wrapped = %q, want every word over 2 or more lines", got)
+	}
+	long := strings.Repeat("spend-based 12.50 % ", 40)
+	got := r.wrapCell(long, 20)
+	if len(got) != maxCellLines || !strings.HasSuffix(got[maxCellLines-1], "...") {
+		t.Errorf("a long cell wraps to %d lines ending %q, want %d ending ...", len(got), got[len(got)-1], maxCellLines)
+	}
+	if got := r.wrapCell("", 20); got != nil {
+		t.Errorf("empty cell = %q", got)
+	}
+}
