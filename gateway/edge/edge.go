@@ -364,7 +364,8 @@ func route(path string) string {
 	parts := strings.Split(path, "/")
 	for i := 1; i < len(parts); i++ {
 		switch parts[i-1] {
-		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys":
+		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys",
+			"webhookEndpoints", "webhookDeliveries":
 			if id, _, _ := strings.Cut(parts[i], ":"); id != "" {
 				parts[i] = "{id}" + parts[i][len(id):] // the custom verb stays
 			}
