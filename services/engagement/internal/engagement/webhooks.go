@@ -333,7 +333,9 @@ func NewDeliveryWorker(w *Webhooks) *DeliveryWorker {
 }
 
 // Timeout bounds one attempt, the request and the bookkeeping.
-func (*DeliveryWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return DeliveryTimeout + 20*time.Second }
+func (*DeliveryWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
+	return DeliveryTimeout + 20*time.Second
+}
 
 // Work makes one attempt; an error has River retry it on RetrySchedule.
 func (d *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {

@@ -39,7 +39,9 @@ type API struct {
 }
 
 // New returns the API over svc and hooks.
-func New(svc *engagement.Service, hooks *engagement.Webhooks) *API { return &API{svc: svc, hooks: hooks} }
+func New(svc *engagement.Service, hooks *engagement.Webhooks) *API {
+	return &API{svc: svc, hooks: hooks}
+}
 
 func (a *API) CreateCampaign(ctx context.Context, req *engagementv1.CreateCampaignRequest) (*engagementv1.Campaign, error) {
 	tenant, err := tenancy.MustTenant(ctx)
