@@ -370,18 +370,22 @@ func TestEndpointFailingForADayIsDisabled(t *testing.T) {
 	failing, healthy := newReceiver(t), newReceiver(t)
 	failing.down.Store(true)
 	bad := e.register(t, e.keyA, failing, webhook.UploadSucceeded)
-	good := e.register(t, e.keyA, healthy, webhook.ReportReady)
+	e.register(t, e.keyA, healthy, webhook.ReportReady)
 	e.publish(t, e.keyA, "upload-1-succeeded", webhook.UploadSucceeded, `{}`)
 	testsupport.WaitFor(t, "failed attempts", 20*time.Second, func() bool { return failing.refusals() >= 2 })
-	// Failing for 23 hours is not enough.
+	// Failing for 23 hours is not enough. Each step publishes an event of
+	// its own, so that an attempt is made at the moved clock however fast
+	// the first event spent its attempts.
 	e.skew.Store(int64(23 * time.Hour))
 	n := failing.refusals()
-	testsupport.WaitFor(t, "another failed attempt", 20*time.Second, func() bool { return failing.refusals() > n+1 })
+	e.publish(t, e.keyA, "upload-2-succeeded", webhook.UploadSucceeded, `{}`)
+	testsupport.WaitFor(t, "another failed attempt", 20*time.Second, func() bool { return failing.refusals() > n })
 	if ep, err := e.client.GetWebhookEndpoint(testsupport.WithKey(e.keyA), &engagementv1.GetWebhookEndpointRequest{Name: bad.GetName()}); err != nil ||
 		ep.GetState() != engagementv1.WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_ENABLED {
 		t.Fatalf("after 23 h: %v, %v", ep, err)
 	}
 	e.skew.Store(int64(24*time.Hour + time.Minute))
+	e.publish(t, e.keyA, "upload-3-succeeded", webhook.UploadSucceeded, `{}`)
 	var ep *engagementv1.WebhookEndpoint
 	testsupport.WaitFor(t, "the endpoint disabled", 20*time.Second, func() bool {
 		var err error
@@ -399,18 +403,25 @@ func TestEndpointFailingForADayIsDisabled(t *testing.T) {
 		notice.Reason != ep.GetDisabledReason() {
 		t.Fatalf("notice %+v (%s): %v", rc, rc.event.Data, err)
 	}
-	if ds := e.deliveries(t, e.keyA, bad.GetName()); len(ds) != 1 || ds[0].GetState() != engagementv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_SKIPPED {
+	// Nothing is left pending: the last event's delivery is skipped (the
+	// first ones too, unless they had spent their attempts).
+	ds := e.deliveries(t, e.keyA, bad.GetName())
+	if len(ds) != 3 || ds[0].GetEventId() != "upload-3-succeeded" || ds[0].GetState() != engagementv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_SKIPPED {
 		t.Fatalf("deliveries of the disabled endpoint: %v", ds)
+	}
+	for _, d := range ds {
+		if d.GetState() == engagementv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_PENDING {
+			t.Fatalf("delivery %v still pending on a disabled endpoint", d)
+		}
 	}
 	// A disabled endpoint gets nothing more, and its deliveries are not
 	// sent again.
-	if resp := e.publish(t, e.keyA, "upload-2-succeeded", webhook.UploadSucceeded, `{}`); resp.GetDeliveries() != 0 {
+	if resp := e.publish(t, e.keyA, "upload-4-succeeded", webhook.UploadSucceeded, `{}`); resp.GetDeliveries() != 0 {
 		t.Fatalf("published to a disabled endpoint: %v", resp)
 	}
 	if _, err := e.client.RedeliverWebhook(testsupport.WithKey(e.keyA), &engagementv1.RedeliverWebhookRequest{Name: e.deliveries(t, e.keyA, bad.GetName())[0].GetName()}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("redeliver to a disabled endpoint: %v", err)
 	}
-	_ = good
 }
 
 func TestWebhookBadInput(t *testing.T) {
