@@ -14,9 +14,9 @@ import (
 // the schedule's.
 func TestRetrySchedule(t *testing.T) {
 	p := engagement.RetryPolicy{Schedule: engagement.RetrySchedule}
-	max := engagement.DeliverArgs{}.InsertOpts().MaxAttempts
+	attempts := engagement.DeliverArgs{}.InsertOpts().MaxAttempts
 	var total time.Duration
-	for attempt := 1; attempt < max; attempt++ {
+	for attempt := 1; attempt < attempts; attempt++ {
 		before := time.Now()
 		wait := p.NextRetry(&rivertype.JobRow{Attempt: attempt}).Sub(before)
 		want := engagement.RetrySchedule[attempt-1]
