@@ -874,6 +874,12 @@ func (h *hostile) writeCorpus(failed, succeeded string) *tally {
 		"/v1/columnMappings": {`{"columns":{"Net Value":"amount"}}`, `{"columns":{"a\u0000b":"amount"}}`, `{"columns":{"A":"amount","B":"amount"}}`,
 			`{"columns":{"A":"colour"}}`, `{"columns":{}}`, `{"columns":{"A":5}}`, `{"columns":["amount"]}`,
 			`{"columns":{"` + strings.Repeat("x", 100_000) + `":"amount"}}`},
+		// 127.0.0.1:1 refuses at once: no test sends a webhook off the machine.
+		"/v1/webhookEndpoints": {`{"url":"http://127.0.0.1:1/h","events":["upload.succeeded"]}`, `{"url":"http://example.com/h","events":["upload.failed"]}`,
+			`{"url":"ftp://127.0.0.1/h","events":["report.ready"]}`, `{"url":"http://127.0.0.1:1/h","events":["upload.deleted"]}`,
+			`{"url":"http://127.0.0.1:1/h","events":[]}`, `{"url":"http://127.0.0.1:1/` + strings.Repeat("p", 100_000) + `","events":["report.ready"]}`,
+			`{"url":"http://127.0.0.1:1/h","events":["report.ready"],"description":"a\u0000b"}`, `{"url":"http://u:p@127.0.0.1:1/h","events":["report.ready"]}`,
+			`{"url":"http://127.0.0.1:1/h","events":["report.ready"],"secret":"whsec_mine","state":"WEBHOOK_ENDPOINT_STATE_DISABLED"}`},
 		"/v1/categoryRules": {`{"naicsPrefix":"48","category":"SCOPE_CATEGORY_UPSTREAM_TRANSPORTATION"}`, `{"naicsPrefix":"4\u00008","category":4}`,
 			`{"activityPrefix":"air.","supplierId":"S1","category":6}`, `{"supplierId":"` + strings.Repeat("s", 100_000) + `","category":1}`,
 			`{"activityPrefix":"\ud800","category":6}`, `{"naicsPrefix":"48","category":99}`, `{"naicsPrefix":"48","category":-1}`,

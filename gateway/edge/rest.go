@@ -36,17 +36,18 @@ const (
 // listed ahead of their RPCs so that a new route is classified the day it
 // lands; a segment not listed counts as tenant data.
 var cachePolicies = map[string]string{
-	"uploads":         cachePrivate,
-	"suppliers":       cachePrivate,
-	"transactions":    cachePrivate,
-	"emissionResults": cachePrivate,
-	"emissions":       cachePrivate,
-	"hotspots":        cachePrivate,
-	"inventory":       cachePrivate,
-	"dashboard":       cachePrivate,
-	"campaigns":       cachePrivate,
-	"factorSets":      cachePrivate,
-	"factors":         cachePrivate,
+	"uploads":          cachePrivate,
+	"suppliers":        cachePrivate,
+	"transactions":     cachePrivate,
+	"emissionResults":  cachePrivate,
+	"emissions":        cachePrivate,
+	"hotspots":         cachePrivate,
+	"inventory":        cachePrivate,
+	"dashboard":        cachePrivate,
+	"campaigns":        cachePrivate,
+	"webhookEndpoints": cachePrivate,
+	"factorSets":       cachePrivate,
+	"factors":          cachePrivate,
 }
 
 // privateVary are the request headers a private answer depends on: the

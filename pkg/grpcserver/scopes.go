@@ -27,6 +27,14 @@ var computeOnly = map[string]bool{
 	"/vcci.calculator.v1.CalculatorService/StreamCalculate": true,
 }
 
+// unaudited are writes the audit log leaves out: engagement's PublishEvent
+// is the platform echoing, as a webhook event, a change whose own call is
+// audited already (an upload, a recalculation), and comes from a
+// background job at no fixed place among the tenant's calls.
+var unaudited = map[string]bool{
+	"/vcci.engagement.v1.EngagementService/PublishEvent": true,
+}
+
 // adminPackage holds the tenant's administration: its keys and audit log.
 const adminPackage = "/vcci.iam.v1."
 
@@ -92,7 +100,7 @@ type Auditor interface {
 // failure to record is logged, not returned: the change is made by then,
 // and a client told it failed would make it again.
 func (s *Server) audit(ctx context.Context, method string, req, resp any) {
-	if s.opts.Audit == nil || s.open(method) || reads(method) {
+	if s.opts.Audit == nil || s.open(method) || reads(method) || unaudited[method] {
 		return
 	}
 	tenant, ok := tenancy.TenantFrom(ctx)

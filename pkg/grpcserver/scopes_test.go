@@ -86,6 +86,13 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.engagement.v1.EngagementService/CreateCampaign":            write,
 	"/vcci.engagement.v1.EngagementService/GetCampaign":               read,
 	"/vcci.engagement.v1.EngagementService/ListCampaigns":             read,
+	"/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint":     write,
+	"/vcci.engagement.v1.EngagementService/GetWebhookEndpoint":        read,
+	"/vcci.engagement.v1.EngagementService/ListWebhookEndpoints":      read,
+	"/vcci.engagement.v1.EngagementService/DeleteWebhookEndpoint":     write,
+	"/vcci.engagement.v1.EngagementService/ListWebhookDeliveries":     read,
+	"/vcci.engagement.v1.EngagementService/RedeliverWebhook":          write,
+	"/vcci.engagement.v1.EngagementService/PublishEvent":              write,
 	"/vcci.reporting.v1.ReportingService/GetInventorySummary":         read,
 	"/vcci.reporting.v1.ReportingService/GetDashboard":                read,
 	"/vcci.reporting.v1.ReportingService/CreateReport":                write,
@@ -389,5 +396,32 @@ func TestComputationsAreReadsAndNotAudited(t *testing.T) {
 	}
 	if got := grpcserver.RequiredScope("/vcci.calculator.v1.CalculatorService/CalculateEmissions"); got != write {
 		t.Fatalf("CalculateEmissions needs %s, want write", got)
+	}
+}
+
+type publishes struct {
+	engagementv1.UnimplementedEngagementServiceServer
+}
+
+func (publishes) PublishEvent(context.Context, *engagementv1.PublishEventRequest) (*engagementv1.PublishEventResponse, error) {
+	return &engagementv1.PublishEventResponse{Published: true}, nil
+}
+
+// A published event echoes a change audited already: it needs the write
+// scope and is not audited itself.
+func TestPublishEventIsAWriteNotAudited(t *testing.T) {
+	log := &auditLog{}
+	srv := grpcserver.New(grpcserver.Options{Name: "test", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
+		Auth: scopedKeys{}, Audit: log})
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, publishes{})
+	c := engagementv1.NewEngagementServiceClient(testsupport.ServeInMemory(t, srv.GRPC))
+	if _, err := c.PublishEvent(testsupport.WithKey("vcci_read"), &engagementv1.PublishEventRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("PublishEvent with a read key: %v, want PermissionDenied", err)
+	}
+	if r, err := c.PublishEvent(testsupport.WithKey("vcci_all"), &engagementv1.PublishEventRequest{EventId: "x"}); err != nil || !r.GetPublished() {
+		t.Fatalf("PublishEvent = %v, %v", r, err)
+	}
+	if got := log.take(); len(got) != 0 {
+		t.Fatalf("audited %+v, want nothing", got)
 	}
 }

@@ -1,9 +1,11 @@
-// Package server wires the engagement service; main and in-process launchers
+// Package server wires the engagement service (campaigns, and webhooks
+// with their delivery workers); main and in-process launchers
 // call Run.
 package server
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -32,8 +34,26 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	defer hs.Close()
 
-	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
+	st := store.New(pool)
+	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
+	hooks := engagement.NewWebhooks(st)
+	jobs, err := store.NewClient(pool, engagement.NewDeliveryWorker(hooks), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
+	if err != nil {
+		return err
+	}
+	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil { // stopped below, after the server
+		return fmt.Errorf("start webhook deliveries: %w", err)
+	}
+	defer func() {
+		// An attempt cut short is retried: receivers drop the duplicate by
+		// its webhook-id.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := jobs.StopAndCancel(sctx); err != nil {
+			env.Log.ErrorContext(sctx, "stop webhook deliveries", "error", err.Error())
+		}
+	}()
 	srv := service.NewServer(env, pool, auth)
-	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc))
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc, hooks))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

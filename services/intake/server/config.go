@@ -16,6 +16,7 @@ import (
 type Config struct {
 	config.Service
 	CalculatorAddr string // CALCULATOR_ADDR: where accepted rows are calculated
+	EngagementAddr string // ENGAGEMENT_ADDR: where upload events are published
 	// MaxUploadBytes bounds one spend file (MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// Uploads are River jobs in two queues, each with its workers: files up
@@ -39,14 +40,14 @@ type Config struct {
 }
 
 // LoadConfig returns intake's Config: env.Cfg, as its launcher read it, the
-// calculator's address (env.Peers may set it), and intake's own settings;
+// calculator's and engagement's addresses (env.Peers may set them), and intake's own settings;
 // an error names the variable that is malformed.
 func LoadConfig(env service.Env) (Config, error) {
 	maxUpload, err := config.Int("MAX_UPLOAD_BYTES", 2<<30)
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Service: env.Cfg, CalculatorAddr: env.Peer("calculator"), MaxUploadBytes: int64(maxUpload)}
+	c := Config{Service: env.Cfg, CalculatorAddr: env.Peer("calculator"), EngagementAddr: env.Peer("engagement"), MaxUploadBytes: int64(maxUpload)}
 	if c.SmallWorkers, err = config.Int("UPLOAD_WORKERS", store.DefaultSmallWorkers); err != nil {
 		return Config{}, err
 	}

@@ -13,10 +13,10 @@ func TestLoadConfig(t *testing.T) {
 	for _, v := range vars {
 		t.Setenv(v, "")
 	}
-	env := service.Env{Peers: map[string]string{"calculator": "calc:9102"}}
+	env := service.Env{Peers: map[string]string{"calculator": "calc:9102", "engagement": "eng:9104"}}
 	env.Cfg.Name = "intake"
 	got, err := LoadConfig(env)
-	want := Config{CalculatorAddr: "calc:9102", MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute}
+	want := Config{CalculatorAddr: "calc:9102", EngagementAddr: "eng:9104", MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute}
 	want.Name = "intake"
 	if err != nil || got != want {
 		t.Fatalf("defaults = %+v, %v; want %+v", got, err, want)

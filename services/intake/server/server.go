@@ -15,6 +15,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	iamv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/iam/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
@@ -64,6 +65,13 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	defer cc.Close()
 	calc := grpcapi.NewCalculator(calculatorv1.NewCalculatorServiceClient(cc), token)
+	// Upload events go to engagement from River jobs, which retry until it
+	// answers: it need not be up first.
+	ec, err := service.Dial(ctx, env, pool, cfg.EngagementAddr)
+	if err != nil {
+		return err
+	}
+	defer ec.Close()
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
@@ -97,7 +105,8 @@ func Run(ctx context.Context, env service.Env) error {
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
 		intake.WorkerOptions{Timeout: cfg.UploadTimeout, Metrics: metrics, Changed: changed})
 	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
-		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers, ID: cfg.WorkerID})
+		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers, ID: cfg.WorkerID,
+		Engagement: engagementv1.NewEngagementServiceClient(ec)})
 	if err != nil {
 		return err
 	}

@@ -34,11 +34,14 @@ const (
 // API implements engagementv1.EngagementServiceServer.
 type API struct {
 	engagementv1.UnimplementedEngagementServiceServer
-	svc *engagement.Service
+	svc   *engagement.Service
+	hooks *engagement.Webhooks
 }
 
-// New returns the API over svc.
-func New(svc *engagement.Service) *API { return &API{svc: svc} }
+// New returns the API over svc and hooks.
+func New(svc *engagement.Service, hooks *engagement.Webhooks) *API {
+	return &API{svc: svc, hooks: hooks}
+}
 
 func (a *API) CreateCampaign(ctx context.Context, req *engagementv1.CreateCampaignRequest) (*engagementv1.Campaign, error) {
 	tenant, err := tenancy.MustTenant(ctx)
@@ -74,14 +77,7 @@ func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaigns
 	if err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size == 0:
-		size = DefaultPageSize
-	case size < 0 || size > MaxPageSize:
-		return nil, apperr.Invalid("page_size", "must be between 1 and %d, got %d", MaxPageSize, size)
-	}
-	after, err := decodeToken(req.GetPageToken())
+	size, after, err := page(req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +96,19 @@ func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaigns
 		resp.Campaigns = append(resp.Campaigns, toProto(c))
 	}
 	return resp, nil
+}
+
+// page reads a listing's page size and token.
+func page(pageSize int32, token string) (int, engagement.Cursor, error) {
+	size := int(pageSize)
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		return 0, engagement.Cursor{}, apperr.Invalid("page_size", "must be between 1 and %d, got %d", MaxPageSize, size)
+	}
+	after, err := decodeToken(token)
+	return size, after, err
 }
 
 func toProto(c engagement.Campaign) *engagementv1.Campaign {

@@ -87,7 +87,7 @@ func start(t *testing.T) env {
 		Name: "engagement", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
 		Auth: tenancy.NewAuthenticator(pool, time.Minute),
 	})
-	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc))
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc, engagement.NewWebhooks(store.New(pool))))
 	e.client = engagementv1.NewEngagementServiceClient(testsupport.Dial(t, testsupport.Start(t, srv)))
 	return e
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
@@ -17,16 +19,28 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrate creates or updates the engagement schema.
+// Migrate creates or updates the engagement schema and its River tables.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return db.Migrate(ctx, pool, "engagement", migrations)
+	if err := db.Migrate(ctx, pool, "engagement", migrations); err != nil {
+		return err
+	}
+	return migrateRiver(ctx, pool)
 }
 
-// Store implements engagement.Store.
-type Store struct{ pool *pgxpool.Pool }
+// Store implements engagement.Store and engagement.WebhookStore.
+type Store struct {
+	pool *pgxpool.Pool
+	jobs *river.Client[pgx.Tx] // inserts only
+}
 
 // New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store {
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: RiverSchema})
+	if err != nil {
+		panic(fmt.Sprintf("store.New: river: %v", err)) // a fixed, valid config
+	}
+	return &Store{pool: pool, jobs: jobs}
+}
 
 // Create stores c and its targets in one transaction and returns the campaign
 // as stored, so that Create and Campaign answer alike to the last digit.

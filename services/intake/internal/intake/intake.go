@@ -164,6 +164,9 @@ type WorkStore interface {
 	// AttemptFailed records why an attempt failed; after the last one the
 	// upload fails, remembering the state a retry resumes from.
 	AttemptFailed(ctx context.Context, u Upload, reason string, last bool) error
+	// QueueOutcome queues, in tx, the webhook event of the upload's outcome
+	// (succeeded or failed) if tx has finished it.
+	QueueOutcome(ctx context.Context, tx pgx.Tx, u Upload) error
 }
 
 // EndTx runs in the transaction that finishes an upload, so that its job is
@@ -415,6 +418,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	defer span.End()
 	log := w.log.With("upload", u.ID, "tenant", u.Tenant.String(), "attempt", job.Attempt)
 	end := func(ctx context.Context, tx pgx.Tx) error {
+		// The outcome's event commits with the outcome, or not at all.
+		if err := w.store.QueueOutcome(ctx, tx, u); err != nil {
+			return err
+		}
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		if errors.Is(err, rivertype.ErrNotFound) {
 			return nil // a superseded attempt settled the job; the upload's fence decided

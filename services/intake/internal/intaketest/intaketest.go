@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 
+	"github.com/vcci-dev/vcci/pkg/events"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
@@ -264,7 +265,7 @@ func WaitIdle(t testing.TB, pool *pgxpool.Pool) {
 	testsupport.WaitFor(t, "no upload job to be running or due", 20*time.Second, func() bool {
 		var pending int
 		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM `+store.RiverSchema+`.river_job
-			WHERE state = 'running' OR (state IN ('available', 'pending') AND scheduled_at <= now())`).Scan(&pending); err != nil {
+			WHERE queue <> $1 AND (state = 'running' OR (state IN ('available', 'pending') AND scheduled_at <= now()))`, events.Queue).Scan(&pending); err != nil {
 			t.Fatal(err)
 		}
 		return pending == 0

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/events"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
@@ -42,6 +44,10 @@ type ClientOptions struct {
 	// compaction).
 	NotLeader bool
 	TestOnly  bool
+	// Engagement, if set, is where the client publishes the upload events
+	// QueueOutcome queues (the events queue); unset, they wait in the queue
+	// for a client that has it.
+	Engagement engagementv1.EngagementServiceClient
 	// ID names the client in its jobs' attempts (River's Config.ID): one
 	// that stays the same across a restart of the same replica lets
 	// ReclaimOwnJobs take back what a crash left running. Empty: random.
@@ -73,19 +79,26 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 	if o.LargeWorkers <= 0 {
 		o.LargeWorkers = 2
 	}
+	queues := map[string]river.QueueConfig{
+		intake.QueueSmall: {MaxWorkers: o.SmallWorkers},
+		intake.QueueLarge: {MaxWorkers: o.LargeWorkers},
+		QueueMaintenance:  {MaxWorkers: 1},
+	}
+	if o.Engagement != nil {
+		if err := events.AddWorker(workers, o.Engagement); err != nil {
+			return nil, fmt.Errorf("store.NewClient: %w", err)
+		}
+		queues[events.Queue] = river.QueueConfig{MaxWorkers: 2}
+	}
 	timeout := w.Timeout(nil)
 	if o.RescueAfter <= 0 {
 		o.RescueAfter = timeout + time.Minute
 	}
 	cfg := &river.Config{
-		ID:      o.ID,
-		Schema:  RiverSchema,
-		Workers: workers,
-		Queues: map[string]river.QueueConfig{
-			intake.QueueSmall: {MaxWorkers: o.SmallWorkers},
-			intake.QueueLarge: {MaxWorkers: o.LargeWorkers},
-			QueueMaintenance:  {MaxWorkers: 1},
-		},
+		ID:                     o.ID,
+		Schema:                 RiverSchema,
+		Workers:                workers,
+		Queues:                 queues,
 		JobTimeout:             min(timeout, o.RescueAfter),
 		RescueStuckJobsAfter:   o.RescueAfter,
 		RetryPolicy:            o.RetryPolicy,

@@ -198,7 +198,8 @@ func TestASmallUploadIsNotHeldUpByALargeOne(t *testing.T) {
 		t.Fatalf("large upload = %+v, want it still calculating", g)
 	}
 	var queues string
-	if err := e.pool.QueryRow(ctx, `SELECT string_agg(queue, ',' ORDER BY (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job`).Scan(&queues); err != nil {
+	if err := e.pool.QueryRow(ctx, `SELECT string_agg(queue, ',' ORDER BY (args->>'upload')::bigint) FROM `+store.RiverSchema+`.river_job
+		WHERE kind = $1`, intake.UploadArgs{}.Kind()).Scan(&queues); err != nil {
 		t.Fatal(err)
 	}
 	if queues != intake.QueueLarge+","+intake.QueueSmall {

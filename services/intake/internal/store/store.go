@@ -896,12 +896,25 @@ func (s *Store) AttemptFailed(ctx context.Context, u intake.Upload, reason strin
 	if !last {
 		reason = "last attempt: " + reason
 	}
-	err := db.InTenantBatch(ctx, s.pool, u.Tenant, db.Stmt{SQL: `UPDATE intake.uploads SET failure_reason = $3, updated_at = now(),
+	const update = `UPDATE intake.uploads SET failure_reason = $3, updated_at = now(),
 			resume_state = CASE WHEN $4 THEN state END,
 			state = CASE WHEN $4 THEN $5 ELSE state END,
 			completed_at = CASE WHEN $4 THEN now() ELSE completed_at END
-		WHERE id = $1 AND attempts = $2 AND state IN ($6, $7, $8)`,
-		Args: []any{u.ID, u.Attempts, reason, last, intake.Failed, intake.Queued, intake.Validating, intake.Calculating}})
+		WHERE id = $1 AND attempts = $2 AND state IN ($6, $7, $8)`
+	args := []any{u.ID, u.Attempts, reason, last, intake.Failed, intake.Queued, intake.Validating, intake.Calculating}
+	var err error
+	if !last {
+		err = db.InTenantBatch(ctx, s.pool, u.Tenant, db.Stmt{SQL: update, Args: args})
+	} else {
+		// The upload fails: its upload.failed event commits with it.
+		err = db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, update, args...)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err //nolint:wrapcheck // wrapped below
+			}
+			return s.QueueOutcome(ctx, tx, u)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("store.AttemptFailed: %w", err)
 	}

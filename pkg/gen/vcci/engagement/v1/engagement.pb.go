@@ -9,6 +9,7 @@ package engagementv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -67,6 +68,116 @@ func (x TargetStatus) Number() protoreflect.EnumNumber {
 // Deprecated: Use TargetStatus.Descriptor instead.
 func (TargetStatus) EnumDescriptor() ([]byte, []int) {
 	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{0}
+}
+
+type WebhookEndpointState int32
+
+const (
+	WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_UNSPECIFIED WebhookEndpointState = 0
+	// Receives deliveries.
+	WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_ENABLED WebhookEndpointState = 1
+	// Failed every delivery for a day: receives nothing.
+	WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_DISABLED WebhookEndpointState = 2
+)
+
+// Enum value maps for WebhookEndpointState.
+var (
+	WebhookEndpointState_name = map[int32]string{
+		0: "WEBHOOK_ENDPOINT_STATE_UNSPECIFIED",
+		1: "WEBHOOK_ENDPOINT_STATE_ENABLED",
+		2: "WEBHOOK_ENDPOINT_STATE_DISABLED",
+	}
+	WebhookEndpointState_value = map[string]int32{
+		"WEBHOOK_ENDPOINT_STATE_UNSPECIFIED": 0,
+		"WEBHOOK_ENDPOINT_STATE_ENABLED":     1,
+		"WEBHOOK_ENDPOINT_STATE_DISABLED":    2,
+	}
+)
+
+func (x WebhookEndpointState) Enum() *WebhookEndpointState {
+	p := new(WebhookEndpointState)
+	*p = x
+	return p
+}
+
+func (x WebhookEndpointState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookEndpointState) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_engagement_v1_engagement_proto_enumTypes[1].Descriptor()
+}
+
+func (WebhookEndpointState) Type() protoreflect.EnumType {
+	return &file_vcci_engagement_v1_engagement_proto_enumTypes[1]
+}
+
+func (x WebhookEndpointState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookEndpointState.Descriptor instead.
+func (WebhookEndpointState) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{1}
+}
+
+type WebhookDeliveryState int32
+
+const (
+	WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_UNSPECIFIED WebhookDeliveryState = 0
+	// Not yet answered with a 2xx; retried with backoff.
+	WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_PENDING WebhookDeliveryState = 1
+	// Answered with a 2xx.
+	WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_DELIVERED WebhookDeliveryState = 2
+	// Every attempt failed.
+	WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_FAILED WebhookDeliveryState = 3
+	// Dropped: its endpoint was disabled.
+	WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_SKIPPED WebhookDeliveryState = 4
+)
+
+// Enum value maps for WebhookDeliveryState.
+var (
+	WebhookDeliveryState_name = map[int32]string{
+		0: "WEBHOOK_DELIVERY_STATE_UNSPECIFIED",
+		1: "WEBHOOK_DELIVERY_STATE_PENDING",
+		2: "WEBHOOK_DELIVERY_STATE_DELIVERED",
+		3: "WEBHOOK_DELIVERY_STATE_FAILED",
+		4: "WEBHOOK_DELIVERY_STATE_SKIPPED",
+	}
+	WebhookDeliveryState_value = map[string]int32{
+		"WEBHOOK_DELIVERY_STATE_UNSPECIFIED": 0,
+		"WEBHOOK_DELIVERY_STATE_PENDING":     1,
+		"WEBHOOK_DELIVERY_STATE_DELIVERED":   2,
+		"WEBHOOK_DELIVERY_STATE_FAILED":      3,
+		"WEBHOOK_DELIVERY_STATE_SKIPPED":     4,
+	}
+)
+
+func (x WebhookDeliveryState) Enum() *WebhookDeliveryState {
+	p := new(WebhookDeliveryState)
+	*p = x
+	return p
+}
+
+func (x WebhookDeliveryState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookDeliveryState) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_engagement_v1_engagement_proto_enumTypes[2].Descriptor()
+}
+
+func (WebhookDeliveryState) Type() protoreflect.EnumType {
+	return &file_vcci_engagement_v1_engagement_proto_enumTypes[2]
+}
+
+func (x WebhookDeliveryState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookDeliveryState.Descriptor instead.
+func (WebhookDeliveryState) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{2}
 }
 
 type Campaign struct {
@@ -443,11 +554,771 @@ func (x *ListCampaignsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type WebhookEndpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookEndpoints/{endpoint}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// https; http only to localhost or 127.0.0.1.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// The event types sent: upload.succeeded, upload.failed, report.ready,
+	// recalculation.done.
+	Events      []string `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	Description string   `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	// The signing secret, "whsec_..."; set only in CreateWebhookEndpoint's
+	// answer.
+	Secret string               `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"`
+	State  WebhookEndpointState `protobuf:"varint,6,opt,name=state,proto3,enum=vcci.engagement.v1.WebhookEndpointState" json:"state,omitempty"`
+	// Why the endpoint was disabled, and when.
+	DisabledReason string                 `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	DisableTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WebhookEndpoint) Reset() {
+	*x = WebhookEndpoint{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookEndpoint) ProtoMessage() {}
+
+func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookEndpoint.ProtoReflect.Descriptor instead.
+func (*WebhookEndpoint) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WebhookEndpoint) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WebhookEndpoint) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookEndpoint) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookEndpoint) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *WebhookEndpoint) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookEndpoint) GetState() WebhookEndpointState {
+	if x != nil {
+		return x.State
+	}
+	return WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_UNSPECIFIED
+}
+
+func (x *WebhookEndpoint) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *WebhookEndpoint) GetDisableTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisableTime
+	}
+	return nil
+}
+
+func (x *WebhookEndpoint) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type CreateWebhookEndpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint      *WebhookEndpoint       `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookEndpointRequest) Reset() {
+	*x = CreateWebhookEndpointRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookEndpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookEndpointRequest) ProtoMessage() {}
+
+func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookEndpointRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookEndpointRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CreateWebhookEndpointRequest) GetEndpoint() *WebhookEndpoint {
+	if x != nil {
+		return x.Endpoint
+	}
+	return nil
+}
+
+type GetWebhookEndpointRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookEndpoints/{endpoint}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookEndpointRequest) Reset() {
+	*x = GetWebhookEndpointRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookEndpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookEndpointRequest) ProtoMessage() {}
+
+func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookEndpointRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookEndpointRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetWebhookEndpointRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListWebhookEndpointsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1000; 0 means 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookEndpointsRequest) Reset() {
+	*x = ListWebhookEndpointsRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookEndpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookEndpointsRequest) ProtoMessage() {}
+
+func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookEndpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookEndpointsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListWebhookEndpointsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWebhookEndpointsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListWebhookEndpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Endpoints     []*WebhookEndpoint     `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookEndpointsResponse) Reset() {
+	*x = ListWebhookEndpointsResponse{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookEndpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookEndpointsResponse) ProtoMessage() {}
+
+func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookEndpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookEndpointsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListWebhookEndpointsResponse) GetEndpoints() []*WebhookEndpoint {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *ListWebhookEndpointsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DeleteWebhookEndpointRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookEndpoints/{endpoint}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookEndpointRequest) Reset() {
+	*x = DeleteWebhookEndpointRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookEndpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookEndpointRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookEndpointRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookEndpointRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteWebhookEndpointRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type WebhookDelivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookDeliveries/{delivery}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "webhookEndpoints/{endpoint}".
+	Endpoint string `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The event's id, sent as webhook-id.
+	EventId   string               `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventType string               `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	State     WebhookDeliveryState `protobuf:"varint,5,opt,name=state,proto3,enum=vcci.engagement.v1.WebhookDeliveryState" json:"state,omitempty"`
+	// The last attempt's HTTP status (0: no answer) and latency.
+	StatusCode int32 `protobuf:"varint,6,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	LatencyMs  int64 `protobuf:"varint,7,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	Attempts   int32 `protobuf:"varint,8,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The last failed attempt's error.
+	LastError     string                 `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WebhookDelivery) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetState() WebhookDeliveryState {
+	if x != nil {
+		return x.State
+	}
+	return WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_UNSPECIFIED
+}
+
+func (x *WebhookDelivery) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type ListWebhookDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookEndpoints/{endpoint}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most 1000; 0 means 50.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesRequest) Reset() {
+	*x = ListWebhookDeliveriesRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListWebhookDeliveriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListWebhookDeliveriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*WebhookDelivery     `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesResponse) Reset() {
+	*x = ListWebhookDeliveriesResponse{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListWebhookDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RedeliverWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookDeliveries/{delivery}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookRequest) Reset() {
+	*x = RedeliverWebhookRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookRequest) ProtoMessage() {}
+
+func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RedeliverWebhookRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type PublishEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The emitter's stable id of the event, e.g. "upload-123-succeeded": the
+	// webhook-id of its deliveries, and what makes publishing idempotent.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// One of the event types endpoints subscribe to.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The event's data, a JSON object.
+	Data          string `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventRequest) Reset() {
+	*x = PublishEventRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventRequest) ProtoMessage() {}
+
+func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
+func (*PublishEventRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PublishEventRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetData() string {
+	if x != nil {
+		return x.Data
+	}
+	return ""
+}
+
+type PublishEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the event id had been published before.
+	Published bool `protobuf:"varint,1,opt,name=published,proto3" json:"published,omitempty"`
+	// How many deliveries were queued.
+	Deliveries    int32 `protobuf:"varint,2,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventResponse) Reset() {
+	*x = PublishEventResponse{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventResponse) ProtoMessage() {}
+
+func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
+func (*PublishEventResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PublishEventResponse) GetPublished() bool {
+	if x != nil {
+		return x.Published
+	}
+	return false
+}
+
+func (x *PublishEventResponse) GetDeliveries() int32 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
 var File_vcci_engagement_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x02\n" +
+	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x02\n" +
 	"\bCampaign\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x13\n" +
@@ -474,14 +1345,95 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"{\n" +
 	"\x15ListCampaignsResponse\x12:\n" +
 	"\tcampaigns\x18\x01 \x03(\v2\x1c.vcci.engagement.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*H\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xee\x02\n" +
+	"\x0fWebhookEndpoint\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06events\x18\x03 \x03(\tR\x06events\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06secret\x18\x05 \x01(\tR\x06secret\x12>\n" +
+	"\x05state\x18\x06 \x01(\x0e2(.vcci.engagement.v1.WebhookEndpointStateR\x05state\x12'\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tR\x0edisabledReason\x12=\n" +
+	"\fdisable_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"_\n" +
+	"\x1cCreateWebhookEndpointRequest\x12?\n" +
+	"\bendpoint\x18\x01 \x01(\v2#.vcci.engagement.v1.WebhookEndpointR\bendpoint\"/\n" +
+	"\x19GetWebhookEndpointRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"Y\n" +
+	"\x1bListWebhookEndpointsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x89\x01\n" +
+	"\x1cListWebhookEndpointsResponse\x12A\n" +
+	"\tendpoints\x18\x01 \x03(\v2#.vcci.engagement.v1.WebhookEndpointR\tendpoints\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
+	"\x1cDeleteWebhookEndpointRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xb0\x03\n" +
+	"\x0fWebhookDelivery\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bendpoint\x18\x02 \x01(\tR\bendpoint\x12\x19\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x04 \x01(\tR\teventType\x12>\n" +
+	"\x05state\x18\x05 \x01(\x0e2(.vcci.engagement.v1.WebhookDeliveryStateR\x05state\x12\x1f\n" +
+	"\vstatus_code\x18\x06 \x01(\x05R\n" +
+	"statusCode\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\a \x01(\x03R\tlatencyMs\x12\x1a\n" +
+	"\battempts\x18\b \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"r\n" +
+	"\x1cListWebhookDeliveriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8c\x01\n" +
+	"\x1dListWebhookDeliveriesResponse\x12C\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2#.vcci.engagement.v1.WebhookDeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
+	"\x17RedeliverWebhookRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"X\n" +
+	"\x13PublishEventRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\tR\x04data\"T\n" +
+	"\x14PublishEventResponse\x12\x1c\n" +
+	"\tpublished\x18\x01 \x01(\bR\tpublished\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x02 \x01(\x05R\n" +
+	"deliveries*H\n" +
 	"\fTargetStatus\x12\x1d\n" +
 	"\x19TARGET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
-	"\x15TARGET_STATUS_INVITED\x10\x012\xa9\x02\n" +
+	"\x15TARGET_STATUS_INVITED\x10\x01*\x87\x01\n" +
+	"\x14WebhookEndpointState\x12&\n" +
+	"\"WEBHOOK_ENDPOINT_STATE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eWEBHOOK_ENDPOINT_STATE_ENABLED\x10\x01\x12#\n" +
+	"\x1fWEBHOOK_ENDPOINT_STATE_DISABLED\x10\x02*\xcf\x01\n" +
+	"\x14WebhookDeliveryState\x12&\n" +
+	"\"WEBHOOK_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n" +
+	" WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12!\n" +
+	"\x1dWEBHOOK_DELIVERY_STATE_FAILED\x10\x03\x12\"\n" +
+	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\xa8\b\n" +
 	"\x11EngagementService\x12Y\n" +
 	"\x0eCreateCampaign\x12).vcci.engagement.v1.CreateCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12S\n" +
 	"\vGetCampaign\x12&.vcci.engagement.v1.GetCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12d\n" +
-	"\rListCampaigns\x12(.vcci.engagement.v1.ListCampaignsRequest\x1a).vcci.engagement.v1.ListCampaignsResponseB\xd5\x01\n" +
+	"\rListCampaigns\x12(.vcci.engagement.v1.ListCampaignsRequest\x1a).vcci.engagement.v1.ListCampaignsResponse\x12n\n" +
+	"\x15CreateWebhookEndpoint\x120.vcci.engagement.v1.CreateWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12h\n" +
+	"\x12GetWebhookEndpoint\x12-.vcci.engagement.v1.GetWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12y\n" +
+	"\x14ListWebhookEndpoints\x12/.vcci.engagement.v1.ListWebhookEndpointsRequest\x1a0.vcci.engagement.v1.ListWebhookEndpointsResponse\x12a\n" +
+	"\x15DeleteWebhookEndpoint\x120.vcci.engagement.v1.DeleteWebhookEndpointRequest\x1a\x16.google.protobuf.Empty\x12|\n" +
+	"\x15ListWebhookDeliveries\x120.vcci.engagement.v1.ListWebhookDeliveriesRequest\x1a1.vcci.engagement.v1.ListWebhookDeliveriesResponse\x12d\n" +
+	"\x10RedeliverWebhook\x12+.vcci.engagement.v1.RedeliverWebhookRequest\x1a#.vcci.engagement.v1.WebhookDelivery\x12a\n" +
+	"\fPublishEvent\x12'.vcci.engagement.v1.PublishEventRequest\x1a(.vcci.engagement.v1.PublishEventResponseB\xd5\x01\n" +
 	"\x16com.vcci.engagement.v1B\x0fEngagementProtoP\x01Z@github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1;engagementv1\xa2\x02\x03VEX\xaa\x02\x12Vcci.Engagement.V1\xca\x02\x12Vcci\\Engagement\\V1\xe2\x02\x1eVcci\\Engagement\\V1\\GPBMetadata\xea\x02\x14Vcci::Engagement::V1b\x06proto3"
 
 var (
@@ -496,35 +1448,73 @@ func file_vcci_engagement_v1_engagement_proto_rawDescGZIP() []byte {
 	return file_vcci_engagement_v1_engagement_proto_rawDescData
 }
 
-var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
-	(TargetStatus)(0),             // 0: vcci.engagement.v1.TargetStatus
-	(*Campaign)(nil),              // 1: vcci.engagement.v1.Campaign
-	(*CampaignTarget)(nil),        // 2: vcci.engagement.v1.CampaignTarget
-	(*CreateCampaignRequest)(nil), // 3: vcci.engagement.v1.CreateCampaignRequest
-	(*GetCampaignRequest)(nil),    // 4: vcci.engagement.v1.GetCampaignRequest
-	(*ListCampaignsRequest)(nil),  // 5: vcci.engagement.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil), // 6: vcci.engagement.v1.ListCampaignsResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(TargetStatus)(0),                     // 0: vcci.engagement.v1.TargetStatus
+	(WebhookEndpointState)(0),             // 1: vcci.engagement.v1.WebhookEndpointState
+	(WebhookDeliveryState)(0),             // 2: vcci.engagement.v1.WebhookDeliveryState
+	(*Campaign)(nil),                      // 3: vcci.engagement.v1.Campaign
+	(*CampaignTarget)(nil),                // 4: vcci.engagement.v1.CampaignTarget
+	(*CreateCampaignRequest)(nil),         // 5: vcci.engagement.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),            // 6: vcci.engagement.v1.GetCampaignRequest
+	(*ListCampaignsRequest)(nil),          // 7: vcci.engagement.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),         // 8: vcci.engagement.v1.ListCampaignsResponse
+	(*WebhookEndpoint)(nil),               // 9: vcci.engagement.v1.WebhookEndpoint
+	(*CreateWebhookEndpointRequest)(nil),  // 10: vcci.engagement.v1.CreateWebhookEndpointRequest
+	(*GetWebhookEndpointRequest)(nil),     // 11: vcci.engagement.v1.GetWebhookEndpointRequest
+	(*ListWebhookEndpointsRequest)(nil),   // 12: vcci.engagement.v1.ListWebhookEndpointsRequest
+	(*ListWebhookEndpointsResponse)(nil),  // 13: vcci.engagement.v1.ListWebhookEndpointsResponse
+	(*DeleteWebhookEndpointRequest)(nil),  // 14: vcci.engagement.v1.DeleteWebhookEndpointRequest
+	(*WebhookDelivery)(nil),               // 15: vcci.engagement.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),  // 16: vcci.engagement.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 17: vcci.engagement.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookRequest)(nil),       // 18: vcci.engagement.v1.RedeliverWebhookRequest
+	(*PublishEventRequest)(nil),           // 19: vcci.engagement.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 20: vcci.engagement.v1.PublishEventResponse
+	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                 // 22: google.protobuf.Empty
 }
 var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
-	2, // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
-	7, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
-	0, // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
-	1, // 3: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
-	1, // 4: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
-	3, // 5: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
-	4, // 6: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
-	5, // 7: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
-	1, // 8: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
-	1, // 9: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
-	6, // 10: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	4,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
+	21, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
+	3,  // 3: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
+	3,  // 4: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
+	1,  // 5: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
+	21, // 6: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
+	21, // 7: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 8: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
+	9,  // 9: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
+	2,  // 10: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
+	21, // 11: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	21, // 12: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
+	15, // 13: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
+	5,  // 14: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
+	6,  // 15: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
+	7,  // 16: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
+	10, // 17: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
+	11, // 18: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
+	12, // 19: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
+	14, // 20: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
+	16, // 21: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
+	18, // 22: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
+	19, // 23: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
+	3,  // 24: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
+	3,  // 25: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
+	8,  // 26: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
+	9,  // 27: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	9,  // 28: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	13, // 29: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
+	22, // 30: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	17, // 31: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
+	15, // 32: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
+	20, // 33: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
+	24, // [24:34] is the sub-list for method output_type
+	14, // [14:24] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_vcci_engagement_v1_engagement_proto_init() }
@@ -537,8 +1527,8 @@ func file_vcci_engagement_v1_engagement_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_engagement_v1_engagement_proto_rawDesc), len(file_vcci_engagement_v1_engagement_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

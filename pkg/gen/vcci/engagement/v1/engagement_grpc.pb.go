@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -19,16 +20,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EngagementService_CreateCampaign_FullMethodName = "/vcci.engagement.v1.EngagementService/CreateCampaign"
-	EngagementService_GetCampaign_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetCampaign"
-	EngagementService_ListCampaigns_FullMethodName  = "/vcci.engagement.v1.EngagementService/ListCampaigns"
+	EngagementService_CreateCampaign_FullMethodName        = "/vcci.engagement.v1.EngagementService/CreateCampaign"
+	EngagementService_GetCampaign_FullMethodName           = "/vcci.engagement.v1.EngagementService/GetCampaign"
+	EngagementService_ListCampaigns_FullMethodName         = "/vcci.engagement.v1.EngagementService/ListCampaigns"
+	EngagementService_CreateWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint"
+	EngagementService_GetWebhookEndpoint_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetWebhookEndpoint"
+	EngagementService_ListWebhookEndpoints_FullMethodName  = "/vcci.engagement.v1.EngagementService/ListWebhookEndpoints"
+	EngagementService_DeleteWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/DeleteWebhookEndpoint"
+	EngagementService_ListWebhookDeliveries_FullMethodName = "/vcci.engagement.v1.EngagementService/ListWebhookDeliveries"
+	EngagementService_RedeliverWebhook_FullMethodName      = "/vcci.engagement.v1.EngagementService/RedeliverWebhook"
+	EngagementService_PublishEvent_FullMethodName          = "/vcci.engagement.v1.EngagementService/PublishEvent"
 )
 
 // EngagementServiceClient is the client API for EngagementService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// EngagementService runs supplier engagement campaigns.
+// EngagementService runs supplier engagement campaigns and the platform's
+// outbound communication: webhooks to the tenant's endpoints.
 type EngagementServiceClient interface {
 	// CreateCampaign creates a campaign targeting the top suppliers.
 	//
@@ -39,6 +48,33 @@ type EngagementServiceClient interface {
 	GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
 	// ListCampaigns lists campaigns, newest first.
 	ListCampaigns(ctx context.Context, in *ListCampaignsRequest, opts ...grpc.CallOption) (*ListCampaignsResponse, error)
+	// CreateWebhookEndpoint registers a URL to receive the given event types.
+	//
+	// The answer carries the endpoint's signing secret; no later call shows
+	// it again.
+	CreateWebhookEndpoint(ctx context.Context, in *CreateWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error)
+	// GetWebhookEndpoint returns an endpoint, with its state and, once
+	// disabled, why.
+	GetWebhookEndpoint(ctx context.Context, in *GetWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints lists the tenant's endpoints, newest first.
+	ListWebhookEndpoints(ctx context.Context, in *ListWebhookEndpointsRequest, opts ...grpc.CallOption) (*ListWebhookEndpointsResponse, error)
+	// DeleteWebhookEndpoint deletes an endpoint; its pending deliveries are
+	// dropped.
+	DeleteWebhookEndpoint(ctx context.Context, in *DeleteWebhookEndpointRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// ListWebhookDeliveries lists an endpoint's deliveries, newest first: the
+	// event, the state, the last attempt's status and latency, and how many
+	// attempts were made.
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// RedeliverWebhook sends a delivery's event to its endpoint again, as a
+	// new delivery with the same webhook-id, so that a receiver that kept it
+	// drops it.
+	RedeliverWebhook(ctx context.Context, in *RedeliverWebhookRequest, opts ...grpc.CallOption) (*WebhookDelivery, error)
+	// PublishEvent records an event of the tenant and queues its delivery to
+	// every enabled endpoint that subscribes to its type.
+	//
+	// Internal: services call it (through pkg/events), it has no REST route.
+	// It is idempotent on the event id: publishing an id again does nothing.
+	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error)
 }
 
 type engagementServiceClient struct {
@@ -79,11 +115,82 @@ func (c *engagementServiceClient) ListCampaigns(ctx context.Context, in *ListCam
 	return out, nil
 }
 
+func (c *engagementServiceClient) CreateWebhookEndpoint(ctx context.Context, in *CreateWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookEndpoint)
+	err := c.cc.Invoke(ctx, EngagementService_CreateWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) GetWebhookEndpoint(ctx context.Context, in *GetWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookEndpoint)
+	err := c.cc.Invoke(ctx, EngagementService_GetWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) ListWebhookEndpoints(ctx context.Context, in *ListWebhookEndpointsRequest, opts ...grpc.CallOption) (*ListWebhookEndpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookEndpointsResponse)
+	err := c.cc.Invoke(ctx, EngagementService_ListWebhookEndpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) DeleteWebhookEndpoint(ctx context.Context, in *DeleteWebhookEndpointRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, EngagementService_DeleteWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, EngagementService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) RedeliverWebhook(ctx context.Context, in *RedeliverWebhookRequest, opts ...grpc.CallOption) (*WebhookDelivery, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookDelivery)
+	err := c.cc.Invoke(ctx, EngagementService_RedeliverWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishEventResponse)
+	err := c.cc.Invoke(ctx, EngagementService_PublishEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EngagementServiceServer is the server API for EngagementService service.
 // All implementations must embed UnimplementedEngagementServiceServer
 // for forward compatibility.
 //
-// EngagementService runs supplier engagement campaigns.
+// EngagementService runs supplier engagement campaigns and the platform's
+// outbound communication: webhooks to the tenant's endpoints.
 type EngagementServiceServer interface {
 	// CreateCampaign creates a campaign targeting the top suppliers.
 	//
@@ -94,6 +201,33 @@ type EngagementServiceServer interface {
 	GetCampaign(context.Context, *GetCampaignRequest) (*Campaign, error)
 	// ListCampaigns lists campaigns, newest first.
 	ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error)
+	// CreateWebhookEndpoint registers a URL to receive the given event types.
+	//
+	// The answer carries the endpoint's signing secret; no later call shows
+	// it again.
+	CreateWebhookEndpoint(context.Context, *CreateWebhookEndpointRequest) (*WebhookEndpoint, error)
+	// GetWebhookEndpoint returns an endpoint, with its state and, once
+	// disabled, why.
+	GetWebhookEndpoint(context.Context, *GetWebhookEndpointRequest) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints lists the tenant's endpoints, newest first.
+	ListWebhookEndpoints(context.Context, *ListWebhookEndpointsRequest) (*ListWebhookEndpointsResponse, error)
+	// DeleteWebhookEndpoint deletes an endpoint; its pending deliveries are
+	// dropped.
+	DeleteWebhookEndpoint(context.Context, *DeleteWebhookEndpointRequest) (*emptypb.Empty, error)
+	// ListWebhookDeliveries lists an endpoint's deliveries, newest first: the
+	// event, the state, the last attempt's status and latency, and how many
+	// attempts were made.
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// RedeliverWebhook sends a delivery's event to its endpoint again, as a
+	// new delivery with the same webhook-id, so that a receiver that kept it
+	// drops it.
+	RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*WebhookDelivery, error)
+	// PublishEvent records an event of the tenant and queues its delivery to
+	// every enabled endpoint that subscribes to its type.
+	//
+	// Internal: services call it (through pkg/events), it has no REST route.
+	// It is idempotent on the event id: publishing an id again does nothing.
+	PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error)
 	mustEmbedUnimplementedEngagementServiceServer()
 }
 
@@ -112,6 +246,27 @@ func (UnimplementedEngagementServiceServer) GetCampaign(context.Context, *GetCam
 }
 func (UnimplementedEngagementServiceServer) ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListCampaigns not implemented")
+}
+func (UnimplementedEngagementServiceServer) CreateWebhookEndpoint(context.Context, *CreateWebhookEndpointRequest) (*WebhookEndpoint, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateWebhookEndpoint not implemented")
+}
+func (UnimplementedEngagementServiceServer) GetWebhookEndpoint(context.Context, *GetWebhookEndpointRequest) (*WebhookEndpoint, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetWebhookEndpoint not implemented")
+}
+func (UnimplementedEngagementServiceServer) ListWebhookEndpoints(context.Context, *ListWebhookEndpointsRequest) (*ListWebhookEndpointsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWebhookEndpoints not implemented")
+}
+func (UnimplementedEngagementServiceServer) DeleteWebhookEndpoint(context.Context, *DeleteWebhookEndpointRequest) (*emptypb.Empty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteWebhookEndpoint not implemented")
+}
+func (UnimplementedEngagementServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedEngagementServiceServer) RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*WebhookDelivery, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RedeliverWebhook not implemented")
+}
+func (UnimplementedEngagementServiceServer) PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PublishEvent not implemented")
 }
 func (UnimplementedEngagementServiceServer) mustEmbedUnimplementedEngagementServiceServer() {}
 func (UnimplementedEngagementServiceServer) testEmbeddedByValue()                           {}
@@ -188,6 +343,132 @@ func _EngagementService_ListCampaigns_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EngagementService_CreateWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).CreateWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_CreateWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).CreateWebhookEndpoint(ctx, req.(*CreateWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_GetWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).GetWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_GetWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).GetWebhookEndpoint(ctx, req.(*GetWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_ListWebhookEndpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookEndpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).ListWebhookEndpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_ListWebhookEndpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).ListWebhookEndpoints(ctx, req.(*ListWebhookEndpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_DeleteWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).DeleteWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_DeleteWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).DeleteWebhookEndpoint(ctx, req.(*DeleteWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).ListWebhookDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_ListWebhookDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_RedeliverWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).RedeliverWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_RedeliverWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).RedeliverWebhook(ctx, req.(*RedeliverWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_PublishEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).PublishEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_PublishEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).PublishEvent(ctx, req.(*PublishEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EngagementService_ServiceDesc is the grpc.ServiceDesc for EngagementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,6 +487,34 @@ var EngagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCampaigns",
 			Handler:    _EngagementService_ListCampaigns_Handler,
+		},
+		{
+			MethodName: "CreateWebhookEndpoint",
+			Handler:    _EngagementService_CreateWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "GetWebhookEndpoint",
+			Handler:    _EngagementService_GetWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "ListWebhookEndpoints",
+			Handler:    _EngagementService_ListWebhookEndpoints_Handler,
+		},
+		{
+			MethodName: "DeleteWebhookEndpoint",
+			Handler:    _EngagementService_DeleteWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _EngagementService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "RedeliverWebhook",
+			Handler:    _EngagementService_RedeliverWebhook_Handler,
+		},
+		{
+			MethodName: "PublishEvent",
+			Handler:    _EngagementService_PublishEvent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
