@@ -66,7 +66,8 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer engConn.Close()
-	files := reportFiles{src: reports.NewGRPCSources(calc, hotspotv1.NewHotspotServiceClient(hotConn), engagementv1.NewEngagementServiceClient(engConn))}
+	eng := engagementv1.NewEngagementServiceClient(engConn)
+	files := reportFiles{src: reports.NewGRPCSources(calc, hotspotv1.NewHotspotServiceClient(hotConn), eng)}
 	made := reporting.NewReports(st, files, files)
 	pageKey, err := tenancy.DeriveKey(ctx, pool, "report-page-token")
 	if err != nil {
@@ -78,7 +79,8 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := store.NewClient(pool, reporting.NewReportWorker(made), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
+	jobs, err := store.NewClient(pool, reporting.NewReportWorker(made), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
+		Engagement: eng})
 	if err != nil {
 		return err
 	}

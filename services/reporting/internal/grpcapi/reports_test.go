@@ -192,6 +192,17 @@ func TestReportIsBuiltByItsJob(t *testing.T) {
 	if err != nil || len(list.GetReports()) != 1 || list.GetReports()[0].GetName() != created.GetName() {
 		t.Fatalf("ListReports = %v, %v", list, err)
 	}
+	// report.ready was queued for the webhooks with the report's end, once.
+	var n int
+	var args string
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*), coalesce(max(args::text), '') FROM reporting_river.river_job
+		WHERE kind = 'vcci.events.publish'`).Scan(&n, &args); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || !strings.Contains(args, `"id": "report-`+id+`-ready"`) || !strings.Contains(args, `"type": "report.ready"`) ||
+		!strings.Contains(args, r.GetSha256()) {
+		t.Fatalf("%d events queued, args %s; want one report.ready for report %s", n, args, id)
+	}
 }
 
 func TestReportsListNewestFirstInPages(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -21,8 +22,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/events"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/riverdb"
+	"github.com/vcci-dev/vcci/pkg/webhook"
 	"github.com/vcci-dev/vcci/services/reporting/internal/reporting"
 )
 
@@ -69,6 +73,9 @@ type ClientOptions struct {
 	FetchPoll   time.Duration
 	RetryPolicy river.ClientRetryPolicy
 	TestOnly    bool
+	// Engagement receives the report.ready events (nil: they wait in
+	// their queue for a client that has it).
+	Engagement engagementv1.EngagementServiceClient
 }
 
 // NewClient returns the River client that builds reports with w; Start it.
@@ -80,10 +87,19 @@ func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
+	queues := map[string]river.QueueConfig{reporting.ReportQueue: {MaxWorkers: o.Workers}}
+	if o.Engagement != nil {
+		// report.ready events, queued with the report's end, go to
+		// engagement's webhooks from here.
+		if err := events.AddWorker(workers, o.Engagement); err != nil {
+			return nil, fmt.Errorf("store.NewClient: %w", err)
+		}
+		queues[events.Queue] = river.QueueConfig{MaxWorkers: 2}
+	}
 	cfg := &river.Config{
 		Schema:      RiverSchema,
 		Workers:     workers,
-		Queues:      map[string]river.QueueConfig{reporting.ReportQueue: {MaxWorkers: o.Workers}},
+		Queues:      queues,
 		RetryPolicy: o.RetryPolicy,
 		Logger:      o.Log,
 		TestOnly:    o.TestOnly,
@@ -231,19 +247,25 @@ func (s *Store) FinishReport(ctx context.Context, tenant uuid.UUID, id int64, f 
 	var out reporting.Report
 	err := s.inTenant(ctx, tenant, "store.FinishReport", func(tx pgx.Tx) error {
 		var err error
+		var tag pgconn.CommandTag
 		if errText == "" {
-			_, err = tx.Exec(ctx, `UPDATE reporting.reports SET state = 'succeeded', progress = 100, file = $3, file_name = $4,
+			tag, err = tx.Exec(ctx, `UPDATE reporting.reports SET state = 'succeeded', progress = 100, file = $3, file_name = $4,
 					content_type = $5, size_bytes = $6, sha256 = $7, finish_time = now()
 				WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')`, tenant, id, body, f.Name, f.ContentType, f.Size, f.SHA256)
 		} else {
-			_, err = tx.Exec(ctx, `UPDATE reporting.reports SET state = 'failed', error = $3, finish_time = now()
+			tag, err = tx.Exec(ctx, `UPDATE reporting.reports SET state = 'failed', error = $3, finish_time = now()
 				WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')`, tenant, id, errText)
 		}
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
-		out, err = readReport(ctx, tx, tenant, id)
-		return err
+		if out, err = readReport(ctx, tx, tenant, id); err != nil || errText != "" || tag.RowsAffected() == 0 {
+			return err
+		}
+		// Told once, with the report's end: a rolled-back end tells no one.
+		return events.Enqueue(ctx, s.jobs, tx, events.Event{Tenant: tenant, ID: fmt.Sprintf("report-%d-ready", id), Type: webhook.ReportReady,
+			Data: map[string]any{"report": fmt.Sprintf("reports/%d", id), "file_name": out.File.Name, "content_type": out.File.ContentType,
+				"size_bytes": out.File.Size, "sha256": out.File.SHA256, "download": fmt.Sprintf("/v1/reports/%d/file", id)}})
 	})
 	return out, err
 }
