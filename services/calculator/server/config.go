@@ -9,12 +9,13 @@ import (
 // every gRPC service reads, and where intake is.
 type Config struct {
 	config.Service
-	IntakeAddr string // INTAKE_ADDR: suppliers' totals, which recalculations change
+	IntakeAddr     string // INTAKE_ADDR: suppliers' totals, which recalculations change
+	EngagementAddr string // ENGAGEMENT_ADDR: the webhooks' recalculation.done events
 }
 
 // LoadConfig returns the calculator's Config: env.Cfg, as its launcher read
 // it (service.Main, or an in-process launcher that sets it itself), and
 // intake's address, which a launcher may also set (env.Peers).
 func LoadConfig(env service.Env) Config {
-	return Config{Service: env.Cfg, IntakeAddr: env.Peer("intake")}
+	return Config{Service: env.Cfg, IntakeAddr: env.Peer("intake"), EngagementAddr: env.Peer("engagement")}
 }

@@ -12,6 +12,7 @@ import (
 	pkgcache "github.com/vcci-dev/vcci/pkg/cache"
 	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/service"
@@ -65,7 +66,14 @@ func Run(ctx context.Context, env service.Env) error {
 	defer intakeConn.Close()
 	svc := calculator.New(st, caches.Summaries, caches.Factors, caches.Settings).
 		WithSupplierTotals(grpcapi.IntakeTotals(intakev1.NewIntakeServiceClient(intakeConn)))
-	jobs, err := store.NewClient(pool, calculator.NewRecalcWorker(svc, 0), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
+	// Engagement takes the recalculation.done events for the webhooks.
+	engConn, err := service.Dial(ctx, env, pool, cfg.EngagementAddr)
+	if err != nil {
+		return err
+	}
+	defer engConn.Close()
+	jobs, err := store.NewClient(pool, calculator.NewRecalcWorker(svc, 0), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
+		Engagement: engagementv1.NewEngagementServiceClient(engConn)})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/events"
+	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	"github.com/vcci-dev/vcci/pkg/riverdb"
+	"github.com/vcci-dev/vcci/pkg/webhook"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 )
 
@@ -46,6 +49,9 @@ type ClientOptions struct {
 	FetchPoll   time.Duration
 	RetryPolicy river.ClientRetryPolicy
 	TestOnly    bool
+	// Engagement receives the recalculation.done events (nil: they wait
+	// in their queue for a client that has it).
+	Engagement engagementv1.EngagementServiceClient
 }
 
 // NewClient returns the River client that works recalculations with w;
@@ -58,10 +64,17 @@ func NewClient(pool *pgxpool.Pool, w *calculator.RecalcWorker, o ClientOptions) 
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
+	queues := map[string]river.QueueConfig{calculator.RecalcQueue: {MaxWorkers: o.Workers}}
+	if o.Engagement != nil {
+		if err := events.AddWorker(workers, o.Engagement); err != nil {
+			return nil, fmt.Errorf("store.NewClient: %w", err)
+		}
+		queues[events.Queue] = river.QueueConfig{MaxWorkers: 2}
+	}
 	cfg := &river.Config{
 		Schema:      RiverSchema,
 		Workers:     workers,
-		Queues:      map[string]river.QueueConfig{calculator.RecalcQueue: {MaxWorkers: o.Workers}},
+		Queues:      queues,
 		RetryPolicy: o.RetryPolicy,
 		Logger:      o.Log,
 		TestOnly:    o.TestOnly,
@@ -194,26 +207,37 @@ func (s *Store) Recalculations(ctx context.Context, tenant uuid.UUID, limit int,
 // records the attempt; an ended one is returned as it is.
 func (s *Store) StartRecalculation(ctx context.Context, tenant uuid.UUID, id int64, attempt int) (calculator.Recalculation, error) {
 	return s.updateRecalc(ctx, tenant, id, "store.StartRecalculation", `UPDATE calculator.recalculations SET state = 'running', attempts = $2
-		WHERE id = $1 AND state IN ('queued', 'running')`, attempt)
+		WHERE id = $1 AND state IN ('queued', 'running')`, attempt, nil)
 }
 
 // FinishRecalculation ends a recalculation not ended yet.
 func (s *Store) FinishRecalculation(ctx context.Context, tenant uuid.UUID, id int64, errText string) (calculator.Recalculation, error) {
 	return s.updateRecalc(ctx, tenant, id, "store.FinishRecalculation", `UPDATE calculator.recalculations
 		SET state = CASE WHEN $2 = '' THEN 'succeeded' ELSE 'failed' END, error = $2, finish_time = now()
-		WHERE id = $1 AND state IN ('queued', 'running')`, errText)
+		WHERE id = $1 AND state IN ('queued', 'running')`, errText, func(tx pgx.Tx, r calculator.Recalculation) error {
+		// Told once, with the end: the webhooks' recalculation.done.
+		return events.Enqueue(ctx, s.jobs, tx, events.Event{Tenant: tenant, ID: fmt.Sprintf("recalculation-%d-done", id),
+			Type: webhook.RecalculationDone, Data: map[string]any{"recalculation": fmt.Sprintf("recalculations/%d", id), "state": r.State,
+				"error": r.Error, "lines_done": r.LinesDone, "lines_changed": r.LinesChanged, "kg_co2e_before": r.KgBefore,
+				"kg_co2e_after": r.KgAfter, "change_percent": r.ChangePercent, "significant": r.Significant}})
+	})
 }
 
-// updateRecalc runs update (id $1, arg $2) and reads the recalculation.
-func (s *Store) updateRecalc(ctx context.Context, tenant uuid.UUID, id int64, op, update string, arg any) (calculator.Recalculation, error) {
+// updateRecalc runs update (id $1, arg $2) and reads the recalculation;
+// when the update changed it, then (if any) runs in the same transaction.
+func (s *Store) updateRecalc(ctx context.Context, tenant uuid.UUID, id int64, op, update string, arg any,
+	then func(pgx.Tx, calculator.Recalculation) error,
+) (calculator.Recalculation, error) {
 	var out calculator.Recalculation
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, update, id, arg); err != nil {
+		tag, err := tx.Exec(ctx, update, id, arg)
+		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
-		var err error
-		out, err = readRecalc(ctx, tx, id)
-		return err
+		if out, err = readRecalc(ctx, tx, id); err != nil || then == nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return then(tx, out)
 	})
 	if errors.Is(err, calculator.ErrRecalculationNotFound) {
 		return out, calculator.ErrRecalculationNotFound

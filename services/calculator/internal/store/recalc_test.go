@@ -164,6 +164,16 @@ func TestRecalculateNewFactorSetVersion(t *testing.T) {
 		r.KgAfter != "1012.6987040" || r.ChangePercent != "11.84" || r.Significant || r.FinishTime.IsZero() || r.Attempts != 1 {
 		t.Fatalf("recalculation = %+v", r)
 	}
+	// recalculation.done was queued for the webhooks with its end, once.
+	var events int
+	var args string
+	if err := f.pool.QueryRow(ctx, `SELECT count(*), coalesce(max(args::text), '') FROM calculator_river.river_job
+		WHERE kind = 'vcci.events.publish'`).Scan(&events, &args); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 || !strings.Contains(args, fmt.Sprintf(`"id": "recalculation-%d-done"`, r.ID)) || !strings.Contains(args, `"kg_co2e_after": "1012.6987040"`) {
+		t.Fatalf("%d events queued, args %s; want one recalculation.done", events, args)
+	}
 
 	res, err := f.svc.Result(ctx, f.tenant, "T1")
 	if err != nil {
