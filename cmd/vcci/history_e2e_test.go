@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 // TestSupplierDataAndHistoryThroughREST uploads product lines, records a
@@ -16,6 +19,8 @@ import (
 // the change explained, the inventory now and the snapshot as it was.
 func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	p := start(t, noop.NewTracerProvider())
+	recv := newReceiver(t)
+	recv.register(t, p, "recalculation.done")
 	// 10 USD of steel in June 2024: 9.3150 2022 USD x 0.787 = 7.3309050 kg;
 	// 10.5 USD of cement: 9.7808 x 3.924 = 38.3798592 kg (CPI-U 314.175).
 	const file = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description,supplier_country,product_id,quantity,unit\n" +
@@ -72,6 +77,15 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	// 500 kg = 0.5 t x 1800 kg per t.
 	if rc.LineCount != "1" || rc.LinesChanged != "1" || rc.KgCo2eBefore != "7.3309050" || rc.KgCo2eAfter != "900.0000000" {
 		t.Errorf("recalculation = %+v", rc)
+	}
+	// The tenant's endpoint is told, once, signed.
+	testsupport.WaitFor(t, "recalculation.done", 30*time.Second, func() bool { evs, _ := recv.received(); return len(evs) == 1 })
+	evs, ids := recv.received()
+	var done struct{ Recalculation, State, KgCo2eAfter string }
+	if err := json.Unmarshal(evs[0].Data, &done); err != nil || evs[0].Type != "recalculation.done" ||
+		ids[0] != strings.ReplaceAll(sf.Recalculation, "recalculations/", "recalculation-")+"-done" || done.Recalculation != sf.Recalculation ||
+		done.State != "SUCCEEDED" {
+		t.Errorf("recalculation.done %s %+v (%s): %v", ids[0], evs[0], evs[0].Data, err)
 	}
 	// Intake's supplier totals and its pages of transactions follow.
 	var sup struct{ KgCo2e string }

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ type report struct {
 // tenant reaches none of it.
 func TestReportThroughREST(t *testing.T) {
 	p := start(t, nil)
+	recv := newReceiver(t)
+	recv.register(t, p, "report.ready")
 	// 10,000 USD of steel and 5,000 USD of cement in June 2024.
 	const lines = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n" +
 		"R1,2024-06-14,S1,Steel Co,331110,10000.00,USD,coil\n" +
@@ -124,6 +127,23 @@ func TestReportThroughREST(t *testing.T) {
 	}
 	if resp, b := get("/v1/"+r.Name+"/file", p.key, "Range", "bytes=2-9"); resp.StatusCode != http.StatusPartialContent || !bytes.Equal(b, file[2:10]) {
 		t.Fatalf("Range: %d %q, want 206 %q", resp.StatusCode, b, file[2:10])
+	}
+
+	// Each built report was announced once, by id, with its file's sum.
+	testsupport.WaitFor(t, "report.ready for each report", 30*time.Second, func() bool { evs, _ := recv.received(); return len(evs) == 5 })
+	evs, ids := recv.received()
+	slices.Sort(ids)
+	if want := []string{"report-1-ready", "report-2-ready", "report-3-ready", "report-4-ready", "report-5-ready"}; !slices.Equal(ids, want) {
+		t.Fatalf("report.ready ids %v, want %v", ids, want)
+	}
+	for _, ev := range evs {
+		var d struct{ Report, Sha256, Download string }
+		if err := json.Unmarshal(ev.Data, &d); err != nil || ev.Type != "report.ready" || d.Download != "/v1/"+d.Report+"/file" {
+			t.Fatalf("event %+v (%s): %v", ev, ev.Data, err)
+		}
+		if d.Report == r.Name && d.Sha256 != r.Sha256 {
+			t.Fatalf("report.ready of %s says sha256 %s, the report %s", r.Name, d.Sha256, r.Sha256)
+		}
 	}
 
 	var link struct{ URL string }

@@ -23,45 +23,9 @@ import (
 // seeing none of it.
 func TestUploadWebhookThroughREST(t *testing.T) {
 	p := start(t, noop.NewTracerProvider())
-	var mu sync.Mutex
-	var secret string
-	var got []webhook.Envelope
-	var ids []string
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		if err := webhook.Verify(secret, r.Header, body, time.Now()); err != nil {
-			t.Errorf("receiver: %v", err)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		var ev webhook.Envelope
-		if err := json.Unmarshal(body, &ev); err != nil {
-			t.Errorf("receiver: %s: %v", body, err)
-		}
-		got, ids = append(got, ev), append(ids, r.Header.Get(webhook.HeaderID))
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(recv.Close)
-	received := func() ([]webhook.Envelope, []string) {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]webhook.Envelope(nil), got...), append([]string(nil), ids...)
-	}
-
-	var ep struct {
-		Name, URL, Secret, State string
-		Events                   []string
-	}
-	body := `{"url":"` + recv.URL + `/hooks","events":["upload.succeeded"],"description":"e2e"}`
-	if code := p.call(t, "POST", "/v1/webhookEndpoints", p.key, strings.NewReader(body), &ep); code != http.StatusOK ||
-		!strings.HasPrefix(ep.Secret, "whsec_") || ep.State != "WEBHOOK_ENDPOINT_STATE_ENABLED" {
-		t.Fatalf("create endpoint: HTTP %d %+v", code, ep)
-	}
-	mu.Lock()
-	secret = ep.Secret
-	mu.Unlock()
+	recv := newReceiver(t)
+	received := recv.received
+	ep := recv.register(t, p, "upload.succeeded")
 	var bad struct {
 		Code    int
 		Details []struct {
@@ -119,4 +83,65 @@ func TestUploadWebhookThroughREST(t *testing.T) {
 	if code := p.call(t, "GET", "/v1/"+ep.Name, otherKey, nil, nil); code != http.StatusNotFound {
 		t.Fatalf("another tenant reading the endpoint: HTTP %d", code)
 	}
+}
+
+// receiver is a tenant's webhook endpoint: a real HTTP server that
+// verifies every delivery's signature and keeps what it got, in order.
+type receiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	secret string
+	got    []webhook.Envelope
+	ids    []string
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := webhook.Verify(r.secret, req.Header, body, time.Now()); err != nil {
+			t.Errorf("receiver: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev webhook.Envelope
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Errorf("receiver: %s: %v", body, err)
+		}
+		r.got, r.ids = append(r.got, ev), append(r.ids, req.Header.Get(webhook.HeaderID))
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// endpoint is a registered webhook endpoint as REST returns it.
+type endpoint struct {
+	Name, URL, Secret, State string
+	Events                   []string
+}
+
+// register makes r the tenant's endpoint for events, through REST.
+func (r *receiver) register(t *testing.T, p platform, events ...string) endpoint {
+	t.Helper()
+	var ep endpoint
+	body := `{"url":"` + r.srv.URL + `/hooks","events":["` + strings.Join(events, `","`) + `"],"description":"e2e"}`
+	if code := p.call(t, "POST", "/v1/webhookEndpoints", p.key, strings.NewReader(body), &ep); code != http.StatusOK ||
+		!strings.HasPrefix(ep.Secret, "whsec_") || ep.State != "WEBHOOK_ENDPOINT_STATE_ENABLED" {
+		t.Fatalf("create endpoint: HTTP %d %+v", code, ep)
+	}
+	r.mu.Lock()
+	r.secret = ep.Secret
+	r.mu.Unlock()
+	return ep
+}
+
+// received is what r got so far, and each delivery's webhook-id.
+func (r *receiver) received() ([]webhook.Envelope, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]webhook.Envelope(nil), r.got...), append([]string(nil), r.ids...)
 }
