@@ -11,9 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivertype"
-	"github.com/riverqueue/rivercontrib/otelriver"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -30,9 +27,7 @@ const RiverSchema = "engagement_river"
 var ErrTooManyEndpoints = apperr.New(apperr.FailedPrecondition, "the tenant has the most webhook endpoints allowed: delete one first")
 
 func migrateRiver(ctx context.Context, pool *pgxpool.Pool) error {
-	return riverdb.Migrate(ctx, pool, RiverSchema, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole)
+	return riverdb.MigrateApp(ctx, pool, RiverSchema)
 }
 
 // ClientOptions configure the River client that works deliveries.
@@ -61,19 +56,8 @@ func NewClient(pool *pgxpool.Pool, w *engagement.DeliveryWorker, o ClientOptions
 	if o.RetryPolicy == nil {
 		o.RetryPolicy = engagement.RetryPolicy{Schedule: engagement.RetrySchedule}
 	}
-	cfg := &river.Config{
-		Schema:      RiverSchema,
-		Workers:     workers,
-		Queues:      map[string]river.QueueConfig{engagement.DeliverQueue: {MaxWorkers: o.Workers}},
-		RetryPolicy: o.RetryPolicy,
-		Logger:      o.Log,
-		TestOnly:    o.TestOnly,
-		Middleware:  []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
-	}
-	if o.FetchPoll > 0 {
-		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)
-	}
-	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	c, err := riverdb.NewClient(pool, RiverSchema, workers, map[string]river.QueueConfig{engagement.DeliverQueue: {MaxWorkers: o.Workers}},
+		riverdb.Options{Log: o.Log, TP: o.TP, FetchPoll: o.FetchPoll, RetryPolicy: o.RetryPolicy, TestOnly: o.TestOnly})
 	if err != nil {
 		return nil, fmt.Errorf("store.NewClient: %w", err)
 	}

@@ -17,8 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivertype"
-	"github.com/riverqueue/rivercontrib/otelriver"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -42,9 +40,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := db.Migrate(ctx, pool, "reporting", migrations); err != nil {
 		return err
 	}
-	return riverdb.Migrate(ctx, pool, RiverSchema, `GRANT USAGE ON SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+RiverSchema+` TO `+db.AppRole+`;
-		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+RiverSchema+` TO `+db.AppRole)
+	return riverdb.MigrateApp(ctx, pool, RiverSchema)
 }
 
 // Store implements reporting.ReportStore.
@@ -96,19 +92,8 @@ func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (
 		}
 		queues[events.Queue] = river.QueueConfig{MaxWorkers: 2}
 	}
-	cfg := &river.Config{
-		Schema:      RiverSchema,
-		Workers:     workers,
-		Queues:      queues,
-		RetryPolicy: o.RetryPolicy,
-		Logger:      o.Log,
-		TestOnly:    o.TestOnly,
-		Middleware:  []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
-	}
-	if o.FetchPoll > 0 {
-		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)
-	}
-	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	c, err := riverdb.NewClient(pool, RiverSchema, workers, queues,
+		riverdb.Options{Log: o.Log, TP: o.TP, FetchPoll: o.FetchPoll, RetryPolicy: o.RetryPolicy, TestOnly: o.TestOnly})
 	if err != nil {
 		return nil, fmt.Errorf("store.NewClient: %w", err)
 	}

@@ -1,0 +1,58 @@
+package riverdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vcci-dev/vcci/pkg/db"
+)
+
+// MigrateApp migrates River into schema and lets the application's role
+// queue and work jobs there.
+func MigrateApp(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	return Migrate(ctx, pool, schema, `GRANT USAGE ON SCHEMA `+schema+` TO `+db.AppRole+`;
+		GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA `+schema+` TO `+db.AppRole+`;
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA `+schema+` TO `+db.AppRole)
+}
+
+// Options configure a service's River client.
+type Options struct {
+	Log *slog.Logger
+	TP  trace.TracerProvider
+	// FetchPoll is how often an idle queue looks for jobs (0: River's).
+	FetchPoll   time.Duration
+	RetryPolicy river.ClientRetryPolicy
+	TestOnly    bool
+}
+
+// NewClient returns a River client on schema that works queues with
+// workers, each job traced; Start it.
+func NewClient(pool *pgxpool.Pool, schema string, workers *river.Workers, queues map[string]river.QueueConfig, o Options) (*river.Client[pgx.Tx], error) {
+	cfg := &river.Config{
+		Schema:      schema,
+		Workers:     workers,
+		Queues:      queues,
+		RetryPolicy: o.RetryPolicy,
+		Logger:      o.Log,
+		TestOnly:    o.TestOnly,
+		Middleware:  []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
+	}
+	if o.FetchPoll > 0 {
+		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("riverdb.NewClient: %w", err)
+	}
+	return c, nil
+}
