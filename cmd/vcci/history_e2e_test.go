@@ -81,10 +81,14 @@ func TestSupplierDataAndHistoryThroughREST(t *testing.T) {
 	// The tenant's endpoint is told, once, signed.
 	testsupport.WaitFor(t, "recalculation.done", 30*time.Second, func() bool { evs, _ := recv.received(); return len(evs) == 1 })
 	evs, ids := recv.received()
-	var done struct{ Recalculation, State, KgCo2eAfter string }
+	var done struct {
+		Recalculation string `json:"recalculation"`
+		State         string `json:"state"`
+		KgCo2eAfter   string `json:"kg_co2e_after"`
+	}
 	if err := json.Unmarshal(evs[0].Data, &done); err != nil || evs[0].Type != "recalculation.done" ||
 		ids[0] != strings.ReplaceAll(sf.Recalculation, "recalculations/", "recalculation-")+"-done" || done.Recalculation != sf.Recalculation ||
-		done.State != "SUCCEEDED" {
+		done.State != "SUCCEEDED" || done.KgCo2eAfter != "900.0000000" {
 		t.Errorf("recalculation.done %s %+v (%s): %v", ids[0], evs[0], evs[0].Data, err)
 	}
 	// Intake's supplier totals and its pages of transactions follow.

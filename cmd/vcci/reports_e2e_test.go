@@ -82,7 +82,7 @@ func TestReportThroughREST(t *testing.T) {
 		return r
 	}
 	get := func(path, key string, hdr ...string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", p.base+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, p.base+path, http.NoBody)
 		if key != "" {
 			req.Header.Set("x-api-key", key)
 		}
@@ -137,7 +137,11 @@ func TestReportThroughREST(t *testing.T) {
 		t.Fatalf("report.ready ids %v, want %v", ids, want)
 	}
 	for _, ev := range evs {
-		var d struct{ Report, Sha256, Download string }
+		var d struct {
+			Report   string `json:"report"`
+			Sha256   string `json:"sha256"`
+			Download string `json:"download"`
+		}
 		if err := json.Unmarshal(ev.Data, &d); err != nil || ev.Type != "report.ready" || d.Download != "/v1/"+d.Report+"/file" {
 			t.Fatalf("event %+v (%s): %v", ev, ev.Data, err)
 		}
@@ -175,10 +179,10 @@ func reportTotal(t *testing.T, format string, b []byte) string {
 		var d struct {
 			Sections []struct {
 				Tables []struct {
-					Name string
-					Rows [][]string
-				}
-			}
+					Name string     `json:"name"`
+					Rows [][]string `json:"rows"`
+				} `json:"tables"`
+			} `json:"sections"`
 		}
 		if err := json.Unmarshal(b, &d); err != nil {
 			t.Fatal(err)

@@ -63,7 +63,7 @@ func TestUploadWebhookThroughREST(t *testing.T) {
 		return p.call(t, "GET", "/v1/"+ep.Name+"/deliveries", p.key, nil, &ds) == http.StatusOK && len(ds.Deliveries) == 1 &&
 			ds.Deliveries[0].State == "WEBHOOK_DELIVERY_STATE_DELIVERED"
 	})
-	if d := ds.Deliveries[0]; d.EventID != evIDs[0] || d.StatusCode != 200 || d.Attempts != 1 {
+	if d := ds.Deliveries[0]; d.EventID != evIDs[0] || d.StatusCode != http.StatusOK || d.Attempts != 1 {
 		t.Fatalf("delivery %+v", d)
 	}
 	if code := p.call(t, "POST", "/v1/"+ds.Deliveries[0].Name+":redeliver", p.key, strings.NewReader(`{}`), nil); code != http.StatusOK {

@@ -44,7 +44,8 @@ type engagement struct {
 func (e *engagement) PublishEvent(_ context.Context, req *engagementv1.PublishEventRequest) (*engagementv1.PublishEventResponse, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.calls++; e.calls == 1 {
+	e.calls++
+	if e.calls == 1 {
 		return nil, status.Error(codes.Unavailable, "starting")
 	}
 	e.got = append(e.got, req)

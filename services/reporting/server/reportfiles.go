@@ -43,7 +43,7 @@ func request(r reporting.Report) reports.Request {
 
 // Check reads the peers as the tenant: a job has no caller to forward.
 func (f reportFiles) Check(ctx context.Context, tenant uuid.UUID, r reporting.Report) error {
-	return reports.Check(tenancy.AsService(ctx, tenant, ""), f.src, request(r)) //nolint:wrapcheck // the field-naming error is the answer
+	return reports.Check(tenancy.AsService(ctx, tenant, ""), f.src, request(r))
 }
 
 func (f reportFiles) Produce(ctx context.Context, tenant uuid.UUID, r reporting.Report) ([]byte, error) {

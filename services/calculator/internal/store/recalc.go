@@ -202,7 +202,7 @@ func (s *Store) FinishRecalculation(ctx context.Context, tenant uuid.UUID, id in
 		WHERE id = $1 AND state IN ('queued', 'running')`, errText, func(tx pgx.Tx, r calculator.Recalculation) error {
 		// Told once, with the end: the webhooks' recalculation.done.
 		return events.Enqueue(ctx, s.jobs, tx, events.Event{Tenant: tenant, ID: fmt.Sprintf("recalculation-%d-done", id),
-			Type: webhook.RecalculationDone, Data: map[string]any{"recalculation": fmt.Sprintf("recalculations/%d", id), "state": strings.ToUpper(string(r.State)),
+			Type: webhook.RecalculationDone, Data: map[string]any{"recalculation": fmt.Sprintf("recalculations/%d", id), "state": strings.ToUpper(r.State),
 				"error": r.Error, "lines_done": r.LinesDone, "lines_changed": r.LinesChanged, "kg_co2e_before": r.KgBefore,
 				"kg_co2e_after": r.KgAfter, "change_percent": r.ChangePercent, "significant": r.Significant}})
 	})

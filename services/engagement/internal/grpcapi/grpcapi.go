@@ -86,16 +86,10 @@ func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaigns
 	if err != nil {
 		return nil, err
 	}
-	resp := &engagementv1.ListCampaignsResponse{}
-	if len(cs) > size {
-		cs = cs[:size]
-		last := cs[len(cs)-1]
-		resp.NextPageToken = encodeToken(engagement.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	for _, c := range cs {
-		resp.Campaigns = append(resp.Campaigns, toProto(c))
-	}
-	return resp, nil
+	campaigns, next := listPage(cs, size, toProto, func(c engagement.Campaign) engagement.Cursor {
+		return engagement.Cursor{CreatedAt: c.CreatedAt, ID: c.ID}
+	})
+	return &engagementv1.ListCampaignsResponse{Campaigns: campaigns, NextPageToken: next}, nil
 }
 
 // page reads a listing's page size and token.
@@ -109,6 +103,21 @@ func page(pageSize int32, token string) (int, engagement.Cursor, error) {
 	}
 	after, err := decodeToken(token)
 	return size, after, err
+}
+
+// listPage turns rows read with one past size into at most size messages
+// and the next page's token, "" on the last page.
+func listPage[T, P any](rows []T, size int, toProto func(T) P, cursor func(T) engagement.Cursor) ([]P, string) {
+	var next string
+	if len(rows) > size {
+		rows = rows[:size]
+		next = encodeToken(cursor(rows[len(rows)-1]))
+	}
+	out := make([]P, len(rows))
+	for i, r := range rows {
+		out[i] = toProto(r)
+	}
+	return out, next
 }
 
 func toProto(c engagement.Campaign) *engagementv1.Campaign {

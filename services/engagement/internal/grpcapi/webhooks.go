@@ -75,16 +75,10 @@ func (a *API) ListWebhookEndpoints(ctx context.Context, req *engagementv1.ListWe
 	if err != nil {
 		return nil, err
 	}
-	resp := &engagementv1.ListWebhookEndpointsResponse{}
-	if len(es) > size {
-		es = es[:size]
-		last := es[len(es)-1]
-		resp.NextPageToken = encodeToken(engagement.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	for _, e := range es {
-		resp.Endpoints = append(resp.Endpoints, endpointProto(e))
-	}
-	return resp, nil
+	endpoints, next := listPage(es, size, endpointProto, func(e engagement.Endpoint) engagement.Cursor {
+		return engagement.Cursor{CreatedAt: e.CreatedAt, ID: e.ID}
+	})
+	return &engagementv1.ListWebhookEndpointsResponse{Endpoints: endpoints, NextPageToken: next}, nil
 }
 
 func (a *API) DeleteWebhookEndpoint(ctx context.Context, req *engagementv1.DeleteWebhookEndpointRequest) (*emptypb.Empty, error) {
@@ -119,16 +113,10 @@ func (a *API) ListWebhookDeliveries(ctx context.Context, req *engagementv1.ListW
 	if err != nil {
 		return nil, err
 	}
-	resp := &engagementv1.ListWebhookDeliveriesResponse{}
-	if len(ds) > size {
-		ds = ds[:size]
-		last := ds[len(ds)-1]
-		resp.NextPageToken = encodeToken(engagement.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	for _, d := range ds {
-		resp.Deliveries = append(resp.Deliveries, deliveryProto(d))
-	}
-	return resp, nil
+	deliveries, next := listPage(ds, size, deliveryProto, func(d engagement.Delivery) engagement.Cursor {
+		return engagement.Cursor{CreatedAt: d.CreatedAt, ID: d.ID}
+	})
+	return &engagementv1.ListWebhookDeliveriesResponse{Deliveries: deliveries, NextPageToken: next}, nil
 }
 
 func (a *API) RedeliverWebhook(ctx context.Context, req *engagementv1.RedeliverWebhookRequest) (*engagementv1.WebhookDelivery, error) {

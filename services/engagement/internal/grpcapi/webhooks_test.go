@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -229,7 +230,7 @@ func TestSignatureFailsWhenTampered(t *testing.T) {
 	var mu sync.Mutex
 	var header http.Header
 	var body []byte
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		mu.Lock()
 		header, body = req.Header.Clone(), b
@@ -252,7 +253,7 @@ func TestSignatureFailsWhenTampered(t *testing.T) {
 		t.Fatalf("Verify = %v", err)
 	}
 	tampered := strings.Replace(string(body), "recalculations/4", "recalculations/5", 1)
-	if err := webhook.Verify(ep.GetSecret(), header, []byte(tampered), time.Now()); err != webhook.ErrBadSignature {
+	if err := webhook.Verify(ep.GetSecret(), header, []byte(tampered), time.Now()); !errors.Is(err, webhook.ErrBadSignature) {
 		t.Fatalf("Verify(tampered) = %v", err)
 	}
 }
@@ -398,7 +399,10 @@ func TestEndpointFailingForADayIsDisabled(t *testing.T) {
 	// The tenant's other endpoint is told, whatever it subscribes to.
 	testsupport.WaitFor(t, "the notice", 20*time.Second, func() bool { return len(healthy.receipts()) == 1 })
 	rc := healthy.receipts()[0]
-	var notice struct{ Endpoint, Reason string }
+	var notice struct {
+		Endpoint string `json:"endpoint"`
+		Reason   string `json:"reason"`
+	}
 	if err := json.Unmarshal(rc.event.Data, &notice); err != nil || rc.event.Type != webhook.EndpointDisabled || notice.Endpoint != bad.GetName() ||
 		notice.Reason != ep.GetDisabledReason() {
 		t.Fatalf("notice %+v (%s): %v", rc, rc.event.Data, err)

@@ -129,19 +129,13 @@ func (s *Store) Endpoint(ctx context.Context, tenant uuid.UUID, id int64) (engag
 func (s *Store) Endpoints(ctx context.Context, tenant uuid.UUID, after engagement.Cursor, limit int) ([]engagement.Endpoint, error) {
 	var out []engagement.Endpoint
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		var rows pgx.Rows
 		var err error
-		if after.ID == 0 {
-			rows, err = tx.Query(ctx, `SELECT `+endpointCols+` FROM engagement.webhook_endpoints WHERE tenant_id = $1
-				ORDER BY created_at DESC, id DESC LIMIT $2`, tenant, limit)
-		} else {
-			rows, err = tx.Query(ctx, `SELECT `+endpointCols+` FROM engagement.webhook_endpoints WHERE tenant_id = $1
-				AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`, tenant, after.CreatedAt, after.ID, limit)
-		}
-		if err != nil {
-			return fmt.Errorf("query endpoints: %w", err)
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (engagement.Endpoint, error) { return scanEndpoint(r) })
+		out, err = newestFirst(ctx, tx,
+			`SELECT `+endpointCols+` FROM engagement.webhook_endpoints WHERE tenant_id = $1
+				ORDER BY created_at DESC, id DESC LIMIT $2`,
+			`SELECT `+endpointCols+` FROM engagement.webhook_endpoints WHERE tenant_id = $1
+				AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`,
+			tenant, after, limit, scanEndpoint)
 		return err
 	})
 	if err != nil {
@@ -170,6 +164,29 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenant uuid.UUID, id int64) 
 	return nil
 }
 
+// newestFirst reads a page of rows newest first: with first ($1 key, $2
+// limit) when there is no cursor, else with next ($1 key, $2 and $3 the
+// cursor, $4 limit).
+func newestFirst[T any](ctx context.Context, tx pgx.Tx, first, next string, key any, after engagement.Cursor, limit int,
+	scan func(pgx.Row) (T, error),
+) ([]T, error) {
+	var rows pgx.Rows
+	var err error
+	if after.ID == 0 {
+		rows, err = tx.Query(ctx, first, key, limit)
+	} else {
+		rows, err = tx.Query(ctx, next, key, after.CreatedAt, after.ID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read rows: %w", err)
+	}
+	return out, nil
+}
+
 const deliveryCols = `id, endpoint_id, event_id, event_type, state, status_code, latency_ms, attempts, last_error, created_at, updated_at`
 
 func scanDelivery(row pgx.Row) (engagement.Delivery, error) {
@@ -181,19 +198,13 @@ func scanDelivery(row pgx.Row) (engagement.Delivery, error) {
 func (s *Store) Deliveries(ctx context.Context, tenant uuid.UUID, endpoint int64, after engagement.Cursor, limit int) ([]engagement.Delivery, error) {
 	var out []engagement.Delivery
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		var rows pgx.Rows
 		var err error
-		if after.ID == 0 {
-			rows, err = tx.Query(ctx, `SELECT `+deliveryCols+` FROM engagement.webhook_deliveries WHERE endpoint_id = $1
-				ORDER BY created_at DESC, id DESC LIMIT $2`, endpoint, limit)
-		} else {
-			rows, err = tx.Query(ctx, `SELECT `+deliveryCols+` FROM engagement.webhook_deliveries WHERE endpoint_id = $1
-				AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`, endpoint, after.CreatedAt, after.ID, limit)
-		}
-		if err != nil {
-			return fmt.Errorf("query deliveries: %w", err)
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (engagement.Delivery, error) { return scanDelivery(r) })
+		out, err = newestFirst(ctx, tx,
+			`SELECT `+deliveryCols+` FROM engagement.webhook_deliveries WHERE endpoint_id = $1
+				ORDER BY created_at DESC, id DESC LIMIT $2`,
+			`SELECT `+deliveryCols+` FROM engagement.webhook_deliveries WHERE endpoint_id = $1
+				AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`,
+			endpoint, after, limit, scanDelivery)
 		return err
 	})
 	if err != nil {
@@ -232,7 +243,7 @@ func (s *Store) Publish(ctx context.Context, tenant uuid.UUID, e engagement.Even
 	var n int
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var err error
-		published, n, err = s.publish(ctx, tx, tenant, e, body, all)
+		published, n, err = s.publishTx(ctx, tx, tenant, e, body, all)
 		return err
 	})
 	if err != nil {
@@ -241,7 +252,7 @@ func (s *Store) Publish(ctx context.Context, tenant uuid.UUID, e engagement.Even
 	return published, n, nil
 }
 
-func (s *Store) publish(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e engagement.Event, body []byte, all bool) (bool, int, error) {
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e engagement.Event, body []byte, all bool) (bool, int, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO engagement.webhook_events (tenant_id, id, type, body) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (tenant_id, id) DO NOTHING`, tenant, e.ID, e.Type, string(body))
 	if err != nil {
@@ -288,7 +299,7 @@ func (s *Store) Redeliver(ctx context.Context, tenant uuid.UUID, delivery int64)
 		return nil
 	})
 	if errors.Is(err, engagement.ErrDeliveryNotFound) || errors.Is(err, engagement.ErrEndpointDisabled) {
-		return out, err //nolint:wrapcheck // the sentinel itself
+		return out, err
 	}
 	if err != nil {
 		return out, fmt.Errorf("store.Redeliver: %w", err)
@@ -379,7 +390,7 @@ func (s *Store) DisableEndpoint(ctx context.Context, tenant uuid.UUID, id int64,
 			WHERE endpoint_id = $1 AND state = $4`, id, engagement.Skipped, at, engagement.Pending); err != nil {
 			return fmt.Errorf("skip deliveries: %w", err)
 		}
-		_, _, err = s.publish(ctx, tx, tenant, notice, body, true)
+		_, _, err = s.publishTx(ctx, tx, tenant, notice, body, true)
 		return err
 	})
 	if err != nil {

@@ -97,7 +97,7 @@ func TestASucceededUploadQueuesItsEvent(t *testing.T) {
 		return state == "completed"
 	})
 	pub := fake.events()
-	if len(pub) != 1 || pub[0].GetEventId() != id || pub[0].GetType() != "upload.succeeded" || string(pub[0].GetData()) != string(args.Data) {
+	if len(pub) != 1 || pub[0].GetEventId() != id || pub[0].GetType() != "upload.succeeded" || pub[0].GetData() != string(args.Data) {
 		t.Fatalf("published %v", pub)
 	}
 }

@@ -108,18 +108,8 @@ func (d Document) Validate() error {
 				return fmt.Errorf("document %s: table %q: empty or duplicate name", d.Kind, t.Name)
 			}
 			names[t.Name] = true
-			for i, r := range t.Rows {
-				if len(r) != len(t.Columns) {
-					return fmt.Errorf("document %s: table %s row %d: %d cells for %d columns", d.Kind, t.Name, i, len(r), len(t.Columns))
-				}
-				for j, c := range t.Columns {
-					if c.Kind == Text || r[j] == "" {
-						continue
-					}
-					if _, ok := new(big.Rat).SetString(r[j]); !ok {
-						return fmt.Errorf("document %s: table %s row %d column %q: %q is not a number", d.Kind, t.Name, i, c.Title, r[j])
-					}
-				}
+			if err := d.validateRows(t); err != nil {
+				return err
 			}
 		}
 		for _, c := range s.Charts {
@@ -127,6 +117,24 @@ func (d Document) Validate() error {
 				if len(sr.Values) != len(c.Labels) {
 					return fmt.Errorf("document %s: chart %q series %q: %d values for %d labels", d.Kind, c.Title, sr.Name, len(sr.Values), len(c.Labels))
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// validateRows checks t's rows' widths and numeric cells.
+func (d Document) validateRows(t Table) error {
+	for i, r := range t.Rows {
+		if len(r) != len(t.Columns) {
+			return fmt.Errorf("document %s: table %s row %d: %d cells for %d columns", d.Kind, t.Name, i, len(r), len(t.Columns))
+		}
+		for j, c := range t.Columns {
+			if c.Kind == Text || r[j] == "" {
+				continue
+			}
+			if _, ok := new(big.Rat).SetString(r[j]); !ok {
+				return fmt.Errorf("document %s: table %s row %d column %q: %q is not a number", d.Kind, t.Name, i, c.Title, r[j])
 			}
 		}
 	}

@@ -185,7 +185,7 @@ func (a *API) ListReports(ctx context.Context, req *reportingv1.ListReportsReque
 	if tok := req.GetPageToken(); tok != "" {
 		keys, err := a.tokens.Decode(tok, tenant, fp)
 		if err != nil {
-			return nil, err //nolint:wrapcheck // an *apperr.Error naming page_token
+			return nil, err
 		}
 		if len(keys) == 1 {
 			after, err = strconv.ParseInt(keys[0], 10, 64)
@@ -253,7 +253,7 @@ func (a *API) GetSharedReportFile(req *reportingv1.GetSharedReportFileRequest, s
 
 type fileStream interface {
 	Context() context.Context
-	Send(*reportingv1.ReportFileChunk) error
+	Send(chunk *reportingv1.ReportFileChunk) error
 }
 
 // sendFile sends the report, then its file in chunks.

@@ -124,7 +124,7 @@ func inventory() *reportingv1.Report {
 }
 
 // waitEnded polls the report until its job ends.
-func waitEnded(t *testing.T, ctx context.Context, c reportingv1.ReportingServiceClient, name string) *reportingv1.Report {
+func waitEnded(ctx context.Context, t *testing.T, c reportingv1.ReportingServiceClient, name string) *reportingv1.Report {
 	t.Helper()
 	var r *reportingv1.Report
 	testsupport.WaitFor(t, "the report's job to end", 30*time.Second, func() bool {
@@ -169,7 +169,7 @@ func TestReportIsBuiltByItsJob(t *testing.T) {
 		created.GetPeriodStart() != "2025-01-01" || created.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 || len(created.GetExclusions()) != 1 {
 		t.Fatalf("created = %v, want it queued as asked", created)
 	}
-	r := waitEnded(t, ctx, e.client, created.GetName())
+	r := waitEnded(ctx, t, e.client, created.GetName())
 	id := strings.TrimPrefix(created.GetName(), "reports/")
 	want := `{"report":` + id + `,"kind":1,"periodStart":"2025-01-01","periodEnd":"2025-12-31","gwpBasis":"AR6",` +
 		`"organization":"Acme Corp","exclusions":[{"category":10,"reason":"no sold intermediate products"}]}`
@@ -354,7 +354,7 @@ func TestFailingProducerFailsTheReportAfterTheLastAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := waitEnded(t, ctx, e.client, created.GetName())
+	r := waitEnded(ctx, t, e.client, created.GetName())
 	most := reporting.ReportArgs{}.InsertOpts().MaxAttempts
 	if r.GetState() != reportingv1.ReportState_REPORT_STATE_FAILED || r.GetError() != "no emissions in the period" || len(attempts) != most {
 		t.Fatalf("report = %v after %d attempts; want FAILED with the producer's message after %d", r, len(attempts), most)
@@ -376,7 +376,7 @@ func TestTenantCannotReachAnothersReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitEnded(t, a, e.client, created.GetName())
+	waitEnded(a, t, e.client, created.GetName())
 	if _, err := e.client.GetReport(b, &reportingv1.GetReportRequest{Name: created.GetName()}); status.Code(err) != codes.NotFound {
 		t.Fatalf("GetReport as B: %v, want NotFound", err)
 	}
@@ -402,7 +402,7 @@ func TestSharedLinkNeedsNoKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := waitEnded(t, a, e.client, created.GetName())
+	r := waitEnded(a, t, e.client, created.GetName())
 	link, err := e.client.CreateReportLink(a, &reportingv1.CreateReportLinkRequest{Name: created.GetName()})
 	if err != nil {
 		t.Fatal(err)

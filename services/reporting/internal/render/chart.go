@@ -32,13 +32,15 @@ const (
 	chartDPI = 150
 )
 
-// chartSize is a chart's printed size; the PDF places the image at this
-// size so the plot's font sizes are real.
-func chartSize(c document.Chart) (w, h vg.Length) {
+// chartWidth and chartHeight are a chart's printed size; the PDF places
+// the image at this size so the plot's font sizes are real.
+const chartWidth = 180 * vg.Millimeter
+
+func chartHeight(c document.Chart) vg.Length {
 	if c.Kind == document.Pareto {
-		return 180 * vg.Millimeter, 130 * vg.Millimeter
+		return 130 * vg.Millimeter
 	}
-	return 180 * vg.Millimeter, 95 * vg.Millimeter
+	return 95 * vg.Millimeter
 }
 
 // palette is colour-blind safe (Okabe-Ito), one colour per series.
@@ -52,7 +54,7 @@ func seriesColor(i int) color.Color { return palette[i%len(palette)] }
 
 // chartPNG draws c as a PNG.
 func chartPNG(c document.Chart) ([]byte, error) {
-	w, h := chartSize(c)
+	w, h := chartWidth, chartHeight(c)
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(chartDPI))
 	dc := draw.New(img)
 	var err error
@@ -152,7 +154,7 @@ func wrapLabels(labels []string, width int) ([]string, bool) {
 	out := make([]string, len(labels))
 	for i, l := range labels {
 		var lines []string
-		for _, w := range strings.Fields(l) {
+		for w := range strings.FieldsSeq(l) {
 			if n := len(lines); n > 0 && utf8.RuneCountInString(lines[n-1])+1+utf8.RuneCountInString(w) <= width {
 				lines[n-1] += " " + w
 				continue
@@ -230,7 +232,7 @@ func drawBars(dc draw.Canvas, c document.Chart) error {
 	for k, sr := range c.Series {
 		b, err := plotter.NewBarChart(plotter.Values(sr.Values), width)
 		if err != nil {
-			return err
+			return fmt.Errorf("series %q: NewBarChart: %w", sr.Name, err)
 		}
 		b.Color = seriesColor(k)
 		b.LineStyle.Width = 0
@@ -268,7 +270,7 @@ func drawLine(dc draw.Canvas, c document.Chart) error {
 		}
 		l, pts, err := plotter.NewLinePoints(xy)
 		if err != nil {
-			return err
+			return fmt.Errorf("series %q: NewLinePoints: %w", sr.Name, err)
 		}
 		l.Color, pts.Color = seriesColor(k), seriesColor(k)
 		l.Width = vg.Points(1.5)
@@ -321,7 +323,7 @@ func drawPareto(dc draw.Canvas, c document.Chart) error {
 	slot := dc.Size().X * 0.85 / vg.Length(max(len(labels), 1))
 	b, err := plotter.NewBarChart(bars, slot*0.7)
 	if err != nil {
-		return err
+		return fmt.Errorf("pareto bars: NewBarChart: %w", err)
 	}
 	b.Color, b.LineStyle.Width = seriesColor(0), 0
 	top.Add(b)
@@ -338,7 +340,7 @@ func drawPareto(dc draw.Canvas, c document.Chart) error {
 		{Value: 60}, {Value: 80, Label: "80"}, {Value: 100, Label: "100"}})
 	l, pts, err := plotter.NewLinePoints(cum)
 	if err != nil {
-		return err
+		return fmt.Errorf("pareto share: NewLinePoints: %w", err)
 	}
 	l.Color, pts.Color, l.Width = seriesColor(1), seriesColor(1), vg.Points(1.5)
 	bottom.Add(l, pts)

@@ -17,8 +17,10 @@ import (
 func renderCSV(w io.Writer, d document.Document) error {
 	zw := zip.NewWriter(w)
 	if err := writeZipFile(zw, "about.txt", d.GeneratedAt, func(w io.Writer) error {
-		_, err := io.WriteString(w, aboutText(d))
-		return err
+		if _, err := io.WriteString(w, aboutText(d)); err != nil {
+			return fmt.Errorf("WriteString: %w", err)
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -53,15 +55,18 @@ func writeTableCSV(w io.Writer, t document.Table) error {
 		header[i] = columnHeader(c)
 	}
 	if err := cw.Write(header); err != nil {
-		return err
+		return fmt.Errorf("csv header: %w", err)
 	}
-	for _, r := range t.Rows {
+	for i, r := range t.Rows {
 		if err := cw.Write(defused(t.Columns, r)); err != nil {
-			return err
+			return fmt.Errorf("csv row %d: %w", i+1, err)
 		}
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("csv flush: %w", err)
+	}
+	return nil
 }
 
 // defused quotes a text cell a spreadsheet would run as a formula (a

@@ -138,7 +138,7 @@ func fit(p *fpdf.Fpdf, s string, w float64) string {
 	if p.GetStringWidth(s) <= w {
 		return s
 	}
-	for len(s) > 0 && p.GetStringWidth(s+"...") > w {
+	for s != "" && p.GetStringWidth(s+"...") > w {
 		s = s[:len(s)-1]
 	}
 	return s + "..."
@@ -354,7 +354,7 @@ func (r *pdfRenderer) tableWidths(t document.Table, size float64) (widths []floa
 			}
 			v := r.tr(row[i])
 			full[i] = max(full[i], p.GetStringWidth(v))
-			for _, word := range strings.Fields(v) {
+			for word := range strings.FieldsSeq(v) {
 				widths[i] = max(widths[i], p.GetStringWidth(word))
 			}
 		}
@@ -393,7 +393,7 @@ func (r *pdfRenderer) chart(c document.Chart) error {
 		return err
 	}
 	p := r.pdf
-	w, h := chartSize(c)
+	w, h := chartWidth, chartHeight(c)
 	wmm, hmm := w.Points()*25.4/72, h.Points()*25.4/72
 	if r.spaceLeft() < hmm+4 {
 		p.AddPage()
@@ -405,5 +405,8 @@ func (r *pdfRenderer) chart(c document.Chart) error {
 	pw, _ := p.GetPageSize()
 	p.ImageOptions(name, (pw-wmm)/2, p.GetY()+2, wmm, hmm, false, opts, 0, "")
 	p.SetY(p.GetY() + hmm + 6)
-	return p.Error()
+	if err := p.Error(); err != nil {
+		return fmt.Errorf("chart %q: %w", c.Title, err)
+	}
+	return nil
 }

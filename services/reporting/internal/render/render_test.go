@@ -24,7 +24,7 @@ import (
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 )
 
-func render(t testing.TB, d document.Document, f Format) []byte {
+func mustRender(t testing.TB, d document.Document, f Format) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := Render(&buf, d, f); err != nil {
@@ -116,23 +116,23 @@ func TestRenderRejectsBadInput(t *testing.T) {
 func TestJSONIsTheDocument(t *testing.T) {
 	d := Sample(40)
 	var got document.Document
-	if err := json.Unmarshal(render(t, d, JSON), &got); err != nil {
+	if err := json.Unmarshal(mustRender(t, d, JSON), &got); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, d) {
-		t.Errorf("JSON round trip differs from the document")
+		t.Error("JSON round trip differs from the document")
 	}
 }
 
 func TestCSVHoldsTheExactCells(t *testing.T) {
 	d := Sample(40)
-	out := render(t, d, CSV)
+	out := mustRender(t, d, CSV)
 	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{}
-	var names []string
+	names := make([]string, 0, len(zr.File))
 	for _, f := range zr.File {
 		rc, err := f.Open()
 		if err != nil {
@@ -167,7 +167,7 @@ func TestCSVHoldsTheExactCells(t *testing.T) {
 			t.Errorf("%s: rows differ from the document's cells", tb.Name)
 		}
 	}
-	if got := string(files["suppliers.csv"][:strings.IndexByte(string(files["suppliers.csv"]), '\n')]); got !=
+	if got := string(files["suppliers.csv"][:bytes.IndexByte(files["suppliers.csv"], '\n')]); got !=
 		"Supplier,Country,Category,Spend (EUR),Emissions (t CO2e),Share of suppliers (%),Method,Data quality (1-5)" {
 		t.Errorf("suppliers.csv header = %q", got)
 	}
@@ -181,7 +181,7 @@ func TestCSVHoldsTheExactCells(t *testing.T) {
 
 func TestXLSXStoresNumbers(t *testing.T) {
 	d := Sample(40)
-	f, err := excelize.OpenReader(bytes.NewReader(render(t, d, XLSX)))
+	f, err := excelize.OpenReader(bytes.NewReader(mustRender(t, d, XLSX)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestRenderEdgeDocuments(t *testing.T) {
 			{Kind: document.Pareto, Title: "p", Labels: []string{"x", "y"}, Series: []document.Series{{Name: "a", Values: []float64{0, 0}}}}}}}}
 	for _, d := range []document.Document{empty, noData, negative} {
 		for _, f := range []Format{PDF, XLSX, CSV, JSON} {
-			render(t, d, f)
+			mustRender(t, d, f)
 		}
 	}
 	if n := len(pdfPages(t, empty)); n != 1 {
@@ -426,7 +426,7 @@ func TestRenderEdgeDocuments(t *testing.T) {
 	if n := len(pdfPages(t, noData)); n != 5 {
 		t.Errorf("the no-data document has %d pages, want 5", n)
 	}
-	out := render(t, noData, CSV)
+	out := mustRender(t, noData, CSV)
 	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
 	if err != nil {
 		t.Fatal(err)
@@ -443,8 +443,9 @@ func TestRenderEdgeDocuments(t *testing.T) {
 
 func TestSheetNamesAreUniqueAndShort(t *testing.T) {
 	long := strings.Repeat("x", 40)
-	var tables []document.Table
-	for _, n := range []string{"about", "History", long, long + "y", "a", "A"} {
+	names := []string{"about", "History", long, long + "y", "a", "A"}
+	tables := make([]document.Table, 0, len(names))
+	for _, n := range names {
 		tables = append(tables, document.Table{Name: n})
 	}
 	want := []string{"about_2", "History_2", strings.Repeat("x", 31), strings.Repeat("x", 29) + "_2", "a", "A_2"}
@@ -452,7 +453,7 @@ func TestSheetNamesAreUniqueAndShort(t *testing.T) {
 		t.Errorf("sheetNames = %q, want %q", got, want)
 	}
 	d := document.Document{Kind: "k", Title: "T", Sections: []document.Section{{Title: "S", Tables: tables}}}
-	f, err := excelize.OpenReader(bytes.NewReader(render(t, d, XLSX)))
+	f, err := excelize.OpenReader(bytes.NewReader(mustRender(t, d, XLSX)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +497,7 @@ func TestPDFTextAsAReaderSeesIt(t *testing.T) {
 	}
 	d := Sample(300)
 	path := filepath.Join(t.TempDir(), "r.pdf")
-	if err := os.WriteFile(path, render(t, d, PDF), 0o600); err != nil {
+	if err := os.WriteFile(path, mustRender(t, d, PDF), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
@@ -532,7 +533,7 @@ func TestCSVDefusesFormulas(t *testing.T) {
 	d := document.Document{Kind: "k", Sections: []document.Section{{Title: "s", Tables: []document.Table{{Name: "t",
 		Columns: []document.Column{{Title: "Supplier", Kind: document.Text}, {Title: "Emissions", Unit: "t CO2e", Kind: document.Decimal, Decimals: 3}},
 		Rows:    [][]string{{"=HYPERLINK(\"x\")", "-1.500"}, {"Steel Co", "2"}}}}}}}
-	out := render(t, d, CSV)
+	out := mustRender(t, d, CSV)
 	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
 	if err != nil {
 		t.Fatal(err)

@@ -43,22 +43,22 @@ func renderXLSX(w io.Writer, d document.Document) error {
 func writeAboutSheet(f *excelize.File, d document.Document, sheets []string) error {
 	const sheet = "About"
 	if err := f.SetSheetName(f.GetSheetName(0), sheet); err != nil {
-		return err
+		return fmt.Errorf("sheet %s: SetSheetName: %w", sheet, err)
 	}
 	title, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 16}})
 	if err != nil {
-		return err
+		return fmt.Errorf("sheet %s: NewStyle: %w", sheet, err)
 	}
 	heading, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 12}})
 	if err != nil {
-		return err
+		return fmt.Errorf("sheet %s: NewStyle: %w", sheet, err)
 	}
 	wrap, err := f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	if err != nil {
-		return err
+		return fmt.Errorf("sheet %s: NewStyle: %w", sheet, err)
 	}
 	if err := f.SetColWidth(sheet, "A", "A", 100); err != nil {
-		return err
+		return fmt.Errorf("sheet %s: SetColWidth: %w", sheet, err)
 	}
 	type line struct {
 		v     string
@@ -79,10 +79,10 @@ func writeAboutSheet(f *excelize.File, d document.Document, sheets []string) err
 	for i, l := range lines {
 		cell := fmt.Sprintf("A%d", i+1)
 		if err := f.SetCellStr(sheet, cell, l.v); err != nil {
-			return err
+			return fmt.Errorf("sheet %s cell %s: SetCellStr: %w", sheet, cell, err)
 		}
 		if err := f.SetCellStyle(sheet, cell, cell, l.style); err != nil {
-			return err
+			return fmt.Errorf("sheet %s cell %s: SetCellStyle: %w", sheet, cell, err)
 		}
 	}
 	return nil
@@ -117,11 +117,11 @@ func cut(s string, n int) string {
 
 func writeTableSheet(f *excelize.File, sheet string, t document.Table) error {
 	if _, err := f.NewSheet(sheet); err != nil {
-		return err
+		return fmt.Errorf("sheet %s: NewSheet: %w", sheet, err)
 	}
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
-		return err
+		return fmt.Errorf("sheet %s: NewStreamWriter: %w", sheet, err)
 	}
 	headStyle, err := f.NewStyle(&excelize.Style{
 		Font:      &excelize.Font{Bold: true},
@@ -129,7 +129,7 @@ func writeTableSheet(f *excelize.File, sheet string, t document.Table) error {
 		Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"},
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("sheet %s: NewStyle: %w", sheet, err)
 	}
 	styles := make([]int, len(t.Columns))
 	for i, c := range t.Columns {
@@ -141,24 +141,24 @@ func writeTableSheet(f *excelize.File, sheet string, t document.Table) error {
 			format += "." + strings.Repeat("0", n)
 		}
 		if styles[i], err = f.NewStyle(&excelize.Style{CustomNumFmt: &format}); err != nil {
-			return err
+			return fmt.Errorf("sheet %s column %d: NewStyle: %w", sheet, i+1, err)
 		}
 	}
 	// The stream writer wants widths and panes before the first row.
 	for i, wd := range columnWidths(t) {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
-			return err
+			return fmt.Errorf("sheet %s column %d: SetColWidth: %w", sheet, i+1, err)
 		}
 	}
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return err
+		return fmt.Errorf("sheet %s: SetPanes: %w", sheet, err)
 	}
 	header := make([]any, len(t.Columns))
 	for i, c := range t.Columns {
 		header[i] = excelize.Cell{StyleID: headStyle, Value: columnHeader(c)}
 	}
 	if err := sw.SetRow("A1", header); err != nil {
-		return err
+		return fmt.Errorf("sheet %s header: SetRow: %w", sheet, err)
 	}
 	values := make([]any, len(t.Columns))
 	for r, row := range t.Rows {
@@ -174,13 +174,16 @@ func writeTableSheet(f *excelize.File, sheet string, t document.Table) error {
 		}
 		cell, err := excelize.CoordinatesToCellName(1, r+2)
 		if err != nil {
-			return err
+			return fmt.Errorf("sheet %s row %d: CoordinatesToCellName: %w", sheet, r+2, err)
 		}
 		if err := sw.SetRow(cell, values); err != nil {
-			return err
+			return fmt.Errorf("sheet %s row %d: SetRow: %w", sheet, r+2, err)
 		}
 	}
-	return sw.Flush()
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("sheet %s: Flush: %w", sheet, err)
+	}
+	return nil
 }
 
 // columnWidths fits each column to its header and the first rows' shown

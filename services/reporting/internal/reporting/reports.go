@@ -225,19 +225,19 @@ func (s *Reports) CreateReport(ctx context.Context, tenant uuid.UUID, r Report) 
 		return Report{}, err
 	}
 	if err := s.check.Check(ctx, tenant, r); err != nil {
-		return Report{}, err //nolint:wrapcheck // the checker's *apperr.Error, naming the field, as it is
+		return Report{}, err
 	}
-	return s.store.CreateReport(ctx, tenant, r) //nolint:wrapcheck // the store wraps its own
+	return s.store.CreateReport(ctx, tenant, r)
 }
 
 // Report returns one report.
 func (s *Reports) Report(ctx context.Context, tenant uuid.UUID, id int64) (Report, error) {
-	return s.store.Report(ctx, tenant, id) //nolint:wrapcheck // the store wraps its own
+	return s.store.Report(ctx, tenant, id)
 }
 
 // List returns a page of reports, newest first.
 func (s *Reports) List(ctx context.Context, tenant uuid.UUID, limit int, after int64) ([]Report, error) {
-	return s.store.Reports(ctx, tenant, limit, after) //nolint:wrapcheck // the store wraps its own
+	return s.store.Reports(ctx, tenant, limit, after)
 }
 
 // File returns a succeeded report and its file; ErrReportNotReady for
@@ -245,7 +245,7 @@ func (s *Reports) List(ctx context.Context, tenant uuid.UUID, limit int, after i
 func (s *Reports) File(ctx context.Context, tenant uuid.UUID, id int64) (Report, []byte, error) {
 	r, body, err := s.store.ReportFile(ctx, tenant, id)
 	if err != nil {
-		return r, nil, err //nolint:wrapcheck // the store wraps its own
+		return r, nil, err
 	}
 	if r.State != Succeeded {
 		return r, nil, ErrReportNotReady
@@ -276,7 +276,7 @@ func SetProgress(ctx context.Context, percent int32) {
 func (s *Reports) Build(ctx context.Context, tenant uuid.UUID, id int64) (Report, error) {
 	r, err := s.store.StartReport(ctx, tenant, id)
 	if err != nil || r.State == Succeeded || r.State == Failed {
-		return r, err //nolint:wrapcheck // the store wraps its own
+		return r, err
 	}
 	pctx := context.WithValue(ctx, progressKey{}, func(p int32) {
 		_ = s.store.SetReportProgress(ctx, tenant, id, p) // best effort: the job's outcome does not depend on it
@@ -287,7 +287,7 @@ func (s *Reports) Build(ctx context.Context, tenant uuid.UUID, id int64) (Report
 	}
 	sum := sha256.Sum256(body)
 	f := FileInfo{Name: FileName(r), ContentType: formats[r.Format].contentType, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
-	return s.store.FinishReport(ctx, tenant, id, f, body, "") //nolint:wrapcheck // the store wraps its own
+	return s.store.FinishReport(ctx, tenant, id, f, body, "")
 }
 
 // ReportWorker works report jobs.

@@ -234,13 +234,22 @@ func monthRange(ms []Total) string {
 	return keys[0] + " to " + keys[len(keys)-1]
 }
 
+// Titles and units shared by several tables and charts.
+const (
+	emissions        = "Emissions"
+	tonnesUnit       = "t CO2e"
+	emissionsByMonth = "Emissions by month"
+)
+
 var (
 	colCategory = document.Column{Title: "Category", Kind: document.Integer}
 	colTitle    = document.Column{Title: "Title", Kind: document.Text}
-	colTonnes   = document.Column{Title: "Emissions", Unit: "t CO2e", Kind: document.Decimal, Decimals: tonneDecimals}
+	colTonnes   = document.Column{Title: emissions, Unit: tonnesUnit, Kind: document.Decimal, Decimals: tonneDecimals}
 	colShare    = document.Column{Title: "Share of total", Unit: "%", Kind: document.Percent, Decimals: percentDecimals}
 	colLines    = document.Column{Title: "Lines", Kind: document.Integer}
 	colScore    = document.Column{Title: "Data quality score", Unit: "1 best to 5 worst", Kind: document.Decimal, Decimals: 2}
+	colMethods  = document.Column{Title: "Methods", Kind: document.Text}
+	colStatus   = document.Column{Title: "Status", Kind: document.Text}
 )
 
 func col(c document.Column, title string) document.Column {
@@ -253,18 +262,18 @@ const roundingNote = "Emissions are exact kg CO2e converted to t and rounded to 
 
 // monthsSection is the emissions of every month with data, and their chart.
 func monthsSection(d data) document.Section {
-	t := document.Table{Name: "months", Title: "Emissions by month", Columns: []document.Column{
+	t := document.Table{Name: "months", Title: emissionsByMonth, Columns: []document.Column{
 		{Title: "Month", Kind: document.Text}, colTonnes, colLines,
 	}, Notes: []string{roundingNote}}
-	ch := document.Chart{Kind: document.Line, Title: "Emissions by month", XLabel: "Month", YLabel: "t CO2e"}
-	vals := []float64{}
+	ch := document.Chart{Kind: document.Line, Title: emissionsByMonth, XLabel: "Month", YLabel: tonnesUnit}
+	vals := make([]float64, 0, len(d.months))
 	for _, m := range d.months {
 		t.Rows = append(t.Rows, []string{m.Key, tonnes(m.Kg), strconv.FormatInt(m.Count, 10)})
 		ch.Labels = append(ch.Labels, m.Key)
 		vals = append(vals, float(tonnes(m.Kg)))
 	}
-	ch.Series = []document.Series{{Name: "Emissions", Values: vals}}
-	s := document.Section{Title: "Emissions by month", Tables: []document.Table{t}, Charts: []document.Chart{ch}}
+	ch.Series = []document.Series{{Name: emissions, Values: vals}}
+	s := document.Section{Title: emissionsByMonth, Tables: []document.Table{t}, Charts: []document.Chart{ch}}
 	if len(d.months) == 0 {
 		s.Paragraphs = []string{"The calculator reported no monthly totals."}
 	}
@@ -285,8 +294,8 @@ func methodsTable(d data) document.Table {
 
 // methodMixChart stacks each calculated category's emissions by method.
 func methodMixChart(d data) document.Chart {
-	ch := document.Chart{Kind: document.StackedBar, Title: "Method mix by category", XLabel: "Scope 3 category", YLabel: "t CO2e"}
-	var methods []string
+	ch := document.Chart{Kind: document.StackedBar, Title: "Method mix by category", XLabel: "Scope 3 category", YLabel: tonnesUnit}
+	methods := make([]string, 0, len(d.inv.Methods))
 	for _, m := range byKg(d.inv.Methods) {
 		methods = append(methods, m.Method)
 	}
@@ -332,8 +341,8 @@ func dqMix(d data) (document.Table, document.Chart) {
 	for _, g := range d.inv.Groups {
 		b := len(dqBands)
 		if score, ok := indicatorScore(g.Indicators); ok {
-			for i := len(dqBands) - 1; i >= 0; i-- {
-				if score.Cmp(dqBands[i].from) >= 0 {
+			for i, band := range slices.Backward(dqBands) {
+				if score.Cmp(band.from) >= 0 {
 					b = i
 					break
 				}
@@ -345,7 +354,7 @@ func dqMix(d data) (document.Table, document.Chart) {
 	t := document.Table{Name: "data_quality_mix", Title: "Emissions by data quality score", Columns: []document.Column{
 		{Title: "Score band", Unit: "1 best to 5 worst", Kind: document.Text}, colTonnes, colShare, colLines,
 	}, Notes: []string{"A group's score is the mean of its five indicators (docs/quality.md). Not scored: lines stored before vcci scored data quality; they are sampled as the worst in the uncertainty range."}}
-	ch := document.Chart{Kind: document.Bar, Title: "Data quality mix", XLabel: "Data quality score", YLabel: "t CO2e"}
+	ch := document.Chart{Kind: document.Bar, Title: "Data quality mix", XLabel: "Data quality score", YLabel: tonnesUnit}
 	vals := []float64{}
 	total := rat(d.inv.TotalKg)
 	for i := range kg {
@@ -360,7 +369,7 @@ func dqMix(d data) (document.Table, document.Chart) {
 		ch.Labels = append(ch.Labels, label)
 		vals = append(vals, float(tonnesOf(kg[i])))
 	}
-	ch.Series = []document.Series{{Name: "Emissions", Values: vals}}
+	ch.Series = []document.Series{{Name: emissions, Values: vals}}
 	return t, ch
 }
 
@@ -539,7 +548,7 @@ func recalcScope(r Recalculation) string {
 
 // categoryChart is the calculated categories' emissions as bars.
 func categoryChart(d data) document.Chart {
-	ch := document.Chart{Kind: document.Bar, Title: "Emissions by Scope 3 category", XLabel: "Scope 3 category", YLabel: "t CO2e"}
+	ch := document.Chart{Kind: document.Bar, Title: "Emissions by Scope 3 category", XLabel: "Scope 3 category", YLabel: tonnesUnit}
 	vals := []float64{}
 	for _, c := range d.categories() {
 		if c.has {
@@ -547,6 +556,6 @@ func categoryChart(d data) document.Chart {
 			vals = append(vals, float(tonnes(c.c.Kg)))
 		}
 	}
-	ch.Series = []document.Series{{Name: "Emissions", Values: vals}}
+	ch.Series = []document.Series{{Name: emissions, Values: vals}}
 	return ch
 }

@@ -18,6 +18,12 @@ const (
 	percentDecimals = 2
 )
 
+// The supplier-specific methods, as the calculator names them.
+const (
+	methodSupplierProduct = "supplier-product"
+	methodSupplierCompany = "supplier-company"
+)
+
 // rat reads an exact decimal from a service (Build has checked them all);
 // an empty one is zero.
 func rat(s string) *big.Rat {
@@ -57,15 +63,6 @@ func percent(part, whole *big.Rat) string {
 	return decimal.Round(p.Mul(p, big.NewRat(100, 1)), percentDecimals)
 }
 
-// sum adds exact decimals.
-func sum[T any](xs []T, kg func(T) string) *big.Rat {
-	out := new(big.Rat)
-	for _, x := range xs {
-		out.Add(out, rat(kg(x)))
-	}
-	return out
-}
-
 // float is a chart value from a cell's exact decimal.
 func float(s string) float64 {
 	f, _ := strconv.ParseFloat(s, 64)
@@ -80,7 +77,7 @@ func basisName(b string) string {
 }
 
 func isSupplierSpecific(method string) bool {
-	return method == "supplier-product" || method == "supplier-company"
+	return method == methodSupplierProduct || method == methodSupplierCompany
 }
 
 // byKg orders method shares largest first, ties by name.

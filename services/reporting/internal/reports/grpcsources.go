@@ -154,8 +154,8 @@ func (s grpcSources) Engagements(ctx context.Context) (map[string]Engagement, er
 }
 
 var supplierFactorKinds = map[calculatorv1.SupplierFactorKind]string{
-	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY: "supplier-company",
-	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT: "supplier-product",
+	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY: methodSupplierCompany,
+	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT: methodSupplierProduct,
 }
 
 func (s grpcSources) SupplierFactors(ctx context.Context) ([]SupplierFactor, error) {

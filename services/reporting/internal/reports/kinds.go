@@ -23,8 +23,8 @@ func summaryTable(d data) document.Table {
 
 func ghgInventory(d data) document.Document {
 	t := document.Table{Name: "categories", Title: "Scope 3 emissions by category", Columns: []document.Column{
-		colCategory, colTitle, colTonnes, colShare, {Title: "Methods", Kind: document.Text}, colScore,
-		col(colTonnes, "P5"), col(colTonnes, "P95"), {Title: "Status", Kind: document.Text},
+		colCategory, colTitle, colTonnes, colShare, colMethods, colScore,
+		col(colTonnes, "P5"), col(colTonnes, "P95"), colStatus,
 	}, Notes: []string{roundingNote, "P5 and P95: the 5th and 95th percentiles of the category's Monte Carlo range. Methods: each method's share of the category's emissions."}}
 	total := rat(d.inv.TotalKg)
 	for _, c := range d.categories() {
@@ -86,7 +86,7 @@ func methodology(d data, c catRow) string {
 			sets[g.Method] = append(sets[g.Method], set)
 		}
 	}
-	var parts []string
+	parts := make([]string, 0, len(c.c.Methods))
 	for _, m := range byKg(c.c.Methods) {
 		name := methodText[m.Method]
 		if name == "" {
@@ -107,10 +107,10 @@ func methodology(d data, c catRow) string {
 }
 
 var methodText = map[string]string{
-	"supplier-product": "Supplier-specific method: suppliers' product footprints",
-	"supplier-company": "Supplier-specific method: suppliers' company emission intensities x spend",
-	"average-data":     "Average-data method: activity data x published emission factors",
-	"spend-based":      "Spend-based method: spend in base-year USD x environmentally extended input-output factors",
+	methodSupplierProduct: "Supplier-specific method: suppliers' product footprints",
+	methodSupplierCompany: "Supplier-specific method: suppliers' company emission intensities x spend",
+	"average-data":        "Average-data method: activity data x published emission factors",
+	"spend-based":         "Spend-based method: spend in base-year USD x environmentally extended input-output factors",
 }
 
 func cdp(d data) document.Document {
@@ -161,7 +161,7 @@ func esrs(d data) document.Document {
 	t := document.Table{Name: "esrs_categories", Title: "Gross Scope 3 GHG emissions by category", Columns: []document.Column{
 		colCategory, colTitle, colTonnes, col(colShare, "Share of gross Scope 3"), {Title: "Significant", Kind: document.Text},
 		{Title: "Share from primary data", Unit: "%", Kind: document.Percent, Decimals: percentDecimals},
-		{Title: "Methods", Kind: document.Text}, {Title: "Status", Kind: document.Text},
+		colMethods, colStatus,
 	}, Notes: []string{roundingNote, "Primary data: emissions calculated from suppliers' own figures (supplier-product and supplier-company methods)."}}
 	total := rat(d.inv.TotalKg)
 	var significant []string
@@ -203,7 +203,7 @@ func esrs(d data) document.Document {
 func sb253(d data) document.Document {
 	t := document.Table{Name: "sb253_categories", Title: "Scope 3 emissions by category (GHG Protocol)", Columns: []document.Column{
 		colCategory, colTitle, colTonnes, {Title: "Emissions (exact)", Unit: "kg CO2e", Kind: document.Decimal, Decimals: 7}, colShare, colLines,
-		{Title: "Methods", Kind: document.Text}, colScore, col(colTonnes, "P5"), col(colTonnes, "P95"), {Title: "Status", Kind: document.Text},
+		colMethods, colScore, col(colTonnes, "P5"), col(colTonnes, "P95"), colStatus,
 	}, Notes: []string{roundingNote, "The exact column is the calculator's kg CO2e as stored, to audit the rounding."}}
 	total := rat(d.inv.TotalKg)
 	for _, c := range d.categories() {
@@ -265,7 +265,7 @@ func hotspotPack(d data) document.Document {
 		"Supplier data on file: the supplier's own figures registered with the calculator; lines they cover are calculated with them, the others with secondary data. The calculator does not report the method per supplier, so no method is shown for a supplier without figures."}}
 	total := rat(p.TotalKg)
 	cum := new(big.Rat)
-	ch := document.Chart{Kind: document.Pareto, Title: "Supplier Pareto", XLabel: "Supplier", YLabel: "t CO2e"}
+	ch := document.Chart{Kind: document.Pareto, Title: "Supplier Pareto", XLabel: "Supplier", YLabel: tonnesUnit}
 	bars, line := []float64{}, []float64{}
 	engaged := 0
 	for _, e := range p.Entries {
@@ -292,7 +292,7 @@ func hotspotPack(d data) document.Document {
 			line = append(line, float(percent(cum, total)))
 		}
 	}
-	ch.Series = []document.Series{{Name: "Emissions", Values: bars}, {Name: "Cumulative share (%)", Values: line}}
+	ch.Series = []document.Series{{Name: emissions, Values: bars}, {Name: "Cumulative share (%)", Values: line}}
 
 	ps := []string{
 		fmt.Sprintf("%d suppliers account for %s t CO2e. The %d largest reach %s %% of it, the hotspot set procurement engagement starts with.",

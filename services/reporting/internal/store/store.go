@@ -139,7 +139,8 @@ func (s *Store) CreateReport(ctx context.Context, tenant uuid.UUID, r reporting.
 		if err := tx.QueryRow(ctx, `INSERT INTO reporting.reports (tenant_id, kind, period_start, period_end, snapshot_id, gwp_basis, format,
 				organization, exclusions)
 			VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9) RETURNING id`,
-			tenant, int16(r.Kind), r.PeriodStart, r.PeriodEnd, r.Snapshot, string(r.GWPBasis), int16(r.Format), r.Organization,
+			// pgx range-checks int32 into the smallint columns, where int16() would wrap.
+			tenant, int32(r.Kind), r.PeriodStart, r.PeriodEnd, r.Snapshot, string(r.GWPBasis), int32(r.Format), r.Organization,
 			exclusions).Scan(&id); err != nil {
 			return fmt.Errorf("insert report: %w", err)
 		}
@@ -221,7 +222,7 @@ func (s *Store) StartReport(ctx context.Context, tenant uuid.UUID, id int64) (re
 func (s *Store) SetReportProgress(ctx context.Context, tenant uuid.UUID, id int64, percent int32) error {
 	return s.inTenant(ctx, tenant, "store.SetReportProgress", func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE reporting.reports SET progress = $3 WHERE tenant_id = $1 AND id = $2 AND state = 'running'`,
-			tenant, id, int16(min(max(percent, 0), 100))) //nolint:gosec // bounded above
+			tenant, id, int16(min(max(percent, 0), 100)))
 		return err //nolint:wrapcheck // wrapped by inTenant
 	})
 }
