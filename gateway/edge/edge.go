@@ -29,6 +29,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -89,6 +90,18 @@ type Gateway struct {
 
 // forwarded are the request headers passed to the services as metadata.
 var forwarded = []string{"x-api-key", "authorization", "idempotency-key", "x-request-id"}
+
+// forwardedContext is ctx carrying the forwarded headers of h as
+// outgoing metadata, for the routes that call a service themselves.
+func forwardedContext(ctx context.Context, h http.Header) context.Context {
+	md := metadata.MD{}
+	for _, k := range forwarded {
+		if v := h.Get(k); v != "" {
+			md.Set(k, v)
+		}
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
 
 func headerMatcher(k string) (string, bool) {
 	lk := strings.ToLower(k)

@@ -64,13 +64,7 @@ type reportFiles struct {
 // serveOwn serves a report's file to a caller with an API key, which is
 // forwarded to reporting as every REST call's is.
 func (f *reportFiles) serveOwn(w http.ResponseWriter, r *http.Request) {
-	md := metadata.MD{}
-	for _, h := range forwarded {
-		if v := r.Header.Get(h); v != "" {
-			md.Set(h, v)
-		}
-	}
-	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	ctx := forwardedContext(r.Context(), r.Header)
 	var header metadata.MD
 	stream, err := f.client.GetReportFile(ctx, &reportingv1.GetReportFileRequest{Name: "reports/" + r.PathValue("id")}, grpc.Header(&header))
 	f.serve(w, r, stream, err, &header, "private, no-cache")

@@ -74,13 +74,7 @@ func (u *uploads) serve(w http.ResponseWriter, r *http.Request, _ map[string]str
 		u.fail(w, r, status.Error(codes.InvalidArgument, "Idempotency-Key: not UTF-8 text"))
 		return
 	}
-	md := metadata.MD{}
-	for _, h := range forwarded {
-		if v := r.Header.Get(h); v != "" {
-			md.Set(h, v)
-		}
-	}
-	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	ctx := forwardedContext(r.Context(), r.Header)
 	// The service's response headers (rate limits) are filled in when the
 	// stream ends, on success and on error alike.
 	var header metadata.MD
