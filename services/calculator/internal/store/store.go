@@ -949,8 +949,13 @@ var batchResultCols = strings.Replace(resultCols, resultGases, `'{}'::text[]`, 1
 
 // resultQuantity joins, for resultCols, a result's factor f and factor
 // quantity q: what the factor multiplies (results calculated before prices
-// were adjusted multiplied the dollars themselves).
-const resultQuantity = ` JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id AND f.code = coalesce(e.factor_code, e.naics_code)
+// were adjusted multiplied the dollars themselves). The code is a CASE, not
+// coalesce: under row-level security the planner uses only leakproof
+// expressions in an index condition, and it takes coalesce for leaky, so
+// it read every factor of the set for each result (4.9 ms for 50 results
+// against 1.1 ms).
+const resultQuantity = ` JOIN calculator.factors f ON f.factor_set_id = e.factor_set_id
+		AND f.code = CASE WHEN e.factor_code IS NULL THEN e.naics_code ELSE e.factor_code END
 	CROSS JOIN LATERAL (SELECT coalesce(e.factor_quantity, e.amount_base_usd, e.amount_usd) AS q) q`
 
 func scanResult(row pgx.Row) (calculator.Result, error) {

@@ -1,0 +1,4 @@
+package store
+
+// ResultQuantity is resultQuantity, for the plan test.
+const ResultQuantity = resultQuantity
