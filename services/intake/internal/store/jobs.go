@@ -179,16 +179,21 @@ func (s *Store) WithSmallUpload(n int64) *Store {
 func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 	var failed int64
 	err := db.AsMaintenance(ctx, s.pool, func(tx pgx.Tx) error {
+		// The jobs given up on first, materialized (usually none): joined
+		// directly, the planner matched every unfinished upload against
+		// every upload job (5.4 s with 1,200 of each under load).
 		tag, err := tx.Exec(ctx, `
+		WITH j AS MATERIALIZED (
+			SELECT id, kind, state, attempt, errors, args FROM `+RiverSchema+`.river_job
+			WHERE state IN ('discarded', 'cancelled') AND finalized_at > now() - interval '1 day' AND kind = $2)
 		UPDATE intake.uploads u SET resume_state = u.state, state = $1, completed_at = now(), updated_at = now(),
 			failure_reason = CASE j.state
 				WHEN 'cancelled' THEN 'its job was cancelled'
 				ELSE 'gave up after ' || j.attempt || ' attempts: ' || coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '') END
-		FROM `+RiverSchema+`.river_job j
-		WHERE j.kind = $2 AND j.state IN ('discarded', 'cancelled') AND j.finalized_at > now() - interval '1 day'
-		  AND u.id = (j.args->>'upload')::bigint AND u.tenant_id = (j.args->>'tenant')::uuid AND u.state IN ($3, $4, $5)
+		FROM j
+		WHERE u.id = (j.args->>'upload')::bigint AND u.tenant_id = (j.args->>'tenant')::uuid AND u.state IN ($3, $4, $5)
 		  AND NOT EXISTS (SELECT 1 FROM `+RiverSchema+`.river_job k
-			WHERE k.kind = j.kind AND k.args->'upload' = j.args->'upload' AND k.id > j.id)`,
+			WHERE k.kind = j.kind AND k.args @> jsonb_build_object('upload', j.args->'upload') AND k.id > j.id)`,
 			intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
 		if err != nil {
 			return fmt.Errorf("fail abandoned uploads: %w", err)
