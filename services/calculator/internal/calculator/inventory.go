@@ -244,11 +244,7 @@ func weighted(ws []quality.Weighed) (Quality, error) {
 	if len(ws) == 0 {
 		return Quality{}, nil
 	}
-	score, err := quality.Weighted(ws)
-	if err != nil {
-		return Quality{}, err
-	}
-	ind, err := quality.WeightedIndicators(ws)
+	score, ind, err := quality.Scores(ws)
 	if err != nil {
 		return Quality{}, err
 	}

@@ -193,51 +193,68 @@ const WeightedScale = 2
 // is zero. A credit note weighs by its size: it corrects data of the same
 // quality as the purchase it credits.
 func Weighted(items []Weighed) (string, error) {
-	w, sums, err := weigh(items)
-	if err != nil || w.Sign() == 0 {
-		return "", err
-	}
-	all := new(big.Rat)
-	for _, s := range sums {
-		all.Add(all, s)
-	}
-	return decimal.Round(all.Quo(all, w.Mul(w, big.NewRat(5, 1))), WeightedScale), nil
+	score, _, err := Scores(items)
+	return score, err
 }
 
 // WeightedIndicators are each indicator's emissions-weighted mean, rounded
 // as Weighted is; all "" when every kg is zero.
 func WeightedIndicators(items []Weighed) (IndicatorScores, error) {
-	w, sums, err := weigh(items)
-	if err != nil || w.Sign() == 0 {
-		return IndicatorScores{}, err
-	}
-	var out [5]string
-	for i, s := range sums {
-		out[i] = decimal.Round(s.Quo(s, w), WeightedScale)
-	}
-	return IndicatorScores{out[0], out[1], out[2], out[3], out[4]}, nil
+	_, ind, err := Scores(items)
+	return ind, err
 }
 
-// weigh sums |kg|, and |kg| x each indicator in Pack's order.
-func weigh(items []Weighed) (*big.Rat, [5]*big.Rat, error) {
-	w := new(big.Rat)
-	var sums [5]*big.Rat
-	for i := range sums {
-		sums[i] = new(big.Rat)
+// Scores are Weighted and WeightedIndicators from one pass over items.
+func Scores(items []Weighed) (string, IndicatorScores, error) {
+	w, sums, err := weigh(items)
+	if err != nil || w.Sign() == 0 {
+		return "", IndicatorScores{}, err
 	}
-	term := new(big.Rat)
+	var out [5]string
+	all := new(big.Int)
+	for i, s := range sums {
+		out[i] = decimal.Round(new(big.Rat).SetFrac(s, w), WeightedScale)
+		all.Add(all, s)
+	}
+	score := decimal.Round(new(big.Rat).SetFrac(all, new(big.Int).Mul(w, big.NewInt(5))), WeightedScale)
+	return score, IndicatorScores{out[0], out[1], out[2], out[3], out[4]}, nil
+}
+
+// weigh sums |kg|, and |kg| x each indicator in Pack's order, as integers
+// of one scale (the largest of the kgs'): the means are ratios of these
+// sums, so the scale cancels, and integer sums skip big.Rat's reduction at
+// every step (most of an inventory read's time with it).
+func weigh(items []Weighed) (*big.Int, [5]*big.Int, error) {
+	w := new(big.Int)
+	var sums [5]*big.Int
+	for i := range sums {
+		sums[i] = new(big.Int)
+	}
+	scale := 0
+	term := new(big.Int)
 	for i, it := range items {
-		kg, _, err := decimal.Parse(it.Kg)
+		kg, sc, err := decimal.ParseScaled(it.Kg)
 		if err != nil {
 			return nil, sums, fmt.Errorf("items[%d].kg: %w", i, err)
 		}
 		if err := it.Indicators.check(); err != nil {
 			return nil, sums, fmt.Errorf("items[%d].indicators: %w", i, err)
 		}
+		switch {
+		case sc > scale:
+			up := decimal.Pow10(sc - scale)
+			w.Mul(w, up)
+			for _, s := range sums {
+				s.Mul(s, up)
+			}
+			scale = sc
+		case sc < scale:
+			kg.Mul(kg, decimal.Pow10(scale-sc))
+		}
 		kg.Abs(kg)
 		w.Add(w, kg)
 		for j, v := range it.Indicators.digits() {
-			sums[j].Add(sums[j], term.Mul(kg, big.NewRat(int64(v), 1)))
+			sums[j].Add(sums[j], term.Mul(kg, big.NewInt(int64(v))))
 		}
 	}
 	return w, sums, nil
