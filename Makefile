@@ -80,7 +80,7 @@ GUARD_RATIO ?= 25
 bench-guard: build
 	go run ./cmd/vcci bench-e2e -rows 100000 -bin $(BIN) -db vcci_bench_guard -max-ratio $(GUARD_RATIO)
 
-## bench-api: ghz at every service's read RPCs and a 1,000-VU REST mix through the gateway, against ceilings; results in .bench/bench-api.{md,json}
+## bench-api: the design's user model (1,000 users, one request in 20 a report), ghz at every service's read RPCs and a 1,000-VU closed-loop REST mix through the gateway, against ceilings; results in .bench/bench-api.{md,json}
 bench-api: build $(BIN)/ghz
 	$(BIN)/vcci bench-api -bin $(BIN) -ghz $(BIN)/ghz -configs bench/ghz $(BENCH_API_ARGS)
 

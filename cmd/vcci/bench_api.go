@@ -161,7 +161,8 @@ func parseAPIFlags(args []string) (apiFlags, error) {
 	fs.DurationVar(&m.Think.Max, "think-max", 3*time.Second, "user model: longest pause after an answer")
 	fs.IntVar(&m.Pages, "pages", 100, "user model: a transactions page is one of pages 1..pages")
 	fs.IntVar(&m.PerPage, "per-page", 50, "user model: per_page of a transactions page")
-	fs.IntVar(&m.SampleEvery, "sample-uploads", 10, "user model: every n-th upload is polled until SUCCEEDED, to measure how long a user waits for it")
+	fs.IntVar(&m.SampleEvery, "sample-uploads", 10, "user model: every n-th upload and every n-th report is polled until SUCCEEDED, to measure how long a user waits for it")
+	fs.IntVar(&m.ReportEvery, "report-every", 20, "user model: one request in this many asks for a report (kind and format at random), the design's mix keeping its ratios; 0: no reports")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
@@ -190,8 +191,8 @@ func (f *apiFlags) check() error {
 	}
 	m := f.model
 	if f.runUser && (m.Users < 1 || m.Duration <= 0 || m.Think.Min < 0 || m.Think.Max < m.Think.Min ||
-		m.Pages < 1 || m.PerPage < 1 || m.SampleEvery < 1) {
-		return errors.New("bench-api: -users, -user-duration, -pages, -per-page and -sample-uploads must be positive, and -think-min <= -think-max")
+		m.Pages < 1 || m.PerPage < 1 || m.SampleEvery < 1 || m.ReportEvery == 1 || m.ReportEvery < 0) {
+		return errors.New("bench-api: -users, -user-duration, -pages, -per-page and -sample-uploads must be positive, -report-every 0 or at least 2, and -think-min <= -think-max")
 	}
 	return nil
 }

@@ -74,8 +74,8 @@ func TestUserModelTargets(t *testing.T) {
 		op("list", 2, 3, 4, 49), op("supplier", 1, 2), op("summary", 5), op("upload", 30, 250),
 	}, Timeline: []loadgen.Second{{Requests: 5, P95: ms(49)}, {}, {Requests: 4, P95: ms(250)}}}
 	res.Total = loadgen.Merge("total", res.Ops...)
-	up := uploadOutcome{Posted: 2, Stored: 3, ByState: map[string]int{"SUCCEEDED": 3}}
-	rep := userReportOf(res, userModel{Users: 10, Duration: 3 * time.Second, Pages: 100, PerPage: 50}, 1000, up)
+	up := jobOutcome{Posted: 2, Stored: 3, ByState: map[string]int{"SUCCEEDED": 3}}
+	rep := userReportOf(res, userModel{Users: 10, Duration: 3 * time.Second, Pages: 100, PerPage: 50}, 1000, up, nil)
 	met := map[string]bool{}
 	for _, v := range rep.Targets {
 		met[v.Target] = v.Met
@@ -102,13 +102,27 @@ func TestUserModelTargets(t *testing.T) {
 	slow := res
 	slow.Total = loadgen.Merge("total", op("list", 500, 500, 500), op("upload", 1500))
 	slow.Timeline = []loadgen.Second{{Requests: 3, P95: ms(500)}, {Requests: 1, P95: ms(1500)}}
-	if s := userReportOf(slow, userModel{Pages: 1, PerPage: 1}, 1, up).Stalls; !slices.Equal(s, []int{1}) {
+	if s := userReportOf(slow, userModel{Pages: 1, PerPage: 1}, 1, up, nil).Stalls; !slices.Equal(s, []int{1}) {
 		t.Fatalf("slow run's stalls = %v, want [1]", s)
 	}
 	up.ByState = map[string]int{"SUCCEEDED": 2, "FAILED": 1}
-	for _, v := range userReportOf(res, userModel{Pages: 1, PerPage: 1}, 1, up).Targets {
+	for _, v := range userReportOf(res, userModel{Pages: 1, PerPage: 1}, 1, up, nil).Targets {
 		if v.Target == "every upload SUCCEEDED" && v.Met {
 			t.Fatalf("a failed upload met %q: %s", v.Target, v.Measured)
 		}
+	}
+}
+
+// One request in 20 is a report; the design's four keep their 10:5:3:2.
+func TestWithReports(t *testing.T) {
+	ops := withReports(restOps(&restAPI{}, nil, nil, nil, 0), &restAPI{}, 20)
+	if got := weightsOf(ops); got != "190:95:57:38:20" {
+		t.Fatalf("weights = %s, want 190:95:57:38:20", got)
+	}
+	if ops[4].Name != "create report" {
+		t.Fatalf("op 4 = %q", ops[4].Name)
+	}
+	if got := weightsOf(withReports(restOps(&restAPI{}, nil, nil, nil, 0), &restAPI{}, 0)); got != "10:5:3:2" {
+		t.Fatalf("no reports: weights = %s", got)
 	}
 }

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/cmd/vcci/internal/loadgen"
@@ -48,8 +50,11 @@ type userModel struct {
 	Think    loadgen.Think
 	// Pages and PerPage: a transactions page is page 1..Pages of PerPage.
 	Pages, PerPage int
-	// SampleEvery: every n-th upload is followed until SUCCEEDED.
+	// SampleEvery: every n-th upload and report is followed until
+	// SUCCEEDED.
 	SampleEvery int
+	// ReportEvery: one request in ReportEvery asks for a report (0: none).
+	ReportEvery int
 	// Pprof, if set, is where CPU profiles of every deployable over the
 	// run's middle half go.
 	Pprof string
@@ -86,9 +91,9 @@ func userSuppliers(ctx context.Context, dbURL string) ([]supplierRef, error) {
 	return out, nil
 }
 
-// uploadWaits follows a sample of uploads from their POST until GET
-// /v1/uploads/{id} says SUCCEEDED: what a user waits for.
-type uploadWaits struct {
+// jobWaits follows a sample of uploads or reports from their POST until
+// GET /v1/{name} says SUCCEEDED: what a user waits for.
+type jobWaits struct {
 	every int
 	poll  time.Duration
 	api   restAPI
@@ -96,25 +101,33 @@ type uploadWaits struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	lats  []time.Duration
-	lost  []string // sampled uploads that did not succeed, and why
+	lost  []string // sampled jobs that did not succeed, and why
 }
 
-// done is the upload op's loadgen.Op.Done.
-func (w *uploadWaits) done(ctx context.Context) func(int, uint64, time.Time, []byte) {
+// jobStatus is the part of an Upload or a Report (as JSON) a wait reads.
+type jobStatus struct {
+	Name          string `json:"name"`
+	State         string `json:"state"`
+	FailureReason string `json:"failureReason"` // an upload's
+	Error         string `json:"error"`         // a report's
+}
+
+// done is the POST's loadgen.Op.Done.
+func (w *jobWaits) done(ctx context.Context) func(int, uint64, time.Time, []byte) {
 	return func(_ int, _ uint64, sent time.Time, body []byte) {
 		if (w.n.Add(1)-1)%int64(w.every) != 0 {
 			return
 		}
-		var up uploadStatus
-		if err := json.Unmarshal(body, &up); err != nil || up.Name == "" {
+		var st jobStatus
+		if err := json.Unmarshal(body, &st); err != nil || st.Name == "" {
 			w.record(0, fmt.Sprintf("unreadable answer to the POST: %.100s", body))
 			return
 		}
-		w.wg.Go(func() { w.follow(ctx, up.Name, sent) })
+		w.wg.Go(func() { w.follow(ctx, st.Name, sent) })
 	}
 }
 
-func (w *uploadWaits) record(lat time.Duration, lost string) {
+func (w *jobWaits) record(lat time.Duration, lost string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if lost != "" {
@@ -124,25 +137,25 @@ func (w *uploadWaits) record(lat time.Duration, lost string) {
 	w.lats = append(w.lats, lat)
 }
 
-func (w *uploadWaits) follow(ctx context.Context, name string, sent time.Time) {
-	deadline := sent.Add(2 * time.Minute)
+func (w *jobWaits) follow(ctx context.Context, name string, sent time.Time) {
+	deadline := sent.Add(5 * time.Minute)
 	for {
 		body, err := w.api.do(ctx, http.MethodGet, "/v1/"+name, "", nil)
 		if err == nil {
-			var up uploadStatus
-			if err = json.Unmarshal(body, &up); err == nil {
-				switch up.State {
-				case stateSucceeded:
+			var st jobStatus
+			if err = json.Unmarshal(body, &st); err == nil {
+				switch {
+				case strings.HasSuffix(st.State, "_SUCCEEDED"):
 					w.record(time.Since(sent), "")
 					return
-				case stateFailed:
-					w.record(0, name+" FAILED: "+up.FailureReason)
+				case strings.HasSuffix(st.State, "_FAILED"):
+					w.record(0, name+" FAILED: "+st.FailureReason+st.Error)
 					return
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			w.record(0, fmt.Sprintf("%s not SUCCEEDED 2 minutes after its POST (last: %v)", name, err))
+			w.record(0, fmt.Sprintf("%s not SUCCEEDED 5 minutes after its POST (last: %v)", name, err))
 			return
 		}
 		select {
@@ -154,6 +167,55 @@ func (w *uploadWaits) follow(ctx context.Context, name string, sent time.Time) {
 	}
 }
 
+// outcome is what the sample's waits measured, for posted answered POSTs.
+func (w *jobWaits) outcome(posted int) jobOutcome {
+	w.wg.Wait()
+	slices.Sort(w.lats)
+	out := jobOutcome{Posted: int64(posted), Every: w.every, PollEvery: w.poll.String(), Lost: w.lost,
+		Sampled: len(w.lats) + len(w.lost)}
+	out.setWaits(w.lats)
+	return out
+}
+
+// reportKinds and reportFormats are what the model's reports draw from.
+var (
+	reportKinds   = []string{"GHG_INVENTORY", "CDP", "ESRS_E1_6", "SB_253", "HOTSPOT_PACK"}
+	reportFormats = []string{"PDF", "XLSX", "CSV", "JSON"}
+)
+
+// reportOp asks for a report of a random kind and format over 2024, the
+// generated data's year (a report's period must cover every month with
+// data).
+func reportOp(a *restAPI) loadgen.Op {
+	return loadgen.Op{Name: "create report", New: func(ctx context.Context, _ int, _ uint64, rng *rand.Rand) (*http.Request, error) {
+		body := fmt.Sprintf(`{"kind":"REPORT_KIND_%s","format":"REPORT_FORMAT_%s","periodStart":"2024-01-01","periodEnd":"2024-12-31","organization":"Load test"}`,
+			reportKinds[rng.IntN(len(reportKinds))], reportFormats[rng.IntN(len(reportFormats))])
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/reports", strings.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("create report: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return req, nil
+	}}
+}
+
+// withReports adds reportOp to the design's ops so that one request in
+// every is a report, the others keeping their ratios: each weight times
+// every-1, the report's their sum (every 0: no reports).
+func withReports(ops []loadgen.Op, a *restAPI, every int) []loadgen.Op {
+	if every <= 0 {
+		return ops
+	}
+	sum := 0
+	for i := range ops {
+		sum += ops[i].Weight
+		ops[i].Weight *= every - 1
+	}
+	r := reportOp(a)
+	r.Weight = sum
+	return append(ops, r)
+}
+
 // userReport is the user model's part of the report. Latencies are
 // milliseconds.
 type userReport struct {
@@ -161,9 +223,12 @@ type userReport struct {
 	Duration  string        `json:"duration"`
 	Think     string        `json:"think"`
 	Suppliers int           `json:"suppliers"`
+	Mix       string        `json:"mix"`
 	Rows      []apiRow      `json:"rows"`
 	CPU       string        `json:"cpu"`
-	Uploads   uploadOutcome `json:"uploads"`
+	Uploads   jobOutcome    `json:"uploads"`
+	// Reports, when the run asked for them.
+	Reports   *jobOutcome   `json:"reports,omitempty"`
 	StallRule string        `json:"stall_rule"`
 	Stalls    []int         `json:"stall_seconds"`
 	Timeline  []userSecond  `json:"timeline"`
@@ -177,10 +242,10 @@ type userSecond struct {
 	P95      float64 `json:"p95_ms"`
 }
 
-// uploadOutcome is what became of the model's uploads.
-type uploadOutcome struct {
+// jobOutcome is what became of the model's uploads or reports.
+type jobOutcome struct {
 	Posted int64 `json:"posted"` // answered 2xx
-	// Stored is the uploads the database holds for the run: also those
+	// Stored is the jobs the database holds for the run: also those
 	// whose POST the end of the run cut off.
 	Stored    int64          `json:"stored"`
 	ByState   map[string]int `json:"by_state"`
@@ -195,7 +260,7 @@ type uploadOutcome struct {
 	Lost      []string       `json:"lost,omitempty"`
 }
 
-func (u uploadOutcome) allSucceeded() bool {
+func (u jobOutcome) allSucceeded() bool {
 	return u.Posted > 0 && u.Stored >= u.Posted && u.ByState["SUCCEEDED"] == int(u.Stored) && len(u.Lost) == 0
 }
 
@@ -217,9 +282,10 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 	ops := restOps(api, func(rng *rand.Rand) string {
 		return fmt.Sprintf("/v1/transactions?page=%d&per_page=%d", 1+rng.IntN(m.Pages), m.PerPage)
 	}, supplierIDs(sups), sups, userRun)
+	ops = withReports(ops, api, m.ReportEvery)
 	poller := *api
 	poller.client = base.Client
-	waits := &uploadWaits{every: m.SampleEvery, poll: 100 * time.Millisecond, api: poller}
+	waits := &jobWaits{every: m.SampleEvery, poll: 100 * time.Millisecond, api: poller}
 	ops[3].Done = waits.done(ctx)
 	cfg := base
 	cfg.VUs, cfg.Duration, cfg.Think, cfg.Ops, cfg.Seed = m.Users, m.Duration, m.Think, ops, userRun
@@ -234,34 +300,41 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 		return nil, err
 	}
 	cpu := cpuLine(cpuUse(before, sampleCPU(d)), res.Elapsed, runtime.NumCPU())
-	logf("user model: %d requests, %d errors; waiting for the sampled uploads to succeed", res.Total.Requests, res.Total.Errors)
-	waits.wg.Wait()
+	logf("user model: %d requests, %d errors; waiting for the sampled uploads and reports to succeed", res.Total.Requests, res.Total.Errors)
+	out := waits.outcome(len(res.Ops[3].Latencies))
 	drain, err := drainUploads(ctx, dbURL, d, "")
 	if err != nil {
 		return nil, err
 	}
-	out := uploadOutcome{Posted: int64(len(res.Ops[3].Latencies)), Drain: drain.String(), Every: m.SampleEvery, PollEvery: waits.poll.String(), Lost: waits.lost}
+	out.Drain = drain.String()
 	if out.ByState, out.Stored, err = uploadStates(ctx, dbURL, fmt.Sprintf("lg-%d-%%", userRun)); err != nil {
 		return nil, err
 	}
-	slices.Sort(waits.lats)
-	out.Sampled = len(waits.lats) + len(waits.lost)
-	out.P50, out.P95, out.P99 = ms(loadgen.Percentile(waits.lats, 50)), ms(loadgen.Percentile(waits.lats, 95)), ms(loadgen.Percentile(waits.lats, 99))
-	out.Max = ms(loadgen.Percentile(waits.lats, 100))
-	rep := userReportOf(res, m, len(sups), out)
+	var reports *jobOutcome
+	if m.ReportEvery > 0 {
+		if reports, err = drainReports(ctx, dbURL); err != nil {
+			return nil, err
+		}
+		reports.Posted = int64(len(res.Ops[4].Latencies))
+	}
+	rep := userReportOf(res, m, len(sups), out, reports)
 	rep.CPU = cpu
 	return rep, nil
 }
 
 // userReportOf judges a user model run against the design's targets.
-func userReportOf(res loadgen.Result, m userModel, suppliers int, up uploadOutcome) *userReport {
+func userReportOf(res loadgen.Result, m userModel, suppliers int, up jobOutcome, reports *jobOutcome) *userReport {
 	rep := &userReport{Users: m.Users, Duration: m.Duration.String(), Think: m.Think.Min.String() + "-" + m.Think.Max.String(),
-		Suppliers: suppliers, Uploads: up}
+		Suppliers: suppliers, Uploads: up, Reports: reports, Mix: "the design's mix " + designMix + " of the requests below"}
+	if reports != nil {
+		rep.Mix += fmt.Sprintf(", with one request in %d a report (weights %s)", m.ReportEvery, weightsOf(withReports(restOps(&restAPI{}, nil, nil, nil, 0), nil, m.ReportEvery)))
+	}
 	names := []string{
 		fmt.Sprintf("GET /v1/transactions?page=1..%d&per_page=%d", m.Pages, m.PerPage),
 		fmt.Sprintf("GET /v1/suppliers/{one of %d}", suppliers),
 		"GET /v1/emissionResults:summarize",
 		"POST /v1/uploads (10 rows)",
+		"POST /v1/reports (kind and format at random)",
 	}
 	for i, o := range res.Ops {
 		rep.Rows = append(rep.Rows, restRow("↳ "+names[i], o, res.Elapsed))
@@ -292,10 +365,13 @@ func userReportOf(res loadgen.Result, m userModel, suppliers int, up uploadOutco
 		{"every upload SUCCEEDED", up.summary(), up.allSucceeded()},
 		{"no stall", stalls, len(rep.Stalls) == 0},
 	}
+	if reports != nil {
+		rep.Targets = append(rep.Targets, verdict{"every report SUCCEEDED", reports.summary(), reports.allSucceeded()})
+	}
 	return rep
 }
 
-func (u uploadOutcome) summary() string {
+func (u jobOutcome) summary() string {
 	states := make([]string, 0, len(u.ByState))
 	for _, k := range slices.Sorted(maps.Keys(u.ByState)) {
 		states = append(states, fmt.Sprintf("%d %s", u.ByState[k], k))
@@ -314,21 +390,26 @@ func uploadStates(ctx context.Context, dbURL, like string) (map[string]int, int6
 		return nil, 0, fmt.Errorf("bench-api: upload states: %w", err)
 	}
 	defer pool.Close()
-	rows, err := pool.Query(ctx, `SELECT state, count(*) FROM intake.uploads WHERE filename LIKE $1 GROUP BY 1`, like)
+	return countStates(ctx, pool, `SELECT (ARRAY['QUEUED', 'VALIDATING', 'CALCULATING', 'SUCCEEDED', 'FAILED'])[state], count(*)
+		FROM intake.uploads WHERE filename LIKE $1 GROUP BY 1`, like)
+}
+
+// countStates runs q, whose rows are (state, count), and sums them.
+func countStates(ctx context.Context, pool *pgxpool.Pool, q string, args ...any) (map[string]int, int64, error) {
+	rows, err := pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("bench-api: upload states: %w", err)
+		return nil, 0, fmt.Errorf("bench-api: states: %w", err)
 	}
 	defer rows.Close()
-	names := map[int16]string{1: "QUEUED", 2: "VALIDATING", 3: "CALCULATING", 4: "SUCCEEDED", 5: "FAILED"}
 	out := map[string]int{}
 	var total int64
 	for rows.Next() {
-		var st int16
+		var st string
 		var n int
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, 0, fmt.Errorf("bench-api: upload states: %w", err)
+			return nil, 0, fmt.Errorf("bench-api: states: %w", err)
 		}
-		out[names[st]] += n
+		out[st] += n
 		total += int64(n)
 	}
 	return out, total, rows.Err()
@@ -337,8 +418,8 @@ func uploadStates(ctx context.Context, dbURL, like string) (map[string]int, int6
 // markdown is the user model's section of the report.
 func (u *userReport) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n### User model\n\n%s users arriving together with no warm-up (a cold start is part of what is measured), each pausing %s (uniform) after every answer, for %s; the design's mix 10:5:3:2 of the requests below, suppliers drawn from %s stored from S01000 on.\n\n",
-		thousands(int64(u.Users)), u.Think, u.Duration, thousands(int64(u.Suppliers)))
+	fmt.Fprintf(&b, "\n### User model\n\n%s users arriving together with no warm-up (a cold start is part of what is measured), each pausing %s (uniform) after every answer, for %s; %s, suppliers drawn from %s stored from S01000 on.\n\n",
+		thousands(int64(u.Users)), u.Think, u.Duration, u.Mix, thousands(int64(u.Suppliers)))
 	b.WriteString("| operation | p50 | p95 | p99 | rps | error rate |\n|---|--:|--:|--:|--:|--:|\n")
 	for _, r := range u.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Operation, fmtMS(r.P50), fmtMS(r.P95), fmtMS(r.P99), thousands(int64(r.RPS+0.5)), fmtRate(r))
@@ -357,6 +438,13 @@ func (u *userReport) markdown() string {
 	for _, l := range up.Lost[:min(len(up.Lost), 5)] {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
+	if r := u.Reports; r != nil {
+		fmt.Fprintf(&b, "Report to SUCCEEDED, from the report's create_time to its finish_time as stored (%d reports; GET /v1/reports/{id} says SUCCEEDED from then on): p50 %s, p95 %s, p99 %s, max %s. After the run: %s.\n",
+			r.Sampled, fmtMS(r.P50), fmtMS(r.P95), fmtMS(r.P99), fmtMS(r.Max), r.Drain)
+		for _, l := range r.Lost[:min(len(r.Lost), 5)] {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
 	fmt.Fprintf(&b, "CPU during the run: %s.\n", u.CPU)
 	fmt.Fprintf(&b, "Stall: %s.\n\nTimeline (requests completed in each second, how many failed, p95 of the rest):\n\n| s | requests | errors | p95 |\n|--:|--:|--:|--:|\n", u.StallRule)
 	for _, s := range u.Timeline {
@@ -371,4 +459,68 @@ func userPprof(dir string) string {
 		return ""
 	}
 	return filepath.Join(dir, "user")
+}
+
+// weightsOf is ops' weights as "a:b:...".
+func weightsOf(ops []loadgen.Op) string {
+	w := make([]string, len(ops))
+	for i, o := range ops {
+		w[i] = strconv.Itoa(o.Weight)
+	}
+	return strings.Join(w, ":")
+}
+
+// drainReports waits up to 10 minutes for the reports asked for to be
+// built, counts them by state, and measures each built one's time from
+// its request to its end as stored: polling hundreds of them would add
+// load no user makes.
+func drainReports(ctx context.Context, dbURL string) (*jobOutcome, error) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("bench-api: reports: %w", err)
+	}
+	defer pool.Close()
+	start := time.Now()
+	var pending int64
+	for {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM reporting.reports WHERE state IN ('queued', 'running')`).Scan(&pending); err != nil {
+			return nil, fmt.Errorf("bench-api: reports: %w", err)
+		}
+		if pending == 0 || time.Since(start) > 10*time.Minute {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	out := &jobOutcome{Every: 1, Drain: fmt.Sprintf("every report built %s after the run's end", time.Since(start).Round(100*time.Millisecond))}
+	if pending > 0 {
+		out.Drain = fmt.Sprintf("%d reports still queued or running 10 minutes after the run's end", pending)
+	}
+	if out.ByState, out.Stored, err = countStates(ctx, pool, `SELECT upper(state), count(*) FROM reporting.reports GROUP BY 1`); err != nil {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, `SELECT (extract(epoch FROM finish_time - create_time) * 1e6)::bigint FROM reporting.reports WHERE state = 'succeeded' ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("bench-api: reports: %w", err)
+	}
+	us, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("bench-api: reports: %w", err)
+	}
+	lats := make([]time.Duration, len(us))
+	for i, u := range us {
+		lats[i] = time.Duration(u) * time.Microsecond
+	}
+	out.Sampled = len(lats)
+	out.setWaits(lats)
+	return out, nil
+}
+
+// setWaits sets u's percentiles from sorted waits.
+func (u *jobOutcome) setWaits(lats []time.Duration) {
+	u.P50, u.P95, u.P99 = ms(loadgen.Percentile(lats, 50)), ms(loadgen.Percentile(lats, 95)), ms(loadgen.Percentile(lats, 99))
+	u.Max = ms(loadgen.Percentile(lats, 100))
 }
