@@ -173,8 +173,9 @@ func (s *Store) WithSmallUpload(n int64) *Store {
 // FailAbandoned fails the unfinished uploads whose latest job River gave up
 // on without the worker saying so: its rescuer discards the job of a
 // worker that died on the last attempt, and an operator may cancel a job
-// in the River UI. They can then be retried like any failed upload. It
-// returns how many it failed. It looks at every tenant's uploads, as
+// in the River UI. They can then be retried like any failed upload, and
+// each one's upload.failed event is queued with its failure. It returns
+// how many it failed. It looks at every tenant's uploads, as
 // db.MaintenanceRole (migration 0011).
 func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 	var failed int64
@@ -182,7 +183,7 @@ func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 		// The jobs given up on first, materialized (usually none): joined
 		// directly, the planner matched every unfinished upload against
 		// every upload job (5.4 s with 1,200 of each under load).
-		tag, err := tx.Exec(ctx, `
+		rows, err := tx.Query(ctx, `
 		WITH j AS MATERIALIZED (
 			SELECT id, kind, state, attempt, errors, args FROM `+RiverSchema+`.river_job
 			WHERE state IN ('discarded', 'cancelled') AND finalized_at > now() - interval '1 day' AND kind = $2)
@@ -193,12 +194,29 @@ func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 		FROM j
 		WHERE u.id = (j.args->>'upload')::bigint AND u.tenant_id = (j.args->>'tenant')::uuid AND u.state IN ($3, $4, $5)
 		  AND NOT EXISTS (SELECT 1 FROM `+RiverSchema+`.river_job k
-			WHERE k.kind = j.kind AND k.args @> jsonb_build_object('upload', j.args->'upload') AND k.id > j.id)`,
+			WHERE k.kind = j.kind AND k.args @> jsonb_build_object('upload', j.args->'upload') AND k.id > j.id)
+		RETURNING u.id, u.tenant_id`,
 			intake.Failed, intake.UploadArgs{}.Kind(), intake.Queued, intake.Validating, intake.Calculating)
 		if err != nil {
 			return fmt.Errorf("fail abandoned uploads: %w", err)
 		}
-		failed = tag.RowsAffected()
+		ups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) {
+			var u intake.Upload
+			return u, r.Scan(&u.ID, &u.Tenant)
+		})
+		if err != nil {
+			return fmt.Errorf("fail abandoned uploads: %w", err)
+		}
+		// Each event as its tenant, whose role may queue jobs.
+		for _, u := range ups {
+			if err := db.SetTenant(ctx, tx, u.Tenant); err != nil {
+				return err
+			}
+			if err := s.QueueOutcome(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		failed = int64(len(ups))
 		return nil
 	})
 	if err != nil {

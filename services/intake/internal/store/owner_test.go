@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,5 +94,16 @@ func failsWhenCancelled(t *testing.T, e intaketest.Pipeline) {
 	}
 	if g, _ := e.Svc.Get(ctx, e.B, u.ID); g.State != intake.Failed || g.FailureReason != "its job was cancelled" {
 		t.Fatalf("cancelled upload = %+v, want failed", g)
+	}
+	// Its upload.failed event is queued with the failure, once.
+	var n int
+	var reason string
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*), max(args->'data'->>'failure_reason') FROM `+store.RiverSchema+`.river_job
+		WHERE kind = 'vcci.events.publish' AND args->>'type' = 'upload.failed' AND args->'data'->>'upload' = $1`,
+		fmt.Sprintf("uploads/%d", u.ID)).Scan(&n, &reason); err != nil || n != 1 || reason != "its job was cancelled" {
+		t.Fatalf("upload.failed events = %d (%q), %v; want 1 naming the cancelled job", n, reason, err)
+	}
+	if n, err := e.Store.FailAbandoned(ctx); err != nil || n != 0 {
+		t.Fatalf("FailAbandoned again = %d, %v; want 0", n, err)
 	}
 }
