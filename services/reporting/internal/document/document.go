@@ -6,6 +6,7 @@ package document
 import (
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -148,4 +149,27 @@ func (d Document) Tables() []Table {
 		out = append(out, s.Tables...)
 	}
 	return out
+}
+
+// Thousands puts commas between groups of three integer digits of a
+// plain decimal ("-1234567.5" -> "-1,234,567.5").
+func Thousands(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i:]
+	}
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, ch := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	b.WriteString(frac)
+	return b.String()
 }

@@ -30,3 +30,13 @@ func TestValidateNamesWhatIsWrong(t *testing.T) {
 		}
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for in, want := range map[string]string{
+		"-1234567.5": "-1,234,567.5", "1000": "1,000", "999": "999", "0.1250": "0.1250", "100000": "100,000", "": "",
+	} {
+		if got := Thousands(in); got != want {
+			t.Errorf("Thousands(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

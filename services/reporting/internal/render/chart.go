@@ -390,7 +390,7 @@ func (groupedTicks) Ticks(lo, hi float64) []plot.Tick {
 	prec = min(prec, 6)
 	for i, t := range ticks {
 		if t.Label != "" {
-			ticks[i].Label = groupThousands(strconv.FormatFloat(t.Value, 'f', prec, 64))
+			ticks[i].Label = document.Thousands(strconv.FormatFloat(t.Value, 'f', prec, 64))
 		}
 	}
 	return ticks

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/big"
 	"strconv"
-	"strings"
 
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 )
@@ -121,34 +120,11 @@ func formatCell(c document.Column, v string) string {
 	if !ok {
 		return v
 	}
-	s := groupThousands(r.FloatString(decimals(c)))
+	s := document.Thousands(r.FloatString(decimals(c)))
 	if c.Kind == document.Percent {
 		s += " %"
 	}
 	return s
-}
-
-// groupThousands puts commas between groups of three integer digits of a
-// plain decimal ("-1234567.5" -> "-1,234,567.5").
-func groupThousands(s string) string {
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	intPart, frac := s, ""
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		intPart, frac = s[:i], s[i:]
-	}
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, ch := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(ch)
-	}
-	b.WriteString(frac)
-	return b.String()
 }
 
 // cellFloat is a numeric cell as the nearest float64. Validate accepts

@@ -87,7 +87,7 @@ func Sample(nSuppliers int) document.Document {
 		GeneratedAt: time.Date(2026, 2, 14, 9, 30, 0, 0, time.UTC),
 		Sections: []document.Section{
 			{Title: "Summary", Paragraphs: []string{
-				fmt.Sprintf("Scope 3 emissions in 2025 were %s t CO2e across %d suppliers and 10 applicable categories.", groupThousands(tonnes(total)), nSuppliers),
+				fmt.Sprintf("Scope 3 emissions in 2025 were %s t CO2e across %d suppliers and 10 applicable categories.", document.Thousands(tonnes(total)), nSuppliers),
 				"Purchased goods and services remain the largest category. Figures are rounded for display; the spreadsheet and CSV exports hold the exact values.",
 			}},
 			sampleCategories(sups, catKg, total),

@@ -401,8 +401,8 @@ func uncertaintyText(d data) string {
 	if u.P5 == "" || u.P95 == "" {
 		return "No uncertainty range is available for this inventory: the calculator returned none."
 	}
-	return fmt.Sprintf("Uncertainty: the total lies between %s and %s t CO2e (5th to 95th percentile, median %s t) by a Monte Carlo simulation of %d iterations with seed %d over %d groups and %d factors; results sharing a factor share its error (docs/quality.md).",
-		tonnes(u.P5), tonnes(u.P95), tonnes(u.P50), d.inv.Iterations, d.inv.Seed, d.inv.GroupCount, d.inv.FactorCount)
+	return fmt.Sprintf("Uncertainty: the total lies between %s and %s t CO2e (5th to 95th percentile, median %s t) by a Monte Carlo simulation of %s iterations with seed %d over %s groups and %s factors; results sharing a factor share its error (docs/quality.md).",
+		textTonnes(u.P5), textTonnes(u.P95), textTonnes(u.P50), count(d.inv.Iterations), d.inv.Seed, count(d.inv.GroupCount), count(d.inv.FactorCount))
 }
 
 func dataQualitySection(d data) document.Section {
@@ -502,7 +502,7 @@ func baseYearText(d data) string {
 				verdict = "significant"
 			}
 			return s + fmt.Sprintf(" The latest base-year recalculation (%s, %q, %s) changed it from %s to %s t CO2e (%s %%): %s.",
-				r.Name, r.Reason, r.State, tonnes(r.KgBefore), tonnes(r.KgAfter), r.ChangePct, verdict)
+				r.Name, r.Reason, r.State, textTonnes(r.KgBefore), textTonnes(r.KgAfter), r.ChangePct, verdict)
 		}
 	}
 	return s + " The base year has not been recalculated."

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vcci-dev/vcci/pkg/decimal"
+	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 )
 
 // Emissions are shown in t CO2e to 3 decimals (kg to 1 kg), shares in
@@ -47,6 +48,15 @@ func tonnes(kg string) string {
 		return ""
 	}
 	return tonnesOf(rat(kg))
+}
+
+// textTonnes is tonnes for a sentence: with thousands separators, as a
+// table cell shows it.
+func textTonnes(kg string) string { return document.Thousands(tonnes(kg)) }
+
+// count is n for a sentence, with thousands separators.
+func count[T int | int32 | int64](n T) string {
+	return document.Thousands(strconv.FormatInt(int64(n), 10))
 }
 
 func tonnesOf(kg *big.Rat) string {

@@ -40,7 +40,7 @@ func ghgInventory(d data) document.Document {
 		d.inv.DataQuality.Score, tonnes(u.P5), tonnes(u.P95), ""})
 
 	summary := []string{
-		fmt.Sprintf("Scope 3 emissions of %s: %s t CO2e from %d purchase and activity lines, under %s.", orgOr(d, "the organisation"), tonnes(d.inv.TotalKg), d.inv.LineCount, basisName(d.inv.GWPBasis)),
+		fmt.Sprintf("Scope 3 emissions of %s: %s t CO2e from %s purchase and activity lines, under %s.", orgOr(d, "the organisation"), textTonnes(d.inv.TotalKg), count(d.inv.LineCount), basisName(d.inv.GWPBasis)),
 		source(d),
 		"Prepared following the GHG Protocol Corporate Value Chain (Scope 3) Standard: every one of the 15 categories is listed with its emissions, or why it has none.",
 	}
@@ -92,7 +92,7 @@ func methodology(d data, c catRow) string {
 		if name == "" {
 			name = m.Method
 		}
-		p := fmt.Sprintf("%s (%s %% of emissions, %d lines)", name, percent(rat(m.Kg), rat(c.c.Kg)), m.LineCount)
+		p := fmt.Sprintf("%s (%s %% of emissions, %s lines)", name, percent(rat(m.Kg), rat(c.c.Kg)), count(m.LineCount))
 		var labels []string
 		for _, s := range sets[m.Method] {
 			labels = append(labels, d.factorSetLabel(s))
@@ -186,7 +186,7 @@ func esrs(d data) document.Document {
 		Title: "ESRS E1-6: gross Scope 3 GHG emissions",
 		Sections: []document.Section{
 			{Title: "Gross Scope 3 GHG emissions", Paragraphs: []string{
-				fmt.Sprintf("Gross Scope 3 GHG emissions of %s: %s t CO2e under %s.", orgOr(d, "the undertaking"), tonnes(d.inv.TotalKg), basisName(d.inv.GWPBasis)),
+				fmt.Sprintf("Gross Scope 3 GHG emissions of %s: %s t CO2e under %s.", orgOr(d, "the undertaking"), textTonnes(d.inv.TotalKg), basisName(d.inv.GWPBasis)),
 				"A category is significant here when its emissions are at least 5 % of gross Scope 3 emissions; every calculated category is listed with its figure all the same, so a reader applying another threshold has what it needs.",
 				"Share from primary data: the emissions calculated from suppliers' own product footprints and company intensities, as a percentage of gross Scope 3 emissions; the rest is from secondary data (published activity factors and spend-based input-output factors).",
 				source(d),
@@ -295,12 +295,12 @@ func hotspotPack(d data) document.Document {
 	ch.Series = []document.Series{{Name: emissions, Values: bars}, {Name: "Cumulative share (%)", Values: line}}
 
 	ps := []string{
-		fmt.Sprintf("%d suppliers account for %s t CO2e. The %d largest reach %s %% of it, the hotspot set procurement engagement starts with.",
-			p.SupplierCount, tonnes(p.TotalKg), p.ThresholdCount, thresholdPercent(p.Threshold)),
+		fmt.Sprintf("%s suppliers account for %s t CO2e. The %s largest reach %s %% of it, the hotspot set procurement engagement starts with.",
+			count(p.SupplierCount), textTonnes(p.TotalKg), count(p.ThresholdCount), thresholdPercent(p.Threshold)),
 		"Emissions here are under IPCC AR5 GWP-100, the basis the supplier Pareto ranks under, whatever basis the inventory is read under.",
 	}
 	if int(p.SupplierCount) > len(p.Entries) {
-		ps = append(ps, fmt.Sprintf("The table lists the largest %d suppliers; shares are of all %d.", len(p.Entries), p.SupplierCount))
+		ps = append(ps, fmt.Sprintf("The table lists the largest %s suppliers; shares are of all %s.", count(len(p.Entries)), count(p.SupplierCount)))
 	}
 	if d.inv.Snapshot != "" {
 		ps = append(ps, "The supplier Pareto is read from the current calculation: a snapshot records no suppliers, so these figures may differ from the snapshot's where lines were added or recalculated since.")
@@ -308,7 +308,7 @@ func hotspotPack(d data) document.Document {
 	if total.Sign() <= 0 {
 		ps = append(ps, "The net total is not positive (credit notes outweigh purchases), so no share is meaningful and none is shown.")
 	}
-	eng := fmt.Sprintf("Suppliers listed that an engagement campaign targets: %d of %d; the status shown is their latest campaign's.", engaged, len(p.Entries))
+	eng := fmt.Sprintf("Suppliers listed that an engagement campaign targets: %s of %s; the status shown is their latest campaign's.", count(engaged), count(len(p.Entries)))
 	if len(d.engaged) == 0 {
 		eng = "No engagement campaign has targeted any supplier: every supplier is shown as not engaged."
 	}

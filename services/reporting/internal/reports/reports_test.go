@@ -261,8 +261,9 @@ func TestGHGInventory(t *testing.T) {
 	txt := text(doc)
 	for _, want := range []string{
 		"The base year is 2023.",
+		"20.002 t CO2e from 1,655 purchase and activity lines",
 		`The latest base-year recalculation (recalculations/2, "EPA v1.3 replaces v1.2", succeeded) changed it from 10.000 to 10.600 t CO2e (6.00 %): significant.`,
-		"between 16.500 and 24.800 t CO2e (5th to 95th percentile, median 20.100 t) by a Monte Carlo simulation of 10000 iterations with seed 1",
+		"between 16.500 and 24.800 t CO2e (5th to 95th percentile, median 20.100 t) by a Monte Carlo simulation of 10,000 iterations with seed 1",
 		"its totals are not split by transaction date",
 		"every month with data (2024-01 to 2024-03)",
 		"Excluded by the reporter: category 2 (Capital goods): No capital purchases in 2024.",
@@ -302,7 +303,7 @@ func TestCDP(t *testing.T) {
 	const supplierCol = "Emissions calculated using data obtained from suppliers or value chain partners"
 	wantCells(t, "category 1", row(t, tb, "1"), map[string]string{
 		"Evaluation status": "Relevant, calculated", "Emissions in reporting year": "12.345", supplierCol: "20.00",
-		"Emissions calculation methodology": "Spend-based method: spend in base-year USD x environmentally extended input-output factors (80.00 % of emissions, 1100 lines) with US EPA Supply Chain GHG Emission Factors v1.3.0; " +
+		"Emissions calculation methodology": "Spend-based method: spend in base-year USD x environmentally extended input-output factors (80.00 % of emissions, 1,100 lines) with US EPA Supply Chain GHG Emission Factors v1.3.0; " +
 			"Supplier-specific method: suppliers' company emission intensities x spend (20.00 % of emissions, 100 lines) with Supplier figures (the tenant's own). GWP: IPCC AR5 GWP-100.",
 	})
 	wantCells(t, "category 6", row(t, tb, "6"), map[string]string{"Evaluation status": "Relevant, calculated", supplierCol: "10.07"})
