@@ -31,6 +31,12 @@ func runLocal(ctx context.Context, args []string) error {
 		return err
 	}
 	log := logging.New(os.Stderr, "vcci", config.String("LOG_LEVEL", "info"))
+	// A developer's platform: their webhook receivers are on this machine.
+	if os.Getenv("WEBHOOK_PRIVATE_NETWORKS") == "" {
+		if err := os.Setenv("WEBHOOK_PRIVATE_NETWORKS", "true"); err != nil {
+			return fmt.Errorf("vcci run: %w", err)
+		}
+	}
 	database, err := pgboot.Find(ctx, "vcci", *dataDir)
 	if err != nil {
 		return err

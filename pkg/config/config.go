@@ -33,6 +33,20 @@ func Int(key string, def int) (int, error) {
 	return n, nil
 }
 
+// Bool returns the variable as a bool ("true", "false", "1", "0"), or
+// def; a malformed value is an error naming the variable.
+func Bool(key string, def bool) (bool, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("config: %s=%q is not true or false", key, v)
+	}
+	return b, nil
+}
+
 // Duration returns the variable as a time.Duration ("30s"), or def.
 func Duration(key string, def time.Duration) (time.Duration, error) {
 	v := os.Getenv(key)

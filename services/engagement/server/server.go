@@ -22,7 +22,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves engagement until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
-	cfg := LoadConfig(env)
+	cfg, err := LoadConfig(env)
+	if err != nil {
+		return err
+	}
 	pool, auth, err := service.OpenDB(ctx, env, 8, Migrate)
 	if err != nil {
 		return err
@@ -37,6 +40,7 @@ func Run(ctx context.Context, env service.Env) error {
 	st := store.New(pool)
 	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
 	hooks := engagement.NewWebhooks(st)
+	hooks.AllowPrivate = cfg.WebhookPrivateNetworks
 	jobs, err := store.NewClient(pool, engagement.NewDeliveryWorker(hooks), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
 	if err != nil {
 		return err

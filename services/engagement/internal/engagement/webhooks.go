@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -155,8 +158,14 @@ type Webhooks struct {
 	// Now is the clock; tests move it to simulate a day of failures.
 	Now func() time.Time
 	// AllowHTTP lets endpoints use plain http to any host (tests' receivers
-	// on other addresses); otherwise only localhost and 127.0.0.1 may.
+	// on other addresses); otherwise only localhost and 127.0.0.1 may, when
+	// AllowPrivate lets them.
 	AllowHTTP bool
+	// AllowPrivate lets endpoints be on loopback, private and link-local
+	// addresses (a developer's own receiver). Off, a URL naming such an
+	// address is refused, and a delivery does not connect to one, whatever
+	// its host name resolves to then.
+	AllowPrivate bool
 }
 
 // NewWebhooks returns the Webhooks over store.
@@ -212,13 +221,44 @@ func (w *Webhooks) validURL(raw string) error {
 	if u.Fragment != "" {
 		return apperr.Invalid(field, "must not have a fragment")
 	}
-	switch host := u.Hostname(); {
+	host := u.Hostname()
+	if !w.AllowPrivate {
+		if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && privateAddr(ip) {
+			return apperr.Invalid(field, "%s is a loopback, private or link-local address: endpoints must be reachable on the internet", host)
+		}
+	}
+	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && (w.AllowHTTP || host == "localhost" || host == "127.0.0.1"):
+	case u.Scheme == "http" && (w.AllowHTTP || w.AllowPrivate && (host == "localhost" || host == "127.0.0.1")):
 	case u.Scheme == "http":
-		return apperr.Invalid(field, "must be https (http only to localhost or 127.0.0.1)")
+		return apperr.Invalid(field, "must be https")
 	default:
 		return apperr.Invalid(field, "scheme %q is not https", u.Scheme)
+	}
+	return nil
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598),
+// private to a provider's network.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// privateAddr reports an address a tenant's webhook must not reach: the
+// platform's own host and networks, and cloud metadata (link-local).
+func privateAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || cgnat.Contains(ip)
+}
+
+// refusePrivate is a dialer's Control: it refuses a connection to a
+// private address, checked on the address being dialled, after DNS.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("webhook delivery: dial %s: %w", address, err)
+	}
+	if privateAddr(ap.Addr()) {
+		return fmt.Errorf("webhook delivery: %s is a loopback, private or link-local address, refused", ap.Addr())
 	}
 	return nil
 }
@@ -325,7 +365,15 @@ type DeliveryWorker struct {
 
 // NewDeliveryWorker returns the worker of w's deliveries.
 func NewDeliveryWorker(w *Webhooks) *DeliveryWorker {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !w.AllowPrivate {
+		dialer.Control = refusePrivate
+	}
 	return &DeliveryWorker{w: w, client: &http.Client{
+		// Straight to the endpoint: a proxy's own address would be the one
+		// checked, and the proxy would reach any address.
+		Transport: &http.Transport{DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
+			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second},
 		Timeout: DeliveryTimeout,
 		// A redirect is not a delivery: the endpoint's owner fixes the URL.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
