@@ -219,20 +219,20 @@ func withReports(ops []loadgen.Op, a *restAPI, every int) []loadgen.Op {
 // userReport is the user model's part of the report. Latencies are
 // milliseconds.
 type userReport struct {
-	Users     int           `json:"users"`
-	Duration  string        `json:"duration"`
-	Think     string        `json:"think"`
-	Suppliers int           `json:"suppliers"`
-	Mix       string        `json:"mix"`
-	Rows      []apiRow      `json:"rows"`
-	CPU       string        `json:"cpu"`
-	Uploads   jobOutcome    `json:"uploads"`
+	Users     int        `json:"users"`
+	Duration  string     `json:"duration"`
+	Think     string     `json:"think"`
+	Suppliers int        `json:"suppliers"`
+	Mix       string     `json:"mix"`
+	Rows      []apiRow   `json:"rows"`
+	CPU       string     `json:"cpu"`
+	Uploads   jobOutcome `json:"uploads"`
 	// Reports, when the run asked for them.
-	Reports   *jobOutcome   `json:"reports,omitempty"`
-	StallRule string        `json:"stall_rule"`
-	Stalls    []int         `json:"stall_seconds"`
-	Timeline  []userSecond  `json:"timeline"`
-	Targets   []verdict     `json:"targets"`
+	Reports   *jobOutcome  `json:"reports,omitempty"`
+	StallRule string       `json:"stall_rule"`
+	Stalls    []int        `json:"stall_seconds"`
+	Timeline  []userSecond `json:"timeline"`
+	Targets   []verdict    `json:"targets"`
 }
 
 type userSecond struct {
