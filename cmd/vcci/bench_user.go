@@ -173,7 +173,7 @@ func (w *jobWaits) outcome(posted int) jobOutcome {
 	slices.Sort(w.lats)
 	out := jobOutcome{Posted: int64(posted), Every: w.every, PollEvery: w.poll.String(), Lost: w.lost,
 		Sampled: len(w.lats) + len(w.lost)}
-	out.setWaits(w.lats)
+	setWaits(&out, w.lats)
 	return out
 }
 
@@ -515,12 +515,12 @@ func drainReports(ctx context.Context, dbURL string) (*jobOutcome, error) {
 		lats[i] = time.Duration(u) * time.Microsecond
 	}
 	out.Sampled = len(lats)
-	out.setWaits(lats)
+	setWaits(out, lats)
 	return out, nil
 }
 
 // setWaits sets u's percentiles from sorted waits.
-func (u *jobOutcome) setWaits(lats []time.Duration) {
+func setWaits(u *jobOutcome, lats []time.Duration) {
 	u.P50, u.P95, u.P99 = ms(loadgen.Percentile(lats, 50)), ms(loadgen.Percentile(lats, 95)), ms(loadgen.Percentile(lats, 99))
 	u.Max = ms(loadgen.Percentile(lats, 100))
 }
