@@ -36,6 +36,12 @@ func TestUploadWebhookThroughREST(t *testing.T) {
 		len(bad.Details) == 0 || len(bad.Details[0].FieldViolations) == 0 || bad.Details[0].FieldViolations[0].Field != "endpoint.url" {
 		t.Fatalf("plain http to another host: HTTP %d %+v", code, bad)
 	}
+	// Enabling an enabled endpoint through REST answers it as it is.
+	var en endpoint
+	if code := p.call(t, "POST", "/v1/"+ep.Name+":enable", p.key, strings.NewReader(`{}`), &en); code != http.StatusOK ||
+		en.State != "WEBHOOK_ENDPOINT_STATE_ENABLED" || en.Name != ep.Name || en.Secret != "" {
+		t.Fatalf("enable: HTTP %d %+v", code, en)
+	}
 
 	up := p.upload(t, p.key, []byte(oneLine))
 	if u := p.wait(t, p.key, up.Name); u.State != "UPLOAD_STATE_SUCCEEDED" {

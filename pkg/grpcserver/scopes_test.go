@@ -90,6 +90,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.engagement.v1.EngagementService/GetWebhookEndpoint":        read,
 	"/vcci.engagement.v1.EngagementService/ListWebhookEndpoints":      read,
 	"/vcci.engagement.v1.EngagementService/DeleteWebhookEndpoint":     write,
+	"/vcci.engagement.v1.EngagementService/EnableWebhookEndpoint":     write,
 	"/vcci.engagement.v1.EngagementService/ListWebhookDeliveries":     read,
 	"/vcci.engagement.v1.EngagementService/RedeliverWebhook":          write,
 	"/vcci.engagement.v1.EngagementService/PublishEvent":              write,

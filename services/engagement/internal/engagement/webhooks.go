@@ -125,13 +125,20 @@ type Attempt struct {
 	Last       bool   // no retry follows
 }
 
-// WebhookStore keeps endpoints, events and deliveries, each tenant's apart,
-// and queues delivery jobs in the transactions that create deliveries.
-type WebhookStore interface {
+// EndpointStore keeps a tenant's endpoints.
+type EndpointStore interface {
 	CreateEndpoint(ctx context.Context, tenant uuid.UUID, e Endpoint, limit int) (Endpoint, error)
 	Endpoint(ctx context.Context, tenant uuid.UUID, id int64) (Endpoint, error)
 	Endpoints(ctx context.Context, tenant uuid.UUID, after Cursor, limit int) ([]Endpoint, error)
 	DeleteEndpoint(ctx context.Context, tenant uuid.UUID, id int64) error
+	// EnableEndpoint enables an endpoint and clears its failures.
+	EnableEndpoint(ctx context.Context, tenant uuid.UUID, id int64) (Endpoint, error)
+}
+
+// WebhookStore keeps endpoints, events and deliveries, each tenant's apart,
+// and queues delivery jobs in the transactions that create deliveries.
+type WebhookStore interface {
+	EndpointStore
 	Deliveries(ctx context.Context, tenant uuid.UUID, endpoint int64, after Cursor, limit int) ([]Delivery, error)
 	// Redeliver queues the delivery's event to its endpoint again, as a new
 	// delivery.
@@ -276,6 +283,12 @@ func (w *Webhooks) Endpoints(ctx context.Context, tenant uuid.UUID, after Cursor
 // DeleteEndpoint deletes an endpoint and its deliveries.
 func (w *Webhooks) DeleteEndpoint(ctx context.Context, tenant uuid.UUID, id int64) error {
 	return w.store.DeleteEndpoint(ctx, tenant, id)
+}
+
+// EnableEndpoint enables an endpoint disabled after its failures; an
+// enabled one stays as it is.
+func (w *Webhooks) EnableEndpoint(ctx context.Context, tenant uuid.UUID, id int64) (Endpoint, error) {
+	return w.store.EnableEndpoint(ctx, tenant, id)
 }
 
 // Deliveries lists an endpoint's deliveries after the cursor, newest first.

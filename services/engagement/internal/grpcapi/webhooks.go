@@ -96,6 +96,22 @@ func (a *API) DeleteWebhookEndpoint(ctx context.Context, req *engagementv1.Delet
 	return &emptypb.Empty{}, nil
 }
 
+func (a *API) EnableWebhookEndpoint(ctx context.Context, req *engagementv1.EnableWebhookEndpointRequest) (*engagementv1.WebhookEndpoint, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("name", endpointPrefix, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	e, err := a.hooks.EnableEndpoint(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return endpointProto(e), nil
+}
+
 func (a *API) ListWebhookDeliveries(ctx context.Context, req *engagementv1.ListWebhookDeliveriesRequest) (*engagementv1.ListWebhookDeliveriesResponse, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -424,8 +425,40 @@ func TestEndpointFailingForADayIsDisabled(t *testing.T) {
 	if resp := e.publish(t, e.keyA, "upload-4-succeeded", webhook.UploadSucceeded, `{}`); resp.GetDeliveries() != 0 {
 		t.Fatalf("published to a disabled endpoint: %v", resp)
 	}
-	if _, err := e.client.RedeliverWebhook(testsupport.WithKey(e.keyA), &engagementv1.RedeliverWebhookRequest{Name: e.deliveries(t, e.keyA, bad.GetName())[0].GetName()}); status.Code(err) != codes.FailedPrecondition {
+	skipped := e.deliveries(t, e.keyA, bad.GetName())[0]
+	if _, err := e.client.RedeliverWebhook(testsupport.WithKey(e.keyA), &engagementv1.RedeliverWebhookRequest{Name: skipped.GetName()}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("redeliver to a disabled endpoint: %v", err)
+	}
+
+	// Its receiver fixed, the tenant enables it again: same secret (the
+	// receiver checks every signature), new events delivered, a skipped
+	// delivery redelivered. Another tenant cannot.
+	enable := func(key string) (*engagementv1.WebhookEndpoint, error) {
+		return e.client.EnableWebhookEndpoint(testsupport.WithKey(key), &engagementv1.EnableWebhookEndpointRequest{Name: bad.GetName()})
+	}
+	if _, err := enable(e.keyB); status.Code(err) != codes.NotFound {
+		t.Fatalf("another tenant enabling it: %v, want NotFound", err)
+	}
+	failing.down.Store(false)
+	en, err := enable(e.keyA)
+	if err != nil || en.GetState() != engagementv1.WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_ENABLED || en.GetDisabledReason() != "" ||
+		en.GetDisableTime() != nil || en.GetSecret() != "" || en.GetUrl() != bad.GetUrl() {
+		t.Fatalf("enabled endpoint %v, %v", en, err)
+	}
+	if resp := e.publish(t, e.keyA, "upload-5-succeeded", webhook.UploadSucceeded, `{}`); resp.GetDeliveries() != 1 {
+		t.Fatalf("published after enabling: %v", resp)
+	}
+	if _, err := e.client.RedeliverWebhook(testsupport.WithKey(e.keyA), &engagementv1.RedeliverWebhookRequest{Name: skipped.GetName()}); err != nil {
+		t.Fatalf("redeliver after enabling: %v", err)
+	}
+	testsupport.WaitFor(t, "deliveries after enabling", 20*time.Second, func() bool { return len(failing.receipts()) == 2 })
+	got := []string{failing.receipts()[0].id, failing.receipts()[1].id}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"upload-3-succeeded", "upload-5-succeeded"}) {
+		t.Fatalf("received after enabling %v", got)
+	}
+	if again, err := enable(e.keyA); err != nil || again.GetState() != engagementv1.WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_ENABLED {
+		t.Fatalf("enabling an enabled endpoint: %v, %v", again, err)
 	}
 }
 
@@ -453,6 +486,10 @@ func TestWebhookBadInput(t *testing.T) {
 		}()},
 		{"bad name", "name", func() error {
 			_, err := e.client.GetWebhookEndpoint(ctx, &engagementv1.GetWebhookEndpointRequest{Name: "campaigns/1"})
+			return err
+		}()},
+		{"bad enable name", "name", func() error {
+			_, err := e.client.EnableWebhookEndpoint(ctx, &engagementv1.EnableWebhookEndpointRequest{Name: "webhookEndpoints/x"})
 			return err
 		}()},
 		{"bad parent", "parent", func() error {

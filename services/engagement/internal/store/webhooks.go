@@ -164,6 +164,26 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenant uuid.UUID, id int64) 
 	return nil
 }
 
+// EnableEndpoint enables the endpoint and forgets its failures, so that the
+// next failing day is counted from its first failure.
+func (s *Store) EnableEndpoint(ctx context.Context, tenant uuid.UUID, id int64) (engagement.Endpoint, error) {
+	var out engagement.Endpoint
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanEndpoint(tx.QueryRow(ctx, `UPDATE engagement.webhook_endpoints
+			SET enabled = true, disabled_reason = '', disabled_at = NULL, failing_since = NULL
+			WHERE id = $1 RETURNING `+endpointCols, id))
+		return db.NotFound(err, "enable endpoint", engagement.ErrEndpointNotFound)
+	})
+	if errors.Is(err, engagement.ErrEndpointNotFound) {
+		return out, engagement.ErrEndpointNotFound
+	}
+	if err != nil {
+		return out, fmt.Errorf("store.EnableEndpoint: %w", err)
+	}
+	return out, nil
+}
+
 // newestFirst reads a page of rows newest first: with first ($1 key, $2
 // limit) when there is no cursor, else with next ($1 key, $2 and $3 the
 // cursor, $4 limit).

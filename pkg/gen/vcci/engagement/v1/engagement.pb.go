@@ -908,6 +908,51 @@ func (x *DeleteWebhookEndpointRequest) GetName() string {
 	return ""
 }
 
+type EnableWebhookEndpointRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhookEndpoints/{endpoint}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableWebhookEndpointRequest) Reset() {
+	*x = EnableWebhookEndpointRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableWebhookEndpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableWebhookEndpointRequest) ProtoMessage() {}
+
+func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableWebhookEndpointRequest.ProtoReflect.Descriptor instead.
+func (*EnableWebhookEndpointRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EnableWebhookEndpointRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type WebhookDelivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "webhookDeliveries/{delivery}".
@@ -932,7 +977,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +989,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1002,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -1050,7 +1095,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1107,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1120,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetParent() string {
@@ -1109,7 +1154,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1166,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1179,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -1161,7 +1206,7 @@ type RedeliverWebhookRequest struct {
 
 func (x *RedeliverWebhookRequest) Reset() {
 	*x = RedeliverWebhookRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1218,7 @@ func (x *RedeliverWebhookRequest) String() string {
 func (*RedeliverWebhookRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1231,7 @@ func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RedeliverWebhookRequest) GetName() string {
@@ -1211,7 +1256,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1268,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1281,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PublishEventRequest) GetEventId() string {
@@ -1272,7 +1317,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1329,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1342,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PublishEventResponse) GetPublished() bool {
@@ -1369,6 +1414,8 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\tendpoints\x18\x01 \x03(\v2#.vcci.engagement.v1.WebhookEndpointR\tendpoints\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
 	"\x1cDeleteWebhookEndpointRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"2\n" +
+	"\x1cEnableWebhookEndpointRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xb0\x03\n" +
 	"\x0fWebhookDelivery\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
@@ -1422,7 +1469,7 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n" +
 	" WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12!\n" +
 	"\x1dWEBHOOK_DELIVERY_STATE_FAILED\x10\x03\x12\"\n" +
-	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\xa8\b\n" +
+	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\x98\t\n" +
 	"\x11EngagementService\x12Y\n" +
 	"\x0eCreateCampaign\x12).vcci.engagement.v1.CreateCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12S\n" +
 	"\vGetCampaign\x12&.vcci.engagement.v1.GetCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12d\n" +
@@ -1430,7 +1477,8 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x15CreateWebhookEndpoint\x120.vcci.engagement.v1.CreateWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12h\n" +
 	"\x12GetWebhookEndpoint\x12-.vcci.engagement.v1.GetWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12y\n" +
 	"\x14ListWebhookEndpoints\x12/.vcci.engagement.v1.ListWebhookEndpointsRequest\x1a0.vcci.engagement.v1.ListWebhookEndpointsResponse\x12a\n" +
-	"\x15DeleteWebhookEndpoint\x120.vcci.engagement.v1.DeleteWebhookEndpointRequest\x1a\x16.google.protobuf.Empty\x12|\n" +
+	"\x15DeleteWebhookEndpoint\x120.vcci.engagement.v1.DeleteWebhookEndpointRequest\x1a\x16.google.protobuf.Empty\x12n\n" +
+	"\x15EnableWebhookEndpoint\x120.vcci.engagement.v1.EnableWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12|\n" +
 	"\x15ListWebhookDeliveries\x120.vcci.engagement.v1.ListWebhookDeliveriesRequest\x1a1.vcci.engagement.v1.ListWebhookDeliveriesResponse\x12d\n" +
 	"\x10RedeliverWebhook\x12+.vcci.engagement.v1.RedeliverWebhookRequest\x1a#.vcci.engagement.v1.WebhookDelivery\x12a\n" +
 	"\fPublishEvent\x12'.vcci.engagement.v1.PublishEventRequest\x1a(.vcci.engagement.v1.PublishEventResponseB\xd5\x01\n" +
@@ -1449,7 +1497,7 @@ func file_vcci_engagement_v1_engagement_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
 	(TargetStatus)(0),                     // 0: vcci.engagement.v1.TargetStatus
 	(WebhookEndpointState)(0),             // 1: vcci.engagement.v1.WebhookEndpointState
@@ -1466,30 +1514,31 @@ var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
 	(*ListWebhookEndpointsRequest)(nil),   // 12: vcci.engagement.v1.ListWebhookEndpointsRequest
 	(*ListWebhookEndpointsResponse)(nil),  // 13: vcci.engagement.v1.ListWebhookEndpointsResponse
 	(*DeleteWebhookEndpointRequest)(nil),  // 14: vcci.engagement.v1.DeleteWebhookEndpointRequest
-	(*WebhookDelivery)(nil),               // 15: vcci.engagement.v1.WebhookDelivery
-	(*ListWebhookDeliveriesRequest)(nil),  // 16: vcci.engagement.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 17: vcci.engagement.v1.ListWebhookDeliveriesResponse
-	(*RedeliverWebhookRequest)(nil),       // 18: vcci.engagement.v1.RedeliverWebhookRequest
-	(*PublishEventRequest)(nil),           // 19: vcci.engagement.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),          // 20: vcci.engagement.v1.PublishEventResponse
-	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                 // 22: google.protobuf.Empty
+	(*EnableWebhookEndpointRequest)(nil),  // 15: vcci.engagement.v1.EnableWebhookEndpointRequest
+	(*WebhookDelivery)(nil),               // 16: vcci.engagement.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),  // 17: vcci.engagement.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 18: vcci.engagement.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookRequest)(nil),       // 19: vcci.engagement.v1.RedeliverWebhookRequest
+	(*PublishEventRequest)(nil),           // 20: vcci.engagement.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 21: vcci.engagement.v1.PublishEventResponse
+	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                 // 23: google.protobuf.Empty
 }
 var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
 	4,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
-	21, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	22, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
 	3,  // 3: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
 	3,  // 4: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
 	1,  // 5: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
-	21, // 6: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
-	21, // 7: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	22, // 6: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
+	22, // 7: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
 	9,  // 8: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
 	9,  // 9: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
 	2,  // 10: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
-	21, // 11: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	21, // 12: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
-	15, // 13: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
+	22, // 11: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	22, // 12: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
+	16, // 13: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
 	5,  // 14: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
 	6,  // 15: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
 	7,  // 16: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
@@ -1497,21 +1546,23 @@ var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
 	11, // 18: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
 	12, // 19: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
 	14, // 20: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
-	16, // 21: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
-	18, // 22: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
-	19, // 23: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
-	3,  // 24: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
-	3,  // 25: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
-	8,  // 26: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
-	9,  // 27: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	9,  // 28: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	13, // 29: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
-	22, // 30: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
-	17, // 31: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
-	15, // 32: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
-	20, // 33: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
-	24, // [24:34] is the sub-list for method output_type
-	14, // [14:24] is the sub-list for method input_type
+	15, // 21: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
+	17, // 22: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
+	19, // 23: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
+	20, // 24: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
+	3,  // 25: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
+	3,  // 26: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
+	8,  // 27: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
+	9,  // 28: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	9,  // 29: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	13, // 30: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
+	23, // 31: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	9,  // 32: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	18, // 33: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
+	16, // 34: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
+	21, // 35: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
+	25, // [25:36] is the sub-list for method output_type
+	14, // [14:25] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -1528,7 +1579,7 @@ func file_vcci_engagement_v1_engagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_engagement_v1_engagement_proto_rawDesc), len(file_vcci_engagement_v1_engagement_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

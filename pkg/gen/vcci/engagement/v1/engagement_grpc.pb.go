@@ -27,6 +27,7 @@ const (
 	EngagementService_GetWebhookEndpoint_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetWebhookEndpoint"
 	EngagementService_ListWebhookEndpoints_FullMethodName  = "/vcci.engagement.v1.EngagementService/ListWebhookEndpoints"
 	EngagementService_DeleteWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/DeleteWebhookEndpoint"
+	EngagementService_EnableWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/EnableWebhookEndpoint"
 	EngagementService_ListWebhookDeliveries_FullMethodName = "/vcci.engagement.v1.EngagementService/ListWebhookDeliveries"
 	EngagementService_RedeliverWebhook_FullMethodName      = "/vcci.engagement.v1.EngagementService/RedeliverWebhook"
 	EngagementService_PublishEvent_FullMethodName          = "/vcci.engagement.v1.EngagementService/PublishEvent"
@@ -61,6 +62,11 @@ type EngagementServiceClient interface {
 	// DeleteWebhookEndpoint deletes an endpoint; its pending deliveries are
 	// dropped.
 	DeleteWebhookEndpoint(ctx context.Context, in *DeleteWebhookEndpointRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// EnableWebhookEndpoint enables an endpoint that was disabled after a day
+	// of failures, keeping its URL, events and secret. Events from then on
+	// are delivered; the deliveries skipped meanwhile can be redelivered.
+	// Enabling an enabled endpoint changes nothing.
+	EnableWebhookEndpoint(ctx context.Context, in *EnableWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error)
 	// ListWebhookDeliveries lists an endpoint's deliveries, newest first: the
 	// event, the state, the last attempt's status and latency, and how many
 	// attempts were made.
@@ -155,6 +161,16 @@ func (c *engagementServiceClient) DeleteWebhookEndpoint(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *engagementServiceClient) EnableWebhookEndpoint(ctx context.Context, in *EnableWebhookEndpointRequest, opts ...grpc.CallOption) (*WebhookEndpoint, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookEndpoint)
+	err := c.cc.Invoke(ctx, EngagementService_EnableWebhookEndpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *engagementServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListWebhookDeliveriesResponse)
@@ -214,6 +230,11 @@ type EngagementServiceServer interface {
 	// DeleteWebhookEndpoint deletes an endpoint; its pending deliveries are
 	// dropped.
 	DeleteWebhookEndpoint(context.Context, *DeleteWebhookEndpointRequest) (*emptypb.Empty, error)
+	// EnableWebhookEndpoint enables an endpoint that was disabled after a day
+	// of failures, keeping its URL, events and secret. Events from then on
+	// are delivered; the deliveries skipped meanwhile can be redelivered.
+	// Enabling an enabled endpoint changes nothing.
+	EnableWebhookEndpoint(context.Context, *EnableWebhookEndpointRequest) (*WebhookEndpoint, error)
 	// ListWebhookDeliveries lists an endpoint's deliveries, newest first: the
 	// event, the state, the last attempt's status and latency, and how many
 	// attempts were made.
@@ -258,6 +279,9 @@ func (UnimplementedEngagementServiceServer) ListWebhookEndpoints(context.Context
 }
 func (UnimplementedEngagementServiceServer) DeleteWebhookEndpoint(context.Context, *DeleteWebhookEndpointRequest) (*emptypb.Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteWebhookEndpoint not implemented")
+}
+func (UnimplementedEngagementServiceServer) EnableWebhookEndpoint(context.Context, *EnableWebhookEndpointRequest) (*WebhookEndpoint, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method EnableWebhookEndpoint not implemented")
 }
 func (UnimplementedEngagementServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
@@ -415,6 +439,24 @@ func _EngagementService_DeleteWebhookEndpoint_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EngagementService_EnableWebhookEndpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnableWebhookEndpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).EnableWebhookEndpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_EnableWebhookEndpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).EnableWebhookEndpoint(ctx, req.(*EnableWebhookEndpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _EngagementService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListWebhookDeliveriesRequest)
 	if err := dec(in); err != nil {
@@ -503,6 +545,10 @@ var EngagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteWebhookEndpoint",
 			Handler:    _EngagementService_DeleteWebhookEndpoint_Handler,
+		},
+		{
+			MethodName: "EnableWebhookEndpoint",
+			Handler:    _EngagementService_EnableWebhookEndpoint_Handler,
 		},
 		{
 			MethodName: "ListWebhookDeliveries",
