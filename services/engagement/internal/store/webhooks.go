@@ -164,14 +164,15 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenant uuid.UUID, id int64) 
 	return nil
 }
 
-// EnableEndpoint enables the endpoint and forgets its failures, so that the
-// next failing day is counted from its first failure.
+// EnableEndpoint enables a disabled endpoint and forgets its failures, so
+// that a new failing day counts from its next failure; an enabled one is
+// left as it is (its failing day runs on).
 func (s *Store) EnableEndpoint(ctx context.Context, tenant uuid.UUID, id int64) (engagement.Endpoint, error) {
 	var out engagement.Endpoint
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanEndpoint(tx.QueryRow(ctx, `UPDATE engagement.webhook_endpoints
-			SET enabled = true, disabled_reason = '', disabled_at = NULL, failing_since = NULL
+			SET enabled = true, disabled_reason = '', disabled_at = NULL, failing_since = CASE WHEN enabled THEN failing_since END
 			WHERE id = $1 RETURNING `+endpointCols, id))
 		return db.NotFound(err, "enable endpoint", engagement.ErrEndpointNotFound)
 	})

@@ -202,7 +202,10 @@ func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 		}
 		ups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (intake.Upload, error) {
 			var u intake.Upload
-			return u, r.Scan(&u.ID, &u.Tenant)
+			if err := r.Scan(&u.ID, &u.Tenant); err != nil {
+				return u, fmt.Errorf("scan: %w", err)
+			}
+			return u, nil
 		})
 		if err != nil {
 			return fmt.Errorf("fail abandoned uploads: %w", err)
