@@ -319,6 +319,9 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 	}
 	rep := userReportOf(res, m, len(sups), out, reports)
 	rep.CPU = cpu
+	if reports != nil {
+		rep.Mix += fmt.Sprintf(", with one request in %d a report (weights %s)", m.ReportEvery, weightsOf(ops))
+	}
 	return rep, nil
 }
 
@@ -326,9 +329,6 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 func userReportOf(res loadgen.Result, m userModel, suppliers int, up jobOutcome, reports *jobOutcome) *userReport {
 	rep := &userReport{Users: m.Users, Duration: m.Duration.String(), Think: m.Think.Min.String() + "-" + m.Think.Max.String(),
 		Suppliers: suppliers, Uploads: up, Reports: reports, Mix: "the design's mix " + designMix + " of the requests below"}
-	if reports != nil {
-		rep.Mix += fmt.Sprintf(", with one request in %d a report (weights %s)", m.ReportEvery, weightsOf(withReports(restOps(&restAPI{}, nil, nil, nil, 0), nil, m.ReportEvery)))
-	}
 	names := []string{
 		fmt.Sprintf("GET /v1/transactions?page=1..%d&per_page=%d", m.Pages, m.PerPage),
 		fmt.Sprintf("GET /v1/suppliers/{one of %d}", suppliers),
