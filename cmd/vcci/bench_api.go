@@ -161,7 +161,7 @@ func parseAPIFlags(args []string) (apiFlags, error) {
 	fs.DurationVar(&m.Think.Max, "think-max", 3*time.Second, "user model: longest pause after an answer")
 	fs.IntVar(&m.Pages, "pages", 100, "user model: a transactions page is one of pages 1..pages")
 	fs.IntVar(&m.PerPage, "per-page", 50, "user model: per_page of a transactions page")
-	fs.IntVar(&m.SampleEvery, "sample-uploads", 10, "user model: every n-th upload and every n-th report is polled until SUCCEEDED, to measure how long a user waits for it")
+	fs.IntVar(&m.SampleEvery, "sample-uploads", 10, "user model: every n-th upload is polled until SUCCEEDED, to measure how long a user waits for it (every report's time is read from the database)")
 	fs.IntVar(&m.ReportEvery, "report-every", 20, "user model: one request in this many asks for a report (kind and format at random), the design's mix keeping its ratios; 0: no reports")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err

@@ -50,8 +50,7 @@ type userModel struct {
 	Think    loadgen.Think
 	// Pages and PerPage: a transactions page is page 1..Pages of PerPage.
 	Pages, PerPage int
-	// SampleEvery: every n-th upload and report is followed until
-	// SUCCEEDED.
+	// SampleEvery: every n-th upload is followed until SUCCEEDED.
 	SampleEvery int
 	// ReportEvery: one request in ReportEvery asks for a report (0: none).
 	ReportEvery int
@@ -91,7 +90,7 @@ func userSuppliers(ctx context.Context, dbURL string) ([]supplierRef, error) {
 	return out, nil
 }
 
-// jobWaits follows a sample of uploads or reports from their POST until
+// jobWaits follows a sample of jobs (uploads) from their POST until
 // GET /v1/{name} says SUCCEEDED: what a user waits for.
 type jobWaits struct {
 	every int
