@@ -972,14 +972,16 @@ func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completi
 			WITH owned AS (
 				SELECT id, totals_added FROM intake.uploads WHERE id = $4 AND state = $5 AND attempts = $6 FOR UPDATE
 			), done AS (
+				-- The count and kg are set by every owning attempt: a resumed
+				-- one's progress overwrote the count the first one set.
 				UPDATE intake.uploads u SET rows_calculated = $2, kg_co2e = $3::numeric, totals_added = true, updated_at = now()
-				FROM owned WHERE u.id = owned.id AND NOT owned.totals_added
-				RETURNING u.id
+				FROM owned WHERE u.id = owned.id
+				RETURNING owned.totals_added AS before
 			), added AS (
 				INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
 				SELECT $1, t.id, t.spend, t.kg, t.n
 				FROM unnest($7::text[], $8::text[]::numeric[], $9::text[]::numeric[], $10::bigint[]) AS t(id, spend, kg, n)
-				WHERE EXISTS (SELECT 1 FROM done)
+				WHERE EXISTS (SELECT 1 FROM done WHERE NOT done.before)
 				ORDER BY t.id
 				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
 					spend_usd = s.spend_usd + excluded.spend_usd,
