@@ -507,6 +507,42 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// Check reads the inventory, every group of it, only for exclusions and for
+// a tenant without dated data; a plain request reads the month totals.
+func TestCheckReadsTheInventoryOnlyWhenItMust(t *testing.T) {
+	plain := request(reports.CDP)
+	plain.Exclusions = nil
+	for _, c := range []struct {
+		name      string
+		r         reports.Request
+		undated   bool
+		wantReads int
+	}{
+		{name: "no exclusions", r: plain, wantReads: 0},
+		{name: "exclusions", r: request(reports.CDP), wantReads: 1},
+		// The lines the inventory holds let the request through.
+		{name: "no dated data", r: plain, undated: true, wantReads: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := newFake()
+			if c.undated {
+				src.months = []reports.Total{{Key: "2024-01", Kg: "0"}}
+			}
+			if err := reports.Check(t.Context(), src, c.r); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			if len(src.queries) != c.wantReads {
+				t.Errorf("Check read the inventory %d times (%+v), want %d", len(src.queries), src.queries, c.wantReads)
+			}
+			for _, q := range src.queries {
+				if q.IncludeGroups || q.Iterations != 100 {
+					t.Errorf("Check's inventory query %+v, want no groups and 100 iterations", q)
+				}
+			}
+		})
+	}
+}
+
 // A peer's figure that is not an exact decimal fails the report rather
 // than counting as zero.
 func TestBuildRefusesMalformedFigures(t *testing.T) {
