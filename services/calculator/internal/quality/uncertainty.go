@@ -65,6 +65,10 @@ const (
 	DefaultSeed       = 1
 	MinIterations     = 100
 	MaxIterations     = 1_000_000
+	// MaxSigma2 bounds a group's variance of ln(kg), far above any
+	// Sigma2's (0.25 at most): a standard normal drawn here is under 15,
+	// so sigma*z stays inside expAll's range.
+	MaxSigma2 = 100
 )
 
 // Options of Simulate; zero fields take the defaults.
@@ -120,8 +124,8 @@ func Simulate(groups []Group, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("groups[%d].category: %d is not 1 to 15", i, g.Category)
 		case math.IsNaN(g.Kg) || math.IsInf(g.Kg, 0):
 			return Result{}, fmt.Errorf("groups[%d].kg: %v is not finite", i, g.Kg)
-		case !(g.Sigma2 >= 0) || math.IsInf(g.Sigma2, 0):
-			return Result{}, fmt.Errorf("groups[%d].sigma2: %v is not finite and at least 0", i, g.Sigma2)
+		case !(g.Sigma2 >= 0 && g.Sigma2 <= MaxSigma2):
+			return Result{}, fmt.Errorf("groups[%d].sigma2: %v is not 0 to %d", i, g.Sigma2, MaxSigma2)
 		}
 	}
 	p := newPlan(groups)
@@ -142,14 +146,14 @@ func Simulate(groups []Group, o Options) (Result, error) {
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), chunks) {
 		wg.Go(func() {
-			z := make([]float64, p.factors)
+			z, m := make([]float64, p.factors), make([]float64, len(p.draws))
 			for {
 				c := int(next.Add(1)) - 1
 				if c >= chunks {
 					return
 				}
 				rng := rand.New(rand.NewPCG(seeds[c][0], seeds[c][1])) //nolint:gosec // as above
-				p.run(rng, z, vals, n, c*n/chunks, (c+1)*n/chunks)
+				p.run(rng, z, m, vals, n, c*n/chunks, (c+1)*n/chunks)
 			}
 		})
 	}
@@ -168,21 +172,25 @@ func Simulate(groups []Group, o Options) (Result, error) {
 	return res, nil
 }
 
-// plan is the merged groups laid out for the loop, sorted so that the
-// parts of one (factor, sigma), one per category, follow each other and
-// share one exp.
+// plan is the merged groups laid out for the loop: one lognormal draw
+// per (factor, sigma), shared by that pair's parts, one per category.
 type plan struct {
 	factors int
 	cats    []int16 // ascending; a part's slot indexes it
-	parts   []part
+	draws   []draw
+	parts   []part  // by slot, then as merged
+	runs    []int32 // parts[runs[k]:runs[k+1]] are slot k's
+}
+
+type draw struct {
+	factor int32 // index of the factor's standard normal
+	sigma  float64
 }
 
 type part struct {
-	factor int32 // index of the factor's draw
-	slot   int32
-	sigma  float64
-	kg     float64
-	reuse  bool // same factor and sigma as the previous part
+	draw int32
+	slot int32
+	kg   float64
 }
 
 // newPlan sorts the groups, Kg last so that merged sums add in one order
@@ -211,37 +219,54 @@ func newPlan(groups []Group) *plan {
 		if newFactor {
 			p.factors++
 		}
-		reuse := !newFactor && g.Sigma2 == gs[i-1].Sigma2
-		if reuse && g.Category == gs[i-1].Category {
-			p.parts[len(p.parts)-1].kg += g.Kg
-			continue
+		if !newFactor && g.Sigma2 == gs[i-1].Sigma2 {
+			if g.Category == gs[i-1].Category {
+				p.parts[len(p.parts)-1].kg += g.Kg
+				continue
+			}
+		} else {
+			p.draws = append(p.draws, draw{factor: int32(p.factors - 1), sigma: math.Sqrt(g.Sigma2)}) //nolint:gosec // Simulate bounds the groups
 		}
-		p.parts = append(p.parts, part{factor: int32(p.factors - 1), slot: slot[g.Category], //nolint:gosec // Simulate bounds the groups
-			sigma: math.Sqrt(g.Sigma2), kg: g.Kg, reuse: reuse})
+		p.parts = append(p.parts, part{draw: int32(len(p.draws) - 1), slot: slot[g.Category], kg: g.Kg}) //nolint:gosec // as above
+	}
+	slices.SortStableFunc(p.parts, func(a, b part) int { return cmp.Compare(a.slot, b.slot) })
+	p.runs = make([]int32, len(p.cats)+1)
+	for _, pt := range p.parts {
+		p.runs[pt.slot+1]++
+	}
+	for k := range p.cats {
+		p.runs[k+1] += p.runs[k]
 	}
 	return p
 }
 
-// run simulates iterations [from, to) into vals, z holding the draws.
-func (p *plan) run(rng *rand.Rand, z, vals []float64, n, from, to int) {
-	var acc [15]float64
-	nc := len(p.cats)
+// run simulates iterations [from, to) into vals, z holding the standard
+// normals and m the draws.
+func (p *plan) run(rng *rand.Rand, z, m, vals []float64, n, from, to int) {
 	for i := from; i < to; i++ {
 		for f := range z {
 			z[f] = rng.NormFloat64()
 		}
-		clear(acc[:nc])
-		m := 0.0
-		for _, pt := range p.parts {
-			if !pt.reuse {
-				m = math.Exp(pt.sigma * z[pt.factor])
-			}
-			acc[pt.slot] += pt.kg * m
+		for d, dr := range p.draws {
+			m[d] = dr.sigma * z[dr.factor]
 		}
+		expAll(m)
 		total := 0.0
-		for k, v := range acc[:nc] {
-			vals[(k+1)*n+i] = v
-			total += v
+		for k := range p.cats {
+			// Two sums, alternately, so that each add need not wait for
+			// the one before.
+			ps := p.parts[p.runs[k]:p.runs[k+1]]
+			var a, b float64
+			j := 0
+			for ; j+1 < len(ps); j += 2 {
+				a += ps[j].kg * m[ps[j].draw]
+				b += ps[j+1].kg * m[ps[j+1].draw]
+			}
+			if j < len(ps) {
+				a += ps[j].kg * m[ps[j].draw]
+			}
+			vals[(k+1)*n+i] = a + b
+			total += a + b
 		}
 		vals[i] = total
 	}
