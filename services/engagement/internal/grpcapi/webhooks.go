@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -46,12 +47,19 @@ func (a *API) CreateWebhookEndpoint(ctx context.Context, req *engagementv1.Creat
 	return endpointProto(e), nil
 }
 
-func (a *API) GetWebhookEndpoint(ctx context.Context, req *engagementv1.GetWebhookEndpointRequest) (*engagementv1.WebhookEndpoint, error) {
+// endpointOf is the caller's tenant and the endpoint id name holds
+// ("webhookEndpoints/{id}", field "name").
+func endpointOf(ctx context.Context, name string) (uuid.UUID, int64, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
-		return nil, err
+		return uuid.Nil, 0, err
 	}
-	id, err := parseID("name", endpointPrefix, req.GetName())
+	id, err := parseID("name", endpointPrefix, name)
+	return tenant, id, err
+}
+
+func (a *API) GetWebhookEndpoint(ctx context.Context, req *engagementv1.GetWebhookEndpointRequest) (*engagementv1.WebhookEndpoint, error) {
+	tenant, id, err := endpointOf(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +90,7 @@ func (a *API) ListWebhookEndpoints(ctx context.Context, req *engagementv1.ListWe
 }
 
 func (a *API) DeleteWebhookEndpoint(ctx context.Context, req *engagementv1.DeleteWebhookEndpointRequest) (*emptypb.Empty, error) {
-	tenant, err := tenancy.MustTenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := parseID("name", endpointPrefix, req.GetName())
+	tenant, id, err := endpointOf(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +101,7 @@ func (a *API) DeleteWebhookEndpoint(ctx context.Context, req *engagementv1.Delet
 }
 
 func (a *API) EnableWebhookEndpoint(ctx context.Context, req *engagementv1.EnableWebhookEndpointRequest) (*engagementv1.WebhookEndpoint, error) {
-	tenant, err := tenancy.MustTenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := parseID("name", endpointPrefix, req.GetName())
+	tenant, id, err := endpointOf(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
