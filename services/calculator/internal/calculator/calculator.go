@@ -17,6 +17,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
+	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
 )
 
 // Sentinels.
@@ -363,7 +364,12 @@ type Service struct {
 	settings SettingsCache
 	totals   SupplierTotals // nil: no intake to keep in step
 	indexes  indexes        // the cached sets, parsed
+	memo     *quality.Memo  // the inventories' recent simulations
 }
+
+// memoBytes bounds the simulations kept: a 10,000-iteration one takes
+// 1.3 MB and its groups.
+const memoBytes = 16 << 20
 
 // SettingsCache keeps tenants' settings between changes; Invalidate is
 // called after every change of a tenant's.
@@ -374,7 +380,7 @@ type SettingsCache interface {
 
 // New returns a Service; any cache may be nil.
 func New(store Store, cache SummaryCache, sets FactorCache, settings SettingsCache) *Service {
-	return &Service{store: store, cache: cache, factors: sets, settings: settings}
+	return &Service{store: store, cache: cache, factors: sets, settings: settings, memo: quality.NewMemo(memoBytes)}
 }
 
 var (

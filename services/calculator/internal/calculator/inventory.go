@@ -130,14 +130,18 @@ func (s *Service) Inventory(ctx context.Context, tenant uuid.UUID, at InventoryA
 	}
 	inv := Inventory{Basis: cmp.Or(basis, data.Basis, refdata.AR5), Day: at.Day, Snapshot: at.Snapshot, ReadTime: data.ReadTime,
 		Iterations: iterations, Seed: seed}
-	if err := inv.total(data.Rows); err != nil {
+	// The memo's key says only which simulation to start from: one per view
+	// of the tenant's inventory.
+	key := fmt.Sprintf("%s|%s|%d|%s", tenant, inv.Basis, at.Snapshot, at.Day.Format(time.DateOnly))
+	if err := inv.total(data.Rows, s.memo, key); err != nil {
 		return Inventory{}, err
 	}
 	return inv, nil
 }
 
-// total fills the inventory from its groups.
-func (inv *Inventory) total(rows []InventoryRow) error {
+// total fills the inventory from its groups, simulating with memo
+// (which may be nil) under key.
+func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string) error {
 	type acc struct {
 		kg      *big.Rat
 		count   int64
@@ -191,7 +195,8 @@ func (inv *Inventory) total(rows []InventoryRow) error {
 			}
 		}
 		f, _ := kg.Float64()
-		g := quality.Group{Factor: r.Set + "/" + r.Code, Category: r.Category, Kg: f, Sigma2: quality.Sigma2(r.Method, d)}
+		// The factor's name as the API shows it: its draws are seeded by it.
+		g := quality.Group{Factor: "factorSets/" + r.Set + "/factors/" + r.Code, Category: r.Category, Kg: f, Sigma2: quality.Sigma2(r.Method, d)}
 		groups = append(groups, g)
 		factors[g.Factor] = true
 		inv.Groups = append(inv.Groups, InventoryGroup{InventoryRow: r, Sigma2: g.Sigma2})
@@ -218,7 +223,7 @@ func (inv *Inventory) total(rows []InventoryRow) error {
 	if len(groups) == 0 {
 		return nil
 	}
-	sim, err := quality.Simulate(groups, quality.Options{Iterations: inv.Iterations, Seed: inv.Seed})
+	sim, err := memo.Simulate(key, groups, quality.Options{Iterations: inv.Iterations, Seed: inv.Seed})
 	if err != nil {
 		return fmt.Errorf("inventory uncertainty: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
 )
 
 // supplierLines are six lines of 2024-06 (CPI-U 314.175; EPA 331110 is
@@ -136,6 +137,54 @@ func TestSupplierDataOverridesAveragesLineByLine(t *testing.T) {
 	other, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{Seed: 7})
 	if err != nil || other.GetUncertainty().GetP50() == u.GetP50() {
 		t.Errorf("seed 7 gave the same P50 %s", u.GetP50())
+	}
+
+	// A reviewer reruns the Monte Carlo from the groups and gets the same
+	// range; after more lines too (the service draws only what changed).
+	rerun(t, inv)
+	more := []*calculatorv1.SpendLine{
+		{TransactionId: "M1", Date: "2024-06-14", SupplierId: "S3", NaicsCode: "331110", AmountUsd: "40", SupplierCountry: "US"},
+		{TransactionId: "M2", Date: "2024-06-14", SupplierId: "S4", NaicsCode: "331110", AmountUsd: "25", SupplierCountry: "DE"},
+	}
+	if _, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/2", Lines: more}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{IncludeGroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.GetGroupCount() != 5 || after.GetUncertainty().GetP50() == u.GetP50() {
+		t.Fatalf("after two more lines: %d groups, P50 %s (before %s)", after.GetGroupCount(), after.GetUncertainty().GetP50(), u.GetP50())
+	}
+	rerun(t, after)
+}
+
+// rerun simulates inv's groups as docs/quality.md says and checks its
+// ranges.
+func rerun(t *testing.T, inv *calculatorv1.Inventory) {
+	t.Helper()
+	gs := make([]quality.Group, 0, len(inv.GetGroups()))
+	for _, g := range inv.GetGroups() {
+		kg, err := strconv.ParseFloat(g.GetKgCo2E(), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs = append(gs, quality.Group{Factor: g.GetFactor(), Category: int16(g.GetCategory()), Kg: kg, Sigma2: g.GetSigma2()})
+	}
+	res, err := quality.Simulate(gs, quality.Options{Iterations: int(inv.GetIterations()), Seed: inv.GetSeed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(r quality.Range) string {
+		return strconv.FormatFloat(r.P5, 'f', 3, 64) + " " + strconv.FormatFloat(r.P50, 'f', 3, 64) + " " + strconv.FormatFloat(r.P95, 'f', 3, 64)
+	}
+	u := inv.GetUncertainty()
+	if got := u.GetP5() + " " + u.GetP50() + " " + u.GetP95(); got != f(res.Total) {
+		t.Errorf("inventory's range %s, rerun %s", got, f(res.Total))
+	}
+	c := inv.GetCategories()[0].GetUncertainty()
+	if got := c.GetP5() + " " + c.GetP50() + " " + c.GetP95(); got != f(res.Categories[0].Range) {
+		t.Errorf("category's range %s, rerun %s", got, f(res.Categories[0].Range))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -226,6 +227,8 @@ func TestSimulateRefuses(t *testing.T) {
 		{with(func(g *Group) { g.Kg = math.Inf(-1) }), Options{}, "groups[1].kg"},
 		{with(func(g *Group) { g.Sigma2 = -0.01 }), Options{}, "groups[1].sigma2"},
 		{with(func(g *Group) { g.Sigma2 = math.NaN() }), Options{}, "groups[1].sigma2"},
+		{with(func(g *Group) { g.Sigma2 = 1.01 }), Options{}, "groups[1].sigma2: 1.01 is not 0 to 1"},
+		{with(func(g *Group) { g.Kg, g.Sigma2 = -1e12, 1 }), Options{}, "groups: their draws could add up to 8.1e+15 kg"},
 	} {
 		if _, err := Simulate(tc.groups, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Simulate: error %v, want one starting %q", err, tc.want)
@@ -237,10 +240,35 @@ func TestSimulateRefuses(t *testing.T) {
 	}
 }
 
+// nth agrees with sorting, on runs, repeats, sorted and reversed input.
+func TestNth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sizes := []int{10, 101, 1000, 10_000}
+	inputs := make([][]int64, 0, 5+len(sizes))
+	inputs = append(inputs, []int64{5}, []int64{2, 1}, []int64{7, 7, 7, 7}, []int64{1, 2, 3, 4, 5, 6}, []int64{6, 5, 4, 3, 2, 1})
+	for _, n := range sizes {
+		x := make([]int64, n)
+		for i := range x {
+			x[i] = rng.Int64N(50) - 25 // many repeats
+		}
+		inputs = append(inputs, x)
+	}
+	for _, in := range inputs {
+		sorted := slices.Clone(in)
+		slices.Sort(sorted)
+		for k := range in {
+			x := slices.Clone(in)
+			if got := nth(x, k); got != sorted[k] || slices.Max(x[:k+1]) != got || slices.Min(x[k:]) != got {
+				t.Fatalf("nth(%d) of %d values = %d, want %d, with none greater before nor less after", k, len(in), got, sorted[k])
+			}
+		}
+	}
+}
+
 func TestPercentile(t *testing.T) {
-	x := []float64{1, 2, 3, 4}
+	x := []int64{1000, 2000, 3000, 4000} // grams
 	for _, tc := range []struct{ p, want float64 }{{0, 1}, {0.05, 1.15}, {0.5, 2.5}, {0.95, 3.85}, {1, 4}} {
-		if got := percentile(x, tc.p); math.Abs(got-tc.want) > 1e-12 {
+		if got := percentile(slices.Clone(x), tc.p); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("percentile(%v) = %v, want %v", tc.p, got, tc.want)
 		}
 	}
@@ -250,6 +278,108 @@ func BenchmarkSimulate(b *testing.B) {
 	groups := realisticGroups()
 	for b.Loop() {
 		if _, err := Simulate(groups, Options{Iterations: 10_000, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A memo's result is Simulate's, bit for bit, whatever it kept, and it
+// draws only the merged groups that changed.
+func TestMemoIsSimulate(t *testing.T) {
+	o := Options{Iterations: 1000, Seed: 42}
+	m := NewMemo(64 << 20)
+	check := func(what string, key string, gs []Group, drawn int64) {
+		t.Helper()
+		want, err := Simulate(gs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := m.Drawn()
+		got, err := m.Simulate(key, gs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: memo %+v, Simulate %+v", what, got.Total, want.Total)
+		}
+		if d := m.Drawn() - before; d != drawn {
+			t.Errorf("%s: drew %d merged groups, want %d", what, d, drawn)
+		}
+	}
+	groups := realisticGroups()
+	check("first", "a", groups, 3348)
+	check("again", "a", groups, 0)
+
+	// Ten lines uploaded: two groups grow, a new factor, a known factor
+	// in a category it had none in.
+	next := slices.Clone(groups)
+	next[5].Kg += 123.45
+	next[100].Kg *= 2
+	next = append(next, Group{Factor: "epa/999999", Category: 1, Kg: 870.25, Sigma2: 0.09},
+		Group{Factor: groups[0].Factor, Category: 8, Kg: 12.5, Sigma2: groups[0].Sigma2})
+	check("changed", "a", next, 4)
+	check("a group gone", "a", next[1:], 1)
+	check("back to the first", "a", groups, 5)
+	check("another key", "b", groups, 3348)
+	o.Iterations = 2000
+	check("other iterations", "a", groups, 3348)
+	o.Iterations = 1000
+
+	// Most groups changed: drawn again from nothing, still the same.
+	scaled := slices.Clone(groups)
+	for i := range scaled {
+		scaled[i].Kg *= 1.5
+	}
+	check("most changed", "a", scaled, 3348)
+}
+
+// The memo keeps what fits, dropping the least recently used.
+func TestMemoEvicts(t *testing.T) {
+	o := Options{Iterations: 1000}
+	gs := []Group{{Factor: "f", Category: 1, Kg: 10, Sigma2: 0.04}}
+	size := 16*1000*8 + 64
+	m := NewMemo(4 * size)
+	for _, k := range []string{"a", "b", "c", "d", "a", "e"} { // e evicts b
+		if _, err := m.Simulate(k, gs, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := m.Drawn()
+	for _, k := range []string{"a", "c", "d", "e"} {
+		_, _ = m.Simulate(k, gs, o)
+	}
+	if d := m.Drawn() - before; d != 0 {
+		t.Errorf("kept keys drew %d groups again", d)
+	}
+	_, _ = m.Simulate("b", gs, o)
+	if d := m.Drawn() - before; d != 1 {
+		t.Errorf("the evicted key drew %d groups, want 1", d)
+	}
+	if m.bytes > 4*size {
+		t.Errorf("%d bytes kept, over %d", m.bytes, 4*size)
+	}
+	// Too large for the memo: drawn, not kept.
+	big := NewMemo(size)
+	_, _ = big.Simulate("a", gs, o)
+	if big.bytes != 0 || big.Drawn() != 0 {
+		t.Errorf("a memo of %d bytes kept %d bytes, drew %d", size, big.bytes, big.Drawn())
+	}
+}
+
+// BenchmarkMemo is a report after a 10-line upload: ten groups changed
+// since the memo's last simulation.
+func BenchmarkMemo(b *testing.B) {
+	groups := realisticGroups()
+	m := NewMemo(64 << 20)
+	o := Options{Iterations: 10_000, Seed: 1}
+	if _, err := m.Simulate("t", groups, o); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		for j := range 10 {
+			groups[(i*10+j)%len(groups)].Kg += 1.25
+		}
+		if _, err := m.Simulate("t", groups, o); err != nil {
 			b.Fatal(err)
 		}
 	}
