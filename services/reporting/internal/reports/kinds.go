@@ -135,7 +135,7 @@ func cdp(d data) document.Document {
 		Sections: []document.Section{
 			{Title: "Scope 3 emissions", Paragraphs: []string{
 				fmt.Sprintf("Gross global Scope 3 emissions of %s: %s t CO2e (%s), %s %% of them calculated using data obtained from suppliers.",
-					orgOr(d, "the organisation"), tonnes(d.inv.TotalKg), basisName(d.inv.GWPBasis), orNA(supplierShare(d.inv.Methods, d.inv.TotalKg))),
+					orgOr(d, "the organisation"), textTonnes(d.inv.TotalKg), basisName(d.inv.GWPBasis), orNA(supplierShare(d.inv.Methods, d.inv.TotalKg))),
 				source(d),
 				uncertaintyText(d),
 			}, Tables: []document.Table{summaryTable(d), t}},
@@ -230,7 +230,7 @@ func sb253(d data) document.Document {
 		Sections: []document.Section{
 			{Title: "Scope 3 emissions", Paragraphs: []string{
 				fmt.Sprintf("Scope 3 emissions of %s, calculated following the GHG Protocol Corporate Value Chain (Scope 3) Standard: %s t CO2e (%s kg) under %s.",
-					orgOr(d, "the reporting entity"), tonnes(d.inv.TotalKg), d.inv.TotalKg, basisName(d.inv.GWPBasis)),
+					orgOr(d, "the reporting entity"), textTonnes(d.inv.TotalKg), document.Thousands(d.inv.TotalKg), basisName(d.inv.GWPBasis)),
 				source(d),
 			}, Tables: []document.Table{t}, Charts: []document.Chart{categoryChart(d)}},
 			{Title: "Provenance for assurance", Paragraphs: []string{
