@@ -12,7 +12,7 @@ ROWS     ?= 1000000
 # BENCH_API_ARGS: flags for bench-api, e.g. "-rows 100000 -duration 10s -vus 200" for a quick run
 BENCH_API_ARGS ?=
 
-.PHONY: run test test-memory test-faults fuzz fuzz-short bench bench-e2e bench-e2e-mix bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
+.PHONY: report-pages run test test-memory test-faults fuzz fuzz-short bench bench-e2e bench-e2e-mix bench-guard bench-api build generate lint lint-api check-generate tools deploy-check tidy
 
 ## run: the whole platform on the embedded default (no setup needed)
 run:
@@ -83,6 +83,10 @@ bench-guard: build
 ## bench-api: the design's user model (1,000 users, one request in 20 a report), ghz at every service's read RPCs and a 1,000-VU closed-loop REST mix through the gateway, against ceilings; results in .bench/bench-api.{md,json}
 bench-api: build $(BIN)/ghz
 	$(BIN)/vcci bench-api -bin $(BIN) -ghz $(BIN)/ghz -configs bench/ghz $(BENCH_API_ARGS)
+
+## report-pages: one page of each report kind's PDF into docs/reports/ (the platform on a database of its own; poppler-utils)
+report-pages: build
+	tools/report-pages.sh
 
 ## build: one binary per deployable into bin/
 build:
