@@ -213,8 +213,8 @@ func text(doc document.Document) string {
 // A figure in a sentence has its thousands separated, as in a table.
 func TestSentencesSeparateThousands(t *testing.T) {
 	src := newFake()
-	big := "20002000.1234567" // 20,002.000 t
-	src.inv.TotalKg, src.pareto.TotalKg = big, big
+	large := "20002000.1234567" // 20,002.000 t
+	src.inv.TotalKg, src.pareto.TotalKg = large, large
 	src.inv.Uncertainty = reports.Uncertainty{P5: "16500000.0000000", P50: "20100000.0000000", P95: "24800000.0000000"}
 	bare := regexp.MustCompile(`\d{4,}\.\d`)
 	for _, k := range []reports.Kind{reports.GHGInventory, reports.CDP, reports.ESRSE16, reports.SB253, reports.HotspotPack} {
