@@ -120,24 +120,33 @@ func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold fl
 // pass 1 before such suppliers bring them back to exactly 1. When the net
 // total is not positive no share is meaningful: all are 0 and the set is empty.
 func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
+	// Exact integers at the largest scale given: sums and comparisons
+	// without big.Rat's normalising on every step.
 	type ranked struct {
 		SupplierTotal
-		kg *big.Rat
+		kg    *big.Int // x 10^-scale
+		scale int
 	}
 	n := len(totals)
 	if n > math.MaxInt32 {
 		return Analysis{}, fmt.Errorf("hotspot.Pareto: %d suppliers, more than the contract counts", n)
 	}
 	rs := make([]ranked, n)
-	total, scale := new(big.Rat), 0
+	scale := 0
 	for i, t := range totals {
-		kg, sc, err := decimal.Parse(t.Kg)
+		kg, sc, err := decimal.ParseScaled(t.Kg)
 		if err != nil {
 			return Analysis{}, fmt.Errorf("hotspot.Pareto: supplier %q: %w", t.SupplierID, err)
 		}
-		rs[i] = ranked{t, kg}
-		total.Add(total, kg)
+		rs[i] = ranked{t, kg, sc}
 		scale = max(scale, sc)
+	}
+	total := new(big.Int)
+	for i := range rs {
+		if rs[i].scale < scale {
+			rs[i].kg.Mul(rs[i].kg, decimal.Pow10(scale-rs[i].scale))
+		}
+		total.Add(total, rs[i].kg)
 	}
 	slices.SortFunc(rs, func(a, b ranked) int {
 		if c := b.kg.Cmp(a.kg); c != 0 {
@@ -146,8 +155,9 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 		return strings.Compare(a.SupplierID, b.SupplierID)
 	})
 
-	a := Analysis{Entries: make([]Entry, len(rs)), TotalKg: total.FloatString(scale), SupplierCount: int32(n), Threshold: threshold}
-	cum := new(big.Rat)
+	a := Analysis{Entries: make([]Entry, len(rs)), TotalKg: decimal.FormatScaled(total, scale), SupplierCount: int32(n), Threshold: threshold}
+	totalF := new(big.Float).SetInt(total)
+	cum := new(big.Int)
 	var rank int32
 	for i, r := range rs {
 		rank++
@@ -158,7 +168,7 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 			// never accumulates; the comparison is on the share as reported,
 			// so that exactly 4/5 meets a threshold of 0.8 (whose float64 is
 			// a hair above 4/5).
-			e.Share, e.CumulativeShare = ratio(r.kg, total), ratio(cum, total)
+			e.Share, e.CumulativeShare = ratio(r.kg, totalF), ratio(cum, totalF)
 			e.InThresholdSet = a.ThresholdCount == 0
 			if a.ThresholdCount == 0 && e.CumulativeShare >= threshold {
 				a.ThresholdCount = rank
@@ -169,7 +179,10 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 	return a, nil
 }
 
-func ratio(x, total *big.Rat) float64 {
-	f, _ := new(big.Rat).Quo(x, total).Float64()
+// ratio is x / total rounded once to the nearest float64 (ties to even),
+// as big.Rat's Float64 would give it: both operands are exact and Quo
+// rounds the true quotient to its 53 bits.
+func ratio(x *big.Int, total *big.Float) float64 {
+	f, _ := new(big.Float).SetPrec(53).Quo(new(big.Float).SetInt(x), total).Float64()
 	return f
 }

@@ -1,7 +1,12 @@
 package hotspot
 
 import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -94,6 +99,61 @@ func TestParetoRefusesBadDecimals(t *testing.T) {
 	for _, kg := range []string{"", "1e3", "12,5", "--1", "NaN", ".", "1/3"} {
 		if _, err := Pareto([]SupplierTotal{{SupplierID: "A", Kg: kg}}, 0.8); err == nil {
 			t.Errorf("kg %q accepted", kg)
+		}
+	}
+}
+
+// randomTotals are n suppliers' kg at scales 0 to 7, a few negative.
+func randomTotals(n int) []SupplierTotal {
+	rng := rand.New(rand.NewPCG(5, 6))
+	out := make([]SupplierTotal, n)
+	for i := range out {
+		kg := strconv.FormatFloat(math.Exp(6+3*rng.NormFloat64()), 'f', rng.IntN(8), 64)
+		if rng.IntN(50) == 0 {
+			kg = "-" + kg
+		}
+		out[i] = SupplierTotal{SupplierID: fmt.Sprintf("S%05d", i), Kg: kg, Spend: "1"}
+	}
+	return out
+}
+
+// The shares are big.Rat's quotients rounded once to float64, and the
+// total its exact sum.
+func TestParetoSharesAreExactQuotients(t *testing.T) {
+	totals := randomTotals(3000)
+	a, err := Pareto(totals, 0.8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, kgs := new(big.Rat), map[string]*big.Rat{}
+	for _, s := range totals {
+		kg, _ := new(big.Rat).SetString(s.Kg)
+		kgs[s.SupplierID] = kg
+		total.Add(total, kg)
+	}
+	if want := total.FloatString(7); a.TotalKg != want {
+		t.Fatalf("total %s, want %s", a.TotalKg, want)
+	}
+	cum := new(big.Rat)
+	for i, e := range a.Entries {
+		cum.Add(cum, kgs[e.SupplierID])
+		share, _ := new(big.Rat).Quo(kgs[e.SupplierID], total).Float64()
+		cs, _ := new(big.Rat).Quo(cum, total).Float64()
+		if e.Share != share || e.CumulativeShare != cs {
+			t.Fatalf("entry %d (%s): share %v, cumulative %v; want %v, %v", i, e.SupplierID, e.Share, e.CumulativeShare, share, cs)
+		}
+		if i > 0 && kgs[a.Entries[i-1].SupplierID].Cmp(kgs[e.SupplierID]) < 0 {
+			t.Fatalf("entry %d (%s) ranks above a smaller one", i, e.SupplierID)
+		}
+	}
+}
+
+// BenchmarkPareto is the dataset of bench-api: 9,000 suppliers.
+func BenchmarkPareto(b *testing.B) {
+	totals := randomTotals(9000)
+	for b.Loop() {
+		if _, err := Pareto(totals, 0.8); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
