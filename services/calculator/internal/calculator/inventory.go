@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
-	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
 )
@@ -140,34 +139,29 @@ func (s *Service) Inventory(ctx context.Context, tenant uuid.UUID, at InventoryA
 }
 
 // total fills the inventory from its groups, simulating with memo
-// (which may be nil) under key.
+// (which may be nil) under key. The sums are exact integers at the
+// largest scale of the groups' kg, not big.Rat: no normalising per add.
 func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string) error {
 	type acc struct {
-		kg      *big.Rat
+		kg      *big.Int // x 10^-scale
 		count   int64
 		methods map[string]*MethodShare
-		methKg  map[string]*big.Rat
+		methKg  map[string]*big.Int
 		weighed []quality.Weighed
 	}
 	newAcc := func() *acc {
-		return &acc{kg: new(big.Rat), methods: map[string]*MethodShare{}, methKg: map[string]*big.Rat{}}
+		return &acc{kg: new(big.Int), methods: map[string]*MethodShare{}, methKg: map[string]*big.Int{}}
+	}
+	kgs, scale, err := parseKgs(rows, inv.Basis)
+	if err != nil {
+		return err
 	}
 	all, cats := newAcc(), map[int16]*acc{}
 	groups := make([]quality.Group, 0, len(rows))
 	factors := map[string]bool{}
-	for _, r := range rows {
-		kgText := r.Kg
-		switch inv.Basis {
-		case refdata.AR5: // r.Kg
-		case refdata.AR4:
-			kgText = r.Kg4
-		case refdata.AR6:
-			kgText = r.Kg6
-		}
-		kg, _, err := decimal.Parse(kgText)
-		if err != nil {
-			return fmt.Errorf("inventory group %s/%s: kg %q: %w", r.Set, r.Code, kgText, err)
-		}
+	for i, r := range rows {
+		kgStr := kgs[i].round(kgDecimals).text()
+		kg := kgs[i].round(scale).v
 		c := cats[r.Category]
 		if c == nil {
 			c = newAcc()
@@ -179,14 +173,13 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 				return fmt.Errorf("inventory group %s/%s: %w", r.Set, r.Code, err)
 			}
 		}
-		kgStr := kg.FloatString(7)
 		for _, a := range []*acc{all, c} {
 			a.kg.Add(a.kg, kg)
 			a.count += r.Count
 			m := a.methods[r.Method]
 			if m == nil {
 				m = &MethodShare{Method: r.Method}
-				a.methods[r.Method], a.methKg[r.Method] = m, new(big.Rat)
+				a.methods[r.Method], a.methKg[r.Method] = m, new(big.Int)
 			}
 			m.Count += r.Count
 			a.methKg[r.Method].Add(a.methKg[r.Method], kg)
@@ -194,7 +187,8 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 				a.weighed = append(a.weighed, quality.Weighed{Kg: kgStr, Indicators: d})
 			}
 		}
-		f, _ := kg.Float64()
+		// The decimal's nearest float64, as big.Rat's Float64 gives it.
+		f, _ := strconv.ParseFloat(kgStr, 64)
 		// The factor's name as the API shows it: its draws are seeded by it.
 		g := quality.Group{Factor: "factorSets/" + r.Set + "/factors/" + r.Code, Category: r.Category, Kg: f, Sigma2: quality.Sigma2(r.Method, d)}
 		groups = append(groups, g)
@@ -203,19 +197,20 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 		inv.Groups[len(inv.Groups)-1].Kg = kgStr
 	}
 	inv.Factors = len(factors)
+	whole := new(big.Float).SetInt(all.kg)
 	finish := func(a *acc) (string, []MethodShare, Quality, error) {
-		kg := a.kg.FloatString(7)
+		kg := fixed{a.kg, scale}.round(kgDecimals).text()
 		ms := make([]MethodShare, 0, len(a.methods))
-		for name, m := range a.methods {
-			m.Kg = a.methKg[name].FloatString(7)
-			m.Share = share(a.methKg[name], a.kg)
-			ms = append(ms, *m)
+		total := new(big.Float).SetInt(a.kg)
+		for name, m := range a.methKg {
+			ms = append(ms, *a.methods[name])
+			ms[len(ms)-1].Kg = fixed{m, scale}.round(kgDecimals).text()
+			ms[len(ms)-1].Share = share(m, total, a.kg.Sign())
 		}
 		slices.SortFunc(ms, func(x, y MethodShare) int { return methodRank(x.Method) - methodRank(y.Method) })
 		q, err := weighted(a.weighed)
 		return kg, ms, q, err
 	}
-	var err error
 	if inv.Kg, inv.Methods, inv.Quality, err = finish(all); err != nil {
 		return err
 	}
@@ -233,7 +228,7 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 		ranges[c.Category] = c.Range
 	}
 	for cat, a := range cats {
-		ct := CategoryTotal{Category: cat, Count: a.count, Share: share(a.kg, all.kg), Uncertainty: ranges[cat]}
+		ct := CategoryTotal{Category: cat, Count: a.count, Share: share(a.kg, whole, all.kg.Sign()), Uncertainty: ranges[cat]}
 		if ct.Kg, ct.Methods, ct.Quality, err = finish(a); err != nil {
 			return err
 		}
@@ -242,6 +237,30 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 	slices.SortFunc(inv.Categories, func(x, y CategoryTotal) int { return int(x.Category) - int(y.Category) })
 	return nil
 }
+
+// parseKgs reads each row's kg under basis, and the largest scale.
+func parseKgs(rows []InventoryRow, basis refdata.Basis) ([]fixed, int, error) {
+	kgs, scale := make([]fixed, len(rows)), 0
+	for i, r := range rows {
+		kgText := r.Kg
+		switch basis {
+		case refdata.AR5: // r.Kg
+		case refdata.AR4:
+			kgText = r.Kg4
+		case refdata.AR6:
+			kgText = r.Kg6
+		}
+		f, err := parseFixed(kgText)
+		if err != nil {
+			return nil, 0, fmt.Errorf("inventory group %s/%s: kg %q: %w", r.Set, r.Code, kgText, err)
+		}
+		kgs[i], scale = f, max(scale, f.scale)
+	}
+	return kgs, scale, nil
+}
+
+// kgDecimals is the scale the inventory writes kg with.
+const kgDecimals = 7
 
 // weighted is the emissions-weighted quality of assessed groups; empty
 // when none is.
@@ -256,12 +275,13 @@ func weighted(ws []quality.Weighed) (Quality, error) {
 	return Quality{Indicators: ind, Score: score}, nil
 }
 
-// share is part/whole as a float, 0 for a zero whole.
-func share(part, whole *big.Rat) float64 {
-	if whole.Sign() == 0 {
+// share is part/whole, both at one scale, rounded once to float64 (as
+// big.Rat's Float64 gives it); 0 for a zero whole (sign 0).
+func share(part *big.Int, whole *big.Float, sign int) float64 {
+	if sign == 0 {
 		return 0
 	}
-	f, _ := new(big.Rat).Quo(part, whole).Float64()
+	f, _ := new(big.Float).SetPrec(53).Quo(new(big.Float).SetInt(part), whole).Float64()
 	return f
 }
 
