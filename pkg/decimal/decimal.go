@@ -89,6 +89,14 @@ func Pow10(n int) *big.Int {
 	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }
 
+// Ratio is x / y rounded once to the nearest float64, ties to even: what
+// big.Rat's Float64 gives for the quotient, without normalising it. y must
+// not be zero.
+func Ratio(x, y *big.Int) float64 {
+	f, _ := new(big.Float).SetPrec(53).Quo(new(big.Float).SetInt(x), new(big.Float).SetInt(y)).Float64()
+	return f
+}
+
 // Format writes r as a plain decimal with the fewest decimals that hold it
 // exactly, when at most maxScale do (r's denominator divides 10^scale);
 // otherwise rounded half away from zero to maxScale, and exact is false.

@@ -2,6 +2,7 @@ package decimal
 
 import (
 	"math/big"
+	"math/rand"
 	"testing"
 )
 
@@ -71,6 +72,32 @@ func TestParseScaledAndQuoRound(t *testing.T) {
 	for _, c := range [][3]int64{{5, 2, 3}, {-5, 2, -3}, {7, 3, 2}, {-7, 3, -2}, {8, 3, 3}} {
 		if got := QuoRound(big.NewInt(c[0]), big.NewInt(c[1])); got.Int64() != c[2] {
 			t.Errorf("QuoRound(%d, %d) = %v, want %d", c[0], c[1], got, c[2])
+		}
+	}
+}
+
+// Ratio agrees with big.Rat's Float64 of the quotient, on exact halves
+// and on many random pairs of every size.
+func TestRatio(t *testing.T) {
+	rng := rand.New(rand.NewSource(1)) //nolint:gosec // test data
+	one := big.NewInt(1)
+	pairs := [][2]*big.Int{{big.NewInt(4), big.NewInt(5)}, {big.NewInt(1), big.NewInt(3)}, {big.NewInt(-2), big.NewInt(3)},
+		{new(big.Int).Lsh(one, 53), one}, {new(big.Int).Add(new(big.Int).Lsh(one, 53), one), one}}
+	for range 20_000 {
+		x := new(big.Int).Rand(rng, new(big.Int).Lsh(one, uint(1+rng.Intn(120))))
+		y := new(big.Int).Rand(rng, new(big.Int).Lsh(one, uint(1+rng.Intn(120))))
+		if y.Sign() == 0 {
+			continue
+		}
+		if rng.Intn(4) == 0 {
+			x.Neg(x)
+		}
+		pairs = append(pairs, [2]*big.Int{x, y})
+	}
+	for _, p := range pairs {
+		want, _ := new(big.Rat).SetFrac(p[0], p[1]).Float64()
+		if got := Ratio(p[0], p[1]); got != want {
+			t.Fatalf("Ratio(%v, %v) = %v, want %v", p[0], p[1], got, want)
 		}
 	}
 }

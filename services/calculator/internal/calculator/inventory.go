@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
 )
@@ -197,15 +198,13 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 		inv.Groups[len(inv.Groups)-1].Kg = kgStr
 	}
 	inv.Factors = len(factors)
-	whole := new(big.Float).SetInt(all.kg)
 	finish := func(a *acc) (string, []MethodShare, Quality, error) {
 		kg := fixed{a.kg, scale}.round(kgDecimals).text()
 		ms := make([]MethodShare, 0, len(a.methods))
-		total := new(big.Float).SetInt(a.kg)
 		for name, m := range a.methKg {
 			ms = append(ms, *a.methods[name])
 			ms[len(ms)-1].Kg = fixed{m, scale}.round(kgDecimals).text()
-			ms[len(ms)-1].Share = share(m, total, a.kg.Sign())
+			ms[len(ms)-1].Share = share(m, a.kg)
 		}
 		slices.SortFunc(ms, func(x, y MethodShare) int { return methodRank(x.Method) - methodRank(y.Method) })
 		q, err := weighted(a.weighed)
@@ -228,7 +227,7 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 		ranges[c.Category] = c.Range
 	}
 	for cat, a := range cats {
-		ct := CategoryTotal{Category: cat, Count: a.count, Share: share(a.kg, whole, all.kg.Sign()), Uncertainty: ranges[cat]}
+		ct := CategoryTotal{Category: cat, Count: a.count, Share: share(a.kg, all.kg), Uncertainty: ranges[cat]}
 		if ct.Kg, ct.Methods, ct.Quality, err = finish(a); err != nil {
 			return err
 		}
@@ -275,14 +274,12 @@ func weighted(ws []quality.Weighed) (Quality, error) {
 	return Quality{Indicators: ind, Score: score}, nil
 }
 
-// share is part/whole, both at one scale, rounded once to float64 (as
-// big.Rat's Float64 gives it); 0 for a zero whole (sign 0).
-func share(part *big.Int, whole *big.Float, sign int) float64 {
-	if sign == 0 {
+// share is part/whole, both at one scale, or 0 for a zero whole.
+func share(part, whole *big.Int) float64 {
+	if whole.Sign() == 0 {
 		return 0
 	}
-	f, _ := new(big.Float).SetPrec(53).Quo(new(big.Float).SetInt(part), whole).Float64()
-	return f
+	return decimal.Ratio(part, whole)
 }
 
 // methodRank orders methods best data first.

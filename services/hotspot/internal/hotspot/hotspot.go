@@ -156,7 +156,6 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 	})
 
 	a := Analysis{Entries: make([]Entry, len(rs)), TotalKg: decimal.FormatScaled(total, scale), SupplierCount: int32(n), Threshold: threshold}
-	totalF := new(big.Float).SetInt(total)
 	cum := new(big.Int)
 	var rank int32
 	for i, r := range rs {
@@ -168,7 +167,7 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 			// never accumulates; the comparison is on the share as reported,
 			// so that exactly 4/5 meets a threshold of 0.8 (whose float64 is
 			// a hair above 4/5).
-			e.Share, e.CumulativeShare = ratio(r.kg, totalF), ratio(cum, totalF)
+			e.Share, e.CumulativeShare = decimal.Ratio(r.kg, total), decimal.Ratio(cum, total)
 			e.InThresholdSet = a.ThresholdCount == 0
 			if a.ThresholdCount == 0 && e.CumulativeShare >= threshold {
 				a.ThresholdCount = rank
@@ -177,12 +176,4 @@ func Pareto(totals []SupplierTotal, threshold float64) (Analysis, error) {
 		a.Entries[i] = e
 	}
 	return a, nil
-}
-
-// ratio is x / total rounded once to the nearest float64 (ties to even),
-// as big.Rat's Float64 would give it: both operands are exact and Quo
-// rounds the true quotient to its 53 bits.
-func ratio(x *big.Int, total *big.Float) float64 {
-	f, _ := new(big.Float).SetPrec(53).Quo(new(big.Float).SetInt(x), total).Float64()
-	return f
 }
