@@ -64,7 +64,7 @@ type reportFiles struct {
 // serveOwn serves a report's file to a caller with an API key, which is
 // forwarded to reporting as every REST call's is.
 func (f *reportFiles) serveOwn(w http.ResponseWriter, r *http.Request) {
-	ctx := forwardedContext(r.Context(), r.Header)
+	ctx := withIfNoneMatch(forwardedContext(r.Context(), r.Header), r.Header)
 	var header metadata.MD
 	stream, err := f.client.GetReportFile(ctx, &reportingv1.GetReportFileRequest{Name: "reports/" + r.PathValue("id")}, grpc.Header(&header))
 	f.serve(w, r, stream, err, &header, "private, no-cache")
@@ -79,10 +79,20 @@ func (f *reportFiles) serveShared(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("x-request-id"); v != "" {
 		md.Set("x-request-id", v)
 	}
-	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	ctx := withIfNoneMatch(metadata.NewOutgoingContext(r.Context(), md), r.Header)
 	tok, _ := r.Context().Value(linkTokenKey{}).(string) // hideLinkTokens'
 	stream, err := f.client.GetSharedReportFile(ctx, &reportingv1.GetSharedReportFileRequest{Token: tok})
 	f.serve(w, r, stream, err, nil, "private, no-store")
+}
+
+// withIfNoneMatch passes the request's If-None-Match on to reporting,
+// which then sends the report without the file when it names the file:
+// a revalidation reads no file.
+func withIfNoneMatch(ctx context.Context, h http.Header) context.Context {
+	if v := h.Values("If-None-Match"); len(v) > 0 {
+		return metadata.AppendToOutgoingContext(ctx, "if-none-match", strings.Join(v, ", "))
+	}
+	return ctx
 }
 
 type chunks interface {
@@ -121,6 +131,14 @@ func (f *reportFiles) serve(w http.ResponseWriter, r *http.Request, stream chunk
 	if rep == nil {
 		f.fail(w, r, status.Error(codes.Internal, "reporting sent no report"))
 		return
+	}
+	// A file left out is one the request's If-None-Match names, so the
+	// answer below is a 304; anything else would be an empty 200.
+	if body.Len() == 0 && rep.GetSizeBytes() > 0 {
+		if _, ok := notModified(r.Header.Values("If-None-Match"), `"`+rep.GetSha256()+`"`); !ok {
+			f.fail(w, r, status.Error(codes.Internal, "reporting sent the report without its file"))
+			return
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", rep.GetContentType())

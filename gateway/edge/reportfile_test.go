@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ type fakeReporting struct {
 	reportingv1.UnimplementedReportingServiceServer
 	file       []byte
 	sharedKeys chan []string // the API keys a shared download arrived with
+	sent       atomic.Int64  // bytes of files sent
 }
 
 func (f *fakeReporting) report() *reportingv1.Report {
@@ -47,6 +49,12 @@ func (f *fakeReporting) send(stream grpc.ServerStreamingServer[reportingv1.Repor
 	if err := stream.Send(&reportingv1.ReportFileChunk{Report: f.report()}); err != nil {
 		return err
 	}
+	// As reporting does: no file for a caller that holds it.
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	if inm := md.Get("if-none-match"); len(inm) == 1 && strings.Contains(inm[0], f.report().GetSha256()) {
+		return nil
+	}
+	f.sent.Add(int64(len(f.file)))
 	for b := f.file; len(b) > 0; {
 		n := min(len(b), 1<<20)
 		if err := stream.Send(&reportingv1.ReportFileChunk{Data: b[:n]}); err != nil {
@@ -116,9 +124,20 @@ func TestReportFileDownloads(t *testing.T) {
 		t.Fatalf("download: %d, %d bytes, headers %v", resp.StatusCode, len(body), h)
 	}
 
-	resp, body = call(t, "GET", ts.URL+"/v1/reports/7/file", nil, "x-api-key", "k", "If-None-Match", etag)
-	if resp.StatusCode != http.StatusNotModified || len(body) != 0 || resp.Header.Get("ETag") != etag {
-		t.Fatalf("If-None-Match: %d, %d bytes, want 304 and no body", resp.StatusCode, len(body))
+	// A revalidation: 304, and reporting was asked for no file.
+	sent := fake.sent.Load()
+	resp, body = call(t, "GET", ts.URL+"/v1/reports/7/file", nil, "x-api-key", "k", "If-None-Match", `"other", `+etag)
+	if resp.StatusCode != http.StatusNotModified || len(body) != 0 || resp.Header.Get("ETag") != etag || fake.sent.Load() != sent {
+		t.Fatalf("If-None-Match: %d, %d bytes, reporting sent %d file bytes; want 304 and none", resp.StatusCode, len(body), fake.sent.Load()-sent)
+	}
+	resp, body = call(t, "GET", ts.URL+"/v1/reportFiles/good", nil, "If-None-Match", etag)
+	if resp.StatusCode != http.StatusNotModified || len(body) != 0 || fake.sent.Load() != sent {
+		t.Fatalf("a link's If-None-Match: %d, %d bytes, want 304", resp.StatusCode, len(body))
+	}
+	<-fake.sharedKeys
+	resp, body = call(t, "GET", ts.URL+"/v1/reports/7/file", nil, "x-api-key", "k", "If-None-Match", `"other"`)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
+		t.Fatalf("If-None-Match of another version: %d, %d bytes, want 200 and the file", resp.StatusCode, len(body))
 	}
 
 	resp, body = call(t, "GET", ts.URL+"/v1/reports/7/file", nil, "x-api-key", "k", "Range", "bytes=1048570-1048585")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -256,8 +257,19 @@ type fileStream interface {
 	Send(chunk *reportingv1.ReportFileChunk) error
 }
 
-// sendFile sends the report, then its file in chunks.
+// sendFile sends the report, then its file in chunks; only the report
+// when the caller's If-None-Match (forwarded by the gateway as
+// metadata) names the file, which is then not read.
 func (a *API) sendFile(stream fileStream, tenant uuid.UUID, id int64) error {
+	if inm := metadata.ValueFromIncomingContext(stream.Context(), "if-none-match"); len(inm) > 0 {
+		r, err := a.reports.Report(stream.Context(), tenant, id)
+		if err == nil && r.State == reporting.Succeeded && holds(inm, r.File.SHA256) {
+			if err := stream.Send(&reportingv1.ReportFileChunk{Report: reportProto(r)}); err != nil {
+				return fmt.Errorf("send report: %w", err)
+			}
+			return nil
+		}
+	}
 	r, body, err := a.reports.File(stream.Context(), tenant, id)
 	if err != nil {
 		return err
@@ -273,4 +285,18 @@ func (a *API) sendFile(stream fileStream, tenant uuid.UUID, id int64) error {
 		body = body[n:]
 	}
 	return nil
+}
+
+// holds reports whether If-None-Match values name the file whose SHA-256
+// is sha (its ETag), weakly compared as RFC 9110 says; "*" names any.
+func holds(ifNoneMatch []string, sha string) bool {
+	for _, v := range ifNoneMatch {
+		for t := range strings.SplitSeq(v, ",") {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			if t == "*" || t == `"`+sha+`"` {
+				return true
+			}
+		}
+	}
+	return false
 }

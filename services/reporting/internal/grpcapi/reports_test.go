@@ -187,6 +187,26 @@ func TestReportIsBuiltByItsJob(t *testing.T) {
 	if err != nil || string(body) != want || fr.GetSha256() != r.GetSha256() {
 		t.Fatalf("file = %q, %v, %v; want %q", body, fr, err, want)
 	}
+	// A caller holding the file (If-None-Match, forwarded by the gateway)
+	// gets the report alone; one holding another version, the file.
+	for _, tc := range []struct {
+		inm  string
+		want string
+	}{
+		{`"other", W/"` + r.GetSha256() + `"`, ""},
+		{"*", ""},
+		{`"other"`, want},
+	} {
+		cond := metadata.AppendToOutgoingContext(ctx, "if-none-match", tc.inm)
+		stream, err := e.client.GetReportFile(cond, &reportingv1.GetReportFileRequest{Name: created.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, body, err := readFile(stream)
+		if err != nil || string(body) != tc.want || fr.GetSha256() != r.GetSha256() {
+			t.Errorf("If-None-Match %s: file %q, report %v, %v; want %q", tc.inm, body, fr, err, tc.want)
+		}
+	}
 
 	list, err := e.client.ListReports(ctx, &reportingv1.ListReportsRequest{})
 	if err != nil || len(list.GetReports()) != 1 || list.GetReports()[0].GetName() != created.GetName() {
