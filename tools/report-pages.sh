@@ -2,7 +2,8 @@
 # Renders one page of each report kind's PDF into docs/reports/, as
 # docs/reports.md describes: the platform (bin/, make build) on a database of
 # its own, 7,635 lines of FY2024, a supplier figure, a campaign and a
-# snapshot; then pdftoppm (poppler-utils) at 70 dpi. make report-pages;
+# snapshot; then pdftoppm at 70 dpi. Needs poppler-utils, jq, curl and psql,
+# and port 8080 free. make report-pages;
 # KEEP=dir keeps the PDFs there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v pdftoppm >/dev/null || { echo "report-pages: pdftoppm missing (apt-get install poppler-utils)" >&2; exit 1; }
+for tool in pdftoppm:poppler-utils pdftotext:poppler-utils pdfinfo:poppler-utils jq:jq curl:curl psql:postgresql-client; do
+	command -v "${tool%%:*}" >/dev/null || { echo "report-pages: ${tool%%:*} missing (apt-get install ${tool#*:})" >&2; exit 1; }
+done
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null 2>&1
 
 DATABASE_URL="$PG/$DB?sslmode=disable" ./bin/vcci run >"$work/run.log" 2>&1 &
