@@ -85,14 +85,20 @@ func (f *reportFiles) serveShared(w http.ResponseWriter, r *http.Request) {
 	f.serve(w, r, stream, err, nil, "private, no-store")
 }
 
-// withIfNoneMatch passes the request's If-None-Match on to reporting,
-// which then sends the report without the file when it names the file:
-// a revalidation reads no file.
+// withIfNoneMatch passes the entity tags the request's If-None-Match
+// names on to reporting (their opaque part, or "*"), which then sends the
+// report without the file when one is the file's: a revalidation reads no
+// file.
 func withIfNoneMatch(ctx context.Context, h http.Header) context.Context {
-	if v := h.Values("If-None-Match"); len(v) > 0 {
-		return metadata.AppendToOutgoingContext(ctx, "if-none-match", strings.Join(v, ", "))
+	tags := etagsNamed(h.Values("If-None-Match"))
+	if len(tags) == 0 {
+		return ctx
 	}
-	return ctx
+	kv := make([]string, 0, 2*len(tags))
+	for _, t := range tags {
+		kv = append(kv, "if-none-match", t)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
 
 type chunks interface {

@@ -379,6 +379,23 @@ func etag(h uint64) string {
 // (RFC 9111 §4.3.4), so it is the client's own tag that is echoed.
 func notModified(fields []string, tag string) (string, bool) {
 	opaque := tag[1 : len(tag)-1]
+	for _, t := range etagsNamed(fields) {
+		if t == "*" {
+			return tag, true
+		}
+		for _, s := range etagCodingSuffixes {
+			if t == opaque+s {
+				return `"` + t + `"`, true
+			}
+		}
+	}
+	return "", false
+}
+
+// etagsNamed lists the entity tags If-None-Match fields name, each
+// without W/ and quotes, "*" as itself; a malformed field ends its list.
+func etagsNamed(fields []string) []string {
+	var out []string
 	for _, f := range fields {
 		for {
 			f = strings.TrimLeft(f, " \t,")
@@ -386,7 +403,8 @@ func notModified(fields []string, tag string) (string, bool) {
 				break
 			}
 			if f[0] == '*' {
-				return tag, true
+				out = append(out, "*")
+				break
 			}
 			t, rest, ok := scanETag(f)
 			if !ok {
@@ -394,14 +412,10 @@ func notModified(fields []string, tag string) (string, bool) {
 			}
 			f = rest
 			t = strings.TrimPrefix(t, "W/")
-			for _, s := range etagCodingSuffixes {
-				if t[1:len(t)-1] == opaque+s {
-					return t, true
-				}
-			}
+			out = append(out, t[1:len(t)-1])
 		}
 	}
-	return "", false
+	return out
 }
 
 // scanETag reads one entity-tag, [W/] DQUOTE *etagc DQUOTE, off the front of s.

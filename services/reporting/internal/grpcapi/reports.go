@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -258,8 +259,9 @@ type fileStream interface {
 }
 
 // sendFile sends the report, then its file in chunks; only the report
-// when the caller's If-None-Match (forwarded by the gateway as
-// metadata) names the file, which is then not read.
+// when the entity tags in the caller's "if-none-match" metadata (the
+// gateway's reading of If-None-Match) name the file, which is then not
+// read.
 func (a *API) sendFile(stream fileStream, tenant uuid.UUID, id int64) error {
 	if inm := metadata.ValueFromIncomingContext(stream.Context(), "if-none-match"); len(inm) > 0 {
 		r, err := a.reports.Report(stream.Context(), tenant, id)
@@ -287,16 +289,9 @@ func (a *API) sendFile(stream fileStream, tenant uuid.UUID, id int64) error {
 	return nil
 }
 
-// holds reports whether If-None-Match values name the file whose SHA-256
-// is sha (its ETag), weakly compared as RFC 9110 says; "*" names any.
-func holds(ifNoneMatch []string, sha string) bool {
-	for _, v := range ifNoneMatch {
-		for t := range strings.SplitSeq(v, ",") {
-			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-			if t == "*" || t == `"`+sha+`"` {
-				return true
-			}
-		}
-	}
-	return false
+// holds reports whether the entity tags a caller holds (the gateway's
+// reading of If-None-Match: opaque tags, or "*") name the file whose
+// SHA-256, its ETag, is sha.
+func holds(tags []string, sha string) bool {
+	return slices.Contains(tags, sha) || slices.Contains(tags, "*")
 }

@@ -190,14 +190,18 @@ func TestReportIsBuiltByItsJob(t *testing.T) {
 	// A caller holding the file (If-None-Match, forwarded by the gateway)
 	// gets the report alone; one holding another version, the file.
 	for _, tc := range []struct {
-		inm  string
+		inm  []string
 		want string
 	}{
-		{`"other", W/"` + r.GetSha256() + `"`, ""},
-		{"*", ""},
-		{`"other"`, want},
+		{[]string{"other", r.GetSha256()}, ""},
+		{[]string{"*"}, ""},
+		{[]string{"other"}, want},
 	} {
-		cond := metadata.AppendToOutgoingContext(ctx, "if-none-match", tc.inm)
+		kv := make([]string, 0, 2*len(tc.inm))
+		for _, tag := range tc.inm {
+			kv = append(kv, "if-none-match", tag)
+		}
+		cond := metadata.AppendToOutgoingContext(ctx, kv...)
 		stream, err := e.client.GetReportFile(cond, &reportingv1.GetReportFileRequest{Name: created.GetName()})
 		if err != nil {
 			t.Fatal(err)
