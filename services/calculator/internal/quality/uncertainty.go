@@ -229,8 +229,9 @@ func (m *Memo) Simulate(key string, groups []Group, o Options) (Result, error) {
 	return res, nil
 }
 
-// entry returns key's entry, made and kept when size fits, evicting the
-// least recently used; nil when m is nil or size does not fit.
+// entry returns key's entry, made or resized to size (its groups may have
+// grown), evicting the least recently used others while over the budget;
+// nil when m is nil or size does not fit.
 func (m *Memo) entry(key string, size int) *memoEntry {
 	if m == nil || size > m.maxBytes/4 {
 		return nil
@@ -238,23 +239,24 @@ func (m *Memo) entry(key string, size int) *memoEntry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.tick++
-	if e := m.entries[key]; e != nil {
-		e.used = m.tick
-		return e
+	e := m.entries[key]
+	if e == nil {
+		e = &memoEntry{}
+		m.entries[key] = e
 	}
-	for m.bytes+size > m.maxBytes {
+	e.used = m.tick
+	m.bytes += size - e.bytes
+	e.bytes = size
+	for m.bytes > m.maxBytes {
 		var oldest string
-		for k, e := range m.entries {
-			if oldest == "" || e.used < m.entries[oldest].used {
+		for k, o := range m.entries {
+			if k != key && (oldest == "" || o.used < m.entries[oldest].used) {
 				oldest = k
 			}
 		}
 		m.bytes -= m.entries[oldest].bytes
 		delete(m.entries, oldest)
 	}
-	e := &memoEntry{used: m.tick, bytes: size}
-	m.entries[key] = e
-	m.bytes += size
 	return e
 }
 

@@ -358,6 +358,23 @@ func TestMemoEvicts(t *testing.T) {
 	if m.bytes > 4*size {
 		t.Errorf("%d bytes kept, over %d", m.bytes, 4*size)
 	}
+	// An entry's groups grow: it is counted at its new size.
+	grown := NewMemo(8 * size)
+	many := make([]Group, 0, 100)
+	for i := range 100 {
+		many = append(many, Group{Factor: fmt.Sprintf("f%d", i), Category: 1, Kg: 1, Sigma2: 0.04})
+	}
+	for _, run := range []struct {
+		key string
+		gs  []Group
+	}{{"a", gs}, {"b", gs}, {"a", many}} {
+		if _, err := grown.Simulate(run.key, run.gs, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := size + 16*1000*8 + 100*64; grown.bytes != want {
+		t.Errorf("after a grew to 100 groups: %d bytes kept, want %d", grown.bytes, want)
+	}
 	// Too large for the memo: drawn, not kept.
 	big := NewMemo(size)
 	_, _ = big.Simulate("a", gs, o)
