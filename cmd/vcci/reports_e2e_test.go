@@ -23,6 +23,7 @@ import (
 
 type report struct {
 	Name, State, Error, FileName, ContentType, Sha256, SizeBytes string
+	FinishTime, ExpireTime                                       string
 }
 
 // Reports through the gateway and the real services: each format of a GHG
@@ -167,6 +168,21 @@ func TestReportThroughREST(t *testing.T) {
 	other := testsupport.Key(t, p.pool, "globex")
 	if resp, _ := get("/v1/"+r.Name+"/file", other); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another tenant's download: %d, want 404", resp.StatusCode)
+	}
+
+	// Kept REPORT_RETENTION (90 days by default) after it ended, unless
+	// deleted first; deleted, its file and links go with it.
+	finish, _ := time.Parse(time.RFC3339Nano, r.FinishTime)
+	if exp, _ := time.Parse(time.RFC3339Nano, r.ExpireTime); finish.IsZero() || !exp.Equal(finish.Add(90*24*time.Hour)) {
+		t.Fatalf("expireTime %q, want finishTime %s plus 90 days", r.ExpireTime, r.FinishTime)
+	}
+	if code := p.call(t, "DELETE", "/v1/"+r.Name, p.key, nil, nil); code != http.StatusOK {
+		t.Fatalf("DELETE /v1/%s: %d", r.Name, code)
+	}
+	for _, path := range []string{"/v1/" + r.Name, "/v1/" + r.Name + "/file", link.URL} {
+		if resp, b := get(path, p.key); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET %s after the delete: %d %s, want 404", path, resp.StatusCode, b)
+		}
 	}
 }
 

@@ -101,6 +101,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.reporting.v1.ReportingService/GetReport":                   read,
 	"/vcci.reporting.v1.ReportingService/ListReports":                 read,
 	"/vcci.reporting.v1.ReportingService/CreateReportLink":            write,
+	"/vcci.reporting.v1.ReportingService/DeleteReport":                write,
 	"/vcci.reporting.v1.ReportingService/GetReportFile":               read,
 	"/vcci.reporting.v1.ReportingService/GetSharedReportFile":         read,
 	"/vcci.iam.v1.ApiKeyService/CreateApiKey":                         admin,

@@ -33,19 +33,22 @@ type Options struct {
 	FetchPoll   time.Duration
 	RetryPolicy river.ClientRetryPolicy
 	TestOnly    bool
+	// Periodic are jobs the elected leader inserts on a schedule.
+	Periodic []*river.PeriodicJob
 }
 
 // NewClient returns a River client on schema that works queues with
 // workers, each job traced; Start it.
 func NewClient(pool *pgxpool.Pool, schema string, workers *river.Workers, queues map[string]river.QueueConfig, o Options) (*river.Client[pgx.Tx], error) {
 	cfg := &river.Config{
-		Schema:      schema,
-		Workers:     workers,
-		Queues:      queues,
-		RetryPolicy: o.RetryPolicy,
-		Logger:      o.Log,
-		TestOnly:    o.TestOnly,
-		Middleware:  []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
+		Schema:       schema,
+		Workers:      workers,
+		Queues:       queues,
+		RetryPolicy:  o.RetryPolicy,
+		Logger:       o.Log,
+		TestOnly:     o.TestOnly,
+		PeriodicJobs: o.Periodic,
+		Middleware:   []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
 	}
 	if o.FetchPoll > 0 {
 		cfg.FetchPollInterval, cfg.FetchCooldown = o.FetchPoll, min(o.FetchPoll, river.FetchCooldownDefault)

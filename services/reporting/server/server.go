@@ -30,7 +30,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return store.Migra
 
 // Run serves reporting until ctx ends.
 func Run(ctx context.Context, env service.Env) error {
-	cfg := LoadConfig(env)
+	cfg, err := LoadConfig(env)
+	if err != nil {
+		return err
+	}
 	// Reporting keeps reports and their files, and the River queue that
 	// builds them.
 	pool, auth, err := service.OpenDB(ctx, env, 8, Migrate)
@@ -56,6 +59,7 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
+	st = st.WithRetention(cfg.Retention)
 	hotConn, err := service.Dial(ctx, env, pool, cfg.HotspotAddr)
 	if err != nil {
 		return err
@@ -80,7 +84,7 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	jobs, err := store.NewClient(pool, reporting.NewReportWorker(made), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
-		Engagement: eng})
+		Engagement: eng, Upkeep: st})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -40,6 +41,16 @@ const GetSharedReportFileMethod = "/vcci.reporting.v1.ReportingService/GetShared
 func (a *API) WithReports(reports *reporting.Reports, tokens *pagetoken.Codec, links *reporting.Links) *API {
 	a.reports, a.tokens, a.links = reports, tokens, links
 	return a
+}
+
+// named reads the caller's tenant and the id of the report name names.
+func named(ctx context.Context, name string) (uuid.UUID, int64, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return uuid.Nil, 0, err
+	}
+	id, err := parseID("name", reportPrefix, name)
+	return tenant, id, err
 }
 
 // parseID reads "prefix{id}" into id.
@@ -121,6 +132,9 @@ func reportProto(r reporting.Report) *reportingv1.Report {
 	if !r.FinishTime.IsZero() {
 		out.FinishTime = timestamppb.New(r.FinishTime)
 	}
+	if !r.ExpireTime.IsZero() {
+		out.ExpireTime = timestamppb.New(r.ExpireTime)
+	}
 	return out
 }
 
@@ -155,11 +169,7 @@ func (a *API) CreateReport(ctx context.Context, req *reportingv1.CreateReportReq
 }
 
 func (a *API) GetReport(ctx context.Context, req *reportingv1.GetReportRequest) (*reportingv1.Report, error) {
-	tenant, err := tenancy.MustTenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := parseID("name", reportPrefix, req.GetName())
+	tenant, id, err := named(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +178,17 @@ func (a *API) GetReport(ctx context.Context, req *reportingv1.GetReportRequest) 
 		return nil, err
 	}
 	return reportProto(r), nil
+}
+
+func (a *API) DeleteReport(ctx context.Context, req *reportingv1.DeleteReportRequest) (*emptypb.Empty, error) {
+	tenant, id, err := named(ctx, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := a.reports.Delete(ctx, tenant, id); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
 }
 
 func (a *API) ListReports(ctx context.Context, req *reportingv1.ListReportsRequest) (*reportingv1.ListReportsResponse, error) {
@@ -212,11 +233,7 @@ func (a *API) ListReports(ctx context.Context, req *reportingv1.ListReportsReque
 }
 
 func (a *API) CreateReportLink(ctx context.Context, req *reportingv1.CreateReportLinkRequest) (*reportingv1.ReportLink, error) {
-	tenant, err := tenancy.MustTenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := parseID("name", reportPrefix, req.GetName())
+	tenant, id, err := named(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -232,11 +249,7 @@ func (a *API) CreateReportLink(ctx context.Context, req *reportingv1.CreateRepor
 }
 
 func (a *API) GetReportFile(req *reportingv1.GetReportFileRequest, stream reportingv1.ReportingService_GetReportFileServer) error {
-	tenant, err := tenancy.MustTenant(stream.Context())
-	if err != nil {
-		return err
-	}
-	id, err := parseID("name", reportPrefix, req.GetName())
+	tenant, id, err := named(stream.Context(), req.GetName())
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,13 @@ type reportsEnv struct {
 
 func startReports(t *testing.T, check reporting.Checker, produce reporting.Producer) reportsEnv {
 	t.Helper()
+	return startKept(t, check, produce, 0, 0)
+}
+
+// startKept is startReports with reports kept retention after they end,
+// the expired ones deleted every expireEvery.
+func startKept(t *testing.T, check reporting.Checker, produce reporting.Producer, retention, expireEvery time.Duration) reportsEnv {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL")
 	}
@@ -77,9 +84,11 @@ func startReports(t *testing.T, check reporting.Checker, produce reporting.Produ
 	if err != nil {
 		t.Fatal(err)
 	}
+	st = st.WithRetention(retention)
 	reports := reporting.NewReports(st, check, produce)
 	jobs, err := store.NewClient(pool, reporting.NewReportWorker(reports), store.ClientOptions{Log: slog.New(slog.DiscardHandler),
-		TP: noop.NewTracerProvider(), FetchPoll: 10 * time.Millisecond, RetryPolicy: retryNow{}, TestOnly: true})
+		TP: noop.NewTracerProvider(), FetchPoll: 10 * time.Millisecond, RetryPolicy: retryNow{}, TestOnly: true,
+		Upkeep: st, ExpireEvery: expireEvery})
 	if err != nil {
 		t.Fatal(err)
 	}

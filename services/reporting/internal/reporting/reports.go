@@ -99,6 +99,9 @@ type Report struct {
 	File       FileInfo
 	CreateTime time.Time
 	FinishTime time.Time // zero until it ends
+	// ExpireTime is when the report is deleted, REPORT_RETENTION after it
+	// ends; zero until it ends, or when reports are kept.
+	ExpireTime time.Time
 }
 
 // FileInfo describes a built report's file.
@@ -140,6 +143,8 @@ type ReportStore interface {
 	FinishReport(ctx context.Context, tenant uuid.UUID, id int64, f FileInfo, body []byte, errText string) (Report, error)
 	// ReportFile returns a report with its file's bytes.
 	ReportFile(ctx context.Context, tenant uuid.UUID, id int64) (Report, []byte, error)
+	// DeleteReport deletes a report and its file.
+	DeleteReport(ctx context.Context, tenant uuid.UUID, id int64) error
 }
 
 // Sentinels of reports.
@@ -235,6 +240,12 @@ func (s *Reports) Report(ctx context.Context, tenant uuid.UUID, id int64) (Repor
 	return s.store.Report(ctx, tenant, id)
 }
 
+// Delete deletes a report and its file, whatever its state: its links
+// stop working, and its job, if still to run, finds nothing to build.
+func (s *Reports) Delete(ctx context.Context, tenant uuid.UUID, id int64) error {
+	return s.store.DeleteReport(ctx, tenant, id)
+}
+
 // List returns a page of reports, newest first.
 func (s *Reports) List(ctx context.Context, tenant uuid.UUID, limit int, after int64) ([]Report, error) {
 	return s.store.Reports(ctx, tenant, limit, after)
@@ -305,6 +316,9 @@ func (*ReportWorker) Timeout(*river.Job[ReportArgs]) time.Duration { return 10 *
 // Work builds the report; the last attempt's error fails it.
 func (w *ReportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) error {
 	_, err := w.reports.Build(ctx, job.Args.Tenant, job.Args.ID)
+	if errors.Is(err, ErrReportNotFound) {
+		return nil // deleted before it was built
+	}
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// Stopped with its client: handed back without spending an attempt.
 		return river.JobSnooze(time.Second) //nolint:wrapcheck // River's own signal, read by River

@@ -45,8 +45,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Store implements reporting.ReportStore.
 type Store struct {
-	pool *pgxpool.Pool
-	jobs *river.Client[pgx.Tx] // inserts only
+	pool      *pgxpool.Pool
+	jobs      *river.Client[pgx.Tx] // inserts only
+	retention time.Duration         // 0: reports are kept until deleted
+}
+
+// WithRetention has reports deleted d after they end (DeleteExpired); 0
+// keeps them until deleted.
+func (s *Store) WithRetention(d time.Duration) *Store {
+	s.retention = max(d, 0)
+	return s
 }
 
 // New returns a Store on pool.
@@ -72,6 +80,10 @@ type ClientOptions struct {
 	// Engagement receives the report.ready events (nil: they wait in
 	// their queue for a client that has it).
 	Engagement engagementv1.EngagementServiceClient
+	// Upkeep, if set, deletes the reports past its retention every
+	// ExpireEvery (default an hour), on the elected leader.
+	Upkeep      *Store
+	ExpireEvery time.Duration
 }
 
 // NewClient returns the River client that builds reports with w; Start it.
@@ -92,8 +104,22 @@ func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (
 		}
 		queues[events.Queue] = river.QueueConfig{MaxWorkers: 2}
 	}
+	var periodic []*river.PeriodicJob
+	if o.Upkeep != nil && o.Upkeep.retention > 0 {
+		if err := river.AddWorkerSafely(workers, &expireWorker{store: o.Upkeep}); err != nil {
+			return nil, fmt.Errorf("store.NewClient: %w", err)
+		}
+		queues[queueUpkeep] = river.QueueConfig{MaxWorkers: 1}
+		if o.ExpireEvery <= 0 {
+			o.ExpireEvery = time.Hour
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(o.ExpireEvery),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return ExpireArgs{}, &river.InsertOpts{Queue: queueUpkeep, MaxAttempts: 1}
+			}, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	c, err := riverdb.NewClient(pool, RiverSchema, workers, queues,
-		riverdb.Options{Log: o.Log, TP: o.TP, FetchPoll: o.FetchPoll, RetryPolicy: o.RetryPolicy, TestOnly: o.TestOnly})
+		riverdb.Options{Log: o.Log, TP: o.TP, FetchPoll: o.FetchPoll, RetryPolicy: o.RetryPolicy, TestOnly: o.TestOnly, Periodic: periodic})
 	if err != nil {
 		return nil, fmt.Errorf("store.NewClient: %w", err)
 	}
@@ -104,7 +130,7 @@ func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (
 const reportCols = `r.id, r.kind, r.period_start, r.period_end, coalesce(r.snapshot_id, 0), r.gwp_basis, r.format, r.organization,
 	r.exclusions, r.state, r.progress, r.error, r.file_name, r.content_type, r.size_bytes, r.sha256, r.create_time, r.finish_time`
 
-func scanReport(row pgx.Row, extra ...any) (reporting.Report, error) {
+func (s *Store) scanReport(row pgx.Row, extra ...any) (reporting.Report, error) {
 	var r reporting.Report
 	var kind, format, progress int16
 	var basis, state string
@@ -122,6 +148,9 @@ func scanReport(row pgx.Row, extra ...any) (reporting.Report, error) {
 	}
 	if finish != nil {
 		r.FinishTime = *finish
+		if s.retention > 0 {
+			r.ExpireTime = r.FinishTime.Add(s.retention)
+		}
 	}
 	return r, nil
 }
@@ -148,7 +177,7 @@ func (s *Store) CreateReport(ctx context.Context, tenant uuid.UUID, r reporting.
 			return fmt.Errorf("queue report: %w", err)
 		}
 		var err error
-		out, err = readReport(ctx, tx, tenant, id)
+		out, err = s.readReport(ctx, tx, tenant, id)
 		return err
 	})
 	if err != nil {
@@ -164,8 +193,8 @@ func nonNil(es []reporting.Exclusion) []reporting.Exclusion {
 	return es
 }
 
-func readReport(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, id int64) (reporting.Report, error) {
-	r, err := scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+` FROM reporting.reports r WHERE r.tenant_id = $1 AND r.id = $2`, tenant, id))
+func (s *Store) readReport(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, id int64) (reporting.Report, error) {
+	r, err := s.scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+` FROM reporting.reports r WHERE r.tenant_id = $1 AND r.id = $2`, tenant, id))
 	return r, db.NotFound(err, "read report", reporting.ErrReportNotFound)
 }
 
@@ -186,7 +215,7 @@ func (s *Store) Report(ctx context.Context, tenant uuid.UUID, id int64) (reporti
 	var out reporting.Report
 	err := s.inTenant(ctx, tenant, "store.Report", func(tx pgx.Tx) error {
 		var err error
-		out, err = readReport(ctx, tx, tenant, id)
+		out, err = s.readReport(ctx, tx, tenant, id)
 		return err
 	})
 	return out, err
@@ -196,7 +225,7 @@ func (s *Store) Reports(ctx context.Context, tenant uuid.UUID, limit int, after 
 	var out []reporting.Report
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + reportCols + ` FROM reporting.reports r
 		WHERE r.tenant_id = $1 AND ($2 = 0 OR r.id < $2) ORDER BY r.id DESC LIMIT $3`, Args: []any{tenant, after, limit},
-		Scan: db.Collect(&out, func(row pgx.CollectableRow) (reporting.Report, error) { return scanReport(row) })})
+		Scan: db.Collect(&out, func(row pgx.CollectableRow) (reporting.Report, error) { return s.scanReport(row) })})
 	if err != nil {
 		return nil, fmt.Errorf("store.Reports: %w", err)
 	}
@@ -213,7 +242,7 @@ func (s *Store) StartReport(ctx context.Context, tenant uuid.UUID, id int64) (re
 			return fmt.Errorf("update: %w", err)
 		}
 		var err error
-		out, err = readReport(ctx, tx, tenant, id)
+		out, err = s.readReport(ctx, tx, tenant, id)
 		return err
 	})
 	return out, err
@@ -245,7 +274,7 @@ func (s *Store) FinishReport(ctx context.Context, tenant uuid.UUID, id int64, f 
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
-		if out, err = readReport(ctx, tx, tenant, id); err != nil || errText != "" || tag.RowsAffected() == 0 {
+		if out, err = s.readReport(ctx, tx, tenant, id); err != nil || errText != "" || tag.RowsAffected() == 0 {
 			return err
 		}
 		// Told once, with the report's end: a rolled-back end tells no one.
@@ -261,9 +290,70 @@ func (s *Store) ReportFile(ctx context.Context, tenant uuid.UUID, id int64) (rep
 	var body []byte
 	err := s.inTenant(ctx, tenant, "store.ReportFile", func(tx pgx.Tx) error {
 		var err error
-		out, err = scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+`, r.file FROM reporting.reports r WHERE r.tenant_id = $1 AND r.id = $2`,
+		out, err = s.scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+`, r.file FROM reporting.reports r WHERE r.tenant_id = $1 AND r.id = $2`,
 			tenant, id), &body)
 		return db.NotFound(err, "read report file", reporting.ErrReportNotFound)
 	})
 	return out, body, err
+}
+
+// DeleteReport deletes a report and its file.
+func (s *Store) DeleteReport(ctx context.Context, tenant uuid.UUID, id int64) error {
+	return s.inTenant(ctx, tenant, "store.DeleteReport", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM reporting.reports WHERE tenant_id = $1 AND id = $2`, tenant, id)
+		if err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return reporting.ErrReportNotFound
+		}
+		return nil
+	})
+}
+
+// expireBatch is how many reports one statement of DeleteExpired deletes.
+const expireBatch = 500
+
+// DeleteExpired deletes every tenant's reports that ended more than the
+// retention before now, and returns how many.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	if s.retention <= 0 {
+		return 0, nil
+	}
+	var deleted int64
+	for {
+		var n int64
+		err := db.AsMaintenance(ctx, s.pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `DELETE FROM reporting.reports WHERE id IN (
+				SELECT id FROM reporting.reports WHERE finish_time < $1 ORDER BY finish_time LIMIT $2)`, now.Add(-s.retention), expireBatch)
+			n = tag.RowsAffected()
+			return err //nolint:wrapcheck // wrapped below
+		})
+		if err != nil {
+			return deleted, fmt.Errorf("store.DeleteExpired: %w", err)
+		}
+		deleted += n
+		if n < expireBatch {
+			return deleted, nil
+		}
+	}
+}
+
+// queueUpkeep is the River queue of reporting's upkeep.
+const queueUpkeep = "upkeep"
+
+// ExpireArgs is the periodic job that deletes reports past their retention.
+type ExpireArgs struct{}
+
+// Kind names the job type in River.
+func (ExpireArgs) Kind() string { return "reporting.expire" }
+
+type expireWorker struct {
+	river.WorkerDefaults[ExpireArgs]
+	store *Store
+}
+
+func (w *expireWorker) Work(ctx context.Context, _ *river.Job[ExpireArgs]) error {
+	_, err := w.store.DeleteExpired(ctx, time.Now())
+	return err
 }

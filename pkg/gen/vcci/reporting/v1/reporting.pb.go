@@ -11,6 +11,7 @@ import (
 	v11 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -287,12 +288,16 @@ type Report struct {
 	Error string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
 	// The file, once SUCCEEDED: its name, media type, size in bytes and
 	// SHA-256 (hex), which is also its ETag.
-	FileName      string                 `protobuf:"bytes,13,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
-	ContentType   string                 `protobuf:"bytes,14,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	SizeBytes     int64                  `protobuf:"varint,15,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	Sha256        string                 `protobuf:"bytes,16,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	FinishTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	FileName    string                 `protobuf:"bytes,13,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	ContentType string                 `protobuf:"bytes,14,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	SizeBytes   int64                  `protobuf:"varint,15,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Sha256      string                 `protobuf:"bytes,16,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	FinishTime  *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// When the report and its file will be deleted: finish_time plus the
+	// platform's REPORT_RETENTION. Unset until it ends, or when reports are
+	// kept until deleted.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -449,6 +454,13 @@ func (x *Report) GetCreateTime() *timestamppb.Timestamp {
 func (x *Report) GetFinishTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.FinishTime
+	}
+	return nil
+}
+
+func (x *Report) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
 	}
 	return nil
 }
@@ -648,6 +660,51 @@ func (x *ListReportsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type DeleteReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "reports/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteReportRequest) Reset() {
+	*x = DeleteReportRequest{}
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteReportRequest) ProtoMessage() {}
+
+func (x *DeleteReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteReportRequest.ProtoReflect.Descriptor instead.
+func (*DeleteReportRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteReportRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type CreateReportLinkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "reports/{id}" of a SUCCEEDED report.
@@ -658,7 +715,7 @@ type CreateReportLinkRequest struct {
 
 func (x *CreateReportLinkRequest) Reset() {
 	*x = CreateReportLinkRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[6]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +727,7 @@ func (x *CreateReportLinkRequest) String() string {
 func (*CreateReportLinkRequest) ProtoMessage() {}
 
 func (x *CreateReportLinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[6]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +740,7 @@ func (x *CreateReportLinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReportLinkRequest.ProtoReflect.Descriptor instead.
 func (*CreateReportLinkRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{6}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateReportLinkRequest) GetName() string {
@@ -706,7 +763,7 @@ type ReportLink struct {
 
 func (x *ReportLink) Reset() {
 	*x = ReportLink{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[7]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +775,7 @@ func (x *ReportLink) String() string {
 func (*ReportLink) ProtoMessage() {}
 
 func (x *ReportLink) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[7]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +788,7 @@ func (x *ReportLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportLink.ProtoReflect.Descriptor instead.
 func (*ReportLink) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{7}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReportLink) GetUrl() string {
@@ -758,7 +815,7 @@ type GetReportFileRequest struct {
 
 func (x *GetReportFileRequest) Reset() {
 	*x = GetReportFileRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[8]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +827,7 @@ func (x *GetReportFileRequest) String() string {
 func (*GetReportFileRequest) ProtoMessage() {}
 
 func (x *GetReportFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[8]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +840,7 @@ func (x *GetReportFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReportFileRequest.ProtoReflect.Descriptor instead.
 func (*GetReportFileRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{8}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetReportFileRequest) GetName() string {
@@ -803,7 +860,7 @@ type GetSharedReportFileRequest struct {
 
 func (x *GetSharedReportFileRequest) Reset() {
 	*x = GetSharedReportFileRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[9]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +872,7 @@ func (x *GetSharedReportFileRequest) String() string {
 func (*GetSharedReportFileRequest) ProtoMessage() {}
 
 func (x *GetSharedReportFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[9]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +885,7 @@ func (x *GetSharedReportFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSharedReportFileRequest.ProtoReflect.Descriptor instead.
 func (*GetSharedReportFileRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{9}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSharedReportFileRequest) GetToken() string {
@@ -851,7 +908,7 @@ type ReportFileChunk struct {
 
 func (x *ReportFileChunk) Reset() {
 	*x = ReportFileChunk{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[10]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +920,7 @@ func (x *ReportFileChunk) String() string {
 func (*ReportFileChunk) ProtoMessage() {}
 
 func (x *ReportFileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[10]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +933,7 @@ func (x *ReportFileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFileChunk.ProtoReflect.Descriptor instead.
 func (*ReportFileChunk) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{10}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReportFileChunk) GetReport() *Report {
@@ -903,7 +960,7 @@ type GetDashboardRequest struct {
 
 func (x *GetDashboardRequest) Reset() {
 	*x = GetDashboardRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[11]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +972,7 @@ func (x *GetDashboardRequest) String() string {
 func (*GetDashboardRequest) ProtoMessage() {}
 
 func (x *GetDashboardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[11]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +985,7 @@ func (x *GetDashboardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDashboardRequest.ProtoReflect.Descriptor instead.
 func (*GetDashboardRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{11}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetDashboardRequest) GetTopSuppliers() int32 {
@@ -960,7 +1017,7 @@ type Dashboard struct {
 
 func (x *Dashboard) Reset() {
 	*x = Dashboard{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[12]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1029,7 @@ func (x *Dashboard) String() string {
 func (*Dashboard) ProtoMessage() {}
 
 func (x *Dashboard) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[12]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1042,7 @@ func (x *Dashboard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dashboard.ProtoReflect.Descriptor instead.
 func (*Dashboard) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{12}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Dashboard) GetTotalKgCo2E() string {
@@ -1069,7 +1126,7 @@ type GetInventorySummaryRequest struct {
 
 func (x *GetInventorySummaryRequest) Reset() {
 	*x = GetInventorySummaryRequest{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[13]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1138,7 @@ func (x *GetInventorySummaryRequest) String() string {
 func (*GetInventorySummaryRequest) ProtoMessage() {}
 
 func (x *GetInventorySummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[13]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1151,7 @@ func (x *GetInventorySummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInventorySummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetInventorySummaryRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{13}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetInventorySummaryRequest) GetTopN() int32 {
@@ -1124,7 +1181,7 @@ type InventorySummary struct {
 
 func (x *InventorySummary) Reset() {
 	*x = InventorySummary{}
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1193,7 @@ func (x *InventorySummary) String() string {
 func (*InventorySummary) ProtoMessage() {}
 
 func (x *InventorySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_vcci_reporting_v1_reporting_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1206,7 @@ func (x *InventorySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventorySummary.ProtoReflect.Descriptor instead.
 func (*InventorySummary) Descriptor() ([]byte, []int) {
-	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+	return file_vcci_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InventorySummary) GetTotalKgCo2E() string {
@@ -1233,10 +1290,10 @@ var File_vcci_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"E\n" +
+	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"E\n" +
 	"\x0fReportExclusion\x12\x1a\n" +
 	"\bcategory\x18\x01 \x01(\x05R\bcategory\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xf1\x05\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xae\x06\n" +
 	"\x06Report\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.vcci.reporting.v1.ReportKindR\x04kind\x12!\n" +
@@ -1262,7 +1319,9 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vfinish_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"H\n" +
+	"finishTime\x12;\n" +
+	"\vexpire_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"H\n" +
 	"\x13CreateReportRequest\x121\n" +
 	"\x06report\x18\x01 \x01(\v2\x19.vcci.reporting.v1.ReportR\x06report\"&\n" +
 	"\x10GetReportRequest\x12\x12\n" +
@@ -1273,7 +1332,9 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"r\n" +
 	"\x13ListReportsResponse\x123\n" +
 	"\areports\x18\x01 \x03(\v2\x19.vcci.reporting.v1.ReportR\areports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\")\n" +
+	"\x13DeleteReportRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"-\n" +
 	"\x17CreateReportLinkRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
 	"\n" +
@@ -1341,13 +1402,14 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x13REPORT_STATE_QUEUED\x10\x01\x12\x18\n" +
 	"\x14REPORT_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16REPORT_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
-	"\x13REPORT_STATE_FAILED\x10\x042\xfc\x05\n" +
+	"\x13REPORT_STATE_FAILED\x10\x042\xcc\x06\n" +
 	"\x10ReportingService\x12i\n" +
 	"\x13GetInventorySummary\x12-.vcci.reporting.v1.GetInventorySummaryRequest\x1a#.vcci.reporting.v1.InventorySummary\x12T\n" +
 	"\fGetDashboard\x12&.vcci.reporting.v1.GetDashboardRequest\x1a\x1c.vcci.reporting.v1.Dashboard\x12Q\n" +
 	"\fCreateReport\x12&.vcci.reporting.v1.CreateReportRequest\x1a\x19.vcci.reporting.v1.Report\x12K\n" +
 	"\tGetReport\x12#.vcci.reporting.v1.GetReportRequest\x1a\x19.vcci.reporting.v1.Report\x12\\\n" +
-	"\vListReports\x12%.vcci.reporting.v1.ListReportsRequest\x1a&.vcci.reporting.v1.ListReportsResponse\x12]\n" +
+	"\vListReports\x12%.vcci.reporting.v1.ListReportsRequest\x1a&.vcci.reporting.v1.ListReportsResponse\x12N\n" +
+	"\fDeleteReport\x12&.vcci.reporting.v1.DeleteReportRequest\x1a\x16.google.protobuf.Empty\x12]\n" +
 	"\x10CreateReportLink\x12*.vcci.reporting.v1.CreateReportLinkRequest\x1a\x1d.vcci.reporting.v1.ReportLink\x12^\n" +
 	"\rGetReportFile\x12'.vcci.reporting.v1.GetReportFileRequest\x1a\".vcci.reporting.v1.ReportFileChunk0\x01\x12j\n" +
 	"\x13GetSharedReportFile\x12-.vcci.reporting.v1.GetSharedReportFileRequest\x1a\".vcci.reporting.v1.ReportFileChunk0\x01B\xcd\x01\n" +
@@ -1366,7 +1428,7 @@ func file_vcci_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_vcci_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_vcci_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_vcci_reporting_v1_reporting_proto_goTypes = []any{
 	(ReportKind)(0),                    // 0: vcci.reporting.v1.ReportKind
 	(ReportFormat)(0),                  // 1: vcci.reporting.v1.ReportFormat
@@ -1377,61 +1439,66 @@ var file_vcci_reporting_v1_reporting_proto_goTypes = []any{
 	(*GetReportRequest)(nil),           // 6: vcci.reporting.v1.GetReportRequest
 	(*ListReportsRequest)(nil),         // 7: vcci.reporting.v1.ListReportsRequest
 	(*ListReportsResponse)(nil),        // 8: vcci.reporting.v1.ListReportsResponse
-	(*CreateReportLinkRequest)(nil),    // 9: vcci.reporting.v1.CreateReportLinkRequest
-	(*ReportLink)(nil),                 // 10: vcci.reporting.v1.ReportLink
-	(*GetReportFileRequest)(nil),       // 11: vcci.reporting.v1.GetReportFileRequest
-	(*GetSharedReportFileRequest)(nil), // 12: vcci.reporting.v1.GetSharedReportFileRequest
-	(*ReportFileChunk)(nil),            // 13: vcci.reporting.v1.ReportFileChunk
-	(*GetDashboardRequest)(nil),        // 14: vcci.reporting.v1.GetDashboardRequest
-	(*Dashboard)(nil),                  // 15: vcci.reporting.v1.Dashboard
-	(*GetInventorySummaryRequest)(nil), // 16: vcci.reporting.v1.GetInventorySummaryRequest
-	(*InventorySummary)(nil),           // 17: vcci.reporting.v1.InventorySummary
-	(v1.GwpBasis)(0),                   // 18: vcci.calculator.v1.GwpBasis
-	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
-	(*v11.EmissionTotal)(nil),          // 20: vcci.common.v1.EmissionTotal
+	(*DeleteReportRequest)(nil),        // 9: vcci.reporting.v1.DeleteReportRequest
+	(*CreateReportLinkRequest)(nil),    // 10: vcci.reporting.v1.CreateReportLinkRequest
+	(*ReportLink)(nil),                 // 11: vcci.reporting.v1.ReportLink
+	(*GetReportFileRequest)(nil),       // 12: vcci.reporting.v1.GetReportFileRequest
+	(*GetSharedReportFileRequest)(nil), // 13: vcci.reporting.v1.GetSharedReportFileRequest
+	(*ReportFileChunk)(nil),            // 14: vcci.reporting.v1.ReportFileChunk
+	(*GetDashboardRequest)(nil),        // 15: vcci.reporting.v1.GetDashboardRequest
+	(*Dashboard)(nil),                  // 16: vcci.reporting.v1.Dashboard
+	(*GetInventorySummaryRequest)(nil), // 17: vcci.reporting.v1.GetInventorySummaryRequest
+	(*InventorySummary)(nil),           // 18: vcci.reporting.v1.InventorySummary
+	(v1.GwpBasis)(0),                   // 19: vcci.calculator.v1.GwpBasis
+	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
+	(*v11.EmissionTotal)(nil),          // 21: vcci.common.v1.EmissionTotal
+	(*emptypb.Empty)(nil),              // 22: google.protobuf.Empty
 }
 var file_vcci_reporting_v1_reporting_proto_depIdxs = []int32{
 	0,  // 0: vcci.reporting.v1.Report.kind:type_name -> vcci.reporting.v1.ReportKind
-	18, // 1: vcci.reporting.v1.Report.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	19, // 1: vcci.reporting.v1.Report.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
 	1,  // 2: vcci.reporting.v1.Report.format:type_name -> vcci.reporting.v1.ReportFormat
 	3,  // 3: vcci.reporting.v1.Report.exclusions:type_name -> vcci.reporting.v1.ReportExclusion
 	2,  // 4: vcci.reporting.v1.Report.state:type_name -> vcci.reporting.v1.ReportState
-	19, // 5: vcci.reporting.v1.Report.create_time:type_name -> google.protobuf.Timestamp
-	19, // 6: vcci.reporting.v1.Report.finish_time:type_name -> google.protobuf.Timestamp
-	4,  // 7: vcci.reporting.v1.CreateReportRequest.report:type_name -> vcci.reporting.v1.Report
-	4,  // 8: vcci.reporting.v1.ListReportsResponse.reports:type_name -> vcci.reporting.v1.Report
-	19, // 9: vcci.reporting.v1.ReportLink.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 10: vcci.reporting.v1.ReportFileChunk.report:type_name -> vcci.reporting.v1.Report
-	20, // 11: vcci.reporting.v1.Dashboard.by_category:type_name -> vcci.common.v1.EmissionTotal
-	20, // 12: vcci.reporting.v1.Dashboard.by_month:type_name -> vcci.common.v1.EmissionTotal
-	20, // 13: vcci.reporting.v1.Dashboard.top_suppliers:type_name -> vcci.common.v1.EmissionTotal
-	19, // 14: vcci.reporting.v1.Dashboard.generate_time:type_name -> google.protobuf.Timestamp
-	20, // 15: vcci.reporting.v1.InventorySummary.by_category:type_name -> vcci.common.v1.EmissionTotal
-	20, // 16: vcci.reporting.v1.InventorySummary.by_supplier:type_name -> vcci.common.v1.EmissionTotal
-	20, // 17: vcci.reporting.v1.InventorySummary.by_naics:type_name -> vcci.common.v1.EmissionTotal
-	20, // 18: vcci.reporting.v1.InventorySummary.by_month:type_name -> vcci.common.v1.EmissionTotal
-	19, // 19: vcci.reporting.v1.InventorySummary.generate_time:type_name -> google.protobuf.Timestamp
-	16, // 20: vcci.reporting.v1.ReportingService.GetInventorySummary:input_type -> vcci.reporting.v1.GetInventorySummaryRequest
-	14, // 21: vcci.reporting.v1.ReportingService.GetDashboard:input_type -> vcci.reporting.v1.GetDashboardRequest
-	5,  // 22: vcci.reporting.v1.ReportingService.CreateReport:input_type -> vcci.reporting.v1.CreateReportRequest
-	6,  // 23: vcci.reporting.v1.ReportingService.GetReport:input_type -> vcci.reporting.v1.GetReportRequest
-	7,  // 24: vcci.reporting.v1.ReportingService.ListReports:input_type -> vcci.reporting.v1.ListReportsRequest
-	9,  // 25: vcci.reporting.v1.ReportingService.CreateReportLink:input_type -> vcci.reporting.v1.CreateReportLinkRequest
-	11, // 26: vcci.reporting.v1.ReportingService.GetReportFile:input_type -> vcci.reporting.v1.GetReportFileRequest
-	12, // 27: vcci.reporting.v1.ReportingService.GetSharedReportFile:input_type -> vcci.reporting.v1.GetSharedReportFileRequest
-	17, // 28: vcci.reporting.v1.ReportingService.GetInventorySummary:output_type -> vcci.reporting.v1.InventorySummary
-	15, // 29: vcci.reporting.v1.ReportingService.GetDashboard:output_type -> vcci.reporting.v1.Dashboard
-	4,  // 30: vcci.reporting.v1.ReportingService.CreateReport:output_type -> vcci.reporting.v1.Report
-	4,  // 31: vcci.reporting.v1.ReportingService.GetReport:output_type -> vcci.reporting.v1.Report
-	8,  // 32: vcci.reporting.v1.ReportingService.ListReports:output_type -> vcci.reporting.v1.ListReportsResponse
-	10, // 33: vcci.reporting.v1.ReportingService.CreateReportLink:output_type -> vcci.reporting.v1.ReportLink
-	13, // 34: vcci.reporting.v1.ReportingService.GetReportFile:output_type -> vcci.reporting.v1.ReportFileChunk
-	13, // 35: vcci.reporting.v1.ReportingService.GetSharedReportFile:output_type -> vcci.reporting.v1.ReportFileChunk
-	28, // [28:36] is the sub-list for method output_type
-	20, // [20:28] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	20, // 5: vcci.reporting.v1.Report.create_time:type_name -> google.protobuf.Timestamp
+	20, // 6: vcci.reporting.v1.Report.finish_time:type_name -> google.protobuf.Timestamp
+	20, // 7: vcci.reporting.v1.Report.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 8: vcci.reporting.v1.CreateReportRequest.report:type_name -> vcci.reporting.v1.Report
+	4,  // 9: vcci.reporting.v1.ListReportsResponse.reports:type_name -> vcci.reporting.v1.Report
+	20, // 10: vcci.reporting.v1.ReportLink.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 11: vcci.reporting.v1.ReportFileChunk.report:type_name -> vcci.reporting.v1.Report
+	21, // 12: vcci.reporting.v1.Dashboard.by_category:type_name -> vcci.common.v1.EmissionTotal
+	21, // 13: vcci.reporting.v1.Dashboard.by_month:type_name -> vcci.common.v1.EmissionTotal
+	21, // 14: vcci.reporting.v1.Dashboard.top_suppliers:type_name -> vcci.common.v1.EmissionTotal
+	20, // 15: vcci.reporting.v1.Dashboard.generate_time:type_name -> google.protobuf.Timestamp
+	21, // 16: vcci.reporting.v1.InventorySummary.by_category:type_name -> vcci.common.v1.EmissionTotal
+	21, // 17: vcci.reporting.v1.InventorySummary.by_supplier:type_name -> vcci.common.v1.EmissionTotal
+	21, // 18: vcci.reporting.v1.InventorySummary.by_naics:type_name -> vcci.common.v1.EmissionTotal
+	21, // 19: vcci.reporting.v1.InventorySummary.by_month:type_name -> vcci.common.v1.EmissionTotal
+	20, // 20: vcci.reporting.v1.InventorySummary.generate_time:type_name -> google.protobuf.Timestamp
+	17, // 21: vcci.reporting.v1.ReportingService.GetInventorySummary:input_type -> vcci.reporting.v1.GetInventorySummaryRequest
+	15, // 22: vcci.reporting.v1.ReportingService.GetDashboard:input_type -> vcci.reporting.v1.GetDashboardRequest
+	5,  // 23: vcci.reporting.v1.ReportingService.CreateReport:input_type -> vcci.reporting.v1.CreateReportRequest
+	6,  // 24: vcci.reporting.v1.ReportingService.GetReport:input_type -> vcci.reporting.v1.GetReportRequest
+	7,  // 25: vcci.reporting.v1.ReportingService.ListReports:input_type -> vcci.reporting.v1.ListReportsRequest
+	9,  // 26: vcci.reporting.v1.ReportingService.DeleteReport:input_type -> vcci.reporting.v1.DeleteReportRequest
+	10, // 27: vcci.reporting.v1.ReportingService.CreateReportLink:input_type -> vcci.reporting.v1.CreateReportLinkRequest
+	12, // 28: vcci.reporting.v1.ReportingService.GetReportFile:input_type -> vcci.reporting.v1.GetReportFileRequest
+	13, // 29: vcci.reporting.v1.ReportingService.GetSharedReportFile:input_type -> vcci.reporting.v1.GetSharedReportFileRequest
+	18, // 30: vcci.reporting.v1.ReportingService.GetInventorySummary:output_type -> vcci.reporting.v1.InventorySummary
+	16, // 31: vcci.reporting.v1.ReportingService.GetDashboard:output_type -> vcci.reporting.v1.Dashboard
+	4,  // 32: vcci.reporting.v1.ReportingService.CreateReport:output_type -> vcci.reporting.v1.Report
+	4,  // 33: vcci.reporting.v1.ReportingService.GetReport:output_type -> vcci.reporting.v1.Report
+	8,  // 34: vcci.reporting.v1.ReportingService.ListReports:output_type -> vcci.reporting.v1.ListReportsResponse
+	22, // 35: vcci.reporting.v1.ReportingService.DeleteReport:output_type -> google.protobuf.Empty
+	11, // 36: vcci.reporting.v1.ReportingService.CreateReportLink:output_type -> vcci.reporting.v1.ReportLink
+	14, // 37: vcci.reporting.v1.ReportingService.GetReportFile:output_type -> vcci.reporting.v1.ReportFileChunk
+	14, // 38: vcci.reporting.v1.ReportingService.GetSharedReportFile:output_type -> vcci.reporting.v1.ReportFileChunk
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_vcci_reporting_v1_reporting_proto_init() }
@@ -1445,7 +1512,7 @@ func file_vcci_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_reporting_v1_reporting_proto_rawDesc), len(file_vcci_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

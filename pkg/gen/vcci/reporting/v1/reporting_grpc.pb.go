@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -24,6 +25,7 @@ const (
 	ReportingService_CreateReport_FullMethodName        = "/vcci.reporting.v1.ReportingService/CreateReport"
 	ReportingService_GetReport_FullMethodName           = "/vcci.reporting.v1.ReportingService/GetReport"
 	ReportingService_ListReports_FullMethodName         = "/vcci.reporting.v1.ReportingService/ListReports"
+	ReportingService_DeleteReport_FullMethodName        = "/vcci.reporting.v1.ReportingService/DeleteReport"
 	ReportingService_CreateReportLink_FullMethodName    = "/vcci.reporting.v1.ReportingService/CreateReportLink"
 	ReportingService_GetReportFile_FullMethodName       = "/vcci.reporting.v1.ReportingService/GetReportFile"
 	ReportingService_GetSharedReportFile_FullMethodName = "/vcci.reporting.v1.ReportingService/GetSharedReportFile"
@@ -56,6 +58,12 @@ type ReportingServiceClient interface {
 	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*Report, error)
 	// ListReports lists the tenant's reports, newest first.
 	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error)
+	// DeleteReport deletes a report and its file, whatever its state.
+	//
+	// Its links stop working at once; a job still building it stores nothing.
+	// Reports are also deleted on their own REPORT_RETENTION after they end
+	// (Report.expire_time).
+	DeleteReport(ctx context.Context, in *DeleteReportRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// CreateReportLink returns a link to a built report's file that needs no
 	// API key, valid for 15 minutes.
 	//
@@ -128,6 +136,16 @@ func (c *reportingServiceClient) ListReports(ctx context.Context, in *ListReport
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListReportsResponse)
 	err := c.cc.Invoke(ctx, ReportingService_ListReports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) DeleteReport(ctx context.Context, in *DeleteReportRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ReportingService_DeleteReport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +227,12 @@ type ReportingServiceServer interface {
 	GetReport(context.Context, *GetReportRequest) (*Report, error)
 	// ListReports lists the tenant's reports, newest first.
 	ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error)
+	// DeleteReport deletes a report and its file, whatever its state.
+	//
+	// Its links stop working at once; a job still building it stores nothing.
+	// Reports are also deleted on their own REPORT_RETENTION after they end
+	// (Report.expire_time).
+	DeleteReport(context.Context, *DeleteReportRequest) (*emptypb.Empty, error)
 	// CreateReportLink returns a link to a built report's file that needs no
 	// API key, valid for 15 minutes.
 	//
@@ -251,6 +275,9 @@ func (UnimplementedReportingServiceServer) GetReport(context.Context, *GetReport
 }
 func (UnimplementedReportingServiceServer) ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListReports not implemented")
+}
+func (UnimplementedReportingServiceServer) DeleteReport(context.Context, *DeleteReportRequest) (*emptypb.Empty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteReport not implemented")
 }
 func (UnimplementedReportingServiceServer) CreateReportLink(context.Context, *CreateReportLinkRequest) (*ReportLink, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateReportLink not implemented")
@@ -372,6 +399,24 @@ func _ReportingService_ListReports_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_DeleteReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).DeleteReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_DeleteReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).DeleteReport(ctx, req.(*DeleteReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ReportingService_CreateReportLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateReportLinkRequest)
 	if err := dec(in); err != nil {
@@ -438,6 +483,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReports",
 			Handler:    _ReportingService_ListReports_Handler,
+		},
+		{
+			MethodName: "DeleteReport",
+			Handler:    _ReportingService_DeleteReport_Handler,
 		},
 		{
 			MethodName: "CreateReportLink",

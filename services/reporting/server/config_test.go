@@ -1,0 +1,27 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vcci-dev/vcci/pkg/service"
+)
+
+func TestLoadConfigRetention(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+	}{{"", 90 * 24 * time.Hour}, {"0", 0}, {"720h", 30 * 24 * time.Hour}} {
+		t.Setenv("REPORT_RETENTION", c.value)
+		if got, err := LoadConfig(service.Env{}); err != nil || got.Retention != c.want {
+			t.Fatalf("REPORT_RETENTION=%q: %v, %v; want %s", c.value, got.Retention, err, c.want)
+		}
+	}
+	for _, bad := range []string{"-1h", "a while"} {
+		t.Setenv("REPORT_RETENTION", bad)
+		if _, err := LoadConfig(service.Env{}); err == nil || !strings.Contains(err.Error(), "REPORT_RETENTION") {
+			t.Fatalf("REPORT_RETENTION=%q: %v, want an error naming it", bad, err)
+		}
+	}
+}
