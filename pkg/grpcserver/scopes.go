@@ -35,6 +35,16 @@ var unaudited = map[string]bool{
 	"/vcci.engagement.v1.EngagementService/PublishEvent": true,
 }
 
+// serviceOnly are methods only vcci's own services call, each for a
+// tenant with the platform's service token: an API key, whatever its
+// scopes, is refused. A key that could publish a webhook event would sign
+// the platform's word for an upload it never made; one that could adjust
+// suppliers' totals would part them from their lines.
+var serviceOnly = map[string]bool{
+	"/vcci.engagement.v1.EngagementService/PublishEvent": true,
+	"/vcci.intake.v1.IntakeService/AdjustSupplierTotals": true,
+}
+
 // adminPackage holds the tenant's administration: its keys and audit log.
 const adminPackage = "/vcci.iam.v1."
 
@@ -80,8 +90,12 @@ func reads(fullMethod string) bool {
 	return false
 }
 
-// authorize refuses a caller whose scopes lack the one method needs.
+// authorize refuses a caller whose scopes lack the one method needs, and
+// an API key calling a method for services only.
 func authorize(ctx context.Context, method string) error {
+	if serviceOnly[method] && tenancy.ServiceTokenFrom(ctx) == "" {
+		return apperr.New(apperr.PermissionDenied, strings.TrimPrefix(method, "/")+" is called by vcci's own services only, not with an API key")
+	}
 	need := RequiredScope(method)
 	if tenancy.ScopesFrom(ctx).Has(need) {
 		return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
@@ -148,9 +149,22 @@ func (e *hooksEnv) register(t *testing.T, key string, r *receiver, events ...str
 	return ep
 }
 
+// asService acts for the tenant of key (A's or B's) with the platform's
+// service token, as the services that publish events do.
+func (e *hooksEnv) asService(t *testing.T, key string) context.Context {
+	t.Helper()
+	name := map[string]string{e.keyA: "acme", e.keyB: "globex"}[key]
+	token, err := tenancy.ServiceToken(context.Background(), e.pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(context.Background(), "x-vcci-service-token", token,
+		"x-vcci-tenant", testsupport.Tenant(t, e.pool, name).String())
+}
+
 func (e *hooksEnv) publish(t *testing.T, key, id, typ, data string) *engagementv1.PublishEventResponse {
 	t.Helper()
-	resp, err := e.client.PublishEvent(testsupport.WithKey(key), &engagementv1.PublishEventRequest{EventId: id, Type: typ, Data: data})
+	resp, err := e.client.PublishEvent(e.asService(t, key), &engagementv1.PublishEventRequest{EventId: id, Type: typ, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,9 +476,25 @@ func TestEndpointFailingForADayIsDisabled(t *testing.T) {
 	}
 }
 
+// A key, even one that writes, cannot publish an event: the receivers
+// would take the platform's signature on it.
+func TestAKeyCannotPublishAnEvent(t *testing.T) {
+	e := startHooks(t)
+	recv := newReceiver(t)
+	e.register(t, e.keyA, recv, webhook.UploadSucceeded)
+	_, err := e.client.PublishEvent(testsupport.WithKey(e.keyA), &engagementv1.PublishEventRequest{
+		EventId: "upload-1-succeeded", Type: webhook.UploadSucceeded, Data: `{"upload":"uploads/1"}`})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("PublishEvent with tenant A's key: %v, want PermissionDenied", err)
+	}
+	if resp := e.publish(t, e.keyA, "upload-1-succeeded", webhook.UploadSucceeded, `{"upload":"uploads/1"}`); !resp.GetPublished() || resp.GetDeliveries() != 1 {
+		t.Fatalf("the same event from a service: %v, want it published once", resp)
+	}
+}
+
 func TestWebhookBadInput(t *testing.T) {
 	e := startHooks(t)
-	ctx := testsupport.WithKey(e.keyA)
+	ctx, svc := testsupport.WithKey(e.keyA), e.asService(t, e.keyA)
 	create := func(url string, events ...string) error {
 		_, err := e.client.CreateWebhookEndpoint(ctx, &engagementv1.CreateWebhookEndpointRequest{Endpoint: &engagementv1.WebhookEndpoint{Url: url, Events: events}})
 		return err
@@ -497,15 +527,15 @@ func TestWebhookBadInput(t *testing.T) {
 			return err
 		}()},
 		{"no event id", "event_id", func() error {
-			_, err := e.client.PublishEvent(ctx, &engagementv1.PublishEventRequest{Type: webhook.ReportReady})
+			_, err := e.client.PublishEvent(svc, &engagementv1.PublishEventRequest{Type: webhook.ReportReady})
 			return err
 		}()},
 		{"unknown type", "type", func() error {
-			_, err := e.client.PublishEvent(ctx, &engagementv1.PublishEventRequest{EventId: "x", Type: webhook.EndpointDisabled})
+			_, err := e.client.PublishEvent(svc, &engagementv1.PublishEventRequest{EventId: "x", Type: webhook.EndpointDisabled})
 			return err
 		}()},
 		{"data not an object", "data", func() error {
-			_, err := e.client.PublishEvent(ctx, &engagementv1.PublishEventRequest{EventId: "x", Type: webhook.ReportReady, Data: "[1]"})
+			_, err := e.client.PublishEvent(svc, &engagementv1.PublishEventRequest{EventId: "x", Type: webhook.ReportReady, Data: "[1]"})
 			return err
 		}()},
 	} {
