@@ -11,7 +11,9 @@ import (
 
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
+	"github.com/vcci-dev/vcci/pkg/secretbox"
 	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 	"github.com/vcci-dev/vcci/services/engagement/internal/grpcapi"
 	"github.com/vcci-dev/vcci/services/engagement/internal/store"
@@ -37,7 +39,23 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	defer hs.Close()
 
-	st := store.New(pool)
+	// Endpoints' signing secrets are sealed under a key derived from the
+	// platform secret every replica shares; those stored in the clear by
+	// an older version are sealed now.
+	secretKey, err := tenancy.DeriveKey(ctx, pool, "webhook-secrets")
+	if err != nil {
+		return err
+	}
+	box, err := secretbox.New(secretKey)
+	if err != nil {
+		return err
+	}
+	st := store.New(pool).WithSecrets(box)
+	if n, err := st.SealSecrets(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		env.Log.InfoContext(ctx, "sealed webhook secrets stored in the clear", "endpoints", n)
+	}
 	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
 	hooks := engagement.NewWebhooks(st)
 	hooks.AllowPrivate = cfg.WebhookPrivateNetworks

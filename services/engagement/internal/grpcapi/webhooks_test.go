@@ -24,6 +24,7 @@ import (
 
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
+	"github.com/vcci-dev/vcci/pkg/secretbox"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/pkg/webhook"
@@ -45,7 +46,11 @@ func startHooks(t *testing.T) *hooksEnv {
 	t.Helper()
 	pool := testsupport.NewPool(t, "engagement", store.Migrate)
 	e := &hooksEnv{pool: pool, keyA: testsupport.Key(t, pool, "acme"), keyB: testsupport.Key(t, pool, "globex")}
-	st := store.New(pool)
+	box, err := secretbox.New(testBoxKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(pool).WithSecrets(box)
 	hooks := engagement.NewWebhooks(st)
 	hooks.AllowPrivate = true // the receivers are on 127.0.0.1
 	hooks.Now = func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
@@ -474,6 +479,53 @@ func TestEndpointFailingForADayIsDisabled(t *testing.T) {
 	if again, err := enable(e.keyA); err != nil || again.GetState() != engagementv1.WebhookEndpointState_WEBHOOK_ENDPOINT_STATE_ENABLED {
 		t.Fatalf("enabling an enabled endpoint: %v, %v", again, err)
 	}
+}
+
+// testBoxKey seals the test endpoints' secrets.
+var testBoxKey = []byte("0123456789abcdef0123456789abcdef")
+
+// A secret is stored sealed, never in the clear, and deliveries are signed
+// with it; one stored in the clear by an older version is sealed by
+// SealSecrets and still signs.
+func TestSecretsAreStoredSealed(t *testing.T) {
+	e := startHooks(t)
+	recv := newReceiver(t)
+	ep := e.register(t, e.keyA, recv, webhook.UploadSucceeded)
+	secret := ep.GetSecret()
+	stored := func() string {
+		var s string
+		if err := e.pool.QueryRow(context.Background(), `SELECT secret FROM engagement.webhook_endpoints`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	raw := strings.TrimPrefix(secret, "whsec_")
+	if s := stored(); !secretbox.Sealed(s) || strings.Contains(s, raw) {
+		t.Fatalf("stored secret %q: want it sealed, not %q", s, secret)
+	}
+	e.publish(t, e.keyA, "upload-1-succeeded", webhook.UploadSucceeded, `{}`)
+	testsupport.WaitFor(t, "the signed delivery", 20*time.Second, func() bool { return len(recv.receipts()) == 1 })
+
+	// As an older version left it: in the clear.
+	if _, err := e.pool.Exec(context.Background(), `UPDATE engagement.webhook_endpoints SET secret = $1`, secret); err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(testBoxKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(e.pool).WithSecrets(box)
+	if n, err := st.SealSecrets(context.Background()); err != nil || n != 1 {
+		t.Fatalf("SealSecrets = %d, %v; want 1", n, err)
+	}
+	if s := stored(); !secretbox.Sealed(s) || strings.Contains(s, raw) {
+		t.Fatalf("after SealSecrets: %q, want it sealed", s)
+	}
+	if n, err := st.SealSecrets(context.Background()); err != nil || n != 0 {
+		t.Fatalf("SealSecrets again = %d, %v; want 0", n, err)
+	}
+	e.publish(t, e.keyA, "upload-2-succeeded", webhook.UploadSucceeded, `{}`)
+	testsupport.WaitFor(t, "the delivery signed with the sealed secret", 20*time.Second, func() bool { return len(recv.receipts()) == 2 })
 }
 
 // A key, even one that writes, cannot publish an event: the receivers

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/secretbox"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 )
 
@@ -31,6 +32,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 type Store struct {
 	pool *pgxpool.Pool
 	jobs *river.Client[pgx.Tx] // inserts only
+	box  *secretbox.Box        // seals endpoints' secrets; nil stores them in the clear
+}
+
+// WithSecrets has s seal endpoints' signing secrets with box.
+func (s *Store) WithSecrets(box *secretbox.Box) *Store {
+	s.box = box
+	return s
 }
 
 // New returns a Store.

@@ -16,6 +16,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/riverdb"
+	"github.com/vcci-dev/vcci/pkg/secretbox"
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 )
 
@@ -80,7 +81,11 @@ func scanEndpoint(row pgx.Row) (engagement.Endpoint, error) {
 
 func (s *Store) CreateEndpoint(ctx context.Context, tenant uuid.UUID, e engagement.Endpoint, limit int) (engagement.Endpoint, error) {
 	var out engagement.Endpoint
-	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+	stored, err := s.seal(e.Secret, tenant)
+	if err != nil {
+		return out, fmt.Errorf("store.CreateEndpoint: %w", err)
+	}
+	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		// Serializes the tenant's creations, so that the limit holds.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('engagement.webhook_endpoints'), hashtext($1::text))`, tenant); err != nil {
 			return fmt.Errorf("lock: %w", err)
@@ -94,7 +99,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, tenant uuid.UUID, e engageme
 		}
 		var err error
 		out, err = scanEndpoint(tx.QueryRow(ctx, `INSERT INTO engagement.webhook_endpoints (tenant_id, url, events, description, secret)
-			VALUES ($1, $2, $3, $4, $5) RETURNING `+endpointCols, tenant, e.URL, e.Events, e.Description, e.Secret))
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+endpointCols, tenant, e.URL, e.Events, e.Description, stored))
 		if err != nil {
 			return fmt.Errorf("insert endpoint: %w", err)
 		}
@@ -340,7 +345,13 @@ func (s *Store) Send(ctx context.Context, tenant uuid.UUID, delivery int64) (eng
 			JOIN engagement.webhook_events v ON v.tenant_id = d.tenant_id AND v.id = d.event_id
 			WHERE d.id = $1`, delivery).Scan(&out.EndpointID, &out.URL, &out.Secret, &enabled, &state, &out.EventID, &body)
 		out.Body, out.Skip = []byte(body), !enabled || state != engagement.Pending
-		return db.NotFound(err, "read delivery", engagement.ErrDeliveryNotFound)
+		if err != nil {
+			return db.NotFound(err, "read delivery", engagement.ErrDeliveryNotFound)
+		}
+		if s.box != nil {
+			out.Secret, err = s.box.Open(out.Secret, tenant.String())
+		}
+		return err
 	})
 	if errors.Is(err, engagement.ErrDeliveryNotFound) {
 		return out, engagement.ErrDeliveryNotFound
@@ -421,3 +432,57 @@ func (s *Store) DisableEndpoint(ctx context.Context, tenant uuid.UUID, id int64,
 }
 
 var _ engagement.WebhookStore = (*Store)(nil)
+
+// seal is secret as stored for tenant: sealed, unless s keeps secrets in
+// the clear.
+func (s *Store) seal(secret string, tenant uuid.UUID) (string, error) {
+	if s.box == nil {
+		return secret, nil
+	}
+	return s.box.Seal(secret, tenant.String())
+}
+
+// SealSecrets seals every tenant's endpoint secrets stored in the clear
+// (before sealing existed) and returns how many; nothing without a box.
+func (s *Store) SealSecrets(ctx context.Context) (int, error) {
+	if s.box == nil {
+		return 0, nil
+	}
+	n := 0
+	err := db.AsMaintenance(ctx, s.pool, func(tx pgx.Tx) error {
+		n = 0 // a retried transaction starts over
+		rows, err := tx.Query(ctx, `SELECT id, tenant_id, secret FROM engagement.webhook_endpoints WHERE NOT starts_with(secret, $1) FOR UPDATE`,
+			secretbox.Prefix)
+		if err != nil {
+			return fmt.Errorf("read clear secrets: %w", err)
+		}
+		type plain struct {
+			id     int64
+			tenant uuid.UUID
+			secret string
+		}
+		var todo []plain
+		var c plain
+		if _, err := pgx.ForEachRow(rows, []any{&c.id, &c.tenant, &c.secret}, func() error {
+			todo = append(todo, c)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("read clear secrets: %w", err)
+		}
+		for _, c := range todo {
+			sealed, err := s.seal(c.secret, c.tenant)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE engagement.webhook_endpoints SET secret = $2 WHERE id = $1`, c.id, sealed); err != nil {
+				return fmt.Errorf("seal secret: %w", err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store.SealSecrets: %w", err)
+	}
+	return n, nil
+}
