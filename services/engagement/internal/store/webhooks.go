@@ -461,15 +461,15 @@ func (s *Store) SealSecrets(ctx context.Context) (int, error) {
 			tenant uuid.UUID
 			secret string
 		}
-		var todo []plain
+		var found []plain
 		var c plain
 		if _, err := pgx.ForEachRow(rows, []any{&c.id, &c.tenant, &c.secret}, func() error {
-			todo = append(todo, c)
+			found = append(found, c)
 			return nil
 		}); err != nil {
 			return fmt.Errorf("read clear secrets: %w", err)
 		}
-		for _, c := range todo {
+		for _, c := range found {
 			sealed, err := s.seal(c.secret, c.tenant)
 			if err != nil {
 				return err
