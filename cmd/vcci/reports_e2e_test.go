@@ -246,3 +246,89 @@ func reportTotal(t *testing.T, format string, b []byte) string {
 	t.Fatalf("no total in the %s file", format)
 	return ""
 }
+
+// A report of a year, or of a fiscal year, now or from a snapshot, through
+// the gateway: its total is the inventory API's of the same months, not of
+// every stored line.
+func TestAReportOfAPeriodThroughREST(t *testing.T) {
+	p := start(t, nil)
+	// Steel in June 2024; cement in February and steel in March 2025.
+	const lines = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n" +
+		"P1,2024-06-14,S1,Steel Co,331110,10000.00,USD,coil\n" +
+		"P2,2025-02-03,S2,Cement Co,327310,5000.00,USD,cement\n" +
+		"P3,2025-03-31,S1,Steel Co,331110,2000.00,USD,bar\n"
+	if got := p.wait(t, p.key, p.upload(t, p.key, []byte(lines)).Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("upload = %+v", got)
+	}
+	type inventory struct {
+		TotalKgCo2e, LineCount, PeriodStart, PeriodEnd string
+	}
+	read := func(query string) inventory {
+		var inv inventory
+		if code := p.call(t, "GET", "/v1/inventory"+query, p.key, nil, &inv); code != http.StatusOK {
+			t.Fatalf("inventory%s: HTTP %d %+v", query, code, inv)
+		}
+		return inv
+	}
+	all, y2024, fy := read(""), read("?periodStart=2024-01&periodEnd=2024-12"), read("?periodStart=2024-04&periodEnd=2025-03")
+	y2025 := read("?periodStart=2025-01&periodEnd=2025-12")
+	if y2024.LineCount != "1" || y2024.PeriodStart != "2024-01" || y2024.PeriodEnd != "2024-12" || y2025.LineCount != "2" ||
+		fy.LineCount != "3" || fy.TotalKgCo2e != all.TotalKgCo2e || all.LineCount != "3" {
+		t.Fatalf("inventories: all %+v, 2024 %+v, 2025 %+v, April 2024 to March 2025 %+v", all, y2024, y2025, fy)
+	}
+	sum := new(big.Rat)
+	for _, kg := range []string{y2024.TotalKgCo2e, y2025.TotalKgCo2e} {
+		r, _ := new(big.Rat).SetString(kg)
+		sum.Add(sum, r)
+	}
+	if a, _ := new(big.Rat).SetString(all.TotalKgCo2e); a.Cmp(sum) != 0 {
+		t.Fatalf("2024 %s + 2025 %s kg is not every line's %s", y2024.TotalKgCo2e, y2025.TotalKgCo2e, all.TotalKgCo2e)
+	}
+	var bad struct{ Message string }
+	if code := p.call(t, "GET", "/v1/inventory?periodStart=2024-13&periodEnd=2024-12", p.key, nil, &bad); code != http.StatusBadRequest ||
+		!strings.Contains(bad.Message, "period_start") {
+		t.Fatalf("month 13: HTTP %d %q, want 400 naming period_start", code, bad.Message)
+	}
+
+	// A snapshot records the months: its 2024 is the inventory's.
+	var snap struct{ Name string }
+	if code := p.call(t, "POST", "/v1/inventorySnapshots", p.key, strings.NewReader(`{"displayName":"as reported"}`), &snap,
+		"Content-Type", "application/json"); code != http.StatusOK {
+		t.Fatalf("snapshot: HTTP %d %+v", code, snap)
+	}
+	if s := read("?snapshot=" + snap.Name + "&periodStart=2024-01&periodEnd=2024-12"); s.TotalKgCo2e != y2024.TotalKgCo2e || s.LineCount != "1" {
+		t.Fatalf("the snapshot's 2024: %+v, want %+v", s, y2024)
+	}
+
+	tonnes := func(kg string) string {
+		r, _ := new(big.Rat).SetString(kg)
+		return r.Quo(r, big.NewRat(1000, 1)).FloatString(3)
+	}
+	for _, c := range []struct {
+		start, end, snapshot string
+		want                 inventory
+	}{{"2024-01-01", "2024-12-31", "", y2024}, {"2025-01-01", "2025-12-31", "", y2025}, {"2024-04-01", "2025-03-31", "", fy},
+		{"2024-01-01", "2024-12-31", snap.Name, y2024}} {
+		var r report
+		body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"` + c.start + `","periodEnd":"` + c.end +
+			`","snapshot":"` + c.snapshot + `"}`
+		if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK {
+			t.Fatalf("CreateReport %s to %s: %d %+v", c.start, c.end, code, r)
+		}
+		testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
+			p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
+			return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
+		})
+		var file json.RawMessage
+		p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
+		if got := reportTotal(t, "REPORT_FORMAT_JSON", file); r.State != "REPORT_STATE_SUCCEEDED" || got != tonnes(c.want.TotalKgCo2e) {
+			t.Errorf("report of %s to %s %s: %+v, total %s t, want the inventory's %s kg", c.start, c.end, c.snapshot, r, got, c.want.TotalKgCo2e)
+		}
+	}
+	var e struct{ Message string }
+	body := `{"kind":"REPORT_KIND_CDP","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-15","periodEnd":"2024-12-31"}`
+	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &e, "Content-Type", "application/json"); code != http.StatusBadRequest ||
+		!strings.Contains(e.Message, "report.period_start: must be the first day of a month") {
+		t.Errorf("a period from the 15th: HTTP %d %q", code, e.Message)
+	}
+}

@@ -42,7 +42,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// The totals and the day's log are updated in place by every
 	// calculated batch: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
-		"calculator.emission_totals", "calculator.emission_totals_log")
+		"calculator.emission_totals", "calculator.emission_totals_log", "calculator.inventory_months")
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {

@@ -20,11 +20,16 @@ import (
 )
 
 // InventoryAt is when an inventory is read: now (the zero value), as of
-// the end of a UTC day, or as a snapshot recorded it.
+// the end of a UTC day, or as a snapshot recorded it; and of which lines:
+// every line, or those dated in the months From to To (not as of a day).
 type InventoryAt struct {
 	Day      time.Time
 	Snapshot int64
+	From, To time.Time // first days of the period's first and last months; zero: every month
 }
+
+// Period reports whether at reads a period rather than every month.
+func (at InventoryAt) Period() bool { return !at.From.IsZero() }
 
 // InventoryRow is one stored inventory group: the lines of one category
 // calculated with one factor by one method with the same indicators, under
@@ -52,6 +57,7 @@ type Snapshot struct {
 	Name       string
 	Basis      refdata.Basis
 	CreateTime time.Time
+	Months     bool   // its months recorded: a period can be read from it
 	Kg         string // under Basis
 	Count      int64
 }
@@ -92,6 +98,7 @@ type Inventory struct {
 	Basis       refdata.Basis
 	Day         time.Time // as of; zero: now or a snapshot
 	Snapshot    int64
+	From, To    time.Time // the period's months; zero: every month
 	ReadTime    time.Time
 	Kg          string
 	Count       int64
@@ -124,19 +131,41 @@ func (s *Service) Inventory(ctx context.Context, tenant uuid.UUID, at InventoryA
 		return Inventory{}, apperr.Invalid("iterations", "%d is outside 100..%d", iterations, MaxIterations)
 	}
 	seed = cmp.Or(seed, 1)
+	if err := checkPeriod(at); err != nil {
+		return Inventory{}, err
+	}
 	data, err := s.store.InventoryGroups(ctx, tenant, at)
 	if err != nil {
 		return Inventory{}, err
 	}
-	inv := Inventory{Basis: cmp.Or(basis, data.Basis, refdata.AR5), Day: at.Day, Snapshot: at.Snapshot, ReadTime: data.ReadTime,
-		Iterations: iterations, Seed: seed}
+	inv := Inventory{Basis: cmp.Or(basis, data.Basis, refdata.AR5), Day: at.Day, Snapshot: at.Snapshot, From: at.From, To: at.To,
+		ReadTime: data.ReadTime, Iterations: iterations, Seed: seed}
 	// The memo's key says only which simulation to start from: one per view
 	// of the tenant's inventory.
-	key := fmt.Sprintf("%s|%s|%d|%s", tenant, inv.Basis, at.Snapshot, at.Day.Format(time.DateOnly))
+	key := fmt.Sprintf("%s|%s|%d|%s|%s|%s", tenant, inv.Basis, at.Snapshot, at.Day.Format(time.DateOnly),
+		at.From.Format(time.DateOnly), at.To.Format(time.DateOnly))
 	if err := inv.total(data.Rows, s.memo, key); err != nil {
 		return Inventory{}, err
 	}
 	return inv, nil
+}
+
+// checkPeriod refuses a period the store cannot read: its months are
+// kept for the inventory now and in snapshots, not in the daily log.
+func checkPeriod(at InventoryAt) error {
+	switch {
+	case at.From.IsZero() != at.To.IsZero():
+		return apperr.Invalid("period_end", "a period needs its first and its last month")
+	case !at.Period():
+		return nil
+	case at.From.Day() != 1 || at.To.Day() != 1:
+		return fmt.Errorf("calculator: period %s to %s: not first days of months", at.From, at.To)
+	case at.To.Before(at.From):
+		return apperr.Invalid("period_end", "%s is before the period's start %s", at.To.Format("2006-01"), at.From.Format("2006-01"))
+	case !at.Day.IsZero():
+		return apperr.Invalid("period_start", "a period is read from the inventory now or from a snapshot, not as of a day (the daily log keeps every month's lines together)")
+	}
+	return nil
 }
 
 // total fills the inventory from its groups, simulating with memo

@@ -141,11 +141,29 @@ func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRe
 			return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
 		}
 	}
+	if at.From, err = parseMonth("period_start", req.GetPeriodStart()); err != nil {
+		return nil, err
+	}
+	if at.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
+		return nil, err
+	}
 	inv, err := a.svc.Inventory(ctx, tenant, at, basis, int(req.GetIterations()), req.GetSeed())
 	if err != nil {
 		return nil, err
 	}
 	return inventoryProto(inv, req.GetIncludeGroups()), nil
+}
+
+// parseMonth reads field's "YYYY-MM" as its first day; "" is zero.
+func parseMonth(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse("2006-01", s)
+	if err != nil {
+		return time.Time{}, apperr.Invalid(field, "%q is not a YYYY-MM month", s)
+	}
+	return t, nil
 }
 
 func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Inventory {
@@ -159,6 +177,9 @@ func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Invento
 	}
 	if inv.Snapshot != 0 {
 		out.Snapshot = "inventorySnapshots/" + strconv.FormatInt(inv.Snapshot, 10)
+	}
+	if !inv.From.IsZero() {
+		out.PeriodStart, out.PeriodEnd = inv.From.Format("2006-01"), inv.To.Format("2006-01")
 	}
 	for _, c := range inv.Categories {
 		title, _ := calculator.CategoryName(int(c.Category))
@@ -218,7 +239,8 @@ func (a *API) CreateInventorySnapshot(ctx context.Context, req *calculatorv1.Cre
 
 func snapshotProto(n calculator.Snapshot) *calculatorv1.InventorySnapshot {
 	return &calculatorv1.InventorySnapshot{Name: "inventorySnapshots/" + strconv.FormatInt(n.ID, 10), DisplayName: n.Name,
-		CreateTime: timestamppb.New(n.CreateTime), GwpBasis: basisProto(n.Basis), TotalKgCo2E: n.Kg, LineCount: n.Count}
+		CreateTime: timestamppb.New(n.CreateTime), GwpBasis: basisProto(n.Basis), TotalKgCo2E: n.Kg, LineCount: n.Count,
+		MonthsRecorded: n.Months}
 }
 
 func (a *API) ListInventorySnapshots(ctx context.Context, _ *calculatorv1.ListInventorySnapshotsRequest) (*calculatorv1.ListInventorySnapshotsResponse, error) {

@@ -134,6 +134,28 @@ func TestSupplierDataOverridesAveragesLineByLine(t *testing.T) {
 	if err != nil || again.GetUncertainty().GetP50() != u.GetP50() || again.GetCategories()[0].GetUncertainty().GetP95() != inv.GetCategories()[0].GetUncertainty().GetP95() {
 		t.Errorf("the same seed gave %v, then %v", u, again.GetUncertainty())
 	}
+	// Every line is dated June 2024: its period reads them all, with the
+	// same draws; the month before reads none.
+	june, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: "2024-01", PeriodEnd: "2024-06"})
+	if err != nil || june.GetTotalKgCo2E() != "146.3020011" || june.GetLineCount() != 6 || june.GetPeriodStart() != "2024-01" ||
+		june.GetPeriodEnd() != "2024-06" || june.GetUncertainty().GetP50() != u.GetP50() {
+		t.Errorf("January to June 2024 = %v, %v", june, err)
+	}
+	if may, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: "2024-05", PeriodEnd: "2024-05"}); err != nil ||
+		may.GetTotalKgCo2E() != "0.0000000" || may.GetLineCount() != 0 || len(may.GetCategories()) != 0 {
+		t.Errorf("May 2024 = %v, %v", may, err)
+	}
+	for _, bad := range []struct{ start, end, field string }{
+		{"2024-13", "2024-12", "period_start"}, {"2024", "2024-12", "period_start"}, {"2024-01", "2024-06-30", "period_end"},
+		{"2024-01", "", "period_end"}, {"2024-06", "2024-01", "period_end"},
+	} {
+		if _, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: bad.start, PeriodEnd: bad.end}); violation(err) != bad.field {
+			t.Errorf("period %q to %q: %v, want a violation on %s", bad.start, bad.end, err, bad.field)
+		}
+	}
+	if _, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: "2024-01", PeriodEnd: "2024-12", AsOfDate: "2024-12-31"}); violation(err) != "period_start" {
+		t.Errorf("a period as of a day: %v", err)
+	}
 	other, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{Seed: 7})
 	if err != nil || other.GetUncertainty().GetP50() == u.GetP50() {
 		t.Errorf("seed 7 gave the same P50 %s", u.GetP50())
@@ -228,8 +250,15 @@ func TestInventorySnapshotsAndDaysStayAsRecorded(t *testing.T) {
 		t.Errorf("as of 2020 %s kg", inv.GetTotalKgCo2E())
 	}
 	list, err := calc.ListInventorySnapshots(ctx, &calculatorv1.ListInventorySnapshotsRequest{})
-	if err != nil || len(list.GetSnapshots()) != 1 || list.GetSnapshots()[0].GetDisplayName() != "FY2024 as reported" {
+	if err != nil || len(list.GetSnapshots()) != 1 || list.GetSnapshots()[0].GetDisplayName() != "FY2024 as reported" || !list.GetSnapshots()[0].GetMonthsRecorded() {
 		t.Errorf("snapshots = %v, %v", list, err)
+	}
+	// Its months: every line is of June 2024.
+	june := read(&calculatorv1.GetInventoryRequest{Snapshot: snap.GetName(), PeriodStart: "2024-06", PeriodEnd: "2024-06"})
+	may := read(&calculatorv1.GetInventoryRequest{Snapshot: snap.GetName(), PeriodStart: "2024-05", PeriodEnd: "2024-05"})
+	if june.GetTotalKgCo2E() != "146.6185722" || june.GetLineCount() != 2 || june.GetPeriodStart() != "2024-06" || june.GetSnapshot() != snap.GetName() ||
+		may.GetLineCount() != 0 {
+		t.Errorf("the snapshot's June 2024 %v, May %v", june, may)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
@@ -169,19 +170,39 @@ func scanInventoryRow(row pgx.CollectableRow) (calculator.InventoryRow, error) {
 	return r, nil
 }
 
-// InventoryGroups reads the groups now (from the totals), as of a day
-// (the log's days up to it) or of a snapshot (its copy).
+// outside finds a month with data (summary dimension 4) outside the
+// months $2 to $3.
+const outside = `SELECT 1 FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 4 AND tx_count <> 0
+	AND (key < to_char($2::date, 'YYYY-MM') OR key > to_char($3::date, 'YYYY-MM'))`
+
+// InventoryGroups reads the groups now (from the totals), of a period's
+// months (inventory_months), as of a day (the log's days up to it) or of a
+// snapshot (its copy, or its months').
 func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calculator.InventoryAt) (calculator.InventoryData, error) {
 	var out calculator.InventoryData
 	var src string
 	args := []any{tenant}
-	head := db.Stmt{SQL: `SELECT coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'), now()`, Args: []any{tenant}}
+	head := db.Stmt{SQL: `SELECT coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'), now(), true`, Args: []any{tenant}}
 	switch {
+	case at.Snapshot != 0 && at.Period():
+		src = `SELECT key, sum(kg_co2e) AS kg, sum(kg_co2e_ar4) AS kg4, sum(kg_co2e_ar6) AS kg6, sum(spend_usd) AS spend, sum(tx_count) AS n
+			FROM calculator.inventory_snapshot_months WHERE tenant_id = $1 AND snapshot_id = $2 AND month BETWEEN $3 AND $4 GROUP BY key`
+		args = append(args, at.Snapshot, at.From, at.To)
+		head = db.Stmt{SQL: `SELECT gwp_basis, create_time, months FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`, Args: args[:2]}
 	case at.Snapshot != 0:
 		src = `SELECT key, kg_co2e AS kg, kg_co2e_ar4 AS kg4, kg_co2e_ar6 AS kg6, spend_usd AS spend, tx_count AS n
 			FROM calculator.inventory_snapshot_groups WHERE tenant_id = $1 AND snapshot_id = $2`
 		args = append(args, at.Snapshot)
-		head = db.Stmt{SQL: `SELECT gwp_basis, create_time FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`, Args: args}
+		head = db.Stmt{SQL: `SELECT gwp_basis, create_time, months FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`, Args: args}
+	case at.Period():
+		// A period holding every month with data is every group: then the
+		// groups' totals are read, a row a group, not a row a month.
+		src = `SELECT key, sum(kg_co2e) AS kg, sum(kg_co2e_ar4) AS kg4, sum(kg_co2e_ar6) AS kg6, sum(spend_usd) AS spend, sum(tx_count) AS n
+			FROM calculator.inventory_months WHERE tenant_id = $1 AND month BETWEEN $2 AND $3 AND EXISTS (` + outside + `) GROUP BY key
+			UNION ALL
+			SELECT key, kg_co2e, coalesce(kg_co2e_ar4, kg_co2e), coalesce(kg_co2e_ar6, kg_co2e), spend_usd, tx_count
+			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 5 AND NOT EXISTS (` + outside + `)`
+		args = append(args, at.From, at.To)
 	case !at.Day.IsZero():
 		src = `SELECT key, sum(kg_co2e) AS kg, sum(kg_co2e_ar4) AS kg4, sum(kg_co2e_ar6) AS kg6, sum(spend_usd) AS spend, sum(tx_count) AS n
 			FROM calculator.emission_totals_log WHERE tenant_id = $1 AND day <= $2 GROUP BY key`
@@ -191,13 +212,18 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 5`
 	}
 	var basis string
-	head.Scan = db.OneRow(func(row pgx.Row) error { return row.Scan(&basis, &out.ReadTime) })
+	var months bool
+	head.Scan = db.OneRow(func(row pgx.Row) error { return row.Scan(&basis, &out.ReadTime, &months) })
 	groups := db.Stmt{SQL: `SELECT ` + inventoryCols + ` FROM (` + src + `) g
 		JOIN calculator.factor_sets s ON s.id = split_part(g.key, '|', 2)::smallint
 		WHERE g.n <> 0 ORDER BY g.key`, Args: args, Scan: db.Collect(&out.Rows, scanInventoryRow)}
 	err := db.InTenantBatch(ctx, s.pool, tenant, head, groups)
 	if err := db.NotFound(err, "store.InventoryGroups", calculator.ErrSnapshotNotFound); err != nil {
 		return out, err
+	}
+	if at.Period() && !months {
+		return calculator.InventoryData{}, apperr.Invalid("period_start",
+			"snapshot %d was recorded before snapshots kept their months: it is read whole, without a period", at.Snapshot)
 	}
 	out.Basis = refdata.Basis(basis)
 	if !at.Day.IsZero() { // what a day's read says does not depend on when it is made
@@ -207,7 +233,7 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 }
 
 // snapshotCols read a snapshot n with its total under its basis.
-const snapshotCols = `n.id, n.display_name, n.gwp_basis, n.create_time,
+const snapshotCols = `n.id, n.display_name, n.gwp_basis, n.create_time, n.months,
 	coalesce((SELECT round(sum(CASE n.gwp_basis WHEN 'AR4' THEN g.kg_co2e_ar4 WHEN 'AR6' THEN g.kg_co2e_ar6 ELSE g.kg_co2e END), 7)
 		FROM calculator.inventory_snapshot_groups g WHERE g.snapshot_id = n.id), 0)::text,
 	coalesce((SELECT sum(g.tx_count) FROM calculator.inventory_snapshot_groups g WHERE g.snapshot_id = n.id), 0)::bigint`
@@ -215,7 +241,7 @@ const snapshotCols = `n.id, n.display_name, n.gwp_basis, n.create_time,
 func scanSnapshot(row pgx.CollectableRow) (calculator.Snapshot, error) {
 	var n calculator.Snapshot
 	var basis string
-	if err := row.Scan(&n.ID, &n.Name, &basis, &n.CreateTime, &n.Kg, &n.Count); err != nil {
+	if err := row.Scan(&n.ID, &n.Name, &basis, &n.CreateTime, &n.Months, &n.Kg, &n.Count); err != nil {
 		return n, fmt.Errorf("scan snapshot: %w", err)
 	}
 	n.Basis = refdata.Basis(basis)
@@ -228,18 +254,24 @@ func (s *Store) CreateSnapshot(ctx context.Context, tenant uuid.UUID, name strin
 	var out calculator.Snapshot
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO calculator.inventory_snapshots (tenant_id, display_name, gwp_basis)
-			VALUES ($1, $2, coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'))
+		if err := tx.QueryRow(ctx, `INSERT INTO calculator.inventory_snapshots (tenant_id, display_name, gwp_basis, months)
+			VALUES ($1, $2, coalesce((SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5'), true)
 			ON CONFLICT (tenant_id, display_name) DO NOTHING RETURNING id`, tenant, name).Scan(&id); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return calculator.ErrSnapshotExists
 			}
 			return fmt.Errorf("insert snapshot: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO calculator.inventory_snapshot_groups
-				(snapshot_id, tenant_id, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count)
-			SELECT $2, tenant_id, key, kg_co2e, coalesce(kg_co2e_ar4, kg_co2e), coalesce(kg_co2e_ar6, kg_co2e), spend_usd, tx_count
-			FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 5 AND tx_count <> 0`, tenant, id); err != nil {
+		// One statement: the groups and their months are of one instant.
+		if _, err := tx.Exec(ctx, `WITH g AS (
+				INSERT INTO calculator.inventory_snapshot_groups
+					(snapshot_id, tenant_id, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count)
+				SELECT $2, tenant_id, key, kg_co2e, coalesce(kg_co2e_ar4, kg_co2e), coalesce(kg_co2e_ar6, kg_co2e), spend_usd, tx_count
+				FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 5 AND tx_count <> 0)
+			INSERT INTO calculator.inventory_snapshot_months
+				(snapshot_id, tenant_id, month, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count)
+			SELECT $2, tenant_id, month, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count
+			FROM calculator.inventory_months WHERE tenant_id = $1 AND tx_count <> 0`, tenant, id); err != nil {
 			return fmt.Errorf("copy groups: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT `+snapshotCols+` FROM calculator.inventory_snapshots n WHERE n.id = $1`, id)

@@ -49,8 +49,9 @@ func spreadLines(b *testing.B, n int) []calculator.Line {
 }
 
 // BenchmarkInventory reads an inventory of benchLines lines now, as of
-// today and as a snapshot, each with its 10,000-draw Monte Carlo: all three
-// read the inventory's groups, not its lines.
+// today, as a snapshot, of 2024 alone and of both years (every month with
+// data), each with its 10,000-draw Monte Carlo: all read the inventory's
+// groups, not its lines.
 //
 //	VCCI_BENCH_LINES=1000000 go test -run x -bench Inventory -benchtime 20x ./internal/store/
 func BenchmarkInventory(b *testing.B) {
@@ -71,10 +72,20 @@ func BenchmarkInventory(b *testing.B) {
 		b.Fatal(err)
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
+	var in2024 int64
+	for _, l := range lines {
+		if l.Date.Year() == 2024 {
+			in2024++
+		}
+	}
+	all := int64(len(lines))
 	for _, c := range []struct {
-		name string
-		at   calculator.InventoryAt
-	}{{"now", calculator.InventoryAt{}}, {"as-of-day", calculator.InventoryAt{Day: today}}, {"snapshot", calculator.InventoryAt{Snapshot: snap.ID}}} {
+		name  string
+		at    calculator.InventoryAt
+		lines int64
+	}{{"now", calculator.InventoryAt{}, all}, {"as-of-day", calculator.InventoryAt{Day: today}, all},
+		{"snapshot", calculator.InventoryAt{Snapshot: snap.ID}, all}, {"year", period("2024-01", "2024-12"), in2024},
+		{"every-month", period("2023-01", "2024-12"), all}} {
 		b.Run(c.name, func(b *testing.B) {
 			var inv calculator.Inventory
 			for b.Loop() {
@@ -82,8 +93,8 @@ func BenchmarkInventory(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if inv.Count != int64(len(lines)) {
-				b.Fatalf("%d lines in the inventory, want %d", inv.Count, len(lines))
+			if inv.Count != c.lines {
+				b.Fatalf("%d lines in the inventory, want %d", inv.Count, c.lines)
 			}
 			b.ReportMetric(float64(len(inv.Groups)), "groups")
 		})

@@ -737,9 +737,10 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 	return t, shares, nil
 }
 
-// summaryDims total groups g under summary dimensions 1 to 4 and the
-// inventory's (5), as (dim, upload 0, key, kg, amt, n, kg4, kg6) in no
-// order. Each dimension is its own hashed grouping, keyed on columns: one
+// summaryDims total groups g under summary dimensions 1 to 4, the
+// inventory's (5) and the inventory's by month (6: 'YYYY-MM|' and the
+// group's key, kept in inventory_months), as (dim, upload 0, key, kg, amt,
+// n, kg4, kg6) in no order. Each dimension is its own hashed grouping, keyed on columns: one
 // sort of every group under every key cost a third of a batch's
 // statement.
 const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP BY supplier_id
@@ -747,7 +748,9 @@ const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP
 			UNION ALL SELECT 3, 0, naics_code, ` + groupSums + ` FROM g GROUP BY naics_code
 			UNION ALL SELECT 4, 0, to_char(month, 'YYYY-MM'), ` + groupSums + ` FROM g GROUP BY month
 			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, ` + groupSums + `
-				FROM g GROUP BY category, factor_set_id, method, dq, fcode`
+				FROM g GROUP BY category, factor_set_id, method, dq, fcode
+			UNION ALL SELECT 6, 0, to_char(month, 'YYYY-MM') || '|' || category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode,
+				` + groupSums + ` FROM g GROUP BY month, category, factor_set_id, method, dq, fcode`
 
 // groupSums are a grouping's totals of groups g, as text.
 const groupSums = `sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text`
@@ -760,8 +763,8 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 		return nil
 	}
 	// The inventory's groups (dimension 5) also go to the day's log, which
-	// inventories as of a day read, after the totals: every batch locks
-	// in the same order.
+	// inventories as of a day read, and by month (6) to inventory_months,
+	// in one statement: every batch locks in the same order.
 	if _, err := tx.Exec(ctx, `
 		WITH a AS (
 			-- Summed by key: a recalculation's batch takes a group out and
@@ -772,11 +775,18 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 			GROUP BY dim, key ORDER BY dim, key
 		), tot AS (
 			INSERT INTO calculator.emission_totals AS t (tenant_id, dim, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, * FROM a ORDER BY dim, key
+			SELECT $1, * FROM a WHERE dim < 6 ORDER BY dim, key
 			ON CONFLICT (tenant_id, dim, key) DO UPDATE SET
 				kg_co2e = t.kg_co2e + excluded.kg_co2e, spend_usd = t.spend_usd + excluded.spend_usd,
 				tx_count = t.tx_count + excluded.tx_count,
 				kg_co2e_ar4 = t.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = t.kg_co2e_ar6 + excluded.kg_co2e_ar6
+		), months AS (
+			INSERT INTO calculator.inventory_months AS m (tenant_id, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
+			ON CONFLICT (tenant_id, month, key) DO UPDATE SET
+				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
+				tx_count = m.tx_count + excluded.tx_count,
+				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
 		)
 		INSERT INTO calculator.emission_totals_log AS l (tenant_id, day, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 		SELECT $1, $9, key, kg, spend, n, coalesce(kg4, kg), coalesce(kg6, kg) FROM a WHERE dim = 5 ORDER BY key

@@ -25,7 +25,9 @@ type data struct {
 	req      Request
 	now      time.Time
 	inv      Inventory
-	months   []Total
+	period   bool    // the report is of its period's lines (byPeriod)
+	months   []Total // the period's (every month's where not period)
+	all      []Total // every month's
 	settings Settings
 	recalcs  []Recalculation
 	sets     []FactorSet
@@ -41,11 +43,15 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	for _, e := range r.Exclusions {
 		d.excluded[e.Category] = strings.TrimSpace(e.Reason)
 	}
-	q := InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, IncludeGroups: true}
-	if r.Kind == HotspotPack {
-		q = InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: checkIterations}
-	}
 	var err error
+	if d.snapshot, err = findSnapshot(ctx, src, r); err != nil {
+		return data{}, err
+	}
+	d.period = byPeriod(r, d.snapshot)
+	q := inventoryQuery(r, d.period, 0, true)
+	if r.Kind == HotspotPack {
+		q = inventoryQuery(r, d.period, checkIterations, false)
+	}
 	if d.inv, err = src.Inventory(ctx, q); err != nil {
 		return data{}, err
 	}
@@ -56,17 +62,6 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	g.Go(func() (err error) { d.settings, err = src.Settings(gctx); return err })
 	g.Go(func() (err error) { d.recalcs, err = src.Recalculations(gctx); return err })
 	g.Go(func() (err error) { d.sets, err = src.FactorSets(gctx); return err })
-	if r.Snapshot != "" {
-		g.Go(func() error {
-			snaps, err := src.Snapshots(gctx)
-			for _, s := range snaps {
-				if s.Name == r.Snapshot {
-					d.snapshot = s
-				}
-			}
-			return err
-		})
-	}
 	if r.Kind == HotspotPack {
 		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN); return err })
 		g.Go(func() (err error) { d.engaged, err = src.Engagements(gctx); return err })
@@ -74,6 +69,10 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	}
 	if err := g.Wait(); err != nil {
 		return data{}, err
+	}
+	d.all = d.months
+	if d.period {
+		d.months = slices.DeleteFunc(slices.Clone(d.months), func(m Total) bool { return !inPeriod(r, m.Key) })
 	}
 	return d, nil
 }
@@ -189,11 +188,19 @@ func source(d data) string {
 // limitations are the paragraphs every kind carries about its boundary.
 func limitations(d data) document.Section {
 	ps := []string{
-		fmt.Sprintf("The reporting period is %s to %s. The calculator's inventory covers every purchase line the tenant has stored; its totals are not split by transaction date. A report is therefore only made for a period that covers every month with data (%s), and its figures are those of all those lines.",
-			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), monthRange(d.months)),
+		fmt.Sprintf("The reporting period is %s to %s. Its figures are those of the lines dated in it (months with data: %s); the tenant's lines dated outside it (%s in all) are not in them.",
+			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), monthRange(d.months), monthRange(d.all)),
+	}
+	if !d.period {
+		whole := "The supplier ranking"
+		if d.req.Kind != HotspotPack {
+			whole = "A snapshot recorded before snapshots kept their months"
+		}
+		ps[0] = fmt.Sprintf("The reporting period is %s to %s. %s covers every purchase line the tenant has stored, whatever its date, so this report is only made for a period that covers every month with data (%s), and its figures are those of all those lines.",
+			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), whole, monthRange(d.all))
 	}
 	if d.inv.Snapshot != "" {
-		ps = append(ps, "Monthly totals are read from the current calculation, not from the snapshot, which records no months; they may differ from the snapshot where lines were recalculated since.")
+		ps = append(ps, "Monthly totals are read from the current calculation, not from the snapshot; they may differ from the snapshot where lines were recalculated since.")
 	}
 	var ex []string
 	for _, c := range d.categories() {

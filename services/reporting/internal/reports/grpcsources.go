@@ -54,6 +54,7 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 func (s grpcSources) Inventory(ctx context.Context, q InventoryQuery) (Inventory, error) {
 	resp, err := s.calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{
 		GwpBasis: basisEnum(q.GWPBasis), Snapshot: q.Snapshot, Iterations: q.Iterations, IncludeGroups: q.IncludeGroups,
+		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd,
 	})
 	if err != nil {
 		return Inventory{}, err
@@ -232,7 +233,7 @@ func (s grpcSources) Snapshots(ctx context.Context) ([]Snapshot, error) {
 	out := make([]Snapshot, len(resp.GetSnapshots()))
 	for i, sn := range resp.GetSnapshots() {
 		out[i] = Snapshot{Name: sn.GetName(), DisplayName: sn.GetDisplayName(), CreateTime: timeOf(sn.GetCreateTime()),
-			GWPBasis: basisOf(sn.GetGwpBasis()), TotalKg: sn.GetTotalKgCo2E()}
+			GWPBasis: basisOf(sn.GetGwpBasis()), TotalKg: sn.GetTotalKgCo2E(), Months: sn.GetMonthsRecorded()}
 	}
 	return out, nil
 }

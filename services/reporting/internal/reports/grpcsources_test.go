@@ -158,6 +158,12 @@ func TestGRPCSources(t *testing.T) {
 	src := reports.NewGRPCSources(calculatorv1.NewCalculatorServiceClient(cc), hotspotv1.NewHotspotServiceClient(cc), engagementv1.NewEngagementServiceClient(cc))
 	ctx := testsupport.WithKey(testsupport.APIKey)
 
+	if _, err := src.Inventory(ctx, reports.InventoryQuery{PeriodStart: "2024-04", PeriodEnd: "2025-03"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := calc.invReq; r.GetPeriodStart() != "2024-04" || r.GetPeriodEnd() != "2025-03" || r.GetSnapshot() != "" {
+		t.Errorf("GetInventory request of a period = %v", r)
+	}
 	inv, err := src.Inventory(ctx, reports.InventoryQuery{Snapshot: "inventorySnapshots/7", GWPBasis: "AR6", Iterations: 100, IncludeGroups: true})
 	if err != nil {
 		t.Fatal(err)
@@ -245,8 +251,8 @@ func TestGRPCSources(t *testing.T) {
 	seen := slices.Compact(slices.Clone(k.seen))
 	calls := len(k.seen)
 	k.mu.Unlock()
-	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 11 {
-		t.Errorf("API keys seen = %v over %d calls, want %s on 11", seen, calls, testsupport.APIKey)
+	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 12 {
+		t.Errorf("API keys seen = %v over %d calls, want %s on 12", seen, calls, testsupport.APIKey)
 	}
 }
 

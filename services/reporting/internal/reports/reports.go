@@ -74,9 +74,10 @@ type Sources interface {
 // InventoryQuery says which inventory to read. Iterations 0 is the
 // calculator's default.
 type InventoryQuery struct {
-	Snapshot, GWPBasis string
-	Iterations         int32
-	IncludeGroups      bool
+	Snapshot, GWPBasis     string
+	PeriodStart, PeriodEnd string // "YYYY-MM", first and last months; "": every month
+	Iterations             int32
+	IncludeGroups          bool
 }
 
 // Inventory is the calculator's inventory; quantities are exact kg CO2e.
@@ -203,6 +204,7 @@ type Snapshot struct {
 	Name, DisplayName string
 	CreateTime        time.Time
 	GWPBasis, TotalKg string
+	Months            bool // its months recorded: a period can be read from it
 }
 
 // checkIterations keeps an inventory read cheap that needs the
@@ -214,28 +216,65 @@ func Check(ctx context.Context, src Sources, r Request) error {
 	if err := checkFields(r); err != nil {
 		return err
 	}
-	if r.Snapshot != "" {
-		snaps, err := src.Snapshots(ctx)
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(snaps, func(s Snapshot) bool { return s.Name == r.Snapshot }) {
-			return apperr.Invalid("report.snapshot", "no snapshot %s", r.Snapshot)
-		}
+	snap, err := findSnapshot(ctx, src, r)
+	if err != nil {
+		return err
 	}
 	months, err := src.MonthTotals(ctx, r.GWPBasis)
 	if err != nil {
 		return err
 	}
+	period := byPeriod(r, snap)
 	// The inventory, a read of every group, answers only for exclusions
 	// and for a tenant without dated data: most requests skip it.
 	var inv Inventory
 	if len(r.Exclusions) > 0 || !slices.ContainsFunc(months, hasData) {
-		if inv, err = src.Inventory(ctx, InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: checkIterations}); err != nil {
+		if inv, err = src.Inventory(ctx, inventoryQuery(r, period, checkIterations, false)); err != nil {
 			return err
 		}
 	}
-	return checkData(r, inv, months)
+	return checkData(r, period, inv, months)
+}
+
+// findSnapshot is r's snapshot; the zero Snapshot for none.
+func findSnapshot(ctx context.Context, src Sources, r Request) (Snapshot, error) {
+	if r.Snapshot == "" {
+		return Snapshot{}, nil
+	}
+	snaps, err := src.Snapshots(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	i := slices.IndexFunc(snaps, func(s Snapshot) bool { return s.Name == r.Snapshot })
+	if i < 0 {
+		return Snapshot{}, apperr.Invalid("report.snapshot", "no snapshot %s", r.Snapshot)
+	}
+	return snaps[i], nil
+}
+
+// byPeriod reports whether r's figures are those of its period's lines.
+// The hotspot pack's supplier ranking is of every line, and a snapshot
+// recorded before snapshots kept their months holds every month's groups
+// together: those cover every month.
+func byPeriod(r Request, snap Snapshot) bool {
+	return r.Kind != HotspotPack && (r.Snapshot == "" || snap.Months)
+}
+
+// inventoryQuery is the inventory r reads, of its period's months if period.
+func inventoryQuery(r Request, period bool, iterations int32, groups bool) InventoryQuery {
+	q := InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: iterations, IncludeGroups: groups}
+	if period {
+		q.PeriodStart, q.PeriodEnd = r.PeriodStart.Format(monthLayout), r.PeriodEnd.Format(monthLayout)
+	}
+	return q
+}
+
+// monthLayout is a month's key, as the calculator's totals write it.
+const monthLayout = "2006-01"
+
+// inPeriod reports whether month key m ("YYYY-MM") is in r's period.
+func inPeriod(r Request, m string) bool {
+	return m >= r.PeriodStart.Format(monthLayout) && m <= r.PeriodEnd.Format(monthLayout)
 }
 
 func hasData(m Total) bool { return m.Count != 0 || !isZero(m.Kg) }
@@ -285,20 +324,32 @@ func checkFields(r Request) error {
 	return nil
 }
 
-// checkData refuses a period the inventory cannot be restricted to: the
-// calculator's totals are not split by transaction year, so a report is of
-// every stored line and its period must cover every month with data. It
-// also refuses excluding a category that has emissions, which would make
-// the report's total differ from the inventory's.
-func checkData(r Request, inv Inventory, months []Total) error {
+// checkData refuses a period that is not whole months where the report
+// is of its period's lines, a period with no data and, where the report
+// is of every stored line, a period that leaves out a month with data.
+// It also refuses excluding a category that has emissions, which would
+// make the report's total differ from the inventory's.
+func checkData(r Request, period bool, inv Inventory, months []Total) error {
+	if period {
+		const why = "the inventory is kept by month of the lines' dates, so a period is whole months"
+		if r.PeriodStart.Day() != 1 {
+			return apperr.Invalid("report.period_start", "must be the first day of a month (%s): %s", ymd(r.PeriodStart), why)
+		}
+		if r.PeriodEnd.AddDate(0, 0, 1).Day() != 1 {
+			return apperr.Invalid("report.period_end", "must be the last day of a month (%s): %s", ymd(r.PeriodEnd), why)
+		}
+	}
 	var data []string
 	for _, m := range months {
-		if hasData(m) {
+		if hasData(m) && (!period || inPeriod(r, m.Key)) {
 			data = append(data, m.Key)
 		}
 	}
 	if len(data) == 0 && inv.LineCount == 0 {
 		return apperr.Invalid("report.period_start", "the period %s to %s has no data: nothing is calculated", ymd(r.PeriodStart), ymd(r.PeriodEnd))
+	}
+	if period {
+		return checkExclusions(r, inv)
 	}
 	var before, after []string
 	for _, m := range data {
@@ -314,7 +365,7 @@ func checkData(r Request, inv Inventory, months []Total) error {
 		}
 	}
 	var vs []apperr.Violation
-	const why = "the inventory covers every stored line (its totals are not split by date), so the period must cover every month with data; outside it: %s"
+	const why = "the hotspot pack, and a snapshot recorded before snapshots kept their months, cover every stored line, so the period must cover every month with data; outside it: %s"
 	if len(before) > 0 {
 		vs = append(vs, apperr.Violation{Field: "report.period_start", Description: fmt.Sprintf(why, strings.Join(before, ", "))})
 	}
@@ -328,6 +379,11 @@ func checkData(r Request, inv Inventory, months []Total) error {
 		}
 		return &apperr.Error{Kind: apperr.InvalidArgument, Msg: strings.Join(msg, "; "), Violations: vs}
 	}
+	return checkExclusions(r, inv)
+}
+
+// checkExclusions refuses excluding a category inv has emissions in.
+func checkExclusions(r Request, inv Inventory) error {
 	for i, e := range r.Exclusions {
 		for _, c := range inv.Categories {
 			if c.Number == e.Category && (c.LineCount != 0 || !isZero(c.Kg)) {
@@ -368,10 +424,7 @@ func Build(ctx context.Context, src Sources, r Request) (document.Document, erro
 	if err := d.checkDecimals(); err != nil {
 		return document.Document{}, err
 	}
-	if r.Snapshot != "" && d.snapshot.Name == "" {
-		return document.Document{}, apperr.Invalid("report.snapshot", "no snapshot %s", r.Snapshot)
-	}
-	if err := checkData(r, d.inv, d.months); err != nil {
+	if err := checkData(r, d.period, d.inv, d.all); err != nil {
 		return document.Document{}, err
 	}
 	var doc document.Document

@@ -34,6 +34,11 @@ type fakeSources struct {
 func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (reports.Inventory, error) {
 	f.queries = append(f.queries, q)
 	inv := f.inv
+	// A period none of the months is in reads nothing, as the
+	// calculator's would.
+	if q.PeriodStart != "" && !slices.ContainsFunc(f.months, func(m reports.Total) bool { return m.Key >= q.PeriodStart && m.Key <= q.PeriodEnd }) {
+		inv = reports.Inventory{GWPBasis: inv.GWPBasis, TotalKg: "0.0000000"}
+	}
 	inv.Snapshot = q.Snapshot
 	if !q.IncludeGroups {
 		inv.Groups = nil
@@ -129,7 +134,10 @@ func newFake() *fakeSources {
 			{Name: epa, DisplayName: "US EPA Supply Chain GHG Emission Factors", Publisher: "US EPA", Version: "1.3.0", Region: "US", Year: 2022},
 			{Name: desnz, DisplayName: "UK DESNZ GHG conversion factors 2024", Publisher: "DESNZ", Version: "1.1", Region: "GB", Year: 2024},
 		},
-		snaps: []reports.Snapshot{{Name: "inventorySnapshots/7", DisplayName: "FY2024 as reported", CreateTime: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "20002.0000000"}},
+		snaps: []reports.Snapshot{
+			{Name: "inventorySnapshots/7", DisplayName: "FY2024 as reported", CreateTime: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "20002.0000000"},
+			{Name: "inventorySnapshots/9", DisplayName: "Q1 2024", CreateTime: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "20002.0000000", Months: true},
+		},
 	}
 }
 
@@ -279,8 +287,7 @@ func TestGHGInventory(t *testing.T) {
 		"20.002 t CO2e from 1,655 purchase and activity lines",
 		`The latest base-year recalculation (recalculations/2, "EPA v1.3 replaces v1.2", succeeded) changed it from 10.000 to 10.600 t CO2e (6.00 %): significant.`,
 		"between 16.500 and 24.800 t CO2e (5th to 95th percentile, median 20.100 t) by a Monte Carlo simulation of 10,000 iterations with seed 1",
-		"its totals are not split by transaction date",
-		"every month with data (2024-01 to 2024-03)",
+		"The reporting period is 2024-01-01 to 2024-12-31. Its figures are those of the lines dated in it (months with data: 2024-01 to 2024-03)",
 		"Excluded by the reporter: category 2 (Capital goods): No capital purchases in 2024.",
 		"Categories with no data and no exclusion stated: 3, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15.",
 	} {
@@ -484,10 +491,27 @@ func TestCheck(t *testing.T) {
 		{name: "excluding emissions", r: with(func(r *reports.Request) {
 			r.Exclusions = append(r.Exclusions, reports.Exclusion{Category: 4, Reason: "immaterial"})
 		}), fields: []string{"report.exclusions[1].category"}, msg: "category 4 has 4.321 t CO2e calculated"},
-		{name: "months before and after", r: with(func(r *reports.Request) { r.PeriodStart, r.PeriodEnd = day("2024-02-01"), day("2024-02-28") }),
-			fields: []string{"report.period_start", "report.period_end"}, msg: "outside it: 2024-01; report.period_end"},
-		{name: "month partly covered", r: with(func(r *reports.Request) { r.PeriodEnd = day("2024-03-30") }),
-			fields: []string{"report.period_end"}, msg: "outside it: 2024-03"},
+		{name: "a month of the data", r: with(func(r *reports.Request) { r.PeriodStart, r.PeriodEnd = day("2024-02-01"), day("2024-02-29") })},
+		{name: "a fiscal year", r: with(func(r *reports.Request) { r.PeriodStart, r.PeriodEnd = day("2023-04-01"), day("2024-03-31") })},
+		{name: "not from a month's first day", r: with(func(r *reports.Request) { r.PeriodStart = day("2024-01-02") }),
+			fields: []string{"report.period_start"}, msg: "must be the first day of a month (2024-01-02)"},
+		{name: "not to a month's last day", r: with(func(r *reports.Request) { r.PeriodEnd = day("2024-03-30") }),
+			fields: []string{"report.period_end"}, msg: "must be the last day of a month (2024-03-30)"},
+		{name: "a year without data", r: with(func(r *reports.Request) { r.PeriodStart, r.PeriodEnd = day("2025-01-01"), day("2025-12-31") }),
+			fields: []string{"report.period_start"}, msg: "the period 2025-01-01 to 2025-12-31 has no data"},
+		{name: "a month of a snapshot with months", r: with(func(r *reports.Request) {
+			r.Snapshot, r.PeriodStart, r.PeriodEnd = "inventorySnapshots/9", day("2024-02-01"), day("2024-02-29")
+		})},
+		{name: "snapshot with months: not whole months", r: with(func(r *reports.Request) { r.Snapshot, r.PeriodEnd = "inventorySnapshots/9", day("2024-02-28") }),
+			fields: []string{"report.period_end"}, msg: "must be the last day of a month (2024-02-28)"},
+		{name: "snapshot without months: months before and after", r: with(func(r *reports.Request) {
+			r.Snapshot, r.PeriodStart, r.PeriodEnd = "inventorySnapshots/7", day("2024-02-01"), day("2024-02-28")
+		}), fields: []string{"report.period_start", "report.period_end"}, msg: "outside it: 2024-01; report.period_end"},
+		{name: "hotspot pack: month partly covered", r: func() reports.Request {
+			r := request(reports.HotspotPack)
+			r.PeriodEnd = day("2024-03-30")
+			return r
+		}(), fields: []string{"report.period_end"}, msg: "outside it: 2024-03"},
 		{name: "no data", src: func(f *fakeSources) { f.months, f.inv = nil, reports.Inventory{GWPBasis: "AR5", TotalKg: "0"} },
 			r: request(reports.SB253), fields: []string{"report.period_start"}, msg: "has no data"},
 	} {
@@ -566,5 +590,43 @@ func TestBuildRefusesMalformedFigures(t *testing.T) {
 	_, err := reports.Build(t.Context(), src, request(reports.GHGInventory))
 	if err == nil || apperr.KindOf(err) != apperr.Internal || !strings.Contains(err.Error(), `"4.3e3" is not a decimal`) {
 		t.Errorf("Build = %v, want an internal error naming 4.3e3", err)
+	}
+}
+
+// A report of part of the data reads the inventory of its months and
+// shows only them, now or from a snapshot with months; a snapshot without
+// months and the hotspot pack read every month.
+func TestAReportOfAMonthReadsThatMonth(t *testing.T) {
+	src := newFake()
+	r := request(reports.GHGInventory)
+	r.PeriodStart, r.PeriodEnd = day("2024-02-01"), day("2024-02-29")
+	doc := build(t, src, r)
+	if q := src.queries[len(src.queries)-1]; q.PeriodStart != "2024-02" || q.PeriodEnd != "2024-02" || !q.IncludeGroups {
+		t.Errorf("inventory query %+v, want February 2024 with its groups", q)
+	}
+	months := table(t, doc, "months")
+	if len(months.Rows) != 1 || months.Rows[0][0] != "2024-02" || months.Rows[0][1] != "7.000" {
+		t.Errorf("months %v, want February's alone", months.Rows)
+	}
+	if want := "The reporting period is 2024-02-01 to 2024-02-29. Its figures are those of the lines dated in it (months with data: 2024-02); the tenant's lines dated outside it (2024-01 to 2024-03 in all) are not in them."; !strings.Contains(text(doc), want) {
+		t.Errorf("text lacks %q", want)
+	}
+	// A snapshot that recorded its months reads the period from them.
+	r.Snapshot = "inventorySnapshots/9"
+	build(t, src, r)
+	if q := src.queries[len(src.queries)-1]; q.PeriodStart != "2024-02" || q.PeriodEnd != "2024-02" || q.Snapshot != "inventorySnapshots/9" {
+		t.Errorf("inventory query %+v, want February 2024 of inventorySnapshots/9", q)
+	}
+	for _, whole := range []reports.Request{
+		func() reports.Request { r := request(reports.CDP); r.Snapshot = "inventorySnapshots/7"; return r }(),
+		request(reports.HotspotPack),
+	} {
+		doc := build(t, src, whole)
+		if q := src.queries[len(src.queries)-1]; q.PeriodStart != "" || q.PeriodEnd != "" {
+			t.Errorf("%s %s: inventory query %+v, want every month", whole.Kind, whole.Snapshot, q)
+		}
+		if want := "so this report is only made for a period that covers every month with data (2024-01 to 2024-03)"; !strings.Contains(text(doc), want) {
+			t.Errorf("%s %s: text lacks %q", whole.Kind, whole.Snapshot, want)
+		}
 	}
 }

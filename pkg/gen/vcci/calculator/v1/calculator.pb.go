@@ -3487,7 +3487,11 @@ type Inventory struct {
 	// The groups themselves when include_groups was asked.
 	Groups []*InventoryGroup `protobuf:"bytes,14,rep,name=groups,proto3" json:"groups,omitempty"`
 	// When it was read, or the snapshot recorded.
-	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	ReadTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	// The period read ("YYYY-MM", first and last months); empty: every
+	// stored line, whatever its date.
+	PeriodStart   string `protobuf:"bytes,16,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,17,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3627,6 +3631,20 @@ func (x *Inventory) GetReadTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Inventory) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *Inventory) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
 type GetInventoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unspecified: the tenant's basis (a snapshot's: the one it recorded).
@@ -3641,6 +3659,11 @@ type GetInventoryRequest struct {
 	// 0: 1.
 	Seed          uint64 `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
 	IncludeGroups bool   `protobuf:"varint,6,opt,name=include_groups,json=includeGroups,proto3" json:"include_groups,omitempty"`
+	// A reporting period of whole months ("YYYY-MM", first and last, both
+	// included): only the lines dated in it, now or from a snapshot that
+	// recorded its months (not with as_of_date). Empty: every stored line.
+	PeriodStart   string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3717,6 +3740,20 @@ func (x *GetInventoryRequest) GetIncludeGroups() bool {
 	return false
 }
 
+func (x *GetInventoryRequest) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *GetInventoryRequest) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
 // InventorySnapshot is the inventory recorded under a name.
 type InventorySnapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3726,11 +3763,14 @@ type InventorySnapshot struct {
 	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// The tenant's basis when it was recorded.
-	GwpBasis      GwpBasis `protobuf:"varint,4,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
-	TotalKgCo2E   string   `protobuf:"bytes,5,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
-	LineCount     int64    `protobuf:"varint,6,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	GwpBasis    GwpBasis `protobuf:"varint,4,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	TotalKgCo2E string   `protobuf:"bytes,5,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
+	LineCount   int64    `protobuf:"varint,6,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	// Whether it recorded its months (every snapshot since they are kept):
+	// GetInventory reads a period from it. Without, it is read whole.
+	MonthsRecorded bool `protobuf:"varint,7,opt,name=months_recorded,json=monthsRecorded,proto3" json:"months_recorded,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *InventorySnapshot) Reset() {
@@ -3803,6 +3843,13 @@ func (x *InventorySnapshot) GetLineCount() int64 {
 		return x.LineCount
 	}
 	return 0
+}
+
+func (x *InventorySnapshot) GetMonthsRecorded() bool {
+	if x != nil {
+		return x.MonthsRecorded
+	}
+	return false
 }
 
 type CreateInventorySnapshotRequest struct {
@@ -4945,7 +4992,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\x05 \x01(\tR\x06kgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x06 \x01(\x03R\tlineCount\x12\x16\n" +
-	"\x06sigma2\x18\a \x01(\x01R\x06sigma2\"\xbe\x05\n" +
+	"\x06sigma2\x18\a \x01(\x01R\x06sigma2\"\x80\x06\n" +
 	"\tInventory\x129\n" +
 	"\tgwp_basis\x18\x01 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1c\n" +
 	"\n" +
@@ -4969,7 +5016,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"groupCount\x12!\n" +
 	"\ffactor_count\x18\r \x01(\x05R\vfactorCount\x12:\n" +
 	"\x06groups\x18\x0e \x03(\v2\".vcci.calculator.v1.InventoryGroupR\x06groups\x127\n" +
-	"\tread_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"\xe5\x01\n" +
+	"\tread_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12!\n" +
+	"\fperiod_start\x18\x10 \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x11 \x01(\tR\tperiodEnd\"\xa7\x02\n" +
 	"\x13GetInventoryRequest\x129\n" +
 	"\tgwp_basis\x18\x01 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1c\n" +
 	"\n" +
@@ -4979,7 +5029,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"iterations\x18\x04 \x01(\x05R\n" +
 	"iterations\x12\x12\n" +
 	"\x04seed\x18\x05 \x01(\x04R\x04seed\x12%\n" +
-	"\x0einclude_groups\x18\x06 \x01(\bR\rincludeGroups\"\x85\x02\n" +
+	"\x0einclude_groups\x18\x06 \x01(\bR\rincludeGroups\x12!\n" +
+	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\"\xae\x02\n" +
 	"\x11InventorySnapshot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12;\n" +
@@ -4988,7 +5041,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\tgwp_basis\x18\x04 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x05 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
 	"\n" +
-	"line_count\x18\x06 \x01(\x03R\tlineCount\"c\n" +
+	"line_count\x18\x06 \x01(\x03R\tlineCount\x12'\n" +
+	"\x0fmonths_recorded\x18\a \x01(\bR\x0emonthsRecorded\"c\n" +
 	"\x1eCreateInventorySnapshotRequest\x12A\n" +
 	"\bsnapshot\x18\x01 \x01(\v2%.vcci.calculator.v1.InventorySnapshotR\bsnapshot\"\x1f\n" +
 	"\x1dListInventorySnapshotsRequest\"e\n" +

@@ -1,0 +1,266 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vcci-dev/vcci/pkg/apperr"
+	"github.com/vcci-dev/vcci/pkg/db"
+	"github.com/vcci-dev/vcci/pkg/testsupport"
+	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
+	"github.com/vcci-dev/vcci/services/calculator/internal/store"
+)
+
+// line2025 is a fourth line, a year after recalcLines.
+var line2025 = calculator.Line{TransactionID: "T4", Date: day("2025-03-02"), SupplierID: "S2", NAICS: "481111", Amount: "200.0000", Upload: 8}
+
+// period is the inventory now of the months from and to ("YYYY-MM"),
+// both included.
+func period(from, to string) calculator.InventoryAt {
+	f, err := time.Parse("2006-01", from)
+	if err != nil {
+		panic(err)
+	}
+	t, err := time.Parse("2006-01", to)
+	if err != nil {
+		panic(err)
+	}
+	return calculator.InventoryAt{From: f, To: t}
+}
+
+func readInventory(t *testing.T, f recalcFixture, at calculator.InventoryAt) calculator.Inventory {
+	t.Helper()
+	inv, err := f.svc.Inventory(context.Background(), f.tenant, at, "", 100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// sumKg adds exact decimal kg.
+func sumKg(t *testing.T, kgs ...string) string {
+	t.Helper()
+	s := new(big.Rat)
+	for _, k := range kgs {
+		r, ok := new(big.Rat).SetString(k)
+		if !ok {
+			t.Fatalf("kg %q", k)
+		}
+		s.Add(s, r)
+	}
+	return s.FloatString(7)
+}
+
+func TestInventoryOfAPeriodIsItsMonthsLines(t *testing.T) {
+	ctx := context.Background()
+	f := newRecalcFixture(t)
+	if _, err := f.svc.Calculate(ctx, f.tenant, []calculator.Line{line2025}); err != nil {
+		t.Fatal(err)
+	}
+	y2024 := readInventory(t, f, period("2024-01", "2024-12"))
+	// T1 746.7794993 + T2 38.8558404 in category 1, T3 119.8383536 in 6.
+	if y2024.Kg != "905.4736933" || y2024.Count != 3 || len(y2024.Categories) != 2 ||
+		y2024.Categories[0].Kg != "785.6353397" || y2024.Categories[1].Category != 6 || y2024.Categories[1].Kg != "119.8383536" {
+		t.Fatalf("2024: %s kg, %d lines, %+v", y2024.Kg, y2024.Count, y2024.Categories)
+	}
+	if got := y2024.From.Format("2006-01") + " " + y2024.To.Format("2006-01"); got != "2024-01 2024-12" {
+		t.Fatalf("2024 read as %s", got)
+	}
+	if feb := readInventory(t, f, period("2024-02", "2024-02")); feb.Kg != "38.8558404" || feb.Count != 1 || len(feb.Groups) != 1 ||
+		feb.Groups[0].Code != "327310" {
+		t.Fatalf("February 2024: %s kg, %d lines, %+v", feb.Kg, feb.Count, feb.Groups)
+	}
+	y2025 := readInventory(t, f, period("2025-01", "2025-12"))
+	if y2025.Count != 1 || len(y2025.Categories) != 1 || y2025.Categories[0].Category != 6 || y2025.Kg == "0.0000000" {
+		t.Fatalf("2025: %s kg, %d lines, %+v", y2025.Kg, y2025.Count, y2025.Categories)
+	}
+	all := readInventory(t, f, calculator.InventoryAt{})
+	if all.Count != 4 || all.Kg != sumKg(t, y2024.Kg, y2025.Kg) {
+		t.Fatalf("every line: %s kg, %d lines; 2024 %s + 2025 %s", all.Kg, all.Count, y2024.Kg, y2025.Kg)
+	}
+	// Both years are every month with data: the same groups as every line.
+	if both := readInventory(t, f, period("2024-01", "2025-12")); both.Kg != all.Kg || both.Count != 4 || !reflect.DeepEqual(both.Groups, all.Groups) {
+		t.Fatalf("2024 and 2025: %s kg, %d lines, %+v; every line %+v", both.Kg, both.Count, both.Groups, all.Groups)
+	}
+	if none := readInventory(t, f, period("2023-01", "2023-12")); none.Kg != "0.0000000" || none.Count != 0 || len(none.Categories) != 0 {
+		t.Fatalf("2023: %+v", none)
+	}
+
+	// A recalculation moves each month's groups as it moves the whole.
+	switchToRevised(t, f)
+	startWorkers(t, f.pool, f.svc, 2)
+	r, err := f.svc.CreateRecalculation(ctx, f.tenant, calculator.Recalculation{Reason: "revised set"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = waitEnded(t, f.svc, f.tenant, r.ID); r.State != calculator.RecalcSucceeded {
+		t.Fatalf("recalculation %+v", r)
+	}
+	// T1 at 0.9 (TestRecalculateNewFactorSetVersion), T2 and T3 unchanged.
+	y2024 = readInventory(t, f, period("2024-01", "2024-12"))
+	if y2024.Kg != "1012.6987040" || y2024.Count != 3 {
+		t.Fatalf("2024 recalculated: %s kg, %d lines", y2024.Kg, y2024.Count)
+	}
+	for _, g := range y2024.Groups {
+		if g.Set != "epa-revised" {
+			t.Fatalf("2024 group of %s left: %+v", g.Set, g)
+		}
+	}
+	y2025 = readInventory(t, f, period("2025-01", "2025-12"))
+	if all := readInventory(t, f, calculator.InventoryAt{}); all.Count != 4 || y2025.Count != 1 || all.Kg != sumKg(t, y2024.Kg, y2025.Kg) {
+		t.Fatalf("recalculated, every line: %s kg, %d lines; 2024 %s + 2025 %s", all.Kg, all.Count, y2024.Kg, y2025.Kg)
+	}
+}
+
+// A snapshot keeps its months: a period read from it is as it was when
+// recorded, whatever is recalculated since. One recorded before months
+// were kept is read whole only.
+func TestASnapshotKeepsItsMonths(t *testing.T) {
+	ctx := context.Background()
+	f := newRecalcFixture(t)
+	if _, err := f.svc.Calculate(ctx, f.tenant, []calculator.Line{line2025}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := f.svc.CreateSnapshot(ctx, f.tenant, "as reported")
+	if err != nil || !snap.Months {
+		t.Fatalf("snapshot %+v, %v", snap, err)
+	}
+	switchToRevised(t, f)
+	startWorkers(t, f.pool, f.svc, 2)
+	r, err := f.svc.CreateRecalculation(ctx, f.tenant, calculator.Recalculation{Reason: "revised set"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = waitEnded(t, f.svc, f.tenant, r.ID); r.State != calculator.RecalcSucceeded {
+		t.Fatalf("recalculation %+v", r)
+	}
+	y := period("2024-01", "2024-12")
+	if now := readInventory(t, f, y); now.Kg != "1012.6987040" {
+		t.Fatalf("2024 now: %s kg", now.Kg)
+	}
+	then := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID, From: y.From, To: y.To})
+	if then.Kg != "905.4736933" || then.Count != 3 || then.Snapshot != snap.ID || then.From != y.From {
+		t.Fatalf("2024 as recorded: %s kg, %d lines", then.Kg, then.Count)
+	}
+	for _, g := range then.Groups {
+		if g.Set != calculator.DefaultSet {
+			t.Fatalf("2024 as recorded holds a group of %s: %+v", g.Set, g)
+		}
+	}
+	whole := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID})
+	y2025 := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID, From: day("2025-01-01"), To: day("2025-12-01")})
+	if whole.Count != 4 || y2025.Count != 1 || whole.Kg != sumKg(t, then.Kg, y2025.Kg) {
+		t.Fatalf("as recorded: every line %s kg (%d), 2024 %s + 2025 %s", whole.Kg, whole.Count, then.Kg, y2025.Kg)
+	}
+
+	// As a snapshot recorded before months were kept reads.
+	if _, err := f.pool.Exec(ctx, `UPDATE calculator.inventory_snapshots SET months = false WHERE id = $1`, snap.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Inventory(ctx, f.tenant, calculator.InventoryAt{Snapshot: snap.ID, From: y.From, To: y.To}, "", 100, 1)
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "period_start" {
+		t.Fatalf("a period of a snapshot without months: %v", err)
+	}
+	if old := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID}); old.Kg != whole.Kg {
+		t.Fatalf("the snapshot without months, whole: %s kg, want %s", old.Kg, whole.Kg)
+	}
+}
+
+func TestInventoryPeriodRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newRecalcFixture(t)
+	y := period("2024-01", "2024-12")
+	for _, tc := range []struct {
+		name, field string
+		at          calculator.InventoryAt
+	}{
+		{"as of a day", "period_start", calculator.InventoryAt{Day: dayOne, From: y.From, To: y.To}},
+		{"end before start", "period_end", period("2024-12", "2024-01")},
+		{"no end", "period_end", calculator.InventoryAt{From: y.From}},
+	} {
+		_, err := f.svc.Inventory(ctx, f.tenant, tc.at, "", 100, 1)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field {
+			t.Errorf("%s: %v, want InvalidArgument on %s", tc.name, err, tc.field)
+		}
+	}
+}
+
+// TestMonthsBackfillIsWhatCalculatingWrites runs migration 0013's
+// backfill over lines calculated (and recalculated) before it and finds
+// the months' groups the calculation wrote.
+func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
+	ctx := context.Background()
+	pool := testsupport.NewOwnedPool(t, "calculator", store.Migrate)
+	st := store.New(pool)
+	svc := calculator.New(st, nil, nil, nil)
+	f := recalcFixture{svc: svc, st: st, pool: pool, tenant: testsupport.Tenant(t, pool, "a")}
+	if _, err := svc.Calculate(ctx, f.tenant, append([]calculator.Line{line2025}, recalcLines...)); err != nil {
+		t.Fatal(err)
+	}
+	switchToRevised(t, f)
+	startWorkers(t, pool, svc, 2)
+	r, err := svc.CreateRecalculation(ctx, f.tenant, calculator.Recalculation{Reason: "revised set", SupplierID: "S1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = waitEnded(t, svc, f.tenant, r.ID); r.State != calculator.RecalcSucceeded || r.LinesChanged != 2 {
+		t.Fatalf("recalculation %+v", r)
+	}
+	type row struct {
+		Key, Kg, Kg4, Kg6, Spend string
+		N                        int64
+	}
+	read := func() []row {
+		var out []row
+		err := db.InTenant(ctx, pool, f.tenant, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT to_char(month, 'YYYY-MM|') || key, kg_co2e::text, kg_co2e_ar4::text, kg_co2e_ar6::text,
+				spend_usd::text, tx_count FROM calculator.inventory_months WHERE tx_count <> 0 ORDER BY month, key`)
+			if err != nil {
+				return err
+			}
+			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	written := read()
+	// T1 (revised, 2024-01), T2 (2024-02), T3 (2024-07), T4 (2025-03).
+	if len(written) != 4 || written[0].Key[:8] != "2024-01|" || written[3].Key[:8] != "2025-03|" {
+		t.Fatalf("months' groups written %+v", written)
+	}
+	sql, err := os.ReadFile("migrations/0013_inventory_months.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the owner, as migrations run; the policy binds the reads to the
+	// tenant.
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('vcci.tenant_id', $1, true)`, f.tenant.String()); err != nil {
+			return err
+		}
+		// The table as before the migration: gone.
+		if _, err := tx.Exec(ctx, `DROP TABLE calculator.inventory_months, calculator.inventory_snapshot_months;
+				ALTER TABLE calculator.inventory_snapshots DROP COLUMN months`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SET LOCAL search_path = calculator;`+string(sql))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !reflect.DeepEqual(got, written) {
+		t.Fatalf("backfilled:\n%+v\nwritten:\n%+v", got, written)
+	}
+}
