@@ -186,29 +186,38 @@ func TestReportThroughREST(t *testing.T) {
 	}
 }
 
+// jsonTable is the rows of a JSON report's table name; none if it has none.
+func jsonTable(t *testing.T, b []byte, name string) [][]string {
+	t.Helper()
+	var d struct {
+		Sections []struct {
+			Tables []struct {
+				Name string     `json:"name"`
+				Rows [][]string `json:"rows"`
+			} `json:"tables"`
+		} `json:"sections"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Sections {
+		for _, tb := range s.Tables {
+			if tb.Name == name {
+				return tb.Rows
+			}
+		}
+	}
+	return nil
+}
+
 // reportTotal reads the Scope 3 total (t CO2e) off a GHG inventory's
 // "totals" table in the file's format; a PDF's first bytes.
 func reportTotal(t *testing.T, format string, b []byte) string {
 	t.Helper()
 	switch format {
 	case "REPORT_FORMAT_JSON":
-		var d struct {
-			Sections []struct {
-				Tables []struct {
-					Name string     `json:"name"`
-					Rows [][]string `json:"rows"`
-				} `json:"tables"`
-			} `json:"sections"`
-		}
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range d.Sections {
-			for _, tb := range s.Tables {
-				if tb.Name == "totals" {
-					return tb.Rows[0][0]
-				}
-			}
+		if rows := jsonTable(t, b, "totals"); len(rows) > 0 {
+			return rows[0][0]
 		}
 	case "REPORT_FORMAT_XLSX":
 		f, err := excelize.OpenReader(bytes.NewReader(b))
@@ -299,6 +308,16 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 	if s := read("?snapshot=" + snap.Name + "&periodStart=2024-01&periodEnd=2024-12"); s.TotalKgCo2e != y2024.TotalKgCo2e || s.LineCount != "1" {
 		t.Fatalf("the snapshot's 2024: %+v, want %+v", s, y2024)
 	}
+	// A line of June 2024 loaded after it is in 2024 now, not in the
+	// snapshot's 2024 (its total and its months table, below).
+	late := "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\nP4,2024-06-20,S1,Steel Co,331110,500.00,USD,late\n"
+	if got := p.wait(t, p.key, p.upload(t, p.key, []byte(late)).Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("late upload = %+v", got)
+	}
+	recorded := y2024
+	if y2024, fy = read("?periodStart=2024-01&periodEnd=2024-12"), read("?periodStart=2024-04&periodEnd=2025-03"); y2024.LineCount != "2" || fy.LineCount != "4" {
+		t.Fatalf("2024 now: %+v; April 2024 to March 2025: %+v", y2024, fy)
+	}
 
 	tonnes := func(kg string) string {
 		r, _ := new(big.Rat).SetString(kg)
@@ -308,7 +327,7 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 		start, end, snapshot string
 		want                 inventory
 	}{{"2024-01-01", "2024-12-31", "", y2024}, {"2025-01-01", "2025-12-31", "", y2025}, {"2024-04-01", "2025-03-31", "", fy},
-		{"2024-01-01", "2024-12-31", snap.Name, y2024}} {
+		{"2024-01-01", "2024-12-31", snap.Name, recorded}} {
 		var r report
 		body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"` + c.start + `","periodEnd":"` + c.end +
 			`","snapshot":"` + c.snapshot + `"}`
@@ -323,6 +342,9 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 		p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
 		if got := reportTotal(t, "REPORT_FORMAT_JSON", file); r.State != "REPORT_STATE_SUCCEEDED" || got != tonnes(c.want.TotalKgCo2e) {
 			t.Errorf("report of %s to %s %s: %+v, total %s t, want the inventory's %s kg", c.start, c.end, c.snapshot, r, got, c.want.TotalKgCo2e)
+		}
+		if months := jsonTable(t, file, "months"); c.snapshot != "" && (len(months) != 1 || months[0][0] != "2024-06" || months[0][2] != "1") {
+			t.Errorf("the snapshot's months of 2024 %v, want June's one line", months)
 		}
 	}
 	var e struct{ Message string }

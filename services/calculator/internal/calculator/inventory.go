@@ -26,6 +26,7 @@ type InventoryAt struct {
 	Day      time.Time
 	Snapshot int64
 	From, To time.Time // first days of the period's first and last months; zero: every month
+	Months   bool      // also total it by month
 }
 
 // Period reports whether at reads a period rather than every month.
@@ -44,8 +45,23 @@ type InventoryRow struct {
 	Count        int64
 }
 
+// MonthRow is one month of an inventory's lines, under each GWP basis.
+type MonthRow struct {
+	Month        time.Time
+	Kg, Kg4, Kg6 string
+	Count        int64
+}
+
+// MonthTotal is one month of an inventory, under its basis.
+type MonthTotal struct {
+	Month time.Time
+	Kg    string
+	Count int64
+}
+
 // InventoryData is what the store reads of an inventory.
 type InventoryData struct {
+	Months   []MonthRow // when asked
 	Rows     []InventoryRow
 	Basis    refdata.Basis // the tenant's now, or the snapshot's
 	ReadTime time.Time
@@ -99,6 +115,7 @@ type Inventory struct {
 	Day         time.Time // as of; zero: now or a snapshot
 	Snapshot    int64
 	From, To    time.Time // the period's months; zero: every month
+	Months      []MonthTotal
 	ReadTime    time.Time
 	Kg          string
 	Count       int64
@@ -147,13 +164,22 @@ func (s *Service) Inventory(ctx context.Context, tenant uuid.UUID, at InventoryA
 	if err := inv.total(data.Rows, s.memo, key); err != nil {
 		return Inventory{}, err
 	}
+	for _, m := range data.Months {
+		kg, err := parseFixed(pick(inv.Basis, m.Kg, m.Kg4, m.Kg6))
+		if err != nil {
+			return Inventory{}, fmt.Errorf("inventory month %s: %w", m.Month.Format("2006-01"), err)
+		}
+		inv.Months = append(inv.Months, MonthTotal{Month: m.Month, Kg: kg.round(kgDecimals).text(), Count: m.Count})
+	}
 	return inv, nil
 }
 
-// checkPeriod refuses a period the store cannot read: its months are
-// kept for the inventory now and in snapshots, not in the daily log.
+// checkPeriod refuses a period, or months, the store cannot read: months
+// are kept for the inventory now and in snapshots, not in the daily log.
 func checkPeriod(at InventoryAt) error {
 	switch {
+	case at.Months && !at.Day.IsZero():
+		return apperr.Invalid("include_months", "months are kept now and in snapshots, not in the daily log an as_of_date reads")
 	case at.From.IsZero() != at.To.IsZero():
 		return apperr.Invalid("period_end", "a period needs its first and its last month")
 	case !at.Period():
@@ -166,6 +192,18 @@ func checkPeriod(at InventoryAt) error {
 		return apperr.Invalid("period_start", "a period is read from the inventory now or from a snapshot, not as of a day (the daily log keeps every month's lines together)")
 	}
 	return nil
+}
+
+// pick is the kg of basis: ar5 (the stored kg CO2e), ar4 or ar6.
+func pick(basis refdata.Basis, ar5, ar4, ar6 string) string {
+	switch basis {
+	case refdata.AR4:
+		return ar4
+	case refdata.AR6:
+		return ar6
+	case refdata.AR5:
+	}
+	return ar5
 }
 
 // total fills the inventory from its groups, simulating with memo
@@ -270,14 +308,7 @@ func (inv *Inventory) total(rows []InventoryRow, memo *quality.Memo, key string)
 func parseKgs(rows []InventoryRow, basis refdata.Basis) ([]fixed, int, error) {
 	kgs, scale := make([]fixed, len(rows)), 0
 	for i, r := range rows {
-		kgText := r.Kg
-		switch basis {
-		case refdata.AR5: // r.Kg
-		case refdata.AR4:
-			kgText = r.Kg4
-		case refdata.AR6:
-			kgText = r.Kg6
-		}
+		kgText := pick(basis, r.Kg, r.Kg4, r.Kg6)
 		f, err := parseFixed(kgText)
 		if err != nil {
 			return nil, 0, fmt.Errorf("inventory group %s/%s: kg %q: %w", r.Set, r.Code, kgText, err)

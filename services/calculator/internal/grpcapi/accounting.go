@@ -147,6 +147,7 @@ func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRe
 	if at.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
 		return nil, err
 	}
+	at.Months = req.GetIncludeMonths()
 	inv, err := a.svc.Inventory(ctx, tenant, at, basis, int(req.GetIterations()), req.GetSeed())
 	if err != nil {
 		return nil, err
@@ -180,6 +181,9 @@ func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Invento
 	}
 	if !inv.From.IsZero() {
 		out.PeriodStart, out.PeriodEnd = inv.From.Format("2006-01"), inv.To.Format("2006-01")
+	}
+	for _, m := range inv.Months {
+		out.Months = append(out.Months, &calculatorv1.InventoryMonth{Month: m.Month.Format("2006-01"), KgCo2E: m.Kg, LineCount: m.Count})
 	}
 	for _, c := range inv.Categories {
 		title, _ := calculator.CategoryName(int(c.Category))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -214,22 +215,55 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 	var basis string
 	var months bool
 	head.Scan = db.OneRow(func(row pgx.Row) error { return row.Scan(&basis, &out.ReadTime, &months) })
-	groups := db.Stmt{SQL: `SELECT ` + inventoryCols + ` FROM (` + src + `) g
+	stmts := []db.Stmt{head, {SQL: `SELECT ` + inventoryCols + ` FROM (` + src + `) g
 		JOIN calculator.factor_sets s ON s.id = split_part(g.key, '|', 2)::smallint
-		WHERE g.n <> 0 ORDER BY g.key`, Args: args, Scan: db.Collect(&out.Rows, scanInventoryRow)}
-	err := db.InTenantBatch(ctx, s.pool, tenant, head, groups)
+		WHERE g.n <> 0 ORDER BY g.key`, Args: args, Scan: db.Collect(&out.Rows, scanInventoryRow)}}
+	if at.Months {
+		stmts = append(stmts, monthsStmt(tenant, at, &out.Months))
+	}
+	err := db.InTenantBatch(ctx, s.pool, tenant, stmts...)
 	if err := db.NotFound(err, "store.InventoryGroups", calculator.ErrSnapshotNotFound); err != nil {
 		return out, err
 	}
-	if at.Period() && !months {
-		return calculator.InventoryData{}, apperr.Invalid("period_start",
-			"snapshot %d was recorded before snapshots kept their months: it is read whole, without a period", at.Snapshot)
+	if !months {
+		const why = "snapshot %d was recorded before snapshots kept their months: it is read whole, without a period or months"
+		switch {
+		case at.Period():
+			return calculator.InventoryData{}, apperr.Invalid("period_start", why, at.Snapshot)
+		case at.Months:
+			return calculator.InventoryData{}, apperr.Invalid("include_months", why, at.Snapshot)
+		}
 	}
 	out.Basis = refdata.Basis(basis)
 	if !at.Day.IsZero() { // what a day's read says does not depend on when it is made
 		out.ReadTime = at.Day.AddDate(0, 0, 1)
 	}
 	return out, nil
+}
+
+// monthsStmt reads at's months (in its period, if any) into out: now from
+// the month totals (summary dimension 4), or from a snapshot's months.
+func monthsStmt(tenant uuid.UUID, at calculator.InventoryAt, out *[]calculator.MonthRow) db.Stmt {
+	from, to := at.From, at.To
+	if !at.Period() {
+		from, to = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC)
+	}
+	st := db.Stmt{SQL: `SELECT (key || '-01')::date, kg_co2e::text, coalesce(kg_co2e_ar4, kg_co2e)::text, coalesce(kg_co2e_ar6, kg_co2e)::text, tx_count
+		FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 4 AND tx_count <> 0
+			AND key BETWEEN to_char($2::date, 'YYYY-MM') AND to_char($3::date, 'YYYY-MM') ORDER BY key`, Args: []any{tenant, from, to}}
+	if at.Snapshot != 0 {
+		st = db.Stmt{SQL: `SELECT month, sum(kg_co2e)::text, sum(kg_co2e_ar4)::text, sum(kg_co2e_ar6)::text, sum(tx_count)
+			FROM calculator.inventory_snapshot_months WHERE tenant_id = $1 AND month BETWEEN $2 AND $3 AND snapshot_id = $4
+			GROUP BY month HAVING sum(tx_count) <> 0 ORDER BY month`, Args: []any{tenant, from, to, at.Snapshot}}
+	}
+	st.Scan = db.Collect(out, func(row pgx.CollectableRow) (calculator.MonthRow, error) {
+		var m calculator.MonthRow
+		if err := row.Scan(&m.Month, &m.Kg, &m.Kg4, &m.Kg6, &m.Count); err != nil {
+			return m, fmt.Errorf("scan inventory month: %w", err)
+		}
+		return m, nil
+	})
+	return st
 }
 
 // snapshotCols read a snapshot n with its total under its basis.

@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +156,26 @@ func TestASnapshotKeepsItsMonths(t *testing.T) {
 			t.Fatalf("2024 as recorded holds a group of %s: %+v", g.Set, g)
 		}
 	}
+	// Its months, as recorded; today's, recalculated.
+	withMonths := func(at calculator.InventoryAt) string {
+		at.Months = true
+		inv := readInventory(t, f, at)
+		ms := make([]string, 0, len(inv.Months))
+		for _, m := range inv.Months {
+			ms = append(ms, fmt.Sprintf("%s %s/%d", m.Month.Format("2006-01"), m.Kg, m.Count))
+		}
+		return strings.Join(ms, ", ")
+	}
+	if got, want := withMonths(calculator.InventoryAt{Snapshot: snap.ID, From: y.From, To: y.To}),
+		"2024-01 746.7794993/1, 2024-02 38.8558404/1, 2024-07 119.8383536/1"; got != want {
+		t.Fatalf("the snapshot's months of 2024: %s, want %s", got, want)
+	}
+	if got, want := withMonths(y), "2024-01 854.0045100/1, 2024-02 38.8558404/1, 2024-07 119.8383536/1"; got != want {
+		t.Fatalf("2024's months now: %s, want %s", got, want)
+	}
+	if got := withMonths(calculator.InventoryAt{Snapshot: snap.ID}); !strings.HasSuffix(got, "/1, 2025-03 "+readInventory(t, f, period("2025-03", "2025-03")).Kg+"/1") {
+		t.Fatalf("the snapshot's months: %s", got)
+	}
 	whole := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID})
 	y2025 := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID, From: day("2025-01-01"), To: day("2025-12-01")})
 	if whole.Count != 4 || y2025.Count != 1 || whole.Kg != sumKg(t, then.Kg, y2025.Kg) {
@@ -169,6 +191,10 @@ func TestASnapshotKeepsItsMonths(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "period_start" {
 		t.Fatalf("a period of a snapshot without months: %v", err)
 	}
+	_, err = f.svc.Inventory(ctx, f.tenant, calculator.InventoryAt{Snapshot: snap.ID, Months: true}, "", 100, 1)
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "include_months" {
+		t.Fatalf("months of a snapshot without months: %v", err)
+	}
 	if old := readInventory(t, f, calculator.InventoryAt{Snapshot: snap.ID}); old.Kg != whole.Kg {
 		t.Fatalf("the snapshot without months, whole: %s kg, want %s", old.Kg, whole.Kg)
 	}
@@ -183,6 +209,7 @@ func TestInventoryPeriodRefused(t *testing.T) {
 		at          calculator.InventoryAt
 	}{
 		{"as of a day", "period_start", calculator.InventoryAt{Day: dayOne, From: y.From, To: y.To}},
+		{"months as of a day", "include_months", calculator.InventoryAt{Day: dayOne, Months: true}},
 		{"end before start", "period_end", period("2024-12", "2024-01")},
 		{"no end", "period_end", calculator.InventoryAt{From: y.From}},
 	} {

@@ -48,9 +48,9 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		return data{}, err
 	}
 	d.period = byPeriod(r, d.snapshot)
-	q := inventoryQuery(r, d.period, 0, true)
+	q := inventoryQuery(r, d.snapshot, d.period, 0, true)
 	if r.Kind == HotspotPack {
-		q = inventoryQuery(r, d.period, checkIterations, false)
+		q = inventoryQuery(r, d.snapshot, d.period, checkIterations, false)
 	}
 	if d.inv, err = src.Inventory(ctx, q); err != nil {
 		return data{}, err
@@ -71,7 +71,10 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		return data{}, err
 	}
 	d.all = d.months
-	if d.period {
+	switch {
+	case d.snapshot.Months: // the snapshot's, of the period
+		d.months = d.inv.Months
+	case d.period:
 		d.months = slices.DeleteFunc(slices.Clone(d.months), func(m Total) bool { return !inPeriod(r, m.Key) })
 	}
 	return d, nil
@@ -199,8 +202,8 @@ func limitations(d data) document.Section {
 		ps[0] = fmt.Sprintf("The reporting period is %s to %s. %s covers every purchase line the tenant has stored, whatever its date, so this report is only made for a period that covers every month with data (%s), and its figures are those of all those lines.",
 			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), whole, monthRange(d.all))
 	}
-	if d.inv.Snapshot != "" {
-		ps = append(ps, "Monthly totals are read from the current calculation, not from the snapshot; they may differ from the snapshot where lines were recalculated since.")
+	if d.inv.Snapshot != "" && !d.snapshot.Months {
+		ps = append(ps, "Monthly totals are read from the current calculation, not from the snapshot, which records no months; they may differ from the snapshot where lines were recalculated since.")
 	}
 	var ex []string
 	for _, c := range d.categories() {

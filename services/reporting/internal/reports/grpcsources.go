@@ -54,7 +54,7 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 func (s grpcSources) Inventory(ctx context.Context, q InventoryQuery) (Inventory, error) {
 	resp, err := s.calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{
 		GwpBasis: basisEnum(q.GWPBasis), Snapshot: q.Snapshot, Iterations: q.Iterations, IncludeGroups: q.IncludeGroups,
-		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd,
+		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, IncludeMonths: q.IncludeMonths,
 	})
 	if err != nil {
 		return Inventory{}, err
@@ -71,6 +71,9 @@ func (s grpcSources) Inventory(ctx context.Context, q InventoryQuery) (Inventory
 			Number: int(c.GetCategory()), Title: c.GetTitle(), Kg: c.GetKgCo2E(), LineCount: c.GetLineCount(),
 			Methods: methodShares(c.GetMethods()), DataQuality: dataQuality(c.GetDataQuality()), Uncertainty: uncertainty(c.GetUncertainty()),
 		})
+	}
+	for _, m := range resp.GetMonths() {
+		inv.Months = append(inv.Months, Total{Key: m.GetMonth(), Label: m.GetMonth(), Kg: m.GetKgCo2E(), Count: m.GetLineCount()})
 	}
 	for _, g := range resp.GetGroups() {
 		inv.Groups = append(inv.Groups, Group{

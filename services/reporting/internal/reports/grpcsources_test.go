@@ -57,6 +57,7 @@ func (f *fakeCalc) GetInventory(ctx context.Context, req *calculatorv1.GetInvent
 		Iterations:  10000, Seed: 1, GroupCount: 1, FactorCount: 1,
 		Groups: []*calculatorv1.InventoryGroup{{Category: commonv1.ScopeCategory_SCOPE_CATEGORY_BUSINESS_TRAVEL, Factor: "factorSets/desnz-2024/factors/hotel.uk.room-night",
 			Method: "average-data", Indicators: "21332", KgCo2E: "12.5000000", LineCount: 3, Sigma2: 0.01}},
+		Months:   []*calculatorv1.InventoryMonth{{Month: "2024-03", KgCo2E: "12.5000000", LineCount: 3}},
 		ReadTime: timestamppb.New(time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)),
 	}, nil
 }
@@ -164,11 +165,11 @@ func TestGRPCSources(t *testing.T) {
 	if r := calc.invReq; r.GetPeriodStart() != "2024-04" || r.GetPeriodEnd() != "2025-03" || r.GetSnapshot() != "" {
 		t.Errorf("GetInventory request of a period = %v", r)
 	}
-	inv, err := src.Inventory(ctx, reports.InventoryQuery{Snapshot: "inventorySnapshots/7", GWPBasis: "AR6", Iterations: 100, IncludeGroups: true})
+	inv, err := src.Inventory(ctx, reports.InventoryQuery{Snapshot: "inventorySnapshots/7", GWPBasis: "AR6", Iterations: 100, IncludeGroups: true, IncludeMonths: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := calc.invReq; r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 || r.GetSnapshot() != "inventorySnapshots/7" || r.GetIterations() != 100 || !r.GetIncludeGroups() {
+	if r := calc.invReq; r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 || r.GetSnapshot() != "inventorySnapshots/7" || r.GetIterations() != 100 || !r.GetIncludeGroups() || !r.GetIncludeMonths() {
 		t.Errorf("GetInventory request = %v", r)
 	}
 	want := reports.Inventory{
@@ -180,6 +181,7 @@ func TestGRPCSources(t *testing.T) {
 		DataQuality: reports.DataQuality{Technology: "2.00", Time: "1.00", Geography: "3.00", Completeness: "3.00", Reliability: "2.00", Score: "2.20"},
 		Iterations:  10000, Seed: 1, GroupCount: 1, FactorCount: 1,
 		Groups:   []reports.Group{{Category: 6, Factor: "factorSets/desnz-2024/factors/hotel.uk.room-night", Method: "average-data", Indicators: "21332", Kg: "12.5000000", LineCount: 3}},
+		Months:   []reports.Total{{Key: "2024-03", Label: "2024-03", Kg: "12.5000000", Count: 3}},
 		ReadTime: time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC),
 	}
 	if !reflect.DeepEqual(inv, want) {

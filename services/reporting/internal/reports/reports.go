@@ -78,6 +78,7 @@ type InventoryQuery struct {
 	PeriodStart, PeriodEnd string // "YYYY-MM", first and last months; "": every month
 	Iterations             int32
 	IncludeGroups          bool
+	IncludeMonths          bool
 }
 
 // Inventory is the calculator's inventory; quantities are exact kg CO2e.
@@ -93,6 +94,7 @@ type Inventory struct {
 	Seed                         uint64
 	GroupCount, FactorCount      int32
 	Groups                       []Group
+	Months                       []Total // when IncludeMonths was asked: Key "YYYY-MM", Kg, Count
 	ReadTime                     time.Time
 }
 
@@ -229,7 +231,7 @@ func Check(ctx context.Context, src Sources, r Request) error {
 	// and for a tenant without dated data: most requests skip it.
 	var inv Inventory
 	if len(r.Exclusions) > 0 || !slices.ContainsFunc(months, hasData) {
-		if inv, err = src.Inventory(ctx, inventoryQuery(r, period, checkIterations, false)); err != nil {
+		if inv, err = src.Inventory(ctx, inventoryQuery(r, snap, period, checkIterations, false)); err != nil {
 			return err
 		}
 	}
@@ -261,8 +263,9 @@ func byPeriod(r Request, snap Snapshot) bool {
 }
 
 // inventoryQuery is the inventory r reads, of its period's months if period.
-func inventoryQuery(r Request, period bool, iterations int32, groups bool) InventoryQuery {
-	q := InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: iterations, IncludeGroups: groups}
+// From a snapshot with months it also asks for the snapshot's months.
+func inventoryQuery(r Request, snap Snapshot, period bool, iterations int32, groups bool) InventoryQuery {
+	q := InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: iterations, IncludeGroups: groups, IncludeMonths: snap.Months}
 	if period {
 		q.PeriodStart, q.PeriodEnd = r.PeriodStart.Format(monthLayout), r.PeriodEnd.Format(monthLayout)
 	}

@@ -29,6 +29,8 @@ type fakeSources struct {
 	sets     []reports.FactorSet
 	snaps    []reports.Snapshot
 	queries  []reports.InventoryQuery
+	// The months a snapshot recorded, for IncludeMonths.
+	snapMonths []reports.Total
 }
 
 func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (reports.Inventory, error) {
@@ -40,6 +42,13 @@ func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (re
 		inv = reports.Inventory{GWPBasis: inv.GWPBasis, TotalKg: "0.0000000"}
 	}
 	inv.Snapshot = q.Snapshot
+	if q.IncludeMonths {
+		for _, m := range f.snapMonths {
+			if q.PeriodStart == "" || m.Key >= q.PeriodStart && m.Key <= q.PeriodEnd {
+				inv.Months = append(inv.Months, m)
+			}
+		}
+	}
 	if !q.IncludeGroups {
 		inv.Groups = nil
 	}
@@ -611,11 +620,19 @@ func TestAReportOfAMonthReadsThatMonth(t *testing.T) {
 	if want := "The reporting period is 2024-02-01 to 2024-02-29. Its figures are those of the lines dated in it (months with data: 2024-02); the tenant's lines dated outside it (2024-01 to 2024-03 in all) are not in them."; !strings.Contains(text(doc), want) {
 		t.Errorf("text lacks %q", want)
 	}
-	// A snapshot that recorded its months reads the period from them.
+	// A snapshot that recorded its months reads the period, and the
+	// months table, from them.
+	src.snapMonths = []reports.Total{{Key: "2024-01", Kg: "7900.0000000", Count: 600}, {Key: "2024-02", Kg: "6500.0000000", Count: 550}}
 	r.Snapshot = "inventorySnapshots/9"
-	build(t, src, r)
-	if q := src.queries[len(src.queries)-1]; q.PeriodStart != "2024-02" || q.PeriodEnd != "2024-02" || q.Snapshot != "inventorySnapshots/9" {
-		t.Errorf("inventory query %+v, want February 2024 of inventorySnapshots/9", q)
+	doc = build(t, src, r)
+	if q := src.queries[len(src.queries)-1]; q.PeriodStart != "2024-02" || q.PeriodEnd != "2024-02" || q.Snapshot != "inventorySnapshots/9" || !q.IncludeMonths {
+		t.Errorf("inventory query %+v, want February 2024 of inventorySnapshots/9 with its months", q)
+	}
+	if months := table(t, doc, "months"); len(months.Rows) != 1 || months.Rows[0][1] != "6.500" || months.Rows[0][2] != "550" {
+		t.Errorf("months of the snapshot %v, want its February alone", months.Rows)
+	}
+	if strings.Contains(text(doc), "Monthly totals are read from the current calculation") {
+		t.Error("a snapshot with months says its months are today's")
 	}
 	for _, whole := range []reports.Request{
 		func() reports.Request { r := request(reports.CDP); r.Snapshot = "inventorySnapshots/7"; return r }(),

@@ -3364,6 +3364,69 @@ func (x *InventoryCategory) GetUncertainty() *UncertaintyRange {
 	return nil
 }
 
+// InventoryMonth is the lines of one month of an inventory.
+type InventoryMonth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "YYYY-MM".
+	Month string `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	// Under the inventory's GWP basis.
+	KgCo2E        string `protobuf:"bytes,2,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
+	LineCount     int64  `protobuf:"varint,3,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryMonth) Reset() {
+	*x = InventoryMonth{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryMonth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryMonth) ProtoMessage() {}
+
+func (x *InventoryMonth) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryMonth.ProtoReflect.Descriptor instead.
+func (*InventoryMonth) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *InventoryMonth) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *InventoryMonth) GetKgCo2E() string {
+	if x != nil {
+		return x.KgCo2E
+	}
+	return ""
+}
+
+func (x *InventoryMonth) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
 // InventoryGroup is one input of an inventory's scores and percentiles:
 // the lines of one category calculated with one factor by one method with
 // the same data quality.
@@ -3386,7 +3449,7 @@ type InventoryGroup struct {
 
 func (x *InventoryGroup) Reset() {
 	*x = InventoryGroup{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3461,7 @@ func (x *InventoryGroup) String() string {
 func (*InventoryGroup) ProtoMessage() {}
 
 func (x *InventoryGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3474,7 @@ func (x *InventoryGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryGroup.ProtoReflect.Descriptor instead.
 func (*InventoryGroup) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{37}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *InventoryGroup) GetCategory() v1.ScopeCategory {
@@ -3490,15 +3553,17 @@ type Inventory struct {
 	ReadTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
 	// The period read ("YYYY-MM", first and last months); empty: every
 	// stored line, whatever its date.
-	PeriodStart   string `protobuf:"bytes,16,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,17,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,16,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,17,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// Its months with lines, oldest first, when include_months was asked.
+	Months        []*InventoryMonth `protobuf:"bytes,18,rep,name=months,proto3" json:"months,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Inventory) Reset() {
 	*x = Inventory{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +3575,7 @@ func (x *Inventory) String() string {
 func (*Inventory) ProtoMessage() {}
 
 func (x *Inventory) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +3588,7 @@ func (x *Inventory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Inventory.ProtoReflect.Descriptor instead.
 func (*Inventory) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{38}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Inventory) GetGwpBasis() GwpBasis {
@@ -3645,6 +3710,13 @@ func (x *Inventory) GetPeriodEnd() string {
 	return ""
 }
 
+func (x *Inventory) GetMonths() []*InventoryMonth {
+	if x != nil {
+		return x.Months
+	}
+	return nil
+}
+
 type GetInventoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unspecified: the tenant's basis (a snapshot's: the one it recorded).
@@ -3662,15 +3734,18 @@ type GetInventoryRequest struct {
 	// A reporting period of whole months ("YYYY-MM", first and last, both
 	// included): only the lines dated in it, now or from a snapshot that
 	// recorded its months (not with as_of_date). Empty: every stored line.
-	PeriodStart   string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// Also total it by month of the lines' dates (in the period, if one is
+	// given): now, or from a snapshot that recorded its months.
+	IncludeMonths bool `protobuf:"varint,9,opt,name=include_months,json=includeMonths,proto3" json:"include_months,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetInventoryRequest) Reset() {
 	*x = GetInventoryRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3682,7 +3757,7 @@ func (x *GetInventoryRequest) String() string {
 func (*GetInventoryRequest) ProtoMessage() {}
 
 func (x *GetInventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3695,7 +3770,7 @@ func (x *GetInventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInventoryRequest.ProtoReflect.Descriptor instead.
 func (*GetInventoryRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{39}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetInventoryRequest) GetGwpBasis() GwpBasis {
@@ -3754,6 +3829,13 @@ func (x *GetInventoryRequest) GetPeriodEnd() string {
 	return ""
 }
 
+func (x *GetInventoryRequest) GetIncludeMonths() bool {
+	if x != nil {
+		return x.IncludeMonths
+	}
+	return false
+}
+
 // InventorySnapshot is the inventory recorded under a name.
 type InventorySnapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3775,7 +3857,7 @@ type InventorySnapshot struct {
 
 func (x *InventorySnapshot) Reset() {
 	*x = InventorySnapshot{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3787,7 +3869,7 @@ func (x *InventorySnapshot) String() string {
 func (*InventorySnapshot) ProtoMessage() {}
 
 func (x *InventorySnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3800,7 +3882,7 @@ func (x *InventorySnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventorySnapshot.ProtoReflect.Descriptor instead.
 func (*InventorySnapshot) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{40}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *InventorySnapshot) GetName() string {
@@ -3861,7 +3943,7 @@ type CreateInventorySnapshotRequest struct {
 
 func (x *CreateInventorySnapshotRequest) Reset() {
 	*x = CreateInventorySnapshotRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3873,7 +3955,7 @@ func (x *CreateInventorySnapshotRequest) String() string {
 func (*CreateInventorySnapshotRequest) ProtoMessage() {}
 
 func (x *CreateInventorySnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3886,7 +3968,7 @@ func (x *CreateInventorySnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInventorySnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateInventorySnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{41}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateInventorySnapshotRequest) GetSnapshot() *InventorySnapshot {
@@ -3904,7 +3986,7 @@ type ListInventorySnapshotsRequest struct {
 
 func (x *ListInventorySnapshotsRequest) Reset() {
 	*x = ListInventorySnapshotsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3916,7 +3998,7 @@ func (x *ListInventorySnapshotsRequest) String() string {
 func (*ListInventorySnapshotsRequest) ProtoMessage() {}
 
 func (x *ListInventorySnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3929,7 +4011,7 @@ func (x *ListInventorySnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInventorySnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListInventorySnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{42}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{43}
 }
 
 type ListInventorySnapshotsResponse struct {
@@ -3941,7 +4023,7 @@ type ListInventorySnapshotsResponse struct {
 
 func (x *ListInventorySnapshotsResponse) Reset() {
 	*x = ListInventorySnapshotsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3953,7 +4035,7 @@ func (x *ListInventorySnapshotsResponse) String() string {
 func (*ListInventorySnapshotsResponse) ProtoMessage() {}
 
 func (x *ListInventorySnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3966,7 +4048,7 @@ func (x *ListInventorySnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInventorySnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListInventorySnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{43}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListInventorySnapshotsResponse) GetSnapshots() []*InventorySnapshot {
@@ -4015,7 +4097,7 @@ type Recalculation struct {
 
 func (x *Recalculation) Reset() {
 	*x = Recalculation{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +4109,7 @@ func (x *Recalculation) String() string {
 func (*Recalculation) ProtoMessage() {}
 
 func (x *Recalculation) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +4122,7 @@ func (x *Recalculation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recalculation.ProtoReflect.Descriptor instead.
 func (*Recalculation) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{44}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Recalculation) GetName() string {
@@ -4186,7 +4268,7 @@ type CreateRecalculationRequest struct {
 
 func (x *CreateRecalculationRequest) Reset() {
 	*x = CreateRecalculationRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4198,7 +4280,7 @@ func (x *CreateRecalculationRequest) String() string {
 func (*CreateRecalculationRequest) ProtoMessage() {}
 
 func (x *CreateRecalculationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4211,7 +4293,7 @@ func (x *CreateRecalculationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecalculationRequest.ProtoReflect.Descriptor instead.
 func (*CreateRecalculationRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{45}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateRecalculationRequest) GetRecalculation() *Recalculation {
@@ -4231,7 +4313,7 @@ type GetRecalculationRequest struct {
 
 func (x *GetRecalculationRequest) Reset() {
 	*x = GetRecalculationRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4243,7 +4325,7 @@ func (x *GetRecalculationRequest) String() string {
 func (*GetRecalculationRequest) ProtoMessage() {}
 
 func (x *GetRecalculationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4256,7 +4338,7 @@ func (x *GetRecalculationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecalculationRequest.ProtoReflect.Descriptor instead.
 func (*GetRecalculationRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{46}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetRecalculationRequest) GetName() string {
@@ -4277,7 +4359,7 @@ type ListRecalculationsRequest struct {
 
 func (x *ListRecalculationsRequest) Reset() {
 	*x = ListRecalculationsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4289,7 +4371,7 @@ func (x *ListRecalculationsRequest) String() string {
 func (*ListRecalculationsRequest) ProtoMessage() {}
 
 func (x *ListRecalculationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4302,7 +4384,7 @@ func (x *ListRecalculationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRecalculationsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{47}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListRecalculationsRequest) GetPageSize() int32 {
@@ -4329,7 +4411,7 @@ type ListRecalculationsResponse struct {
 
 func (x *ListRecalculationsResponse) Reset() {
 	*x = ListRecalculationsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4341,7 +4423,7 @@ func (x *ListRecalculationsResponse) String() string {
 func (*ListRecalculationsResponse) ProtoMessage() {}
 
 func (x *ListRecalculationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4354,7 +4436,7 @@ func (x *ListRecalculationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecalculationsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{48}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListRecalculationsResponse) GetRecalculations() []*Recalculation {
@@ -4388,7 +4470,7 @@ type ResultVersion struct {
 
 func (x *ResultVersion) Reset() {
 	*x = ResultVersion{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4400,7 +4482,7 @@ func (x *ResultVersion) String() string {
 func (*ResultVersion) ProtoMessage() {}
 
 func (x *ResultVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4413,7 +4495,7 @@ func (x *ResultVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultVersion.ProtoReflect.Descriptor instead.
 func (*ResultVersion) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{49}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ResultVersion) GetVersion() int32 {
@@ -4482,7 +4564,7 @@ type RecalculationChange struct {
 
 func (x *RecalculationChange) Reset() {
 	*x = RecalculationChange{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4494,7 +4576,7 @@ func (x *RecalculationChange) String() string {
 func (*RecalculationChange) ProtoMessage() {}
 
 func (x *RecalculationChange) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4507,7 +4589,7 @@ func (x *RecalculationChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecalculationChange.ProtoReflect.Descriptor instead.
 func (*RecalculationChange) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{50}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RecalculationChange) GetResult() string {
@@ -4565,7 +4647,7 @@ type ListRecalculationChangesRequest struct {
 
 func (x *ListRecalculationChangesRequest) Reset() {
 	*x = ListRecalculationChangesRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4577,7 +4659,7 @@ func (x *ListRecalculationChangesRequest) String() string {
 func (*ListRecalculationChangesRequest) ProtoMessage() {}
 
 func (x *ListRecalculationChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4590,7 +4672,7 @@ func (x *ListRecalculationChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListRecalculationChangesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{51}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListRecalculationChangesRequest) GetParent() string {
@@ -4624,7 +4706,7 @@ type ListRecalculationChangesResponse struct {
 
 func (x *ListRecalculationChangesResponse) Reset() {
 	*x = ListRecalculationChangesResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4636,7 +4718,7 @@ func (x *ListRecalculationChangesResponse) String() string {
 func (*ListRecalculationChangesResponse) ProtoMessage() {}
 
 func (x *ListRecalculationChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4649,7 +4731,7 @@ func (x *ListRecalculationChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListRecalculationChangesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{52}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListRecalculationChangesResponse) GetChanges() []*RecalculationChange {
@@ -4676,7 +4758,7 @@ type RecalculateBaseYearRequest struct {
 
 func (x *RecalculateBaseYearRequest) Reset() {
 	*x = RecalculateBaseYearRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +4770,7 @@ func (x *RecalculateBaseYearRequest) String() string {
 func (*RecalculateBaseYearRequest) ProtoMessage() {}
 
 func (x *RecalculateBaseYearRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +4783,7 @@ func (x *RecalculateBaseYearRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecalculateBaseYearRequest.ProtoReflect.Descriptor instead.
 func (*RecalculateBaseYearRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{53}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RecalculateBaseYearRequest) GetReason() string {
@@ -4981,7 +5063,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x05share\x18\x05 \x01(\x01R\x05share\x129\n" +
 	"\amethods\x18\x06 \x03(\v2\x1f.vcci.calculator.v1.MethodShareR\amethods\x12B\n" +
 	"\fdata_quality\x18\a \x01(\v2\x1f.vcci.calculator.v1.DataQualityR\vdataQuality\x12F\n" +
-	"\vuncertainty\x18\b \x01(\v2$.vcci.calculator.v1.UncertaintyRangeR\vuncertainty\"\xeb\x01\n" +
+	"\vuncertainty\x18\b \x01(\v2$.vcci.calculator.v1.UncertaintyRangeR\vuncertainty\"^\n" +
+	"\x0eInventoryMonth\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12\x17\n" +
+	"\akg_co2e\x18\x02 \x01(\tR\x06kgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x03 \x01(\x03R\tlineCount\"\xeb\x01\n" +
 	"\x0eInventoryGroup\x129\n" +
 	"\bcategory\x18\x01 \x01(\x0e2\x1d.vcci.common.v1.ScopeCategoryR\bcategory\x12\x16\n" +
 	"\x06factor\x18\x02 \x01(\tR\x06factor\x12\x16\n" +
@@ -4992,7 +5079,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\akg_co2e\x18\x05 \x01(\tR\x06kgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x06 \x01(\x03R\tlineCount\x12\x16\n" +
-	"\x06sigma2\x18\a \x01(\x01R\x06sigma2\"\x80\x06\n" +
+	"\x06sigma2\x18\a \x01(\x01R\x06sigma2\"\xbc\x06\n" +
 	"\tInventory\x129\n" +
 	"\tgwp_basis\x18\x01 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1c\n" +
 	"\n" +
@@ -5019,7 +5106,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\tread_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12!\n" +
 	"\fperiod_start\x18\x10 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\x11 \x01(\tR\tperiodEnd\"\xa7\x02\n" +
+	"period_end\x18\x11 \x01(\tR\tperiodEnd\x12:\n" +
+	"\x06months\x18\x12 \x03(\v2\".vcci.calculator.v1.InventoryMonthR\x06months\"\xce\x02\n" +
 	"\x13GetInventoryRequest\x129\n" +
 	"\tgwp_basis\x18\x01 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12\x1c\n" +
 	"\n" +
@@ -5032,7 +5120,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x0einclude_groups\x18\x06 \x01(\bR\rincludeGroups\x12!\n" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\b \x01(\tR\tperiodEnd\"\xae\x02\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\x12%\n" +
+	"\x0einclude_months\x18\t \x01(\bR\rincludeMonths\"\xae\x02\n" +
 	"\x11InventorySnapshot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12;\n" +
@@ -5180,7 +5269,7 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(FactorSetKind)(0),                       // 0: vcci.calculator.v1.FactorSetKind
 	(GwpBasis)(0),                            // 1: vcci.calculator.v1.GwpBasis
@@ -5224,47 +5313,48 @@ var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(*UncertaintyRange)(nil),                 // 39: vcci.calculator.v1.UncertaintyRange
 	(*MethodShare)(nil),                      // 40: vcci.calculator.v1.MethodShare
 	(*InventoryCategory)(nil),                // 41: vcci.calculator.v1.InventoryCategory
-	(*InventoryGroup)(nil),                   // 42: vcci.calculator.v1.InventoryGroup
-	(*Inventory)(nil),                        // 43: vcci.calculator.v1.Inventory
-	(*GetInventoryRequest)(nil),              // 44: vcci.calculator.v1.GetInventoryRequest
-	(*InventorySnapshot)(nil),                // 45: vcci.calculator.v1.InventorySnapshot
-	(*CreateInventorySnapshotRequest)(nil),   // 46: vcci.calculator.v1.CreateInventorySnapshotRequest
-	(*ListInventorySnapshotsRequest)(nil),    // 47: vcci.calculator.v1.ListInventorySnapshotsRequest
-	(*ListInventorySnapshotsResponse)(nil),   // 48: vcci.calculator.v1.ListInventorySnapshotsResponse
-	(*Recalculation)(nil),                    // 49: vcci.calculator.v1.Recalculation
-	(*CreateRecalculationRequest)(nil),       // 50: vcci.calculator.v1.CreateRecalculationRequest
-	(*GetRecalculationRequest)(nil),          // 51: vcci.calculator.v1.GetRecalculationRequest
-	(*ListRecalculationsRequest)(nil),        // 52: vcci.calculator.v1.ListRecalculationsRequest
-	(*ListRecalculationsResponse)(nil),       // 53: vcci.calculator.v1.ListRecalculationsResponse
-	(*ResultVersion)(nil),                    // 54: vcci.calculator.v1.ResultVersion
-	(*RecalculationChange)(nil),              // 55: vcci.calculator.v1.RecalculationChange
-	(*ListRecalculationChangesRequest)(nil),  // 56: vcci.calculator.v1.ListRecalculationChangesRequest
-	(*ListRecalculationChangesResponse)(nil), // 57: vcci.calculator.v1.ListRecalculationChangesResponse
-	(*RecalculateBaseYearRequest)(nil),       // 58: vcci.calculator.v1.RecalculateBaseYearRequest
-	(v1.ScopeCategory)(0),                    // 59: vcci.common.v1.ScopeCategory
-	(*timestamppb.Timestamp)(nil),            // 60: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 61: google.protobuf.FieldMask
-	(*v1.EmissionTotal)(nil),                 // 62: vcci.common.v1.EmissionTotal
+	(*InventoryMonth)(nil),                   // 42: vcci.calculator.v1.InventoryMonth
+	(*InventoryGroup)(nil),                   // 43: vcci.calculator.v1.InventoryGroup
+	(*Inventory)(nil),                        // 44: vcci.calculator.v1.Inventory
+	(*GetInventoryRequest)(nil),              // 45: vcci.calculator.v1.GetInventoryRequest
+	(*InventorySnapshot)(nil),                // 46: vcci.calculator.v1.InventorySnapshot
+	(*CreateInventorySnapshotRequest)(nil),   // 47: vcci.calculator.v1.CreateInventorySnapshotRequest
+	(*ListInventorySnapshotsRequest)(nil),    // 48: vcci.calculator.v1.ListInventorySnapshotsRequest
+	(*ListInventorySnapshotsResponse)(nil),   // 49: vcci.calculator.v1.ListInventorySnapshotsResponse
+	(*Recalculation)(nil),                    // 50: vcci.calculator.v1.Recalculation
+	(*CreateRecalculationRequest)(nil),       // 51: vcci.calculator.v1.CreateRecalculationRequest
+	(*GetRecalculationRequest)(nil),          // 52: vcci.calculator.v1.GetRecalculationRequest
+	(*ListRecalculationsRequest)(nil),        // 53: vcci.calculator.v1.ListRecalculationsRequest
+	(*ListRecalculationsResponse)(nil),       // 54: vcci.calculator.v1.ListRecalculationsResponse
+	(*ResultVersion)(nil),                    // 55: vcci.calculator.v1.ResultVersion
+	(*RecalculationChange)(nil),              // 56: vcci.calculator.v1.RecalculationChange
+	(*ListRecalculationChangesRequest)(nil),  // 57: vcci.calculator.v1.ListRecalculationChangesRequest
+	(*ListRecalculationChangesResponse)(nil), // 58: vcci.calculator.v1.ListRecalculationChangesResponse
+	(*RecalculateBaseYearRequest)(nil),       // 59: vcci.calculator.v1.RecalculateBaseYearRequest
+	(v1.ScopeCategory)(0),                    // 60: vcci.common.v1.ScopeCategory
+	(*timestamppb.Timestamp)(nil),            // 61: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 62: google.protobuf.FieldMask
+	(*v1.EmissionTotal)(nil),                 // 63: vcci.common.v1.EmissionTotal
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	0,  // 0: vcci.calculator.v1.FactorSet.kind:type_name -> vcci.calculator.v1.FactorSetKind
 	0,  // 1: vcci.calculator.v1.ImportFactorSetRequest.kind:type_name -> vcci.calculator.v1.FactorSetKind
-	59, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	60, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
 	8,  // 3: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 4: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	60, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
+	61, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
 	9,  // 6: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
-	61, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 8: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
 	7,  // 9: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
 	7,  // 10: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	59, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
+	60, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
 	19, // 12: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	62, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	63, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
 	22, // 14: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	62, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	59, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	60, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	63, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	60, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	61, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
 	8,  // 18: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 19: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
 	38, // 20: vcci.calculator.v1.EmissionResult.data_quality:type_name -> vcci.calculator.v1.DataQuality
@@ -5275,93 +5365,94 @@ var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	23, // 25: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
 	2,  // 26: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
 	1,  // 27: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	62, // 28: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	63, // 28: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
 	1,  // 29: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
 	3,  // 30: vcci.calculator.v1.SupplierFactor.kind:type_name -> vcci.calculator.v1.SupplierFactorKind
 	8,  // 31: vcci.calculator.v1.SupplierFactor.gases:type_name -> vcci.calculator.v1.FactorGas
-	60, // 32: vcci.calculator.v1.SupplierFactor.create_time:type_name -> google.protobuf.Timestamp
+	61, // 32: vcci.calculator.v1.SupplierFactor.create_time:type_name -> google.protobuf.Timestamp
 	33, // 33: vcci.calculator.v1.CreateSupplierFactorRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
 	33, // 34: vcci.calculator.v1.ListSupplierFactorsResponse.supplier_factors:type_name -> vcci.calculator.v1.SupplierFactor
-	59, // 35: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
+	60, // 35: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
 	40, // 36: vcci.calculator.v1.InventoryCategory.methods:type_name -> vcci.calculator.v1.MethodShare
 	38, // 37: vcci.calculator.v1.InventoryCategory.data_quality:type_name -> vcci.calculator.v1.DataQuality
 	39, // 38: vcci.calculator.v1.InventoryCategory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
-	59, // 39: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
+	60, // 39: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
 	1,  // 40: vcci.calculator.v1.Inventory.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
 	41, // 41: vcci.calculator.v1.Inventory.categories:type_name -> vcci.calculator.v1.InventoryCategory
 	40, // 42: vcci.calculator.v1.Inventory.methods:type_name -> vcci.calculator.v1.MethodShare
 	38, // 43: vcci.calculator.v1.Inventory.data_quality:type_name -> vcci.calculator.v1.DataQuality
 	39, // 44: vcci.calculator.v1.Inventory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
-	42, // 45: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
-	60, // 46: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
-	1,  // 47: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	60, // 48: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 49: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	45, // 50: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
-	45, // 51: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
-	4,  // 52: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
-	60, // 53: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
-	60, // 54: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
-	49, // 55: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
-	49, // 56: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
-	54, // 57: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
-	54, // 58: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
-	55, // 59: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
-	12, // 60: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	14, // 61: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	16, // 62: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	18, // 63: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	20, // 64: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	28, // 65: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	29, // 66: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	31, // 67: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	10, // 68: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
-	11, // 69: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
-	6,  // 70: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
-	24, // 71: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
-	25, // 72: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
-	26, // 73: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
-	34, // 74: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
-	35, // 75: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
-	36, // 76: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
-	44, // 77: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
-	46, // 78: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
-	47, // 79: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
-	50, // 80: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
-	51, // 81: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
-	52, // 82: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
-	56, // 83: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
-	58, // 84: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
-	13, // 85: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	15, // 86: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	17, // 87: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	7,  // 88: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	21, // 89: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	23, // 90: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	30, // 91: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	32, // 92: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	9,  // 93: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	9,  // 94: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	5,  // 95: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
-	23, // 96: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
-	27, // 97: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	27, // 98: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	33, // 99: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
-	33, // 100: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
-	37, // 101: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
-	43, // 102: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
-	45, // 103: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
-	48, // 104: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
-	49, // 105: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
-	49, // 106: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
-	53, // 107: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
-	57, // 108: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
-	49, // 109: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
-	85, // [85:110] is the sub-list for method output_type
-	60, // [60:85] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	43, // 45: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
+	61, // 46: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
+	42, // 47: vcci.calculator.v1.Inventory.months:type_name -> vcci.calculator.v1.InventoryMonth
+	1,  // 48: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	61, // 49: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 50: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	46, // 51: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
+	46, // 52: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
+	4,  // 53: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
+	61, // 54: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
+	61, // 55: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
+	50, // 56: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
+	50, // 57: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
+	55, // 58: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
+	55, // 59: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
+	56, // 60: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
+	12, // 61: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	14, // 62: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	16, // 63: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	18, // 64: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	20, // 65: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	28, // 66: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	29, // 67: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	31, // 68: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	10, // 69: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	11, // 70: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	6,  // 71: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
+	24, // 72: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
+	25, // 73: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
+	26, // 74: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
+	34, // 75: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
+	35, // 76: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
+	36, // 77: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
+	45, // 78: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
+	47, // 79: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
+	48, // 80: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
+	51, // 81: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
+	52, // 82: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
+	53, // 83: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
+	57, // 84: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
+	59, // 85: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
+	13, // 86: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	15, // 87: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	17, // 88: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	7,  // 89: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	21, // 90: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	23, // 91: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	30, // 92: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	32, // 93: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	9,  // 94: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	9,  // 95: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	5,  // 96: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
+	23, // 97: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
+	27, // 98: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	27, // 99: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	33, // 100: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	33, // 101: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	37, // 102: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
+	44, // 103: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
+	46, // 104: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
+	49, // 105: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
+	50, // 106: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	50, // 107: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	54, // 108: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
+	58, // 109: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
+	50, // 110: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
+	86, // [86:111] is the sub-list for method output_type
+	61, // [61:86] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -5375,7 +5466,7 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   54,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
