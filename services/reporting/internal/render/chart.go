@@ -1,26 +1,21 @@
 package render
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"git.sr.ht/~sbinet/gg"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 )
@@ -31,11 +26,10 @@ const (
 	maxBars = 15
 	// maxLabel is how many characters of an x label are shown.
 	maxLabel = 22
-	chartDPI = 150
 )
 
-// chartWidth and chartHeight are a chart's printed size; the PDF places
-// the image at this size so the plot's font sizes are real.
+// chartWidth and chartHeight are a chart's printed size, at which the
+// plot's font sizes are real.
 const chartWidth = 180 * vg.Millimeter
 
 func chartHeight(c document.Chart) vg.Length {
@@ -54,23 +48,6 @@ var palette = []color.Color{
 
 func seriesColor(i int) color.Color { return palette[i%len(palette)] }
 
-// chartPNG draws c as a PNG.
-func chartPNG(c document.Chart) ([]byte, error) {
-	w, h := chartWidth, chartHeight(c)
-	img := newCanvas(w, h)
-	if err := drawChart(draw.New(img), c); err != nil {
-		return nil, fmt.Errorf("chart %q: %w", c.Title, err)
-	}
-	var buf bytes.Buffer
-	// The canvas is opaque, so png writes RGB, which fpdf embeds without
-	// splitting out an alpha mask.
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&buf, img.Image()); err != nil {
-		return nil, fmt.Errorf("chart %q: %w", c.Title, err)
-	}
-	return buf.Bytes(), nil
-}
-
 // drawChart draws c on dc.
 func drawChart(dc draw.Canvas, c document.Chart) error {
 	switch c.Kind {
@@ -82,18 +59,6 @@ func drawChart(dc draw.Canvas, c document.Chart) error {
 		return drawPareto(dc, c)
 	}
 	return fmt.Errorf("unknown chart kind %q", c.Kind)
-}
-
-// newCanvas is an opaque canvas of w x h at chartDPI, drawn into directly:
-// vgimg.UseWH would make the image, then copy it whole into a context of
-// its own (a fifth of a chart's time, before it is drawn on).
-func newCanvas(w, h vg.Length) *vgimg.Canvas {
-	px := func(l vg.Length) int { return int(float64(l/vg.Inch)*chartDPI + 0.5) }
-	img := image.NewRGBA(image.Rect(0, 0, px(w), px(h)))
-	gc := gg.NewContextForRGBA(img)
-	gc.SetLineCapButt() // as vgimg sets up a context of its own
-	gc.InvertY()
-	return vgimg.NewWith(vgimg.UseImageWithContext(img, gc), vgimg.UseDPI(chartDPI))
 }
 
 // newPlot is a plot with the chart's title and axis labels, thousands
@@ -360,7 +325,7 @@ func drawPareto(dc draw.Canvas, c document.Chart) error {
 	l.Color, pts.Color, l.Width = seriesColor(1), seriesColor(1), vg.Points(1.5)
 	bottom.Add(l, pts)
 
-	// The bars take the upper 45 % of the image, the share plot the rest
+	// The bars take the upper 45 % of the canvas, the share plot the rest
 	// (it also carries the x labels).
 	split := dc.Min.Y + (dc.Max.Y-dc.Min.Y)*0.55
 	// A gap keeps the bars' 0 clear of the share axis's 100.

@@ -1,13 +1,14 @@
 package render
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
 	"codeberg.org/go-pdf/fpdf"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
 )
@@ -60,8 +61,6 @@ type pdfRenderer struct {
 	pdf *fpdf.Fpdf
 	// tr maps UTF-8 to the core fonts' cp1252.
 	tr func(string) string
-	// images counts the charts placed so far.
-	images int
 }
 
 func (r *pdfRenderer) footer() {
@@ -387,26 +386,21 @@ func (r *pdfRenderer) tableWidths(t document.Table, size float64) (widths []floa
 	return widths, need
 }
 
+// chart draws c as vector paths and text, centred on the page's width.
 func (r *pdfRenderer) chart(c document.Chart) error {
-	img, err := chartPNG(c)
-	if err != nil {
-		return err
-	}
 	p := r.pdf
 	w, h := chartWidth, chartHeight(c)
-	wmm, hmm := w.Points()*25.4/72, h.Points()*25.4/72
+	wmm, hmm := w.Points()*mmPerPt, h.Points()*mmPerPt
 	if r.spaceLeft() < hmm+4 {
 		p.AddPage()
 	}
-	r.images++
-	name := fmt.Sprintf("chart%d", r.images)
-	opts := fpdf.ImageOptions{ImageType: "PNG"}
-	p.RegisterImageOptionsReader(name, opts, bytes.NewReader(img))
 	pw, _ := p.GetPageSize()
-	p.ImageOptions(name, (pw-wmm)/2, p.GetY()+2, wmm, hmm, false, opts, 0, "")
-	p.SetY(p.GetY() + hmm + 6)
-	if err := p.Error(); err != nil {
+	size, _ := p.GetFontSize()
+	cv := newPDFCanvas(p, r.tr, (pw-wmm)/2, p.GetY()+2, w, h)
+	err := drawChart(draw.New(cv), c)
+	if err := errors.Join(err, cv.done(p.GetFontFamily(), size), p.Error()); err != nil {
 		return fmt.Errorf("chart %q: %w", c.Title, err)
 	}
+	p.SetY(p.GetY() + hmm + 6)
 	return nil
 }
