@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Renders one page of each report kind's PDF into docs/reports/, as
 # docs/reports.md describes: the platform (bin/, make build) on a database of
-# its own, 7,635 lines of FY2024, a supplier figure, a campaign and a
-# snapshot; then pdftoppm at 70 dpi. Needs poppler-utils, jq, curl and psql,
+# its own, 30,000 lines of 2022-2025, a supplier figure, a campaign and a
+# snapshot; reports of 2024 (the hotspot pack of every year); then pdftoppm
+# at 70 dpi. Needs poppler-utils, jq, curl and psql,
 # and port 8080 free. make report-pages;
 # KEEP=dir keeps the PDFs there.
 set -euo pipefail
@@ -39,11 +40,10 @@ call() {
 	curl -sS --fail-with-body -H "x-api-key: $KEY" -H 'Content-Type: application/json' -X "$1" "$BASE$2" ${3:+-d "$3"}
 }
 
-# The FY2024 lines of the mixed generated file.
+# The mixed generated file: four years, 2022-2025; the reports are of 2024.
 ./bin/vcci gen -mix -rows 30000 -suppliers 1500 -o "$work/all.csv" >/dev/null 2>&1
-awk -F, 'NR == 1 || $2 ~ /^2024-/' "$work/all.csv" >"$work/fy2024.csv"
-upload=$(curl -sS --fail-with-body -H "x-api-key: $KEY" -H 'Content-Type: text/csv' --data-binary @"$work/fy2024.csv" \
-	"$BASE/v1/uploads?filename=fy2024.csv" | jq -r .name)
+upload=$(curl -sS --fail-with-body -H "x-api-key: $KEY" -H 'Content-Type: text/csv' --data-binary @"$work/all.csv" \
+	"$BASE/v1/uploads?filename=2022-2025.csv" | jq -r .name)
 # wait NAME FIELD: until the resource's FIELD is done, failing on a failure.
 wait_for() {
 	for _ in $(seq 600); do
@@ -68,11 +68,12 @@ wait_for "$recalc" state
 call POST /v1/campaigns '{"displayName": "FY2024 top suppliers", "topN": 10}' >/dev/null
 snapshot=$(call POST /v1/inventorySnapshots '{"displayName": "FY2024 as reported"}' | jq -r .name)
 
-# page KIND FILE TEXT: the first page after the contents whose text holds
-# TEXT, of KIND's PDF, as docs/reports/FILE.
+# page KIND FILE TEXT [START END]: the first page after the contents whose
+# text holds TEXT, of KIND's PDF of 2024 (or START to END), as
+# docs/reports/FILE.
 page() {
 	report=$(call POST /v1/reports "{\"kind\": \"REPORT_KIND_$1\", \"format\": \"REPORT_FORMAT_PDF\",
-		\"periodStart\": \"2024-01-01\", \"periodEnd\": \"2024-12-31\", \"organization\": \"Acme Corp\",
+		\"periodStart\": \"${4:-2024-01-01}\", \"periodEnd\": \"${5:-2024-12-31}\", \"organization\": \"Acme Corp\",
 		\"snapshot\": \"$snapshot\",
 		\"exclusions\": [{\"category\": 14, \"reason\": \"Acme has no franchises\"}]}" | jq -r .name)
 	wait_for "$report" state
@@ -94,4 +95,5 @@ page GHG_INVENTORY ghg-inventory-charts.png "P5 and P95: the 5th and 95th percen
 page CDP cdp.png "Gross global Scope 3 emissions"
 page ESRS_E1_6 esrs-e1-6.png "Gross Scope 3 GHG emissions of"
 page SB_253 sb-253.png "calculated following the GHG Protocol"
-page HOTSPOT_PACK hotspot-pack.png "Supplier Pareto"
+# The supplier ranking is of every line: the pack covers every year.
+page HOTSPOT_PACK hotspot-pack.png "Supplier Pareto" 2022-01-01 2025-12-31
