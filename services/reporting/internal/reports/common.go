@@ -48,9 +48,9 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		return data{}, err
 	}
 	d.period = byPeriod(r, d.snapshot)
-	q := inventoryQuery(r, d.snapshot, d.period, 0, true)
+	q := inventoryQuery(r, d.snapshot, 0, true)
 	if r.Kind == HotspotPack {
-		q = inventoryQuery(r, d.snapshot, d.period, checkIterations, false)
+		q = inventoryQuery(r, d.snapshot, checkIterations, false)
 	}
 	if d.inv, err = src.Inventory(ctx, q); err != nil {
 		return data{}, err

@@ -226,16 +226,15 @@ func Check(ctx context.Context, src Sources, r Request) error {
 	if err != nil {
 		return err
 	}
-	period := byPeriod(r, snap)
 	// The inventory, a read of every group, answers only for exclusions
 	// and for a tenant without dated data: most requests skip it.
 	var inv Inventory
 	if len(r.Exclusions) > 0 || !slices.ContainsFunc(months, hasData) {
-		if inv, err = src.Inventory(ctx, inventoryQuery(r, snap, period, checkIterations, false)); err != nil {
+		if inv, err = src.Inventory(ctx, inventoryQuery(r, snap, checkIterations, false)); err != nil {
 			return err
 		}
 	}
-	return checkData(r, period, inv, months)
+	return checkData(r, byPeriod(r, snap), inv, months)
 }
 
 // findSnapshot is r's snapshot; the zero Snapshot for none.
@@ -262,11 +261,12 @@ func byPeriod(r Request, snap Snapshot) bool {
 	return r.Kind != HotspotPack && (r.Snapshot == "" || snap.Months)
 }
 
-// inventoryQuery is the inventory r reads, of its period's months if period.
-// From a snapshot with months it also asks for the snapshot's months.
-func inventoryQuery(r Request, snap Snapshot, period bool, iterations int32, groups bool) InventoryQuery {
+// inventoryQuery is the inventory r reads from snap (zero: none), of its
+// period's months where byPeriod. From a snapshot with months it also asks
+// for the snapshot's months.
+func inventoryQuery(r Request, snap Snapshot, iterations int32, groups bool) InventoryQuery {
 	q := InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: iterations, IncludeGroups: groups, IncludeMonths: snap.Months}
-	if period {
+	if byPeriod(r, snap) {
 		q.PeriodStart, q.PeriodEnd = r.PeriodStart.Format(monthLayout), r.PeriodEnd.Format(monthLayout)
 	}
 	return q
