@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
@@ -73,6 +74,16 @@ func KeepaliveParams() keepalive.ClientParameters {
 	return keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}
 }
 
+// ConnectParams are every connection's: after a peer goes away it is dialled
+// again at most 5 s apart, where gRPC's default backoff grows to 2 min, so
+// that calls reach a restarted service within seconds of its return (a
+// connection waiting out its backoff fails calls at once, Unavailable).
+func ConnectParams() grpc.ConnectParams {
+	b := backoff.DefaultConfig
+	b.BaseDelay, b.MaxDelay = 250*time.Millisecond, 5*time.Second
+	return grpc.ConnectParams{Backoff: b, MinConnectTimeout: 5 * time.Second}
+}
+
 // MaxMsgBytes bounds a message either way, as grpcserver.MaxMsgBytes does
 // on the servers.
 const MaxMsgBytes = 64 << 20
@@ -112,6 +123,7 @@ func Dial(target string, tp trace.TracerProvider, opts ...Option) (*grpc.ClientC
 			otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(telemetry.Propagator()))),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMsgBytes), grpc.MaxCallSendMsgSize(MaxMsgBytes)),
 		grpc.WithKeepaliveParams(KeepaliveParams()),
+		grpc.WithConnectParams(ConnectParams()),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			if _, ok := ctx.Deadline(); !ok && o.timeouts.Unary > 0 {
 				var cancel context.CancelFunc

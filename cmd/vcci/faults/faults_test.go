@@ -26,16 +26,21 @@ import (
 type sizes struct {
 	rows         int           // lines of the large uploads
 	queued       int           // lines of each of the ten uploads queued behind a stopped calculator
-	calcDown     time.Duration // how long the calculator stays down
+	calcDown     time.Duration // how long the calculator stays down (FAULTS_CALCULATOR_DOWN)
+	calcBack     time.Duration // the longest its queued uploads may take to succeed once it is back
 	uploadTimout time.Duration // UPLOAD_TIMEOUT: River rescues a dead worker's job a minute after it
 	wait         time.Duration // the longest an upload may take to finish after its fault
 }
 
 func runSizes() sizes {
+	s := sizes{rows: 100_000, queued: 10_000, calcDown: 15 * time.Second, calcBack: 40 * time.Second, uploadTimout: time.Minute, wait: 5 * time.Minute}
 	if os.Getenv("FAULTS_FULL") != "" {
-		return sizes{rows: 1_000_000, queued: 100_000, calcDown: 2 * time.Minute, uploadTimout: 10 * time.Minute, wait: 20 * time.Minute}
+		s = sizes{rows: 1_000_000, queued: 100_000, calcDown: 2 * time.Minute, calcBack: 5 * time.Minute, uploadTimout: 10 * time.Minute, wait: 20 * time.Minute}
 	}
-	return sizes{rows: 100_000, queued: 10_000, calcDown: 15 * time.Second, uploadTimout: time.Minute, wait: 5 * time.Minute}
+	if d, err := time.ParseDuration(os.Getenv("FAULTS_CALCULATOR_DOWN")); err == nil {
+		s.calcDown = d
+	}
+	return s
 }
 
 // suite is what every case shares: one private cluster, one private Redis,
@@ -279,6 +284,11 @@ func (s *suite) calculatorDown(t *testing.T) {
 		lost, dup = lost+l, dup+d
 	}
 	recovery := time.Since(back)
+	// Its uploads waited for it, not out River's backoff between attempts
+	// (81 s after the third) or a connection's redial backoff (up to 2 min).
+	if recovery > s.calcBack {
+		t.Errorf("the uploads succeeded %v after the calculator came back, want within %v", recovery, s.calcBack)
+	}
 	// The tenant's totals as the calculator keeps them against intake's.
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {

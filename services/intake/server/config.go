@@ -28,6 +28,9 @@ type Config struct {
 	MaxAttempts int
 	// UploadTimeout bounds one attempt at an upload (UPLOAD_TIMEOUT).
 	UploadTimeout time.Duration
+	// CalculatorWait is how long an upload waits for an unavailable
+	// calculator before its attempts count (UPLOAD_CALCULATOR_WAIT).
+	CalculatorWait time.Duration
 	// WorkerID names this replica's River client (UPLOAD_WORKER_ID; by
 	// default intake-<hostname>-<gRPC port>, the same across a restart of
 	// one pod or container): a restart takes back the uploads it was
@@ -59,6 +62,12 @@ func LoadConfig(env service.Env) (Config, error) {
 	}
 	if c.UploadTimeout, err = config.Duration("UPLOAD_TIMEOUT", intake.DefaultTimeout); err != nil {
 		return Config{}, err
+	}
+	if c.CalculatorWait, err = config.Duration("UPLOAD_CALCULATOR_WAIT", intake.DefaultCalculatorWait); err != nil {
+		return Config{}, err
+	}
+	if c.CalculatorWait == 0 {
+		c.CalculatorWait = -1 // none: the worker's zero is its default
 	}
 	c.WorkerID = config.String("UPLOAD_WORKER_ID", defaultWorkerID(env.GRPC))
 	c.SpoolDir = config.String("UPLOAD_SPOOL_DIR", "")

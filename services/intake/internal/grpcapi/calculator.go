@@ -101,7 +101,7 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 			return calculatedByUpload(resp)
 		}
 		if code := status.Code(err); attempt == 5 || (code != codes.Aborted && code != codes.Unavailable) {
-			return intake.Calculated{}, err
+			return intake.Calculated{}, unavailable(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -109,6 +109,15 @@ func (c calculatorClient) Calculate(ctx context.Context, upload int64, rows []in
 		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
 		}
 	}
+}
+
+// unavailable marks err as intake.ErrCalculatorUnavailable when the
+// calculator could not be reached, so that the upload waits for it.
+func unavailable(err error) error {
+	if status.Code(err) == codes.Unavailable {
+		return fmt.Errorf("%w: %w", intake.ErrCalculatorUnavailable, err)
+	}
+	return err
 }
 
 // calculatedByUpload reads a calculation's share of each upload.
@@ -187,7 +196,7 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 	set := &spendSet{read: func(ctx context.Context) (string, error) {
 		s, err := c.GetCalculationSettings(tenancy.AsService(ctx, tenant, token), &calculatorv1.GetCalculationSettingsRequest{Name: "calculationSettings"})
 		if err != nil {
-			return "", err
+			return "", unavailable(err)
 		}
 		if name, ok := strings.CutPrefix(s.GetSpendFactorSet(), "factorSets/"); ok && name != "" {
 			return name, nil
@@ -205,7 +214,7 @@ func newCodeChecker(c calculatorv1.CalculatorServiceClient, tenant uuid.UUID, to
 		}
 		resp, err := c.BatchGetFactors(tenancy.AsService(ctx, tenant, token), &calculatorv1.BatchGetFactorsRequest{Names: names})
 		if err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 		out := make(map[string]int16, len(resp.GetFactors()))
 		for _, f := range resp.GetFactors() {

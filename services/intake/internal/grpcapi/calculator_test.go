@@ -2,11 +2,15 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
@@ -51,6 +55,51 @@ func TestSpendLinesCarryProductAndCountry(t *testing.T) {
 		got := [6]string{l.GetTransactionId(), l.GetProductId(), l.GetSupplierCountry(), l.GetActivity(), l.GetQuantity(), l.GetUnit()}
 		if got != want[i] || l.GetAmountUsd() != rows[i].Amount || l.GetNaicsCode() != rows[i].NAICS {
 			t.Errorf("line %d = %v (amount %s, naics %s), want %v", i, got, l.GetAmountUsd(), l.GetNaicsCode(), want[i])
+		}
+	}
+}
+
+// failing answers every call with its code, counting the calls.
+type failing struct {
+	calculatorv1.CalculatorServiceClient
+	code  codes.Code
+	calls int
+}
+
+func (f *failing) CalculateEmissions(context.Context, *calculatorv1.CalculateEmissionsRequest, ...grpc.CallOption) (*calculatorv1.CalculateEmissionsResponse, error) {
+	f.calls++
+	return nil, status.Error(f.code, "calculator says no")
+}
+
+func (f *failing) GetCalculationSettings(context.Context, *calculatorv1.GetCalculationSettingsRequest, ...grpc.CallOption) (*calculatorv1.CalculationSettings, error) {
+	f.calls++
+	return nil, status.Error(f.code, "calculator says no")
+}
+
+// A calculator that cannot be reached is told apart from one that refuses
+// the call: only the first makes the upload wait for it, after the
+// client's own retries.
+func TestUnavailableCalculatorIsMarked(t *testing.T) {
+	rows := []intake.Row{{TransactionID: "T1", Date: time.Date(2024, 6, 14, 0, 0, 0, 0, time.UTC), SupplierID: "S1", NAICS: "331110", Amount: "10", Currency: "USD", Category: 1}}
+	for _, tc := range []struct {
+		code        codes.Code
+		calls       int
+		unavailable bool
+	}{
+		{codes.Unavailable, 5, true},
+		{codes.Aborted, 5, false},
+		{codes.InvalidArgument, 1, false},
+	} {
+		f := &failing{code: tc.code}
+		_, err := (calculatorClient{f, uuid.New(), "token"}).Calculate(context.Background(), 7, rows)
+		if f.calls != tc.calls || status.Code(err) != tc.code || errors.Is(err, intake.ErrCalculatorUnavailable) != tc.unavailable {
+			t.Errorf("%v: %d calls, error %v; want %d calls, unavailable %v", tc.code, f.calls, err, tc.calls, tc.unavailable)
+		}
+		// Validation asks the calculator for codes' categories too.
+		f.calls = 0
+		_, err = newCodeChecker(f, uuid.New(), "token", &sync.Map{}).Categories(context.Background(), []string{"331110"})
+		if f.calls != 1 || status.Code(err) != tc.code || errors.Is(err, intake.ErrCalculatorUnavailable) != tc.unavailable {
+			t.Errorf("codes, %v: %d calls, error %v; want unavailable %v", tc.code, f.calls, err, tc.unavailable)
 		}
 	}
 }

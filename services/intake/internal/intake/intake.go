@@ -39,6 +39,10 @@ var (
 	// ErrSuperseded fails the writes of an attempt that a later attempt
 	// took over (River rescued its job while it still ran).
 	ErrSuperseded = errors.New("a later attempt has taken the upload over")
+	// ErrCalculatorUnavailable wraps a calculator call's error when the
+	// calculator could not be reached: the upload waits for it without
+	// spending an attempt (WorkerOptions.CalculatorWait).
+	ErrCalculatorUnavailable = errors.New("the calculator is unavailable")
 )
 
 // KeyReused is the error for an idempotency key sent again with a body other
@@ -348,6 +352,14 @@ const (
 // otherwise: long enough for the largest file.
 const DefaultTimeout = 10 * time.Minute
 
+// DefaultCalculatorWait is how long an upload waits for an unavailable
+// calculator before its attempts count, and DefaultWaitEvery how often it
+// looks again meanwhile.
+const (
+	DefaultCalculatorWait = 10 * time.Minute
+	DefaultWaitEvery      = 2 * time.Second
+)
+
 // Worker processes uploads, one River job each.
 type Worker struct {
 	river.WorkerDefaults[UploadArgs]
@@ -362,6 +374,9 @@ type Worker struct {
 	changed  func(context.Context, uuid.UUID, []string)
 	metrics  *Metrics
 	maxIDs   int
+	// waits bounds the snoozes of a job waiting for the calculator.
+	waits     int
+	waitEvery time.Duration
 }
 
 // WorkerOptions tune a Worker.
@@ -380,6 +395,13 @@ type WorkerOptions struct {
 	// MaxIDsInMemory bounds the ids a validation remembers (default
 	// MaxIDsInMemory); tests lower it to reach the store's check.
 	MaxIDsInMemory int
+	// CalculatorWait is how long an upload whose calculator is unavailable
+	// waits for it, looking again every WaitEvery, before a failure spends
+	// one of its attempts (defaults DefaultCalculatorWait and
+	// DefaultWaitEvery; a negative wait, none): River's backoff between
+	// attempts (up to attempt^4 s) would keep the upload waiting long after
+	// the calculator is back.
+	CalculatorWait, WaitEvery time.Duration
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -397,8 +419,15 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store WorkStore, calc 
 	if o.MaxIDsInMemory <= 0 {
 		o.MaxIDsInMemory = MaxIDsInMemory
 	}
+	if o.CalculatorWait == 0 {
+		o.CalculatorWait = DefaultCalculatorWait
+	}
+	if o.WaitEvery <= 0 {
+		o.WaitEvery = DefaultWaitEvery
+	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: checker, batch: o.Batch, inFlight: o.InFlight,
-		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics, maxIDs: o.MaxIDsInMemory}
+		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics, maxIDs: o.MaxIDsInMemory,
+		waits: int(max(o.CalculatorWait, 0) / o.WaitEvery), waitEvery: o.WaitEvery}
 }
 
 // Timeout is how long River lets one attempt run.
@@ -444,6 +473,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	case errors.Is(err, ErrSuperseded):
 		log.WarnContext(ctx, "upload attempt superseded", "error", err.Error())
 		return err
+	case errors.Is(err, ErrCalculatorUnavailable) && snoozes(job.Metadata) < w.waits:
+		// The upload looks again soon, its attempt not spent; the next
+		// run's Begin fences this one off as any new attempt does.
+		log.WarnContext(ctx, "upload waits for the calculator", "error", err.Error(), "again_in", w.waitEvery.String())
+		return river.JobSnooze(w.waitEvery) //nolint:wrapcheck // River's instruction to snooze the job, not a failure
 	}
 	last := job.Attempt >= job.MaxAttempts
 	reason := err.Error()
@@ -458,6 +492,18 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 		log.ErrorContext(ctx, "record the failed attempt", "error", ferr.Error())
 	}
 	return err
+}
+
+// snoozes is how often River snoozed the job (its metadata's count): the
+// waits for the calculator and the rare snooze of a client stopping.
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	if json.Unmarshal(metadata, &m) != nil {
+		return 0
+	}
+	return m.Snoozes
 }
 
 // opener opens a Validator over an upload's content, checking codes

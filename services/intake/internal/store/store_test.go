@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +280,56 @@ func TestCalculatorFailureIsRetriedThenFails(t *testing.T) {
 	got, _ = e.svc.Get(ctx, e.a, u.ID)
 	if got.State != intake.Succeeded || got.Calculated != 4 || got.Kg != "262.5002000" || got.Attempts != 2 {
 		t.Fatalf("after retry: %+v", got)
+	}
+}
+
+// An upload waits for a calculator that cannot be reached without
+// spending its attempts, looking again every WaitEvery, up to
+// CalculatorWait; then its attempts count as for any failure.
+func TestAnUnavailableCalculatorIsWaitedFor(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	e.calc.Fail = fmt.Errorf("%w: connection refused", intake.ErrCalculatorUnavailable)
+	w := newWorker(e, intake.WorkerOptions{CalculatorWait: 2 * time.Hour, WaitEvery: time.Hour})
+	u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := func() (state string, attempt, snoozes, errs int, in time.Duration) {
+		t.Helper()
+		var secs int
+		if err := e.pool.QueryRow(ctx, `SELECT state, attempt, coalesce((metadata->>'snoozes')::int, 0), coalesce(array_length(errors, 1), 0),
+			extract(epoch FROM scheduled_at - now())::int FROM `+store.RiverSchema+`.river_job WHERE args->>'upload' = $1`,
+			strconv.FormatInt(u.ID, 10)).Scan(&state, &attempt, &snoozes, &errs, &secs); err != nil {
+			t.Fatal(err)
+		}
+		return state, attempt, snoozes, errs, time.Duration(secs) * time.Second
+	}
+	for snooze := 1; snooze <= 2; snooze++ {
+		intaketest.Drain(t, e.pool, w)
+		got, _ := e.svc.Get(ctx, e.a, u.ID)
+		state, attempt, snoozes, errs, in := job()
+		if got.State != intake.Calculating || got.Accepted != 4 || state != "scheduled" || attempt != 0 || snoozes != snooze || errs != 0 || in < 50*time.Minute {
+			t.Fatalf("wait %d: upload %v, %d accepted; job %s, attempt %d, %d snoozes, %d errors, due in %v; want a job snoozed for an hour, no attempt spent",
+				snooze, got.State, got.Accepted, state, attempt, snoozes, errs, in)
+		}
+		intaketest.RetryNow(t, e.pool)
+	}
+	// Two hours waited: this failure spends the first attempt.
+	intaketest.Drain(t, e.pool, w)
+	got, _ := e.svc.Get(ctx, e.a, u.ID)
+	if state, attempt, snoozes, errs, _ := job(); got.State != intake.Calculating || state != "retryable" || attempt != 1 || snoozes != 2 || errs != 1 ||
+		!strings.Contains(got.FailureReason, "the calculator is unavailable: connection refused") {
+		t.Fatalf("after the wait: upload %+v; job %s, attempt %d, %d snoozes, %d errors", got, state, attempt, snoozes, errs)
+	}
+	e.calc.Mu.Lock()
+	e.calc.Fail = nil
+	e.calc.Mu.Unlock()
+	intaketest.RetryNow(t, e.pool)
+	intaketest.Drain(t, e.pool, w)
+	got, _ = e.svc.Get(ctx, e.a, u.ID)
+	if state, attempt, _, _, _ := job(); got.State != intake.Succeeded || got.Calculated != 4 || got.Kg != "262.5002000" || state != "completed" || attempt != 2 {
+		t.Fatalf("after the calculator came back: upload %+v; job %s, attempt %d", got, state, attempt)
 	}
 }
 
