@@ -36,7 +36,7 @@ test-faults: build
 # N is the target's run count in CI, about 5 s of this machine: a count, not a duration,
 # because go1.26's fuzzer may fail a duration's run with a bare "context deadline
 # exceeded" when it ends (go.dev/issue/75804, fixed in go1.27).
-FUZZ_TARGETS := ./pkg/pagetoken:FuzzDecode:150000 ./pkg/pagetoken:FuzzRoundTrip:60000 ./pkg/fieldmask:FuzzParse:20000 \
+FUZZ_TARGETS := ./pkg/decimal:FuzzParseScaled:80000 ./pkg/pagetoken:FuzzDecode:150000 ./pkg/pagetoken:FuzzRoundTrip:60000 ./pkg/fieldmask:FuzzParse:20000 \
 	./services/intake/internal/intake:FuzzValidate:15000 ./services/intake/internal/intake:FuzzValidateJSONL:20000 ./services/intake/internal/intake:FuzzRecordLimiter:3000 \
 	./services/intake/internal/directory/store:FuzzListSQL:4000 \
 	./services/intake/internal/directory/grpcapi:FuzzListSuppliers:3000 ./services/intake/internal/directory/grpcapi:FuzzListTransactions:8000 \

@@ -26,16 +26,38 @@ func ParseScaled(s string) (*big.Int, int, error) {
 	if body != "" && (body[0] == '-' || body[0] == '+') {
 		body = body[1:]
 	}
-	whole, frac, _ := strings.Cut(body, ".")
-	digits := whole + frac
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+	// One pass; up to 18 digits (an int64's) are summed as they are read,
+	// several times faster than big.Int's SetString.
+	var u int64
+	digits, dot := 0, -1
+	for i := range len(body) {
+		switch c := body[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+			if digits <= 18 {
+				u = u*10 + int64(c-'0')
+			}
+		case c == '.' && dot < 0:
+			dot = i
+		default:
+			return nil, 0, fmt.Errorf("%q is not a decimal", s)
+		}
+	}
+	if digits == 0 {
 		return nil, 0, fmt.Errorf("%q is not a decimal", s)
 	}
-	v, _ := new(big.Int).SetString(digits, 10) // digits only
+	scale := 0
+	if dot >= 0 {
+		scale = len(body) - dot - 1
+	}
+	v := big.NewInt(u)
+	if digits > 18 {
+		v.SetString(strings.Replace(body, ".", "", 1), 10) // digits only
+	}
 	if s[0] == '-' {
 		v.Neg(v)
 	}
-	return v, len(frac), nil
+	return v, scale, nil
 }
 
 // Round formats r with scale decimals, rounding half away from zero as

@@ -3,6 +3,8 @@ package decimal
 import (
 	"math/big"
 	"math/rand/v2"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -57,13 +59,16 @@ func TestFormat(t *testing.T) {
 }
 
 func TestParseScaledAndQuoRound(t *testing.T) {
-	for in, want := range map[string]string{"-12.3400": "-123400/4", "+5": "5/0", "007.50": "750/2", ".5": "5/1"} {
+	for in, want := range map[string]string{"-12.3400": "-123400/4", "+5": "5/0", "007.50": "750/2", ".5": "5/1",
+		// 18 digits and 19: the int64 path and big.Int's.
+		"-99999999999.9999999": "-999999999999999999/7", "999999999999.9999999": "9999999999999999999/7",
+		"123456789012345678901234.5678901": "1234567890123456789012345678901/7"} {
 		v, scale, err := ParseScaled(in)
 		if err != nil || v.String()+"/"+big.NewInt(int64(scale)).String() != want {
 			t.Errorf("ParseScaled(%q) = %v, %d, %v; want %s", in, v, scale, err, want)
 		}
 	}
-	for _, bad := range []string{"", "-", "1e5", "1/2", "1,5"} {
+	for _, bad := range []string{"", "-", "1e5", "1/2", "1,5", ".", "1.2.3", "--1", "1-", "12345678901234567890.1.2"} {
 		if _, _, err := ParseScaled(bad); err == nil {
 			t.Errorf("ParseScaled(%q) accepted", bad)
 		}
@@ -105,4 +110,45 @@ func TestRatio(t *testing.T) {
 			t.Fatalf("Ratio(%v, %v) = %v, want %v", p[0], p[1], got, want)
 		}
 	}
+}
+
+// BenchmarkParseScaled reads an inventory group's kg.
+func BenchmarkParseScaled(b *testing.B) {
+	for b.Loop() {
+		if _, _, err := ParseScaled("123456.7890123"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzParseScaled holds ParseScaled to big.Rat's reading of a plain
+// decimal: it accepts what big.Rat reads as [+-]digits[.digits] and gives
+// the same value.
+func FuzzParseScaled(f *testing.F) {
+	for _, s := range []string{"-12.3400", "+5", ".5", "5.", "999999999999999999", "1234567890123456789.5", "1e5", "1.2.3", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, scale, err := ParseScaled(s)
+		plain := plainDecimal.MatchString(s)
+		if (err == nil) != plain {
+			t.Fatalf("ParseScaled(%q): %v, want accepted = %v", s, err, plain)
+		}
+		if err != nil {
+			return
+		}
+		want, ok := new(big.Rat).SetString(s)
+		if !ok || new(big.Rat).SetFrac(v, Pow10(scale)).Cmp(want) != 0 || scale != fracDigits(s) {
+			t.Fatalf("ParseScaled(%q) = %v, %d; big.Rat reads %v", s, v, scale, want)
+		}
+	})
+}
+
+var plainDecimal = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)$`)
+
+func fracDigits(s string) int {
+	if _, frac, ok := strings.Cut(s, "."); ok {
+		return len(frac)
+	}
+	return 0
 }
