@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,17 +161,43 @@ func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf c
 
 // inventoryCols read an inventory group g (key, kg columns, spend, count)
 // joined to its set s. The key is 'category|set id|method|indicators|code'
-// (calculator.InventoryKey): the code, which may hold '|', last.
-const inventoryCols = `split_part(g.key, '|', 1)::smallint, s.name, regexp_replace(g.key, '^([^|]*\|){4}', ''),
-	split_part(g.key, '|', 3), split_part(g.key, '|', 4)::integer,
-	g.kg::text, g.kg4::text, g.kg6::text, g.spend::text, g.n`
+// (calculator.InventoryKey): scanInventoryRow takes it apart, and
+// InventoryGroups sorts by it, in Go: in SQL the parsing and the text sort
+// were four fifths of the statement's time.
+const inventoryCols = `g.key, s.name, g.kg::text, g.kg4::text, g.kg6::text, g.spend::text, g.n`
 
-func scanInventoryRow(row pgx.CollectableRow) (calculator.InventoryRow, error) {
-	var r calculator.InventoryRow
-	if err := row.Scan(&r.Category, &r.Set, &r.Code, &r.Method, &r.DQ, &r.Kg, &r.Kg4, &r.Kg6, &r.Spend, &r.Count); err != nil {
-		return r, fmt.Errorf("scan inventory group: %w", err)
+// keyedRow is an inventory group with its key, to sort by.
+type keyedRow struct {
+	key string
+	row calculator.InventoryRow
+}
+
+func scanInventoryRow(row pgx.CollectableRow) (keyedRow, error) {
+	var k keyedRow
+	r := &k.row
+	if err := row.Scan(&k.key, &r.Set, &r.Kg, &r.Kg4, &r.Kg6, &r.Spend, &r.Count); err != nil {
+		return k, fmt.Errorf("scan inventory group: %w", err)
 	}
-	return r, nil
+	return k, parseGroupKey(k.key, r)
+}
+
+// parseGroupKey reads a group's category, method, indicators and code
+// from its key into r.
+func parseGroupKey(key string, r *calculator.InventoryRow) error {
+	parts := strings.SplitN(key, "|", 5)
+	if len(parts) != 5 {
+		return fmt.Errorf("inventory group key %q: want category|set|method|indicators|code", key)
+	}
+	cat, err := strconv.ParseInt(parts[0], 10, 16)
+	if err != nil {
+		return fmt.Errorf("inventory group key %q: category: %w", key, err)
+	}
+	dq, err := strconv.ParseInt(parts[3], 10, 32)
+	if err != nil {
+		return fmt.Errorf("inventory group key %q: indicators: %w", key, err)
+	}
+	r.Category, r.Method, r.DQ, r.Code = int16(cat), parts[2], int32(dq), parts[4]
+	return nil
 }
 
 // outside finds a month with data (summary dimension 4) outside the
@@ -214,10 +243,11 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 	}
 	var basis string
 	var months bool
+	var rows []keyedRow
 	head.Scan = db.OneRow(func(row pgx.Row) error { return row.Scan(&basis, &out.ReadTime, &months) })
 	stmts := []db.Stmt{head, {SQL: `SELECT ` + inventoryCols + ` FROM (` + src + `) g
 		JOIN calculator.factor_sets s ON s.id = split_part(g.key, '|', 2)::smallint
-		WHERE g.n <> 0 ORDER BY g.key`, Args: args, Scan: db.Collect(&out.Rows, scanInventoryRow)}}
+		WHERE g.n <> 0`, Args: args, Scan: db.Collect(&rows, scanInventoryRow)}}
 	if at.Months {
 		stmts = append(stmts, monthsStmt(tenant, at, &out.Months))
 	}
@@ -233,6 +263,12 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 		case at.Months:
 			return calculator.InventoryData{}, apperr.Invalid("include_months", why, at.Snapshot)
 		}
+	}
+	// By key, bytewise (as PostgreSQL's C collation would).
+	slices.SortFunc(rows, func(a, b keyedRow) int { return strings.Compare(a.key, b.key) })
+	out.Rows = make([]calculator.InventoryRow, len(rows))
+	for i, k := range rows {
+		out.Rows[i] = k.row
 	}
 	out.Basis = refdata.Basis(basis)
 	if !at.Day.IsZero() { // what a day's read says does not depend on when it is made
