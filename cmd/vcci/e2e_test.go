@@ -358,6 +358,29 @@ func TestUploadFlowThroughREST(t *testing.T) {
 			t.Fatalf("pareto entry %d = %+v, want %s %s", i, e, rank[i].id, dec(rank[i].kg))
 		}
 	}
+	// Under AR6: the suppliers' AR6 totals, as the summary gives them.
+	var ar6 struct{ TotalKgCo2e, GwpBasis string }
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?topN=1&gwpBasis=GWP_BASIS_AR6", p.key, nil, &ar6); code != 200 {
+		t.Fatalf("pareto under AR6: HTTP %d", code)
+	}
+	var sum6 struct {
+		GwpBasis string
+		Groups   []struct{ KgCo2e string }
+	}
+	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_SUPPLIER&gwpBasis=GWP_BASIS_AR6", p.key, nil, &sum6); code != 200 {
+		t.Fatalf("summary under AR6: HTTP %d", code)
+	}
+	total6 := new(big.Rat)
+	for _, g := range sum6.Groups {
+		kg, ok := new(big.Rat).SetString(g.KgCo2e)
+		if !ok {
+			t.Fatalf("summary group kg %q", g.KgCo2e)
+		}
+		total6.Add(total6, kg)
+	}
+	if ar6.GwpBasis != "GWP_BASIS_AR6" || sum6.GwpBasis != "GWP_BASIS_AR6" || ar6.TotalKgCo2e != dec(total6) || ar6.TotalKgCo2e == pareto.TotalKgCo2e {
+		t.Fatalf("pareto under AR6 = %+v; want GWP_BASIS_AR6 and the summary's %s (AR5: %s)", ar6, dec(total6), pareto.TotalKgCo2e)
+	}
 
 	// Provenance of one line.
 	var res struct {

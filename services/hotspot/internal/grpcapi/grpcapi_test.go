@@ -49,14 +49,25 @@ type fakeCalculator struct {
 	calculatorv1.UnimplementedCalculatorServiceServer
 	keyLog
 	groups []*commonv1.EmissionTotal
+	asked  []calculatorv1.GwpBasis // the bases asked for, in order
 }
+
+// tenantBasis is the fake tenant's GWP basis, the answer's when none is asked.
+const tenantBasis = calculatorv1.GwpBasis_GWP_BASIS_AR6
 
 func (f *fakeCalculator) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
 	f.record(ctx)
 	if req.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_SUPPLIER || req.GetLimit() != 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "fake: unexpected request %v", req)
 	}
-	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups))}, nil
+	f.mu.Lock()
+	f.asked = append(f.asked, req.GetGwpBasis())
+	f.mu.Unlock()
+	basis := req.GetGwpBasis()
+	if basis == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
+		basis = tenantBasis
+	}
+	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups)), GwpBasis: basis}, nil
 }
 
 type fakeIntake struct {
@@ -208,6 +219,7 @@ func TestAnalyzeSupplierParetoRefusesBadInput(t *testing.T) {
 		{&hotspotv1.AnalyzeSupplierParetoRequest{TopN: -1}, "top_n"},
 		{&hotspotv1.AnalyzeSupplierParetoRequest{Threshold: 1.5}, "threshold"},
 		{&hotspotv1.AnalyzeSupplierParetoRequest{Threshold: -0.2}, "threshold"},
+		{&hotspotv1.AnalyzeSupplierParetoRequest{GwpBasis: 9}, "gwp_basis"},
 	} {
 		t.Run(c.field, func(t *testing.T) {
 			_, err := client.AnalyzeSupplierPareto(withKey(), c.req)
@@ -223,5 +235,24 @@ func TestAnalyzeSupplierParetoRefusesBadInput(t *testing.T) {
 	}
 	if _, err := client.AnalyzeSupplierPareto(context.Background(), &hotspotv1.AnalyzeSupplierParetoRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("no key: %v", err)
+	}
+}
+
+// The ranking is under the basis asked for, or the tenant's, and says which.
+func TestAnalyzeSupplierParetoUnderABasis(t *testing.T) {
+	calc := &fakeCalculator{groups: []*commonv1.EmissionTotal{group("S1", "10.0000000", "20.0000")}}
+	client := start(t, calc, &fakeIntake{names: map[string]string{}})
+	for _, c := range []struct{ ask, want calculatorv1.GwpBasis }{
+		{calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED, tenantBasis},
+		{calculatorv1.GwpBasis_GWP_BASIS_AR4, calculatorv1.GwpBasis_GWP_BASIS_AR4},
+		{calculatorv1.GwpBasis_GWP_BASIS_AR5, calculatorv1.GwpBasis_GWP_BASIS_AR5},
+	} {
+		resp, err := client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{GwpBasis: c.ask})
+		if err != nil || resp.GetGwpBasis() != c.want || resp.GetTotalKgCo2E() != "10.0000000" {
+			t.Fatalf("asked %v: %v, %v; want the ranking under %v", c.ask, resp, err, c.want)
+		}
+	}
+	if want := []calculatorv1.GwpBasis{0, 1, 2}; !slices.Equal(calc.asked, want) {
+		t.Fatalf("the calculator was asked for %v, want %v", calc.asked, want)
 	}
 }

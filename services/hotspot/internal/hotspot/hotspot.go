@@ -12,6 +12,7 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/decimal"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 )
 
 // Request limits and defaults, as the contract states them.
@@ -27,9 +28,10 @@ type SupplierTotal struct {
 	Kg, Spend  string
 }
 
-// Emissions gives the totals of every supplier of the caller's tenant.
+// Emissions gives the totals of every supplier of the caller's tenant,
+// under basis ("": the tenant's), and the basis they are under.
 type Emissions interface {
-	SupplierTotals(ctx context.Context) ([]SupplierTotal, error)
+	SupplierTotals(ctx context.Context, basis refdata.Basis) (totals []SupplierTotal, used refdata.Basis, err error)
 }
 
 // SupplierNames resolves supplier ids to display names; unknown ids are left
@@ -51,6 +53,7 @@ type Entry struct {
 // Analysis is a supplier Pareto.
 type Analysis struct {
 	Entries        []Entry
+	Basis          refdata.Basis // the GWP basis of the kg CO2e
 	TotalKg        string
 	SupplierCount  int32
 	Threshold      float64
@@ -68,9 +71,10 @@ func New(emissions Emissions, names SupplierNames) *Service {
 	return &Service{emissions: emissions, names: names}
 }
 
-// AnalyzeSuppliers ranks the caller's suppliers and returns the first topN
-// (0 means DefaultTopN) with their names; threshold 0 means DefaultThreshold.
-func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold float64) (Analysis, error) {
+// AnalyzeSuppliers ranks the caller's suppliers under basis ("": the
+// tenant's) and returns the first topN (0 means DefaultTopN) with their
+// names; threshold 0 means DefaultThreshold.
+func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold float64, basis refdata.Basis) (Analysis, error) {
 	switch {
 	case topN == 0:
 		topN = DefaultTopN
@@ -85,7 +89,7 @@ func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold fl
 	}
 	// Peers' errors are gRPC statuses already; they pass through unwrapped so
 	// the caller sees the peer's own code and message.
-	totals, err := s.emissions.SupplierTotals(ctx)
+	totals, used, err := s.emissions.SupplierTotals(ctx, basis)
 	if err != nil {
 		return Analysis{}, err
 	}
@@ -93,6 +97,7 @@ func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold fl
 	if err != nil {
 		return Analysis{}, err
 	}
+	a.Basis = used
 	a.Entries = a.Entries[:min(int(topN), len(a.Entries))]
 	if len(a.Entries) == 0 {
 		return a, nil

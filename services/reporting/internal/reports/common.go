@@ -63,12 +63,16 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	g.Go(func() (err error) { d.recalcs, err = src.Recalculations(gctx); return err })
 	g.Go(func() (err error) { d.sets, err = src.FactorSets(gctx); return err })
 	if r.Kind == HotspotPack {
-		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN); return err })
+		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN, d.inv.GWPBasis); return err })
 		g.Go(func() (err error) { d.engaged, err = src.Engagements(gctx); return err })
 		g.Go(func() (err error) { d.figures, err = src.SupplierFactors(gctx); return err })
 	}
 	if err := g.Wait(); err != nil {
 		return data{}, err
+	}
+	if r.Kind == HotspotPack && d.pareto.GWPBasis != d.inv.GWPBasis {
+		// A hotspot that does not know the basis would rank under another.
+		return data{}, fmt.Errorf("reports: hotspot ranked suppliers under %q, the report is under %q", d.pareto.GWPBasis, d.inv.GWPBasis)
 	}
 	d.all = d.months
 	switch {

@@ -115,12 +115,12 @@ func (s grpcSources) MonthTotals(ctx context.Context, basis string) ([]Total, er
 	return out, nil
 }
 
-func (s grpcSources) SupplierPareto(ctx context.Context, topN int32) (Pareto, error) {
-	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN})
+func (s grpcSources) SupplierPareto(ctx context.Context, topN int32, basis string) (Pareto, error) {
+	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN, GwpBasis: basisEnum(basis)})
 	if err != nil {
 		return Pareto{}, err
 	}
-	p := Pareto{TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
+	p := Pareto{GWPBasis: basisOf(resp.GetGwpBasis()), TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
 	for _, e := range resp.GetEntries() {
 		p.Entries = append(p.Entries, ParetoEntry{
 			Rank: e.GetRank(), SupplierID: strings.TrimPrefix(e.GetSupplier(), "suppliers/"), Name: e.GetSupplierDisplayName(),

@@ -114,13 +114,14 @@ func (f *fakeCalc) ListSupplierFactors(ctx context.Context, _ *calculatorv1.List
 type fakeHotspot struct {
 	hotspotv1.UnimplementedHotspotServiceServer
 	*keys
-	topN int32
+	topN  int32
+	basis calculatorv1.GwpBasis
 }
 
 func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeSupplierParetoRequest) (*hotspotv1.AnalyzeSupplierParetoResponse, error) {
 	f.record(ctx)
-	f.topN = req.GetTopN()
-	return &hotspotv1.AnalyzeSupplierParetoResponse{TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
+	f.topN, f.basis = req.GetTopN(), req.GetGwpBasis()
+	return &hotspotv1.AnalyzeSupplierParetoResponse{GwpBasis: req.GetGwpBasis(), TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
 		Entries: []*hotspotv1.ParetoEntry{{Rank: 1, Supplier: "suppliers/S1", SupplierDisplayName: "Acme", KgCo2E: "12.5000000", SpendUsd: "300.0000", Share: 1, CumulativeShare: 1, InThresholdSet: true}}}, nil
 }
 
@@ -228,13 +229,13 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("SupplierFactors = %+v, %v", figures, err)
 	}
 
-	p, err := src.SupplierPareto(ctx, 100)
+	p, err := src.SupplierPareto(ctx, 100, "AR6")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hot.topN != 100 || !reflect.DeepEqual(p, reports.Pareto{TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
+	if hot.topN != 100 || hot.basis != calculatorv1.GwpBasis_GWP_BASIS_AR6 || !reflect.DeepEqual(p, reports.Pareto{GWPBasis: "AR6", TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
 		Entries: []reports.ParetoEntry{{Rank: 1, SupplierID: "S1", Name: "Acme", Kg: "12.5000000", Spend: "300.0000", InThresholdSet: true}}}) {
-		t.Errorf("SupplierPareto = %+v (top_n %d)", p, hot.topN)
+		t.Errorf("SupplierPareto = %+v (top_n %d, basis %v)", p, hot.topN, hot.basis)
 	}
 
 	engaged, err := src.Engagements(ctx)

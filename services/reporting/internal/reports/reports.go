@@ -59,7 +59,7 @@ type Sources interface {
 	// MonthTotals are the emissions of every month with data, oldest first,
 	// under basis ("" for the tenant's).
 	MonthTotals(ctx context.Context, basis string) ([]Total, error)
-	SupplierPareto(ctx context.Context, topN int32) (Pareto, error)
+	SupplierPareto(ctx context.Context, topN int32, basis string) (Pareto, error)
 	// Engagements is each engaged supplier's latest campaign, by supplier id.
 	Engagements(ctx context.Context) (map[string]Engagement, error)
 	// SupplierFactors are the suppliers' own figures on file.
@@ -141,9 +141,10 @@ type Total struct {
 	Count                 int64
 }
 
-// Pareto is the suppliers ranked by emissions (under AR5, as hotspot ranks).
+// Pareto is the suppliers ranked by emissions under GWPBasis.
 type Pareto struct {
 	Entries        []ParetoEntry
+	GWPBasis       string
 	TotalKg        string
 	SupplierCount  int32
 	Threshold      float64
@@ -457,12 +458,7 @@ func subtitle(d data) string {
 	if d.req.Organization != "" {
 		parts = append(parts, d.req.Organization)
 	}
-	parts = append(parts, ymd(d.req.PeriodStart)+" to "+ymd(d.req.PeriodEnd))
-	if d.req.Kind != HotspotPack {
-		parts = append(parts, "GWP "+basisName(d.inv.GWPBasis))
-	} else {
-		parts = append(parts, "GWP "+basisName("AR5"))
-	}
+	parts = append(parts, ymd(d.req.PeriodStart)+" to "+ymd(d.req.PeriodEnd), "GWP "+basisName(d.inv.GWPBasis))
 	if d.inv.Snapshot != "" {
 		parts = append(parts, "snapshot "+snapshotLabel(d))
 	}

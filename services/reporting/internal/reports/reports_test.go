@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/big"
@@ -31,6 +32,8 @@ type fakeSources struct {
 	queries  []reports.InventoryQuery
 	// The months a snapshot recorded, for IncludeMonths.
 	snapMonths []reports.Total
+	// The bases SupplierPareto was asked to rank under.
+	paretoAsked []string
 }
 
 func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (reports.Inventory, error) {
@@ -59,8 +62,15 @@ func (f *fakeSources) MonthTotals(context.Context, string) ([]reports.Total, err
 	return f.months, nil
 }
 
-func (f *fakeSources) SupplierPareto(context.Context, int32) (reports.Pareto, error) {
-	return f.pareto, nil
+// SupplierPareto ranks under the basis asked, as hotspot does, unless the
+// fixture names another (a hotspot that ignored it).
+func (f *fakeSources) SupplierPareto(_ context.Context, _ int32, basis string) (reports.Pareto, error) {
+	f.paretoAsked = append(f.paretoAsked, basis)
+	p := f.pareto
+	if p.GWPBasis == "" {
+		p.GWPBasis = cmp.Or(basis, f.settings.GWPBasis)
+	}
+	return p, nil
 }
 
 func (f *fakeSources) Engagements(context.Context) (map[string]reports.Engagement, error) {
@@ -424,7 +434,8 @@ func TestHotspotPack(t *testing.T) {
 		t.Errorf("pareto chart = %v %v", pareto.Labels, pareto.Series)
 	}
 	txt := text(doc)
-	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 1 of 3"} {
+	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 1 of 3",
+		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis."} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text lacks %q", want)
 		}
@@ -438,6 +449,24 @@ func TestHotspotPack(t *testing.T) {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text lacks %q", want)
 		}
+	}
+}
+
+// The hotspot pack ranks suppliers under the report's basis, and is not
+// built from a ranking under another.
+func TestHotspotPackRanksUnderTheReportsBasis(t *testing.T) {
+	src := newFake()
+	src.inv.GWPBasis = "AR6" // the calculator's answer to a request under AR6
+	r := request(reports.HotspotPack)
+	r.GWPBasis = "AR6"
+	doc := build(t, src, r)
+	if !slices.Equal(src.paretoAsked, []string{"AR6"}) || !strings.Contains(text(doc), "Suppliers are ranked under IPCC AR6 GWP-100, the report's basis.") ||
+		!strings.Contains(doc.Subtitle, "GWP IPCC AR6 GWP-100") {
+		t.Errorf("ranked under %v; subtitle %q", src.paretoAsked, doc.Subtitle)
+	}
+	src.pareto.GWPBasis = "AR5" // a hotspot that ranks under its own
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `hotspot ranked suppliers under "AR5", the report is under "AR6"`) {
+		t.Errorf("Build with a ranking under AR5: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@
 package hotspotv1
 
 import (
+	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -26,7 +27,10 @@ type AnalyzeSupplierParetoRequest struct {
 	// How many ranked suppliers to return; 0 means 10, at most 1000.
 	TopN int32 `protobuf:"varint,1,opt,name=top_n,json=topN,proto3" json:"top_n,omitempty"`
 	// The cumulative share that defines the hotspot set, in (0, 1]; 0 means 0.8.
-	Threshold     float64 `protobuf:"fixed64,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Threshold float64 `protobuf:"fixed64,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// The basis suppliers' kg CO2e are ranked under; unspecified: the
+	// tenant's (CalculationSettings).
+	GwpBasis      v1.GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -75,6 +79,13 @@ func (x *AnalyzeSupplierParetoRequest) GetThreshold() float64 {
 	return 0
 }
 
+func (x *AnalyzeSupplierParetoRequest) GetGwpBasis() v1.GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return v1.GwpBasis(0)
+}
+
 type AnalyzeSupplierParetoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*ParetoEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -84,8 +95,10 @@ type AnalyzeSupplierParetoResponse struct {
 	Threshold     float64 `protobuf:"fixed64,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// How many of the largest suppliers it takes to reach the threshold.
 	ThresholdSupplierCount int32 `protobuf:"varint,5,opt,name=threshold_supplier_count,json=thresholdSupplierCount,proto3" json:"threshold_supplier_count,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The basis kg CO2e are expressed under.
+	GwpBasis      v1.GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AnalyzeSupplierParetoResponse) Reset() {
@@ -151,6 +164,13 @@ func (x *AnalyzeSupplierParetoResponse) GetThresholdSupplierCount() int32 {
 		return x.ThresholdSupplierCount
 	}
 	return 0
+}
+
+func (x *AnalyzeSupplierParetoResponse) GetGwpBasis() v1.GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return v1.GwpBasis(0)
 }
 
 type ParetoEntry struct {
@@ -259,16 +279,18 @@ var File_vcci_hotspot_v1_hotspot_proto protoreflect.FileDescriptor
 
 const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\n" +
-	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\"Q\n" +
+	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\x8c\x01\n" +
 	"\x1cAnalyzeSupplierParetoRequest\x12\x13\n" +
 	"\x05top_n\x18\x01 \x01(\x05R\x04topN\x12\x1c\n" +
-	"\tthreshold\x18\x02 \x01(\x01R\tthreshold\"\xfa\x01\n" +
+	"\tthreshold\x18\x02 \x01(\x01R\tthreshold\x129\n" +
+	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\xb5\x02\n" +
 	"\x1dAnalyzeSupplierParetoResponse\x126\n" +
 	"\aentries\x18\x01 \x03(\v2\x1c.vcci.hotspot.v1.ParetoEntryR\aentries\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12%\n" +
 	"\x0esupplier_count\x18\x03 \x01(\x05R\rsupplierCount\x12\x1c\n" +
 	"\tthreshold\x18\x04 \x01(\x01R\tthreshold\x128\n" +
-	"\x18threshold_supplier_count\x18\x05 \x01(\x05R\x16thresholdSupplierCount\"\x92\x02\n" +
+	"\x18threshold_supplier_count\x18\x05 \x01(\x05R\x16thresholdSupplierCount\x129\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\x92\x02\n" +
 	"\vParetoEntry\x12\x12\n" +
 	"\x04rank\x18\x01 \x01(\x05R\x04rank\x12\x1a\n" +
 	"\bsupplier\x18\x02 \x01(\tR\bsupplier\x122\n" +
@@ -299,16 +321,19 @@ var file_vcci_hotspot_v1_hotspot_proto_goTypes = []any{
 	(*AnalyzeSupplierParetoRequest)(nil),  // 0: vcci.hotspot.v1.AnalyzeSupplierParetoRequest
 	(*AnalyzeSupplierParetoResponse)(nil), // 1: vcci.hotspot.v1.AnalyzeSupplierParetoResponse
 	(*ParetoEntry)(nil),                   // 2: vcci.hotspot.v1.ParetoEntry
+	(v1.GwpBasis)(0),                      // 3: vcci.calculator.v1.GwpBasis
 }
 var file_vcci_hotspot_v1_hotspot_proto_depIdxs = []int32{
-	2, // 0: vcci.hotspot.v1.AnalyzeSupplierParetoResponse.entries:type_name -> vcci.hotspot.v1.ParetoEntry
-	0, // 1: vcci.hotspot.v1.HotspotService.AnalyzeSupplierPareto:input_type -> vcci.hotspot.v1.AnalyzeSupplierParetoRequest
-	1, // 2: vcci.hotspot.v1.HotspotService.AnalyzeSupplierPareto:output_type -> vcci.hotspot.v1.AnalyzeSupplierParetoResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3, // 0: vcci.hotspot.v1.AnalyzeSupplierParetoRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	2, // 1: vcci.hotspot.v1.AnalyzeSupplierParetoResponse.entries:type_name -> vcci.hotspot.v1.ParetoEntry
+	3, // 2: vcci.hotspot.v1.AnalyzeSupplierParetoResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	0, // 3: vcci.hotspot.v1.HotspotService.AnalyzeSupplierPareto:input_type -> vcci.hotspot.v1.AnalyzeSupplierParetoRequest
+	1, // 4: vcci.hotspot.v1.HotspotService.AnalyzeSupplierPareto:output_type -> vcci.hotspot.v1.AnalyzeSupplierParetoResponse
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_vcci_hotspot_v1_hotspot_proto_init() }
