@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
@@ -60,13 +62,7 @@ func BenchmarkInventory(b *testing.B) {
 	tenant := testsupport.Tenant(b, pool, "bench")
 	svc := calculator.New(store.New(pool), nil, nil, nil)
 	lines := spreadLines(b, benchLines(b))
-	start := time.Now()
-	for i := 0; i < len(lines); i += 5000 {
-		if _, err := svc.Calculate(ctx, tenant, lines[i:min(i+5000, len(lines))]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("%d lines calculated in %s", len(lines), time.Since(start).Round(time.Millisecond))
+	calculate(b, svc, tenant, lines)
 	snap, err := svc.CreateSnapshot(ctx, tenant, "bench")
 	if err != nil {
 		b.Fatal(err)
@@ -99,4 +95,37 @@ func BenchmarkInventory(b *testing.B) {
 			b.ReportMetric(float64(len(inv.Groups)), "groups")
 		})
 	}
+}
+
+// calculate stores and calculates lines for tenant, 5,000 at a time.
+func calculate(b *testing.B, svc *calculator.Service, tenant uuid.UUID, lines []calculator.Line) {
+	b.Helper()
+	start := time.Now()
+	for i := 0; i < len(lines); i += 5000 {
+		if _, err := svc.Calculate(context.Background(), tenant, lines[i:min(i+5000, len(lines))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%d lines calculated in %s", len(lines), time.Since(start).Round(time.Millisecond))
+}
+
+// BenchmarkSummarize reads the totals of every supplier of benchLines lines
+// (10,000 suppliers), ranked, as hotspot's Pareto asks for them.
+func BenchmarkSummarize(b *testing.B) {
+	ctx := context.Background()
+	pool := testsupport.NewPool(b, "calculator", store.Migrate)
+	tenant := testsupport.Tenant(b, pool, "bench")
+	st := store.New(pool)
+	calculate(b, calculator.New(st, nil, nil, nil), tenant, spreadLines(b, benchLines(b)))
+	var sum calculator.Summary
+	var err error
+	for b.Loop() {
+		if sum, err = st.Summarize(ctx, tenant, calculator.BySupplier, 0, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(sum.Groups) < 9_000 || sum.Count != int64(benchLines(b)) {
+		b.Fatalf("%d suppliers, %d lines", len(sum.Groups), sum.Count)
+	}
+	b.ReportMetric(float64(len(sum.Groups)), "suppliers")
 }

@@ -1017,7 +1017,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis
 		), t AS (
 			SELECT b.basis, coalesce(sum(CASE b.basis WHEN 'AR4' THEN e.kg_co2e_ar4 WHEN 'AR6' THEN e.kg_co2e_ar6 ELSE e.kg_co2e END), 0) AS kg,
-				coalesce(sum(e.spend_usd), 0) AS spend, coalesce(sum(e.tx_count), 0) AS n
+				coalesce(sum(e.spend_usd), 0) AS spend, coalesce(sum(e.tx_count), 0)::bigint AS n
 			FROM b LEFT JOIN calculator.emission_totals e ON e.tenant_id = $1 AND e.dim = 2 GROUP BY b.basis
 		), c AS (
 			SELECT count(*) AS groups FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = $2
