@@ -13,6 +13,7 @@ import (
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	intakev1 "github.com/vcci-dev/vcci/pkg/gen/vcci/intake/v1"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
@@ -124,7 +125,7 @@ func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRe
 	if err != nil {
 		return nil, err
 	}
-	basis, err := parseBasis(fieldGWPBasis, req.GetGwpBasis())
+	basis, err := refdata.BasisFromProto(fieldGWPBasis, req.GetGwpBasis())
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +169,7 @@ func parseMonth(field, s string) (time.Time, error) {
 }
 
 func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Inventory {
-	out := &calculatorv1.Inventory{GwpBasis: basisProto(inv.Basis), TotalKgCo2E: inv.Kg, LineCount: inv.Count,
+	out := &calculatorv1.Inventory{GwpBasis: refdata.BasisProto(inv.Basis), TotalKgCo2E: inv.Kg, LineCount: inv.Count,
 		Methods: methodsProto(inv.Methods), DataQuality: qualityProto(inv.Quality), Uncertainty: rangeProto(inv.Uncertainty),
 		Iterations: int32(min(inv.Iterations, math.MaxInt32)), Seed: inv.Seed, //nolint:gosec // bounded by min
 		GroupCount: int32(min(len(inv.Groups), math.MaxInt32)), FactorCount: int32(min(inv.Factors, math.MaxInt32)), //nolint:gosec // bounded by min
@@ -243,7 +244,7 @@ func (a *API) CreateInventorySnapshot(ctx context.Context, req *calculatorv1.Cre
 
 func snapshotProto(n calculator.Snapshot) *calculatorv1.InventorySnapshot {
 	return &calculatorv1.InventorySnapshot{Name: "inventorySnapshots/" + strconv.FormatInt(n.ID, 10), DisplayName: n.Name,
-		CreateTime: timestamppb.New(n.CreateTime), GwpBasis: basisProto(n.Basis), TotalKgCo2E: n.Kg, LineCount: n.Count,
+		CreateTime: timestamppb.New(n.CreateTime), GwpBasis: refdata.BasisProto(n.Basis), TotalKgCo2E: n.Kg, LineCount: n.Count,
 		MonthsRecorded: n.Months}
 }
 

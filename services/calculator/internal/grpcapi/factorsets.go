@@ -10,6 +10,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/fieldmask"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
+	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/services/calculator/internal/calculator"
 	"github.com/vcci-dev/vcci/services/calculator/internal/factors"
@@ -114,7 +115,7 @@ func settingsUpdate(in *calculatorv1.CalculationSettings, fm *fieldmaskpb.FieldM
 		case !given[p]:
 			return out, apperr.Invalid("settings."+p, "required: factorSets/{set}")
 		case p == fieldGWPBasis:
-			out.Basis, err = parseBasis("settings.gwp_basis", in.GetGwpBasis())
+			out.Basis, err = refdata.BasisFromProto("settings.gwp_basis", in.GetGwpBasis())
 		case p == fieldSpendSet:
 			out.SpendSet, err = settingsSet("settings.spend_factor_set", in.GetSpendFactorSet())
 		default:

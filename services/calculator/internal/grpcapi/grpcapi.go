@@ -176,32 +176,6 @@ func gasesProto(gs []calculator.Gas) []*calculatorv1.FactorGas {
 	return out
 }
 
-// bases maps the contract's GWP bases to refdata's.
-var bases = map[calculatorv1.GwpBasis]refdata.Basis{
-	calculatorv1.GwpBasis_GWP_BASIS_AR4: refdata.AR4, calculatorv1.GwpBasis_GWP_BASIS_AR5: refdata.AR5, calculatorv1.GwpBasis_GWP_BASIS_AR6: refdata.AR6,
-}
-
-func basisProto(b refdata.Basis) calculatorv1.GwpBasis {
-	for k, v := range bases {
-		if v == b {
-			return k
-		}
-	}
-	return calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED
-}
-
-// parseBasis reads a request's basis; unspecified is "" (the tenant's).
-func parseBasis(field string, b calculatorv1.GwpBasis) (refdata.Basis, error) {
-	if b == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
-		return "", nil
-	}
-	out, ok := bases[b]
-	if !ok {
-		return "", apperr.Invalid(field, "%d is not a GWP basis: want GWP_BASIS_AR4, GWP_BASIS_AR5 or GWP_BASIS_AR6", b)
-	}
-	return out, nil
-}
-
 func (a *API) CalculateEmissions(ctx context.Context, req *calculatorv1.CalculateEmissionsRequest) (*calculatorv1.CalculateEmissionsResponse, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
@@ -362,7 +336,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	}
 	// The answer is the (cached) summary alone: the REST gateway may keep it
 	// as long as the summary's cache version stands.
-	basis, err := parseBasis(fieldGWPBasis, req.GetGwpBasis())
+	basis, err := refdata.BasisFromProto(fieldGWPBasis, req.GetGwpBasis())
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +348,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	grpcserver.MarkCached(ctx, stamps)
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
-		GwpBasis: basisProto(sum.Basis),
+		GwpBasis: refdata.BasisProto(sum.Basis),
 	}
 	for _, g := range sum.Groups {
 		resp.Groups = append(resp.Groups, &commonv1.EmissionTotal{
@@ -446,7 +420,7 @@ func (a *API) UpdateCalculationSettings(ctx context.Context, req *calculatorv1.U
 }
 
 func settingsProto(s calculator.Settings) *calculatorv1.CalculationSettings {
-	out := &calculatorv1.CalculationSettings{Name: settingsName, GwpBasis: basisProto(s.Basis),
+	out := &calculatorv1.CalculationSettings{Name: settingsName, GwpBasis: refdata.BasisProto(s.Basis),
 		SpendFactorSet: "factorSets/" + s.SpendSet, ActivityFactorSet: "factorSets/" + s.ActivitySet,
 		BaseYear: int32(s.BaseYear), SignificanceThresholdPercent: s.Threshold}
 	if !s.UpdateTime.IsZero() {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/batch"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
@@ -31,16 +30,16 @@ func (a *API) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeS
 	if _, err := tenancy.MustTenant(ctx); err != nil {
 		return nil, err
 	}
-	basis, ok := bases[req.GetGwpBasis()]
-	if !ok {
-		return nil, apperr.Invalid("gwp_basis", "must be GWP_BASIS_AR4, GWP_BASIS_AR5, GWP_BASIS_AR6 or unspecified (the tenant's), got %v", req.GetGwpBasis())
+	basis, err := refdata.BasisFromProto("gwp_basis", req.GetGwpBasis())
+	if err != nil {
+		return nil, err
 	}
 	an, err := a.svc.AnalyzeSuppliers(ctx, req.GetTopN(), req.GetThreshold(), basis)
 	if err != nil {
 		return nil, err
 	}
 	resp := &hotspotv1.AnalyzeSupplierParetoResponse{
-		Entries: make([]*hotspotv1.ParetoEntry, len(an.Entries)), GwpBasis: basisEnum(an.Basis), TotalKgCo2E: an.TotalKg,
+		Entries: make([]*hotspotv1.ParetoEntry, len(an.Entries)), GwpBasis: refdata.BasisProto(an.Basis), TotalKgCo2E: an.TotalKg,
 		SupplierCount: an.SupplierCount, Threshold: an.Threshold, ThresholdSupplierCount: an.ThresholdCount,
 	}
 	for i, e := range an.Entries {
@@ -54,20 +53,6 @@ func (a *API) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeS
 
 const supplierPrefix = "suppliers/"
 
-// bases are the GWP bases a request may name; unspecified is the tenant's.
-var bases = map[calculatorv1.GwpBasis]refdata.Basis{calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED: "",
-	calculatorv1.GwpBasis_GWP_BASIS_AR4: refdata.AR4, calculatorv1.GwpBasis_GWP_BASIS_AR5: refdata.AR5, calculatorv1.GwpBasis_GWP_BASIS_AR6: refdata.AR6}
-
-// basisEnum is b's enum value (unspecified for "").
-func basisEnum(b refdata.Basis) calculatorv1.GwpBasis {
-	for e, v := range bases {
-		if v == b {
-			return e
-		}
-	}
-	return calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED
-}
-
 // Calculator gives hotspot the per-supplier totals of the calculator.
 type Calculator struct {
 	Client calculatorv1.CalculatorServiceClient
@@ -76,7 +61,7 @@ type Calculator struct {
 func (c Calculator) SupplierTotals(ctx context.Context, basis refdata.Basis) (totals []hotspot.SupplierTotal, used refdata.Basis, err error) {
 	resp, err := c.Client.SummarizeEmissions(ctx, &calculatorv1.SummarizeEmissionsRequest{
 		GroupBy: calculatorv1.SummaryDimension_SUMMARY_DIMENSION_SUPPLIER, Limit: 0, // every supplier: shares need the whole
-		GwpBasis: basisEnum(basis),
+		GwpBasis: refdata.BasisProto(basis),
 	})
 	if err != nil {
 		return nil, "", err
@@ -85,7 +70,9 @@ func (c Calculator) SupplierTotals(ctx context.Context, basis refdata.Basis) (to
 	for i, g := range resp.GetGroups() {
 		out[i] = hotspot.SupplierTotal{SupplierID: g.GetKey(), Kg: g.GetKgCo2E(), Spend: g.GetSpendUsd()}
 	}
-	return out, bases[resp.GetGwpBasis()], nil
+	// An answer under a basis the contract does not define reads as unstated.
+	used, _ = refdata.BasisFromProto("", resp.GetGwpBasis())
+	return out, used, nil
 }
 
 // Suppliers resolves supplier names through intake.

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
-	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
 	"github.com/vcci-dev/vcci/pkg/pagetoken"
 	"github.com/vcci-dev/vcci/pkg/refdata"
@@ -79,13 +78,6 @@ func parseDate(field, s string) (time.Time, error) {
 	return d, nil
 }
 
-var bases = map[calculatorv1.GwpBasis]refdata.Basis{
-	calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED: "",
-	calculatorv1.GwpBasis_GWP_BASIS_AR4:         refdata.AR4,
-	calculatorv1.GwpBasis_GWP_BASIS_AR5:         refdata.AR5,
-	calculatorv1.GwpBasis_GWP_BASIS_AR6:         refdata.AR6,
-}
-
 // reportIn translates a request; the domain validates the rest.
 func reportIn(in *reportingv1.Report) (reporting.Report, error) {
 	r := reporting.Report{Kind: reporting.Kind(in.GetKind()), Format: reporting.Format(in.GetFormat()), Organization: in.GetOrganization()}
@@ -101,9 +93,8 @@ func reportIn(in *reportingv1.Report) (reporting.Report, error) {
 			return r, err
 		}
 	}
-	var ok bool
-	if r.GWPBasis, ok = bases[in.GetGwpBasis()]; !ok {
-		return r, apperr.Invalid("report.gwp_basis", "must be one of the GWP_BASIS_ values, got %d", in.GetGwpBasis())
+	if r.GWPBasis, err = refdata.BasisFromProto("report.gwp_basis", in.GetGwpBasis()); err != nil {
+		return r, err
 	}
 	for _, e := range in.GetExclusions() {
 		r.Exclusions = append(r.Exclusions, reporting.Exclusion{Category: e.GetCategory(), Reason: e.GetReason()})
@@ -116,15 +107,10 @@ func reportProto(r reporting.Report) *reportingv1.Report {
 		Name: reportPrefix + strconv.FormatInt(r.ID, 10), Kind: reportingv1.ReportKind(r.Kind), Format: reportingv1.ReportFormat(r.Format),
 		PeriodStart: r.PeriodStart.Format(time.DateOnly), PeriodEnd: r.PeriodEnd.Format(time.DateOnly), Organization: r.Organization,
 		State: stateProto(r.State), ProgressPercent: r.Progress, Error: r.Error, FileName: r.File.Name, ContentType: r.File.ContentType,
-		SizeBytes: r.File.Size, Sha256: r.File.SHA256, CreateTime: timestamppb.New(r.CreateTime),
+		SizeBytes: r.File.Size, Sha256: r.File.SHA256, CreateTime: timestamppb.New(r.CreateTime), GwpBasis: refdata.BasisProto(r.GWPBasis),
 	}
 	if r.Snapshot != 0 {
 		out.Snapshot = snapshotPrefix + strconv.FormatInt(r.Snapshot, 10)
-	}
-	for k, v := range bases {
-		if v == r.GWPBasis {
-			out.GwpBasis = k
-		}
 	}
 	for _, e := range r.Exclusions {
 		out.Exclusions = append(out.Exclusions, &reportingv1.ReportExclusion{Category: e.Category, Reason: e.Reason})
