@@ -2,7 +2,7 @@
 # Renders one page of each report kind's PDF into docs/reports/, as
 # docs/reports.md describes: the platform (bin/, make build) on a database of
 # its own, 30,000 lines of 2022-2025, a supplier figure, a campaign and a
-# snapshot; reports of 2024 (the hotspot pack of every year); then pdftoppm
+# snapshot; reports of 2024; then pdftoppm
 # at 70 dpi. Needs poppler-utils, jq, curl and psql,
 # and port 8080 free. make report-pages;
 # KEEP=dir keeps the PDFs there.
@@ -95,5 +95,4 @@ page GHG_INVENTORY ghg-inventory-charts.png "P5 and P95: the 5th and 95th percen
 page CDP cdp.png "Gross global Scope 3 emissions"
 page ESRS_E1_6 esrs-e1-6.png "Gross Scope 3 GHG emissions of"
 page SB_253 sb-253.png "calculated following the GHG Protocol"
-# The supplier ranking is of every line: the pack covers every year.
-page HOTSPOT_PACK hotspot-pack.png "Supplier Pareto" 2022-01-01 2025-12-31
+page HOTSPOT_PACK hotspot-pack.png "Supplier Pareto"

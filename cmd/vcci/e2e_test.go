@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -245,6 +246,12 @@ func TestUploadFlowThroughREST(t *testing.T) {
 	}
 	total, spend := new(big.Rat), new(big.Rat)
 	bySupplier, byMonth, byNAICS := map[string]*agg{}, map[string]*agg{}, map[string]*agg{}
+	// Each line's month, supplier and kg, for the Pareto of a period.
+	type dated struct {
+		month, supplier string
+		kg              *big.Rat
+	}
+	lines := make([]dated, 0, len(recs)-1)
 	for _, r := range recs[1:] {
 		amount, ok := new(big.Rat).SetString(r[5])
 		if !ok {
@@ -256,6 +263,7 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		add(bySupplier, r[2], kg, amount)
 		add(byMonth, r[1][:7], kg, amount)
 		add(byNAICS, r[4], kg, amount)
+		lines = append(lines, dated{r[1][:7], r[2], kg})
 	}
 
 	u := p.upload(t, p.key, raw)
@@ -317,16 +325,24 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		id string
 		kg *big.Rat
 	}
-	rank := make([]ranked, 0, len(bySupplier))
-	for id, a := range bySupplier {
-		rank = append(rank, ranked{id, a.kg})
-	}
-	slices.SortFunc(rank, func(a, b ranked) int {
-		if c := b.kg.Cmp(a.kg); c != 0 {
-			return c
+	rankOf := func(kgs map[string]*big.Rat) []ranked {
+		rank := make([]ranked, 0, len(kgs))
+		for id, kg := range kgs {
+			rank = append(rank, ranked{id, kg})
 		}
-		return strings.Compare(a.id, b.id)
-	})
+		slices.SortFunc(rank, func(a, b ranked) int {
+			if c := b.kg.Cmp(a.kg); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		return rank
+	}
+	kgs := make(map[string]*big.Rat, len(bySupplier))
+	for id, a := range bySupplier {
+		kgs[id] = a.kg
+	}
+	rank := rankOf(kgs)
 	threshold := new(big.Rat).Mul(total, big.NewRat(8, 10))
 	cum, need := new(big.Rat), 0
 	for _, r := range rank {
@@ -380,6 +396,50 @@ func TestUploadFlowThroughREST(t *testing.T) {
 	}
 	if ar6.GwpBasis != "GWP_BASIS_AR6" || sum6.GwpBasis != "GWP_BASIS_AR6" || ar6.TotalKgCo2e != dec(total6) || ar6.TotalKgCo2e == pareto.TotalKgCo2e {
 		t.Fatalf("pareto under AR6 = %+v; want GWP_BASIS_AR6 and the summary's %s (AR5: %s)", ar6, dec(total6), pareto.TotalKgCo2e)
+	}
+
+	// A quarter: the suppliers of its lines alone, ranked from them.
+	ms := slices.Sorted(maps.Keys(byMonth))
+	from, to := ms[0], ms[2]
+	quarter, qTotal := map[string]*big.Rat{}, new(big.Rat)
+	for _, l := range lines {
+		if l.month >= from && l.month <= to {
+			if quarter[l.supplier] == nil {
+				quarter[l.supplier] = new(big.Rat)
+			}
+			quarter[l.supplier].Add(quarter[l.supplier], l.kg)
+			qTotal.Add(qTotal, l.kg)
+		}
+	}
+	var qp struct {
+		Entries []struct {
+			Rank             int
+			Supplier, KgCo2e string
+		}
+		TotalKgCo2e, PeriodStart, PeriodEnd string
+		SupplierCount                       int
+	}
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?topN=5&periodStart="+from+"&periodEnd="+to, p.key, nil, &qp); code != 200 {
+		t.Fatalf("pareto of %s to %s: HTTP %d", from, to, code)
+	}
+	qRank := rankOf(quarter)
+	if qp.TotalKgCo2e != dec(qTotal) || qp.SupplierCount != len(quarter) || qp.PeriodStart != from || qp.PeriodEnd != to || len(qp.Entries) != 5 ||
+		qp.TotalKgCo2e == pareto.TotalKgCo2e {
+		t.Fatalf("pareto of %s to %s = %+v; want %s kg of %d suppliers", from, to, qp, dec(qTotal), len(quarter))
+	}
+	for i, e := range qp.Entries {
+		if e.Supplier != "suppliers/"+qRank[i].id || e.KgCo2e != dec(qRank[i].kg) || e.Rank != i+1 {
+			t.Fatalf("pareto of %s to %s, entry %d = %+v, want %s %s", from, to, i, e, qRank[i].id, dec(qRank[i].kg))
+		}
+	}
+	var bad struct {
+		Details []struct {
+			FieldViolations []struct{ Field string }
+		}
+	}
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?periodStart=2024-13&periodEnd=2024-12", p.key, nil, &bad); code != 400 ||
+		len(bad.Details) == 0 || bad.Details[0].FieldViolations[0].Field != "period_start" {
+		t.Fatalf("pareto of month 13: HTTP %d %+v", code, bad)
 	}
 
 	// Provenance of one line.

@@ -76,10 +76,11 @@ type Summaries struct {
 }
 
 // Summary returns the cached summary, or computes and stores it.
-// A basis of "" is the tenant's: UpdateSettings invalidates it.
+// A basis of "" is the tenant's: UpdateSettings invalidates it. v3: a
+// summary carries its first and last months since.
 func (s *Summaries) Summary(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis,
 	compute func(context.Context) (calculator.Summary, error)) (calculator.Summary, error) {
-	return s.C.Get(ctx, tenant.String(), fmt.Sprintf("sum|v2|%d|%d|%s", dim, limit, basis), compute)
+	return s.C.Get(ctx, tenant.String(), fmt.Sprintf("sum|v3|%d|%d|%s", dim, limit, basis), compute)
 }
 
 // Invalidate forgets the tenant's summaries after its emissions changed.

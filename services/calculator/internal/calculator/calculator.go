@@ -240,6 +240,26 @@ type Summary struct {
 	Count             int64
 	GroupCount        int32
 	Basis             refdata.Basis // the GWP basis kg CO2e are under
+	Period            Period        // the lines' period; zero: every line
+	// The first and last months with lines ("YYYY-MM"; "" when none), of
+	// a summary of every line.
+	FirstMonth, LastMonth string
+}
+
+// Period is a range of whole months, From and To their first days, both
+// included; the zero Period is every stored line.
+type Period struct{ From, To time.Time }
+
+// Set reports whether p is a period rather than every line.
+func (p Period) Set() bool { return !p.From.IsZero() }
+
+// End is the first day after p.
+func (p Period) End() time.Time { return p.To.AddDate(0, 1, 0) }
+
+// holds reports whether the months first to last ("YYYY-MM"; "" for no
+// lines) are all in p.
+func (p Period) holds(first, last string) bool {
+	return first == "" || first >= p.From.Format("2006-01") && last <= p.To.Format("2006-01")
 }
 
 // Settings are a tenant's calculation settings.
@@ -310,8 +330,13 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	Result(ctx context.Context, tenant uuid.UUID, transactionID string) (Result, error)
 	// Results reads by id; dates, when not nil, are the ids' dates.
 	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string, dates []time.Time) ([]Result, error)
-	// Summarize groups the tenant's emissions; basis "" is the tenant's.
+	// Summarize groups the tenant's emissions from their running totals;
+	// basis "" is the tenant's. SummarizePeriod groups those of the lines
+	// dated in p, read from the lines. Months are the first and last
+	// months with lines ("YYYY-MM"; "" when none).
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error)
+	SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error)
+	Months(ctx context.Context, tenant uuid.UUID) (first, last string, err error)
 	// Settings reads the tenant's settings (the defaults until changed);
 	// UpdateSettings stores them.
 	Settings(ctx context.Context, tenant uuid.UUID) (Settings, error)
@@ -605,25 +630,51 @@ func (s *Service) Results(ctx context.Context, tenant uuid.UUID, ids []string, d
 // Summarize totals emissions by dim under the tenant's GWP basis; limit 0
 // means every group.
 func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int) (Summary, error) {
-	return s.SummarizeUnder(ctx, tenant, dim, limit, "")
+	return s.SummarizeUnder(ctx, tenant, dim, limit, "", Period{})
 }
 
-// SummarizeUnder is Summarize under basis ("": the tenant's). Each basis
-// has its own totals, kept as lines are stored: switching reads other
-// columns of the same rows.
-func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error) {
+// SummarizeUnder is Summarize under basis ("": the tenant's), of the lines
+// dated in p (zero: every line). Each basis has its own totals, kept as
+// lines are stored: switching reads other columns of the same rows. A
+// period holding every month with data reads the same totals; one that
+// leaves some out is totalled from its lines.
+func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error) {
 	if dim < BySupplier || dim > ByMonth {
 		return Summary{}, apperr.Invalid("group_by", "must be one of SUPPLIER, CATEGORY, NAICS, MONTH")
 	}
 	if limit < 0 {
 		return Summary{}, apperr.Invalid("limit", "must not be negative")
 	}
-	if s.cache == nil {
-		return s.store.Summarize(ctx, tenant, dim, limit, basis)
+	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
+		return Summary{}, err
 	}
-	return s.cache.Summary(ctx, tenant, dim, limit, basis, func(ctx context.Context) (Summary, error) {
-		return s.store.Summarize(ctx, tenant, dim, limit, basis)
-	})
+	if p.Set() {
+		first, last, err := s.store.Months(ctx, tenant)
+		if err != nil {
+			return Summary{}, err
+		}
+		if !p.holds(first, last) {
+			return s.store.SummarizePeriod(ctx, tenant, dim, limit, basis, p)
+		}
+	}
+	load := func(ctx context.Context) (Summary, error) { return s.store.Summarize(ctx, tenant, dim, limit, basis) }
+	var sum Summary
+	var err error
+	if s.cache == nil {
+		sum, err = load(ctx)
+	} else {
+		sum, err = s.cache.Summary(ctx, tenant, dim, limit, basis, load)
+	}
+	if err != nil || !p.Set() {
+		return sum, err
+	}
+	// The totals carry their own months: lines stored outside the period
+	// since Months was read send the summary to the lines after all.
+	if !p.holds(sum.FirstMonth, sum.LastMonth) {
+		return s.store.SummarizePeriod(ctx, tenant, dim, limit, basis, p)
+	}
+	sum.Period = p
+	return sum, nil
 }
 
 // Settings returns the tenant's calculation settings, from the cache when

@@ -340,8 +340,15 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	if err != nil {
 		return nil, err
 	}
+	var p calculator.Period
+	if p.From, err = parseMonth("period_start", req.GetPeriodStart()); err != nil {
+		return nil, err
+	}
+	if p.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
+		return nil, err
+	}
 	ctx, stamps := cache.CollectStamps(ctx)
-	sum, err := a.svc.SummarizeUnder(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()), basis)
+	sum, err := a.svc.SummarizeUnder(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()), basis, p)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +356,9 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
 		GwpBasis: refdata.BasisProto(sum.Basis),
+	}
+	if sum.Period.Set() {
+		resp.PeriodStart, resp.PeriodEnd = sum.Period.From.Format("2006-01"), sum.Period.To.Format("2006-01")
 	}
 	for _, g := range sum.Groups {
 		resp.Groups = append(resp.Groups, &commonv1.EmissionTotal{

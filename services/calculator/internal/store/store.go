@@ -1021,22 +1021,103 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			FROM b LEFT JOIN calculator.emission_totals e ON e.tenant_id = $1 AND e.dim = 2 GROUP BY b.basis
 		), c AS (
 			SELECT count(*) AS groups FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = $2
-		)
-		SELECT t.basis, round(t.kg, 7)::text, t.spend::text, t.n, c.groups, g.key, round(g.kg, 7)::text, g.spend_usd::text, g.tx_count,
+		), m AS (` + monthsSQL + `)
+		SELECT t.basis, round(t.kg, 7)::text, t.spend::text, t.n, c.groups, m.first, m.last, g.key, round(g.kg, 7)::text, g.spend_usd::text, g.tx_count,
 			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
-		FROM t CROSS JOIN c LEFT JOIN LATERAL (` + strings.Join(groups, " UNION ALL ") + `) g ON true`
+		FROM t CROSS JOIN c CROSS JOIN m LEFT JOIN LATERAL (` + strings.Join(groups, " UNION ALL ") + `) g ON true`
 	var sum calculator.Summary
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, int(dim), string(basis)}, Scan: func(rows pgx.Rows) error {
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, int(dim), string(basis)}, Scan: scanSummary(dim, &sum)})
+	if err != nil {
+		return sum, fmt.Errorf("store.Summarize: %w", err)
+	}
+	return sum, nil
+}
+
+// summaryKeys are the dimensions' keys of a result row r, as the totals
+// store them.
+var summaryKeys = map[calculator.Dimension]string{
+	calculator.BySupplier: "r.supplier_id", calculator.ByCategory: "r.category::text",
+	calculator.ByNAICS: "r.naics_code", calculator.ByMonth: "to_char(r.tx_date, 'YYYY-MM')",
+}
+
+// SummarizePeriod is Summarize of the lines dated in p, grouped from the
+// results: the totals are not kept by month for every dimension. The
+// figures are those Summarize reads when p holds every line: kg CO2e
+// under AR4 and AR6 are the lines' factor quantities times the factor's
+// re-expressed values, summed exactly, which is what the totals add.
+func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis, p calculator.Period) (calculator.Summary, error) {
+	key, ok := summaryKeys[dim]
+	if !ok {
+		return calculator.Summary{}, fmt.Errorf("store.SummarizePeriod: dimension %d", dim)
+	}
+	lim, order := "ALL", "kg DESC, key"
+	if limit > 0 {
+		lim = strconv.Itoa(limit)
+	}
+	if dim == calculator.ByMonth {
+		order = "key"
+	}
+	// Each line's kg under the basis, grouped once: a line hardly shares
+	// its supplier and factor with another, so grouping by factor first
+	// only doubled the work.
+	q := `
+		WITH b AS MATERIALIZED (
+			SELECT coalesce(nullif($2, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis
+		), g AS (
+			SELECT ` + key + ` AS key, sum(CASE b.basis
+					WHEN 'AR4' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar4
+					WHEN 'AR6' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar6
+					ELSE r.kg_co2e END) AS kg,
+				sum(r.amount_usd) AS spend, count(*) AS n
+			FROM calculator.emission_results r CROSS JOIN b
+			JOIN calculator.factors f ON f.factor_set_id = r.factor_set_id AND f.code = coalesce(r.factor_code, r.naics_code)
+			WHERE r.tenant_id = $1 AND r.tx_date >= $3 AND r.tx_date < $4
+			GROUP BY 1
+		), t AS (
+			SELECT b.basis, coalesce(sum(g.kg), 0) AS kg, coalesce(sum(g.spend), 0) AS spend, coalesce(sum(g.n), 0)::bigint AS n,
+				count(g.key) AS groups
+			FROM b LEFT JOIN g ON true GROUP BY b.basis
+		)
+		SELECT t.basis, round(t.kg, 7)::text, t.spend::text, t.n, t.groups, '', '', g.key, round(g.kg, 7)::text, g.spend::text, g.n,
+			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
+		FROM t LEFT JOIN LATERAL (SELECT * FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
+	sum := calculator.Summary{Period: p}
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, string(basis), p.From, p.End()}, Scan: scanSummary(dim, &sum)})
+	if err != nil {
+		return sum, fmt.Errorf("store.SummarizePeriod: %w", err)
+	}
+	return sum, nil
+}
+
+// Months reads the first and last months with lines, from the month
+// totals.
+func (s *Store) Months(ctx context.Context, tenant uuid.UUID) (first, last string, err error) {
+	err = db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: monthsSQL, Args: []any{tenant}, Scan: db.One(&first, &last)})
+	if err != nil {
+		return "", "", fmt.Errorf("store.Months: %w", err)
+	}
+	return first, last, nil
+}
+
+// monthsSQL is the first and last months with lines of tenant $1.
+const monthsSQL = `SELECT coalesce(min(key), '') AS first, coalesce(max(key), '') AS last FROM calculator.emission_totals
+	WHERE tenant_id = $1 AND dim = 4 AND tx_count <> 0`
+
+// scanSummary reads a summary's rows into sum: the basis, totals and
+// months on every row, then a group, none when there are no groups at all.
+func scanSummary(dim calculator.Dimension, sum *calculator.Summary) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
 			var g calculator.Group
 			var gk, gkg, gspend *string
 			var gn *int64
 			var share float64
-			if err := rows.Scan(&sum.Basis, &sum.TotalKg, &sum.TotalUSD, &sum.Count, &sum.GroupCount, &gk, &gkg, &gspend, &gn, &share); err != nil {
+			if err := rows.Scan(&sum.Basis, &sum.TotalKg, &sum.TotalUSD, &sum.Count, &sum.GroupCount, &sum.FirstMonth, &sum.LastMonth,
+				&gk, &gkg, &gspend, &gn, &share); err != nil {
 				return fmt.Errorf("scan summary group: %w", err)
 			}
-			if gk == nil { // no groups at all
+			if gk == nil {
 				continue
 			}
 			g.Key, g.Kg, g.Spend, g.Count, g.Share = *gk, *gkg, *gspend, *gn, share
@@ -1050,11 +1131,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 			sum.Groups = append(sum.Groups, g)
 		}
 		return rows.Err()
-	}})
-	if err != nil {
-		return sum, fmt.Errorf("store.Summarize: %w", err)
 	}
-	return sum, nil
 }
 
 var _ calculator.Store = (*Store)(nil)

@@ -297,20 +297,7 @@ func TestCurrencyLinesRefusedNamingTheField(t *testing.T) {
 func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t)
-	act := func(id, activity, qty, unit string, cat int16) calculator.Line {
-		return calculator.Line{TransactionID: id, Date: day("2024-03-10"), SupplierID: "S1", Activity: activity, Quantity: qty, Unit: unit, Category: cat, Upload: 1}
-	}
-	lines := []calculator.Line{
-		// Fuels, diesel (average biofuel blend), 2.51279 kg CO2e per litre (CO2 2.4796, CH4 0.00029, N2O 0.0329):
-		// 10 US gal = 37.85411784 L, x 2.51279 = 95.1194487671736.
-		act("A1", "fuels.liquid-fuels.diesel-average-biofuel-blend.litre", "10", "gal", 1),
-		// Hotel stay, UK, 10.4 per room-night, category 6 by default.
-		act("A2", "hotel.uk.room-night", "3", "nights", 0),
-		// Long-haul business class with RF, 0.58028 per passenger-km: 1000 passenger-miles = 1609.344 km.
-		act("A3", "air.flights.long-haul-to-from-uk.business-class.with-rf.passenger-km", "1000", "passenger-miles", 0),
-		// Natural gas, 0.1829 per kWh (gross CV): 1 GJ = 2500/9 kWh, kept to 10 decimals.
-		act("A4", "fuels.gaseous-fuels.natural-gas.kwh-gross-cv", "1", "GJ (gross CV)", 3),
-	}
+	lines := activityLines("S1")
 	out, err := f.svc.Calculate(ctx, f.a, lines)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +332,7 @@ func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 	for basis, want := range map[refdata.Basis][2]string{
 		refdata.AR5: {"1110.9951406", "965.0701363"}, refdata.AR4: {"1111.7115486", "965.6378530"}, refdata.AR6: {"1111.1715247", ""},
 	} {
-		sum, err := f.svc.SummarizeUnder(ctx, f.a, calculator.ByCategory, 0, basis)
+		sum, err := f.svc.SummarizeUnder(ctx, f.a, calculator.ByCategory, 0, basis, calculator.Period{})
 		if err != nil || sum.Basis != basis || sum.TotalKg != want[0] || sum.Groups[0].Key != "6" || (want[1] != "" && sum.Groups[0].Kg != want[1]) {
 			t.Errorf("%s summary = %+v, %v; want %v", basis, sum, err, want)
 		}
@@ -359,6 +346,26 @@ func TestActivityLinesAreCalculatedWithDESNZ(t *testing.T) {
 	}
 	if s, err := f.svc.Settings(ctx, f.b); err != nil || s.Basis != refdata.AR5 || !s.UpdateTime.IsZero() {
 		t.Fatalf("another tenant's settings = %+v, %v; want the default", s, err)
+	}
+}
+
+// activityLines are four activity lines of supplier's, dated 2024-03-10:
+// 1110.9951406 kg CO2e under AR5, 1111.7115486 under AR4 (category 6
+// 965.6378530 of it).
+func activityLines(supplier string) []calculator.Line {
+	act := func(id, activity, qty, unit string, cat int16) calculator.Line {
+		return calculator.Line{TransactionID: id, Date: day("2024-03-10"), SupplierID: supplier, Activity: activity, Quantity: qty, Unit: unit, Category: cat, Upload: 1}
+	}
+	return []calculator.Line{
+		// Fuels, diesel (average biofuel blend), 2.51279 kg CO2e per litre (CO2 2.4796, CH4 0.00029, N2O 0.0329):
+		// 10 US gal = 37.85411784 L, x 2.51279 = 95.1194487671736.
+		act("A1", "fuels.liquid-fuels.diesel-average-biofuel-blend.litre", "10", "gal", 1),
+		// Hotel stay, UK, 10.4 per room-night, category 6 by default.
+		act("A2", "hotel.uk.room-night", "3", "nights", 0),
+		// Long-haul business class with RF, 0.58028 per passenger-km: 1000 passenger-miles = 1609.344 km.
+		act("A3", "air.flights.long-haul-to-from-uk.business-class.with-rf.passenger-km", "1000", "passenger-miles", 0),
+		// Natural gas, 0.1829 per kWh (gross CV): 1 GJ = 2500/9 kWh, kept to 10 decimals.
+		act("A4", "fuels.gaseous-fuels.natural-gas.kwh-gross-cv", "1", "GJ (gross CV)", 3),
 	}
 }
 

@@ -34,13 +34,15 @@ func (a *API) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeS
 	if err != nil {
 		return nil, err
 	}
-	an, err := a.svc.AnalyzeSuppliers(ctx, req.GetTopN(), req.GetThreshold(), basis)
+	an, err := a.svc.AnalyzeSuppliers(ctx, req.GetTopN(), req.GetThreshold(), basis,
+		hotspot.Period{Start: req.GetPeriodStart(), End: req.GetPeriodEnd()})
 	if err != nil {
 		return nil, err
 	}
 	resp := &hotspotv1.AnalyzeSupplierParetoResponse{
 		Entries: make([]*hotspotv1.ParetoEntry, len(an.Entries)), GwpBasis: refdata.BasisProto(an.Basis), TotalKgCo2E: an.TotalKg,
 		SupplierCount: an.SupplierCount, Threshold: an.Threshold, ThresholdSupplierCount: an.ThresholdCount,
+		PeriodStart: an.Period.Start, PeriodEnd: an.Period.End,
 	}
 	for i, e := range an.Entries {
 		resp.Entries[i] = &hotspotv1.ParetoEntry{
@@ -58,21 +60,22 @@ type Calculator struct {
 	Client calculatorv1.CalculatorServiceClient
 }
 
-func (c Calculator) SupplierTotals(ctx context.Context, basis refdata.Basis) (totals []hotspot.SupplierTotal, used refdata.Basis, err error) {
+func (c Calculator) SupplierTotals(ctx context.Context, basis refdata.Basis, p hotspot.Period) (hotspot.Totals, error) {
 	resp, err := c.Client.SummarizeEmissions(ctx, &calculatorv1.SummarizeEmissionsRequest{
 		GroupBy: calculatorv1.SummaryDimension_SUMMARY_DIMENSION_SUPPLIER, Limit: 0, // every supplier: shares need the whole
-		GwpBasis: refdata.BasisProto(basis),
+		GwpBasis: refdata.BasisProto(basis), PeriodStart: p.Start, PeriodEnd: p.End,
 	})
 	if err != nil {
-		return nil, "", err
+		return hotspot.Totals{}, err
 	}
-	out := make([]hotspot.SupplierTotal, len(resp.GetGroups()))
+	out := hotspot.Totals{Suppliers: make([]hotspot.SupplierTotal, len(resp.GetGroups())),
+		Period: hotspot.Period{Start: resp.GetPeriodStart(), End: resp.GetPeriodEnd()}}
 	for i, g := range resp.GetGroups() {
-		out[i] = hotspot.SupplierTotal{SupplierID: g.GetKey(), Kg: g.GetKgCo2E(), Spend: g.GetSpendUsd()}
+		out.Suppliers[i] = hotspot.SupplierTotal{SupplierID: g.GetKey(), Kg: g.GetKgCo2E(), Spend: g.GetSpendUsd()}
 	}
 	// An answer under a basis the contract does not define reads as unstated.
-	used, _ = refdata.BasisFromProto("", resp.GetGwpBasis())
-	return out, used, nil
+	out.Basis, _ = refdata.BasisFromProto("", resp.GetGwpBasis())
+	return out, nil
 }
 
 // Suppliers resolves supplier names through intake.

@@ -50,6 +50,7 @@ type fakeCalculator struct {
 	keyLog
 	groups []*commonv1.EmissionTotal
 	asked  []calculatorv1.GwpBasis // the bases asked for, in order
+	period []string                // the periods asked for, "start end"
 }
 
 // tenantBasis is the fake tenant's GWP basis, the answer's when none is asked.
@@ -62,12 +63,14 @@ func (f *fakeCalculator) SummarizeEmissions(ctx context.Context, req *calculator
 	}
 	f.mu.Lock()
 	f.asked = append(f.asked, req.GetGwpBasis())
+	f.period = append(f.period, req.GetPeriodStart()+" "+req.GetPeriodEnd())
 	f.mu.Unlock()
 	basis := req.GetGwpBasis()
 	if basis == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
 		basis = tenantBasis
 	}
-	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups)), GwpBasis: basis}, nil
+	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups)), GwpBasis: basis,
+		PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd()}, nil
 }
 
 type fakeIntake struct {
@@ -254,5 +257,22 @@ func TestAnalyzeSupplierParetoUnderABasis(t *testing.T) {
 	}
 	if want := []calculatorv1.GwpBasis{0, 1, 2}; !slices.Equal(calc.asked, want) {
 		t.Fatalf("the calculator was asked for %v, want %v", calc.asked, want)
+	}
+}
+
+// The ranking is of the period asked for, passed to the calculator, and
+// says which.
+func TestAnalyzeSupplierParetoOfAPeriod(t *testing.T) {
+	calc := &fakeCalculator{groups: []*commonv1.EmissionTotal{group("S1", "10.0000000", "20.0000")}}
+	client := start(t, calc, &fakeIntake{names: map[string]string{}})
+	resp, err := client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{PeriodStart: "2024-04", PeriodEnd: "2025-03"})
+	if err != nil || resp.GetPeriodStart() != "2024-04" || resp.GetPeriodEnd() != "2025-03" || resp.GetTotalKgCo2E() != "10.0000000" {
+		t.Fatalf("Pareto of April 2024 to March 2025: %v, %v", resp, err)
+	}
+	if resp, err = client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{}); err != nil || resp.GetPeriodStart() != "" {
+		t.Fatalf("Pareto of every line: %v, %v", resp, err)
+	}
+	if want := []string{"2024-04 2025-03", " "}; !slices.Equal(calc.period, want) {
+		t.Fatalf("the calculator was asked for %q, want %q", calc.period, want)
 	}
 }

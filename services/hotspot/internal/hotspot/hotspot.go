@@ -28,10 +28,23 @@ type SupplierTotal struct {
 	Kg, Spend  string
 }
 
+// Period is a range of whole months as the contract gives them ("YYYY-MM",
+// first and last, both included); the zero Period is every stored line.
+// The calculator checks it.
+type Period struct{ Start, End string }
+
+// Totals are every supplier's totals, the basis they are under and the
+// period of the lines they total.
+type Totals struct {
+	Suppliers []SupplierTotal
+	Basis     refdata.Basis
+	Period    Period
+}
+
 // Emissions gives the totals of every supplier of the caller's tenant,
-// under basis ("": the tenant's), and the basis they are under.
+// under basis ("": the tenant's), of the lines dated in p.
 type Emissions interface {
-	SupplierTotals(ctx context.Context, basis refdata.Basis) (totals []SupplierTotal, used refdata.Basis, err error)
+	SupplierTotals(ctx context.Context, basis refdata.Basis, p Period) (Totals, error)
 }
 
 // SupplierNames resolves supplier ids to display names; unknown ids are left
@@ -54,6 +67,7 @@ type Entry struct {
 type Analysis struct {
 	Entries        []Entry
 	Basis          refdata.Basis // the GWP basis of the kg CO2e
+	Period         Period        // the lines ranked
 	TotalKg        string
 	SupplierCount  int32
 	Threshold      float64
@@ -72,9 +86,9 @@ func New(emissions Emissions, names SupplierNames) *Service {
 }
 
 // AnalyzeSuppliers ranks the caller's suppliers under basis ("": the
-// tenant's) and returns the first topN (0 means DefaultTopN) with their
-// names; threshold 0 means DefaultThreshold.
-func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold float64, basis refdata.Basis) (Analysis, error) {
+// tenant's) by the lines dated in p and returns the first topN (0 means
+// DefaultTopN) with their names; threshold 0 means DefaultThreshold.
+func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold float64, basis refdata.Basis, p Period) (Analysis, error) {
 	switch {
 	case topN == 0:
 		topN = DefaultTopN
@@ -89,15 +103,15 @@ func (s *Service) AnalyzeSuppliers(ctx context.Context, topN int32, threshold fl
 	}
 	// Peers' errors are gRPC statuses already; they pass through unwrapped so
 	// the caller sees the peer's own code and message.
-	totals, used, err := s.emissions.SupplierTotals(ctx, basis)
+	totals, err := s.emissions.SupplierTotals(ctx, basis, p)
 	if err != nil {
 		return Analysis{}, err
 	}
-	a, err := Pareto(totals, threshold)
+	a, err := Pareto(totals.Suppliers, threshold)
 	if err != nil {
 		return Analysis{}, err
 	}
-	a.Basis = used
+	a.Basis, a.Period = totals.Basis, totals.Period
 	a.Entries = a.Entries[:min(int(topN), len(a.Entries))]
 	if len(a.Entries) == 0 {
 		return a, nil

@@ -62,8 +62,12 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	g.Go(func() (err error) { d.settings, err = src.Settings(gctx); return err })
 	g.Go(func() (err error) { d.recalcs, err = src.Recalculations(gctx); return err })
 	g.Go(func() (err error) { d.sets, err = src.FactorSets(gctx); return err })
+	pq := ParetoQuery{GWPBasis: d.inv.GWPBasis}
+	if d.period {
+		pq.PeriodStart, pq.PeriodEnd = r.PeriodStart.Format(monthLayout), r.PeriodEnd.Format(monthLayout)
+	}
 	if r.Kind == HotspotPack {
-		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN, d.inv.GWPBasis); return err })
+		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN, pq); return err })
 		g.Go(func() (err error) { d.engaged, err = src.Engagements(gctx); return err })
 		g.Go(func() (err error) { d.figures, err = src.SupplierFactors(gctx); return err })
 	}
@@ -73,6 +77,11 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	if r.Kind == HotspotPack && d.pareto.GWPBasis != d.inv.GWPBasis {
 		// A hotspot that does not know the basis would rank under another.
 		return data{}, fmt.Errorf("reports: hotspot ranked suppliers under %q, the report is under %q", d.pareto.GWPBasis, d.inv.GWPBasis)
+	}
+	if r.Kind == HotspotPack && (d.pareto.PeriodStart != pq.PeriodStart || d.pareto.PeriodEnd != pq.PeriodEnd) {
+		// Nor one that does not know periods: it would rank every line.
+		return data{}, fmt.Errorf("reports: hotspot ranked suppliers of the period %q to %q, the report's is %q to %q",
+			d.pareto.PeriodStart, d.pareto.PeriodEnd, pq.PeriodStart, pq.PeriodEnd)
 	}
 	d.all = d.months
 	switch {
@@ -199,12 +208,8 @@ func limitations(d data) document.Section {
 			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), monthRange(d.months), monthRange(d.all)),
 	}
 	if !d.period {
-		whole := "The supplier ranking"
-		if d.req.Kind != HotspotPack {
-			whole = "A snapshot recorded before snapshots kept their months"
-		}
-		ps[0] = fmt.Sprintf("The reporting period is %s to %s. %s covers every purchase line the tenant has stored, whatever its date, so this report is only made for a period that covers every month with data (%s), and its figures are those of all those lines.",
-			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), whole, monthRange(d.all))
+		ps[0] = fmt.Sprintf("The reporting period is %s to %s. A snapshot recorded before snapshots kept their months covers every purchase line the tenant has stored, whatever its date, so this report is only made for a period that covers every month with data (%s), and its figures are those of all those lines.",
+			ymd(d.req.PeriodStart), ymd(d.req.PeriodEnd), monthRange(d.all))
 	}
 	if d.inv.Snapshot != "" && !d.snapshot.Months {
 		ps = append(ps, "Monthly totals are read from the current calculation, not from the snapshot, which records no months; they may differ from the snapshot where lines were recalculated since.")

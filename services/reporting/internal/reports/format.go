@@ -133,3 +133,11 @@ func factorSetOf(factor string) string {
 	set, _, _ := strings.Cut(factor, "/factors/")
 	return set
 }
+
+// rankedLines says which lines a Pareto ranks suppliers by.
+func rankedLines(p Pareto) string {
+	if p.PeriodStart == "" {
+		return "by every stored line"
+	}
+	return fmt.Sprintf("by the lines dated %s to %s", p.PeriodStart, p.PeriodEnd)
+}

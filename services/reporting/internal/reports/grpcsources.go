@@ -115,12 +115,14 @@ func (s grpcSources) MonthTotals(ctx context.Context, basis string) ([]Total, er
 	return out, nil
 }
 
-func (s grpcSources) SupplierPareto(ctx context.Context, topN int32, basis string) (Pareto, error) {
-	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN, GwpBasis: basisEnum(basis)})
+func (s grpcSources) SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error) {
+	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN, GwpBasis: basisEnum(q.GWPBasis),
+		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd})
 	if err != nil {
 		return Pareto{}, err
 	}
-	p := Pareto{GWPBasis: basisOf(resp.GetGwpBasis()), TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
+	p := Pareto{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(),
+		TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
 	for _, e := range resp.GetEntries() {
 		p.Entries = append(p.Entries, ParetoEntry{
 			Rank: e.GetRank(), SupplierID: strings.TrimPrefix(e.GetSupplier(), "suppliers/"), Name: e.GetSupplierDisplayName(),

@@ -114,14 +114,15 @@ func (f *fakeCalc) ListSupplierFactors(ctx context.Context, _ *calculatorv1.List
 type fakeHotspot struct {
 	hotspotv1.UnimplementedHotspotServiceServer
 	*keys
-	topN  int32
-	basis calculatorv1.GwpBasis
+	topN     int32
+	basis    calculatorv1.GwpBasis
+	from, to string
 }
 
 func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeSupplierParetoRequest) (*hotspotv1.AnalyzeSupplierParetoResponse, error) {
 	f.record(ctx)
-	f.topN, f.basis = req.GetTopN(), req.GetGwpBasis()
-	return &hotspotv1.AnalyzeSupplierParetoResponse{GwpBasis: req.GetGwpBasis(), TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
+	f.topN, f.basis, f.from, f.to = req.GetTopN(), req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd()
+	return &hotspotv1.AnalyzeSupplierParetoResponse{GwpBasis: req.GetGwpBasis(), PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(), TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
 		Entries: []*hotspotv1.ParetoEntry{{Rank: 1, Supplier: "suppliers/S1", SupplierDisplayName: "Acme", KgCo2E: "12.5000000", SpendUsd: "300.0000", Share: 1, CumulativeShare: 1, InThresholdSet: true}}}, nil
 }
 
@@ -229,13 +230,14 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("SupplierFactors = %+v, %v", figures, err)
 	}
 
-	p, err := src.SupplierPareto(ctx, 100, "AR6")
+	p, err := src.SupplierPareto(ctx, 100, reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-04", PeriodEnd: "2025-03"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hot.topN != 100 || hot.basis != calculatorv1.GwpBasis_GWP_BASIS_AR6 || !reflect.DeepEqual(p, reports.Pareto{GWPBasis: "AR6", TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
-		Entries: []reports.ParetoEntry{{Rank: 1, SupplierID: "S1", Name: "Acme", Kg: "12.5000000", Spend: "300.0000", InThresholdSet: true}}}) {
-		t.Errorf("SupplierPareto = %+v (top_n %d, basis %v)", p, hot.topN, hot.basis)
+	if hot.topN != 100 || hot.basis != calculatorv1.GwpBasis_GWP_BASIS_AR6 || hot.from != "2024-04" || hot.to != "2025-03" ||
+		!reflect.DeepEqual(p, reports.Pareto{GWPBasis: "AR6", PeriodStart: "2024-04", PeriodEnd: "2025-03", TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
+			Entries: []reports.ParetoEntry{{Rank: 1, SupplierID: "S1", Name: "Acme", Kg: "12.5000000", Spend: "300.0000", InThresholdSet: true}}}) {
+		t.Errorf("SupplierPareto = %+v (top_n %d, basis %v, period %s to %s)", p, hot.topN, hot.basis, hot.from, hot.to)
 	}
 
 	engaged, err := src.Engagements(ctx)

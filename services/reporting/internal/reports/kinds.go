@@ -297,7 +297,7 @@ func hotspotPack(d data) document.Document {
 	ps := []string{
 		fmt.Sprintf("%s suppliers account for %s t CO2e. The %s largest reach %s %% of it, the hotspot set procurement engagement starts with.",
 			count(p.SupplierCount), textTonnes(p.TotalKg), count(p.ThresholdCount), thresholdPercent(p.Threshold)),
-		fmt.Sprintf("Suppliers are ranked under %s, the report's basis.", basisName(p.GWPBasis)),
+		fmt.Sprintf("Suppliers are ranked under %s, the report's basis, %s.", basisName(p.GWPBasis), rankedLines(p)),
 	}
 	if int(p.SupplierCount) > len(p.Entries) {
 		ps = append(ps, fmt.Sprintf("The table lists the largest %s suppliers; shares are of all %s.", count(len(p.Entries)), count(p.SupplierCount)))

@@ -59,7 +59,9 @@ type Sources interface {
 	// MonthTotals are the emissions of every month with data, oldest first,
 	// under basis ("" for the tenant's).
 	MonthTotals(ctx context.Context, basis string) ([]Total, error)
-	SupplierPareto(ctx context.Context, topN int32, basis string) (Pareto, error)
+	// SupplierPareto ranks suppliers by the lines of q's period (empty:
+	// every line) under its basis.
+	SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error)
 	// Engagements is each engaged supplier's latest campaign, by supplier id.
 	Engagements(ctx context.Context) (map[string]Engagement, error)
 	// SupplierFactors are the suppliers' own figures on file.
@@ -143,12 +145,21 @@ type Total struct {
 
 // Pareto is the suppliers ranked by emissions under GWPBasis.
 type Pareto struct {
-	Entries        []ParetoEntry
-	GWPBasis       string
-	TotalKg        string
-	SupplierCount  int32
-	Threshold      float64
-	ThresholdCount int32
+	Entries  []ParetoEntry
+	GWPBasis string
+	// The period ranked ("YYYY-MM"); empty: every line.
+	PeriodStart, PeriodEnd string
+	TotalKg                string
+	SupplierCount          int32
+	Threshold              float64
+	ThresholdCount         int32
+}
+
+// ParetoQuery is the Pareto a hotspot pack asks for: its basis and, where
+// the pack is of its period's lines, the period's months ("YYYY-MM").
+type ParetoQuery struct {
+	GWPBasis               string
+	PeriodStart, PeriodEnd string
 }
 
 // ParetoEntry is one ranked supplier.
@@ -254,12 +265,11 @@ func findSnapshot(ctx context.Context, src Sources, r Request) (Snapshot, error)
 	return snaps[i], nil
 }
 
-// byPeriod reports whether r's figures are those of its period's lines.
-// The hotspot pack's supplier ranking is of every line, and a snapshot
-// recorded before snapshots kept their months holds every month's groups
-// together: those cover every month.
+// byPeriod reports whether r's figures are those of its period's lines. A
+// snapshot recorded before snapshots kept their months holds every month's
+// groups together: a report from it covers every month.
 func byPeriod(r Request, snap Snapshot) bool {
-	return r.Kind != HotspotPack && (r.Snapshot == "" || snap.Months)
+	return r.Snapshot == "" || snap.Months
 }
 
 // inventoryQuery is the inventory r reads from snap (zero: none), of its
@@ -369,7 +379,7 @@ func checkData(r Request, period bool, inv Inventory, months []Total) error {
 		}
 	}
 	var vs []apperr.Violation
-	const why = "the hotspot pack, and a snapshot recorded before snapshots kept their months, cover every stored line, so the period must cover every month with data; outside it: %s"
+	const why = "a snapshot recorded before snapshots kept their months covers every stored line, so the period must cover every month with data; outside it: %s"
 	if len(before) > 0 {
 		vs = append(vs, apperr.Violation{Field: "report.period_start", Description: fmt.Sprintf(why, strings.Join(before, ", "))})
 	}

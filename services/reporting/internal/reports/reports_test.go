@@ -32,8 +32,11 @@ type fakeSources struct {
 	queries  []reports.InventoryQuery
 	// The months a snapshot recorded, for IncludeMonths.
 	snapMonths []reports.Total
-	// The bases SupplierPareto was asked to rank under.
-	paretoAsked []string
+	// What SupplierPareto was asked to rank.
+	paretoAsked []reports.ParetoQuery
+	// The Pareto ranks every line whatever the period asked, as a hotspot
+	// that knows no periods would.
+	paretoWhole bool
 }
 
 func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (reports.Inventory, error) {
@@ -62,13 +65,17 @@ func (f *fakeSources) MonthTotals(context.Context, string) ([]reports.Total, err
 	return f.months, nil
 }
 
-// SupplierPareto ranks under the basis asked, as hotspot does, unless the
-// fixture names another (a hotspot that ignored it).
-func (f *fakeSources) SupplierPareto(_ context.Context, _ int32, basis string) (reports.Pareto, error) {
-	f.paretoAsked = append(f.paretoAsked, basis)
+// SupplierPareto ranks under the basis and period asked, as hotspot does,
+// unless the fixture names another basis or paretoWhole (a hotspot that
+// ignored them).
+func (f *fakeSources) SupplierPareto(_ context.Context, _ int32, q reports.ParetoQuery) (reports.Pareto, error) {
+	f.paretoAsked = append(f.paretoAsked, q)
 	p := f.pareto
 	if p.GWPBasis == "" {
-		p.GWPBasis = cmp.Or(basis, f.settings.GWPBasis)
+		p.GWPBasis = cmp.Or(q.GWPBasis, f.settings.GWPBasis)
+	}
+	if !f.paretoWhole {
+		p.PeriodStart, p.PeriodEnd = q.PeriodStart, q.PeriodEnd
 	}
 	return p, nil
 }
@@ -435,7 +442,7 @@ func TestHotspotPack(t *testing.T) {
 	}
 	txt := text(doc)
 	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 1 of 3",
-		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis."} {
+		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis, by the lines dated 2024-01 to 2024-12."} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text lacks %q", want)
 		}
@@ -460,13 +467,48 @@ func TestHotspotPackRanksUnderTheReportsBasis(t *testing.T) {
 	r := request(reports.HotspotPack)
 	r.GWPBasis = "AR6"
 	doc := build(t, src, r)
-	if !slices.Equal(src.paretoAsked, []string{"AR6"}) || !strings.Contains(text(doc), "Suppliers are ranked under IPCC AR6 GWP-100, the report's basis.") ||
+	if !slices.Equal(src.paretoAsked, []reports.ParetoQuery{{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-12"}}) ||
+		!strings.Contains(text(doc), "Suppliers are ranked under IPCC AR6 GWP-100, the report's basis, by the lines dated 2024-01 to 2024-12.") ||
 		!strings.Contains(doc.Subtitle, "GWP IPCC AR6 GWP-100") {
-		t.Errorf("ranked under %v; subtitle %q", src.paretoAsked, doc.Subtitle)
+		t.Errorf("ranked %v; subtitle %q", src.paretoAsked, doc.Subtitle)
 	}
 	src.pareto.GWPBasis = "AR5" // a hotspot that ranks under its own
 	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `hotspot ranked suppliers under "AR5", the report is under "AR6"`) {
 		t.Errorf("Build with a ranking under AR5: %v", err)
+	}
+}
+
+// The hotspot pack of part of the data ranks the suppliers of its period's
+// lines, and is not built from a ranking of every line.
+func TestHotspotPackRanksThePeriodsLines(t *testing.T) {
+	src := newFake()
+	r := request(reports.HotspotPack)
+	r.PeriodStart, r.PeriodEnd = day("2024-02-01"), day("2024-03-31")
+	doc := build(t, src, r)
+	if !slices.Equal(src.paretoAsked, []reports.ParetoQuery{{GWPBasis: "AR5", PeriodStart: "2024-02", PeriodEnd: "2024-03"}}) {
+		t.Errorf("Pareto asked %v, want February and March 2024", src.paretoAsked)
+	}
+	if q := src.queries[len(src.queries)-1]; q.PeriodStart != "2024-02" || q.PeriodEnd != "2024-03" {
+		t.Errorf("inventory query %+v, want February and March 2024", q)
+	}
+	txt := text(doc)
+	for _, want := range []string{"by the lines dated 2024-02 to 2024-03.", "months with data: 2024-02 to 2024-03); the tenant's lines dated outside it (2024-01 to 2024-03 in all)"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+	src.paretoWhole = true
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `hotspot ranked suppliers of the period "" to "", the report's is "2024-02" to "2024-03"`) {
+		t.Errorf("Build with a ranking of every line: %v", err)
+	}
+	// From a snapshot without months the pack is of every line, and so is
+	// its ranking.
+	src.paretoWhole = false
+	r = request(reports.HotspotPack)
+	r.Snapshot = "inventorySnapshots/7"
+	build(t, src, r)
+	if got := src.paretoAsked[len(src.paretoAsked)-1]; got.PeriodStart != "" || got.PeriodEnd != "" {
+		t.Errorf("Pareto asked %+v under a snapshot without months, want every line", got)
 	}
 }
 
@@ -545,11 +587,16 @@ func TestCheck(t *testing.T) {
 		{name: "snapshot without months: months before and after", r: with(func(r *reports.Request) {
 			r.Snapshot, r.PeriodStart, r.PeriodEnd = "inventorySnapshots/7", day("2024-02-01"), day("2024-02-28")
 		}), fields: []string{"report.period_start", "report.period_end"}, msg: "outside it: 2024-01; report.period_end"},
+		{name: "hotspot pack: a month", r: func() reports.Request {
+			r := request(reports.HotspotPack)
+			r.PeriodStart, r.PeriodEnd = day("2024-03-01"), day("2024-03-31")
+			return r
+		}()},
 		{name: "hotspot pack: month partly covered", r: func() reports.Request {
 			r := request(reports.HotspotPack)
 			r.PeriodEnd = day("2024-03-30")
 			return r
-		}(), fields: []string{"report.period_end"}, msg: "outside it: 2024-03"},
+		}(), fields: []string{"report.period_end"}, msg: "must be the last day of a month (2024-03-30)"},
 		{name: "no data", src: func(f *fakeSources) { f.months, f.inv = nil, reports.Inventory{GWPBasis: "AR5", TotalKg: "0"} },
 			r: request(reports.SB253), fields: []string{"report.period_start"}, msg: "has no data"},
 	} {
@@ -633,7 +680,7 @@ func TestBuildRefusesMalformedFigures(t *testing.T) {
 
 // A report of part of the data reads the inventory of its months and
 // shows only them, now or from a snapshot with months; a snapshot without
-// months and the hotspot pack read every month.
+// months reads every month.
 func TestAReportOfAMonthReadsThatMonth(t *testing.T) {
 	src := newFake()
 	r := request(reports.GHGInventory)
@@ -665,7 +712,11 @@ func TestAReportOfAMonthReadsThatMonth(t *testing.T) {
 	}
 	for _, whole := range []reports.Request{
 		func() reports.Request { r := request(reports.CDP); r.Snapshot = "inventorySnapshots/7"; return r }(),
-		request(reports.HotspotPack),
+		func() reports.Request {
+			r := request(reports.HotspotPack)
+			r.Snapshot = "inventorySnapshots/7"
+			return r
+		}(),
 	} {
 		doc := build(t, src, whole)
 		if q := src.queries[len(src.queries)-1]; q.PeriodStart != "" || q.PeriodEnd != "" {

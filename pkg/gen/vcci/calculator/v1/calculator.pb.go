@@ -2509,7 +2509,13 @@ type SummarizeEmissionsRequest struct {
 	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// The basis kg CO2e are expressed under; unspecified: the tenant's
 	// (CalculationSettings).
-	GwpBasis      GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	GwpBasis GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// A period of whole months ("YYYY-MM", first and last, both included):
+	// only the lines dated in it. Empty: every stored line. A period that
+	// leaves out months with data is totalled from its lines, not the
+	// running totals, so it costs a read of them.
+	PeriodStart   string `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2565,6 +2571,20 @@ func (x *SummarizeEmissionsRequest) GetGwpBasis() GwpBasis {
 	return GwpBasis_GWP_BASIS_UNSPECIFIED
 }
 
+func (x *SummarizeEmissionsRequest) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *SummarizeEmissionsRequest) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
 type SummarizeEmissionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Ordered by kg CO2e descending, or by key for months.
@@ -2575,7 +2595,10 @@ type SummarizeEmissionsResponse struct {
 	TransactionCount int64  `protobuf:"varint,4,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
 	GroupCount       int32  `protobuf:"varint,5,opt,name=group_count,json=groupCount,proto3" json:"group_count,omitempty"`
 	// The basis kg CO2e are expressed under.
-	GwpBasis      GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	GwpBasis GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// The period asked, "YYYY-MM"; empty: every stored line.
+	PeriodStart   string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2650,6 +2673,20 @@ func (x *SummarizeEmissionsResponse) GetGwpBasis() GwpBasis {
 		return x.GwpBasis
 	}
 	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *SummarizeEmissionsResponse) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *SummarizeEmissionsResponse) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
 }
 
 // SupplierFactor is a supplier's own emissions figure, private to the
@@ -4987,11 +5024,14 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x12+\n" +
 	"\x11transaction_dates\x18\x02 \x03(\tR\x10transactionDates\"_\n" +
 	"\x1fBatchGetEmissionResultsResponse\x12<\n" +
-	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\xad\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\xef\x01\n" +
 	"\x19SummarizeEmissionsRequest\x12?\n" +
 	"\bgroup_by\x18\x01 \x01(\x0e2$.vcci.calculator.v1.SummaryDimensionR\agroupBy\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x129\n" +
-	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\xa8\x02\n" +
+	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
+	"\fperiod_start\x18\x04 \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x05 \x01(\tR\tperiodEnd\"\xea\x02\n" +
 	"\x1aSummarizeEmissionsResponse\x125\n" +
 	"\x06groups\x18\x01 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\x06groups\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12&\n" +
@@ -4999,7 +5039,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x11transaction_count\x18\x04 \x01(\x03R\x10transactionCount\x12\x1f\n" +
 	"\vgroup_count\x18\x05 \x01(\x05R\n" +
 	"groupCount\x129\n" +
-	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\xe5\x04\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
+	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\"\xe5\x04\n" +
 	"\x0eSupplierFactor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vsupplier_id\x18\x02 \x01(\tR\n" +

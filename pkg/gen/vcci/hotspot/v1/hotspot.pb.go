@@ -30,7 +30,11 @@ type AnalyzeSupplierParetoRequest struct {
 	Threshold float64 `protobuf:"fixed64,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// The basis suppliers' kg CO2e are ranked under; unspecified: the
 	// tenant's (CalculationSettings).
-	GwpBasis      v1.GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	GwpBasis v1.GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// A period of whole months ("YYYY-MM", first and last, both included):
+	// suppliers ranked by the lines dated in it. Empty: every stored line.
+	PeriodStart   string `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,6 +90,20 @@ func (x *AnalyzeSupplierParetoRequest) GetGwpBasis() v1.GwpBasis {
 	return v1.GwpBasis(0)
 }
 
+func (x *AnalyzeSupplierParetoRequest) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *AnalyzeSupplierParetoRequest) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
 type AnalyzeSupplierParetoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*ParetoEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -96,7 +114,10 @@ type AnalyzeSupplierParetoResponse struct {
 	// How many of the largest suppliers it takes to reach the threshold.
 	ThresholdSupplierCount int32 `protobuf:"varint,5,opt,name=threshold_supplier_count,json=thresholdSupplierCount,proto3" json:"threshold_supplier_count,omitempty"`
 	// The basis kg CO2e are expressed under.
-	GwpBasis      v1.GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	GwpBasis v1.GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// The period ranked, "YYYY-MM"; empty: every stored line.
+	PeriodStart   string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +192,20 @@ func (x *AnalyzeSupplierParetoResponse) GetGwpBasis() v1.GwpBasis {
 		return x.GwpBasis
 	}
 	return v1.GwpBasis(0)
+}
+
+func (x *AnalyzeSupplierParetoResponse) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *AnalyzeSupplierParetoResponse) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
 }
 
 type ParetoEntry struct {
@@ -279,18 +314,24 @@ var File_vcci_hotspot_v1_hotspot_proto protoreflect.FileDescriptor
 
 const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\n" +
-	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\x8c\x01\n" +
+	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\xce\x01\n" +
 	"\x1cAnalyzeSupplierParetoRequest\x12\x13\n" +
 	"\x05top_n\x18\x01 \x01(\x05R\x04topN\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\x01R\tthreshold\x129\n" +
-	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\xb5\x02\n" +
+	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
+	"\fperiod_start\x18\x04 \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x05 \x01(\tR\tperiodEnd\"\xf7\x02\n" +
 	"\x1dAnalyzeSupplierParetoResponse\x126\n" +
 	"\aentries\x18\x01 \x03(\v2\x1c.vcci.hotspot.v1.ParetoEntryR\aentries\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12%\n" +
 	"\x0esupplier_count\x18\x03 \x01(\x05R\rsupplierCount\x12\x1c\n" +
 	"\tthreshold\x18\x04 \x01(\x01R\tthreshold\x128\n" +
 	"\x18threshold_supplier_count\x18\x05 \x01(\x05R\x16thresholdSupplierCount\x129\n" +
-	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\"\x92\x02\n" +
+	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
+	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\"\x92\x02\n" +
 	"\vParetoEntry\x12\x12\n" +
 	"\x04rank\x18\x01 \x01(\x05R\x04rank\x12\x1a\n" +
 	"\bsupplier\x18\x02 \x01(\tR\bsupplier\x122\n" +
