@@ -374,6 +374,33 @@ func IsUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// SkipConflicts runs fn, a bulk INSERT, as a plain insert in a savepoint
+// of tx (onConflict ""), and when that meets a unique violation again in tx
+// with onConflict "ON CONFLICT DO NOTHING". A plain insert skips ON
+// CONFLICT's speculative insertion (an index search and a WAL record more
+// per row), for the usual bulk insert that conflicts with nothing; fn must
+// start its results afresh on each call.
+func SkipConflicts(ctx context.Context, tx pgx.Tx, fn func(tx pgx.Tx, onConflict string) error) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err = fn(sp, "")
+	if err == nil {
+		if err := sp.Commit(ctx); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+		return nil
+	}
+	if rbErr := sp.Rollback(ctx); rbErr != nil {
+		return errors.Join(err, rbErr)
+	}
+	if !IsUniqueViolation(err) {
+		return err
+	}
+	return fn(tx, "ON CONFLICT DO NOTHING")
+}
+
 // IsRetryable reports a deadlock (40P01) or serialization failure (40001):
 // the transaction was rolled back and can be run again.
 func IsRetryable(err error) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,5 +301,46 @@ func TestATransactionOnADeadConnectionTakesAnother(t *testing.T) {
 	killPool()
 	if err := db.AsMaintenance(ctx, pool, func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatalf("maintenance after the connections died: %v", err)
+	}
+}
+
+// SkipConflicts inserts plainly, and only after a unique violation again
+// with ON CONFLICT DO NOTHING, the plain attempt rolled back.
+func TestSkipConflicts(t *testing.T) {
+	ctx := context.Background()
+	pool := testsupport.NewPool(t, "db", migrate)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE ids (id int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	insert := func(values string) func(pgx.Tx, string) error {
+		return func(tx pgx.Tx, onConflict string) error {
+			asked = append(asked, onConflict)
+			_, err := tx.Exec(ctx, "INSERT INTO ids VALUES "+values+" "+onConflict)
+			return err
+		}
+	}
+	count := func() (n int) {
+		t.Helper()
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM ids`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := db.SkipConflicts(ctx, tx, insert("(1), (2)")); err != nil || !slices.Equal(asked, []string{""}) || count() != 2 {
+		t.Fatalf("no conflict: %v, asked %q, %d rows", err, asked, count())
+	}
+	asked = nil
+	if err := db.SkipConflicts(ctx, tx, insert("(3), (2)")); err != nil || !slices.Equal(asked, []string{"", "ON CONFLICT DO NOTHING"}) || count() != 3 {
+		t.Fatalf("a conflict: %v, asked %q, %d rows", err, asked, count())
+	}
+	asked = nil
+	if err := db.SkipConflicts(ctx, tx, insert("(4), (-1 / 0)")); err == nil || db.IsUniqueViolation(err) || !slices.Equal(asked, []string{""}) || count() != 3 {
+		t.Fatalf("another error: %v, asked %q, %d rows", err, asked, count())
 	}
 }

@@ -652,6 +652,36 @@ func checkCodes(ctx context.Context, tx pgx.Tx, set string, setID int16, codes [
 func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs, ls lineArrays, run *int64, out *calculator.Calculated) (totals, []uploadGroup, error) {
 	var t totals
 	var shares []uploadGroup
+	err := db.SkipConflicts(ctx, tx, func(tx pgx.Tx, onConflict string) error {
+		t, shares, out.Suppliers = totals{}, nil, nil
+		return storeResultsAs(ctx, tx, onConflict, tenant, sets, ls, run, func(dim int16, up int64, g calculator.Group, kg4, kg6 string) {
+			switch dim {
+			case 0:
+				shares = append(shares, uploadGroup{up, g})
+			case 1:
+				out.Suppliers = append(out.Suppliers, g)
+				fallthrough
+			default:
+				t.add(dim, g, kg4, kg6)
+			}
+		})
+	})
+	if err != nil {
+		return t, nil, err
+	}
+	// In key order, as batchTotals reads them: byUpload takes an upload's
+	// groups together.
+	slices.SortFunc(shares, func(a, b uploadGroup) int {
+		return cmp.Or(cmp.Compare(a.upload, b.upload), strings.Compare(a.Key, b.Key))
+	})
+	slices.SortFunc(out.Suppliers, func(a, b calculator.Group) int { return strings.Compare(a.Key, b.Key) })
+	return t, shares, nil
+}
+
+// storeResultsAs is storeResults' statement, its insert ending with
+// onConflict, each group it returns handed to group.
+func storeResultsAs(ctx context.Context, tx pgx.Tx, onConflict string, tenant uuid.UUID, sets setIDs, ls lineArrays, run *int64,
+	group func(dim int16, up int64, g calculator.Group, kg4, kg6 string)) error {
 	rows, err := tx.Query(ctx, `
 		WITH ins AS (
 			INSERT INTO calculator.emission_results
@@ -679,7 +709,7 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 			JOIN calculator.factors f
 			  ON f.factor_set_id = CASE WHEN s.sfid IS NOT NULL THEN $23::smallint WHEN coalesce(s.fq, '') = '' THEN $2::smallint ELSE $5::smallint END
 			 AND f.code = CASE WHEN s.sfid IS NOT NULL THEN 'sf-' || s.sfid ELSE s.code END
-			ON CONFLICT DO NOTHING
+			`+onConflict+`
 			RETURNING upload_id, supplier_id, tx_date, naics_code, category, factor_set_id, amount_usd, kg_co2e,
 				coalesce(factor_quantity, amount_base_usd) AS q, coalesce(factor_code, naics_code) AS fcode, method, coalesce(dq, 0) AS dq
 		), g AS (
@@ -703,7 +733,7 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 		ls.curs, ls.originals, ls.rates, ls.rateMonths, ls.qtys, ls.units, ls.factorQtys, ls.cats,
 		sets.supplier, run, ls.products, ls.countries, ls.dqs, ls.supplierIDs, ls.supplierQtys, ls.methods, ls.versions)
 	if err != nil {
-		return t, nil, fmt.Errorf("store results: %w", err)
+		return fmt.Errorf("store results: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -712,29 +742,15 @@ func storeResults(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sets setIDs,
 		var up int64
 		var kg4, kg6 string
 		if err := rows.Scan(&dim, &up, &g.Key, &g.Kg, &g.Spend, &g.Count, &kg4, &kg6); err != nil {
-			return t, nil, fmt.Errorf("scan stored group: %w", err)
+			return fmt.Errorf("scan stored group: %w", err)
 		}
-		switch dim {
-		case 0:
-			shares = append(shares, uploadGroup{up, g})
-		case 1:
-			out.Suppliers = append(out.Suppliers, g)
-			fallthrough
-		default:
-			t.add(dim, g, kg4, kg6)
-		}
+		group(dim, up, g, kg4, kg6)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return t, nil, fmt.Errorf("store results: %w", err)
+		return fmt.Errorf("store results: %w", err)
 	}
-	// In key order, as batchTotals reads them: byUpload takes an upload's
-	// groups together.
-	slices.SortFunc(shares, func(a, b uploadGroup) int {
-		return cmp.Or(cmp.Compare(a.upload, b.upload), strings.Compare(a.Key, b.Key))
-	})
-	slices.SortFunc(out.Suppliers, func(a, b calculator.Group) int { return strings.Compare(a.Key, b.Key) })
-	return t, shares, nil
+	return nil
 }
 
 // summaryDims total groups g under summary dimensions 1 to 4, the

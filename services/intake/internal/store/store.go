@@ -616,15 +616,22 @@ func stageRows(ctx context.Context, tx pgx.Tx, v *intake.Validator) error {
 // transaction id another upload holds is rejected, whatever its date: the
 // row leaves the stage and goes to reject. The ids are claimed first: a
 // concurrent upload's claim of the same id makes this insert wait for its
-// commit and skip the id, and the next statement sees which upload holds it.
+// commit, the claim then skips the id (db.SkipConflicts' second insert),
+// and the next statement sees which upload holds it.
 func claimStagedIDs(ctx context.Context, tx pgx.Tx, u intake.Upload, accepted int64, reject func(intake.RowError)) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id)
-		SELECT $1, transaction_id, $2 FROM tx_stage ORDER BY transaction_id
-		ON CONFLICT DO NOTHING`, u.Tenant, u.ID)
-	if err != nil {
-		return fmt.Errorf("claim transaction ids: %w", err)
+	var claimed int64
+	if err := db.SkipConflicts(ctx, tx, func(tx pgx.Tx, onConflict string) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO intake.transaction_ids (tenant_id, transaction_id, upload_id)
+			SELECT $1, transaction_id, $2 FROM tx_stage ORDER BY transaction_id `+onConflict, u.Tenant, u.ID)
+		if err != nil {
+			return fmt.Errorf("claim transaction ids: %w", err)
+		}
+		claimed = tag.RowsAffected()
+		return nil
+	}); err != nil {
+		return err
 	}
-	if tag.RowsAffected() >= accepted {
+	if claimed >= accepted {
 		return nil
 	}
 	dups, err := tx.Query(ctx, `
