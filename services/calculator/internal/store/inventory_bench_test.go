@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/refdata"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
@@ -59,11 +60,8 @@ func spreadLines(b *testing.B, n int) []calculator.Line {
 //	VCCI_BENCH_LINES=1000000 go test -run x -bench Inventory -benchtime 20x ./internal/store/
 func BenchmarkInventory(b *testing.B) {
 	ctx := context.Background()
-	pool := testsupport.NewPool(b, "calculator", store.Migrate)
-	tenant := testsupport.Tenant(b, pool, "bench")
-	svc := calculator.New(store.New(pool), nil, nil, nil)
-	lines := spreadLines(b, benchLines(b))
-	calculate(b, svc, tenant, lines)
+	d := calculated(b)
+	tenant, svc, lines := d.tenant, d.svc, d.lines
 	snap, err := svc.CreateSnapshot(ctx, tenant, "bench")
 	if err != nil {
 		b.Fatal(err)
@@ -98,6 +96,25 @@ func BenchmarkInventory(b *testing.B) {
 	}
 }
 
+// benchData is a database with lines calculated for tenant, and a
+// Service over it.
+type benchData struct {
+	pool   *pgxpool.Pool
+	tenant uuid.UUID
+	svc    *calculator.Service
+	lines  []calculator.Line
+}
+
+// calculated is benchData of benchLines spread lines.
+func calculated(b *testing.B) benchData {
+	b.Helper()
+	d := benchData{pool: testsupport.NewPool(b, "calculator", store.Migrate), lines: spreadLines(b, benchLines(b))}
+	d.tenant = testsupport.Tenant(b, d.pool, "bench")
+	d.svc = calculator.New(store.New(d.pool), nil, nil, nil)
+	calculate(b, d.svc, d.tenant, d.lines)
+	return d
+}
+
 // calculate stores and calculates lines for tenant, 5,000 at a time.
 func calculate(b *testing.B, svc *calculator.Service, tenant uuid.UUID, lines []calculator.Line) {
 	b.Helper()
@@ -118,11 +135,8 @@ func calculate(b *testing.B, svc *calculator.Service, tenant uuid.UUID, lines []
 //	VCCI_BENCH_LINES=1000000 go test -run x -bench Summarize -benchtime 10x ./internal/store/
 func BenchmarkSummarize(b *testing.B) {
 	ctx := context.Background()
-	pool := testsupport.NewPool(b, "calculator", store.Migrate)
-	tenant := testsupport.Tenant(b, pool, "bench")
-	svc := calculator.New(store.New(pool), nil, nil, nil)
-	lines := spreadLines(b, benchLines(b))
-	calculate(b, svc, tenant, lines)
+	d := calculated(b)
+	pool, tenant, svc, lines := d.pool, d.tenant, d.svc, d.lines
 	// The running totals vacuumed, as the service keeps them, and the
 	// results analyzed, as autovacuum does where it runs: a period is read
 	// from the lines, planned from their statistics.

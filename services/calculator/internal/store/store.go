@@ -1029,9 +1029,7 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 	}
 	// Totals come from the category rows (at most 15).
 	q := `
-		WITH b AS MATERIALIZED (
-			SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis
-		), t AS (
+		WITH ` + summaryBasis + `, t AS (
 			SELECT b.basis, coalesce(sum(CASE b.basis WHEN 'AR4' THEN e.kg_co2e_ar4 WHEN 'AR6' THEN e.kg_co2e_ar6 ELSE e.kg_co2e END), 0) AS kg,
 				coalesce(sum(e.spend_usd), 0) AS spend, coalesce(sum(e.tx_count), 0)::bigint AS n
 			FROM b LEFT JOIN calculator.emission_totals e ON e.tenant_id = $1 AND e.dim = 2 GROUP BY b.basis
@@ -1048,6 +1046,10 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 	}
 	return sum, nil
 }
+
+// summaryBasis is a summary's basis b: the one asked ($3), or tenant $1's.
+const summaryBasis = `b AS MATERIALIZED (
+	SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
 
 // summaryKeys are the dimensions' keys of a result row r, as the totals
 // store them.
@@ -1077,9 +1079,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 	// its supplier and factor with another, so grouping by factor first
 	// only doubled the work.
 	q := `
-		WITH b AS MATERIALIZED (
-			SELECT coalesce(nullif($2, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis
-		), g AS (
+		WITH ` + summaryBasis + `, g AS (
 			SELECT ` + key + ` AS key, sum(CASE b.basis
 					WHEN 'AR4' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar4
 					WHEN 'AR6' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar6
@@ -1087,7 +1087,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 				sum(r.amount_usd) AS spend, count(*) AS n
 			FROM calculator.emission_results r CROSS JOIN b
 			JOIN calculator.factors f ON f.factor_set_id = r.factor_set_id AND f.code = coalesce(r.factor_code, r.naics_code)
-			WHERE r.tenant_id = $1 AND r.tx_date >= $3 AND r.tx_date < $4
+			WHERE r.tenant_id = $1 AND r.tx_date >= $2 AND r.tx_date < $4
 			GROUP BY 1
 		), t AS (
 			SELECT b.basis, coalesce(sum(g.kg), 0) AS kg, coalesce(sum(g.spend), 0) AS spend, coalesce(sum(g.n), 0)::bigint AS n,
@@ -1098,7 +1098,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
 		FROM t LEFT JOIN LATERAL (SELECT * FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
 	sum := calculator.Summary{Period: p}
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, string(basis), p.From, p.End()}, Scan: scanSummary(dim, &sum)})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, p.From, string(basis), p.End()}, Scan: scanSummary(dim, &sum)})
 	if err != nil {
 		return sum, fmt.Errorf("store.SummarizePeriod: %w", err)
 	}
