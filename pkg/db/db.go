@@ -123,7 +123,69 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 			return fmt.Errorf("db.Migrate %s: %s: %w", schema, m.name, err)
 		}
 	}
+	if err := readTenantOnce(ctx, conn, schema); err != nil {
+		return fmt.Errorf("db.Migrate %s: %w", schema, err)
+	}
 	return nil
+}
+
+// tenantReads are the ways policies read the request's tenant, as
+// pg_policies prints them.
+var tenantReads = []string{
+	`(current_setting('vcci.tenant_id'::text))::uuid`,
+	`(NULLIF(current_setting('vcci.tenant_id'::text, true), ''::text))::uuid`,
+}
+
+// readTenantOnce rewrites schema's row-level policies to read the tenant
+// once per statement: written as in the migrations, PostgreSQL evaluates
+// current_setting and the uuid cast for every row a statement inserts or
+// scans (a third more time on a bulk insert, three times a sequential
+// scan's, docs/benchmarks.md); inside a scalar subquery it is an InitPlan,
+// run once. Migrations keep the plain form; a policy rewritten before is
+// left as it is.
+func readTenantOnce(ctx context.Context, conn *pgxpool.Conn, schema string) error {
+	rows, err := conn.Query(ctx, `SELECT tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = $1 ORDER BY 1, 2`, schema)
+	if err != nil {
+		return fmt.Errorf("read policies: %w", err)
+	}
+	type policy struct {
+		Table, Name  string
+		Using, Check *string
+	}
+	ps, err := pgx.CollectRows(rows, pgx.RowToStructByPos[policy])
+	if err != nil {
+		return fmt.Errorf("read policies: %w", err)
+	}
+	once := func(expr *string) (string, bool) {
+		if expr == nil || strings.Contains(*expr, "SELECT") {
+			return "", false
+		}
+		out := *expr
+		for _, r := range tenantReads {
+			out = strings.ReplaceAll(out, r, "(SELECT "+r+")")
+		}
+		return out, out != *expr
+	}
+	return inTx(ctx, conn, "transaction", func(tx pgx.Tx) error {
+		for _, p := range ps {
+			using, u := once(p.Using)
+			check, c := once(p.Check)
+			if !u && !c {
+				continue
+			}
+			alter := "ALTER POLICY " + pgx.Identifier{p.Name}.Sanitize() + " ON " + pgx.Identifier{schema, p.Table}.Sanitize()
+			if u {
+				alter += " USING (" + using + ")"
+			}
+			if c {
+				alter += " WITH CHECK (" + check + ")"
+			}
+			if _, err := tx.Exec(ctx, alter); err != nil {
+				return fmt.Errorf("policy %s on %s: %w", p.Name, p.Table, err)
+			}
+		}
+		return nil
+	})
 }
 
 // migration is one NNNN_name.sql file.

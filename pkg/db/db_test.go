@@ -54,6 +54,16 @@ func TestMigratePartitionsAndTenantScope(t *testing.T) {
 	if versions != 2 {
 		t.Fatalf("%d migrations recorded, want 2", versions)
 	}
+	// The policy reads the tenant once per statement, wrapped once however
+	// often Migrate runs.
+	var using, check string
+	if err := pool.QueryRow(ctx, `SELECT qual, with_check FROM pg_policies WHERE schemaname = 'demo' AND tablename = 'things'`).Scan(&using, &check); err != nil {
+		t.Fatal(err)
+	}
+	const once = "(tenant_id = ( SELECT (current_setting('vcci.tenant_id'::text))::uuid AS current_setting))"
+	if using != once || check != once {
+		t.Fatalf("policy USING %s WITH CHECK %s, want %s", using, check, once)
+	}
 
 	from := time.Date(2023, 11, 15, 0, 0, 0, 0, time.UTC)
 	to := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)

@@ -25,16 +25,21 @@ func TestWorkAndUpkeepRunAsTheTablesOwner(t *testing.T) {
 		t.Run(p.Name, func(t *testing.T) {
 			ctx := context.Background()
 			e := intaketest.NewOwnedPipeline(t, p.Small)
-			var n int64
-			if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&n); err == nil || !strings.Contains(err.Error(), "vcci.tenant_id") {
-				t.Fatalf("the owner counted %d uploads outside a tenant (%v): the policies do not bind it", n, err)
-			}
 
 			// a's two files count the same day, supplier and code.
 			again := strings.ReplaceAll(spend(3), "K", "L")
 			succeeds(t, e, e.A, spend(3))
 			succeeds(t, e, e.A, again)
 			succeeds(t, e, e.B, spend(3))
+			// The policies read the tenant once a statement meets a row
+			// (db.Migrate): with rows stored, the owner's unscoped read fails,
+			// the setting unknown on a new connection and empty on one a
+			// tenant's transaction used.
+			var n int64
+			err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM intake.uploads`).Scan(&n)
+			if err == nil || !strings.Contains(err.Error(), "vcci.tenant_id") && !strings.Contains(err.Error(), `invalid input syntax for type uuid: ""`) {
+				t.Fatalf("the owner counted %d uploads outside a tenant (%v): the policies do not bind it", n, err)
+			}
 
 			removed, err := store.CompactCounts(ctx, e.Pool)
 			if err != nil || removed != 3 {
