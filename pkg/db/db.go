@@ -166,22 +166,29 @@ func readTenantOnce(ctx context.Context, conn *pgxpool.Conn, schema string) erro
 		}
 		return out, out != *expr
 	}
+	var alters []string
+	for _, p := range ps {
+		using, u := once(p.Using)
+		check, c := once(p.Check)
+		if !u && !c {
+			continue
+		}
+		alter := "ALTER POLICY " + pgx.Identifier{p.Name}.Sanitize() + " ON " + pgx.Identifier{schema, p.Table}.Sanitize()
+		if u {
+			alter += " USING (" + using + ")"
+		}
+		if c {
+			alter += " WITH CHECK (" + check + ")"
+		}
+		alters = append(alters, alter)
+	}
+	if len(alters) == 0 { // every start after the first: one read
+		return nil
+	}
 	return inTx(ctx, conn, "transaction", func(tx pgx.Tx) error {
-		for _, p := range ps {
-			using, u := once(p.Using)
-			check, c := once(p.Check)
-			if !u && !c {
-				continue
-			}
-			alter := "ALTER POLICY " + pgx.Identifier{p.Name}.Sanitize() + " ON " + pgx.Identifier{schema, p.Table}.Sanitize()
-			if u {
-				alter += " USING (" + using + ")"
-			}
-			if c {
-				alter += " WITH CHECK (" + check + ")"
-			}
-			if _, err := tx.Exec(ctx, alter); err != nil {
-				return fmt.Errorf("policy %s on %s: %w", p.Name, p.Table, err)
+		for _, a := range alters {
+			if _, err := tx.Exec(ctx, a); err != nil {
+				return fmt.Errorf("rewrite policy: %s: %w", a, err)
 			}
 		}
 		return nil
