@@ -148,7 +148,7 @@ func parseAPIFlags(args []string) (apiFlags, error) {
 	fs.StringVar(&f.work, "work", ".bench", "folder for the dataset, logs and results")
 	fs.StringVar(&f.dbName, "db", "vcci_bench_api", "database to load the dataset into (dropped and made again): give runs that share a PostgreSQL names of their own")
 	fs.BoolVar(&f.withGRPC, "grpc", true, "run the ghz rows (false: only the REST ceiling and mix)")
-	fs.StringVar(&f.mixWeights, "mix", designMix, "weights of list transactions : get supplier : emissions summary : small upload (the design's mix; change it only to study one operation)")
+	fs.StringVar(&f.mixWeights, "mix", designMix, "weights of list transactions : get supplier : emissions summary : small upload, in both models (the design's mix; change it only to study one operation)")
 	fs.StringVar(&f.pprofDir, "pprof", "", "if set, CPU profiles of every deployable during the mix (and in user/ during the user model) go into this folder")
 	fs.BoolVar(&f.reuse, "reuse", false, "start from a copy of the database a previous run loaded with the same dataset (kept as a template), instead of loading it again; for profiling runs")
 	fs.StringVar(&f.study, "study", "", "after the mix, more mixes on the same stack, comma-separated (e.g. 1:0:0:0,0:1:0:0), each run for -study-duration; prints rps and CPU per request by process")
@@ -169,7 +169,7 @@ func parseAPIFlags(args []string) (apiFlags, error) {
 	if f.ghzBin == "" {
 		f.ghzBin = filepath.Join(f.binDir, "ghz")
 	}
-	m.Pprof = userPprof(f.pprofDir)
+	m.Pprof, m.Mix = userPprof(f.pprofDir), f.mixWeights
 	err := f.check() // before f is returned: it reads -model into f
 	return f, err
 }

@@ -54,6 +54,8 @@ type userModel struct {
 	SampleEvery int
 	// ReportEvery: one request in ReportEvery asks for a report (0: none).
 	ReportEvery int
+	// Mix: the weights of the design's four requests (designMix).
+	Mix string
 	// Pprof, if set, is where CPU profiles of every deployable over the
 	// run's middle half go.
 	Pprof string
@@ -281,6 +283,9 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 	ops := restOps(api, func(rng *rand.Rand) string {
 		return fmt.Sprintf("/v1/transactions?page=%d&per_page=%d", 1+rng.IntN(m.Pages), m.PerPage)
 	}, supplierIDs(sups), sups, userRun)
+	if err := setWeights(ops, m.Mix); err != nil {
+		return nil, err
+	}
 	ops = withReports(ops, api, m.ReportEvery)
 	poller := *api
 	poller.client = base.Client
@@ -327,7 +332,10 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 // userReportOf judges a user model run against the design's targets.
 func userReportOf(res loadgen.Result, m userModel, suppliers int, up jobOutcome, reports *jobOutcome) *userReport {
 	rep := &userReport{Users: m.Users, Duration: m.Duration.String(), Think: m.Think.Min.String() + "-" + m.Think.Max.String(),
-		Suppliers: suppliers, Uploads: up, Reports: reports, Mix: "the design's mix " + designMix + " of the requests below"}
+		Suppliers: suppliers, Uploads: up, Reports: reports, Mix: "the mix " + m.Mix + " of the requests below"}
+	if m.Mix == designMix {
+		rep.Mix = "the design's mix " + designMix + " of the requests below"
+	}
 	names := []string{
 		fmt.Sprintf("GET /v1/transactions?page=1..%d&per_page=%d", m.Pages, m.PerPage),
 		fmt.Sprintf("GET /v1/suppliers/{one of %d}", suppliers),
