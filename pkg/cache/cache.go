@@ -62,6 +62,8 @@ const (
 	// Reconnect waits of the subscriber while Redis is down.
 	subscriberRetryFirst = 100 * time.Millisecond
 	subscriberRetryLast  = 2 * time.Second
+	// replayChunk bounds the scopes of one replayed message.
+	replayChunk = 256
 )
 
 // Options configure a Cache; zero values take the defaults.
@@ -400,29 +402,30 @@ func (c *Cache[V]) stamp(st *scopeState) Stamp {
 	return Stamp{key: c.escName + ":" + st.esc, ver: st.ver}
 }
 
-// Invalidate makes every replica's entries for scope unreachable: it bumps
-// the scope's version in Redis, publishes the scope on InvalidateChannel and
-// forgets this process's entries for it. Call it after the change is
-// committed. When Redis cannot be reached the local entries are still
-// forgotten, and the Redis part is retried when Redis answers again.
-func (c *Cache[V]) Invalidate(ctx context.Context, scope string) {
+// Invalidate makes every replica's entries for the scopes unreachable: it
+// bumps each scope's version in Redis, publishes them all in one message
+// on InvalidateChannel and forgets this process's entries for them. Call it
+// after the change is committed. When Redis cannot be reached the local
+// entries are still forgotten, and the Redis part is retried when Redis
+// answers again.
+func (c *Cache[V]) Invalidate(ctx context.Context, scopes ...string) {
 	// This replica sees the write at once, whatever Redis does; the purge
 	// after the bump drops what a read filled from Redis's old version
 	// meanwhile.
-	c.purge(scope)
-	if c.rdb != nil {
+	c.purge(scopes...)
+	if c.rdb != nil && len(scopes) > 0 {
 		if c.brk.allow(c.now(), c.backoff) {
-			if err := c.bump(context.WithoutCancel(ctx), scope); err != nil {
+			if err := c.bump(context.WithoutCancel(ctx), scopes...); err != nil {
 				c.redisFailed("invalidate", err, true)
-				c.addPending(scope)
+				c.addPending(scopes...)
 			} else {
 				c.redisOK()
 			}
 		} else {
-			c.addPending(scope)
+			c.addPending(scopes...)
 		}
 	}
-	c.purge(scope)
+	c.purge(scopes...)
 }
 
 // Stats returns the counts since New.
@@ -586,32 +589,46 @@ func (c *Cache[V]) version(ctx context.Context, esc string) (int64, error) {
 	return ver, nil
 }
 
-// bump increments the version of scope and tells the other replicas.
-func (c *Cache[V]) bump(ctx context.Context, scope string) error {
-	esc := url.QueryEscape(scope)
-	return bumpScript.Run(ctx, c.rdb, []string{c.versionKey(esc)},
-		time.Now().UnixMicro(), InvalidateChannel, c.escName+":"+esc).Err()
+// bump increments the versions of scopes and tells the other replicas, in
+// one message: an upload changes a tenant and its suppliers together, and
+// every replica's subscriber wakes for each message.
+func (c *Cache[V]) bump(ctx context.Context, scopes ...string) error {
+	keys := make([]string, len(scopes))
+	args := make([]any, 2, 2+len(scopes))
+	args[0], args[1] = time.Now().UnixMicro(), InvalidateChannel
+	for i, s := range scopes {
+		esc := url.QueryEscape(s)
+		keys[i] = c.versionKey(esc)
+		args = append(args, c.escName+":"+esc)
+	}
+	return bumpScript.Run(ctx, c.rdb, keys, args...).Err()
 }
 
-// bumpScript increments a version (created as in version if missing) and
-// publishes "name:scope:new version", in one atomic step: a listener that
-// hears version n knows that answers stamped below n are stale. (Lua
-// numbers are doubles: %d, not tostring, keeps the version an integer; at
+// bumpScript increments versions (each created as in version if missing)
+// and publishes "name:scope:new version" of each, separated by spaces
+// (names and scopes are query-escaped), in one atomic step: a listener
+// that hears version n knows that answers stamped below n are stale. (Lua
+// numbers are doubles: %d, not tostring, keeps a version an integer; at
 // microseconds since 1970 it stays exact until 2255.)
 var bumpScript = redis.NewScript(`
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-local v = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. ':' .. string.format('%d', v))
-return v`)
+local heard = {}
+for i, k in ipairs(KEYS) do
+	redis.call('SET', k, ARGV[1], 'NX')
+	heard[i] = ARGV[i + 2] .. ':' .. string.format('%d', redis.call('INCR', k))
+end
+redis.call('PUBLISH', ARGV[2], table.concat(heard, ' '))
+return #heard`)
 
 // purge forgets this process's entries for scope by replacing its state
 // with a tombstone: the next Get learns a new state, with a new gen. A
 // tombstone (rather than a deletion) also defeats a concurrent learn that
 // read the version before the purge: its compare-and-swap fails.
-func (c *Cache[V]) purge(scope string) {
-	st := &scopeState{gen: c.gens.Add(1), purged: true}
-	st.stale.Store(true)
-	c.scopes.Store(scope, st)
+func (c *Cache[V]) purge(scopes ...string) {
+	for _, scope := range scopes {
+		st := &scopeState{gen: c.gens.Add(1), purged: true}
+		st.stale.Store(true)
+		c.scopes.Store(scope, st)
+	}
 }
 
 // forgetScopes makes every state unusable, after missed messages.
@@ -774,11 +791,13 @@ func (b *breaker) succeed() bool {
 	return b.open.Load() && b.open.CompareAndSwap(true, false)
 }
 
-func (c *Cache[V]) addPending(scope string) {
+func (c *Cache[V]) addPending(scopes ...string) {
 	c.pendingMu.Lock()
-	if _, ok := c.pending[scope]; !ok {
-		c.pending[scope] = struct{}{}
-		c.npending.Add(1)
+	for _, scope := range scopes {
+		if _, ok := c.pending[scope]; !ok {
+			c.pending[scope] = struct{}{}
+			c.npending.Add(1)
+		}
 	}
 	c.pendingMu.Unlock()
 }
@@ -819,17 +838,19 @@ func (c *Cache[V]) replay() {
 	}
 	c.pendingMu.Unlock()
 	done := 0
-	for _, s := range scopes {
-		if err := c.bump(context.Background(), s); err != nil {
+	for chunk := range slices.Chunk(scopes, replayChunk) {
+		if err := c.bump(context.Background(), chunk...); err != nil {
 			c.redisFailed("invalidate", err, true)
 			break
 		}
 		c.pendingMu.Lock()
-		delete(c.pending, s)
-		c.npending.Add(-1)
+		for _, s := range chunk {
+			delete(c.pending, s)
+		}
+		c.npending.Add(-int32(len(chunk))) //nolint:gosec // at most replayChunk
 		c.pendingMu.Unlock()
-		c.purge(s)
-		done++
+		c.purge(chunk...)
+		done += len(chunk)
 	}
 	if done > 0 {
 		c.log.Info("cache: replayed invalidations that failed while redis was unreachable", "scopes", done)

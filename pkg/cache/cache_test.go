@@ -704,6 +704,53 @@ func TestStampsNameTheVersionAndInvalidationsPublishTheNext(t *testing.T) {
 	}
 }
 
+func TestInvalidateSeveralScopesInOneMessage(t *testing.T) {
+	rs := testsupport.StartRedis(t)
+	rdb := rs.Client()
+	ps := rdb.Subscribe(context.Background(), InvalidateChannel)
+	defer ps.Close()
+	if _, err := ps.Receive(context.Background()); err != nil { // the confirmation
+		t.Fatal(err)
+	}
+	d := newDB()
+	d.set("s1", supplier{ID: "s1", Factor: 1})
+	a := newCache(t, Options[supplier]{Name: "sup", Redis: rdb})
+	b := newCache(t, Options[supplier]{Name: "sup", Redis: rdb})
+	vers := map[string]int64{}
+	for _, scope := range []string{"t1", "t1:s 2", "t2"} {
+		get(t, b, d, scope, "s1")
+		_, st, err := b.GetStamped(context.Background(), scope, "s1", d.loader("s1"))
+		_, ver, ok := ParseStamp(st.String())
+		if err != nil || !ok {
+			t.Fatalf("stamp of %s: %q %v", scope, st, err)
+		}
+		vers[scope] = ver
+	}
+	d.set("s1", supplier{ID: "s1", Factor: 2})
+
+	a.Invalidate(context.Background(), "t1", "t1:s 2")
+	msg, err := ps.ReceiveMessage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("sup:t1:%d sup:t1%%3As+2:%d", vers["t1"]+1, vers["t1:s 2"]+1); msg.Payload != want {
+		t.Fatalf("published %q, want %q", msg.Payload, want)
+	}
+	for _, scope := range []string{"t1", "t1:s 2"} {
+		testsupport.WaitFor(t, "replica b to forget "+scope, 10*time.Second, func() bool {
+			return get(t, b, d, scope, "s1").Factor == 2
+		})
+	}
+	if got := get(t, b, d, "t2", "s1"); got.Factor != 1 {
+		t.Fatalf("t2 was invalidated too: %+v", got)
+	}
+	// Nothing else was published: the next message is the next call's.
+	a.Invalidate(context.Background(), "t2")
+	if msg, err = ps.ReceiveMessage(context.Background()); err != nil || msg.Payload != fmt.Sprintf("sup:t2:%d", vers["t2"]+1) {
+		t.Fatalf("next message %q, %v", msg.Payload, err)
+	}
+}
+
 func TestStampsWithoutAKnownVersionMarkNothing(t *testing.T) {
 	d := newDB()
 	d.set("s1", supplier{ID: "s1"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +17,9 @@ type Watcher interface {
 	// Subscribed: a subscription is confirmed. Messages sent while there
 	// was none may have been missed.
 	Subscribed()
-	// Message is one invalidation ("name:scope:version"; ParseStamp reads it).
+	// Message is one invalidation ("name:scope:version"; ParseStamp reads
+	// it). A message on the channel may carry several, separated by
+	// spaces: each is told apart.
 	Message(payload string)
 	// Lost: the subscription failed, or stopped answering pings
 	// (ErrUnresponsive); Watch subscribes again.
@@ -91,7 +94,13 @@ func Watch(ctx context.Context, rdb *redis.Client, w Watcher) {
 				w.Subscribed()
 			}
 		case *redis.Message:
-			w.Message(m.Payload)
+			stamps := strings.Fields(m.Payload)
+			if len(stamps) == 0 {
+				w.Message(m.Payload) // unreadable: the watcher decides
+			}
+			for _, st := range stamps {
+				w.Message(st)
+			}
 		}
 	}
 }

@@ -98,9 +98,7 @@ func Run(ctx context.Context, env service.Env) error {
 	st := store.New(pool).WithMaxAttempts(cfg.MaxAttempts).WithSpoolDir(cfg.SpoolDir)
 	metrics := intake.NewMetrics(srv.Registry)
 	changed := func(ctx context.Context, t uuid.UUID, changed []string) {
-		for _, scope := range dirapi.ChangedScopes(t, changed) {
-			suppliers.Invalidate(ctx, scope)
-		}
+		suppliers.Invalidate(ctx, dirapi.ChangedScopes(t, changed)...)
 	}
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
 		intake.WorkerOptions{Timeout: cfg.UploadTimeout, CalculatorWait: cfg.CalculatorWait, Metrics: metrics, Changed: changed})
