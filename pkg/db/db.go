@@ -310,14 +310,20 @@ func applyMigration(ctx context.Context, conn *pgxpool.Conn, schema string, m mi
 
 // beginner is what a transaction starts from: a pool or one connection.
 type beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
 
 // inTx runs fn in a transaction begun on db. fn's error comes back as it
 // is; a failure to begin or commit is wrapped with op.
 func inTx(ctx context.Context, db beginner, op string, fn func(pgx.Tx) error) error {
+	return inTxFrom(ctx, db, op, "", fn)
+}
+
+// inTxFrom is inTx begun with begin, a BEGIN followed by the statements
+// that set the transaction up, all in one round trip ("": a plain BEGIN).
+func inTxFrom(ctx context.Context, db beginner, op, begin string, fn func(pgx.Tx) error) error {
 	var fnErr error
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{BeginQuery: begin}, func(tx pgx.Tx) error {
 		fnErr = fn(tx)
 		return fnErr
 	})
@@ -361,18 +367,15 @@ func EnsureRoles(ctx context.Context, conn beginner) error {
 	return nil
 }
 
-// inFreshTx is inTx, run again on another connection when the connection
-// it had was dead before setup (the transaction's first statement) ran: a
-// server restart leaves every pooled connection so, and the first request
-// on each would fail. Nothing ran, so nothing is repeated; once setup has
-// run, an error is returned as it is.
-func inFreshTx(ctx context.Context, pool *pgxpool.Pool, op string, setup, fn func(pgx.Tx) error) error {
+// inFreshTx is inTxFrom, run again on another connection when the
+// connection it had was dead at begin (which also sets the transaction
+// up): a server restart leaves every pooled connection so, and the first
+// request on each would fail. Nothing ran, so nothing is repeated; once
+// fn has started, an error is returned as it is.
+func inFreshTx(ctx context.Context, pool *pgxpool.Pool, op, begin string, fn func(pgx.Tx) error) error {
 	for try := int32(1); ; try++ {
 		started := false
-		err := inTx(ctx, pool, op, func(tx pgx.Tx) error {
-			if err := setup(tx); err != nil {
-				return err
-			}
+		err := inTxFrom(ctx, pool, op, begin, func(tx pgx.Tx) error {
 			started = true
 			return fn(tx)
 		})
@@ -413,28 +416,29 @@ func closedBeforeUse(err error) bool {
 // sets the nil tenant, which owns nothing: a table's policies are OR-ed,
 // and the tenant policy's reading of the setting fails when it is unset.
 func AsMaintenance(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return inFreshTx(ctx, pool, "db.AsMaintenance", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+MaintenanceRole+"; SELECT set_config('vcci.tenant_id', '"+uuid.Nil.String()+"', true)"); err != nil {
-			return fmt.Errorf("db.AsMaintenance: %w", err)
-		}
-		return nil
-	}, fn)
+	return inFreshTx(ctx, pool, "db.AsMaintenance", "BEGIN; "+scopeSQL(MaintenanceRole, uuid.Nil), fn)
 }
 
 // InTenant runs fn in a transaction as AppRole with the tenant set, so the
-// database itself limits every statement to that tenant's rows.
+// database itself limits every statement to that tenant's rows. The
+// settings go out with the BEGIN: a transaction costs no round trip more
+// than its own statements and COMMIT.
 func InTenant(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, fn func(pgx.Tx) error) error {
-	return inFreshTx(ctx, pool, "db.InTenant", func(tx pgx.Tx) error { return SetTenant(ctx, tx, tenant) }, fn)
+	return inFreshTx(ctx, pool, "db.InTenant", "BEGIN; "+scopeSQL(AppRole, tenant), fn)
 }
 
 // SetTenant scopes the current transaction to tenant.
 func SetTenant(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
-	// uuid.String is a fixed hex form, safe to inline; one round trip.
-	_, err := tx.Exec(ctx, "SET LOCAL ROLE "+AppRole+"; SELECT set_config('vcci.tenant_id', '"+tenant.String()+"', true)")
-	if err != nil {
+	if _, err := tx.Exec(ctx, scopeSQL(AppRole, tenant)); err != nil {
 		return fmt.Errorf("db.SetTenant: %w", err)
 	}
 	return nil
+}
+
+// scopeSQL sets the current transaction's role and tenant. role is a
+// constant and uuid.String a fixed hex form, both safe to inline.
+func scopeSQL(role string, tenant uuid.UUID) string {
+	return "SET LOCAL ROLE " + role + "; SELECT set_config('vcci.tenant_id', '" + tenant.String() + "', true)"
 }
 
 // IsUniqueViolation reports a SQLSTATE 23505 error.

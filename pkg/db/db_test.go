@@ -217,6 +217,43 @@ func TestSpansCarryStatementsNotParameters(t *testing.T) {
 	}
 }
 
+// TestInTenantScopesWithItsBegin: InTenant's role and tenant go out with
+// its BEGIN: nothing is sent but that, fn's statements and COMMIT.
+func TestInTenantScopesWithItsBegin(t *testing.T) {
+	ctx := context.Background()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	pool, err := db.Open(ctx, testsupport.NewDatabase(t, "dbbegin", migrate), tp, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tenant := testsupport.Tenant(t, pool, "a")
+	ctx, span := tp.Tracer("test").Start(ctx, "request")
+	var role, got string
+	err = db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT current_user, current_setting('vcci.tenant_id')`).Scan(&role, &got)
+	})
+	span.End()
+	if err != nil || role != db.AppRole || got != tenant.String() {
+		t.Fatalf("InTenant ran as %q for tenant %q, %v", role, got, err)
+	}
+	var stmts []string
+	for _, s := range rec.Ended() {
+		for _, a := range s.Attributes() {
+			if a.Key == "db.query.text" {
+				stmts = append(stmts, a.Value.AsString())
+			}
+		}
+	}
+	want := []string{"BEGIN; SET LOCAL ROLE " + db.AppRole + "; SELECT set_config('vcci.tenant_id', '" + tenant.String() + "', true)",
+		"SELECT current_user, current_setting('vcci.tenant_id')", "commit"}
+	// A statement's first run is traced twice: prepared, then run.
+	if stmts = slices.Compact(stmts); !slices.Equal(stmts, want) {
+		t.Fatalf("statements sent: %q, want %q", stmts, want)
+	}
+}
+
 // TestOpenErrorsHideThePassword: a DATABASE_URL that cannot be used is
 // named in the error without its password, whatever is wrong with it.
 func TestOpenErrorsHideThePassword(t *testing.T) {
