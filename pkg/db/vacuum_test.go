@@ -104,3 +104,70 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 		t.Fatalf("sum after VACUUM = %d, %v; want 1500", sum, err)
 	}
 }
+
+// TestAnalyzerAnalyzesPartitionedTablesAsAWhole: a partitioned table is
+// due as its partitions are written, whatever analyzed the partitions
+// since, and its analyze gathers the statistics of the whole that
+// autovacuum never gathers.
+func TestAnalyzerAnalyzesPartitionedTablesAsAWhole(t *testing.T) {
+	ctx := context.Background()
+	pool := testsupport.NewPool(t, "db", migrate)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	exec := func(qs ...string) {
+		t.Helper()
+		for _, q := range append(qs, `SELECT pg_stat_force_next_flush()`, `SELECT 1`) { // the backend flushes its counts once idle
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// lines: 400 rows in each of two partitions; flat: 600 rows; quiet: 10.
+	exec(`CREATE SCHEMA grow`,
+		`CREATE TABLE grow.lines (d date NOT NULL, k int NOT NULL) PARTITION BY RANGE (d)`,
+		`CREATE TABLE grow.lines_2024 PARTITION OF grow.lines FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+		`CREATE TABLE grow.lines_2025 PARTITION OF grow.lines FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`,
+		`CREATE TABLE grow.flat (k int NOT NULL)`, `CREATE TABLE grow.quiet (k int NOT NULL)`,
+		`INSERT INTO grow.lines SELECT date '2024-06-01' + (g % 2) * 365, g FROM generate_series(1, 800) g`,
+		`INSERT INTO grow.flat SELECT g FROM generate_series(1, 600) g`,
+		`INSERT INTO grow.quiet SELECT g FROM generate_series(1, 10) g`)
+	tables := []string{"grow.flat", "grow.lines", "grow.quiet"}
+	analyze := func(a *db.Analyzer, want ...string) {
+		t.Helper()
+		if due, err := a.Analyze(ctx, pool); err != nil || !slices.Equal(due, want) {
+			t.Fatalf("analyzed %v, %v; want %v", due, err, want)
+		}
+	}
+	// Never analyzed: every table past MinDead rows; a partition alone is not.
+	a := db.NewAnalyzer(db.VacuumOptions{MinDead: 500}, tables...)
+	analyze(a, "grow.flat", "grow.lines")
+	var whole int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stats WHERE schemaname = 'grow' AND tablename = 'lines' AND inherited`).Scan(&whole); err != nil || whole != 2 {
+		t.Fatalf("statistics of grow.lines as a whole: %d columns, %v; want 2", whole, err)
+	}
+	analyze(a)
+	// 100 rows more, the partition analyzed as autovacuum would: under a
+	// fifth of 800; then 100 more, over it, analyzed once no more come.
+	b := db.NewAnalyzer(db.VacuumOptions{MinDead: 50, Ratio: 0.2}, tables...)
+	analyze(b)
+	exec(`INSERT INTO grow.lines SELECT date '2025-03-01', g FROM generate_series(1, 100) g`, `ANALYZE grow.lines_2025`)
+	analyze(b)
+	exec(`INSERT INTO grow.lines SELECT date '2024-03-01', g FROM generate_series(1, 100) g`)
+	analyze(b, "grow.lines")
+	analyze(b)
+	exec(`INSERT INTO grow.lines SELECT date '2024-04-01', g FROM generate_series(1, 500) g`)
+	analyze(b) // still being written: 500 since the last look
+	analyze(b, "grow.lines")
+	// b's analyzes count for a: nothing is due though 700 rows came since.
+	analyze(a)
+	analyze(a)
+	// Analyzed by another (an upload's end): its writes are not counted again.
+	c := db.NewAnalyzer(db.VacuumOptions{MinDead: 50, Ratio: 0.1}, tables...)
+	analyze(c)
+	exec(`INSERT INTO grow.lines SELECT date '2024-05-01', g FROM generate_series(1, 400) g`, `ANALYZE grow.lines`)
+	analyze(c)
+	analyze(c)
+}

@@ -43,6 +43,10 @@ func Run(ctx context.Context, env service.Env) error {
 	// calculated batch: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
 		"calculator.emission_totals", "calculator.emission_totals_log", "calculator.inventory_months")
+	// The results grow by inserts, and their statistics as a whole decide
+	// how a period's lines are grouped: autovacuum never gathers those.
+	go db.KeepAnalyzed(bg, pool, db.VacuumOptions{}, func(err error) { env.Log.ErrorContext(ctx, "analyze", "error", err.Error()) },
+		"calculator.emission_results")
 
 	rdb, closeRedis, err := service.RedisClient(ctx, env)
 	if err != nil {
