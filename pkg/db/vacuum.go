@@ -198,7 +198,8 @@ func (a *Analyzer) Analyze(ctx context.Context, pool *pgxpool.Pool) ([]string, e
 			}
 			continue
 		}
-		if _, err := pool.Exec(ctx, "ANALYZE "+pgx.Identifier(strings.SplitN(t.Name, ".", 2)).Sanitize()); err != nil {
+		// SKIP_LOCKED: another replica analyzing it is as good.
+		if _, err := pool.Exec(ctx, "ANALYZE (SKIP_LOCKED) "+pgx.Identifier(strings.SplitN(t.Name, ".", 2)).Sanitize()); err != nil {
 			return done, fmt.Errorf("db.Analyzer %s: %w", t.Name, err)
 		}
 		a.seen[t.Name] = t.Writes
