@@ -162,16 +162,17 @@ func TestReportsAreDeletedTheirRetentionAfterTheyEnd(t *testing.T) {
 		}
 		names = append(names, r.GetName())
 	}
-	// Both tenants' first reports ended longer ago than the retention.
-	age(t, e, e.a, 2*retention)
-	age(t, e, testsupport.Tenant(t, e.pool, "globex"), 2*retention)
+	// Both tenants' first reports ended longer ago than the retention, a's
+	// last an hour ago: set in one transaction, or the upkeep job could
+	// delete the last between two.
 	if err := db.InTenant(context.Background(), e.pool, e.a, func(tx pgx.Tx) error {
-		_, err := tx.Exec(context.Background(), `UPDATE reporting.reports SET finish_time = now() - interval '1 hour' WHERE id = $1`,
-			strings.TrimPrefix(names[2], "reports/"))
+		_, err := tx.Exec(context.Background(), `UPDATE reporting.reports SET finish_time = CASE WHEN id = $1 THEN now() - interval '1 hour'
+			ELSE finish_time - $2::interval END`, strings.TrimPrefix(names[2], "reports/"), (2 * retention).String())
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
+	age(t, e, testsupport.Tenant(t, e.pool, "globex"), 2*retention)
 	testsupport.WaitFor(t, "the upkeep job to delete the expired reports", 20*time.Second, func() bool {
 		_, errA := e.client.GetReport(a, &reportingv1.GetReportRequest{Name: names[0]})
 		_, errB := e.client.GetReport(b, &reportingv1.GetReportRequest{Name: names[1]})
