@@ -664,14 +664,21 @@ func ExampleCache_Get() {
 	// Output: 1.85 <nil>
 }
 
-func TestStampsNameTheVersionAndInvalidationsPublishTheNext(t *testing.T) {
-	rs := testsupport.StartRedis(t)
-	rdb := rs.Client()
+// listening starts a Redis and subscribes to InvalidateChannel on it,
+// confirmed.
+func listening(t *testing.T) (*redis.Client, *redis.PubSub) {
+	t.Helper()
+	rdb := testsupport.StartRedis(t).Client()
 	ps := rdb.Subscribe(context.Background(), InvalidateChannel)
-	defer ps.Close()
+	t.Cleanup(func() { ps.Close() })
 	if _, err := ps.Receive(context.Background()); err != nil { // the confirmation
 		t.Fatal(err)
 	}
+	return rdb, ps
+}
+
+func TestStampsNameTheVersionAndInvalidationsPublishTheNext(t *testing.T) {
+	rdb, ps := listening(t)
 	d := newDB()
 	d.set("s1", supplier{ID: "s1"})
 	c := newCache(t, Options[supplier]{Name: "sup pliers", Redis: rdb})
@@ -705,13 +712,7 @@ func TestStampsNameTheVersionAndInvalidationsPublishTheNext(t *testing.T) {
 }
 
 func TestInvalidateSeveralScopesInOneMessage(t *testing.T) {
-	rs := testsupport.StartRedis(t)
-	rdb := rs.Client()
-	ps := rdb.Subscribe(context.Background(), InvalidateChannel)
-	defer ps.Close()
-	if _, err := ps.Receive(context.Background()); err != nil { // the confirmation
-		t.Fatal(err)
-	}
+	rdb, ps := listening(t)
 	d := newDB()
 	d.set("s1", supplier{ID: "s1", Factor: 1})
 	a := newCache(t, Options[supplier]{Name: "sup", Redis: rdb})

@@ -183,15 +183,23 @@ func TestInTenantBatchScopesEveryQueryAndEndsWithTheBatch(t *testing.T) {
 
 // TestSpansCarryStatementsNotParameters: a statement's parameters are
 // tenant data and secrets, and traces leave the platform.
-func TestSpansCarryStatementsNotParameters(t *testing.T) {
-	ctx := context.Background()
+// tracedPool opens a pool on a new database whose statements are traced
+// into the returned recorder.
+func tracedPool(t *testing.T, name string) (*pgxpool.Pool, *sdktrace.TracerProvider, *tracetest.SpanRecorder) {
+	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	pool, err := db.Open(ctx, testsupport.NewDatabase(t, "db", migrate), tp, 2)
+	pool, err := db.Open(context.Background(), testsupport.NewDatabase(t, name, migrate), tp, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close)
+	return pool, tp, rec
+}
+
+func TestSpansCarryStatementsNotParameters(t *testing.T) {
+	ctx := context.Background()
+	pool, tp, rec := tracedPool(t, "db")
 	const secret, stmt = "zq-parameter-7731", "SELECT length($1::text)"
 	// The tracer records queries only inside a trace, as a request's are.
 	ctx, span := tp.Tracer("test").Start(ctx, "request")
@@ -221,17 +229,11 @@ func TestSpansCarryStatementsNotParameters(t *testing.T) {
 // its BEGIN: nothing is sent but that, fn's statements and COMMIT.
 func TestInTenantScopesWithItsBegin(t *testing.T) {
 	ctx := context.Background()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	pool, err := db.Open(ctx, testsupport.NewDatabase(t, "dbbegin", migrate), tp, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool, tp, rec := tracedPool(t, "dbbegin")
 	tenant := testsupport.Tenant(t, pool, "a")
 	ctx, span := tp.Tracer("test").Start(ctx, "request")
 	var role, got string
-	err = db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
+	err := db.InTenant(ctx, pool, tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT current_user, current_setting('vcci.tenant_id')`).Scan(&role, &got)
 	})
 	span.End()

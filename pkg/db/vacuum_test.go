@@ -6,18 +6,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
-func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
-	ctx := context.Background()
+// poolAndConn is a pool on a new database and one of its connections,
+// held to the test's end.
+func poolAndConn(t *testing.T) (*pgxpool.Pool, *pgxpool.Conn) {
+	t.Helper()
 	pool := testsupport.NewPool(t, "db", migrate)
-	conn, err := pool.Acquire(ctx)
+	conn, err := pool.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Release()
+	t.Cleanup(conn.Release)
+	return pool, conn
+}
+
+func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
+	ctx := context.Background()
+	pool, conn := poolAndConn(t)
 	// totals: 10 rows updated 50 times each (500 dead tuples); quiet: 10
 	// rows never updated.
 	for _, q := range []string{
@@ -111,12 +121,7 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 // autovacuum never gathers.
 func TestAnalyzerAnalyzesPartitionedTablesAsAWhole(t *testing.T) {
 	ctx := context.Background()
-	pool := testsupport.NewPool(t, "db", migrate)
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	pool, conn := poolAndConn(t)
 	exec := func(qs ...string) {
 		t.Helper()
 		for _, q := range append(qs, `SELECT pg_stat_force_next_flush()`, `SELECT 1`) { // the backend flushes its counts once idle
