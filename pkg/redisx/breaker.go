@@ -44,6 +44,10 @@ type breaker struct {
 	t0     time.Time // origin of now(), on the monotonic clock
 
 	open atomic.Bool
+	// openings counts the times it opened: a command or dial admitted
+	// before the last opening (in flight when the connection broke) does
+	// not close it by succeeding.
+	openings atomic.Int64
 	// retryAt is when (since t0) the next probe may go; a probe moves it a
 	// period on, so that a probe that never reports does not wedge it.
 	retryAt atomic.Int64
@@ -90,25 +94,33 @@ func (b *breaker) fail(err error) {
 	refusal := fmt.Errorf("%w (last failure: %s)", ErrUnavailable, err.Error())
 	b.refusal.Store(&refusal)
 	b.retryAt.Store(b.now() + int64(b.period))
-	if b.open.CompareAndSwap(false, true) && !b.quiet.Load() {
+	if !b.open.CompareAndSwap(false, true) {
+		return
+	}
+	b.openings.Add(1)
+	if !b.quiet.Load() {
 		b.log.Warn("redis unreachable: failing its commands fast until it answers",
 			"redis_url", b.url, "error", err.Error(), "probe_every", b.period.String())
 	}
 }
 
-func (b *breaker) succeed() {
-	if b.open.Load() && b.open.CompareAndSwap(true, false) {
+// succeed closes the breaker after a command or dial admitted when it had
+// opened since times succeeded; one admitted before a later opening says
+// nothing of Redis since.
+func (b *breaker) succeed(since int64) {
+	if b.open.Load() && b.openings.Load() == since && b.open.CompareAndSwap(true, false) {
 		b.probeDial.Store(false) // a probe's that did not need to dial
 		b.log.Info("redis answers again", "redis_url", b.url)
 	}
 }
 
-// observe moves the breaker on a command's outcome.
-func (b *breaker) observe(ctx context.Context, err error) {
+// observe moves the breaker on the outcome of a command admitted when it
+// had opened since times.
+func (b *breaker) observe(ctx context.Context, err error, since int64) {
 	var reply redis.Error
 	switch {
 	case err == nil || errors.As(err, &reply): // redis.Nil is a reply too
-		b.succeed()
+		b.succeed(since)
 	case ctx.Err() != nil:
 		// The caller gave up, or its deadline ended the command: that says
 		// nothing of Redis.
@@ -168,13 +180,14 @@ func (b *breaker) admitCommand() bool {
 // outcome: every connection (pooled, pub/sub) is dialled here.
 func (b *breaker) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		since := b.openings.Load()
 		if !b.admitDial() {
 			return nil, b.refused()
 		}
 		cn, err := next(ctx, network, addr)
 		switch {
 		case err == nil:
-			b.succeed()
+			b.succeed(since)
 		case !errors.Is(err, context.Canceled):
 			// Refused, unreachable, or not done by the deadline (the dial
 			// timeout's, or a caller's shorter one).
@@ -188,13 +201,14 @@ func (b *breaker) DialHook(next redis.DialHook) redis.DialHook {
 // outcome (after go-redis's retries).
 func (b *breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		since := b.openings.Load()
 		if !b.admitCommand() {
 			err := b.refused()
 			cmd.SetErr(err)
 			return err
 		}
 		err := next(ctx, cmd)
-		b.observe(ctx, err)
+		b.observe(ctx, err, since)
 		return err
 	}
 }
@@ -202,6 +216,7 @@ func (b *breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook is ProcessHook for pipelines and transactions.
 func (b *breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		since := b.openings.Load()
 		if !b.admitCommand() {
 			err := b.refused()
 			for _, cmd := range cmds {
@@ -210,7 +225,7 @@ func (b *breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 			return err
 		}
 		err := next(ctx, cmds)
-		b.observe(ctx, err)
+		b.observe(ctx, err, since)
 		return err
 	}
 }

@@ -43,7 +43,7 @@ func TestOutcomesMoveTheBreaker(t *testing.T) {
 		if tc.from {
 			b.fail(io.EOF)
 		}
-		b.observe(tc.ctx, tc.err)
+		b.observe(tc.ctx, tc.err, b.openings.Load())
 		if got := b.open.Load(); got != tc.to {
 			t.Errorf("%s: open %v -> %v, want %v", tc.name, tc.from, got, tc.to)
 		}
@@ -79,8 +79,24 @@ func TestAnOpenBreakerAdmitsOneProbeAPeriod(t *testing.T) {
 	if !b.admitDial() || b.admitDial() {
 		t.Fatal("want the probe's dial admitted, and no other")
 	}
-	b.succeed()
+	b.succeed(b.openings.Load())
 	if !b.admitCommand() {
 		t.Fatal("a closed breaker refused")
+	}
+}
+
+// A command sent before the breaker opened, in flight when the connection
+// broke, does not close it by succeeding; the probe sent after does.
+func TestOnlyACommandSentSinceTheOpeningClosesTheBreaker(t *testing.T) {
+	b := newBreaker(slog.New(slog.DiscardHandler), "redis://x", time.Hour)
+	before := b.openings.Load()
+	b.fail(io.EOF)
+	b.observe(context.Background(), nil, before)
+	if !b.open.Load() {
+		t.Fatal("a command sent before the opening closed the breaker")
+	}
+	b.observe(context.Background(), nil, b.openings.Load())
+	if b.open.Load() {
+		t.Fatal("a command sent since the opening left the breaker open")
 	}
 }
