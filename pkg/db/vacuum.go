@@ -50,16 +50,10 @@ func KeepVacuumed(ctx context.Context, pool *pgxpool.Pool, o VacuumOptions, onEr
 	if o.AnalyzeEvery <= 0 {
 		o.AnalyzeEvery = time.Minute
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(o.Every):
-		}
-		if _, err := VacuumDead(ctx, pool, o, tables...); err != nil && ctx.Err() == nil {
-			onErr(err)
-		}
-	}
+	Repeat(ctx, o.Every, onErr, func() error {
+		_, err := VacuumDead(ctx, pool, o, tables...)
+		return err
+	})
 }
 
 // VacuumDead vacuums those of tables whose dead tuples pass o's threshold
@@ -114,13 +108,22 @@ func KeepAnalyzed(ctx context.Context, pool *pgxpool.Pool, o VacuumOptions, onEr
 		o.Every = 10 * time.Second
 	}
 	a := NewAnalyzer(o, tables...)
+	Repeat(ctx, o.Every, onErr, func() error {
+		_, err := a.Analyze(ctx, pool)
+		return err
+	})
+}
+
+// Repeat runs fn every interval, the first time an interval from now,
+// until ctx ends; its errors go to onErr, but for those of ctx ending.
+func Repeat(ctx context.Context, every time.Duration, onErr func(error), fn func() error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(o.Every):
+		case <-time.After(every):
 		}
-		if _, err := a.Analyze(ctx, pool); err != nil && ctx.Err() == nil {
+		if err := fn(); err != nil && ctx.Err() == nil {
 			onErr(err)
 		}
 	}
@@ -137,12 +140,14 @@ func KeepAnalyzed(ctx context.Context, pool *pgxpool.Pool, o VacuumOptions, onEr
 type Analyzer struct {
 	o      VacuumOptions
 	tables []string
-	seen   map[string]int64 // a table's writes when last analyzed or first looked at
-	prev   map[string]int64 // its writes at the previous look
-	// analyzes is a table's count of analyzes at the previous look: an
-	// analyze by another (autovacuum, an upload's end) counts as its own.
-	analyzes map[string]int64
+	looks  map[string]look // by table, from its first look on
 }
+
+// look is what an Analyzer knows of a table: its writes when last analyzed
+// (or first looked at), and its writes and count of analyzes at the
+// previous look. An analyze by another (autovacuum, an upload's end)
+// counts as the Analyzer's own.
+type look struct{ base, writes, analyzes int64 }
 
 // NewAnalyzer returns an Analyzer of tables; o's zero MinDead and Ratio
 // take 1,000 and 0.1 (autovacuum's analyze ratio).
@@ -153,8 +158,7 @@ func NewAnalyzer(o VacuumOptions, tables ...string) *Analyzer {
 	if o.Ratio <= 0 {
 		o.Ratio = 0.1
 	}
-	return &Analyzer{o: o, tables: tables, seen: make(map[string]int64, len(tables)),
-		prev: make(map[string]int64, len(tables)), analyzes: make(map[string]int64, len(tables))}
+	return &Analyzer{o: o, tables: tables, looks: make(map[string]look, len(tables))}
 }
 
 // Analyze analyzes the tables that are due and returns their names.
@@ -182,27 +186,22 @@ func (a *Analyzer) Analyze(ctx context.Context, pool *pgxpool.Pool) ([]string, e
 	}
 	var done []string
 	for _, t := range ts {
-		if n, ok := a.analyzes[t.Name]; ok && n != t.Analyzes {
-			a.seen[t.Name] = t.Writes // analyzed by another since the last look
+		last, looked := a.looks[t.Name]
+		if !looked || last.analyzes != t.Analyzes {
+			last.base = t.Writes // first look, or analyzed by another since the last
 		}
-		a.analyzes[t.Name] = t.Analyzes
-		base, looked := a.seen[t.Name]
-		prev, ok := a.prev[t.Name]
-		a.prev[t.Name] = t.Writes
 		limit := max(float64(a.o.MinDead), a.o.Ratio*float64(max(t.Rows, 0)))
-		due := (!ok || float64(t.Writes-prev) <= limit) && (t.Rows < 0 && t.Writes > a.o.MinDead || // never analyzed
-			looked && float64(t.Writes-base) > limit)
+		due := (!looked || float64(t.Writes-last.writes) <= limit) && (t.Rows < 0 && t.Writes > a.o.MinDead || // never analyzed
+			float64(t.Writes-last.base) > limit)
+		a.looks[t.Name] = look{base: last.base, writes: t.Writes, analyzes: t.Analyzes}
 		if !due {
-			if !looked {
-				a.seen[t.Name] = t.Writes
-			}
 			continue
 		}
 		// SKIP_LOCKED: another replica analyzing it is as good.
 		if _, err := pool.Exec(ctx, "ANALYZE (SKIP_LOCKED) "+pgx.Identifier(strings.SplitN(t.Name, ".", 2)).Sanitize()); err != nil {
 			return done, fmt.Errorf("db.Analyzer %s: %w", t.Name, err)
 		}
-		a.seen[t.Name] = t.Writes
+		a.looks[t.Name] = look{base: t.Writes, writes: t.Writes, analyzes: t.Analyzes}
 		done = append(done, t.Name)
 	}
 	return done, nil

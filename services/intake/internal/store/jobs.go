@@ -231,16 +231,9 @@ func (s *Store) FailAbandoned(ctx context.Context) (int64, error) {
 // KeepFailingAbandoned runs FailAbandoned every interval until ctx ends,
 // telling failed how many uploads each run failed.
 func (s *Store) KeepFailingAbandoned(ctx context.Context, every time.Duration, failed func(int64), onErr func(error)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
+	db.Repeat(ctx, every, onErr, func() error {
 		n, err := s.FailAbandoned(ctx)
-		if err != nil && ctx.Err() == nil {
-			onErr(err)
-		}
 		failed(n)
-	}
+		return err
+	})
 }
