@@ -227,6 +227,12 @@ func TestRecalculateNewFactorSetVersion(t *testing.T) {
 			t.Fatalf("summary by %d: %+v", dim, sum)
 		}
 	}
+	// A period's summary, from its months' groups: T1 put back at its new
+	// figure, T2 unchanged (854.0045100 + 38.8558404), T3 outside.
+	sum, err := f.svc.SummarizeUnder(ctx, f.tenant, calculator.BySupplier, 0, "", months("2024-01", "2024-02"))
+	if err != nil || sum.TotalKg != "892.8603504" || sum.Count != 2 || len(sum.Groups) != 1 || sum.Groups[0].Key != "S1" {
+		t.Fatalf("January and February 2024 by supplier: %+v, %v", sum, err)
+	}
 	inv, err := f.svc.Inventory(ctx, f.tenant, calculator.InventoryAt{}, "", 100, 1)
 	if err != nil {
 		t.Fatal(err)

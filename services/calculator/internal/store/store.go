@@ -754,9 +754,10 @@ func storeResultsAs(ctx context.Context, tx pgx.Tx, onConflict string, tenant uu
 }
 
 // summaryDims total groups g under summary dimensions 1 to 4, the
-// inventory's (5) and the inventory's by month (6: 'YYYY-MM|' and the
-// group's key, kept in inventory_months), as (dim, upload 0, key, kg, amt,
-// n, kg4, kg6) in no order. Each dimension is its own hashed grouping, keyed on columns: one
+// inventory's (5), the inventory's by month (6: 'YYYY-MM|' and the
+// group's key, kept in inventory_months) and suppliers and categories by
+// month (11, 12, keyed the same way, kept in summary_months with 4), as
+// (dim, upload 0, key, kg, amt, n, kg4, kg6) in no order. Each dimension is its own hashed grouping, keyed on columns: one
 // sort of every group under every key cost a third of a batch's
 // statement.
 const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP BY supplier_id
@@ -766,7 +767,9 @@ const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP
 			UNION ALL SELECT 5, 0, category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode, ` + groupSums + `
 				FROM g GROUP BY category, factor_set_id, method, dq, fcode
 			UNION ALL SELECT 6, 0, to_char(month, 'YYYY-MM') || '|' || category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode,
-				` + groupSums + ` FROM g GROUP BY month, category, factor_set_id, method, dq, fcode`
+				` + groupSums + ` FROM g GROUP BY month, category, factor_set_id, method, dq, fcode
+			UNION ALL SELECT 11, 0, to_char(month, 'YYYY-MM') || '|' || supplier_id, ` + groupSums + ` FROM g GROUP BY month, supplier_id
+			UNION ALL SELECT 12, 0, to_char(month, 'YYYY-MM') || '|' || category, ` + groupSums + ` FROM g GROUP BY month, category`
 
 // groupSums are a grouping's totals of groups g, as text.
 const groupSums = `sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text`
@@ -779,8 +782,10 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 		return nil
 	}
 	// The inventory's groups (dimension 5) also go to the day's log, which
-	// inventories as of a day read, and by month (6) to inventory_months,
-	// in one statement: every batch locks in the same order.
+	// inventories as of a day read, by month (6) to inventory_months, and
+	// the months (4) with suppliers and categories by month (11, 12) to
+	// summary_months, in one statement: every batch locks in the same
+	// order.
 	if _, err := tx.Exec(ctx, `
 		WITH a AS (
 			-- Summed by key: a recalculation's batch takes a group out and
@@ -800,6 +805,14 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 			INSERT INTO calculator.inventory_months AS m (tenant_id, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
 			ON CONFLICT (tenant_id, month, key) DO UPDATE SET
+				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
+				tx_count = m.tx_count + excluded.tx_count,
+				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
+		), sums AS (
+			INSERT INTO calculator.summary_months AS m (tenant_id, dim, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, dim % 10, (left(key, 7) || '-01')::date, CASE dim WHEN 4 THEN key ELSE substr(key, 9) END, kg, spend, n, kg4, kg6
+			FROM a WHERE dim = 4 OR dim > 10 ORDER BY dim % 10, key
+			ON CONFLICT (tenant_id, dim, month, key) DO UPDATE SET
 				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
 				tx_count = m.tx_count + excluded.tx_count,
 				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
@@ -1051,21 +1064,16 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 const summaryBasis = `b AS MATERIALIZED (
 	SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
 
-// summaryKeys are the dimensions' keys of a result row r, as the totals
-// store them.
-var summaryKeys = map[calculator.Dimension]string{
-	calculator.BySupplier: "r.supplier_id", calculator.ByCategory: "r.category::text",
-	calculator.ByNAICS: "r.naics_code", calculator.ByMonth: "to_char(r.tx_date, 'YYYY-MM')",
-}
-
-// SummarizePeriod is Summarize of the lines dated in p, grouped from the
-// results: the totals are not kept by month for every dimension. The
+// SummarizePeriod is Summarize of the lines dated in p. Suppliers (a
+// period's Pareto), categories and months are read from their groups by
+// month (summary_months), kept beside the totals, so its cost follows
+// the keys and months in p, not the lines; NAICS codes, asked rarely and
+// costing a tenth of a calculation to keep by month, from the lines. The
 // figures are those Summarize reads when p holds every line: kg CO2e
 // under AR4 and AR6 are the lines' factor quantities times the factor's
 // re-expressed values, summed exactly, which is what the totals add.
 func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis, p calculator.Period) (calculator.Summary, error) {
-	key, ok := summaryKeys[dim]
-	if !ok {
+	if dim < calculator.BySupplier || dim > calculator.ByMonth {
 		return calculator.Summary{}, fmt.Errorf("store.SummarizePeriod: dimension %d", dim)
 	}
 	lim, order := "ALL", "kg DESC, key"
@@ -1075,12 +1083,17 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 	if dim == calculator.ByMonth {
 		order = "key"
 	}
-	// Each line's kg under the basis, grouped once: a line hardly shares
-	// its supplier and factor with another, so grouping by factor first
-	// only doubled the work.
-	q := `
-		WITH ` + summaryBasis + `, g AS (
-			SELECT ` + key + ` AS key, sum(CASE b.basis
+	// A group every line of which a recalculation moved to another (a
+	// category rule changed) is left at no lines: it is not one of p's.
+	groups := `SELECT m.key, sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
+				sum(m.spend_usd) AS spend, sum(m.tx_count)::bigint AS n
+			FROM calculator.summary_months m CROSS JOIN b
+			WHERE m.tenant_id = $1 AND m.dim = $5 AND m.month >= $2 AND m.month < $4
+			GROUP BY m.key HAVING sum(m.tx_count) <> 0`
+	args := []any{tenant, p.From, string(basis), p.End(), int(dim)}
+	if dim == calculator.ByNAICS {
+		args = args[:4]
+		groups = `SELECT r.naics_code AS key, sum(CASE b.basis
 					WHEN 'AR4' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar4
 					WHEN 'AR6' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar6
 					ELSE r.kg_co2e END) AS kg,
@@ -1088,7 +1101,10 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 			FROM calculator.emission_results r CROSS JOIN b
 			JOIN calculator.factors f ON f.factor_set_id = r.factor_set_id AND f.code = coalesce(r.factor_code, r.naics_code)
 			WHERE r.tenant_id = $1 AND r.tx_date >= $2 AND r.tx_date < $4
-			GROUP BY 1
+			GROUP BY 1`
+	}
+	q := `
+		WITH ` + summaryBasis + `, g AS (` + groups + `
 		), t AS (
 			SELECT b.basis, coalesce(sum(g.kg), 0) AS kg, coalesce(sum(g.spend), 0) AS spend, coalesce(sum(g.n), 0)::bigint AS n,
 				count(g.key) AS groups
@@ -1096,9 +1112,9 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 		)
 		SELECT t.basis, round(t.kg, 7)::text, t.spend::text, t.n, t.groups, '', '', g.key, round(g.kg, 7)::text, g.spend::text, g.n,
 			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
-		FROM t LEFT JOIN LATERAL (SELECT * FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
+		FROM t LEFT JOIN LATERAL (SELECT key, kg, spend, n FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
 	sum := calculator.Summary{Period: p}
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, p.From, string(basis), p.End()}, Scan: scanSummary(dim, &sum)})
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: args, Scan: scanSummary(dim, &sum)})
 	if err != nil {
 		return sum, fmt.Errorf("store.SummarizePeriod: %w", err)
 	}
