@@ -2,6 +2,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"os"
@@ -45,6 +46,26 @@ func Bool(key string, def bool) (bool, error) {
 		return false, fmt.Errorf("config: %s=%q is not true or false", key, v)
 	}
 	return b, nil
+}
+
+// Keys returns the variable as keys of size bytes, each in standard
+// base64 ("openssl rand -base64 32"), separated by commas; none when it is
+// unset. A malformed value is an error naming the variable and which key,
+// never showing the value.
+func Keys(key string, size int) ([][]byte, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return nil, nil
+	}
+	var out [][]byte
+	for i, s := range strings.Split(v, ",") {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+		if err != nil || len(k) != size {
+			return nil, fmt.Errorf("config: %s: key %d is not %d bytes in base64", key, i+1, size)
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // Duration returns the variable as a time.Duration ("30s"), or def.

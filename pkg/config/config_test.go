@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/vcci-dev/vcci/pkg/config"
@@ -27,6 +28,26 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := config.Redact(c.in); got != c.want {
 			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	a, b := strings.Repeat("A", 43)+"=", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=" // 32 zero bytes; 1 to 32
+	t.Setenv("VCCI_TEST_KEYS", a+", "+b)
+	keys, err := config.Keys("VCCI_TEST_KEYS", 32)
+	if err != nil || len(keys) != 2 || keys[0][0] != 0 || keys[1][0] != 1 || keys[1][31] != 32 {
+		t.Fatalf("Keys = %v, %v", keys, err)
+	}
+	t.Setenv("VCCI_TEST_KEYS", "")
+	if keys, err := config.Keys("VCCI_TEST_KEYS", 32); err != nil || keys != nil {
+		t.Fatalf("unset: %v, %v", keys, err)
+	}
+	for _, bad := range []string{b + ",c2VjcmV0", b + ",!!"} {
+		t.Setenv("VCCI_TEST_KEYS", bad)
+		_, err := config.Keys("VCCI_TEST_KEYS", 32)
+		if err == nil || err.Error() != "config: VCCI_TEST_KEYS: key 2 is not 32 bytes in base64" {
+			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }

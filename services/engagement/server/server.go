@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -39,14 +40,19 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	defer hs.Close()
 
-	// Endpoints' signing secrets are sealed under a key derived from the
-	// platform secret every replica shares; those stored in the clear by
-	// an older version are sealed now.
-	secretKey, err := tenancy.DeriveKey(ctx, pool, "webhook-secrets")
+	// Endpoints' signing secrets are sealed under WEBHOOK_SECRET_KEY, else
+	// under a key derived from the platform secret every replica shares
+	// (which still opens what it sealed); those stored in the clear by an
+	// older version or under an older key are sealed again now.
+	derived, err := tenancy.DeriveKey(ctx, pool, "webhook-secrets")
 	if err != nil {
 		return err
 	}
-	box, err := secretbox.New(secretKey)
+	keys := append(slices.Clip(cfg.WebhookSecretKeys), derived)
+	if len(cfg.WebhookSecretKeys) == 0 {
+		env.Log.WarnContext(ctx, "webhook secrets are sealed under a key kept in the database; set WEBHOOK_SECRET_KEY to keep it apart")
+	}
+	box, err := secretbox.New(keys[0], keys[1:]...)
 	if err != nil {
 		return err
 	}
@@ -54,7 +60,7 @@ func Run(ctx context.Context, env service.Env) error {
 	if n, err := st.SealSecrets(ctx); err != nil {
 		return err
 	} else if n > 0 {
-		env.Log.InfoContext(ctx, "sealed webhook secrets stored in the clear", "endpoints", n)
+		env.Log.InfoContext(ctx, "sealed webhook secrets under the current key", "endpoints", n, "key", secretbox.KeyID(keys[0]))
 	}
 	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
 	hooks := engagement.NewWebhooks(st)

@@ -1,9 +1,11 @@
 package grpcapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -526,6 +528,59 @@ func TestSecretsAreStoredSealed(t *testing.T) {
 	}
 	e.publish(t, e.keyA, "upload-2-succeeded", webhook.UploadSucceeded, `{}`)
 	testsupport.WaitFor(t, "the delivery signed with the sealed secret", 20*time.Second, func() bool { return len(recv.receipts()) == 2 })
+}
+
+// Secrets move to a new key (WEBHOOK_SECRET_KEY set, the old key kept to
+// open): SealSecrets seals each again under it, after which the new key
+// alone opens them; a box without the key they are under changes nothing
+// and names the endpoint.
+func TestSecretsMoveToANewKey(t *testing.T) {
+	ctx := context.Background()
+	e := startHooks(t)
+	ep := e.register(t, e.keyA, newReceiver(t), webhook.UploadSucceeded)
+	var id int64
+	var tenant, before string
+	if err := e.pool.QueryRow(ctx, `SELECT id, tenant_id::text, secret FROM engagement.webhook_endpoints`).Scan(&id, &tenant, &before); err != nil {
+		t.Fatal(err)
+	}
+	newKey, otherKey := bytes.Repeat([]byte{9}, 32), bytes.Repeat([]byte{5}, 32)
+	other, err := secretbox.New(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.New(e.pool).WithSecrets(other).SealSecrets(ctx)
+	if want := fmt.Sprintf("endpoints %d open under none", id); n != 0 || !errors.Is(err, secretbox.ErrOpen) || !strings.Contains(fmt.Sprint(err), want) {
+		t.Fatalf("SealSecrets under a key that opens nothing = %d, %v; want an error naming %q", n, err, want)
+	}
+	stored := func() string {
+		var s string
+		if err := e.pool.QueryRow(ctx, `SELECT secret FROM engagement.webhook_endpoints WHERE id = $1`, id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := stored(); s != before {
+		t.Fatalf("a failed SealSecrets changed the secret: %q -> %q", before, s)
+	}
+
+	moving, err := secretbox.New(newKey, testBoxKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := store.New(e.pool).WithSecrets(moving).SealSecrets(ctx); err != nil || n != 1 {
+		t.Fatalf("SealSecrets = %d, %v; want 1", n, err)
+	}
+	after := stored()
+	alone, err := secretbox.New(newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := alone.Open(after, tenant); err != nil || got != ep.GetSecret() || !strings.HasPrefix(after, alone.Current()) {
+		t.Fatalf("sealed again as %q: the new key alone opens it to %q, %v; want %q", after, got, err, ep.GetSecret())
+	}
+	if n, err := store.New(e.pool).WithSecrets(moving).SealSecrets(ctx); err != nil || n != 0 {
+		t.Fatalf("SealSecrets again = %d, %v; want 0", n, err)
+	}
 }
 
 // A key, even one that writes, cannot publish an event: the receivers

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -442,8 +444,11 @@ func (s *Store) seal(secret string, tenant uuid.UUID) (string, error) {
 	return s.box.Seal(secret, tenant.String())
 }
 
-// SealSecrets seals every tenant's endpoint secrets stored in the clear
-// (before sealing existed) and returns how many; nothing without a box.
+// SealSecrets seals under the box's current key every tenant's endpoint
+// secrets stored in the clear (before sealing existed) or under an older
+// key, and returns how many; nothing without a box. A secret that opens
+// under none of the box's keys is an error naming its endpoints, and
+// nothing is changed: a key was taken away too soon.
 func (s *Store) SealSecrets(ctx context.Context) (int, error) {
 	if s.box == nil {
 		return 0, nil
@@ -451,26 +456,32 @@ func (s *Store) SealSecrets(ctx context.Context) (int, error) {
 	n := 0
 	err := db.AsMaintenance(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0 // a retried transaction starts over
-		rows, err := tx.Query(ctx, `SELECT id, tenant_id, secret FROM engagement.webhook_endpoints WHERE NOT starts_with(secret, $1) FOR UPDATE`,
-			secretbox.Prefix)
+		rows, err := tx.Query(ctx, `SELECT id, tenant_id, secret FROM engagement.webhook_endpoints WHERE NOT starts_with(secret, $1)
+			ORDER BY id FOR UPDATE`, s.box.Current())
 		if err != nil {
-			return fmt.Errorf("read clear secrets: %w", err)
+			return fmt.Errorf("read secrets to seal: %w", err)
 		}
-		type plain struct {
+		type stored struct {
 			id     int64
 			tenant uuid.UUID
 			secret string
 		}
-		var found []plain
-		var c plain
+		var found []stored
+		var c stored
 		if _, err := pgx.ForEachRow(rows, []any{&c.id, &c.tenant, &c.secret}, func() error {
 			found = append(found, c)
 			return nil
 		}); err != nil {
-			return fmt.Errorf("read clear secrets: %w", err)
+			return fmt.Errorf("read secrets to seal: %w", err)
 		}
+		var closed []string
 		for _, c := range found {
-			sealed, err := s.seal(c.secret, c.tenant)
+			plain, err := s.box.Open(c.secret, c.tenant.String())
+			if err != nil {
+				closed = append(closed, strconv.FormatInt(c.id, 10))
+				continue
+			}
+			sealed, err := s.seal(plain, c.tenant)
 			if err != nil {
 				return err
 			}
@@ -478,6 +489,10 @@ func (s *Store) SealSecrets(ctx context.Context) (int, error) {
 				return fmt.Errorf("seal secret: %w", err)
 			}
 			n++
+		}
+		if len(closed) > 0 {
+			return fmt.Errorf("the secrets of webhook endpoints %s open under none of the keys given: %w",
+				strings.Join(closed, ", "), secretbox.ErrOpen)
 		}
 		return nil
 	})
