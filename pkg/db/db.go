@@ -65,6 +65,13 @@ func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int
 		return nil, fmt.Errorf("db.Open: %w", err)
 	}
 	o.timeouts.params(cfg.ConnConfig.RuntimeParams)
+	// No JIT, unless url asks for it: the services' statements run in
+	// milliseconds, but a generic plan over a large partitioned table is
+	// costed past jit_above_cost, and compiling it took some 50 ms of CPU
+	// each time (the deep transactions page at 1M lines).
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp))
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns

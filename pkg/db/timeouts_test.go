@@ -60,6 +60,13 @@ func TestPoolsStartWithSessionTimeouts(t *testing.T) {
 	if got := show(t, open(t, url+"&statement_timeout=1234", 1), "statement_timeout"); got != "1234ms" {
 		t.Errorf("statement_timeout from the URL = %s, want 1234ms", got)
 	}
+	// No JIT, unless the URL asks for it.
+	if got := show(t, def, "jit"); got != "off" {
+		t.Errorf("default jit = %s, want off", got)
+	}
+	if got := show(t, open(t, url+"&jit=on", 1), "jit"); got != "on" {
+		t.Errorf("jit from the URL = %s, want on", got)
+	}
 	off := open(t, url, 1, db.WithTimeouts(db.Timeouts{}))
 	if got := show(t, off, "lock_timeout"); got != "0" {
 		t.Errorf("lock_timeout turned off = %s, want 0", got)
