@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +129,42 @@ func TestWithReports(t *testing.T) {
 	}
 	if got := weightsOf(withReports(restOps(&restAPI{}, nil, nil, nil, 0), &restAPI{}, 0)); got != "10:5:3:2" {
 		t.Fatalf("no reports: weights = %s", got)
+	}
+}
+
+// A followed upload is asked for again after twice the last wait, up to
+// the longest, and its wait is measured to the GET that says SUCCEEDED.
+func TestJobWaitsBackOff(t *testing.T) {
+	var mu sync.Mutex
+	var gets []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		gets = append(gets, time.Now())
+		state := "UPLOAD_STATE_CALCULATING"
+		if len(gets) == 6 {
+			state = "UPLOAD_STATE_SUCCEEDED"
+		}
+		fmt.Fprintf(w, `{"name":"uploads/1","state":%q}`, state)
+	}))
+	defer srv.Close()
+	w := &jobWaits{every: 1, poll: 20 * time.Millisecond, maxPoll: 80 * time.Millisecond, api: restAPI{base: srv.URL, client: srv.Client()}}
+	sent := time.Now()
+	w.follow(context.Background(), "uploads/1", sent)
+	if len(gets) != 6 || len(w.lats) != 1 || len(w.lost) != 0 {
+		t.Fatalf("%d GETs, waits %v, lost %v", len(gets), w.lats, w.lost)
+	}
+	// Waits of 20, 40, 80, 80, 80 ms between the six GETs.
+	for i, ms := range []int{20, 40, 80, 80, 80} {
+		want := time.Duration(ms) * time.Millisecond
+		if got := gets[i+1].Sub(gets[i]); got < want || got > want+150*time.Millisecond {
+			t.Errorf("wait %d: %v, want %v", i+1, got, want)
+		}
+	}
+	if w.lats[0] < gets[5].Sub(sent) {
+		t.Errorf("measured %v, less than the %v to the GET that said SUCCEEDED", w.lats[0], gets[5].Sub(sent))
+	}
+	if got := w.outcome(1).PollEvery; got != "20ms, doubling to 80ms" {
+		t.Errorf("PollEvery %q", got)
 	}
 }

@@ -96,13 +96,17 @@ func userSuppliers(ctx context.Context, dbURL string) ([]supplierRef, error) {
 // GET /v1/{name} says SUCCEEDED: what a user waits for.
 type jobWaits struct {
 	every int
-	poll  time.Duration
-	api   restAPI
-	n     atomic.Int64
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	lats  []time.Duration
-	lost  []string // sampled jobs that did not succeed, and why
+	// poll is the first wait between two GETs; each wait is twice the
+	// last, up to maxPoll, as a client's backoff: a user waiting on a
+	// slow upload does not ask ten times a second, and a harness that did
+	// would be most of the load it measures once uploads fall behind.
+	poll, maxPoll time.Duration
+	api           restAPI
+	n             atomic.Int64
+	wg            sync.WaitGroup
+	mu            sync.Mutex
+	lats          []time.Duration
+	lost          []string // sampled jobs that did not succeed, and why
 }
 
 // jobStatus is the part of an Upload or a Report (as JSON) a wait reads.
@@ -140,6 +144,7 @@ func (w *jobWaits) record(lat time.Duration, lost string) {
 
 func (w *jobWaits) follow(ctx context.Context, name string, sent time.Time) {
 	deadline := sent.Add(5 * time.Minute)
+	wait := w.poll
 	for {
 		body, err := w.api.do(ctx, http.MethodGet, "/v1/"+name, "", nil)
 		if err == nil {
@@ -163,8 +168,9 @@ func (w *jobWaits) follow(ctx context.Context, name string, sent time.Time) {
 		case <-ctx.Done():
 			w.record(0, name+": "+ctx.Err().Error())
 			return
-		case <-time.After(w.poll):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, max(w.maxPoll, w.poll))
 	}
 }
 
@@ -172,7 +178,7 @@ func (w *jobWaits) follow(ctx context.Context, name string, sent time.Time) {
 func (w *jobWaits) outcome(posted int) jobOutcome {
 	w.wg.Wait()
 	slices.Sort(w.lats)
-	out := jobOutcome{Posted: int64(posted), Every: w.every, PollEvery: w.poll.String(), Lost: w.lost,
+	out := jobOutcome{Posted: int64(posted), Every: w.every, PollEvery: w.poll.String() + ", doubling to " + max(w.maxPoll, w.poll).String(), Lost: w.lost,
 		Sampled: len(w.lats) + len(w.lost)}
 	setWaits(&out, w.lats)
 	return out
@@ -289,7 +295,7 @@ func runUserModel(ctx context.Context, base loadgen.Config, api *restAPI, dbURL 
 	ops = withReports(ops, api, m.ReportEvery)
 	poller := *api
 	poller.client = base.Client
-	waits := &jobWaits{every: m.SampleEvery, poll: 100 * time.Millisecond, api: poller}
+	waits := &jobWaits{every: m.SampleEvery, poll: 100 * time.Millisecond, maxPoll: time.Second, api: poller}
 	ops[3].Done = waits.done(ctx)
 	cfg := base
 	cfg.VUs, cfg.Duration, cfg.Think, cfg.Ops, cfg.Seed = m.Users, m.Duration, m.Think, ops, userRun
@@ -440,7 +446,7 @@ func (u *userReport) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", v.Target, v.Measured, mark)
 	}
 	up := u.Uploads
-	fmt.Fprintf(&b, "\nUpload to SUCCEEDED, from the POST to the first GET /v1/uploads/{id} that says so (one upload in %d, %d sampled, polled every %s): p50 %s, p95 %s, p99 %s, max %s. After the run: %s.\n",
+	fmt.Fprintf(&b, "\nUpload to SUCCEEDED, from the POST to the first GET /v1/uploads/{id} that says so (one upload in %d, %d sampled, polled after %s): p50 %s, p95 %s, p99 %s, max %s. After the run: %s.\n",
 		up.Every, up.Sampled, up.PollEvery, fmtMS(up.P50), fmtMS(up.P95), fmtMS(up.P99), fmtMS(up.Max), up.Drain)
 	for _, l := range up.Lost[:min(len(up.Lost), 5)] {
 		fmt.Fprintf(&b, "- %s\n", l)
