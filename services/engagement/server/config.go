@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/vcci-dev/vcci/pkg/config"
@@ -18,13 +17,15 @@ type Config struct {
 	// a developer's own receiver. Off, a tenant cannot make the platform
 	// post to its own network.
 	WebhookPrivateNetworks bool
-	// WebhookSecretKeys (WEBHOOK_SECRET_KEY, then WEBHOOK_SECRET_KEY_PREVIOUS,
-	// 32 bytes in base64 each, the previous ones comma-separated) seal
-	// endpoints' signing secrets: the first seals, all open. Kept out of the
-	// database (a Secret), so that a dump of it holds no usable secret.
-	// Unset, a key derived from the platform secret in the database seals
-	// them, and stays one that opens once a key is set.
-	WebhookSecretKeys [][]byte
+	// WebhookSecretKey (WEBHOOK_SECRET_KEY, 32 bytes in base64) seals
+	// endpoints' signing secrets. Kept out of the database (a Secret), so
+	// that a dump of it holds no usable secret. Unset (nil), a key derived
+	// from the platform secret in the database seals them; that key always
+	// opens what it sealed.
+	WebhookSecretKey []byte
+	// WebhookPreviousKeys (WEBHOOK_SECRET_KEY_PREVIOUS, comma-separated)
+	// open secrets but seal none: keys being rotated out, or in.
+	WebhookPreviousKeys [][]byte
 }
 
 // LoadConfig returns engagement's Config: env.Cfg, as its launcher read it,
@@ -42,13 +43,10 @@ func LoadConfig(env service.Env) (Config, error) {
 	if len(keys) > 1 {
 		return Config{}, fmt.Errorf("config: WEBHOOK_SECRET_KEY holds %d keys: one seals, older ones go in WEBHOOK_SECRET_KEY_PREVIOUS", len(keys))
 	}
-	previous, err := config.Keys("WEBHOOK_SECRET_KEY_PREVIOUS", 32)
-	if err != nil {
-		return Config{}, err
+	cfg := Config{Service: env.Cfg, HotspotAddr: env.Peer("hotspot"), WebhookPrivateNetworks: private}
+	if len(keys) == 1 {
+		cfg.WebhookSecretKey = keys[0]
 	}
-	if len(keys) == 0 && len(previous) > 0 {
-		return Config{}, errors.New("config: WEBHOOK_SECRET_KEY_PREVIOUS is set without WEBHOOK_SECRET_KEY")
-	}
-	return Config{Service: env.Cfg, HotspotAddr: env.Peer("hotspot"), WebhookPrivateNetworks: private,
-		WebhookSecretKeys: append(keys, previous...)}, nil
+	cfg.WebhookPreviousKeys, err = config.Keys("WEBHOOK_SECRET_KEY_PREVIOUS", 32)
+	return cfg, err
 }

@@ -48,11 +48,12 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	keys := append(slices.Clip(cfg.WebhookSecretKeys), derived)
-	if len(cfg.WebhookSecretKeys) == 0 {
+	current, others := cfg.WebhookSecretKey, append(slices.Clip(cfg.WebhookPreviousKeys), derived)
+	if current == nil {
+		current, others = derived, others[:len(others)-1]
 		env.Log.WarnContext(ctx, "webhook secrets are sealed under a key kept in the database; set WEBHOOK_SECRET_KEY to keep it apart")
 	}
-	box, err := secretbox.New(keys[0], keys[1:]...)
+	box, err := secretbox.New(current, others...)
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func Run(ctx context.Context, env service.Env) error {
 	if n, err := st.SealSecrets(ctx); err != nil {
 		return err
 	} else if n > 0 {
-		env.Log.InfoContext(ctx, "sealed webhook secrets under the current key", "endpoints", n, "key", secretbox.KeyID(keys[0]))
+		env.Log.InfoContext(ctx, "sealed webhook secrets under the current key", "endpoints", n, "key", secretbox.KeyID(current))
 	}
 	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
 	hooks := engagement.NewWebhooks(st)

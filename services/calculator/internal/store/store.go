@@ -757,9 +757,9 @@ func storeResultsAs(ctx context.Context, tx pgx.Tx, onConflict string, tenant uu
 // inventory's (5), the inventory's by month (6: 'YYYY-MM|' and the
 // group's key, kept in inventory_months) and suppliers and categories by
 // month (11, 12, keyed the same way, kept in summary_months with 4), as
-// (dim, upload 0, key, kg, amt, n, kg4, kg6) in no order. Each dimension is its own hashed grouping, keyed on columns: one
-// sort of every group under every key cost a third of a batch's
-// statement.
+// (dim, upload 0, key, kg, amt, n, kg4, kg6) in no order. Each dimension
+// is its own hashed grouping, keyed on columns: one sort of every group
+// under every key cost a third of a batch's statement.
 const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP BY supplier_id
 			UNION ALL SELECT 2, 0, category::text, ` + groupSums + ` FROM g GROUP BY category
 			UNION ALL SELECT 3, 0, naics_code, ` + groupSums + ` FROM g GROUP BY naics_code
