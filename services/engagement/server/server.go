@@ -48,9 +48,10 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	current, others := cfg.WebhookSecretKey, append(slices.Clip(cfg.WebhookPreviousKeys), derived)
-	if current == nil {
-		current, others = derived, others[:len(others)-1]
+	current, others := derived, cfg.WebhookPreviousKeys
+	if cfg.WebhookSecretKey != nil {
+		current, others = cfg.WebhookSecretKey, append(slices.Clip(others), derived)
+	} else {
 		env.Log.WarnContext(ctx, "webhook secrets are sealed under a key kept in the database; set WEBHOOK_SECRET_KEY to keep it apart")
 	}
 	box, err := secretbox.New(current, others...)
