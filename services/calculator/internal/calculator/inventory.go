@@ -174,12 +174,9 @@ func (s *Service) Inventory(ctx context.Context, tenant uuid.UUID, at InventoryA
 	return inv, nil
 }
 
-// checkPeriod refuses a period, or months, the store cannot read: months
-// are kept for the inventory now and in snapshots, not in the daily log.
+// checkPeriod refuses a period that is not whole months in order.
 func checkPeriod(at InventoryAt) error {
 	switch {
-	case at.Months && !at.Day.IsZero():
-		return apperr.Invalid("include_months", "months are kept now and in snapshots, not in the daily log an as_of_date reads")
 	case at.From.IsZero() != at.To.IsZero():
 		return apperr.Invalid("period_end", "a period needs its first and its last month")
 	case !at.Period():
@@ -188,8 +185,6 @@ func checkPeriod(at InventoryAt) error {
 		return fmt.Errorf("calculator: period %s to %s: not first days of months", at.From, at.To)
 	case at.To.Before(at.From):
 		return apperr.Invalid("period_end", "%s is before the period's start %s", at.To.Format("2006-01"), at.From.Format("2006-01"))
-	case !at.Day.IsZero():
-		return apperr.Invalid("period_start", "a period is read from the inventory now or from a snapshot, not as of a day (the daily log keeps every month's lines together)")
 	}
 	return nil
 }

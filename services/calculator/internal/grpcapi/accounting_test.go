@@ -153,8 +153,17 @@ func TestSupplierDataOverridesAveragesLineByLine(t *testing.T) {
 			t.Errorf("period %q to %q: %v, want a violation on %s", bad.start, bad.end, err, bad.field)
 		}
 	}
-	if _, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: "2024-01", PeriodEnd: "2024-12", AsOfDate: "2024-12-31"}); violation(err) != "period_start" {
-		t.Errorf("a period as of a day: %v", err)
+	// As of today the period is as now; as of a day before the lines were
+	// calculated it is empty.
+	today := time.Now().UTC().Format(time.DateOnly)
+	if asOf, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: "2024-01", PeriodEnd: "2024-06", AsOfDate: today,
+		IncludeMonths: true}); err != nil || asOf.GetTotalKgCo2E() != "146.3020011" || asOf.GetLineCount() != 6 || asOf.GetAsOfDate() != today ||
+		asOf.GetPeriodStart() != "2024-01" || len(asOf.GetMonths()) == 0 {
+		t.Errorf("January to June 2024 as of today = %v, %v", asOf, err)
+	}
+	if before, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{PeriodStart: "2024-01", PeriodEnd: "2024-06", AsOfDate: "2024-12-31"}); err != nil ||
+		before.GetLineCount() != 0 || before.GetTotalKgCo2E() != "0.0000000" {
+		t.Errorf("January to June 2024 as of 2024-12-31 = %v, %v", before, err)
 	}
 	other, err := calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{Seed: 7})
 	if err != nil || other.GetUncertainty().GetP50() == u.GetP50() {

@@ -224,6 +224,10 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 			FROM calculator.inventory_snapshot_groups WHERE tenant_id = $1 AND snapshot_id = $2`
 		args = append(args, at.Snapshot)
 		head = db.Stmt{SQL: `SELECT gwp_basis, create_time, months FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`, Args: args}
+	case !at.Day.IsZero() && at.Period():
+		src = `SELECT key, sum(kg_co2e) AS kg, sum(kg_co2e_ar4) AS kg4, sum(kg_co2e_ar6) AS kg6, sum(spend_usd) AS spend, sum(tx_count) AS n
+			FROM calculator.inventory_months_log WHERE tenant_id = $1 AND day <= $2 AND month BETWEEN $3 AND $4 GROUP BY key`
+		args = append(args, at.Day, at.From, at.To)
 	case at.Period():
 		// A period holding every month with data is every group: then the
 		// groups' totals are read, a row a group, not a row a month.
@@ -248,6 +252,13 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 	stmts := []db.Stmt{head, {SQL: `SELECT ` + inventoryCols + ` FROM (` + src + `) g
 		JOIN calculator.factor_sets s ON s.id = split_part(g.key, '|', 2)::smallint
 		WHERE g.n <> 0`, Args: args, Scan: db.Collect(&rows, scanInventoryRow)}}
+	// As of a day, months are read from the day the tenant's months log
+	// starts.
+	var logStart *time.Time
+	if !at.Day.IsZero() && (at.Period() || at.Months) {
+		stmts = append(stmts, db.Stmt{SQL: `SELECT (SELECT day FROM calculator.inventory_months_log_start WHERE tenant_id = $1)`,
+			Args: []any{tenant}, Scan: db.One(&logStart)})
+	}
 	if at.Months {
 		stmts = append(stmts, monthsStmt(tenant, at, &out.Months))
 	}
@@ -264,6 +275,14 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 			return calculator.InventoryData{}, apperr.Invalid("include_months", why, at.Snapshot)
 		}
 	}
+	if logStart != nil && at.Day.Before(*logStart) {
+		const why = "months are logged from %s: as of %s the inventory is read whole, without a period or months"
+		field := "include_months"
+		if at.Period() {
+			field = "period_start"
+		}
+		return calculator.InventoryData{}, apperr.Invalid(field, why, logStart.Format(time.DateOnly), at.Day.Format(time.DateOnly))
+	}
 	// By key, bytewise (as PostgreSQL's C collation would).
 	slices.SortFunc(rows, func(a, b keyedRow) int { return strings.Compare(a.key, b.key) })
 	out.Rows = make([]calculator.InventoryRow, len(rows))
@@ -278,7 +297,8 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 }
 
 // monthsStmt reads at's months (in its period, if any) into out: now from
-// the month totals (summary dimension 4), or from a snapshot's months.
+// the month totals (summary dimension 4), from a snapshot's months, or as
+// of a day from the months log.
 func monthsStmt(tenant uuid.UUID, at calculator.InventoryAt, out *[]calculator.MonthRow) db.Stmt {
 	from, to := at.From, at.To
 	if !at.Period() {
@@ -287,10 +307,15 @@ func monthsStmt(tenant uuid.UUID, at calculator.InventoryAt, out *[]calculator.M
 	st := db.Stmt{SQL: `SELECT (key || '-01')::date, kg_co2e::text, coalesce(kg_co2e_ar4, kg_co2e)::text, coalesce(kg_co2e_ar6, kg_co2e)::text, tx_count
 		FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 4 AND tx_count <> 0
 			AND key BETWEEN to_char($2::date, 'YYYY-MM') AND to_char($3::date, 'YYYY-MM') ORDER BY key`, Args: []any{tenant, from, to}}
-	if at.Snapshot != 0 {
+	switch {
+	case at.Snapshot != 0:
 		st = db.Stmt{SQL: `SELECT month, sum(kg_co2e)::text, sum(kg_co2e_ar4)::text, sum(kg_co2e_ar6)::text, sum(tx_count)
 			FROM calculator.inventory_snapshot_months WHERE tenant_id = $1 AND month BETWEEN $2 AND $3 AND snapshot_id = $4
 			GROUP BY month HAVING sum(tx_count) <> 0 ORDER BY month`, Args: []any{tenant, from, to, at.Snapshot}}
+	case !at.Day.IsZero():
+		st = db.Stmt{SQL: `SELECT month, sum(kg_co2e)::text, sum(kg_co2e_ar4)::text, sum(kg_co2e_ar6)::text, sum(tx_count)
+			FROM calculator.inventory_months_log WHERE tenant_id = $1 AND month BETWEEN $2 AND $3 AND day <= $4
+			GROUP BY month HAVING sum(tx_count) <> 0 ORDER BY month`, Args: []any{tenant, from, to, at.Day}}
 	}
 	st.Scan = db.Collect(out, func(row pgx.CollectableRow) (calculator.MonthRow, error) {
 		var m calculator.MonthRow

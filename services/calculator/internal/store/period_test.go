@@ -37,6 +37,21 @@ func period(from, to string) calculator.InventoryAt {
 	return calculator.InventoryAt{From: f, To: t}
 }
 
+// recalculateRevised moves the tenant to the revised set and recalculates
+// every line.
+func recalculateRevised(t *testing.T, f recalcFixture) {
+	t.Helper()
+	switchToRevised(t, f)
+	startWorkers(t, f.pool, f.svc, 2)
+	r, err := f.svc.CreateRecalculation(context.Background(), f.tenant, calculator.Recalculation{Reason: "revised set"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = waitEnded(t, f.svc, f.tenant, r.ID); r.State != calculator.RecalcSucceeded {
+		t.Fatalf("recalculation %+v", r)
+	}
+}
+
 func readInventory(t *testing.T, f recalcFixture, at calculator.InventoryAt) calculator.Inventory {
 	t.Helper()
 	inv, err := f.svc.Inventory(context.Background(), f.tenant, at, "", 100, 1)
@@ -96,15 +111,7 @@ func TestInventoryOfAPeriodIsItsMonthsLines(t *testing.T) {
 	}
 
 	// A recalculation moves each month's groups as it moves the whole.
-	switchToRevised(t, f)
-	startWorkers(t, f.pool, f.svc, 2)
-	r, err := f.svc.CreateRecalculation(ctx, f.tenant, calculator.Recalculation{Reason: "revised set"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r = waitEnded(t, f.svc, f.tenant, r.ID); r.State != calculator.RecalcSucceeded {
-		t.Fatalf("recalculation %+v", r)
-	}
+	recalculateRevised(t, f)
 	// T1 at 0.9 (TestRecalculateNewFactorSetVersion), T2 and T3 unchanged.
 	y2024 = readInventory(t, f, period("2024-01", "2024-12"))
 	if y2024.Kg != "1012.6987040" || y2024.Count != 3 {
@@ -134,15 +141,7 @@ func TestASnapshotKeepsItsMonths(t *testing.T) {
 	if err != nil || !snap.Months {
 		t.Fatalf("snapshot %+v, %v", snap, err)
 	}
-	switchToRevised(t, f)
-	startWorkers(t, f.pool, f.svc, 2)
-	r, err := f.svc.CreateRecalculation(ctx, f.tenant, calculator.Recalculation{Reason: "revised set"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r = waitEnded(t, f.svc, f.tenant, r.ID); r.State != calculator.RecalcSucceeded {
-		t.Fatalf("recalculation %+v", r)
-	}
+	recalculateRevised(t, f)
 	y := period("2024-01", "2024-12")
 	if now := readInventory(t, f, y); now.Kg != "1012.6987040" {
 		t.Fatalf("2024 now: %s kg", now.Kg)
@@ -200,6 +199,92 @@ func TestASnapshotKeepsItsMonths(t *testing.T) {
 	}
 }
 
+// A period as of a day is its months as calculated at that day's end:
+// what a recalculation or a later line changes reads from their day on.
+func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
+	ctx := context.Background()
+	f := newRecalcFixture(t)
+	if _, err := f.svc.Calculate(ctx, f.tenant, []calculator.Line{line2025}); err != nil {
+		t.Fatal(err)
+	}
+	y := period("2024-01", "2024-12")
+	asOf := func(d time.Time) calculator.InventoryAt {
+		return calculator.InventoryAt{Day: d, From: y.From, To: y.To, Months: true}
+	}
+	months := func(inv calculator.Inventory) string {
+		ms := make([]string, 0, len(inv.Months))
+		for _, m := range inv.Months {
+			ms = append(ms, fmt.Sprintf("%s %s/%d", m.Month.Format("2006-01"), m.Kg, m.Count))
+		}
+		return strings.Join(ms, ", ")
+	}
+	const dayOneMonths = "2024-01 746.7794993/1, 2024-02 38.8558404/1, 2024-07 119.8383536/1"
+	if one := readInventory(t, f, asOf(dayOne)); one.Kg != "905.4736933" || one.Count != 3 || months(one) != dayOneMonths {
+		t.Fatalf("2024 as of day one: %s kg, %d lines, months %s", one.Kg, one.Count, months(one))
+	}
+	if before := readInventory(t, f, asOf(dayOne.AddDate(0, 0, -1))); before.Kg != "0.0000000" || before.Count != 0 || len(before.Months) != 0 {
+		t.Fatalf("2024 the day before anything was calculated: %s kg, %d lines, months %s", before.Kg, before.Count, months(before))
+	}
+
+	// Day two: T1 recalculated (746.7794993 -> 854.0045100), and a line of
+	// 2024-02 added on day three.
+	f.st.Now = func() time.Time { return dayTwo.Add(9 * time.Hour) }
+	recalculateRevised(t, f)
+	dayThree := dayTwo.AddDate(0, 0, 1)
+	f.st.Now = func() time.Time { return dayThree.Add(time.Hour) }
+	t5 := calculator.Line{TransactionID: "T5", Date: day("2024-02-20"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 9}
+	if _, err := f.svc.Calculate(ctx, f.tenant, []calculator.Line{t5}); err != nil {
+		t.Fatal(err)
+	}
+	if one := readInventory(t, f, asOf(dayOne)); one.Kg != "905.4736933" || one.Count != 3 || months(one) != dayOneMonths {
+		t.Fatalf("2024 as of day one, read after: %s kg, %d lines, months %s", one.Kg, one.Count, months(one))
+	}
+	const dayTwoMonths = "2024-01 854.0045100/1, 2024-02 38.8558404/1, 2024-07 119.8383536/1"
+	two := readInventory(t, f, asOf(dayTwo))
+	if two.Kg != "1012.6987040" || two.Count != 3 || months(two) != dayTwoMonths {
+		t.Fatalf("2024 as of day two: %s kg, %d lines, months %s", two.Kg, two.Count, months(two))
+	}
+	for _, g := range two.Groups {
+		if g.Set != "epa-revised" {
+			t.Fatalf("2024 as of day two holds a group of %s: %+v", g.Set, g)
+		}
+	}
+	three, now := readInventory(t, f, asOf(dayThree)), readInventory(t, f, calculator.InventoryAt{From: y.From, To: y.To, Months: true})
+	if three.Count != 4 || three.Kg != now.Kg || months(three) != months(now) || !reflect.DeepEqual(three.Groups, now.Groups) {
+		t.Fatalf("2024 as of day three: %s kg, %d lines, months %s; now %s kg, months %s", three.Kg, three.Count, months(three), now.Kg, months(now))
+	}
+	if y2025 := readInventory(t, f, calculator.InventoryAt{Day: dayOne, From: day("2025-01-01"), To: day("2025-12-01")}); y2025.Count != 1 ||
+		sumKg(t, y2025.Kg, "905.4736933") != readInventory(t, f, calculator.InventoryAt{Day: dayOne}).Kg {
+		t.Fatalf("2025 as of day one: %s kg, %d lines", y2025.Kg, y2025.Count)
+	}
+
+	// A tenant whose months were logged from day two (its data before
+	// logged whole then) reads a period or months as of day two on only.
+	if _, err := f.pool.Exec(ctx, `INSERT INTO calculator.inventory_months_log_start (tenant_id, day) VALUES ($1, $2)`, f.tenant, dayTwo); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		field string
+		at    calculator.InventoryAt
+	}{
+		{"period_start", calculator.InventoryAt{Day: dayOne, From: y.From, To: y.To}},
+		{"include_months", calculator.InventoryAt{Day: dayOne, Months: true}},
+	} {
+		_, err := f.svc.Inventory(ctx, f.tenant, tc.at, "", 100, 1)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field ||
+			!strings.Contains(ae.Violations[0].Description, "logged from 2026-01-11") {
+			t.Errorf("%+v before the log starts: %v, want InvalidArgument on %s", tc.at, err, tc.field)
+		}
+	}
+	if whole := readInventory(t, f, calculator.InventoryAt{Day: dayOne}); whole.Count != 4 {
+		t.Fatalf("as of day one, whole, before the log starts: %d lines", whole.Count)
+	}
+	if got := readInventory(t, f, asOf(dayTwo)); got.Kg != two.Kg || months(got) != dayTwoMonths {
+		t.Fatalf("2024 as of day two, the log's first: %s kg, months %s", got.Kg, months(got))
+	}
+}
+
 func TestInventoryPeriodRefused(t *testing.T) {
 	ctx := context.Background()
 	f := newRecalcFixture(t)
@@ -208,8 +293,6 @@ func TestInventoryPeriodRefused(t *testing.T) {
 		name, field string
 		at          calculator.InventoryAt
 	}{
-		{"as of a day", "period_start", calculator.InventoryAt{Day: dayOne, From: y.From, To: y.To}},
-		{"months as of a day", "include_months", calculator.InventoryAt{Day: dayOne, Months: true}},
 		{"end before start", "period_end", period("2024-12", "2024-01")},
 		{"no end", "period_end", calculator.InventoryAt{From: y.From}},
 	} {
@@ -233,6 +316,12 @@ func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
 				ALTER TABLE calculator.inventory_snapshots DROP COLUMN months`,
 			`SELECT to_char(month, 'YYYY-MM|') || key, kg_co2e::text, kg_co2e_ar4::text, kg_co2e_ar6::text,
 				spend_usd::text, tx_count FROM calculator.inventory_months WHERE tx_count <> 0 ORDER BY month, key`, 4},
+		// Every day's rows of a month's group summed: the backfill logs
+		// them under the day it runs.
+		{"0016_inventory_months_log.sql", `DROP TABLE calculator.inventory_months_log, calculator.inventory_months_log_start`,
+			`SELECT to_char(month, 'YYYY-MM|') || key, trim_scale(sum(kg_co2e))::text, trim_scale(sum(kg_co2e_ar4))::text,
+				trim_scale(sum(kg_co2e_ar6))::text, trim_scale(sum(spend_usd))::text, sum(tx_count)
+			FROM calculator.inventory_months_log GROUP BY month, key HAVING sum(tx_count) <> 0 ORDER BY month, key`, 4},
 		// S1 and S2's months, their categories and the months. T1's
 		// group was taken out and put back, so its sums have its old
 		// version's scale: compared as numbers.

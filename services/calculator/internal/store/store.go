@@ -782,10 +782,10 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 		return nil
 	}
 	// The inventory's groups (dimension 5) also go to the day's log, which
-	// inventories as of a day read, by month (6) to inventory_months, and
-	// the months (4) with suppliers and categories by month (11, 12) to
-	// summary_months, in one statement: every batch locks in the same
-	// order.
+	// inventories as of a day read, by month (6) to inventory_months and
+	// the day's log by month, and the months (4) with suppliers and
+	// categories by month (11, 12) to summary_months, in one statement:
+	// every batch locks in the same order.
 	if _, err := tx.Exec(ctx, `
 		WITH a AS (
 			-- Summed by key: a recalculation's batch takes a group out and
@@ -805,6 +805,13 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 			INSERT INTO calculator.inventory_months AS m (tenant_id, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
 			ON CONFLICT (tenant_id, month, key) DO UPDATE SET
+				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
+				tx_count = m.tx_count + excluded.tx_count,
+				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
+		), mlog AS (
+			INSERT INTO calculator.inventory_months_log AS m (tenant_id, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), $9, kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
+			ON CONFLICT (tenant_id, month, key, day) DO UPDATE SET
 				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
 				tx_count = m.tx_count + excluded.tx_count,
 				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6

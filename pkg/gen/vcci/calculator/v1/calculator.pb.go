@@ -3769,12 +3769,14 @@ type GetInventoryRequest struct {
 	Seed          uint64 `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
 	IncludeGroups bool   `protobuf:"varint,6,opt,name=include_groups,json=includeGroups,proto3" json:"include_groups,omitempty"`
 	// A reporting period of whole months ("YYYY-MM", first and last, both
-	// included): only the lines dated in it, now or from a snapshot that
-	// recorded its months (not with as_of_date). Empty: every stored line.
+	// included): only the lines dated in it, now, as of a day (from the day
+	// the tenant's months are logged, for a tenant with data before it) or
+	// from a snapshot that recorded its months. Empty: every stored line.
 	PeriodStart string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// Also total it by month of the lines' dates (in the period, if one is
-	// given): now, or from a snapshot that recorded its months.
+	// given): now, as of a day (as a period), or from a snapshot that
+	// recorded its months.
 	IncludeMonths bool `protobuf:"varint,9,opt,name=include_months,json=includeMonths,proto3" json:"include_months,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -267,8 +267,9 @@ type Report struct {
 	// The reporting period, "YYYY-MM-DD" both, inclusive; required, and
 	// period_end is not before period_start. Whole months (the first day
 	// of one to the last of another): the report is of the lines dated in
-	// them. Under a snapshot, and for the hotspot pack, it must cover every
-	// month with data (they are of every stored line).
+	// them. Under a snapshot recorded before snapshots kept their months,
+	// it must cover every month with data (such a snapshot is of every
+	// stored line).
 	PeriodStart string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// The inventory snapshot reported ("inventorySnapshots/{id}"); empty:
