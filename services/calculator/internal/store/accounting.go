@@ -226,7 +226,7 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 		head = db.Stmt{SQL: `SELECT gwp_basis, create_time, months FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`, Args: args}
 	case !at.Day.IsZero() && at.Period():
 		src = `SELECT key, sum(kg_co2e) AS kg, sum(kg_co2e_ar4) AS kg4, sum(kg_co2e_ar6) AS kg6, sum(spend_usd) AS spend, sum(tx_count) AS n
-			FROM calculator.inventory_months_log WHERE tenant_id = $1 AND day <= $2 AND month BETWEEN $3 AND $4 GROUP BY key`
+			FROM (` + monthsAsOf + `) m GROUP BY key`
 		args = append(args, at.Day, at.From, at.To)
 	case at.Period():
 		// A period holding every month with data is every group: then the
@@ -296,6 +296,21 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 	return out, nil
 }
 
+// monthsAsOf are the months' groups ($3 to $4) at the end of day $2: a
+// group as it is if it has not changed since, else as at the end of its
+// latest logged day up to $2; a group made after $2 is left out.
+const monthsAsOf = `SELECT m.month, m.key,
+		CASE WHEN m.day <= $2 THEN m.kg_co2e ELSE l.kg_co2e END AS kg_co2e,
+		CASE WHEN m.day <= $2 THEN m.kg_co2e_ar4 ELSE l.kg_co2e_ar4 END AS kg_co2e_ar4,
+		CASE WHEN m.day <= $2 THEN m.kg_co2e_ar6 ELSE l.kg_co2e_ar6 END AS kg_co2e_ar6,
+		CASE WHEN m.day <= $2 THEN m.spend_usd ELSE l.spend_usd END AS spend_usd,
+		CASE WHEN m.day <= $2 THEN m.tx_count ELSE l.tx_count END AS tx_count
+	FROM calculator.inventory_months m
+	LEFT JOIN LATERAL (SELECT l.day, l.kg_co2e, l.kg_co2e_ar4, l.kg_co2e_ar6, l.spend_usd, l.tx_count FROM calculator.inventory_months_log l
+		WHERE l.tenant_id = $1 AND l.month = m.month AND l.key = m.key AND l.day <= $2
+		ORDER BY l.day DESC LIMIT 1) l ON m.day > $2
+	WHERE m.tenant_id = $1 AND m.month BETWEEN $3 AND $4 AND (m.day <= $2 OR l.day IS NOT NULL)`
+
 // monthsStmt reads at's months (in its period, if any) into out: now from
 // the month totals (summary dimension 4), from a snapshot's months, or as
 // of a day from the months log.
@@ -314,8 +329,7 @@ func monthsStmt(tenant uuid.UUID, at calculator.InventoryAt, out *[]calculator.M
 			GROUP BY month HAVING sum(tx_count) <> 0 ORDER BY month`, Args: []any{tenant, from, to, at.Snapshot}}
 	case !at.Day.IsZero():
 		st = db.Stmt{SQL: `SELECT month, sum(kg_co2e)::text, sum(kg_co2e_ar4)::text, sum(kg_co2e_ar6)::text, sum(tx_count)
-			FROM calculator.inventory_months_log WHERE tenant_id = $1 AND month BETWEEN $2 AND $3 AND day <= $4
-			GROUP BY month HAVING sum(tx_count) <> 0 ORDER BY month`, Args: []any{tenant, from, to, at.Day}}
+			FROM (` + monthsAsOf + `) m GROUP BY month HAVING sum(tx_count) <> 0 ORDER BY month`, Args: []any{tenant, at.Day, from, to}}
 	}
 	st.Scan = db.Collect(out, func(row pgx.CollectableRow) (calculator.MonthRow, error) {
 		var m calculator.MonthRow

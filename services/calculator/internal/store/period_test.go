@@ -316,12 +316,6 @@ func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
 				ALTER TABLE calculator.inventory_snapshots DROP COLUMN months`,
 			`SELECT to_char(month, 'YYYY-MM|') || key, kg_co2e::text, kg_co2e_ar4::text, kg_co2e_ar6::text,
 				spend_usd::text, tx_count FROM calculator.inventory_months WHERE tx_count <> 0 ORDER BY month, key`, 4},
-		// Every day's rows of a month's group summed: the backfill logs
-		// them under the day it runs.
-		{"0016_inventory_months_log.sql", `DROP TABLE calculator.inventory_months_log, calculator.inventory_months_log_start`,
-			`SELECT to_char(month, 'YYYY-MM|') || key, trim_scale(sum(kg_co2e))::text, trim_scale(sum(kg_co2e_ar4))::text,
-				trim_scale(sum(kg_co2e_ar6))::text, trim_scale(sum(spend_usd))::text, sum(tx_count)
-			FROM calculator.inventory_months_log GROUP BY month, key HAVING sum(tx_count) <> 0 ORDER BY month, key`, 4},
 		// S1 and S2's months, their categories and the months. T1's
 		// group was taken out and put back, so its sums have its old
 		// version's scale: compared as numbers.
@@ -396,5 +390,52 @@ func testBackfill(t *testing.T, migration, drop, query string, groups int) {
 	}
 	if got := read(); !reflect.DeepEqual(got, written) {
 		t.Fatalf("backfilled:\n%+v\nwritten:\n%+v", got, written)
+	}
+}
+
+// TestMonthsLogStartsWhenMigrated runs migration 0016 over groups kept
+// before it: they are dated the day it ran, which the tenant's log starts
+// from, so a period reads as of that day and is refused before it.
+func TestMonthsLogStartsWhenMigrated(t *testing.T) {
+	ctx := context.Background()
+	pool := testsupport.NewOwnedPool(t, "calculator", store.Migrate)
+	st := store.New(pool)
+	st.Now = func() time.Time { return dayOne.Add(10 * time.Hour) }
+	f := recalcFixture{svc: calculator.New(st, nil, nil, nil), st: st, pool: pool, tenant: testsupport.Tenant(t, pool, "a")}
+	if _, err := f.svc.Calculate(ctx, f.tenant, append([]calculator.Line{line2025}, recalcLines...)); err != nil {
+		t.Fatal(err)
+	}
+	sql, err := os.ReadFile("migrations/0016_inventory_months_log.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the owner, as migrations run, over the tables as they were.
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DROP TABLE calculator.inventory_months_log, calculator.inventory_months_log_start;
+			ALTER TABLE calculator.inventory_months DROP COLUMN day, DROP COLUMN prev_day, DROP COLUMN prev_kg_co2e,
+				DROP COLUMN prev_spend_usd, DROP COLUMN prev_tx_count, DROP COLUMN prev_kg_co2e_ar4, DROP COLUMN prev_kg_co2e_ar6;
+			SET LOCAL search_path = calculator;`+string(sql))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var migrated time.Time
+	if err := db.InTenant(ctx, pool, f.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT day FROM calculator.inventory_months_log_start WHERE tenant_id = $1`, f.tenant).Scan(&migrated)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if today := time.Now().UTC().Format(time.DateOnly); migrated.Format(time.DateOnly) != today {
+		t.Fatalf("the log starts %s, want the day the migration ran, %s", migrated.Format(time.DateOnly), today)
+	}
+	y := period("2024-01", "2024-12")
+	now := readInventory(t, f, y)
+	if then := readInventory(t, f, calculator.InventoryAt{Day: migrated, From: y.From, To: y.To}); then.Kg != now.Kg || then.Count != 3 {
+		t.Fatalf("2024 as of the migration's day: %s kg, %d lines; now %s kg", then.Kg, then.Count, now.Kg)
+	}
+	_, err = f.svc.Inventory(ctx, f.tenant, calculator.InventoryAt{Day: migrated.AddDate(0, 0, -1), From: y.From, To: y.To}, "", 100, 1)
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "period_start" {
+		t.Fatalf("2024 as of the day before the migration: %v", err)
 	}
 }

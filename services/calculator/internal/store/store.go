@@ -782,10 +782,11 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 		return nil
 	}
 	// The inventory's groups (dimension 5) also go to the day's log, which
-	// inventories as of a day read, by month (6) to inventory_months and
-	// the day's log by month, and the months (4) with suppliers and
-	// categories by month (11, 12) to summary_months, in one statement:
-	// every batch locks in the same order.
+	// inventories as of a day read, by month (6) to inventory_months (and
+	// a group's earlier day to its log, when this batch is the first of a
+	// day to change it), and the months (4) with suppliers and categories
+	// by month (11, 12) to summary_months, in one statement: every batch
+	// locks in the same order.
 	if _, err := tx.Exec(ctx, `
 		WITH a AS (
 			-- Summed by key: a recalculation's batch takes a group out and
@@ -802,19 +803,24 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 				tx_count = t.tx_count + excluded.tx_count,
 				kg_co2e_ar4 = t.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = t.kg_co2e_ar6 + excluded.kg_co2e_ar6
 		), months AS (
-			INSERT INTO calculator.inventory_months AS m (tenant_id, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
+			INSERT INTO calculator.inventory_months AS m (tenant_id, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), $9, kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
 			ON CONFLICT (tenant_id, month, key) DO UPDATE SET
 				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
 				tx_count = m.tx_count + excluded.tx_count,
-				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
+				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6,
+				day = greatest(m.day, excluded.day), prev_day = CASE WHEN m.day < excluded.day THEN m.day END,
+				prev_kg_co2e = CASE WHEN m.day < excluded.day THEN m.kg_co2e END,
+				prev_kg_co2e_ar4 = CASE WHEN m.day < excluded.day THEN m.kg_co2e_ar4 END,
+				prev_kg_co2e_ar6 = CASE WHEN m.day < excluded.day THEN m.kg_co2e_ar6 END,
+				prev_spend_usd = CASE WHEN m.day < excluded.day THEN m.spend_usd END,
+				prev_tx_count = CASE WHEN m.day < excluded.day THEN m.tx_count END
+			RETURNING month, key, prev_day, prev_kg_co2e, prev_spend_usd, prev_tx_count, prev_kg_co2e_ar4, prev_kg_co2e_ar6
 		), mlog AS (
-			INSERT INTO calculator.inventory_months_log AS m (tenant_id, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), $9, kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
-			ON CONFLICT (tenant_id, month, key, day) DO UPDATE SET
-				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
-				tx_count = m.tx_count + excluded.tx_count,
-				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
+			-- A group this batch moved to a new day: its figures at the end
+			-- of its last day.
+			INSERT INTO calculator.inventory_months_log (tenant_id, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, * FROM months WHERE prev_day IS NOT NULL
 		), sums AS (
 			INSERT INTO calculator.summary_months AS m (tenant_id, dim, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 			SELECT $1, dim % 10, (left(key, 7) || '-01')::date, CASE dim WHEN 4 THEN key ELSE substr(key, 9) END, kg, spend, n, kg4, kg6
