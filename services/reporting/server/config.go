@@ -6,6 +6,7 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/service"
+	"github.com/vcci-dev/vcci/services/reporting/internal/store"
 )
 
 // Config is everything reporting reads from its environment: what every
@@ -21,6 +22,9 @@ type Config struct {
 	// Retention is how long a report and its file are kept after it ends
 	// (REPORT_RETENTION; 0: until deleted).
 	Retention time.Duration
+	// Workers is how many reports a replica builds at once
+	// (REPORT_WORKERS, default store.DefaultWorkers).
+	Workers int
 }
 
 // DefaultRetention keeps reports 90 days unless REPORT_RETENTION says
@@ -39,6 +43,12 @@ func LoadConfig(env service.Env) (Config, error) {
 	}
 	if c.Retention < 0 {
 		return c, fmt.Errorf("config: REPORT_RETENTION=%s must not be negative (0 keeps reports until deleted)", c.Retention)
+	}
+	if c.Workers, err = config.Int("REPORT_WORKERS", store.DefaultWorkers); err != nil {
+		return c, err
+	}
+	if c.Workers < 1 {
+		return c, fmt.Errorf("config: REPORT_WORKERS=%d must be at least 1", c.Workers)
 	}
 	return c, nil
 }

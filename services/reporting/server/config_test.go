@@ -25,3 +25,21 @@ func TestLoadConfigRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigWorkers(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  int
+	}{{"", 1}, {"2", 2}, {"6", 6}} {
+		t.Setenv("REPORT_WORKERS", c.value)
+		if got, err := LoadConfig(service.Env{}); err != nil || got.Workers != c.want {
+			t.Fatalf("REPORT_WORKERS=%q: %d, %v; want %d", c.value, got.Workers, err, c.want)
+		}
+	}
+	for _, bad := range []string{"0", "-2", "two"} {
+		t.Setenv("REPORT_WORKERS", bad)
+		if _, err := LoadConfig(service.Env{}); err == nil || !strings.Contains(err.Error(), "REPORT_WORKERS") {
+			t.Fatalf("REPORT_WORKERS=%q: %v, want an error naming it", bad, err)
+		}
+	}
+}

@@ -84,7 +84,7 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	jobs, err := store.NewClient(pool, reporting.NewReportWorker(made), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
-		Engagement: eng, Upkeep: st})
+		Workers: cfg.Workers, Engagement: eng, Upkeep: st})
 	if err != nil {
 		return err
 	}

@@ -66,11 +66,18 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 	return &Store{pool: pool, jobs: jobs}, nil
 }
 
+// DefaultWorkers builds one report at a time: a report is a document
+// asked for in the background, and each build takes PostgreSQL, the
+// calculator and hotspot from the API's requests, which the users wait on
+// (docs/benchmarks.md, "Report workers").
+const DefaultWorkers = 1
+
 // ClientOptions configure the River client that builds reports.
 type ClientOptions struct {
 	Log *slog.Logger
 	TP  trace.TracerProvider
-	// Workers is how many reports one client builds at once (default 2).
+	// Workers is how many reports one client builds at once (default
+	// DefaultWorkers).
 	Workers int
 	// FetchPoll is how often an idle queue looks for jobs (default
 	// River's).
@@ -93,7 +100,7 @@ func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (
 		return nil, fmt.Errorf("store.NewClient: %w", err)
 	}
 	if o.Workers <= 0 {
-		o.Workers = 2
+		o.Workers = DefaultWorkers
 	}
 	queues := map[string]river.QueueConfig{reporting.ReportQueue: {MaxWorkers: o.Workers}}
 	if o.Engagement != nil {
