@@ -42,8 +42,7 @@ func Run(ctx context.Context, env service.Env) error {
 	// The totals and the day's log are updated in place by every
 	// calculated batch: keep them vacuumed whatever autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
-		"calculator.emission_totals", "calculator.emission_totals_log", "calculator.inventory_months", "calculator.inventory_months_log",
-		"calculator.summary_months")
+		"calculator.emission_totals", "calculator.emission_totals_log", "calculator.inventory_months", "calculator.summary_months")
 	// The results grow by inserts, and their statistics as a whole decide
 	// how a period's lines are grouped: autovacuum never gathers those.
 	go db.KeepAnalyzed(bg, pool, db.VacuumOptions{}, func(err error) { env.Log.ErrorContext(ctx, "analyze", "error", err.Error()) },
