@@ -206,8 +206,9 @@ const outside = `SELECT 1 FROM calculator.emission_totals WHERE tenant_id = $1 A
 	AND (key < to_char($2::date, 'YYYY-MM') OR key > to_char($3::date, 'YYYY-MM'))`
 
 // InventoryGroups reads the groups now (from the totals), of a period's
-// months (inventory_months), as of a day (the log's days up to it) or of a
-// snapshot (its copy, or its months').
+// months (inventory_months), as of a day (the daily log's days up to it; a
+// period's months from monthsAsOf) or of a snapshot (its copy, or its
+// months').
 func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calculator.InventoryAt) (calculator.InventoryData, error) {
 	var out calculator.InventoryData
 	var src string
