@@ -299,18 +299,16 @@ func (s *Store) InventoryGroups(ctx context.Context, tenant uuid.UUID, at calcul
 
 // monthsAsOf are the months' groups ($3 to $4) at the end of day $2: a
 // group as it is if it has not changed since, else as at the end of its
-// latest logged day up to $2; a group made after $2 is left out.
-const monthsAsOf = `SELECT m.month, m.key,
-		CASE WHEN m.day <= $2 THEN m.kg_co2e ELSE l.kg_co2e END AS kg_co2e,
-		CASE WHEN m.day <= $2 THEN m.kg_co2e_ar4 ELSE l.kg_co2e_ar4 END AS kg_co2e_ar4,
-		CASE WHEN m.day <= $2 THEN m.kg_co2e_ar6 ELSE l.kg_co2e_ar6 END AS kg_co2e_ar6,
-		CASE WHEN m.day <= $2 THEN m.spend_usd ELSE l.spend_usd END AS spend_usd,
-		CASE WHEN m.day <= $2 THEN m.tx_count ELSE l.tx_count END AS tx_count
+// latest logged day up to $2 (none: made after $2, left out). Only the
+// groups changed since are looked up in the log.
+const monthsAsOf = `SELECT month, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count
+	FROM calculator.inventory_months WHERE tenant_id = $1 AND month BETWEEN $3 AND $4 AND day <= $2
+	UNION ALL
+	(SELECT DISTINCT ON (l.month, l.key) l.month, l.key, l.kg_co2e, l.kg_co2e_ar4, l.kg_co2e_ar6, l.spend_usd, l.tx_count
 	FROM calculator.inventory_months m
-	LEFT JOIN LATERAL (SELECT l.day, l.kg_co2e, l.kg_co2e_ar4, l.kg_co2e_ar6, l.spend_usd, l.tx_count FROM calculator.inventory_months_log l
-		WHERE l.tenant_id = $1 AND l.month = m.month AND l.key = m.key AND l.day <= $2
-		ORDER BY l.day DESC LIMIT 1) l ON m.day > $2
-	WHERE m.tenant_id = $1 AND m.month BETWEEN $3 AND $4 AND (m.day <= $2 OR l.day IS NOT NULL)`
+	JOIN calculator.inventory_months_log l ON l.tenant_id = $1 AND l.month = m.month AND l.key = m.key AND l.day <= $2
+	WHERE m.tenant_id = $1 AND m.month BETWEEN $3 AND $4 AND m.day > $2
+	ORDER BY l.month, l.key, l.day DESC)`
 
 // monthsStmt reads at's months (in its period, if any) into out: now from
 // the month totals (summary dimension 4), from a snapshot's months, or as

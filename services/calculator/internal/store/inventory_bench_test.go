@@ -53,9 +53,9 @@ func spreadLines(b *testing.B, n int) []calculator.Line {
 }
 
 // BenchmarkInventory reads an inventory of benchLines lines now, as of
-// today, as a snapshot, of 2024 alone and of both years (every month with
-// data), each with its 10,000-draw Monte Carlo: all read the inventory's
-// groups, not its lines.
+// today, as a snapshot, of 2024 alone, of both years (every month with
+// data) and of 2024 as of today, each with its 10,000-draw Monte Carlo: all
+// read the inventory's groups, not its lines.
 //
 //	VCCI_BENCH_LINES=1000000 go test -run x -bench Inventory -benchtime 20x ./internal/store/
 func BenchmarkInventory(b *testing.B) {
@@ -80,7 +80,8 @@ func BenchmarkInventory(b *testing.B) {
 		lines int64
 	}{{"now", calculator.InventoryAt{}, all}, {"as-of-day", calculator.InventoryAt{Day: today}, all},
 		{"snapshot", calculator.InventoryAt{Snapshot: snap.ID}, all}, {"year", period("2024-01", "2024-12"), in2024},
-		{"every-month", period("2023-01", "2024-12"), all}} {
+		{"every-month", period("2023-01", "2024-12"), all},
+		{"year-as-of-day", calculator.InventoryAt{Day: today, From: day("2024-01-01"), To: day("2024-12-01")}, in2024}} {
 		b.Run(c.name, func(b *testing.B) {
 			var inv calculator.Inventory
 			for b.Loop() {
