@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/vcci-dev/vcci/pkg/testsupport"
@@ -23,7 +24,7 @@ import (
 
 type report struct {
 	Name, State, Error, FileName, ContentType, Sha256, SizeBytes string
-	FinishTime, ExpireTime                                       string
+	FinishTime, ExpireTime, AsOfDate                             string
 }
 
 // Reports through the gateway and the real services: each format of a GHG
@@ -352,5 +353,96 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &e, "Content-Type", "application/json"); code != http.StatusBadRequest ||
 		!strings.Contains(e.Message, "report.period_start: must be the first day of a month") {
 		t.Errorf("a period from the 15th: HTTP %d %q", code, e.Message)
+	}
+}
+
+// ageLog dates every change the calculator has logged days earlier, as if
+// it had been calculated then: the only way a test can have a past day
+// (as superuser, past the tenant policies).
+func ageLog(t *testing.T, p platform, days int) {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Password = "postgres", ""
+	conn, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	for _, q := range []string{
+		`UPDATE calculator.emission_totals_log SET day = day - $1::int`,
+		`UPDATE calculator.inventory_months SET day = day - $1::int, prev_day = prev_day - $1::int`,
+		`UPDATE calculator.inventory_months_log SET day = day - $1::int`,
+	} {
+		if _, err := conn.Exec(t.Context(), q, days); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// A report as of a day through the gateway: the inventory API's figures
+// of that day, a line loaded since left out; today and a snapshot with a
+// day are refused naming as_of_date.
+func TestAReportAsOfADayThroughREST(t *testing.T) {
+	p := start(t, nil)
+	const head = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
+	if got := p.wait(t, p.key, p.upload(t, p.key, []byte(head+"P1,2024-06-14,S1,Steel Co,331110,10000.00,USD,coil\n"+
+		"P2,2025-02-03,S2,Cement Co,327310,5000.00,USD,cement\n")).Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("upload = %+v", got)
+	}
+	ageLog(t, p, 2)
+	if got := p.wait(t, p.key, p.upload(t, p.key, []byte(head+"P4,2024-06-20,S1,Steel Co,331110,500.00,USD,late\n")).Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("late upload = %+v", got)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	yesterday := today.AddDate(0, 0, -1).Format(time.DateOnly)
+	type inventory struct{ TotalKgCo2e, LineCount, AsOfDate string }
+	var then, now inventory
+	if code := p.call(t, "GET", "/v1/inventory?periodStart=2024-01&periodEnd=2024-12&asOfDate="+yesterday, p.key, nil, &then); code != http.StatusOK ||
+		then.LineCount != "1" || then.AsOfDate != yesterday {
+		t.Fatalf("2024 as of %s: HTTP %d %+v, want the one line of then", yesterday, code, then)
+	}
+	if code := p.call(t, "GET", "/v1/inventory?periodStart=2024-01&periodEnd=2024-12", p.key, nil, &now); code != http.StatusOK || now.LineCount != "2" {
+		t.Fatalf("2024 now: HTTP %d %+v", code, now)
+	}
+
+	var r report
+	body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31","asOfDate":"` + yesterday + `"}`
+	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK || r.AsOfDate != yesterday {
+		t.Fatalf("CreateReport as of %s: %d %+v", yesterday, code, r)
+	}
+	testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
+		p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
+		return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
+	})
+	var file json.RawMessage
+	p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
+	kg, _ := new(big.Rat).SetString(then.TotalKgCo2e)
+	if got, want := reportTotal(t, "REPORT_FORMAT_JSON", file), kg.Quo(kg, big.NewRat(1000, 1)).FloatString(3); r.State != "REPORT_STATE_SUCCEEDED" || got != want {
+		t.Fatalf("report as of %s: %+v, total %s t, want the inventory's of then, %s t", yesterday, r, got, want)
+	}
+	if months := jsonTable(t, file, "months"); len(months) != 1 || months[0][0] != "2024-06" || months[0][2] != "1" {
+		t.Errorf("months as of %s: %v, want June's one line of then", yesterday, months)
+	}
+	if want := "ghg-inventory-2024-01-01-2024-12-31-as-of-" + yesterday + "-" + strings.TrimPrefix(r.Name, "reports/") + ".json"; r.FileName != want {
+		t.Errorf("file name %q, want %q", r.FileName, want)
+	}
+	if !strings.Contains(string(file), "The figures are the inventory as calculated at the end of "+yesterday+" (UTC).") {
+		t.Errorf("the file does not say it is as of %s", yesterday)
+	}
+
+	for _, c := range []struct{ body, msg string }{
+		{`"asOfDate":"` + today.Format(time.DateOnly) + `"`, "report.as_of_date: " + today.Format(time.DateOnly) + " has not ended"},
+		{`"asOfDate":"` + yesterday + `","snapshot":"inventorySnapshots/1"`, "report.as_of_date: give a snapshot or a day, not both"},
+		{`"asOfDate":"` + today.AddDate(0, 0, -3).Format(time.DateOnly) + `"`, "report.period_start: the period 2024-01-01 to 2024-12-31 has no data"},
+	} {
+		var e struct{ Message string }
+		body := `{"kind":"REPORT_KIND_CDP","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31",` + c.body + `}`
+		if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &e, "Content-Type", "application/json"); code != http.StatusBadRequest ||
+			!strings.Contains(e.Message, c.msg) {
+			t.Errorf("%s: HTTP %d %q, want 400 %q", c.body, code, e.Message, c.msg)
+		}
 	}
 }

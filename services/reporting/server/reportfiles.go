@@ -35,6 +35,7 @@ func request(r reporting.Report) reports.Request {
 	if r.Snapshot != 0 {
 		q.Snapshot = fmt.Sprintf("inventorySnapshots/%d", r.Snapshot)
 	}
+	q.AsOf = r.AsOf
 	for _, e := range r.Exclusions {
 		q.Exclusions = append(q.Exclusions, reports.Exclusion{Category: int(e.Category), Reason: e.Reason})
 	}

@@ -27,6 +27,7 @@ type requestDoc struct {
 	PeriodStart  string                `json:"periodStart"`
 	PeriodEnd    string                `json:"periodEnd"`
 	Snapshot     int64                 `json:"snapshot,omitempty"`
+	AsOfDate     string                `json:"asOfDate,omitempty"`
 	GWPBasis     string                `json:"gwpBasis,omitempty"`
 	Organization string                `json:"organization,omitempty"`
 	Exclusions   []reporting.Exclusion `json:"exclusions,omitempty"`
@@ -36,9 +37,13 @@ func (requestJSON) Produce(_ context.Context, _ uuid.UUID, r reporting.Report) (
 	if r.Format != reporting.FormatJSON {
 		return nil, apperr.New(apperr.FailedPrecondition, "the test producer writes JSON only")
 	}
-	b, err := json.Marshal(requestDoc{Report: r.ID, Kind: r.Kind, PeriodStart: r.PeriodStart.Format(time.DateOnly),
+	d := requestDoc{Report: r.ID, Kind: r.Kind, PeriodStart: r.PeriodStart.Format(time.DateOnly),
 		PeriodEnd: r.PeriodEnd.Format(time.DateOnly), Snapshot: r.Snapshot, GWPBasis: string(r.GWPBasis), Organization: r.Organization,
-		Exclusions: r.Exclusions})
+		Exclusions: r.Exclusions}
+	if !r.AsOf.IsZero() {
+		d.AsOfDate = r.AsOf.Format(time.DateOnly)
+	}
+	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("requestJSON: %w", err)
 	}

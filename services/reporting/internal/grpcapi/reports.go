@@ -93,6 +93,11 @@ func reportIn(in *reportingv1.Report) (reporting.Report, error) {
 			return r, err
 		}
 	}
+	if s := in.GetAsOfDate(); s != "" {
+		if r.AsOf, err = parseDate("report.as_of_date", s); err != nil {
+			return r, err
+		}
+	}
 	if r.GWPBasis, err = refdata.BasisFromProto("report.gwp_basis", in.GetGwpBasis()); err != nil {
 		return r, err
 	}
@@ -111,6 +116,9 @@ func reportProto(r reporting.Report) *reportingv1.Report {
 	}
 	if r.Snapshot != 0 {
 		out.Snapshot = snapshotPrefix + strconv.FormatInt(r.Snapshot, 10)
+	}
+	if !r.AsOf.IsZero() {
+		out.AsOfDate = r.AsOf.Format(time.DateOnly)
 	}
 	for _, e := range r.Exclusions {
 		out.Exclusions = append(out.Exclusions, &reportingv1.ReportExclusion{Category: e.Category, Reason: e.Reason})

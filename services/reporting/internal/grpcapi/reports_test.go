@@ -304,6 +304,12 @@ func TestBadReportRequestsNameTheField(t *testing.T) {
 			r.Exclusions = append(r.Exclusions, &reportingv1.ReportExclusion{Category: 16, Reason: "x"})
 		}, "report.exclusions[1].category"},
 		{"bad snapshot", func(r *reportingv1.Report) { r.Snapshot = "snapshots/1" }, "report.snapshot"},
+		{"bad as-of day", func(r *reportingv1.Report) { r.AsOfDate = "2026-02-30" }, "report.as_of_date"},
+		{"as of a day and a snapshot", func(r *reportingv1.Report) { r.AsOfDate, r.Snapshot = "2026-01-31", "inventorySnapshots/1" }, "report.as_of_date"},
+		{"hotspot pack as of a day", func(r *reportingv1.Report) {
+			r.Kind, r.AsOfDate = reportingv1.ReportKind_REPORT_KIND_HOTSPOT_PACK, "2026-01-31"
+		}, "report.as_of_date"},
+		{"as of today", func(r *reportingv1.Report) { r.AsOfDate = time.Now().UTC().Format(time.DateOnly) }, "report.as_of_date"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := inventory()
@@ -318,6 +324,30 @@ func TestBadReportRequestsNameTheField(t *testing.T) {
 	e.queryAsA(t, `SELECT (SELECT count(*) FROM reporting.reports), (SELECT count(*) FROM reporting_river.river_job)`, &rows, &jobs)
 	if rows != 0 || jobs != 0 {
 		t.Fatalf("%d reports and %d jobs stored for refused requests, want none", rows, jobs)
+	}
+}
+
+// A report as of a day keeps its day, and its job builds the report of it.
+func TestReportAsOfADayReachesItsJob(t *testing.T) {
+	e := startReports(t, acceptAll{}, requestJSON{})
+	ctx := testsupport.WithKey(e.keyA)
+	in := inventory()
+	in.AsOfDate = "2026-01-31"
+	created, err := e.client.CreateReport(ctx, &reportingv1.CreateReportRequest{Report: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.GetAsOfDate() != "2026-01-31" {
+		t.Fatalf("created = %v, want as of 2026-01-31", created)
+	}
+	r := waitEnded(ctx, t, e.client, created.GetName())
+	stream, err := e.client.GetReportFile(ctx, &reportingv1.GetReportFileRequest{Name: created.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, err := readFile(stream)
+	if err != nil || r.GetAsOfDate() != "2026-01-31" || !strings.Contains(string(body), `"asOfDate":"2026-01-31"`) {
+		t.Fatalf("report %v, file %s, %v; want both as of 2026-01-31", r, body, err)
 	}
 }
 

@@ -87,7 +87,10 @@ type Report struct {
 	PeriodEnd   time.Time // a date, UTC, inclusive
 	// Snapshot is the inventory snapshot's id; 0: the inventory as it
 	// stands when the job runs.
-	Snapshot     int64
+	Snapshot int64
+	// AsOf is a day (00:00 UTC) the report reads the inventory as
+	// calculated at the end of; zero: as it stands when the job runs.
+	AsOf         time.Time
 	GWPBasis     refdata.Basis // "": the tenant's setting
 	Format       Format
 	Organization string
@@ -201,6 +204,9 @@ func Validate(r Report) error {
 	if r.PeriodEnd.Before(r.PeriodStart) {
 		return apperr.Invalid("report.period_end", "%s is before period_start %s", r.PeriodEnd.Format(time.DateOnly), r.PeriodStart.Format(time.DateOnly))
 	}
+	if err := validateAsOf(r, time.Now()); err != nil {
+		return err
+	}
 	if len([]rune(r.Organization)) > MaxOrganization {
 		return apperr.Invalid("report.organization", "is longer than %d characters", MaxOrganization)
 	}
@@ -219,6 +225,23 @@ func Validate(r Report) error {
 		if len([]rune(e.Reason)) > MaxReason {
 			return apperr.Invalid(fmt.Sprintf("report.exclusions[%d].reason", i), "is longer than %d characters", MaxReason)
 		}
+	}
+	return nil
+}
+
+// validateAsOf refuses an as-of day with a snapshot, for a hotspot pack
+// or that has not ended at now.
+func validateAsOf(r Report, now time.Time) error {
+	switch {
+	case r.AsOf.IsZero():
+		return nil
+	case r.Snapshot != 0:
+		return apperr.Invalid("report.as_of_date", "give a snapshot or a day, not both")
+	case r.Kind == KindHotspotPack:
+		return apperr.Invalid("report.as_of_date", "a hotspot pack ranks suppliers as calculated now: they are kept by month, not by day")
+	case !r.AsOf.Before(now.UTC().Truncate(24 * time.Hour)):
+		return apperr.Invalid("report.as_of_date", "%s has not ended (UTC): a report is as of a past day, or of now without one",
+			r.AsOf.Format(time.DateOnly))
 	}
 	return nil
 }
@@ -265,9 +288,14 @@ func (s *Reports) File(ctx context.Context, tenant uuid.UUID, id int64) (Report,
 }
 
 // FileName is the name a report's file is downloaded as:
-// "ghg-inventory-2025-01-01-2025-12-31-42.pdf".
+// "ghg-inventory-2025-01-01-2025-12-31-42.pdf", or as of a day
+// "ghg-inventory-2025-01-01-2025-12-31-as-of-2026-03-31-42.pdf".
 func FileName(r Report) string {
-	return fmt.Sprintf("%s-%s-%s-%d.%s", r.Kind.slug(), r.PeriodStart.Format(time.DateOnly), r.PeriodEnd.Format(time.DateOnly), r.ID,
+	asOf := ""
+	if !r.AsOf.IsZero() {
+		asOf = "-as-of-" + r.AsOf.Format(time.DateOnly)
+	}
+	return fmt.Sprintf("%s-%s-%s%s-%d.%s", r.Kind.slug(), r.PeriodStart.Format(time.DateOnly), r.PeriodEnd.Format(time.DateOnly), asOf, r.ID,
 		formats[r.Format].ext)
 }
 

@@ -58,7 +58,7 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	// Peers' errors are gRPC statuses already and pass through unwrapped,
 	// as the rest of reporting passes them.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { d.months, err = src.MonthTotals(gctx, d.inv.GWPBasis); return err })
+	g.Go(func() (err error) { d.months, err = src.MonthTotals(gctx, d.inv.GWPBasis, asOfDate(r)); return err })
 	g.Go(func() (err error) { d.settings, err = src.Settings(gctx); return err })
 	g.Go(func() (err error) { d.recalcs, err = src.Recalculations(gctx); return err })
 	g.Go(func() (err error) { d.sets, err = src.FactorSets(gctx); return err })
@@ -85,10 +85,14 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	}
 	d.all = d.months
 	switch {
-	case d.snapshot.Months: // the snapshot's, of the period
+	case d.snapshot.Months || !r.AsOf.IsZero(): // the snapshot's or the day's, of the period
 		d.months = d.inv.Months
 	case d.period:
 		d.months = slices.DeleteFunc(slices.Clone(d.months), func(m Total) bool { return !inPeriod(r, m.Key) })
+	}
+	if !r.AsOf.IsZero() { // those asked for after the day did not shape its figures
+		end := r.AsOf.AddDate(0, 0, 1)
+		d.recalcs = slices.DeleteFunc(d.recalcs, func(rc Recalculation) bool { return !rc.CreateTime.Before(end) })
 	}
 	return d, nil
 }
@@ -539,6 +543,9 @@ func recalculationsSection(d data) document.Section {
 			strconv.FormatInt(r.LineCount, 10), strconv.FormatInt(r.LinesChanged, 10), tonnes(r.KgBefore), tonnes(r.KgAfter), r.ChangePct})
 	}
 	ps := []string{baseYearText(d)}
+	if d.inv.AsOfDate != "" {
+		ps = append(ps, "Recalculations asked for after "+d.inv.AsOfDate+" are left out. One finished after that day is not, or not wholly, in these figures: they are the inventory as calculated at the day's end.")
+	}
 	if len(d.recalcs) == 0 {
 		ps = append(ps, "No recalculation has been made: every result is its first calculation.")
 	}

@@ -6,8 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vcci-dev/vcci/pkg/apperr"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
@@ -33,6 +36,16 @@ type grpcSources struct {
 // Peers' errors are returned as they come: they are gRPC statuses, whose
 // code and message the caller should see.
 
+// asOfErr names the report's field in the calculator's refusal of a read as
+// of day asOf (its months log starting after it): the request's fields
+// were checked, so the day is what it refuses.
+func asOfErr(asOf string, err error) error {
+	if asOf != "" && status.Code(err) == codes.InvalidArgument {
+		return apperr.Invalid("report.as_of_date", "the calculator cannot read the inventory by month as of %s: %s", asOf, status.Convert(err).Message())
+	}
+	return err
+}
+
 func basisOf(b calculatorv1.GwpBasis) string {
 	if b == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
 		return ""
@@ -53,11 +66,11 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 
 func (s grpcSources) Inventory(ctx context.Context, q InventoryQuery) (Inventory, error) {
 	resp, err := s.calc.GetInventory(ctx, &calculatorv1.GetInventoryRequest{
-		GwpBasis: basisEnum(q.GWPBasis), Snapshot: q.Snapshot, Iterations: q.Iterations, IncludeGroups: q.IncludeGroups,
+		GwpBasis: basisEnum(q.GWPBasis), Snapshot: q.Snapshot, AsOfDate: q.AsOfDate, Iterations: q.Iterations, IncludeGroups: q.IncludeGroups,
 		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, IncludeMonths: q.IncludeMonths,
 	})
 	if err != nil {
-		return Inventory{}, err
+		return Inventory{}, asOfErr(q.AsOfDate, err)
 	}
 	inv := Inventory{
 		GWPBasis: basisOf(resp.GetGwpBasis()), AsOfDate: resp.GetAsOfDate(), Snapshot: resp.GetSnapshot(),
@@ -101,7 +114,11 @@ func uncertainty(u *calculatorv1.UncertaintyRange) Uncertainty {
 	return Uncertainty{P5: u.GetP5(), P50: u.GetP50(), P95: u.GetP95()}
 }
 
-func (s grpcSources) MonthTotals(ctx context.Context, basis string) ([]Total, error) {
+func (s grpcSources) MonthTotals(ctx context.Context, basis, asOf string) ([]Total, error) {
+	if asOf != "" { // the inventory's months as of the day, the fewest draws it takes
+		inv, err := s.Inventory(ctx, InventoryQuery{GWPBasis: basis, AsOfDate: asOf, Iterations: checkIterations, IncludeMonths: true})
+		return inv.Months, err
+	}
 	resp, err := s.calc.SummarizeEmissions(ctx, &calculatorv1.SummarizeEmissionsRequest{
 		GroupBy: calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH, GwpBasis: basisEnum(basis),
 	})

@@ -2,8 +2,10 @@ package reports_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vcci-dev/vcci/pkg/apperr"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	commonv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/common/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
@@ -45,6 +48,9 @@ type fakeCalc struct {
 func (f *fakeCalc) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
 	f.record(ctx)
 	f.invReq = req
+	if req.GetAsOfDate() == "2020-01-01" { // before the tenant's months log starts
+		return nil, status.Error(codes.InvalidArgument, "period_start: months are logged from 2026-12-07: as of 2020-01-01 the inventory is read whole, without a period or months")
+	}
 	return &calculatorv1.Inventory{
 		GwpBasis: calculatorv1.GwpBasis_GWP_BASIS_AR6, Snapshot: req.GetSnapshot(), TotalKgCo2E: "12.5000000", LineCount: 3,
 		Categories: []*calculatorv1.InventoryCategory{{
@@ -190,13 +196,30 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("Inventory =\n%+v\nwant\n%+v", inv, want)
 	}
 
-	months, err := src.MonthTotals(ctx, "AR6")
+	months, err := src.MonthTotals(ctx, "AR6", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(months, []reports.Total{{Key: "2024-05", Kg: "12.5000000", Spend: "300.0000", Count: 3}}) ||
 		calc.sumReq.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH || calc.sumReq.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 {
 		t.Errorf("MonthTotals = %v from %v", months, calc.sumReq)
+	}
+
+	// As of a day, the months are the inventory's of that day, read with
+	// the fewest draws.
+	months, err = src.MonthTotals(ctx, "AR6", "2026-01-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := calc.invReq; !slices.Equal(months, want.Months) || r.GetAsOfDate() != "2026-01-31" || !r.GetIncludeMonths() || r.GetIterations() != 100 ||
+		r.GetPeriodStart() != "" || r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 {
+		t.Errorf("MonthTotals as of a day = %v from %v", months, r)
+	}
+	// The calculator's refusal of a day names the report's field.
+	_, err = src.Inventory(ctx, reports.InventoryQuery{AsOfDate: "2020-01-01", PeriodStart: "2024-01", PeriodEnd: "2024-12"})
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || len(ae.Violations) != 1 || ae.Violations[0].Field != "report.as_of_date" || !strings.Contains(ae.Msg, "months are logged from 2026-12-07") {
+		t.Errorf("Inventory before the months log = %v, want report.as_of_date named", err)
 	}
 
 	settings, err := src.Settings(ctx)
@@ -256,8 +279,8 @@ func TestGRPCSources(t *testing.T) {
 	seen := slices.Compact(slices.Clone(k.seen))
 	calls := len(k.seen)
 	k.mu.Unlock()
-	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 12 {
-		t.Errorf("API keys seen = %v over %d calls, want %s on 12", seen, calls, testsupport.APIKey)
+	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 14 {
+		t.Errorf("API keys seen = %v over %d calls, want %s on 14", seen, calls, testsupport.APIKey)
 	}
 }
 

@@ -44,6 +44,9 @@ type Request struct {
 	// Snapshot is "inventorySnapshots/{id}", or empty for the inventory as
 	// calculated now.
 	Snapshot string
+	// AsOf is a past day (00:00 UTC): the inventory as calculated at its
+	// end. Zero: now. Not with a snapshot, nor for a hotspot pack.
+	AsOf time.Time
 	// GWPBasis is "AR4", "AR5", "AR6", or empty for the tenant's (a
 	// snapshot's: the one it recorded).
 	GWPBasis     string
@@ -57,8 +60,9 @@ type Sources interface {
 	// Inventory is the Scope 3 inventory with its groups.
 	Inventory(ctx context.Context, q InventoryQuery) (Inventory, error)
 	// MonthTotals are the emissions of every month with data, oldest first,
-	// under basis ("" for the tenant's).
-	MonthTotals(ctx context.Context, basis string) ([]Total, error)
+	// under basis ("" for the tenant's), as calculated at the end of day
+	// asOf ("YYYY-MM-DD"; "": now).
+	MonthTotals(ctx context.Context, basis, asOf string) ([]Total, error)
 	// SupplierPareto ranks suppliers by the lines of q's period (empty:
 	// every line) under its basis.
 	SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error)
@@ -77,6 +81,7 @@ type Sources interface {
 // calculator's default.
 type InventoryQuery struct {
 	Snapshot, GWPBasis     string
+	AsOfDate               string // "YYYY-MM-DD"; "": now
 	PeriodStart, PeriodEnd string // "YYYY-MM", first and last months; "": every month
 	Iterations             int32
 	IncludeGroups          bool
@@ -234,7 +239,7 @@ func Check(ctx context.Context, src Sources, r Request) error {
 	if err != nil {
 		return err
 	}
-	months, err := src.MonthTotals(ctx, r.GWPBasis)
+	months, err := src.MonthTotals(ctx, r.GWPBasis, asOfDate(r))
 	if err != nil {
 		return err
 	}
@@ -276,11 +281,20 @@ func byPeriod(r Request, snap Snapshot) bool {
 // period's months where byPeriod. From a snapshot with months it also asks
 // for the snapshot's months.
 func inventoryQuery(r Request, snap Snapshot, iterations int32, groups bool) InventoryQuery {
-	q := InventoryQuery{Snapshot: r.Snapshot, GWPBasis: r.GWPBasis, Iterations: iterations, IncludeGroups: groups, IncludeMonths: snap.Months}
+	q := InventoryQuery{Snapshot: r.Snapshot, AsOfDate: asOfDate(r), GWPBasis: r.GWPBasis, Iterations: iterations, IncludeGroups: groups,
+		IncludeMonths: snap.Months || !r.AsOf.IsZero()}
 	if byPeriod(r, snap) {
 		q.PeriodStart, q.PeriodEnd = r.PeriodStart.Format(monthLayout), r.PeriodEnd.Format(monthLayout)
 	}
 	return q
+}
+
+// asOfDate is r's day as the calculator takes it; "" for now.
+func asOfDate(r Request) string {
+	if r.AsOf.IsZero() {
+		return ""
+	}
+	return ymd(r.AsOf)
 }
 
 // monthLayout is a month's key, as the calculator's totals write it.
@@ -317,6 +331,16 @@ func checkFields(r Request) error {
 		id, ok := strings.CutPrefix(r.Snapshot, "inventorySnapshots/")
 		if !ok || id == "" || strings.Contains(id, "/") {
 			return apperr.Invalid("report.snapshot", "must be inventorySnapshots/{id}, got %q", r.Snapshot)
+		}
+	}
+	if !r.AsOf.IsZero() {
+		switch {
+		case !r.AsOf.Equal(day(r.AsOf)):
+			return apperr.Invalid("report.as_of_date", "must be a whole day (00:00 UTC), got %s", r.AsOf.UTC().Format(time.RFC3339))
+		case r.Snapshot != "":
+			return apperr.Invalid("report.as_of_date", "give a snapshot or a day, not both")
+		case r.Kind == HotspotPack:
+			return apperr.Invalid("report.as_of_date", "a hotspot pack ranks suppliers as calculated now: they are kept by month, not by day")
 		}
 	}
 	if !slices.Contains(bases, r.GWPBasis) {
@@ -471,6 +495,9 @@ func subtitle(d data) string {
 	parts = append(parts, ymd(d.req.PeriodStart)+" to "+ymd(d.req.PeriodEnd), "GWP "+basisName(d.inv.GWPBasis))
 	if d.inv.Snapshot != "" {
 		parts = append(parts, "snapshot "+snapshotLabel(d))
+	}
+	if d.inv.AsOfDate != "" {
+		parts = append(parts, "as of "+d.inv.AsOfDate)
 	}
 	return strings.Join(parts, " · ")
 }

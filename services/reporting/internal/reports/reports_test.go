@@ -37,19 +37,30 @@ type fakeSources struct {
 	// The Pareto ranks every line whatever the period asked, as a hotspot
 	// that knows no periods would.
 	paretoWhole bool
+	// The months as of a day, for a read with AsOfDate, and the days
+	// MonthTotals was asked for.
+	dayMonths []reports.Total
+	monthDays []string
 }
 
 func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (reports.Inventory, error) {
 	f.queries = append(f.queries, q)
-	inv := f.inv
+	inv, months := f.inv, f.months
+	if q.AsOfDate != "" {
+		months = f.dayMonths
+	}
 	// A period none of the months is in reads nothing, as the
 	// calculator's would.
-	if q.PeriodStart != "" && !slices.ContainsFunc(f.months, func(m reports.Total) bool { return m.Key >= q.PeriodStart && m.Key <= q.PeriodEnd }) {
+	if q.PeriodStart != "" && !slices.ContainsFunc(months, func(m reports.Total) bool { return m.Key >= q.PeriodStart && m.Key <= q.PeriodEnd }) {
 		inv = reports.Inventory{GWPBasis: inv.GWPBasis, TotalKg: "0.0000000"}
 	}
-	inv.Snapshot = q.Snapshot
+	inv.Snapshot, inv.AsOfDate = q.Snapshot, q.AsOfDate
 	if q.IncludeMonths {
-		for _, m := range f.snapMonths {
+		ms := f.snapMonths
+		if q.AsOfDate != "" {
+			ms = f.dayMonths
+		}
+		for _, m := range ms {
 			if q.PeriodStart == "" || m.Key >= q.PeriodStart && m.Key <= q.PeriodEnd {
 				inv.Months = append(inv.Months, m)
 			}
@@ -61,7 +72,11 @@ func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (re
 	return inv, nil
 }
 
-func (f *fakeSources) MonthTotals(context.Context, string) ([]reports.Total, error) {
+func (f *fakeSources) MonthTotals(_ context.Context, _, asOf string) ([]reports.Total, error) {
+	f.monthDays = append(f.monthDays, asOf)
+	if asOf != "" {
+		return f.dayMonths, nil
+	}
 	return f.months, nil
 }
 
@@ -561,6 +576,20 @@ func TestCheck(t *testing.T) {
 		{name: "bad snapshot name", r: with(func(r *reports.Request) { r.Snapshot = "snapshots/7" }), fields: []string{"report.snapshot"}},
 		{name: "unknown snapshot", r: with(func(r *reports.Request) { r.Snapshot = "inventorySnapshots/8" }), fields: []string{"report.snapshot"}},
 		{name: "bad basis", r: with(func(r *reports.Request) { r.GWPBasis = "AR3" }), fields: []string{"report.gwp_basis"}},
+		{name: "as of a day and a snapshot", r: with(func(r *reports.Request) { r.AsOf, r.Snapshot = day("2026-01-31"), "inventorySnapshots/7" }),
+			fields: []string{"report.as_of_date"}, msg: "give a snapshot or a day, not both"},
+		{name: "hotspot pack as of a day", r: func() reports.Request {
+			r := request(reports.HotspotPack)
+			r.AsOf = day("2026-01-31")
+			return r
+		}(), fields: []string{"report.as_of_date"}, msg: "kept by month, not by day"},
+		{name: "as of part of a day", r: with(func(r *reports.Request) { r.AsOf = day("2026-01-31").Add(time.Hour) }),
+			fields: []string{"report.as_of_date"}, msg: "must be a whole day"},
+		// As of a day the months are that day's: 2024 had only January.
+		{name: "as of a day: a month then without data", r: with(func(r *reports.Request) {
+			r.AsOf, r.PeriodStart, r.PeriodEnd = day("2026-01-31"), day("2024-02-01"), day("2024-02-29")
+		}), src: func(f *fakeSources) { f.dayMonths = []reports.Total{{Key: "2024-01", Kg: "7500.0000000", Count: 590}} },
+			fields: []string{"report.period_start"}, msg: "has no data"},
 		{name: "category 16", r: with(func(r *reports.Request) {
 			r.Exclusions = append(r.Exclusions, reports.Exclusion{Category: 16, Reason: "x"})
 		}), fields: []string{"report.exclusions[1].category"}},
@@ -675,6 +704,48 @@ func TestBuildRefusesMalformedFigures(t *testing.T) {
 	_, err := reports.Build(t.Context(), src, request(reports.GHGInventory))
 	if err == nil || apperr.KindOf(err) != apperr.Internal || !strings.Contains(err.Error(), `"4.3e3" is not a decimal`) {
 		t.Errorf("Build = %v, want an internal error naming 4.3e3", err)
+	}
+}
+
+// A report as of a day reads the inventory, its months and every month as
+// calculated at the end of it, and lists the recalculations asked for by
+// then; the fixture's second recalculation came the next day.
+func TestAReportAsOfADayReadsThatDay(t *testing.T) {
+	src := newFake()
+	src.dayMonths = []reports.Total{{Key: "2023-12", Kg: "100.0000000", Count: 4},
+		{Key: "2024-01", Kg: "7500.0000000", Count: 590}, {Key: "2024-02", Kg: "6900.0000000", Count: 550}}
+	r := request(reports.GHGInventory)
+	r.AsOf = day("2026-01-31")
+	if err := reports.Check(t.Context(), src, r); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	doc := build(t, src, r)
+	if q := src.queries[len(src.queries)-1]; q.AsOfDate != "2026-01-31" || q.PeriodStart != "2024-01" || q.PeriodEnd != "2024-12" ||
+		!q.IncludeMonths || !q.IncludeGroups {
+		t.Errorf("inventory query %+v, want 2024 as of 2026-01-31 with its months and groups", q)
+	}
+	if !slices.Equal(src.monthDays, []string{"2026-01-31", "2026-01-31"}) {
+		t.Errorf("MonthTotals asked as of %q, want the day by Check and by Build", src.monthDays)
+	}
+	months := table(t, doc, "months")
+	if len(months.Rows) != 2 || months.Rows[0][1] != "7.500" || months.Rows[1][0] != "2024-02" || months.Rows[1][2] != "550" {
+		t.Errorf("months %v, want the day's January and February", months.Rows)
+	}
+	if rs := table(t, doc, "recalculations").Rows; len(rs) != 1 || rs[0][0] != "recalculations/1" {
+		t.Errorf("recalculations %v, want the one asked for by 2026-01-31", rs)
+	}
+	for _, want := range []string{
+		"The figures are the inventory as calculated at the end of 2026-01-31 (UTC).",
+		"Recalculations asked for after 2026-01-31 are left out.",
+		"The base year has not been recalculated.",
+		"(months with data: 2024-01 to 2024-02); the tenant's lines dated outside it (2023-12 to 2024-02 in all)",
+	} {
+		if !strings.Contains(text(doc), want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+	if !strings.Contains(doc.Subtitle, "as of 2026-01-31") {
+		t.Errorf("subtitle %q does not say the day", doc.Subtitle)
 	}
 }
 

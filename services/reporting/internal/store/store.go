@@ -134,16 +134,17 @@ func NewClient(pool *pgxpool.Pool, w *reporting.ReportWorker, o ClientOptions) (
 }
 
 // reportCols read a report r, without its file.
-const reportCols = `r.id, r.kind, r.period_start, r.period_end, coalesce(r.snapshot_id, 0), r.gwp_basis, r.format, r.organization,
-	r.exclusions, r.state, r.progress, r.error, r.file_name, r.content_type, r.size_bytes, r.sha256, r.create_time, r.finish_time`
+const reportCols = `r.id, r.kind, r.period_start, r.period_end, coalesce(r.snapshot_id, 0), r.as_of_date, r.gwp_basis, r.format,
+	r.organization, r.exclusions, r.state, r.progress, r.error, r.file_name, r.content_type, r.size_bytes, r.sha256, r.create_time,
+	r.finish_time`
 
 func (s *Store) scanReport(row pgx.Row, extra ...any) (reporting.Report, error) {
 	var r reporting.Report
 	var kind, format, progress int16
 	var basis, state string
 	var exclusions []byte
-	var finish *time.Time
-	dest := append([]any{&r.ID, &kind, &r.PeriodStart, &r.PeriodEnd, &r.Snapshot, &basis, &format, &r.Organization, &exclusions, &state,
+	var asOf, finish *time.Time
+	dest := append([]any{&r.ID, &kind, &r.PeriodStart, &r.PeriodEnd, &r.Snapshot, &asOf, &basis, &format, &r.Organization, &exclusions, &state,
 		&progress, &r.Error, &r.File.Name, &r.File.ContentType, &r.File.Size, &r.File.SHA256, &r.CreateTime, &finish}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return r, fmt.Errorf("scan report: %w", err)
@@ -152,6 +153,9 @@ func (s *Store) scanReport(row pgx.Row, extra ...any) (reporting.Report, error) 
 	r.GWPBasis, r.State = refdata.Basis(basis), reporting.State(state)
 	if err := json.Unmarshal(exclusions, &r.Exclusions); err != nil {
 		return r, fmt.Errorf("scan report exclusions: %w", err)
+	}
+	if asOf != nil {
+		r.AsOf = *asOf
 	}
 	if finish != nil {
 		r.FinishTime = *finish
@@ -172,11 +176,15 @@ func (s *Store) CreateReport(ctx context.Context, tenant uuid.UUID, r reporting.
 	var out reporting.Report
 	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO reporting.reports (tenant_id, kind, period_start, period_end, snapshot_id, gwp_basis, format,
-				organization, exclusions)
-			VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9) RETURNING id`,
+		var asOf *time.Time
+		if !r.AsOf.IsZero() {
+			asOf = &r.AsOf
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO reporting.reports (tenant_id, kind, period_start, period_end, snapshot_id, as_of_date,
+				gwp_basis, format, organization, exclusions)
+			VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9, $10) RETURNING id`,
 			// pgx range-checks int32 into the smallint columns, where int16() would wrap.
-			tenant, int32(r.Kind), r.PeriodStart, r.PeriodEnd, r.Snapshot, string(r.GWPBasis), int32(r.Format), r.Organization,
+			tenant, int32(r.Kind), r.PeriodStart, r.PeriodEnd, r.Snapshot, asOf, string(r.GWPBasis), int32(r.Format), r.Organization,
 			exclusions).Scan(&id); err != nil {
 			return fmt.Errorf("insert report: %w", err)
 		}

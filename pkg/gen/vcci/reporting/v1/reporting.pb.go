@@ -284,6 +284,12 @@ type Report struct {
 	Organization string `protobuf:"bytes,8,opt,name=organization,proto3" json:"organization,omitempty"`
 	// Categories left out, each with its reason.
 	Exclusions []*ReportExclusion `protobuf:"bytes,9,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
+	// A day ("YYYY-MM-DD", UTC) that has ended: the report is of the
+	// inventory as calculated at that day's end, what the platform showed
+	// then, with every upload and recalculation since left out. Empty: as
+	// the inventory stands when the job runs. Not with a snapshot, and not
+	// for a HOTSPOT_PACK (its suppliers are kept by month, not by day).
+	AsOfDate string `protobuf:"bytes,20,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	// Output only, as every field below.
 	State ReportState `protobuf:"varint,10,opt,name=state,proto3,enum=vcci.reporting.v1.ReportState" json:"state,omitempty"`
 	// How far the job is, 0 to 100.
@@ -397,6 +403,13 @@ func (x *Report) GetExclusions() []*ReportExclusion {
 		return x.Exclusions
 	}
 	return nil
+}
+
+func (x *Report) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
+	}
+	return ""
 }
 
 func (x *Report) GetState() ReportState {
@@ -1297,7 +1310,7 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"!vcci/reporting/v1/reporting.proto\x12\x11vcci.reporting.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\x1a\x1bvcci/common/v1/common.proto\"E\n" +
 	"\x0fReportExclusion\x12\x1a\n" +
 	"\bcategory\x18\x01 \x01(\x05R\bcategory\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xae\x06\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xcc\x06\n" +
 	"\x06Report\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.vcci.reporting.v1.ReportKindR\x04kind\x12!\n" +
@@ -1310,7 +1323,9 @@ const file_vcci_reporting_v1_reporting_proto_rawDesc = "" +
 	"\forganization\x18\b \x01(\tR\forganization\x12B\n" +
 	"\n" +
 	"exclusions\x18\t \x03(\v2\".vcci.reporting.v1.ReportExclusionR\n" +
-	"exclusions\x124\n" +
+	"exclusions\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\x14 \x01(\tR\basOfDate\x124\n" +
 	"\x05state\x18\n" +
 	" \x01(\x0e2\x1e.vcci.reporting.v1.ReportStateR\x05state\x12)\n" +
 	"\x10progress_percent\x18\v \x01(\x05R\x0fprogressPercent\x12\x14\n" +
