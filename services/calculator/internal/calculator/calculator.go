@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,6 +247,28 @@ type Summary struct {
 	FirstMonth, LastMonth string
 }
 
+// SupplierMethods are suppliers' emissions by method, of a period's lines.
+type SupplierMethods struct {
+	Suppliers []SupplierMix // as asked; one without lines is left out
+	Basis     refdata.Basis
+	Period    Period // zero: every line
+}
+
+// SupplierMix is one supplier's lines by method, by kg descending, each
+// share of the supplier's kg CO2e (0 when that is zero).
+type SupplierMix struct {
+	SupplierID, Kg string
+	Count          int64
+	Methods        []MethodShare
+}
+
+// SupplierMethod is a row the store reads: one supplier's lines of one
+// method.
+type SupplierMethod struct {
+	SupplierID, Method, Kg string
+	Count                  int64
+}
+
 // Period is a range of whole months, From and To their first days, both
 // included; the zero Period is every stored line.
 type Period struct{ From, To time.Time }
@@ -337,6 +360,9 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error)
 	SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error)
 	Months(ctx context.Context, tenant uuid.UUID) (first, last string, err error)
+	// SupplierMethods reads suppliers' emissions by method of the lines
+	// dated in p (zero: every line) under basis ("": the tenant's).
+	SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p Period) ([]SupplierMethod, refdata.Basis, error)
 	// Settings reads the tenant's settings (the defaults until changed);
 	// UpdateSettings stores them.
 	Settings(ctx context.Context, tenant uuid.UUID) (Settings, error)
@@ -675,6 +701,85 @@ func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dime
 	}
 	sum.Period = p
 	return sum, nil
+}
+
+// MaxSupplierMethods is how many suppliers one SupplierMethods call reads.
+const MaxSupplierMethods = 1000
+
+// SupplierMethods are the methods that calculated each supplier's lines
+// dated in p (zero: every line), with their kg CO2e under basis ("": the
+// tenant's), lines and share of the supplier's kg: which of a hotspot's
+// suppliers are on their own data and which on averages.
+func (s *Service) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p Period) (SupplierMethods, error) {
+	switch {
+	case len(suppliers) == 0:
+		return SupplierMethods{}, apperr.Invalid("supplier_ids", "name at least one supplier")
+	case len(suppliers) > MaxSupplierMethods:
+		return SupplierMethods{}, apperr.Invalid("supplier_ids", "at most %d suppliers, got %d", MaxSupplierMethods, len(suppliers))
+	}
+	seen := make(map[string]bool, len(suppliers))
+	for i, id := range suppliers {
+		if id == "" || seen[id] {
+			return SupplierMethods{}, apperr.Invalid(fmt.Sprintf("supplier_ids[%d]", i), "%q is empty or named twice", id)
+		}
+		seen[id] = true
+	}
+	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
+		return SupplierMethods{}, err
+	}
+	rows, basis, err := s.store.SupplierMethods(ctx, tenant, suppliers, basis, p)
+	if err != nil {
+		return SupplierMethods{}, err
+	}
+	out := SupplierMethods{Basis: basis, Period: p}
+	bySupplier := map[string][]SupplierMethod{}
+	for _, r := range rows {
+		bySupplier[r.SupplierID] = append(bySupplier[r.SupplierID], r)
+	}
+	// In the order asked; each supplier's total and shares exact until the
+	// ratio (the store's kg are all at one scale).
+	for _, id := range suppliers {
+		rs := bySupplier[id]
+		if len(rs) == 0 {
+			continue
+		}
+		mix := SupplierMix{SupplierID: id}
+		total, kgs, scale := new(big.Int), make([]*big.Int, len(rs)), 0
+		for i, r := range rs {
+			kg, sc, err := decimal.ParseScaled(r.Kg)
+			if err != nil {
+				return SupplierMethods{}, fmt.Errorf("calculator.SupplierMethods: %w", err)
+			}
+			if i > 0 && sc != scale {
+				return SupplierMethods{}, fmt.Errorf("calculator.SupplierMethods: kg %q not at scale %d", r.Kg, scale)
+			}
+			scale, kgs[i] = sc, kg
+			total.Add(total, kg)
+			mix.Count += r.Count
+			mix.Methods = append(mix.Methods, MethodShare{Method: r.Method, Kg: r.Kg, Count: r.Count})
+		}
+		for i := range mix.Methods {
+			mix.Methods[i].Share = share(kgs[i], total)
+		}
+		// By kg descending, then best data first.
+		order := make([]int, len(rs))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			if c := kgs[b].Cmp(kgs[a]); c != 0 {
+				return c
+			}
+			return methodRank(mix.Methods[a].Method) - methodRank(mix.Methods[b].Method)
+		})
+		sorted := make([]MethodShare, len(order))
+		for i, k := range order {
+			sorted[i] = mix.Methods[k]
+		}
+		mix.Methods, mix.Kg = sorted, decimal.FormatScaled(total, scale)
+		out.Suppliers = append(out.Suppliers, mix)
+	}
+	return out, nil
 }
 
 // Settings returns the tenant's calculation settings, from the cache when

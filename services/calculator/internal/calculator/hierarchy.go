@@ -23,6 +23,9 @@ const (
 	MethodSupplierCompany = quality.MethodCompany
 )
 
+// Methods are every method a result records, best data first.
+var Methods = []string{MethodSupplierProduct, MethodSupplierCompany, MethodAverageData, MethodSpendBased}
+
 // SupplierSet is the set a tenant's supplier factors are factors of, one
 // per tenant.
 const SupplierSet = "supplier-data"

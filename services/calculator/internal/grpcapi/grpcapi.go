@@ -368,6 +368,37 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	return resp, nil
 }
 
+func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.BatchGetSupplierMethodsRequest) (*calculatorv1.BatchGetSupplierMethodsResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	basis, err := refdata.BasisFromProto(fieldGWPBasis, req.GetGwpBasis())
+	if err != nil {
+		return nil, err
+	}
+	var p calculator.Period
+	if p.From, err = parseMonth("period_start", req.GetPeriodStart()); err != nil {
+		return nil, err
+	}
+	if p.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
+		return nil, err
+	}
+	ms, err := a.svc.SupplierMethods(ctx, tenant, req.GetSupplierIds(), basis, p)
+	if err != nil {
+		return nil, err
+	}
+	resp := &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: refdata.BasisProto(ms.Basis)}
+	if ms.Period.Set() {
+		resp.PeriodStart, resp.PeriodEnd = ms.Period.From.Format("2006-01"), ms.Period.To.Format("2006-01")
+	}
+	for _, s := range ms.Suppliers {
+		resp.Suppliers = append(resp.Suppliers, &calculatorv1.SupplierMethods{SupplierId: s.SupplierID, Methods: methodsProto(s.Methods),
+			TotalKgCo2E: s.Kg, LineCount: s.Count})
+	}
+	return resp, nil
+}
+
 func totalsProto(gs []calculator.Group) []*commonv1.EmissionTotal {
 	out := make([]*commonv1.EmissionTotal, len(gs))
 	for i, g := range gs {

@@ -131,7 +131,8 @@ func calculate(b *testing.B, svc *calculator.Service, tenant uuid.UUID, lines []
 // BenchmarkSummarize reads the totals of every supplier of benchLines lines
 // (10,000 suppliers), ranked, as hotspot's Pareto asks for them: of every
 // line and of a period holding every month (the running totals), and of
-// 2024 and its last quarter (the suppliers' months), under AR5 and AR6.
+// 2024 and its last quarter (the suppliers' months), under AR5 and AR6;
+// then the methods of the 100 largest, of every line and of 2024.
 //
 //	VCCI_BENCH_LINES=1000000 go test -run x -bench Summarize -benchtime 10x ./internal/store/
 func BenchmarkSummarize(b *testing.B) {
@@ -172,6 +173,32 @@ func BenchmarkSummarize(b *testing.B) {
 				b.Fatalf("%d suppliers, %d lines; want %d and %d", len(sum.Groups), sum.Count, suppliers, n)
 			}
 			b.ReportMetric(float64(len(sum.Groups)), "suppliers")
+		})
+	}
+	// The methods of the 100 largest suppliers, as a hotspot pack lists
+	// them (every supplier of these lines is spend-based).
+	top, err := svc.SummarizeUnder(ctx, tenant, calculator.BySupplier, 100, "", calculator.Period{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, len(top.Groups))
+	for i, g := range top.Groups {
+		ids[i] = g.Key
+	}
+	for _, c := range []struct {
+		name string
+		p    calculator.Period
+	}{{"methods-top100-every-line", calculator.Period{}}, {"methods-top100-year", months("2024-01", "2024-12")}} {
+		b.Run(c.name, func(b *testing.B) {
+			var ms calculator.SupplierMethods
+			for b.Loop() {
+				if ms, err = svc.SupplierMethods(ctx, tenant, ids, "", c.p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if len(ms.Suppliers) != len(ids) || ms.Suppliers[0].SupplierID != ids[0] || ms.Suppliers[0].Methods[0].Method != calculator.MethodSpendBased {
+				b.Fatalf("methods of %d suppliers: %+v", len(ids), ms.Suppliers[:min(2, len(ms.Suppliers))])
+			}
 		})
 	}
 }

@@ -304,10 +304,12 @@ func TestInventoryPeriodRefused(t *testing.T) {
 	}
 }
 
-// TestMonthsBackfillIsWhatCalculatingWrites runs migrations 0013's and
-// 0015's backfills over lines calculated (and recalculated) before them
-// and finds the months' groups the calculation wrote.
+// TestMonthsBackfillIsWhatCalculatingWrites runs migrations 0013's,
+// 0015's and 0017's backfills over lines calculated (and recalculated)
+// before them and finds the months' groups the calculation wrote.
 func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
+	const summaryMonths = `SELECT dim || to_char(month, '|YYYY-MM|') || key, trim_scale(kg_co2e)::text, trim_scale(kg_co2e_ar4)::text,
+		trim_scale(kg_co2e_ar6)::text, trim_scale(spend_usd)::text, tx_count FROM calculator.summary_months WHERE tx_count <> 0 ORDER BY dim, month, key`
 	for _, tc := range []struct {
 		migration, drop, read string
 		groups                int // months' groups written
@@ -319,9 +321,10 @@ func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
 		// S1 and S2's months, their categories and the months. T1's
 		// group was taken out and put back, so its sums have its old
 		// version's scale: compared as numbers.
-		{"0015_summary_months.sql", `DROP TABLE calculator.summary_months`,
-			`SELECT dim || to_char(month, '|YYYY-MM|') || key, trim_scale(kg_co2e)::text, trim_scale(kg_co2e_ar4)::text,
-				trim_scale(kg_co2e_ar6)::text, trim_scale(spend_usd)::text, tx_count FROM calculator.summary_months WHERE tx_count <> 0 ORDER BY dim, month, key`, 12},
+		// (Suppliers by method since 0017.)
+		{"0015_summary_months.sql 0017_supplier_methods.sql", `DROP TABLE calculator.summary_months`, summaryMonths, 12},
+		// Suppliers keyed without their methods, as 0015 wrote them.
+		{"0017_supplier_methods.sql", `UPDATE calculator.summary_months SET key = split_part(key, '|', 1) WHERE dim = 1`, summaryMonths, 12},
 	} {
 		t.Run(tc.migration, func(t *testing.T) { testBackfill(t, tc.migration, tc.drop, tc.read, tc.groups) })
 	}
@@ -369,9 +372,13 @@ func testBackfill(t *testing.T, migration, drop, query string, groups int) {
 	if len(written) != groups || !strings.Contains(written[0].Key, "2024-01|") || !strings.Contains(written[groups-1].Key, "2025-03") {
 		t.Fatalf("months' groups written %+v", written)
 	}
-	sql, err := os.ReadFile("migrations/" + migration)
-	if err != nil {
-		t.Fatal(err)
+	var sql []byte
+	for m := range strings.FieldsSeq(migration) {
+		b, err := os.ReadFile("migrations/" + m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql = append(sql, b...)
 	}
 	// As the owner, as migrations run; the policy binds the reads to the
 	// tenant.

@@ -755,8 +755,9 @@ func storeResultsAs(ctx context.Context, tx pgx.Tx, onConflict string, tenant uu
 
 // summaryDims total groups g under summary dimensions 1 to 4, the
 // inventory's (5), the inventory's by month (6: 'YYYY-MM|' and the
-// group's key, kept in inventory_months) and suppliers and categories by
-// month (11, 12, keyed the same way, kept in summary_months with 4), as
+// group's key, kept in inventory_months) and suppliers by method and
+// categories by month (11: 'YYYY-MM|supplier|method', 12: 'YYYY-MM|'
+// and the category, kept in summary_months with 4), as
 // (dim, upload 0, key, kg, amt, n, kg4, kg6) in no order. Each dimension
 // is its own hashed grouping, keyed on columns: one sort of every group
 // under every key cost a third of a batch's statement.
@@ -768,7 +769,8 @@ const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP
 				FROM g GROUP BY category, factor_set_id, method, dq, fcode
 			UNION ALL SELECT 6, 0, to_char(month, 'YYYY-MM') || '|' || category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode,
 				` + groupSums + ` FROM g GROUP BY month, category, factor_set_id, method, dq, fcode
-			UNION ALL SELECT 11, 0, to_char(month, 'YYYY-MM') || '|' || supplier_id, ` + groupSums + ` FROM g GROUP BY month, supplier_id
+			UNION ALL SELECT 11, 0, to_char(month, 'YYYY-MM') || '|' || supplier_id || '|' || method, ` + groupSums + `
+				FROM g GROUP BY month, supplier_id, method
 			UNION ALL SELECT 12, 0, to_char(month, 'YYYY-MM') || '|' || category, ` + groupSums + ` FROM g GROUP BY month, category`
 
 // groupSums are a grouping's totals of groups g, as text.
@@ -1077,6 +1079,61 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 const summaryBasis = `b AS MATERIALIZED (
 	SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
 
+// supplierOfKey is the supplier of summary_months' key m.key of
+// dimension 1, 'supplier|method': up to its last '|', as a method has
+// none.
+const supplierOfKey = `left(m.key, length(m.key) - strpos(reverse(m.key), '|'))`
+
+// SupplierMethods are the methods of suppliers' lines dated in p (every
+// line when p is not set) under basis, by supplier and method in no
+// order, and the basis read. It reads the suppliers' months
+// (summary_months, key 'supplier|method'), every key a supplier could have
+// probed in each month with data, so its cost follows suppliers times
+// months, not lines. (Matched by equality, the keys are one index scan a
+// month; with a range of keys a supplier, PostgreSQL read every
+// supplier's rows and filtered them: 0.8-1 s for 100 suppliers at 100k
+// lines, against 8-14 ms.)
+func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p calculator.Period) ([]calculator.SupplierMethod, refdata.Basis, error) {
+	from, end := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC)
+	if p.Set() {
+		from, end = p.From, p.End()
+	}
+	keys := make([]string, 0, len(suppliers)*len(calculator.Methods))
+	for _, id := range suppliers {
+		for _, m := range calculator.Methods {
+			keys = append(keys, id+"|"+m)
+		}
+	}
+	var rows []calculator.SupplierMethod
+	var basisRead string
+	q := `WITH ` + summaryBasis + `,
+		mo AS (SELECT month FROM calculator.summary_months WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0)
+		SELECT m.key,
+			round(sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END), 7)::text, sum(m.tx_count)::bigint
+		FROM mo CROSS JOIN b
+		CROSS JOIN LATERAL (SELECT m.key, m.kg_co2e, m.kg_co2e_ar4, m.kg_co2e_ar6, m.tx_count FROM calculator.summary_months m
+			WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])) m
+		GROUP BY m.key HAVING sum(m.tx_count) <> 0`
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT coalesce(nullif($2, ''),
+			(SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5')`,
+		Args: []any{tenant, string(basis)}, Scan: db.One(&basisRead)},
+		db.Stmt{SQL: q, Args: []any{tenant, from, string(basis), end, keys},
+			Scan: db.Collect(&rows, func(row pgx.CollectableRow) (calculator.SupplierMethod, error) {
+				var m calculator.SupplierMethod
+				var key string
+				if err := row.Scan(&key, &m.Kg, &m.Count); err != nil {
+					return m, fmt.Errorf("scan supplier method: %w", err)
+				}
+				i := strings.LastIndexByte(key, '|') // a method has none
+				m.SupplierID, m.Method = key[:i], key[i+1:]
+				return m, nil
+			})})
+	if err != nil {
+		return nil, "", fmt.Errorf("store.SupplierMethods: %w", err)
+	}
+	return rows, refdata.Basis(basisRead), nil
+}
+
 // SummarizePeriod is Summarize of the lines dated in p. Suppliers (a
 // period's Pareto), categories and months are read from their groups by
 // month (summary_months), kept beside the totals, so its cost follows
@@ -1098,11 +1155,15 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 	}
 	// A group every line of which a recalculation moved to another (a
 	// category rule changed) is left at no lines: it is not one of p's.
-	groups := `SELECT m.key, sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
+	key := "m.key"
+	if dim == calculator.BySupplier { // 'supplier|method'
+		key = supplierOfKey
+	}
+	groups := `SELECT ` + key + ` AS key, sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
 				sum(m.spend_usd) AS spend, sum(m.tx_count)::bigint AS n
 			FROM calculator.summary_months m CROSS JOIN b
 			WHERE m.tenant_id = $1 AND m.dim = $5 AND m.month >= $2 AND m.month < $4
-			GROUP BY m.key HAVING sum(m.tx_count) <> 0`
+			GROUP BY 1 HAVING sum(m.tx_count) <> 0`
 	args := []any{tenant, p.From, string(basis), p.End(), int(dim)}
 	if dim == calculator.ByNAICS {
 		args = args[:4]

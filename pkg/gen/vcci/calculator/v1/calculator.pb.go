@@ -2689,6 +2689,221 @@ func (x *SummarizeEmissionsResponse) GetPeriodEnd() string {
 	return ""
 }
 
+type BatchGetSupplierMethodsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The suppliers, 1 to 1,000, each once.
+	SupplierIds []string `protobuf:"bytes,1,rep,name=supplier_ids,json=supplierIds,proto3" json:"supplier_ids,omitempty"`
+	// The basis kg CO2e are expressed under; unspecified: the tenant's.
+	GwpBasis GwpBasis `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// A period of whole months ("YYYY-MM", first and last, both included):
+	// only the lines dated in it. Empty: every stored line.
+	PeriodStart   string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetSupplierMethodsRequest) Reset() {
+	*x = BatchGetSupplierMethodsRequest{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetSupplierMethodsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetSupplierMethodsRequest) ProtoMessage() {}
+
+func (x *BatchGetSupplierMethodsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetSupplierMethodsRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetSupplierMethodsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BatchGetSupplierMethodsRequest) GetSupplierIds() []string {
+	if x != nil {
+		return x.SupplierIds
+	}
+	return nil
+}
+
+func (x *BatchGetSupplierMethodsRequest) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *BatchGetSupplierMethodsRequest) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *BatchGetSupplierMethodsRequest) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
+// SupplierMethods are one supplier's lines by the method that calculated
+// them.
+type SupplierMethods struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SupplierId string                 `protobuf:"bytes,1,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
+	// By kg CO2e descending; each share is of the supplier's kg CO2e.
+	Methods       []*MethodShare `protobuf:"bytes,2,rep,name=methods,proto3" json:"methods,omitempty"`
+	TotalKgCo2E   string         `protobuf:"bytes,3,opt,name=total_kg_co2e,json=totalKgCo2e,proto3" json:"total_kg_co2e,omitempty"`
+	LineCount     int64          `protobuf:"varint,4,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupplierMethods) Reset() {
+	*x = SupplierMethods{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupplierMethods) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupplierMethods) ProtoMessage() {}
+
+func (x *SupplierMethods) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupplierMethods.ProtoReflect.Descriptor instead.
+func (*SupplierMethods) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SupplierMethods) GetSupplierId() string {
+	if x != nil {
+		return x.SupplierId
+	}
+	return ""
+}
+
+func (x *SupplierMethods) GetMethods() []*MethodShare {
+	if x != nil {
+		return x.Methods
+	}
+	return nil
+}
+
+func (x *SupplierMethods) GetTotalKgCo2E() string {
+	if x != nil {
+		return x.TotalKgCo2E
+	}
+	return ""
+}
+
+func (x *SupplierMethods) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
+	}
+	return 0
+}
+
+type BatchGetSupplierMethodsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In the order asked; a supplier without lines (in the period) is left
+	// out.
+	Suppliers []*SupplierMethods `protobuf:"bytes,1,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	// The basis kg CO2e are expressed under.
+	GwpBasis GwpBasis `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
+	// The period asked, "YYYY-MM"; empty: every stored line.
+	PeriodStart   string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetSupplierMethodsResponse) Reset() {
+	*x = BatchGetSupplierMethodsResponse{}
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetSupplierMethodsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetSupplierMethodsResponse) ProtoMessage() {}
+
+func (x *BatchGetSupplierMethodsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetSupplierMethodsResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetSupplierMethodsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BatchGetSupplierMethodsResponse) GetSuppliers() []*SupplierMethods {
+	if x != nil {
+		return x.Suppliers
+	}
+	return nil
+}
+
+func (x *BatchGetSupplierMethodsResponse) GetGwpBasis() GwpBasis {
+	if x != nil {
+		return x.GwpBasis
+	}
+	return GwpBasis_GWP_BASIS_UNSPECIFIED
+}
+
+func (x *BatchGetSupplierMethodsResponse) GetPeriodStart() string {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return ""
+}
+
+func (x *BatchGetSupplierMethodsResponse) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
 // SupplierFactor is a supplier's own emissions figure, private to the
 // tenant, valid for a period.
 type SupplierFactor struct {
@@ -2733,7 +2948,7 @@ type SupplierFactor struct {
 
 func (x *SupplierFactor) Reset() {
 	*x = SupplierFactor{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[28]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2745,7 +2960,7 @@ func (x *SupplierFactor) String() string {
 func (*SupplierFactor) ProtoMessage() {}
 
 func (x *SupplierFactor) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[28]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2758,7 +2973,7 @@ func (x *SupplierFactor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupplierFactor.ProtoReflect.Descriptor instead.
 func (*SupplierFactor) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{28}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SupplierFactor) GetName() string {
@@ -2882,7 +3097,7 @@ type CreateSupplierFactorRequest struct {
 
 func (x *CreateSupplierFactorRequest) Reset() {
 	*x = CreateSupplierFactorRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[29]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2894,7 +3109,7 @@ func (x *CreateSupplierFactorRequest) String() string {
 func (*CreateSupplierFactorRequest) ProtoMessage() {}
 
 func (x *CreateSupplierFactorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[29]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2907,7 +3122,7 @@ func (x *CreateSupplierFactorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSupplierFactorRequest.ProtoReflect.Descriptor instead.
 func (*CreateSupplierFactorRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{29}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateSupplierFactorRequest) GetSupplierFactor() *SupplierFactor {
@@ -2927,7 +3142,7 @@ type GetSupplierFactorRequest struct {
 
 func (x *GetSupplierFactorRequest) Reset() {
 	*x = GetSupplierFactorRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[30]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2939,7 +3154,7 @@ func (x *GetSupplierFactorRequest) String() string {
 func (*GetSupplierFactorRequest) ProtoMessage() {}
 
 func (x *GetSupplierFactorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[30]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2952,7 +3167,7 @@ func (x *GetSupplierFactorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupplierFactorRequest.ProtoReflect.Descriptor instead.
 func (*GetSupplierFactorRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{30}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetSupplierFactorRequest) GetName() string {
@@ -2975,7 +3190,7 @@ type ListSupplierFactorsRequest struct {
 
 func (x *ListSupplierFactorsRequest) Reset() {
 	*x = ListSupplierFactorsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[31]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2987,7 +3202,7 @@ func (x *ListSupplierFactorsRequest) String() string {
 func (*ListSupplierFactorsRequest) ProtoMessage() {}
 
 func (x *ListSupplierFactorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[31]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3000,7 +3215,7 @@ func (x *ListSupplierFactorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupplierFactorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSupplierFactorsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{31}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSupplierFactorsRequest) GetSupplierId() string {
@@ -3034,7 +3249,7 @@ type ListSupplierFactorsResponse struct {
 
 func (x *ListSupplierFactorsResponse) Reset() {
 	*x = ListSupplierFactorsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[32]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3261,7 @@ func (x *ListSupplierFactorsResponse) String() string {
 func (*ListSupplierFactorsResponse) ProtoMessage() {}
 
 func (x *ListSupplierFactorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[32]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3274,7 @@ func (x *ListSupplierFactorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupplierFactorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSupplierFactorsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{32}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListSupplierFactorsResponse) GetSupplierFactors() []*SupplierFactor {
@@ -3097,7 +3312,7 @@ type DataQuality struct {
 
 func (x *DataQuality) Reset() {
 	*x = DataQuality{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[33]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3324,7 @@ func (x *DataQuality) String() string {
 func (*DataQuality) ProtoMessage() {}
 
 func (x *DataQuality) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[33]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3337,7 @@ func (x *DataQuality) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataQuality.ProtoReflect.Descriptor instead.
 func (*DataQuality) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{33}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DataQuality) GetTechnology() string {
@@ -3179,7 +3394,7 @@ type UncertaintyRange struct {
 
 func (x *UncertaintyRange) Reset() {
 	*x = UncertaintyRange{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[34]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3406,7 @@ func (x *UncertaintyRange) String() string {
 func (*UncertaintyRange) ProtoMessage() {}
 
 func (x *UncertaintyRange) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[34]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3419,7 @@ func (x *UncertaintyRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncertaintyRange.ProtoReflect.Descriptor instead.
 func (*UncertaintyRange) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{34}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UncertaintyRange) GetP5() string {
@@ -3244,7 +3459,7 @@ type MethodShare struct {
 
 func (x *MethodShare) Reset() {
 	*x = MethodShare{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[35]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3471,7 @@ func (x *MethodShare) String() string {
 func (*MethodShare) ProtoMessage() {}
 
 func (x *MethodShare) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[35]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +3484,7 @@ func (x *MethodShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MethodShare.ProtoReflect.Descriptor instead.
 func (*MethodShare) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{35}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MethodShare) GetMethod() string {
@@ -3317,7 +3532,7 @@ type InventoryCategory struct {
 
 func (x *InventoryCategory) Reset() {
 	*x = InventoryCategory{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[36]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3329,7 +3544,7 @@ func (x *InventoryCategory) String() string {
 func (*InventoryCategory) ProtoMessage() {}
 
 func (x *InventoryCategory) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[36]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3342,7 +3557,7 @@ func (x *InventoryCategory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryCategory.ProtoReflect.Descriptor instead.
 func (*InventoryCategory) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{36}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *InventoryCategory) GetCategory() v1.ScopeCategory {
@@ -3415,7 +3630,7 @@ type InventoryMonth struct {
 
 func (x *InventoryMonth) Reset() {
 	*x = InventoryMonth{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3427,7 +3642,7 @@ func (x *InventoryMonth) String() string {
 func (*InventoryMonth) ProtoMessage() {}
 
 func (x *InventoryMonth) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[37]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3440,7 +3655,7 @@ func (x *InventoryMonth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryMonth.ProtoReflect.Descriptor instead.
 func (*InventoryMonth) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{37}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *InventoryMonth) GetMonth() string {
@@ -3486,7 +3701,7 @@ type InventoryGroup struct {
 
 func (x *InventoryGroup) Reset() {
 	*x = InventoryGroup{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3498,7 +3713,7 @@ func (x *InventoryGroup) String() string {
 func (*InventoryGroup) ProtoMessage() {}
 
 func (x *InventoryGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[38]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3511,7 +3726,7 @@ func (x *InventoryGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryGroup.ProtoReflect.Descriptor instead.
 func (*InventoryGroup) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{38}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *InventoryGroup) GetCategory() v1.ScopeCategory {
@@ -3600,7 +3815,7 @@ type Inventory struct {
 
 func (x *Inventory) Reset() {
 	*x = Inventory{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +3827,7 @@ func (x *Inventory) String() string {
 func (*Inventory) ProtoMessage() {}
 
 func (x *Inventory) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[39]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +3840,7 @@ func (x *Inventory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Inventory.ProtoReflect.Descriptor instead.
 func (*Inventory) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{39}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Inventory) GetGwpBasis() GwpBasis {
@@ -3784,7 +3999,7 @@ type GetInventoryRequest struct {
 
 func (x *GetInventoryRequest) Reset() {
 	*x = GetInventoryRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3796,7 +4011,7 @@ func (x *GetInventoryRequest) String() string {
 func (*GetInventoryRequest) ProtoMessage() {}
 
 func (x *GetInventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[40]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3809,7 +4024,7 @@ func (x *GetInventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInventoryRequest.ProtoReflect.Descriptor instead.
 func (*GetInventoryRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{40}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetInventoryRequest) GetGwpBasis() GwpBasis {
@@ -3896,7 +4111,7 @@ type InventorySnapshot struct {
 
 func (x *InventorySnapshot) Reset() {
 	*x = InventorySnapshot{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3908,7 +4123,7 @@ func (x *InventorySnapshot) String() string {
 func (*InventorySnapshot) ProtoMessage() {}
 
 func (x *InventorySnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[41]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3921,7 +4136,7 @@ func (x *InventorySnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventorySnapshot.ProtoReflect.Descriptor instead.
 func (*InventorySnapshot) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{41}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *InventorySnapshot) GetName() string {
@@ -3982,7 +4197,7 @@ type CreateInventorySnapshotRequest struct {
 
 func (x *CreateInventorySnapshotRequest) Reset() {
 	*x = CreateInventorySnapshotRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3994,7 +4209,7 @@ func (x *CreateInventorySnapshotRequest) String() string {
 func (*CreateInventorySnapshotRequest) ProtoMessage() {}
 
 func (x *CreateInventorySnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[42]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4007,7 +4222,7 @@ func (x *CreateInventorySnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInventorySnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateInventorySnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{42}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateInventorySnapshotRequest) GetSnapshot() *InventorySnapshot {
@@ -4025,7 +4240,7 @@ type ListInventorySnapshotsRequest struct {
 
 func (x *ListInventorySnapshotsRequest) Reset() {
 	*x = ListInventorySnapshotsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4037,7 +4252,7 @@ func (x *ListInventorySnapshotsRequest) String() string {
 func (*ListInventorySnapshotsRequest) ProtoMessage() {}
 
 func (x *ListInventorySnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[43]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4050,7 +4265,7 @@ func (x *ListInventorySnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInventorySnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListInventorySnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{43}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{46}
 }
 
 type ListInventorySnapshotsResponse struct {
@@ -4062,7 +4277,7 @@ type ListInventorySnapshotsResponse struct {
 
 func (x *ListInventorySnapshotsResponse) Reset() {
 	*x = ListInventorySnapshotsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4074,7 +4289,7 @@ func (x *ListInventorySnapshotsResponse) String() string {
 func (*ListInventorySnapshotsResponse) ProtoMessage() {}
 
 func (x *ListInventorySnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[44]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4087,7 +4302,7 @@ func (x *ListInventorySnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInventorySnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListInventorySnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{44}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListInventorySnapshotsResponse) GetSnapshots() []*InventorySnapshot {
@@ -4136,7 +4351,7 @@ type Recalculation struct {
 
 func (x *Recalculation) Reset() {
 	*x = Recalculation{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4148,7 +4363,7 @@ func (x *Recalculation) String() string {
 func (*Recalculation) ProtoMessage() {}
 
 func (x *Recalculation) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[45]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4161,7 +4376,7 @@ func (x *Recalculation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recalculation.ProtoReflect.Descriptor instead.
 func (*Recalculation) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{45}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Recalculation) GetName() string {
@@ -4307,7 +4522,7 @@ type CreateRecalculationRequest struct {
 
 func (x *CreateRecalculationRequest) Reset() {
 	*x = CreateRecalculationRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4319,7 +4534,7 @@ func (x *CreateRecalculationRequest) String() string {
 func (*CreateRecalculationRequest) ProtoMessage() {}
 
 func (x *CreateRecalculationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[46]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4332,7 +4547,7 @@ func (x *CreateRecalculationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecalculationRequest.ProtoReflect.Descriptor instead.
 func (*CreateRecalculationRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{46}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateRecalculationRequest) GetRecalculation() *Recalculation {
@@ -4352,7 +4567,7 @@ type GetRecalculationRequest struct {
 
 func (x *GetRecalculationRequest) Reset() {
 	*x = GetRecalculationRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4364,7 +4579,7 @@ func (x *GetRecalculationRequest) String() string {
 func (*GetRecalculationRequest) ProtoMessage() {}
 
 func (x *GetRecalculationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[47]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4377,7 +4592,7 @@ func (x *GetRecalculationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecalculationRequest.ProtoReflect.Descriptor instead.
 func (*GetRecalculationRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{47}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetRecalculationRequest) GetName() string {
@@ -4398,7 +4613,7 @@ type ListRecalculationsRequest struct {
 
 func (x *ListRecalculationsRequest) Reset() {
 	*x = ListRecalculationsRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4410,7 +4625,7 @@ func (x *ListRecalculationsRequest) String() string {
 func (*ListRecalculationsRequest) ProtoMessage() {}
 
 func (x *ListRecalculationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[48]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4423,7 +4638,7 @@ func (x *ListRecalculationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRecalculationsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{48}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListRecalculationsRequest) GetPageSize() int32 {
@@ -4450,7 +4665,7 @@ type ListRecalculationsResponse struct {
 
 func (x *ListRecalculationsResponse) Reset() {
 	*x = ListRecalculationsResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4462,7 +4677,7 @@ func (x *ListRecalculationsResponse) String() string {
 func (*ListRecalculationsResponse) ProtoMessage() {}
 
 func (x *ListRecalculationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[49]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4475,7 +4690,7 @@ func (x *ListRecalculationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecalculationsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{49}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListRecalculationsResponse) GetRecalculations() []*Recalculation {
@@ -4509,7 +4724,7 @@ type ResultVersion struct {
 
 func (x *ResultVersion) Reset() {
 	*x = ResultVersion{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4521,7 +4736,7 @@ func (x *ResultVersion) String() string {
 func (*ResultVersion) ProtoMessage() {}
 
 func (x *ResultVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[50]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4534,7 +4749,7 @@ func (x *ResultVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultVersion.ProtoReflect.Descriptor instead.
 func (*ResultVersion) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{50}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResultVersion) GetVersion() int32 {
@@ -4603,7 +4818,7 @@ type RecalculationChange struct {
 
 func (x *RecalculationChange) Reset() {
 	*x = RecalculationChange{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4615,7 +4830,7 @@ func (x *RecalculationChange) String() string {
 func (*RecalculationChange) ProtoMessage() {}
 
 func (x *RecalculationChange) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[51]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4628,7 +4843,7 @@ func (x *RecalculationChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecalculationChange.ProtoReflect.Descriptor instead.
 func (*RecalculationChange) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{51}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RecalculationChange) GetResult() string {
@@ -4686,7 +4901,7 @@ type ListRecalculationChangesRequest struct {
 
 func (x *ListRecalculationChangesRequest) Reset() {
 	*x = ListRecalculationChangesRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4698,7 +4913,7 @@ func (x *ListRecalculationChangesRequest) String() string {
 func (*ListRecalculationChangesRequest) ProtoMessage() {}
 
 func (x *ListRecalculationChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[52]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4711,7 +4926,7 @@ func (x *ListRecalculationChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListRecalculationChangesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{52}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListRecalculationChangesRequest) GetParent() string {
@@ -4745,7 +4960,7 @@ type ListRecalculationChangesResponse struct {
 
 func (x *ListRecalculationChangesResponse) Reset() {
 	*x = ListRecalculationChangesResponse{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4757,7 +4972,7 @@ func (x *ListRecalculationChangesResponse) String() string {
 func (*ListRecalculationChangesResponse) ProtoMessage() {}
 
 func (x *ListRecalculationChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[53]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4770,7 +4985,7 @@ func (x *ListRecalculationChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecalculationChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListRecalculationChangesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{53}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListRecalculationChangesResponse) GetChanges() []*RecalculationChange {
@@ -4797,7 +5012,7 @@ type RecalculateBaseYearRequest struct {
 
 func (x *RecalculateBaseYearRequest) Reset() {
 	*x = RecalculateBaseYearRequest{}
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[54]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4809,7 +5024,7 @@ func (x *RecalculateBaseYearRequest) String() string {
 func (*RecalculateBaseYearRequest) ProtoMessage() {}
 
 func (x *RecalculateBaseYearRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[54]
+	mi := &file_vcci_calculator_v1_calculator_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4822,7 +5037,7 @@ func (x *RecalculateBaseYearRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecalculateBaseYearRequest.ProtoReflect.Descriptor instead.
 func (*RecalculateBaseYearRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{54}
+	return file_vcci_calculator_v1_calculator_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RecalculateBaseYearRequest) GetReason() string {
@@ -5044,7 +5259,26 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\b \x01(\tR\tperiodEnd\"\xe5\x04\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\"\xc0\x01\n" +
+	"\x1eBatchGetSupplierMethodsRequest\x12!\n" +
+	"\fsupplier_ids\x18\x01 \x03(\tR\vsupplierIds\x129\n" +
+	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
+	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x04 \x01(\tR\tperiodEnd\"\xb0\x01\n" +
+	"\x0fSupplierMethods\x12\x1f\n" +
+	"\vsupplier_id\x18\x01 \x01(\tR\n" +
+	"supplierId\x129\n" +
+	"\amethods\x18\x02 \x03(\v2\x1f.vcci.calculator.v1.MethodShareR\amethods\x12\"\n" +
+	"\rtotal_kg_co2e\x18\x03 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x04 \x01(\x03R\tlineCount\"\xe1\x01\n" +
+	"\x1fBatchGetSupplierMethodsResponse\x12A\n" +
+	"\tsuppliers\x18\x01 \x03(\v2#.vcci.calculator.v1.SupplierMethodsR\tsuppliers\x129\n" +
+	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
+	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x04 \x01(\tR\tperiodEnd\"\xe5\x04\n" +
 	"\x0eSupplierFactor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vsupplier_id\x18\x02 \x01(\tR\n" +
@@ -5272,7 +5506,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x1aRECALCULATION_STATE_QUEUED\x10\x01\x12\x1f\n" +
 	"\x1bRECALCULATION_STATE_RUNNING\x10\x02\x12!\n" +
 	"\x1dRECALCULATION_STATE_SUCCEEDED\x10\x03\x12\x1e\n" +
-	"\x1aRECALCULATION_STATE_FAILED\x10\x042\xba\x15\n" +
+	"\x1aRECALCULATION_STATE_FAILED\x10\x042\xbf\x16\n" +
 	"\x11CalculatorService\x12g\n" +
 	"\x0eListFactorSets\x12).vcci.calculator.v1.ListFactorSetsRequest\x1a*.vcci.calculator.v1.ListFactorSetsResponse\x12j\n" +
 	"\x0fBatchGetFactors\x12*.vcci.calculator.v1.BatchGetFactorsRequest\x1a+.vcci.calculator.v1.BatchGetFactorsResponse\x12^\n" +
@@ -5281,7 +5515,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x12CalculateEmissions\x12-.vcci.calculator.v1.CalculateEmissionsRequest\x1a..vcci.calculator.v1.CalculateEmissionsResponse\x12e\n" +
 	"\x11GetEmissionResult\x12,.vcci.calculator.v1.GetEmissionResultRequest\x1a\".vcci.calculator.v1.EmissionResult\x12\x82\x01\n" +
 	"\x17BatchGetEmissionResults\x122.vcci.calculator.v1.BatchGetEmissionResultsRequest\x1a3.vcci.calculator.v1.BatchGetEmissionResultsResponse\x12s\n" +
-	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponse\x12t\n" +
+	"\x12SummarizeEmissions\x12-.vcci.calculator.v1.SummarizeEmissionsRequest\x1a..vcci.calculator.v1.SummarizeEmissionsResponse\x12\x82\x01\n" +
+	"\x17BatchGetSupplierMethods\x122.vcci.calculator.v1.BatchGetSupplierMethodsRequest\x1a3.vcci.calculator.v1.BatchGetSupplierMethodsResponse\x12t\n" +
 	"\x16GetCalculationSettings\x121.vcci.calculator.v1.GetCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12z\n" +
 	"\x19UpdateCalculationSettings\x124.vcci.calculator.v1.UpdateCalculationSettingsRequest\x1a'.vcci.calculator.v1.CalculationSettings\x12\\\n" +
 	"\x0fImportFactorSet\x12*.vcci.calculator.v1.ImportFactorSetRequest\x1a\x1d.vcci.calculator.v1.FactorSet\x12U\n" +
@@ -5314,7 +5549,7 @@ func file_vcci_calculator_v1_calculator_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_calculator_v1_calculator_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_vcci_calculator_v1_calculator_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(FactorSetKind)(0),                       // 0: vcci.calculator.v1.FactorSetKind
 	(GwpBasis)(0),                            // 1: vcci.calculator.v1.GwpBasis
@@ -5349,60 +5584,63 @@ var file_vcci_calculator_v1_calculator_proto_goTypes = []any{
 	(*BatchGetEmissionResultsResponse)(nil),  // 30: vcci.calculator.v1.BatchGetEmissionResultsResponse
 	(*SummarizeEmissionsRequest)(nil),        // 31: vcci.calculator.v1.SummarizeEmissionsRequest
 	(*SummarizeEmissionsResponse)(nil),       // 32: vcci.calculator.v1.SummarizeEmissionsResponse
-	(*SupplierFactor)(nil),                   // 33: vcci.calculator.v1.SupplierFactor
-	(*CreateSupplierFactorRequest)(nil),      // 34: vcci.calculator.v1.CreateSupplierFactorRequest
-	(*GetSupplierFactorRequest)(nil),         // 35: vcci.calculator.v1.GetSupplierFactorRequest
-	(*ListSupplierFactorsRequest)(nil),       // 36: vcci.calculator.v1.ListSupplierFactorsRequest
-	(*ListSupplierFactorsResponse)(nil),      // 37: vcci.calculator.v1.ListSupplierFactorsResponse
-	(*DataQuality)(nil),                      // 38: vcci.calculator.v1.DataQuality
-	(*UncertaintyRange)(nil),                 // 39: vcci.calculator.v1.UncertaintyRange
-	(*MethodShare)(nil),                      // 40: vcci.calculator.v1.MethodShare
-	(*InventoryCategory)(nil),                // 41: vcci.calculator.v1.InventoryCategory
-	(*InventoryMonth)(nil),                   // 42: vcci.calculator.v1.InventoryMonth
-	(*InventoryGroup)(nil),                   // 43: vcci.calculator.v1.InventoryGroup
-	(*Inventory)(nil),                        // 44: vcci.calculator.v1.Inventory
-	(*GetInventoryRequest)(nil),              // 45: vcci.calculator.v1.GetInventoryRequest
-	(*InventorySnapshot)(nil),                // 46: vcci.calculator.v1.InventorySnapshot
-	(*CreateInventorySnapshotRequest)(nil),   // 47: vcci.calculator.v1.CreateInventorySnapshotRequest
-	(*ListInventorySnapshotsRequest)(nil),    // 48: vcci.calculator.v1.ListInventorySnapshotsRequest
-	(*ListInventorySnapshotsResponse)(nil),   // 49: vcci.calculator.v1.ListInventorySnapshotsResponse
-	(*Recalculation)(nil),                    // 50: vcci.calculator.v1.Recalculation
-	(*CreateRecalculationRequest)(nil),       // 51: vcci.calculator.v1.CreateRecalculationRequest
-	(*GetRecalculationRequest)(nil),          // 52: vcci.calculator.v1.GetRecalculationRequest
-	(*ListRecalculationsRequest)(nil),        // 53: vcci.calculator.v1.ListRecalculationsRequest
-	(*ListRecalculationsResponse)(nil),       // 54: vcci.calculator.v1.ListRecalculationsResponse
-	(*ResultVersion)(nil),                    // 55: vcci.calculator.v1.ResultVersion
-	(*RecalculationChange)(nil),              // 56: vcci.calculator.v1.RecalculationChange
-	(*ListRecalculationChangesRequest)(nil),  // 57: vcci.calculator.v1.ListRecalculationChangesRequest
-	(*ListRecalculationChangesResponse)(nil), // 58: vcci.calculator.v1.ListRecalculationChangesResponse
-	(*RecalculateBaseYearRequest)(nil),       // 59: vcci.calculator.v1.RecalculateBaseYearRequest
-	(v1.ScopeCategory)(0),                    // 60: vcci.common.v1.ScopeCategory
-	(*timestamppb.Timestamp)(nil),            // 61: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 62: google.protobuf.FieldMask
-	(*v1.EmissionTotal)(nil),                 // 63: vcci.common.v1.EmissionTotal
+	(*BatchGetSupplierMethodsRequest)(nil),   // 33: vcci.calculator.v1.BatchGetSupplierMethodsRequest
+	(*SupplierMethods)(nil),                  // 34: vcci.calculator.v1.SupplierMethods
+	(*BatchGetSupplierMethodsResponse)(nil),  // 35: vcci.calculator.v1.BatchGetSupplierMethodsResponse
+	(*SupplierFactor)(nil),                   // 36: vcci.calculator.v1.SupplierFactor
+	(*CreateSupplierFactorRequest)(nil),      // 37: vcci.calculator.v1.CreateSupplierFactorRequest
+	(*GetSupplierFactorRequest)(nil),         // 38: vcci.calculator.v1.GetSupplierFactorRequest
+	(*ListSupplierFactorsRequest)(nil),       // 39: vcci.calculator.v1.ListSupplierFactorsRequest
+	(*ListSupplierFactorsResponse)(nil),      // 40: vcci.calculator.v1.ListSupplierFactorsResponse
+	(*DataQuality)(nil),                      // 41: vcci.calculator.v1.DataQuality
+	(*UncertaintyRange)(nil),                 // 42: vcci.calculator.v1.UncertaintyRange
+	(*MethodShare)(nil),                      // 43: vcci.calculator.v1.MethodShare
+	(*InventoryCategory)(nil),                // 44: vcci.calculator.v1.InventoryCategory
+	(*InventoryMonth)(nil),                   // 45: vcci.calculator.v1.InventoryMonth
+	(*InventoryGroup)(nil),                   // 46: vcci.calculator.v1.InventoryGroup
+	(*Inventory)(nil),                        // 47: vcci.calculator.v1.Inventory
+	(*GetInventoryRequest)(nil),              // 48: vcci.calculator.v1.GetInventoryRequest
+	(*InventorySnapshot)(nil),                // 49: vcci.calculator.v1.InventorySnapshot
+	(*CreateInventorySnapshotRequest)(nil),   // 50: vcci.calculator.v1.CreateInventorySnapshotRequest
+	(*ListInventorySnapshotsRequest)(nil),    // 51: vcci.calculator.v1.ListInventorySnapshotsRequest
+	(*ListInventorySnapshotsResponse)(nil),   // 52: vcci.calculator.v1.ListInventorySnapshotsResponse
+	(*Recalculation)(nil),                    // 53: vcci.calculator.v1.Recalculation
+	(*CreateRecalculationRequest)(nil),       // 54: vcci.calculator.v1.CreateRecalculationRequest
+	(*GetRecalculationRequest)(nil),          // 55: vcci.calculator.v1.GetRecalculationRequest
+	(*ListRecalculationsRequest)(nil),        // 56: vcci.calculator.v1.ListRecalculationsRequest
+	(*ListRecalculationsResponse)(nil),       // 57: vcci.calculator.v1.ListRecalculationsResponse
+	(*ResultVersion)(nil),                    // 58: vcci.calculator.v1.ResultVersion
+	(*RecalculationChange)(nil),              // 59: vcci.calculator.v1.RecalculationChange
+	(*ListRecalculationChangesRequest)(nil),  // 60: vcci.calculator.v1.ListRecalculationChangesRequest
+	(*ListRecalculationChangesResponse)(nil), // 61: vcci.calculator.v1.ListRecalculationChangesResponse
+	(*RecalculateBaseYearRequest)(nil),       // 62: vcci.calculator.v1.RecalculateBaseYearRequest
+	(v1.ScopeCategory)(0),                    // 63: vcci.common.v1.ScopeCategory
+	(*timestamppb.Timestamp)(nil),            // 64: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 65: google.protobuf.FieldMask
+	(*v1.EmissionTotal)(nil),                 // 66: vcci.common.v1.EmissionTotal
 }
 var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	0,  // 0: vcci.calculator.v1.FactorSet.kind:type_name -> vcci.calculator.v1.FactorSetKind
 	0,  // 1: vcci.calculator.v1.ImportFactorSetRequest.kind:type_name -> vcci.calculator.v1.FactorSetKind
-	60, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
+	63, // 2: vcci.calculator.v1.Factor.category:type_name -> vcci.common.v1.ScopeCategory
 	8,  // 3: vcci.calculator.v1.Factor.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 4: vcci.calculator.v1.CalculationSettings.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	61, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
+	64, // 5: vcci.calculator.v1.CalculationSettings.update_time:type_name -> google.protobuf.Timestamp
 	9,  // 6: vcci.calculator.v1.UpdateCalculationSettingsRequest.settings:type_name -> vcci.calculator.v1.CalculationSettings
-	62, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 7: vcci.calculator.v1.UpdateCalculationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 8: vcci.calculator.v1.ListFactorSetsResponse.factor_sets:type_name -> vcci.calculator.v1.FactorSet
 	7,  // 9: vcci.calculator.v1.BatchGetFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
 	7,  // 10: vcci.calculator.v1.ListFactorsResponse.factors:type_name -> vcci.calculator.v1.Factor
-	60, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
+	63, // 11: vcci.calculator.v1.SpendLine.category:type_name -> vcci.common.v1.ScopeCategory
 	19, // 12: vcci.calculator.v1.CalculateEmissionsRequest.lines:type_name -> vcci.calculator.v1.SpendLine
-	63, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	66, // 13: vcci.calculator.v1.CalculateEmissionsResponse.suppliers:type_name -> vcci.common.v1.EmissionTotal
 	22, // 14: vcci.calculator.v1.CalculateEmissionsResponse.uploads:type_name -> vcci.calculator.v1.UploadEmissions
-	63, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
-	60, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
-	61, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
+	66, // 15: vcci.calculator.v1.UploadEmissions.suppliers:type_name -> vcci.common.v1.EmissionTotal
+	63, // 16: vcci.calculator.v1.EmissionResult.category:type_name -> vcci.common.v1.ScopeCategory
+	64, // 17: vcci.calculator.v1.EmissionResult.calculate_time:type_name -> google.protobuf.Timestamp
 	8,  // 18: vcci.calculator.v1.EmissionResult.gases:type_name -> vcci.calculator.v1.FactorGas
 	1,  // 19: vcci.calculator.v1.EmissionResult.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	38, // 20: vcci.calculator.v1.EmissionResult.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	41, // 20: vcci.calculator.v1.EmissionResult.data_quality:type_name -> vcci.calculator.v1.DataQuality
 	19, // 21: vcci.calculator.v1.CalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
 	19, // 22: vcci.calculator.v1.BatchCalculateRequest.lines:type_name -> vcci.calculator.v1.SpendLine
 	19, // 23: vcci.calculator.v1.StreamCalculateRequest.line:type_name -> vcci.calculator.v1.SpendLine
@@ -5410,94 +5648,100 @@ var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	23, // 25: vcci.calculator.v1.BatchGetEmissionResultsResponse.results:type_name -> vcci.calculator.v1.EmissionResult
 	2,  // 26: vcci.calculator.v1.SummarizeEmissionsRequest.group_by:type_name -> vcci.calculator.v1.SummaryDimension
 	1,  // 27: vcci.calculator.v1.SummarizeEmissionsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	63, // 28: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
+	66, // 28: vcci.calculator.v1.SummarizeEmissionsResponse.groups:type_name -> vcci.common.v1.EmissionTotal
 	1,  // 29: vcci.calculator.v1.SummarizeEmissionsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	3,  // 30: vcci.calculator.v1.SupplierFactor.kind:type_name -> vcci.calculator.v1.SupplierFactorKind
-	8,  // 31: vcci.calculator.v1.SupplierFactor.gases:type_name -> vcci.calculator.v1.FactorGas
-	61, // 32: vcci.calculator.v1.SupplierFactor.create_time:type_name -> google.protobuf.Timestamp
-	33, // 33: vcci.calculator.v1.CreateSupplierFactorRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
-	33, // 34: vcci.calculator.v1.ListSupplierFactorsResponse.supplier_factors:type_name -> vcci.calculator.v1.SupplierFactor
-	60, // 35: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
-	40, // 36: vcci.calculator.v1.InventoryCategory.methods:type_name -> vcci.calculator.v1.MethodShare
-	38, // 37: vcci.calculator.v1.InventoryCategory.data_quality:type_name -> vcci.calculator.v1.DataQuality
-	39, // 38: vcci.calculator.v1.InventoryCategory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
-	60, // 39: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
-	1,  // 40: vcci.calculator.v1.Inventory.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	41, // 41: vcci.calculator.v1.Inventory.categories:type_name -> vcci.calculator.v1.InventoryCategory
-	40, // 42: vcci.calculator.v1.Inventory.methods:type_name -> vcci.calculator.v1.MethodShare
-	38, // 43: vcci.calculator.v1.Inventory.data_quality:type_name -> vcci.calculator.v1.DataQuality
-	39, // 44: vcci.calculator.v1.Inventory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
-	43, // 45: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
-	61, // 46: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
-	42, // 47: vcci.calculator.v1.Inventory.months:type_name -> vcci.calculator.v1.InventoryMonth
-	1,  // 48: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	61, // 49: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 50: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	46, // 51: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
-	46, // 52: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
-	4,  // 53: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
-	61, // 54: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
-	61, // 55: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
-	50, // 56: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
-	50, // 57: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
-	55, // 58: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
-	55, // 59: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
-	56, // 60: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
-	12, // 61: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	14, // 62: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	16, // 63: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	18, // 64: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	20, // 65: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	28, // 66: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	29, // 67: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	31, // 68: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	10, // 69: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
-	11, // 70: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
-	6,  // 71: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
-	24, // 72: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
-	25, // 73: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
-	26, // 74: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
-	34, // 75: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
-	35, // 76: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
-	36, // 77: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
-	45, // 78: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
-	47, // 79: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
-	48, // 80: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
-	51, // 81: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
-	52, // 82: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
-	53, // 83: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
-	57, // 84: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
-	59, // 85: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
-	13, // 86: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	15, // 87: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	17, // 88: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	7,  // 89: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	21, // 90: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	23, // 91: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	30, // 92: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	32, // 93: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	9,  // 94: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	9,  // 95: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	5,  // 96: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
-	23, // 97: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
-	27, // 98: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	27, // 99: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	33, // 100: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
-	33, // 101: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
-	37, // 102: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
-	44, // 103: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
-	46, // 104: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
-	49, // 105: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
-	50, // 106: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
-	50, // 107: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
-	54, // 108: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
-	58, // 109: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
-	50, // 110: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
-	86, // [86:111] is the sub-list for method output_type
-	61, // [61:86] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	1,  // 30: vcci.calculator.v1.BatchGetSupplierMethodsRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	43, // 31: vcci.calculator.v1.SupplierMethods.methods:type_name -> vcci.calculator.v1.MethodShare
+	34, // 32: vcci.calculator.v1.BatchGetSupplierMethodsResponse.suppliers:type_name -> vcci.calculator.v1.SupplierMethods
+	1,  // 33: vcci.calculator.v1.BatchGetSupplierMethodsResponse.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	3,  // 34: vcci.calculator.v1.SupplierFactor.kind:type_name -> vcci.calculator.v1.SupplierFactorKind
+	8,  // 35: vcci.calculator.v1.SupplierFactor.gases:type_name -> vcci.calculator.v1.FactorGas
+	64, // 36: vcci.calculator.v1.SupplierFactor.create_time:type_name -> google.protobuf.Timestamp
+	36, // 37: vcci.calculator.v1.CreateSupplierFactorRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
+	36, // 38: vcci.calculator.v1.ListSupplierFactorsResponse.supplier_factors:type_name -> vcci.calculator.v1.SupplierFactor
+	63, // 39: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
+	43, // 40: vcci.calculator.v1.InventoryCategory.methods:type_name -> vcci.calculator.v1.MethodShare
+	41, // 41: vcci.calculator.v1.InventoryCategory.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	42, // 42: vcci.calculator.v1.InventoryCategory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
+	63, // 43: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
+	1,  // 44: vcci.calculator.v1.Inventory.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	44, // 45: vcci.calculator.v1.Inventory.categories:type_name -> vcci.calculator.v1.InventoryCategory
+	43, // 46: vcci.calculator.v1.Inventory.methods:type_name -> vcci.calculator.v1.MethodShare
+	41, // 47: vcci.calculator.v1.Inventory.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	42, // 48: vcci.calculator.v1.Inventory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
+	46, // 49: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
+	64, // 50: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
+	45, // 51: vcci.calculator.v1.Inventory.months:type_name -> vcci.calculator.v1.InventoryMonth
+	1,  // 52: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	64, // 53: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 54: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	49, // 55: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
+	49, // 56: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
+	4,  // 57: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
+	64, // 58: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
+	64, // 59: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
+	53, // 60: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
+	53, // 61: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
+	58, // 62: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
+	58, // 63: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
+	59, // 64: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
+	12, // 65: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	14, // 66: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	16, // 67: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	18, // 68: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	20, // 69: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	28, // 70: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	29, // 71: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	31, // 72: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	33, // 73: vcci.calculator.v1.CalculatorService.BatchGetSupplierMethods:input_type -> vcci.calculator.v1.BatchGetSupplierMethodsRequest
+	10, // 74: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	11, // 75: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	6,  // 76: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
+	24, // 77: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
+	25, // 78: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
+	26, // 79: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
+	37, // 80: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
+	38, // 81: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
+	39, // 82: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
+	48, // 83: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
+	50, // 84: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
+	51, // 85: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
+	54, // 86: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
+	55, // 87: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
+	56, // 88: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
+	60, // 89: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
+	62, // 90: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
+	13, // 91: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	15, // 92: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	17, // 93: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	7,  // 94: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	21, // 95: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	23, // 96: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	30, // 97: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	32, // 98: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	35, // 99: vcci.calculator.v1.CalculatorService.BatchGetSupplierMethods:output_type -> vcci.calculator.v1.BatchGetSupplierMethodsResponse
+	9,  // 100: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	9,  // 101: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	5,  // 102: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
+	23, // 103: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
+	27, // 104: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	27, // 105: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	36, // 106: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	36, // 107: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	40, // 108: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
+	47, // 109: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
+	49, // 110: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
+	52, // 111: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
+	53, // 112: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	53, // 113: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	57, // 114: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
+	61, // 115: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
+	53, // 116: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
+	91, // [91:117] is the sub-list for method output_type
+	65, // [65:91] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
@@ -5511,7 +5755,7 @@ func file_vcci_calculator_v1_calculator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_calculator_v1_calculator_proto_rawDesc), len(file_vcci_calculator_v1_calculator_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   55,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -302,6 +302,39 @@ func local_request_CalculatorService_SummarizeEmissions_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+var filter_CalculatorService_BatchGetSupplierMethods_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_CalculatorService_BatchGetSupplierMethods_0(ctx context.Context, marshaler runtime.Marshaler, client CalculatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchGetSupplierMethodsRequest
+		metadata runtime.ServerMetadata
+	)
+	io.Copy(io.Discard, req.Body)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CalculatorService_BatchGetSupplierMethods_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := client.BatchGetSupplierMethods(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CalculatorService_BatchGetSupplierMethods_0(ctx context.Context, marshaler runtime.Marshaler, server CalculatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchGetSupplierMethodsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CalculatorService_BatchGetSupplierMethods_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.BatchGetSupplierMethods(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_CalculatorService_GetCalculationSettings_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
 func request_CalculatorService_GetCalculationSettings_0(ctx context.Context, marshaler runtime.Marshaler, client CalculatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -972,6 +1005,26 @@ func RegisterCalculatorServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_CalculatorService_SummarizeEmissions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_CalculatorService_BatchGetSupplierMethods_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/BatchGetSupplierMethods", runtime.WithHTTPPathPattern("/v1/supplierMethods:batchGet"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CalculatorService_BatchGetSupplierMethods_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CalculatorService_BatchGetSupplierMethods_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_CalculatorService_GetCalculationSettings_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1468,6 +1521,23 @@ func RegisterCalculatorServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_CalculatorService_SummarizeEmissions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_CalculatorService_BatchGetSupplierMethods_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.calculator.v1.CalculatorService/BatchGetSupplierMethods", runtime.WithHTTPPathPattern("/v1/supplierMethods:batchGet"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CalculatorService_BatchGetSupplierMethods_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CalculatorService_BatchGetSupplierMethods_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_CalculatorService_GetCalculationSettings_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1752,6 +1822,7 @@ var (
 	pattern_CalculatorService_GetEmissionResult_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "emissionResults", "name"}, ""))
 	pattern_CalculatorService_BatchGetEmissionResults_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "batchGet"))
 	pattern_CalculatorService_SummarizeEmissions_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "emissionResults"}, "summarize"))
+	pattern_CalculatorService_BatchGetSupplierMethods_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "supplierMethods"}, "batchGet"))
 	pattern_CalculatorService_GetCalculationSettings_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "calculationSettings"}, ""))
 	pattern_CalculatorService_UpdateCalculationSettings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "calculationSettings"}, ""))
 	pattern_CalculatorService_ImportFactorSet_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "factorSets"}, "import"))
@@ -1779,6 +1850,7 @@ var (
 	forward_CalculatorService_GetEmissionResult_0         = runtime.ForwardResponseMessage
 	forward_CalculatorService_BatchGetEmissionResults_0   = runtime.ForwardResponseMessage
 	forward_CalculatorService_SummarizeEmissions_0        = runtime.ForwardResponseMessage
+	forward_CalculatorService_BatchGetSupplierMethods_0   = runtime.ForwardResponseMessage
 	forward_CalculatorService_GetCalculationSettings_0    = runtime.ForwardResponseMessage
 	forward_CalculatorService_UpdateCalculationSettings_0 = runtime.ForwardResponseMessage
 	forward_CalculatorService_ImportFactorSet_0           = runtime.ForwardResponseMessage

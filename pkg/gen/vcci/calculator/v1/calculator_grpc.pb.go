@@ -27,6 +27,7 @@ const (
 	CalculatorService_GetEmissionResult_FullMethodName         = "/vcci.calculator.v1.CalculatorService/GetEmissionResult"
 	CalculatorService_BatchGetEmissionResults_FullMethodName   = "/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults"
 	CalculatorService_SummarizeEmissions_FullMethodName        = "/vcci.calculator.v1.CalculatorService/SummarizeEmissions"
+	CalculatorService_BatchGetSupplierMethods_FullMethodName   = "/vcci.calculator.v1.CalculatorService/BatchGetSupplierMethods"
 	CalculatorService_GetCalculationSettings_FullMethodName    = "/vcci.calculator.v1.CalculatorService/GetCalculationSettings"
 	CalculatorService_UpdateCalculationSettings_FullMethodName = "/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings"
 	CalculatorService_ImportFactorSet_FullMethodName           = "/vcci.calculator.v1.CalculatorService/ImportFactorSet"
@@ -79,6 +80,11 @@ type CalculatorServiceClient interface {
 	BatchGetEmissionResults(ctx context.Context, in *BatchGetEmissionResultsRequest, opts ...grpc.CallOption) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(ctx context.Context, in *SummarizeEmissionsRequest, opts ...grpc.CallOption) (*SummarizeEmissionsResponse, error)
+	// BatchGetSupplierMethods says, for each supplier named, which methods
+	// calculated its lines (its own figures, averages or spend), with their
+	// emissions, lines and share: a hotspot's suppliers by the data behind
+	// them. Read from the suppliers' months, not their lines.
+	BatchGetSupplierMethods(ctx context.Context, in *BatchGetSupplierMethodsRequest, opts ...grpc.CallOption) (*BatchGetSupplierMethodsResponse, error)
 	// GetCalculationSettings returns the tenant's calculation settings.
 	GetCalculationSettings(ctx context.Context, in *GetCalculationSettingsRequest, opts ...grpc.CallOption) (*CalculationSettings, error)
 	// UpdateCalculationSettings changes them; summaries are expressed under
@@ -227,6 +233,16 @@ func (c *calculatorServiceClient) SummarizeEmissions(ctx context.Context, in *Su
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SummarizeEmissionsResponse)
 	err := c.cc.Invoke(ctx, CalculatorService_SummarizeEmissions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calculatorServiceClient) BatchGetSupplierMethods(ctx context.Context, in *BatchGetSupplierMethodsRequest, opts ...grpc.CallOption) (*BatchGetSupplierMethodsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetSupplierMethodsResponse)
+	err := c.cc.Invoke(ctx, CalculatorService_BatchGetSupplierMethods_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -439,6 +455,11 @@ type CalculatorServiceServer interface {
 	BatchGetEmissionResults(context.Context, *BatchGetEmissionResultsRequest) (*BatchGetEmissionResultsResponse, error)
 	// SummarizeEmissions totals the tenant's emissions, grouped by one dimension.
 	SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error)
+	// BatchGetSupplierMethods says, for each supplier named, which methods
+	// calculated its lines (its own figures, averages or spend), with their
+	// emissions, lines and share: a hotspot's suppliers by the data behind
+	// them. Read from the suppliers' months, not their lines.
+	BatchGetSupplierMethods(context.Context, *BatchGetSupplierMethodsRequest) (*BatchGetSupplierMethodsResponse, error)
 	// GetCalculationSettings returns the tenant's calculation settings.
 	GetCalculationSettings(context.Context, *GetCalculationSettingsRequest) (*CalculationSettings, error)
 	// UpdateCalculationSettings changes them; summaries are expressed under
@@ -536,6 +557,9 @@ func (UnimplementedCalculatorServiceServer) BatchGetEmissionResults(context.Cont
 }
 func (UnimplementedCalculatorServiceServer) SummarizeEmissions(context.Context, *SummarizeEmissionsRequest) (*SummarizeEmissionsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SummarizeEmissions not implemented")
+}
+func (UnimplementedCalculatorServiceServer) BatchGetSupplierMethods(context.Context, *BatchGetSupplierMethodsRequest) (*BatchGetSupplierMethodsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchGetSupplierMethods not implemented")
 }
 func (UnimplementedCalculatorServiceServer) GetCalculationSettings(context.Context, *GetCalculationSettingsRequest) (*CalculationSettings, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetCalculationSettings not implemented")
@@ -749,6 +773,24 @@ func _CalculatorService_SummarizeEmissions_Handler(srv interface{}, ctx context.
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CalculatorServiceServer).SummarizeEmissions(ctx, req.(*SummarizeEmissionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalculatorService_BatchGetSupplierMethods_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetSupplierMethodsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalculatorServiceServer).BatchGetSupplierMethods(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalculatorService_BatchGetSupplierMethods_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalculatorServiceServer).BatchGetSupplierMethods(ctx, req.(*BatchGetSupplierMethodsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1086,6 +1128,10 @@ var CalculatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SummarizeEmissions",
 			Handler:    _CalculatorService_SummarizeEmissions_Handler,
+		},
+		{
+			MethodName: "BatchGetSupplierMethods",
+			Handler:    _CalculatorService_BatchGetSupplierMethods_Handler,
 		},
 		{
 			MethodName: "GetCalculationSettings",
