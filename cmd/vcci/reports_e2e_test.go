@@ -446,3 +446,56 @@ func TestAReportAsOfADayThroughREST(t *testing.T) {
 		}
 	}
 }
+
+// Suppliers' methods through the gateway, and the hotspot pack's column of
+// them: the same methods and shares.
+func TestSupplierMethodsThroughREST(t *testing.T) {
+	p := start(t, nil)
+	const lines = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n" +
+		"P1,2024-06-14,S1,Steel Co,331110,10000.00,USD,coil\n" +
+		"P2,2024-07-01,S1,Steel Co,331110,2000.00,USD,bar\n" +
+		"P3,2024-02-03,S2,Cement Co,327310,5000.00,USD,cement\n"
+	if got := p.wait(t, p.key, p.upload(t, p.key, []byte(lines)).Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("upload = %+v", got)
+	}
+	type method struct{ Method, KgCo2e, LineCount string }
+	var got struct {
+		Suppliers []struct {
+			SupplierID, TotalKgCo2e, LineCount string
+			Methods                            []method
+		}
+		GwpBasis, PeriodStart, PeriodEnd string
+	}
+	if code := p.call(t, "GET", "/v1/supplierMethods:batchGet?supplierIds=S2&supplierIds=S1&supplierIds=S9&periodStart=2024-06&periodEnd=2024-12",
+		p.key, nil, &got); code != http.StatusOK {
+		t.Fatalf("supplier methods: HTTP %d %+v", code, got)
+	}
+	if len(got.Suppliers) != 1 || got.Suppliers[0].SupplierID != "S1" || got.Suppliers[0].LineCount != "2" || len(got.Suppliers[0].Methods) != 1 ||
+		got.Suppliers[0].Methods[0].Method != "spend-based" || got.Suppliers[0].Methods[0].KgCo2e != got.Suppliers[0].TotalKgCo2e ||
+		got.GwpBasis != "GWP_BASIS_AR5" || got.PeriodStart != "2024-06" {
+		t.Fatalf("June to December 2024: %+v, want S1's two spend-based lines alone", got)
+	}
+	var bad struct{ Message string }
+	if code := p.call(t, "GET", "/v1/supplierMethods:batchGet", p.key, nil, &bad); code != http.StatusBadRequest || !strings.Contains(bad.Message, "supplier_ids") {
+		t.Errorf("no suppliers: HTTP %d %q, want 400 naming supplier_ids", code, bad.Message)
+	}
+
+	var r report
+	body := `{"kind":"REPORT_KIND_HOTSPOT_PACK","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31"}`
+	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK {
+		t.Fatalf("CreateReport: %d %+v", code, r)
+	}
+	testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
+		p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
+		return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
+	})
+	var file json.RawMessage
+	p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
+	methods := map[string]string{}
+	for _, row := range jsonTable(t, file, "suppliers") {
+		methods[row[2]] = row[9]
+	}
+	if r.State != "REPORT_STATE_SUCCEEDED" || !maps.Equal(methods, map[string]string{"S1": "spend-based 100.00 %", "S2": "spend-based 100.00 %"}) {
+		t.Errorf("hotspot pack %+v: methods by supplier %v", r, methods)
+	}
+}

@@ -33,6 +33,7 @@ type data struct {
 	sets     []FactorSet
 	snapshot Snapshot // the snapshot read, when one was
 	pareto   Pareto
+	methods  SupplierMethods // the listed suppliers'
 	engaged  map[string]Engagement
 	figures  []SupplierFactor
 	excluded map[int]string
@@ -83,6 +84,11 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		return data{}, fmt.Errorf("reports: hotspot ranked suppliers of the period %q to %q, the report's is %q to %q",
 			d.pareto.PeriodStart, d.pareto.PeriodEnd, pq.PeriodStart, pq.PeriodEnd)
 	}
+	if r.Kind == HotspotPack && len(d.pareto.Entries) > 0 {
+		if d.methods, err = listedMethods(ctx, src, d.pareto, pq); err != nil {
+			return data{}, err
+		}
+	}
 	d.all = d.months
 	switch {
 	case d.snapshot.Months || !r.AsOf.IsZero(): // the snapshot's or the day's, of the period
@@ -95,6 +101,24 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		d.recalcs = slices.DeleteFunc(d.recalcs, func(rc Recalculation) bool { return !rc.CreateTime.Before(end) })
 	}
 	return d, nil
+}
+
+// listedMethods reads the methods of p's listed suppliers, refusing an
+// answer under another basis or of another period than pq's.
+func listedMethods(ctx context.Context, src Sources, p Pareto, pq ParetoQuery) (SupplierMethods, error) {
+	ids := make([]string, len(p.Entries))
+	for i, e := range p.Entries {
+		ids[i] = e.SupplierID
+	}
+	ms, err := src.SupplierMethods(ctx, ids, pq)
+	if err != nil {
+		return SupplierMethods{}, err
+	}
+	if ms.GWPBasis != pq.GWPBasis || ms.PeriodStart != pq.PeriodStart || ms.PeriodEnd != pq.PeriodEnd {
+		return SupplierMethods{}, fmt.Errorf("reports: the calculator read suppliers' methods under %q of %q to %q, the report is under %q of %q to %q",
+			ms.GWPBasis, ms.PeriodStart, ms.PeriodEnd, pq.GWPBasis, pq.PeriodStart, pq.PeriodEnd)
+	}
+	return ms, nil
 }
 
 // checkDecimals refuses a figure a peer sent that is not an exact decimal:
@@ -119,6 +143,11 @@ func (d data) checkDecimals() error {
 	}
 	for _, e := range d.pareto.Entries {
 		vals = append(vals, e.Kg, e.Spend)
+	}
+	for _, ms := range d.methods.Methods {
+		for _, m := range ms {
+			vals = append(vals, m.Kg)
+		}
 	}
 	for _, r := range d.recalcs {
 		vals = append(vals, r.KgBefore, r.KgAfter)

@@ -132,6 +132,20 @@ func (s grpcSources) MonthTotals(ctx context.Context, basis, asOf string) ([]Tot
 	return out, nil
 }
 
+func (s grpcSources) SupplierMethods(ctx context.Context, suppliers []string, q ParetoQuery) (SupplierMethods, error) {
+	resp, err := s.calc.BatchGetSupplierMethods(ctx, &calculatorv1.BatchGetSupplierMethodsRequest{SupplierIds: suppliers,
+		GwpBasis: basisEnum(q.GWPBasis), PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd})
+	if err != nil {
+		return SupplierMethods{}, err
+	}
+	out := SupplierMethods{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(),
+		Methods: make(map[string][]MethodShare, len(resp.GetSuppliers()))}
+	for _, sm := range resp.GetSuppliers() {
+		out.Methods[sm.GetSupplierId()] = methodShares(sm.GetMethods())
+	}
+	return out, nil
+}
+
 func (s grpcSources) SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error) {
 	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN, GwpBasis: basisEnum(q.GWPBasis),
 		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd})

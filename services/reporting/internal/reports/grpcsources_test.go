@@ -43,6 +43,15 @@ type fakeCalc struct {
 	*keys
 	invReq *calculatorv1.GetInventoryRequest
 	sumReq *calculatorv1.SummarizeEmissionsRequest
+	mixReq *calculatorv1.BatchGetSupplierMethodsRequest
+}
+
+func (f *fakeCalc) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.BatchGetSupplierMethodsRequest) (*calculatorv1.BatchGetSupplierMethodsResponse, error) {
+	f.record(ctx)
+	f.mixReq = req
+	return &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: req.GetGwpBasis(), PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(),
+		Suppliers: []*calculatorv1.SupplierMethods{{SupplierId: "S1", TotalKgCo2E: "12.5000000", LineCount: 3, Methods: []*calculatorv1.MethodShare{
+			{Method: "supplier-company", KgCo2E: "10.0000000", LineCount: 1, Share: 0.8}, {Method: "spend-based", KgCo2E: "2.5000000", LineCount: 2, Share: 0.2}}}}}, nil
 }
 
 func (f *fakeCalc) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
@@ -222,6 +231,19 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("Inventory before the months log = %v, want report.as_of_date named", err)
 	}
 
+	mix, err := src.SupplierMethods(ctx, []string{"S1", "S2"}, reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-06"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := calc.mixReq; !slices.Equal(r.GetSupplierIds(), []string{"S1", "S2"}) || r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 ||
+		r.GetPeriodStart() != "2024-01" || r.GetPeriodEnd() != "2024-06" {
+		t.Errorf("BatchGetSupplierMethods request = %v", r)
+	}
+	if !reflect.DeepEqual(mix, reports.SupplierMethods{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-06", Methods: map[string][]reports.MethodShare{
+		"S1": {{Method: "supplier-company", Kg: "10.0000000", LineCount: 1}, {Method: "spend-based", Kg: "2.5000000", LineCount: 2}}}}) {
+		t.Errorf("SupplierMethods = %+v", mix)
+	}
+
 	settings, err := src.Settings(ctx)
 	if err != nil || settings != (reports.Settings{GWPBasis: "AR6", BaseYear: 2023, SignificanceThresholdPercent: "5",
 		SpendFactorSet: "factorSets/epa-supply-chain-v1.3.0", ActivityFactorSet: "factorSets/desnz-2024"}) {
@@ -279,8 +301,8 @@ func TestGRPCSources(t *testing.T) {
 	seen := slices.Compact(slices.Clone(k.seen))
 	calls := len(k.seen)
 	k.mu.Unlock()
-	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 14 {
-		t.Errorf("API keys seen = %v over %d calls, want %s on 14", seen, calls, testsupport.APIKey)
+	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 15 {
+		t.Errorf("API keys seen = %v over %d calls, want %s on 15", seen, calls, testsupport.APIKey)
 	}
 }
 

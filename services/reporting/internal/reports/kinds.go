@@ -259,15 +259,17 @@ func hotspotPack(d data) document.Document {
 		colTonnes, {Title: "Spend", Unit: "USD", Kind: document.Decimal, Decimals: 2},
 		{Title: "Intensity", Unit: "kg CO2e/USD", Kind: document.Decimal, Decimals: 6},
 		colShare, {Title: "Cumulative share", Unit: "%", Kind: document.Percent, Decimals: percentDecimals},
-		{Title: "Hotspot set", Kind: document.Text}, {Title: "Supplier data on file", Kind: document.Text}, {Title: "Engagement", Kind: document.Text},
+		{Title: "Hotspot set", Kind: document.Text}, {Title: "Methods", Kind: document.Text}, {Title: "Supplier data on file", Kind: document.Text},
+		{Title: "Engagement", Kind: document.Text},
 	}, Notes: []string{roundingNote,
 		"Shares are of the net total over all suppliers, exact from the emissions. Intensity: kg CO2e per USD spent, to 6 decimals; empty where spend is zero.",
-		"Supplier data on file: the supplier's own figures registered with the calculator; lines they cover are calculated with them, the others with secondary data. The calculator does not report the method per supplier, so no method is shown for a supplier without figures."}}
+		"Methods: those that calculated the supplier's lines of the period, each with its share of the supplier's emissions (supplier-product and supplier-company are the supplier's own data; average-data and spend-based are secondary).",
+		"Supplier data on file: the supplier's own figures registered with the calculator; lines they cover are calculated with them, the others with secondary data."}}
 	total := rat(p.TotalKg)
 	cum := new(big.Rat)
 	ch := document.Chart{Kind: document.Pareto, Title: "Supplier Pareto", XLabel: "Supplier", YLabel: tonnesUnit}
 	bars, line := []float64{}, []float64{}
-	engaged := 0
+	engaged, own := 0, 0
 	for _, e := range p.Entries {
 		kg := rat(e.Kg)
 		cum.Add(cum, kg)
@@ -284,8 +286,12 @@ func hotspotPack(d data) document.Document {
 		if name == "" {
 			name = e.SupplierID
 		}
+		ms := d.methods.Methods[e.SupplierID]
+		if slices.ContainsFunc(ms, func(m MethodShare) bool { return isSupplierSpecific(m.Method) }) {
+			own++
+		}
 		t.Rows = append(t.Rows, []string{strconv.Itoa(int(e.Rank)), name, e.SupplierID, tonnes(e.Kg), spend(e.Spend), reporting.Intensity(e.Kg, e.Spend),
-			percent(kg, total), percent(cum, total), set, supplierData(figures[e.SupplierID]), eng})
+			percent(kg, total), percent(cum, total), set, supplierMix(ms), supplierData(figures[e.SupplierID]), eng})
 		if len(ch.Labels) < paretoChartTop {
 			ch.Labels = append(ch.Labels, name)
 			bars = append(bars, float(tonnes(e.Kg)))
@@ -301,6 +307,10 @@ func hotspotPack(d data) document.Document {
 	}
 	if int(p.SupplierCount) > len(p.Entries) {
 		ps = append(ps, fmt.Sprintf("The table lists the largest %s suppliers; shares are of all %s.", count(len(p.Entries)), count(p.SupplierCount)))
+	}
+	if len(p.Entries) > 0 {
+		ps = append(ps, fmt.Sprintf("Of the %s suppliers listed, %s have lines calculated from their own data (supplier-specific methods); the others' emissions are estimated from secondary data.",
+			count(len(p.Entries)), count(own)))
 	}
 	if d.inv.Snapshot != "" {
 		ps = append(ps, "The supplier Pareto is read from the current calculation: a snapshot records no suppliers, so these figures may differ from the snapshot's where lines were added or recalculated since.")
@@ -338,6 +348,15 @@ func spend(usd string) string {
 		return ""
 	}
 	return decimal.Round(rat(usd), 2)
+}
+
+// supplierMix is a supplier's methodMix, shares of its own kg.
+func supplierMix(ms []MethodShare) string {
+	total := new(big.Rat)
+	for _, m := range ms {
+		total.Add(total, rat(m.Kg))
+	}
+	return methodMix(ms, total.FloatString(7))
 }
 
 func supplierData(fs []SupplierFactor) string {

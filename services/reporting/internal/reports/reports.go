@@ -66,6 +66,9 @@ type Sources interface {
 	// SupplierPareto ranks suppliers by the lines of q's period (empty:
 	// every line) under its basis.
 	SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error)
+	// SupplierMethods are the methods of suppliers' lines of q's period
+	// (empty: every line) under its basis.
+	SupplierMethods(ctx context.Context, suppliers []string, q ParetoQuery) (SupplierMethods, error)
 	// Engagements is each engaged supplier's latest campaign, by supplier id.
 	Engagements(ctx context.Context) (map[string]Engagement, error)
 	// SupplierFactors are the suppliers' own figures on file.
@@ -165,6 +168,15 @@ type Pareto struct {
 type ParetoQuery struct {
 	GWPBasis               string
 	PeriodStart, PeriodEnd string
+}
+
+// SupplierMethods are suppliers' lines by method, under GWPBasis, of the
+// period asked ("YYYY-MM"; empty: every line).
+type SupplierMethods struct {
+	GWPBasis, PeriodStart, PeriodEnd string
+	// By supplier id, methods by kg descending; a supplier without lines
+	// is absent.
+	Methods map[string][]MethodShare
 }
 
 // ParetoEntry is one ranked supplier.

@@ -41,6 +41,10 @@ type fakeSources struct {
 	// MonthTotals was asked for.
 	dayMonths []reports.Total
 	monthDays []string
+	// Suppliers' methods, and the suppliers and period they were asked of.
+	methods      map[string][]reports.MethodShare
+	methodsAsked []string
+	methodsQuery reports.ParetoQuery
 }
 
 func (f *fakeSources) Inventory(_ context.Context, q reports.InventoryQuery) (reports.Inventory, error) {
@@ -93,6 +97,17 @@ func (f *fakeSources) SupplierPareto(_ context.Context, _ int32, q reports.Paret
 		p.PeriodStart, p.PeriodEnd = q.PeriodStart, q.PeriodEnd
 	}
 	return p, nil
+}
+
+func (f *fakeSources) SupplierMethods(_ context.Context, ids []string, q reports.ParetoQuery) (reports.SupplierMethods, error) {
+	f.methodsAsked, f.methodsQuery = ids, q
+	out := reports.SupplierMethods{GWPBasis: q.GWPBasis, PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Methods: map[string][]reports.MethodShare{}}
+	for _, id := range ids {
+		if ms, ok := f.methods[id]; ok {
+			out.Methods[id] = ms
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeSources) Engagements(context.Context) (map[string]reports.Engagement, error) {
@@ -160,6 +175,11 @@ func newFake() *fakeSources {
 			{2, "S2", "Northwind Freight", "6000.0000000", "30000.0000", true},
 			{3, "S3", "", "4002.0000000", "0.0000", false},
 		}},
+		// S1 is partly on its own figure; S3 has no lines of the period.
+		methods: map[string][]reports.MethodShare{
+			"S1": {{"supplier-company", "2469.0000000", 100}, {"spend-based", "7531.0000000", 900}},
+			"S2": {{"average-data", "6000.0000000", 300}},
+		},
 		engaged:  map[string]reports.Engagement{"S1": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: "invited", Since: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}},
 		figures:  []reports.SupplierFactor{{SupplierID: "S1", Kind: "supplier-company", ReportingYear: 2024, Verified: true, ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}},
 		settings: reports.Settings{GWPBasis: "AR5", BaseYear: 2023, SignificanceThresholdPercent: "5", SpendFactorSet: epa, ActivityFactorSet: desnz},
@@ -434,16 +454,22 @@ func TestSB253(t *testing.T) {
 }
 
 func TestHotspotPack(t *testing.T) {
-	doc := build(t, newFake(), request(reports.HotspotPack))
+	fake := newFake()
+	doc := build(t, fake, request(reports.HotspotPack))
+	if !slices.Equal(fake.methodsAsked, []string{"S1", "S2", "S3"}) || fake.methodsQuery != (reports.ParetoQuery{GWPBasis: "AR5", PeriodStart: "2024-01", PeriodEnd: "2024-12"}) {
+		t.Errorf("methods asked of %v, %+v; want the listed suppliers of 2024 under AR5", fake.methodsAsked, fake.methodsQuery)
+	}
 	tb := table(t, doc, "suppliers")
 	wantCells(t, "S1", row(t, tb, "1"), map[string]string{
 		"Supplier": "Acme Steel", "Supplier id": "S1", "Emissions": "10.000", "Spend": "12500.00", "Intensity": "0.800000",
-		"Share of total": "50.00", "Cumulative share": "50.00", "Hotspot set": "yes",
+		"Share of total": "50.00", "Cumulative share": "50.00", "Hotspot set": "yes", "Methods": "spend-based 75.31 %, supplier-company 24.69 %",
 		"Supplier data on file": "supplier-company 2024, verified (2024-01-01 to 2024-12-31)",
 		"Engagement":            `invited (campaign "Q1 hotspots", 2026-01-05)`,
 	})
-	wantCells(t, "S2", row(t, tb, "2"), map[string]string{"Intensity": "0.200000", "Share of total": "30.00", "Cumulative share": "79.99", "Engagement": "not engaged", "Supplier data on file": "none"})
-	wantCells(t, "S3", row(t, tb, "3"), map[string]string{"Supplier": "S3", "Intensity": "", "Share of total": "20.01", "Cumulative share": "100.00", "Hotspot set": "no"})
+	wantCells(t, "S2", row(t, tb, "2"), map[string]string{"Intensity": "0.200000", "Share of total": "30.00", "Cumulative share": "79.99", "Engagement": "not engaged",
+		"Supplier data on file": "none", "Methods": "average-data 100.00 %"})
+	wantCells(t, "S3", row(t, tb, "3"), map[string]string{"Supplier": "S3", "Intensity": "", "Share of total": "20.01", "Cumulative share": "100.00", "Hotspot set": "no",
+		"Methods": ""})
 	var pareto document.Chart
 	for _, s := range doc.Sections {
 		for _, c := range s.Charts {
@@ -457,7 +483,8 @@ func TestHotspotPack(t *testing.T) {
 	}
 	txt := text(doc)
 	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 1 of 3",
-		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis, by the lines dated 2024-01 to 2024-12."} {
+		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis, by the lines dated 2024-01 to 2024-12.",
+		"Of the 3 suppliers listed, 1 have lines calculated from their own data"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text lacks %q", want)
 		}
