@@ -329,19 +329,9 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 		want                 inventory
 	}{{"2024-01-01", "2024-12-31", "", y2024}, {"2025-01-01", "2025-12-31", "", y2025}, {"2024-04-01", "2025-03-31", "", fy},
 		{"2024-01-01", "2024-12-31", snap.Name, recorded}} {
-		var r report
-		body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"` + c.start + `","periodEnd":"` + c.end +
-			`","snapshot":"` + c.snapshot + `"}`
-		if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK {
-			t.Fatalf("CreateReport %s to %s: %d %+v", c.start, c.end, code, r)
-		}
-		testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
-			p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
-			return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
-		})
-		var file json.RawMessage
-		p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
-		if got := reportTotal(t, "REPORT_FORMAT_JSON", file); r.State != "REPORT_STATE_SUCCEEDED" || got != tonnes(c.want.TotalKgCo2e) {
+		r, file := p.jsonReport(t, `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"`+c.start+
+			`","periodEnd":"`+c.end+`","snapshot":"`+c.snapshot+`"}`)
+		if got := reportTotal(t, "REPORT_FORMAT_JSON", file); got != tonnes(c.want.TotalKgCo2e) {
 			t.Errorf("report of %s to %s %s: %+v, total %s t, want the inventory's %s kg", c.start, c.end, c.snapshot, r, got, c.want.TotalKgCo2e)
 		}
 		if months := jsonTable(t, file, "months"); c.snapshot != "" && (len(months) != 1 || months[0][0] != "2024-06" || months[0][2] != "1") {
@@ -354,6 +344,26 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 		!strings.Contains(e.Message, "report.period_start: must be the first day of a month") {
 		t.Errorf("a period from the 15th: HTTP %d %q", code, e.Message)
 	}
+}
+
+// jsonReport asks for the report body describes (a JSON one) and returns
+// it once built, with its file.
+func (p platform) jsonReport(t *testing.T, body string) (report, json.RawMessage) {
+	t.Helper()
+	var r report
+	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK {
+		t.Fatalf("CreateReport %s: %d %+v", body, code, r)
+	}
+	testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
+		p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
+		return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
+	})
+	if r.State != "REPORT_STATE_SUCCEEDED" {
+		t.Fatalf("report %s: %+v", body, r)
+	}
+	var file json.RawMessage
+	p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
+	return r, file
 }
 
 // ageLog dates every change the calculator has logged days earlier, as if
@@ -408,19 +418,10 @@ func TestAReportAsOfADayThroughREST(t *testing.T) {
 		t.Fatalf("2024 now: HTTP %d %+v", code, now)
 	}
 
-	var r report
-	body := `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31","asOfDate":"` + yesterday + `"}`
-	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK || r.AsOfDate != yesterday {
-		t.Fatalf("CreateReport as of %s: %d %+v", yesterday, code, r)
-	}
-	testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
-		p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
-		return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
-	})
-	var file json.RawMessage
-	p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
+	r, file := p.jsonReport(t, `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31",`+
+		`"asOfDate":"`+yesterday+`"}`)
 	kg, _ := new(big.Rat).SetString(then.TotalKgCo2e)
-	if got, want := reportTotal(t, "REPORT_FORMAT_JSON", file), kg.Quo(kg, big.NewRat(1000, 1)).FloatString(3); r.State != "REPORT_STATE_SUCCEEDED" || got != want {
+	if got, want := reportTotal(t, "REPORT_FORMAT_JSON", file), kg.Quo(kg, big.NewRat(1000, 1)).FloatString(3); r.AsOfDate != yesterday || got != want {
 		t.Fatalf("report as of %s: %+v, total %s t, want the inventory's of then, %s t", yesterday, r, got, want)
 	}
 	if months := jsonTable(t, file, "months"); len(months) != 1 || months[0][0] != "2024-06" || months[0][2] != "1" {
@@ -480,22 +481,12 @@ func TestSupplierMethodsThroughREST(t *testing.T) {
 		t.Errorf("no suppliers: HTTP %d %q, want 400 naming supplier_ids", code, bad.Message)
 	}
 
-	var r report
-	body := `{"kind":"REPORT_KIND_HOTSPOT_PACK","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31"}`
-	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &r, "Content-Type", "application/json"); code != http.StatusOK {
-		t.Fatalf("CreateReport: %d %+v", code, r)
-	}
-	testsupport.WaitFor(t, "the report", 60*time.Second, func() bool {
-		p.call(t, "GET", "/v1/"+r.Name, p.key, nil, &r)
-		return r.State == "REPORT_STATE_SUCCEEDED" || r.State == "REPORT_STATE_FAILED"
-	})
-	var file json.RawMessage
-	p.call(t, "GET", "/v1/"+r.Name+"/file", p.key, nil, &file)
+	r, file := p.jsonReport(t, `{"kind":"REPORT_KIND_HOTSPOT_PACK","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31"}`)
 	methods := map[string]string{}
 	for _, row := range jsonTable(t, file, "suppliers") {
 		methods[row[2]] = row[9]
 	}
-	if r.State != "REPORT_STATE_SUCCEEDED" || !maps.Equal(methods, map[string]string{"S1": "spend-based 100.00 %", "S2": "spend-based 100.00 %"}) {
+	if !maps.Equal(methods, map[string]string{"S1": "spend-based 100.00 %", "S2": "spend-based 100.00 %"}) {
 		t.Errorf("hotspot pack %+v: methods by supplier %v", r, methods)
 	}
 }

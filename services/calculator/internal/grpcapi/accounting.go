@@ -121,15 +121,11 @@ func (a *API) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSup
 }
 
 func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
-	tenant, err := tenancy.MustTenant(ctx)
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd())
 	if err != nil {
 		return nil, err
 	}
-	basis, err := refdata.BasisFromProto(fieldGWPBasis, req.GetGwpBasis())
-	if err != nil {
-		return nil, err
-	}
-	var at calculator.InventoryAt
+	at := calculator.InventoryAt{From: in.p.From, To: in.p.To}
 	switch {
 	case req.GetSnapshot() != "" && req.GetAsOfDate() != "":
 		return nil, apperr.Invalid("as_of_date", "give a snapshot or a date, not both")
@@ -142,14 +138,8 @@ func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRe
 			return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
 		}
 	}
-	if at.From, err = parseMonth("period_start", req.GetPeriodStart()); err != nil {
-		return nil, err
-	}
-	if at.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
-		return nil, err
-	}
 	at.Months = req.GetIncludeMonths()
-	inv, err := a.svc.Inventory(ctx, tenant, at, basis, int(req.GetIterations()), req.GetSeed())
+	inv, err := a.svc.Inventory(ctx, in.tenant, at, in.basis, int(req.GetIterations()), req.GetSeed())
 	if err != nil {
 		return nil, err
 	}

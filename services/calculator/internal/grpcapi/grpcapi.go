@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
@@ -329,26 +330,40 @@ func lineQualityProto(d quality.Indicators) *calculatorv1.DataQuality {
 		Completeness: digit(d.Completeness), Reliability: digit(d.Reliability), Score: d.Score()}
 }
 
+// summaryIn is a summary request's tenant, basis and period of months.
+type summaryIn struct {
+	tenant uuid.UUID
+	basis  refdata.Basis
+	p      calculator.Period
+}
+
+// summaryArgs reads a summary request's basis and period ("YYYY-MM" both,
+// or neither) for the caller's tenant.
+func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end string) (summaryIn, error) {
+	var in summaryIn
+	var err error
+	if in.tenant, err = tenancy.MustTenant(ctx); err != nil {
+		return in, err
+	}
+	if in.basis, err = refdata.BasisFromProto(fieldGWPBasis, b); err != nil {
+		return in, err
+	}
+	if in.p.From, err = parseMonth("period_start", start); err != nil {
+		return in, err
+	}
+	in.p.To, err = parseMonth("period_end", end)
+	return in, err
+}
+
 func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
-	tenant, err := tenancy.MustTenant(ctx)
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd())
 	if err != nil {
 		return nil, err
 	}
 	// The answer is the (cached) summary alone: the REST gateway may keep it
 	// as long as the summary's cache version stands.
-	basis, err := refdata.BasisFromProto(fieldGWPBasis, req.GetGwpBasis())
-	if err != nil {
-		return nil, err
-	}
-	var p calculator.Period
-	if p.From, err = parseMonth("period_start", req.GetPeriodStart()); err != nil {
-		return nil, err
-	}
-	if p.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
-		return nil, err
-	}
 	ctx, stamps := cache.CollectStamps(ctx)
-	sum, err := a.svc.SummarizeUnder(ctx, tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()), basis, p)
+	sum, err := a.svc.SummarizeUnder(ctx, in.tenant, calculator.Dimension(req.GetGroupBy()), int(req.GetLimit()), in.basis, in.p)
 	if err != nil {
 		return nil, err
 	}
@@ -369,22 +384,11 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 }
 
 func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.BatchGetSupplierMethodsRequest) (*calculatorv1.BatchGetSupplierMethodsResponse, error) {
-	tenant, err := tenancy.MustTenant(ctx)
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd())
 	if err != nil {
 		return nil, err
 	}
-	basis, err := refdata.BasisFromProto(fieldGWPBasis, req.GetGwpBasis())
-	if err != nil {
-		return nil, err
-	}
-	var p calculator.Period
-	if p.From, err = parseMonth("period_start", req.GetPeriodStart()); err != nil {
-		return nil, err
-	}
-	if p.To, err = parseMonth("period_end", req.GetPeriodEnd()); err != nil {
-		return nil, err
-	}
-	ms, err := a.svc.SupplierMethods(ctx, tenant, req.GetSupplierIds(), basis, p)
+	ms, err := a.svc.SupplierMethods(ctx, in.tenant, req.GetSupplierIds(), in.basis, in.p)
 	if err != nil {
 		return nil, err
 	}
