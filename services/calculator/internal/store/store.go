@@ -756,7 +756,7 @@ func storeResultsAs(ctx context.Context, tx pgx.Tx, onConflict string, tenant uu
 // summaryDims total groups g under summary dimensions 1 to 4, the
 // inventory's (5), the inventory's by month (6: 'YYYY-MM|' and the
 // group's key, kept in inventory_months) and suppliers by method and
-// categories by month (11: 'YYYY-MM|supplier|method', 12: 'YYYY-MM|'
+// categories by month (11: 'YYYY-MM|method|supplier', 12: 'YYYY-MM|'
 // and the category, kept in summary_months with 4), as
 // (dim, upload 0, key, kg, amt, n, kg4, kg6) in no order. Each dimension
 // is its own hashed grouping, keyed on columns: one sort of every group
@@ -769,8 +769,8 @@ const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP
 				FROM g GROUP BY category, factor_set_id, method, dq, fcode
 			UNION ALL SELECT 6, 0, to_char(month, 'YYYY-MM') || '|' || category || '|' || factor_set_id || '|' || method || '|' || dq || '|' || fcode,
 				` + groupSums + ` FROM g GROUP BY month, category, factor_set_id, method, dq, fcode
-			UNION ALL SELECT 11, 0, to_char(month, 'YYYY-MM') || '|' || supplier_id || '|' || method, ` + groupSums + `
-				FROM g GROUP BY month, supplier_id, method
+			UNION ALL SELECT 11, 0, to_char(month, 'YYYY-MM') || '|' || method || '|' || supplier_id, ` + groupSums + `
+				FROM g GROUP BY month, method, supplier_id
 			UNION ALL SELECT 12, 0, to_char(month, 'YYYY-MM') || '|' || category, ` + groupSums + ` FROM g GROUP BY month, category`
 
 // groupSums are a grouping's totals of groups g, as text.
@@ -1080,14 +1080,14 @@ const summaryBasis = `b AS MATERIALIZED (
 	SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
 
 // supplierOfKey is the supplier of summary_months' key m.key of
-// dimension 1, 'supplier|method': up to its last '|', as a method has
+// dimension 1, 'method|supplier': after its first '|', as a method has
 // none.
-const supplierOfKey = `left(m.key, length(m.key) - strpos(reverse(m.key), '|'))`
+const supplierOfKey = `substr(m.key, strpos(m.key, '|') + 1)`
 
 // SupplierMethods are the methods of suppliers' lines dated in p (every
 // line when p is not set) under basis, by supplier and method in no
 // order, and the basis read. It reads the suppliers' months
-// (summary_months, key 'supplier|method'), every key a supplier could have
+// (summary_months, key 'method|supplier'), every key a supplier could have
 // probed in each month with data, so its cost follows suppliers times
 // months, not lines. (Matched by equality, the keys are one index scan a
 // month; with a range of keys a supplier, PostgreSQL read every
@@ -1101,7 +1101,7 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 	keys := make([]string, 0, len(suppliers)*len(calculator.Methods))
 	for _, id := range suppliers {
 		for _, m := range calculator.Methods {
-			keys = append(keys, id+"|"+m)
+			keys = append(keys, m+"|"+id)
 		}
 	}
 	var rows []calculator.SupplierMethod
@@ -1124,8 +1124,8 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 				if err := row.Scan(&key, &m.Kg, &m.Count); err != nil {
 					return m, fmt.Errorf("scan supplier method: %w", err)
 				}
-				i := strings.LastIndexByte(key, '|') // a method has none
-				m.SupplierID, m.Method = key[:i], key[i+1:]
+				i := strings.IndexByte(key, '|') // a method has none
+				m.Method, m.SupplierID = key[:i], key[i+1:]
 				return m, nil
 			})})
 	if err != nil {
@@ -1156,7 +1156,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 	// A group every line of which a recalculation moved to another (a
 	// category rule changed) is left at no lines: it is not one of p's.
 	key := "m.key"
-	if dim == calculator.BySupplier { // 'supplier|method'
+	if dim == calculator.BySupplier { // 'method|supplier'
 		key = supplierOfKey
 	}
 	groups := `SELECT ` + key + ` AS key, sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
