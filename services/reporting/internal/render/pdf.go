@@ -274,14 +274,23 @@ func (r *pdfRenderer) table(t document.Table) {
 // "..." beyond it, so one long text cannot outgrow a page.
 const maxCellLines = 8
 
+// glue is a space SplitText does not break at: a control character, as
+// wide as a space in the core fonts (TestGlueIsASpace).
+const glue = "\x01"
+
 // wrapCell breaks text into lines that fit w millimetres in the current
 // font.
 func (r *pdfRenderer) wrapCell(text string, w float64) []string {
 	if text == "" {
 		return nil
 	}
-	// SplitText takes the cell's width: it keeps fpdf's cell margins.
-	lines := r.pdf.SplitText(text, w+2*r.pdf.GetCellMargin())
+	// SplitText takes the cell's width: it keeps fpdf's cell margins. It
+	// breaks at spaces; a figure's " %" is glued to it, so that no line
+	// starts with "%".
+	lines := r.pdf.SplitText(strings.ReplaceAll(text, " %", glue+"%"), w+2*r.pdf.GetCellMargin())
+	for i, l := range lines {
+		lines[i] = strings.ReplaceAll(l, glue, " ")
+	}
 	if len(lines) > maxCellLines {
 		last := fit(r.pdf, strings.Join(lines[maxCellLines-1:], " "), w)
 		lines = append(lines[:maxCellLines-1], last)
