@@ -1112,7 +1112,8 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 			round(sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END), 7)::text, sum(m.tx_count)::bigint
 		FROM mo CROSS JOIN b
 		CROSS JOIN LATERAL (SELECT m.key, m.kg_co2e, m.kg_co2e_ar4, m.kg_co2e_ar6, m.tx_count FROM calculator.summary_months m
-			WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])) m
+			WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])
+			OFFSET 0) m -- a scan a month, not a join the planner may turn into a scan of them all
 		GROUP BY m.key HAVING sum(m.tx_count) <> 0`
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT coalesce(nullif($2, ''),
 			(SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5')`,
