@@ -743,8 +743,12 @@ func (s *Service) SupplierMethods(ctx context.Context, tenant uuid.UUID, supplie
 		if len(rs) == 0 {
 			continue
 		}
-		mix := SupplierMix{SupplierID: id}
-		total, kgs, scale := new(big.Int), make([]*big.Int, len(rs)), 0
+		type method struct {
+			MethodShare
+			kg *big.Int
+		}
+		ms := make([]method, len(rs))
+		total, scale := new(big.Int), 0
 		for i, r := range rs {
 			kg, sc, err := decimal.ParseScaled(r.Kg)
 			if err != nil {
@@ -753,30 +757,22 @@ func (s *Service) SupplierMethods(ctx context.Context, tenant uuid.UUID, supplie
 			if i > 0 && sc != scale {
 				return SupplierMethods{}, fmt.Errorf("calculator.SupplierMethods: kg %q not at scale %d", r.Kg, scale)
 			}
-			scale, kgs[i] = sc, kg
+			scale, ms[i] = sc, method{MethodShare{Method: r.Method, Kg: r.Kg, Count: r.Count}, kg}
 			total.Add(total, kg)
-			mix.Count += r.Count
-			mix.Methods = append(mix.Methods, MethodShare{Method: r.Method, Kg: r.Kg, Count: r.Count})
-		}
-		for i := range mix.Methods {
-			mix.Methods[i].Share = share(kgs[i], total)
 		}
 		// By kg descending, then best data first.
-		order := make([]int, len(rs))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int {
-			if c := kgs[b].Cmp(kgs[a]); c != 0 {
+		slices.SortFunc(ms, func(a, b method) int {
+			if c := b.kg.Cmp(a.kg); c != 0 {
 				return c
 			}
-			return methodRank(mix.Methods[a].Method) - methodRank(mix.Methods[b].Method)
+			return methodRank(a.Method) - methodRank(b.Method)
 		})
-		sorted := make([]MethodShare, len(order))
-		for i, k := range order {
-			sorted[i] = mix.Methods[k]
+		mix := SupplierMix{SupplierID: id, Kg: decimal.FormatScaled(total, scale)}
+		for _, m := range ms {
+			m.Share = share(m.kg, total)
+			mix.Count += m.Count
+			mix.Methods = append(mix.Methods, m.MethodShare)
 		}
-		mix.Methods, mix.Kg = sorted, decimal.FormatScaled(total, scale)
 		out.Suppliers = append(out.Suppliers, mix)
 	}
 	return out, nil
