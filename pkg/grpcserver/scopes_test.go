@@ -66,6 +66,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.calculator.v1.CalculatorService/GetEmissionResult":         read,
 	"/vcci.calculator.v1.CalculatorService/BatchGetEmissionResults":   read,
 	"/vcci.calculator.v1.CalculatorService/SummarizeEmissions":        read,
+	"/vcci.calculator.v1.CalculatorService/BatchGetSupplierMethods":   read,
 	"/vcci.calculator.v1.CalculatorService/GetCalculationSettings":    read,
 	"/vcci.calculator.v1.CalculatorService/UpdateCalculationSettings": write,
 	"/vcci.calculator.v1.CalculatorService/ImportFactorSet":           write,
