@@ -1106,29 +1106,33 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 	}
 	var rows []calculator.SupplierMethod
 	var basisRead string
+	// A row of the basis alone when no supplier has lines.
 	q := `WITH ` + summaryBasis + `,
-		mo AS (SELECT month FROM calculator.summary_months WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0)
-		SELECT m.key,
-			round(sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END), 7)::text, sum(m.tx_count)::bigint
-		FROM mo CROSS JOIN b
-		CROSS JOIN LATERAL (SELECT m.key, m.kg_co2e, m.kg_co2e_ar4, m.kg_co2e_ar6, m.tx_count FROM calculator.summary_months m
-			WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])
-			OFFSET 0) m -- a scan a month, not a join the planner may turn into a scan of them all
-		GROUP BY m.key HAVING sum(m.tx_count) <> 0`
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT coalesce(nullif($2, ''),
-			(SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5')`,
-		Args: []any{tenant, string(basis)}, Scan: db.One(&basisRead)},
-		db.Stmt{SQL: q, Args: []any{tenant, from, string(basis), end, keys},
-			Scan: db.Collect(&rows, func(row pgx.CollectableRow) (calculator.SupplierMethod, error) {
-				var m calculator.SupplierMethod
-				var key string
-				if err := row.Scan(&key, &m.Kg, &m.Count); err != nil {
-					return m, fmt.Errorf("scan supplier method: %w", err)
+		mo AS (SELECT month FROM calculator.summary_months WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0),
+		g AS (SELECT m.key,
+				round(sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END), 7)::text AS kg,
+				sum(m.tx_count)::bigint AS n
+			FROM mo CROSS JOIN b
+			CROSS JOIN LATERAL (SELECT m.key, m.kg_co2e, m.kg_co2e_ar4, m.kg_co2e_ar6, m.tx_count FROM calculator.summary_months m
+				WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])
+				OFFSET 0) m -- a scan a month, not a join the planner may turn into a scan of them all
+			GROUP BY m.key HAVING sum(m.tx_count) <> 0)
+		SELECT b.basis, g.key, g.kg, g.n FROM b LEFT JOIN g ON true`
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, from, string(basis), end, keys},
+		Scan: func(rs pgx.Rows) error {
+			for rs.Next() {
+				var key, kg *string
+				var n *int64
+				if err := rs.Scan(&basisRead, &key, &kg, &n); err != nil {
+					return fmt.Errorf("scan supplier method: %w", err)
 				}
-				i := strings.IndexByte(key, '|') // a method has none
-				m.Method, m.SupplierID = key[:i], key[i+1:]
-				return m, nil
-			})})
+				if key != nil {
+					i := strings.IndexByte(*key, '|') // a method has none
+					rows = append(rows, calculator.SupplierMethod{Method: (*key)[:i], SupplierID: (*key)[i+1:], Kg: *kg, Count: *n})
+				}
+			}
+			return rs.Err()
+		}})
 	if err != nil {
 		return nil, "", fmt.Errorf("store.SupplierMethods: %w", err)
 	}

@@ -74,6 +74,9 @@ func TestSupplierMethodsFollowTheirLines(t *testing.T) {
 	if got, want := read(months("2024-03", "2024-12"), "S1", "S2"), "S2 1 119.8383536: spend-based 119.8383536/1 1.0000; "; got != want {
 		t.Errorf("March to December 2024 (none of S1's):\n%s\nwant\n%s", got, want)
 	}
+	if got := read(months("2023-01", "2023-12"), "S1", "S2"); got != "" { // read checks the basis still comes back
+		t.Errorf("2023, without lines: %s", got)
+	}
 	// January 2024 to January 2025 leaves out March 2025 (T4): summed from
 	// the months, S1 is one supplier of two methods.
 	sum, err := f.svc.SummarizeUnder(ctx, f.tenant, calculator.BySupplier, 0, "", months("2024-01", "2025-01"))
