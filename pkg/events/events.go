@@ -79,12 +79,19 @@ func (PublishArgs) InsertOpts() river.InsertOpts {
 
 // Enqueue inserts the job that publishes e, in tx: call it in the
 // transaction that makes the change e reports.
-func Enqueue(ctx context.Context, jobs *river.Client[pgx.Tx], tx pgx.Tx, e Event) error {
-	args, err := argsOf(e)
-	if err != nil {
-		return err
+func Enqueue(ctx context.Context, jobs *river.Client[pgx.Tx], tx pgx.Tx, es ...Event) error {
+	if len(es) == 0 {
+		return nil
 	}
-	if _, err := jobs.InsertTx(ctx, tx, args, nil); err != nil {
+	ps := make([]river.InsertManyParams, len(es))
+	for i, e := range es {
+		args, err := argsOf(e)
+		if err != nil {
+			return err
+		}
+		ps[i] = river.InsertManyParams{Args: args}
+	}
+	if _, err := jobs.InsertManyTx(ctx, tx, ps); err != nil {
 		return fmt.Errorf("events.Enqueue: %w", err)
 	}
 	return nil
