@@ -101,7 +101,8 @@ func Run(ctx context.Context, env service.Env) error {
 		suppliers.Invalidate(ctx, dirapi.ChangedScopes(t, changed)...)
 	}
 	worker := intake.NewWorker(env.Log, env.TP, st, calc.Calculations, calc.Codes,
-		intake.WorkerOptions{Timeout: cfg.UploadTimeout, CalculatorWait: cfg.CalculatorWait, Metrics: metrics, Changed: changed})
+		intake.WorkerOptions{Timeout: cfg.UploadTimeout, CalculatorWait: cfg.CalculatorWait, Metrics: metrics, Changed: changed,
+			BatchUploads: cfg.SmallWorkers / 2})
 	jobs, err := store.NewClient(pool, worker, store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
 		SmallWorkers: cfg.SmallWorkers, LargeWorkers: cfg.LargeWorkers, ID: cfg.WorkerID,
 		Engagement: engagementv1.NewEngagementServiceClient(ec)})

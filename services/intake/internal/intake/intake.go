@@ -157,25 +157,41 @@ type WorkStore interface {
 	// its errors and the new state, all in one transaction; if that finishes
 	// the upload (nothing to calculate, or a refused header), end runs in it.
 	Validate(ctx context.Context, u Upload, open func(io.Reader) (*Validator, error), end EndTx) (Validated, error)
+	// ValidateSmall is Validate for several small uploads of one tenant,
+	// each opened with its own open, in one transaction; each upload that
+	// validation finishes is handed to end in it.
+	ValidateSmall(ctx context.Context, us []Upload, open func(Upload, io.Reader) (*Validator, error), end EndsTx) ([]Validated, error)
+	// Upload reads an upload as it is, without counting an attempt.
+	Upload(ctx context.Context, tenant uuid.UUID, id int64) (Upload, error)
 	// Accepted streams the upload's stored rows.
 	Accepted(ctx context.Context, u Upload, each func([]Row) error, batch int) error
 	// Progress records rows read or calculated so far (best effort).
 	Progress(ctx context.Context, u Upload, read, calculated int64) error
-	// Complete adds the calculating upload's totals to its suppliers, once,
-	// and commits them; calls added; then marks the upload succeeded, with
-	// end in that transaction.
-	Complete(ctx context.Context, u Upload, c Completion, added func(context.Context), end EndTx) error
+	// CompleteBatch adds the calculating uploads' totals (us[i]'s cs[i])
+	// to their suppliers, once, in one statement, and commits them; calls
+	// added; then marks those still owned succeeded and hands them to end,
+	// in one transaction. It returns, by upload, nil or ErrSuperseded.
+	CompleteBatch(ctx context.Context, us []Upload, cs []Completion, added func(context.Context), end EndsTx) ([]error, error)
 	// AttemptFailed records why an attempt failed; after the last one the
 	// upload fails, remembering the state a retry resumes from.
 	AttemptFailed(ctx context.Context, u Upload, reason string, last bool) error
-	// QueueOutcome queues, in tx, the webhook event of the upload's outcome
-	// (succeeded or failed) if tx has finished it.
-	QueueOutcome(ctx context.Context, tx pgx.Tx, u Upload) error
+	// QueueOutcomes queues, in tx, the webhook events of the uploads'
+	// outcomes (succeeded or failed), of those tx has finished.
+	QueueOutcomes(ctx context.Context, tx pgx.Tx, us []Upload) error
 }
 
 // EndTx runs in the transaction that finishes an upload, so that its job is
 // recorded as done in the same commit.
 type EndTx func(ctx context.Context, tx pgx.Tx) error
+
+// EndsTx runs in the transaction that finishes uploads of a batch: done
+// are their indexes in the batch.
+type EndsTx func(ctx context.Context, tx pgx.Tx, done []int) error
+
+// Ends is e as the EndsTx of a batch of its one upload.
+func (e EndTx) Ends() EndsTx {
+	return func(ctx context.Context, tx pgx.Tx, _ []int) error { return e(ctx, tx) }
+}
 
 // Completion is a calculated upload's outcome.
 type Completion struct {
@@ -377,6 +393,7 @@ type Worker struct {
 	// waits bounds the snoozes of a job waiting for the calculator.
 	waits     int
 	waitEvery time.Duration
+	batches   batches
 }
 
 // WorkerOptions tune a Worker.
@@ -402,6 +419,10 @@ type WorkerOptions struct {
 	// attempts (up to attempt^4 s) would keep the upload waiting long after
 	// the calculator is back.
 	CalculatorWait, WaitEvery time.Duration
+	// BatchUploads bounds the small uploads of a tenant worked together
+	// (default 8). Half the small uploads' workers lets the next batch
+	// gather while one runs: a batch holds its jobs' workers.
+	BatchUploads int
 }
 
 // NewWorker returns a Worker. calc and codes give per-tenant clients (they
@@ -425,9 +446,13 @@ func NewWorker(log *slog.Logger, tp trace.TracerProvider, store WorkStore, calc 
 	if o.WaitEvery <= 0 {
 		o.WaitEvery = DefaultWaitEvery
 	}
+	if o.BatchUploads <= 0 {
+		o.BatchUploads = DefaultBatchUploads
+	}
 	return &Worker{log: log, tracer: tp.Tracer("vcci/intake"), store: store, calc: calc, codes: checker, batch: o.Batch, inFlight: o.InFlight,
 		timeout: o.Timeout, changed: o.Changed, metrics: o.Metrics, maxIDs: o.MaxIDsInMemory,
-		waits: int(max(o.CalculatorWait, 0) / o.WaitEvery), waitEvery: o.WaitEvery}
+		waits: int(max(o.CalculatorWait, 0) / o.WaitEvery), waitEvery: o.WaitEvery,
+		batches: batches{by: map[uuid.UUID]*tenantBatch{}, max: o.BatchUploads}}
 }
 
 // Timeout is how long River lets one attempt run.
@@ -448,16 +473,16 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	log := w.log.With("upload", u.ID, "tenant", u.Tenant.String(), "attempt", job.Attempt)
 	end := func(ctx context.Context, tx pgx.Tx) error {
 		// The outcome's event commits with the outcome, or not at all.
-		if err := w.store.QueueOutcome(ctx, tx, u); err != nil {
+		if err := w.store.QueueOutcomes(ctx, tx, []Upload{u}); err != nil {
 			return err
 		}
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		if errors.Is(err, rivertype.ErrNotFound) {
-			return nil // a superseded attempt settled the job; the upload's fence decided
-		}
-		return err
+		return completeJob(ctx, tx, job)
 	}
-	err = w.run(ctx, log, u, end)
+	if w.batchable(job.Queue, u) {
+		err = w.together(ctx, log, job, u, end)
+	} else {
+		err = w.run(ctx, log, u, end)
+	}
 	var he *HeaderError
 	if err == nil || errors.As(err, &he) {
 		return nil // a refused header is the upload's outcome, recorded with it
@@ -490,6 +515,16 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[UploadArgs]) error {
 	}
 	if ferr := w.store.AttemptFailed(context.WithoutCancel(ctx), u, reason, last); ferr != nil {
 		log.ErrorContext(ctx, "record the failed attempt", "error", ferr.Error())
+	}
+	return err
+}
+
+// completeJob records job as done in tx, the transaction that finishes its
+// upload.
+func completeJob(ctx context.Context, tx pgx.Tx, job *river.Job[UploadArgs]) error {
+	_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil // a superseded attempt settled the job; the upload's fence decided
 	}
 	return err
 }
@@ -563,7 +598,40 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, u Upload, end EndTx)
 // resumed upload starts over safely.
 func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows func(each func([]Row) error) error, end EndTx) error {
 	start := time.Now()
-	calc := w.calc(u.Tenant)
+	sums, err := w.send(ctx, u.Tenant, u.ID, rows, func(ctx context.Context, calculated int64) {
+		if calculated < u.Accepted {
+			// Complete records the last batch; progress is for the
+			// batches before it (and is best effort).
+			if err := w.store.Progress(ctx, u, 0, calculated); err != nil {
+				log.DebugContext(ctx, "record progress", "error", err.Error())
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	c, changed, err := completion(sums, u.ID)
+	if err != nil {
+		return err
+	}
+	// Caches let go of the old totals after they are committed and before
+	// the upload is seen to succeed, so that a client that sees it succeed
+	// reads them back from any cache.
+	errs, err := w.store.CompleteBatch(ctx, []Upload{u}, []Completion{c}, func(ctx context.Context) { w.notify(ctx, u.Tenant, changed) }, end.Ends())
+	if err == nil {
+		err = errs[0]
+	}
+	log.InfoContext(ctx, "upload calculated", "rows", c.Calculated, "seconds", time.Since(start).Seconds())
+	return err
+}
+
+// send sends rows, in batches, to the tenant's calculator, InFlight
+// batches at a time, for upload (a row may name another: Row.Upload), and
+// returns what it calculated by upload; progress, if set, hears the rows
+// calculated so far after each batch.
+func (w *Worker) send(ctx context.Context, tenant uuid.UUID, upload int64, rows func(each func([]Row) error) error,
+	progress func(context.Context, int64)) (map[int64]*uploadSum, error) {
+	calc := w.calc(tenant)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type done struct {
@@ -583,12 +651,8 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 				continue
 			}
 			calculated += int64(d.n)
-			if calculated < u.Accepted {
-				// Complete records the last batch; progress is for the
-				// batches before it (and is best effort).
-				if err := w.store.Progress(ctx, u, 0, calculated); err != nil {
-					log.DebugContext(ctx, "record progress", "error", err.Error())
-				}
+			if progress != nil {
+				progress(ctx, calculated)
 			}
 		}
 	}()
@@ -601,7 +665,7 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 		}
 		go func() {
 			defer func() { <-sem }()
-			c, err := calc.Calculate(ctx, u.ID, rows)
+			c, err := calc.Calculate(ctx, upload, rows)
 			if err != nil {
 				select {
 				case errc <- err:
@@ -621,31 +685,31 @@ func (w *Worker) calculate(ctx context.Context, log *slog.Logger, u Upload, rows
 	<-collected
 	select {
 	case firstErr := <-errc:
-		return fmt.Errorf("calculating: %w", firstErr)
+		return nil, fmt.Errorf("calculating: %w", firstErr)
 	default:
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return fmt.Errorf("calculating: %w", cause)
+		return nil, fmt.Errorf("calculating: %w", cause)
 	}
-	s := sums[u.ID]
+	return sums, nil
+}
+
+// completion is upload's Completion from sums, and its suppliers.
+func completion(sums map[int64]*uploadSum, upload int64) (Completion, []string, error) {
+	s := sums[upload]
 	if s == nil {
-		return fmt.Errorf("calculating: the calculator returned nothing for uploads/%d", u.ID)
+		return Completion{}, nil, fmt.Errorf("calculating: the calculator returned nothing for uploads/%d", upload)
 	}
-	c := Completion{Upload: u.ID, Calculated: s.count, Kg: s.kg.FloatString(7), Totals: make([]SupplierTotal, 0, len(s.suppliers))}
+	c := Completion{Upload: upload, Calculated: s.count, Kg: s.kg.FloatString(7), Totals: make([]SupplierTotal, 0, len(s.suppliers))}
 	changed := make([]string, 0, len(s.suppliers))
 	for id, t := range s.suppliers {
 		c.Totals = append(c.Totals, SupplierTotal{ID: id, Spend: t.spend.FloatString(4), Kg: t.kg.FloatString(7), Count: t.count})
 		changed = append(changed, id)
 	}
-	// Caches let go of the old totals after they are committed and before
-	// the upload is seen to succeed, so that a client that sees it succeed
-	// reads them back from any cache.
-	err = w.store.Complete(ctx, u, c, func(ctx context.Context) { w.notify(ctx, u.Tenant, changed) }, end)
-	log.InfoContext(ctx, "upload calculated", "rows", calculated, "seconds", time.Since(start).Seconds())
-	return err
+	return c, changed, nil
 }
 
 func (w *Worker) notify(ctx context.Context, tenant uuid.UUID, suppliers []string) {

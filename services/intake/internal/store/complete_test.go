@@ -41,14 +41,21 @@ func TestCompleteAfterAnAttemptThatAddedTheTotals(t *testing.T) {
 	c := intake.Completion{Upload: u.ID, Calculated: 100, Kg: "12.5000000", Totals: []intake.SupplierTotal{{ID: "S1", Spend: "100.0000", Kg: "12.5000000", Count: 100}}}
 	died := errors.New("killed")
 	first := calculating()
-	if err := e.Store.Complete(ctx, first, c, func(context.Context) {}, func(context.Context, pgx.Tx) error { return died }); !errors.Is(err, died) {
+	complete := func(u intake.Upload, end intake.EndTx) error {
+		errs, err := e.Store.CompleteBatch(ctx, []intake.Upload{u}, []intake.Completion{c}, func(context.Context) {}, end.Ends())
+		if err != nil {
+			return err
+		}
+		return errs[0]
+	}
+	if err := complete(first, func(context.Context, pgx.Tx) error { return died }); !errors.Is(err, died) {
 		t.Fatalf("first attempt's Complete = %v, want it to die marking the upload", err)
 	}
 	second := calculating()
 	if err := e.Store.Progress(ctx, second, 0, 80); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Store.Complete(ctx, second, c, func(context.Context) {}, func(context.Context, pgx.Tx) error { return nil }); err != nil {
+	if err := complete(second, func(context.Context, pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.Svc.Get(ctx, e.A, u.ID)

@@ -41,13 +41,14 @@ const supplierUpsert = `
 
 // ValidateSmall validates several small uploads of one tenant, each one
 // chunk, and stores them in one transaction: their content is read in one
-// query and validated in memory; their transaction ids are claimed, and a
-// row whose id another upload holds (earlier, or earlier in the batch) is
-// rejected, whatever its date (claimIDs); and the rows, suppliers, errors and new states go in as array
-// parameters in one pipelined batch. A header that names no usable columns
-// fails its own upload only. If that finishes every upload, end runs in the
-// same transaction.
-func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func(io.Reader) (*intake.Validator, error), end intake.EndTx) ([]intake.Validated, error) {
+// query and validated in memory, each with its own open (its column
+// mapping); their transaction ids are claimed, and a row whose id another
+// upload holds (earlier, or earlier in the batch) is rejected, whatever its
+// date (claimIDs); and the rows, suppliers, errors and new states go in as
+// array parameters in one pipelined batch. A header that names no usable
+// columns fails its own upload only. The uploads validation finishes are
+// handed to end in the same transaction.
+func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func(intake.Upload, io.Reader) (*intake.Validator, error), end intake.EndsTx) ([]intake.Validated, error) {
 	tenant := us[0].Tenant
 	ids := make([]int64, len(us))
 	at := make(map[int64]int, len(us))
@@ -64,10 +65,8 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 		if err := db.UntilDeadline(ctx, tx); err != nil {
 			return err
 		}
-		for _, u := range us {
-			if err := fence(ctx, tx, u); err != nil {
-				return err
-			}
+		if err := fence(ctx, tx, us...); err != nil {
+			return err
 		}
 		content, err := smallContent(ctx, tx, ids)
 		if err != nil {
@@ -97,10 +96,16 @@ func (s *Store) ValidateSmall(ctx context.Context, us []intake.Upload, open func
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("store rows: %w", err)
 		}
-		if slices.ContainsFunc(out, func(v intake.Validated) bool { return !finished(v) }) {
+		var done []int
+		for i, v := range out {
+			if finished(v) {
+				done = append(done, i)
+			}
+		}
+		if len(done) == 0 {
 			return nil
 		}
-		return end(ctx, tx)
+		return end(ctx, tx, done)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store.ValidateSmall: %w", err)
@@ -140,10 +145,10 @@ type smallBatch struct {
 
 // validate runs each upload's content through a Validator; a refused
 // header's record is queued on b.
-func (sb *smallBatch) validate(b *pgx.Batch, open func(io.Reader) (*intake.Validator, error), content map[int64][]byte) error {
+func (sb *smallBatch) validate(b *pgx.Batch, open func(intake.Upload, io.Reader) (*intake.Validator, error), content map[int64][]byte) error {
 	sb.errs = make([][]intake.RowError, len(sb.us))
 	for i, u := range sb.us {
-		v, err := open(bytes.NewReader(content[u.ID]))
+		v, err := open(u, bytes.NewReader(content[u.ID]))
 		if he := (*intake.HeaderError)(nil); errors.As(err, &he) {
 			sb.out[i].Refused = he
 			queueRefused(b, u, he)

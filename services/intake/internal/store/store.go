@@ -484,7 +484,7 @@ func (r *rowSource) Err() error { return r.v.Err() }
 // parameters; larger ones are streamed through COPY into a staging table.
 func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Reader) (*intake.Validator, error), end intake.EndTx) (intake.Validated, error) {
 	if u.Size > 0 && u.Size <= s.small {
-		vs, err := s.ValidateSmall(ctx, []intake.Upload{u}, open, end)
+		vs, err := s.ValidateSmall(ctx, []intake.Upload{u}, func(_ intake.Upload, r io.Reader) (*intake.Validator, error) { return open(r) }, end.Ends())
 		if err != nil {
 			return intake.Validated{}, err
 		}
@@ -537,13 +537,19 @@ func (s *Store) Validate(ctx context.Context, u intake.Upload, open func(io.Read
 
 // fence fails the transaction of an attempt that a later one has taken
 // over: River rescued the job of an attempt it thought stuck, and the new
-// attempt owns the upload (Begin counted it).
-func fence(ctx context.Context, tx pgx.Tx, u intake.Upload) error {
-	var current bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM intake.uploads WHERE id = $1 AND attempts = $2)`, u.ID, u.Attempts).Scan(&current); err != nil {
-		return fmt.Errorf("fence uploads/%d: %w", u.ID, err)
+// attempt owns the upload (Begin counted it). Of several uploads, one
+// taken over fails them all.
+func fence(ctx context.Context, tx pgx.Tx, us ...intake.Upload) error {
+	ids, attempts := make([]int64, len(us)), make([]int64, len(us))
+	for i, u := range us {
+		ids[i], attempts[i] = u.ID, int64(u.Attempts)
 	}
-	if !current {
+	var current int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM intake.uploads u JOIN unnest($1::bigint[], $2::bigint[]) AS k(id, attempts)
+		ON u.id = k.id AND u.attempts = k.attempts`, ids, attempts).Scan(&current); err != nil {
+		return fmt.Errorf("fence uploads/%d: %w", us[0].ID, err)
+	}
+	if current < len(us) {
 		return intake.ErrSuperseded
 	}
 	return nil
@@ -962,93 +968,122 @@ func (s *Store) Retry(ctx context.Context, tenant uuid.UUID, id int64) (intake.U
 	return u, nil
 }
 
-// Complete adds the upload's totals to its suppliers and commits them,
-// calls added (caches let go of the old totals), then marks the upload
-// succeeded with end in the same transaction. Only the attempt that owns
-// the upload writes; totals_added keeps an attempt that resumes after the
-// first commit from adding the totals again.
-func (s *Store) Complete(ctx context.Context, u intake.Upload, c intake.Completion, added func(context.Context), end intake.EndTx) error {
-	n := len(c.Totals)
-	sups, spends, kgs, counts := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
-	for i, t := range c.Totals {
-		sups[i], spends[i], kgs[i], counts[i] = t.ID, t.Spend, t.Kg, t.Count
-	}
-	err := db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
-		var owned bool
-		if err := tx.QueryRow(ctx, `
-			WITH owned AS (
-				SELECT id, totals_added FROM intake.uploads WHERE id = $4 AND state = $5 AND attempts = $6 FOR UPDATE
-			), done AS (
-				-- The count and kg are set by every owning attempt: a resumed
-				-- one's progress overwrote the count the first one set.
-				UPDATE intake.uploads u SET rows_calculated = $2, kg_co2e = $3::numeric, totals_added = true, updated_at = now()
-				FROM owned WHERE u.id = owned.id
-				RETURNING owned.totals_added AS before
-			), added AS (
-				INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
-				SELECT $1, t.id, t.spend, t.kg, t.n
-				FROM unnest($7::text[], $8::text[]::numeric[], $9::text[]::numeric[], $10::bigint[]) AS t(id, spend, kg, n)
-				WHERE EXISTS (SELECT 1 FROM done WHERE NOT done.before)
-				ORDER BY t.id
-				ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
-					spend_usd = s.spend_usd + excluded.spend_usd,
-					kg_co2e = s.kg_co2e + excluded.kg_co2e,
-					tx_count = s.tx_count + excluded.tx_count,
-					updated_at = now()
-			)
-			SELECT EXISTS (SELECT 1 FROM owned)`,
-			u.Tenant, c.Calculated, c.Kg, u.ID, intake.Calculating, u.Attempts, sups, spends, kgs, counts).Scan(&owned); err != nil {
-			return fmt.Errorf("add supplier totals: %w", err)
-		}
-		if !owned {
-			return intake.ErrSuperseded
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store.Complete: %w", err)
-	}
-	added(ctx)
-	err = db.InTenant(ctx, s.pool, u.Tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE intake.uploads SET state = $2, failure_reason = '', completed_at = now(), updated_at = now()
-			WHERE id = $1 AND state = $3 AND attempts = $4`, u.ID, intake.Succeeded, intake.Calculating, u.Attempts)
+// analyzeAfterLoad vacuums and analyzes the tables a large upload filled,
+// beside the next requests, not before them.
+func (s *Store) analyzeAfterLoad(ctx context.Context) {
+	// Autovacuum never analyzes a partitioned parent, and the planner
+	// needs fresh statistics after a bulk load to pick the keyset indexes.
+	// The vacuum marks the new heap pages all-visible, so that a supplier's
+	// page of transactions is read from its covering index alone (where
+	// autovacuum is off, nothing else would). Its deadline, not the pool's
+	// statement timeout, bounds it.
+	go func() {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		defer cancel()
+		conn, release, err := db.Unbounded(actx, s.pool)
 		if err != nil {
-			return fmt.Errorf("mark succeeded: %w", err)
+			return
 		}
-		if tag.RowsAffected() == 0 {
-			return intake.ErrSuperseded
-		}
-		return end(ctx, tx)
-	})
-	if err != nil {
-		return fmt.Errorf("store.Complete: %w", err)
-	}
-	if c.Calculated >= AnalyzeAfter {
-		// Autovacuum never analyzes a partitioned parent, and the planner
-		// needs fresh statistics after a bulk load to pick the keyset
-		// indexes. The vacuum marks the new heap pages all-visible, so that
-		// a supplier's page of transactions is read from its covering index
-		// alone (where autovacuum is off, nothing else would). This runs
-		// beside the next requests, not before them.
-		// Its deadline, not the pool's statement timeout, bounds it.
-		go func() {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-			defer cancel()
-			conn, release, err := db.Unbounded(actx, s.pool)
-			if err != nil {
-				return
-			}
-			defer release()
-			// Best effort: autovacuum comes later where it is on.
-			_, _ = conn.Exec(actx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol)
-			_, _ = conn.Exec(actx, `ANALYZE intake.suppliers, intake.supplier_totals`)
-		}()
-	}
-	return nil
+		defer release()
+		// Best effort: autovacuum comes later where it is on.
+		_, _ = conn.Exec(actx, `VACUUM (ANALYZE) intake.transactions`, pgx.QueryExecModeSimpleProtocol)
+		_, _ = conn.Exec(actx, `ANALYZE intake.suppliers, intake.supplier_totals`)
+	}()
 }
 
 // AnalyzeAfter is the upload size (rows) after which the tables are
 // vacuumed and analyzed.
 const AnalyzeAfter = 100_000
+
+// CompleteBatch completes calculating uploads of one tenant, us[i] with
+// cs[i]: one statement adds their totals to their suppliers, each
+// supplier's summed and in key order (concurrent batches lock suppliers in
+// one order), and commits; added is called (caches let go of the old
+// totals); then one transaction marks those still owned succeeded and
+// hands them to end. Only the attempt that owns an upload writes;
+// totals_added keeps an attempt that resumes after the first commit from
+// adding the totals again. It returns, by upload, nil or
+// intake.ErrSuperseded. After a large upload the tables are analyzed.
+func (s *Store) CompleteBatch(ctx context.Context, us []intake.Upload, cs []intake.Completion, added func(context.Context), end intake.EndsTx) ([]error, error) {
+	tenant := us[0].Tenant
+	n := len(us)
+	cs = cs[:n]
+	ids, attempts, counts, kgs := make([]int64, n), make([]int64, n), make([]int64, n), make([]string, n)
+	var ups, tcounts []int64
+	var sups, spends, tkgs []string
+	for i, c := range cs {
+		u := us[i]
+		ids[i], attempts[i], counts[i], kgs[i] = u.ID, int64(u.Attempts), c.Calculated, c.Kg
+		for _, t := range c.Totals {
+			ups, sups, spends, tkgs, tcounts = append(ups, u.ID), append(sups, t.ID), append(spends, t.Spend), append(tkgs, t.Kg), append(tcounts, t.Count)
+		}
+	}
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			WITH k AS (
+				SELECT id, attempts, calculated, kg FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS k(id, attempts, calculated, kg)
+			), owned AS (
+				SELECT u.id, u.totals_added FROM intake.uploads u JOIN k ON k.id = u.id AND k.attempts = u.attempts
+				WHERE u.state = $6 ORDER BY u.id FOR UPDATE OF u
+			), done AS (
+				-- The count and kg are set by every owning attempt: a resumed
+				-- one's progress overwrote the count the first one set.
+				UPDATE intake.uploads u SET rows_calculated = k.calculated, kg_co2e = k.kg::numeric, totals_added = true, updated_at = now()
+				FROM owned JOIN k ON k.id = owned.id WHERE u.id = owned.id
+				RETURNING owned.id, owned.totals_added AS before
+			)
+			INSERT INTO intake.supplier_totals AS s (tenant_id, supplier_id, spend_usd, kg_co2e, tx_count)
+			SELECT $1, t.id, sum(t.spend), sum(t.kg), sum(t.n)
+			FROM unnest($7::bigint[], $8::text[], $9::text[]::numeric[], $10::text[]::numeric[], $11::bigint[]) AS t(up, id, spend, kg, n)
+			JOIN done ON done.id = t.up AND NOT done.before
+			GROUP BY t.id ORDER BY t.id
+			ON CONFLICT (tenant_id, supplier_id) DO UPDATE SET
+				spend_usd = s.spend_usd + excluded.spend_usd,
+				kg_co2e = s.kg_co2e + excluded.kg_co2e,
+				tx_count = s.tx_count + excluded.tx_count,
+				updated_at = now()`,
+			tenant, ids, attempts, counts, kgs, intake.Calculating, ups, sups, spends, tkgs, tcounts)
+		if err != nil {
+			return fmt.Errorf("add supplier totals: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.CompleteBatch: %w", err)
+	}
+	added(ctx)
+	errs := make([]error, n)
+	err = db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE intake.uploads u SET state = $2, failure_reason = '', completed_at = now(), updated_at = now()
+			FROM unnest($1::bigint[], $4::bigint[]) AS k(id, attempts)
+			WHERE u.id = k.id AND u.attempts = k.attempts AND u.state = $3 RETURNING u.id`, ids, intake.Succeeded, intake.Calculating, attempts)
+		if err != nil {
+			return fmt.Errorf("mark succeeded: %w", err)
+		}
+		marked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("mark succeeded: %w", err)
+		}
+		var done []int
+		for i, u := range us {
+			errs[i] = intake.ErrSuperseded
+			if slices.Contains(marked, u.ID) {
+				errs[i] = nil
+				done = append(done, i)
+			}
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		return end(ctx, tx, done)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.CompleteBatch: %w", err)
+	}
+	if slices.ContainsFunc(cs, func(c intake.Completion) bool { return c.Calculated >= AnalyzeAfter }) {
+		s.analyzeAfterLoad(ctx)
+	}
+	return errs, nil
+}
 
 var _ intake.Store = (*Store)(nil)
