@@ -161,8 +161,9 @@ func safely(ms []*member, work func()) {
 // member not yet answered works its upload alone.
 func (w *Worker) workBatch(ms []*member) {
 	// The batch runs in the first job's trace, for as long as an attempt
-	// may, and stops when any member's job is stopped (that member then
-	// snoozes as it would alone).
+	// may, and stops when the job of a member not yet answered is stopped
+	// (that member then snoozes as it would alone; River stops an answered
+	// member's job as its Work returns).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ms[0].ctx), w.timeout)
 	defer cancel()
 	links, stops := make([]trace.Link, len(ms)), make([]func() bool, len(ms))
@@ -179,6 +180,7 @@ func (w *Worker) workBatch(ms []*member) {
 	defer span.End()
 	answered := make([]bool, len(ms))
 	answer := func(i int, err error) {
+		stops[i]()
 		ms[i].done <- err
 		answered[i] = true
 	}

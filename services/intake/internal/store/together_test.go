@@ -18,16 +18,20 @@ import (
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
 
-// calls records the uploads each calculator call carried, and can fail
-// the first call that carries several.
+// calls records the uploads each calculator call carried, can fail the
+// first call that carries several, and runs before, if set, first.
 type calls struct {
 	next      intake.Calculator
 	mu        sync.Mutex
 	uploads   [][]int64
 	failBatch error
+	before    func(rows []intake.Row)
 }
 
 func (c *calls) Calculate(ctx context.Context, upload int64, rows []intake.Row) (intake.Calculated, error) {
+	if c.before != nil {
+		c.before(rows)
+	}
 	var ups []int64
 	for _, r := range rows {
 		id := r.Upload
@@ -65,39 +69,46 @@ func (c *calls) sent() [][]int64 {
 	return out
 }
 
-// fourWhileTwoAreHeld sends two one-line uploads and holds their
-// calculations (a replica runs two batches of a tenant at once), sends
-// four more of suppliers S1 and S2 (amounts 10 to 40) and waits until
-// their jobs have begun, then lets the first two go on. It returns the
-// four.
-func fourWhileTwoAreHeld(t *testing.T, e env, c *calls) []int64 {
+// four are files of a line each, suppliers S1 and S2, amounts 10 to 40.
+func four() []string {
+	var files []string
+	for i := 1; i <= 4; i++ {
+		files = append(files, fmt.Sprintf(header+"G%d,2024-03-0%d,S%d,Acme,331110,%d.00,USD,x\n", i, i, i%2+1, i*10))
+	}
+	return files
+}
+
+// whileTwoAreHeld sends two one-line uploads and holds their calculations
+// (a replica runs two batches of a tenant at once), sends files and waits
+// until their jobs have begun, then lets the first two go on. It returns
+// the files' uploads.
+func whileTwoAreHeld(t *testing.T, e env, c *calls, files []string) []int64 {
 	t.Helper()
 	ctx := context.Background()
-	held, release := make(chan int64, 2), make(chan struct{})
+	held, release := make(chan struct{}, 2), make(chan struct{})
 	var releasing sync.Once
 	t.Cleanup(func() { releasing.Do(func() { close(release) }) })
-	first := make([]int64, 0, 2)
-	e.calc.Before = func(upload int64) {
-		if slices.Contains(first, upload) {
-			held <- upload
+	c.before = func(rows []intake.Row) {
+		if strings.HasPrefix(rows[0].TransactionID, "H") {
+			held <- struct{}{}
 			<-release
 		}
 	}
 	w := intaketest.NewWorker(e.st, c, intake.WorkerOptions{})
+	intaketest.Client(t, e.pool, w, store.ClientOptions{SmallWorkers: 8, LargeWorkers: 1})
+	// One at a time, so that each begins a batch of its own.
+	first := make([]int64, 0, 2)
 	for i := range 2 {
 		u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(fmt.Sprintf(header+"H%d,2024-03-01,S1,Acme,331110,1.00,USD,x\n", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		first = append(first, u.ID)
+		<-held
 	}
-	intaketest.Client(t, e.pool, w, store.ClientOptions{SmallWorkers: 8, LargeWorkers: 1})
-	<-held
-	<-held
-	var ids []int64
-	for i := 1; i <= 4; i++ {
-		u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{},
-			strings.NewReader(fmt.Sprintf(header+"G%d,2024-03-0%d,S%d,Acme,331110,%d.00,USD,x\n", i, i, i%2+1, i*10)))
+	ids := make([]int64, 0, len(files))
+	for _, f := range files {
+		u, err := e.svc.Receive(ctx, e.a, intake.NewUpload{}, strings.NewReader(f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,11 +125,11 @@ func fourWhileTwoAreHeld(t *testing.T, e env, c *calls) []int64 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of the four uploads began", n)
+			t.Fatalf("%d of the %d uploads began", n, len(ids))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	releasing.Do(func() { close(release) })
 	for _, id := range first {
 		if got := intaketest.WaitState(t, e.svc, e.a, id, intake.Succeeded, 10*time.Second); got.Kg != "2.0000000" {
@@ -179,7 +190,7 @@ func checkFour(t *testing.T, e env, ids []int64) {
 func TestSmallUploadsOfATenantAreWorkedTogether(t *testing.T) {
 	e := setup(t)
 	c := &calls{next: e.calc}
-	ids := fourWhileTwoAreHeld(t, e, c)
+	ids := whileTwoAreHeld(t, e, c, four())
 	checkFour(t, e, ids)
 	sent := c.sent()
 	if len(sent) != 3 || len(sent[0]) != 1 || len(sent[1]) != 1 || !slices.Equal(sent[2], ids) {
@@ -193,7 +204,7 @@ func TestSmallUploadsOfATenantAreWorkedTogether(t *testing.T) {
 func TestABatchThatFailsGoesOnUploadByUpload(t *testing.T) {
 	e := setup(t)
 	c := &calls{next: e.calc, failBatch: errors.New("calculator fault")}
-	ids := fourWhileTwoAreHeld(t, e, c)
+	ids := whileTwoAreHeld(t, e, c, four())
 	checkFour(t, e, ids)
 	sent := c.sent()
 	if len(sent) != 7 || !slices.Equal(sent[2], ids) {
@@ -206,5 +217,34 @@ func TestABatchThatFailsGoesOnUploadByUpload(t *testing.T) {
 	}
 	if e.calc.Stored != 6 {
 		t.Fatalf("the calculator stored %d lines, want 6", e.calc.Stored)
+	}
+}
+
+// A file's faults stay its own in a batch: a refused header fails its
+// upload alone, a bad row is rejected from its file alone, and the others
+// are calculated together and succeed.
+func TestABatchKeepsEachFilesFaultsToItself(t *testing.T) {
+	e := setup(t)
+	c := &calls{next: e.calc}
+	ids := whileTwoAreHeld(t, e, c, []string{
+		"transaction_id,date,supplier_id,naics_code,amount,currency\nB1,2024-03-01,S1,331110,5.00,USD\n",
+		header + "B2,2024-03-02,S1,Acme,331110,7.00,USD,x\nB3,2024-03-02,S1,Acme,331110,seven,USD,x\n",
+		header + "B4,2024-03-03,S2,Beta,331110,9.00,USD,x\n",
+	})
+	refused := intaketest.WaitState(t, e.svc, e.a, ids[0], intake.Failed, 10*time.Second)
+	if !strings.Contains(refused.FailureReason, "missing supplier_name") || refused.Accepted != 0 {
+		t.Errorf("the file without supplier_name = %q, %d accepted; want it refused for its header", refused.FailureReason, refused.Accepted)
+	}
+	bad := intaketest.WaitState(t, e.svc, e.a, ids[1], intake.Succeeded, 10*time.Second)
+	if bad.Accepted != 1 || bad.Rejected != 1 || bad.Kg != "14.0000000" || len(bad.ErrorSamples) != 1 ||
+		bad.ErrorSamples[0].Row != 3 || bad.ErrorSamples[0].Column != "amount" {
+		t.Errorf("the file with a bad amount = %d accepted, %d rejected, %s kg, errors %+v; want 1, 1, 14 kg and line 3's amount",
+			bad.Accepted, bad.Rejected, bad.Kg, bad.ErrorSamples)
+	}
+	if good := intaketest.WaitState(t, e.svc, e.a, ids[2], intake.Succeeded, 10*time.Second); good.Accepted != 1 || good.Kg != "18.0000000" {
+		t.Errorf("the good file = %d accepted, %s kg; want 1, 18 kg", good.Accepted, good.Kg)
+	}
+	if sent := c.sent(); len(sent) != 3 || !slices.Equal(sent[2], ids[1:]) {
+		t.Fatalf("calculator calls carried uploads %v; want the first two alone, then %v together", sent, ids[1:])
 	}
 }
