@@ -77,8 +77,8 @@ func (PublishArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, MaxAttempts: MaxAttempts}
 }
 
-// Enqueue inserts the job that publishes e, in tx: call it in the
-// transaction that makes the change e reports.
+// Enqueue inserts the jobs that publish es, in tx, with one insert: call
+// it in the transaction that makes the changes they report.
 func Enqueue(ctx context.Context, jobs *river.Client[pgx.Tx], tx pgx.Tx, es ...Event) error {
 	if len(es) == 0 {
 		return nil
