@@ -338,6 +338,26 @@ func TestAReportOfAPeriodThroughREST(t *testing.T) {
 			t.Errorf("the snapshot's months of 2024 %v, want June's one line", months)
 		}
 	}
+	// The snapshot's suppliers: S1's 2024 as recorded, in hotspot's Pareto
+	// and in the hotspot pack, where today's has the late line too.
+	var pareto struct{ TotalKgCo2e, Snapshot, PeriodStart string }
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?periodStart=2024-01&periodEnd=2024-12&snapshot="+snap.Name, p.key, nil, &pareto); code != http.StatusOK ||
+		pareto.TotalKgCo2e != recorded.TotalKgCo2e || pareto.Snapshot != snap.Name || pareto.PeriodStart != "2024-01" {
+		t.Errorf("the snapshot's Pareto of 2024: HTTP %d %+v, want %s kg", code, pareto, recorded.TotalKgCo2e)
+	}
+	for snapshot, want := range map[string]inventory{snap.Name: recorded, "": y2024} {
+		_, file := p.jsonReport(t, `{"kind":"REPORT_KIND_HOTSPOT_PACK","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31","snapshot":"`+snapshot+`"}`)
+		if rows := jsonTable(t, file, "suppliers"); len(rows) != 1 || rows[0][2] != "S1" || rows[0][3] != tonnes(want.TotalKgCo2e) {
+			t.Errorf("hotspot pack of 2024 in snapshot %q: suppliers %v, want S1 at %s t", snapshot, rows, tonnes(want.TotalKgCo2e))
+		}
+	}
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?snapshot=inventorySnapshots/999", p.key, nil, &bad); code != http.StatusNotFound {
+		t.Errorf("the Pareto of a snapshot not there: HTTP %d %q, want 404", code, bad.Message)
+	}
+	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_SUPPLIER&snapshot=FY2024", p.key, nil, &bad); code != http.StatusBadRequest ||
+		!strings.Contains(bad.Message, `snapshot: "FY2024" is not inventorySnapshots/{id}`) {
+		t.Errorf("a summary of a snapshot misnamed: HTTP %d %q, want 400 naming snapshot", code, bad.Message)
+	}
 	var e struct{ Message string }
 	body := `{"kind":"REPORT_KIND_CDP","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-15","periodEnd":"2024-12-31"}`
 	if code := p.call(t, "POST", "/v1/reports", p.key, strings.NewReader(body), &e, "Content-Type", "application/json"); code != http.StatusBadRequest ||

@@ -270,14 +270,27 @@ type SupplierMethod struct {
 }
 
 // Period is a range of whole months, From and To their first days, both
-// included; the zero Period is every stored line.
-type Period struct{ From, To time.Time }
+// included; the zero Period is every stored line. Snapshot, when not 0,
+// reads the lines' groups as that snapshot recorded them.
+type Period struct {
+	From, To time.Time
+	Snapshot int64
+}
 
 // Set reports whether p is a period rather than every line.
 func (p Period) Set() bool { return !p.From.IsZero() }
 
 // End is the first day after p.
 func (p Period) End() time.Time { return p.To.AddDate(0, 1, 0) }
+
+// Bounds are p's first day and the first day after it; every month a
+// line can have when p is not Set.
+func (p Period) Bounds() (from, end time.Time) {
+	if !p.Set() {
+		return time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return p.From, p.End()
+}
 
 // holds reports whether the months first to last ("YYYY-MM"; "" for no
 // lines) are all in p.
@@ -355,13 +368,16 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	Results(ctx context.Context, tenant uuid.UUID, transactionIDs []string, dates []time.Time) ([]Result, error)
 	// Summarize groups the tenant's emissions from their running totals;
 	// basis "" is the tenant's. SummarizePeriod groups those of the lines
-	// dated in p, read from the lines. Months are the first and last
-	// months with lines ("YYYY-MM"; "" when none).
+	// dated in p (every line when p is not Set), read from their groups
+	// by month, today's or p.Snapshot's (its basis when basis is "");
+	// ErrSnapshotNotFound for a snapshot that is not there. Months are the
+	// first and last months with lines ("YYYY-MM"; "" when none).
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error)
 	SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error)
 	Months(ctx context.Context, tenant uuid.UUID) (first, last string, err error)
 	// SupplierMethods reads suppliers' emissions by method of the lines
-	// dated in p (zero: every line) under basis ("": the tenant's).
+	// dated in p (not Set: every line; of p.Snapshot if set) under basis
+	// ("": the tenant's or the snapshot's).
 	SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p Period) ([]SupplierMethod, refdata.Basis, error)
 	// Settings reads the tenant's settings (the defaults until changed);
 	// UpdateSettings stores them.
@@ -673,6 +689,12 @@ func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dime
 	}
 	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
 		return Summary{}, err
+	}
+	if p.Snapshot != 0 { // a snapshot's figures are read from its copy, never cached
+		if dim == ByNAICS {
+			return Summary{}, apperr.Invalid("group_by", "a snapshot keeps suppliers, categories and months, not NAICS codes")
+		}
+		return s.store.SummarizePeriod(ctx, tenant, dim, limit, basis, p)
 	}
 	if p.Set() {
 		first, last, err := s.store.Months(ctx, tenant)

@@ -121,18 +121,14 @@ func (a *API) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSup
 }
 
 func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
-	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd())
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot())
 	if err != nil {
 		return nil, err
 	}
-	at := calculator.InventoryAt{From: in.p.From, To: in.p.To}
+	at := calculator.InventoryAt{From: in.p.From, To: in.p.To, Snapshot: in.p.Snapshot}
 	switch {
 	case req.GetSnapshot() != "" && req.GetAsOfDate() != "":
 		return nil, apperr.Invalid("as_of_date", "give a snapshot or a date, not both")
-	case req.GetSnapshot() != "":
-		if at.Snapshot, err = ParseID("snapshot", "inventorySnapshots/", req.GetSnapshot()); err != nil {
-			return nil, err
-		}
 	case req.GetAsOfDate() != "":
 		if at.Day, err = time.Parse(time.DateOnly, req.GetAsOfDate()); err != nil {
 			return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
@@ -168,7 +164,7 @@ func inventoryProto(inv calculator.Inventory, groups bool) *calculatorv1.Invento
 		out.AsOfDate = inv.Day.Format(time.DateOnly)
 	}
 	if inv.Snapshot != 0 {
-		out.Snapshot = "inventorySnapshots/" + strconv.FormatInt(inv.Snapshot, 10)
+		out.Snapshot = snapshotName(inv.Snapshot)
 	}
 	if !inv.From.IsZero() {
 		out.PeriodStart, out.PeriodEnd = inv.From.Format("2006-01"), inv.To.Format("2006-01")
@@ -233,9 +229,9 @@ func (a *API) CreateInventorySnapshot(ctx context.Context, req *calculatorv1.Cre
 }
 
 func snapshotProto(n calculator.Snapshot) *calculatorv1.InventorySnapshot {
-	return &calculatorv1.InventorySnapshot{Name: "inventorySnapshots/" + strconv.FormatInt(n.ID, 10), DisplayName: n.Name,
+	return &calculatorv1.InventorySnapshot{Name: snapshotName(n.ID), DisplayName: n.Name,
 		CreateTime: timestamppb.New(n.CreateTime), GwpBasis: refdata.BasisProto(n.Basis), TotalKgCo2E: n.Kg, LineCount: n.Count,
-		MonthsRecorded: n.Months}
+		MonthsRecorded: n.Months, SuppliersRecorded: n.Suppliers}
 }
 
 func (a *API) ListInventorySnapshots(ctx context.Context, _ *calculatorv1.ListInventorySnapshotsRequest) (*calculatorv1.ListInventorySnapshotsResponse, error) {

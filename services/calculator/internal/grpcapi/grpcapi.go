@@ -339,7 +339,7 @@ type summaryIn struct {
 
 // summaryArgs reads a summary request's basis and period ("YYYY-MM" both,
 // or neither) for the caller's tenant.
-func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end string) (summaryIn, error) {
+func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end, snapshot string) (summaryIn, error) {
 	var in summaryIn
 	var err error
 	if in.tenant, err = tenancy.MustTenant(ctx); err != nil {
@@ -351,12 +351,28 @@ func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end string
 	if in.p.From, err = parseMonth("period_start", start); err != nil {
 		return in, err
 	}
-	in.p.To, err = parseMonth("period_end", end)
+	if in.p.To, err = parseMonth("period_end", end); err != nil {
+		return in, err
+	}
+	if snapshot != "" {
+		in.p.Snapshot, err = ParseID("snapshot", snapshotPrefix, snapshot)
+	}
 	return in, err
 }
 
+// snapshotPrefix begins an inventory snapshot's name.
+const snapshotPrefix = "inventorySnapshots/"
+
+// snapshotName is snapshot id's name; "" for none (0).
+func snapshotName(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return snapshotPrefix + strconv.FormatInt(id, 10)
+}
+
 func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
-	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd())
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot())
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +386,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	grpcserver.MarkCached(ctx, stamps)
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
-		GwpBasis: refdata.BasisProto(sum.Basis),
+		GwpBasis: refdata.BasisProto(sum.Basis), Snapshot: snapshotName(sum.Period.Snapshot),
 	}
 	if sum.Period.Set() {
 		resp.PeriodStart, resp.PeriodEnd = sum.Period.From.Format("2006-01"), sum.Period.To.Format("2006-01")
@@ -384,7 +400,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 }
 
 func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.BatchGetSupplierMethodsRequest) (*calculatorv1.BatchGetSupplierMethodsResponse, error) {
-	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd())
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot())
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +408,7 @@ func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.Bat
 	if err != nil {
 		return nil, err
 	}
-	resp := &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: refdata.BasisProto(ms.Basis)}
+	resp := &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: refdata.BasisProto(ms.Basis), Snapshot: snapshotName(ms.Period.Snapshot)}
 	if ms.Period.Set() {
 		resp.PeriodStart, resp.PeriodEnd = ms.Period.From.Format("2006-01"), ms.Period.To.Format("2006-01")
 	}

@@ -144,6 +144,22 @@ func BenchmarkSummarize(b *testing.B) {
 	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) calculator.emission_totals, calculator.summary_months`); err != nil {
 		b.Fatal(err)
 	}
+	// A snapshot of them all: its copy of the months' groups is read as
+	// today's are (as right after it is recorded, not vacuumed).
+	b.Run("create-snapshot", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			n++
+			if _, err := svc.CreateSnapshot(ctx, tenant, "create-"+strconv.Itoa(n)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	snap, err := svc.CreateSnapshot(ctx, tenant, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	inSnapshot := func(p calculator.Period) calculator.Period { p.Snapshot = snap.ID; return p }
 	count := func(p calculator.Period) (n int64, suppliers int) {
 		seen := map[string]bool{}
 		for _, l := range lines {
@@ -160,7 +176,8 @@ func BenchmarkSummarize(b *testing.B) {
 		basis refdata.Basis
 	}{{"every-line", calculator.Period{}, ""}, {"every-month", months("2023-01", "2024-12"), ""},
 		{"year", months("2024-01", "2024-12"), ""}, {"year-ar6", months("2024-01", "2024-12"), refdata.AR6},
-		{"quarter", months("2024-10", "2024-12"), ""}} {
+		{"quarter", months("2024-10", "2024-12"), ""},
+		{"snapshot-every-line", inSnapshot(calculator.Period{}), ""}, {"snapshot-year", inSnapshot(months("2024-01", "2024-12")), ""}} {
 		b.Run(c.name, func(b *testing.B) {
 			var sum calculator.Summary
 			var err error
@@ -188,7 +205,8 @@ func BenchmarkSummarize(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		p    calculator.Period
-	}{{"methods-top100-every-line", calculator.Period{}}, {"methods-top100-year", months("2024-01", "2024-12")}} {
+	}{{"methods-top100-every-line", calculator.Period{}}, {"methods-top100-year", months("2024-01", "2024-12")},
+		{"methods-top100-snapshot-year", inSnapshot(months("2024-01", "2024-12"))}} {
 		b.Run(c.name, func(b *testing.B) {
 			var ms calculator.SupplierMethods
 			for b.Loop() {

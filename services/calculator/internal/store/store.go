@@ -1094,10 +1094,8 @@ const supplierOfKey = `substr(m.key, strpos(m.key, '|') + 1)`
 // supplier's rows and filtered them: 0.8-1 s for 100 suppliers at 100k
 // lines, against 8-14 ms.)
 func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p calculator.Period) ([]calculator.SupplierMethod, refdata.Basis, error) {
-	from, end := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC)
-	if p.Set() {
-		from, end = p.From, p.End()
-	}
+	from, end := p.Bounds()
+	src := summarySource(p)
 	keys := make([]string, 0, len(suppliers)*len(calculator.Methods))
 	for _, id := range suppliers {
 		for _, m := range calculator.Methods {
@@ -1107,18 +1105,22 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 	var rows []calculator.SupplierMethod
 	var basisRead string
 	// A row of the basis alone when no supplier has lines.
-	q := `WITH ` + summaryBasis + `,
-		mo AS (SELECT month FROM calculator.summary_months WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0),
+	q := `WITH ` + src.basis + `,
+		mo AS (SELECT month FROM ` + src.table + ` WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0` + src.filter + `),
 		g AS (SELECT m.key,
 				round(sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END), 7)::text AS kg,
 				sum(m.tx_count)::bigint AS n
 			FROM mo CROSS JOIN b
-			CROSS JOIN LATERAL (SELECT m.key, m.kg_co2e, m.kg_co2e_ar4, m.kg_co2e_ar6, m.tx_count FROM calculator.summary_months m
-				WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])
+			CROSS JOIN LATERAL (SELECT m.key, m.kg_co2e, m.kg_co2e_ar4, m.kg_co2e_ar6, m.tx_count FROM ` + src.table + ` m
+				WHERE m.tenant_id = $1 AND m.dim = 1 AND m.month = mo.month AND m.key = ANY($5::text[])` + src.filter + `
 				OFFSET 0) m -- a scan a month, not a join the planner may turn into a scan of them all
 			GROUP BY m.key HAVING sum(m.tx_count) <> 0)
 		SELECT b.basis, g.key, g.kg, g.n FROM b LEFT JOIN g ON true`
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: []any{tenant, from, string(basis), end, keys},
+	args := []any{tenant, from, string(basis), end, keys}
+	if p.Snapshot != 0 {
+		args = append(args, p.Snapshot)
+	}
+	err := s.summaryBatch(ctx, tenant, p, db.Stmt{SQL: q, Args: args,
 		Scan: func(rs pgx.Rows) error {
 			for rs.Next() {
 				var key, kg *string
@@ -1134,9 +1136,51 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 			return rs.Err()
 		}})
 	if err != nil {
-		return nil, "", fmt.Errorf("store.SupplierMethods: %w", err)
+		return nil, "", snapshotErr(err, "store.SupplierMethods", p)
 	}
 	return rows, refdata.Basis(basisRead), nil
+}
+
+// source is where a summary of p reads its months: today's (summary_months)
+// or snapshot $6's copy of them, under the basis asked ($3) or else the
+// tenant's or the snapshot's.
+type source struct{ table, filter, basis string }
+
+func summarySource(p calculator.Period) source {
+	if p.Snapshot == 0 {
+		return source{table: "calculator.summary_months", basis: summaryBasis}
+	}
+	return source{table: "calculator.snapshot_summary_months", filter: " AND snapshot_id = $6",
+		basis: `b AS MATERIALIZED (SELECT coalesce(nullif($3, ''),
+			(SELECT gwp_basis FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $6), 'AR5') AS basis)`}
+}
+
+// errNoSuppliers is what summaryBatch returns for a snapshot recorded
+// before snapshots kept their summaries' months.
+var errNoSuppliers = errors.New("snapshot without suppliers")
+
+// summaryBatch runs st in tenant's batch, after checking p's snapshot, if
+// any, is there and recorded its suppliers.
+func (s *Store) summaryBatch(ctx context.Context, tenant uuid.UUID, p calculator.Period, st db.Stmt) error {
+	if p.Snapshot == 0 {
+		return db.InTenantBatch(ctx, s.pool, tenant, st)
+	}
+	var kept bool
+	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT suppliers FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $2`,
+		Args: []any{tenant, p.Snapshot}, Scan: db.One(&kept)}, st)
+	if err == nil && !kept {
+		return errNoSuppliers
+	}
+	return err
+}
+
+// snapshotErr names what summaryBatch found wrong with p's snapshot;
+// other errors are wrapped in op.
+func snapshotErr(err error, op string, p calculator.Period) error {
+	if errors.Is(err, errNoSuppliers) {
+		return apperr.Invalid("snapshot", "snapshot %d was recorded before snapshots kept their suppliers: read it with GetInventory", p.Snapshot)
+	}
+	return db.NotFound(err, op, calculator.ErrSnapshotNotFound)
 }
 
 // SummarizePeriod is Summarize of the lines dated in p. Suppliers (a
@@ -1164,13 +1208,18 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 	if dim == calculator.BySupplier { // 'method|supplier'
 		key = supplierOfKey
 	}
+	src := summarySource(p)
+	from, end := p.Bounds()
 	groups := `SELECT ` + key + ` AS key, sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
 				sum(m.spend_usd) AS spend, sum(m.tx_count)::bigint AS n
-			FROM calculator.summary_months m CROSS JOIN b
-			WHERE m.tenant_id = $1 AND m.dim = $5 AND m.month >= $2 AND m.month < $4
+			FROM ` + src.table + ` m CROSS JOIN b
+			WHERE m.tenant_id = $1 AND m.dim = $5 AND m.month >= $2 AND m.month < $4` + src.filter + `
 			GROUP BY 1 HAVING sum(m.tx_count) <> 0`
-	args := []any{tenant, p.From, string(basis), p.End(), int(dim)}
-	if dim == calculator.ByNAICS {
+	args := []any{tenant, from, string(basis), end, int(dim)}
+	if p.Snapshot != 0 {
+		args = append(args, p.Snapshot)
+	}
+	if dim == calculator.ByNAICS { // never of a snapshot (Service)
 		args = args[:4]
 		groups = `SELECT r.naics_code AS key, sum(CASE b.basis
 					WHEN 'AR4' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar4
@@ -1183,7 +1232,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 			GROUP BY 1`
 	}
 	q := `
-		WITH ` + summaryBasis + `, g AS (` + groups + `
+		WITH ` + src.basis + `, g AS (` + groups + `
 		), t AS (
 			SELECT b.basis, coalesce(sum(g.kg), 0) AS kg, coalesce(sum(g.spend), 0) AS spend, coalesce(sum(g.n), 0)::bigint AS n,
 				count(g.key) AS groups
@@ -1193,9 +1242,8 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
 		FROM t LEFT JOIN LATERAL (SELECT key, kg, spend, n FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
 	sum := calculator.Summary{Period: p}
-	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: q, Args: args, Scan: scanSummary(dim, &sum)})
-	if err != nil {
-		return sum, fmt.Errorf("store.SummarizePeriod: %w", err)
+	if err := s.summaryBatch(ctx, tenant, p, db.Stmt{SQL: q, Args: args, Scan: scanSummary(dim, &sum)}); err != nil {
+		return calculator.Summary{}, snapshotErr(err, "store.SummarizePeriod", p)
 	}
 	return sum, nil
 }

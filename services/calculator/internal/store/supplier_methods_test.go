@@ -25,6 +25,20 @@ func mixes(ms calculator.SupplierMethods) string {
 	return b.String()
 }
 
+// companyFigureForS1 registers S1's verified company figure of 2024, 0.5
+// kg CO2e a USD, and waits for the recalculation of its two 2024 lines.
+func companyFigureForS1(t *testing.T, f recalcFixture) {
+	t.Helper()
+	sf, err := f.svc.CreateSupplierFactor(context.Background(), f.tenant, calculator.SupplierFactor{SupplierID: "S1", Kind: calculator.SupplierCompany,
+		Value: "0.5", ReportingYear: 2024, Verified: true, ValidFrom: day("2024-01-01"), ValidTo: day("2024-12-31")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := waitEnded(t, f.svc, f.tenant, sf.Recalculation); r.State != calculator.RecalcSucceeded || r.LinesChanged != 2 {
+		t.Fatalf("recalculation %+v", r)
+	}
+}
+
 // A supplier's lines by method follow its figures: S1's 2024 lines are on
 // its own company figure after it is registered, its 2025 line still on
 // spend; read for every line or a period, in the order asked, and the
@@ -54,14 +68,7 @@ func TestSupplierMethodsFollowTheirLines(t *testing.T) {
 		"S2 2 237.7060028: spend-based 237.7060028/2 1.0000; S1 3 858.1378721: spend-based 858.1378721/3 1.0000; "; got != want {
 		t.Errorf("before S1's figure:\n%s\nwant\n%s", got, want)
 	}
-	sf, err := f.svc.CreateSupplierFactor(ctx, f.tenant, calculator.SupplierFactor{SupplierID: "S1", Kind: calculator.SupplierCompany,
-		Value: "0.5", ReportingYear: 2024, Verified: true, ValidFrom: day("2024-01-01"), ValidTo: day("2024-12-31")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := waitEnded(t, f.svc, f.tenant, sf.Recalculation); r.State != calculator.RecalcSucceeded || r.LinesChanged != 2 {
-		t.Fatalf("recalculation %+v", r)
-	}
+	companyFigureForS1(t, f)
 	// 505.25 of 577.7525324: 0.8745; 72.5025324: 0.1255.
 	if got, want := read(calculator.Period{}, "S1", "S2"),
 		"S1 3 577.7525324: supplier-company 505.2500000/2 0.8745 spend-based 72.5025324/1 0.1255; S2 2 237.7060028: spend-based 237.7060028/2 1.0000; "; got != want {

@@ -50,7 +50,7 @@ type fakeCalculator struct {
 	keyLog
 	groups []*commonv1.EmissionTotal
 	asked  []calculatorv1.GwpBasis // the bases asked for, in order
-	period []string                // the periods asked for, "start end"
+	period []string                // the periods asked for, "start end snapshot"
 }
 
 // tenantBasis is the fake tenant's GWP basis, the answer's when none is asked.
@@ -63,14 +63,14 @@ func (f *fakeCalculator) SummarizeEmissions(ctx context.Context, req *calculator
 	}
 	f.mu.Lock()
 	f.asked = append(f.asked, req.GetGwpBasis())
-	f.period = append(f.period, req.GetPeriodStart()+" "+req.GetPeriodEnd())
+	f.period = append(f.period, req.GetPeriodStart()+" "+req.GetPeriodEnd()+" "+req.GetSnapshot())
 	f.mu.Unlock()
 	basis := req.GetGwpBasis()
 	if basis == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
 		basis = tenantBasis
 	}
 	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups)), GwpBasis: basis,
-		PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd()}, nil
+		PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(), Snapshot: req.GetSnapshot()}, nil
 }
 
 type fakeIntake struct {
@@ -260,8 +260,8 @@ func TestAnalyzeSupplierParetoUnderABasis(t *testing.T) {
 	}
 }
 
-// The ranking is of the period asked for, passed to the calculator, and
-// says which.
+// The ranking is of the period and snapshot asked for, passed to the
+// calculator, and says which.
 func TestAnalyzeSupplierParetoOfAPeriod(t *testing.T) {
 	calc := &fakeCalculator{groups: []*commonv1.EmissionTotal{group("S1", "10.0000000", "20.0000")}}
 	client := start(t, calc, &fakeIntake{names: map[string]string{}})
@@ -269,10 +269,15 @@ func TestAnalyzeSupplierParetoOfAPeriod(t *testing.T) {
 	if err != nil || resp.GetPeriodStart() != "2024-04" || resp.GetPeriodEnd() != "2025-03" || resp.GetTotalKgCo2E() != "10.0000000" {
 		t.Fatalf("Pareto of April 2024 to March 2025: %v, %v", resp, err)
 	}
-	if resp, err = client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{}); err != nil || resp.GetPeriodStart() != "" {
+	if resp, err = client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{}); err != nil || resp.GetPeriodStart() != "" || resp.GetSnapshot() != "" {
 		t.Fatalf("Pareto of every line: %v, %v", resp, err)
 	}
-	if want := []string{"2024-04 2025-03", " "}; !slices.Equal(calc.period, want) {
+	resp, err = client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{PeriodStart: "2024-01", PeriodEnd: "2024-12",
+		Snapshot: "inventorySnapshots/3"})
+	if err != nil || resp.GetSnapshot() != "inventorySnapshots/3" || resp.GetPeriodEnd() != "2024-12" {
+		t.Fatalf("Pareto of 2024 as snapshot 3 recorded it: %v, %v", resp, err)
+	}
+	if want := []string{"2024-04 2025-03 ", "  ", "2024-01 2024-12 inventorySnapshots/3"}; !slices.Equal(calc.period, want) {
 		t.Fatalf("the calculator was asked for %q, want %q", calc.period, want)
 	}
 }

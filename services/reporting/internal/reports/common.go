@@ -67,6 +67,9 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	if d.period {
 		pq.PeriodStart, pq.PeriodEnd = r.PeriodStart.Format(monthLayout), r.PeriodEnd.Format(monthLayout)
 	}
+	if d.snapshot.Suppliers {
+		pq.Snapshot = d.snapshot.Name
+	}
 	if r.Kind == HotspotPack {
 		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN, pq); return err })
 		g.Go(func() (err error) { d.engaged, err = src.Engagements(gctx); return err })
@@ -79,10 +82,11 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		// A hotspot that does not know the basis would rank under another.
 		return data{}, fmt.Errorf("reports: hotspot ranked suppliers under %q, the report is under %q", d.pareto.GWPBasis, d.inv.GWPBasis)
 	}
-	if r.Kind == HotspotPack && (d.pareto.PeriodStart != pq.PeriodStart || d.pareto.PeriodEnd != pq.PeriodEnd) {
-		// Nor one that does not know periods: it would rank every line.
-		return data{}, fmt.Errorf("reports: hotspot ranked suppliers of the period %q to %q, the report's is %q to %q",
-			d.pareto.PeriodStart, d.pareto.PeriodEnd, pq.PeriodStart, pq.PeriodEnd)
+	if r.Kind == HotspotPack && (d.pareto.PeriodStart != pq.PeriodStart || d.pareto.PeriodEnd != pq.PeriodEnd || d.pareto.Snapshot != pq.Snapshot) {
+		// Nor one that does not know periods or snapshots: it would rank
+		// every line as calculated now.
+		return data{}, fmt.Errorf("reports: hotspot ranked suppliers of the period %q to %q in snapshot %q, the report's is %q to %q in %q",
+			d.pareto.PeriodStart, d.pareto.PeriodEnd, d.pareto.Snapshot, pq.PeriodStart, pq.PeriodEnd, pq.Snapshot)
 	}
 	if r.Kind == HotspotPack && len(d.pareto.Entries) > 0 {
 		if d.methods, err = listedMethods(ctx, src, d.pareto, pq); err != nil {
@@ -114,9 +118,9 @@ func listedMethods(ctx context.Context, src Sources, p Pareto, pq ParetoQuery) (
 	if err != nil {
 		return SupplierMethods{}, err
 	}
-	if ms.GWPBasis != pq.GWPBasis || ms.PeriodStart != pq.PeriodStart || ms.PeriodEnd != pq.PeriodEnd {
-		return SupplierMethods{}, fmt.Errorf("reports: the calculator read suppliers' methods under %q of %q to %q, the report is under %q of %q to %q",
-			ms.GWPBasis, ms.PeriodStart, ms.PeriodEnd, pq.GWPBasis, pq.PeriodStart, pq.PeriodEnd)
+	if ms.GWPBasis != pq.GWPBasis || ms.PeriodStart != pq.PeriodStart || ms.PeriodEnd != pq.PeriodEnd || ms.Snapshot != pq.Snapshot {
+		return SupplierMethods{}, fmt.Errorf("reports: the calculator read suppliers' methods under %q of %q to %q in snapshot %q, the report is under %q of %q to %q in %q",
+			ms.GWPBasis, ms.PeriodStart, ms.PeriodEnd, ms.Snapshot, pq.GWPBasis, pq.PeriodStart, pq.PeriodEnd, pq.Snapshot)
 	}
 	return ms, nil
 }

@@ -134,11 +134,11 @@ func (s grpcSources) MonthTotals(ctx context.Context, basis, asOf string) ([]Tot
 
 func (s grpcSources) SupplierMethods(ctx context.Context, suppliers []string, q ParetoQuery) (SupplierMethods, error) {
 	resp, err := s.calc.BatchGetSupplierMethods(ctx, &calculatorv1.BatchGetSupplierMethodsRequest{SupplierIds: suppliers,
-		GwpBasis: basisEnum(q.GWPBasis), PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd})
+		GwpBasis: basisEnum(q.GWPBasis), PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot})
 	if err != nil {
 		return SupplierMethods{}, err
 	}
-	out := SupplierMethods{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(),
+	out := SupplierMethods{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(), Snapshot: resp.GetSnapshot(),
 		Methods: make(map[string][]MethodShare, len(resp.GetSuppliers()))}
 	for _, sm := range resp.GetSuppliers() {
 		out.Methods[sm.GetSupplierId()] = methodShares(sm.GetMethods())
@@ -148,11 +148,11 @@ func (s grpcSources) SupplierMethods(ctx context.Context, suppliers []string, q 
 
 func (s grpcSources) SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error) {
 	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN, GwpBasis: basisEnum(q.GWPBasis),
-		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd})
+		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot})
 	if err != nil {
 		return Pareto{}, err
 	}
-	p := Pareto{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(),
+	p := Pareto{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(), Snapshot: resp.GetSnapshot(),
 		TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
 	for _, e := range resp.GetEntries() {
 		p.Entries = append(p.Entries, ParetoEntry{
@@ -269,7 +269,7 @@ func (s grpcSources) Snapshots(ctx context.Context) ([]Snapshot, error) {
 	out := make([]Snapshot, len(resp.GetSnapshots()))
 	for i, sn := range resp.GetSnapshots() {
 		out[i] = Snapshot{Name: sn.GetName(), DisplayName: sn.GetDisplayName(), CreateTime: timeOf(sn.GetCreateTime()),
-			GWPBasis: basisOf(sn.GetGwpBasis()), TotalKg: sn.GetTotalKgCo2E(), Months: sn.GetMonthsRecorded()}
+			GWPBasis: basisOf(sn.GetGwpBasis()), TotalKg: sn.GetTotalKgCo2E(), Months: sn.GetMonthsRecorded(), Suppliers: sn.GetSuppliersRecorded()}
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vcci-dev/vcci/pkg/decimal"
 	"github.com/vcci-dev/vcci/services/reporting/internal/document"
@@ -312,8 +313,12 @@ func hotspotPack(d data) document.Document {
 		ps = append(ps, fmt.Sprintf("Of the %s suppliers listed, %s have lines calculated from their own data (supplier-specific methods); the others' emissions are estimated from secondary data.",
 			count(len(p.Entries)), count(own)))
 	}
-	if d.inv.Snapshot != "" {
-		ps = append(ps, "The supplier Pareto is read from the current calculation: a snapshot records no suppliers, so these figures may differ from the snapshot's where lines were added or recalculated since.")
+	switch {
+	case p.Snapshot != "":
+		ps = append(ps, fmt.Sprintf("Suppliers and their methods are as the snapshot %q recorded them on %s; their names are today's.",
+			d.snapshot.DisplayName, d.snapshot.CreateTime.UTC().Format(time.DateOnly)))
+	case d.inv.Snapshot != "":
+		ps = append(ps, "The supplier Pareto is read from the current calculation: this snapshot was recorded before snapshots kept their suppliers, so these figures may differ from the snapshot's where lines were added or recalculated since.")
 	}
 	if total.Sign() <= 0 {
 		ps = append(ps, "The net total is not positive (credit notes outweigh purchases), so no share is meaningful and none is shown.")

@@ -157,23 +157,27 @@ type Pareto struct {
 	GWPBasis string
 	// The period ranked ("YYYY-MM"); empty: every line.
 	PeriodStart, PeriodEnd string
+	Snapshot               string // the snapshot ranked; empty: now
 	TotalKg                string
 	SupplierCount          int32
 	Threshold              float64
 	ThresholdCount         int32
 }
 
-// ParetoQuery is the Pareto a hotspot pack asks for: its basis and, where
-// the pack is of its period's lines, the period's months ("YYYY-MM").
+// ParetoQuery is the Pareto a hotspot pack asks for: its basis, where
+// the pack is of its period's lines the period's months ("YYYY-MM"), and
+// where it is of a snapshot that recorded its suppliers its name.
 type ParetoQuery struct {
 	GWPBasis               string
 	PeriodStart, PeriodEnd string
+	Snapshot               string
 }
 
 // SupplierMethods are suppliers' lines by method, under GWPBasis, of the
 // period asked ("YYYY-MM"; empty: every line).
 type SupplierMethods struct {
 	GWPBasis, PeriodStart, PeriodEnd string
+	Snapshot                         string // the snapshot read; empty: now
 	// By supplier id, methods by kg descending; a supplier without lines
 	// is absent.
 	Methods map[string][]MethodShare
@@ -236,6 +240,7 @@ type Snapshot struct {
 	CreateTime        time.Time
 	GWPBasis, TotalKg string
 	Months            bool // its months recorded: a period can be read from it
+	Suppliers         bool // its suppliers recorded: a hotspot pack ranks them
 }
 
 // checkIterations keeps an inventory read cheap that needs the

@@ -94,14 +94,15 @@ func (f *fakeSources) SupplierPareto(_ context.Context, _ int32, q reports.Paret
 		p.GWPBasis = cmp.Or(q.GWPBasis, f.settings.GWPBasis)
 	}
 	if !f.paretoWhole {
-		p.PeriodStart, p.PeriodEnd = q.PeriodStart, q.PeriodEnd
+		p.PeriodStart, p.PeriodEnd, p.Snapshot = q.PeriodStart, q.PeriodEnd, q.Snapshot
 	}
 	return p, nil
 }
 
 func (f *fakeSources) SupplierMethods(_ context.Context, ids []string, q reports.ParetoQuery) (reports.SupplierMethods, error) {
 	f.methodsAsked, f.methodsQuery = ids, q
-	out := reports.SupplierMethods{GWPBasis: q.GWPBasis, PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Methods: map[string][]reports.MethodShare{}}
+	out := reports.SupplierMethods{GWPBasis: q.GWPBasis, PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot,
+		Methods: map[string][]reports.MethodShare{}}
 	for _, id := range ids {
 		if ms, ok := f.methods[id]; ok {
 			out.Methods[id] = ms
@@ -198,6 +199,8 @@ func newFake() *fakeSources {
 		snaps: []reports.Snapshot{
 			{Name: "inventorySnapshots/7", DisplayName: "FY2024 as reported", CreateTime: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "20002.0000000"},
 			{Name: "inventorySnapshots/9", DisplayName: "Q1 2024", CreateTime: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "20002.0000000", Months: true},
+			{Name: "inventorySnapshots/11", DisplayName: "FY2024 audited", CreateTime: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC), GWPBasis: "AR5", TotalKg: "20002.0000000",
+				Months: true, Suppliers: true},
 		},
 	}
 }
@@ -540,7 +543,7 @@ func TestHotspotPackRanksThePeriodsLines(t *testing.T) {
 		}
 	}
 	src.paretoWhole = true
-	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `hotspot ranked suppliers of the period "" to "", the report's is "2024-02" to "2024-03"`) {
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `hotspot ranked suppliers of the period "" to "" in snapshot "", the report's is "2024-02" to "2024-03" in ""`) {
 		t.Errorf("Build with a ranking of every line: %v", err)
 	}
 	// From a snapshot without months the pack is of every line, and so is
@@ -551,6 +554,44 @@ func TestHotspotPackRanksThePeriodsLines(t *testing.T) {
 	build(t, src, r)
 	if got := src.paretoAsked[len(src.paretoAsked)-1]; got.PeriodStart != "" || got.PeriodEnd != "" {
 		t.Errorf("Pareto asked %+v under a snapshot without months, want every line", got)
+	}
+}
+
+// The hotspot pack of a snapshot that recorded its suppliers ranks them and
+// reads their methods as it recorded them, and says so; of one recorded
+// before, today's, saying that instead. A ranking of now is refused.
+func TestHotspotPackOfASnapshotRanksItsSuppliers(t *testing.T) {
+	src := newFake()
+	r := request(reports.HotspotPack)
+	r.Snapshot = "inventorySnapshots/11"
+	txt := text(build(t, src, r))
+	want := reports.ParetoQuery{GWPBasis: "AR5", PeriodStart: "2024-01", PeriodEnd: "2024-12", Snapshot: "inventorySnapshots/11"}
+	if got := src.paretoAsked[len(src.paretoAsked)-1]; got != want {
+		t.Errorf("Pareto asked %+v, want %+v", got, want)
+	}
+	if src.methodsQuery != want {
+		t.Errorf("methods asked %+v, want %+v", src.methodsQuery, want)
+	}
+	if s := `Suppliers and their methods are as the snapshot "FY2024 audited" recorded them on 2026-12-07; their names are today's.`; !strings.Contains(txt, s) {
+		t.Errorf("text lacks %q", s)
+	}
+	if strings.Contains(txt, "read from the current calculation") {
+		t.Error("the pack of a snapshot with suppliers says they are today's")
+	}
+
+	r.Snapshot = "inventorySnapshots/9"
+	txt = text(build(t, src, r))
+	if got := src.paretoAsked[len(src.paretoAsked)-1]; got.Snapshot != "" || got.PeriodStart != "2024-01" {
+		t.Errorf("Pareto asked %+v under a snapshot without suppliers, want today's 2024", got)
+	}
+	if s := "this snapshot was recorded before snapshots kept their suppliers"; !strings.Contains(txt, s) {
+		t.Errorf("text lacks %q", s)
+	}
+
+	src.paretoWhole = true
+	r.Snapshot = "inventorySnapshots/11"
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `in snapshot "", the report's is "2024-01" to "2024-12" in "inventorySnapshots/11"`) {
+		t.Errorf("Build with a ranking of now: %v", err)
 	}
 }
 

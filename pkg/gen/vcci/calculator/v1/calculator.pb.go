@@ -2514,8 +2514,12 @@ type SummarizeEmissionsRequest struct {
 	// only the lines dated in it. Empty: every stored line. A period that
 	// leaves out months with data is totalled from its lines, not the
 	// running totals, so it costs a read of them.
-	PeriodStart   string `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// A snapshot ("inventorySnapshots/{id}") that recorded its suppliers:
+	// its figures, not today's (suppliers, categories and months; not NAICS
+	// codes). Unspecified basis: the one it recorded.
+	Snapshot      string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2585,6 +2589,13 @@ func (x *SummarizeEmissionsRequest) GetPeriodEnd() string {
 	return ""
 }
 
+func (x *SummarizeEmissionsRequest) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
 type SummarizeEmissionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Ordered by kg CO2e descending, or by key for months.
@@ -2597,8 +2608,10 @@ type SummarizeEmissionsResponse struct {
 	// The basis kg CO2e are expressed under.
 	GwpBasis GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	// The period asked, "YYYY-MM"; empty: every stored line.
-	PeriodStart   string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// The snapshot read; empty: today's figures.
+	Snapshot      string `protobuf:"bytes,9,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2689,6 +2702,13 @@ func (x *SummarizeEmissionsResponse) GetPeriodEnd() string {
 	return ""
 }
 
+func (x *SummarizeEmissionsResponse) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
 type BatchGetSupplierMethodsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The suppliers, 1 to 1,000, each once.
@@ -2697,8 +2717,12 @@ type BatchGetSupplierMethodsRequest struct {
 	GwpBasis GwpBasis `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	// A period of whole months ("YYYY-MM", first and last, both included):
 	// only the lines dated in it. Empty: every stored line.
-	PeriodStart   string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// A snapshot ("inventorySnapshots/{id}") that recorded its suppliers:
+	// their methods as it recorded them. Unspecified basis: the one it
+	// recorded.
+	Snapshot      string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2757,6 +2781,13 @@ func (x *BatchGetSupplierMethodsRequest) GetPeriodStart() string {
 func (x *BatchGetSupplierMethodsRequest) GetPeriodEnd() string {
 	if x != nil {
 		return x.PeriodEnd
+	}
+	return ""
+}
+
+func (x *BatchGetSupplierMethodsRequest) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
 	}
 	return ""
 }
@@ -2840,8 +2871,10 @@ type BatchGetSupplierMethodsResponse struct {
 	// The basis kg CO2e are expressed under.
 	GwpBasis GwpBasis `protobuf:"varint,2,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	// The period asked, "YYYY-MM"; empty: every stored line.
-	PeriodStart   string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// The snapshot read; empty: today's figures.
+	Snapshot      string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2900,6 +2933,13 @@ func (x *BatchGetSupplierMethodsResponse) GetPeriodStart() string {
 func (x *BatchGetSupplierMethodsResponse) GetPeriodEnd() string {
 	if x != nil {
 		return x.PeriodEnd
+	}
+	return ""
+}
+
+func (x *BatchGetSupplierMethodsResponse) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
 	}
 	return ""
 }
@@ -4105,8 +4145,13 @@ type InventorySnapshot struct {
 	// Whether it recorded its months (every snapshot since they are kept):
 	// GetInventory reads a period from it. Without, it is read whole.
 	MonthsRecorded bool `protobuf:"varint,7,opt,name=months_recorded,json=monthsRecorded,proto3" json:"months_recorded,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Whether it recorded its suppliers, categories and months as
+	// SummarizeEmissions groups them (every snapshot since they are kept):
+	// SummarizeEmissions, BatchGetSupplierMethods and hotspot's Pareto read
+	// it.
+	SuppliersRecorded bool `protobuf:"varint,8,opt,name=suppliers_recorded,json=suppliersRecorded,proto3" json:"suppliers_recorded,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *InventorySnapshot) Reset() {
@@ -4184,6 +4229,13 @@ func (x *InventorySnapshot) GetLineCount() int64 {
 func (x *InventorySnapshot) GetMonthsRecorded() bool {
 	if x != nil {
 		return x.MonthsRecorded
+	}
+	return false
+}
+
+func (x *InventorySnapshot) GetSuppliersRecorded() bool {
+	if x != nil {
+		return x.SuppliersRecorded
 	}
 	return false
 }
@@ -5241,14 +5293,15 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x12+\n" +
 	"\x11transaction_dates\x18\x02 \x03(\tR\x10transactionDates\"_\n" +
 	"\x1fBatchGetEmissionResultsResponse\x12<\n" +
-	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\xef\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\x8b\x02\n" +
 	"\x19SummarizeEmissionsRequest\x12?\n" +
 	"\bgroup_by\x18\x01 \x01(\x0e2$.vcci.calculator.v1.SummaryDimensionR\agroupBy\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x129\n" +
 	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\x04 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\x05 \x01(\tR\tperiodEnd\"\xea\x02\n" +
+	"period_end\x18\x05 \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\x06 \x01(\tR\bsnapshot\"\x86\x03\n" +
 	"\x1aSummarizeEmissionsResponse\x125\n" +
 	"\x06groups\x18\x01 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\x06groups\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12&\n" +
@@ -5259,26 +5312,29 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\b \x01(\tR\tperiodEnd\"\xc0\x01\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\t \x01(\tR\bsnapshot\"\xdc\x01\n" +
 	"\x1eBatchGetSupplierMethodsRequest\x12!\n" +
 	"\fsupplier_ids\x18\x01 \x03(\tR\vsupplierIds\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\x04 \x01(\tR\tperiodEnd\"\xb0\x01\n" +
+	"period_end\x18\x04 \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\"\xb0\x01\n" +
 	"\x0fSupplierMethods\x12\x1f\n" +
 	"\vsupplier_id\x18\x01 \x01(\tR\n" +
 	"supplierId\x129\n" +
 	"\amethods\x18\x02 \x03(\v2\x1f.vcci.calculator.v1.MethodShareR\amethods\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x03 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
 	"\n" +
-	"line_count\x18\x04 \x01(\x03R\tlineCount\"\xe1\x01\n" +
+	"line_count\x18\x04 \x01(\x03R\tlineCount\"\xfd\x01\n" +
 	"\x1fBatchGetSupplierMethodsResponse\x12A\n" +
 	"\tsuppliers\x18\x01 \x03(\v2#.vcci.calculator.v1.SupplierMethodsR\tsuppliers\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\x04 \x01(\tR\tperiodEnd\"\xe5\x04\n" +
+	"period_end\x18\x04 \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\"\xe5\x04\n" +
 	"\x0eSupplierFactor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vsupplier_id\x18\x02 \x01(\tR\n" +
@@ -5400,7 +5456,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\b \x01(\tR\tperiodEnd\x12%\n" +
-	"\x0einclude_months\x18\t \x01(\bR\rincludeMonths\"\xae\x02\n" +
+	"\x0einclude_months\x18\t \x01(\bR\rincludeMonths\"\xdd\x02\n" +
 	"\x11InventorySnapshot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12;\n" +
@@ -5410,7 +5466,8 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\rtotal_kg_co2e\x18\x05 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
 	"\n" +
 	"line_count\x18\x06 \x01(\x03R\tlineCount\x12'\n" +
-	"\x0fmonths_recorded\x18\a \x01(\bR\x0emonthsRecorded\"c\n" +
+	"\x0fmonths_recorded\x18\a \x01(\bR\x0emonthsRecorded\x12-\n" +
+	"\x12suppliers_recorded\x18\b \x01(\bR\x11suppliersRecorded\"c\n" +
 	"\x1eCreateInventorySnapshotRequest\x12A\n" +
 	"\bsnapshot\x18\x01 \x01(\v2%.vcci.calculator.v1.InventorySnapshotR\bsnapshot\"\x1f\n" +
 	"\x1dListInventorySnapshotsRequest\"e\n" +

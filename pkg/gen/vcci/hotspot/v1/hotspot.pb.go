@@ -33,8 +33,11 @@ type AnalyzeSupplierParetoRequest struct {
 	GwpBasis v1.GwpBasis `protobuf:"varint,3,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	// A period of whole months ("YYYY-MM", first and last, both included):
 	// suppliers ranked by the lines dated in it. Empty: every stored line.
-	PeriodStart   string `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// A calculator snapshot ("inventorySnapshots/{id}") that recorded its
+	// suppliers: ranked as it recorded them. Empty: as calculated now.
+	Snapshot      string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -104,6 +107,13 @@ func (x *AnalyzeSupplierParetoRequest) GetPeriodEnd() string {
 	return ""
 }
 
+func (x *AnalyzeSupplierParetoRequest) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
 type AnalyzeSupplierParetoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*ParetoEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -116,8 +126,10 @@ type AnalyzeSupplierParetoResponse struct {
 	// The basis kg CO2e are expressed under.
 	GwpBasis v1.GwpBasis `protobuf:"varint,6,opt,name=gwp_basis,json=gwpBasis,proto3,enum=vcci.calculator.v1.GwpBasis" json:"gwp_basis,omitempty"`
 	// The period ranked, "YYYY-MM"; empty: every stored line.
-	PeriodStart   string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd     string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	PeriodStart string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// The snapshot ranked; empty: as calculated now.
+	Snapshot      string `protobuf:"bytes,9,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -204,6 +216,13 @@ func (x *AnalyzeSupplierParetoResponse) GetPeriodStart() string {
 func (x *AnalyzeSupplierParetoResponse) GetPeriodEnd() string {
 	if x != nil {
 		return x.PeriodEnd
+	}
+	return ""
+}
+
+func (x *AnalyzeSupplierParetoResponse) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
 	}
 	return ""
 }
@@ -314,14 +333,15 @@ var File_vcci_hotspot_v1_hotspot_proto protoreflect.FileDescriptor
 
 const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\n" +
-	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\xce\x01\n" +
+	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\xea\x01\n" +
 	"\x1cAnalyzeSupplierParetoRequest\x12\x13\n" +
 	"\x05top_n\x18\x01 \x01(\x05R\x04topN\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\x01R\tthreshold\x129\n" +
 	"\tgwp_basis\x18\x03 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\x04 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\x05 \x01(\tR\tperiodEnd\"\xf7\x02\n" +
+	"period_end\x18\x05 \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\x06 \x01(\tR\bsnapshot\"\x93\x03\n" +
 	"\x1dAnalyzeSupplierParetoResponse\x126\n" +
 	"\aentries\x18\x01 \x03(\v2\x1c.vcci.hotspot.v1.ParetoEntryR\aentries\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12%\n" +
@@ -331,7 +351,8 @@ const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\tgwp_basis\x18\x06 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
-	"period_end\x18\b \x01(\tR\tperiodEnd\"\x92\x02\n" +
+	"period_end\x18\b \x01(\tR\tperiodEnd\x12\x1a\n" +
+	"\bsnapshot\x18\t \x01(\tR\bsnapshot\"\x92\x02\n" +
 	"\vParetoEntry\x12\x12\n" +
 	"\x04rank\x18\x01 \x01(\x05R\x04rank\x12\x1a\n" +
 	"\bsupplier\x18\x02 \x01(\tR\bsupplier\x122\n" +
