@@ -437,6 +437,21 @@ func TestAReportAsOfADayThroughREST(t *testing.T) {
 	if code := p.call(t, "GET", "/v1/inventory?periodStart=2024-01&periodEnd=2024-12", p.key, nil, &now); code != http.StatusOK || now.LineCount != "2" {
 		t.Fatalf("2024 now: HTTP %d %+v", code, now)
 	}
+	// 2024's months as of then, summarized: the inventory's of then.
+	var months struct {
+		TotalKgCo2e, TransactionCount, AsOfDate string
+		Groups                                  []struct{ Key, KgCo2e string }
+	}
+	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_MONTH&periodStart=2024-01&periodEnd=2024-12&asOfDate="+yesterday,
+		p.key, nil, &months); code != http.StatusOK || months.TotalKgCo2e != then.TotalKgCo2e || months.TransactionCount != "1" ||
+		months.AsOfDate != yesterday || len(months.Groups) != 1 || months.Groups[0].Key != "2024-06" {
+		t.Fatalf("2024's months as of %s: HTTP %d %+v, want June's one line of then, %s kg", yesterday, code, months, then.TotalKgCo2e)
+	}
+	var bad struct{ Message string }
+	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_SUPPLIER&asOfDate="+yesterday, p.key, nil, &bad); code != http.StatusBadRequest ||
+		!strings.Contains(bad.Message, "as_of_date: only months are kept by day") {
+		t.Errorf("suppliers as of %s: HTTP %d %q, want 400 naming as_of_date", yesterday, code, bad.Message)
+	}
 
 	r, file := p.jsonReport(t, `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31",`+
 		`"asOfDate":"`+yesterday+`"}`)

@@ -374,6 +374,9 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	// first and last months with lines ("YYYY-MM"; "" when none).
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error)
 	SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error)
+	// MonthsAsOf groups by month the lines dated in p (not Set: every
+	// line) as calculated at the end of day.
+	MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, day time.Time, p Period) (Summary, error)
 	Months(ctx context.Context, tenant uuid.UUID) (first, last string, err error)
 	// SupplierMethods reads suppliers' emissions by method of the lines
 	// dated in p (not Set: every line; of p.Snapshot if set) under basis
@@ -723,6 +726,25 @@ func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dime
 	}
 	sum.Period = p
 	return sum, nil
+}
+
+// MonthsAsOf totals by month, under basis ("": the tenant's), the lines
+// dated in p (zero: every line) as they were calculated at the end of day
+// (UTC): what a report as of that day charts by month. limit 0 is every
+// month, oldest first.
+func (s *Service) MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, day time.Time, p Period) (Summary, error) {
+	switch {
+	case limit < 0:
+		return Summary{}, apperr.Invalid("limit", "must not be negative")
+	case p.Snapshot != 0:
+		return Summary{}, apperr.Invalid("as_of_date", "give a snapshot or a day, not both")
+	case day.IsZero() || !day.Equal(day.Truncate(24*time.Hour)):
+		return Summary{}, fmt.Errorf("calculator.MonthsAsOf: %s is not a day", day)
+	}
+	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
+		return Summary{}, err
+	}
+	return s.store.MonthsAsOf(ctx, tenant, limit, basis, day, p)
 }
 
 // MaxSupplierMethods is how many suppliers one SupplierMethods call reads.

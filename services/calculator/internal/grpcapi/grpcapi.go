@@ -376,6 +376,9 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	if err != nil {
 		return nil, err
 	}
+	if req.GetAsOfDate() != "" {
+		return a.monthsAsOf(ctx, in, req)
+	}
 	// The answer is the (cached) summary alone: the REST gateway may keep it
 	// as long as the summary's cache version stands.
 	ctx, stamps := cache.CollectStamps(ctx)
@@ -384,6 +387,28 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 		return nil, err
 	}
 	grpcserver.MarkCached(ctx, stamps)
+	return summaryProto(sum), nil
+}
+
+// monthsAsOf answers a SummarizeEmissions as of a day: months only.
+func (a *API) monthsAsOf(ctx context.Context, in summaryIn, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
+	if req.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH {
+		return nil, apperr.Invalid("as_of_date", "only months are kept by day: group by SUMMARY_DIMENSION_MONTH")
+	}
+	day, err := time.Parse(time.DateOnly, req.GetAsOfDate())
+	if err != nil {
+		return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
+	}
+	sum, err := a.svc.MonthsAsOf(ctx, in.tenant, int(req.GetLimit()), in.basis, day, in.p)
+	if err != nil {
+		return nil, err
+	}
+	resp := summaryProto(sum)
+	resp.AsOfDate = day.Format(time.DateOnly)
+	return resp, nil
+}
+
+func summaryProto(sum calculator.Summary) *calculatorv1.SummarizeEmissionsResponse {
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
 		GwpBasis: refdata.BasisProto(sum.Basis), Snapshot: snapshotName(sum.Period.Snapshot),
@@ -396,7 +421,7 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 			Key: g.Key, Label: g.Label, KgCo2E: g.Kg, SpendUsd: g.Spend, TransactionCount: g.Count, Share: g.Share,
 		})
 	}
-	return resp, nil
+	return resp
 }
 
 func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.BatchGetSupplierMethodsRequest) (*calculatorv1.BatchGetSupplierMethodsResponse, error) {

@@ -95,6 +95,44 @@ func BenchmarkInventory(b *testing.B) {
 			b.ReportMetric(float64(len(inv.Groups)), "groups")
 		})
 	}
+	// Every month as of today, as a report as of a day checks its period:
+	// from the inventory, with the fewest draws (what reporting read
+	// before), and summarized by month alone.
+	b.Run("months-as-of-day-inventory", func(b *testing.B) {
+		var inv calculator.Inventory
+		for b.Loop() {
+			if inv, err = svc.Inventory(ctx, tenant, calculator.InventoryAt{Day: today, Months: true}, "", 100, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(inv.Months) != 24 {
+			b.Fatalf("%d months", len(inv.Months))
+		}
+	})
+	// As of yesterday every group was calculated since (today): each is
+	// looked up in the log, where none is.
+	b.Run("months-as-of-yesterday", func(b *testing.B) {
+		var sum calculator.Summary
+		for b.Loop() {
+			if sum, err = svc.MonthsAsOf(ctx, tenant, 0, "", today.AddDate(0, 0, -1), calculator.Period{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(sum.Groups) != 0 || sum.Count != 0 {
+			b.Fatalf("%d months, %d lines before any was calculated", len(sum.Groups), sum.Count)
+		}
+	})
+	b.Run("months-as-of-day", func(b *testing.B) {
+		var sum calculator.Summary
+		for b.Loop() {
+			if sum, err = svc.MonthsAsOf(ctx, tenant, 0, "", today, calculator.Period{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(sum.Groups) != 24 || sum.Count != all {
+			b.Fatalf("%d months, %d lines", len(sum.Groups), sum.Count)
+		}
+	})
 }
 
 // benchData is a database with lines calculated for tenant, and a

@@ -218,9 +218,25 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 		}
 		return strings.Join(ms, ", ")
 	}
+	// SummarizeEmissions by month as of a day: the inventory's months.
+	summary := func(d time.Time, limit int) string {
+		t.Helper()
+		sum, err := f.svc.MonthsAsOf(ctx, f.tenant, limit, "", d, calculator.Period{From: y.From, To: y.To})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := make([]string, 0, len(sum.Groups))
+		for _, g := range sum.Groups {
+			ms = append(ms, fmt.Sprintf("%s %s/%d", g.Key, g.Kg, g.Count))
+		}
+		return fmt.Sprintf("%s %d: %s", sum.TotalKg, sum.GroupCount, strings.Join(ms, ", "))
+	}
 	const dayOneMonths = "2024-01 746.7794993/1, 2024-02 38.8558404/1, 2024-07 119.8383536/1"
 	if one := readInventory(t, f, asOf(dayOne)); one.Kg != "905.4736933" || one.Count != 3 || months(one) != dayOneMonths {
 		t.Fatalf("2024 as of day one: %s kg, %d lines, months %s", one.Kg, one.Count, months(one))
+	}
+	if got, want := summary(dayOne, 0), "905.4736933 3: "+dayOneMonths; got != want {
+		t.Fatalf("2024's months as of day one: %s, want %s", got, want)
 	}
 	if before := readInventory(t, f, asOf(dayOne.AddDate(0, 0, -1))); before.Kg != "0.0000000" || before.Count != 0 || len(before.Months) != 0 {
 		t.Fatalf("2024 the day before anything was calculated: %s kg, %d lines, months %s", before.Kg, before.Count, months(before))
@@ -239,6 +255,9 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 	if one := readInventory(t, f, asOf(dayOne)); one.Kg != "905.4736933" || one.Count != 3 || months(one) != dayOneMonths {
 		t.Fatalf("2024 as of day one, read after: %s kg, %d lines, months %s", one.Kg, one.Count, months(one))
 	}
+	if got, want := summary(dayOne, 1), "905.4736933 3: 2024-01 746.7794993/1"; got != want {
+		t.Fatalf("2024's first month as of day one, read after: %s, want %s", got, want)
+	}
 	const dayTwoMonths = "2024-01 854.0045100/1, 2024-02 38.8558404/1, 2024-07 119.8383536/1"
 	two := readInventory(t, f, asOf(dayTwo))
 	if two.Kg != "1012.6987040" || two.Count != 3 || months(two) != dayTwoMonths {
@@ -252,6 +271,11 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 	three, now := readInventory(t, f, asOf(dayThree)), readInventory(t, f, calculator.InventoryAt{From: y.From, To: y.To, Months: true})
 	if three.Count != 4 || three.Kg != now.Kg || months(three) != months(now) || !reflect.DeepEqual(three.Groups, now.Groups) {
 		t.Fatalf("2024 as of day three: %s kg, %d lines, months %s; now %s kg, months %s", three.Kg, three.Count, months(three), now.Kg, months(now))
+	}
+	for d, inv := range map[time.Time]calculator.Inventory{dayTwo: two, dayThree: three} {
+		if got, want := summary(d, 0), fmt.Sprintf("%s %d: %s", inv.Kg, len(inv.Months), months(inv)); got != want {
+			t.Fatalf("2024's months as of %s: %s, want the inventory's %s", d.Format(time.DateOnly), got, want)
+		}
 	}
 	if y2025 := readInventory(t, f, calculator.InventoryAt{Day: dayOne, From: day("2025-01-01"), To: day("2025-12-01")}); y2025.Count != 1 ||
 		sumKg(t, y2025.Kg, "905.4736933") != readInventory(t, f, calculator.InventoryAt{Day: dayOne}).Kg {
@@ -276,6 +300,12 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 			!strings.Contains(ae.Violations[0].Description, "logged from 2026-01-11") {
 			t.Errorf("%+v before the log starts: %v, want InvalidArgument on %s", tc.at, err, tc.field)
 		}
+	}
+	_, err := f.svc.MonthsAsOf(ctx, f.tenant, 0, "", dayOne, calculator.Period{})
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "as_of_date" ||
+		!strings.Contains(ae.Violations[0].Description, "logged from 2026-01-11") {
+		t.Errorf("months as of day one, before the log starts: %v, want InvalidArgument on as_of_date", err)
 	}
 	if whole := readInventory(t, f, calculator.InventoryAt{Day: dayOne}); whole.Count != 4 {
 		t.Fatalf("as of day one, whole, before the log starts: %d lines", whole.Count)

@@ -1039,10 +1039,7 @@ func scanResult(row pgx.Row) (calculator.Result, error) {
 // stored exactly and reported to 7 decimals (0.1 g), whatever the factor's
 // own precision.
 func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.Dimension, limit int, basis refdata.Basis) (calculator.Summary, error) {
-	lim := "ALL"
-	if limit > 0 {
-		lim = strconv.Itoa(limit)
-	}
+	lim := limitSQL(limit)
 	// The groups of the basis asked, or the tenant's: one branch per basis,
 	// each ordered by its own column (AR5's through the index), of which
 	// only the basis's runs (the others' filters are false once).
@@ -1195,10 +1192,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 	if dim < calculator.BySupplier || dim > calculator.ByMonth {
 		return calculator.Summary{}, fmt.Errorf("store.SummarizePeriod: dimension %d", dim)
 	}
-	lim, order := "ALL", "kg DESC, key"
-	if limit > 0 {
-		lim = strconv.Itoa(limit)
-	}
+	lim, order := limitSQL(limit), "kg DESC, key"
 	if dim == calculator.ByMonth {
 		order = "key"
 	}
@@ -1231,8 +1225,28 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 			WHERE r.tenant_id = $1 AND r.tx_date >= $2 AND r.tx_date < $4
 			GROUP BY 1`
 	}
-	q := `
-		WITH ` + src.basis + `, g AS (` + groups + `
+	sum := calculator.Summary{Period: p}
+	if err := s.summaryBatch(ctx, tenant, p, db.Stmt{SQL: groupsSummary(src.basis, groups, order, lim), Args: args,
+		Scan: scanSummary(dim, &sum)}); err != nil {
+		return calculator.Summary{}, snapshotErr(err, "store.SummarizePeriod", p)
+	}
+	return sum, nil
+}
+
+// limitSQL is LIMIT's argument for limit groups, 0 for all.
+func limitSQL(limit int) string {
+	if limit > 0 {
+		return strconv.Itoa(limit)
+	}
+	return "ALL"
+}
+
+// groupsSummary is the statement that reads a summary (scanSummary's rows)
+// of groups (key, kg, spend, n) under basis b: their totals, then the
+// first lim of them in order.
+func groupsSummary(b, groups, order, lim string) string {
+	return `
+		WITH ` + b + `, g AS (` + groups + `
 		), t AS (
 			SELECT b.basis, coalesce(sum(g.kg), 0) AS kg, coalesce(sum(g.spend), 0) AS spend, coalesce(sum(g.n), 0)::bigint AS n,
 				count(g.key) AS groups
@@ -1241,9 +1255,35 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 		SELECT t.basis, round(t.kg, 7)::text, t.spend::text, t.n, t.groups, '', '', g.key, round(g.kg, 7)::text, g.spend::text, g.n,
 			coalesce((g.kg / nullif(t.kg, 0))::float8, 0)
 		FROM t LEFT JOIN LATERAL (SELECT key, kg, spend, n FROM g ORDER BY ` + order + ` LIMIT ` + lim + `) g ON true`
+}
+
+// MonthsAsOf is SummarizePeriod by month of the lines as calculated at the
+// end of day (UTC): each month's groups as the months' daily log has them
+// (monthsAsOf), so its cost follows the groups, not the lines. A day before
+// the tenant's log starts is refused naming as_of_date.
+func (s *Store) MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, day time.Time, p calculator.Period) (calculator.Summary, error) {
+	lim := limitSQL(limit)
+	from, to := p.From, p.To
+	if !p.Set() {
+		from, to = p.Bounds()
+	}
+	groups := `SELECT to_char(m.month, 'YYYY-MM') AS key,
+				sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
+				sum(m.spend_usd) AS spend, sum(m.tx_count)::bigint AS n
+			FROM (` + monthsAsOf + `) m CROSS JOIN b GROUP BY m.month HAVING sum(m.tx_count) <> 0`
+	basisAt5 := `b AS MATERIALIZED (
+		SELECT coalesce(nullif($5, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
 	sum := calculator.Summary{Period: p}
-	if err := s.summaryBatch(ctx, tenant, p, db.Stmt{SQL: q, Args: args, Scan: scanSummary(dim, &sum)}); err != nil {
-		return calculator.Summary{}, snapshotErr(err, "store.SummarizePeriod", p)
+	var logStart *time.Time
+	err := db.InTenantBatch(ctx, s.pool, tenant,
+		db.Stmt{SQL: `SELECT (SELECT day FROM calculator.inventory_months_log_start WHERE tenant_id = $1)`, Args: []any{tenant}, Scan: db.One(&logStart)},
+		db.Stmt{SQL: groupsSummary(basisAt5, groups, "key", lim), Args: []any{tenant, day, from, to, string(basis)},
+			Scan: scanSummary(calculator.ByMonth, &sum)})
+	switch {
+	case err != nil:
+		return calculator.Summary{}, fmt.Errorf("store.MonthsAsOf: %w", err)
+	case logStart != nil && day.Before(*logStart):
+		return calculator.Summary{}, apperr.Invalid("as_of_date", "months are logged from %s: %s is before", logStart.Format(time.DateOnly), day.Format(time.DateOnly))
 	}
 	return sum, nil
 }

@@ -115,15 +115,15 @@ func uncertainty(u *calculatorv1.UncertaintyRange) Uncertainty {
 }
 
 func (s grpcSources) MonthTotals(ctx context.Context, basis, asOf string) ([]Total, error) {
-	if asOf != "" { // the inventory's months as of the day, the fewest draws it takes
-		inv, err := s.Inventory(ctx, InventoryQuery{GWPBasis: basis, AsOfDate: asOf, Iterations: checkIterations, IncludeMonths: true})
-		return inv.Months, err
-	}
 	resp, err := s.calc.SummarizeEmissions(ctx, &calculatorv1.SummarizeEmissionsRequest{
-		GroupBy: calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH, GwpBasis: basisEnum(basis),
+		GroupBy: calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH, GwpBasis: basisEnum(basis), AsOfDate: asOf,
 	})
 	if err != nil {
-		return nil, err
+		return nil, asOfErr(asOf, err)
+	}
+	if resp.GetAsOfDate() != asOf {
+		// A calculator that does not know the day would chart today's months.
+		return nil, fmt.Errorf("reports: the calculator read months as of %q, the report is as of %q", resp.GetAsOfDate(), asOf)
 	}
 	out := make([]Total, len(resp.GetGroups()))
 	for i, g := range resp.GetGroups() {

@@ -80,6 +80,13 @@ func (f *fakeCalc) GetInventory(ctx context.Context, req *calculatorv1.GetInvent
 func (f *fakeCalc) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
 	f.record(ctx)
 	f.sumReq = req
+	switch req.GetAsOfDate() {
+	case "2020-01-01": // before the tenant's months log starts
+		return nil, status.Error(codes.InvalidArgument, "as_of_date: months are logged from 2026-12-07: 2020-01-01 is before")
+	case "2026-01-31":
+		return &calculatorv1.SummarizeEmissionsResponse{AsOfDate: req.GetAsOfDate(),
+			Groups: []*commonv1.EmissionTotal{{Key: "2024-05", KgCo2E: "10.0000000", SpendUsd: "250.0000", TransactionCount: 2}}}, nil
+	}
 	return &calculatorv1.SummarizeEmissionsResponse{Groups: []*commonv1.EmissionTotal{{Key: "2024-05", KgCo2E: "12.5000000", SpendUsd: "300.0000", TransactionCount: 3}}}, nil
 }
 
@@ -214,21 +221,28 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("MonthTotals = %v from %v", months, calc.sumReq)
 	}
 
-	// As of a day, the months are the inventory's of that day, read with
-	// the fewest draws.
+	// As of a day, the months are the calculator's of that day, and a
+	// calculator that answers with today's is refused.
 	months, err = src.MonthTotals(ctx, "AR6", "2026-01-31")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := calc.invReq; !slices.Equal(months, want.Months) || r.GetAsOfDate() != "2026-01-31" || !r.GetIncludeMonths() || r.GetIterations() != 100 ||
-		r.GetPeriodStart() != "" || r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 {
+	if r := calc.sumReq; !slices.Equal(months, []reports.Total{{Key: "2024-05", Kg: "10.0000000", Spend: "250.0000", Count: 2}}) ||
+		r.GetAsOfDate() != "2026-01-31" || r.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH || r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 {
 		t.Errorf("MonthTotals as of a day = %v from %v", months, r)
+	}
+	if _, err = src.MonthTotals(ctx, "AR6", "2026-02-01"); err == nil || !strings.Contains(err.Error(), `months as of "", the report is as of "2026-02-01"`) {
+		t.Errorf("MonthTotals answered with today's months: %v", err)
 	}
 	// The calculator's refusal of a day names the report's field.
 	_, err = src.Inventory(ctx, reports.InventoryQuery{AsOfDate: "2020-01-01", PeriodStart: "2024-01", PeriodEnd: "2024-12"})
 	var ae *apperr.Error
 	if !errors.As(err, &ae) || len(ae.Violations) != 1 || ae.Violations[0].Field != "report.as_of_date" || !strings.Contains(ae.Msg, "months are logged from 2026-12-07") {
 		t.Errorf("Inventory before the months log = %v, want report.as_of_date named", err)
+	}
+	_, err = src.MonthTotals(ctx, "AR6", "2020-01-01")
+	if !errors.As(err, &ae) || len(ae.Violations) != 1 || ae.Violations[0].Field != "report.as_of_date" || !strings.Contains(ae.Msg, "months are logged from 2026-12-07") {
+		t.Errorf("MonthTotals before the months log = %v, want report.as_of_date named", err)
 	}
 
 	mix, err := src.SupplierMethods(ctx, []string{"S1", "S2"}, reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-06"})
@@ -301,8 +315,8 @@ func TestGRPCSources(t *testing.T) {
 	seen := slices.Compact(slices.Clone(k.seen))
 	calls := len(k.seen)
 	k.mu.Unlock()
-	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 15 {
-		t.Errorf("API keys seen = %v over %d calls, want %s on 15", seen, calls, testsupport.APIKey)
+	if !slices.Equal(seen, []string{testsupport.APIKey}) || calls != 17 {
+		t.Errorf("API keys seen = %v over %d calls, want %s on 17", seen, calls, testsupport.APIKey)
 	}
 }
 

@@ -2519,7 +2519,11 @@ type SummarizeEmissionsRequest struct {
 	// A snapshot ("inventorySnapshots/{id}") that recorded its suppliers:
 	// its figures, not today's (suppliers, categories and months; not NAICS
 	// codes). Unspecified basis: the one it recorded.
-	Snapshot      string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// A day ("YYYY-MM-DD"): the lines as calculated at its end (UTC), from
+	// the months' daily log. Months only (group_by SUMMARY_DIMENSION_MONTH):
+	// suppliers and categories are not kept by day. Not with a snapshot.
+	AsOfDate      string `protobuf:"bytes,7,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2596,6 +2600,13 @@ func (x *SummarizeEmissionsRequest) GetSnapshot() string {
 	return ""
 }
 
+func (x *SummarizeEmissionsRequest) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
+	}
+	return ""
+}
+
 type SummarizeEmissionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Ordered by kg CO2e descending, or by key for months.
@@ -2611,7 +2622,9 @@ type SummarizeEmissionsResponse struct {
 	PeriodStart string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// The snapshot read; empty: today's figures.
-	Snapshot      string `protobuf:"bytes,9,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot string `protobuf:"bytes,9,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// The day read as of; empty: now.
+	AsOfDate      string `protobuf:"bytes,10,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2705,6 +2718,13 @@ func (x *SummarizeEmissionsResponse) GetPeriodEnd() string {
 func (x *SummarizeEmissionsResponse) GetSnapshot() string {
 	if x != nil {
 		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *SummarizeEmissionsResponse) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
 	}
 	return ""
 }
@@ -5293,7 +5313,7 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x12+\n" +
 	"\x11transaction_dates\x18\x02 \x03(\tR\x10transactionDates\"_\n" +
 	"\x1fBatchGetEmissionResultsResponse\x12<\n" +
-	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\x8b\x02\n" +
+	"\aresults\x18\x01 \x03(\v2\".vcci.calculator.v1.EmissionResultR\aresults\"\xa9\x02\n" +
 	"\x19SummarizeEmissionsRequest\x12?\n" +
 	"\bgroup_by\x18\x01 \x01(\x0e2$.vcci.calculator.v1.SummaryDimensionR\agroupBy\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x129\n" +
@@ -5301,7 +5321,9 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\fperiod_start\x18\x04 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\x05 \x01(\tR\tperiodEnd\x12\x1a\n" +
-	"\bsnapshot\x18\x06 \x01(\tR\bsnapshot\"\x86\x03\n" +
+	"\bsnapshot\x18\x06 \x01(\tR\bsnapshot\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\a \x01(\tR\basOfDate\"\xa4\x03\n" +
 	"\x1aSummarizeEmissionsResponse\x125\n" +
 	"\x06groups\x18\x01 \x03(\v2\x1d.vcci.common.v1.EmissionTotalR\x06groups\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12&\n" +
@@ -5313,7 +5335,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\b \x01(\tR\tperiodEnd\x12\x1a\n" +
-	"\bsnapshot\x18\t \x01(\tR\bsnapshot\"\xdc\x01\n" +
+	"\bsnapshot\x18\t \x01(\tR\bsnapshot\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\n" +
+	" \x01(\tR\basOfDate\"\xdc\x01\n" +
 	"\x1eBatchGetSupplierMethodsRequest\x12!\n" +
 	"\fsupplier_ids\x18\x01 \x03(\tR\vsupplierIds\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
