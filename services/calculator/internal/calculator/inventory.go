@@ -74,7 +74,7 @@ type Snapshot struct {
 	Basis      refdata.Basis
 	CreateTime time.Time
 	Months     bool   // its months recorded: a period can be read from it
-	Suppliers  bool   // its summaries' months recorded (SummaryAt.Snapshot)
+	Suppliers  bool   // its summaries' months recorded: Period.Snapshot reads them
 	Kg         string // under Basis
 	Count      int64
 }
