@@ -1073,8 +1073,13 @@ func (s *Store) Summarize(ctx context.Context, tenant uuid.UUID, dim calculator.
 }
 
 // summaryBasis is a summary's basis b: the one asked ($3), or tenant $1's.
-const summaryBasis = `b AS MATERIALIZED (
-	SELECT coalesce(nullif($3, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
+var summaryBasis = basisAt("$3")
+
+// basisAt is a summary's basis b: the one asked (param), or tenant $1's.
+func basisAt(param string) string {
+	return `b AS MATERIALIZED (
+	SELECT coalesce(nullif(` + param + `, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
+}
 
 // supplierOfKey is the supplier of summary_months' key m.key of
 // dimension 1, 'method|supplier': after its first '|', as a method has
@@ -1271,13 +1276,11 @@ func (s *Store) MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, bas
 				sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END) AS kg,
 				sum(m.spend_usd) AS spend, sum(m.tx_count)::bigint AS n
 			FROM (` + monthsAsOf + `) m CROSS JOIN b GROUP BY m.month HAVING sum(m.tx_count) <> 0`
-	basisAt5 := `b AS MATERIALIZED (
-		SELECT coalesce(nullif($5, ''), (SELECT gwp_basis FROM calculator.tenant_settings WHERE tenant_id = $1), 'AR5') AS basis)`
 	sum := calculator.Summary{Period: p}
 	var logStart *time.Time
 	err := db.InTenantBatch(ctx, s.pool, tenant,
 		db.Stmt{SQL: `SELECT (SELECT day FROM calculator.inventory_months_log_start WHERE tenant_id = $1)`, Args: []any{tenant}, Scan: db.One(&logStart)},
-		db.Stmt{SQL: groupsSummary(basisAt5, groups, "key", lim), Args: []any{tenant, day, from, to, string(basis)},
+		db.Stmt{SQL: groupsSummary(basisAt("$5"), groups, "key", lim), Args: []any{tenant, day, from, to, string(basis)},
 			Scan: scanSummary(calculator.ByMonth, &sum)})
 	switch {
 	case err != nil:
