@@ -25,6 +25,19 @@ func poolAndConn(t *testing.T) (*pgxpool.Pool, *pgxpool.Conn) {
 	return pool, conn
 }
 
+// flushedExec returns a function that runs statements on conn and then
+// has the backend flush its counts to the shared statistics.
+func flushedExec(t *testing.T, conn *pgxpool.Conn) func(qs ...string) {
+	return func(qs ...string) {
+		t.Helper()
+		for _, q := range append(qs, `SELECT pg_stat_force_next_flush()`, `SELECT 1`) { // the backend flushes its counts once idle
+			if _, err := conn.Exec(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 	ctx := context.Background()
 	pool, conn := poolAndConn(t)
@@ -115,6 +128,46 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 	}
 }
 
+// TestVacuumDeadAnalyzesATableThatDoubled: a table that grows by inserts,
+// with its updates under the dead-tuple threshold, is analyzed once it
+// holds twice the rows its statistics counted (VacuumDead says why).
+func TestVacuumDeadAnalyzesATableThatDoubled(t *testing.T) {
+	ctx := context.Background()
+	pool, conn := poolAndConn(t)
+	exec := flushedExec(t, conn)
+	// One tenant's uploads, as intake keeps them: analyzed with one row.
+	exec(`CREATE SCHEMA work`,
+		`CREATE TABLE work.uploads (id bigint PRIMARY KEY, tenant int NOT NULL, attempts int NOT NULL)`,
+		`CREATE INDEX ON work.uploads (tenant, id DESC)`,
+		`INSERT INTO work.uploads VALUES (1, 7, 1)`, `ANALYZE work.uploads`)
+	o := db.VacuumOptions{MinDead: 1000, Ratio: 0.2, AnalyzeEvery: time.Hour}
+	vacuum := func(want ...string) {
+		t.Helper()
+		if due, err := db.VacuumDead(ctx, pool, o, "work.uploads"); err != nil || !slices.Equal(due, want) {
+			t.Fatalf("vacuumed %v, %v; want %v", due, err, want)
+		}
+	}
+	analyzes := func() (n int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'work.uploads'::regclass`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// 59 more rows: under the floor of 100; 2,000 in all: due, and analyzed.
+	exec(`INSERT INTO work.uploads SELECT g, 7, 1 FROM generate_series(2, 60) g`)
+	vacuum()
+	exec(`INSERT INTO work.uploads SELECT g, 7, 1 FROM generate_series(61, 2000) g`)
+	before := analyzes()
+	vacuum("work.uploads")
+	if n := analyzes(); n != before+1 {
+		t.Fatalf("analyzes %d after the vacuum, want %d", n, before+1)
+	}
+	// 500 more: under twice the 2,000 counted; nothing is due.
+	exec(`INSERT INTO work.uploads SELECT g, 7, 1 FROM generate_series(2001, 2500) g`)
+	vacuum()
+}
+
 // TestAnalyzerAnalyzesPartitionedTablesAsAWhole: a partitioned table is
 // due as its partitions are written, whatever analyzed the partitions
 // since, and its analyze gathers the statistics of the whole that
@@ -122,14 +175,7 @@ func TestVacuumDeadVacuumsOnlyTablesPastTheThreshold(t *testing.T) {
 func TestAnalyzerAnalyzesPartitionedTablesAsAWhole(t *testing.T) {
 	ctx := context.Background()
 	pool, conn := poolAndConn(t)
-	exec := func(qs ...string) {
-		t.Helper()
-		for _, q := range append(qs, `SELECT pg_stat_force_next_flush()`, `SELECT 1`) { // the backend flushes its counts once idle
-			if _, err := conn.Exec(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	exec := flushedExec(t, conn)
 	// lines: 400 rows in each of two partitions; flat: 600 rows; quiet: 10.
 	exec(`CREATE SCHEMA grow`,
 		`CREATE TABLE grow.lines (d date NOT NULL, k int NOT NULL) PARTITION BY RANGE (d)`,

@@ -117,11 +117,12 @@ func Run(ctx context.Context, env service.Env) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.ErrorContext(ctx, "partitions", "error", err.Error()) })
-	// Running totals and the uploads' progress are updated in place by
-	// every upload, and compaction rewrites the transaction counters: keep
-	// them vacuumed whatever autovacuum does.
+	// Running totals, the uploads' progress and their jobs are updated in
+	// place by every upload, and compaction rewrites the transaction
+	// counters: keep them vacuumed, and analyzed as they grow, whatever
+	// autovacuum does.
 	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
-		"intake.uploads", "intake.supplier_totals", "intake.transaction_days", "intake.transaction_suppliers", "intake.transaction_codes")
+		"intake.uploads", store.RiverSchema+".river_job", "intake.supplier_totals", "intake.transaction_days", "intake.transaction_suppliers", "intake.transaction_codes")
 	go st.KeepFailingAbandoned(bg, time.Minute, func(n int64) { metrics.JobsFailed(intake.FailedAbandoned, n) },
 		func(err error) { env.Log.ErrorContext(ctx, "fail abandoned uploads", "error", err.Error()) })
 	if err := jobs.Start(bg); err != nil {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vcci-dev/vcci/pkg/cache"
+	"github.com/vcci-dev/vcci/pkg/db"
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
@@ -91,6 +92,10 @@ func Run(ctx context.Context, env service.Env) error {
 	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil { // stopped below, after the server
 		return fmt.Errorf("start report workers: %w", err)
 	}
+	// Every report updates its job several times: keep the jobs vacuumed,
+	// and analyzed as they grow, whatever autovacuum does.
+	go db.KeepVacuumed(ctx, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
+		store.RiverSchema+".river_job")
 	defer func() {
 		// A report cut short is built again by its job's next run.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
