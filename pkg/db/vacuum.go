@@ -22,13 +22,17 @@ type VacuumOptions struct {
 	// default is a minute, and zero in VacuumDead analyzes every time. Its
 	// sampling, not the vacuum, is most of the cost (docs/benchmarks.md).
 	AnalyzeEvery time.Duration
+	// Grown also vacuums and analyzes a table holding more than twice the
+	// rows its statistics counted (VacuumDead): for work tables read by
+	// key, such as uploads and jobs.
+	Grown bool
 }
 
 // KeepVacuumed vacuums tables (schema.table) that are updated in place many
 // times a second, such as running totals and work queues, whenever their
 // dead tuples pass the threshold (analyzing them with it when their
-// statistics are older than o.AnalyzeEvery) or they have doubled since
-// their statistics, until ctx ends.
+// statistics are older than o.AnalyzeEvery) or, with o.Grown, they have
+// doubled since their statistics, until ctx ends.
 //
 // Autovacuum is tuned for large tables that change slowly: by its defaults
 // it waits a minute and for a fifth of a table to be dead, and where it is
@@ -64,8 +68,8 @@ const grownFloor = 50
 // VacuumDead vacuums those of tables whose dead tuples pass o's threshold
 // (defaults applied by KeepVacuumed; here zero means any dead tuple),
 // analyzing those whose statistics are older than o.AnalyzeEvery, and
-// vacuums and analyzes those that hold more than twice the rows their
-// statistics counted (and over 100), and returns their names.
+// with o.Grown vacuums and analyzes those that hold more than twice the
+// rows their statistics counted (and over 100), and returns their names.
 //
 // Growth is checked apart from dead rows because a work table (intake's
 // uploads) grows while its updates stay below the threshold: planned from
@@ -78,10 +82,10 @@ func VacuumDead(ctx context.Context, pool *pgxpool.Pool, o VacuumOptions, tables
 			coalesce(greatest(s.last_analyze, s.last_autoanalyze) < now() - $4::interval, true) OR g.grown
 		FROM pg_stat_user_tables s
 		JOIN pg_class c ON c.oid = s.relid
-		CROSS JOIN LATERAL (SELECT s.n_live_tup > 2 * greatest(c.reltuples, $5) AS grown) g
+		CROSS JOIN LATERAL (SELECT $6 AND s.n_live_tup > 2 * greatest(c.reltuples, $5) AS grown) g
 		WHERE s.schemaname || '.' || s.relname = ANY($1)
 		  AND (s.n_dead_tup > $2 AND s.n_dead_tup > $3 * s.n_live_tup OR g.grown)
-		ORDER BY 1`, tables, o.MinDead, o.Ratio, o.AnalyzeEvery, grownFloor)
+		ORDER BY 1`, tables, o.MinDead, o.Ratio, o.AnalyzeEvery, grownFloor, o.Grown)
 	if err != nil {
 		return nil, fmt.Errorf("db.VacuumDead: %w", err)
 	}

@@ -140,7 +140,7 @@ func TestVacuumDeadAnalyzesATableThatDoubled(t *testing.T) {
 		`CREATE TABLE work.uploads (id bigint PRIMARY KEY, tenant int NOT NULL, attempts int NOT NULL)`,
 		`CREATE INDEX ON work.uploads (tenant, id DESC)`,
 		`INSERT INTO work.uploads VALUES (1, 7, 1)`, `ANALYZE work.uploads`)
-	o := db.VacuumOptions{MinDead: 1000, Ratio: 0.2, AnalyzeEvery: time.Hour}
+	o := db.VacuumOptions{MinDead: 1000, Ratio: 0.2, AnalyzeEvery: time.Hour, Grown: true}
 	vacuum := func(want ...string) {
 		t.Helper()
 		if due, err := db.VacuumDead(ctx, pool, o, "work.uploads"); err != nil || !slices.Equal(due, want) {
@@ -158,6 +158,10 @@ func TestVacuumDeadAnalyzesATableThatDoubled(t *testing.T) {
 	exec(`INSERT INTO work.uploads SELECT g, 7, 1 FROM generate_series(2, 60) g`)
 	vacuum()
 	exec(`INSERT INTO work.uploads SELECT g, 7, 1 FROM generate_series(61, 2000) g`)
+	// Without Grown, only dead rows count.
+	if due, err := db.VacuumDead(ctx, pool, db.VacuumOptions{MinDead: 1000, Ratio: 0.2, AnalyzeEvery: time.Hour}, "work.uploads"); err != nil || len(due) != 0 {
+		t.Fatalf("without Grown: vacuumed %v, %v; want none", due, err)
+	}
 	before := analyzes()
 	vacuum("work.uploads")
 	if n := analyzes(); n != before+1 {

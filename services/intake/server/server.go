@@ -117,12 +117,15 @@ func Run(ctx context.Context, env service.Env) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	go st.KeepPartitionsAhead(bg, func(err error) { env.Log.ErrorContext(ctx, "partitions", "error", err.Error()) })
-	// Running totals, the uploads' progress and their jobs are updated in
-	// place by every upload, and compaction rewrites the transaction
-	// counters: keep them vacuumed, and analyzed as they grow, whatever
-	// autovacuum does.
-	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
-		"intake.uploads", store.RiverSchema+".river_job", "intake.supplier_totals", "intake.transaction_days", "intake.transaction_suppliers", "intake.transaction_codes")
+	// Running totals and the uploads' progress are updated in place by
+	// every upload, and compaction rewrites the transaction counters: keep
+	// them vacuumed whatever autovacuum does; the uploads and their jobs,
+	// read by id, also analyzed as they grow.
+	vacuumErr := func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) }
+	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second}, vacuumErr,
+		"intake.supplier_totals", "intake.transaction_days", "intake.transaction_suppliers", "intake.transaction_codes")
+	go db.KeepVacuumed(bg, pool, db.VacuumOptions{Every: 5 * time.Second, Grown: true}, vacuumErr,
+		"intake.uploads", store.RiverSchema+".river_job")
 	go st.KeepFailingAbandoned(bg, time.Minute, func(n int64) { metrics.JobsFailed(intake.FailedAbandoned, n) },
 		func(err error) { env.Log.ErrorContext(ctx, "fail abandoned uploads", "error", err.Error()) })
 	if err := jobs.Start(bg); err != nil {

@@ -94,7 +94,7 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	// Every report updates its job several times: keep the jobs vacuumed,
 	// and analyzed as they grow, whatever autovacuum does.
-	go db.KeepVacuumed(ctx, pool, db.VacuumOptions{Every: 5 * time.Second}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
+	go db.KeepVacuumed(ctx, pool, db.VacuumOptions{Every: 5 * time.Second, Grown: true}, func(err error) { env.Log.ErrorContext(ctx, "vacuum", "error", err.Error()) },
 		store.RiverSchema+".river_job")
 	defer func() {
 		// A report cut short is built again by its job's next run.
