@@ -405,6 +405,8 @@ func ageLog(t *testing.T, p platform, days int) {
 		`UPDATE calculator.emission_totals_log SET day = day - $1::int`,
 		`UPDATE calculator.inventory_months SET day = day - $1::int, prev_day = prev_day - $1::int`,
 		`UPDATE calculator.inventory_months_log SET day = day - $1::int`,
+		`UPDATE calculator.summary_months SET day = day - $1::int, prev_day = prev_day - $1::int`,
+		`UPDATE calculator.summary_months_log SET day = day - $1::int`,
 	} {
 		if _, err := conn.Exec(t.Context(), q, days); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -413,8 +415,9 @@ func ageLog(t *testing.T, p platform, days int) {
 }
 
 // A report as of a day through the gateway: the inventory API's figures
-// of that day, a line loaded since left out; today and a snapshot with a
-// day are refused naming as_of_date.
+// of that day, a line loaded since left out; a hotspot pack ranks the
+// suppliers of then; today and a snapshot with a day are refused naming
+// as_of_date.
 func TestAReportAsOfADayThroughREST(t *testing.T) {
 	p := start(t, nil)
 	const head = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
@@ -447,16 +450,36 @@ func TestAReportAsOfADayThroughREST(t *testing.T) {
 		months.AsOfDate != yesterday || len(months.Groups) != 1 || months.Groups[0].Key != "2024-06" {
 		t.Fatalf("2024's months as of %s: HTTP %d %+v, want June's one line of then, %s kg", yesterday, code, months, then.TotalKgCo2e)
 	}
+	// Suppliers as of then: S1's June line; S2's line is of 2025. The
+	// Pareto of then, through hotspot: the same.
+	var suppliers struct {
+		TotalKgCo2e, AsOfDate string
+		Groups                []struct{ Key, KgCo2e, TransactionCount string }
+	}
+	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_SUPPLIER&periodStart=2024-01&periodEnd=2024-12&asOfDate="+yesterday,
+		p.key, nil, &suppliers); code != http.StatusOK || suppliers.TotalKgCo2e != then.TotalKgCo2e || suppliers.AsOfDate != yesterday ||
+		len(suppliers.Groups) != 1 || suppliers.Groups[0].Key != "S1" || suppliers.Groups[0].TransactionCount != "1" {
+		t.Fatalf("2024's suppliers as of %s: HTTP %d %+v, want S1's one line of then, %s kg", yesterday, code, suppliers, then.TotalKgCo2e)
+	}
+	var pareto struct {
+		TotalKgCo2e, AsOfDate string
+		Entries               []struct{ Supplier, KgCo2e string }
+	}
+	if code := p.call(t, "GET", "/v1/hotspots/supplierPareto?periodStart=2024-01&periodEnd=2024-12&asOfDate="+yesterday, p.key, nil, &pareto); code != http.StatusOK ||
+		pareto.TotalKgCo2e != then.TotalKgCo2e || pareto.AsOfDate != yesterday || len(pareto.Entries) != 1 || pareto.Entries[0].Supplier != "suppliers/S1" {
+		t.Fatalf("2024's Pareto as of %s: HTTP %d %+v, want S1 alone, %s kg", yesterday, code, pareto, then.TotalKgCo2e)
+	}
 	var bad struct{ Message string }
-	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_SUPPLIER&asOfDate="+yesterday, p.key, nil, &bad); code != http.StatusBadRequest ||
-		!strings.Contains(bad.Message, "as_of_date: only months are kept by day") {
-		t.Errorf("suppliers as of %s: HTTP %d %q, want 400 naming as_of_date", yesterday, code, bad.Message)
+	if code := p.call(t, "GET", "/v1/emissionResults:summarize?groupBy=SUMMARY_DIMENSION_NAICS&asOfDate="+yesterday, p.key, nil, &bad); code != http.StatusBadRequest ||
+		!strings.Contains(bad.Message, "group_by: NAICS codes are not kept by day") {
+		t.Errorf("NAICS codes as of %s: HTTP %d %q, want 400 naming group_by", yesterday, code, bad.Message)
 	}
 
 	r, file := p.jsonReport(t, `{"kind":"REPORT_KIND_GHG_INVENTORY","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31",`+
 		`"asOfDate":"`+yesterday+`"}`)
 	kg, _ := new(big.Rat).SetString(then.TotalKgCo2e)
-	if got, want := reportTotal(t, "REPORT_FORMAT_JSON", file), kg.Quo(kg, big.NewRat(1000, 1)).FloatString(3); r.AsOfDate != yesterday || got != want {
+	tonnes := new(big.Rat).Quo(kg, big.NewRat(1000, 1)).FloatString(3)
+	if got, want := reportTotal(t, "REPORT_FORMAT_JSON", file), tonnes; r.AsOfDate != yesterday || got != want {
 		t.Fatalf("report as of %s: %+v, total %s t, want the inventory's of then, %s t", yesterday, r, got, want)
 	}
 	if months := jsonTable(t, file, "months"); len(months) != 1 || months[0][0] != "2024-06" || months[0][2] != "1" {
@@ -467,6 +490,15 @@ func TestAReportAsOfADayThroughREST(t *testing.T) {
 	}
 	if !strings.Contains(string(file), "The figures are the inventory as calculated at the end of "+yesterday+" (UTC).") {
 		t.Errorf("the file does not say it is as of %s", yesterday)
+	}
+	// The hotspot pack of then: S1 alone, with its tonnes of then.
+	_, file = p.jsonReport(t, `{"kind":"REPORT_KIND_HOTSPOT_PACK","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31",`+
+		`"asOfDate":"`+yesterday+`"}`)
+	if rows := jsonTable(t, file, "suppliers"); len(rows) != 1 || rows[0][2] != "S1" || rows[0][3] != tonnes {
+		t.Errorf("hotspot pack as of %s: suppliers %v, want S1 alone at %s t", yesterday, rows, tonnes)
+	}
+	if !strings.Contains(string(file), "Suppliers and their methods are as calculated at the end of "+yesterday+" (UTC)") {
+		t.Errorf("the hotspot pack does not say it is as of %s", yesterday)
 	}
 
 	for _, c := range []struct{ body, msg string }{

@@ -271,10 +271,12 @@ type SupplierMethod struct {
 
 // Period is a range of whole months, From and To their first days, both
 // included; the zero Period is every stored line. Snapshot, when not 0,
-// reads the lines' groups as that snapshot recorded them.
+// reads the lines' groups as that snapshot recorded them; Day, when set
+// (00:00 UTC), as they were calculated at the end of that day.
 type Period struct {
 	From, To time.Time
 	Snapshot int64
+	Day      time.Time
 }
 
 // Set reports whether p is a period rather than every line.
@@ -369,18 +371,18 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	// Summarize groups the tenant's emissions from their running totals;
 	// basis "" is the tenant's. SummarizePeriod groups those of the lines
 	// dated in p (every line when p is not Set), read from their groups
-	// by month, today's or p.Snapshot's (its basis when basis is "");
-	// ErrSnapshotNotFound for a snapshot that is not there. Months are the
-	// first and last months with lines ("YYYY-MM"; "" when none).
+	// by month, today's, as of p.Day or p.Snapshot's (its basis when basis
+	// is ""); ErrSnapshotNotFound for a snapshot that is not there. Months
+	// are the first and last months with lines ("YYYY-MM"; "" when none).
 	Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis) (Summary, error)
 	SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error)
 	// MonthsAsOf groups by month the lines dated in p (not Set: every
-	// line) as calculated at the end of day.
-	MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, day time.Time, p Period) (Summary, error)
+	// line) as calculated at the end of p.Day, from the inventory's months.
+	MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, p Period) (Summary, error)
 	Months(ctx context.Context, tenant uuid.UUID) (first, last string, err error)
 	// SupplierMethods reads suppliers' emissions by method of the lines
-	// dated in p (not Set: every line; of p.Snapshot if set) under basis
-	// ("": the tenant's or the snapshot's).
+	// dated in p (not Set: every line; as of p.Day or of p.Snapshot if
+	// set) under basis ("": the tenant's or the snapshot's).
 	SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p Period) ([]SupplierMethod, refdata.Basis, error)
 	// Settings reads the tenant's settings (the defaults until changed);
 	// UpdateSettings stores them.
@@ -682,7 +684,10 @@ func (s *Service) Summarize(ctx context.Context, tenant uuid.UUID, dim Dimension
 // dated in p (zero: every line). Each basis has its own totals, kept as
 // lines are stored: switching reads other columns of the same rows. A
 // period holding every month with data reads the same totals; one that
-// leaves some out is totalled from its lines.
+// leaves some out is totalled from its lines. A snapshot's figures are
+// read from its copy, a day's from the daily logs, never cached; by month
+// as of a day, the inventory's months (logged since before suppliers and
+// categories were).
 func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dimension, limit int, basis refdata.Basis, p Period) (Summary, error) {
 	if dim < BySupplier || dim > ByMonth {
 		return Summary{}, apperr.Invalid("group_by", "must be one of SUPPLIER, CATEGORY, NAICS, MONTH")
@@ -690,13 +695,17 @@ func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dime
 	if limit < 0 {
 		return Summary{}, apperr.Invalid("limit", "must not be negative")
 	}
-	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
+	if err := checkSummaryPeriod(p); err != nil {
 		return Summary{}, err
 	}
-	if p.Snapshot != 0 { // a snapshot's figures are read from its copy, never cached
-		if dim == ByNAICS {
-			return Summary{}, apperr.Invalid("group_by", "a snapshot keeps suppliers, categories and months, not NAICS codes")
-		}
+	switch {
+	case !p.Day.IsZero() && dim == ByMonth:
+		return s.store.MonthsAsOf(ctx, tenant, limit, basis, p)
+	case !p.Day.IsZero() && dim == ByNAICS:
+		return Summary{}, apperr.Invalid("group_by", "NAICS codes are not kept by day: group by supplier, category or month")
+	case p.Snapshot != 0 && dim == ByNAICS:
+		return Summary{}, apperr.Invalid("group_by", "a snapshot keeps suppliers, categories and months, not NAICS codes")
+	case p.Snapshot != 0 || !p.Day.IsZero():
 		return s.store.SummarizePeriod(ctx, tenant, dim, limit, basis, p)
 	}
 	if p.Set() {
@@ -728,30 +737,23 @@ func (s *Service) SummarizeUnder(ctx context.Context, tenant uuid.UUID, dim Dime
 	return sum, nil
 }
 
-// MonthsAsOf totals by month, under basis ("": the tenant's), the lines
-// dated in p (zero: every line) as they were calculated at the end of day
-// (UTC): what a report as of that day charts by month. limit 0 is every
-// month, oldest first.
-func (s *Service) MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, day time.Time, p Period) (Summary, error) {
+// checkSummaryPeriod checks p's months, and that it is of a snapshot or of
+// a day (a whole one), not both.
+func checkSummaryPeriod(p Period) error {
 	switch {
-	case limit < 0:
-		return Summary{}, apperr.Invalid("limit", "must not be negative")
-	case p.Snapshot != 0:
-		return Summary{}, apperr.Invalid("as_of_date", "give a snapshot or a day, not both")
-	case day.IsZero() || !day.Equal(day.Truncate(24*time.Hour)):
-		return Summary{}, fmt.Errorf("calculator.MonthsAsOf: %s is not a day", day)
+	case p.Snapshot != 0 && !p.Day.IsZero():
+		return apperr.Invalid("as_of_date", "give a snapshot or a day, not both")
+	case !p.Day.Equal(p.Day.Truncate(24 * time.Hour)):
+		return fmt.Errorf("calculator: %s is not a day", p.Day)
 	}
-	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
-		return Summary{}, err
-	}
-	return s.store.MonthsAsOf(ctx, tenant, limit, basis, day, p)
+	return checkPeriod(InventoryAt{From: p.From, To: p.To})
 }
 
 // MaxSupplierMethods is how many suppliers one SupplierMethods call reads.
 const MaxSupplierMethods = 1000
 
 // SupplierMethods are the methods that calculated each supplier's lines
-// dated in p (zero: every line), with their kg CO2e under basis ("": the
+// dated in p (zero: every line; as of its day or snapshot, if any), with their kg CO2e under basis ("": the
 // tenant's), lines and share of the supplier's kg: which of a hotspot's
 // suppliers are on their own data and which on averages.
 func (s *Service) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p Period) (SupplierMethods, error) {
@@ -768,7 +770,7 @@ func (s *Service) SupplierMethods(ctx context.Context, tenant uuid.UUID, supplie
 		}
 		seen[id] = true
 	}
-	if err := checkPeriod(InventoryAt{From: p.From, To: p.To}); err != nil {
+	if err := checkSummaryPeriod(p); err != nil {
 		return SupplierMethods{}, err
 	}
 	rows, basis, err := s.store.SupplierMethods(ctx, tenant, suppliers, basis, p)

@@ -121,19 +121,14 @@ func (a *API) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSup
 }
 
 func (a *API) GetInventory(ctx context.Context, req *calculatorv1.GetInventoryRequest) (*calculatorv1.Inventory, error) {
-	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot())
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot(), req.GetAsOfDate())
 	if err != nil {
 		return nil, err
 	}
-	at := calculator.InventoryAt{From: in.p.From, To: in.p.To, Snapshot: in.p.Snapshot}
-	switch {
-	case req.GetSnapshot() != "" && req.GetAsOfDate() != "":
+	if in.p.Snapshot != 0 && !in.p.Day.IsZero() {
 		return nil, apperr.Invalid("as_of_date", "give a snapshot or a date, not both")
-	case req.GetAsOfDate() != "":
-		if at.Day, err = time.Parse(time.DateOnly, req.GetAsOfDate()); err != nil {
-			return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
-		}
 	}
+	at := calculator.InventoryAt{From: in.p.From, To: in.p.To, Snapshot: in.p.Snapshot, Day: in.p.Day}
 	at.Months = req.GetIncludeMonths()
 	inv, err := a.svc.Inventory(ctx, in.tenant, at, in.basis, int(req.GetIterations()), req.GetSeed())
 	if err != nil {

@@ -337,9 +337,9 @@ type summaryIn struct {
 	p      calculator.Period
 }
 
-// summaryArgs reads a summary request's basis and period ("YYYY-MM" both,
-// or neither) for the caller's tenant.
-func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end, snapshot string) (summaryIn, error) {
+// summaryArgs reads a summary request's basis, period ("YYYY-MM" both,
+// or neither), snapshot and day for the caller's tenant.
+func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end, snapshot, asOf string) (summaryIn, error) {
 	var in summaryIn
 	var err error
 	if in.tenant, err = tenancy.MustTenant(ctx); err != nil {
@@ -354,10 +354,23 @@ func summaryArgs(ctx context.Context, b calculatorv1.GwpBasis, start, end, snaps
 	if in.p.To, err = parseMonth("period_end", end); err != nil {
 		return in, err
 	}
+	if asOf != "" {
+		if in.p.Day, err = time.Parse(time.DateOnly, asOf); err != nil {
+			return in, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", asOf)
+		}
+	}
 	if snapshot != "" {
 		in.p.Snapshot, err = ParseID("snapshot", snapshotPrefix, snapshot)
 	}
 	return in, err
+}
+
+// dayName is a period's day as the contract gives it; "" for none.
+func dayName(p calculator.Period) string {
+	if p.Day.IsZero() {
+		return ""
+	}
+	return p.Day.Format(time.DateOnly)
 }
 
 // snapshotPrefix begins an inventory snapshot's name.
@@ -372,12 +385,9 @@ func snapshotName(id int64) string {
 }
 
 func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
-	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot())
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot(), req.GetAsOfDate())
 	if err != nil {
 		return nil, err
-	}
-	if req.GetAsOfDate() != "" {
-		return a.monthsAsOf(ctx, in, req)
 	}
 	// The answer is the (cached) summary alone: the REST gateway may keep it
 	// as long as the summary's cache version stands.
@@ -390,28 +400,10 @@ func (a *API) SummarizeEmissions(ctx context.Context, req *calculatorv1.Summariz
 	return summaryProto(sum), nil
 }
 
-// monthsAsOf answers a SummarizeEmissions as of a day: months only.
-func (a *API) monthsAsOf(ctx context.Context, in summaryIn, req *calculatorv1.SummarizeEmissionsRequest) (*calculatorv1.SummarizeEmissionsResponse, error) {
-	if req.GetGroupBy() != calculatorv1.SummaryDimension_SUMMARY_DIMENSION_MONTH {
-		return nil, apperr.Invalid("as_of_date", "only months are kept by day: group by SUMMARY_DIMENSION_MONTH")
-	}
-	day, err := time.Parse(time.DateOnly, req.GetAsOfDate())
-	if err != nil {
-		return nil, apperr.Invalid("as_of_date", "%q is not a YYYY-MM-DD date", req.GetAsOfDate())
-	}
-	sum, err := a.svc.MonthsAsOf(ctx, in.tenant, int(req.GetLimit()), in.basis, day, in.p)
-	if err != nil {
-		return nil, err
-	}
-	resp := summaryProto(sum)
-	resp.AsOfDate = day.Format(time.DateOnly)
-	return resp, nil
-}
-
 func summaryProto(sum calculator.Summary) *calculatorv1.SummarizeEmissionsResponse {
 	resp := &calculatorv1.SummarizeEmissionsResponse{
 		TotalKgCo2E: sum.TotalKg, TotalSpendUsd: sum.TotalUSD, TransactionCount: sum.Count, GroupCount: sum.GroupCount,
-		GwpBasis: refdata.BasisProto(sum.Basis), Snapshot: snapshotName(sum.Period.Snapshot),
+		GwpBasis: refdata.BasisProto(sum.Basis), Snapshot: snapshotName(sum.Period.Snapshot), AsOfDate: dayName(sum.Period),
 	}
 	if sum.Period.Set() {
 		resp.PeriodStart, resp.PeriodEnd = sum.Period.From.Format("2006-01"), sum.Period.To.Format("2006-01")
@@ -425,7 +417,7 @@ func summaryProto(sum calculator.Summary) *calculatorv1.SummarizeEmissionsRespon
 }
 
 func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.BatchGetSupplierMethodsRequest) (*calculatorv1.BatchGetSupplierMethodsResponse, error) {
-	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot())
+	in, err := summaryArgs(ctx, req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd(), req.GetSnapshot(), req.GetAsOfDate())
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +425,8 @@ func (a *API) BatchGetSupplierMethods(ctx context.Context, req *calculatorv1.Bat
 	if err != nil {
 		return nil, err
 	}
-	resp := &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: refdata.BasisProto(ms.Basis), Snapshot: snapshotName(ms.Period.Snapshot)}
+	resp := &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: refdata.BasisProto(ms.Basis), Snapshot: snapshotName(ms.Period.Snapshot),
+		AsOfDate: dayName(ms.Period)}
 	if ms.Period.Set() {
 		resp.PeriodStart, resp.PeriodEnd = ms.Period.From.Format("2006-01"), ms.Period.To.Format("2006-01")
 	}

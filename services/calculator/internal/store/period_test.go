@@ -52,6 +52,22 @@ func recalculateRevised(t *testing.T, f recalcFixture) {
 	}
 }
 
+// changeOnDaysTwoAndThree recalculates every line on day two (T1, of S1
+// in 2024-01: 746.7794993 -> 854.0045100) and adds T5 (S2, 2024-02) on
+// day three, which it returns.
+func changeOnDaysTwoAndThree(t *testing.T, f recalcFixture) time.Time {
+	t.Helper()
+	f.st.Now = func() time.Time { return dayTwo.Add(9 * time.Hour) }
+	recalculateRevised(t, f)
+	dayThree := dayTwo.AddDate(0, 0, 1)
+	f.st.Now = func() time.Time { return dayThree.Add(time.Hour) }
+	t5 := calculator.Line{TransactionID: "T5", Date: day("2024-02-20"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 9}
+	if _, err := f.svc.Calculate(context.Background(), f.tenant, []calculator.Line{t5}); err != nil {
+		t.Fatal(err)
+	}
+	return dayThree
+}
+
 func readInventory(t *testing.T, f recalcFixture, at calculator.InventoryAt) calculator.Inventory {
 	t.Helper()
 	inv, err := f.svc.Inventory(context.Background(), f.tenant, at, "", 100, 1)
@@ -221,7 +237,7 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 	// SummarizeEmissions by month as of a day: the inventory's months.
 	summary := func(d time.Time, limit int) string {
 		t.Helper()
-		sum, err := f.svc.MonthsAsOf(ctx, f.tenant, limit, "", d, calculator.Period{From: y.From, To: y.To})
+		sum, err := f.svc.SummarizeUnder(ctx, f.tenant, calculator.ByMonth, limit, "", calculator.Period{From: y.From, To: y.To, Day: d})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,16 +258,7 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 		t.Fatalf("2024 the day before anything was calculated: %s kg, %d lines, months %s", before.Kg, before.Count, months(before))
 	}
 
-	// Day two: T1 recalculated (746.7794993 -> 854.0045100), and a line of
-	// 2024-02 added on day three.
-	f.st.Now = func() time.Time { return dayTwo.Add(9 * time.Hour) }
-	recalculateRevised(t, f)
-	dayThree := dayTwo.AddDate(0, 0, 1)
-	f.st.Now = func() time.Time { return dayThree.Add(time.Hour) }
-	t5 := calculator.Line{TransactionID: "T5", Date: day("2024-02-20"), SupplierID: "S2", NAICS: "327310", Amount: "10.5", Upload: 9}
-	if _, err := f.svc.Calculate(ctx, f.tenant, []calculator.Line{t5}); err != nil {
-		t.Fatal(err)
-	}
+	dayThree := changeOnDaysTwoAndThree(t, f)
 	if one := readInventory(t, f, asOf(dayOne)); one.Kg != "905.4736933" || one.Count != 3 || months(one) != dayOneMonths {
 		t.Fatalf("2024 as of day one, read after: %s kg, %d lines, months %s", one.Kg, one.Count, months(one))
 	}
@@ -301,7 +308,7 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 			t.Errorf("%+v before the log starts: %v, want InvalidArgument on %s", tc.at, err, tc.field)
 		}
 	}
-	_, err := f.svc.MonthsAsOf(ctx, f.tenant, 0, "", dayOne, calculator.Period{})
+	_, err := f.svc.SummarizeUnder(ctx, f.tenant, calculator.ByMonth, 0, "", calculator.Period{Day: dayOne})
 	var ae *apperr.Error
 	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "as_of_date" ||
 		!strings.Contains(ae.Violations[0].Description, "logged from 2026-01-11") {
@@ -312,6 +319,113 @@ func TestInventoryOfAPeriodAsOfADay(t *testing.T) {
 	}
 	if got := readInventory(t, f, asOf(dayTwo)); got.Kg != two.Kg || months(got) != dayTwoMonths {
 		t.Fatalf("2024 as of day two, the log's first: %s kg, months %s", got.Kg, months(got))
+	}
+}
+
+// Suppliers and categories of a period as of a day, and the suppliers'
+// methods: each month's group as calculated at the day's end, from their
+// daily log, as a hotspot pack as of a day reads them.
+func TestSummaryOfAPeriodAsOfADay(t *testing.T) {
+	ctx := context.Background()
+	f := newRecalcFixture(t)
+	y := period("2024-01", "2024-12")
+	at := func(d time.Time) calculator.Period { return calculator.Period{From: y.From, To: y.To, Day: d} }
+	summary := func(dim calculator.Dimension, p calculator.Period) string {
+		t.Helper()
+		sum, err := f.svc.SummarizeUnder(ctx, f.tenant, dim, 0, "", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Period != p {
+			t.Fatalf("summary of %+v says %+v", p, sum.Period)
+		}
+		gs := make([]string, 0, len(sum.Groups))
+		for _, g := range sum.Groups {
+			gs = append(gs, fmt.Sprintf("%s %s/%d", g.Key, g.Kg, g.Count))
+		}
+		return fmt.Sprintf("%s %d: %s", sum.TotalKg, sum.Count, strings.Join(gs, ", "))
+	}
+	methods := func(p calculator.Period) string {
+		t.Helper()
+		ms, err := f.svc.SupplierMethods(ctx, f.tenant, []string{"S1", "S2"}, "", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]string, 0, len(ms.Suppliers))
+		for _, s := range ms.Suppliers {
+			out = append(out, fmt.Sprintf("%s %s/%d %s", s.SupplierID, s.Kg, s.Count, s.Methods[0].Method))
+		}
+		return strings.Join(out, ", ")
+	}
+	const dayOneSuppliers = "905.4736933 3: S1 785.6353397/2, S2 119.8383536/1"
+	const dayOneMethods = "S1 785.6353397/2 spend-based, S2 119.8383536/1 spend-based"
+	if got := summary(calculator.BySupplier, at(dayOne)); got != dayOneSuppliers {
+		t.Fatalf("2024's suppliers as of day one: %s, want %s", got, dayOneSuppliers)
+	}
+	dayOneCategories := summary(calculator.ByCategory, at(dayOne))
+	if got := summary(calculator.ByCategory, calculator.Period{From: y.From, To: y.To}); got != dayOneCategories {
+		t.Fatalf("2024's categories as of day one: %s, now %s", dayOneCategories, got)
+	}
+	if got := methods(at(dayOne)); got != dayOneMethods {
+		t.Fatalf("2024's suppliers' methods as of day one: %s, want %s", got, dayOneMethods)
+	}
+	if got, want := summary(calculator.BySupplier, at(dayOne.AddDate(0, 0, -1))), "0.0000000 0: "; got != want {
+		t.Fatalf("2024's suppliers the day before anything was calculated: %s, want %s", got, want)
+	}
+
+	dayThree := changeOnDaysTwoAndThree(t, f)
+	if got := summary(calculator.BySupplier, at(dayOne)); got != dayOneSuppliers {
+		t.Fatalf("2024's suppliers as of day one, read after: %s, want %s", got, dayOneSuppliers)
+	}
+	if got := summary(calculator.ByCategory, at(dayOne)); got != dayOneCategories {
+		t.Fatalf("2024's categories as of day one, read after: %s, want %s", got, dayOneCategories)
+	}
+	if got := methods(at(dayOne)); got != dayOneMethods {
+		t.Fatalf("2024's suppliers' methods as of day one, read after: %s, want %s", got, dayOneMethods)
+	}
+	if got, want := summary(calculator.BySupplier, at(dayTwo)), "1012.6987040 3: S1 892.8603504/2, S2 119.8383536/1"; got != want {
+		t.Fatalf("2024's suppliers as of day two: %s, want %s", got, want)
+	}
+	now := calculator.Period{From: y.From, To: y.To}
+	for _, dim := range []calculator.Dimension{calculator.BySupplier, calculator.ByCategory} {
+		if got, want := summary(dim, at(dayThree)), summary(dim, now); got != want || !strings.Contains(got, " 4: ") {
+			t.Fatalf("2024 by %d as of day three: %s, now %s", dim, got, want)
+		}
+	}
+	if got, want := methods(at(dayThree)), methods(now); got != want {
+		t.Fatalf("2024's suppliers' methods as of day three: %s, now %s", got, want)
+	}
+
+	for _, tc := range []struct {
+		field string
+		dim   calculator.Dimension
+		p     calculator.Period
+	}{
+		{"group_by", calculator.ByNAICS, at(dayOne)},
+		{"as_of_date", calculator.BySupplier, calculator.Period{Day: dayOne, Snapshot: 1}},
+	} {
+		_, err := f.svc.SummarizeUnder(ctx, f.tenant, tc.dim, 0, "", tc.p)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != tc.field {
+			t.Errorf("by %d of %+v: %v, want InvalidArgument on %s", tc.dim, tc.p, err, tc.field)
+		}
+	}
+	// A tenant whose summaries were logged from day two (its data before
+	// logged whole then) reads them as of day two on only.
+	if _, err := f.pool.Exec(ctx, `INSERT INTO calculator.summary_months_log_start (tenant_id, day) VALUES ($1, $2)`, f.tenant, dayTwo); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.SummarizeUnder(ctx, f.tenant, calculator.BySupplier, 0, "", at(dayOne))
+	_, merr := f.svc.SupplierMethods(ctx, f.tenant, []string{"S1"}, "", at(dayOne))
+	for _, err := range []error{err, merr} {
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "as_of_date" ||
+			!strings.Contains(ae.Violations[0].Description, "logged from 2026-01-11") {
+			t.Errorf("suppliers as of day one, before the log starts: %v, want InvalidArgument on as_of_date", err)
+		}
+	}
+	if got, want := summary(calculator.BySupplier, at(dayTwo)), "1012.6987040 3: S1 892.8603504/2, S2 119.8383536/1"; got != want {
+		t.Fatalf("2024's suppliers as of day two, the log's first: %s, want %s", got, want)
 	}
 }
 
@@ -335,8 +449,9 @@ func TestInventoryPeriodRefused(t *testing.T) {
 }
 
 // TestMonthsBackfillIsWhatCalculatingWrites runs migrations 0013's,
-// 0015's and 0017's backfills over lines calculated (and recalculated)
-// before them and finds the months' groups the calculation wrote.
+// 0015's and 0017's backfills (0019 after the last two) over lines
+// calculated (and recalculated) before them and finds the months' groups
+// the calculation wrote.
 func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
 	const summaryMonths = `SELECT dim || to_char(month, '|YYYY-MM|') || key, trim_scale(kg_co2e)::text, trim_scale(kg_co2e_ar4)::text,
 		trim_scale(kg_co2e_ar6)::text, trim_scale(spend_usd)::text, tx_count FROM calculator.summary_months WHERE tx_count <> 0 ORDER BY dim, month, key`
@@ -352,9 +467,14 @@ func TestMonthsBackfillIsWhatCalculatingWrites(t *testing.T) {
 		// group was taken out and put back, so its sums have its old
 		// version's scale: compared as numbers.
 		// (Suppliers by method since 0017.)
-		{"0015_summary_months.sql 0017_supplier_methods.sql", `DROP TABLE calculator.summary_months`, summaryMonths, 12},
+		// (Each day's figures logged since 0019.)
+		{"0015_summary_months.sql 0017_supplier_methods.sql 0019_summary_months_log.sql", `DROP TABLE calculator.summary_months,
+				calculator.summary_months_log, calculator.summary_months_log_start`, summaryMonths, 12},
 		// Suppliers keyed without their methods, as 0015 wrote them.
-		{"0017_supplier_methods.sql", `UPDATE calculator.summary_months SET key = substr(key, strpos(key, '|') + 1) WHERE dim = 1`, summaryMonths, 12},
+		{"0017_supplier_methods.sql 0019_summary_months_log.sql", `UPDATE calculator.summary_months SET key = substr(key, strpos(key, '|') + 1) WHERE dim = 1;
+				DROP TABLE calculator.summary_months_log, calculator.summary_months_log_start;
+				ALTER TABLE calculator.summary_months DROP COLUMN day, DROP COLUMN prev_day, DROP COLUMN prev_kg_co2e,
+					DROP COLUMN prev_spend_usd, DROP COLUMN prev_tx_count, DROP COLUMN prev_kg_co2e_ar4, DROP COLUMN prev_kg_co2e_ar6`, summaryMonths, 12},
 	} {
 		t.Run(tc.migration, func(t *testing.T) { testBackfill(t, tc.migration, tc.drop, tc.read, tc.groups) })
 	}

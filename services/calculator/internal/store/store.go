@@ -776,6 +776,21 @@ const summaryDims = `			SELECT 1, 0, supplier_id, ` + groupSums + ` FROM g GROUP
 // groupSums are a grouping's totals of groups g, as text.
 const groupSums = `sum(kg)::text, sum(amt)::text, sum(n)::bigint, sum(kg4)::text, sum(kg6)::text`
 
+// addToDay adds the figures of a batch of day excluded.day to a group m
+// of a month (inventory_months, summary_months) and moves it to that day;
+// when that is a later day than m's, m's figures at the end of its day
+// are kept in prev_*, which the statement returns to log them.
+const addToDay = `
+				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
+				tx_count = m.tx_count + excluded.tx_count,
+				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6,
+				day = greatest(m.day, excluded.day), prev_day = CASE WHEN m.day < excluded.day THEN m.day END,
+				prev_kg_co2e = CASE WHEN m.day < excluded.day THEN m.kg_co2e END,
+				prev_kg_co2e_ar4 = CASE WHEN m.day < excluded.day THEN m.kg_co2e_ar4 END,
+				prev_kg_co2e_ar6 = CASE WHEN m.day < excluded.day THEN m.kg_co2e_ar6 END,
+				prev_spend_usd = CASE WHEN m.day < excluded.day THEN m.spend_usd END,
+				prev_tx_count = CASE WHEN m.day < excluded.day THEN m.tx_count END`
+
 // addTotals adds a batch's summary totals, in key order: every batch
 // locks totals rows in the same order, so batches queue rather than
 // deadlock.
@@ -787,8 +802,8 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 	// inventories as of a day read, by month (6) to inventory_months (and
 	// a group's earlier day to its log, when this batch is the first of a
 	// day to change it), and the months (4) with suppliers and categories
-	// by month (11, 12) to summary_months, in one statement: every batch
-	// locks in the same order.
+	// by month (11, 12) to summary_months (logged the same way), in one
+	// statement: every batch locks in the same order.
 	if _, err := tx.Exec(ctx, `
 		WITH a AS (
 			-- Summed by key: a recalculation's batch takes a group out and
@@ -807,16 +822,7 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 		), months AS (
 			INSERT INTO calculator.inventory_months AS m (tenant_id, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 			SELECT $1, (left(key, 7) || '-01')::date, substr(key, 9), $9, kg, spend, n, kg4, kg6 FROM a WHERE dim = 6 ORDER BY key
-			ON CONFLICT (tenant_id, month, key) DO UPDATE SET
-				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
-				tx_count = m.tx_count + excluded.tx_count,
-				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6,
-				day = greatest(m.day, excluded.day), prev_day = CASE WHEN m.day < excluded.day THEN m.day END,
-				prev_kg_co2e = CASE WHEN m.day < excluded.day THEN m.kg_co2e END,
-				prev_kg_co2e_ar4 = CASE WHEN m.day < excluded.day THEN m.kg_co2e_ar4 END,
-				prev_kg_co2e_ar6 = CASE WHEN m.day < excluded.day THEN m.kg_co2e_ar6 END,
-				prev_spend_usd = CASE WHEN m.day < excluded.day THEN m.spend_usd END,
-				prev_tx_count = CASE WHEN m.day < excluded.day THEN m.tx_count END
+			ON CONFLICT (tenant_id, month, key) DO UPDATE SET `+addToDay+`
 			RETURNING month, key, prev_day, prev_kg_co2e, prev_spend_usd, prev_tx_count, prev_kg_co2e_ar4, prev_kg_co2e_ar6
 		), mlog AS (
 			-- A group this batch moved to a new day: its figures at the end
@@ -824,13 +830,14 @@ func addTotals(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t totals, day t
 			INSERT INTO calculator.inventory_months_log (tenant_id, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 			SELECT $1, * FROM months WHERE prev_day IS NOT NULL
 		), sums AS (
-			INSERT INTO calculator.summary_months AS m (tenant_id, dim, month, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
-			SELECT $1, dim % 10, (left(key, 7) || '-01')::date, CASE dim WHEN 4 THEN key ELSE substr(key, 9) END, kg, spend, n, kg4, kg6
+			INSERT INTO calculator.summary_months AS m (tenant_id, dim, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, dim % 10, (left(key, 7) || '-01')::date, CASE dim WHEN 4 THEN key ELSE substr(key, 9) END, $9, kg, spend, n, kg4, kg6
 			FROM a WHERE dim = 4 OR dim > 10 ORDER BY dim % 10, key
-			ON CONFLICT (tenant_id, dim, month, key) DO UPDATE SET
-				kg_co2e = m.kg_co2e + excluded.kg_co2e, spend_usd = m.spend_usd + excluded.spend_usd,
-				tx_count = m.tx_count + excluded.tx_count,
-				kg_co2e_ar4 = m.kg_co2e_ar4 + excluded.kg_co2e_ar4, kg_co2e_ar6 = m.kg_co2e_ar6 + excluded.kg_co2e_ar6
+			ON CONFLICT (tenant_id, dim, month, key) DO UPDATE SET `+addToDay+`
+			RETURNING dim, month, key, prev_day, prev_kg_co2e, prev_spend_usd, prev_tx_count, prev_kg_co2e_ar4, prev_kg_co2e_ar6
+		), slog AS (
+			INSERT INTO calculator.summary_months_log (tenant_id, dim, month, key, day, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
+			SELECT $1, * FROM sums WHERE prev_day IS NOT NULL
 		)
 		INSERT INTO calculator.emission_totals_log AS l (tenant_id, day, key, kg_co2e, spend_usd, tx_count, kg_co2e_ar4, kg_co2e_ar6)
 		SELECT $1, $9, key, kg, spend, n, coalesce(kg4, kg), coalesce(kg6, kg) FROM a WHERE dim = 5 ORDER BY key
@@ -1108,7 +1115,7 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 	var basisRead string
 	// A row of the basis alone when no supplier has lines.
 	q := `WITH ` + src.basis + `,
-		mo AS (SELECT month FROM ` + src.table + ` WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0` + src.filter + `),
+		mo AS (SELECT month FROM ` + src.table + ` t WHERE tenant_id = $1 AND dim = 4 AND month >= $2 AND month < $4 AND tx_count <> 0` + src.filter + `),
 		g AS (SELECT m.key,
 				round(sum(CASE b.basis WHEN 'AR4' THEN m.kg_co2e_ar4 WHEN 'AR6' THEN m.kg_co2e_ar6 ELSE m.kg_co2e END), 7)::text AS kg,
 				sum(m.tx_count)::bigint AS n
@@ -1118,10 +1125,7 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 				OFFSET 0) m -- a scan a month, not a join the planner may turn into a scan of them all
 			GROUP BY m.key HAVING sum(m.tx_count) <> 0)
 		SELECT b.basis, g.key, g.kg, g.n FROM b LEFT JOIN g ON true`
-	args := []any{tenant, from, string(basis), end, keys}
-	if p.Snapshot != 0 {
-		args = append(args, p.Snapshot)
-	}
+	args := sourceArgs([]any{tenant, from, string(basis), end, keys}, p)
 	err := s.summaryBatch(ctx, tenant, p, db.Stmt{SQL: q, Args: args,
 		Scan: func(rs pgx.Rows) error {
 			for rs.Next() {
@@ -1143,13 +1147,16 @@ func (s *Store) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers
 	return rows, refdata.Basis(basisRead), nil
 }
 
-// source is where a summary of p reads its months: today's (summary_months)
-// or snapshot $6's copy of them, under the basis asked ($3) or else the
-// tenant's or the snapshot's.
+// source is where a summary of p reads its months: today's (summary_months),
+// as they were at the end of day $6 (summaryAsOf) or snapshot $6's copy of
+// them, under the basis asked ($3) or else the tenant's or the snapshot's.
 type source struct{ table, filter, basis string }
 
 func summarySource(p calculator.Period) source {
-	if p.Snapshot == 0 {
+	switch {
+	case !p.Day.IsZero():
+		return source{table: summaryAsOf, basis: summaryBasis}
+	case p.Snapshot == 0:
 		return source{table: "calculator.summary_months", basis: summaryBasis}
 	}
 	return source{table: "calculator.snapshot_summary_months", filter: " AND snapshot_id = $6",
@@ -1157,13 +1164,49 @@ func summarySource(p calculator.Period) source {
 			(SELECT gwp_basis FROM calculator.inventory_snapshots WHERE tenant_id = $1 AND id = $6), 'AR5') AS basis)`}
 }
 
+// sourceArgs are a summary's args with its source's $6 (p's day or
+// snapshot), if any.
+func sourceArgs(args []any, p calculator.Period) []any {
+	switch {
+	case !p.Day.IsZero():
+		return append(args, p.Day)
+	case p.Snapshot != 0:
+		return append(args, p.Snapshot)
+	}
+	return args
+}
+
+// summaryAsOf are summary_months' groups of the months $2 to $4 (the day
+// after the last) at the end of day $6, as monthsAsOf reads the
+// inventory's: a group as it is if it has not changed since, else its
+// latest logged day up to $6.
+const summaryAsOf = `(SELECT tenant_id, dim, month, key, kg_co2e, kg_co2e_ar4, kg_co2e_ar6, spend_usd, tx_count
+	FROM calculator.summary_months WHERE tenant_id = $1 AND month >= $2 AND month < $4 AND day <= $6
+	UNION ALL
+	(SELECT DISTINCT ON (l.dim, l.month, l.key) l.tenant_id, l.dim, l.month, l.key, l.kg_co2e, l.kg_co2e_ar4, l.kg_co2e_ar6, l.spend_usd, l.tx_count
+	FROM calculator.summary_months m
+	JOIN calculator.summary_months_log l ON l.tenant_id = $1 AND l.dim = m.dim AND l.month = m.month AND l.key = m.key AND l.day <= $6
+	WHERE m.tenant_id = $1 AND m.month >= $2 AND m.month < $4 AND m.day > $6
+	ORDER BY l.dim, l.month, l.key, l.day DESC))`
+
 // errNoSuppliers is what summaryBatch returns for a snapshot recorded
 // before snapshots kept their summaries' months.
 var errNoSuppliers = errors.New("snapshot without suppliers")
 
 // summaryBatch runs st in tenant's batch, after checking p's snapshot, if
-// any, is there and recorded its suppliers.
+// any, is there and recorded its suppliers, and p's day, if any, is not
+// before the tenant's summaries are logged.
 func (s *Store) summaryBatch(ctx context.Context, tenant uuid.UUID, p calculator.Period, st db.Stmt) error {
+	if !p.Day.IsZero() {
+		var start *time.Time
+		err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT (SELECT day FROM calculator.summary_months_log_start WHERE tenant_id = $1)`,
+			Args: []any{tenant}, Scan: db.One(&start)}, st)
+		if err == nil && start != nil && p.Day.Before(*start) {
+			return apperr.Invalid("as_of_date", "suppliers and categories are logged from %s: %s is before",
+				start.Format(time.DateOnly), p.Day.Format(time.DateOnly))
+		}
+		return err
+	}
 	if p.Snapshot == 0 {
 		return db.InTenantBatch(ctx, s.pool, tenant, st)
 	}
@@ -1214,11 +1257,8 @@ func (s *Store) SummarizePeriod(ctx context.Context, tenant uuid.UUID, dim calcu
 			FROM ` + src.table + ` m CROSS JOIN b
 			WHERE m.tenant_id = $1 AND m.dim = $5 AND m.month >= $2 AND m.month < $4` + src.filter + `
 			GROUP BY 1 HAVING sum(m.tx_count) <> 0`
-	args := []any{tenant, from, string(basis), end, int(dim)}
-	if p.Snapshot != 0 {
-		args = append(args, p.Snapshot)
-	}
-	if dim == calculator.ByNAICS { // never of a snapshot (Service)
+	args := sourceArgs([]any{tenant, from, string(basis), end, int(dim)}, p)
+	if dim == calculator.ByNAICS { // never of a snapshot or a day (Service)
 		args = args[:4]
 		groups = `SELECT r.naics_code AS key, sum(CASE b.basis
 					WHEN 'AR4' THEN coalesce(r.factor_quantity, r.amount_base_usd, r.amount_usd) * f.value_ar4
@@ -1263,10 +1303,11 @@ func groupsSummary(b, groups, order, lim string) string {
 }
 
 // MonthsAsOf is SummarizePeriod by month of the lines as calculated at the
-// end of day (UTC): each month's groups as the months' daily log has them
-// (monthsAsOf), so its cost follows the groups, not the lines. A day before
-// the tenant's log starts is refused naming as_of_date.
-func (s *Store) MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, day time.Time, p calculator.Period) (calculator.Summary, error) {
+// end of p.Day (UTC): each month's groups as the months' daily log has
+// them (monthsAsOf), so its cost follows the groups, not the lines. A day
+// before the tenant's log starts is refused naming as_of_date.
+func (s *Store) MonthsAsOf(ctx context.Context, tenant uuid.UUID, limit int, basis refdata.Basis, p calculator.Period) (calculator.Summary, error) {
+	day := p.Day
 	lim := limitSQL(limit)
 	from, to := p.From, p.To
 	if !p.Set() {

@@ -35,14 +35,14 @@ func (a *API) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeS
 		return nil, err
 	}
 	an, err := a.svc.AnalyzeSuppliers(ctx, req.GetTopN(), req.GetThreshold(), basis,
-		hotspot.Period{Start: req.GetPeriodStart(), End: req.GetPeriodEnd(), Snapshot: req.GetSnapshot()})
+		hotspot.Period{Start: req.GetPeriodStart(), End: req.GetPeriodEnd(), Snapshot: req.GetSnapshot(), AsOfDate: req.GetAsOfDate()})
 	if err != nil {
 		return nil, err
 	}
 	resp := &hotspotv1.AnalyzeSupplierParetoResponse{
 		Entries: make([]*hotspotv1.ParetoEntry, len(an.Entries)), GwpBasis: refdata.BasisProto(an.Basis), TotalKgCo2E: an.TotalKg,
 		SupplierCount: an.SupplierCount, Threshold: an.Threshold, ThresholdSupplierCount: an.ThresholdCount,
-		PeriodStart: an.Period.Start, PeriodEnd: an.Period.End, Snapshot: an.Period.Snapshot,
+		PeriodStart: an.Period.Start, PeriodEnd: an.Period.End, Snapshot: an.Period.Snapshot, AsOfDate: an.Period.AsOfDate,
 	}
 	for i, e := range an.Entries {
 		resp.Entries[i] = &hotspotv1.ParetoEntry{
@@ -63,13 +63,13 @@ type Calculator struct {
 func (c Calculator) SupplierTotals(ctx context.Context, basis refdata.Basis, p hotspot.Period) (hotspot.Totals, error) {
 	resp, err := c.Client.SummarizeEmissions(ctx, &calculatorv1.SummarizeEmissionsRequest{
 		GroupBy: calculatorv1.SummaryDimension_SUMMARY_DIMENSION_SUPPLIER, Limit: 0, // every supplier: shares need the whole
-		GwpBasis: refdata.BasisProto(basis), PeriodStart: p.Start, PeriodEnd: p.End, Snapshot: p.Snapshot,
+		GwpBasis: refdata.BasisProto(basis), PeriodStart: p.Start, PeriodEnd: p.End, Snapshot: p.Snapshot, AsOfDate: p.AsOfDate,
 	})
 	if err != nil {
 		return hotspot.Totals{}, err
 	}
 	out := hotspot.Totals{Suppliers: make([]hotspot.SupplierTotal, len(resp.GetGroups())),
-		Period: hotspot.Period{Start: resp.GetPeriodStart(), End: resp.GetPeriodEnd(), Snapshot: resp.GetSnapshot()}}
+		Period: hotspot.Period{Start: resp.GetPeriodStart(), End: resp.GetPeriodEnd(), Snapshot: resp.GetSnapshot(), AsOfDate: resp.GetAsOfDate()}}
 	for i, g := range resp.GetGroups() {
 		out.Suppliers[i] = hotspot.SupplierTotal{SupplierID: g.GetKey(), Kg: g.GetKgCo2E(), Spend: g.GetSpendUsd()}
 	}

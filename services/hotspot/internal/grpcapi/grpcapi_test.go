@@ -50,7 +50,7 @@ type fakeCalculator struct {
 	keyLog
 	groups []*commonv1.EmissionTotal
 	asked  []calculatorv1.GwpBasis // the bases asked for, in order
-	period []string                // the periods asked for, "start end snapshot"
+	period []string                // the periods asked for, "start end snapshot day"
 }
 
 // tenantBasis is the fake tenant's GWP basis, the answer's when none is asked.
@@ -63,14 +63,14 @@ func (f *fakeCalculator) SummarizeEmissions(ctx context.Context, req *calculator
 	}
 	f.mu.Lock()
 	f.asked = append(f.asked, req.GetGwpBasis())
-	f.period = append(f.period, req.GetPeriodStart()+" "+req.GetPeriodEnd()+" "+req.GetSnapshot())
+	f.period = append(f.period, req.GetPeriodStart()+" "+req.GetPeriodEnd()+" "+req.GetSnapshot()+" "+req.GetAsOfDate())
 	f.mu.Unlock()
 	basis := req.GetGwpBasis()
 	if basis == calculatorv1.GwpBasis_GWP_BASIS_UNSPECIFIED {
 		basis = tenantBasis
 	}
 	return &calculatorv1.SummarizeEmissionsResponse{Groups: f.groups, GroupCount: int32(len(f.groups)), GwpBasis: basis,
-		PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(), Snapshot: req.GetSnapshot()}, nil
+		PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(), Snapshot: req.GetSnapshot(), AsOfDate: req.GetAsOfDate()}, nil
 }
 
 type fakeIntake struct {
@@ -260,8 +260,8 @@ func TestAnalyzeSupplierParetoUnderABasis(t *testing.T) {
 	}
 }
 
-// The ranking is of the period and snapshot asked for, passed to the
-// calculator, and says which.
+// The ranking is of the period and snapshot or day asked for, passed to
+// the calculator, and says which.
 func TestAnalyzeSupplierParetoOfAPeriod(t *testing.T) {
 	calc := &fakeCalculator{groups: []*commonv1.EmissionTotal{group("S1", "10.0000000", "20.0000")}}
 	client := start(t, calc, &fakeIntake{names: map[string]string{}})
@@ -277,7 +277,12 @@ func TestAnalyzeSupplierParetoOfAPeriod(t *testing.T) {
 	if err != nil || resp.GetSnapshot() != "inventorySnapshots/3" || resp.GetPeriodEnd() != "2024-12" {
 		t.Fatalf("Pareto of 2024 as snapshot 3 recorded it: %v, %v", resp, err)
 	}
-	if want := []string{"2024-04 2025-03 ", "  ", "2024-01 2024-12 inventorySnapshots/3"}; !slices.Equal(calc.period, want) {
+	resp, err = client.AnalyzeSupplierPareto(withKey(), &hotspotv1.AnalyzeSupplierParetoRequest{PeriodStart: "2024-01", PeriodEnd: "2024-12",
+		AsOfDate: "2025-03-31"})
+	if err != nil || resp.GetAsOfDate() != "2025-03-31" || resp.GetSnapshot() != "" {
+		t.Fatalf("Pareto of 2024 as of 2025-03-31: %v, %v", resp, err)
+	}
+	if want := []string{"2024-04 2025-03  ", "   ", "2024-01 2024-12 inventorySnapshots/3 ", "2024-01 2024-12  2025-03-31"}; !slices.Equal(calc.period, want) {
 		t.Fatalf("the calculator was asked for %q, want %q", calc.period, want)
 	}
 }

@@ -31,8 +31,9 @@ type SupplierTotal struct {
 // Period is a range of whole months as the contract gives them ("YYYY-MM",
 // first and last, both included); the zero Period is every stored line.
 // Snapshot, when set ("inventorySnapshots/{id}"), ranks the lines as that
-// calculator snapshot recorded them. The calculator checks it.
-type Period struct{ Start, End, Snapshot string }
+// calculator snapshot recorded them; AsOfDate ("YYYY-MM-DD") as they were
+// calculated at the end of that day. The calculator checks them.
+type Period struct{ Start, End, Snapshot, AsOfDate string }
 
 // Totals are every supplier's totals, the basis they are under and the
 // period of the lines they total.

@@ -306,9 +306,6 @@ func TestBadReportRequestsNameTheField(t *testing.T) {
 		{"bad snapshot", func(r *reportingv1.Report) { r.Snapshot = "snapshots/1" }, "report.snapshot"},
 		{"bad as-of day", func(r *reportingv1.Report) { r.AsOfDate = "2026-02-30" }, "report.as_of_date"},
 		{"as of a day and a snapshot", func(r *reportingv1.Report) { r.AsOfDate, r.Snapshot = "2026-01-31", "inventorySnapshots/1" }, "report.as_of_date"},
-		{"hotspot pack as of a day", func(r *reportingv1.Report) {
-			r.Kind, r.AsOfDate = reportingv1.ReportKind_REPORT_KIND_HOTSPOT_PACK, "2026-01-31"
-		}, "report.as_of_date"},
 		{"as of today", func(r *reportingv1.Report) { r.AsOfDate = time.Now().UTC().Format(time.DateOnly) }, "report.as_of_date"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -229,16 +229,14 @@ func Validate(r Report) error {
 	return nil
 }
 
-// validateAsOf refuses an as-of day with a snapshot, for a hotspot pack
-// or that has not ended at now.
+// validateAsOf refuses an as-of day with a snapshot or that has not ended
+// at now.
 func validateAsOf(r Report, now time.Time) error {
 	switch {
 	case r.AsOf.IsZero():
 		return nil
 	case r.Snapshot != 0:
 		return apperr.Invalid("report.as_of_date", "give a snapshot or a day, not both")
-	case r.Kind == KindHotspotPack:
-		return apperr.Invalid("report.as_of_date", "a hotspot pack ranks suppliers as calculated now: they are kept by month, not by day")
 	case !r.AsOf.Before(now.UTC().Truncate(24 * time.Hour)):
 		return apperr.Invalid("report.as_of_date", "%s has not ended (UTC): a report is as of a past day, or of now without one",
 			r.AsOf.Format(time.DateOnly))

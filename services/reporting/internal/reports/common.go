@@ -70,6 +70,7 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 	if d.snapshot.Suppliers {
 		pq.Snapshot = d.snapshot.Name
 	}
+	pq.AsOfDate = asOfDate(r)
 	if r.Kind == HotspotPack {
 		g.Go(func() (err error) { d.pareto, err = src.SupplierPareto(gctx, paretoTopN, pq); return err })
 		g.Go(func() (err error) { d.engaged, err = src.Engagements(gctx); return err })
@@ -82,11 +83,10 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 		// A hotspot that does not know the basis would rank under another.
 		return data{}, fmt.Errorf("reports: hotspot ranked suppliers under %q, the report is under %q", d.pareto.GWPBasis, d.inv.GWPBasis)
 	}
-	if r.Kind == HotspotPack && (d.pareto.PeriodStart != pq.PeriodStart || d.pareto.PeriodEnd != pq.PeriodEnd || d.pareto.Snapshot != pq.Snapshot) {
-		// Nor one that does not know periods or snapshots: it would rank
-		// every line as calculated now.
-		return data{}, fmt.Errorf("reports: hotspot ranked suppliers of the period %q to %q in snapshot %q, the report's is %q to %q in %q",
-			d.pareto.PeriodStart, d.pareto.PeriodEnd, d.pareto.Snapshot, pq.PeriodStart, pq.PeriodEnd, pq.Snapshot)
+	if r.Kind == HotspotPack && d.pareto.ParetoQuery != pq {
+		// Nor one that does not know periods, snapshots or days: it would
+		// rank every line as calculated now.
+		return data{}, fmt.Errorf("reports: hotspot ranked %+v, the report asked %+v", d.pareto.ParetoQuery, pq)
 	}
 	if r.Kind == HotspotPack && len(d.pareto.Entries) > 0 {
 		if d.methods, err = listedMethods(ctx, src, d.pareto, pq); err != nil {
@@ -108,7 +108,7 @@ func load(ctx context.Context, src Sources, r Request) (data, error) {
 }
 
 // listedMethods reads the methods of p's listed suppliers, refusing an
-// answer under another basis or of another period than pq's.
+// answer of other lines than pq's.
 func listedMethods(ctx context.Context, src Sources, p Pareto, pq ParetoQuery) (SupplierMethods, error) {
 	ids := make([]string, len(p.Entries))
 	for i, e := range p.Entries {
@@ -118,9 +118,8 @@ func listedMethods(ctx context.Context, src Sources, p Pareto, pq ParetoQuery) (
 	if err != nil {
 		return SupplierMethods{}, err
 	}
-	if ms.GWPBasis != pq.GWPBasis || ms.PeriodStart != pq.PeriodStart || ms.PeriodEnd != pq.PeriodEnd || ms.Snapshot != pq.Snapshot {
-		return SupplierMethods{}, fmt.Errorf("reports: the calculator read suppliers' methods under %q of %q to %q in snapshot %q, the report is under %q of %q to %q in %q",
-			ms.GWPBasis, ms.PeriodStart, ms.PeriodEnd, ms.Snapshot, pq.GWPBasis, pq.PeriodStart, pq.PeriodEnd, pq.Snapshot)
+	if ms.ParetoQuery != pq {
+		return SupplierMethods{}, fmt.Errorf("reports: the calculator read suppliers' methods of %+v, the report asked %+v", ms.ParetoQuery, pq)
 	}
 	return ms, nil
 }

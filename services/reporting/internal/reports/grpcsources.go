@@ -134,12 +134,12 @@ func (s grpcSources) MonthTotals(ctx context.Context, basis, asOf string) ([]Tot
 
 func (s grpcSources) SupplierMethods(ctx context.Context, suppliers []string, q ParetoQuery) (SupplierMethods, error) {
 	resp, err := s.calc.BatchGetSupplierMethods(ctx, &calculatorv1.BatchGetSupplierMethodsRequest{SupplierIds: suppliers,
-		GwpBasis: basisEnum(q.GWPBasis), PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot})
+		GwpBasis: basisEnum(q.GWPBasis), PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot, AsOfDate: q.AsOfDate})
 	if err != nil {
 		return SupplierMethods{}, err
 	}
-	out := SupplierMethods{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(), Snapshot: resp.GetSnapshot(),
-		Methods: make(map[string][]MethodShare, len(resp.GetSuppliers()))}
+	out := SupplierMethods{ParetoQuery: ParetoQuery{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(),
+		Snapshot: resp.GetSnapshot(), AsOfDate: resp.GetAsOfDate()}, Methods: make(map[string][]MethodShare, len(resp.GetSuppliers()))}
 	for _, sm := range resp.GetSuppliers() {
 		out.Methods[sm.GetSupplierId()] = methodShares(sm.GetMethods())
 	}
@@ -148,12 +148,12 @@ func (s grpcSources) SupplierMethods(ctx context.Context, suppliers []string, q 
 
 func (s grpcSources) SupplierPareto(ctx context.Context, topN int32, q ParetoQuery) (Pareto, error) {
 	resp, err := s.hot.AnalyzeSupplierPareto(ctx, &hotspotv1.AnalyzeSupplierParetoRequest{TopN: topN, GwpBasis: basisEnum(q.GWPBasis),
-		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot})
+		PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot, AsOfDate: q.AsOfDate})
 	if err != nil {
 		return Pareto{}, err
 	}
-	p := Pareto{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(), Snapshot: resp.GetSnapshot(),
-		TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
+	p := Pareto{ParetoQuery: ParetoQuery{GWPBasis: basisOf(resp.GetGwpBasis()), PeriodStart: resp.GetPeriodStart(), PeriodEnd: resp.GetPeriodEnd(),
+		Snapshot: resp.GetSnapshot(), AsOfDate: resp.GetAsOfDate()}, TotalKg: resp.GetTotalKgCo2E(), SupplierCount: resp.GetSupplierCount(), Threshold: resp.GetThreshold(), ThresholdCount: resp.GetThresholdSupplierCount()}
 	for _, e := range resp.GetEntries() {
 		p.Entries = append(p.Entries, ParetoEntry{
 			Rank: e.GetRank(), SupplierID: strings.TrimPrefix(e.GetSupplier(), "suppliers/"), Name: e.GetSupplierDisplayName(),

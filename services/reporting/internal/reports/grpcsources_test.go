@@ -50,6 +50,7 @@ func (f *fakeCalc) BatchGetSupplierMethods(ctx context.Context, req *calculatorv
 	f.record(ctx)
 	f.mixReq = req
 	return &calculatorv1.BatchGetSupplierMethodsResponse{GwpBasis: req.GetGwpBasis(), PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(),
+		AsOfDate: req.GetAsOfDate(),
 		Suppliers: []*calculatorv1.SupplierMethods{{SupplierId: "S1", TotalKgCo2E: "12.5000000", LineCount: 3, Methods: []*calculatorv1.MethodShare{
 			{Method: "supplier-company", KgCo2E: "10.0000000", LineCount: 1, Share: 0.8}, {Method: "spend-based", KgCo2E: "2.5000000", LineCount: 2, Share: 0.2}}}}}, nil
 }
@@ -144,7 +145,8 @@ type fakeHotspot struct {
 func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeSupplierParetoRequest) (*hotspotv1.AnalyzeSupplierParetoResponse, error) {
 	f.record(ctx)
 	f.topN, f.basis, f.from, f.to = req.GetTopN(), req.GetGwpBasis(), req.GetPeriodStart(), req.GetPeriodEnd()
-	return &hotspotv1.AnalyzeSupplierParetoResponse{GwpBasis: req.GetGwpBasis(), PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(), TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
+	return &hotspotv1.AnalyzeSupplierParetoResponse{GwpBasis: req.GetGwpBasis(), PeriodStart: req.GetPeriodStart(), PeriodEnd: req.GetPeriodEnd(),
+		AsOfDate: req.GetAsOfDate(), TotalKgCo2E: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdSupplierCount: 1,
 		Entries: []*hotspotv1.ParetoEntry{{Rank: 1, Supplier: "suppliers/S1", SupplierDisplayName: "Acme", KgCo2E: "12.5000000", SpendUsd: "300.0000", Share: 1, CumulativeShare: 1, InThresholdSet: true}}}, nil
 }
 
@@ -245,15 +247,16 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("MonthTotals before the months log = %v, want report.as_of_date named", err)
 	}
 
-	mix, err := src.SupplierMethods(ctx, []string{"S1", "S2"}, reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-06"})
+	q := reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-06", AsOfDate: "2026-01-31"}
+	mix, err := src.SupplierMethods(ctx, []string{"S1", "S2"}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := calc.mixReq; !slices.Equal(r.GetSupplierIds(), []string{"S1", "S2"}) || r.GetGwpBasis() != calculatorv1.GwpBasis_GWP_BASIS_AR6 ||
-		r.GetPeriodStart() != "2024-01" || r.GetPeriodEnd() != "2024-06" {
+		r.GetPeriodStart() != "2024-01" || r.GetPeriodEnd() != "2024-06" || r.GetAsOfDate() != "2026-01-31" {
 		t.Errorf("BatchGetSupplierMethods request = %v", r)
 	}
-	if !reflect.DeepEqual(mix, reports.SupplierMethods{GWPBasis: "AR6", PeriodStart: "2024-01", PeriodEnd: "2024-06", Methods: map[string][]reports.MethodShare{
+	if !reflect.DeepEqual(mix, reports.SupplierMethods{ParetoQuery: q, Methods: map[string][]reports.MethodShare{
 		"S1": {{Method: "supplier-company", Kg: "10.0000000", LineCount: 1}, {Method: "spend-based", Kg: "2.5000000", LineCount: 2}}}}) {
 		t.Errorf("SupplierMethods = %+v", mix)
 	}
@@ -289,12 +292,13 @@ func TestGRPCSources(t *testing.T) {
 		t.Errorf("SupplierFactors = %+v, %v", figures, err)
 	}
 
-	p, err := src.SupplierPareto(ctx, 100, reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-04", PeriodEnd: "2025-03"})
+	q = reports.ParetoQuery{GWPBasis: "AR6", PeriodStart: "2024-04", PeriodEnd: "2025-03", AsOfDate: "2026-01-31"}
+	p, err := src.SupplierPareto(ctx, 100, q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if hot.topN != 100 || hot.basis != calculatorv1.GwpBasis_GWP_BASIS_AR6 || hot.from != "2024-04" || hot.to != "2025-03" ||
-		!reflect.DeepEqual(p, reports.Pareto{GWPBasis: "AR6", PeriodStart: "2024-04", PeriodEnd: "2025-03", TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
+		!reflect.DeepEqual(p, reports.Pareto{ParetoQuery: q, TotalKg: "12.5000000", SupplierCount: 1, Threshold: 0.8, ThresholdCount: 1,
 			Entries: []reports.ParetoEntry{{Rank: 1, SupplierID: "S1", Name: "Acme", Kg: "12.5000000", Spend: "300.0000", InThresholdSet: true}}}) {
 		t.Errorf("SupplierPareto = %+v (top_n %d, basis %v, period %s to %s)", p, hot.topN, hot.basis, hot.from, hot.to)
 	}

@@ -317,6 +317,9 @@ func hotspotPack(d data) document.Document {
 	case p.Snapshot != "":
 		ps = append(ps, fmt.Sprintf("Suppliers and their methods are as the snapshot %q recorded them on %s; their names are today's.",
 			d.snapshot.DisplayName, d.snapshot.CreateTime.UTC().Format(time.DateOnly)))
+	case p.AsOfDate != "":
+		ps = append(ps, fmt.Sprintf("Suppliers and their methods are as calculated at the end of %s (UTC); their names, supplier data on file and engagement are today's.",
+			p.AsOfDate))
 	case d.inv.Snapshot != "":
 		ps = append(ps, "The supplier Pareto is read from the current calculation: this snapshot was recorded before snapshots kept their suppliers, so these figures may differ from the snapshot's where lines were added or recalculated since.")
 	}

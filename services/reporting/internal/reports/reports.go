@@ -151,33 +151,30 @@ type Total struct {
 	Count                 int64
 }
 
-// Pareto is the suppliers ranked by emissions under GWPBasis.
+// Pareto is the suppliers ranked by emissions, and what was ranked.
 type Pareto struct {
-	Entries  []ParetoEntry
-	GWPBasis string
-	// The period ranked ("YYYY-MM"); empty: every line.
-	PeriodStart, PeriodEnd string
-	Snapshot               string // the snapshot ranked; empty: now
-	TotalKg                string
-	SupplierCount          int32
-	Threshold              float64
-	ThresholdCount         int32
+	ParetoQuery
+	Entries        []ParetoEntry
+	TotalKg        string
+	SupplierCount  int32
+	Threshold      float64
+	ThresholdCount int32
 }
 
 // ParetoQuery is the Pareto a hotspot pack asks for: its basis, where
-// the pack is of its period's lines the period's months ("YYYY-MM"), and
-// where it is of a snapshot that recorded its suppliers its name.
+// the pack is of its period's lines the period's months ("YYYY-MM";
+// empty: every line), where it is of a snapshot that recorded its
+// suppliers its name, and where it is as of a day that day
+// ("YYYY-MM-DD"); a Pareto and methods say the same of what they read.
 type ParetoQuery struct {
 	GWPBasis               string
 	PeriodStart, PeriodEnd string
-	Snapshot               string
+	Snapshot, AsOfDate     string
 }
 
-// SupplierMethods are suppliers' lines by method, under GWPBasis, of the
-// period asked ("YYYY-MM"; empty: every line).
+// SupplierMethods are suppliers' lines by method, and what was read.
 type SupplierMethods struct {
-	GWPBasis, PeriodStart, PeriodEnd string
-	Snapshot                         string // the snapshot read; empty: now
+	ParetoQuery
 	// By supplier id, methods by kg descending; a supplier without lines
 	// is absent.
 	Methods map[string][]MethodShare
@@ -356,8 +353,6 @@ func checkFields(r Request) error {
 			return apperr.Invalid("report.as_of_date", "must be a whole day (00:00 UTC), got %s", r.AsOf.UTC().Format(time.RFC3339))
 		case r.Snapshot != "":
 			return apperr.Invalid("report.as_of_date", "give a snapshot or a day, not both")
-		case r.Kind == HotspotPack:
-			return apperr.Invalid("report.as_of_date", "a hotspot pack ranks suppliers as calculated now: they are kept by month, not by day")
 		}
 	}
 	if !slices.Contains(bases, r.GWPBasis) {

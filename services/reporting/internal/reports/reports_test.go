@@ -94,15 +94,14 @@ func (f *fakeSources) SupplierPareto(_ context.Context, _ int32, q reports.Paret
 		p.GWPBasis = cmp.Or(q.GWPBasis, f.settings.GWPBasis)
 	}
 	if !f.paretoWhole {
-		p.PeriodStart, p.PeriodEnd, p.Snapshot = q.PeriodStart, q.PeriodEnd, q.Snapshot
+		p.PeriodStart, p.PeriodEnd, p.Snapshot, p.AsOfDate = q.PeriodStart, q.PeriodEnd, q.Snapshot, q.AsOfDate
 	}
 	return p, nil
 }
 
 func (f *fakeSources) SupplierMethods(_ context.Context, ids []string, q reports.ParetoQuery) (reports.SupplierMethods, error) {
 	f.methodsAsked, f.methodsQuery = ids, q
-	out := reports.SupplierMethods{GWPBasis: q.GWPBasis, PeriodStart: q.PeriodStart, PeriodEnd: q.PeriodEnd, Snapshot: q.Snapshot,
-		Methods: map[string][]reports.MethodShare{}}
+	out := reports.SupplierMethods{ParetoQuery: q, Methods: map[string][]reports.MethodShare{}}
 	for _, id := range ids {
 		if ms, ok := f.methods[id]; ok {
 			out.Methods[id] = ms
@@ -543,7 +542,7 @@ func TestHotspotPackRanksThePeriodsLines(t *testing.T) {
 		}
 	}
 	src.paretoWhole = true
-	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `hotspot ranked suppliers of the period "" to "" in snapshot "", the report's is "2024-02" to "2024-03" in ""`) {
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), "hotspot ranked {GWPBasis:AR5 PeriodStart: PeriodEnd: Snapshot: AsOfDate:}, the report asked {GWPBasis:AR5 PeriodStart:2024-02 PeriodEnd:2024-03 Snapshot: AsOfDate:}") {
 		t.Errorf("Build with a ranking of every line: %v", err)
 	}
 	// From a snapshot without months the pack is of every line, and so is
@@ -565,13 +564,7 @@ func TestHotspotPackOfASnapshotRanksItsSuppliers(t *testing.T) {
 	r := request(reports.HotspotPack)
 	r.Snapshot = "inventorySnapshots/11"
 	txt := text(build(t, src, r))
-	want := reports.ParetoQuery{GWPBasis: "AR5", PeriodStart: "2024-01", PeriodEnd: "2024-12", Snapshot: "inventorySnapshots/11"}
-	if got := src.paretoAsked[len(src.paretoAsked)-1]; got != want {
-		t.Errorf("Pareto asked %+v, want %+v", got, want)
-	}
-	if src.methodsQuery != want {
-		t.Errorf("methods asked %+v, want %+v", src.methodsQuery, want)
-	}
+	wantAsked(t, src, reports.ParetoQuery{GWPBasis: "AR5", PeriodStart: "2024-01", PeriodEnd: "2024-12", Snapshot: "inventorySnapshots/11"})
 	if s := `Suppliers and their methods are as the snapshot "FY2024 audited" recorded them on 2026-12-07; their names are today's.`; !strings.Contains(txt, s) {
 		t.Errorf("text lacks %q", s)
 	}
@@ -590,7 +583,37 @@ func TestHotspotPackOfASnapshotRanksItsSuppliers(t *testing.T) {
 
 	src.paretoWhole = true
 	r.Snapshot = "inventorySnapshots/11"
-	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), `in snapshot "", the report's is "2024-01" to "2024-12" in "inventorySnapshots/11"`) {
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), "Snapshot: AsOfDate:}, the report asked {GWPBasis:AR5 PeriodStart:2024-01 PeriodEnd:2024-12 Snapshot:inventorySnapshots/11 AsOfDate:}") {
+		t.Errorf("Build with a ranking of now: %v", err)
+	}
+}
+
+// wantAsked checks the last Pareto and the methods src was asked for were
+// of want.
+func wantAsked(t *testing.T, src *fakeSources, want reports.ParetoQuery) {
+	t.Helper()
+	if got := src.paretoAsked[len(src.paretoAsked)-1]; got != want {
+		t.Errorf("Pareto asked %+v, want %+v", got, want)
+	}
+	if src.methodsQuery != want {
+		t.Errorf("methods asked %+v, want %+v", src.methodsQuery, want)
+	}
+}
+
+// The hotspot pack as of a day ranks suppliers and reads their methods as
+// calculated at its end, and says so. A ranking of now is refused.
+func TestHotspotPackAsOfADay(t *testing.T) {
+	src := newFake()
+	src.dayMonths = src.months
+	r := request(reports.HotspotPack)
+	r.AsOf = day("2026-01-31")
+	txt := text(build(t, src, r))
+	wantAsked(t, src, reports.ParetoQuery{GWPBasis: "AR5", PeriodStart: "2024-01", PeriodEnd: "2024-12", AsOfDate: "2026-01-31"})
+	if s := "Suppliers and their methods are as calculated at the end of 2026-01-31 (UTC); their names, supplier data on file and engagement are today's."; !strings.Contains(txt, s) {
+		t.Errorf("text lacks %q", s)
+	}
+	src.paretoWhole = true
+	if _, err := reports.Build(t.Context(), src, r); err == nil || !strings.Contains(err.Error(), "AsOfDate:}, the report asked {GWPBasis:AR5 PeriodStart:2024-01 PeriodEnd:2024-12 Snapshot: AsOfDate:2026-01-31}") {
 		t.Errorf("Build with a ranking of now: %v", err)
 	}
 }
@@ -646,11 +669,6 @@ func TestCheck(t *testing.T) {
 		{name: "bad basis", r: with(func(r *reports.Request) { r.GWPBasis = "AR3" }), fields: []string{"report.gwp_basis"}},
 		{name: "as of a day and a snapshot", r: with(func(r *reports.Request) { r.AsOf, r.Snapshot = day("2026-01-31"), "inventorySnapshots/7" }),
 			fields: []string{"report.as_of_date"}, msg: "give a snapshot or a day, not both"},
-		{name: "hotspot pack as of a day", r: func() reports.Request {
-			r := request(reports.HotspotPack)
-			r.AsOf = day("2026-01-31")
-			return r
-		}(), fields: []string{"report.as_of_date"}, msg: "kept by month, not by day"},
 		{name: "as of part of a day", r: with(func(r *reports.Request) { r.AsOf = day("2026-01-31").Add(time.Hour) }),
 			fields: []string{"report.as_of_date"}, msg: "must be a whole day"},
 		// As of a day the months are that day's: 2024 had only January.

@@ -2521,8 +2521,8 @@ type SummarizeEmissionsRequest struct {
 	// codes). Unspecified basis: the one it recorded.
 	Snapshot string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	// A day ("YYYY-MM-DD"): the lines as calculated at its end (UTC), from
-	// the months' daily log. Months only (group_by SUMMARY_DIMENSION_MONTH):
-	// suppliers and categories are not kept by day. Not with a snapshot.
+	// the daily logs of months, suppliers and categories (not NAICS codes).
+	// Not with a snapshot.
 	AsOfDate      string `protobuf:"bytes,7,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2742,7 +2742,10 @@ type BatchGetSupplierMethodsRequest struct {
 	// A snapshot ("inventorySnapshots/{id}") that recorded its suppliers:
 	// their methods as it recorded them. Unspecified basis: the one it
 	// recorded.
-	Snapshot      string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// A day ("YYYY-MM-DD"): their methods as calculated at its end (UTC).
+	// Not with a snapshot.
+	AsOfDate      string `protobuf:"bytes,6,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2808,6 +2811,13 @@ func (x *BatchGetSupplierMethodsRequest) GetPeriodEnd() string {
 func (x *BatchGetSupplierMethodsRequest) GetSnapshot() string {
 	if x != nil {
 		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *BatchGetSupplierMethodsRequest) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
 	}
 	return ""
 }
@@ -2894,7 +2904,9 @@ type BatchGetSupplierMethodsResponse struct {
 	PeriodStart string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   string `protobuf:"bytes,4,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// The snapshot read; empty: today's figures.
-	Snapshot      string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot string `protobuf:"bytes,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// The day read as of; empty: now.
+	AsOfDate      string `protobuf:"bytes,6,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2960,6 +2972,13 @@ func (x *BatchGetSupplierMethodsResponse) GetPeriodEnd() string {
 func (x *BatchGetSupplierMethodsResponse) GetSnapshot() string {
 	if x != nil {
 		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *BatchGetSupplierMethodsResponse) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
 	}
 	return ""
 }
@@ -5338,28 +5357,32 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\bsnapshot\x18\t \x01(\tR\bsnapshot\x12\x1c\n" +
 	"\n" +
 	"as_of_date\x18\n" +
-	" \x01(\tR\basOfDate\"\xdc\x01\n" +
+	" \x01(\tR\basOfDate\"\xfa\x01\n" +
 	"\x1eBatchGetSupplierMethodsRequest\x12!\n" +
 	"\fsupplier_ids\x18\x01 \x03(\tR\vsupplierIds\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\x04 \x01(\tR\tperiodEnd\x12\x1a\n" +
-	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\"\xb0\x01\n" +
+	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\x06 \x01(\tR\basOfDate\"\xb0\x01\n" +
 	"\x0fSupplierMethods\x12\x1f\n" +
 	"\vsupplier_id\x18\x01 \x01(\tR\n" +
 	"supplierId\x129\n" +
 	"\amethods\x18\x02 \x03(\v2\x1f.vcci.calculator.v1.MethodShareR\amethods\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x03 \x01(\tR\vtotalKgCo2e\x12\x1d\n" +
 	"\n" +
-	"line_count\x18\x04 \x01(\x03R\tlineCount\"\xfd\x01\n" +
+	"line_count\x18\x04 \x01(\x03R\tlineCount\"\x9b\x02\n" +
 	"\x1fBatchGetSupplierMethodsResponse\x12A\n" +
 	"\tsuppliers\x18\x01 \x03(\v2#.vcci.calculator.v1.SupplierMethodsR\tsuppliers\x129\n" +
 	"\tgwp_basis\x18\x02 \x01(\x0e2\x1c.vcci.calculator.v1.GwpBasisR\bgwpBasis\x12!\n" +
 	"\fperiod_start\x18\x03 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\x04 \x01(\tR\tperiodEnd\x12\x1a\n" +
-	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\"\xe5\x04\n" +
+	"\bsnapshot\x18\x05 \x01(\tR\bsnapshot\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\x06 \x01(\tR\basOfDate\"\xe5\x04\n" +
 	"\x0eSupplierFactor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vsupplier_id\x18\x02 \x01(\tR\n" +

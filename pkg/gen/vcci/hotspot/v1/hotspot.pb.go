@@ -37,7 +37,10 @@ type AnalyzeSupplierParetoRequest struct {
 	PeriodEnd   string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// A calculator snapshot ("inventorySnapshots/{id}") that recorded its
 	// suppliers: ranked as it recorded them. Empty: as calculated now.
-	Snapshot      string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot string `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// A day ("YYYY-MM-DD"): ranked as calculated at its end (UTC). Not with
+	// a snapshot.
+	AsOfDate      string `protobuf:"bytes,7,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,6 +117,13 @@ func (x *AnalyzeSupplierParetoRequest) GetSnapshot() string {
 	return ""
 }
 
+func (x *AnalyzeSupplierParetoRequest) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
+	}
+	return ""
+}
+
 type AnalyzeSupplierParetoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*ParetoEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -129,7 +139,9 @@ type AnalyzeSupplierParetoResponse struct {
 	PeriodStart string `protobuf:"bytes,7,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   string `protobuf:"bytes,8,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// The snapshot ranked; empty: as calculated now.
-	Snapshot      string `protobuf:"bytes,9,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot string `protobuf:"bytes,9,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// The day ranked as of; empty: now.
+	AsOfDate      string `protobuf:"bytes,10,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +235,13 @@ func (x *AnalyzeSupplierParetoResponse) GetPeriodEnd() string {
 func (x *AnalyzeSupplierParetoResponse) GetSnapshot() string {
 	if x != nil {
 		return x.Snapshot
+	}
+	return ""
+}
+
+func (x *AnalyzeSupplierParetoResponse) GetAsOfDate() string {
+	if x != nil {
+		return x.AsOfDate
 	}
 	return ""
 }
@@ -333,7 +352,7 @@ var File_vcci_hotspot_v1_hotspot_proto protoreflect.FileDescriptor
 
 const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\n" +
-	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\xea\x01\n" +
+	"\x1dvcci/hotspot/v1/hotspot.proto\x12\x0fvcci.hotspot.v1\x1a#vcci/calculator/v1/calculator.proto\"\x88\x02\n" +
 	"\x1cAnalyzeSupplierParetoRequest\x12\x13\n" +
 	"\x05top_n\x18\x01 \x01(\x05R\x04topN\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\x01R\tthreshold\x129\n" +
@@ -341,7 +360,9 @@ const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\fperiod_start\x18\x04 \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\x05 \x01(\tR\tperiodEnd\x12\x1a\n" +
-	"\bsnapshot\x18\x06 \x01(\tR\bsnapshot\"\x93\x03\n" +
+	"\bsnapshot\x18\x06 \x01(\tR\bsnapshot\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\a \x01(\tR\basOfDate\"\xb1\x03\n" +
 	"\x1dAnalyzeSupplierParetoResponse\x126\n" +
 	"\aentries\x18\x01 \x03(\v2\x1c.vcci.hotspot.v1.ParetoEntryR\aentries\x12\"\n" +
 	"\rtotal_kg_co2e\x18\x02 \x01(\tR\vtotalKgCo2e\x12%\n" +
@@ -352,7 +373,10 @@ const file_vcci_hotspot_v1_hotspot_proto_rawDesc = "" +
 	"\fperiod_start\x18\a \x01(\tR\vperiodStart\x12\x1d\n" +
 	"\n" +
 	"period_end\x18\b \x01(\tR\tperiodEnd\x12\x1a\n" +
-	"\bsnapshot\x18\t \x01(\tR\bsnapshot\"\x92\x02\n" +
+	"\bsnapshot\x18\t \x01(\tR\bsnapshot\x12\x1c\n" +
+	"\n" +
+	"as_of_date\x18\n" +
+	" \x01(\tR\basOfDate\"\x92\x02\n" +
 	"\vParetoEntry\x12\x12\n" +
 	"\x04rank\x18\x01 \x01(\x05R\x04rank\x12\x1a\n" +
 	"\bsupplier\x18\x02 \x01(\tR\bsupplier\x122\n" +

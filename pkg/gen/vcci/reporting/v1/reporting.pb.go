@@ -287,8 +287,8 @@ type Report struct {
 	// A day ("YYYY-MM-DD", UTC) that has ended: the report is of the
 	// inventory as calculated at that day's end, what the platform showed
 	// then, with every upload and recalculation since left out. Empty: as
-	// the inventory stands when the job runs. Not with a snapshot, and not
-	// for a HOTSPOT_PACK (its suppliers are kept by month, not by day).
+	// the inventory stands when the job runs. Not with a snapshot. A
+	// HOTSPOT_PACK ranks its suppliers as calculated then.
 	AsOfDate string `protobuf:"bytes,20,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	// Output only, as every field below.
 	State ReportState `protobuf:"varint,10,opt,name=state,proto3,enum=vcci.reporting.v1.ReportState" json:"state,omitempty"`
