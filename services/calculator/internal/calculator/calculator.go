@@ -753,9 +753,10 @@ func checkSummaryPeriod(p Period) error {
 const MaxSupplierMethods = 1000
 
 // SupplierMethods are the methods that calculated each supplier's lines
-// dated in p (zero: every line; as of its day or snapshot, if any), with their kg CO2e under basis ("": the
-// tenant's), lines and share of the supplier's kg: which of a hotspot's
-// suppliers are on their own data and which on averages.
+// dated in p (zero: every line; as of its day or snapshot, if any), with
+// their kg CO2e under basis ("": the tenant's), lines and share of the
+// supplier's kg: which of a hotspot's suppliers are on their own data and
+// which on averages.
 func (s *Service) SupplierMethods(ctx context.Context, tenant uuid.UUID, suppliers []string, basis refdata.Basis, p Period) (SupplierMethods, error) {
 	switch {
 	case len(suppliers) == 0:
