@@ -3,7 +3,9 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/vcci-dev/vcci/pkg/tenancy"
 	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
@@ -512,6 +515,52 @@ func TestAReportAsOfADayThroughREST(t *testing.T) {
 			!strings.Contains(e.Message, c.msg) {
 			t.Errorf("%s: HTTP %d %q, want 400 %q", c.body, code, e.Message, c.msg)
 		}
+	}
+}
+
+// With REPORT_LINK_KEY set, report links are signed with it, and a link
+// signed with the key derived from the platform secret in the database
+// (what signs them without it) is refused: a dump of the database cannot
+// forge one.
+func TestReportLinksUnderAConfiguredKey(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	t.Setenv("REPORT_LINK_KEY", base64.StdEncoding.EncodeToString(key))
+	p := start(t, nil)
+	const head = "transaction_id,date,supplier_id,supplier_name,naics_code,amount,currency,description\n"
+	if got := p.wait(t, p.key, p.upload(t, p.key, []byte(head+"L1,2024-06-14,S1,Steel Co,331110,10000.00,USD,coil\n")).Name); got.State != "UPLOAD_STATE_SUCCEEDED" {
+		t.Fatalf("upload = %+v", got)
+	}
+	r, file := p.jsonReport(t, `{"kind":"REPORT_KIND_CDP","format":"REPORT_FORMAT_JSON","periodStart":"2024-01-01","periodEnd":"2024-12-31"}`)
+	var link struct{ URL string }
+	if code := p.call(t, "POST", "/v1/"+r.Name+":createLink", p.key, nil, &link); code != http.StatusOK {
+		t.Fatalf("CreateReportLink: %d %+v", code, link)
+	}
+	var got json.RawMessage
+	if code := p.call(t, "GET", link.URL, "", nil, &got); code != http.StatusOK || !bytes.Equal(got, file) {
+		t.Fatalf("link without an API key: HTTP %d", code)
+	}
+	// The token is its payload and the payload's HMAC-SHA256, each in
+	// base64url (services/reporting/internal/reporting/links.go).
+	payload, _, _ := strings.Cut(strings.TrimPrefix(link.URL, "/v1/reportFiles/"), ".")
+	signed := func(k []byte) string {
+		b, err := base64.RawURLEncoding.DecodeString(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte("vcci/report-link\x00"))
+		m.Write(b)
+		return "/v1/reportFiles/" + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	if signed(key) != link.URL {
+		t.Fatalf("link %s is not signed with REPORT_LINK_KEY", link.URL)
+	}
+	derived, err := tenancy.DeriveKey(t.Context(), p.pool, "report-link")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := p.call(t, "GET", signed(derived), "", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("a link signed with the database's key: HTTP %d, want 401", code)
 	}
 }
 

@@ -68,6 +68,22 @@ func Keys(key string, size int) ([][]byte, error) {
 	return out, nil
 }
 
+// KeyPair reads a signing key, key (at most one, nil when unset), and the
+// older ones still accepted, key+"_PREVIOUS", as Keys reads them.
+func KeyPair(key string, size int) (current []byte, previous [][]byte, err error) {
+	keys, err := Keys(key, size)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case len(keys) > 1:
+		return nil, nil, fmt.Errorf("config: %s holds %d keys: one is current, older ones go in %s_PREVIOUS", key, len(keys), key)
+	case len(keys) == 1:
+		current = keys[0]
+	}
+	previous, err = Keys(key+"_PREVIOUS", size)
+	return current, previous, err
+}
+
 // Duration returns the variable as a time.Duration ("30s"), or def.
 func Duration(key string, def time.Duration) (time.Duration, error) {
 	v := os.Getenv(key)

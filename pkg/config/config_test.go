@@ -51,3 +51,31 @@ func TestKeys(t *testing.T) {
 		}
 	}
 }
+
+// A key pair: one current key and the previous ones; two current keys, or
+// a malformed one, are refused naming the variable.
+func TestKeyPair(t *testing.T) {
+	a, b := strings.Repeat("A", 43)+"=", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=" // 32 zero bytes; 1 to 32
+	t.Setenv("VCCI_TEST_KEY", b)
+	t.Setenv("VCCI_TEST_KEY_PREVIOUS", a+","+b)
+	cur, prev, err := config.KeyPair("VCCI_TEST_KEY", 32)
+	if err != nil || cur[0] != 1 || len(prev) != 2 || prev[0][0] != 0 {
+		t.Fatalf("KeyPair = %v, %v, %v", cur, prev, err)
+	}
+	for _, c := range []struct{ key, previous, want string }{
+		{a + "," + b, "", "config: VCCI_TEST_KEY holds 2 keys: one is current, older ones go in VCCI_TEST_KEY_PREVIOUS"},
+		{"c2hvcnQ=", "", "config: VCCI_TEST_KEY: key 1 is not 32 bytes in base64"},
+		{a, b + ",x", "config: VCCI_TEST_KEY_PREVIOUS: key 2 is not 32 bytes in base64"},
+	} {
+		t.Setenv("VCCI_TEST_KEY", c.key)
+		t.Setenv("VCCI_TEST_KEY_PREVIOUS", c.previous)
+		if _, _, err := config.KeyPair("VCCI_TEST_KEY", 32); err == nil || err.Error() != c.want {
+			t.Errorf("%q, %q: %v; want %q", c.key, c.previous, err, c.want)
+		}
+	}
+	t.Setenv("VCCI_TEST_KEY", "")
+	t.Setenv("VCCI_TEST_KEY_PREVIOUS", "")
+	if cur, prev, err := config.KeyPair("VCCI_TEST_KEY", 32); err != nil || cur != nil || prev != nil {
+		t.Fatalf("unset: %v, %v, %v", cur, prev, err)
+	}
+}

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"fmt"
-
 	"github.com/vcci-dev/vcci/pkg/config"
 	"github.com/vcci-dev/vcci/pkg/service"
 )
@@ -36,17 +34,7 @@ func LoadConfig(env service.Env) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	keys, err := config.Keys("WEBHOOK_SECRET_KEY", 32)
-	if err != nil {
-		return Config{}, err
-	}
-	if len(keys) > 1 {
-		return Config{}, fmt.Errorf("config: WEBHOOK_SECRET_KEY holds %d keys: one seals, older ones go in WEBHOOK_SECRET_KEY_PREVIOUS", len(keys))
-	}
 	cfg := Config{Service: env.Cfg, HotspotAddr: env.Peer("hotspot"), WebhookPrivateNetworks: private}
-	if len(keys) == 1 {
-		cfg.WebhookSecretKey = keys[0]
-	}
-	cfg.WebhookPreviousKeys, err = config.Keys("WEBHOOK_SECRET_KEY_PREVIOUS", 32)
+	cfg.WebhookSecretKey, cfg.WebhookPreviousKeys, err = config.KeyPair("WEBHOOK_SECRET_KEY", 32)
 	return cfg, err
 }

@@ -25,6 +25,14 @@ type Config struct {
 	// Workers is how many reports a replica builds at once
 	// (REPORT_WORKERS, default store.DefaultWorkers).
 	Workers int
+	// LinkKey (REPORT_LINK_KEY, 32 bytes in base64) signs report links.
+	// Kept out of the database (a Secret), so that a dump of it cannot
+	// forge a link to any tenant's report. Unset (nil), a key derived from
+	// the platform secret in the database signs them.
+	LinkKey []byte
+	// LinkPreviousKeys (REPORT_LINK_KEY_PREVIOUS, comma-separated) check
+	// links but sign none: keys being rotated out.
+	LinkPreviousKeys [][]byte
 }
 
 // DefaultRetention keeps reports 90 days unless REPORT_RETENTION says
@@ -50,5 +58,6 @@ func LoadConfig(env service.Env) (Config, error) {
 	if c.Workers < 1 {
 		return c, fmt.Errorf("config: REPORT_WORKERS=%d must be at least 1", c.Workers)
 	}
-	return c, nil
+	c.LinkKey, c.LinkPreviousKeys, err = config.KeyPair("REPORT_LINK_KEY", 32)
+	return c, err
 }

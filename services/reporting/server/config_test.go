@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +43,21 @@ func TestLoadConfigWorkers(t *testing.T) {
 		if _, err := LoadConfig(service.Env{}); err == nil || !strings.Contains(err.Error(), "REPORT_WORKERS") {
 			t.Fatalf("REPORT_WORKERS=%q: %v, want an error naming it", bad, err)
 		}
+	}
+}
+
+// The link keys reach Config: the one that signs and the previous ones,
+// which check (config.KeyPair refuses malformed ones).
+func TestLoadConfigLinkKeys(t *testing.T) {
+	k := func(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	t.Setenv("REPORT_LINK_KEY", k(1))
+	t.Setenv("REPORT_LINK_KEY_PREVIOUS", k(2)+","+k(3))
+	cfg, err := LoadConfig(service.Env{})
+	if err != nil || cfg.LinkKey[0] != 1 || len(cfg.LinkPreviousKeys) != 2 || cfg.LinkPreviousKeys[1][0] != 3 {
+		t.Fatalf("keys %v, %v, %v", cfg.LinkKey, cfg.LinkPreviousKeys, err)
+	}
+	t.Setenv("REPORT_LINK_KEY", k(1)+","+k(2))
+	if _, err := LoadConfig(service.Env{}); err == nil || !strings.Contains(err.Error(), "REPORT_LINK_KEY holds 2 keys") {
+		t.Errorf("two signing keys: %v", err)
 	}
 }

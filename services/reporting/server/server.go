@@ -78,11 +78,17 @@ func Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return err
 	}
-	// Links are checked by whichever replica serves the download: the key
-	// comes from the platform secret every replica shares.
-	linkKey, err := tenancy.DeriveKey(ctx, pool, "report-link")
-	if err != nil {
-		return err
+	// Links are checked by whichever replica serves the download: every
+	// replica signs with REPORT_LINK_KEY, else with a key derived from the
+	// platform secret they share. Once REPORT_LINK_KEY is set, links
+	// signed under the derived key (15 minutes' worth) stop working: a
+	// dump of the database must not be able to forge them.
+	linkKey := cfg.LinkKey
+	if linkKey == nil {
+		env.Log.WarnContext(ctx, "report links are signed with a key kept in the database; set REPORT_LINK_KEY to keep it apart")
+		if linkKey, err = tenancy.DeriveKey(ctx, pool, "report-link"); err != nil {
+			return err
+		}
 	}
 	jobs, err := store.NewClient(pool, reporting.NewReportWorker(made), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP,
 		Workers: cfg.Workers, Engagement: eng, Upkeep: st})
@@ -125,6 +131,6 @@ func Run(ctx context.Context, env service.Env) error {
 	})
 	defer dashboards.Close()
 	reportingv1.RegisterReportingServiceServer(srv.GRPC, grpcapi.New(svc, dashboards).
-		WithReports(made, pagetoken.New(pageKey), reporting.NewLinks(linkKey, nil)))
+		WithReports(made, pagetoken.New(pageKey), reporting.NewLinks(linkKey, nil, cfg.LinkPreviousKeys...)))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

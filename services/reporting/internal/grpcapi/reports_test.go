@@ -515,3 +515,25 @@ func TestExpiredLinkIsRefused(t *testing.T) {
 		t.Fatalf("Verify(fresh) = %d, %v", id, err)
 	}
 }
+
+// A link signed with a key being rotated out works while that key is a
+// previous one, and not after; the new key signs.
+func TestLinkKeyRotation(t *testing.T) {
+	old, cur := []byte("old"), []byte("new")
+	tenant := uuid.New()
+	before, _ := reporting.NewLinks(old, nil).Sign(tenant, 7)
+	rotating := reporting.NewLinks(cur, nil, old)
+	if got, id, err := rotating.Verify(before); err != nil || got != tenant || id != 7 {
+		t.Fatalf("Verify(signed with the previous key) = %s, %d, %v", got, id, err)
+	}
+	after, _ := rotating.Sign(tenant, 8)
+	if _, id, err := reporting.NewLinks(cur, nil).Verify(after); err != nil || id != 8 {
+		t.Fatalf("Verify(signed while rotating) under the new key alone = %d, %v", id, err)
+	}
+	if _, _, err := reporting.NewLinks(old, nil).Verify(after); !errors.Is(err, reporting.ErrBadLink) {
+		t.Fatalf("the previous key checked a link signed while rotating: %v", err)
+	}
+	if _, _, err := reporting.NewLinks(cur, nil).Verify(before); !errors.Is(err, reporting.ErrBadLink) {
+		t.Fatalf("Verify(signed with a key rotated out) = %v, want ErrBadLink", err)
+	}
+}

@@ -29,19 +29,20 @@ var (
 
 // Links signs and checks report links: a token carrying the tenant, the
 // report's id and the expiry, with an HMAC-SHA256 over them. Every
-// replica must share the key (tenancy.DeriveKey gives one).
+// replica must share the keys (REPORT_LINK_KEY, else tenancy.DeriveKey's).
 type Links struct {
-	key []byte
-	now func() time.Time
+	keys [][]byte // the first signs; all verify
+	now  func() time.Time
 }
 
-// NewLinks returns Links signing with key; now is the clock (nil:
+// NewLinks returns Links signing with key and also accepting links signed
+// with previous (keys being rotated out); now is the clock (nil:
 // time.Now).
-func NewLinks(key []byte, now func() time.Time) *Links {
+func NewLinks(key []byte, now func() time.Time, previous ...[]byte) *Links {
 	if now == nil {
 		now = time.Now
 	}
-	return &Links{key: key, now: now}
+	return &Links{keys: append([][]byte{key}, previous...), now: now}
 }
 
 const linkPayload = 16 + 8 + 8 // tenant, id, expiry in Unix seconds
@@ -55,14 +56,24 @@ func (l *Links) Sign(tenant uuid.UUID, id int64) (string, time.Time) {
 	p = binary.BigEndian.AppendUint64(p, uint64(id))         //nolint:gosec // ids are positive
 	p = binary.BigEndian.AppendUint64(p, uint64(exp.Unix())) //nolint:gosec // after 1970
 	enc := base64.RawURLEncoding
-	return enc.EncodeToString(p) + "." + enc.EncodeToString(l.mac(p)), exp
+	return enc.EncodeToString(p) + "." + enc.EncodeToString(linkMAC(l.keys[0], p)), exp
 }
 
-func (l *Links) mac(p []byte) []byte {
-	m := hmac.New(sha256.New, l.key)
+func linkMAC(key, p []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("vcci/report-link\x00"))
 	m.Write(p)
 	return m.Sum(nil)
+}
+
+// signed reports whether m is p's MAC under one of l's keys.
+func (l *Links) signed(p, m []byte) bool {
+	for _, k := range l.keys {
+		if hmac.Equal(m, linkMAC(k, p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Verify returns the tenant and report id token names: ErrBadLink when its
@@ -75,7 +86,7 @@ func (l *Links) Verify(token string) (uuid.UUID, int64, error) {
 	}
 	p, err1 := enc.DecodeString(ps)
 	m, err2 := enc.DecodeString(ms)
-	if err1 != nil || err2 != nil || len(p) != linkPayload || !hmac.Equal(m, l.mac(p)) {
+	if err1 != nil || err2 != nil || len(p) != linkPayload || !l.signed(p, m) {
 		return uuid.Nil, 0, ErrBadLink
 	}
 	tenant := uuid.UUID(p[:16])
