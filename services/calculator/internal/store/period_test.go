@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	"github.com/vcci-dev/vcci/pkg/db"
@@ -550,6 +551,26 @@ func testBackfill(t *testing.T, migration, drop, query string, groups int) {
 	}
 }
 
+// rerunDayLog takes table (inventory_months or summary_months) back to
+// before migration file gave it a day and a log, and runs file again over
+// it, as the owner, as migrations run.
+func rerunDayLog(t *testing.T, pool *pgxpool.Pool, file, table string) {
+	t.Helper()
+	sql, err := os.ReadFile("migrations/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(context.Background(), `DROP TABLE calculator.`+table+`_log, calculator.`+table+`_log_start;
+			ALTER TABLE calculator.`+table+` DROP COLUMN day, DROP COLUMN prev_day, DROP COLUMN prev_kg_co2e,
+				DROP COLUMN prev_spend_usd, DROP COLUMN prev_tx_count, DROP COLUMN prev_kg_co2e_ar4, DROP COLUMN prev_kg_co2e_ar6;
+			SET LOCAL search_path = calculator;`+string(sql))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMonthsLogStartsWhenMigrated runs migration 0016 over groups kept
 // before it: they are dated the day it ran, which the tenant's log starts
 // from, so a period reads as of that day and is refused before it.
@@ -562,20 +583,7 @@ func TestMonthsLogStartsWhenMigrated(t *testing.T) {
 	if _, err := f.svc.Calculate(ctx, f.tenant, append([]calculator.Line{line2025}, recalcLines...)); err != nil {
 		t.Fatal(err)
 	}
-	sql, err := os.ReadFile("migrations/0016_inventory_months_log.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As the owner, as migrations run, over the tables as they were.
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DROP TABLE calculator.inventory_months_log, calculator.inventory_months_log_start;
-			ALTER TABLE calculator.inventory_months DROP COLUMN day, DROP COLUMN prev_day, DROP COLUMN prev_kg_co2e,
-				DROP COLUMN prev_spend_usd, DROP COLUMN prev_tx_count, DROP COLUMN prev_kg_co2e_ar4, DROP COLUMN prev_kg_co2e_ar6;
-			SET LOCAL search_path = calculator;`+string(sql))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rerunDayLog(t, pool, "0016_inventory_months_log.sql", "inventory_months")
 	var migrated time.Time
 	if err := db.InTenant(ctx, pool, f.tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT day FROM calculator.inventory_months_log_start WHERE tenant_id = $1`, f.tenant).Scan(&migrated)
@@ -590,9 +598,42 @@ func TestMonthsLogStartsWhenMigrated(t *testing.T) {
 	if then := readInventory(t, f, calculator.InventoryAt{Day: migrated, From: y.From, To: y.To}); then.Kg != now.Kg || then.Count != 3 {
 		t.Fatalf("2024 as of the migration's day: %s kg, %d lines; now %s kg", then.Kg, then.Count, now.Kg)
 	}
-	_, err = f.svc.Inventory(ctx, f.tenant, calculator.InventoryAt{Day: migrated.AddDate(0, 0, -1), From: y.From, To: y.To}, "", 100, 1)
+	_, err := f.svc.Inventory(ctx, f.tenant, calculator.InventoryAt{Day: migrated.AddDate(0, 0, -1), From: y.From, To: y.To}, "", 100, 1)
 	var ae *apperr.Error
 	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "period_start" {
 		t.Fatalf("2024 as of the day before the migration: %v", err)
+	}
+}
+
+// TestSummaryLogStartsWhenMigrated runs migration 0019 over suppliers kept
+// before it: they are dated the day it ran, which the tenant's summaries
+// are logged from, so suppliers read as of that day and are refused
+// before it.
+func TestSummaryLogStartsWhenMigrated(t *testing.T) {
+	ctx := context.Background()
+	pool := testsupport.NewOwnedPool(t, "calculator", store.Migrate)
+	st := store.New(pool)
+	st.Now = func() time.Time { return dayOne.Add(10 * time.Hour) }
+	svc := calculator.New(st, nil, nil, nil)
+	tenant := testsupport.Tenant(t, pool, "a")
+	if _, err := svc.Calculate(ctx, tenant, append([]calculator.Line(nil), recalcLines...)); err != nil {
+		t.Fatal(err)
+	}
+	rerunDayLog(t, pool, "0019_summary_months_log.sql", "summary_months")
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	y := period("2024-01", "2024-12")
+	now, err := svc.SummarizeUnder(ctx, tenant, calculator.BySupplier, 0, "", calculator.Period{From: y.From, To: y.To})
+	if err != nil {
+		t.Fatal(err)
+	}
+	then, err := svc.SummarizeUnder(ctx, tenant, calculator.BySupplier, 0, "", calculator.Period{From: y.From, To: y.To, Day: today})
+	if err != nil || then.TotalKg != now.TotalKg || then.Count != 3 || len(then.Groups) != 2 {
+		t.Fatalf("2024's suppliers as of the migration's day: %+v, %v; now %s kg", then, err, now.TotalKg)
+	}
+	_, err = svc.SummarizeUnder(ctx, tenant, calculator.BySupplier, 0, "", calculator.Period{From: y.From, To: y.To, Day: today.AddDate(0, 0, -1)})
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.InvalidArgument || ae.Violations[0].Field != "as_of_date" ||
+		!strings.Contains(ae.Violations[0].Description, "logged from "+today.Format(time.DateOnly)) {
+		t.Fatalf("2024's suppliers as of the day before the migration: %v", err)
 	}
 }
