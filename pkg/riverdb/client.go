@@ -45,7 +45,7 @@ func NewClient(pool *pgxpool.Pool, schema string, workers *river.Workers, queues
 		Workers:      workers,
 		Queues:       queues,
 		RetryPolicy:  o.RetryPolicy,
-		Logger:       o.Log,
+		Logger:       Quiet(o.Log),
 		TestOnly:     o.TestOnly,
 		PeriodicJobs: o.Periodic,
 		Middleware:   []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{TracerProvider: o.TP})},
@@ -58,4 +58,36 @@ func NewClient(pool *pgxpool.Pool, schema string, workers *river.Workers, queues
 		return nil, fmt.Errorf("riverdb.NewClient: %w", err)
 	}
 	return c, nil
+}
+
+// Quiet is log for River: its routine news (a client started, a queue's
+// job counts every few seconds while a periodic job runs) at debug level,
+// so that a service's log at info says what the service does; River's
+// warnings and errors stay as they are.
+func Quiet(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return nil
+	}
+	return slog.New(quiet{log.Handler()})
+}
+
+type quiet struct{ slog.Handler }
+
+func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
+	return q.Handler.Enabled(ctx, demote(l))
+}
+
+func (q quiet) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = demote(r.Level)
+	return q.Handler.Handle(ctx, r) //nolint:wrapcheck // a handler passing a record on
+}
+
+func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(as)} }
+func (q quiet) WithGroup(name string) slog.Handler    { return quiet{q.Handler.WithGroup(name)} }
+
+func demote(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
 }

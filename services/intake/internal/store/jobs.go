@@ -17,6 +17,7 @@ import (
 	"github.com/vcci-dev/vcci/pkg/db"
 	"github.com/vcci-dev/vcci/pkg/events"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
+	"github.com/vcci-dev/vcci/pkg/riverdb"
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 )
 
@@ -102,7 +103,7 @@ func NewClient(pool *pgxpool.Pool, w *intake.Worker, o ClientOptions) (*river.Cl
 		JobTimeout:             min(timeout, o.RescueAfter),
 		RescueStuckJobsAfter:   o.RescueAfter,
 		RetryPolicy:            o.RetryPolicy,
-		Logger:                 o.Log,
+		Logger:                 riverdb.Quiet(o.Log),
 		TestOnly:               o.TestOnly,
 		LeaderElectionDisabled: o.NotLeader,
 		// The job's span, River's, joins the trace of the upload's request.
