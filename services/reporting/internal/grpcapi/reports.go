@@ -78,14 +78,32 @@ func parseDate(field, s string) (time.Time, error) {
 	return d, nil
 }
 
+// parsePeriod reads a period's first (end false) or last day: a date,
+// or a month "YYYY-MM" (its first or last day), as the inventory's
+// periods are written.
+func parsePeriod(field, s string, end bool) (time.Time, error) {
+	m, err := time.Parse("2006-01", s)
+	if err != nil {
+		d, err := parseDate(field, s)
+		if err != nil && s != "" {
+			err = apperr.Invalid(field, "%q is neither a date YYYY-MM-DD nor a month YYYY-MM", s)
+		}
+		return d, err
+	}
+	if end {
+		return m.AddDate(0, 1, -1), nil
+	}
+	return m, nil
+}
+
 // reportIn translates a request; the domain validates the rest.
 func reportIn(in *reportingv1.Report) (reporting.Report, error) {
 	r := reporting.Report{Kind: reporting.Kind(in.GetKind()), Format: reporting.Format(in.GetFormat()), Organization: in.GetOrganization()}
 	var err error
-	if r.PeriodStart, err = parseDate("report.period_start", in.GetPeriodStart()); err != nil {
+	if r.PeriodStart, err = parsePeriod("report.period_start", in.GetPeriodStart(), false); err != nil {
 		return r, err
 	}
-	if r.PeriodEnd, err = parseDate("report.period_end", in.GetPeriodEnd()); err != nil {
+	if r.PeriodEnd, err = parsePeriod("report.period_end", in.GetPeriodEnd(), true); err != nil {
 		return r, err
 	}
 	if s := in.GetSnapshot(); s != "" {

@@ -298,6 +298,7 @@ func TestBadReportRequestsNameTheField(t *testing.T) {
 		{"no start", func(r *reportingv1.Report) { r.PeriodStart = "" }, "report.period_start"},
 		{"bad start", func(r *reportingv1.Report) { r.PeriodStart = "2025-02-30" }, "report.period_start"},
 		{"bad end", func(r *reportingv1.Report) { r.PeriodEnd = "31/12/2025" }, "report.period_end"},
+		{"bad month", func(r *reportingv1.Report) { r.PeriodEnd = "2025-13" }, "report.period_end"},
 		{"end before start", func(r *reportingv1.Report) { r.PeriodEnd = "2024-12-31" }, "report.period_end"},
 		{"category 0", func(r *reportingv1.Report) { r.Exclusions[0].Category = 0 }, "report.exclusions[0].category"},
 		{"category 16", func(r *reportingv1.Report) {
@@ -321,6 +322,34 @@ func TestBadReportRequestsNameTheField(t *testing.T) {
 	e.queryAsA(t, `SELECT (SELECT count(*) FROM reporting.reports), (SELECT count(*) FROM reporting_river.river_job)`, &rows, &jobs)
 	if rows != 0 || jobs != 0 {
 		t.Fatalf("%d reports and %d jobs stored for refused requests, want none", rows, jobs)
+	}
+}
+
+// A period may be given in months, as the inventory's is: a report of
+// 2025-01 to 2025-02 is of 1 January to 28 February.
+func TestReportPeriodInMonths(t *testing.T) {
+	e := startReports(t, acceptAll{}, requestJSON{})
+	ctx := testsupport.WithKey(e.keyA)
+	r := inventory()
+	r.PeriodStart, r.PeriodEnd = "2025-01", "2025-02"
+	created, err := e.client.CreateReport(ctx, &reportingv1.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.GetPeriodStart() != "2025-01-01" || created.GetPeriodEnd() != "2025-02-28" {
+		t.Fatalf("period = %s to %s, want 2025-01-01 to 2025-02-28", created.GetPeriodStart(), created.GetPeriodEnd())
+	}
+	r.PeriodStart, r.PeriodEnd = "2024-02", "2024-02"
+	if created, err = e.client.CreateReport(ctx, &reportingv1.CreateReportRequest{Report: r}); err != nil {
+		t.Fatal(err)
+	}
+	if created.GetPeriodStart() != "2024-02-01" || created.GetPeriodEnd() != "2024-02-29" {
+		t.Fatalf("period = %s to %s, want 2024-02-01 to 2024-02-29", created.GetPeriodStart(), created.GetPeriodEnd())
+	}
+	_, err = e.client.CreateReport(ctx, &reportingv1.CreateReportRequest{Report: &reportingv1.Report{Kind: r.GetKind(), Format: r.GetFormat(),
+		PeriodStart: "2025-1", PeriodEnd: "2025-12"}})
+	if st, _ := status.FromError(err); !strings.Contains(st.Message(), `"2025-1" is neither a date YYYY-MM-DD nor a month YYYY-MM`) {
+		t.Fatalf("a start of 2025-1: %v, want it named neither a date nor a month", err)
 	}
 }
 

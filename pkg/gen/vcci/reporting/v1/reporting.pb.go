@@ -267,7 +267,8 @@ type Report struct {
 	// The reporting period, "YYYY-MM-DD" both, inclusive; required, and
 	// period_end is not before period_start. Whole months (the first day
 	// of one to the last of another): the report is of the lines dated in
-	// them. Under a snapshot recorded before snapshots kept their months,
+	// them. A month "YYYY-MM" is read as its first day in period_start and
+	// its last in period_end (the report says the days). Under a snapshot recorded before snapshots kept their months,
 	// it must cover every month with data (such a snapshot is of every
 	// stored line).
 	PeriodStart string `protobuf:"bytes,3,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
