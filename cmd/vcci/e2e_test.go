@@ -486,6 +486,28 @@ func TestUploadFlowThroughREST(t *testing.T) {
 	if err != nil || n != 20_000 {
 		t.Fatalf("%d results stored (%v), want 20000", n, err)
 	}
+
+	// The top supplier sends its own figures: its target's data is
+	// received, and the campaign counts it.
+	var sf struct{ Name string }
+	if code := p.call(t, "POST", "/v1/supplierFactors", p.key, strings.NewReader(`{"supplierId": "`+rank[0].id+`",
+		"kind": "SUPPLIER_FACTOR_KIND_COMPANY", "kgCo2ePerUnit": "0.25", "reportingYear": 2024,
+		"validFrom": "2024-01-01", "validTo": "2024-12-31"}`), &sf, "Content-Type", "application/json"); code != 200 || sf.Name == "" {
+		t.Fatalf("supplier factor: HTTP %d %+v", code, sf)
+	}
+	var progress struct {
+		DataReceivedCount  int
+		DataReceivedKgCo2e string
+		Targets            []struct{ Supplier, Status, SupplierFactor, DataReceiveTime string }
+	}
+	if code := p.call(t, "GET", "/v1/"+camp.Name, p.key, nil, &progress); code != 200 {
+		t.Fatalf("campaign: HTTP %d", code)
+	}
+	if got := progress.Targets; len(got) != 5 || got[0].Status != "TARGET_STATUS_DATA_RECEIVED" || got[0].SupplierFactor != sf.Name ||
+		got[0].DataReceiveTime == "" || got[1].Status != "TARGET_STATUS_INVITED" || got[1].SupplierFactor != "" ||
+		progress.DataReceivedCount != 1 || progress.DataReceivedKgCo2e != camp.Targets[0].KgCo2e {
+		t.Fatalf("campaign after %s's figures = %+v", rank[0].id, progress)
+	}
 }
 
 // TestBadInputThroughREST covers what a client gets for bad requests.

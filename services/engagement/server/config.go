@@ -6,10 +6,12 @@ import (
 )
 
 // Config is everything engagement reads from its environment: what every
-// gRPC service reads, and where the peer it picks campaign targets from is.
+// gRPC service reads, and where its peers are: the one it picks campaign
+// targets from, and the one it reads their progress from.
 type Config struct {
 	config.Service
-	HotspotAddr string // HOTSPOT_ADDR: the suppliers to target
+	HotspotAddr    string // HOTSPOT_ADDR: the suppliers to target
+	CalculatorAddr string // CALCULATOR_ADDR: the supplier data on file, a campaign's progress
 	// WebhookPrivateNetworks (WEBHOOK_PRIVATE_NETWORKS, default false) lets
 	// webhook endpoints be on loopback, private and link-local addresses:
 	// a developer's own receiver. Off, a tenant cannot make the platform
@@ -34,7 +36,7 @@ func LoadConfig(env service.Env) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	cfg := Config{Service: env.Cfg, HotspotAddr: env.Peer("hotspot"), WebhookPrivateNetworks: private}
+	cfg := Config{Service: env.Cfg, HotspotAddr: env.Peer("hotspot"), CalculatorAddr: env.Peer("calculator"), WebhookPrivateNetworks: private}
 	cfg.WebhookSecretKey, cfg.WebhookPreviousKeys, err = config.KeyPair("WEBHOOK_SECRET_KEY", 32)
 	return cfg, err
 }

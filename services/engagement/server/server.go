@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
 	"github.com/vcci-dev/vcci/pkg/secretbox"
@@ -39,6 +40,11 @@ func Run(ctx context.Context, env service.Env) error {
 		return err
 	}
 	defer hs.Close()
+	cs, err := service.Dial(ctx, env, pool, cfg.CalculatorAddr)
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
 
 	// Endpoints' signing secrets are sealed under WEBHOOK_SECRET_KEY, else
 	// under a key derived from the platform secret every replica shares
@@ -64,7 +70,8 @@ func Run(ctx context.Context, env service.Env) error {
 	} else if n > 0 {
 		env.Log.InfoContext(ctx, "sealed webhook secrets under the current key", "endpoints", n, "key", secretbox.KeyID(current))
 	}
-	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)})
+	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)},
+		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(cs)})
 	hooks := engagement.NewWebhooks(st)
 	hooks.AllowPrivate = cfg.WebhookPrivateNetworks
 	jobs, err := store.NewClient(pool, engagement.NewDeliveryWorker(hooks), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})

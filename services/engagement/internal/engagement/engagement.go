@@ -32,8 +32,12 @@ const (
 // Status is a target's state (values match the contract's enum).
 type Status int16
 
-// Invited is a selected supplier that has not answered yet.
-const Invited Status = 1
+// A target is Invited until the supplier's own figures are recorded
+// after the campaign began (DataReceived).
+const (
+	Invited      Status = 1
+	DataReceived Status = 2
+)
 
 // Target is one supplier a campaign invited.
 type Target struct {
@@ -43,6 +47,9 @@ type Target struct {
 	Kg           string // exact decimal
 	Share        float64
 	Status       Status
+	// DataReceived: the first of the supplier's figures recorded since
+	// the campaign began.
+	Received Receipt
 }
 
 // Campaign is a campaign and its targets.
@@ -54,6 +61,25 @@ type Campaign struct {
 	TargetedKg    string // exact sum of the targets' kg
 	TargetedShare float64
 	CreatedAt     time.Time
+	// The targets whose data was received, their kg at creation (exact
+	// sum) and their share.
+	ReceivedCount int32
+	ReceivedKg    string
+	ReceivedShare float64
+}
+
+// Receipt is one of a supplier's own figures on file: a supplier factor
+// ("supplierFactors/{id}") and when it was recorded.
+type Receipt struct {
+	SupplierFactor string
+	At             time.Time
+}
+
+// SupplierData tells which suppliers' own figures are on file.
+type SupplierData interface {
+	// Received returns the caller's supplier factors by supplier, each
+	// supplier's oldest first.
+	Received(ctx context.Context) (map[string][]Receipt, error)
 }
 
 // Cursor is a position in the newest-first listing; the zero Cursor is its
@@ -84,10 +110,13 @@ type Pareto interface {
 type Service struct {
 	store  Store
 	pareto Pareto
+	data   SupplierData
 }
 
 // New returns a Service.
-func New(store Store, pareto Pareto) *Service { return &Service{store: store, pareto: pareto} }
+func New(store Store, pareto Pareto, data SupplierData) *Service {
+	return &Service{store: store, pareto: pareto, data: data}
+}
 
 // Create creates a campaign on the topN largest suppliers as they are now.
 func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName string, topN int32) (Campaign, error) {
@@ -126,15 +155,76 @@ func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName stri
 		t.Status = Invited
 	}
 	c.TargetedKg = kg.FloatString(scale)
-	return s.store.Create(ctx, tenant, c)
+	c, err = s.store.Create(ctx, tenant, c)
+	if err != nil {
+		return c, err
+	}
+	return s.progressOf(ctx, c)
 }
 
-// Get returns one of the tenant's campaigns.
+// Get returns one of the tenant's campaigns, its targets' status as of now.
 func (s *Service) Get(ctx context.Context, tenant uuid.UUID, id int64) (Campaign, error) {
-	return s.store.Campaign(ctx, tenant, id)
+	c, err := s.store.Campaign(ctx, tenant, id)
+	if err != nil {
+		return c, err
+	}
+	return s.progressOf(ctx, c)
 }
 
-// List returns up to limit of the tenant's campaigns after the cursor, newest first.
+// progressOf is c with its progress.
+func (s *Service) progressOf(ctx context.Context, c Campaign) (Campaign, error) {
+	cs := []Campaign{c}
+	err := s.progress(ctx, cs)
+	return cs[0], err
+}
+
+// List returns up to limit of the tenant's campaigns after the cursor,
+// newest first, their targets' status as of now.
 func (s *Service) List(ctx context.Context, tenant uuid.UUID, after Cursor, limit int) ([]Campaign, error) {
-	return s.store.Campaigns(ctx, tenant, after, limit)
+	cs, err := s.store.Campaigns(ctx, tenant, after, limit)
+	if err != nil || len(cs) == 0 {
+		return cs, err
+	}
+	return cs, s.progress(ctx, cs)
+}
+
+// progress sets each target's status from the supplier data on file (a
+// target's data is received once a figure of its supplier is recorded
+// at or after the campaign's creation) and each campaign's totals of
+// those received. It is read, not stored: a figure recorded, or deleted
+// with its supplier, shows at once.
+func (s *Service) progress(ctx context.Context, cs []Campaign) error {
+	// The peer's error is a gRPC status already, passed through as is.
+	on, err := s.data.Received(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range cs {
+		c := &cs[i]
+		kg, scale := new(big.Rat), 0
+		c.ReceivedCount, c.ReceivedShare = 0, 0
+		for j := range c.Targets {
+			t := &c.Targets[j]
+			t.Status, t.Received = Invited, Receipt{}
+			for _, r := range on[t.SupplierID] {
+				if !r.At.Before(c.CreatedAt) {
+					t.Status, t.Received = DataReceived, r
+					break
+				}
+			}
+			if t.Status != DataReceived {
+				continue
+			}
+			v, sc, err := decimal.Parse(t.Kg)
+			if err != nil {
+				return fmt.Errorf("engagement: campaign %d, supplier %q: %w", c.ID, t.SupplierID, err)
+			}
+			kg.Add(kg, v)
+			scale = max(scale, sc)
+			c.ReceivedCount++
+			c.ReceivedShare += t.Share
+		}
+		c.ReceivedKg = kg.FloatString(scale)
+	}
+	return nil
 }

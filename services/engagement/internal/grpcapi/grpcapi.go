@@ -1,5 +1,6 @@
 // Package grpcapi translates between engagement's domain and the contracts:
-// the EngagementService it serves and the HotspotService it calls.
+// the EngagementService it serves, and the HotspotService and
+// CalculatorService it calls.
 package grpcapi
 
 import (
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
 	"github.com/vcci-dev/vcci/pkg/tenancy"
@@ -125,11 +127,15 @@ func toProto(c engagement.Campaign) *engagementv1.Campaign {
 		Name: campaignPrefix + strconv.FormatInt(c.ID, 10), DisplayName: c.DisplayName, TopN: c.TopN,
 		Targets:        make([]*engagementv1.CampaignTarget, len(c.Targets)),
 		TargetedKgCo2E: c.TargetedKg, TargetedShare: c.TargetedShare, CreateTime: timestamppb.New(c.CreatedAt),
+		DataReceivedCount: c.ReceivedCount, DataReceivedKgCo2E: c.ReceivedKg, DataReceivedShare: c.ReceivedShare,
 	}
 	for i, t := range c.Targets {
 		p.Targets[i] = &engagementv1.CampaignTarget{
 			Supplier: supplierPrefix + t.SupplierID, SupplierDisplayName: t.SupplierName, Rank: t.Rank,
 			KgCo2E: t.Kg, Share: t.Share, Status: engagementv1.TargetStatus(t.Status),
+		}
+		if t.Status == engagement.DataReceived {
+			p.Targets[i].SupplierFactor, p.Targets[i].DataReceiveTime = t.Received.SupplierFactor, timestamppb.New(t.Received.At)
 		}
 	}
 	return p
@@ -185,4 +191,34 @@ func (h Hotspot) TopSuppliers(ctx context.Context, topN int32) ([]engagement.Tar
 		}
 	}
 	return out, nil
+}
+
+// maxFactorPages bounds the pages of supplier factors a campaign read
+// lists: 100,000 figures.
+const maxFactorPages = 100
+
+// Calculator gives engagement the supplier data on file: the supplier
+// factors recorded in the calculator, with the caller's credentials.
+type Calculator struct {
+	Client calculatorv1.CalculatorServiceClient
+}
+
+func (c Calculator) Received(ctx context.Context) (map[string][]engagement.Receipt, error) {
+	out := map[string][]engagement.Receipt{}
+	token := ""
+	for range maxFactorPages {
+		resp, err := c.Client.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1000, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		// Newest first: each supplier's oldest ends up first.
+		for _, f := range resp.GetSupplierFactors() {
+			id := f.GetSupplierId()
+			out[id] = append([]engagement.Receipt{{SupplierFactor: f.GetName(), At: f.GetCreateTime().AsTime()}}, out[id]...)
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
+	return nil, apperr.New(apperr.FailedPrecondition, "more than 100,000 supplier factors: campaign progress cannot be read")
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	hotspotv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/hotspot/v1"
 	"github.com/vcci-dev/vcci/pkg/grpcserver"
@@ -41,16 +44,21 @@ type fakeHotspot struct {
 }
 
 func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.AnalyzeSupplierParetoRequest) (*hotspotv1.AnalyzeSupplierParetoResponse, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	key := ""
-	if v := md.Get("x-api-key"); len(v) > 0 {
-		key = v[0]
-	}
+	key := keyOf(ctx)
 	f.mu.Lock()
 	f.asks = append(f.asks, fmt.Sprintf("%s %d", key, req.GetTopN()))
 	f.mu.Unlock()
 	es := f.entries[key]
 	return &hotspotv1.AnalyzeSupplierParetoResponse{Entries: es[:min(int(req.GetTopN()), len(es))]}, nil
+}
+
+// keyOf is the API key a peer call carried.
+func keyOf(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func (f *fakeHotspot) asked() []string {
@@ -59,9 +67,48 @@ func (f *fakeHotspot) asked() []string {
 	return slices.Clone(f.asks)
 }
 
+// fakeCalculator answers each API key with its supplier factors, newest
+// first, two a page; down, it answers Unavailable.
+type fakeCalculator struct {
+	calculatorv1.UnimplementedCalculatorServiceServer
+	mu      sync.Mutex
+	factors map[string][]*calculatorv1.SupplierFactor // by API key, newest first
+	down    bool
+}
+
+func (f *fakeCalculator) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSupplierFactorsRequest) (*calculatorv1.ListSupplierFactorsResponse, error) {
+	key := keyOf(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "calculator is down")
+	}
+	fs := f.factors[key]
+	from := 0
+	if req.GetPageToken() != "" {
+		var err error
+		if from, err = strconv.Atoi(req.GetPageToken()); err != nil {
+			return nil, status.Error(codes.InvalidArgument, "bad page token")
+		}
+	}
+	resp := &calculatorv1.ListSupplierFactorsResponse{SupplierFactors: fs[from:min(from+2, len(fs))]}
+	if from+2 < len(fs) {
+		resp.NextPageToken = strconv.Itoa(from + 2)
+	}
+	return resp, nil
+}
+
+// record files a factor of supplier under key, as the newest.
+func (f *fakeCalculator) record(key, name, supplier string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.factors[key] = append([]*calculatorv1.SupplierFactor{{Name: name, SupplierId: supplier, CreateTime: timestamppb.New(at)}}, f.factors[key]...)
+}
+
 type env struct {
 	client     engagementv1.EngagementServiceClient
 	hotspot    *fakeHotspot
+	calc       *fakeCalculator
 	keyA, keyB string
 }
 
@@ -82,7 +129,13 @@ func start(t *testing.T) env {
 	hotspotv1.RegisterHotspotServiceServer(hs, e.hotspot)
 	hcc := testsupport.Dial(t, testsupport.Serve(t, hs))
 
-	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hcc)})
+	e.calc = &fakeCalculator{factors: map[string][]*calculatorv1.SupplierFactor{}}
+	cs := grpc.NewServer()
+	calculatorv1.RegisterCalculatorServiceServer(cs, e.calc)
+	ccc := testsupport.Dial(t, testsupport.Serve(t, cs))
+
+	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hcc)},
+		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(ccc)})
 	srv := grpcserver.New(grpcserver.Options{
 		Name: "engagement", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
 		Auth: tenancy.NewAuthenticator(pool, time.Minute),
@@ -110,7 +163,7 @@ func TestCreateAndGetCampaign(t *testing.T) {
 	// exact at the largest scale among them.
 	want := &engagementv1.Campaign{
 		Name: c.GetName(), DisplayName: "Top emitters 2024", TopN: 3, TargetedKgCo2E: "874.9950000", TargetedShare: 0.875,
-		CreateTime: c.GetCreateTime(),
+		CreateTime: c.GetCreateTime(), DataReceivedKgCo2E: "0",
 		Targets: []*engagementv1.CampaignTarget{
 			{Supplier: "suppliers/S3", SupplierDisplayName: "Globex Metals", Rank: 1, KgCo2E: "500.1250000", Share: 0.5, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED},
 			{Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", Rank: 2, KgCo2E: "249.87", Share: 0.25, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED},
@@ -146,6 +199,61 @@ func TestCreateAndGetCampaign(t *testing.T) {
 	_, err = e.client.CreateCampaign(testsupport.WithKey(e.keyB), &engagementv1.CreateCampaignRequest{Campaign: &engagementv1.Campaign{DisplayName: "x", TopN: 5}})
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("campaign without emissions: %v", err)
+	}
+}
+
+// A target's data is received once its supplier's own figures are
+// recorded after the campaign began; the campaign sums those targets.
+func TestCampaignProgressFromSupplierData(t *testing.T) {
+	e := start(t)
+	// On file before the campaign: it answers no invitation.
+	e.calc.record(e.keyA, "supplierFactors/1", "S1", time.Now().Add(-time.Hour))
+	c := create(t, e, "Top emitters", 3)
+	began := c.GetCreateTime().AsTime()
+	read := func() *engagementv1.Campaign {
+		t.Helper()
+		got, err := e.client.GetCampaign(testsupport.WithKey(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := e.client.ListCampaigns(testsupport.WithKey(e.keyA), &engagementv1.ListCampaignsRequest{})
+		if err != nil || len(list.GetCampaigns()) != 1 || !proto.Equal(list.GetCampaigns()[0], got) {
+			t.Fatalf("listed %v, %v; want what GetCampaign says, %v", list, err, got)
+		}
+		return got
+	}
+	if got := read(); got.GetDataReceivedCount() != 0 || got.GetDataReceivedKgCo2E() != "0" || got.GetTargets()[1].GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_INVITED {
+		t.Fatalf("before any answer: %v", got)
+	}
+
+	e.calc.record(e.keyA, "supplierFactors/5", "S1", began.Add(time.Second))
+	e.calc.record(e.keyA, "supplierFactors/6", "S3", began.Add(2*time.Second))
+	e.calc.record(e.keyA, "supplierFactors/7", "S9", began.Add(3*time.Second)) // not a target
+	e.calc.record(e.keyA, "supplierFactors/9", "S3", began.Add(4*time.Second)) // S3's second
+	got := read()
+	want := []*engagementv1.CampaignTarget{
+		{Supplier: "suppliers/S3", SupplierDisplayName: "Globex Metals", Rank: 1, KgCo2E: "500.1250000", Share: 0.5,
+			Status: engagementv1.TargetStatus_TARGET_STATUS_DATA_RECEIVED, SupplierFactor: "supplierFactors/6", DataReceiveTime: timestamppb.New(began.Add(2 * time.Second))},
+		{Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", Rank: 2, KgCo2E: "249.87", Share: 0.25,
+			Status: engagementv1.TargetStatus_TARGET_STATUS_DATA_RECEIVED, SupplierFactor: "supplierFactors/5", DataReceiveTime: timestamppb.New(began.Add(time.Second))},
+		{Supplier: "suppliers/S7", Rank: 3, KgCo2E: "125.0000000", Share: 0.125, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED},
+	}
+	for i, w := range want {
+		if !proto.Equal(got.GetTargets()[i], w) {
+			t.Errorf("target %d = %v\nwant %v", i, got.GetTargets()[i], w)
+		}
+	}
+	if got.GetDataReceivedCount() != 2 || got.GetDataReceivedKgCo2E() != "749.9950000" || got.GetDataReceivedShare() != 0.75 {
+		t.Fatalf("received %d targets, %s kg, share %v; want 2, 749.9950000, 0.75", got.GetDataReceivedCount(), got.GetDataReceivedKgCo2E(), got.GetDataReceivedShare())
+	}
+
+	// Without the calculator the progress cannot be read: the campaign is
+	// not shown as if nobody had answered.
+	e.calc.mu.Lock()
+	e.calc.down = true
+	e.calc.mu.Unlock()
+	if _, err := e.client.GetCampaign(testsupport.WithKey(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("GetCampaign with the calculator down: %v, want Unavailable", err)
 	}
 }
 

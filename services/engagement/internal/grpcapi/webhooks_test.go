@@ -75,7 +75,7 @@ func startHooks(t *testing.T) *hooksEnv {
 		Name: "engagement", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
 		Auth: tenancy.NewAuthenticator(pool, time.Minute),
 	})
-	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(engagement.New(st, nil), hooks))
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(engagement.New(st, nil, nil), hooks))
 	e.client = engagementv1.NewEngagementServiceClient(testsupport.Dial(t, testsupport.Start(t, srv)))
 	return e
 }

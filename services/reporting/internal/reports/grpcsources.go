@@ -179,8 +179,12 @@ func (s grpcSources) Engagements(ctx context.Context) (map[string]Engagement, er
 				if _, ok := out[id]; ok {
 					continue
 				}
-				out[id] = Engagement{Campaign: c.GetName(), CampaignName: c.GetDisplayName(),
-					Status: strings.ToLower(strings.TrimPrefix(t.GetStatus().String(), "TARGET_STATUS_")), Since: timeOf(c.GetCreateTime())}
+				e := Engagement{Campaign: c.GetName(), CampaignName: c.GetDisplayName(),
+					Status: strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(t.GetStatus().String(), "TARGET_STATUS_"), "_", " ")), Since: timeOf(c.GetCreateTime())}
+				if t.GetDataReceiveTime() != nil {
+					e.Since = timeOf(t.GetDataReceiveTime())
+				}
+				out[id] = e
 			}
 		}
 		if token = resp.GetNextPageToken(); token == "" {

@@ -163,8 +163,10 @@ func (f *fakeEngagement) ListCampaigns(ctx context.Context, req *engagementv1.Li
 		return &engagementv1.CampaignTarget{Supplier: "suppliers/" + s, Status: engagementv1.TargetStatus_TARGET_STATUS_INVITED}
 	}
 	if req.GetPageToken() == "" {
+		s1 := target("S1")
+		s1.Status, s1.DataReceiveTime = engagementv1.TargetStatus_TARGET_STATUS_DATA_RECEIVED, timestamppb.New(time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC))
 		return &engagementv1.ListCampaignsResponse{NextPageToken: "older", Campaigns: []*engagementv1.Campaign{{
-			Name: "campaigns/2", DisplayName: "Q2", Targets: []*engagementv1.CampaignTarget{target("S1")},
+			Name: "campaigns/2", DisplayName: "Q2", Targets: []*engagementv1.CampaignTarget{s1},
 			CreateTime: timestamppb.New(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)),
 		}}}, nil
 	}
@@ -308,7 +310,7 @@ func TestGRPCSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(engaged, map[string]reports.Engagement{
-		"S1": {Campaign: "campaigns/2", CampaignName: "Q2", Status: "invited", Since: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+		"S1": {Campaign: "campaigns/2", CampaignName: "Q2", Status: "data received", Since: time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)},
 		"S2": {Campaign: "campaigns/1", CampaignName: "Q1", Status: "invited", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}) {
 		t.Errorf("Engagements = %+v", engaged)

@@ -192,8 +192,8 @@ type ParetoEntry struct {
 // Engagement is a supplier's place in its latest campaign.
 type Engagement struct {
 	Campaign, CampaignName string
-	Status                 string // "invited"
-	Since                  time.Time
+	Status                 string    // "invited", "data received"
+	Since                  time.Time // the campaign's start, or when the data was received
 }
 
 // SupplierFactor is a supplier's own figure on file.

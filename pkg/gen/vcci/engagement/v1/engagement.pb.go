@@ -27,8 +27,13 @@ type TargetStatus int32
 
 const (
 	TargetStatus_TARGET_STATUS_UNSPECIFIED TargetStatus = 0
-	// Selected; not yet answered.
+	// Selected; none of the supplier's own figures recorded since the
+	// campaign began.
 	TargetStatus_TARGET_STATUS_INVITED TargetStatus = 1
+	// The supplier's own figures (a supplier factor: company intensity or
+	// product footprint, POST /v1/supplierFactors) were recorded since the
+	// campaign began; its lines are calculated with them.
+	TargetStatus_TARGET_STATUS_DATA_RECEIVED TargetStatus = 2
 )
 
 // Enum value maps for TargetStatus.
@@ -36,10 +41,12 @@ var (
 	TargetStatus_name = map[int32]string{
 		0: "TARGET_STATUS_UNSPECIFIED",
 		1: "TARGET_STATUS_INVITED",
+		2: "TARGET_STATUS_DATA_RECEIVED",
 	}
 	TargetStatus_value = map[string]int32{
-		"TARGET_STATUS_UNSPECIFIED": 0,
-		"TARGET_STATUS_INVITED":     1,
+		"TARGET_STATUS_UNSPECIFIED":   0,
+		"TARGET_STATUS_INVITED":       1,
+		"TARGET_STATUS_DATA_RECEIVED": 2,
 	}
 )
 
@@ -192,8 +199,14 @@ type Campaign struct {
 	TargetedKgCo2E string                 `protobuf:"bytes,5,opt,name=targeted_kg_co2e,json=targetedKgCo2e,proto3" json:"targeted_kg_co2e,omitempty"`
 	TargetedShare  float64                `protobuf:"fixed64,6,opt,name=targeted_share,json=targetedShare,proto3" json:"targeted_share,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Progress, read when the campaign is: the targets whose data was
+	// received (DATA_RECEIVED), their emissions at creation (exact decimal)
+	// and their share of the total at creation.
+	DataReceivedCount  int32   `protobuf:"varint,8,opt,name=data_received_count,json=dataReceivedCount,proto3" json:"data_received_count,omitempty"`
+	DataReceivedKgCo2E string  `protobuf:"bytes,9,opt,name=data_received_kg_co2e,json=dataReceivedKgCo2e,proto3" json:"data_received_kg_co2e,omitempty"`
+	DataReceivedShare  float64 `protobuf:"fixed64,10,opt,name=data_received_share,json=dataReceivedShare,proto3" json:"data_received_share,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -275,6 +288,27 @@ func (x *Campaign) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Campaign) GetDataReceivedCount() int32 {
+	if x != nil {
+		return x.DataReceivedCount
+	}
+	return 0
+}
+
+func (x *Campaign) GetDataReceivedKgCo2E() string {
+	if x != nil {
+		return x.DataReceivedKgCo2E
+	}
+	return ""
+}
+
+func (x *Campaign) GetDataReceivedShare() float64 {
+	if x != nil {
+		return x.DataReceivedShare
+	}
+	return 0
+}
+
 type CampaignTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "suppliers/{supplier}".
@@ -284,8 +318,12 @@ type CampaignTarget struct {
 	KgCo2E              string       `protobuf:"bytes,4,opt,name=kg_co2e,json=kgCo2e,proto3" json:"kg_co2e,omitempty"`
 	Share               float64      `protobuf:"fixed64,5,opt,name=share,proto3" json:"share,omitempty"`
 	Status              TargetStatus `protobuf:"varint,6,opt,name=status,proto3,enum=vcci.engagement.v1.TargetStatus" json:"status,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// DATA_RECEIVED: the first supplier factor recorded since the campaign
+	// began ("supplierFactors/{id}") and when.
+	SupplierFactor  string                 `protobuf:"bytes,7,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
+	DataReceiveTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=data_receive_time,json=dataReceiveTime,proto3" json:"data_receive_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CampaignTarget) Reset() {
@@ -358,6 +396,20 @@ func (x *CampaignTarget) GetStatus() TargetStatus {
 		return x.Status
 	}
 	return TargetStatus_TARGET_STATUS_UNSPECIFIED
+}
+
+func (x *CampaignTarget) GetSupplierFactor() string {
+	if x != nil {
+		return x.SupplierFactor
+	}
+	return ""
+}
+
+func (x *CampaignTarget) GetDataReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DataReceiveTime
+	}
+	return nil
 }
 
 type CreateCampaignRequest struct {
@@ -1363,7 +1415,7 @@ var File_vcci_engagement_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x02\n" +
+	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x03\n" +
 	"\bCampaign\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x13\n" +
@@ -1372,14 +1424,20 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x10targeted_kg_co2e\x18\x05 \x01(\tR\x0etargetedKgCo2e\x12%\n" +
 	"\x0etargeted_share\x18\x06 \x01(\x01R\rtargetedShare\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xdd\x01\n" +
+	"createTime\x12.\n" +
+	"\x13data_received_count\x18\b \x01(\x05R\x11dataReceivedCount\x121\n" +
+	"\x15data_received_kg_co2e\x18\t \x01(\tR\x12dataReceivedKgCo2e\x12.\n" +
+	"\x13data_received_share\x18\n" +
+	" \x01(\x01R\x11dataReceivedShare\"\xce\x02\n" +
 	"\x0eCampaignTarget\x12\x1a\n" +
 	"\bsupplier\x18\x01 \x01(\tR\bsupplier\x122\n" +
 	"\x15supplier_display_name\x18\x02 \x01(\tR\x13supplierDisplayName\x12\x12\n" +
 	"\x04rank\x18\x03 \x01(\x05R\x04rank\x12\x17\n" +
 	"\akg_co2e\x18\x04 \x01(\tR\x06kgCo2e\x12\x14\n" +
 	"\x05share\x18\x05 \x01(\x01R\x05share\x128\n" +
-	"\x06status\x18\x06 \x01(\x0e2 .vcci.engagement.v1.TargetStatusR\x06status\"Q\n" +
+	"\x06status\x18\x06 \x01(\x0e2 .vcci.engagement.v1.TargetStatusR\x06status\x12'\n" +
+	"\x0fsupplier_factor\x18\a \x01(\tR\x0esupplierFactor\x12F\n" +
+	"\x11data_receive_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0fdataReceiveTime\"Q\n" +
 	"\x15CreateCampaignRequest\x128\n" +
 	"\bcampaign\x18\x01 \x01(\v2\x1c.vcci.engagement.v1.CampaignR\bcampaign\"(\n" +
 	"\x12GetCampaignRequest\x12\x12\n" +
@@ -1456,10 +1514,11 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\tpublished\x18\x01 \x01(\bR\tpublished\x12\x1e\n" +
 	"\n" +
 	"deliveries\x18\x02 \x01(\x05R\n" +
-	"deliveries*H\n" +
+	"deliveries*i\n" +
 	"\fTargetStatus\x12\x1d\n" +
 	"\x19TARGET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
-	"\x15TARGET_STATUS_INVITED\x10\x01*\x87\x01\n" +
+	"\x15TARGET_STATUS_INVITED\x10\x01\x12\x1f\n" +
+	"\x1bTARGET_STATUS_DATA_RECEIVED\x10\x02*\x87\x01\n" +
 	"\x14WebhookEndpointState\x12&\n" +
 	"\"WEBHOOK_ENDPOINT_STATE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eWEBHOOK_ENDPOINT_STATE_ENABLED\x10\x01\x12#\n" +
@@ -1528,44 +1587,45 @@ var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
 	4,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
 	22, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
-	3,  // 3: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
-	3,  // 4: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
-	1,  // 5: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
-	22, // 6: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
-	22, // 7: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
-	9,  // 9: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
-	2,  // 10: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
-	22, // 11: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	22, // 12: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
-	16, // 13: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
-	5,  // 14: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
-	6,  // 15: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
-	7,  // 16: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
-	10, // 17: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
-	11, // 18: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
-	12, // 19: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
-	14, // 20: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
-	15, // 21: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
-	17, // 22: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
-	19, // 23: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
-	20, // 24: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
-	3,  // 25: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
-	3,  // 26: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
-	8,  // 27: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
-	9,  // 28: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	9,  // 29: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	13, // 30: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
-	23, // 31: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
-	9,  // 32: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	18, // 33: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
-	16, // 34: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
-	21, // 35: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
-	25, // [25:36] is the sub-list for method output_type
-	14, // [14:25] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	22, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
+	3,  // 4: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
+	3,  // 5: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
+	1,  // 6: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
+	22, // 7: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
+	22, // 8: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
+	9,  // 10: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
+	2,  // 11: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
+	22, // 12: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	22, // 13: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
+	16, // 14: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
+	5,  // 15: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
+	6,  // 16: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
+	7,  // 17: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
+	10, // 18: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
+	11, // 19: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
+	12, // 20: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
+	14, // 21: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
+	15, // 22: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
+	17, // 23: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
+	19, // 24: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
+	20, // 25: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
+	3,  // 26: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
+	3,  // 27: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
+	8,  // 28: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
+	9,  // 29: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	9,  // 30: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	13, // 31: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
+	23, // 32: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	9,  // 33: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	18, // 34: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
+	16, // 35: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
+	21, // 36: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
+	26, // [26:37] is the sub-list for method output_type
+	15, // [15:26] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_vcci_engagement_v1_engagement_proto_init() }
