@@ -180,7 +180,10 @@ func newFake() *fakeSources {
 			"S1": {{"supplier-company", "2469.0000000", 100}, {"spend-based", "7531.0000000", 900}},
 			"S2": {{"average-data", "6000.0000000", 300}},
 		},
-		engaged:  map[string]reports.Engagement{"S1": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: "invited", Since: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}},
+		engaged: map[string]reports.Engagement{
+			"S1": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: reports.StatusDataReceived, Since: time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)},
+			"S2": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: "invited", Since: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)},
+		},
 		figures:  []reports.SupplierFactor{{SupplierID: "S1", Kind: "supplier-company", ReportingYear: 2024, Verified: true, ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}},
 		settings: reports.Settings{GWPBasis: "AR5", BaseYear: 2023, SignificanceThresholdPercent: "5", SpendFactorSet: epa, ActivityFactorSet: desnz},
 		recalcs: []reports.Recalculation{
@@ -466,9 +469,10 @@ func TestHotspotPack(t *testing.T) {
 		"Supplier": "Acme Steel", "Supplier id": "S1", "Emissions": "10.000", "Spend": "12500.00", "Intensity": "0.800000",
 		"Share of total": "50.00", "Cumulative share": "50.00", "Hotspot set": "yes", "Methods": "spend-based 75.31 %, supplier-company 24.69 %",
 		"Supplier data on file": "supplier-company 2024, verified (2024-01-01 to 2024-12-31)",
-		"Engagement":            `invited (campaign "Q1 hotspots", 2026-01-05)`,
+		"Engagement":            `data received (campaign "Q1 hotspots", 2026-02-10)`,
 	})
-	wantCells(t, "S2", row(t, tb, "2"), map[string]string{"Intensity": "0.200000", "Share of total": "30.00", "Cumulative share": "79.99", "Engagement": "not engaged",
+	wantCells(t, "S2", row(t, tb, "2"), map[string]string{"Intensity": "0.200000", "Share of total": "30.00", "Cumulative share": "79.99",
+		"Engagement":            `invited (campaign "Q1 hotspots", 2026-01-05)`,
 		"Supplier data on file": "none", "Methods": "average-data 100.00 %"})
 	wantCells(t, "S3", row(t, tb, "3"), map[string]string{"Supplier": "S3", "Intensity": "", "Share of total": "20.01", "Cumulative share": "100.00", "Hotspot set": "no",
 		"Methods": ""})
@@ -484,7 +488,7 @@ func TestHotspotPack(t *testing.T) {
 		t.Errorf("pareto chart = %v %v", pareto.Labels, pareto.Series)
 	}
 	txt := text(doc)
-	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 1 of 3",
+	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 2 of 3, of which 1 sent their own figures since their campaign began;",
 		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis, by the lines dated 2024-01 to 2024-12.",
 		"Of the 3 suppliers listed, 1 have lines calculated from their own data"} {
 		if !strings.Contains(txt, want) {
