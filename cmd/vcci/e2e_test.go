@@ -508,6 +508,16 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		progress.DataReceivedCount != 1 || progress.DataReceivedKgCo2e != camp.Targets[0].KgCo2e {
 		t.Fatalf("campaign after %s's figures = %+v", rank[0].id, progress)
 	}
+	// The second declines.
+	var declined struct {
+		DeclinedCount int
+		Targets       []struct{ Status, DeclineReason string }
+	}
+	if code := p.call(t, "POST", "/v1/"+camp.Name+"/targets/"+rank[1].id+":decline", p.key, strings.NewReader(`{"reason": "no figures before 2026"}`),
+		&declined, "Content-Type", "application/json"); code != 200 || declined.DeclinedCount != 1 ||
+		declined.Targets[1].Status != "TARGET_STATUS_DECLINED" || declined.Targets[1].DeclineReason != "no figures before 2026" {
+		t.Fatalf("decline: HTTP %d %+v", code, declined)
+	}
 }
 
 // TestBadInputThroughREST covers what a client gets for bad requests.

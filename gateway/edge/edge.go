@@ -384,8 +384,8 @@ func route(path string) string {
 		switch parts[i-1] {
 		// A report link's token is a credential: it never reaches a label
 		// or a log line.
-		case "uploads", "campaigns", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys", "reports", "reportFiles",
-			"webhookEndpoints", "webhookDeliveries":
+		case "uploads", "campaigns", "targets", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys", "reports", "reportFiles",
+			"webhookEndpoints", "webhookDeliveries", "recalculations", "supplierFactors", "columnMappings", "categoryRules":
 			if id, _, _ := strings.Cut(parts[i], ":"); id != "" {
 				parts[i] = "{id}" + parts[i][len(id):] // the custom verb stays
 			}

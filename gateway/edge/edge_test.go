@@ -429,6 +429,11 @@ func TestRouteHidesIDsAndIsText(t *testing.T) {
 		"/v1/reports/3/file":                   "/v1/reports/{id}/file",
 		"/v1/reports/3:createLink":             "/v1/reports/{id}:createLink",
 		"/v1/reportFiles/c2VjcmV0.bWFj":        "/v1/reportFiles/{id}",
+		"/v1/campaigns/2/targets/S01:decline":  "/v1/campaigns/{id}/targets/{id}:decline",
+		"/v1/recalculations/9/changes":         "/v1/recalculations/{id}/changes",
+		"/v1/supplierFactors/4":                "/v1/supplierFactors/{id}",
+		"/v1/columnMappings/3":                 "/v1/columnMappings/{id}",
+		"/v1/categoryRules/8":                  "/v1/categoryRules/{id}",
 		"/v1/\xff\xfe":                         "/v1/\ufffd",
 	} {
 		if got := route(path); got != want {

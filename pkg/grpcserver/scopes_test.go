@@ -87,6 +87,7 @@ var wantScopes = map[string]tenancy.Scopes{
 	"/vcci.hotspot.v1.HotspotService/AnalyzeSupplierPareto":           read,
 	"/vcci.engagement.v1.EngagementService/CreateCampaign":            write,
 	"/vcci.engagement.v1.EngagementService/GetCampaign":               read,
+	"/vcci.engagement.v1.EngagementService/DeclineCampaignTarget":     write,
 	"/vcci.engagement.v1.EngagementService/ListCampaigns":             read,
 	"/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint":     write,
 	"/vcci.engagement.v1.EngagementService/GetWebhookEndpoint":        read,

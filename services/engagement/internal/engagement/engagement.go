@@ -20,6 +20,7 @@ import (
 // Sentinels.
 var (
 	ErrCampaignNotFound = apperr.New(apperr.NotFound, "campaign not found")
+	ErrTargetNotFound   = apperr.New(apperr.NotFound, "the campaign does not target this supplier")
 	ErrNoEmissions      = apperr.New(apperr.FailedPrecondition, "no emissions have been calculated yet: upload spend data before creating a campaign")
 )
 
@@ -27,16 +28,19 @@ var (
 const (
 	MaxTopN        = 1000
 	MaxDisplayName = 200
+	MaxReason      = 500
 )
 
 // Status is a target's state (values match the contract's enum).
 type Status int16
 
 // A target is Invited until the supplier's own figures are recorded
-// after the campaign began (DataReceived).
+// after the campaign began (DataReceived), or it is recorded as Declined
+// (until figures arrive all the same).
 const (
 	Invited      Status = 1
 	DataReceived Status = 2
+	Declined     Status = 3
 )
 
 // Target is one supplier a campaign invited.
@@ -50,6 +54,9 @@ type Target struct {
 	// DataReceived: the first of the supplier's figures recorded since
 	// the campaign began.
 	Received Receipt
+	// When the supplier was recorded as declining, and why; zero if not.
+	Declined      time.Time
+	DeclineReason string
 }
 
 // Campaign is a campaign and its targets.
@@ -66,6 +73,7 @@ type Campaign struct {
 	ReceivedCount int32
 	ReceivedKg    string
 	ReceivedShare float64
+	DeclinedCount int32
 }
 
 // Receipt is one of a supplier's own figures on file: a supplier factor
@@ -98,6 +106,9 @@ type Store interface {
 	// Campaigns returns up to limit campaigns after the cursor, newest first, with
 	// their targets.
 	Campaigns(ctx context.Context, tenant uuid.UUID, after Cursor, limit int) ([]Campaign, error)
+	// Decline records that supplier declined campaign id, for reason, and
+	// returns the campaign; ErrCampaignNotFound or ErrTargetNotFound.
+	Decline(ctx context.Context, tenant uuid.UUID, id int64, supplier, reason string) (Campaign, error)
 }
 
 // Pareto gives the caller's topN largest suppliers by emissions, ranked, with
@@ -171,6 +182,24 @@ func (s *Service) Get(ctx context.Context, tenant uuid.UUID, id int64) (Campaign
 	return s.progressOf(ctx, c)
 }
 
+// Decline records that supplier declined campaign id, for reason.
+func (s *Service) Decline(ctx context.Context, tenant uuid.UUID, id int64, supplier, reason string) (Campaign, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return Campaign{}, apperr.Invalid("reason", "is required: a decline is recorded with why")
+	case utf8.RuneCountInString(reason) > MaxReason:
+		return Campaign{}, apperr.Invalid("reason", "must be at most %d characters", MaxReason)
+	case strings.ContainsRune(reason, 0) || !utf8.ValidString(reason):
+		return Campaign{}, apperr.Invalid("reason", "is not text (a NUL byte or invalid UTF-8)")
+	}
+	c, err := s.store.Decline(ctx, tenant, id, supplier, reason)
+	if err != nil {
+		return c, err
+	}
+	return s.progressOf(ctx, c)
+}
+
 // progressOf is c with its progress.
 func (s *Service) progressOf(ctx context.Context, c Campaign) (Campaign, error) {
 	cs := []Campaign{c}
@@ -202,15 +231,21 @@ func (s *Service) progress(ctx context.Context, cs []Campaign) error {
 	for i := range cs {
 		c := &cs[i]
 		kg, scale := new(big.Rat), 0
-		c.ReceivedCount, c.ReceivedShare = 0, 0
+		c.ReceivedCount, c.ReceivedShare, c.DeclinedCount = 0, 0, 0
 		for j := range c.Targets {
 			t := &c.Targets[j]
 			t.Status, t.Received = Invited, Receipt{}
+			if !t.Declined.IsZero() {
+				t.Status = Declined
+			}
 			for _, r := range on[t.SupplierID] {
 				if !r.At.Before(c.CreatedAt) {
 					t.Status, t.Received = DataReceived, r
 					break
 				}
+			}
+			if t.Status == Declined {
+				c.DeclinedCount++
 			}
 			if t.Status != DataReceived {
 				continue

@@ -74,6 +74,25 @@ func (a *API) GetCampaign(ctx context.Context, req *engagementv1.GetCampaignRequ
 	return toProto(c), nil
 }
 
+func (a *API) DeclineCampaignTarget(ctx context.Context, req *engagementv1.DeclineCampaignTargetRequest) (*engagementv1.Campaign, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// campaigns/{campaign}/targets/{supplier}
+	rest, ok := strings.CutPrefix(req.GetName(), campaignPrefix)
+	c, supplier, ok2 := strings.Cut(rest, "/targets/")
+	id, perr := strconv.ParseInt(c, 10, 64)
+	if !ok || !ok2 || perr != nil || id <= 0 || supplier == "" || strings.Contains(supplier, "/") {
+		return nil, apperr.Invalid("name", "%q is not campaigns/{campaign}/targets/{supplier}", req.GetName())
+	}
+	camp, err := a.svc.Decline(ctx, tenant, id, supplier, req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return toProto(camp), nil
+}
+
 func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaignsRequest) (*engagementv1.ListCampaignsResponse, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
@@ -127,7 +146,7 @@ func toProto(c engagement.Campaign) *engagementv1.Campaign {
 		Name: campaignPrefix + strconv.FormatInt(c.ID, 10), DisplayName: c.DisplayName, TopN: c.TopN,
 		Targets:        make([]*engagementv1.CampaignTarget, len(c.Targets)),
 		TargetedKgCo2E: c.TargetedKg, TargetedShare: c.TargetedShare, CreateTime: timestamppb.New(c.CreatedAt),
-		DataReceivedCount: c.ReceivedCount, DataReceivedKgCo2E: c.ReceivedKg, DataReceivedShare: c.ReceivedShare,
+		DataReceivedCount: c.ReceivedCount, DataReceivedKgCo2E: c.ReceivedKg, DataReceivedShare: c.ReceivedShare, DeclinedCount: c.DeclinedCount,
 	}
 	for i, t := range c.Targets {
 		p.Targets[i] = &engagementv1.CampaignTarget{
@@ -136,6 +155,9 @@ func toProto(c engagement.Campaign) *engagementv1.Campaign {
 		}
 		if t.Status == engagement.DataReceived {
 			p.Targets[i].SupplierFactor, p.Targets[i].DataReceiveTime = t.Received.SupplierFactor, timestamppb.New(t.Received.At)
+		}
+		if !t.Declined.IsZero() {
+			p.Targets[i].DeclineReason, p.Targets[i].DeclineTime = t.DeclineReason, timestamppb.New(t.Declined)
 		}
 	}
 	return p

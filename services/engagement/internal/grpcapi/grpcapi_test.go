@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -254,6 +255,67 @@ func TestCampaignProgressFromSupplierData(t *testing.T) {
 	e.calc.mu.Unlock()
 	if _, err := e.client.GetCampaign(testsupport.WithKey(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()}); status.Code(err) != codes.Unavailable {
 		t.Fatalf("GetCampaign with the calculator down: %v, want Unavailable", err)
+	}
+}
+
+// A declined target says so and why, until its supplier's figures arrive
+// all the same; bad names and reasons are refused, naming the field.
+func TestDeclineCampaignTarget(t *testing.T) {
+	e := start(t)
+	ctx := testsupport.WithKey(e.keyA)
+	c := create(t, e, "Top emitters", 3)
+	decline := func(supplier, reason string) (*engagementv1.Campaign, error) {
+		return e.client.DeclineCampaignTarget(ctx, &engagementv1.DeclineCampaignTargetRequest{Name: c.GetName() + "/targets/" + supplier, Reason: reason})
+	}
+	before := time.Now().Add(-time.Second)
+	got, err := decline("S7", "  no capacity to measure this year ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s7 := got.GetTargets()[2]
+	if s7.GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_DECLINED || s7.GetDeclineReason() != "no capacity to measure this year" ||
+		s7.GetDeclineTime().AsTime().Before(before) || got.GetDeclinedCount() != 1 || got.GetTargets()[0].GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_INVITED {
+		t.Fatalf("after S7 declined: %v", got)
+	}
+	// S3 declines, then sends its figures after all.
+	if _, err := decline("S3", "not before our own reporting"); err != nil {
+		t.Fatal(err)
+	}
+	e.calc.record(e.keyA, "supplierFactors/4", "S3", c.GetCreateTime().AsTime().Add(time.Minute))
+	got, err = e.client.GetCampaign(ctx, &engagementv1.GetCampaignRequest{Name: c.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := got.GetTargets()[0]
+	if s3.GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_DATA_RECEIVED || s3.GetDeclineReason() != "not before our own reporting" ||
+		got.GetDeclinedCount() != 1 || got.GetDataReceivedCount() != 1 || got.GetTargets()[2].GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_DECLINED {
+		t.Fatalf("after S3 declined and sent its figures: %v", got)
+	}
+
+	for _, tc := range []struct{ name, reason, field string }{
+		{c.GetName() + "/targets/S1", " ", "reason"},
+		{c.GetName() + "/targets/S1", strings.Repeat("x", 501), "reason"},
+		{c.GetName() + "/targets/S1", "a\x00b", "reason"},
+		{c.GetName() + "/targets/", "x", "name"},
+		{c.GetName(), "x", "name"},
+		{"campaigns/x/targets/S1", "x", "name"},
+	} {
+		_, err := e.client.DeclineCampaignTarget(ctx, &engagementv1.DeclineCampaignTargetRequest{Name: tc.name, Reason: tc.reason})
+		if f := violation(t, err); f != tc.field {
+			t.Errorf("%q, reason %q: field %s, want %s", tc.name, tc.reason, f, tc.field)
+		}
+	}
+	for _, name := range []string{c.GetName() + "/targets/S99", "campaigns/987654/targets/S1"} {
+		if _, err := e.client.DeclineCampaignTarget(ctx, &engagementv1.DeclineCampaignTargetRequest{Name: name, Reason: "x"}); status.Code(err) != codes.NotFound {
+			t.Errorf("%s: %v, want NotFound", name, err)
+		}
+	}
+	// Another tenant cannot decline tenant a's targets.
+	if _, err := e.client.DeclineCampaignTarget(testsupport.WithKey(e.keyB), &engagementv1.DeclineCampaignTargetRequest{Name: c.GetName() + "/targets/S1", Reason: "x"}); status.Code(err) != codes.NotFound {
+		t.Errorf("tenant b declining tenant a's target: %v, want NotFound", err)
+	}
+	if got, err := e.client.GetCampaign(ctx, &engagementv1.GetCampaignRequest{Name: c.GetName()}); err != nil || got.GetTargets()[1].GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_INVITED {
+		t.Errorf("S1 after refused declines: %v, %v", got, err)
 	}
 }
 

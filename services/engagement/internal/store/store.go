@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -106,6 +107,33 @@ func (s *Store) Campaign(ctx context.Context, tenant uuid.UUID, id int64) (engag
 	return out[0], nil
 }
 
+// Decline records that supplier declined campaign id, for reason, and
+// returns the campaign.
+func (s *Store) Decline(ctx context.Context, tenant uuid.UUID, id int64, supplier, reason string) (engagement.Campaign, error) {
+	var out []engagement.Campaign
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE engagement.campaign_targets SET declined_at = now(), decline_reason = $3
+			WHERE campaign_id = $1 AND supplier_id = $2`, id, supplier, reason)
+		if err != nil {
+			return fmt.Errorf("decline target: %w", err)
+		}
+		out, err = campaigns(ctx, tx, `id = $1`, id)
+		switch {
+		case err != nil:
+			return err
+		case len(out) == 0:
+			return engagement.ErrCampaignNotFound
+		case tag.RowsAffected() == 0:
+			return engagement.ErrTargetNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return engagement.Campaign{}, fmt.Errorf("store.Decline: %w", err)
+	}
+	return out[0], nil
+}
+
 // Campaigns returns up to limit campaigns after the cursor, newest first. The keyset
 // (created_at, id) is a total order, so pages neither skip nor repeat rows
 // however many campaigns share a timestamp.
@@ -155,14 +183,19 @@ func campaigns(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]eng
 		ids[i], at[c.ID] = c.ID, i
 	}
 	rows, err = tx.Query(ctx, `
-		SELECT campaign_id, rank, supplier_id, supplier_name, kg_co2e::text, share, status
+		SELECT campaign_id, rank, supplier_id, supplier_name, kg_co2e::text, share, status, declined_at, coalesce(decline_reason, '')
 		FROM engagement.campaign_targets WHERE campaign_id = ANY($1) ORDER BY campaign_id, rank`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("query targets: %w", err)
 	}
 	var campaign int64
 	var t engagement.Target
-	if _, err := pgx.ForEachRow(rows, []any{&campaign, &t.Rank, &t.SupplierID, &t.SupplierName, &t.Kg, &t.Share, &t.Status}, func() error {
+	var declined *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&campaign, &t.Rank, &t.SupplierID, &t.SupplierName, &t.Kg, &t.Share, &t.Status, &declined, &t.DeclineReason}, func() error {
+		t.Declined = time.Time{}
+		if declined != nil {
+			t.Declined = *declined
+		}
 		cs[at[campaign]].Targets = append(cs[at[campaign]].Targets, t)
 		return nil
 	}); err != nil {

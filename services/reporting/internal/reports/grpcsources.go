@@ -181,8 +181,13 @@ func (s grpcSources) Engagements(ctx context.Context) (map[string]Engagement, er
 				}
 				e := Engagement{Campaign: c.GetName(), CampaignName: c.GetDisplayName(),
 					Status: strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(t.GetStatus().String(), "TARGET_STATUS_"), "_", " ")), Since: timeOf(c.GetCreateTime())}
-				if t.GetDataReceiveTime() != nil {
+				switch t.GetStatus() {
+				case engagementv1.TargetStatus_TARGET_STATUS_DATA_RECEIVED:
 					e.Since = timeOf(t.GetDataReceiveTime())
+				case engagementv1.TargetStatus_TARGET_STATUS_DECLINED:
+					e.Since = timeOf(t.GetDeclineTime())
+				case engagementv1.TargetStatus_TARGET_STATUS_INVITED, engagementv1.TargetStatus_TARGET_STATUS_UNSPECIFIED:
+					// Since the campaign began.
 				}
 				out[id] = e
 			}

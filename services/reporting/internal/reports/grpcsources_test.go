@@ -170,8 +170,10 @@ func (f *fakeEngagement) ListCampaigns(ctx context.Context, req *engagementv1.Li
 			CreateTime: timestamppb.New(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)),
 		}}}, nil
 	}
+	s3 := target("S3")
+	s3.Status, s3.DeclineTime = engagementv1.TargetStatus_TARGET_STATUS_DECLINED, timestamppb.New(time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC))
 	return &engagementv1.ListCampaignsResponse{Campaigns: []*engagementv1.Campaign{{
-		Name: "campaigns/1", DisplayName: "Q1", Targets: []*engagementv1.CampaignTarget{target("S1"), target("S2")},
+		Name: "campaigns/1", DisplayName: "Q1", Targets: []*engagementv1.CampaignTarget{target("S1"), target("S2"), s3},
 		CreateTime: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 	}}}, nil
 }
@@ -312,6 +314,7 @@ func TestGRPCSources(t *testing.T) {
 	if !reflect.DeepEqual(engaged, map[string]reports.Engagement{
 		"S1": {Campaign: "campaigns/2", CampaignName: "Q2", Status: "data received", Since: time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)},
 		"S2": {Campaign: "campaigns/1", CampaignName: "Q1", Status: "invited", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"S3": {Campaign: "campaigns/1", CampaignName: "Q1", Status: "declined", Since: time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)},
 	}) {
 		t.Errorf("Engagements = %+v", engaged)
 	}

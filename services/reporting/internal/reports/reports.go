@@ -192,8 +192,8 @@ type ParetoEntry struct {
 // Engagement is a supplier's place in its latest campaign.
 type Engagement struct {
 	Campaign, CampaignName string
-	Status                 string    // "invited", "data received"
-	Since                  time.Time // the campaign's start, or when the data was received
+	Status                 string    // "invited", "data received", "declined"
+	Since                  time.Time // the campaign's start, or when the data was received or the target declined
 }
 
 // Received reports whether the supplier's own figures were recorded

@@ -34,6 +34,9 @@ const (
 	// product footprint, POST /v1/supplierFactors) were recorded since the
 	// campaign began; its lines are calculated with them.
 	TargetStatus_TARGET_STATUS_DATA_RECEIVED TargetStatus = 2
+	// Recorded as declined (DeclineCampaignTarget), and no figures of the
+	// supplier recorded since the campaign began.
+	TargetStatus_TARGET_STATUS_DECLINED TargetStatus = 3
 )
 
 // Enum value maps for TargetStatus.
@@ -42,11 +45,13 @@ var (
 		0: "TARGET_STATUS_UNSPECIFIED",
 		1: "TARGET_STATUS_INVITED",
 		2: "TARGET_STATUS_DATA_RECEIVED",
+		3: "TARGET_STATUS_DECLINED",
 	}
 	TargetStatus_value = map[string]int32{
 		"TARGET_STATUS_UNSPECIFIED":   0,
 		"TARGET_STATUS_INVITED":       1,
 		"TARGET_STATUS_DATA_RECEIVED": 2,
+		"TARGET_STATUS_DECLINED":      3,
 	}
 )
 
@@ -205,8 +210,10 @@ type Campaign struct {
 	DataReceivedCount  int32   `protobuf:"varint,8,opt,name=data_received_count,json=dataReceivedCount,proto3" json:"data_received_count,omitempty"`
 	DataReceivedKgCo2E string  `protobuf:"bytes,9,opt,name=data_received_kg_co2e,json=dataReceivedKgCo2e,proto3" json:"data_received_kg_co2e,omitempty"`
 	DataReceivedShare  float64 `protobuf:"fixed64,10,opt,name=data_received_share,json=dataReceivedShare,proto3" json:"data_received_share,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The targets DECLINED.
+	DeclinedCount int32 `protobuf:"varint,11,opt,name=declined_count,json=declinedCount,proto3" json:"declined_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -309,6 +316,13 @@ func (x *Campaign) GetDataReceivedShare() float64 {
 	return 0
 }
 
+func (x *Campaign) GetDeclinedCount() int32 {
+	if x != nil {
+		return x.DeclinedCount
+	}
+	return 0
+}
+
 type CampaignTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "suppliers/{supplier}".
@@ -322,8 +336,11 @@ type CampaignTarget struct {
 	// began ("supplierFactors/{id}") and when.
 	SupplierFactor  string                 `protobuf:"bytes,7,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
 	DataReceiveTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=data_receive_time,json=dataReceiveTime,proto3" json:"data_receive_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Set once the target was declined (kept if data arrives later).
+	DeclineReason string                 `protobuf:"bytes,9,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
+	DeclineTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=decline_time,json=declineTime,proto3" json:"decline_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CampaignTarget) Reset() {
@@ -408,6 +425,20 @@ func (x *CampaignTarget) GetSupplierFactor() string {
 func (x *CampaignTarget) GetDataReceiveTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.DataReceiveTime
+	}
+	return nil
+}
+
+func (x *CampaignTarget) GetDeclineReason() string {
+	if x != nil {
+		return x.DeclineReason
+	}
+	return ""
+}
+
+func (x *CampaignTarget) GetDeclineTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeclineTime
 	}
 	return nil
 }
@@ -501,6 +532,62 @@ func (x *GetCampaignRequest) GetName() string {
 	return ""
 }
 
+type DeclineCampaignTargetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}/targets/{supplier}": a supplier the campaign
+	// targets.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required: why, as the supplier gave it or the campaign's owner
+	// records it (at most 500 characters).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineCampaignTargetRequest) Reset() {
+	*x = DeclineCampaignTargetRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineCampaignTargetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineCampaignTargetRequest) ProtoMessage() {}
+
+func (x *DeclineCampaignTargetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineCampaignTargetRequest.ProtoReflect.Descriptor instead.
+func (*DeclineCampaignTargetRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeclineCampaignTargetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeclineCampaignTargetRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type ListCampaignsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most 1000; 0 means 50.
@@ -512,7 +599,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[4]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +611,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[4]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +624,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{4}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListCampaignsRequest) GetPageSize() int32 {
@@ -564,7 +651,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +663,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +676,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{5}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -630,7 +717,7 @@ type WebhookEndpoint struct {
 
 func (x *WebhookEndpoint) Reset() {
 	*x = WebhookEndpoint{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +729,7 @@ func (x *WebhookEndpoint) String() string {
 func (*WebhookEndpoint) ProtoMessage() {}
 
 func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +742,7 @@ func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookEndpoint.ProtoReflect.Descriptor instead.
 func (*WebhookEndpoint) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{6}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WebhookEndpoint) GetName() string {
@@ -730,7 +817,7 @@ type CreateWebhookEndpointRequest struct {
 
 func (x *CreateWebhookEndpointRequest) Reset() {
 	*x = CreateWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +829,7 @@ func (x *CreateWebhookEndpointRequest) String() string {
 func (*CreateWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +842,7 @@ func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateWebhookEndpointRequest) GetEndpoint() *WebhookEndpoint {
@@ -775,7 +862,7 @@ type GetWebhookEndpointRequest struct {
 
 func (x *GetWebhookEndpointRequest) Reset() {
 	*x = GetWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +874,7 @@ func (x *GetWebhookEndpointRequest) String() string {
 func (*GetWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +887,7 @@ func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetWebhookEndpointRequest) GetName() string {
@@ -821,7 +908,7 @@ type ListWebhookEndpointsRequest struct {
 
 func (x *ListWebhookEndpointsRequest) Reset() {
 	*x = ListWebhookEndpointsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +920,7 @@ func (x *ListWebhookEndpointsRequest) String() string {
 func (*ListWebhookEndpointsRequest) ProtoMessage() {}
 
 func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +933,7 @@ func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookEndpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookEndpointsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListWebhookEndpointsRequest) GetPageSize() int32 {
@@ -873,7 +960,7 @@ type ListWebhookEndpointsResponse struct {
 
 func (x *ListWebhookEndpointsResponse) Reset() {
 	*x = ListWebhookEndpointsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +972,7 @@ func (x *ListWebhookEndpointsResponse) String() string {
 func (*ListWebhookEndpointsResponse) ProtoMessage() {}
 
 func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +985,7 @@ func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookEndpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookEndpointsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListWebhookEndpointsResponse) GetEndpoints() []*WebhookEndpoint {
@@ -925,7 +1012,7 @@ type DeleteWebhookEndpointRequest struct {
 
 func (x *DeleteWebhookEndpointRequest) Reset() {
 	*x = DeleteWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1024,7 @@ func (x *DeleteWebhookEndpointRequest) String() string {
 func (*DeleteWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1037,7 @@ func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteWebhookEndpointRequest) GetName() string {
@@ -970,7 +1057,7 @@ type EnableWebhookEndpointRequest struct {
 
 func (x *EnableWebhookEndpointRequest) Reset() {
 	*x = EnableWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1069,7 @@ func (x *EnableWebhookEndpointRequest) String() string {
 func (*EnableWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1082,7 @@ func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*EnableWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EnableWebhookEndpointRequest) GetName() string {
@@ -1029,7 +1116,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1128,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1141,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -1147,7 +1234,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1246,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1259,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetParent() string {
@@ -1206,7 +1293,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1305,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1318,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -1258,7 +1345,7 @@ type RedeliverWebhookRequest struct {
 
 func (x *RedeliverWebhookRequest) Reset() {
 	*x = RedeliverWebhookRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1357,7 @@ func (x *RedeliverWebhookRequest) String() string {
 func (*RedeliverWebhookRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1370,7 @@ func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RedeliverWebhookRequest) GetName() string {
@@ -1308,7 +1395,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1407,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1420,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PublishEventRequest) GetEventId() string {
@@ -1369,7 +1456,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1468,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1481,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PublishEventResponse) GetPublished() bool {
@@ -1415,7 +1502,7 @@ var File_vcci_engagement_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x03\n" +
+	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x03\n" +
 	"\bCampaign\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x13\n" +
@@ -1428,7 +1515,8 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x13data_received_count\x18\b \x01(\x05R\x11dataReceivedCount\x121\n" +
 	"\x15data_received_kg_co2e\x18\t \x01(\tR\x12dataReceivedKgCo2e\x12.\n" +
 	"\x13data_received_share\x18\n" +
-	" \x01(\x01R\x11dataReceivedShare\"\xce\x02\n" +
+	" \x01(\x01R\x11dataReceivedShare\x12%\n" +
+	"\x0edeclined_count\x18\v \x01(\x05R\rdeclinedCount\"\xb4\x03\n" +
 	"\x0eCampaignTarget\x12\x1a\n" +
 	"\bsupplier\x18\x01 \x01(\tR\bsupplier\x122\n" +
 	"\x15supplier_display_name\x18\x02 \x01(\tR\x13supplierDisplayName\x12\x12\n" +
@@ -1437,11 +1525,17 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x05share\x18\x05 \x01(\x01R\x05share\x128\n" +
 	"\x06status\x18\x06 \x01(\x0e2 .vcci.engagement.v1.TargetStatusR\x06status\x12'\n" +
 	"\x0fsupplier_factor\x18\a \x01(\tR\x0esupplierFactor\x12F\n" +
-	"\x11data_receive_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0fdataReceiveTime\"Q\n" +
+	"\x11data_receive_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0fdataReceiveTime\x12%\n" +
+	"\x0edecline_reason\x18\t \x01(\tR\rdeclineReason\x12=\n" +
+	"\fdecline_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vdeclineTime\"Q\n" +
 	"\x15CreateCampaignRequest\x128\n" +
 	"\bcampaign\x18\x01 \x01(\v2\x1c.vcci.engagement.v1.CampaignR\bcampaign\"(\n" +
 	"\x12GetCampaignRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"R\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"J\n" +
+	"\x1cDeclineCampaignTargetRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"R\n" +
 	"\x14ListCampaignsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1514,11 +1608,12 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\tpublished\x18\x01 \x01(\bR\tpublished\x12\x1e\n" +
 	"\n" +
 	"deliveries\x18\x02 \x01(\x05R\n" +
-	"deliveries*i\n" +
+	"deliveries*\x85\x01\n" +
 	"\fTargetStatus\x12\x1d\n" +
 	"\x19TARGET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TARGET_STATUS_INVITED\x10\x01\x12\x1f\n" +
-	"\x1bTARGET_STATUS_DATA_RECEIVED\x10\x02*\x87\x01\n" +
+	"\x1bTARGET_STATUS_DATA_RECEIVED\x10\x02\x12\x1a\n" +
+	"\x16TARGET_STATUS_DECLINED\x10\x03*\x87\x01\n" +
 	"\x14WebhookEndpointState\x12&\n" +
 	"\"WEBHOOK_ENDPOINT_STATE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eWEBHOOK_ENDPOINT_STATE_ENABLED\x10\x01\x12#\n" +
@@ -1528,11 +1623,13 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n" +
 	" WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12!\n" +
 	"\x1dWEBHOOK_DELIVERY_STATE_FAILED\x10\x03\x12\"\n" +
-	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\x98\t\n" +
+	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\x81\n" +
+	"\n" +
 	"\x11EngagementService\x12Y\n" +
 	"\x0eCreateCampaign\x12).vcci.engagement.v1.CreateCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12S\n" +
 	"\vGetCampaign\x12&.vcci.engagement.v1.GetCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12d\n" +
-	"\rListCampaigns\x12(.vcci.engagement.v1.ListCampaignsRequest\x1a).vcci.engagement.v1.ListCampaignsResponse\x12n\n" +
+	"\rListCampaigns\x12(.vcci.engagement.v1.ListCampaignsRequest\x1a).vcci.engagement.v1.ListCampaignsResponse\x12g\n" +
+	"\x15DeclineCampaignTarget\x120.vcci.engagement.v1.DeclineCampaignTargetRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12n\n" +
 	"\x15CreateWebhookEndpoint\x120.vcci.engagement.v1.CreateWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12h\n" +
 	"\x12GetWebhookEndpoint\x12-.vcci.engagement.v1.GetWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12y\n" +
 	"\x14ListWebhookEndpoints\x12/.vcci.engagement.v1.ListWebhookEndpointsRequest\x1a0.vcci.engagement.v1.ListWebhookEndpointsResponse\x12a\n" +
@@ -1556,7 +1653,7 @@ func file_vcci_engagement_v1_engagement_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
 	(TargetStatus)(0),                     // 0: vcci.engagement.v1.TargetStatus
 	(WebhookEndpointState)(0),             // 1: vcci.engagement.v1.WebhookEndpointState
@@ -1565,67 +1662,71 @@ var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
 	(*CampaignTarget)(nil),                // 4: vcci.engagement.v1.CampaignTarget
 	(*CreateCampaignRequest)(nil),         // 5: vcci.engagement.v1.CreateCampaignRequest
 	(*GetCampaignRequest)(nil),            // 6: vcci.engagement.v1.GetCampaignRequest
-	(*ListCampaignsRequest)(nil),          // 7: vcci.engagement.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),         // 8: vcci.engagement.v1.ListCampaignsResponse
-	(*WebhookEndpoint)(nil),               // 9: vcci.engagement.v1.WebhookEndpoint
-	(*CreateWebhookEndpointRequest)(nil),  // 10: vcci.engagement.v1.CreateWebhookEndpointRequest
-	(*GetWebhookEndpointRequest)(nil),     // 11: vcci.engagement.v1.GetWebhookEndpointRequest
-	(*ListWebhookEndpointsRequest)(nil),   // 12: vcci.engagement.v1.ListWebhookEndpointsRequest
-	(*ListWebhookEndpointsResponse)(nil),  // 13: vcci.engagement.v1.ListWebhookEndpointsResponse
-	(*DeleteWebhookEndpointRequest)(nil),  // 14: vcci.engagement.v1.DeleteWebhookEndpointRequest
-	(*EnableWebhookEndpointRequest)(nil),  // 15: vcci.engagement.v1.EnableWebhookEndpointRequest
-	(*WebhookDelivery)(nil),               // 16: vcci.engagement.v1.WebhookDelivery
-	(*ListWebhookDeliveriesRequest)(nil),  // 17: vcci.engagement.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 18: vcci.engagement.v1.ListWebhookDeliveriesResponse
-	(*RedeliverWebhookRequest)(nil),       // 19: vcci.engagement.v1.RedeliverWebhookRequest
-	(*PublishEventRequest)(nil),           // 20: vcci.engagement.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),          // 21: vcci.engagement.v1.PublishEventResponse
-	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                 // 23: google.protobuf.Empty
+	(*DeclineCampaignTargetRequest)(nil),  // 7: vcci.engagement.v1.DeclineCampaignTargetRequest
+	(*ListCampaignsRequest)(nil),          // 8: vcci.engagement.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),         // 9: vcci.engagement.v1.ListCampaignsResponse
+	(*WebhookEndpoint)(nil),               // 10: vcci.engagement.v1.WebhookEndpoint
+	(*CreateWebhookEndpointRequest)(nil),  // 11: vcci.engagement.v1.CreateWebhookEndpointRequest
+	(*GetWebhookEndpointRequest)(nil),     // 12: vcci.engagement.v1.GetWebhookEndpointRequest
+	(*ListWebhookEndpointsRequest)(nil),   // 13: vcci.engagement.v1.ListWebhookEndpointsRequest
+	(*ListWebhookEndpointsResponse)(nil),  // 14: vcci.engagement.v1.ListWebhookEndpointsResponse
+	(*DeleteWebhookEndpointRequest)(nil),  // 15: vcci.engagement.v1.DeleteWebhookEndpointRequest
+	(*EnableWebhookEndpointRequest)(nil),  // 16: vcci.engagement.v1.EnableWebhookEndpointRequest
+	(*WebhookDelivery)(nil),               // 17: vcci.engagement.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),  // 18: vcci.engagement.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 19: vcci.engagement.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookRequest)(nil),       // 20: vcci.engagement.v1.RedeliverWebhookRequest
+	(*PublishEventRequest)(nil),           // 21: vcci.engagement.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 22: vcci.engagement.v1.PublishEventResponse
+	(*timestamppb.Timestamp)(nil),         // 23: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                 // 24: google.protobuf.Empty
 }
 var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
 	4,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
-	22, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	23, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
-	22, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
-	3,  // 5: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
-	1,  // 6: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
-	22, // 7: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
-	22, // 8: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 9: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
-	9,  // 10: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
-	2,  // 11: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
-	22, // 12: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	22, // 13: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
-	16, // 14: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
-	5,  // 15: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
-	6,  // 16: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
-	7,  // 17: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
-	10, // 18: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
-	11, // 19: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
-	12, // 20: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
-	14, // 21: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
-	15, // 22: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
-	17, // 23: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
-	19, // 24: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
-	20, // 25: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
-	3,  // 26: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
-	3,  // 27: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
-	8,  // 28: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
-	9,  // 29: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	9,  // 30: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	13, // 31: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
-	23, // 32: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
-	9,  // 33: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	18, // 34: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
-	16, // 35: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
-	21, // 36: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
-	26, // [26:37] is the sub-list for method output_type
-	15, // [15:26] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	23, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
+	23, // 4: vcci.engagement.v1.CampaignTarget.decline_time:type_name -> google.protobuf.Timestamp
+	3,  // 5: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
+	3,  // 6: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
+	1,  // 7: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
+	23, // 8: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
+	23, // 9: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	10, // 10: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
+	10, // 11: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
+	2,  // 12: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
+	23, // 13: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	23, // 14: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
+	17, // 15: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
+	5,  // 16: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
+	6,  // 17: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
+	8,  // 18: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
+	7,  // 19: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:input_type -> vcci.engagement.v1.DeclineCampaignTargetRequest
+	11, // 20: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
+	12, // 21: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
+	13, // 22: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
+	15, // 23: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
+	16, // 24: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
+	18, // 25: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
+	20, // 26: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
+	21, // 27: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
+	3,  // 28: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
+	3,  // 29: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
+	9,  // 30: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
+	3,  // 31: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:output_type -> vcci.engagement.v1.Campaign
+	10, // 32: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	10, // 33: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	14, // 34: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
+	24, // 35: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	10, // 36: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	19, // 37: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
+	17, // 38: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
+	22, // 39: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
+	28, // [28:40] is the sub-list for method output_type
+	16, // [16:28] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_vcci_engagement_v1_engagement_proto_init() }
@@ -1639,7 +1740,7 @@ func file_vcci_engagement_v1_engagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_engagement_v1_engagement_proto_rawDesc), len(file_vcci_engagement_v1_engagement_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	EngagementService_CreateCampaign_FullMethodName        = "/vcci.engagement.v1.EngagementService/CreateCampaign"
 	EngagementService_GetCampaign_FullMethodName           = "/vcci.engagement.v1.EngagementService/GetCampaign"
 	EngagementService_ListCampaigns_FullMethodName         = "/vcci.engagement.v1.EngagementService/ListCampaigns"
+	EngagementService_DeclineCampaignTarget_FullMethodName = "/vcci.engagement.v1.EngagementService/DeclineCampaignTarget"
 	EngagementService_CreateWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint"
 	EngagementService_GetWebhookEndpoint_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetWebhookEndpoint"
 	EngagementService_ListWebhookEndpoints_FullMethodName  = "/vcci.engagement.v1.EngagementService/ListWebhookEndpoints"
@@ -49,6 +50,11 @@ type EngagementServiceClient interface {
 	GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
 	// ListCampaigns lists campaigns, newest first.
 	ListCampaigns(ctx context.Context, in *ListCampaignsRequest, opts ...grpc.CallOption) (*ListCampaignsResponse, error)
+	// DeclineCampaignTarget records that a targeted supplier declined to
+	// send its own figures, and why; it returns the campaign. Figures the
+	// supplier sends later still make it DATA_RECEIVED. Declining again
+	// replaces the reason and the time.
+	DeclineCampaignTarget(ctx context.Context, in *DeclineCampaignTargetRequest, opts ...grpc.CallOption) (*Campaign, error)
 	// CreateWebhookEndpoint registers a URL to receive the given event types.
 	//
 	// The answer carries the endpoint's signing secret; no later call shows
@@ -115,6 +121,16 @@ func (c *engagementServiceClient) ListCampaigns(ctx context.Context, in *ListCam
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCampaignsResponse)
 	err := c.cc.Invoke(ctx, EngagementService_ListCampaigns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) DeclineCampaignTarget(ctx context.Context, in *DeclineCampaignTargetRequest, opts ...grpc.CallOption) (*Campaign, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Campaign)
+	err := c.cc.Invoke(ctx, EngagementService_DeclineCampaignTarget_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +233,11 @@ type EngagementServiceServer interface {
 	GetCampaign(context.Context, *GetCampaignRequest) (*Campaign, error)
 	// ListCampaigns lists campaigns, newest first.
 	ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error)
+	// DeclineCampaignTarget records that a targeted supplier declined to
+	// send its own figures, and why; it returns the campaign. Figures the
+	// supplier sends later still make it DATA_RECEIVED. Declining again
+	// replaces the reason and the time.
+	DeclineCampaignTarget(context.Context, *DeclineCampaignTargetRequest) (*Campaign, error)
 	// CreateWebhookEndpoint registers a URL to receive the given event types.
 	//
 	// The answer carries the endpoint's signing secret; no later call shows
@@ -267,6 +288,9 @@ func (UnimplementedEngagementServiceServer) GetCampaign(context.Context, *GetCam
 }
 func (UnimplementedEngagementServiceServer) ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListCampaigns not implemented")
+}
+func (UnimplementedEngagementServiceServer) DeclineCampaignTarget(context.Context, *DeclineCampaignTargetRequest) (*Campaign, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeclineCampaignTarget not implemented")
 }
 func (UnimplementedEngagementServiceServer) CreateWebhookEndpoint(context.Context, *CreateWebhookEndpointRequest) (*WebhookEndpoint, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateWebhookEndpoint not implemented")
@@ -363,6 +387,24 @@ func _EngagementService_ListCampaigns_Handler(srv interface{}, ctx context.Conte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(EngagementServiceServer).ListCampaigns(ctx, req.(*ListCampaignsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_DeclineCampaignTarget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclineCampaignTargetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).DeclineCampaignTarget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_DeclineCampaignTarget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).DeclineCampaignTarget(ctx, req.(*DeclineCampaignTargetRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -529,6 +571,10 @@ var EngagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCampaigns",
 			Handler:    _EngagementService_ListCampaigns_Handler,
+		},
+		{
+			MethodName: "DeclineCampaignTarget",
+			Handler:    _EngagementService_DeclineCampaignTarget_Handler,
 		},
 		{
 			MethodName: "CreateWebhookEndpoint",
