@@ -270,7 +270,7 @@ func hotspotPack(d data) document.Document {
 	cum := new(big.Rat)
 	ch := document.Chart{Kind: document.Pareto, Title: "Supplier Pareto", XLabel: "Supplier", YLabel: tonnesUnit}
 	bars, line := []float64{}, []float64{}
-	engaged, received, own := 0, 0, 0
+	engaged, received, declined, own := 0, 0, 0, 0
 	for _, e := range p.Entries {
 		kg := rat(e.Kg)
 		cum.Add(cum, kg)
@@ -281,8 +281,11 @@ func hotspotPack(d data) document.Document {
 		eng := "not engaged"
 		if en, ok := d.engaged[e.SupplierID]; ok {
 			engaged++
-			if en.Received() {
+			switch en.Status {
+			case StatusDataReceived:
 				received++
+			case StatusDeclined:
+				declined++
 			}
 			eng = fmt.Sprintf("%s (campaign %q, %s)", en.Status, en.CampaignName, en.Since.UTC().Format("2006-01-02"))
 		}
@@ -329,8 +332,8 @@ func hotspotPack(d data) document.Document {
 	if total.Sign() <= 0 {
 		ps = append(ps, "The net total is not positive (credit notes outweigh purchases), so no share is meaningful and none is shown.")
 	}
-	eng := fmt.Sprintf("Suppliers listed that an engagement campaign targets: %s of %s, of which %s sent their own figures since their campaign began; the status shown is their latest campaign's.",
-		count(engaged), count(len(p.Entries)), count(received))
+	eng := fmt.Sprintf("Suppliers listed that an engagement campaign targets: %s of %s, of which %s sent their own figures since their campaign began and %s declined; the status shown is their latest campaign's.",
+		count(engaged), count(len(p.Entries)), count(received), count(declined))
 	if len(d.engaged) == 0 {
 		eng = "No engagement campaign has targeted any supplier: every supplier is shown as not engaged."
 	}

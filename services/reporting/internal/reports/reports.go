@@ -196,13 +196,12 @@ type Engagement struct {
 	Since                  time.Time // the campaign's start, or when the data was received or the target declined
 }
 
-// Received reports whether the supplier's own figures were recorded
-// since the campaign began.
-func (e Engagement) Received() bool { return e.Status == StatusDataReceived }
-
-// StatusDataReceived is Engagement.Status once the supplier's figures
-// were recorded since its campaign began.
-const StatusDataReceived = "data received"
+// Engagement.Status once the supplier's figures were recorded since its
+// campaign began, and once it was recorded as declining.
+const (
+	StatusDataReceived = "data received"
+	StatusDeclined     = "declined"
+)
 
 // SupplierFactor is a supplier's own figure on file.
 type SupplierFactor struct {

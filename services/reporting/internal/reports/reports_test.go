@@ -183,6 +183,7 @@ func newFake() *fakeSources {
 		engaged: map[string]reports.Engagement{
 			"S1": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: reports.StatusDataReceived, Since: time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)},
 			"S2": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: "invited", Since: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)},
+			"S3": {Campaign: "campaigns/1", CampaignName: "Q1 hotspots", Status: reports.StatusDeclined, Since: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
 		},
 		figures:  []reports.SupplierFactor{{SupplierID: "S1", Kind: "supplier-company", ReportingYear: 2024, Verified: true, ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}},
 		settings: reports.Settings{GWPBasis: "AR5", BaseYear: 2023, SignificanceThresholdPercent: "5", SpendFactorSet: epa, ActivityFactorSet: desnz},
@@ -475,7 +476,7 @@ func TestHotspotPack(t *testing.T) {
 		"Engagement":            `invited (campaign "Q1 hotspots", 2026-01-05)`,
 		"Supplier data on file": "none", "Methods": "average-data 100.00 %"})
 	wantCells(t, "S3", row(t, tb, "3"), map[string]string{"Supplier": "S3", "Intensity": "", "Share of total": "20.01", "Cumulative share": "100.00", "Hotspot set": "no",
-		"Methods": ""})
+		"Methods": "", "Engagement": `declined (campaign "Q1 hotspots", 2026-03-01)`})
 	var pareto document.Chart
 	for _, s := range doc.Sections {
 		for _, c := range s.Charts {
@@ -488,7 +489,7 @@ func TestHotspotPack(t *testing.T) {
 		t.Errorf("pareto chart = %v %v", pareto.Labels, pareto.Series)
 	}
 	txt := text(doc)
-	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 2 of 3, of which 1 sent their own figures since their campaign began;",
+	for _, want := range []string{"3 suppliers account for 20.002 t CO2e. The 2 largest reach 75.00 % of it", "Suppliers listed that an engagement campaign targets: 3 of 3, of which 1 sent their own figures since their campaign began and 1 declined;",
 		"Suppliers are ranked under IPCC AR5 GWP-100, the report's basis, by the lines dated 2024-01 to 2024-12.",
 		"Of the 3 suppliers listed, 1 have lines calculated from their own data"} {
 		if !strings.Contains(txt, want) {
