@@ -43,17 +43,10 @@ const MaintenanceRole = "vcci_maintenance"
 // Option configures Open.
 type Option func(*options)
 
-type options struct {
-	timeouts Timeouts
-	appName  string
-}
+type options struct{ timeouts Timeouts }
 
 // WithTimeouts gives the pool's connections t in place of DefaultTimeouts.
 func WithTimeouts(t Timeouts) Option { return func(o *options) { o.timeouts = t } }
-
-// WithApplicationName names the pool's sessions (application_name, as
-// pg_stat_activity shows them), unless url names them.
-func WithApplicationName(name string) Option { return func(o *options) { o.appName = name } }
 
 // Open returns a pool for url whose queries are traced with tp. Every
 // connection starts with DefaultTimeouts (or WithTimeouts'), unless url's
@@ -78,9 +71,6 @@ func Open(ctx context.Context, url string, tp trace.TracerProvider, maxConns int
 	// each time (the deep transactions page at 1M lines).
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
-	}
-	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set && o.appName != "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = o.appName
 	}
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp))
 	if maxConns > 0 {

@@ -262,23 +262,15 @@ func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, timeout 
 	return nil
 }
 
-// OpenPool opens a pool of at most maxConns sessions, limited as
-// db.LoadTimeouts reads and named name (application_name) if it is set:
-// a pool beside the one OpenDB opens, that some of a service's work
-// keeps to.
-func OpenPool(ctx context.Context, env Env, name string, maxConns int32) (*pgxpool.Pool, error) {
-	timeouts, err := db.LoadTimeouts()
-	if err != nil {
-		return nil, err
-	}
-	return db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns, db.WithTimeouts(timeouts), db.WithApplicationName(name))
-}
-
 // OpenDB opens the service's pool, its sessions limited as db.LoadTimeouts
 // reads, applies the identity schema's migrations and the service's own
 // (via migrate), and returns the pool with an authenticator on it.
 func OpenDB(ctx context.Context, env Env, maxConns int32, migrate func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, *tenancy.Authenticator, error) {
-	pool, err := OpenPool(ctx, env, "", maxConns)
+	timeouts, err := db.LoadTimeouts()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := db.Open(ctx, env.Cfg.DatabaseURL, env.TP, maxConns, db.WithTimeouts(timeouts))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"time"
@@ -11,11 +10,6 @@ import (
 	"github.com/vcci-dev/vcci/services/intake/internal/intake"
 	"github.com/vcci-dev/vcci/services/intake/internal/store"
 )
-
-// DefaultReadConns is DB_READ_CONNS' default: the 200-user model on 1M
-// lines read at p99 1.2-2.5 s with it against 2.2-4.9 s with the reads on
-// the workers' pool (docs/benchmarks.md).
-const DefaultReadConns = 8
 
 // Config is everything intake reads from its environment: what every gRPC
 // service reads, where the calculator is, and its own upload settings.
@@ -42,12 +36,6 @@ type Config struct {
 	// one pod or container): a restart takes back the uploads it was
 	// working when it died. Two live replicas must not share it.
 	WorkerID string
-	// ReadConns bounds the sessions that serve the directory's reads
-	// (suppliers, transactions) (DB_READ_CONNS, default 8): a pool of
-	// their own, apart from the one uploads and the rest share, so that a
-	// wave of readers neither takes the workers' connections nor wakes
-	// dozens of cold sessions at once.
-	ReadConns int
 	// SpoolDir holds upload bodies over a megabyte while they arrive
 	// (UPLOAD_SPOOL_DIR, default the system's temporary directory): room
 	// for MAX_UPLOAD_BYTES times the uploads received at once.
@@ -80,12 +68,6 @@ func LoadConfig(env service.Env) (Config, error) {
 	}
 	if c.CalculatorWait == 0 {
 		c.CalculatorWait = -1 // none: the worker's zero is its default
-	}
-	if c.ReadConns, err = config.Int("DB_READ_CONNS", DefaultReadConns); err != nil {
-		return Config{}, err
-	}
-	if c.ReadConns < 1 || c.ReadConns > 1000 {
-		return Config{}, fmt.Errorf("DB_READ_CONNS: must be between 1 and 1000, got %d", c.ReadConns)
 	}
 	c.WorkerID = config.String("UPLOAD_WORKER_ID", defaultWorkerID(env.GRPC))
 	c.SpoolDir = config.String("UPLOAD_SPOOL_DIR", "")

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +9,14 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
-	vars := []string{"MAX_UPLOAD_BYTES", "UPLOAD_WORKERS", "UPLOAD_LARGE_WORKERS", "UPLOAD_MAX_ATTEMPTS", "UPLOAD_TIMEOUT", "UPLOAD_CALCULATOR_WAIT", "DB_READ_CONNS"}
+	vars := []string{"MAX_UPLOAD_BYTES", "UPLOAD_WORKERS", "UPLOAD_LARGE_WORKERS", "UPLOAD_MAX_ATTEMPTS", "UPLOAD_TIMEOUT", "UPLOAD_CALCULATOR_WAIT"}
 	for _, v := range vars {
 		t.Setenv(v, "")
 	}
 	env := service.Env{Peers: map[string]string{"calculator": "calc:9102", "engagement": "eng:9104"}}
 	env.Cfg.Name = "intake"
 	got, err := LoadConfig(env)
-	want := Config{CalculatorAddr: "calc:9102", EngagementAddr: "eng:9104", MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute, CalculatorWait: 10 * time.Minute,
-		ReadConns: 8}
+	want := Config{CalculatorAddr: "calc:9102", EngagementAddr: "eng:9104", MaxUploadBytes: 2 << 30, SmallWorkers: 16, LargeWorkers: 2, MaxAttempts: 5, UploadTimeout: 10 * time.Minute, CalculatorWait: 10 * time.Minute}
 	want.Name = "intake"
 	if err != nil || got != want {
 		t.Fatalf("defaults = %+v, %v; want %+v", got, err, want)
@@ -33,14 +31,6 @@ func TestLoadConfig(t *testing.T) {
 	t.Setenv("UPLOAD_CALCULATOR_WAIT", "0")
 	if got, err := LoadConfig(service.Env{}); err != nil || got.CalculatorWait >= 0 {
 		t.Fatalf("UPLOAD_CALCULATOR_WAIT=0: %v, %v; want no wait", got.CalculatorWait, err)
-	}
-	t.Setenv("UPLOAD_CALCULATOR_WAIT", "")
-	for value, ok := range map[string]bool{"1": true, "1000": true, "0": false, "1001": false, "-3": false} {
-		t.Setenv("DB_READ_CONNS", value)
-		got, err := LoadConfig(service.Env{})
-		if ok != (err == nil) || ok && strconv.Itoa(got.ReadConns) != value || !ok && !strings.Contains(err.Error(), "DB_READ_CONNS") {
-			t.Errorf("DB_READ_CONNS=%s: %d, %v", value, got.ReadConns, err)
-		}
 	}
 	for _, v := range vars {
 		t.Run(v, func(t *testing.T) {

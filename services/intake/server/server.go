@@ -44,10 +44,9 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 	// An upload's transaction may wait on a second connection (its chunks,
 	// its partitions, its progress): each worker gets two on top of the
-	// API's 8, so that busy workers cannot take every connection and wait
-	// on each other. The directory's reads have a pool of their own
-	// (DB_READ_CONNS).
-	conns := 8 + 2*(cfg.SmallWorkers+cfg.LargeWorkers)
+	// API's, so that busy workers cannot take every connection and wait
+	// on each other.
+	conns := 16 + 2*(cfg.SmallWorkers+cfg.LargeWorkers)
 	if conns < 1 || conns > math.MaxInt32 {
 		return fmt.Errorf("intake: %d small and %d large workers: too many for one pool", cfg.SmallWorkers, cfg.LargeWorkers)
 	}
@@ -134,12 +133,7 @@ func Run(ctx context.Context, env service.Env) error {
 	}
 
 	tokens := pagetoken.New(tokenKey)
-	reads, err := service.OpenPool(ctx, env, "vcci-intake-reads", int32(cfg.ReadConns)) //nolint:gosec // G115: at most 1000 (LoadConfig)
-	if err != nil {
-		return err
-	}
-	defer reads.Close()
-	dir := dirapi.New(directory.New(dirstore.New(reads)), tokens, calc.Results, suppliers)
+	dir := dirapi.New(directory.New(dirstore.New(pool)), tokens, calc.Results, suppliers)
 	intakev1.RegisterIntakeServiceServer(srv.GRPC, grpcapi.New(intake.New(st, cfg.MaxUploadBytes).WithChanged(changed), tokens, dir))
 	// The tenant's keys and audit log (docs/security.md says why here).
 	iam := iamapi.New(pool, tokens)
