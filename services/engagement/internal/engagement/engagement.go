@@ -166,11 +166,12 @@ func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName stri
 		t.Status = Invited
 	}
 	c.TargetedKg = kg.FloatString(scale)
-	c, err = s.store.Create(ctx, tenant, c)
-	if err != nil {
-		return c, err
-	}
-	return s.progressOf(ctx, c)
+	// A new campaign has no answers yet: it is not read back from the
+	// calculator, whose failure would fail a campaign already stored.
+	c.ReceivedKg = "0"
+	created, err := s.store.Create(ctx, tenant, c)
+	created.ReceivedKg = c.ReceivedKg
+	return created, err
 }
 
 // Get returns one of the tenant's campaigns, its targets' status as of now.
@@ -220,8 +221,8 @@ func (s *Service) List(ctx context.Context, tenant uuid.UUID, after Cursor, limi
 // progress sets each target's status from the supplier data on file (a
 // target's data is received once a figure of its supplier is recorded
 // at or after the campaign's creation) and each campaign's totals of
-// those received. It is read, not stored: a figure recorded, or deleted
-// with its supplier, shows at once.
+// those received. It is read, not stored: a figure recorded shows at
+// once.
 func (s *Service) progress(ctx context.Context, cs []Campaign) error {
 	// The peer's error is a gRPC status already, passed through as is.
 	on, err := s.data.Received(ctx)

@@ -256,6 +256,11 @@ func TestCampaignProgressFromSupplierData(t *testing.T) {
 	if _, err := e.client.GetCampaign(testsupport.WithKey(e.keyA), &engagementv1.GetCampaignRequest{Name: c.GetName()}); status.Code(err) != codes.Unavailable {
 		t.Fatalf("GetCampaign with the calculator down: %v, want Unavailable", err)
 	}
+	// A new campaign has no answers to read: it is created all the same,
+	// once (a failure after storing it would have the client make it twice).
+	if c2 := create(t, e, "Second wave", 2); c2.GetDataReceivedKgCo2E() != "0" || c2.GetTargets()[0].GetStatus() != engagementv1.TargetStatus_TARGET_STATUS_INVITED {
+		t.Fatalf("created with the calculator down: %v", c2)
+	}
 }
 
 // A declined target says so and why, until its supplier's figures arrive
