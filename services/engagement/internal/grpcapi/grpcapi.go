@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -219,8 +220,8 @@ func (h Hotspot) TopSuppliers(ctx context.Context, topN int32) ([]engagement.Tar
 // lists: 100,000 figures.
 const maxFactorPages = 100
 
-// Calculator gives engagement the supplier data on file: the supplier
-// factors recorded in the calculator, with the caller's credentials.
+// Calculator gives engagement the supplier data on file: the caller's
+// tenant's supplier factors, as the calculator records them.
 type Calculator struct {
 	Client calculatorv1.CalculatorServiceClient
 }
@@ -233,12 +234,13 @@ func (c Calculator) Received(ctx context.Context) (map[string][]engagement.Recei
 		if err != nil {
 			return nil, err
 		}
-		// Newest first: each supplier's oldest ends up first.
 		for _, f := range resp.GetSupplierFactors() {
-			id := f.GetSupplierId()
-			out[id] = append([]engagement.Receipt{{SupplierFactor: f.GetName(), At: f.GetCreateTime().AsTime()}}, out[id]...)
+			out[f.GetSupplierId()] = append(out[f.GetSupplierId()], engagement.Receipt{SupplierFactor: f.GetName(), At: f.GetCreateTime().AsTime()})
 		}
 		if token = resp.GetNextPageToken(); token == "" {
+			for _, rs := range out {
+				slices.Reverse(rs) // listed newest first
+			}
 			return out, nil
 		}
 	}
