@@ -131,16 +131,11 @@ func New(store Store, pareto Pareto, data SupplierData) *Service {
 
 // Create creates a campaign on the topN largest suppliers as they are now.
 func (s *Service) Create(ctx context.Context, tenant uuid.UUID, displayName string, topN int32) (Campaign, error) {
-	displayName = strings.TrimSpace(displayName)
-	switch {
-	case displayName == "":
-		return Campaign{}, apperr.Invalid("campaign.display_name", "is required")
-	case utf8.RuneCountInString(displayName) > MaxDisplayName:
-		return Campaign{}, apperr.Invalid("campaign.display_name", "must be at most %d characters", MaxDisplayName)
-	case strings.ContainsRune(displayName, 0):
-		// PostgreSQL's text cannot hold it: stored, it would fail the call.
-		return Campaign{}, apperr.Invalid("campaign.display_name", "contains a NUL byte")
-	case topN < 1 || topN > MaxTopN:
+	displayName, err := text("campaign.display_name", displayName, MaxDisplayName)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if topN < 1 || topN > MaxTopN {
 		return Campaign{}, apperr.Invalid("campaign.top_n", "must be between 1 and %d, got %d", MaxTopN, topN)
 	}
 	// The peer's error is a gRPC status already; it passes through unwrapped
@@ -185,20 +180,31 @@ func (s *Service) Get(ctx context.Context, tenant uuid.UUID, id int64) (Campaign
 
 // Decline records that supplier declined campaign id, for reason.
 func (s *Service) Decline(ctx context.Context, tenant uuid.UUID, id int64, supplier, reason string) (Campaign, error) {
-	reason = strings.TrimSpace(reason)
-	switch {
-	case reason == "":
-		return Campaign{}, apperr.Invalid("reason", "is required: a decline is recorded with why")
-	case utf8.RuneCountInString(reason) > MaxReason:
-		return Campaign{}, apperr.Invalid("reason", "must be at most %d characters", MaxReason)
-	case strings.ContainsRune(reason, 0) || !utf8.ValidString(reason):
-		return Campaign{}, apperr.Invalid("reason", "is not text (a NUL byte or invalid UTF-8)")
+	reason, err := text("reason", reason, MaxReason)
+	if err != nil {
+		return Campaign{}, err
 	}
 	c, err := s.store.Decline(ctx, tenant, id, supplier, reason)
 	if err != nil {
 		return c, err
 	}
 	return s.progressOf(ctx, c)
+}
+
+// text is s without its surrounding spaces, refused (naming field) when
+// that is empty, longer than limit characters, or holds a NUL byte, which
+// PostgreSQL's text cannot store.
+func text(field, s string, limit int) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", apperr.Invalid(field, "is required")
+	case utf8.RuneCountInString(s) > limit:
+		return "", apperr.Invalid(field, "must be at most %d characters", limit)
+	case strings.ContainsRune(s, 0):
+		return "", apperr.Invalid(field, "contains a NUL byte")
+	}
+	return s, nil
 }
 
 // progressOf is c with its progress.
