@@ -518,6 +518,81 @@ func TestUploadFlowThroughREST(t *testing.T) {
 		declined.Targets[1].Status != "TARGET_STATUS_DECLINED" || declined.Targets[1].DeclineReason != "no figures before 2026" {
 		t.Fatalf("decline: HTTP %d %+v", code, declined)
 	}
+
+	// The third answers through a link, with no API key; its figure
+	// counts once the tenant accepts it.
+	var link struct {
+		URL        string `json:"url"`
+		Token      string `json:"token"`
+		ExpireTime string `json:"expireTime"`
+	}
+	if code := p.call(t, "POST", "/v1/"+camp.Name+"/targets/"+rank[2].id+":createSubmissionLink", p.key, nil, &link); code != 200 ||
+		link.URL != "/submit/"+link.Token {
+		t.Fatalf("link: HTTP %d %+v", code, link)
+	}
+	// The page a person opens, then the API it calls.
+	page, err := http.Get(p.base + link.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || page.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("page: HTTP %d %v", page.StatusCode, page.Header)
+	}
+	api := "/v1/supplierRequests/" + link.Token
+	var asked struct {
+		RequesterDisplayName, CampaignDisplayName, Supplier string
+		SubmissionsLeft                                     int
+	}
+	if code := p.call(t, "GET", api, "", nil, &asked); code != 200 || asked.RequesterDisplayName != "acme" ||
+		asked.CampaignDisplayName != "Top emitters 2024" || asked.Supplier != "suppliers/"+rank[2].id || asked.SubmissionsLeft != 20 {
+		t.Fatalf("supplier request: HTTP %d %+v", code, asked)
+	}
+	var st struct {
+		Details []struct{ FieldViolations []struct{ Field string } }
+	}
+	if code := p.call(t, "POST", api+":submit", "", strings.NewReader(`{"supplierFactor": {"kind": "SUPPLIER_FACTOR_KIND_COMPANY",
+		"kgCo2ePerUnit": "0.3", "reportingYear": 2024, "validFrom": "2024-12-31", "validTo": "2024-01-01"},
+		"contactName": "Ann Lee", "contactEmail": "ann@example.com"}`), &st, "Content-Type", "application/json"); code != 400 ||
+		len(st.Details) == 0 || st.Details[0].FieldViolations[0].Field != "supplier_factor.valid_to" {
+		t.Fatalf("dates reversed: HTTP %d %+v", code, st)
+	}
+	var sub struct{ Name, State, RecordedSupplierFactor, Recalculation string }
+	if code := p.call(t, "POST", api+":submit", "", strings.NewReader(`{"supplierFactor": {"kind": "SUPPLIER_FACTOR_KIND_COMPANY",
+		"kgCo2ePerUnit": "0.3", "reportingYear": 2024, "validFrom": "2024-01-01", "validTo": "2024-12-31"},
+		"contactName": "Ann Lee", "contactEmail": "ann@example.com"}`), &sub, "Content-Type", "application/json"); code != 200 ||
+		sub.State != "SUBMISSION_STATE_PENDING" {
+		t.Fatalf("submit: HTTP %d %+v", code, sub)
+	}
+	if code := p.call(t, "GET", "/v1/"+camp.Name, p.key, nil, &progress); code != 200 || progress.Targets[2].Status != "TARGET_STATUS_SUBMITTED" {
+		t.Fatalf("campaign with a submission: HTTP %d %+v", code, progress)
+	}
+	if code := p.call(t, "POST", "/v1/"+sub.Name+":accept", p.key, nil, &sub); code != 200 || sub.State != "SUBMISSION_STATE_ACCEPTED" ||
+		!strings.HasPrefix(sub.RecordedSupplierFactor, "supplierFactors/") || !strings.HasPrefix(sub.Recalculation, "recalculations/") {
+		t.Fatalf("accept: HTTP %d %+v", code, sub)
+	}
+	var recorded struct {
+		SupplierID    string `json:"supplierId"`
+		KgCo2ePerUnit string `json:"kgCo2ePerUnit"`
+	}
+	if code := p.call(t, "GET", "/v1/"+sub.RecordedSupplierFactor, p.key, nil, &recorded); code != 200 || recorded.SupplierID != rank[2].id ||
+		recorded.KgCo2ePerUnit != "0.3" {
+		t.Fatalf("recorded factor: HTTP %d %+v", code, recorded)
+	}
+	if code := p.call(t, "GET", "/v1/"+camp.Name, p.key, nil, &progress); code != 200 || progress.Targets[2].Status != "TARGET_STATUS_DATA_RECEIVED" ||
+		progress.Targets[2].SupplierFactor != sub.RecordedSupplierFactor || progress.DataReceivedCount != 2 {
+		t.Fatalf("campaign after the accepted figure: HTTP %d %+v", code, progress)
+	}
+	// The link's token is a credential: no metric names it.
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(metrics), link.Token) || !strings.Contains(string(metrics), "/v1/supplierRequests/{id}:submit") {
+		t.Fatal("the gateway's metrics name a submission link's token, or not its route")
+	}
 }
 
 // TestBadInputThroughREST covers what a client gets for bad requests.

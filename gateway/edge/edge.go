@@ -206,6 +206,8 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	root.Handle("GET /openapi.json", spec)
 	root.Handle("/docs/", docs())
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
+	root.HandleFunc(submitPageRoute, serveSubmitPage)
+	root.HandleFunc(submitAssetsRoute, serveSubmitAsset)
 	if o.RiverUI != nil {
 		root.Handle(RiverUIPath, o.RiverUI)
 	}
@@ -263,6 +265,7 @@ func newServeMux(marshaler runtime.Marshaler) *runtime.ServeMux {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeaderMatcher),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithMetadata(linkTokenMetadata),
 	)
 }
 
@@ -270,7 +273,8 @@ func newServeMux(marshaler runtime.Marshaler) *runtime.ServeMux {
 // names one of these reasons: gRPC has no code whose usual status is the
 // one HTTP clients expect for them.
 var httpStatusOfReason = map[string]int{
-	apperr.ReasonIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	apperr.ReasonIdempotencyKeyReused:  http.StatusUnprocessableEntity,
+	apperr.ReasonSubmissionLinkExpired: http.StatusGone,
 }
 
 // errorHandler is grpc-gateway's, with the status of httpStatusOfReason's
@@ -385,7 +389,8 @@ func route(path string) string {
 		// A report link's token is a credential: it never reaches a label
 		// or a log line.
 		case "uploads", "campaigns", "targets", "emissionResults", "suppliers", "transactions", "factorSets", "factors", "apiKeys", "reports", "reportFiles",
-			"webhookEndpoints", "webhookDeliveries", "recalculations", "supplierFactors", "columnMappings", "categoryRules":
+			"webhookEndpoints", "webhookDeliveries", "recalculations", "supplierFactors", "columnMappings", "categoryRules",
+			"supplierRequests", "submissions", "submit":
 			if id, _, _ := strings.Cut(parts[i], ":"); id != "" {
 				parts[i] = "{id}" + parts[i][len(id):] // the custom verb stays
 			}

@@ -434,6 +434,8 @@ func TestRouteHidesIDsAndIsText(t *testing.T) {
 		"/v1/supplierFactors/4":                "/v1/supplierFactors/{id}",
 		"/v1/columnMappings/3":                 "/v1/columnMappings/{id}",
 		"/v1/categoryRules/8":                  "/v1/categoryRules/{id}",
+		"/v1/supplierRequests/-:submit":        "/v1/supplierRequests/{id}:submit",
+		"/v1/campaigns/2/submissions/5:accept": "/v1/campaigns/{id}/submissions/{id}:accept",
 		"/v1/\xff\xfe":                         "/v1/\ufffd",
 	} {
 		if got := route(path); got != want {

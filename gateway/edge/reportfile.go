@@ -19,6 +19,7 @@ import (
 
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	reportingv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/reporting/v1"
+	"github.com/vcci-dev/vcci/pkg/signedlink"
 )
 
 // Report file routes. They are served beside the REST habits, not through
@@ -29,28 +30,62 @@ const (
 	reportFileRoute   = "GET /v1/reports/{id}/file"
 	sharedReportRoute = "GET /v1/reportFiles/{token}"
 	sharedPrefix      = "/v1/reportFiles/"
+	// submissionPrefix is a supplier's submission link, served by the
+	// grpc-gateway routes of engagement's GetSupplierRequest and
+	// SubmitSupplierData.
+	submissionPrefix = "/v1/supplierRequests/"
 	// hiddenToken stands for a link's token in the path every layer
 	// after hideLinkTokens sees.
-	hiddenToken = "-"
+	hiddenToken = signedlink.Hidden
 )
 
 type linkTokenKey struct{}
 
-// hideLinkTokens takes a report link's token out of the request's path
-// before anything records the path (the trace's url.path, the access log):
-// the token is a credential for as long as the link lives. serveShared
-// reads it back from the context.
+// hideLinkTokens takes a link's token out of the request's path before
+// anything records the path (the trace's url.path, the access log): the
+// token is a credential for as long as the link lives. A report link's
+// serveShared reads it back from the context; a submission link's goes to
+// engagement as metadata (linkTokenMetadata), its path naming
+// signedlink.Hidden in its place; its page needs none (the browser's
+// script reads its own address).
 func hideLinkTokens(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.URL.Path, sharedPrefix)
-		if !ok || tok == "" || strings.Contains(tok, "/") {
-			next.ServeHTTP(w, r)
-			return
+		for _, prefix := range []string{sharedPrefix, submissionPrefix, submitPagePrefix} {
+			rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+			tok, verb, _ := strings.Cut(rest, ":")
+			if !ok || !isToken(tok) || strings.Contains(rest, "/") {
+				continue // no link's: left for the route to refuse
+			}
+			if verb != "" {
+				verb = ":" + verb
+			}
+			r = r.Clone(context.WithValue(r.Context(), linkTokenKey{}, tok))
+			r.URL.Path, r.URL.RawPath = prefix+hiddenToken+verb, ""
+			r.RequestURI = r.URL.RequestURI()
+			break
 		}
-		r = r.Clone(context.WithValue(r.Context(), linkTokenKey{}, tok))
-		r.URL.Path, r.URL.RawPath, r.RequestURI = sharedPrefix+hiddenToken, "", sharedPrefix+hiddenToken
 		next.ServeHTTP(w, r)
 	})
+}
+
+const tokenChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+// isToken reports whether s could be a link's token: base64url and dots,
+// which metadata can carry.
+func isToken(s string) bool {
+	if s == "" || len(s) > 1024 {
+		return false
+	}
+	return strings.Trim(s, tokenChars) == ""
+}
+
+// linkTokenMetadata passes a submission link's token, which
+// hideLinkTokens took out of the path, to engagement.
+func linkTokenMetadata(_ context.Context, r *http.Request) metadata.MD {
+	if tok, ok := r.Context().Value(linkTokenKey{}).(string); ok {
+		return metadata.Pairs(signedlink.Header, tok)
+	}
+	return nil
 }
 
 // reportFiles serves report files from reporting's GetReportFile and

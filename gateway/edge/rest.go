@@ -48,6 +48,8 @@ var cachePolicies = map[string]string{
 	"webhookEndpoints": cachePrivate,
 	"factorSets":       cachePrivate,
 	"factors":          cachePrivate,
+	// A supplier's request holds its contacts, and its path a credential.
+	"supplierRequests": cacheNone,
 }
 
 // privateVary are the request headers a private answer depends on: the

@@ -53,6 +53,10 @@ const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 // expiry. Its Kind is FailedPrecondition; the gateway answers 410.
 const ReasonReportLinkExpired = "REPORT_LINK_EXPIRED"
 
+// ReasonSubmissionLinkExpired says a supplier's submission link is past
+// its expiry (the gateway answers 410 Gone).
+const ReasonSubmissionLinkExpired = "SUBMISSION_LINK_EXPIRED"
+
 func (e *Error) Error() string { return e.Msg }
 
 // New returns a sentinel-ready error of the given kind.

@@ -129,3 +129,12 @@ func EnsureTenant(ctx context.Context, pool *pgxpool.Pool, name string) (uuid.UU
 	}
 	return id, nil
 }
+
+// TenantName returns the name a tenant was created with.
+func TenantName(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (string, error) {
+	var name string
+	if err := pool.QueryRow(ctx, `SELECT name FROM iam.tenants WHERE id = $1`, tenant).Scan(&name); err != nil {
+		return "", fmt.Errorf("tenancy.TenantName: %w", err)
+	}
+	return name, nil
+}

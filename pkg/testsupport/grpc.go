@@ -97,3 +97,10 @@ func listen(t testing.TB) net.Listener {
 	}
 	return lis
 }
+
+// DialAsService is Dial as a service dials its peers: a call made for a
+// tenant travels as the platform, with token, acting for it.
+func DialAsService(t testing.TB, addr, token string) *grpc.ClientConn {
+	t.Helper()
+	return dialWith(t, addr, grpcclient.AsServiceFrom(func(context.Context) string { return token }))
+}

@@ -129,15 +129,16 @@ func Verify(secret string, h http.Header, body []byte, now time.Time) error {
 
 // Event types.
 const (
-	UploadSucceeded   = "upload.succeeded"
-	UploadFailed      = "upload.failed"
-	ReportReady       = "report.ready"
-	RecalculationDone = "recalculation.done"
-	EndpointDisabled  = "endpoint.disabled" // sent to a tenant's other endpoints, whatever they subscribe to
+	UploadSucceeded    = "upload.succeeded"
+	UploadFailed       = "upload.failed"
+	ReportReady        = "report.ready"
+	RecalculationDone  = "recalculation.done"
+	SubmissionReceived = "submission.received"
+	EndpointDisabled   = "endpoint.disabled" // sent to a tenant's other endpoints, whatever they subscribe to
 )
 
 // Types are the event types an endpoint may subscribe to.
-var Types = []string{UploadSucceeded, UploadFailed, ReportReady, RecalculationDone}
+var Types = []string{UploadSucceeded, UploadFailed, ReportReady, RecalculationDone, SubmissionReceived}
 
 // Envelope is a delivery's body.
 type Envelope struct {

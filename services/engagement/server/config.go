@@ -26,6 +26,14 @@ type Config struct {
 	// WebhookPreviousKeys (WEBHOOK_SECRET_KEY_PREVIOUS, comma-separated)
 	// open secrets but seal none: keys being rotated out, or in.
 	WebhookPreviousKeys [][]byte
+	// SubmissionLinkKey (SUBMISSION_LINK_KEY, 32 bytes in base64) signs
+	// suppliers' submission links, kept out of the database so that a dump
+	// of it cannot forge one. Unset (nil), a key derived from the platform
+	// secret in the database signs them.
+	SubmissionLinkKey []byte
+	// SubmissionLinkPreviousKeys (SUBMISSION_LINK_KEY_PREVIOUS) check links
+	// but sign none.
+	SubmissionLinkPreviousKeys [][]byte
 }
 
 // LoadConfig returns engagement's Config: env.Cfg, as its launcher read it,
@@ -37,6 +45,9 @@ func LoadConfig(env service.Env) (Config, error) {
 		return Config{}, err
 	}
 	cfg := Config{Service: env.Cfg, HotspotAddr: env.Peer("hotspot"), CalculatorAddr: env.Peer("calculator"), WebhookPrivateNetworks: private}
-	cfg.WebhookSecretKey, cfg.WebhookPreviousKeys, err = config.KeyPair("WEBHOOK_SECRET_KEY", 32)
+	if cfg.WebhookSecretKey, cfg.WebhookPreviousKeys, err = config.KeyPair("WEBHOOK_SECRET_KEY", 32); err != nil {
+		return cfg, err
+	}
+	cfg.SubmissionLinkKey, cfg.SubmissionLinkPreviousKeys, err = config.KeyPair("SUBMISSION_LINK_KEY", 32)
 	return cfg, err
 }

@@ -41,3 +41,19 @@ func TestWebhookSecretKeys(t *testing.T) {
 		t.Fatalf("unset: %v, %v, %v", cfg.WebhookSecretKey, cfg.WebhookPreviousKeys, err)
 	}
 }
+
+// The submission-link keys: the one that signs, the previous ones, and a
+// malformed one refused naming the variable.
+func TestSubmissionLinkKeys(t *testing.T) {
+	k := func(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	t.Setenv("SUBMISSION_LINK_KEY", k(4))
+	t.Setenv("SUBMISSION_LINK_KEY_PREVIOUS", k(5))
+	cfg, err := LoadConfig(service.Env{})
+	if err != nil || cfg.SubmissionLinkKey[0] != 4 || len(cfg.SubmissionLinkPreviousKeys) != 1 || cfg.SubmissionLinkPreviousKeys[0][0] != 5 {
+		t.Fatalf("keys %v, %v, %v", cfg.SubmissionLinkKey, cfg.SubmissionLinkPreviousKeys, err)
+	}
+	t.Setenv("SUBMISSION_LINK_KEY", "c2hvcnQ=")
+	if _, err := LoadConfig(service.Env{}); err == nil || !strings.Contains(err.Error(), "SUBMISSION_LINK_KEY: key 1 is not 32 bytes") {
+		t.Fatalf("short key: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
@@ -70,8 +71,8 @@ func Run(ctx context.Context, env service.Env) error {
 	} else if n > 0 {
 		env.Log.InfoContext(ctx, "sealed webhook secrets under the current key", "endpoints", n, "key", secretbox.KeyID(current))
 	}
-	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)},
-		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(cs)})
+	calc := grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(cs)}
+	svc := engagement.New(st, grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hs)}, calc)
 	hooks := engagement.NewWebhooks(st)
 	hooks.AllowPrivate = cfg.WebhookPrivateNetworks
 	jobs, err := store.NewClient(pool, engagement.NewDeliveryWorker(hooks), store.ClientOptions{Log: env.Log.With("component", "river"), TP: env.TP})
@@ -90,7 +91,19 @@ func Run(ctx context.Context, env service.Env) error {
 			env.Log.ErrorContext(sctx, "stop webhook deliveries", "error", err.Error())
 		}
 	}()
-	srv := service.NewServer(env, pool, auth)
-	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc, hooks))
+	// Submission links are checked by whichever replica serves them: every
+	// replica signs with SUBMISSION_LINK_KEY, else with a key derived from
+	// the platform secret they share.
+	linkKey := cfg.SubmissionLinkKey
+	if linkKey == nil {
+		env.Log.WarnContext(ctx, "submission links are signed with a key kept in the database; set SUBMISSION_LINK_KEY to keep it apart")
+		if linkKey, err = tenancy.DeriveKey(ctx, pool, "submission-link"); err != nil {
+			return err
+		}
+	}
+	subs := engagement.NewSubmissions(st, engagement.NewLinks(linkKey, nil, cfg.SubmissionLinkPreviousKeys...), calc,
+		func(ctx context.Context, t uuid.UUID) (string, error) { return tenancy.TenantName(ctx, pool, t) }, hooks)
+	srv := service.NewServer(env, pool, auth, grpcapi.GetSupplierRequestMethod, grpcapi.SubmitSupplierDataMethod)
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc, hooks).WithSubmissions(subs))
 	return srv.Run(ctx, env.GRPC, env.Metrics, cfg.ShutdownTimeout)
 }

@@ -50,6 +50,13 @@ func (s *Service) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf
 	return out, nil
 }
 
+// CheckSupplierFactor checks a supplier's figure as CreateSupplierFactor
+// does and returns it as it would be stored, storing nothing.
+func (*Service) CheckSupplierFactor(sf SupplierFactor) (SupplierFactor, error) {
+	_, err := checkSupplierFactor(&sf)
+	return sf, err
+}
+
 // checkSupplierFactor checks every field, naming each bad one, and returns
 // the figure's factor.
 func checkSupplierFactor(sf *SupplierFactor) (factors.Factor, error) {

@@ -50,6 +50,15 @@ func (a *API) CreateSupplierFactor(ctx context.Context, req *calculatorv1.Create
 			return nil, apperr.Invalid(d.field, "%q is not a YYYY-MM-DD date", d.v)
 		}
 	}
+	if req.GetValidateOnly() {
+		out, err := a.svc.CheckSupplierFactor(sf)
+		if err != nil {
+			return nil, err
+		}
+		p := supplierFactorProto(out)
+		p.Name, p.Factor, p.CreateTime = "", "", nil
+		return p, nil
+	}
 	out, err := a.svc.CreateSupplierFactor(ctx, tenant, sf)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	calculatorv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	"github.com/vcci-dev/vcci/services/calculator/internal/quality"
@@ -294,10 +295,25 @@ func TestSupplierDataBadInputNamesTheField(t *testing.T) {
 	} {
 		f := good()
 		c.edit(f)
-		_, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: f})
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), c.field) {
-			t.Errorf("%s: %v", c.field, err)
+		for _, only := range []bool{true, false} {
+			_, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: f, ValidateOnly: only})
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), c.field) {
+				t.Errorf("%s, validate only %v: %v", c.field, only, err)
+			}
 		}
+	}
+	// Checked only, a figure comes back as it would be stored, and is not.
+	spaced := good()
+	spaced.SupplierId, spaced.DeclaredUnit = " S2 ", "kg "
+	checked, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: spaced, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(checked, good()) {
+		t.Fatalf("checked %v\nwant %v", checked, good())
+	}
+	if list, err := calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{}); err != nil || len(list.GetSupplierFactors()) != 0 {
+		t.Fatalf("validate only stored %v (%v)", list.GetSupplierFactors(), err)
 	}
 	if _, err := calc.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: good()}); err != nil {
 		t.Fatal(err)
@@ -307,7 +323,7 @@ func TestSupplierDataBadInputNamesTheField(t *testing.T) {
 	// the supplier's figure.
 	line := supplierLines()[2]
 	line.Unit = "L"
-	_, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: []*calculatorv1.SpendLine{line}})
+	_, err = calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: []*calculatorv1.SpendLine{line}})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "lines[0].unit") {
 		t.Errorf("unit L for a footprint per kg: %v", err)
 	}

@@ -36,7 +36,8 @@ type Status int16
 
 // A target is Invited until the supplier's own figures are recorded
 // after the campaign began (DataReceived), or it is recorded as Declined
-// (until figures arrive all the same).
+// (until figures arrive all the same); while figures it sent through its
+// link await review, it is Submitted.
 const (
 	Invited      Status = 1
 	DataReceived Status = 2
@@ -57,6 +58,10 @@ type Target struct {
 	// When the supplier was recorded as declining, and why; zero if not.
 	Declined      time.Time
 	DeclineReason string
+	// When its working submission link was issued (zero: none), and its
+	// submissions awaiting review.
+	LinkIssued time.Time
+	Pending    int32
 }
 
 // Campaign is a campaign and its targets.
@@ -242,7 +247,10 @@ func (s *Service) progress(ctx context.Context, cs []Campaign) error {
 		for j := range c.Targets {
 			t := &c.Targets[j]
 			t.Status, t.Received = Invited, Receipt{}
-			if !t.Declined.IsZero() {
+			switch {
+			case t.Pending > 0:
+				t.Status = Submitted
+			case !t.Declined.IsZero():
 				t.Status = Declined
 			}
 			for _, r := range on[t.SupplierID] {

@@ -39,11 +39,18 @@ type API struct {
 	engagementv1.UnimplementedEngagementServiceServer
 	svc   *engagement.Service
 	hooks *engagement.Webhooks
+	subs  *engagement.Submissions
 }
 
 // New returns the API over svc and hooks.
 func New(svc *engagement.Service, hooks *engagement.Webhooks) *API {
 	return &API{svc: svc, hooks: hooks}
+}
+
+// WithSubmissions has a serve supplier submissions.
+func (a *API) WithSubmissions(subs *engagement.Submissions) *API {
+	a.subs = subs
+	return a
 }
 
 func (a *API) CreateCampaign(ctx context.Context, req *engagementv1.CreateCampaignRequest) (*engagementv1.Campaign, error) {
@@ -63,10 +70,9 @@ func (a *API) GetCampaign(ctx context.Context, req *engagementv1.GetCampaignRequ
 	if err != nil {
 		return nil, err
 	}
-	s, ok := strings.CutPrefix(req.GetName(), campaignPrefix)
-	id, perr := strconv.ParseInt(s, 10, 64)
-	if !ok || perr != nil || id <= 0 {
-		return nil, apperr.Invalid("name", "%q is not campaigns/{campaign}", req.GetName())
+	id, err := campaignID("name", req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	c, err := a.svc.Get(ctx, tenant, id)
 	if err != nil {
@@ -80,12 +86,9 @@ func (a *API) DeclineCampaignTarget(ctx context.Context, req *engagementv1.Decli
 	if err != nil {
 		return nil, err
 	}
-	// campaigns/{campaign}/targets/{supplier}
-	rest, ok := strings.CutPrefix(req.GetName(), campaignPrefix)
-	c, supplier, ok2 := strings.Cut(rest, "/targets/")
-	id, perr := strconv.ParseInt(c, 10, 64)
-	if !ok || !ok2 || perr != nil || id <= 0 || supplier == "" || strings.Contains(supplier, "/") {
-		return nil, apperr.Invalid("name", "%q is not campaigns/{campaign}/targets/{supplier}", req.GetName())
+	id, supplier, err := targetName(req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	camp, err := a.svc.Decline(ctx, tenant, id, supplier, req.GetReason())
 	if err != nil {
@@ -112,6 +115,37 @@ func (a *API) ListCampaigns(ctx context.Context, req *engagementv1.ListCampaigns
 		return engagement.Cursor{CreatedAt: c.CreatedAt, ID: c.ID}
 	})
 	return &engagementv1.ListCampaignsResponse{Campaigns: campaigns, NextPageToken: next}, nil
+}
+
+// campaignID reads field's "campaigns/{campaign}".
+func campaignID(field, name string) (int64, error) {
+	s, ok := strings.CutPrefix(name, campaignPrefix)
+	id, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil || id <= 0 {
+		return 0, apperr.Invalid(field, "%q is not campaigns/{campaign}", name)
+	}
+	return id, nil
+}
+
+// targetName reads "campaigns/{campaign}/targets/{supplier}".
+func targetName(name string) (int64, string, error) {
+	id, supplier, err := childName(name, "/targets/")
+	if err != nil || supplier == "" {
+		return 0, "", apperr.Invalid("name", "%q is not campaigns/{campaign}/targets/{supplier}", name)
+	}
+	return id, supplier, nil
+}
+
+// childName reads "campaigns/{campaign}" and, after sep, the rest, which
+// must not hold a "/".
+func childName(name, sep string) (int64, string, error) {
+	rest, ok := strings.CutPrefix(name, campaignPrefix)
+	c, child, ok2 := strings.Cut(rest, sep)
+	id, perr := strconv.ParseInt(c, 10, 64)
+	if !ok || !ok2 || perr != nil || id <= 0 || strings.Contains(child, "/") {
+		return 0, "", apperr.Invalid("name", "%q is not campaigns/{campaign}%s...", name, sep)
+	}
+	return id, child, nil
 }
 
 // page reads a listing's page size and token.
@@ -160,6 +194,10 @@ func toProto(c engagement.Campaign) *engagementv1.Campaign {
 		if !t.Declined.IsZero() {
 			p.Targets[i].DeclineReason, p.Targets[i].DeclineTime = t.DeclineReason, timestamppb.New(t.Declined)
 		}
+		if !t.LinkIssued.IsZero() {
+			p.Targets[i].LinkCreateTime = timestamppb.New(t.LinkIssued)
+		}
+		p.Targets[i].PendingSubmissions = t.Pending
 	}
 	return p
 }

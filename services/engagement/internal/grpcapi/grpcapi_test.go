@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -53,11 +54,21 @@ func (f *fakeHotspot) AnalyzeSupplierPareto(ctx context.Context, req *hotspotv1.
 	return &hotspotv1.AnalyzeSupplierParetoResponse{Entries: es[:min(int(req.GetTopN()), len(es))]}, nil
 }
 
-// keyOf is the API key a peer call carried.
+// tenantKeys maps a tenant to its test's API key, so a fake tells whom a
+// call made as the platform acting for a tenant is for.
+var tenantKeys sync.Map
+
+// keyOf is the API key a peer call carried, or that of the tenant the
+// platform acted for.
 func keyOf(ctx context.Context) string {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if v := md.Get("x-api-key"); len(v) > 0 {
 		return v[0]
+	}
+	if v := md.Get("x-vcci-tenant"); len(v) > 0 && len(md.Get("x-vcci-service-token")) == 1 {
+		if k, ok := tenantKeys.Load(v[0]); ok {
+			return k.(string)
+		}
 	}
 	return ""
 }
@@ -75,6 +86,7 @@ type fakeCalculator struct {
 	mu      sync.Mutex
 	factors map[string][]*calculatorv1.SupplierFactor // by API key, newest first
 	down    bool
+	creates []string // CreateSupplierFactor's calls
 }
 
 func (f *fakeCalculator) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSupplierFactorsRequest) (*calculatorv1.ListSupplierFactorsResponse, error) {
@@ -119,6 +131,8 @@ func start(t *testing.T) env {
 	t.Helper()
 	pool := testsupport.NewPool(t, "engagement", store.Migrate)
 	e := env{keyA: testsupport.Key(t, pool, "acme"), keyB: testsupport.Key(t, pool, "globex")}
+	tenantKeys.Store(testsupport.Tenant(t, pool, "acme").String(), e.keyA)
+	tenantKeys.Store(testsupport.Tenant(t, pool, "globex").String(), e.keyB)
 	e.hotspot = &fakeHotspot{entries: map[string][]*hotspotv1.ParetoEntry{e.keyA: {
 		{Rank: 1, Supplier: "suppliers/S3", SupplierDisplayName: "Globex Metals", KgCo2E: "500.1250000", Share: 0.5},
 		{Rank: 2, Supplier: "suppliers/S1", SupplierDisplayName: "Acme Steel", KgCo2E: "249.87", Share: 0.25},
@@ -133,15 +147,19 @@ func start(t *testing.T) env {
 	e.calc = &fakeCalculator{factors: map[string][]*calculatorv1.SupplierFactor{}}
 	cs := grpc.NewServer()
 	calculatorv1.RegisterCalculatorServiceServer(cs, e.calc)
-	ccc := testsupport.Dial(t, testsupport.Serve(t, cs))
+	ccc := testsupport.DialAsService(t, testsupport.Serve(t, cs), "svc-token")
 
-	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hcc)},
-		grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(ccc)})
+	calc := grpcapi.Calculator{Client: calculatorv1.NewCalculatorServiceClient(ccc)}
+	svc := engagement.New(store.New(pool), grpcapi.Hotspot{Client: hotspotv1.NewHotspotServiceClient(hcc)}, calc)
 	srv := grpcserver.New(grpcserver.Options{
 		Name: "engagement", Log: slog.New(slog.DiscardHandler), TracerProvider: noop.NewTracerProvider(),
 		Auth: tenancy.NewAuthenticator(pool, time.Minute),
+		Open: []string{grpcapi.GetSupplierRequestMethod, grpcapi.SubmitSupplierDataMethod},
 	})
-	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc, engagement.NewWebhooks(store.New(pool))))
+	hooks := engagement.NewWebhooks(store.New(pool))
+	subs := engagement.NewSubmissions(store.New(pool), engagement.NewLinks([]byte("submission-link-key"), nil), calc,
+		func(ctx context.Context, t uuid.UUID) (string, error) { return tenancy.TenantName(ctx, pool, t) }, hooks)
+	engagementv1.RegisterEngagementServiceServer(srv.GRPC, grpcapi.New(svc, hooks).WithSubmissions(subs))
 	e.client = engagementv1.NewEngagementServiceClient(testsupport.Dial(t, testsupport.Start(t, srv)))
 	return e
 }

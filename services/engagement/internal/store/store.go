@@ -183,18 +183,24 @@ func campaigns(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]eng
 		ids[i], at[c.ID] = c.ID, i
 	}
 	rows, err = tx.Query(ctx, `
-		SELECT campaign_id, rank, supplier_id, supplier_name, kg_co2e::text, share, status, declined_at, coalesce(decline_reason, '')
-		FROM engagement.campaign_targets WHERE campaign_id = ANY($1) ORDER BY campaign_id, rank`, ids)
+		SELECT campaign_id, rank, supplier_id, supplier_name, kg_co2e::text, share, status, declined_at, coalesce(decline_reason, ''),
+			link_issued_at, (SELECT count(*) FROM engagement.submissions s
+				WHERE s.campaign_id = t.campaign_id AND s.supplier_id = t.supplier_id AND s.state = $2)::int
+		FROM engagement.campaign_targets t WHERE campaign_id = ANY($1) ORDER BY campaign_id, rank`, ids, engagement.SubmissionPending)
 	if err != nil {
 		return nil, fmt.Errorf("query targets: %w", err)
 	}
 	var campaign int64
 	var t engagement.Target
-	var declined *time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&campaign, &t.Rank, &t.SupplierID, &t.SupplierName, &t.Kg, &t.Share, &t.Status, &declined, &t.DeclineReason}, func() error {
-		t.Declined = time.Time{}
+	var declined, issued *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&campaign, &t.Rank, &t.SupplierID, &t.SupplierName, &t.Kg, &t.Share, &t.Status, &declined, &t.DeclineReason,
+		&issued, &t.Pending}, func() error {
+		t.Declined, t.LinkIssued = time.Time{}, time.Time{}
 		if declined != nil {
 			t.Declined = *declined
+		}
+		if issued != nil {
+			t.LinkIssued = *issued
 		}
 		cs[at[campaign]].Targets = append(cs[at[campaign]].Targets, t)
 		return nil

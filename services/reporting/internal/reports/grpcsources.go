@@ -186,7 +186,8 @@ func (s grpcSources) Engagements(ctx context.Context) (map[string]Engagement, er
 					e.Since = timeOf(t.GetDataReceiveTime())
 				case engagementv1.TargetStatus_TARGET_STATUS_DECLINED:
 					e.Since = timeOf(t.GetDeclineTime())
-				case engagementv1.TargetStatus_TARGET_STATUS_INVITED, engagementv1.TargetStatus_TARGET_STATUS_UNSPECIFIED:
+				case engagementv1.TargetStatus_TARGET_STATUS_INVITED, engagementv1.TargetStatus_TARGET_STATUS_SUBMITTED,
+					engagementv1.TargetStatus_TARGET_STATUS_UNSPECIFIED:
 					// Since the campaign began.
 				}
 				out[id] = e

@@ -192,7 +192,7 @@ type ParetoEntry struct {
 // Engagement is a supplier's place in its latest campaign.
 type Engagement struct {
 	Campaign, CampaignName string
-	Status                 string    // "invited", "data received", "declined"
+	Status                 string    // "invited", "submitted" (its figures await review), "data received", "declined"
 	Since                  time.Time // the campaign's start, or when the data was received or the target declined
 }
 

@@ -3170,8 +3170,11 @@ func (x *SupplierFactor) GetRecalculation() string {
 type CreateSupplierFactorRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	SupplierFactor *SupplierFactor        `protobuf:"bytes,1,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Check the figure and return it as it would be recorded (no name, no
+	// recalculation), recording nothing.
+	ValidateOnly  bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateSupplierFactorRequest) Reset() {
@@ -3209,6 +3212,13 @@ func (x *CreateSupplierFactorRequest) GetSupplierFactor() *SupplierFactor {
 		return x.SupplierFactor
 	}
 	return nil
+}
+
+func (x *CreateSupplierFactorRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 type GetSupplierFactorRequest struct {
@@ -5404,9 +5414,10 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x06factor\x18\x0e \x01(\tR\x06factor\x12;\n" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12$\n" +
-	"\rrecalculation\x18\x10 \x01(\tR\rrecalculation\"j\n" +
+	"\rrecalculation\x18\x10 \x01(\tR\rrecalculation\"\x8f\x01\n" +
 	"\x1bCreateSupplierFactorRequest\x12K\n" +
-	"\x0fsupplier_factor\x18\x01 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\".\n" +
+	"\x0fsupplier_factor\x18\x01 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\x12#\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\".\n" +
 	"\x18GetSupplierFactorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"y\n" +
 	"\x1aListSupplierFactorsRequest\x12\x1f\n" +

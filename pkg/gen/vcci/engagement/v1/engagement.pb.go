@@ -7,6 +7,7 @@
 package engagementv1
 
 import (
+	v1 "github.com/vcci-dev/vcci/pkg/gen/vcci/calculator/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
@@ -37,6 +38,10 @@ const (
 	// Recorded as declined (DeclineCampaignTarget), and no figures of the
 	// supplier recorded since the campaign began.
 	TargetStatus_TARGET_STATUS_DECLINED TargetStatus = 3
+	// The supplier sent figures through its link (SubmitSupplierData) that
+	// await the tenant's review, and none was recorded since the campaign
+	// began.
+	TargetStatus_TARGET_STATUS_SUBMITTED TargetStatus = 4
 )
 
 // Enum value maps for TargetStatus.
@@ -46,12 +51,14 @@ var (
 		1: "TARGET_STATUS_INVITED",
 		2: "TARGET_STATUS_DATA_RECEIVED",
 		3: "TARGET_STATUS_DECLINED",
+		4: "TARGET_STATUS_SUBMITTED",
 	}
 	TargetStatus_value = map[string]int32{
 		"TARGET_STATUS_UNSPECIFIED":   0,
 		"TARGET_STATUS_INVITED":       1,
 		"TARGET_STATUS_DATA_RECEIVED": 2,
 		"TARGET_STATUS_DECLINED":      3,
+		"TARGET_STATUS_SUBMITTED":     4,
 	}
 )
 
@@ -80,6 +87,61 @@ func (x TargetStatus) Number() protoreflect.EnumNumber {
 // Deprecated: Use TargetStatus.Descriptor instead.
 func (TargetStatus) EnumDescriptor() ([]byte, []int) {
 	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{0}
+}
+
+type SubmissionState int32
+
+const (
+	SubmissionState_SUBMISSION_STATE_UNSPECIFIED SubmissionState = 0
+	// Awaits the tenant's review; changes no emissions.
+	SubmissionState_SUBMISSION_STATE_PENDING SubmissionState = 1
+	// Recorded as a supplier factor.
+	SubmissionState_SUBMISSION_STATE_ACCEPTED SubmissionState = 2
+	// Refused by the tenant, with a reason.
+	SubmissionState_SUBMISSION_STATE_REJECTED SubmissionState = 3
+)
+
+// Enum value maps for SubmissionState.
+var (
+	SubmissionState_name = map[int32]string{
+		0: "SUBMISSION_STATE_UNSPECIFIED",
+		1: "SUBMISSION_STATE_PENDING",
+		2: "SUBMISSION_STATE_ACCEPTED",
+		3: "SUBMISSION_STATE_REJECTED",
+	}
+	SubmissionState_value = map[string]int32{
+		"SUBMISSION_STATE_UNSPECIFIED": 0,
+		"SUBMISSION_STATE_PENDING":     1,
+		"SUBMISSION_STATE_ACCEPTED":    2,
+		"SUBMISSION_STATE_REJECTED":    3,
+	}
+)
+
+func (x SubmissionState) Enum() *SubmissionState {
+	p := new(SubmissionState)
+	*p = x
+	return p
+}
+
+func (x SubmissionState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SubmissionState) Descriptor() protoreflect.EnumDescriptor {
+	return file_vcci_engagement_v1_engagement_proto_enumTypes[1].Descriptor()
+}
+
+func (SubmissionState) Type() protoreflect.EnumType {
+	return &file_vcci_engagement_v1_engagement_proto_enumTypes[1]
+}
+
+func (x SubmissionState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SubmissionState.Descriptor instead.
+func (SubmissionState) EnumDescriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{1}
 }
 
 type WebhookEndpointState int32
@@ -117,11 +179,11 @@ func (x WebhookEndpointState) String() string {
 }
 
 func (WebhookEndpointState) Descriptor() protoreflect.EnumDescriptor {
-	return file_vcci_engagement_v1_engagement_proto_enumTypes[1].Descriptor()
+	return file_vcci_engagement_v1_engagement_proto_enumTypes[2].Descriptor()
 }
 
 func (WebhookEndpointState) Type() protoreflect.EnumType {
-	return &file_vcci_engagement_v1_engagement_proto_enumTypes[1]
+	return &file_vcci_engagement_v1_engagement_proto_enumTypes[2]
 }
 
 func (x WebhookEndpointState) Number() protoreflect.EnumNumber {
@@ -130,7 +192,7 @@ func (x WebhookEndpointState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WebhookEndpointState.Descriptor instead.
 func (WebhookEndpointState) EnumDescriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{1}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{2}
 }
 
 type WebhookDeliveryState int32
@@ -176,11 +238,11 @@ func (x WebhookDeliveryState) String() string {
 }
 
 func (WebhookDeliveryState) Descriptor() protoreflect.EnumDescriptor {
-	return file_vcci_engagement_v1_engagement_proto_enumTypes[2].Descriptor()
+	return file_vcci_engagement_v1_engagement_proto_enumTypes[3].Descriptor()
 }
 
 func (WebhookDeliveryState) Type() protoreflect.EnumType {
-	return &file_vcci_engagement_v1_engagement_proto_enumTypes[2]
+	return &file_vcci_engagement_v1_engagement_proto_enumTypes[3]
 }
 
 func (x WebhookDeliveryState) Number() protoreflect.EnumNumber {
@@ -189,7 +251,7 @@ func (x WebhookDeliveryState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WebhookDeliveryState.Descriptor instead.
 func (WebhookDeliveryState) EnumDescriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{2}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{3}
 }
 
 type Campaign struct {
@@ -339,8 +401,12 @@ type CampaignTarget struct {
 	// Set once the target was declined (kept if data arrives later).
 	DeclineReason string                 `protobuf:"bytes,9,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
 	DeclineTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=decline_time,json=declineTime,proto3" json:"decline_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// When the target's working submission link was created; unset: none.
+	LinkCreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=link_create_time,json=linkCreateTime,proto3" json:"link_create_time,omitempty"`
+	// Submissions through its links awaiting review (PENDING).
+	PendingSubmissions int32 `protobuf:"varint,12,opt,name=pending_submissions,json=pendingSubmissions,proto3" json:"pending_submissions,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CampaignTarget) Reset() {
@@ -441,6 +507,20 @@ func (x *CampaignTarget) GetDeclineTime() *timestamppb.Timestamp {
 		return x.DeclineTime
 	}
 	return nil
+}
+
+func (x *CampaignTarget) GetLinkCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LinkCreateTime
+	}
+	return nil
+}
+
+func (x *CampaignTarget) GetPendingSubmissions() int32 {
+	if x != nil {
+		return x.PendingSubmissions
+	}
+	return 0
 }
 
 type CreateCampaignRequest struct {
@@ -588,6 +668,696 @@ func (x *DeclineCampaignTargetRequest) GetReason() string {
 	return ""
 }
 
+type CreateSubmissionLinkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}/targets/{supplier}": a supplier the campaign
+	// targets.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSubmissionLinkRequest) Reset() {
+	*x = CreateSubmissionLinkRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSubmissionLinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSubmissionLinkRequest) ProtoMessage() {}
+
+func (x *CreateSubmissionLinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSubmissionLinkRequest.ProtoReflect.Descriptor instead.
+func (*CreateSubmissionLinkRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateSubmissionLinkRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// SubmissionLink is a link for one supplier of one campaign that needs no
+// API key.
+type SubmissionLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page on the gateway a person opens: "/submit/{token}". It reads
+	// the request from GET /v1/supplierRequests/{token} and answers with
+	// POST /v1/supplierRequests/{token}:submit, which other clients call
+	// themselves.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The token alone, for gRPC clients.
+	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmissionLink) Reset() {
+	*x = SubmissionLink{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmissionLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmissionLink) ProtoMessage() {}
+
+func (x *SubmissionLink) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmissionLink.ProtoReflect.Descriptor instead.
+func (*SubmissionLink) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SubmissionLink) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *SubmissionLink) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *SubmissionLink) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type GetSupplierRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A submission link's token.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSupplierRequestRequest) Reset() {
+	*x = GetSupplierRequestRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSupplierRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSupplierRequestRequest) ProtoMessage() {}
+
+func (x *GetSupplierRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSupplierRequestRequest.ProtoReflect.Descriptor instead.
+func (*GetSupplierRequestRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetSupplierRequestRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// SupplierRequest is what a submission link asks of its supplier.
+type SupplierRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant asking, as it is named on the platform.
+	RequesterDisplayName string `protobuf:"bytes,1,opt,name=requester_display_name,json=requesterDisplayName,proto3" json:"requester_display_name,omitempty"`
+	CampaignDisplayName  string `protobuf:"bytes,2,opt,name=campaign_display_name,json=campaignDisplayName,proto3" json:"campaign_display_name,omitempty"`
+	// "suppliers/{supplier}": the figures sent must be this supplier's.
+	Supplier            string                 `protobuf:"bytes,3,opt,name=supplier,proto3" json:"supplier,omitempty"`
+	SupplierDisplayName string                 `protobuf:"bytes,4,opt,name=supplier_display_name,json=supplierDisplayName,proto3" json:"supplier_display_name,omitempty"`
+	ExpireTime          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// What was sent through this target's links, newest first.
+	Submissions []*Submission `protobuf:"bytes,6,rep,name=submissions,proto3" json:"submissions,omitempty"`
+	// How many more may be sent.
+	SubmissionsLeft int32 `protobuf:"varint,7,opt,name=submissions_left,json=submissionsLeft,proto3" json:"submissions_left,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SupplierRequest) Reset() {
+	*x = SupplierRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupplierRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupplierRequest) ProtoMessage() {}
+
+func (x *SupplierRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupplierRequest.ProtoReflect.Descriptor instead.
+func (*SupplierRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SupplierRequest) GetRequesterDisplayName() string {
+	if x != nil {
+		return x.RequesterDisplayName
+	}
+	return ""
+}
+
+func (x *SupplierRequest) GetCampaignDisplayName() string {
+	if x != nil {
+		return x.CampaignDisplayName
+	}
+	return ""
+}
+
+func (x *SupplierRequest) GetSupplier() string {
+	if x != nil {
+		return x.Supplier
+	}
+	return ""
+}
+
+func (x *SupplierRequest) GetSupplierDisplayName() string {
+	if x != nil {
+		return x.SupplierDisplayName
+	}
+	return ""
+}
+
+func (x *SupplierRequest) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *SupplierRequest) GetSubmissions() []*Submission {
+	if x != nil {
+		return x.Submissions
+	}
+	return nil
+}
+
+func (x *SupplierRequest) GetSubmissionsLeft() int32 {
+	if x != nil {
+		return x.SubmissionsLeft
+	}
+	return 0
+}
+
+type SubmitSupplierDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A submission link's token.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The figure (calculator's SupplierFactor: kind, kg_co2e_per_unit,
+	// reporting_year, valid_from, valid_to, and for a product its id and
+	// declared unit). supplier_id may be left empty; any other than the
+	// link's supplier is refused.
+	SupplierFactor *v1.SupplierFactor `protobuf:"bytes,2,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
+	// Who sends it: required, at most 200 characters each.
+	ContactName  string `protobuf:"bytes,3,opt,name=contact_name,json=contactName,proto3" json:"contact_name,omitempty"`
+	ContactEmail string `protobuf:"bytes,4,opt,name=contact_email,json=contactEmail,proto3" json:"contact_email,omitempty"`
+	// Optional, at most 2000 characters: the source, the method.
+	Comment       string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitSupplierDataRequest) Reset() {
+	*x = SubmitSupplierDataRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitSupplierDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitSupplierDataRequest) ProtoMessage() {}
+
+func (x *SubmitSupplierDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitSupplierDataRequest.ProtoReflect.Descriptor instead.
+func (*SubmitSupplierDataRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SubmitSupplierDataRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *SubmitSupplierDataRequest) GetSupplierFactor() *v1.SupplierFactor {
+	if x != nil {
+		return x.SupplierFactor
+	}
+	return nil
+}
+
+func (x *SubmitSupplierDataRequest) GetContactName() string {
+	if x != nil {
+		return x.ContactName
+	}
+	return ""
+}
+
+func (x *SubmitSupplierDataRequest) GetContactEmail() string {
+	if x != nil {
+		return x.ContactEmail
+	}
+	return ""
+}
+
+func (x *SubmitSupplierDataRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+// Submission is a figure a supplier sent through a link.
+type Submission struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}/submissions/{submission}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "suppliers/{supplier}".
+	Supplier       string                 `protobuf:"bytes,2,opt,name=supplier,proto3" json:"supplier,omitempty"`
+	SupplierFactor *v1.SupplierFactor     `protobuf:"bytes,3,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
+	ContactName    string                 `protobuf:"bytes,4,opt,name=contact_name,json=contactName,proto3" json:"contact_name,omitempty"`
+	ContactEmail   string                 `protobuf:"bytes,5,opt,name=contact_email,json=contactEmail,proto3" json:"contact_email,omitempty"`
+	Comment        string                 `protobuf:"bytes,6,opt,name=comment,proto3" json:"comment,omitempty"`
+	State          SubmissionState        `protobuf:"varint,7,opt,name=state,proto3,enum=vcci.engagement.v1.SubmissionState" json:"state,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// ACCEPTED or REJECTED: when, and REJECTED: why.
+	ReviewTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	RejectReason string                 `protobuf:"bytes,10,opt,name=reject_reason,json=rejectReason,proto3" json:"reject_reason,omitempty"`
+	// ACCEPTED: the supplier factor recorded ("supplierFactors/{id}") and
+	// the recalculation of the supplier's stored lines it queued
+	// ("recalculations/{id}"; empty when it had none).
+	RecordedSupplierFactor string `protobuf:"bytes,11,opt,name=recorded_supplier_factor,json=recordedSupplierFactor,proto3" json:"recorded_supplier_factor,omitempty"`
+	Recalculation          string `protobuf:"bytes,12,opt,name=recalculation,proto3" json:"recalculation,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *Submission) Reset() {
+	*x = Submission{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Submission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Submission) ProtoMessage() {}
+
+func (x *Submission) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Submission.ProtoReflect.Descriptor instead.
+func (*Submission) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Submission) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Submission) GetSupplier() string {
+	if x != nil {
+		return x.Supplier
+	}
+	return ""
+}
+
+func (x *Submission) GetSupplierFactor() *v1.SupplierFactor {
+	if x != nil {
+		return x.SupplierFactor
+	}
+	return nil
+}
+
+func (x *Submission) GetContactName() string {
+	if x != nil {
+		return x.ContactName
+	}
+	return ""
+}
+
+func (x *Submission) GetContactEmail() string {
+	if x != nil {
+		return x.ContactEmail
+	}
+	return ""
+}
+
+func (x *Submission) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *Submission) GetState() SubmissionState {
+	if x != nil {
+		return x.State
+	}
+	return SubmissionState_SUBMISSION_STATE_UNSPECIFIED
+}
+
+func (x *Submission) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Submission) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+func (x *Submission) GetRejectReason() string {
+	if x != nil {
+		return x.RejectReason
+	}
+	return ""
+}
+
+func (x *Submission) GetRecordedSupplierFactor() string {
+	if x != nil {
+		return x.RecordedSupplierFactor
+	}
+	return ""
+}
+
+func (x *Submission) GetRecalculation() string {
+	if x != nil {
+		return x.Recalculation
+	}
+	return ""
+}
+
+type ListSubmissionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most 1000; 0 means 50.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubmissionsRequest) Reset() {
+	*x = ListSubmissionsRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubmissionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubmissionsRequest) ProtoMessage() {}
+
+func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListSubmissionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSubmissionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSubmissionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submissions   []*Submission          `protobuf:"bytes,1,rep,name=submissions,proto3" json:"submissions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubmissionsResponse) Reset() {
+	*x = ListSubmissionsResponse{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubmissionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubmissionsResponse) ProtoMessage() {}
+
+func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
+	if x != nil {
+		return x.Submissions
+	}
+	return nil
+}
+
+func (x *ListSubmissionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type AcceptSubmissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}/submissions/{submission}", PENDING.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptSubmissionRequest) Reset() {
+	*x = AcceptSubmissionRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptSubmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptSubmissionRequest) ProtoMessage() {}
+
+func (x *AcceptSubmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptSubmissionRequest.ProtoReflect.Descriptor instead.
+func (*AcceptSubmissionRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AcceptSubmissionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RejectSubmissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}/submissions/{submission}", PENDING.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required, at most 500 characters: the supplier reads it.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectSubmissionRequest) Reset() {
+	*x = RejectSubmissionRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectSubmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectSubmissionRequest) ProtoMessage() {}
+
+func (x *RejectSubmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectSubmissionRequest.ProtoReflect.Descriptor instead.
+func (*RejectSubmissionRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RejectSubmissionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectSubmissionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type ListCampaignsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most 1000; 0 means 50.
@@ -599,7 +1369,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1381,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[5]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1394,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{5}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCampaignsRequest) GetPageSize() int32 {
@@ -651,7 +1421,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +1433,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[6]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +1446,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{6}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -700,7 +1470,7 @@ type WebhookEndpoint struct {
 	// https; http only to localhost or 127.0.0.1.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	// The event types sent: upload.succeeded, upload.failed, report.ready,
-	// recalculation.done.
+	// recalculation.done, submission.received.
 	Events      []string `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
 	Description string   `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// The signing secret, "whsec_..."; set only in CreateWebhookEndpoint's
@@ -717,7 +1487,7 @@ type WebhookEndpoint struct {
 
 func (x *WebhookEndpoint) Reset() {
 	*x = WebhookEndpoint{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +1499,7 @@ func (x *WebhookEndpoint) String() string {
 func (*WebhookEndpoint) ProtoMessage() {}
 
 func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +1512,7 @@ func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookEndpoint.ProtoReflect.Descriptor instead.
 func (*WebhookEndpoint) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WebhookEndpoint) GetName() string {
@@ -817,7 +1587,7 @@ type CreateWebhookEndpointRequest struct {
 
 func (x *CreateWebhookEndpointRequest) Reset() {
 	*x = CreateWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +1599,7 @@ func (x *CreateWebhookEndpointRequest) String() string {
 func (*CreateWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +1612,7 @@ func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateWebhookEndpointRequest) GetEndpoint() *WebhookEndpoint {
@@ -862,7 +1632,7 @@ type GetWebhookEndpointRequest struct {
 
 func (x *GetWebhookEndpointRequest) Reset() {
 	*x = GetWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1644,7 @@ func (x *GetWebhookEndpointRequest) String() string {
 func (*GetWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1657,7 @@ func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetWebhookEndpointRequest) GetName() string {
@@ -908,7 +1678,7 @@ type ListWebhookEndpointsRequest struct {
 
 func (x *ListWebhookEndpointsRequest) Reset() {
 	*x = ListWebhookEndpointsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1690,7 @@ func (x *ListWebhookEndpointsRequest) String() string {
 func (*ListWebhookEndpointsRequest) ProtoMessage() {}
 
 func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1703,7 @@ func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookEndpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookEndpointsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListWebhookEndpointsRequest) GetPageSize() int32 {
@@ -960,7 +1730,7 @@ type ListWebhookEndpointsResponse struct {
 
 func (x *ListWebhookEndpointsResponse) Reset() {
 	*x = ListWebhookEndpointsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1742,7 @@ func (x *ListWebhookEndpointsResponse) String() string {
 func (*ListWebhookEndpointsResponse) ProtoMessage() {}
 
 func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1755,7 @@ func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookEndpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookEndpointsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListWebhookEndpointsResponse) GetEndpoints() []*WebhookEndpoint {
@@ -1012,7 +1782,7 @@ type DeleteWebhookEndpointRequest struct {
 
 func (x *DeleteWebhookEndpointRequest) Reset() {
 	*x = DeleteWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1794,7 @@ func (x *DeleteWebhookEndpointRequest) String() string {
 func (*DeleteWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1807,7 @@ func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteWebhookEndpointRequest) GetName() string {
@@ -1057,7 +1827,7 @@ type EnableWebhookEndpointRequest struct {
 
 func (x *EnableWebhookEndpointRequest) Reset() {
 	*x = EnableWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1839,7 @@ func (x *EnableWebhookEndpointRequest) String() string {
 func (*EnableWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1852,7 @@ func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*EnableWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EnableWebhookEndpointRequest) GetName() string {
@@ -1116,7 +1886,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1898,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1911,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -1234,7 +2004,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +2016,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +2029,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetParent() string {
@@ -1293,7 +2063,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +2075,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +2088,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -1345,7 +2115,7 @@ type RedeliverWebhookRequest struct {
 
 func (x *RedeliverWebhookRequest) Reset() {
 	*x = RedeliverWebhookRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +2127,7 @@ func (x *RedeliverWebhookRequest) String() string {
 func (*RedeliverWebhookRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +2140,7 @@ func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RedeliverWebhookRequest) GetName() string {
@@ -1395,7 +2165,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +2177,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +2190,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PublishEventRequest) GetEventId() string {
@@ -1456,7 +2226,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +2238,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +2251,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{19}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishEventResponse) GetPublished() bool {
@@ -1502,7 +2272,7 @@ var File_vcci_engagement_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x03\n" +
+	"#vcci/engagement/v1/engagement.proto\x12\x12vcci.engagement.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#vcci/calculator/v1/calculator.proto\"\xdc\x03\n" +
 	"\bCampaign\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x13\n" +
@@ -1516,7 +2286,7 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x15data_received_kg_co2e\x18\t \x01(\tR\x12dataReceivedKgCo2e\x12.\n" +
 	"\x13data_received_share\x18\n" +
 	" \x01(\x01R\x11dataReceivedShare\x12%\n" +
-	"\x0edeclined_count\x18\v \x01(\x05R\rdeclinedCount\"\xb4\x03\n" +
+	"\x0edeclined_count\x18\v \x01(\x05R\rdeclinedCount\"\xab\x04\n" +
 	"\x0eCampaignTarget\x12\x1a\n" +
 	"\bsupplier\x18\x01 \x01(\tR\bsupplier\x122\n" +
 	"\x15supplier_display_name\x18\x02 \x01(\tR\x13supplierDisplayName\x12\x12\n" +
@@ -1528,12 +2298,68 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x11data_receive_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0fdataReceiveTime\x12%\n" +
 	"\x0edecline_reason\x18\t \x01(\tR\rdeclineReason\x12=\n" +
 	"\fdecline_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vdeclineTime\"Q\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vdeclineTime\x12D\n" +
+	"\x10link_create_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x0elinkCreateTime\x12/\n" +
+	"\x13pending_submissions\x18\f \x01(\x05R\x12pendingSubmissions\"Q\n" +
 	"\x15CreateCampaignRequest\x128\n" +
 	"\bcampaign\x18\x01 \x01(\v2\x1c.vcci.engagement.v1.CampaignR\bcampaign\"(\n" +
 	"\x12GetCampaignRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"J\n" +
 	"\x1cDeclineCampaignTargetRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"1\n" +
+	"\x1bCreateSubmissionLinkRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"u\n" +
+	"\x0eSubmissionLink\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12;\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"1\n" +
+	"\x19GetSupplierRequestRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\xf5\x02\n" +
+	"\x0fSupplierRequest\x124\n" +
+	"\x16requester_display_name\x18\x01 \x01(\tR\x14requesterDisplayName\x122\n" +
+	"\x15campaign_display_name\x18\x02 \x01(\tR\x13campaignDisplayName\x12\x1a\n" +
+	"\bsupplier\x18\x03 \x01(\tR\bsupplier\x122\n" +
+	"\x15supplier_display_name\x18\x04 \x01(\tR\x13supplierDisplayName\x12;\n" +
+	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12@\n" +
+	"\vsubmissions\x18\x06 \x03(\v2\x1e.vcci.engagement.v1.SubmissionR\vsubmissions\x12)\n" +
+	"\x10submissions_left\x18\a \x01(\x05R\x0fsubmissionsLeft\"\xe0\x01\n" +
+	"\x19SubmitSupplierDataRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12K\n" +
+	"\x0fsupplier_factor\x18\x02 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\x12!\n" +
+	"\fcontact_name\x18\x03 \x01(\tR\vcontactName\x12#\n" +
+	"\rcontact_email\x18\x04 \x01(\tR\fcontactEmail\x12\x18\n" +
+	"\acomment\x18\x05 \x01(\tR\acomment\"\xa5\x04\n" +
+	"\n" +
+	"Submission\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bsupplier\x18\x02 \x01(\tR\bsupplier\x12K\n" +
+	"\x0fsupplier_factor\x18\x03 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\x12!\n" +
+	"\fcontact_name\x18\x04 \x01(\tR\vcontactName\x12#\n" +
+	"\rcontact_email\x18\x05 \x01(\tR\fcontactEmail\x12\x18\n" +
+	"\acomment\x18\x06 \x01(\tR\acomment\x129\n" +
+	"\x05state\x18\a \x01(\x0e2#.vcci.engagement.v1.SubmissionStateR\x05state\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vreview_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\x12#\n" +
+	"\rreject_reason\x18\n" +
+	" \x01(\tR\frejectReason\x128\n" +
+	"\x18recorded_supplier_factor\x18\v \x01(\tR\x16recordedSupplierFactor\x12$\n" +
+	"\rrecalculation\x18\f \x01(\tR\rrecalculation\"l\n" +
+	"\x16ListSubmissionsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x83\x01\n" +
+	"\x17ListSubmissionsResponse\x12@\n" +
+	"\vsubmissions\x18\x01 \x03(\v2\x1e.vcci.engagement.v1.SubmissionR\vsubmissions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
+	"\x17AcceptSubmissionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"E\n" +
+	"\x17RejectSubmissionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"R\n" +
 	"\x14ListCampaignsRequest\x12\x1b\n" +
@@ -1608,12 +2434,18 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\tpublished\x18\x01 \x01(\bR\tpublished\x12\x1e\n" +
 	"\n" +
 	"deliveries\x18\x02 \x01(\x05R\n" +
-	"deliveries*\x85\x01\n" +
+	"deliveries*\xa2\x01\n" +
 	"\fTargetStatus\x12\x1d\n" +
 	"\x19TARGET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TARGET_STATUS_INVITED\x10\x01\x12\x1f\n" +
 	"\x1bTARGET_STATUS_DATA_RECEIVED\x10\x02\x12\x1a\n" +
-	"\x16TARGET_STATUS_DECLINED\x10\x03*\x87\x01\n" +
+	"\x16TARGET_STATUS_DECLINED\x10\x03\x12\x1b\n" +
+	"\x17TARGET_STATUS_SUBMITTED\x10\x04*\x8f\x01\n" +
+	"\x0fSubmissionState\x12 \n" +
+	"\x1cSUBMISSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SUBMISSION_STATE_PENDING\x10\x01\x12\x1d\n" +
+	"\x19SUBMISSION_STATE_ACCEPTED\x10\x02\x12\x1d\n" +
+	"\x19SUBMISSION_STATE_REJECTED\x10\x03*\x87\x01\n" +
 	"\x14WebhookEndpointState\x12&\n" +
 	"\"WEBHOOK_ENDPOINT_STATE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eWEBHOOK_ENDPOINT_STATE_ENABLED\x10\x01\x12#\n" +
@@ -1623,13 +2455,18 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n" +
 	" WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12!\n" +
 	"\x1dWEBHOOK_DELIVERY_STATE_FAILED\x10\x03\x12\"\n" +
-	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\x81\n" +
-	"\n" +
+	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\xeb\x0e\n" +
 	"\x11EngagementService\x12Y\n" +
 	"\x0eCreateCampaign\x12).vcci.engagement.v1.CreateCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12S\n" +
 	"\vGetCampaign\x12&.vcci.engagement.v1.GetCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12d\n" +
 	"\rListCampaigns\x12(.vcci.engagement.v1.ListCampaignsRequest\x1a).vcci.engagement.v1.ListCampaignsResponse\x12g\n" +
-	"\x15DeclineCampaignTarget\x120.vcci.engagement.v1.DeclineCampaignTargetRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12n\n" +
+	"\x15DeclineCampaignTarget\x120.vcci.engagement.v1.DeclineCampaignTargetRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12k\n" +
+	"\x14CreateSubmissionLink\x12/.vcci.engagement.v1.CreateSubmissionLinkRequest\x1a\".vcci.engagement.v1.SubmissionLink\x12h\n" +
+	"\x12GetSupplierRequest\x12-.vcci.engagement.v1.GetSupplierRequestRequest\x1a#.vcci.engagement.v1.SupplierRequest\x12c\n" +
+	"\x12SubmitSupplierData\x12-.vcci.engagement.v1.SubmitSupplierDataRequest\x1a\x1e.vcci.engagement.v1.Submission\x12j\n" +
+	"\x0fListSubmissions\x12*.vcci.engagement.v1.ListSubmissionsRequest\x1a+.vcci.engagement.v1.ListSubmissionsResponse\x12_\n" +
+	"\x10AcceptSubmission\x12+.vcci.engagement.v1.AcceptSubmissionRequest\x1a\x1e.vcci.engagement.v1.Submission\x12_\n" +
+	"\x10RejectSubmission\x12+.vcci.engagement.v1.RejectSubmissionRequest\x1a\x1e.vcci.engagement.v1.Submission\x12n\n" +
 	"\x15CreateWebhookEndpoint\x120.vcci.engagement.v1.CreateWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12h\n" +
 	"\x12GetWebhookEndpoint\x12-.vcci.engagement.v1.GetWebhookEndpointRequest\x1a#.vcci.engagement.v1.WebhookEndpoint\x12y\n" +
 	"\x14ListWebhookEndpoints\x12/.vcci.engagement.v1.ListWebhookEndpointsRequest\x1a0.vcci.engagement.v1.ListWebhookEndpointsResponse\x12a\n" +
@@ -1652,81 +2489,115 @@ func file_vcci_engagement_v1_engagement_proto_rawDescGZIP() []byte {
 	return file_vcci_engagement_v1_engagement_proto_rawDescData
 }
 
-var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
 	(TargetStatus)(0),                     // 0: vcci.engagement.v1.TargetStatus
-	(WebhookEndpointState)(0),             // 1: vcci.engagement.v1.WebhookEndpointState
-	(WebhookDeliveryState)(0),             // 2: vcci.engagement.v1.WebhookDeliveryState
-	(*Campaign)(nil),                      // 3: vcci.engagement.v1.Campaign
-	(*CampaignTarget)(nil),                // 4: vcci.engagement.v1.CampaignTarget
-	(*CreateCampaignRequest)(nil),         // 5: vcci.engagement.v1.CreateCampaignRequest
-	(*GetCampaignRequest)(nil),            // 6: vcci.engagement.v1.GetCampaignRequest
-	(*DeclineCampaignTargetRequest)(nil),  // 7: vcci.engagement.v1.DeclineCampaignTargetRequest
-	(*ListCampaignsRequest)(nil),          // 8: vcci.engagement.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),         // 9: vcci.engagement.v1.ListCampaignsResponse
-	(*WebhookEndpoint)(nil),               // 10: vcci.engagement.v1.WebhookEndpoint
-	(*CreateWebhookEndpointRequest)(nil),  // 11: vcci.engagement.v1.CreateWebhookEndpointRequest
-	(*GetWebhookEndpointRequest)(nil),     // 12: vcci.engagement.v1.GetWebhookEndpointRequest
-	(*ListWebhookEndpointsRequest)(nil),   // 13: vcci.engagement.v1.ListWebhookEndpointsRequest
-	(*ListWebhookEndpointsResponse)(nil),  // 14: vcci.engagement.v1.ListWebhookEndpointsResponse
-	(*DeleteWebhookEndpointRequest)(nil),  // 15: vcci.engagement.v1.DeleteWebhookEndpointRequest
-	(*EnableWebhookEndpointRequest)(nil),  // 16: vcci.engagement.v1.EnableWebhookEndpointRequest
-	(*WebhookDelivery)(nil),               // 17: vcci.engagement.v1.WebhookDelivery
-	(*ListWebhookDeliveriesRequest)(nil),  // 18: vcci.engagement.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 19: vcci.engagement.v1.ListWebhookDeliveriesResponse
-	(*RedeliverWebhookRequest)(nil),       // 20: vcci.engagement.v1.RedeliverWebhookRequest
-	(*PublishEventRequest)(nil),           // 21: vcci.engagement.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),          // 22: vcci.engagement.v1.PublishEventResponse
-	(*timestamppb.Timestamp)(nil),         // 23: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                 // 24: google.protobuf.Empty
+	(SubmissionState)(0),                  // 1: vcci.engagement.v1.SubmissionState
+	(WebhookEndpointState)(0),             // 2: vcci.engagement.v1.WebhookEndpointState
+	(WebhookDeliveryState)(0),             // 3: vcci.engagement.v1.WebhookDeliveryState
+	(*Campaign)(nil),                      // 4: vcci.engagement.v1.Campaign
+	(*CampaignTarget)(nil),                // 5: vcci.engagement.v1.CampaignTarget
+	(*CreateCampaignRequest)(nil),         // 6: vcci.engagement.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),            // 7: vcci.engagement.v1.GetCampaignRequest
+	(*DeclineCampaignTargetRequest)(nil),  // 8: vcci.engagement.v1.DeclineCampaignTargetRequest
+	(*CreateSubmissionLinkRequest)(nil),   // 9: vcci.engagement.v1.CreateSubmissionLinkRequest
+	(*SubmissionLink)(nil),                // 10: vcci.engagement.v1.SubmissionLink
+	(*GetSupplierRequestRequest)(nil),     // 11: vcci.engagement.v1.GetSupplierRequestRequest
+	(*SupplierRequest)(nil),               // 12: vcci.engagement.v1.SupplierRequest
+	(*SubmitSupplierDataRequest)(nil),     // 13: vcci.engagement.v1.SubmitSupplierDataRequest
+	(*Submission)(nil),                    // 14: vcci.engagement.v1.Submission
+	(*ListSubmissionsRequest)(nil),        // 15: vcci.engagement.v1.ListSubmissionsRequest
+	(*ListSubmissionsResponse)(nil),       // 16: vcci.engagement.v1.ListSubmissionsResponse
+	(*AcceptSubmissionRequest)(nil),       // 17: vcci.engagement.v1.AcceptSubmissionRequest
+	(*RejectSubmissionRequest)(nil),       // 18: vcci.engagement.v1.RejectSubmissionRequest
+	(*ListCampaignsRequest)(nil),          // 19: vcci.engagement.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),         // 20: vcci.engagement.v1.ListCampaignsResponse
+	(*WebhookEndpoint)(nil),               // 21: vcci.engagement.v1.WebhookEndpoint
+	(*CreateWebhookEndpointRequest)(nil),  // 22: vcci.engagement.v1.CreateWebhookEndpointRequest
+	(*GetWebhookEndpointRequest)(nil),     // 23: vcci.engagement.v1.GetWebhookEndpointRequest
+	(*ListWebhookEndpointsRequest)(nil),   // 24: vcci.engagement.v1.ListWebhookEndpointsRequest
+	(*ListWebhookEndpointsResponse)(nil),  // 25: vcci.engagement.v1.ListWebhookEndpointsResponse
+	(*DeleteWebhookEndpointRequest)(nil),  // 26: vcci.engagement.v1.DeleteWebhookEndpointRequest
+	(*EnableWebhookEndpointRequest)(nil),  // 27: vcci.engagement.v1.EnableWebhookEndpointRequest
+	(*WebhookDelivery)(nil),               // 28: vcci.engagement.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),  // 29: vcci.engagement.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 30: vcci.engagement.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookRequest)(nil),       // 31: vcci.engagement.v1.RedeliverWebhookRequest
+	(*PublishEventRequest)(nil),           // 32: vcci.engagement.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 33: vcci.engagement.v1.PublishEventResponse
+	(*timestamppb.Timestamp)(nil),         // 34: google.protobuf.Timestamp
+	(*v1.SupplierFactor)(nil),             // 35: vcci.calculator.v1.SupplierFactor
+	(*emptypb.Empty)(nil),                 // 36: google.protobuf.Empty
 }
 var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
-	4,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
-	23, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
+	34, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
-	23, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
-	23, // 4: vcci.engagement.v1.CampaignTarget.decline_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
-	3,  // 6: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
-	1,  // 7: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
-	23, // 8: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
-	23, // 9: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	10, // 10: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
-	10, // 11: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
-	2,  // 12: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
-	23, // 13: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	23, // 14: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
-	17, // 15: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
-	5,  // 16: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
-	6,  // 17: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
-	8,  // 18: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
-	7,  // 19: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:input_type -> vcci.engagement.v1.DeclineCampaignTargetRequest
-	11, // 20: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
-	12, // 21: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
-	13, // 22: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
-	15, // 23: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
-	16, // 24: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
-	18, // 25: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
-	20, // 26: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
-	21, // 27: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
-	3,  // 28: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
-	3,  // 29: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
-	9,  // 30: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
-	3,  // 31: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:output_type -> vcci.engagement.v1.Campaign
-	10, // 32: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	10, // 33: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	14, // 34: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
-	24, // 35: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
-	10, // 36: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	19, // 37: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
-	17, // 38: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
-	22, // 39: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
-	28, // [28:40] is the sub-list for method output_type
-	16, // [16:28] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	34, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
+	34, // 4: vcci.engagement.v1.CampaignTarget.decline_time:type_name -> google.protobuf.Timestamp
+	34, // 5: vcci.engagement.v1.CampaignTarget.link_create_time:type_name -> google.protobuf.Timestamp
+	4,  // 6: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
+	34, // 7: vcci.engagement.v1.SubmissionLink.expire_time:type_name -> google.protobuf.Timestamp
+	34, // 8: vcci.engagement.v1.SupplierRequest.expire_time:type_name -> google.protobuf.Timestamp
+	14, // 9: vcci.engagement.v1.SupplierRequest.submissions:type_name -> vcci.engagement.v1.Submission
+	35, // 10: vcci.engagement.v1.SubmitSupplierDataRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
+	35, // 11: vcci.engagement.v1.Submission.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
+	1,  // 12: vcci.engagement.v1.Submission.state:type_name -> vcci.engagement.v1.SubmissionState
+	34, // 13: vcci.engagement.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
+	34, // 14: vcci.engagement.v1.Submission.review_time:type_name -> google.protobuf.Timestamp
+	14, // 15: vcci.engagement.v1.ListSubmissionsResponse.submissions:type_name -> vcci.engagement.v1.Submission
+	4,  // 16: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
+	2,  // 17: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
+	34, // 18: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
+	34, // 19: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	21, // 20: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
+	21, // 21: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
+	3,  // 22: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
+	34, // 23: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	34, // 24: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
+	28, // 25: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
+	6,  // 26: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
+	7,  // 27: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
+	19, // 28: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
+	8,  // 29: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:input_type -> vcci.engagement.v1.DeclineCampaignTargetRequest
+	9,  // 30: vcci.engagement.v1.EngagementService.CreateSubmissionLink:input_type -> vcci.engagement.v1.CreateSubmissionLinkRequest
+	11, // 31: vcci.engagement.v1.EngagementService.GetSupplierRequest:input_type -> vcci.engagement.v1.GetSupplierRequestRequest
+	13, // 32: vcci.engagement.v1.EngagementService.SubmitSupplierData:input_type -> vcci.engagement.v1.SubmitSupplierDataRequest
+	15, // 33: vcci.engagement.v1.EngagementService.ListSubmissions:input_type -> vcci.engagement.v1.ListSubmissionsRequest
+	17, // 34: vcci.engagement.v1.EngagementService.AcceptSubmission:input_type -> vcci.engagement.v1.AcceptSubmissionRequest
+	18, // 35: vcci.engagement.v1.EngagementService.RejectSubmission:input_type -> vcci.engagement.v1.RejectSubmissionRequest
+	22, // 36: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
+	23, // 37: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
+	24, // 38: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
+	26, // 39: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
+	27, // 40: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
+	29, // 41: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
+	31, // 42: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
+	32, // 43: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
+	4,  // 44: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
+	4,  // 45: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
+	20, // 46: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
+	4,  // 47: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:output_type -> vcci.engagement.v1.Campaign
+	10, // 48: vcci.engagement.v1.EngagementService.CreateSubmissionLink:output_type -> vcci.engagement.v1.SubmissionLink
+	12, // 49: vcci.engagement.v1.EngagementService.GetSupplierRequest:output_type -> vcci.engagement.v1.SupplierRequest
+	14, // 50: vcci.engagement.v1.EngagementService.SubmitSupplierData:output_type -> vcci.engagement.v1.Submission
+	16, // 51: vcci.engagement.v1.EngagementService.ListSubmissions:output_type -> vcci.engagement.v1.ListSubmissionsResponse
+	14, // 52: vcci.engagement.v1.EngagementService.AcceptSubmission:output_type -> vcci.engagement.v1.Submission
+	14, // 53: vcci.engagement.v1.EngagementService.RejectSubmission:output_type -> vcci.engagement.v1.Submission
+	21, // 54: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	21, // 55: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	25, // 56: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
+	36, // 57: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	21, // 58: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	30, // 59: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
+	28, // 60: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
+	33, // 61: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
+	44, // [44:62] is the sub-list for method output_type
+	26, // [26:44] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_vcci_engagement_v1_engagement_proto_init() }
@@ -1739,8 +2610,8 @@ func file_vcci_engagement_v1_engagement_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_engagement_v1_engagement_proto_rawDesc), len(file_vcci_engagement_v1_engagement_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   20,
+			NumEnums:      4,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,12 @@ const (
 	EngagementService_GetCampaign_FullMethodName           = "/vcci.engagement.v1.EngagementService/GetCampaign"
 	EngagementService_ListCampaigns_FullMethodName         = "/vcci.engagement.v1.EngagementService/ListCampaigns"
 	EngagementService_DeclineCampaignTarget_FullMethodName = "/vcci.engagement.v1.EngagementService/DeclineCampaignTarget"
+	EngagementService_CreateSubmissionLink_FullMethodName  = "/vcci.engagement.v1.EngagementService/CreateSubmissionLink"
+	EngagementService_GetSupplierRequest_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetSupplierRequest"
+	EngagementService_SubmitSupplierData_FullMethodName    = "/vcci.engagement.v1.EngagementService/SubmitSupplierData"
+	EngagementService_ListSubmissions_FullMethodName       = "/vcci.engagement.v1.EngagementService/ListSubmissions"
+	EngagementService_AcceptSubmission_FullMethodName      = "/vcci.engagement.v1.EngagementService/AcceptSubmission"
+	EngagementService_RejectSubmission_FullMethodName      = "/vcci.engagement.v1.EngagementService/RejectSubmission"
 	EngagementService_CreateWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint"
 	EngagementService_GetWebhookEndpoint_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetWebhookEndpoint"
 	EngagementService_ListWebhookEndpoints_FullMethodName  = "/vcci.engagement.v1.EngagementService/ListWebhookEndpoints"
@@ -55,6 +61,30 @@ type EngagementServiceClient interface {
 	// supplier sends later still make it DATA_RECEIVED. Declining again
 	// replaces the reason and the time.
 	DeclineCampaignTarget(ctx context.Context, in *DeclineCampaignTargetRequest, opts ...grpc.CallOption) (*Campaign, error)
+	// CreateSubmissionLink returns a link through which a targeted supplier
+	// sends its own figures with no API key (GetSupplierRequest,
+	// SubmitSupplierData). A target has one working link: creating another
+	// stops the last. Links work for 30 days.
+	CreateSubmissionLink(ctx context.Context, in *CreateSubmissionLinkRequest, opts ...grpc.CallOption) (*SubmissionLink, error)
+	// GetSupplierRequest tells the holder of a submission link what is asked
+	// of it: who asks, in which campaign, for which supplier, and what it has
+	// sent so far. Needs no API key: the link's token is the credential.
+	GetSupplierRequest(ctx context.Context, in *GetSupplierRequestRequest, opts ...grpc.CallOption) (*SupplierRequest, error)
+	// SubmitSupplierData sends a supplier's own figure through its link. The
+	// figure is checked as CreateSupplierFactor checks one (a bad field is
+	// refused, named) and kept PENDING until the tenant accepts it
+	// (AcceptSubmission) or rejects it (RejectSubmission): it changes no
+	// emissions before. Needs no API key. At most 20 a link's target.
+	SubmitSupplierData(ctx context.Context, in *SubmitSupplierDataRequest, opts ...grpc.CallOption) (*Submission, error)
+	// ListSubmissions lists a campaign's submissions, newest first.
+	ListSubmissions(ctx context.Context, in *ListSubmissionsRequest, opts ...grpc.CallOption) (*ListSubmissionsResponse, error)
+	// AcceptSubmission records a PENDING submission's figure as the tenant's
+	// supplier factor (CreateSupplierFactor: the supplier's stored lines are
+	// recalculated with it) and the target's data as received.
+	AcceptSubmission(ctx context.Context, in *AcceptSubmissionRequest, opts ...grpc.CallOption) (*Submission, error)
+	// RejectSubmission refuses a PENDING submission, with a reason the
+	// supplier sees through its link; it may send another.
+	RejectSubmission(ctx context.Context, in *RejectSubmissionRequest, opts ...grpc.CallOption) (*Submission, error)
 	// CreateWebhookEndpoint registers a URL to receive the given event types.
 	//
 	// The answer carries the endpoint's signing secret; no later call shows
@@ -131,6 +161,66 @@ func (c *engagementServiceClient) DeclineCampaignTarget(ctx context.Context, in 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Campaign)
 	err := c.cc.Invoke(ctx, EngagementService_DeclineCampaignTarget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) CreateSubmissionLink(ctx context.Context, in *CreateSubmissionLinkRequest, opts ...grpc.CallOption) (*SubmissionLink, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmissionLink)
+	err := c.cc.Invoke(ctx, EngagementService_CreateSubmissionLink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) GetSupplierRequest(ctx context.Context, in *GetSupplierRequestRequest, opts ...grpc.CallOption) (*SupplierRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SupplierRequest)
+	err := c.cc.Invoke(ctx, EngagementService_GetSupplierRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) SubmitSupplierData(ctx context.Context, in *SubmitSupplierDataRequest, opts ...grpc.CallOption) (*Submission, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Submission)
+	err := c.cc.Invoke(ctx, EngagementService_SubmitSupplierData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) ListSubmissions(ctx context.Context, in *ListSubmissionsRequest, opts ...grpc.CallOption) (*ListSubmissionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubmissionsResponse)
+	err := c.cc.Invoke(ctx, EngagementService_ListSubmissions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) AcceptSubmission(ctx context.Context, in *AcceptSubmissionRequest, opts ...grpc.CallOption) (*Submission, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Submission)
+	err := c.cc.Invoke(ctx, EngagementService_AcceptSubmission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) RejectSubmission(ctx context.Context, in *RejectSubmissionRequest, opts ...grpc.CallOption) (*Submission, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Submission)
+	err := c.cc.Invoke(ctx, EngagementService_RejectSubmission_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +328,30 @@ type EngagementServiceServer interface {
 	// supplier sends later still make it DATA_RECEIVED. Declining again
 	// replaces the reason and the time.
 	DeclineCampaignTarget(context.Context, *DeclineCampaignTargetRequest) (*Campaign, error)
+	// CreateSubmissionLink returns a link through which a targeted supplier
+	// sends its own figures with no API key (GetSupplierRequest,
+	// SubmitSupplierData). A target has one working link: creating another
+	// stops the last. Links work for 30 days.
+	CreateSubmissionLink(context.Context, *CreateSubmissionLinkRequest) (*SubmissionLink, error)
+	// GetSupplierRequest tells the holder of a submission link what is asked
+	// of it: who asks, in which campaign, for which supplier, and what it has
+	// sent so far. Needs no API key: the link's token is the credential.
+	GetSupplierRequest(context.Context, *GetSupplierRequestRequest) (*SupplierRequest, error)
+	// SubmitSupplierData sends a supplier's own figure through its link. The
+	// figure is checked as CreateSupplierFactor checks one (a bad field is
+	// refused, named) and kept PENDING until the tenant accepts it
+	// (AcceptSubmission) or rejects it (RejectSubmission): it changes no
+	// emissions before. Needs no API key. At most 20 a link's target.
+	SubmitSupplierData(context.Context, *SubmitSupplierDataRequest) (*Submission, error)
+	// ListSubmissions lists a campaign's submissions, newest first.
+	ListSubmissions(context.Context, *ListSubmissionsRequest) (*ListSubmissionsResponse, error)
+	// AcceptSubmission records a PENDING submission's figure as the tenant's
+	// supplier factor (CreateSupplierFactor: the supplier's stored lines are
+	// recalculated with it) and the target's data as received.
+	AcceptSubmission(context.Context, *AcceptSubmissionRequest) (*Submission, error)
+	// RejectSubmission refuses a PENDING submission, with a reason the
+	// supplier sees through its link; it may send another.
+	RejectSubmission(context.Context, *RejectSubmissionRequest) (*Submission, error)
 	// CreateWebhookEndpoint registers a URL to receive the given event types.
 	//
 	// The answer carries the endpoint's signing secret; no later call shows
@@ -291,6 +405,24 @@ func (UnimplementedEngagementServiceServer) ListCampaigns(context.Context, *List
 }
 func (UnimplementedEngagementServiceServer) DeclineCampaignTarget(context.Context, *DeclineCampaignTargetRequest) (*Campaign, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeclineCampaignTarget not implemented")
+}
+func (UnimplementedEngagementServiceServer) CreateSubmissionLink(context.Context, *CreateSubmissionLinkRequest) (*SubmissionLink, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateSubmissionLink not implemented")
+}
+func (UnimplementedEngagementServiceServer) GetSupplierRequest(context.Context, *GetSupplierRequestRequest) (*SupplierRequest, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetSupplierRequest not implemented")
+}
+func (UnimplementedEngagementServiceServer) SubmitSupplierData(context.Context, *SubmitSupplierDataRequest) (*Submission, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitSupplierData not implemented")
+}
+func (UnimplementedEngagementServiceServer) ListSubmissions(context.Context, *ListSubmissionsRequest) (*ListSubmissionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSubmissions not implemented")
+}
+func (UnimplementedEngagementServiceServer) AcceptSubmission(context.Context, *AcceptSubmissionRequest) (*Submission, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcceptSubmission not implemented")
+}
+func (UnimplementedEngagementServiceServer) RejectSubmission(context.Context, *RejectSubmissionRequest) (*Submission, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RejectSubmission not implemented")
 }
 func (UnimplementedEngagementServiceServer) CreateWebhookEndpoint(context.Context, *CreateWebhookEndpointRequest) (*WebhookEndpoint, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateWebhookEndpoint not implemented")
@@ -405,6 +537,114 @@ func _EngagementService_DeclineCampaignTarget_Handler(srv interface{}, ctx conte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(EngagementServiceServer).DeclineCampaignTarget(ctx, req.(*DeclineCampaignTargetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_CreateSubmissionLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSubmissionLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).CreateSubmissionLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_CreateSubmissionLink_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).CreateSubmissionLink(ctx, req.(*CreateSubmissionLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_GetSupplierRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSupplierRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).GetSupplierRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_GetSupplierRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).GetSupplierRequest(ctx, req.(*GetSupplierRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_SubmitSupplierData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitSupplierDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).SubmitSupplierData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_SubmitSupplierData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).SubmitSupplierData(ctx, req.(*SubmitSupplierDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_ListSubmissions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubmissionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).ListSubmissions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_ListSubmissions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).ListSubmissions(ctx, req.(*ListSubmissionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_AcceptSubmission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptSubmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).AcceptSubmission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_AcceptSubmission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).AcceptSubmission(ctx, req.(*AcceptSubmissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_RejectSubmission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectSubmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).RejectSubmission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_RejectSubmission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).RejectSubmission(ctx, req.(*RejectSubmissionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -575,6 +815,30 @@ var EngagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeclineCampaignTarget",
 			Handler:    _EngagementService_DeclineCampaignTarget_Handler,
+		},
+		{
+			MethodName: "CreateSubmissionLink",
+			Handler:    _EngagementService_CreateSubmissionLink_Handler,
+		},
+		{
+			MethodName: "GetSupplierRequest",
+			Handler:    _EngagementService_GetSupplierRequest_Handler,
+		},
+		{
+			MethodName: "SubmitSupplierData",
+			Handler:    _EngagementService_SubmitSupplierData_Handler,
+		},
+		{
+			MethodName: "ListSubmissions",
+			Handler:    _EngagementService_ListSubmissions_Handler,
+		},
+		{
+			MethodName: "AcceptSubmission",
+			Handler:    _EngagementService_AcceptSubmission_Handler,
+		},
+		{
+			MethodName: "RejectSubmission",
+			Handler:    _EngagementService_RejectSubmission_Handler,
 		},
 		{
 			MethodName: "CreateWebhookEndpoint",
