@@ -399,9 +399,9 @@ type Store interface { //nolint:interfacebloat // one store per service: factors
 	// SupplierSet, creating that set with its first figure.
 	CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf SupplierFactor, f factors.Factor) (SupplierFactor, error)
 	SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64) (SupplierFactor, error)
-	// ListSupplierFactors reads a page of figures, newest first, of one
-	// supplier or all (""), after the id given (0: from the newest).
-	ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]SupplierFactor, error)
+	// ListSupplierFactors reads a page of the figures f selects, newest
+	// first, after the id given (0: from the newest).
+	ListSupplierFactors(ctx context.Context, tenant uuid.UUID, f FactorFilter, limit int, after int64) ([]SupplierFactor, error)
 	// InventoryGroups reads the inventory's groups: now (day zero, no
 	// snapshot), as of the end of day, or as a snapshot recorded them.
 	InventoryGroups(ctx context.Context, tenant uuid.UUID, at InventoryAt) (InventoryData, error)

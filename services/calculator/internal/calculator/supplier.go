@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -172,8 +173,18 @@ func (s *Service) SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64
 	return s.store.SupplierFactor(ctx, tenant, id)
 }
 
+// FactorFilter selects supplier factors: of these suppliers (none: every
+// supplier's), recorded at or after Since (zero: whenever).
+type FactorFilter struct {
+	Suppliers []string
+	Since     time.Time
+}
+
 // ListSupplierFactors reads up to limit figures (1 to MaxSupplierFactors
-// + 1: a page and the sign of the next), newest first.
-func (s *Service) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]SupplierFactor, error) {
-	return s.store.ListSupplierFactors(ctx, tenant, supplier, min(max(limit, 1), MaxSupplierFactors+1), after)
+// + 1: a page and the sign of the next) that f selects, newest first.
+func (s *Service) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, f FactorFilter, limit int, after int64) ([]SupplierFactor, error) {
+	if len(f.Suppliers) > MaxSupplierFactors {
+		return nil, apperr.Invalid("supplier_ids", "at most %d suppliers, got %d", MaxSupplierFactors, len(f.Suppliers))
+	}
+	return s.store.ListSupplierFactors(ctx, tenant, f, min(max(limit, 1), MaxSupplierFactors+1), after)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,12 +110,27 @@ func (a *API) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSup
 	if err != nil {
 		return nil, err
 	}
-	fp := "supplierFactors?" + req.GetSupplierId()
+	f := calculator.FactorFilter{Suppliers: req.GetSupplierIds()}
+	switch {
+	case req.GetSupplierId() != "" && len(f.Suppliers) > 0:
+		return nil, apperr.Invalid("supplier_ids", "give supplier_id or supplier_ids, not both")
+	case req.GetSupplierId() != "":
+		f.Suppliers = []string{req.GetSupplierId()}
+	}
+	if t := req.GetMinCreateTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return nil, apperr.Invalid("min_create_time", "%v", err)
+		}
+		f.Since = t.AsTime()
+	}
+	// The token holds the filter's fingerprint: a page of one listing does
+	// not continue another.
+	fp := "supplierFactors?" + strings.Join(f.Suppliers, "\x00") + "?" + f.Since.Format(time.RFC3339Nano)
 	after, err := a.afterID(tenant, fp, req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
-	fs, err := a.svc.ListSupplierFactors(ctx, tenant, req.GetSupplierId(), limit+1, after)
+	fs, err := a.svc.ListSupplierFactors(ctx, tenant, f, limit+1, after)
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,50 @@ func TestSupplierDataOverridesAveragesLineByLine(t *testing.T) {
 	if err != nil || len(list.GetSupplierFactors()) != 1 || list.GetSupplierFactors()[0].GetName() != company.GetName() || list.GetNextPageToken() != "" {
 		t.Fatalf("second page = %v, %v", list, err)
 	}
+	// Of some suppliers, since a time: what a campaign's progress reads.
+	names := func(req *calculatorv1.ListSupplierFactorsRequest) string {
+		t.Helper()
+		list, err := calc.ListSupplierFactors(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]string, 0, len(list.GetSupplierFactors()))
+		for _, f := range list.GetSupplierFactors() {
+			out = append(out, f.GetSupplierId())
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		req  *calculatorv1.ListSupplierFactorsRequest
+		want string
+	}{
+		{&calculatorv1.ListSupplierFactorsRequest{SupplierIds: []string{"S1", "S9"}}, "S1"},
+		{&calculatorv1.ListSupplierFactorsRequest{SupplierIds: []string{"S2", "S1"}}, "S2,S1"},
+		{&calculatorv1.ListSupplierFactorsRequest{SupplierId: "S2"}, "S2"},
+		{&calculatorv1.ListSupplierFactorsRequest{MinCreateTime: product.GetCreateTime()}, "S2"},
+		{&calculatorv1.ListSupplierFactorsRequest{SupplierIds: []string{"S1"}, MinCreateTime: product.GetCreateTime()}, ""},
+		{&calculatorv1.ListSupplierFactorsRequest{MinCreateTime: company.GetCreateTime()}, "S2,S1"},
+	} {
+		if got := names(c.req); got != c.want {
+			t.Errorf("%v: %s, want %s", c.req, got, c.want)
+		}
+	}
+	// A page token of one filter does not continue another.
+	page, err := calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1, SupplierIds: []string{"S1", "S2"}})
+	if err != nil || page.GetNextPageToken() == "" {
+		t.Fatalf("filtered page = %v, %v", page, err)
+	}
+	if _, err := calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1, PageToken: page.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("another filter's token: %v", err)
+	}
+	_, err = calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{SupplierId: "S1", SupplierIds: []string{"S2"}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "supplier_ids") {
+		t.Fatalf("both filters: %v", err)
+	}
+	_, err = calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{SupplierIds: make([]string, 1001)})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "supplier_ids") {
+		t.Fatalf("1001 suppliers: %v", err)
+	}
 
 	if _, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: supplierLines()}); err != nil {
 		t.Fatal(err)

@@ -58,12 +58,17 @@ func (s *Store) SupplierFactor(ctx context.Context, tenant uuid.UUID, id int64) 
 	return f, err
 }
 
-func (s *Store) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, supplier string, limit int, after int64) ([]calculator.SupplierFactor, error) {
+func (s *Store) ListSupplierFactors(ctx context.Context, tenant uuid.UUID, f calculator.FactorFilter, limit int, after int64) ([]calculator.SupplierFactor, error) {
 	var out []calculator.SupplierFactor
+	var since *time.Time
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
 	err := db.InTenantBatch(ctx, s.pool, tenant, db.Stmt{SQL: `SELECT ` + supplierFactorCols + `
 		FROM calculator.supplier_factors
-		WHERE tenant_id = $1 AND ($2 = '' OR supplier_id = $2) AND ($3 = 0 OR id < $3)
-		ORDER BY id DESC LIMIT $4`, Args: []any{tenant, supplier, after, limit}, Scan: db.Collect(&out, scanSupplierFactor)})
+		WHERE tenant_id = $1 AND ($2::text[] IS NULL OR supplier_id = ANY($2)) AND ($3 = 0 OR id < $3)
+			AND ($5::timestamptz IS NULL OR create_time >= $5)
+		ORDER BY id DESC LIMIT $4`, Args: []any{tenant, f.Suppliers, after, limit, since}, Scan: db.Collect(&out, scanSupplierFactor)})
 	if err != nil {
 		return nil, fmt.Errorf("store.ListSupplierFactors: %w", err)
 	}

@@ -90,9 +90,10 @@ type Receipt struct {
 
 // SupplierData tells which suppliers' own figures are on file.
 type SupplierData interface {
-	// Received returns the caller's supplier factors by supplier, each
-	// supplier's oldest first.
-	Received(ctx context.Context) (map[string][]Receipt, error)
+	// Received returns the caller's supplier factors of these suppliers
+	// recorded at or after since, by supplier, each supplier's oldest
+	// first.
+	Received(ctx context.Context, suppliers []string, since time.Time) (map[string][]Receipt, error)
 }
 
 // Cursor is a position in the newest-first listing; the zero Cursor is its
@@ -229,6 +230,26 @@ func (s *Service) List(ctx context.Context, tenant uuid.UUID, after Cursor, limi
 	return cs, s.progress(ctx, cs)
 }
 
+// answering are what can answer campaigns cs: their targets, and the time
+// the oldest began.
+func answering(cs []Campaign) ([]string, time.Time) {
+	seen := map[string]bool{}
+	var suppliers []string
+	since := cs[0].CreatedAt
+	for _, c := range cs {
+		if c.CreatedAt.Before(since) {
+			since = c.CreatedAt
+		}
+		for _, t := range c.Targets {
+			if !seen[t.SupplierID] {
+				seen[t.SupplierID] = true
+				suppliers = append(suppliers, t.SupplierID)
+			}
+		}
+	}
+	return suppliers, since
+}
+
 // progress sets each target's status from the supplier data on file (a
 // target's data is received once a figure of its supplier is recorded
 // at or after the campaign's creation) and each campaign's totals of
@@ -236,7 +257,8 @@ func (s *Service) List(ctx context.Context, tenant uuid.UUID, after Cursor, limi
 // once.
 func (s *Service) progress(ctx context.Context, cs []Campaign) error {
 	// The peer's error is a gRPC status already, passed through as is.
-	on, err := s.data.Received(ctx)
+	suppliers, since := answering(cs)
+	on, err := s.data.Received(ctx, suppliers, since)
 	if err != nil {
 		return err
 	}

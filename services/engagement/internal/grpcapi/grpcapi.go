@@ -254,8 +254,8 @@ func (h Hotspot) TopSuppliers(ctx context.Context, topN int32) ([]engagement.Tar
 	return out, nil
 }
 
-// maxFactorPages bounds the pages of supplier factors a campaign read
-// lists: 100,000 figures.
+// maxFactorPages bounds the pages of supplier factors one call lists for
+// a campaign read: 100,000 figures since the campaign began.
 const maxFactorPages = 100
 
 // Calculator gives engagement the supplier data on file: the caller's
@@ -264,23 +264,34 @@ type Calculator struct {
 	Client calculatorv1.CalculatorServiceClient
 }
 
-func (c Calculator) Received(ctx context.Context) (map[string][]engagement.Receipt, error) {
+func (c Calculator) Received(ctx context.Context, suppliers []string, since time.Time) (map[string][]engagement.Receipt, error) {
 	out := map[string][]engagement.Receipt{}
+	for chunk := range slices.Chunk(suppliers, 1000) {
+		if err := c.listFactors(ctx, chunk, since, out); err != nil {
+			return nil, err
+		}
+	}
+	for _, rs := range out {
+		slices.Reverse(rs) // listed newest first
+	}
+	return out, nil
+}
+
+// listFactors adds the figures of up to 1000 suppliers since then to out.
+func (c Calculator) listFactors(ctx context.Context, suppliers []string, since time.Time, out map[string][]engagement.Receipt) error {
 	token := ""
 	for range maxFactorPages {
-		resp, err := c.Client.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1000, PageToken: token})
+		resp, err := c.Client.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{PageSize: 1000, PageToken: token,
+			SupplierIds: suppliers, MinCreateTime: timestamppb.New(since)})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, f := range resp.GetSupplierFactors() {
 			out[f.GetSupplierId()] = append(out[f.GetSupplierId()], engagement.Receipt{SupplierFactor: f.GetName(), At: f.GetCreateTime().AsTime()})
 		}
 		if token = resp.GetNextPageToken(); token == "" {
-			for _, rs := range out {
-				slices.Reverse(rs) // listed newest first
-			}
-			return out, nil
+			return nil
 		}
 	}
-	return nil, apperr.New(apperr.FailedPrecondition, "more than 100,000 supplier factors: campaign progress cannot be read")
+	return apperr.New(apperr.FailedPrecondition, "more than 100,000 supplier factors since the campaign began: its progress cannot be read")
 }

@@ -87,6 +87,7 @@ type fakeCalculator struct {
 	factors map[string][]*calculatorv1.SupplierFactor // by API key, newest first
 	down    bool
 	creates []string // CreateSupplierFactor's calls
+	lists   []string // ListSupplierFactors' filters: "suppliers since"
 }
 
 func (f *fakeCalculator) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSupplierFactorsRequest) (*calculatorv1.ListSupplierFactorsResponse, error) {
@@ -96,7 +97,15 @@ func (f *fakeCalculator) ListSupplierFactors(ctx context.Context, req *calculato
 	if f.down {
 		return nil, status.Error(codes.Unavailable, "calculator is down")
 	}
-	fs := f.factors[key]
+	// As the calculator filters: of the suppliers named, since the time.
+	var fs []*calculatorv1.SupplierFactor
+	for _, sf := range f.factors[key] {
+		if (len(req.GetSupplierIds()) == 0 || slices.Contains(req.GetSupplierIds(), sf.GetSupplierId())) &&
+			(req.GetMinCreateTime() == nil || !sf.GetCreateTime().AsTime().Before(req.GetMinCreateTime().AsTime())) {
+			fs = append(fs, sf)
+		}
+	}
+	f.lists = append(f.lists, strings.Join(req.GetSupplierIds(), ",")+" "+req.GetMinCreateTime().AsTime().Format(time.RFC3339Nano))
 	from := 0
 	if req.GetPageToken() != "" {
 		var err error
@@ -264,6 +273,13 @@ func TestCampaignProgressFromSupplierData(t *testing.T) {
 	}
 	if got.GetDataReceivedCount() != 2 || got.GetDataReceivedKgCo2E() != "749.9950000" || got.GetDataReceivedShare() != 0.75 {
 		t.Fatalf("received %d targets, %s kg, share %v; want 2, 749.9950000, 0.75", got.GetDataReceivedCount(), got.GetDataReceivedKgCo2E(), got.GetDataReceivedShare())
+	}
+	// Only the targets' figures since the campaign began were asked for.
+	e.calc.mu.Lock()
+	lists := slices.Clone(e.calc.lists)
+	e.calc.mu.Unlock()
+	if wantList := "S3,S1,S7 " + began.Format(time.RFC3339Nano); len(lists) == 0 || lists[len(lists)-1] != wantList {
+		t.Fatalf("the calculator was asked %v, want %q last", lists, wantList)
 	}
 
 	// Without the calculator the progress cannot be read: the campaign is

@@ -3271,8 +3271,12 @@ type ListSupplierFactorsRequest struct {
 	// Only this supplier's; empty: every supplier's.
 	SupplierId string `protobuf:"bytes,1,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	// At most 1000; 0: 100.
-	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only these suppliers' (at most 1000, instead of supplier_id).
+	SupplierIds []string `protobuf:"bytes,4,rep,name=supplier_ids,json=supplierIds,proto3" json:"supplier_ids,omitempty"`
+	// Only those recorded at or after this time.
+	MinCreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=min_create_time,json=minCreateTime,proto3" json:"min_create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3326,6 +3330,20 @@ func (x *ListSupplierFactorsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListSupplierFactorsRequest) GetSupplierIds() []string {
+	if x != nil {
+		return x.SupplierIds
+	}
+	return nil
+}
+
+func (x *ListSupplierFactorsRequest) GetMinCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MinCreateTime
+	}
+	return nil
 }
 
 type ListSupplierFactorsResponse struct {
@@ -5419,13 +5437,15 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x0fsupplier_factor\x18\x01 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\x12#\n" +
 	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\".\n" +
 	"\x18GetSupplierFactorRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"y\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xe0\x01\n" +
 	"\x1aListSupplierFactorsRequest\x12\x1f\n" +
 	"\vsupplier_id\x18\x01 \x01(\tR\n" +
 	"supplierId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x94\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12!\n" +
+	"\fsupplier_ids\x18\x04 \x03(\tR\vsupplierIds\x12B\n" +
+	"\x0fmin_create_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rminCreateTime\"\x94\x01\n" +
 	"\x1bListSupplierFactorsResponse\x12M\n" +
 	"\x10supplier_factors\x18\x01 \x03(\v2\".vcci.calculator.v1.SupplierFactorR\x0fsupplierFactors\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n" +
@@ -5774,90 +5794,91 @@ var file_vcci_calculator_v1_calculator_proto_depIdxs = []int32{
 	8,  // 35: vcci.calculator.v1.SupplierFactor.gases:type_name -> vcci.calculator.v1.FactorGas
 	64, // 36: vcci.calculator.v1.SupplierFactor.create_time:type_name -> google.protobuf.Timestamp
 	36, // 37: vcci.calculator.v1.CreateSupplierFactorRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
-	36, // 38: vcci.calculator.v1.ListSupplierFactorsResponse.supplier_factors:type_name -> vcci.calculator.v1.SupplierFactor
-	63, // 39: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
-	43, // 40: vcci.calculator.v1.InventoryCategory.methods:type_name -> vcci.calculator.v1.MethodShare
-	41, // 41: vcci.calculator.v1.InventoryCategory.data_quality:type_name -> vcci.calculator.v1.DataQuality
-	42, // 42: vcci.calculator.v1.InventoryCategory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
-	63, // 43: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
-	1,  // 44: vcci.calculator.v1.Inventory.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	44, // 45: vcci.calculator.v1.Inventory.categories:type_name -> vcci.calculator.v1.InventoryCategory
-	43, // 46: vcci.calculator.v1.Inventory.methods:type_name -> vcci.calculator.v1.MethodShare
-	41, // 47: vcci.calculator.v1.Inventory.data_quality:type_name -> vcci.calculator.v1.DataQuality
-	42, // 48: vcci.calculator.v1.Inventory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
-	46, // 49: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
-	64, // 50: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
-	45, // 51: vcci.calculator.v1.Inventory.months:type_name -> vcci.calculator.v1.InventoryMonth
-	1,  // 52: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	64, // 53: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 54: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
-	49, // 55: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
-	49, // 56: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
-	4,  // 57: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
-	64, // 58: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
-	64, // 59: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
-	53, // 60: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
-	53, // 61: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
-	58, // 62: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
-	58, // 63: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
-	59, // 64: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
-	12, // 65: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
-	14, // 66: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
-	16, // 67: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
-	18, // 68: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
-	20, // 69: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
-	28, // 70: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
-	29, // 71: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
-	31, // 72: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
-	33, // 73: vcci.calculator.v1.CalculatorService.BatchGetSupplierMethods:input_type -> vcci.calculator.v1.BatchGetSupplierMethodsRequest
-	10, // 74: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
-	11, // 75: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
-	6,  // 76: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
-	24, // 77: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
-	25, // 78: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
-	26, // 79: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
-	37, // 80: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
-	38, // 81: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
-	39, // 82: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
-	48, // 83: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
-	50, // 84: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
-	51, // 85: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
-	54, // 86: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
-	55, // 87: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
-	56, // 88: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
-	60, // 89: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
-	62, // 90: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
-	13, // 91: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
-	15, // 92: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
-	17, // 93: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
-	7,  // 94: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
-	21, // 95: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
-	23, // 96: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
-	30, // 97: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
-	32, // 98: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
-	35, // 99: vcci.calculator.v1.CalculatorService.BatchGetSupplierMethods:output_type -> vcci.calculator.v1.BatchGetSupplierMethodsResponse
-	9,  // 100: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	9,  // 101: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
-	5,  // 102: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
-	23, // 103: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
-	27, // 104: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	27, // 105: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
-	36, // 106: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
-	36, // 107: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
-	40, // 108: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
-	47, // 109: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
-	49, // 110: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
-	52, // 111: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
-	53, // 112: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
-	53, // 113: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
-	57, // 114: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
-	61, // 115: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
-	53, // 116: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
-	91, // [91:117] is the sub-list for method output_type
-	65, // [65:91] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	64, // 38: vcci.calculator.v1.ListSupplierFactorsRequest.min_create_time:type_name -> google.protobuf.Timestamp
+	36, // 39: vcci.calculator.v1.ListSupplierFactorsResponse.supplier_factors:type_name -> vcci.calculator.v1.SupplierFactor
+	63, // 40: vcci.calculator.v1.InventoryCategory.category:type_name -> vcci.common.v1.ScopeCategory
+	43, // 41: vcci.calculator.v1.InventoryCategory.methods:type_name -> vcci.calculator.v1.MethodShare
+	41, // 42: vcci.calculator.v1.InventoryCategory.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	42, // 43: vcci.calculator.v1.InventoryCategory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
+	63, // 44: vcci.calculator.v1.InventoryGroup.category:type_name -> vcci.common.v1.ScopeCategory
+	1,  // 45: vcci.calculator.v1.Inventory.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	44, // 46: vcci.calculator.v1.Inventory.categories:type_name -> vcci.calculator.v1.InventoryCategory
+	43, // 47: vcci.calculator.v1.Inventory.methods:type_name -> vcci.calculator.v1.MethodShare
+	41, // 48: vcci.calculator.v1.Inventory.data_quality:type_name -> vcci.calculator.v1.DataQuality
+	42, // 49: vcci.calculator.v1.Inventory.uncertainty:type_name -> vcci.calculator.v1.UncertaintyRange
+	46, // 50: vcci.calculator.v1.Inventory.groups:type_name -> vcci.calculator.v1.InventoryGroup
+	64, // 51: vcci.calculator.v1.Inventory.read_time:type_name -> google.protobuf.Timestamp
+	45, // 52: vcci.calculator.v1.Inventory.months:type_name -> vcci.calculator.v1.InventoryMonth
+	1,  // 53: vcci.calculator.v1.GetInventoryRequest.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	64, // 54: vcci.calculator.v1.InventorySnapshot.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 55: vcci.calculator.v1.InventorySnapshot.gwp_basis:type_name -> vcci.calculator.v1.GwpBasis
+	49, // 56: vcci.calculator.v1.CreateInventorySnapshotRequest.snapshot:type_name -> vcci.calculator.v1.InventorySnapshot
+	49, // 57: vcci.calculator.v1.ListInventorySnapshotsResponse.snapshots:type_name -> vcci.calculator.v1.InventorySnapshot
+	4,  // 58: vcci.calculator.v1.Recalculation.state:type_name -> vcci.calculator.v1.RecalculationState
+	64, // 59: vcci.calculator.v1.Recalculation.create_time:type_name -> google.protobuf.Timestamp
+	64, // 60: vcci.calculator.v1.Recalculation.finish_time:type_name -> google.protobuf.Timestamp
+	53, // 61: vcci.calculator.v1.CreateRecalculationRequest.recalculation:type_name -> vcci.calculator.v1.Recalculation
+	53, // 62: vcci.calculator.v1.ListRecalculationsResponse.recalculations:type_name -> vcci.calculator.v1.Recalculation
+	58, // 63: vcci.calculator.v1.RecalculationChange.before:type_name -> vcci.calculator.v1.ResultVersion
+	58, // 64: vcci.calculator.v1.RecalculationChange.after:type_name -> vcci.calculator.v1.ResultVersion
+	59, // 65: vcci.calculator.v1.ListRecalculationChangesResponse.changes:type_name -> vcci.calculator.v1.RecalculationChange
+	12, // 66: vcci.calculator.v1.CalculatorService.ListFactorSets:input_type -> vcci.calculator.v1.ListFactorSetsRequest
+	14, // 67: vcci.calculator.v1.CalculatorService.BatchGetFactors:input_type -> vcci.calculator.v1.BatchGetFactorsRequest
+	16, // 68: vcci.calculator.v1.CalculatorService.ListFactors:input_type -> vcci.calculator.v1.ListFactorsRequest
+	18, // 69: vcci.calculator.v1.CalculatorService.GetFactor:input_type -> vcci.calculator.v1.GetFactorRequest
+	20, // 70: vcci.calculator.v1.CalculatorService.CalculateEmissions:input_type -> vcci.calculator.v1.CalculateEmissionsRequest
+	28, // 71: vcci.calculator.v1.CalculatorService.GetEmissionResult:input_type -> vcci.calculator.v1.GetEmissionResultRequest
+	29, // 72: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:input_type -> vcci.calculator.v1.BatchGetEmissionResultsRequest
+	31, // 73: vcci.calculator.v1.CalculatorService.SummarizeEmissions:input_type -> vcci.calculator.v1.SummarizeEmissionsRequest
+	33, // 74: vcci.calculator.v1.CalculatorService.BatchGetSupplierMethods:input_type -> vcci.calculator.v1.BatchGetSupplierMethodsRequest
+	10, // 75: vcci.calculator.v1.CalculatorService.GetCalculationSettings:input_type -> vcci.calculator.v1.GetCalculationSettingsRequest
+	11, // 76: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:input_type -> vcci.calculator.v1.UpdateCalculationSettingsRequest
+	6,  // 77: vcci.calculator.v1.CalculatorService.ImportFactorSet:input_type -> vcci.calculator.v1.ImportFactorSetRequest
+	24, // 78: vcci.calculator.v1.CalculatorService.Calculate:input_type -> vcci.calculator.v1.CalculateRequest
+	25, // 79: vcci.calculator.v1.CalculatorService.BatchCalculate:input_type -> vcci.calculator.v1.BatchCalculateRequest
+	26, // 80: vcci.calculator.v1.CalculatorService.StreamCalculate:input_type -> vcci.calculator.v1.StreamCalculateRequest
+	37, // 81: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:input_type -> vcci.calculator.v1.CreateSupplierFactorRequest
+	38, // 82: vcci.calculator.v1.CalculatorService.GetSupplierFactor:input_type -> vcci.calculator.v1.GetSupplierFactorRequest
+	39, // 83: vcci.calculator.v1.CalculatorService.ListSupplierFactors:input_type -> vcci.calculator.v1.ListSupplierFactorsRequest
+	48, // 84: vcci.calculator.v1.CalculatorService.GetInventory:input_type -> vcci.calculator.v1.GetInventoryRequest
+	50, // 85: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:input_type -> vcci.calculator.v1.CreateInventorySnapshotRequest
+	51, // 86: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:input_type -> vcci.calculator.v1.ListInventorySnapshotsRequest
+	54, // 87: vcci.calculator.v1.CalculatorService.CreateRecalculation:input_type -> vcci.calculator.v1.CreateRecalculationRequest
+	55, // 88: vcci.calculator.v1.CalculatorService.GetRecalculation:input_type -> vcci.calculator.v1.GetRecalculationRequest
+	56, // 89: vcci.calculator.v1.CalculatorService.ListRecalculations:input_type -> vcci.calculator.v1.ListRecalculationsRequest
+	60, // 90: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:input_type -> vcci.calculator.v1.ListRecalculationChangesRequest
+	62, // 91: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:input_type -> vcci.calculator.v1.RecalculateBaseYearRequest
+	13, // 92: vcci.calculator.v1.CalculatorService.ListFactorSets:output_type -> vcci.calculator.v1.ListFactorSetsResponse
+	15, // 93: vcci.calculator.v1.CalculatorService.BatchGetFactors:output_type -> vcci.calculator.v1.BatchGetFactorsResponse
+	17, // 94: vcci.calculator.v1.CalculatorService.ListFactors:output_type -> vcci.calculator.v1.ListFactorsResponse
+	7,  // 95: vcci.calculator.v1.CalculatorService.GetFactor:output_type -> vcci.calculator.v1.Factor
+	21, // 96: vcci.calculator.v1.CalculatorService.CalculateEmissions:output_type -> vcci.calculator.v1.CalculateEmissionsResponse
+	23, // 97: vcci.calculator.v1.CalculatorService.GetEmissionResult:output_type -> vcci.calculator.v1.EmissionResult
+	30, // 98: vcci.calculator.v1.CalculatorService.BatchGetEmissionResults:output_type -> vcci.calculator.v1.BatchGetEmissionResultsResponse
+	32, // 99: vcci.calculator.v1.CalculatorService.SummarizeEmissions:output_type -> vcci.calculator.v1.SummarizeEmissionsResponse
+	35, // 100: vcci.calculator.v1.CalculatorService.BatchGetSupplierMethods:output_type -> vcci.calculator.v1.BatchGetSupplierMethodsResponse
+	9,  // 101: vcci.calculator.v1.CalculatorService.GetCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	9,  // 102: vcci.calculator.v1.CalculatorService.UpdateCalculationSettings:output_type -> vcci.calculator.v1.CalculationSettings
+	5,  // 103: vcci.calculator.v1.CalculatorService.ImportFactorSet:output_type -> vcci.calculator.v1.FactorSet
+	23, // 104: vcci.calculator.v1.CalculatorService.Calculate:output_type -> vcci.calculator.v1.EmissionResult
+	27, // 105: vcci.calculator.v1.CalculatorService.BatchCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	27, // 106: vcci.calculator.v1.CalculatorService.StreamCalculate:output_type -> vcci.calculator.v1.BatchCalculateResponse
+	36, // 107: vcci.calculator.v1.CalculatorService.CreateSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	36, // 108: vcci.calculator.v1.CalculatorService.GetSupplierFactor:output_type -> vcci.calculator.v1.SupplierFactor
+	40, // 109: vcci.calculator.v1.CalculatorService.ListSupplierFactors:output_type -> vcci.calculator.v1.ListSupplierFactorsResponse
+	47, // 110: vcci.calculator.v1.CalculatorService.GetInventory:output_type -> vcci.calculator.v1.Inventory
+	49, // 111: vcci.calculator.v1.CalculatorService.CreateInventorySnapshot:output_type -> vcci.calculator.v1.InventorySnapshot
+	52, // 112: vcci.calculator.v1.CalculatorService.ListInventorySnapshots:output_type -> vcci.calculator.v1.ListInventorySnapshotsResponse
+	53, // 113: vcci.calculator.v1.CalculatorService.CreateRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	53, // 114: vcci.calculator.v1.CalculatorService.GetRecalculation:output_type -> vcci.calculator.v1.Recalculation
+	57, // 115: vcci.calculator.v1.CalculatorService.ListRecalculations:output_type -> vcci.calculator.v1.ListRecalculationsResponse
+	61, // 116: vcci.calculator.v1.CalculatorService.ListRecalculationChanges:output_type -> vcci.calculator.v1.ListRecalculationChangesResponse
+	53, // 117: vcci.calculator.v1.CalculatorService.RecalculateBaseYear:output_type -> vcci.calculator.v1.Recalculation
+	92, // [92:118] is the sub-list for method output_type
+	66, // [66:92] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_vcci_calculator_v1_calculator_proto_init() }
