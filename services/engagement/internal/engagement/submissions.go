@@ -107,9 +107,11 @@ type SupplierRequest struct {
 
 // SubmissionStore keeps submissions and the targets' links.
 type SubmissionStore interface {
-	// IssueLink marks a new link of the target, issued at the given time
-	// (replacing the last); ErrCampaignNotFound or ErrTargetNotFound.
-	IssueLink(ctx context.Context, tenant uuid.UUID, campaign int64, supplier string, at time.Time) error
+	// IssueLinks marks a new link of each target named (none: every
+	// target), issued at the given time (replacing the last), and returns
+	// them in rank order; ErrCampaignNotFound, or ErrTargetNotFound when
+	// one is not a target (and none is marked).
+	IssueLinks(ctx context.Context, tenant uuid.UUID, campaign int64, suppliers []string, at time.Time) ([]Target, error)
 	// LinkIssued returns the campaign (no targets) and the target, with
 	// when its working link was issued (zero: none).
 	LinkIssued(ctx context.Context, tenant uuid.UUID, campaign int64, supplier string) (Campaign, Target, error)
@@ -184,12 +186,37 @@ func NewSubmissions(store SubmissionStore, links *Links, figures Figures, names 
 // CreateLink issues a new link for a campaign's target, stopping the
 // last, and returns its token and expiry.
 func (s *Submissions) CreateLink(ctx context.Context, tenant uuid.UUID, campaign int64, supplier string) (string, time.Time, error) {
-	t := LinkTarget{Tenant: tenant, CampaignID: campaign, SupplierID: supplier, IssuedAt: s.links.s.Now().Truncate(time.Microsecond)}
-	if err := s.store.IssueLink(ctx, tenant, campaign, supplier, t.IssuedAt); err != nil {
+	links, err := s.CreateLinks(ctx, tenant, campaign, []string{supplier})
+	if err != nil {
 		return "", time.Time{}, err
 	}
-	tok, exp := s.links.sign(t)
-	return tok, exp, nil
+	return links[0].Token, links[0].ExpiresAt, nil
+}
+
+// TargetLink is a target's new link.
+type TargetLink struct {
+	Target    Target
+	Token     string
+	ExpiresAt time.Time
+}
+
+// CreateLinks issues a new link for each target named (none: every
+// target) in one transaction, and returns them in rank order.
+func (s *Submissions) CreateLinks(ctx context.Context, tenant uuid.UUID, campaign int64, suppliers []string) ([]TargetLink, error) {
+	if len(suppliers) > MaxTopN {
+		return nil, apperr.Invalid("suppliers", "at most %d, got %d", MaxTopN, len(suppliers))
+	}
+	at := s.links.s.Now().Truncate(time.Microsecond)
+	ts, err := s.store.IssueLinks(ctx, tenant, campaign, suppliers, at)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TargetLink, len(ts))
+	for i, t := range ts {
+		tok, exp := s.links.sign(LinkTarget{Tenant: tenant, CampaignID: campaign, SupplierID: t.SupplierID, IssuedAt: at})
+		out[i] = TargetLink{Target: t, Token: tok, ExpiresAt: exp}
+	}
+	return out, nil
 }
 
 // linked is what a working link names.

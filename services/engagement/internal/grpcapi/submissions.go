@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -41,7 +42,40 @@ func (a *API) CreateSubmissionLink(ctx context.Context, req *engagementv1.Create
 	if err != nil {
 		return nil, err
 	}
-	return &engagementv1.SubmissionLink{Url: SubmissionPage + tok, Token: tok, ExpireTime: timestamppb.New(exp)}, nil
+	return linkProto(tok, exp), nil
+}
+
+func (a *API) BatchCreateSubmissionLinks(ctx context.Context, req *engagementv1.BatchCreateSubmissionLinksRequest) (*engagementv1.BatchCreateSubmissionLinksResponse, error) {
+	tenant, err := tenancy.MustTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := campaignID("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	var suppliers []string
+	for i, s := range req.GetSuppliers() {
+		s = strings.TrimPrefix(s, supplierPrefix)
+		if s == "" || strings.Contains(s, "/") {
+			return nil, apperr.Invalid(fmt.Sprintf("suppliers[%d]", i), "%q is not suppliers/{supplier}", req.GetSuppliers()[i])
+		}
+		suppliers = append(suppliers, s)
+	}
+	links, err := a.subs.CreateLinks(ctx, tenant, id, suppliers)
+	if err != nil {
+		return nil, err
+	}
+	out := &engagementv1.BatchCreateSubmissionLinksResponse{Links: make([]*engagementv1.SupplierSubmissionLink, len(links))}
+	for i, l := range links {
+		out.Links[i] = &engagementv1.SupplierSubmissionLink{Supplier: supplierPrefix + l.Target.SupplierID,
+			SupplierDisplayName: l.Target.SupplierName, Link: linkProto(l.Token, l.ExpiresAt)}
+	}
+	return out, nil
+}
+
+func linkProto(tok string, exp time.Time) *engagementv1.SubmissionLink {
+	return &engagementv1.SubmissionLink{Url: SubmissionPage + tok, Token: tok, ExpireTime: timestamppb.New(exp)}
 }
 
 func (a *API) GetSupplierRequest(ctx context.Context, req *engagementv1.GetSupplierRequestRequest) (*engagementv1.SupplierRequest, error) {

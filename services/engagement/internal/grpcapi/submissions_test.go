@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -282,4 +283,64 @@ func (f *fakeCalculator) asked() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.creates...)
+}
+
+// Links for many targets in one call: each works, a new one stops only
+// its own target's last, and a call naming a supplier that is not a
+// target makes none.
+func TestBatchSubmissionLinks(t *testing.T) {
+	e := start(t)
+	ctxA, anon := testsupport.WithKey(e.keyA), context.Background()
+	c := create(t, e, "Everyone", 3)
+	works := func(tok string) bool {
+		_, err := e.client.GetSupplierRequest(anon, &engagementv1.GetSupplierRequestRequest{Token: tok})
+		if err != nil && status.Code(err) != codes.Unauthenticated {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	all, err := e.client.BatchCreateSubmissionLinks(ctxA, &engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, 0, len(all.GetLinks()))
+	for _, l := range all.GetLinks() {
+		got = append(got, l.GetSupplier()+" "+l.GetSupplierDisplayName())
+		if !works(l.GetLink().GetToken()) || l.GetLink().GetUrl() != "/submit/"+l.GetLink().GetToken() {
+			t.Fatalf("link %v does not work", l)
+		}
+	}
+	if strings.Join(got, ",") != "suppliers/S3 Globex Metals,suppliers/S1 Acme Steel,suppliers/S7 " {
+		t.Fatalf("links for %v", got)
+	}
+	one, err := e.client.BatchCreateSubmissionLinks(ctxA, &engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName(), Suppliers: []string{"suppliers/S1", "S1"}})
+	if err != nil || len(one.GetLinks()) != 1 || one.GetLinks()[0].GetSupplier() != "suppliers/S1" {
+		t.Fatalf("S1 again: %v, %v", one, err)
+	}
+	if works(all.GetLinks()[1].GetLink().GetToken()) || !works(one.GetLinks()[0].GetLink().GetToken()) || !works(all.GetLinks()[0].GetLink().GetToken()) {
+		t.Fatal("a new link of S1 should stop S1's last, and only it")
+	}
+	if _, err := e.client.BatchCreateSubmissionLinks(ctxA, &engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName(),
+		Suppliers: []string{"S3", "S9"}}); status.Code(err) != codes.NotFound {
+		t.Fatalf("a supplier not targeted: %v", err)
+	}
+	if !works(all.GetLinks()[0].GetLink().GetToken()) {
+		t.Fatal("a refused call replaced S3's link")
+	}
+	if _, err := e.client.BatchCreateSubmissionLinks(testsupport.WithKey(e.keyB), &engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName()}); status.Code(err) != codes.NotFound {
+		t.Fatalf("tenant b: %v", err)
+	}
+	for _, bad := range []struct {
+		req   *engagementv1.BatchCreateSubmissionLinksRequest
+		field string
+	}{
+		{&engagementv1.BatchCreateSubmissionLinksRequest{Parent: "campaigns/x"}, "parent"},
+		{&engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName(), Suppliers: []string{"S1", "suppliers/"}}, "suppliers[1]"},
+		{&engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName(), Suppliers: []string{"a/b"}}, "suppliers[0]"},
+		{&engagementv1.BatchCreateSubmissionLinksRequest{Parent: c.GetName(), Suppliers: slices.Repeat([]string{"S1"}, 1001)}, "suppliers"},
+	} {
+		if _, err := e.client.BatchCreateSubmissionLinks(ctxA, bad.req); violation(t, err) != bad.field {
+			t.Fatalf("%v: %v, want %s named", bad.req.GetSuppliers(), err, bad.field)
+		}
+	}
 }

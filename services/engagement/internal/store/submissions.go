@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,23 +15,41 @@ import (
 	"github.com/vcci-dev/vcci/services/engagement/internal/engagement"
 )
 
-// IssueLink marks a new submission link of a campaign's target.
-func (s *Store) IssueLink(ctx context.Context, tenant uuid.UUID, campaign int64, supplier string, at time.Time) error {
+// IssueLinks marks a new submission link of each target named (none:
+// every target), all or none.
+func (s *Store) IssueLinks(ctx context.Context, tenant uuid.UUID, campaign int64, suppliers []string, at time.Time) ([]engagement.Target, error) {
+	var out []engagement.Target
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE engagement.campaign_targets SET link_issued_at = $3
-			WHERE campaign_id = $1 AND supplier_id = $2`, campaign, supplier, at)
+		rows, err := tx.Query(ctx, `UPDATE engagement.campaign_targets SET link_issued_at = $3
+			WHERE campaign_id = $1 AND ($2::text[] IS NULL OR supplier_id = ANY($2))
+			RETURNING rank, supplier_id, supplier_name`, campaign, suppliers, at)
 		if err != nil {
-			return fmt.Errorf("issue link: %w", err)
+			return fmt.Errorf("issue links: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return missing(ctx, tx, campaign)
+		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (engagement.Target, error) {
+			var t engagement.Target
+			t.LinkIssued = at
+			return t, r.Scan(&t.Rank, &t.SupplierID, &t.SupplierName)
+		}); err != nil {
+			return fmt.Errorf("read targets: %w", err)
+		}
+		if len(out) == 0 || (suppliers != nil && len(out) < len(distinct(suppliers))) {
+			return missing(ctx, tx, campaign) // rolled back: none is marked
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store.IssueLink: %w", err)
+		return nil, fmt.Errorf("store.IssueLinks: %w", err)
 	}
-	return nil
+	slices.SortFunc(out, func(a, b engagement.Target) int { return cmp.Compare(a.Rank, b.Rank) })
+	return out, nil
+}
+
+// distinct is ss without repeats.
+func distinct(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // missing tells a campaign not found from a supplier it does not target.

@@ -781,6 +781,168 @@ func (x *SubmissionLink) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type BatchCreateSubmissionLinksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "campaigns/{campaign}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// "suppliers/{supplier}" (or the bare id) of targets of the campaign, at
+	// most 1000; empty: every target.
+	Suppliers     []string `protobuf:"bytes,2,rep,name=suppliers,proto3" json:"suppliers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateSubmissionLinksRequest) Reset() {
+	*x = BatchCreateSubmissionLinksRequest{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateSubmissionLinksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateSubmissionLinksRequest) ProtoMessage() {}
+
+func (x *BatchCreateSubmissionLinksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateSubmissionLinksRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateSubmissionLinksRequest) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BatchCreateSubmissionLinksRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *BatchCreateSubmissionLinksRequest) GetSuppliers() []string {
+	if x != nil {
+		return x.Suppliers
+	}
+	return nil
+}
+
+type BatchCreateSubmissionLinksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In the campaign's rank order.
+	Links         []*SupplierSubmissionLink `protobuf:"bytes,1,rep,name=links,proto3" json:"links,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateSubmissionLinksResponse) Reset() {
+	*x = BatchCreateSubmissionLinksResponse{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateSubmissionLinksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateSubmissionLinksResponse) ProtoMessage() {}
+
+func (x *BatchCreateSubmissionLinksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateSubmissionLinksResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateSubmissionLinksResponse) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BatchCreateSubmissionLinksResponse) GetLinks() []*SupplierSubmissionLink {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+// SupplierSubmissionLink is one target's link.
+type SupplierSubmissionLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "suppliers/{supplier}".
+	Supplier            string          `protobuf:"bytes,1,opt,name=supplier,proto3" json:"supplier,omitempty"`
+	SupplierDisplayName string          `protobuf:"bytes,2,opt,name=supplier_display_name,json=supplierDisplayName,proto3" json:"supplier_display_name,omitempty"`
+	Link                *SubmissionLink `protobuf:"bytes,3,opt,name=link,proto3" json:"link,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *SupplierSubmissionLink) Reset() {
+	*x = SupplierSubmissionLink{}
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupplierSubmissionLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupplierSubmissionLink) ProtoMessage() {}
+
+func (x *SupplierSubmissionLink) ProtoReflect() protoreflect.Message {
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupplierSubmissionLink.ProtoReflect.Descriptor instead.
+func (*SupplierSubmissionLink) Descriptor() ([]byte, []int) {
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SupplierSubmissionLink) GetSupplier() string {
+	if x != nil {
+		return x.Supplier
+	}
+	return ""
+}
+
+func (x *SupplierSubmissionLink) GetSupplierDisplayName() string {
+	if x != nil {
+		return x.SupplierDisplayName
+	}
+	return ""
+}
+
+func (x *SupplierSubmissionLink) GetLink() *SubmissionLink {
+	if x != nil {
+		return x.Link
+	}
+	return nil
+}
+
 type GetSupplierRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A submission link's token.
@@ -791,7 +953,7 @@ type GetSupplierRequestRequest struct {
 
 func (x *GetSupplierRequestRequest) Reset() {
 	*x = GetSupplierRequestRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +965,7 @@ func (x *GetSupplierRequestRequest) String() string {
 func (*GetSupplierRequestRequest) ProtoMessage() {}
 
 func (x *GetSupplierRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[7]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +978,7 @@ func (x *GetSupplierRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupplierRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetSupplierRequestRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{7}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSupplierRequestRequest) GetToken() string {
@@ -846,7 +1008,7 @@ type SupplierRequest struct {
 
 func (x *SupplierRequest) Reset() {
 	*x = SupplierRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1020,7 @@ func (x *SupplierRequest) String() string {
 func (*SupplierRequest) ProtoMessage() {}
 
 func (x *SupplierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[8]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1033,7 @@ func (x *SupplierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupplierRequest.ProtoReflect.Descriptor instead.
 func (*SupplierRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{8}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SupplierRequest) GetRequesterDisplayName() string {
@@ -943,7 +1105,7 @@ type SubmitSupplierDataRequest struct {
 
 func (x *SubmitSupplierDataRequest) Reset() {
 	*x = SubmitSupplierDataRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1117,7 @@ func (x *SubmitSupplierDataRequest) String() string {
 func (*SubmitSupplierDataRequest) ProtoMessage() {}
 
 func (x *SubmitSupplierDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[9]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1130,7 @@ func (x *SubmitSupplierDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSupplierDataRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSupplierDataRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{9}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitSupplierDataRequest) GetToken() string {
@@ -1033,7 +1195,7 @@ type Submission struct {
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1207,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[10]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1220,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{10}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Submission) GetName() string {
@@ -1158,7 +1320,7 @@ type ListSubmissionsRequest struct {
 
 func (x *ListSubmissionsRequest) Reset() {
 	*x = ListSubmissionsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1332,7 @@ func (x *ListSubmissionsRequest) String() string {
 func (*ListSubmissionsRequest) ProtoMessage() {}
 
 func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[11]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1345,7 @@ func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{11}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListSubmissionsRequest) GetParent() string {
@@ -1217,7 +1379,7 @@ type ListSubmissionsResponse struct {
 
 func (x *ListSubmissionsResponse) Reset() {
 	*x = ListSubmissionsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1391,7 @@ func (x *ListSubmissionsResponse) String() string {
 func (*ListSubmissionsResponse) ProtoMessage() {}
 
 func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[12]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1404,7 @@ func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{12}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
@@ -1269,7 +1431,7 @@ type AcceptSubmissionRequest struct {
 
 func (x *AcceptSubmissionRequest) Reset() {
 	*x = AcceptSubmissionRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1443,7 @@ func (x *AcceptSubmissionRequest) String() string {
 func (*AcceptSubmissionRequest) ProtoMessage() {}
 
 func (x *AcceptSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[13]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1456,7 @@ func (x *AcceptSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*AcceptSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{13}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AcceptSubmissionRequest) GetName() string {
@@ -1316,7 +1478,7 @@ type RejectSubmissionRequest struct {
 
 func (x *RejectSubmissionRequest) Reset() {
 	*x = RejectSubmissionRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1490,7 @@ func (x *RejectSubmissionRequest) String() string {
 func (*RejectSubmissionRequest) ProtoMessage() {}
 
 func (x *RejectSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[14]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1503,7 @@ func (x *RejectSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*RejectSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{14}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RejectSubmissionRequest) GetName() string {
@@ -1369,7 +1531,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1543,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[15]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1556,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{15}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListCampaignsRequest) GetPageSize() int32 {
@@ -1421,7 +1583,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1595,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[16]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1608,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{16}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -1487,7 +1649,7 @@ type WebhookEndpoint struct {
 
 func (x *WebhookEndpoint) Reset() {
 	*x = WebhookEndpoint{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1661,7 @@ func (x *WebhookEndpoint) String() string {
 func (*WebhookEndpoint) ProtoMessage() {}
 
 func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[17]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1674,7 @@ func (x *WebhookEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookEndpoint.ProtoReflect.Descriptor instead.
 func (*WebhookEndpoint) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{17}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WebhookEndpoint) GetName() string {
@@ -1587,7 +1749,7 @@ type CreateWebhookEndpointRequest struct {
 
 func (x *CreateWebhookEndpointRequest) Reset() {
 	*x = CreateWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1761,7 @@ func (x *CreateWebhookEndpointRequest) String() string {
 func (*CreateWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[18]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1774,7 @@ func (x *CreateWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{18}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateWebhookEndpointRequest) GetEndpoint() *WebhookEndpoint {
@@ -1632,7 +1794,7 @@ type GetWebhookEndpointRequest struct {
 
 func (x *GetWebhookEndpointRequest) Reset() {
 	*x = GetWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1806,7 @@ func (x *GetWebhookEndpointRequest) String() string {
 func (*GetWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[19]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1819,7 @@ func (x *GetWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{19}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetWebhookEndpointRequest) GetName() string {
@@ -1678,7 +1840,7 @@ type ListWebhookEndpointsRequest struct {
 
 func (x *ListWebhookEndpointsRequest) Reset() {
 	*x = ListWebhookEndpointsRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[20]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1852,7 @@ func (x *ListWebhookEndpointsRequest) String() string {
 func (*ListWebhookEndpointsRequest) ProtoMessage() {}
 
 func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[20]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1865,7 @@ func (x *ListWebhookEndpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookEndpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookEndpointsRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{20}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListWebhookEndpointsRequest) GetPageSize() int32 {
@@ -1730,7 +1892,7 @@ type ListWebhookEndpointsResponse struct {
 
 func (x *ListWebhookEndpointsResponse) Reset() {
 	*x = ListWebhookEndpointsResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[21]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1904,7 @@ func (x *ListWebhookEndpointsResponse) String() string {
 func (*ListWebhookEndpointsResponse) ProtoMessage() {}
 
 func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[21]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1917,7 @@ func (x *ListWebhookEndpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookEndpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookEndpointsResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{21}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListWebhookEndpointsResponse) GetEndpoints() []*WebhookEndpoint {
@@ -1782,7 +1944,7 @@ type DeleteWebhookEndpointRequest struct {
 
 func (x *DeleteWebhookEndpointRequest) Reset() {
 	*x = DeleteWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[22]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1956,7 @@ func (x *DeleteWebhookEndpointRequest) String() string {
 func (*DeleteWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[22]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1969,7 @@ func (x *DeleteWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{22}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteWebhookEndpointRequest) GetName() string {
@@ -1827,7 +1989,7 @@ type EnableWebhookEndpointRequest struct {
 
 func (x *EnableWebhookEndpointRequest) Reset() {
 	*x = EnableWebhookEndpointRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[23]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2001,7 @@ func (x *EnableWebhookEndpointRequest) String() string {
 func (*EnableWebhookEndpointRequest) ProtoMessage() {}
 
 func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[23]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2014,7 @@ func (x *EnableWebhookEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableWebhookEndpointRequest.ProtoReflect.Descriptor instead.
 func (*EnableWebhookEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{23}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EnableWebhookEndpointRequest) GetName() string {
@@ -1886,7 +2048,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[24]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2060,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[24]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2073,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{24}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -2004,7 +2166,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[25]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2178,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[25]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2191,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{25}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetParent() string {
@@ -2063,7 +2225,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[26]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2237,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[26]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2250,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{26}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -2115,7 +2277,7 @@ type RedeliverWebhookRequest struct {
 
 func (x *RedeliverWebhookRequest) Reset() {
 	*x = RedeliverWebhookRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[27]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2289,7 @@ func (x *RedeliverWebhookRequest) String() string {
 func (*RedeliverWebhookRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[27]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2302,7 @@ func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{27}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RedeliverWebhookRequest) GetName() string {
@@ -2165,7 +2327,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[28]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2339,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[28]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2352,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{28}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PublishEventRequest) GetEventId() string {
@@ -2226,7 +2388,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[29]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2400,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[29]
+	mi := &file_vcci_engagement_v1_engagement_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2413,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{29}
+	return file_vcci_engagement_v1_engagement_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PublishEventResponse) GetPublished() bool {
@@ -2314,7 +2476,16 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12;\n" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"1\n" +
+	"expireTime\"Y\n" +
+	"!BatchCreateSubmissionLinksRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1c\n" +
+	"\tsuppliers\x18\x02 \x03(\tR\tsuppliers\"f\n" +
+	"\"BatchCreateSubmissionLinksResponse\x12@\n" +
+	"\x05links\x18\x01 \x03(\v2*.vcci.engagement.v1.SupplierSubmissionLinkR\x05links\"\xa0\x01\n" +
+	"\x16SupplierSubmissionLink\x12\x1a\n" +
+	"\bsupplier\x18\x01 \x01(\tR\bsupplier\x122\n" +
+	"\x15supplier_display_name\x18\x02 \x01(\tR\x13supplierDisplayName\x126\n" +
+	"\x04link\x18\x03 \x01(\v2\".vcci.engagement.v1.SubmissionLinkR\x04link\"1\n" +
 	"\x19GetSupplierRequestRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\xf5\x02\n" +
 	"\x0fSupplierRequest\x124\n" +
@@ -2455,13 +2626,14 @@ const file_vcci_engagement_v1_engagement_proto_rawDesc = "" +
 	"\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n" +
 	" WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12!\n" +
 	"\x1dWEBHOOK_DELIVERY_STATE_FAILED\x10\x03\x12\"\n" +
-	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\xeb\x0e\n" +
+	"\x1eWEBHOOK_DELIVERY_STATE_SKIPPED\x10\x042\xf9\x0f\n" +
 	"\x11EngagementService\x12Y\n" +
 	"\x0eCreateCampaign\x12).vcci.engagement.v1.CreateCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12S\n" +
 	"\vGetCampaign\x12&.vcci.engagement.v1.GetCampaignRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12d\n" +
 	"\rListCampaigns\x12(.vcci.engagement.v1.ListCampaignsRequest\x1a).vcci.engagement.v1.ListCampaignsResponse\x12g\n" +
 	"\x15DeclineCampaignTarget\x120.vcci.engagement.v1.DeclineCampaignTargetRequest\x1a\x1c.vcci.engagement.v1.Campaign\x12k\n" +
-	"\x14CreateSubmissionLink\x12/.vcci.engagement.v1.CreateSubmissionLinkRequest\x1a\".vcci.engagement.v1.SubmissionLink\x12h\n" +
+	"\x14CreateSubmissionLink\x12/.vcci.engagement.v1.CreateSubmissionLinkRequest\x1a\".vcci.engagement.v1.SubmissionLink\x12\x8b\x01\n" +
+	"\x1aBatchCreateSubmissionLinks\x125.vcci.engagement.v1.BatchCreateSubmissionLinksRequest\x1a6.vcci.engagement.v1.BatchCreateSubmissionLinksResponse\x12h\n" +
 	"\x12GetSupplierRequest\x12-.vcci.engagement.v1.GetSupplierRequestRequest\x1a#.vcci.engagement.v1.SupplierRequest\x12c\n" +
 	"\x12SubmitSupplierData\x12-.vcci.engagement.v1.SubmitSupplierDataRequest\x1a\x1e.vcci.engagement.v1.Submission\x12j\n" +
 	"\x0fListSubmissions\x12*.vcci.engagement.v1.ListSubmissionsRequest\x1a+.vcci.engagement.v1.ListSubmissionsResponse\x12_\n" +
@@ -2490,114 +2662,121 @@ func file_vcci_engagement_v1_engagement_proto_rawDescGZIP() []byte {
 }
 
 var file_vcci_engagement_v1_engagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_vcci_engagement_v1_engagement_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_vcci_engagement_v1_engagement_proto_goTypes = []any{
-	(TargetStatus)(0),                     // 0: vcci.engagement.v1.TargetStatus
-	(SubmissionState)(0),                  // 1: vcci.engagement.v1.SubmissionState
-	(WebhookEndpointState)(0),             // 2: vcci.engagement.v1.WebhookEndpointState
-	(WebhookDeliveryState)(0),             // 3: vcci.engagement.v1.WebhookDeliveryState
-	(*Campaign)(nil),                      // 4: vcci.engagement.v1.Campaign
-	(*CampaignTarget)(nil),                // 5: vcci.engagement.v1.CampaignTarget
-	(*CreateCampaignRequest)(nil),         // 6: vcci.engagement.v1.CreateCampaignRequest
-	(*GetCampaignRequest)(nil),            // 7: vcci.engagement.v1.GetCampaignRequest
-	(*DeclineCampaignTargetRequest)(nil),  // 8: vcci.engagement.v1.DeclineCampaignTargetRequest
-	(*CreateSubmissionLinkRequest)(nil),   // 9: vcci.engagement.v1.CreateSubmissionLinkRequest
-	(*SubmissionLink)(nil),                // 10: vcci.engagement.v1.SubmissionLink
-	(*GetSupplierRequestRequest)(nil),     // 11: vcci.engagement.v1.GetSupplierRequestRequest
-	(*SupplierRequest)(nil),               // 12: vcci.engagement.v1.SupplierRequest
-	(*SubmitSupplierDataRequest)(nil),     // 13: vcci.engagement.v1.SubmitSupplierDataRequest
-	(*Submission)(nil),                    // 14: vcci.engagement.v1.Submission
-	(*ListSubmissionsRequest)(nil),        // 15: vcci.engagement.v1.ListSubmissionsRequest
-	(*ListSubmissionsResponse)(nil),       // 16: vcci.engagement.v1.ListSubmissionsResponse
-	(*AcceptSubmissionRequest)(nil),       // 17: vcci.engagement.v1.AcceptSubmissionRequest
-	(*RejectSubmissionRequest)(nil),       // 18: vcci.engagement.v1.RejectSubmissionRequest
-	(*ListCampaignsRequest)(nil),          // 19: vcci.engagement.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),         // 20: vcci.engagement.v1.ListCampaignsResponse
-	(*WebhookEndpoint)(nil),               // 21: vcci.engagement.v1.WebhookEndpoint
-	(*CreateWebhookEndpointRequest)(nil),  // 22: vcci.engagement.v1.CreateWebhookEndpointRequest
-	(*GetWebhookEndpointRequest)(nil),     // 23: vcci.engagement.v1.GetWebhookEndpointRequest
-	(*ListWebhookEndpointsRequest)(nil),   // 24: vcci.engagement.v1.ListWebhookEndpointsRequest
-	(*ListWebhookEndpointsResponse)(nil),  // 25: vcci.engagement.v1.ListWebhookEndpointsResponse
-	(*DeleteWebhookEndpointRequest)(nil),  // 26: vcci.engagement.v1.DeleteWebhookEndpointRequest
-	(*EnableWebhookEndpointRequest)(nil),  // 27: vcci.engagement.v1.EnableWebhookEndpointRequest
-	(*WebhookDelivery)(nil),               // 28: vcci.engagement.v1.WebhookDelivery
-	(*ListWebhookDeliveriesRequest)(nil),  // 29: vcci.engagement.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 30: vcci.engagement.v1.ListWebhookDeliveriesResponse
-	(*RedeliverWebhookRequest)(nil),       // 31: vcci.engagement.v1.RedeliverWebhookRequest
-	(*PublishEventRequest)(nil),           // 32: vcci.engagement.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),          // 33: vcci.engagement.v1.PublishEventResponse
-	(*timestamppb.Timestamp)(nil),         // 34: google.protobuf.Timestamp
-	(*v1.SupplierFactor)(nil),             // 35: vcci.calculator.v1.SupplierFactor
-	(*emptypb.Empty)(nil),                 // 36: google.protobuf.Empty
+	(TargetStatus)(0),                          // 0: vcci.engagement.v1.TargetStatus
+	(SubmissionState)(0),                       // 1: vcci.engagement.v1.SubmissionState
+	(WebhookEndpointState)(0),                  // 2: vcci.engagement.v1.WebhookEndpointState
+	(WebhookDeliveryState)(0),                  // 3: vcci.engagement.v1.WebhookDeliveryState
+	(*Campaign)(nil),                           // 4: vcci.engagement.v1.Campaign
+	(*CampaignTarget)(nil),                     // 5: vcci.engagement.v1.CampaignTarget
+	(*CreateCampaignRequest)(nil),              // 6: vcci.engagement.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),                 // 7: vcci.engagement.v1.GetCampaignRequest
+	(*DeclineCampaignTargetRequest)(nil),       // 8: vcci.engagement.v1.DeclineCampaignTargetRequest
+	(*CreateSubmissionLinkRequest)(nil),        // 9: vcci.engagement.v1.CreateSubmissionLinkRequest
+	(*SubmissionLink)(nil),                     // 10: vcci.engagement.v1.SubmissionLink
+	(*BatchCreateSubmissionLinksRequest)(nil),  // 11: vcci.engagement.v1.BatchCreateSubmissionLinksRequest
+	(*BatchCreateSubmissionLinksResponse)(nil), // 12: vcci.engagement.v1.BatchCreateSubmissionLinksResponse
+	(*SupplierSubmissionLink)(nil),             // 13: vcci.engagement.v1.SupplierSubmissionLink
+	(*GetSupplierRequestRequest)(nil),          // 14: vcci.engagement.v1.GetSupplierRequestRequest
+	(*SupplierRequest)(nil),                    // 15: vcci.engagement.v1.SupplierRequest
+	(*SubmitSupplierDataRequest)(nil),          // 16: vcci.engagement.v1.SubmitSupplierDataRequest
+	(*Submission)(nil),                         // 17: vcci.engagement.v1.Submission
+	(*ListSubmissionsRequest)(nil),             // 18: vcci.engagement.v1.ListSubmissionsRequest
+	(*ListSubmissionsResponse)(nil),            // 19: vcci.engagement.v1.ListSubmissionsResponse
+	(*AcceptSubmissionRequest)(nil),            // 20: vcci.engagement.v1.AcceptSubmissionRequest
+	(*RejectSubmissionRequest)(nil),            // 21: vcci.engagement.v1.RejectSubmissionRequest
+	(*ListCampaignsRequest)(nil),               // 22: vcci.engagement.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),              // 23: vcci.engagement.v1.ListCampaignsResponse
+	(*WebhookEndpoint)(nil),                    // 24: vcci.engagement.v1.WebhookEndpoint
+	(*CreateWebhookEndpointRequest)(nil),       // 25: vcci.engagement.v1.CreateWebhookEndpointRequest
+	(*GetWebhookEndpointRequest)(nil),          // 26: vcci.engagement.v1.GetWebhookEndpointRequest
+	(*ListWebhookEndpointsRequest)(nil),        // 27: vcci.engagement.v1.ListWebhookEndpointsRequest
+	(*ListWebhookEndpointsResponse)(nil),       // 28: vcci.engagement.v1.ListWebhookEndpointsResponse
+	(*DeleteWebhookEndpointRequest)(nil),       // 29: vcci.engagement.v1.DeleteWebhookEndpointRequest
+	(*EnableWebhookEndpointRequest)(nil),       // 30: vcci.engagement.v1.EnableWebhookEndpointRequest
+	(*WebhookDelivery)(nil),                    // 31: vcci.engagement.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),       // 32: vcci.engagement.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil),      // 33: vcci.engagement.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookRequest)(nil),            // 34: vcci.engagement.v1.RedeliverWebhookRequest
+	(*PublishEventRequest)(nil),                // 35: vcci.engagement.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),               // 36: vcci.engagement.v1.PublishEventResponse
+	(*timestamppb.Timestamp)(nil),              // 37: google.protobuf.Timestamp
+	(*v1.SupplierFactor)(nil),                  // 38: vcci.calculator.v1.SupplierFactor
+	(*emptypb.Empty)(nil),                      // 39: google.protobuf.Empty
 }
 var file_vcci_engagement_v1_engagement_proto_depIdxs = []int32{
 	5,  // 0: vcci.engagement.v1.Campaign.targets:type_name -> vcci.engagement.v1.CampaignTarget
-	34, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	37, // 1: vcci.engagement.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: vcci.engagement.v1.CampaignTarget.status:type_name -> vcci.engagement.v1.TargetStatus
-	34, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
-	34, // 4: vcci.engagement.v1.CampaignTarget.decline_time:type_name -> google.protobuf.Timestamp
-	34, // 5: vcci.engagement.v1.CampaignTarget.link_create_time:type_name -> google.protobuf.Timestamp
+	37, // 3: vcci.engagement.v1.CampaignTarget.data_receive_time:type_name -> google.protobuf.Timestamp
+	37, // 4: vcci.engagement.v1.CampaignTarget.decline_time:type_name -> google.protobuf.Timestamp
+	37, // 5: vcci.engagement.v1.CampaignTarget.link_create_time:type_name -> google.protobuf.Timestamp
 	4,  // 6: vcci.engagement.v1.CreateCampaignRequest.campaign:type_name -> vcci.engagement.v1.Campaign
-	34, // 7: vcci.engagement.v1.SubmissionLink.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 8: vcci.engagement.v1.SupplierRequest.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 9: vcci.engagement.v1.SupplierRequest.submissions:type_name -> vcci.engagement.v1.Submission
-	35, // 10: vcci.engagement.v1.SubmitSupplierDataRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
-	35, // 11: vcci.engagement.v1.Submission.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
-	1,  // 12: vcci.engagement.v1.Submission.state:type_name -> vcci.engagement.v1.SubmissionState
-	34, // 13: vcci.engagement.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
-	34, // 14: vcci.engagement.v1.Submission.review_time:type_name -> google.protobuf.Timestamp
-	14, // 15: vcci.engagement.v1.ListSubmissionsResponse.submissions:type_name -> vcci.engagement.v1.Submission
-	4,  // 16: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
-	2,  // 17: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
-	34, // 18: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
-	34, // 19: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	21, // 20: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
-	21, // 21: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
-	3,  // 22: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
-	34, // 23: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	34, // 24: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
-	28, // 25: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
-	6,  // 26: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
-	7,  // 27: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
-	19, // 28: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
-	8,  // 29: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:input_type -> vcci.engagement.v1.DeclineCampaignTargetRequest
-	9,  // 30: vcci.engagement.v1.EngagementService.CreateSubmissionLink:input_type -> vcci.engagement.v1.CreateSubmissionLinkRequest
-	11, // 31: vcci.engagement.v1.EngagementService.GetSupplierRequest:input_type -> vcci.engagement.v1.GetSupplierRequestRequest
-	13, // 32: vcci.engagement.v1.EngagementService.SubmitSupplierData:input_type -> vcci.engagement.v1.SubmitSupplierDataRequest
-	15, // 33: vcci.engagement.v1.EngagementService.ListSubmissions:input_type -> vcci.engagement.v1.ListSubmissionsRequest
-	17, // 34: vcci.engagement.v1.EngagementService.AcceptSubmission:input_type -> vcci.engagement.v1.AcceptSubmissionRequest
-	18, // 35: vcci.engagement.v1.EngagementService.RejectSubmission:input_type -> vcci.engagement.v1.RejectSubmissionRequest
-	22, // 36: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
-	23, // 37: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
-	24, // 38: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
-	26, // 39: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
-	27, // 40: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
-	29, // 41: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
-	31, // 42: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
-	32, // 43: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
-	4,  // 44: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
-	4,  // 45: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
-	20, // 46: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
-	4,  // 47: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:output_type -> vcci.engagement.v1.Campaign
-	10, // 48: vcci.engagement.v1.EngagementService.CreateSubmissionLink:output_type -> vcci.engagement.v1.SubmissionLink
-	12, // 49: vcci.engagement.v1.EngagementService.GetSupplierRequest:output_type -> vcci.engagement.v1.SupplierRequest
-	14, // 50: vcci.engagement.v1.EngagementService.SubmitSupplierData:output_type -> vcci.engagement.v1.Submission
-	16, // 51: vcci.engagement.v1.EngagementService.ListSubmissions:output_type -> vcci.engagement.v1.ListSubmissionsResponse
-	14, // 52: vcci.engagement.v1.EngagementService.AcceptSubmission:output_type -> vcci.engagement.v1.Submission
-	14, // 53: vcci.engagement.v1.EngagementService.RejectSubmission:output_type -> vcci.engagement.v1.Submission
-	21, // 54: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	21, // 55: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	25, // 56: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
-	36, // 57: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
-	21, // 58: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
-	30, // 59: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
-	28, // 60: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
-	33, // 61: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
-	44, // [44:62] is the sub-list for method output_type
-	26, // [26:44] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	37, // 7: vcci.engagement.v1.SubmissionLink.expire_time:type_name -> google.protobuf.Timestamp
+	13, // 8: vcci.engagement.v1.BatchCreateSubmissionLinksResponse.links:type_name -> vcci.engagement.v1.SupplierSubmissionLink
+	10, // 9: vcci.engagement.v1.SupplierSubmissionLink.link:type_name -> vcci.engagement.v1.SubmissionLink
+	37, // 10: vcci.engagement.v1.SupplierRequest.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 11: vcci.engagement.v1.SupplierRequest.submissions:type_name -> vcci.engagement.v1.Submission
+	38, // 12: vcci.engagement.v1.SubmitSupplierDataRequest.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
+	38, // 13: vcci.engagement.v1.Submission.supplier_factor:type_name -> vcci.calculator.v1.SupplierFactor
+	1,  // 14: vcci.engagement.v1.Submission.state:type_name -> vcci.engagement.v1.SubmissionState
+	37, // 15: vcci.engagement.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
+	37, // 16: vcci.engagement.v1.Submission.review_time:type_name -> google.protobuf.Timestamp
+	17, // 17: vcci.engagement.v1.ListSubmissionsResponse.submissions:type_name -> vcci.engagement.v1.Submission
+	4,  // 18: vcci.engagement.v1.ListCampaignsResponse.campaigns:type_name -> vcci.engagement.v1.Campaign
+	2,  // 19: vcci.engagement.v1.WebhookEndpoint.state:type_name -> vcci.engagement.v1.WebhookEndpointState
+	37, // 20: vcci.engagement.v1.WebhookEndpoint.disable_time:type_name -> google.protobuf.Timestamp
+	37, // 21: vcci.engagement.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	24, // 22: vcci.engagement.v1.CreateWebhookEndpointRequest.endpoint:type_name -> vcci.engagement.v1.WebhookEndpoint
+	24, // 23: vcci.engagement.v1.ListWebhookEndpointsResponse.endpoints:type_name -> vcci.engagement.v1.WebhookEndpoint
+	3,  // 24: vcci.engagement.v1.WebhookDelivery.state:type_name -> vcci.engagement.v1.WebhookDeliveryState
+	37, // 25: vcci.engagement.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	37, // 26: vcci.engagement.v1.WebhookDelivery.update_time:type_name -> google.protobuf.Timestamp
+	31, // 27: vcci.engagement.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> vcci.engagement.v1.WebhookDelivery
+	6,  // 28: vcci.engagement.v1.EngagementService.CreateCampaign:input_type -> vcci.engagement.v1.CreateCampaignRequest
+	7,  // 29: vcci.engagement.v1.EngagementService.GetCampaign:input_type -> vcci.engagement.v1.GetCampaignRequest
+	22, // 30: vcci.engagement.v1.EngagementService.ListCampaigns:input_type -> vcci.engagement.v1.ListCampaignsRequest
+	8,  // 31: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:input_type -> vcci.engagement.v1.DeclineCampaignTargetRequest
+	9,  // 32: vcci.engagement.v1.EngagementService.CreateSubmissionLink:input_type -> vcci.engagement.v1.CreateSubmissionLinkRequest
+	11, // 33: vcci.engagement.v1.EngagementService.BatchCreateSubmissionLinks:input_type -> vcci.engagement.v1.BatchCreateSubmissionLinksRequest
+	14, // 34: vcci.engagement.v1.EngagementService.GetSupplierRequest:input_type -> vcci.engagement.v1.GetSupplierRequestRequest
+	16, // 35: vcci.engagement.v1.EngagementService.SubmitSupplierData:input_type -> vcci.engagement.v1.SubmitSupplierDataRequest
+	18, // 36: vcci.engagement.v1.EngagementService.ListSubmissions:input_type -> vcci.engagement.v1.ListSubmissionsRequest
+	20, // 37: vcci.engagement.v1.EngagementService.AcceptSubmission:input_type -> vcci.engagement.v1.AcceptSubmissionRequest
+	21, // 38: vcci.engagement.v1.EngagementService.RejectSubmission:input_type -> vcci.engagement.v1.RejectSubmissionRequest
+	25, // 39: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:input_type -> vcci.engagement.v1.CreateWebhookEndpointRequest
+	26, // 40: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:input_type -> vcci.engagement.v1.GetWebhookEndpointRequest
+	27, // 41: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:input_type -> vcci.engagement.v1.ListWebhookEndpointsRequest
+	29, // 42: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:input_type -> vcci.engagement.v1.DeleteWebhookEndpointRequest
+	30, // 43: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:input_type -> vcci.engagement.v1.EnableWebhookEndpointRequest
+	32, // 44: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:input_type -> vcci.engagement.v1.ListWebhookDeliveriesRequest
+	34, // 45: vcci.engagement.v1.EngagementService.RedeliverWebhook:input_type -> vcci.engagement.v1.RedeliverWebhookRequest
+	35, // 46: vcci.engagement.v1.EngagementService.PublishEvent:input_type -> vcci.engagement.v1.PublishEventRequest
+	4,  // 47: vcci.engagement.v1.EngagementService.CreateCampaign:output_type -> vcci.engagement.v1.Campaign
+	4,  // 48: vcci.engagement.v1.EngagementService.GetCampaign:output_type -> vcci.engagement.v1.Campaign
+	23, // 49: vcci.engagement.v1.EngagementService.ListCampaigns:output_type -> vcci.engagement.v1.ListCampaignsResponse
+	4,  // 50: vcci.engagement.v1.EngagementService.DeclineCampaignTarget:output_type -> vcci.engagement.v1.Campaign
+	10, // 51: vcci.engagement.v1.EngagementService.CreateSubmissionLink:output_type -> vcci.engagement.v1.SubmissionLink
+	12, // 52: vcci.engagement.v1.EngagementService.BatchCreateSubmissionLinks:output_type -> vcci.engagement.v1.BatchCreateSubmissionLinksResponse
+	15, // 53: vcci.engagement.v1.EngagementService.GetSupplierRequest:output_type -> vcci.engagement.v1.SupplierRequest
+	17, // 54: vcci.engagement.v1.EngagementService.SubmitSupplierData:output_type -> vcci.engagement.v1.Submission
+	19, // 55: vcci.engagement.v1.EngagementService.ListSubmissions:output_type -> vcci.engagement.v1.ListSubmissionsResponse
+	17, // 56: vcci.engagement.v1.EngagementService.AcceptSubmission:output_type -> vcci.engagement.v1.Submission
+	17, // 57: vcci.engagement.v1.EngagementService.RejectSubmission:output_type -> vcci.engagement.v1.Submission
+	24, // 58: vcci.engagement.v1.EngagementService.CreateWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	24, // 59: vcci.engagement.v1.EngagementService.GetWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	28, // 60: vcci.engagement.v1.EngagementService.ListWebhookEndpoints:output_type -> vcci.engagement.v1.ListWebhookEndpointsResponse
+	39, // 61: vcci.engagement.v1.EngagementService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	24, // 62: vcci.engagement.v1.EngagementService.EnableWebhookEndpoint:output_type -> vcci.engagement.v1.WebhookEndpoint
+	33, // 63: vcci.engagement.v1.EngagementService.ListWebhookDeliveries:output_type -> vcci.engagement.v1.ListWebhookDeliveriesResponse
+	31, // 64: vcci.engagement.v1.EngagementService.RedeliverWebhook:output_type -> vcci.engagement.v1.WebhookDelivery
+	36, // 65: vcci.engagement.v1.EngagementService.PublishEvent:output_type -> vcci.engagement.v1.PublishEventResponse
+	47, // [47:66] is the sub-list for method output_type
+	28, // [28:47] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_vcci_engagement_v1_engagement_proto_init() }
@@ -2611,7 +2790,7 @@ func file_vcci_engagement_v1_engagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcci_engagement_v1_engagement_proto_rawDesc), len(file_vcci_engagement_v1_engagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -208,6 +208,48 @@ func local_request_EngagementService_CreateSubmissionLink_0(ctx context.Context,
 	return msg, metadata, err
 }
 
+func request_EngagementService_BatchCreateSubmissionLinks_0(ctx context.Context, marshaler runtime.Marshaler, client EngagementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchCreateSubmissionLinksRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	msg, err := client.BatchCreateSubmissionLinks(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_EngagementService_BatchCreateSubmissionLinks_0(ctx context.Context, marshaler runtime.Marshaler, server EngagementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchCreateSubmissionLinksRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	msg, err := server.BatchCreateSubmissionLinks(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_EngagementService_GetSupplierRequest_0(ctx context.Context, marshaler runtime.Marshaler, client EngagementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetSupplierRequestRequest
@@ -789,6 +831,26 @@ func RegisterEngagementServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_EngagementService_CreateSubmissionLink_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_EngagementService_BatchCreateSubmissionLinks_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/vcci.engagement.v1.EngagementService/BatchCreateSubmissionLinks", runtime.WithHTTPPathPattern("/v1/{parent=campaigns/*}/targets:batchCreateSubmissionLinks"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_EngagementService_BatchCreateSubmissionLinks_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EngagementService_BatchCreateSubmissionLinks_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_EngagementService_GetSupplierRequest_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1154,6 +1216,23 @@ func RegisterEngagementServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_EngagementService_CreateSubmissionLink_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_EngagementService_BatchCreateSubmissionLinks_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/vcci.engagement.v1.EngagementService/BatchCreateSubmissionLinks", runtime.WithHTTPPathPattern("/v1/{parent=campaigns/*}/targets:batchCreateSubmissionLinks"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_EngagementService_BatchCreateSubmissionLinks_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EngagementService_BatchCreateSubmissionLinks_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_EngagementService_GetSupplierRequest_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1362,41 +1441,43 @@ func RegisterEngagementServiceHandlerClient(ctx context.Context, mux *runtime.Se
 }
 
 var (
-	pattern_EngagementService_CreateCampaign_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
-	pattern_EngagementService_GetCampaign_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "campaigns", "name"}, ""))
-	pattern_EngagementService_ListCampaigns_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
-	pattern_EngagementService_DeclineCampaignTarget_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "targets", "name"}, "decline"))
-	pattern_EngagementService_CreateSubmissionLink_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "targets", "name"}, "createSubmissionLink"))
-	pattern_EngagementService_GetSupplierRequest_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "supplierRequests", "token"}, ""))
-	pattern_EngagementService_SubmitSupplierData_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "supplierRequests", "token"}, "submit"))
-	pattern_EngagementService_ListSubmissions_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "campaigns", "parent", "submissions"}, ""))
-	pattern_EngagementService_AcceptSubmission_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "submissions", "name"}, "accept"))
-	pattern_EngagementService_RejectSubmission_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "submissions", "name"}, "reject"))
-	pattern_EngagementService_CreateWebhookEndpoint_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookEndpoints"}, ""))
-	pattern_EngagementService_GetWebhookEndpoint_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookEndpoints", "name"}, ""))
-	pattern_EngagementService_ListWebhookEndpoints_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookEndpoints"}, ""))
-	pattern_EngagementService_DeleteWebhookEndpoint_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookEndpoints", "name"}, ""))
-	pattern_EngagementService_EnableWebhookEndpoint_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookEndpoints", "name"}, "enable"))
-	pattern_EngagementService_ListWebhookDeliveries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "webhookEndpoints", "parent", "deliveries"}, ""))
-	pattern_EngagementService_RedeliverWebhook_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookDeliveries", "name"}, "redeliver"))
+	pattern_EngagementService_CreateCampaign_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
+	pattern_EngagementService_GetCampaign_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "campaigns", "name"}, ""))
+	pattern_EngagementService_ListCampaigns_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
+	pattern_EngagementService_DeclineCampaignTarget_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "targets", "name"}, "decline"))
+	pattern_EngagementService_CreateSubmissionLink_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "targets", "name"}, "createSubmissionLink"))
+	pattern_EngagementService_BatchCreateSubmissionLinks_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "campaigns", "parent", "targets"}, "batchCreateSubmissionLinks"))
+	pattern_EngagementService_GetSupplierRequest_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "supplierRequests", "token"}, ""))
+	pattern_EngagementService_SubmitSupplierData_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "supplierRequests", "token"}, "submit"))
+	pattern_EngagementService_ListSubmissions_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "campaigns", "parent", "submissions"}, ""))
+	pattern_EngagementService_AcceptSubmission_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "submissions", "name"}, "accept"))
+	pattern_EngagementService_RejectSubmission_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "campaigns", "submissions", "name"}, "reject"))
+	pattern_EngagementService_CreateWebhookEndpoint_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookEndpoints"}, ""))
+	pattern_EngagementService_GetWebhookEndpoint_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookEndpoints", "name"}, ""))
+	pattern_EngagementService_ListWebhookEndpoints_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookEndpoints"}, ""))
+	pattern_EngagementService_DeleteWebhookEndpoint_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookEndpoints", "name"}, ""))
+	pattern_EngagementService_EnableWebhookEndpoint_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookEndpoints", "name"}, "enable"))
+	pattern_EngagementService_ListWebhookDeliveries_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "webhookEndpoints", "parent", "deliveries"}, ""))
+	pattern_EngagementService_RedeliverWebhook_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookDeliveries", "name"}, "redeliver"))
 )
 
 var (
-	forward_EngagementService_CreateCampaign_0        = runtime.ForwardResponseMessage
-	forward_EngagementService_GetCampaign_0           = runtime.ForwardResponseMessage
-	forward_EngagementService_ListCampaigns_0         = runtime.ForwardResponseMessage
-	forward_EngagementService_DeclineCampaignTarget_0 = runtime.ForwardResponseMessage
-	forward_EngagementService_CreateSubmissionLink_0  = runtime.ForwardResponseMessage
-	forward_EngagementService_GetSupplierRequest_0    = runtime.ForwardResponseMessage
-	forward_EngagementService_SubmitSupplierData_0    = runtime.ForwardResponseMessage
-	forward_EngagementService_ListSubmissions_0       = runtime.ForwardResponseMessage
-	forward_EngagementService_AcceptSubmission_0      = runtime.ForwardResponseMessage
-	forward_EngagementService_RejectSubmission_0      = runtime.ForwardResponseMessage
-	forward_EngagementService_CreateWebhookEndpoint_0 = runtime.ForwardResponseMessage
-	forward_EngagementService_GetWebhookEndpoint_0    = runtime.ForwardResponseMessage
-	forward_EngagementService_ListWebhookEndpoints_0  = runtime.ForwardResponseMessage
-	forward_EngagementService_DeleteWebhookEndpoint_0 = runtime.ForwardResponseMessage
-	forward_EngagementService_EnableWebhookEndpoint_0 = runtime.ForwardResponseMessage
-	forward_EngagementService_ListWebhookDeliveries_0 = runtime.ForwardResponseMessage
-	forward_EngagementService_RedeliverWebhook_0      = runtime.ForwardResponseMessage
+	forward_EngagementService_CreateCampaign_0             = runtime.ForwardResponseMessage
+	forward_EngagementService_GetCampaign_0                = runtime.ForwardResponseMessage
+	forward_EngagementService_ListCampaigns_0              = runtime.ForwardResponseMessage
+	forward_EngagementService_DeclineCampaignTarget_0      = runtime.ForwardResponseMessage
+	forward_EngagementService_CreateSubmissionLink_0       = runtime.ForwardResponseMessage
+	forward_EngagementService_BatchCreateSubmissionLinks_0 = runtime.ForwardResponseMessage
+	forward_EngagementService_GetSupplierRequest_0         = runtime.ForwardResponseMessage
+	forward_EngagementService_SubmitSupplierData_0         = runtime.ForwardResponseMessage
+	forward_EngagementService_ListSubmissions_0            = runtime.ForwardResponseMessage
+	forward_EngagementService_AcceptSubmission_0           = runtime.ForwardResponseMessage
+	forward_EngagementService_RejectSubmission_0           = runtime.ForwardResponseMessage
+	forward_EngagementService_CreateWebhookEndpoint_0      = runtime.ForwardResponseMessage
+	forward_EngagementService_GetWebhookEndpoint_0         = runtime.ForwardResponseMessage
+	forward_EngagementService_ListWebhookEndpoints_0       = runtime.ForwardResponseMessage
+	forward_EngagementService_DeleteWebhookEndpoint_0      = runtime.ForwardResponseMessage
+	forward_EngagementService_EnableWebhookEndpoint_0      = runtime.ForwardResponseMessage
+	forward_EngagementService_ListWebhookDeliveries_0      = runtime.ForwardResponseMessage
+	forward_EngagementService_RedeliverWebhook_0           = runtime.ForwardResponseMessage
 )

@@ -20,24 +20,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EngagementService_CreateCampaign_FullMethodName        = "/vcci.engagement.v1.EngagementService/CreateCampaign"
-	EngagementService_GetCampaign_FullMethodName           = "/vcci.engagement.v1.EngagementService/GetCampaign"
-	EngagementService_ListCampaigns_FullMethodName         = "/vcci.engagement.v1.EngagementService/ListCampaigns"
-	EngagementService_DeclineCampaignTarget_FullMethodName = "/vcci.engagement.v1.EngagementService/DeclineCampaignTarget"
-	EngagementService_CreateSubmissionLink_FullMethodName  = "/vcci.engagement.v1.EngagementService/CreateSubmissionLink"
-	EngagementService_GetSupplierRequest_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetSupplierRequest"
-	EngagementService_SubmitSupplierData_FullMethodName    = "/vcci.engagement.v1.EngagementService/SubmitSupplierData"
-	EngagementService_ListSubmissions_FullMethodName       = "/vcci.engagement.v1.EngagementService/ListSubmissions"
-	EngagementService_AcceptSubmission_FullMethodName      = "/vcci.engagement.v1.EngagementService/AcceptSubmission"
-	EngagementService_RejectSubmission_FullMethodName      = "/vcci.engagement.v1.EngagementService/RejectSubmission"
-	EngagementService_CreateWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint"
-	EngagementService_GetWebhookEndpoint_FullMethodName    = "/vcci.engagement.v1.EngagementService/GetWebhookEndpoint"
-	EngagementService_ListWebhookEndpoints_FullMethodName  = "/vcci.engagement.v1.EngagementService/ListWebhookEndpoints"
-	EngagementService_DeleteWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/DeleteWebhookEndpoint"
-	EngagementService_EnableWebhookEndpoint_FullMethodName = "/vcci.engagement.v1.EngagementService/EnableWebhookEndpoint"
-	EngagementService_ListWebhookDeliveries_FullMethodName = "/vcci.engagement.v1.EngagementService/ListWebhookDeliveries"
-	EngagementService_RedeliverWebhook_FullMethodName      = "/vcci.engagement.v1.EngagementService/RedeliverWebhook"
-	EngagementService_PublishEvent_FullMethodName          = "/vcci.engagement.v1.EngagementService/PublishEvent"
+	EngagementService_CreateCampaign_FullMethodName             = "/vcci.engagement.v1.EngagementService/CreateCampaign"
+	EngagementService_GetCampaign_FullMethodName                = "/vcci.engagement.v1.EngagementService/GetCampaign"
+	EngagementService_ListCampaigns_FullMethodName              = "/vcci.engagement.v1.EngagementService/ListCampaigns"
+	EngagementService_DeclineCampaignTarget_FullMethodName      = "/vcci.engagement.v1.EngagementService/DeclineCampaignTarget"
+	EngagementService_CreateSubmissionLink_FullMethodName       = "/vcci.engagement.v1.EngagementService/CreateSubmissionLink"
+	EngagementService_BatchCreateSubmissionLinks_FullMethodName = "/vcci.engagement.v1.EngagementService/BatchCreateSubmissionLinks"
+	EngagementService_GetSupplierRequest_FullMethodName         = "/vcci.engagement.v1.EngagementService/GetSupplierRequest"
+	EngagementService_SubmitSupplierData_FullMethodName         = "/vcci.engagement.v1.EngagementService/SubmitSupplierData"
+	EngagementService_ListSubmissions_FullMethodName            = "/vcci.engagement.v1.EngagementService/ListSubmissions"
+	EngagementService_AcceptSubmission_FullMethodName           = "/vcci.engagement.v1.EngagementService/AcceptSubmission"
+	EngagementService_RejectSubmission_FullMethodName           = "/vcci.engagement.v1.EngagementService/RejectSubmission"
+	EngagementService_CreateWebhookEndpoint_FullMethodName      = "/vcci.engagement.v1.EngagementService/CreateWebhookEndpoint"
+	EngagementService_GetWebhookEndpoint_FullMethodName         = "/vcci.engagement.v1.EngagementService/GetWebhookEndpoint"
+	EngagementService_ListWebhookEndpoints_FullMethodName       = "/vcci.engagement.v1.EngagementService/ListWebhookEndpoints"
+	EngagementService_DeleteWebhookEndpoint_FullMethodName      = "/vcci.engagement.v1.EngagementService/DeleteWebhookEndpoint"
+	EngagementService_EnableWebhookEndpoint_FullMethodName      = "/vcci.engagement.v1.EngagementService/EnableWebhookEndpoint"
+	EngagementService_ListWebhookDeliveries_FullMethodName      = "/vcci.engagement.v1.EngagementService/ListWebhookDeliveries"
+	EngagementService_RedeliverWebhook_FullMethodName           = "/vcci.engagement.v1.EngagementService/RedeliverWebhook"
+	EngagementService_PublishEvent_FullMethodName               = "/vcci.engagement.v1.EngagementService/PublishEvent"
 )
 
 // EngagementServiceClient is the client API for EngagementService service.
@@ -66,6 +67,10 @@ type EngagementServiceClient interface {
 	// SubmitSupplierData). A target has one working link: creating another
 	// stops the last. Links work for 30 days.
 	CreateSubmissionLink(ctx context.Context, in *CreateSubmissionLinkRequest, opts ...grpc.CallOption) (*SubmissionLink, error)
+	// BatchCreateSubmissionLinks makes a link for each of a campaign's
+	// targets named (none named: every target), in one go, as
+	// CreateSubmissionLink makes one: to send every supplier its own.
+	BatchCreateSubmissionLinks(ctx context.Context, in *BatchCreateSubmissionLinksRequest, opts ...grpc.CallOption) (*BatchCreateSubmissionLinksResponse, error)
 	// GetSupplierRequest tells the holder of a submission link what is asked
 	// of it: who asks, in which campaign, for which supplier, and what it has
 	// sent so far. Needs no API key: the link's token is the credential.
@@ -171,6 +176,16 @@ func (c *engagementServiceClient) CreateSubmissionLink(ctx context.Context, in *
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SubmissionLink)
 	err := c.cc.Invoke(ctx, EngagementService_CreateSubmissionLink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *engagementServiceClient) BatchCreateSubmissionLinks(ctx context.Context, in *BatchCreateSubmissionLinksRequest, opts ...grpc.CallOption) (*BatchCreateSubmissionLinksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateSubmissionLinksResponse)
+	err := c.cc.Invoke(ctx, EngagementService_BatchCreateSubmissionLinks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -333,6 +348,10 @@ type EngagementServiceServer interface {
 	// SubmitSupplierData). A target has one working link: creating another
 	// stops the last. Links work for 30 days.
 	CreateSubmissionLink(context.Context, *CreateSubmissionLinkRequest) (*SubmissionLink, error)
+	// BatchCreateSubmissionLinks makes a link for each of a campaign's
+	// targets named (none named: every target), in one go, as
+	// CreateSubmissionLink makes one: to send every supplier its own.
+	BatchCreateSubmissionLinks(context.Context, *BatchCreateSubmissionLinksRequest) (*BatchCreateSubmissionLinksResponse, error)
 	// GetSupplierRequest tells the holder of a submission link what is asked
 	// of it: who asks, in which campaign, for which supplier, and what it has
 	// sent so far. Needs no API key: the link's token is the credential.
@@ -408,6 +427,9 @@ func (UnimplementedEngagementServiceServer) DeclineCampaignTarget(context.Contex
 }
 func (UnimplementedEngagementServiceServer) CreateSubmissionLink(context.Context, *CreateSubmissionLinkRequest) (*SubmissionLink, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateSubmissionLink not implemented")
+}
+func (UnimplementedEngagementServiceServer) BatchCreateSubmissionLinks(context.Context, *BatchCreateSubmissionLinksRequest) (*BatchCreateSubmissionLinksResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchCreateSubmissionLinks not implemented")
 }
 func (UnimplementedEngagementServiceServer) GetSupplierRequest(context.Context, *GetSupplierRequestRequest) (*SupplierRequest, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetSupplierRequest not implemented")
@@ -555,6 +577,24 @@ func _EngagementService_CreateSubmissionLink_Handler(srv interface{}, ctx contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(EngagementServiceServer).CreateSubmissionLink(ctx, req.(*CreateSubmissionLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EngagementService_BatchCreateSubmissionLinks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateSubmissionLinksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngagementServiceServer).BatchCreateSubmissionLinks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngagementService_BatchCreateSubmissionLinks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngagementServiceServer).BatchCreateSubmissionLinks(ctx, req.(*BatchCreateSubmissionLinksRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -819,6 +859,10 @@ var EngagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateSubmissionLink",
 			Handler:    _EngagementService_CreateSubmissionLink_Handler,
+		},
+		{
+			MethodName: "BatchCreateSubmissionLinks",
+			Handler:    _EngagementService_BatchCreateSubmissionLinks_Handler,
 		},
 		{
 			MethodName: "GetSupplierRequest",
