@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -140,9 +139,12 @@ func NewLinks(key []byte, now func() time.Time, previous ...[]byte) *Links {
 	return &Links{signedlink.New("vcci/submission-link", key, now, previous...)}
 }
 
+// expiry is when t's link stops working.
+func (t LinkTarget) expiry() time.Time { return t.IssuedAt.Add(LinkTTL).Truncate(time.Second) }
+
 // sign returns t's token and when it expires.
 func (l *Links) sign(t LinkTarget) (string, time.Time) {
-	exp := t.IssuedAt.Add(LinkTTL).Truncate(time.Second)
+	exp := t.expiry()
 	p := make([]byte, 0, 32+len(t.SupplierID))
 	p = append(p, t.Tenant[:]...)
 	p = binary.BigEndian.AppendUint64(p, uint64(t.CampaignID)) //nolint:gosec // ids are positive
@@ -259,8 +261,7 @@ func (s *Submissions) Request(ctx context.Context, token string) (SupplierReques
 	if err != nil {
 		return SupplierRequest{}, err
 	}
-	_, exp := s.links.sign(lt)
-	return SupplierRequest{Requester: name, Campaign: l.campaign, Target: l.target, ExpiresAt: exp, Submissions: subs,
+	return SupplierRequest{Requester: name, Campaign: l.campaign, Target: l.target, ExpiresAt: lt.expiry(), Submissions: subs,
 		Left: MaxSubmissions - len(subs)}, nil
 }
 
@@ -284,9 +285,6 @@ func (s *Submissions) Submit(ctx context.Context, token string, sub Submission) 
 		if sub.Comment, err = text("comment", sub.Comment, MaxComment); err != nil {
 			return Submission{}, err
 		}
-	}
-	if !utf8.ValidString(sub.ContactName + sub.Comment) {
-		return Submission{}, apperr.Invalid("comment", "is not UTF-8")
 	}
 	// The calculator's checks, as the tenant's service: a figure it would
 	// refuse is refused now, to the supplier, not at review.
