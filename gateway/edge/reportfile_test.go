@@ -94,11 +94,12 @@ func (f *fakeReporting) GetSharedReportFile(req *reportingv1.GetSharedReportFile
 	return status.Error(codes.Unauthenticated, "the report link is not valid")
 }
 
-func TestReportFileDownloads(t *testing.T) {
-	file := bytes.Repeat([]byte("category,kg\n1,2.5\n"), 150_000) // 2.7 MB: several messages
-	fake := &fakeReporting{file: file, sharedKeys: make(chan []string, 10)}
+// tracedGateway serves a gateway whose every backend is a gRPC server
+// register fills, recording its spans and its log.
+func tracedGateway(t *testing.T, register func(*grpc.Server)) (*httptest.Server, *tracetest.SpanRecorder, *bytes.Buffer) {
+	t.Helper()
 	srv := grpc.NewServer()
-	reportingv1.RegisterReportingServiceServer(srv, fake)
+	register(srv)
 	addr := testsupport.Serve(t, srv)
 	addrs := map[string]string{}
 	for _, b := range Backends() {
@@ -114,6 +115,13 @@ func TestReportFileDownloads(t *testing.T) {
 	t.Cleanup(func() { gw.Close() })
 	ts := httptest.NewServer(gw.Handler())
 	t.Cleanup(ts.Close)
+	return ts, spans, &logs
+}
+
+func TestReportFileDownloads(t *testing.T) {
+	file := bytes.Repeat([]byte("category,kg\n1,2.5\n"), 150_000) // 2.7 MB: several messages
+	fake := &fakeReporting{file: file, sharedKeys: make(chan []string, 10)}
+	ts, spans, logs := tracedGateway(t, func(srv *grpc.Server) { reportingv1.RegisterReportingServiceServer(srv, fake) })
 	sum := sha256.Sum256(file)
 	etag := `"` + hex.EncodeToString(sum[:]) + `"`
 

@@ -1,16 +1,11 @@
 package edge
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,7 +14,6 @@ import (
 	"github.com/vcci-dev/vcci/pkg/apperr"
 	engagementv1 "github.com/vcci-dev/vcci/pkg/gen/vcci/engagement/v1"
 	"github.com/vcci-dev/vcci/pkg/signedlink"
-	"github.com/vcci-dev/vcci/pkg/testsupport"
 )
 
 // fakeEngagement answers a submission link by the token it receives.
@@ -60,23 +54,7 @@ func (f *fakeEngagement) SubmitSupplierData(ctx context.Context, req *engagement
 // gateway records holds it; an expired link is 410.
 func TestSubmissionLinks(t *testing.T) {
 	fake := &fakeEngagement{tokens: make(chan string, 10)}
-	srv := grpc.NewServer()
-	engagementv1.RegisterEngagementServiceServer(srv, fake)
-	addr := testsupport.Serve(t, srv)
-	addrs := map[string]string{}
-	for _, b := range Backends() {
-		addrs[b] = addr
-	}
-	spans := tracetest.NewSpanRecorder()
-	var logs bytes.Buffer
-	gw, err := New(context.Background(), Options{Log: slog.New(slog.NewTextHandler(&logs, nil)),
-		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)), Addrs: addrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close() })
-	ts := httptest.NewServer(gw.Handler())
-	t.Cleanup(ts.Close)
+	ts, spans, logs := tracedGateway(t, func(srv *grpc.Server) { engagementv1.RegisterEngagementServiceServer(srv, fake) })
 
 	resp, body := call(t, "GET", ts.URL+"/v1/supplierRequests/good.mac", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"campaignDisplayName":"Top 10"`) ||
