@@ -28,6 +28,15 @@ import (
 // takes it off every answer.
 const stampHeader = "X-Vcci-Cache-Stamp"
 
+// unsureHeader is the HTTP name of cache.UnsureHeader: a service answering
+// it holds invalidations Redis has not heard. Never sent on either.
+const unsureHeader = "X-Vcci-Cache-Unsure"
+
+// unsureFor is how long the edge answers nothing after an answer marked
+// unsure: every answer of that service renews it until Redis has heard
+// its invalidations.
+const unsureFor = time.Second
+
 // Edge cache defaults.
 const (
 	DefaultEdgeCacheBytes = 64 << 20
@@ -84,6 +93,9 @@ type edgeCache struct {
 	// subscription); entries of an older epoch are never served.
 	epoch atomic.Uint64
 	live  atomic.Bool
+	// unsureUntil (since t0) is when a service last marked as unsure
+	// stops keeping the cache from answering (see distrust).
+	unsureUntil atomic.Int64
 
 	requests               *prometheus.CounterVec
 	hits, misses, bypassed prometheus.Counter // its series, resolved once
@@ -179,7 +191,20 @@ func edgeKey(cred string, u *url.URL) string {
 // usable reports whether the cache may be used at all, and its epoch.
 func (ec *edgeCache) usable() (uint64, bool) {
 	e := ec.epoch.Load()
-	return e, ec.live.Load()
+	return e, ec.live.Load() && ec.now() >= ec.unsureUntil.Load()
+}
+
+// distrust forgets every entry and answers nothing for unsureFor: a service
+// answered while holding invalidations Redis has not heard, so the
+// subscription may not have heard them either, even while it looks live.
+// Without this, a write read back before the gateway noticed an outage
+// could be answered from before the write.
+func (ec *edgeCache) distrust() {
+	now := ec.now()
+	if ec.unsureUntil.Swap(now+int64(unsureFor)) <= now {
+		ec.log.Warn("edge cache: not answering while a service has invalidations redis has not heard")
+	}
+	ec.newEpoch()
 }
 
 // current reports whether e may still be served.

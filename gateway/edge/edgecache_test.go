@@ -39,6 +39,17 @@ type stampingIntake struct {
 	gate chan struct{}
 }
 
+// GetUpload is an uncached read, as polling an upload's state is. It marks
+// its answer unsure as grpcserver does.
+func (*stampingIntake) GetUpload(ctx context.Context, r *intakev1.GetUploadRequest) (*intakev1.Upload, error) {
+	if cache.Unpublished() {
+		if err := grpc.SetHeader(ctx, metadata.Pairs(cache.UnsureHeader, "1")); err != nil {
+			return nil, err
+		}
+	}
+	return &intakev1.Upload{Name: r.GetName(), State: intakev1.UploadState_UPLOAD_STATE_SUCCEEDED}, nil
+}
+
 func (s *stampingIntake) GetSupplier(ctx context.Context, r *intakev1.GetSupplierRequest) (*intakev1.Supplier, error) {
 	s.calls.Add(1)
 	if s.gate != nil {
@@ -113,6 +124,56 @@ func (e *edgeEnv) get(t *testing.T, path, key string, hdr ...string) (*http.Resp
 	h := append([]string{"x-api-key", key}, hdr...)
 	resp, b := call(t, "GET", e.url+path, nil, h...)
 	return resp, string(b)
+}
+
+// A write whose invalidation Redis did not hear, read back before the
+// gateway's subscription noticed anything: the service's next answer says
+// it is unsure, and from then on the edge answers nothing it kept, nor
+// keeps anything, until that has stopped for unsureFor.
+func TestEdgeCacheStopsWhileAServiceIsUnsure(t *testing.T) {
+	e := setupEdge(t, time.Minute, 1000)
+	const path = "/v1/suppliers/S1"
+	e.get(t, path, "key-a")
+	if _, b := e.get(t, path, "key-a"); e.svc.calls.Load() != 1 || !strings.Contains(b, `"spendUsd":"999"`) {
+		t.Fatalf("before: calls %d, %s", e.svc.calls.Load(), b)
+	}
+
+	// Redis takes no writes for a while: the service's invalidation of its
+	// write is not published, and the gateway's subscription hears nothing.
+	if err := e.redis.Client().Do(context.Background(), "CLIENT", "PAUSE", "1500", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.spend.Store(5)
+	e.svc.c.Invalidate(context.Background(), "tenant-a")
+	if !cache.Unpublished() || !e.gw.edge.live.Load() {
+		t.Fatalf("unpublished %v, edge subscription live %v: want both", cache.Unpublished(), e.gw.edge.live.Load())
+	}
+	resp, b := e.get(t, "/v1/uploads/7", "key-a")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(b, "SUCCEEDED") {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	for k := range resp.Header {
+		if strings.Contains(strings.ToLower(k), "unsure") {
+			t.Fatalf("the unsure mark left the gateway: %v", resp.Header)
+		}
+	}
+	if _, b := e.get(t, path, "key-a"); !strings.Contains(b, `"spendUsd":"99999"`) || e.svc.calls.Load() != 2 || e.count("bypass") != 1 {
+		t.Fatalf("read back while unsure: calls %d, bypasses %v, %s", e.svc.calls.Load(), e.count("bypass"), b)
+	}
+
+	// Redis takes writes again and hears the invalidation; the service
+	// stops saying it is unsure, and after unsureFor the edge keeps and
+	// answers again.
+	testsupport.WaitFor(t, "the invalidation to be replayed", 10*time.Second, func() bool {
+		e.get(t, "/v1/uploads/7", "key-a")
+		return !cache.Unpublished()
+	})
+	time.Sleep(unsureFor + 100*time.Millisecond)
+	calls := e.svc.calls.Load()
+	e.get(t, path, "key-a")
+	if _, b := e.get(t, path, "key-a"); e.svc.calls.Load() != calls+1 || !strings.Contains(b, `"spendUsd":"99999"`) {
+		t.Fatalf("after: calls %d (from %d), %s; want one more call, then a hit", e.svc.calls.Load(), calls, b)
+	}
 }
 
 func (e *edgeEnv) count(result string) float64 {

@@ -125,7 +125,7 @@ func (h *habits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe}
+	cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe, gate: h.edge}
 	if safe {
 		if h.edge != nil {
 			if h.answerFromEdge(w, r, cw) {
@@ -230,6 +230,8 @@ type cacheWriter struct {
 	edgeEpoch uint64
 	edgeKept  *edgeEntry  // the answer as an edge entry, for the requests waiting on it
 	flight    *edgeFlight // the fetch of edgeKey this request leads (nil: none)
+	// gate is the edge cache an answer marked unsure stops (nil: none).
+	gate *edgeCache
 }
 
 // land ends the flight this request led, handing its waiters the answer
@@ -288,7 +290,22 @@ func (c *cacheWriter) Flush() {
 
 func (c *cacheWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
+// unsure takes cache.UnsureHeader off the answer and reports whether it
+// was there, after stopping the edge cache (distrust).
+func (c *cacheWriter) unsure() bool {
+	h := c.Header()
+	if h.Get(unsureHeader) == "" {
+		return false
+	}
+	h.Del(unsureHeader)
+	if c.gate != nil {
+		c.gate.distrust()
+	}
+	return true
+}
+
 func (c *cacheWriter) setCacheControl(code int) {
+	c.unsure()
 	h := c.Header()
 	h.Del(stampHeader)
 	if code >= 400 {
@@ -310,7 +327,7 @@ func (c *cacheWriter) finish(r *http.Request) {
 	}
 	body := c.body.Bytes()
 	sum := xxhash.Sum64(body)
-	if c.edge != nil {
+	if !c.unsure() && c.edge != nil {
 		if stamps := c.Header().Values(stampHeader); len(stamps) > 0 {
 			c.edgeKept = c.edge.put(c.edgeKey, c.edgeEpoch, stamps, c.Header(), c.policy, body, sum)
 		}
@@ -493,8 +510,11 @@ func outgoingHeaderMatcher(key string) (string, bool) {
 	if h, ok := responseHeaders[key]; ok {
 		return h, true
 	}
-	if key == cache.StampHeader {
+	switch key {
+	case cache.StampHeader:
 		return stampHeader, true // for the edge cache; never sent on
+	case cache.UnsureHeader:
+		return unsureHeader, true // likewise
 	}
 	return runtime.MetadataHeaderPrefix + key, true
 }

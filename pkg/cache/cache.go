@@ -348,6 +348,20 @@ func ParseStamp(s string) (key string, ver int64, ok bool) {
 	return name + ":" + scope, ver, true
 }
 
+// UnsureHeader is the gRPC response header a service sets on every answer
+// while Unpublished: the REST gateway then answers nothing from its edge
+// cache, which may hold what the unpublished invalidations were for.
+const UnsureHeader = "x-vcci-cache-unsure"
+
+// unpublished counts, over every cache of the process, the scopes whose
+// invalidation has not reached Redis yet.
+var unpublished atomic.Int64
+
+// Unpublished reports whether an invalidation made in this process has not
+// reached Redis yet (it is retried until it does): meanwhile other
+// processes may still serve what it invalidated.
+func Unpublished() bool { return unpublished.Load() > 0 }
+
 // StampHeader is the gRPC response header under which a service names the
 // stamps of an answer built only from cached values (Stamps.Header).
 const StampHeader = "x-vcci-cache-stamp"
@@ -453,6 +467,13 @@ func (c *Cache[V]) Close() {
 		<-c.done
 		c.background.Wait()
 		c.local.Purge()
+		// A closed cache retries nothing: its process no longer answers
+		// for what it could not publish.
+		c.pendingMu.Lock()
+		unpublished.Add(-int64(len(c.pending)))
+		clear(c.pending)
+		c.npending.Store(0)
+		c.pendingMu.Unlock()
 	})
 }
 
@@ -797,6 +818,7 @@ func (c *Cache[V]) addPending(scopes ...string) {
 		if _, ok := c.pending[scope]; !ok {
 			c.pending[scope] = struct{}{}
 			c.npending.Add(1)
+			unpublished.Add(1)
 		}
 	}
 	c.pendingMu.Unlock()
@@ -848,6 +870,7 @@ func (c *Cache[V]) replay() {
 			delete(c.pending, s)
 		}
 		c.npending.Add(-int32(len(chunk))) //nolint:gosec // at most replayChunk
+		unpublished.Add(-int64(len(chunk)))
 		c.pendingMu.Unlock()
 		c.purge(chunk...)
 		done += len(chunk)

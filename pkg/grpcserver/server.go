@@ -183,11 +183,13 @@ func New(opts Options) *Server {
 		grpc.ChainUnaryInterceptor(
 			metrics.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
+			unaryUnsure,
 			s.unaryAuthAndErrors,
 		),
 		grpc.ChainStreamInterceptor(
 			metrics.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(recoverOpt),
+			streamUnsure,
 			s.streamAuthAndErrors,
 		),
 	)
@@ -382,6 +384,26 @@ func MarkCached(ctx context.Context, stamps *cache.Stamps) {
 	if vs := stamps.Header(); len(vs) > 0 {
 		_ = grpc.SetHeader(ctx, metadata.MD{cache.StampHeader: vs})
 	}
+}
+
+// unaryUnsure sets cache.UnsureHeader on an answer given while this
+// process holds invalidations Redis has not heard (cache.Unpublished),
+// including one the call itself made.
+func unaryUnsure(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if cache.Unpublished() {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(cache.UnsureHeader, "1")) // fails only once headers went out
+	}
+	return resp, err
+}
+
+// streamUnsure is unaryUnsure for streams, whose headers may go out before
+// the handler returns: it marks a stream opened while unsure.
+func streamUnsure(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if cache.Unpublished() {
+		_ = ss.SetHeader(metadata.Pairs(cache.UnsureHeader, "1")) // fails only once headers went out
+	}
+	return handler(srv, ss)
 }
 
 // ceilSeconds is d in whole seconds, rounded up.
