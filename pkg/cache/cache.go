@@ -7,8 +7,9 @@
 // version in Redis that every Redis key embeds; Invalidate increments it, so
 // old entries are never read again and expire by their TTL, and publishes a
 // message so that every replica forgets its in-process entries for the scope
-// at once. A replica that misses the message (Redis restarted, subscription
-// dropped) relearns the version after at most LocalTTL.
+// at once. A replica cannot hear those messages while its subscription is
+// down, so meanwhile it serves nothing it holds: every Get loads; a new
+// subscription starts from nothing it learned before.
 //
 // Redis is an optimisation, never a dependency: its errors are counted and
 // logged but never returned; after one, Redis is skipped for a short backoff
@@ -139,6 +140,10 @@ type Cache[V any] struct {
 	// subscription was (re)established, so messages may have been missed);
 	// a state of an older epoch is not used.
 	epoch atomic.Uint64
+	// live is set while the subscription is confirmed. Without it this
+	// process cannot hear other processes' invalidations, so nothing it
+	// holds is served (with Redis; without, only Invalidate changes data).
+	live atomic.Bool
 	// gens numbers the scope states; a state's gen names its local entries.
 	gens        atomic.Uint64
 	scopeFlight singleflight.Group
@@ -282,6 +287,11 @@ func (c *Cache[V]) Get(ctx context.Context, scope, key string, load func(context
 // The stamp is zero, not Valid, when the version is unknown (no Redis, or
 // Redis unreachable): then nothing tells a further cache when to let go.
 func (c *Cache[V]) GetStamped(ctx context.Context, scope, key string, load func(context.Context) (V, error)) (V, Stamp, error) {
+	if c.rdb != nil && !c.live.Load() {
+		c.count(miss)
+		v, err := c.callLoad(ctx, load)
+		return v, Stamp{}, err
+	}
 	st, ok := c.current(scope)
 	if !ok {
 		var err error
@@ -893,6 +903,7 @@ func (w watcher[V]) Subscribed() {
 	// New connection: invalidations may have been missed while there was
 	// none.
 	w.c.forgetScopes()
+	w.c.live.Store(true)
 	select {
 	case <-w.c.subscribed:
 	default:
@@ -906,6 +917,7 @@ func (w watcher[V]) Message(payload string) { w.c.onMessage(payload) }
 func (w watcher[V]) Idle() { w.c.replay() }
 
 func (w watcher[V]) Lost(err error) {
+	w.c.live.Store(false)
 	if errors.Is(err, ErrUnresponsive) {
 		w.c.log.Warn("cache: invalidation subscription unresponsive; reconnecting")
 		return
