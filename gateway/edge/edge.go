@@ -132,7 +132,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		if !ok {
 			return nil, fmt.Errorf("edge.New: no address for %s", name)
 		}
-		var opts []grpcclient.Option
+		opts := []grpcclient.Option{grpcclient.WithDialOptions(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newLazyCodec())))}
 		if o.CallTimeouts != nil {
 			opts = append(opts, grpcclient.WithTimeouts(*o.CallTimeouts))
 		}
@@ -144,7 +144,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		conns[name] = cc
 		g.conns = append(g.conns, cc)
 	}
-	marshaler := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}
+	marshaler := newMemoJSON(&runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}})
 	mux := newServeMux(marshaler)
 	regs := []struct {
 		name string

@@ -135,10 +135,14 @@ type edgeEntry struct {
 	sum     uint64
 	header  [][2]string // Content-Type and grpc-gateway's metadata headers
 	policy  string
+	// gz is body gzipped, once a client that takes gzip was sent it (see
+	// gzipped): set once, under edgeCache.mu, which counts its bytes.
+	gz     []byte
+	gzOnce sync.Once
 }
 
 // size is what e counts against the cache's bound. ec.mu is held.
-func (e *edgeEntry) size() int64 { return int64(len(e.body) + len(e.key) + 256) }
+func (e *edgeEntry) size() int64 { return int64(len(e.body) + len(e.gz) + len(e.key) + 256) }
 
 func newEdgeCache(log *slog.Logger, limiter *ratelimit.Limiter, maxBytes int64, ttl time.Duration, reg prometheus.Registerer) *edgeCache {
 	ec := &edgeCache{
@@ -365,7 +369,7 @@ func (ec *edgeCache) grow(n int64) {
 
 // serve answers r from e: the credential's read budget is charged first,
 // exactly as the service would have charged it.
-func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, e *edgeEntry, mux *runtime.ServeMux, marshaler runtime.Marshaler) {
+func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, e *edgeEntry, mux *runtime.ServeMux, marshaler runtime.Marshaler, gz *gzMemo) {
 	ec.hits.Inc()
 	trace.SpanFromContext(r.Context()).SetAttributes(attribute.String(edgeCacheLabel, "hit"))
 	res := ec.limiter.Allow(r.Context(), cred, ratelimit.Read)
@@ -381,8 +385,29 @@ func (ec *edgeCache) serve(w http.ResponseWriter, r *http.Request, cred string, 
 	for _, kv := range e.header {
 		h.Set(kv[0], kv[1])
 	}
-	cw := &cacheWriter{ResponseWriter: w, policy: e.policy}
+	cw := &cacheWriter{ResponseWriter: w, policy: e.policy, gz: gz, edge: ec, from: e}
 	cw.writeHeld(r, e.sum, e.body)
+}
+
+// gzipped is e's body gzipped as gzhttp would: compressed the first time a
+// client takes it and kept with the entry (and counted in the cache's
+// bytes), so a hit is never compressed again. The memo of recent
+// encodings holds far fewer answers than the edge cache does, and a page
+// it has forgotten costs several times more to compress than to send.
+//
+// One compression per entry: the requests that waited on the flight which
+// filled it are all sent it at once.
+func (ec *edgeCache) gzipped(e *edgeEntry, g *gzMemo) []byte {
+	e.gzOnce.Do(func() {
+		gz := g.compress(e.body)
+		ec.mu.Lock()
+		defer ec.mu.Unlock()
+		e.gz = gz
+		if el, ok := ec.byKey[e.key]; ok && el.Value == e {
+			ec.grow(int64(len(gz)))
+		}
+	})
+	return e.gz
 }
 
 // watch keeps the cache subscribed to invalidations until ctx ends. The

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -328,16 +330,16 @@ func TestHearIgnoresOlderVersionsAndDropsAllOnGarbage(t *testing.T) {
 	}
 }
 
-// A hit goes out compressed to a client that takes gzip, as a service's
-// answer does.
-func TestEdgeCacheHitIsCompressed(t *testing.T) {
+// An entry keeps its gzip encoding: a hit is sent it without compressing
+// again, and the cache counts its bytes.
+func TestEdgeCacheKeepsTheGzipOfAnEntry(t *testing.T) {
 	e := setupEdge(t, time.Minute, 1000)
-	e.svc.spend.Store(1500) // a body over gzipMinSize
+	e.svc.spend.Store(1500) // a body over gzipMinSize, under gzMemoMin
 	const path = "/v1/suppliers/S1"
 	_, plain := e.get(t, path, "key-a")
 	resp, gz := e.get(t, path, "key-a", "Accept-Encoding", "gzip")
-	if resp.Header.Get("Content-Encoding") != "gzip" || e.count("hit") != 1 || e.svc.calls.Load() != 1 {
-		t.Fatalf("Content-Encoding %q, hits %v, calls %d", resp.Header.Get("Content-Encoding"), e.count("hit"), e.svc.calls.Load())
+	if resp.Header.Get("Content-Encoding") != "gzip" || e.count("hit") != 1 {
+		t.Fatalf("Content-Encoding %q, hits %v", resp.Header.Get("Content-Encoding"), e.count("hit"))
 	}
 	zr, err := gzip.NewReader(strings.NewReader(gz))
 	if err != nil {
@@ -345,6 +347,59 @@ func TestEdgeCacheHitIsCompressed(t *testing.T) {
 	}
 	if got, _ := io.ReadAll(zr); string(got) != plain {
 		t.Fatal("the gzip answer is not the plain one compressed")
+	}
+	ec := e.gw.edge
+	u, _ := url.Parse(path)
+	entry := ec.get(edgeKey("key-a", u))
+	if entry == nil || entry.gz == nil || string(entry.gz) != gz {
+		t.Fatal("the entry does not hold the encoding it was sent in")
+	}
+	ec.mu.Lock()
+	bytes, want := ec.bytes, entry.size()
+	ec.mu.Unlock()
+	if bytes != want || want != int64(len(plain)+len(entry.key)+256+len(gz)) {
+		t.Fatalf("cache bytes %d, want the entry's body, key, overhead and gzip: %d", bytes, want)
+	}
+
+	// The next hit is sent what the entry holds, not a fresh compression
+	// (a held encoding of other bytes shows which).
+	other := []byte("not the gzip of the body")
+	ec.mu.Lock()
+	entry.gz = other
+	ec.mu.Unlock()
+	if _, again := e.get(t, path, "key-a", "Accept-Encoding", "gzip"); again != string(other) || e.svc.calls.Load() != 1 {
+		t.Fatalf("second gzip hit: %q (calls %d), want the held encoding", again, e.svc.calls.Load())
+	}
+}
+
+// The requests that waited on one flight are sent its entry at once: they
+// share one compression of it.
+func TestEdgeEntryIsCompressedOnce(t *testing.T) {
+	ec := newEdgeCache(slog.New(slog.DiscardHandler), nil, 1<<20, time.Minute, nil)
+	ec.live.Store(true)
+	epoch, _ := ec.usable()
+	body := []byte(strings.Repeat(`{"supplier":"S1","kgCo2e":"12.5"},`, 200))
+	e := ec.put("k", epoch, []string{"n:s:1"}, http.Header{}, cachePrivate, body, 1)
+	g := newGzMemo()
+	const n = 32
+	got := make([][]byte, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			got[i] = ec.gzipped(e, g)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if &got[i][0] != &got[0][0] {
+			t.Fatalf("request %d was sent a compression of its own", i)
+		}
+	}
+	if ec.bytes != e.size() || e.size() != int64(len(body)+len("k")+256+len(got[0])) {
+		t.Fatalf("cache bytes %d, entry size %d: the encoding counted more or less than once", ec.bytes, e.size())
 	}
 }
 

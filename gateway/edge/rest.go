@@ -93,11 +93,6 @@ const etagCodingSuffix = "-gzip"
 
 var etagCodingSuffixes = []string{"", etagCodingSuffix, "-zstd"}
 
-// gzipMinSize is the smallest answer sent compressed (to a client that
-// takes it): below it, the gzip header and a round trip of CPU cost more
-// than the bytes saved.
-const gzipMinSize = 1 << 10
-
 // restHabits wraps the grpc-gateway mux with what a read-heavy REST API owes
 // its clients, on the API's routes (/v1/): ?fields= as the usual spelling of
 // read_mask, HEAD answered as GET without the body, Cache-Control by
@@ -109,7 +104,7 @@ const gzipMinSize = 1 << 10
 // same credential is answered from it, and a 200 a service marked as cached
 // is kept there.
 func restHabits(mux *runtime.ServeMux, marshaler runtime.Marshaler, edge *edgeCache) http.Handler {
-	return &habits{mux: mux, marshaler: marshaler, edge: edge}
+	return &habits{mux: mux, marshaler: marshaler, edge: edge, gz: newGzMemo()}
 }
 
 // habits is the handler restHabits returns.
@@ -117,6 +112,7 @@ type habits struct {
 	mux       *runtime.ServeMux
 	marshaler runtime.Marshaler
 	edge      *edgeCache // nil: none
+	gz        *gzMemo
 }
 
 func (h *habits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +121,7 @@ func (h *habits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe, gate: h.edge}
+	cw := &cacheWriter{ResponseWriter: w, policy: cacheNone, buffer: safe, gz: h.gz, gate: h.edge}
 	if safe {
 		if h.edge != nil {
 			if h.answerFromEdge(w, r, cw) {
@@ -166,14 +162,14 @@ func (h *habits) answerFromEdge(w http.ResponseWriter, r *http.Request, cw *cach
 	}
 	key := edgeKey(cred, r.URL)
 	if e := h.edge.get(key); e != nil {
-		h.edge.serve(w, r, cred, e, h.mux, h.marshaler)
+		h.edge.serve(w, r, cred, e, h.mux, h.marshaler, h.gz)
 		return true
 	}
 	f, leader, seq := h.edge.lead(key)
 	if leader {
 		cw.flight = f
 	} else if e := h.edge.await(r.Context(), f, seq); e != nil {
-		h.edge.serve(w, r, cred, e, h.mux, h.marshaler)
+		h.edge.serve(w, r, cred, e, h.mux, h.marshaler, h.gz)
 		return true
 	}
 	h.edge.misses.Inc()
@@ -223,6 +219,7 @@ type cacheWriter struct {
 	held    bool   // WriteHeader(200) was held back
 	started bool   // the status line went downstream
 	body    *bytes.Buffer
+	gz      *gzMemo // compresses a held answer itself when it can (nil: never)
 	// A held 200 the service marked as cached goes into edge under
 	// edgeKey, if edge is still in edgeEpoch (nil: not kept).
 	edge      *edgeCache
@@ -232,6 +229,9 @@ type cacheWriter struct {
 	flight    *edgeFlight // the fetch of edgeKey this request leads (nil: none)
 	// gate is the edge cache an answer marked unsure stops (nil: none).
 	gate *edgeCache
+	// from is the edge entry being sent (nil: an answer from a service
+	// that the edge does not keep); its gzip encoding is kept with it.
+	from *edgeEntry
 }
 
 // land ends the flight this request led, handing its waiters the answer
@@ -330,6 +330,7 @@ func (c *cacheWriter) finish(r *http.Request) {
 	if !c.unsure() && c.edge != nil {
 		if stamps := c.Header().Values(stampHeader); len(stamps) > 0 {
 			c.edgeKept = c.edge.put(c.edgeKey, c.edgeEpoch, stamps, c.Header(), c.policy, body, sum)
+			c.from = c.edgeKept
 		}
 	}
 	c.writeHeld(r, sum, body)
@@ -346,10 +347,33 @@ func (c *cacheWriter) writeHeld(r *http.Request, sum uint64, body []byte) {
 		c.ResponseWriter.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if c.gz != nil && c.compressHere(len(body)) && acceptsOnlyGzip(r.Header.Values("Accept-Encoding")) {
+		// What gzhttp would send, kept with the edge entry or in the memo:
+		// an answer that already names its coding passes through gzhttp
+		// untouched.
+		if c.from != nil {
+			body = c.edge.gzipped(c.from, c.gz)
+		} else {
+			body = c.gz.compressed(sum, body)
+		}
+		h.Set("Content-Encoding", "gzip")
+		tag = tag[:len(tag)-1] + etagCodingSuffix + `"`
+	}
 	h.Set("ETag", tag)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.ResponseWriter.WriteHeader(http.StatusOK)
 	c.ResponseWriter.Write(body)
+}
+
+// compressHere reports whether a held body of n bytes is compressed here,
+// as gzhttp would but without compressing the same bytes again: an edge
+// entry's from gzipMinSize up (kept with the entry, which edgeMaxEntry
+// bounds), another answer's from gzMemoMin to gzMemoMax (in the memo).
+func (c *cacheWriter) compressHere(n int) bool {
+	if c.from != nil {
+		return n >= gzipMinSize
+	}
+	return n >= gzMemoMin && n <= gzMemoMax
 }
 
 // etag is a strong entity tag for a body whose 64-bit xxHash is h. A validator only

@@ -169,8 +169,8 @@ func TestETagAndCompression(t *testing.T) {
 	ts, _, _ := setup(t)
 	resp, plain := call(t, "GET", ts.URL+"/v1/uploads/7", nil)
 	tag := resp.Header.Get("ETag")
-	if len(plain) < gzipMinSize {
-		t.Fatalf("the answer is %d bytes: too small to be compressed", len(plain))
+	if len(plain) < gzMemoMin {
+		t.Fatalf("the answer is %d bytes: too small to go through the gzip memo", len(plain))
 	}
 
 	_, first := call(t, "GET", ts.URL+"/v1/uploads/7", nil, "Accept-Encoding", "gzip")
@@ -538,5 +538,49 @@ func BenchmarkETagMiddleware(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestAcceptsOnlyGzip(t *testing.T) {
+	for _, tc := range []struct {
+		fields []string
+		want   bool
+	}{
+		{[]string{"gzip"}, true},
+		{[]string{"gzip, deflate, br"}, true},
+		{[]string{"deflate", "GZIP;q=0.5"}, true},
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"gzip, zstd"}, false},
+		{[]string{"gzip, zstd;q=0"}, true},
+		{[]string{"*"}, false},
+		{[]string{"br"}, false},
+		{nil, false},
+		{[]string{"gzip;q=abc"}, false},
+	} {
+		if got := acceptsOnlyGzip(tc.fields); got != tc.want {
+			t.Errorf("acceptsOnlyGzip(%q) = %v, want %v", tc.fields, got, tc.want)
+		}
+	}
+}
+
+func TestGzMemoCompressesOnceAndOnlyTheSameBody(t *testing.T) {
+	g := newGzMemo()
+	a := bytes.Repeat([]byte(`{"name":"transactions/T1","amountUsd":"10.0000"},`), 100)
+	b := bytes.Clone(a)
+	b[len(b)-3] = '1' // one byte apart
+	first := g.compressed(xxhash.Sum64(a), a)
+	if again := g.compressed(xxhash.Sum64(a), a); &again[0] != &first[0] {
+		t.Fatal("the same body was compressed again")
+	}
+	// A colliding sum with another body must not be answered from the memo.
+	other := g.compressed(xxhash.Sum64(a), b)
+	for body, gz := range map[string][]byte{string(a): first, string(b): other} {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := io.ReadAll(zr); string(got) != body {
+			t.Fatal("gzip memo answered with another body's bytes")
+		}
 	}
 }
