@@ -48,7 +48,8 @@ type SupplierFactor struct {
 	PrimaryShare, Boundary  string // product only; PrimaryShare "" unknown
 	ValidFrom, ValidTo      time.Time
 	CreateTime              time.Time
-	Recalculation           int64 // queued with it; 0: none
+	Recalculation           int64  // queued with it; 0: none
+	RequestID               string // the create's (AIP-155); "" none
 }
 
 // Code is the supplier factor's code in SupplierSet.

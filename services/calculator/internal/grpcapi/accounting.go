@@ -25,6 +25,9 @@ var supplierKinds = map[calculatorv1.SupplierFactorKind]string{
 	calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_PRODUCT: calculator.SupplierProduct,
 }
 
+// maxRequestID bounds a create's request_id.
+const maxRequestID = 100
+
 func (a *API) CreateSupplierFactor(ctx context.Context, req *calculatorv1.CreateSupplierFactorRequest) (*calculatorv1.SupplierFactor, error) {
 	tenant, err := tenancy.MustTenant(ctx)
 	if err != nil {
@@ -50,6 +53,9 @@ func (a *API) CreateSupplierFactor(ctx context.Context, req *calculatorv1.Create
 		if *d.to, err = time.Parse(time.DateOnly, d.v); err != nil {
 			return nil, apperr.Invalid(d.field, "%q is not a YYYY-MM-DD date", d.v)
 		}
+	}
+	if sf.RequestID = req.GetRequestId(); len(sf.RequestID) > maxRequestID || strings.ContainsRune(sf.RequestID, 0) {
+		return nil, apperr.Invalid("request_id", "at most %d bytes, no NUL byte", maxRequestID)
 	}
 	if req.GetValidateOnly() {
 		out, err := a.svc.CheckSupplierFactor(sf)

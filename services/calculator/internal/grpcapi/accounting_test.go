@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,5 +371,59 @@ func TestSupplierDataBadInputNamesTheField(t *testing.T) {
 	_, err = calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: []*calculatorv1.SpendLine{line}})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "lines[0].unit") {
 		t.Errorf("unit L for a footprint per kg: %v", err)
+	}
+}
+
+// Creates repeating a request id, at once or later, record one factor and
+// one recalculation, and every answer and read names both.
+func TestSupplierFactorRequestIsRecordedOnce(t *testing.T) {
+	calc := calculatorv1.NewCalculatorServiceClient(calcServer(t))
+	ctx := keyCtx()
+	if _, err := calc.CalculateEmissions(ctx, &calculatorv1.CalculateEmissionsRequest{Upload: "uploads/1", Lines: supplierLines()}); err != nil {
+		t.Fatal(err)
+	}
+	req := func(id, value string) *calculatorv1.CreateSupplierFactorRequest {
+		return &calculatorv1.CreateSupplierFactorRequest{RequestId: id, SupplierFactor: &calculatorv1.SupplierFactor{
+			SupplierId: "S1", Kind: calculatorv1.SupplierFactorKind_SUPPLIER_FACTOR_KIND_COMPANY, KgCo2EPerUnit: value,
+			ReportingYear: 2024, ValidFrom: "2024-01-01", ValidTo: "2024-12-31"}}
+	}
+	const n = 6
+	got := make([]*calculatorv1.SupplierFactor, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { got[i], errs[i] = calc.CreateSupplierFactor(ctx, req("campaigns/1/submissions/7", "0.5")) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || got[i].GetName() != got[0].GetName() || got[i].GetRecalculation() == "" ||
+			got[i].GetRecalculation() != got[0].GetRecalculation() || got[i].GetKgCo2EPerUnit() != "0.5" {
+			t.Fatalf("create %d: %v, %v; want the first's %s, %s", i, got[i], errs[i], got[0].GetName(), got[0].GetRecalculation())
+		}
+	}
+	// Later, even with another figure, the request answers what it made.
+	again, err := calc.CreateSupplierFactor(ctx, req("campaigns/1/submissions/7", "0.9"))
+	if err != nil || again.GetName() != got[0].GetName() || again.GetKgCo2EPerUnit() != "0.5" {
+		t.Fatalf("repeated later: %v, %v", again, err)
+	}
+	read, err := calc.GetSupplierFactor(ctx, &calculatorv1.GetSupplierFactorRequest{Name: got[0].GetName()})
+	if err != nil || read.GetRecalculation() != got[0].GetRecalculation() {
+		t.Fatalf("GetSupplierFactor = %v, %v; want recalculation %s", read, err, got[0].GetRecalculation())
+	}
+	other, err := calc.CreateSupplierFactor(ctx, req("campaigns/1/submissions/8", "0.6"))
+	if err != nil || other.GetName() == got[0].GetName() || other.GetRecalculation() == got[0].GetRecalculation() {
+		t.Fatalf("another request: %v, %v", other, err)
+	}
+	list, err := calc.ListSupplierFactors(ctx, &calculatorv1.ListSupplierFactorsRequest{SupplierId: "S1"})
+	if err != nil || len(list.GetSupplierFactors()) != 2 {
+		t.Fatalf("S1's factors = %v, %v; want 2", list, err)
+	}
+	recalcs, err := calc.ListRecalculations(ctx, &calculatorv1.ListRecalculationsRequest{})
+	if err != nil || len(recalcs.GetRecalculations()) != 2 {
+		t.Fatalf("recalculations = %v, %v; want 2", recalcs, err)
+	}
+	_, err = calc.CreateSupplierFactor(ctx, req(strings.Repeat("x", 101), "0.5"))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "request_id") {
+		t.Fatalf("a 101-byte request id: %v", err)
 	}
 }

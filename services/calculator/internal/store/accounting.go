@@ -20,12 +20,12 @@ import (
 )
 
 const supplierFactorCols = `id, supplier_id, kind, product_id, declared_unit, value::text, reporting_year, verified,
-	coalesce(primary_data_share::text, ''), boundary, valid_from, valid_to, create_time`
+	coalesce(primary_data_share::text, ''), boundary, valid_from, valid_to, create_time, coalesce(recalculation_id, 0)`
 
 func scanSupplierFactor(row pgx.CollectableRow) (calculator.SupplierFactor, error) {
 	var f calculator.SupplierFactor
 	if err := row.Scan(&f.ID, &f.SupplierID, &f.Kind, &f.ProductID, &f.DeclaredUnit, &f.Value, &f.ReportingYear, &f.Verified,
-		&f.PrimaryShare, &f.Boundary, &f.ValidFrom, &f.ValidTo, &f.CreateTime); err != nil {
+		&f.PrimaryShare, &f.Boundary, &f.ValidFrom, &f.ValidTo, &f.CreateTime, &f.Recalculation); err != nil {
 		return f, fmt.Errorf("scan supplier factor: %w", err)
 	}
 	return f, nil
@@ -110,10 +110,32 @@ func (s *Store) supplierGases(ctx context.Context, tenant uuid.UUID, fs []*calcu
 	return nil
 }
 
+// errRepeated rolls back a create whose request id a concurrent one
+// recorded first.
+var errRepeated = errors.New("request id recorded by another create")
+
+// supplierFactorOfRequest is the factor the create with request id made.
+func (s *Store) supplierFactorOfRequest(ctx context.Context, tenant uuid.UUID, request string) (calculator.SupplierFactor, error) {
+	var id int64
+	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id FROM calculator.supplier_factors WHERE tenant_id = $1 AND request_id = $2`, tenant, request).Scan(&id)
+	})
+	if err := db.NotFound(err, "store.supplierFactorOfRequest", calculator.ErrSupplierFactorNotFound); err != nil {
+		return calculator.SupplierFactor{}, err
+	}
+	return s.SupplierFactor(ctx, tenant, id)
+}
+
 // CreateSupplierFactor stores the figure, then its factor 'sf-{id}' (f's
 // code is set here) and gases in the tenant's supplier set, made with the
 // tenant's first figure.
 func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf calculator.SupplierFactor, f factors.Factor) (calculator.SupplierFactor, error) {
+	if sf.RequestID != "" {
+		earlier, err := s.supplierFactorOfRequest(ctx, tenant, sf.RequestID)
+		if !errors.Is(err, calculator.ErrSupplierFactorNotFound) {
+			return earlier, err
+		}
+	}
 	err := db.InTenant(ctx, s.pool, tenant, func(tx pgx.Tx) error {
 		var set int16
 		err := tx.QueryRow(ctx, `WITH ins AS (
@@ -126,11 +148,40 @@ func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf c
 		if err != nil {
 			return fmt.Errorf("supplier set: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO calculator.supplier_factors (tenant_id, supplier_id, kind, product_id, declared_unit, value,
-				reporting_year, verified, primary_data_share, boundary, valid_from, valid_to, factor_set_id)
-			VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, nullif($9, '')::numeric, $10, $11, $12, $13) RETURNING id, create_time`,
-			tenant, sf.SupplierID, sf.Kind, sf.ProductID, sf.DeclaredUnit, sf.Value, sf.ReportingYear, sf.Verified, sf.PrimaryShare,
-			sf.Boundary, sf.ValidFrom, sf.ValidTo, set).Scan(&sf.ID, &sf.CreateTime); err != nil {
+		// The id first: the recalculation names the factor, and the factor
+		// its recalculation.
+		if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('calculator.supplier_factors', 'id'))`).Scan(&sf.ID); err != nil {
+			return fmt.Errorf("supplier factor id: %w", err)
+		}
+		// The supplier's stored lines are recalculated with it, queued in
+		// the same transaction: the figure is not there without its job.
+		var stored bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 1 AND key = $2 AND tx_count <> 0)`,
+			tenant, sf.SupplierID).Scan(&stored); err != nil {
+			return fmt.Errorf("look up stored lines: %w", err)
+		}
+		if stored {
+			if sf.Recalculation, err = s.insertRecalc(ctx, tx, tenant, calculator.Recalculation{SupplierID: sf.SupplierID,
+				Reason: fmt.Sprintf("supplier factor supplierFactors/%d registered", sf.ID)}); err != nil {
+				return err
+			}
+		}
+		// A create repeating a request id waits here for the first one's
+		// commit, then inserts nothing and is rolled back (its
+		// recalculation with it).
+		rows, err := tx.Query(ctx, `INSERT INTO calculator.supplier_factors (id, tenant_id, supplier_id, kind, product_id, declared_unit, value,
+				reporting_year, verified, primary_data_share, boundary, valid_from, valid_to, factor_set_id, request_id, recalculation_id)
+			OVERRIDING SYSTEM VALUE
+			VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, nullif($10, '')::numeric, $11, $12, $13, $14, nullif($15, ''), nullif($16, 0))
+			ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING create_time`,
+			sf.ID, tenant, sf.SupplierID, sf.Kind, sf.ProductID, sf.DeclaredUnit, sf.Value, sf.ReportingYear, sf.Verified, sf.PrimaryShare,
+			sf.Boundary, sf.ValidFrom, sf.ValidTo, set, sf.RequestID, sf.Recalculation)
+		if err != nil {
+			return fmt.Errorf("insert supplier factor: %w", err)
+		}
+		if sf.CreateTime, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[time.Time]); errors.Is(err, pgx.ErrNoRows) {
+			return errRepeated
+		} else if err != nil {
 			return fmt.Errorf("insert supplier factor: %w", err)
 		}
 		f.Code = sf.Code()
@@ -144,20 +195,11 @@ func (s *Store) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf c
 				return fmt.Errorf("insert gas %s: %w", g.Gas, err)
 			}
 		}
-		// The supplier's stored lines are recalculated with it, queued in
-		// the same transaction: the figure is not there without its job.
-		var stored bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calculator.emission_totals WHERE tenant_id = $1 AND dim = 1 AND key = $2 AND tx_count <> 0)`,
-			tenant, sf.SupplierID).Scan(&stored); err != nil {
-			return fmt.Errorf("look up stored lines: %w", err)
-		}
-		if !stored {
-			return nil
-		}
-		sf.Recalculation, err = s.insertRecalc(ctx, tx, tenant, calculator.Recalculation{SupplierID: sf.SupplierID,
-			Reason: fmt.Sprintf("supplier factor supplierFactors/%d registered", sf.ID)})
-		return err
+		return nil
 	})
+	if errors.Is(err, errRepeated) {
+		return s.supplierFactorOfRequest(ctx, tenant, sf.RequestID)
+	}
 	if err != nil {
 		return sf, fmt.Errorf("store.CreateSupplierFactor: %w", err)
 	}

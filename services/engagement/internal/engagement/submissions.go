@@ -81,8 +81,9 @@ type Figures interface {
 	// Check returns fig as the calculator would record it for tenant's
 	// supplier, or an error naming the bad field.
 	Check(ctx context.Context, tenant uuid.UUID, supplier string, fig []byte) ([]byte, error)
-	// Record records fig as the caller's supplier factor.
-	Record(ctx context.Context, fig []byte) (Recorded, error)
+	// Record records fig as the caller's supplier factor, once for a
+	// request id: recording it again answers what the first recorded.
+	Record(ctx context.Context, request string, fig []byte) (Recorded, error)
 }
 
 // LinkTarget is whom a link is for: a campaign's target, and the link's
@@ -321,10 +322,9 @@ func (s *Submissions) List(ctx context.Context, tenant uuid.UUID, campaign, befo
 }
 
 // Accept records a PENDING submission's figure as the tenant's supplier
-// factor. The factor is recorded before the submission is marked: if
-// marking fails, accepting again records the figure a second time, which
-// the supplier's later lines would use alike (the newest of equal
-// figures).
+// factor, then marks it. The factor is recorded under the submission's
+// name as its request id, so an accept retried after the mark failed, or
+// two at once, record it once; the second mark then finds it reviewed.
 func (s *Submissions) Accept(ctx context.Context, tenant uuid.UUID, campaign, id int64) (Submission, error) {
 	sub, err := s.store.Submission(ctx, tenant, campaign, id)
 	if err != nil {
@@ -333,7 +333,7 @@ func (s *Submissions) Accept(ctx context.Context, tenant uuid.UUID, campaign, id
 	if sub.State != SubmissionPending {
 		return sub, ErrNotPending
 	}
-	rec, err := s.figures.Record(ctx, sub.Figure)
+	rec, err := s.figures.Record(ctx, SubmissionName(sub), sub.Figure)
 	if err != nil {
 		return sub, err
 	}

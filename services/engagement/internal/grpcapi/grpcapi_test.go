@@ -87,7 +87,9 @@ type fakeCalculator struct {
 	factors map[string][]*calculatorv1.SupplierFactor // by API key, newest first
 	down    bool
 	creates []string // CreateSupplierFactor's calls
-	lists   []string // ListSupplierFactors' filters: "suppliers since"
+	// requests are the factors recorded, by "key request_id".
+	requests map[string]*calculatorv1.SupplierFactor
+	lists    []string // ListSupplierFactors' filters: "suppliers since"
 }
 
 func (f *fakeCalculator) ListSupplierFactors(ctx context.Context, req *calculatorv1.ListSupplierFactorsRequest) (*calculatorv1.ListSupplierFactorsResponse, error) {

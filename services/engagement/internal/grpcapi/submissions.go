@@ -235,13 +235,14 @@ func (c Calculator) Check(ctx context.Context, tenant uuid.UUID, supplier string
 	return b, nil
 }
 
-// Record records a checked figure as the caller's supplier factor.
-func (c Calculator) Record(ctx context.Context, fig []byte) (engagement.Recorded, error) {
+// Record records a checked figure as the caller's supplier factor, once
+// for request.
+func (c Calculator) Record(ctx context.Context, request string, fig []byte) (engagement.Recorded, error) {
 	f := &calculatorv1.SupplierFactor{}
 	if err := proto.Unmarshal(fig, f); err != nil {
 		return engagement.Recorded{}, fmt.Errorf("grpcapi: figure: %w", err)
 	}
-	out, err := c.Client.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: f})
+	out, err := c.Client.CreateSupplierFactor(ctx, &calculatorv1.CreateSupplierFactorRequest{SupplierFactor: f, RequestId: request})
 	if err != nil {
 		return engagement.Recorded{}, err
 	}

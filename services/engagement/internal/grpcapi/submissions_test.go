@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,14 +38,25 @@ func (f *fakeCalculator) CreateSupplierFactor(ctx context.Context, req *calculat
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.creates = append(f.creates, key+" "+strconv.FormatBool(req.GetValidateOnly())+" "+sf.GetSupplierId())
+	call := key + " " + strconv.FormatBool(req.GetValidateOnly()) + " " + sf.GetSupplierId()
+	if req.GetRequestId() != "" {
+		call += " " + req.GetRequestId()
+	}
+	f.creates = append(f.creates, call)
 	if req.GetValidateOnly() {
 		sf.DeclaredUnit = strings.TrimSpace(sf.GetDeclaredUnit()) // as the calculator trims
 		return sf, nil
 	}
+	if earlier, ok := f.requests[key+" "+req.GetRequestId()]; ok && req.GetRequestId() != "" {
+		return earlier, nil // as the calculator answers a repeated request
+	}
 	sf.Name, sf.CreateTime = "supplierFactors/"+strconv.Itoa(100+len(f.factors[key])), timestamppb.Now()
 	sf.Recalculation = "recalculations/7"
 	f.factors[key] = append([]*calculatorv1.SupplierFactor{sf}, f.factors[key]...)
+	if f.requests == nil {
+		f.requests = map[string]*calculatorv1.SupplierFactor{}
+	}
+	f.requests[key+" "+req.GetRequestId()] = sf
 	return sf, nil
 }
 
@@ -243,6 +255,35 @@ func TestSupplierSubmissions(t *testing.T) {
 	}
 	if strings.Join(listed, ",") != "17,16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1,0,9,0.412" {
 		t.Fatalf("listed %v", listed)
+	}
+
+	// Accepted five times at once: one accept succeeds, and the figure is
+	// recorded once, under the submission's name as its request id.
+	newest, err := e.client.ListSubmissions(ctxA, &engagementv1.ListSubmissionsRequest{Parent: c.GetName(), PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := newest.GetSubmissions()[0].GetName()
+	e.calc.mu.Lock()
+	before := len(e.calc.factors[e.keyA])
+	e.calc.mu.Unlock()
+	codesSeen := make([]codes.Code, 5)
+	var wg sync.WaitGroup
+	for i := range codesSeen {
+		wg.Go(func() {
+			_, err := e.client.AcceptSubmission(ctxA, &engagementv1.AcceptSubmissionRequest{Name: name})
+			codesSeen[i] = status.Code(err)
+		})
+	}
+	wg.Wait()
+	slices.Sort(codesSeen)
+	e.calc.mu.Lock()
+	recorded := len(e.calc.factors[e.keyA]) - before
+	e.calc.mu.Unlock()
+	asked := e.calc.asked()
+	if !slices.Equal(codesSeen, []codes.Code{codes.OK, codes.FailedPrecondition, codes.FailedPrecondition, codes.FailedPrecondition, codes.FailedPrecondition}) ||
+		recorded != 1 || !strings.HasSuffix(asked[len(asked)-1], " false S1 "+name) {
+		t.Fatalf("five accepts at once: %v, %d recorded, last asked %q", codesSeen, recorded, asked[len(asked)-1])
 	}
 
 	// A new link stops the last; forged and foreign tokens prove nothing.

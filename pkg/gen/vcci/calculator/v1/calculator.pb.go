@@ -3172,7 +3172,12 @@ type CreateSupplierFactorRequest struct {
 	SupplierFactor *SupplierFactor        `protobuf:"bytes,1,opt,name=supplier_factor,json=supplierFactor,proto3" json:"supplier_factor,omitempty"`
 	// Check the figure and return it as it would be recorded (no name, no
 	// recalculation), recording nothing.
-	ValidateOnly  bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	ValidateOnly bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// Optional, at most 100 bytes, unique per request (AIP-155): a create
+	// repeating the request_id of an earlier one of the tenant returns the
+	// factor that one recorded, recording nothing, so a retried create
+	// records a figure once.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3219,6 +3224,13 @@ func (x *CreateSupplierFactorRequest) GetValidateOnly() bool {
 		return x.ValidateOnly
 	}
 	return false
+}
+
+func (x *CreateSupplierFactorRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type GetSupplierFactorRequest struct {
@@ -5432,10 +5444,12 @@ const file_vcci_calculator_v1_calculator_proto_rawDesc = "" +
 	"\x06factor\x18\x0e \x01(\tR\x06factor\x12;\n" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12$\n" +
-	"\rrecalculation\x18\x10 \x01(\tR\rrecalculation\"\x8f\x01\n" +
+	"\rrecalculation\x18\x10 \x01(\tR\rrecalculation\"\xae\x01\n" +
 	"\x1bCreateSupplierFactorRequest\x12K\n" +
 	"\x0fsupplier_factor\x18\x01 \x01(\v2\".vcci.calculator.v1.SupplierFactorR\x0esupplierFactor\x12#\n" +
-	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\".\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\".\n" +
 	"\x18GetSupplierFactorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xe0\x01\n" +
 	"\x1aListSupplierFactorsRequest\x12\x1f\n" +
