@@ -289,6 +289,9 @@ func (c *Cache[V]) Get(ctx context.Context, scope, key string, load func(context
 func (c *Cache[V]) GetStamped(ctx context.Context, scope, key string, load func(context.Context) (V, error)) (V, Stamp, error) {
 	if c.rdb != nil && !c.live.Load() {
 		c.count(miss)
+		if col, ok := ctx.Value(stampsKey{}).(*Stamps); ok {
+			col.add(Stamp{}) // an answer built from this is not to be kept
+		}
 		v, err := c.callLoad(ctx, load)
 		return v, Stamp{}, err
 	}

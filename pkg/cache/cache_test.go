@@ -75,6 +75,12 @@ func newCache(t *testing.T, o Options[supplier]) *Cache[supplier] {
 	return c
 }
 
+// waitLost waits for c to notice its subscription is gone.
+func waitLost(t *testing.T, c *Cache[supplier]) {
+	t.Helper()
+	testsupport.WaitFor(t, "the cache to lose its subscription", 5*time.Second, func() bool { return !c.live.Load() })
+}
+
 func get(t *testing.T, c *Cache[supplier], d *db, scope, key string) supplier {
 	t.Helper()
 	v, err := c.Get(context.Background(), scope, key, d.loader(key))
@@ -440,7 +446,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	s.Stop()
 	// Once the subscription is lost, nothing held is served (another
 	// process's invalidations cannot be heard) and Redis is not asked.
-	testsupport.WaitFor(t, "a to lose its subscription", 5*time.Second, func() bool { return !a.live.Load() })
+	waitLost(t, a)
 	for i := range 100 {
 		if got := get(t, a, d, "tenant-a", "s"+strconv.Itoa(i)); got.Factor != float64(i) {
 			t.Fatalf("Get s%d with Redis down = %+v", i, got)
@@ -525,11 +531,20 @@ func TestNoStaleEntryWhileRedisIsDown(t *testing.T) {
 		t.Fatalf("before: %+v, %+v", got, b.Stats())
 	}
 	s.Stop()
-	testsupport.WaitFor(t, "b to lose its subscription", 5*time.Second, func() bool { return !b.live.Load() })
+	waitLost(t, b)
 	d.set("s1", supplier{ID: "s1", Factor: 2})
 	a.Invalidate(context.Background(), "tenant-a") // published to no one
 	if got := get(t, b, d, "tenant-a", "s1"); got.Factor != 2 {
 		t.Fatalf("replica b after a's write with Redis down: %+v, want the new value", got)
+	}
+	// An answer built from that and a stamped read is not marked cached.
+	ctx, stamps := CollectStamps(context.Background())
+	if _, err := b.Get(ctx, "tenant-a", "s1", d.loader("s1")); err != nil {
+		t.Fatal(err)
+	}
+	stamps.add(Stamp{key: "suppliers:tenant-b", ver: 3})
+	if h := stamps.Header(); h != nil {
+		t.Fatalf("Header = %q, want nil: one read had no version", h)
 	}
 }
 
@@ -581,7 +596,7 @@ func TestMetricsMatchStats(t *testing.T) {
 	}
 	get(t, b, d, "tenant-a", "s0")
 	s.Stop()
-	testsupport.WaitFor(t, "b to lose its subscription", 5*time.Second, func() bool { return !b.live.Load() })
+	waitLost(t, b)
 	get(t, b, d, "tenant-a", "s1") // not kept: nothing is, without a subscription
 	get(t, b, d, "tenant-a", "s1")
 
