@@ -47,7 +47,6 @@ func (s *Service) CreateSupplierFactor(ctx context.Context, tenant uuid.UUID, sf
 	if s.factors != nil {
 		s.factors.Invalidate(ctx, tenant)
 	}
-	out.Gases = sf.Gases
 	return out, nil
 }
 
